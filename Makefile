@@ -1,0 +1,68 @@
+# Two commands set everything up on a fresh machine (Python 3.11, Node 20, registry access):
+#   make synth   install pinned deps, then `cdk synth` the default configuration into cdk.out/
+#   make test    install pinned deps, then lint, type-check and run the whole test suite
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+CHECKOV_VENV := .venv-checkov
+CONFIG ?=
+
+# jsii prints a banner per process on Node 20; the SageMaker SDK must never reach the network.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export AWS_EC2_METADATA_DISABLED := true
+export SAGEMAKER_SUPPRESS_V2_WARNING := 1
+# cdk.json runs `python app.py`: the venv's python must come first.
+export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
+
+PY_STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+
+.PHONY: help install synth test lint typecheck unit bench cost clean
+
+help:
+	@echo "make synth [CONFIG=path.yaml]  synthesize the app into cdk.out/"
+	@echo "make test                      ruff, mypy and the pytest suite (nag, cfn-lint, checkov)"
+	@echo "make bench                     synth-time and template-size benchmark"
+	@echo "make clean                     remove cdk.out and caches (keeps the venvs)"
+
+$(PY_STAMP): requirements.txt requirements-dev.txt constructs/pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade "pip>=24"
+	$(VENV)/bin/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(CHECKOV_STAMP): requirements-checkov.txt
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
+	touch $@
+
+install: $(PY_STAMP) $(NODE_STAMP) $(CHECKOV_STAMP)
+
+synth: $(PY_STAMP) $(NODE_STAMP)
+	cdk synth --quiet $(if $(CONFIG),-c config=$(CONFIG))
+	@echo "templates in cdk.out/ ($$(ls cdk.out/assembly-*/*.template.json | wc -l) stacks)"
+
+lint: $(PY_STAMP)
+	ruff check .
+	ruff format --check .
+
+typecheck: $(PY_STAMP)
+	mypy
+
+unit: install
+	pytest
+
+test: lint typecheck unit
+
+bench: $(PY_STAMP)
+	python benchmarks/synth_benchmark.py
+
+clean:
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,45 @@
+#!/usr/bin/env python3
+"""CDK entry point: validate the configuration, then build one stage per environment.
+
+    npx cdk synth                                # built-in default configuration
+    npx cdk synth -c config=config/example.yaml  # a YAML file
+
+The configuration is validated before aws_cdk is imported, so a bad file fails fast with one
+message that names the field and the fix, and no stack trace.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+
+def _config_path() -> str | None:
+    # The CDK CLI passes -c values to the app in CDK_CONTEXT_JSON; plain `python app.py`
+    # also honours CONFIG for quick checks.
+    context = json.loads(os.environ.get("CDK_CONTEXT_JSON") or "{}")
+    path = context.get("config") or os.environ.get("CONFIG")
+    return str(path) if path else None
+
+
+def main() -> int:
+    from stacks.config import ConfigError, load_config
+
+    try:
+        config = load_config(_config_path())
+    except ConfigError as err:
+        print(f"Configuration error: {err}", file=sys.stderr)
+        return 2
+
+    import aws_cdk as cdk
+
+    from stacks.app_builder import build_app
+
+    app, _ = build_app(config, cdk.App())
+    app.synth()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

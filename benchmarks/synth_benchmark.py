@@ -1,0 +1,87 @@
+"""Synth benchmark: the platform's synthesis time against the jsii floor, and template sizes.
+
+    make bench                      # or: python benchmarks/synth_benchmark.py [--runs N]
+
+Each measurement is a fresh Python process (import aws_cdk, start jsii, build, synthesize), so
+the figures are what `cdk synth` pays. The "floor" is an empty App synthesized the same way:
+the part of every synth that no change to this project can remove. Rule packs are on, the
+CloudFormation validator of aws-cdk-lib is off (cfn-lint checks the templates in the tests).
+Per stack it prints resource count and template size against CloudFormation's limits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MAX_RESOURCES = 500
+MAX_TEMPLATE_BYTES = 1_000_000  # limit for a template uploaded to S3
+
+EMPTY_APP = """
+import aws_cdk as cdk
+cdk.App(outdir={outdir!r}).synth()
+"""
+PLATFORM_APP = """
+import aws_cdk as cdk
+from stacks.app_builder import build_app, project_context
+from stacks.config import load_config
+app = cdk.App(outdir={outdir!r}, context=project_context())
+build_app(load_config({config!r}), app)
+app.synth()
+"""
+
+
+def _timed(code: str) -> float:
+    env = {
+        **os.environ,
+        "CDK_VALIDATION": "false",
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+        "PYTHONPATH": str(ROOT),
+    }
+    env.pop("CDK_CONTEXT_JSON", None)
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--config", default="", help="YAML configuration (default: built-in)")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        floor, full = [], []
+        for i in range(args.runs):
+            floor.append(_timed(EMPTY_APP.format(outdir=f"{tmp}/empty{i}")))
+            full.append(_timed(PLATFORM_APP.format(outdir=f"{tmp}/app{i}", config=args.config)))
+        f, p = statistics.median(floor), statistics.median(full)
+        print(f"synth wall time, median of {args.runs} fresh processes")
+        print(f"  empty CDK app (jsii floor) {f:6.2f} s")
+        print(f"  platform app               {p:6.2f} s")
+        print(f"  ratio                      {p / f:6.2f} x   (above floor: {p - f:.2f} s)")
+        print()
+        print(f"{'stack':40} {'resources':>9} {'of 500':>7} {'bytes':>9} {'of 1 MB':>8}")
+        total_res = total_bytes = 0
+        for path in sorted(Path(tmp, "app0").glob("assembly-*/*.template.json")):
+            size = path.stat().st_size
+            resources = len(json.loads(path.read_text())["Resources"])
+            total_res, total_bytes = total_res + resources, total_bytes + size
+            print(
+                f"{path.parent.name.removeprefix('assembly-') + '/' + path.stem.removesuffix('.template'):40}"
+                f" {resources:9d} {resources / MAX_RESOURCES:7.1%}"
+                f" {size:9d} {size / MAX_TEMPLATE_BYTES:8.1%}"
+            )
+        print(f"{'total':40} {total_res:9d} {'':7} {total_bytes:9d}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""Audit trail: CloudTrail with S3 data events for the data lake."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudtrail as cloudtrail
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+
+from constructs import Construct
+from mlops_constructs.security.keys import PlatformKey
+from mlops_constructs.security.nag import acknowledge_inline_policy
+
+
+class AuditTrail(Construct):
+    """A CloudTrail trail that records who read or wrote which object of the data lake.
+
+    Defaults: multi-region trail with global service events, log file validation, logs
+    encrypted with ``key`` (SSE-KMS) in ``bucket`` under ``cloudtrail/``, a copy in a
+    KMS-encrypted CloudWatch log group with ``log_retention`` (for metric filters and alarms),
+    and S3 data events (read and write) for every bucket in ``data_buckets``. The log group is
+    retained on delete.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        trail_name: str,
+        bucket: s3.IBucket,
+        key: PlatformKey,
+        data_buckets: list[s3.IBucket],
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
+    ) -> None:
+        super().__init__(scope, id)
+        stack = cdk.Stack.of(self)
+        trail_arn = (
+            f"arn:{stack.partition}:cloudtrail:{stack.region}:{stack.account}:trail/{trail_name}"
+        )
+        key.allow_service(
+            "CloudTrailEncrypt",
+            "cloudtrail.amazonaws.com",
+            actions=["kms:GenerateDataKey*"],
+            conditions={
+                "StringEquals": {"aws:SourceArn": trail_arn},
+                "StringLike": {
+                    "kms:EncryptionContext:aws:cloudtrail:arn": (
+                        f"arn:{stack.partition}:cloudtrail:*:{stack.account}:trail/*"
+                    )
+                },
+            },
+        )
+        key.allow_service(
+            "CloudTrailDescribe",
+            "cloudtrail.amazonaws.com",
+            actions=["kms:DescribeKey"],
+            conditions={"StringEquals": {"aws:SourceArn": trail_arn}},
+        )
+        key.allow_cloudwatch_logs()
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            log_group_name=f"/aws/cloudtrail/{trail_name}",
+            encryption_key=key.key,
+            retention=log_retention,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        self.trail = cloudtrail.Trail(
+            self,
+            "Trail",
+            trail_name=trail_name,
+            bucket=bucket,
+            s3_key_prefix="cloudtrail",
+            encryption_key=key.key,
+            enable_file_validation=True,
+            include_global_service_events=True,
+            is_multi_region_trail=True,
+            send_to_cloud_watch_logs=True,
+            cloud_watch_log_group=self.log_group,
+        )
+        self.trail.add_s3_event_selector(
+            [cloudtrail.S3EventSelector(bucket=b) for b in data_buckets],
+            read_write_type=cloudtrail.ReadWriteType.ALL,
+            include_management_events=True,
+        )
+        # The role CloudTrail assumes to write to CloudWatch Logs is created by the L2.
+        logs_role = self.trail.node.find_child("LogsRole")
+        acknowledge_inline_policy(logs_role)
+        # The L2 makes the trail depend on the role it already references by GetAtt; keep only
+        # the dependencies CloudFormation cannot infer (cfn-lint W3005).
+        trail_cfn = self.trail.node.default_child
+        assert isinstance(trail_cfn, cdk.CfnResource)
+        trail_cfn.add_override(
+            "DependsOn",
+            [
+                stack.get_logical_id(c)
+                for c in (
+                    logs_role.node.find_child("DefaultPolicy").node.default_child,
+                    bucket.policy.node.default_child if bucket.policy else None,
+                )
+                if isinstance(c, cdk.CfnElement)
+            ],
+        )

@@ -1,0 +1,418 @@
+"""Glue Data Catalog for the lake: database, curated table, crawlers, ETL and data quality."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_glue as glue
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3_assets as s3_assets
+from aws_cdk import aws_sns as sns
+
+from constructs import Construct
+from mlops_constructs.data.lake import LakeAccess
+from mlops_constructs.security.keys import PlatformKey
+from mlops_constructs.security.nag import (
+    acknowledge_grant_actions,
+    acknowledge_inline_policy,
+    acknowledge_wildcard_resource,
+)
+
+ETL_SCRIPT = Path(__file__).resolve().parent.parent / "assets" / "glue" / "raw_to_curated.py"
+
+_PARQUET_IN = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
+_PARQUET_OUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
+_PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CuratedTable:
+    """Schema of the curated table: ordered (name, Glue type) columns and its partition key."""
+
+    name: str
+    columns: tuple[tuple[str, str], ...]
+    partition_key: str = "ingest_date"
+    data_quality_rules: tuple[str, ...] = field(default=("RowCount > 0",))
+
+
+@dataclass(frozen=True, kw_only=True)
+class EtlSettings:
+    worker_type: str = "G.1X"
+    workers: int = 2
+    timeout_minutes: int = 60
+
+
+def dqdl(rules: tuple[str, ...]) -> str:
+    """A DQDL ruleset document from individual rules."""
+    return "Rules = [\n    " + ",\n    ".join(rules) + "\n]"
+
+
+class DataCatalog(Construct):
+    """The lake's Glue Data Catalog and the jobs that fill it.
+
+    Creates a Glue database, the curated Parquet table (partitioned by ingestion date), a Glue
+    security configuration (SSE-KMS for S3 output, KMS for CloudWatch logs and job bookmarks),
+    a crawler over the raw prefix and one that adds the curated table's new partitions, a Glue
+    ETL job (script shipped as an asset) turning raw CSV into curated Parquet after evaluating a
+    Glue Data Quality ruleset, and an EventBridge rule that publishes every evaluation result of
+    that ruleset to ``notifications`` (through ``events_role``, which must be able to use the
+    topic's key).
+
+    Defaults: crawlers on demand (no schedule, nothing runs while idle), one ETL run at a time,
+    job bookmarks on, no retries (a failed batch is a data problem to look at, not to repeat),
+    the database and table retained on delete. Roles are named ``<prefix>-glue-*`` so that the
+    platform keys' policies admit them.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        prefix: str,
+        lake: LakeAccess,
+        ops_key: PlatformKey,
+        table: CuratedTable,
+        notifications: sns.ITopic,
+        events_role: iam.IRole,
+        etl: EtlSettings | None = None,
+        crawler_schedule: str | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        stack = cdk.Stack.of(self)
+        etl = etl or EtlSettings()
+        self.database_name = prefix.replace("-", "_")
+        self.table_name = table.name
+        glue_arn = f"arn:{stack.partition}:glue:{stack.region}:{stack.account}"
+        catalog_arn = f"{glue_arn}:catalog"
+        database_arn = f"{glue_arn}:database/{self.database_name}"
+        table_arn = f"{glue_arn}:table/{self.database_name}/{table.name}"
+        glue_logs_arn = (
+            f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:/aws-glue/*"
+        )
+
+        self.database = glue.CfnDatabase(
+            self,
+            "Database",
+            catalog_id=stack.account,
+            database_input=glue.CfnDatabase.DatabaseInputProperty(
+                name=self.database_name,
+                description=f"Data lake catalog of {prefix}",
+            ),
+        )
+        self.database.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
+
+        curated_location = lake.curated.s3_url_for_object(f"{table.name}/")
+        self.table = glue.CfnTable(
+            self,
+            "CuratedTable",
+            catalog_id=stack.account,
+            database_name=self.database_name,
+            table_input=glue.CfnTable.TableInputProperty(
+                name=table.name,
+                description="Curated, typed dataset written by the ETL job (Parquet)",
+                table_type="EXTERNAL_TABLE",
+                parameters={"classification": "parquet", "EXTERNAL": "TRUE"},
+                partition_keys=[
+                    glue.CfnTable.ColumnProperty(name=table.partition_key, type="string")
+                ],
+                storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
+                    columns=[
+                        glue.CfnTable.ColumnProperty(name=n, type=t) for n, t in table.columns
+                    ],
+                    location=curated_location,
+                    input_format=_PARQUET_IN,
+                    output_format=_PARQUET_OUT,
+                    serde_info=glue.CfnTable.SerdeInfoProperty(
+                        serialization_library=_PARQUET_SERDE
+                    ),
+                ),
+            ),
+        )
+        self.table.node.add_dependency(self.database)
+        self.table.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
+
+        self.security_configuration = glue.CfnSecurityConfiguration(
+            self,
+            "SecurityConfiguration",
+            name=f"{prefix}-glue",
+            encryption_configuration=glue.CfnSecurityConfiguration.EncryptionConfigurationProperty(
+                s3_encryptions=[
+                    glue.CfnSecurityConfiguration.S3EncryptionProperty(
+                        s3_encryption_mode="SSE-KMS", kms_key_arn=lake.key.key_arn
+                    )
+                ],
+                cloud_watch_encryption=glue.CfnSecurityConfiguration.CloudWatchEncryptionProperty(
+                    cloud_watch_encryption_mode="SSE-KMS", kms_key_arn=ops_key.key_arn
+                ),
+                job_bookmarks_encryption=glue.CfnSecurityConfiguration.JobBookmarksEncryptionProperty(
+                    job_bookmarks_encryption_mode="CSE-KMS", kms_key_arn=lake.key.key_arn
+                ),
+            ),
+        )
+        security_configuration_name = self.security_configuration.ref
+
+        # --- crawlers -----------------------------------------------------------------------
+        self.crawler_role = iam.Role(
+            self,
+            "CrawlerRole",
+            role_name=f"{prefix}-glue-crawler",
+            assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
+            description="Glue crawlers of the data lake catalog",
+        )
+        self._grant_glue_logs(self.crawler_role, glue_logs_arn, ops_key)
+        lake.grant_read_raw(self.crawler_role)
+        lake.grant_read_curated(self.crawler_role)
+        self.crawler_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="CatalogWrite",
+                actions=[
+                    "glue:BatchCreatePartition",
+                    "glue:BatchGetPartition",
+                    "glue:CreateTable",
+                    "glue:GetDatabase",
+                    "glue:GetPartition",
+                    "glue:GetPartitions",
+                    "glue:GetTable",
+                    "glue:GetTables",
+                    "glue:UpdatePartition",
+                    "glue:UpdateTable",
+                ],
+                # The raw crawler names its tables after the S3 folders it finds, so the tables
+                # of this one database are matched by a wildcard.
+                resources=[catalog_arn, database_arn, f"{glue_arn}:table/{self.database_name}/*"],
+            )
+        )
+        acknowledge_wildcard_resource(
+            self.crawler_role,
+            f"{glue_arn}:table/{self.database_name}/*",
+            "The raw crawler creates one table per folder it discovers; names are not known at "
+            "synth time, so tables are matched within this database only.",
+        )
+        self._acknowledge_lake_grants(self.crawler_role, lake)
+        self.raw_crawler = glue.CfnCrawler(
+            self,
+            "RawCrawler",
+            name=f"{prefix}-raw",
+            role=self.crawler_role.role_arn,
+            database_name=self.database_name,
+            table_prefix="raw_",
+            description="Discovers the schema of files landing in the raw prefix",
+            targets=glue.CfnCrawler.TargetsProperty(
+                s3_targets=[
+                    glue.CfnCrawler.S3TargetProperty(
+                        path=lake.raw.s3_url_for_object(lake.raw_prefix)
+                    )
+                ]
+            ),
+            crawler_security_configuration=security_configuration_name,
+            schema_change_policy=glue.CfnCrawler.SchemaChangePolicyProperty(
+                update_behavior="UPDATE_IN_DATABASE", delete_behavior="LOG"
+            ),
+            schedule=self._schedule(crawler_schedule),
+        )
+        self.curated_crawler = glue.CfnCrawler(
+            self,
+            "CuratedCrawler",
+            name=f"{prefix}-curated",
+            role=self.crawler_role.role_arn,
+            description="Adds new partitions of the curated table to the catalog",
+            targets=glue.CfnCrawler.TargetsProperty(
+                catalog_targets=[
+                    glue.CfnCrawler.CatalogTargetProperty(
+                        database_name=self.database_name, tables=[table.name]
+                    )
+                ]
+            ),
+            crawler_security_configuration=security_configuration_name,
+            # Catalog-target crawlers must only log deletions; schema changes are not applied
+            # because the table's schema is owned by this construct.
+            schema_change_policy=glue.CfnCrawler.SchemaChangePolicyProperty(
+                update_behavior="LOG", delete_behavior="LOG"
+            ),
+            schedule=self._schedule(crawler_schedule),
+        )
+        for crawler in (self.raw_crawler, self.curated_crawler):
+            crawler.node.add_dependency(self.database)
+        self.curated_crawler.node.add_dependency(self.table)
+
+        # --- data quality -------------------------------------------------------------------
+        self.ruleset_name = f"{prefix}-{table.name}-quality"
+        self.ruleset = glue.CfnDataQualityRuleset(
+            self,
+            "QualityRuleset",
+            name=self.ruleset_name,
+            description=f"Data-quality rules of the curated {table.name} table",
+            ruleset=dqdl(table.data_quality_rules),
+            target_table=glue.CfnDataQualityRuleset.DataQualityTargetTableProperty(
+                database_name=self.database_name, table_name=table.name
+            ),
+        )
+        self.ruleset.node.add_dependency(self.table)
+        self.quality_results_rule = events.Rule(
+            self,
+            "QualityResults",
+            description=f"Publishes every evaluation of {self.ruleset_name}",
+            event_pattern=events.EventPattern(
+                source=["aws.glue-dataquality"],
+                detail_type=["Data Quality Evaluation Results Available"],
+                detail={"rulesetNames": [self.ruleset_name]},
+            ),
+            targets=[targets.SnsTopic(notifications, role=events_role)],
+        )
+
+        # --- ETL ----------------------------------------------------------------------------
+        self.script = s3_assets.Asset(self, "EtlScript", path=str(ETL_SCRIPT))
+        self.etl_role = iam.Role(
+            self,
+            "EtlRole",
+            role_name=f"{prefix}-glue-etl",
+            assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
+            description="Glue ETL job raw CSV -> curated Parquet",
+        )
+        self._grant_glue_logs(self.etl_role, glue_logs_arn, ops_key)
+        self.script.bucket.grant_read(self.etl_role, self.script.s3_object_key)
+        lake.grant_read_raw(self.etl_role)
+        lake.grant_read_write_curated(self.etl_role)
+        lake.key.grant_encrypt_decrypt(self.etl_role)  # job bookmarks (CSE-KMS)
+        self.etl_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="CatalogCuratedTable",
+                actions=[
+                    "glue:BatchCreatePartition",
+                    "glue:BatchGetPartition",
+                    "glue:CreatePartition",
+                    "glue:GetDatabase",
+                    "glue:GetPartition",
+                    "glue:GetPartitions",
+                    "glue:GetTable",
+                    "glue:UpdatePartition",
+                ],
+                resources=[catalog_arn, database_arn, table_arn],
+            )
+        )
+        self.etl_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="DataQuality",
+                actions=["glue:GetDataQualityRuleset", "glue:PublishDataQuality"],
+                resources=[f"{glue_arn}:dataQualityRuleset/{self.ruleset_name}"],
+            )
+        )
+        self.etl_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="JobMetrics",
+                actions=["cloudwatch:PutMetricData"],
+                # PutMetricData supports no resource-level permissions; the namespace
+                # condition limits it to Glue's metrics.
+                resources=["*"],
+                conditions={
+                    "StringEquals": {"cloudwatch:namespace": ["Glue", "Glue Data Quality"]}
+                },
+            )
+        )
+        self._acknowledge_lake_grants(self.etl_role, lake)
+        acknowledge_wildcard_resource(
+            self.etl_role,
+            "*",
+            "cloudwatch:PutMetricData supports no resource-level permissions; a condition "
+            "limits it to the Glue and Glue Data Quality metric namespaces.",
+        )
+        self.etl_job = glue.CfnJob(
+            self,
+            "EtlJob",
+            name=f"{prefix}-raw-to-curated",
+            description="Raw CSV -> data-quality check -> partitioned Parquet in curated",
+            role=self.etl_role.role_arn,
+            command=glue.CfnJob.JobCommandProperty(
+                name="glueetl", python_version="3", script_location=self.script.s3_object_url
+            ),
+            glue_version="5.0",
+            worker_type=etl.worker_type,
+            number_of_workers=etl.workers,
+            timeout=etl.timeout_minutes,
+            max_retries=0,
+            execution_property=glue.CfnJob.ExecutionPropertyProperty(max_concurrent_runs=1),
+            security_configuration=security_configuration_name,
+            default_arguments={
+                "--job-language": "python",
+                "--job-bookmark-option": "job-bookmark-enable",
+                "--enable-metrics": "true",
+                "--enable-continuous-cloudwatch-log": "true",
+                "--enable-glue-datacatalog": "true",
+                "--source_path": lake.raw.s3_url_for_object(lake.raw_prefix),
+                "--target_path": curated_location,
+                "--database": self.database_name,
+                "--table": table.name,
+                "--columns": ",".join(f"{n}:{t}" for n, t in table.columns),
+                "--partition_key": table.partition_key,
+                "--dq_ruleset": self.ruleset_name,
+            },
+        )
+        self.etl_job.node.add_dependency(self.table)
+
+    @staticmethod
+    def _schedule(expression: str | None) -> glue.CfnCrawler.ScheduleProperty | None:
+        if expression is None:
+            return None
+        return glue.CfnCrawler.ScheduleProperty(schedule_expression=expression)
+
+    @staticmethod
+    def _grant_glue_logs(role: iam.Role, glue_logs_arn: str, ops_key: PlatformKey) -> None:
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="GlueLogs",
+                actions=[
+                    "logs:AssociateKmsKey",
+                    "logs:CreateLogGroup",
+                    "logs:CreateLogStream",
+                    "logs:PutLogEvents",
+                ],
+                # Glue names its log groups and streams itself (after the job, role and
+                # security configuration), always under /aws-glue/.
+                resources=[glue_logs_arn, f"{glue_logs_arn}:log-stream:*"],
+            )
+        )
+        for arn in (glue_logs_arn, f"{glue_logs_arn}:log-stream:*"):
+            acknowledge_wildcard_resource(
+                role,
+                arn,
+                "Glue creates and names its own log groups and streams (after the job, role and "
+                "security configuration); the policy is limited to the /aws-glue/ path.",
+            )
+        ops_key.grant_encrypt_decrypt(role)
+        acknowledge_inline_policy(role)
+
+    @staticmethod
+    def _acknowledge_lake_grants(role: iam.Role, lake: LakeAccess) -> None:
+        acknowledge_grant_actions(
+            role,
+            "Action groups written by grant_read/grant_read_write on the lake's own buckets and "
+            "keys; every resource in these statements is named.",
+        )
+        acknowledge_wildcard_resource(
+            role,
+            lake.raw.arn_for_objects(f"{lake.raw_prefix}*"),
+            "Objects under the raw landing prefix arrive with names chosen by data producers; "
+            "access is limited to that prefix of the raw bucket.",
+        )
+        acknowledge_wildcard_resource(
+            role,
+            lake.curated.arn_for_objects("*"),
+            "The curated bucket holds only this catalog's tables, whose partition objects are "
+            "named by the ETL job at run time.",
+        )
+
+    def grant_start_etl(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Allow starting (and reading runs of) the ETL job."""
+        stack = cdk.Stack.of(self)
+        return iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns"],
+            resource_arns=[
+                f"arn:{stack.partition}:glue:{stack.region}:{stack.account}:job/{self.etl_job.name}"
+            ],
+        )

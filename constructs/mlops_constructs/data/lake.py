@@ -1,0 +1,297 @@
+"""The encrypted data lake: raw, curated and artifacts buckets plus their access-log bucket."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aws_cdk as cdk
+from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+
+from constructs import Construct
+from mlops_constructs.security.keys import PlatformKey
+from mlops_constructs.security.nag import acknowledge
+
+
+@dataclass(frozen=True, kw_only=True)
+class LakeLifecycle:
+    """Lifecycle of the lake's buckets, in days (``None`` turns a step off)."""
+
+    noncurrent_version_expiration_days: int = 90
+    abort_incomplete_multipart_upload_days: int = 7
+    intelligent_tiering_after_days: int | None = 30
+    raw_expiration_days: int | None = None
+    access_log_expiration_days: int = 365
+
+
+def bucket_name(prefix: str, purpose: str, account: str) -> str:
+    """The lake's naming rule, shared by :class:`DataLake` and :class:`DataLakeRef`."""
+    return f"{prefix}-{purpose}-{account}"
+
+
+_REPLICATION_REASON = (
+    "Cross-region replication is a disaster-recovery choice each organisation makes for itself "
+    "(it doubles storage cost); versioning and retain-on-delete protect against loss here."
+)
+
+
+class LakeAccess:
+    """What consumers of a lake use: its buckets, key, grant methods and data-arrival events.
+
+    Shared by :class:`DataLake` and :class:`DataLakeRef`: callers never write S3 or KMS policies
+    by hand.
+    """
+
+    key: PlatformKey
+    raw: s3.IBucket
+    curated: s3.IBucket
+    artifacts: s3.IBucket
+    raw_prefix: str
+
+    def grant_read_raw(self, grantee: iam.IGrantable) -> iam.Grant:
+        return self.raw.grant_read(grantee, f"{self.raw_prefix}*")
+
+    def grant_write_raw(self, grantee: iam.IGrantable) -> iam.Grant:
+        return self.raw.grant_put(grantee, f"{self.raw_prefix}*")
+
+    def grant_read_curated(self, grantee: iam.IGrantable) -> iam.Grant:
+        return self.curated.grant_read(grantee)
+
+    def grant_read_write_curated(self, grantee: iam.IGrantable) -> iam.Grant:
+        return self.curated.grant_read_write(grantee)
+
+    def grant_read_artifacts(self, grantee: iam.IGrantable) -> iam.Grant:
+        return self.artifacts.grant_read(grantee)
+
+    def grant_read_write_artifacts(self, grantee: iam.IGrantable) -> iam.Grant:
+        return self.artifacts.grant_read_write(grantee)
+
+    def on_raw_data_arrival(
+        self, scope: Construct, id: str, *, description: str | None = None
+    ) -> events.Rule:
+        """An EventBridge rule matching objects created under the raw prefix.
+
+        The rule is created in ``scope`` (a stateless stack) with no target: callers add one
+        (the build layer starts training from it).
+        """
+        return events.Rule(
+            scope,
+            id,
+            description=description or "New objects in the raw data-lake prefix",
+            event_pattern=events.EventPattern(
+                source=["aws.s3"],
+                detail_type=["Object Created"],
+                detail={
+                    "bucket": {"name": [self.raw.bucket_name]},
+                    "object": {"key": [{"prefix": self.raw_prefix}]},
+                },
+            ),
+        )
+
+
+class DataLake(LakeAccess, Construct):
+    """Encrypted data lake for one environment.
+
+    Buckets: ``raw`` (landing zone, objects arrive under ``raw_prefix``), ``curated``
+    (partitioned Parquet), ``artifacts`` (ML code, models, reports) and ``access_logs`` (S3
+    server access logs and the audit trail).
+
+    Buckets are named ``<bucket_name_prefix>-<purpose>-<account>`` so that stateless stacks
+    (and other accounts) address them by name through :class:`DataLakeRef`, never through
+    CloudFormation exports that would pin the stateful stack.
+
+    Defaults: public access blocked, bucket-owner-enforced ownership, TLS-only bucket policies,
+    versioning, SSE-KMS with bucket keys on the data buckets (the log bucket uses SSE-S3, the
+    only default encryption S3 server access logging delivers to), access logging into the log
+    bucket, EventBridge notifications, lifecycle from :class:`LakeLifecycle`, and
+    ``RemovalPolicy.RETAIN`` on every bucket.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        key: PlatformKey,
+        bucket_name_prefix: str,
+        raw_prefix: str = "incoming/",
+        lifecycle: LakeLifecycle | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        self.key = key
+        self.bucket_name_prefix = bucket_name_prefix
+        self.raw_prefix = raw_prefix
+        life = lifecycle or LakeLifecycle()
+
+        self.access_logs = s3.Bucket(
+            self,
+            "AccessLogs",
+            bucket_name=self.bucket_name("logs"),
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            enforce_ssl=True,
+            versioned=True,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="ExpireLogs",
+                    expiration=cdk.Duration.days(life.access_log_expiration_days),
+                    noncurrent_version_expiration=cdk.Duration.days(
+                        life.noncurrent_version_expiration_days
+                    ),
+                    abort_incomplete_multipart_upload_after=cdk.Duration.days(
+                        life.abort_incomplete_multipart_upload_days
+                    ),
+                )
+            ],
+        )
+        acknowledge(
+            self.access_logs,
+            "AwsSolutions-S1",
+            "This is the server-access-log bucket itself; logging it into itself would loop.",
+        )
+        for pack_rule in (
+            "HIPAA.Security-S3BucketLoggingEnabled",
+            "NIST.800.53.R5-S3BucketLoggingEnabled",
+            "PCI.DSS.321-S3BucketLoggingEnabled",
+        ):
+            acknowledge(
+                self.access_logs,
+                pack_rule,
+                "This is the server-access-log bucket itself; logging it into itself would loop.",
+            )
+        for pack_rule in (
+            "HIPAA.Security-S3DefaultEncryptionKMS",
+            "NIST.800.53.R5-S3DefaultEncryptionKMS",
+            "PCI.DSS.321-S3DefaultEncryptionKMS",
+        ):
+            acknowledge(
+                self.access_logs,
+                pack_rule,
+                "S3 server access logging delivers only to SSE-S3 buckets; CloudTrail objects "
+                "in this bucket are still SSE-KMS encrypted with the operations key.",
+            )
+
+        self.raw = self._data_bucket("Raw", life, expire_days=life.raw_expiration_days)
+        self.curated = self._data_bucket("Curated", life)
+        self.artifacts = self._data_bucket("Artifacts", life)
+        for bucket in self.all_buckets:
+            for pack_rule in (
+                "HIPAA.Security-S3BucketReplicationEnabled",
+                "NIST.800.53.R5-S3BucketReplicationEnabled",
+                "PCI.DSS.321-S3BucketReplicationEnabled",
+            ):
+                acknowledge(bucket, pack_rule, _REPLICATION_REASON)
+
+    def _data_bucket(
+        self, id: str, life: LakeLifecycle, *, expire_days: int | None = None
+    ) -> s3.Bucket:
+        transitions = []
+        if life.intelligent_tiering_after_days is not None:
+            transitions.append(
+                s3.Transition(
+                    storage_class=s3.StorageClass.INTELLIGENT_TIERING,
+                    transition_after=cdk.Duration.days(life.intelligent_tiering_after_days),
+                )
+            )
+        bucket = s3.Bucket(
+            self,
+            id,
+            bucket_name=self.bucket_name(id.lower()),
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.key.key,
+            bucket_key_enabled=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            enforce_ssl=True,
+            versioned=True,
+            server_access_logs_bucket=self.access_logs,
+            server_access_logs_prefix=f"s3/{id.lower()}/",
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="Lifecycle",
+                    noncurrent_version_expiration=cdk.Duration.days(
+                        life.noncurrent_version_expiration_days
+                    ),
+                    abort_incomplete_multipart_upload_after=cdk.Duration.days(
+                        life.abort_incomplete_multipart_upload_days
+                    ),
+                    transitions=transitions or None,
+                    expiration=cdk.Duration.days(expire_days) if expire_days else None,
+                )
+            ],
+        )
+        # EventBridge delivery set on the L1 directly: the L2 switch adds a Lambda-backed custom
+        # resource (and its role) to do what one CloudFormation property does.
+        cfn = bucket.node.default_child
+        assert isinstance(cfn, s3.CfnBucket)
+        cfn.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
+            event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(
+                event_bridge_enabled=True
+            )
+        )
+        return bucket
+
+    def bucket_name(self, purpose: str) -> str:
+        """Deterministic bucket name: ``<prefix>-<purpose>-<account>`` (globally unique)."""
+        return bucket_name(self.bucket_name_prefix, purpose, cdk.Stack.of(self).account)
+
+    @property
+    def data_buckets(self) -> list[s3.IBucket]:
+        """The buckets that hold data (raw, curated, artifacts)."""
+        return [self.raw, self.curated, self.artifacts]
+
+    @property
+    def all_buckets(self) -> list[s3.IBucket]:
+        return [self.access_logs, *self.data_buckets]
+
+
+class DataLakeRef(LakeAccess, Construct):
+    """A stateless stack's handle on a :class:`DataLake` of another stack, by bucket name.
+
+    Buckets are imported by their deterministic names (no cross-stack exports) with the data key
+    attached, so ``grant_*`` calls also grant the KMS permissions they need.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        bucket_name_prefix: str,
+        key: PlatformKey,
+        raw_prefix: str,
+        account: str | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        stack = cdk.Stack.of(self)
+        acct = account or stack.account
+        self.key = key
+        self.raw_prefix = raw_prefix
+
+        def imported(purpose: str) -> s3.IBucket:
+            name = bucket_name(bucket_name_prefix, purpose, acct)
+            return s3.Bucket.from_bucket_attributes(
+                self,
+                purpose.capitalize(),
+                bucket_arn=f"arn:{stack.partition}:s3:::{name}",
+                encryption_key=key.key,
+            )
+
+        self.raw = imported("raw")
+        self.curated = imported("curated")
+        self.artifacts = imported("artifacts")
+
+    @classmethod
+    def of(cls, scope: Construct, id: str, lake: DataLake) -> DataLakeRef:
+        """A reference in ``scope`` to ``lake`` (same account)."""
+        return cls(
+            scope,
+            id,
+            bucket_name_prefix=lake.bucket_name_prefix,
+            key=lake.key,
+            raw_prefix=lake.raw_prefix,
+        )

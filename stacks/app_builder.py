@@ -1,0 +1,38 @@
+"""Builds the CDK app from a validated configuration (used by app.py and the tests)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+
+from stacks.config import PlatformConfig
+from stacks.stage import PlatformStage
+
+CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
+
+
+def project_context() -> dict[str, Any]:
+    """The feature flags of cdk.json, for apps built outside the CDK CLI (tests, benchmarks)."""
+    context: dict[str, Any] = json.loads(CDK_JSON.read_text())["context"]
+    return context
+
+
+def build_app(
+    config: PlatformConfig, app: cdk.App | None = None, *, rule_packs: bool = True
+) -> tuple[cdk.App, dict[str, PlatformStage]]:
+    """One PlatformStage per configured environment, under ``app``.
+
+    Without ``app``, a new App with cdk.json's feature flags is created (the CDK CLI passes
+    them itself).
+    """
+    app = app or cdk.App(context=project_context())
+    stages = {
+        env.name: PlatformStage(
+            app, env.name, config=config, environment=env, rule_packs=rule_packs
+        )
+        for env in config.environments
+    }
+    return app, stages

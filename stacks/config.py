@@ -1,0 +1,413 @@
+"""Typed platform configuration: one model, validated at synth time.
+
+The app reads a YAML file named by ``-c config=path`` (or ``make synth CONFIG=path``); without one
+it uses the built-in default (one ``dev`` environment). Every validation error is reported as
+``<field path>: <problem>. Fix: <what to do>`` so a platform engineer never sees a stack trace.
+
+This module must not import ``aws_cdk``: the app validates the configuration before jsii starts,
+so a bad file fails in well under a second.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+# Used only when neither the configuration nor CDK_DEFAULT_ACCOUNT / CDK_DEFAULT_REGION name
+# an account or region: synthesis needs concrete values, deployment gets real ones from the CLI.
+SYNTH_ONLY_ACCOUNT = "123456789012"
+SYNTH_ONLY_REGION = "us-east-1"
+
+# Regions where the platform's services (SageMaker, Glue, Glue Data Quality) are offered.
+KNOWN_REGIONS = frozenset(
+    {
+        "us-east-1", "us-east-2", "us-west-1", "us-west-2",
+        "af-south-1", "ap-east-1", "ap-south-1", "ap-south-2", "ap-southeast-1",
+        "ap-southeast-2", "ap-southeast-3", "ap-southeast-4", "ap-southeast-5",
+        "ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
+        "ca-central-1", "ca-west-1", "eu-central-1", "eu-central-2", "eu-west-1",
+        "eu-west-2", "eu-west-3", "eu-south-1", "eu-south-2", "eu-north-1",
+        "il-central-1", "me-south-1", "me-central-1", "sa-east-1", "mx-central-1",
+        "us-gov-west-1", "us-gov-east-1", "cn-north-1", "cn-northwest-1",
+    }
+)  # fmt: skip
+
+# The retention periods CloudWatch Logs accepts (days).
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+    2922, 3288, 3653,
+)  # fmt: skip
+
+GLUE_TYPES = frozenset(
+    {"string", "int", "bigint", "double", "float", "boolean", "date", "timestamp", "smallint",
+     "tinyint"}
+)  # fmt: skip
+
+_PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{1,18}[a-z0-9]$")
+_ENV_RE = re.compile(r"^[a-z][a-z0-9]{0,9}$")
+_ACCOUNT_RE = re.compile(r"^\d{12}$")
+_COLUMN_RE = re.compile(r"^[a-z_][a-z0-9_]{0,127}$")
+_PREFIX_RE = re.compile(r"^([a-z0-9][a-z0-9_.-]*/)+$")
+_TAG_KEY_RE = re.compile(r"^[\w .:/=+\-@]{1,128}$")
+
+
+class ConfigError(Exception):
+    """A configuration problem, worded for the person who wrote the file."""
+
+
+class _Model(BaseModel):
+    # Unknown keys are errors: a typo must never be silently ignored.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EnvironmentConfig(_Model):
+    """One deployment target (a stage of stacks): name, account and region."""
+
+    name: str
+    account: str | None = None
+    region: str | None = None
+    # Termination protection on the stateful data stack (keys, buckets, audit trail).
+    protect_stateful: bool = True
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _ENV_RE.match(v):
+            raise ValueError(
+                f"{v!r} is not a valid environment name. Fix: use 1-10 lowercase letters or "
+                "digits starting with a letter, e.g. 'dev', 'staging', 'prod'"
+            )
+        return v
+
+    @field_validator("account")
+    @classmethod
+    def _account(cls, v: str | None) -> str | None:
+        if v is not None and not _ACCOUNT_RE.match(v):
+            raise ValueError(
+                f"{v!r} is not an AWS account id. Fix: use the 12-digit account id, quoted in "
+                "YAML so leading zeros survive, e.g. '012345678901'"
+            )
+        return v
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, v: str | None) -> str | None:
+        if v is not None and v not in KNOWN_REGIONS:
+            raise ValueError(
+                f"{v!r} is not a known AWS region. Fix: use a region code such as 'us-east-1' "
+                "or 'eu-west-1'"
+            )
+        return v
+
+    def resolved_account(self) -> str:
+        """Configured account, else CDK_DEFAULT_ACCOUNT, else the synth-only placeholder."""
+        return self.account or os.environ.get("CDK_DEFAULT_ACCOUNT") or SYNTH_ONLY_ACCOUNT
+
+    def resolved_region(self) -> str:
+        """Configured region, else CDK_DEFAULT_REGION, else the synth-only default."""
+        return self.region or os.environ.get("CDK_DEFAULT_REGION") or SYNTH_ONLY_REGION
+
+
+class DataLakeConfig(_Model):
+    """Lifecycle of the data-lake buckets. All periods are days."""
+
+    raw_prefix: str = "incoming/"
+    noncurrent_version_expiration_days: Annotated[int, Field(ge=1)] = 90
+    abort_incomplete_multipart_upload_days: Annotated[int, Field(ge=1)] = 7
+    # Objects move to S3 Intelligent-Tiering after this many days; null keeps them in Standard.
+    intelligent_tiering_after_days: Annotated[int, Field(ge=0)] | None = 30
+    # Raw objects expire after this many days; null keeps them forever.
+    raw_expiration_days: Annotated[int, Field(ge=1)] | None = None
+    access_log_expiration_days: Annotated[int, Field(ge=1)] = 365
+
+    @field_validator("raw_prefix")
+    @classmethod
+    def _prefix(cls, v: str) -> str:
+        if not _PREFIX_RE.match(v):
+            raise ValueError(
+                f"{v!r} is not a valid key prefix. Fix: use lowercase path segments ending in "
+                "'/', e.g. 'incoming/'"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _expiry_after_tiering(self) -> DataLakeConfig:
+        tier, expire = self.intelligent_tiering_after_days, self.raw_expiration_days
+        if tier is not None and expire is not None and expire <= tier:
+            raise ValueError(
+                f"raw_expiration_days ({expire}) must be greater than "
+                f"intelligent_tiering_after_days ({tier}). Fix: raise raw_expiration_days or "
+                "set intelligent_tiering_after_days to null"
+            )
+        return self
+
+
+class ColumnConfig(_Model):
+    """One column of the curated dataset's schema (Glue/Hive type)."""
+
+    name: str
+    type: str
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _COLUMN_RE.match(v):
+            raise ValueError(
+                f"{v!r} is not a valid column name. Fix: use lowercase letters, digits and '_'"
+            )
+        return v
+
+    @field_validator("type")
+    @classmethod
+    def _type(cls, v: str) -> str:
+        if v not in GLUE_TYPES and not re.match(r"^decimal\(\d+,\d+\)$", v):
+            raise ValueError(
+                f"{v!r} is not a supported column type. Fix: use one of "
+                f"{', '.join(sorted(GLUE_TYPES))} or decimal(p,s)"
+            )
+        return v
+
+
+def _default_columns() -> tuple[ColumnConfig, ...]:
+    # The example dataset of the ML project: customer churn, one row per customer.
+    return tuple(
+        ColumnConfig(name=n, type=t)
+        for n, t in (
+            ("customer_id", "string"),
+            ("tenure_months", "int"),
+            ("monthly_charges", "double"),
+            ("total_charges", "double"),
+            ("support_calls", "int"),
+            ("contract_type", "string"),
+            ("churned", "int"),
+        )
+    )
+
+
+def _default_rules() -> tuple[str, ...]:
+    return (
+        "RowCount > 0",
+        'IsComplete "customer_id"',
+        'IsUnique "customer_id"',
+        'ColumnValues "churned" in [0, 1]',
+        'ColumnValues "tenure_months" >= 0',
+        'Completeness "monthly_charges" > 0.95',
+    )
+
+
+class CatalogConfig(_Model):
+    """Glue Data Catalog: the curated table, its crawlers, the ETL job and data-quality rules."""
+
+    table_name: str = "customers"
+    columns: tuple[ColumnConfig, ...] = Field(default_factory=_default_columns)
+    # Hive-style partition key the ETL job writes; the job fills it with the ingestion date.
+    partition_key: str = "ingest_date"
+    # Crawler schedule as a Glue cron expression; null runs crawlers on demand only (no idle cost).
+    crawler_schedule: str | None = None
+    etl_worker_type: str = "G.1X"
+    etl_workers: Annotated[int, Field(ge=2, le=100)] = 2
+    etl_timeout_minutes: Annotated[int, Field(ge=1, le=2880)] = 60
+    data_quality_rules: tuple[str, ...] = Field(default_factory=_default_rules)
+
+    @field_validator("table_name", "partition_key")
+    @classmethod
+    def _ident(cls, v: str) -> str:
+        if not _COLUMN_RE.match(v):
+            raise ValueError(
+                f"{v!r} is not a valid Glue name. Fix: use lowercase letters, digits and '_'"
+            )
+        return v
+
+    @field_validator("crawler_schedule")
+    @classmethod
+    def _cron(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"^cron\(\S+( \S+){5}\)$", v):
+            raise ValueError(
+                f"{v!r} is not a Glue schedule. Fix: use a six-field cron expression such as "
+                "'cron(0 2 * * ? *)', or null for on-demand crawls"
+            )
+        return v
+
+    @field_validator("etl_worker_type")
+    @classmethod
+    def _worker(cls, v: str) -> str:
+        allowed = ("G.025X", "G.1X", "G.2X", "G.4X", "G.8X")
+        if v not in allowed:
+            raise ValueError(f"{v!r} is not a Glue worker type. Fix: use one of {allowed}")
+        return v
+
+    @field_validator("columns")
+    @classmethod
+    def _columns(cls, v: tuple[ColumnConfig, ...]) -> tuple[ColumnConfig, ...]:
+        if not v:
+            raise ValueError("the curated table needs at least one column. Fix: list its columns")
+        names = [c.name for c in v]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate column names {dupes}. Fix: name each column once")
+        return v
+
+    @field_validator("data_quality_rules")
+    @classmethod
+    def _rules(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if not v or any(not r.strip() for r in v):
+            raise ValueError(
+                "data-quality rules must be non-empty DQDL rules. Fix: list rules such as "
+                "'RowCount > 0'"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _partition_not_a_column(self) -> CatalogConfig:
+        if self.partition_key in {c.name for c in self.columns}:
+            raise ValueError(
+                f"partition_key {self.partition_key!r} is also a column. Fix: pick a partition "
+                "key that is not in columns"
+            )
+        return self
+
+
+class AuditConfig(_Model):
+    """Audit trail and log retention."""
+
+    # Turn off in accounts already covered by an organization trail (avoids paying twice).
+    cloudtrail_enabled: bool = True
+    log_retention_days: int = 365
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, v: int) -> int:
+        if v not in LOG_RETENTION_DAYS:
+            raise ValueError(
+                f"{v} is not a CloudWatch Logs retention period. Fix: use one of "
+                f"{', '.join(map(str, LOG_RETENTION_DAYS))}"
+            )
+        return v
+
+
+class PlatformConfig(_Model):
+    """The whole platform's configuration."""
+
+    project_name: str = "mlops"
+    environments: tuple[EnvironmentConfig, ...] = (EnvironmentConfig(name="dev"),)
+    tags: dict[str, str] = Field(default_factory=dict)
+    data_lake: DataLakeConfig = DataLakeConfig()
+    catalog: CatalogConfig = CatalogConfig()
+    audit: AuditConfig = AuditConfig()
+
+    @field_validator("project_name")
+    @classmethod
+    def _project(cls, v: str) -> str:
+        if not _PROJECT_RE.match(v) or "--" in v:
+            raise ValueError(
+                f"{v!r} cannot prefix resource names. Fix: use 3-20 lowercase letters, digits "
+                "and single hyphens, starting with a letter and not ending with a hyphen"
+            )
+        return v
+
+    @field_validator("environments")
+    @classmethod
+    def _envs(cls, v: tuple[EnvironmentConfig, ...]) -> tuple[EnvironmentConfig, ...]:
+        if not v:
+            raise ValueError("no environments. Fix: list at least one, e.g. - name: dev")
+        names = [e.name for e in v]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate environment names {dupes}. Fix: name each one once")
+        return v
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, v: dict[str, str]) -> dict[str, str]:
+        for key, value in v.items():
+            if not _TAG_KEY_RE.match(key) or key.lower().startswith("aws:"):
+                raise ValueError(
+                    f"{key!r} is not a valid tag key. Fix: use 1-128 letters, digits, spaces "
+                    "or _ . : / = + - @, not starting with 'aws:'"
+                )
+            if len(value) > 256:
+                raise ValueError(f"tag {key!r} value is over 256 characters. Fix: shorten it")
+        return v
+
+    def environment(self, name: str) -> EnvironmentConfig:
+        for env in self.environments:
+            if env.name == name:
+                return env
+        known = ", ".join(e.name for e in self.environments)
+        raise ConfigError(f"environments: no environment named {name!r}. Fix: use one of {known}")
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else part
+    return out or "(top level)"
+
+
+def _describe(err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        loc = _location(tuple(e["loc"]))
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key. Fix: remove it or correct its spelling (see config/example.yaml)"
+        elif e["type"] == "value_error":
+            msg = str(e["ctx"]["error"]) if "ctx" in e else e["msg"]
+        elif e["type"] in ("greater_than_equal", "less_than_equal"):
+            msg = f"{e['msg'].lower()}, got {e['input']!r}. Fix: use a value in range"
+        else:
+            msg = f"{e['msg']}, got {e['input']!r}. Fix: use the type this field takes"
+        lines.append(f"{loc}: {msg}")
+    return "\n".join(lines)
+
+
+def parse_config(data: Any, source: str = "configuration") -> PlatformConfig:
+    """Validate a mapping (from YAML or code) into a PlatformConfig, or raise ConfigError."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{source}: the top level must be a mapping of keys such as project_name and "
+            f"environments, got {type(data).__name__}. Fix: see config/example.yaml"
+        )
+    try:
+        return PlatformConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(f"{source}: invalid configuration\n{_describe(err)}") from None
+
+
+def load_config(path: str | os.PathLike[str] | None) -> PlatformConfig:
+    """The built-in default when ``path`` is empty, else the validated YAML file at ``path``."""
+    if not path:
+        return PlatformConfig()
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError(
+            f"{file}: configuration file not found. Fix: pass an existing YAML file with "
+            "-c config=path/to/config.yaml, or omit it for the built-in default"
+        )
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or "malformed YAML"
+        raise ConfigError(
+            f"{file}: not valid YAML{where}: {problem}. Fix: correct the syntax (indentation, "
+            "colons, quotes)"
+        ) from None
+    return parse_config(data, source=str(file))

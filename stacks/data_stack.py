@@ -1,0 +1,74 @@
+"""Stateful stack: keys, data-lake buckets and the audit trail (all retained on delete)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+
+from constructs import Construct
+from mlops_constructs.data import AuditTrail, DataLake, LakeLifecycle
+from mlops_constructs.observability import retention_days
+from mlops_constructs.security import PlatformKey
+from stacks.config import EnvironmentConfig, PlatformConfig
+
+
+class DataStack(cdk.Stack):
+    """Everything in an environment whose loss would lose data or history.
+
+    Construct ids here are part of the logical ids of keys and buckets: renaming one replaces
+    the resource. ``tests/test_logical_ids.py`` pins them.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: PlatformConfig,
+        environment: EnvironmentConfig,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, id, **kwargs)
+        prefix = f"{config.project_name}-{environment.name}"
+        self.prefix = prefix
+        self.data_key = PlatformKey(
+            self,
+            "DataKey",
+            prefix=prefix,
+            purpose="data",
+            description=f"{prefix}: data lake, catalog and ML artifacts",
+        )
+        self.ops_key = PlatformKey(
+            self,
+            "OpsKey",
+            prefix=prefix,
+            purpose="ops",
+            description=f"{prefix}: audit trail, logs and notifications",
+        )
+        lake_cfg = config.data_lake
+        self.lake = DataLake(
+            self,
+            "Lake",
+            key=self.data_key,
+            bucket_name_prefix=prefix,
+            raw_prefix=lake_cfg.raw_prefix,
+            lifecycle=LakeLifecycle(
+                noncurrent_version_expiration_days=lake_cfg.noncurrent_version_expiration_days,
+                abort_incomplete_multipart_upload_days=lake_cfg.abort_incomplete_multipart_upload_days,
+                intelligent_tiering_after_days=lake_cfg.intelligent_tiering_after_days,
+                raw_expiration_days=lake_cfg.raw_expiration_days,
+                access_log_expiration_days=lake_cfg.access_log_expiration_days,
+            ),
+        )
+        self.audit: AuditTrail | None = None
+        if config.audit.cloudtrail_enabled:
+            self.audit = AuditTrail(
+                self,
+                "Audit",
+                trail_name=f"{prefix}-data-lake",
+                bucket=self.lake.access_logs,
+                key=self.ops_key,
+                data_buckets=list(self.lake.data_buckets),
+                log_retention=retention_days(config.audit.log_retention_days),
+            )

@@ -1,0 +1,63 @@
+"""One environment of the platform as a CDK Stage (the unit multi-account pipelines deploy)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+
+from constructs import Construct
+from stacks.catalog_stack import CatalogStack
+from stacks.config import EnvironmentConfig, PlatformConfig
+from stacks.data_stack import DataStack
+from stacks.guardrails import add_rule_packs
+
+
+class PlatformStage(cdk.Stage):
+    """The platform's stacks for one environment (account and region from the config).
+
+    Stacks are named ``<project>-<environment>-<part>``; the stateful ``data`` stack has
+    termination protection when the environment asks for it.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: PlatformConfig,
+        environment: EnvironmentConfig,
+        rule_packs: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        env = cdk.Environment(
+            account=environment.resolved_account(), region=environment.resolved_region()
+        )
+        super().__init__(scope, id, env=env, **kwargs)
+        prefix = f"{config.project_name}-{environment.name}"
+        self.data = DataStack(
+            self,
+            "Data",
+            stack_name=f"{prefix}-data",
+            description=f"{prefix}: keys, data lake and audit trail (stateful, retained)",
+            termination_protection=environment.protect_stateful,
+            config=config,
+            environment=environment,
+        )
+        self.catalog = CatalogStack(
+            self,
+            "Catalog",
+            stack_name=f"{prefix}-catalog",
+            description=f"{prefix}: Glue catalog, ETL, data quality and data events",
+            config=config,
+            data=self.data,
+        )
+        tags = {"project": config.project_name, "environment": environment.name, **config.tags}
+        for key, value in tags.items():
+            cdk.Tags.of(self).add(key, value)
+        if rule_packs:
+            add_rule_packs(self)
+
+    @property
+    def stacks(self) -> list[cdk.Stack]:
+        return [self.data, self.catalog]
