@@ -9,6 +9,7 @@ from typing import Any
 import aws_cdk as cdk
 
 from stacks.config import PlatformConfig
+from stacks.guardrails import add_rule_packs
 from stacks.stage import PlatformStage
 
 CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
@@ -26,13 +27,14 @@ def build_app(
     """One PlatformStage per configured environment, under ``app``.
 
     Without ``app``, a new App with cdk.json's feature flags is created (the CDK CLI passes
-    them itself).
+    them itself). The rule packs are registered once, on the app: cdk-nag 3 packs check every
+    stage of the app they run in.
     """
     app = app or cdk.App(context=project_context())
     stages = {
-        env.name: PlatformStage(
-            app, env.name, config=config, environment=env, rule_packs=rule_packs
-        )
+        env.name: PlatformStage(app, env.name, config=config, environment=env)
         for env in config.environments
     }
+    if rule_packs:
+        add_rule_packs(app)
     return app, stages

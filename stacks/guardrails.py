@@ -5,6 +5,8 @@ from __future__ import annotations
 import aws_cdk as cdk
 import cdk_nag
 
+from mlops_constructs.security.ml_pack import MLOpsChecks
+
 # Packs run on every stage. The platform holds ML training data and models that are often
 # regulated, so it is held to the healthcare, federal and payment-card baselines as well as
 # AWS's own solution checks.
@@ -16,6 +18,13 @@ PACKS = (
 )
 
 
-def add_rule_packs(scope: cdk.Stage, *, verbose: bool = False) -> None:
-    """Register the rule packs on ``scope``: any unacknowledged finding fails its synthesis."""
-    cdk.Validations.of(scope).add_plugins(*(pack(scope, verbose=verbose) for pack in PACKS))
+def add_rule_packs(scope: cdk.Stage, *, vpc_mode: bool = False, verbose: bool = False) -> None:
+    """Register the generic packs and the MLOps pack on ``scope``.
+
+    Any unacknowledged finding fails its synthesis. cdk-nag 3 packs check the whole app they are
+    synthesized in, so the app registers them once, not once per stage.
+    """
+    cdk.Validations.of(scope).add_plugins(
+        *(pack(scope, verbose=verbose) for pack in PACKS),
+        MLOpsChecks(scope, vpc_mode=vpc_mode, verbose=verbose),
+    )

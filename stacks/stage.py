@@ -10,7 +10,6 @@ from constructs import Construct
 from stacks.catalog_stack import CatalogStack
 from stacks.config import EnvironmentConfig, PlatformConfig
 from stacks.data_stack import DataStack
-from stacks.guardrails import add_rule_packs
 
 
 class PlatformStage(cdk.Stage):
@@ -27,7 +26,6 @@ class PlatformStage(cdk.Stage):
         *,
         config: PlatformConfig,
         environment: EnvironmentConfig,
-        rule_packs: bool = True,
         **kwargs: Any,
     ) -> None:
         env = cdk.Environment(
@@ -55,8 +53,6 @@ class PlatformStage(cdk.Stage):
         tags = {"project": config.project_name, "environment": environment.name, **config.tags}
         for key, value in tags.items():
             cdk.Tags.of(self).add(key, value)
-        if rule_packs:
-            add_rule_packs(self)
 
     @property
     def stacks(self) -> list[cdk.Stack]:

@@ -27,7 +27,8 @@ def test_no_unacknowledged_rule_pack_findings(which: str, request: pytest.Fixtur
 
 
 def test_every_pack_reports_on_a_noncompliant_stage(tmp_path: Path) -> None:
-    """The canary: the same wiring flags an unencrypted, unlogged bucket in all four packs."""
+    """The canary: the same wiring (packs on the app) flags a bare bucket in a stage in all five
+    packs: the four generic ones and the MLOps pack."""
     from aws_cdk import aws_s3 as s3
 
     from stacks.app_builder import project_context
@@ -38,13 +39,13 @@ def test_every_pack_reports_on_a_noncompliant_stage(tmp_path: Path) -> None:
         context={**project_context(), "@aws-cdk/core:failSynthOnValidationErrors": False},
     )
     stage = cdk.Stage(app, "canary")
-    add_rule_packs(stage)
+    add_rule_packs(app)
     stack = cdk.Stack(stage, "Bad")
     s3.CfnBucket(stack, "Open")
     app.synth()
     report = json.loads((tmp_path / "validation-report.json").read_text())
     plugins = {p["pluginName"] for p in report["pluginReports"] if p["violations"]}
-    assert plugins == {"AwsSolutions", "HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"}
+    assert plugins == {"AwsSolutions", "HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321", "MLOps"}
     assert len(PACKS) == 4
 
 
