@@ -36,5 +36,5 @@ def build_app(
         for env in config.environments
     }
     if rule_packs:
-        add_rule_packs(app)
+        add_rule_packs(app, vpc_mode=config.network.vpc_mode)
     return app, stages

@@ -8,9 +8,15 @@ import aws_cdk as cdk
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
-
 from constructs import Construct
-from mlops_constructs.data import CuratedTable, DataCatalog, DataLakeRef, EtlSettings
+
+from mlops_constructs.data import (
+    CuratedTable,
+    DataCatalog,
+    DataLakeRef,
+    EtlSettings,
+    GlueNetwork,
+)
 from mlops_constructs.security import acknowledge, acknowledge_inline_policy
 from stacks.config import PlatformConfig
 from stacks.data_stack import DataStack
@@ -84,5 +90,11 @@ class CatalogStack(cdk.Stack):
                 timeout_minutes=cat.etl_timeout_minutes,
             ),
             crawler_schedule=cat.crawler_schedule,
+            network=GlueNetwork(
+                subnet=data.network.subnets[0],
+                security_group=data.network.workload_security_group,
+            )
+            if data.network
+            else None,
         )
         self.data_arrival: events.Rule = lake.on_raw_data_arrival(self, "DataArrival")

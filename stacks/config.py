@@ -297,6 +297,43 @@ class AuditConfig(_Model):
         return v
 
 
+# Interface endpoints the platform's workloads call in VPC mode (Glue jobs: Glue, logs,
+# metrics, KMS for job bookmarks). Later layers add theirs (SageMaker, ECR, ...).
+FOUNDATION_ENDPOINTS = ("glue", "logs", "monitoring", "kms")
+
+
+class NetworkConfig(_Model):
+    """VPC mode: every job, endpoint and function in an isolated VPC (off by default: its
+    interface endpoints cost money while idle)."""
+
+    vpc_mode: bool = False
+    cidr: str = "10.40.0.0/16"
+    # Subnets (and interface-endpoint ENIs) in this many availability zones, picked at deploy
+    # time with Fn::GetAZs: synthesis never looks them up.
+    az_count: Annotated[int, Field(ge=2, le=3)] = 2
+    flow_log_retention_days: int = 90
+
+    @field_validator("cidr")
+    @classmethod
+    def _cidr(cls, v: str) -> str:
+        m = re.match(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})/(\d{1,2})$", v)
+        if not m or any(int(o) > 255 for o in m.groups()[:4]) or not 16 <= int(m[5]) <= 20:
+            raise ValueError(
+                f"{v!r} is not an IPv4 CIDR of size /16 to /20. Fix: use e.g. '10.40.0.0/16'"
+            )
+        return v
+
+    @field_validator("flow_log_retention_days")
+    @classmethod
+    def _retention(cls, v: int) -> int:
+        if v not in LOG_RETENTION_DAYS:
+            raise ValueError(
+                f"{v} is not a CloudWatch Logs retention period. Fix: use one of "
+                f"{', '.join(map(str, LOG_RETENTION_DAYS))}"
+            )
+        return v
+
+
 class PlatformConfig(_Model):
     """The whole platform's configuration."""
 
@@ -306,6 +343,7 @@ class PlatformConfig(_Model):
     data_lake: DataLakeConfig = DataLakeConfig()
     catalog: CatalogConfig = CatalogConfig()
     audit: AuditConfig = AuditConfig()
+    network: NetworkConfig = NetworkConfig()
 
     @field_validator("project_name")
     @classmethod

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import aws_cdk as cdk
-
 from constructs import Construct
+
 from mlops_constructs.data import AuditTrail, DataLake, LakeLifecycle
+from mlops_constructs.network import IsolatedNetwork
 from mlops_constructs.observability import retention_days
 from mlops_constructs.security import PlatformKey
-from stacks.config import EnvironmentConfig, PlatformConfig
+from stacks.config import FOUNDATION_ENDPOINTS, EnvironmentConfig, PlatformConfig
 
 
 class DataStack(cdk.Stack):
@@ -61,6 +62,25 @@ class DataStack(cdk.Stack):
                 access_log_expiration_days=lake_cfg.access_log_expiration_days,
             ),
         )
+        # VPC mode: the isolated network lives here because the lake's bucket policies and the
+        # keys' policies name its endpoints (a separate stack would make a dependency cycle).
+        self.network: IsolatedNetwork | None = None
+        net = config.network
+        if net.vpc_mode:
+            self.network = IsolatedNetwork(
+                self,
+                "Network",
+                prefix=prefix,
+                key=self.ops_key,
+                cidr=net.cidr,
+                az_count=net.az_count,
+                interface_services=FOUNDATION_ENDPOINTS,
+                flow_log_retention=retention_days(net.flow_log_retention_days),
+            )
+            self.lake.restrict_to_vpc_endpoint(self.network.s3_endpoint.vpc_endpoint_id)
+            for key in (self.data_key, self.ops_key):
+                self.network.restrict_key_to_endpoints(key)
+
         self.audit: AuditTrail | None = None
         if config.audit.cloudtrail_enabled:
             self.audit = AuditTrail(

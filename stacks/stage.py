@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import aws_cdk as cdk
-
 from constructs import Construct
+
 from stacks.catalog_stack import CatalogStack
 from stacks.config import EnvironmentConfig, PlatformConfig
 from stacks.data_stack import DataStack

@@ -100,3 +100,10 @@ def custom_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
         }
     )
     return synthesize(config, tmp_path_factory.mktemp("custom"))
+
+
+@pytest.fixture(scope="session")
+def vpc_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """VPC mode on, everything else default."""
+    config = parse_config({"network": {"vpc_mode": True}})
+    return synthesize(config, tmp_path_factory.mktemp("vpc"))

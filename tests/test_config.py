@@ -169,6 +169,16 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
         "'sometimes'. Fix: use the type this field takes",
     ),
     (
+        "vpc cidr out of range",
+        {"network": {"vpc_mode": True, "cidr": "10.0.0.0/8"}},
+        "network.cidr: '10.0.0.0/8' is not an IPv4 CIDR of size /16 to /20",
+    ),
+    (
+        "vpc in one availability zone",
+        {"network": {"az_count": 1}},
+        "network.az_count: input should be greater than or equal to 2, got 1",
+    ),
+    (
         "top level is a list",
         ["dev"],  # type: ignore[list-item]
         "the top level must be a mapping of keys such as project_name and environments, got list",

@@ -19,7 +19,7 @@ CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
 SKIPS_FILE = ROOT / "tests" / "checkov_skips.yaml"
 
 
-@pytest.mark.parametrize("which", ["default_synth", "custom_synth"])
+@pytest.mark.parametrize("which", ["default_synth", "custom_synth", "vpc_synth"])
 def test_no_unacknowledged_rule_pack_findings(which: str, request: pytest.FixtureRequest) -> None:
     synth: Synthesized = request.getfixturevalue(which)
     assert synth.report["title"] == "Validation Report"  # the packs ran and reported
@@ -75,9 +75,12 @@ def test_wildcard_acknowledgements_name_the_wildcard(default_synth: Synthesized)
             assert rule.split("IAM5", 1)[1].startswith("["), rule  # never a blanket IAM5
 
 
-def test_cfn_lint_clean(default_synth: Synthesized, custom_synth: Synthesized) -> None:
-    templates = [str(p) for s in (default_synth, custom_synth) for p in s.template_paths]
-    assert len(templates) == 8
+def test_cfn_lint_clean(
+    default_synth: Synthesized, custom_synth: Synthesized, vpc_synth: Synthesized
+) -> None:
+    synths = (default_synth, custom_synth, vpc_synth)
+    templates = [str(p) for s in synths for p in s.template_paths]
+    assert len(templates) == 10
     result = subprocess.run(
         [str(ROOT / ".venv" / "bin" / "cfn-lint"), "--format", "parseable", "--", *templates],
         capture_output=True,
@@ -117,11 +120,13 @@ def _checkov_failures(directory: Path) -> list[tuple[str, str, str]]:
     ]
 
 
-def test_checkov_clean_but_for_listed_skips(default_synth: Synthesized) -> None:
+@pytest.mark.parametrize("which", ["default_synth", "vpc_synth"])
+def test_checkov_clean_but_for_listed_skips(which: str, request: pytest.FixtureRequest) -> None:
+    synth: Synthesized = request.getfixturevalue(which)
     skips = yaml.safe_load(SKIPS_FILE.read_text())["skips"]
     for skip in skips:
         assert len(skip["reason"]) >= 40, skip
-    failures = _checkov_failures(default_synth.outdir)
+    failures = _checkov_failures(synth.outdir)
     unexplained = [
         f for f in failures
         if not any(f[0] == s["check"] and f[1].endswith(s["resource"]) for s in skips)

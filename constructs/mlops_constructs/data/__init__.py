@@ -1,7 +1,13 @@
 """Data layer: the encrypted data lake, its Glue catalog and its audit trail."""
 
 from mlops_constructs.data.audit import AuditTrail
-from mlops_constructs.data.catalog import CuratedTable, DataCatalog, EtlSettings, dqdl
+from mlops_constructs.data.catalog import (
+    CuratedTable,
+    DataCatalog,
+    EtlSettings,
+    GlueNetwork,
+    dqdl,
+)
 from mlops_constructs.data.lake import DataLake, DataLakeRef, LakeAccess, LakeLifecycle
 
 __all__ = [
@@ -11,6 +17,7 @@ __all__ = [
     "DataLake",
     "DataLakeRef",
     "EtlSettings",
+    "GlueNetwork",
     "LakeAccess",
     "LakeLifecycle",
     "dqdl",

@@ -6,8 +6,8 @@ import aws_cdk as cdk
 from aws_cdk import aws_cloudtrail as cloudtrail
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
-
 from constructs import Construct
+
 from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import acknowledge_inline_policy
 

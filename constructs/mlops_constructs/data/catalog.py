@@ -6,14 +6,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sns as sns
-
 from constructs import Construct
+
 from mlops_constructs.data.lake import LakeAccess
 from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import (
@@ -44,6 +45,14 @@ class EtlSettings:
     worker_type: str = "G.1X"
     workers: int = 2
     timeout_minutes: int = 60
+
+
+@dataclass(frozen=True, kw_only=True)
+class GlueNetwork:
+    """Where Glue jobs and crawlers run in VPC mode: one subnet and the workloads' group."""
+
+    subnet: ec2.ISubnet
+    security_group: ec2.ISecurityGroup
 
 
 def dqdl(rules: tuple[str, ...]) -> str:
@@ -81,6 +90,7 @@ class DataCatalog(Construct):
         events_role: iam.IRole,
         etl: EtlSettings | None = None,
         crawler_schedule: str | None = None,
+        network: GlueNetwork | None = None,
     ) -> None:
         super().__init__(scope, id)
         stack = cdk.Stack.of(self)
@@ -156,6 +166,27 @@ class DataCatalog(Construct):
         )
         security_configuration_name = self.security_configuration.ref
 
+        # VPC mode: a NETWORK connection puts the ETL job and the raw crawler in the VPC.
+        self.connection: glue.CfnConnection | None = None
+        connection_name: str | None = None
+        if network is not None:
+            connection_name = f"{prefix}-vpc"
+            self.connection = glue.CfnConnection(
+                self,
+                "VpcConnection",
+                catalog_id=stack.account,
+                connection_input=glue.CfnConnection.ConnectionInputProperty(
+                    name=connection_name,
+                    connection_type="NETWORK",
+                    description="Runs Glue jobs in the platform's isolated VPC",
+                    physical_connection_requirements=glue.CfnConnection.PhysicalConnectionRequirementsProperty(
+                        subnet_id=network.subnet.subnet_id,
+                        availability_zone=network.subnet.availability_zone,
+                        security_group_id_list=[network.security_group.security_group_id],
+                    ),
+                ),
+            )
+
         # --- crawlers -----------------------------------------------------------------------
         self.crawler_role = iam.Role(
             self,
@@ -205,7 +236,8 @@ class DataCatalog(Construct):
             targets=glue.CfnCrawler.TargetsProperty(
                 s3_targets=[
                     glue.CfnCrawler.S3TargetProperty(
-                        path=lake.raw.s3_url_for_object(lake.raw_prefix)
+                        path=lake.raw.s3_url_for_object(lake.raw_prefix),
+                        connection_name=connection_name,
                     )
                 ]
             ),
@@ -337,6 +369,9 @@ class DataCatalog(Construct):
             max_retries=0,
             execution_property=glue.CfnJob.ExecutionPropertyProperty(max_concurrent_runs=1),
             security_configuration=security_configuration_name,
+            connections=glue.CfnJob.ConnectionsListProperty(connections=[connection_name])
+            if connection_name
+            else None,
             default_arguments={
                 "--job-language": "python",
                 "--job-bookmark-option": "job-bookmark-enable",
@@ -353,6 +388,9 @@ class DataCatalog(Construct):
             },
         )
         self.etl_job.node.add_dependency(self.table)
+        if self.connection is not None:
+            self.etl_job.node.add_dependency(self.connection)
+            self.raw_crawler.node.add_dependency(self.connection)
 
     @staticmethod
     def _schedule(expression: str | None) -> glue.CfnCrawler.ScheduleProperty | None:

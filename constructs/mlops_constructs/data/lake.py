@@ -8,8 +8,8 @@ import aws_cdk as cdk
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
-
 from constructs import Construct
+
 from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import acknowledge
 
@@ -234,6 +234,37 @@ class DataLake(LakeAccess, Construct):
             )
         )
         return bucket
+
+    def restrict_to_vpc_endpoint(self, endpoint_id: str) -> None:
+        """Data-plane object access to the lake only through the S3 gateway endpoint (VPC mode).
+
+        Curated and artifacts objects can be read, written or deleted only from the VPC; raw
+        objects can still be *uploaded* from anywhere (producers live outside the platform's
+        VPC) but read or deleted only from it. Calls AWS services make on a caller's behalf and
+        service principals (S3 access logging, CloudTrail) are exempt.
+        """
+        reads_and_deletes = ["s3:GetObject*", "s3:DeleteObject*"]
+        for bucket, actions in (
+            (self.raw, reads_and_deletes),
+            (self.curated, [*reads_and_deletes, "s3:PutObject*"]),
+            (self.artifacts, [*reads_and_deletes, "s3:PutObject*"]),
+        ):
+            bucket.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="OnlyThroughVpcEndpoint",
+                    effect=iam.Effect.DENY,
+                    principals=[iam.AnyPrincipal()],
+                    actions=actions,
+                    resources=[bucket.arn_for_objects("*")],
+                    conditions={
+                        "StringNotEquals": {"aws:SourceVpce": endpoint_id},
+                        "BoolIfExists": {
+                            "aws:ViaAWSService": "false",
+                            "aws:PrincipalIsAWSService": "false",
+                        },
+                    },
+                )
+            )
 
     def bucket_name(self, purpose: str) -> str:
         """Deterministic bucket name: ``<prefix>-<purpose>-<account>`` (globally unique)."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import aws_cdk as cdk
-
 from constructs import IConstruct
 
 _MIN_REASON = 25

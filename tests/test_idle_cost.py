@@ -1,0 +1,371 @@
+"""The idle-cost report (tools/idle_cost.py) against hand-computed figures.
+
+Expected amounts are written out from tools/prices.json (us-east-1 unless said otherwise), so a
+price change shows up here as a failing figure, on purpose. No synth, no network.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tools.idle_cost import CostReport, build_report, format_report, load_prices, main
+from tools.idle_cost import report_for_templates as price_templates
+
+REPO = Path(__file__).resolve().parents[1]
+HOURS = 730
+
+
+def res(rtype: str, **props: Any) -> dict[str, Any]:
+    """A template resource."""
+    return {"Type": rtype, "Properties": props}
+
+
+def variant(instance_type: str, count: int, name: str = "AllTraffic") -> dict[str, Any]:
+    return {
+        "VariantName": name,
+        "ModelName": "m",
+        "InstanceType": instance_type,
+        "InitialInstanceCount": count,
+    }
+
+
+def endpoint_on(config: str) -> dict[str, Any]:
+    return res(
+        "AWS::SageMaker::Endpoint",
+        EndpointConfigName={"Fn::GetAtt": [config, "EndpointConfigName"]},
+    )
+
+
+def scalable_target(
+    endpoint: str, minimum: int, variant_name: str = "AllTraffic"
+) -> dict[str, Any]:
+    return res(
+        "AWS::ApplicationAutoScaling::ScalableTarget",
+        ServiceNamespace="sagemaker",
+        ScalableDimension="sagemaker:variant:DesiredInstanceCount",
+        MinCapacity=minimum,
+        MaxCapacity=4,
+        ResourceId={
+            "Fn::Join": [
+                "",
+                [
+                    "endpoint/",
+                    {"Fn::GetAtt": [endpoint, "EndpointName"]},
+                    f"/variant/{variant_name}",
+                ],
+            ]
+        },
+    )
+
+
+def platform_template() -> dict[str, Any]:
+    """One of each case of the brief, with a known total."""
+    return {
+        "Resources": {
+            "KeyA": res("AWS::KMS::Key", EnableKeyRotation=True),
+            "KeyB": res("AWS::KMS::Key"),
+            "KeyAlias": res("AWS::KMS::Alias", AliasName="alias/a", TargetKeyId={"Ref": "KeyA"}),
+            "Nat": res("AWS::EC2::NatGateway", SubnetId={"Ref": "PublicSubnet"}),
+            "ApiEndpoint": res(
+                "AWS::EC2::VPCEndpoint",
+                VpcEndpointType="Interface",
+                ServiceName="com.amazonaws.us-east-1.sagemaker.api",
+                SubnetIds=[{"Ref": "SubnetA"}, {"Ref": "SubnetB"}],
+                VpcId={"Ref": "Vpc"},
+            ),
+            "S3Endpoint": res(
+                "AWS::EC2::VPCEndpoint",
+                ServiceName={"Fn::Join": ["", ["com.amazonaws.", {"Ref": "AWS::Region"}, ".s3"]]},
+                VpcId={"Ref": "Vpc"},
+            ),
+            "Dashboard": res("AWS::CloudWatch::Dashboard", DashboardBody="{}"),
+            "Alarm1": res("AWS::CloudWatch::Alarm", MetricName="Errors", Period=300),
+            "Alarm2": res("AWS::CloudWatch::Alarm", MetricName="Throttles", Period=60),
+            "Alarm3": res("AWS::CloudWatch::Alarm", MetricName="Latency", Period=300),
+            "TwoLargeConfig": res(
+                "AWS::SageMaker::EndpointConfig", ProductionVariants=[variant("ml.m5.large", 2)]
+            ),
+            "TwoLarge": endpoint_on("TwoLargeConfig"),
+            "ScaledConfig": res(
+                "AWS::SageMaker::EndpointConfig", ProductionVariants=[variant("ml.m5.large", 2)]
+            ),
+            "Scaled": endpoint_on("ScaledConfig"),
+            "ScaledTarget": scalable_target("Scaled", 1),
+            "ServerlessConfig": res(
+                "AWS::SageMaker::EndpointConfig",
+                ProductionVariants=[
+                    {
+                        "VariantName": "AllTraffic",
+                        "ModelName": "m",
+                        "ServerlessConfig": {"MaxConcurrency": 5, "MemorySizeInMB": 2048},
+                    }
+                ],
+            ),
+            "Serverless": endpoint_on("ServerlessConfig"),
+            "GpuConfig": res(
+                "AWS::SageMaker::EndpointConfig",
+                ProductionVariants=[variant("ml.p4d.24xlarge", 1)],
+            ),
+            "Gpu": endpoint_on("GpuConfig"),
+            "Mystery": res("AWS::Foo::Bar"),
+            "Bucket": res("AWS::S3::Bucket"),
+            "Metadata": {"Type": "AWS::CDK::Metadata", "Metadata": {}},
+        }
+    }
+
+
+def only(report: CostReport, logical_id: str) -> float | None:
+    [line] = [line for line in report.lines if line.logical_id == logical_id]
+    return line.monthly_usd
+
+
+def test_total_matches_hand_computed_figures() -> None:
+    report = price_templates({"platform": platform_template()})
+
+    assert only(report, "KeyA") == pytest.approx(1.00)
+    assert only(report, "Nat") == pytest.approx(0.045 * 730)  # 32.85
+    assert only(report, "ApiEndpoint") == pytest.approx(2 * 0.01 * 730)  # 14.60
+    assert only(report, "S3Endpoint") == 0.0
+    assert only(report, "Dashboard") == pytest.approx(3.00)
+    assert only(report, "Alarm1") == pytest.approx(0.10)
+    assert only(report, "TwoLarge") == pytest.approx(2 * 0.115 * 730)  # 167.90
+    assert only(report, "TwoLargeConfig") == 0.0  # its instances are on the endpoint line
+    assert only(report, "Scaled") == pytest.approx(1 * 0.115 * 730)  # MinCapacity 1: 83.95
+    assert only(report, "Serverless") == 0.0
+    assert report.total == pytest.approx(
+        2 * 1.00  # two customer managed keys
+        + 0.045 * 730  # NAT gateway
+        + 2 * 0.01 * 730  # interface endpoint in 2 AZs
+        + 3.00  # dashboard
+        + 3 * 0.10  # three standard alarms
+        + 2 * 0.115 * 730  # 2 x ml.m5.large
+        + 1 * 0.115 * 730  # 2 x ml.m5.large scaled in to MinCapacity 1
+    )
+    assert report.total == pytest.approx(304.60)
+    assert report.stack_totals == {"platform": pytest.approx(304.60)}
+
+
+def test_unknown_types_and_unpriced_instances_are_listed_not_zero() -> None:
+    report = price_templates({"platform": platform_template()})
+
+    assert report.unknown_types == {"AWS::Foo::Bar": 1}
+    [gpu] = report.unpriced
+    assert (gpu.logical_id, gpu.monthly_usd) == ("Gpu", None)
+    assert "no price for ml.p4d.24xlarge" in gpu.how
+    text = format_report(report)
+    assert re.search(r"AWS::Foo::Bar\s+x1", text)
+    assert re.search(r"Gpu\s+AWS::SageMaker::Endpoint\s+unknown", text)
+    assert "plus 2 resource(s) with unknown cost" in text
+
+
+def test_known_free_types_cost_nothing() -> None:
+    template = {
+        "Resources": {
+            "Role": res("AWS::IAM::Role"),
+            "Db": res("AWS::Glue::Database"),
+            "Job": res("AWS::Glue::Job"),
+            "Crawler": res("AWS::Glue::Crawler"),
+            "Rule": res("AWS::Events::Rule"),
+            "Topic": res("AWS::SNS::Topic"),
+            "Trail": res("AWS::CloudTrail::Trail"),
+            "Fn": res("AWS::Lambda::Function"),
+            "Pipeline": res("AWS::SageMaker::Pipeline"),
+            "Group": res("AWS::SageMaker::ModelPackageGroup"),
+            "Machine": res("AWS::StepFunctions::StateMachine"),
+            "Logs": res("AWS::Logs::LogGroup"),
+            "Flow": res("AWS::EC2::FlowLog"),
+            "Provider": res("Custom::S3AutoDeleteObjects"),
+            "Metadata": res("AWS::CDK::Metadata"),
+        }
+    }
+    report = price_templates({"free": template})
+
+    assert report.total == 0.0
+    assert report.unknown_types == {}
+    assert {line.kind for line in report.lines} == {"free"}
+    assert any("$0.03" in note and "GB-month" in note for note in report.notes)
+
+
+def test_interface_endpoint_without_literal_subnets_assumes_two_azs() -> None:
+    endpoint = res(
+        "AWS::EC2::VPCEndpoint",
+        VpcEndpointType="Interface",
+        ServiceName="com.amazonaws.us-east-1.logs",
+        SubnetIds={"Fn::Split": [",", {"Ref": "Subnets"}]},
+    )
+    report = price_templates({"net": {"Resources": {"Logs": endpoint}}})
+
+    assert report.total == pytest.approx(2 * 0.01 * 730)
+    assert any("2 AZs assumed" in note for note in report.notes)
+
+
+def test_alarm_metrics_resolution_and_composites() -> None:
+    math_alarm = res(
+        "AWS::CloudWatch::Alarm",
+        Metrics=[
+            {"Id": "a", "MetricStat": {"Metric": {"MetricName": "A"}, "Period": 60}},
+            {"Id": "b", "MetricStat": {"Metric": {"MetricName": "B"}, "Period": 60}},
+            {"Id": "c", "MetricStat": {"Metric": {"MetricName": "C"}, "Period": 60}},
+            {"Id": "e", "Expression": "a+b+c"},
+        ],
+    )
+    anomaly = res(
+        "AWS::CloudWatch::Alarm",
+        Metrics=[
+            {"Id": "m", "MetricStat": {"Metric": {"MetricName": "M"}, "Period": 300}},
+            {"Id": "band", "Expression": "ANOMALY_DETECTION_BAND(m, 2)"},
+        ],
+    )
+    high = res("AWS::CloudWatch::Alarm", MetricName="Fast", Period=10)
+    composite = res("AWS::CloudWatch::CompositeAlarm", AlarmRule="ALARM(a)")
+    report = price_templates(
+        {
+            "ops": {
+                "Resources": {"Math": math_alarm, "Band": anomaly, "High": high, "Any": composite}
+            }
+        }
+    )
+
+    assert only(report, "Math") == pytest.approx(3 * 0.10)
+    assert only(report, "Band") == pytest.approx(3 * 0.10)
+    assert only(report, "High") == pytest.approx(0.30)
+    assert only(report, "Any") == pytest.approx(0.50)
+
+
+def test_endpoint_config_counting_rules() -> None:
+    serverless_pc = {
+        "VariantName": "AllTraffic",
+        "ModelName": "m",
+        "ServerlessConfig": {
+            "MaxConcurrency": 5,
+            "MemorySizeInMB": 2048,
+            "ProvisionedConcurrency": 2,
+        },
+    }
+    template = {
+        "Resources": {
+            # Used by no endpoint, no fixed name, not exported: nothing runs.
+            "Orphan": res(
+                "AWS::SageMaker::EndpointConfig", ProductionVariants=[variant("ml.c5.large", 1)]
+            ),
+            # Exported for another stack's endpoint: cannot tell, so counted.
+            "Shared": res(
+                "AWS::SageMaker::EndpointConfig", ProductionVariants=[variant("ml.c5.xlarge", 1)]
+            ),
+            "PcConfig": res("AWS::SageMaker::EndpointConfig", ProductionVariants=[serverless_pc]),
+            "Pc": endpoint_on("PcConfig"),
+            "Mlflow": res("AWS::SageMaker::MlflowTrackingServer", TrackingServerSize="Medium"),
+        },
+        "Outputs": {"SharedName": {"Value": {"Fn::GetAtt": ["Shared", "EndpointConfigName"]}}},
+    }
+    report = price_templates({"ml": template})
+
+    assert only(report, "Orphan") == 0.0
+    assert only(report, "Shared") == pytest.approx(0.204 * 730)  # 148.92
+    assert only(report, "Pc") == pytest.approx(2 * (2048 / 1024) * 0.0176292 * 730)
+    assert only(report, "Mlflow") == pytest.approx(1.284 * 730)
+    assert any("marked unverified" in note for note in report.notes)
+
+
+def write_assembly(
+    root: Path, name: str, environment: str | None, template: dict[str, Any]
+) -> None:
+    """A nested cloud assembly ``root/assembly-<name>/`` with one stack, as `cdk synth` writes."""
+    folder = root / f"assembly-{name}"
+    folder.mkdir(parents=True)
+    stack_id = f"{name}Stack"
+    artifact: dict[str, Any] = {
+        "type": "aws:cloudformation:stack",
+        "properties": {"templateFile": f"{stack_id}.template.json", "stackName": f"app-{name}"},
+        "displayName": f"{name}/Stack",
+    }
+    if environment is not None:
+        artifact["environment"] = environment
+    manifest = {"version": "55.0.0", "artifacts": {stack_id: artifact}}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    (folder / f"{stack_id}.template.json").write_text(json.dumps(template))
+
+
+def nat_and_key() -> dict[str, Any]:
+    return {"Resources": {"Nat": res("AWS::EC2::NatGateway"), "Key": res("AWS::KMS::Key")}}
+
+
+@pytest.fixture
+def cdk_out(tmp_path: Path) -> Path:
+    root = tmp_path / "cdk.out"
+    write_assembly(root, "dev", "aws://123456789012/eu-west-1", nat_and_key())
+    write_assembly(root, "prod", "aws://123456789012/ap-south-1", nat_and_key())
+    write_assembly(root, "any", "aws://unknown-account/unknown-region", nat_and_key())
+    return root
+
+
+def test_regions_come_from_the_manifests(cdk_out: Path) -> None:
+    report = build_report(cdk_out)
+
+    regions = {stack.name: (stack.region, stack.price_region) for stack in report.stacks}
+    assert regions == {
+        "app-dev": ("eu-west-1", "eu-west-1"),
+        "app-prod": ("ap-south-1", "us-east-1"),
+        "app-any": ("us-east-1", "us-east-1"),
+    }
+    assert report.stack_totals == {
+        "app-dev": pytest.approx(0.048 * 730 + 1.00),  # 36.04
+        "app-prod": pytest.approx(0.045 * 730 + 1.00),  # 33.85, us-east-1 prices
+        "app-any": pytest.approx(0.045 * 730 + 1.00),
+    }
+    assert (
+        "No prices for region ap-south-1 in prices.json: us-east-1 prices were used instead."
+        in report.notes
+    )
+    assert any(note.startswith("app-any: no region") for note in report.notes)
+
+
+def test_region_option_overrides_the_manifests(cdk_out: Path) -> None:
+    report = build_report(cdk_out, region="eu-central-1")
+
+    assert report.total == pytest.approx(3 * (0.052 * 730 + 1.00))
+
+
+def test_price_table_is_complete() -> None:
+    raw = json.loads((REPO / "tools" / "prices.json").read_text())
+    prices = load_prices()
+
+    assert raw["as_of"] == "2026-11"
+    assert prices.hours_per_month == HOURS
+    assert {"us-east-1", "us-west-2", "eu-west-1", "eu-central-1"} <= set(prices.regions)
+    keys = {key for key in raw["regions"]["us-east-1"] if not key.startswith("_")}
+    assert keys == set(raw["source"])  # every figure names its pricing page
+    for region in prices.regions.values():
+        assert {key for key in region.values if not key.startswith("_")} == keys
+        for table in ("sagemaker_hosting_instance_hour", "sagemaker_mlflow_tracking_server_hour"):
+            assert set(region.values[table]) == set(raw["regions"]["us-east-1"][table])
+
+
+def test_cli_prints_the_total(cdk_out: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "tools.idle_cost", "--cdk-out", str(cdk_out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+
+    # 36.04 (eu-west-1) + 33.85 + 33.85 (us-east-1 prices)
+    assert "TOTAL (3 stacks): 103.74 USD/month" in result.stdout.splitlines()
+    assert "Stack app-dev (dev/Stack), region eu-west-1" in result.stdout
+    assert "No prices for region ap-south-1" in result.stdout
+
+
+def test_cli_without_cloud_assembly_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--cdk-out", str(tmp_path / "missing")]) == 2
+    assert "make synth" in capsys.readouterr().err
