@@ -26,6 +26,7 @@ help:
 	@echo "make synth [CONFIG=path.yaml]  synthesize the app into cdk.out/"
 	@echo "make test                      ruff, mypy and the pytest suite (nag, cfn-lint, checkov)"
 	@echo "make bench                     synth-time and template-size benchmark"
+	@echo "make cost [CONFIG=..] [REGION=r] synth, then the monthly idle cost per stack"
 	@echo "make clean                     remove cdk.out and caches (keeps the venvs)"
 
 $(PY_STAMP): requirements.txt requirements-dev.txt constructs/pyproject.toml
@@ -46,6 +47,7 @@ $(CHECKOV_STAMP): requirements-checkov.txt
 install: $(PY_STAMP) $(NODE_STAMP) $(CHECKOV_STAMP)
 
 synth: $(PY_STAMP) $(NODE_STAMP)
+	rm -rf cdk.out  # a previous configuration's stages would linger
 	cdk synth --quiet $(if $(CONFIG),-c config=$(CONFIG))
 	@echo "templates in cdk.out/ ($$(ls cdk.out/assembly-*/*.template.json | wc -l) stacks)"
 
@@ -63,6 +65,9 @@ test: lint typecheck unit
 
 bench: $(PY_STAMP)
 	python benchmarks/synth_benchmark.py
+
+cost: synth
+	python -m tools.idle_cost $(if $(REGION),--region $(REGION))
 
 clean:
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache
