@@ -5,9 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import aws_cdk as cdk
-from aws_cdk import aws_events as events
-from aws_cdk import aws_iam as iam
-from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from mlops_constructs.data import (
@@ -17,7 +14,7 @@ from mlops_constructs.data import (
     EtlSettings,
     GlueNetwork,
 )
-from mlops_constructs.security import acknowledge, acknowledge_inline_policy
+from mlops_constructs.notifications import NotificationTopic
 from stacks.config import PlatformConfig
 from stacks.data_stack import DataStack
 
@@ -25,8 +22,8 @@ from stacks.data_stack import DataStack
 class CatalogStack(cdk.Stack):
     """Glue catalog and jobs over the data stack's lake, plus the data events topic.
 
-    ``data_arrival`` is the EventBridge rule for new raw objects: the extension point where the
-    build layer attaches the training pipeline as a target.
+    The data-arrival rule (``LakeAccess.on_raw_data_arrival``) belongs to its consumer: the
+    build stack creates it with the training trigger as target.
     """
 
     def __init__(
@@ -41,34 +38,15 @@ class CatalogStack(cdk.Stack):
         super().__init__(scope, id, **kwargs)
         prefix = data.prefix
         cat = config.catalog
-        self.notifications = sns.Topic(
+        events_topic = NotificationTopic(
             self,
             "DataEvents",
-            topic_name=f"{prefix}-data-events",
-            display_name=f"{prefix} data-quality results",
-            master_key=data.ops_key.key,
-            enforce_ssl=True,
+            prefix=prefix,
+            name="data-events",
+            key=data.ops_key,
+            title=f"{prefix} data-quality results",
         )
-        # EventBridge publishes through a named role rather than through a key-policy statement
-        # for the whole EventBridge service: the ops key's policy already admits <prefix>-*
-        # roles, and the role is usable by rules of this account only.
-        self.publisher = iam.Role(
-            self,
-            "EventsPublisher",
-            role_name=f"{prefix}-events-publisher",
-            assumed_by=iam.ServicePrincipal(
-                "events.amazonaws.com",
-                conditions={"StringEquals": {"aws:SourceAccount": self.account}},
-            ),
-            description="EventBridge rules publishing to the platform's encrypted topics",
-        )
-        acknowledge_inline_policy(self.publisher)
-        acknowledge(
-            self.publisher,
-            "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
-            "SNS needs a data key from the ops key to encrypt each published message; the grant "
-            "names that one key.",
-        )
+        self.notifications = events_topic.topic
         lake = DataLakeRef.of(self, "Lake", data.lake)
         self.catalog = DataCatalog(
             self,
@@ -82,8 +60,7 @@ class CatalogStack(cdk.Stack):
                 partition_key=cat.partition_key,
                 data_quality_rules=cat.data_quality_rules,
             ),
-            notifications=self.notifications,
-            events_role=self.publisher,
+            notifications=events_topic,
             etl=EtlSettings(
                 worker_type=cat.etl_worker_type,
                 workers=cat.etl_workers,
@@ -97,4 +74,3 @@ class CatalogStack(cdk.Stack):
             if data.network
             else None,
         )
-        self.data_arrival: events.Rule = lake.on_raw_data_arrival(self, "DataArrival")

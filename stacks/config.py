@@ -298,8 +298,10 @@ class AuditConfig(_Model):
 
 
 # Interface endpoints the platform's workloads call in VPC mode (Glue jobs: Glue, logs,
-# metrics, KMS for job bookmarks). Later layers add theirs (SageMaker, ECR, ...).
+# metrics, KMS for job bookmarks). Each layer adds what its workloads call.
 FOUNDATION_ENDPOINTS = ("glue", "logs", "monitoring", "kms")
+# Training jobs pull images from ECR; the trigger Lambda calls SageMaker and SSM.
+BUILD_ENDPOINTS = ("sagemaker.api", "ecr.api", "ecr.dkr", "ssm")
 
 
 class NetworkConfig(_Model):
@@ -334,6 +336,88 @@ class NetworkConfig(_Model):
         return v
 
 
+_INSTANCE_FAMILIES = ("t3", "m5", "m6i", "m7i", "c5", "c6i", "c7i", "r5", "r6i", "g4dn", "g5", "p3")
+_INSTANCE_SIZES = ("medium", "large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge",
+                   "16xlarge", "24xlarge")  # fmt: skip
+ML_INSTANCE_TYPES = frozenset(f"ml.{f}.{s}" for f in _INSTANCE_FAMILIES for s in _INSTANCE_SIZES)
+DEBUGGER_RULES = frozenset({"loss_not_decreasing", "overfit", "overtraining", "tree_depth",
+                            "class_imbalance", "feature_importance_overweight"})  # fmt: skip
+_ARN_CONNECTION = re.compile(
+    r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[\w-]+$"
+)
+
+
+def _instance_type(v: str) -> str:
+    if v not in ML_INSTANCE_TYPES:
+        raise ValueError(
+            f"{v!r} is not a SageMaker instance type the platform knows. Fix: use one such as "
+            "'ml.m5.large' or 'ml.c5.xlarge'"
+        )
+    return v
+
+
+class SourceConfig(_Model):
+    """Where the ML code comes from: an S3 object (default) or a CodeConnections repository."""
+
+    type: str = "s3"
+    connection_arn: str | None = None
+    repository: str | None = None
+    branch: str = "main"
+
+    @model_validator(mode="after")
+    def _complete(self) -> SourceConfig:
+        if self.type not in ("s3", "codeconnections"):
+            raise ValueError(
+                f"type {self.type!r} is not a source type. Fix: use 's3' or 'codeconnections'"
+            )
+        if self.type == "codeconnections":
+            if not self.connection_arn or not _ARN_CONNECTION.match(self.connection_arn):
+                raise ValueError(
+                    "codeconnections needs connection_arn, the ARN of an AVAILABLE connection. "
+                    "Fix: create it in the console (Developer Tools > Connections) and paste its ARN"
+                )
+            if not self.repository or not re.match(r"^[\w.-]+/[\w.-]+$", self.repository):
+                raise ValueError(
+                    "codeconnections needs repository as 'owner/name'. Fix: e.g. 'acme/churn-model'"
+                )
+        return self
+
+
+class BuildConfig(_Model):
+    """The training pipeline, its CI/CD and its triggers."""
+
+    enabled: bool = True
+    processing_instance_type: str = "ml.m5.large"
+    training_instance_type: str = "ml.m5.large"
+    training_instance_count: Annotated[int, Field(ge=1, le=10)] = 1
+    # The quality gate: a model registers only if its test AUC is at least this.
+    auc_threshold: Annotated[float, Field(ge=0.5, le=1.0)] = 0.75
+    hyperparameters: dict[str, str] = Field(
+        default_factory=lambda: {"num_round": "200", "max_depth": "4", "eta": "0.1"}
+    )
+    debugger_rules: tuple[str, ...] = ("loss_not_decreasing", "overfit")
+    spot_training: bool = False
+    max_training_minutes: Annotated[int, Field(ge=5, le=1440)] = 60
+    # Guard of the automatic triggers (new data, drift): one start per window, N per day.
+    debounce_minutes: Annotated[int, Field(ge=1, le=1440)] = 15
+    max_executions_per_day: Annotated[int, Field(ge=1, le=100)] = 4
+    source: SourceConfig = SourceConfig()
+
+    _types = field_validator("processing_instance_type", "training_instance_type")(
+        classmethod(lambda cls, v: _instance_type(v))
+    )
+
+    @field_validator("debugger_rules")
+    @classmethod
+    def _rules(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(v) - DEBUGGER_RULES)
+        if unknown:
+            raise ValueError(
+                f"unknown Debugger rules {unknown}. Fix: use some of {sorted(DEBUGGER_RULES)}"
+            )
+        return v
+
+
 class PlatformConfig(_Model):
     """The whole platform's configuration."""
 
@@ -344,6 +428,7 @@ class PlatformConfig(_Model):
     catalog: CatalogConfig = CatalogConfig()
     audit: AuditConfig = AuditConfig()
     network: NetworkConfig = NetworkConfig()
+    build: BuildConfig = BuildConfig()
 
     @field_validator("project_name")
     @classmethod

@@ -1,4 +1,4 @@
-"""Stateful stack: keys, data-lake buckets and the audit trail (all retained on delete)."""
+"""Stateful stack: keys, data lake, model registry, audit trail (all retained on delete)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
+from mlops_constructs.build import ModelRegistry
 from mlops_constructs.data import AuditTrail, DataLake, LakeLifecycle
 from mlops_constructs.network import IsolatedNetwork
 from mlops_constructs.observability import retention_days
 from mlops_constructs.security import PlatformKey
-from stacks.config import FOUNDATION_ENDPOINTS, EnvironmentConfig, PlatformConfig
+from stacks.config import BUILD_ENDPOINTS, FOUNDATION_ENDPOINTS, EnvironmentConfig, PlatformConfig
 
 
 class DataStack(cdk.Stack):
@@ -74,12 +75,25 @@ class DataStack(cdk.Stack):
                 key=self.ops_key,
                 cidr=net.cidr,
                 az_count=net.az_count,
-                interface_services=FOUNDATION_ENDPOINTS,
+                interface_services=FOUNDATION_ENDPOINTS
+                + (BUILD_ENDPOINTS if config.build.enabled else ()),
                 flow_log_retention=retention_days(net.flow_log_retention_days),
             )
             self.lake.restrict_to_vpc_endpoint(self.network.s3_endpoint.vpc_endpoint_id)
             for key in (self.data_key, self.ops_key):
                 self.network.restrict_key_to_endpoints(key)
+
+        # The model registry is stateful (every version, its metrics and lineage): it lives here.
+        # Later stages' accounts may read it (multi-account deployments).
+        self.registry = ModelRegistry(
+            self,
+            "Registry",
+            name=f"{prefix}-models",
+            description=f"Model versions trained by {prefix}-training",
+            reader_accounts=[
+                e.account for e in config.environments if e.account and e.name != environment.name
+            ],
+        )
 
         self.audit: AuditTrail | None = None
         if config.audit.cloudtrail_enabled:

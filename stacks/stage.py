@@ -7,6 +7,7 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
+from stacks.build_stack import BuildStack
 from stacks.catalog_stack import CatalogStack
 from stacks.config import EnvironmentConfig, PlatformConfig
 from stacks.data_stack import DataStack
@@ -50,10 +51,20 @@ class PlatformStage(cdk.Stage):
             config=config,
             data=self.data,
         )
+        self.build: BuildStack | None = None
+        if config.build.enabled:
+            self.build = BuildStack(
+                self,
+                "Build",
+                stack_name=f"{prefix}-build",
+                description=f"{prefix}: training pipeline, CI/CD, triggers and build events",
+                config=config,
+                data=self.data,
+            )
         tags = {"project": config.project_name, "environment": environment.name, **config.tags}
         for key, value in tags.items():
             cdk.Tags.of(self).add(key, value)
 
     @property
     def stacks(self) -> list[cdk.Stack]:
-        return [self.data, self.catalog]
+        return [s for s in (self.data, self.catalog, self.build) if s is not None]

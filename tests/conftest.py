@@ -97,6 +97,23 @@ def custom_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
             },
             "catalog": {"crawler_schedule": "cron(0 3 * * ? *)", "etl_workers": 4},
             "audit": {"cloudtrail_enabled": False, "log_retention_days": 731},
+            "build": {
+                "training_instance_type": "ml.c5.xlarge",
+                "training_instance_count": 2,
+                "auc_threshold": 0.8,
+                "spot_training": True,
+                "debugger_rules": ["overfit"],
+                "hyperparameters": {"num_round": "50", "max_depth": "3"},
+                "max_executions_per_day": 2,
+                "source": {
+                    "type": "codeconnections",
+                    "connection_arn": (
+                        "arn:aws:codeconnections:eu-west-1:111111111111:connection/abc-123"
+                    ),
+                    "repository": "acme/churn-model",
+                    "branch": "release",
+                },
+            },
         }
     )
     return synthesize(config, tmp_path_factory.mktemp("custom"))

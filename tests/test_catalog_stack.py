@@ -137,7 +137,11 @@ def test_data_quality_ruleset_and_result_events(resources: dict[str, Any]) -> No
             if k.startswith("DataEvents") and resources[k]["Type"] == "AWS::SNS::Topic"
         )
     }
-    assert "RoleArn" in target
+    publisher = next(
+        k for k, v in resources.items()
+        if v["Type"] == "AWS::IAM::Role" and v["Properties"]["RoleName"].endswith("-publisher")
+    )  # fmt: skip
+    assert target["RoleArn"] == {"Fn::GetAtt": [publisher, "Arn"]}
 
 
 def test_topic_is_encrypted_and_tls_only(resources: dict[str, Any]) -> None:
@@ -151,25 +155,6 @@ def test_topic_is_encrypted_and_tls_only(resources: dict[str, Any]) -> None:
     )
 
 
-def test_data_arrival_rule_matches_raw_prefix_and_has_no_target_yet(
-    resources: dict[str, Any],
-) -> None:
-    rule = next(
-        v["Properties"]
-        for k, v in resources.items()
-        if v["Type"] == "AWS::Events::Rule" and k.startswith("DataArrival")
-    )
-    assert rule["EventPattern"] == {
-        "source": ["aws.s3"],
-        "detail-type": ["Object Created"],
-        "detail": {
-            "bucket": {"name": [f"mlops-dev-raw-{ACCOUNT}"]},
-            "object": {"key": [{"prefix": "incoming/"}]},
-        },
-    }
-    assert "Targets" not in rule
-
-
 def _statements(resources: dict[str, Any], role_prefix: str) -> list[dict[str, Any]]:
     policy = next(
         v["Properties"]
@@ -180,7 +165,7 @@ def _statements(resources: dict[str, Any], role_prefix: str) -> list[dict[str, A
     return statements
 
 
-@pytest.mark.parametrize("role", ["CatalogCrawlerRole", "CatalogEtlRole", "EventsPublisher"])
+@pytest.mark.parametrize("role", ["CatalogCrawlerRole", "CatalogEtlRole", "DataEventsPublisher"])
 def test_roles_are_scoped(resources: dict[str, Any], role: str) -> None:
     for statement in _statements(resources, role):
         actions = (
@@ -212,7 +197,11 @@ def test_roles_are_named_for_the_key_policy(resources: dict[str, Any]) -> None:
     names = sorted(
         v["Properties"]["RoleName"] for v in resources.values() if v["Type"] == "AWS::IAM::Role"
     )
-    assert names == ["mlops-dev-events-publisher", "mlops-dev-glue-crawler", "mlops-dev-glue-etl"]
+    assert names == [
+        "mlops-dev-data-events-publisher",
+        "mlops-dev-glue-crawler",
+        "mlops-dev-glue-etl",
+    ]
 
 
 def test_config_changes_schedule_workers_and_prefix(custom_synth: Synthesized) -> None:

@@ -22,6 +22,7 @@ PINNED_CATALOG = {
     "CatalogDatabaseE63956BB": "AWS::Glue::Database",
     "CatalogCuratedTable4FCF5611": "AWS::Glue::Table",
 }
+PINNED_REGISTRY = {"RegistryGroupF9A457C4": "AWS::SageMaker::ModelPackageGroup"}
 STATEFUL_TYPES = {"AWS::KMS::Key", "AWS::S3::Bucket", "AWS::Logs::LogGroup"}
 
 
@@ -30,6 +31,8 @@ def test_stateful_logical_ids_are_pinned(default_synth: Synthesized) -> None:
     data = default_synth.template_json(stage.data)["Resources"]
     actual = {k: v["Type"] for k, v in data.items() if v["Type"] in STATEFUL_TYPES}
     assert actual == PINNED
+    registry = {k: v["Type"] for k, v in data.items() if v["Type"] in PINNED_REGISTRY.values()}
+    assert registry == PINNED_REGISTRY
     catalog = default_synth.template_json(stage.catalog)["Resources"]
     assert {k: catalog[k]["Type"] for k in PINNED_CATALOG} == PINNED_CATALOG
 

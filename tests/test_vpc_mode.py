@@ -59,12 +59,17 @@ def test_flow_logs_encrypted_with_retention(data: dict[str, Any]) -> None:
 
 def test_only_the_endpoints_in_use(data: dict[str, Any]) -> None:
     endpoints = _typed(data, "AWS::EC2::VPCEndpoint")
-    gateway = [e for e in endpoints.values() if "SubnetIds" not in e]
-    interface = sorted(
-        e["ServiceName"].rsplit(".", 1)[1] for e in endpoints.values() if "SubnetIds" in e
+    gateway = sorted(
+        str(e["ServiceName"]).rsplit(".", 1)[1] for e in endpoints.values() if "SubnetIds" not in e
     )
-    assert len(gateway) == 1 and str(gateway[0]["ServiceName"]).endswith(".s3']]}")
-    assert interface == ["glue", "kms", "logs", "monitoring"]
+    interface = sorted(
+        e["ServiceName"].split(".", 3)[3] for e in endpoints.values() if "SubnetIds" in e
+    )
+    assert gateway == ["dynamodb']]}", "s3']]}"]  # free
+    # Glue jobs (foundation), then training jobs and the trigger (build layer).
+    assert interface == [
+        "ecr.api", "ecr.dkr", "glue", "kms", "logs", "monitoring", "sagemaker.api", "ssm"
+    ]  # fmt: skip
     for e in endpoints.values():
         if "SubnetIds" in e:
             assert e["PrivateDnsEnabled"] is True and len(e["SubnetIds"]) == 2
@@ -109,8 +114,9 @@ def _deny(statements: list[dict[str, Any]]) -> dict[str, Any]:
 
 def test_bucket_policies_accept_objects_only_through_the_s3_endpoint(data: dict[str, Any]) -> None:
     s3_endpoint = next(
-        k for k, e in _typed(data, "AWS::EC2::VPCEndpoint").items() if "SubnetIds" not in e
-    )
+        k for k, e in _typed(data, "AWS::EC2::VPCEndpoint").items()
+        if "SubnetIds" not in e and str(e["ServiceName"]).endswith(".s3']]}")
+    )  # fmt: skip
     policies = {
         k: p["PolicyDocument"]["Statement"]
         for k, p in _typed(data, "AWS::S3::BucketPolicy").items()

@@ -8,6 +8,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from mlops_constructs.cfn import depend_on_role_policy_only
 from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import acknowledge_inline_policy
 
@@ -87,18 +88,8 @@ class AuditTrail(Construct):
         # The role CloudTrail assumes to write to CloudWatch Logs is created by the L2.
         logs_role = self.trail.node.find_child("LogsRole")
         acknowledge_inline_policy(logs_role)
-        # The L2 makes the trail depend on the role it already references by GetAtt; keep only
-        # the dependencies CloudFormation cannot infer (cfn-lint W3005).
-        trail_cfn = self.trail.node.default_child
-        assert isinstance(trail_cfn, cdk.CfnResource)
-        trail_cfn.add_override(
-            "DependsOn",
-            [
-                stack.get_logical_id(c)
-                for c in (
-                    logs_role.node.find_child("DefaultPolicy").node.default_child,
-                    bucket.policy.node.default_child if bucket.policy else None,
-                )
-                if isinstance(c, cdk.CfnElement)
-            ],
+        depend_on_role_policy_only(
+            self.trail,
+            logs_role,  # type: ignore[arg-type]
+            bucket.policy.node.default_child if bucket.policy else None,  # type: ignore[arg-type]
         )

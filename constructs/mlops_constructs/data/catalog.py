@@ -8,14 +8,13 @@ from pathlib import Path
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
-from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from mlops_constructs.data.lake import LakeAccess
+from mlops_constructs.notifications import NotificationTopic
 from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import (
     acknowledge_grant_actions,
@@ -68,8 +67,7 @@ class DataCatalog(Construct):
     a crawler over the raw prefix and one that adds the curated table's new partitions, a Glue
     ETL job (script shipped as an asset) turning raw CSV into curated Parquet after evaluating a
     Glue Data Quality ruleset, and an EventBridge rule that publishes every evaluation result of
-    that ruleset to ``notifications`` (through ``events_role``, which must be able to use the
-    topic's key).
+    that ruleset to ``notifications``.
 
     Defaults: crawlers on demand (no schedule, nothing runs while idle), one ETL run at a time,
     job bookmarks on, no retries (a failed batch is a data problem to look at, not to repeat),
@@ -86,8 +84,7 @@ class DataCatalog(Construct):
         lake: LakeAccess,
         ops_key: PlatformKey,
         table: CuratedTable,
-        notifications: sns.ITopic,
-        events_role: iam.IRole,
+        notifications: NotificationTopic,
         etl: EtlSettings | None = None,
         crawler_schedule: str | None = None,
         network: GlueNetwork | None = None,
@@ -294,7 +291,7 @@ class DataCatalog(Construct):
                 detail_type=["Data Quality Evaluation Results Available"],
                 detail={"rulesetNames": [self.ruleset_name]},
             ),
-            targets=[targets.SnsTopic(notifications, role=events_role)],
+            targets=[notifications.target()],
         )
 
         # --- ETL ----------------------------------------------------------------------------

@@ -25,6 +25,7 @@ INTERFACE_SERVICES: dict[str, ec2.InterfaceVpcEndpointAwsService] = {
     "sagemaker.runtime": ec2.InterfaceVpcEndpointAwsService.SAGEMAKER_RUNTIME,
     "ecr.api": ec2.InterfaceVpcEndpointAwsService.ECR,
     "ecr.dkr": ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER,
+    "ssm": ec2.InterfaceVpcEndpointAwsService.SSM,
 }
 
 _KEY_USE = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"]
@@ -35,7 +36,7 @@ class IsolatedNetwork(Construct):
 
     Defaults: isolated subnets only (no internet gateway, no NAT: nothing can reach the
     internet), one subnet per availability zone, flow logs of all traffic to a log group
-    encrypted with ``key``, an S3 gateway endpoint (free) and one interface endpoint per name in
+    encrypted with ``key``, S3 and DynamoDB gateway endpoints (free) and one interface endpoint per name in
     ``interface_services`` (see :data:`INTERFACE_SERVICES`; each costs money while idle, so only
     the services the platform calls are created). Workloads use :attr:`workload_security_group`:
     all TCP within the group (Glue requires the self-reference) and HTTPS out, which in these
@@ -142,6 +143,10 @@ class IsolatedNetwork(Construct):
 
         self.s3_endpoint = self.vpc.add_gateway_endpoint(
             "S3", service=ec2.GatewayVpcEndpointAwsService.S3
+        )
+        # Free, like the S3 one: the training trigger's guard table is in DynamoDB.
+        self.dynamodb_endpoint = self.vpc.add_gateway_endpoint(
+            "DynamoDb", service=ec2.GatewayVpcEndpointAwsService.DYNAMODB
         )
         self.interface_endpoints: dict[str, ec2.InterfaceVpcEndpoint] = {}
         for name in interface_services:

@@ -1,0 +1,285 @@
+"""CI/CD for the ML code: CodePipeline (V2) + CodeBuild that tests, packages and retrains."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aws_cdk as cdk
+from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_codepipeline_actions as actions
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+from mlops_constructs.build.pipeline import TrainingPipeline
+from mlops_constructs.cfn import depend_on_role_policy_only
+from mlops_constructs.data.lake import LakeAccess
+from mlops_constructs.security.keys import PlatformKey
+from mlops_constructs.security.nag import (
+    acknowledge,
+    acknowledge_grant_actions,
+    acknowledge_inline_policy,
+    acknowledge_wildcard_resource,
+)
+
+SOURCE_KEY = "ci/source/ml-project.zip"
+
+
+@dataclass(frozen=True, kw_only=True)
+class GitSource:
+    """A CodeConnections (GitHub, GitLab, Bitbucket) repository instead of the S3 source."""
+
+    connection_arn: str
+    repository: str  # owner/name
+    branch: str = "main"
+
+
+def buildspec(
+    *, ml_dir: str, pipeline_name: str, code_root: str, code_version_parameter: str
+) -> dict[str, object]:
+    """Lint and test the ML project, upload it as one code version, start the pipeline with it.
+
+    The code version is the source revision (S3 object version id or Git commit), so every
+    model version in the registry names the exact code it was trained with.
+    """
+    return {
+        "version": "0.2",
+        "env": {"shell": "bash"},
+        "phases": {
+            "install": {
+                "runtime-versions": {"python": "3.11"},
+                "commands": [
+                    f"cd {ml_dir}",
+                    "pip install --quiet -r requirements.txt -r requirements-dev.txt",
+                ],
+            },
+            "build": {
+                "commands": [
+                    "ruff check . && ruff format --check .",
+                    "python -m pytest -q",
+                    'export CODE_VERSION="$(echo "$CODEBUILD_RESOLVED_SOURCE_VERSION" '
+                    "| tr -c 'A-Za-z0-9._-' '-' | cut -c1-64)\"",
+                    "tar -czf /tmp/sourcedir.tar.gz -C src .",
+                    f'aws s3 cp --recursive src "{code_root}/$CODE_VERSION/src/"',
+                    f'aws s3 cp --recursive clarify "{code_root}/$CODE_VERSION/clarify/"',
+                    f'aws s3 cp /tmp/sourcedir.tar.gz "{code_root}/$CODE_VERSION/sourcedir.tar.gz"',
+                    f"aws ssm put-parameter --overwrite --name {code_version_parameter}"
+                    ' --value "$CODE_VERSION"',
+                    "aws sagemaker start-pipeline-execution"
+                    f" --pipeline-name {pipeline_name}"
+                    ' --pipeline-execution-display-name "code-$CODE_VERSION"'
+                    ' --client-request-token "code-$CODE_VERSION-$CODEBUILD_BUILD_NUMBER"'
+                    " --pipeline-parameters"
+                    ' Name=CodeVersion,Value="$CODE_VERSION"'
+                    " Name=TriggerReason,Value=code-change",
+                ]
+            },
+        },
+    }
+
+
+class MlCiCd(Construct):
+    """CodePipeline ``<prefix>-ml-cicd`` (V2): source -> CodeBuild test, package and retrain.
+
+    Source: by default the versioned artifacts bucket, object ``ci/source/ml-project.zip`` (works
+    for every AWS customer; CodeCommit is closed to new ones), started by the bucket's EventBridge
+    notification for that key; with ``git`` a CodeConnections repository. The build lints and
+    tests the ML project, uploads it under ``ml/code/<version>/`` in the artifacts bucket,
+    records that version in ``code_version_parameter`` (automatic retraining uses it) and starts
+    the training pipeline with that ``CodeVersion``. Build logs go to a KMS-encrypted log
+    group with ``log_retention``; build artifacts are encrypted with the lake's key.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        prefix: str,
+        lake: LakeAccess,
+        ops_key: PlatformKey,
+        training: TrainingPipeline,
+        log_retention: logs.RetentionDays,
+        code_version_parameter: ssm.IStringParameter,
+        ml_dir: str = "ml",
+        git: GitSource | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        code_root = f"s3://{lake.artifacts.bucket_name}/ml/code"
+        self.log_group = logs.LogGroup(
+            self,
+            "BuildLogs",
+            log_group_name=f"/{prefix}/codebuild/ml",
+            encryption_key=ops_key.key,
+            retention=log_retention,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        build_role = iam.Role(
+            self,
+            "BuildRole",
+            role_name=f"{prefix}-ml-build",
+            assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
+        )
+        self.project = codebuild.PipelineProject(
+            self,
+            "Build",
+            project_name=f"{prefix}-ml-build",
+            description="Lint, test and package the ML project; start training on it",
+            role=build_role,
+            encryption_key=lake.key.key,
+            environment=codebuild.BuildEnvironment(
+                build_image=codebuild.LinuxBuildImage.STANDARD_7_0,
+                compute_type=codebuild.ComputeType.SMALL,
+                privileged=False,
+            ),
+            build_spec=codebuild.BuildSpec.from_object(
+                buildspec(
+                    ml_dir=ml_dir,
+                    pipeline_name=training.pipeline_name,
+                    code_root=code_root,
+                    code_version_parameter=code_version_parameter.parameter_name,
+                )
+            ),
+            logging=codebuild.LoggingOptions(
+                cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=self.log_group)
+            ),
+            timeout=cdk.Duration.minutes(30),
+        )
+        ops_key.grant_encrypt_decrypt(build_role)
+        lake.grant_read_write_artifacts(build_role)
+        training.grant_start(build_role)
+        code_version_parameter.grant_write(build_role)
+
+        pipeline_role = iam.Role(
+            self,
+            "PipelineRole",
+            role_name=f"{prefix}-ml-cicd",
+            assumed_by=iam.ServicePrincipal("codepipeline.amazonaws.com"),
+        )
+        source_output = codepipeline.Artifact("Source")
+        source_action: actions.Action
+        if git is None:
+            source_action = actions.S3SourceAction(
+                action_name="Source",
+                bucket=lake.artifacts,
+                bucket_key=SOURCE_KEY,
+                output=source_output,
+                trigger=actions.S3Trigger.NONE,  # the EventBridge rule below starts it
+            )
+        else:
+            owner, repo = git.repository.split("/", 1)
+            source_action = actions.CodeStarConnectionsSourceAction(
+                action_name="Source",
+                connection_arn=git.connection_arn,
+                owner=owner,
+                repo=repo,
+                branch=git.branch,
+                output=source_output,
+            )
+        self.pipeline = codepipeline.Pipeline(
+            self,
+            "Pipeline",
+            pipeline_name=f"{prefix}-ml-cicd",
+            pipeline_type=codepipeline.PipelineType.V2,
+            artifact_bucket=lake.artifacts,
+            role=pipeline_role,
+            use_pipeline_role_for_actions=True,
+            restart_execution_on_update=False,
+            stages=[
+                codepipeline.StageProps(stage_name="Source", actions=[source_action]),
+                codepipeline.StageProps(
+                    stage_name="TestAndTrain",
+                    actions=[
+                        actions.CodeBuildAction(
+                            action_name="TestPackageTrain",
+                            project=self.project,
+                            input=source_output,
+                        )
+                    ],
+                ),
+            ],
+        )
+        depend_on_role_policy_only(self.pipeline, pipeline_role)
+        if git is None:
+            self.source_rule: events.Rule | None = events.Rule(
+                self,
+                "SourceUploaded",
+                description="A new version of the ML project was uploaded",
+                event_pattern=events.EventPattern(
+                    source=["aws.s3"],
+                    detail_type=["Object Created"],
+                    detail={
+                        "bucket": {"name": [lake.artifacts.bucket_name]},
+                        "object": {"key": [SOURCE_KEY]},
+                    },
+                ),
+                targets=[
+                    targets.CodePipeline(
+                        self.pipeline,
+                        event_role=iam.Role(
+                            self,
+                            "SourceRuleRole",
+                            role_name=f"{prefix}-ml-cicd-trigger",
+                            assumed_by=iam.ServicePrincipal("events.amazonaws.com"),
+                        ),
+                    )
+                ],
+            )
+        else:
+            self.source_rule = None
+
+        for role in (build_role, pipeline_role):
+            acknowledge_inline_policy(role)
+            acknowledge_grant_actions(
+                role,
+                "Action groups written by CDK grants on the artifacts bucket, the lake's key and "
+                "the build's own resources; every resource in these statements is named.",
+            )
+            acknowledge_wildcard_resource(
+                role,
+                lake.artifacts.arn_for_objects("*"),
+                "Pipeline artifacts and code versions are written under names chosen at run "
+                "time, inside the artifacts bucket only.",
+            )
+        if self.source_rule is not None:
+            acknowledge_inline_policy(self.node.find_child("SourceRuleRole"))
+        acknowledge_wildcard_resource(
+            build_role,
+            f"{training.pipeline_arn}/execution/*",
+            "Execution ids are generated by SageMaker; the build only starts and reads "
+            "executions of this one pipeline.",
+        )
+        # CDK's project grants name the project's default log group and report groups after
+        # the project (cdk-nag renders the reference as <LogicalId>).
+        stack = cdk.Stack.of(self)
+        project_cfn = self.project.node.default_child
+        assert isinstance(project_cfn, cdk.CfnElement)
+        project_ref = f"<{stack.resolve(stack.get_logical_id(project_cfn))}>"
+        region_account = f"{stack.partition}:{{}}:{stack.region}:{stack.account}"
+        for resource, why in (
+            (
+                f"arn:{region_account.format('logs')}:log-group:/aws/codebuild/{project_ref}:*",
+                "CodeBuild's default log group of this project (logs go to the encrypted group "
+                "above); the wildcard covers its log streams only.",
+            ),
+            (
+                f"arn:{region_account.format('codebuild')}:report-group/{project_ref}-*",
+                "CodeBuild names report groups after the project; CDK grants the project its "
+                "own report groups only.",
+            ),
+        ):
+            acknowledge(build_role, f"AwsSolutions-IAM5[Resource::{resource}]", why)
+        for rule in (
+            "HIPAA.Security-CodeBuildProjectSourceRepoUrl",
+            "PCI.DSS.321-CodeBuildProjectSourceRepoUrl",
+        ):
+            acknowledge(
+                self.project,
+                rule,
+                "The project's source is the pipeline's artifact (S3 object or CodeConnections): "
+                "it holds no repository URL and no credentials.",
+            )

@@ -1,0 +1,249 @@
+"""The training pipeline: an AWS::SageMaker::Pipeline with a least-privilege execution role."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sagemaker as sagemaker
+from constructs import Construct
+
+from mlops_constructs.build.definition import (
+    KEY_PLACEHOLDER,
+    SECURITY_GROUP_PLACEHOLDER,
+    SUBNETS_PLACEHOLDER,
+    PipelineSpec,
+    build_definition,
+)
+from mlops_constructs.build.registry import ModelRegistry
+from mlops_constructs.data.lake import LakeAccess
+from mlops_constructs.security.nag import (
+    acknowledge_grant_actions,
+    acknowledge_inline_policy,
+    acknowledge_wildcard_resource,
+)
+
+_JOB_ACTIONS = [
+    "sagemaker:AddTags",
+    "sagemaker:CreateProcessingJob",
+    "sagemaker:CreateTrainingJob",
+    "sagemaker:DescribeProcessingJob",
+    "sagemaker:DescribeTrainingJob",
+    "sagemaker:StopProcessingJob",
+    "sagemaker:StopTrainingJob",
+]
+
+
+class TrainingPipeline(Construct):
+    """The SageMaker Pipeline ``<prefix>-training`` and the role its jobs run as.
+
+    The definition comes from :func:`build_definition` (sagemaker SDK, offline, deterministic)
+    with the data key and, in VPC mode, the subnets and security group substituted at deploy
+    time. Every job encrypts volumes and outputs with the lake's key, runs network-isolated with
+    inter-container encryption, and in VPC mode runs in the given subnets.
+
+    The role ``<prefix>-sagemaker-pipeline`` may: run this pipeline's processing and training
+    jobs, register versions in ``registry``, read the raw prefix, read and write the artifacts
+    bucket, use the lake's key, write SageMaker's log groups, and (VPC mode) manage the network
+    interfaces jobs need. Nothing else.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        prefix: str,
+        spec: PipelineSpec,
+        lake: LakeAccess,
+        registry: ModelRegistry,
+        subnets: Sequence[ec2.ISubnet] = (),
+        security_group: ec2.ISecurityGroup | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        stack = cdk.Stack.of(self)
+        self.pipeline_name = f"{prefix}-training"
+        self.pipeline_arn = f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}:pipeline/{self.pipeline_name}"
+        self.role = iam.Role(
+            self,
+            "Role",
+            role_name=f"{prefix}-sagemaker-pipeline",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description=f"Jobs of the SageMaker pipeline {self.pipeline_name}",
+        )
+        vpc = bool(subnets)
+        if vpc and security_group is None:
+            raise ValueError("VPC mode needs the workloads' security group")
+        self.spec = replace(
+            spec,
+            name=self.pipeline_name,
+            role_arn=self._role_arn(prefix),
+            vpc=vpc,
+        )
+        self.definition = build_definition(self.spec)
+
+        variables: dict[str, str] = {KEY_PLACEHOLDER[2:-1]: lake.key.key_arn}
+        if vpc:
+            assert security_group is not None
+            variables[SUBNETS_PLACEHOLDER[2:-1]] = cdk.Fn.join(
+                '","', [s.subnet_id for s in subnets]
+            )
+            variables[SECURITY_GROUP_PLACEHOLDER[2:-1]] = security_group.security_group_id
+        self.pipeline = sagemaker.CfnPipeline(
+            self,
+            "Pipeline",
+            pipeline_name=self.pipeline_name,
+            pipeline_display_name=self.pipeline_name,
+            pipeline_description="Preprocess, baseline, train, evaluate, gate and register",
+            role_arn=self.role.role_arn,
+            pipeline_definition={
+                "PipelineDefinitionBody": cdk.Fn.sub(self.definition, variables)
+            },
+        )
+
+        self._grant(stack, prefix, lake, registry, vpc)
+
+    @staticmethod
+    def _role_arn(prefix: str) -> str:
+        # The SDK needs a literal ARN: the role's name is deterministic, so it is known here.
+        return f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{prefix}-sagemaker-pipeline"
+
+    def _grant(
+        self, stack: cdk.Stack, prefix: str, lake: LakeAccess, registry: ModelRegistry, vpc: bool
+    ) -> None:
+        role = self.role
+        arn = f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}"
+        # SageMaker names each job after the pipeline execution ("pipelines-<id>-<step>-..."),
+        # so job ARNs are only known at run time.
+        job_arns = [f"{arn}:processing-job/*", f"{arn}:training-job/*"]
+        role.add_to_policy(
+            iam.PolicyStatement(sid="PipelineJobs", actions=_JOB_ACTIONS, resources=job_arns)
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="PassOwnRoleToJobs",
+                actions=["iam:PassRole"],
+                resources=[role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            )
+        )
+        registry.grant_register(role)
+        lake.grant_read_raw(role)
+        lake.grant_read_write_artifacts(role)
+        lake.key.grant_encrypt_decrypt(role)
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="VolumeEncryptionGrants",
+                actions=["kms:CreateGrant"],
+                resources=[lake.key.key_arn],
+                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            )
+        )
+        logs_arn = (
+            f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:/aws/sagemaker/*"
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="JobLogs",
+                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[logs_arn, f"{logs_arn}:log-stream:*"],
+            )
+        )
+        if vpc:
+            ec2_arn = f"arn:{stack.partition}:ec2:{stack.region}:{stack.account}"
+            eni_resources = [
+                f"{ec2_arn}:network-interface/*",
+                f"{ec2_arn}:subnet/*",
+                f"{ec2_arn}:security-group/*",
+            ]
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="JobNetworkInterfaces",
+                    actions=[
+                        "ec2:CreateNetworkInterface",
+                        "ec2:CreateNetworkInterfacePermission",
+                        "ec2:DeleteNetworkInterface",
+                        "ec2:DeleteNetworkInterfacePermission",
+                    ],
+                    resources=eni_resources,
+                )
+            )
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="DescribeNetwork",
+                    actions=[
+                        "ec2:DescribeDhcpOptions",
+                        "ec2:DescribeNetworkInterfaces",
+                        "ec2:DescribeSecurityGroups",
+                        "ec2:DescribeSubnets",
+                        "ec2:DescribeVpcs",
+                    ],
+                    # Describe actions support no resource-level permissions.
+                    resources=["*"],
+                )
+            )
+            acknowledge_wildcard_resource(
+                role,
+                "*",
+                "EC2 Describe actions support no resource-level permissions; SageMaker needs "
+                "them to place jobs in the VPC. Only read-only Describe actions use it.",
+            )
+            for resource in eni_resources:
+                acknowledge_wildcard_resource(
+                    role,
+                    resource,
+                    "SageMaker creates and deletes the ENIs of VPC jobs; their ids are only known "
+                    "at run time. Limited to ENI actions in this account and region.",
+                )
+        for resource in job_arns:
+            acknowledge_wildcard_resource(
+                role,
+                resource,
+                "Job names are generated per pipeline execution; the actions are limited to "
+                "creating, describing, tagging and stopping processing and training jobs.",
+            )
+        acknowledge_wildcard_resource(
+            role,
+            registry.packages_arn,
+            "Model versions are numbered by SageMaker at registration; access is limited to "
+            "versions of this one model package group.",
+        )
+        for resource in (logs_arn, f"{logs_arn}:log-stream:*"):
+            acknowledge_wildcard_resource(
+                role,
+                resource,
+                "SageMaker names job log streams after the job; the policy is limited to the "
+                "/aws/sagemaker/ log groups of this account.",
+            )
+        acknowledge_wildcard_resource(
+            role,
+            lake.artifacts.arn_for_objects("*"),
+            "The artifacts bucket holds pipeline runs, models and code versions written under "
+            "names chosen at run time.",
+        )
+        acknowledge_wildcard_resource(
+            role,
+            lake.raw.arn_for_objects(f"{lake.raw_prefix}*"),
+            "Training reads whatever producers dropped under the raw landing prefix.",
+        )
+        acknowledge_grant_actions(
+            role,
+            "Action groups written by grant_read/grant_read_write on the lake's buckets and key; "
+            "every resource in these statements is named.",
+        )
+        acknowledge_inline_policy(role)
+
+    def grant_start(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Start executions of this pipeline and read their status."""
+        return iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=[
+                "sagemaker:DescribePipelineExecution",
+                "sagemaker:ListPipelineExecutions",
+                "sagemaker:StartPipelineExecution",
+            ],
+            resource_arns=[self.pipeline_arn, f"{self.pipeline_arn}/execution/*"],
+        )

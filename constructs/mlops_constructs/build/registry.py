@@ -1,0 +1,79 @@
+"""The model registry: a SageMaker model package group, retained, shareable across accounts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sagemaker as sagemaker
+from constructs import Construct
+
+_READ_ACTIONS = [
+    "sagemaker:DescribeModelPackage",
+    "sagemaker:DescribeModelPackageGroup",
+    "sagemaker:ListModelPackages",
+]
+
+
+class ModelRegistry(Construct):
+    """A model package group ``<name>`` holding every model version the pipeline registers.
+
+    ``reader_accounts`` (the accounts of later stages, e.g. staging and prod) may describe and
+    list its versions through the group's resource policy; no policy when empty. Never shared
+    with ``*``. Retained on delete: model versions, their metrics and lineage are history.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        name: str,
+        description: str,
+        reader_accounts: Sequence[str] = (),
+    ) -> None:
+        super().__init__(scope, id)
+        stack = cdk.Stack.of(self)
+        self.name = name
+        self.arn = f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}:model-package-group/{name}"
+        self.packages_arn = f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}:model-package/{name}/*"
+        policy = None
+        readers = sorted(set(reader_accounts) - {stack.account})
+        if readers:
+            policy = {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "CrossAccountRead",
+                        "Effect": "Allow",
+                        "Principal": {
+                            "AWS": [f"arn:{stack.partition}:iam::{a}:root" for a in readers]
+                        },
+                        "Action": _READ_ACTIONS,
+                        "Resource": [self.arn, self.packages_arn],
+                    }
+                ],
+            }
+        self.group = sagemaker.CfnModelPackageGroup(
+            self,
+            "Group",
+            model_package_group_name=name,
+            model_package_group_description=description,
+            model_package_group_policy=policy,
+        )
+        self.group.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
+
+    def grant_read(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Describe and list the group's model versions."""
+        return iam.Grant.add_to_principal(
+            grantee=grantee, actions=_READ_ACTIONS, resource_arns=[self.arn, self.packages_arn]
+        )
+
+    def grant_register(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Register new versions in the group (what the training pipeline's role does)."""
+        return iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=[*_READ_ACTIONS, "sagemaker:CreateModelPackage"],
+            resource_arns=[self.arn, self.packages_arn],
+        )

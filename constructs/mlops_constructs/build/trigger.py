@@ -1,0 +1,191 @@
+"""Starts the training pipeline on new data, drift alarms or manual requests, with a guard."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+from mlops_constructs.build.pipeline import TrainingPipeline
+from mlops_constructs.cfn import depend_on_role_policy_only
+from mlops_constructs.security.keys import PlatformKey
+from mlops_constructs.security.nag import acknowledge, acknowledge_inline_policy
+
+MANUAL_SOURCE = "mlops.manual"
+MANUAL_DETAIL_TYPE = "Retrain Requested"
+
+
+class TrainingTrigger(Construct):
+    """The Lambda ``<prefix>-start-training`` and the rules that invoke it.
+
+    The handler (``lambda/start_training``) claims each event id, holds a per-pipeline debounce
+    lock, skips while an execution is in flight and caps starts per day, all in the DynamoDB
+    table ``<prefix>-training-guard`` (TTL on ``expires_at``), so a burst of uploads starts one
+    execution and a replayed event none. Executions use the code version CI last published
+    (``code_version_parameter``). Triggers: ``data_arrival`` (new raw objects), CloudWatch
+    alarms named ``<prefix>-drift*`` entering ALARM, and ``Retrain Requested`` events from
+    ``mlops.manual``. Defaults: reserved concurrency 1, async failures to an encrypted
+    dead-letter queue, logs encrypted with ``key`` and kept ``log_retention``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        prefix: str,
+        code: Path,
+        training: TrainingPipeline,
+        data_key: PlatformKey,
+        ops_key: PlatformKey,
+        input_data_uri: str,
+        code_version_parameter: ssm.IStringParameter,
+        data_arrival: events.Rule,
+        log_retention: logs.RetentionDays,
+        debounce: cdk.Duration = cdk.Duration.minutes(15),
+        max_executions_per_day: int = 4,
+        vpc: ec2.IVpc | None = None,
+        security_group: ec2.ISecurityGroup | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        self.table = dynamodb.TableV2(
+            self,
+            "Guard",
+            table_name=f"{prefix}-training-guard",
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            time_to_live_attribute="expires_at",
+            billing=dynamodb.Billing.on_demand(),
+            encryption=dynamodb.TableEncryptionV2.customer_managed_key(data_key.key),
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            # Only short-lived locks, claims and counters: nothing to keep.
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        self.dead_letters = sqs.Queue(
+            self,
+            "DeadLetters",
+            queue_name=f"{prefix}-start-training-dlq",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=ops_key.key,
+            enforce_ssl=True,
+            retention_period=cdk.Duration.days(14),
+        )
+        role = iam.Role(
+            self,
+            "Role",
+            role_name=f"{prefix}-start-training",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        )
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            log_group_name=f"/aws/lambda/{prefix}-start-training",
+            encryption_key=ops_key.key,
+            retention=log_retention,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        vpc_kwargs: dict[str, object] = {}
+        if vpc is not None:
+            if security_group is None:
+                raise ValueError("VPC mode needs the workloads' security group")
+            vpc_kwargs = {
+                "vpc": vpc,
+                "vpc_subnets": ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+                "security_groups": [security_group],
+            }
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            function_name=f"{prefix}-start-training",
+            description="Starts the training pipeline on new data, drift or request (guarded)",
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            architecture=lambda_.Architecture.ARM_64,
+            handler="handler.handler",
+            code=lambda_.Code.from_asset(str(code), exclude=["tests", "tests/**", "*.md"]),
+            role=role,
+            timeout=cdk.Duration.seconds(30),
+            memory_size=256,
+            reserved_concurrent_executions=1,
+            dead_letter_queue=self.dead_letters,
+            log_group=self.log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            environment={
+                "PIPELINE_NAME": training.pipeline_name,
+                "LOCK_TABLE": f"{prefix}-training-guard",
+                "DEBOUNCE_SECONDS": str(int(debounce.to_seconds())),
+                "MAX_EXECUTIONS_PER_DAY": str(max_executions_per_day),
+                "INPUT_DATA_URI": input_data_uri,
+                "CODE_VERSION_PARAMETER": code_version_parameter.parameter_name,
+            },
+            environment_encryption=ops_key.key,
+            **vpc_kwargs,  # type: ignore[arg-type]
+        )
+        depend_on_role_policy_only(self.function, role)
+        self.table.grant(role, "dynamodb:PutItem", "dynamodb:UpdateItem")
+        training.grant_start(role)
+        code_version_parameter.grant_read(role)
+
+        invoke = targets.LambdaFunction(
+            self.function, dead_letter_queue=self.dead_letters, retry_attempts=2
+        )
+        data_arrival.add_target(invoke)
+        self.drift_rule = events.Rule(
+            self,
+            "DriftAlarm",
+            description="A drift alarm of this environment entered ALARM",
+            event_pattern=events.EventPattern(
+                source=["aws.cloudwatch"],
+                detail_type=["CloudWatch Alarm State Change"],
+                detail={
+                    "alarmName": [{"prefix": f"{prefix}-drift"}],
+                    "state": {"value": ["ALARM"]},
+                },
+            ),
+            targets=[invoke],
+        )
+        self.manual_rule = events.Rule(
+            self,
+            "Manual",
+            description="Someone asked for a retraining",
+            event_pattern=events.EventPattern(
+                source=[MANUAL_SOURCE], detail_type=[MANUAL_DETAIL_TYPE]
+            ),
+            targets=[invoke],
+        )
+
+        acknowledge_inline_policy(role)
+        acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::{cdk.Stack.of(self).resolve(training.pipeline_arn)}/execution/*]",
+            "Execution ids are generated by SageMaker; the function only starts and reads "
+            "executions of this one pipeline.",
+        )
+        if vpc is None:
+            for rule in (
+                "HIPAA.Security-LambdaInsideVPC",
+                "NIST.800.53.R5-LambdaInsideVPC",
+                "PCI.DSS.321-LambdaInsideVPC",
+            ):
+                acknowledge(
+                    self.function,
+                    rule,
+                    "VPC mode is off in this configuration (network.vpc_mode); with it on, the "
+                    "function runs in the isolated VPC and the MLOps pack's VPC1 enforces it.",
+                )
+        acknowledge(
+            self.dead_letters,
+            "AwsSolutions-SQS3",
+            "This queue is itself the dead-letter queue of the start-training function and its "
+            "rules; a queue behind it would only move the question.",
+        )

@@ -1,0 +1,737 @@
+"""Start the SageMaker training pipeline on new data, a drift alarm or a manual request.
+
+A burst of uploads must start one execution, not hundreds. Every accepted event goes through
+four guards, each a single conditional write or read, in this order:
+
+1. idempotency: the event id is claimed (item ``event#<id>``); a replayed id starts nothing;
+2. debounce: one lock per pipeline (item ``lock#<pipeline>``), held for DEBOUNCE_SECONDS;
+3. in flight: no start while an execution of the pipeline is Executing or Stopping;
+4. daily cap: at most MAX_EXECUTIONS_PER_DAY starts per pipeline and UTC day
+   (item ``count#<pipeline>#<YYYY-MM-DD>``).
+
+A bad event is logged and answered with ``{"status": "rejected"}``; it never raises, so Lambda and
+EventBridge do not retry it. An AWS error other than a failed condition is logged, what this
+invocation holds (claim, lock, counter) is given back, and the error is re-raised so that the
+retry can succeed. Standard library and boto3 only: packaged with a plain ``Code.from_asset``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import sys
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import boto3
+from botocore.config import Config as BotoConfig
+from botocore.exceptions import ClientError
+
+DEFAULT_DEBOUNCE_SECONDS: Final = 900
+DEFAULT_MAX_EXECUTIONS_PER_DAY: Final = 4
+EVENT_RETENTION_SECONDS: Final = 7 * 24 * 3600  # how long a replayed event id is recognised
+COUNTER_RETENTION_SECONDS: Final = 2 * 24 * 3600  # after the end of the counted day
+DEFAULT_LEASE_SECONDS: Final = 900  # claim lease when the remaining time is unknown (max timeout)
+IN_FLIGHT_STATUSES: Final = frozenset({"Executing", "Stopping"})
+REASONS: Final = ("new-data", "drift", "manual")
+
+_PIPELINE_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}")
+_TABLE_NAME = re.compile(r"[a-zA-Z0-9_.-]{3,255}")
+_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_S3_URI = re.compile(r"s3://(?P<bucket>[^/]+)(?P<path>/.*)?")
+_DIGITS = re.compile(r"[0-9]{1,9}")
+_SSM_NAME = re.compile(r"/?[a-zA-Z0-9_.\-/]{1,1011}")
+UNPUBLISHED: Final = "unpublished"  # the parameter's value until CI publishes a code version
+_PARAMETER_VALUE_MAX = 1024  # SageMaker pipeline parameter values
+_DESCRIPTION_MAX = 3072  # PipelineExecutionDescription
+_CONDITIONAL_CHECK_FAILED = "ConditionalCheckFailedException"
+
+# --------------------------------------------------------------------------------------------
+# Structured logging: one JSON object per line on stdout (CloudWatch Logs keeps it as is).
+
+
+class JsonFormatter(logging.Formatter):
+    """Formats a record as one JSON object; fields passed as ``extra={"fields": {...}}``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname,
+            "message": record.getMessage(),
+        }
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            entry.update({key: value for key, value in fields.items() if value is not None})
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+class _StdoutHandler(logging.Handler):
+    """Writes to the *current* sys.stdout, so a test's capture sees the lines too."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stdout.write(self.format(record) + "\n")
+            sys.stdout.flush()
+        except Exception:
+            self.handleError(record)
+
+
+LOGGER = logging.getLogger("start_training")
+if not any(isinstance(h, _StdoutHandler) for h in LOGGER.handlers):  # once per process
+    _handler = _StdoutHandler()
+    _handler.setFormatter(JsonFormatter())
+    LOGGER.addHandler(_handler)
+LOGGER.setLevel(logging.INFO)
+LOGGER.propagate = False  # the Lambda runtime's root handler would prefix and repeat each line
+
+
+class _Log:
+    """The invocation's logger: every line carries the bound fields (pipeline, event_id, ...)."""
+
+    def __init__(self, **fields: Any) -> None:
+        self.fields: dict[str, Any] = dict(fields)
+
+    def bind(self, **fields: Any) -> None:
+        self.fields.update(fields)
+
+    def log(self, level: int, message: str, exc_info: bool = False, **fields: Any) -> None:
+        LOGGER.log(level, message, exc_info=exc_info, extra={"fields": {**self.fields, **fields}})
+
+
+# --------------------------------------------------------------------------------------------
+# Configuration
+
+
+class ConfigError(ValueError):
+    """The function's environment is missing or invalid; the message names every problem."""
+
+
+@dataclass(frozen=True)
+class Config:
+    pipeline_name: str
+    lock_table: str
+    debounce_seconds: int
+    max_executions_per_day: int
+    input_data_uri: str | None
+    # SSM parameter holding the code version CI last published (None: pipeline default).
+    code_version_parameter: str | None = None
+
+
+def _int_setting(
+    env: Mapping[str, str], name: str, default: int, low: int, high: int, problems: list[str]
+) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if not _DIGITS.fullmatch(raw) or not low <= int(raw) <= high:
+        problems.append(f"{name}={raw!r} is not an integer from {low} to {high}")
+        return default
+    return int(raw)
+
+
+def _s3_uri_problem(uri: str) -> str | None:
+    match = _S3_URI.fullmatch(uri)
+    if match is None:
+        return "is not an s3://bucket/prefix URI"
+    if not _BUCKET_NAME.fullmatch(match["bucket"]):
+        return f"names the invalid bucket {match['bucket']!r}"
+    if len(uri) > _PARAMETER_VALUE_MAX:
+        return f"is longer than {_PARAMETER_VALUE_MAX} characters (a pipeline parameter's limit)"
+    return None
+
+
+def load_config(env: Mapping[str, str]) -> Config:
+    """Reads and checks the environment; raises ConfigError naming every problem at once."""
+    problems: list[str] = []
+    pipeline = env.get("PIPELINE_NAME", "")
+    if not pipeline:
+        problems.append("PIPELINE_NAME is not set (the SageMaker pipeline to start)")
+    elif not _PIPELINE_NAME.fullmatch(pipeline):
+        problems.append(
+            f"PIPELINE_NAME={pipeline!r} is not a SageMaker pipeline name "
+            "(letters, digits and hyphens, at most 256 characters)"
+        )
+    table = env.get("LOCK_TABLE", "")
+    if not table:
+        problems.append("LOCK_TABLE is not set (the DynamoDB table of the guards)")
+    elif not _TABLE_NAME.fullmatch(table):
+        problems.append(f"LOCK_TABLE={table!r} is not a DynamoDB table name")
+    debounce = _int_setting(env, "DEBOUNCE_SECONDS", DEFAULT_DEBOUNCE_SECONDS, 1, 86_400, problems)
+    cap = _int_setting(
+        env, "MAX_EXECUTIONS_PER_DAY", DEFAULT_MAX_EXECUTIONS_PER_DAY, 1, 1000, problems
+    )
+    input_uri = env.get("INPUT_DATA_URI") or None  # empty means unset
+    if input_uri is not None and (problem := _s3_uri_problem(input_uri)):
+        problems.append(f"INPUT_DATA_URI={input_uri!r} {problem}")
+    code_parameter = env.get("CODE_VERSION_PARAMETER") or None
+    if code_parameter is not None and not _SSM_NAME.fullmatch(code_parameter):
+        problems.append(f"CODE_VERSION_PARAMETER={code_parameter!r} is not an SSM parameter name")
+    if problems:
+        raise ConfigError("; ".join(problems))
+    return Config(pipeline, table, debounce, cap, input_uri, code_parameter)
+
+
+# --------------------------------------------------------------------------------------------
+# Events
+
+
+class BadEvent(ValueError):
+    """The event is not one this function accepts; the message names the offending field."""
+
+
+@dataclass(frozen=True)
+class Trigger:
+    event_id: str
+    reason: str  # one of REASONS
+    description: str  # why the execution starts: PipelineExecutionDescription
+    subject: str  # what triggered it: the object's S3 URI, the alarm name, the request text
+    data_uri: str | None  # the input prefix the event implies (S3 events only)
+
+
+def _json_type(value: object) -> str:
+    names = {bool: "boolean", int: "number", float: "number", str: "string", list: "array"}
+    return "null" if value is None else names.get(type(value), "object")
+
+
+def _get(container: Mapping[str, Any], key: str, path: str) -> Any:
+    if key not in container:
+        raise BadEvent(f"{path} is missing")
+    return container[key]
+
+
+def _get_object(container: Mapping[str, Any], key: str, path: str) -> dict[str, Any]:
+    value = _get(container, key, path)
+    if not isinstance(value, dict):
+        raise BadEvent(f"{path} must be an object, got {_json_type(value)}")
+    return value
+
+
+def _get_string(container: Mapping[str, Any], key: str, path: str, max_len: int = 1024) -> str:
+    value = _get(container, key, path)
+    if not isinstance(value, str):
+        raise BadEvent(f"{path} must be a string, got {_json_type(value)}")
+    if not value.strip():
+        raise BadEvent(f"{path} must not be empty")
+    if len(value) > max_len:
+        raise BadEvent(f"{path} is longer than {max_len} characters")
+    return value
+
+
+def _parse_s3(event_id: str, detail: dict[str, Any]) -> Trigger:
+    bucket = _get_string(
+        _get_object(detail, "bucket", "detail.bucket"), "name", "detail.bucket.name"
+    )
+    if not _BUCKET_NAME.fullmatch(bucket):
+        raise BadEvent(f"detail.bucket.name {bucket!r} is not an S3 bucket name")
+    key = _get_string(_get_object(detail, "object", "detail.object"), "key", "detail.object.key")
+    prefix = key.rpartition("/")[0]  # the object's "folder"; "/" is never URL-encoded
+    data_uri = f"s3://{bucket}/{prefix}/" if prefix else f"s3://{bucket}/"
+    subject = f"s3://{bucket}/{key}"
+    return Trigger(event_id, "new-data", f"new-data: object created {subject}", subject, data_uri)
+
+
+def _parse_alarm(event_id: str, detail: dict[str, Any]) -> Trigger:
+    alarm = _get_string(detail, "alarmName", "detail.alarmName", max_len=255)
+    state = _get_object(detail, "state", "detail.state")
+    value = _get_string(state, "value", "detail.state.value")
+    if value != "ALARM":
+        raise BadEvent(
+            f"detail.state.value is {value!r}: only a transition to 'ALARM' starts training "
+            "(filter the rule on detail.state.value = ALARM)"
+        )
+    description = f"drift: CloudWatch alarm {alarm} is in ALARM"
+    why = state.get("reason")
+    if isinstance(why, str) and why:
+        description += f" ({why})"
+    return Trigger(event_id, "drift", description, alarm, None)
+
+
+def _parse_manual(event_id: str, detail: dict[str, Any]) -> Trigger:
+    text = _get_string(detail, "reason", "detail.reason", max_len=1000)
+    return Trigger(event_id, "manual", f"manual: {text}", text, None)
+
+
+_SOURCES: Final[dict[str, tuple[str, Callable[[str, dict[str, Any]], Trigger]]]] = {
+    "aws.s3": ("Object Created", _parse_s3),
+    "aws.cloudwatch": ("CloudWatch Alarm State Change", _parse_alarm),
+    "mlops.manual": ("Retrain Requested", _parse_manual),
+}
+
+
+def parse_event(event: object) -> Trigger:
+    """Validates an EventBridge event strictly; raises BadEvent naming the first problem."""
+    if not isinstance(event, dict):
+        raise BadEvent(f"the event must be a JSON object, got {_json_type(event)}")
+    source = _get_string(event, "source", "source")
+    if source not in _SOURCES:
+        accepted = ", ".join(repr(name) for name in _SOURCES)
+        raise BadEvent(f"source {source!r} is not accepted (accepted: {accepted})")
+    expected_type, parse = _SOURCES[source]
+    detail_type = _get_string(event, "detail-type", "detail-type")
+    if detail_type != expected_type:
+        raise BadEvent(
+            f"detail-type {detail_type!r} is not accepted for source {source!r} "
+            f"(expected {expected_type!r})"
+        )
+    event_id = _get_string(event, "id", "id", max_len=128)
+    trigger = parse(event_id, _get_object(event, "detail", "detail"))
+    return Trigger(
+        trigger.event_id,
+        trigger.reason,
+        trigger.description[:_DESCRIPTION_MAX],
+        trigger.subject,
+        trigger.data_uri,
+    )
+
+
+def display_name(trigger: Trigger) -> str:
+    """Deterministic execution display name: ``<reason>-<first 12 characters of the event id>``."""
+    suffix = re.sub(r"[^a-zA-Z0-9]+", "-", trigger.event_id[:12]).strip("-")
+    return f"{trigger.reason}-{suffix or _digest(trigger.event_id)[:12]}"
+
+
+def client_request_token(pipeline: str, event_id: str) -> str:
+    """Idempotency token for StartPipelineExecution (64 hex characters, API range 32-128)."""
+    return _digest(f"{pipeline}\n{event_id}")
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# --------------------------------------------------------------------------------------------
+# AWS clients, made at first use (tests start moto and set the environment first)
+
+_BOTO_CONFIG: Final = BotoConfig(
+    retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=20
+)
+_CLIENTS: dict[str, Any] = {}
+
+
+def _client(service: str) -> Any:
+    if service not in _CLIENTS:
+        _CLIENTS[service] = boto3.client(service, config=_BOTO_CONFIG)
+    return _CLIENTS[service]
+
+
+def _now() -> float:
+    return time.time()
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def _n(value: int) -> dict[str, str]:
+    return {"N": str(value)}
+
+
+def _is_condition_failure(exc: Exception) -> bool:
+    return (
+        isinstance(exc, ClientError)
+        and exc.response.get("Error", {}).get("Code") == _CONDITIONAL_CHECK_FAILED
+    )
+
+
+def _error_fields(exc: BaseException) -> dict[str, Any]:
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return {
+            "error": error.get("Message") or str(exc),
+            "error_code": error.get("Code"),
+            "operation": exc.operation_name,
+        }
+    return {"error": str(exc), "error_code": type(exc).__name__}
+
+
+# --------------------------------------------------------------------------------------------
+# The guards
+
+
+class _Guard:
+    """One invocation's pass through claim -> lock -> in-flight -> cap -> start."""
+
+    def __init__(
+        self, config: Config, trigger: Trigger, log: _Log, now: float, lease: float
+    ) -> None:
+        self.config = config
+        self.trigger = trigger
+        self.log = log
+        self.now = int(now)
+        self.iso_now = datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds")
+        self.lease_until = int(now + lease) + 1
+        self.token = uuid.uuid4().hex  # this invocation, as owner of what it writes
+        self.ddb = _client("dynamodb")
+        self.sagemaker = _client("sagemaker")
+        self.code_version: str | None = None
+        self.event_key = f"event#{trigger.event_id}"
+        self.lock_key = f"lock#{config.pipeline_name}"
+        day = datetime.fromtimestamp(now, UTC)
+        self.count_key = f"count#{config.pipeline_name}#{day:%Y-%m-%d}"
+        end_of_day = int(day.replace(hour=0, minute=0, second=0, microsecond=0).timestamp())
+        self.count_expires = end_of_day + 86_400 + COUNTER_RETENTION_SECONDS
+        self.undo: list[tuple[str, Callable[[], None]]] = []  # what to give back on error
+
+    def run(self) -> dict[str, str]:
+        previous = self._claim_event()
+        if previous is not None:
+            self.log.log(
+                logging.INFO,
+                "event already processed: replay ignored",
+                status="duplicate",
+                previous_status=previous.get("status", {}).get("S"),
+                execution_arn=previous.get("execution_arn", {}).get("S"),
+            )
+            return {"status": "duplicate"}
+        try:
+            result = self._decide()
+        except Exception as exc:
+            self.log.log(
+                logging.ERROR,
+                "AWS call failed: released what this invocation held, re-raising for a retry",
+                status="error",
+                exc_info=True,
+                **_error_fields(exc),
+            )
+            self._give_back()
+            raise
+        self._record(result)
+        return result
+
+    # -- step b: idempotency -----------------------------------------------------------------
+
+    def _claim_event(self) -> dict[str, Any] | None:
+        """Claims the event id; returns the existing item instead if the id is already known.
+
+        A claim left ``pending`` by an invocation that died (timeout) can be taken over once its
+        lease (that invocation's remaining time) has passed, so a retry is not lost.
+        """
+        try:
+            self.ddb.put_item(
+                TableName=self.config.lock_table,
+                Item={
+                    "pk": _s(self.event_key),
+                    "status": _s("pending"),
+                    "claimed_by": _s(self.token),
+                    "lease_until": _n(self.lease_until),
+                    "reason": _s(self.trigger.reason),
+                    "subject": _s(self.trigger.subject),
+                    "received_at": _s(self.iso_now),
+                    "expires_at": _n(self.now + EVENT_RETENTION_SECONDS),
+                },
+                ConditionExpression=(
+                    "attribute_not_exists(pk) OR (#status = :pending AND #lease < :now)"
+                ),
+                ExpressionAttributeNames={"#status": "status", "#lease": "lease_until"},
+                ExpressionAttributeValues={":pending": _s("pending"), ":now": _n(self.now)},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                item: dict[str, Any] = exc.response.get("Item") or {}
+                return item
+            self.log.log(
+                logging.ERROR,
+                "could not record the event id: re-raising for a retry",
+                status="error",
+                **_error_fields(exc),
+            )
+            raise
+        self.undo.append(("event claim", self._release_claim))
+        return None
+
+    def _release_claim(self) -> None:
+        self._update_if_mine(
+            self.event_key, "SET #lease = :zero", {"#lease": "lease_until"}, {":zero": _n(0)}
+        )
+
+    def _record(self, result: dict[str, str]) -> None:
+        """Stores the outcome on the event item. Best effort: the decision is already made."""
+        names = {"#status": "status", "#done": "completed_at"}
+        values = {":status": _s(result["status"]), ":done": _s(self.iso_now)}
+        update = "SET #status = :status, #done = :done"
+        if "execution_arn" in result:
+            names["#arn"] = "execution_arn"
+            values[":arn"] = _s(result["execution_arn"])
+            update += ", #arn = :arn"
+        try:
+            self._update_if_mine(self.event_key, update, names, values)
+        except Exception as exc:
+            # Not re-raised: a retry would find the claim and do nothing more useful. After the
+            # lease the event could be evaluated again, and the other guards still hold.
+            self.log.log(
+                logging.ERROR,
+                "outcome decided but not recorded on the event item",
+                status=result["status"],
+                **_error_fields(exc),
+            )
+
+    # -- steps c to f ------------------------------------------------------------------------
+
+    def _decide(self) -> dict[str, str]:
+        self.code_version = self._published_code_version()
+        if self.code_version == UNPUBLISHED:
+            error = (
+                "no code version published yet: run the ML CI/CD pipeline once (it uploads the "
+                f"code and sets {self.config.code_version_parameter})"
+            )
+            self.log.log(logging.ERROR, "nothing to train with", status="failed", error=error)
+            return {"status": "failed", "error": error}
+        holder = self._acquire_lock()
+        if holder is not None:
+            self.log.log(
+                logging.INFO,
+                "debounced: another event started the pipeline recently",
+                status="debounced",
+                lock_event_id=holder.get("event_id", {}).get("S"),
+                lock_expires_at=holder.get("expires_at", {}).get("N"),
+            )
+            return {"status": "debounced"}
+        running = self._execution_in_flight()
+        if running is not None:
+            self.log.log(
+                logging.INFO,
+                "an execution is still running: not starting another",
+                status="in-flight",
+                execution_arn=running,
+            )
+            return {"status": "in-flight", "execution_arn": running}
+        if not self._count_start():
+            self.log.log(
+                logging.WARNING,
+                "daily cap reached: not starting",
+                status="capped",
+                max_executions_per_day=self.config.max_executions_per_day,
+                day=self.count_key.rsplit("#", 1)[1],
+            )
+            return {"status": "capped"}
+        arn = self._start()
+        self.undo.clear()  # started: nothing may be given back any more
+        self.log.log(
+            logging.INFO,
+            "training pipeline started",
+            status="started",
+            execution_arn=arn,
+            subject=self.trigger.subject,
+        )
+        return {"status": "started", "execution_arn": arn, "reason": self.trigger.reason}
+
+    def _acquire_lock(self) -> dict[str, Any] | None:
+        """Takes the debounce lock; returns the holder's item if someone holds it."""
+        try:
+            self.ddb.put_item(
+                TableName=self.config.lock_table,
+                Item={
+                    "pk": _s(self.lock_key),
+                    "claimed_by": _s(self.token),
+                    "event_id": _s(self.trigger.event_id),
+                    "reason": _s(self.trigger.reason),
+                    "acquired_at": _s(self.iso_now),
+                    "expires_at": _n(self.now + self.config.debounce_seconds),
+                },
+                # TTL deletion lags (up to days), so an expired lock is compared, not trusted gone
+                ConditionExpression="attribute_not_exists(pk) OR #expires < :now",
+                ExpressionAttributeNames={"#expires": "expires_at"},
+                ExpressionAttributeValues={":now": _n(self.now)},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                item: dict[str, Any] = exc.response.get("Item") or {}
+                return item
+            raise
+        self.undo.append(("debounce lock", self._release_lock))
+        return None
+
+    def _release_lock(self) -> None:
+        self._update_if_mine(
+            self.lock_key, "SET #expires = :zero", {"#expires": "expires_at"}, {":zero": _n(0)}
+        )
+
+    def _execution_in_flight(self) -> str | None:
+        response = self.sagemaker.list_pipeline_executions(
+            PipelineName=self.config.pipeline_name,
+            SortBy="CreationTime",
+            SortOrder="Descending",
+            MaxResults=10,
+        )
+        for summary in response.get("PipelineExecutionSummaries", []):
+            if summary.get("PipelineExecutionStatus") in IN_FLIGHT_STATUSES:
+                arn: str = summary["PipelineExecutionArn"]
+                return arn
+        return None
+
+    def _count_start(self) -> bool:
+        """Counts this start against today's cap; False if the cap is reached."""
+        try:
+            self.ddb.update_item(
+                TableName=self.config.lock_table,
+                Key={"pk": _s(self.count_key)},
+                UpdateExpression="SET #count = if_not_exists(#count, :zero) + :one, #expires = :exp",
+                ConditionExpression="attribute_not_exists(#count) OR #count < :max",
+                ExpressionAttributeNames={"#count": "count", "#expires": "expires_at"},
+                ExpressionAttributeValues={
+                    ":zero": _n(0),
+                    ":one": _n(1),
+                    ":max": _n(self.config.max_executions_per_day),
+                    ":exp": _n(self.count_expires),
+                },
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return False
+            raise
+        self.undo.append(("daily count", self._uncount_start))
+        return True
+
+    def _uncount_start(self) -> None:
+        self.ddb.update_item(
+            TableName=self.config.lock_table,
+            Key={"pk": _s(self.count_key)},
+            UpdateExpression="SET #count = #count - :one",
+            ConditionExpression="#count > :zero",
+            ExpressionAttributeNames={"#count": "count"},
+            ExpressionAttributeValues={":zero": _n(0), ":one": _n(1)},
+        )
+
+    def _published_code_version(self) -> str | None:
+        """The code version CI last published, or None to use the pipeline's default."""
+        name = self.config.code_version_parameter
+        if name is None:
+            return None
+        value: str = _client("ssm").get_parameter(Name=name)["Parameter"]["Value"]
+        return value.strip() or UNPUBLISHED
+
+    def _start(self) -> str:
+        parameters = [
+            {"Name": "InputDataUrl", "Value": self._input_data_uri()},
+            {"Name": "TriggerReason", "Value": self.trigger.reason},
+        ]
+        if self.code_version is not None:
+            parameters.append({"Name": "CodeVersion", "Value": self.code_version})
+        response = self.sagemaker.start_pipeline_execution(
+            PipelineName=self.config.pipeline_name,
+            PipelineExecutionDisplayName=display_name(self.trigger),
+            PipelineExecutionDescription=self.trigger.description,
+            PipelineParameters=parameters,
+            # same event, same token: a retry after a lost response cannot start a second run
+            ClientRequestToken=client_request_token(
+                self.config.pipeline_name, self.trigger.event_id
+            ),
+        )
+        arn: str = response["PipelineExecutionArn"]
+        return arn
+
+    def _input_data_uri(self) -> str:
+        uri = self.config.input_data_uri or self.trigger.data_uri
+        if uri is None:  # checked by handler() before any write
+            raise AssertionError("no input data URI")
+        return uri
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _update_if_mine(
+        self,
+        key: str,
+        update: str,
+        names: dict[str, str],
+        values: dict[str, Any],
+    ) -> None:
+        self.ddb.update_item(
+            TableName=self.config.lock_table,
+            Key={"pk": _s(key)},
+            UpdateExpression=update,
+            ConditionExpression="#by = :me",
+            ExpressionAttributeNames={**names, "#by": "claimed_by"},
+            ExpressionAttributeValues={**values, ":me": _s(self.token)},
+        )
+
+    def _give_back(self) -> None:
+        """Undoes this invocation's writes, newest first, so that the retry is not blocked."""
+        for what, undo in reversed(self.undo):
+            try:
+                undo()
+            except Exception as exc:
+                self.log.log(logging.ERROR, f"could not release the {what}", **_error_fields(exc))
+        self.undo.clear()
+
+
+# --------------------------------------------------------------------------------------------
+# Entry point
+
+
+def _lease_seconds(context: object) -> float:
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if callable(remaining):
+        try:
+            return max(float(remaining()) / 1000.0, 1.0) + 5.0
+        except (TypeError, ValueError):
+            pass
+    return float(DEFAULT_LEASE_SECONDS)
+
+
+def handler(event: object, context: object = None) -> dict[str, str]:
+    """Lambda entry point: returns the outcome; raises only on an AWS error worth retrying."""
+    log = _Log(request_id=getattr(context, "aws_request_id", None))
+    try:
+        config = load_config(os.environ)
+    except ConfigError as exc:
+        log.log(
+            logging.ERROR, "configuration error: nothing can start", status="failed", error=str(exc)
+        )
+        return {"status": "failed", "error": f"configuration error: {exc}"}
+    log.bind(pipeline=config.pipeline_name)
+    event_id = event.get("id") if isinstance(event, dict) else None
+    log.bind(event_id=event_id if isinstance(event_id, str) else None)
+
+    try:
+        trigger = parse_event(event)
+    except BadEvent as exc:
+        log.log(logging.ERROR, "event rejected", status="rejected", error=str(exc))
+        return {"status": "rejected", "error": str(exc)}
+    log.bind(reason=trigger.reason)
+
+    if config.input_data_uri is None and trigger.data_uri is None:
+        error = (
+            f"configuration error: INPUT_DATA_URI is not set and a {trigger.reason!r} event "
+            "carries no S3 location; set INPUT_DATA_URI to the training data prefix"
+        )
+        log.log(logging.ERROR, "cannot choose the input data", status="failed", error=error)
+        return {"status": "failed", "error": error}
+    if config.input_data_uri is None and len(trigger.data_uri or "") > _PARAMETER_VALUE_MAX:
+        error = (
+            f"detail.object.key: the derived input prefix is longer than {_PARAMETER_VALUE_MAX} "
+            "characters (a pipeline parameter's limit); set INPUT_DATA_URI"
+        )
+        log.log(logging.ERROR, "event rejected", status="rejected", error=error)
+        return {"status": "rejected", "error": error}
+
+    # AWS errors propagate (already logged, holdings given back): Lambda retries the invocation
+    return _Guard(config, trigger, log, _now(), _lease_seconds(context)).run()
+
+
+def _check_config_at_cold_start() -> None:
+    try:
+        load_config(os.environ)
+    except ConfigError as exc:
+        _Log().log(
+            logging.ERROR,
+            "configuration error at cold start: every invocation will fail",
+            status="failed",
+            error=str(exc),
+        )
+
+
+if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):  # in Lambda: report a bad deployment at init
+    _check_config_at_cold_start()

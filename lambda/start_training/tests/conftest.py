@@ -1,0 +1,148 @@
+"""Fixtures for the start_training handler: moto DynamoDB table + moto SageMaker pipeline.
+
+The handler is loaded from its file under the unique module name ``start_training_handler``
+rather than as ``handler`` from sys.path: every function folder has a ``handler.py``, and in one
+pytest process the first ``import handler`` would shadow the others.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+FUNCTION_DIR = Path(__file__).resolve().parents[1]
+MODULE_NAME = "start_training_handler"
+
+if MODULE_NAME not in sys.modules:
+    _spec = importlib.util.spec_from_file_location(MODULE_NAME, FUNCTION_DIR / "handler.py")
+    assert _spec is not None and _spec.loader is not None
+    _module = importlib.util.module_from_spec(_spec)
+    sys.modules[MODULE_NAME] = _module
+    _spec.loader.exec_module(_module)
+
+handler_module = sys.modules[MODULE_NAME]
+
+REGION = "us-east-1"
+PIPELINE = "mlops-dev-training"
+TABLE = "mlops-dev-training-guard"
+ROLE_ARN = "arn:aws:iam::123456789012:role/mlops-dev-sagemaker-pipeline"
+T0 = 1_741_593_600.0  # 2025-03-10T08:00:00Z: far from midnight, so the "day" is stable
+PIPELINE_DEFINITION = {
+    "Version": "2020-12-01",
+    "Parameters": [
+        {"Name": "InputDataUrl", "Type": "String", "DefaultValue": "s3://placeholder/"},
+        {"Name": "TriggerReason", "Type": "String", "DefaultValue": "manual"},
+        {"Name": "CodeVersion", "Type": "String", "DefaultValue": "initial"},
+    ],
+    "Steps": [{"Name": "Wait", "Type": "Fail", "Arguments": {"ErrorMessage": "placeholder"}}],
+}
+
+
+@dataclass
+class Aws:
+    ddb: Any
+    sagemaker: Any
+    pipeline: str = PIPELINE
+    table: str = TABLE
+
+    def create_pipeline(self) -> None:
+        self.sagemaker.create_pipeline(
+            PipelineName=PIPELINE,
+            PipelineDefinition=json.dumps(PIPELINE_DEFINITION),
+            RoleArn=ROLE_ARN,
+        )
+
+    def executions(self) -> list[dict[str, Any]]:
+        response = self.sagemaker.list_pipeline_executions(PipelineName=PIPELINE)
+        summaries: list[dict[str, Any]] = response["PipelineExecutionSummaries"]
+        return summaries
+
+    def item(self, pk: str) -> dict[str, Any] | None:
+        item: dict[str, Any] | None = self.ddb.get_item(
+            TableName=TABLE, Key={"pk": {"S": pk}}, ConsistentRead=True
+        ).get("Item")
+        return item
+
+    def item_count(self) -> int:
+        count: int = self.ddb.scan(TableName=TABLE, Select="COUNT")["Count"]
+        return count
+
+
+@pytest.fixture(autouse=True)
+def environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials, one region, the function's settings; nothing from the developer's env."""
+    for name in (
+        "AWS_PROFILE",
+        "AWS_REGION",
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "DEBOUNCE_SECONDS",
+        "MAX_EXECUTIONS_PER_DAY",
+        "INPUT_DATA_URI",
+        "CODE_VERSION_PARAMETER",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("PIPELINE_NAME", PIPELINE)
+    monkeypatch.setenv("LOCK_TABLE", TABLE)
+
+
+# Creating a boto3 client costs 0.1-0.2 s (the SageMaker model is large), so the test's clients
+# and the handler's own (lazily made, cached in handler_module._CLIENTS) are kept for the whole
+# session. That is safe: moto intercepts every client made after it was imported, and each
+# test's mock_aws() starts from empty backends.
+_TEST_CLIENTS: dict[str, Any] = {}
+
+
+def _test_client(service: str) -> Any:
+    if service not in _TEST_CLIENTS:
+        _TEST_CLIENTS[service] = boto3.client(service, region_name=REGION)
+    return _TEST_CLIENTS[service]
+
+
+@pytest.fixture
+def aws() -> Iterator[Aws]:
+    """moto: the guard table (pk string key, TTL on expires_at) and the training pipeline."""
+    with mock_aws():
+        ddb = _test_client("dynamodb")
+        ddb.create_table(
+            TableName=TABLE,
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        ddb.update_time_to_live(
+            TableName=TABLE,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
+        )
+        env = Aws(ddb=ddb, sagemaker=_test_client("sagemaker"))
+        env.create_pipeline()
+        yield env
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """The handler's notion of now, moved by hand (debounce expiry, next day)."""
+    fake = Clock()
+    monkeypatch.setattr(handler_module, "_now", lambda: fake.now)
+    return fake

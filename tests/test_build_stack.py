@@ -1,0 +1,425 @@
+"""The build layer: SageMaker Pipeline definition, registry, CI/CD, guarded triggers, events."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from mlops_constructs.build.definition import PipelineSpec, build_definition
+from tests.conftest import Synthesized
+
+ACCOUNT = "123456789012"
+
+
+def _resources(synth: Synthesized, env: str = "dev") -> dict[str, Any]:
+    stage = synth.stages[env]
+    assert stage.build is not None
+    res: dict[str, Any] = synth.template_json(stage.build)["Resources"]
+    return res
+
+
+def _typed(resources: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [v["Properties"] for v in resources.values() if v["Type"] == kind]
+
+
+def _definition(synth: Synthesized, env: str = "dev") -> tuple[dict[str, Any], dict[str, Any]]:
+    pipeline = _typed(_resources(synth, env), "AWS::SageMaker::Pipeline")[0]
+    body, variables = pipeline["PipelineDefinition"]["PipelineDefinitionBody"]["Fn::Sub"]
+    definition: dict[str, Any] = json.loads(body)
+    return definition, variables
+
+
+@pytest.fixture(scope="module")
+def build(default_synth: Synthesized) -> dict[str, Any]:
+    return _resources(default_synth)
+
+
+@pytest.fixture(scope="module")
+def definition(default_synth: Synthesized) -> dict[str, Any]:
+    return _definition(default_synth)[0]
+
+
+def _steps(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    steps = {s["Name"]: s for s in definition["Steps"]}
+    for gate in [s for s in definition["Steps"] if s["Type"] == "Condition"]:
+        for branch in ("IfSteps", "ElseSteps"):
+            steps.update({s["Name"]: s for s in gate["Arguments"][branch]})
+    return steps
+
+
+# --- the pipeline definition --------------------------------------------------------------------
+
+
+def test_steps_and_their_order(definition: dict[str, Any]) -> None:
+    assert [(s["Name"], s["Type"]) for s in definition["Steps"]] == [
+        ("Preprocess", "Processing"),
+        ("DataQualityBaseline", "QualityCheck"),
+        ("BiasBaseline", "Processing"),
+        ("Train", "Training"),
+        ("Evaluate", "Processing"),
+        ("QualityGate", "Condition"),
+    ]
+    gate = definition["Steps"][-1]["Arguments"]
+    assert [s["Type"] for s in gate["IfSteps"]] == ["RegisterModel"]
+    assert [s["Name"] for s in gate["ElseSteps"]] == ["QualityGateFailed"]
+    fail = gate["ElseSteps"][0]["Arguments"]["ErrorMessage"]["Std:Join"]["Values"]
+    assert "is below the threshold" in fail and "- the model was not registered." in fail
+    train = _steps(definition)["Train"]
+    assert train["DependsOn"] == ["DataQualityBaseline", "BiasBaseline"]
+
+
+def test_quality_gate_reads_auc_from_the_evaluation_report(definition: dict[str, Any]) -> None:
+    condition = definition["Steps"][-1]["Arguments"]["Conditions"][0]
+    assert condition["Type"] == "GreaterThanOrEqualTo"
+    assert condition["LeftValue"]["Std:JsonGet"]["Path"] == (
+        "binary_classification_metrics.auc.value"
+    )
+    assert condition["RightValue"] == {"Get": "Parameters.AucThreshold"}
+    evaluate = _steps(definition)["Evaluate"]
+    assert evaluate["PropertyFiles"] == [
+        {
+            "PropertyFileName": "EvaluationReport",
+            "OutputName": "evaluation",
+            "FilePath": "evaluation.json",
+        }
+    ]
+
+
+def test_parameters_and_defaults_from_config(definition: dict[str, Any]) -> None:
+    params = {p["Name"]: p.get("DefaultValue") for p in definition["Parameters"]}
+    assert params == {
+        "InputDataUrl": f"s3://mlops-dev-raw-{ACCOUNT}/incoming/",
+        "ProcessingInstanceType": "ml.m5.large",
+        "TrainingInstanceType": "ml.m5.large",
+        "TrainingInstanceCount": 1,
+        "AucThreshold": 0.75,
+        "CodeVersion": "initial",
+        "TriggerReason": "manual",
+        "ModelApprovalStatus": "PendingManualApproval",
+    }
+
+
+def _jobs(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        n: s["Arguments"]
+        for n, s in _steps(definition).items()
+        if s["Type"] in ("Processing", "Training", "QualityCheck")
+    }
+
+
+def test_every_job_is_encrypted_and_network_isolated(definition: dict[str, Any]) -> None:
+    jobs = _jobs(definition)
+    assert set(jobs) == {"Preprocess", "DataQualityBaseline", "BiasBaseline", "Train", "Evaluate"}
+    for name, job in jobs.items():
+        if "ResourceConfig" in job:  # training
+            assert job["ResourceConfig"]["VolumeKmsKeyId"] == "${DataKeyArn}", name
+            assert job["OutputDataConfig"]["KmsKeyId"] == "${DataKeyArn}", name
+            assert job["EnableNetworkIsolation"] is True
+            assert job["EnableInterContainerTrafficEncryption"] is True
+            assert "VpcConfig" not in job
+        else:
+            assert (
+                job["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"] == "${DataKeyArn}"
+            ), name
+            assert job["ProcessingOutputConfig"]["KmsKeyId"] == "${DataKeyArn}", name
+            assert job["NetworkConfig"]["EnableNetworkIsolation"] is True, name
+            assert job["NetworkConfig"]["EnableInterContainerTrafficEncryption"] is True, name
+            assert "VpcConfig" not in job["NetworkConfig"]
+
+
+def test_the_key_placeholder_is_substituted_with_the_data_key(default_synth: Synthesized) -> None:
+    _, variables = _definition(default_synth)
+    assert set(variables) == {"DataKeyArn"}
+    assert "PublishOutputFnGetAttDataKey" in json.dumps(variables["DataKeyArn"])
+
+
+def test_code_version_selects_the_uploaded_code(definition: dict[str, Any]) -> None:
+    text = json.dumps(definition)
+    assert "@@CODE_VERSION@@" not in text
+    code_channel = next(
+        c for c in _steps(definition)["Train"]["Arguments"]["InputDataConfig"]
+        if c["ChannelName"] == "code"
+    )  # fmt: skip
+    assert code_channel["DataSource"]["S3DataSource"]["S3Uri"] == {
+        "Std:Join": {
+            "On": "",
+            "Values": [
+                f"s3://mlops-dev-artifacts-{ACCOUNT}/ml/code/",
+                {"Get": "Parameters.CodeVersion"},
+                "/sourcedir.tar.gz",
+            ],
+        }
+    }
+
+
+def test_training_has_debugger_rules_and_metrics(definition: dict[str, Any]) -> None:
+    train = _steps(definition)["Train"]
+    rules = [r["RuleConfigurationName"] for r in train["Arguments"]["DebugRuleConfigurations"]]
+    assert rules == ["LossNotDecreasing", "Overfit"]
+    metrics = {m["Name"] for m in train["Arguments"]["AlgorithmSpecification"]["MetricDefinitions"]}
+    assert metrics == {"validation:auc", "train:auc"}
+    assert (
+        "sagemaker-xgboost:1.7-1" in train["Arguments"]["AlgorithmSpecification"]["TrainingImage"]
+    )
+    # Script-mode hyperparameters are JSON-encoded; the container passes them as CLI arguments.
+    assert train["Arguments"]["HyperParameters"]["num_round"] == '"200"'
+    assert "EnableManagedSpotTraining" not in train["Arguments"]
+
+
+def test_registration_carries_metrics_baselines_and_lineage(definition: dict[str, Any]) -> None:
+    register = _steps(definition)["Register-RegisterModel"]["Arguments"]
+    assert register["ModelPackageGroupName"] == "mlops-dev-models"
+    assert register["ModelApprovalStatus"] == {"Get": "Parameters.ModelApprovalStatus"}
+    metrics = register["ModelMetrics"]
+    assert {k for k, v in metrics.items() if v} == {"ModelQuality", "ModelDataQuality", "Bias"}
+    assert (
+        metrics["Bias"]["PreTrainingReport"]["S3Uri"]["Std:Join"]["Values"][-1] == "analysis.json"
+    )
+    baselines = register["DriftCheckBaselines"]
+    assert set(baselines) == {"ModelDataQuality", "Bias"}
+    lineage = register["CustomerMetadataProperties"]
+    assert set(lineage) == {
+        "CodeVersion",
+        "DatasetManifest",
+        "InputDataUrl",
+        "PipelineExecutionArn",
+        "TriggerReason",
+    }
+    assert lineage["CodeVersion"] == {"Get": "Parameters.CodeVersion"}
+    assert lineage["PipelineExecutionArn"] == {"Get": "Execution.PipelineExecutionArn"}
+    container = register["InferenceSpecification"]["Containers"][0]
+    assert container["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"] == "/opt/ml/model/code"
+
+
+def test_config_changes_the_definition(custom_synth: Synthesized) -> None:
+    definition, _ = _definition(custom_synth, "prod")
+    params = {p["Name"]: p.get("DefaultValue") for p in definition["Parameters"]}
+    assert params["TrainingInstanceType"] == "ml.c5.xlarge"
+    assert params["TrainingInstanceCount"] == 2
+    assert params["AucThreshold"] == 0.8
+    assert params["InputDataUrl"] == "s3://acme-ml-prod-raw-333333333333/landing/"
+    train = _steps(definition)["Train"]
+    assert train["Arguments"]["EnableManagedSpotTraining"] is True
+    assert (
+        train["Arguments"]["CheckpointConfig"]["S3Uri"]["Std:Join"]["Values"][-1] == "checkpoints"
+    )
+    assert train["Arguments"]["HyperParameters"]["num_round"] == '"50"'
+    rules = train["Arguments"]["DebugRuleConfigurations"]
+    assert [r["RuleConfigurationName"] for r in rules] == ["Overfit"]
+    assert "sagemaker-xgboost" in train["Arguments"]["AlgorithmSpecification"]["TrainingImage"]
+    assert "eu-central-1" in train["Arguments"]["AlgorithmSpecification"]["TrainingImage"]
+
+
+def test_vpc_mode_puts_every_job_in_the_vpc(vpc_synth: Synthesized) -> None:
+    definition, variables = _definition(vpc_synth)
+    assert set(variables) == {"DataKeyArn", "SubnetIds", "SecurityGroupId"}
+    for name, job in _jobs(definition).items():
+        vpc = job.get("VpcConfig") or job["NetworkConfig"]["VpcConfig"]
+        assert vpc == {"Subnets": ["${SubnetIds}"], "SecurityGroupIds": ["${SecurityGroupId}"]}, (
+            name
+        )
+
+
+def test_definition_is_deterministic_and_offline() -> None:
+    spec = PipelineSpec(
+        name="p",
+        region="eu-west-1",
+        role_arn="arn:aws:iam::111111111111:role/r",
+        artifacts_bucket="a",
+        raw_bucket="r",
+        raw_prefix="incoming/",
+        model_package_group="g",
+    )
+    first = build_definition(spec)
+    assert build_definition(spec) == first
+    assert "eu-west-1" in first
+    assert build_definition(PipelineSpec(**{**spec.__dict__, "auc_threshold": 0.9})) != first
+
+
+# --- registry, pipeline role ---------------------------------------------------------------------
+
+
+def test_registry_is_retained_and_private_by_default(default_synth: Synthesized) -> None:
+    data = default_synth.template_json(default_synth.stages["dev"].data)["Resources"]
+    group = next(v for v in data.values() if v["Type"] == "AWS::SageMaker::ModelPackageGroup")
+    assert group["DeletionPolicy"] == "Retain"
+    assert group["Properties"]["ModelPackageGroupName"] == "mlops-dev-models"
+    assert "ModelPackageGroupPolicy" not in group["Properties"]
+
+
+def test_registry_is_readable_by_the_other_environments(custom_synth: Synthesized) -> None:
+    data = custom_synth.template_json(custom_synth.stages["dev"].data)["Resources"]
+    group = next(v for v in data.values() if v["Type"] == "AWS::SageMaker::ModelPackageGroup")
+    statement = group["Properties"]["ModelPackageGroupPolicy"]["Statement"][0]
+    assert statement["Principal"] == {
+        "AWS": ["arn:aws:iam::222222222222:root", "arn:aws:iam::333333333333:root"]
+    }
+    assert "sagemaker:CreateModelPackage" not in statement["Action"]
+
+
+def _policy(resources: dict[str, Any], role_name: str) -> list[dict[str, Any]]:
+    role_id = next(
+        k for k, v in resources.items()
+        if v["Type"] == "AWS::IAM::Role" and v["Properties"]["RoleName"] == role_name
+    )  # fmt: skip
+    policy = next(
+        v["Properties"] for v in resources.values()
+        if v["Type"] == "AWS::IAM::Policy" and v["Properties"]["Roles"] == [{"Ref": role_id}]
+    )  # fmt: skip
+    statements: list[dict[str, Any]] = policy["PolicyDocument"]["Statement"]
+    return statements
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+@pytest.mark.parametrize(
+    "role",
+    [
+        "mlops-dev-sagemaker-pipeline",
+        "mlops-dev-ml-build",
+        "mlops-dev-ml-cicd",
+        "mlops-dev-start-training",
+        "mlops-dev-build-events-publisher",
+    ],
+)
+def test_build_roles_are_scoped(build: dict[str, Any], role: str) -> None:
+    for statement in _policy(build, role):
+        for action in _as_list(statement["Action"]):
+            assert action not in ("*", "sagemaker:*", "s3:*", "kms:*", "iam:*"), (role, action)
+        assert "*" not in _as_list(statement["Resource"]), (role, statement)
+
+
+def test_pipeline_role_passes_only_itself_to_sagemaker(build: dict[str, Any]) -> None:
+    passes = [
+        s for s in _policy(build, "mlops-dev-sagemaker-pipeline") if s["Action"] == "iam:PassRole"
+    ]
+    assert len(passes) == 1
+    assert passes[0]["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
+    }
+    role_id = next(
+        k for k, v in build.items()
+        if v["Type"] == "AWS::IAM::Role" and v["Properties"]["RoleName"] == "mlops-dev-sagemaker-pipeline"
+    )  # fmt: skip
+    assert passes[0]["Resource"] == {"Fn::GetAtt": [role_id, "Arn"]}
+
+
+# --- CI/CD ---------------------------------------------------------------------------------------
+
+
+def test_cicd_is_a_v2_pipeline_with_an_s3_source_by_default(build: dict[str, Any]) -> None:
+    pipeline = _typed(build, "AWS::CodePipeline::Pipeline")[0]
+    assert pipeline["PipelineType"] == "V2"
+    assert pipeline["Name"] == "mlops-dev-ml-cicd"
+    source = pipeline["Stages"][0]["Actions"][0]
+    assert source["ActionTypeId"]["Provider"] == "S3"
+    assert source["Configuration"] == {
+        "S3Bucket": f"mlops-dev-artifacts-{ACCOUNT}",
+        "S3ObjectKey": "ci/source/ml-project.zip",
+        "PollForSourceChanges": False,
+    }
+    assert "CodeCommit" not in json.dumps(build)
+    rule = next(
+        r for r in _typed(build, "AWS::Events::Rule")
+        if r.get("EventPattern", {}).get("detail", {}).get("object") == {"key": ["ci/source/ml-project.zip"]}
+    )  # fmt: skip
+    pipeline_id = next(k for k, v in build.items() if v["Type"] == "AWS::CodePipeline::Pipeline")
+    assert {"Ref": pipeline_id} in rule["Targets"][0]["Arn"]["Fn::Join"][1]
+
+
+def test_codeconnections_source_when_configured(custom_synth: Synthesized) -> None:
+    pipeline = _typed(_resources(custom_synth), "AWS::CodePipeline::Pipeline")[0]
+    source = pipeline["Stages"][0]["Actions"][0]
+    assert source["ActionTypeId"]["Provider"] == "CodeStarSourceConnection"
+    assert source["Configuration"]["FullRepositoryId"] == "acme/churn-model"
+    assert source["Configuration"]["BranchName"] == "release"
+
+
+def test_codebuild_tests_packages_and_starts_training(build: dict[str, Any]) -> None:
+    project = _typed(build, "AWS::CodeBuild::Project")[0]
+    assert project["Name"] == "mlops-dev-ml-build"
+    assert "EncryptionKey" in project
+    assert project["Environment"]["PrivilegedMode"] is False
+    spec = project["Source"]["BuildSpec"]
+    assert "python -m pytest -q" in spec and "ruff check ." in spec
+    assert "aws sagemaker start-pipeline-execution --pipeline-name mlops-dev-training" in spec
+    assert "Name=CodeVersion" in spec
+    assert "aws ssm put-parameter --overwrite --name /mlops-dev/ml/code-version" in spec
+    logs = project["LogsConfig"]["CloudWatchLogs"]
+    assert logs["Status"] == "ENABLED"
+    group = next(
+        g for g in _typed(build, "AWS::Logs::LogGroup") if g["LogGroupName"] == "/mlops-dev/codebuild/ml"
+    )  # fmt: skip
+    assert group["RetentionInDays"] == 365 and "KmsKeyId" in group
+
+
+# --- triggers --------------------------------------------------------------------------------------
+
+
+def test_trigger_function_and_its_guard_table(build: dict[str, Any]) -> None:
+    function = _typed(build, "AWS::Lambda::Function")[0]
+    assert function["FunctionName"] == "mlops-dev-start-training"
+    assert function["ReservedConcurrentExecutions"] == 1
+    assert "DeadLetterConfig" in function and "KmsKeyArn" in function
+    assert function["Environment"]["Variables"] == {
+        "PIPELINE_NAME": "mlops-dev-training",
+        "LOCK_TABLE": "mlops-dev-training-guard",
+        "DEBOUNCE_SECONDS": "900",
+        "MAX_EXECUTIONS_PER_DAY": "4",
+        "INPUT_DATA_URI": f"s3://mlops-dev-raw-{ACCOUNT}/incoming/",
+        "CODE_VERSION_PARAMETER": "/mlops-dev/ml/code-version",
+    }
+    table = _typed(build, "AWS::DynamoDB::GlobalTable")[0]
+    assert table["TableName"] == "mlops-dev-training-guard"
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert table["SSESpecification"]["SSEType"] == "KMS"
+    replica = table["Replicas"][0]
+    assert replica["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    statements = _policy(build, "mlops-dev-start-training")
+    starts = next(s for s in statements if "sagemaker:StartPipelineExecution" in s["Action"])
+    assert (
+        _as_list(starts["Resource"])[0]
+        == f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:pipeline/mlops-dev-training"
+    )
+
+
+def test_new_data_drift_and_manual_requests_invoke_the_trigger(build: dict[str, Any]) -> None:
+    function_id = next(k for k, v in build.items() if v["Type"] == "AWS::Lambda::Function")
+    invoking = [
+        r["EventPattern"]
+        for r in _typed(build, "AWS::Events::Rule")
+        if any(t["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]} for t in r.get("Targets", []))
+    ]
+    assert {"source": ["aws.s3"], "detail-type": ["Object Created"], "detail": {
+        "bucket": {"name": [f"mlops-dev-raw-{ACCOUNT}"]},
+        "object": {"key": [{"prefix": "incoming/"}]},
+    }} in invoking  # fmt: skip
+    assert {
+        "source": ["aws.cloudwatch"],
+        "detail-type": ["CloudWatch Alarm State Change"],
+        "detail": {"alarmName": [{"prefix": "mlops-dev-drift"}], "state": {"value": ["ALARM"]}},
+    } in invoking
+    assert {"source": ["mlops.manual"], "detail-type": ["Retrain Requested"]} in invoking
+    assert len(invoking) == 3
+
+
+def test_failures_and_registrations_notify_the_encrypted_topic(build: dict[str, Any]) -> None:
+    topic_id = next(k for k, v in build.items() if v["Type"] == "AWS::SNS::Topic")
+    assert "KmsMasterKeyId" in build[topic_id]["Properties"]
+    notifying = [
+        r["EventPattern"]
+        for r in _typed(build, "AWS::Events::Rule")
+        if any(t["Arn"] == {"Ref": topic_id} for t in r.get("Targets", []))
+    ]
+    detail_types = sorted(p["detail-type"][0] for p in notifying)
+    assert detail_types == [
+        "CodePipeline Pipeline Execution State Change",
+        "SageMaker Model Building Pipeline Execution Status Change",
+        "SageMaker Model Package State Change",
+    ]
+    failed = next(p for p in notifying if "Pipeline Execution Status" in p["detail-type"][0])
+    assert failed["detail"]["currentPipelineExecutionStatus"] == ["Failed", "Stopped"]
