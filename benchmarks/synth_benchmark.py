@@ -24,6 +24,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 MAX_RESOURCES = 500
 MAX_TEMPLATE_BYTES = 1_000_000  # limit for a template uploaded to S3
+MAX_DEFINITION_BYTES = 1_048_576  # SageMaker CreatePipeline: PipelineDefinition length
+
+DEFINITION_ONLY = """
+import time
+t0 = time.perf_counter()
+from mlops_constructs.build.definition import PipelineSpec, build_definition
+t1 = time.perf_counter()
+spec = PipelineSpec(name="p", region="us-east-1", role_arn="arn:aws:iam::123456789012:role/r",
+                    artifacts_bucket="a", raw_bucket="r", raw_prefix="incoming/",
+                    model_package_group="g")
+build_definition(spec)
+t2 = time.perf_counter()
+build_definition(spec)
+t3 = time.perf_counter()
+print(f"{t1 - t0:.2f} {t2 - t1:.2f} {t3 - t2:.2f}")
+"""
 
 EMPTY_APP = """
 import aws_cdk as cdk
@@ -39,7 +55,7 @@ app.synth()
 """
 
 
-def _timed(code: str) -> float:
+def _env() -> dict[str, str]:
     env = {
         **os.environ,
         "CDK_VALIDATION": "false",
@@ -47,8 +63,22 @@ def _timed(code: str) -> float:
         "PYTHONPATH": str(ROOT),
     }
     env.pop("CDK_CONTEXT_JSON", None)
+    return env
+
+
+def _definition_sizes(template: dict[str, object]) -> list[tuple[str, int]]:
+    sizes = []
+    for logical_id, resource in template["Resources"].items():  # type: ignore[attr-defined]
+        if resource["Type"] == "AWS::SageMaker::Pipeline":
+            body = resource["Properties"]["PipelineDefinition"]["PipelineDefinitionBody"]
+            text = body["Fn::Sub"][0] if isinstance(body, dict) else body
+            sizes.append((logical_id, len(text.encode())))
+    return sizes
+
+
+def _timed(code: str) -> float:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True)
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=_env(), check=True)
     return time.perf_counter() - start
 
 
@@ -81,6 +111,21 @@ def main() -> None:
                 f" {size:9d} {size / MAX_TEMPLATE_BYTES:8.1%}"
             )
         print(f"{'total':40} {total_res:9d} {'':7} {total_bytes:9d}")
+        print()
+        for path in sorted(Path(tmp, "app0").glob("assembly-*/*.template.json")):
+            for logical_id, size in _definition_sizes(json.loads(path.read_text())):
+                print(
+                    f"pipeline definition {logical_id}: {size} bytes"
+                    f" ({size / MAX_DEFINITION_BYTES:.1%} of SageMaker's 1 MiB limit)"
+                )
+        out = subprocess.run(
+            [sys.executable, "-c", DEFINITION_ONLY],
+            cwd=ROOT, env=_env(), check=True, capture_output=True, text=True,
+        ).stdout.split()  # fmt: skip
+        print(
+            f"definition build alone: import sagemaker SDK {out[0]} s, first build {out[1]} s,"
+            f" second build {out[2]} s"
+        )
 
 
 if __name__ == "__main__":

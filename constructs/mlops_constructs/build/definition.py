@@ -76,8 +76,10 @@ def _disable_telemetry() -> None:
     os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
     os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
     # The SDK narrates definition building (config file search, fields it pops, "no job will
-    # start"): true and expected here, so only its errors are shown.
-    logging.getLogger("sagemaker").setLevel(logging.ERROR)
+    # start"): true and expected here, so only its errors are shown. Set before the import:
+    # the SDK gives its loggers a level only if they have none.
+    for name in ("sagemaker", "sagemaker.config"):
+        logging.getLogger(name).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", message="Running within a PipelineSession")
     from sagemaker.telemetry import telemetry_logging
 
