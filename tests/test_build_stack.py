@@ -222,7 +222,16 @@ def test_vpc_mode_puts_every_job_in_the_vpc(vpc_synth: Synthesized) -> None:
         )
 
 
-def test_definition_is_deterministic_and_offline() -> None:
+def test_definition_is_deterministic_and_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    def no_network(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError(f"the definition build tried to connect: {args}")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
     spec = PipelineSpec(
         name="p",
         region="eu-west-1",

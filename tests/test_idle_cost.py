@@ -193,6 +193,23 @@ def test_known_free_types_cost_nothing() -> None:
     assert any("$0.03" in note and "GB-month" in note for note in report.notes)
 
 
+def test_codepipeline_v1_bills_monthly_v2_and_on_demand_tables_do_not() -> None:
+    template = {
+        "Resources": {
+            "V2": res("AWS::CodePipeline::Pipeline", PipelineType="V2"),
+            "V1": res("AWS::CodePipeline::Pipeline", PipelineType="V1"),
+            "Untyped": res("AWS::CodePipeline::Pipeline"),
+            "Guard": res("AWS::DynamoDB::GlobalTable", BillingMode="PAY_PER_REQUEST"),
+            "Provisioned": res("AWS::DynamoDB::GlobalTable", BillingMode="PROVISIONED"),
+        }
+    }
+    report = price_templates({"ci": template})
+
+    by_id = {line.logical_id: line.monthly_usd for line in report.lines}
+    assert by_id == {"V2": 0.0, "V1": 1.0, "Untyped": 1.0, "Guard": 0.0, "Provisioned": None}
+    assert report.total == pytest.approx(2.0)
+
+
 def test_interface_endpoint_without_literal_subnets_assumes_two_azs() -> None:
     endpoint = res(
         "AWS::EC2::VPCEndpoint",

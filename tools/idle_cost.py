@@ -680,6 +680,17 @@ def _dynamodb_table(
     return [tpl.line(logical_id, rtype, None, how)]
 
 
+def _codepipeline(
+    tpl: _Template, logical_id: str, rtype: str, props: Mapping[str, Any]
+) -> list[CostLine]:
+    if props.get("PipelineType") == "V2":
+        return [tpl.line(logical_id, rtype, 0.0, "V2: billed per action execution minute", "free")]
+    # V1 pipelines (and pipelines without a type, which are V1) bill per active month.
+    return _monthly("codepipeline_v1_active_pipeline_month", "V1 pipeline, active month")(
+        tpl, logical_id, rtype, props
+    )
+
+
 def _ssm_parameter(
     tpl: _Template, logical_id: str, rtype: str, props: Mapping[str, Any]
 ) -> list[CostLine]:
@@ -884,6 +895,8 @@ PRICERS: dict[str, Pricer] = {
     "AWS::Lambda::Alias": _lambda_alias,
     "AWS::Lambda::Version": _lambda_alias,
     "AWS::DynamoDB::Table": _dynamodb_table,
+    "AWS::DynamoDB::GlobalTable": _dynamodb_table,
+    "AWS::CodePipeline::Pipeline": _codepipeline,
     "AWS::SSM::Parameter": _ssm_parameter,
 }
 
