@@ -63,6 +63,15 @@ _PREFIX_RE = re.compile(r"^([a-z0-9][a-z0-9_.-]*/)+$")
 _TAG_KEY_RE = re.compile(r"^[\w .:/=+\-@]{1,128}$")
 
 
+def _log_retention(days: int) -> int:
+    if days not in LOG_RETENTION_DAYS:
+        raise ValueError(
+            f"{days} is not a CloudWatch Logs retention period. Fix: use one of "
+            f"{', '.join(map(str, LOG_RETENTION_DAYS))}"
+        )
+    return days
+
+
 class ConfigError(Exception):
     """A configuration problem, worded for the person who wrote the file."""
 
@@ -289,12 +298,7 @@ class AuditConfig(_Model):
     @field_validator("log_retention_days")
     @classmethod
     def _retention(cls, v: int) -> int:
-        if v not in LOG_RETENTION_DAYS:
-            raise ValueError(
-                f"{v} is not a CloudWatch Logs retention period. Fix: use one of "
-                f"{', '.join(map(str, LOG_RETENTION_DAYS))}"
-            )
-        return v
+        return _log_retention(v)
 
 
 # Interface endpoints the platform's workloads call in VPC mode (Glue jobs: Glue, logs,
@@ -328,12 +332,7 @@ class NetworkConfig(_Model):
     @field_validator("flow_log_retention_days")
     @classmethod
     def _retention(cls, v: int) -> int:
-        if v not in LOG_RETENTION_DAYS:
-            raise ValueError(
-                f"{v} is not a CloudWatch Logs retention period. Fix: use one of "
-                f"{', '.join(map(str, LOG_RETENTION_DAYS))}"
-            )
-        return v
+        return _log_retention(v)
 
 
 _INSTANCE_FAMILIES = ("t3", "m5", "m6i", "m7i", "c5", "c6i", "c7i", "r5", "r6i", "g4dn", "g5", "p3")

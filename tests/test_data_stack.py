@@ -248,3 +248,14 @@ def test_tags_and_termination_protection_from_config(custom_synth: Synthesized) 
     tags = {t["Key"]: t["Value"] for t in bucket["Properties"]["Tags"]}
     assert tags["cost-center"] == "ml-42"
     assert tags["environment"] == "prod" and tags["project"] == "acme-ml"
+
+
+def test_logs_can_use_the_ops_key_even_without_the_trail(custom_synth: Synthesized) -> None:
+    """CodeBuild, Lambda and Glue log groups are encrypted with the ops key in every config."""
+    data = custom_synth.template_json(custom_synth.stages["dev"].data)["Resources"]
+    ops = next(
+        v for k, v in data.items() if k.startswith("OpsKey") and v["Type"] == "AWS::KMS::Key"
+    )
+    sids = [s.get("Sid") for s in ops["Properties"]["KeyPolicy"]["Statement"]]
+    assert "CloudWatchLogs" in sids and "CloudTrailEncrypt" not in sids
+    assert sids.count("CloudWatchLogs") == 1

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import aws_cdk as cdk
 from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from mlops_constructs.security.keys import PlatformKey
 
 # jsii exposes RetentionDays by member name, so the day counts are spelled out here.
 _RETENTION = {
@@ -41,3 +45,27 @@ def retention_days(days: int) -> logs.RetentionDays:
         raise ValueError(
             f"{days} is not a CloudWatch Logs retention period; use one of {RETENTION_CHOICES}"
         ) from None
+
+
+def encrypted_log_group(
+    scope: Construct,
+    id: str,
+    *,
+    name: str,
+    key: PlatformKey,
+    retention: logs.RetentionDays,
+) -> logs.LogGroup:
+    """A log group encrypted with ``key``, kept ``retention``, retained on delete.
+
+    Also lets CloudWatch Logs use ``key`` (the key policy statement is what CloudWatch checks
+    when the group is created), so no caller can forget it.
+    """
+    key.allow_cloudwatch_logs()
+    return logs.LogGroup(
+        scope,
+        id,
+        log_group_name=name,
+        encryption_key=key.key,
+        retention=retention,
+        removal_policy=cdk.RemovalPolicy.RETAIN,
+    )

@@ -18,6 +18,7 @@ from constructs import Construct
 from mlops_constructs.build.pipeline import TrainingPipeline
 from mlops_constructs.cfn import depend_on_role_policy_only
 from mlops_constructs.data.lake import LakeAccess
+from mlops_constructs.observability import encrypted_log_group
 from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import (
     acknowledge,
@@ -110,13 +111,12 @@ class MlCiCd(Construct):
     ) -> None:
         super().__init__(scope, id)
         code_root = f"s3://{lake.artifacts.bucket_name}/ml/code"
-        self.log_group = logs.LogGroup(
+        self.log_group = encrypted_log_group(
             self,
             "BuildLogs",
-            log_group_name=f"/{prefix}/codebuild/ml",
-            encryption_key=ops_key.key,
+            name=f"/{prefix}/codebuild/ml",
+            key=ops_key,
             retention=log_retention,
-            removal_policy=cdk.RemovalPolicy.RETAIN,
         )
         build_role = iam.Role(
             self,

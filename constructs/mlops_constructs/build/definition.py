@@ -169,7 +169,10 @@ def build_definition(spec: PipelineSpec) -> str:
     network = NetworkConfig(
         enable_network_isolation=True, encrypt_inter_container_traffic=True, **vpc_kwargs
     )
-    encryption: dict[str, Any] = {"volume_kms_key": KEY_PLACEHOLDER, "output_kms_key": KEY_PLACEHOLDER}
+    encryption: dict[str, Any] = {
+        "volume_kms_key": KEY_PLACEHOLDER,
+        "output_kms_key": KEY_PLACEHOLDER,
+    }
     sklearn_image = image_uris.retrieve("sklearn", spec.region, SKLEARN_VERSION)
     xgboost_image = image_uris.retrieve("xgboost", spec.region, XGBOOST_VERSION)
 
@@ -364,6 +367,10 @@ def build_definition(spec: PipelineSpec) -> str:
     dq_stats = data_quality.properties.CalculatedBaselineStatistics
     dq_constraints = data_quality.properties.CalculatedBaselineConstraints
     bias_report = Join(on="/", values=[run_path("baselines", "bias"), "analysis.json"])
+
+    def json_source(uri: Any) -> MetricsSource:
+        return MetricsSource(s3_uri=uri, content_type="application/json")
+
     model = Model(
         image_uri=xgboost_image,
         model_data=train.properties.ModelArtifacts.S3ModelArtifacts,
@@ -387,29 +394,16 @@ def build_definition(spec: PipelineSpec) -> str:
             approval_status=approval,
             description="Churn model trained by the platform pipeline",
             model_metrics=ModelMetrics(
-                model_statistics=MetricsSource(
-                    s3_uri=evaluation_uri, content_type="application/json"
-                ),
-                model_data_statistics=MetricsSource(
-                    s3_uri=dq_stats, content_type="application/json"
-                ),
-                model_data_constraints=MetricsSource(
-                    s3_uri=dq_constraints, content_type="application/json"
-                ),
-                bias_pre_training=MetricsSource(
-                    s3_uri=bias_report, content_type="application/json"
-                ),
+                model_statistics=json_source(evaluation_uri),
+                model_data_statistics=json_source(dq_stats),
+                model_data_constraints=json_source(dq_constraints),
+                bias_pre_training=json_source(bias_report),
             ),
+            # What Model Monitor compares production traffic against.
             drift_check_baselines=DriftCheckBaselines(
-                model_data_statistics=MetricsSource(
-                    s3_uri=dq_stats, content_type="application/json"
-                ),
-                model_data_constraints=MetricsSource(
-                    s3_uri=dq_constraints, content_type="application/json"
-                ),
-                bias_pre_training_constraints=MetricsSource(
-                    s3_uri=bias_report, content_type="application/json"
-                ),
+                model_data_statistics=json_source(dq_stats),
+                model_data_constraints=json_source(dq_constraints),
+                bias_pre_training_constraints=json_source(bias_report),
             ),
             customer_metadata_properties={
                 "CodeVersion": code_version,

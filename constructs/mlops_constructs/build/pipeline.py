@@ -99,9 +99,7 @@ class TrainingPipeline(Construct):
             pipeline_display_name=self.pipeline_name,
             pipeline_description="Preprocess, baseline, train, evaluate, gate and register",
             role_arn=self.role.role_arn,
-            pipeline_definition={
-                "PipelineDefinitionBody": cdk.Fn.sub(self.definition, variables)
-            },
+            pipeline_definition={"PipelineDefinitionBody": cdk.Fn.sub(self.definition, variables)},
         )
 
         self._grant(stack, prefix, lake, registry, vpc)

@@ -37,7 +37,9 @@ class ModelRegistry(Construct):
         stack = cdk.Stack.of(self)
         self.name = name
         self.arn = f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}:model-package-group/{name}"
-        self.packages_arn = f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}:model-package/{name}/*"
+        self.packages_arn = (
+            f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}:model-package/{name}/*"
+        )
         policy = None
         readers = sorted(set(reader_accounts) - {stack.account})
         if readers:

@@ -18,6 +18,7 @@ from constructs import Construct
 
 from mlops_constructs.build.pipeline import TrainingPipeline
 from mlops_constructs.cfn import depend_on_role_policy_only
+from mlops_constructs.observability import encrypted_log_group
 from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import acknowledge, acknowledge_inline_policy
 
@@ -52,7 +53,7 @@ class TrainingTrigger(Construct):
         code_version_parameter: ssm.IStringParameter,
         data_arrival: events.Rule,
         log_retention: logs.RetentionDays,
-        debounce: cdk.Duration = cdk.Duration.minutes(15),
+        debounce: cdk.Duration | None = None,
         max_executions_per_day: int = 4,
         vpc: ec2.IVpc | None = None,
         security_group: ec2.ISecurityGroup | None = None,
@@ -87,13 +88,12 @@ class TrainingTrigger(Construct):
             role_name=f"{prefix}-start-training",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
         )
-        self.log_group = logs.LogGroup(
+        self.log_group = encrypted_log_group(
             self,
             "Logs",
-            log_group_name=f"/aws/lambda/{prefix}-start-training",
-            encryption_key=ops_key.key,
+            name=f"/aws/lambda/{prefix}-start-training",
+            key=ops_key,
             retention=log_retention,
-            removal_policy=cdk.RemovalPolicy.RETAIN,
         )
         vpc_kwargs: dict[str, object] = {}
         if vpc is not None:
@@ -123,7 +123,7 @@ class TrainingTrigger(Construct):
             environment={
                 "PIPELINE_NAME": training.pipeline_name,
                 "LOCK_TABLE": f"{prefix}-training-guard",
-                "DEBOUNCE_SECONDS": str(int(debounce.to_seconds())),
+                "DEBOUNCE_SECONDS": str(int((debounce or cdk.Duration.minutes(15)).to_seconds())),
                 "MAX_EXECUTIONS_PER_DAY": str(max_executions_per_day),
                 "INPUT_DATA_URI": input_data_uri,
                 "CODE_VERSION_PARAMETER": code_version_parameter.parameter_name,

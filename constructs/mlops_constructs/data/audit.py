@@ -9,6 +9,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from mlops_constructs.cfn import depend_on_role_policy_only
+from mlops_constructs.observability import encrypted_log_group
 from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import acknowledge_inline_policy
 
@@ -58,14 +59,12 @@ class AuditTrail(Construct):
             actions=["kms:DescribeKey"],
             conditions={"StringEquals": {"aws:SourceArn": trail_arn}},
         )
-        key.allow_cloudwatch_logs()
-        self.log_group = logs.LogGroup(
+        self.log_group = encrypted_log_group(
             self,
             "Logs",
-            log_group_name=f"/aws/cloudtrail/{trail_name}",
-            encryption_key=key.key,
+            name=f"/aws/cloudtrail/{trail_name}",
+            key=key,
             retention=log_retention,
-            removal_policy=cdk.RemovalPolicy.RETAIN,
         )
         self.trail = cloudtrail.Trail(
             self,

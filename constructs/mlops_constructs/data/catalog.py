@@ -162,6 +162,8 @@ class DataCatalog(Construct):
             ),
         )
         security_configuration_name = self.security_configuration.ref
+        # Glue encrypts its CloudWatch logs with the ops key through CloudWatch Logs.
+        ops_key.allow_cloudwatch_logs()
 
         # VPC mode: a NETWORK connection puts the ETL job and the raw crawler in the VPC.
         self.connection: glue.CfnConnection | None = None

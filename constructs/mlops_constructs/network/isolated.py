@@ -10,6 +10,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from mlops_constructs.observability import encrypted_log_group
 from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import acknowledge, acknowledge_inline_policy
 
@@ -93,15 +94,13 @@ class IsolatedNetwork(Construct):
         ):
             acknowledge(self.vpc, rule, default_sg_reason)
 
-        self.flow_log_group = logs.LogGroup(
+        self.flow_log_group = encrypted_log_group(
             self,
             "FlowLogs",
-            log_group_name=f"/{prefix}/vpc-flow-logs",
-            encryption_key=key.key,
+            name=f"/{prefix}/vpc-flow-logs",
+            key=key,
             retention=flow_log_retention,
-            removal_policy=cdk.RemovalPolicy.RETAIN,
         )
-        key.allow_cloudwatch_logs()
         flow_role = iam.Role(
             self,
             "FlowLogsRole",

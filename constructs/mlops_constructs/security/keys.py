@@ -58,6 +58,7 @@ class PlatformKey(Construct):
         super().__init__(scope, id)
         stack = cdk.Stack.of(self)
         self.prefix = prefix
+        self._logs_allowed = False
         policy = iam.PolicyDocument(
             statements=[
                 iam.PolicyStatement(
@@ -131,7 +132,10 @@ class PlatformKey(Construct):
         )
 
     def allow_cloudwatch_logs(self) -> None:
-        """CloudWatch Logs may encrypt log groups of this account with the key."""
+        """CloudWatch Logs may encrypt log groups of this account with the key (idempotent)."""
+        if self._logs_allowed:
+            return
+        self._logs_allowed = True
         stack = cdk.Stack.of(self)
         self.allow_service(
             "CloudWatchLogs",
