@@ -1,0 +1,315 @@
+"""A SageMaker endpoint for one approved model package: real-time or serverless."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import aws_cdk as cdk
+from aws_cdk import aws_applicationautoscaling as autoscaling
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from mlops_constructs.cfn import depend_on_role_policy_only
+from mlops_constructs.data.lake import LakeAccess
+from mlops_constructs.security.nag import (
+    acknowledge,
+    acknowledge_grant_actions,
+    acknowledge_inline_policy,
+    acknowledge_wildcard_resource,
+)
+
+VARIANT = "AllTraffic"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RealtimeSettings:
+    """Instance-backed hosting with autoscaling and a blue/green rollout."""
+
+    instance_type: str = "ml.m5.large"
+    min_instances: int = 1
+    max_instances: int = 2
+    invocations_per_instance: int = 100  # target tracking: invocations per instance per minute
+    # ALL_AT_ONCE, CANARY or LINEAR: how traffic moves to the new fleet.
+    traffic_routing: str = "CANARY"
+    canary_percent: int = 10
+    wait_minutes: int = 5  # between traffic steps, and before the old fleet is torn down
+    latency_p99_ms: int = 500  # rollback alarm on ModelLatency p99
+    data_capture_percent: int = 20
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerlessSettings:
+    """Serverless hosting: costs nothing while idle, cold starts when traffic resumes."""
+
+    memory_mb: int = 2048
+    max_concurrency: int = 5
+
+
+class ModelEndpoint(Construct):
+    """Endpoint ``<prefix>-<stage>`` serving ``model_package_arn``.
+
+    The model runs network-isolated (in the VPC when ``subnets`` are given) as the role
+    ``<prefix>-<stage>-endpoint``. Real-time endpoints: ML storage volumes encrypted with the
+    lake's key, data capture of requests and responses (``data_capture_percent``) to
+    ``s3://<artifacts>/data-capture/<stage>/`` encrypted with the same key, target-tracking
+    autoscaling between ``min_instances`` and ``max_instances``, and blue/green deployments
+    (all at once, canary or linear) that roll back automatically when the 5xx or p99-latency
+    alarm fires; both alarms also notify ``alarm_topic``. Serverless endpoints cost nothing
+    while idle; SageMaker supports no network isolation, VPC or data capture for them, so they
+    are for non-production stages (and refused in VPC mode).
+
+    The same model package always gives the same template, so deploying an approved version
+    twice changes nothing.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        prefix: str,
+        stage: str,
+        model_package_arn: str,
+        lake: LakeAccess,
+        hosting: RealtimeSettings | ServerlessSettings,
+        alarm_topic: sns.ITopic,
+        subnets: Sequence[ec2.ISubnet] = (),
+        security_group: ec2.ISecurityGroup | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        self.endpoint_name = f"{prefix}-{stage}"
+        self._alarm_topic = alarm_topic
+        self.capture_prefix = f"data-capture/{stage}/"
+        self.role = iam.Role(
+            self,
+            "Role",
+            role_name=f"{prefix}-{stage}-endpoint",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description=f"Model containers of the endpoint {self.endpoint_name}",
+        )
+        lake.grant_read_artifacts(self.role)  # model artifacts
+        lake.artifacts.grant_put(self.role, f"{self.capture_prefix}*")
+        lake.key.grant_encrypt_decrypt(self.role)
+
+        realtime = isinstance(hosting, RealtimeSettings)
+        if subnets and not realtime:
+            raise ValueError(
+                f"{self.endpoint_name}: serverless endpoints cannot run in a VPC; use real-time "
+                "hosting in VPC mode"
+            )
+        vpc_config = None
+        if subnets:
+            if security_group is None:
+                raise ValueError("VPC mode needs the workloads' security group")
+            vpc_config = sagemaker.CfnModel.VpcConfigProperty(
+                subnets=[s.subnet_id for s in subnets],
+                security_group_ids=[security_group.security_group_id],
+            )
+        self.model = sagemaker.CfnModel(
+            self,
+            "Model",
+            execution_role_arn=self.role.role_arn,
+            containers=[
+                sagemaker.CfnModel.ContainerDefinitionProperty(model_package_name=model_package_arn)
+            ],
+            # Serverless hosting supports no network isolation (nor VPC, nor data capture).
+            enable_network_isolation=True if realtime else None,
+            vpc_config=vpc_config,
+        )
+        # SageMaker checks the role can read the model when it creates the model.
+        depend_on_role_policy_only(self.model, self.role)
+        if isinstance(hosting, RealtimeSettings):
+            variant = sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+                variant_name=VARIANT,
+                model_name=self.model.attr_model_name,
+                instance_type=hosting.instance_type,
+                initial_instance_count=hosting.min_instances,
+                initial_variant_weight=1,
+            )
+            capture = sagemaker.CfnEndpointConfig.DataCaptureConfigProperty(
+                enable_capture=True,
+                initial_sampling_percentage=hosting.data_capture_percent,
+                destination_s3_uri=lake.artifacts.s3_url_for_object(self.capture_prefix),
+                kms_key_id=lake.key.key_arn,
+                capture_options=[
+                    sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Input"),
+                    sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Output"),
+                ],
+                capture_content_type_header=sagemaker.CfnEndpointConfig.CaptureContentTypeHeaderProperty(
+                    csv_content_types=["text/csv"],
+                    json_content_types=["application/json"],
+                ),
+            )
+            self.endpoint_config = sagemaker.CfnEndpointConfig(
+                self,
+                "Config",
+                production_variants=[variant],
+                kms_key_id=lake.key.key_arn,
+                data_capture_config=capture,
+            )
+        else:
+            self.endpoint_config = sagemaker.CfnEndpointConfig(
+                self,
+                "Config",
+                production_variants=[
+                    sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+                        variant_name=VARIANT,
+                        model_name=self.model.attr_model_name,
+                        serverless_config=sagemaker.CfnEndpointConfig.ServerlessConfigProperty(
+                            memory_size_in_mb=hosting.memory_mb,
+                            max_concurrency=hosting.max_concurrency,
+                        ),
+                    )
+                ],
+            )
+            serverless_reason = (
+                "Serverless hosting, the idle-free option for non-production stages, supports "
+                "no network isolation, VPC, data capture or customer key on the endpoint config; "
+                "production stages use real-time hosting, which has all of them."
+            )
+            acknowledge(self.endpoint_config, "MLOps::MLOps-SM4", serverless_reason)
+            acknowledge(self.model, "MLOps::MLOps-SM1", serverless_reason)
+            for pack in ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"):
+                acknowledge(
+                    self.endpoint_config,
+                    f"{pack}-SageMakerEndpointConfigurationKMSKeyConfigured",
+                    serverless_reason,
+                )
+
+        # Alarms first: their names are part of the endpoint's rollback configuration.
+        self.alarms: list[cloudwatch.Alarm] = []
+        deployment = None
+        if isinstance(hosting, RealtimeSettings):
+            self.alarms = self._alarms(hosting)
+            routing = sagemaker.CfnEndpoint.TrafficRoutingConfigProperty(
+                type=hosting.traffic_routing,
+                wait_interval_in_seconds=hosting.wait_minutes * 60,
+                canary_size=sagemaker.CfnEndpoint.CapacitySizeProperty(
+                    type="CAPACITY_PERCENT", value=hosting.canary_percent
+                )
+                if hosting.traffic_routing == "CANARY"
+                else None,
+                linear_step_size=sagemaker.CfnEndpoint.CapacitySizeProperty(
+                    type="CAPACITY_PERCENT", value=hosting.canary_percent
+                )
+                if hosting.traffic_routing == "LINEAR"
+                else None,
+            )
+            deployment = sagemaker.CfnEndpoint.DeploymentConfigProperty(
+                blue_green_update_policy=sagemaker.CfnEndpoint.BlueGreenUpdatePolicyProperty(
+                    traffic_routing_configuration=routing,
+                    termination_wait_in_seconds=hosting.wait_minutes * 60,
+                    maximum_execution_timeout_in_seconds=3600,
+                ),
+                auto_rollback_configuration=sagemaker.CfnEndpoint.AutoRollbackConfigProperty(
+                    alarms=[
+                        sagemaker.CfnEndpoint.AlarmProperty(alarm_name=a.alarm_name)
+                        for a in self.alarms
+                    ]
+                ),
+            )
+        self.endpoint = sagemaker.CfnEndpoint(
+            self,
+            "Endpoint",
+            endpoint_name=self.endpoint_name,
+            endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
+            deployment_config=deployment,
+        )
+
+        self.scaling: autoscaling.ScalableTarget | None = None
+        if isinstance(hosting, RealtimeSettings):
+            self.scaling = autoscaling.ScalableTarget(
+                self,
+                "Scaling",
+                service_namespace=autoscaling.ServiceNamespace.SAGEMAKER,
+                resource_id=f"endpoint/{self.endpoint_name}/variant/{VARIANT}",
+                scalable_dimension="sagemaker:variant:DesiredInstanceCount",
+                min_capacity=hosting.min_instances,
+                max_capacity=hosting.max_instances,
+            )
+            self.scaling.node.add_dependency(self.endpoint)
+            self.scaling.scale_to_track_metric(
+                "Invocations",
+                target_value=hosting.invocations_per_instance,
+                predefined_metric=autoscaling.PredefinedMetric.SAGEMAKER_VARIANT_INVOCATIONS_PER_INSTANCE,
+                scale_in_cooldown=cdk.Duration.minutes(5),
+                scale_out_cooldown=cdk.Duration.minutes(1),
+            )
+        self.realtime = realtime
+        self._acknowledge(lake)
+
+    def _metric(self, name: str, statistic: str) -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace="AWS/SageMaker",
+            metric_name=name,
+            dimensions_map={"EndpointName": self.endpoint_name, "VariantName": VARIANT},
+            statistic=statistic,
+            period=cdk.Duration.minutes(1),
+        )
+
+    def _alarms(self, hosting: RealtimeSettings) -> list[cloudwatch.Alarm]:
+        errors = cloudwatch.Alarm(
+            self,
+            "Errors5xx",
+            alarm_name=f"{self.endpoint_name}-5xx",
+            alarm_description=f"{self.endpoint_name}: the model returned 5xx errors",
+            metric=self._metric("Invocation5XXErrors", "Sum"),
+            threshold=0,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=2,
+            datapoints_to_alarm=2,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        latency = cloudwatch.Alarm(
+            self,
+            "LatencyP99",
+            alarm_name=f"{self.endpoint_name}-latency-p99",
+            alarm_description=f"{self.endpoint_name}: p99 model latency above "
+            f"{hosting.latency_p99_ms} ms",
+            # ModelLatency is reported in microseconds.
+            metric=self._metric("ModelLatency", "p99"),
+            threshold=hosting.latency_p99_ms * 1000,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=3,
+            datapoints_to_alarm=2,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        for alarm in (errors, latency):
+            alarm.add_alarm_action(cw_actions.SnsAction(self._alarm_topic))
+        return [errors, latency]
+
+    def _acknowledge(self, lake: LakeAccess) -> None:
+        acknowledge_inline_policy(self.role)
+        acknowledge_grant_actions(
+            self.role,
+            "Action groups written by grant_read/grant_put on the artifacts bucket and by the "
+            "key grant; every resource in these statements is named.",
+        )
+        acknowledge_wildcard_resource(
+            self.role,
+            lake.artifacts.arn_for_objects("*"),
+            "Model artifacts are stored under names chosen by the training pipeline at run time.",
+        )
+        acknowledge_wildcard_resource(
+            self.role,
+            lake.artifacts.arn_for_objects(f"{self.capture_prefix}*"),
+            "SageMaker names captured-data objects by hour and request; writes are limited to "
+            "this endpoint's capture prefix.",
+        )
+
+    def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
+        stack = cdk.Stack.of(self)
+        return iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["sagemaker:InvokeEndpoint"],
+            resource_arns=[
+                f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}"
+                f":endpoint/{self.endpoint_name}"
+            ],
+        )

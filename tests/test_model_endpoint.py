@@ -1,0 +1,207 @@
+"""ModelEndpoint: real-time (capture, KMS, autoscaling, blue/green with rollback) and serverless.
+
+The deploy pipeline that drives it is not built yet: this proves the construct on its own, with
+every rule pack on.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+
+from mlops_constructs.data import DataLake, DataLakeRef
+from mlops_constructs.deploy import ModelEndpoint, RealtimeSettings, ServerlessSettings
+from mlops_constructs.notifications import NotificationTopic
+from mlops_constructs.security import PlatformKey
+from stacks.app_builder import project_context
+from stacks.guardrails import add_rule_packs
+
+ENV = cdk.Environment(account="123456789012", region="us-east-1")
+PACKAGE = "arn:aws:sagemaker:us-east-1:123456789012:model-package/mlops-dev-models/3"
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], dict[str, Any]]:
+    outdir: Path = tmp_path_factory.mktemp("endpoint")
+    app = cdk.App(
+        outdir=str(outdir),
+        context={**project_context(), "@aws-cdk/core:failSynthOnValidationErrors": False},
+    )
+    stage = cdk.Stage(app, "t", env=ENV)
+    data = cdk.Stack(stage, "Data")
+    key = PlatformKey(data, "DataKey", prefix="mlops-dev", purpose="data", description="d")
+    lake = DataLake(data, "Lake", key=key, bucket_name_prefix="mlops-dev")
+    hosting = cdk.Stack(stage, "Hosting")
+    ref = DataLakeRef.of(hosting, "Lake", lake)
+    topic = NotificationTopic(
+        hosting, "Alarms", prefix="mlops-dev", name="alarms", key=key, title="a"
+    )
+    ModelEndpoint(
+        hosting,
+        "Prod",
+        prefix="mlops-dev",
+        stage="prod",
+        model_package_arn=PACKAGE,
+        lake=ref,
+        alarm_topic=topic.topic,
+        hosting=RealtimeSettings(min_instances=2, max_instances=4, traffic_routing="CANARY"),
+    )
+    ModelEndpoint(
+        hosting,
+        "Staging",
+        prefix="mlops-dev",
+        stage="staging",
+        model_package_arn=PACKAGE,
+        lake=ref,
+        alarm_topic=topic.topic,
+        hosting=ServerlessSettings(memory_mb=3072, max_concurrency=2),
+    )
+    add_rule_packs(app)
+    app.synth()
+    report = json.loads((outdir / "validation-report.json").read_text())
+    template_file = next(outdir.glob("assembly-t/tHosting*.template.json"))
+    lint = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "cfn-lint"),
+            "--format",
+            "parseable",
+            "--",
+            str(template_file),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    report["cfn_lint"] = lint.stdout + lint.stderr
+    return json.loads(template_file.read_text())["Resources"], report
+
+
+def _typed(resources: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [v["Properties"] for v in resources.values() if v["Type"] == kind]
+
+
+def test_rule_packs_find_nothing(synth: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    _, report = synth
+    violations = [
+        (v["ruleName"], c["constructPath"])
+        for p in report["pluginReports"]
+        for v in p["violations"]
+        for c in v["violatingConstructs"]
+    ]
+    assert violations == []
+    assert report["cfn_lint"] == ""
+
+
+def test_models_are_isolated_and_serve_the_package(synth: Any) -> None:
+    resources, _ = synth
+    models = _typed(resources, "AWS::SageMaker::Model")
+    assert len(models) == 2
+    assert sorted(str(m.get("EnableNetworkIsolation")) for m in models) == ["None", "True"]
+    for model in models:
+        assert model["Containers"] == [{"ModelPackageName": PACKAGE}]
+
+
+def test_realtime_config_encrypts_and_captures(synth: Any) -> None:
+    resources, _ = synth
+    realtime = next(
+        c for c in _typed(resources, "AWS::SageMaker::EndpointConfig") if "KmsKeyId" in c
+    )
+    variant = realtime["ProductionVariants"][0]
+    assert (variant["InstanceType"], variant["InitialInstanceCount"]) == ("ml.m5.large", 2)
+    capture = realtime["DataCaptureConfig"]
+    assert capture["EnableCapture"] is True and capture["InitialSamplingPercentage"] == 20
+    assert capture["DestinationS3Uri"] == "s3://mlops-dev-artifacts-123456789012/data-capture/prod/"
+    assert [o["CaptureMode"] for o in capture["CaptureOptions"]] == ["Input", "Output"]
+    assert "KmsKeyId" in capture
+
+
+def test_blue_green_canary_rolls_back_on_alarms(synth: Any) -> None:
+    resources, _ = synth
+    prod = next(
+        e
+        for e in _typed(resources, "AWS::SageMaker::Endpoint")
+        if e["EndpointName"] == "mlops-dev-prod"
+    )
+    policy = prod["DeploymentConfig"]["BlueGreenUpdatePolicy"]
+    assert policy["TrafficRoutingConfiguration"] == {
+        "Type": "CANARY",
+        "WaitIntervalInSeconds": 300,
+        "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 10},
+    }
+    rollback = prod["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]
+    alarm_ids = [a["AlarmName"]["Ref"] for a in rollback]
+    assert sorted(resources[i]["Properties"]["AlarmName"] for i in alarm_ids) == [
+        "mlops-dev-prod-5xx",
+        "mlops-dev-prod-latency-p99",
+    ]
+    alarms = {a["AlarmName"]: a for a in _typed(resources, "AWS::CloudWatch::Alarm")}
+    assert alarms["mlops-dev-prod-5xx"]["MetricName"] == "Invocation5XXErrors"
+    assert alarms["mlops-dev-prod-latency-p99"]["ExtendedStatistic"] == "p99"
+    assert alarms["mlops-dev-prod-latency-p99"]["Threshold"] == 500_000  # microseconds
+
+
+def test_realtime_autoscaling_tracks_invocations(synth: Any) -> None:
+    resources, _ = synth
+    [target] = _typed(resources, "AWS::ApplicationAutoScaling::ScalableTarget")
+    assert target["ResourceId"] == "endpoint/mlops-dev-prod/variant/AllTraffic"
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (2, 4)
+    [policy] = _typed(resources, "AWS::ApplicationAutoScaling::ScalingPolicy")
+    tracking = policy["TargetTrackingScalingPolicyConfiguration"]
+    assert tracking["PredefinedMetricSpecification"]["PredefinedMetricType"] == (
+        "SageMakerVariantInvocationsPerInstance"
+    )
+    assert tracking["TargetValue"] == 100
+
+
+def test_serverless_variant_costs_nothing_idle(synth: Any) -> None:
+    resources, _ = synth
+    serverless = next(
+        c for c in _typed(resources, "AWS::SageMaker::EndpointConfig") if "KmsKeyId" not in c
+    )
+    variant = serverless["ProductionVariants"][0]
+    assert variant["ServerlessConfig"] == {"MemorySizeInMB": 3072, "MaxConcurrency": 2}
+    assert "InstanceType" not in variant
+    staging = next(
+        e
+        for e in _typed(resources, "AWS::SageMaker::Endpoint")
+        if e["EndpointName"] == "mlops-dev-staging"
+    )
+    assert "DeploymentConfig" not in staging
+
+
+def test_alarms_notify_the_topic(synth: Any) -> None:
+    resources, _ = synth
+    topic = next(k for k, v in resources.items() if v["Type"] == "AWS::SNS::Topic")
+    for alarm in _typed(resources, "AWS::CloudWatch::Alarm"):
+        assert alarm["AlarmActions"] == [{"Ref": topic}]
+
+
+def test_serverless_is_refused_in_a_vpc() -> None:
+    from aws_cdk import aws_ec2 as ec2
+
+    app = cdk.App(context=project_context())
+    stack = cdk.Stack(app, "S", env=ENV)
+    key = PlatformKey(stack, "K", prefix="p-dev", purpose="data", description="d")
+    lake = DataLake(stack, "Lake", key=key, bucket_name_prefix="p-dev")
+    vpc = ec2.Vpc(stack, "Vpc", availability_zones=["us-east-1a"], nat_gateways=0,
+                  subnet_configuration=[ec2.SubnetConfiguration(name="i", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)])  # fmt: skip
+    topic = NotificationTopic(stack, "T", prefix="p-dev", name="t", key=key, title="t")
+    with pytest.raises(ValueError, match="serverless endpoints cannot run in a VPC"):
+        ModelEndpoint(
+            stack,
+            "E",
+            prefix="p-dev",
+            stage="staging",
+            model_package_arn=PACKAGE,
+            lake=lake,
+            hosting=ServerlessSettings(),
+            alarm_topic=topic.topic,
+            subnets=vpc.isolated_subnets,
+            security_group=ec2.SecurityGroup(stack, "Sg", vpc=vpc),
+        )
