@@ -29,7 +29,7 @@ help:
 	@echo "make cost [CONFIG=..] [REGION=r] synth, then the monthly idle cost per stack"
 	@echo "make clean                     remove cdk.out and caches (keeps the venvs)"
 
-$(PY_STAMP): requirements.txt requirements-dev.txt constructs/pyproject.toml
+$(PY_STAMP): requirements.txt requirements-dev.txt ml/requirements.txt constructs/pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade "pip>=24"
 	$(VENV)/bin/python -m pip install --quiet -r requirements-dev.txt

@@ -66,6 +66,7 @@ class BuildStack(cdk.Stack):
                 auc_threshold=build.auc_threshold,
                 hyperparameters=dict(build.hyperparameters),
                 debugger_rules=build.debugger_rules,
+                bias_baseline=build.bias_baseline,
                 spot_training=build.spot_training,
                 max_training_minutes=build.max_training_minutes,
             ),

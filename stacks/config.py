@@ -394,7 +394,10 @@ class BuildConfig(_Model):
     hyperparameters: dict[str, str] = Field(
         default_factory=lambda: {"num_round": "200", "max_depth": "4", "eta": "0.1"}
     )
+    # Empty turns SageMaker Debugger off (AWS closed Debugger and Clarify to new customers:
+    # accounts without access set debugger_rules: [] and bias_baseline: false).
     debugger_rules: tuple[str, ...] = ("loss_not_decreasing", "overfit")
+    bias_baseline: bool = True
     spot_training: bool = False
     max_training_minutes: Annotated[int, Field(ge=5, le=1440)] = 60
     # Guard of the automatic triggers (new data, drift): one start per window, N per day.

@@ -432,3 +432,29 @@ def test_failures_and_registrations_notify_the_encrypted_topic(build: dict[str, 
     ]
     failed = next(p for p in notifying if "Pipeline Execution Status" in p["detail-type"][0])
     assert failed["detail"]["currentPipelineExecutionStatus"] == ["Failed", "Stopped"]
+
+
+def test_definition_does_not_depend_on_the_hash_seed() -> None:
+    """Set iteration in the SDK must not reorder the JSON between processes (cdk diff noise)."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from mlops_constructs.build.definition import PipelineSpec, build_definition\n"
+        "print(build_definition(PipelineSpec(name='p', region='us-east-1', "
+        "role_arn='arn:aws:iam::123456789012:role/r', artifacts_bucket='a', raw_bucket='r', "
+        "raw_prefix='incoming/', model_package_group='g')))"
+    )
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        ).stdout
+        for seed in ("1", "2")
+    }
+    assert len(outputs) == 1

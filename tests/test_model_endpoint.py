@@ -16,7 +16,13 @@ import aws_cdk as cdk
 import pytest
 
 from mlops_constructs.data import DataLake, DataLakeRef
-from mlops_constructs.deploy import ModelEndpoint, RealtimeSettings, ServerlessSettings
+from mlops_constructs.deploy import (
+    EndpointRole,
+    ModelEndpoint,
+    RealtimeSettings,
+    ServerlessSettings,
+    capture_prefix,
+)
 from mlops_constructs.notifications import NotificationTopic
 from mlops_constructs.security import PlatformKey
 from stacks.app_builder import project_context
@@ -39,6 +45,7 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], dic
     lake = DataLake(data, "Lake", key=key, bucket_name_prefix="mlops-dev")
     hosting = cdk.Stack(stage, "Hosting")
     ref = DataLakeRef.of(hosting, "Lake", lake)
+    roles = {stage: EndpointRole(hosting, f"{stage}Role", prefix="mlops-dev", stage=stage, lake=ref).role for stage in ("prod", "staging")}  # fmt: skip
     topic = NotificationTopic(
         hosting, "Alarms", prefix="mlops-dev", name="alarms", key=key, title="a"
     )
@@ -48,7 +55,9 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], dic
         prefix="mlops-dev",
         stage="prod",
         model_package_arn=PACKAGE,
-        lake=ref,
+        role=roles["prod"],
+        key_arn=key.key_arn,
+        capture_uri=ref.artifacts.s3_url_for_object(capture_prefix("prod")),
         alarm_topic=topic.topic,
         hosting=RealtimeSettings(min_instances=2, max_instances=4, traffic_routing="CANARY"),
     )
@@ -58,7 +67,9 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], dic
         prefix="mlops-dev",
         stage="staging",
         model_package_arn=PACKAGE,
-        lake=ref,
+        role=roles["staging"],
+        key_arn=key.key_arn,
+        capture_uri=ref.artifacts.s3_url_for_object(capture_prefix("staging")),
         alarm_topic=topic.topic,
         hosting=ServerlessSettings(memory_mb=3072, max_concurrency=2),
     )
@@ -199,7 +210,11 @@ def test_serverless_is_refused_in_a_vpc() -> None:
             prefix="p-dev",
             stage="staging",
             model_package_arn=PACKAGE,
-            lake=lake,
+            role=EndpointRole(
+                stack, "R", prefix="p-dev", stage="staging", lake=DataLakeRef.of(stack, "Ref", lake)
+            ).role,
+            key_arn=key.key_arn,
+            capture_uri="s3://b/c/",
             hosting=ServerlessSettings(),
             alarm_topic=topic.topic,
             subnets=vpc.isolated_subnets,

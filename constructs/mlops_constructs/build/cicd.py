@@ -64,8 +64,8 @@ def buildspec(
                     "python -m pytest -q",
                     'export CODE_VERSION="$(echo "$CODEBUILD_RESOLVED_SOURCE_VERSION" '
                     "| tr -c 'A-Za-z0-9._-' '-' | cut -c1-64)\"",
-                    "tar -czf /tmp/sourcedir.tar.gz -C src .",
-                    f'aws s3 cp --recursive src "{code_root}/$CODE_VERSION/src/"',
+                    "tar -czf /tmp/sourcedir.tar.gz --exclude='__pycache__' -C src .",
+                    f'aws s3 cp --recursive --exclude "*__pycache__*" src "{code_root}/$CODE_VERSION/src/"',
                     f'aws s3 cp --recursive clarify "{code_root}/$CODE_VERSION/clarify/"',
                     f'aws s3 cp /tmp/sourcedir.tar.gz "{code_root}/$CODE_VERSION/sourcedir.tar.gz"',
                     f"aws ssm put-parameter --overwrite --name {code_version_parameter}"

@@ -62,14 +62,8 @@ class PipelineSpec:
     spot_training: bool = False
     max_training_minutes: int = 60
     vpc: bool = False
-    # Feature names of the preprocessed CSVs (label first), used by the bias baseline.
-    headers: tuple[str, ...] = (
-        LABEL,
-        "tenure_months",
-        "monthly_charges",
-        "total_charges",
-        "support_calls",
-    )
+    # Clarify pre-training bias baseline (needs ml/clarify/analysis_config.json in the code).
+    bias_baseline: bool = True
 
 
 def _disable_telemetry() -> None:
@@ -98,12 +92,26 @@ def _replace_marker(node: Any, code_version: dict[str, str]) -> Any:
     return node
 
 
+def _sort_collections(node: Any) -> None:
+    """The SDK merges Debugger collections through a set: order them so that the JSON does not
+    change with Python's hash seed (``cdk diff`` would show it)."""
+    if isinstance(node, dict):
+        collections = node.get("CollectionConfigurations")
+        if isinstance(collections, list):
+            collections.sort(key=lambda c: c["CollectionName"])
+        for value in node.values():
+            _sort_collections(value)
+    elif isinstance(node, list):
+        for value in node:
+            _sort_collections(value)
+
+
 def build_definition(spec: PipelineSpec) -> str:
     """The pipeline definition JSON (with ``${...}`` placeholders for deploy-time values)."""
     _disable_telemetry()
     import boto3
     from sagemaker import image_uris
-    from sagemaker.debugger import Rule, rule_configs
+    from sagemaker.debugger import CollectionConfig, DebuggerHookConfig, Rule, rule_configs
     from sagemaker.drift_check_baselines import DriftCheckBaselines
     from sagemaker.estimator import Estimator
     from sagemaker.inputs import TrainingInput
@@ -238,6 +246,7 @@ def build_definition(spec: PipelineSpec) -> str:
         register_new_baseline=True,
         model_package_group_name=spec.model_package_group,
     )
+    baselines: list[Any] = [data_quality]
     clarify = Processor(
         image_uri=image_uris.retrieve("clarify", spec.region),
         role=spec.role_arn,
@@ -272,8 +281,21 @@ def build_definition(spec: PipelineSpec) -> str:
         ),
     )
 
+    if spec.bias_baseline:
+        baselines.append(bias)
+
     # --- train ------------------------------------------------------------------------------
-    rules = [Rule.sagemaker(getattr(rule_configs, r)()) for r in spec.debugger_rules]
+    # The built-in rules' default saves losses every 500 steps: a few hundred boosting rounds
+    # would leave them one data point.
+    collections = [
+        CollectionConfig(name="losses", parameters={"save_interval": "5"}),
+        CollectionConfig(name="metrics", parameters={"save_interval": "5"}),
+    ]
+    rules = [
+        Rule.sagemaker(getattr(rule_configs, r)(), collections_to_save=collections)
+        for r in spec.debugger_rules
+    ]
+    hook = DebuggerHookConfig(s3_output_path=f"{artifacts}/debugger")
     spot: dict[str, Any] = {}
     if spec.spot_training:
         spot = {
@@ -298,6 +320,7 @@ def build_definition(spec: PipelineSpec) -> str:
         security_group_ids=vpc_kwargs.get("security_group_ids"),
         max_run=spec.max_training_minutes * 60,
         rules=rules or None,
+        debugger_hook_config=hook if rules else False,
         metric_definitions=[
             {"Name": "validation:auc", "Regex": r"validation:auc=([0-9.]+);"},
             {"Name": "train:auc", "Regex": r"train:auc=([0-9.]+);"},
@@ -314,7 +337,7 @@ def build_definition(spec: PipelineSpec) -> str:
                 "validation": TrainingInput(split_uri("validation"), content_type="text/csv"),
             }
         ),
-        depends_on=[data_quality, bias],
+        depends_on=baselines,
     )
 
     # --- evaluate ---------------------------------------------------------------------------
@@ -397,13 +420,15 @@ def build_definition(spec: PipelineSpec) -> str:
                 model_statistics=json_source(evaluation_uri),
                 model_data_statistics=json_source(dq_stats),
                 model_data_constraints=json_source(dq_constraints),
-                bias_pre_training=json_source(bias_report),
+                bias_pre_training=json_source(bias_report) if spec.bias_baseline else None,
             ),
             # What Model Monitor compares production traffic against.
             drift_check_baselines=DriftCheckBaselines(
                 model_data_statistics=json_source(dq_stats),
                 model_data_constraints=json_source(dq_constraints),
-                bias_pre_training_constraints=json_source(bias_report),
+                bias_pre_training_constraints=json_source(bias_report)
+                if spec.bias_baseline
+                else None,
             ),
             customer_metadata_properties={
                 "CodeVersion": code_version,
@@ -462,9 +487,10 @@ def build_definition(spec: PipelineSpec) -> str:
             trigger,
             approval,
         ],
-        steps=[preprocess, data_quality, bias, train, evaluate, gate],
+        steps=[preprocess, *baselines, train, evaluate, gate],
         sagemaker_session=session,
     )
     definition = json.loads(pipeline.definition())
     definition = _replace_marker(definition, {"Get": "Parameters.CodeVersion"})
+    _sort_collections(definition)
     return json.dumps(definition, sort_keys=True, separators=(",", ":"))

@@ -1,5 +1,17 @@
 """Deploy layer: endpoints for approved model versions."""
 
-from mlops_constructs.deploy.endpoint import ModelEndpoint, RealtimeSettings, ServerlessSettings
+from mlops_constructs.deploy.endpoint import (
+    EndpointRole,
+    ModelEndpoint,
+    RealtimeSettings,
+    ServerlessSettings,
+    capture_prefix,
+)
 
-__all__ = ["ModelEndpoint", "RealtimeSettings", "ServerlessSettings"]
+__all__ = [
+    "EndpointRole",
+    "ModelEndpoint",
+    "RealtimeSettings",
+    "ServerlessSettings",
+    "capture_prefix",
+]

@@ -15,7 +15,6 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from mlops_constructs.cfn import depend_on_role_policy_only
 from mlops_constructs.data.lake import LakeAccess
 from mlops_constructs.security.nag import (
     acknowledge,
@@ -51,13 +50,58 @@ class ServerlessSettings:
     max_concurrency: int = 5
 
 
+def capture_prefix(stage: str) -> str:
+    """Where an endpoint's captured requests and responses go in the artifacts bucket."""
+    return f"data-capture/{stage}/"
+
+
+class EndpointRole(Construct):
+    """The role ``<prefix>-<stage>-endpoint`` that an endpoint's model containers run as.
+
+    May read model artifacts, write captured data under ``data-capture/<stage>/`` and use the
+    lake's key; nothing else. Kept out of the endpoint template so that deploying an endpoint
+    never needs IAM permissions.
+    """
+
+    def __init__(self, scope: Construct, id: str, *, prefix: str, stage: str, lake: LakeAccess):
+        super().__init__(scope, id)
+        self.role = iam.Role(
+            self,
+            "Role",
+            role_name=f"{prefix}-{stage}-endpoint",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description=f"Model containers of the endpoint {prefix}-{stage}",
+        )
+        prefix_ = capture_prefix(stage)
+        lake.grant_read_artifacts(self.role)  # model artifacts
+        lake.artifacts.grant_put(self.role, f"{prefix_}*")
+        lake.key.grant_encrypt_decrypt(self.role)
+        acknowledge_inline_policy(self.role)
+        acknowledge_grant_actions(
+            self.role,
+            "Action groups written by grant_read/grant_put on the artifacts bucket and by the "
+            "key grant; every resource in these statements is named.",
+        )
+        acknowledge_wildcard_resource(
+            self.role,
+            lake.artifacts.arn_for_objects("*"),
+            "Model artifacts are stored under names chosen by the training pipeline at run time.",
+        )
+        acknowledge_wildcard_resource(
+            self.role,
+            lake.artifacts.arn_for_objects(f"{prefix_}*"),
+            "SageMaker names captured-data objects by hour and request; writes are limited to "
+            "this endpoint's capture prefix.",
+        )
+
+
 class ModelEndpoint(Construct):
     """Endpoint ``<prefix>-<stage>`` serving ``model_package_arn``.
 
-    The model runs network-isolated (in the VPC when ``subnets`` are given) as the role
-    ``<prefix>-<stage>-endpoint``. Real-time endpoints: ML storage volumes encrypted with the
-    lake's key, data capture of requests and responses (``data_capture_percent``) to
-    ``s3://<artifacts>/data-capture/<stage>/`` encrypted with the same key, target-tracking
+    The model runs network-isolated (in the VPC when ``subnets`` are given) as ``role`` (an
+    :class:`EndpointRole`). Real-time endpoints: ML storage volumes encrypted with ``key_arn``,
+    data capture of requests and responses (``data_capture_percent``) to ``capture_uri``
+    encrypted with the same key, target-tracking
     autoscaling between ``min_instances`` and ``max_instances``, and blue/green deployments
     (all at once, canary or linear) that roll back automatically when the 5xx or p99-latency
     alarm fires; both alarms also notify ``alarm_topic``. Serverless endpoints cost nothing
@@ -76,7 +120,9 @@ class ModelEndpoint(Construct):
         prefix: str,
         stage: str,
         model_package_arn: str,
-        lake: LakeAccess,
+        role: iam.IRole,
+        key_arn: str,
+        capture_uri: str,
         hosting: RealtimeSettings | ServerlessSettings,
         alarm_topic: sns.ITopic,
         subnets: Sequence[ec2.ISubnet] = (),
@@ -85,18 +131,7 @@ class ModelEndpoint(Construct):
         super().__init__(scope, id)
         self.endpoint_name = f"{prefix}-{stage}"
         self._alarm_topic = alarm_topic
-        self.capture_prefix = f"data-capture/{stage}/"
-        self.role = iam.Role(
-            self,
-            "Role",
-            role_name=f"{prefix}-{stage}-endpoint",
-            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
-            description=f"Model containers of the endpoint {self.endpoint_name}",
-        )
-        lake.grant_read_artifacts(self.role)  # model artifacts
-        lake.artifacts.grant_put(self.role, f"{self.capture_prefix}*")
-        lake.key.grant_encrypt_decrypt(self.role)
-
+        self.role = role
         realtime = isinstance(hosting, RealtimeSettings)
         if subnets and not realtime:
             raise ValueError(
@@ -122,8 +157,6 @@ class ModelEndpoint(Construct):
             enable_network_isolation=True if realtime else None,
             vpc_config=vpc_config,
         )
-        # SageMaker checks the role can read the model when it creates the model.
-        depend_on_role_policy_only(self.model, self.role)
         if isinstance(hosting, RealtimeSettings):
             variant = sagemaker.CfnEndpointConfig.ProductionVariantProperty(
                 variant_name=VARIANT,
@@ -135,8 +168,8 @@ class ModelEndpoint(Construct):
             capture = sagemaker.CfnEndpointConfig.DataCaptureConfigProperty(
                 enable_capture=True,
                 initial_sampling_percentage=hosting.data_capture_percent,
-                destination_s3_uri=lake.artifacts.s3_url_for_object(self.capture_prefix),
-                kms_key_id=lake.key.key_arn,
+                destination_s3_uri=capture_uri,
+                kms_key_id=key_arn,
                 capture_options=[
                     sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Input"),
                     sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Output"),
@@ -150,7 +183,7 @@ class ModelEndpoint(Construct):
                 self,
                 "Config",
                 production_variants=[variant],
-                kms_key_id=lake.key.key_arn,
+                kms_key_id=key_arn,
                 data_capture_config=capture,
             )
         else:
@@ -242,7 +275,6 @@ class ModelEndpoint(Construct):
                 scale_out_cooldown=cdk.Duration.minutes(1),
             )
         self.realtime = realtime
-        self._acknowledge(lake)
 
     def _metric(self, name: str, statistic: str) -> cloudwatch.Metric:
         return cloudwatch.Metric(
@@ -283,25 +315,6 @@ class ModelEndpoint(Construct):
         for alarm in (errors, latency):
             alarm.add_alarm_action(cw_actions.SnsAction(self._alarm_topic))
         return [errors, latency]
-
-    def _acknowledge(self, lake: LakeAccess) -> None:
-        acknowledge_inline_policy(self.role)
-        acknowledge_grant_actions(
-            self.role,
-            "Action groups written by grant_read/grant_put on the artifacts bucket and by the "
-            "key grant; every resource in these statements is named.",
-        )
-        acknowledge_wildcard_resource(
-            self.role,
-            lake.artifacts.arn_for_objects("*"),
-            "Model artifacts are stored under names chosen by the training pipeline at run time.",
-        )
-        acknowledge_wildcard_resource(
-            self.role,
-            lake.artifacts.arn_for_objects(f"{self.capture_prefix}*"),
-            "SageMaker names captured-data objects by hour and request; writes are limited to "
-            "this endpoint's capture prefix.",
-        )
 
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
         stack = cdk.Stack.of(self)

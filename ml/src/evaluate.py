@@ -1,0 +1,114 @@
+"""SageMaker Processing step: score the trained model on the test split -> evaluation.json.
+
+    python3 evaluate.py [--model-dir /opt/ml/processing/model] [--test-dir /opt/ml/processing/test]
+                        [--output-dir /opt/ml/processing/evaluation] [--max-roc-points 101]
+
+Runs in the XGBoost 1.7-1 image (a ScriptProcessor, ml/src on PYTHONPATH); every argument has
+the pipeline's path as its default. --model-dir holds either the training job's model.tar.gz
+(what a ProcessingInput of ``ModelArtifacts.S3ModelArtifacts`` delivers) or the plain model
+files (xgboost-model.json + features.json). --test-dir holds the headerless test split written
+by preprocess.py. The result, --output-dir/evaluation.json, is in SageMaker's model-quality
+metrics format, so it can be attached to a model package as ``ModelMetrics`` and read by the
+pipeline's quality gate with ``JsonGet(..., json_path="binary_classification_metrics.auc.value")``.
+
+Predicted labels use the decision threshold stored with the model (train.py --threshold). The
+metrics are computed with numpy (churn_metrics), not scikit-learn.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from churn_features import DataValidationError
+from churn_io import read_split_dir
+from churn_metrics import classification_metrics, confusion_matrix, roc_curve
+from churn_model import load_model
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+# SageMaker's format has a standard deviation per metric; a single test set gives none.
+NO_STD = "NaN"
+REPORTED = ("auc", "accuracy", "precision", "recall", "f1")
+
+
+def _metric(value: float) -> dict[str, Any]:
+    return {"value": value, "standard_deviation": NO_STD}
+
+
+def thin_curve(
+    fpr: NDArray[np.float64], tpr: NDArray[np.float64], max_points: int
+) -> tuple[list[float], list[float]]:
+    """At most max_points of the ROC curve, evenly spaced by index, both ends kept."""
+    if len(fpr) > max_points:
+        keep = np.unique(np.round(np.linspace(0, len(fpr) - 1, max_points)).astype(int))
+        fpr, tpr = fpr[keep], tpr[keep]
+    return [round(float(v), 6) for v in fpr], [round(float(v), 6) for v in tpr]
+
+
+def evaluate(
+    model_dir: Path, test_dir: Path, output_dir: Path, max_roc_points: int = 101
+) -> dict[str, Any]:
+    """Write evaluation.json and return its content."""
+    model = load_model(model_dir)
+    labels, features = read_split_dir(test_dir, len(model.feature_names))
+    if set(labels.tolist()) != {0, 1}:
+        raise DataValidationError(f"the test split in {test_dir} must hold both labels for AUC")
+    probabilities = model.churn_probability(features)
+    metrics = classification_metrics(labels, probabilities, model.threshold)
+    predicted = (probabilities >= model.threshold).astype(np.int64)
+    # Rows: actual label, columns: predicted label (SageMaker's confusion_matrix layout).
+    matrix = confusion_matrix(labels, predicted)
+    fpr, tpr = roc_curve(labels, probabilities)
+    fprs, tprs = thin_curve(fpr, tpr, max_roc_points)
+    report = {
+        "binary_classification_metrics": {
+            **{name: _metric(metrics[name]) for name in REPORTED},
+            "confusion_matrix": {
+                str(actual): {str(guess): matrix[actual][guess] for guess in (0, 1)}
+                for actual in (0, 1)
+            },
+            "receiver_operating_characteristic_curve": {
+                "false_positive_rates": fprs,
+                "true_positive_rates": tprs,
+            },
+        }
+    }
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / "evaluation.json").write_text(
+        json.dumps(report, indent=2) + "\n", encoding="utf-8"
+    )
+    return report
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    parser.add_argument("--model-dir", type=Path, default=Path("/opt/ml/processing/model"))
+    parser.add_argument("--test-dir", type=Path, default=Path("/opt/ml/processing/test"))
+    parser.add_argument("--output-dir", type=Path, default=Path("/opt/ml/processing/evaluation"))
+    parser.add_argument(
+        "--max-roc-points", type=int, default=101, help="ROC curve points kept in the report"
+    )
+    args = parser.parse_args(argv)
+    if args.max_roc_points < 2:
+        parser.error("--max-roc-points must be at least 2")
+    try:
+        report = evaluate(args.model_dir, args.test_dir, args.output_dir, args.max_roc_points)
+    except DataValidationError as err:
+        print(f"evaluate: error: {err}", file=sys.stderr)
+        return 2
+    metrics = report["binary_classification_metrics"]
+    for name in REPORTED:
+        print(f"test:{name}={metrics[name]['value']:.6f};")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
