@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-from typing import Any
-
 import aws_cdk as cdk
 
 from stacks.config import PlatformConfig
+from stacks.context import project_context
 from stacks.guardrails import add_rule_packs
 from stacks.stage import PlatformStage
 
-CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
-
-
-def project_context() -> dict[str, Any]:
-    """The feature flags of cdk.json, for apps built outside the CDK CLI (tests, benchmarks)."""
-    context: dict[str, Any] = json.loads(CDK_JSON.read_text())["context"]
-    return context
+__all__ = ["build_app", "project_context"]
 
 
 def build_app(

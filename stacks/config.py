@@ -306,6 +306,8 @@ class AuditConfig(_Model):
 FOUNDATION_ENDPOINTS = ("glue", "logs", "monitoring", "kms")
 # Training jobs pull images from ECR; the trigger Lambda calls SageMaker and SSM.
 BUILD_ENDPOINTS = ("sagemaker.api", "ecr.api", "ecr.dkr", "ssm")
+# The deploy functions invoke the staging endpoint and report to CodePipeline.
+DEPLOY_ENDPOINTS = ("sagemaker.runtime", "codepipeline")
 
 
 class NetworkConfig(_Model):
@@ -339,6 +341,11 @@ _INSTANCE_FAMILIES = ("t3", "m5", "m6i", "m7i", "c5", "c6i", "c7i", "r5", "r6i",
 _INSTANCE_SIZES = ("medium", "large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge",
                    "16xlarge", "24xlarge")  # fmt: skip
 ML_INSTANCE_TYPES = frozenset(f"ml.{f}.{s}" for f in _INSTANCE_FAMILIES for s in _INSTANCE_SIZES)
+# Hosting (endpoints) offers t2 but not t3 burstable instances.
+HOSTING_INSTANCE_TYPES = frozenset(
+    {t for t in ML_INSTANCE_TYPES if not t.startswith("ml.t3.")}
+    | {f"ml.t2.{s}" for s in ("medium", "large", "xlarge", "2xlarge")}
+)
 DEBUGGER_RULES = frozenset({"loss_not_decreasing", "overfit", "overtraining", "tree_depth",
                             "class_imbalance", "feature_importance_overweight"})  # fmt: skip
 _ARN_CONNECTION = re.compile(
@@ -420,6 +427,72 @@ class BuildConfig(_Model):
         return v
 
 
+class DeployStageConfig(_Model):
+    """How one deployment stage hosts the approved model."""
+
+    hosting: str = "realtime"
+    instance_type: str = "ml.m5.large"
+    min_instances: Annotated[int, Field(ge=1, le=20)] = 1
+    max_instances: Annotated[int, Field(ge=1, le=40)] = 2
+    invocations_per_instance: Annotated[int, Field(ge=1, le=100_000)] = 100
+    traffic_routing: str = "CANARY"
+    canary_percent: Annotated[int, Field(ge=1, le=50)] = 10
+    wait_minutes: Annotated[int, Field(ge=1, le=60)] = 5
+    latency_p99_ms: Annotated[int, Field(ge=1, le=60_000)] = 500
+    data_capture_percent: Annotated[int, Field(ge=1, le=100)] = 20
+    memory_mb: int = 2048
+    max_concurrency: Annotated[int, Field(ge=1, le=200)] = 5
+
+    @field_validator("instance_type")
+    @classmethod
+    def _hosting_type(cls, v: str) -> str:
+        if v not in HOSTING_INSTANCE_TYPES:
+            raise ValueError(
+                f"{v!r} is not a SageMaker hosting instance type the platform knows. Fix: use "
+                "one such as 'ml.m5.large', 'ml.c5.xlarge' or 'ml.t2.medium'"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DeployStageConfig:
+        if self.hosting not in ("realtime", "serverless"):
+            raise ValueError(
+                f"hosting {self.hosting!r} is not a hosting type. Fix: use 'realtime' or "
+                "'serverless'"
+            )
+        if self.traffic_routing not in ("ALL_AT_ONCE", "CANARY", "LINEAR"):
+            raise ValueError(
+                f"traffic_routing {self.traffic_routing!r} is unknown. Fix: use ALL_AT_ONCE, "
+                "CANARY or LINEAR"
+            )
+        if self.max_instances < self.min_instances:
+            raise ValueError(
+                f"max_instances ({self.max_instances}) is below min_instances "
+                f"({self.min_instances}). Fix: raise max_instances"
+            )
+        if self.memory_mb not in (1024, 2048, 3072, 4096, 5120, 6144):
+            raise ValueError(
+                f"memory_mb {self.memory_mb} is not a serverless memory size. Fix: use 1024, "
+                "2048, 3072, 4096, 5120 or 6144"
+            )
+        return self
+
+
+def _serverless_staging() -> DeployStageConfig:
+    # Staging costs nothing while idle; production gets instances, capture and monitoring.
+    return DeployStageConfig(hosting="serverless")
+
+
+class DeployConfig(_Model):
+    """Approved model -> staging endpoint -> test -> (manual approval) -> production."""
+
+    enabled: bool = True
+    staging: DeployStageConfig = Field(default_factory=_serverless_staging)
+    production: DeployStageConfig = DeployStageConfig()
+    manual_approval: bool = True
+    test_max_latency_ms: Annotated[int, Field(ge=10, le=60_000)] = 2000
+
+
 class PlatformConfig(_Model):
     """The whole platform's configuration."""
 
@@ -431,6 +504,7 @@ class PlatformConfig(_Model):
     audit: AuditConfig = AuditConfig()
     network: NetworkConfig = NetworkConfig()
     build: BuildConfig = BuildConfig()
+    deploy: DeployConfig = DeployConfig()
 
     @field_validator("project_name")
     @classmethod
@@ -465,6 +539,22 @@ class PlatformConfig(_Model):
             if len(value) > 256:
                 raise ValueError(f"tag {key!r} value is over 256 characters. Fix: shorten it")
         return v
+
+    @model_validator(mode="after")
+    def _layers_fit_together(self) -> PlatformConfig:
+        if self.deploy.enabled and not self.build.enabled:
+            raise ValueError(
+                "deploy is enabled but build is not: deployments take models from the build "
+                "layer's registry. Fix: enable build or set deploy.enabled: false"
+            )
+        if self.network.vpc_mode:
+            for stage in ("staging", "production"):
+                if getattr(self.deploy, stage).hosting == "serverless":
+                    raise ValueError(
+                        f"deploy.{stage}.hosting is serverless, which cannot run in a VPC. "
+                        "Fix: use hosting: realtime in VPC mode"
+                    )
+        return self
 
     def environment(self, name: str) -> EnvironmentConfig:
         for env in self.environments:

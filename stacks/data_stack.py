@@ -12,7 +12,13 @@ from mlops_constructs.data import AuditTrail, DataLake, LakeLifecycle
 from mlops_constructs.network import IsolatedNetwork
 from mlops_constructs.observability import retention_days
 from mlops_constructs.security import PlatformKey
-from stacks.config import BUILD_ENDPOINTS, FOUNDATION_ENDPOINTS, EnvironmentConfig, PlatformConfig
+from stacks.config import (
+    BUILD_ENDPOINTS,
+    DEPLOY_ENDPOINTS,
+    FOUNDATION_ENDPOINTS,
+    EnvironmentConfig,
+    PlatformConfig,
+)
 
 
 class DataStack(cdk.Stack):
@@ -76,7 +82,8 @@ class DataStack(cdk.Stack):
                 cidr=net.cidr,
                 az_count=net.az_count,
                 interface_services=FOUNDATION_ENDPOINTS
-                + (BUILD_ENDPOINTS if config.build.enabled else ()),
+                + (BUILD_ENDPOINTS if config.build.enabled else ())
+                + (DEPLOY_ENDPOINTS if config.deploy.enabled else ()),
                 flow_log_retention=retention_days(net.flow_log_retention_days),
             )
             self.lake.restrict_to_vpc_endpoint(self.network.s3_endpoint.vpc_endpoint_id)

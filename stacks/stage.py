@@ -11,6 +11,7 @@ from stacks.build_stack import BuildStack
 from stacks.catalog_stack import CatalogStack
 from stacks.config import EnvironmentConfig, PlatformConfig
 from stacks.data_stack import DataStack
+from stacks.deploy_stack import DeployStack
 
 
 class PlatformStage(cdk.Stage):
@@ -61,10 +62,20 @@ class PlatformStage(cdk.Stage):
                 config=config,
                 data=self.data,
             )
+        self.deploy: DeployStack | None = None
+        if config.deploy.enabled:
+            self.deploy = DeployStack(
+                self,
+                "Deploy",
+                stack_name=f"{prefix}-deploy",
+                description=f"{prefix}: deploy pipeline from approved model to production",
+                config=config,
+                data=self.data,
+            )
         tags = {"project": config.project_name, "environment": environment.name, **config.tags}
         for key, value in tags.items():
             cdk.Tags.of(self).add(key, value)
 
     @property
     def stacks(self) -> list[cdk.Stack]:
-        return [s for s in (self.data, self.catalog, self.build) if s is not None]
+        return [s for s in (self.data, self.catalog, self.build, self.deploy) if s is not None]

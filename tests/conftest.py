@@ -97,6 +97,18 @@ def custom_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
             },
             "catalog": {"crawler_schedule": "cron(0 3 * * ? *)", "etl_workers": 4},
             "audit": {"cloudtrail_enabled": False, "log_retention_days": 731},
+            "deploy": {
+                "manual_approval": False,
+                "staging": {"hosting": "realtime", "instance_type": "ml.t2.medium"},
+                "production": {
+                    "instance_type": "ml.c5.xlarge",
+                    "min_instances": 2,
+                    "max_instances": 6,
+                    "traffic_routing": "LINEAR",
+                    "canary_percent": 25,
+                    "latency_p99_ms": 250,
+                },
+            },
             "build": {
                 "training_instance_type": "ml.c5.xlarge",
                 "training_instance_count": 2,
@@ -122,5 +134,7 @@ def custom_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
 @pytest.fixture(scope="session")
 def vpc_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     """VPC mode on, everything else default."""
-    config = parse_config({"network": {"vpc_mode": True}})
+    config = parse_config(
+        {"network": {"vpc_mode": True}, "deploy": {"staging": {"hosting": "realtime"}}}
+    )
     return synthesize(config, tmp_path_factory.mktemp("vpc"))

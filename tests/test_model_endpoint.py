@@ -217,6 +217,6 @@ def test_serverless_is_refused_in_a_vpc() -> None:
             capture_uri="s3://b/c/",
             hosting=ServerlessSettings(),
             alarm_topic=topic.topic,
-            subnets=vpc.isolated_subnets,
-            security_group=ec2.SecurityGroup(stack, "Sg", vpc=vpc),
+            subnet_ids=[s.subnet_id for s in vpc.isolated_subnets],
+            security_group_id=ec2.SecurityGroup(stack, "Sg", vpc=vpc).security_group_id,
         )

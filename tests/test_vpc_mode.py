@@ -66,9 +66,10 @@ def test_only_the_endpoints_in_use(data: dict[str, Any]) -> None:
         e["ServiceName"].split(".", 3)[3] for e in endpoints.values() if "SubnetIds" in e
     )
     assert gateway == ["dynamodb']]}", "s3']]}"]  # free
-    # Glue jobs (foundation), then training jobs and the trigger (build layer).
+    # Glue jobs (foundation), training jobs and the trigger (build), deploy functions (deploy).
     assert interface == [
-        "ecr.api", "ecr.dkr", "glue", "kms", "logs", "monitoring", "sagemaker.api", "ssm"
+        "codepipeline", "ecr.api", "ecr.dkr", "glue", "kms", "logs", "monitoring",
+        "sagemaker.api", "sagemaker.runtime", "ssm",
     ]  # fmt: skip
     for e in endpoints.values():
         if "SubnetIds" in e:

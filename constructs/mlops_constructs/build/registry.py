@@ -9,11 +9,16 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+from mlops_constructs.security.nag import acknowledge
+
 _READ_ACTIONS = [
     "sagemaker:DescribeModelPackage",
     "sagemaker:DescribeModelPackageGroup",
-    "sagemaker:ListModelPackages",
 ]
+_LIST_REASON = (
+    "sagemaker:ListModelPackages supports no resource-level permissions; it only lists "
+    "versions, whose contents still need the scoped Describe actions."
+)
 
 
 class ModelRegistry(Construct):
@@ -67,13 +72,24 @@ class ModelRegistry(Construct):
         self.group.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
 
     def grant_read(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Describe and list the group's model versions."""
+        """Describe the group's model versions, and list model versions."""
+        self._grant_list(grantee)
         return iam.Grant.add_to_principal(
             grantee=grantee, actions=_READ_ACTIONS, resource_arns=[self.arn, self.packages_arn]
         )
 
+    @staticmethod
+    def _grant_list(grantee: iam.IGrantable) -> None:
+        iam.Grant.add_to_principal(
+            grantee=grantee, actions=["sagemaker:ListModelPackages"], resource_arns=["*"]
+        )
+        principal = grantee.grant_principal
+        if isinstance(principal, iam.Role):
+            acknowledge(principal, "AwsSolutions-IAM5[Resource::*]", _LIST_REASON)
+
     def grant_register(self, grantee: iam.IGrantable) -> iam.Grant:
         """Register new versions in the group (what the training pipeline's role does)."""
+        self._grant_list(grantee)
         return iam.Grant.add_to_principal(
             grantee=grantee,
             actions=[*_READ_ACTIONS, "sagemaker:CreateModelPackage"],

@@ -7,11 +7,16 @@ from mlops_constructs.deploy.endpoint import (
     ServerlessSettings,
     capture_prefix,
 )
+from mlops_constructs.deploy.pipeline import DeployPipeline, VpcPlacement
+from mlops_constructs.deploy.templates import synthesize_endpoint_templates
 
 __all__ = [
+    "DeployPipeline",
     "EndpointRole",
     "ModelEndpoint",
     "RealtimeSettings",
     "ServerlessSettings",
+    "VpcPlacement",
     "capture_prefix",
+    "synthesize_endpoint_templates",
 ]

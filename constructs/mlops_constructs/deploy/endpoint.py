@@ -9,7 +9,6 @@ import aws_cdk as cdk
 from aws_cdk import aws_applicationautoscaling as autoscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
-from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
@@ -98,7 +97,7 @@ class EndpointRole(Construct):
 class ModelEndpoint(Construct):
     """Endpoint ``<prefix>-<stage>`` serving ``model_package_arn``.
 
-    The model runs network-isolated (in the VPC when ``subnets`` are given) as ``role`` (an
+    The model runs network-isolated (in the VPC when ``subnet_ids`` are given) as ``role`` (an
     :class:`EndpointRole`). Real-time endpoints: ML storage volumes encrypted with ``key_arn``,
     data capture of requests and responses (``data_capture_percent``) to ``capture_uri``
     encrypted with the same key, target-tracking
@@ -124,27 +123,28 @@ class ModelEndpoint(Construct):
         key_arn: str,
         capture_uri: str,
         hosting: RealtimeSettings | ServerlessSettings,
-        alarm_topic: sns.ITopic,
-        subnets: Sequence[ec2.ISubnet] = (),
-        security_group: ec2.ISecurityGroup | None = None,
+        alarm_topic: sns.ITopic | None = None,
+        subnet_ids: Sequence[str] = (),
+        security_group_id: str | None = None,
     ) -> None:
         super().__init__(scope, id)
         self.endpoint_name = f"{prefix}-{stage}"
         self._alarm_topic = alarm_topic
         self.role = role
         realtime = isinstance(hosting, RealtimeSettings)
-        if subnets and not realtime:
+        if realtime and alarm_topic is None:
+            raise ValueError(f"{self.endpoint_name}: real-time endpoints need an alarm topic")
+        if subnet_ids and not realtime:
             raise ValueError(
                 f"{self.endpoint_name}: serverless endpoints cannot run in a VPC; use real-time "
                 "hosting in VPC mode"
             )
         vpc_config = None
-        if subnets:
-            if security_group is None:
+        if subnet_ids:
+            if security_group_id is None:
                 raise ValueError("VPC mode needs the workloads' security group")
             vpc_config = sagemaker.CfnModel.VpcConfigProperty(
-                subnets=[s.subnet_id for s in subnets],
-                security_group_ids=[security_group.security_group_id],
+                subnets=list(subnet_ids), security_group_ids=[security_group_id]
             )
         self.model = sagemaker.CfnModel(
             self,
@@ -257,9 +257,20 @@ class ModelEndpoint(Construct):
 
         self.scaling: autoscaling.ScalableTarget | None = None
         if isinstance(hosting, RealtimeSettings):
+            stack = cdk.Stack.of(self)
             self.scaling = autoscaling.ScalableTarget(
                 self,
                 "Scaling",
+                # The service-linked role Application Auto Scaling creates for SageMaker: no IAM
+                # resource in the template (the deploy role creates none).
+                role=iam.Role.from_role_arn(
+                    self,
+                    "ScalingRole",
+                    f"arn:{stack.partition}:iam::{stack.account}:role/aws-service-role/"
+                    "sagemaker.application-autoscaling.amazonaws.com/"
+                    "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint",
+                    mutable=False,
+                ),
                 service_namespace=autoscaling.ServiceNamespace.SAGEMAKER,
                 resource_id=f"endpoint/{self.endpoint_name}/variant/{VARIANT}",
                 scalable_dimension="sagemaker:variant:DesiredInstanceCount",
@@ -313,7 +324,8 @@ class ModelEndpoint(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         for alarm in (errors, latency):
-            alarm.add_alarm_action(cw_actions.SnsAction(self._alarm_topic))
+            if self._alarm_topic is not None:
+                alarm.add_alarm_action(cw_actions.SnsAction(self._alarm_topic))
         return [errors, latency]
 
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:

@@ -27,6 +27,7 @@ INTERFACE_SERVICES: dict[str, ec2.InterfaceVpcEndpointAwsService] = {
     "ecr.api": ec2.InterfaceVpcEndpointAwsService.ECR,
     "ecr.dkr": ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER,
     "ssm": ec2.InterfaceVpcEndpointAwsService.SSM,
+    "codepipeline": ec2.InterfaceVpcEndpointAwsService.CODEPIPELINE,
 }
 
 _KEY_USE = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"]

@@ -1,0 +1,203 @@
+"""Fixtures for the deploy_router handler: moto SageMaker model registry, CodePipeline, SSM.
+
+The handler is loaded from its file under the unique module name ``deploy_router_handler``
+rather than as ``handler`` from sys.path: every function folder has a ``handler.py``, and in one
+pytest process the first ``import handler`` would shadow the others.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+FUNCTION_DIR = Path(__file__).resolve().parents[1]
+MODULE_NAME = "deploy_router_handler"
+
+if MODULE_NAME not in sys.modules:
+    _spec = importlib.util.spec_from_file_location(MODULE_NAME, FUNCTION_DIR / "handler.py")
+    assert _spec is not None and _spec.loader is not None
+    _module = importlib.util.module_from_spec(_spec)
+    sys.modules[MODULE_NAME] = _module
+    _spec.loader.exec_module(_module)
+
+handler_module = sys.modules[MODULE_NAME]
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+GROUP = "mlops-dev-models"
+PIPELINE = "mlops-dev-deploy"
+PARAMETER = "/mlops-dev/deploy/model-package-arn"
+ARTIFACTS = f"mlops-dev-artifacts-{ACCOUNT}"
+CODEPIPELINE_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "codepipeline.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+INFERENCE_SPECIFICATION = {
+    "Containers": [
+        {
+            "Image": f"683313688378.dkr.ecr.{REGION}.amazonaws.com/sagemaker-xgboost:1.7-1",
+            "ModelDataUrl": f"s3://{ARTIFACTS}/models/model.tar.gz",
+        }
+    ],
+    "SupportedContentTypes": ["text/csv", "application/json"],
+    "SupportedResponseMIMETypes": ["application/json"],
+}
+
+
+def deploy_pipeline(role_arn: str) -> dict[str, Any]:
+    """A minimal V2 pipeline shaped like the deploy flow: Source -> Staging (CloudFormation)."""
+    return {
+        "name": PIPELINE,
+        "roleArn": role_arn,
+        "pipelineType": "V2",
+        "artifactStore": {"type": "S3", "location": ARTIFACTS},
+        "variables": [{"name": "ModelPackageArn", "defaultValue": "none"}],
+        "stages": [
+            {
+                "name": "Source",
+                "actions": [
+                    {
+                        "name": "Templates",
+                        "actionTypeId": {
+                            "category": "Source",
+                            "owner": "AWS",
+                            "provider": "S3",
+                            "version": "1",
+                        },
+                        "configuration": {
+                            "S3Bucket": ARTIFACTS,
+                            "S3ObjectKey": "deploy/templates.zip",
+                            "PollForSourceChanges": "false",
+                        },
+                        "outputArtifacts": [{"name": "Templates"}],
+                    }
+                ],
+            },
+            {
+                "name": "Staging",
+                "actions": [
+                    {
+                        "name": "DeployStaging",
+                        "actionTypeId": {
+                            "category": "Deploy",
+                            "owner": "AWS",
+                            "provider": "CloudFormation",
+                            "version": "1",
+                        },
+                        "configuration": {
+                            "ActionMode": "CREATE_UPDATE",
+                            "StackName": "mlops-dev-staging-endpoint",
+                            "TemplatePath": "Templates::endpoint.json",
+                            "ParameterOverrides": json.dumps(
+                                {"ModelPackageArn": "#{variables.ModelPackageArn}"}
+                            ),
+                        },
+                        "inputArtifacts": [{"name": "Templates"}],
+                    }
+                ],
+            },
+        ],
+    }
+
+
+@dataclass
+class Aws:
+    sagemaker: Any
+    codepipeline: Any
+    ssm: Any
+    group: str = GROUP
+    pipeline: str = PIPELINE
+    parameter: str = PARAMETER
+
+    def register(self, status: str = "PendingManualApproval", group: str = GROUP) -> str:
+        """Registers a new version in the group, as the training pipeline's Register step."""
+        arn: str = self.sagemaker.create_model_package(
+            ModelPackageGroupName=group,
+            ModelPackageDescription="churn model",
+            InferenceSpecification=INFERENCE_SPECIFICATION,
+            ModelApprovalStatus=status,
+        )["ModelPackageArn"]
+        return arn
+
+    def set_status(self, arn: str, status: str) -> None:
+        self.sagemaker.update_model_package(ModelPackageArn=arn, ModelApprovalStatus=status)
+
+    def executions(self) -> list[dict[str, Any]]:
+        response = self.codepipeline.list_pipeline_executions(pipelineName=PIPELINE)
+        summaries: list[dict[str, Any]] = response["pipelineExecutionSummaries"]
+        return summaries
+
+    def variables(self, execution_id: str) -> dict[str, str]:
+        execution = self.codepipeline.get_pipeline_execution(
+            pipelineName=PIPELINE, pipelineExecutionId=execution_id
+        )["pipelineExecution"]
+        return {v["name"]: v["resolvedValue"] for v in execution["variables"]}
+
+    def deployed(self) -> str:
+        value: str = self.ssm.get_parameter(Name=PARAMETER)["Parameter"]["Value"]
+        return value
+
+
+@pytest.fixture(autouse=True)
+def environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials, one region, the function's settings; nothing from the developer's env."""
+    for name in ("AWS_PROFILE", "AWS_REGION", "AWS_LAMBDA_FUNCTION_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("MODEL_PACKAGE_GROUP", GROUP)
+    monkeypatch.setenv("DEPLOY_PIPELINE", PIPELINE)
+    monkeypatch.setenv("DEPLOYED_PARAMETER", PARAMETER)
+
+
+# Creating a boto3 client costs 0.1-0.2 s (the SageMaker model is large), so the test's clients
+# and the handler's own (lazily made, cached in handler_module._CLIENTS) are kept for the whole
+# session. That is safe: moto intercepts every client made after it was imported, and each
+# test's mock_aws() starts from empty backends.
+_TEST_CLIENTS: dict[str, Any] = {}
+
+
+def _test_client(service: str) -> Any:
+    if service not in _TEST_CLIENTS:
+        _TEST_CLIENTS[service] = boto3.client(service, region_name=REGION)
+    return _TEST_CLIENTS[service]
+
+
+@pytest.fixture
+def aws() -> Iterator[Aws]:
+    """moto: the model package group (and another one), the deploy pipeline, the parameter."""
+    with mock_aws():
+        sagemaker = _test_client("sagemaker")
+        for group in (GROUP, "other-team-models"):
+            sagemaker.create_model_package_group(
+                ModelPackageGroupName=group, ModelPackageGroupDescription="churn models"
+            )
+        iam = _test_client("iam")
+        role_arn = iam.create_role(
+            RoleName="mlops-dev-deploy-pipeline",
+            AssumeRolePolicyDocument=json.dumps(CODEPIPELINE_TRUST),
+        )["Role"]["Arn"]
+        codepipeline = _test_client("codepipeline")
+        codepipeline.create_pipeline(pipeline=deploy_pipeline(role_arn))
+        ssm = _test_client("ssm")
+        # as the CDK stack creates it: SSM values cannot be empty
+        ssm.put_parameter(Name=PARAMETER, Value="none", Type="String")
+        yield Aws(sagemaker=sagemaker, codepipeline=codepipeline, ssm=ssm)

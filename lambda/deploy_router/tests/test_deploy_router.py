@@ -1,0 +1,427 @@
+"""deploy_router handler against moto: a real model registry, CodePipeline and SSM parameter.
+
+moto 5.2.5's CodePipeline stores the ``variables`` of StartPipelineExecution (returned by
+GetPipelineExecution as ``resolvedValue``) but ignores ``clientRequestToken``: every call starts a
+new execution. The tests therefore check the variable on the execution, assert the token the
+handler sends (on the client's ``before-call`` hook, an observation, not a fake) and rely on the
+SSM parameter for "a replay starts nothing".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import uuid
+from typing import Any
+
+import deploy_router_handler as handler
+import pytest
+from botocore.exceptions import ClientError
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+def state_change(
+    arn: str,
+    status: str = "Approved",
+    group: str = "mlops-dev-models",
+    **detail_overrides: Any,
+) -> dict[str, Any]:
+    """A "SageMaker Model Package State Change" event as EventBridge delivers it."""
+    detail: dict[str, Any] = {
+        "ModelPackageGroupName": group,
+        "ModelPackageVersion": int(arn.rsplit("/", 1)[1]),
+        "ModelPackageArn": arn,
+        "ModelPackageName": group,
+        "CreationTime": 1741593600000,
+        "ModelPackageStatus": "Completed",
+        "ModelApprovalStatus": status,
+        "CreatedBy": {"UserProfileName": "pipeline"},
+    }
+    detail.update(detail_overrides)
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "SageMaker Model Package State Change",
+        "source": "aws.sagemaker",
+        "account": "123456789012",
+        "time": "2025-03-10T08:00:00Z",
+        "region": "us-east-1",
+        "resources": [arn],
+        "detail": detail,
+    }
+
+
+def log_lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    """Every stdout line the handler wrote, each parsed as one JSON object."""
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
+
+
+def approve(aws: Any, arn: str) -> dict[str, Any]:
+    """A person approves the version: SageMaker's state, then the event it emits."""
+    aws.set_status(arn, "Approved")
+    return state_change(arn)
+
+
+# -- starting ------------------------------------------------------------------------------------
+
+
+def test_approved_newest_version_starts_the_deploy_pipeline_once(aws, capsys):
+    aws.register()  # version 1, still pending
+    arn = aws.register()  # version 2
+    sent: list[dict[str, Any]] = []
+
+    def observe(params: dict[str, Any], **_: Any) -> None:
+        sent.append(dict(params))
+
+    events = handler._client("codepipeline").meta.events
+    hook = "provide-client-params.codepipeline.StartPipelineExecution"
+    events.register(hook, observe)
+    try:
+        event = approve(aws, arn)
+        result = handler.handler(event, None)
+    finally:
+        events.unregister(hook, observe)
+
+    assert result["status"] == "started"
+    assert result["model_package_arn"] == arn
+    executions = aws.executions()
+    assert [e["pipelineExecutionId"] for e in executions] == [result["pipeline_execution_id"]]
+    assert aws.variables(result["pipeline_execution_id"]) == {"ModelPackageArn": arn}
+    assert aws.deployed() == arn
+    # the token is deterministic, valid for the API and derived from pipeline + ARN
+    token = sent[0]["clientRequestToken"]
+    assert re.fullmatch(r"[0-9a-f]{32}", token)
+    assert token == handler.client_request_token(aws.pipeline, arn)
+    assert sent[0]["variables"] == [{"name": "ModelPackageArn", "value": arn}]
+    line = log_lines(capsys)[-1]
+    assert line["level"] == "INFO"
+    assert line["status"] == "started"
+    assert line["model_package_arn"] == arn
+    assert line["pipeline_execution_id"] == result["pipeline_execution_id"]
+    assert line["event_id"] == event["id"]
+    assert line["pipeline"] == aws.pipeline
+
+
+def test_replayed_event_starts_nothing_new(aws, capsys):
+    event = approve(aws, aws.register())
+
+    first = handler.handler(event, None)
+    replay = handler.handler(event, None)
+    redelivered = handler.handler({**event, "id": str(uuid.uuid4())}, None)
+
+    assert first["status"] == "started"
+    assert replay == {"status": "already-deployed", "model_package_arn": first["model_package_arn"]}
+    assert redelivered["status"] == "already-deployed"
+    assert len(aws.executions()) == 1
+    assert log_lines(capsys)[-1]["status"] == "already-deployed"
+
+
+def test_a_later_approval_deploys_the_new_version(aws):
+    v1 = aws.register()
+    assert handler.handler(approve(aws, v1), None)["status"] == "started"
+    v2 = aws.register()
+
+    result = handler.handler(approve(aws, v2), None)
+
+    assert result["status"] == "started"
+    assert len(aws.executions()) == 2
+    assert aws.variables(result["pipeline_execution_id"]) == {"ModelPackageArn": v2}
+    assert aws.deployed() == v2
+
+
+def test_without_the_parameter_setting_the_start_still_works(aws, monkeypatch):
+    monkeypatch.delenv("DEPLOYED_PARAMETER")
+    result = handler.handler(approve(aws, aws.register()), None)
+    assert result["status"] == "started"
+    assert aws.deployed() == "none"  # not touched
+
+
+def test_missing_parameter_is_created_on_first_start(aws):
+    aws.ssm.delete_parameter(Name=aws.parameter)
+    arn = aws.register()
+    assert handler.handler(approve(aws, arn), None)["status"] == "started"
+    assert aws.deployed() == arn
+
+
+# -- not deploying -------------------------------------------------------------------------------
+
+
+def test_older_approved_version_after_a_newer_one_is_superseded(aws, capsys):
+    v1 = aws.register()
+    v2 = aws.register()
+    late_v1_event = approve(aws, v1)  # approved first, but its event is processed late
+    assert handler.handler(approve(aws, v2), None)["status"] == "started"
+
+    result = handler.handler(late_v1_event, None)
+
+    assert result == {
+        "status": "superseded",
+        "model_package_arn": v1,
+        "newest_approved_arn": v2,
+    }
+    assert len(aws.executions()) == 1
+    assert aws.deployed() == v2
+    line = log_lines(capsys)[-1]
+    assert line["status"] == "superseded"
+    assert line["newest_approved_arn"] == v2
+
+
+def test_rejecting_the_newer_version_lets_the_older_one_deploy(aws):
+    """Rollback path: once v2 is rejected, v1 is the newest approved version again."""
+    v1 = aws.register()
+    v2 = aws.register()
+    aws.set_status(v1, "Approved")
+    aws.set_status(v2, "Approved")
+    assert handler.handler(state_change(v1), None)["status"] == "superseded"
+
+    aws.set_status(v2, "Rejected")
+    assert handler.handler(state_change(v2, "Rejected"), None)["status"] == "ignored"
+    result = handler.handler(state_change(v1), None)
+
+    assert result["status"] == "started"
+    assert aws.variables(result["pipeline_execution_id"]) == {"ModelPackageArn": v1}
+
+
+def test_approval_withdrawn_before_the_event_is_processed_is_ignored(aws):
+    arn = aws.register()
+    event = approve(aws, arn)
+    aws.set_status(arn, "Rejected")
+
+    result = handler.handler(event, None)
+
+    assert result["status"] == "ignored"
+    assert "no longer approved" in result["reason"]
+    assert aws.executions() == []
+
+
+@pytest.mark.parametrize("status", ["Rejected", "PendingManualApproval"])
+def test_a_model_that_is_not_approved_is_never_deployed(aws, capsys, status):
+    arn = aws.register(status)
+
+    result = handler.handler(state_change(arn, status), None)
+
+    assert result["status"] == "ignored"
+    assert f"approval status is {status!r}" in result["reason"]
+    assert aws.executions() == []
+    assert aws.deployed() == "none"
+    line = log_lines(capsys)[-1]
+    assert line["level"] == "INFO"
+    assert line["status"] == "ignored"
+    assert line["approval_status"] == status
+
+
+def test_another_group_is_ignored(aws):
+    arn = aws.register("Approved", group="other-team-models")
+
+    result = handler.handler(state_change(arn, group="other-team-models"), None)
+
+    assert result["status"] == "ignored"
+    assert "'other-team-models' is not 'mlops-dev-models'" in result["reason"]
+    assert aws.executions() == []
+
+
+# -- bad events ----------------------------------------------------------------------------------
+
+ARN = "arn:aws:sagemaker:us-east-1:123456789012:model-package/mlops-dev-models/3"
+
+
+def _without(event: Any, *path: str) -> Any:
+    target = event
+    for key in path[:-1]:
+        target = target[key]
+    del target[path[-1]]
+    return event
+
+
+BAD_EVENTS = [
+    pytest.param(None, "the event must be a JSON object, got null", id="none"),
+    pytest.param([state_change(ARN)], "the event must be a JSON object, got array", id="list"),
+    pytest.param(_without(state_change(ARN), "detail"), "detail is missing", id="no-detail"),
+    pytest.param(
+        {**state_change(ARN), "detail": "x"},
+        "detail must be an object, got string",
+        id="detail-str",
+    ),
+    pytest.param(
+        state_change(ARN, ModelPackageArn=42),
+        "detail.ModelPackageArn must be a string, got number",
+        id="arn-number",
+    ),
+    pytest.param(
+        state_change(ARN, ModelPackageArn=["x"]),
+        "detail.ModelPackageArn must be a string, got array",
+        id="arn-list",
+    ),
+    pytest.param(
+        state_change(ARN, ModelPackageArn="arn:aws:s3:::bucket/key"),
+        "is not a versioned model package ARN",
+        id="arn-not-model-package",
+    ),
+    pytest.param(
+        state_change(ARN, ModelPackageArn=ARN.replace("mlops-dev-models", "other-team-models")),
+        "does not belong to detail.ModelPackageGroupName 'mlops-dev-models'",
+        id="arn-other-group",
+    ),
+    pytest.param(
+        _without(state_change(ARN), "detail", "ModelPackageArn"),
+        "detail.ModelPackageArn is missing",
+        id="no-arn",
+    ),
+    pytest.param(
+        _without(state_change(ARN), "detail", "ModelPackageGroupName"),
+        "detail.ModelPackageGroupName is missing",
+        id="no-group",
+    ),
+    pytest.param(
+        _without(state_change(ARN), "detail", "ModelApprovalStatus"),
+        "detail.ModelApprovalStatus is missing",
+        id="no-status",
+    ),
+    pytest.param(
+        state_change(ARN, "approved"),
+        "detail.ModelApprovalStatus 'approved' is not a model approval status",
+        id="status-unknown",
+    ),
+    pytest.param(
+        state_change(ARN, ModelPackageVersion="3"),
+        "detail.ModelPackageVersion must be a number, got string",
+        id="version-string",
+    ),
+    pytest.param(
+        state_change(ARN, ModelPackageVersion=4),
+        "detail.ModelPackageVersion 4 does not match the version 3",
+        id="version-mismatch",
+    ),
+    pytest.param(
+        {**state_change(ARN), "detail-type": "SageMaker Model State Change"},
+        "detail-type 'SageMaker Model State Change' is not accepted",
+        id="unknown-detail-type",
+    ),
+    pytest.param(
+        _without(state_change(ARN), "detail-type"), "detail-type is missing", id="no-detail-type"
+    ),
+    pytest.param(
+        {**state_change(ARN), "source": "aws.s3"}, "source 'aws.s3' is not accepted", id="source"
+    ),
+]
+
+
+@pytest.mark.parametrize(("event", "error"), BAD_EVENTS)
+def test_bad_event_is_rejected_without_raising(aws, capsys, event, error):
+    result = handler.handler(event, None)
+
+    assert result["status"] == "rejected"
+    assert error in result["error"]
+    assert aws.executions() == []
+    assert aws.deployed() == "none"
+    lines = log_lines(capsys)
+    assert len(lines) == 1
+    assert lines[0]["level"] == "ERROR"
+    assert lines[0]["status"] == "rejected"
+    assert lines[0]["error"] == result["error"]
+    assert lines[0]["model_package_group"] == aws.group
+
+
+# -- configuration -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["MODEL_PACKAGE_GROUP", "DEPLOY_PIPELINE"])
+def test_missing_setting_fails_clearly(aws, capsys, monkeypatch, name):
+    monkeypatch.delenv(name)
+    arn = aws.register("Approved")
+
+    result = handler.handler(state_change(arn), None)
+
+    assert result["status"] == "failed"
+    assert f"{name} is not set" in result["error"]
+    assert aws.executions() == []
+    line = log_lines(capsys)[-1]
+    assert line["level"] == "ERROR"
+    assert name in line["error"]
+
+
+def test_every_invalid_setting_is_named(aws, monkeypatch):
+    monkeypatch.setenv("MODEL_PACKAGE_GROUP", "bad_group!")
+    monkeypatch.setenv("DEPLOY_PIPELINE", "no spaces allowed")
+    monkeypatch.setenv("DEPLOYED_PARAMETER", "not a name!")
+
+    result = handler.handler(state_change(ARN), None)
+
+    assert result["status"] == "failed"
+    for text in (
+        "MODEL_PACKAGE_GROUP='bad_group!' is not a model package group name",
+        "DEPLOY_PIPELINE='no spaces allowed' is not a CodePipeline name",
+        "DEPLOYED_PARAMETER='not a name!' is not an SSM parameter name",
+    ):
+        assert text in result["error"]
+
+
+def test_bad_configuration_is_logged_at_cold_start():
+    env = {k: v for k, v in os.environ.items() if k != "DEPLOY_PIPELINE"}
+    env["AWS_LAMBDA_FUNCTION_NAME"] = "mlops-dev-deploy-router"
+    proc = subprocess.run(
+        [sys.executable, "-c", f"import runpy; runpy.run_path({handler.__file__!r})"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(lines) == 1
+    assert lines[0]["level"] == "ERROR"
+    assert "DEPLOY_PIPELINE is not set" in lines[0]["error"]
+
+
+# -- AWS errors: re-raised -----------------------------------------------------------------------
+
+
+def test_missing_pipeline_raises_and_records_nothing(aws, capsys, monkeypatch):
+    monkeypatch.setenv("DEPLOY_PIPELINE", "no-such-pipeline")
+
+    with pytest.raises(ClientError) as raised:
+        handler.handler(approve(aws, aws.register()), None)
+
+    assert raised.value.response["Error"]["Code"] == "PipelineNotFoundException"
+    assert aws.deployed() == "none"  # a retry will try again
+    line = log_lines(capsys)[-1]
+    assert line["level"] == "ERROR"
+    assert line["operation"] == "StartPipelineExecution"
+    assert "exception" in line
+
+
+def test_recording_failure_is_raised_and_the_retry_reuses_the_token(aws, capsys, monkeypatch):
+    """Started, but the parameter cannot be written (here: a reserved name, AccessDenied).
+
+    The error is raised so that Lambda retries; the retry sends the same client request token,
+    which CodePipeline uses to recognise the request (moto ignores it and starts a second
+    execution, so only the token is compared here).
+    """
+    monkeypatch.setenv("DEPLOYED_PARAMETER", "/aws/mlops-dev/deployed")
+    tokens: list[str] = []
+
+    def observe(params: dict[str, Any], **_: Any) -> None:
+        tokens.append(params["clientRequestToken"])
+
+    events = handler._client("codepipeline").meta.events
+    hook = "provide-client-params.codepipeline.StartPipelineExecution"
+    events.register(hook, observe)
+    event = approve(aws, aws.register())
+    try:
+        for _ in range(2):
+            with pytest.raises(ClientError) as raised:
+                handler.handler(event, None)
+            assert raised.value.response["Error"]["Code"] == "AccessDeniedException"
+    finally:
+        events.unregister(hook, observe)
+
+    assert len(tokens) == 2
+    assert tokens[0] == tokens[1]
+    line = log_lines(capsys)[-1]
+    assert line["level"] == "ERROR"
+    assert line["operation"] == "PutParameter"
+    assert line["pipeline_execution_id"]  # the started execution is named in the error line

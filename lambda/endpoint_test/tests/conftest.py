@@ -1,0 +1,184 @@
+"""Fixtures for the endpoint_test handler: moto SageMaker (registry + runtime), stubbed reports.
+
+The handler is loaded from its file under the unique module name ``endpoint_test_handler``
+rather than as ``handler`` from sys.path: every function folder has a ``handler.py``, and in one
+pytest process the first ``import handler`` would shadow the others.
+
+moto 5.2.5's CodePipeline has no PutJobSuccessResult / PutJobFailureResult (moto/codepipeline/
+responses.py implements pipelines, executions and tags only), so for those two calls, and only
+them, the handler's own codepipeline client is put behind botocore's ``Stubber``: the requests are
+still validated against the service model, and the test reads what was sent. Everything else
+(DescribeModelPackage, InvokeEndpoint) runs against moto. moto's InvokeEndpoint answers from a
+queue of canned results configured through moto's own API
+(``POST http://motoapi.amazonaws.com/moto-api/static/sagemaker/endpoint-results``, see
+moto/sagemakerruntime/models.py): each distinct request body takes the next queued result, an
+empty queue gives the body ``"body"``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import requests
+from botocore.stub import ANY, Stubber
+from moto import mock_aws
+
+FUNCTION_DIR = Path(__file__).resolve().parents[1]
+MODULE_NAME = "endpoint_test_handler"
+
+if MODULE_NAME not in sys.modules:
+    _spec = importlib.util.spec_from_file_location(MODULE_NAME, FUNCTION_DIR / "handler.py")
+    assert _spec is not None and _spec.loader is not None
+    _module = importlib.util.module_from_spec(_spec)
+    sys.modules[MODULE_NAME] = _module
+    _spec.loader.exec_module(_module)
+
+handler_module = sys.modules[MODULE_NAME]
+
+REGION = "us-east-1"
+GROUP = "mlops-dev-models"
+ENDPOINT = "mlops-dev-staging"
+JOB_ID = "11111111-abcd-1111-abcd-111111abcdef"
+MOTO_RESULTS_URL = "http://motoapi.amazonaws.com/moto-api/static/sagemaker/endpoint-results"
+INFERENCE_SPECIFICATION = {
+    "Containers": [
+        {
+            "Image": f"683313688378.dkr.ecr.{REGION}.amazonaws.com/sagemaker-xgboost:1.7-1",
+            "ModelDataUrl": "s3://mlops-dev-artifacts-123456789012/models/model.tar.gz",
+        }
+    ],
+    "SupportedContentTypes": ["text/csv", "application/json"],
+    "SupportedResponseMIMETypes": ["application/json"],
+}
+
+
+@pytest.fixture(autouse=True)
+def environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials, one region; nothing from the developer's env."""
+    for name in ("AWS_PROFILE", "AWS_REGION", "AWS_LAMBDA_FUNCTION_NAME", "SAMPLE_PAYLOADS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+# Clients are kept for the session (creating one costs 0.1-0.2 s); moto intercepts every client
+# made after it was imported, and each test's mock_aws() starts from empty backends.
+_TEST_CLIENTS: dict[str, Any] = {}
+
+
+def _test_client(service: str) -> Any:
+    if service not in _TEST_CLIENTS:
+        _TEST_CLIENTS[service] = boto3.client(service, region_name=REGION)
+    return _TEST_CLIENTS[service]
+
+
+@dataclass
+class Aws:
+    sagemaker: Any
+    model_package_arn: str
+
+    def set_status(self, status: str) -> None:
+        self.sagemaker.update_model_package(
+            ModelPackageArn=self.model_package_arn, ModelApprovalStatus=status
+        )
+
+    def endpoint_returns(self, *bodies: object) -> None:
+        """Queues moto's InvokeEndpoint results, one per distinct request (dicts as JSON)."""
+        results = [
+            {
+                "Body": body if isinstance(body, str) else json.dumps(body),
+                "ContentType": "application/json",
+                "InvokedProductionVariant": "AllTraffic",
+            }
+            for body in bodies
+        ]
+        response = requests.post(MOTO_RESULTS_URL, json={"results": results}, timeout=5)
+        assert response.status_code == 201
+
+
+@pytest.fixture
+def aws() -> Iterator[Aws]:
+    """moto: the model package group with one approved version (the one being deployed)."""
+    with mock_aws():
+        sagemaker = _test_client("sagemaker")
+        sagemaker.create_model_package_group(
+            ModelPackageGroupName=GROUP, ModelPackageGroupDescription="churn models"
+        )
+        arn = sagemaker.create_model_package(
+            ModelPackageGroupName=GROUP,
+            InferenceSpecification=INFERENCE_SPECIFICATION,
+            ModelApprovalStatus="Approved",
+        )["ModelPackageArn"]
+        yield Aws(sagemaker=sagemaker, model_package_arn=arn)
+
+
+@dataclass
+class Reports:
+    """The job results the handler sent to CodePipeline (Stubber: moto has no PutJob*Result)."""
+
+    stubber: Stubber
+    sent: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def expect_success(self) -> None:
+        self.stubber.add_response(
+            "put_job_success_result", {}, {"jobId": JOB_ID, "executionDetails": ANY}
+        )
+
+    def expect_failure(self, failure_type: str = "JobFailed") -> None:
+        self.stubber.add_response(
+            "put_job_failure_result",
+            {},
+            {"jobId": JOB_ID, "failureDetails": {"type": failure_type, "message": ANY}},
+        )
+
+    def expect_error(self, operation: str, code: str) -> None:
+        self.stubber.add_client_error(operation, service_error_code=code, http_status_code=400)
+
+
+@pytest.fixture
+def reports() -> Iterator[Reports]:
+    client = handler_module._client("codepipeline")
+    stubber = Stubber(client)
+    recorded = Reports(stubber)
+
+    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+        recorded.sent.append((model.name, dict(params)))
+
+    client.meta.events.register("provide-client-params.codepipeline", record)
+    stubber.activate()
+    try:
+        yield recorded
+        stubber.assert_no_pending_responses()
+    finally:
+        stubber.deactivate()
+        client.meta.events.unregister("provide-client-params.codepipeline", record)
+
+
+class Clock:
+    """The handler's monotonic clock: every reading advances by ``step`` seconds."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.step = 0.05  # 50 ms per call unless a test says otherwise
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+@pytest.fixture(autouse=True)
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    fake = Clock()
+    monkeypatch.setattr(handler_module, "_clock", fake)
+    return fake

@@ -1,0 +1,104 @@
+"""Stateless deploy stack: approved model -> staging -> test -> approval -> production."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+from constructs import Construct
+
+from mlops_constructs.data import DataLakeRef
+from mlops_constructs.deploy import (
+    DeployPipeline,
+    RealtimeSettings,
+    ServerlessSettings,
+    VpcPlacement,
+    synthesize_endpoint_templates,
+)
+from mlops_constructs.notifications import NotificationTopic
+from mlops_constructs.observability import retention_days
+from stacks.config import DeployStageConfig, PlatformConfig
+from stacks.context import project_context
+from stacks.data_stack import DataStack
+from stacks.guardrails import add_rule_packs
+
+LAMBDA_DIR = Path(__file__).resolve().parent.parent / "lambda"
+
+
+def hosting(stage: DeployStageConfig) -> RealtimeSettings | ServerlessSettings:
+    """The construct settings of a configured stage."""
+    if stage.hosting == "serverless":
+        return ServerlessSettings(memory_mb=stage.memory_mb, max_concurrency=stage.max_concurrency)
+    return RealtimeSettings(
+        instance_type=stage.instance_type,
+        min_instances=stage.min_instances,
+        max_instances=stage.max_instances,
+        invocations_per_instance=stage.invocations_per_instance,
+        traffic_routing=stage.traffic_routing,
+        canary_percent=stage.canary_percent,
+        wait_minutes=stage.wait_minutes,
+        latency_p99_ms=stage.latency_p99_ms,
+        data_capture_percent=stage.data_capture_percent,
+    )
+
+
+class DeployStack(cdk.Stack):
+    """The deploy pipeline, its router and the endpoints' roles.
+
+    The endpoints themselves are stacks ``<prefix>-endpoint-staging`` and
+    ``<prefix>-endpoint-prod`` that the pipeline deploys with CloudFormation; their templates
+    are synthesized here (same rule packs as every stack) and shipped as an asset.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: PlatformConfig,
+        data: DataStack,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, id, **kwargs)
+        prefix = data.prefix
+        deploy = config.deploy
+        network = data.network
+        hostings = {"staging": hosting(deploy.staging), "prod": hosting(deploy.production)}
+        templates = synthesize_endpoint_templates(
+            prefix=prefix,
+            stages=hostings,
+            context=project_context(),
+            vpc_az_count=config.network.az_count if network else 0,
+            rule_packs=lambda app: add_rule_packs(app, vpc_mode=config.network.vpc_mode),
+        )
+        self.notifications = NotificationTopic(
+            self,
+            "DeployEvents",
+            prefix=prefix,
+            name="deploy-events",
+            key=data.ops_key,
+            title=f"{prefix} deployments, approvals and endpoint alarms",
+        )
+        self.pipeline = DeployPipeline(
+            self,
+            "Deploy",
+            prefix=prefix,
+            templates_dir=templates,
+            hostings=hostings,
+            lake=DataLakeRef.of(self, "Lake", data.lake),
+            ops_key=data.ops_key,
+            registry=data.registry,
+            notifications=self.notifications,
+            lambda_dir=LAMBDA_DIR,
+            log_retention=retention_days(config.audit.log_retention_days),
+            manual_approval=deploy.manual_approval,
+            test_max_latency_ms=deploy.test_max_latency_ms,
+            vpc=VpcPlacement(
+                vpc=network.vpc,
+                subnets=network.subnets,
+                security_group=network.workload_security_group,
+            )
+            if network
+            else None,
+        )

@@ -1,0 +1,280 @@
+"""The deploy layer: approved model -> staging -> test -> approval -> production."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import Synthesized
+
+ACCOUNT = "123456789012"
+
+
+def _resources(synth: Synthesized, env: str = "dev") -> dict[str, Any]:
+    stage = synth.stages[env]
+    assert stage.deploy is not None
+    res: dict[str, Any] = synth.template_json(stage.deploy)["Resources"]
+    return res
+
+
+def _typed(resources: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [v["Properties"] for v in resources.values() if v["Type"] == kind]
+
+
+def _endpoint_template(synth: Synthesized, name: str) -> dict[str, Any]:
+    matches = sorted(synth.outdir.glob(f"asset.*/{name}.template.json"))
+    assert len(matches) == 1, matches
+    template: dict[str, Any] = json.loads(Path(matches[0]).read_text())
+    return template
+
+
+@pytest.fixture(scope="module")
+def deploy(default_synth: Synthesized) -> dict[str, Any]:
+    return _resources(default_synth)
+
+
+@pytest.fixture(scope="module")
+def pipeline(deploy: dict[str, Any]) -> dict[str, Any]:
+    return next(
+        p for p in _typed(deploy, "AWS::CodePipeline::Pipeline") if p["Name"] == "mlops-dev-deploy"
+    )
+
+
+def _actions(pipeline: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {a["Name"]: a for stage in pipeline["Stages"] for a in stage["Actions"]}
+
+
+def test_stages_in_order_with_manual_approval_by_default(pipeline: dict[str, Any]) -> None:
+    assert pipeline["PipelineType"] == "V2"
+    assert pipeline["ExecutionMode"] == "SUPERSEDED"
+    assert [s["Name"] for s in pipeline["Stages"]] == [
+        "Source",
+        "Staging",
+        "TestStaging",
+        "Approve",
+        "Production",
+    ]
+    assert pipeline["Variables"] == [
+        {
+            "Name": "ModelPackageArn",
+            "DefaultValue": "none",
+            "Description": "The approved model package version to deploy",
+        }
+    ]
+    approve = _actions(pipeline)["ApproveProduction"]
+    assert approve["ActionTypeId"]["Category"] == "Approval"
+    assert "NotificationArn" in approve["Configuration"]
+
+
+def test_no_manual_approval_when_configured_off(custom_synth: Synthesized) -> None:
+    pipeline = next(
+        p
+        for p in _typed(_resources(custom_synth, "prod"), "AWS::CodePipeline::Pipeline")
+        if p["Name"] == "acme-ml-prod-deploy"
+    )
+    assert [s["Name"] for s in pipeline["Stages"]] == [
+        "Source",
+        "Staging",
+        "TestStaging",
+        "Production",
+    ]
+
+
+def _overrides(value: Any) -> dict[str, Any]:
+    """ParameterOverrides as a dict; CloudFormation references become "<token>"."""
+    if isinstance(value, dict) and "Fn::Join" in value:
+        value = "".join(p if isinstance(p, str) else "<token>" for p in value["Fn::Join"][1])
+    overrides: dict[str, Any] = json.loads(value)
+    return overrides
+
+
+def test_cloudformation_actions_deploy_the_approved_version(pipeline: dict[str, Any]) -> None:
+    actions = _actions(pipeline)
+    staging = actions["DeployStaging"]["Configuration"]
+    assert staging["StackName"] == "mlops-dev-endpoint-staging"
+    assert staging["TemplatePath"] == "Templates::mlops-dev-endpoint-staging.template.json"
+    staging_params = _overrides(staging["ParameterOverrides"])
+    # The serverless staging template takes only the model and the role.
+    assert set(staging_params) == {"ModelPackageArn", "ExecutionRoleArn"}
+    assert staging_params["ModelPackageArn"] == "#{variables.ModelPackageArn}"
+    prod = actions["DeployProd"]["Configuration"]
+    assert prod["StackName"] == "mlops-dev-endpoint-prod"
+    assert set(_overrides(prod["ParameterOverrides"])) == {
+        "ModelPackageArn",
+        "ExecutionRoleArn",
+        "DataKeyArn",
+        "CaptureUri",
+        "AlarmTopicArn",
+    }
+    for action in (actions["DeployStaging"], actions["DeployProd"]):
+        assert action["Configuration"]["ActionMode"] == "CREATE_UPDATE"
+        assert "RoleArn" in action["Configuration"]  # the deploy role, not admin
+        assert "Capabilities" not in action["Configuration"]  # no IAM in the templates
+
+
+def test_staging_test_checks_the_approved_model_with_sample_payloads(
+    pipeline: dict[str, Any], deploy: dict[str, Any]
+) -> None:
+    test = _actions(pipeline)["InvokeStaging"]
+    assert test["ActionTypeId"]["Provider"] == "Lambda"
+    params = json.loads(test["Configuration"]["UserParameters"])
+    assert params["endpoint_name"] == "mlops-dev-staging"
+    assert params["model_package_arn"] == "#{variables.ModelPackageArn}"
+    assert params["max_latency_ms"] == 2000
+    assert len(test["Configuration"]["UserParameters"]) < 1000  # CodePipeline's limit
+    function = next(
+        v["Properties"] for v in deploy.values()
+        if v["Type"] == "AWS::Lambda::Function"
+        and v["Properties"]["FunctionName"] == "mlops-dev-endpoint-test"
+    )  # fmt: skip
+    payloads = json.loads(function["Environment"]["Variables"]["SAMPLE_PAYLOADS"])
+    assert [p["content_type"] for p in payloads] == ["text/csv", "application/json"]
+    assert function["Timeout"] == 180
+
+
+def test_router_starts_the_pipeline_on_approvals_only(deploy: dict[str, Any]) -> None:
+    router_id = next(
+        k
+        for k, v in deploy.items()
+        if v["Type"] == "AWS::Lambda::Function"
+        and v["Properties"]["FunctionName"] == "mlops-dev-deploy-router"
+    )
+    rule = next(
+        r
+        for r in _typed(deploy, "AWS::Events::Rule")
+        if any(t["Arn"] == {"Fn::GetAtt": [router_id, "Arn"]} for t in r.get("Targets", []))
+    )
+    assert rule["EventPattern"] == {
+        "source": ["aws.sagemaker"],
+        "detail-type": ["SageMaker Model Package State Change"],
+        "detail": {
+            "ModelPackageGroupName": ["mlops-dev-models"],
+            "ModelApprovalStatus": ["Approved"],
+        },
+    }
+    env = deploy[router_id]["Properties"]["Environment"]["Variables"]
+    assert env == {
+        "MODEL_PACKAGE_GROUP": "mlops-dev-models",
+        "DEPLOY_PIPELINE": "mlops-dev-deploy",
+        "DEPLOYED_PARAMETER": "/mlops-dev/deploy/last-started",
+    }
+    assert "DeadLetterConfig" in deploy[router_id]["Properties"]
+
+
+def _policy(resources: dict[str, Any], role_name: str) -> list[dict[str, Any]]:
+    role_id = next(
+        k
+        for k, v in resources.items()
+        if v["Type"] == "AWS::IAM::Role" and v["Properties"]["RoleName"] == role_name
+    )
+    statements: list[dict[str, Any]] = next(
+        v["Properties"]["PolicyDocument"]["Statement"]
+        for v in resources.values()
+        if v["Type"] == "AWS::IAM::Policy" and v["Properties"]["Roles"] == [{"Ref": role_id}]
+    )
+    return statements
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_deploy_role_is_scoped_to_this_environments_endpoints(deploy: dict[str, Any]) -> None:
+    statements = {
+        s.get("Sid", str(i)): s for i, s in enumerate(_policy(deploy, "mlops-dev-deploy-cfn"))
+    }
+    assert sorted(statements["Endpoints"]["Resource"]) == [
+        f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:endpoint/mlops-dev-prod",
+        f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:endpoint/mlops-dev-staging",
+    ]
+    passes = statements["PassEndpointRoles"]
+    assert passes["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
+    }
+    assert len(passes["Resource"]) == 2
+    for statement in statements.values():
+        assert not any(
+            a.startswith("iam:") and a not in ("iam:PassRole", "iam:CreateServiceLinkedRole")
+            for a in _as_list(statement["Action"])
+        )
+        if "*" in _as_list(statement["Resource"]):
+            # Only actions without resource-level permissions: Describe and List.
+            assert all(
+                a.startswith("application-autoscaling:Describe")
+                or a == "sagemaker:ListModelPackages"
+                for a in _as_list(statement["Action"])
+            )
+
+
+def test_endpoint_roles_read_models_and_write_their_capture_prefix(deploy: dict[str, Any]) -> None:
+    statements = _policy(deploy, "mlops-dev-prod-endpoint")
+    resources = [r for s in statements for r in _as_list(s["Resource"]) if isinstance(r, str)]
+    assert f"arn:aws:s3:::mlops-dev-artifacts-{ACCOUNT}/data-capture/prod/*" in resources
+
+
+def test_production_template_is_realtime_and_safe(default_synth: Synthesized) -> None:
+    template = _endpoint_template(default_synth, "mlops-dev-endpoint-prod")
+    assert set(template["Parameters"]) == {
+        "ModelPackageArn",
+        "ExecutionRoleArn",
+        "DataKeyArn",
+        "CaptureUri",
+        "AlarmTopicArn",
+    }
+    resources = template["Resources"]
+    assert not any(v["Type"].startswith("AWS::IAM::") for v in resources.values())
+    [model] = _typed(resources, "AWS::SageMaker::Model")
+    assert model["EnableNetworkIsolation"] is True
+    assert model["Containers"] == [{"ModelPackageName": {"Ref": "ModelPackageArn"}}]
+    [config] = _typed(resources, "AWS::SageMaker::EndpointConfig")
+    assert config["KmsKeyId"] == {"Ref": "DataKeyArn"}
+    assert config["DataCaptureConfig"]["DestinationS3Uri"] == {"Ref": "CaptureUri"}
+    [endpoint] = _typed(resources, "AWS::SageMaker::Endpoint")
+    assert endpoint["EndpointName"] == "mlops-dev-prod"
+    assert (
+        endpoint["DeploymentConfig"]["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["Type"]
+        == "CANARY"
+    )
+    [target] = _typed(resources, "AWS::ApplicationAutoScaling::ScalableTarget")
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (1, 2)
+    assert "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint" in json.dumps(
+        target["RoleARN"]
+    )
+    assert "Rules" not in template  # bootstrapless: no bootstrap-version check to fail
+
+
+def test_staging_template_is_serverless_by_default(default_synth: Synthesized) -> None:
+    template = _endpoint_template(default_synth, "mlops-dev-endpoint-staging")
+    assert set(template["Parameters"]) == {"ModelPackageArn", "ExecutionRoleArn"}
+    [config] = _typed(template["Resources"], "AWS::SageMaker::EndpointConfig")
+    assert config["ProductionVariants"][0]["ServerlessConfig"] == {
+        "MemorySizeInMB": 2048,
+        "MaxConcurrency": 5,
+    }
+
+
+def test_config_shapes_the_endpoints(custom_synth: Synthesized) -> None:
+    prod = _endpoint_template(custom_synth, "acme-ml-prod-endpoint-prod")
+    [config] = _typed(prod["Resources"], "AWS::SageMaker::EndpointConfig")
+    assert config["ProductionVariants"][0]["InstanceType"] == "ml.c5.xlarge"
+    [endpoint] = _typed(prod["Resources"], "AWS::SageMaker::Endpoint")
+    routing = endpoint["DeploymentConfig"]["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]
+    assert routing["Type"] == "LINEAR"
+    assert routing["LinearStepSize"] == {"Type": "CAPACITY_PERCENT", "Value": 25}
+    alarms = {a["AlarmName"]: a for a in _typed(prod["Resources"], "AWS::CloudWatch::Alarm")}
+    assert alarms["acme-ml-prod-prod-latency-p99"]["Threshold"] == 250_000
+    staging = _endpoint_template(custom_synth, "acme-ml-prod-endpoint-staging")
+    [staging_config] = _typed(staging["Resources"], "AWS::SageMaker::EndpointConfig")
+    assert staging_config["ProductionVariants"][0]["InstanceType"] == "ml.t2.medium"
+
+
+def test_vpc_mode_places_endpoints_and_functions_in_the_vpc(vpc_synth: Synthesized) -> None:
+    prod = _endpoint_template(vpc_synth, "mlops-dev-endpoint-prod")
+    assert {"SubnetIds", "SecurityGroupId"} <= set(prod["Parameters"])
+    [model] = _typed(prod["Resources"], "AWS::SageMaker::Model")
+    assert model["VpcConfig"]["SecurityGroupIds"] == [{"Ref": "SecurityGroupId"}]
+    for function in _typed(_resources(vpc_synth), "AWS::Lambda::Function"):
+        assert "VpcConfig" in function, function["FunctionName"]
