@@ -483,6 +483,14 @@ def _serverless_staging() -> DeployStageConfig:
     return DeployStageConfig(hosting="serverless")
 
 
+class FrontDoorConfig(_Model):
+    """An IAM-authorized HTTPS API in front of the production endpoint (off by default)."""
+
+    enabled: bool = False
+    rate_limit: Annotated[int, Field(ge=1, le=10_000)] = 50
+    burst_limit: Annotated[int, Field(ge=1, le=5_000)] = 100
+
+
 class DeployConfig(_Model):
     """Approved model -> staging endpoint -> test -> (manual approval) -> production."""
 
@@ -491,6 +499,7 @@ class DeployConfig(_Model):
     production: DeployStageConfig = DeployStageConfig()
     manual_approval: bool = True
     test_max_latency_ms: Annotated[int, Field(ge=10, le=60_000)] = 2000
+    front_door: FrontDoorConfig = FrontDoorConfig()
 
 
 class PlatformConfig(_Model):

@@ -11,6 +11,7 @@ from constructs import Construct
 from mlops_constructs.data import DataLakeRef
 from mlops_constructs.deploy import (
     DeployPipeline,
+    FrontDoor,
     RealtimeSettings,
     ServerlessSettings,
     VpcPlacement,
@@ -102,3 +103,18 @@ class DeployStack(cdk.Stack):
             if network
             else None,
         )
+        self.front_door: FrontDoor | None = None
+        if deploy.front_door.enabled:
+            self.front_door = FrontDoor(
+                self,
+                "FrontDoor",
+                prefix=prefix,
+                endpoint_name=f"{prefix}-prod",
+                code=LAMBDA_DIR / "front_door",
+                ops_key=data.ops_key,
+                log_retention=retention_days(config.audit.log_retention_days),
+                rate_limit=deploy.front_door.rate_limit,
+                burst_limit=deploy.front_door.burst_limit,
+                vpc=network.vpc if network else None,
+                security_group=network.workload_security_group if network else None,
+            )

@@ -133,8 +133,11 @@ def custom_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
 
 @pytest.fixture(scope="session")
 def vpc_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    """VPC mode on, everything else default."""
+    """VPC mode on (real-time staging, as VPC mode requires) and the HTTPS front door."""
     config = parse_config(
-        {"network": {"vpc_mode": True}, "deploy": {"staging": {"hosting": "realtime"}}}
+        {
+            "network": {"vpc_mode": True},
+            "deploy": {"staging": {"hosting": "realtime"}, "front_door": {"enabled": True}},
+        }
     )
     return synthesize(config, tmp_path_factory.mktemp("vpc"))

@@ -278,3 +278,30 @@ def test_vpc_mode_places_endpoints_and_functions_in_the_vpc(vpc_synth: Synthesiz
     assert model["VpcConfig"]["SecurityGroupIds"] == [{"Ref": "SecurityGroupId"}]
     for function in _typed(_resources(vpc_synth), "AWS::Lambda::Function"):
         assert "VpcConfig" in function, function["FunctionName"]
+
+
+def test_front_door_is_off_by_default(deploy: dict[str, Any]) -> None:
+    assert _typed(deploy, "AWS::ApiGateway::RestApi") == []
+
+
+def test_front_door_api_is_iam_authorized_throttled_and_logged(vpc_synth: Synthesized) -> None:
+    resources = _resources(vpc_synth)
+    [api] = _typed(resources, "AWS::ApiGateway::RestApi")
+    assert api["Name"] == "mlops-dev-front-door"
+    assert api["EndpointConfiguration"] == {"Types": ["REGIONAL"]}
+    [method] = _typed(resources, "AWS::ApiGateway::Method")
+    assert (method["HttpMethod"], method["AuthorizationType"]) == ("POST", "AWS_IAM")
+    assert "RequestValidatorId" in method
+    [stage] = _typed(resources, "AWS::ApiGateway::Stage")
+    assert stage["StageName"] == "v1" and stage["TracingEnabled"] is True
+    assert stage["MethodSettings"][0]["ThrottlingRateLimit"] == 50
+    assert stage["MethodSettings"][0]["ThrottlingBurstLimit"] == 100
+    assert "DestinationArn" in stage["AccessLogSetting"]
+    function = next(
+        f for f in _typed(resources, "AWS::Lambda::Function")
+        if f["FunctionName"] == "mlops-dev-front-door"
+    )  # fmt: skip
+    assert function["Environment"]["Variables"] == {"ENDPOINT_NAME": "mlops-dev-prod"}
+    assert function["Timeout"] == 25 and "VpcConfig" in function
+    groups = {g["LogGroupName"]: g for g in _typed(resources, "AWS::Logs::LogGroup")}
+    assert "KmsKeyId" in groups["/mlops-dev/api/front-door"]

@@ -7,12 +7,14 @@ from mlops_constructs.deploy.endpoint import (
     ServerlessSettings,
     capture_prefix,
 )
+from mlops_constructs.deploy.front_door import FrontDoor
 from mlops_constructs.deploy.pipeline import DeployPipeline, VpcPlacement
 from mlops_constructs.deploy.templates import synthesize_endpoint_templates
 
 __all__ = [
     "DeployPipeline",
     "EndpointRole",
+    "FrontDoor",
     "ModelEndpoint",
     "RealtimeSettings",
     "ServerlessSettings",

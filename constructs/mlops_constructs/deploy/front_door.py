@@ -1,0 +1,201 @@
+"""An HTTPS front door to the production endpoint for applications that should not call
+SageMaker directly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from mlops_constructs.cfn import depend_on_role_policy_only
+from mlops_constructs.observability import encrypted_log_group
+from mlops_constructs.security.keys import PlatformKey
+from mlops_constructs.security.nag import acknowledge, acknowledge_inline_policy
+
+
+class FrontDoor(Construct):
+    """REST API ``<prefix>-front-door``: ``POST /predictions`` -> Lambda -> the endpoint.
+
+    Defaults: IAM authorization (callers need ``execute-api:Invoke``, see
+    :meth:`grant_invoke`), a request validator, stage throttling (``rate_limit`` requests per
+    second, ``burst_limit`` burst), JSON access logs in a KMS-encrypted log group, X-Ray
+    tracing, a regional endpoint. The Lambda (``lambda/front_door``) accepts CSV or JSON of at
+    most 1 MiB, maps endpoint errors to 4xx/5xx and never logs payloads.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        prefix: str,
+        endpoint_name: str,
+        code: Path,
+        ops_key: PlatformKey,
+        log_retention: logs.RetentionDays,
+        rate_limit: int = 50,
+        burst_limit: int = 100,
+        vpc: ec2.IVpc | None = None,
+        security_group: ec2.ISecurityGroup | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        stack = cdk.Stack.of(self)
+        name = f"{prefix}-front-door"
+        role = iam.Role(
+            self, "Role", role_name=name, assumed_by=iam.ServicePrincipal("lambda.amazonaws.com")
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="InvokeEndpoint",
+                actions=["sagemaker:InvokeEndpoint"],
+                resources=[
+                    f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}"
+                    f":endpoint/{endpoint_name}"
+                ],
+            )
+        )
+        vpc_kwargs: dict[str, object] = {}
+        if vpc is not None:
+            vpc_kwargs = {
+                "vpc": vpc,
+                "vpc_subnets": ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+                "security_groups": [security_group] if security_group else None,
+            }
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            function_name=name,
+            description=f"HTTPS front door to the endpoint {endpoint_name}",
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            architecture=lambda_.Architecture.ARM_64,
+            handler="handler.handler",
+            code=lambda_.Code.from_asset(str(code), exclude=["tests", "tests/**", "*.md"]),
+            role=role,
+            # Under API Gateway's 29-second integration limit.
+            timeout=cdk.Duration.seconds(25),
+            memory_size=256,
+            reserved_concurrent_executions=rate_limit,
+            log_group=encrypted_log_group(
+                self, "Logs", name=f"/aws/lambda/{name}", key=ops_key, retention=log_retention
+            ),
+            logging_format=lambda_.LoggingFormat.JSON,
+            environment={"ENDPOINT_NAME": endpoint_name},
+            environment_encryption=ops_key.key,
+            **vpc_kwargs,  # type: ignore[arg-type]
+        )
+        depend_on_role_policy_only(self.function, role)
+        acknowledge_inline_policy(role)
+
+        self.access_logs = encrypted_log_group(
+            self,
+            "AccessLogs",
+            name=f"/{prefix}/api/front-door",
+            key=ops_key,
+            retention=log_retention,
+        )
+        self.api = apigateway.RestApi(
+            self,
+            "Api",
+            rest_api_name=name,
+            description=f"Predictions from {endpoint_name} (IAM-authorized)",
+            endpoint_types=[apigateway.EndpointType.REGIONAL],
+            cloud_watch_role=False,
+            deploy_options=apigateway.StageOptions(
+                stage_name="v1",
+                throttling_rate_limit=rate_limit,
+                throttling_burst_limit=burst_limit,
+                tracing_enabled=True,
+                access_log_destination=apigateway.LogGroupLogDestination(self.access_logs),
+                access_log_format=apigateway.AccessLogFormat.json_with_standard_fields(
+                    caller=True,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=True,
+                ),
+            ),
+        )
+        # Bodies are CSV or JSON rows the Lambda validates itself (no request model).
+        validator = self.api.add_request_validator(
+            "Validator", validate_request_parameters=True, validate_request_body=True
+        )
+        predictions = self.api.root.add_resource("predictions")
+        self.method = predictions.add_method(
+            "POST",
+            apigateway.LambdaIntegration(self.function, proxy=True),
+            authorization_type=apigateway.AuthorizationType.IAM,
+            request_validator=validator,
+        )
+        acknowledge(
+            self.method,
+            "AwsSolutions-COG4",
+            "The API authorizes with IAM (SigV4) so that only named principals of this account "
+            "can score; a Cognito user pool would add end-user identities it does not have.",
+        )
+        self._acknowledge(vpc is None)
+
+    def _acknowledge(self, outside_vpc: bool) -> None:
+        stage = self.api.deployment_stage
+        reasons = {
+            "AwsSolutions-APIG3": "Callers are IAM principals of this account (IAM auth); a "
+            "WAF web ACL adds about $5/month idle and is an opt-in for public callers.",
+            "AwsSolutions-APIG6": "Execution logging needs an account-wide API Gateway role that "
+            "this construct must not change; JSON access logs of every request are on.",
+            "HIPAA.Security-APIGWCacheEnabledAndEncrypted": "Predictions must never be served "
+            "from a cache: each request is scored by the current model.",
+            "NIST.800.53.R5-APIGWCacheEnabledAndEncrypted": "Predictions must never be served "
+            "from a cache: each request is scored by the current model.",
+            "PCI.DSS.321-APIGWCacheEnabledAndEncrypted": "Predictions must never be served from "
+            "a cache: each request is scored by the current model.",
+            "HIPAA.Security-APIGWSSLEnabled": "The integration is a Lambda function, not an "
+            "HTTP backend: there is no backend TLS connection to authenticate with a client cert.",
+            "NIST.800.53.R5-APIGWSSLEnabled": "The integration is a Lambda function, not an "
+            "HTTP backend: there is no backend TLS connection to authenticate with a client cert.",
+            "PCI.DSS.321-APIGWSSLEnabled": "The integration is a Lambda function, not an HTTP "
+            "backend: there is no backend TLS connection to authenticate with a client cert.",
+            "NIST.800.53.R5-APIGWAssociatedWithWAF": "Callers are IAM principals of this account "
+            "(IAM auth); a WAF web ACL is an opt-in for public callers.",
+            "PCI.DSS.321-APIGWAssociatedWithWAF": "Callers are IAM principals of this account "
+            "(IAM auth); a WAF web ACL is an opt-in for public callers.",
+            "HIPAA.Security-APIGWExecutionLoggingEnabled": "Execution logging needs an "
+            "account-wide API Gateway role; JSON access logs of every request are on.",
+            "NIST.800.53.R5-APIGWExecutionLoggingEnabled": "Execution logging needs an "
+            "account-wide API Gateway role; JSON access logs of every request are on.",
+            "PCI.DSS.321-APIGWExecutionLoggingEnabled": "Execution logging needs an "
+            "account-wide API Gateway role; JSON access logs of every request are on.",
+        }
+        for rule, reason in reasons.items():
+            acknowledge(stage, rule, reason)
+        if outside_vpc:
+            for pack in ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"):
+                acknowledge(
+                    self.function,
+                    f"{pack}-LambdaInsideVPC",
+                    "VPC mode is off in this configuration (network.vpc_mode); with it on, the "
+                    "function runs in the isolated VPC and the MLOps pack's VPC1 enforces it.",
+                )
+        for pack in ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"):
+            acknowledge(
+                self.function,
+                f"{pack}-LambdaDLQ",
+                "Invoked synchronously by API Gateway, which returns the error to the caller; "
+                "there is no asynchronous event to dead-letter.",
+            )
+
+    def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let a principal call ``POST /predictions``."""
+        return iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["execute-api:Invoke"],
+            resource_arns=[self.api.arn_for_execute_api("POST", "/predictions", "v1")],
+        )
