@@ -491,6 +491,33 @@ class FrontDoorConfig(_Model):
     burst_limit: Annotated[int, Field(ge=1, le=5_000)] = 100
 
 
+class BatchConfig(_Model):
+    """Scheduled batch transform with the newest approved model (off by default).
+
+    Input rows are read from ``s3://<artifacts>/batch/input/``; results go to
+    ``s3://<artifacts>/batch/output/<job>/``.
+    """
+
+    enabled: bool = False
+    schedule: str = "cron(0 3 * * ? *)"
+    instance_type: str = "ml.m5.large"
+    instance_count: Annotated[int, Field(ge=1, le=20)] = 1
+
+    _type = field_validator("instance_type")(classmethod(lambda cls, v: _instance_type(v)))
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, v: str) -> str:
+        if not re.match(
+            r"^(cron\(\S+( \S+){5}\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\))$", v
+        ):
+            raise ValueError(
+                f"{v!r} is not an EventBridge schedule. Fix: use e.g. 'cron(0 3 * * ? *)' or "
+                "'rate(1 day)'"
+            )
+        return v
+
+
 class DeployConfig(_Model):
     """Approved model -> staging endpoint -> test -> (manual approval) -> production."""
 
@@ -500,6 +527,7 @@ class DeployConfig(_Model):
     manual_approval: bool = True
     test_max_latency_ms: Annotated[int, Field(ge=10, le=60_000)] = 2000
     front_door: FrontDoorConfig = FrontDoorConfig()
+    batch: BatchConfig = BatchConfig()
 
 
 class PlatformConfig(_Model):

@@ -10,6 +10,7 @@ from constructs import Construct
 
 from mlops_constructs.data import DataLakeRef
 from mlops_constructs.deploy import (
+    BatchScoring,
     DeployPipeline,
     FrontDoor,
     RealtimeSettings,
@@ -116,5 +117,24 @@ class DeployStack(cdk.Stack):
                 rate_limit=deploy.front_door.rate_limit,
                 burst_limit=deploy.front_door.burst_limit,
                 vpc=network.vpc if network else None,
+                security_group=network.workload_security_group if network else None,
+            )
+        self.batch: BatchScoring | None = None
+        if deploy.batch.enabled:
+            self.batch = BatchScoring(
+                self,
+                "Batch",
+                prefix=prefix,
+                code=LAMBDA_DIR / "batch_scoring",
+                lake=DataLakeRef.of(self, "BatchLake", data.lake),
+                registry=data.registry,
+                ops_key=data.ops_key,
+                log_retention=retention_days(config.audit.log_retention_days),
+                dead_letters=self.pipeline.dead_letters,
+                schedule=deploy.batch.schedule,
+                instance_type=deploy.batch.instance_type,
+                instance_count=deploy.batch.instance_count,
+                vpc=network.vpc if network else None,
+                subnets=network.subnets if network else (),
                 security_group=network.workload_security_group if network else None,
             )

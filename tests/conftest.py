@@ -133,11 +133,15 @@ def custom_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
 
 @pytest.fixture(scope="session")
 def vpc_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    """VPC mode on (real-time staging, as VPC mode requires) and the HTTPS front door."""
+    """VPC mode on (real-time staging, as VPC mode requires), the front door, batch scoring."""
     config = parse_config(
         {
             "network": {"vpc_mode": True},
-            "deploy": {"staging": {"hosting": "realtime"}, "front_door": {"enabled": True}},
+            "deploy": {
+                "staging": {"hosting": "realtime"},
+                "front_door": {"enabled": True},
+                "batch": {"enabled": True, "schedule": "rate(1 day)"},
+            },
         }
     )
     return synthesize(config, tmp_path_factory.mktemp("vpc"))

@@ -179,6 +179,47 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
         "network.az_count: input should be greater than or equal to 2, got 1",
     ),
     (
+        "serverless staging in VPC mode",
+        {"network": {"vpc_mode": True}},
+        "deploy.staging.hosting is serverless, which cannot run in a VPC. Fix: use hosting: "
+        "realtime in VPC mode",
+    ),
+    (
+        "deploy without build",
+        {"build": {"enabled": False}},
+        "deploy is enabled but build is not",
+    ),
+    (
+        "autoscaling maximum below minimum",
+        {"deploy": {"production": {"min_instances": 3, "max_instances": 2}}},
+        "deploy.production: max_instances (2) is below min_instances (3). Fix: raise",
+    ),
+    (
+        "t3 instance for hosting",
+        {"deploy": {"production": {"instance_type": "ml.t3.medium"}}},
+        "deploy.production.instance_type: 'ml.t3.medium' is not a SageMaker hosting instance",
+    ),
+    (
+        "unknown training instance type",
+        {"build": {"training_instance_type": "ml.m5.huge"}},
+        "build.training_instance_type: 'ml.m5.huge' is not a SageMaker instance type",
+    ),
+    (
+        "codeconnections without its connection",
+        {"build": {"source": {"type": "codeconnections", "repository": "acme/churn"}}},
+        "build.source: codeconnections needs connection_arn",
+    ),
+    (
+        "bad batch schedule",
+        {"deploy": {"batch": {"schedule": "nightly"}}},
+        "deploy.batch.schedule: 'nightly' is not an EventBridge schedule",
+    ),
+    (
+        "unknown debugger rule",
+        {"build": {"debugger_rules": ["vanishing_gradient_x"]}},
+        "build.debugger_rules: unknown Debugger rules ['vanishing_gradient_x']",
+    ),
+    (
         "top level is a list",
         ["dev"],  # type: ignore[list-item]
         "the top level must be a mapping of keys such as project_name and environments, got list",

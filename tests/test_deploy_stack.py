@@ -305,3 +305,37 @@ def test_front_door_api_is_iam_authorized_throttled_and_logged(vpc_synth: Synthe
     assert function["Timeout"] == 25 and "VpcConfig" in function
     groups = {g["LogGroupName"]: g for g in _typed(resources, "AWS::Logs::LogGroup")}
     assert "KmsKeyId" in groups["/mlops-dev/api/front-door"]
+
+
+def test_batch_scoring_runs_on_its_schedule_in_the_vpc(vpc_synth: Synthesized) -> None:
+    resources = _resources(vpc_synth)
+    function_id, function = next(
+        (k, v["Properties"]) for k, v in resources.items()
+        if v["Type"] == "AWS::Lambda::Function"
+        and v["Properties"]["FunctionName"] == "mlops-dev-batch-scoring"
+    )  # fmt: skip
+    env = function["Environment"]["Variables"]
+    assert env["MODEL_PACKAGE_GROUP"] == "mlops-dev-models"
+    assert env["MODEL_PREFIX"] == "mlops-dev-batch"
+    assert env["INPUT_URI"] == f"s3://mlops-dev-artifacts-{ACCOUNT}/batch/input/"
+    assert env["OUTPUT_URI"] == f"s3://mlops-dev-artifacts-{ACCOUNT}/batch/output/"
+    assert {"SUBNET_IDS", "SECURITY_GROUP_ID", "KMS_KEY_ARN"} <= set(env)
+    assert "VpcConfig" in function and "DeadLetterConfig" in function
+    triggers = [
+        r for r in _typed(resources, "AWS::Events::Rule")
+        if any(t["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]} for t in r.get("Targets", []))
+    ]  # fmt: skip
+    assert sorted(r.get("ScheduleExpression", "manual") for r in triggers) == [
+        "manual",
+        "rate(1 day)",
+    ]
+    statements = _policy(resources, "mlops-dev-batch-scoring")
+    passes = next(s for s in statements if s.get("Sid") == "PassModelRole")
+    assert passes["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
+    }
+
+
+def test_batch_scoring_is_off_by_default(deploy: dict[str, Any]) -> None:
+    names = [f["FunctionName"] for f in _typed(deploy, "AWS::Lambda::Function")]
+    assert "mlops-dev-batch-scoring" not in names

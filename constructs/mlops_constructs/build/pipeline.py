@@ -20,6 +20,7 @@ from mlops_constructs.build.definition import (
 )
 from mlops_constructs.build.registry import ModelRegistry
 from mlops_constructs.data.lake import LakeAccess
+from mlops_constructs.security.jobs import grant_job_network_interfaces, grant_sagemaker_job_logs
 from mlops_constructs.security.nag import (
     acknowledge_grant_actions,
     acknowledge_inline_policy,
@@ -140,62 +141,9 @@ class TrainingPipeline(Construct):
                 conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
             )
         )
-        logs_arn = (
-            f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:/aws/sagemaker/*"
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="JobLogs",
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[logs_arn, f"{logs_arn}:log-stream:*"],
-            )
-        )
+        grant_sagemaker_job_logs(role)
         if vpc:
-            ec2_arn = f"arn:{stack.partition}:ec2:{stack.region}:{stack.account}"
-            eni_resources = [
-                f"{ec2_arn}:network-interface/*",
-                f"{ec2_arn}:subnet/*",
-                f"{ec2_arn}:security-group/*",
-            ]
-            role.add_to_policy(
-                iam.PolicyStatement(
-                    sid="JobNetworkInterfaces",
-                    actions=[
-                        "ec2:CreateNetworkInterface",
-                        "ec2:CreateNetworkInterfacePermission",
-                        "ec2:DeleteNetworkInterface",
-                        "ec2:DeleteNetworkInterfacePermission",
-                    ],
-                    resources=eni_resources,
-                )
-            )
-            role.add_to_policy(
-                iam.PolicyStatement(
-                    sid="DescribeNetwork",
-                    actions=[
-                        "ec2:DescribeDhcpOptions",
-                        "ec2:DescribeNetworkInterfaces",
-                        "ec2:DescribeSecurityGroups",
-                        "ec2:DescribeSubnets",
-                        "ec2:DescribeVpcs",
-                    ],
-                    # Describe actions support no resource-level permissions.
-                    resources=["*"],
-                )
-            )
-            acknowledge_wildcard_resource(
-                role,
-                "*",
-                "EC2 Describe actions support no resource-level permissions; SageMaker needs "
-                "them to place jobs in the VPC. Only read-only Describe actions use it.",
-            )
-            for resource in eni_resources:
-                acknowledge_wildcard_resource(
-                    role,
-                    resource,
-                    "SageMaker creates and deletes the ENIs of VPC jobs; their ids are only known "
-                    "at run time. Limited to ENI actions in this account and region.",
-                )
+            grant_job_network_interfaces(role)
         for resource in job_arns:
             acknowledge_wildcard_resource(
                 role,
@@ -209,13 +157,6 @@ class TrainingPipeline(Construct):
             "Model versions are numbered by SageMaker at registration; access is limited to "
             "versions of this one model package group.",
         )
-        for resource in (logs_arn, f"{logs_arn}:log-stream:*"):
-            acknowledge_wildcard_resource(
-                role,
-                resource,
-                "SageMaker names job log streams after the job; the policy is limited to the "
-                "/aws/sagemaker/ log groups of this account.",
-            )
         acknowledge_wildcard_resource(
             role,
             lake.artifacts.arn_for_objects("*"),

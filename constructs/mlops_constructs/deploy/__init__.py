@@ -1,5 +1,6 @@
 """Deploy layer: endpoints for approved model versions."""
 
+from mlops_constructs.deploy.batch import BatchScoring
 from mlops_constructs.deploy.endpoint import (
     EndpointRole,
     ModelEndpoint,
@@ -12,6 +13,7 @@ from mlops_constructs.deploy.pipeline import DeployPipeline, VpcPlacement
 from mlops_constructs.deploy.templates import synthesize_endpoint_templates
 
 __all__ = [
+    "BatchScoring",
     "DeployPipeline",
     "EndpointRole",
     "FrontDoor",

@@ -1,0 +1,235 @@
+"""Batch scoring: a scheduled SageMaker batch transform with the newest approved model."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from mlops_constructs.build.registry import ModelRegistry
+from mlops_constructs.cfn import depend_on_role_policy_only
+from mlops_constructs.data.lake import LakeAccess
+from mlops_constructs.observability import encrypted_log_group
+from mlops_constructs.security.jobs import grant_job_network_interfaces, grant_sagemaker_job_logs
+from mlops_constructs.security.keys import PlatformKey
+from mlops_constructs.security.nag import (
+    acknowledge,
+    acknowledge_grant_actions,
+    acknowledge_inline_policy,
+    acknowledge_wildcard_resource,
+)
+
+MANUAL_SOURCE = "mlops.manual"
+MANUAL_DETAIL_TYPE = "Batch Scoring Requested"
+
+
+class BatchScoring(Construct):
+    """Scores ``s3://<artifacts>/<input_prefix>`` on ``schedule`` with the newest approved model.
+
+    The Lambda ``<prefix>-batch-scoring`` (``lambda/batch_scoring``) finds the newest Approved
+    version of ``registry``, creates the model ``<prefix>-batch-v<version>`` once (network
+    isolated, in the VPC when given) and starts the transform job
+    ``<prefix>-batch-<YYYYmmdd-HHMM>`` named after the schedule tick, so a replayed event starts
+    nothing. Output goes to ``s3://<artifacts>/<output_prefix><job>/``, volumes and output
+    encrypted with the lake's key. ``Batch Scoring Requested`` events from ``mlops.manual`` run
+    it on demand. The model runs as ``<prefix>-batch-model``: read the model and the input,
+    write the output, use the key.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        prefix: str,
+        code: Path,
+        lake: LakeAccess,
+        registry: ModelRegistry,
+        ops_key: PlatformKey,
+        log_retention: logs.RetentionDays,
+        dead_letters: sqs.IQueue,
+        schedule: str = "cron(0 3 * * ? *)",
+        instance_type: str = "ml.m5.large",
+        instance_count: int = 1,
+        input_prefix: str = "batch/input/",
+        output_prefix: str = "batch/output/",
+        vpc: ec2.IVpc | None = None,
+        subnets: Sequence[ec2.ISubnet] = (),
+        security_group: ec2.ISecurityGroup | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        stack = cdk.Stack.of(self)
+        arn = f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}"
+        model_prefix = f"{prefix}-batch"
+
+        self.model_role = iam.Role(
+            self,
+            "ModelRole",
+            role_name=f"{prefix}-batch-model",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description="The model containers of batch scoring",
+        )
+        lake.grant_read_artifacts(self.model_role)  # the model and the input rows
+        lake.artifacts.grant_put(self.model_role, f"{output_prefix}*")
+        lake.key.grant_encrypt_decrypt(self.model_role)
+        grant_sagemaker_job_logs(self.model_role)
+        if vpc is not None:
+            grant_job_network_interfaces(self.model_role)
+
+        role = iam.Role(
+            self,
+            "Role",
+            role_name=f"{prefix}-batch-scoring",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        )
+        registry.grant_read(role)
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="BatchModels",
+                actions=["sagemaker:CreateModel", "sagemaker:DescribeModel"],
+                resources=[f"{arn}:model/{model_prefix}-*"],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="TransformJobs",
+                actions=[
+                    "sagemaker:AddTags",
+                    "sagemaker:CreateTransformJob",
+                    "sagemaker:DescribeTransformJob",
+                ],
+                resources=[f"{arn}:transform-job/{model_prefix}-*"],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="PassModelRole",
+                actions=["iam:PassRole"],
+                resources=[self.model_role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="JobEncryption",
+                actions=["kms:CreateGrant", "kms:DescribeKey"],
+                resources=[lake.key.key_arn],
+            )
+        )
+        environment = {
+            "MODEL_PACKAGE_GROUP": registry.name,
+            "EXECUTION_ROLE_ARN": self.model_role.role_arn,
+            "INPUT_URI": lake.artifacts.s3_url_for_object(input_prefix),
+            "OUTPUT_URI": lake.artifacts.s3_url_for_object(output_prefix),
+            "KMS_KEY_ARN": lake.key.key_arn,
+            "INSTANCE_TYPE": instance_type,
+            "INSTANCE_COUNT": str(instance_count),
+            "MODEL_PREFIX": model_prefix,
+        }
+        vpc_kwargs: dict[str, object] = {}
+        if vpc is not None:
+            if security_group is None:
+                raise ValueError("VPC mode needs the workloads' security group")
+            environment["SUBNET_IDS"] = cdk.Fn.join(",", [s.subnet_id for s in subnets])
+            environment["SECURITY_GROUP_ID"] = security_group.security_group_id
+            vpc_kwargs = {
+                "vpc": vpc,
+                "vpc_subnets": ec2.SubnetSelection(subnets=list(subnets)),
+                "security_groups": [security_group],
+            }
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            function_name=f"{prefix}-batch-scoring",
+            description="Starts scheduled batch scoring with the newest approved model",
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            architecture=lambda_.Architecture.ARM_64,
+            handler="handler.handler",
+            code=lambda_.Code.from_asset(str(code), exclude=["tests", "tests/**", "*.md"]),
+            role=role,
+            timeout=cdk.Duration.seconds(30),
+            memory_size=256,
+            reserved_concurrent_executions=1,
+            dead_letter_queue=dead_letters,
+            log_group=encrypted_log_group(
+                self,
+                "Logs",
+                name=f"/aws/lambda/{prefix}-batch-scoring",
+                key=ops_key,
+                retention=log_retention,
+            ),
+            logging_format=lambda_.LoggingFormat.JSON,
+            environment=environment,
+            environment_encryption=ops_key.key,
+            **vpc_kwargs,  # type: ignore[arg-type]
+        )
+        depend_on_role_policy_only(self.function, role)
+        invoke = targets.LambdaFunction(self.function, retry_attempts=2)
+        self.schedule = events.Rule(
+            self,
+            "Schedule",
+            description=f"Batch scoring with the newest approved model of {registry.name}",
+            schedule=events.Schedule.expression(schedule),
+            targets=[invoke],
+        )
+        self.manual = events.Rule(
+            self,
+            "Manual",
+            description="Someone asked for a batch scoring run",
+            event_pattern=events.EventPattern(
+                source=[MANUAL_SOURCE], detail_type=[MANUAL_DETAIL_TYPE]
+            ),
+            targets=[invoke],
+        )
+
+        for r in (role, self.model_role):
+            acknowledge_inline_policy(r)
+        acknowledge_wildcard_resource(
+            role,
+            registry.packages_arn,
+            "Model versions are numbered by SageMaker; read access is limited to the versions of "
+            "this environment's model package group.",
+        )
+        for resource, why in (
+            (f"{arn}:model/{model_prefix}-*", "one model per approved version"),
+            (f"{arn}:transform-job/{model_prefix}-*", "one transform job per schedule tick"),
+        ):
+            acknowledge_wildcard_resource(
+                role,
+                resource,
+                f"Names are generated at run time ({why}); access is limited to the "
+                f"{model_prefix}- prefix.",
+            )
+        acknowledge_grant_actions(
+            self.model_role,
+            "Action groups written by grant_read/grant_put on the artifacts bucket and by the "
+            "key grant; every resource in these statements is named.",
+        )
+        acknowledge_wildcard_resource(
+            self.model_role,
+            lake.artifacts.arn_for_objects("*"),
+            "Models and input rows are stored under names chosen at run time, in the artifacts "
+            "bucket only.",
+        )
+        acknowledge_wildcard_resource(
+            self.model_role,
+            lake.artifacts.arn_for_objects(f"{output_prefix}*"),
+            "Transform output is written under the job's name, inside the output prefix only.",
+        )
+        if vpc is None:
+            for pack in ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"):
+                acknowledge(
+                    self.function,
+                    f"{pack}-LambdaInsideVPC",
+                    "VPC mode is off in this configuration (network.vpc_mode); with it on, the "
+                    "function runs in the isolated VPC and the MLOps pack's VPC1 enforces it.",
+                )

@@ -1,0 +1,690 @@
+"""Score a batch of CSV rows on a schedule with the newest approved model version.
+
+An EventBridge schedule (or a manual request) invokes this function; it starts one SageMaker batch
+transform job per scheduled time, at most once, with the model package group's newest Approved
+version:
+
+1. validation: a malformed event is logged and answered with ``{"status": "rejected"}``;
+2. replay: the transform job name is derived from the event's ``time``
+   (``<MODEL_PREFIX>-<YYYYmmdd-HHMM>``, UTC); if that job exists, nothing happens
+   (``already-started``), so a redelivered event or a Lambda retry never scores twice;
+3. model version: the newest Approved version of MODEL_PACKAGE_GROUP; none -> ``skipped``;
+4. model: the SageMaker Model ``<MODEL_PREFIX>-v<version>`` is created once per version (looked up
+   first, reused afterwards; a model of that name built differently is reported, not used);
+5. CreateTransformJob, KMS-encrypted output and volume, tagged with the model package ARN.
+
+It never raises for a bad event or a bad configuration (so neither Lambda nor EventBridge retries
+them). An AWS error other than "not found" on a lookup or "already exists" on a create is logged
+and re-raised so that Lambda's retry can succeed; the deterministic names make that retry safe.
+Standard library and boto3 only: packaged with a plain ``Code.from_asset``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import boto3
+from botocore.config import Config as BotoConfig
+from botocore.exceptions import ClientError
+
+SCHEDULE_SOURCE: Final = "aws.events"
+SCHEDULE_DETAIL_TYPE: Final = "Scheduled Event"
+MANUAL_SOURCE: Final = "mlops.manual"
+MANUAL_DETAIL_TYPE: Final = "Batch Scoring Requested"
+MANUAL_DETAIL_KEYS: Final = frozenset({"input_uri"})
+APPROVED: Final = "Approved"
+DEFAULT_INSTANCE_TYPE: Final = "ml.m5.large"
+DEFAULT_INSTANCE_COUNT: Final = 1
+MAX_INSTANCE_COUNT: Final = 100
+CONTENT_TYPE: Final = "text/csv"
+ACCEPT: Final = "application/json"
+MAX_PAYLOAD_MB: Final = 6
+TAG_KEY: Final = "model-package"
+NAME_MAX: Final = 63  # SageMaker model and transform job names
+JOB_SUFFIX_LEN: Final = len("-20261122-0300")
+VERSION_SUFFIX_MAX: Final = len("-v") + 10  # versions have at most 10 digits
+PREFIX_MAX: Final = NAME_MAX - max(JOB_SUFFIX_LEN, VERSION_SUFFIX_MAX)  # 49
+S3_URI_MAX: Final = 1024
+MAX_SUBNETS: Final = 16
+# Instance families with local NVMe storage: SageMaker encrypts it in hardware and refuses a
+# VolumeKmsKeyId for them (see TransformResources.VolumeKmsKeyId in the API reference). Besides
+# these, every family whose name ends in "d" or "dn" (m5d, c5d, p4d, g4dn, p3dn, ...) has it.
+LOCAL_STORAGE_FAMILIES: Final = frozenset({"g5", "g6", "g6e", "trn1", "trn1n", "p5", "p5e", "p5en"})
+
+_GROUP_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+_MODEL_PREFIX = re.compile(rf"[a-zA-Z0-9](-*[a-zA-Z0-9]){{0,{PREFIX_MAX - 1}}}")
+_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:role/[a-zA-Z0-9+=,.@_/-]{1,512}")
+_KMS_KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]{1,32}:[0-9]{12}:key/[a-zA-Z0-9-]{1,128}")
+_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_S3_URI = re.compile(r"s3://(?P<bucket>[^/]+)(?P<path>/.*)?")
+_INSTANCE_TYPE = re.compile(r"ml\.(?P<family>[a-z0-9]+)\.[a-z0-9]+")
+_DIGITS = re.compile(r"[0-9]{1,9}")
+_SUBNET_ID = re.compile(r"subnet-[0-9a-f]{8,17}")
+_SECURITY_GROUP_ID = re.compile(r"sg-[0-9a-f]{8,17}")
+# What EventBridge sends ("2026-11-22T03:00:00Z"); an explicit zone is required, seconds optional.
+_TIMESTAMP = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})"
+)
+# A versioned model package: arn:<partition>:sagemaker:<region>:<account>:model-package/<group>/<n>
+_MODEL_PACKAGE_ARN = re.compile(
+    r"arn:aws[a-z-]*:sagemaker:[a-z0-9-]{1,32}:[0-9]{12}:"
+    r"model-package/[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}/(?P<version>[1-9][0-9]{0,9})"
+)
+_VALIDATION = "ValidationException"
+_NOT_FOUND_CODES: Final = frozenset({"ResourceNotFound", "ResourceNotFoundException"})
+_IN_USE_CODES: Final = frozenset({"ResourceInUse", "ResourceInUseException"})
+
+# --------------------------------------------------------------------------------------------
+# Structured logging: one JSON object per line on stdout (CloudWatch Logs keeps it as is).
+
+
+class JsonFormatter(logging.Formatter):
+    """Formats a record as one JSON object; fields passed as ``extra={"fields": {...}}``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname,
+            "message": record.getMessage(),
+        }
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            entry.update({key: value for key, value in fields.items() if value is not None})
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+class _StdoutHandler(logging.Handler):
+    """Writes to the *current* sys.stdout, so a test's capture sees the lines too."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stdout.write(self.format(record) + "\n")
+            sys.stdout.flush()
+        except Exception:
+            self.handleError(record)
+
+
+LOGGER = logging.getLogger("batch_scoring")
+if not any(isinstance(h, _StdoutHandler) for h in LOGGER.handlers):  # once per process
+    _handler = _StdoutHandler()
+    _handler.setFormatter(JsonFormatter())
+    LOGGER.addHandler(_handler)
+LOGGER.setLevel(logging.INFO)
+LOGGER.propagate = False  # the Lambda runtime's root handler would prefix and repeat each line
+
+
+class _Log:
+    """The invocation's logger: every line carries the bound fields (group, job name, ...)."""
+
+    def __init__(self, **fields: Any) -> None:
+        self.fields: dict[str, Any] = dict(fields)
+
+    def bind(self, **fields: Any) -> None:
+        self.fields.update(fields)
+
+    def log(self, level: int, message: str, exc_info: bool = False, **fields: Any) -> None:
+        LOGGER.log(level, message, exc_info=exc_info, extra={"fields": {**self.fields, **fields}})
+
+
+# --------------------------------------------------------------------------------------------
+# Configuration
+
+
+class ConfigError(ValueError):
+    """The function's environment is missing or invalid; the message names every problem."""
+
+
+@dataclass(frozen=True)
+class VpcSettings:
+    subnet_ids: tuple[str, ...]
+    security_group_id: str
+
+    def as_api(self) -> dict[str, list[str]]:
+        return {"SecurityGroupIds": [self.security_group_id], "Subnets": list(self.subnet_ids)}
+
+
+@dataclass(frozen=True)
+class Config:
+    model_package_group: str
+    execution_role_arn: str
+    input_uri: str
+    output_uri: str
+    kms_key_arn: str
+    instance_type: str
+    instance_count: int
+    model_prefix: str
+    vpc: VpcSettings | None = None
+
+
+def _s3_uri_problem(uri: str, max_len: int = S3_URI_MAX) -> str | None:
+    match = _S3_URI.fullmatch(uri)
+    if match is None:
+        return "is not an s3://bucket/prefix URI"
+    if not _BUCKET_NAME.fullmatch(match["bucket"]):
+        return f"names the invalid bucket {match['bucket']!r}"
+    if len(uri) > max_len:
+        return f"is longer than {max_len} characters"
+    return None
+
+
+def _required(env: Mapping[str, str], name: str, what: str, problems: list[str]) -> str:
+    value = env.get(name, "")
+    if not value:
+        problems.append(f"{name} is not set ({what})")
+    return value
+
+
+def _vpc_settings(env: Mapping[str, str], problems: list[str]) -> VpcSettings | None:
+    subnets_raw = env.get("SUBNET_IDS", "").strip()
+    group = env.get("SECURITY_GROUP_ID", "").strip()
+    if not subnets_raw and not group:
+        return None
+    if not subnets_raw or not group:
+        given, missing = (
+            ("SUBNET_IDS", "SECURITY_GROUP_ID")
+            if subnets_raw
+            else ("SECURITY_GROUP_ID", "SUBNET_IDS")
+        )
+        problems.append(
+            f"{given} is set but {missing} is not: VPC mode needs both (or neither, for no VPC)"
+        )
+        return None
+    subnets = tuple(part.strip() for part in subnets_raw.split(","))
+    bad = [subnet for subnet in subnets if not _SUBNET_ID.fullmatch(subnet)]
+    if bad:
+        problems.append(f"SUBNET_IDS={subnets_raw!r} holds invalid subnet ids {bad!r}")
+    elif not 1 <= len(set(subnets)) <= MAX_SUBNETS or len(set(subnets)) != len(subnets):
+        problems.append(
+            f"SUBNET_IDS={subnets_raw!r} must list 1 to {MAX_SUBNETS} distinct subnet ids"
+        )
+    if not _SECURITY_GROUP_ID.fullmatch(group):
+        problems.append(f"SECURITY_GROUP_ID={group!r} is not a security group id (sg-...)")
+    return VpcSettings(subnets, group)
+
+
+def load_config(env: Mapping[str, str]) -> Config:
+    """Reads and checks the environment; raises ConfigError naming every problem at once."""
+    problems: list[str] = []
+    group = _required(env, "MODEL_PACKAGE_GROUP", "the model package group to score with", problems)
+    if group and not _GROUP_NAME.fullmatch(group):
+        problems.append(
+            f"MODEL_PACKAGE_GROUP={group!r} is not a model package group name "
+            "(letters, digits and hyphens, at most 63 characters)"
+        )
+    role = _required(env, "EXECUTION_ROLE_ARN", "the role the model runs as", problems)
+    if role and not _ROLE_ARN.fullmatch(role):
+        problems.append(f"EXECUTION_ROLE_ARN={role!r} is not an IAM role ARN")
+    prefix = _required(env, "MODEL_PREFIX", "the name prefix of models and jobs", problems)
+    if prefix and not _MODEL_PREFIX.fullmatch(prefix):
+        problems.append(
+            f"MODEL_PREFIX={prefix!r} is not a valid name prefix (letters, digits and hyphens, "
+            f"no leading or trailing hyphen, at most {PREFIX_MAX} characters)"
+        )
+    input_uri = _required(env, "INPUT_URI", "the s3:// prefix of the rows to score", problems)
+    if input_uri and (problem := _s3_uri_problem(input_uri)):
+        problems.append(f"INPUT_URI={input_uri!r} {problem}")
+    output_uri = _required(env, "OUTPUT_URI", "the s3:// prefix for the results", problems)
+    # room for "<job name>/" after it
+    output_max = S3_URI_MAX - (len(prefix) + JOB_SUFFIX_LEN + 2)
+    if output_uri and (problem := _s3_uri_problem(output_uri, output_max)):
+        problems.append(f"OUTPUT_URI={output_uri!r} {problem}")
+    key = _required(env, "KMS_KEY_ARN", "the key for the output and the volumes", problems)
+    if key and not _KMS_KEY_ARN.fullmatch(key):
+        problems.append(f"KMS_KEY_ARN={key!r} is not a KMS key ARN (arn:aws:kms:...:key/...)")
+    instance_type = env.get("INSTANCE_TYPE") or DEFAULT_INSTANCE_TYPE
+    if not _INSTANCE_TYPE.fullmatch(instance_type):
+        problems.append(f"INSTANCE_TYPE={instance_type!r} is not an ML instance type (ml.*.*)")
+    count_raw = env.get("INSTANCE_COUNT") or str(DEFAULT_INSTANCE_COUNT)
+    count = int(count_raw) if _DIGITS.fullmatch(count_raw) else 0
+    if not 1 <= count <= MAX_INSTANCE_COUNT:
+        problems.append(
+            f"INSTANCE_COUNT={count_raw!r} is not an integer from 1 to {MAX_INSTANCE_COUNT}"
+        )
+    vpc = _vpc_settings(env, problems)
+    if problems:
+        raise ConfigError("; ".join(problems))
+    return Config(group, role, input_uri, output_uri, key, instance_type, count, prefix, vpc)
+
+
+# --------------------------------------------------------------------------------------------
+# Events
+
+
+class BadEvent(ValueError):
+    """The event is not one this function accepts; the message names the offending field."""
+
+
+@dataclass(frozen=True)
+class Request:
+    event_id: str
+    source: str
+    time: datetime  # UTC
+    input_uri: str | None  # the manual request's override, else None
+
+
+def _json_type(value: object) -> str:
+    names = {bool: "boolean", int: "number", float: "number", str: "string", list: "array"}
+    return "null" if value is None else names.get(type(value), "object")
+
+
+def _get(container: Mapping[str, Any], key: str, path: str) -> Any:
+    if key not in container:
+        raise BadEvent(f"{path} is missing")
+    return container[key]
+
+
+def _get_string(container: Mapping[str, Any], key: str, path: str, max_len: int = 2048) -> str:
+    value = _get(container, key, path)
+    if not isinstance(value, str):
+        raise BadEvent(f"{path} must be a string, got {_json_type(value)}")
+    if not value.strip():
+        raise BadEvent(f"{path} must not be empty")
+    if len(value) > max_len:
+        raise BadEvent(f"{path} is longer than {max_len} characters")
+    return value
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO 8601 timestamp with an explicit zone, as UTC; raises BadEvent otherwise."""
+    problem = f"time {text!r} is not an ISO 8601 timestamp with a zone (e.g. 2026-11-22T03:00:00Z)"
+    if not _TIMESTAMP.fullmatch(text):
+        raise BadEvent(problem)
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError as exc:  # a well-formed but impossible date or time (2026-02-30)
+        raise BadEvent(f"{problem}: {exc}") from None
+    return parsed.astimezone(UTC)
+
+
+_DETAIL_TYPES: Final = {SCHEDULE_SOURCE: SCHEDULE_DETAIL_TYPE, MANUAL_SOURCE: MANUAL_DETAIL_TYPE}
+
+
+def parse_event(event: object) -> Request:
+    """Validates an EventBridge event strictly; raises BadEvent naming the first problem."""
+    if not isinstance(event, dict):
+        raise BadEvent(f"the event must be a JSON object, got {_json_type(event)}")
+    source = _get_string(event, "source", "source")
+    if source not in _DETAIL_TYPES:
+        accepted = ", ".join(repr(name) for name in _DETAIL_TYPES)
+        raise BadEvent(f"source {source!r} is not accepted (accepted: {accepted})")
+    detail_type = _get_string(event, "detail-type", "detail-type")
+    if detail_type != _DETAIL_TYPES[source]:
+        raise BadEvent(
+            f"detail-type {detail_type!r} is not accepted for source {source!r} "
+            f"(expected {_DETAIL_TYPES[source]!r})"
+        )
+    event_id = _get_string(event, "id", "id", max_len=128)
+    time = parse_time(_get_string(event, "time", "time", max_len=64))
+    detail = event.get("detail", {})
+    if not isinstance(detail, dict):
+        raise BadEvent(f"detail must be an object, got {_json_type(detail)}")
+    input_uri: str | None = None
+    if source == SCHEDULE_SOURCE:
+        if detail:
+            raise BadEvent(
+                "detail must be empty for a scheduled event (only an 'mlops.manual' request "
+                "can set detail.input_uri)"
+            )
+    else:
+        unknown = sorted(set(detail) - MANUAL_DETAIL_KEYS)
+        if unknown:
+            raise BadEvent(
+                f"detail has unknown fields {unknown!r} (accepted: {sorted(MANUAL_DETAIL_KEYS)!r})"
+            )
+        if "input_uri" in detail:
+            input_uri = _get_string(detail, "input_uri", "detail.input_uri", max_len=S3_URI_MAX)
+            if problem := _s3_uri_problem(input_uri):
+                raise BadEvent(f"detail.input_uri {input_uri!r} {problem}")
+    return Request(event_id, source, time, input_uri)
+
+
+# --------------------------------------------------------------------------------------------
+# Names
+
+
+def job_name(prefix: str, time: datetime) -> str:
+    """Deterministic transform job name: ``<prefix>-<YYYYmmdd-HHMM>`` of the UTC time."""
+    return f"{prefix}-{time.astimezone(UTC):%Y%m%d-%H%M}"
+
+
+def model_name(prefix: str, version: str) -> str:
+    """Deterministic model name of a model package version: ``<prefix>-v<version>``."""
+    return f"{prefix}-v{version}"
+
+
+def output_path(output_uri: str, job: str) -> str:
+    """Where the job writes: ``<OUTPUT_URI>/<job name>/`` (one slash between the two)."""
+    return f"{output_uri.rstrip('/')}/{job}/"
+
+
+def has_local_storage(instance_type: str) -> bool:
+    """True for instance types whose volume SageMaker encrypts itself (no VolumeKmsKeyId)."""
+    match = _INSTANCE_TYPE.fullmatch(instance_type)
+    family = match["family"] if match else ""
+    return family in LOCAL_STORAGE_FAMILIES or family.endswith(("d", "dn"))
+
+
+# --------------------------------------------------------------------------------------------
+# AWS clients, made at first use (tests start moto and set the environment first)
+
+_BOTO_CONFIG: Final = BotoConfig(
+    retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=20
+)
+_CLIENTS: dict[str, Any] = {}
+
+
+def _client(service: str) -> Any:
+    if service not in _CLIENTS:
+        _CLIENTS[service] = boto3.client(service, config=_BOTO_CONFIG)
+    return _CLIENTS[service]
+
+
+def _error_fields(exc: BaseException) -> dict[str, Any]:
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return {
+            "error": error.get("Message") or str(exc),
+            "error_code": error.get("Code"),
+            "operation": exc.operation_name,
+        }
+    return {"error": str(exc), "error_code": type(exc).__name__}
+
+
+def _error(exc: ClientError) -> tuple[str, str]:
+    error = exc.response.get("Error", {})
+    return str(error.get("Code", "")), str(error.get("Message", ""))
+
+
+def _is_not_found(exc: ClientError) -> bool:
+    """Describe* of a missing model or job: ValidationException "Could not find ..."."""
+    code, message = _error(exc)
+    return code in _NOT_FOUND_CODES or (code == _VALIDATION and "could not find" in message.lower())
+
+
+def _is_already_there(exc: ClientError) -> bool:
+    """Create* of an existing name: ValidationException "Cannot create already existing ..."
+    (CreateModel) or ResourceInUse (CreateTransformJob)."""
+    code, message = _error(exc)
+    return code in _IN_USE_CODES or (code == _VALIDATION and "already exist" in message.lower())
+
+
+# --------------------------------------------------------------------------------------------
+# The run
+
+
+class _Run:
+    """One invocation: replay check -> newest approved version -> model -> transform job."""
+
+    def __init__(self, config: Config, request: Request, log: _Log) -> None:
+        self.config = config
+        self.request = request
+        self.log = log
+        self.job = job_name(config.model_prefix, request.time)
+        self.input_uri = request.input_uri or config.input_uri
+
+    def run(self) -> dict[str, str]:
+        existing = self._describe_job()
+        if existing is not None:
+            return self._already_started(existing)
+        arn = self._newest_approved()
+        if arn is None:
+            self.log.log(
+                logging.INFO,
+                "nothing to score with: the group has no approved version",
+                status="skipped",
+            )
+            return {"status": "skipped", "reason": "no approved model version"}
+        match = _MODEL_PACKAGE_ARN.fullmatch(arn)
+        if match is None:
+            error = f"ListModelPackages returned {arn!r}, not a versioned model package ARN"
+            self.log.log(logging.ERROR, "unexpected model package", status="failed", error=error)
+            return {"status": "failed", "error": error}
+        model = model_name(self.config.model_prefix, match["version"])
+        self.log.bind(model_package_arn=arn, model_name=model)
+        problem = self._ensure_model(model, arn)
+        if problem is not None:
+            self.log.log(
+                logging.ERROR, "the existing model cannot be used", status="failed", error=problem
+            )
+            return {"status": "failed", "error": problem, "model_name": model}
+        if not self._create_job(model, arn):
+            existing = self._describe_job()  # started by a concurrent invocation
+            if existing is None:
+                raise RuntimeError(f"transform job {self.job} reported in use but not found")
+            return self._already_started(existing)
+        self.log.log(
+            logging.INFO,
+            "batch transform job started",
+            status="started",
+            output_path=output_path(self.config.output_uri, self.job),
+        )
+        return {
+            "status": "started",
+            "transform_job_name": self.job,
+            "model_package_arn": arn,
+            "model_name": model,
+        }
+
+    @property
+    def sagemaker(self) -> Any:
+        return _client("sagemaker")
+
+    # -- the job -----------------------------------------------------------------------------
+
+    def _describe_job(self) -> dict[str, Any] | None:
+        try:
+            job: dict[str, Any] = self.sagemaker.describe_transform_job(TransformJobName=self.job)
+        except ClientError as exc:
+            if _is_not_found(exc):
+                return None
+            raise
+        return job
+
+    def _already_started(self, job: Mapping[str, Any]) -> dict[str, str]:
+        status = str(job.get("TransformJobStatus", ""))
+        model = str(job.get("ModelName", ""))
+        self.log.log(
+            logging.INFO,
+            "the transform job of this time exists: replay ignored",
+            status="already-started",
+            transform_job_status=status,
+            model_name=model,
+        )
+        return {
+            "status": "already-started",
+            "transform_job_name": self.job,
+            "transform_job_status": status,
+            "model_name": model,
+        }
+
+    def _create_job(self, model: str, arn: str) -> bool:
+        """Starts the transform job; False if a job of that name exists already."""
+        resources: dict[str, Any] = {
+            "InstanceType": self.config.instance_type,
+            "InstanceCount": self.config.instance_count,
+        }
+        if not has_local_storage(self.config.instance_type):
+            resources["VolumeKmsKeyId"] = self.config.kms_key_arn
+        try:
+            self.sagemaker.create_transform_job(
+                TransformJobName=self.job,
+                ModelName=model,
+                BatchStrategy="MultiRecord",
+                MaxPayloadInMB=MAX_PAYLOAD_MB,
+                TransformInput={
+                    "DataSource": {
+                        "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": self.input_uri}
+                    },
+                    "ContentType": CONTENT_TYPE,
+                    "CompressionType": "None",
+                    "SplitType": "Line",
+                },
+                TransformOutput={
+                    "S3OutputPath": output_path(self.config.output_uri, self.job),
+                    "Accept": ACCEPT,
+                    "AssembleWith": "Line",
+                    "KmsKeyId": self.config.kms_key_arn,
+                },
+                TransformResources=resources,
+                Tags=[{"Key": TAG_KEY, "Value": arn}],
+            )
+        except ClientError as exc:
+            if _is_already_there(exc):
+                return False
+            raise
+        return True
+
+    # -- the model ---------------------------------------------------------------------------
+
+    def _newest_approved(self) -> str | None:
+        """The ARN of the group's most recently created Approved version, or None."""
+        response = self.sagemaker.list_model_packages(
+            ModelPackageGroupName=self.config.model_package_group,
+            ModelApprovalStatus=APPROVED,
+            SortBy="CreationTime",
+            SortOrder="Descending",
+            MaxResults=1,
+        )
+        summaries = response.get("ModelPackageSummaryList", [])
+        if not summaries:
+            return None
+        arn: str = summaries[0]["ModelPackageArn"]
+        return arn
+
+    def _describe_model(self, model: str) -> dict[str, Any] | None:
+        try:
+            described: dict[str, Any] = self.sagemaker.describe_model(ModelName=model)
+        except ClientError as exc:
+            if _is_not_found(exc):
+                return None
+            raise
+        return described
+
+    def _ensure_model(self, model: str, arn: str) -> str | None:
+        """Creates the model unless it exists; returns why an existing one cannot be used."""
+        existing = self._describe_model(model)
+        if existing is None:
+            request: dict[str, Any] = {
+                "ModelName": model,
+                "Containers": [{"ModelPackageName": arn}],
+                "ExecutionRoleArn": self.config.execution_role_arn,
+                "EnableNetworkIsolation": True,
+            }
+            if self.config.vpc is not None:
+                request["VpcConfig"] = self.config.vpc.as_api()
+            try:
+                self.sagemaker.create_model(**request)
+            except ClientError as exc:
+                if not _is_already_there(exc):
+                    raise
+                existing = self._describe_model(model)  # created by a concurrent invocation
+                if existing is None:
+                    raise
+            else:
+                self.log.log(logging.INFO, "model created", model_created=True)
+                return None
+        return self._model_mismatch(model, existing, arn)
+
+    def _model_mismatch(self, model: str, existing: Mapping[str, Any], arn: str) -> str | None:
+        packages = {
+            str(container.get("ModelPackageName", "")).lower()
+            for container in [existing.get("PrimaryContainer"), *existing.get("Containers", [])]
+            if isinstance(container, dict) and container
+        }
+        problems: list[str] = []
+        if packages != {arn.lower()}:
+            problems.append(f"serves {sorted(packages)!r}, not {arn!r}")
+        role = existing.get("ExecutionRoleArn")
+        if role != self.config.execution_role_arn:
+            problems.append(f"runs as {role!r}, not {self.config.execution_role_arn!r}")
+        vpc = existing.get("VpcConfig") or {}
+        have = (frozenset(vpc.get("Subnets", [])), frozenset(vpc.get("SecurityGroupIds", [])))
+        want = (
+            (frozenset(self.config.vpc.subnet_ids), frozenset({self.config.vpc.security_group_id}))
+            if self.config.vpc is not None
+            else (frozenset(), frozenset())
+        )
+        if have != want:
+            problems.append(
+                f"has the VPC settings {vpc or None!r}, not "
+                f"{self.config.vpc.as_api() if self.config.vpc else None!r}"
+            )
+        if not problems:
+            self.log.log(logging.INFO, "model exists: reused", model_created=False)
+            return None
+        return (
+            f"model {model} exists but {'; '.join(problems)}: delete it "
+            f"(aws sagemaker delete-model --model-name {model}) so that the next run recreates it"
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Entry point
+
+
+def handler(event: object, context: object = None) -> dict[str, str]:
+    """Lambda entry point: returns the outcome; raises only on an AWS error worth retrying."""
+    log = _Log(request_id=getattr(context, "aws_request_id", None))
+    try:
+        config = load_config(os.environ)
+    except ConfigError as exc:
+        log.log(
+            logging.ERROR, "configuration error: nothing can start", status="failed", error=str(exc)
+        )
+        return {"status": "failed", "error": f"configuration error: {exc}"}
+    log.bind(model_package_group=config.model_package_group)
+    event_id = event.get("id") if isinstance(event, dict) else None
+    log.bind(event_id=event_id if isinstance(event_id, str) else None)
+
+    try:
+        request = parse_event(event)
+    except BadEvent as exc:
+        log.log(logging.ERROR, "event rejected", status="rejected", error=str(exc))
+        return {"status": "rejected", "error": str(exc)}
+    run = _Run(config, request, log)
+    log.bind(
+        source=request.source,
+        scheduled_time=request.time.isoformat(),
+        transform_job_name=run.job,
+        input_uri=run.input_uri,
+    )
+
+    try:
+        return run.run()
+    except Exception as exc:
+        log.log(
+            logging.ERROR,
+            "AWS call failed: re-raising for a retry",
+            status="error",
+            exc_info=True,
+            **_error_fields(exc),
+        )
+        raise
+
+
+def _check_config_at_cold_start() -> None:
+    try:
+        load_config(os.environ)
+    except ConfigError as exc:
+        _Log().log(
+            logging.ERROR,
+            "configuration error at cold start: every invocation will fail",
+            status="failed",
+            error=str(exc),
+        )
+
+
+if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):  # in Lambda: report a bad deployment at init
+    _check_config_at_cold_start()

@@ -1,0 +1,168 @@
+"""Fixtures for the batch_scoring handler: a moto SageMaker model registry, models and jobs.
+
+The handler is loaded from its file under the unique module name ``batch_scoring_handler``
+rather than as ``handler`` from sys.path: every function folder has a ``handler.py``, and in one
+pytest process the first ``import handler`` would shadow the others.
+
+moto 5.2.5 gaps that the tests work around (see test_batch_scoring.py):
+
+- CreateModel does not keep ``EnableNetworkIsolation`` (DescribeModel always says False), so the
+  flag is checked on the request the handler sends (the client's ``provide-client-params`` hook,
+  an observation, not a fake);
+- CreateModel and CreateTransformJob overwrite an existing name instead of failing, so the
+  "a concurrent invocation created it first" paths (ValidationException "Cannot create already
+  existing model", ResourceInUse) and a throttling error are stubbed with botocore's ``Stubber``
+  on the handler's own client. Everything else runs against moto.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+FUNCTION_DIR = Path(__file__).resolve().parents[1]
+MODULE_NAME = "batch_scoring_handler"
+
+if MODULE_NAME not in sys.modules:
+    _spec = importlib.util.spec_from_file_location(MODULE_NAME, FUNCTION_DIR / "handler.py")
+    assert _spec is not None and _spec.loader is not None
+    _module = importlib.util.module_from_spec(_spec)
+    sys.modules[MODULE_NAME] = _module
+    _spec.loader.exec_module(_module)
+
+handler_module = sys.modules[MODULE_NAME]
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+GROUP = "mlops-dev-models"
+PREFIX = "mlops-dev-batch"
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/mlops-dev-sagemaker-model"
+KMS_KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+BUCKET = f"mlops-dev-curated-{ACCOUNT}"
+INPUT_URI = f"s3://{BUCKET}/scoring/input/"
+OUTPUT_URI = f"s3://{BUCKET}/scoring/output/"
+ARTIFACTS = f"mlops-dev-artifacts-{ACCOUNT}"
+INFERENCE_SPECIFICATION = {
+    "Containers": [
+        {
+            "Image": f"683313688378.dkr.ecr.{REGION}.amazonaws.com/sagemaker-xgboost:1.7-1",
+            "ModelDataUrl": f"s3://{ARTIFACTS}/models/model.tar.gz",
+        }
+    ],
+    "SupportedContentTypes": ["text/csv"],
+    "SupportedResponseMIMETypes": ["application/json"],
+    "SupportedTransformInstanceTypes": ["ml.m5.large"],
+}
+SETTINGS = (
+    "MODEL_PACKAGE_GROUP",
+    "EXECUTION_ROLE_ARN",
+    "INPUT_URI",
+    "OUTPUT_URI",
+    "KMS_KEY_ARN",
+    "INSTANCE_TYPE",
+    "INSTANCE_COUNT",
+    "MODEL_PREFIX",
+    "SUBNET_IDS",
+    "SECURITY_GROUP_ID",
+)
+
+
+@dataclass
+class Aws:
+    sagemaker: Any
+    group: str = GROUP
+
+    def register(self, status: str = "PendingManualApproval", group: str = GROUP) -> str:
+        """Registers a new version in the group, as the training pipeline's Register step."""
+        arn: str = self.sagemaker.create_model_package(
+            ModelPackageGroupName=group,
+            ModelPackageDescription="churn model",
+            InferenceSpecification=INFERENCE_SPECIFICATION,
+            ModelApprovalStatus=status,
+        )["ModelPackageArn"]
+        return arn
+
+    def set_status(self, arn: str, status: str) -> None:
+        self.sagemaker.update_model_package(ModelPackageArn=arn, ModelApprovalStatus=status)
+
+    def model_names(self) -> list[str]:
+        return sorted(m["ModelName"] for m in self.sagemaker.list_models()["Models"])
+
+    def job_names(self) -> list[str]:
+        summaries = self.sagemaker.list_transform_jobs()["TransformJobSummaries"]
+        return sorted(s["TransformJobName"] for s in summaries)
+
+    def job(self, name: str) -> dict[str, Any]:
+        job: dict[str, Any] = self.sagemaker.describe_transform_job(TransformJobName=name)
+        return job
+
+    def model(self, name: str) -> dict[str, Any]:
+        model: dict[str, Any] = self.sagemaker.describe_model(ModelName=name)
+        return model
+
+
+@pytest.fixture(autouse=True)
+def environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials, one region, the function's settings; nothing from the developer's env."""
+    for name in ("AWS_PROFILE", "AWS_REGION", "AWS_LAMBDA_FUNCTION_NAME", *SETTINGS):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("MODEL_PACKAGE_GROUP", GROUP)
+    monkeypatch.setenv("EXECUTION_ROLE_ARN", ROLE_ARN)
+    monkeypatch.setenv("INPUT_URI", INPUT_URI)
+    monkeypatch.setenv("OUTPUT_URI", OUTPUT_URI)
+    monkeypatch.setenv("KMS_KEY_ARN", KMS_KEY_ARN)
+    monkeypatch.setenv("MODEL_PREFIX", PREFIX)
+
+
+# Creating a boto3 client costs 0.1-0.2 s (the SageMaker model is large), so the test's clients
+# and the handler's own (lazily made, cached in handler_module._CLIENTS) are kept for the whole
+# session. That is safe: moto intercepts every client made after it was imported, and each
+# test's mock_aws() starts from empty backends.
+_TEST_CLIENTS: dict[str, Any] = {}
+
+
+def _test_client(service: str) -> Any:
+    if service not in _TEST_CLIENTS:
+        _TEST_CLIENTS[service] = boto3.client(service, region_name=REGION)
+    return _TEST_CLIENTS[service]
+
+
+@pytest.fixture
+def aws() -> Iterator[Aws]:
+    """moto: the model package group (and another team's group); no versions yet."""
+    with mock_aws():
+        sagemaker = _test_client("sagemaker")
+        for group in (GROUP, "other-team-models"):
+            sagemaker.create_model_package_group(
+                ModelPackageGroupName=group, ModelPackageGroupDescription="churn models"
+            )
+        yield Aws(sagemaker=sagemaker)
+
+
+@pytest.fixture
+def sent() -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    """The (operation, parameters) of every SageMaker request the handler sends, in order."""
+    calls: list[tuple[str, dict[str, Any]]] = []
+
+    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+        calls.append((model.name, dict(params)))
+
+    events = handler_module._client("sagemaker").meta.events
+    events.register("provide-client-params.sagemaker", record)
+    try:
+        yield calls
+    finally:
+        events.unregister("provide-client-params.sagemaker", record)
