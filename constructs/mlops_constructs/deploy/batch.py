@@ -10,19 +10,16 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from mlops_constructs.build.registry import ModelRegistry
-from mlops_constructs.cfn import depend_on_role_policy_only
+from mlops_constructs.compute import platform_function
 from mlops_constructs.data.lake import LakeAccess
-from mlops_constructs.observability import encrypted_log_group
 from mlops_constructs.security.jobs import grant_job_network_interfaces, grant_sagemaker_job_logs
 from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import (
-    acknowledge,
     acknowledge_grant_actions,
     acknowledge_inline_policy,
     acknowledge_wildcard_resource,
@@ -85,12 +82,37 @@ class BatchScoring(Construct):
         if vpc is not None:
             grant_job_network_interfaces(self.model_role)
 
-        role = iam.Role(
+        environment = {
+            "MODEL_PACKAGE_GROUP": registry.name,
+            "EXECUTION_ROLE_ARN": self.model_role.role_arn,
+            "INPUT_URI": lake.artifacts.s3_url_for_object(input_prefix),
+            "OUTPUT_URI": lake.artifacts.s3_url_for_object(output_prefix),
+            "KMS_KEY_ARN": lake.key.key_arn,
+            "INSTANCE_TYPE": instance_type,
+            "INSTANCE_COUNT": str(instance_count),
+            "MODEL_PREFIX": model_prefix,
+        }
+        if vpc is not None:
+            if security_group is None:
+                raise ValueError("VPC mode needs the workloads' security group")
+            environment["SUBNET_IDS"] = cdk.Fn.join(",", [s.subnet_id for s in subnets])
+            environment["SECURITY_GROUP_ID"] = security_group.security_group_id
+        self.function = platform_function(
             self,
-            "Role",
-            role_name=f"{prefix}-batch-scoring",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            "Function",
+            name=f"{prefix}-batch-scoring",
+            code=code,
+            description="Starts scheduled batch scoring with the newest approved model",
+            ops_key=ops_key,
+            log_retention=log_retention,
+            environment=environment,
+            dead_letter_queue=dead_letters,
+            vpc=vpc,
+            subnets=ec2.SubnetSelection(subnets=list(subnets)) if vpc is not None else None,
+            security_group=security_group,
         )
+        role = self.function.role
+        assert isinstance(role, iam.Role)
         registry.grant_read(role)
         role.add_to_policy(
             iam.PolicyStatement(
@@ -125,54 +147,6 @@ class BatchScoring(Construct):
                 resources=[lake.key.key_arn],
             )
         )
-        environment = {
-            "MODEL_PACKAGE_GROUP": registry.name,
-            "EXECUTION_ROLE_ARN": self.model_role.role_arn,
-            "INPUT_URI": lake.artifacts.s3_url_for_object(input_prefix),
-            "OUTPUT_URI": lake.artifacts.s3_url_for_object(output_prefix),
-            "KMS_KEY_ARN": lake.key.key_arn,
-            "INSTANCE_TYPE": instance_type,
-            "INSTANCE_COUNT": str(instance_count),
-            "MODEL_PREFIX": model_prefix,
-        }
-        vpc_kwargs: dict[str, object] = {}
-        if vpc is not None:
-            if security_group is None:
-                raise ValueError("VPC mode needs the workloads' security group")
-            environment["SUBNET_IDS"] = cdk.Fn.join(",", [s.subnet_id for s in subnets])
-            environment["SECURITY_GROUP_ID"] = security_group.security_group_id
-            vpc_kwargs = {
-                "vpc": vpc,
-                "vpc_subnets": ec2.SubnetSelection(subnets=list(subnets)),
-                "security_groups": [security_group],
-            }
-        self.function = lambda_.Function(
-            self,
-            "Function",
-            function_name=f"{prefix}-batch-scoring",
-            description="Starts scheduled batch scoring with the newest approved model",
-            runtime=lambda_.Runtime.PYTHON_3_14,
-            architecture=lambda_.Architecture.ARM_64,
-            handler="handler.handler",
-            code=lambda_.Code.from_asset(str(code), exclude=["tests", "tests/**", "*.md"]),
-            role=role,
-            timeout=cdk.Duration.seconds(30),
-            memory_size=256,
-            reserved_concurrent_executions=1,
-            dead_letter_queue=dead_letters,
-            log_group=encrypted_log_group(
-                self,
-                "Logs",
-                name=f"/aws/lambda/{prefix}-batch-scoring",
-                key=ops_key,
-                retention=log_retention,
-            ),
-            logging_format=lambda_.LoggingFormat.JSON,
-            environment=environment,
-            environment_encryption=ops_key.key,
-            **vpc_kwargs,  # type: ignore[arg-type]
-        )
-        depend_on_role_policy_only(self.function, role)
         invoke = targets.LambdaFunction(self.function, retry_attempts=2)
         self.schedule = events.Rule(
             self,
@@ -191,8 +165,7 @@ class BatchScoring(Construct):
             targets=[invoke],
         )
 
-        for r in (role, self.model_role):
-            acknowledge_inline_policy(r)
+        acknowledge_inline_policy(self.model_role)
         acknowledge_wildcard_resource(
             role,
             registry.packages_arn,
@@ -225,11 +198,3 @@ class BatchScoring(Construct):
             lake.artifacts.arn_for_objects(f"{output_prefix}*"),
             "Transform output is written under the job's name, inside the output prefix only.",
         )
-        if vpc is None:
-            for pack in ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"):
-                acknowledge(
-                    self.function,
-                    f"{pack}-LambdaInsideVPC",
-                    "VPC mode is off in this configuration (network.vpc_mode); with it on, the "
-                    "function runs in the isolated VPC and the MLOps pack's VPC1 enforces it.",
-                )

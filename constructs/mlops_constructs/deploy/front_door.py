@@ -9,14 +9,13 @@ import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from mlops_constructs.cfn import depend_on_role_policy_only
+from mlops_constructs.compute import platform_function
 from mlops_constructs.observability import encrypted_log_group
 from mlops_constructs.security.keys import PlatformKey
-from mlops_constructs.security.nag import acknowledge, acknowledge_inline_policy
+from mlops_constructs.security.nag import acknowledge
 
 
 class FrontDoor(Construct):
@@ -47,10 +46,24 @@ class FrontDoor(Construct):
         super().__init__(scope, id)
         stack = cdk.Stack.of(self)
         name = f"{prefix}-front-door"
-        role = iam.Role(
-            self, "Role", role_name=name, assumed_by=iam.ServicePrincipal("lambda.amazonaws.com")
+        self.function = platform_function(
+            self,
+            "Function",
+            name=name,
+            code=code,
+            description=f"HTTPS front door to the endpoint {endpoint_name}",
+            ops_key=ops_key,
+            log_retention=log_retention,
+            environment={"ENDPOINT_NAME": endpoint_name},
+            # Under API Gateway's 29-second integration limit.
+            timeout=cdk.Duration.seconds(25),
+            reserved_concurrency=rate_limit,
+            no_dead_letter_reason="Invoked synchronously by API Gateway, which returns the error "
+            "to the caller; there is no asynchronous event to dead-letter.",
+            vpc=vpc,
+            security_group=security_group,
         )
-        role.add_to_policy(
+        self.function.add_to_role_policy(
             iam.PolicyStatement(
                 sid="InvokeEndpoint",
                 actions=["sagemaker:InvokeEndpoint"],
@@ -60,37 +73,6 @@ class FrontDoor(Construct):
                 ],
             )
         )
-        vpc_kwargs: dict[str, object] = {}
-        if vpc is not None:
-            vpc_kwargs = {
-                "vpc": vpc,
-                "vpc_subnets": ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
-                "security_groups": [security_group] if security_group else None,
-            }
-        self.function = lambda_.Function(
-            self,
-            "Function",
-            function_name=name,
-            description=f"HTTPS front door to the endpoint {endpoint_name}",
-            runtime=lambda_.Runtime.PYTHON_3_14,
-            architecture=lambda_.Architecture.ARM_64,
-            handler="handler.handler",
-            code=lambda_.Code.from_asset(str(code), exclude=["tests", "tests/**", "*.md"]),
-            role=role,
-            # Under API Gateway's 29-second integration limit.
-            timeout=cdk.Duration.seconds(25),
-            memory_size=256,
-            reserved_concurrent_executions=rate_limit,
-            log_group=encrypted_log_group(
-                self, "Logs", name=f"/aws/lambda/{name}", key=ops_key, retention=log_retention
-            ),
-            logging_format=lambda_.LoggingFormat.JSON,
-            environment={"ENDPOINT_NAME": endpoint_name},
-            environment_encryption=ops_key.key,
-            **vpc_kwargs,  # type: ignore[arg-type]
-        )
-        depend_on_role_policy_only(self.function, role)
-        acknowledge_inline_policy(role)
 
         self.access_logs = encrypted_log_group(
             self,
@@ -142,9 +124,9 @@ class FrontDoor(Construct):
             "The API authorizes with IAM (SigV4) so that only named principals of this account "
             "can score; a Cognito user pool would add end-user identities it does not have.",
         )
-        self._acknowledge(vpc is None)
+        self._acknowledge()
 
-    def _acknowledge(self, outside_vpc: bool) -> None:
+    def _acknowledge(self) -> None:
         stage = self.api.deployment_stage
         reasons = {
             "AwsSolutions-APIG3": "Callers are IAM principals of this account (IAM auth); a "
@@ -176,21 +158,6 @@ class FrontDoor(Construct):
         }
         for rule, reason in reasons.items():
             acknowledge(stage, rule, reason)
-        if outside_vpc:
-            for pack in ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"):
-                acknowledge(
-                    self.function,
-                    f"{pack}-LambdaInsideVPC",
-                    "VPC mode is off in this configuration (network.vpc_mode); with it on, the "
-                    "function runs in the isolated VPC and the MLOps pack's VPC1 enforces it.",
-                )
-        for pack in ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"):
-            acknowledge(
-                self.function,
-                f"{pack}-LambdaDLQ",
-                "Invoked synchronously by API Gateway, which returns the error to the caller; "
-                "there is no asynchronous event to dead-letter.",
-            )
 
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let a principal call ``POST /predictions``."""

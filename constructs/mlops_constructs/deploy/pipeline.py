@@ -23,6 +23,7 @@ from constructs import Construct
 
 from mlops_constructs.build.registry import ModelRegistry
 from mlops_constructs.cfn import depend_on_role_policy_only
+from mlops_constructs.compute import platform_function
 from mlops_constructs.data.lake import LakeAccess
 from mlops_constructs.deploy.endpoint import (
     EndpointRole,
@@ -32,7 +33,6 @@ from mlops_constructs.deploy.endpoint import (
 )
 from mlops_constructs.deploy.templates import template_file, template_parameters
 from mlops_constructs.notifications import NotificationTopic
-from mlops_constructs.observability import encrypted_log_group
 from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import (
     acknowledge,
@@ -452,52 +452,28 @@ class DeployPipeline(Construct):
         environment: dict[str, str],
         timeout: cdk.Duration | None = None,
     ) -> lambda_.Function:
-        role = iam.Role(
-            self,
-            f"{id}Role",
-            role_name=name,
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-        )
-        function = lambda_.Function(
+        function = platform_function(
             self,
             id,
-            function_name=name,
+            name=name,
+            code=code,
             description=description,
-            runtime=lambda_.Runtime.PYTHON_3_14,
-            architecture=lambda_.Architecture.ARM_64,
-            handler="handler.handler",
-            code=lambda_.Code.from_asset(str(code), exclude=["tests", "tests/**", "*.md"]),
-            role=role,
-            timeout=timeout or cdk.Duration.seconds(30),
-            memory_size=256,
-            reserved_concurrent_executions=1,
-            log_group=encrypted_log_group(
-                self, f"{id}Logs", name=f"/aws/lambda/{name}", key=ops_key, retention=log_retention
-            ),
-            logging_format=lambda_.LoggingFormat.JSON,
+            ops_key=ops_key,
+            log_retention=log_retention,
             environment=environment,
-            environment_encryption=ops_key.key,
+            timeout=timeout,
             dead_letter_queue=self.dead_letters,
             vpc=self._vpc.vpc if self._vpc else None,
-            vpc_subnets=ec2.SubnetSelection(subnets=list(self._vpc.subnets)) if self._vpc else None,
-            security_groups=[self._vpc.security_group] if self._vpc else None,
+            subnets=ec2.SubnetSelection(subnets=list(self._vpc.subnets)) if self._vpc else None,
+            security_group=self._vpc.security_group if self._vpc else None,
         )
-        depend_on_role_policy_only(function, role)
-        acknowledge_inline_policy(role)
+        assert function.role is not None
         acknowledge_wildcard_resource(
-            role,
+            function.role,
             self._packages_arn,
             "Model versions are numbered by SageMaker; read access is limited to the versions of "
             "this environment's model package group.",
         )
-        if self._vpc is None:
-            for pack in ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"):
-                acknowledge(
-                    function,
-                    f"{pack}-LambdaInsideVPC",
-                    "VPC mode is off in this configuration (network.vpc_mode); with it on, the "
-                    "function runs in the isolated VPC and the MLOps pack's VPC1 enforces it.",
-                )
         return function
 
     def _acknowledge(

@@ -1,0 +1,99 @@
+"""The platform's Lambda functions: one way to build them, with the same safe defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from mlops_constructs.cfn import depend_on_role_policy_only
+from mlops_constructs.observability import encrypted_log_group
+from mlops_constructs.security.keys import PlatformKey
+from mlops_constructs.security.nag import acknowledge, acknowledge_inline_policy
+
+_PACKS = ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321")
+
+
+def platform_function(
+    scope: Construct,
+    id: str,
+    *,
+    name: str,
+    code: Path,
+    description: str,
+    ops_key: PlatformKey,
+    log_retention: logs.RetentionDays,
+    environment: dict[str, str],
+    timeout: cdk.Duration | None = None,
+    reserved_concurrency: int | None = 1,
+    dead_letter_queue: sqs.IQueue | None = None,
+    no_dead_letter_reason: str | None = None,
+    vpc: ec2.IVpc | None = None,
+    subnets: ec2.SubnetSelection | None = None,
+    security_group: ec2.ISecurityGroup | None = None,
+) -> lambda_.Function:
+    """A Lambda function ``name`` running ``code/handler.py`` (``handler.handler``).
+
+    Defaults: its own role named ``name`` (admitted by the platform keys' policies; callers add
+    permissions), Python 3.14 on arm64, 30 s, reserved concurrency 1, JSON logs in an encrypted
+    log group ``/aws/lambda/<name>`` kept ``log_retention``, environment encrypted with the ops
+    key, the folder's tests and docs left out of the package. Asynchronous callers need
+    ``dead_letter_queue``; synchronous ones say why not in ``no_dead_letter_reason``. With
+    ``vpc`` the function runs in the isolated subnets (VPC mode).
+    """
+    if dead_letter_queue is None and not no_dead_letter_reason:
+        raise ValueError(f"{name}: give a dead-letter queue, or the reason it needs none")
+    role = iam.Role(
+        scope, f"{id}Role", role_name=name, assumed_by=iam.ServicePrincipal("lambda.amazonaws.com")
+    )
+    vpc_kwargs: dict[str, object] = {}
+    if vpc is not None:
+        vpc_kwargs = {
+            "vpc": vpc,
+            "vpc_subnets": subnets
+            or ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+            "security_groups": [security_group] if security_group else None,
+        }
+    function = lambda_.Function(
+        scope,
+        id,
+        function_name=name,
+        description=description,
+        runtime=lambda_.Runtime.PYTHON_3_14,
+        architecture=lambda_.Architecture.ARM_64,
+        handler="handler.handler",
+        code=lambda_.Code.from_asset(str(code), exclude=["tests", "tests/**", "*.md"]),
+        role=role,
+        timeout=timeout or cdk.Duration.seconds(30),
+        memory_size=256,
+        reserved_concurrent_executions=reserved_concurrency,
+        dead_letter_queue=dead_letter_queue,
+        log_group=encrypted_log_group(
+            scope, f"{id}Logs", name=f"/aws/lambda/{name}", key=ops_key, retention=log_retention
+        ),
+        logging_format=lambda_.LoggingFormat.JSON,
+        environment=environment,
+        environment_encryption=ops_key.key,
+        **vpc_kwargs,  # type: ignore[arg-type]
+    )
+    depend_on_role_policy_only(function, role)
+    acknowledge_inline_policy(role)
+    if vpc is None:
+        for pack in _PACKS:
+            acknowledge(
+                function,
+                f"{pack}-LambdaInsideVPC",
+                "VPC mode is off in this configuration (network.vpc_mode); with it on, the "
+                "function runs in the isolated VPC and the MLOps pack's VPC1 enforces it.",
+            )
+    if dead_letter_queue is None:
+        assert no_dead_letter_reason is not None
+        for pack in _PACKS:
+            acknowledge(function, f"{pack}-LambdaDLQ", no_dead_letter_reason)
+    return function
