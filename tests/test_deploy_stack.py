@@ -339,3 +339,14 @@ def test_batch_scoring_runs_on_its_schedule_in_the_vpc(vpc_synth: Synthesized) -
 def test_batch_scoring_is_off_by_default(deploy: dict[str, Any]) -> None:
     names = [f["FunctionName"] for f in _typed(deploy, "AWS::Lambda::Function")]
     assert "mlops-dev-batch-scoring" not in names
+
+
+def test_every_function_has_the_shared_layer(default_synth: Synthesized) -> None:
+    stage = default_synth.stages["dev"]
+    for stack in (stage.build, stage.deploy):
+        assert stack is not None
+        resources = default_synth.template_json(stack)["Resources"]
+        [layer] = [k for k, v in resources.items() if v["Type"] == "AWS::Lambda::LayerVersion"]
+        assert resources[layer]["Properties"]["CompatibleRuntimes"] == ["python3.14"]
+        for function in _typed(resources, "AWS::Lambda::Function"):
+            assert function["Layers"] == [{"Ref": layer}], function["FunctionName"]

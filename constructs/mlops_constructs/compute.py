@@ -18,6 +18,25 @@ from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import acknowledge, acknowledge_inline_policy
 
 _PACKS = ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321")
+SHARED_LAYER_DIR = "_shared"  # beside the functions' folders: python/<module>.py
+
+
+def shared_layer(scope: Construct, lambda_dir: Path) -> lambda_.ILayerVersion:
+    """The stack's one layer of modules every platform function imports (structured logging)."""
+    stack = cdk.Stack.of(scope)
+    existing = stack.node.try_find_child("PlatformLambdaLayer")
+    if isinstance(existing, lambda_.LayerVersion):
+        return existing
+    return lambda_.LayerVersion(
+        stack,
+        "PlatformLambdaLayer",
+        code=lambda_.Code.from_asset(
+            str(lambda_dir / SHARED_LAYER_DIR), exclude=["**/__pycache__", "**/*.pyc"]
+        ),
+        compatible_runtimes=[lambda_.Runtime.PYTHON_3_14],
+        compatible_architectures=[lambda_.Architecture.ARM_64],
+        description="Modules shared by the platform's functions (structured JSON logging)",
+    )
 
 
 def platform_function(
@@ -38,7 +57,8 @@ def platform_function(
     subnets: ec2.SubnetSelection | None = None,
     security_group: ec2.ISecurityGroup | None = None,
 ) -> lambda_.Function:
-    """A Lambda function ``name`` running ``code/handler.py`` (``handler.handler``).
+    """A Lambda function ``name`` running ``code/handler.py`` (``handler.handler``) with the
+    shared layer (``<code>/../_shared``).
 
     Defaults: its own role named ``name`` (admitted by the platform keys' policies; callers add
     permissions), Python 3.14 on arm64, 30 s, reserved concurrency 1, JSON logs in an encrypted
@@ -69,6 +89,7 @@ def platform_function(
         architecture=lambda_.Architecture.ARM_64,
         handler="handler.handler",
         code=lambda_.Code.from_asset(str(code), exclude=["tests", "tests/**", "*.md"]),
+        layers=[shared_layer(scope, code.parent)],
         role=role,
         timeout=timeout or cdk.Duration.seconds(30),
         memory_size=256,

@@ -21,11 +21,9 @@ Standard library and boto3 only: packaged with a plain ``Code.from_asset``.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,6 +32,7 @@ from typing import Any, Final
 import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
+from platform_logging import InvocationLog, structured_logger
 
 SCHEDULE_SOURCE: Final = "aws.events"
 SCHEDULE_DETAIL_TYPE: Final = "Scheduled Event"
@@ -86,56 +85,13 @@ _IN_USE_CODES: Final = frozenset({"ResourceInUse", "ResourceInUseException"})
 # Structured logging: one JSON object per line on stdout (CloudWatch Logs keeps it as is).
 
 
-class JsonFormatter(logging.Formatter):
-    """Formats a record as one JSON object; fields passed as ``extra={"fields": {...}}``."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(
-                timespec="milliseconds"
-            ),
-            "level": record.levelname,
-            "message": record.getMessage(),
-        }
-        fields = getattr(record, "fields", None)
-        if isinstance(fields, dict):
-            entry.update({key: value for key, value in fields.items() if value is not None})
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+LOGGER = structured_logger("batch_scoring")
 
 
-class _StdoutHandler(logging.Handler):
-    """Writes to the *current* sys.stdout, so a test's capture sees the lines too."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            sys.stdout.write(self.format(record) + "\n")
-            sys.stdout.flush()
-        except Exception:
-            self.handleError(record)
-
-
-LOGGER = logging.getLogger("batch_scoring")
-if not any(isinstance(h, _StdoutHandler) for h in LOGGER.handlers):  # once per process
-    _handler = _StdoutHandler()
-    _handler.setFormatter(JsonFormatter())
-    LOGGER.addHandler(_handler)
-LOGGER.setLevel(logging.INFO)
-LOGGER.propagate = False  # the Lambda runtime's root handler would prefix and repeat each line
-
-
-class _Log:
+class _Log(InvocationLog):
     """The invocation's logger: every line carries the bound fields (group, job name, ...)."""
 
-    def __init__(self, **fields: Any) -> None:
-        self.fields: dict[str, Any] = dict(fields)
-
-    def bind(self, **fields: Any) -> None:
-        self.fields.update(fields)
-
-    def log(self, level: int, message: str, exc_info: bool = False, **fields: Any) -> None:
-        LOGGER.log(level, message, exc_info=exc_info, extra={"fields": {**self.fields, **fields}})
+    logger = LOGGER
 
 
 # --------------------------------------------------------------------------------------------
