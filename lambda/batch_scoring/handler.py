@@ -32,6 +32,9 @@ from typing import Any, Final
 import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
+from platform_events import BadInput as BadEvent
+from platform_events import get_string as _get_string
+from platform_events import json_type as _json_type
 from platform_logging import InvocationLog, structured_logger
 
 SCHEDULE_SOURCE: Final = "aws.events"
@@ -218,38 +221,12 @@ def load_config(env: Mapping[str, str]) -> Config:
 # Events
 
 
-class BadEvent(ValueError):
-    """The event is not one this function accepts; the message names the offending field."""
-
-
 @dataclass(frozen=True)
 class Request:
     event_id: str
     source: str
     time: datetime  # UTC
     input_uri: str | None  # the manual request's override, else None
-
-
-def _json_type(value: object) -> str:
-    names = {bool: "boolean", int: "number", float: "number", str: "string", list: "array"}
-    return "null" if value is None else names.get(type(value), "object")
-
-
-def _get(container: Mapping[str, Any], key: str, path: str) -> Any:
-    if key not in container:
-        raise BadEvent(f"{path} is missing")
-    return container[key]
-
-
-def _get_string(container: Mapping[str, Any], key: str, path: str, max_len: int = 2048) -> str:
-    value = _get(container, key, path)
-    if not isinstance(value, str):
-        raise BadEvent(f"{path} must be a string, got {_json_type(value)}")
-    if not value.strip():
-        raise BadEvent(f"{path} must not be empty")
-    if len(value) > max_len:
-        raise BadEvent(f"{path} is longer than {max_len} characters")
-    return value
 
 
 def parse_time(text: str) -> datetime:

@@ -33,6 +33,10 @@ from typing import Any, Final
 import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
+from platform_events import BadInput as BadEvent
+from platform_events import get_object as _get_object
+from platform_events import get_string as _get_string
+from platform_events import json_type as _json_type
 from platform_logging import InvocationLog, structured_logger
 
 EVENT_SOURCE: Final = "aws.sagemaker"
@@ -108,10 +112,6 @@ def load_config(env: Mapping[str, str]) -> Config:
 # Events
 
 
-class BadEvent(ValueError):
-    """The event is not one this function accepts; the message names the offending field."""
-
-
 @dataclass(frozen=True)
 class StateChange:
     event_id: str | None
@@ -119,35 +119,6 @@ class StateChange:
     arn: str
     version: int
     approval_status: str
-
-
-def _json_type(value: object) -> str:
-    names = {bool: "boolean", int: "number", float: "number", str: "string", list: "array"}
-    return "null" if value is None else names.get(type(value), "object")
-
-
-def _get(container: Mapping[str, Any], key: str, path: str) -> Any:
-    if key not in container:
-        raise BadEvent(f"{path} is missing")
-    return container[key]
-
-
-def _get_object(container: Mapping[str, Any], key: str, path: str) -> dict[str, Any]:
-    value = _get(container, key, path)
-    if not isinstance(value, dict):
-        raise BadEvent(f"{path} must be an object, got {_json_type(value)}")
-    return value
-
-
-def _get_string(container: Mapping[str, Any], key: str, path: str, max_len: int = 2048) -> str:
-    value = _get(container, key, path)
-    if not isinstance(value, str):
-        raise BadEvent(f"{path} must be a string, got {_json_type(value)}")
-    if not value.strip():
-        raise BadEvent(f"{path} must not be empty")
-    if len(value) > max_len:
-        raise BadEvent(f"{path} is longer than {max_len} characters")
-    return value
 
 
 def parse_event(event: object) -> StateChange:

@@ -36,6 +36,10 @@ from typing import Any, Final
 import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
+from platform_events import BadInput as BadJob
+from platform_events import get_object as _get_object
+from platform_events import get_string as _get_string
+from platform_events import json_type as _json_type
 from platform_logging import InvocationLog, structured_logger
 
 APPROVED: Final = "Approved"
@@ -92,10 +96,6 @@ class _Log(InvocationLog):
 # The job
 
 
-class BadJob(ValueError):
-    """The job's configuration is unusable; the message names the offending field."""
-
-
 @dataclass(frozen=True)
 class Payload:
     content_type: str
@@ -111,35 +111,6 @@ class Job:
     max_latency_ms: int
     payloads: tuple[Payload, ...]
     payload_source: str  # "UserParameters" or "SAMPLE_PAYLOADS"
-
-
-def _json_type(value: object) -> str:
-    names = {bool: "boolean", int: "number", float: "number", str: "string", list: "array"}
-    return "null" if value is None else names.get(type(value), "object")
-
-
-def _get(container: Mapping[str, Any], key: str, path: str) -> Any:
-    if key not in container:
-        raise BadJob(f"{path} is missing")
-    return container[key]
-
-
-def _get_object(container: Mapping[str, Any], key: str, path: str) -> dict[str, Any]:
-    value = _get(container, key, path)
-    if not isinstance(value, dict):
-        raise BadJob(f"{path} must be an object, got {_json_type(value)}")
-    return value
-
-
-def _get_string(container: Mapping[str, Any], key: str, path: str, max_len: int = 2048) -> str:
-    value = _get(container, key, path)
-    if not isinstance(value, str):
-        raise BadJob(f"{path} must be a string, got {_json_type(value)}")
-    if not value.strip():
-        raise BadJob(f"{path} must not be empty")
-    if len(value) > max_len:
-        raise BadJob(f"{path} is longer than {max_len} characters")
-    return value
 
 
 def job_id_of(event: object) -> str | None:

@@ -31,6 +31,10 @@ from typing import Any, Final
 import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
+from platform_events import BadInput as BadEvent
+from platform_events import get_object as _get_object
+from platform_events import get_string
+from platform_events import json_type as _json_type
 from platform_logging import InvocationLog, structured_logger
 
 DEFAULT_DEBOUNCE_SECONDS: Final = 900
@@ -142,10 +146,6 @@ def load_config(env: Mapping[str, str]) -> Config:
 # Events
 
 
-class BadEvent(ValueError):
-    """The event is not one this function accepts; the message names the offending field."""
-
-
 @dataclass(frozen=True)
 class Trigger:
     event_id: str
@@ -155,33 +155,8 @@ class Trigger:
     data_uri: str | None  # the input prefix the event implies (S3 events only)
 
 
-def _json_type(value: object) -> str:
-    names = {bool: "boolean", int: "number", float: "number", str: "string", list: "array"}
-    return "null" if value is None else names.get(type(value), "object")
-
-
-def _get(container: Mapping[str, Any], key: str, path: str) -> Any:
-    if key not in container:
-        raise BadEvent(f"{path} is missing")
-    return container[key]
-
-
-def _get_object(container: Mapping[str, Any], key: str, path: str) -> dict[str, Any]:
-    value = _get(container, key, path)
-    if not isinstance(value, dict):
-        raise BadEvent(f"{path} must be an object, got {_json_type(value)}")
-    return value
-
-
 def _get_string(container: Mapping[str, Any], key: str, path: str, max_len: int = 1024) -> str:
-    value = _get(container, key, path)
-    if not isinstance(value, str):
-        raise BadEvent(f"{path} must be a string, got {_json_type(value)}")
-    if not value.strip():
-        raise BadEvent(f"{path} must not be empty")
-    if len(value) > max_len:
-        raise BadEvent(f"{path} is longer than {max_len} characters")
-    return value
+    return get_string(container, key, path, max_len)
 
 
 def _parse_s3(event_id: str, detail: dict[str, Any]) -> Trigger:
