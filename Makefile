@@ -34,9 +34,11 @@ help:
 UV_VERSION := 0.13.9
 UV := $(VENV)/bin/uv
 
-$(PY_STAMP): requirements.txt requirements-dev.txt ml/requirements.txt constructs/pyproject.toml
+$(UV):
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	test -x $(UV) || $(VENV)/bin/python -m pip install --quiet "uv==$(UV_VERSION)"
+	$(VENV)/bin/python -m pip install --quiet "uv==$(UV_VERSION)"
+
+$(PY_STAMP): requirements.txt requirements-dev.txt ml/requirements.txt constructs/pyproject.toml | $(UV)
 	$(UV) pip install --quiet --python $(VENV)/bin/python -r requirements-dev.txt
 	touch $@
 
@@ -44,7 +46,7 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-$(CHECKOV_STAMP): requirements-checkov.txt $(PY_STAMP)
+$(CHECKOV_STAMP): requirements-checkov.txt | $(UV)
 	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
 	$(UV) pip install --quiet --python $(CHECKOV_VENV)/bin/python -r requirements-checkov.txt
 	touch $@
