@@ -36,6 +36,8 @@ from platform_events import BadInput as BadEvent
 from platform_events import get_string as _get_string
 from platform_events import json_type as _json_type
 from platform_logging import InvocationLog, structured_logger
+from platform_runtime import ConfigError, report_bad_config_at_cold_start
+from platform_runtime import error_fields as _error_fields
 
 SCHEDULE_SOURCE: Final = "aws.events"
 SCHEDULE_DETAIL_TYPE: Final = "Scheduled Event"
@@ -99,10 +101,6 @@ class _Log(InvocationLog):
 
 # --------------------------------------------------------------------------------------------
 # Configuration
-
-
-class ConfigError(ValueError):
-    """The function's environment is missing or invalid; the message names every problem."""
 
 
 @dataclass(frozen=True)
@@ -322,17 +320,6 @@ def _client(service: str) -> Any:
     if service not in _CLIENTS:
         _CLIENTS[service] = boto3.client(service, config=_BOTO_CONFIG)
     return _CLIENTS[service]
-
-
-def _error_fields(exc: BaseException) -> dict[str, Any]:
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        return {
-            "error": error.get("Message") or str(exc),
-            "error_code": error.get("Code"),
-            "operation": exc.operation_name,
-        }
-    return {"error": str(exc), "error_code": type(exc).__name__}
 
 
 def _error(exc: ClientError) -> tuple[str, str]:
@@ -607,17 +594,5 @@ def handler(event: object, context: object = None) -> dict[str, str]:
         raise
 
 
-def _check_config_at_cold_start() -> None:
-    try:
-        load_config(os.environ)
-    except ConfigError as exc:
-        _Log().log(
-            logging.ERROR,
-            "configuration error at cold start: every invocation will fail",
-            status="failed",
-            error=str(exc),
-        )
-
-
-if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):  # in Lambda: report a bad deployment at init
-    _check_config_at_cold_start()
+# In Lambda: report a bad deployment once, at init.
+report_bad_config_at_cold_start(load_config, _Log())

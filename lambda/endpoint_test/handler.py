@@ -41,6 +41,7 @@ from platform_events import get_object as _get_object
 from platform_events import get_string as _get_string
 from platform_events import json_type as _json_type
 from platform_logging import InvocationLog, structured_logger
+from platform_runtime import error_fields as _error_fields
 
 APPROVED: Final = "Approved"
 CSV: Final = "text/csv"
@@ -258,17 +259,6 @@ def _client(service: str) -> Any:
 
 def _clock() -> float:
     return time.monotonic()
-
-
-def _error_fields(exc: BaseException) -> dict[str, Any]:
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        return {
-            "error": error.get("Message") or str(exc),
-            "error_code": error.get("Code"),
-            "operation": exc.operation_name,
-        }
-    return {"error": str(exc), "error_code": type(exc).__name__}
 
 
 def _describe_error(exc: BaseException) -> str:

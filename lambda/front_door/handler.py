@@ -33,6 +33,7 @@ import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError, ConnectTimeoutError, ReadTimeoutError
 from platform_logging import InvocationLog, structured_logger
+from platform_runtime import ConfigError
 
 CSV: Final = "text/csv"
 JSON: Final = "application/json"
@@ -58,10 +59,6 @@ class _Log(InvocationLog):
 
 # --------------------------------------------------------------------------------------------
 # Configuration
-
-
-class ConfigError(ValueError):
-    """The function's environment is missing or invalid; the message names every problem."""
 
 
 @dataclass(frozen=True)
