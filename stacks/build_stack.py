@@ -18,6 +18,7 @@ from mlops_constructs.build import (
     TrainingTrigger,
 )
 from mlops_constructs.data import DataLakeRef
+from mlops_constructs.monitor import FailureAlarm
 from mlops_constructs.notifications import NotificationTopic
 from mlops_constructs.observability import retention_days
 from stacks.config import PlatformConfig
@@ -40,6 +41,7 @@ class BuildStack(cdk.Stack):
         *,
         config: PlatformConfig,
         data: DataStack,
+        alarms: NotificationTopic,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id, **kwargs)
@@ -125,6 +127,8 @@ class BuildStack(cdk.Stack):
             max_executions_per_day=build.max_executions_per_day,
             vpc=network.vpc if network else None,
             security_group=network.workload_security_group if network else None,
+            # Drift on production (endpoint, batch scoring) retrains; staging's only alarms.
+            retrain_targets=[f"{prefix}-prod", f"{prefix}-batch"],
         )
 
         self.notifications = NotificationTopic(
@@ -135,7 +139,7 @@ class BuildStack(cdk.Stack):
             key=data.ops_key,
             title=f"{prefix} training and registry events",
         )
-        events.Rule(
+        pipeline_failed = events.Rule(
             self,
             "PipelineFailed",
             description="A training pipeline execution failed (or stopped at the quality gate)",
@@ -160,9 +164,25 @@ class BuildStack(cdk.Stack):
             ),
             targets=[self.notifications.target()],
         )
-        self.cicd.pipeline.on_state_change(
+        cicd_failed = self.cicd.pipeline.on_state_change(
             "CiCdFailed",
             description="The ML CI/CD pipeline failed",
             event_pattern=events.EventPattern(detail={"state": ["FAILED"]}),
             target=self.notifications.target(),
+        )
+        FailureAlarm(
+            self,
+            "TrainingFailedAlarm",
+            name=f"{prefix}-training-failed",
+            rule=pipeline_failed,
+            description=f"{prefix}: a training pipeline execution failed or stopped",
+            topic=alarms.topic,
+        )
+        FailureAlarm(
+            self,
+            "CiCdFailedAlarm",
+            name=f"{prefix}-cicd-failed",
+            rule=cicd_failed,
+            description=f"{prefix}: the ML CI/CD pipeline failed",
+            topic=alarms.topic,
         )

@@ -530,6 +530,92 @@ class DeployConfig(_Model):
     batch: BatchConfig = BatchConfig()
 
 
+MONITOR_TYPES = ("data_quality", "model_quality", "bias", "explainability")
+
+
+class MonitorConfig(_Model):
+    """Model Monitor on real-time endpoints and batch scoring, alarms and the dashboard.
+
+    AWS closed Model Monitor (like Debugger and Clarify) to new customers: accounts without
+    access set ``enabled: false`` (or ``types`` without bias/explainability for Clarify).
+    Health alarms, pipeline alarms and the dashboard stay on either way.
+    """
+
+    enabled: bool = True
+    types: tuple[str, ...] = MONITOR_TYPES
+    frequency: str = "daily"
+    instance_type: str = "ml.m5.large"
+    max_runtime_minutes: Annotated[int, Field(ge=5, le=60)] = 60
+    # Ground truth for model quality and bias: s3://<curated>/<prefix><stage>/yyyy/mm/dd/hh/.
+    ground_truth_prefix: str = "ground-truth/"
+    ground_truth_delay_hours: Annotated[int, Field(ge=0, le=168)] = 24
+    drift_threshold: Annotated[float, Field(gt=0.0, le=1.0)] = 0.1
+    # Below this AUC on labelled traffic the model-quality alarm fires; default: the build's
+    # quality gate (build.auc_threshold).
+    min_auc: Annotated[float, Field(ge=0.5, le=1.0)] | None = None
+    # The serving inputs whose drift is alarmed on (at most 9: one metric-math alarm).
+    features: tuple[str, ...] = (
+        "tenure_months",
+        "monthly_charges",
+        "total_charges",
+        "support_calls",
+        "contract_type",
+    )
+    cpu_percent: Annotated[int, Field(ge=1, le=100)] = 80
+    memory_percent: Annotated[int, Field(ge=1, le=100)] = 80
+    disk_percent: Annotated[int, Field(ge=1, le=100)] = 80
+
+    _type = field_validator("instance_type")(classmethod(lambda cls, v: _instance_type(v)))
+
+    @field_validator("types")
+    @classmethod
+    def _types(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(v) - set(MONITOR_TYPES))
+        if unknown or not v:
+            raise ValueError(
+                f"unknown monitor types {unknown}. Fix: use some of {list(MONITOR_TYPES)}, or "
+                "enabled: false to turn Model Monitor off"
+                if unknown
+                else "no monitor types. Fix: list some, or set enabled: false"
+            )
+        return tuple(dict.fromkeys(v))
+
+    @field_validator("frequency")
+    @classmethod
+    def _frequency(cls, v: str) -> str:
+        if v not in ("hourly", "daily"):
+            raise ValueError(
+                f"frequency {v!r}: Model Monitor runs hourly or daily. Fix: use 'hourly' or 'daily'"
+            )
+        return v
+
+    @field_validator("ground_truth_prefix")
+    @classmethod
+    def _prefix(cls, v: str) -> str:
+        if not re.match(r"^[a-z0-9][a-z0-9/_-]*/$", v) or "//" in v:
+            raise ValueError(
+                f"{v!r} is not an S3 prefix the platform accepts. Fix: use lowercase letters, "
+                "digits, '-', '_' and '/', ending with '/', e.g. 'ground-truth/'"
+            )
+        return v
+
+    @field_validator("features")
+    @classmethod
+    def _features(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if not 1 <= len(v) <= 9:
+            raise ValueError(
+                f"{len(v)} features: one drift alarm reads at most 9. Fix: list 1 to 9 of the "
+                "model's serving inputs"
+            )
+        for name in v:
+            if not re.match(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$", name):
+                raise ValueError(
+                    f"{name!r} is not a feature column name. Fix: use the names of the "
+                    "model's serving inputs (letters, digits, '_')"
+                )
+        return v
+
+
 class PlatformConfig(_Model):
     """The whole platform's configuration."""
 
@@ -542,6 +628,7 @@ class PlatformConfig(_Model):
     network: NetworkConfig = NetworkConfig()
     build: BuildConfig = BuildConfig()
     deploy: DeployConfig = DeployConfig()
+    monitor: MonitorConfig = MonitorConfig()
 
     @field_validator("project_name")
     @classmethod
@@ -576,6 +663,13 @@ class PlatformConfig(_Model):
             if len(value) > 256:
                 raise ValueError(f"tag {key!r} value is over 256 characters. Fix: shorten it")
         return v
+
+    @property
+    def min_auc(self) -> float:
+        """The model-quality alarm's AUC floor (the build's quality gate unless set)."""
+        return (
+            self.monitor.min_auc if self.monitor.min_auc is not None else self.build.auc_threshold
+        )
 
     @model_validator(mode="after")
     def _layers_fit_together(self) -> PlatformConfig:

@@ -54,6 +54,8 @@ class DataStack(cdk.Stack):
             purpose="ops",
             description=f"{prefix}: audit trail, logs and notifications",
         )
+        # The platform's alarms notify topics encrypted with this key.
+        self.ops_key.allow_cloudwatch_alarms()
         lake_cfg = config.data_lake
         self.lake = DataLake(
             self,

@@ -18,17 +18,24 @@ from mlops_constructs.deploy import (
     VpcPlacement,
     synthesize_endpoint_templates,
 )
+from mlops_constructs.monitor import FailureAlarm, MonitorImages
 from mlops_constructs.notifications import NotificationTopic
 from mlops_constructs.observability import retention_days
 from stacks.config import DeployStageConfig, PlatformConfig
 from stacks.context import project_context
 from stacks.data_stack import DataStack
 from stacks.guardrails import add_rule_packs
+from stacks.monitor_stack import monitor_settings
 
 LAMBDA_DIR = Path(__file__).resolve().parent.parent / "lambda"
 
 
-def hosting(stage: DeployStageConfig) -> RealtimeSettings | ServerlessSettings:
+BATCH_CAPTURE_PREFIX = "data-capture/batch/"
+
+
+def hosting(
+    stage: DeployStageConfig, config: PlatformConfig
+) -> RealtimeSettings | ServerlessSettings:
     """The construct settings of a configured stage."""
     if stage.hosting == "serverless":
         return ServerlessSettings(memory_mb=stage.memory_mb, max_concurrency=stage.max_concurrency)
@@ -42,6 +49,9 @@ def hosting(stage: DeployStageConfig) -> RealtimeSettings | ServerlessSettings:
         wait_minutes=stage.wait_minutes,
         latency_p99_ms=stage.latency_p99_ms,
         data_capture_percent=stage.data_capture_percent,
+        cpu_percent=config.monitor.cpu_percent,
+        memory_percent=config.monitor.memory_percent,
+        disk_percent=config.monitor.disk_percent,
     )
 
 
@@ -60,19 +70,28 @@ class DeployStack(cdk.Stack):
         *,
         config: PlatformConfig,
         data: DataStack,
+        alarms: NotificationTopic,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id, **kwargs)
         prefix = data.prefix
         deploy = config.deploy
         network = data.network
-        hostings = {"staging": hosting(deploy.staging), "prod": hosting(deploy.production)}
+        hostings = {
+            "staging": hosting(deploy.staging, config),
+            "prod": hosting(deploy.production, config),
+        }
+        monitor = monitor_settings(config)
+        batch_monitor = monitor is not None and deploy.batch.enabled
         templates = synthesize_endpoint_templates(
             prefix=prefix,
             stages=hostings,
             context=project_context(),
             vpc_az_count=config.network.az_count if network else 0,
             rule_packs=lambda app: add_rule_packs(app, vpc_mode=config.network.vpc_mode),
+            monitor=monitor,
+            images=MonitorImages.for_region(self.region) if monitor is not None else None,
+            batch_monitor=batch_monitor,
         )
         self.notifications = NotificationTopic(
             self,
@@ -103,6 +122,19 @@ class DeployStack(cdk.Stack):
             )
             if network
             else None,
+            monitor=monitor,
+            ground_truth_prefix=config.monitor.ground_truth_prefix,
+            batch_capture_prefix=BATCH_CAPTURE_PREFIX if batch_monitor else None,
+            alarm_topic=alarms,
+        )
+        FailureAlarm(
+            self,
+            "DeployFailedAlarm",
+            name=f"{prefix}-deploy-failed",
+            rule=self.pipeline.failed_rule,
+            description=f"{prefix}: the deploy pipeline failed (staging test, CloudFormation "
+            "or rollback)",
+            topic=alarms.topic,
         )
         self.front_door: FrontDoor | None = None
         if deploy.front_door.enabled:
@@ -132,6 +164,7 @@ class DeployStack(cdk.Stack):
                 log_retention=retention_days(config.audit.log_retention_days),
                 dead_letters=self.pipeline.dead_letters,
                 schedule=deploy.batch.schedule,
+                capture_prefix=BATCH_CAPTURE_PREFIX if batch_monitor else None,
                 instance_type=deploy.batch.instance_type,
                 instance_count=deploy.batch.instance_count,
                 vpc=network.vpc if network else None,

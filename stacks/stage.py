@@ -12,6 +12,7 @@ from stacks.catalog_stack import CatalogStack
 from stacks.config import EnvironmentConfig, PlatformConfig
 from stacks.data_stack import DataStack
 from stacks.deploy_stack import DeployStack
+from stacks.monitor_stack import MonitorStack
 
 
 class PlatformStage(cdk.Stage):
@@ -52,6 +53,14 @@ class PlatformStage(cdk.Stage):
             config=config,
             data=self.data,
         )
+        self.monitor = MonitorStack(
+            self,
+            "Monitor",
+            stack_name=f"{prefix}-monitor",
+            description=f"{prefix}: alarms topic and dashboard",
+            config=config,
+            data=self.data,
+        )
         self.build: BuildStack | None = None
         if config.build.enabled:
             self.build = BuildStack(
@@ -61,6 +70,7 @@ class PlatformStage(cdk.Stage):
                 description=f"{prefix}: training pipeline, CI/CD, triggers and build events",
                 config=config,
                 data=self.data,
+                alarms=self.monitor.alarms,
             )
         self.deploy: DeployStack | None = None
         if config.deploy.enabled:
@@ -71,6 +81,7 @@ class PlatformStage(cdk.Stage):
                 description=f"{prefix}: deploy pipeline from approved model to production",
                 config=config,
                 data=self.data,
+                alarms=self.monitor.alarms,
             )
         tags = {"project": config.project_name, "environment": environment.name, **config.tags}
         for key, value in tags.items():
@@ -78,4 +89,8 @@ class PlatformStage(cdk.Stage):
 
     @property
     def stacks(self) -> list[cdk.Stack]:
-        return [s for s in (self.data, self.catalog, self.build, self.deploy) if s is not None]
+        return [
+            s
+            for s in (self.data, self.catalog, self.monitor, self.build, self.deploy)
+            if s is not None
+        ]

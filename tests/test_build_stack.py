@@ -178,7 +178,25 @@ def test_registration_carries_metrics_baselines_and_lineage(definition: dict[str
         metrics["Bias"]["PreTrainingReport"]["S3Uri"]["Std:Join"]["Values"][-1] == "analysis.json"
     )
     baselines = register["DriftCheckBaselines"]
-    assert set(baselines) == {"ModelDataQuality", "Bias"}
+    # What Model Monitor reads when the version is deployed (the router passes these URIs).
+    assert set(baselines) == {"ModelDataQuality", "ModelQuality", "Bias", "Explainability"}
+    assert baselines["ModelQuality"]["Constraints"]["S3Uri"]["Std:Join"]["Values"][-1] == (
+        "constraints.json"
+    )
+    for kind, file in (
+        ("Bias", "monitor_bias.json"),
+        ("Explainability", "monitor_explainability.json"),
+    ):
+        uri = baselines[kind]["ConfigFile"]["S3Uri"]
+        # The analysis config of the code version that trained the model.
+        assert uri["Std:Join"]["Values"][1] == {"Get": "Parameters.CodeVersion"}
+        assert uri["Std:Join"]["Values"][-1].endswith(f"/clarify/{file}")
+    assert set(baselines["Bias"]) == {"ConfigFile", "PreTrainingConstraints"}
+    steps = _steps(definition)
+    dq = steps["DataQualityBaseline"]["Arguments"]
+    # Baselined on the raw serving inputs the endpoint captures, not the engineered split.
+    dq_inputs = json.dumps(dq["ProcessingInputs"])
+    assert "baseline" in dq_inputs and '"train"' not in dq_inputs
     lineage = register["CustomerMetadataProperties"]
     assert set(lineage) == {
         "CodeVersion",
@@ -409,13 +427,29 @@ def test_new_data_drift_and_manual_requests_invoke_the_trigger(build: dict[str, 
         "bucket": {"name": [f"mlops-dev-raw-{ACCOUNT}"]},
         "object": {"key": [{"prefix": "incoming/"}]},
     }} in invoking  # fmt: skip
+    # Drift on production (endpoint or batch scoring) retrains; staging's drift only alarms.
     assert {
         "source": ["aws.cloudwatch"],
         "detail-type": ["CloudWatch Alarm State Change"],
-        "detail": {"alarmName": [{"prefix": "mlops-dev-drift"}], "state": {"value": ["ALARM"]}},
+        "detail": {
+            "alarmName": [
+                {"prefix": "mlops-dev-prod-drift-"},
+                {"prefix": "mlops-dev-batch-drift-"},
+            ],
+            "state": {"value": ["ALARM"]},
+        },
     } in invoking
+    [violations] = [p for p in invoking if p["source"] == ["aws.sagemaker"]]
+    assert violations["detail-type"] == ["SageMaker Processing Job State Change"]
+    assert violations["detail"]["ProcessingJobStatus"] == ["Completed"]
+    assert violations["detail"]["ExitMessage"] == [{"prefix": "CompletedWithViolations"}]
+    schedules = f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:monitoring-schedule"
+    assert violations["detail"]["MonitoringScheduleArn"] == [
+        {"prefix": f"{schedules}/mlops-dev-prod-"},
+        {"prefix": f"{schedules}/mlops-dev-batch-"},
+    ]
     assert {"source": ["mlops.manual"], "detail-type": ["Retrain Requested"]} in invoking
-    assert len(invoking) == 3
+    assert len(invoking) == 4
 
 
 def test_failures_and_registrations_notify_the_encrypted_topic(build: dict[str, Any]) -> None:

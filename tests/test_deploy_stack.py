@@ -8,7 +8,11 @@ from typing import Any
 
 import pytest
 
+from mlops_constructs.monitor import BASELINE_PARAMETERS
 from tests.conftest import Synthesized
+
+# What the four monitors of a real-time endpoint read (the version's baselines and the rest).
+MONITOR_PARAMETERS = ("MonitorRoleArn", "MonitorOutputUri", "GroundTruthUri", *BASELINE_PARAMETERS)
 
 ACCOUNT = "123456789012"
 
@@ -57,13 +61,14 @@ def test_stages_in_order_with_manual_approval_by_default(pipeline: dict[str, Any
         "Approve",
         "Production",
     ]
-    assert pipeline["Variables"] == [
-        {
-            "Name": "ModelPackageArn",
-            "DefaultValue": "none",
-            "Description": "The approved model package version to deploy",
-        }
-    ]
+    assert pipeline["Variables"][0] == {
+        "Name": "ModelPackageArn",
+        "DefaultValue": "none",
+        "Description": "The approved model package version to deploy",
+    }
+    # The deployed version's monitoring baselines, which the router passes (see test_monitor).
+    assert [v["Name"] for v in pipeline["Variables"][1:]] == list(BASELINE_PARAMETERS)
+    assert {v["DefaultValue"] for v in pipeline["Variables"][1:]} == {"none"}
     approve = _actions(pipeline)["ApproveProduction"]
     assert approve["ActionTypeId"]["Category"] == "Approval"
     assert "NotificationArn" in approve["Configuration"]
@@ -108,6 +113,7 @@ def test_cloudformation_actions_deploy_the_approved_version(pipeline: dict[str, 
         "DataKeyArn",
         "CaptureUri",
         "AlarmTopicArn",
+        *MONITOR_PARAMETERS,
     }
     for action in (actions["DeployStaging"], actions["DeployProd"]):
         assert action["Configuration"]["ActionMode"] == "CREATE_UPDATE"
@@ -194,7 +200,8 @@ def test_deploy_role_is_scoped_to_this_environments_endpoints(deploy: dict[str, 
     assert passes["Condition"] == {
         "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
     }
-    assert len(passes["Resource"]) == 2
+    # The two endpoint roles and the production monitor's (staging is serverless: no monitors).
+    assert len(passes["Resource"]) == 3
     for statement in statements.values():
         assert not any(
             a.startswith("iam:") and a not in ("iam:PassRole", "iam:CreateServiceLinkedRole")
@@ -223,6 +230,7 @@ def test_production_template_is_realtime_and_safe(default_synth: Synthesized) ->
         "DataKeyArn",
         "CaptureUri",
         "AlarmTopicArn",
+        *MONITOR_PARAMETERS,
     }
     resources = template["Resources"]
     assert not any(v["Type"].startswith("AWS::IAM::") for v in resources.values())

@@ -80,10 +80,11 @@ def test_cfn_lint_clean(
 ) -> None:
     synths = (default_synth, custom_synth, vpc_synth)
     templates = [str(p) for s in synths for p in s.template_paths]
-    assert len(templates) == 20
+    assert len(templates) == 25  # 5 stacks per environment: 1 + 3 + 1 environments
     # The endpoint templates the deploy pipeline deploys (shipped as an asset) too.
     endpoint_templates = [str(p) for s in synths for p in s.outdir.glob("asset.*/*.template.json")]
-    assert len(endpoint_templates) == 10
+    # 2 per environment, and VPC mode's batch scoring monitors.
+    assert len(endpoint_templates) == 11
     templates += endpoint_templates
     result = subprocess.run(
         [str(ROOT / ".venv" / "bin" / "cfn-lint"), "--format", "parseable", "--", *templates],

@@ -11,7 +11,9 @@ version:
 3. model version: the newest Approved version of MODEL_PACKAGE_GROUP; none -> ``skipped``;
 4. model: the SageMaker Model ``<MODEL_PREFIX>-v<version>`` is created once per version (looked up
    first, reused afterwards; a model of that name built differently is reported, not used);
-5. CreateTransformJob, KMS-encrypted output and volume, tagged with the model package ARN.
+5. CreateTransformJob, KMS-encrypted output and volume, tagged with the model package ARN; with
+   CAPTURE_URI set, the job also captures its inputs and outputs there (DataCaptureConfig, same
+   key, inference ids) for Model Monitor's batch transform monitoring.
 
 It never raises for a bad event or a bad configuration (so neither Lambda nor EventBridge retries
 them). An AWS error other than "not found" on a lookup or "already exists" on a create is logged
@@ -123,6 +125,8 @@ class Config:
     instance_count: int
     model_prefix: str
     vpc: VpcSettings | None = None
+    # where transform jobs capture their inputs and outputs for Model Monitor (None: no capture)
+    capture_uri: str | None = None
 
 
 def _s3_uri_problem(uri: str, max_len: int = S3_URI_MAX) -> str | None:
@@ -210,9 +214,14 @@ def load_config(env: Mapping[str, str]) -> Config:
             f"INSTANCE_COUNT={count_raw!r} is not an integer from 1 to {MAX_INSTANCE_COUNT}"
         )
     vpc = _vpc_settings(env, problems)
+    capture_uri = env.get("CAPTURE_URI") or None  # empty means unset
+    if capture_uri is not None and (problem := _s3_uri_problem(capture_uri)):
+        problems.append(f"CAPTURE_URI={capture_uri!r} {problem}")
     if problems:
         raise ConfigError("; ".join(problems))
-    return Config(group, role, input_uri, output_uri, key, instance_type, count, prefix, vpc)
+    return Config(
+        group, role, input_uri, output_uri, key, instance_type, count, prefix, vpc, capture_uri
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -389,6 +398,7 @@ class _Run:
             "batch transform job started",
             status="started",
             output_path=output_path(self.config.output_uri, self.job),
+            capture_uri=self.config.capture_uri,
         )
         return {
             "status": "started",
@@ -437,29 +447,35 @@ class _Run:
         }
         if not has_local_storage(self.config.instance_type):
             resources["VolumeKmsKeyId"] = self.config.kms_key_arn
+        request: dict[str, Any] = {
+            "TransformJobName": self.job,
+            "ModelName": model,
+            "BatchStrategy": "MultiRecord",
+            "MaxPayloadInMB": MAX_PAYLOAD_MB,
+            "TransformInput": {
+                "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": self.input_uri}},
+                "ContentType": CONTENT_TYPE,
+                "CompressionType": "None",
+                "SplitType": "Line",
+            },
+            "TransformOutput": {
+                "S3OutputPath": output_path(self.config.output_uri, self.job),
+                "Accept": ACCEPT,
+                "AssembleWith": "Line",
+                "KmsKeyId": self.config.kms_key_arn,
+            },
+            "TransformResources": resources,
+            "Tags": [{"Key": TAG_KEY, "Value": arn}],
+        }
+        if self.config.capture_uri is not None:
+            # Model Monitor's batch transform monitoring reads what the job captures here
+            request["DataCaptureConfig"] = {
+                "DestinationS3Uri": self.config.capture_uri,
+                "KmsKeyId": self.config.kms_key_arn,
+                "GenerateInferenceId": True,
+            }
         try:
-            self.sagemaker.create_transform_job(
-                TransformJobName=self.job,
-                ModelName=model,
-                BatchStrategy="MultiRecord",
-                MaxPayloadInMB=MAX_PAYLOAD_MB,
-                TransformInput={
-                    "DataSource": {
-                        "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": self.input_uri}
-                    },
-                    "ContentType": CONTENT_TYPE,
-                    "CompressionType": "None",
-                    "SplitType": "Line",
-                },
-                TransformOutput={
-                    "S3OutputPath": output_path(self.config.output_uri, self.job),
-                    "Accept": ACCEPT,
-                    "AssembleWith": "Line",
-                    "KmsKeyId": self.config.kms_key_arn,
-                },
-                TransformResources=resources,
-                Tags=[{"Key": TAG_KEY, "Value": arn}],
-            )
+            self.sagemaker.create_transform_job(**request)
         except ClientError as exc:
             if _is_already_there(exc):
                 return False

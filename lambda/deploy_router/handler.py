@@ -11,8 +11,12 @@ model package, and only for the newest approved version of the group:
    nothing starts (``superseded``); a late or replayed event cannot roll production back;
 4. idempotency: if DEPLOYED_PARAMETER already holds this ARN, nothing starts
    (``already-deployed``);
-5. StartPipelineExecution with the pipeline variable ``ModelPackageArn`` and a client request
-   token derived from the pipeline and the ARN, then the ARN is written to DEPLOYED_PARAMETER.
+5. baselines: DescribeModelPackage; each of the version's DriftCheckBaselines becomes a pipeline
+   variable (BASELINE_VARIABLES), ``none`` when the version carries no such baseline or its URI
+   is malformed (logged), so the endpoint template creates no monitor for it;
+6. StartPipelineExecution with the pipeline variables ``ModelPackageArn`` and BASELINE_VARIABLES
+   and a client request token derived from the pipeline and the ARN, then the ARN is written to
+   DEPLOYED_PARAMETER.
 
 It never raises for a bad event (so neither Lambda nor EventBridge retries it). An AWS error other
 than a missing parameter is logged and re-raised so that Lambda's retry can succeed; the retry
@@ -46,6 +50,21 @@ EVENT_DETAIL_TYPE: Final = "SageMaker Model Package State Change"
 APPROVED: Final = "Approved"
 APPROVAL_STATUSES: Final = frozenset({"Approved", "Rejected", "PendingManualApproval"})
 PIPELINE_VARIABLE: Final = "ModelPackageArn"
+# The version's monitoring baselines, as pipeline variables: (variable, path in
+# DescribeModelPackage's DriftCheckBaselines to the source whose S3Uri it carries).
+_BASELINE_SOURCES: Final[tuple[tuple[str, tuple[str, str]], ...]] = (
+    ("DataQualityStatistics", ("ModelDataQuality", "Statistics")),
+    ("DataQualityConstraints", ("ModelDataQuality", "Constraints")),
+    ("ModelQualityConstraints", ("ModelQuality", "Constraints")),
+    ("BiasConfig", ("Bias", "ConfigFile")),
+    ("BiasConstraints", ("Bias", "PostTrainingConstraints")),
+    ("ExplainabilityConfig", ("Explainability", "ConfigFile")),
+    ("ExplainabilityConstraints", ("Explainability", "Constraints")),
+)
+# The variable names the deploy pipeline must declare besides ModelPackageArn (default "none").
+BASELINE_VARIABLES: Final[tuple[str, ...]] = tuple(name for name, _ in _BASELINE_SOURCES)
+NO_BASELINE: Final = "none"  # the value of a baseline the version does not carry
+VARIABLE_VALUE_MAX: Final = 1000  # a CodePipeline variable value's limit
 
 _GROUP_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 _PIPELINE_NAME = re.compile(r"[A-Za-z0-9.@\-_]{1,100}")
@@ -55,6 +74,8 @@ _MODEL_PACKAGE_ARN = re.compile(
     r"arn:aws[a-z-]*:sagemaker:[a-z0-9-]{1,32}:[0-9]{12}:"
     r"model-package/(?P<group>[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62})/(?P<version>[1-9][0-9]{0,9})"
 )
+_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_S3_OBJECT_URI = re.compile(r"s3://(?P<bucket>[^/]+)/(?P<key>.+)")
 _PARAMETER_NOT_FOUND = "ParameterNotFound"
 
 # --------------------------------------------------------------------------------------------
@@ -166,6 +187,53 @@ def parse_event(event: object) -> StateChange:
     return StateChange(event_id if isinstance(event_id, str) else None, group, arn, version, status)
 
 
+def s3_object_uri_problem(uri: object) -> str | None:
+    """Why a baseline location is not an ``s3://bucket/key`` URI usable as a variable, or None."""
+    if not isinstance(uri, str):
+        return f"is not a string (got {_json_type(uri)})"
+    match = _S3_OBJECT_URI.fullmatch(uri)
+    if match is None:
+        return "is not an s3://bucket/key URI"
+    if not _BUCKET_NAME.fullmatch(match["bucket"]):
+        return f"names the invalid bucket {match['bucket']!r}"
+    if len(uri) > VARIABLE_VALUE_MAX:
+        return f"is longer than {VARIABLE_VALUE_MAX} characters (a pipeline variable's limit)"
+    return None
+
+
+def baseline_variables(
+    baselines: Mapping[str, Any], log: InvocationLog | None = None
+) -> dict[str, str]:
+    """The BASELINE_VARIABLES values for a DriftCheckBaselines structure (``none`` if absent).
+
+    A baseline whose S3Uri is malformed is logged (WARNING) and passed as ``none``: the endpoint
+    then has no monitor for it, rather than a deployment that fails on a bad registry entry.
+    """
+    values: dict[str, str] = {}
+    for variable, (section, source) in _BASELINE_SOURCES:
+        block = baselines.get(section)
+        metric = block.get(source) if isinstance(block, Mapping) else None
+        uri = metric.get("S3Uri") if isinstance(metric, Mapping) else None
+        if uri is None:
+            values[variable] = NO_BASELINE
+            continue
+        problem = s3_object_uri_problem(uri)
+        if problem is not None:
+            if log is not None:
+                log.log(
+                    logging.WARNING,
+                    "malformed monitoring baseline: passed as none",
+                    variable=variable,
+                    baseline=f"DriftCheckBaselines.{section}.{source}.S3Uri",
+                    value=uri,
+                    error=f"DriftCheckBaselines.{section}.{source}.S3Uri {uri!r} {problem}",
+                )
+            values[variable] = NO_BASELINE
+            continue
+        values[variable] = uri
+    return values
+
+
 def client_request_token(pipeline: str, arn: str) -> str:
     """Idempotency token for StartPipelineExecution: 32 hex characters, same ARN same token."""
     return hashlib.sha256(f"{pipeline}\n{arn}".encode()).hexdigest()[:32]
@@ -204,6 +272,13 @@ def newest_approved(group: str) -> str | None:
         return None
     arn: str = summaries[0]["ModelPackageArn"]
     return arn
+
+
+def drift_check_baselines(arn: str) -> dict[str, Any]:
+    """The version's DriftCheckBaselines ({} when it has none)."""
+    described = _client("sagemaker").describe_model_package(ModelPackageName=arn)
+    baselines = described.get("DriftCheckBaselines")
+    return baselines if isinstance(baselines, dict) else {}
 
 
 def deployed_arn(parameter: str) -> str | None:
@@ -253,10 +328,16 @@ def _deploy(config: Config, change: StateChange, log: _Log) -> dict[str, str]:
                 parameter=config.deployed_parameter,
             )
             return {"status": "already-deployed", "model_package_arn": change.arn}
+    baselines = baseline_variables(drift_check_baselines(change.arn), log)
+    log.bind(baselines=baselines)
     response = _client("codepipeline").start_pipeline_execution(
         name=config.deploy_pipeline,
-        variables=[{"name": PIPELINE_VARIABLE, "value": change.arn}],
+        variables=[
+            {"name": PIPELINE_VARIABLE, "value": change.arn},
+            *({"name": name, "value": value} for name, value in baselines.items()),
+        ],
         # same pipeline and ARN, same token: a retry after a lost response starts nothing new
+        # (a version's baselines cannot change, so the variables are the same too)
         clientRequestToken=client_request_token(config.deploy_pipeline, change.arn),
     )
     execution_id: str = response["pipelineExecutionId"]

@@ -1,4 +1,8 @@
-"""Start the SageMaker training pipeline on new data, a drift alarm or a manual request.
+"""Start the SageMaker training pipeline on new data, drift or a manual request.
+
+Drift is either a CloudWatch alarm going to ALARM or a Model Monitor run that completed with
+violations (a "SageMaker Processing Job State Change" of a monitoring schedule's job); other
+processing job changes are answered ``{"status": "ignored"}`` and start nothing.
 
 A burst of uploads must start one execution, not hundreds. Every accepted event goes through
 four guards, each a single conditional write or read, in this order:
@@ -24,7 +28,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -45,7 +49,13 @@ EVENT_RETENTION_SECONDS: Final = 7 * 24 * 3600  # how long a replayed event id i
 COUNTER_RETENTION_SECONDS: Final = 2 * 24 * 3600  # after the end of the counted day
 DEFAULT_LEASE_SECONDS: Final = 900  # claim lease when the remaining time is unknown (max timeout)
 IN_FLIGHT_STATUSES: Final = frozenset({"Executing", "Stopping"})
-REASONS: Final = ("new-data", "drift", "manual")
+REASONS: Final = ("new-data", "drift", "manual", "violation")
+# Model Monitor: a monitoring schedule's processing job that found violations
+PROCESSING_JOB_DETAIL_TYPE: Final = "SageMaker Processing Job State Change"
+PROCESSING_JOB_STATUSES: Final = frozenset(
+    {"InProgress", "Completed", "Failed", "Stopping", "Stopped"}
+)
+VIOLATIONS_EXIT_MESSAGE: Final = "CompletedWithViolations"  # how ExitMessage starts
 
 _PIPELINE_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}")
 _TABLE_NAME = re.compile(r"[a-zA-Z0-9_.-]{3,255}")
@@ -53,6 +63,12 @@ _BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _S3_URI = re.compile(r"s3://(?P<bucket>[^/]+)(?P<path>/.*)?")
 _DIGITS = re.compile(r"[0-9]{1,9}")
 _SSM_NAME = re.compile(r"/?[a-zA-Z0-9_.\-/]{1,1011}")
+_PROCESSING_JOB_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+# arn:<partition>:sagemaker:<region>:<account>:monitoring-schedule/<name>
+_MONITORING_SCHEDULE_ARN = re.compile(
+    r"arn:aws[a-z-]*:sagemaker:[a-z0-9-]{1,32}:[0-9]{12}:"
+    r"monitoring-schedule/(?P<name>[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62})"
+)
 UNPUBLISHED: Final = "unpublished"  # the parameter's value until CI publishes a code version
 _PARAMETER_VALUE_MAX = 1024  # SageMaker pipeline parameter values
 _DESCRIPTION_MAX = 3072  # PipelineExecutionDescription
@@ -149,8 +165,20 @@ class Trigger:
     event_id: str
     reason: str  # one of REASONS
     description: str  # why the execution starts: PipelineExecutionDescription
-    subject: str  # what triggered it: the object's S3 URI, the alarm name, the request text
+    # what triggered it: the object's S3 URI, the alarm name, the request text, the schedule name
+    subject: str
     data_uri: str | None  # the input prefix the event implies (S3 events only)
+    # what the source said: the alarm's state reason, the monitoring job's exit message
+    message: str | None = None
+
+
+class NotATrigger(Exception):
+    """A well-formed event that asks for no training: answered ``ignored``, nothing recorded."""
+
+    def __init__(self, reason: str, **fields: str | None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.fields: dict[str, Any] = dict(fields)  # log fields: what the event said
 
 
 def _get_string(container: Mapping[str, Any], key: str, path: str, max_len: int = 1024) -> str:
@@ -181,9 +209,60 @@ def _parse_alarm(event_id: str, detail: dict[str, Any]) -> Trigger:
         )
     description = f"drift: CloudWatch alarm {alarm} is in ALARM"
     why = state.get("reason")
-    if isinstance(why, str) and why:
-        description += f" ({why})"
-    return Trigger(event_id, "drift", description, alarm, None)
+    message = why if isinstance(why, str) and why else None
+    if message:
+        description += f" ({message})"
+    return Trigger(event_id, "drift", description, alarm, None, message)
+
+
+def _optional_string(detail: dict[str, Any], key: str, path: str) -> str | None:
+    """An optional string field: absent or null is None, anything else must be a string."""
+    if detail.get(key) is None:
+        return None
+    return _get_string(detail, key, path)
+
+
+def _parse_processing_job(event_id: str, detail: dict[str, Any]) -> Trigger:
+    """A Model Monitor run that completed with violations; any other job is NotATrigger."""
+    job = _get_string(detail, "ProcessingJobName", "detail.ProcessingJobName", max_len=63)
+    if not _PROCESSING_JOB_NAME.fullmatch(job):
+        raise BadEvent(f"detail.ProcessingJobName {job!r} is not a processing job name")
+    status = _get_string(detail, "ProcessingJobStatus", "detail.ProcessingJobStatus", max_len=64)
+    if status not in PROCESSING_JOB_STATUSES:
+        accepted = ", ".join(sorted(PROCESSING_JOB_STATUSES))
+        raise BadEvent(
+            f"detail.ProcessingJobStatus {status!r} is not a processing job status "
+            f"(one of {accepted})"
+        )
+    exit_message = _optional_string(detail, "ExitMessage", "detail.ExitMessage")
+    schedule_arn = _optional_string(detail, "MonitoringScheduleArn", "detail.MonitoringScheduleArn")
+    schedule: str | None = None
+    if schedule_arn is not None:
+        match = _MONITORING_SCHEDULE_ARN.fullmatch(schedule_arn)
+        if match is None:
+            raise BadEvent(
+                f"detail.MonitoringScheduleArn {schedule_arn!r} is not a monitoring schedule ARN"
+            )
+        schedule = match["name"]
+    seen = {
+        "processing_job_name": job,
+        "processing_job_status": status,
+        "monitoring_schedule": schedule,
+        "trigger_message": exit_message,
+    }
+    if schedule is None:
+        raise NotATrigger(f"processing job {job} is not a Model Monitor run (no schedule)", **seen)
+    if status != "Completed":
+        raise NotATrigger(
+            f"monitoring job {job} is {status}, not Completed with violations", **seen
+        )
+    if exit_message is None or not exit_message.startswith(VIOLATIONS_EXIT_MESSAGE):
+        raise NotATrigger(f"monitoring job {job} completed without violations", **seen)
+    description = (
+        f"violation: Model Monitor schedule {schedule} reported violations "
+        f"(processing job {job}: {exit_message})"
+    )
+    return Trigger(event_id, "violation", description, schedule, None, exit_message)
 
 
 def _parse_manual(event_id: str, detail: dict[str, Any]) -> Trigger:
@@ -194,12 +273,17 @@ def _parse_manual(event_id: str, detail: dict[str, Any]) -> Trigger:
 _SOURCES: Final[dict[str, tuple[str, Callable[[str, dict[str, Any]], Trigger]]]] = {
     "aws.s3": ("Object Created", _parse_s3),
     "aws.cloudwatch": ("CloudWatch Alarm State Change", _parse_alarm),
+    "aws.sagemaker": (PROCESSING_JOB_DETAIL_TYPE, _parse_processing_job),
     "mlops.manual": ("Retrain Requested", _parse_manual),
 }
 
 
 def parse_event(event: object) -> Trigger:
-    """Validates an EventBridge event strictly; raises BadEvent naming the first problem."""
+    """Validates an EventBridge event strictly; raises BadEvent naming the first problem.
+
+    Raises NotATrigger for a well-formed event that should start nothing (a processing job that
+    is not a Model Monitor run with violations).
+    """
     if not isinstance(event, dict):
         raise BadEvent(f"the event must be a JSON object, got {_json_type(event)}")
     source = _get_string(event, "source", "source")
@@ -215,13 +299,7 @@ def parse_event(event: object) -> Trigger:
         )
     event_id = _get_string(event, "id", "id", max_len=128)
     trigger = parse(event_id, _get_object(event, "detail", "detail"))
-    return Trigger(
-        trigger.event_id,
-        trigger.reason,
-        trigger.description[:_DESCRIPTION_MAX],
-        trigger.subject,
-        trigger.data_uri,
-    )
+    return replace(trigger, description=trigger.description[:_DESCRIPTION_MAX])
 
 
 def display_name(trigger: Trigger) -> str:
@@ -335,19 +413,22 @@ class _Guard:
         A claim left ``pending`` by an invocation that died (timeout) can be taken over once its
         lease (that invocation's remaining time) has passed, so a retry is not lost.
         """
+        claim = {
+            "pk": _s(self.event_key),
+            "status": _s("pending"),
+            "claimed_by": _s(self.token),
+            "lease_until": _n(self.lease_until),
+            "reason": _s(self.trigger.reason),
+            "subject": _s(self.trigger.subject),
+            "received_at": _s(self.iso_now),
+            "expires_at": _n(self.now + EVENT_RETENTION_SECONDS),
+        }
+        if self.trigger.message:
+            claim["message"] = _s(self.trigger.message)
         try:
             self.ddb.put_item(
                 TableName=self.config.lock_table,
-                Item={
-                    "pk": _s(self.event_key),
-                    "status": _s("pending"),
-                    "claimed_by": _s(self.token),
-                    "lease_until": _n(self.lease_until),
-                    "reason": _s(self.trigger.reason),
-                    "subject": _s(self.trigger.subject),
-                    "received_at": _s(self.iso_now),
-                    "expires_at": _n(self.now + EVENT_RETENTION_SECONDS),
-                },
+                Item=claim,
                 ConditionExpression=(
                     "attribute_not_exists(pk) OR (#status = :pending AND #lease < :now)"
                 ),
@@ -436,13 +517,7 @@ class _Guard:
             return {"status": "capped"}
         arn = self._start()
         self.undo.clear()  # started: nothing may be given back any more
-        self.log.log(
-            logging.INFO,
-            "training pipeline started",
-            status="started",
-            execution_arn=arn,
-            subject=self.trigger.subject,
-        )
+        self.log.log(logging.INFO, "training pipeline started", status="started", execution_arn=arn)
         return {"status": "started", "execution_arn": arn, "reason": self.trigger.reason}
 
     def _acquire_lock(self) -> dict[str, Any] | None:
@@ -618,7 +693,10 @@ def handler(event: object, context: object = None) -> dict[str, str]:
     except BadEvent as exc:
         log.log(logging.ERROR, "event rejected", status="rejected", error=str(exc))
         return {"status": "rejected", "error": str(exc)}
-    log.bind(reason=trigger.reason)
+    except NotATrigger as exc:
+        log.log(logging.INFO, "ignored", status="ignored", reason=exc.reason, **exc.fields)
+        return {"status": "ignored", "reason": exc.reason}
+    log.bind(reason=trigger.reason, subject=trigger.subject, trigger_message=trigger.message)
 
     if config.input_data_uri is None and trigger.data_uri is None:
         error = (

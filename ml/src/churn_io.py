@@ -1,9 +1,13 @@
-"""File formats shared by the churn scripts: split files and content hashes.
+"""File formats shared by the churn scripts: split files, the serving-format baseline, hashes.
 
 Split files (written by preprocess.py, read by train.py and evaluate.py) are headerless CSV with
 the label (0/1) in the first column and the features in ``FEATURE_NAMES`` order after it; a
 missing value is an empty field. This is the layout SageMaker's XGBoost and Clarify expect of a
 headerless CSV (label first).
+
+The serving-format file (preprocess.py's Model Monitor data-quality baseline) is CSV with a header
+line naming ``INPUT_COLUMNS``, then one customer per line exactly as a client sends it to the
+endpoint as text/csv: raw values, no customer id, no label, a missing charge as an empty field.
 
 Only numpy and the standard library are imported: preprocess.py runs in the scikit-learn image,
 which has no xgboost. The model files are churn_model.py's business.
@@ -20,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from churn_features import DataValidationError
+from churn_features import INPUT_COLUMNS, CustomerRecord, DataValidationError
 
 if TYPE_CHECKING:  # numpy.typing is not needed at run time (old numpy in the containers)
     from numpy.typing import NDArray
@@ -62,6 +66,30 @@ def write_split(path: Path, labels: Sequence[int], rows: Sequence[Sequence[float
         writer = csv.writer(handle, lineterminator="\n")
         for label, row in zip(labels, rows):
             writer.writerow([str(label), *(format_value(v) for v in row)])
+
+
+def serving_fields(record: CustomerRecord) -> list[str]:
+    """One record as the text/csv fields of a request, in INPUT_COLUMNS order.
+
+    Values are normalised (integers without ``.0``, amounts as the shortest text that reads back
+    as the same float, a missing amount as an empty field, the contract type in its canonical
+    spelling), so serving parses them into exactly the features preprocess computed.
+    """
+    fields: list[str] = []
+    for column in INPUT_COLUMNS:  # CustomerRecord's fields are named after the input columns
+        value = getattr(record, column)
+        fields.append(format_value(value) if isinstance(value, float) else str(value))
+    return fields
+
+
+def write_serving_csv(path: Path, records: Iterable[CustomerRecord]) -> None:
+    """Write a header line naming INPUT_COLUMNS, then one request line per record."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(INPUT_COLUMNS)
+        for record in records:
+            writer.writerow(serving_fields(record))
 
 
 def _rows(files: Iterable[Path], n_features: int) -> Iterable[tuple[int, list[float]]]:

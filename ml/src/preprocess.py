@@ -14,6 +14,11 @@ file, line, column and value, and exit code 2.
 Writes under --output-dir:
   train/train.csv, validation/validation.csv, test/test.csv
       headerless CSV, label first, then the features in FEATURE_NAMES order (see churn_io)
+  baseline/baseline.csv
+      the Model Monitor data-quality baseline: a header line naming INPUT_COLUMNS, then the train
+      split's customers (same rows, same order as train.csv) as RAW serving inputs, exactly what
+      a client sends the endpoint as text/csv (no customer id, no label, a missing charge is an
+      empty field). An endpoint's captured requests have this layout, the split files do not.
   manifest/manifest.json   the dataset manifest: input files with size and sha256, the S3
                            object versions from $DATASET_VERSION_IDS, row counts, feature names,
                            seed and fractions, and the sha256 of each output file
@@ -47,14 +52,17 @@ from churn_features import (
     LABEL_COLUMN,
     NULLABLE_COLUMNS,
     RAW_COLUMNS,
+    CustomerRecord,
     DataValidationError,
     engineer,
     parse_label,
     parse_record,
 )
-from churn_io import csv_files, sha256_file, write_split
+from churn_io import csv_files, sha256_file, write_serving_csv, write_split
 
 SPLITS = ("train", "validation", "test")
+# The Model Monitor data-quality baseline: the train split in the endpoint's request format.
+BASELINE = "baseline/baseline.csv"
 MANIFEST_VERSION = 1
 VERSION_IDS_ENV = "DATASET_VERSION_IDS"
 # The folder this script runs from. A ScriptProcessor mounts its code at
@@ -70,6 +78,7 @@ def _is_own_code(path: Path) -> bool:
 class Example:
     customer_id: str
     label: int
+    record: CustomerRecord  # the raw input values, validated (serving format: baseline.csv)
     features: list[float]
 
 
@@ -106,7 +115,7 @@ def read_raw_file(path: Path, name: str) -> list[Example]:
                 raise DataValidationError(f"{where}: column {ID_COLUMN!r} is required but empty")
             record = parse_record(values, where)
             label = parse_label(values[LABEL_COLUMN], where)
-            examples.append(Example(customer_id, label, engineer(record)))
+            examples.append(Example(customer_id, label, record, engineer(record)))
     return examples
 
 
@@ -215,6 +224,11 @@ def run(
         split_rows[split] = len(part)
         churned = sum(labels[i] for i in part)
         label_counts[split] = {"0": len(part) - churned, "1": churned}
+    # The train split again, as the endpoint receives it: what data capture records.
+    target = output_dir / BASELINE
+    train_part = parts[SPLITS.index("train")]
+    write_serving_csv(target, [examples[i].record for i in train_part])
+    outputs[BASELINE] = {"size_bytes": target.stat().st_size, "sha256": sha256_file(target)}
 
     manifest: dict[str, Any] = {
         "manifest_version": MANIFEST_VERSION,

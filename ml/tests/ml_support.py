@@ -39,6 +39,7 @@ class PipelineRun:
     train_stdout: str
     manifest: dict[str, Any]
     evaluation: dict[str, Any]
+    constraints: dict[str, Any]  # evaluate's model-quality constraints.json
 
 
 def run_script(
@@ -110,6 +111,7 @@ def run_pipeline(root: Path) -> PipelineRun:
         train_stdout=train.stdout,
         manifest=json.loads((processed / "manifest" / "manifest.json").read_text()),
         evaluation=json.loads((evaluation_dir / "evaluation.json").read_text()),
+        constraints=json.loads((evaluation_dir / "constraints.json").read_text()),
     )
 
 

@@ -134,6 +134,15 @@ def test_manifest_hashes_and_counts_match_the_files(pipeline: PipelineRun) -> No
         counts = manifest["label_counts"][split]
         assert counts["1"] == sum(line[0] == "1" for line in lines)
         assert counts["0"] + counts["1"] == rows[split]
+    baseline = pipeline.processed_dir / "baseline" / "baseline.csv"
+    assert manifest["outputs"]["baseline/baseline.csv"] == {
+        "size_bytes": baseline.stat().st_size,
+        "sha256": sha256_file(baseline),
+    }
+    assert len(read_rows(baseline)) == 1 + rows["train"]  # header + the train split
+    assert sorted(manifest["outputs"]) == sorted(
+        ["baseline/baseline.csv", "train/train.csv", "validation/validation.csv", "test/test.csv"]
+    )
     assert manifest["feature_names"] == list(FEATURE_NAMES)
     assert manifest["seed"] == 42 and manifest["dataset_version_ids"] is None
 
@@ -237,3 +246,82 @@ def test_out_of_range_hyperparameters_are_refused(
     assert code == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "model").exists()
+
+
+METRICS = ("auc", "accuracy", "precision", "recall", "f1")
+
+
+def test_constraints_json_is_a_model_quality_baseline_below_the_test_metrics(
+    pipeline: PipelineRun,
+) -> None:
+    # Model Monitor's model-quality constraints format, as a ModelQualityMonitor baselining job
+    # suggests it for BinaryClassification.
+    constraints = pipeline.constraints
+    assert set(constraints) == {"version", "binary_classification_constraints"}
+    assert constraints["version"] == 0.0
+    checks = constraints["binary_classification_constraints"]
+    assert set(checks) == set(METRICS)
+    metrics = pipeline.evaluation["binary_classification_metrics"]
+    for name in METRICS:
+        # The default tolerance: 0.05 below the model's own test value.
+        expected = round(max(0.0, metrics[name]["value"] - 0.05), 6)
+        assert checks[name] == {"threshold": expected, "comparison_operator": "LessThanThreshold"}
+    assert checks["auc"]["threshold"] > 0.65
+
+
+def test_constraint_thresholds_are_the_metric_minus_the_tolerance_floored_at_zero() -> None:
+    metrics = {"auc": 0.83, "accuracy": 0.78, "precision": 0.6, "recall": 0.03, "f1": 0.05}
+    document = evaluate.model_quality_constraints(metrics, 0.05)
+    thresholds = {
+        name: check["threshold"]
+        for name, check in document["binary_classification_constraints"].items()
+    }
+    assert thresholds == {
+        "auc": 0.78,
+        "accuracy": 0.73,
+        "precision": 0.55,
+        "recall": 0.0,
+        "f1": 0.0,
+    }
+    exact = evaluate.model_quality_constraints(metrics, 0.0)["binary_classification_constraints"]
+    assert {name: check["threshold"] for name, check in exact.items()} == metrics
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        evaluate.model_quality_constraints(metrics, -0.01)
+
+
+def test_the_drift_tolerance_argument_sets_the_thresholds(
+    pipeline: PipelineRun, tmp_path: Path
+) -> None:
+    argv = [
+        "--model-dir",
+        str(pipeline.model_dir),
+        "--test-dir",
+        str(pipeline.processed_dir / "test"),
+    ]
+    assert evaluate.main([*argv, "--output-dir", str(tmp_path), "--drift-tolerance", "0.1"]) == 0
+    checks = json.loads((tmp_path / "constraints.json").read_text())
+    metrics = pipeline.evaluation["binary_classification_metrics"]
+    for name in METRICS:
+        expected = round(max(0.0, metrics[name]["value"] - 0.1), 6)
+        assert checks["binary_classification_constraints"][name]["threshold"] == expected
+    # The tolerance does not change the evaluation itself.
+    assert json.loads((tmp_path / "evaluation.json").read_text()) == pipeline.evaluation
+
+
+@pytest.mark.parametrize("tolerance", ["-0.05", "1.5", "nan"])
+def test_an_out_of_range_drift_tolerance_is_refused(
+    pipeline: PipelineRun, tmp_path: Path, tolerance: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = [
+        "--model-dir",
+        str(pipeline.model_dir),
+        "--test-dir",
+        str(pipeline.processed_dir / "test"),
+    ]
+    with pytest.raises(SystemExit) as caught:
+        evaluate.main(
+            [*argv, "--output-dir", str(tmp_path / "out"), "--drift-tolerance", tolerance]
+        )
+    assert caught.value.code == 2
+    assert "error: --drift-tolerance must be between 0 and 1" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -6,14 +6,18 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+import inference
 import preprocess
-from churn_features import FEATURE_NAMES, RAW_COLUMNS, DataValidationError
+from churn_features import FEATURE_NAMES, INPUT_COLUMNS, RAW_COLUMNS, DataValidationError
 from churn_io import read_split_dir
 from ml_support import GOOD_ROWS, PipelineRun, read_rows, run_script, write_raw
 
 SPLIT_FILES = ("train/train.csv", "validation/validation.csv", "test/test.csv")
+BASELINE = "baseline/baseline.csv"  # the Model Monitor data-quality baseline
+DATA_FILES = (*SPLIT_FILES, BASELINE)
 
 
 def _outputs(directory: Path) -> dict[str, bytes]:
@@ -51,7 +55,7 @@ def test_the_split_does_not_depend_on_how_the_data_is_cut_into_files(
     write_raw(tmp_path / "in" / "b" / "c.csv", rows[:1000], header)
     (tmp_path / "in" / "_SUCCESS").write_text("")
     manifest = preprocess.run(tmp_path / "in", tmp_path / "out", seed=42)
-    for name in SPLIT_FILES:
+    for name in DATA_FILES:
         assert (tmp_path / "out" / name).read_bytes() == (
             pipeline.processed_dir / name
         ).read_bytes()
@@ -192,7 +196,7 @@ def test_column_order_and_extra_columns_do_not_matter(tmp_path: Path) -> None:
     write_raw(tmp_path / "b" / "c.csv", GOOD_ROWS)
     preprocess.run(tmp_path / "a", tmp_path / "out-a")
     preprocess.run(tmp_path / "b", tmp_path / "out-b")
-    for name in SPLIT_FILES:
+    for name in DATA_FILES:
         assert (tmp_path / "out-a" / name).read_bytes() == (tmp_path / "out-b" / name).read_bytes()
 
 
@@ -225,3 +229,52 @@ def test_the_scripts_own_folder_is_not_input(
     manifest = preprocess.run(tmp_path / "in", tmp_path / "out")
     assert [f["name"] for f in manifest["input_files"]] == ["customers.csv"]
     assert manifest["ignored_files"] == ["_SUCCESS"]
+
+
+def test_the_monitoring_baseline_is_the_train_split_as_the_endpoint_receives_it(
+    pipeline: PipelineRun,
+) -> None:
+    text = (pipeline.processed_dir / BASELINE).read_text(encoding="utf-8")
+    header, *rows = read_rows(pipeline.processed_dir / BASELINE)
+    assert header == list(INPUT_COLUMNS)  # no customer id, no label
+    assert len(rows) == pipeline.manifest["rows"]["train"]
+    assert {len(row) for row in rows} == {len(INPUT_COLUMNS)}
+    assert any("" in row for row in rows)  # missing charges are empty fields, as clients send
+    # Served as one text/csv request, the file engineers into exactly train.csv's features,
+    # row for row (NaN where a value is missing).
+    served = inference.input_fn(text.encode("utf-8"), "text/csv")
+    _, train = read_split_dir(pipeline.processed_dir / "train", len(FEATURE_NAMES))
+    np.testing.assert_array_equal(served, train)
+    assert np.isnan(train).any()
+
+
+def test_the_monitoring_baseline_holds_normalised_serving_values(tmp_path: Path) -> None:
+    # Spellings the validation forgives become what a client sends: 3 not 3.0, 70.5 not
+    # 70.50, 141 not 141.00, the contract type in lower case; a blank charge stays blank.
+    rows = [list(r) for r in GOOD_ROWS]
+    tenure, contract = RAW_COLUMNS.index("tenure_months"), RAW_COLUMNS.index("contract_type")
+    for row in rows:
+        row[tenure] += ".0"
+        row[contract] = f" {row[contract].upper()}"
+    rows[0][RAW_COLUMNS.index("monthly_charges")] = ""
+    write_raw(tmp_path / "in" / "c.csv", rows)
+    preprocess.run(tmp_path / "in", tmp_path / "out")
+
+    header, *written = read_rows(tmp_path / "out" / BASELINE)
+    assert header == list(INPUT_COLUMNS)
+    # GOOD_ROWS customer i has tenure i: train.csv's tenure column names the train customers.
+    train = read_rows(tmp_path / "out" / "train" / "train.csv")
+    customers = [int(row[1 + FEATURE_NAMES.index("tenure_months")]) for row in train]
+    expected = [
+        [
+            str(i),
+            "" if i == 0 else "70.5",
+            f"{70.5 * i:.2f}".rstrip("0").rstrip("."),
+            str(i % 5),
+            ("month-to-month", "one-year", "two-year")[i % 3],
+        ]
+        for i in customers
+    ]
+    assert written == expected
+    assert 0 in customers  # the blank charge is in the train split
+    assert {i % 2 for i in customers} == {0, 1}  # whole and fractional totals occur

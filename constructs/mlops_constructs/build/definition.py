@@ -116,7 +116,7 @@ def build_definition(spec: PipelineSpec) -> str:
     from sagemaker.estimator import Estimator
     from sagemaker.inputs import TrainingInput
     from sagemaker.model import Model
-    from sagemaker.model_metrics import MetricsSource, ModelMetrics
+    from sagemaker.model_metrics import FileSource, MetricsSource, ModelMetrics
     from sagemaker.network import NetworkConfig
     from sagemaker.processing import ProcessingInput, ProcessingOutput, Processor, ScriptProcessor
     from sagemaker.workflow.check_job_config import CheckJobConfig
@@ -196,7 +196,9 @@ def build_definition(spec: PipelineSpec) -> str:
         env={"PYTHONPATH": "/opt/ml/processing/source"},
         **encryption,
     )
-    splits = ("train", "validation", "test", "manifest")
+    # "baseline": the training rows as the endpoint receives them (raw inputs, with a header),
+    # which is what Model Monitor's data-quality runs compare captured requests against.
+    splits = ("train", "validation", "test", "baseline", "manifest")
     preprocess = ProcessingStep(
         name="Preprocess",
         step_args=preprocessor.run(
@@ -237,8 +239,8 @@ def build_definition(spec: PipelineSpec) -> str:
     data_quality = QualityCheckStep(
         name="DataQualityBaseline",
         quality_check_config=DataQualityCheckConfig(
-            baseline_dataset=split_uri("train"),
-            dataset_format={"csv": {"header": False}},
+            baseline_dataset=split_uri("baseline"),
+            dataset_format={"csv": {"header": True}},
             output_s3_uri=run_path("baselines", "data-quality"),
         ),
         check_job_config=check_job,
@@ -387,6 +389,8 @@ def build_definition(spec: PipelineSpec) -> str:
 
     # --- register (behind the quality gate) ----------------------------------------------------
     evaluation_uri = Join(on="/", values=[run_path("evaluation"), "evaluation.json"])
+    # Model-quality constraints: the test metrics less a tolerance (evaluate.py).
+    quality_constraints_uri = Join(on="/", values=[run_path("evaluation"), "constraints.json"])
     dq_stats = data_quality.properties.CalculatedBaselineStatistics
     dq_constraints = data_quality.properties.CalculatedBaselineConstraints
     bias_report = Join(on="/", values=[run_path("baselines", "bias"), "analysis.json"])
@@ -426,9 +430,19 @@ def build_definition(spec: PipelineSpec) -> str:
             drift_check_baselines=DriftCheckBaselines(
                 model_data_statistics=json_source(dq_stats),
                 model_data_constraints=json_source(dq_constraints),
+                model_constraints=json_source(quality_constraints_uri),
                 bias_pre_training_constraints=json_source(bias_report)
                 if spec.bias_baseline
                 else None,
+                # The analysis configs of the bias and explainability monitors ship with the
+                # code version that trained the model (ml/clarify/).
+                bias_config_file=FileSource(
+                    s3_uri=f"{code}/clarify/monitor_bias.json", content_type="application/json"
+                ),
+                explainability_config_file=FileSource(
+                    s3_uri=f"{code}/clarify/monitor_explainability.json",
+                    content_type="application/json",
+                ),
             ),
             customer_metadata_properties={
                 "CodeVersion": code_version,

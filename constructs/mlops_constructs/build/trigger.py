@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -30,9 +31,10 @@ class TrainingTrigger(Construct):
     lock, skips while an execution is in flight and caps starts per day, all in the DynamoDB
     table ``<prefix>-training-guard`` (TTL on ``expires_at``), so a burst of uploads starts one
     execution and a replayed event none. Executions use the code version CI last published
-    (``code_version_parameter``). Triggers: ``data_arrival`` (new raw objects), CloudWatch
-    alarms named ``<prefix>-drift*`` entering ALARM, and ``Retrain Requested`` events from
-    ``mlops.manual``. Defaults: reserved concurrency 1, async failures to an encrypted
+    (``code_version_parameter``). Triggers: ``data_arrival`` (new raw objects), drift alarms
+    of the ``retrain_targets`` (``<target>-drift-*``, default ``<prefix>-prod``) entering ALARM,
+    Model Monitor runs on those targets completing with violations, and ``Retrain Requested``
+    events from ``mlops.manual``. Defaults: reserved concurrency 1, async failures to an encrypted
     dead-letter queue, logs encrypted with ``key`` and kept ``log_retention``.
     """
 
@@ -54,6 +56,7 @@ class TrainingTrigger(Construct):
         max_executions_per_day: int = 4,
         vpc: ec2.IVpc | None = None,
         security_group: ec2.ISecurityGroup | None = None,
+        retrain_targets: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, id)
         self.table = dynamodb.TableV2(
@@ -109,16 +112,36 @@ class TrainingTrigger(Construct):
             self.function, dead_letter_queue=self.dead_letters, retry_attempts=2
         )
         data_arrival.add_target(invoke)
+        targets_ = list(retrain_targets) or [f"{prefix}-prod"]
         self.drift_rule = events.Rule(
             self,
             "DriftAlarm",
-            description="A drift alarm of this environment entered ALARM",
+            description="A drift alarm of production (endpoint or batch scoring) entered ALARM",
             event_pattern=events.EventPattern(
                 source=["aws.cloudwatch"],
                 detail_type=["CloudWatch Alarm State Change"],
                 detail={
-                    "alarmName": [{"prefix": f"{prefix}-drift"}],
+                    "alarmName": [{"prefix": f"{t}-drift-"} for t in targets_],
                     "state": {"value": ["ALARM"]},
+                },
+            ),
+            targets=[invoke],
+        )
+        stack = cdk.Stack.of(self)
+        schedules = (
+            f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}:monitoring-schedule/"
+        )
+        self.violation_rule = events.Rule(
+            self,
+            "MonitorViolation",
+            description="A Model Monitor run on production found violations of the baselines",
+            event_pattern=events.EventPattern(
+                source=["aws.sagemaker"],
+                detail_type=["SageMaker Processing Job State Change"],
+                detail={
+                    "ProcessingJobStatus": ["Completed"],
+                    "ExitMessage": [{"prefix": "CompletedWithViolations"}],
+                    "MonitoringScheduleArn": [{"prefix": f"{schedules}{t}-"} for t in targets_],
                 },
             ),
             targets=[invoke],

@@ -59,6 +59,7 @@ class BatchScoring(Construct):
         instance_count: int = 1,
         input_prefix: str = "batch/input/",
         output_prefix: str = "batch/output/",
+        capture_prefix: str | None = None,
         vpc: ec2.IVpc | None = None,
         subnets: Sequence[ec2.ISubnet] = (),
         security_group: ec2.ISecurityGroup | None = None,
@@ -77,6 +78,9 @@ class BatchScoring(Construct):
         )
         lake.grant_read_artifacts(self.model_role)  # the model and the input rows
         lake.artifacts.grant_put(self.model_role, f"{output_prefix}*")
+        if capture_prefix is not None:
+            # Model Monitor's batch monitors read what the transform jobs capture.
+            lake.artifacts.grant_put(self.model_role, f"{capture_prefix}*")
         lake.key.grant_encrypt_decrypt(self.model_role)
         grant_sagemaker_job_logs(self.model_role)
         if vpc is not None:
@@ -92,6 +96,8 @@ class BatchScoring(Construct):
             "INSTANCE_COUNT": str(instance_count),
             "MODEL_PREFIX": model_prefix,
         }
+        if capture_prefix is not None:
+            environment["CAPTURE_URI"] = lake.artifacts.s3_url_for_object(capture_prefix)
         if vpc is not None:
             if security_group is None:
                 raise ValueError("VPC mode needs the workloads' security group")
@@ -198,3 +204,10 @@ class BatchScoring(Construct):
             lake.artifacts.arn_for_objects(f"{output_prefix}*"),
             "Transform output is written under the job's name, inside the output prefix only.",
         )
+        if capture_prefix is not None:
+            acknowledge_wildcard_resource(
+                self.model_role,
+                lake.artifacts.arn_for_objects(f"{capture_prefix}*"),
+                "SageMaker names captured batch data by job and time, inside the capture "
+                "prefix only.",
+            )

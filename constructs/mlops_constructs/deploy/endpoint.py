@@ -39,6 +39,22 @@ class RealtimeSettings:
     wait_minutes: int = 5  # between traffic steps, and before the old fleet is torn down
     latency_p99_ms: int = 500  # rollback alarm on ModelLatency p99
     data_capture_percent: int = 20
+    # Health alarms (notify only, no rollback): average use across the variant's instances.
+    cpu_percent: int = 80  # of all the instance's vCPUs
+    memory_percent: int = 80
+    disk_percent: int = 80
+
+
+def vcpus(instance_type: str) -> int:
+    """vCPUs of an ``ml.<family>.<size>`` hosting type (CPUUtilization is per vCPU, summed)."""
+    size = instance_type.split(".")[-1]
+    if size in ("medium", "large"):
+        return 2
+    if size == "xlarge":
+        return 4
+    if size.endswith("xlarge") and size[: -len("xlarge")].isdigit():
+        return 4 * int(size[: -len("xlarge")])
+    raise ValueError(f"{instance_type}: cannot tell its vCPU count from the size {size!r}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -103,7 +119,8 @@ class ModelEndpoint(Construct):
     encrypted with the same key, target-tracking
     autoscaling between ``min_instances`` and ``max_instances``, and blue/green deployments
     (all at once, canary or linear) that roll back automatically when the 5xx or p99-latency
-    alarm fires; both alarms also notify ``alarm_topic``. Serverless endpoints cost nothing
+    alarm fires; both alarms also notify ``alarm_topic``, as do the health alarms (4xx, CPU,
+    memory and disk of the instances), which never roll back. Serverless endpoints cost nothing
     while idle; SageMaker supports no network isolation, VPC or data capture for them, so they
     are for non-production stages (and refused in VPC mode).
 
@@ -217,9 +234,11 @@ class ModelEndpoint(Construct):
 
         # Alarms first: their names are part of the endpoint's rollback configuration.
         self.alarms: list[cloudwatch.Alarm] = []
+        self.health_alarms: list[cloudwatch.Alarm] = []
         deployment = None
         if isinstance(hosting, RealtimeSettings):
             self.alarms = self._alarms(hosting)
+            self.health_alarms = self._health_alarms(hosting)
             routing = sagemaker.CfnEndpoint.TrafficRoutingConfigProperty(
                 type=hosting.traffic_routing,
                 wait_interval_in_seconds=hosting.wait_minutes * 60,
@@ -327,6 +346,66 @@ class ModelEndpoint(Construct):
             if self._alarm_topic is not None:
                 alarm.add_alarm_action(cw_actions.SnsAction(self._alarm_topic))
         return [errors, latency]
+
+    def _health_alarms(self, hosting: RealtimeSettings) -> list[cloudwatch.Alarm]:
+        """Client errors and instance saturation: notify, never roll back."""
+        specs = [
+            (
+                "Errors4xx",
+                "4xx",
+                self._metric("Invocation4XXErrors", "Sum"),
+                0,
+                "requests were rejected (4xx): callers send input the model refuses",
+            ),
+            (
+                "Cpu",
+                "cpu",
+                self._instance_metric("CPUUtilization"),
+                hosting.cpu_percent * vcpus(hosting.instance_type),
+                f"CPU above {hosting.cpu_percent}% of the instances' vCPUs",
+            ),
+            (
+                "Memory",
+                "memory",
+                self._instance_metric("MemoryUtilization"),
+                hosting.memory_percent,
+                f"memory above {hosting.memory_percent}%",
+            ),
+            (
+                "Disk",
+                "disk",
+                self._instance_metric("DiskUtilization"),
+                hosting.disk_percent,
+                f"disk above {hosting.disk_percent}%",
+            ),
+        ]
+        alarms = []
+        for id_, suffix, metric, threshold, what in specs:
+            alarm = cloudwatch.Alarm(
+                self,
+                id_,
+                alarm_name=f"{self.endpoint_name}-{suffix}",
+                alarm_description=f"{self.endpoint_name}: {what}",
+                metric=metric,
+                threshold=threshold,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluation_periods=5,
+                datapoints_to_alarm=3,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+            if self._alarm_topic is not None:
+                alarm.add_alarm_action(cw_actions.SnsAction(self._alarm_topic))
+            alarms.append(alarm)
+        return alarms
+
+    def _instance_metric(self, name: str) -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace="/aws/sagemaker/Endpoints",
+            metric_name=name,
+            dimensions_map={"EndpointName": self.endpoint_name, "VariantName": VARIANT},
+            statistic="Average",
+            period=cdk.Duration.minutes(1),
+        )
 
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
         stack = cdk.Stack.of(self)

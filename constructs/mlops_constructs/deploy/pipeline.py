@@ -31,7 +31,14 @@ from mlops_constructs.deploy.endpoint import (
     ServerlessSettings,
     capture_prefix,
 )
-from mlops_constructs.deploy.templates import template_file, template_parameters
+from mlops_constructs.deploy.templates import (
+    BATCH,
+    stack_name,
+    template_file,
+    template_parameters,
+)
+from mlops_constructs.monitor.role import MonitorRole, monitoring_prefix
+from mlops_constructs.monitor.settings import BASELINE_PARAMETERS, NONE, MonitorSettings
 from mlops_constructs.notifications import NotificationTopic
 from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import (
@@ -109,9 +116,14 @@ class DeployPipeline(Construct):
         test_max_latency_ms: int = 2000,
         payloads: Sequence[Mapping[str, str]] = DEFAULT_PAYLOADS,
         vpc: VpcPlacement | None = None,
+        monitor: MonitorSettings | None = None,
+        ground_truth_prefix: str = "ground-truth/",
+        batch_capture_prefix: str | None = None,
+        alarm_topic: NotificationTopic | None = None,
     ) -> None:
         super().__init__(scope, id)
         stack = cdk.Stack.of(self)
+        alarms = alarm_topic or notifications
         arn = f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}"
         self.pipeline_name = f"{prefix}-deploy"
         self._packages_arn = registry.packages_arn
@@ -137,6 +149,26 @@ class DeployPipeline(Construct):
         }
         self.templates = s3_assets.Asset(self, "EndpointTemplates", path=str(templates_dir))
 
+        # Model Monitor runs on real-time stages (serverless endpoints capture nothing) and,
+        # when batch scoring captures its jobs, on those.
+        monitored = [
+            s for s in STAGES if monitor is not None and isinstance(hostings[s], RealtimeSettings)
+        ]
+        if monitor is not None and batch_capture_prefix is not None:
+            monitored.append(BATCH)
+        self.monitor_roles = {
+            target: MonitorRole(
+                self,
+                f"{target.title()}MonitorRole",
+                prefix=prefix,
+                target=target,
+                lake=lake,
+                ground_truth_prefix=f"{ground_truth_prefix}{target}/",
+                vpc=vpc is not None,
+            )
+            for target in monitored
+        }
+
         # --- the role CloudFormation deploys endpoints with ----------------------------------
         cfn_role = iam.Role(
             self,
@@ -146,6 +178,10 @@ class DeployPipeline(Construct):
             description="CloudFormation deploying the staging and production endpoints",
         )
         endpoint_names = [f"{prefix}-{s}" for s in STAGES]
+        # Alarms, schedules and job definitions are named after their target.
+        target_names = [
+            f"{prefix}-{t}" for t in (*STAGES, *([BATCH] if BATCH in monitored else []))
+        ]
         cfn_role.add_to_policy(
             iam.PolicyStatement(
                 sid="Endpoints",
@@ -183,10 +219,48 @@ class DeployPipeline(Construct):
             iam.PolicyStatement(
                 sid="PassEndpointRoles",
                 actions=["iam:PassRole"],
-                resources=[r.role.role_arn for r in self.roles.values()],
+                resources=[r.role.role_arn for r in self.roles.values()]
+                + [r.role.role_arn for r in self.monitor_roles.values()],
                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
             )
         )
+        self._monitoring_resources: list[str] = []
+        if self.monitor_roles:
+            kinds = (
+                "data-quality-job-definition",
+                "model-quality-job-definition",
+                "model-bias-job-definition",
+                "model-explainability-job-definition",
+                "monitoring-schedule",
+            )
+            self._monitoring_resources = [
+                f"{arn}:{kind}/{f'{prefix}-{t}'}-*" for kind in kinds for t in self.monitor_roles
+            ]
+            cfn_role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="Monitors",
+                    actions=[
+                        "sagemaker:AddTags",
+                        "sagemaker:CreateDataQualityJobDefinition",
+                        "sagemaker:CreateModelBiasJobDefinition",
+                        "sagemaker:CreateModelExplainabilityJobDefinition",
+                        "sagemaker:CreateModelQualityJobDefinition",
+                        "sagemaker:CreateMonitoringSchedule",
+                        "sagemaker:DeleteDataQualityJobDefinition",
+                        "sagemaker:DeleteModelBiasJobDefinition",
+                        "sagemaker:DeleteModelExplainabilityJobDefinition",
+                        "sagemaker:DeleteModelQualityJobDefinition",
+                        "sagemaker:DeleteMonitoringSchedule",
+                        "sagemaker:DescribeDataQualityJobDefinition",
+                        "sagemaker:DescribeModelBiasJobDefinition",
+                        "sagemaker:DescribeModelExplainabilityJobDefinition",
+                        "sagemaker:DescribeModelQualityJobDefinition",
+                        "sagemaker:DescribeMonitoringSchedule",
+                        "sagemaker:UpdateMonitoringSchedule",
+                    ],
+                    resources=self._monitoring_resources,
+                )
+            )
         cfn_role.add_to_policy(
             iam.PolicyStatement(
                 sid="RollbackAlarms",
@@ -198,7 +272,7 @@ class DeployPipeline(Construct):
                 ],
                 resources=[
                     f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}:alarm:{n}-*"
-                    for n in endpoint_names
+                    for n in target_names
                 ],
             )
         )
@@ -293,6 +367,15 @@ class DeployPipeline(Construct):
             default_value="none",
             description="The approved model package version to deploy",
         )
+        # The deployed version's baselines, passed by the router ("none": not carried).
+        baseline_vars = {
+            name: codepipeline.Variable(
+                variable_name=name,
+                default_value=NONE,
+                description=f"The {name} baseline of the version to deploy (S3 URI or none)",
+            )
+            for name in (BASELINE_PARAMETERS if self.monitor_roles else ())
+        }
         pipeline_role = iam.Role(
             self,
             "PipelineRole",
@@ -302,22 +385,41 @@ class DeployPipeline(Construct):
         source = codepipeline.Artifact("Templates")
 
         def deploy(stage: str, run_order: int = 1) -> actions.CloudFormationCreateUpdateStackAction:
+            batch = stage == BATCH
             values = {
                 "ModelPackageArn": package.reference(),
-                "ExecutionRoleArn": self.roles[stage].role.role_arn,
                 "DataKeyArn": lake.key.key_arn,
-                "CaptureUri": lake.artifacts.s3_url_for_object(capture_prefix(stage)),
-                "AlarmTopicArn": notifications.topic.topic_arn,
+                "CaptureUri": lake.artifacts.s3_url_for_object(
+                    batch_capture_prefix
+                    if batch and batch_capture_prefix
+                    else capture_prefix(stage)
+                ),
+                "AlarmTopicArn": alarms.topic.topic_arn,
             }
+            if not batch:
+                values["ExecutionRoleArn"] = self.roles[stage].role.role_arn
+            if stage in self.monitor_roles:
+                values["MonitorRoleArn"] = self.monitor_roles[stage].role.role_arn
+                values["MonitorOutputUri"] = lake.artifacts.s3_url_for_object(
+                    monitoring_prefix(stage)
+                )
+                values["GroundTruthUri"] = lake.curated.s3_url_for_object(
+                    f"{ground_truth_prefix}{stage}/"
+                )
+                values.update({n: v.reference() for n, v in baseline_vars.items()})
             if vpc is not None:
                 values["SubnetIds"] = cdk.Fn.join(",", [s.subnet_id for s in vpc.subnets])
                 values["SecurityGroupId"] = vpc.security_group.security_group_id
             # Exactly the template's parameters: CloudFormation rejects any other override.
-            names = template_parameters(hostings[stage], vpc is not None)
+            names = template_parameters(
+                None if batch else hostings[stage],
+                vpc is not None,
+                monitor if stage in self.monitor_roles else None,
+            )
             overrides = {name: values[name] for name in names}
             return actions.CloudFormationCreateUpdateStackAction(
                 action_name=f"Deploy{stage.title()}",
-                stack_name=f"{prefix}-endpoint-{stage}",
+                stack_name=stack_name(prefix, stage),
                 template_path=source.at_path(template_file(prefix, stage)),
                 admin_permissions=False,
                 deployment_role=cfn_role,
@@ -371,14 +473,17 @@ class DeployPipeline(Construct):
                     ],
                 )
             )
-        stages.append(codepipeline.StageProps(stage_name="Production", actions=[deploy("prod")]))
+        production = [deploy("prod")]
+        if BATCH in self.monitor_roles:
+            production.append(deploy(BATCH))  # batch scoring uses the same approved version
+        stages.append(codepipeline.StageProps(stage_name="Production", actions=production))
         self.pipeline = codepipeline.Pipeline(
             self,
             "Pipeline",
             pipeline_name=self.pipeline_name,
             pipeline_type=codepipeline.PipelineType.V2,
             execution_mode=codepipeline.ExecutionMode.SUPERSEDED,
-            variables=[package],
+            variables=[package, *baseline_vars.values()],
             artifact_bucket=lake.artifacts,
             role=pipeline_role,
             use_pipeline_role_for_actions=True,
@@ -432,7 +537,7 @@ class DeployPipeline(Construct):
             ),
             targets=[targets.LambdaFunction(self.router, retry_attempts=2)],
         )
-        self.pipeline.on_state_change(
+        self.failed_rule = self.pipeline.on_state_change(
             "Failed",
             description="The deploy pipeline failed (staging test, CloudFormation or rollback)",
             event_pattern=events.EventPattern(detail={"state": ["FAILED"]}),
@@ -503,12 +608,20 @@ class DeployPipeline(Construct):
                 "CloudFormation names each model and endpoint config after the endpoint stack; "
                 "access is limited to this environment's endpoint stacks.",
             )
-        for stage in STAGES:
+        targets = (*STAGES, *([BATCH] if BATCH in self.monitor_roles else []))
+        for target in targets:
             acknowledge_wildcard_resource(
                 cfn_role,
-                f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}:alarm:{prefix}-{stage}-*",
-                "The endpoint's rollback alarms are named after it (5xx, latency); access is "
-                "limited to that name prefix.",
+                f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}:alarm:{prefix}-{target}-*",
+                "An endpoint's or monitor's alarms are named after it (5xx, latency, health, "
+                "drift); access is limited to that name prefix.",
+            )
+        for resource in self._monitoring_resources:
+            acknowledge_wildcard_resource(
+                cfn_role,
+                resource,
+                "Job definitions are named after the target, the model version and a digest of "
+                "the settings, schedules after the target; access is limited to that prefix.",
             )
         acknowledge_wildcard_resource(
             cfn_role,
@@ -540,11 +653,11 @@ class DeployPipeline(Construct):
                 "Read-only CloudFormation action groups CDK's CloudFormation action grants on "
                 "the two endpoint stacks it deploys.",
             )
-        for stage in STAGES:
+        for target in targets:
             acknowledge_wildcard_resource(
                 pipeline_role,
                 f"arn:{stack.partition}:cloudformation:{stack.region}:{stack.account}"
-                f":stack/{prefix}-endpoint-{stage}/*",
+                f":stack/{stack_name(prefix, target)}/*",
                 "A stack ARN ends in an id CloudFormation assigns at creation; access is limited "
                 "to the named endpoint stack.",
             )

@@ -19,21 +19,42 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
 
 from mlops_constructs.deploy.endpoint import ModelEndpoint, RealtimeSettings, ServerlessSettings
+from mlops_constructs.monitor.monitors import ModelMonitors, MonitorImages, MonitorInputs
+from mlops_constructs.monitor.settings import BASELINE_PARAMETERS, NONE, MonitorSettings
 
 VPC_PARAMETERS = ("SubnetIds", "SecurityGroupId")
+BATCH = "batch"  # the target name of batch scoring's monitors
 
 
-def template_parameters(hosting: RealtimeSettings | ServerlessSettings, vpc: bool) -> list[str]:
-    """The parameters of a stage's template (CloudFormation rejects overrides of any other)."""
+def template_parameters(
+    hosting: RealtimeSettings | ServerlessSettings | None,
+    vpc: bool,
+    monitor: MonitorSettings | None = None,
+) -> list[str]:
+    """The parameters of a template (CloudFormation rejects overrides of any other, and
+    cfn-lint unused ones). ``hosting`` None is the batch monitors' template."""
     if isinstance(hosting, ServerlessSettings):
-        return ["ModelPackageArn", "ExecutionRoleArn"]  # no capture, key, alarms or VPC
-    names = ["ModelPackageArn", "ExecutionRoleArn", "DataKeyArn", "CaptureUri", "AlarmTopicArn"]
+        return ["ModelPackageArn", "ExecutionRoleArn"]  # no capture, key, alarms, monitors, VPC
+    names = ["ModelPackageArn", "DataKeyArn", "CaptureUri", "AlarmTopicArn"]
+    if hosting is not None:
+        names.insert(1, "ExecutionRoleArn")
+    if monitor is not None:
+        names += monitor.parameters(batch=hosting is None)
+    elif hosting is None:
+        raise ValueError("the batch monitors' template needs monitor settings")
     return names + list(VPC_PARAMETERS) if vpc else names
 
 
 def template_file(prefix: str, stage: str) -> str:
     """File name of a stage's template inside the templates folder (and the pipeline artifact)."""
+    if stage == BATCH:
+        return f"{prefix}-monitor-batch.template.json"
     return f"{prefix}-endpoint-{stage}.template.json"
+
+
+def stack_name(prefix: str, stage: str) -> str:
+    """The CloudFormation stack the deploy pipeline deploys a template as."""
+    return template_file(prefix, stage).removesuffix(".template.json")
 
 
 def synthesize_endpoint_templates(
@@ -43,67 +64,121 @@ def synthesize_endpoint_templates(
     context: Mapping[str, Any],
     vpc_az_count: int = 0,
     rule_packs: Any = None,
+    monitor: MonitorSettings | None = None,
+    images: MonitorImages | None = None,
+    batch_monitor: bool = False,
 ) -> Path:
     """Synthesize one endpoint template per stage into a new folder and return the folder.
 
-    ``rule_packs`` (a callable taking the app) registers the platform's rule packs on the
-    template app: a finding fails the synthesis like any in the main app.
+    With ``monitor`` (and the region's ``images``), real-time stages also get Model Monitor
+    schedules and drift alarms, and ``batch_monitor`` adds the template of batch scoring's
+    monitors (``<prefix>-monitor-batch``). ``rule_packs`` (a callable taking the app) registers
+    the platform's rule packs on the template app: a finding fails the synthesis like any in
+    the main app.
     """
+    if (monitor is None) != (images is None):
+        raise ValueError("monitoring needs both its settings and the region's images")
+    if batch_monitor and monitor is None:
+        raise ValueError("batch monitoring needs monitor settings")
     outdir = Path(tempfile.mkdtemp(prefix="endpoint-templates-"))
     app = cdk.App(outdir=str(outdir / "cdk.out"), context=dict(context))
-    for stage, hosting in stages.items():
+    vpc = bool(vpc_az_count)
+    targets: dict[str, RealtimeSettings | ServerlessSettings | None] = dict(stages)
+    if batch_monitor:
+        targets[BATCH] = None
+    for stage, hosting in targets.items():
         stack = cdk.Stack(
             app,
-            f"{prefix}-endpoint-{stage}",
+            stack_name(prefix, stage),
             synthesizer=cdk.BootstraplessSynthesizer(),
-            description=f"{prefix}: the {stage} endpoint of the approved model (deploy pipeline)",
+            description=f"{prefix}: Model Monitor of batch scoring (deploy pipeline)"
+            if hosting is None
+            else f"{prefix}: the {stage} endpoint of the approved model (deploy pipeline)",
         )
-        names = template_parameters(hosting, bool(vpc_az_count))
-        types = {
-            "SubnetIds": "List<AWS::EC2::Subnet::Id>",
-            "SecurityGroupId": "AWS::EC2::SecurityGroup::Id",
-        }
-        p = {
-            name: cdk.CfnParameter(stack, name, type=types.get(name, "String"), description=name)
-            for name in names
-        }
-        p[
-            "ModelPackageArn"
-        ].allowed_pattern = r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/.+$"
-
+        monitored = monitor is not None and not isinstance(hosting, ServerlessSettings)
+        p = _parameters(stack, template_parameters(hosting, vpc, monitor if monitored else None))
         # Serverless templates have no key, capture or alarm parameters; nothing reads them.
         values = {name: param.value_as_string for name, param in p.items() if name != "SubnetIds"}
-
         subnet_ids: list[str] = []
         if "SubnetIds" in p:
             subnet_ids = [
                 cdk.Fn.select(i, p["SubnetIds"].value_as_list) for i in range(vpc_az_count)
             ]
-        ModelEndpoint(
-            stack,
-            "Endpoint",
-            prefix=prefix,
-            stage=stage,
-            model_package_arn=p["ModelPackageArn"].value_as_string,
-            role=iam.Role.from_role_arn(
-                stack, "Role", p["ExecutionRoleArn"].value_as_string, mutable=False
-            ),
-            key_arn=values.get("DataKeyArn", ""),
-            capture_uri=values.get("CaptureUri", ""),
-            hosting=hosting,
-            alarm_topic=sns.Topic.from_topic_arn(stack, "AlarmTopic", values["AlarmTopicArn"])
+        topic = (
+            sns.Topic.from_topic_arn(stack, "AlarmTopic", values["AlarmTopicArn"])
             if "AlarmTopicArn" in values
-            else None,
-            subnet_ids=subnet_ids,
-            security_group_id=values.get("SecurityGroupId"),
+            else None
         )
+        endpoint = None
+        if hosting is not None:
+            endpoint = ModelEndpoint(
+                stack,
+                "Endpoint",
+                prefix=prefix,
+                stage=stage,
+                model_package_arn=values["ModelPackageArn"],
+                role=iam.Role.from_role_arn(
+                    stack, "Role", values["ExecutionRoleArn"], mutable=False
+                ),
+                key_arn=values.get("DataKeyArn", ""),
+                capture_uri=values.get("CaptureUri", ""),
+                hosting=hosting,
+                alarm_topic=topic,
+                subnet_ids=subnet_ids,
+                security_group_id=values.get("SecurityGroupId"),
+            )
+        if monitor is not None and images is not None and monitored:
+            assert topic is not None
+            ModelMonitors(
+                stack,
+                "Monitors",
+                target_name=f"{prefix}-{stage}",
+                settings=monitor,
+                inputs=MonitorInputs(
+                    model_package_arn=values["ModelPackageArn"],
+                    role_arn=values["MonitorRoleArn"],
+                    key_arn=values["DataKeyArn"],
+                    output_uri=values["MonitorOutputUri"],
+                    ground_truth_uri=values.get("GroundTruthUri"),
+                    baselines={n: values[n] for n in BASELINE_PARAMETERS if n in values},
+                    subnet_ids=subnet_ids,
+                    security_group_id=values.get("SecurityGroupId"),
+                ),
+                images=images,
+                alarm_topic=topic,
+                endpoint=endpoint.endpoint if endpoint is not None else None,
+                batch_capture_uri=values["CaptureUri"] if hosting is None else None,
+            )
     if rule_packs is not None:
         rule_packs(app)
     assembly = app.synth()
     folder = outdir / "templates"
     folder.mkdir()
-    for stage in stages:
-        artifact = assembly.get_stack_by_name(f"{prefix}-endpoint-{stage}")
+    for stage in targets:
+        artifact = assembly.get_stack_by_name(stack_name(prefix, stage))
         source = Path(assembly.directory) / artifact.template_file
         (folder / template_file(prefix, stage)).write_text(source.read_text())
     return folder
+
+
+_TYPES = {
+    "SubnetIds": "List<AWS::EC2::Subnet::Id>",
+    "SecurityGroupId": "AWS::EC2::SecurityGroup::Id",
+}
+_S3 = r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.*$"
+
+
+def _parameters(stack: cdk.Stack, names: list[str]) -> dict[str, cdk.CfnParameter]:
+    params = {}
+    for name in names:
+        param = cdk.CfnParameter(stack, name, type=_TYPES.get(name, "String"), description=name)
+        if name == "ModelPackageArn":
+            param.allowed_pattern = r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/.+$"
+        elif name in BASELINE_PARAMETERS:
+            # "none": the version carries no such baseline, and that monitor is not created.
+            param.default = NONE
+            param.allowed_pattern = f"^({NONE}|s3://[a-z0-9][a-z0-9.-]{{1,61}}[a-z0-9]/.+)$"
+        elif name in ("MonitorOutputUri", "GroundTruthUri", "CaptureUri"):
+            param.allowed_pattern = _S3
+        params[name] = param
+    return params

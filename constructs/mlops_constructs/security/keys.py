@@ -156,6 +156,27 @@ class PlatformKey(Construct):
             },
         )
 
+    def allow_cloudwatch_alarms(self) -> None:
+        """CloudWatch alarms of this account may notify SNS topics encrypted with the key.
+
+        Without this statement an alarm's notification to a CMK-encrypted topic fails
+        silently: CloudWatch publishes as its service principal, not as a role of ours.
+        """
+        stack = cdk.Stack.of(self)
+        self.allow_service(
+            "CloudWatchAlarms",
+            "cloudwatch.amazonaws.com",
+            actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+            conditions={
+                "StringEquals": {"aws:SourceAccount": stack.account},
+                "ArnLike": {
+                    "aws:SourceArn": (
+                        f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}:alarm:*"
+                    )
+                },
+            },
+        )
+
     def grant_encrypt_decrypt(self, grantee: iam.IGrantable) -> iam.Grant:
         return self.key.grant_encrypt_decrypt(grantee)
 

@@ -72,6 +72,7 @@ SETTINGS = (
     "MODEL_PREFIX",
     "SUBNET_IDS",
     "SECURITY_GROUP_ID",
+    "CAPTURE_URI",
 )
 
 

@@ -32,6 +32,7 @@ KMS_KEY_ARN = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234
 BUCKET = f"mlops-dev-curated-{ACCOUNT}"
 INPUT_URI = f"s3://{BUCKET}/scoring/input/"
 OUTPUT_URI = f"s3://{BUCKET}/scoring/output/"
+CAPTURE_URI = f"s3://mlops-dev-artifacts-{ACCOUNT}/monitoring/capture/batch/"
 SUBNETS = ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"]
 SECURITY_GROUP = "sg-0a1b2c3d4e5f67890"
 TIME = "2026-11-22T03:00:00Z"
@@ -137,6 +138,9 @@ def test_first_run_creates_the_model_and_starts_the_job(aws, sent, capsys):
     assert job["BatchStrategy"] == "MultiRecord"
     assert job["MaxPayloadInMB"] == 6
     assert "DataProcessing" not in job
+    # no CAPTURE_URI, no capture
+    assert "DataCaptureConfig" not in job
+    assert "DataCaptureConfig" not in sent_params(sent, "CreateTransformJob")[0]
     tags = aws.sagemaker.list_tags(ResourceArn=job["TransformJobArn"])["Tags"]
     assert tags == [{"Key": "model-package", "Value": arn}]
 
@@ -360,6 +364,75 @@ def test_longest_prefix_gives_valid_names():
     assert handler._MODEL_PREFIX.fullmatch(prefix)
 
 
+# -- data capture for Model Monitor --------------------------------------------------------------
+
+
+def test_capture_uri_makes_the_job_capture_its_data(aws, monkeypatch, sent, capsys):
+    monkeypatch.setenv("CAPTURE_URI", CAPTURE_URI)
+    approved(aws)
+
+    result = handler.handler(scheduled(), None)
+
+    assert result["status"] == "started"
+    capture = {
+        "DestinationS3Uri": CAPTURE_URI,
+        "KmsKeyId": KMS_KEY_ARN,  # the key of the output
+        "GenerateInferenceId": True,
+    }
+    [request] = sent_params(sent, "CreateTransformJob")
+    assert request["DataCaptureConfig"] == capture
+    job = aws.job(JOB)  # moto keeps it
+    assert job["DataCaptureConfig"] == capture
+    assert job["TransformOutput"]["KmsKeyId"] == KMS_KEY_ARN
+    assert job["TransformOutput"]["S3OutputPath"] == f"{OUTPUT_URI}{JOB}/"  # unchanged
+    line = log_lines(capsys)[-1]
+    assert line["status"] == "started"
+    assert line["capture_uri"] == CAPTURE_URI
+
+
+def test_capture_goes_to_the_same_prefix_for_every_job(aws, monkeypatch):
+    """Model Monitor reads one capture prefix; SageMaker adds the date path under it."""
+    monkeypatch.setenv("CAPTURE_URI", CAPTURE_URI)
+    approved(aws)
+    handler.handler(scheduled(), None)
+    handler.handler(scheduled("2026-11-23T03:00:00Z"), None)
+    for name in aws.job_names():
+        assert aws.job(name)["DataCaptureConfig"]["DestinationS3Uri"] == CAPTURE_URI
+
+
+def test_empty_capture_uri_counts_as_unset(aws, monkeypatch, sent):
+    monkeypatch.setenv("CAPTURE_URI", "")
+    approved(aws)
+    assert handler.handler(scheduled(), None)["status"] == "started"
+    assert "DataCaptureConfig" not in aws.job(JOB)
+    assert "DataCaptureConfig" not in sent_params(sent, "CreateTransformJob")[0]
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("monitoring/capture/", "is not an s3://bucket/prefix URI"),
+        ("s3:/mlops-dev-artifacts/capture/", "is not an s3://bucket/prefix URI"),
+        ("https://mlops-dev-artifacts.s3.amazonaws.com/capture/", "is not an s3://bucket/prefix"),
+        ("s3://Bad_Bucket/capture/", "names the invalid bucket 'Bad_Bucket'"),
+        (f"s3://{BUCKET}/{'c' * 1020}/", "is longer than 1024 characters"),
+    ],
+)
+def test_bad_capture_uri_is_a_configuration_error(aws, capsys, monkeypatch, value, problem):
+    monkeypatch.setenv("CAPTURE_URI", value)
+    approved(aws)
+
+    result = handler.handler(scheduled(), None)
+
+    assert result["status"] == "failed"
+    assert f"CAPTURE_URI={value!r} {problem}" in result["error"]
+    assert aws.model_names() == []
+    assert aws.job_names() == []
+    line = log_lines(capsys)[-1]
+    assert line["level"] == "ERROR"
+    assert line["status"] == "failed"
+
+
 # -- an existing model that does not fit ---------------------------------------------------------
 
 
@@ -548,6 +621,7 @@ def test_every_invalid_setting_is_named(aws, monkeypatch):
         "MODEL_PREFIX": "a" * 50,
         "SUBNET_IDS": "subnet-0123456789abcdef0,vpc-123",
         "SECURITY_GROUP_ID": "default",
+        "CAPTURE_URI": "capture/",
     }
     for name, value in bad.items():
         monkeypatch.setenv(name, value)

@@ -37,6 +37,16 @@ GROUP = "mlops-dev-models"
 PIPELINE = "mlops-dev-deploy"
 PARAMETER = "/mlops-dev/deploy/model-package-arn"
 ARTIFACTS = f"mlops-dev-artifacts-{ACCOUNT}"
+# The deploy pipeline's variables besides ModelPackageArn (the CDK declares the same names).
+BASELINE_VARIABLES = (
+    "DataQualityStatistics",
+    "DataQualityConstraints",
+    "ModelQualityConstraints",
+    "BiasConfig",
+    "BiasConstraints",
+    "ExplainabilityConfig",
+    "ExplainabilityConstraints",
+)
 CODEPIPELINE_TRUST = {
     "Version": "2012-10-17",
     "Statement": [
@@ -66,7 +76,10 @@ def deploy_pipeline(role_arn: str) -> dict[str, Any]:
         "roleArn": role_arn,
         "pipelineType": "V2",
         "artifactStore": {"type": "S3", "location": ARTIFACTS},
-        "variables": [{"name": "ModelPackageArn", "defaultValue": "none"}],
+        "variables": [
+            {"name": name, "defaultValue": "none"}
+            for name in ("ModelPackageArn", *BASELINE_VARIABLES)
+        ],
         "stages": [
             {
                 "name": "Source",
@@ -124,14 +137,25 @@ class Aws:
     pipeline: str = PIPELINE
     parameter: str = PARAMETER
 
-    def register(self, status: str = "PendingManualApproval", group: str = GROUP) -> str:
-        """Registers a new version in the group, as the training pipeline's Register step."""
-        arn: str = self.sagemaker.create_model_package(
-            ModelPackageGroupName=group,
-            ModelPackageDescription="churn model",
-            InferenceSpecification=INFERENCE_SPECIFICATION,
-            ModelApprovalStatus=status,
-        )["ModelPackageArn"]
+    def register(
+        self,
+        status: str = "PendingManualApproval",
+        group: str = GROUP,
+        baselines: dict[str, Any] | None = None,
+    ) -> str:
+        """Registers a new version in the group, as the training pipeline's Register step.
+
+        ``baselines`` is the version's DriftCheckBaselines (moto stores and describes them).
+        """
+        request: dict[str, Any] = {
+            "ModelPackageGroupName": group,
+            "ModelPackageDescription": "churn model",
+            "InferenceSpecification": INFERENCE_SPECIFICATION,
+            "ModelApprovalStatus": status,
+        }
+        if baselines is not None:
+            request["DriftCheckBaselines"] = baselines
+        arn: str = self.sagemaker.create_model_package(**request)["ModelPackageArn"]
         return arn
 
     def set_status(self, arn: str, status: str) -> None:

@@ -21,6 +21,18 @@ import deploy_router_handler as handler
 import pytest
 from botocore.exceptions import ClientError
 
+# the deploy pipeline's baseline variables, in the order they are sent (as conftest.py declares)
+BASELINE_VARIABLES = (
+    "DataQualityStatistics",
+    "DataQualityConstraints",
+    "ModelQualityConstraints",
+    "BiasConfig",
+    "BiasConstraints",
+    "ExplainabilityConfig",
+    "ExplainabilityConstraints",
+)
+NO_BASELINES = dict.fromkeys(BASELINE_VARIABLES, "none")
+
 # -- helpers -------------------------------------------------------------------------------------
 
 
@@ -90,13 +102,19 @@ def test_approved_newest_version_starts_the_deploy_pipeline_once(aws, capsys):
     assert result["model_package_arn"] == arn
     executions = aws.executions()
     assert [e["pipelineExecutionId"] for e in executions] == [result["pipeline_execution_id"]]
-    assert aws.variables(result["pipeline_execution_id"]) == {"ModelPackageArn": arn}
+    assert aws.variables(result["pipeline_execution_id"]) == {
+        "ModelPackageArn": arn,
+        **NO_BASELINES,
+    }
     assert aws.deployed() == arn
     # the token is deterministic, valid for the API and derived from pipeline + ARN
     token = sent[0]["clientRequestToken"]
     assert re.fullmatch(r"[0-9a-f]{32}", token)
     assert token == handler.client_request_token(aws.pipeline, arn)
-    assert sent[0]["variables"] == [{"name": "ModelPackageArn", "value": arn}]
+    assert sent[0]["variables"] == [
+        {"name": "ModelPackageArn", "value": arn},
+        *({"name": name, "value": "none"} for name in BASELINE_VARIABLES),
+    ]
     line = log_lines(capsys)[-1]
     assert line["level"] == "INFO"
     assert line["status"] == "started"
@@ -129,7 +147,7 @@ def test_a_later_approval_deploys_the_new_version(aws):
 
     assert result["status"] == "started"
     assert len(aws.executions()) == 2
-    assert aws.variables(result["pipeline_execution_id"]) == {"ModelPackageArn": v2}
+    assert aws.variables(result["pipeline_execution_id"]) == {"ModelPackageArn": v2, **NO_BASELINES}
     assert aws.deployed() == v2
 
 
@@ -145,6 +163,225 @@ def test_missing_parameter_is_created_on_first_start(aws):
     arn = aws.register()
     assert handler.handler(approve(aws, arn), None)["status"] == "started"
     assert aws.deployed() == arn
+
+
+# -- monitoring baselines ------------------------------------------------------------------------
+
+BASELINES = "s3://mlops-dev-artifacts-123456789012/baselines"
+
+
+def _source(uri: str) -> dict[str, str]:
+    return {"ContentType": "application/json", "S3Uri": uri}
+
+
+# Every baseline a version can carry (DriftCheckBaselines as CreateModelPackage takes it).
+ALL_BASELINES: dict[str, Any] = {
+    "ModelDataQuality": {
+        "Statistics": _source(f"{BASELINES}/dq/statistics.json"),
+        "Constraints": _source(f"{BASELINES}/dq/constraints.json"),
+    },
+    "ModelQuality": {
+        "Statistics": _source(f"{BASELINES}/mq/statistics.json"),
+        "Constraints": _source(f"{BASELINES}/mq/constraints.json"),
+    },
+    "Bias": {
+        "ConfigFile": _source(f"{BASELINES}/bias/analysis_config.json"),
+        "PreTrainingConstraints": _source(f"{BASELINES}/bias/pre-training.json"),
+        "PostTrainingConstraints": _source(f"{BASELINES}/bias/post-training.json"),
+    },
+    "Explainability": {
+        "ConfigFile": _source(f"{BASELINES}/shap/analysis_config.json"),
+        "Constraints": _source(f"{BASELINES}/shap/constraints.json"),
+    },
+}
+ALL_VARIABLES = {
+    "DataQualityStatistics": f"{BASELINES}/dq/statistics.json",
+    "DataQualityConstraints": f"{BASELINES}/dq/constraints.json",
+    "ModelQualityConstraints": f"{BASELINES}/mq/constraints.json",
+    "BiasConfig": f"{BASELINES}/bias/analysis_config.json",
+    "BiasConstraints": f"{BASELINES}/bias/post-training.json",
+    "ExplainabilityConfig": f"{BASELINES}/shap/analysis_config.json",
+    "ExplainabilityConstraints": f"{BASELINES}/shap/constraints.json",
+}
+
+
+def _sent_variables(aws: Any, event: dict[str, Any]) -> tuple[dict[str, str], list[Any]]:
+    """Runs the handler; returns the result and the variables it sent, in order."""
+    sent: list[list[Any]] = []
+
+    def observe(params: dict[str, Any], **_: Any) -> None:
+        sent.append(list(params["variables"]))
+
+    events = handler._client("codepipeline").meta.events
+    hook = "provide-client-params.codepipeline.StartPipelineExecution"
+    events.register(hook, observe)
+    try:
+        result = handler.handler(event, None)
+    finally:
+        events.unregister(hook, observe)
+    assert len(sent) == 1
+    return result, sent[0]
+
+
+def test_baseline_variable_names_are_the_contract_with_the_deploy_pipeline():
+    assert handler.BASELINE_VARIABLES == BASELINE_VARIABLES
+    assert handler.NO_BASELINE == "none"
+
+
+def test_every_baseline_of_the_version_is_passed_as_a_pipeline_variable(aws, capsys):
+    arn = aws.register(baselines=ALL_BASELINES)
+
+    result, sent = _sent_variables(aws, approve(aws, arn))
+
+    assert result["status"] == "started"
+    assert sent == [
+        {"name": "ModelPackageArn", "value": arn},
+        *({"name": name, "value": ALL_VARIABLES[name]} for name in BASELINE_VARIABLES),
+    ]
+    # moto's CodePipeline keeps the variables of the execution
+    assert aws.variables(result["pipeline_execution_id"]) == {
+        "ModelPackageArn": arn,
+        **ALL_VARIABLES,
+    }
+    lines = log_lines(capsys)
+    assert [line["level"] for line in lines] == ["INFO"]
+    assert lines[-1]["status"] == "started"
+    assert lines[-1]["baselines"] == ALL_VARIABLES
+
+
+def test_a_baseline_the_version_does_not_carry_is_none(aws):
+    """As the training pipeline registers today: data quality and pre-training bias only."""
+    arn = aws.register(
+        baselines={
+            "ModelDataQuality": ALL_BASELINES["ModelDataQuality"],
+            "Bias": {"PreTrainingConstraints": ALL_BASELINES["Bias"]["PreTrainingConstraints"]},
+        }
+    )
+
+    result, sent = _sent_variables(aws, approve(aws, arn))
+
+    assert result["status"] == "started"
+    assert [v["name"] for v in sent] == ["ModelPackageArn", *BASELINE_VARIABLES]
+    assert aws.variables(result["pipeline_execution_id"]) == {
+        "ModelPackageArn": arn,
+        **NO_BASELINES,
+        "DataQualityStatistics": f"{BASELINES}/dq/statistics.json",
+        "DataQualityConstraints": f"{BASELINES}/dq/constraints.json",
+    }
+
+
+def test_half_a_baseline_pair_passes_the_half_it_has(aws):
+    arn = aws.register(
+        baselines={
+            "ModelDataQuality": {"Constraints": ALL_BASELINES["ModelDataQuality"]["Constraints"]},
+            "Explainability": {"ConfigFile": ALL_BASELINES["Explainability"]["ConfigFile"]},
+        }
+    )
+
+    result = handler.handler(approve(aws, arn), None)
+
+    assert aws.variables(result["pipeline_execution_id"]) == {
+        "ModelPackageArn": arn,
+        **NO_BASELINES,
+        "DataQualityConstraints": f"{BASELINES}/dq/constraints.json",
+        "ExplainabilityConfig": f"{BASELINES}/shap/analysis_config.json",
+    }
+
+
+MALFORMED = [
+    pytest.param(
+        "https://bucket.s3.amazonaws.com/dq/statistics.json", "s3://bucket/key", id="https"
+    ),
+    pytest.param("s3://mlops-dev-artifacts-123456789012", "s3://bucket/key", id="no-key"),
+    pytest.param("s3://mlops-dev-artifacts-123456789012/", "s3://bucket/key", id="empty-key"),
+    pytest.param("s3://Bad_Bucket/dq/statistics.json", "invalid bucket 'Bad_Bucket'", id="bucket"),
+    pytest.param("dq/statistics.json", "s3://bucket/key", id="relative"),
+    # SageMaker takes up to 1024 characters, a CodePipeline variable value up to 1000
+    pytest.param(f"{BASELINES}/{'k' * 957}.json", "longer than 1000 characters", id="too-long"),
+]
+
+
+@pytest.mark.parametrize(("uri", "error"), MALFORMED)
+def test_a_malformed_baseline_is_logged_and_passed_as_none(aws, capsys, uri, error):
+    baselines = json.loads(json.dumps(ALL_BASELINES))
+    baselines["ModelDataQuality"]["Statistics"]["S3Uri"] = uri
+    arn = aws.register(baselines=baselines)
+
+    result = handler.handler(approve(aws, arn), None)
+
+    assert result["status"] == "started"  # a bad registry entry costs a monitor, not the deploy
+    assert aws.variables(result["pipeline_execution_id"]) == {
+        "ModelPackageArn": arn,
+        **ALL_VARIABLES,
+        "DataQualityStatistics": "none",
+    }
+    lines = log_lines(capsys)
+    assert [line["level"] for line in lines] == ["WARNING", "INFO"]
+    warning = lines[0]
+    assert warning["variable"] == "DataQualityStatistics"
+    assert warning["baseline"] == "DriftCheckBaselines.ModelDataQuality.Statistics.S3Uri"
+    assert warning["value"] == uri
+    assert error in warning["error"]
+    assert warning["model_package_arn"] == arn
+    assert lines[-1]["baselines"]["DataQualityStatistics"] == "none"
+
+
+@pytest.mark.parametrize(
+    "baselines",
+    [
+        pytest.param({}, id="empty"),
+        pytest.param({"Bias": "x", "ModelQuality": None}, id="not-objects"),
+        pytest.param({"ModelDataQuality": {"Statistics": {"S3Uri": 42}}}, id="uri-number"),
+        pytest.param({"ModelDataQuality": {"Statistics": {"ContentType": "x"}}}, id="no-uri"),
+    ],
+)
+def test_baseline_variables_never_raise_on_odd_shapes(baselines):
+    """The structure comes from the API; an unexpected shape yields "none", never a crash."""
+    assert handler.baseline_variables(baselines) == NO_BASELINES
+
+
+def test_baselines_are_read_only_when_a_deployment_starts(aws):
+    arn = aws.register(baselines=ALL_BASELINES)
+    event = approve(aws, arn)
+    assert handler.handler(event, None)["status"] == "started"
+    operations: list[str] = []
+
+    def observe(model: Any, **_: Any) -> None:
+        operations.append(model.name)
+
+    events = handler._client("sagemaker").meta.events
+    events.register("provide-client-params.sagemaker", observe)
+    try:
+        assert handler.handler(event, None)["status"] == "already-deployed"
+    finally:
+        events.unregister("provide-client-params.sagemaker", observe)
+    assert operations == ["ListModelPackages"]
+
+
+def test_a_failed_baseline_read_raises_and_starts_nothing(aws, capsys):
+    """DescribeModelPackage denied (injected on the handler's own client): retried, not half-done."""
+
+    def deny(**_: Any) -> None:
+        raise ClientError(
+            {"Error": {"Code": "AccessDeniedException", "Message": "not authorized"}},
+            "DescribeModelPackage",
+        )
+
+    events = handler._client("sagemaker").meta.events
+    hook = "before-call.sagemaker.DescribeModelPackage"
+    events.register(hook, deny)
+    try:
+        with pytest.raises(ClientError):
+            handler.handler(approve(aws, aws.register(baselines=ALL_BASELINES)), None)
+    finally:
+        events.unregister(hook, deny)
+
+    assert aws.executions() == []
+    assert aws.deployed() == "none"
+    line = log_lines(capsys)[-1]
+    assert line["level"] == "ERROR"
+    assert line["operation"] == "DescribeModelPackage"
+    assert line["error_code"] == "AccessDeniedException"
 
 
 # -- not deploying -------------------------------------------------------------------------------
@@ -183,7 +420,7 @@ def test_rejecting_the_newer_version_lets_the_older_one_deploy(aws):
     result = handler.handler(state_change(v1), None)
 
     assert result["status"] == "started"
-    assert aws.variables(result["pipeline_execution_id"]) == {"ModelPackageArn": v1}
+    assert aws.variables(result["pipeline_execution_id"]) == {"ModelPackageArn": v1, **NO_BASELINES}
 
 
 def test_approval_withdrawn_before_the_event_is_processed_is_ignored(aws):

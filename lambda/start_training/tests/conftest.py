@@ -18,6 +18,8 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.sagemaker.models import sagemaker_backends
 
 FUNCTION_DIR = Path(__file__).resolve().parents[1]
 MODULE_NAME = "start_training_handler"
@@ -65,6 +67,20 @@ class Aws:
         response = self.sagemaker.list_pipeline_executions(PipelineName=PIPELINE)
         summaries: list[dict[str, Any]] = response["PipelineExecutionSummaries"]
         return summaries
+
+    def parameters(self, execution_arn: str) -> dict[str, str]:
+        """The parameters an execution was started with."""
+        response = self.sagemaker.list_pipeline_parameters_for_execution(
+            PipelineExecutionArn=execution_arn
+        )
+        return {p["Name"]: p["Value"] for p in response["PipelineParameters"]}
+
+    def set_execution_status(self, execution_arn: str, status: str) -> None:
+        """moto starts executions as Succeeded and cannot stop them: set it in moto's backend."""
+        name = execution_arn.split(":pipeline/", 1)[1].split("/", 1)[0]
+        backend = sagemaker_backends[DEFAULT_ACCOUNT_ID][REGION]
+        execution = backend.pipelines[name].pipeline_executions[execution_arn]
+        execution.pipeline_execution_status = status
 
     def item(self, pk: str) -> dict[str, Any] | None:
         item: dict[str, Any] | None = self.ddb.get_item(

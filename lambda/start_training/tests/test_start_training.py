@@ -191,11 +191,15 @@ def test_replayed_debounced_event_is_a_duplicate(aws, clock):
 
 def test_drift_alarm_starts_with_reason_drift(aws, clock, monkeypatch):
     monkeypatch.setenv("INPUT_DATA_URI", "s3://mlops-dev-curated-123456789012/curated/sales/")
+    event = alarm_event()
 
-    result = handler.handler(alarm_event(), None)
+    result = handler.handler(event, None)
 
     assert result["status"] == "started"
     assert result["reason"] == "drift"
+    item = aws.item(f"event#{event['id']}")
+    assert item["subject"]["S"] == "mlops-dev-feature-drift"
+    assert item["message"]["S"] == "Threshold Crossed: drift 0.31 > 0.2"
     execution = aws.sagemaker.describe_pipeline_execution(
         PipelineExecutionArn=result["execution_arn"]
     )
