@@ -1,0 +1,248 @@
+"""The full chain, against moto: monitoring event -> the synthesized rules -> guard -> pipeline.
+
+The rules' event patterns and the function's settings are taken from the synthesized build
+template, so the test breaks if the deployed wiring drifts from what the handler expects. moto
+routes events through those patterns (an SQS queue stands in for the Lambda target, which moto
+cannot invoke without Docker), then the start_training handler runs on what arrived, with the
+template's environment, against moto's DynamoDB, SSM and SageMaker.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from tests.conftest import Synthesized
+
+ROOT = Path(__file__).resolve().parent.parent
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+SCHEDULES = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:monitoring-schedule"
+
+
+def _handler_module() -> Any:
+    layer = str(ROOT / "lambda" / "_shared" / "python")
+    if layer not in sys.path:
+        sys.path.append(layer)
+    name = "start_training_handler"  # the name its own tests load it under
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            name, ROOT / "lambda" / "start_training" / "handler.py"
+        )
+        assert spec is not None and spec.loader is not None
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
+
+
+@pytest.fixture(scope="module")
+def wiring(default_synth: Synthesized) -> dict[str, Any]:
+    """The trigger function's environment and the patterns of the rules that invoke it."""
+    stage = default_synth.stages["dev"]
+    assert stage.build is not None
+    resources = default_synth.template_json(stage.build)["Resources"]
+    [(function_id, function)] = [
+        (k, v)
+        for k, v in resources.items()
+        if v["Type"] == "AWS::Lambda::Function"
+        and v["Properties"].get("FunctionName") == "mlops-dev-start-training"
+    ]
+    patterns = [
+        v["Properties"]["EventPattern"]
+        for v in resources.values()
+        if v["Type"] == "AWS::Events::Rule"
+        and any(
+            t["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
+            for t in v["Properties"].get("Targets", [])
+        )
+    ]
+    return {"environment": function["Properties"]["Environment"]["Variables"], "patterns": patterns}
+
+
+def _violation(event_id: str, schedule: str, exit_message: str) -> dict[str, Any]:
+    return {
+        "id": event_id,
+        "version": "0",
+        "source": "aws.sagemaker",
+        "detail-type": "SageMaker Processing Job State Change",
+        "account": ACCOUNT,
+        "region": REGION,
+        "time": "2026-11-22T01:10:00Z",
+        "resources": [],
+        "detail": {
+            "ProcessingJobName": f"model-monitoring-202611220100-{event_id[:8]}",
+            "ProcessingJobStatus": "Completed",
+            "ExitMessage": exit_message,
+            "MonitoringScheduleArn": f"{SCHEDULES}/{schedule}",
+        },
+    }
+
+
+def _alarm(event_id: str, name: str) -> dict[str, Any]:
+    return {
+        "id": event_id,
+        "version": "0",
+        "source": "aws.cloudwatch",
+        "detail-type": "CloudWatch Alarm State Change",
+        "account": ACCOUNT,
+        "region": REGION,
+        "time": "2026-11-22T01:10:00Z",
+        "resources": [f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}"],
+        "detail": {
+            "alarmName": name,
+            "state": {"value": "ALARM", "reason": "Threshold Crossed: 1 datapoint [0.31]"},
+            "previousState": {"value": "OK"},
+        },
+    }
+
+
+@pytest.fixture
+def cloud(wiring: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    for key, value in {
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        **wiring["environment"],
+    }.items():
+        monkeypatch.setenv(key, value)
+    env = wiring["environment"]
+    with mock_aws():
+        events = boto3.client("events", region_name=REGION)
+        sqs = boto3.client("sqs", region_name=REGION)
+        queue = sqs.create_queue(QueueName="start-training-stand-in")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        for i, pattern in enumerate(wiring["patterns"]):
+            events.put_rule(Name=f"rule-{i}", EventPattern=json.dumps(pattern))
+            events.put_targets(Rule=f"rule-{i}", Targets=[{"Id": "fn", "Arn": queue_arn}])
+        ddb = boto3.client("dynamodb", region_name=REGION)
+        ddb.create_table(
+            TableName=env["LOCK_TABLE"],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        boto3.client("ssm", region_name=REGION).put_parameter(
+            Name=env["CODE_VERSION_PARAMETER"], Value="abc1234", Type="String"
+        )
+        sagemaker = boto3.client("sagemaker", region_name=REGION)
+        sagemaker.create_pipeline(
+            PipelineName=env["PIPELINE_NAME"],
+            RoleArn=f"arn:aws:iam::{ACCOUNT}:role/mlops-dev-sagemaker-pipeline",
+            PipelineDefinition=json.dumps(
+                {
+                    "Version": "2020-12-01",
+                    "Parameters": [
+                        {"Name": n, "Type": "String", "DefaultValue": "x"}
+                        for n in ("InputDataUrl", "TriggerReason", "CodeVersion")
+                    ],
+                    "Steps": [{"Name": "F", "Type": "Fail", "Arguments": {"ErrorMessage": "x"}}],
+                }
+            ),
+        )
+        handler = _handler_module()
+        handler._CLIENTS.clear()  # clients made under this mock
+
+        def deliver(event: dict[str, Any]) -> list[dict[str, Any]]:
+            """Put the event on the bus; run the handler on what the rules routed."""
+            entry = {
+                "Source": event["source"],
+                "DetailType": event["detail-type"],
+                "Detail": json.dumps(event["detail"]),
+                "Resources": event["resources"],
+            }
+            assert events.put_events(Entries=[entry])["FailedEntryCount"] == 0
+            messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get(
+                "Messages", []
+            )
+            results = []
+            for message in messages:
+                routed = json.loads(message["Body"])
+                routed["id"] = event["id"]  # EventBridge keeps the id through a replay
+                results.append(handler.handler(routed))
+                sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+            return results
+
+        def executions() -> list[dict[str, str]]:
+            summaries = sagemaker.list_pipeline_executions(PipelineName=env["PIPELINE_NAME"])[
+                "PipelineExecutionSummaries"
+            ]
+            return [
+                {
+                    p["Name"]: p["Value"]
+                    for p in sagemaker.list_pipeline_parameters_for_execution(
+                        PipelineExecutionArn=s["PipelineExecutionArn"]
+                    )["PipelineParameters"]
+                }
+                for s in summaries
+            ]
+
+        yield {"deliver": deliver, "executions": executions, "ddb": ddb, "env": env}
+        handler._CLIENTS.clear()
+
+
+def test_a_production_violation_starts_one_guarded_retraining(cloud: dict[str, Any]) -> None:
+    event = _violation(
+        "2b1c0e8a-0000-4000-8000-000000000001",
+        "mlops-dev-prod-dq",
+        "CompletedWithViolations: Job completed successfully with 3 violations.",
+    )
+    [result] = cloud["deliver"](event)
+    assert result["status"] == "started" and result["reason"] == "violation"
+    [parameters] = cloud["executions"]()
+    assert parameters["TriggerReason"] == "violation"
+    assert parameters["InputDataUrl"] == cloud["env"]["INPUT_DATA_URI"]  # latest curated data
+    assert parameters["CodeVersion"] == "abc1234"
+    # Why it started is recorded with the claim on the event.
+    items = cloud["ddb"].scan(TableName=cloud["env"]["LOCK_TABLE"])["Items"]
+    assert "mlops-dev-prod-dq" in json.dumps(items)
+
+    # EventBridge delivers at least once: the replay starts nothing.
+    [replay] = cloud["deliver"](event)
+    assert replay["status"] != "started"
+    # A drift alarm on production during the same window: guarded, nothing new in flight.
+    [alarm] = cloud["deliver"](
+        _alarm("2b1c0e8a-0000-4000-8000-000000000002", "mlops-dev-prod-drift-data")
+    )
+    assert alarm["status"] != "started"
+    assert len(cloud["executions"]()) == 1
+
+
+def test_a_production_drift_alarm_starts_a_retraining(cloud: dict[str, Any]) -> None:
+    [result] = cloud["deliver"](
+        _alarm("2b1c0e8a-0000-4000-8000-000000000003", "mlops-dev-prod-drift-model-quality")
+    )
+    assert result["status"] == "started"
+    [parameters] = cloud["executions"]()
+    assert parameters["TriggerReason"] == "drift"
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        # Staging's monitors and alarms only notify: its traffic is test traffic.
+        _violation("3c", "mlops-dev-staging-dq", "CompletedWithViolations: 2 violations."),
+        _alarm("3d", "mlops-dev-staging-drift-data"),
+        # A clean run, a failed run, and an endpoint health alarm are no reason to retrain.
+        _violation(
+            "3e", "mlops-dev-prod-dq", "Completed: Job completed successfully with no violations."
+        ),
+        _alarm("3f", "mlops-dev-prod-5xx"),
+    ],
+    ids=["staging-violation", "staging-drift", "clean-run", "health-alarm"],
+)
+def test_events_that_must_not_retrain_never_reach_the_guard(
+    cloud: dict[str, Any], event: dict[str, Any]
+) -> None:
+    assert cloud["deliver"](event) == []
+    assert cloud["executions"]() == []

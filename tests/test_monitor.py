@@ -1,0 +1,532 @@
+"""Model Monitor, alarms, the dashboard and drift -> retraining, on the synthesized templates."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlops_constructs.monitor import BASELINE_PARAMETERS, MonitorSettings
+from stacks.config import PlatformConfig
+from stacks.monitor_stack import alarm_names
+from tests.conftest import Synthesized
+
+ACCOUNT = "123456789012"
+ROOT = Path(__file__).resolve().parent.parent
+JOB_TYPES = {
+    "AWS::SageMaker::DataQualityJobDefinition": "DataQuality",
+    "AWS::SageMaker::ModelQualityJobDefinition": "ModelQuality",
+    "AWS::SageMaker::ModelBiasJobDefinition": "ModelBias",
+    "AWS::SageMaker::ModelExplainabilityJobDefinition": "ModelExplainability",
+}
+
+
+def _endpoint_template(synth: Synthesized, name: str) -> dict[str, Any]:
+    [path] = sorted(synth.outdir.glob(f"asset.*/{name}.template.json"))
+    template: dict[str, Any] = json.loads(path.read_text())
+    return template
+
+
+def _of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+def _job(template: dict[str, Any], kind: str) -> dict[str, Any]:
+    [job] = _of_type(template, kind).values()
+    return job
+
+
+def _props(template: dict[str, Any], kind: str) -> dict[str, Any]:
+    props: dict[str, Any] = _job(template, kind)["Properties"]
+    return props
+
+
+def _alarms(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        v["Properties"]["AlarmName"]: v
+        for v in template["Resources"].values()
+        if v["Type"] == "AWS::CloudWatch::Alarm"
+    }
+
+
+def _stack(synth: Synthesized, part: str, env: str = "dev") -> dict[str, Any]:
+    stack = getattr(synth.stages[env], part)
+    assert stack is not None
+    return synth.template_json(stack)
+
+
+@pytest.fixture(scope="module")
+def prod(default_synth: Synthesized) -> dict[str, Any]:
+    return _endpoint_template(default_synth, "mlops-dev-endpoint-prod")
+
+
+# --- the four monitors of a real-time endpoint -----------------------------------------------
+
+
+def test_production_gets_four_daily_monitors_on_its_endpoint(prod: dict[str, Any]) -> None:
+    jobs = {JOB_TYPES[v["Type"]]: k for k, v in prod["Resources"].items() if v["Type"] in JOB_TYPES}
+    assert set(jobs) == set(JOB_TYPES.values())
+    [endpoint_id] = _of_type(prod, "AWS::SageMaker::Endpoint")
+    schedules = _of_type(prod, "AWS::SageMaker::MonitoringSchedule")
+    by_name = {s["Properties"]["MonitoringScheduleName"]: s for s in schedules.values()}
+    assert set(by_name) == {f"mlops-dev-prod-{s}" for s in ("dq", "mq", "bias", "xai")}
+    for schedule in by_name.values():
+        props = schedule["Properties"]
+        config = props["MonitoringScheduleConfig"]
+        assert config["ScheduleConfig"] == {"ScheduleExpression": "cron(0 0 ? * * *)"}
+        assert props["EndpointName"] == {"Fn::GetAtt": [endpoint_id, "EndpointName"]}
+        job_id = jobs[config["MonitoringType"]]
+        # Job definitions return only their ARN: the schedule repeats the name, and waits.
+        assert job_id in schedule["DependsOn"]
+        assert (
+            config["MonitoringJobDefinitionName"]
+            == prod["Resources"][job_id]["Properties"]["JobDefinitionName"]
+        )
+
+
+def test_monitor_jobs_are_encrypted_isolated_and_bounded(prod: dict[str, Any]) -> None:
+    for kind in JOB_TYPES:
+        props = _props(prod, kind)
+        assert props["RoleArn"] == {"Ref": "MonitorRoleArn"}
+        assert props["NetworkConfig"] == {
+            "EnableInterContainerTrafficEncryption": True,
+            "EnableNetworkIsolation": True,
+        }
+        cluster = props["JobResources"]["ClusterConfig"]
+        assert cluster == {
+            "InstanceCount": 1,
+            "InstanceType": "ml.m5.large",
+            "VolumeKmsKeyId": {"Ref": "DataKeyArn"},
+            "VolumeSizeInGB": 20,
+        }
+        assert props["StoppingCondition"] == {"MaxRuntimeInSeconds": 3600}
+        output = next(v for k, v in props.items() if k.endswith("JobOutputConfig"))
+        assert output["KmsKeyId"] == {"Ref": "DataKeyArn"}
+        [s3] = [o["S3Output"] for o in output["MonitoringOutputs"]]
+        assert s3["S3Uri"]["Fn::Join"][1][0] == {"Ref": "MonitorOutputUri"}
+
+
+def test_job_definitions_are_named_after_the_version_and_the_settings(prod: dict[str, Any]) -> None:
+    name = _props(prod, "AWS::SageMaker::DataQualityJobDefinition")["JobDefinitionName"]
+    target, version, digest = name["Fn::Join"][1]
+    assert target == "mlops-dev-prod-dq"
+    # The version number from .../model-package/<group>/<version>: a new version replaces the
+    # immutable job definitions under new names, the same version changes nothing.
+    assert version == {
+        "Fn::Join": [
+            "",
+            ["v", {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "ModelPackageArn"}]}]}],
+        ]
+    }
+    assert digest == MonitorSettings().digest()
+    assert MonitorSettings(frequency="hourly").digest() != digest
+    assert MonitorSettings().digest() == MonitorSettings().digest()
+
+
+def test_monitors_read_the_deployed_versions_baselines(prod: dict[str, Any]) -> None:
+    conditions = prod["Conditions"]
+    for name, condition in conditions.items():
+        baseline = next(b for b in BASELINE_PARAMETERS if f"Has{b}" in name)
+        assert condition == {"Fn::Not": [{"Fn::Equals": [{"Ref": baseline}, "none"]}]}
+    by_baseline = {next(b for b in BASELINE_PARAMETERS if f"Has{b}" in n): n for n in conditions}
+    for parameter in BASELINE_PARAMETERS:
+        assert prod["Parameters"][parameter]["Default"] == "none"
+
+    dq = _job(prod, "AWS::SageMaker::DataQualityJobDefinition")
+    baseline = dq["Properties"]["DataQualityBaselineConfig"]
+    assert baseline["ConstraintsResource"] == {"S3Uri": {"Ref": "DataQualityConstraints"}}
+    assert baseline["StatisticsResource"] == {
+        "Fn::If": [
+            by_baseline["DataQualityStatistics"],
+            {"S3Uri": {"Ref": "DataQualityStatistics"}},
+            {"Ref": "AWS::NoValue"},
+        ]
+    }
+    # A version without the baseline or config gets no such monitor (and no alarm on it).
+    assert dq["Condition"] == by_baseline["DataQualityConstraints"]
+    bias = _job(prod, "AWS::SageMaker::ModelBiasJobDefinition")
+    assert bias["Condition"] == by_baseline["BiasConfig"]
+    assert bias["Properties"]["ModelBiasAppSpecification"]["ConfigUri"] == {"Ref": "BiasConfig"}
+    assert "clarify" in bias["Properties"]["ModelBiasAppSpecification"]["ImageUri"]
+    xai = _job(prod, "AWS::SageMaker::ModelExplainabilityJobDefinition")
+    assert xai["Condition"] == by_baseline["ExplainabilityConfig"]
+    spec = xai["Properties"]["ModelExplainabilityAppSpecification"]
+    assert spec["ConfigUri"] == {"Ref": "ExplainabilityConfig"}
+    assert xai["Properties"]["ModelExplainabilityJobInput"]["EndpointInput"][
+        "InferenceAttribute"
+    ] == ("predictions[0].churn_probability")
+    # Model quality runs on ground truth alone; its constraints are used when carried.
+    mq = _job(prod, "AWS::SageMaker::ModelQualityJobDefinition")
+    assert "Condition" not in mq
+    assert mq["Properties"]["ModelQualityBaselineConfig"] == {
+        "Fn::If": [
+            by_baseline["ModelQualityConstraints"],
+            {"ConstraintsResource": {"S3Uri": {"Ref": "ModelQualityConstraints"}}},
+            {"Ref": "AWS::NoValue"},
+        ]
+    }
+    alarms = _alarms(prod)
+    assert alarms["mlops-dev-prod-drift-data"]["Condition"] == by_baseline["DataQualityConstraints"]
+
+
+def test_labelled_monitors_join_ground_truth_a_day_late(prod: dict[str, Any]) -> None:
+    mq = _props(prod, "AWS::SageMaker::ModelQualityJobDefinition")
+    spec = mq["ModelQualityAppSpecification"]
+    assert spec["ProblemType"] == "BinaryClassification"
+    assert "sagemaker-model-monitor-analyzer" in spec["ImageUri"]
+    job_input = mq["ModelQualityJobInput"]
+    assert job_input["GroundTruthS3Input"] == {"S3Uri": {"Ref": "GroundTruthUri"}}
+    endpoint_input = job_input["EndpointInput"]
+    # The day of captured traffic that ended 24 hours ago, whose labels have arrived.
+    assert (endpoint_input["StartTimeOffset"], endpoint_input["EndTimeOffset"]) == (
+        "-PT48H",
+        "-PT24H",
+    )
+    assert endpoint_input["InferenceAttribute"] == "predictions[0].churned"
+    assert endpoint_input["ProbabilityAttribute"] == "predictions[0].churn_probability"
+    bias = _props(prod, "AWS::SageMaker::ModelBiasJobDefinition")["ModelBiasJobInput"]
+    assert bias["GroundTruthS3Input"] == {"S3Uri": {"Ref": "GroundTruthUri"}}
+    assert bias["EndpointInput"]["StartTimeOffset"] == "-PT48H"
+
+
+def test_offsets_follow_frequency_and_delay() -> None:
+    assert MonitorSettings(frequency="hourly", ground_truth_delay_hours=0).offsets() == (
+        "-PT1H",
+        "-PT0H",
+    )
+    assert MonitorSettings(ground_truth_delay_hours=6).offsets() == ("-PT30H", "-PT6H")
+    with pytest.raises(ValueError, match="frequency"):
+        MonitorSettings(frequency="weekly")
+    with pytest.raises(ValueError, match="unknown monitor types"):
+        MonitorSettings(types=("latency",))
+
+
+def test_drift_alarms_watch_features_and_auc(prod: dict[str, Any]) -> None:
+    alarms = _alarms(prod)
+    data = alarms["mlops-dev-prod-drift-data"]["Properties"]
+    assert data["Threshold"] == 0.1
+    assert data["ComparisonOperator"] == "GreaterThanThreshold"
+    assert data["AlarmActions"] == [{"Ref": "AlarmTopicArn"}]
+    expression, *metrics = data["Metrics"]
+    assert expression["Expression"] == "MAX([prod_f0, prod_f1, prod_f2, prod_f3, prod_f4])"
+    watched = {m["MetricStat"]["Metric"]["MetricName"] for m in metrics}
+    assert watched == {
+        f"feature_baseline_drift_{f}"
+        for f in (
+            "tenure_months",
+            "monthly_charges",
+            "total_charges",
+            "support_calls",
+            "contract_type",
+        )
+    }
+    for m in metrics:
+        metric = m["MetricStat"]["Metric"]
+        assert metric["Namespace"] == "aws/sagemaker/Endpoints/data-metrics"
+        assert {d["Name"]: d["Value"] for d in metric["Dimensions"]} == {
+            "Endpoint": "mlops-dev-prod",
+            "MonitoringSchedule": "mlops-dev-prod-dq",
+        }
+    quality = alarms["mlops-dev-prod-drift-model-quality"]["Properties"]
+    [auc] = quality["Metrics"]
+    assert auc["MetricStat"]["Metric"]["MetricName"] == "auc"
+    assert auc["MetricStat"]["Metric"]["Namespace"] == "aws/sagemaker/Endpoints/model-metrics"
+    assert auc["MetricStat"]["Stat"] == "Minimum"
+    # The build's quality gate, unless monitor.min_auc says otherwise.
+    assert quality["Threshold"] == 0.75
+    assert quality["ComparisonOperator"] == "LessThanThreshold"
+    assert quality["TreatMissingData"] == "notBreaching"
+
+
+def test_health_alarms_notify_and_only_errors_and_latency_roll_back(prod: dict[str, Any]) -> None:
+    alarms = _alarms(prod)
+    health = {n: a["Properties"] for n, a in alarms.items() if "drift" not in n}
+    assert set(health) == {
+        f"mlops-dev-prod-{s}" for s in ("5xx", "latency-p99", "4xx", "cpu", "memory", "disk")
+    }
+    for props in health.values():
+        assert props["AlarmActions"] == [{"Ref": "AlarmTopicArn"}]
+    # CPUUtilization is summed over vCPUs: 80% of an ml.m5.large's two is 160.
+    assert health["mlops-dev-prod-cpu"]["Threshold"] == 160
+    assert health["mlops-dev-prod-cpu"]["Namespace"] == "/aws/sagemaker/Endpoints"
+    assert health["mlops-dev-prod-memory"]["Threshold"] == 80
+    assert health["mlops-dev-prod-4xx"]["MetricName"] == "Invocation4XXErrors"
+    [endpoint] = _of_type(prod, "AWS::SageMaker::Endpoint").values()
+    rollback = endpoint["Properties"]["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]
+    names = {prod["Resources"][a["AlarmName"]["Ref"]]["Properties"]["AlarmName"] for a in rollback}
+    assert names == {"mlops-dev-prod-5xx", "mlops-dev-prod-latency-p99"}
+
+
+def test_serverless_staging_has_no_monitors(default_synth: Synthesized) -> None:
+    staging = _endpoint_template(default_synth, "mlops-dev-endpoint-staging")
+    assert not _of_type(staging, "AWS::SageMaker::MonitoringSchedule")
+    assert set(staging["Parameters"]) == {"ModelPackageArn", "ExecutionRoleArn"}
+
+
+def test_realtime_staging_is_monitored_but_does_not_retrain(custom_synth: Synthesized) -> None:
+    staging = _endpoint_template(custom_synth, "acme-ml-dev-endpoint-staging")
+    names = {
+        s["Properties"]["MonitoringScheduleName"]
+        for s in _of_type(staging, "AWS::SageMaker::MonitoringSchedule").values()
+    }
+    assert names == {f"acme-ml-dev-staging-{s}" for s in ("dq", "mq", "bias", "xai")}
+    drift = [n for n in _alarms(staging) if "drift" in n]
+    assert sorted(drift) == [
+        "acme-ml-dev-staging-drift-data",
+        "acme-ml-dev-staging-drift-model-quality",
+    ]
+    # ml.t2.medium: 2 vCPUs.
+    assert _alarms(staging)["acme-ml-dev-staging-cpu"]["Properties"]["Threshold"] == 160
+    build = _stack(custom_synth, "build")
+    patterns = json.dumps(
+        [
+            v["Properties"]["EventPattern"]
+            for v in build["Resources"].values()
+            if v["Type"] == "AWS::Events::Rule"
+        ]
+    )
+    assert "acme-ml-dev-prod-drift-" in patterns
+    assert "staging-drift" not in patterns
+
+
+def test_vpc_mode_runs_monitors_in_the_vpc(vpc_synth: Synthesized) -> None:
+    prod = _endpoint_template(vpc_synth, "mlops-dev-endpoint-prod")
+    for kind in JOB_TYPES:
+        network = _props(prod, kind)["NetworkConfig"]
+        assert network["EnableNetworkIsolation"] is True
+        vpc = network["VpcConfig"]
+        assert vpc["SecurityGroupIds"] == [{"Ref": "SecurityGroupId"}]
+        assert vpc["Subnets"] == [
+            {"Fn::Select": [i, {"Ref": "SubnetIds"}]} for i in range(len(vpc["Subnets"]))
+        ]
+        assert len(vpc["Subnets"]) == 2
+
+
+def test_batch_scoring_gets_the_batch_monitors(vpc_synth: Synthesized) -> None:
+    batch = _endpoint_template(vpc_synth, "mlops-dev-monitor-batch")
+    kinds = {JOB_TYPES[v["Type"]] for v in batch["Resources"].values() if v["Type"] in JOB_TYPES}
+    # Clarify explains with a model; batch scoring picks its model per run.
+    assert kinds == {"DataQuality", "ModelQuality", "ModelBias"}
+    assert "ExplainabilityConfig" not in batch["Parameters"]
+    dq = _props(batch, "AWS::SageMaker::DataQualityJobDefinition")
+    assert "EndpointName" not in dq
+    batch_input = dq["DataQualityJobInput"]["BatchTransformInput"]
+    assert batch_input["DataCapturedDestinationS3Uri"] == {"Ref": "CaptureUri"}
+    assert batch_input["DatasetFormat"] == {"Csv": {"Header": False}}
+    assert "VpcConfig" in dq["NetworkConfig"]
+    for schedule in _of_type(batch, "AWS::SageMaker::MonitoringSchedule").values():
+        assert "EndpointName" not in schedule["Properties"]
+    alarms = _alarms(batch)
+    assert set(alarms) == {"mlops-dev-batch-drift-data", "mlops-dev-batch-drift-model-quality"}
+    [auc] = alarms["mlops-dev-batch-drift-model-quality"]["Properties"]["Metrics"]
+    assert auc["MetricStat"]["Metric"]["Namespace"] == "aws/sagemaker/ModelMonitoring/model-metrics"
+    assert auc["MetricStat"]["Metric"]["Dimensions"] == [
+        {"Name": "MonitoringSchedule", "Value": "mlops-dev-batch-mq"}
+    ]
+
+    deploy = _stack(vpc_synth, "deploy")["Resources"]
+    # The transform jobs capture where the monitors read.
+    [scoring] = [
+        v["Properties"]
+        for v in deploy.values()
+        if v["Type"] == "AWS::Lambda::Function"
+        and v["Properties"].get("FunctionName") == "mlops-dev-batch-scoring"
+    ]
+    assert scoring["Environment"]["Variables"]["CAPTURE_URI"] == (
+        f"s3://mlops-dev-artifacts-{ACCOUNT}/data-capture/batch/"
+    )
+    # The deploy pipeline deploys the batch monitors with production, same version.
+    [pipeline] = [
+        v["Properties"]
+        for v in deploy.values()
+        if v["Type"] == "AWS::CodePipeline::Pipeline"
+        and v["Properties"]["Name"] == "mlops-dev-deploy"
+    ]
+    [production] = [s for s in pipeline["Stages"] if s["Name"] == "Production"]
+    actions = {a["Name"]: a["Configuration"] for a in production["Actions"]}
+    assert set(actions) == {"DeployProd", "DeployBatch"}
+    assert actions["DeployBatch"]["StackName"] == "mlops-dev-monitor-batch"
+    overrides = json.loads(json.dumps(actions["DeployBatch"]["ParameterOverrides"]))
+    assert "ModelPackageArn" in json.dumps(overrides)
+
+
+# --- roles and the deploy pipeline ----------------------------------------------------------
+
+
+def _policy(resources: dict[str, Any], role_name: str) -> list[dict[str, Any]]:
+    role_id = next(
+        k
+        for k, v in resources.items()
+        if v["Type"] == "AWS::IAM::Role" and v["Properties"].get("RoleName") == role_name
+    )
+    return [
+        s
+        for v in resources.values()
+        if v["Type"] == "AWS::IAM::Policy" and {"Ref": role_id} in v["Properties"]["Roles"]
+        for s in v["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_monitor_role_is_scoped_to_its_target(default_synth: Synthesized) -> None:
+    deploy = _stack(default_synth, "deploy")["Resources"]
+    statements = {
+        s.get("Sid", str(i)): s for i, s in enumerate(_policy(deploy, "mlops-dev-prod-monitor"))
+    }
+    metrics = statements["MonitorMetrics"]
+    assert metrics["Action"] == "cloudwatch:PutMetricData"
+    assert metrics["Condition"] == {"StringLike": {"cloudwatch:namespace": "aws/sagemaker/*"}}
+    assert statements["ExplainabilityInvoke"]["Resource"] == (
+        f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:endpoint/mlops-dev-prod"
+    )
+    resources = {
+        r for s in statements.values() for r in _as_list(s["Resource"]) if isinstance(r, str)
+    }
+    assert f"arn:aws:s3:::mlops-dev-artifacts-{ACCOUNT}/monitoring/prod/*" in resources
+    assert f"arn:aws:s3:::mlops-dev-curated-{ACCOUNT}/ground-truth/prod/*" in resources
+    writes = [
+        r
+        for s in statements.values()
+        if any(a.startswith("s3:Put") for a in _as_list(s["Action"]))
+        for r in _as_list(s["Resource"])
+    ]
+    assert writes == [f"arn:aws:s3:::mlops-dev-artifacts-{ACCOUNT}/monitoring/prod/*"]
+    # No staging monitor role: staging is serverless by default.
+    assert not any(
+        v["Properties"].get("RoleName") == "mlops-dev-staging-monitor"
+        for v in deploy.values()
+        if v["Type"] == "AWS::IAM::Role"
+    )
+
+
+def test_deploy_role_manages_only_this_environments_monitors(default_synth: Synthesized) -> None:
+    deploy = _stack(default_synth, "deploy")["Resources"]
+    statements = {s.get("Sid"): s for s in _policy(deploy, "mlops-dev-deploy-cfn")}
+    monitors = statements["Monitors"]
+    arn = f"arn:aws:sagemaker:us-east-1:{ACCOUNT}"
+    assert sorted(monitors["Resource"]) == sorted(
+        f"{arn}:{kind}/mlops-dev-prod-*"
+        for kind in (
+            "data-quality-job-definition",
+            "model-quality-job-definition",
+            "model-bias-job-definition",
+            "model-explainability-job-definition",
+            "monitoring-schedule",
+        )
+    )
+    assert not any(a.startswith("iam:") for a in monitors["Action"])
+    passed = statements["PassEndpointRoles"]["Resource"]
+    assert any("ProdMonitorRole" in r["Fn::GetAtt"][0] for r in passed)
+
+
+def test_pipeline_passes_the_versions_baselines_to_the_template(default_synth: Synthesized) -> None:
+    deploy = _stack(default_synth, "deploy")["Resources"]
+    [pipeline] = [
+        v["Properties"]
+        for v in deploy.values()
+        if v["Type"] == "AWS::CodePipeline::Pipeline"
+        and v["Properties"]["Name"] == "mlops-dev-deploy"
+    ]
+    [prod] = [a for s in pipeline["Stages"] for a in s["Actions"] if a["Name"] == "DeployProd"]
+    text = json.dumps(prod["Configuration"]["ParameterOverrides"])
+    for name in BASELINE_PARAMETERS:
+        assert f'\\"{name}\\":\\"#{{variables.{name}}}\\"' in text
+    assert "ground-truth/prod/" in text and "monitoring/prod/" in text
+
+
+def test_router_passes_exactly_the_templates_baseline_variables() -> None:
+    import importlib.util
+    import sys
+
+    layer = str(ROOT / "lambda" / "_shared" / "python")
+    if layer not in sys.path:
+        sys.path.append(layer)  # the shared Lambda layer the handler imports
+
+    name = "deploy_router_handler"  # the name its own tests load it under
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            name, ROOT / "lambda" / "deploy_router" / "handler.py"
+        )
+        assert spec is not None and spec.loader is not None
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    module = sys.modules[name]
+    assert tuple(module.BASELINE_VARIABLES) == BASELINE_PARAMETERS
+    assert module.NO_BASELINE == "none"
+
+
+# --- alarms topic, pipelines and the dashboard ------------------------------------------------
+
+
+def test_every_alarm_notifies_the_encrypted_alarms_topic_and_is_on_the_dashboard(
+    default_synth: Synthesized,
+) -> None:
+    monitor = _stack(default_synth, "monitor")["Resources"]
+    [topic] = [v["Properties"] for v in monitor.values() if v["Type"] == "AWS::SNS::Topic"]
+    assert topic["TopicName"] == "mlops-dev-alarms"
+    assert "KmsMasterKeyId" in topic
+    [dashboard] = [
+        v["Properties"] for v in monitor.values() if v["Type"] == "AWS::CloudWatch::Dashboard"
+    ]
+    assert dashboard["DashboardName"] == "mlops-dev"
+    body = json.dumps(dashboard["DashboardBody"])
+
+    found: set[str] = set()
+    templates = [_stack(default_synth, p) for p in ("build", "deploy")]
+    templates += [
+        _endpoint_template(default_synth, f"mlops-dev-endpoint-{s}") for s in ("staging", "prod")
+    ]
+    for template in templates:
+        for name, alarm in _alarms(template).items():
+            found.add(name)
+            assert alarm["Properties"]["AlarmActions"], name
+    # The dashboard's list is built from names: it must match what the stacks create.
+    assert found == set(alarm_names(PlatformConfig(), "mlops-dev"))
+    for name in found:
+        assert f"alarm:{name}" in body, name
+    for text in (
+        "mlops-dev-prod",
+        "feature_baseline_drift_tenure_months",
+        "model-metrics",
+        "mlops-dev-start-training",
+    ):
+        assert text in body
+
+
+def test_pipeline_failures_raise_alarms(default_synth: Synthesized) -> None:
+    build = _stack(default_synth, "build")["Resources"]
+    alarms = _alarms({"Resources": build})
+    rules = {k for k, v in build.items() if v["Type"] == "AWS::Events::Rule"}
+    for name in ("mlops-dev-training-failed", "mlops-dev-cicd-failed"):
+        props = alarms[name]["Properties"]
+        assert (props["Namespace"], props["MetricName"]) == ("AWS/Events", "TriggeredRules")
+        [dimension] = props["Dimensions"]
+        assert dimension["Name"] == "RuleName" and dimension["Value"]["Ref"] in rules
+        assert props["Threshold"] == 0
+    deploy = _alarms(_stack(default_synth, "deploy"))
+    assert "mlops-dev-deploy-failed" in deploy
+
+
+def test_the_ops_key_lets_cloudwatch_alarms_use_encrypted_topics(
+    default_synth: Synthesized,
+) -> None:
+    data = _stack(default_synth, "data")["Resources"]
+    statements = [
+        s
+        for v in data.values()
+        if v["Type"] == "AWS::KMS::Key"
+        and "ops" in json.dumps(v["Properties"].get("Description", ""))
+        for s in v["Properties"]["KeyPolicy"]["Statement"]
+    ]
+    [cloudwatch] = [s for s in statements if s.get("Sid") == "CloudWatchAlarms"]
+    assert cloudwatch["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert sorted(cloudwatch["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert cloudwatch["Condition"]["StringEquals"] == {"aws:SourceAccount": ACCOUNT}
+    assert cloudwatch["Condition"]["ArnLike"] == {
+        "aws:SourceArn": f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:*"
+    }
