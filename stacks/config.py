@@ -561,6 +561,8 @@ class MonitorConfig(_Model):
         "support_calls",
         "contract_type",
     )
+    # One dashboard per environment ($3/month beyond an account's first three).
+    dashboard: bool = True
     cpu_percent: Annotated[int, Field(ge=1, le=100)] = 80
     memory_percent: Annotated[int, Field(ge=1, le=100)] = 80
     disk_percent: Annotated[int, Field(ge=1, le=100)] = 80

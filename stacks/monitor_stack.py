@@ -111,6 +111,9 @@ class MonitorStack(cdk.Stack):
             title=f"{prefix} alarms: endpoints, drift and pipelines",
         )
         self.settings = monitor_settings(config)
+        self.dashboard: PlatformDashboard | None = None
+        if not config.monitor.dashboard:
+            return
         self.dashboard = PlatformDashboard(
             self,
             "Dashboard",

@@ -220,6 +220,41 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
         "build.debugger_rules: unknown Debugger rules ['vanishing_gradient_x']",
     ),
     (
+        "unknown monitor type",
+        {"monitor": {"types": ["data_quality", "latency"]}},
+        "monitor.types: unknown monitor types ['latency']. Fix: use some of",
+    ),
+    (
+        "no monitor types",
+        {"monitor": {"types": []}},
+        "monitor.types: no monitor types. Fix: list some, or set enabled: false",
+    ),
+    (
+        "weekly monitoring",
+        {"monitor": {"frequency": "weekly"}},
+        "monitor.frequency: frequency 'weekly': Model Monitor runs hourly or daily",
+    ),
+    (
+        "too many drift features",
+        {"monitor": {"features": [f"f{i}" for i in range(10)]}},
+        "monitor.features: 10 features: one drift alarm reads at most 9",
+    ),
+    (
+        "bad ground truth prefix",
+        {"monitor": {"ground_truth_prefix": "Ground Truth"}},
+        "monitor.ground_truth_prefix: 'Ground Truth' is not an S3 prefix",
+    ),
+    (
+        "monitoring runs longer than an hour",
+        {"monitor": {"max_runtime_minutes": 90}},
+        "monitor.max_runtime_minutes: input should be less than or equal to 60",
+    ),
+    (
+        "unknown monitoring instance type",
+        {"monitor": {"instance_type": "m5.large"}},
+        "monitor.instance_type: 'm5.large'",
+    ),
+    (
         "top level is a list",
         ["dev"],  # type: ignore[list-item]
         "the top level must be a mapping of keys such as project_name and environments, got list",

@@ -530,3 +530,94 @@ def test_the_ops_key_lets_cloudwatch_alarms_use_encrypted_topics(
     assert cloudwatch["Condition"]["ArnLike"] == {
         "aws:SourceArn": f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:*"
     }
+
+
+# --- settings that change the templates (the template app alone, without the platform) -------
+
+
+def _templates(monitor: MonitorSettings | None, **kwargs: Any) -> dict[str, dict[str, Any]]:
+    from mlops_constructs.deploy import RealtimeSettings, synthesize_endpoint_templates
+    from mlops_constructs.monitor import MonitorImages
+    from stacks.context import project_context
+
+    folder = synthesize_endpoint_templates(
+        prefix="t-dev",
+        stages={"prod": RealtimeSettings()},
+        context=project_context(),
+        monitor=monitor,
+        images=MonitorImages.for_region("eu-west-1") if monitor else None,
+        **kwargs,
+    )
+    return {p.name: json.loads(p.read_text()) for p in folder.glob("*.json")}
+
+
+def test_monitoring_off_leaves_the_endpoint_alone() -> None:
+    [template] = _templates(None).values()
+    assert not _of_type(template, "AWS::SageMaker::MonitoringSchedule")
+    assert not any("drift" in n for n in _alarms(template))
+    assert "MonitorRoleArn" not in template["Parameters"]
+
+
+def test_only_the_configured_monitors_and_their_parameters() -> None:
+    settings = MonitorSettings(types=("data_quality",), frequency="hourly")
+    templates = _templates(settings, batch_monitor=True)
+    prod = templates["t-dev-endpoint-prod.template.json"]
+    assert {v["Type"] for v in prod["Resources"].values() if v["Type"] in JOB_TYPES} == {
+        "AWS::SageMaker::DataQualityJobDefinition"
+    }
+    # No labelled monitor: no ground truth; only the baselines the monitor reads.
+    assert list(prod["Parameters"]) == [
+        "ModelPackageArn",
+        "ExecutionRoleArn",
+        "DataKeyArn",
+        "CaptureUri",
+        "AlarmTopicArn",
+        "MonitorRoleArn",
+        "MonitorOutputUri",
+        "DataQualityStatistics",
+        "DataQualityConstraints",
+    ]
+    [schedule] = _of_type(prod, "AWS::SageMaker::MonitoringSchedule").values()
+    config = schedule["Properties"]["MonitoringScheduleConfig"]
+    assert config["ScheduleConfig"]["ScheduleExpression"] == "cron(0 * ? * * *)"
+    # The region's Model Monitor image, from the SDK's offline table.
+    dq = _props(prod, "AWS::SageMaker::DataQualityJobDefinition")
+    assert (
+        ".dkr.ecr.eu-west-1.amazonaws.com/sagemaker-model-monitor-analyzer"
+        in (dq["DataQualityAppSpecification"]["ImageUri"])
+    )
+    assert set(_alarms(prod)) >= {"t-dev-prod-drift-data"}
+    assert "t-dev-prod-drift-model-quality" not in _alarms(prod)
+    batch = templates["t-dev-monitor-batch.template.json"]
+    assert "ExecutionRoleArn" not in batch["Parameters"]
+
+
+def test_every_hosting_type_the_config_accepts_has_a_known_vcpu_count() -> None:
+    from mlops_constructs.deploy.endpoint import vcpus
+    from stacks.config import HOSTING_INSTANCE_TYPES
+
+    counts = {t: vcpus(t) for t in HOSTING_INSTANCE_TYPES}
+    assert counts["ml.m5.large"] == 2 and counts["ml.c5.4xlarge"] == 16
+    assert counts["ml.t2.medium"] == 2
+    with pytest.raises(ValueError, match="vCPU"):
+        vcpus("ml.p4d.metal")
+
+
+def test_the_dashboard_can_be_left_out() -> None:
+    import aws_cdk as cdk
+    from aws_cdk import assertions
+
+    from stacks.config import parse_config
+    from stacks.context import project_context
+    from stacks.data_stack import DataStack
+    from stacks.monitor_stack import MonitorStack
+
+    config = parse_config({"monitor": {"dashboard": False}})
+    app = cdk.App(context=project_context())
+    env = cdk.Environment(account=ACCOUNT, region="us-east-1")
+    data = DataStack(app, "Data", config=config, environment=config.environments[0], env=env)
+    monitor = MonitorStack(app, "Monitor", config=config, data=data, env=env)
+    assert monitor.dashboard is None
+    template = assertions.Template.from_stack(monitor)
+    template.resource_count_is("AWS::CloudWatch::Dashboard", 0)
+    template.resource_properties_count_is("AWS::SNS::Topic", {"TopicName": "mlops-dev-alarms"}, 1)

@@ -303,6 +303,11 @@ TYPE_NOTES: dict[str, str] = {
         "its AWS::EC2::EIP line."
     ),
     "AWS::EC2::FlowLog": "VPC flow logs bill per GB delivered: 0 while idle.",
+    "AWS::SageMaker::MonitoringSchedule": (
+        "Model Monitor schedules start a processing job on every tick, traffic or not; each run "
+        "bills its instance for the run's minutes (a daily run on one ml.m5.large for 10 minutes "
+        "is about $0.60/month per monitor). Not in the totals: the duration depends on the data."
+    ),
     "AWS::SageMaker::EndpointConfig": (
         "SageMaker endpoints: idle instances = ScalableTarget MinCapacity if the variant has one, "
         "else ManagedInstanceScaling MinInstanceCount, else InitialInstanceCount. An endpoint "
