@@ -205,15 +205,28 @@ def endpoint_error(exc: ClientError) -> HttpError | None:
     return None
 
 
-def invoke(config: Config, request: Request, log: _Log) -> str:
-    """The model's JSON answer as text; raises HttpError for an expected failure."""
+# SageMaker's InferenceId: 1-64 printable characters, not starting with a blank.
+_INFERENCE_ID = re.compile(r"\A[!-~][ -~]{0,63}\Z")
+
+
+def invoke(config: Config, request: Request, log: _Log, inference_id: str | None = None) -> str:
+    """The model's JSON answer as text; raises HttpError for an expected failure.
+
+    ``inference_id`` (the request id the caller gets back in ``X-Request-Id``) is recorded with
+    the captured request, so the caller can later send the ground-truth label for it under that
+    id (Model Monitor joins labels to captured events by it).
+    """
     started = _clock()
+    extra = (
+        {"InferenceId": inference_id} if inference_id and _INFERENCE_ID.match(inference_id) else {}
+    )
     try:
         response = _client("sagemaker-runtime").invoke_endpoint(
             EndpointName=config.endpoint_name,
             ContentType=request.content_type,
             Accept=JSON,
             Body=request.body,
+            **extra,
         )
         body: bytes = response["Body"].read()
     except ClientError as exc:
@@ -284,7 +297,7 @@ def handler(event: object, context: object = None) -> dict[str, Any]:
     try:
         request = parse_request(event)
         log.bind(content_type=request.content_type, body_bytes=len(request.body))
-        answer = invoke(config, request, log)
+        answer = invoke(config, request, log, inference_id=answer_id)
     except HttpError as exc:
         log.log(
             logging.ERROR if exc.status >= 500 else logging.INFO,

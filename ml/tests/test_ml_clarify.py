@@ -67,8 +67,9 @@ def test_label_and_facet_are_columns_with_the_configured_values(
 
 MONITOR_BIAS = ML_DIR / "clarify" / "monitor_bias.json"
 MONITOR_EXPLAINABILITY = ML_DIR / "clarify" / "monitor_explainability.json"
-# Per deployment, the platform adds the model Clarify's shadow endpoint serves (SHAP's synthetic
-# records must not reach the monitored endpoint, whose data capture would record them).
+# The SDK's ExplainabilityAnalysisConfig always names a model; the committed file leaves it out
+# (AWS documents predictor as optional for a real-time endpoint's monitor). The test adds one to
+# compare everything else with what the SDK writes.
 SHADOW_PREDICTOR_KEYS = ("model_name", "instance_type", "initial_instance_count")
 # The EndpointInput attributes README.md documents: JMESPath into the endpoint's JSON response,
 # one record per request; the threshold is train.py's default --threshold.
@@ -93,7 +94,7 @@ def _sdk(module: str) -> Any:
 def with_shadow_model(
     config: dict[str, Any], model_name: str, instance_type: str
 ) -> dict[str, Any]:
-    """What the platform uploads for an endpoint: the committed config plus its model."""
+    """The committed config plus a model: what the SDK's config class would write."""
     predictor = {
         **config["predictor"],
         "model_name": model_name,

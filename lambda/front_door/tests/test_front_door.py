@@ -103,6 +103,28 @@ def test_csv_prediction_returns_the_models_json(endpoint, capsys):
     assert "latency_ms" in line
 
 
+def test_the_request_id_is_the_captured_inference_id(endpoint):
+    """The id the caller gets back is the one Model Monitor joins ground truth labels on."""
+    endpoint.returns(PREDICTION)
+    sent: list[dict[str, Any]] = []
+    client = handler._client("sagemaker-runtime")
+    hook = "provide-client-params.sagemaker-runtime.InvokeEndpoint"
+
+    def spy(params: dict[str, Any], **_: Any) -> None:
+        sent.append(dict(params))
+
+    client.meta.events.register(hook, spy)
+    try:
+        response = handler.handler(api_event(), Context())
+        event = api_event()
+        event["requestContext"]["requestId"] = " not printable\n"
+        handler.handler(event, Context())
+    finally:
+        client.meta.events.unregister(hook, spy)
+    assert sent[0]["InferenceId"] == response["headers"]["X-Request-Id"]
+    assert "InferenceId" not in sent[1]  # SageMaker would refuse it; the prediction still works
+
+
 def test_json_with_charset_and_base64_body(endpoint):
     endpoint.returns(PREDICTION)
     body = json.dumps({"instances": [[12, 70.5, 845.0, 3, "month-to-month"]]})
