@@ -18,7 +18,7 @@ from mlops_constructs.build import (
     TrainingTrigger,
 )
 from mlops_constructs.data import DataLakeRef
-from mlops_constructs.monitor import FailureAlarm
+from mlops_constructs.monitor import DeadLetterAlarm, FailureAlarm
 from mlops_constructs.notifications import NotificationTopic
 from mlops_constructs.observability import retention_days
 from stacks.config import PlatformConfig
@@ -176,6 +176,13 @@ class BuildStack(cdk.Stack):
             name=f"{prefix}-training-failed",
             rule=pipeline_failed,
             description=f"{prefix}: a training pipeline execution failed or stopped",
+            topic=alarms.topic,
+        )
+        DeadLetterAlarm(
+            self,
+            "TriggerDeadLettersAlarm",
+            queue=self.trigger.dead_letters,
+            queue_name=f"{prefix}-start-training-dlq",
             topic=alarms.topic,
         )
         FailureAlarm(

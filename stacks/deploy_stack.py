@@ -18,7 +18,7 @@ from mlops_constructs.deploy import (
     VpcPlacement,
     synthesize_endpoint_templates,
 )
-from mlops_constructs.monitor import FailureAlarm, MonitorImages
+from mlops_constructs.monitor import DeadLetterAlarm, FailureAlarm, MonitorImages
 from mlops_constructs.notifications import NotificationTopic
 from mlops_constructs.observability import retention_days
 from stacks.config import DeployStageConfig, PlatformConfig
@@ -134,6 +134,13 @@ class DeployStack(cdk.Stack):
             rule=self.pipeline.failed_rule,
             description=f"{prefix}: the deploy pipeline failed (staging test, CloudFormation "
             "or rollback)",
+            topic=alarms.topic,
+        )
+        DeadLetterAlarm(
+            self,
+            "DeadLettersAlarm",
+            queue=self.pipeline.dead_letters,
+            queue_name=f"{prefix}-deploy-dlq",
             topic=alarms.topic,
         )
         self.front_door: FrontDoor | None = None

@@ -52,9 +52,13 @@ def alarm_names(config: PlatformConfig, prefix: str) -> list[str]:
     """Every alarm the platform creates in this environment (the dashboard shows them all)."""
     names: list[str] = []
     if config.build.enabled:
-        names += [f"{prefix}-training-failed", f"{prefix}-cicd-failed"]
+        names += [
+            f"{prefix}-training-failed",
+            f"{prefix}-cicd-failed",
+            f"{prefix}-start-training-dlq-not-empty",
+        ]
     if config.deploy.enabled:
-        names.append(f"{prefix}-deploy-failed")
+        names += [f"{prefix}-deploy-failed", f"{prefix}-deploy-dlq-not-empty"]
     for stage, realtime in realtime_stages(config).items():
         if realtime:
             names += [

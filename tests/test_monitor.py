@@ -510,6 +510,18 @@ def test_pipeline_failures_raise_alarms(default_synth: Synthesized) -> None:
         assert props["Threshold"] == 0
     deploy = _alarms(_stack(default_synth, "deploy"))
     assert "mlops-dev-deploy-failed" in deploy
+    # Events a function gave up on after its retries (a lost drift signal, a lost approval).
+    for name, alarms_ in (
+        ("mlops-dev-start-training-dlq", alarms),
+        ("mlops-dev-deploy-dlq", deploy),
+    ):
+        props = alarms_[f"{name}-not-empty"]["Properties"]
+        assert (props["Namespace"], props["MetricName"]) == (
+            "AWS/SQS",
+            "ApproximateNumberOfMessagesVisible",
+        )
+        assert props["Dimensions"][0]["Name"] == "QueueName"
+        assert props["Threshold"] == 0
 
 
 def test_the_ops_key_lets_cloudwatch_alarms_use_encrypted_topics(

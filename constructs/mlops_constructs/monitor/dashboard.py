@@ -9,6 +9,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from mlops_constructs.monitor.monitors import auc_metric, drift_metric
@@ -46,6 +47,33 @@ class FailureAlarm(Construct):
                 dimensions_map={"RuleName": rule.rule_name},
                 statistic="Sum",
                 period=cdk.Duration.minutes(5),
+            ),
+            threshold=0,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.alarm.add_alarm_action(cw_actions.SnsAction(topic))
+
+
+class DeadLetterAlarm(Construct):
+    """Alarm ``<queue name>-not-empty`` when a dead-letter queue holds a message.
+
+    A message there is an event a function gave up on after its retries (a drift signal that
+    started no retraining, an approval that deployed nothing): someone must look.
+    """
+
+    def __init__(
+        self, scope: Construct, id: str, *, queue: sqs.IQueue, queue_name: str, topic: sns.ITopic
+    ) -> None:
+        super().__init__(scope, id)
+        self.alarm = cloudwatch.Alarm(
+            self,
+            "Alarm",
+            alarm_name=f"{queue_name}-not-empty",
+            alarm_description=f"{queue_name}: events failed after retries; inspect and redrive",
+            metric=queue.metric_approximate_number_of_messages_visible(
+                period=cdk.Duration.minutes(5), statistic="Maximum"
             ),
             threshold=0,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
