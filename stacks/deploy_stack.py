@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import region_info
 from constructs import Construct
 
 from mlops_constructs.data import DataLakeRef
@@ -18,6 +19,7 @@ from mlops_constructs.deploy import (
     VpcPlacement,
     synthesize_endpoint_templates,
 )
+from mlops_constructs.deploy.templates import template_defaults
 from mlops_constructs.monitor import DeadLetterAlarm, FailureAlarm, MonitorImages
 from mlops_constructs.notifications import NotificationTopic
 from mlops_constructs.observability import retention_days
@@ -83,6 +85,23 @@ class DeployStack(cdk.Stack):
         }
         monitor = monitor_settings(config)
         batch_monitor = monitor is not None and deploy.batch.enabled
+        monitored = [
+            s
+            for s, h in hostings.items()
+            if monitor is not None and isinstance(h, RealtimeSettings)
+        ] + (["batch"] if batch_monitor else [])
+        defaults = template_defaults(
+            partition=region_info.RegionInfo.get(self.region).partition or "aws",
+            account=self.account,
+            region=self.region,
+            prefix=prefix,
+            stages=list(hostings),
+            monitored=monitored,
+            artifacts_bucket=data.lake.bucket_name("artifacts"),
+            curated_bucket=data.lake.bucket_name("curated"),
+            ground_truth_prefix=config.monitor.ground_truth_prefix,
+            batch_capture_prefix=BATCH_CAPTURE_PREFIX if batch_monitor else None,
+        )
         templates = synthesize_endpoint_templates(
             prefix=prefix,
             stages=hostings,
@@ -92,6 +111,7 @@ class DeployStack(cdk.Stack):
             monitor=monitor,
             images=MonitorImages.for_region(self.region) if monitor is not None else None,
             batch_monitor=batch_monitor,
+            defaults=defaults,
         )
         self.notifications = NotificationTopic(
             self,
@@ -126,6 +146,7 @@ class DeployStack(cdk.Stack):
             ground_truth_prefix=config.monitor.ground_truth_prefix,
             batch_capture_prefix=BATCH_CAPTURE_PREFIX if batch_monitor else None,
             alarm_topic=alarms,
+            template_defaults=defaults,
         )
         FailureAlarm(
             self,

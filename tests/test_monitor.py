@@ -132,7 +132,9 @@ def test_monitors_read_the_deployed_versions_baselines(prod: dict[str, Any]) -> 
         assert condition == {"Fn::Not": [{"Fn::Equals": [{"Ref": baseline}, "none"]}]}
     by_baseline = {next(b for b in BASELINE_PARAMETERS if f"Has{b}" in n): n for n in conditions}
     for parameter in BASELINE_PARAMETERS:
-        assert prod["Parameters"][parameter]["Default"] == "none"
+        # Always passed by the pipeline ("none" when the version lacks it).
+        assert "Default" not in prod["Parameters"][parameter]
+        assert prod["Parameters"][parameter]["AllowedPattern"].startswith("^(none|s3://")
 
     dq = _job(prod, "AWS::SageMaker::DataQualityJobDefinition")
     baseline = dq["Properties"]["DataQualityBaselineConfig"]
@@ -436,7 +438,82 @@ def test_pipeline_passes_the_versions_baselines_to_the_template(default_synth: S
     text = json.dumps(prod["Configuration"]["ParameterOverrides"])
     for name in BASELINE_PARAMETERS:
         assert f'\\"{name}\\":\\"#{{variables.{name}}}\\"' in text
-    assert "ground-truth/prod/" in text and "monitoring/prod/" in text
+    assert "GroundTruthUri" not in text  # a template default
+
+
+def test_template_defaults_name_the_resources_the_deploy_stack_creates(
+    vpc_synth: Synthesized,
+) -> None:
+    """The named parameters' defaults must match the roles, topic and locations that exist."""
+    stage = vpc_synth.stages["dev"]
+    deploy = _stack(vpc_synth, "deploy")["Resources"]
+    monitor = _stack(vpc_synth, "monitor")["Resources"]
+    roles = {v["Properties"]["RoleName"] for v in deploy.values() if v["Type"] == "AWS::IAM::Role"}
+    [topic] = [
+        v["Properties"]["TopicName"] for v in monitor.values() if v["Type"] == "AWS::SNS::Topic"
+    ]
+    artifacts = f"mlops-dev-artifacts-{ACCOUNT}"
+    curated = f"mlops-dev-curated-{ACCOUNT}"
+    assert stage.data.lake.bucket_name("artifacts") == artifacts
+    seen = 0
+    for name in (
+        "mlops-dev-endpoint-staging",
+        "mlops-dev-endpoint-prod",
+        "mlops-dev-monitor-batch",
+    ):
+        target = name.rsplit("-", 1)[1]
+        parameters = _endpoint_template(vpc_synth, name)["Parameters"]
+        defaults = {k: v["Default"] for k, v in parameters.items() if "Default" in v}
+        for key, value in defaults.items():
+            seen += 1
+            if key.endswith("RoleArn"):
+                assert value.startswith(f"arn:aws:iam::{ACCOUNT}:role/")
+                assert value.rsplit("/", 1)[1] in roles, value
+            elif key == "AlarmTopicArn":
+                assert value == f"arn:aws:sns:us-east-1:{ACCOUNT}:{topic}"
+            elif key == "CaptureUri":
+                # Where the endpoint's data capture, or batch scoring's jobs, write.
+                assert value == f"s3://{artifacts}/data-capture/{target}/"
+            elif key == "MonitorOutputUri":
+                assert value == f"s3://{artifacts}/monitoring/{target}/"
+            else:
+                assert (key, value) == ("GroundTruthUri", f"s3://{curated}/ground-truth/{target}/")
+    assert seen == 3 * 6 - 1  # the batch template has no ExecutionRoleArn
+    scoring = next(
+        v["Properties"]["Environment"]["Variables"]
+        for v in deploy.values()
+        if v["Type"] == "AWS::Lambda::Function"
+        and v["Properties"].get("FunctionName") == "mlops-dev-batch-scoring"
+    )
+    batch = _endpoint_template(vpc_synth, "mlops-dev-monitor-batch")["Parameters"]
+    assert scoring["CAPTURE_URI"] == batch["CaptureUri"]["Default"]
+
+
+def test_overrides_stay_under_codepipelines_limit_for_the_longest_names() -> None:
+    from mlops_constructs.deploy.templates import OVERRIDES_MAX, overrides_length
+
+    # project_name (20) + environment (10), VPC mode with three subnets: the longest overrides.
+    overrides = {
+        "ModelPackageArn": "#{variables.ModelPackageArn}",
+        "DataKeyArn": "${Token[TOKEN.1]}",
+        **{n: f"#{{variables.{n}}}" for n in BASELINE_PARAMETERS},
+        "SubnetIds": "${Token[TOKEN.2]}",
+        "SecurityGroupId": "${Token[TOKEN.3]}",
+    }
+    longest = {"DataKeyArn": 100, "SubnetIds": 75, "SecurityGroupId": 25}
+    length = overrides_length(overrides, {n: longest.get(n, 0) for n in overrides})
+    assert length < OVERRIDES_MAX, length
+    # Passing the named values too (as before the template defaults) would not fit.
+    prefix = "p" * 20 + "-" + "e" * 10
+    named = {
+        "ExecutionRoleArn": f"arn:aws:iam::{ACCOUNT}:role/{prefix}-staging-endpoint",
+        "CaptureUri": f"s3://{prefix}-artifacts-{ACCOUNT}/data-capture/staging/",
+        "AlarmTopicArn": f"arn:aws:sns:us-east-1:{ACCOUNT}:{prefix}-alarms",
+        "MonitorRoleArn": f"arn:aws:iam::{ACCOUNT}:role/{prefix}-staging-monitor",
+        "MonitorOutputUri": f"s3://{prefix}-artifacts-{ACCOUNT}/monitoring/staging/",
+        "GroundTruthUri": f"s3://{prefix}-curated-{ACCOUNT}/ground-truth/staging/",
+    }
+    assert overrides_length({**overrides, **named}, longest) > OVERRIDES_MAX
 
 
 def test_router_passes_exactly_the_templates_baseline_variables() -> None:

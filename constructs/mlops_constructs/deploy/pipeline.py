@@ -33,6 +33,8 @@ from mlops_constructs.deploy.endpoint import (
 )
 from mlops_constructs.deploy.templates import (
     BATCH,
+    OVERRIDES_MAX,
+    overrides_length,
     stack_name,
     template_file,
     template_parameters,
@@ -120,6 +122,7 @@ class DeployPipeline(Construct):
         ground_truth_prefix: str = "ground-truth/",
         batch_capture_prefix: str | None = None,
         alarm_topic: NotificationTopic | None = None,
+        template_defaults: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         super().__init__(scope, id)
         stack = cdk.Stack.of(self)
@@ -416,7 +419,22 @@ class DeployPipeline(Construct):
                 vpc is not None,
                 monitor if stage in self.monitor_roles else None,
             )
-            overrides = {name: values[name] for name in names}
+            # Values the template names as defaults are not repeated (see template_defaults).
+            named = (template_defaults or {}).get(stage, {})
+            for name, default in named.items():
+                resolved = stack.resolve(values[name])
+                if isinstance(resolved, str) and resolved != default:
+                    raise ValueError(f"{stage}: template default {name}={default} != {resolved}")
+            overrides = {name: values[name] for name in names if name not in named}
+            # Longest forms of what resolves only at deploy time.
+            longest = {"DataKeyArn": 100, "SubnetIds": 3 * 25, "SecurityGroupId": 25}
+            length = overrides_length(overrides, {n: longest.get(n, 200) for n in overrides})
+            if length > OVERRIDES_MAX:
+                raise ValueError(
+                    f"{stack_name(prefix, stage)}: the deploy action's parameter overrides take "
+                    f"up to {length} characters, over CodePipeline's {OVERRIDES_MAX}. Fix: "
+                    "shorten project_name or the environment name"
+                )
             return actions.CloudFormationCreateUpdateStackAction(
                 action_name=f"Deploy{stage.title()}",
                 stack_name=stack_name(prefix, stage),

@@ -9,8 +9,9 @@ small and the pipeline needs nothing but the template file.
 
 from __future__ import annotations
 
+import json
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,70 @@ def template_parameters(
     return names + list(VPC_PARAMETERS) if vpc else names
 
 
+# Parameters whose values follow from names alone (roles, topic, S3 locations): the templates
+# carry them as defaults, so the pipeline's CloudFormation actions override only what changes per
+# deployment or cannot be named (the version, its baselines, the key, subnets). CodePipeline keeps
+# an action's ParameterOverrides to 1,000 characters.
+NAMED_PARAMETERS = (
+    "ExecutionRoleArn",
+    "CaptureUri",
+    "AlarmTopicArn",
+    "MonitorRoleArn",
+    "MonitorOutputUri",
+    "GroundTruthUri",
+)
+OVERRIDES_MAX = 1000
+
+
+def template_defaults(
+    *,
+    partition: str,
+    account: str,
+    region: str,
+    prefix: str,
+    stages: Sequence[str],
+    monitored: Sequence[str],
+    artifacts_bucket: str,
+    curated_bucket: str,
+    ground_truth_prefix: str,
+    batch_capture_prefix: str | None,
+) -> dict[str, dict[str, str]]:
+    """The values of :data:`NAMED_PARAMETERS` per template (stage, or ``batch``).
+
+    They follow the platform's naming: roles ``<prefix>-<stage>-endpoint`` and
+    ``<prefix>-<target>-monitor``, topic ``<prefix>-alarms``, ``data-capture/<stage>/`` and
+    ``monitoring/<target>/`` in the artifacts bucket, ``<ground truth prefix><target>/`` in the
+    curated bucket. Tests check them against the resources the deploy stack creates.
+    """
+    role = f"arn:{partition}:iam::{account}:role/{prefix}"
+    out: dict[str, dict[str, str]] = {}
+    for target in [*stages, *monitored]:
+        values = out.setdefault(target, {})
+        values["AlarmTopicArn"] = f"arn:{partition}:sns:{region}:{account}:{prefix}-alarms"
+        if target == BATCH:
+            if batch_capture_prefix is None:
+                raise ValueError("batch monitors need the batch capture prefix")
+            values["CaptureUri"] = f"s3://{artifacts_bucket}/{batch_capture_prefix}"
+        else:
+            values["ExecutionRoleArn"] = f"{role}-{target}-endpoint"
+            values["CaptureUri"] = f"s3://{artifacts_bucket}/data-capture/{target}/"
+        if target in monitored:
+            values["MonitorRoleArn"] = f"{role}-{target}-monitor"
+            values["MonitorOutputUri"] = f"s3://{artifacts_bucket}/monitoring/{target}/"
+            values["GroundTruthUri"] = f"s3://{curated_bucket}/{ground_truth_prefix}{target}/"
+    return out
+
+
+def overrides_length(overrides: Mapping[str, str], unresolved: Mapping[str, int]) -> int:
+    """The most characters ``overrides`` can take as the action's JSON, with each unresolved
+    value counted at ``unresolved[name]`` (its longest form)."""
+    sized = {
+        name: "x" * unresolved[name] if cdk.Token.is_unresolved(value) else value
+        for name, value in overrides.items()
+    }
+    return len(json.dumps(sized, separators=(",", ":")))
+
+
 def template_file(prefix: str, stage: str) -> str:
     """File name of a stage's template inside the templates folder (and the pipeline artifact)."""
     if stage == BATCH:
@@ -67,6 +132,7 @@ def synthesize_endpoint_templates(
     monitor: MonitorSettings | None = None,
     images: MonitorImages | None = None,
     batch_monitor: bool = False,
+    defaults: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Path:
     """Synthesize one endpoint template per stage into a new folder and return the folder.
 
@@ -74,7 +140,7 @@ def synthesize_endpoint_templates(
     schedules and drift alarms, and ``batch_monitor`` adds the template of batch scoring's
     monitors (``<prefix>-monitor-batch``). ``rule_packs`` (a callable taking the app) registers
     the platform's rule packs on the template app: a finding fails the synthesis like any in
-    the main app.
+    the main app. ``defaults`` (see :func:`template_defaults`) become parameter defaults.
     """
     if (monitor is None) != (images is None):
         raise ValueError("monitoring needs both its settings and the region's images")
@@ -96,7 +162,11 @@ def synthesize_endpoint_templates(
             else f"{prefix}: the {stage} endpoint of the approved model (deploy pipeline)",
         )
         monitored = monitor is not None and not isinstance(hosting, ServerlessSettings)
-        p = _parameters(stack, template_parameters(hosting, vpc, monitor if monitored else None))
+        p = _parameters(
+            stack,
+            template_parameters(hosting, vpc, monitor if monitored else None),
+            (defaults or {}).get(stage, {}),
+        )
         # Serverless templates have no key, capture or alarm parameters; nothing reads them.
         values = {name: param.value_as_string for name, param in p.items() if name != "SubnetIds"}
         subnet_ids: list[str] = []
@@ -168,15 +238,20 @@ _TYPES = {
 _S3 = r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.*$"
 
 
-def _parameters(stack: cdk.Stack, names: list[str]) -> dict[str, cdk.CfnParameter]:
+def _parameters(
+    stack: cdk.Stack, names: list[str], defaults: Mapping[str, str]
+) -> dict[str, cdk.CfnParameter]:
     params = {}
     for name in names:
         param = cdk.CfnParameter(stack, name, type=_TYPES.get(name, "String"), description=name)
+        if name in defaults:
+            param.default = defaults[name]
         if name == "ModelPackageArn":
             param.allowed_pattern = r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/.+$"
         elif name in BASELINE_PARAMETERS:
             # "none": the version carries no such baseline, and that monitor is not created.
-            param.default = NONE
+            # No default: the pipeline always passes one, and CloudFormation's validation would
+            # check the default against the S3 pattern of the branch "none" switches off.
             param.allowed_pattern = f"^({NONE}|s3://[a-z0-9][a-z0-9.-]{{1,61}}[a-z0-9]/.+)$"
         elif name in ("MonitorOutputUri", "GroundTruthUri", "CaptureUri"):
             param.allowed_pattern = _S3
