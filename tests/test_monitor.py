@@ -710,3 +710,55 @@ def test_the_dashboard_can_be_left_out() -> None:
     template = assertions.Template.from_stack(monitor)
     template.resource_count_is("AWS::CloudWatch::Dashboard", 0)
     template.resource_properties_count_is("AWS::SNS::Topic", {"TopicName": "mlops-dev-alarms"}, 1)
+
+
+@pytest.fixture(scope="module")
+def monitor_off(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    from stacks.config import parse_config
+    from tests.conftest import synthesize
+
+    config = parse_config({"monitor": {"enabled": False}})
+    return synthesize(config, tmp_path_factory.mktemp("monitor-off"))
+
+
+def test_monitoring_off_keeps_alarms_dashboard_and_a_working_router(
+    monitor_off: Synthesized,
+) -> None:
+    assert monitor_off.violations() == []
+    prod = _endpoint_template(monitor_off, "mlops-dev-endpoint-prod")
+    assert not _of_type(prod, "AWS::SageMaker::MonitoringSchedule")
+    assert not any(p.startswith(("Monitor", "Ground")) for p in prod["Parameters"])
+    # Health alarms stay; drift alarms go.
+    assert {n.rsplit("-prod-", 1)[1] for n in _alarms(prod)} == {
+        "5xx",
+        "latency-p99",
+        "4xx",
+        "cpu",
+        "memory",
+        "disk",
+    }
+    deploy = _stack(monitor_off, "deploy")["Resources"]
+    assert not any(
+        v["Properties"].get("RoleName", "").endswith("-monitor")
+        for v in deploy.values()
+        if v["Type"] == "AWS::IAM::Role"
+    )
+    [pipeline] = [
+        v["Properties"]
+        for v in deploy.values()
+        if v["Type"] == "AWS::CodePipeline::Pipeline"
+        and v["Properties"]["Name"] == "mlops-dev-deploy"
+    ]
+    # The router passes the baselines whatever the configuration: CodePipeline refuses
+    # variables a pipeline does not declare.
+    assert [v["Name"] for v in pipeline["Variables"]] == ["ModelPackageArn", *BASELINE_PARAMETERS]
+    [dashboard] = [
+        v["Properties"]
+        for v in _stack(monitor_off, "monitor")["Resources"].values()
+        if v["Type"] == "AWS::CloudWatch::Dashboard"
+    ]
+    body = json.dumps(dashboard["DashboardBody"])
+    assert "feature_baseline_drift" not in body and "mlops-dev-prod-cpu" in body
+    assert "drift" not in " ".join(
+        alarm_names(PlatformConfig.model_validate({"monitor": {"enabled": False}}), "mlops-dev")
+    )

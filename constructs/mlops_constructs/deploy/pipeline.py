@@ -370,14 +370,16 @@ class DeployPipeline(Construct):
             default_value="none",
             description="The approved model package version to deploy",
         )
-        # The deployed version's baselines, passed by the router ("none": not carried).
+        # The deployed version's baselines, passed by the router ("none": not carried). Declared
+        # even with monitoring off: the router always passes them, and CodePipeline refuses
+        # variables a pipeline does not declare.
         baseline_vars = {
             name: codepipeline.Variable(
                 variable_name=name,
                 default_value=NONE,
                 description=f"The {name} baseline of the version to deploy (S3 URI or none)",
             )
-            for name in (BASELINE_PARAMETERS if self.monitor_roles else ())
+            for name in BASELINE_PARAMETERS
         }
         pipeline_role = iam.Role(
             self,
