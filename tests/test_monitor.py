@@ -762,3 +762,31 @@ def test_monitoring_off_keeps_alarms_dashboard_and_a_working_router(
     assert "drift" not in " ".join(
         alarm_names(PlatformConfig.model_validate({"monitor": {"enabled": False}}), "mlops-dev")
     )
+
+
+def test_every_function_logs_json_to_an_encrypted_group_with_configured_retention(
+    default_synth: Synthesized, custom_synth: Synthesized, vpc_synth: Synthesized
+) -> None:
+    """The pack's LOG1 enforces retention and a key on every group; here: the configured
+    retention, and that each function writes JSON to its own such group."""
+    checked = 0
+    for synth, retention in ((default_synth, 365), (custom_synth, None), (vpc_synth, 365)):
+        for path in synth.template_paths:
+            resources = json.loads(path.read_text())["Resources"]
+            groups = {
+                k: v["Properties"]
+                for k, v in resources.items()
+                if v["Type"] == "AWS::Logs::LogGroup"
+            }
+            for props in groups.values():
+                assert "KmsKeyId" in props and "RetentionInDays" in props
+                if retention is not None:
+                    assert props["RetentionInDays"] in (retention, 90)  # 90: VPC flow logs
+            for function in (
+                v["Properties"] for v in resources.values() if v["Type"] == "AWS::Lambda::Function"
+            ):
+                checked += 1
+                config = function["LoggingConfig"]
+                assert config["LogFormat"] == "JSON"
+                assert config["LogGroup"]["Ref"] in groups
+    assert checked == 3 + 3 * 3 + 5  # trigger, router, staging test; + front door, batch scoring
