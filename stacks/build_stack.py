@@ -69,6 +69,7 @@ class BuildStack(cdk.Stack):
                 hyperparameters=dict(build.hyperparameters),
                 debugger_rules=build.debugger_rules,
                 bias_baseline=build.bias_baseline,
+                model_baselines=build.model_baselines,
                 spot_training=build.spot_training,
                 max_training_minutes=build.max_training_minutes,
             ),

@@ -304,8 +304,9 @@ class AuditConfig(_Model):
 # Interface endpoints the platform's workloads call in VPC mode (Glue jobs: Glue, logs,
 # metrics, KMS for job bookmarks). Each layer adds what its workloads call.
 FOUNDATION_ENDPOINTS = ("glue", "logs", "monitoring", "kms")
-# Training jobs pull images from ECR; the trigger Lambda calls SageMaker and SSM.
-BUILD_ENDPOINTS = ("sagemaker.api", "ecr.api", "ecr.dkr", "ssm")
+# Training jobs pull images from ECR; the trigger Lambda calls SageMaker and SSM; the model
+# baselines' Clarify jobs invoke their shadow endpoint.
+BUILD_ENDPOINTS = ("sagemaker.api", "sagemaker.runtime", "ecr.api", "ecr.dkr", "ssm")
 # The deploy functions invoke the staging endpoint and report to CodePipeline.
 DEPLOY_ENDPOINTS = ("sagemaker.runtime", "codepipeline")
 
@@ -402,9 +403,13 @@ class BuildConfig(_Model):
         default_factory=lambda: {"num_round": "200", "max_depth": "4", "eta": "0.1"}
     )
     # Empty turns SageMaker Debugger off (AWS closed Debugger and Clarify to new customers:
-    # accounts without access set debugger_rules: [] and bias_baseline: false).
+    # accounts without access set debugger_rules: [], bias_baseline: false and
+    # model_baselines: false).
     debugger_rules: tuple[str, ...] = ("loss_not_decreasing", "overfit")
     bias_baseline: bool = True
+    # Post-training bias and SHAP baselines (Clarify on a shadow endpoint of the trained model),
+    # registered for Model Monitor's bias and explainability monitors.
+    model_baselines: bool = True
     spot_training: bool = False
     max_training_minutes: Annotated[int, Field(ge=5, le=1440)] = 60
     # Guard of the automatic triggers (new data, drift): one start per window, N per day.

@@ -83,9 +83,15 @@ class DataStack(cdk.Stack):
                 key=self.ops_key,
                 cidr=net.cidr,
                 az_count=net.az_count,
-                interface_services=FOUNDATION_ENDPOINTS
-                + (BUILD_ENDPOINTS if config.build.enabled else ())
-                + (DEPLOY_ENDPOINTS if config.deploy.enabled else ()),
+                # In order, each once (the build's Clarify jobs and the deploy functions both
+                # call sagemaker.runtime).
+                interface_services=tuple(
+                    dict.fromkeys(
+                        FOUNDATION_ENDPOINTS
+                        + (BUILD_ENDPOINTS if config.build.enabled else ())
+                        + (DEPLOY_ENDPOINTS if config.deploy.enabled else ())
+                    )
+                ),
                 flow_log_retention=retention_days(net.flow_log_retention_days),
             )
             self.lake.restrict_to_vpc_endpoint(self.network.s3_endpoint.vpc_endpoint_id)

@@ -62,7 +62,15 @@ def test_steps_and_their_order(definition: dict[str, Any]) -> None:
         ("QualityGate", "Condition"),
     ]
     gate = definition["Steps"][-1]["Arguments"]
-    assert [s["Type"] for s in gate["IfSteps"]] == ["RegisterModel"]
+    # Behind the gate: the model baselines (shadow model, Clarify configs, post-training bias,
+    # SHAP), then registration.
+    assert [(s["Name"], s["Type"]) for s in gate["IfSteps"]] == [
+        ("ShadowModel-CreateModel", "Model"),
+        ("ClarifyConfigs", "Processing"),
+        ("ModelBiasBaseline", "Processing"),
+        ("ExplainabilityBaseline", "Processing"),
+        ("Register-RegisterModel", "RegisterModel"),
+    ]
     assert [s["Name"] for s in gate["ElseSteps"]] == ["QualityGateFailed"]
     fail = gate["ElseSteps"][0]["Arguments"]["ErrorMessage"]["Std:Join"]["Values"]
     assert "is below the threshold" in fail and "- the model was not registered." in fail
@@ -111,7 +119,18 @@ def _jobs(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def test_every_job_is_encrypted_and_network_isolated(definition: dict[str, Any]) -> None:
     jobs = _jobs(definition)
-    assert set(jobs) == {"Preprocess", "DataQualityBaseline", "BiasBaseline", "Train", "Evaluate"}
+    # Clarify manages its shadow endpoint through SageMaker's API: no network isolation for the
+    # two model baselines (encryption as everywhere).
+    online = {"ModelBiasBaseline", "ExplainabilityBaseline"}
+    assert set(jobs) == {
+        "Preprocess",
+        "DataQualityBaseline",
+        "BiasBaseline",
+        "Train",
+        "Evaluate",
+        "ClarifyConfigs",
+        *online,
+    }
     for name, job in jobs.items():
         if "ResourceConfig" in job:  # training
             assert job["ResourceConfig"]["VolumeKmsKeyId"] == "${DataKeyArn}", name
@@ -124,7 +143,7 @@ def test_every_job_is_encrypted_and_network_isolated(definition: dict[str, Any])
                 job["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"] == "${DataKeyArn}"
             ), name
             assert job["ProcessingOutputConfig"]["KmsKeyId"] == "${DataKeyArn}", name
-            assert job["NetworkConfig"]["EnableNetworkIsolation"] is True, name
+            assert job["NetworkConfig"]["EnableNetworkIsolation"] is (name not in online), name
             assert job["NetworkConfig"]["EnableInterContainerTrafficEncryption"] is True, name
             assert "VpcConfig" not in job["NetworkConfig"]
 
@@ -173,7 +192,12 @@ def test_registration_carries_metrics_baselines_and_lineage(definition: dict[str
     assert register["ModelPackageGroupName"] == "mlops-dev-models"
     assert register["ModelApprovalStatus"] == {"Get": "Parameters.ModelApprovalStatus"}
     metrics = register["ModelMetrics"]
-    assert {k for k, v in metrics.items() if v} == {"ModelQuality", "ModelDataQuality", "Bias"}
+    assert {k for k, v in metrics.items() if v} == {
+        "ModelQuality",
+        "ModelDataQuality",
+        "Bias",
+        "Explainability",
+    }
     assert (
         metrics["Bias"]["PreTrainingReport"]["S3Uri"]["Std:Join"]["Values"][-1] == "analysis.json"
     )
@@ -191,7 +215,40 @@ def test_registration_carries_metrics_baselines_and_lineage(definition: dict[str
         # The analysis config of the code version that trained the model.
         assert uri["Std:Join"]["Values"][1] == {"Get": "Parameters.CodeVersion"}
         assert uri["Std:Join"]["Values"][-1].endswith(f"/clarify/{file}")
-    assert set(baselines["Bias"]) == {"ConfigFile", "PreTrainingConstraints"}
+    assert set(baselines["Bias"]) == {
+        "ConfigFile",
+        "PreTrainingConstraints",
+        "PostTrainingConstraints",
+    }
+    # The analysis.json of the model-baseline steps; the property reference orders the steps.
+    post = baselines["Bias"]["PostTrainingConstraints"]["S3Uri"]["Std:Join"]["Values"]
+    assert post == [
+        {
+            "Get": "Steps.ModelBiasBaseline.ProcessingOutputConfig.Outputs['analysis_result'].S3Output.S3Uri"
+        },
+        "analysis.json",
+    ]
+    xai = baselines["Explainability"]["Constraints"]["S3Uri"]["Std:Join"]["Values"]
+    assert xai[0] == {
+        "Get": "Steps.ExplainabilityBaseline.ProcessingOutputConfig.Outputs['analysis_result'].S3Output.S3Uri"
+    }
+    steps = _steps(definition)
+    configs = steps["ClarifyConfigs"]["Arguments"]["AppSpecification"]["ContainerArguments"]
+    assert configs == [
+        "--model-name",
+        {"Get": "Steps.ShadowModel-CreateModel.ModelName"},
+        "--instance-type",
+        "ml.m5.large",
+        "--endpoint-name-prefix",
+        "mlops-dev-clarify",
+    ]
+    bias_inputs = {
+        i["InputName"]: i for i in steps["ModelBiasBaseline"]["Arguments"]["ProcessingInputs"]
+    }
+    assert "labelled" in json.dumps(bias_inputs["dataset"])
+    assert bias_inputs["analysis_config"]["S3Input"]["S3Uri"] == {
+        "Get": "Steps.ClarifyConfigs.ProcessingOutputConfig.Outputs['bias'].S3Output.S3Uri"
+    }
     steps = _steps(definition)
     dq = steps["DataQualityBaseline"]["Arguments"]
     # Baselined on the raw serving inputs the endpoint captures, not the engineered split.
@@ -263,6 +320,15 @@ def test_definition_is_deterministic_and_offline(monkeypatch: pytest.MonkeyPatch
     assert build_definition(spec) == first
     assert "eu-west-1" in first
     assert build_definition(PipelineSpec(**{**spec.__dict__, "auc_threshold": 0.9})) != first
+    # Accounts without Clarify turn the model baselines off: registration follows the gate.
+    without = json.loads(
+        build_definition(PipelineSpec(**{**spec.__dict__, "model_baselines": False}))
+    )
+    [gate] = [s for s in without["Steps"] if s["Name"] == "QualityGate"]
+    [register] = gate["Arguments"]["IfSteps"]
+    baselines = register["Arguments"]["DriftCheckBaselines"]
+    assert "PostTrainingConstraints" not in baselines["Bias"]
+    assert "Explainability" not in baselines or "Constraints" not in baselines["Explainability"]
 
 
 # --- registry, pipeline role ---------------------------------------------------------------------
@@ -320,6 +386,22 @@ def test_build_roles_are_scoped(build: dict[str, Any], role: str) -> None:
         if "*" in _as_list(statement["Resource"]):
             # Only an action without resource-level permissions (listing model versions).
             assert statement["Action"] == "sagemaker:ListModelPackages", (role, statement)
+
+
+def test_pipeline_role_manages_only_clarifys_shadow_endpoints(build: dict[str, Any]) -> None:
+    statements = {s.get("Sid"): s for s in _policy(build, "mlops-dev-sagemaker-pipeline")}
+    shadow = statements["ClarifyShadowEndpoints"]
+    arn = f"arn:aws:sagemaker:us-east-1:{ACCOUNT}"
+    assert sorted(shadow["Resource"]) == [
+        f"{arn}:endpoint-config/mlops-dev-clarify*",
+        f"{arn}:endpoint/mlops-dev-clarify*",
+    ]
+    assert "sagemaker:InvokeEndpoint" in shadow["Action"]
+    assert statements["ShadowModel"]["Action"] == [
+        "sagemaker:AddTags",
+        "sagemaker:CreateModel",
+        "sagemaker:DescribeModel",
+    ]
 
 
 def test_pipeline_role_passes_only_itself_to_sagemaker(build: dict[str, Any]) -> None:

@@ -9,6 +9,10 @@ The serving-format file (preprocess.py's Model Monitor data-quality baseline) is
 line naming ``INPUT_COLUMNS``, then one customer per line exactly as a client sends it to the
 endpoint as text/csv: raw values, no customer id, no label, a missing charge as an empty field.
 
+The labelled serving-format file (preprocess.py's dataset of the Clarify post-training bias and
+SHAP baselines) is headerless CSV: each line the same request fields, then the label (0/1). The
+Clarify analysis config names its columns (``headers``: INPUT_COLUMNS, then the label column).
+
 Only numpy and the standard library are imported: preprocess.py runs in the scikit-learn image,
 which has no xgboost. The model files are churn_model.py's business.
 """
@@ -90,6 +94,19 @@ def write_serving_csv(path: Path, records: Iterable[CustomerRecord]) -> None:
         writer.writerow(INPUT_COLUMNS)
         for record in records:
             writer.writerow(serving_fields(record))
+
+
+def write_labelled_serving_csv(
+    path: Path, records: Sequence[CustomerRecord], labels: Sequence[int]
+) -> None:
+    """Write a headerless file of request lines, each followed by its label (0/1)."""
+    if len(records) != len(labels):
+        raise ValueError(f"{len(labels)} labels for {len(records)} records")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        for record, label in zip(records, labels):
+            writer.writerow([*serving_fields(record), str(label)])
 
 
 def _rows(files: Iterable[Path], n_features: int) -> Iterable[tuple[int, list[float]]]:

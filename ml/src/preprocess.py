@@ -19,6 +19,10 @@ Writes under --output-dir:
       split's customers (same rows, same order as train.csv) as RAW serving inputs, exactly what
       a client sends the endpoint as text/csv (no customer id, no label, a missing charge is an
       empty field). An endpoint's captured requests have this layout, the split files do not.
+  labelled/labelled.csv
+      the dataset of the Clarify post-training bias and SHAP baselines (clarify_configs.py): the
+      test split's customers (same rows, same order as test.csv) as the same raw serving fields,
+      each line followed by its label (0/1); headerless, the analysis config names the columns.
   manifest/manifest.json   the dataset manifest: input files with size and sha256, the S3
                            object versions from $DATASET_VERSION_IDS, row counts, feature names,
                            seed and fractions, and the sha256 of each output file
@@ -58,11 +62,19 @@ from churn_features import (
     parse_label,
     parse_record,
 )
-from churn_io import csv_files, sha256_file, write_serving_csv, write_split
+from churn_io import (
+    csv_files,
+    sha256_file,
+    write_labelled_serving_csv,
+    write_serving_csv,
+    write_split,
+)
 
 SPLITS = ("train", "validation", "test")
 # The Model Monitor data-quality baseline: the train split in the endpoint's request format.
 BASELINE = "baseline/baseline.csv"
+# The Clarify baselines' dataset: the test split as requests (serving format), plus the label.
+LABELLED = "labelled/labelled.csv"
 MANIFEST_VERSION = 1
 VERSION_IDS_ENV = "DATASET_VERSION_IDS"
 # The folder this script runs from. A ScriptProcessor mounts its code at
@@ -229,6 +241,14 @@ def run(
     train_part = parts[SPLITS.index("train")]
     write_serving_csv(target, [examples[i].record for i in train_part])
     outputs[BASELINE] = {"size_bytes": target.stat().st_size, "sha256": sha256_file(target)}
+    # The test split again, as requests with their label: what Clarify sends the model (minus
+    # the label) for the post-training bias and SHAP baselines of the trained model.
+    target = output_dir / LABELLED
+    test_part = parts[SPLITS.index("test")]
+    write_labelled_serving_csv(
+        target, [examples[i].record for i in test_part], [labels[i] for i in test_part]
+    )
+    outputs[LABELLED] = {"size_bytes": target.stat().st_size, "sha256": sha256_file(target)}
 
     manifest: dict[str, Any] = {
         "manifest_version": MANIFEST_VERSION,

@@ -8,10 +8,13 @@ import os
 import subprocess
 import sys
 import tarfile
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 import evaluate
 from churn_features import RAW_COLUMNS
@@ -148,3 +151,11 @@ def write_raw(
 def read_rows(path: Path) -> list[list[str]]:
     with path.open(newline="", encoding="utf-8") as handle:
         return list(csv.reader(handle))
+
+
+def sdk_module(module: str) -> Any:
+    """A module of the sagemaker SDK (or of its dependencies); CI, which tests ml/ with ml/'s
+    requirements alone, skips the tests that need it (the repository's test run has it)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # the SDK's "v2 is deprecated" notice
+        return pytest.importorskip(module)

@@ -8,7 +8,6 @@ against what the sagemaker SDK writes for the same settings, and against the ser
 from __future__ import annotations
 
 import json
-import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from churn_features import (
     LABEL_COLUMN,
     parse_record,
 )
-from ml_support import ML_DIR, PipelineRun, read_rows
+from ml_support import ML_DIR, PipelineRun, read_rows, sdk_module
 
 CONFIG = ML_DIR / "clarify" / "analysis_config.json"
 
@@ -83,14 +82,6 @@ def _load(path: Path) -> dict[str, Any]:
     return loaded
 
 
-def _sdk(module: str) -> Any:
-    """A module of the sagemaker SDK; CI, which tests ml/ with ml/'s requirements alone, skips
-    the tests that need it (the repository's test run has it)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # the SDK's "v2 is deprecated" notice
-        return pytest.importorskip(module)
-
-
 def with_shadow_model(
     config: dict[str, Any], model_name: str, instance_type: str
 ) -> dict[str, Any]:
@@ -105,8 +96,8 @@ def with_shadow_model(
 
 
 def test_the_bias_monitor_config_is_what_the_sdk_writes() -> None:
-    clarify = _sdk("sagemaker.clarify")
-    monitoring = _sdk("sagemaker.model_monitor.clarify_model_monitoring")
+    clarify = sdk_module("sagemaker.clarify")
+    monitoring = sdk_module("sagemaker.model_monitor.clarify_model_monitoring")
     bias_config = clarify.BiasConfig(
         label_values_or_threshold=[1],
         facet_name="contract_type",
@@ -139,8 +130,8 @@ def test_the_bias_monitor_reads_captured_requests_then_the_ground_truth_label(
 
 
 def test_the_explainability_monitor_config_is_what_the_sdk_writes() -> None:
-    clarify = _sdk("sagemaker.clarify")
-    monitoring = _sdk("sagemaker.model_monitor.clarify_model_monitoring")
+    clarify = sdk_module("sagemaker.clarify")
+    monitoring = sdk_module("sagemaker.model_monitor.clarify_model_monitoring")
     config = _load(MONITOR_EXPLAINABILITY)
     shap = clarify.SHAPConfig(
         baseline=[[13, 67.12, 593.38, 1, "month-to-month"]], num_samples=100, agg_method="mean_abs"
@@ -193,7 +184,7 @@ def test_the_shap_baseline_is_one_typical_raw_record(pipeline: PipelineRun) -> N
 def test_the_documented_attributes_find_the_prediction_in_a_response(
     pipeline: PipelineRun,
 ) -> None:
-    jmespath = _sdk("jmespath")  # comes with the SDK (boto3)
+    jmespath = sdk_module("jmespath")  # comes with the SDK (boto3)
     model = inference.model_fn(str(pipeline.model_dir))
     assert model.threshold == PROBABILITY_THRESHOLD  # train.py's default --threshold
     (record,) = _load(MONITOR_EXPLAINABILITY)["methods"]["shap"]["baseline"]

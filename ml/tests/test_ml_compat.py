@@ -1,6 +1,7 @@
 """The scripts run in AWS's prebuilt images, not in this interpreter: keep them compatible.
 
-- scikit-learn 1.2-1 image (preprocess.py): Python 3.8/3.9, numpy 1.2x, no xgboost.
+- scikit-learn 1.2-1 image (preprocess.py, clarify_configs.py): Python 3.8/3.9, numpy 1.2x, no
+  xgboost.
 - XGBoost 1.7-1 image (train.py, evaluate.py, serving with inference.py): Python 3.8, numpy 1.2x,
   xgboost 1.7, smdebug; no network, so nothing can be pip-installed at run time.
 
@@ -33,6 +34,7 @@ ALLOWED_IMPORTS = {
     "train.py": {"numpy", "xgboost", "smdebug"},
     "evaluate.py": {"numpy", "xgboost"},
     "inference.py": {"numpy", "xgboost"},
+    "clarify_configs.py": set(),  # the standard library only (alone: test_ml_clarify_configs)
 }
 # Built-in methods and functions newer than Python 3.8 (or than numpy 1.2x).
 NEWER_ATTRIBUTES = {

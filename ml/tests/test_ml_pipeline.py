@@ -140,8 +140,20 @@ def test_manifest_hashes_and_counts_match_the_files(pipeline: PipelineRun) -> No
         "sha256": sha256_file(baseline),
     }
     assert len(read_rows(baseline)) == 1 + rows["train"]  # header + the train split
+    labelled = pipeline.processed_dir / "labelled" / "labelled.csv"
+    assert manifest["outputs"]["labelled/labelled.csv"] == {
+        "size_bytes": labelled.stat().st_size,
+        "sha256": sha256_file(labelled),
+    }
+    assert len(read_rows(labelled)) == rows["test"]  # headerless, the test split
     assert sorted(manifest["outputs"]) == sorted(
-        ["baseline/baseline.csv", "train/train.csv", "validation/validation.csv", "test/test.csv"]
+        [
+            "baseline/baseline.csv",
+            "labelled/labelled.csv",
+            "train/train.csv",
+            "validation/validation.csv",
+            "test/test.csv",
+        ]
     )
     assert manifest["feature_names"] == list(FEATURE_NAMES)
     assert manifest["seed"] == 42 and manifest["dataset_version_ids"] is None

@@ -11,13 +11,20 @@ import pytest
 
 import inference
 import preprocess
-from churn_features import FEATURE_NAMES, INPUT_COLUMNS, RAW_COLUMNS, DataValidationError
-from churn_io import read_split_dir
+from churn_features import (
+    FEATURE_NAMES,
+    INPUT_COLUMNS,
+    RAW_COLUMNS,
+    DataValidationError,
+    parse_record,
+)
+from churn_io import read_split_dir, serving_fields, sha256_file
 from ml_support import GOOD_ROWS, PipelineRun, read_rows, run_script, write_raw
 
 SPLIT_FILES = ("train/train.csv", "validation/validation.csv", "test/test.csv")
 BASELINE = "baseline/baseline.csv"  # the Model Monitor data-quality baseline
-DATA_FILES = (*SPLIT_FILES, BASELINE)
+LABELLED = "labelled/labelled.csv"  # the Clarify model baselines' dataset (test split, labelled)
+DATA_FILES = (*SPLIT_FILES, BASELINE, LABELLED)
 
 
 def _outputs(directory: Path) -> dict[str, bytes]:
@@ -278,3 +285,68 @@ def test_the_monitoring_baseline_holds_normalised_serving_values(tmp_path: Path)
     assert written == expected
     assert 0 in customers  # the blank charge is in the train split
     assert {i % 2 for i in customers} == {0, 1}  # whole and fractional totals occur
+
+
+def test_the_labelled_file_is_the_test_split_as_requests_with_their_label(
+    pipeline: PipelineRun,
+) -> None:
+    rows = read_rows(pipeline.processed_dir / LABELLED)
+    assert len(rows) == pipeline.manifest["rows"]["test"]
+    assert {len(row) for row in rows} == {len(INPUT_COLUMNS) + 1}  # request fields, label
+    assert rows[0][: len(INPUT_COLUMNS)] != list(INPUT_COLUMNS)  # headerless
+    assert any("" in row for row in rows)  # missing charges are empty fields, as clients send
+    # Without the label, the file is one text/csv request that serving engineers into exactly
+    # test.csv's features, row for row (NaN where a value is missing) ...
+    request = "".join(",".join(row[:-1]) + "\n" for row in rows)
+    served = inference.input_fn(request.encode("utf-8"), "text/csv")
+    labels, test = read_split_dir(pipeline.processed_dir / "test", len(FEATURE_NAMES))
+    np.testing.assert_array_equal(served, test)
+    assert np.isnan(test).any()
+    # ... and the last field is test.csv's first (the label), as it is written there.
+    test_rows = read_rows(pipeline.processed_dir / "test" / "test.csv")
+    assert [row[-1] for row in rows] == [row[0] for row in test_rows]
+    assert [int(row[-1]) for row in rows] == labels.tolist()
+    assert {row[-1] for row in rows} == {"0", "1"}
+    # The request fields are in baseline.csv's canonical serving format: what serving_fields
+    # writes for the record they parse into.
+    for row in rows:
+        record = parse_record(dict(zip(INPUT_COLUMNS, row[:-1], strict=True)), "labelled")
+        assert serving_fields(record) == row[:-1]
+    text = (pipeline.processed_dir / LABELLED).read_text(encoding="utf-8")
+    assert text.endswith("\n") and "\r" not in text and '"' not in text
+
+
+def test_the_labelled_file_holds_normalised_serving_values(tmp_path: Path) -> None:
+    # The same normalisation as baseline.csv: 3 not 3.0, 70.5 not 70.50, canonical contract.
+    rows = [list(r) for r in GOOD_ROWS]
+    tenure, contract = RAW_COLUMNS.index("tenure_months"), RAW_COLUMNS.index("contract_type")
+    for row in rows:
+        row[tenure] += ".0"
+        row[contract] = f" {row[contract].upper()}"
+    write_raw(tmp_path / "in" / "c.csv", rows)
+    preprocess.run(tmp_path / "in", tmp_path / "out")
+
+    written = read_rows(tmp_path / "out" / LABELLED)
+    # GOOD_ROWS customer i has tenure i and label i % 2: test.csv names the test customers.
+    test = read_rows(tmp_path / "out" / "test" / "test.csv")
+    customers = [int(row[1 + FEATURE_NAMES.index("tenure_months")]) for row in test]
+    expected = [
+        [
+            str(i),
+            "70.5",
+            f"{70.5 * i:.2f}".rstrip("0").rstrip("."),
+            str(i % 5),
+            ("month-to-month", "one-year", "two-year")[i % 3],
+            str(i % 2),
+        ]
+        for i in customers
+    ]
+    assert written == expected
+
+
+def test_the_labelled_file_is_in_the_manifest(pipeline: PipelineRun) -> None:
+    path = pipeline.processed_dir / LABELLED
+    assert pipeline.manifest["outputs"][LABELLED] == {
+        "size_bytes": path.stat().st_size,
+        "sha256": sha256_file(path),
+    }

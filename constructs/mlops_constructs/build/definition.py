@@ -64,6 +64,12 @@ class PipelineSpec:
     vpc: bool = False
     # Clarify pre-training bias baseline (needs ml/clarify/analysis_config.json in the code).
     bias_baseline: bool = True
+    # Clarify post-training bias and SHAP baselines on a shadow endpoint of the trained model,
+    # registered as the version's constraints for Model Monitor's bias and explainability runs.
+    model_baselines: bool = True
+    # Clarify names its shadow endpoints "<prefix>-<suffix>" (the role may manage only those).
+    clarify_endpoint_prefix: str = "clarify"
+    shadow_instance_type: str = "ml.m5.large"
 
 
 def _disable_telemetry() -> None:
@@ -197,8 +203,9 @@ def build_definition(spec: PipelineSpec) -> str:
         **encryption,
     )
     # "baseline": the training rows as the endpoint receives them (raw inputs, with a header),
-    # which is what Model Monitor's data-quality runs compare captured requests against.
-    splits = ("train", "validation", "test", "baseline", "manifest")
+    # which is what Model Monitor's data-quality runs compare captured requests against;
+    # "labelled": the test rows in that format with their label, for the model baselines.
+    splits = ("train", "validation", "test", "baseline", "labelled", "manifest")
     preprocess = ProcessingStep(
         name="Preprocess",
         step_args=preprocessor.run(
@@ -387,6 +394,112 @@ def build_definition(spec: PipelineSpec) -> str:
         property_files=[report],
     )
 
+    # --- model baselines (behind the quality gate) ----------------------------------------------
+    # Post-training bias and SHAP need predictions: Clarify serves the trained model on a shadow
+    # endpoint it creates and deletes. The analysis configs name that model, which exists only at
+    # run time, so a step writes them (clarify_configs.py). These Clarify jobs call SageMaker to
+    # manage the shadow endpoint, so they run without network isolation (still encrypted, and in
+    # the VPC in VPC mode).
+    model_steps: list[Any] = []
+    model_reports: dict[str, Any] = {}
+    if spec.model_baselines:
+        shadow_model = Model(
+            image_uri=xgboost_image,
+            model_data=train.properties.ModelArtifacts.S3ModelArtifacts,
+            role=spec.role_arn,
+            sagemaker_session=session,
+            enable_network_isolation=True,
+            env={
+                "SAGEMAKER_PROGRAM": "inference.py",
+                "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+            },
+            vpc_config={
+                "Subnets": vpc_kwargs["subnets"],
+                "SecurityGroupIds": vpc_kwargs["security_group_ids"],
+            }
+            if spec.vpc
+            else None,
+        )
+        create_model = ModelStep(
+            name="ShadowModel",
+            step_args=shadow_model.create(instance_type=spec.shadow_instance_type),
+        )
+        configs = ProcessingStep(
+            name="ClarifyConfigs",
+            step_args=preprocessor.run(
+                code=f"{code}/src/clarify_configs.py",
+                arguments=[
+                    "--model-name",
+                    create_model.properties.ModelName,
+                    "--instance-type",
+                    spec.shadow_instance_type,
+                    "--endpoint-name-prefix",
+                    spec.clarify_endpoint_prefix,
+                ],
+                outputs=[
+                    ProcessingOutput(
+                        output_name=kind,
+                        source=f"/opt/ml/processing/output/{kind}",
+                        destination=run_path("baselines", f"{kind}-config"),
+                    )
+                    for kind in ("bias", "explainability")
+                ],
+            ),
+        )
+        clarify_online = Processor(
+            image_uri=image_uris.retrieve("clarify", spec.region),
+            role=spec.role_arn,
+            instance_type=processing_type,
+            instance_count=1,
+            sagemaker_session=session,
+            network_config=NetworkConfig(
+                enable_network_isolation=False, encrypt_inter_container_traffic=True, **vpc_kwargs
+            ),
+            **encryption,
+        )
+        model_steps = [create_model, configs]
+        for kind, step_name in (
+            ("bias", "ModelBiasBaseline"),
+            ("explainability", "ExplainabilityBaseline"),
+        ):
+            step = ProcessingStep(
+                name=step_name,
+                step_args=clarify_online.run(
+                    inputs=[
+                        ProcessingInput(
+                            input_name="dataset",
+                            source=split_uri("labelled"),
+                            destination="/opt/ml/processing/input/data",
+                        ),
+                        ProcessingInput(
+                            input_name="analysis_config",
+                            source=configs.properties.ProcessingOutputConfig.Outputs[
+                                kind
+                            ].S3Output.S3Uri,
+                            destination="/opt/ml/processing/input/config",
+                        ),
+                    ],
+                    outputs=[
+                        ProcessingOutput(
+                            output_name="analysis_result",
+                            source="/opt/ml/processing/output",
+                            destination=run_path("baselines", f"model-{kind}"),
+                        )
+                    ],
+                ),
+            )
+            model_steps.append(step)
+            # A property reference: registration waits for the step.
+            model_reports[kind] = Join(
+                on="/",
+                values=[
+                    step.properties.ProcessingOutputConfig.Outputs[
+                        "analysis_result"
+                    ].S3Output.S3Uri,
+                    "analysis.json",
+                ],
+            )
+
     # --- register (behind the quality gate) ----------------------------------------------------
     evaluation_uri = Join(on="/", values=[run_path("evaluation"), "evaluation.json"])
     # Model-quality constraints: the test metrics less a tolerance (evaluate.py).
@@ -425,6 +538,10 @@ def build_definition(spec: PipelineSpec) -> str:
                 model_data_statistics=json_source(dq_stats),
                 model_data_constraints=json_source(dq_constraints),
                 bias_pre_training=json_source(bias_report) if spec.bias_baseline else None,
+                bias_post_training=json_source(model_reports["bias"]) if model_reports else None,
+                explainability=json_source(model_reports["explainability"])
+                if model_reports
+                else None,
             ),
             # What Model Monitor compares production traffic against.
             drift_check_baselines=DriftCheckBaselines(
@@ -433,6 +550,12 @@ def build_definition(spec: PipelineSpec) -> str:
                 model_constraints=json_source(quality_constraints_uri),
                 bias_pre_training_constraints=json_source(bias_report)
                 if spec.bias_baseline
+                else None,
+                bias_post_training_constraints=json_source(model_reports["bias"])
+                if model_reports
+                else None,
+                explainability_constraints=json_source(model_reports["explainability"])
+                if model_reports
                 else None,
                 # The analysis configs of the bias and explainability monitors ship with the
                 # code version that trained the model (ml/clarify/).
@@ -485,7 +608,7 @@ def build_definition(spec: PipelineSpec) -> str:
                 right=threshold,
             )
         ],
-        if_steps=[register],
+        if_steps=[*model_steps, register],
         else_steps=[fail],
     )
 

@@ -83,6 +83,7 @@ class TrainingPipeline(Construct):
             name=self.pipeline_name,
             role_arn=self._role_arn(prefix),
             vpc=vpc,
+            clarify_endpoint_prefix=f"{prefix}-clarify",
         )
         self.definition = build_definition(self.spec)
 
@@ -144,6 +145,8 @@ class TrainingPipeline(Construct):
         grant_sagemaker_job_logs(role)
         if vpc:
             grant_job_network_interfaces(role)
+        if self.spec.model_baselines:
+            self._grant_shadow_endpoints(arn, prefix)
         for resource in job_arns:
             acknowledge_wildcard_resource(
                 role,
@@ -174,6 +177,52 @@ class TrainingPipeline(Construct):
             "every resource in these statements is named.",
         )
         acknowledge_inline_policy(role)
+
+    def _grant_shadow_endpoints(self, arn: str, prefix: str) -> None:
+        """The model baselines: the pipeline creates the trained model, and Clarify serves it on
+        endpoints ``<prefix>-clarify*`` that it creates, invokes and deletes."""
+        role = self.role
+        models = f"{arn}:model/*"
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ShadowModel",
+                actions=["sagemaker:AddTags", "sagemaker:CreateModel", "sagemaker:DescribeModel"],
+                resources=[models],
+            )
+        )
+        shadow = [
+            f"{arn}:endpoint/{self.spec.clarify_endpoint_prefix}*",
+            f"{arn}:endpoint-config/{self.spec.clarify_endpoint_prefix}*",
+        ]
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ClarifyShadowEndpoints",
+                actions=[
+                    "sagemaker:AddTags",
+                    "sagemaker:CreateEndpoint",
+                    "sagemaker:CreateEndpointConfig",
+                    "sagemaker:DeleteEndpoint",
+                    "sagemaker:DeleteEndpointConfig",
+                    "sagemaker:DescribeEndpoint",
+                    "sagemaker:DescribeEndpointConfig",
+                    "sagemaker:InvokeEndpoint",
+                ],
+                resources=shadow,
+            )
+        )
+        acknowledge_wildcard_resource(
+            role,
+            models,
+            "SageMaker Pipelines names the model it creates after the execution; the actions "
+            "are limited to creating, describing and tagging models.",
+        )
+        for resource in shadow:
+            acknowledge_wildcard_resource(
+                role,
+                resource,
+                "Clarify appends a unique suffix to the shadow endpoint's name; access is limited "
+                f"to endpoints named {self.spec.clarify_endpoint_prefix}*.",
+            )
 
     def grant_start(self, grantee: iam.IGrantable) -> iam.Grant:
         """Start executions of this pipeline and read their status."""

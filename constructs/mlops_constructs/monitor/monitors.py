@@ -16,6 +16,7 @@ from constructs import Construct
 from mlops_constructs.monitor.settings import (
     MONITORING_TYPE,
     NONE,
+    REQUIRED_BASELINE,
     SHORT,
     MonitorSettings,
     drift_alarm_name,
@@ -119,9 +120,8 @@ class ModelMonitors(Construct):
         self._inputs = inputs
         self._endpoint = endpoint
         self._batch_capture_uri = batch_capture_uri
-        self._kind = "endpoint" if endpoint is not None else "batch"
-        version = cdk.Fn.select(2, cdk.Fn.split("/", inputs.model_package_arn))
-        self._version = version
+        # .../model-package/<group>/<version>
+        self._version = cdk.Fn.select(2, cdk.Fn.split("/", inputs.model_package_arn))
         self.conditions: dict[str, cdk.CfnCondition] = {}
         self.job_definitions: dict[str, cdk.CfnResource] = {}
         self.schedules: dict[str, sagemaker.CfnMonitoringSchedule] = {}
@@ -134,12 +134,7 @@ class ModelMonitors(Construct):
             "explainability": self._explainability,
         }
         for monitor in settings.monitors(batch=endpoint is None):
-            needs = {
-                "data_quality": "DataQualityConstraints",
-                "model_quality": None,  # runs on ground truth alone; its baseline is optional
-                "bias": "BiasConfig",
-                "explainability": "ExplainabilityConfig",
-            }[monitor]
+            needs = REQUIRED_BASELINE[monitor]
             definition = builders[monitor](images)
             schedule = sagemaker.CfnMonitoringSchedule(
                 self,

@@ -42,6 +42,14 @@ BASELINES_OF = {
     "explainability": ("ExplainabilityConfig", "ExplainabilityConstraints"),
 }
 LABELLED = ("model_quality", "bias")
+# Without it a monitor is not created. Model quality runs on ground truth alone (its
+# constraints are used when the version carries them).
+REQUIRED_BASELINE: dict[str, str | None] = {
+    "data_quality": "DataQualityConstraints",
+    "model_quality": None,
+    "bias": "BiasConfig",
+    "explainability": "ExplainabilityConfig",
+}
 
 
 @dataclass(frozen=True, kw_only=True)
