@@ -37,6 +37,7 @@ from botocore.exceptions import ClientError
 from platform_events import BadInput as BadEvent
 from platform_events import get_string as _get_string
 from platform_events import json_type as _json_type
+from platform_events import s3_uri_problem
 from platform_logging import InvocationLog, structured_logger
 from platform_runtime import ConfigError, report_bad_config_at_cold_start
 from platform_runtime import error_fields as _error_fields
@@ -69,8 +70,6 @@ _GROUP_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 _MODEL_PREFIX = re.compile(rf"[a-zA-Z0-9](-*[a-zA-Z0-9]){{0,{PREFIX_MAX - 1}}}")
 _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:role/[a-zA-Z0-9+=,.@_/-]{1,512}")
 _KMS_KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]{1,32}:[0-9]{12}:key/[a-zA-Z0-9-]{1,128}")
-_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
-_S3_URI = re.compile(r"s3://(?P<bucket>[^/]+)(?P<path>/.*)?")
 _INSTANCE_TYPE = re.compile(r"ml\.(?P<family>[a-z0-9]+)\.[a-z0-9]+")
 _DIGITS = re.compile(r"[0-9]{1,9}")
 _SUBNET_ID = re.compile(r"subnet-[0-9a-f]{8,17}")
@@ -130,14 +129,7 @@ class Config:
 
 
 def _s3_uri_problem(uri: str, max_len: int = S3_URI_MAX) -> str | None:
-    match = _S3_URI.fullmatch(uri)
-    if match is None:
-        return "is not an s3://bucket/prefix URI"
-    if not _BUCKET_NAME.fullmatch(match["bucket"]):
-        return f"names the invalid bucket {match['bucket']!r}"
-    if len(uri) > max_len:
-        return f"is longer than {max_len} characters"
-    return None
+    return s3_uri_problem(uri, max_len=max_len)
 
 
 def _required(env: Mapping[str, str], name: str, what: str, problems: list[str]) -> str:

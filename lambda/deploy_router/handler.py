@@ -41,6 +41,7 @@ from platform_events import BadInput as BadEvent
 from platform_events import get_object as _get_object
 from platform_events import get_string as _get_string
 from platform_events import json_type as _json_type
+from platform_events import s3_uri_problem
 from platform_logging import InvocationLog, structured_logger
 from platform_runtime import ConfigError, report_bad_config_at_cold_start
 from platform_runtime import error_fields as _error_fields
@@ -74,8 +75,6 @@ _MODEL_PACKAGE_ARN = re.compile(
     r"arn:aws[a-z-]*:sagemaker:[a-z0-9-]{1,32}:[0-9]{12}:"
     r"model-package/(?P<group>[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62})/(?P<version>[1-9][0-9]{0,9})"
 )
-_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
-_S3_OBJECT_URI = re.compile(r"s3://(?P<bucket>[^/]+)/(?P<key>.+)")
 _PARAMETER_NOT_FOUND = "ParameterNotFound"
 
 # --------------------------------------------------------------------------------------------
@@ -191,14 +190,9 @@ def s3_object_uri_problem(uri: object) -> str | None:
     """Why a baseline location is not an ``s3://bucket/key`` URI usable as a variable, or None."""
     if not isinstance(uri, str):
         return f"is not a string (got {_json_type(uri)})"
-    match = _S3_OBJECT_URI.fullmatch(uri)
-    if match is None:
-        return "is not an s3://bucket/key URI"
-    if not _BUCKET_NAME.fullmatch(match["bucket"]):
-        return f"names the invalid bucket {match['bucket']!r}"
-    if len(uri) > VARIABLE_VALUE_MAX:
-        return f"is longer than {VARIABLE_VALUE_MAX} characters (a pipeline variable's limit)"
-    return None
+    return s3_uri_problem(
+        uri, max_len=VARIABLE_VALUE_MAX, limit="a pipeline variable's limit", object_key=True
+    )
 
 
 def baseline_variables(

@@ -35,9 +35,9 @@ from typing import Any, Final
 import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
+from platform_events import BUCKET_NAME, get_string, s3_uri_problem
 from platform_events import BadInput as BadEvent
 from platform_events import get_object as _get_object
-from platform_events import get_string
 from platform_events import json_type as _json_type
 from platform_logging import InvocationLog, structured_logger
 from platform_runtime import ConfigError, report_bad_config_at_cold_start
@@ -59,8 +59,6 @@ VIOLATIONS_EXIT_MESSAGE: Final = "CompletedWithViolations"  # how ExitMessage st
 
 _PIPELINE_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}")
 _TABLE_NAME = re.compile(r"[a-zA-Z0-9_.-]{3,255}")
-_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
-_S3_URI = re.compile(r"s3://(?P<bucket>[^/]+)(?P<path>/.*)?")
 _DIGITS = re.compile(r"[0-9]{1,9}")
 _SSM_NAME = re.compile(r"/?[a-zA-Z0-9_.\-/]{1,1011}")
 _PROCESSING_JOB_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
@@ -115,14 +113,7 @@ def _int_setting(
 
 
 def _s3_uri_problem(uri: str) -> str | None:
-    match = _S3_URI.fullmatch(uri)
-    if match is None:
-        return "is not an s3://bucket/prefix URI"
-    if not _BUCKET_NAME.fullmatch(match["bucket"]):
-        return f"names the invalid bucket {match['bucket']!r}"
-    if len(uri) > _PARAMETER_VALUE_MAX:
-        return f"is longer than {_PARAMETER_VALUE_MAX} characters (a pipeline parameter's limit)"
-    return None
+    return s3_uri_problem(uri, max_len=_PARAMETER_VALUE_MAX, limit="a pipeline parameter's limit")
 
 
 def load_config(env: Mapping[str, str]) -> Config:
@@ -189,7 +180,7 @@ def _parse_s3(event_id: str, detail: dict[str, Any]) -> Trigger:
     bucket = _get_string(
         _get_object(detail, "bucket", "detail.bucket"), "name", "detail.bucket.name"
     )
-    if not _BUCKET_NAME.fullmatch(bucket):
+    if not BUCKET_NAME.fullmatch(bucket):
         raise BadEvent(f"detail.bucket.name {bucket!r} is not an S3 bucket name")
     key = _get_string(_get_object(detail, "object", "detail.object"), "key", "detail.object.key")
     prefix = key.rpartition("/")[0]  # the object's "folder"; "/" is never URL-encoded

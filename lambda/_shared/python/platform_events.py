@@ -6,8 +6,13 @@ a malformed event with one clear error instead of a stack trace (and without a r
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
+
+BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_S3_PREFIX_URI = re.compile(r"s3://(?P<bucket>[^/]+)(?P<path>/.*)?")
+_S3_OBJECT_URI = re.compile(r"s3://(?P<bucket>[^/]+)/(?P<key>.+)")
 
 
 class BadInput(ValueError):
@@ -42,3 +47,18 @@ def get_string(container: Mapping[str, Any], key: str, path: str, max_len: int =
     if len(value) > max_len:
         raise BadInput(f"{path} is longer than {max_len} characters")
     return value
+
+
+def s3_uri_problem(
+    uri: str, *, max_len: int, limit: str = "", object_key: bool = False
+) -> str | None:
+    """Why ``uri`` is not an ``s3://bucket/prefix`` URI (with ``object_key``: ``s3://bucket/key``)
+    of at most ``max_len`` characters, or None. ``limit`` names whose limit ``max_len`` is."""
+    match = (_S3_OBJECT_URI if object_key else _S3_PREFIX_URI).fullmatch(uri)
+    if match is None:
+        return f"is not an s3://bucket/{'key' if object_key else 'prefix'} URI"
+    if not BUCKET_NAME.fullmatch(match["bucket"]):
+        return f"names the invalid bucket {match['bucket']!r}"
+    if len(uri) > max_len:
+        return f"is longer than {max_len} characters" + (f" ({limit})" if limit else "")
+    return None
