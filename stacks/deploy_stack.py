@@ -27,7 +27,7 @@ from stacks.config import DeployStageConfig, PlatformConfig
 from stacks.context import project_context
 from stacks.data_stack import DataStack
 from stacks.guardrails import add_rule_packs
-from stacks.monitor_stack import monitor_settings
+from stacks.monitor_stack import monitor_settings, monitored_targets
 
 LAMBDA_DIR = Path(__file__).resolve().parent.parent / "lambda"
 
@@ -85,11 +85,7 @@ class DeployStack(cdk.Stack):
         }
         monitor = monitor_settings(config)
         batch_monitor = monitor is not None and deploy.batch.enabled
-        monitored = [
-            s
-            for s, h in hostings.items()
-            if monitor is not None and isinstance(h, RealtimeSettings)
-        ] + (["batch"] if batch_monitor else [])
+        monitored = monitored_targets(config)
         defaults = template_defaults(
             partition=region_info.RegionInfo.get(self.region).partition or "aws",
             account=self.account,
