@@ -790,3 +790,14 @@ def test_every_function_logs_json_to_an_encrypted_group_with_configured_retentio
                 assert config["LogFormat"] == "JSON"
                 assert config["LogGroup"]["Ref"] in groups
     assert checked == 3 + 3 * 3 + 5  # trigger, router, staging test; + front door, batch scoring
+
+
+def test_config_defaults_are_the_constructs_defaults() -> None:
+    """stacks/config.py cannot import the construct library (app.py validates before jsii
+    starts), so the defaults are written twice: they must agree."""
+    from stacks.config import MONITOR_TYPES, MonitorConfig
+    from stacks.monitor_stack import monitor_settings
+
+    assert MonitorSettings().types == MONITOR_TYPES
+    assert monitor_settings(PlatformConfig()) == MonitorSettings()
+    assert MonitorConfig().features == MonitorSettings().features

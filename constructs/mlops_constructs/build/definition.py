@@ -394,6 +394,22 @@ def build_definition(spec: PipelineSpec) -> str:
         property_files=[report],
     )
 
+    def trained_model(vpc_config: dict[str, Any] | None = None) -> Any:
+        """The trained model as SageMaker serves it (registered, and Clarify's shadow model)."""
+        return Model(
+            image_uri=xgboost_image,
+            model_data=train.properties.ModelArtifacts.S3ModelArtifacts,
+            role=spec.role_arn,
+            sagemaker_session=session,
+            enable_network_isolation=True,
+            # train.py copies inference.py into the model archive: serving needs no network.
+            env={
+                "SAGEMAKER_PROGRAM": "inference.py",
+                "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+            },
+            vpc_config=vpc_config,
+        )
+
     # --- model baselines (behind the quality gate) ----------------------------------------------
     # Post-training bias and SHAP need predictions: Clarify serves the trained model on a shadow
     # endpoint it creates and deletes. The analysis configs name that model, which exists only at
@@ -403,22 +419,13 @@ def build_definition(spec: PipelineSpec) -> str:
     model_steps: list[Any] = []
     model_reports: dict[str, Any] = {}
     if spec.model_baselines:
-        shadow_model = Model(
-            image_uri=xgboost_image,
-            model_data=train.properties.ModelArtifacts.S3ModelArtifacts,
-            role=spec.role_arn,
-            sagemaker_session=session,
-            enable_network_isolation=True,
-            env={
-                "SAGEMAKER_PROGRAM": "inference.py",
-                "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
-            },
+        shadow_model = trained_model(
             vpc_config={
                 "Subnets": vpc_kwargs["subnets"],
                 "SecurityGroupIds": vpc_kwargs["security_group_ids"],
             }
             if spec.vpc
-            else None,
+            else None
         )
         create_model = ModelStep(
             name="ShadowModel",
@@ -511,18 +518,7 @@ def build_definition(spec: PipelineSpec) -> str:
     def json_source(uri: Any) -> MetricsSource:
         return MetricsSource(s3_uri=uri, content_type="application/json")
 
-    model = Model(
-        image_uri=xgboost_image,
-        model_data=train.properties.ModelArtifacts.S3ModelArtifacts,
-        role=spec.role_arn,
-        sagemaker_session=session,
-        enable_network_isolation=True,
-        # train.py copies inference.py into the model archive: serving needs no network.
-        env={
-            "SAGEMAKER_PROGRAM": "inference.py",
-            "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
-        },
-    )
+    model = trained_model()
     register = ModelStep(
         name="Register",
         step_args=model.register(

@@ -18,6 +18,30 @@ from mlops_constructs.monitor.settings import MonitorSettings
 VARIANT = "AllTraffic"
 
 
+def _any_alarm(
+    scope: Construct,
+    *,
+    name: str,
+    description: str,
+    metric: cloudwatch.IMetric,
+    topic: sns.ITopic,
+) -> cloudwatch.Alarm:
+    """Alarm ``name`` to ``topic`` as soon as ``metric`` is above zero (no data: not breaching)."""
+    alarm = cloudwatch.Alarm(
+        scope,
+        "Alarm",
+        alarm_name=name,
+        alarm_description=description,
+        metric=metric,
+        threshold=0,
+        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluation_periods=1,
+        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+    )
+    alarm.add_alarm_action(cw_actions.SnsAction(topic))
+    return alarm
+
+
 class FailureAlarm(Construct):
     """Alarm ``<name>`` when ``rule`` (an EventBridge rule matching failures) fires.
 
@@ -36,11 +60,10 @@ class FailureAlarm(Construct):
         topic: sns.ITopic,
     ) -> None:
         super().__init__(scope, id)
-        self.alarm = cloudwatch.Alarm(
+        self.alarm = _any_alarm(
             self,
-            "Alarm",
-            alarm_name=name,
-            alarm_description=description,
+            name=name,
+            description=description,
             metric=cloudwatch.Metric(
                 namespace="AWS/Events",
                 metric_name="TriggeredRules",
@@ -48,12 +71,8 @@ class FailureAlarm(Construct):
                 statistic="Sum",
                 period=cdk.Duration.minutes(5),
             ),
-            threshold=0,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            topic=topic,
         )
-        self.alarm.add_alarm_action(cw_actions.SnsAction(topic))
 
 
 class DeadLetterAlarm(Construct):
@@ -67,20 +86,15 @@ class DeadLetterAlarm(Construct):
         self, scope: Construct, id: str, *, queue: sqs.IQueue, queue_name: str, topic: sns.ITopic
     ) -> None:
         super().__init__(scope, id)
-        self.alarm = cloudwatch.Alarm(
+        self.alarm = _any_alarm(
             self,
-            "Alarm",
-            alarm_name=f"{queue_name}-not-empty",
-            alarm_description=f"{queue_name}: events failed after retries; inspect and redrive",
+            name=f"{queue_name}-not-empty",
+            description=f"{queue_name}: events failed after retries; inspect and redrive",
             metric=queue.metric_approximate_number_of_messages_visible(
                 period=cdk.Duration.minutes(5), statistic="Maximum"
             ),
-            threshold=0,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            topic=topic,
         )
-        self.alarm.add_alarm_action(cw_actions.SnsAction(topic))
 
 
 class PlatformDashboard(Construct):
