@@ -9,6 +9,7 @@ import pytest
 
 from mlops_constructs.build.definition import PipelineSpec, build_definition
 from tests.conftest import Synthesized
+from tests.templates import as_list, policy_statements
 
 ACCOUNT = "123456789012"
 
@@ -352,23 +353,6 @@ def test_registry_is_readable_by_the_other_environments(custom_synth: Synthesize
     assert "sagemaker:CreateModelPackage" not in statement["Action"]
 
 
-def _policy(resources: dict[str, Any], role_name: str) -> list[dict[str, Any]]:
-    role_id = next(
-        k for k, v in resources.items()
-        if v["Type"] == "AWS::IAM::Role" and v["Properties"]["RoleName"] == role_name
-    )  # fmt: skip
-    policy = next(
-        v["Properties"] for v in resources.values()
-        if v["Type"] == "AWS::IAM::Policy" and v["Properties"]["Roles"] == [{"Ref": role_id}]
-    )  # fmt: skip
-    statements: list[dict[str, Any]] = policy["PolicyDocument"]["Statement"]
-    return statements
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
 @pytest.mark.parametrize(
     "role",
     [
@@ -380,16 +364,16 @@ def _as_list(value: Any) -> list[Any]:
     ],
 )
 def test_build_roles_are_scoped(build: dict[str, Any], role: str) -> None:
-    for statement in _policy(build, role):
-        for action in _as_list(statement["Action"]):
+    for statement in policy_statements(build, role):
+        for action in as_list(statement["Action"]):
             assert action not in ("*", "sagemaker:*", "s3:*", "kms:*", "iam:*"), (role, action)
-        if "*" in _as_list(statement["Resource"]):
+        if "*" in as_list(statement["Resource"]):
             # Only an action without resource-level permissions (listing model versions).
             assert statement["Action"] == "sagemaker:ListModelPackages", (role, statement)
 
 
 def test_pipeline_role_manages_only_clarifys_shadow_endpoints(build: dict[str, Any]) -> None:
-    statements = {s.get("Sid"): s for s in _policy(build, "mlops-dev-sagemaker-pipeline")}
+    statements = {s.get("Sid"): s for s in policy_statements(build, "mlops-dev-sagemaker-pipeline")}
     shadow = statements["ClarifyShadowEndpoints"]
     arn = f"arn:aws:sagemaker:us-east-1:{ACCOUNT}"
     assert sorted(shadow["Resource"]) == [
@@ -406,7 +390,9 @@ def test_pipeline_role_manages_only_clarifys_shadow_endpoints(build: dict[str, A
 
 def test_pipeline_role_passes_only_itself_to_sagemaker(build: dict[str, Any]) -> None:
     passes = [
-        s for s in _policy(build, "mlops-dev-sagemaker-pipeline") if s["Action"] == "iam:PassRole"
+        s
+        for s in policy_statements(build, "mlops-dev-sagemaker-pipeline")
+        if s["Action"] == "iam:PassRole"
     ]
     assert len(passes) == 1
     assert passes[0]["Condition"] == {
@@ -490,10 +476,10 @@ def test_trigger_function_and_its_guard_table(build: dict[str, Any]) -> None:
     assert table["SSESpecification"]["SSEType"] == "KMS"
     replica = table["Replicas"][0]
     assert replica["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
-    statements = _policy(build, "mlops-dev-start-training")
+    statements = policy_statements(build, "mlops-dev-start-training")
     starts = next(s for s in statements if "sagemaker:StartPipelineExecution" in s["Action"])
     assert (
-        _as_list(starts["Resource"])[0]
+        as_list(starts["Resource"])[0]
         == f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:pipeline/mlops-dev-training"
     )
 

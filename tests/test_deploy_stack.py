@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from mlops_constructs.monitor import BASELINE_PARAMETERS
 from tests.conftest import Synthesized
+from tests.templates import as_list, endpoint_template, policy_statements
 
 # What the four monitors of a real-time endpoint read (the version's baselines and the rest).
 MONITOR_PARAMETERS = ("MonitorRoleArn", "MonitorOutputUri", "GroundTruthUri", *BASELINE_PARAMETERS)
@@ -26,13 +26,6 @@ def _resources(synth: Synthesized, env: str = "dev") -> dict[str, Any]:
 
 def _typed(resources: dict[str, Any], kind: str) -> list[dict[str, Any]]:
     return [v["Properties"] for v in resources.values() if v["Type"] == kind]
-
-
-def _endpoint_template(synth: Synthesized, name: str) -> dict[str, Any]:
-    matches = sorted(synth.outdir.glob(f"asset.*/{name}.template.json"))
-    assert len(matches) == 1, matches
-    template: dict[str, Any] = json.loads(Path(matches[0]).read_text())
-    return template
 
 
 @pytest.fixture(scope="module")
@@ -170,27 +163,10 @@ def test_router_starts_the_pipeline_on_approvals_only(deploy: dict[str, Any]) ->
     assert "DeadLetterConfig" in deploy[router_id]["Properties"]
 
 
-def _policy(resources: dict[str, Any], role_name: str) -> list[dict[str, Any]]:
-    role_id = next(
-        k
-        for k, v in resources.items()
-        if v["Type"] == "AWS::IAM::Role" and v["Properties"]["RoleName"] == role_name
-    )
-    statements: list[dict[str, Any]] = next(
-        v["Properties"]["PolicyDocument"]["Statement"]
-        for v in resources.values()
-        if v["Type"] == "AWS::IAM::Policy" and v["Properties"]["Roles"] == [{"Ref": role_id}]
-    )
-    return statements
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
 def test_deploy_role_is_scoped_to_this_environments_endpoints(deploy: dict[str, Any]) -> None:
     statements = {
-        s.get("Sid", str(i)): s for i, s in enumerate(_policy(deploy, "mlops-dev-deploy-cfn"))
+        s.get("Sid", str(i)): s
+        for i, s in enumerate(policy_statements(deploy, "mlops-dev-deploy-cfn"))
     }
     assert sorted(statements["Endpoints"]["Resource"]) == [
         f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:endpoint/mlops-dev-prod",
@@ -205,25 +181,25 @@ def test_deploy_role_is_scoped_to_this_environments_endpoints(deploy: dict[str, 
     for statement in statements.values():
         assert not any(
             a.startswith("iam:") and a not in ("iam:PassRole", "iam:CreateServiceLinkedRole")
-            for a in _as_list(statement["Action"])
+            for a in as_list(statement["Action"])
         )
-        if "*" in _as_list(statement["Resource"]):
+        if "*" in as_list(statement["Resource"]):
             # Only actions without resource-level permissions: Describe and List.
             assert all(
                 a.startswith("application-autoscaling:Describe")
                 or a == "sagemaker:ListModelPackages"
-                for a in _as_list(statement["Action"])
+                for a in as_list(statement["Action"])
             )
 
 
 def test_endpoint_roles_read_models_and_write_their_capture_prefix(deploy: dict[str, Any]) -> None:
-    statements = _policy(deploy, "mlops-dev-prod-endpoint")
-    resources = [r for s in statements for r in _as_list(s["Resource"]) if isinstance(r, str)]
+    statements = policy_statements(deploy, "mlops-dev-prod-endpoint")
+    resources = [r for s in statements for r in as_list(s["Resource"]) if isinstance(r, str)]
     assert f"arn:aws:s3:::mlops-dev-artifacts-{ACCOUNT}/data-capture/prod/*" in resources
 
 
 def test_production_template_is_realtime_and_safe(default_synth: Synthesized) -> None:
-    template = _endpoint_template(default_synth, "mlops-dev-endpoint-prod")
+    template = endpoint_template(default_synth, "mlops-dev-endpoint-prod")
     assert set(template["Parameters"]) == {
         "ModelPackageArn",
         "ExecutionRoleArn",
@@ -255,7 +231,7 @@ def test_production_template_is_realtime_and_safe(default_synth: Synthesized) ->
 
 
 def test_staging_template_is_serverless_by_default(default_synth: Synthesized) -> None:
-    template = _endpoint_template(default_synth, "mlops-dev-endpoint-staging")
+    template = endpoint_template(default_synth, "mlops-dev-endpoint-staging")
     assert set(template["Parameters"]) == {"ModelPackageArn", "ExecutionRoleArn"}
     [config] = _typed(template["Resources"], "AWS::SageMaker::EndpointConfig")
     assert config["ProductionVariants"][0]["ServerlessConfig"] == {
@@ -265,7 +241,7 @@ def test_staging_template_is_serverless_by_default(default_synth: Synthesized) -
 
 
 def test_config_shapes_the_endpoints(custom_synth: Synthesized) -> None:
-    prod = _endpoint_template(custom_synth, "acme-ml-prod-endpoint-prod")
+    prod = endpoint_template(custom_synth, "acme-ml-prod-endpoint-prod")
     [config] = _typed(prod["Resources"], "AWS::SageMaker::EndpointConfig")
     assert config["ProductionVariants"][0]["InstanceType"] == "ml.c5.xlarge"
     [endpoint] = _typed(prod["Resources"], "AWS::SageMaker::Endpoint")
@@ -274,13 +250,13 @@ def test_config_shapes_the_endpoints(custom_synth: Synthesized) -> None:
     assert routing["LinearStepSize"] == {"Type": "CAPACITY_PERCENT", "Value": 25}
     alarms = {a["AlarmName"]: a for a in _typed(prod["Resources"], "AWS::CloudWatch::Alarm")}
     assert alarms["acme-ml-prod-prod-latency-p99"]["Threshold"] == 250_000
-    staging = _endpoint_template(custom_synth, "acme-ml-prod-endpoint-staging")
+    staging = endpoint_template(custom_synth, "acme-ml-prod-endpoint-staging")
     [staging_config] = _typed(staging["Resources"], "AWS::SageMaker::EndpointConfig")
     assert staging_config["ProductionVariants"][0]["InstanceType"] == "ml.t2.medium"
 
 
 def test_vpc_mode_places_endpoints_and_functions_in_the_vpc(vpc_synth: Synthesized) -> None:
-    prod = _endpoint_template(vpc_synth, "mlops-dev-endpoint-prod")
+    prod = endpoint_template(vpc_synth, "mlops-dev-endpoint-prod")
     assert {"SubnetIds", "SecurityGroupId"} <= set(prod["Parameters"])
     [model] = _typed(prod["Resources"], "AWS::SageMaker::Model")
     assert model["VpcConfig"]["SecurityGroupIds"] == [{"Ref": "SecurityGroupId"}]
@@ -337,7 +313,7 @@ def test_batch_scoring_runs_on_its_schedule_in_the_vpc(vpc_synth: Synthesized) -
         "manual",
         "rate(1 day)",
     ]
-    statements = _policy(resources, "mlops-dev-batch-scoring")
+    statements = policy_statements(resources, "mlops-dev-batch-scoring")
     passes = next(s for s in statements if s.get("Sid") == "PassModelRole")
     assert passes["Condition"] == {
         "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}

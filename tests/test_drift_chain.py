@@ -9,11 +9,8 @@ template's environment, against moto's DynamoDB, SSM and SageMaker.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -21,26 +18,11 @@ import pytest
 from moto import mock_aws
 
 from tests.conftest import Synthesized
+from tests.templates import load_handler
 
-ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 SCHEDULES = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:monitoring-schedule"
-
-
-def _handler_module() -> Any:
-    layer = str(ROOT / "lambda" / "_shared" / "python")
-    if layer not in sys.path:
-        sys.path.append(layer)
-    name = "start_training_handler"  # the name its own tests load it under
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, ROOT / "lambda" / "start_training" / "handler.py"
-        )
-        assert spec is not None and spec.loader is not None
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +132,7 @@ def cloud(wiring: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[d
                 }
             ),
         )
-        handler = _handler_module()
+        handler = load_handler("start_training")
         handler._CLIENTS.clear()  # clients made under this mock
 
         def deliver(event: dict[str, Any]) -> list[dict[str, Any]]:

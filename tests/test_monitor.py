@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,21 +11,15 @@ from mlops_constructs.monitor import BASELINE_PARAMETERS, MonitorSettings
 from stacks.config import PlatformConfig
 from stacks.monitor_stack import alarm_names
 from tests.conftest import Synthesized
+from tests.templates import as_list, endpoint_template, load_handler, policy_statements
 
 ACCOUNT = "123456789012"
-ROOT = Path(__file__).resolve().parent.parent
 JOB_TYPES = {
     "AWS::SageMaker::DataQualityJobDefinition": "DataQuality",
     "AWS::SageMaker::ModelQualityJobDefinition": "ModelQuality",
     "AWS::SageMaker::ModelBiasJobDefinition": "ModelBias",
     "AWS::SageMaker::ModelExplainabilityJobDefinition": "ModelExplainability",
 }
-
-
-def _endpoint_template(synth: Synthesized, name: str) -> dict[str, Any]:
-    [path] = sorted(synth.outdir.glob(f"asset.*/{name}.template.json"))
-    template: dict[str, Any] = json.loads(path.read_text())
-    return template
 
 
 def _of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
@@ -59,7 +52,7 @@ def _stack(synth: Synthesized, part: str, env: str = "dev") -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def prod(default_synth: Synthesized) -> dict[str, Any]:
-    return _endpoint_template(default_synth, "mlops-dev-endpoint-prod")
+    return endpoint_template(default_synth, "mlops-dev-endpoint-prod")
 
 
 # --- the four monitors of a real-time endpoint -----------------------------------------------
@@ -262,13 +255,13 @@ def test_health_alarms_notify_and_only_errors_and_latency_roll_back(prod: dict[s
 
 
 def test_serverless_staging_has_no_monitors(default_synth: Synthesized) -> None:
-    staging = _endpoint_template(default_synth, "mlops-dev-endpoint-staging")
+    staging = endpoint_template(default_synth, "mlops-dev-endpoint-staging")
     assert not _of_type(staging, "AWS::SageMaker::MonitoringSchedule")
     assert set(staging["Parameters"]) == {"ModelPackageArn", "ExecutionRoleArn"}
 
 
 def test_realtime_staging_is_monitored_but_does_not_retrain(custom_synth: Synthesized) -> None:
-    staging = _endpoint_template(custom_synth, "acme-ml-dev-endpoint-staging")
+    staging = endpoint_template(custom_synth, "acme-ml-dev-endpoint-staging")
     names = {
         s["Properties"]["MonitoringScheduleName"]
         for s in _of_type(staging, "AWS::SageMaker::MonitoringSchedule").values()
@@ -294,7 +287,7 @@ def test_realtime_staging_is_monitored_but_does_not_retrain(custom_synth: Synthe
 
 
 def test_vpc_mode_runs_monitors_in_the_vpc(vpc_synth: Synthesized) -> None:
-    prod = _endpoint_template(vpc_synth, "mlops-dev-endpoint-prod")
+    prod = endpoint_template(vpc_synth, "mlops-dev-endpoint-prod")
     for kind in JOB_TYPES:
         network = _props(prod, kind)["NetworkConfig"]
         assert network["EnableNetworkIsolation"] is True
@@ -307,7 +300,7 @@ def test_vpc_mode_runs_monitors_in_the_vpc(vpc_synth: Synthesized) -> None:
 
 
 def test_batch_scoring_gets_the_batch_monitors(vpc_synth: Synthesized) -> None:
-    batch = _endpoint_template(vpc_synth, "mlops-dev-monitor-batch")
+    batch = endpoint_template(vpc_synth, "mlops-dev-monitor-batch")
     kinds = {JOB_TYPES[v["Type"]] for v in batch["Resources"].values() if v["Type"] in JOB_TYPES}
     # Clarify explains with a model; batch scoring picks its model per run.
     assert kinds == {"DataQuality", "ModelQuality", "ModelBias"}
@@ -357,28 +350,11 @@ def test_batch_scoring_gets_the_batch_monitors(vpc_synth: Synthesized) -> None:
 # --- roles and the deploy pipeline ----------------------------------------------------------
 
 
-def _policy(resources: dict[str, Any], role_name: str) -> list[dict[str, Any]]:
-    role_id = next(
-        k
-        for k, v in resources.items()
-        if v["Type"] == "AWS::IAM::Role" and v["Properties"].get("RoleName") == role_name
-    )
-    return [
-        s
-        for v in resources.values()
-        if v["Type"] == "AWS::IAM::Policy" and {"Ref": role_id} in v["Properties"]["Roles"]
-        for s in v["Properties"]["PolicyDocument"]["Statement"]
-    ]
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
 def test_monitor_role_is_scoped_to_its_target(default_synth: Synthesized) -> None:
     deploy = _stack(default_synth, "deploy")["Resources"]
     statements = {
-        s.get("Sid", str(i)): s for i, s in enumerate(_policy(deploy, "mlops-dev-prod-monitor"))
+        s.get("Sid", str(i)): s
+        for i, s in enumerate(policy_statements(deploy, "mlops-dev-prod-monitor"))
     }
     metrics = statements["MonitorMetrics"]
     assert metrics["Action"] == "cloudwatch:PutMetricData"
@@ -387,15 +363,15 @@ def test_monitor_role_is_scoped_to_its_target(default_synth: Synthesized) -> Non
         f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:endpoint/mlops-dev-prod"
     )
     resources = {
-        r for s in statements.values() for r in _as_list(s["Resource"]) if isinstance(r, str)
+        r for s in statements.values() for r in as_list(s["Resource"]) if isinstance(r, str)
     }
     assert f"arn:aws:s3:::mlops-dev-artifacts-{ACCOUNT}/monitoring/prod/*" in resources
     assert f"arn:aws:s3:::mlops-dev-curated-{ACCOUNT}/ground-truth/prod/*" in resources
     writes = [
         r
         for s in statements.values()
-        if any(a.startswith("s3:Put") for a in _as_list(s["Action"]))
-        for r in _as_list(s["Resource"])
+        if any(a.startswith("s3:Put") for a in as_list(s["Action"]))
+        for r in as_list(s["Resource"])
     ]
     assert writes == [f"arn:aws:s3:::mlops-dev-artifacts-{ACCOUNT}/monitoring/prod/*"]
     # No staging monitor role: staging is serverless by default.
@@ -408,7 +384,7 @@ def test_monitor_role_is_scoped_to_its_target(default_synth: Synthesized) -> Non
 
 def test_deploy_role_manages_only_this_environments_monitors(default_synth: Synthesized) -> None:
     deploy = _stack(default_synth, "deploy")["Resources"]
-    statements = {s.get("Sid"): s for s in _policy(deploy, "mlops-dev-deploy-cfn")}
+    statements = {s.get("Sid"): s for s in policy_statements(deploy, "mlops-dev-deploy-cfn")}
     monitors = statements["Monitors"]
     arn = f"arn:aws:sagemaker:us-east-1:{ACCOUNT}"
     assert sorted(monitors["Resource"]) == sorted(
@@ -462,7 +438,7 @@ def test_template_defaults_name_the_resources_the_deploy_stack_creates(
         "mlops-dev-monitor-batch",
     ):
         target = name.rsplit("-", 1)[1]
-        parameters = _endpoint_template(vpc_synth, name)["Parameters"]
+        parameters = endpoint_template(vpc_synth, name)["Parameters"]
         defaults = {k: v["Default"] for k, v in parameters.items() if "Default" in v}
         for key, value in defaults.items():
             seen += 1
@@ -485,7 +461,7 @@ def test_template_defaults_name_the_resources_the_deploy_stack_creates(
         if v["Type"] == "AWS::Lambda::Function"
         and v["Properties"].get("FunctionName") == "mlops-dev-batch-scoring"
     )
-    batch = _endpoint_template(vpc_synth, "mlops-dev-monitor-batch")["Parameters"]
+    batch = endpoint_template(vpc_synth, "mlops-dev-monitor-batch")["Parameters"]
     assert scoring["CAPTURE_URI"] == batch["CaptureUri"]["Default"]
 
 
@@ -517,22 +493,7 @@ def test_overrides_stay_under_codepipelines_limit_for_the_longest_names() -> Non
 
 
 def test_router_passes_exactly_the_templates_baseline_variables() -> None:
-    import importlib.util
-    import sys
-
-    layer = str(ROOT / "lambda" / "_shared" / "python")
-    if layer not in sys.path:
-        sys.path.append(layer)  # the shared Lambda layer the handler imports
-
-    name = "deploy_router_handler"  # the name its own tests load it under
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, ROOT / "lambda" / "deploy_router" / "handler.py"
-        )
-        assert spec is not None and spec.loader is not None
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    module = sys.modules[name]
+    module = load_handler("deploy_router")
     assert tuple(module.BASELINE_VARIABLES) == BASELINE_PARAMETERS
     assert module.NO_BASELINE == "none"
 
@@ -556,7 +517,7 @@ def test_every_alarm_notifies_the_encrypted_alarms_topic_and_is_on_the_dashboard
     found: set[str] = set()
     templates = [_stack(default_synth, p) for p in ("build", "deploy")]
     templates += [
-        _endpoint_template(default_synth, f"mlops-dev-endpoint-{s}") for s in ("staging", "prod")
+        endpoint_template(default_synth, f"mlops-dev-endpoint-{s}") for s in ("staging", "prod")
     ]
     for template in templates:
         for name, alarm in _alarms(template).items():
@@ -725,7 +686,7 @@ def test_monitoring_off_keeps_alarms_dashboard_and_a_working_router(
     monitor_off: Synthesized,
 ) -> None:
     assert monitor_off.violations() == []
-    prod = _endpoint_template(monitor_off, "mlops-dev-endpoint-prod")
+    prod = endpoint_template(monitor_off, "mlops-dev-endpoint-prod")
     assert not _of_type(prod, "AWS::SageMaker::MonitoringSchedule")
     assert not any(p.startswith(("Monitor", "Ground")) for p in prod["Parameters"])
     # Health alarms stay; drift alarms go.

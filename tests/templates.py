@@ -1,0 +1,58 @@
+"""Readers of synthesized templates and loaders of Lambda handlers, shared by the test modules."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from tests.conftest import Synthesized
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def endpoint_template(synth: Synthesized, name: str) -> dict[str, Any]:
+    """A template the deploy pipeline deploys (shipped in the deploy stack's asset), by name."""
+    matches = sorted(synth.outdir.glob(f"asset.*/{name}.template.json"))
+    assert len(matches) == 1, matches
+    template: dict[str, Any] = json.loads(matches[0].read_text())
+    return template
+
+
+def policy_statements(resources: dict[str, Any], role_name: str) -> list[dict[str, Any]]:
+    """The statements of every inline policy attached to the role named ``role_name``."""
+    role_id = next(
+        k
+        for k, v in resources.items()
+        if v["Type"] == "AWS::IAM::Role" and v["Properties"].get("RoleName") == role_name
+    )
+    return [
+        s
+        for v in resources.values()
+        if v["Type"] == "AWS::IAM::Policy" and {"Ref": role_id} in v["Properties"]["Roles"]
+        for s in v["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def load_handler(function: str) -> ModuleType:
+    """``lambda/<function>/handler.py`` under the name its own tests use
+    (``<function>_handler``), with the shared layer on the path."""
+    layer = str(ROOT / "lambda" / "_shared" / "python")
+    if layer not in sys.path:
+        sys.path.append(layer)
+    name = f"{function}_handler"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            name, ROOT / "lambda" / function / "handler.py"
+        )
+        assert spec is not None and spec.loader is not None
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
