@@ -38,7 +38,7 @@ $(UV):
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet "uv==$(UV_VERSION)"
 
-$(PY_STAMP): requirements.txt requirements-dev.txt ml/requirements.txt constructs/pyproject.toml | $(UV)
+$(PY_STAMP): requirements.txt requirements-dev.txt ml/requirements.txt projects/demand/requirements.txt constructs/pyproject.toml | $(UV)
 	$(UV) pip install --quiet --python $(VENV)/bin/python -r requirements-dev.txt
 	touch $@
 
@@ -64,6 +64,8 @@ lint: $(PY_STAMP)
 
 typecheck: $(PY_STAMP)
 	mypy
+	# Each example project on its own: their entry points share module names (train, evaluate).
+	MYPYPATH=projects/demand/src:projects/demand/tests mypy --strict --ignore-missing-imports projects/demand/src projects/demand/tests
 
 unit: install
 	pytest

@@ -31,9 +31,12 @@ import time
 t0 = time.perf_counter()
 from mlops_constructs.build.definition import PipelineSpec, build_definition
 t1 = time.perf_counter()
+from mlops_constructs.build.definition import resolve_images
 spec = PipelineSpec(name="p", region="us-east-1", role_arn="arn:aws:iam::123456789012:role/r",
-                    artifacts_bucket="a", raw_bucket="r", raw_prefix="incoming/",
-                    model_package_group="g")
+                    artifacts_bucket="a", input_data_uri="s3://r/incoming/",
+                    model_package_group="g",
+                    images=resolve_images(region="us-east-1", framework="xgboost",
+                                          version="1.7-1"))
 build_definition(spec)
 t2 = time.perf_counter()
 build_definition(spec)
@@ -46,13 +49,24 @@ import aws_cdk as cdk
 cdk.App(outdir={outdir!r}).synth()
 """
 PLATFORM_APP = """
+import json
 import aws_cdk as cdk
 from stacks.app_builder import build_app, project_context
-from stacks.config import load_config
+from stacks.config import load_config, parse_config
 app = cdk.App(outdir={outdir!r}, context=project_context())
-build_app(load_config({config!r}), app)
+config = parse_config(json.loads({data!r})) if {data!r} else load_config({config!r})
+build_app(config, app)
 app.synth()
 """
+
+
+def projects_config(count: int) -> str:
+    """The default platform with ``count`` copies of the churn project (p1, p2, ...)."""
+    sys.path.insert(0, str(ROOT))
+    from stacks.config import PlatformConfig
+
+    churn = PlatformConfig().projects[0].model_dump(mode="json")
+    return json.dumps({"projects": [{**churn, "name": f"p{i + 1}"} for i in range(count)]})
 
 
 def _env() -> dict[str, str]:
@@ -86,13 +100,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--config", default="", help="YAML configuration (default: built-in)")
+    parser.add_argument(
+        "--projects",
+        default="",
+        help="comma-separated project counts (e.g. 1,3,10): the default platform with that many "
+        "copies of the churn project in one environment, instead of --config",
+    )
     args = parser.parse_args()
+    if args.projects:
+        _scaling([int(n) for n in args.projects.split(",")], args.runs)
+        return
 
     with tempfile.TemporaryDirectory() as tmp:
         floor, full = [], []
         for i in range(args.runs):
             floor.append(_timed(EMPTY_APP.format(outdir=f"{tmp}/empty{i}")))
-            full.append(_timed(PLATFORM_APP.format(outdir=f"{tmp}/app{i}", config=args.config)))
+            full.append(
+                _timed(PLATFORM_APP.format(outdir=f"{tmp}/app{i}", config=args.config, data=""))
+            )
         f, p = statistics.median(floor), statistics.median(full)
         print(f"synth wall time, median of {args.runs} fresh processes")
         print(f"  empty CDK app (jsii floor) {f:6.2f} s")
@@ -126,6 +151,39 @@ def main() -> None:
             f"definition build alone: import sagemaker SDK {out[0]} s, first build {out[1]} s,"
             f" second build {out[2]} s"
         )
+
+
+def _scaling(counts: list[int], runs: int) -> None:
+    """Synth time and the largest stack for N projects in one environment."""
+    with tempfile.TemporaryDirectory() as tmp:
+        floor = statistics.median(
+            _timed(EMPTY_APP.format(outdir=f"{tmp}/empty{i}")) for i in range(runs)
+        )
+        print(f"empty CDK app (jsii floor), median of {runs}: {floor:.2f} s")
+        print(
+            f"{'projects':>8} {'synth s':>8} {'x floor':>8} {'s/project':>9} {'stacks':>6} "
+            f"{'resources':>9} {'largest stack':>28} {'res %':>6} {'size %':>6}"
+        )
+        for count in counts:
+            data = projects_config(count)
+            times = [
+                _timed(PLATFORM_APP.format(outdir=f"{tmp}/n{count}-{i}", config="", data=data))
+                for i in range(runs)
+            ]
+            t = statistics.median(times)
+            paths = sorted(Path(tmp, f"n{count}-0").glob("assembly-*/*.template.json"))
+            paths += sorted(Path(tmp, f"n{count}-0").glob("asset.*/*.template.json"))
+            sizes = []
+            for path in paths:
+                resources = len(json.loads(path.read_text())["Resources"])
+                sizes.append((resources / MAX_RESOURCES, path.stat().st_size, resources, path))
+            worst = max(sizes, key=lambda x: max(x[0], x[1] / MAX_TEMPLATE_BYTES))
+            print(
+                f"{count:8d} {t:8.2f} {t / floor:8.2f} {(t - floor) / count:9.2f} "
+                f"{len(paths):6d} {sum(s[2] for s in sizes):9d} "
+                f"{worst[3].stem.removesuffix('.template')[-28:]:>28} {worst[0]:6.1%} "
+                f"{worst[1] / MAX_TEMPLATE_BYTES:6.1%}"
+            )
 
 
 if __name__ == "__main__":

@@ -11,20 +11,70 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from mlops_constructs.build import (
+    EntryPoints,
     GitSource,
     MlCiCd,
     PipelineSpec,
+    QualityGate,
     TrainingPipeline,
     TrainingTrigger,
+    resolve_images,
 )
-from mlops_constructs.data import DataLakeRef
+from mlops_constructs.data import DataCatalog, DataLakeRef
 from mlops_constructs.monitor import DeadLetterAlarm, FailureAlarm
 from mlops_constructs.notifications import NotificationTopic
 from mlops_constructs.observability import retention_days
-from stacks.config import PlatformConfig
-from stacks.data_stack import DataStack
+from stacks.config import PlatformConfig, ProjectConfig
+from stacks.data_stack import ProjectDataStack
 
 LAMBDA_DIR = Path(__file__).resolve().parent.parent / "lambda"
+
+
+def pipeline_spec(
+    project: ProjectConfig, prefix: str, region: str, data: ProjectDataStack, input_data_uri: str
+) -> PipelineSpec:
+    """The standard pipeline of ``project``, from its settings."""
+    build = project.build
+    framework, images = project.framework, project.images
+    return PipelineSpec(
+        name=f"{prefix}-training",
+        region=region,
+        artifacts_bucket=data.lake.bucket_name("artifacts"),
+        input_data_uri=input_data_uri,
+        model_package_group=data.registry.name,
+        images=resolve_images(
+            region=region,
+            framework=framework.name if framework else None,
+            version=framework.version if framework else None,
+            py_version=framework.py_version if framework else None,
+            base_framework=framework.base_framework if framework else None,
+            training_instance_type=build.training_instance_type,
+            serving_instance_type=project.deploy.production.instance_type,
+            training=images.training if images else None,
+            serving=images.serving if images else None,
+            processing=images.processing if images else None,
+        ),
+        entry_points=EntryPoints(**project.entry_points.model_dump()),
+        problem_type=project.problem_type,
+        gate=QualityGate(
+            metric=project.gate.metric,
+            threshold=project.gate.threshold,
+            higher_is_better=project.gate_higher_is_better,
+        ),
+        description=f"Model of project {project.name}, trained by {prefix}-training",
+        processing_instance_type=build.processing_instance_type,
+        training_instance_type=build.training_instance_type,
+        training_instance_count=build.training_instance_count,
+        hyperparameters=dict(build.hyperparameters),
+        debugger_rules=build.debugger_rules,
+        data_quality_baseline=build.data_quality_baseline,
+        model_quality_constraints=project.monitor.enabled
+        and "model_quality" in project.monitor.types,
+        bias_baseline=build.bias_baseline,
+        model_baselines=build.model_baselines,
+        spot_training=build.spot_training,
+        max_training_minutes=build.max_training_minutes,
+    )
 
 
 class BuildStack(cdk.Stack):
@@ -40,13 +90,15 @@ class BuildStack(cdk.Stack):
         id: str,
         *,
         config: PlatformConfig,
-        data: DataStack,
+        project: ProjectConfig,
+        data: ProjectDataStack,
+        catalog: DataCatalog,
         alarms: NotificationTopic,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id, **kwargs)
         prefix = data.prefix
-        build = config.build
+        build = project.build
         lake = DataLakeRef.of(self, "Lake", data.lake)
         network = data.network
         log_retention = retention_days(config.audit.log_retention_days)
@@ -55,24 +107,7 @@ class BuildStack(cdk.Stack):
             self,
             "Training",
             prefix=prefix,
-            spec=PipelineSpec(
-                name=f"{prefix}-training",
-                region=self.region,
-                artifacts_bucket=data.lake.bucket_name("artifacts"),
-                raw_bucket=data.lake.bucket_name("raw"),
-                raw_prefix=data.lake.raw_prefix,
-                model_package_group=data.registry.name,
-                processing_instance_type=build.processing_instance_type,
-                training_instance_type=build.training_instance_type,
-                training_instance_count=build.training_instance_count,
-                auc_threshold=build.auc_threshold,
-                hyperparameters=dict(build.hyperparameters),
-                debugger_rules=build.debugger_rules,
-                bias_baseline=build.bias_baseline,
-                model_baselines=build.model_baselines,
-                spot_training=build.spot_training,
-                max_training_minutes=build.max_training_minutes,
-            ),
+            spec=pipeline_spec(project, prefix, self.region, data, catalog.curated_location),
             lake=lake,
             registry=data.registry,
             subnets=network.subnets if network else (),
@@ -92,7 +127,7 @@ class BuildStack(cdk.Stack):
         code_version = ssm.StringParameter.from_string_parameter_name(
             self, "CodeVersionByName", code_version_name
         )
-        source = build.source
+        source = project.source
         self.cicd = MlCiCd(
             self,
             "CiCd",
@@ -102,6 +137,7 @@ class BuildStack(cdk.Stack):
             training=self.training,
             log_retention=log_retention,
             code_version_parameter=code_version,
+            ml_dir=source.path,
             git=GitSource(
                 connection_arn=source.connection_arn or "",
                 repository=source.repository or "",
@@ -111,7 +147,8 @@ class BuildStack(cdk.Stack):
             else None,
         )
 
-        self.data_arrival: events.Rule = lake.on_raw_data_arrival(self, "DataArrival")
+        # Training starts from curated data that passed data quality, never from raw uploads.
+        self.new_data: events.Rule = catalog.on_etl_succeeded(self, "CuratedData")
         self.trigger = TrainingTrigger(
             self,
             "Trigger",
@@ -120,9 +157,10 @@ class BuildStack(cdk.Stack):
             training=self.training,
             data_key=data.data_key,
             ops_key=data.ops_key,
-            input_data_uri=lake.raw.s3_url_for_object(lake.raw_prefix),
+            input_data_uri=catalog.curated_location,
             code_version_parameter=code_version,
-            data_arrival=self.data_arrival,
+            new_data=self.new_data,
+            etl_job_name=catalog.etl_job_name,
             log_retention=log_retention,
             debounce=cdk.Duration.minutes(build.debounce_minutes),
             max_executions_per_day=build.max_executions_per_day,

@@ -13,14 +13,16 @@ from mlops_constructs.data import (
     DataLakeRef,
     EtlSettings,
     GlueNetwork,
+    IngestBatching,
 )
+from mlops_constructs.monitor import FailureAlarm
 from mlops_constructs.notifications import NotificationTopic
-from stacks.config import PlatformConfig
-from stacks.data_stack import DataStack
+from stacks.config import ProjectConfig
+from stacks.data_stack import ProjectDataStack
 
 
 class CatalogStack(cdk.Stack):
-    """Glue catalog and jobs over the data stack's lake, plus the data events topic.
+    """A project's Glue catalog and jobs over its lake, plus its data events topic.
 
     The data-arrival rule (``LakeAccess.on_raw_data_arrival``) belongs to its consumer: the
     build stack creates it with the training trigger as target.
@@ -31,13 +33,14 @@ class CatalogStack(cdk.Stack):
         scope: Construct,
         id: str,
         *,
-        config: PlatformConfig,
-        data: DataStack,
+        project: ProjectConfig,
+        data: ProjectDataStack,
+        alarms: NotificationTopic,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id, **kwargs)
         prefix = data.prefix
-        cat = config.catalog
+        cat = project.dataset
         events_topic = NotificationTopic(
             self,
             "DataEvents",
@@ -67,10 +70,22 @@ class CatalogStack(cdk.Stack):
                 timeout_minutes=cat.etl_timeout_minutes,
             ),
             crawler_schedule=cat.crawler_schedule,
+            batch=IngestBatching(
+                size=cat.ingest_batch_size, window_seconds=cat.ingest_batch_window_seconds
+            ),
             network=GlueNetwork(
                 subnet=data.network.subnets[0],
                 security_group=data.network.workload_security_group,
             )
             if data.network
             else None,
+        )
+        FailureAlarm(
+            self,
+            "EtlFailedAlarm",
+            name=f"{prefix}-etl-failed",
+            rule=self.catalog.etl_failed,
+            description=f"{prefix}: the ETL job failed (a data-quality ruleset, or the job): "
+            "the batch was not curated and nothing trained on it",
+            topic=alarms.topic,
         )

@@ -10,6 +10,7 @@ so a bad file fails in well under a second.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -24,6 +25,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from stacks import aws_facts
+from stacks.config_hints import account_problem, nearest_key, yaml_tab_problem
 
 # Used only when neither the configuration nor CDK_DEFAULT_ACCOUNT / CDK_DEFAULT_REGION name
 # an account or region: synthesis needs concrete values, deployment gets real ones from the CLI.
@@ -132,7 +136,6 @@ class EnvironmentConfig(_Model):
 class DataLakeConfig(_Model):
     """Lifecycle of the data-lake buckets. All periods are days."""
 
-    raw_prefix: str = "incoming/"
     noncurrent_version_expiration_days: Annotated[int, Field(ge=1)] = 90
     abort_incomplete_multipart_upload_days: Annotated[int, Field(ge=1)] = 7
     # Objects move to S3 Intelligent-Tiering after this many days; null keeps them in Standard.
@@ -140,16 +143,6 @@ class DataLakeConfig(_Model):
     # Raw objects expire after this many days; null keeps them forever.
     raw_expiration_days: Annotated[int, Field(ge=1)] | None = None
     access_log_expiration_days: Annotated[int, Field(ge=1)] = 365
-
-    @field_validator("raw_prefix")
-    @classmethod
-    def _prefix(cls, v: str) -> str:
-        if not _PREFIX_RE.match(v):
-            raise ValueError(
-                f"{v!r} is not a valid key prefix. Fix: use lowercase path segments ending in "
-                "'/', e.g. 'incoming/'"
-            )
-        return v
 
     @model_validator(mode="after")
     def _expiry_after_tiering(self) -> DataLakeConfig:
@@ -216,11 +209,17 @@ def _default_rules() -> tuple[str, ...]:
     )
 
 
-class CatalogConfig(_Model):
-    """Glue Data Catalog: the curated table, its crawlers, the ETL job and data-quality rules."""
+class DatasetConfig(_Model):
+    """A project's dataset: where raw files land, the curated Glue table (schema, label), its
+    crawlers, the ETL job and the data-quality rules every batch must pass."""
 
-    table_name: str = "customers"
-    columns: tuple[ColumnConfig, ...] = Field(default_factory=_default_columns)
+    # Producers drop raw CSV files under this prefix of the project's raw bucket.
+    raw_prefix: str = "incoming/"
+    table_name: str
+    # The curated table's schema, in CSV column order.
+    columns: tuple[ColumnConfig, ...]
+    # The column the model predicts (must be one of columns).
+    label: str
     # Hive-style partition key the ETL job writes; the job fills it with the ingestion date.
     partition_key: str = "ingest_date"
     # Crawler schedule as a Glue cron expression; null runs crawlers on demand only (no idle cost).
@@ -228,9 +227,23 @@ class CatalogConfig(_Model):
     etl_worker_type: str = "G.1X"
     etl_workers: Annotated[int, Field(ge=2, le=100)] = 2
     etl_timeout_minutes: Annotated[int, Field(ge=1, le=2880)] = 60
-    data_quality_rules: tuple[str, ...] = Field(default_factory=_default_rules)
+    # Raw arrivals start the ETL job in batches: after this many objects, or this many seconds
+    # after the first of a batch (Glue's event trigger: 1-100 objects, 1-900 seconds).
+    ingest_batch_size: Annotated[int, Field(ge=1, le=100)] = 100
+    ingest_batch_window_seconds: Annotated[int, Field(ge=1, le=900)] = 900
+    data_quality_rules: tuple[str, ...] = ("RowCount > 0",)
 
-    @field_validator("table_name", "partition_key")
+    @field_validator("raw_prefix")
+    @classmethod
+    def _raw_prefix(cls, v: str) -> str:
+        if not _PREFIX_RE.match(v):
+            raise ValueError(
+                f"{v!r} is not a valid key prefix. Fix: use lowercase path segments ending in "
+                "'/', e.g. 'incoming/'"
+            )
+        return v
+
+    @field_validator("table_name", "partition_key", "label")
     @classmethod
     def _ident(cls, v: str) -> str:
         if not _COLUMN_RE.match(v):
@@ -279,13 +292,30 @@ class CatalogConfig(_Model):
         return v
 
     @model_validator(mode="after")
-    def _partition_not_a_column(self) -> CatalogConfig:
-        if self.partition_key in {c.name for c in self.columns}:
+    def _columns_fit(self) -> DatasetConfig:
+        names = self.column_names
+        if self.partition_key in names:
             raise ValueError(
                 f"partition_key {self.partition_key!r} is also a column. Fix: pick a partition "
                 "key that is not in columns"
             )
+        if self.label not in names:
+            raise ValueError(
+                f"label {self.label!r} is not a column of the dataset. Fix: use one of "
+                f"{list(names)}, or add the column"
+            )
+        for rule in self.data_quality_rules:
+            for column in re.findall(r'"([^"]+)"', rule):
+                if column not in names:
+                    raise ValueError(
+                        f"data-quality rule {rule!r} names the column {column!r}, which the "
+                        f"dataset lacks. Fix: use one of {list(names)}"
+                    )
         return self
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
 
 
 class AuditConfig(_Model):
@@ -338,15 +368,6 @@ class NetworkConfig(_Model):
         return _log_retention(v)
 
 
-_INSTANCE_FAMILIES = ("t3", "m5", "m6i", "m7i", "c5", "c6i", "c7i", "r5", "r6i", "g4dn", "g5", "p3")
-_INSTANCE_SIZES = ("medium", "large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge",
-                   "16xlarge", "24xlarge")  # fmt: skip
-ML_INSTANCE_TYPES = frozenset(f"ml.{f}.{s}" for f in _INSTANCE_FAMILIES for s in _INSTANCE_SIZES)
-# Hosting (endpoints) offers t2 but not t3 burstable instances.
-HOSTING_INSTANCE_TYPES = frozenset(
-    {t for t in ML_INSTANCE_TYPES if not t.startswith("ml.t3.")}
-    | {f"ml.t2.{s}" for s in ("medium", "large", "xlarge", "2xlarge")}
-)
 DEBUGGER_RULES = frozenset({"loss_not_decreasing", "overfit", "overtraining", "tree_depth",
                             "class_imbalance", "feature_importance_overweight"})  # fmt: skip
 _ARN_CONNECTION = re.compile(
@@ -354,13 +375,16 @@ _ARN_CONNECTION = re.compile(
 )
 
 
-def _instance_type(v: str) -> str:
-    if v not in ML_INSTANCE_TYPES:
-        raise ValueError(
-            f"{v!r} is not a SageMaker instance type the platform knows. Fix: use one such as "
-            "'ml.m5.large' or 'ml.c5.xlarge'"
-        )
-    return v
+def _instance_type(use: aws_facts.InstanceUse) -> Any:
+    """A validator: ``v`` must be in SageMaker's own list for ``use`` (botocore's model)."""
+
+    def check(cls: Any, v: str) -> str:
+        problem = aws_facts.instance_type_problem(v, use)
+        if problem:
+            raise ValueError(problem)
+        return v
+
+    return classmethod(check)
 
 
 class SourceConfig(_Model):
@@ -370,6 +394,20 @@ class SourceConfig(_Model):
     connection_arn: str | None = None
     repository: str | None = None
     branch: str = "main"
+    # The project's folder inside the source (zip or repository); "." for its root.
+    path: str = "."
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, v: str) -> str:
+        if v != "." and not re.match(
+            r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$", v
+        ):
+            raise ValueError(
+                f"{v!r} is not a relative folder path. Fix: use e.g. 'ml' or 'projects/churn', "
+                "or '.' for the source's root"
+            )
+        return v
 
     @model_validator(mode="after")
     def _complete(self) -> SourceConfig:
@@ -391,35 +429,35 @@ class SourceConfig(_Model):
 
 
 class BuildConfig(_Model):
-    """The training pipeline, its CI/CD and its triggers."""
+    """A project's training pipeline, its CI/CD and its triggers.
+
+    SageMaker Debugger, Clarify and Model Monitor are closed to new AWS customers, so with the
+    defaults no pipeline step depends on them: accounts that have them switch them on here.
+    """
 
     enabled: bool = True
     processing_instance_type: str = "ml.m5.large"
     training_instance_type: str = "ml.m5.large"
     training_instance_count: Annotated[int, Field(ge=1, le=10)] = 1
-    # The quality gate: a model registers only if its test AUC is at least this.
-    auc_threshold: Annotated[float, Field(ge=0.5, le=1.0)] = 0.75
-    hyperparameters: dict[str, str] = Field(
-        default_factory=lambda: {"num_round": "200", "max_depth": "4", "eta": "0.1"}
-    )
-    # Empty turns SageMaker Debugger off (AWS closed Debugger and Clarify to new customers:
-    # accounts without access set debugger_rules: [], bias_baseline: false and
-    # model_baselines: false).
-    debugger_rules: tuple[str, ...] = ("loss_not_decreasing", "overfit")
-    bias_baseline: bool = True
+    # Passed to the training entry point as --<key> <value>.
+    hyperparameters: dict[str, str] = Field(default_factory=dict)
+    # SageMaker Debugger built-in rules (closed to new customers); empty: no Debugger.
+    debugger_rules: tuple[str, ...] = ()
+    # Model Monitor's data-quality baseline of the serving inputs (its analyzer image).
+    data_quality_baseline: bool = False
+    # Clarify pre-training bias baseline (needs clarify/analysis_config.json in the code).
+    bias_baseline: bool = False
     # Post-training bias and SHAP baselines (Clarify on a shadow endpoint of the trained model),
     # registered for Model Monitor's bias and explainability monitors.
-    model_baselines: bool = True
+    model_baselines: bool = False
     spot_training: bool = False
     max_training_minutes: Annotated[int, Field(ge=5, le=1440)] = 60
     # Guard of the automatic triggers (new data, drift): one start per window, N per day.
     debounce_minutes: Annotated[int, Field(ge=1, le=1440)] = 15
     max_executions_per_day: Annotated[int, Field(ge=1, le=100)] = 4
-    source: SourceConfig = SourceConfig()
 
-    _types = field_validator("processing_instance_type", "training_instance_type")(
-        classmethod(lambda cls, v: _instance_type(v))
-    )
+    _processing = field_validator("processing_instance_type")(_instance_type("processing"))
+    _training = field_validator("training_instance_type")(_instance_type("training"))
 
     @field_validator("debugger_rules")
     @classmethod
@@ -448,15 +486,7 @@ class DeployStageConfig(_Model):
     memory_mb: int = 2048
     max_concurrency: Annotated[int, Field(ge=1, le=200)] = 5
 
-    @field_validator("instance_type")
-    @classmethod
-    def _hosting_type(cls, v: str) -> str:
-        if v not in HOSTING_INSTANCE_TYPES:
-            raise ValueError(
-                f"{v!r} is not a SageMaker hosting instance type the platform knows. Fix: use "
-                "one such as 'ml.m5.large', 'ml.c5.xlarge' or 'ml.t2.medium'"
-            )
-        return v
+    _hosting = field_validator("instance_type")(_instance_type("hosting"))
 
     @model_validator(mode="after")
     def _consistent(self) -> DeployStageConfig:
@@ -508,7 +538,7 @@ class BatchConfig(_Model):
     instance_type: str = "ml.m5.large"
     instance_count: Annotated[int, Field(ge=1, le=20)] = 1
 
-    _type = field_validator("instance_type")(classmethod(lambda cls, v: _instance_type(v)))
+    _transform = field_validator("instance_type")(_instance_type("transform"))
 
     @field_validator("schedule")
     @classmethod
@@ -523,6 +553,31 @@ class BatchConfig(_Model):
         return v
 
 
+class TestPayload(_Model):
+    """One request of the staging test."""
+
+    content_type: str = "text/csv"
+    body: str
+
+    @model_validator(mode="after")
+    def _valid(self) -> TestPayload:
+        if self.content_type not in ("text/csv", "application/json"):
+            raise ValueError(
+                f"content_type {self.content_type!r} is not one the staging test sends. Fix: "
+                "use 'text/csv' or 'application/json'"
+            )
+        if not self.body.strip() or len(self.body) > 20_000:
+            raise ValueError("body must hold 1 to 20,000 characters. Fix: send a short request")
+        if self.content_type == "application/json":
+            try:
+                json.loads(self.body)
+            except ValueError:
+                raise ValueError(
+                    "body is not valid JSON. Fix: e.g. '{\"instances\": [{...}]}'"
+                ) from None
+        return self
+
+
 class DeployConfig(_Model):
     """Approved model -> staging endpoint -> test -> (manual approval) -> production."""
 
@@ -531,6 +586,9 @@ class DeployConfig(_Model):
     production: DeployStageConfig = DeployStageConfig()
     manual_approval: bool = True
     test_max_latency_ms: Annotated[int, Field(ge=10, le=60_000)] = 2000
+    # Requests the staging test sends (in the project's own request format); required when
+    # deploy is enabled.
+    test_payloads: tuple[TestPayload, ...] = ()
     front_door: FrontDoorConfig = FrontDoorConfig()
     batch: BatchConfig = BatchConfig()
 
@@ -539,14 +597,15 @@ MONITOR_TYPES = ("data_quality", "model_quality", "bias", "explainability")
 
 
 class MonitorConfig(_Model):
-    """Model Monitor on real-time endpoints and batch scoring, alarms and the dashboard.
+    """Model Monitor on a project's real-time endpoints and batch scoring, and health alarms.
 
-    AWS closed Model Monitor (like Debugger and Clarify) to new customers: accounts without
-    access set ``enabled: false`` (or ``types`` without bias/explainability for Clarify).
-    Health alarms, pipeline alarms and the dashboard stay on either way.
+    AWS closed Model Monitor (like Debugger and Clarify) to new customers, so it is off by
+    default; accounts that have it set ``enabled: true`` (with the build's
+    ``data_quality_baseline``, and ``model_baselines`` for bias and explainability).
+    Health alarms, pipeline alarms and the dashboard are on either way.
     """
 
-    enabled: bool = True
+    enabled: bool = False
     types: tuple[str, ...] = MONITOR_TYPES
     frequency: str = "daily"
     instance_type: str = "ml.m5.large"
@@ -555,24 +614,17 @@ class MonitorConfig(_Model):
     ground_truth_prefix: str = "ground-truth/"
     ground_truth_delay_hours: Annotated[int, Field(ge=0, le=168)] = 24
     drift_threshold: Annotated[float, Field(gt=0.0, le=1.0)] = 0.1
-    # Below this AUC on labelled traffic the model-quality alarm fires; default: the build's
-    # quality gate (build.auc_threshold).
-    min_auc: Annotated[float, Field(ge=0.5, le=1.0)] | None = None
-    # The serving inputs whose drift is alarmed on (at most 9: one metric-math alarm).
-    features: tuple[str, ...] = (
-        "tenure_months",
-        "monthly_charges",
-        "total_charges",
-        "support_calls",
-        "contract_type",
-    )
-    # One dashboard per environment ($3/month beyond an account's first three).
-    dashboard: bool = True
+    # The model-quality alarm fires when the gate's metric on labelled traffic crosses this
+    # (below it for higher-is-better metrics, above it otherwise); default: the gate threshold.
+    quality_threshold: float | None = None
+    # The serving inputs whose drift is alarmed on (at most 9: one metric-math alarm);
+    # default: the first 9 of serving.input_columns.
+    features: tuple[str, ...] = ()
     cpu_percent: Annotated[int, Field(ge=1, le=100)] = 80
     memory_percent: Annotated[int, Field(ge=1, le=100)] = 80
     disk_percent: Annotated[int, Field(ge=1, le=100)] = 80
 
-    _type = field_validator("instance_type")(classmethod(lambda cls, v: _instance_type(v)))
+    _processing = field_validator("instance_type")(_instance_type("processing"))
 
     @field_validator("types")
     @classmethod
@@ -609,10 +661,10 @@ class MonitorConfig(_Model):
     @field_validator("features")
     @classmethod
     def _features(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        if not 1 <= len(v) <= 9:
+        if len(v) > 9:
             raise ValueError(
                 f"{len(v)} features: one drift alarm reads at most 9. Fix: list 1 to 9 of the "
-                "model's serving inputs"
+                "model's serving inputs (none: the first 9)"
             )
         for name in v:
             if not re.match(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$", name):
@@ -623,23 +675,371 @@ class MonitorConfig(_Model):
         return v
 
 
-class PlatformConfig(_Model):
-    """The whole platform's configuration."""
+PROBLEM_TYPES = ("binary_classification", "multiclass_classification", "regression")
+# The metrics the evaluation report holds per problem type (docs/project-contract.md), and
+# whether higher is better.
+PROBLEM_METRICS: dict[str, dict[str, bool]] = {
+    "binary_classification": {
+        "auc": True, "accuracy": True, "precision": True, "recall": True, "f1": True,
+    },
+    "multiclass_classification": {
+        "accuracy": True, "weighted_f1": True, "weighted_precision": True,
+        "weighted_recall": True,
+    },
+    "regression": {"rmse": False, "mae": False, "mse": False, "r2": True},
+}  # fmt: skip
+FRAMEWORKS = ("xgboost", "sklearn", "pytorch", "tensorflow", "huggingface")
+_PROJECT_NAME_RE = re.compile(r"^[a-z][a-z0-9]{1,11}$")
+_FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_ENTRY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.py$")
 
-    project_name: str = "mlops"
-    environments: tuple[EnvironmentConfig, ...] = (EnvironmentConfig(name="dev"),)
-    tags: dict[str, str] = Field(default_factory=dict)
-    data_lake: DataLakeConfig = DataLakeConfig()
-    catalog: CatalogConfig = CatalogConfig()
-    audit: AuditConfig = AuditConfig()
-    network: NetworkConfig = NetworkConfig()
+
+class FrameworkConfig(_Model):
+    """An AWS prebuilt framework image (training, evaluation and serving)."""
+
+    name: str = "xgboost"
+    version: str = "1.7-1"
+    # Python version tag where the image table needs one (e.g. 'py310' for pytorch).
+    py_version: str | None = None
+    # Hugging Face images are built on a base framework, e.g. 'pytorch2.1.0'.
+    base_framework: str | None = None
+
+    @field_validator("version", "py_version", "base_framework", mode="before")
+    @classmethod
+    def _quoted(cls, v: Any) -> Any:
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            raise ValueError(
+                f"{v!r} is a number: YAML reads an unquoted 1.10 as 1.1 and 2.0 as a float. "
+                "Fix: quote the version, e.g. version: '1.7-1' or '2.5.1'"
+            )
+        return v
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if v not in FRAMEWORKS:
+            raise ValueError(
+                f"{v!r} is not a supported framework. Fix: use one of {', '.join(FRAMEWORKS)}, "
+                "or images: {training: ..., serving: ...} for your own containers"
+            )
+        return v
+
+
+class ImagesConfig(_Model):
+    """Bring your own containers: ECR image URIs (processing defaults to training)."""
+
+    training: str
+    serving: str
+    processing: str | None = None
+
+    @field_validator("training", "serving", "processing")
+    @classmethod
+    def _uri(cls, v: str | None) -> str | None:
+        problem = aws_facts.image_uri_problem(v) if v is not None else None
+        if problem:
+            raise ValueError(problem)
+        return v
+
+
+class EntryPointsConfig(_Model):
+    """The project's entry-point files in its src/ folder (docs/project-contract.md)."""
+
+    preprocess: str = "preprocess.py"
+    train: str = "train.py"
+    evaluate: str = "evaluate.py"
+    inference: str = "inference.py"
+
+    @field_validator("preprocess", "train", "evaluate", "inference")
+    @classmethod
+    def _file(cls, v: str) -> str:
+        if not _ENTRY_RE.match(v):
+            raise ValueError(
+                f"{v!r} is not a Python file name. Fix: name a .py file in src/, e.g. 'train.py'"
+            )
+        return v
+
+
+class GateConfig(_Model):
+    """The quality gate: a model registers only if its test metric passes the threshold."""
+
+    metric: str = "auc"
+    # higher: metric >= threshold passes; lower: metric <= threshold passes. Default: the
+    # metric's own direction (rmse, mae, mse lower; everything else higher).
+    direction: str | None = None
+    threshold: float = 0.75
+
+    @field_validator("direction")
+    @classmethod
+    def _direction(cls, v: str | None) -> str | None:
+        if v is not None and v not in ("higher", "lower"):
+            raise ValueError(f"direction {v!r}. Fix: use 'higher' or 'lower'")
+        return v
+
+
+class ServingConfig(_Model):
+    """The project's request and response format (docs/project-contract.md)."""
+
+    # The request's columns, in order; default: every dataset column but the label.
+    input_columns: tuple[str, ...] = ()
+    prediction_field: str = "prediction"
+    # Classification: the probability of the predicted (binary: positive) class, or null.
+    probability_field: str | None = None
+    # Multiclass: the class labels the model predicts.
+    classes: tuple[str, ...] = ()
+
+    @field_validator("prediction_field", "probability_field")
+    @classmethod
+    def _field(cls, v: str | None) -> str | None:
+        if v is not None and not _FIELD_RE.match(v):
+            raise ValueError(
+                f"{v!r} is not a response field name. Fix: use letters, digits and '_'"
+            )
+        return v
+
+
+def _churn_payloads() -> tuple[TestPayload, ...]:
+    instance = {
+        "tenure_months": 40,
+        "monthly_charges": 55.0,
+        "total_charges": 2200.0,
+        "support_calls": 0,
+        "contract_type": "two-year",
+    }
+    return (
+        TestPayload(content_type="text/csv", body="12,70.5,845.0,3,month-to-month"),
+        TestPayload(content_type="application/json", body=json.dumps({"instances": [instance]})),
+    )
+
+
+class ProjectConfig(_Model):
+    """One model project: a team's code, data, pipeline, registry, releases and monitoring.
+
+    ``build``, ``deploy`` and ``monitor`` start from the platform's ``defaults`` (merged key by
+    key before validation), then the project's own values.
+    """
+
+    name: str
+    source: SourceConfig = SourceConfig()
+    dataset: DatasetConfig
+    problem_type: str = "binary_classification"
+    framework: FrameworkConfig | None = FrameworkConfig()
+    images: ImagesConfig | None = None
+    entry_points: EntryPointsConfig = EntryPointsConfig()
+    gate: GateConfig = GateConfig()
+    serving: ServingConfig = ServingConfig()
     build: BuildConfig = BuildConfig()
     deploy: DeployConfig = DeployConfig()
     monitor: MonitorConfig = MonitorConfig()
 
-    @field_validator("project_name")
+    @field_validator("name")
     @classmethod
-    def _project(cls, v: str) -> str:
+    def _name(cls, v: str) -> str:
+        if not _PROJECT_NAME_RE.match(v):
+            raise ValueError(
+                f"{v!r} is not a project name. Fix: use 2-12 lowercase letters and digits, "
+                "starting with a letter (no hyphens: a project's name prefixes its resources, "
+                "and 'a' must never be a prefix of 'a-b')"
+            )
+        return v
+
+    @field_validator("problem_type")
+    @classmethod
+    def _problem(cls, v: str) -> str:
+        if v not in PROBLEM_TYPES:
+            raise ValueError(f"{v!r} is not a problem type. Fix: use one of {list(PROBLEM_TYPES)}")
+        return v
+
+    @model_validator(mode="before")
+    @classmethod
+    def _images_replace_framework(cls, data: Any) -> Any:
+        # Bring-your-own containers replace the default framework unless one is named.
+        if isinstance(data, dict) and data.get("images") and "framework" not in data:
+            return {**data, "framework": None}
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ProjectConfig:
+        self._check_images()
+        self._check_gate()
+        self._check_serving()
+        self._check_monitor()
+        if self.deploy.enabled and not self.build.enabled:
+            raise ValueError(
+                "deploy is enabled but build is not: deployments take models from the "
+                "project's registry. Fix: enable build or set deploy.enabled: false"
+            )
+        if self.deploy.enabled and not self.deploy.test_payloads:
+            raise ValueError(
+                "deploy.test_payloads is empty: the staging test needs requests in the "
+                "project's format. Fix: list one or more {content_type, body} requests"
+            )
+        return self
+
+    def _check_images(self) -> None:
+        if (self.framework is None) == (self.images is None):
+            raise ValueError(
+                "set exactly one of framework (an AWS prebuilt image) and images (your own "
+                "containers). Fix: remove one of them"
+            )
+
+    def _check_gate(self) -> None:
+        metrics = PROBLEM_METRICS[self.problem_type]
+        if self.gate.metric not in metrics:
+            raise ValueError(
+                f"gate.metric {self.gate.metric!r} is not a metric of {self.problem_type}. "
+                f"Fix: use one of {list(metrics)}"
+            )
+
+    def _check_serving(self) -> None:
+        names = self.dataset.column_names
+        for column in self.serving.input_columns:
+            if column not in names or column == self.dataset.label:
+                raise ValueError(
+                    f"serving.input_columns names {column!r}, which is not a feature column of "
+                    f"the dataset. Fix: use columns of dataset.columns other than the label "
+                    f"{self.dataset.label!r}"
+                )
+        if self.problem_type == "regression" and (
+            self.serving.probability_field or self.serving.classes
+        ):
+            raise ValueError(
+                "serving.probability_field and serving.classes are for classification. Fix: "
+                "remove them for a regression project"
+            )
+        if self.problem_type == "multiclass_classification" and len(self.serving.classes) < 3:
+            raise ValueError(
+                "serving.classes must list the 3 or more classes a multiclass model predicts. "
+                "Fix: list them (two classes: use binary_classification)"
+            )
+
+    def _check_monitor(self) -> None:
+        inputs = self.input_columns
+        for feature in self.monitor.features:
+            if feature not in inputs:
+                raise ValueError(
+                    f"monitor.features names {feature!r}, which is not a serving input. Fix: "
+                    f"use some of {list(inputs)}"
+                )
+        if not self.monitor.enabled:
+            return
+        if self.problem_type != "binary_classification" and "bias" in self.monitor.types:
+            raise ValueError(
+                f"monitor.types has bias, which the platform computes for binary "
+                f"classification only, and this project is {self.problem_type}. Fix: remove "
+                "bias from monitor.types"
+            )
+        if self.images is not None and "explainability" in self.monitor.types:
+            raise ValueError(
+                "monitor.types has explainability, which needs a framework image's serving "
+                "contract. Fix: remove explainability from monitor.types"
+            )
+
+    @property
+    def input_columns(self) -> tuple[str, ...]:
+        """The serving request's columns (configured, else every column but the label)."""
+        if self.serving.input_columns:
+            return self.serving.input_columns
+        return tuple(n for n in self.dataset.column_names if n != self.dataset.label)
+
+    @property
+    def monitored_features(self) -> tuple[str, ...]:
+        return self.monitor.features or self.input_columns[:9]
+
+    @property
+    def gate_higher_is_better(self) -> bool:
+        if self.gate.direction is not None:
+            return self.gate.direction == "higher"
+        return PROBLEM_METRICS[self.problem_type][self.gate.metric]
+
+    @property
+    def quality_threshold(self) -> float:
+        """The model-quality alarm's threshold (the gate's unless set)."""
+        configured = self.monitor.quality_threshold
+        return configured if configured is not None else self.gate.threshold
+
+
+def _churn_project() -> ProjectConfig:
+    # The example project in ml/: XGBoost churn classifier (see ml/README.md).
+    return ProjectConfig(
+        name="churn",
+        source=SourceConfig(path="ml"),
+        dataset=DatasetConfig(
+            table_name="customers",
+            columns=_default_columns(),
+            label="churned",
+            data_quality_rules=_default_rules(),
+        ),
+        serving=ServingConfig(
+            input_columns=(
+                "tenure_months",
+                "monthly_charges",
+                "total_charges",
+                "support_calls",
+                "contract_type",
+            ),
+            prediction_field="churned",
+            probability_field="churn_probability",
+        ),
+        build=BuildConfig(hyperparameters={"num_round": "200", "max_depth": "4", "eta": "0.1"}),
+        deploy=DeployConfig(test_payloads=_churn_payloads()),
+    )
+
+
+class DefaultsConfig(_Model):
+    """Platform-wide defaults of every project's build, deploy and monitor settings."""
+
+    build: BuildConfig = BuildConfig()
+    deploy: DeployConfig = DeployConfig()
+    monitor: MonitorConfig = MonitorConfig()
+
+
+def _merge(base: Any, override: Any) -> Any:
+    """``override`` on top of ``base``, mapping by mapping (lists and values replace)."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        merged = dict(base)
+        for key, value in override.items():
+            merged[key] = _merge(base[key], value) if key in base else value
+        return merged
+    return override
+
+
+class PlatformConfig(_Model):
+    """The whole platform's configuration: shared settings, defaults and model projects."""
+
+    platform_name: str = "mlops"
+    environments: tuple[EnvironmentConfig, ...] = (EnvironmentConfig(name="dev"),)
+    tags: dict[str, str] = Field(default_factory=dict)
+    data_lake: DataLakeConfig = DataLakeConfig()
+    audit: AuditConfig = AuditConfig()
+    network: NetworkConfig = NetworkConfig()
+    # One CloudWatch dashboard per environment, a section per project ($3/month beyond an
+    # account's first three).
+    dashboard: bool = True
+    defaults: DefaultsConfig = DefaultsConfig()
+    projects: tuple[ProjectConfig, ...] = Field(default_factory=lambda: (_churn_project(),))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        defaults = data.get("defaults")
+        projects = data.get("projects")
+        if not isinstance(defaults, dict) or not isinstance(projects, list | tuple):
+            return data
+        merged = []
+        for project in projects:
+            if isinstance(project, dict):
+                project = dict(project)
+                for section in ("build", "deploy", "monitor"):
+                    if isinstance(defaults.get(section), dict):
+                        project[section] = _merge(defaults[section], project.get(section, {}))
+            merged.append(project)
+        return {**data, "projects": merged}
+
+    @field_validator("platform_name")
+    @classmethod
+    def _platform(cls, v: str) -> str:
         if not _PROJECT_RE.match(v) or "--" in v:
             raise ValueError(
                 f"{v!r} cannot prefix resource names. Fix: use 3-20 lowercase letters, digits "
@@ -658,6 +1058,19 @@ class PlatformConfig(_Model):
             raise ValueError(f"duplicate environment names {dupes}. Fix: name each one once")
         return v
 
+    @field_validator("projects")
+    @classmethod
+    def _projects(cls, v: tuple[ProjectConfig, ...]) -> tuple[ProjectConfig, ...]:
+        if not v:
+            raise ValueError(
+                "no projects. Fix: list at least one model project, e.g. - name: churn"
+            )
+        names = [p.name for p in v]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate project names {dupes}. Fix: name each project once")
+        return v
+
     @field_validator("tags")
     @classmethod
     def _tags(cls, v: dict[str, str]) -> dict[str, str]:
@@ -671,28 +1084,38 @@ class PlatformConfig(_Model):
                 raise ValueError(f"tag {key!r} value is over 256 characters. Fix: shorten it")
         return v
 
-    @property
-    def min_auc(self) -> float:
-        """The model-quality alarm's AUC floor (the build's quality gate unless set)."""
-        return (
-            self.monitor.min_auc if self.monitor.min_auc is not None else self.build.auc_threshold
-        )
-
     @model_validator(mode="after")
     def _layers_fit_together(self) -> PlatformConfig:
-        if self.deploy.enabled and not self.build.enabled:
-            raise ValueError(
-                "deploy is enabled but build is not: deployments take models from the build "
-                "layer's registry. Fix: enable build or set deploy.enabled: false"
-            )
         if self.network.vpc_mode:
-            for stage in ("staging", "production"):
-                if getattr(self.deploy, stage).hosting == "serverless":
+            for project in self.projects:
+                for stage in ("staging", "production"):
+                    if getattr(project.deploy, stage).hosting == "serverless":
+                        raise ValueError(
+                            f"project {project.name!r}: deploy.{stage}.hosting is serverless, "
+                            "which cannot run in a VPC. Fix: use hosting: realtime in VPC mode"
+                        )
+        for env in self.environments:
+            for project in self.projects:
+                problem = name_limit_problem(
+                    self.prefix(env.name, project.name)
+                ) or _framework_problem(project, env.resolved_region())
+                if problem:
                     raise ValueError(
-                        f"deploy.{stage}.hosting is serverless, which cannot run in a VPC. "
-                        "Fix: use hosting: realtime in VPC mode"
+                        f"project {project.name!r} in environment {env.name!r}: {problem}"
                     )
         return self
+
+    def prefix(self, environment: str, project: str | None = None) -> str:
+        """``<platform>-<environment>[-<project>]``: the prefix of every resource name."""
+        base = f"{self.platform_name}-{environment}"
+        return f"{base}-{project}" if project else base
+
+    def project(self, name: str) -> ProjectConfig:
+        for project in self.projects:
+            if project.name == name:
+                return project
+        known = ", ".join(p.name for p in self.projects)
+        raise ConfigError(f"projects: no project named {name!r}. Fix: use one of {known}")
 
     def environment(self, name: str) -> EnvironmentConfig:
         for env in self.environments:
@@ -700,6 +1123,55 @@ class PlatformConfig(_Model):
                 return env
         known = ", ".join(e.name for e in self.environments)
         raise ConfigError(f"environments: no environment named {name!r}. Fix: use one of {known}")
+
+
+def _framework_problem(project: ProjectConfig, region: str) -> str | None:
+    """Whether the SDK's bundled image tables have the project's framework images (training on
+    its training instance type, inference on its production instance type) in ``region``."""
+    framework = project.framework
+    if framework is None:
+        return None
+    for scope, instance_type, what in (
+        ("training", project.build.training_instance_type, "build.training_instance_type"),
+        ("inference", project.deploy.production.instance_type, "deploy.production.instance_type"),
+    ):
+        problem = aws_facts.framework_problem(
+            framework.name,
+            framework.version,
+            region=region,
+            scope=scope,  # type: ignore[arg-type]
+            py_version=framework.py_version,
+            base_framework=framework.base_framework,
+            instance_type=instance_type,
+        )
+        if problem:
+            return f"framework ({what} {instance_type}): {problem}"
+    return None
+
+
+# The longest names a project's resources get, as (what, suffix after the project prefix,
+# AWS limit): the account id (12 digits) stands for itself in bucket names.
+NAME_LIMITS: tuple[tuple[str, str, int], ...] = (
+    ("S3 bucket", "-artifacts-123456789012", 63),
+    ("monitoring job definition", "-staging-bias-v9999999999-abcdef", 63),
+    ("IAM role", "-deploy-events-publisher", 64),
+    ("SageMaker endpoint", "-staging", 63),
+    ("model package group", "-models", 63),
+    ("Lambda function", "-start-training", 64),
+)
+
+
+def name_limit_problem(prefix: str) -> str | None:
+    """The first AWS name limit ``prefix``'s resources would exceed, as a message, or None."""
+    for what, suffix, limit in NAME_LIMITS:
+        name = prefix + suffix
+        if len(name) > limit:
+            return (
+                f"the {what} name {name!r} would be {len(name)} characters, over AWS's limit "
+                f"of {limit}. Fix: shorten platform_name, the environment or the project name "
+                f"by {len(name) - limit}"
+            )
+    return None
 
 
 def _location(loc: tuple[int | str, ...]) -> str:
@@ -712,12 +1184,23 @@ def _location(loc: tuple[int | str, ...]) -> str:
     return out or "(top level)"
 
 
-def _describe(err: ValidationError) -> str:
+def _describe(err: ValidationError, text: str = "") -> str:
+    """One line per error: ``<field path>: <problem>. Fix: <what to do>``. ``text`` is the YAML
+    as written, when there is one (to explain what YAML did to an unquoted account id)."""
     lines = []
     for e in err.errors():
-        loc = _location(tuple(e["loc"]))
+        raw_loc = tuple(e["loc"])
+        loc = _location(raw_loc)
         if e["type"] == "extra_forbidden":
-            msg = "unknown key. Fix: remove it or correct its spelling (see config/example.yaml)"
+            near = nearest_key(PlatformConfig, raw_loc)
+            msg = (
+                f"unknown key. Fix: did you mean {near!r}? Correct the spelling, or remove it "
+                "(see config/example.yaml)"
+                if near
+                else "unknown key. Fix: remove it or correct its spelling (see config/example.yaml)"
+            )
+        elif raw_loc and raw_loc[-1] == "account" and account_problem(text, e.get("input")):
+            msg = str(account_problem(text, e.get("input")))
         elif e["type"] == "value_error":
             msg = str(e["ctx"]["error"]) if "ctx" in e else e["msg"]
         elif e["type"] in ("greater_than_equal", "less_than_equal"):
@@ -728,19 +1211,21 @@ def _describe(err: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def parse_config(data: Any, source: str = "configuration") -> PlatformConfig:
-    """Validate a mapping (from YAML or code) into a PlatformConfig, or raise ConfigError."""
+def parse_config(data: Any, source: str = "configuration", text: str = "") -> PlatformConfig:
+    """Validate a mapping (from YAML or code) into a PlatformConfig, or raise ConfigError.
+
+    ``text``: the YAML as written, if any (error messages quote what YAML did to it)."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(
-            f"{source}: the top level must be a mapping of keys such as project_name and "
-            f"environments, got {type(data).__name__}. Fix: see config/example.yaml"
+            f"{source}: the top level must be a mapping of keys such as platform_name, "
+            f"environments and projects, got {type(data).__name__}. Fix: see config/example.yaml"
         )
     try:
         return PlatformConfig.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(f"{source}: invalid configuration\n{_describe(err)}") from None
+        raise ConfigError(f"{source}: invalid configuration\n{_describe(err, text)}") from None
 
 
 def load_config(path: str | os.PathLike[str] | None) -> PlatformConfig:
@@ -753,8 +1238,12 @@ def load_config(path: str | os.PathLike[str] | None) -> PlatformConfig:
             f"{file}: configuration file not found. Fix: pass an existing YAML file with "
             "-c config=path/to/config.yaml, or omit it for the built-in default"
         )
+    text = file.read_text(encoding="utf-8")
+    tab = yaml_tab_problem(text)
+    if tab:
+        raise ConfigError(f"{file}: not valid YAML: {tab}")
     try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+        data = yaml.safe_load(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -763,4 +1252,4 @@ def load_config(path: str | os.PathLike[str] | None) -> PlatformConfig:
             f"{file}: not valid YAML{where}: {problem}. Fix: correct the syntax (indentation, "
             "colons, quotes)"
         ) from None
-    return parse_config(data, source=str(file))
+    return parse_config(data, source=str(file), text=text)

@@ -1,14 +1,18 @@
-"""Stateful stack: keys, data lake, model registry, audit trail (all retained on delete)."""
+"""Stateful stacks: the environment's keys, logs, network and trail; each project's lake and
+registry (all retained on delete)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from mlops_constructs.build import ModelRegistry
-from mlops_constructs.data import AuditTrail, DataLake, LakeLifecycle
+from mlops_constructs.data import AccessLogBucket, AuditTrail, DataLake, LakeLifecycle
+from mlops_constructs.data.lake import bucket_name
 from mlops_constructs.network import IsolatedNetwork
 from mlops_constructs.observability import retention_days
 from mlops_constructs.security import PlatformKey
@@ -16,13 +20,28 @@ from stacks.config import (
     BUILD_ENDPOINTS,
     DEPLOY_ENDPOINTS,
     FOUNDATION_ENDPOINTS,
+    DataLakeConfig,
     EnvironmentConfig,
     PlatformConfig,
+    ProjectConfig,
 )
+
+LAKE_PURPOSES = ("raw", "curated", "artifacts")
+
+
+def lake_lifecycle(lake_cfg: DataLakeConfig) -> LakeLifecycle:
+    return LakeLifecycle(
+        noncurrent_version_expiration_days=lake_cfg.noncurrent_version_expiration_days,
+        abort_incomplete_multipart_upload_days=lake_cfg.abort_incomplete_multipart_upload_days,
+        intelligent_tiering_after_days=lake_cfg.intelligent_tiering_after_days,
+        raw_expiration_days=lake_cfg.raw_expiration_days,
+        access_log_expiration_days=lake_cfg.access_log_expiration_days,
+    )
 
 
 class DataStack(cdk.Stack):
-    """Everything in an environment whose loss would lose data or history.
+    """What an environment shares across its projects and must never lose: the data and ops
+    keys, the access-log bucket, the isolated network (VPC mode) and the audit trail.
 
     Construct ids here are part of the logical ids of keys and buckets: renaming one replaces
     the resource. ``tests/test_logical_ids.py`` pins them.
@@ -38,14 +57,14 @@ class DataStack(cdk.Stack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id, **kwargs)
-        prefix = f"{config.project_name}-{environment.name}"
+        prefix = config.prefix(environment.name)
         self.prefix = prefix
         self.data_key = PlatformKey(
             self,
             "DataKey",
             prefix=prefix,
             purpose="data",
-            description=f"{prefix}: data lake, catalog and ML artifacts",
+            description=f"{prefix}: data lakes, catalogs and ML artifacts of every project",
         )
         self.ops_key = PlatformKey(
             self,
@@ -56,68 +75,128 @@ class DataStack(cdk.Stack):
         )
         # The platform's alarms notify topics encrypted with this key.
         self.ops_key.allow_cloudwatch_alarms()
-        lake_cfg = config.data_lake
-        self.lake = DataLake(
+        self.access_logs = AccessLogBucket(
             self,
-            "Lake",
-            key=self.data_key,
-            bucket_name_prefix=prefix,
-            raw_prefix=lake_cfg.raw_prefix,
-            lifecycle=LakeLifecycle(
-                noncurrent_version_expiration_days=lake_cfg.noncurrent_version_expiration_days,
-                abort_incomplete_multipart_upload_days=lake_cfg.abort_incomplete_multipart_upload_days,
-                intelligent_tiering_after_days=lake_cfg.intelligent_tiering_after_days,
-                raw_expiration_days=lake_cfg.raw_expiration_days,
-                access_log_expiration_days=lake_cfg.access_log_expiration_days,
-            ),
+            "AccessLogs",
+            bucket_name=bucket_name(prefix, "logs", self.account),
+            lifecycle=lake_lifecycle(config.data_lake),
         )
-        # VPC mode: the isolated network lives here because the lake's bucket policies and the
-        # keys' policies name its endpoints (a separate stack would make a dependency cycle).
-        self.network: IsolatedNetwork | None = None
-        net = config.network
-        if net.vpc_mode:
-            self.network = IsolatedNetwork(
-                self,
-                "Network",
-                prefix=prefix,
-                key=self.ops_key,
-                cidr=net.cidr,
-                az_count=net.az_count,
-                # In order, each once (the build's Clarify jobs and the deploy functions both
-                # call sagemaker.runtime).
-                interface_services=tuple(
-                    dict.fromkeys(
-                        FOUNDATION_ENDPOINTS
-                        + (BUILD_ENDPOINTS if config.build.enabled else ())
-                        + (DEPLOY_ENDPOINTS if config.deploy.enabled else ())
-                    )
-                ),
-                flow_log_retention=retention_days(net.flow_log_retention_days),
-            )
-            self.lake.restrict_to_vpc_endpoint(self.network.s3_endpoint.vpc_endpoint_id)
-            for key in (self.data_key, self.ops_key):
-                self.network.restrict_key_to_endpoints(key)
-
-        # The model registry is stateful (every version, its metrics and lineage): it lives here.
-        # Later stages' accounts may read it (multi-account deployments).
-        self.registry = ModelRegistry(
-            self,
-            "Registry",
-            name=f"{prefix}-models",
-            description=f"Model versions trained by {prefix}-training",
-            reader_accounts=[
-                e.account for e in config.environments if e.account and e.name != environment.name
-            ],
-        )
-
+        self._admit_project_access_logs()
+        self.network = self._network(config)
         self.audit: AuditTrail | None = None
         if config.audit.cloudtrail_enabled:
             self.audit = AuditTrail(
                 self,
                 "Audit",
                 trail_name=f"{prefix}-data-lake",
-                bucket=self.lake.access_logs,
+                bucket=self.access_logs,
                 key=self.ops_key,
-                data_buckets=list(self.lake.data_buckets),
+                # By name: the projects' lakes live in their own stacks, deployed after this one.
+                data_buckets=[
+                    s3.Bucket.from_bucket_name(
+                        self,
+                        f"{project.name}-{purpose}",
+                        bucket_name(
+                            config.prefix(environment.name, project.name), purpose, self.account
+                        ),
+                    )
+                    for project in config.projects
+                    for purpose in LAKE_PURPOSES
+                ],
                 log_retention=retention_days(config.audit.log_retention_days),
             )
+
+    def _admit_project_access_logs(self) -> None:
+        """S3 server access logging of every project lake in this environment (by name: the
+        lakes are in the projects' stacks, which reference this bucket, not the reverse)."""
+        self.access_logs.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="ProjectLakesAccessLogs",
+                principals=[iam.ServicePrincipal("logging.s3.amazonaws.com")],
+                actions=["s3:PutObject"],
+                resources=[self.access_logs.arn_for_objects(f"s3/{self.prefix}-*")],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": self.account},
+                    "ArnLike": {"aws:SourceArn": f"arn:{self.partition}:s3:::{self.prefix}-*"},
+                },
+            )
+        )
+
+    def _network(self, config: PlatformConfig) -> IsolatedNetwork | None:
+        """VPC mode: the isolated network lives here because the keys' policies name its
+        endpoints (a separate stack would make a dependency cycle)."""
+        net = config.network
+        if not net.vpc_mode:
+            return None
+        builds = any(p.build.enabled for p in config.projects)
+        deploys = any(p.deploy.enabled for p in config.projects)
+        network = IsolatedNetwork(
+            self,
+            "Network",
+            prefix=self.prefix,
+            key=self.ops_key,
+            cidr=net.cidr,
+            az_count=net.az_count,
+            # In order, each once (the build's Clarify jobs and the deploy functions both call
+            # sagemaker.runtime).
+            interface_services=tuple(
+                dict.fromkeys(
+                    FOUNDATION_ENDPOINTS
+                    + (BUILD_ENDPOINTS if builds else ())
+                    + (DEPLOY_ENDPOINTS if deploys else ())
+                )
+            ),
+            flow_log_retention=retention_days(net.flow_log_retention_days),
+        )
+        for key in (self.data_key, self.ops_key):
+            network.restrict_key_to_endpoints(key)
+        return network
+
+
+class ProjectDataStack(cdk.Stack):
+    """A project's stateful resources: its data lake (raw, curated, artifacts buckets) and its
+    model registry, retained on delete. Keys, log bucket and network are the environment's.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: PlatformConfig,
+        environment: EnvironmentConfig,
+        project: ProjectConfig,
+        shared: DataStack,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, id, **kwargs)
+        prefix = config.prefix(environment.name, project.name)
+        self.prefix = prefix
+        self.project = project
+        self.data_key = shared.data_key
+        self.ops_key = shared.ops_key
+        self.network = shared.network
+        self.lake = DataLake(
+            self,
+            "Lake",
+            key=shared.data_key,
+            bucket_name_prefix=prefix,
+            raw_prefix=project.dataset.raw_prefix,
+            lifecycle=lake_lifecycle(config.data_lake),
+            # Imported by name: logging into the environment's bucket needs no reference back.
+            access_logs=s3.Bucket.from_bucket_name(
+                self, "AccessLogs", bucket_name(shared.prefix, "logs", self.account)
+            ),
+        )
+        if shared.network is not None:
+            self.lake.restrict_to_vpc_endpoint(shared.network.s3_endpoint.vpc_endpoint_id)
+        # Every version, its metrics and lineage. Later stages' accounts may read it.
+        self.registry = ModelRegistry(
+            self,
+            "Registry",
+            name=f"{prefix}-models",
+            description=f"Model versions of project {project.name}, trained by {prefix}-training",
+            reader_accounts=[
+                e.account for e in config.environments if e.account and e.name != environment.name
+            ],
+        )

@@ -23,9 +23,9 @@ from mlops_constructs.deploy.templates import template_defaults
 from mlops_constructs.monitor import DeadLetterAlarm, FailureAlarm, MonitorImages
 from mlops_constructs.notifications import NotificationTopic
 from mlops_constructs.observability import retention_days
-from stacks.config import DeployStageConfig, PlatformConfig
+from stacks.config import DeployStageConfig, PlatformConfig, ProjectConfig
 from stacks.context import project_context
-from stacks.data_stack import DataStack
+from stacks.data_stack import ProjectDataStack
 from stacks.guardrails import add_rule_packs
 from stacks.monitor_stack import monitor_settings, monitored_targets
 
@@ -36,7 +36,7 @@ BATCH_CAPTURE_PREFIX = "data-capture/batch/"
 
 
 def hosting(
-    stage: DeployStageConfig, config: PlatformConfig
+    stage: DeployStageConfig, project: ProjectConfig
 ) -> RealtimeSettings | ServerlessSettings:
     """The construct settings of a configured stage."""
     if stage.hosting == "serverless":
@@ -51,10 +51,22 @@ def hosting(
         wait_minutes=stage.wait_minutes,
         latency_p99_ms=stage.latency_p99_ms,
         data_capture_percent=stage.data_capture_percent,
-        cpu_percent=config.monitor.cpu_percent,
-        memory_percent=config.monitor.memory_percent,
-        disk_percent=config.monitor.disk_percent,
+        cpu_percent=project.monitor.cpu_percent,
+        memory_percent=project.monitor.memory_percent,
+        disk_percent=project.monitor.disk_percent,
     )
+
+
+def response_contract(project: ProjectConfig) -> dict[str, Any]:
+    """What the staging test checks of each response (lambda/endpoint_test/README.md)."""
+    serving = project.serving
+    return {
+        "problem_type": project.problem_type,
+        "prediction_field": serving.prediction_field,
+        "probability_field": serving.probability_field,
+        "classes": list(serving.classes) or None,
+        "input_columns": list(project.input_columns),
+    }
 
 
 class DeployStack(cdk.Stack):
@@ -71,31 +83,33 @@ class DeployStack(cdk.Stack):
         id: str,
         *,
         config: PlatformConfig,
-        data: DataStack,
+        project: ProjectConfig,
+        data: ProjectDataStack,
         alarms: NotificationTopic,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id, **kwargs)
         prefix = data.prefix
-        deploy = config.deploy
+        deploy = project.deploy
         network = data.network
         hostings = {
-            "staging": hosting(deploy.staging, config),
-            "prod": hosting(deploy.production, config),
+            "staging": hosting(deploy.staging, project),
+            "prod": hosting(deploy.production, project),
         }
-        monitor = monitor_settings(config)
+        monitor = monitor_settings(project)
         batch_monitor = monitor is not None and deploy.batch.enabled
-        monitored = monitored_targets(config)
+        monitored = monitored_targets(project)
         defaults = template_defaults(
             partition=region_info.RegionInfo.get(self.region).partition or "aws",
             account=self.account,
             region=self.region,
             prefix=prefix,
+            alarm_topic_name=alarms.topic_name,
             stages=list(hostings),
             monitored=monitored,
             artifacts_bucket=data.lake.bucket_name("artifacts"),
             curated_bucket=data.lake.bucket_name("curated"),
-            ground_truth_prefix=config.monitor.ground_truth_prefix,
+            ground_truth_prefix=project.monitor.ground_truth_prefix,
             batch_capture_prefix=BATCH_CAPTURE_PREFIX if batch_monitor else None,
         )
         templates = synthesize_endpoint_templates(
@@ -139,10 +153,12 @@ class DeployStack(cdk.Stack):
             if network
             else None,
             monitor=monitor,
-            ground_truth_prefix=config.monitor.ground_truth_prefix,
+            ground_truth_prefix=project.monitor.ground_truth_prefix,
             batch_capture_prefix=BATCH_CAPTURE_PREFIX if batch_monitor else None,
             alarm_topic=alarms,
             template_defaults=defaults,
+            payloads=[p.model_dump() for p in deploy.test_payloads],
+            response_contract=response_contract(project),
         )
         FailureAlarm(
             self,

@@ -1,4 +1,5 @@
-"""Stateless monitor stack: the alarms topic and the environment's dashboard."""
+"""Stateless monitor stack: the environment's alarms topic and its dashboard (a section per
+project), and the settings every project's monitoring is built from."""
 
 from __future__ import annotations
 
@@ -7,19 +8,31 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
-from mlops_constructs.monitor import MonitorSettings, PlatformDashboard, drift_alarm_name
+from mlops_constructs.monitor import (
+    DashboardSection,
+    MonitorSettings,
+    PlatformDashboard,
+    drift_alarm_name,
+)
 from mlops_constructs.notifications import NotificationTopic
-from stacks.config import PlatformConfig
+from stacks.config import PlatformConfig, ProjectConfig
 from stacks.data_stack import DataStack
 
 STAGES = ("staging", "prod")
+# Model Monitor's model-quality problem types.
+MONITOR_PROBLEM_TYPES = {
+    "binary_classification": "BinaryClassification",
+    "multiclass_classification": "MulticlassClassification",
+    "regression": "Regression",
+}
 
 
-def monitor_settings(config: PlatformConfig) -> MonitorSettings | None:
-    """The construct settings of the configured Model Monitor, or None when it is off."""
-    m = config.monitor
-    if not (m.enabled and config.deploy.enabled):
+def monitor_settings(project: ProjectConfig) -> MonitorSettings | None:
+    """The construct settings of the project's Model Monitor, or None when it is off."""
+    m = project.monitor
+    if not (m.enabled and project.deploy.enabled):
         return None
+    serving = project.serving
     return MonitorSettings(
         types=m.types,
         frequency=m.frequency,
@@ -27,46 +40,53 @@ def monitor_settings(config: PlatformConfig) -> MonitorSettings | None:
         max_runtime_minutes=m.max_runtime_minutes,
         ground_truth_delay_hours=m.ground_truth_delay_hours,
         drift_threshold=m.drift_threshold,
-        min_auc=config.min_auc,
-        features=m.features,
+        problem_type=MONITOR_PROBLEM_TYPES[project.problem_type],
+        quality_metric=project.gate.metric,
+        quality_threshold=project.quality_threshold,
+        quality_higher_is_better=project.gate_higher_is_better,
+        features=project.monitored_features,
+        inference_attribute=f"predictions[0].{serving.prediction_field}",
+        probability_attribute=f"predictions[0].{serving.probability_field}"
+        if serving.probability_field
+        else None,
     )
 
 
-def realtime_stages(config: PlatformConfig) -> dict[str, bool]:
+def realtime_stages(project: ProjectConfig) -> dict[str, bool]:
     """Each deployed stage and whether it is real-time (instances, capture, monitors)."""
-    if not config.deploy.enabled:
+    if not project.deploy.enabled:
         return {}
-    d = config.deploy
+    d = project.deploy
     return {"staging": d.staging.hosting == "realtime", "prod": d.production.hosting == "realtime"}
 
 
-def monitored_targets(config: PlatformConfig) -> list[str]:
+def monitored_targets(project: ProjectConfig) -> list[str]:
     """Targets with Model Monitor: real-time stages, and batch scoring when enabled."""
-    if monitor_settings(config) is None:
+    if monitor_settings(project) is None:
         return []
-    targets = [s for s, realtime in realtime_stages(config).items() if realtime]
-    return targets + (["batch"] if config.deploy.batch.enabled else [])
+    targets = [s for s, realtime in realtime_stages(project).items() if realtime]
+    return targets + (["batch"] if project.deploy.batch.enabled else [])
 
 
-def alarm_names(config: PlatformConfig, prefix: str) -> list[str]:
-    """Every alarm the platform creates in this environment (the dashboard shows them all)."""
+def alarm_names(project: ProjectConfig, prefix: str) -> list[str]:
+    """Every alarm a project creates in an environment (its dashboard section shows them)."""
     names: list[str] = []
-    if config.build.enabled:
+    if project.build.enabled:
         names += [
             f"{prefix}-training-failed",
             f"{prefix}-cicd-failed",
             f"{prefix}-start-training-dlq-not-empty",
         ]
-    if config.deploy.enabled:
+    if project.deploy.enabled:
         names += [f"{prefix}-deploy-failed", f"{prefix}-deploy-dlq-not-empty"]
-    for stage, realtime in realtime_stages(config).items():
+    for stage, realtime in realtime_stages(project).items():
         if realtime:
             names += [
                 f"{prefix}-{stage}-{s}"
                 for s in ("5xx", "latency-p99", "4xx", "cpu", "memory", "disk")
             ]
-    settings = monitor_settings(config)
-    for target in monitored_targets(config):
+    settings = monitor_settings(project)
+    for target in monitored_targets(project):
         assert settings is not None
         if "data_quality" in settings.types:
             names.append(drift_alarm_name(f"{prefix}-{target}", "data"))
@@ -75,24 +95,38 @@ def alarm_names(config: PlatformConfig, prefix: str) -> list[str]:
     return names
 
 
-def function_names(config: PlatformConfig, prefix: str) -> list[str]:
+def function_names(project: ProjectConfig, prefix: str) -> list[str]:
     names = []
-    if config.build.enabled:
+    if project.build.enabled:
         names.append(f"{prefix}-start-training")
-    if config.deploy.enabled:
+    if project.deploy.enabled:
         names += [f"{prefix}-deploy-router", f"{prefix}-endpoint-test"]
-        if config.deploy.front_door.enabled:
+        if project.deploy.front_door.enabled:
             names.append(f"{prefix}-front-door")
-        if config.deploy.batch.enabled:
+        if project.deploy.batch.enabled:
             names.append(f"{prefix}-batch-scoring")
     return names
 
 
-class MonitorStack(cdk.Stack):
-    """The ``<prefix>-alarms`` topic every platform alarm notifies, and the dashboard.
+def dashboard_section(project: ProjectConfig, prefix: str) -> DashboardSection:
+    return DashboardSection(
+        title=project.name,
+        prefix=prefix,
+        endpoints=realtime_stages(project),
+        monitored=monitored_targets(project),
+        monitor=monitor_settings(project),
+        alarm_names=alarm_names(project, prefix),
+        functions=function_names(project, prefix),
+    )
 
-    Deployed before the build and deploy stacks, which alarm to the topic. The dashboard is
-    built from names (see :func:`alarm_names`), so it references no other stateless stack.
+
+class MonitorStack(cdk.Stack):
+    """The ``<prefix>-alarms`` topic every platform alarm of the environment notifies, and the
+    environment's dashboard with a section per project.
+
+    Deployed before the projects' build and deploy stacks, which alarm to the topic. The
+    dashboard is built from names (see :func:`alarm_names`), so it references no other
+    stateless stack.
     """
 
     def __init__(
@@ -101,6 +135,7 @@ class MonitorStack(cdk.Stack):
         id: str,
         *,
         config: PlatformConfig,
+        environment: str,
         data: DataStack,
         **kwargs: Any,
     ) -> None:
@@ -114,17 +149,14 @@ class MonitorStack(cdk.Stack):
             key=data.ops_key,
             title=f"{prefix} alarms: endpoints, drift and pipelines",
         )
-        self.settings = monitor_settings(config)
         self.dashboard: PlatformDashboard | None = None
-        if not config.monitor.dashboard:
+        if not config.dashboard:
             return
         self.dashboard = PlatformDashboard(
             self,
             "Dashboard",
             prefix=prefix,
-            endpoints=realtime_stages(config),
-            monitored=monitored_targets(config),
-            monitor=self.settings,
-            alarm_names=alarm_names(config, prefix),
-            functions=function_names(config, prefix),
+            sections=[
+                dashboard_section(p, config.prefix(environment, p.name)) for p in config.projects
+            ],
         )

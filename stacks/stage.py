@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import aws_cdk as cdk
@@ -9,17 +10,33 @@ from constructs import Construct
 
 from stacks.build_stack import BuildStack
 from stacks.catalog_stack import CatalogStack
-from stacks.config import EnvironmentConfig, PlatformConfig
-from stacks.data_stack import DataStack
+from stacks.config import EnvironmentConfig, PlatformConfig, ProjectConfig
+from stacks.data_stack import DataStack, ProjectDataStack
 from stacks.deploy_stack import DeployStack
 from stacks.monitor_stack import MonitorStack
+
+
+@dataclass(frozen=True)
+class ProjectStacks:
+    """The stacks of one model project in one environment."""
+
+    data: ProjectDataStack
+    catalog: CatalogStack
+    build: BuildStack | None
+    deploy: DeployStack | None
+
+    @property
+    def stacks(self) -> list[cdk.Stack]:
+        return [s for s in (self.data, self.catalog, self.build, self.deploy) if s is not None]
 
 
 class PlatformStage(cdk.Stage):
     """The platform's stacks for one environment (account and region from the config).
 
-    Stacks are named ``<project>-<environment>-<part>``; the stateful ``data`` stack has
-    termination protection when the environment asks for it.
+    Shared by every project: ``<platform>-<env>-data`` (keys, log bucket, network, trail;
+    stateful) and ``<platform>-<env>-monitor`` (alarms topic, dashboard). Per project
+    ``<platform>-<env>-<project>-{data,catalog,build,deploy}``, so a project deploys and is
+    deleted on its own. Stateful stacks get termination protection when the environment asks.
     """
 
     def __init__(
@@ -35,23 +52,17 @@ class PlatformStage(cdk.Stage):
             account=environment.resolved_account(), region=environment.resolved_region()
         )
         super().__init__(scope, id, env=env, **kwargs)
-        prefix = f"{config.project_name}-{environment.name}"
+        self.config = config
+        self.environment = environment
+        prefix = config.prefix(environment.name)
         self.data = DataStack(
             self,
             "Data",
             stack_name=f"{prefix}-data",
-            description=f"{prefix}: keys, data lake and audit trail (stateful, retained)",
+            description=f"{prefix}: keys, access logs, network and audit trail (stateful, retained)",
             termination_protection=environment.protect_stateful,
             config=config,
             environment=environment,
-        )
-        self.catalog = CatalogStack(
-            self,
-            "Catalog",
-            stack_name=f"{prefix}-catalog",
-            description=f"{prefix}: Glue catalog, ETL, data quality and data events",
-            config=config,
-            data=self.data,
         )
         self.monitor = MonitorStack(
             self,
@@ -59,38 +70,70 @@ class PlatformStage(cdk.Stage):
             stack_name=f"{prefix}-monitor",
             description=f"{prefix}: alarms topic and dashboard",
             config=config,
+            environment=environment.name,
             data=self.data,
         )
-        self.build: BuildStack | None = None
-        if config.build.enabled:
-            self.build = BuildStack(
-                self,
+        self.projects = {p.name: self._project(p) for p in config.projects}
+        tags = {"platform": config.platform_name, "environment": environment.name, **config.tags}
+        for key, value in tags.items():
+            cdk.Tags.of(self).add(key, value)
+
+    def _project(self, project: ProjectConfig) -> ProjectStacks:
+        config, environment = self.config, self.environment
+        prefix = config.prefix(environment.name, project.name)
+        scope = Construct(self, project.name)
+        data = ProjectDataStack(
+            scope,
+            "Data",
+            stack_name=f"{prefix}-data",
+            description=f"{prefix}: data lake and model registry of project {project.name} "
+            "(stateful, retained)",
+            termination_protection=environment.protect_stateful,
+            config=config,
+            environment=environment,
+            project=project,
+            shared=self.data,
+        )
+        catalog = CatalogStack(
+            scope,
+            "Catalog",
+            stack_name=f"{prefix}-catalog",
+            description=f"{prefix}: Glue catalog, ETL, data quality and data events",
+            project=project,
+            data=data,
+            alarms=self.monitor.alarms,
+        )
+        build = None
+        if project.build.enabled:
+            build = BuildStack(
+                scope,
                 "Build",
                 stack_name=f"{prefix}-build",
                 description=f"{prefix}: training pipeline, CI/CD, triggers and build events",
                 config=config,
-                data=self.data,
+                project=project,
+                data=data,
+                catalog=catalog.catalog,
                 alarms=self.monitor.alarms,
             )
-        self.deploy: DeployStack | None = None
-        if config.deploy.enabled:
-            self.deploy = DeployStack(
-                self,
+        deploy = None
+        if project.deploy.enabled:
+            deploy = DeployStack(
+                scope,
                 "Deploy",
                 stack_name=f"{prefix}-deploy",
                 description=f"{prefix}: deploy pipeline from approved model to production",
                 config=config,
-                data=self.data,
+                project=project,
+                data=data,
                 alarms=self.monitor.alarms,
             )
-        tags = {"project": config.project_name, "environment": environment.name, **config.tags}
-        for key, value in tags.items():
-            cdk.Tags.of(self).add(key, value)
+        cdk.Tags.of(scope).add("project", project.name)
+        return ProjectStacks(data=data, catalog=catalog, build=build, deploy=deploy)
+
+    def project(self, name: str) -> ProjectStacks:
+        return self.projects[name]
 
     @property
     def stacks(self) -> list[cdk.Stack]:
-        return [
-            s
-            for s in (self.data, self.catalog, self.monitor, self.build, self.deploy)
-            if s is not None
-        ]
+        return [self.data, self.monitor] + [s for p in self.projects.values() for s in p.stacks]

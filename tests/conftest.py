@@ -76,12 +76,67 @@ def default_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     return synthesize(PlatformConfig(), tmp_path_factory.mktemp("default"))
 
 
+CHURN: dict[str, Any] = {
+    "name": "churn",
+    "source": {"path": "ml"},
+    "dataset": PlatformConfig().projects[0].dataset.model_dump(mode="json"),
+    "serving": {
+        "input_columns": [
+            "tenure_months",
+            "monthly_charges",
+            "total_charges",
+            "support_calls",
+            "contract_type",
+        ],
+        "prediction_field": "churned",
+        "probability_field": "churn_probability",
+    },
+    "build": {"hyperparameters": {"num_round": "200", "max_depth": "4", "eta": "0.1"}},
+    "deploy": {
+        "test_payloads": PlatformConfig()
+        .projects[0]
+        .deploy.model_dump(mode="json")["test_payloads"]
+    },
+}
+
+
+def churn(**overrides: Any) -> dict[str, Any]:
+    """The churn project's configuration with ``overrides`` merged section by section."""
+    project: dict[str, Any] = json.loads(json.dumps(CHURN))
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(project.get(key), dict):
+            project[key] = {**project[key], **value}
+        else:
+            project[key] = value
+    return project
+
+
+# Model Monitor, Debugger and Clarify on: what an account that still has them configures.
+MODEL_MONITOR: dict[str, Any] = {
+    "build": {
+        "hyperparameters": {"num_round": "200", "max_depth": "4", "eta": "0.1"},
+        "debugger_rules": ["loss_not_decreasing", "overfit"],
+        "data_quality_baseline": True,
+        "bias_baseline": True,
+        "model_baselines": True,
+    },
+    "monitor": {"enabled": True},
+}
+
+
+@pytest.fixture(scope="session")
+def monitor_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The default platform with Model Monitor, Debugger and Clarify switched on."""
+    config = parse_config({"projects": [churn(**MODEL_MONITOR)]})
+    return synthesize(config, tmp_path_factory.mktemp("monitor"))
+
+
 @pytest.fixture(scope="session")
 def custom_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     """A three-environment configuration with non-default lifecycle, schedule and audit."""
     config = parse_config(
         {
-            "project_name": "acme-ml",
+            "platform_name": "acme-ml",
             "environments": [
                 {"name": "dev", "account": "111111111111", "region": "eu-west-1"},
                 {"name": "staging", "account": "222222222222", "region": "eu-west-1"},
@@ -89,43 +144,51 @@ def custom_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
             ],
             "tags": {"cost-center": "ml-42"},
             "data_lake": {
-                "raw_prefix": "landing/",
                 "noncurrent_version_expiration_days": 30,
                 "abort_incomplete_multipart_upload_days": 2,
                 "intelligent_tiering_after_days": None,
                 "raw_expiration_days": 400,
             },
-            "catalog": {"crawler_schedule": "cron(0 3 * * ? *)", "etl_workers": 4},
             "audit": {"cloudtrail_enabled": False, "log_retention_days": 731},
-            "deploy": {
-                "manual_approval": False,
-                "staging": {"hosting": "realtime", "instance_type": "ml.t2.medium"},
-                "production": {
-                    "instance_type": "ml.c5.xlarge",
-                    "min_instances": 2,
-                    "max_instances": 6,
-                    "traffic_routing": "LINEAR",
-                    "canary_percent": 25,
-                    "latency_p99_ms": 250,
-                },
-            },
-            "build": {
-                "training_instance_type": "ml.c5.xlarge",
-                "training_instance_count": 2,
-                "auc_threshold": 0.8,
-                "spot_training": True,
-                "debugger_rules": ["overfit"],
-                "hyperparameters": {"num_round": "50", "max_depth": "3"},
-                "max_executions_per_day": 2,
-                "source": {
-                    "type": "codeconnections",
-                    "connection_arn": (
-                        "arn:aws:codeconnections:eu-west-1:111111111111:connection/abc-123"
-                    ),
-                    "repository": "acme/churn-model",
-                    "branch": "release",
-                },
-            },
+            "projects": [
+                churn(
+                    dataset={
+                        "raw_prefix": "landing/",
+                        "crawler_schedule": "cron(0 3 * * ? *)",
+                        "etl_workers": 4,
+                    },
+                    gate={"metric": "auc", "threshold": 0.8},
+                    deploy={
+                        "manual_approval": False,
+                        "staging": {"hosting": "realtime", "instance_type": "ml.t2.medium"},
+                        "production": {
+                            "instance_type": "ml.c5.xlarge",
+                            "min_instances": 2,
+                            "max_instances": 6,
+                            "traffic_routing": "LINEAR",
+                            "canary_percent": 25,
+                            "latency_p99_ms": 250,
+                        },
+                    },
+                    build={
+                        "training_instance_type": "ml.c5.xlarge",
+                        "training_instance_count": 2,
+                        "spot_training": True,
+                        "debugger_rules": ["overfit"],
+                        "hyperparameters": {"num_round": "50", "max_depth": "3"},
+                        "max_executions_per_day": 2,
+                    },
+                    source={
+                        "type": "codeconnections",
+                        "connection_arn": (
+                            "arn:aws:codeconnections:eu-west-1:111111111111:connection/abc-123"
+                        ),
+                        "repository": "acme/churn-model",
+                        "branch": "release",
+                        "path": "ml",
+                    },
+                )
+            ],
         }
     )
     return synthesize(config, tmp_path_factory.mktemp("custom"))
@@ -133,15 +196,26 @@ def custom_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
 
 @pytest.fixture(scope="session")
 def vpc_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    """VPC mode on (real-time staging, as VPC mode requires), the front door, batch scoring."""
-    config = parse_config(
-        {
-            "network": {"vpc_mode": True},
-            "deploy": {
-                "staging": {"hosting": "realtime"},
-                "front_door": {"enabled": True},
-                "batch": {"enabled": True, "schedule": "rate(1 day)"},
-            },
-        }
-    )
+    """VPC mode on (real-time staging, as VPC mode requires), the front door, batch scoring,
+    Model Monitor."""
+    project = churn(**MODEL_MONITOR)
+    project["deploy"] = {
+        **CHURN["deploy"],
+        "staging": {"hosting": "realtime"},
+        "front_door": {"enabled": True},
+        "batch": {"enabled": True, "schedule": "rate(1 day)"},
+    }
+    config = parse_config({"network": {"vpc_mode": True}, "projects": [project]})
     return synthesize(config, tmp_path_factory.mktemp("vpc"))
+
+
+@pytest.fixture(scope="session")
+def example_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """config/example.yaml's three projects (churn with Model Monitor, demand on the defaults,
+    fraud in its own images), in its first environment only: the other environments differ
+    only by account and region, and each costs as much synthesis again."""
+    from stacks.config import load_config
+
+    config = load_config(Path(__file__).resolve().parent.parent / "config" / "example.yaml")
+    config = config.model_copy(update={"environments": config.environments[:1]})
+    return synthesize(config, tmp_path_factory.mktemp("example"))

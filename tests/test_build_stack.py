@@ -7,7 +7,13 @@ from typing import Any
 
 import pytest
 
-from mlops_constructs.build.definition import PipelineSpec, build_definition
+from mlops_constructs.build.definition import (
+    PipelineImages,
+    PipelineSpec,
+    QualityGate,
+    build_definition,
+    resolve_images,
+)
 from tests.conftest import Synthesized
 from tests.templates import as_list, policy_statements
 
@@ -16,8 +22,8 @@ ACCOUNT = "123456789012"
 
 def _resources(synth: Synthesized, env: str = "dev") -> dict[str, Any]:
     stage = synth.stages[env]
-    assert stage.build is not None
-    res: dict[str, Any] = synth.template_json(stage.build)["Resources"]
+    assert stage.projects["churn"].build is not None
+    res: dict[str, Any] = synth.template_json(stage.projects["churn"].build)["Resources"]
     return res
 
 
@@ -33,13 +39,36 @@ def _definition(synth: Synthesized, env: str = "dev") -> tuple[dict[str, Any], d
 
 
 @pytest.fixture(scope="module")
-def build(default_synth: Synthesized) -> dict[str, Any]:
-    return _resources(default_synth)
+def build(monitor_synth: Synthesized) -> dict[str, Any]:
+    """The build stack with every option on (Debugger, Clarify and Model Monitor baselines)."""
+    return _resources(monitor_synth)
 
 
 @pytest.fixture(scope="module")
-def definition(default_synth: Synthesized) -> dict[str, Any]:
-    return _definition(default_synth)[0]
+def definition(monitor_synth: Synthesized) -> dict[str, Any]:
+    return _definition(monitor_synth)[0]
+
+
+def test_default_pipeline_needs_no_closed_service(default_synth: Synthesized) -> None:
+    """Debugger, Clarify and Model Monitor are closed to new AWS customers: with the defaults
+    no step uses them (no quality check, no Clarify job, no Debugger rule or hook)."""
+    definition, _ = _definition(default_synth)
+    steps = _steps(definition)
+    assert list(steps) == [
+        "Preprocess",
+        "Train",
+        "Evaluate",
+        "QualityGate",
+        "Register-RegisterModel",
+        "QualityGateFailed",
+    ]
+    train = steps["Train"]["Arguments"]
+    assert "DebugRuleConfigurations" not in train and "DebugHookConfig" not in train
+    text = json.dumps(definition)
+    assert "clarify" not in text.lower() and "model-monitor" not in text.lower()
+    register = steps["Register-RegisterModel"]["Arguments"]
+    assert "DriftCheckBaselines" not in register
+    assert {k for k, v in register["ModelMetrics"].items() if v} == {"ModelQuality"}
 
 
 def _steps(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -85,7 +114,7 @@ def test_quality_gate_reads_auc_from_the_evaluation_report(definition: dict[str,
     assert condition["LeftValue"]["Std:JsonGet"]["Path"] == (
         "binary_classification_metrics.auc.value"
     )
-    assert condition["RightValue"] == {"Get": "Parameters.AucThreshold"}
+    assert condition["RightValue"] == {"Get": "Parameters.GateThreshold"}
     evaluate = _steps(definition)["Evaluate"]
     assert evaluate["PropertyFiles"] == [
         {
@@ -99,11 +128,12 @@ def test_quality_gate_reads_auc_from_the_evaluation_report(definition: dict[str,
 def test_parameters_and_defaults_from_config(definition: dict[str, Any]) -> None:
     params = {p["Name"]: p.get("DefaultValue") for p in definition["Parameters"]}
     assert params == {
-        "InputDataUrl": f"s3://mlops-dev-raw-{ACCOUNT}/incoming/",
+        # The curated table: data that passed the data-quality ruleset.
+        "InputDataUrl": f"s3://mlops-dev-churn-curated-{ACCOUNT}/customers/",
         "ProcessingInstanceType": "ml.m5.large",
         "TrainingInstanceType": "ml.m5.large",
         "TrainingInstanceCount": 1,
-        "AucThreshold": 0.75,
+        "GateThreshold": 0.75,
         "CodeVersion": "initial",
         "TriggerReason": "manual",
         "ModelApprovalStatus": "PendingManualApproval",
@@ -166,7 +196,7 @@ def test_code_version_selects_the_uploaded_code(definition: dict[str, Any]) -> N
         "Std:Join": {
             "On": "",
             "Values": [
-                f"s3://mlops-dev-artifacts-{ACCOUNT}/ml/code/",
+                f"s3://mlops-dev-churn-artifacts-{ACCOUNT}/ml/code/",
                 {"Get": "Parameters.CodeVersion"},
                 "/sourcedir.tar.gz",
             ],
@@ -190,7 +220,7 @@ def test_training_has_debugger_rules_and_metrics(definition: dict[str, Any]) -> 
 
 def test_registration_carries_metrics_baselines_and_lineage(definition: dict[str, Any]) -> None:
     register = _steps(definition)["Register-RegisterModel"]["Arguments"]
-    assert register["ModelPackageGroupName"] == "mlops-dev-models"
+    assert register["ModelPackageGroupName"] == "mlops-dev-churn-models"
     assert register["ModelApprovalStatus"] == {"Get": "Parameters.ModelApprovalStatus"}
     metrics = register["ModelMetrics"]
     assert {k for k, v in metrics.items() if v} == {
@@ -241,7 +271,7 @@ def test_registration_carries_metrics_baselines_and_lineage(definition: dict[str
         "--instance-type",
         "ml.m5.large",
         "--endpoint-name-prefix",
-        "mlops-dev-clarify",
+        "mlops-dev-churn-clarify",
     ]
     bias_inputs = {
         i["InputName"]: i for i in steps["ModelBiasBaseline"]["Arguments"]["ProcessingInputs"]
@@ -274,8 +304,8 @@ def test_config_changes_the_definition(custom_synth: Synthesized) -> None:
     params = {p["Name"]: p.get("DefaultValue") for p in definition["Parameters"]}
     assert params["TrainingInstanceType"] == "ml.c5.xlarge"
     assert params["TrainingInstanceCount"] == 2
-    assert params["AucThreshold"] == 0.8
-    assert params["InputDataUrl"] == "s3://acme-ml-prod-raw-333333333333/landing/"
+    assert params["GateThreshold"] == 0.8
+    assert params["InputDataUrl"] == "s3://acme-ml-prod-churn-curated-333333333333/customers/"
     train = _steps(definition)["Train"]
     assert train["Arguments"]["EnableManagedSpotTraining"] is True
     assert (
@@ -313,14 +343,18 @@ def test_definition_is_deterministic_and_offline(monkeypatch: pytest.MonkeyPatch
         region="eu-west-1",
         role_arn="arn:aws:iam::111111111111:role/r",
         artifacts_bucket="a",
-        raw_bucket="r",
-        raw_prefix="incoming/",
+        input_data_uri="s3://r/incoming/",
         model_package_group="g",
+        images=resolve_images(region="eu-west-1", framework="xgboost", version="1.7-1"),
+        data_quality_baseline=True,
+        bias_baseline=True,
+        model_baselines=True,
     )
     first = build_definition(spec)
     assert build_definition(spec) == first
     assert "eu-west-1" in first
-    assert build_definition(PipelineSpec(**{**spec.__dict__, "auc_threshold": 0.9})) != first
+    stricter = PipelineSpec(**{**spec.__dict__, "gate": QualityGate(metric="auc", threshold=0.9)})
+    assert build_definition(stricter) != first
     # Accounts without Clarify turn the model baselines off: registration follows the gate.
     without = json.loads(
         build_definition(PipelineSpec(**{**spec.__dict__, "model_baselines": False}))
@@ -332,19 +366,58 @@ def test_definition_is_deterministic_and_offline(monkeypatch: pytest.MonkeyPatch
     assert "Explainability" not in baselines or "Constraints" not in baselines["Explainability"]
 
 
+def test_regression_gate_passes_at_or_below_the_threshold() -> None:
+    """The gate reads the project's metric from its problem type's report section, in the
+    metric's direction; own images replace the framework's."""
+    spec = PipelineSpec(
+        name="p",
+        region="us-east-1",
+        role_arn="arn:aws:iam::123456789012:role/r",
+        artifacts_bucket="a",
+        input_data_uri="s3://r/incoming/",
+        model_package_group="g",
+        images=PipelineImages(training="t:1", serving="s:1", processing="p:1"),
+        problem_type="regression",
+        gate=QualityGate(metric="rmse", threshold=12.5, higher_is_better=False),
+    )
+    definition = json.loads(build_definition(spec))
+    steps = _steps(definition)
+    condition = steps["QualityGate"]["Arguments"]["Conditions"][0]
+    assert condition["Type"] == "LessThanOrEqualTo"
+    assert condition["LeftValue"]["Std:JsonGet"]["Path"] == "regression_metrics.rmse.value"
+    params = {p["Name"]: p.get("DefaultValue") for p in definition["Parameters"]}
+    assert params["GateThreshold"] == 12.5
+    fail = steps["QualityGateFailed"]["Arguments"]["ErrorMessage"]["Std:Join"]["Values"]
+    assert "Model rmse" in fail and "is above the threshold" in fail
+    train = steps["Train"]["Arguments"]
+    assert train["AlgorithmSpecification"]["TrainingImage"] == "t:1"
+    assert {m["Name"] for m in train["AlgorithmSpecification"]["MetricDefinitions"]} == {
+        "validation:rmse",
+        "train:rmse",
+    }
+    assert steps["Preprocess"]["Arguments"]["AppSpecification"]["ImageUri"] == "p:1"
+    assert steps["Evaluate"]["Arguments"]["AppSpecification"]["ImageUri"] == "t:1"
+    model = steps["Register-RegisterModel"]["Arguments"]["InferenceSpecification"]
+    assert model["Containers"][0]["Image"] == "s:1"
+
+
 # --- registry, pipeline role ---------------------------------------------------------------------
 
 
 def test_registry_is_retained_and_private_by_default(default_synth: Synthesized) -> None:
-    data = default_synth.template_json(default_synth.stages["dev"].data)["Resources"]
+    data = default_synth.template_json(default_synth.stages["dev"].projects["churn"].data)[
+        "Resources"
+    ]
     group = next(v for v in data.values() if v["Type"] == "AWS::SageMaker::ModelPackageGroup")
     assert group["DeletionPolicy"] == "Retain"
-    assert group["Properties"]["ModelPackageGroupName"] == "mlops-dev-models"
+    assert group["Properties"]["ModelPackageGroupName"] == "mlops-dev-churn-models"
     assert "ModelPackageGroupPolicy" not in group["Properties"]
 
 
 def test_registry_is_readable_by_the_other_environments(custom_synth: Synthesized) -> None:
-    data = custom_synth.template_json(custom_synth.stages["dev"].data)["Resources"]
+    data = custom_synth.template_json(custom_synth.stages["dev"].projects["churn"].data)[
+        "Resources"
+    ]
     group = next(v for v in data.values() if v["Type"] == "AWS::SageMaker::ModelPackageGroup")
     statement = group["Properties"]["ModelPackageGroupPolicy"]["Statement"][0]
     assert statement["Principal"] == {
@@ -356,11 +429,11 @@ def test_registry_is_readable_by_the_other_environments(custom_synth: Synthesize
 @pytest.mark.parametrize(
     "role",
     [
-        "mlops-dev-sagemaker-pipeline",
-        "mlops-dev-ml-build",
-        "mlops-dev-ml-cicd",
-        "mlops-dev-start-training",
-        "mlops-dev-build-events-publisher",
+        "mlops-dev-churn-sagemaker-pipeline",
+        "mlops-dev-churn-ml-build",
+        "mlops-dev-churn-ml-cicd",
+        "mlops-dev-churn-start-training",
+        "mlops-dev-churn-build-events-publisher",
     ],
 )
 def test_build_roles_are_scoped(build: dict[str, Any], role: str) -> None:
@@ -373,12 +446,14 @@ def test_build_roles_are_scoped(build: dict[str, Any], role: str) -> None:
 
 
 def test_pipeline_role_manages_only_clarifys_shadow_endpoints(build: dict[str, Any]) -> None:
-    statements = {s.get("Sid"): s for s in policy_statements(build, "mlops-dev-sagemaker-pipeline")}
+    statements = {
+        s.get("Sid"): s for s in policy_statements(build, "mlops-dev-churn-sagemaker-pipeline")
+    }
     shadow = statements["ClarifyShadowEndpoints"]
     arn = f"arn:aws:sagemaker:us-east-1:{ACCOUNT}"
     assert sorted(shadow["Resource"]) == [
-        f"{arn}:endpoint-config/mlops-dev-clarify*",
-        f"{arn}:endpoint/mlops-dev-clarify*",
+        f"{arn}:endpoint-config/mlops-dev-churn-clarify*",
+        f"{arn}:endpoint/mlops-dev-churn-clarify*",
     ]
     assert "sagemaker:InvokeEndpoint" in shadow["Action"]
     assert statements["ShadowModel"]["Action"] == [
@@ -388,10 +463,20 @@ def test_pipeline_role_manages_only_clarifys_shadow_endpoints(build: dict[str, A
     ]
 
 
+def test_pipeline_reads_curated_data_never_raw(build: dict[str, Any]) -> None:
+    resources = [
+        r for s in policy_statements(build, "mlops-dev-churn-sagemaker-pipeline")
+        for r in as_list(s["Resource"])
+    ]  # fmt: skip
+    text = json.dumps(resources)
+    assert f"mlops-dev-churn-curated-{ACCOUNT}" in text
+    assert f"mlops-dev-churn-raw-{ACCOUNT}" not in text
+
+
 def test_pipeline_role_passes_only_itself_to_sagemaker(build: dict[str, Any]) -> None:
     passes = [
         s
-        for s in policy_statements(build, "mlops-dev-sagemaker-pipeline")
+        for s in policy_statements(build, "mlops-dev-churn-sagemaker-pipeline")
         if s["Action"] == "iam:PassRole"
     ]
     assert len(passes) == 1
@@ -400,7 +485,7 @@ def test_pipeline_role_passes_only_itself_to_sagemaker(build: dict[str, Any]) ->
     }
     role_id = next(
         k for k, v in build.items()
-        if v["Type"] == "AWS::IAM::Role" and v["Properties"]["RoleName"] == "mlops-dev-sagemaker-pipeline"
+        if v["Type"] == "AWS::IAM::Role" and v["Properties"]["RoleName"] == "mlops-dev-churn-sagemaker-pipeline"
     )  # fmt: skip
     assert passes[0]["Resource"] == {"Fn::GetAtt": [role_id, "Arn"]}
 
@@ -411,11 +496,11 @@ def test_pipeline_role_passes_only_itself_to_sagemaker(build: dict[str, Any]) ->
 def test_cicd_is_a_v2_pipeline_with_an_s3_source_by_default(build: dict[str, Any]) -> None:
     pipeline = _typed(build, "AWS::CodePipeline::Pipeline")[0]
     assert pipeline["PipelineType"] == "V2"
-    assert pipeline["Name"] == "mlops-dev-ml-cicd"
+    assert pipeline["Name"] == "mlops-dev-churn-ml-cicd"
     source = pipeline["Stages"][0]["Actions"][0]
     assert source["ActionTypeId"]["Provider"] == "S3"
     assert source["Configuration"] == {
-        "S3Bucket": f"mlops-dev-artifacts-{ACCOUNT}",
+        "S3Bucket": f"mlops-dev-churn-artifacts-{ACCOUNT}",
         "S3ObjectKey": "ci/source/ml-project.zip",
         "PollForSourceChanges": False,
     }
@@ -438,18 +523,18 @@ def test_codeconnections_source_when_configured(custom_synth: Synthesized) -> No
 
 def test_codebuild_tests_packages_and_starts_training(build: dict[str, Any]) -> None:
     project = _typed(build, "AWS::CodeBuild::Project")[0]
-    assert project["Name"] == "mlops-dev-ml-build"
+    assert project["Name"] == "mlops-dev-churn-ml-build"
     assert "EncryptionKey" in project
     assert project["Environment"]["PrivilegedMode"] is False
     spec = project["Source"]["BuildSpec"]
     assert "python -m pytest -q" in spec and "ruff check ." in spec
-    assert "aws sagemaker start-pipeline-execution --pipeline-name mlops-dev-training" in spec
+    assert "aws sagemaker start-pipeline-execution --pipeline-name mlops-dev-churn-training" in spec
     assert "Name=CodeVersion" in spec
-    assert "aws ssm put-parameter --overwrite --name /mlops-dev/ml/code-version" in spec
+    assert "aws ssm put-parameter --overwrite --name /mlops-dev-churn/ml/code-version" in spec
     logs = project["LogsConfig"]["CloudWatchLogs"]
     assert logs["Status"] == "ENABLED"
     group = next(
-        g for g in _typed(build, "AWS::Logs::LogGroup") if g["LogGroupName"] == "/mlops-dev/codebuild/ml"
+        g for g in _typed(build, "AWS::Logs::LogGroup") if g["LogGroupName"] == "/mlops-dev-churn/codebuild/ml"
     )  # fmt: skip
     assert group["RetentionInDays"] == 365 and "KmsKeyId" in group
 
@@ -459,28 +544,30 @@ def test_codebuild_tests_packages_and_starts_training(build: dict[str, Any]) -> 
 
 def test_trigger_function_and_its_guard_table(build: dict[str, Any]) -> None:
     function = _typed(build, "AWS::Lambda::Function")[0]
-    assert function["FunctionName"] == "mlops-dev-start-training"
+    assert function["FunctionName"] == "mlops-dev-churn-start-training"
     assert function["ReservedConcurrentExecutions"] == 1
     assert "DeadLetterConfig" in function and "KmsKeyArn" in function
     assert function["Environment"]["Variables"] == {
-        "PIPELINE_NAME": "mlops-dev-training",
-        "LOCK_TABLE": "mlops-dev-training-guard",
+        "PIPELINE_NAME": "mlops-dev-churn-training",
+        "LOCK_TABLE": "mlops-dev-churn-training-guard",
         "DEBOUNCE_SECONDS": "900",
         "MAX_EXECUTIONS_PER_DAY": "4",
-        "INPUT_DATA_URI": f"s3://mlops-dev-raw-{ACCOUNT}/incoming/",
-        "CODE_VERSION_PARAMETER": "/mlops-dev/ml/code-version",
+        # Training starts from curated data that passed data quality, never from raw uploads.
+        "INPUT_DATA_URI": f"s3://mlops-dev-churn-curated-{ACCOUNT}/customers/",
+        "CODE_VERSION_PARAMETER": "/mlops-dev-churn/ml/code-version",
+        "ETL_JOB_NAME": "mlops-dev-churn-raw-to-curated",
     }
     table = _typed(build, "AWS::DynamoDB::GlobalTable")[0]
-    assert table["TableName"] == "mlops-dev-training-guard"
+    assert table["TableName"] == "mlops-dev-churn-training-guard"
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     assert table["SSESpecification"]["SSEType"] == "KMS"
     replica = table["Replicas"][0]
     assert replica["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
-    statements = policy_statements(build, "mlops-dev-start-training")
+    statements = policy_statements(build, "mlops-dev-churn-start-training")
     starts = next(s for s in statements if "sagemaker:StartPipelineExecution" in s["Action"])
     assert (
         as_list(starts["Resource"])[0]
-        == f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:pipeline/mlops-dev-training"
+        == f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:pipeline/mlops-dev-churn-training"
     )
 
 
@@ -491,18 +578,19 @@ def test_new_data_drift_and_manual_requests_invoke_the_trigger(build: dict[str, 
         for r in _typed(build, "AWS::Events::Rule")
         if any(t["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]} for t in r.get("Targets", []))
     ]
-    assert {"source": ["aws.s3"], "detail-type": ["Object Created"], "detail": {
-        "bucket": {"name": [f"mlops-dev-raw-{ACCOUNT}"]},
-        "object": {"key": [{"prefix": "incoming/"}]},
+    # New data: a successful ETL run (curated data that passed data quality), never raw uploads.
+    assert {"source": ["aws.glue"], "detail-type": ["Glue Job State Change"], "detail": {
+        "jobName": ["mlops-dev-churn-raw-to-curated"], "state": ["SUCCEEDED"],
     }} in invoking  # fmt: skip
+    assert not [p for p in invoking if p["source"] == ["aws.s3"]]
     # Drift on production (endpoint or batch scoring) retrains; staging's drift only alarms.
     assert {
         "source": ["aws.cloudwatch"],
         "detail-type": ["CloudWatch Alarm State Change"],
         "detail": {
             "alarmName": [
-                {"prefix": "mlops-dev-prod-drift-"},
-                {"prefix": "mlops-dev-batch-drift-"},
+                {"prefix": "mlops-dev-churn-prod-drift-"},
+                {"prefix": "mlops-dev-churn-batch-drift-"},
             ],
             "state": {"value": ["ALARM"]},
         },
@@ -513,10 +601,15 @@ def test_new_data_drift_and_manual_requests_invoke_the_trigger(build: dict[str, 
     assert violations["detail"]["ExitMessage"] == [{"prefix": "CompletedWithViolations"}]
     schedules = f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:monitoring-schedule"
     assert violations["detail"]["MonitoringScheduleArn"] == [
-        {"prefix": f"{schedules}/mlops-dev-prod-"},
-        {"prefix": f"{schedules}/mlops-dev-batch-"},
+        {"prefix": f"{schedules}/mlops-dev-churn-prod-"},
+        {"prefix": f"{schedules}/mlops-dev-churn-batch-"},
     ]
-    assert {"source": ["mlops.manual"], "detail-type": ["Retrain Requested"]} in invoking
+    # A manual request names the pipeline: another project's request starts nothing here.
+    assert {
+        "source": ["mlops.manual"],
+        "detail-type": ["Retrain Requested"],
+        "detail": {"pipeline": ["mlops-dev-churn-training"]},
+    } in invoking
     assert len(invoking) == 4
 
 
@@ -546,9 +639,12 @@ def test_definition_does_not_depend_on_the_hash_seed() -> None:
 
     code = (
         "from mlops_constructs.build.definition import PipelineSpec, build_definition\n"
+        "from mlops_constructs.build.definition import PipelineImages\n"
         "print(build_definition(PipelineSpec(name='p', region='us-east-1', "
-        "role_arn='arn:aws:iam::123456789012:role/r', artifacts_bucket='a', raw_bucket='r', "
-        "raw_prefix='incoming/', model_package_group='g')))"
+        "role_arn='arn:aws:iam::123456789012:role/r', artifacts_bucket='a', "
+        "input_data_uri='s3://r/incoming/', model_package_group='g', "
+        "images=PipelineImages(training='t', serving='s', processing='p'), "
+        "debugger_rules=('loss_not_decreasing', 'overfit'))))"
     )
     outputs = {
         subprocess.run(

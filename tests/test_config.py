@@ -18,9 +18,15 @@ from stacks.config import (
     load_config,
     parse_config,
 )
+from tests.conftest import churn
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {"name": "dev", "account": "123456789012", "region": "us-east-1"}
+
+
+def project(**sections: Any) -> dict[str, Any]:
+    """A configuration of the churn project with ``sections`` merged into it."""
+    return {"projects": [churn(**sections)]}
 
 
 def test_default_is_one_dev_environment() -> None:
@@ -28,7 +34,16 @@ def test_default_is_one_dev_environment() -> None:
     assert config == PlatformConfig()
     assert [e.name for e in config.environments] == ["dev"]
     assert config.audit.cloudtrail_enabled is True
-    assert config.data_lake.raw_prefix == "incoming/"
+    assert [p.name for p in config.projects] == ["churn"]
+    churn_project = config.projects[0]
+    assert churn_project.dataset.raw_prefix == "incoming/"
+    assert churn_project.dataset.label == "churned"
+    # Closed to new AWS customers: off by default, so no pipeline step depends on them.
+    assert churn_project.build.debugger_rules == ()
+    assert not churn_project.build.data_quality_baseline
+    assert not churn_project.build.bias_baseline
+    assert not churn_project.build.model_baselines
+    assert not churn_project.monitor.enabled
 
 
 def test_example_file_is_valid_and_used() -> None:
@@ -68,7 +83,8 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
     (
         "account as a number",
         {"environments": [{**ENV, "account": 123456789012}]},
-        "environments[0].account: Input should be a valid string, got 123456789012",
+        "environments[0].account: the account id was read as the number 123456789012. Fix: "
+        "quote it",
     ),
     (
         "unknown region",
@@ -93,18 +109,18 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
     ),
     (
         "project name with underscore",
-        {"project_name": "my_ml"},
-        "project_name: 'my_ml' cannot prefix resource names. Fix: use 3-20 lowercase",
+        {"platform_name": "my_ml"},
+        "platform_name: 'my_ml' cannot prefix resource names. Fix: use 3-20 lowercase",
     ),
     (
         "project name too long",
-        {"project_name": "a-very-long-project-name"},
-        "project_name: 'a-very-long-project-name' cannot prefix resource names",
+        {"platform_name": "a-very-long-project-name"},
+        "platform_name: 'a-very-long-project-name' cannot prefix resource names",
     ),
     (
         "project name ending in hyphen",
-        {"project_name": "mlops-"},
-        "project_name: 'mlops-' cannot prefix resource names",
+        {"platform_name": "mlops-"},
+        "platform_name: 'mlops-' cannot prefix resource names",
     ),
     (
         "negative retention",
@@ -115,12 +131,13 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
     (
         "unknown top-level key",
         {"enviroments": [ENV]},
-        "enviroments: unknown key. Fix: remove it or correct its spelling",
+        "enviroments: unknown key. Fix: did you mean 'environments'? Correct the spelling, or "
+        "remove it",
     ),
     (
         "unknown nested key",
         {"data_lake": {"retention_days": 30}},
-        "data_lake.retention_days: unknown key. Fix: remove it or correct its spelling",
+        "data_lake.retention_days: unknown key. Fix:",
     ),
     (
         "unknown environment key",
@@ -134,8 +151,8 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
     ),
     (
         "raw prefix without slash",
-        {"data_lake": {"raw_prefix": "incoming"}},
-        "data_lake.raw_prefix: 'incoming' is not a valid key prefix. Fix: use lowercase path",
+        project(dataset={"raw_prefix": "incoming"}),
+        "projects[0].dataset.raw_prefix: 'incoming' is not a valid key prefix. Fix: use lowercase",
     ),
     (
         "invalid log retention",
@@ -144,18 +161,18 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
     ),
     (
         "unknown column type",
-        {"catalog": {"columns": [{"name": "a", "type": "varchar"}]}},
-        "catalog.columns[0].type: 'varchar' is not a supported column type",
+        project(dataset={"columns": [{"name": "a", "type": "varchar"}]}),
+        "projects[0].dataset.columns[0].type: 'varchar' is not a supported column type",
     ),
     (
         "partition key that is a column",
-        {"catalog": {"partition_key": "churned"}},
-        "catalog: partition_key 'churned' is also a column. Fix: pick a partition key",
+        project(dataset={"partition_key": "churned"}),
+        "projects[0].dataset: partition_key 'churned' is also a column. Fix: pick a partition key",
     ),
     (
         "bad crawler schedule",
-        {"catalog": {"crawler_schedule": "daily"}},
-        "catalog.crawler_schedule: 'daily' is not a Glue schedule. Fix: use a six-field cron",
+        project(dataset={"crawler_schedule": "daily"}),
+        "projects[0].dataset.crawler_schedule: 'daily' is not a Glue schedule. Fix: use a six",
     ),
     (
         "tag key reserved by AWS",
@@ -181,83 +198,265 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
     (
         "serverless staging in VPC mode",
         {"network": {"vpc_mode": True}},
-        "deploy.staging.hosting is serverless, which cannot run in a VPC. Fix: use hosting: "
-        "realtime in VPC mode",
+        "project 'churn': deploy.staging.hosting is serverless, which cannot run in a VPC. Fix: "
+        "use hosting: realtime in VPC mode",
     ),
     (
         "deploy without build",
-        {"build": {"enabled": False}},
+        project(build={"enabled": False}),
         "deploy is enabled but build is not",
     ),
     (
         "autoscaling maximum below minimum",
-        {"deploy": {"production": {"min_instances": 3, "max_instances": 2}}},
-        "deploy.production: max_instances (2) is below min_instances (3). Fix: raise",
+        project(deploy={"production": {"min_instances": 3, "max_instances": 2}}),
+        "projects[0].deploy.production: max_instances (2) is below min_instances (3). Fix: raise",
     ),
     (
         "t3 instance for hosting",
-        {"deploy": {"production": {"instance_type": "ml.t3.medium"}}},
-        "deploy.production.instance_type: 'ml.t3.medium' is not a SageMaker hosting instance",
+        project(deploy={"production": {"instance_type": "ml.t3.medium"}}),
+        "projects[0].deploy.production.instance_type: 'ml.t3.medium' is not a SageMaker hosting",
     ),
     (
         "unknown training instance type",
-        {"build": {"training_instance_type": "ml.m5.huge"}},
-        "build.training_instance_type: 'ml.m5.huge' is not a SageMaker instance type",
+        project(build={"training_instance_type": "ml.m5.huge"}),
+        "projects[0].build.training_instance_type: 'ml.m5.huge' is not a SageMaker training "
+        "instance type. Fix: use one such as 'ml.m5.large' (closest: 'ml.m5.large'",
     ),
     (
         "codeconnections without its connection",
-        {"build": {"source": {"type": "codeconnections", "repository": "acme/churn"}}},
-        "build.source: codeconnections needs connection_arn",
+        project(source={"type": "codeconnections", "repository": "acme/churn"}),
+        "projects[0].source: codeconnections needs connection_arn",
     ),
     (
         "bad batch schedule",
-        {"deploy": {"batch": {"schedule": "nightly"}}},
-        "deploy.batch.schedule: 'nightly' is not an EventBridge schedule",
+        project(deploy={"batch": {"schedule": "nightly"}}),
+        "projects[0].deploy.batch.schedule: 'nightly' is not an EventBridge schedule",
     ),
     (
         "unknown debugger rule",
-        {"build": {"debugger_rules": ["vanishing_gradient_x"]}},
-        "build.debugger_rules: unknown Debugger rules ['vanishing_gradient_x']",
+        project(build={"debugger_rules": ["vanishing_gradient_x"]}),
+        "projects[0].build.debugger_rules: unknown Debugger rules ['vanishing_gradient_x']",
     ),
     (
         "unknown monitor type",
-        {"monitor": {"types": ["data_quality", "latency"]}},
-        "monitor.types: unknown monitor types ['latency']. Fix: use some of",
+        project(monitor={"types": ["data_quality", "latency"]}),
+        "projects[0].monitor.types: unknown monitor types ['latency']. Fix: use some of",
     ),
     (
         "no monitor types",
-        {"monitor": {"types": []}},
-        "monitor.types: no monitor types. Fix: list some, or set enabled: false",
+        project(monitor={"types": []}),
+        "projects[0].monitor.types: no monitor types. Fix: list some, or set enabled: false",
     ),
     (
         "weekly monitoring",
-        {"monitor": {"frequency": "weekly"}},
-        "monitor.frequency: frequency 'weekly': Model Monitor runs hourly or daily",
+        project(monitor={"frequency": "weekly"}),
+        "projects[0].monitor.frequency: frequency 'weekly': Model Monitor runs hourly or daily",
     ),
     (
         "too many drift features",
-        {"monitor": {"features": [f"f{i}" for i in range(10)]}},
-        "monitor.features: 10 features: one drift alarm reads at most 9",
+        project(monitor={"features": [f"f{i}" for i in range(10)]}),
+        "projects[0].monitor.features: 10 features: one drift alarm reads at most 9",
     ),
     (
         "bad ground truth prefix",
-        {"monitor": {"ground_truth_prefix": "Ground Truth"}},
-        "monitor.ground_truth_prefix: 'Ground Truth' is not an S3 prefix",
+        project(monitor={"ground_truth_prefix": "Ground Truth"}),
+        "projects[0].monitor.ground_truth_prefix: 'Ground Truth' is not an S3 prefix",
     ),
     (
         "monitoring runs longer than an hour",
-        {"monitor": {"max_runtime_minutes": 90}},
-        "monitor.max_runtime_minutes: input should be less than or equal to 60",
+        project(monitor={"max_runtime_minutes": 90}),
+        "projects[0].monitor.max_runtime_minutes: input should be less than or equal to 60",
     ),
     (
         "unknown monitoring instance type",
-        {"monitor": {"instance_type": "m5.large"}},
-        "monitor.instance_type: 'm5.large'",
+        project(monitor={"instance_type": "m5.large"}),
+        "projects[0].monitor.instance_type: 'm5.large'",
+    ),
+    (
+        "project name with a hyphen",
+        {"projects": [churn(name="churn-v2")]},
+        "projects[0].name: 'churn-v2' is not a project name. Fix: use 2-12 lowercase letters",
+    ),
+    (
+        "duplicate project names",
+        {"projects": [churn(), churn()]},
+        "projects: duplicate project names ['churn']. Fix: name each project once",
+    ),
+    ("no projects", {"projects": []}, "projects: no projects. Fix: list at least one"),
+    (
+        "project without a dataset",
+        {"projects": [{"name": "x1", "deploy": {"enabled": False}}]},
+        "projects[0].dataset: Field required",
+    ),
+    (
+        "label the dataset lacks",
+        project(dataset={"label": "churn"}),
+        "projects[0].dataset: label 'churn' is not a column of the dataset. Fix: use one of",
+    ),
+    (
+        "data-quality rule on a missing column",
+        project(dataset={"data_quality_rules": ['IsComplete "customer"']}),
+        "rule 'IsComplete \"customer\"' names the column 'customer', which the dataset lacks",
+    ),
+    (
+        "serving input the dataset lacks",
+        project(serving={"input_columns": ["tenure", "contract_type"]}),
+        "projects[0]: serving.input_columns names 'tenure', which is not a feature column",
+    ),
+    (
+        "label as a serving input",
+        project(serving={"input_columns": ["churned"]}),
+        "serving.input_columns names 'churned', which is not a feature column",
+    ),
+    (
+        "monitored feature that is not an input",
+        project(monitor={"features": ["customer_id"]}),
+        "projects[0]: monitor.features names 'customer_id', which is not a serving input",
+    ),
+    (
+        "gate metric of another problem type",
+        project(gate={"metric": "rmse", "threshold": 1.0}),
+        "projects[0]: gate.metric 'rmse' is not a metric of binary_classification. Fix: use one "
+        "of ['auc', 'accuracy', 'precision', 'recall', 'f1']",
+    ),
+    (
+        "unknown gate direction",
+        project(gate={"direction": "up"}),
+        "projects[0].gate.direction: direction 'up'. Fix: use 'higher' or 'lower'",
+    ),
+    (
+        "unknown problem type",
+        project(problem_type="ranking"),
+        "projects[0].problem_type: 'ranking' is not a problem type",
+    ),
+    (
+        "unknown framework",
+        project(framework={"name": "caffe", "version": "1.0"}),
+        "projects[0].framework.name: 'caffe' is not a supported framework",
+    ),
+    (
+        "framework and own images at once",
+        project(
+            images={
+                "training": "111111111111.dkr.ecr.eu-west-1.amazonaws.com/train:1",
+                "serving": "111111111111.dkr.ecr.eu-west-1.amazonaws.com/serve:1",
+            },
+            framework={"name": "xgboost", "version": "1.7-1"},
+        ),
+        "projects[0]: set exactly one of framework (an AWS prebuilt image) and images",
+    ),
+    (
+        "bias monitoring of a regression model",
+        project(
+            problem_type="regression",
+            gate={"metric": "rmse", "threshold": 3.0},
+            serving={"prediction_field": "churned", "probability_field": None},
+            monitor={"enabled": True},
+        ),
+        "monitor.types has bias, which the platform computes for binary classification only",
+    ),
+    (
+        "probability of a regression",
+        project(problem_type="regression", gate={"metric": "rmse", "threshold": 3.0}),
+        "serving.probability_field and serving.classes are for classification",
+    ),
+    (
+        "multiclass without classes",
+        project(problem_type="multiclass_classification", gate={"metric": "accuracy"}),
+        "serving.classes must list the 3 or more classes a multiclass model predicts",
+    ),
+    (
+        "no staging-test payloads",
+        project(deploy={"test_payloads": []}),
+        "projects[0]: deploy.test_payloads is empty: the staging test needs requests",
+    ),
+    (
+        "payload that is not JSON",
+        project(deploy={"test_payloads": [{"content_type": "application/json", "body": "{x"}]}),
+        "projects[0].deploy.test_payloads[0]: body is not valid JSON",
+    ),
+    (
+        "names over an AWS limit",
+        {
+            "platform_name": "a-very-long-platform",
+            "environments": [{**ENV, "name": "production1"[:10]}],
+            "projects": [churn(name="abcdefghijkl")],
+        },
+        "project 'abcdefghijkl' in environment 'production': the S3 bucket name "
+        "'a-very-long-platform-production-abcdefghijkl-artifacts-123456789012' would be 67 "
+        "characters, over AWS's limit of 63. Fix: shorten platform_name, the environment or the "
+        "project name by 4",
+    ),
+    (
+        "entry point that is not a Python file",
+        project(entry_points={"train": "train.sh"}),
+        "projects[0].entry_points.train: 'train.sh' is not a Python file name",
+    ),
+    (
+        "source path that escapes the repository",
+        project(source={"path": "../other"}),
+        "projects[0].source.path: '../other' is not a relative folder path",
+    ),
+    (
+        "misspelt nested key",
+        project(deploy={"stagin": {"hosting": "realtime"}}),
+        "projects[0].deploy.stagin: unknown key. Fix: did you mean 'staging'?",
+    ),
+    (
+        "instance type that is not SageMaker's (medium m5)",
+        project(build={"training_instance_type": "ml.m5.medium"}),
+        "projects[0].build.training_instance_type: 'ml.m5.medium' is not a SageMaker training",
+    ),
+    (
+        "p3.large does not exist",
+        project(build={"processing_instance_type": "ml.p3.large"}),
+        "projects[0].build.processing_instance_type: 'ml.p3.large' is not a SageMaker processing",
+    ),
+    (
+        "t3 cannot host",
+        project(deploy={"staging": {"instance_type": "ml.t3.medium"}}),
+        "'ml.t3.medium' is not a SageMaker hosting instance type (it is one for training and "
+        "processing)",
+    ),
+    (
+        "framework version the SDK has no image for",
+        project(framework={"name": "xgboost", "version": "9.9"}),
+        "(top level): project 'churn' in environment 'dev': framework "
+        "(build.training_instance_type ml.m5.large): xgboost has no training image for version "
+        "'9.9'. Fix: use one of",
+    ),
+    (
+        "framework version YAML turned into a number",
+        project(framework={"name": "pytorch", "version": 2.0}),
+        "projects[0].framework.version: 2.0 is a number: YAML reads an unquoted 1.10 as 1.1",
+    ),
+    (
+        "pytorch without its python version",
+        project(framework={"name": "pytorch", "version": "1.8.0"}),
+        "comes in several Python versions. Fix: set py_version to one of",
+    ),
+    (
+        "gpu-only image on a cpu instance",
+        project(
+            framework={
+                "name": "huggingface",
+                "version": "4.28.1",
+                "base_framework": "pytorch2.0.0",
+                "py_version": "py310",
+            }
+        ),
+        "runs on gpu instances, and 'ml.m5.large' is a cpu instance type",
+    ),
+    (
+        "malformed image uri",
+        project(images={"training": "my-image:latest", "serving": "my-image:latest"}),
+        "projects[0].images.training: 'my-image:latest' is not an ECR image URI",
     ),
     (
         "top level is a list",
         ["dev"],  # type: ignore[list-item]
-        "the top level must be a mapping of keys such as project_name and environments, got list",
+        "the top level must be a mapping of keys such as platform_name, environments and "
+        "projects, got list",
     ),
 ]
 
@@ -270,6 +469,55 @@ def test_bad_config_names_field_and_fix(case: str, data: Any, message: str) -> N
     assert str(err.value).startswith("config.yaml: ")
 
 
+def test_gpu_and_inferentia_instances_are_sagemakers_own() -> None:
+    """The lists are SageMaker's (botocore's service model), not families times sizes."""
+    ecr = "111111111111.dkr.ecr.us-east-1.amazonaws.com"
+    config = parse_config(
+        project(
+            build={"training_instance_type": "ml.g6.xlarge"},
+            deploy={"production": {"instance_type": "ml.inf2.xlarge"}},
+            images={"training": f"{ecr}/train:1", "serving": f"{ecr}/neuron-serve:1"},
+        )
+    )
+    assert config.projects[0].build.training_instance_type == "ml.g6.xlarge"
+    assert config.projects[0].deploy.production.instance_type == "ml.inf2.xlarge"
+    # An AWS framework image has no Neuron build: the check names the instance and the fix.
+    with pytest.raises(ConfigError, match=r"'ml.inf2.xlarge' \(AWS Inferentia/Trainium\) needs"):
+        parse_config(project(deploy={"production": {"instance_type": "ml.inf2.xlarge"}}))
+
+
+YAML_TRAPS = [
+    (
+        "a tab",
+        "platform_name: mlops\nenvironments:\n\t- name: dev\n",
+        "not valid YAML: line 3 uses a tab for indentation. Fix: indent with spaces",
+    ),
+    (
+        "an unquoted account id with a leading zero",
+        "environments:\n  - name: dev\n    account: 012345670123\n",
+        "environments[0].account: account id 012345670123 is not quoted, and its leading zero made "
+        "YAML read it as the octal number 1402433619, an account id you never typed. Fix: quote "
+        "it: account: '012345670123'",
+    ),
+    (
+        "a misspelt key",
+        "platform_name: mlops\nprojets: []\n",
+        "projets: unknown key. Fix: did you mean 'projects'?",
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "text", "message"), YAML_TRAPS, ids=[c[0] for c in YAML_TRAPS])
+def test_classic_yaml_traps_are_explained(
+    case: str, text: str, message: str, tmp_path: Path
+) -> None:
+    file = tmp_path / "config.yaml"
+    file.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_config(file)
+    assert message in str(err.value)
+
+
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"configuration file not found\. Fix: pass an existing"):
         load_config(tmp_path / "nope.yaml")
@@ -277,7 +525,7 @@ def test_missing_file(tmp_path: Path) -> None:
 
 def test_malformed_yaml_names_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("project_name: mlops\nenvironments:\n  - name: dev\n   account: '1'\n")
+    bad.write_text("platform_name: mlops\nenvironments:\n  - name: dev\n   account: '1'\n")
     with pytest.raises(ConfigError, match=r"not valid YAML at line 4, column 4: .*Fix: correct"):
         load_config(bad)
 

@@ -78,13 +78,38 @@ def test_ops_key_admits_cloudtrail_only_for_its_trail(resources: dict[str, Any])
     assert "kms:EncryptionContext:aws:logs:arn" in logs["Condition"]["ArnLike"]
 
 
-def test_four_buckets_named_deterministically(resources: dict[str, Any]) -> None:
-    names = {b["Properties"]["BucketName"] for b in _of_type(resources, "AWS::S3::Bucket").values()}
-    assert names == {f"mlops-dev-{p}-{ACCOUNT}" for p in ("raw", "curated", "artifacts", "logs")}
+@pytest.fixture(scope="module")
+def project_resources(default_synth: Synthesized) -> dict[str, Any]:
+    stack = default_synth.stages["dev"].projects["churn"].data
+    res: dict[str, Any] = default_synth.template_json(stack)["Resources"]
+    return res
 
 
-def test_every_bucket_is_private_versioned_and_retained(resources: dict[str, Any]) -> None:
-    for bucket in _of_type(resources, "AWS::S3::Bucket").values():
+@pytest.fixture(scope="module")
+def project_data(default_synth: Synthesized) -> Template:
+    return default_synth.template(default_synth.stages["dev"].projects["churn"].data)
+
+
+def test_buckets_named_deterministically(
+    resources: dict[str, Any], project_resources: dict[str, Any]
+) -> None:
+    shared = {
+        b["Properties"]["BucketName"] for b in _of_type(resources, "AWS::S3::Bucket").values()
+    }
+    assert shared == {f"mlops-dev-logs-{ACCOUNT}"}
+    names = {
+        b["Properties"]["BucketName"]
+        for b in _of_type(project_resources, "AWS::S3::Bucket").values()
+    }
+    assert names == {f"mlops-dev-churn-{p}-{ACCOUNT}" for p in ("raw", "curated", "artifacts")}
+
+
+def test_every_bucket_is_private_versioned_and_retained(
+    resources: dict[str, Any], project_resources: dict[str, Any]
+) -> None:
+    buckets = {**resources, **project_resources}
+    assert len(_of_type(buckets, "AWS::S3::Bucket")) == 4
+    for bucket in _of_type(buckets, "AWS::S3::Bucket").values():
         props = bucket["Properties"]
         assert props["PublicAccessBlockConfiguration"] == {
             "BlockPublicAcls": True,
@@ -98,40 +123,38 @@ def test_every_bucket_is_private_versioned_and_retained(resources: dict[str, Any
 
 
 def test_data_buckets_use_the_data_key_with_bucket_keys_and_log_access(
-    resources: dict[str, Any],
+    project_resources: dict[str, Any],
 ) -> None:
-    data_buckets = {
-        k: v for k, v in _of_type(resources, "AWS::S3::Bucket").items() if "AccessLogs" not in k
-    }
+    data_buckets = _of_type(project_resources, "AWS::S3::Bucket")
     assert len(data_buckets) == 3
-    data_key = next(k for k in _of_type(resources, "AWS::KMS::Key") if k.startswith("DataKey"))
     for logical_id, bucket in data_buckets.items():
         props = bucket["Properties"]
         rule = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
         assert rule["BucketKeyEnabled"] is True
-        assert rule["ServerSideEncryptionByDefault"] == {
-            "SSEAlgorithm": "aws:kms",
-            "KMSMasterKeyID": {"Fn::GetAtt": [data_key, "Arn"]},
-        }
-        assert props["LoggingConfiguration"]["DestinationBucketName"] == {
-            "Ref": next(k for k in resources if k.startswith("LakeAccessLogs"))
-        }
+        sse = rule["ServerSideEncryptionByDefault"]
+        assert sse["SSEAlgorithm"] == "aws:kms"
+        # The environment's data key, through a weak (Fn::GetStackOutput) reference.
+        assert "GetStackOutput" in str(sse["KMSMasterKeyID"]) and "DataKey" in str(sse)
+        logging = props["LoggingConfiguration"]
+        assert logging["DestinationBucketName"] == f"mlops-dev-logs-{ACCOUNT}"
+        assert logging["LogFilePrefix"].startswith("s3/mlops-dev-churn/")
         assert props["NotificationConfiguration"] == {
             "EventBridgeConfiguration": {"EventBridgeEnabled": True}
         }, logical_id
 
 
 def test_log_bucket_uses_sse_s3_and_expires_logs(resources: dict[str, Any]) -> None:
-    logs = next(v for k, v in resources.items() if k.startswith("LakeAccessLogs") and
-                v["Type"] == "AWS::S3::Bucket")  # fmt: skip
+    logs = next(iter(_of_type(resources, "AWS::S3::Bucket").values()))
     enc = logs["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
     assert enc["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
     rule = logs["Properties"]["LifecycleConfiguration"]["Rules"][0]
     assert rule["ExpirationInDays"] == 365
 
 
-def test_every_bucket_policy_denies_plain_http(resources: dict[str, Any]) -> None:
-    policies = _of_type(resources, "AWS::S3::BucketPolicy")
+def test_every_bucket_policy_denies_plain_http(
+    resources: dict[str, Any], project_resources: dict[str, Any]
+) -> None:
+    policies = _of_type({**resources, **project_resources}, "AWS::S3::BucketPolicy")
     assert len(policies) == 4
     for policy in policies.values():
         statements = policy["Properties"]["PolicyDocument"]["Statement"]
@@ -144,19 +167,21 @@ def test_every_bucket_policy_denies_plain_http(resources: dict[str, Any]) -> Non
 
 
 def test_server_access_logging_is_delivered_by_bucket_policy(resources: dict[str, Any]) -> None:
-    policy = next(v for k, v in resources.items() if k.startswith("LakeAccessLogsPolicy"))
+    """The environment's log bucket admits S3 logging from its projects' lakes only."""
+    policy = next(iter(_of_type(resources, "AWS::S3::BucketPolicy").values()))
     statements = policy["Properties"]["PolicyDocument"]["Statement"]
     logging = [
         s for s in statements if s.get("Principal") == {"Service": "logging.s3.amazonaws.com"}
     ]
     assert logging and logging[0]["Condition"]["StringEquals"]["aws:SourceAccount"] == ACCOUNT
+    assert logging[0]["Condition"]["ArnLike"]["aws:SourceArn"] == "arn:aws:s3:::mlops-dev-*"
 
 
-def test_default_lifecycle_rules(data: Template) -> None:
-    data.has_resource_properties(
+def test_default_lifecycle_rules(project_data: Template) -> None:
+    project_data.has_resource_properties(
         "AWS::S3::Bucket",
         {
-            "BucketName": f"mlops-dev-raw-{ACCOUNT}",
+            "BucketName": f"mlops-dev-churn-raw-{ACCOUNT}",
             "LifecycleConfiguration": {
                 "Rules": [
                     {
@@ -176,11 +201,11 @@ def test_default_lifecycle_rules(data: Template) -> None:
 
 
 def test_lifecycle_follows_config(custom_synth: Synthesized) -> None:
-    data = custom_synth.template(custom_synth.stages["dev"].data)
+    data = custom_synth.template(custom_synth.stages["dev"].projects["churn"].data)
     data.has_resource_properties(
         "AWS::S3::Bucket",
         {
-            "BucketName": "acme-ml-dev-raw-111111111111",
+            "BucketName": "acme-ml-dev-churn-raw-111111111111",
             "LifecycleConfiguration": {
                 "Rules": [
                     {
@@ -215,7 +240,7 @@ def test_trail_records_lake_data_events_encrypted_and_validated(
         ]
     }
     assert trail["S3BucketName"] == {
-        "Ref": next(k for k in resources if k.startswith("LakeAccessLogs"))
+        "Ref": next(k for k in resources if k.startswith("AccessLogs"))
     }
     selector = trail["EventSelectors"][0]
     assert selector["ReadWriteType"] == "All"
@@ -242,12 +267,14 @@ def test_tags_and_termination_protection_from_config(custom_synth: Synthesized) 
     stage = custom_synth.stages["prod"]
     assert stage.data.region == "eu-central-1" and stage.data.account == "333333333333"
     bucket = next(
-        v for v in custom_synth.template_json(stage.data)["Resources"].values()
+        v for v in custom_synth.template_json(stage.projects["churn"].data)["Resources"].values()
         if v["Type"] == "AWS::S3::Bucket"
     )  # fmt: skip
     tags = {t["Key"]: t["Value"] for t in bucket["Properties"]["Tags"]}
     assert tags["cost-center"] == "ml-42"
-    assert tags["environment"] == "prod" and tags["project"] == "acme-ml"
+    assert tags["environment"] == "prod" and tags["platform"] == "acme-ml"
+    assert tags["project"] == "churn"
+    assert stage.projects["churn"].data.termination_protection is True
 
 
 def test_logs_can_use_the_ops_key_even_without_the_trail(custom_synth: Synthesized) -> None:

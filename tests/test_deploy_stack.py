@@ -19,8 +19,8 @@ ACCOUNT = "123456789012"
 
 def _resources(synth: Synthesized, env: str = "dev") -> dict[str, Any]:
     stage = synth.stages[env]
-    assert stage.deploy is not None
-    res: dict[str, Any] = synth.template_json(stage.deploy)["Resources"]
+    assert stage.projects["churn"].deploy is not None
+    res: dict[str, Any] = synth.template_json(stage.projects["churn"].deploy)["Resources"]
     return res
 
 
@@ -29,19 +29,49 @@ def _typed(resources: dict[str, Any], kind: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def deploy(default_synth: Synthesized) -> dict[str, Any]:
-    return _resources(default_synth)
+def deploy(monitor_synth: Synthesized) -> dict[str, Any]:
+    """The deploy stack of the churn project with Model Monitor on (all features)."""
+    return _resources(monitor_synth)
 
 
 @pytest.fixture(scope="module")
 def pipeline(deploy: dict[str, Any]) -> dict[str, Any]:
     return next(
-        p for p in _typed(deploy, "AWS::CodePipeline::Pipeline") if p["Name"] == "mlops-dev-deploy"
+        p
+        for p in _typed(deploy, "AWS::CodePipeline::Pipeline")
+        if p["Name"] == "mlops-dev-churn-deploy"
     )
 
 
 def _actions(pipeline: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {a["Name"]: a for stage in pipeline["Stages"] for a in stage["Actions"]}
+
+
+def test_staging_test_reads_the_projects_request_and_response_format(
+    deploy: dict[str, Any],
+) -> None:
+    function = next(
+        f
+        for f in _typed(deploy, "AWS::Lambda::Function")
+        if f["FunctionName"] == "mlops-dev-churn-endpoint-test"
+    )
+    variables = function["Environment"]["Variables"]
+    assert json.loads(variables["RESPONSE_CONTRACT"]) == {
+        "problem_type": "binary_classification",
+        "prediction_field": "churned",
+        "probability_field": "churn_probability",
+        "classes": None,
+        "input_columns": [
+            "tenure_months",
+            "monthly_charges",
+            "total_charges",
+            "support_calls",
+            "contract_type",
+        ],
+    }
+    payloads = json.loads(variables["SAMPLE_PAYLOADS"])
+    assert [p["content_type"] for p in payloads] == ["text/csv", "application/json"]
+    assert payloads[0]["body"] == "12,70.5,845.0,3,month-to-month"
 
 
 def test_stages_in_order_with_manual_approval_by_default(pipeline: dict[str, Any]) -> None:
@@ -71,7 +101,7 @@ def test_no_manual_approval_when_configured_off(custom_synth: Synthesized) -> No
     pipeline = next(
         p
         for p in _typed(_resources(custom_synth, "prod"), "AWS::CodePipeline::Pipeline")
-        if p["Name"] == "acme-ml-prod-deploy"
+        if p["Name"] == "acme-ml-prod-churn-deploy"
     )
     assert [s["Name"] for s in pipeline["Stages"]] == [
         "Source",
@@ -92,15 +122,15 @@ def _overrides(value: Any) -> dict[str, Any]:
 def test_cloudformation_actions_deploy_the_approved_version(pipeline: dict[str, Any]) -> None:
     actions = _actions(pipeline)
     staging = actions["DeployStaging"]["Configuration"]
-    assert staging["StackName"] == "mlops-dev-endpoint-staging"
-    assert staging["TemplatePath"] == "Templates::mlops-dev-endpoint-staging.template.json"
+    assert staging["StackName"] == "mlops-dev-churn-endpoint-staging"
+    assert staging["TemplatePath"] == "Templates::mlops-dev-churn-endpoint-staging.template.json"
     staging_params = _overrides(staging["ParameterOverrides"])
     # The serverless staging template takes only the model and the role, whose ARN follows
     # from its name: a template default, not an override (test_monitor checks the defaults).
     assert set(staging_params) == {"ModelPackageArn"}
     assert staging_params["ModelPackageArn"] == "#{variables.ModelPackageArn}"
     prod = actions["DeployProd"]["Configuration"]
-    assert prod["StackName"] == "mlops-dev-endpoint-prod"
+    assert prod["StackName"] == "mlops-dev-churn-endpoint-prod"
     # What changes per deployment or cannot be named: CodePipeline keeps overrides to 1,000
     # characters.
     assert set(_overrides(prod["ParameterOverrides"])) == {
@@ -120,14 +150,14 @@ def test_staging_test_checks_the_approved_model_with_sample_payloads(
     test = _actions(pipeline)["InvokeStaging"]
     assert test["ActionTypeId"]["Provider"] == "Lambda"
     params = json.loads(test["Configuration"]["UserParameters"])
-    assert params["endpoint_name"] == "mlops-dev-staging"
+    assert params["endpoint_name"] == "mlops-dev-churn-staging"
     assert params["model_package_arn"] == "#{variables.ModelPackageArn}"
     assert params["max_latency_ms"] == 2000
     assert len(test["Configuration"]["UserParameters"]) < 1000  # CodePipeline's limit
     function = next(
         v["Properties"] for v in deploy.values()
         if v["Type"] == "AWS::Lambda::Function"
-        and v["Properties"]["FunctionName"] == "mlops-dev-endpoint-test"
+        and v["Properties"]["FunctionName"] == "mlops-dev-churn-endpoint-test"
     )  # fmt: skip
     payloads = json.loads(function["Environment"]["Variables"]["SAMPLE_PAYLOADS"])
     assert [p["content_type"] for p in payloads] == ["text/csv", "application/json"]
@@ -139,7 +169,7 @@ def test_router_starts_the_pipeline_on_approvals_only(deploy: dict[str, Any]) ->
         k
         for k, v in deploy.items()
         if v["Type"] == "AWS::Lambda::Function"
-        and v["Properties"]["FunctionName"] == "mlops-dev-deploy-router"
+        and v["Properties"]["FunctionName"] == "mlops-dev-churn-deploy-router"
     )
     rule = next(
         r
@@ -150,15 +180,15 @@ def test_router_starts_the_pipeline_on_approvals_only(deploy: dict[str, Any]) ->
         "source": ["aws.sagemaker"],
         "detail-type": ["SageMaker Model Package State Change"],
         "detail": {
-            "ModelPackageGroupName": ["mlops-dev-models"],
+            "ModelPackageGroupName": ["mlops-dev-churn-models"],
             "ModelApprovalStatus": ["Approved"],
         },
     }
     env = deploy[router_id]["Properties"]["Environment"]["Variables"]
     assert env == {
-        "MODEL_PACKAGE_GROUP": "mlops-dev-models",
-        "DEPLOY_PIPELINE": "mlops-dev-deploy",
-        "DEPLOYED_PARAMETER": "/mlops-dev/deploy/last-started",
+        "MODEL_PACKAGE_GROUP": "mlops-dev-churn-models",
+        "DEPLOY_PIPELINE": "mlops-dev-churn-deploy",
+        "DEPLOYED_PARAMETER": "/mlops-dev-churn/deploy/last-started",
     }
     assert "DeadLetterConfig" in deploy[router_id]["Properties"]
 
@@ -166,11 +196,11 @@ def test_router_starts_the_pipeline_on_approvals_only(deploy: dict[str, Any]) ->
 def test_deploy_role_is_scoped_to_this_environments_endpoints(deploy: dict[str, Any]) -> None:
     statements = {
         s.get("Sid", str(i)): s
-        for i, s in enumerate(policy_statements(deploy, "mlops-dev-deploy-cfn"))
+        for i, s in enumerate(policy_statements(deploy, "mlops-dev-churn-deploy-cfn"))
     }
     assert sorted(statements["Endpoints"]["Resource"]) == [
-        f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:endpoint/mlops-dev-prod",
-        f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:endpoint/mlops-dev-staging",
+        f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:endpoint/mlops-dev-churn-prod",
+        f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:endpoint/mlops-dev-churn-staging",
     ]
     passes = statements["PassEndpointRoles"]
     assert passes["Condition"] == {
@@ -193,13 +223,13 @@ def test_deploy_role_is_scoped_to_this_environments_endpoints(deploy: dict[str, 
 
 
 def test_endpoint_roles_read_models_and_write_their_capture_prefix(deploy: dict[str, Any]) -> None:
-    statements = policy_statements(deploy, "mlops-dev-prod-endpoint")
+    statements = policy_statements(deploy, "mlops-dev-churn-prod-endpoint")
     resources = [r for s in statements for r in as_list(s["Resource"]) if isinstance(r, str)]
-    assert f"arn:aws:s3:::mlops-dev-artifacts-{ACCOUNT}/data-capture/prod/*" in resources
+    assert f"arn:aws:s3:::mlops-dev-churn-artifacts-{ACCOUNT}/data-capture/prod/*" in resources
 
 
-def test_production_template_is_realtime_and_safe(default_synth: Synthesized) -> None:
-    template = endpoint_template(default_synth, "mlops-dev-endpoint-prod")
+def test_production_template_is_realtime_and_safe(monitor_synth: Synthesized) -> None:
+    template = endpoint_template(monitor_synth, "mlops-dev-churn-endpoint-prod")
     assert set(template["Parameters"]) == {
         "ModelPackageArn",
         "ExecutionRoleArn",
@@ -217,7 +247,7 @@ def test_production_template_is_realtime_and_safe(default_synth: Synthesized) ->
     assert config["KmsKeyId"] == {"Ref": "DataKeyArn"}
     assert config["DataCaptureConfig"]["DestinationS3Uri"] == {"Ref": "CaptureUri"}
     [endpoint] = _typed(resources, "AWS::SageMaker::Endpoint")
-    assert endpoint["EndpointName"] == "mlops-dev-prod"
+    assert endpoint["EndpointName"] == "mlops-dev-churn-prod"
     assert (
         endpoint["DeploymentConfig"]["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["Type"]
         == "CANARY"
@@ -231,7 +261,7 @@ def test_production_template_is_realtime_and_safe(default_synth: Synthesized) ->
 
 
 def test_staging_template_is_serverless_by_default(default_synth: Synthesized) -> None:
-    template = endpoint_template(default_synth, "mlops-dev-endpoint-staging")
+    template = endpoint_template(default_synth, "mlops-dev-churn-endpoint-staging")
     assert set(template["Parameters"]) == {"ModelPackageArn", "ExecutionRoleArn"}
     [config] = _typed(template["Resources"], "AWS::SageMaker::EndpointConfig")
     assert config["ProductionVariants"][0]["ServerlessConfig"] == {
@@ -241,7 +271,7 @@ def test_staging_template_is_serverless_by_default(default_synth: Synthesized) -
 
 
 def test_config_shapes_the_endpoints(custom_synth: Synthesized) -> None:
-    prod = endpoint_template(custom_synth, "acme-ml-prod-endpoint-prod")
+    prod = endpoint_template(custom_synth, "acme-ml-prod-churn-endpoint-prod")
     [config] = _typed(prod["Resources"], "AWS::SageMaker::EndpointConfig")
     assert config["ProductionVariants"][0]["InstanceType"] == "ml.c5.xlarge"
     [endpoint] = _typed(prod["Resources"], "AWS::SageMaker::Endpoint")
@@ -249,14 +279,14 @@ def test_config_shapes_the_endpoints(custom_synth: Synthesized) -> None:
     assert routing["Type"] == "LINEAR"
     assert routing["LinearStepSize"] == {"Type": "CAPACITY_PERCENT", "Value": 25}
     alarms = {a["AlarmName"]: a for a in _typed(prod["Resources"], "AWS::CloudWatch::Alarm")}
-    assert alarms["acme-ml-prod-prod-latency-p99"]["Threshold"] == 250_000
-    staging = endpoint_template(custom_synth, "acme-ml-prod-endpoint-staging")
+    assert alarms["acme-ml-prod-churn-prod-latency-p99"]["Threshold"] == 250_000
+    staging = endpoint_template(custom_synth, "acme-ml-prod-churn-endpoint-staging")
     [staging_config] = _typed(staging["Resources"], "AWS::SageMaker::EndpointConfig")
     assert staging_config["ProductionVariants"][0]["InstanceType"] == "ml.t2.medium"
 
 
 def test_vpc_mode_places_endpoints_and_functions_in_the_vpc(vpc_synth: Synthesized) -> None:
-    prod = endpoint_template(vpc_synth, "mlops-dev-endpoint-prod")
+    prod = endpoint_template(vpc_synth, "mlops-dev-churn-endpoint-prod")
     assert {"SubnetIds", "SecurityGroupId"} <= set(prod["Parameters"])
     [model] = _typed(prod["Resources"], "AWS::SageMaker::Model")
     assert model["VpcConfig"]["SecurityGroupIds"] == [{"Ref": "SecurityGroupId"}]
@@ -271,7 +301,7 @@ def test_front_door_is_off_by_default(deploy: dict[str, Any]) -> None:
 def test_front_door_api_is_iam_authorized_throttled_and_logged(vpc_synth: Synthesized) -> None:
     resources = _resources(vpc_synth)
     [api] = _typed(resources, "AWS::ApiGateway::RestApi")
-    assert api["Name"] == "mlops-dev-front-door"
+    assert api["Name"] == "mlops-dev-churn-front-door"
     assert api["EndpointConfiguration"] == {"Types": ["REGIONAL"]}
     [method] = _typed(resources, "AWS::ApiGateway::Method")
     assert (method["HttpMethod"], method["AuthorizationType"]) == ("POST", "AWS_IAM")
@@ -283,12 +313,12 @@ def test_front_door_api_is_iam_authorized_throttled_and_logged(vpc_synth: Synthe
     assert "DestinationArn" in stage["AccessLogSetting"]
     function = next(
         f for f in _typed(resources, "AWS::Lambda::Function")
-        if f["FunctionName"] == "mlops-dev-front-door"
+        if f["FunctionName"] == "mlops-dev-churn-front-door"
     )  # fmt: skip
-    assert function["Environment"]["Variables"] == {"ENDPOINT_NAME": "mlops-dev-prod"}
+    assert function["Environment"]["Variables"] == {"ENDPOINT_NAME": "mlops-dev-churn-prod"}
     assert function["Timeout"] == 25 and "VpcConfig" in function
     groups = {g["LogGroupName"]: g for g in _typed(resources, "AWS::Logs::LogGroup")}
-    assert "KmsKeyId" in groups["/mlops-dev/api/front-door"]
+    assert "KmsKeyId" in groups["/mlops-dev-churn/api/front-door"]
 
 
 def test_batch_scoring_runs_on_its_schedule_in_the_vpc(vpc_synth: Synthesized) -> None:
@@ -296,13 +326,13 @@ def test_batch_scoring_runs_on_its_schedule_in_the_vpc(vpc_synth: Synthesized) -
     function_id, function = next(
         (k, v["Properties"]) for k, v in resources.items()
         if v["Type"] == "AWS::Lambda::Function"
-        and v["Properties"]["FunctionName"] == "mlops-dev-batch-scoring"
+        and v["Properties"]["FunctionName"] == "mlops-dev-churn-batch-scoring"
     )  # fmt: skip
     env = function["Environment"]["Variables"]
-    assert env["MODEL_PACKAGE_GROUP"] == "mlops-dev-models"
-    assert env["MODEL_PREFIX"] == "mlops-dev-batch"
-    assert env["INPUT_URI"] == f"s3://mlops-dev-artifacts-{ACCOUNT}/batch/input/"
-    assert env["OUTPUT_URI"] == f"s3://mlops-dev-artifacts-{ACCOUNT}/batch/output/"
+    assert env["MODEL_PACKAGE_GROUP"] == "mlops-dev-churn-models"
+    assert env["MODEL_PREFIX"] == "mlops-dev-churn-batch"
+    assert env["INPUT_URI"] == f"s3://mlops-dev-churn-artifacts-{ACCOUNT}/batch/input/"
+    assert env["OUTPUT_URI"] == f"s3://mlops-dev-churn-artifacts-{ACCOUNT}/batch/output/"
     assert {"SUBNET_IDS", "SECURITY_GROUP_ID", "KMS_KEY_ARN"} <= set(env)
     assert "VpcConfig" in function and "DeadLetterConfig" in function
     triggers = [
@@ -313,7 +343,7 @@ def test_batch_scoring_runs_on_its_schedule_in_the_vpc(vpc_synth: Synthesized) -
         "manual",
         "rate(1 day)",
     ]
-    statements = policy_statements(resources, "mlops-dev-batch-scoring")
+    statements = policy_statements(resources, "mlops-dev-churn-batch-scoring")
     passes = next(s for s in statements if s.get("Sid") == "PassModelRole")
     assert passes["Condition"] == {
         "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
@@ -322,12 +352,12 @@ def test_batch_scoring_runs_on_its_schedule_in_the_vpc(vpc_synth: Synthesized) -
 
 def test_batch_scoring_is_off_by_default(deploy: dict[str, Any]) -> None:
     names = [f["FunctionName"] for f in _typed(deploy, "AWS::Lambda::Function")]
-    assert "mlops-dev-batch-scoring" not in names
+    assert "mlops-dev-churn-batch-scoring" not in names
 
 
 def test_every_function_has_the_shared_layer(default_synth: Synthesized) -> None:
     stage = default_synth.stages["dev"]
-    for stack in (stage.build, stage.deploy):
+    for stack in (stage.projects["churn"].build, stage.projects["churn"].deploy):
         assert stack is not None
         resources = default_synth.template_json(stack)["Resources"]
         [layer] = [k for k, v in resources.items() if v["Type"] == "AWS::Lambda::LayerVersion"]

@@ -26,16 +26,17 @@ SCHEDULES = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:monitoring-schedule"
 
 
 @pytest.fixture(scope="module")
-def wiring(default_synth: Synthesized) -> dict[str, Any]:
-    """The trigger function's environment and the patterns of the rules that invoke it."""
-    stage = default_synth.stages["dev"]
-    assert stage.build is not None
-    resources = default_synth.template_json(stage.build)["Resources"]
+def wiring(monitor_synth: Synthesized) -> dict[str, Any]:
+    """The trigger function's environment and the patterns of the rules that invoke it, with
+    Model Monitor on (the monitoring events below come from its schedules and drift alarms)."""
+    build = monitor_synth.stages["dev"].projects["churn"].build
+    assert build is not None
+    resources = monitor_synth.template_json(build)["Resources"]
     [(function_id, function)] = [
         (k, v)
         for k, v in resources.items()
         if v["Type"] == "AWS::Lambda::Function"
-        and v["Properties"].get("FunctionName") == "mlops-dev-start-training"
+        and v["Properties"].get("FunctionName") == "mlops-dev-churn-start-training"
     ]
     patterns = [
         v["Properties"]["EventPattern"]
@@ -120,7 +121,7 @@ def cloud(wiring: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[d
         sagemaker = boto3.client("sagemaker", region_name=REGION)
         sagemaker.create_pipeline(
             PipelineName=env["PIPELINE_NAME"],
-            RoleArn=f"arn:aws:iam::{ACCOUNT}:role/mlops-dev-sagemaker-pipeline",
+            RoleArn=f"arn:aws:iam::{ACCOUNT}:role/mlops-dev-churn-sagemaker-pipeline",
             PipelineDefinition=json.dumps(
                 {
                     "Version": "2020-12-01",
@@ -176,7 +177,7 @@ def cloud(wiring: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[d
 def test_a_production_violation_starts_one_guarded_retraining(cloud: dict[str, Any]) -> None:
     event = _violation(
         "2b1c0e8a-0000-4000-8000-000000000001",
-        "mlops-dev-prod-dq",
+        "mlops-dev-churn-prod-dq",
         "CompletedWithViolations: Job completed successfully with 3 violations.",
     )
     [result] = cloud["deliver"](event)
@@ -187,14 +188,14 @@ def test_a_production_violation_starts_one_guarded_retraining(cloud: dict[str, A
     assert parameters["CodeVersion"] == "abc1234"
     # Why it started is recorded with the claim on the event.
     items = cloud["ddb"].scan(TableName=cloud["env"]["LOCK_TABLE"])["Items"]
-    assert "mlops-dev-prod-dq" in json.dumps(items)
+    assert "mlops-dev-churn-prod-dq" in json.dumps(items)
 
     # EventBridge delivers at least once: the replay starts nothing.
     [replay] = cloud["deliver"](event)
     assert replay["status"] != "started"
     # A drift alarm on production during the same window: guarded, nothing new in flight.
     [alarm] = cloud["deliver"](
-        _alarm("2b1c0e8a-0000-4000-8000-000000000002", "mlops-dev-prod-drift-data")
+        _alarm("2b1c0e8a-0000-4000-8000-000000000002", "mlops-dev-churn-prod-drift-data")
     )
     assert alarm["status"] != "started"
     assert len(cloud["executions"]()) == 1
@@ -202,7 +203,7 @@ def test_a_production_violation_starts_one_guarded_retraining(cloud: dict[str, A
 
 def test_a_production_drift_alarm_starts_a_retraining(cloud: dict[str, Any]) -> None:
     [result] = cloud["deliver"](
-        _alarm("2b1c0e8a-0000-4000-8000-000000000003", "mlops-dev-prod-drift-model-quality")
+        _alarm("2b1c0e8a-0000-4000-8000-000000000003", "mlops-dev-churn-prod-drift-model-quality")
     )
     assert result["status"] == "started"
     [parameters] = cloud["executions"]()
@@ -213,13 +214,15 @@ def test_a_production_drift_alarm_starts_a_retraining(cloud: dict[str, Any]) -> 
     "event",
     [
         # Staging's monitors and alarms only notify: its traffic is test traffic.
-        _violation("3c", "mlops-dev-staging-dq", "CompletedWithViolations: 2 violations."),
-        _alarm("3d", "mlops-dev-staging-drift-data"),
+        _violation("3c", "mlops-dev-churn-staging-dq", "CompletedWithViolations: 2 violations."),
+        _alarm("3d", "mlops-dev-churn-staging-drift-data"),
         # A clean run, a failed run, and an endpoint health alarm are no reason to retrain.
         _violation(
-            "3e", "mlops-dev-prod-dq", "Completed: Job completed successfully with no violations."
+            "3e",
+            "mlops-dev-churn-prod-dq",
+            "Completed: Job completed successfully with no violations.",
         ),
-        _alarm("3f", "mlops-dev-prod-5xx"),
+        _alarm("3f", "mlops-dev-churn-prod-5xx"),
     ],
     ids=["staging-violation", "staging-drift", "clean-run", "health-alarm"],
 )

@@ -80,7 +80,8 @@ def test_cfn_lint_clean(
 ) -> None:
     synths = (default_synth, custom_synth, vpc_synth)
     templates = [str(p) for s in synths for p in s.template_paths]
-    assert len(templates) == 25  # 5 stacks per environment: 1 + 3 + 1 environments
+    # 2 shared stacks and 4 per project per environment: (1 + 3 + 1 environments) x 6
+    assert len(templates) == 30
     # The endpoint templates the deploy pipeline deploys (shipped as an asset) too.
     endpoint_templates = [str(p) for s in synths for p in s.outdir.glob("asset.*/*.template.json")]
     # 2 per environment, and VPC mode's batch scoring monitors.

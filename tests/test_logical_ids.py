@@ -2,7 +2,11 @@
 
 If this test fails, a construct id or the construct tree above a stateful resource changed.
 CloudFormation would delete (here: orphan, thanks to Retain) the old resource and create a new
-empty one. Change the ids back; update this list only for a deliberate, documented migration.
+empty one. Change the ids back; update these lists only for a deliberate, documented migration.
+
+One such migration: the model project became the unit (docs/decisions/0007), which moved the
+lake's buckets and the registry from the environment's data stack into each project's own
+``<platform>-<env>-<project>-data`` stack (the environment keeps keys, log bucket and trail).
 """
 
 from __future__ import annotations
@@ -12,38 +16,57 @@ from tests.conftest import Synthesized
 PINNED = {
     "DataKey2A0DE9E6": "AWS::KMS::Key",
     "OpsKey79124BB7": "AWS::KMS::Key",
-    "LakeAccessLogs4431AB8D": "AWS::S3::Bucket",
+    "AccessLogs8B620ECA": "AWS::S3::Bucket",
+    "AuditLogsA35F3E1F": "AWS::Logs::LogGroup",
+}
+PINNED_PROJECT = {
     "LakeRaw8A880B75": "AWS::S3::Bucket",
     "LakeCurated8ED8635F": "AWS::S3::Bucket",
     "LakeArtifacts2DD6A05E": "AWS::S3::Bucket",
-    "AuditLogsA35F3E1F": "AWS::Logs::LogGroup",
+    "RegistryGroupF9A457C4": "AWS::SageMaker::ModelPackageGroup",
 }
 PINNED_CATALOG = {
     "CatalogDatabaseE63956BB": "AWS::Glue::Database",
     "CatalogCuratedTable4FCF5611": "AWS::Glue::Table",
 }
-PINNED_REGISTRY = {"RegistryGroupF9A457C4": "AWS::SageMaker::ModelPackageGroup"}
-STATEFUL_TYPES = {"AWS::KMS::Key", "AWS::S3::Bucket", "AWS::Logs::LogGroup"}
+STATEFUL_TYPES = {
+    "AWS::KMS::Key",
+    "AWS::S3::Bucket",
+    "AWS::Logs::LogGroup",
+    "AWS::SageMaker::ModelPackageGroup",
+}
+
+
+LOGS = {"AWS::Logs::LogGroup"}
+
+
+def _stateful(resources: dict[str, dict[str, str]]) -> dict[str, str]:
+    return {k: v["Type"] for k, v in resources.items() if v["Type"] in STATEFUL_TYPES}
 
 
 def test_stateful_logical_ids_are_pinned(default_synth: Synthesized) -> None:
     stage = default_synth.stages["dev"]
-    data = default_synth.template_json(stage.data)["Resources"]
-    actual = {k: v["Type"] for k, v in data.items() if v["Type"] in STATEFUL_TYPES}
-    assert actual == PINNED
-    registry = {k: v["Type"] for k, v in data.items() if v["Type"] in PINNED_REGISTRY.values()}
-    assert registry == PINNED_REGISTRY
-    catalog = default_synth.template_json(stage.catalog)["Resources"]
+    assert _stateful(default_synth.template_json(stage.data)["Resources"]) == PINNED
+    project = stage.projects["churn"]
+    assert _stateful(default_synth.template_json(project.data)["Resources"]) == PINNED_PROJECT
+    catalog = default_synth.template_json(project.catalog)["Resources"]
     assert {k: catalog[k]["Type"] for k in PINNED_CATALOG} == PINNED_CATALOG
 
 
-def test_only_the_data_stack_holds_keys_and_buckets(default_synth: Synthesized) -> None:
-    catalog = default_synth.template_json(default_synth.stages["dev"].catalog)["Resources"]
-    assert not {v["Type"] for v in catalog.values()} & STATEFUL_TYPES
+def test_only_the_data_stacks_hold_keys_and_buckets(default_synth: Synthesized) -> None:
+    project = default_synth.stages["dev"].projects["churn"]
+    for stack in (project.catalog, project.build, project.deploy):
+        assert stack is not None
+        resources = default_synth.template_json(stack)["Resources"]
+        # Functions' and jobs' log groups live with them; data and keys never do.
+        assert not {v["Type"] for v in resources.values()} & (STATEFUL_TYPES - LOGS)
 
 
-def test_ids_do_not_depend_on_the_environment(custom_synth: Synthesized) -> None:
+def test_ids_do_not_depend_on_the_environment_or_project(custom_synth: Synthesized) -> None:
     for stage in custom_synth.stages.values():
         data = custom_synth.template_json(stage.data)["Resources"]
         ids = {k for k, v in data.items() if v["Type"] in {"AWS::KMS::Key", "AWS::S3::Bucket"}}
         assert ids == {k for k, t in PINNED.items() if t != "AWS::Logs::LogGroup"}
+        for project in stage.projects.values():
+            resources = custom_synth.template_json(project.data)["Resources"]
+            assert set(_stateful(resources)) == set(PINNED_PROJECT)

@@ -18,7 +18,7 @@ from aws_cdk import aws_sagemaker as sm
 from mlops_constructs.security.ml_pack import RULES, MLOpsChecks
 from stacks.app_builder import project_context
 
-ROLE = "arn:aws:iam::123456789012:role/mlops-dev-sagemaker"
+ROLE = "arn:aws:iam::123456789012:role/mlops-dev-churn-sagemaker"
 KEY = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 ENV = cdk.Environment(account="123456789012", region="us-east-1")

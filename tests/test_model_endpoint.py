@@ -29,7 +29,11 @@ from stacks.app_builder import project_context
 from stacks.guardrails import add_rule_packs
 
 ENV = cdk.Environment(account="123456789012", region="us-east-1")
-PACKAGE = "arn:aws:sagemaker:us-east-1:123456789012:model-package/mlops-dev-models/3"
+# As the platform names them: keys and the alarms topic are the environment's
+# (<platform>-<env>), the lake, roles and endpoints the project's (<platform>-<env>-<project>).
+SHARED = "mlops-dev"
+PROJECT = "mlops-dev-churn"
+PACKAGE = "arn:aws:sagemaker:us-east-1:123456789012:model-package/mlops-dev-churn-models/3"
 
 
 @pytest.fixture(scope="module")
@@ -41,18 +45,16 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], dic
     )
     stage = cdk.Stage(app, "t", env=ENV)
     data = cdk.Stack(stage, "Data")
-    key = PlatformKey(data, "DataKey", prefix="mlops-dev", purpose="data", description="d")
-    lake = DataLake(data, "Lake", key=key, bucket_name_prefix="mlops-dev")
+    key = PlatformKey(data, "DataKey", prefix=SHARED, purpose="data", description="d")
+    lake = DataLake(data, "Lake", key=key, bucket_name_prefix=PROJECT)
     hosting = cdk.Stack(stage, "Hosting")
     ref = DataLakeRef.of(hosting, "Lake", lake)
-    roles = {stage: EndpointRole(hosting, f"{stage}Role", prefix="mlops-dev", stage=stage, lake=ref).role for stage in ("prod", "staging")}  # fmt: skip
-    topic = NotificationTopic(
-        hosting, "Alarms", prefix="mlops-dev", name="alarms", key=key, title="a"
-    )
+    roles = {stage: EndpointRole(hosting, f"{stage}Role", prefix=PROJECT, stage=stage, lake=ref).role for stage in ("prod", "staging")}  # fmt: skip
+    topic = NotificationTopic(hosting, "Alarms", prefix=SHARED, name="alarms", key=key, title="a")
     ModelEndpoint(
         hosting,
         "Prod",
-        prefix="mlops-dev",
+        prefix=PROJECT,
         stage="prod",
         model_package_arn=PACKAGE,
         role=roles["prod"],
@@ -64,7 +66,7 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], dic
     ModelEndpoint(
         hosting,
         "Staging",
-        prefix="mlops-dev",
+        prefix=PROJECT,
         stage="staging",
         model_package_arn=PACKAGE,
         role=roles["staging"],
@@ -127,7 +129,10 @@ def test_realtime_config_encrypts_and_captures(synth: Any) -> None:
     assert (variant["InstanceType"], variant["InitialInstanceCount"]) == ("ml.m5.large", 2)
     capture = realtime["DataCaptureConfig"]
     assert capture["EnableCapture"] is True and capture["InitialSamplingPercentage"] == 20
-    assert capture["DestinationS3Uri"] == "s3://mlops-dev-artifacts-123456789012/data-capture/prod/"
+    assert (
+        capture["DestinationS3Uri"]
+        == "s3://mlops-dev-churn-artifacts-123456789012/data-capture/prod/"
+    )
     assert [o["CaptureMode"] for o in capture["CaptureOptions"]] == ["Input", "Output"]
     assert "KmsKeyId" in capture
 
@@ -137,7 +142,7 @@ def test_blue_green_canary_rolls_back_on_alarms(synth: Any) -> None:
     prod = next(
         e
         for e in _typed(resources, "AWS::SageMaker::Endpoint")
-        if e["EndpointName"] == "mlops-dev-prod"
+        if e["EndpointName"] == "mlops-dev-churn-prod"
     )
     policy = prod["DeploymentConfig"]["BlueGreenUpdatePolicy"]
     assert policy["TrafficRoutingConfiguration"] == {
@@ -148,19 +153,19 @@ def test_blue_green_canary_rolls_back_on_alarms(synth: Any) -> None:
     rollback = prod["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]
     alarm_ids = [a["AlarmName"]["Ref"] for a in rollback]
     assert sorted(resources[i]["Properties"]["AlarmName"] for i in alarm_ids) == [
-        "mlops-dev-prod-5xx",
-        "mlops-dev-prod-latency-p99",
+        "mlops-dev-churn-prod-5xx",
+        "mlops-dev-churn-prod-latency-p99",
     ]
     alarms = {a["AlarmName"]: a for a in _typed(resources, "AWS::CloudWatch::Alarm")}
-    assert alarms["mlops-dev-prod-5xx"]["MetricName"] == "Invocation5XXErrors"
-    assert alarms["mlops-dev-prod-latency-p99"]["ExtendedStatistic"] == "p99"
-    assert alarms["mlops-dev-prod-latency-p99"]["Threshold"] == 500_000  # microseconds
+    assert alarms["mlops-dev-churn-prod-5xx"]["MetricName"] == "Invocation5XXErrors"
+    assert alarms["mlops-dev-churn-prod-latency-p99"]["ExtendedStatistic"] == "p99"
+    assert alarms["mlops-dev-churn-prod-latency-p99"]["Threshold"] == 500_000  # microseconds
 
 
 def test_realtime_autoscaling_tracks_invocations(synth: Any) -> None:
     resources, _ = synth
     [target] = _typed(resources, "AWS::ApplicationAutoScaling::ScalableTarget")
-    assert target["ResourceId"] == "endpoint/mlops-dev-prod/variant/AllTraffic"
+    assert target["ResourceId"] == "endpoint/mlops-dev-churn-prod/variant/AllTraffic"
     assert (target["MinCapacity"], target["MaxCapacity"]) == (2, 4)
     [policy] = _typed(resources, "AWS::ApplicationAutoScaling::ScalingPolicy")
     tracking = policy["TargetTrackingScalingPolicyConfiguration"]
@@ -181,7 +186,7 @@ def test_serverless_variant_costs_nothing_idle(synth: Any) -> None:
     staging = next(
         e
         for e in _typed(resources, "AWS::SageMaker::Endpoint")
-        if e["EndpointName"] == "mlops-dev-staging"
+        if e["EndpointName"] == "mlops-dev-churn-staging"
     )
     assert "DeploymentConfig" not in staging
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
 
 from mlops_constructs.monitor import BASELINE_PARAMETERS, MonitorSettings
-from stacks.config import PlatformConfig
-from stacks.monitor_stack import alarm_names
-from tests.conftest import Synthesized
+from stacks.config import PlatformConfig, ProjectConfig, parse_config
+from stacks.monitor_stack import STAGES, alarm_names, monitor_settings
+from tests.conftest import MODEL_MONITOR, Synthesized, churn
 from tests.templates import as_list, endpoint_template, load_handler, policy_statements
 
 ACCOUNT = "123456789012"
@@ -44,15 +45,24 @@ def _alarms(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
     }
 
 
-def _stack(synth: Synthesized, part: str, env: str = "dev") -> dict[str, Any]:
-    stack = getattr(synth.stages[env], part)
+def _stack(
+    synth: Synthesized, part: str, *, project: str | None = "churn", env: str = "dev"
+) -> dict[str, Any]:
+    """The template of a project's stack (``data``, ``catalog``, ``build``, ``deploy``), or with
+    ``project=None`` of the environment's shared one (``data``, ``monitor``)."""
+    stage = synth.stages[env]
+    stack = getattr(stage.projects[project] if project else stage, part)
     assert stack is not None
     return synth.template_json(stack)
 
 
+def _churn(config: PlatformConfig) -> ProjectConfig:
+    return config.project("churn")
+
+
 @pytest.fixture(scope="module")
-def prod(default_synth: Synthesized) -> dict[str, Any]:
-    return endpoint_template(default_synth, "mlops-dev-endpoint-prod")
+def prod(monitor_synth: Synthesized) -> dict[str, Any]:
+    return endpoint_template(monitor_synth, "mlops-dev-churn-endpoint-prod")
 
 
 # --- the four monitors of a real-time endpoint -----------------------------------------------
@@ -64,7 +74,7 @@ def test_production_gets_four_daily_monitors_on_its_endpoint(prod: dict[str, Any
     [endpoint_id] = _of_type(prod, "AWS::SageMaker::Endpoint")
     schedules = _of_type(prod, "AWS::SageMaker::MonitoringSchedule")
     by_name = {s["Properties"]["MonitoringScheduleName"]: s for s in schedules.values()}
-    assert set(by_name) == {f"mlops-dev-prod-{s}" for s in ("dq", "mq", "bias", "xai")}
+    assert set(by_name) == {f"mlops-dev-churn-prod-{s}" for s in ("dq", "mq", "bias", "xai")}
     for schedule in by_name.values():
         props = schedule["Properties"]
         config = props["MonitoringScheduleConfig"]
@@ -104,7 +114,7 @@ def test_monitor_jobs_are_encrypted_isolated_and_bounded(prod: dict[str, Any]) -
 def test_job_definitions_are_named_after_the_version_and_the_settings(prod: dict[str, Any]) -> None:
     name = _props(prod, "AWS::SageMaker::DataQualityJobDefinition")["JobDefinitionName"]
     target, version, digest = name["Fn::Join"][1]
-    assert target == "mlops-dev-prod-dq"
+    assert target == "mlops-dev-churn-prod-dq"
     # The version number from .../model-package/<group>/<version>: a new version replaces the
     # immutable job definitions under new names, the same version changes nothing.
     assert version == {
@@ -163,7 +173,10 @@ def test_monitors_read_the_deployed_versions_baselines(prod: dict[str, Any]) -> 
         ]
     }
     alarms = _alarms(prod)
-    assert alarms["mlops-dev-prod-drift-data"]["Condition"] == by_baseline["DataQualityConstraints"]
+    assert (
+        alarms["mlops-dev-churn-prod-drift-data"]["Condition"]
+        == by_baseline["DataQualityConstraints"]
+    )
 
 
 def test_labelled_monitors_join_ground_truth_a_day_late(prod: dict[str, Any]) -> None:
@@ -200,7 +213,7 @@ def test_offsets_follow_frequency_and_delay() -> None:
 
 def test_drift_alarms_watch_features_and_auc(prod: dict[str, Any]) -> None:
     alarms = _alarms(prod)
-    data = alarms["mlops-dev-prod-drift-data"]["Properties"]
+    data = alarms["mlops-dev-churn-prod-drift-data"]["Properties"]
     assert data["Threshold"] == 0.1
     assert data["ComparisonOperator"] == "GreaterThanThreshold"
     assert data["AlarmActions"] == [{"Ref": "AlarmTopicArn"}]
@@ -221,16 +234,17 @@ def test_drift_alarms_watch_features_and_auc(prod: dict[str, Any]) -> None:
         metric = m["MetricStat"]["Metric"]
         assert metric["Namespace"] == "aws/sagemaker/Endpoints/data-metrics"
         assert {d["Name"]: d["Value"] for d in metric["Dimensions"]} == {
-            "Endpoint": "mlops-dev-prod",
-            "MonitoringSchedule": "mlops-dev-prod-dq",
+            "Endpoint": "mlops-dev-churn-prod",
+            "MonitoringSchedule": "mlops-dev-churn-prod-dq",
         }
-    quality = alarms["mlops-dev-prod-drift-model-quality"]["Properties"]
+    quality = alarms["mlops-dev-churn-prod-drift-model-quality"]["Properties"]
     [auc] = quality["Metrics"]
     assert auc["MetricStat"]["Metric"]["MetricName"] == "auc"
     assert auc["MetricStat"]["Metric"]["Namespace"] == "aws/sagemaker/Endpoints/model-metrics"
     assert auc["MetricStat"]["Stat"] == "Minimum"
-    # The build's quality gate, unless monitor.min_auc says otherwise.
-    assert quality["Threshold"] == 0.75
+    # The project's quality gate (gate.threshold), unless monitor.quality_threshold says
+    # otherwise; AUC: higher is better, so the alarm fires below it.
+    assert quality["Threshold"] == _churn(PlatformConfig()).gate.threshold == 0.75
     assert quality["ComparisonOperator"] == "LessThanThreshold"
     assert quality["TreatMissingData"] == "notBreaching"
 
@@ -239,42 +253,44 @@ def test_health_alarms_notify_and_only_errors_and_latency_roll_back(prod: dict[s
     alarms = _alarms(prod)
     health = {n: a["Properties"] for n, a in alarms.items() if "drift" not in n}
     assert set(health) == {
-        f"mlops-dev-prod-{s}" for s in ("5xx", "latency-p99", "4xx", "cpu", "memory", "disk")
+        f"mlops-dev-churn-prod-{s}" for s in ("5xx", "latency-p99", "4xx", "cpu", "memory", "disk")
     }
     for props in health.values():
         assert props["AlarmActions"] == [{"Ref": "AlarmTopicArn"}]
     # CPUUtilization is summed over vCPUs: 80% of an ml.m5.large's two is 160.
-    assert health["mlops-dev-prod-cpu"]["Threshold"] == 160
-    assert health["mlops-dev-prod-cpu"]["Namespace"] == "/aws/sagemaker/Endpoints"
-    assert health["mlops-dev-prod-memory"]["Threshold"] == 80
-    assert health["mlops-dev-prod-4xx"]["MetricName"] == "Invocation4XXErrors"
+    assert health["mlops-dev-churn-prod-cpu"]["Threshold"] == 160
+    assert health["mlops-dev-churn-prod-cpu"]["Namespace"] == "/aws/sagemaker/Endpoints"
+    assert health["mlops-dev-churn-prod-memory"]["Threshold"] == 80
+    assert health["mlops-dev-churn-prod-4xx"]["MetricName"] == "Invocation4XXErrors"
     [endpoint] = _of_type(prod, "AWS::SageMaker::Endpoint").values()
     rollback = endpoint["Properties"]["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]
     names = {prod["Resources"][a["AlarmName"]["Ref"]]["Properties"]["AlarmName"] for a in rollback}
-    assert names == {"mlops-dev-prod-5xx", "mlops-dev-prod-latency-p99"}
+    assert names == {"mlops-dev-churn-prod-5xx", "mlops-dev-churn-prod-latency-p99"}
 
 
-def test_serverless_staging_has_no_monitors(default_synth: Synthesized) -> None:
-    staging = endpoint_template(default_synth, "mlops-dev-endpoint-staging")
+def test_serverless_staging_has_no_monitors(monitor_synth: Synthesized) -> None:
+    # Model Monitor on, but staging is serverless (the default): nothing to monitor.
+    staging = endpoint_template(monitor_synth, "mlops-dev-churn-endpoint-staging")
     assert not _of_type(staging, "AWS::SageMaker::MonitoringSchedule")
     assert set(staging["Parameters"]) == {"ModelPackageArn", "ExecutionRoleArn"}
 
 
-def test_realtime_staging_is_monitored_but_does_not_retrain(custom_synth: Synthesized) -> None:
-    staging = endpoint_template(custom_synth, "acme-ml-dev-endpoint-staging")
+def test_realtime_staging_is_monitored_but_does_not_retrain(vpc_synth: Synthesized) -> None:
+    # vpc_synth: Model Monitor on, staging real-time (VPC mode requires it).
+    staging = endpoint_template(vpc_synth, "mlops-dev-churn-endpoint-staging")
     names = {
         s["Properties"]["MonitoringScheduleName"]
         for s in _of_type(staging, "AWS::SageMaker::MonitoringSchedule").values()
     }
-    assert names == {f"acme-ml-dev-staging-{s}" for s in ("dq", "mq", "bias", "xai")}
+    assert names == {f"mlops-dev-churn-staging-{s}" for s in ("dq", "mq", "bias", "xai")}
     drift = [n for n in _alarms(staging) if "drift" in n]
     assert sorted(drift) == [
-        "acme-ml-dev-staging-drift-data",
-        "acme-ml-dev-staging-drift-model-quality",
+        "mlops-dev-churn-staging-drift-data",
+        "mlops-dev-churn-staging-drift-model-quality",
     ]
-    # ml.t2.medium: 2 vCPUs.
-    assert _alarms(staging)["acme-ml-dev-staging-cpu"]["Properties"]["Threshold"] == 160
-    build = _stack(custom_synth, "build")
+    # ml.m5.large: 2 vCPUs.
+    assert _alarms(staging)["mlops-dev-churn-staging-cpu"]["Properties"]["Threshold"] == 160
+    build = _stack(vpc_synth, "build")
     patterns = json.dumps(
         [
             v["Properties"]["EventPattern"]
@@ -282,12 +298,13 @@ def test_realtime_staging_is_monitored_but_does_not_retrain(custom_synth: Synthe
             if v["Type"] == "AWS::Events::Rule"
         ]
     )
-    assert "acme-ml-dev-prod-drift-" in patterns
-    assert "staging-drift" not in patterns
+    assert "mlops-dev-churn-prod-drift-" in patterns
+    # Neither staging's drift alarms nor its monitoring schedules' violations retrain.
+    assert "staging" not in patterns
 
 
 def test_vpc_mode_runs_monitors_in_the_vpc(vpc_synth: Synthesized) -> None:
-    prod = endpoint_template(vpc_synth, "mlops-dev-endpoint-prod")
+    prod = endpoint_template(vpc_synth, "mlops-dev-churn-endpoint-prod")
     for kind in JOB_TYPES:
         network = _props(prod, kind)["NetworkConfig"]
         assert network["EnableNetworkIsolation"] is True
@@ -300,7 +317,7 @@ def test_vpc_mode_runs_monitors_in_the_vpc(vpc_synth: Synthesized) -> None:
 
 
 def test_batch_scoring_gets_the_batch_monitors(vpc_synth: Synthesized) -> None:
-    batch = endpoint_template(vpc_synth, "mlops-dev-monitor-batch")
+    batch = endpoint_template(vpc_synth, "mlops-dev-churn-monitor-batch")
     kinds = {JOB_TYPES[v["Type"]] for v in batch["Resources"].values() if v["Type"] in JOB_TYPES}
     # Clarify explains with a model; batch scoring picks its model per run.
     assert kinds == {"DataQuality", "ModelQuality", "ModelBias"}
@@ -314,11 +331,14 @@ def test_batch_scoring_gets_the_batch_monitors(vpc_synth: Synthesized) -> None:
     for schedule in _of_type(batch, "AWS::SageMaker::MonitoringSchedule").values():
         assert "EndpointName" not in schedule["Properties"]
     alarms = _alarms(batch)
-    assert set(alarms) == {"mlops-dev-batch-drift-data", "mlops-dev-batch-drift-model-quality"}
-    [auc] = alarms["mlops-dev-batch-drift-model-quality"]["Properties"]["Metrics"]
+    assert set(alarms) == {
+        "mlops-dev-churn-batch-drift-data",
+        "mlops-dev-churn-batch-drift-model-quality",
+    }
+    [auc] = alarms["mlops-dev-churn-batch-drift-model-quality"]["Properties"]["Metrics"]
     assert auc["MetricStat"]["Metric"]["Namespace"] == "aws/sagemaker/ModelMonitoring/model-metrics"
     assert auc["MetricStat"]["Metric"]["Dimensions"] == [
-        {"Name": "MonitoringSchedule", "Value": "mlops-dev-batch-mq"}
+        {"Name": "MonitoringSchedule", "Value": "mlops-dev-churn-batch-mq"}
     ]
 
     deploy = _stack(vpc_synth, "deploy")["Resources"]
@@ -327,22 +347,22 @@ def test_batch_scoring_gets_the_batch_monitors(vpc_synth: Synthesized) -> None:
         v["Properties"]
         for v in deploy.values()
         if v["Type"] == "AWS::Lambda::Function"
-        and v["Properties"].get("FunctionName") == "mlops-dev-batch-scoring"
+        and v["Properties"].get("FunctionName") == "mlops-dev-churn-batch-scoring"
     ]
     assert scoring["Environment"]["Variables"]["CAPTURE_URI"] == (
-        f"s3://mlops-dev-artifacts-{ACCOUNT}/data-capture/batch/"
+        f"s3://mlops-dev-churn-artifacts-{ACCOUNT}/data-capture/batch/"
     )
     # The deploy pipeline deploys the batch monitors with production, same version.
     [pipeline] = [
         v["Properties"]
         for v in deploy.values()
         if v["Type"] == "AWS::CodePipeline::Pipeline"
-        and v["Properties"]["Name"] == "mlops-dev-deploy"
+        and v["Properties"]["Name"] == "mlops-dev-churn-deploy"
     ]
     [production] = [s for s in pipeline["Stages"] if s["Name"] == "Production"]
     actions = {a["Name"]: a["Configuration"] for a in production["Actions"]}
     assert set(actions) == {"DeployProd", "DeployBatch"}
-    assert actions["DeployBatch"]["StackName"] == "mlops-dev-monitor-batch"
+    assert actions["DeployBatch"]["StackName"] == "mlops-dev-churn-monitor-batch"
     overrides = json.loads(json.dumps(actions["DeployBatch"]["ParameterOverrides"]))
     assert "ModelPackageArn" in json.dumps(overrides)
 
@@ -350,45 +370,45 @@ def test_batch_scoring_gets_the_batch_monitors(vpc_synth: Synthesized) -> None:
 # --- roles and the deploy pipeline ----------------------------------------------------------
 
 
-def test_monitor_role_is_scoped_to_its_target(default_synth: Synthesized) -> None:
-    deploy = _stack(default_synth, "deploy")["Resources"]
+def test_monitor_role_is_scoped_to_its_target(monitor_synth: Synthesized) -> None:
+    deploy = _stack(monitor_synth, "deploy")["Resources"]
     statements = {
         s.get("Sid", str(i)): s
-        for i, s in enumerate(policy_statements(deploy, "mlops-dev-prod-monitor"))
+        for i, s in enumerate(policy_statements(deploy, "mlops-dev-churn-prod-monitor"))
     }
     metrics = statements["MonitorMetrics"]
     assert metrics["Action"] == "cloudwatch:PutMetricData"
     assert metrics["Condition"] == {"StringLike": {"cloudwatch:namespace": "aws/sagemaker/*"}}
     assert statements["ExplainabilityInvoke"]["Resource"] == (
-        f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:endpoint/mlops-dev-prod"
+        f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:endpoint/mlops-dev-churn-prod"
     )
     resources = {
         r for s in statements.values() for r in as_list(s["Resource"]) if isinstance(r, str)
     }
-    assert f"arn:aws:s3:::mlops-dev-artifacts-{ACCOUNT}/monitoring/prod/*" in resources
-    assert f"arn:aws:s3:::mlops-dev-curated-{ACCOUNT}/ground-truth/prod/*" in resources
+    assert f"arn:aws:s3:::mlops-dev-churn-artifacts-{ACCOUNT}/monitoring/prod/*" in resources
+    assert f"arn:aws:s3:::mlops-dev-churn-curated-{ACCOUNT}/ground-truth/prod/*" in resources
     writes = [
         r
         for s in statements.values()
         if any(a.startswith("s3:Put") for a in as_list(s["Action"]))
         for r in as_list(s["Resource"])
     ]
-    assert writes == [f"arn:aws:s3:::mlops-dev-artifacts-{ACCOUNT}/monitoring/prod/*"]
+    assert writes == [f"arn:aws:s3:::mlops-dev-churn-artifacts-{ACCOUNT}/monitoring/prod/*"]
     # No staging monitor role: staging is serverless by default.
     assert not any(
-        v["Properties"].get("RoleName") == "mlops-dev-staging-monitor"
+        v["Properties"].get("RoleName") == "mlops-dev-churn-staging-monitor"
         for v in deploy.values()
         if v["Type"] == "AWS::IAM::Role"
     )
 
 
-def test_deploy_role_manages_only_this_environments_monitors(default_synth: Synthesized) -> None:
-    deploy = _stack(default_synth, "deploy")["Resources"]
-    statements = {s.get("Sid"): s for s in policy_statements(deploy, "mlops-dev-deploy-cfn")}
+def test_deploy_role_manages_only_this_environments_monitors(monitor_synth: Synthesized) -> None:
+    deploy = _stack(monitor_synth, "deploy")["Resources"]
+    statements = {s.get("Sid"): s for s in policy_statements(deploy, "mlops-dev-churn-deploy-cfn")}
     monitors = statements["Monitors"]
     arn = f"arn:aws:sagemaker:us-east-1:{ACCOUNT}"
     assert sorted(monitors["Resource"]) == sorted(
-        f"{arn}:{kind}/mlops-dev-prod-*"
+        f"{arn}:{kind}/mlops-dev-churn-prod-*"
         for kind in (
             "data-quality-job-definition",
             "model-quality-job-definition",
@@ -402,13 +422,13 @@ def test_deploy_role_manages_only_this_environments_monitors(default_synth: Synt
     assert any("ProdMonitorRole" in r["Fn::GetAtt"][0] for r in passed)
 
 
-def test_pipeline_passes_the_versions_baselines_to_the_template(default_synth: Synthesized) -> None:
-    deploy = _stack(default_synth, "deploy")["Resources"]
+def test_pipeline_passes_the_versions_baselines_to_the_template(monitor_synth: Synthesized) -> None:
+    deploy = _stack(monitor_synth, "deploy")["Resources"]
     [pipeline] = [
         v["Properties"]
         for v in deploy.values()
         if v["Type"] == "AWS::CodePipeline::Pipeline"
-        and v["Properties"]["Name"] == "mlops-dev-deploy"
+        and v["Properties"]["Name"] == "mlops-dev-churn-deploy"
     ]
     [prod] = [a for s in pipeline["Stages"] for a in s["Actions"] if a["Name"] == "DeployProd"]
     text = json.dumps(prod["Configuration"]["ParameterOverrides"])
@@ -423,19 +443,19 @@ def test_template_defaults_name_the_resources_the_deploy_stack_creates(
     """The named parameters' defaults must match the roles, topic and locations that exist."""
     stage = vpc_synth.stages["dev"]
     deploy = _stack(vpc_synth, "deploy")["Resources"]
-    monitor = _stack(vpc_synth, "monitor")["Resources"]
+    monitor = _stack(vpc_synth, "monitor", project=None)["Resources"]
     roles = {v["Properties"]["RoleName"] for v in deploy.values() if v["Type"] == "AWS::IAM::Role"}
     [topic] = [
         v["Properties"]["TopicName"] for v in monitor.values() if v["Type"] == "AWS::SNS::Topic"
     ]
-    artifacts = f"mlops-dev-artifacts-{ACCOUNT}"
-    curated = f"mlops-dev-curated-{ACCOUNT}"
-    assert stage.data.lake.bucket_name("artifacts") == artifacts
+    artifacts = f"mlops-dev-churn-artifacts-{ACCOUNT}"
+    curated = f"mlops-dev-churn-curated-{ACCOUNT}"
+    assert stage.projects["churn"].data.lake.bucket_name("artifacts") == artifacts
     seen = 0
     for name in (
-        "mlops-dev-endpoint-staging",
-        "mlops-dev-endpoint-prod",
-        "mlops-dev-monitor-batch",
+        "mlops-dev-churn-endpoint-staging",
+        "mlops-dev-churn-endpoint-prod",
+        "mlops-dev-churn-monitor-batch",
     ):
         target = name.rsplit("-", 1)[1]
         parameters = endpoint_template(vpc_synth, name)["Parameters"]
@@ -459,16 +479,16 @@ def test_template_defaults_name_the_resources_the_deploy_stack_creates(
         v["Properties"]["Environment"]["Variables"]
         for v in deploy.values()
         if v["Type"] == "AWS::Lambda::Function"
-        and v["Properties"].get("FunctionName") == "mlops-dev-batch-scoring"
+        and v["Properties"].get("FunctionName") == "mlops-dev-churn-batch-scoring"
     )
-    batch = endpoint_template(vpc_synth, "mlops-dev-monitor-batch")["Parameters"]
+    batch = endpoint_template(vpc_synth, "mlops-dev-churn-monitor-batch")["Parameters"]
     assert scoring["CAPTURE_URI"] == batch["CaptureUri"]["Default"]
 
 
 def test_overrides_stay_under_codepipelines_limit_for_the_longest_names() -> None:
     from mlops_constructs.deploy.templates import OVERRIDES_MAX, overrides_length
 
-    # project_name (20) + environment (10), VPC mode with three subnets: the longest overrides.
+    # platform_name (20) + environment (10), VPC mode with three subnets: the longest overrides.
     overrides = {
         "ModelPackageArn": "#{variables.ModelPackageArn}",
         "DataKeyArn": "${Token[TOKEN.1]}",
@@ -502,9 +522,9 @@ def test_router_passes_exactly_the_templates_baseline_variables() -> None:
 
 
 def test_every_alarm_notifies_the_encrypted_alarms_topic_and_is_on_the_dashboard(
-    default_synth: Synthesized,
+    monitor_synth: Synthesized,
 ) -> None:
-    monitor = _stack(default_synth, "monitor")["Resources"]
+    monitor = _stack(monitor_synth, "monitor", project=None)["Resources"]
     [topic] = [v["Properties"] for v in monitor.values() if v["Type"] == "AWS::SNS::Topic"]
     assert topic["TopicName"] == "mlops-dev-alarms"
     assert "KmsMasterKeyId" in topic
@@ -515,23 +535,26 @@ def test_every_alarm_notifies_the_encrypted_alarms_topic_and_is_on_the_dashboard
     body = json.dumps(dashboard["DashboardBody"])
 
     found: set[str] = set()
-    templates = [_stack(default_synth, p) for p in ("build", "deploy")]
+    templates = [_stack(monitor_synth, p) for p in ("build", "deploy")]
     templates += [
-        endpoint_template(default_synth, f"mlops-dev-endpoint-{s}") for s in ("staging", "prod")
+        endpoint_template(monitor_synth, f"mlops-dev-churn-endpoint-{s}")
+        for s in ("staging", "prod")
     ]
     for template in templates:
         for name, alarm in _alarms(template).items():
             found.add(name)
             assert alarm["Properties"]["AlarmActions"], name
     # The dashboard's list is built from names: it must match what the stacks create.
-    assert found == set(alarm_names(PlatformConfig(), "mlops-dev"))
+    project = monitor_synth.stages["dev"].config.project("churn")
+    assert found == set(alarm_names(project, "mlops-dev-churn"))
+    assert any("drift" in name for name in found)
     for name in found:
         assert f"alarm:{name}" in body, name
     for text in (
-        "mlops-dev-prod",
+        "mlops-dev-churn-prod",
         "feature_baseline_drift_tenure_months",
         "model-metrics",
-        "mlops-dev-start-training",
+        "mlops-dev-churn-start-training",
     ):
         assert text in body
 
@@ -540,18 +563,18 @@ def test_pipeline_failures_raise_alarms(default_synth: Synthesized) -> None:
     build = _stack(default_synth, "build")["Resources"]
     alarms = _alarms({"Resources": build})
     rules = {k for k, v in build.items() if v["Type"] == "AWS::Events::Rule"}
-    for name in ("mlops-dev-training-failed", "mlops-dev-cicd-failed"):
+    for name in ("mlops-dev-churn-training-failed", "mlops-dev-churn-cicd-failed"):
         props = alarms[name]["Properties"]
         assert (props["Namespace"], props["MetricName"]) == ("AWS/Events", "TriggeredRules")
         [dimension] = props["Dimensions"]
         assert dimension["Name"] == "RuleName" and dimension["Value"]["Ref"] in rules
         assert props["Threshold"] == 0
     deploy = _alarms(_stack(default_synth, "deploy"))
-    assert "mlops-dev-deploy-failed" in deploy
+    assert "mlops-dev-churn-deploy-failed" in deploy
     # Events a function gave up on after its retries (a lost drift signal, a lost approval).
     for name, alarms_ in (
-        ("mlops-dev-start-training-dlq", alarms),
-        ("mlops-dev-deploy-dlq", deploy),
+        ("mlops-dev-churn-start-training-dlq", alarms),
+        ("mlops-dev-churn-deploy-dlq", deploy),
     ):
         props = alarms_[f"{name}-not-empty"]["Properties"]
         assert (props["Namespace"], props["MetricName"]) == (
@@ -565,7 +588,7 @@ def test_pipeline_failures_raise_alarms(default_synth: Synthesized) -> None:
 def test_the_ops_key_lets_cloudwatch_alarms_use_encrypted_topics(
     default_synth: Synthesized,
 ) -> None:
-    data = _stack(default_synth, "data")["Resources"]
+    data = _stack(default_synth, "data", project=None)["Resources"]
     statements = [
         s
         for v in data.values()
@@ -644,9 +667,10 @@ def test_only_the_configured_monitors_and_their_parameters() -> None:
 
 def test_every_hosting_type_the_config_accepts_has_a_known_vcpu_count() -> None:
     from mlops_constructs.deploy.endpoint import vcpus
-    from stacks.config import HOSTING_INSTANCE_TYPES
+    from stacks import aws_facts
 
-    counts = {t: vcpus(t) for t in HOSTING_INSTANCE_TYPES}
+    # SageMaker's own list (botocore), so the CPU alarm of any accepted type can be built.
+    counts = {t: vcpus(t) for t in aws_facts.instance_types("hosting")}
     assert counts["ml.m5.large"] == 2 and counts["ml.c5.4xlarge"] == 16
     assert counts["ml.t2.medium"] == 2
     with pytest.raises(ValueError, match="vCPU"):
@@ -657,36 +681,84 @@ def test_the_dashboard_can_be_left_out() -> None:
     import aws_cdk as cdk
     from aws_cdk import assertions
 
-    from stacks.config import parse_config
     from stacks.context import project_context
     from stacks.data_stack import DataStack
     from stacks.monitor_stack import MonitorStack
 
-    config = parse_config({"monitor": {"dashboard": False}})
+    config = parse_config({"dashboard": False, "projects": [churn(**MODEL_MONITOR)]})
     app = cdk.App(context=project_context())
     env = cdk.Environment(account=ACCOUNT, region="us-east-1")
-    data = DataStack(app, "Data", config=config, environment=config.environments[0], env=env)
-    monitor = MonitorStack(app, "Monitor", config=config, data=data, env=env)
+    environment = config.environments[0]
+    data = DataStack(app, "Data", config=config, environment=environment, env=env)
+    monitor = MonitorStack(
+        app, "Monitor", config=config, environment=environment.name, data=data, env=env
+    )
     assert monitor.dashboard is None
     template = assertions.Template.from_stack(monitor)
     template.resource_count_is("AWS::CloudWatch::Dashboard", 0)
     template.resource_properties_count_is("AWS::SNS::Topic", {"TopicName": "mlops-dev-alarms"}, 1)
 
 
-@pytest.fixture(scope="module")
-def monitor_off(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    from stacks.config import parse_config
-    from tests.conftest import synthesize
+_MODEL_MONITOR_TYPE = re.compile(r"^AWS::SageMaker::(\w+JobDefinition|MonitoringSchedule)$")
 
-    config = parse_config({"monitor": {"enabled": False}})
-    return synthesize(config, tmp_path_factory.mktemp("monitor-off"))
+
+def test_default_configuration_uses_no_model_monitor_debugger_or_clarify(
+    default_synth: Synthesized,
+) -> None:
+    """Model Monitor, Debugger and Clarify are closed to new AWS customers: the default
+    platform creates none of their resources, in the app's stacks or in the endpoint templates
+    the deploy pipeline deploys, and its training pipeline has no step or hook using them."""
+    config = default_synth.stages["dev"].config
+    assert config == PlatformConfig()
+    project = config.project("churn")
+    assert not project.monitor.enabled and monitor_settings(project) is None
+    # Every template: the stacks' (assembly-*/) and the deploy stack's asset (asset.*/).
+    paths = sorted(default_synth.outdir.glob("**/*.template.json"))
+    names = {p.name.removesuffix(".template.json") for p in paths}
+    assert {f"mlops-dev-churn-endpoint-{s}" for s in ("staging", "prod")} <= names
+    assert "mlops-dev-churn-monitor-batch" not in names
+    assert set(default_synth.template_paths) < set(paths)
+    for path in paths:
+        template = json.loads(path.read_text())
+        kinds = {v["Type"] for v in template.get("Resources", {}).values()}
+        assert not {k for k in kinds if _MODEL_MONITOR_TYPE.match(k)}, path.name
+        assert not any(p.startswith(("Monitor", "Ground")) for p in template.get("Parameters", {}))
+        assert not set(BASELINE_PARAMETERS) & set(template.get("Parameters", {})), path.name
+    # No monitor role in the deploy stack.
+    deploy = _stack(default_synth, "deploy")["Resources"]
+    assert not any(
+        v["Properties"].get("RoleName", "").endswith("-monitor")
+        for v in deploy.values()
+        if v["Type"] == "AWS::IAM::Role"
+    )
+    # The training pipeline: no Debugger rule or hook, no Clarify job, no Model Monitor check.
+    [pipeline] = [
+        v["Properties"]
+        for v in _stack(default_synth, "build")["Resources"].values()
+        if v["Type"] == "AWS::SageMaker::Pipeline"
+    ]
+    body, _ = pipeline["PipelineDefinition"]["PipelineDefinitionBody"]["Fn::Sub"]
+    definition = json.loads(body)
+    steps = list(definition["Steps"])
+    for condition in [s for s in steps if s["Type"] == "Condition"]:
+        steps += [*condition["Arguments"]["IfSteps"], *condition["Arguments"]["ElseSteps"]]
+    assert not [s["Name"] for s in steps if s["Type"] in ("QualityCheck", "ClarifyCheck")]
+    [train] = [s["Arguments"] for s in steps if s["Type"] == "Training"]
+    for key in ("DebugRuleConfigurations", "DebugHookConfig", "ProfilerRuleConfigurations"):
+        assert key not in train
+    text = json.dumps(definition).lower()
+    for image in ("clarify", "model-monitor", "debugger"):
+        assert image not in text
 
 
 def test_monitoring_off_keeps_alarms_dashboard_and_a_working_router(
-    monitor_off: Synthesized,
+    default_synth: Synthesized,
 ) -> None:
+    """Model Monitor is off by default: health and pipeline alarms, the dashboard and the
+    router's baseline variables stay."""
+    monitor_off = default_synth
     assert monitor_off.violations() == []
-    prod = endpoint_template(monitor_off, "mlops-dev-endpoint-prod")
+    prod = endpoint_template(monitor_off, "mlops-dev-churn-endpoint-prod")
     assert not _of_type(prod, "AWS::SageMaker::MonitoringSchedule")
     assert not any(p.startswith(("Monitor", "Ground")) for p in prod["Parameters"])
     # Health alarms stay; drift alarms go.
@@ -708,21 +780,32 @@ def test_monitoring_off_keeps_alarms_dashboard_and_a_working_router(
         v["Properties"]
         for v in deploy.values()
         if v["Type"] == "AWS::CodePipeline::Pipeline"
-        and v["Properties"]["Name"] == "mlops-dev-deploy"
+        and v["Properties"]["Name"] == "mlops-dev-churn-deploy"
     ]
     # The router passes the baselines whatever the configuration: CodePipeline refuses
     # variables a pipeline does not declare.
     assert [v["Name"] for v in pipeline["Variables"]] == ["ModelPackageArn", *BASELINE_PARAMETERS]
     [dashboard] = [
         v["Properties"]
-        for v in _stack(monitor_off, "monitor")["Resources"].values()
+        for v in _stack(monitor_off, "monitor", project=None)["Resources"].values()
         if v["Type"] == "AWS::CloudWatch::Dashboard"
     ]
     body = json.dumps(dashboard["DashboardBody"])
-    assert "feature_baseline_drift" not in body and "mlops-dev-prod-cpu" in body
-    assert "drift" not in " ".join(
-        alarm_names(PlatformConfig.model_validate({"monitor": {"enabled": False}}), "mlops-dev")
-    )
+    assert "feature_baseline_drift" not in body and "mlops-dev-churn-prod-cpu" in body
+    names = alarm_names(PlatformConfig().project("churn"), "mlops-dev-churn")
+    assert "drift" not in " ".join(names)
+    # Every alarm the stacks and templates create is named, so it is on the dashboard.
+    found = {
+        name
+        for template in [
+            *(_stack(monitor_off, p) for p in ("build", "deploy")),
+            *(endpoint_template(monitor_off, f"mlops-dev-churn-endpoint-{s}") for s in STAGES),
+        ]
+        for name in _alarms(template)
+    }
+    assert found == set(names)
+    for name in names:
+        assert f"alarm:{name}" in body, name
 
 
 def test_every_function_logs_json_to_an_encrypted_group_with_configured_retention(
@@ -756,9 +839,10 @@ def test_every_function_logs_json_to_an_encrypted_group_with_configured_retentio
 def test_config_defaults_are_the_constructs_defaults() -> None:
     """stacks/config.py cannot import the construct library (app.py validates before jsii
     starts), so the defaults are written twice: they must agree."""
-    from stacks.config import MONITOR_TYPES, MonitorConfig
-    from stacks.monitor_stack import monitor_settings
+    from stacks.config import MONITOR_TYPES
 
     assert MonitorSettings().types == MONITOR_TYPES
-    assert monitor_settings(PlatformConfig()) == MonitorSettings()
-    assert MonitorConfig().features == MonitorSettings().features
+    project = parse_config({"projects": [churn(monitor={"enabled": True})]}).project("churn")
+    assert monitor_settings(project) == MonitorSettings()
+    # The default project watches its serving inputs, the constructs' default features.
+    assert PlatformConfig().project("churn").monitored_features == MonitorSettings().features

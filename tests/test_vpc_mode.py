@@ -17,7 +17,9 @@ def data(vpc_synth: Synthesized) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def catalog(vpc_synth: Synthesized) -> dict[str, Any]:
-    res: dict[str, Any] = vpc_synth.template_json(vpc_synth.stages["dev"].catalog)["Resources"]
+    res: dict[str, Any] = vpc_synth.template_json(
+        vpc_synth.stages["dev"].projects["churn"].catalog
+    )["Resources"]
     return res
 
 
@@ -113,14 +115,20 @@ def _deny(statements: list[dict[str, Any]]) -> dict[str, Any]:
     return next(s for s in statements if s.get("Sid") == "OnlyThroughVpcEndpoint")
 
 
-def test_bucket_policies_accept_objects_only_through_the_s3_endpoint(data: dict[str, Any]) -> None:
+def test_bucket_policies_accept_objects_only_through_the_s3_endpoint(
+    data: dict[str, Any], vpc_synth: Synthesized
+) -> None:
     s3_endpoint = next(
         k for k, e in _typed(data, "AWS::EC2::VPCEndpoint").items()
         if "SubnetIds" not in e and str(e["ServiceName"]).endswith(".s3']]}")
     )  # fmt: skip
+    lake = vpc_synth.template_json(vpc_synth.stages["dev"].projects["churn"].data)["Resources"]
     policies = {
         k: p["PolicyDocument"]["Statement"]
-        for k, p in _typed(data, "AWS::S3::BucketPolicy").items()
+        for k, p in {
+            **_typed(data, "AWS::S3::BucketPolicy"),
+            **_typed(lake, "AWS::S3::BucketPolicy"),
+        }.items()
     }
     expected = {
         "LakeRawPolicy": ["s3:DeleteObject*", "s3:GetObject*"],  # producers still upload
@@ -132,12 +140,14 @@ def test_bucket_policies_accept_objects_only_through_the_s3_endpoint(data: dict[
         deny = _deny(statements)
         assert deny["Effect"] == "Deny" and deny["Principal"] == {"AWS": "*"}
         assert sorted(deny["Action"]) == actions
-        assert deny["Condition"]["StringNotEquals"] == {"aws:SourceVpce": {"Ref": s3_endpoint}}
+        # The environment's endpoint, through a weak (Fn::GetStackOutput) reference.
+        vpce = str(deny["Condition"]["StringNotEquals"]["aws:SourceVpce"])
+        assert "GetStackOutput" in vpce and s3_endpoint in vpce
         assert deny["Condition"]["BoolIfExists"] == {
             "aws:ViaAWSService": "false",
             "aws:PrincipalIsAWSService": "false",
         }
-    logs_policy = next(v for k, v in policies.items() if k.startswith("LakeAccessLogsPolicy"))
+    logs_policy = next(v for k, v in policies.items() if k.startswith("AccessLogsPolicy"))
     assert all(s.get("Sid") != "OnlyThroughVpcEndpoint" for s in logs_policy)
 
 
@@ -156,11 +166,13 @@ def test_keys_refuse_direct_use_outside_the_kms_endpoint(data: dict[str, Any]) -
 def test_glue_runs_in_the_vpc(catalog: dict[str, Any]) -> None:
     connection = next(iter(_typed(catalog, "AWS::Glue::Connection").values()))
     conn = connection["ConnectionInput"]
-    assert conn["Name"] == "mlops-dev-vpc" and conn["ConnectionType"] == "NETWORK"
+    assert conn["Name"] == "mlops-dev-churn-vpc" and conn["ConnectionType"] == "NETWORK"
     assert "SubnetId" in conn["PhysicalConnectionRequirements"]
     job = next(iter(_typed(catalog, "AWS::Glue::Job").values()))
-    assert job["Connections"] == {"Connections": ["mlops-dev-vpc"]}
+    assert job["Connections"] == {"Connections": ["mlops-dev-churn-vpc"]}
     raw = next(
-        c for c in _typed(catalog, "AWS::Glue::Crawler").values() if c["Name"] == "mlops-dev-raw"
+        c
+        for c in _typed(catalog, "AWS::Glue::Crawler").values()
+        if c["Name"] == "mlops-dev-churn-raw"
     )
-    assert raw["Targets"]["S3Targets"][0]["ConnectionName"] == "mlops-dev-vpc"
+    assert raw["Targets"]["S3Targets"][0]["ConnectionName"] == "mlops-dev-churn-vpc"

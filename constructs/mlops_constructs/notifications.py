@@ -24,10 +24,12 @@ class NotificationTopic(Construct):
         self, scope: Construct, id: str, *, prefix: str, name: str, key: PlatformKey, title: str
     ) -> None:
         super().__init__(scope, id)
+        # The literal name (the topic's own attribute is a token in other stacks).
+        self.topic_name = f"{prefix}-{name}"
         self.topic = sns.Topic(
             self,
             "Topic",
-            topic_name=f"{prefix}-{name}",
+            topic_name=self.topic_name,
             display_name=title,
             master_key=key.key,
             enforce_ssl=True,

@@ -1,22 +1,33 @@
 """Test the staging endpoint from the deploy pipeline (a CodePipeline "Invoke Lambda" action).
 
 CodePipeline invokes this function with a job; the function runs the checks and reports the
-outcome with PutJobSuccessResult or PutJobFailureResult. The checks, in order:
+outcome with PutJobSuccessResult or PutJobFailureResult. One function serves any model project:
+what a response must hold comes from the project's response contract, the environment variable
+``RESPONSE_CONTRACT`` (set by the CDK construct; see :func:`load_contract`)::
+
+    {"problem_type": "binary_classification" | "multiclass_classification" | "regression",
+     "prediction_field": "<name>", "probability_field": "<name>" | null,
+     "classes": [<str or int>, ...] | null, "input_columns": ["<col>", ...]}
+
+The checks, in order:
 
 1. ``model-approved``: the model package being deployed (UserParameters ``model_package_arn``,
    which CodePipeline resolves from ``#{variables.ModelPackageArn}``) is still ``Approved``;
    a model rejected after its deployment started must not reach production;
 2. per sample payload, against ``endpoint_name``: ``invoke`` (the call succeeds with HTTP 200),
    ``latency`` (at most ``max_latency_ms``), ``response-json`` (the body is JSON),
-   ``predictions-shape`` (``{"predictions": [{"churn_probability": ..., "churned": ...}, ...]}``),
-   ``row-count`` (one prediction per input row), ``probability-range`` (a number in [0, 1]) and
-   ``churned-value`` (0 or 1).
+   ``predictions-shape`` (``{"predictions": [{<prediction_field>: ..., <probability_field>:
+   ...}, ...]}``), ``row-count`` (one prediction per input row), then per prediction
+   ``prediction-value`` (binary: the integer 0 or 1 or one of ``classes``; multiclass: one of
+   ``classes``; regression: a finite number) and ``probability-range`` (when the contract has a
+   ``probability_field``: a finite number in [0, 1]).
 
-A failed check is reported to CodePipeline, never raised. A malformed job is logged and reported
-as a failure if it has a job id, else answered with ``{"status": "rejected"}``. Only a failure to
-report (PutJob*Result) is raised, so that Lambda's retry can report again. The event is never
-logged: CodePipeline puts temporary artifact credentials in it. Standard library and boto3 only:
-packaged with a plain ``Code.from_asset``.
+A failed check is reported to CodePipeline, never raised. A malformed job, or a missing or
+invalid ``RESPONSE_CONTRACT``, is logged and reported as a failure if the event has a job id,
+else answered with ``{"status": "rejected"}``. Only a failure to report (PutJob*Result) is raised,
+so that Lambda's retry can report again. The event is never logged: CodePipeline puts temporary
+artifact credentials in it. Standard library and boto3 only: packaged with a plain
+``Code.from_asset``.
 """
 
 from __future__ import annotations
@@ -41,21 +52,28 @@ from platform_events import get_object as _get_object
 from platform_events import get_string as _get_string
 from platform_events import json_type as _json_type
 from platform_logging import InvocationLog, structured_logger
+from platform_runtime import ConfigError, report_bad_config_at_cold_start
 from platform_runtime import error_fields as _error_fields
 
 APPROVED: Final = "Approved"
 CSV: Final = "text/csv"
 JSON: Final = "application/json"
 CONTENT_TYPES: Final = (CSV, JSON)
-# The raw input columns of the churn model (ml/src/churn_features.py INPUT_COLUMNS): a CSV
-# payload may start with this header line, which is not a row.
-INPUT_COLUMNS: Final = (
-    "tenure_months",
-    "monthly_charges",
-    "total_charges",
-    "support_calls",
-    "contract_type",
+BINARY: Final = "binary_classification"
+MULTICLASS: Final = "multiclass_classification"
+REGRESSION: Final = "regression"
+PROBLEM_TYPES: Final = (BINARY, MULTICLASS, REGRESSION)
+CONTRACT_KEYS: Final = (
+    "problem_type",
+    "prediction_field",
+    "probability_field",
+    "classes",
+    "input_columns",
 )
+BINARY_DEFAULT_CLASSES: Final = (0, 1)
+MAX_CLASSES: Final = 1000
+MAX_INPUT_COLUMNS: Final = 500
+MAX_COLUMN_NAME: Final = 128
 DEFAULT_MAX_LATENCY_MS: Final = 1000
 MAX_PAYLOADS: Final = 20
 MAX_PAYLOAD_BYTES: Final = 1_048_576
@@ -68,13 +86,15 @@ CHECKS: Final = (
     "response-json",
     "predictions-shape",
     "row-count",
+    "prediction-value",
     "probability-range",
-    "churned-value",
 )
 
 _JOB_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _ENDPOINT_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 _GROUP_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _MODEL_PACKAGE_ARN = re.compile(
     r"arn:aws[a-z-]*:sagemaker:[a-z0-9-]{1,32}:[0-9]{12}:"
     r"model-package/(?P<group>[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62})/[1-9][0-9]{0,9}"
@@ -91,6 +111,193 @@ class _Log(InvocationLog):
     """The invocation's logger: every line carries the bound fields (job_id, endpoint, ...)."""
 
     logger = LOGGER
+
+
+# --------------------------------------------------------------------------------------------
+# The project's response contract (RESPONSE_CONTRACT, set by the CDK construct per project)
+
+
+@dataclass(frozen=True)
+class ResponseContract:
+    problem_type: str  # one of PROBLEM_TYPES
+    prediction_field: str
+    probability_field: str | None
+    classes: tuple[str | int, ...]  # () for regression; BINARY_DEFAULT_CLASSES if not given
+    input_columns: tuple[str, ...]  # a CSV payload may start with exactly this header line
+
+
+def _show(value: object, limit: int = 80) -> str:
+    """A value for a message: its repr, cut short (values come from the endpoint or settings)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _class_key(value: object) -> tuple[str, str | int] | None:
+    """A class label compared by JSON type too: 1, "1", 1.0 and true are not the same label."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return ("int", value)
+    if isinstance(value, str):
+        return ("str", value)
+    return None
+
+
+def _duplicates(values: list[Any]) -> list[Any]:
+    seen: set[Any] = set()
+    repeated: dict[Any, None] = {}
+    for value in values:
+        if value in seen:
+            repeated[value] = None
+        seen.add(value)
+    return list(repeated)
+
+
+def _field_name_problem(document: Mapping[str, Any], key: str, nullable: bool) -> str | None:
+    path = f"RESPONSE_CONTRACT.{key}"
+    if key not in document:
+        return None if nullable else f"{path} is missing"
+    value = document[key]
+    if value is None and nullable:
+        return None
+    if not isinstance(value, str):
+        expected = "a string or null" if nullable else "a string"
+        return f"{path} must be {expected}, got {_json_type(value)}"
+    if not _FIELD_NAME.fullmatch(value):
+        return (
+            f"{path} {_show(value)} is not a field name (a letter or _, then letters, digits or "
+            "_, at most 64 characters)"
+        )
+    return None
+
+
+def _classes_problems(value: object, problem_type: str | None) -> list[str]:
+    path = "RESPONSE_CONTRACT.classes"
+    if value is None:
+        if problem_type == MULTICLASS:
+            return [f"{path} is required for {MULTICLASS} (the labels a prediction may take)"]
+        return []
+    if problem_type == REGRESSION:
+        return [f"{path} must be null for {REGRESSION}, got {_json_type(value)}"]
+    if not isinstance(value, list):
+        return [f"{path} must be an array or null, got {_json_type(value)}"]
+    problems: list[str] = []
+    for index, label in enumerate(value):
+        if _class_key(label) is None:
+            problems.append(
+                f"{path}[{index}] must be a string or an integer, got {_json_type(label)}"
+            )
+        elif label == "":
+            problems.append(f"{path}[{index}] must not be an empty string")
+    if problems:
+        return problems
+    keys = [_class_key(label) for label in value]
+    repeated = _duplicates(keys)
+    if repeated:
+        problems.append(
+            f"{path} must hold distinct values, repeats "
+            + ", ".join(_show(key[1]) for key in repeated if key is not None)
+        )
+    if problem_type == BINARY and len(value) != 2:
+        problems.append(f"{path} must hold exactly 2 classes for {BINARY}, got {len(value)}")
+    elif not 2 <= len(value) <= MAX_CLASSES:
+        problems.append(f"{path} must hold 2 to {MAX_CLASSES} classes, got {len(value)}")
+    return problems
+
+
+def _input_columns_problems(document: Mapping[str, Any]) -> list[str]:
+    path = "RESPONSE_CONTRACT.input_columns"
+    if "input_columns" not in document:
+        return [f"{path} is missing"]
+    value = document["input_columns"]
+    if not isinstance(value, list):
+        return [f"{path} must be an array, got {_json_type(value)}"]
+    if not 1 <= len(value) <= MAX_INPUT_COLUMNS:
+        return [f"{path} must hold 1 to {MAX_INPUT_COLUMNS} column names, got {len(value)}"]
+    problems: list[str] = []
+    for index, name in enumerate(value):
+        if not isinstance(name, str):
+            problems.append(f"{path}[{index}] must be a string, got {_json_type(name)}")
+        elif (
+            not name or name != name.strip() or len(name) > MAX_COLUMN_NAME or _CONTROL.search(name)
+        ):
+            problems.append(
+                f"{path}[{index}] {_show(name)} is not a column name (not empty, no surrounding "
+                f"spaces or control characters, at most {MAX_COLUMN_NAME} characters)"
+            )
+    if not problems:
+        repeated = _duplicates(value)
+        if repeated:
+            problems.append(
+                f"{path} must hold distinct names, repeats {', '.join(map(_show, repeated))}"
+            )
+    return problems
+
+
+def load_contract(env: Mapping[str, str]) -> ResponseContract:
+    """Reads RESPONSE_CONTRACT strictly; raises ConfigError naming every problem at once."""
+    raw = env.get("RESPONSE_CONTRACT", "")
+    if not raw.strip():
+        raise ConfigError(
+            "RESPONSE_CONTRACT is not set (the project's response contract, a JSON object: "
+            f"{', '.join(CONTRACT_KEYS)})"
+        )
+    try:
+        document = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"RESPONSE_CONTRACT is not valid JSON: {exc}") from None
+    if not isinstance(document, dict):
+        raise ConfigError(f"RESPONSE_CONTRACT must be a JSON object, got {_json_type(document)}")
+
+    problems: list[str] = []
+    unknown = [key for key in document if key not in CONTRACT_KEYS]
+    if unknown:
+        problems.append(
+            f"RESPONSE_CONTRACT has unknown keys {', '.join(map(_show, unknown))} (it takes "
+            f"{', '.join(CONTRACT_KEYS)})"
+        )
+    # None when missing or invalid: the rules that depend on it are then not applied
+    problem_type: str | None = None
+    if "problem_type" not in document:
+        problems.append("RESPONSE_CONTRACT.problem_type is missing")
+    elif document["problem_type"] not in PROBLEM_TYPES:
+        problems.append(
+            f"RESPONSE_CONTRACT.problem_type {_show(document['problem_type'])} is not one of "
+            f"{', '.join(PROBLEM_TYPES)}"
+        )
+    else:
+        problem_type = document["problem_type"]
+    for key, nullable in (("prediction_field", False), ("probability_field", True)):
+        problem = _field_name_problem(document, key, nullable)
+        if problem is not None:
+            problems.append(problem)
+    probability_field = document.get("probability_field")
+    if probability_field is not None:
+        if problem_type == REGRESSION:
+            problems.append(
+                f"RESPONSE_CONTRACT.probability_field must be null for {REGRESSION} (a "
+                f"regression has no probability), got {_show(probability_field)}"
+            )
+        elif probability_field == document.get("prediction_field"):
+            problems.append(
+                "RESPONSE_CONTRACT.probability_field must not be the prediction_field "
+                f"{_show(probability_field)}"
+            )
+    problems.extend(_classes_problems(document.get("classes"), problem_type))
+    problems.extend(_input_columns_problems(document))
+    if problems or problem_type is None:
+        raise ConfigError("; ".join(problems))
+
+    classes: tuple[str | int, ...] = tuple(document.get("classes") or ())
+    if problem_type == BINARY and not classes:
+        classes = BINARY_DEFAULT_CLASSES
+    return ResponseContract(
+        problem_type=problem_type,
+        prediction_field=document["prediction_field"],
+        probability_field=probability_field,
+        classes=classes,
+        input_columns=tuple(document["input_columns"]),
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -112,6 +319,7 @@ class Job:
     max_latency_ms: int
     payloads: tuple[Payload, ...]
     payload_source: str  # "UserParameters" or "SAMPLE_PAYLOADS"
+    contract: ResponseContract  # from RESPONSE_CONTRACT: what a response must hold
 
 
 def job_id_of(event: object) -> str | None:
@@ -127,14 +335,17 @@ def job_id_of(event: object) -> str | None:
     return None
 
 
-def count_rows(content_type: str, body: str, path: str) -> int:
-    """Input rows in a payload, as the model's input_fn counts them; BadJob if unusable."""
+def count_rows(content_type: str, body: str, path: str, input_columns: tuple[str, ...]) -> int:
+    """Input rows in a payload, as the model's input_fn counts them; BadJob if unusable.
+
+    A CSV payload's first line is a header, not a row, when it is exactly ``input_columns``.
+    """
     if content_type == CSV:
         rows = 0
         for line_no, fields in enumerate(csv.reader(io.StringIO(body)), start=1):
             if not fields or (len(fields) == 1 and not fields[0].strip()):
                 continue  # blank line
-            if line_no == 1 and tuple(f.strip() for f in fields) == INPUT_COLUMNS:
+            if line_no == 1 and tuple(f.strip() for f in fields) == input_columns:
                 continue  # header
             rows += 1
     else:
@@ -151,7 +362,7 @@ def count_rows(content_type: str, body: str, path: str) -> int:
     return rows
 
 
-def parse_payloads(value: object, path: str) -> tuple[Payload, ...]:
+def parse_payloads(value: object, path: str, input_columns: tuple[str, ...]) -> tuple[Payload, ...]:
     if not isinstance(value, list):
         raise BadJob(f"{path} must be an array, got {_json_type(value)}")
     if not 1 <= len(value) <= MAX_PAYLOADS:
@@ -167,11 +378,13 @@ def parse_payloads(value: object, path: str) -> tuple[Payload, ...]:
                 f"{where}.content_type {content_type!r} is not one of {', '.join(CONTENT_TYPES)}"
             )
         body = _get_string(item, "body", f"{where}.body", MAX_PAYLOAD_BYTES)
-        payloads.append(Payload(content_type, body, count_rows(content_type, body, where)))
+        payloads.append(
+            Payload(content_type, body, count_rows(content_type, body, where, input_columns))
+        )
     return tuple(payloads)
 
 
-def parse_job(event: object, env: Mapping[str, str]) -> Job:
+def parse_job(event: object, env: Mapping[str, str], contract: ResponseContract) -> Job:
     """Validates the job and its UserParameters strictly; raises BadJob naming the field."""
     if not isinstance(event, dict):
         raise BadJob(f"the event must be a JSON object, got {_json_type(event)}")
@@ -216,7 +429,9 @@ def parse_job(event: object, env: Mapping[str, str]) -> Job:
             f"UserParameters.max_latency_ms must be an integer from 1 to 60000, got {latency!r}"
         )
     if "payloads" in parameters:
-        payloads = parse_payloads(parameters["payloads"], "UserParameters.payloads")
+        payloads = parse_payloads(
+            parameters["payloads"], "UserParameters.payloads", contract.input_columns
+        )
         source = "UserParameters"
     else:
         raw_env = env.get("SAMPLE_PAYLOADS", "")
@@ -229,9 +444,9 @@ def parse_job(event: object, env: Mapping[str, str]) -> Job:
             from_env = json.loads(raw_env)
         except json.JSONDecodeError as exc:
             raise BadJob(f"SAMPLE_PAYLOADS is not valid JSON: {exc}") from None
-        payloads = parse_payloads(from_env, "SAMPLE_PAYLOADS")
+        payloads = parse_payloads(from_env, "SAMPLE_PAYLOADS", contract.input_columns)
         source = "SAMPLE_PAYLOADS"
-    return Job(endpoint, arn, group, latency, payloads, source)
+    return Job(endpoint, arn, group, latency, payloads, source, contract)
 
 
 # --------------------------------------------------------------------------------------------
@@ -307,12 +522,58 @@ def check_model_approved(job: Job) -> Failure | None:
     return None
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+def _is_finite_number(value: object) -> bool:
+    """A JSON number other than NaN and the infinities (Python's json reads those too)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return True  # exact, even beyond a float's range
+    return isinstance(value, float) and math.isfinite(value)
 
 
-def check_response(where: str, body: bytes, rows: int) -> Failure | None:
-    """The churn model's response contract; the first problem found, or None."""
+def _describe_classes(classes: tuple[str | int, ...], limit: int = 10) -> str:
+    shown = ", ".join(_show(label, 40) for label in classes[:limit])
+    more = f", ... ({len(classes)} classes)" if len(classes) > limit else ""
+    return f"[{shown}{more}]"
+
+
+def _prediction_value_problem(value: object, contract: ResponseContract) -> str | None:
+    """Why a prediction does not fit the contract's problem type, or None."""
+    if contract.problem_type == REGRESSION:
+        if _is_finite_number(value):
+            return None
+        shown = _show(value) if isinstance(value, float) else _json_type(value)
+        return f"must be a finite number, got {shown}"
+    key = _class_key(value)
+    allowed = {_class_key(label) for label in contract.classes}
+    if contract.problem_type == BINARY:
+        zero_one = {("int", 0), ("int", 1)}
+        if key in allowed | zero_one:
+            return None
+        if allowed <= zero_one:
+            return f"must be 0 or 1, got {_show(value)}"
+        return (
+            f"must be 0 or 1 or one of the classes {_describe_classes(contract.classes)}, "
+            f"got {_show(value)}"
+        )
+    if key in allowed:
+        return None
+    return f"must be one of the classes {_describe_classes(contract.classes)}, got {_show(value)}"
+
+
+def _probability_problem(value: object) -> str | None:
+    if not _is_finite_number(value) or not isinstance(value, int | float):
+        shown = _show(value) if isinstance(value, float) else _json_type(value)
+        return f"must be a finite number in [0, 1], got {shown}"
+    if not 0 <= value <= 1:
+        return f"{_show(value)} is outside [0, 1]"
+    return None
+
+
+def check_response(
+    where: str, body: bytes, rows: int, contract: ResponseContract
+) -> Failure | None:
+    """The project's response contract; the first problem found, or None."""
     try:
         document = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
@@ -325,32 +586,31 @@ def check_response(where: str, body: bytes, rows: int) -> Failure | None:
             "predictions-shape",
             f"{where}: 'predictions' must be an array, got {_json_type(predictions)}",
         )
-    if len(predictions) != rows:
-        return Failure(
-            "row-count", f"{where}: {len(predictions)} predictions for {rows} input rows"
-        )
+    fields = [contract.prediction_field]
+    if contract.probability_field is not None:
+        fields.append(contract.probability_field)
     for index, prediction in enumerate(predictions):
         at = f"{where}.predictions[{index}]"
         if not isinstance(prediction, dict):
             return Failure(
                 "predictions-shape", f"{at} must be an object, got {_json_type(prediction)}"
             )
-        for key in ("churn_probability", "churned"):
+        for key in fields:
             if key not in prediction:
                 return Failure("predictions-shape", f"{at} has no {key!r}")
-        probability = prediction["churn_probability"]
-        if not _is_number(probability):
-            return Failure(
-                "predictions-shape",
-                f"{at}.churn_probability must be a number, got {_json_type(probability)}",
-            )
-        if not math.isfinite(probability) or not 0.0 <= probability <= 1.0:
-            return Failure(
-                "probability-range", f"{at}.churn_probability {probability!r} is outside [0, 1]"
-            )
-        churned = prediction["churned"]
-        if not isinstance(churned, int) or isinstance(churned, bool) or churned not in (0, 1):
-            return Failure("churned-value", f"{at}.churned must be 0 or 1, got {churned!r}")
+    if len(predictions) != rows:
+        return Failure(
+            "row-count", f"{where}: {len(predictions)} predictions for {rows} input rows"
+        )
+    for index, prediction in enumerate(predictions):
+        at = f"{where}.predictions[{index}]"
+        problem = _prediction_value_problem(prediction[contract.prediction_field], contract)
+        if problem is not None:
+            return Failure("prediction-value", f"{at}.{contract.prediction_field} {problem}")
+        if contract.probability_field is not None:
+            problem = _probability_problem(prediction[contract.probability_field])
+            if problem is not None:
+                return Failure("probability-range", f"{at}.{contract.probability_field} {problem}")
     return None
 
 
@@ -381,7 +641,7 @@ def check_payload(job: Job, index: int, payload: Payload) -> tuple[Failure | Non
             ),
             elapsed_ms,
         )
-    return check_response(where, body, payload.rows), elapsed_ms
+    return check_response(where, body, payload.rows, job.contract), elapsed_ms
 
 
 def failure_message(endpoint: str, failures: list[Failure]) -> str:
@@ -431,6 +691,19 @@ def _report_failure(job_id: str, failure_type: str, message: str, log: _Log) -> 
 # Entry point
 
 
+def _not_run(job_id: str | None, subject: str, error: str, log: _Log) -> dict[str, Any]:
+    """The ``subject`` ("job" or "function") is misconfigured: reported as a ConfigurationError,
+    or rejected when there is no job id to report to."""
+    if job_id is None:
+        error = f"{error} (and no usable CodePipeline.job.id to report to)"
+        log.log(logging.ERROR, "event rejected", status="rejected", error=error)
+        return {"status": "rejected", "error": error}
+    message = f"endpoint test not run, the {subject} is misconfigured: {error}"
+    log.log(logging.ERROR, f"{subject} misconfigured", status="failed", error=message)
+    _report_failure(job_id, "ConfigurationError", message, log)
+    return {"status": "failed", "job_id": job_id, "error": message[:MESSAGE_MAX]}
+
+
 def run_checks(job: Job, log: _Log) -> tuple[list[Failure], list[float]]:
     approval = check_model_approved(job)
     if approval is not None:
@@ -461,16 +734,14 @@ def handler(event: object, context: object = None) -> dict[str, Any]:
     job_id = job_id_of(event)
     log.bind(job_id=job_id)
     try:
-        job = parse_job(event, os.environ)
+        contract = load_contract(os.environ)
+    except ConfigError as exc:
+        return _not_run(job_id, "function", str(exc), log)
+    log.bind(problem_type=contract.problem_type)
+    try:
+        job = parse_job(event, os.environ, contract)
     except BadJob as exc:
-        if job_id is None:
-            error = f"{exc} (and no usable CodePipeline.job.id to report to)"
-            log.log(logging.ERROR, "event rejected", status="rejected", error=error)
-            return {"status": "rejected", "error": error}
-        message = f"endpoint test not run, the job is misconfigured: {exc}"
-        log.log(logging.ERROR, "job misconfigured", status="failed", error=message)
-        _report_failure(job_id, "ConfigurationError", message, log)
-        return {"status": "failed", "job_id": job_id, "error": message[:MESSAGE_MAX]}
+        return _not_run(job_id, "job", str(exc), log)
     if job_id is None:  # parse_job accepted the job, so only the id is wrong
         error = "CodePipeline.job.id is missing or not a job id"
         log.log(logging.ERROR, "event rejected", status="rejected", error=error)
@@ -503,3 +774,7 @@ def handler(event: object, context: object = None) -> dict[str, Any]:
     )
     _report_success(job_id, summary, log)
     return {"status": "succeeded", "job_id": job_id, "summary": summary}
+
+
+# In Lambda: report a missing or invalid RESPONSE_CONTRACT once, at init.
+report_bad_config_at_cold_start(load_contract, _Log())

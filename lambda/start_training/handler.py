@@ -1,11 +1,17 @@
-"""Start the SageMaker training pipeline on new data, drift or a manual request.
+"""Start the SageMaker training pipeline on new curated data, drift or a manual request.
+
+New data is a successful run of the project's Glue ETL job (``ETL_JOB_NAME``): the job evaluates
+the Glue Data Quality ruleset and writes curated data only when it passes, so training only ever
+starts from data that passed it. Any other state of that job (FAILED, TIMEOUT, STOPPED, ...) and
+any other job is answered ``{"status": "ignored"}`` and starts nothing. Raw uploads (S3 "Object
+Created") start the ETL job, never training: an S3 event is rejected.
 
 Drift is either a CloudWatch alarm going to ALARM or a Model Monitor run that completed with
 violations (a "SageMaker Processing Job State Change" of a monitoring schedule's job); other
 processing job changes are answered ``{"status": "ignored"}`` and start nothing.
 
-A burst of uploads must start one execution, not hundreds. Every accepted event goes through
-four guards, each a single conditional write or read, in this order:
+A burst of ETL runs (or alarms) must start one execution, not dozens. Every accepted event goes
+through four guards, each a single conditional write or read, in this order:
 
 1. idempotency: the event id is claimed (item ``event#<id>``); a replayed id starts nothing;
 2. debounce: one lock per pipeline (item ``lock#<pipeline>``), held for DEBOUNCE_SECONDS;
@@ -35,9 +41,9 @@ from typing import Any, Final
 import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
-from platform_events import BUCKET_NAME, get_string, s3_uri_problem
 from platform_events import BadInput as BadEvent
 from platform_events import get_object as _get_object
+from platform_events import get_string, s3_uri_problem
 from platform_events import json_type as _json_type
 from platform_logging import InvocationLog, structured_logger
 from platform_runtime import ConfigError, report_bad_config_at_cold_start
@@ -56,11 +62,36 @@ PROCESSING_JOB_STATUSES: Final = frozenset(
     {"InProgress", "Completed", "Failed", "Stopping", "Stopped"}
 )
 VIOLATIONS_EXIT_MESSAGE: Final = "CompletedWithViolations"  # how ExitMessage starts
+# The ETL job: a run that succeeded wrote curated data that passed the data-quality ruleset
+GLUE_JOB_DETAIL_TYPE: Final = "Glue Job State Change"
+GLUE_JOB_SUCCEEDED: Final = "SUCCEEDED"
+# Glue's JobRunState values; "Glue Job State Change" is sent for the final ones (SUCCEEDED, FAILED,
+# TIMEOUT, STOPPED, ERROR), the others are accepted so that a future event is ignored, not rejected.
+GLUE_JOB_STATES: Final = frozenset(
+    {
+        "STARTING",
+        "RUNNING",
+        "STOPPING",
+        "STOPPED",
+        "SUCCEEDED",
+        "FAILED",
+        "TIMEOUT",
+        "ERROR",
+        "WAITING",
+        "EXPIRED",
+    }
+)
+_MESSAGE_MAX = 1024  # what is kept of a source's free-text message (log, event item)
 
 _PIPELINE_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}")
 _TABLE_NAME = re.compile(r"[a-zA-Z0-9_.-]{3,255}")
 _DIGITS = re.compile(r"[0-9]{1,9}")
 _SSM_NAME = re.compile(r"/?[a-zA-Z0-9_.\-/]{1,1011}")
+# Glue job names: 1-255 characters on one line (no control characters); no outer spaces either
+_GLUE_JOB_NAME = re.compile(r"[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]{0,253}[^\s\x00-\x1f\x7f])?")
+# Glue job run ids: jr_<64 hex digits>, a retry adds _attempt_<n>; checked as 1-255 characters
+# with no space or control character
+_GLUE_JOB_RUN_ID = re.compile(r"[^\s\x00-\x1f\x7f]{1,255}")
 _PROCESSING_JOB_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 # arn:<partition>:sagemaker:<region>:<account>:monitoring-schedule/<name>
 _MONITORING_SCHEDULE_ARN = re.compile(
@@ -95,7 +126,8 @@ class Config:
     lock_table: str
     debounce_seconds: int
     max_executions_per_day: int
-    input_data_uri: str | None
+    input_data_uri: str  # the training data: the curated table's location
+    etl_job_name: str  # the Glue ETL job whose successful runs start training
     # SSM parameter holding the code version CI last published (None: pipeline default).
     code_version_parameter: str | None = None
 
@@ -136,15 +168,30 @@ def load_config(env: Mapping[str, str]) -> Config:
     cap = _int_setting(
         env, "MAX_EXECUTIONS_PER_DAY", DEFAULT_MAX_EXECUTIONS_PER_DAY, 1, 1000, problems
     )
-    input_uri = env.get("INPUT_DATA_URI") or None  # empty means unset
-    if input_uri is not None and (problem := _s3_uri_problem(input_uri)):
+    input_uri = env.get("INPUT_DATA_URI", "")
+    if not input_uri:
+        problems.append(
+            "INPUT_DATA_URI is not set (the training data, s3://<curated bucket>/<table>/: "
+            "no event carries an S3 location)"
+        )
+    elif problem := _s3_uri_problem(input_uri):
         problems.append(f"INPUT_DATA_URI={input_uri!r} {problem}")
+    etl_job = env.get("ETL_JOB_NAME", "")
+    if not etl_job:
+        problems.append(
+            "ETL_JOB_NAME is not set (the Glue ETL job whose successful runs start training)"
+        )
+    elif not _GLUE_JOB_NAME.fullmatch(etl_job):
+        problems.append(
+            f"ETL_JOB_NAME={etl_job!r} is not a Glue job name "
+            "(1-255 characters on one line, no leading or trailing space)"
+        )
     code_parameter = env.get("CODE_VERSION_PARAMETER") or None
     if code_parameter is not None and not _SSM_NAME.fullmatch(code_parameter):
         problems.append(f"CODE_VERSION_PARAMETER={code_parameter!r} is not an SSM parameter name")
     if problems:
         raise ConfigError("; ".join(problems))
-    return Config(pipeline, table, debounce, cap, input_uri, code_parameter)
+    return Config(pipeline, table, debounce, cap, input_uri, etl_job, code_parameter)
 
 
 # --------------------------------------------------------------------------------------------
@@ -156,11 +203,12 @@ class Trigger:
     event_id: str
     reason: str  # one of REASONS
     description: str  # why the execution starts: PipelineExecutionDescription
-    # what triggered it: the object's S3 URI, the alarm name, the request text, the schedule name
+    # what triggered it: the ETL job's name, the alarm name, the schedule name, the request text
     subject: str
-    data_uri: str | None  # the input prefix the event implies (S3 events only)
-    # what the source said: the alarm's state reason, the monitoring job's exit message
+    # what the source said: the ETL run's message, the alarm's state reason, the monitoring
+    # job's exit message
     message: str | None = None
+    job_run_id: str | None = None  # the ETL job run that wrote the curated data (new-data only)
 
 
 class NotATrigger(Exception):
@@ -176,20 +224,44 @@ def _get_string(container: Mapping[str, Any], key: str, path: str, max_len: int 
     return get_string(container, key, path, max_len)
 
 
-def _parse_s3(event_id: str, detail: dict[str, Any]) -> Trigger:
-    bucket = _get_string(
-        _get_object(detail, "bucket", "detail.bucket"), "name", "detail.bucket.name"
+def _parse_glue_job(event_id: str, detail: dict[str, Any], config: Config) -> Trigger:
+    """A successful run of the ETL job; any other state or job is NotATrigger."""
+    job = _get_string(detail, "jobName", "detail.jobName", max_len=255)
+    if not _GLUE_JOB_NAME.fullmatch(job):
+        raise BadEvent(f"detail.jobName {job!r} is not a Glue job name")
+    state = _get_string(detail, "state", "detail.state", max_len=64)
+    if state not in GLUE_JOB_STATES:
+        accepted = ", ".join(sorted(GLUE_JOB_STATES))
+        raise BadEvent(f"detail.state {state!r} is not a Glue job run state (one of {accepted})")
+    run_id = _get_string(detail, "jobRunId", "detail.jobRunId", max_len=255)
+    if not _GLUE_JOB_RUN_ID.fullmatch(run_id):
+        raise BadEvent(f"detail.jobRunId {run_id!r} is not a Glue job run id")
+    message = _optional_text(detail, "message", "detail.message")
+    seen = {
+        "glue_job_name": job,
+        "glue_job_state": state,
+        "job_run_id": run_id,
+        "trigger_message": message,
+    }
+    if job != config.etl_job_name:
+        raise NotATrigger(
+            f"Glue job {job} is not the ETL job {config.etl_job_name}: it does not write the "
+            "training data",
+            **seen,
+        )
+    if state != GLUE_JOB_SUCCEEDED:
+        raise NotATrigger(
+            f"ETL job {job} run {run_id} is {state}, not SUCCEEDED: no curated data was written",
+            **seen,
+        )
+    description = (
+        f"new-data: ETL job {job} run {run_id} succeeded "
+        "(curated data passed the data-quality ruleset)"
     )
-    if not BUCKET_NAME.fullmatch(bucket):
-        raise BadEvent(f"detail.bucket.name {bucket!r} is not an S3 bucket name")
-    key = _get_string(_get_object(detail, "object", "detail.object"), "key", "detail.object.key")
-    prefix = key.rpartition("/")[0]  # the object's "folder"; "/" is never URL-encoded
-    data_uri = f"s3://{bucket}/{prefix}/" if prefix else f"s3://{bucket}/"
-    subject = f"s3://{bucket}/{key}"
-    return Trigger(event_id, "new-data", f"new-data: object created {subject}", subject, data_uri)
+    return Trigger(event_id, "new-data", description, job, message, run_id)
 
 
-def _parse_alarm(event_id: str, detail: dict[str, Any]) -> Trigger:
+def _parse_alarm(event_id: str, detail: dict[str, Any], _config: Config) -> Trigger:
     alarm = _get_string(detail, "alarmName", "detail.alarmName", max_len=255)
     state = _get_object(detail, "state", "detail.state")
     value = _get_string(state, "value", "detail.state.value")
@@ -203,7 +275,7 @@ def _parse_alarm(event_id: str, detail: dict[str, Any]) -> Trigger:
     message = why if isinstance(why, str) and why else None
     if message:
         description += f" ({message})"
-    return Trigger(event_id, "drift", description, alarm, None, message)
+    return Trigger(event_id, "drift", description, alarm, message)
 
 
 def _optional_string(detail: dict[str, Any], key: str, path: str) -> str | None:
@@ -213,7 +285,17 @@ def _optional_string(detail: dict[str, Any], key: str, path: str) -> str | None:
     return _get_string(detail, key, path)
 
 
-def _parse_processing_job(event_id: str, detail: dict[str, Any]) -> Trigger:
+def _optional_text(detail: dict[str, Any], key: str, path: str) -> str | None:
+    """Optional free text, only recorded: absent, null or blank is None, kept to _MESSAGE_MAX."""
+    value = detail.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadEvent(f"{path} must be a string, got {_json_type(value)}")
+    return value[:_MESSAGE_MAX] if value.strip() else None
+
+
+def _parse_processing_job(event_id: str, detail: dict[str, Any], _config: Config) -> Trigger:
     """A Model Monitor run that completed with violations; any other job is NotATrigger."""
     job = _get_string(detail, "ProcessingJobName", "detail.ProcessingJobName", max_len=63)
     if not _PROCESSING_JOB_NAME.fullmatch(job):
@@ -253,31 +335,43 @@ def _parse_processing_job(event_id: str, detail: dict[str, Any]) -> Trigger:
         f"violation: Model Monitor schedule {schedule} reported violations "
         f"(processing job {job}: {exit_message})"
     )
-    return Trigger(event_id, "violation", description, schedule, None, exit_message)
+    return Trigger(event_id, "violation", description, schedule, exit_message)
 
 
-def _parse_manual(event_id: str, detail: dict[str, Any]) -> Trigger:
+def _parse_manual(event_id: str, detail: dict[str, Any], _config: Config) -> Trigger:
     text = _get_string(detail, "reason", "detail.reason", max_len=1000)
-    return Trigger(event_id, "manual", f"manual: {text}", text, None)
+    return Trigger(event_id, "manual", f"manual: {text}", text)
 
 
-_SOURCES: Final[dict[str, tuple[str, Callable[[str, dict[str, Any]], Trigger]]]] = {
-    "aws.s3": ("Object Created", _parse_s3),
+class RawDataEvent(BadEvent):
+    """An S3 event: raw data must never start training directly (it bypasses data quality)."""
+
+
+_SOURCES: Final[dict[str, tuple[str, Callable[[str, dict[str, Any], Config], Trigger]]]] = {
+    "aws.glue": (GLUE_JOB_DETAIL_TYPE, _parse_glue_job),
     "aws.cloudwatch": ("CloudWatch Alarm State Change", _parse_alarm),
     "aws.sagemaker": (PROCESSING_JOB_DETAIL_TYPE, _parse_processing_job),
     "mlops.manual": ("Retrain Requested", _parse_manual),
 }
 
 
-def parse_event(event: object) -> Trigger:
+def parse_event(event: object, config: Config) -> Trigger:
     """Validates an EventBridge event strictly; raises BadEvent naming the first problem.
 
-    Raises NotATrigger for a well-formed event that should start nothing (a processing job that
-    is not a Model Monitor run with violations).
+    Raises NotATrigger for a well-formed event that should start nothing (a run of the ETL job
+    that did not succeed, another Glue job, a processing job that is not a Model Monitor run with
+    violations). Raises RawDataEvent (a BadEvent) for any S3 event.
     """
     if not isinstance(event, dict):
         raise BadEvent(f"the event must be a JSON object, got {_json_type(event)}")
     source = _get_string(event, "source", "source")
+    if source == "aws.s3":
+        raise RawDataEvent(
+            "source 'aws.s3' is not accepted: raw uploads start the Glue ETL job "
+            f"{config.etl_job_name} (through its workflow), not training; training starts when "
+            "that job succeeds, i.e. when the data passed the data-quality ruleset. Remove this "
+            "function from the rule on raw data"
+        )
     if source not in _SOURCES:
         accepted = ", ".join(repr(name) for name in _SOURCES)
         raise BadEvent(f"source {source!r} is not accepted (accepted: {accepted})")
@@ -289,7 +383,7 @@ def parse_event(event: object) -> Trigger:
             f"(expected {expected_type!r})"
         )
     event_id = _get_string(event, "id", "id", max_len=128)
-    trigger = parse(event_id, _get_object(event, "detail", "detail"))
+    trigger = parse(event_id, _get_object(event, "detail", "detail"), config)
     return replace(trigger, description=trigger.description[:_DESCRIPTION_MAX])
 
 
@@ -416,6 +510,8 @@ class _Guard:
         }
         if self.trigger.message:
             claim["message"] = _s(self.trigger.message)
+        if self.trigger.job_run_id:
+            claim["job_run_id"] = _s(self.trigger.job_run_id)
         try:
             self.ddb.put_item(
                 TableName=self.config.lock_table,
@@ -599,7 +695,7 @@ class _Guard:
 
     def _start(self) -> str:
         parameters = [
-            {"Name": "InputDataUrl", "Value": self._input_data_uri()},
+            {"Name": "InputDataUrl", "Value": self.config.input_data_uri},
             {"Name": "TriggerReason", "Value": self.trigger.reason},
         ]
         if self.code_version is not None:
@@ -616,12 +712,6 @@ class _Guard:
         )
         arn: str = response["PipelineExecutionArn"]
         return arn
-
-    def _input_data_uri(self) -> str:
-        uri = self.config.input_data_uri or self.trigger.data_uri
-        if uri is None:  # checked by handler() before any write
-            raise AssertionError("no input data URI")
-        return uri
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -680,29 +770,27 @@ def handler(event: object, context: object = None) -> dict[str, str]:
     log.bind(event_id=event_id if isinstance(event_id, str) else None)
 
     try:
-        trigger = parse_event(event)
+        trigger = parse_event(event, config)
+    except RawDataEvent as exc:
+        log.log(
+            logging.ERROR,
+            "raw data event rejected: raw uploads start the ETL job, not training",
+            status="rejected",
+            error=str(exc),
+        )
+        return {"status": "rejected", "error": str(exc)}
     except BadEvent as exc:
         log.log(logging.ERROR, "event rejected", status="rejected", error=str(exc))
         return {"status": "rejected", "error": str(exc)}
     except NotATrigger as exc:
         log.log(logging.INFO, "ignored", status="ignored", reason=exc.reason, **exc.fields)
         return {"status": "ignored", "reason": exc.reason}
-    log.bind(reason=trigger.reason, subject=trigger.subject, trigger_message=trigger.message)
-
-    if config.input_data_uri is None and trigger.data_uri is None:
-        error = (
-            f"configuration error: INPUT_DATA_URI is not set and a {trigger.reason!r} event "
-            "carries no S3 location; set INPUT_DATA_URI to the training data prefix"
-        )
-        log.log(logging.ERROR, "cannot choose the input data", status="failed", error=error)
-        return {"status": "failed", "error": error}
-    if config.input_data_uri is None and len(trigger.data_uri or "") > _PARAMETER_VALUE_MAX:
-        error = (
-            f"detail.object.key: the derived input prefix is longer than {_PARAMETER_VALUE_MAX} "
-            "characters (a pipeline parameter's limit); set INPUT_DATA_URI"
-        )
-        log.log(logging.ERROR, "event rejected", status="rejected", error=error)
-        return {"status": "rejected", "error": error}
+    log.bind(
+        reason=trigger.reason,
+        subject=trigger.subject,
+        trigger_message=trigger.message,
+        job_run_id=trigger.job_run_id,
+    )
 
     # AWS errors propagate (already logged, holdings given back): Lambda retries the invocation
     return _Guard(config, trigger, log, _now(), _lease_seconds(context)).run()

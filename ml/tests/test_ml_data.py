@@ -32,7 +32,8 @@ def test_the_schema_is_the_curated_tables_schema() -> None:
         pytest.skip(f"{example} is not here (ml/ checked out on its own)")
     yaml = pytest.importorskip("yaml")
     config = yaml.safe_load(example.read_text())
-    columns = [(c["name"], c["type"]) for c in config["catalog"]["columns"]]
+    [churn] = [p for p in config["projects"] if p["name"] == "churn"]
+    columns = [(c["name"], c["type"]) for c in churn["dataset"]["columns"]]
     assert columns == [(name, COLUMN_TYPES[name]) for name in RAW_COLUMNS]
 
 

@@ -47,7 +47,8 @@ class TrainingPipeline(Construct):
     inter-container encryption, and in VPC mode runs in the given subnets.
 
     The role ``<prefix>-sagemaker-pipeline`` may: run this pipeline's processing and training
-    jobs, register versions in ``registry``, read the raw prefix, read and write the artifacts
+    jobs, register versions in ``registry``, read the curated bucket (data that passed data
+    quality), read and write the artifacts
     bucket, use the lake's key, write SageMaker's log groups, and (VPC mode) manage the network
     interfaces jobs need. Nothing else.
     """
@@ -131,7 +132,7 @@ class TrainingPipeline(Construct):
             )
         )
         registry.grant_register(role)
-        lake.grant_read_raw(role)
+        lake.grant_read_curated(role)
         lake.grant_read_write_artifacts(role)
         lake.key.grant_encrypt_decrypt(role)
         role.add_to_policy(
@@ -168,8 +169,9 @@ class TrainingPipeline(Construct):
         )
         acknowledge_wildcard_resource(
             role,
-            lake.raw.arn_for_objects(f"{lake.raw_prefix}*"),
-            "Training reads whatever producers dropped under the raw landing prefix.",
+            lake.curated.arn_for_objects("*"),
+            "Training reads the curated data the ETL job wrote (partition objects named at run "
+            "time), never the raw landing zone.",
         )
         acknowledge_grant_actions(
             role,

@@ -31,10 +31,12 @@ class TrainingTrigger(Construct):
     lock, skips while an execution is in flight and caps starts per day, all in the DynamoDB
     table ``<prefix>-training-guard`` (TTL on ``expires_at``), so a burst of uploads starts one
     execution and a replayed event none. Executions use the code version CI last published
-    (``code_version_parameter``). Triggers: ``data_arrival`` (new raw objects), drift alarms
+    (``code_version_parameter``). Triggers: ``new_data`` (a successful run of the ETL job
+    ``etl_job_name``: curated data that passed data quality; raw uploads never start training
+    directly), drift alarms
     of the ``retrain_targets`` (``<target>-drift-*``, default ``<prefix>-prod``) entering ALARM,
     Model Monitor runs on those targets completing with violations, and ``Retrain Requested``
-    events from ``mlops.manual``. Defaults: reserved concurrency 1, async failures to an encrypted
+    events from ``mlops.manual`` whose ``detail.pipeline`` names this pipeline. Defaults: reserved concurrency 1, async failures to an encrypted
     dead-letter queue, logs encrypted with ``key`` and kept ``log_retention``.
     """
 
@@ -50,7 +52,8 @@ class TrainingTrigger(Construct):
         ops_key: PlatformKey,
         input_data_uri: str,
         code_version_parameter: ssm.IStringParameter,
-        data_arrival: events.Rule,
+        new_data: events.Rule,
+        etl_job_name: str,
         log_retention: logs.RetentionDays,
         debounce: cdk.Duration | None = None,
         max_executions_per_day: int = 4,
@@ -98,6 +101,7 @@ class TrainingTrigger(Construct):
                 "MAX_EXECUTIONS_PER_DAY": str(max_executions_per_day),
                 "INPUT_DATA_URI": input_data_uri,
                 "CODE_VERSION_PARAMETER": code_version_parameter.parameter_name,
+                "ETL_JOB_NAME": etl_job_name,
             },
             vpc=vpc,
             security_group=security_group,
@@ -111,7 +115,7 @@ class TrainingTrigger(Construct):
         invoke = targets.LambdaFunction(
             self.function, dead_letter_queue=self.dead_letters, retry_attempts=2
         )
-        data_arrival.add_target(invoke)
+        new_data.add_target(invoke)
         targets_ = list(retrain_targets) or [f"{prefix}-prod"]
         self.drift_rule = events.Rule(
             self,
@@ -150,8 +154,11 @@ class TrainingTrigger(Construct):
             self,
             "Manual",
             description="Someone asked for a retraining",
+            # Scoped to this project's pipeline: a request for another project starts nothing.
             event_pattern=events.EventPattern(
-                source=[MANUAL_SOURCE], detail_type=[MANUAL_DETAIL_TYPE]
+                source=[MANUAL_SOURCE],
+                detail_type=[MANUAL_DETAIL_TYPE],
+                detail={"pipeline": [training.pipeline_name]},
             ),
             targets=[invoke],
         )

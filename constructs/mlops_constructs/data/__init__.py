@@ -6,11 +6,19 @@ from mlops_constructs.data.catalog import (
     DataCatalog,
     EtlSettings,
     GlueNetwork,
+    IngestBatching,
     dqdl,
 )
-from mlops_constructs.data.lake import DataLake, DataLakeRef, LakeAccess, LakeLifecycle
+from mlops_constructs.data.lake import (
+    AccessLogBucket,
+    DataLake,
+    DataLakeRef,
+    LakeAccess,
+    LakeLifecycle,
+)
 
 __all__ = [
+    "AccessLogBucket",
     "AuditTrail",
     "CuratedTable",
     "DataCatalog",
@@ -18,6 +26,7 @@ __all__ = [
     "DataLakeRef",
     "EtlSettings",
     "GlueNetwork",
+    "IngestBatching",
     "LakeAccess",
     "LakeLifecycle",
     "dqdl",

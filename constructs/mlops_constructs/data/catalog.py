@@ -6,11 +6,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aws_cdk as cdk
+import jsii
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
+from aws_cdk.interfaces.aws_events import IRuleRef
 from constructs import Construct
 
 from mlops_constructs.data.lake import LakeAccess
@@ -24,9 +26,12 @@ from mlops_constructs.security.nag import (
 
 ETL_SCRIPT = Path(__file__).resolve().parent.parent / "assets" / "glue" / "raw_to_curated.py"
 
-_PARQUET_IN = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
-_PARQUET_OUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
-_PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+_TEXT_IN = "org.apache.hadoop.mapred.TextInputFormat"
+_TEXT_OUT = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
+_CSV_SERDE = "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe"
+# Partitions of the curated table are projected from their date (Athena), so no crawler or
+# catalog update is needed when the ETL job writes a new one.
+PROJECTION_START = "2020-01-01"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,6 +52,27 @@ class EtlSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class IngestBatching:
+    """When the ingest workflow starts the ETL job: after ``size`` raw objects arrived, or
+    ``window_seconds`` after the first of a batch, whichever comes first."""
+
+    size: int = 100
+    window_seconds: int = 900
+
+
+@jsii.implements(events.IRuleTarget)
+class _GlueWorkflowTarget:
+    """EventBridge target: notify a Glue workflow with an EVENT trigger (through ``role``)."""
+
+    def __init__(self, workflow_arn: str, role: iam.IRole) -> None:
+        self._arn = workflow_arn
+        self._role = role
+
+    def bind(self, rule: IRuleRef, id: str | None = None) -> events.RuleTargetConfig:
+        return events.RuleTargetConfig(arn=self._arn, role=self._role)
+
+
+@dataclass(frozen=True, kw_only=True)
 class GlueNetwork:
     """Where Glue jobs and crawlers run in VPC mode: one subnet and the workloads' group."""
 
@@ -62,14 +88,16 @@ def dqdl(rules: tuple[str, ...]) -> str:
 class DataCatalog(Construct):
     """The lake's Glue Data Catalog and the jobs that fill it.
 
-    Creates a Glue database, the curated Parquet table (partitioned by ingestion date), a Glue
-    security configuration (SSE-KMS for S3 output, KMS for CloudWatch logs and job bookmarks),
-    a crawler over the raw prefix and one that adds the curated table's new partitions, a Glue
-    ETL job (script shipped as an asset) turning raw CSV into curated Parquet after evaluating a
-    Glue Data Quality ruleset, and an EventBridge rule that publishes every evaluation result of
-    that ruleset to ``notifications``.
+    Creates a Glue database, the curated table (CSV with a header, partitioned by ingestion
+    date, partitions projected), a Glue security configuration (SSE-KMS for S3 output, KMS for
+    CloudWatch logs and job bookmarks), a crawler over the raw prefix, a Glue ETL job (script
+    shipped as an asset) turning raw CSV into curated CSV only when a Glue Data Quality ruleset
+    passes (the run fails otherwise), the ingest workflow that starts it on raw data arrival
+    (batched), EventBridge rules on the job's success (``etl_succeeded``: training starts from
+    it) and failure (to ``notifications``), and a rule that publishes every evaluation result
+    of the ruleset to ``notifications``.
 
-    Defaults: crawlers on demand (no schedule, nothing runs while idle), one ETL run at a time,
+    Defaults: the raw crawler on demand (no schedule, nothing runs while idle), one ETL run at a time,
     job bookmarks on, no retries (a failed batch is a data problem to look at, not to repeat),
     the database and table retained on delete. Roles are named ``<prefix>-glue-*`` so that the
     platform keys' policies admit them.
@@ -88,10 +116,12 @@ class DataCatalog(Construct):
         etl: EtlSettings | None = None,
         crawler_schedule: str | None = None,
         network: GlueNetwork | None = None,
+        batch: IngestBatching | None = None,
     ) -> None:
         super().__init__(scope, id)
         stack = cdk.Stack.of(self)
         etl = etl or EtlSettings()
+        batch = batch or IngestBatching()
         self.database_name = prefix.replace("-", "_")
         self.table_name = table.name
         glue_arn = f"arn:{stack.partition}:glue:{stack.region}:{stack.account}"
@@ -114,34 +144,8 @@ class DataCatalog(Construct):
         self.database.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
 
         curated_location = lake.curated.s3_url_for_object(f"{table.name}/")
-        self.table = glue.CfnTable(
-            self,
-            "CuratedTable",
-            catalog_id=stack.account,
-            database_name=self.database_name,
-            table_input=glue.CfnTable.TableInputProperty(
-                name=table.name,
-                description="Curated, typed dataset written by the ETL job (Parquet)",
-                table_type="EXTERNAL_TABLE",
-                parameters={"classification": "parquet", "EXTERNAL": "TRUE"},
-                partition_keys=[
-                    glue.CfnTable.ColumnProperty(name=table.partition_key, type="string")
-                ],
-                storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
-                    columns=[
-                        glue.CfnTable.ColumnProperty(name=n, type=t) for n, t in table.columns
-                    ],
-                    location=curated_location,
-                    input_format=_PARQUET_IN,
-                    output_format=_PARQUET_OUT,
-                    serde_info=glue.CfnTable.SerdeInfoProperty(
-                        serialization_library=_PARQUET_SERDE
-                    ),
-                ),
-            ),
-        )
-        self.table.node.add_dependency(self.database)
-        self.table.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
+        self.curated_location = curated_location
+        self.table = self._curated_table(stack, table, curated_location)
 
         self.security_configuration = glue.CfnSecurityConfiguration(
             self,
@@ -246,30 +250,7 @@ class DataCatalog(Construct):
             ),
             schedule=self._schedule(crawler_schedule),
         )
-        self.curated_crawler = glue.CfnCrawler(
-            self,
-            "CuratedCrawler",
-            name=f"{prefix}-curated",
-            role=self.crawler_role.role_arn,
-            description="Adds new partitions of the curated table to the catalog",
-            targets=glue.CfnCrawler.TargetsProperty(
-                catalog_targets=[
-                    glue.CfnCrawler.CatalogTargetProperty(
-                        database_name=self.database_name, tables=[table.name]
-                    )
-                ]
-            ),
-            crawler_security_configuration=security_configuration_name,
-            # Catalog-target crawlers must only log deletions; schema changes are not applied
-            # because the table's schema is owned by this construct.
-            schema_change_policy=glue.CfnCrawler.SchemaChangePolicyProperty(
-                update_behavior="LOG", delete_behavior="LOG"
-            ),
-            schedule=self._schedule(crawler_schedule),
-        )
-        for crawler in (self.raw_crawler, self.curated_crawler):
-            crawler.node.add_dependency(self.database)
-        self.curated_crawler.node.add_dependency(self.table)
+        self.raw_crawler.node.add_dependency(self.database)
 
         # --- data quality -------------------------------------------------------------------
         self.ruleset_name = f"{prefix}-{table.name}-quality"
@@ -303,7 +284,7 @@ class DataCatalog(Construct):
             "EtlRole",
             role_name=f"{prefix}-glue-etl",
             assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
-            description="Glue ETL job raw CSV -> curated Parquet",
+            description="Glue ETL job raw CSV -> data quality -> curated CSV",
         )
         self._grant_glue_logs(self.etl_role, glue_logs_arn, ops_key)
         self.script.bucket.grant_read(self.etl_role, self.script.s3_object_key)
@@ -313,16 +294,7 @@ class DataCatalog(Construct):
         self.etl_role.add_to_policy(
             iam.PolicyStatement(
                 sid="CatalogCuratedTable",
-                actions=[
-                    "glue:BatchCreatePartition",
-                    "glue:BatchGetPartition",
-                    "glue:CreatePartition",
-                    "glue:GetDatabase",
-                    "glue:GetPartition",
-                    "glue:GetPartitions",
-                    "glue:GetTable",
-                    "glue:UpdatePartition",
-                ],
+                actions=["glue:GetDatabase", "glue:GetTable"],
                 resources=[catalog_arn, database_arn, table_arn],
             )
         )
@@ -356,7 +328,7 @@ class DataCatalog(Construct):
             self,
             "EtlJob",
             name=f"{prefix}-raw-to-curated",
-            description="Raw CSV -> data-quality check -> partitioned Parquet in curated",
+            description="Raw CSV -> data-quality check -> partitioned CSV in curated",
             role=self.etl_role.role_arn,
             command=glue.CfnJob.JobCommandProperty(
                 name="glueetl", python_version="3", script_location=self.script.s3_object_url
@@ -390,6 +362,130 @@ class DataCatalog(Construct):
         if self.connection is not None:
             self.etl_job.node.add_dependency(self.connection)
             self.raw_crawler.node.add_dependency(self.connection)
+        self.etl_job_name = f"{prefix}-raw-to-curated"
+        self._ingest_on_arrival(prefix, lake, batch)
+        self.etl_failed = self._etl_failed(notifications)
+
+    def _curated_table(self, stack: cdk.Stack, table: CuratedTable, location: str) -> glue.CfnTable:
+        """The curated table: CSV with a header (what every framework's processing image reads
+        without a Parquet library), partitioned by ingestion date with partition projection."""
+        key = table.partition_key
+        cfn = glue.CfnTable(
+            self,
+            "CuratedTable",
+            catalog_id=stack.account,
+            database_name=self.database_name,
+            table_input=glue.CfnTable.TableInputProperty(
+                name=table.name,
+                description="Curated, typed dataset that passed data quality (CSV, header)",
+                table_type="EXTERNAL_TABLE",
+                parameters={
+                    "classification": "csv",
+                    "EXTERNAL": "TRUE",
+                    "skip.header.line.count": "1",
+                    "projection.enabled": "true",
+                    f"projection.{key}.type": "date",
+                    f"projection.{key}.format": "yyyy-MM-dd",
+                    f"projection.{key}.range": f"{PROJECTION_START},NOW",
+                    f"projection.{key}.interval": "1",
+                    f"projection.{key}.interval.unit": "DAYS",
+                    "storage.location.template": f"{location}{key}=${{{key}}}/",
+                },
+                partition_keys=[glue.CfnTable.ColumnProperty(name=key, type="string")],
+                storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
+                    columns=[
+                        glue.CfnTable.ColumnProperty(name=n, type=t) for n, t in table.columns
+                    ],
+                    location=location,
+                    input_format=_TEXT_IN,
+                    output_format=_TEXT_OUT,
+                    serde_info=glue.CfnTable.SerdeInfoProperty(
+                        serialization_library=_CSV_SERDE,
+                        parameters={"field.delim": ",", "serialization.format": ","},
+                    ),
+                ),
+            ),
+        )
+        cfn.node.add_dependency(self.database)
+        cfn.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
+        return cfn
+
+    def _ingest_on_arrival(self, prefix: str, lake: LakeAccess, batch: IngestBatching) -> None:
+        """Raw objects -> EventBridge -> the Glue workflow ``<prefix>-ingest``, whose event
+        trigger starts the ETL job once per batch of arrivals (a burst of uploads is one run)."""
+        stack = cdk.Stack.of(self)
+        self.workflow = glue.CfnWorkflow(
+            self,
+            "IngestWorkflow",
+            name=f"{prefix}-ingest",
+            description="New raw data -> ETL with data quality -> curated",
+            max_concurrent_runs=1,
+        )
+        glue.CfnTrigger(
+            self,
+            "IngestTrigger",
+            name=f"{prefix}-ingest",
+            type="EVENT",
+            workflow_name=self.workflow.ref,
+            actions=[glue.CfnTrigger.ActionProperty(job_name=self.etl_job.ref)],
+            event_batching_condition=glue.CfnTrigger.EventBatchingConditionProperty(
+                batch_size=batch.size, batch_window=batch.window_seconds
+            ),
+        )
+        workflow_arn = (
+            f"arn:{stack.partition}:glue:{stack.region}:{stack.account}:workflow/{prefix}-ingest"
+        )
+        role = iam.Role(
+            self,
+            "IngestEventsRole",
+            role_name=f"{prefix}-glue-ingest-events",
+            assumed_by=iam.ServicePrincipal("events.amazonaws.com"),
+            description="EventBridge notifies the ingest workflow of raw data arrivals",
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="NotifyIngestWorkflow",
+                actions=["glue:notifyEvent"],
+                resources=[workflow_arn],
+            )
+        )
+        acknowledge_inline_policy(role)
+        self.data_arrival = lake.on_raw_data_arrival(
+            self, "DataArrival", description="New raw data starts the ingest workflow"
+        )
+        self.data_arrival.add_target(_GlueWorkflowTarget(workflow_arn, role))
+
+    def _etl_rule(
+        self, scope: Construct, id: str, states: list[str], description: str
+    ) -> events.Rule:
+        return events.Rule(
+            scope,
+            id,
+            description=description,
+            event_pattern=events.EventPattern(
+                source=["aws.glue"],
+                detail_type=["Glue Job State Change"],
+                detail={"jobName": [self.etl_job_name], "state": states},
+            ),
+        )
+
+    def _etl_failed(self, notifications: NotificationTopic) -> events.Rule:
+        """A failed ETL run, including a failed data-quality ruleset: notify; nothing trains."""
+        rule = self._etl_rule(
+            self,
+            "EtlFailed",
+            ["FAILED", "TIMEOUT", "ERROR", "STOPPED"],
+            "The ETL job failed (e.g. its data-quality ruleset): no training starts",
+        )
+        rule.add_target(notifications.target())
+        return rule
+
+    def on_etl_succeeded(self, scope: Construct, id: str) -> events.Rule:
+        """An EventBridge rule, created in ``scope`` (its consumer's stack) with no target,
+        matching successful ETL runs: curated data that passed data quality."""
+        return self._etl_rule(
+            scope, id, ["SUCCEEDED"], "Curated data passed data quality: training may start"
+        )
 
     @staticmethod
     def _schedule(expression: str | None) -> glue.CfnCrawler.ScheduleProperty | None:

@@ -36,6 +36,66 @@ _REPLICATION_REASON = (
 )
 
 
+def AccessLogBucket(
+    scope: Construct, id: str, *, bucket_name: str, lifecycle: LakeLifecycle
+) -> s3.Bucket:
+    """The S3 server-access-log (and audit trail) bucket of an environment or lake.
+
+    SSE-S3 (the only default encryption access logging delivers to), versioned, TLS only,
+    public access blocked, expiring after ``lifecycle.access_log_expiration_days``, retained.
+    """
+    life = lifecycle
+    bucket = s3.Bucket(
+        scope,
+        id,
+        bucket_name=bucket_name,
+        encryption=s3.BucketEncryption.S3_MANAGED,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        enforce_ssl=True,
+        versioned=True,
+        removal_policy=cdk.RemovalPolicy.RETAIN,
+        lifecycle_rules=[
+            s3.LifecycleRule(
+                id="ExpireLogs",
+                expiration=cdk.Duration.days(life.access_log_expiration_days),
+                noncurrent_version_expiration=cdk.Duration.days(
+                    life.noncurrent_version_expiration_days
+                ),
+                abort_incomplete_multipart_upload_after=cdk.Duration.days(
+                    life.abort_incomplete_multipart_upload_days
+                ),
+            )
+        ],
+    )
+    loop = "This is the server-access-log bucket itself; logging it into itself would loop."
+    for pack_rule in (
+        "AwsSolutions-S1",
+        "HIPAA.Security-S3BucketLoggingEnabled",
+        "NIST.800.53.R5-S3BucketLoggingEnabled",
+        "PCI.DSS.321-S3BucketLoggingEnabled",
+    ):
+        acknowledge(bucket, pack_rule, loop)
+    for pack_rule in (
+        "HIPAA.Security-S3DefaultEncryptionKMS",
+        "NIST.800.53.R5-S3DefaultEncryptionKMS",
+        "PCI.DSS.321-S3DefaultEncryptionKMS",
+    ):
+        acknowledge(
+            bucket,
+            pack_rule,
+            "S3 server access logging delivers only to SSE-S3 buckets; CloudTrail objects "
+            "in this bucket are still SSE-KMS encrypted with the operations key.",
+        )
+    for pack_rule in (
+        "HIPAA.Security-S3BucketReplicationEnabled",
+        "NIST.800.53.R5-S3BucketReplicationEnabled",
+        "PCI.DSS.321-S3BucketReplicationEnabled",
+    ):
+        acknowledge(bucket, pack_rule, _REPLICATION_REASON)
+    return bucket
+
+
 class LakeAccess:
     """What consumers of a lake use: its buckets, key, grant methods and data-arrival events.
 
@@ -117,67 +177,20 @@ class DataLake(LakeAccess, Construct):
         bucket_name_prefix: str,
         raw_prefix: str = "incoming/",
         lifecycle: LakeLifecycle | None = None,
+        access_logs: s3.IBucket | None = None,
     ) -> None:
         super().__init__(scope, id)
         self.key = key
         self.bucket_name_prefix = bucket_name_prefix
         self.raw_prefix = raw_prefix
         life = lifecycle or LakeLifecycle()
-
-        self.access_logs = s3.Bucket(
-            self,
-            "AccessLogs",
-            bucket_name=self.bucket_name("logs"),
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            enforce_ssl=True,
-            versioned=True,
-            removal_policy=cdk.RemovalPolicy.RETAIN,
-            lifecycle_rules=[
-                s3.LifecycleRule(
-                    id="ExpireLogs",
-                    expiration=cdk.Duration.days(life.access_log_expiration_days),
-                    noncurrent_version_expiration=cdk.Duration.days(
-                        life.noncurrent_version_expiration_days
-                    ),
-                    abort_incomplete_multipart_upload_after=cdk.Duration.days(
-                        life.abort_incomplete_multipart_upload_days
-                    ),
-                )
-            ],
+        self.access_logs = access_logs or AccessLogBucket(
+            self, "AccessLogs", bucket_name=self.bucket_name("logs"), lifecycle=life
         )
-        acknowledge(
-            self.access_logs,
-            "AwsSolutions-S1",
-            "This is the server-access-log bucket itself; logging it into itself would loop.",
-        )
-        for pack_rule in (
-            "HIPAA.Security-S3BucketLoggingEnabled",
-            "NIST.800.53.R5-S3BucketLoggingEnabled",
-            "PCI.DSS.321-S3BucketLoggingEnabled",
-        ):
-            acknowledge(
-                self.access_logs,
-                pack_rule,
-                "This is the server-access-log bucket itself; logging it into itself would loop.",
-            )
-        for pack_rule in (
-            "HIPAA.Security-S3DefaultEncryptionKMS",
-            "NIST.800.53.R5-S3DefaultEncryptionKMS",
-            "PCI.DSS.321-S3DefaultEncryptionKMS",
-        ):
-            acknowledge(
-                self.access_logs,
-                pack_rule,
-                "S3 server access logging delivers only to SSE-S3 buckets; CloudTrail objects "
-                "in this bucket are still SSE-KMS encrypted with the operations key.",
-            )
-
         self.raw = self._data_bucket("Raw", life, expire_days=life.raw_expiration_days)
         self.curated = self._data_bucket("Curated", life)
         self.artifacts = self._data_bucket("Artifacts", life)
-        for bucket in self.all_buckets:
+        for bucket in self.data_buckets:
             for pack_rule in (
                 "HIPAA.Security-S3BucketReplicationEnabled",
                 "NIST.800.53.R5-S3BucketReplicationEnabled",
@@ -208,7 +221,7 @@ class DataLake(LakeAccess, Construct):
             enforce_ssl=True,
             versioned=True,
             server_access_logs_bucket=self.access_logs,
-            server_access_logs_prefix=f"s3/{id.lower()}/",
+            server_access_logs_prefix=f"s3/{self.bucket_name_prefix}/{id.lower()}/",
             removal_policy=cdk.RemovalPolicy.RETAIN,
             lifecycle_rules=[
                 s3.LifecycleRule(
@@ -224,6 +237,12 @@ class DataLake(LakeAccess, Construct):
                 )
             ],
         )
+        if not isinstance(self.access_logs, s3.Bucket):
+            cdk.Annotations.of(bucket).acknowledge_warning(
+                "@aws-cdk/aws-s3:accessLogsPolicyNotAdded",
+                "The shared access-log bucket's own policy admits S3 logging from every lake of "
+                "its environment (DataStack); it cannot reference the lakes' stacks.",
+            )
         # EventBridge delivery set on the L1 directly: the L2 switch adds a Lambda-backed custom
         # resource (and its role) to do what one CloudFormation property does.
         cfn = bucket.node.default_child

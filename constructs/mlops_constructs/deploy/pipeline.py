@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_codepipeline as codepipeline
@@ -51,25 +52,6 @@ from mlops_constructs.security.nag import (
 )
 
 STAGES = ("staging", "prod")
-DEFAULT_PAYLOADS = (
-    {"content_type": "text/csv", "body": "12,70.5,845.0,3,month-to-month"},
-    {
-        "content_type": "application/json",
-        "body": json.dumps(
-            {
-                "instances": [
-                    {
-                        "tenure_months": 40,
-                        "monthly_charges": 55.0,
-                        "total_charges": 2200.0,
-                        "support_calls": 0,
-                        "contract_type": "two-year",
-                    }
-                ]
-            }
-        ),
-    },
-)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -116,7 +98,8 @@ class DeployPipeline(Construct):
         log_retention: logs.RetentionDays,
         manual_approval: bool = True,
         test_max_latency_ms: int = 2000,
-        payloads: Sequence[Mapping[str, str]] = DEFAULT_PAYLOADS,
+        payloads: Sequence[Mapping[str, str]],
+        response_contract: Mapping[str, Any],
         vpc: VpcPlacement | None = None,
         monitor: MonitorSettings | None = None,
         ground_truth_prefix: str = "ground-truth/",
@@ -345,7 +328,11 @@ class DeployPipeline(Construct):
             ops_key=ops_key,
             log_retention=log_retention,
             # CodePipeline caps an action's UserParameters at 1,000 characters.
-            environment={"SAMPLE_PAYLOADS": json.dumps([dict(p) for p in payloads])},
+            # The project's requests, and what its responses must hold (endpoint_test's README).
+            environment={
+                "SAMPLE_PAYLOADS": json.dumps([dict(p) for p in payloads]),
+                "RESPONSE_CONTRACT": json.dumps(dict(response_contract), sort_keys=True),
+            },
             # Each payload may wait for a cold serverless endpoint (about a minute).
             timeout=cdk.Duration.minutes(3),
         )

@@ -67,6 +67,7 @@ def template_defaults(
     account: str,
     region: str,
     prefix: str,
+    alarm_topic_name: str,
     stages: Sequence[str],
     monitored: Sequence[str],
     artifacts_bucket: str,
@@ -77,7 +78,8 @@ def template_defaults(
     """The values of :data:`NAMED_PARAMETERS` per template (stage, or ``batch``).
 
     They follow the platform's naming: roles ``<prefix>-<stage>-endpoint`` and
-    ``<prefix>-<target>-monitor``, topic ``<prefix>-alarms``, ``data-capture/<stage>/`` and
+    ``<prefix>-<target>-monitor``, the alarms topic ``alarm_topic_name`` (the environment's),
+    ``data-capture/<stage>/`` and
     ``monitoring/<target>/`` in the artifacts bucket, ``<ground truth prefix><target>/`` in the
     curated bucket. Tests check them against the resources the deploy stack creates.
     """
@@ -85,7 +87,7 @@ def template_defaults(
     out: dict[str, dict[str, str]] = {}
     for target in [*stages, *monitored]:
         values = out.setdefault(target, {})
-        values["AlarmTopicArn"] = f"arn:{partition}:sns:{region}:{account}:{prefix}-alarms"
+        values["AlarmTopicArn"] = f"arn:{partition}:sns:{region}:{account}:{alarm_topic_name}"
         if target == BATCH:
             if batch_capture_prefix is None:
                 raise ValueError("batch monitors need the batch capture prefix")

@@ -1,6 +1,11 @@
 """Monitor layer: Model Monitor schedules, drift and health alarms, the dashboard."""
 
-from mlops_constructs.monitor.dashboard import DeadLetterAlarm, FailureAlarm, PlatformDashboard
+from mlops_constructs.monitor.dashboard import (
+    DashboardSection,
+    DeadLetterAlarm,
+    FailureAlarm,
+    PlatformDashboard,
+)
 from mlops_constructs.monitor.monitors import ModelMonitors, MonitorImages, MonitorInputs
 from mlops_constructs.monitor.role import MonitorRole, monitoring_prefix
 from mlops_constructs.monitor.settings import (
@@ -14,6 +19,7 @@ from mlops_constructs.monitor.settings import (
 __all__ = [
     "BASELINE_PARAMETERS",
     "MONITOR_TYPES",
+    "DashboardSection",
     "DeadLetterAlarm",
     "FailureAlarm",
     "ModelMonitors",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -12,7 +13,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from mlops_constructs.monitor.monitors import auc_metric, drift_metric
+from mlops_constructs.monitor.monitors import drift_metric, quality_metric
 from mlops_constructs.monitor.settings import MonitorSettings
 
 VARIANT = "AllTraffic"
@@ -97,13 +98,31 @@ class DeadLetterAlarm(Construct):
         )
 
 
-class PlatformDashboard(Construct):
-    """CloudWatch dashboard ``<prefix>``: the model's traffic, latency, errors and drift.
+@dataclass(frozen=True, kw_only=True)
+class DashboardSection:
+    """One model project's part of the dashboard, built from names alone.
 
-    Built from names alone (endpoints ``<prefix>-<stage>``, schedules, alarms and functions
-    follow the platform's naming), so it needs no reference to the stacks that own them and
-    shows empty graphs until a model is deployed. ``endpoints`` maps each stage to whether it
-    is real-time (instance metrics exist); ``monitored`` lists the targets with Model Monitor.
+    ``prefix`` is the project's resource prefix (endpoints ``<prefix>-<stage>``); ``endpoints``
+    maps each stage to whether it is real-time (instance metrics exist); ``monitored`` lists
+    the targets with Model Monitor.
+    """
+
+    title: str
+    prefix: str
+    endpoints: Mapping[str, bool] = field(default_factory=dict)
+    monitored: Sequence[str] = ()
+    monitor: MonitorSettings | None = None
+    alarm_names: Sequence[str] = ()
+    functions: Sequence[str] = ()
+
+
+class PlatformDashboard(Construct):
+    """CloudWatch dashboard ``<prefix>`` of an environment: per project, alarm states, the
+    deployed model's traffic, latency, errors and drift, and the project's functions.
+
+    Built from names alone (endpoints, schedules, alarms and functions follow the platform's
+    naming), so it needs no reference to the stacks that own them and shows empty graphs until
+    a model is deployed.
     """
 
     def __init__(
@@ -112,14 +131,9 @@ class PlatformDashboard(Construct):
         id: str,
         *,
         prefix: str,
-        endpoints: Mapping[str, bool],
-        monitored: Sequence[str],
-        monitor: MonitorSettings | None,
-        alarm_names: Sequence[str],
-        functions: Sequence[str],
+        sections: Sequence[DashboardSection],
     ) -> None:
         super().__init__(scope, id)
-        stack = cdk.Stack.of(self)
         self.dashboard = cloudwatch.Dashboard(
             self,
             "Dashboard",
@@ -128,141 +142,157 @@ class PlatformDashboard(Construct):
         )
         self.dashboard.add_widgets(
             cloudwatch.TextWidget(
-                markdown=f"# {prefix}\nTraffic, latency, errors and drift of the deployed model; "
-                "alarm states; the platform's functions.",
+                markdown=f"# {prefix}\nPer model project: alarm states, traffic, latency, "
+                "errors and drift of the deployed model; the project's functions.",
                 width=24,
                 height=2,
             )
         )
-        if alarm_names:
+        for index, section in enumerate(sections):
             self.dashboard.add_widgets(
-                cloudwatch.AlarmStatusWidget(
-                    title="Alarms",
-                    alarms=[
-                        cloudwatch.Alarm.from_alarm_arn(
-                            self,
-                            f"Alarm{i}",
-                            f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}"
-                            f":alarm:{name}",
+                cloudwatch.TextWidget(markdown=f"## Project {section.title}", width=24, height=1)
+            )
+            self._alarms(section, index)
+            for stage, realtime in section.endpoints.items():
+                self.dashboard.add_widgets(*_endpoint_row(f"{section.prefix}-{stage}", realtime))
+            self._monitoring(section)
+            self._functions(section)
+
+    def _alarms(self, section: DashboardSection, index: int) -> None:
+        if not section.alarm_names:
+            return
+        stack = cdk.Stack.of(self)
+        self.dashboard.add_widgets(
+            cloudwatch.AlarmStatusWidget(
+                title=f"{section.title}: alarms",
+                alarms=[
+                    cloudwatch.Alarm.from_alarm_arn(
+                        self,
+                        # The first section keeps the ids of the single-project dashboard.
+                        f"Alarm{i}" if index == 0 else f"Alarm{index}-{i}",
+                        f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}"
+                        f":alarm:{name}",
+                    )
+                    for i, name in enumerate(section.alarm_names)
+                ],
+                width=24,
+                height=4,
+            )
+        )
+
+    def _monitoring(self, section: DashboardSection) -> None:
+        monitor = section.monitor
+        if monitor is None or not section.monitored:
+            return
+        drift: list[cloudwatch.IMetric] = []
+        quality: list[cloudwatch.IMetric] = []
+        for target in section.monitored:
+            batch = target == "batch"
+            name = f"{section.prefix}-{target}"
+            if "data_quality" in monitor.types:
+                drift.append(drift_metric(name, monitor, batch=batch))
+            if "model_quality" in monitor.types:
+                quality.append(quality_metric(name, monitor, batch=batch))
+        widgets: list[cloudwatch.IWidget] = []
+        if drift:
+            widgets.append(
+                cloudwatch.GraphWidget(
+                    title=f"{section.title}: data drift, largest feature distance from baseline",
+                    left=drift,
+                    left_annotations=[
+                        cloudwatch.HorizontalAnnotation(
+                            value=monitor.drift_threshold, label="alarm"
                         )
-                        for i, name in enumerate(alarm_names)
                     ],
-                    width=24,
-                    height=4,
+                    width=12,
                 )
             )
-        for stage, realtime in endpoints.items():
-            name = f"{prefix}-{stage}"
-
-            def metric(
-                metric_name: str,
-                statistic: str,
-                label: str,
-                namespace: str = "AWS/SageMaker",
-                name: str = name,
-            ) -> cloudwatch.Metric:
-                return cloudwatch.Metric(
-                    namespace=namespace,
-                    metric_name=metric_name,
-                    dimensions_map={"EndpointName": name, "VariantName": VARIANT},
-                    statistic=statistic,
-                    period=cdk.Duration.minutes(5),
-                    label=label,
-                )
-
-            row: list[cloudwatch.IWidget] = [
+        if quality:
+            widgets.append(
                 cloudwatch.GraphWidget(
-                    title=f"{name}: invocations",
-                    left=[metric("Invocations", "Sum", "invocations")],
-                    width=6,
-                ),
-                cloudwatch.GraphWidget(
-                    title=f"{name}: model latency (µs)",
-                    left=[
-                        metric("ModelLatency", "p50", "p50"),
-                        metric("ModelLatency", "p99", "p99"),
-                    ],
-                    width=6,
-                ),
-                cloudwatch.GraphWidget(
-                    title=f"{name}: errors",
-                    left=[
-                        metric("Invocation4XXErrors", "Sum", "4xx"),
-                        metric("Invocation5XXErrors", "Sum", "5xx"),
-                        metric("ModelSetupTime", "SampleCount", "cold starts")
-                        if not realtime
-                        else metric("InvocationModelErrors", "Sum", "model errors"),
-                    ],
-                    width=6,
-                ),
-            ]
-            if realtime:
-                row.append(
-                    cloudwatch.GraphWidget(
-                        title=f"{name}: instances (%)",
-                        left=[
-                            metric("CPUUtilization", "Average", "CPU", "/aws/sagemaker/Endpoints"),
-                            metric(
-                                "MemoryUtilization", "Average", "memory", "/aws/sagemaker/Endpoints"
-                            ),
-                            metric(
-                                "DiskUtilization", "Average", "disk", "/aws/sagemaker/Endpoints"
-                            ),
-                        ],
-                        width=6,
-                    )
-                )
-            self.dashboard.add_widgets(*row)
-        if monitor is not None and monitored:
-            drift: list[cloudwatch.IMetric] = []
-            auc: list[cloudwatch.IMetric] = []
-            for target in monitored:
-                batch = target == "batch"
-                if "data_quality" in monitor.types:
-                    drift.append(drift_metric(f"{prefix}-{target}", monitor, batch=batch))
-                if "model_quality" in monitor.types:
-                    auc.append(auc_metric(f"{prefix}-{target}", monitor, batch=batch))
-            widgets: list[cloudwatch.IWidget] = []
-            if drift:
-                widgets.append(
-                    cloudwatch.GraphWidget(
-                        title="Data drift: largest feature distance from the baseline",
-                        left=drift,
-                        left_annotations=[
-                            cloudwatch.HorizontalAnnotation(
-                                value=monitor.drift_threshold, label="alarm"
-                            )
-                        ],
-                        width=12,
-                    )
-                )
-            if auc:
-                widgets.append(
-                    cloudwatch.GraphWidget(
-                        title="Model quality: AUC on labelled traffic",
-                        left=auc,
-                        left_annotations=[
-                            cloudwatch.HorizontalAnnotation(value=monitor.min_auc, label="alarm")
-                        ],
-                        width=12,
-                    )
-                )
-            self.dashboard.add_widgets(*widgets)
-        if functions:
-            self.dashboard.add_widgets(
-                cloudwatch.GraphWidget(
-                    title="Platform functions: errors",
-                    left=[
-                        cloudwatch.Metric(
-                            namespace="AWS/Lambda",
-                            metric_name="Errors",
-                            dimensions_map={"FunctionName": f},
-                            statistic="Sum",
-                            period=cdk.Duration.minutes(5),
-                            label=f,
+                    title=f"{section.title}: {monitor.quality_metric} on labelled traffic",
+                    left=quality,
+                    left_annotations=[
+                        cloudwatch.HorizontalAnnotation(
+                            value=monitor.quality_threshold, label="alarm"
                         )
-                        for f in functions
                     ],
-                    width=24,
+                    width=12,
                 )
             )
+        self.dashboard.add_widgets(*widgets)
+
+    def _functions(self, section: DashboardSection) -> None:
+        if not section.functions:
+            return
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title=f"{section.title}: platform functions' errors",
+                left=[
+                    cloudwatch.Metric(
+                        namespace="AWS/Lambda",
+                        metric_name="Errors",
+                        dimensions_map={"FunctionName": f},
+                        statistic="Sum",
+                        period=cdk.Duration.minutes(5),
+                        label=f,
+                    )
+                    for f in section.functions
+                ],
+                width=24,
+            )
+        )
+
+
+def _endpoint_row(name: str, realtime: bool) -> list[cloudwatch.IWidget]:
+    """Invocations, latency, errors (and, real-time, instance use) of endpoint ``name``."""
+
+    def metric(
+        metric_name: str, statistic: str, label: str, namespace: str = "AWS/SageMaker"
+    ) -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace=namespace,
+            metric_name=metric_name,
+            dimensions_map={"EndpointName": name, "VariantName": VARIANT},
+            statistic=statistic,
+            period=cdk.Duration.minutes(5),
+            label=label,
+        )
+
+    row: list[cloudwatch.IWidget] = [
+        cloudwatch.GraphWidget(
+            title=f"{name}: invocations",
+            left=[metric("Invocations", "Sum", "invocations")],
+            width=6,
+        ),
+        cloudwatch.GraphWidget(
+            title=f"{name}: model latency (µs)",
+            left=[metric("ModelLatency", "p50", "p50"), metric("ModelLatency", "p99", "p99")],
+            width=6,
+        ),
+        cloudwatch.GraphWidget(
+            title=f"{name}: errors",
+            left=[
+                metric("Invocation4XXErrors", "Sum", "4xx"),
+                metric("Invocation5XXErrors", "Sum", "5xx"),
+                metric("ModelSetupTime", "SampleCount", "cold starts")
+                if not realtime
+                else metric("InvocationModelErrors", "Sum", "model errors"),
+            ],
+            width=6,
+        ),
+    ]
+    if realtime:
+        instances = "/aws/sagemaker/Endpoints"
+        row.append(
+            cloudwatch.GraphWidget(
+                title=f"{name}: instances (%)",
+                left=[
+                    metric("CPUUtilization", "Average", "CPU", instances),
+                    metric("MemoryUtilization", "Average", "memory", instances),
+                    metric("DiskUtilization", "Average", "disk", instances),
+                ],
+                width=6,
+            )
+        )
+    return row

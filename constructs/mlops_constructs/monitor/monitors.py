@@ -96,7 +96,7 @@ class ModelMonitors(Construct):
 
     Alarms (to ``alarm_topic``): ``<target>-drift-data`` when any watched feature's baseline
     drift exceeds ``settings.drift_threshold`` and ``<target>-drift-model-quality`` when the
-    AUC on labelled traffic falls below ``settings.min_auc``.
+    gate metric on labelled traffic crosses ``settings.quality_threshold``.
     """
 
     def __init__(
@@ -314,7 +314,7 @@ class ModelMonitors(Construct):
             **self._common(cfn, "model_quality"),
             endpoint_name=self._endpoint_name(),
             model_quality_app_specification=cfn.ModelQualityAppSpecificationProperty(
-                image_uri=images.model_monitor, problem_type="BinaryClassification"
+                image_uri=images.model_monitor, problem_type=s.problem_type
             ),
             model_quality_baseline_config=self._optional(
                 "ModelQualityConstraints", self._constraints("ModelQualityConstraints")
@@ -328,7 +328,9 @@ class ModelMonitors(Construct):
                     labelled=True,
                     inference_attribute=s.inference_attribute,
                     probability_attribute=s.probability_attribute,
-                    probability_threshold_attribute=s.probability_threshold,
+                    probability_threshold_attribute=s.probability_threshold
+                    if s.probability_attribute and s.problem_type == "BinaryClassification"
+                    else None,
                 ),
             ),
             model_quality_job_output_config=self._output(cfn, "model_quality"),
@@ -356,7 +358,9 @@ class ModelMonitors(Construct):
                     cfn,
                     labelled=True,
                     probability_attribute=s.probability_attribute,
-                    probability_threshold_attribute=s.probability_threshold,
+                    probability_threshold_attribute=s.probability_threshold
+                    if s.probability_attribute and s.problem_type == "BinaryClassification"
+                    else None,
                 ),
             ),
             model_bias_job_output_config=self._output(cfn, "bias"),
@@ -377,7 +381,11 @@ class ModelMonitors(Construct):
             ),
             model_explainability_job_input=cfn.ModelExplainabilityJobInputProperty(
                 # What SHAP explains: the churn probability in the JSON response.
-                **self._input(cfn, inference_attribute=self._settings.probability_attribute)
+                **self._input(
+                    cfn,
+                    inference_attribute=self._settings.probability_attribute
+                    or self._settings.inference_attribute,
+                )
             ),
             model_explainability_job_output_config=self._output(cfn, "explainability"),
         )
@@ -388,9 +396,9 @@ class ModelMonitors(Construct):
         """The largest baseline drift of the watched features in a run."""
         return drift_metric(self.target_name, self._settings, batch=self._endpoint is None)
 
-    def auc_metric(self) -> cloudwatch.IMetric:
-        """AUC of the predictions on labelled traffic, per run."""
-        return auc_metric(self.target_name, self._settings, batch=self._endpoint is None)
+    def quality_metric(self) -> cloudwatch.IMetric:
+        """The gate's metric of the predictions on labelled traffic, per run."""
+        return quality_metric(self.target_name, self._settings, batch=self._endpoint is None)
 
     def _add_alarms(self, topic: sns.ITopic) -> None:
         s = self._settings
@@ -414,10 +422,13 @@ class ModelMonitors(Construct):
                 self,
                 "ModelQualityDrift",
                 alarm_name=drift_alarm_name(self.target_name, "model-quality"),
-                alarm_description=f"{self.target_name}: AUC on labelled traffic below {s.min_auc}",
-                metric=self.auc_metric(),
-                threshold=s.min_auc,
-                comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+                alarm_description=f"{self.target_name}: {s.quality_metric} on labelled traffic "
+                f"{'below' if s.quality_higher_is_better else 'above'} {s.quality_threshold}",
+                metric=self.quality_metric(),
+                threshold=s.quality_threshold,
+                comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD
+                if s.quality_higher_is_better
+                else cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 evaluation_periods=1,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             )
@@ -466,13 +477,16 @@ def drift_metric(target_name: str, settings: MonitorSettings, *, batch: bool) ->
     )
 
 
-def auc_metric(target_name: str, settings: MonitorSettings, *, batch: bool) -> cloudwatch.IMetric:
-    """AUC of the predictions on labelled traffic in a model-quality run."""
+def quality_metric(
+    target_name: str, settings: MonitorSettings, *, batch: bool
+) -> cloudwatch.IMetric:
+    """The quality metric of the predictions on labelled traffic in a model-quality run (its
+    worst value per period)."""
     return cloudwatch.Metric(
         namespace=NAMESPACES["batch" if batch else "endpoint"]["model"],
-        metric_name="auc",
+        metric_name=settings.quality_metric,
         dimensions_map=_dimensions(target_name, "model_quality", batch),
-        statistic="Minimum",
+        statistic="Minimum" if settings.quality_higher_is_better else "Maximum",
         period=_period(settings),
-        label=f"{target_name} AUC",
+        label=f"{target_name} {settings.quality_metric}",
     )

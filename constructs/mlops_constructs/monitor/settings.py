@@ -16,6 +16,8 @@ MONITORING_TYPE = {
     "explainability": "ModelExplainability",
 }
 # Short names keep job definition names (63 characters at most) readable.
+# Model Monitor's model-quality problem types.
+PROBLEM_TYPES = ("BinaryClassification", "MulticlassClassification", "Regression")
 SHORT = {"data_quality": "dq", "model_quality": "mq", "bias": "bias", "explainability": "xai"}
 
 # Model Monitor accepts only hourly and daily schedules for these monitors.
@@ -59,7 +61,7 @@ class MonitorSettings:
     Defaults: all four monitors, once a day on one ``ml.m5.large`` (a run that finds nothing to
     analyse costs a few minutes of it), ground truth labels expected within 24 hours, a
     data-drift alarm when any watched feature's baseline distance exceeds 0.1 and a
-    model-quality alarm when the AUC on labelled traffic falls below 0.75. The attributes are
+    model-quality alarm when the AUC on labelled traffic falls below 0.75 (``quality_*``). The attributes are
     JMESPath expressions into the model's JSON response, one record per request.
     """
 
@@ -70,7 +72,12 @@ class MonitorSettings:
     max_runtime_minutes: int = 60
     ground_truth_delay_hours: int = 24
     drift_threshold: float = 0.1
-    min_auc: float = 0.75
+    # Model quality: Model Monitor's problem type, and the metric the alarm reads (a metric of
+    # that problem type), its threshold and direction.
+    problem_type: str = "BinaryClassification"
+    quality_metric: str = "auc"
+    quality_threshold: float = 0.75
+    quality_higher_is_better: bool = True
     features: tuple[str, ...] = (
         "tenure_months",
         "monthly_charges",
@@ -79,7 +86,7 @@ class MonitorSettings:
         "contract_type",
     )
     inference_attribute: str = "predictions[0].churned"
-    probability_attribute: str = "predictions[0].churn_probability"
+    probability_attribute: str | None = "predictions[0].churn_probability"
     probability_threshold: float = 0.5
 
     def __post_init__(self) -> None:
@@ -88,6 +95,8 @@ class MonitorSettings:
             raise ValueError(f"unknown monitor types {unknown}; use some of {MONITOR_TYPES}")
         if self.frequency not in SCHEDULES:
             raise ValueError(f"frequency {self.frequency!r}: use one of {sorted(SCHEDULES)}")
+        if self.problem_type not in PROBLEM_TYPES:
+            raise ValueError(f"problem_type {self.problem_type!r}: use one of {PROBLEM_TYPES}")
         if not 0 < len(self.features) <= 9:
             # A metric-math alarm reads at most 10 metrics; one is the expression.
             raise ValueError("features: watch between 1 and 9 features")

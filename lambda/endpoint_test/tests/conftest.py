@@ -13,6 +13,9 @@ queue of canned results configured through moto's own API
 (``POST http://motoapi.amazonaws.com/moto-api/static/sagemaker/endpoint-results``, see
 moto/sagemakerruntime/models.py): each distinct request body takes the next queued result, an
 empty queue gives the body ``"body"``.
+
+Every test runs with the churn model's response contract in ``RESPONSE_CONTRACT`` unless it sets
+another one.
 """
 
 from __future__ import annotations
@@ -48,6 +51,20 @@ GROUP = "mlops-dev-models"
 ENDPOINT = "mlops-dev-staging"
 JOB_ID = "11111111-abcd-1111-abcd-111111abcdef"
 MOTO_RESULTS_URL = "http://motoapi.amazonaws.com/moto-api/static/sagemaker/endpoint-results"
+# The churn project's response contract, as the CDK construct sets it (the tests' default).
+CHURN_CONTRACT = {
+    "problem_type": "binary_classification",
+    "prediction_field": "churned",
+    "probability_field": "churn_probability",
+    "classes": None,
+    "input_columns": [
+        "tenure_months",
+        "monthly_charges",
+        "total_charges",
+        "support_calls",
+        "contract_type",
+    ],
+}
 INFERENCE_SPECIFICATION = {
     "Containers": [
         {
@@ -62,9 +79,10 @@ INFERENCE_SPECIFICATION = {
 
 @pytest.fixture(autouse=True)
 def environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fake credentials, one region; nothing from the developer's env."""
+    """Fake credentials, one region, the churn contract; nothing from the developer's env."""
     for name in ("AWS_PROFILE", "AWS_REGION", "AWS_LAMBDA_FUNCTION_NAME", "SAMPLE_PAYLOADS"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("RESPONSE_CONTRACT", json.dumps(CHURN_CONTRACT))
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")

@@ -3,11 +3,17 @@
 See conftest.py for why PutJobSuccessResult / PutJobFailureResult are stubbed (moto 5.2.5 has
 neither) and how moto's InvokeEndpoint is told what to answer. One more Stubber use: moto's
 InvokeEndpoint cannot fail, so the endpoint-error test stubs that call's ModelError.
+
+The churn cases run with the churn project's RESPONSE_CONTRACT (conftest.py sets it for every
+test); the regression and multiclass cases set their own contract.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from typing import Any
 
 import endpoint_test_handler as handler
@@ -45,6 +51,38 @@ GOOD_CSV = {
     ]
 }
 GOOD_JSON = {"predictions": [{"churn_probability": 0.9, "churned": 1}]}
+
+CHURN_COLUMNS = [
+    "tenure_months",
+    "monthly_charges",
+    "total_charges",
+    "support_calls",
+    "contract_type",
+]
+CHURN_CONTRACT = {
+    "problem_type": "binary_classification",
+    "prediction_field": "churned",
+    "probability_field": "churn_probability",
+    "classes": None,
+    "input_columns": CHURN_COLUMNS,
+}
+SALES_COLUMNS = ["day_of_week", "temperature_c", "price", "promotion", "holiday"]
+SALES_CONTRACT = {
+    "problem_type": "regression",
+    "prediction_field": "units_sold",
+    "probability_field": None,
+    "classes": None,
+    "input_columns": SALES_COLUMNS,
+}
+SALES_CSV = "1,21.5,3.99,0,0\n5,18.0,4.49,1,0\n"
+SALES_PAYLOADS = [{"content_type": "text/csv", "body": SALES_CSV}]
+RISK_CONTRACT = {
+    "problem_type": "multiclass_classification",
+    "prediction_field": "risk",
+    "probability_field": "confidence",
+    "classes": ["low", "medium", "high"],
+    "input_columns": CHURN_COLUMNS,
+}
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -86,6 +124,12 @@ def params(aws: Any, **overrides: Any) -> dict[str, Any]:
     }
     base.update(overrides)
     return {k: v for k, v in base.items() if v is not None}
+
+
+def use_contract(monkeypatch: pytest.MonkeyPatch, contract: Any) -> None:
+    """Sets RESPONSE_CONTRACT (a dict as JSON, a string as is), as the CDK construct would."""
+    value = contract if isinstance(contract, str) else json.dumps(contract)
+    monkeypatch.setenv("RESPONSE_CONTRACT", value)
 
 
 def log_lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
@@ -178,9 +222,28 @@ BAD_RESPONSES = [
     ),
     pytest.param(
         {"predictions": [{"churn_probability": "0.5", "churned": 1}] * 2},
-        "predictions-shape",
-        "churn_probability must be a number, got string",
+        "probability-range",
+        "churn_probability must be a finite number in [0, 1], got string",
         id="probability-string",
+    ),
+    pytest.param(
+        '{"predictions": [{"churn_probability": NaN, "churned": 1}, '
+        '{"churn_probability": 0.1, "churned": 0}]}',
+        "probability-range",
+        "predictions[0].churn_probability must be a finite number in [0, 1], got nan",
+        id="probability-nan",
+    ),
+    pytest.param(
+        {"predictions": [{"churned": 1}, {"churned": 0}]},
+        "predictions-shape",
+        "predictions[0] has no 'churn_probability'",
+        id="probability-missing",
+    ),
+    pytest.param(
+        {"predictions": [{"churn_probability": 0.5}]},
+        "predictions-shape",
+        "predictions[0] has no 'churned'",
+        id="shape-before-row-count",
     ),
     pytest.param(
         {
@@ -201,15 +264,27 @@ BAD_RESPONSES = [
     ),
     pytest.param(
         {"predictions": [{"churn_probability": 0.5, "churned": True}] * 2},
-        "churned-value",
-        "churned must be 0 or 1, got True",
+        "prediction-value",
+        "predictions[0].churned must be 0 or 1, got True",
         id="churned-boolean",
     ),
     pytest.param(
         {"predictions": [{"churn_probability": 0.5, "churned": 2}] * 2},
-        "churned-value",
+        "prediction-value",
         "churned must be 0 or 1, got 2",
         id="churned-2",
+    ),
+    pytest.param(
+        {"predictions": [{"churn_probability": 0.5, "churned": 1.0}] * 2},
+        "prediction-value",
+        "churned must be 0 or 1, got 1.0",
+        id="churned-float",
+    ),
+    pytest.param(
+        {"predictions": [{"churn_probability": 0.5, "churned": "yes"}] * 2},
+        "prediction-value",
+        "churned must be 0 or 1, got 'yes'",
+        id="churned-string",
     ),
     pytest.param("not json", "response-json", "the response body is not JSON", id="not-json"),
 ]
@@ -300,6 +375,522 @@ def test_endpoint_error_is_reported_as_an_invoke_failure(aws, reports):
     message = sent_failure(reports)["message"]
     assert "invoke: payloads[0] (text/csv): ModelError: Received server error" in message
     assert "invoke: payloads[1] (application/json): ValidationError: Endpoint" in message
+
+
+# -- other projects: regression and multiclass contracts ---------------------------------------
+
+
+def test_regression_endpoint_with_finite_numbers_passes(aws, reports, monkeypatch, capsys):
+    use_contract(monkeypatch, SALES_CONTRACT)
+    header = ",".join(SALES_COLUMNS) + "\n"
+    payloads = [
+        {"content_type": "text/csv", "body": header + SALES_CSV},  # the header is not a row
+        {"content_type": "application/json", "body": json.dumps({"instances": [{"price": 1}]})},
+    ]
+    aws.endpoint_returns(
+        {"predictions": [{"units_sold": 12.5}, {"units_sold": 0}]},
+        {"predictions": [{"units_sold": -3.25, "extra": "ignored"}]},
+    )
+    reports.expect_success()
+
+    result = handler.handler(job_event(params(aws, payloads=payloads)), None)
+
+    assert result["status"] == "succeeded"
+    assert log_lines(capsys)[-1]["problem_type"] == "regression"
+
+
+@pytest.mark.parametrize(
+    ("body", "check", "detail"),
+    [
+        pytest.param(
+            '{"predictions": [{"units_sold": 1.5}, {"units_sold": NaN}]}',
+            "prediction-value",
+            "predictions[1].units_sold must be a finite number, got nan",
+            id="nan",
+        ),
+        pytest.param(
+            '{"predictions": [{"units_sold": Infinity}, {"units_sold": 2}]}',
+            "prediction-value",
+            "units_sold must be a finite number, got inf",
+            id="infinity",
+        ),
+        pytest.param(
+            '{"predictions": [{"units_sold": -Infinity}, {"units_sold": 2}]}',
+            "prediction-value",
+            "units_sold must be a finite number, got -inf",
+            id="minus-infinity",
+        ),
+        pytest.param(
+            {"predictions": [{"units_sold": "12.5"}, {"units_sold": 2}]},
+            "prediction-value",
+            "units_sold must be a finite number, got string",
+            id="string",
+        ),
+        pytest.param(
+            {"predictions": [{"units_sold": True}, {"units_sold": 2}]},
+            "prediction-value",
+            "units_sold must be a finite number, got boolean",
+            id="boolean",
+        ),
+        pytest.param(
+            {"predictions": [{"units_sold": None}, {"units_sold": 2}]},
+            "prediction-value",
+            "units_sold must be a finite number, got null",
+            id="null",
+        ),
+        pytest.param(
+            {"predictions": [{"churned": 1}, {"churned": 0}]},
+            "predictions-shape",
+            "predictions[0] has no 'units_sold'",
+            id="another-projects-response",
+        ),
+        pytest.param(
+            {"predictions": [{"units_sold": 2}]},
+            "row-count",
+            "1 predictions for 2 input rows",
+            id="too-few",
+        ),
+    ],
+)
+def test_regression_refuses_what_is_not_a_finite_number(
+    aws, reports, monkeypatch, body, check, detail
+):
+    use_contract(monkeypatch, SALES_CONTRACT)
+    aws.endpoint_returns(body)
+    reports.expect_failure()
+
+    result = handler.handler(job_event(params(aws, payloads=SALES_PAYLOADS)), None)
+
+    assert result["checks"] == [check]
+    assert f"{check}: payloads[0] (text/csv)" in result["error"]
+    assert detail in sent_failure(reports)["message"]
+
+
+def test_csv_header_is_the_contracts_input_columns(aws, reports, monkeypatch):
+    """Under the sales contract, the churn header line is a row: 3 rows, 2 predictions."""
+    use_contract(monkeypatch, SALES_CONTRACT)
+    churn_header = ",".join(CHURN_COLUMNS) + "\n"
+    payloads = [{"content_type": "text/csv", "body": churn_header + SALES_CSV}]
+    aws.endpoint_returns({"predictions": [{"units_sold": 1}, {"units_sold": 2}]})
+    reports.expect_failure()
+
+    result = handler.handler(job_event(params(aws, payloads=payloads)), None)
+
+    assert result["checks"] == ["row-count"]
+    assert "2 predictions for 3 input rows" in result["error"]
+
+
+def test_multiclass_endpoint_with_known_classes_passes(aws, reports, monkeypatch):
+    use_contract(monkeypatch, RISK_CONTRACT)
+    aws.endpoint_returns(
+        {"predictions": [{"risk": "low", "confidence": 0.7}, {"risk": "high", "confidence": 1}]},
+        {"predictions": [{"risk": "medium", "confidence": 0.0}]},
+    )
+    reports.expect_success()
+    assert handler.handler(job_event(params(aws)), None)["status"] == "succeeded"
+
+
+@pytest.mark.parametrize(
+    ("contract", "prediction", "check", "detail"),
+    [
+        pytest.param(
+            RISK_CONTRACT,
+            {"risk": "extreme", "confidence": 0.5},
+            "prediction-value",
+            "predictions[0].risk must be one of the classes ['low', 'medium', 'high'], "
+            "got 'extreme'",
+            id="unknown-class",
+        ),
+        pytest.param(
+            RISK_CONTRACT,
+            {"risk": 1, "confidence": 0.5},
+            "prediction-value",
+            "got 1",
+            id="index-instead-of-label",
+        ),
+        pytest.param(
+            RISK_CONTRACT,
+            {"risk": "low", "confidence": 1.5},
+            "probability-range",
+            "predictions[0].confidence 1.5 is outside [0, 1]",
+            id="probability-above-1",
+        ),
+        pytest.param(
+            RISK_CONTRACT,
+            {"risk": "low", "confidence": None},
+            "probability-range",
+            "confidence must be a finite number in [0, 1], got null",
+            id="probability-null",
+        ),
+        pytest.param(
+            RISK_CONTRACT,
+            {"risk": "low"},
+            "predictions-shape",
+            "predictions[0] has no 'confidence'",
+            id="probability-missing",
+        ),
+        pytest.param(
+            {**RISK_CONTRACT, "classes": [0, 1, 2], "probability_field": None},
+            {"risk": True},
+            "prediction-value",
+            "risk must be one of the classes [0, 1, 2], got True",
+            id="boolean-is-not-class-1",
+        ),
+        pytest.param(
+            {**RISK_CONTRACT, "classes": [0, 1, 2], "probability_field": None},
+            {"risk": 2.0},
+            "prediction-value",
+            "got 2.0",
+            id="float-is-not-class-2",
+        ),
+        pytest.param(
+            {**RISK_CONTRACT, "classes": [0, 1, 2], "probability_field": None},
+            {"risk": "2"},
+            "prediction-value",
+            "got '2'",
+            id="string-is-not-class-2",
+        ),
+        pytest.param(
+            {**RISK_CONTRACT, "classes": [f"class-{i}" for i in range(50)]},
+            {"risk": "class-50", "confidence": 0.5},
+            "prediction-value",
+            "'class-9', ... (50 classes)], got 'class-50'",
+            id="long-class-list-is-shortened",
+        ),
+    ],
+)
+def test_multiclass_refuses_other_classes_and_bad_probabilities(
+    aws, reports, monkeypatch, contract, prediction, check, detail
+):
+    use_contract(monkeypatch, contract)
+    payloads = [{"content_type": "application/json", "body": JSON_BODY}]
+    aws.endpoint_returns({"predictions": [prediction]})
+    reports.expect_failure()
+
+    result = handler.handler(job_event(params(aws, payloads=payloads)), None)
+
+    assert result["checks"] == [check]
+    assert detail in sent_failure(reports)["message"]
+
+
+def test_multiclass_integer_classes_are_accepted(aws, reports, monkeypatch):
+    use_contract(monkeypatch, {**RISK_CONTRACT, "classes": [0, 1, 2], "probability_field": None})
+    payloads = [{"content_type": "application/json", "body": JSON_BODY}]
+    aws.endpoint_returns({"predictions": [{"risk": 2}]})
+    reports.expect_success()
+    result = handler.handler(job_event(params(aws, payloads=payloads)), None)
+    assert result["status"] == "succeeded"
+
+
+@pytest.mark.parametrize(
+    ("churned", "passes"),
+    [
+        pytest.param("leave", True, id="label"),
+        pytest.param(1, True, id="one"),
+        pytest.param(0, True, id="zero"),
+        pytest.param("maybe", False, id="other-label"),
+        pytest.param(True, False, id="boolean"),
+    ],
+)
+def test_binary_with_named_classes_takes_0_1_or_a_label(aws, reports, monkeypatch, churned, passes):
+    use_contract(monkeypatch, {**CHURN_CONTRACT, "classes": ["stay", "leave"]})
+    payloads = [{"content_type": "application/json", "body": JSON_BODY}]
+    aws.endpoint_returns({"predictions": [{"churned": churned, "churn_probability": 0.5}]})
+    if passes:
+        reports.expect_success()
+    else:
+        reports.expect_failure()
+
+    result = handler.handler(job_event(params(aws, payloads=payloads)), None)
+
+    assert result["status"] == ("succeeded" if passes else "failed")
+    if not passes:
+        assert result["checks"] == ["prediction-value"]
+        assert (
+            f"churned must be 0 or 1 or one of the classes ['stay', 'leave'], got {churned!r}"
+        ) in result["error"]
+
+
+def test_binary_without_a_probability_field_needs_none(aws, reports, monkeypatch):
+    use_contract(monkeypatch, {**CHURN_CONTRACT, "probability_field": None})
+    aws.endpoint_returns({"predictions": [{"churned": 1}, {"churned": 0}]}, GOOD_JSON)
+    reports.expect_success()
+    assert handler.handler(job_event(params(aws)), None)["status"] == "succeeded"
+
+
+# -- the response contract (RESPONSE_CONTRACT) ---------------------------------------------------
+
+
+def test_contract_defaults():
+    churn = handler.load_contract({"RESPONSE_CONTRACT": json.dumps(CHURN_CONTRACT)})
+    assert churn == handler.ResponseContract(
+        problem_type="binary_classification",
+        prediction_field="churned",
+        probability_field="churn_probability",
+        classes=(0, 1),  # binary without classes
+        input_columns=tuple(CHURN_COLUMNS),
+    )
+    minimal = {"problem_type": "regression", "prediction_field": "y", "input_columns": ["x"]}
+    sales = handler.load_contract({"RESPONSE_CONTRACT": json.dumps(minimal)})
+    assert (sales.probability_field, sales.classes) == (None, ())  # null keys may be left out
+
+
+BAD_CONTRACTS = [
+    pytest.param(None, "RESPONSE_CONTRACT is not set", id="unset"),
+    pytest.param("  ", "RESPONSE_CONTRACT is not set", id="blank"),
+    pytest.param("{not json", "RESPONSE_CONTRACT is not valid JSON", id="not-json"),
+    pytest.param("[]", "RESPONSE_CONTRACT must be a JSON object, got array", id="array"),
+    pytest.param(
+        {**CHURN_CONTRACT, "probabilty_field": "p"},
+        "RESPONSE_CONTRACT has unknown keys 'probabilty_field'",
+        id="unknown-key",
+    ),
+    pytest.param(
+        {k: v for k, v in CHURN_CONTRACT.items() if k != "problem_type"},
+        "RESPONSE_CONTRACT.problem_type is missing",
+        id="no-problem-type",
+    ),
+    pytest.param(
+        {**CHURN_CONTRACT, "problem_type": "ranking"},
+        "RESPONSE_CONTRACT.problem_type 'ranking' is not one of binary_classification, "
+        "multiclass_classification, regression",
+        id="problem-type",
+    ),
+    pytest.param(
+        {k: v for k, v in CHURN_CONTRACT.items() if k != "prediction_field"},
+        "RESPONSE_CONTRACT.prediction_field is missing",
+        id="no-prediction-field",
+    ),
+    pytest.param(
+        {**CHURN_CONTRACT, "prediction_field": None},
+        "RESPONSE_CONTRACT.prediction_field must be a string, got null",
+        id="prediction-field-null",
+    ),
+    pytest.param(
+        {**CHURN_CONTRACT, "prediction_field": "churn-flag"},
+        "RESPONSE_CONTRACT.prediction_field 'churn-flag' is not a field name",
+        id="prediction-field-hyphen",
+    ),
+    pytest.param(
+        {**CHURN_CONTRACT, "prediction_field": "1st"},
+        "RESPONSE_CONTRACT.prediction_field '1st' is not a field name",
+        id="prediction-field-digit",
+    ),
+    pytest.param(
+        {**CHURN_CONTRACT, "prediction_field": "p" * 65},
+        "is not a field name (a letter or _, then letters, digits or _, at most 64 characters)",
+        id="prediction-field-too-long",
+    ),
+    pytest.param(
+        {**CHURN_CONTRACT, "probability_field": 1},
+        "RESPONSE_CONTRACT.probability_field must be a string or null, got number",
+        id="probability-field-number",
+    ),
+    pytest.param(
+        {**CHURN_CONTRACT, "probability_field": "churn probability"},
+        "RESPONSE_CONTRACT.probability_field 'churn probability' is not a field name",
+        id="probability-field-space",
+    ),
+    pytest.param(
+        {**CHURN_CONTRACT, "probability_field": "churned"},
+        "RESPONSE_CONTRACT.probability_field must not be the prediction_field 'churned'",
+        id="probability-field-is-prediction-field",
+    ),
+    pytest.param(
+        {**SALES_CONTRACT, "probability_field": "confidence"},
+        "RESPONSE_CONTRACT.probability_field must be null for regression (a regression has no "
+        "probability), got 'confidence'",
+        id="regression-probability",
+    ),
+    pytest.param(
+        {**SALES_CONTRACT, "classes": [0, 1]},
+        "RESPONSE_CONTRACT.classes must be null for regression, got array",
+        id="regression-classes",
+    ),
+    pytest.param(
+        {**RISK_CONTRACT, "classes": None},
+        "RESPONSE_CONTRACT.classes is required for multiclass_classification",
+        id="multiclass-no-classes",
+    ),
+    pytest.param(
+        {k: v for k, v in RISK_CONTRACT.items() if k != "classes"},
+        "RESPONSE_CONTRACT.classes is required for multiclass_classification",
+        id="multiclass-classes-missing",
+    ),
+    pytest.param(
+        {**RISK_CONTRACT, "classes": "low,medium,high"},
+        "RESPONSE_CONTRACT.classes must be an array or null, got string",
+        id="classes-string",
+    ),
+    pytest.param(
+        {**RISK_CONTRACT, "classes": ["low"]},
+        "RESPONSE_CONTRACT.classes must hold 2 to 1000 classes, got 1",
+        id="multiclass-one-class",
+    ),
+    pytest.param(
+        {**RISK_CONTRACT, "classes": list(range(1001))},
+        "RESPONSE_CONTRACT.classes must hold 2 to 1000 classes, got 1001",
+        id="multiclass-1001-classes",
+    ),
+    pytest.param(
+        {**RISK_CONTRACT, "classes": ["low", "high", "low"]},
+        "RESPONSE_CONTRACT.classes must hold distinct values, repeats 'low'",
+        id="duplicate-classes",
+    ),
+    pytest.param(
+        {**RISK_CONTRACT, "classes": ["low", True]},
+        "RESPONSE_CONTRACT.classes[1] must be a string or an integer, got boolean",
+        id="boolean-class",
+    ),
+    pytest.param(
+        {**RISK_CONTRACT, "classes": [0, 1.5]},
+        "RESPONSE_CONTRACT.classes[1] must be a string or an integer, got number",
+        id="float-class",
+    ),
+    pytest.param(
+        {**RISK_CONTRACT, "classes": ["", "low"]},
+        "RESPONSE_CONTRACT.classes[0] must not be an empty string",
+        id="empty-class",
+    ),
+    pytest.param(
+        {**CHURN_CONTRACT, "classes": ["stay", "leave", "unsure"]},
+        "RESPONSE_CONTRACT.classes must hold exactly 2 classes for binary_classification, got 3",
+        id="binary-three-classes",
+    ),
+    pytest.param(
+        {k: v for k, v in CHURN_CONTRACT.items() if k != "input_columns"},
+        "RESPONSE_CONTRACT.input_columns is missing",
+        id="no-input-columns",
+    ),
+    pytest.param(
+        {**CHURN_CONTRACT, "input_columns": "tenure_months,monthly_charges"},
+        "RESPONSE_CONTRACT.input_columns must be an array, got string",
+        id="input-columns-string",
+    ),
+    pytest.param(
+        {**CHURN_CONTRACT, "input_columns": []},
+        "RESPONSE_CONTRACT.input_columns must hold 1 to 500 column names, got 0",
+        id="no-columns",
+    ),
+    pytest.param(
+        {**CHURN_CONTRACT, "input_columns": [f"c{i}" for i in range(501)]},
+        "RESPONSE_CONTRACT.input_columns must hold 1 to 500 column names, got 501",
+        id="501-columns",
+    ),
+    pytest.param(
+        {**CHURN_CONTRACT, "input_columns": ["tenure_months", 2]},
+        "RESPONSE_CONTRACT.input_columns[1] must be a string, got number",
+        id="column-number",
+    ),
+    pytest.param(
+        {**CHURN_CONTRACT, "input_columns": ["tenure_months", " price"]},
+        "RESPONSE_CONTRACT.input_columns[1] ' price' is not a column name",
+        id="column-spaces",
+    ),
+    pytest.param(
+        {**CHURN_CONTRACT, "input_columns": ["tenure_months", ""]},
+        "RESPONSE_CONTRACT.input_columns[1] '' is not a column name",
+        id="column-empty",
+    ),
+    pytest.param(
+        {**CHURN_CONTRACT, "input_columns": ["a\nb"]},
+        "RESPONSE_CONTRACT.input_columns[0] 'a\\nb' is not a column name",
+        id="column-newline",
+    ),
+    pytest.param(
+        {**CHURN_CONTRACT, "input_columns": ["price", "price"]},
+        "RESPONSE_CONTRACT.input_columns must hold distinct names, repeats 'price'",
+        id="duplicate-columns",
+    ),
+]
+
+
+@pytest.mark.parametrize(("contract", "error"), BAD_CONTRACTS)
+def test_bad_contract_is_reported_as_a_configuration_failure(
+    aws, reports, monkeypatch, capsys, contract, error
+):
+    if contract is None:
+        monkeypatch.delenv("RESPONSE_CONTRACT")
+    else:
+        use_contract(monkeypatch, contract)
+    reports.expect_failure("ConfigurationError")
+
+    result = handler.handler(job_event(params(aws)), None)
+
+    assert result["status"] == "failed"
+    failure = sent_failure(reports)
+    assert failure["message"].startswith(
+        "endpoint test not run, the function is misconfigured: RESPONSE_CONTRACT"
+    )
+    assert error in failure["message"]
+    assert failure["message"] == result["error"]
+    lines = log_lines(capsys)
+    assert len(lines) == 1  # nothing was checked or invoked
+    assert lines[0]["level"] == "ERROR"
+    assert lines[0]["message"] == "function misconfigured"
+    assert lines[0]["job_id"] == JOB_ID
+
+
+def test_every_contract_problem_is_named_at_once(aws, reports, monkeypatch):
+    use_contract(
+        monkeypatch,
+        {"problem_type": "regression", "prediction_field": "y-hat", "probability_field": "p"},
+    )
+    reports.expect_failure("ConfigurationError")
+
+    result = handler.handler(job_event(params(aws)), None)
+
+    for text in (
+        "RESPONSE_CONTRACT.prediction_field 'y-hat' is not a field name",
+        "RESPONSE_CONTRACT.probability_field must be null for regression",
+        "RESPONSE_CONTRACT.input_columns is missing",
+    ):
+        assert text in result["error"]
+
+
+def test_bad_contract_without_a_job_id_is_rejected(reports, monkeypatch, capsys):
+    monkeypatch.delenv("RESPONSE_CONTRACT")
+    result = handler.handler({"Records": []}, None)
+    assert result == {
+        "status": "rejected",
+        "error": "RESPONSE_CONTRACT is not set (the project's response contract, a JSON object: "
+        "problem_type, prediction_field, probability_field, classes, input_columns) (and no "
+        "usable CodePipeline.job.id to report to)",
+    }
+    assert reports.sent == []
+    assert log_lines(capsys)[0]["status"] == "rejected"
+
+
+def _import_in_a_fresh_process(env: dict[str, str]) -> str:
+    """Runs handler.py's module code in a new interpreter (a cold start); returns its stdout."""
+    proc = subprocess.run(
+        [sys.executable, "-c", f"import runpy; runpy.run_path({handler.__file__!r})"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return proc.stdout
+
+
+def test_bad_contract_is_logged_at_cold_start():
+    env = dict(os.environ, AWS_LAMBDA_FUNCTION_NAME="mlops-dev-endpoint-test")
+    env["RESPONSE_CONTRACT"] = json.dumps({**RISK_CONTRACT, "classes": None})
+
+    lines = [json.loads(line) for line in _import_in_a_fresh_process(env).splitlines()]
+
+    assert len(lines) == 1
+    assert lines[0]["level"] == "ERROR"
+    assert "cold start" in lines[0]["message"]
+    assert "RESPONSE_CONTRACT.classes is required" in lines[0]["error"]
+
+
+def test_module_imports_quietly_with_a_good_contract_or_outside_lambda():
+    env = dict(os.environ, AWS_LAMBDA_FUNCTION_NAME="mlops-dev-endpoint-test")
+    assert _import_in_a_fresh_process(env) == ""  # conftest.py set the churn contract
+    outside = {k: v for k, v in os.environ.items() if k != "RESPONSE_CONTRACT"}
+    assert _import_in_a_fresh_process(outside) == ""
 
 
 # -- the model package ---------------------------------------------------------------------------

@@ -36,6 +36,8 @@ handler_module = sys.modules[MODULE_NAME]
 REGION = "us-east-1"
 PIPELINE = "mlops-dev-training"
 TABLE = "mlops-dev-training-guard"
+ETL_JOB = "mlops-dev-churn-raw-to-curated"  # the Glue ETL job whose successful runs train
+CURATED = "s3://mlops-dev-churn-curated-123456789012/churn/"  # the curated table's location
 ROLE_ARN = "arn:aws:iam::123456789012:role/mlops-dev-sagemaker-pipeline"
 T0 = 1_741_593_600.0  # 2025-03-10T08:00:00Z: far from midnight, so the "day" is stable
 PIPELINE_DEFINITION = {
@@ -103,6 +105,7 @@ def environment(monkeypatch: pytest.MonkeyPatch) -> None:
         "DEBOUNCE_SECONDS",
         "MAX_EXECUTIONS_PER_DAY",
         "INPUT_DATA_URI",
+        "ETL_JOB_NAME",
         "CODE_VERSION_PARAMETER",
     ):
         monkeypatch.delenv(name, raising=False)
@@ -113,6 +116,8 @@ def environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setenv("PIPELINE_NAME", PIPELINE)
     monkeypatch.setenv("LOCK_TABLE", TABLE)
+    monkeypatch.setenv("ETL_JOB_NAME", ETL_JOB)
+    monkeypatch.setenv("INPUT_DATA_URI", CURATED)
 
 
 # Creating a boto3 client costs 0.1-0.2 s (the SageMaker model is large), so the test's clients

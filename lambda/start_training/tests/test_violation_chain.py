@@ -197,7 +197,7 @@ def test_violation_without_input_data_uri_fails_clearly(aws, clock, monkeypatch)
     monkeypatch.delenv("INPUT_DATA_URI")
     result = handler.handler(processing_job_event(), None)
     assert result["status"] == "failed"
-    assert "INPUT_DATA_URI is not set and a 'violation' event" in result["error"]
+    assert "configuration error: INPUT_DATA_URI is not set" in result["error"]
     assert aws.executions() == []
     assert aws.item_count() == 0
 

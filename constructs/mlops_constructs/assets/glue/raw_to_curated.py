@@ -1,4 +1,4 @@
-"""Glue ETL job: raw CSV -> typed, partitioned Parquet in the curated bucket.
+"""Glue ETL job: raw CSV -> data quality -> typed, partitioned CSV in the curated bucket.
 
 Runs on AWS Glue 5.0 (Spark). Arguments (set by the DataCatalog construct):
   --source_path      s3://<raw bucket>/<raw prefix>
@@ -10,8 +10,11 @@ Runs on AWS Glue 5.0 (Spark). Arguments (set by the DataCatalog construct):
   --dq_ruleset       Glue Data Quality ruleset evaluated on each batch before it is written
 
 Job bookmarks are on, so each run processes only objects that arrived since the last one. A
-batch that fails its data-quality ruleset is not written; the evaluation result is published
-(EventBridge "Data Quality Evaluation Results Available") either way.
+batch that fails its data-quality ruleset is not written and the run fails (so nothing trains
+on it, and the failure is notified); the evaluation result is published (EventBridge "Data
+Quality Evaluation Results Available") either way. Curated files are CSV with a header
+(``<table>/<partition_key>=<date>/part-*.csv``): what every framework's processing image reads
+without a Parquet library; the table projects its partitions, so no catalog update is needed.
 
 The parsing helpers below import nothing from Glue so that they can be tested off-cluster.
 """
@@ -50,7 +53,6 @@ def partition_value(today: dt.date | None = None) -> str:
 def main() -> None:  # pragma: no cover - runs on the Glue cluster only
     import boto3
     from awsglue.context import GlueContext
-    from awsglue.dynamicframe import DynamicFrame
     from awsglue.job import Job
     from awsglue.transforms import ApplyMapping
     from awsglue.utils import getResolvedOptions
@@ -92,18 +94,15 @@ def main() -> None:  # pragma: no cover - runs on the Glue cluster only
     if failed:
         raise RuntimeError(f"{failed} data-quality rule(s) failed; batch not written")
 
-    df = typed.toDF().withColumn(args["partition_key"], F.lit(partition_value()))
-    sink = glue_context.getSink(
-        connection_type="s3",
-        path=args["target_path"],
-        enableUpdateCatalog=True,
-        updateBehavior="LOG",
-        partitionKeys=[args["partition_key"]],
-        transformation_ctx="curated",
+    names = [name for name, _ in parse_columns(args["columns"])]
+    df = typed.toDF().select(*names).withColumn(args["partition_key"], F.lit(partition_value()))
+    (
+        df.write.mode("append")
+        .partitionBy(args["partition_key"])
+        .option("header", "true")
+        .option("nullValue", "")
+        .csv(args["target_path"])
     )
-    sink.setFormat("glueparquet", compression="snappy")
-    sink.setCatalogInfo(catalogDatabase=args["database"], catalogTableName=args["table"])
-    sink.writeFrame(DynamicFrame.fromDF(df, glue_context, "curated"))
     job.commit()
 
 

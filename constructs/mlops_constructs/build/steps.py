@@ -1,0 +1,545 @@
+"""The steps of a project's standard pipeline, one method each (see definition.py).
+
+Imports the sagemaker SDK at module level: import it only through
+:func:`mlops_constructs.build.definition.build_definition`, which switches telemetry off first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from sagemaker import image_uris
+from sagemaker.debugger import CollectionConfig, DebuggerHookConfig, Rule, rule_configs
+from sagemaker.drift_check_baselines import DriftCheckBaselines
+from sagemaker.estimator import Estimator
+from sagemaker.inputs import TrainingInput
+from sagemaker.model import Model
+from sagemaker.model_metrics import FileSource, MetricsSource, ModelMetrics
+from sagemaker.network import NetworkConfig
+from sagemaker.processing import ProcessingInput, ProcessingOutput, Processor, ScriptProcessor
+from sagemaker.workflow.check_job_config import CheckJobConfig
+from sagemaker.workflow.condition_step import ConditionStep
+from sagemaker.workflow.conditions import (
+    ConditionGreaterThanOrEqualTo,
+    ConditionLessThanOrEqualTo,
+)
+from sagemaker.workflow.execution_variables import ExecutionVariables
+from sagemaker.workflow.fail_step import FailStep
+from sagemaker.workflow.functions import Join, JsonGet
+from sagemaker.workflow.model_step import ModelStep
+from sagemaker.workflow.parameters import ParameterFloat, ParameterInteger, ParameterString
+from sagemaker.workflow.pipeline import Pipeline
+from sagemaker.workflow.pipeline_context import PipelineSession
+from sagemaker.workflow.properties import PropertyFile
+from sagemaker.workflow.quality_check_step import DataQualityCheckConfig, QualityCheckStep
+from sagemaker.workflow.steps import ProcessingStep, TrainingStep
+
+from mlops_constructs.build.definition import (
+    CODE_MARKER,
+    KEY_PLACEHOLDER,
+    SECURITY_GROUP_PLACEHOLDER,
+    SPLITS,
+    SUBNETS_PLACEHOLDER,
+    PipelineSpec,
+)
+
+SOURCE = "/opt/ml/processing/source"
+
+
+def _json_source(uri: Any) -> MetricsSource:
+    return MetricsSource(s3_uri=uri, content_type="application/json")
+
+
+class DefinitionBuilder:
+    """Builds the SDK ``Pipeline`` of one :class:`PipelineSpec`, step by step."""
+
+    def __init__(self, spec: PipelineSpec) -> None:
+        self.spec = spec
+        self.session = PipelineSession(
+            boto_session=boto3.Session(region_name=spec.region),
+            default_bucket=spec.artifacts_bucket,
+        )
+        self.artifacts = f"s3://{spec.artifacts_bucket}"
+        self.code = f"{self.artifacts}/ml/code/{CODE_MARKER}"
+        self.vpc: dict[str, Any] = {}
+        if spec.vpc:
+            self.vpc = {
+                "subnets": [SUBNETS_PLACEHOLDER],
+                "security_group_ids": [SECURITY_GROUP_PLACEHOLDER],
+            }
+        self.network = NetworkConfig(
+            enable_network_isolation=True, encrypt_inter_container_traffic=True, **self.vpc
+        )
+        self.encryption: dict[str, Any] = {
+            "volume_kms_key": KEY_PLACEHOLDER,
+            "output_kms_key": KEY_PLACEHOLDER,
+        }
+        self._parameters()
+
+    # --- parameters ---------------------------------------------------------------------------
+    def _parameters(self) -> None:
+        spec = self.spec
+        self.input_data = ParameterString("InputDataUrl", default_value=spec.input_data_uri)
+        self.processing_type = ParameterString(
+            "ProcessingInstanceType", default_value=spec.processing_instance_type
+        )
+        self.training_type = ParameterString(
+            "TrainingInstanceType", default_value=spec.training_instance_type
+        )
+        self.training_count = ParameterInteger(
+            "TrainingInstanceCount", default_value=spec.training_instance_count
+        )
+        self.threshold = ParameterFloat("GateThreshold", default_value=spec.gate.threshold)
+        self.code_version = ParameterString("CodeVersion", default_value="initial")
+        self.trigger = ParameterString("TriggerReason", default_value="manual")
+        self.approval = ParameterString(
+            "ModelApprovalStatus", default_value="PendingManualApproval"
+        )
+
+    def run_path(self, *parts: str) -> Join:
+        """s3://<artifacts>/pipelines/<execution id>/<parts>: one folder per execution."""
+        return Join(
+            on="/",
+            values=[
+                f"{self.artifacts}/pipelines",
+                ExecutionVariables.PIPELINE_EXECUTION_ID,
+                *parts,
+            ],
+        )
+
+    def script_processor(self, image: str) -> ScriptProcessor:
+        """A processor running the project's scripts with ``src/`` on PYTHONPATH."""
+        return ScriptProcessor(
+            image_uri=image,
+            command=["python3"],
+            role=self.spec.role_arn,
+            instance_type=self.processing_type,
+            instance_count=1,
+            sagemaker_session=self.session,
+            network_config=self.network,
+            env={"PYTHONPATH": SOURCE},
+            **self.encryption,
+        )
+
+    def source_input(self) -> ProcessingInput:
+        return ProcessingInput(input_name="source", source=f"{self.code}/src/", destination=SOURCE)
+
+    # --- steps ----------------------------------------------------------------------------------
+    def preprocess(self) -> ProcessingStep:
+        spec = self.spec
+        self.preprocessor = self.script_processor(spec.images.processing)
+        step = ProcessingStep(
+            name="Preprocess",
+            step_args=self.preprocessor.run(
+                code=f"{self.code}/src/{spec.entry_points.preprocess}",
+                inputs=[
+                    ProcessingInput(
+                        input_name="raw",
+                        source=self.input_data,
+                        destination="/opt/ml/processing/input",
+                    ),
+                    self.source_input(),
+                ],
+                outputs=[
+                    ProcessingOutput(
+                        output_name=s,
+                        source=f"/opt/ml/processing/output/{s}",
+                        destination=self.run_path("data", s),
+                    )
+                    for s in SPLITS
+                ],
+            ),
+        )
+        self.preprocess_step = step
+        return step
+
+    def split_uri(self, name: str) -> Any:
+        outputs = self.preprocess_step.properties.ProcessingOutputConfig.Outputs
+        return outputs[name].S3Output.S3Uri
+
+    def data_quality_baseline(self) -> QualityCheckStep:
+        """Model Monitor's statistics and constraints of the serving inputs."""
+        check_job = CheckJobConfig(
+            role=self.spec.role_arn,
+            instance_count=1,
+            instance_type=self.spec.processing_instance_type,
+            sagemaker_session=self.session,
+            network_config=self.network,
+            **self.encryption,
+        )
+        step = QualityCheckStep(
+            name="DataQualityBaseline",
+            quality_check_config=DataQualityCheckConfig(
+                baseline_dataset=self.split_uri("baseline"),
+                dataset_format={"csv": {"header": True}},
+                output_s3_uri=self.run_path("baselines", "data-quality"),
+            ),
+            check_job_config=check_job,
+            skip_check=True,
+            register_new_baseline=True,
+            model_package_group_name=self.spec.model_package_group,
+        )
+        self.data_quality_step = step
+        return step
+
+    def clarify_processor(self, *, isolated: bool) -> Processor:
+        return Processor(
+            image_uri=image_uris.retrieve("clarify", self.spec.region),
+            role=self.spec.role_arn,
+            instance_type=self.spec.processing_instance_type if isolated else self.processing_type,
+            instance_count=1,
+            sagemaker_session=self.session,
+            network_config=self.network
+            if isolated
+            else NetworkConfig(
+                enable_network_isolation=False, encrypt_inter_container_traffic=True, **self.vpc
+            ),
+            **self.encryption,
+        )
+
+    def bias_baseline(self) -> ProcessingStep:
+        """Clarify's pre-training bias of the train split."""
+        return ProcessingStep(
+            name="BiasBaseline",
+            step_args=self.clarify_processor(isolated=True).run(
+                inputs=[
+                    ProcessingInput(
+                        input_name="dataset",
+                        source=self.split_uri("train"),
+                        destination="/opt/ml/processing/input/data",
+                    ),
+                    ProcessingInput(
+                        input_name="analysis_config",
+                        source=f"{self.code}/clarify/analysis_config.json",
+                        destination="/opt/ml/processing/input/config",
+                    ),
+                ],
+                outputs=[
+                    ProcessingOutput(
+                        output_name="analysis_result",
+                        source="/opt/ml/processing/output",
+                        destination=self.run_path("baselines", "bias"),
+                    )
+                ],
+            ),
+        )
+
+    def train(self, depends_on: list[Any]) -> TrainingStep:
+        spec = self.spec
+        metric = spec.gate.metric
+        estimator = Estimator(
+            image_uri=spec.images.training,
+            entry_point=spec.entry_points.train,
+            source_dir=f"{self.code}/sourcedir.tar.gz",
+            role=spec.role_arn,
+            instance_type=self.training_type,
+            instance_count=self.training_count,
+            hyperparameters=dict(spec.hyperparameters),
+            output_path=f"{self.artifacts}/models",
+            code_location=f"{self.artifacts}/ml/code-location",
+            sagemaker_session=self.session,
+            enable_network_isolation=True,
+            encrypt_inter_container_traffic=True,
+            subnets=self.vpc.get("subnets"),
+            security_group_ids=self.vpc.get("security_group_ids"),
+            max_run=spec.max_training_minutes * 60,
+            metric_definitions=[
+                {"Name": f"{channel}:{metric}", "Regex": f"{channel}:{metric}=([-0-9.eE]+);"}
+                for channel in ("validation", "train")
+            ],
+            volume_kms_key=KEY_PLACEHOLDER,
+            output_kms_key=KEY_PLACEHOLDER,
+            **self._debugger(),
+            **self._spot(),
+        )
+        self.train_step = TrainingStep(
+            name="Train",
+            step_args=estimator.fit(
+                inputs={
+                    "train": TrainingInput(self.split_uri("train"), content_type="text/csv"),
+                    "validation": TrainingInput(
+                        self.split_uri("validation"), content_type="text/csv"
+                    ),
+                }
+            ),
+            depends_on=depends_on,
+        )
+        return self.train_step
+
+    def _debugger(self) -> dict[str, Any]:
+        if not self.spec.debugger_rules:
+            return {"debugger_hook_config": False}
+        # The built-in rules' default saves losses every 500 steps: a few hundred boosting rounds
+        # would leave them one data point.
+        collections = [
+            CollectionConfig(name="losses", parameters={"save_interval": "5"}),
+            CollectionConfig(name="metrics", parameters={"save_interval": "5"}),
+        ]
+        return {
+            "rules": [
+                Rule.sagemaker(getattr(rule_configs, r)(), collections_to_save=collections)
+                for r in self.spec.debugger_rules
+            ],
+            "debugger_hook_config": DebuggerHookConfig(s3_output_path=f"{self.artifacts}/debugger"),
+        }
+
+    def _spot(self) -> dict[str, Any]:
+        if not self.spec.spot_training:
+            return {}
+        return {
+            "use_spot_instances": True,
+            "max_wait": self.spec.max_training_minutes * 60 * 2,
+            "checkpoint_s3_uri": self.run_path("checkpoints"),
+        }
+
+    def model_artifact(self) -> Any:
+        return self.train_step.properties.ModelArtifacts.S3ModelArtifacts
+
+    def evaluate(self) -> ProcessingStep:
+        self.report = PropertyFile(
+            name="EvaluationReport", output_name="evaluation", path="evaluation.json"
+        )
+        self.evaluate_step = ProcessingStep(
+            name="Evaluate",
+            step_args=self.script_processor(self.spec.images.training).run(
+                code=f"{self.code}/src/{self.spec.entry_points.evaluate}",
+                inputs=[
+                    ProcessingInput(
+                        input_name="model",
+                        source=self.model_artifact(),
+                        destination="/opt/ml/processing/model",
+                    ),
+                    ProcessingInput(
+                        input_name="test",
+                        source=self.split_uri("test"),
+                        destination="/opt/ml/processing/test",
+                    ),
+                    self.source_input(),
+                ],
+                outputs=[
+                    ProcessingOutput(
+                        output_name="evaluation",
+                        source="/opt/ml/processing/evaluation",
+                        destination=self.run_path("evaluation"),
+                    )
+                ],
+            ),
+            property_files=[self.report],
+        )
+        return self.evaluate_step
+
+    def trained_model(self, vpc_config: dict[str, Any] | None = None) -> Model:
+        """The trained model as SageMaker serves it (registered, and Clarify's shadow model)."""
+        return Model(
+            image_uri=self.spec.images.serving,
+            model_data=self.model_artifact(),
+            role=self.spec.role_arn,
+            sagemaker_session=self.session,
+            enable_network_isolation=True,
+            # train.py copies the serving code into the model archive: serving needs no network.
+            env={
+                "SAGEMAKER_PROGRAM": self.spec.entry_points.inference,
+                "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+            },
+            vpc_config=vpc_config,
+        )
+
+    def model_baselines(self) -> tuple[list[Any], dict[str, Any]]:
+        """Post-training bias and SHAP: Clarify serves the trained model on a shadow endpoint
+        it creates and deletes, so these two jobs run without network isolation (still
+        encrypted, and in the VPC in VPC mode). The analysis configs name the model, which
+        exists only at run time, so a step writes them (clarify_configs.py)."""
+        spec = self.spec
+        shadow = self.trained_model(
+            vpc_config={
+                "Subnets": self.vpc["subnets"],
+                "SecurityGroupIds": self.vpc["security_group_ids"],
+            }
+            if spec.vpc
+            else None
+        )
+        create_model = ModelStep(
+            name="ShadowModel", step_args=shadow.create(instance_type=spec.shadow_instance_type)
+        )
+        configs = ProcessingStep(
+            name="ClarifyConfigs",
+            step_args=self.preprocessor.run(
+                code=f"{self.code}/src/clarify_configs.py",
+                arguments=[
+                    "--model-name",
+                    create_model.properties.ModelName,
+                    "--instance-type",
+                    spec.shadow_instance_type,
+                    "--endpoint-name-prefix",
+                    spec.clarify_endpoint_prefix,
+                ],
+                outputs=[
+                    ProcessingOutput(
+                        output_name=kind,
+                        source=f"/opt/ml/processing/output/{kind}",
+                        destination=self.run_path("baselines", f"{kind}-config"),
+                    )
+                    for kind in ("bias", "explainability")
+                ],
+            ),
+        )
+        clarify = self.clarify_processor(isolated=False)
+        steps: list[Any] = [create_model, configs]
+        reports: dict[str, Any] = {}
+        for kind, step_name in (
+            ("bias", "ModelBiasBaseline"),
+            ("explainability", "ExplainabilityBaseline"),
+        ):
+            config = configs.properties.ProcessingOutputConfig.Outputs[kind].S3Output.S3Uri
+            step = ProcessingStep(
+                name=step_name,
+                step_args=clarify.run(
+                    inputs=[
+                        ProcessingInput(
+                            input_name="dataset",
+                            source=self.split_uri("labelled"),
+                            destination="/opt/ml/processing/input/data",
+                        ),
+                        ProcessingInput(
+                            input_name="analysis_config",
+                            source=config,
+                            destination="/opt/ml/processing/input/config",
+                        ),
+                    ],
+                    outputs=[
+                        ProcessingOutput(
+                            output_name="analysis_result",
+                            source="/opt/ml/processing/output",
+                            destination=self.run_path("baselines", f"model-{kind}"),
+                        )
+                    ],
+                ),
+            )
+            steps.append(step)
+            # A property reference: registration waits for the step.
+            result = step.properties.ProcessingOutputConfig.Outputs["analysis_result"]
+            reports[kind] = Join(on="/", values=[result.S3Output.S3Uri, "analysis.json"])
+        return steps, reports
+
+    def register(self, model_reports: dict[str, Any]) -> ModelStep:
+        spec = self.spec
+        evaluation_uri = Join(on="/", values=[self.run_path("evaluation"), "evaluation.json"])
+        metrics: dict[str, Any] = {"model_statistics": _json_source(evaluation_uri)}
+        drift: dict[str, Any] = {}
+        if spec.data_quality_baseline:
+            dq = self.data_quality_step.properties
+            for key, value in (
+                ("model_data_statistics", dq.CalculatedBaselineStatistics),
+                ("model_data_constraints", dq.CalculatedBaselineConstraints),
+            ):
+                metrics[key] = drift[key] = _json_source(value)
+        if spec.model_quality_constraints:
+            # Model-quality constraints: the test metrics less a tolerance (evaluate.py).
+            drift["model_constraints"] = _json_source(
+                Join(on="/", values=[self.run_path("evaluation"), "constraints.json"])
+            )
+        if spec.bias_baseline:
+            bias = Join(on="/", values=[self.run_path("baselines", "bias"), "analysis.json"])
+            metrics["bias_pre_training"] = drift["bias_pre_training_constraints"] = _json_source(
+                bias
+            )
+        if model_reports:
+            metrics["bias_post_training"] = drift["bias_post_training_constraints"] = _json_source(
+                model_reports["bias"]
+            )
+            metrics["explainability"] = drift["explainability_constraints"] = _json_source(
+                model_reports["explainability"]
+            )
+            # The monitors' analysis configs ship with the code version that trained the model.
+            for key, name in (
+                ("bias_config_file", "monitor_bias.json"),
+                ("explainability_config_file", "monitor_explainability.json"),
+            ):
+                drift[key] = FileSource(
+                    s3_uri=f"{self.code}/clarify/{name}", content_type="application/json"
+                )
+        return ModelStep(
+            name="Register",
+            step_args=self.trained_model().register(
+                content_types=["text/csv", "application/json"],
+                response_types=["application/json"],
+                inference_instances=["ml.t2.medium", "ml.m5.large", "ml.m5.xlarge"],
+                transform_instances=["ml.m5.large", "ml.m5.xlarge"],
+                model_package_group_name=spec.model_package_group,
+                approval_status=self.approval,
+                description=spec.description,
+                model_metrics=ModelMetrics(**metrics),
+                # What Model Monitor compares production traffic against.
+                drift_check_baselines=DriftCheckBaselines(**drift) if drift else None,
+                customer_metadata_properties={
+                    "CodeVersion": self.code_version,
+                    "DatasetManifest": Join(
+                        on="/", values=[self.run_path("data", "manifest"), "manifest.json"]
+                    ),
+                    "InputDataUrl": self.input_data,
+                    "PipelineExecutionArn": ExecutionVariables.PIPELINE_EXECUTION_ARN,
+                    "TriggerReason": self.trigger,
+                },
+            ),
+        )
+
+    def gate(self, if_steps: list[Any]) -> ConditionStep:
+        spec = self.spec
+        metric = JsonGet(
+            step_name=self.evaluate_step.name,
+            property_file=self.report,
+            json_path=spec.gate_json_path,
+        )
+        higher = spec.gate.higher_is_better
+        fail = FailStep(
+            name="QualityGateFailed",
+            error_message=Join(
+                on=" ",
+                values=[
+                    f"Model {spec.gate.metric}",
+                    metric,
+                    "is below the threshold" if higher else "is above the threshold",
+                    self.threshold,
+                    "- the model was not registered.",
+                ],
+            ),
+        )
+        condition_type = ConditionGreaterThanOrEqualTo if higher else ConditionLessThanOrEqualTo
+        # The SDK's annotation omits JsonGet, which its own docs use here.
+        condition = condition_type(left=metric, right=self.threshold)  # type: ignore[arg-type]
+        return ConditionStep(
+            name="QualityGate", conditions=[condition], if_steps=if_steps, else_steps=[fail]
+        )
+
+    # --- the pipeline ---------------------------------------------------------------------------
+    def pipeline(self) -> Pipeline:
+        spec = self.spec
+        preprocess = self.preprocess()
+        baselines: list[Any] = []
+        if spec.data_quality_baseline:
+            baselines.append(self.data_quality_baseline())
+        if spec.bias_baseline:
+            baselines.append(self.bias_baseline())
+        train = self.train(depends_on=baselines)
+        evaluate = self.evaluate()
+        model_steps: list[Any] = []
+        model_reports: dict[str, Any] = {}
+        if spec.model_baselines:
+            model_steps, model_reports = self.model_baselines()
+        gate = self.gate([*model_steps, self.register(model_reports)])
+        return Pipeline(
+            name=spec.name,
+            parameters=[
+                self.input_data,
+                self.processing_type,
+                self.training_type,
+                self.training_count,
+                self.threshold,
+                self.code_version,
+                self.trigger,
+                self.approval,
+            ],
+            steps=[preprocess, *baselines, train, evaluate, gate],
+            sagemaker_session=self.session,
+        )

@@ -1,0 +1,576 @@
+"""Synthesized CloudFormation policies as concrete JSON, and an offline IAM policy simulator.
+
+``Inventory`` reads the templates of one synthesized environment (the stacks of its cloud
+assembly and the endpoint templates its deploy pipelines deploy), gives every resource the
+physical name and ARN it would have in the environment's account, resolves the intrinsics of
+every policy document, and collects each role's identity policies and the resource policies
+(bucket, key, model package group, topic and queue policies). ``simulate`` evaluates many
+requests with ``@cloud-copilot/iam-simulate`` (``simulate.mjs``; AGPL-3.0-or-later, a pinned npm
+dev dependency used by tests only) in one node process.
+
+Anything the resolver does not know fails loudly (``Unresolvable``): a statement dropped or
+widened silently would let an isolation test pass for the wrong reason. Names CloudFormation
+generates (no name property in the template) are ``<stack>-<logical id>-<12 hex digits>``, as
+CloudFormation's own are ``<stack>-<logical id>-<random suffix>``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import subprocess
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = Path(__file__).resolve().parent / "simulate.mjs"
+
+
+class Unresolvable(AssertionError):
+    """An intrinsic, resource type or attribute the resolver cannot turn into a concrete value."""
+
+
+@dataclass(frozen=True)
+class Stack:
+    name: str
+    account: str
+    region: str
+    template: dict[str, Any]
+
+    @property
+    def resources(self) -> dict[str, Any]:
+        resources: dict[str, Any] = self.template.get("Resources", {})
+        return resources
+
+
+@dataclass(frozen=True)
+class Resource:
+    stack: str
+    logical_id: str
+    type: str
+    name: str
+    arn: str
+    properties: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Role:
+    name: str
+    arn: str
+    stack: str
+    logical_id: str
+    trusted_services: tuple[str, ...]
+    policies: tuple[tuple[str, dict[str, Any]], ...]  # (policy id, resolved document)
+
+
+def stacks_of_assembly(outdir: Path) -> list[Stack]:
+    """The CloudFormation stacks of a synthesized cloud assembly (its stage assemblies too),
+    with the stack name and environment of their manifest."""
+    stacks: list[Stack] = []
+    for manifest_path in sorted(outdir.glob("**/manifest.json")):
+        manifest = json.loads(manifest_path.read_text())
+        for artifact in manifest.get("artifacts", {}).values():
+            if artifact.get("type") != "aws:cloudformation:stack":
+                continue
+            env = re.fullmatch(r"aws://(\d{12})/([a-z0-9-]+)", artifact.get("environment", ""))
+            if env is None:
+                raise Unresolvable(f"stack environment not concrete: {artifact.get('environment')}")
+            props = artifact["properties"]
+            template = json.loads((manifest_path.parent / props["templateFile"]).read_text())
+            stacks.append(Stack(props["stackName"], env[1], env[2], template))
+    return stacks
+
+
+def endpoint_stacks(outdir: Path, account: str, region: str) -> list[Stack]:
+    """The endpoint templates the deploy pipelines deploy (assets of the deploy stacks), as the
+    stacks they become: named after the file, in the pipeline's own account and region."""
+    return [
+        Stack(path.name.removesuffix(".template.json"), account, region, json.loads(path.read_text()))
+        for path in sorted(outdir.glob("asset.*/*.template.json"))
+    ]
+
+
+def digest(*parts: str, length: int = 12) -> str:
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]
+
+
+def fake_key_id(stack: str, logical_id: str) -> str:
+    """A deterministic, UUID-shaped KMS key id per stack and logical id."""
+    d = digest(stack, logical_id, length=32)
+    return f"{d[:8]}-{d[8:12]}-{d[12:16]}-{d[16:20]}-{d[20:]}"
+
+
+# Resource type: (name property, ARN format). {n} is the physical name, {p} {r} {a} partition,
+# region and account; a None name property means the name is always generated.
+ARNS: dict[str, tuple[str | None, str]] = {
+    "AWS::S3::Bucket": ("BucketName", "arn:{p}:s3:::{n}"),
+    "AWS::IAM::Role": ("RoleName", "arn:{p}:iam::{a}:role/{n}"),
+    "AWS::KMS::Key": (None, "arn:{p}:kms:{r}:{a}:key/{n}"),
+    "AWS::SNS::Topic": ("TopicName", "arn:{p}:sns:{r}:{a}:{n}"),
+    "AWS::SQS::Queue": ("QueueName", "arn:{p}:sqs:{r}:{a}:{n}"),
+    "AWS::Lambda::Function": ("FunctionName", "arn:{p}:lambda:{r}:{a}:function:{n}"),
+    "AWS::Logs::LogGroup": ("LogGroupName", "arn:{p}:logs:{r}:{a}:log-group:{n}"),
+    "AWS::Events::Rule": ("Name", "arn:{p}:events:{r}:{a}:rule/{n}"),
+    "AWS::CloudWatch::Alarm": ("AlarmName", "arn:{p}:cloudwatch:{r}:{a}:alarm:{n}"),
+    "AWS::CodeBuild::Project": ("Name", "arn:{p}:codebuild:{r}:{a}:project/{n}"),
+    "AWS::CodePipeline::Pipeline": ("Name", "arn:{p}:codepipeline:{r}:{a}:{n}"),
+    "AWS::SSM::Parameter": ("Name", "arn:{p}:ssm:{r}:{a}:parameter/{n}"),
+    "AWS::DynamoDB::Table": ("TableName", "arn:{p}:dynamodb:{r}:{a}:table/{n}"),
+    "AWS::DynamoDB::GlobalTable": ("TableName", "arn:{p}:dynamodb:{r}:{a}:table/{n}"),
+    "AWS::Glue::Database": ("DatabaseInput.Name", "arn:{p}:glue:{r}:{a}:database/{n}"),
+    "AWS::Glue::Job": ("Name", "arn:{p}:glue:{r}:{a}:job/{n}"),
+    "AWS::Glue::Crawler": ("Name", "arn:{p}:glue:{r}:{a}:crawler/{n}"),
+    "AWS::Glue::Workflow": ("Name", "arn:{p}:glue:{r}:{a}:workflow/{n}"),
+    "AWS::Glue::Trigger": ("Name", "arn:{p}:glue:{r}:{a}:trigger/{n}"),
+    "AWS::Glue::DataQualityRuleset": ("Name", "arn:{p}:glue:{r}:{a}:dataQualityRuleset/{n}"),
+    "AWS::SageMaker::ModelPackageGroup": (
+        "ModelPackageGroupName",
+        "arn:{p}:sagemaker:{r}:{a}:model-package-group/{n}",
+    ),
+    "AWS::SageMaker::Pipeline": ("PipelineName", "arn:{p}:sagemaker:{r}:{a}:pipeline/{n}"),
+    "AWS::SageMaker::Endpoint": ("EndpointName", "arn:{p}:sagemaker:{r}:{a}:endpoint/{n}"),
+    "AWS::SageMaker::EndpointConfig": (
+        "EndpointConfigName",
+        "arn:{p}:sagemaker:{r}:{a}:endpoint-config/{n}",
+    ),
+    "AWS::SageMaker::Model": ("ModelName", "arn:{p}:sagemaker:{r}:{a}:model/{n}"),
+    "AWS::SageMaker::MonitoringSchedule": (
+        "MonitoringScheduleName",
+        "arn:{p}:sagemaker:{r}:{a}:monitoring-schedule/{n}",
+    ),
+    "AWS::ApplicationAutoScaling::ScalableTarget": (
+        None,
+        "arn:{p}:application-autoscaling:{r}:{a}:scalable-target/{n}",
+    ),
+}
+
+# Resource policies the inventory does not collect: their presence fails loudly.
+UNSIMULATED_RESOURCE_POLICIES = {
+    "AWS::SNS::TopicInlinePolicy",
+    "AWS::SQS::QueueInlinePolicy",
+    "AWS::S3::AccessPoint",
+    "AWS::Events::EventBusPolicy",
+    "AWS::SecretsManager::ResourcePolicy",
+    "AWS::Lambda::LayerVersionPermission",
+}
+POLICY_PROPERTIES = {"ResourcePolicy", "RepositoryPolicyText"}  # DynamoDB tables, ECR
+
+# Ref of these types is the ARN (else the physical name).
+REF_IS_ARN = {"AWS::SNS::Topic", "AWS::SageMaker::ModelPackageGroup"}
+
+# GetAtt attribute -> what it returns, per type ("arn", "name", "url" or a format).
+ATTRIBUTES: dict[tuple[str, str], str] = {
+    ("AWS::SQS::Queue", "QueueName"): "name",
+    ("AWS::SQS::Queue", "QueueUrl"): "url",
+    ("AWS::SNS::Topic", "TopicArn"): "arn",
+    ("AWS::SNS::Topic", "TopicName"): "name",
+    ("AWS::SageMaker::ModelPackageGroup", "ModelPackageGroupArn"): "arn",
+    ("AWS::SageMaker::Pipeline", "PipelineArn"): "arn",
+    ("AWS::SageMaker::Endpoint", "EndpointName"): "name",
+    ("AWS::SageMaker::EndpointConfig", "EndpointConfigName"): "name",
+    ("AWS::SageMaker::Model", "ModelName"): "name",
+    ("AWS::KMS::Key", "KeyId"): "name",
+    ("AWS::Logs::LogGroup", "Arn"): "{arn}:*",  # a log group's Arn attribute ends in :*
+}
+
+
+@dataclass
+class Inventory:
+    """The stacks of one environment (one account and region): their resources' physical names
+    and ARNs, and their policies with every intrinsic resolved."""
+
+    stacks: list[Stack]
+    partition: str = "aws"
+    account: str = field(init=False)
+    region: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        envs = {(s.account, s.region) for s in self.stacks}
+        if len(envs) != 1:
+            raise Unresolvable(f"one environment at a time, got {sorted(envs)}")
+        ((self.account, self.region),) = envs
+        self._by_name = {s.name: s for s in self.stacks}
+        if len(self._by_name) != len(self.stacks):
+            raise Unresolvable("two stacks of one name")
+
+    def stack(self, name: str) -> Stack:
+        if name not in self._by_name:
+            raise Unresolvable(f"no stack {name} in this environment")
+        return self._by_name[name]
+
+    # -- physical names and ARNs ---------------------------------------------------------------
+
+    def name_of(self, stack: Stack, logical_id: str) -> str:
+        """The resource's physical name: its name property, else a generated one."""
+        resource = self._resource(stack, logical_id)
+        kind = resource["Type"]
+        if kind not in ARNS:
+            raise Unresolvable(f"no physical name for {kind} ({stack.name}/{logical_id})")
+        if kind == "AWS::KMS::Key":
+            return fake_key_id(stack.name, logical_id)
+        prop = ARNS[kind][0]
+        value: Any = resource.get("Properties", {})
+        for part in (prop or "").split("."):
+            value = value.get(part) if isinstance(value, dict) and prop else None
+        if value is None:
+            return f"{stack.name}-{logical_id}-{digest(stack.name, logical_id).upper()}"
+        resolved = self.resolve(value, stack)
+        if not isinstance(resolved, str):
+            raise Unresolvable(f"name of {stack.name}/{logical_id} is not a string: {resolved}")
+        return resolved
+
+    def arn_of(self, stack: Stack, logical_id: str) -> str:
+        resource = self._resource(stack, logical_id)
+        kind = resource["Type"]
+        name = self.name_of(stack, logical_id)
+        if kind == "AWS::SSM::Parameter":
+            name = name.removeprefix("/")
+        if kind == "AWS::Glue::Table":
+            database = self.resolve(resource["Properties"]["DatabaseName"], stack)
+            return f"arn:{self.partition}:glue:{self.region}:{self.account}:table/{database}/{name}"
+        p, r, a = self.partition, self.region, self.account
+        return ARNS[kind][1].format(p=p, r=r, a=a, n=name)
+
+    def resource(self, stack: Stack, logical_id: str) -> Resource:
+        kind = self._resource(stack, logical_id)["Type"]
+        return Resource(
+            stack=stack.name,
+            logical_id=logical_id,
+            type=kind,
+            name=self.name_of(stack, logical_id),
+            arn=self.arn_of(stack, logical_id),
+            properties=stack.resources[logical_id].get("Properties", {}),
+        )
+
+    def _resource(self, stack: Stack, logical_id: str) -> dict[str, Any]:
+        resource = stack.resources.get(logical_id)
+        if resource is None:
+            raise Unresolvable(f"no resource {logical_id} in {stack.name}")
+        return dict(resource)
+
+    def ref(self, stack: Stack, logical_id: str) -> str:
+        kind = self._resource(stack, logical_id)["Type"]
+        if kind == "AWS::SQS::Queue":
+            return self.get_att(stack, logical_id, "QueueUrl")
+        if kind in REF_IS_ARN:
+            return self.arn_of(stack, logical_id)
+        if kind == "AWS::Glue::Table" or kind in ARNS:
+            return self.name_of(stack, logical_id)
+        raise Unresolvable(f"Ref of {kind} ({stack.name}/{logical_id})")
+
+    def get_att(self, stack: Stack, logical_id: str, attribute: str) -> str:
+        kind = self._resource(stack, logical_id)["Type"]
+        returns = ATTRIBUTES.get((kind, attribute), "arn" if attribute == "Arn" else None)
+        if returns is None or kind not in ARNS:
+            raise Unresolvable(f"GetAtt {kind}.{attribute} ({stack.name}/{logical_id})")
+        if returns == "name":
+            return self.name_of(stack, logical_id)
+        if returns == "url":
+            name = self.name_of(stack, logical_id)
+            return f"https://sqs.{self.region}.amazonaws.com/{self.account}/{name}"
+        return returns.format(arn=self.arn_of(stack, logical_id))
+
+    def stack_output(self, stack_name: str, output_name: str) -> Any:
+        other = self.stack(stack_name)
+        output = other.template.get("Outputs", {}).get(output_name)
+        if output is None:
+            raise Unresolvable(f"stack {stack_name} has no output {output_name}")
+        return self.resolve(output["Value"], other)
+
+    # -- intrinsics ----------------------------------------------------------------------------
+
+    def resolve(self, value: Any, stack: Stack) -> Any:
+        """``value`` with every intrinsic replaced by its concrete value; raises Unresolvable."""
+        if isinstance(value, list):
+            return [self.resolve(v, stack) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            ((key, arg),) = value.items()
+            if key == "Ref":
+                return self._ref(arg, stack)
+            if key == "Fn::GetAtt":
+                logical_id, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
+                return self.get_att(stack, logical_id, attribute)
+            if key == "Fn::Join":
+                separator, parts = arg
+                return self._string(separator, key).join(
+                    self._string(part, key) for part in self.resolve(parts, stack)
+                )
+            if key == "Fn::Sub":
+                return self._sub(arg, stack)
+            if key == "Fn::Select":
+                index, items = self.resolve(arg, stack)
+                return items[int(index)]
+            if key == "Fn::Split":
+                separator, text = self.resolve(arg, stack)
+                return self._string(text, key).split(separator)
+            if key == "Fn::GetStackOutput":
+                # A weak cross-stack reference: {StackName, OutputName, Region[, RoleArn]}.
+                if arg.get("Region", self.region) != self.region or "RoleArn" in arg:
+                    raise Unresolvable(f"Fn::GetStackOutput outside the environment: {arg}")
+                return self.stack_output(arg["StackName"], arg["OutputName"])
+            if key == "Fn::ImportValue":
+                return self._import(self._string(self.resolve(arg, stack), key))
+            if key.startswith("Fn::") or key == "Condition":
+                raise Unresolvable(f"{key} in {stack.name}: {json.dumps(arg)[:200]}")
+        return {k: self.resolve(v, stack) for k, v in value.items()}
+
+    @staticmethod
+    def _string(value: Any, where: str) -> str:
+        if not isinstance(value, str):
+            raise Unresolvable(f"{where} of a non-string: {value!r}")
+        return value
+
+    def _ref(self, name: str, stack: Stack) -> str:
+        pseudo = {
+            "AWS::Partition": self.partition,
+            "AWS::AccountId": self.account,
+            "AWS::Region": self.region,
+            "AWS::URLSuffix": "amazonaws.com",
+        }
+        if name in pseudo:
+            return pseudo[name]
+        if name.startswith("AWS::"):
+            raise Unresolvable(f"pseudo parameter {name} in {stack.name}")
+        if name in stack.template.get("Parameters", {}):
+            raise Unresolvable(f"parameter {name} of {stack.name} (set at deploy time)")
+        return self.ref(stack, name)
+
+    def _sub(self, arg: Any, stack: Stack) -> str:
+        text, variables = (arg, {}) if isinstance(arg, str) else arg
+        values = {k: self.resolve(v, stack) for k, v in variables.items()}
+
+        def replace(match: re.Match[str]) -> str:
+            name = match[1]
+            if name.startswith("!"):
+                return "${" + name[1:] + "}"
+            if name in values:
+                return self._string(values[name], "Fn::Sub")
+            if "." in name:
+                logical_id, attribute = name.split(".", 1)
+                return self.get_att(stack, logical_id, attribute)
+            return self._ref(name, stack)
+
+        return re.sub(r"\$\{([^}]+)\}", replace, text)
+
+    def _import(self, export_name: str) -> Any:
+        for other in self.stacks:
+            for output in other.template.get("Outputs", {}).values():
+                export = output.get("Export", {}).get("Name")
+                if export is not None and self.resolve(export, other) == export_name:
+                    return self.resolve(output["Value"], other)
+        raise Unresolvable(f"no export {export_name}")
+
+    # -- resources and policies ----------------------------------------------------------------
+
+    def resources_of_type(self, kind: str) -> Iterator[tuple[Stack, str, dict[str, Any]]]:
+        for stack in self.stacks:
+            for logical_id, resource in stack.resources.items():
+                if resource["Type"] == kind:
+                    yield stack, logical_id, resource.get("Properties", {})
+
+    def roles(self) -> dict[str, Role]:
+        """Every role by ARN, with its inline and customer-managed policies resolved."""
+        attached: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        found: list[tuple[Stack, str, str, dict[str, Any]]] = []
+        by_name: dict[str, str] = {}
+        for stack, logical_id, props in self.resources_of_type("AWS::IAM::Role"):
+            for unsupported in ("PermissionsBoundary", "Path"):
+                if props.get(unsupported, "/") != "/":
+                    raise Unresolvable(f"{unsupported} of role {stack.name}/{logical_id}")
+            arn = self.arn_of(stack, logical_id)
+            found.append((stack, logical_id, arn, props))
+            by_name[self.name_of(stack, logical_id)] = arn
+            attached[arn] = [
+                (f"{stack.name}/{logical_id}/{p['PolicyName']}", self.resolve(p["PolicyDocument"], stack))
+                for p in props.get("Policies", [])
+            ]
+        managed: dict[str, tuple[str, dict[str, Any]]] = {}
+        for stack, logical_id, props in self.resources_of_type("AWS::IAM::ManagedPolicy"):
+            name = props.get("ManagedPolicyName") or f"{stack.name}-{logical_id}"
+            path = props.get("Path", "/")
+            arn = f"arn:{self.partition}:iam::{self.account}:policy{path}{name}"
+            managed[arn] = (f"{stack.name}/{logical_id}", self.resolve(props["PolicyDocument"], stack))
+        for kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            for stack, logical_id, props in self.resources_of_type(kind):
+                if props.get("Users") or props.get("Groups"):
+                    raise Unresolvable(f"{stack.name}/{logical_id} is attached to users or groups")
+                document = self.resolve(props["PolicyDocument"], stack)
+                for role in props.get("Roles", []):
+                    name = self.resolve(role, stack)
+                    if name not in by_name:
+                        raise Unresolvable(f"{stack.name}/{logical_id} is attached to {name}")
+                    attached[by_name[name]].append((f"{stack.name}/{logical_id}", document))
+        roles: dict[str, Role] = {}
+        for stack, logical_id, arn, props in found:
+            for policy_arn in self.resolve(props.get("ManagedPolicyArns", []), stack):
+                if policy_arn not in managed:
+                    raise Unresolvable(
+                        f"managed policy {policy_arn} of {stack.name}/{logical_id} is not in the "
+                        "templates (AWS managed policies are not available offline)"
+                    )
+                attached[arn].append(managed[policy_arn])
+            trust = self.resolve(props["AssumeRolePolicyDocument"], stack)
+            services = sorted(
+                {
+                    service
+                    for statement in as_list(trust["Statement"])
+                    if statement.get("Effect") == "Allow"
+                    for service in as_list(statement.get("Principal", {}).get("Service", []))
+                }
+            )
+            roles[arn] = Role(
+                name=self.name_of(stack, logical_id),
+                arn=arn,
+                stack=stack.name,
+                logical_id=logical_id,
+                trusted_services=tuple(services),
+                policies=tuple(attached[arn]),
+            )
+        return roles
+
+    def resource_policies(self) -> dict[str, dict[str, Any]]:
+        """Resource policies by the ARN of the resource they protect (bucket, key, model
+        package group, topic, queue); two policies on one resource are merged."""
+        found: dict[str, list[dict[str, Any]]] = {}
+
+        def add(arn: str, document: Any) -> None:
+            found.setdefault(arn, []).append(document)
+
+        p = self.partition
+        for stack, _, props in self.resources_of_type("AWS::S3::BucketPolicy"):
+            bucket = self.resolve(props["Bucket"], stack)
+            add(f"arn:{p}:s3:::{bucket}", self.resolve(props["PolicyDocument"], stack))
+        for stack, logical_id, props in self.resources_of_type("AWS::KMS::Key"):
+            add(self.arn_of(stack, logical_id), self.resolve(props["KeyPolicy"], stack))
+        for stack, logical_id, props in self.resources_of_type("AWS::SageMaker::ModelPackageGroup"):
+            if "ModelPackageGroupPolicy" in props:
+                document = self.resolve(props["ModelPackageGroupPolicy"], stack)
+                add(self.arn_of(stack, logical_id), document)
+        for stack, _, props in self.resources_of_type("AWS::SNS::TopicPolicy"):
+            for topic in self.resolve(props["Topics"], stack):
+                add(topic, self.resolve(props["PolicyDocument"], stack))
+        for stack, _, props in self.resources_of_type("AWS::SQS::QueuePolicy"):
+            for url in self.resolve(props["Queues"], stack):
+                queue = re.fullmatch(r"https://sqs\.([a-z0-9-]+)\.amazonaws\.com/(\d{12})/(.+)", url)
+                if queue is None:
+                    raise Unresolvable(f"queue URL {url}")
+                arn = f"arn:{p}:sqs:{queue[1]}:{queue[2]}:{queue[3]}"
+                add(arn, self.resolve(props["PolicyDocument"], stack))
+        for stack, logical_id, props in self.resources_of_type("AWS::Lambda::Permission"):
+            # Function policies admitting AWS services (EventBridge, CodePipeline) cannot let a
+            # role in; one admitting an account or a role would have to be simulated too.
+            principal = self.resolve(props["Principal"], stack)
+            if not principal.endswith(".amazonaws.com"):
+                raise Unresolvable(f"{stack.name}/{logical_id} admits {principal}")
+        for stack in self.stacks:
+            for logical_id, resource in stack.resources.items():
+                props = resource.get("Properties", {})
+                parts = [props, *props.get("Replicas", [])]
+                if resource["Type"] in UNSIMULATED_RESOURCE_POLICIES or any(
+                    POLICY_PROPERTIES & set(part) for part in parts
+                ):
+                    raise Unresolvable(
+                        f"{resource['Type']} {stack.name}/{logical_id}: a resource policy "
+                        "this inventory does not collect yet"
+                    )
+        return {
+            arn: {"Version": "2012-10-17", "Statement": [s for d in docs for s in as_list(d["Statement"])]}
+            for arn, docs in found.items()
+        }
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def intrinsics_left(value: Any) -> list[str]:
+    """Intrinsic function keys still present in ``value`` (a resolved document has none)."""
+    if isinstance(value, list):
+        return [k for v in value for k in intrinsics_left(v)]
+    if isinstance(value, dict):
+        here = [k for k in value if k == "Ref" or k.startswith("Fn::")]
+        return here + [k for v in value.values() for k in intrinsics_left(v)]
+    return []
+
+
+# -- the simulator -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Request:
+    principal: str  # the caller's ARN (an assumed-role session)
+    action: str
+    resource: str
+    context: tuple[tuple[str, str], ...] = ()
+    identity: str | None = None  # key of the caller's policies in identity_policies
+    resource_policy: str | None = None  # key of the resource's policy in resource_policies
+    resource_account: str | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    result: str  # Allowed, ImplicitlyDenied, ExplicitlyDenied, or Error
+    reasons: tuple[str, ...]  # the granting statements, or the denying ones
+    error: str | None = None
+    ignored_context_keys: tuple[str, ...] = ()
+
+    @property
+    def allowed(self) -> bool:
+        return self.result == "Allowed"
+
+
+def simulate(
+    requests: Iterable[Request],
+    identity_policies: dict[str, list[tuple[str, dict[str, Any]]]],
+    resource_policies: dict[str, dict[str, Any]],
+    account: str,
+) -> list[Decision]:
+    """One decision per request, all evaluated by one node process."""
+    requests = list(requests)
+    payload = {
+        "requests": [
+            {
+                "principal": r.principal,
+                "identity": r.identity,
+                "action": r.action,
+                "resource": r.resource,
+                "resourceAccount": r.resource_account or account,
+                "context": dict(r.context),
+                "resourcePolicy": r.resource_policy,
+            }
+            for r in requests
+        ],
+        "identityPolicies": {
+            key: [{"name": name, "policy": document} for name, document in policies]
+            for key, policies in identity_policies.items()
+        },
+        "resourcePolicies": resource_policies,
+    }
+    completed = subprocess.run(
+        ["node", str(SCRIPT)],
+        input=json.dumps(payload),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+        timeout=600,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"simulate.mjs failed ({completed.returncode}): {completed.stderr}")
+    decisions = json.loads(completed.stdout)
+    if len(decisions) != len(requests):
+        raise RuntimeError(f"{len(requests)} requests but {len(decisions)} decisions")
+    return [
+        Decision(
+            result=d["result"],
+            reasons=tuple(d.get("reasons", [])),
+            error=d.get("error"),
+            ignored_context_keys=tuple(d.get("ignoredContextKeys", [])),
+        )
+        for d in decisions
+    ]

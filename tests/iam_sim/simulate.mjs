@@ -1,0 +1,110 @@
+// Evaluates many IAM requests offline with @cloud-copilot/iam-simulate (AGPL-3.0-or-later, a
+// test-only dev dependency), in one node process: the requests are split among worker threads.
+//
+// stdin:  {"requests": [{"principal", "identity"?, "action", "resource", "resourceAccount",
+//                        "context"?, "resourcePolicy"?}],
+//          "identityPolicies": {"<key>": [{"name", "policy"}]},
+//          "resourcePolicies": {"<key>": <policy document>}}
+//   "identity" names the caller's entry of "identityPolicies" (default: the principal) and
+//   "resourcePolicy" the entry of "resourcePolicies" protecting the resource (default: none).
+// stdout: a JSON array, one object per request, in order:
+//          {"result": "Allowed" | "ImplicitlyDenied" | "ExplicitlyDenied" | "Error",
+//           "reasons": ["identity <policy> #<statement index> [sid]", "resource #<index>", ...],
+//           "error"?: "...", "ignoredContextKeys"?: [...]}
+//   reasons are the granting statements of an allowed request, the denying statements (or the
+//   policy types that denied implicitly) of a denied one.
+import { availableParallelism } from 'node:os'
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads'
+import { getDenialReasons, getGrantReasons, runSimulation } from '@cloud-copilot/iam-simulate'
+
+const REQUESTS_PER_WORKER = 1000
+const MAX_WORKERS = 4
+
+function describe(reason) {
+  const kind = reason.denialType ? `${reason.denialType.toLowerCase()} ` : ''
+  const where = reason.policyIdentifier ?? reason.identifier ?? reason.orgIdentifier ?? ''
+  const index = reason.statementIndex === undefined ? '' : ` #${reason.statementIndex}`
+  const sid = reason.statementId ? ` [${reason.statementId}]` : ''
+  return `${kind}${reason.policyType}${where ? ` ${where}` : ''}${index}${sid}`
+}
+
+async function evaluate(request, identityPolicies, resourcePolicies) {
+  const key = request.resourcePolicy
+  const resourcePolicy = key === undefined || key === null ? undefined : resourcePolicies[key]
+  if (key && resourcePolicy === undefined) {
+    return { result: 'Error', reasons: [], error: `no resource policy ${key}` }
+  }
+  const identity = request.identity ?? request.principal
+  const simulation = {
+    request: {
+      principal: request.principal,
+      action: request.action,
+      resource: { resource: request.resource, accountId: request.resourceAccount },
+      contextVariables: request.context ?? {}
+    },
+    identityPolicies: identityPolicies[identity] ?? [],
+    serviceControlPolicies: [],
+    resourceControlPolicies: [],
+    resourcePolicy
+  }
+  const response = await runSimulation(simulation, { simulationMode: 'Strict' })
+  if (response.resultType === 'error') {
+    return { result: 'Error', reasons: [], error: JSON.stringify(response.errors) }
+  }
+  if (response.resultType !== 'single') {
+    // A wildcard in the requested resource: every request here names one concrete resource.
+    return { result: 'Error', reasons: [], error: `wildcard resource ${request.resource}` }
+  }
+  const analysis = response.result.analysis
+  const reasons = analysis.result === 'Allowed' ? getGrantReasons(analysis) : getDenialReasons(analysis)
+  const decision = { result: response.overallResult, reasons: reasons.map(describe) }
+  const ignored = response.result.ignoredContextKeys ?? []
+  if (ignored.length > 0) decision.ignoredContextKeys = ignored
+  return decision
+}
+
+async function evaluateAll({ requests, identityPolicies, resourcePolicies }) {
+  const decisions = []
+  for (const request of requests) {
+    try {
+      decisions.push(await evaluate(request, identityPolicies, resourcePolicies))
+    } catch (error) {
+      decisions.push({ result: 'Error', reasons: [], error: String(error?.stack ?? error) })
+    }
+  }
+  return decisions
+}
+
+function inWorker(input) {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL(import.meta.url), { workerData: input })
+    worker.once('message', resolve)
+    worker.once('error', reject)
+    worker.once('exit', (code) => code !== 0 && reject(new Error(`worker exited with ${code}`)))
+  })
+}
+
+if (isMainThread) {
+  const chunks = []
+  for await (const chunk of process.stdin) chunks.push(chunk)
+  const input = JSON.parse(Buffer.concat(chunks).toString('utf8'))
+  const workers = Math.max(
+    1,
+    Math.min(MAX_WORKERS, availableParallelism(), Math.ceil(input.requests.length / REQUESTS_PER_WORKER))
+  )
+  let decisions
+  if (workers === 1) {
+    decisions = await evaluateAll(input)
+  } else {
+    const size = Math.ceil(input.requests.length / workers)
+    const parts = await Promise.all(
+      Array.from({ length: workers }, (_, i) =>
+        inWorker({ ...input, requests: input.requests.slice(i * size, (i + 1) * size) })
+      )
+    )
+    decisions = parts.flat()
+  }
+  process.stdout.write(JSON.stringify(decisions))
+} else {
+  parentPort.postMessage(await evaluateAll(workerData))
+}
