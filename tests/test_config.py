@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from stacks.config import (
     SYNTH_ONLY_ACCOUNT,
@@ -50,6 +51,46 @@ def test_example_file_is_valid_and_used() -> None:
     config = load_config(ROOT / "config" / "example.yaml")
     assert [e.name for e in config.environments] == ["dev", "staging", "prod"]
     assert config.environments[2].account == "333333333333"
+    churn_project, demand, fraud = config.projects
+    assert (churn_project.framework, demand.framework) != (None, None)
+    assert churn_project.monitor.enabled and churn_project.build.model_baselines
+    assert demand.problem_type == "regression" and not demand.gate_higher_is_better
+    assert demand.build.debugger_rules == () and not demand.monitor.enabled  # the defaults
+    assert fraud.framework is None and fraud.images is not None
+    assert fraud.problem_type == "multiclass_classification"
+
+
+def _key_paths(value: Any, prefix: str = "") -> set[str]:
+    """Every mapping key path in ``value`` (lists of mappings: their items' keys, as ``[]``)."""
+    paths: set[str] = set()
+    if isinstance(value, dict):
+        for key, item in value.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            paths.add(path)
+            paths |= _key_paths(item, path)
+    elif isinstance(value, list):
+        for item in value:
+            paths |= _key_paths(item, f"{prefix}[]")
+    return paths
+
+
+def test_example_file_shows_every_key_with_its_default() -> None:
+    """config/example.yaml documents the whole model: every key appears, and the shared
+    sections and the platform defaults show exactly the built-in default values."""
+    example = yaml.safe_load((ROOT / "config" / "example.yaml").read_text())
+    default = PlatformConfig().model_dump(mode="json")
+    for section in ("data_lake", "audit", "network", "defaults", "dashboard"):
+        assert example[section] == default[section], section
+    assert set(example) == set(default)
+    # The first project lists every project key (build/deploy/monitor: under defaults).
+    project_keys = _key_paths(default["projects"][0]) - {
+        p for p in _key_paths(default["projects"][0]) if p.split(".")[0] in
+        ("build", "deploy", "monitor")
+    }  # fmt: skip
+    shown = _key_paths(example["projects"][0])
+    assert sorted(project_keys - shown) == []
+    environment_keys = _key_paths(default["environments"][0])
+    assert sorted(environment_keys - _key_paths(example["environments"][0])) == []
 
 
 def test_account_and_region_fall_back_to_cdk_defaults_then_synth_only(

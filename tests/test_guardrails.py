@@ -19,7 +19,7 @@ CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
 SKIPS_FILE = ROOT / "tests" / "checkov_skips.yaml"
 
 
-@pytest.mark.parametrize("which", ["default_synth", "custom_synth", "vpc_synth"])
+@pytest.mark.parametrize("which", ["default_synth", "custom_synth", "vpc_synth", "example_synth"])
 def test_no_unacknowledged_rule_pack_findings(which: str, request: pytest.FixtureRequest) -> None:
     synth: Synthesized = request.getfixturevalue(which)
     assert synth.report["title"] == "Validation Report"  # the packs ran and reported
@@ -76,16 +76,20 @@ def test_wildcard_acknowledgements_name_the_wildcard(default_synth: Synthesized)
 
 
 def test_cfn_lint_clean(
-    default_synth: Synthesized, custom_synth: Synthesized, vpc_synth: Synthesized
+    default_synth: Synthesized,
+    custom_synth: Synthesized,
+    vpc_synth: Synthesized,
+    example_synth: Synthesized,
 ) -> None:
-    synths = (default_synth, custom_synth, vpc_synth)
+    synths = (default_synth, custom_synth, vpc_synth, example_synth)
     templates = [str(p) for s in synths for p in s.template_paths]
-    # 2 shared stacks and 4 per project per environment: (1 + 3 + 1 environments) x 6
-    assert len(templates) == 30
+    # 2 shared stacks per environment and 4 per project: one project in (1 + 3 + 1)
+    # environments, and the example's three projects in one.
+    assert len(templates) == 5 * (2 + 4) + (2 + 3 * 4)
     # The endpoint templates the deploy pipeline deploys (shipped as an asset) too.
     endpoint_templates = [str(p) for s in synths for p in s.outdir.glob("asset.*/*.template.json")]
-    # 2 per environment, and VPC mode's batch scoring monitors.
-    assert len(endpoint_templates) == 11
+    # 2 per project and environment, and VPC mode's batch scoring monitors.
+    assert len(endpoint_templates) == 11 + 3 * 2
     templates += endpoint_templates
     result = subprocess.run(
         [str(ROOT / ".venv" / "bin" / "cfn-lint"), "--format", "parseable", "--", *templates],
@@ -127,12 +131,14 @@ def _checkov_failures(directory: Path) -> list[tuple[str, str, str]]:
 
 
 def test_checkov_clean_but_for_listed_skips(
-    default_synth: Synthesized, vpc_synth: Synthesized
+    default_synth: Synthesized, vpc_synth: Synthesized, example_synth: Synthesized
 ) -> None:
     skips = yaml.safe_load(SKIPS_FILE.read_text())["skips"]
     for skip in skips:
         assert len(skip["reason"]) >= 40, skip
-    failures = _checkov_failures(default_synth.outdir) + _checkov_failures(vpc_synth.outdir)
+    failures = [
+        f for s in (default_synth, vpc_synth, example_synth) for f in _checkov_failures(s.outdir)
+    ]
     unexplained = [
         f for f in failures
         if not any(f[0] == s["check"] and f[1].endswith(s["resource"]) for s in skips)

@@ -46,7 +46,9 @@ SCHEDULE_SOURCE: Final = "aws.events"
 SCHEDULE_DETAIL_TYPE: Final = "Scheduled Event"
 MANUAL_SOURCE: Final = "mlops.manual"
 MANUAL_DETAIL_TYPE: Final = "Batch Scoring Requested"
-MANUAL_DETAIL_KEYS: Final = frozenset({"input_uri"})
+# model_package_group: which project's batch scoring a request is for (the EventBridge rule of
+# each project matches only its own group, so it is required in practice).
+MANUAL_DETAIL_KEYS: Final = frozenset({"input_uri", "model_package_group"})
 APPROVED: Final = "Approved"
 DEFAULT_INSTANCE_TYPE: Final = "ml.m5.large"
 DEFAULT_INSTANCE_COUNT: Final = 1
@@ -275,6 +277,10 @@ def parse_event(event: object) -> Request:
             raise BadEvent(
                 f"detail has unknown fields {unknown!r} (accepted: {sorted(MANUAL_DETAIL_KEYS)!r})"
             )
+        if "model_package_group" in detail:
+            group = _get_string(detail, "model_package_group", "detail.model_package_group", 63)
+            if not _GROUP_NAME.fullmatch(group):
+                raise BadEvent(f"detail.model_package_group {group!r} is not a group name")
         if "input_uri" in detail:
             input_uri = _get_string(detail, "input_uri", "detail.input_uri", max_len=S3_URI_MAX)
             if problem := _s3_uri_problem(input_uri):

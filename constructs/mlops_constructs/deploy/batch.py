@@ -37,7 +37,8 @@ class BatchScoring(Construct):
     isolated, in the VPC when given) and starts the transform job
     ``<prefix>-batch-<YYYYmmdd-HHMM>`` named after the schedule tick, so a replayed event starts
     nothing. Output goes to ``s3://<artifacts>/<output_prefix><job>/``, volumes and output
-    encrypted with the lake's key. ``Batch Scoring Requested`` events from ``mlops.manual`` run
+    encrypted with the lake's key. ``Batch Scoring Requested`` events from ``mlops.manual`` whose
+    ``detail.model_package_group`` names this registry run
     it on demand. The model runs as ``<prefix>-batch-model``: read the model and the input,
     write the output, use the key.
     """
@@ -165,8 +166,11 @@ class BatchScoring(Construct):
             self,
             "Manual",
             description="Someone asked for a batch scoring run",
+            # Scoped to this project's registry: a request for another project runs nothing here.
             event_pattern=events.EventPattern(
-                source=[MANUAL_SOURCE], detail_type=[MANUAL_DETAIL_TYPE]
+                source=[MANUAL_SOURCE],
+                detail_type=[MANUAL_DETAIL_TYPE],
+                detail={"model_package_group": [registry.name]},
             ),
             targets=[invoke],
         )

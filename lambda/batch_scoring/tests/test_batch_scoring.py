@@ -340,6 +340,15 @@ def test_a_manual_request_can_score_another_prefix(aws, capsys):
     assert line["input_uri"] == other
 
 
+def test_a_manual_request_may_name_its_projects_model_package_group(aws):
+    """Each project's EventBridge rule matches only requests naming its own group."""
+    approved(aws)
+    result = handler.handler(manual({"model_package_group": "mlops-dev-churn-models"}), None)
+    assert result["status"] == "started"
+    bad = handler.handler(manual({"model_package_group": "not a group!"}), None)
+    assert bad["status"] == "rejected"
+
+
 @pytest.mark.parametrize("detail", [None, {}])
 def test_a_manual_request_without_override_scores_the_input_uri(aws, detail):
     approved(aws)
