@@ -70,7 +70,7 @@ def monitored_targets(project: ProjectConfig) -> list[str]:
 
 def alarm_names(project: ProjectConfig, prefix: str) -> list[str]:
     """Every alarm a project creates in an environment (its dashboard section shows them)."""
-    names: list[str] = []
+    names: list[str] = [f"{prefix}-etl-failed"]
     if project.build.enabled:
         names += [
             f"{prefix}-training-failed",

@@ -535,7 +535,7 @@ def test_every_alarm_notifies_the_encrypted_alarms_topic_and_is_on_the_dashboard
     body = json.dumps(dashboard["DashboardBody"])
 
     found: set[str] = set()
-    templates = [_stack(monitor_synth, p) for p in ("build", "deploy")]
+    templates = [_stack(monitor_synth, p) for p in ("catalog", "build", "deploy")]
     templates += [
         endpoint_template(monitor_synth, f"mlops-dev-churn-endpoint-{s}")
         for s in ("staging", "prod")
@@ -798,7 +798,7 @@ def test_monitoring_off_keeps_alarms_dashboard_and_a_working_router(
     found = {
         name
         for template in [
-            *(_stack(monitor_off, p) for p in ("build", "deploy")),
+            *(_stack(monitor_off, p) for p in ("catalog", "build", "deploy")),
             *(endpoint_template(monitor_off, f"mlops-dev-churn-endpoint-{s}") for s in STAGES),
         ]
         for name in _alarms(template)
