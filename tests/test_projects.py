@@ -172,3 +172,15 @@ def test_the_trail_records_every_projects_buckets(example_synth: Synthesized) ->
     for project in PROJECTS:
         for purpose in ("raw", "curated", "artifacts"):
             assert f"mlops-dev-{project}-{purpose}-{ACCOUNT}" in values
+
+
+def test_a_project_depends_only_on_the_environment_and_itself(example_synth: Synthesized) -> None:
+    """So each project deploys, updates and is deleted on its own."""
+    stage = example_synth.stages["dev"]
+    shared = {stage.data.stack_name, stage.monitor.stack_name}
+    for project in PROJECTS:
+        own = {s.stack_name for s in stage.projects[project].stacks}
+        for stack in stage.projects[project].stacks:
+            depends = {d.stack_name for d in stack.dependencies}
+            assert depends <= shared | own, (stack.stack_name, depends - shared - own)
+    assert not {d.stack_name for d in stage.data.dependencies}
