@@ -119,20 +119,39 @@ class DataCatalog(Construct):
         batch: IngestBatching | None = None,
     ) -> None:
         super().__init__(scope, id)
-        stack = cdk.Stack.of(self)
-        etl = etl or EtlSettings()
-        batch = batch or IngestBatching()
         self.database_name = prefix.replace("-", "_")
         self.table_name = table.name
-        glue_arn = f"arn:{stack.partition}:glue:{stack.region}:{stack.account}"
-        catalog_arn = f"{glue_arn}:catalog"
-        database_arn = f"{glue_arn}:database/{self.database_name}"
-        table_arn = f"{glue_arn}:table/{self.database_name}/{table.name}"
-        glue_logs_arn = (
-            f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:/aws-glue/*"
-        )
+        self.database = self._database(prefix)
+        self.curated_location = lake.curated.s3_url_for_object(f"{table.name}/")
+        self.table = self._curated_table(cdk.Stack.of(self), table, self.curated_location)
+        self.security_configuration = self._security_configuration(prefix, lake, ops_key)
+        # VPC mode: a NETWORK connection puts the ETL job and the raw crawler in the VPC.
+        self.connection: glue.CfnConnection | None = None
+        connection_name: str | None = None
+        if network is not None:
+            connection_name = f"{prefix}-vpc"
+            self.connection = self._vpc_connection(connection_name, network)
+        self.crawler_role = self._crawler_role(prefix, lake, ops_key)
+        self.raw_crawler = self._raw_crawler(prefix, lake, connection_name, crawler_schedule)
+        self.ruleset_name = f"{prefix}-{table.name}-quality"
+        self.ruleset = self._quality_ruleset(table)
+        self.quality_results_rule = self._quality_results(notifications)
+        self.script = s3_assets.Asset(self, "EtlScript", path=str(ETL_SCRIPT))
+        self.etl_role = self._etl_role(prefix, lake, ops_key)
+        self.etl_job = self._etl_job(prefix, lake, table, etl or EtlSettings(), connection_name)
+        self.etl_job_name = f"{prefix}-raw-to-curated"
+        self._ingest_on_arrival(prefix, lake, batch or IngestBatching())
+        self.etl_failed = self._etl_failed(notifications)
 
-        self.database = glue.CfnDatabase(
+    def _glue_arn(self, resource: str) -> str:
+        """The ARN of a Glue ``resource`` (``catalog``, ``database/<name>``, ...) in this stack."""
+        stack = cdk.Stack.of(self)
+        return f"arn:{stack.partition}:glue:{stack.region}:{stack.account}:{resource}"
+
+    def _database(self, prefix: str) -> glue.CfnDatabase:
+        """The lake's Glue database, retained on delete."""
+        stack = cdk.Stack.of(self)
+        database = glue.CfnDatabase(
             self,
             "Database",
             catalog_id=stack.account,
@@ -141,230 +160,8 @@ class DataCatalog(Construct):
                 description=f"Data lake catalog of {prefix}",
             ),
         )
-        self.database.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
-
-        curated_location = lake.curated.s3_url_for_object(f"{table.name}/")
-        self.curated_location = curated_location
-        self.table = self._curated_table(stack, table, curated_location)
-
-        self.security_configuration = glue.CfnSecurityConfiguration(
-            self,
-            "SecurityConfiguration",
-            name=f"{prefix}-glue",
-            encryption_configuration=glue.CfnSecurityConfiguration.EncryptionConfigurationProperty(
-                s3_encryptions=[
-                    glue.CfnSecurityConfiguration.S3EncryptionProperty(
-                        s3_encryption_mode="SSE-KMS", kms_key_arn=lake.key.key_arn
-                    )
-                ],
-                cloud_watch_encryption=glue.CfnSecurityConfiguration.CloudWatchEncryptionProperty(
-                    cloud_watch_encryption_mode="SSE-KMS", kms_key_arn=ops_key.key_arn
-                ),
-                job_bookmarks_encryption=glue.CfnSecurityConfiguration.JobBookmarksEncryptionProperty(
-                    job_bookmarks_encryption_mode="CSE-KMS", kms_key_arn=lake.key.key_arn
-                ),
-            ),
-        )
-        security_configuration_name = self.security_configuration.ref
-        # Glue encrypts its CloudWatch logs with the ops key through CloudWatch Logs.
-        ops_key.allow_cloudwatch_logs()
-
-        # VPC mode: a NETWORK connection puts the ETL job and the raw crawler in the VPC.
-        self.connection: glue.CfnConnection | None = None
-        connection_name: str | None = None
-        if network is not None:
-            connection_name = f"{prefix}-vpc"
-            self.connection = glue.CfnConnection(
-                self,
-                "VpcConnection",
-                catalog_id=stack.account,
-                connection_input=glue.CfnConnection.ConnectionInputProperty(
-                    name=connection_name,
-                    connection_type="NETWORK",
-                    description="Runs Glue jobs in the platform's isolated VPC",
-                    physical_connection_requirements=glue.CfnConnection.PhysicalConnectionRequirementsProperty(
-                        subnet_id=network.subnet.subnet_id,
-                        availability_zone=network.subnet.availability_zone,
-                        security_group_id_list=[network.security_group.security_group_id],
-                    ),
-                ),
-            )
-
-        # --- crawlers -----------------------------------------------------------------------
-        self.crawler_role = iam.Role(
-            self,
-            "CrawlerRole",
-            role_name=f"{prefix}-glue-crawler",
-            assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
-            description="Glue crawlers of the data lake catalog",
-        )
-        self._grant_glue_logs(self.crawler_role, glue_logs_arn, ops_key)
-        lake.grant_read_raw(self.crawler_role)
-        lake.grant_read_curated(self.crawler_role)
-        self.crawler_role.add_to_policy(
-            iam.PolicyStatement(
-                sid="CatalogWrite",
-                actions=[
-                    "glue:BatchCreatePartition",
-                    "glue:BatchGetPartition",
-                    "glue:CreateTable",
-                    "glue:GetDatabase",
-                    "glue:GetPartition",
-                    "glue:GetPartitions",
-                    "glue:GetTable",
-                    "glue:GetTables",
-                    "glue:UpdatePartition",
-                    "glue:UpdateTable",
-                ],
-                # The raw crawler names its tables after the S3 folders it finds, so the tables
-                # of this one database are matched by a wildcard.
-                resources=[catalog_arn, database_arn, f"{glue_arn}:table/{self.database_name}/*"],
-            )
-        )
-        acknowledge_wildcard_resource(
-            self.crawler_role,
-            f"{glue_arn}:table/{self.database_name}/*",
-            "The raw crawler creates one table per folder it discovers; names are not known at "
-            "synth time, so tables are matched within this database only.",
-        )
-        self._acknowledge_lake_grants(self.crawler_role, lake)
-        self.raw_crawler = glue.CfnCrawler(
-            self,
-            "RawCrawler",
-            name=f"{prefix}-raw",
-            role=self.crawler_role.role_arn,
-            database_name=self.database_name,
-            table_prefix="raw_",
-            description="Discovers the schema of files landing in the raw prefix",
-            targets=glue.CfnCrawler.TargetsProperty(
-                s3_targets=[
-                    glue.CfnCrawler.S3TargetProperty(
-                        path=lake.raw.s3_url_for_object(lake.raw_prefix),
-                        connection_name=connection_name,
-                    )
-                ]
-            ),
-            crawler_security_configuration=security_configuration_name,
-            schema_change_policy=glue.CfnCrawler.SchemaChangePolicyProperty(
-                update_behavior="UPDATE_IN_DATABASE", delete_behavior="LOG"
-            ),
-            schedule=self._schedule(crawler_schedule),
-        )
-        self.raw_crawler.node.add_dependency(self.database)
-
-        # --- data quality -------------------------------------------------------------------
-        self.ruleset_name = f"{prefix}-{table.name}-quality"
-        self.ruleset = glue.CfnDataQualityRuleset(
-            self,
-            "QualityRuleset",
-            name=self.ruleset_name,
-            description=f"Data-quality rules of the curated {table.name} table",
-            ruleset=dqdl(table.data_quality_rules),
-            target_table=glue.CfnDataQualityRuleset.DataQualityTargetTableProperty(
-                database_name=self.database_name, table_name=table.name
-            ),
-        )
-        self.ruleset.node.add_dependency(self.table)
-        self.quality_results_rule = events.Rule(
-            self,
-            "QualityResults",
-            description=f"Publishes every evaluation of {self.ruleset_name}",
-            event_pattern=events.EventPattern(
-                source=["aws.glue-dataquality"],
-                detail_type=["Data Quality Evaluation Results Available"],
-                detail={"rulesetNames": [self.ruleset_name]},
-            ),
-            targets=[notifications.target()],
-        )
-
-        # --- ETL ----------------------------------------------------------------------------
-        self.script = s3_assets.Asset(self, "EtlScript", path=str(ETL_SCRIPT))
-        self.etl_role = iam.Role(
-            self,
-            "EtlRole",
-            role_name=f"{prefix}-glue-etl",
-            assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
-            description="Glue ETL job raw CSV -> data quality -> curated CSV",
-        )
-        self._grant_glue_logs(self.etl_role, glue_logs_arn, ops_key)
-        self.script.bucket.grant_read(self.etl_role, self.script.s3_object_key)
-        lake.grant_read_raw(self.etl_role)
-        lake.grant_read_write_curated(self.etl_role)
-        lake.key.grant_encrypt_decrypt(self.etl_role)  # job bookmarks (CSE-KMS)
-        self.etl_role.add_to_policy(
-            iam.PolicyStatement(
-                sid="CatalogCuratedTable",
-                actions=["glue:GetDatabase", "glue:GetTable"],
-                resources=[catalog_arn, database_arn, table_arn],
-            )
-        )
-        self.etl_role.add_to_policy(
-            iam.PolicyStatement(
-                sid="DataQuality",
-                actions=["glue:GetDataQualityRuleset", "glue:PublishDataQuality"],
-                resources=[f"{glue_arn}:dataQualityRuleset/{self.ruleset_name}"],
-            )
-        )
-        self.etl_role.add_to_policy(
-            iam.PolicyStatement(
-                sid="JobMetrics",
-                actions=["cloudwatch:PutMetricData"],
-                # PutMetricData supports no resource-level permissions; the namespace
-                # condition limits it to Glue's metrics.
-                resources=["*"],
-                conditions={
-                    "StringEquals": {"cloudwatch:namespace": ["Glue", "Glue Data Quality"]}
-                },
-            )
-        )
-        self._acknowledge_lake_grants(self.etl_role, lake)
-        acknowledge_wildcard_resource(
-            self.etl_role,
-            "*",
-            "cloudwatch:PutMetricData supports no resource-level permissions; a condition "
-            "limits it to the Glue and Glue Data Quality metric namespaces.",
-        )
-        self.etl_job = glue.CfnJob(
-            self,
-            "EtlJob",
-            name=f"{prefix}-raw-to-curated",
-            description="Raw CSV -> data-quality check -> partitioned CSV in curated",
-            role=self.etl_role.role_arn,
-            command=glue.CfnJob.JobCommandProperty(
-                name="glueetl", python_version="3", script_location=self.script.s3_object_url
-            ),
-            glue_version="5.0",
-            worker_type=etl.worker_type,
-            number_of_workers=etl.workers,
-            timeout=etl.timeout_minutes,
-            max_retries=0,
-            execution_property=glue.CfnJob.ExecutionPropertyProperty(max_concurrent_runs=1),
-            security_configuration=security_configuration_name,
-            connections=glue.CfnJob.ConnectionsListProperty(connections=[connection_name])
-            if connection_name
-            else None,
-            default_arguments={
-                "--job-language": "python",
-                "--job-bookmark-option": "job-bookmark-enable",
-                "--enable-metrics": "true",
-                "--enable-continuous-cloudwatch-log": "true",
-                "--enable-glue-datacatalog": "true",
-                "--source_path": lake.raw.s3_url_for_object(lake.raw_prefix),
-                "--target_path": curated_location,
-                "--database": self.database_name,
-                "--table": table.name,
-                "--columns": ",".join(f"{n}:{t}" for n, t in table.columns),
-                "--partition_key": table.partition_key,
-                "--dq_ruleset": self.ruleset_name,
-            },
-        )
-        self.etl_job.node.add_dependency(self.table)
-        if self.connection is not None:
-            self.etl_job.node.add_dependency(self.connection)
-            self.raw_crawler.node.add_dependency(self.connection)
-        self.etl_job_name = f"{prefix}-raw-to-curated"
-        self._ingest_on_arrival(prefix, lake, batch)
-        self.etl_failed = self._etl_failed(notifications)
+        database.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
+        return database
 
     def _curated_table(self, stack: cdk.Stack, table: CuratedTable, location: str) -> glue.CfnTable:
         """The curated table: CSV with a header (what every framework's processing image reads
@@ -409,6 +206,262 @@ class DataCatalog(Construct):
         cfn.node.add_dependency(self.database)
         cfn.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
         return cfn
+
+    def _security_configuration(
+        self, prefix: str, lake: LakeAccess, ops_key: PlatformKey
+    ) -> glue.CfnSecurityConfiguration:
+        """SSE-KMS for S3 output (lake key), KMS for CloudWatch logs (ops key) and job bookmarks
+        (lake key)."""
+        configuration = glue.CfnSecurityConfiguration(
+            self,
+            "SecurityConfiguration",
+            name=f"{prefix}-glue",
+            encryption_configuration=glue.CfnSecurityConfiguration.EncryptionConfigurationProperty(
+                s3_encryptions=[
+                    glue.CfnSecurityConfiguration.S3EncryptionProperty(
+                        s3_encryption_mode="SSE-KMS", kms_key_arn=lake.key.key_arn
+                    )
+                ],
+                cloud_watch_encryption=glue.CfnSecurityConfiguration.CloudWatchEncryptionProperty(
+                    cloud_watch_encryption_mode="SSE-KMS", kms_key_arn=ops_key.key_arn
+                ),
+                job_bookmarks_encryption=glue.CfnSecurityConfiguration.JobBookmarksEncryptionProperty(
+                    job_bookmarks_encryption_mode="CSE-KMS", kms_key_arn=lake.key.key_arn
+                ),
+            ),
+        )
+        # Glue encrypts its CloudWatch logs with the ops key through CloudWatch Logs.
+        ops_key.allow_cloudwatch_logs()
+        return configuration
+
+    def _vpc_connection(self, name: str, network: GlueNetwork) -> glue.CfnConnection:
+        """VPC mode: the NETWORK connection that puts the ETL job and the raw crawler in the
+        VPC."""
+        stack = cdk.Stack.of(self)
+        return glue.CfnConnection(
+            self,
+            "VpcConnection",
+            catalog_id=stack.account,
+            connection_input=glue.CfnConnection.ConnectionInputProperty(
+                name=name,
+                connection_type="NETWORK",
+                description="Runs Glue jobs in the platform's isolated VPC",
+                physical_connection_requirements=glue.CfnConnection.PhysicalConnectionRequirementsProperty(
+                    subnet_id=network.subnet.subnet_id,
+                    availability_zone=network.subnet.availability_zone,
+                    security_group_id_list=[network.security_group.security_group_id],
+                ),
+            ),
+        )
+
+    def _crawler_role(self, prefix: str, lake: LakeAccess, ops_key: PlatformKey) -> iam.Role:
+        """The crawlers' role: reads the lake, writes this database's tables and partitions."""
+        role = iam.Role(
+            self,
+            "CrawlerRole",
+            role_name=f"{prefix}-glue-crawler",
+            assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
+            description="Glue crawlers of the data lake catalog",
+        )
+        self._grant_glue_logs(role, ops_key)
+        lake.grant_read_raw(role)
+        lake.grant_read_curated(role)
+        tables = self._glue_arn(f"table/{self.database_name}/*")
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="CatalogWrite",
+                actions=[
+                    "glue:BatchCreatePartition",
+                    "glue:BatchGetPartition",
+                    "glue:CreateTable",
+                    "glue:GetDatabase",
+                    "glue:GetPartition",
+                    "glue:GetPartitions",
+                    "glue:GetTable",
+                    "glue:GetTables",
+                    "glue:UpdatePartition",
+                    "glue:UpdateTable",
+                ],
+                # The raw crawler names its tables after the S3 folders it finds, so the tables
+                # of this one database are matched by a wildcard.
+                resources=[
+                    self._glue_arn("catalog"),
+                    self._glue_arn(f"database/{self.database_name}"),
+                    tables,
+                ],
+            )
+        )
+        acknowledge_wildcard_resource(
+            role,
+            tables,
+            "The raw crawler creates one table per folder it discovers; names are not known at "
+            "synth time, so tables are matched within this database only.",
+        )
+        self._acknowledge_lake_grants(role, lake)
+        return role
+
+    def _raw_crawler(
+        self, prefix: str, lake: LakeAccess, connection_name: str | None, schedule: str | None
+    ) -> glue.CfnCrawler:
+        """The crawler over the raw prefix (tables ``raw_*``), on demand unless scheduled."""
+        crawler = glue.CfnCrawler(
+            self,
+            "RawCrawler",
+            name=f"{prefix}-raw",
+            role=self.crawler_role.role_arn,
+            database_name=self.database_name,
+            table_prefix="raw_",
+            description="Discovers the schema of files landing in the raw prefix",
+            targets=glue.CfnCrawler.TargetsProperty(
+                s3_targets=[
+                    glue.CfnCrawler.S3TargetProperty(
+                        path=lake.raw.s3_url_for_object(lake.raw_prefix),
+                        connection_name=connection_name,
+                    )
+                ]
+            ),
+            crawler_security_configuration=self.security_configuration.ref,
+            schema_change_policy=glue.CfnCrawler.SchemaChangePolicyProperty(
+                update_behavior="UPDATE_IN_DATABASE", delete_behavior="LOG"
+            ),
+            schedule=self._schedule(schedule),
+        )
+        crawler.node.add_dependency(self.database)
+        if self.connection is not None:
+            crawler.node.add_dependency(self.connection)
+        return crawler
+
+    def _quality_ruleset(self, table: CuratedTable) -> glue.CfnDataQualityRuleset:
+        """The Glue Data Quality ruleset the ETL job evaluates on the curated table."""
+        ruleset = glue.CfnDataQualityRuleset(
+            self,
+            "QualityRuleset",
+            name=self.ruleset_name,
+            description=f"Data-quality rules of the curated {table.name} table",
+            ruleset=dqdl(table.data_quality_rules),
+            target_table=glue.CfnDataQualityRuleset.DataQualityTargetTableProperty(
+                database_name=self.database_name, table_name=table.name
+            ),
+        )
+        ruleset.node.add_dependency(self.table)
+        return ruleset
+
+    def _quality_results(self, notifications: NotificationTopic) -> events.Rule:
+        """Every evaluation result of the ruleset, published to ``notifications``."""
+        return events.Rule(
+            self,
+            "QualityResults",
+            description=f"Publishes every evaluation of {self.ruleset_name}",
+            event_pattern=events.EventPattern(
+                source=["aws.glue-dataquality"],
+                detail_type=["Data Quality Evaluation Results Available"],
+                detail={"rulesetNames": [self.ruleset_name]},
+            ),
+            targets=[notifications.target()],
+        )
+
+    def _etl_role(self, prefix: str, lake: LakeAccess, ops_key: PlatformKey) -> iam.Role:
+        """The ETL job's role: reads its script and raw data, writes curated data, evaluates
+        and publishes the ruleset, and reads the curated table's definition."""
+        role = iam.Role(
+            self,
+            "EtlRole",
+            role_name=f"{prefix}-glue-etl",
+            assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
+            description="Glue ETL job raw CSV -> data quality -> curated CSV",
+        )
+        self._grant_glue_logs(role, ops_key)
+        self.script.bucket.grant_read(role, self.script.s3_object_key)
+        lake.grant_read_raw(role)
+        lake.grant_read_write_curated(role)
+        lake.key.grant_encrypt_decrypt(role)  # job bookmarks (CSE-KMS)
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="CatalogCuratedTable",
+                actions=["glue:GetDatabase", "glue:GetTable"],
+                resources=[
+                    self._glue_arn("catalog"),
+                    self._glue_arn(f"database/{self.database_name}"),
+                    self._glue_arn(f"table/{self.database_name}/{self.table_name}"),
+                ],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="DataQuality",
+                actions=["glue:GetDataQualityRuleset", "glue:PublishDataQuality"],
+                resources=[self._glue_arn(f"dataQualityRuleset/{self.ruleset_name}")],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="JobMetrics",
+                actions=["cloudwatch:PutMetricData"],
+                # PutMetricData supports no resource-level permissions; the namespace
+                # condition limits it to Glue's metrics.
+                resources=["*"],
+                conditions={
+                    "StringEquals": {"cloudwatch:namespace": ["Glue", "Glue Data Quality"]}
+                },
+            )
+        )
+        self._acknowledge_lake_grants(role, lake)
+        acknowledge_wildcard_resource(
+            role,
+            "*",
+            "cloudwatch:PutMetricData supports no resource-level permissions; a condition "
+            "limits it to the Glue and Glue Data Quality metric namespaces.",
+        )
+        return role
+
+    def _etl_job(
+        self,
+        prefix: str,
+        lake: LakeAccess,
+        table: CuratedTable,
+        etl: EtlSettings,
+        connection_name: str | None,
+    ) -> glue.CfnJob:
+        """The ETL job (script shipped as an asset): raw CSV -> data-quality check -> curated
+        CSV. One run at a time, job bookmarks on, no retries."""
+        job = glue.CfnJob(
+            self,
+            "EtlJob",
+            name=f"{prefix}-raw-to-curated",
+            description="Raw CSV -> data-quality check -> partitioned CSV in curated",
+            role=self.etl_role.role_arn,
+            command=glue.CfnJob.JobCommandProperty(
+                name="glueetl", python_version="3", script_location=self.script.s3_object_url
+            ),
+            glue_version="5.0",
+            worker_type=etl.worker_type,
+            number_of_workers=etl.workers,
+            timeout=etl.timeout_minutes,
+            max_retries=0,
+            execution_property=glue.CfnJob.ExecutionPropertyProperty(max_concurrent_runs=1),
+            security_configuration=self.security_configuration.ref,
+            connections=glue.CfnJob.ConnectionsListProperty(connections=[connection_name])
+            if connection_name
+            else None,
+            default_arguments={
+                "--job-language": "python",
+                "--job-bookmark-option": "job-bookmark-enable",
+                "--enable-metrics": "true",
+                "--enable-continuous-cloudwatch-log": "true",
+                "--enable-glue-datacatalog": "true",
+                "--source_path": lake.raw.s3_url_for_object(lake.raw_prefix),
+                "--target_path": self.curated_location,
+                "--database": self.database_name,
+                "--table": table.name,
+                "--columns": ",".join(f"{n}:{t}" for n, t in table.columns),
+                "--partition_key": table.partition_key,
+                "--dq_ruleset": self.ruleset_name,
+            },
+        )
+        job.node.add_dependency(self.table)
+        if self.connection is not None:
+            job.node.add_dependency(self.connection)
+        return job
 
     def _ingest_on_arrival(self, prefix: str, lake: LakeAccess, batch: IngestBatching) -> None:
         """Raw objects -> EventBridge -> the Glue workflow ``<prefix>-ingest``, whose event
@@ -493,8 +546,11 @@ class DataCatalog(Construct):
             return None
         return glue.CfnCrawler.ScheduleProperty(schedule_expression=expression)
 
-    @staticmethod
-    def _grant_glue_logs(role: iam.Role, glue_logs_arn: str, ops_key: PlatformKey) -> None:
+    def _grant_glue_logs(self, role: iam.Role, ops_key: PlatformKey) -> None:
+        stack = cdk.Stack.of(self)
+        glue_logs_arn = (
+            f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:/aws-glue/*"
+        )
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="GlueLogs",

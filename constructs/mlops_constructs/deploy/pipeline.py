@@ -108,67 +108,133 @@ class DeployPipeline(Construct):
         template_defaults: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         super().__init__(scope, id)
-        stack = cdk.Stack.of(self)
-        alarms = alarm_topic or notifications
-        arn = f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}"
         self.pipeline_name = f"{prefix}-deploy"
+        self._prefix = prefix
         self._packages_arn = registry.packages_arn
         self._vpc = vpc
-        self.dead_letters = sqs.Queue(
+        # What the deploy actions pass the endpoint stacks (see _parameter_values).
+        self._hostings = hostings
+        self._lake = lake
+        self._alarms = alarm_topic or notifications
+        self._monitor = monitor
+        self._ground_truth_prefix = ground_truth_prefix
+        self._batch_capture_prefix = batch_capture_prefix
+        self._template_defaults = template_defaults or {}
+
+        self.dead_letters = self._dead_letter_queue(ops_key)
+        self.roles = {
+            stage: EndpointRole(self, f"{stage.title()}Role", prefix=prefix, stage=stage, lake=lake)
+            for stage in STAGES
+        }
+        self.templates = s3_assets.Asset(self, "EndpointTemplates", path=str(templates_dir))
+        self.monitor_roles = self._monitor_roles()
+        cfn_role = self._cfn_role(registry)
+        self.test_function = self._staging_test(
+            registry,
+            lambda_dir=lambda_dir,
+            ops_key=ops_key,
+            log_retention=log_retention,
+            payloads=payloads,
+            response_contract=response_contract,
+        )
+        pipeline_role = self._pipeline_role()
+        self.pipeline = self._pipeline(
+            pipeline_role,
+            cfn_role,
+            registry=registry,
+            notifications=notifications,
+            manual_approval=manual_approval,
+            test_max_latency_ms=test_max_latency_ms,
+        )
+        self.deployed = self._deployed_parameter()
+        self.router = self._router(
+            registry, lambda_dir=lambda_dir, ops_key=ops_key, log_retention=log_retention
+        )
+        self.approvals = self._approvals(registry)
+        self.failed_rule = self._failure_rule(notifications)
+        self._acknowledge_cfn_role(cfn_role, registry)
+        self._acknowledge_pipeline_role(pipeline_role, lake)
+
+    def _arn(self, service: str) -> str:
+        """``arn:<partition>:<service>:<region>:<account>`` of this stack."""
+        stack = cdk.Stack.of(self)
+        return f"arn:{stack.partition}:{service}:{stack.region}:{stack.account}"
+
+    def _targets(self) -> tuple[str, ...]:
+        """What the pipeline deploys a stack for: the stages, and batch scoring when monitored."""
+        return (*STAGES, *([BATCH] if BATCH in self.monitor_roles else []))
+
+    def _dead_letter_queue(self, ops_key: PlatformKey) -> sqs.Queue:
+        """The dead-letter queue of the deploy functions (the router and the staging test)."""
+        queue = sqs.Queue(
             self,
             "DeadLetters",
-            queue_name=f"{prefix}-deploy-dlq",
+            queue_name=f"{self._prefix}-deploy-dlq",
             encryption=sqs.QueueEncryption.KMS,
             encryption_master_key=ops_key.key,
             enforce_ssl=True,
             retention_period=cdk.Duration.days(14),
         )
         acknowledge(
-            self.dead_letters,
+            queue,
             "AwsSolutions-SQS3",
             "This queue is itself the dead-letter queue of the deploy functions; a queue behind "
             "it would only move the question.",
         )
-        self.roles = {
-            stage: EndpointRole(self, f"{stage.title()}Role", prefix=prefix, stage=stage, lake=lake)
-            for stage in STAGES
-        }
-        self.templates = s3_assets.Asset(self, "EndpointTemplates", path=str(templates_dir))
+        return queue
 
-        # Model Monitor runs on real-time stages (serverless endpoints capture nothing) and,
-        # when batch scoring captures its jobs, on those.
+    def _monitor_roles(self) -> dict[str, MonitorRole]:
+        """Model Monitor runs on real-time stages (serverless endpoints capture nothing) and,
+        when batch scoring captures its jobs, on those."""
+        monitor = self._monitor
         monitored = [
-            s for s in STAGES if monitor is not None and isinstance(hostings[s], RealtimeSettings)
+            s
+            for s in STAGES
+            if monitor is not None and isinstance(self._hostings[s], RealtimeSettings)
         ]
-        if monitor is not None and batch_capture_prefix is not None:
+        if monitor is not None and self._batch_capture_prefix is not None:
             monitored.append(BATCH)
-        self.monitor_roles = {
+        return {
             target: MonitorRole(
                 self,
                 f"{target.title()}MonitorRole",
-                prefix=prefix,
+                prefix=self._prefix,
                 target=target,
-                lake=lake,
-                ground_truth_prefix=f"{ground_truth_prefix}{target}/",
-                vpc=vpc is not None,
+                lake=self._lake,
+                ground_truth_prefix=f"{self._ground_truth_prefix}{target}/",
+                vpc=self._vpc is not None,
             )
             for target in monitored
         }
 
-        # --- the role CloudFormation deploys endpoints with ----------------------------------
-        cfn_role = iam.Role(
+    def _cfn_role(self, registry: ModelRegistry) -> iam.Role:
+        """The role CloudFormation deploys endpoints with."""
+        role = iam.Role(
             self,
             "CfnRole",
-            role_name=f"{prefix}-deploy-cfn",
+            role_name=f"{self._prefix}-deploy-cfn",
             assumed_by=iam.ServicePrincipal("cloudformation.amazonaws.com"),
             description="CloudFormation deploying the staging and production endpoints",
         )
+        self._grant_endpoints(role, registry)
+        self._monitoring_resources = self._grant_monitors(role)
+        self._grant_alarms(role)
+        self._grant_autoscaling(role)
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="EndpointVolumeKey",
+                actions=["kms:CreateGrant", "kms:DescribeKey"],
+                resources=[self._lake.key.key_arn],
+            )
+        )
+        return role
+
+    def _grant_endpoints(self, role: iam.Role, registry: ModelRegistry) -> None:
+        """The endpoints, their models and configs, the model versions and the endpoint roles."""
+        arn = self._arn("sagemaker")
+        prefix = self._prefix
         endpoint_names = [f"{prefix}-{s}" for s in STAGES]
-        # Alarms, schedules and job definitions are named after their target.
-        target_names = [
-            f"{prefix}-{t}" for t in (*STAGES, *([BATCH] if BATCH in monitored else []))
-        ]
-        cfn_role.add_to_policy(
+        role.add_to_policy(
             iam.PolicyStatement(
                 sid="Endpoints",
                 actions=[
@@ -181,7 +247,7 @@ class DeployPipeline(Construct):
                 resources=[f"{arn}:endpoint/{n}" for n in endpoint_names],
             )
         )
-        cfn_role.add_to_policy(
+        role.add_to_policy(
             iam.PolicyStatement(
                 sid="ModelsAndConfigs",
                 actions=[
@@ -200,8 +266,8 @@ class DeployPipeline(Construct):
                 ],
             )
         )
-        registry.grant_read(cfn_role)
-        cfn_role.add_to_policy(
+        registry.grant_read(role)
+        role.add_to_policy(
             iam.PolicyStatement(
                 sid="PassEndpointRoles",
                 actions=["iam:PassRole"],
@@ -210,44 +276,55 @@ class DeployPipeline(Construct):
                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
             )
         )
-        self._monitoring_resources: list[str] = []
-        if self.monitor_roles:
-            kinds = (
-                "data-quality-job-definition",
-                "model-quality-job-definition",
-                "model-bias-job-definition",
-                "model-explainability-job-definition",
-                "monitoring-schedule",
+
+    def _grant_monitors(self, role: iam.Role) -> list[str]:
+        """The job definitions and schedules of the monitored targets (none without monitoring);
+        returns their ARNs."""
+        if not self.monitor_roles:
+            return []
+        arn = self._arn("sagemaker")
+        kinds = (
+            "data-quality-job-definition",
+            "model-quality-job-definition",
+            "model-bias-job-definition",
+            "model-explainability-job-definition",
+            "monitoring-schedule",
+        )
+        resources = [
+            f"{arn}:{kind}/{self._prefix}-{t}-*" for kind in kinds for t in self.monitor_roles
+        ]
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="Monitors",
+                actions=[
+                    "sagemaker:AddTags",
+                    "sagemaker:CreateDataQualityJobDefinition",
+                    "sagemaker:CreateModelBiasJobDefinition",
+                    "sagemaker:CreateModelExplainabilityJobDefinition",
+                    "sagemaker:CreateModelQualityJobDefinition",
+                    "sagemaker:CreateMonitoringSchedule",
+                    "sagemaker:DeleteDataQualityJobDefinition",
+                    "sagemaker:DeleteModelBiasJobDefinition",
+                    "sagemaker:DeleteModelExplainabilityJobDefinition",
+                    "sagemaker:DeleteModelQualityJobDefinition",
+                    "sagemaker:DeleteMonitoringSchedule",
+                    "sagemaker:DescribeDataQualityJobDefinition",
+                    "sagemaker:DescribeModelBiasJobDefinition",
+                    "sagemaker:DescribeModelExplainabilityJobDefinition",
+                    "sagemaker:DescribeModelQualityJobDefinition",
+                    "sagemaker:DescribeMonitoringSchedule",
+                    "sagemaker:UpdateMonitoringSchedule",
+                ],
+                resources=resources,
             )
-            self._monitoring_resources = [
-                f"{arn}:{kind}/{f'{prefix}-{t}'}-*" for kind in kinds for t in self.monitor_roles
-            ]
-            cfn_role.add_to_policy(
-                iam.PolicyStatement(
-                    sid="Monitors",
-                    actions=[
-                        "sagemaker:AddTags",
-                        "sagemaker:CreateDataQualityJobDefinition",
-                        "sagemaker:CreateModelBiasJobDefinition",
-                        "sagemaker:CreateModelExplainabilityJobDefinition",
-                        "sagemaker:CreateModelQualityJobDefinition",
-                        "sagemaker:CreateMonitoringSchedule",
-                        "sagemaker:DeleteDataQualityJobDefinition",
-                        "sagemaker:DeleteModelBiasJobDefinition",
-                        "sagemaker:DeleteModelExplainabilityJobDefinition",
-                        "sagemaker:DeleteModelQualityJobDefinition",
-                        "sagemaker:DeleteMonitoringSchedule",
-                        "sagemaker:DescribeDataQualityJobDefinition",
-                        "sagemaker:DescribeModelBiasJobDefinition",
-                        "sagemaker:DescribeModelExplainabilityJobDefinition",
-                        "sagemaker:DescribeModelQualityJobDefinition",
-                        "sagemaker:DescribeMonitoringSchedule",
-                        "sagemaker:UpdateMonitoringSchedule",
-                    ],
-                    resources=self._monitoring_resources,
-                )
-            )
-        cfn_role.add_to_policy(
+        )
+        return resources
+
+    def _grant_alarms(self, role: iam.Role) -> None:
+        """The endpoints' and monitors' alarms (rollback, health, drift)."""
+        # Alarms, schedules and job definitions are named after their target.
+        target_names = [f"{self._prefix}-{t}" for t in self._targets()]
+        role.add_to_policy(
             iam.PolicyStatement(
                 sid="RollbackAlarms",
                 actions=[
@@ -256,17 +333,15 @@ class DeployPipeline(Construct):
                     "cloudwatch:PutMetricAlarm",
                     "cloudwatch:TagResource",
                 ],
-                resources=[
-                    f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}:alarm:{n}-*"
-                    for n in target_names
-                ],
+                resources=[f"{self._arn('cloudwatch')}:alarm:{n}-*" for n in target_names],
             )
         )
-        scalable_targets = (
-            f"arn:{stack.partition}:application-autoscaling:{stack.region}:{stack.account}"
-            ":scalable-target/*"
-        )
-        cfn_role.add_to_policy(
+
+    def _grant_autoscaling(self, role: iam.Role) -> None:
+        """The endpoints' scalable targets and policies, and SageMaker's scaling role."""
+        stack = cdk.Stack.of(self)
+        scalable_targets = f"{self._arn('application-autoscaling')}:scalable-target/*"
+        role.add_to_policy(
             iam.PolicyStatement(
                 sid="Autoscaling",
                 actions=[
@@ -278,7 +353,7 @@ class DeployPipeline(Construct):
                 resources=[scalable_targets],
             )
         )
-        cfn_role.add_to_policy(
+        role.add_to_policy(
             iam.PolicyStatement(
                 sid="AutoscalingRead",
                 actions=[
@@ -290,12 +365,12 @@ class DeployPipeline(Construct):
             )
         )
         acknowledge_wildcard_resource(
-            cfn_role,
+            role,
             scalable_targets,
             "Scalable targets get an id from Application Auto Scaling when registered; the "
             "write actions are limited to this account's targets in this region.",
         )
-        cfn_role.add_to_policy(
+        role.add_to_policy(
             iam.PolicyStatement(
                 sid="AutoscalingServiceLinkedRole",
                 actions=["iam:CreateServiceLinkedRole"],
@@ -311,18 +386,21 @@ class DeployPipeline(Construct):
                 },
             )
         )
-        cfn_role.add_to_policy(
-            iam.PolicyStatement(
-                sid="EndpointVolumeKey",
-                actions=["kms:CreateGrant", "kms:DescribeKey"],
-                resources=[lake.key.key_arn],
-            )
-        )
 
-        # --- the staging test ------------------------------------------------------------------
-        self.test_function = self._function(
+    def _staging_test(
+        self,
+        registry: ModelRegistry,
+        *,
+        lambda_dir: Path,
+        ops_key: PlatformKey,
+        log_retention: logs.RetentionDays,
+        payloads: Sequence[Mapping[str, str]],
+        response_contract: Mapping[str, Any],
+    ) -> lambda_.Function:
+        """The staging test (``endpoint_test``) the ``TestStaging`` stage invokes."""
+        function = self._function(
             "EndpointTest",
-            name=f"{prefix}-endpoint-test",
+            name=f"{self._prefix}-endpoint-test",
             code=lambda_dir / "endpoint_test",
             description="Tests the staging endpoint for the deploy pipeline",
             ops_key=ops_key,
@@ -336,22 +414,80 @@ class DeployPipeline(Construct):
             # Each payload may wait for a cold serverless endpoint (about a minute).
             timeout=cdk.Duration.minutes(3),
         )
-        self.test_function.add_to_role_policy(
+        function.add_to_role_policy(
             iam.PolicyStatement(
                 sid="InvokeStaging",
                 actions=["sagemaker:InvokeEndpoint"],
-                resources=[f"{arn}:endpoint/{prefix}-staging"],
+                resources=[f"{self._arn('sagemaker')}:endpoint/{self._prefix}-staging"],
             )
         )
-        registry.grant_read(self.test_function)
+        registry.grant_read(function)
         acknowledge_wildcard_resource(
-            self.test_function.role,  # type: ignore[arg-type]
+            function.role,  # type: ignore[arg-type]
             "*",
             "codepipeline:PutJobSuccessResult and PutJobFailureResult support no resource-level "
             "permissions; the CDK action grants only those two.",
         )
+        return function
 
-        # --- the pipeline ----------------------------------------------------------------------
+    def _pipeline_role(self) -> iam.Role:
+        """The pipeline's role, which its actions use too (``use_pipeline_role_for_actions``)."""
+        return iam.Role(
+            self,
+            "PipelineRole",
+            role_name=f"{self._prefix}-deploy-pipeline",
+            assumed_by=iam.ServicePrincipal("codepipeline.amazonaws.com"),
+        )
+
+    def _pipeline(
+        self,
+        role: iam.Role,
+        cfn_role: iam.Role,
+        *,
+        registry: ModelRegistry,
+        notifications: NotificationTopic,
+        manual_approval: bool,
+        test_max_latency_ms: int,
+    ) -> codepipeline.Pipeline:
+        """The pipeline: Source -> Staging -> TestStaging -> (Approve) -> Production."""
+        package, baselines = self._variables()
+        source = codepipeline.Artifact("Templates")
+
+        def deploy(stage: str) -> actions.CloudFormationCreateUpdateStackAction:
+            return self._deploy_action(
+                stage, package=package, baselines=baselines, source=source, cfn_role=cfn_role
+            )
+
+        stages = [
+            self._source_stage(source),
+            codepipeline.StageProps(stage_name="Staging", actions=[deploy("staging")]),
+            self._test_stage(registry, package, test_max_latency_ms),
+        ]
+        if manual_approval:
+            stages.append(self._approval_stage(notifications))
+        production = [deploy("prod")]
+        if BATCH in self.monitor_roles:
+            production.append(deploy(BATCH))  # batch scoring uses the same approved version
+        stages.append(codepipeline.StageProps(stage_name="Production", actions=production))
+        pipeline = codepipeline.Pipeline(
+            self,
+            "Pipeline",
+            pipeline_name=self.pipeline_name,
+            pipeline_type=codepipeline.PipelineType.V2,
+            execution_mode=codepipeline.ExecutionMode.SUPERSEDED,
+            variables=[package, *baselines.values()],
+            artifact_bucket=self._lake.artifacts,
+            role=role,
+            use_pipeline_role_for_actions=True,
+            restart_execution_on_update=False,
+            stages=stages,
+        )
+        depend_on_role_policy_only(pipeline, role)
+        return pipeline
+
+    @staticmethod
+    def _variables() -> tuple[codepipeline.Variable, dict[str, codepipeline.Variable]]:
+        """The pipeline's variables: the model package version to deploy and its baselines."""
         package = codepipeline.Variable(
             variable_name="ModelPackageArn",
             default_value="none",
@@ -360,7 +496,7 @@ class DeployPipeline(Construct):
         # The deployed version's baselines, passed by the router ("none": not carried). Declared
         # even with monitoring off: the router always passes them, and CodePipeline refuses
         # variables a pipeline does not declare.
-        baseline_vars = {
+        baselines = {
             name: codepipeline.Variable(
                 variable_name=name,
                 default_value=NONE,
@@ -368,148 +504,160 @@ class DeployPipeline(Construct):
             )
             for name in BASELINE_PARAMETERS
         }
-        pipeline_role = iam.Role(
-            self,
-            "PipelineRole",
-            role_name=f"{prefix}-deploy-pipeline",
-            assumed_by=iam.ServicePrincipal("codepipeline.amazonaws.com"),
-        )
-        source = codepipeline.Artifact("Templates")
+        return package, baselines
 
-        def deploy(stage: str, run_order: int = 1) -> actions.CloudFormationCreateUpdateStackAction:
-            batch = stage == BATCH
-            values = {
-                "ModelPackageArn": package.reference(),
-                "DataKeyArn": lake.key.key_arn,
-                "CaptureUri": lake.artifacts.s3_url_for_object(
-                    batch_capture_prefix
-                    if batch and batch_capture_prefix
-                    else capture_prefix(stage)
-                ),
-                "AlarmTopicArn": alarms.topic.topic_arn,
-            }
-            if not batch:
-                values["ExecutionRoleArn"] = self.roles[stage].role.role_arn
-            if stage in self.monitor_roles:
-                values["MonitorRoleArn"] = self.monitor_roles[stage].role.role_arn
-                values["MonitorOutputUri"] = lake.artifacts.s3_url_for_object(
-                    monitoring_prefix(stage)
-                )
-                values["GroundTruthUri"] = lake.curated.s3_url_for_object(
-                    f"{ground_truth_prefix}{stage}/"
-                )
-                values.update({n: v.reference() for n, v in baseline_vars.items()})
-            if vpc is not None:
-                values["SubnetIds"] = cdk.Fn.join(",", [s.subnet_id for s in vpc.subnets])
-                values["SecurityGroupId"] = vpc.security_group.security_group_id
-            # Exactly the template's parameters: CloudFormation rejects any other override.
-            names = template_parameters(
-                None if batch else hostings[stage],
-                vpc is not None,
-                monitor if stage in self.monitor_roles else None,
-            )
-            # Values the template names as defaults are not repeated (see template_defaults).
-            named = (template_defaults or {}).get(stage, {})
-            for name, default in named.items():
-                resolved = stack.resolve(values[name])
-                if isinstance(resolved, str) and resolved != default:
-                    raise ValueError(f"{stage}: template default {name}={default} != {resolved}")
-            overrides = {name: values[name] for name in names if name not in named}
-            # Longest forms of what resolves only at deploy time.
-            longest = {"DataKeyArn": 100, "SubnetIds": 3 * 25, "SecurityGroupId": 25}
-            length = overrides_length(overrides, {n: longest.get(n, 200) for n in overrides})
-            if length > OVERRIDES_MAX:
-                raise ValueError(
-                    f"{stack_name(prefix, stage)}: the deploy action's parameter overrides take "
-                    f"up to {length} characters, over CodePipeline's {OVERRIDES_MAX}. Fix: "
-                    "shorten project_name or the environment name"
-                )
-            return actions.CloudFormationCreateUpdateStackAction(
-                action_name=f"Deploy{stage.title()}",
-                stack_name=stack_name(prefix, stage),
-                template_path=source.at_path(template_file(prefix, stage)),
-                admin_permissions=False,
-                deployment_role=cfn_role,
-                parameter_overrides=overrides,
-                run_order=run_order,
-            )
-
-        stages = [
-            codepipeline.StageProps(
-                stage_name="Source",
-                actions=[
-                    actions.S3SourceAction(
-                        action_name="Templates",
-                        bucket=self.templates.bucket,
-                        bucket_key=self.templates.s3_object_key,
-                        output=source,
-                        trigger=actions.S3Trigger.NONE,  # started by the router only
-                    )
-                ],
+    def _parameter_values(
+        self,
+        stage: str,
+        package: codepipeline.Variable,
+        baselines: Mapping[str, codepipeline.Variable],
+    ) -> dict[str, str]:
+        """Every parameter value the endpoint stack of ``stage`` may take."""
+        batch = stage == BATCH
+        lake = self._lake
+        values = {
+            "ModelPackageArn": package.reference(),
+            "DataKeyArn": lake.key.key_arn,
+            "CaptureUri": lake.artifacts.s3_url_for_object(
+                self._batch_capture_prefix
+                if batch and self._batch_capture_prefix
+                else capture_prefix(stage)
             ),
-            codepipeline.StageProps(stage_name="Staging", actions=[deploy("staging")]),
-            codepipeline.StageProps(
-                stage_name="TestStaging",
-                actions=[
-                    actions.LambdaInvokeAction(
-                        action_name="InvokeStaging",
-                        lambda_=self.test_function,
-                        user_parameters={
-                            "endpoint_name": f"{prefix}-staging",
-                            "model_package_group": registry.name,
-                            "model_package_arn": package.reference(),
-                            "max_latency_ms": test_max_latency_ms,
-                        },
-                    )
-                ],
-            ),
-        ]
-        if manual_approval:
-            stages.append(
-                codepipeline.StageProps(
-                    stage_name="Approve",
-                    actions=[
-                        actions.ManualApprovalAction(
-                            action_name="ApproveProduction",
-                            notification_topic=notifications.topic,
-                            additional_information=(
-                                f"The staging endpoint {prefix}-staging passed its tests. "
-                                "Approve to roll the model out to production."
-                            ),
-                        )
-                    ],
-                )
+            "AlarmTopicArn": self._alarms.topic.topic_arn,
+        }
+        if not batch:
+            values["ExecutionRoleArn"] = self.roles[stage].role.role_arn
+        if stage in self.monitor_roles:
+            values["MonitorRoleArn"] = self.monitor_roles[stage].role.role_arn
+            values["MonitorOutputUri"] = lake.artifacts.s3_url_for_object(monitoring_prefix(stage))
+            values["GroundTruthUri"] = lake.curated.s3_url_for_object(
+                f"{self._ground_truth_prefix}{stage}/"
             )
-        production = [deploy("prod")]
-        if BATCH in self.monitor_roles:
-            production.append(deploy(BATCH))  # batch scoring uses the same approved version
-        stages.append(codepipeline.StageProps(stage_name="Production", actions=production))
-        self.pipeline = codepipeline.Pipeline(
-            self,
-            "Pipeline",
-            pipeline_name=self.pipeline_name,
-            pipeline_type=codepipeline.PipelineType.V2,
-            execution_mode=codepipeline.ExecutionMode.SUPERSEDED,
-            variables=[package, *baseline_vars.values()],
-            artifact_bucket=lake.artifacts,
-            role=pipeline_role,
-            use_pipeline_role_for_actions=True,
-            restart_execution_on_update=False,
-            stages=stages,
-        )
-        depend_on_role_policy_only(self.pipeline, pipeline_role)
+            values.update({n: v.reference() for n, v in baselines.items()})
+        if self._vpc is not None:
+            values["SubnetIds"] = cdk.Fn.join(",", [s.subnet_id for s in self._vpc.subnets])
+            values["SecurityGroupId"] = self._vpc.security_group.security_group_id
+        return values
 
-        # --- the router --------------------------------------------------------------------------
-        self.deployed = ssm.StringParameter(
+    def _deploy_action(
+        self,
+        stage: str,
+        *,
+        package: codepipeline.Variable,
+        baselines: Mapping[str, codepipeline.Variable],
+        source: codepipeline.Artifact,
+        cfn_role: iam.Role,
+        run_order: int = 1,
+    ) -> actions.CloudFormationCreateUpdateStackAction:
+        """CloudFormation deploys the endpoint stack of ``stage`` (a stage or batch scoring)."""
+        stack = cdk.Stack.of(self)
+        prefix = self._prefix
+        values = self._parameter_values(stage, package, baselines)
+        # Exactly the template's parameters: CloudFormation rejects any other override.
+        names = template_parameters(
+            None if stage == BATCH else self._hostings[stage],
+            self._vpc is not None,
+            self._monitor if stage in self.monitor_roles else None,
+        )
+        # Values the template names as defaults are not repeated (see template_defaults).
+        named = self._template_defaults.get(stage, {})
+        for name, default in named.items():
+            resolved = stack.resolve(values[name])
+            if isinstance(resolved, str) and resolved != default:
+                raise ValueError(f"{stage}: template default {name}={default} != {resolved}")
+        overrides = {name: values[name] for name in names if name not in named}
+        # Longest forms of what resolves only at deploy time.
+        longest = {"DataKeyArn": 100, "SubnetIds": 3 * 25, "SecurityGroupId": 25}
+        length = overrides_length(overrides, {n: longest.get(n, 200) for n in overrides})
+        if length > OVERRIDES_MAX:
+            raise ValueError(
+                f"{stack_name(prefix, stage)}: the deploy action's parameter overrides take "
+                f"up to {length} characters, over CodePipeline's {OVERRIDES_MAX}. Fix: "
+                "shorten project_name or the environment name"
+            )
+        return actions.CloudFormationCreateUpdateStackAction(
+            action_name=f"Deploy{stage.title()}",
+            stack_name=stack_name(prefix, stage),
+            template_path=source.at_path(template_file(prefix, stage)),
+            admin_permissions=False,
+            deployment_role=cfn_role,
+            parameter_overrides=overrides,
+            run_order=run_order,
+        )
+
+    def _source_stage(self, source: codepipeline.Artifact) -> codepipeline.StageProps:
+        """``Source``: the endpoint templates (a CDK asset)."""
+        return codepipeline.StageProps(
+            stage_name="Source",
+            actions=[
+                actions.S3SourceAction(
+                    action_name="Templates",
+                    bucket=self.templates.bucket,
+                    bucket_key=self.templates.s3_object_key,
+                    output=source,
+                    trigger=actions.S3Trigger.NONE,  # started by the router only
+                )
+            ],
+        )
+
+    def _test_stage(
+        self, registry: ModelRegistry, package: codepipeline.Variable, max_latency_ms: int
+    ) -> codepipeline.StageProps:
+        """``TestStaging``: the staging test invoked on the staging endpoint."""
+        return codepipeline.StageProps(
+            stage_name="TestStaging",
+            actions=[
+                actions.LambdaInvokeAction(
+                    action_name="InvokeStaging",
+                    lambda_=self.test_function,
+                    user_parameters={
+                        "endpoint_name": f"{self._prefix}-staging",
+                        "model_package_group": registry.name,
+                        "model_package_arn": package.reference(),
+                        "max_latency_ms": max_latency_ms,
+                    },
+                )
+            ],
+        )
+
+    def _approval_stage(self, notifications: NotificationTopic) -> codepipeline.StageProps:
+        """``Approve``: a manual approval before production, announced on ``notifications``."""
+        return codepipeline.StageProps(
+            stage_name="Approve",
+            actions=[
+                actions.ManualApprovalAction(
+                    action_name="ApproveProduction",
+                    notification_topic=notifications.topic,
+                    additional_information=(
+                        f"The staging endpoint {self._prefix}-staging passed its tests. "
+                        "Approve to roll the model out to production."
+                    ),
+                )
+            ],
+        )
+
+    def _deployed_parameter(self) -> ssm.StringParameter:
+        """The router's record of the last version started: replays start nothing."""
+        return ssm.StringParameter(
             self,
             "Deployed",
-            parameter_name=f"/{prefix}/deploy/last-started",
+            parameter_name=f"/{self._prefix}/deploy/last-started",
             string_value="none",
             description="The model package version whose deployment was started last",
         )
-        self.router = self._function(
+
+    def _router(
+        self,
+        registry: ModelRegistry,
+        *,
+        lambda_dir: Path,
+        ops_key: PlatformKey,
+        log_retention: logs.RetentionDays,
+    ) -> lambda_.Function:
+        """The router (``deploy_router``): starts the pipeline for newly approved versions."""
+        router = self._function(
             "Router",
-            name=f"{prefix}-deploy-router",
+            name=f"{self._prefix}-deploy-router",
             code=lambda_dir / "deploy_router",
             description="Starts the deploy pipeline for newly approved model versions",
             ops_key=ops_key,
@@ -517,20 +665,24 @@ class DeployPipeline(Construct):
             environment={
                 "MODEL_PACKAGE_GROUP": registry.name,
                 "DEPLOY_PIPELINE": self.pipeline_name,
-                "DEPLOYED_PARAMETER": f"/{prefix}/deploy/last-started",
+                "DEPLOYED_PARAMETER": f"/{self._prefix}/deploy/last-started",
             },
         )
-        registry.grant_read(self.router)
-        self.deployed.grant_read(self.router)
-        self.deployed.grant_write(self.router)
-        self.router.add_to_role_policy(
+        registry.grant_read(router)
+        self.deployed.grant_read(router)
+        self.deployed.grant_write(router)
+        router.add_to_role_policy(
             iam.PolicyStatement(
                 sid="StartDeploy",
                 actions=["codepipeline:StartPipelineExecution"],
                 resources=[self.pipeline.pipeline_arn],
             )
         )
-        self.approvals = events.Rule(
+        return router
+
+    def _approvals(self, registry: ModelRegistry) -> events.Rule:
+        """Approvals of a version of ``registry`` go to the router."""
+        return events.Rule(
             self,
             "Approved",
             description=f"A version of {registry.name} was approved",
@@ -544,13 +696,15 @@ class DeployPipeline(Construct):
             ),
             targets=[targets.LambdaFunction(self.router, retry_attempts=2)],
         )
-        self.failed_rule = self.pipeline.on_state_change(
+
+    def _failure_rule(self, notifications: NotificationTopic) -> events.Rule:
+        """A failed pipeline execution is published to ``notifications``."""
+        return self.pipeline.on_state_change(
             "Failed",
             description="The deploy pipeline failed (staging test, CloudFormation or rollback)",
             event_pattern=events.EventPattern(detail={"state": ["FAILED"]}),
             target=notifications.target(),
         )
-        self._acknowledge(stack, cfn_role, pipeline_role, registry, lake)
 
     def _function(
         self,
@@ -588,16 +742,10 @@ class DeployPipeline(Construct):
         )
         return function
 
-    def _acknowledge(
-        self,
-        stack: cdk.Stack,
-        cfn_role: iam.Role,
-        pipeline_role: iam.Role,
-        registry: ModelRegistry,
-        lake: LakeAccess,
-    ) -> None:
-        arn = f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}"
-        prefix = self.pipeline_name.removesuffix("-deploy")
+    def _acknowledge_cfn_role(self, cfn_role: iam.Role, registry: ModelRegistry) -> None:
+        """cdk-nag findings on the CloudFormation role, with the reason each is acceptable."""
+        arn = self._arn("sagemaker")
+        prefix = self._prefix
         acknowledge_inline_policy(cfn_role)
         acknowledge_wildcard_resource(
             cfn_role,
@@ -615,11 +763,10 @@ class DeployPipeline(Construct):
                 "CloudFormation names each model and endpoint config after the endpoint stack; "
                 "access is limited to this environment's endpoint stacks.",
             )
-        targets = (*STAGES, *([BATCH] if BATCH in self.monitor_roles else []))
-        for target in targets:
+        for target in self._targets():
             acknowledge_wildcard_resource(
                 cfn_role,
-                f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}:alarm:{prefix}-{target}-*",
+                f"{self._arn('cloudwatch')}:alarm:{prefix}-{target}-*",
                 "An endpoint's or monitor's alarms are named after it (5xx, latency, health, "
                 "drift); access is limited to that name prefix.",
             )
@@ -635,6 +782,10 @@ class DeployPipeline(Construct):
             registry.packages_arn,
             "Model versions are numbered by SageMaker; read access is limited to this group.",
         )
+
+    def _acknowledge_pipeline_role(self, pipeline_role: iam.Role, lake: LakeAccess) -> None:
+        """cdk-nag findings on the pipeline's role, with the reason each is acceptable."""
+        stack = cdk.Stack.of(self)
         acknowledge_inline_policy(pipeline_role)
         acknowledge_grant_actions(
             pipeline_role,
@@ -660,11 +811,10 @@ class DeployPipeline(Construct):
                 "Read-only CloudFormation action groups CDK's CloudFormation action grants on "
                 "the two endpoint stacks it deploys.",
             )
-        for target in targets:
+        for target in self._targets():
             acknowledge_wildcard_resource(
                 pipeline_role,
-                f"arn:{stack.partition}:cloudformation:{stack.region}:{stack.account}"
-                f":stack/{stack_name(prefix, target)}/*",
+                f"{self._arn('cloudformation')}:stack/{stack_name(self._prefix, target)}/*",
                 "A stack ARN ends in an id CloudFormation assigns at creation; access is limited "
                 "to the named endpoint stack.",
             )
