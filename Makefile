@@ -62,9 +62,9 @@ lint: $(PY_STAMP)
 	ruff check .
 	ruff format --check .
 
+# Each example project is type-checked on its own: their entry points share module names.
 typecheck: $(PY_STAMP)
 	mypy
-	# Each example project on its own: their entry points share module names (train, evaluate).
 	MYPYPATH=projects/demand/src:projects/demand/tests mypy --strict --ignore-missing-imports projects/demand/src projects/demand/tests
 
 unit: install

@@ -161,9 +161,10 @@ def _scaling(counts: list[int], runs: int) -> None:
         )
         print(f"empty CDK app (jsii floor), median of {runs}: {floor:.2f} s")
         print(
-            f"{'projects':>8} {'synth s':>8} {'x floor':>8} {'s/project':>9} {'stacks':>6} "
+            f"{'projects':>8} {'synth s':>8} {'x floor':>8} {'s/added':>9} {'stacks':>6} "
             f"{'resources':>9} {'largest stack':>28} {'res %':>6} {'size %':>6}"
         )
+        first: tuple[int, float] | None = None
         for count in counts:
             data = projects_config(count)
             times = [
@@ -171,6 +172,9 @@ def _scaling(counts: list[int], runs: int) -> None:
                 for i in range(runs)
             ]
             t = statistics.median(times)
+            first = first or (count, t)
+            # Seconds each project beyond the first count adds (the fixed part excluded).
+            added = (t - first[1]) / (count - first[0]) if count > first[0] else float("nan")
             paths = sorted(Path(tmp, f"n{count}-0").glob("assembly-*/*.template.json"))
             paths += sorted(Path(tmp, f"n{count}-0").glob("asset.*/*.template.json"))
             sizes = []
@@ -179,7 +183,7 @@ def _scaling(counts: list[int], runs: int) -> None:
                 sizes.append((resources / MAX_RESOURCES, path.stat().st_size, resources, path))
             worst = max(sizes, key=lambda x: max(x[0], x[1] / MAX_TEMPLATE_BYTES))
             print(
-                f"{count:8d} {t:8.2f} {t / floor:8.2f} {(t - floor) / count:9.2f} "
+                f"{count:8d} {t:8.2f} {t / floor:8.2f} {added:9.2f} "
                 f"{len(paths):6d} {sum(s[2] for s in sizes):9d} "
                 f"{worst[3].stem.removesuffix('.template')[-28:]:>28} {worst[0]:6.1%} "
                 f"{worst[1] / MAX_TEMPLATE_BYTES:6.1%}"
