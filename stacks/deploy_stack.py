@@ -23,6 +23,7 @@ from mlops_constructs.deploy.templates import template_defaults
 from mlops_constructs.monitor import DeadLetterAlarm, FailureAlarm, MonitorImages
 from mlops_constructs.notifications import NotificationTopic
 from mlops_constructs.observability import retention_days
+from mlops_constructs.security.jobs import image_repository_arns
 from stacks.config import DeployStageConfig, PlatformConfig, ProjectConfig
 from stacks.context import project_context
 from stacks.data_stack import ProjectDataStack
@@ -97,6 +98,12 @@ class DeployStack(cdk.Stack):
             "prod": hosting(deploy.production, project),
         }
         monitor = monitor_settings(project)
+        # Bring your own container: the serving image's repository (pulled as the model's role).
+        serving_repositories = (
+            image_repository_arns(self.partition, [project.images.serving])
+            if project.images is not None
+            else []
+        )
         batch_monitor = monitor is not None and deploy.batch.enabled
         monitored = monitored_targets(project)
         defaults = template_defaults(
@@ -159,6 +166,7 @@ class DeployStack(cdk.Stack):
             template_defaults=defaults,
             payloads=[p.model_dump() for p in deploy.test_payloads],
             response_contract=response_contract(project),
+            image_repositories=serving_repositories,
         )
         FailureAlarm(
             self,
@@ -210,4 +218,5 @@ class DeployStack(cdk.Stack):
                 vpc=network.vpc if network else None,
                 subnets=network.subnets if network else (),
                 security_group=network.workload_security_group if network else None,
+                image_repositories=serving_repositories,
             )

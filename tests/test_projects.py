@@ -184,3 +184,33 @@ def test_a_project_depends_only_on_the_environment_and_itself(example_synth: Syn
             depends = {d.stack_name for d in stack.dependencies}
             assert depends <= shared | own, (stack.stack_name, depends - shared - own)
     assert not {d.stack_name for d in stage.data.dependencies}
+
+
+def test_own_images_are_pulled_only_from_the_projects_repositories(
+    example_synth: Synthesized,
+) -> None:
+    """Bring your own container: the pipeline role pulls the team's training image, the
+    endpoint roles its serving image; projects on AWS's images get no ECR permission."""
+
+    def ecr_resources(project: str, part: str, role: str) -> list[Any]:
+        resources = _resources(example_synth, project, part)
+        found: list[Any] = []
+        for policy in _typed(resources, "AWS::IAM::Policy"):
+            roles = json.dumps(policy["Roles"])
+            if role not in roles:
+                continue
+            for statement in policy["PolicyDocument"]["Statement"]:
+                actions = statement["Action"]
+                actions = actions if isinstance(actions, list) else [actions]
+                if any(a.startswith("ecr:") for a in actions):
+                    found.append(statement["Resource"])
+        return found
+
+    repo = f"arn:aws:ecr:eu-west-1:{ACCOUNT}:repository"
+    pipeline = ecr_resources("fraud", "build", "TrainingRole")
+    assert [f"{repo}/fraud-serve", f"{repo}/fraud-train"] in pipeline and "*" in pipeline
+    endpoint = ecr_resources("fraud", "deploy", "DeployStagingRole")
+    assert [f"{repo}/fraud-serve"] in endpoint or f"{repo}/fraud-serve" in endpoint
+    for project in ("churn", "demand"):
+        assert ecr_resources(project, "build", "TrainingRole") == []
+        assert ecr_resources(project, "deploy", "DeployStagingRole") == []

@@ -88,7 +88,9 @@ def endpoint_stacks(outdir: Path, account: str, region: str) -> list[Stack]:
     """The endpoint templates the deploy pipelines deploy (assets of the deploy stacks), as the
     stacks they become: named after the file, in the pipeline's own account and region."""
     return [
-        Stack(path.name.removesuffix(".template.json"), account, region, json.loads(path.read_text()))
+        Stack(
+            path.name.removesuffix(".template.json"), account, region, json.loads(path.read_text())
+        )
         for path in sorted(outdir.glob("asset.*/*.template.json"))
     ]
 
@@ -121,6 +123,7 @@ ARNS: dict[str, tuple[str | None, str]] = {
     "AWS::DynamoDB::Table": ("TableName", "arn:{p}:dynamodb:{r}:{a}:table/{n}"),
     "AWS::DynamoDB::GlobalTable": ("TableName", "arn:{p}:dynamodb:{r}:{a}:table/{n}"),
     "AWS::Glue::Database": ("DatabaseInput.Name", "arn:{p}:glue:{r}:{a}:database/{n}"),
+    "AWS::Glue::Table": ("TableInput.Name", "arn:{p}:glue:{r}:{a}:table/{database}/{n}"),
     "AWS::Glue::Job": ("Name", "arn:{p}:glue:{r}:{a}:job/{n}"),
     "AWS::Glue::Crawler": ("Name", "arn:{p}:glue:{r}:{a}:crawler/{n}"),
     "AWS::Glue::Workflow": ("Name", "arn:{p}:glue:{r}:{a}:workflow/{n}"),
@@ -161,14 +164,14 @@ POLICY_PROPERTIES = {"ResourcePolicy", "RepositoryPolicyText"}  # DynamoDB table
 # Ref of these types is the ARN (else the physical name).
 REF_IS_ARN = {"AWS::SNS::Topic", "AWS::SageMaker::ModelPackageGroup"}
 
-# GetAtt attribute -> what it returns, per type ("arn", "name", "url" or a format).
+# GetAtt attribute -> what it returns, per type: "name", "url", or a format of {arn}.
 ATTRIBUTES: dict[tuple[str, str], str] = {
     ("AWS::SQS::Queue", "QueueName"): "name",
     ("AWS::SQS::Queue", "QueueUrl"): "url",
-    ("AWS::SNS::Topic", "TopicArn"): "arn",
+    ("AWS::SNS::Topic", "TopicArn"): "{arn}",
     ("AWS::SNS::Topic", "TopicName"): "name",
-    ("AWS::SageMaker::ModelPackageGroup", "ModelPackageGroupArn"): "arn",
-    ("AWS::SageMaker::Pipeline", "PipelineArn"): "arn",
+    ("AWS::SageMaker::ModelPackageGroup", "ModelPackageGroupArn"): "{arn}",
+    ("AWS::SageMaker::Pipeline", "PipelineArn"): "{arn}",
     ("AWS::SageMaker::Endpoint", "EndpointName"): "name",
     ("AWS::SageMaker::EndpointConfig", "EndpointConfigName"): "name",
     ("AWS::SageMaker::Model", "ModelName"): "name",
@@ -228,11 +231,11 @@ class Inventory:
         name = self.name_of(stack, logical_id)
         if kind == "AWS::SSM::Parameter":
             name = name.removeprefix("/")
+        database = ""
         if kind == "AWS::Glue::Table":
             database = self.resolve(resource["Properties"]["DatabaseName"], stack)
-            return f"arn:{self.partition}:glue:{self.region}:{self.account}:table/{database}/{name}"
         p, r, a = self.partition, self.region, self.account
-        return ARNS[kind][1].format(p=p, r=r, a=a, n=name)
+        return ARNS[kind][1].format(p=p, r=r, a=a, n=name, database=database)
 
     def resource(self, stack: Stack, logical_id: str) -> Resource:
         kind = self._resource(stack, logical_id)["Type"]
@@ -257,13 +260,13 @@ class Inventory:
             return self.get_att(stack, logical_id, "QueueUrl")
         if kind in REF_IS_ARN:
             return self.arn_of(stack, logical_id)
-        if kind == "AWS::Glue::Table" or kind in ARNS:
+        if kind in ARNS:
             return self.name_of(stack, logical_id)
         raise Unresolvable(f"Ref of {kind} ({stack.name}/{logical_id})")
 
     def get_att(self, stack: Stack, logical_id: str, attribute: str) -> str:
         kind = self._resource(stack, logical_id)["Type"]
-        returns = ATTRIBUTES.get((kind, attribute), "arn" if attribute == "Arn" else None)
+        returns = ATTRIBUTES.get((kind, attribute), "{arn}" if attribute == "Arn" else None)
         if returns is None or kind not in ARNS:
             raise Unresolvable(f"GetAtt {kind}.{attribute} ({stack.name}/{logical_id})")
         if returns == "name":
@@ -386,7 +389,10 @@ class Inventory:
             found.append((stack, logical_id, arn, props))
             by_name[self.name_of(stack, logical_id)] = arn
             attached[arn] = [
-                (f"{stack.name}/{logical_id}/{p['PolicyName']}", self.resolve(p["PolicyDocument"], stack))
+                (
+                    f"{stack.name}/{logical_id}/{p['PolicyName']}",
+                    self.resolve(p["PolicyDocument"], stack),
+                )
                 for p in props.get("Policies", [])
             ]
         managed: dict[str, tuple[str, dict[str, Any]]] = {}
@@ -394,7 +400,10 @@ class Inventory:
             name = props.get("ManagedPolicyName") or f"{stack.name}-{logical_id}"
             path = props.get("Path", "/")
             arn = f"arn:{self.partition}:iam::{self.account}:policy{path}{name}"
-            managed[arn] = (f"{stack.name}/{logical_id}", self.resolve(props["PolicyDocument"], stack))
+            managed[arn] = (
+                f"{stack.name}/{logical_id}",
+                self.resolve(props["PolicyDocument"], stack),
+            )
         for kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
             for stack, logical_id, props in self.resources_of_type(kind):
                 if props.get("Users") or props.get("Groups"):
@@ -456,7 +465,9 @@ class Inventory:
                 add(topic, self.resolve(props["PolicyDocument"], stack))
         for stack, _, props in self.resources_of_type("AWS::SQS::QueuePolicy"):
             for url in self.resolve(props["Queues"], stack):
-                queue = re.fullmatch(r"https://sqs\.([a-z0-9-]+)\.amazonaws\.com/(\d{12})/(.+)", url)
+                queue = re.fullmatch(
+                    r"https://sqs\.([a-z0-9-]+)\.amazonaws\.com/(\d{12})/(.+)", url
+                )
                 if queue is None:
                     raise Unresolvable(f"queue URL {url}")
                 arn = f"arn:{p}:sqs:{queue[1]}:{queue[2]}:{queue[3]}"
@@ -479,7 +490,10 @@ class Inventory:
                         "this inventory does not collect yet"
                     )
         return {
-            arn: {"Version": "2012-10-17", "Statement": [s for d in docs for s in as_list(d["Statement"])]}
+            arn: {
+                "Version": "2012-10-17",
+                "Statement": [s for d in docs for s in as_list(d["Statement"])],
+            }
             for arn, docs in found.items()
         }
 
@@ -496,6 +510,34 @@ def intrinsics_left(value: Any) -> list[str]:
         here = [k for k in value if k == "Ref" or k.startswith("Fn::")]
         return here + [k for v in value.values() for k in intrinsics_left(v)]
     return []
+
+
+ARN = re.compile(r"arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:(\d{12}|aws)?:\S+")
+
+
+def malformed(document: dict[str, Any]) -> list[str]:
+    """Resources and principals of ``document`` that are neither "*" nor well-formed ARNs (or,
+    for principals, account ids and service names). The simulator matches a malformed resource
+    string like a wildcard, so a resolver slip would read as a grant: check first."""
+    bad: list[str] = []
+    for statement in as_list(document.get("Statement", [])):
+        for key in ("Resource", "NotResource"):
+            bad += [r for r in as_list(statement.get(key, [])) if r != "*" and not ARN.fullmatch(r)]
+        for key in ("Principal", "NotPrincipal"):
+            principal = statement.get(key, {})
+            if principal == "*":
+                continue
+            for kind, values in principal.items():
+                for value in as_list(values):
+                    ok = {
+                        "AWS": value == "*"
+                        or re.fullmatch(r"\d{12}", value)
+                        or ARN.fullmatch(value),
+                        "Service": re.fullmatch(r"[a-z0-9.-]+\.amazonaws\.com", value),
+                    }.get(kind, False)
+                    if not ok:
+                        bad.append(f"{key} {kind} {value}")
+    return bad
 
 
 # -- the simulator -----------------------------------------------------------------------------
@@ -515,7 +557,9 @@ class Request:
 @dataclass(frozen=True)
 class Decision:
     result: str  # Allowed, ImplicitlyDenied, ExplicitlyDenied, or Error
-    reasons: tuple[str, ...]  # the granting statements, or the denying ones
+    # The granting statements, or the denying ones: {policyType: identity | resource | ...,
+    # policyIdentifier (an identity policy's name), statementIndex (1-based), statementId}.
+    reasons: tuple[dict[str, Any], ...]
     error: str | None = None
     ignored_context_keys: tuple[str, ...] = ()
 

@@ -9,7 +9,8 @@
 //   "resourcePolicy" the entry of "resourcePolicies" protecting the resource (default: none).
 // stdout: a JSON array, one object per request, in order:
 //          {"result": "Allowed" | "ImplicitlyDenied" | "ExplicitlyDenied" | "Error",
-//           "reasons": ["identity <policy> #<statement index> [sid]", "resource #<index>", ...],
+//           "reasons": [{"policyType", "policyIdentifier"?, "statementIndex"?, "statementId"?,
+//                        "denialType"?}],
 //           "error"?: "...", "ignoredContextKeys"?: [...]}
 //   reasons are the granting statements of an allowed request, the denying statements (or the
 //   policy types that denied implicitly) of a denied one.
@@ -19,14 +20,6 @@ import { getDenialReasons, getGrantReasons, runSimulation } from '@cloud-copilot
 
 const REQUESTS_PER_WORKER = 1000
 const MAX_WORKERS = 4
-
-function describe(reason) {
-  const kind = reason.denialType ? `${reason.denialType.toLowerCase()} ` : ''
-  const where = reason.policyIdentifier ?? reason.identifier ?? reason.orgIdentifier ?? ''
-  const index = reason.statementIndex === undefined ? '' : ` #${reason.statementIndex}`
-  const sid = reason.statementId ? ` [${reason.statementId}]` : ''
-  return `${kind}${reason.policyType}${where ? ` ${where}` : ''}${index}${sid}`
-}
 
 async function evaluate(request, identityPolicies, resourcePolicies) {
   const key = request.resourcePolicy
@@ -57,7 +50,7 @@ async function evaluate(request, identityPolicies, resourcePolicies) {
   }
   const analysis = response.result.analysis
   const reasons = analysis.result === 'Allowed' ? getGrantReasons(analysis) : getDenialReasons(analysis)
-  const decision = { result: response.overallResult, reasons: reasons.map(describe) }
+  const decision = { result: response.overallResult, reasons }
   const ignored = response.result.ignoredContextKeys ?? []
   if (ignored.length > 0) decision.ignoredContextKeys = ignored
   return decision

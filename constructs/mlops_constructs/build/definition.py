@@ -57,6 +57,8 @@ class PipelineImages:
     training: str
     serving: str
     processing: str
+    # The team's own images (ECR repositories the roles must be allowed to pull from).
+    own: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -177,7 +179,10 @@ def resolve_images(
     if framework is None:
         if training is None or serving is None:
             raise ValueError("a project without a framework needs its training and serving image")
-        return PipelineImages(training=training, serving=serving, processing=processing or training)
+        own = tuple(dict.fromkeys(u for u in (training, serving, processing) if u))
+        return PipelineImages(
+            training=training, serving=serving, processing=processing or training, own=own
+        )
     sklearn: str = image_uris.retrieve("sklearn", region, SKLEARN_VERSION)
     return PipelineImages(
         training=training or framework_image("training", training_instance_type),

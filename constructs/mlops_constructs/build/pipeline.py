@@ -20,7 +20,12 @@ from mlops_constructs.build.definition import (
 )
 from mlops_constructs.build.registry import ModelRegistry
 from mlops_constructs.data.lake import LakeAccess
-from mlops_constructs.security.jobs import grant_job_network_interfaces, grant_sagemaker_job_logs
+from mlops_constructs.security.jobs import (
+    grant_image_pull,
+    grant_job_network_interfaces,
+    grant_sagemaker_job_logs,
+    image_repository_arns,
+)
 from mlops_constructs.security.nag import (
     acknowledge_grant_actions,
     acknowledge_inline_policy,
@@ -143,7 +148,11 @@ class TrainingPipeline(Construct):
                 conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
             )
         )
-        grant_sagemaker_job_logs(role)
+        grant_sagemaker_job_logs(
+            role,
+            endpoints=self.spec.clarify_endpoint_prefix if self.spec.model_baselines else None,
+        )
+        grant_image_pull(role, image_repository_arns(stack.partition, self.spec.images.own))
         if vpc:
             grant_job_network_interfaces(role)
         if self.spec.model_baselines:

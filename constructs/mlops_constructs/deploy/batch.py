@@ -17,7 +17,11 @@ from constructs import Construct
 from mlops_constructs.build.registry import ModelRegistry
 from mlops_constructs.compute import platform_function
 from mlops_constructs.data.lake import LakeAccess
-from mlops_constructs.security.jobs import grant_job_network_interfaces, grant_sagemaker_job_logs
+from mlops_constructs.security.jobs import (
+    grant_image_pull,
+    grant_job_network_interfaces,
+    grant_sagemaker_job_logs,
+)
 from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import (
     acknowledge_grant_actions,
@@ -64,6 +68,7 @@ class BatchScoring(Construct):
         vpc: ec2.IVpc | None = None,
         subnets: Sequence[ec2.ISubnet] = (),
         security_group: ec2.ISecurityGroup | None = None,
+        image_repositories: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, id)
         stack = cdk.Stack.of(self)
@@ -83,7 +88,8 @@ class BatchScoring(Construct):
             # Model Monitor's batch monitors read what the transform jobs capture.
             lake.artifacts.grant_put(self.model_role, f"{capture_prefix}*")
         lake.key.grant_encrypt_decrypt(self.model_role)
-        grant_sagemaker_job_logs(self.model_role)
+        grant_sagemaker_job_logs(self.model_role, ("TransformJobs",))
+        grant_image_pull(self.model_role, image_repositories)
         if vpc is not None:
             grant_job_network_interfaces(self.model_role)
 

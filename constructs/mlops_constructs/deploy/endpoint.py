@@ -15,6 +15,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from mlops_constructs.data.lake import LakeAccess
+from mlops_constructs.security.jobs import grant_image_pull
 from mlops_constructs.security.nag import (
     acknowledge,
     acknowledge_grant_actions,
@@ -73,12 +74,21 @@ def capture_prefix(stage: str) -> str:
 class EndpointRole(Construct):
     """The role ``<prefix>-<stage>-endpoint`` that an endpoint's model containers run as.
 
-    May read model artifacts, write captured data under ``data-capture/<stage>/`` and use the
-    lake's key; nothing else. Kept out of the endpoint template so that deploying an endpoint
+    May read model artifacts, write captured data under ``data-capture/<stage>/``, use the
+    lake's key and pull the project's own serving image (``image_repositories``); nothing else. Kept out of the endpoint template so that deploying an endpoint
     never needs IAM permissions.
     """
 
-    def __init__(self, scope: Construct, id: str, *, prefix: str, stage: str, lake: LakeAccess):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        prefix: str,
+        stage: str,
+        lake: LakeAccess,
+        image_repositories: Sequence[str] = (),
+    ):
         super().__init__(scope, id)
         self.role = iam.Role(
             self,
@@ -91,6 +101,8 @@ class EndpointRole(Construct):
         lake.grant_read_artifacts(self.role)  # model artifacts
         lake.artifacts.grant_put(self.role, f"{prefix_}*")
         lake.key.grant_encrypt_decrypt(self.role)
+        # Bring your own container: the model's serving image is pulled as this role.
+        grant_image_pull(self.role, image_repositories)
         acknowledge_inline_policy(self.role)
         acknowledge_grant_actions(
             self.role,

@@ -100,6 +100,7 @@ class DeployPipeline(Construct):
         test_max_latency_ms: int = 2000,
         payloads: Sequence[Mapping[str, str]],
         response_contract: Mapping[str, Any],
+        image_repositories: Sequence[str] = (),
         vpc: VpcPlacement | None = None,
         monitor: MonitorSettings | None = None,
         ground_truth_prefix: str = "ground-truth/",
@@ -123,7 +124,14 @@ class DeployPipeline(Construct):
 
         self.dead_letters = self._dead_letter_queue(ops_key)
         self.roles = {
-            stage: EndpointRole(self, f"{stage.title()}Role", prefix=prefix, stage=stage, lake=lake)
+            stage: EndpointRole(
+                self,
+                f"{stage.title()}Role",
+                prefix=prefix,
+                stage=stage,
+                lake=lake,
+                image_repositories=image_repositories,
+            )
             for stage in STAGES
         }
         self.templates = s3_assets.Asset(self, "EndpointTemplates", path=str(templates_dir))
@@ -396,6 +404,7 @@ class DeployPipeline(Construct):
         log_retention: logs.RetentionDays,
         payloads: Sequence[Mapping[str, str]],
         response_contract: Mapping[str, Any],
+        image_repositories: Sequence[str] = (),
     ) -> lambda_.Function:
         """The staging test (``endpoint_test``) the ``TestStaging`` stage invokes."""
         function = self._function(

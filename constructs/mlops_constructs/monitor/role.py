@@ -56,7 +56,7 @@ class MonitorRole(Construct):
         lake.artifacts.grant_put(self.role, f"{output}*")
         lake.curated.grant_read(self.role, f"{ground_truth_prefix}*")
         lake.key.grant_encrypt_decrypt(self.role)
-        grant_sagemaker_job_logs(self.role)
+        grant_sagemaker_job_logs(self.role, ("ProcessingJobs",))
         if vpc:
             grant_job_network_interfaces(self.role)
         self.role.add_to_policy(

@@ -2,32 +2,55 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 
 from mlops_constructs.security.nag import acknowledge_wildcard_resource
 
+_ECR_IMAGE = re.compile(
+    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?/"
+    r"(?P<repository>[a-z0-9][a-z0-9._/-]*)(:[\w.-]+|@sha256:[0-9a-f]{64})?$"
+)
+JOB_LOG_GROUPS = ("ProcessingJobs", "TrainingJobs", "TransformJobs")
 
-def grant_sagemaker_job_logs(role: iam.Role) -> None:
-    """Write the logs of the jobs (processing, training, transform) that run as ``role``."""
+
+def grant_sagemaker_job_logs(
+    role: iam.Role,
+    jobs: tuple[str, ...] = ("ProcessingJobs", "TrainingJobs"),
+    *,
+    endpoints: str | None = None,
+) -> None:
+    """Write the logs of the jobs that run as ``role``: SageMaker's shared log groups
+    ``/aws/sagemaker/<jobs>`` (streams named after each job), and with ``endpoints`` (a name
+    prefix) the log groups of the endpoints the role's jobs create, e.g. Clarify's shadow
+    endpoints. Never another project's endpoint logs."""
+    unknown = sorted(set(jobs) - set(JOB_LOG_GROUPS))
+    if unknown:
+        raise ValueError(f"unknown SageMaker job log groups {unknown}; use {JOB_LOG_GROUPS}")
     stack = cdk.Stack.of(role)
-    logs_arn = (
-        f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:/aws/sagemaker/*"
-    )
+    base = f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:/aws/sagemaker"
+    groups = [f"{base}/{kind}" for kind in jobs]
+    if endpoints:
+        groups.append(f"{base}/Endpoints/{endpoints}*")
+    resources = [r for g in groups for r in (g, f"{g}:log-stream:*")]
     role.add_to_policy(
         iam.PolicyStatement(
             sid="JobLogs",
             actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-            resources=[logs_arn, f"{logs_arn}:log-stream:*"],
+            resources=resources,
         )
     )
-    for resource in (logs_arn, f"{logs_arn}:log-stream:*"):
-        acknowledge_wildcard_resource(
-            role,
-            resource,
-            "SageMaker names job log streams after the job; the policy is limited to the "
-            "/aws/sagemaker/ log groups of this account.",
-        )
+    for resource in resources:
+        if "*" in resource:
+            acknowledge_wildcard_resource(
+                role,
+                resource,
+                "SageMaker names job log streams (and shadow endpoints) at run time; the policy "
+                "is limited to the log groups of the job kinds this role runs.",
+            )
 
 
 def grant_job_network_interfaces(role: iam.Role) -> None:
@@ -78,3 +101,50 @@ def grant_job_network_interfaces(role: iam.Role) -> None:
             "SageMaker creates and deletes the ENIs of VPC jobs; their ids are only known at run "
             "time. Limited to ENI actions in this account and region.",
         )
+
+
+def image_repository_arns(partition: str, image_uris: Sequence[str]) -> list[str]:
+    """The ECR repository ARNs of private image URIs
+    (``<account>.dkr.ecr.<region>.amazonaws.com[.cn]/<repository>[:tag|@digest]``), each once."""
+    arns: list[str] = []
+    for uri in image_uris:
+        match = _ECR_IMAGE.match(uri)
+        if match is None:
+            raise ValueError(f"{uri!r} is not a private ECR image URI")
+        account, region, repository = match["account"], match["region"], match["repository"]
+        arn = f"arn:{partition}:ecr:{region}:{account}:repository/{repository}"
+        if arn not in arns:
+            arns.append(arn)
+    return arns
+
+
+def grant_image_pull(role: iam.Role, repository_arns: Sequence[str]) -> None:
+    """Pull a project's own container images (bring your own container): SageMaker pulls them
+    as the job's or model's execution role. Nothing to grant for AWS's framework images."""
+    if not repository_arns:
+        return
+    role.add_to_policy(
+        iam.PolicyStatement(
+            sid="PullOwnImages",
+            actions=[
+                "ecr:BatchCheckLayerAvailability",
+                "ecr:BatchGetImage",
+                "ecr:GetDownloadUrlForLayer",
+            ],
+            resources=list(repository_arns),
+        )
+    )
+    role.add_to_policy(
+        iam.PolicyStatement(
+            sid="EcrAuthorization",
+            actions=["ecr:GetAuthorizationToken"],
+            # GetAuthorizationToken supports no resource-level permissions.
+            resources=["*"],
+        )
+    )
+    acknowledge_wildcard_resource(
+        role,
+        "*",
+        "ecr:GetAuthorizationToken supports no resource-level permissions; image pulls are "
+        "limited to the project's own repositories.",
+    )
