@@ -15,7 +15,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from mlops_constructs.data.lake import LakeAccess
-from mlops_constructs.security.jobs import grant_image_pull
+from mlops_constructs.security.jobs import grant_image_pull, grant_sagemaker_job_logs
 from mlops_constructs.security.nag import (
     acknowledge,
     acknowledge_grant_actions,
@@ -75,7 +75,8 @@ class EndpointRole(Construct):
     """The role ``<prefix>-<stage>-endpoint`` that an endpoint's model containers run as.
 
     May read model artifacts, write captured data under ``data-capture/<stage>/``, use the
-    lake's key and pull the project's own serving image (``image_repositories``); nothing else. Kept out of the endpoint template so that deploying an endpoint
+    lake's key, write its own endpoint's logs and pull the project's own serving image
+    (``image_repositories``); nothing else. Kept out of the endpoint template so that deploying an endpoint
     never needs IAM permissions.
     """
 
@@ -103,6 +104,8 @@ class EndpointRole(Construct):
         lake.key.grant_encrypt_decrypt(self.role)
         # Bring your own container: the model's serving image is pulled as this role.
         grant_image_pull(self.role, image_repositories)
+        # The containers' logs: /aws/sagemaker/Endpoints/<prefix>-<stage> only.
+        grant_sagemaker_job_logs(self.role, (), endpoints=f"{prefix}-{stage}")
         acknowledge_inline_policy(self.role)
         acknowledge_grant_actions(
             self.role,
