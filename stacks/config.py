@@ -688,7 +688,7 @@ PROBLEM_METRICS: dict[str, dict[str, bool]] = {
     },
     "regression": {"rmse": False, "mae": False, "mse": False, "r2": True},
 }  # fmt: skip
-FRAMEWORKS = ("xgboost", "sklearn", "pytorch", "tensorflow", "huggingface")
+FRAMEWORKS = aws_facts.FRAMEWORKS  # the frameworks whose image tables the SDK bundles
 _PROJECT_NAME_RE = re.compile(r"^[a-z][a-z0-9]{1,11}$")
 _FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _ENTRY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.py$")
