@@ -34,7 +34,7 @@ t1 = time.perf_counter()
 from mlops_constructs.build.definition import resolve_images
 spec = PipelineSpec(name="p", region="us-east-1", role_arn="arn:aws:iam::123456789012:role/r",
                     artifacts_bucket="a", input_data_uri="s3://r/incoming/",
-                    model_package_group="g",
+                    model_package_group="g", serving_columns=("a", "b"),
                     images=resolve_images(region="us-east-1", framework="xgboost",
                                           version="1.7-1"))
 build_definition(spec)

@@ -67,6 +67,8 @@ def pipeline_spec(
         training_instance_count=build.training_instance_count,
         hyperparameters=dict(build.hyperparameters),
         debugger_rules=build.debugger_rules,
+        monitoring_baseline=True,
+        serving_columns=project.input_columns,
         data_quality_baseline=build.data_quality_baseline,
         model_quality_constraints=project.monitor.enabled
         and "model_quality" in project.monitor.types,

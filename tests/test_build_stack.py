@@ -56,6 +56,7 @@ def test_default_pipeline_needs_no_closed_service(default_synth: Synthesized) ->
     steps = _steps(definition)
     assert list(steps) == [
         "Preprocess",
+        "MonitoringBaseline",
         "Train",
         "Evaluate",
         "QualityGate",
@@ -85,6 +86,7 @@ def _steps(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def test_steps_and_their_order(definition: dict[str, Any]) -> None:
     assert [(s["Name"], s["Type"]) for s in definition["Steps"]] == [
         ("Preprocess", "Processing"),
+        ("MonitoringBaseline", "Processing"),
         ("DataQualityBaseline", "QualityCheck"),
         ("BiasBaseline", "Processing"),
         ("Train", "Training"),
@@ -155,6 +157,7 @@ def test_every_job_is_encrypted_and_network_isolated(definition: dict[str, Any])
     online = {"ModelBiasBaseline", "ExplainabilityBaseline"}
     assert set(jobs) == {
         "Preprocess",
+        "MonitoringBaseline",
         "DataQualityBaseline",
         "BiasBaseline",
         "Train",
@@ -181,8 +184,10 @@ def test_every_job_is_encrypted_and_network_isolated(definition: dict[str, Any])
 
 def test_the_key_placeholder_is_substituted_with_the_data_key(default_synth: Synthesized) -> None:
     _, variables = _definition(default_synth)
-    assert set(variables) == {"DataKeyArn"}
+    # The data key, and where the platform's monitoring script (a CDK asset) is.
+    assert set(variables) == {"DataKeyArn", "MonitoringCodeBucket", "MonitoringCodeKey"}
     assert "PublishOutputFnGetAttDataKey" in json.dumps(variables["DataKeyArn"])
+    assert str(variables["MonitoringCodeKey"]).endswith(".py")
 
 
 def test_code_version_selects_the_uploaded_code(definition: dict[str, Any]) -> None:
@@ -290,9 +295,18 @@ def test_registration_carries_metrics_baselines_and_lineage(definition: dict[str
         "CodeVersion",
         "DatasetManifest",
         "InputDataUrl",
+        "MonitoringBaseline",
         "PipelineExecutionArn",
         "TriggerReason",
     }
+    # The open monitoring baseline of this version; the property reference orders the steps.
+    assert lineage["MonitoringBaseline"]["Std:Join"]["Values"] == [
+        {
+            "Get": "Steps.MonitoringBaseline.ProcessingOutputConfig.Outputs['statistics']"
+            ".S3Output.S3Uri"
+        },
+        "statistics.json",
+    ]
     assert lineage["CodeVersion"] == {"Get": "Parameters.CodeVersion"}
     assert lineage["PipelineExecutionArn"] == {"Get": "Execution.PipelineExecutionArn"}
     container = register["InferenceSpecification"]["Containers"][0]
@@ -320,7 +334,13 @@ def test_config_changes_the_definition(custom_synth: Synthesized) -> None:
 
 def test_vpc_mode_puts_every_job_in_the_vpc(vpc_synth: Synthesized) -> None:
     definition, variables = _definition(vpc_synth)
-    assert set(variables) == {"DataKeyArn", "SubnetIds", "SecurityGroupId"}
+    assert set(variables) == {
+        "DataKeyArn",
+        "SubnetIds",
+        "SecurityGroupId",
+        "MonitoringCodeBucket",
+        "MonitoringCodeKey",
+    }
     for name, job in _jobs(definition).items():
         vpc = job.get("VpcConfig") or job["NetworkConfig"]["VpcConfig"]
         assert vpc == {"Subnets": ["${SubnetIds}"], "SecurityGroupIds": ["${SecurityGroupId}"]}, (
@@ -346,6 +366,7 @@ def test_definition_is_deterministic_and_offline(monkeypatch: pytest.MonkeyPatch
         input_data_uri="s3://r/incoming/",
         model_package_group="g",
         images=resolve_images(region="eu-west-1", framework="xgboost", version="1.7-1"),
+        serving_columns=("a", "b"),
         data_quality_baseline=True,
         bias_baseline=True,
         model_baselines=True,
@@ -376,7 +397,8 @@ def test_regression_gate_passes_at_or_below_the_threshold() -> None:
         artifacts_bucket="a",
         input_data_uri="s3://r/incoming/",
         model_package_group="g",
-        images=PipelineImages(training="t:1", serving="s:1", processing="p:1"),
+        images=PipelineImages(training="t:1", serving="s:1", processing="p:1", platform="k:1"),
+        serving_columns=("day_of_week", "price"),
         problem_type="regression",
         gate=QualityGate(metric="rmse", threshold=12.5, higher_is_better=False),
     )
@@ -397,6 +419,16 @@ def test_regression_gate_passes_at_or_below_the_threshold() -> None:
     }
     assert steps["Preprocess"]["Arguments"]["AppSpecification"]["ImageUri"] == "p:1"
     assert steps["Evaluate"]["Arguments"]["AppSpecification"]["ImageUri"] == "t:1"
+    # The platform's monitoring baseline runs its own script in the platform's image, on the
+    # serving-format rows, and registration records where the statistics are.
+    baseline = steps["MonitoringBaseline"]["Arguments"]
+    assert baseline["AppSpecification"]["ImageUri"] == "k:1"
+    arguments = baseline["AppSpecification"]["ContainerArguments"]
+    assert arguments[arguments.index("--columns") + 1] == "day_of_week,price"
+    code = [i for i in baseline["ProcessingInputs"] if i["InputName"] == "code"]
+    assert code[0]["S3Input"]["S3Uri"] == "s3://${MonitoringCodeBucket}/${MonitoringCodeKey}"
+    metadata = steps["Register-RegisterModel"]["Arguments"]["CustomerMetadataProperties"]
+    assert "MonitoringBaseline" in metadata
     model = steps["Register-RegisterModel"]["Arguments"]["InferenceSpecification"]
     assert model["Containers"][0]["Image"] == "s:1"
 
@@ -461,6 +493,16 @@ def test_pipeline_role_manages_only_clarifys_shadow_endpoints(build: dict[str, A
         "sagemaker:CreateModel",
         "sagemaker:DescribeModel",
     ]
+
+
+def test_pipeline_role_reads_only_its_own_monitoring_script(build: dict[str, Any]) -> None:
+    assets = [
+        r for s in policy_statements(build, "mlops-dev-churn-sagemaker-pipeline")
+        for r in as_list(s["Resource"]) if "cdk-hnb659fds-assets" in json.dumps(r)
+    ]  # fmt: skip
+    # The bucket itself (list) and the one object: no other asset.
+    objects = [r for r in assets if "/" in json.dumps(r).split(":::")[-1]]
+    assert len(objects) == 1 and json.dumps(objects[0]).endswith('.py"'), assets
 
 
 def test_pipeline_reads_curated_data_never_raw(build: dict[str, Any]) -> None:
@@ -644,7 +686,7 @@ def test_definition_does_not_depend_on_the_hash_seed() -> None:
         "role_arn='arn:aws:iam::123456789012:role/r', artifacts_bucket='a', "
         "input_data_uri='s3://r/incoming/', model_package_group='g', "
         "images=PipelineImages(training='t', serving='s', processing='p'), "
-        "debugger_rules=('loss_not_decreasing', 'overfit'))))"
+        "monitoring_baseline=False, debugger_rules=('loss_not_decreasing', 'overfit'))))"
     )
     outputs = {
         subprocess.run(

@@ -35,6 +35,8 @@ CODE_MARKER = "@@CODE_VERSION@@"
 KEY_PLACEHOLDER = "${DataKeyArn}"
 SUBNETS_PLACEHOLDER = "${SubnetIds}"
 SECURITY_GROUP_PLACEHOLDER = "${SecurityGroupId}"
+# The platform's monitoring script (a CDK asset: its location is known at deploy time).
+MONITORING_CODE_PLACEHOLDER = "s3://${MonitoringCodeBucket}/${MonitoringCodeKey}"
 
 # Debugger built-in rules that read the metrics XGBoost reports during training.
 DEBUGGER_RULES = ("loss_not_decreasing", "overfit")
@@ -57,6 +59,8 @@ class PipelineImages:
     training: str
     serving: str
     processing: str
+    # The platform's own processing steps (monitoring baseline): AWS's scikit-learn image.
+    platform: str = ""
     # The team's own images (ECR repositories the roles must be allowed to pull from).
     own: tuple[str, ...] = ()
 
@@ -104,6 +108,11 @@ class PipelineSpec:
     spot_training: bool = False
     max_training_minutes: int = 60
     vpc: bool = False
+    # The platform's open monitoring baseline of the serving inputs (statistics for drift),
+    # computed by its own script in AWS's scikit-learn image: needs no closed service.
+    monitoring_baseline: bool = True
+    # The serving request's columns, in order (what the monitoring baseline describes).
+    serving_columns: tuple[str, ...] = ()
     # Model Monitor's data-quality baseline of the serving inputs (its analyzer image).
     data_quality_baseline: bool = False
     # evaluate.py writes Model Monitor's model-quality constraints.json next to its report.
@@ -120,6 +129,8 @@ class PipelineSpec:
     def __post_init__(self) -> None:
         if self.problem_type not in REPORT_SECTIONS:
             raise ValueError(f"problem_type {self.problem_type!r}: use one of {REPORT_SECTIONS}")
+        if self.monitoring_baseline and not (self.serving_columns and self.images.platform):
+            raise ValueError("the monitoring baseline needs serving_columns and images.platform")
 
     @property
     def gate_json_path(self) -> str:
@@ -176,18 +187,23 @@ def resolve_images(
         uri: str = image_uris.retrieve(**kwargs)
         return uri
 
+    sklearn: str = image_uris.retrieve("sklearn", region, SKLEARN_VERSION)
     if framework is None:
         if training is None or serving is None:
             raise ValueError("a project without a framework needs its training and serving image")
         own = tuple(dict.fromkeys(u for u in (training, serving, processing) if u))
         return PipelineImages(
-            training=training, serving=serving, processing=processing or training, own=own
+            training=training,
+            serving=serving,
+            processing=processing or training,
+            platform=sklearn,
+            own=own,
         )
-    sklearn: str = image_uris.retrieve("sklearn", region, SKLEARN_VERSION)
     return PipelineImages(
         training=training or framework_image("training", training_instance_type),
         serving=serving or framework_image("inference", serving_instance_type),
         processing=processing or sklearn,
+        platform=sklearn,
     )
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
@@ -32,6 +34,9 @@ from mlops_constructs.security.nag import (
     acknowledge_wildcard_resource,
 )
 
+MONITORING_SCRIPT = (
+    Path(__file__).resolve().parent.parent / "assets" / "monitoring" / "monitoring.py"
+)
 _JOB_ACTIONS = [
     "sagemaker:AddTags",
     "sagemaker:CreateProcessingJob",
@@ -94,6 +99,13 @@ class TrainingPipeline(Construct):
         self.definition = build_definition(self.spec)
 
         variables: dict[str, str] = {KEY_PLACEHOLDER[2:-1]: lake.key.key_arn}
+        if self.spec.monitoring_baseline:
+            # The platform's monitoring script, shipped with the construct library.
+            self.monitoring_code = s3_assets.Asset(
+                self, "MonitoringCode", path=str(MONITORING_SCRIPT)
+            )
+            variables["MonitoringCodeBucket"] = self.monitoring_code.s3_bucket_name
+            variables["MonitoringCodeKey"] = self.monitoring_code.s3_object_key
         if vpc:
             assert security_group is not None
             variables[SUBNETS_PLACEHOLDER[2:-1]] = cdk.Fn.join(
@@ -111,6 +123,9 @@ class TrainingPipeline(Construct):
         )
 
         self._grant(stack, prefix, lake, registry, vpc)
+        if self.spec.monitoring_baseline:
+            code = self.monitoring_code
+            code.bucket.grant_read(self.role, code.s3_object_key)
 
     @staticmethod
     def _role_arn(prefix: str) -> str:

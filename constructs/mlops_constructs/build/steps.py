@@ -38,6 +38,7 @@ from sagemaker.workflow.steps import ProcessingStep, TrainingStep
 from mlops_constructs.build.definition import (
     CODE_MARKER,
     KEY_PLACEHOLDER,
+    MONITORING_CODE_PLACEHOLDER,
     SECURITY_GROUP_PLACEHOLDER,
     SPLITS,
     SUBNETS_PLACEHOLDER,
@@ -197,6 +198,43 @@ class DefinitionBuilder:
             ),
             **self.encryption,
         )
+
+    def monitoring_baseline(self) -> ProcessingStep:
+        """The platform's open monitoring baseline: per-feature statistics of the serving inputs
+        (the train rows as the endpoint receives them), which scheduled monitoring compares
+        captured traffic with. The platform's script, in AWS's scikit-learn image."""
+        spec = self.spec
+        step = ProcessingStep(
+            name="MonitoringBaseline",
+            step_args=self.script_processor(spec.images.platform).run(
+                code=MONITORING_CODE_PLACEHOLDER,
+                arguments=[
+                    "baseline",
+                    "--input",
+                    "/opt/ml/processing/input",
+                    "--columns",
+                    ",".join(spec.serving_columns),
+                    "--output",
+                    "/opt/ml/processing/output",
+                ],
+                inputs=[
+                    ProcessingInput(
+                        input_name="baseline",
+                        source=self.split_uri("baseline"),
+                        destination="/opt/ml/processing/input",
+                    )
+                ],
+                outputs=[
+                    ProcessingOutput(
+                        output_name="statistics",
+                        source="/opt/ml/processing/output",
+                        destination=self.run_path("baselines", "monitoring"),
+                    )
+                ],
+            ),
+        )
+        self.monitoring_step = step
+        return step
 
     def bias_baseline(self) -> ProcessingStep:
         """Clarify's pre-training bias of the train split."""
@@ -459,6 +497,21 @@ class DefinitionBuilder:
                 drift[key] = FileSource(
                     s3_uri=f"{self.code}/clarify/{name}", content_type="application/json"
                 )
+        metadata: dict[str, Any] = {
+            "CodeVersion": self.code_version,
+            "DatasetManifest": Join(
+                on="/", values=[self.run_path("data", "manifest"), "manifest.json"]
+            ),
+            "InputDataUrl": self.input_data,
+            "PipelineExecutionArn": ExecutionVariables.PIPELINE_EXECUTION_ARN,
+            "TriggerReason": self.trigger,
+        }
+        if spec.monitoring_baseline:
+            # A property reference: registration waits for the baseline.
+            output = self.monitoring_step.properties.ProcessingOutputConfig.Outputs["statistics"]
+            metadata["MonitoringBaseline"] = Join(
+                on="/", values=[output.S3Output.S3Uri, "statistics.json"]
+            )
         return ModelStep(
             name="Register",
             step_args=self.trained_model().register(
@@ -472,15 +525,7 @@ class DefinitionBuilder:
                 model_metrics=ModelMetrics(**metrics),
                 # What Model Monitor compares production traffic against.
                 drift_check_baselines=DriftCheckBaselines(**drift) if drift else None,
-                customer_metadata_properties={
-                    "CodeVersion": self.code_version,
-                    "DatasetManifest": Join(
-                        on="/", values=[self.run_path("data", "manifest"), "manifest.json"]
-                    ),
-                    "InputDataUrl": self.input_data,
-                    "PipelineExecutionArn": ExecutionVariables.PIPELINE_EXECUTION_ARN,
-                    "TriggerReason": self.trigger,
-                },
+                customer_metadata_properties=metadata,
             ),
         )
 
@@ -517,6 +562,9 @@ class DefinitionBuilder:
         spec = self.spec
         preprocess = self.preprocess()
         baselines: list[Any] = []
+        side: list[Any] = []  # steps that run beside training (registration waits for them)
+        if spec.monitoring_baseline:
+            side.append(self.monitoring_baseline())
         if spec.data_quality_baseline:
             baselines.append(self.data_quality_baseline())
         if spec.bias_baseline:
@@ -540,6 +588,6 @@ class DefinitionBuilder:
                 self.trigger,
                 self.approval,
             ],
-            steps=[preprocess, *baselines, train, evaluate, gate],
+            steps=[preprocess, *side, *baselines, train, evaluate, gate],
             sagemaker_session=self.session,
         )

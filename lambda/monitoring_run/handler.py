@@ -1,0 +1,847 @@
+"""The two Lambda steps of a project's open-monitoring pipeline ``<prefix>-monitoring``.
+
+SageMaker Model Monitor is closed to new AWS customers, so each project monitors its targets
+(``staging``, ``prod``, ``batch``) with a small SageMaker Pipeline started on a schedule:
+``Window`` (a LambdaStep: this function, ``action`` ``window``) -> ``Monitor`` (a network-isolated
+processing job running ``monitoring.py monitor`` on the inputs Window chose) -> ``Publish`` (a
+LambdaStep: this function, ``action`` ``publish``) -> CloudWatch metrics that alarms read.
+
+``window``: which model version the target runs (staging/prod: the ARN the deploy router recorded
+in DEPLOYED_PARAMETER; batch: the group's newest Approved version, the one batch scoring uses),
+its monitoring baseline (the version's ``MonitoringBaseline`` customer metadata) and the S3
+prefixes of the last full UTC window (a day or an hour) of captured traffic, of the labelled
+window (the last full window that ended at least DELAY_HOURS ago) and of its ground truth.
+Statuses: ``ok``, ``no_model``, ``no_baseline``, ``no_data`` (the Monitor step is skipped unless
+``ok``).
+
+``publish``: reads the Monitor step's ``metrics.json``, validates every entry before anything is
+sent, and publishes them with PutMetricData (at most 1000 metrics per call), each with the
+dimensions ``Project`` and ``Target`` plus its own.
+
+Answers are flat (LambdaStep outputs): every key of an action is present in every answer of that
+action, also on errors. A bad event, a bad configuration, a bad report or an inconsistent
+registry entry is answered with ``{"status": "error", "error": ...}`` (never raised), which the
+pipeline turns into a FailStep naming it. An AWS error (throttling beyond the client's retries,
+permissions) is logged and re-raised: the LambdaStep then fails with it.
+Standard library and boto3 only: packaged with a plain ``Code.from_asset``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+from urllib.parse import quote
+
+import boto3
+from botocore.config import Config as BotoConfig
+from botocore.exceptions import ClientError
+from platform_events import BadInput, s3_uri_problem
+from platform_events import get_string as _get_string
+from platform_events import json_type as _json_type
+from platform_logging import InvocationLog, structured_logger
+from platform_runtime import ConfigError, report_bad_config_at_cold_start
+from platform_runtime import error_fields as _error_fields
+
+WINDOW: Final = "window"
+PUBLISH: Final = "publish"
+ACTIONS: Final = (WINDOW, PUBLISH)
+TARGETS: Final = ("staging", "prod", "batch")
+ENDPOINT_TARGETS: Final = frozenset({"staging", "prod"})
+BATCH: Final = "batch"
+EVENT_KEYS: Final = {
+    WINDOW: frozenset({"action", "target", "execution_id"}),
+    PUBLISH: frozenset({"action", "target", "report_uri", "execution_id"}),
+}
+
+OK: Final = "ok"
+NO_MODEL: Final = "no_model"
+NO_BASELINE: Final = "no_baseline"
+NO_DATA: Final = "no_data"
+PUBLISHED: Final = "published"
+ERROR: Final = "error"
+NONE: Final = "none"  # a value that does not exist (baseline, model package)
+PRESENT: Final = "present"
+ABSENT: Final = "absent"
+
+BASELINE_KEY: Final = "MonitoringBaseline"  # the version's customer metadata property
+APPROVED: Final = "Approved"
+NO_DEPLOYMENT: Final = "none"  # the value the CDK gives DEPLOYED_PARAMETER before any deploy
+TARGET_PLACEHOLDER: Final = "{target}"
+DEFAULT_VARIANT: Final = "AllTraffic"
+DEFAULT_NAMESPACE: Final = "MLOps/Monitoring"
+WINDOW_HOURS_ALLOWED: Final = (1, 24)
+MAX_DELAY_HOURS: Final = 168
+S3_URI_MAX: Final = 1024  # a processing input's S3Uri
+# Room after CAPTURE_URI / GROUND_TRUTH_URI: "<target>/<endpoint>/<variant>/yyyy/mm/dd/hh/".
+PREFIX_ROOM: Final = len("staging/") + 64 + 64 + len("yyyy/mm/dd/hh/")
+EXECUTION_ID_MAX: Final = 256
+
+# CloudWatch PutMetricData
+MAX_METRICS_PER_CALL: Final = 1000
+MAX_DIMENSIONS: Final = 30
+PLATFORM_DIMENSIONS: Final = ("Project", "Target")
+MAX_OWN_DIMENSIONS: Final = MAX_DIMENSIONS - len(PLATFORM_DIMENSIONS)
+NAME_MAX: Final = 255  # metric and dimension names, the namespace
+DIMENSION_VALUE_MAX: Final = 1024
+VALUE_LIMIT: Final = 2.0**360  # CloudWatch rejects values outside [-2^360, 2^360]
+# A request is at most 1 MB; an upper estimate of each datum's encoded size keeps each call
+# under 800 kB. Overheads: "&MetricData.member.1000.MetricName=", "...Timestamp=<encoded ISO>",
+# "...Value=<repr of a float>"; per dimension "&MetricData.member.1000.Dimensions.member.30.Name="
+# and "...Value=".
+MAX_CALL_BYTES: Final = 800_000
+DATUM_OVERHEAD: Final = 160
+DIMENSION_OVERHEAD: Final = 110
+REPORT_MAX_BYTES: Final = 5 * 1024 * 1024
+METRIC_KEYS: Final = frozenset({"name", "value", "dimensions"})
+
+_GROUP_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+_PROJECT_PREFIX = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+_ENDPOINT_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+_VARIANT_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+_SSM_NAME = re.compile(r"/?[a-zA-Z0-9_.\-/]{1,1011}")
+_DIGITS = re.compile(r"[0-9]{1,4}")
+_EXECUTION_ID = re.compile(r"[A-Za-z0-9._:/-]+")
+# CloudWatch names: printable ASCII, at least one non-blank character, not starting with ':'.
+_CW_NAME = re.compile(r"(?=.*[^ ])[ -~]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# A versioned model package: arn:<partition>:sagemaker:<region>:<account>:model-package/<group>/<n>
+_MODEL_PACKAGE_ARN = re.compile(
+    r"arn:aws[a-z-]*:sagemaker:[a-z0-9-]{1,32}:[0-9]{12}:"
+    r"model-package/(?P<group>[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62})/(?P<version>[1-9][0-9]{0,9})"
+)
+_S3_OBJECT = re.compile(r"s3://(?P<bucket>[^/]+)/(?P<key>.+)")
+_S3_PREFIX = re.compile(r"s3://(?P<bucket>[^/]+)/(?P<prefix>.*)")
+_NOT_FOUND_CODES: Final = frozenset({"ResourceNotFound", "ResourceNotFoundException"})
+_NO_OBJECT_CODES: Final = frozenset({"NoSuchKey", "NoSuchBucket", "404", "NotFound"})
+
+# Every key of each action's answer (LambdaStep outputs are declared once, so they are always
+# there); the values on an error or before they are known.
+WINDOW_KEYS: Final = (
+    "status",
+    "reason",
+    "error",
+    "model_package_arn",
+    "baseline_uri",
+    "capture_uri",
+    "window_start",
+    "window_end",
+    "labelled_capture_uri",
+    "ground_truth_uri",
+    "labelled_window_start",
+    "labelled_window_end",
+    "ground_truth",
+)
+PUBLISH_KEYS: Final = ("status", "count", "error")
+
+# --------------------------------------------------------------------------------------------
+# Structured logging: one JSON object per line on stdout (CloudWatch Logs keeps it as is).
+
+
+LOGGER = structured_logger("monitoring_run")
+
+
+class _Log(InvocationLog):
+    """The invocation's logger: every line carries the bound fields (action, target, ...)."""
+
+    logger = LOGGER
+
+
+# --------------------------------------------------------------------------------------------
+# Configuration
+
+
+@dataclass(frozen=True)
+class Config:
+    project_prefix: str
+    model_package_group: str
+    deployed_parameter: str
+    capture_uri: str  # ends with "/"
+    ground_truth_uri: str  # ends with "/"
+    endpoint_name: str  # may hold "{target}"
+    variant: str
+    window_hours: int
+    delay_hours: int
+    namespace: str
+
+    def endpoint(self, target: str) -> str:
+        return self.endpoint_name.replace(TARGET_PLACEHOLDER, target)
+
+
+def _required(env: Mapping[str, str], name: str, what: str, problems: list[str]) -> str:
+    value = env.get(name, "")
+    if not value:
+        problems.append(f"{name} is not set ({what})")
+    return value
+
+
+def _prefix_uri(env: Mapping[str, str], name: str, what: str, problems: list[str]) -> str:
+    uri = _required(env, name, what, problems)
+    if not uri:
+        return uri
+    problem = s3_uri_problem(uri, max_len=S3_URI_MAX - PREFIX_ROOM)
+    if problem is None and not uri.endswith("/"):
+        problem = "must end with '/' (it is a prefix the function appends to)"
+    if problem is None and "//" in uri[len("s3://") :]:
+        problem = "has an empty path segment ('//')"
+    if problem is not None:
+        problems.append(f"{name}={uri!r} {problem}")
+    return uri
+
+
+def _hours(env: Mapping[str, str], name: str, default: str | None, problems: list[str]) -> str:
+    raw = env.get(name) or default or ""
+    if not raw:
+        problems.append(f"{name} is not set")
+    elif not _DIGITS.fullmatch(raw):
+        problems.append(f"{name}={raw!r} is not a whole number of hours")
+    return raw
+
+
+def _endpoint_template(env: Mapping[str, str], problems: list[str]) -> str:
+    template = _required(
+        env, "ENDPOINT_NAME", "the endpoint name, '{target}' standing for the target", problems
+    )
+    if not template:
+        return template
+    rest = template.replace(TARGET_PLACEHOLDER, "")
+    if "{" in rest or "}" in rest:
+        problems.append(
+            f"ENDPOINT_NAME={template!r} holds a placeholder other than {TARGET_PLACEHOLDER!r}"
+        )
+        return template
+    bad = [
+        name
+        for name in {template.replace(TARGET_PLACEHOLDER, t) for t in sorted(ENDPOINT_TARGETS)}
+        if not _ENDPOINT_NAME.fullmatch(name)
+    ]
+    if bad:
+        problems.append(
+            f"ENDPOINT_NAME={template!r} does not give endpoint names (letters, digits and "
+            f"hyphens, at most 63 characters): {sorted(bad)!r}"
+        )
+    return template
+
+
+def load_config(env: Mapping[str, str]) -> Config:
+    """Reads and checks the environment; raises ConfigError naming every problem at once."""
+    problems: list[str] = []
+    project = _required(env, "PROJECT_PREFIX", "the project's name prefix", problems)
+    if project and not _PROJECT_PREFIX.fullmatch(project):
+        problems.append(
+            f"PROJECT_PREFIX={project!r} is not a name prefix (letters, digits and hyphens, "
+            "at most 63 characters)"
+        )
+    group = _required(env, "MODEL_PACKAGE_GROUP", "the project's model package group", problems)
+    if group and not _GROUP_NAME.fullmatch(group):
+        problems.append(
+            f"MODEL_PACKAGE_GROUP={group!r} is not a model package group name "
+            "(letters, digits and hyphens, at most 63 characters)"
+        )
+    parameter = _required(
+        env, "DEPLOYED_PARAMETER", "the SSM parameter naming the deployed version", problems
+    )
+    if parameter and not _SSM_NAME.fullmatch(parameter):
+        problems.append(f"DEPLOYED_PARAMETER={parameter!r} is not an SSM parameter name")
+    capture = _prefix_uri(env, "CAPTURE_URI", "the s3:// prefix of data capture", problems)
+    ground_truth = _prefix_uri(
+        env, "GROUND_TRUTH_URI", "the s3:// prefix of ground-truth labels", problems
+    )
+    endpoint = _endpoint_template(env, problems)
+    variant = env.get("VARIANT_NAME") or DEFAULT_VARIANT
+    if not _VARIANT_NAME.fullmatch(variant):
+        problems.append(f"VARIANT_NAME={variant!r} is not a production variant name")
+    window_raw = _hours(env, "WINDOW_HOURS", None, problems)
+    window = int(window_raw) if _DIGITS.fullmatch(window_raw) else 0
+    if _DIGITS.fullmatch(window_raw) and window not in WINDOW_HOURS_ALLOWED:
+        problems.append(f"WINDOW_HOURS={window_raw!r} must be 24 (daily) or 1 (hourly)")
+    delay_raw = _hours(env, "DELAY_HOURS", None, problems)
+    delay = int(delay_raw) if _DIGITS.fullmatch(delay_raw) else 0
+    if _DIGITS.fullmatch(delay_raw) and delay > MAX_DELAY_HOURS:
+        problems.append(f"DELAY_HOURS={delay_raw!r} must be from 0 to {MAX_DELAY_HOURS}")
+    namespace = env.get("METRICS_NAMESPACE") or DEFAULT_NAMESPACE
+    if (
+        len(namespace) > NAME_MAX
+        or not _CW_NAME.fullmatch(namespace)
+        or namespace.startswith(":")
+        or namespace.startswith("AWS/")
+    ):
+        problems.append(
+            f"METRICS_NAMESPACE={namespace!r} is not a custom CloudWatch namespace (printable "
+            "ASCII, at most 255 characters, not starting with ':' or 'AWS/')"
+        )
+    if problems:
+        raise ConfigError("; ".join(problems))
+    return Config(
+        project,
+        group,
+        parameter,
+        capture,
+        ground_truth,
+        endpoint,
+        variant,
+        window,
+        delay,
+        namespace,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Events
+
+
+@dataclass(frozen=True)
+class WindowRequest:
+    target: str
+    execution_id: str
+
+
+@dataclass(frozen=True)
+class PublishRequest:
+    target: str
+    execution_id: str
+    report_uri: str
+
+
+def event_action(event: object) -> str | None:
+    """The event's action when it is a known one (to shape even an error answer), else None."""
+    action = event.get("action") if isinstance(event, dict) else None
+    return action if action in ACTIONS else None
+
+
+def parse_event(event: object) -> WindowRequest | PublishRequest:
+    """Validates a LambdaStep's event strictly; raises BadInput naming the first problem."""
+    if not isinstance(event, dict):
+        raise BadInput(f"the event must be a JSON object, got {_json_type(event)}")
+    action = _get_string(event, "action", "action", max_len=64)
+    if action not in ACTIONS:
+        raise BadInput(f"action {action!r} is not known (accepted: {', '.join(ACTIONS)})")
+    unknown = sorted(set(event) - EVENT_KEYS[action])
+    if unknown:
+        raise BadInput(
+            f"unknown fields {unknown!r} for action {action!r} "
+            f"(accepted: {sorted(EVENT_KEYS[action])!r})"
+        )
+    target = _get_string(event, "target", "target", max_len=64)
+    if target not in TARGETS:
+        raise BadInput(f"target {target!r} is not known (accepted: {', '.join(TARGETS)})")
+    execution_id = _get_string(event, "execution_id", "execution_id", max_len=EXECUTION_ID_MAX)
+    if not _EXECUTION_ID.fullmatch(execution_id):
+        raise BadInput(
+            f"execution_id {execution_id!r} is not a pipeline execution id (letters, digits "
+            "and . _ : / -)"
+        )
+    if action == WINDOW:
+        return WindowRequest(target, execution_id)
+    report_uri = _get_string(event, "report_uri", "report_uri", max_len=S3_URI_MAX)
+    problem = s3_uri_problem(report_uri, max_len=S3_URI_MAX, object_key=True)
+    if problem is None and not report_uri.endswith(".json"):
+        problem = "does not name a .json object (the Monitor step's metrics.json)"
+    if problem is not None:
+        raise BadInput(f"report_uri {report_uri!r} {problem}")
+    return PublishRequest(target, execution_id, report_uri)
+
+
+# --------------------------------------------------------------------------------------------
+# Windows and prefixes
+
+
+@dataclass(frozen=True)
+class Window:
+    start: datetime  # UTC, on a window boundary
+    end: datetime  # start + the window's length
+
+    @property
+    def hours(self) -> int:
+        return int((self.end - self.start) / timedelta(hours=1))
+
+
+def floor_to(moment: datetime, hours: int) -> datetime:
+    """The UTC hour (hours=1) or day (hours=24) boundary at or before ``moment``."""
+    moment = moment.astimezone(UTC)
+    if hours == 24:
+        return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def last_window(now: datetime, hours: int, delay_hours: int = 0) -> Window:
+    """The last full UTC window (day or hour) that ended at least ``delay_hours`` before now."""
+    end = floor_to(now - timedelta(hours=delay_hours), hours)
+    return Window(end - timedelta(hours=hours), end)
+
+
+def date_path(window: Window) -> str:
+    """``yyyy/mm/dd/`` of a daily window, ``yyyy/mm/dd/hh/`` of an hourly one (its start)."""
+    start = window.start
+    if window.hours == 24:
+        return f"{start:%Y/%m/%d}/"
+    return f"{start:%Y/%m/%d/%H}/"
+
+
+def capture_prefix(config: Config, target: str, window: Window) -> str:
+    """Where the window's captured records are.
+
+    Endpoints (data capture writes ``<destination><endpoint>/<variant>/yyyy/mm/dd/hh/``, the
+    destination being ``<CAPTURE_URI><target>/``):
+    ``<CAPTURE_URI><target>/<endpoint>/<variant>/yyyy/mm/dd/[hh/]``; batch:
+    ``<CAPTURE_URI>batch/yyyy/mm/dd/[hh/]``.
+    """
+    if target == BATCH:
+        return f"{config.capture_uri}{target}/{date_path(window)}"
+    return f"{config.capture_uri}{target}/{config.endpoint(target)}/{config.variant}/{date_path(window)}"
+
+
+def ground_truth_prefix(config: Config, target: str, window: Window) -> str:
+    """``<GROUND_TRUTH_URI><target>/yyyy/mm/dd/[hh/]`` of the window."""
+    return f"{config.ground_truth_uri}{target}/{date_path(window)}"
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --------------------------------------------------------------------------------------------
+# Metrics
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    value: float
+    dimensions: tuple[tuple[str, str], ...]  # sorted by name
+
+
+def _cw_name_problem(name: object) -> str | None:
+    if not isinstance(name, str):
+        return f"must be a string, got {_json_type(name)}"
+    if not name or len(name) > NAME_MAX:
+        return f"must be 1 to {NAME_MAX} characters long"
+    if not _CW_NAME.fullmatch(name):
+        return "must be printable ASCII with at least one non-blank character"
+    if name.startswith(":"):
+        return "must not start with ':'"
+    return None
+
+
+def _dimension_value_problem(value: object) -> str | None:
+    if not isinstance(value, str):
+        return f"must be a string, got {_json_type(value)}"
+    if not value.strip() or len(value) > DIMENSION_VALUE_MAX:
+        return f"must be 1 to {DIMENSION_VALUE_MAX} characters long and not blank"
+    if _CONTROL.search(value):
+        return "must not contain control characters"
+    return None
+
+
+def parse_metric(item: object, path: str) -> Metric:
+    if not isinstance(item, dict):
+        raise BadInput(f"{path} must be an object, got {_json_type(item)}")
+    unknown = sorted(set(item) - METRIC_KEYS)
+    if unknown:
+        raise BadInput(f"{path} has unknown fields {unknown!r} (accepted: {sorted(METRIC_KEYS)!r})")
+    if "name" not in item:
+        raise BadInput(f"{path}.name is missing")
+    name = item["name"]
+    if (problem := _cw_name_problem(name)) is not None:
+        raise BadInput(f"{path}.name {name!r} {problem}")
+    if "value" not in item:
+        raise BadInput(f"{path}.value is missing")
+    value = item["value"]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise BadInput(f"{path}.value must be a number, got {_json_type(value)}")
+    number = float(value)
+    if not math.isfinite(number) or abs(number) > VALUE_LIMIT:
+        raise BadInput(f"{path}.value {value!r} is not a finite number within +-2^360")
+    raw = item.get("dimensions", {})
+    if not isinstance(raw, dict):
+        raise BadInput(f"{path}.dimensions must be an object, got {_json_type(raw)}")
+    if len(raw) > MAX_OWN_DIMENSIONS:
+        raise BadInput(
+            f"{path}.dimensions has {len(raw)} entries; at most {MAX_OWN_DIMENSIONS} (CloudWatch "
+            f"allows {MAX_DIMENSIONS}, {len(PLATFORM_DIMENSIONS)} are the platform's)"
+        )
+    dimensions: list[tuple[str, str]] = []
+    for key, dim_value in raw.items():
+        if (problem := _cw_name_problem(key)) is not None:
+            raise BadInput(f"{path}.dimensions: the name {key!r} {problem}")
+        if key in PLATFORM_DIMENSIONS:
+            raise BadInput(
+                f"{path}.dimensions.{key} is set by the platform (reserved: "
+                f"{', '.join(PLATFORM_DIMENSIONS)})"
+            )
+        if (problem := _dimension_value_problem(dim_value)) is not None:
+            raise BadInput(f"{path}.dimensions.{key} {dim_value!r} {problem}")
+        dimensions.append((key, dim_value))
+    return Metric(name, number, tuple(sorted(dimensions)))
+
+
+def parse_metrics(data: object) -> list[Metric]:
+    """Validates a ``metrics.json`` list; raises BadInput naming the first bad entry."""
+    if not isinstance(data, list):
+        raise BadInput(f"the report must be a JSON array of metrics, got {_json_type(data)}")
+    metrics: list[Metric] = []
+    seen: dict[tuple[str, tuple[tuple[str, str], ...]], int] = {}
+    for index, item in enumerate(data):
+        metric = parse_metric(item, f"metrics[{index}]")
+        key = (metric.name, metric.dimensions)
+        if key in seen:
+            raise BadInput(
+                f"metrics[{index}] repeats metrics[{seen[key]}] ({metric.name} with the same "
+                "dimensions)"
+            )
+        seen[key] = index
+        metrics.append(metric)
+    return metrics
+
+
+def _reject_constant(name: str) -> Any:
+    raise BadInput(f"the report holds {name}, which is not a number CloudWatch accepts")
+
+
+def decode_report(body: bytes) -> list[Metric]:
+    """Parses and validates the bytes of a ``metrics.json``."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"the report is not UTF-8: {exc}") from None
+    try:
+        data = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise BadInput(f"the report is not JSON: {exc}") from None
+    return parse_metrics(data)
+
+
+def metric_datum(metric: Metric, project: str, target: str, timestamp: datetime) -> dict[str, Any]:
+    dimensions = [{"Name": "Project", "Value": project}, {"Name": "Target", "Value": target}]
+    dimensions += [{"Name": name, "Value": value} for name, value in metric.dimensions]
+    return {
+        "MetricName": metric.name,
+        "Dimensions": dimensions,
+        "Timestamp": timestamp,
+        "Value": metric.value,
+    }
+
+
+def _encoded_size(datum: Mapping[str, Any]) -> int:
+    """An upper estimate of a datum's size in a request: the query protocol's (the largest of
+    the protocols boto3 may use), parameter names with four-digit indexes and every name and
+    value percent-encoded."""
+    size = DATUM_OVERHEAD + len(quote(datum["MetricName"], safe=""))
+    for dimension in datum["Dimensions"]:
+        size += DIMENSION_OVERHEAD
+        size += len(quote(dimension["Name"], safe="")) + len(quote(dimension["Value"], safe=""))
+    return size
+
+
+def chunks(data: Sequence[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    """Consecutive calls' worth of data: at most 1000 metrics and about 800 kB each."""
+    chunk: list[dict[str, Any]] = []
+    size = 0
+    for datum in data:
+        datum_size = _encoded_size(datum)
+        if chunk and (len(chunk) == MAX_METRICS_PER_CALL or size + datum_size > MAX_CALL_BYTES):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(datum)
+        size += datum_size
+    if chunk:
+        yield chunk
+
+
+# --------------------------------------------------------------------------------------------
+# AWS clients, made at first use (tests start moto and set the environment first)
+
+_BOTO_CONFIG: Final = BotoConfig(
+    retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=20
+)
+_CLIENTS: dict[str, Any] = {}
+
+
+def _client(service: str) -> Any:
+    if service not in _CLIENTS:
+        _CLIENTS[service] = boto3.client(service, config=_BOTO_CONFIG)
+    return _CLIENTS[service]
+
+
+def _code(exc: ClientError) -> tuple[str, str]:
+    error = exc.response.get("Error", {})
+    return str(error.get("Code", "")), str(error.get("Message", ""))
+
+
+def _split_s3(uri: str) -> tuple[str, str]:
+    match = _S3_PREFIX.fullmatch(uri)
+    if match is None:  # validated before; defensive
+        raise ValueError(f"{uri!r} is not an s3:// URI")
+    return match["bucket"], match["prefix"]
+
+
+def has_objects(uri: str) -> bool:
+    """Whether anything is stored under the s3:// prefix (a processing input must not be
+    empty)."""
+    bucket, prefix = _split_s3(uri)
+    response = _client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
+    return int(response.get("KeyCount", 0)) > 0
+
+
+def read_report(uri: str) -> bytes:
+    """The report's bytes; raises BadInput if it does not exist or is too large."""
+    match = _S3_OBJECT.fullmatch(uri)
+    if match is None:  # validated before; defensive
+        raise BadInput(f"report_uri {uri!r} is not an s3://bucket/key URI")
+    try:
+        response = _client("s3").get_object(Bucket=match["bucket"], Key=match["key"])
+    except ClientError as exc:
+        code, message = _code(exc)
+        if code in _NO_OBJECT_CODES:
+            raise BadInput(f"report_uri {uri!r} does not exist ({code}: {message})") from None
+        raise
+    length = int(response.get("ContentLength", 0))
+    if length > REPORT_MAX_BYTES:
+        response["Body"].close()
+        raise BadInput(f"the report is {length} bytes; at most {REPORT_MAX_BYTES} are read")
+    body: bytes = response["Body"].read(REPORT_MAX_BYTES + 1)
+    if len(body) > REPORT_MAX_BYTES:
+        raise BadInput(f"the report is larger than {REPORT_MAX_BYTES} bytes")
+    return body
+
+
+def parameter_value(parameter: str) -> str | None:
+    """The parameter's value; None if the parameter does not exist."""
+    try:
+        value: str = _client("ssm").get_parameter(Name=parameter)["Parameter"]["Value"]
+    except ClientError as exc:
+        if _code(exc)[0] == "ParameterNotFound":
+            return None
+        raise
+    return value
+
+
+def newest_approved(group: str) -> str | None:
+    """The group's most recently created Approved version (what batch scoring uses), or None."""
+    response = _client("sagemaker").list_model_packages(
+        ModelPackageGroupName=group,
+        ModelApprovalStatus=APPROVED,
+        SortBy="CreationTime",
+        SortOrder="Descending",
+        MaxResults=1,
+    )
+    summaries = response.get("ModelPackageSummaryList", [])
+    if not summaries:
+        return None
+    arn: str = summaries[0]["ModelPackageArn"]
+    return arn
+
+
+def describe_package(arn: str) -> dict[str, Any] | None:
+    """DescribeModelPackage; None if the version does not exist (any more)."""
+    try:
+        described: dict[str, Any] = _client("sagemaker").describe_model_package(
+            ModelPackageName=arn
+        )
+    except ClientError as exc:
+        code, message = _code(exc)
+        lowered = message.lower()
+        if code in _NOT_FOUND_CODES or (
+            code == "ValidationException"
+            and any(words in lowered for words in ("does not exist", "not found", "could not find"))
+        ):
+            return None
+        raise
+    return described
+
+
+# --------------------------------------------------------------------------------------------
+# The two actions
+
+
+class _Skip(Exception):
+    """The window has nothing to monitor: a status other than ok, with its reason."""
+
+    def __init__(self, status: str, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def _error(action: str | None, message: str) -> dict[str, Any]:
+    """An error answer with every key of the action (LambdaStep outputs are always there)."""
+    if action == WINDOW:
+        answer: dict[str, Any] = dict.fromkeys(WINDOW_KEYS, NONE)
+        answer.update(reason="", ground_truth=ABSENT)
+    elif action == PUBLISH:
+        answer = {"count": 0}
+    else:
+        answer = {}
+    answer.update(status=ERROR, error=message)
+    return answer
+
+
+class _WindowRun:
+    def __init__(self, config: Config, request: WindowRequest, now: datetime, log: _Log) -> None:
+        self.config = config
+        self.request = request
+        self.log = log
+        self.window = last_window(now, config.window_hours)
+        self.labelled = last_window(now, config.window_hours, config.delay_hours)
+        target = request.target
+        self.answer: dict[str, Any] = {
+            "status": OK,
+            "reason": "",
+            "error": "",
+            "model_package_arn": NONE,
+            "baseline_uri": NONE,
+            "capture_uri": capture_prefix(config, target, self.window),
+            "window_start": iso(self.window.start),
+            "window_end": iso(self.window.end),
+            "labelled_capture_uri": capture_prefix(config, target, self.labelled),
+            "ground_truth_uri": ground_truth_prefix(config, target, self.labelled),
+            "labelled_window_start": iso(self.labelled.start),
+            "labelled_window_end": iso(self.labelled.end),
+            "ground_truth": ABSENT,
+        }
+        log.bind(
+            capture_uri=self.answer["capture_uri"],
+            window_start=self.answer["window_start"],
+            window_end=self.answer["window_end"],
+            ground_truth_uri=self.answer["ground_truth_uri"],
+        )
+
+    def run(self) -> dict[str, Any]:
+        try:
+            arn = self._model()
+            self.answer["model_package_arn"] = arn
+            self.log.bind(model_package_arn=arn)
+            baseline = self._baseline(arn)
+            self.answer["baseline_uri"] = baseline
+            self.log.bind(baseline_uri=baseline)
+            if not has_objects(self.answer["capture_uri"]):
+                raise _Skip(NO_DATA, f"nothing was captured under {self.answer['capture_uri']}")
+        except _Skip as skip:
+            self.answer.update(status=skip.status, reason=skip.reason)
+            self.log.log(logging.INFO, "nothing to monitor", status=skip.status, reason=skip.reason)
+            return self.answer
+        labelled = has_objects(self.answer["labelled_capture_uri"]) and has_objects(
+            self.answer["ground_truth_uri"]
+        )
+        self.answer["ground_truth"] = PRESENT if labelled else ABSENT
+        self.log.log(
+            logging.INFO,
+            "window chosen",
+            status=OK,
+            ground_truth=self.answer["ground_truth"],
+            labelled_capture_uri=self.answer["labelled_capture_uri"],
+        )
+        return self.answer
+
+    def _model(self) -> str:
+        """The version the target runs; raises _Skip (no_model) or BadInput (inconsistent)."""
+        group = self.config.model_package_group
+        if self.request.target == BATCH:
+            arn = newest_approved(group)
+            if arn is None:
+                raise _Skip(NO_MODEL, f"the group {group} has no Approved version")
+            source = f"ListModelPackages({group}, Approved)"
+        else:
+            parameter = self.config.deployed_parameter
+            value = parameter_value(parameter)
+            if value is None or value.strip() in ("", NO_DEPLOYMENT):
+                raise _Skip(NO_MODEL, f"no deployment recorded in {parameter}")
+            arn = value.strip()
+            source = f"the SSM parameter {parameter}"
+        match = _MODEL_PACKAGE_ARN.fullmatch(arn)
+        if match is None:
+            raise BadInput(f"{source} holds {arn!r}, not a versioned model package ARN")
+        # SageMaker writes the group name in lower case in the ARN
+        if match["group"].lower() != group.lower():
+            raise BadInput(f"{source} names {arn!r}, a version of another group than {group}")
+        return arn
+
+    def _baseline(self, arn: str) -> str:
+        described = describe_package(arn)
+        if described is None:
+            raise _Skip(NO_MODEL, f"the model package {arn} does not exist")
+        metadata = described.get("CustomerMetadataProperties") or {}
+        uri = metadata.get(BASELINE_KEY) if isinstance(metadata, dict) else None
+        if uri is None:
+            raise _Skip(NO_BASELINE, f"{arn} has no {BASELINE_KEY} customer metadata")
+        problem = (
+            s3_uri_problem(uri, max_len=S3_URI_MAX, object_key=True)
+            if isinstance(uri, str)
+            else f"is not a string (got {_json_type(uri)})"
+        )
+        if problem is not None:
+            reason = f"{arn}'s {BASELINE_KEY} {uri!r} {problem}"
+            self.log.log(logging.WARNING, "malformed monitoring baseline", reason=reason)
+            raise _Skip(NO_BASELINE, reason)
+        return str(uri)
+
+
+def _publish(config: Config, request: PublishRequest, now: datetime, log: _Log) -> dict[str, Any]:
+    metrics = decode_report(read_report(request.report_uri))  # everything checked first
+    timestamp = now.astimezone(UTC).replace(microsecond=0)
+    data = [metric_datum(m, config.project_prefix, request.target, timestamp) for m in metrics]
+    calls = 0
+    for chunk in chunks(data):
+        _client("cloudwatch").put_metric_data(Namespace=config.namespace, MetricData=chunk)
+        calls += 1
+    if not metrics:
+        log.log(logging.WARNING, "the report holds no metrics", count=0)
+    log.log(logging.INFO, "metrics published", status=PUBLISHED, count=len(metrics), calls=calls)
+    return {"status": PUBLISHED, "count": len(metrics), "error": ""}
+
+
+# --------------------------------------------------------------------------------------------
+# Entry point
+
+
+def handler(
+    event: object, context: object = None, *, now: Callable[[], datetime] | None = None
+) -> dict[str, Any]:
+    """Lambda entry point (``now``: the clock, for tests). Raises only on an AWS error."""
+    log = _Log(request_id=getattr(context, "aws_request_id", None))
+    action = event_action(event)
+    if isinstance(event, dict):
+        for key in ("action", "target", "execution_id"):
+            value = event.get(key)
+            log.bind(**{key: value if isinstance(value, str) and len(value) <= 256 else None})
+    try:
+        config = load_config(os.environ)
+    except ConfigError as exc:
+        log.log(logging.ERROR, "configuration error", status=ERROR, error=str(exc))
+        return _error(action, f"configuration error: {exc}")
+    try:
+        request = parse_event(event)
+    except BadInput as exc:
+        log.log(logging.ERROR, "event rejected", status=ERROR, error=str(exc))
+        return _error(action, f"bad event: {exc}")
+    moment = (now or (lambda: datetime.now(UTC)))()
+    if moment.tzinfo is None:
+        raise ValueError("the clock must give timezone-aware times")
+
+    try:
+        if isinstance(request, WindowRequest):
+            return _WindowRun(config, request, moment, log).run()
+        log.bind(report_uri=request.report_uri, namespace=config.namespace)
+        return _publish(config, request, moment, log)
+    except BadInput as exc:
+        log.log(logging.ERROR, "refused", status=ERROR, error=str(exc))
+        return _error(action, str(exc))
+    except Exception as exc:
+        log.log(
+            logging.ERROR,
+            "AWS call failed: the step fails with it",
+            status="aws-error",
+            exc_info=True,
+            **_error_fields(exc),
+        )
+        raise
+
+
+# In Lambda: report a bad deployment once, at init.
+report_bad_config_at_cold_start(load_config, _Log())

@@ -1,0 +1,179 @@
+"""Fixtures for the monitoring_run handler: moto SageMaker registry, SSM, S3 and CloudWatch.
+
+The handler is loaded from its file under the unique module name ``monitoring_run_handler``
+rather than as ``handler`` from sys.path: every function folder has a ``handler.py``, and in one
+pytest process the first ``import handler`` would shadow the others.
+
+moto 5.2.5 implements every call the handler makes (GetParameter, ListModelPackages,
+DescribeModelPackage with ``CustomerMetadataProperties``, ListObjectsV2, GetObject,
+PutMetricData) and what the tests read back with (ListMetrics, GetMetricData). Only an AWS
+error that moto never produces (throttling) is stubbed, with botocore's ``Stubber`` on the
+handler's own client.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+FUNCTION_DIR = Path(__file__).resolve().parents[1]
+MODULE_NAME = "monitoring_run_handler"
+
+if MODULE_NAME not in sys.modules:
+    _spec = importlib.util.spec_from_file_location(MODULE_NAME, FUNCTION_DIR / "handler.py")
+    assert _spec is not None and _spec.loader is not None
+    _module = importlib.util.module_from_spec(_spec)
+    sys.modules[MODULE_NAME] = _module
+    _spec.loader.exec_module(_module)
+
+handler_module = sys.modules[MODULE_NAME]
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+PROJECT = "mlops-dev-churn"
+GROUP = f"{PROJECT}-models"
+PARAMETER = f"/{PROJECT}/deploy/last-started"
+ARTIFACTS = f"{PROJECT}-artifacts-{ACCOUNT}"
+CURATED = f"{PROJECT}-curated-{ACCOUNT}"
+CAPTURE_URI = f"s3://{ARTIFACTS}/data-capture/"
+GROUND_TRUTH_URI = f"s3://{CURATED}/ground-truth/"
+ENDPOINT_NAME = f"{PROJECT}-{{target}}"
+INFERENCE_SPECIFICATION = {
+    "Containers": [
+        {
+            "Image": f"683313688378.dkr.ecr.{REGION}.amazonaws.com/sagemaker-xgboost:1.7-1",
+            "ModelDataUrl": f"s3://{ARTIFACTS}/models/model.tar.gz",
+        }
+    ],
+    "SupportedContentTypes": ["text/csv", "application/json"],
+    "SupportedResponseMIMETypes": ["application/json"],
+}
+SETTINGS = {
+    "PROJECT_PREFIX": PROJECT,
+    "MODEL_PACKAGE_GROUP": GROUP,
+    "DEPLOYED_PARAMETER": PARAMETER,
+    "CAPTURE_URI": CAPTURE_URI,
+    "GROUND_TRUTH_URI": GROUND_TRUTH_URI,
+    "ENDPOINT_NAME": ENDPOINT_NAME,
+    "WINDOW_HOURS": "24",
+    "DELAY_HOURS": "24",
+}
+OPTIONAL_SETTINGS = ("VARIANT_NAME", "METRICS_NAMESPACE")
+
+
+@dataclass
+class Aws:
+    sagemaker: Any
+    ssm: Any
+    s3: Any
+    cloudwatch: Any
+
+    def register(
+        self,
+        *,
+        baseline: str | None = None,
+        status: str = "Approved",
+        group: str = GROUP,
+        metadata: dict[str, str] | None = None,
+    ) -> str:
+        """Registers a version as the training pipeline's Register step does (with its
+        ``MonitoringBaseline`` customer metadata when ``baseline`` is given)."""
+        properties = dict(metadata or {"CodeVersion": "abc123"})
+        if baseline is not None:
+            properties["MonitoringBaseline"] = baseline
+        arn: str = self.sagemaker.create_model_package(
+            ModelPackageGroupName=group,
+            ModelPackageDescription="churn model",
+            InferenceSpecification=INFERENCE_SPECIFICATION,
+            ModelApprovalStatus=status,
+            CustomerMetadataProperties=properties,
+        )["ModelPackageArn"]
+        return arn
+
+    def deploy(self, arn: str) -> None:
+        """What the deploy router writes when it starts a deployment: the plain ARN."""
+        self.ssm.put_parameter(Name=PARAMETER, Value=arn, Type="String", Overwrite=True)
+
+    def put(self, uri: str, body: bytes | str = b"{}\n") -> None:
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        data = body.encode() if isinstance(body, str) else body
+        self.s3.put_object(Bucket=bucket, Key=key, Body=data)
+
+    def put_report(self, metrics: Any, key: str = "monitoring/prod/exec-1/metrics.json") -> str:
+        uri = f"s3://{ARTIFACTS}/{key}"
+        self.put(uri, metrics if isinstance(metrics, str | bytes) else json.dumps(metrics))
+        return uri
+
+    def metrics(self, namespace: str = "MLOps/Monitoring") -> list[dict[str, Any]]:
+        pages = self.cloudwatch.get_paginator("list_metrics").paginate(Namespace=namespace)
+        return [metric for page in pages for metric in page["Metrics"]]
+
+
+@pytest.fixture(autouse=True)
+def environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials, one region, the function's settings; nothing from the developer's env."""
+    for name in ("AWS_PROFILE", "AWS_REGION", "AWS_LAMBDA_FUNCTION_NAME", *OPTIONAL_SETTINGS):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    for name, value in SETTINGS.items():
+        monkeypatch.setenv(name, value)
+
+
+# Creating a boto3 client costs 0.1-0.2 s (the SageMaker model is large), so the test's clients
+# and the handler's own (lazily made, cached in handler_module._CLIENTS) are kept for the whole
+# session. That is safe: moto intercepts every client made after it was imported, and each
+# test's mock_aws() starts from empty backends.
+_TEST_CLIENTS: dict[str, Any] = {}
+
+
+def _test_client(service: str) -> Any:
+    if service not in _TEST_CLIENTS:
+        _TEST_CLIENTS[service] = boto3.client(service, region_name=REGION)
+    return _TEST_CLIENTS[service]
+
+
+@pytest.fixture
+def aws() -> Iterator[Aws]:
+    """moto: the group (and another team's), the router's parameter as the CDK creates it
+    (``none``), the artifacts and curated buckets; nothing captured, nothing published."""
+    with mock_aws():
+        sagemaker = _test_client("sagemaker")
+        for group in (GROUP, "other-team-models"):
+            sagemaker.create_model_package_group(
+                ModelPackageGroupName=group, ModelPackageGroupDescription="churn models"
+            )
+        ssm = _test_client("ssm")
+        ssm.put_parameter(Name=PARAMETER, Value="none", Type="String")
+        s3 = _test_client("s3")
+        for bucket in (ARTIFACTS, CURATED):
+            s3.create_bucket(Bucket=bucket)
+        yield Aws(sagemaker=sagemaker, ssm=ssm, s3=s3, cloudwatch=_test_client("cloudwatch"))
+
+
+@pytest.fixture
+def sent() -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    """The (operation, parameters) of every CloudWatch request the handler sends, in order."""
+    calls: list[tuple[str, dict[str, Any]]] = []
+
+    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+        calls.append((model.name, dict(params)))
+
+    events = handler_module._client("cloudwatch").meta.events
+    events.register("provide-client-params.cloudwatch", record)
+    try:
+        yield calls
+    finally:
+        events.unregister("provide-client-params.cloudwatch", record)

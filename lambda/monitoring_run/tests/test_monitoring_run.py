@@ -1,0 +1,777 @@
+"""monitoring_run handler against moto: a real registry, SSM parameter, buckets and CloudWatch.
+
+The clock is injected (``now=``) so windows are computed at fixed times. The only stub is a
+throttling error (moto never throttles), put on the handler's own client with ``Stubber``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import monitoring_run_handler as handler
+import pytest
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
+
+# the same values as conftest.py (not imported from it: every Lambda folder has a conftest.py)
+ACCOUNT = "123456789012"
+PROJECT = "mlops-dev-churn"
+GROUP = f"{PROJECT}-models"
+PARAMETER = f"/{PROJECT}/deploy/last-started"
+ARTIFACTS = f"{PROJECT}-artifacts-{ACCOUNT}"
+CURATED = f"{PROJECT}-curated-{ACCOUNT}"
+BASELINE = f"s3://{ARTIFACTS}/pipelines/training/exec-7/MonitoringBaseline/statistics.json"
+NAMESPACE = "MLOps/Monitoring"
+PROD_CAPTURE = f"s3://{ARTIFACTS}/data-capture/prod/{PROJECT}-prod/AllTraffic/"
+STAGING_CAPTURE = f"s3://{ARTIFACTS}/data-capture/staging/{PROJECT}-staging/AllTraffic/"
+BATCH_CAPTURE = f"s3://{ARTIFACTS}/data-capture/batch/"
+GROUND_TRUTH = f"s3://{CURATED}/ground-truth/"
+# a daily run shortly after midnight UTC: yesterday is the window, the day before is labelled
+DAILY_NOW = datetime(2026, 11, 22, 1, 5, 17, tzinfo=UTC)
+# an hourly run just after New Year: the window is the last hour of the old year
+HOURLY_NOW = datetime(2027, 1, 1, 0, 7, 3, tzinfo=UTC)
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+def clock(moment: datetime) -> Any:
+    return lambda: moment
+
+
+def window(target: str = "prod", execution_id: str = "k1ls9tc3wnw6") -> dict[str, Any]:
+    """The event the pipeline's Window step sends."""
+    return {"action": "window", "target": target, "execution_id": execution_id}
+
+
+def publish(report_uri: str, target: str = "prod") -> dict[str, Any]:
+    """The event the pipeline's Publish step sends."""
+    return {
+        "action": "publish",
+        "target": target,
+        "report_uri": report_uri,
+        "execution_id": "k1ls9tc3wnw6",
+    }
+
+
+def log_lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    """Every stdout line the handler wrote, each parsed as one JSON object."""
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
+
+
+def run_window(event: dict[str, Any], now: datetime = DAILY_NOW) -> dict[str, Any]:
+    result: dict[str, Any] = handler.handler(event, None, now=clock(now))
+    return result
+
+
+def deployed_with_traffic(aws: Any, labelled: bool = True) -> str:
+    """v1 deployed to prod with a baseline, yesterday's traffic captured, labels in place."""
+    arn = aws.register(baseline=BASELINE)
+    aws.deploy(arn)
+    aws.put(f"{PROD_CAPTURE}2026/11/21/13/capture-a.jsonl")
+    if labelled:
+        aws.put(f"{PROD_CAPTURE}2026/11/20/09/capture-b.jsonl")
+        aws.put(f"{GROUND_TRUTH}prod/2026/11/20/17/labels.jsonl")
+    return arn
+
+
+def assert_flat(result: dict[str, Any], keys: tuple[str, ...]) -> None:
+    """LambdaStep outputs: exactly the action's keys, every value a string or an integer."""
+    assert tuple(result) == keys or set(result) == set(keys)
+    assert all(
+        isinstance(value, str | int) and not isinstance(value, bool) for value in result.values()
+    )
+
+
+# -- window: the deployed version, its baseline, the prefixes ------------------------------------
+
+
+def test_daily_window_of_the_deployed_version(aws, capsys):
+    arn = deployed_with_traffic(aws)
+
+    result = run_window(window())
+
+    assert result == {
+        "status": "ok",
+        "reason": "",
+        "error": "",
+        "model_package_arn": arn,
+        "baseline_uri": BASELINE,
+        "capture_uri": f"{PROD_CAPTURE}2026/11/21/",
+        "window_start": "2026-11-21T00:00:00Z",
+        "window_end": "2026-11-22T00:00:00Z",
+        "labelled_capture_uri": f"{PROD_CAPTURE}2026/11/20/",
+        "ground_truth_uri": f"{GROUND_TRUTH}prod/2026/11/20/",
+        "labelled_window_start": "2026-11-20T00:00:00Z",
+        "labelled_window_end": "2026-11-21T00:00:00Z",
+        "ground_truth": "present",
+    }
+    assert_flat(result, handler.WINDOW_KEYS)
+    [line] = log_lines(capsys)
+    assert line["level"] == "INFO"
+    assert line["status"] == "ok"
+    assert line["action"] == "window"
+    assert line["target"] == "prod"
+    assert line["execution_id"] == "k1ls9tc3wnw6"
+    assert line["model_package_arn"] == arn
+    assert line["capture_uri"] == f"{PROD_CAPTURE}2026/11/21/"
+
+
+def test_hourly_window_across_the_new_year(aws, monkeypatch):
+    monkeypatch.setenv("WINDOW_HOURS", "1")
+    monkeypatch.setenv("DELAY_HOURS", "24")
+    arn = aws.register(baseline=BASELINE)
+    aws.deploy(arn)
+    aws.put(f"{PROD_CAPTURE}2026/12/31/23/capture.jsonl")
+
+    result = run_window(window(), HOURLY_NOW)
+
+    assert result["status"] == "ok"
+    assert result["capture_uri"] == f"{PROD_CAPTURE}2026/12/31/23/"
+    assert (result["window_start"], result["window_end"]) == (
+        "2026-12-31T23:00:00Z",
+        "2027-01-01T00:00:00Z",
+    )
+    assert result["labelled_capture_uri"] == f"{PROD_CAPTURE}2026/12/30/23/"
+    assert result["ground_truth_uri"] == f"{GROUND_TRUTH}prod/2026/12/30/23/"
+    assert (result["labelled_window_start"], result["labelled_window_end"]) == (
+        "2026-12-30T23:00:00Z",
+        "2026-12-31T00:00:00Z",
+    )
+    assert result["ground_truth"] == "absent"
+
+
+@pytest.mark.parametrize(
+    ("now", "hours", "delay", "expected"),
+    [
+        # exactly on the boundary: the window that just ended
+        (datetime(2026, 11, 22, 0, 0, tzinfo=UTC), 24, 0, ("2026/11/21/", "2026/11/21/")),
+        (datetime(2026, 11, 22, 23, 59, 59, tzinfo=UTC), 24, 24, ("2026/11/21/", "2026/11/20/")),
+        # a delay that is not a whole number of days: the last full day that ended before it
+        (datetime(2026, 11, 22, 13, 0, tzinfo=UTC), 24, 12, ("2026/11/21/", "2026/11/21/")),
+        (datetime(2026, 11, 22, 11, 0, tzinfo=UTC), 24, 12, ("2026/11/21/", "2026/11/20/")),
+        (datetime(2026, 3, 1, 0, 30, tzinfo=UTC), 1, 0, ("2026/02/28/23/", "2026/02/28/23/")),
+        (datetime(2026, 3, 1, 0, 30, tzinfo=UTC), 1, 168, ("2026/02/28/23/", "2026/02/21/23/")),
+        # another zone: the window is still in UTC
+        (
+            datetime(2026, 11, 22, 2, 30, tzinfo=timezone(timedelta(hours=5))),
+            1,
+            0,
+            ("2026/11/21/20/", "2026/11/21/20/"),
+        ),
+    ],
+)
+def test_window_prefixes(aws, monkeypatch, now, hours, delay, expected):
+    monkeypatch.setenv("WINDOW_HOURS", str(hours))
+    monkeypatch.setenv("DELAY_HOURS", str(delay))
+    result = run_window(window(), now)  # no model: prefixes still computed
+    assert result["status"] == "no_model"
+    assert result["capture_uri"] == f"{PROD_CAPTURE}{expected[0]}"
+    assert result["labelled_capture_uri"] == f"{PROD_CAPTURE}{expected[1]}"
+    assert result["ground_truth_uri"] == f"{GROUND_TRUTH}prod/{expected[1]}"
+
+
+def test_the_version_is_the_one_in_the_parameter_not_the_newest(aws):
+    older = aws.register(baseline=BASELINE)
+    newer_baseline = BASELINE.replace("exec-7", "exec-8")
+    aws.register(baseline=newer_baseline)  # approved later, deployment not started
+    aws.deploy(older)
+    aws.put(f"{PROD_CAPTURE}2026/11/21/00/capture.jsonl")
+
+    result = run_window(window())
+
+    assert result["status"] == "ok"
+    assert result["model_package_arn"] == older
+    assert result["baseline_uri"] == BASELINE
+
+
+def test_parameter_value_with_surrounding_blanks_is_read(aws):
+    arn = aws.register(baseline=BASELINE)
+    aws.ssm.put_parameter(Name=PARAMETER, Value=f" {arn}\n", Type="String", Overwrite=True)
+    aws.put(f"{PROD_CAPTURE}2026/11/21/00/capture.jsonl")
+    assert run_window(window())["model_package_arn"] == arn
+
+
+def test_staging_uses_its_own_endpoint_and_capture(aws, monkeypatch):
+    monkeypatch.setenv("VARIANT_NAME", "Blue")
+    arn = aws.register(baseline=BASELINE)
+    aws.deploy(arn)
+    capture = STAGING_CAPTURE.replace("AllTraffic", "Blue")
+    aws.put(f"{capture}2026/11/21/05/capture.jsonl")
+    aws.put(f"{PROD_CAPTURE}2026/11/21/05/capture.jsonl")  # prod's: not staging's window
+
+    result = run_window(window("staging"))
+
+    assert result["status"] == "ok"
+    assert result["capture_uri"] == f"{capture}2026/11/21/"
+    assert result["ground_truth_uri"] == f"{GROUND_TRUTH}staging/2026/11/20/"
+
+
+def test_batch_monitors_the_newest_approved_version(aws):
+    aws.register(baseline=BASELINE)
+    newest = aws.register(baseline=BASELINE.replace("exec-7", "exec-9"))
+    aws.register(baseline=BASELINE, status="PendingManualApproval")  # never used
+    aws.deploy("none")  # the endpoints' deployments do not matter for batch
+    aws.put(f"{BATCH_CAPTURE}2026/11/21/03/capture.jsonl")
+
+    result = run_window(window("batch"))
+
+    assert result["status"] == "ok"
+    assert result["model_package_arn"] == newest
+    assert result["baseline_uri"] == BASELINE.replace("exec-7", "exec-9")
+    assert result["capture_uri"] == f"{BATCH_CAPTURE}2026/11/21/"
+    assert result["ground_truth_uri"] == f"{GROUND_TRUTH}batch/2026/11/20/"
+
+
+def test_batch_without_an_approved_version_has_no_model(aws):
+    aws.register(baseline=BASELINE, status="PendingManualApproval")
+    result = run_window(window("batch"))
+    assert result["status"] == "no_model"
+    assert GROUP in result["reason"]
+
+
+# -- window: nothing to monitor ------------------------------------------------------------------
+
+
+def test_nothing_deployed_yet(aws, capsys):
+    aws.register(baseline=BASELINE)  # approved, but the parameter still says none
+
+    result = run_window(window())
+
+    assert result["status"] == "no_model"
+    assert result["model_package_arn"] == "none"
+    assert result["baseline_uri"] == "none"
+    assert result["ground_truth"] == "absent"
+    assert result["capture_uri"] == f"{PROD_CAPTURE}2026/11/21/"  # harmless: just a prefix
+    assert PARAMETER in result["reason"]
+    assert_flat(result, handler.WINDOW_KEYS)
+    [line] = log_lines(capsys)
+    assert (line["level"], line["status"]) == ("INFO", "no_model")
+
+
+def test_missing_parameter_means_no_model(aws):
+    aws.ssm.delete_parameter(Name=PARAMETER)
+    assert run_window(window())["status"] == "no_model"
+
+
+def test_deployed_version_that_no_longer_exists(aws):
+    aws.deploy(f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:model-package/{GROUP}/9")
+    result = run_window(window())
+    assert result["status"] == "no_model"
+    assert "does not exist" in result["reason"]
+
+
+def test_version_without_baseline(aws):
+    arn = aws.register()  # lineage metadata only
+    aws.deploy(arn)
+    aws.put(f"{PROD_CAPTURE}2026/11/21/13/capture.jsonl")
+
+    result = run_window(window())
+
+    assert result["status"] == "no_baseline"
+    assert result["model_package_arn"] == arn
+    assert result["baseline_uri"] == "none"
+    assert "MonitoringBaseline" in result["reason"]
+
+
+@pytest.mark.parametrize(
+    "baseline",
+    ["none", "statistics.json", "s3://Bad_Bucket/statistics.json", f"s3://{ARTIFACTS}/"],
+)
+def test_malformed_baseline_is_logged_and_not_used(aws, capsys, baseline):
+    arn = aws.register(baseline=baseline)
+    aws.deploy(arn)
+
+    result = run_window(window())
+
+    assert result["status"] == "no_baseline"
+    assert result["baseline_uri"] == "none"
+    assert repr(baseline) in result["reason"]
+    levels = [line["level"] for line in log_lines(capsys)]
+    assert levels == ["WARNING", "INFO"]
+
+
+def test_no_capture_in_the_window(aws):
+    arn = aws.register(baseline=BASELINE)
+    aws.deploy(arn)
+    # the day before and the day after, not the window
+    aws.put(f"{PROD_CAPTURE}2026/11/20/23/capture.jsonl")
+    aws.put(f"{PROD_CAPTURE}2026/11/22/00/capture.jsonl")
+    # a prefix that merely starts like the window's ("21" vs "21x") must not count either
+    aws.put(f"{PROD_CAPTURE}2026/11/210/capture.jsonl")
+
+    result = run_window(window())
+
+    assert result["status"] == "no_data"
+    assert result["model_package_arn"] == arn
+    assert result["baseline_uri"] == BASELINE
+    assert result["capture_uri"] in result["reason"]
+    assert result["ground_truth"] == "absent"
+
+
+def test_ground_truth_absent_without_labels(aws):
+    deployed_with_traffic(aws, labelled=False)
+    aws.put(f"{PROD_CAPTURE}2026/11/20/09/capture-b.jsonl")  # labelled window captured, no labels
+    result = run_window(window())
+    assert (result["status"], result["ground_truth"]) == ("ok", "absent")
+
+
+def test_ground_truth_absent_without_the_labelled_capture(aws):
+    deployed_with_traffic(aws, labelled=False)
+    aws.put(f"{GROUND_TRUTH}prod/2026/11/20/17/labels.jsonl")  # labels, nothing they join
+    result = run_window(window())
+    assert (result["status"], result["ground_truth"]) == ("ok", "absent")
+
+
+# -- window: an inconsistent record is an error, not an exception --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("arn:aws:sagemaker:us-east-1:123456789012:model-package/mlops-dev-churn-models", "not a"),
+        ('{"model_package_arn": "x"}', "not a versioned model package ARN"),
+        (
+            f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:model-package/other-team-models/1",
+            "another group",
+        ),
+    ],
+)
+def test_unusable_parameter_value(aws, capsys, value, message):
+    aws.ssm.put_parameter(Name=PARAMETER, Value=value, Type="String", Overwrite=True)
+
+    result = run_window(window())
+
+    assert result["status"] == "error"
+    assert message in result["error"]
+    assert PARAMETER in result["error"]
+    assert_flat(result, handler.WINDOW_KEYS)
+    [line] = log_lines(capsys)
+    assert (line["level"], line["status"]) == ("ERROR", "error")
+
+
+# -- bad events ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("event", "message", "keys"),
+    [
+        (None, "must be a JSON object, got null", ("status", "error")),
+        (["window"], "must be a JSON object, got array", ("status", "error")),
+        ({}, "action is missing", ("status", "error")),
+        (
+            {"action": "monitor", "target": "prod"},
+            "action 'monitor' is not known",
+            ("status", "error"),
+        ),
+        ({"action": 3}, "action must be a string", ("status", "error")),
+        (
+            {"action": "window", "target": "dev", "execution_id": "x"},
+            "target 'dev' is not known",
+            handler.WINDOW_KEYS,
+        ),
+        (
+            {"action": "window", "target": "Prod", "execution_id": "x"},
+            "target 'Prod' is not known",
+            handler.WINDOW_KEYS,
+        ),
+        ({"action": "window", "execution_id": "x"}, "target is missing", handler.WINDOW_KEYS),
+        ({"action": "window", "target": "prod"}, "execution_id is missing", handler.WINDOW_KEYS),
+        (
+            {"action": "window", "target": "prod", "execution_id": "a b"},
+            "not a pipeline execution id",
+            handler.WINDOW_KEYS,
+        ),
+        (
+            {"action": "window", "target": "prod", "execution_id": "x", "targets": "prod"},
+            "unknown fields ['targets']",
+            handler.WINDOW_KEYS,
+        ),
+        (
+            {"action": "window", "target": "prod", "execution_id": "x", "report_uri": "s3://b/k"},
+            "unknown fields ['report_uri']",
+            handler.WINDOW_KEYS,
+        ),
+        (
+            {"action": "publish", "target": "prod", "execution_id": "x"},
+            "report_uri is missing",
+            handler.PUBLISH_KEYS,
+        ),
+    ],
+)
+def test_bad_events_are_answered_not_raised(aws, capsys, event, message, keys):
+    result = handler.handler(event, None, now=clock(DAILY_NOW))
+
+    assert result["status"] == "error"
+    assert message in result["error"]
+    assert result["error"].startswith("bad event: ")
+    assert set(result) == set(keys)
+    assert_flat(result, tuple(result))
+    [line] = log_lines(capsys)
+    assert (line["level"], line["status"], line["message"]) == ("ERROR", "error", "event rejected")
+
+
+@pytest.mark.parametrize(
+    ("report_uri", "message"),
+    [
+        ("metrics.json", "is not an s3://bucket/key URI"),
+        (f"s3://{ARTIFACTS}/", "is not an s3://bucket/key URI"),
+        ("s3://Bad_Bucket/monitoring/metrics.json", "names the invalid bucket"),
+        (f"https://{ARTIFACTS}.s3.amazonaws.com/metrics.json", "is not an s3://bucket/key URI"),
+        (f"s3://{ARTIFACTS}/monitoring/prod/exec-1/report.csv", "does not name a .json object"),
+        ("", "must not be empty"),
+        (42, "must be a string, got number"),
+    ],
+)
+def test_bad_report_uri(aws, sent, report_uri, message):
+    result = handler.handler(publish(report_uri), None, now=clock(DAILY_NOW))
+    assert result == {"status": "error", "count": 0, "error": result["error"]}
+    assert message in result["error"]
+    assert sent == []
+
+
+def test_missing_report_is_an_error(aws, sent):
+    uri = f"s3://{ARTIFACTS}/monitoring/prod/exec-404/metrics.json"
+    result = handler.handler(publish(uri), None, now=clock(DAILY_NOW))
+    assert result["status"] == "error"
+    assert "does not exist" in result["error"]
+    assert "NoSuchKey" in result["error"]
+    assert sent == []
+
+
+def test_report_in_a_missing_bucket_is_an_error(aws):
+    uri = f"s3://{PROJECT}-nowhere-{ACCOUNT}/metrics.json"
+    result = handler.handler(publish(uri), None, now=clock(DAILY_NOW))
+    assert result["status"] == "error"
+    assert "NoSuchBucket" in result["error"]
+
+
+# -- configuration -------------------------------------------------------------------------------
+
+
+def test_missing_settings_are_all_named(aws, monkeypatch, capsys):
+    for name in ("PROJECT_PREFIX", "CAPTURE_URI", "WINDOW_HOURS", "ENDPOINT_NAME"):
+        monkeypatch.delenv(name)
+
+    result = handler.handler(window(), None, now=clock(DAILY_NOW))
+
+    assert result["status"] == "error"
+    assert result["error"].startswith("configuration error: ")
+    for name in ("PROJECT_PREFIX", "CAPTURE_URI", "WINDOW_HOURS", "ENDPOINT_NAME"):
+        assert f"{name} is not set" in result["error"]
+    assert "MODEL_PACKAGE_GROUP" not in result["error"]
+    assert_flat(result, handler.WINDOW_KEYS)  # the step's outputs are still all there
+    [line] = log_lines(capsys)
+    assert (line["level"], line["status"]) == ("ERROR", "error")
+
+
+def test_configuration_error_on_publish_keeps_its_keys(aws, monkeypatch):
+    monkeypatch.delenv("GROUND_TRUTH_URI")
+    result = handler.handler(publish(f"s3://{ARTIFACTS}/m.json"), None, now=clock(DAILY_NOW))
+    assert result == {"status": "error", "count": 0, "error": result["error"]}
+    assert "GROUND_TRUTH_URI is not set" in result["error"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("WINDOW_HOURS", "12", "must be 24 (daily) or 1 (hourly)"),
+        ("WINDOW_HOURS", "daily", "not a whole number of hours"),
+        ("DELAY_HOURS", "-1", "not a whole number of hours"),
+        ("DELAY_HOURS", "169", "from 0 to 168"),
+        ("CAPTURE_URI", f"s3://{ARTIFACTS}/data-capture", "must end with '/'"),
+        ("CAPTURE_URI", f"s3://{ARTIFACTS}//data-capture/", "empty path segment"),
+        ("GROUND_TRUTH_URI", "/ground-truth/", "not an s3://bucket/prefix URI"),
+        ("ENDPOINT_NAME", f"{PROJECT}-{{stage}}", "placeholder other than"),
+        ("ENDPOINT_NAME", f"{PROJECT}_{{target}}", "does not give endpoint names"),
+        ("ENDPOINT_NAME", "x" * 60 + "-{target}", "does not give endpoint names"),
+        ("DEPLOYED_PARAMETER", "last started", "not an SSM parameter name"),
+        ("MODEL_PACKAGE_GROUP", "models_of_churn", "not a model package group name"),
+        ("PROJECT_PREFIX", "-churn", "not a name prefix"),
+        ("VARIANT_NAME", "All Traffic", "not a production variant name"),
+        ("METRICS_NAMESPACE", "AWS/SageMaker", "not a custom CloudWatch namespace"),
+        ("METRICS_NAMESPACE", ":mlops", "not a custom CloudWatch namespace"),
+    ],
+)
+def test_invalid_settings(aws, monkeypatch, name, value, message):
+    monkeypatch.setenv(name, value)
+    result = handler.handler(window(), None, now=clock(DAILY_NOW))
+    assert result["status"] == "error"
+    assert f"{name}={value!r}" in result["error"]
+    assert message in result["error"]
+
+
+def test_bad_configuration_is_logged_at_cold_start():
+    env = {k: v for k, v in os.environ.items() if k != "DELAY_HOURS"}
+    env["AWS_LAMBDA_FUNCTION_NAME"] = f"{PROJECT}-monitoring-run"
+    proc = subprocess.run(
+        [sys.executable, "-c", f"import runpy; runpy.run_path({handler.__file__!r})"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(lines) == 1
+    assert lines[0]["level"] == "ERROR"
+    assert "DELAY_HOURS is not set" in lines[0]["error"]
+
+
+# -- publish -------------------------------------------------------------------------------------
+
+REPORT = [
+    {"name": "FeatureDrift", "value": 0.031, "dimensions": {"Feature": "monthly_charges"}},
+    {"name": "FeatureDrift", "value": 0.27, "dimensions": {"Feature": "tenure_months"}},
+    {"name": "InsufficientData", "value": 0, "dimensions": {"Check": "data"}},
+    {"name": "MaxFeatureDrift", "value": 0.27},
+    {"name": "RowsAnalysed", "value": 1843},
+]
+
+
+def dims(metric: dict[str, Any]) -> dict[str, str]:
+    return {d["Name"]: d["Value"] for d in metric["Dimensions"]}
+
+
+def value_of(aws: Any, name: str, dimensions: dict[str, str], at: datetime) -> list[float]:
+    response = aws.cloudwatch.get_metric_data(
+        MetricDataQueries=[
+            {
+                "Id": "m",
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": NAMESPACE,
+                        "MetricName": name,
+                        "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions.items()],
+                    },
+                    "Period": 60,
+                    "Stat": "Sum",
+                },
+            }
+        ],
+        StartTime=at - timedelta(minutes=5),
+        EndTime=at + timedelta(minutes=5),
+    )
+    values: list[float] = response["MetricDataResults"][0]["Values"]
+    return values
+
+
+def test_publish_with_project_target_and_own_dimensions(aws, sent, capsys):
+    uri = aws.put_report(REPORT)
+
+    result = handler.handler(publish(uri), None, now=clock(DAILY_NOW))
+
+    assert result == {"status": "published", "count": 5, "error": ""}
+    assert_flat(result, handler.PUBLISH_KEYS)
+    published = sorted((m["MetricName"], sorted(dims(m).items())) for m in aws.metrics())
+    base = [("Project", PROJECT), ("Target", "prod")]
+    assert published == [
+        ("FeatureDrift", sorted([*base, ("Feature", "monthly_charges")])),
+        ("FeatureDrift", sorted([*base, ("Feature", "tenure_months")])),
+        ("InsufficientData", sorted([*base, ("Check", "data")])),
+        ("MaxFeatureDrift", base),
+        ("RowsAnalysed", base),
+    ]
+    project_target = {"Project": PROJECT, "Target": "prod"}
+    assert value_of(aws, "RowsAnalysed", project_target, DAILY_NOW) == [1843.0]
+    assert value_of(
+        aws, "FeatureDrift", {**project_target, "Feature": "tenure_months"}, DAILY_NOW
+    ) == [0.27]
+    [(operation, params)] = sent
+    assert operation == "PutMetricData"
+    assert params["Namespace"] == NAMESPACE
+    # one timestamp for the whole report: the run's time
+    assert {d["Timestamp"] for d in params["MetricData"]} == {DAILY_NOW.replace(microsecond=0)}
+    assert all(
+        d["Dimensions"][:2]
+        == [
+            {"Name": "Project", "Value": PROJECT},
+            {"Name": "Target", "Value": "prod"},
+        ]
+        for d in params["MetricData"]
+    )
+    [line] = log_lines(capsys)
+    assert (line["status"], line["count"], line["calls"]) == ("published", 5, 1)
+    assert line["report_uri"] == uri
+
+
+def test_publish_to_another_namespace_and_target(aws, monkeypatch):
+    monkeypatch.setenv("METRICS_NAMESPACE", "Churn/Monitoring")
+    uri = aws.put_report([{"name": "RowsAnalysed", "value": 12}])
+    result = handler.handler(publish(uri, "batch"), None, now=clock(DAILY_NOW))
+    assert result["count"] == 1
+    [metric] = aws.metrics("Churn/Monitoring")
+    assert dims(metric) == {"Project": PROJECT, "Target": "batch"}
+    assert aws.metrics(NAMESPACE) == []
+
+
+def test_publish_chunks_of_at_most_1000(aws, sent):
+    report = [
+        {"name": "MissingRate", "value": i / 10000, "dimensions": {"Feature": f"f{i:04d}"}}
+        for i in range(2345)
+    ]
+    uri = aws.put_report(report)
+
+    result = handler.handler(publish(uri), None, now=clock(DAILY_NOW))
+
+    assert result == {"status": "published", "count": 2345, "error": ""}
+    assert [len(params["MetricData"]) for _, params in sent] == [1000, 1000, 345]
+    assert len(aws.metrics()) == 2345
+    assert value_of(
+        aws, "MissingRate", {"Project": PROJECT, "Target": "prod", "Feature": "f2344"}, DAILY_NOW
+    ) == [0.2344]
+
+
+def test_chunks_also_bounded_by_request_size():
+    # 28 own dimensions with long values: far fewer than 1000 such metrics fit in 1 MB
+    dimensions = {f"D{i:02d}": "v" * 1024 for i in range(28)}
+    metric = handler.Metric("Wide", 1.0, tuple(sorted(dimensions.items())))
+    data = [handler.metric_datum(metric, PROJECT, "prod", DAILY_NOW) for _ in range(40)]
+    calls = list(handler.chunks(data))
+    assert sum(len(c) for c in calls) == 40
+    assert len(calls) > 1
+    for call in calls:
+        assert sum(handler._encoded_size(d) for d in call) <= handler.MAX_CALL_BYTES
+        # even the real encoded size (JSON here) stays under CloudWatch's 1 MB
+        assert len(json.dumps(call, default=str)) < 1_000_000
+
+
+def test_empty_report_publishes_nothing(aws, sent, capsys):
+    uri = aws.put_report([])
+    result = handler.handler(publish(uri), None, now=clock(DAILY_NOW))
+    assert result == {"status": "published", "count": 0, "error": ""}
+    assert sent == []
+    assert [line["level"] for line in log_lines(capsys)] == ["WARNING", "INFO"]
+
+
+def test_publishing_twice_only_adds_data_points(aws):
+    uri = aws.put_report(REPORT)
+    later = DAILY_NOW + timedelta(minutes=1)
+    handler.handler(publish(uri), None, now=clock(DAILY_NOW))
+    handler.handler(publish(uri), None, now=clock(later))
+    # the same five metrics (moto's ListMetrics repeats a metric per data point)
+    assert len({(m["MetricName"], json.dumps(m["Dimensions"])) for m in aws.metrics()}) == 5
+    rows = {"Project": PROJECT, "Target": "prod"}
+    assert value_of(aws, "RowsAnalysed", rows, DAILY_NOW) == [1843.0, 1843.0]
+
+
+# -- publish: invalid reports refused before anything is published ------------------------------
+
+BAD_REPORTS = [
+    ('{"name": "RowsAnalysed", "value": 1}', "must be a JSON array of metrics, got object"),
+    ("[]]", "not JSON"),
+    (b"\xff\xfe[]", "not UTF-8"),
+    ('[{"name": "MaxFeatureDrift", "value": NaN}]', "NaN"),
+    ('[{"name": "MaxFeatureDrift", "value": Infinity}]', "Infinity"),
+    ('[{"name": "MaxFeatureDrift", "value": -Infinity}]', "-Infinity"),
+    ('[{"name": "MaxFeatureDrift", "value": 1e400}]', "not a finite number"),
+    ('[{"name": "MaxFeatureDrift", "value": 1e120}]', "not a finite number"),
+    ('[{"name": "MaxFeatureDrift", "value": "0.2"}]', "metrics[0].value must be a number"),
+    ('[{"name": "MaxFeatureDrift", "value": true}]', "metrics[0].value must be a number"),
+    ('[{"name": "MaxFeatureDrift", "value": null}]', "metrics[0].value must be a number"),
+    ('[{"name": "MaxFeatureDrift"}]', "metrics[0].value is missing"),
+    ('[{"value": 1}]', "metrics[0].name is missing"),
+    ('[{"name": "", "value": 1}]', "must be 1 to 255 characters"),
+    ('[{"name": "   ", "value": 1}]', "non-blank"),
+    ('[{"name": "Drift\\u00e9", "value": 1}]', "printable ASCII"),
+    ('[{"name": "Drift\\n", "value": 1}]', "printable ASCII"),
+    ('[{"name": ":Drift", "value": 1}]', "must not start with ':'"),
+    (json.dumps([{"name": "D" * 256, "value": 1}]), "must be 1 to 255 characters"),
+    ('[{"name": 7, "value": 1}]', "metrics[0].name 7 must be a string"),
+    ('["RowsAnalysed"]', "metrics[0] must be an object, got string"),
+    ('[{"name": "A", "value": 1, "unit": "Count"}]', "unknown fields ['unit']"),
+    ('[{"name": "A", "value": 1, "dimensions": ["Feature"]}]', "dimensions must be an object"),
+    ('[{"name": "A", "value": 1, "dimensions": {"Feature": 3}}]', "must be a string, got number"),
+    ('[{"name": "A", "value": 1, "dimensions": {"Feature": " "}}]', "not blank"),
+    ('[{"name": "A", "value": 1, "dimensions": {"": "x"}}]', "must be 1 to 255 characters"),
+    ('[{"name": "A", "value": 1, "dimensions": {"Project": "x"}}]', "set by the platform"),
+    ('[{"name": "A", "value": 1, "dimensions": {"Target": "x"}}]', "set by the platform"),
+    (
+        json.dumps([{"name": "A", "value": 1, "dimensions": {f"D{i}": "x" for i in range(29)}}]),
+        "at most 28",
+    ),
+    (
+        '[{"name": "A", "value": 1, "dimensions": {"F": "x"}},'
+        ' {"name": "A", "value": 2, "dimensions": {"F": "x"}}]',
+        "metrics[1] repeats metrics[0]",
+    ),
+]
+
+
+@pytest.mark.parametrize(("body", "message"), BAD_REPORTS)
+def test_invalid_report_is_refused(aws, sent, capsys, body, message):
+    uri = aws.put_report(body)
+
+    result = handler.handler(publish(uri), None, now=clock(DAILY_NOW))
+
+    assert result["status"] == "error"
+    assert result["count"] == 0
+    assert message in result["error"]
+    assert sent == []
+    assert aws.metrics() == []
+    [line] = log_lines(capsys)
+    assert (line["level"], line["status"]) == ("ERROR", "error")
+
+
+def test_one_bad_entry_at_the_end_publishes_nothing(aws, sent):
+    report: list[Any] = [
+        {"name": "MissingRate", "value": 0.1, "dimensions": {"Feature": f"f{i}"}}
+        for i in range(1500)
+    ]
+    report.append({"name": "MissingRate", "value": math.inf})
+    uri = aws.put_report(json.dumps(report))  # json.dumps writes Infinity
+
+    result = handler.handler(publish(uri), None, now=clock(DAILY_NOW))
+
+    assert result["status"] == "error"
+    assert "Infinity" in result["error"]
+    assert sent == []
+    assert aws.metrics() == []
+
+
+def test_oversized_report_is_refused(aws, sent):
+    uri = aws.put_report(b"[" + b" " * handler.REPORT_MAX_BYTES + b"]")
+    result = handler.handler(publish(uri), None, now=clock(DAILY_NOW))
+    assert result["status"] == "error"
+    assert "at most" in result["error"]
+    assert sent == []
+
+
+def test_integers_and_negative_values_are_numbers():
+    [a, b] = handler.parse_metrics(
+        [{"name": "A", "value": 3}, {"name": "B", "value": -0.5, "dimensions": {}}]
+    )
+    assert (a.value, b.value, b.dimensions) == (3.0, -0.5, ())
+
+
+# -- AWS errors ----------------------------------------------------------------------------------
+
+
+def test_aws_error_is_logged_and_raised(aws, capsys):
+    ssm = handler._client("ssm")
+    with Stubber(ssm) as stub:
+        stub.add_client_error("get_parameter", "ThrottlingException", "Rate exceeded", 400)
+        with pytest.raises(ClientError, match="Rate exceeded"):
+            run_window(window())
+        stub.assert_no_pending_responses()
+    [line] = log_lines(capsys)
+    assert line["level"] == "ERROR"
+    assert line["status"] == "aws-error"
+    assert line["error_code"] == "ThrottlingException"
+    assert line["operation"] == "GetParameter"
+    assert "exception" in line
+
+
+def test_failed_put_metric_data_is_raised(aws):
+    uri = aws.put_report(REPORT)
+    cloudwatch = handler._client("cloudwatch")
+    with Stubber(cloudwatch) as stub:
+        stub.add_client_error("put_metric_data", "InternalServiceError", "boom", 500)
+        with pytest.raises(ClientError, match="boom"):
+            handler.handler(publish(uri), None, now=clock(DAILY_NOW))
