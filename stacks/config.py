@@ -606,6 +606,14 @@ class MonitorConfig(_Model):
     """
 
     enabled: bool = False
+    # open: the platform's own monitoring on services every AWS customer has (a scheduled
+    # pipeline, drift as PSI, model quality on ground truth, CloudWatch metrics);
+    # model_monitor: SageMaker Model Monitor (four types), for accounts that still have it.
+    service: str = "open"
+    # open: the population stability index of the most drifted feature that alarms, and the
+    # fewest rows (or joined labels) a run computes figures from.
+    psi_threshold: Annotated[float, Field(gt=0.0, le=10.0)] = 0.25
+    min_rows: Annotated[int, Field(ge=10, le=1_000_000)] = 100
     types: tuple[str, ...] = MONITOR_TYPES
     frequency: str = "daily"
     instance_type: str = "ml.m5.large"
@@ -638,6 +646,16 @@ class MonitorConfig(_Model):
                 else "no monitor types. Fix: list some, or set enabled: false"
             )
         return tuple(dict.fromkeys(v))
+
+    @field_validator("service")
+    @classmethod
+    def _service(cls, v: str) -> str:
+        if v not in ("open", "model_monitor"):
+            raise ValueError(
+                f"service {v!r}. Fix: use 'open' (works in every AWS account) or "
+                "'model_monitor' (accounts that still have SageMaker Model Monitor)"
+            )
+        return v
 
     @field_validator("frequency")
     @classmethod
@@ -920,7 +938,7 @@ class ProjectConfig(_Model):
                     f"monitor.features names {feature!r}, which is not a serving input. Fix: "
                     f"use some of {list(inputs)}"
                 )
-        if not self.monitor.enabled:
+        if not self.monitor.enabled or self.monitor.service != "model_monitor":
             return
         if self.problem_type != "binary_classification" and "bias" in self.monitor.types:
             raise ValueError(

@@ -9,6 +9,7 @@ import aws_cdk as cdk
 from aws_cdk import region_info
 from constructs import Construct
 
+from mlops_constructs.build.definition import platform_image
 from mlops_constructs.data import DataLakeRef
 from mlops_constructs.deploy import (
     BatchScoring,
@@ -21,6 +22,12 @@ from mlops_constructs.deploy import (
 )
 from mlops_constructs.deploy.templates import template_defaults
 from mlops_constructs.monitor import DeadLetterAlarm, FailureAlarm, MonitorImages
+from mlops_constructs.monitor.open_definition import OpenMonitoringSpec
+from mlops_constructs.monitor.open_monitoring import (
+    OpenMonitoring,
+    OpenMonitoringNetwork,
+    OpenMonitoringSettings,
+)
 from mlops_constructs.notifications import NotificationTopic
 from mlops_constructs.observability import retention_days
 from mlops_constructs.security.jobs import image_repository_arns
@@ -28,7 +35,7 @@ from stacks.config import DeployStageConfig, PlatformConfig, ProjectConfig
 from stacks.context import project_context
 from stacks.data_stack import ProjectDataStack
 from stacks.guardrails import add_rule_packs
-from stacks.monitor_stack import monitor_settings, monitored_targets
+from stacks.monitor_stack import monitor_settings, monitored_targets, open_targets
 
 LAMBDA_DIR = Path(__file__).resolve().parent.parent / "lambda"
 
@@ -184,6 +191,7 @@ class DeployStack(cdk.Stack):
             queue_name=f"{prefix}-deploy-dlq",
             topic=alarms.topic,
         )
+        self.open_monitoring = self._open_monitoring(config, project, data, alarms)
         self.front_door: FrontDoor | None = None
         if deploy.front_door.enabled:
             self.front_door = FrontDoor(
@@ -220,3 +228,61 @@ class DeployStack(cdk.Stack):
                 security_group=network.workload_security_group if network else None,
                 image_repositories=serving_repositories,
             )
+
+    def _open_monitoring(
+        self,
+        config: PlatformConfig,
+        project: ProjectConfig,
+        data: ProjectDataStack,
+        alarms: NotificationTopic,
+    ) -> OpenMonitoring | None:
+        """The platform's open monitoring of the real-time stages, when the project uses it."""
+        targets = open_targets(project)
+        if not targets:
+            return None
+        prefix, m, serving = data.prefix, project.monitor, project.serving
+        network = data.network
+        return OpenMonitoring(
+            self,
+            "OpenMonitoring",
+            prefix=prefix,
+            spec=OpenMonitoringSpec(
+                name=f"{prefix}-monitoring",
+                region=self.region,
+                role_arn="",
+                artifacts_bucket=data.lake.bucket_name("artifacts"),
+                image=platform_image(self.region),
+                instance_type=m.instance_type,
+                max_runtime_minutes=m.max_runtime_minutes,
+                columns=project.input_columns,
+                problem_type=project.problem_type,
+                prediction_field=serving.prediction_field,
+                probability_field=serving.probability_field,
+                classes=serving.classes,
+                min_rows=m.min_rows,
+            ),
+            settings=OpenMonitoringSettings(
+                frequency=m.frequency,
+                drift_threshold=m.psi_threshold,
+                quality_metric=project.gate.metric,
+                quality_threshold=project.quality_threshold,
+                quality_higher_is_better=project.gate_higher_is_better,
+                ground_truth_delay_hours=m.ground_truth_delay_hours,
+                ground_truth_prefix=m.ground_truth_prefix,
+            ),
+            targets=targets,
+            lake=DataLakeRef.of(self, "MonitoringLake", data.lake),
+            registry=data.registry,
+            ops_key=data.ops_key,
+            code=LAMBDA_DIR / "monitoring_run",
+            deployed_parameter=f"/{prefix}/deploy/last-started",
+            log_retention=retention_days(config.audit.log_retention_days),
+            alarm_topic=alarms.topic,
+            network=OpenMonitoringNetwork(
+                vpc=network.vpc,
+                subnets=network.subnets,
+                security_group=network.workload_security_group,
+            )
+            if network
+            else None,
+        )

@@ -27,10 +27,23 @@ MONITOR_PROBLEM_TYPES = {
 }
 
 
+def open_monitoring(project: ProjectConfig) -> bool:
+    """Whether the project is monitored by the platform's open monitoring."""
+    m = project.monitor
+    return m.enabled and m.service == "open" and project.deploy.enabled
+
+
+def open_targets(project: ProjectConfig) -> list[str]:
+    """The real-time stages the open monitoring watches (serverless ones capture nothing)."""
+    if not open_monitoring(project):
+        return []
+    return [s for s, realtime in realtime_stages(project).items() if realtime]
+
+
 def monitor_settings(project: ProjectConfig) -> MonitorSettings | None:
     """The construct settings of the project's Model Monitor, or None when it is off."""
     m = project.monitor
-    if not (m.enabled and project.deploy.enabled):
+    if not (m.enabled and m.service == "model_monitor" and project.deploy.enabled):
         return None
     serving = project.serving
     return MonitorSettings(
@@ -92,6 +105,11 @@ def alarm_names(project: ProjectConfig, prefix: str) -> list[str]:
             names.append(drift_alarm_name(f"{prefix}-{target}", "data"))
         if "model_quality" in settings.types:
             names.append(drift_alarm_name(f"{prefix}-{target}", "model-quality"))
+    for target in open_targets(project):
+        names += [
+            drift_alarm_name(f"{prefix}-{target}", "data"),
+            drift_alarm_name(f"{prefix}-{target}", "model-quality"),
+        ]
     return names
 
 
@@ -105,6 +123,8 @@ def function_names(project: ProjectConfig, prefix: str) -> list[str]:
             names.append(f"{prefix}-front-door")
         if project.deploy.batch.enabled:
             names.append(f"{prefix}-batch-scoring")
+    if open_targets(project):
+        names.append(f"{prefix}-monitoring-run")
     return names
 
 

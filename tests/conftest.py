@@ -120,7 +120,7 @@ MODEL_MONITOR: dict[str, Any] = {
         "bias_baseline": True,
         "model_baselines": True,
     },
-    "monitor": {"enabled": True},
+    "monitor": {"enabled": True, "service": "model_monitor"},
 }
 
 

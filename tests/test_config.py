@@ -55,7 +55,9 @@ def test_example_file_is_valid_and_used() -> None:
     assert (churn_project.framework, demand.framework) != (None, None)
     assert churn_project.monitor.enabled and churn_project.build.model_baselines
     assert demand.problem_type == "regression" and not demand.gate_higher_is_better
-    assert demand.build.debugger_rules == () and not demand.monitor.enabled  # the defaults
+    assert demand.build.debugger_rules == ()  # the defaults: no closed service
+    assert demand.monitor.enabled and demand.monitor.service == "open"
+    assert churn_project.monitor.service == "model_monitor"
     assert fraud.framework is None and fraud.images is not None
     assert fraud.problem_type == "multiclass_classification"
 
@@ -392,7 +394,7 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
             problem_type="regression",
             gate={"metric": "rmse", "threshold": 3.0},
             serving={"prediction_field": "churned", "probability_field": None},
-            monitor={"enabled": True},
+            monitor={"enabled": True, "service": "model_monitor"},
         ),
         "monitor.types has bias, which the platform computes for binary classification only",
     ),
@@ -492,6 +494,12 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
         "malformed image uri",
         project(images={"training": "my-image:latest", "serving": "my-image:latest"}),
         "projects[0].images.training: 'my-image:latest' is not an ECR image URI",
+    ),
+    (
+        "unknown monitoring service",
+        project(monitor={"service": "cloudwatch"}),
+        "projects[0].monitor.service: service 'cloudwatch'. Fix: use 'open' (works in every AWS "
+        "account) or 'model_monitor'",
     ),
     (
         "top level is a list",

@@ -54,7 +54,13 @@ CONFIG = load_config(ROOT / "config" / "example.yaml")
 ENV = CONFIG.environments[0]  # the environment example_synth synthesizes
 PREFIX = f"{CONFIG.platform_name}-{ENV.name}"
 PROJECTS = tuple(p.name for p in CONFIG.projects)
-MONITORED = frozenset(p.name for p in CONFIG.projects if p.monitor.enabled)
+# Projects on SageMaker Model Monitor, and on the platform's open monitoring.
+MONITORED = frozenset(
+    p.name for p in CONFIG.projects if p.monitor.enabled and p.monitor.service == "model_monitor"
+)
+OPEN_MONITORED = frozenset(
+    p.name for p in CONFIG.projects if p.monitor.enabled and p.monitor.service == "open"
+)
 SESSION = "isolation-test"
 
 # A request's target: the resource ARN it names, the CloudFormation resource it belongs to (whose
@@ -137,6 +143,12 @@ class Kind:
     name: str = ""
     target: Targets = same
     monitored_only: bool = False
+    open_only: bool = False
+
+    def applies(self, project: str) -> bool:
+        return (not self.monitored_only or project in MONITORED) and (
+            not self.open_only or project in OPEN_MONITORED
+        )
 
 
 S3_OBJECT_READ_WRITE = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")
@@ -321,6 +333,32 @@ KINDS: tuple[Kind, ...] = (
         target=approvals,
     ),
     Kind("last-started parameter", "deploy", "AWS::SSM::Parameter", PARAMETER),
+    Kind(
+        "monitoring pipeline",
+        "deploy",
+        "AWS::SageMaker::Pipeline",
+        (
+            "sagemaker:StartPipelineExecution",
+            "sagemaker:UpdatePipeline",
+            "sagemaker:DeletePipeline",
+        ),
+        open_only=True,
+    ),
+    Kind(
+        "monitoring function",
+        "deploy",
+        "AWS::Lambda::Function",
+        ("lambda:InvokeFunction",),
+        name="-monitoring-run$",
+        open_only=True,
+    ),
+    Kind(
+        "monitoring schedules",
+        "deploy",
+        "AWS::Scheduler::Schedule",
+        ("scheduler:UpdateSchedule", "scheduler:DeleteSchedule"),
+        open_only=True,
+    ),
     Kind("deploy dead letters", "deploy", "AWS::SQS::Queue", QUEUE),
     Kind("deploy functions", "deploy", "AWS::Lambda::Function", FUNCTION),
     Kind("deploy-events topic", "deploy", "AWS::SNS::Topic", TOPIC, name="-deploy-events$"),
@@ -437,8 +475,8 @@ UNDECIDED = (
                 "sagemaker:StopProcessingJob",
             }
         ),
-        roles=frozenset({"sagemaker-pipeline"}),
-        statement=lambda s: s.get("Sid") == "PipelineJobs",
+        roles=frozenset({"sagemaker-pipeline", "monitoring-pipeline"}),
+        statement=lambda s: s.get("Sid") in ("PipelineJobs", "MonitoringJobs"),
     ),
     Undecided(
         "ACCEPTED in ADR 0007 (Consequences): sagemaker:ListModelPackages is granted on "
@@ -449,7 +487,9 @@ UNDECIDED = (
         "(governance issue 13)",
         kind="model versions",
         actions=frozenset({"sagemaker:ListModelPackages"}),
-        roles=frozenset({"sagemaker-pipeline", "deploy-cfn", "deploy-router", "endpoint-test"}),
+        roles=frozenset(
+            {"sagemaker-pipeline", "deploy-cfn", "deploy-router", "endpoint-test", "monitoring-run"}
+        ),
         statement=lambda s: s.get("Resource") == "*",
     ),
     Undecided(
@@ -510,7 +550,7 @@ ISOLATION = [
     IsolationCase(a, b, kind, action)
     for a, b in itertools.permutations(PROJECTS, 2)
     for kind in KINDS
-    if not kind.monitored_only or b in MONITORED
+    if kind.applies(b)
     for action in kind.actions
 ]
 
@@ -532,6 +572,7 @@ class Flow:
     target: str  # a Kind label, or one of SHARED
     context: Context = ()
     monitored_only: bool = False
+    open_only: bool = False
 
     def id(self, project: str) -> str:
         owner = "shared" if self.target in SHARED else project
@@ -601,6 +642,17 @@ FLOWS = (
         "prod monitoring schedules",
         monitored_only=True,
     ),
+    Flow("monitoring-pipeline", "lambda:InvokeFunction", "monitoring function", open_only=True),
+    Flow("monitoring-pipeline", "s3:GetObject", "artifacts objects", open_only=True),
+    Flow("monitoring-pipeline", "kms:Decrypt", "data key", open_only=True),
+    Flow(
+        "prod-monitoring-schedule",
+        "sagemaker:StartPipelineExecution",
+        "monitoring pipeline",
+        open_only=True,
+    ),
+    Flow("monitoring-run", "ssm:GetParameter", "last-started parameter", open_only=True),
+    Flow("monitoring-run", "sagemaker:DescribeModelPackage", "model versions", open_only=True),
     Flow("endpoint-test", "sagemaker:DescribeModelPackage", "model versions"),
     Flow("endpoint-test", "sagemaker:InvokeEndpoint", "staging endpoint"),
     Flow("endpoint-test", "sqs:SendMessage", "deploy dead letters"),
@@ -647,7 +699,8 @@ FLOW_CASES = [
     (project, flow)
     for project in PROJECTS
     for flow in FLOWS
-    if not flow.monitored_only or project in MONITORED
+    if (not flow.monitored_only or project in MONITORED)
+    and (not flow.open_only or project in OPEN_MONITORED)
 ]
 
 
@@ -748,7 +801,7 @@ class Simulation:
         index = reason.get("statementIndex")
         if reason["policyType"] == "identity":
             role = self.roles[request.identity or ""]
-            documents = [d for name, d in role.policies if name == reason["policyIdentifier"]]
+            documents = [d for name, d in role.policies if name == reason.get("policyIdentifier")]
             where = f"identity policy {reason['policyIdentifier']}"
         elif reason["policyType"] == "resource":
             documents = [self.resource_policies[request.resource_policy or ""]]
@@ -957,7 +1010,7 @@ def test_every_project_resource_is_probed(simulation: Simulation, project: str) 
     probed = {
         (r.stack, r.logical_id)
         for kind in KINDS
-        if not kind.monitored_only or project in MONITORED
+        if kind.applies(project)
         for r in simulation.resources(project, kind)
     }
     unprobed = [

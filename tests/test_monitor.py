@@ -842,7 +842,9 @@ def test_config_defaults_are_the_constructs_defaults() -> None:
     from stacks.config import MONITOR_TYPES
 
     assert MonitorSettings().types == MONITOR_TYPES
-    project = parse_config({"projects": [churn(monitor={"enabled": True})]}).project("churn")
+    project = parse_config(
+        {"projects": [churn(monitor={"enabled": True, "service": "model_monitor"})]}
+    ).project("churn")
     assert monitor_settings(project) == MonitorSettings()
     # The default project watches its serving inputs, the constructs' default features.
     assert PlatformConfig().project("churn").monitored_features == MonitorSettings().features

@@ -57,7 +57,7 @@ ENDPOINT_TARGETS: Final = frozenset({"staging", "prod"})
 BATCH: Final = "batch"
 EVENT_KEYS: Final = {
     WINDOW: frozenset({"action", "target", "execution_id"}),
-    PUBLISH: frozenset({"action", "target", "report_uri", "execution_id"}),
+    PUBLISH: frozenset({"action", "target", "report_uri", "execution_id", "checks"}),
 }
 
 OK: Final = "ok"
@@ -100,6 +100,20 @@ DATUM_OVERHEAD: Final = 160
 DIMENSION_OVERHEAD: Final = 110
 REPORT_MAX_BYTES: Final = 5 * 1024 * 1024
 METRIC_KEYS: Final = frozenset({"name", "value", "dimensions"})
+CHECKS: Final = ("all", "data", "quality")
+# The report's model-quality figures (the rest are data-quality and drift figures).
+QUALITY_METRICS: Final = frozenset(
+    {"LabelsJoined", "auc", "accuracy", "precision", "recall", "f1", "weighted_f1",
+     "weighted_precision", "weighted_recall", "rmse", "mae", "mse", "r2"}
+)  # fmt: skip
+
+
+def is_quality_metric(metric: Metric) -> bool:
+    """Whether a report metric is a model-quality figure (InsufficientData by its Check)."""
+    if metric.name == "InsufficientData":
+        return ("Check", "quality") in metric.dimensions
+    return metric.name in QUALITY_METRICS
+
 
 _GROUP_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 _PROJECT_PREFIX = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
@@ -307,6 +321,10 @@ class PublishRequest:
     target: str
     execution_id: str
     report_uri: str
+    # "data", "quality" or "all": which of the report's metrics to publish (a quality run on
+    # the labelled window publishes only its quality figures; its window's data figures are
+    # older than the data run's).
+    checks: str = "all"
 
 
 def event_action(event: object) -> str | None:
@@ -345,7 +363,12 @@ def parse_event(event: object) -> WindowRequest | PublishRequest:
         problem = "does not name a .json object (the Monitor step's metrics.json)"
     if problem is not None:
         raise BadInput(f"report_uri {report_uri!r} {problem}")
-    return PublishRequest(target, execution_id, report_uri)
+    checks = "all"
+    if "checks" in event:
+        checks = _get_string(event, "checks", "checks", max_len=16)
+        if checks not in CHECKS:
+            raise BadInput(f"checks {checks!r} is not one of {', '.join(CHECKS)}")
+    return PublishRequest(target, execution_id, report_uri, checks)
 
 
 # --------------------------------------------------------------------------------------------
@@ -784,6 +807,9 @@ class _WindowRun:
 
 def _publish(config: Config, request: PublishRequest, now: datetime, log: _Log) -> dict[str, Any]:
     metrics = decode_report(read_report(request.report_uri))  # everything checked first
+    if request.checks != "all":
+        wanted = request.checks == "quality"
+        metrics = [m for m in metrics if is_quality_metric(m) == wanted]
     timestamp = now.astimezone(UTC).replace(microsecond=0)
     data = [metric_datum(m, config.project_prefix, request.target, timestamp) for m in metrics]
     calls = 0

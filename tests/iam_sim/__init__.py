@@ -134,6 +134,7 @@ ARNS: dict[str, tuple[str | None, str]] = {
         "arn:{p}:sagemaker:{r}:{a}:model-package-group/{n}",
     ),
     "AWS::SageMaker::Pipeline": ("PipelineName", "arn:{p}:sagemaker:{r}:{a}:pipeline/{n}"),
+    "AWS::Scheduler::Schedule": ("Name", "arn:{p}:scheduler:{r}:{a}:schedule/default/{n}"),
     "AWS::SageMaker::Endpoint": ("EndpointName", "arn:{p}:sagemaker:{r}:{a}:endpoint/{n}"),
     "AWS::SageMaker::EndpointConfig": (
         "EndpointConfigName",

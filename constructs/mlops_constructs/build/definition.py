@@ -152,6 +152,15 @@ def _disable_telemetry() -> None:
     telemetry_logging._send_telemetry_request = lambda *args, **kwargs: None
 
 
+def platform_image(region: str) -> str:
+    """AWS's scikit-learn processing image: where the platform's own scripts run."""
+    _disable_telemetry()
+    from sagemaker import image_uris
+
+    uri: str = image_uris.retrieve("sklearn", region, SKLEARN_VERSION)
+    return uri
+
+
 def resolve_images(
     *,
     region: str,
@@ -187,7 +196,7 @@ def resolve_images(
         uri: str = image_uris.retrieve(**kwargs)
         return uri
 
-    sklearn: str = image_uris.retrieve("sklearn", region, SKLEARN_VERSION)
+    sklearn = platform_image(region)
     if framework is None:
         if training is None or serving is None:
             raise ValueError("a project without a framework needs its training and serving image")

@@ -775,3 +775,19 @@ def test_failed_put_metric_data_is_raised(aws):
         stub.add_client_error("put_metric_data", "InternalServiceError", "boom", 500)
         with pytest.raises(ClientError, match="boom"):
             handler.handler(publish(uri), None, now=clock(DAILY_NOW))
+
+
+def test_publish_can_keep_only_the_quality_or_the_data_figures() -> None:
+    report = [
+        handler.Metric("MaxFeatureDrift", 0.3, ()),
+        handler.Metric("InsufficientData", 0.0, (("Check", "data"),)),
+        handler.Metric("InsufficientData", 1.0, (("Check", "quality"),)),
+        handler.Metric("auc", 0.8, ()),
+        handler.Metric("LabelsJoined", 12.0, ()),
+    ]
+    quality = [m.name for m in report if handler.is_quality_metric(m)]
+    assert quality == ["InsufficientData", "auc", "LabelsJoined"]
+    assert [m.name for m in report if not handler.is_quality_metric(m)] == [
+        "MaxFeatureDrift",
+        "InsufficientData",
+    ]

@@ -1,0 +1,420 @@
+"""Open monitoring of a project's endpoints: services every AWS customer has.
+
+SageMaker Model Monitor, Clarify and Debugger are closed to new AWS customers. This construct
+monitors with SageMaker Pipelines, Processing, Lambda, EventBridge Scheduler and CloudWatch:
+a pipeline ``<prefix>-monitoring`` (open_definition.py) runs the platform's monitoring script on
+each monitored target's captured traffic on a schedule and publishes the figures as CloudWatch
+metrics (namespace ``MLOps/Monitoring``, dimensions ``Project`` and ``Target``), which the
+drift and model-quality alarms read. The alarms keep Model Monitor's names
+(``<prefix>-<target>-drift-data``, ``...-drift-model-quality``), so the retraining rules and the
+dashboard work with either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3_assets as s3_assets
+from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from mlops_constructs.build.definition import KEY_PLACEHOLDER
+from mlops_constructs.build.pipeline import MONITORING_SCRIPT
+from mlops_constructs.build.registry import ModelRegistry
+from mlops_constructs.compute import platform_function
+from mlops_constructs.data.lake import LakeAccess
+from mlops_constructs.monitor.open_definition import OpenMonitoringSpec, build_monitoring_definition
+from mlops_constructs.monitor.settings import drift_alarm_name
+from mlops_constructs.security.jobs import grant_job_network_interfaces, grant_sagemaker_job_logs
+from mlops_constructs.security.keys import PlatformKey
+from mlops_constructs.security.nag import (
+    acknowledge_grant_actions,
+    acknowledge_inline_policy,
+    acknowledge_wildcard_resource,
+)
+
+NAMESPACE = "MLOps/Monitoring"
+SCHEDULES = {"hourly": "cron(15 * * * ? *)", "daily": "cron(30 1 * * ? *)"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class OpenMonitoringSettings:
+    """What and when to monitor, and when to alarm."""
+
+    frequency: str = "daily"
+    # Population stability index of the most drifted feature above this: the drift alarm.
+    drift_threshold: float = 0.25
+    quality_metric: str = "auc"
+    quality_threshold: float = 0.75
+    quality_higher_is_better: bool = True
+    ground_truth_delay_hours: int = 24
+    ground_truth_prefix: str = "ground-truth/"
+
+    def __post_init__(self) -> None:
+        if self.frequency not in SCHEDULES:
+            raise ValueError(f"frequency {self.frequency!r}: use one of {sorted(SCHEDULES)}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class OpenMonitoringNetwork:
+    """VPC mode: where the monitoring jobs and the function run."""
+
+    vpc: ec2.IVpc
+    subnets: Sequence[ec2.ISubnet]
+    security_group: ec2.ISecurityGroup
+
+
+def metric(
+    prefix: str, target: str, name: str, statistic: str, period: cdk.Duration
+) -> cloudwatch.Metric:
+    """One figure the monitoring runs of ``<prefix>``'s ``target`` publish."""
+    return cloudwatch.Metric(
+        namespace=NAMESPACE,
+        metric_name=name,
+        dimensions_map={"Project": prefix, "Target": target},
+        statistic=statistic,
+        period=period,
+        label=f"{prefix}-{target} {name}",
+    )
+
+
+class OpenMonitoring(Construct):
+    """Scheduled open monitoring of ``targets`` (``staging``, ``prod``) of project ``prefix``.
+
+    Creates the function ``<prefix>-monitoring-run`` (lambda/monitoring_run: the Window and
+    Publish steps), the pipeline ``<prefix>-monitoring`` and its role (processing jobs
+    network-isolated, encrypted with the lake's key, in the VPC in VPC mode; read the
+    captures, baselines and ground truth, write reports under ``monitoring/``), one EventBridge
+    Scheduler schedule per target, and the drift and model-quality alarms per target to
+    ``alarm_topic``. Nothing bills while idle: runs bill per use.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        prefix: str,
+        spec: OpenMonitoringSpec,
+        settings: OpenMonitoringSettings,
+        targets: Sequence[str],
+        lake: LakeAccess,
+        registry: ModelRegistry,
+        ops_key: PlatformKey,
+        code: Path,
+        deployed_parameter: str,
+        log_retention: logs.RetentionDays,
+        alarm_topic: sns.ITopic,
+        network: OpenMonitoringNetwork | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        stack = cdk.Stack.of(self)
+        self._prefix = prefix
+        self._settings = settings
+        self._lake = lake
+        self.pipeline_name = f"{prefix}-monitoring"
+        self.pipeline_arn = (
+            f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}:pipeline/"
+            f"{self.pipeline_name}"
+        )
+        self.script = s3_assets.Asset(self, "MonitoringCode", path=str(MONITORING_SCRIPT))
+        self.role = self._role(stack, network)
+        self.function = self._function(
+            code, registry, ops_key, deployed_parameter, log_retention, network
+        )
+        self.spec = replace(
+            spec,
+            name=self.pipeline_name,
+            role_arn=f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{prefix}-monitoring-pipeline",
+            vpc=network is not None,
+        )
+        self.pipeline = self._pipeline(network)
+        self.schedules = [self._schedule(t) for t in targets]
+        self.alarms = [a for t in targets for a in self._alarms(t, alarm_topic)]
+
+    def _role(self, stack: cdk.Stack, network: OpenMonitoringNetwork | None) -> iam.Role:
+        """The monitoring jobs' role: processing jobs of this pipeline only, the captures and
+        baselines (artifacts), the ground truth (curated), reports under ``monitoring/``."""
+        role = iam.Role(
+            self,
+            "Role",
+            role_name=f"{self._prefix}-monitoring-pipeline",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description=f"Jobs of the open monitoring pipeline {self._prefix}-monitoring",
+        )
+        arn = f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}"
+        jobs = f"{arn}:processing-job/*"
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="MonitoringJobs",
+                actions=[
+                    "sagemaker:AddTags",
+                    "sagemaker:CreateProcessingJob",
+                    "sagemaker:DescribeProcessingJob",
+                    "sagemaker:StopProcessingJob",
+                ],
+                resources=[jobs],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="PassOwnRoleToJobs",
+                actions=["iam:PassRole"],
+                resources=[role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            )
+        )
+        lake = self._lake
+        lake.grant_read_artifacts(role)
+        lake.artifacts.grant_put(role, "monitoring/*")
+        lake.curated.grant_read(role, f"{self._settings.ground_truth_prefix}*")
+        lake.key.grant_encrypt_decrypt(role)
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="VolumeEncryptionGrants",
+                actions=["kms:CreateGrant"],
+                resources=[lake.key.key_arn],
+                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            )
+        )
+        self.script.bucket.grant_read(role, self.script.s3_object_key)
+        grant_sagemaker_job_logs(role, ("ProcessingJobs",))
+        if network is not None:
+            grant_job_network_interfaces(role)
+        acknowledge_wildcard_resource(
+            role,
+            jobs,
+            "Pipelines names each processing job per execution; the actions are limited to "
+            "creating, describing, tagging and stopping processing jobs.",
+        )
+        for resource, reason in (
+            (lake.artifacts.arn_for_objects("*"), "Captures and baselines are named at run time."),
+            (lake.artifacts.arn_for_objects("monitoring/*"), "Reports are named per execution."),
+            (
+                lake.curated.arn_for_objects(f"{self._settings.ground_truth_prefix}*"),
+                "Ground truth arrives under the hour it was collected.",
+            ),
+        ):
+            acknowledge_wildcard_resource(role, resource, reason)
+        acknowledge_grant_actions(
+            role,
+            "Action groups written by grant_read/grant_put on the lake's buckets and key; every "
+            "resource in these statements is named.",
+        )
+        acknowledge_inline_policy(role)
+        return role
+
+    def _function(
+        self,
+        code: Path,
+        registry: ModelRegistry,
+        ops_key: PlatformKey,
+        deployed_parameter: str,
+        log_retention: logs.RetentionDays,
+        network: OpenMonitoringNetwork | None,
+    ) -> lambda_.Function:
+        """``<prefix>-monitoring-run``: the pipeline's Window and Publish steps."""
+        stack = cdk.Stack.of(self)
+        lake, prefix = self._lake, self._prefix
+        function = platform_function(
+            self,
+            "Function",
+            name=f"{prefix}-monitoring-run",
+            code=code,
+            description="Open monitoring: the window to analyse, and the run's metrics",
+            ops_key=ops_key,
+            log_retention=log_retention,
+            environment={
+                "PROJECT_PREFIX": prefix,
+                "MODEL_PACKAGE_GROUP": registry.name,
+                "DEPLOYED_PARAMETER": deployed_parameter,
+                "CAPTURE_URI": lake.artifacts.s3_url_for_object("data-capture/"),
+                "GROUND_TRUTH_URI": lake.curated.s3_url_for_object(
+                    self._settings.ground_truth_prefix
+                ),
+                "ENDPOINT_NAME": f"{prefix}-{{target}}",
+                "WINDOW_HOURS": "1" if self._settings.frequency == "hourly" else "24",
+                "DELAY_HOURS": str(self._settings.ground_truth_delay_hours),
+                "METRICS_NAMESPACE": NAMESPACE,
+            },
+            timeout=cdk.Duration.seconds(60),
+            # One Window or Publish call per monitored target at a time, at most.
+            reserved_concurrency=2,
+            no_dead_letter_reason="SageMaker Pipelines invokes it synchronously (LambdaStep) "
+            "and shows a failure in the execution.",
+            vpc=network.vpc if network else None,
+            security_group=network.security_group if network else None,
+        )
+        role = function.role
+        assert role is not None
+        parameter = f"arn:{stack.partition}:ssm:{stack.region}:{stack.account}:parameter{deployed_parameter}"
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="DeployedVersion", actions=["ssm:GetParameter"], resources=[parameter]
+            )
+        )
+        registry.grant_read(function)
+        lake.artifacts.grant_read(function, "monitoring/*")
+        for bucket in (lake.artifacts, lake.curated):
+            role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    sid=f"List{bucket.node.id}",
+                    actions=["s3:ListBucket"],
+                    resources=[bucket.bucket_arn],
+                )
+            )
+        lake.key.grant_decrypt(function)
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="PublishMetrics",
+                actions=["cloudwatch:PutMetricData"],
+                # PutMetricData supports no resource-level permissions.
+                resources=["*"],
+                conditions={"StringEquals": {"cloudwatch:namespace": NAMESPACE}},
+            )
+        )
+        acknowledge_wildcard_resource(
+            role,
+            "*",
+            "cloudwatch:PutMetricData supports no resource-level permissions (a namespace "
+            "condition limits it); sagemaker:ListModelPackages neither.",
+        )
+        acknowledge_wildcard_resource(
+            role,
+            lake.artifacts.arn_for_objects("monitoring/*"),
+            "Run reports are named per pipeline execution.",
+        )
+        acknowledge_wildcard_resource(
+            role,
+            registry.packages_arn,
+            "Model versions are numbered by SageMaker; read access is limited to the versions "
+            "of this project's model package group.",
+        )
+        acknowledge_grant_actions(
+            role, "Action groups written by grant_read on the lake and the registry."
+        )
+        return function
+
+    def _pipeline(self, network: OpenMonitoringNetwork | None) -> sagemaker.CfnPipeline:
+        variables: dict[str, str] = {
+            KEY_PLACEHOLDER[2:-1]: self._lake.key.key_arn,
+            "MonitoringFunctionArn": self.function.function_arn,
+            "MonitoringCodeBucket": self.script.s3_bucket_name,
+            "MonitoringCodeKey": self.script.s3_object_key,
+        }
+        if network is not None:
+            variables["SubnetIds"] = cdk.Fn.join('","', [s.subnet_id for s in network.subnets])
+            variables["SecurityGroupId"] = network.security_group.security_group_id
+        # The Window and Publish steps: this function, no other version or function.
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="MonitoringSteps",
+                actions=["lambda:InvokeFunction"],
+                resources=[self.function.function_arn],
+            )
+        )
+        return sagemaker.CfnPipeline(
+            self,
+            "Pipeline",
+            pipeline_name=self.pipeline_name,
+            pipeline_display_name=self.pipeline_name,
+            pipeline_description="Open monitoring: data quality, drift and model quality",
+            role_arn=self.role.role_arn,
+            pipeline_definition={
+                "PipelineDefinitionBody": cdk.Fn.sub(
+                    build_monitoring_definition(self.spec), variables
+                )
+            },
+        )
+
+    def _schedule(self, target: str) -> scheduler.CfnSchedule:
+        """Starts the pipeline for ``target`` on the configured frequency."""
+        role = iam.Role(
+            self,
+            f"{target.title()}ScheduleRole",
+            role_name=f"{self._prefix}-{target}-monitoring-schedule",
+            assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com"),
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="StartMonitoring",
+                actions=["sagemaker:StartPipelineExecution"],
+                resources=[self.pipeline_arn],
+            )
+        )
+        acknowledge_inline_policy(role)
+        schedule = scheduler.CfnSchedule(
+            self,
+            f"{target.title()}Schedule",
+            name=f"{self._prefix}-{target}-monitoring",
+            description=f"Open monitoring of {self._prefix}-{target}",
+            schedule_expression=SCHEDULES[self._settings.frequency],
+            flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
+            target=scheduler.CfnSchedule.TargetProperty(
+                arn=self.pipeline_arn,
+                role_arn=role.role_arn,
+                sage_maker_pipeline_parameters=scheduler.CfnSchedule.SageMakerPipelineParametersProperty(
+                    pipeline_parameter_list=[
+                        scheduler.CfnSchedule.SageMakerPipelineParameterProperty(
+                            name="Target", value=target
+                        )
+                    ]
+                ),
+            ),
+        )
+        schedule.node.add_dependency(self.pipeline)
+        return schedule
+
+    def _alarms(self, target: str, topic: sns.ITopic) -> list[cloudwatch.Alarm]:
+        """Drift (the most drifted feature's PSI) and model quality (the gate's metric on
+        labelled traffic), named as Model Monitor's so retraining and the dashboard follow."""
+        s = self._settings
+        period = cdk.Duration.hours(1 if s.frequency == "hourly" else 24)
+        name = f"{self._prefix}-{target}"
+        drift = cloudwatch.Alarm(
+            self,
+            f"{target.title()}DataDrift",
+            alarm_name=drift_alarm_name(name, "data"),
+            alarm_description=f"{name}: a feature drifted (PSI) more than {s.drift_threshold} "
+            "from the deployed version's baseline",
+            metric=metric(self._prefix, target, "MaxFeatureDrift", "Maximum", period),
+            threshold=s.drift_threshold,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            # A run that found too little data publishes no drift: not a breach.
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        quality = cloudwatch.Alarm(
+            self,
+            f"{target.title()}ModelQuality",
+            alarm_name=drift_alarm_name(name, "model-quality"),
+            alarm_description=f"{name}: {s.quality_metric} on labelled traffic "
+            f"{'below' if s.quality_higher_is_better else 'above'} {s.quality_threshold}",
+            metric=metric(
+                self._prefix,
+                target,
+                s.quality_metric,
+                "Minimum" if s.quality_higher_is_better else "Maximum",
+                period,
+            ),
+            threshold=s.quality_threshold,
+            comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD
+            if s.quality_higher_is_better
+            else cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        for alarm in (drift, quality):
+            alarm.add_alarm_action(cw_actions.SnsAction(topic))
+        return [drift, quality]

@@ -1,0 +1,178 @@
+"""The steps of the open monitoring pipeline, one method each (see open_definition.py).
+
+Imports the sagemaker SDK at module level: import it only through
+:func:`mlops_constructs.monitor.open_definition.build_monitoring_definition`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from sagemaker.lambda_helper import Lambda
+from sagemaker.network import NetworkConfig
+from sagemaker.processing import ProcessingInput, ProcessingOutput, ScriptProcessor
+from sagemaker.workflow.condition_step import ConditionStep
+from sagemaker.workflow.conditions import ConditionEquals
+from sagemaker.workflow.execution_variables import ExecutionVariables
+from sagemaker.workflow.fail_step import FailStep
+from sagemaker.workflow.functions import Join
+from sagemaker.workflow.lambda_step import LambdaOutput, LambdaOutputTypeEnum, LambdaStep
+from sagemaker.workflow.parameters import ParameterString
+from sagemaker.workflow.pipeline import Pipeline
+from sagemaker.workflow.pipeline_context import PipelineSession
+from sagemaker.workflow.steps import ProcessingStep
+
+from mlops_constructs.build.definition import (
+    KEY_PLACEHOLDER,
+    MONITORING_CODE_PLACEHOLDER,
+    SECURITY_GROUP_PLACEHOLDER,
+    SUBNETS_PLACEHOLDER,
+)
+from mlops_constructs.monitor.open_definition import (
+    FUNCTION_PLACEHOLDER,
+    WINDOW_OUTPUTS,
+    OpenMonitoringSpec,
+    _arguments,
+)
+
+
+class MonitoringBuilder:
+    """Window -> (data run on the last window, publish its data figures) and, when labels
+    arrived, (quality run on the labelled window, publish its quality figures); a Window error
+    fails the execution with the reason."""
+
+    def __init__(self, spec: OpenMonitoringSpec) -> None:
+        self.spec = spec
+        self.session = PipelineSession(
+            boto_session=boto3.Session(region_name=spec.region),
+            default_bucket=spec.artifacts_bucket,
+        )
+        self.target = ParameterString("Target", default_value="prod")
+        self.function = Lambda(function_arn=FUNCTION_PLACEHOLDER, session=self.session)
+        vpc: dict[str, Any] = {}
+        if spec.vpc:
+            vpc = {
+                "subnets": [SUBNETS_PLACEHOLDER],
+                "security_group_ids": [SECURITY_GROUP_PLACEHOLDER],
+            }
+        self.processor = ScriptProcessor(
+            image_uri=spec.image,
+            command=["python3"],
+            role=spec.role_arn,
+            instance_type=spec.instance_type,
+            instance_count=1,
+            max_runtime_in_seconds=spec.max_runtime_minutes * 60,
+            sagemaker_session=self.session,
+            network_config=NetworkConfig(
+                enable_network_isolation=True, encrypt_inter_container_traffic=True, **vpc
+            ),
+            volume_kms_key=KEY_PLACEHOLDER,
+            output_kms_key=KEY_PLACEHOLDER,
+        )
+
+    def window(self) -> LambdaStep:
+        self.window_step = LambdaStep(
+            name="Window",
+            lambda_func=self.function,
+            inputs={
+                "action": "window",
+                "target": self.target,
+                "execution_id": ExecutionVariables.PIPELINE_EXECUTION_ID,
+            },
+            outputs=[LambdaOutput(n, LambdaOutputTypeEnum.String) for n in WINDOW_OUTPUTS],
+        )
+        return self.window_step
+
+    def output(self, name: str) -> Any:
+        return self.window_step.properties.Outputs[name]
+
+    def report_uri(self, check: str) -> Join:
+        """s3://<artifacts>/<reports prefix><target>/<execution id>/<check>."""
+        root = f"s3://{self.spec.artifacts_bucket}/{self.spec.reports_prefix.rstrip('/')}"
+        return Join(
+            on="/",
+            values=[root, self.target, ExecutionVariables.PIPELINE_EXECUTION_ID, check],
+        )
+
+    def run(self, check: str) -> tuple[ProcessingStep, LambdaStep]:
+        """A monitoring run (``data`` on the last window, ``quality`` on the labelled one) and
+        the step that publishes its figures of that kind."""
+        labelled = check == "quality"
+        sources = [
+            ("capture", "labelled_capture_uri" if labelled else "capture_uri"),
+            ("baseline", "baseline_uri"),
+        ]
+        if labelled:
+            sources.append(("ground-truth", "ground_truth_uri"))
+        report = self.report_uri(check)
+        monitor = ProcessingStep(
+            name=f"Monitor{check.title()}",
+            step_args=self.processor.run(
+                code=MONITORING_CODE_PLACEHOLDER,
+                arguments=_arguments(self.spec, labelled=labelled),
+                inputs=[
+                    ProcessingInput(
+                        input_name=name,
+                        source=self.output(output),
+                        destination=f"/opt/ml/processing/{name}",
+                    )
+                    for name, output in sources
+                ],
+                outputs=[
+                    ProcessingOutput(
+                        output_name="report",
+                        source="/opt/ml/processing/report",
+                        destination=report,
+                    )
+                ],
+            ),
+        )
+        publish = LambdaStep(
+            name=f"Publish{check.title()}",
+            lambda_func=self.function,
+            inputs={
+                "action": "publish",
+                "target": self.target,
+                "report_uri": Join(on="/", values=[report, "metrics.json"]),
+                "execution_id": ExecutionVariables.PIPELINE_EXECUTION_ID,
+                "checks": check,
+            },
+            outputs=[
+                LambdaOutput("status", LambdaOutputTypeEnum.String),
+                LambdaOutput("count", LambdaOutputTypeEnum.Integer),
+                LambdaOutput("error", LambdaOutputTypeEnum.String),
+            ],
+            depends_on=[monitor],
+        )
+        return monitor, publish
+
+    def pipeline(self) -> Pipeline:
+        window = self.window()
+        ok = ConditionEquals(left=self.output("status"), right="ok")
+        has_data = ConditionStep(
+            name="HasData", conditions=[ok], if_steps=[*self.run("data")], else_steps=[]
+        )
+        has_labels = ConditionStep(
+            name="HasLabels",
+            conditions=[ok, ConditionEquals(left=self.output("ground_truth"), right="present")],
+            if_steps=[*self.run("quality")],
+            else_steps=[],
+        )
+        failed = ConditionStep(
+            name="WindowFailed",
+            conditions=[ConditionEquals(left=self.output("status"), right="error")],
+            if_steps=[
+                FailStep(
+                    name="MonitoringFailed",
+                    error_message=Join(on=" ", values=["Window:", self.output("error")]),
+                )
+            ],
+            else_steps=[],
+        )
+        return Pipeline(
+            name=self.spec.name,
+            parameters=[self.target],
+            steps=[window, has_data, has_labels, failed],
+            sagemaker_session=self.session,
+        )

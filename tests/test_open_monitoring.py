@@ -1,0 +1,154 @@
+"""Open monitoring (services every AWS customer has): the example's demand project uses it.
+
+A schedule per real-time stage starts the pipeline ``<prefix>-monitoring``: Window (Lambda) ->
+data run and, when labels arrived, quality run (network-isolated, encrypted processing jobs
+running the platform's monitoring script) -> Publish (Lambda) -> CloudWatch metrics -> alarms
+named as Model Monitor's, so retraining and the dashboard follow.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.conftest import Synthesized
+
+ACCOUNT = "111111111111"
+PREFIX = "mlops-dev-demand"
+
+
+@pytest.fixture(scope="module")
+def deploy(example_synth: Synthesized) -> dict[str, Any]:
+    stack = example_synth.stages["dev"].projects["demand"].deploy
+    assert stack is not None
+    resources: dict[str, Any] = example_synth.template_json(stack)["Resources"]
+    return resources
+
+
+def _typed(resources: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [v["Properties"] for v in resources.values() if v["Type"] == kind]
+
+
+@pytest.fixture(scope="module")
+def definition(deploy: dict[str, Any]) -> dict[str, Any]:
+    [pipeline] = [
+        p for p in _typed(deploy, "AWS::SageMaker::Pipeline")
+        if p["PipelineName"] == f"{PREFIX}-monitoring"
+    ]  # fmt: skip
+    body, variables = pipeline["PipelineDefinition"]["PipelineDefinitionBody"]["Fn::Sub"]
+    assert set(variables) == {
+        "DataKeyArn",
+        "MonitoringFunctionArn",
+        "MonitoringCodeBucket",
+        "MonitoringCodeKey",
+    }
+    parsed: dict[str, Any] = json.loads(body)
+    return parsed
+
+
+def _steps(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    steps = {s["Name"]: s for s in definition["Steps"]}
+    for gate in [s for s in definition["Steps"] if s["Type"] == "Condition"]:
+        for branch in ("IfSteps", "ElseSteps"):
+            steps.update({s["Name"]: s for s in gate["Arguments"][branch]})
+    return steps
+
+
+def test_the_pipeline_windows_monitors_and_publishes(definition: dict[str, Any]) -> None:
+    steps = _steps(definition)
+    assert set(steps) == {
+        "Window",
+        "HasData",
+        "MonitorData",
+        "PublishData",
+        "HasLabels",
+        "MonitorQuality",
+        "PublishQuality",
+        "WindowFailed",
+        "MonitoringFailed",
+    }
+    assert steps["Window"]["FunctionArn"] == "${MonitoringFunctionArn}"
+    assert steps["PublishQuality"]["Arguments"]["checks"] == "quality"
+    assert steps["PublishData"]["Arguments"]["checks"] == "data"
+    for name in ("MonitorData", "MonitorQuality"):
+        job = steps[name]["Arguments"]
+        assert job["NetworkConfig"]["EnableNetworkIsolation"] is True
+        assert job["NetworkConfig"]["EnableInterContainerTrafficEncryption"] is True
+        assert job["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"] == "${DataKeyArn}"
+        assert job["ProcessingOutputConfig"]["KmsKeyId"] == "${DataKeyArn}"
+        assert "sagemaker-scikit-learn:1.2-1" in job["AppSpecification"]["ImageUri"]
+        args = job["AppSpecification"]["ContainerArguments"]
+        assert args[0] == "monitor"
+        assert args[args.index("--problem-type") + 1] == "regression"
+        assert args[args.index("--prediction-field") + 1] == "units_sold"
+        assert (
+            args[args.index("--columns") + 1] == "day_of_week,temperature_c,price,promotion,holiday"
+        )
+    data_inputs = {i["InputName"] for i in steps["MonitorData"]["Arguments"]["ProcessingInputs"]}
+    quality = steps["MonitorQuality"]["Arguments"]
+    assert (
+        "--ground-truth"
+        not in steps["MonitorData"]["Arguments"]["AppSpecification"]["ContainerArguments"]
+    )
+    assert "ground-truth" in {i["InputName"] for i in quality["ProcessingInputs"]}
+    assert "ground-truth" not in data_inputs
+    # The quality run reads the window whose labels have arrived, not the last window.
+    capture = next(i for i in quality["ProcessingInputs"] if i["InputName"] == "capture")
+    assert capture["S3Input"]["S3Uri"] == {
+        "Get": "Steps.Window.OutputParameters['labelled_capture_uri']"
+    }
+
+
+def test_schedule_role_function_and_alarms(deploy: dict[str, Any]) -> None:
+    [schedule] = _typed(deploy, "AWS::Scheduler::Schedule")
+    assert schedule["Name"] == f"{PREFIX}-prod-monitoring"  # serverless staging: no capture
+    assert schedule["ScheduleExpression"] == "cron(30 1 * * ? *)"
+    params = schedule["Target"]["SageMakerPipelineParameters"]["PipelineParameterList"]
+    assert params == [{"Name": "Target", "Value": "prod"}]
+    alarms = {a["AlarmName"]: a for a in _typed(deploy, "AWS::CloudWatch::Alarm")}
+
+    def stat(alarm: dict[str, Any]) -> dict[str, Any]:
+        [query] = alarm["Metrics"]
+        result: dict[str, Any] = query["MetricStat"]
+        return result
+
+    drift = alarms[f"{PREFIX}-prod-drift-data"]
+    metric = stat(drift)["Metric"]
+    assert (metric["Namespace"], metric["MetricName"]) == ("MLOps/Monitoring", "MaxFeatureDrift")
+    assert drift["Threshold"] == 0.25 and drift["TreatMissingData"] == "notBreaching"
+    dims = {d["Name"]: d["Value"] for d in metric["Dimensions"]}
+    assert dims == {"Project": PREFIX, "Target": "prod"}
+    quality = alarms[f"{PREFIX}-prod-drift-model-quality"]
+    # The gate's metric and direction: RMSE above the gate's threshold.
+    assert stat(quality)["Metric"]["MetricName"] == "rmse" and stat(quality)["Stat"] == "Maximum"
+    assert quality["ComparisonOperator"] == "GreaterThanThreshold" and quality["Threshold"] == 55
+    [function] = [
+        f for f in _typed(deploy, "AWS::Lambda::Function")
+        if f["FunctionName"] == f"{PREFIX}-monitoring-run"
+    ]  # fmt: skip
+    env = function["Environment"]["Variables"]
+    assert env["ENDPOINT_NAME"] == f"{PREFIX}-{{target}}"
+    assert env["DEPLOYED_PARAMETER"] == f"/{PREFIX}/deploy/last-started"
+    assert env["CAPTURE_URI"] == f"s3://{PREFIX}-artifacts-{ACCOUNT}/data-capture/"
+    assert env["GROUND_TRUTH_URI"] == f"s3://{PREFIX}-curated-{ACCOUNT}/ground-truth/"
+
+
+def test_no_model_monitor_resource_for_open_monitoring(example_synth: Synthesized) -> None:
+    stage = example_synth.stages["dev"]
+    for path in example_synth.outdir.glob("asset.*/mlops-dev-demand-endpoint-*.template.json"):
+        text = path.read_text()
+        assert "MonitoringSchedule" not in text and "JobDefinition" not in text, path
+    build = stage.projects["demand"].build
+    assert build is not None
+    assert "QualityCheck" not in json.dumps(example_synth.template_json(build))
+
+
+def test_production_drift_retrains_through_the_guard(example_synth: Synthesized) -> None:
+    """The open alarms keep Model Monitor's names: the trigger's rule matches them."""
+    build = example_synth.stages["dev"].projects["demand"].build
+    assert build is not None
+    rules = _typed(example_synth.template_json(build)["Resources"], "AWS::Events::Rule")
+    patterns = [json.dumps(r["EventPattern"]) for r in rules]
+    assert any(f"{PREFIX}-prod-drift-" in p for p in patterns)
