@@ -70,7 +70,9 @@ def pipeline_spec(
         monitoring_baseline=True,
         serving_columns=project.input_columns,
         data_quality_baseline=build.data_quality_baseline,
+        # Model Monitor's model-quality constraints (evaluate.py writes them for it).
         model_quality_constraints=project.monitor.enabled
+        and project.monitor.service == "model_monitor"
         and "model_quality" in project.monitor.types,
         bias_baseline=build.bias_baseline,
         model_baselines=build.model_baselines,

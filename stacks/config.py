@@ -597,15 +597,16 @@ MONITOR_TYPES = ("data_quality", "model_quality", "bias", "explainability")
 
 
 class MonitorConfig(_Model):
-    """Model Monitor on a project's real-time endpoints and batch scoring, and health alarms.
+    """Drift and model-quality monitoring of a project's endpoints, and health alarms.
 
-    AWS closed Model Monitor (like Debugger and Clarify) to new customers, so it is off by
-    default; accounts that have it set ``enabled: true`` (with the build's
-    ``data_quality_baseline``, and ``model_baselines`` for bias and explainability).
-    Health alarms, pipeline alarms and the dashboard are on either way.
+    On by default with the platform's open monitoring (``service: open``: services every AWS
+    account has). AWS closed Model Monitor (like Debugger and Clarify) to new customers;
+    accounts that have it may choose ``service: model_monitor`` (with the build's
+    ``data_quality_baseline``, and ``model_baselines`` for bias and explainability). Health
+    alarms, pipeline alarms and the dashboard are on either way.
     """
 
-    enabled: bool = False
+    enabled: bool = True
     # open: the platform's own monitoring on services every AWS customer has (a scheduled
     # pipeline, drift as PSI, model quality on ground truth, CloudWatch metrics);
     # model_monitor: SageMaker Model Monitor (four types), for accounts that still have it.

@@ -23,11 +23,7 @@ from mlops_constructs.deploy import (
 from mlops_constructs.deploy.templates import template_defaults
 from mlops_constructs.monitor import DeadLetterAlarm, FailureAlarm, MonitorImages
 from mlops_constructs.monitor.open_definition import OpenMonitoringSpec
-from mlops_constructs.monitor.open_monitoring import (
-    OpenMonitoring,
-    OpenMonitoringNetwork,
-    OpenMonitoringSettings,
-)
+from mlops_constructs.monitor.open_monitoring import OpenMonitoring, OpenMonitoringNetwork
 from mlops_constructs.notifications import NotificationTopic
 from mlops_constructs.observability import retention_days
 from mlops_constructs.security.jobs import image_repository_arns
@@ -35,7 +31,12 @@ from stacks.config import DeployStageConfig, PlatformConfig, ProjectConfig
 from stacks.context import project_context
 from stacks.data_stack import ProjectDataStack
 from stacks.guardrails import add_rule_packs
-from stacks.monitor_stack import monitor_settings, monitored_targets, open_targets
+from stacks.monitor_stack import (
+    monitor_settings,
+    monitored_targets,
+    open_settings,
+    open_targets,
+)
 
 LAMBDA_DIR = Path(__file__).resolve().parent.parent / "lambda"
 
@@ -261,15 +262,7 @@ class DeployStack(cdk.Stack):
                 classes=serving.classes,
                 min_rows=m.min_rows,
             ),
-            settings=OpenMonitoringSettings(
-                frequency=m.frequency,
-                drift_threshold=m.psi_threshold,
-                quality_metric=project.gate.metric,
-                quality_threshold=project.quality_threshold,
-                quality_higher_is_better=project.gate_higher_is_better,
-                ground_truth_delay_hours=m.ground_truth_delay_hours,
-                ground_truth_prefix=m.ground_truth_prefix,
-            ),
+            settings=open_settings(project),
             targets=targets,
             lake=DataLakeRef.of(self, "MonitoringLake", data.lake),
             registry=data.registry,

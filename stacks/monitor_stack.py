@@ -14,6 +14,7 @@ from mlops_constructs.monitor import (
     PlatformDashboard,
     drift_alarm_name,
 )
+from mlops_constructs.monitor.open_monitoring import OpenMonitoringSettings
 from mlops_constructs.notifications import NotificationTopic
 from stacks.config import PlatformConfig, ProjectConfig
 from stacks.data_stack import DataStack
@@ -38,6 +39,20 @@ def open_targets(project: ProjectConfig) -> list[str]:
     if not open_monitoring(project):
         return []
     return [s for s, realtime in realtime_stages(project).items() if realtime]
+
+
+def open_settings(project: ProjectConfig) -> OpenMonitoringSettings:
+    """The construct settings of the project's open monitoring (when it is on)."""
+    m = project.monitor
+    return OpenMonitoringSettings(
+        frequency=m.frequency,
+        drift_threshold=m.psi_threshold,
+        quality_metric=project.gate.metric,
+        quality_threshold=project.quality_threshold,
+        quality_higher_is_better=project.gate_higher_is_better,
+        ground_truth_delay_hours=m.ground_truth_delay_hours,
+        ground_truth_prefix=m.ground_truth_prefix,
+    )
 
 
 def monitor_settings(project: ProjectConfig) -> MonitorSettings | None:
@@ -137,6 +152,8 @@ def dashboard_section(project: ProjectConfig, prefix: str) -> DashboardSection:
         monitor=monitor_settings(project),
         alarm_names=alarm_names(project, prefix),
         functions=function_names(project, prefix),
+        open_targets=open_targets(project),
+        open_settings=open_settings(project) if open_targets(project) else None,
     )
 
 

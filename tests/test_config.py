@@ -44,7 +44,8 @@ def test_default_is_one_dev_environment() -> None:
     assert not churn_project.build.data_quality_baseline
     assert not churn_project.build.bias_baseline
     assert not churn_project.build.model_baselines
-    assert not churn_project.monitor.enabled
+    # Open monitoring (services every account has) is on; Model Monitor is an option.
+    assert churn_project.monitor.enabled and churn_project.monitor.service == "open"
 
 
 def test_example_file_is_valid_and_used() -> None:

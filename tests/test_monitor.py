@@ -711,7 +711,7 @@ def test_default_configuration_uses_no_model_monitor_debugger_or_clarify(
     config = default_synth.stages["dev"].config
     assert config == PlatformConfig()
     project = config.project("churn")
-    assert not project.monitor.enabled and monitor_settings(project) is None
+    assert project.monitor.service == "open" and monitor_settings(project) is None
     # Every template: the stacks' (assembly-*/) and the deploy stack's asset (asset.*/).
     paths = sorted(default_synth.outdir.glob("**/*.template.json"))
     names = {p.name.removesuffix(".template.json") for p in paths}
@@ -751,11 +751,12 @@ def test_default_configuration_uses_no_model_monitor_debugger_or_clarify(
         assert image not in text
 
 
-def test_monitoring_off_keeps_alarms_dashboard_and_a_working_router(
+def test_without_model_monitor_alarms_dashboard_and_router_stay(
     default_synth: Synthesized,
 ) -> None:
-    """Model Monitor is off by default: health and pipeline alarms, the dashboard and the
-    router's baseline variables stay."""
+    """Model Monitor is off by default (open monitoring watches instead): health and pipeline
+    alarms, the dashboard and the router's baseline variables stay; the drift alarms are the
+    open monitoring's, in the deploy stack."""
     monitor_off = default_synth
     assert monitor_off.violations() == []
     prod = endpoint_template(monitor_off, "mlops-dev-churn-endpoint-prod")
@@ -793,7 +794,9 @@ def test_monitoring_off_keeps_alarms_dashboard_and_a_working_router(
     body = json.dumps(dashboard["DashboardBody"])
     assert "feature_baseline_drift" not in body and "mlops-dev-churn-prod-cpu" in body
     names = alarm_names(PlatformConfig().project("churn"), "mlops-dev-churn")
-    assert "drift" not in " ".join(names)
+    drift = [n for n in names if "drift" in n]
+    assert drift == ["mlops-dev-churn-prod-drift-data", "mlops-dev-churn-prod-drift-model-quality"]
+    assert set(drift) <= set(_alarms(_stack(monitor_off, "deploy")))
     # Every alarm the stacks and templates create is named, so it is on the dashboard.
     found = {
         name
@@ -833,7 +836,8 @@ def test_every_function_logs_json_to_an_encrypted_group_with_configured_retentio
                 config = function["LoggingConfig"]
                 assert config["LogFormat"] == "JSON"
                 assert config["LogGroup"]["Ref"] in groups
-    assert checked == 3 + 3 * 3 + 5  # trigger, router, staging test; + front door, batch scoring
+    # trigger, router, staging test, open monitoring; VPC (Model Monitor): + front door, batch
+    assert checked == 4 + 3 * 4 + 5
 
 
 def test_config_defaults_are_the_constructs_defaults() -> None:

@@ -14,6 +14,8 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from mlops_constructs.monitor.monitors import drift_metric, quality_metric
+from mlops_constructs.monitor.open_monitoring import OpenMonitoringSettings
+from mlops_constructs.monitor.open_monitoring import metric as open_metric
 from mlops_constructs.monitor.settings import MonitorSettings
 
 VARIANT = "AllTraffic"
@@ -114,6 +116,9 @@ class DashboardSection:
     monitor: MonitorSettings | None = None
     alarm_names: Sequence[str] = ()
     functions: Sequence[str] = ()
+    # Open monitoring: the stages it watches, and the settings its alarms use.
+    open_targets: Sequence[str] = ()
+    open_settings: OpenMonitoringSettings | None = None
 
 
 class PlatformDashboard(Construct):
@@ -156,6 +161,7 @@ class PlatformDashboard(Construct):
             for stage, realtime in section.endpoints.items():
                 self.dashboard.add_widgets(*_endpoint_row(f"{section.prefix}-{stage}", realtime))
             self._monitoring(section)
+            self._open_monitoring(section)
             self._functions(section)
 
     def _alarms(self, section: DashboardSection, index: int) -> None:
@@ -221,6 +227,38 @@ class PlatformDashboard(Construct):
                 )
             )
         self.dashboard.add_widgets(*widgets)
+
+    def _open_monitoring(self, section: DashboardSection) -> None:
+        """The open monitoring's drift (PSI) and quality figures against their thresholds."""
+        settings = section.open_settings
+        if settings is None or not section.open_targets:
+            return
+        period = cdk.Duration.hours(1 if settings.frequency == "hourly" else 24)
+        quality_stat = "Minimum" if settings.quality_higher_is_better else "Maximum"
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title=f"{section.title}: most drifted feature (PSI)",
+                left=[
+                    open_metric(section.prefix, t, "MaxFeatureDrift", "Maximum", period)
+                    for t in section.open_targets
+                ],
+                left_annotations=[
+                    cloudwatch.HorizontalAnnotation(value=settings.drift_threshold, label="alarm")
+                ],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title=f"{section.title}: {settings.quality_metric} on labelled traffic",
+                left=[
+                    open_metric(section.prefix, t, settings.quality_metric, quality_stat, period)
+                    for t in section.open_targets
+                ],
+                left_annotations=[
+                    cloudwatch.HorizontalAnnotation(value=settings.quality_threshold, label="alarm")
+                ],
+                width=12,
+            ),
+        )
 
     def _functions(self, section: DashboardSection) -> None:
         if not section.functions:

@@ -199,11 +199,17 @@ class OpenMonitoring(Construct):
             "creating, describing, tagging and stopping processing jobs.",
         )
         for resource, reason in (
-            (lake.artifacts.arn_for_objects("*"), "Captures and baselines are named at run time."),
-            (lake.artifacts.arn_for_objects("monitoring/*"), "Reports are named per execution."),
+            (
+                lake.artifacts.arn_for_objects("*"),
+                "Captured traffic and the versions' baselines are named at run time.",
+            ),
+            (
+                lake.artifacts.arn_for_objects("monitoring/*"),
+                "Monitoring reports are named per pipeline execution, under monitoring/ only.",
+            ),
             (
                 lake.curated.arn_for_objects(f"{self._settings.ground_truth_prefix}*"),
-                "Ground truth arrives under the hour it was collected.",
+                "Ground truth arrives under the hour it was collected, in its prefix only.",
             ),
         ):
             acknowledge_wildcard_resource(role, resource, reason)
@@ -293,7 +299,7 @@ class OpenMonitoring(Construct):
         acknowledge_wildcard_resource(
             role,
             lake.artifacts.arn_for_objects("monitoring/*"),
-            "Run reports are named per pipeline execution.",
+            "Monitoring reports are named per pipeline execution, under monitoring/ only.",
         )
         acknowledge_wildcard_resource(
             role,
@@ -302,7 +308,9 @@ class OpenMonitoring(Construct):
             "of this project's model package group.",
         )
         acknowledge_grant_actions(
-            role, "Action groups written by grant_read on the lake and the registry."
+            role,
+            "Action groups written by grant_read on the lake and the registry; every resource "
+            "in these statements is named.",
         )
         return function
 
