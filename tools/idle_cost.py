@@ -308,6 +308,13 @@ TYPE_NOTES: dict[str, str] = {
         "bills its instance for the run's minutes (a daily run on one ml.m5.large for 10 minutes "
         "is about $0.60/month per monitor). Not in the totals: the duration depends on the data."
     ),
+    "AWS::Scheduler::Schedule": (
+        "Open monitoring schedules start the project's monitoring pipeline on every tick: with "
+        "a deployed model and captured traffic a run bills one or two processing jobs (a daily "
+        "run on one ml.m5.large for about 5 minutes is about $0.30/month per stage and check) "
+        "and two Lambda calls; without them it ends at its first Lambda step (fractions of a "
+        "cent). Not in the totals: runs bill per use."
+    ),
     "AWS::SageMaker::EndpointConfig": (
         "SageMaker endpoints: idle instances = ScalableTarget MinCapacity if the variant has one, "
         "else ManagedInstanceScaling MinInstanceCount, else InitialInstanceCount. An endpoint "
