@@ -231,3 +231,33 @@ def test_events_that_must_not_retrain_never_reach_the_guard(
 ) -> None:
     assert cloud["deliver"](event) == []
     assert cloud["executions"]() == []
+
+
+def test_open_monitoring_drift_alarm_starts_a_retraining(
+    cloud: dict[str, Any], default_synth: Synthesized, wiring: dict[str, Any]
+) -> None:
+    """The default platform's open monitoring: its production drift alarm (read from the
+    synthesized deploy stack) entering ALARM goes through the same rules to the guard."""
+    deploy = default_synth.stages["dev"].projects["churn"].deploy
+    assert deploy is not None
+    alarms = {
+        v["Properties"]["AlarmName"]: v["Properties"]
+        for v in default_synth.template_json(deploy)["Resources"].values()
+        if v["Type"] == "AWS::CloudWatch::Alarm"
+    }
+    drift = alarms["mlops-dev-churn-prod-drift-data"]
+    [query] = drift["Metrics"]
+    assert query["MetricStat"]["Metric"]["Namespace"] == "MLOps/Monitoring"
+    # The default's trigger rules are those the cloud fixture routes through.
+    build = default_synth.stages["dev"].projects["churn"].build
+    assert build is not None
+    default_patterns = [
+        v["Properties"]["EventPattern"]
+        for v in default_synth.template_json(build)["Resources"].values()
+        if v["Type"] == "AWS::Events::Rule" and "drift" in json.dumps(v["Properties"])
+    ]
+    assert default_patterns and all(p in wiring["patterns"] for p in default_patterns)
+    [result] = cloud["deliver"](_alarm("4a1c0e8a-0000-4000-8000-000000000004", drift["AlarmName"]))
+    assert result["status"] == "started" and result["reason"] == "drift"
+    # Staging's open alarms only notify.
+    assert "mlops-dev-churn-staging-drift-data" not in alarms  # serverless staging: no capture
