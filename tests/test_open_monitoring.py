@@ -152,3 +152,104 @@ def test_production_drift_retrains_through_the_guard(example_synth: Synthesized)
     rules = _typed(example_synth.template_json(build)["Resources"], "AWS::Events::Rule")
     patterns = [json.dumps(r["EventPattern"]) for r in rules]
     assert any(f"{PREFIX}-prod-drift-" in p for p in patterns)
+
+
+def test_in_vpc_mode_every_part_runs_in_the_vpc(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The construct on its own in a bare VPC-mode app (the platform's VPC fixtures use Model
+    Monitor): jobs and function in the isolated subnets, all packs incl. MLOps VPC1 clean."""
+    from pathlib import Path
+
+    import aws_cdk as cdk
+
+    from mlops_constructs.build import ModelRegistry
+    from mlops_constructs.data import DataLake, DataLakeRef
+    from mlops_constructs.monitor.open_definition import OpenMonitoringSpec
+    from mlops_constructs.monitor.open_monitoring import (
+        OpenMonitoring,
+        OpenMonitoringNetwork,
+        OpenMonitoringSettings,
+    )
+    from mlops_constructs.network import IsolatedNetwork
+    from mlops_constructs.notifications import NotificationTopic
+    from mlops_constructs.observability import retention_days
+    from mlops_constructs.security import PlatformKey
+    from stacks.context import project_context
+    from stacks.guardrails import add_rule_packs
+
+    outdir = tmp_path_factory.mktemp("open-vpc")
+    app = cdk.App(
+        outdir=str(outdir),
+        context={**project_context(), "@aws-cdk/core:failSynthOnValidationErrors": False},
+    )
+    stage = cdk.Stage(app, "t", env=cdk.Environment(account="123456789012", region="us-east-1"))
+    data = cdk.Stack(stage, "Data")
+    key = PlatformKey(data, "DataKey", prefix="mlops-dev", purpose="data", description="d")
+    ops = PlatformKey(data, "OpsKey", prefix="mlops-dev", purpose="ops", description="o")
+    network = IsolatedNetwork(
+        data,
+        "Network",
+        prefix="mlops-dev",
+        key=ops,
+        cidr="10.40.0.0/16",
+        az_count=2,
+        interface_services=("logs", "monitoring", "kms", "sagemaker.api", "ssm"),
+        flow_log_retention=retention_days(90),
+    )
+    lake = DataLake(data, "Lake", key=key, bucket_name_prefix=PREFIX)
+    registry = ModelRegistry(data, "Registry", name=f"{PREFIX}-models", description="m")
+    monitoring = cdk.Stack(stage, "Monitoring")
+    topic = NotificationTopic(
+        monitoring, "Alarms", prefix="mlops-dev", name="alarms", key=ops, title="a"
+    )
+    OpenMonitoring(
+        monitoring,
+        "OpenMonitoring",
+        prefix=PREFIX,
+        spec=OpenMonitoringSpec(
+            name="x",
+            region="us-east-1",
+            role_arn="",
+            artifacts_bucket=lake.bucket_name("artifacts"),
+            image="683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3",
+            columns=("a", "b"),
+            problem_type="regression",
+            prediction_field="y",
+        ),
+        settings=OpenMonitoringSettings(
+            quality_metric="rmse", quality_threshold=3.0, quality_higher_is_better=False
+        ),
+        targets=("prod",),
+        lake=DataLakeRef.of(monitoring, "Lake", lake),
+        registry=registry,
+        ops_key=ops,
+        code=Path(__file__).resolve().parent.parent / "lambda" / "monitoring_run",
+        deployed_parameter=f"/{PREFIX}/deploy/last-started",
+        log_retention=retention_days(365),
+        alarm_topic=topic.topic,
+        network=OpenMonitoringNetwork(
+            vpc=network.vpc, subnets=network.subnets, security_group=network.workload_security_group
+        ),
+    )
+    add_rule_packs(app, vpc_mode=True)
+    app.synth()
+    report = json.loads((outdir / "validation-report.json").read_text())
+    violations = [
+        (v["ruleName"], c["constructPath"])
+        for p in report.get("pluginReports", [])
+        for v in p["violations"]
+        for c in v["violatingConstructs"]
+    ]
+    assert violations == []
+    template = json.loads(next(outdir.glob("assembly-t/tMonitoring*.template.json")).read_text())
+    resources = template["Resources"]
+    [function] = _typed(resources, "AWS::Lambda::Function")
+    assert function["VpcConfig"]["SubnetIds"]
+    [pipeline] = _typed(resources, "AWS::SageMaker::Pipeline")
+    body, variables = pipeline["PipelineDefinition"]["PipelineDefinitionBody"]["Fn::Sub"]
+    assert {"SubnetIds", "SecurityGroupId"} <= set(variables)
+    for name in ("MonitorData", "MonitorQuality"):
+        job = _steps(json.loads(body))[name]["Arguments"]
+        assert job["NetworkConfig"]["VpcConfig"] == {
+            "Subnets": ["${SubnetIds}"],
+            "SecurityGroupIds": ["${SecurityGroupId}"],
+        }
