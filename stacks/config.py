@@ -830,6 +830,27 @@ def _churn_payloads() -> tuple[TestPayload, ...]:
     )
 
 
+# The build's baselines Model Monitor (and Clarify) read, switched on with it.
+MODEL_MONITOR_BASELINES = ("data_quality_baseline", "bias_baseline", "model_baselines")
+
+
+def _with_model_monitor_baselines(data: Any) -> Any:
+    """One switch: ``monitor.service: model_monitor`` (enabled) turns on the build's baselines
+    Model Monitor reads, unless the project sets them itself."""
+    if not isinstance(data, dict):
+        return data
+    monitor = data.get("monitor")
+    if not isinstance(monitor, dict) or monitor.get("service") != "model_monitor":
+        return data
+    if monitor.get("enabled", True) is False:
+        return data
+    build = data.get("build")
+    build = dict(build) if isinstance(build, dict) else {}
+    for flag in MODEL_MONITOR_BASELINES:
+        build.setdefault(flag, True)
+    return {**data, "build": build}
+
+
 class ProjectConfig(_Model):
     """One model project: a team's code, data, pipeline, registry, releases and monitoring.
 
@@ -875,6 +896,11 @@ class ProjectConfig(_Model):
         if isinstance(data, dict) and data.get("images") and "framework" not in data:
             return {**data, "framework": None}
         return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _model_monitor_brings_its_baselines(cls, data: Any) -> Any:
+        return _with_model_monitor_baselines(data)
 
     @model_validator(mode="after")
     def _consistent(self) -> ProjectConfig:
@@ -1050,6 +1076,9 @@ class PlatformConfig(_Model):
         for project in projects:
             if isinstance(project, dict):
                 project = dict(project)
+                monitor = _merge(defaults.get("monitor") or {}, project.get("monitor") or {})
+                # The one Model Monitor switch counts before the defaults fill the build in.
+                project = _with_model_monitor_baselines({**project, "monitor": monitor})
                 for section in ("build", "deploy", "monitor"):
                     if isinstance(defaults.get(section), dict):
                         project[section] = _merge(defaults[section], project.get(section, {}))

@@ -599,3 +599,35 @@ def test_app_reports_bad_config_without_traceback(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
     assert "environments[0].account: '42' is not an AWS account id" in result.stderr
     assert result.stderr.startswith("Configuration error: ")
+
+
+def test_model_monitor_is_one_switch() -> None:
+    """service: model_monitor brings the baselines it reads; a project may still opt out."""
+    project = parse_config(
+        {"projects": [churn(monitor={"enabled": True, "service": "model_monitor"}, build={})]}
+    ).project("churn")
+    assert project.build.data_quality_baseline and project.build.model_baselines
+    assert project.build.bias_baseline
+    no_clarify = parse_config(
+        {
+            "projects": [
+                churn(
+                    monitor={"enabled": True, "service": "model_monitor"},
+                    build={"bias_baseline": False, "model_baselines": False},
+                )
+            ]
+        }
+    ).project("churn")
+    assert no_clarify.build.data_quality_baseline and not no_clarify.build.model_baselines
+    assert not PlatformConfig().project("churn").build.data_quality_baseline  # open: none
+
+
+def test_model_monitor_switch_wins_over_the_platform_defaults() -> None:
+    """Platform defaults spelled out (as in config/example.yaml) do not undo the switch."""
+    config = parse_config(
+        {
+            "defaults": {"build": {"data_quality_baseline": False}},
+            "projects": [churn(monitor={"service": "model_monitor"}, build={})],
+        }
+    )
+    assert config.project("churn").build.data_quality_baseline
