@@ -67,7 +67,6 @@ def pipeline_spec(
         training_instance_count=build.training_instance_count,
         hyperparameters=dict(build.hyperparameters),
         debugger_rules=build.debugger_rules,
-        monitoring_baseline=True,
         serving_columns=project.input_columns,
         data_quality_baseline=build.data_quality_baseline,
         # Model Monitor's model-quality constraints (evaluate.py writes them for it).

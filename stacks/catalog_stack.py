@@ -24,8 +24,9 @@ from stacks.data_stack import ProjectDataStack
 class CatalogStack(cdk.Stack):
     """A project's Glue catalog and jobs over its lake, plus its data events topic.
 
-    The data-arrival rule (``LakeAccess.on_raw_data_arrival``) belongs to its consumer: the
-    build stack creates it with the training trigger as target.
+    Raw arrivals start the ETL job here (the ingest workflow); the rule on the job's successful
+    runs belongs to its consumer: the build stack creates it (``DataCatalog.on_etl_succeeded``)
+    with the training trigger as target.
     """
 
     def __init__(

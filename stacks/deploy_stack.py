@@ -101,6 +101,8 @@ class DeployStack(cdk.Stack):
         prefix = data.prefix
         deploy = project.deploy
         network = data.network
+        # One handle on the project's lake for every part of the stack.
+        self.lake = DataLakeRef.of(self, "Lake", data.lake)
         hostings = {
             "staging": hosting(deploy.staging, project),
             "prod": hosting(deploy.production, project),
@@ -152,7 +154,7 @@ class DeployStack(cdk.Stack):
             prefix=prefix,
             templates_dir=templates,
             hostings=hostings,
-            lake=DataLakeRef.of(self, "Lake", data.lake),
+            lake=self.lake,
             ops_key=data.ops_key,
             registry=data.registry,
             notifications=self.notifications,
@@ -215,7 +217,7 @@ class DeployStack(cdk.Stack):
                 "Batch",
                 prefix=prefix,
                 code=LAMBDA_DIR / "batch_scoring",
-                lake=DataLakeRef.of(self, "BatchLake", data.lake),
+                lake=self.lake,
                 registry=data.registry,
                 ops_key=data.ops_key,
                 log_retention=retention_days(config.audit.log_retention_days),
@@ -264,7 +266,7 @@ class DeployStack(cdk.Stack):
             ),
             settings=open_settings(project),
             targets=targets,
-            lake=DataLakeRef.of(self, "MonitoringLake", data.lake),
+            lake=self.lake,
             registry=data.registry,
             ops_key=data.ops_key,
             code=LAMBDA_DIR / "monitoring_run",

@@ -144,6 +144,7 @@ def function_names(project: ProjectConfig, prefix: str) -> list[str]:
 
 
 def dashboard_section(project: ProjectConfig, prefix: str) -> DashboardSection:
+    watched = open_targets(project)
     return DashboardSection(
         title=project.name,
         prefix=prefix,
@@ -152,8 +153,8 @@ def dashboard_section(project: ProjectConfig, prefix: str) -> DashboardSection:
         monitor=monitor_settings(project),
         alarm_names=alarm_names(project, prefix),
         functions=function_names(project, prefix),
-        open_targets=open_targets(project),
-        open_settings=open_settings(project) if open_targets(project) else None,
+        open_targets=watched,
+        open_settings=open_settings(project) if watched else None,
     )
 
 

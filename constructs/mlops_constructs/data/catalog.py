@@ -138,8 +138,8 @@ class DataCatalog(Construct):
         self.quality_results_rule = self._quality_results(notifications)
         self.script = s3_assets.Asset(self, "EtlScript", path=str(ETL_SCRIPT))
         self.etl_role = self._etl_role(prefix, lake, ops_key)
-        self.etl_job = self._etl_job(prefix, lake, table, etl or EtlSettings(), connection_name)
         self.etl_job_name = f"{prefix}-raw-to-curated"
+        self.etl_job = self._etl_job(lake, table, etl or EtlSettings(), connection_name)
         self._ingest_on_arrival(prefix, lake, batch or IngestBatching())
         self.etl_failed = self._etl_failed(notifications)
 
@@ -416,7 +416,6 @@ class DataCatalog(Construct):
 
     def _etl_job(
         self,
-        prefix: str,
         lake: LakeAccess,
         table: CuratedTable,
         etl: EtlSettings,
@@ -427,7 +426,7 @@ class DataCatalog(Construct):
         job = glue.CfnJob(
             self,
             "EtlJob",
-            name=f"{prefix}-raw-to-curated",
+            name=self.etl_job_name,
             description="Raw CSV -> data-quality check -> partitioned CSV in curated",
             role=self.etl_role.role_arn,
             command=glue.CfnJob.JobCommandProperty(

@@ -50,33 +50,6 @@ class OpenMonitoringSpec:
     vpc: bool = False
 
 
-def _arguments(spec: OpenMonitoringSpec, *, labelled: bool) -> list[str]:
-    args = [
-        "monitor",
-        "--capture",
-        "/opt/ml/processing/capture",
-        "--baseline",
-        "/opt/ml/processing/baseline/statistics.json",
-        "--columns",
-        ",".join(spec.columns),
-        "--problem-type",
-        spec.problem_type,
-        "--prediction-field",
-        spec.prediction_field,
-        "--min-rows",
-        str(spec.min_rows),
-        "--output",
-        "/opt/ml/processing/report",
-    ]
-    if labelled:
-        args += ["--ground-truth", "/opt/ml/processing/ground-truth"]
-    if spec.probability_field:
-        args += ["--probability-field", spec.probability_field]
-    if spec.classes:
-        args += ["--classes", ",".join(spec.classes)]
-    return args
-
-
 def build_monitoring_definition(spec: OpenMonitoringSpec) -> str:
     """The pipeline definition JSON (with ``${...}`` placeholders for deploy-time values)."""
     _disable_telemetry()

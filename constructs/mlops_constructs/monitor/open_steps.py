@@ -33,8 +33,34 @@ from mlops_constructs.monitor.open_definition import (
     FUNCTION_PLACEHOLDER,
     WINDOW_OUTPUTS,
     OpenMonitoringSpec,
-    _arguments,
 )
+
+
+def arguments(spec: OpenMonitoringSpec, *, labelled: bool) -> list[str]:
+    args = [
+        "monitor",
+        "--capture",
+        "/opt/ml/processing/capture",
+        "--baseline",
+        "/opt/ml/processing/baseline/statistics.json",
+        "--columns",
+        ",".join(spec.columns),
+        "--problem-type",
+        spec.problem_type,
+        "--prediction-field",
+        spec.prediction_field,
+        "--min-rows",
+        str(spec.min_rows),
+        "--output",
+        "/opt/ml/processing/report",
+    ]
+    if labelled:
+        args += ["--ground-truth", "/opt/ml/processing/ground-truth"]
+    if spec.probability_field:
+        args += ["--probability-field", spec.probability_field]
+    if spec.classes:
+        args += ["--classes", ",".join(spec.classes)]
+    return args
 
 
 class MonitoringBuilder:
@@ -110,7 +136,7 @@ class MonitoringBuilder:
             name=f"Monitor{check.title()}",
             step_args=self.processor.run(
                 code=MONITORING_CODE_PLACEHOLDER,
-                arguments=_arguments(self.spec, labelled=labelled),
+                arguments=arguments(self.spec, labelled=labelled),
                 inputs=[
                     ProcessingInput(
                         input_name=name,
