@@ -60,6 +60,7 @@ def pipeline_spec(
             metric=project.gate.metric,
             threshold=project.gate.threshold,
             higher_is_better=project.gate_higher_is_better,
+            champion_margin=project.gate.champion_margin,
         ),
         description=f"Model of project {project.name}, trained by {prefix}-training",
         processing_instance_type=build.processing_instance_type,
@@ -114,7 +115,11 @@ class BuildStack(cdk.Stack):
             lake=lake,
             registry=data.registry,
             subnets=network.subnets if network else (),
+            vpc=network.vpc if network else None,
             security_group=network.workload_security_group if network else None,
+            champion_code=LAMBDA_DIR / "champion",
+            ops_key=data.ops_key,
+            log_retention=log_retention,
         )
 
         # CI publishes the code version it uploaded; automatic retraining uses that version.

@@ -324,6 +324,14 @@ class AuditConfig(_Model):
     # Turn off in accounts already covered by an organization trail (avoids paying twice).
     cloudtrail_enabled: bool = True
     log_retention_days: int = 365
+    # Who may assume the environment's read-only auditor role (IAM role or user ARNs, or
+    # account ids; empty: the environment's own account decides).
+    auditors: tuple[str, ...] = ()
+
+    @field_validator("auditors")
+    @classmethod
+    def _auditors(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return _principals(v)
 
     @field_validator("log_retention_days")
     @classmethod
@@ -786,6 +794,9 @@ class GateConfig(_Model):
     # metric's own direction (rmse, mae, mse lower; everything else higher).
     direction: str | None = None
     threshold: float = 0.75
+    # Champion gate: a new version registers only if its metric is not worse than the approved
+    # version's by more than this, in the metric's units (0: not worse). The first passes.
+    champion_margin: Annotated[float, Field(ge=0.0, allow_inf_nan=False)] = 0.0
 
     @field_validator("direction")
     @classmethod
@@ -793,6 +804,57 @@ class GateConfig(_Model):
         if v is not None and v not in ("higher", "lower"):
             raise ValueError(f"direction {v!r}. Fix: use 'higher' or 'lower'")
         return v
+
+
+# Who may assume a persona role: an IAM role or user ARN, or an account id (its root: the
+# account's own IAM policies then decide who of it may assume the role).
+_PRINCIPAL_RE = re.compile(
+    r"^(\d{12}|arn:aws(-cn|-us-gov)?:iam::\d{12}:(role|user)/[\w+=,.@/-]{1,512})$"
+)
+PERSONAS = ("approvers", "data_scientists", "data_producers", "operators")
+
+
+def _principals(v: tuple[str, ...]) -> tuple[str, ...]:
+    for principal in v:
+        if not _PRINCIPAL_RE.match(principal):
+            raise ValueError(
+                f"{principal!r} is not an IAM principal. Fix: give a role or user ARN, e.g. "
+                "'arn:aws:iam::111122223333:role/ml-approvers', or a 12-digit account id "
+                "(quoted)"
+            )
+    dupes = sorted({p for p in v if v.count(p) > 1})
+    if dupes:
+        raise ValueError(f"{dupes} listed twice. Fix: list each principal once")
+    return v
+
+
+class AccessConfig(_Model):
+    """Who may assume the project's persona roles (README, "Who can do what").
+
+    Each list names IAM role or user ARNs (or account ids). An empty list trusts the
+    environment's own account: its IAM administrators then decide, with identity policies, who
+    may assume the role. Separation of duties: nobody approves what they build.
+    """
+
+    approvers: tuple[str, ...] = ()
+    data_scientists: tuple[str, ...] = ()
+    data_producers: tuple[str, ...] = ()
+    operators: tuple[str, ...] = ()
+
+    @field_validator(*PERSONAS)
+    @classmethod
+    def _valid(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return _principals(v)
+
+    @model_validator(mode="after")
+    def _separation_of_duties(self) -> AccessConfig:
+        both = sorted(set(self.approvers) & set(self.data_scientists))
+        if both:
+            raise ValueError(
+                f"{both} may both approve and build models: approvers and data_scientists "
+                "must differ (separation of duties). Fix: list each principal in one of them"
+            )
+        return self
 
 
 class ServingConfig(_Model):
@@ -870,6 +932,7 @@ class ProjectConfig(_Model):
     build: BuildConfig = BuildConfig()
     deploy: DeployConfig = DeployConfig()
     monitor: MonitorConfig = MonitorConfig()
+    access: AccessConfig = AccessConfig()
 
     @field_validator("name")
     @classmethod
@@ -1031,11 +1094,12 @@ def _churn_project() -> ProjectConfig:
 
 
 class DefaultsConfig(_Model):
-    """Platform-wide defaults of every project's build, deploy and monitor settings."""
+    """Platform-wide defaults of every project's build, deploy, monitor and access settings."""
 
     build: BuildConfig = BuildConfig()
     deploy: DeployConfig = DeployConfig()
     monitor: MonitorConfig = MonitorConfig()
+    access: AccessConfig = AccessConfig()
 
 
 def _merge(base: Any, override: Any) -> Any:
@@ -1079,7 +1143,7 @@ class PlatformConfig(_Model):
                 monitor = _merge(defaults.get("monitor") or {}, project.get("monitor") or {})
                 # The one Model Monitor switch counts before the defaults fill the build in.
                 project = _with_model_monitor_baselines({**project, "monitor": monitor})
-                for section in ("build", "deploy", "monitor"):
+                for section in ("build", "deploy", "monitor", "access"):
                     if isinstance(defaults.get(section), dict):
                         project[section] = _merge(defaults[section], project.get(section, {}))
             merged.append(project)

@@ -189,7 +189,10 @@ class ProjectDataStack(cdk.Stack):
             ),
         )
         if shared.network is not None:
-            self.lake.restrict_to_vpc_endpoint(shared.network.s3_endpoint.vpc_endpoint_id)
+            self.lake.restrict_to_vpc_endpoint(
+                shared.network.s3_endpoint.vpc_endpoint_id,
+                ground_truth_prefix=project.monitor.ground_truth_prefix,
+            )
         # Every version, its metrics and lineage. Later stages' accounts may read it.
         self.registry = ModelRegistry(
             self,

@@ -8,6 +8,7 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
+from stacks.access_stack import AccessStack
 from stacks.build_stack import BuildStack
 from stacks.catalog_stack import CatalogStack
 from stacks.config import EnvironmentConfig, PlatformConfig, ProjectConfig
@@ -24,10 +25,12 @@ class ProjectStacks:
     catalog: CatalogStack
     build: BuildStack | None
     deploy: DeployStack | None
+    access: AccessStack
 
     @property
     def stacks(self) -> list[cdk.Stack]:
-        return [s for s in (self.data, self.catalog, self.build, self.deploy) if s is not None]
+        parts = (self.data, self.catalog, self.build, self.deploy, self.access)
+        return [s for s in parts if s is not None]
 
 
 class PlatformStage(cdk.Stage):
@@ -35,7 +38,7 @@ class PlatformStage(cdk.Stage):
 
     Shared by every project: ``<platform>-<env>-data`` (keys, log bucket, network, trail;
     stateful) and ``<platform>-<env>-monitor`` (alarms topic, dashboard). Per project
-    ``<platform>-<env>-<project>-{data,catalog,build,deploy}``, so a project deploys and is
+    ``<platform>-<env>-<project>-{data,catalog,build,deploy,access}``, so a project deploys and is
     deleted on its own. Stateful stacks get termination protection when the environment asks.
     """
 
@@ -128,8 +131,19 @@ class PlatformStage(cdk.Stage):
                 data=data,
                 alarms=self.monitor.alarms,
             )
+        access = AccessStack(
+            scope,
+            "Access",
+            stack_name=f"{prefix}-access",
+            description=f"{prefix}: persona roles (approver, data scientist, data producer, "
+            "operator) and what each may do",
+            project=project,
+            data=data,
+            build=build,
+            deploy=deploy,
+        )
         cdk.Tags.of(scope).add("project", project.name)
-        return ProjectStacks(data=data, catalog=catalog, build=build, deploy=deploy)
+        return ProjectStacks(data=data, catalog=catalog, build=build, deploy=deploy, access=access)
 
     def project(self, name: str) -> ProjectStacks:
         return self.projects[name]

@@ -56,3 +56,19 @@ def load_handler(function: str) -> ModuleType:
         sys.modules[name] = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(sys.modules[name])
     return sys.modules[name]
+
+
+def pipeline_steps(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every step of a SageMaker Pipeline definition by name, those of condition branches
+    (nested ones too) included."""
+    found: dict[str, dict[str, Any]] = {}
+
+    def walk(steps: list[dict[str, Any]]) -> None:
+        for step in steps:
+            found[step["Name"]] = step
+            if step["Type"] == "Condition":
+                for branch in ("IfSteps", "ElseSteps"):
+                    walk(step["Arguments"][branch])
+
+    walk(definition["Steps"])
+    return found

@@ -15,7 +15,7 @@ from mlops_constructs.build.definition import (
     resolve_images,
 )
 from tests.conftest import Synthesized
-from tests.templates import as_list, policy_statements
+from tests.templates import as_list, pipeline_steps, policy_statements
 
 ACCOUNT = "123456789012"
 
@@ -59,8 +59,11 @@ def test_default_pipeline_needs_no_closed_service(default_synth: Synthesized) ->
         "MonitoringBaseline",
         "Train",
         "Evaluate",
+        "Champion",
         "QualityGate",
+        "ChampionGate",
         "Register-RegisterModel",
+        "ChampionGateFailed",
         "QualityGateFailed",
     ]
     train = steps["Train"]["Arguments"]
@@ -72,12 +75,14 @@ def test_default_pipeline_needs_no_closed_service(default_synth: Synthesized) ->
     assert {k for k, v in register["ModelMetrics"].items() if v} == {"ModelQuality"}
 
 
+def steps_of_gate(definition: dict[str, Any]) -> dict[str, Any]:
+    """The arguments of the QualityGate (threshold) step."""
+    arguments: dict[str, Any] = _steps(definition)["QualityGate"]["Arguments"]
+    return arguments
+
+
 def _steps(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    steps = {s["Name"]: s for s in definition["Steps"]}
-    for gate in [s for s in definition["Steps"] if s["Type"] == "Condition"]:
-        for branch in ("IfSteps", "ElseSteps"):
-            steps.update({s["Name"]: s for s in gate["Arguments"][branch]})
-    return steps
+    return pipeline_steps(definition)
 
 
 # --- the pipeline definition --------------------------------------------------------------------
@@ -91,12 +96,15 @@ def test_steps_and_their_order(definition: dict[str, Any]) -> None:
         ("BiasBaseline", "Processing"),
         ("Train", "Training"),
         ("Evaluate", "Processing"),
+        ("Champion", "Lambda"),
         ("QualityGate", "Condition"),
     ]
     gate = definition["Steps"][-1]["Arguments"]
-    # Behind the gate: the model baselines (shadow model, Clarify configs, post-training bias,
-    # SHAP), then registration.
-    assert [(s["Name"], s["Type"]) for s in gate["IfSteps"]] == [
+    # Behind the threshold, the champion gate; behind it the model baselines (shadow model,
+    # Clarify configs, post-training bias, SHAP), then registration.
+    assert [(s["Name"], s["Type"]) for s in gate["IfSteps"]] == [("ChampionGate", "Condition")]
+    champion_gate = gate["IfSteps"][0]["Arguments"]
+    assert [(s["Name"], s["Type"]) for s in champion_gate["IfSteps"]] == [
         ("ShadowModel-CreateModel", "Model"),
         ("ClarifyConfigs", "Processing"),
         ("ModelBiasBaseline", "Processing"),
@@ -104,6 +112,7 @@ def test_steps_and_their_order(definition: dict[str, Any]) -> None:
         ("Register-RegisterModel", "RegisterModel"),
     ]
     assert [s["Name"] for s in gate["ElseSteps"]] == ["QualityGateFailed"]
+    assert [s["Name"] for s in champion_gate["ElseSteps"]] == ["ChampionGateFailed"]
     fail = gate["ElseSteps"][0]["Arguments"]["ErrorMessage"]["Std:Join"]["Values"]
     assert "is below the threshold" in fail and "- the model was not registered." in fail
     train = _steps(definition)["Train"]
@@ -116,7 +125,8 @@ def test_quality_gate_reads_auc_from_the_evaluation_report(definition: dict[str,
     assert condition["LeftValue"]["Std:JsonGet"]["Path"] == (
         "binary_classification_metrics.auc.value"
     )
-    assert condition["RightValue"] == {"Get": "Parameters.GateThreshold"}
+    # The project's threshold, not a parameter whoever starts a run could lower (issue 13).
+    assert condition["RightValue"] == 0.75
     evaluate = _steps(definition)["Evaluate"]
     assert evaluate["PropertyFiles"] == [
         {
@@ -127,6 +137,71 @@ def test_quality_gate_reads_auc_from_the_evaluation_report(definition: dict[str,
     ]
 
 
+def test_champion_gate_compares_with_the_approved_version(definition: dict[str, Any]) -> None:
+    """The Champion step sends the challenger's gate metric to the platform's function; the
+    champion gate registers only on its ``passes``; the version records the figures and the
+    verdict the next version's gate reads (lambda/champion/README.md)."""
+    steps = _steps(definition)
+    champion = steps["Champion"]
+    assert champion["FunctionArn"] == "${ChampionFunctionArn}"
+    assert champion["Arguments"] == {
+        "challenger": {
+            "Std:JsonGet": {
+                "Path": "binary_classification_metrics.auc.value",
+                "PropertyFile": {"Get": "Steps.Evaluate.PropertyFiles.EvaluationReport"},
+            }
+        },
+        "execution_id": {"Get": "Execution.PipelineExecutionId"},
+    }
+    outputs = [o["OutputName"] for o in champion["OutputParameters"]]
+    assert {"passes", "verdict", "challenger_value", "champion_value", "reason"} <= set(outputs)
+    assert steps["ChampionGate"]["Arguments"]["Conditions"] == [
+        {
+            "Type": "Equals",
+            "LeftValue": {"Get": "Steps.Champion.OutputParameters['passes']"},
+            "RightValue": "true",
+        }
+    ]
+    message = steps["ChampionGateFailed"]["Arguments"]["ErrorMessage"]["Std:Join"]["Values"]
+    assert {"Get": "Steps.Champion.OutputParameters['reason']"} in message
+    metadata = steps["Register-RegisterModel"]["Arguments"]["CustomerMetadataProperties"]
+    assert metadata["GateMetric"] == "auc"
+    for key, output in (
+        ("GateMetricValue", "challenger_value"),
+        ("ChampionVerdict", "verdict"),
+        ("ChampionValue", "champion_value"),
+        ("ChampionModelPackageArn", "champion_arn"),
+        ("ChampionMargin", "margin"),
+    ):
+        assert metadata[key] == {"Get": f"Steps.Champion.OutputParameters['{output}']"}
+
+
+def test_champion_function_reads_the_registry_only(build: dict[str, Any]) -> None:
+    [function] = [
+        f
+        for f in _typed(build, "AWS::Lambda::Function")
+        if f["FunctionName"] == "mlops-dev-churn-champion"
+    ]
+    assert function["Environment"]["Variables"] == {
+        "MODEL_PACKAGE_GROUP": "mlops-dev-churn-models",
+        "GATE_METRIC": "auc",
+        "GATE_DIRECTION": "maximize",
+        "CHAMPION_MARGIN": "0.0",
+    }
+    actions = {
+        a
+        for s in policy_statements(build, "mlops-dev-churn-champion")
+        for a in as_list(s["Action"])
+    }
+    assert actions <= {
+        "sagemaker:ListModelPackages",
+        "sagemaker:DescribeModelPackage",
+        "sagemaker:DescribeModelPackageGroup",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    }, actions
+
+
 def test_parameters_and_defaults_from_config(definition: dict[str, Any]) -> None:
     params = {p["Name"]: p.get("DefaultValue") for p in definition["Parameters"]}
     assert params == {
@@ -135,10 +210,8 @@ def test_parameters_and_defaults_from_config(definition: dict[str, Any]) -> None
         "ProcessingInstanceType": "ml.m5.large",
         "TrainingInstanceType": "ml.m5.large",
         "TrainingInstanceCount": 1,
-        "GateThreshold": 0.75,
         "CodeVersion": "initial",
         "TriggerReason": "manual",
-        "ModelApprovalStatus": "PendingManualApproval",
     }
 
 
@@ -185,7 +258,12 @@ def test_every_job_is_encrypted_and_network_isolated(definition: dict[str, Any])
 def test_the_key_placeholder_is_substituted_with_the_data_key(default_synth: Synthesized) -> None:
     _, variables = _definition(default_synth)
     # The data key, and where the platform's monitoring script (a CDK asset) is.
-    assert set(variables) == {"DataKeyArn", "MonitoringCodeBucket", "MonitoringCodeKey"}
+    assert set(variables) == {
+        "DataKeyArn",
+        "ChampionFunctionArn",
+        "MonitoringCodeBucket",
+        "MonitoringCodeKey",
+    }
     assert "PublishOutputFnGetAttDataKey" in json.dumps(variables["DataKeyArn"])
     assert str(variables["MonitoringCodeKey"]).endswith(".py")
 
@@ -226,7 +304,8 @@ def test_training_has_debugger_rules_and_metrics(definition: dict[str, Any]) -> 
 def test_registration_carries_metrics_baselines_and_lineage(definition: dict[str, Any]) -> None:
     register = _steps(definition)["Register-RegisterModel"]["Arguments"]
     assert register["ModelPackageGroupName"] == "mlops-dev-churn-models"
-    assert register["ModelApprovalStatus"] == {"Get": "Parameters.ModelApprovalStatus"}
+    # Not a parameter (issue 13): every version waits for a person.
+    assert register["ModelApprovalStatus"] == "PendingManualApproval"
     metrics = register["ModelMetrics"]
     assert {k for k, v in metrics.items() if v} == {
         "ModelQuality",
@@ -298,6 +377,13 @@ def test_registration_carries_metrics_baselines_and_lineage(definition: dict[str
         "MonitoringBaseline",
         "PipelineExecutionArn",
         "TriggerReason",
+        # The champion gate's figures and verdict (test_champion_gate_...).
+        "GateMetric",
+        "GateMetricValue",
+        "ChampionVerdict",
+        "ChampionValue",
+        "ChampionModelPackageArn",
+        "ChampionMargin",
     }
     # The open monitoring baseline of this version; the property reference orders the steps.
     assert lineage["MonitoringBaseline"]["Std:Join"]["Values"] == [
@@ -318,7 +404,7 @@ def test_config_changes_the_definition(custom_synth: Synthesized) -> None:
     params = {p["Name"]: p.get("DefaultValue") for p in definition["Parameters"]}
     assert params["TrainingInstanceType"] == "ml.c5.xlarge"
     assert params["TrainingInstanceCount"] == 2
-    assert params["GateThreshold"] == 0.8
+    assert steps_of_gate(definition)["Conditions"][0]["RightValue"] == 0.8
     assert params["InputDataUrl"] == "s3://acme-ml-prod-churn-curated-333333333333/customers/"
     train = _steps(definition)["Train"]
     assert train["Arguments"]["EnableManagedSpotTraining"] is True
@@ -336,6 +422,7 @@ def test_vpc_mode_puts_every_job_in_the_vpc(vpc_synth: Synthesized) -> None:
     definition, variables = _definition(vpc_synth)
     assert set(variables) == {
         "DataKeyArn",
+        "ChampionFunctionArn",
         "SubnetIds",
         "SecurityGroupId",
         "MonitoringCodeBucket",
@@ -380,8 +467,10 @@ def test_definition_is_deterministic_and_offline(monkeypatch: pytest.MonkeyPatch
     without = json.loads(
         build_definition(PipelineSpec(**{**spec.__dict__, "model_baselines": False}))
     )
-    [gate] = [s for s in without["Steps"] if s["Name"] == "QualityGate"]
-    [register] = gate["Arguments"]["IfSteps"]
+    register = _steps(without)["Register-RegisterModel"]
+    assert [s["Name"] for s in _steps(without)["ChampionGate"]["Arguments"]["IfSteps"]] == [
+        "Register-RegisterModel"
+    ]
     baselines = register["Arguments"]["DriftCheckBaselines"]
     assert "PostTrainingConstraints" not in baselines["Bias"]
     assert "Explainability" not in baselines or "Constraints" not in baselines["Explainability"]
@@ -407,8 +496,8 @@ def test_regression_gate_passes_at_or_below_the_threshold() -> None:
     condition = steps["QualityGate"]["Arguments"]["Conditions"][0]
     assert condition["Type"] == "LessThanOrEqualTo"
     assert condition["LeftValue"]["Std:JsonGet"]["Path"] == "regression_metrics.rmse.value"
-    params = {p["Name"]: p.get("DefaultValue") for p in definition["Parameters"]}
-    assert params["GateThreshold"] == 12.5
+    assert condition["RightValue"] == 12.5
+    assert "GateThreshold" not in {p["Name"] for p in definition["Parameters"]}
     fail = steps["QualityGateFailed"]["Arguments"]["ErrorMessage"]["Std:Join"]["Values"]
     assert "Model rmse" in fail and "is above the threshold" in fail
     train = steps["Train"]["Arguments"]
@@ -585,8 +674,11 @@ def test_codebuild_tests_packages_and_starts_training(build: dict[str, Any]) -> 
 
 
 def test_trigger_function_and_its_guard_table(build: dict[str, Any]) -> None:
-    function = _typed(build, "AWS::Lambda::Function")[0]
-    assert function["FunctionName"] == "mlops-dev-churn-start-training"
+    [function] = [
+        f
+        for f in _typed(build, "AWS::Lambda::Function")
+        if f["FunctionName"] == "mlops-dev-churn-start-training"
+    ]
     assert function["ReservedConcurrentExecutions"] == 1
     assert "DeadLetterConfig" in function and "KmsKeyArn" in function
     assert function["Environment"]["Variables"] == {
@@ -614,7 +706,12 @@ def test_trigger_function_and_its_guard_table(build: dict[str, Any]) -> None:
 
 
 def test_new_data_drift_and_manual_requests_invoke_the_trigger(build: dict[str, Any]) -> None:
-    function_id = next(k for k, v in build.items() if v["Type"] == "AWS::Lambda::Function")
+    function_id = next(
+        k
+        for k, v in build.items()
+        if v["Type"] == "AWS::Lambda::Function"
+        and v["Properties"]["FunctionName"] == "mlops-dev-churn-start-training"
+    )
     invoking = [
         r["EventPattern"]
         for r in _typed(build, "AWS::Events::Rule")

@@ -85,10 +85,10 @@ def test_example_file_shows_every_key_with_its_default() -> None:
     for section in ("data_lake", "audit", "network", "defaults", "dashboard"):
         assert example[section] == default[section], section
     assert set(example) == set(default)
-    # The first project lists every project key (build/deploy/monitor: under defaults).
+    # The first project lists every project key (build/deploy/monitor/access: under defaults).
     project_keys = _key_paths(default["projects"][0]) - {
         p for p in _key_paths(default["projects"][0]) if p.split(".")[0] in
-        ("build", "deploy", "monitor")
+        ("build", "deploy", "monitor", "access")
     }  # fmt: skip
     shown = _key_paths(example["projects"][0])
     assert sorted(project_keys - shown) == []
@@ -501,6 +501,47 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
         project(monitor={"service": "cloudwatch"}),
         "projects[0].monitor.service: service 'cloudwatch'. Fix: use 'open' (works in every AWS "
         "account) or 'model_monitor'",
+    ),
+    (
+        "persona principal not an ARN",
+        project(access={"approvers": ["alice"]}),
+        "projects[0].access.approvers: 'alice' is not an IAM principal. Fix: give a role or "
+        "user ARN",
+    ),
+    (
+        "persona principal is a group",
+        project(access={"operators": ["arn:aws:iam::123456789012:group/ops"]}),
+        "projects[0].access.operators: 'arn:aws:iam::123456789012:group/ops' is not an IAM "
+        "principal",
+    ),
+    (
+        "approver also a data scientist",
+        project(
+            access={
+                "approvers": ["arn:aws:iam::123456789012:role/alice"],
+                "data_scientists": ["arn:aws:iam::123456789012:role/alice"],
+            }
+        ),
+        "projects[0].access: ['arn:aws:iam::123456789012:role/alice'] may both approve and "
+        "build models: approvers and data_scientists must differ (separation of duties)",
+    ),
+    (
+        "approver also a data scientist through the defaults",
+        {
+            "defaults": {"access": {"approvers": ["111122223333"]}},
+            "projects": [churn(access={"data_scientists": ["111122223333"]})],
+        },
+        "projects[0].access: ['111122223333'] may both approve and build models",
+    ),
+    (
+        "principal listed twice",
+        project(access={"data_producers": ["111122223333", "111122223333"]}),
+        "projects[0].access.data_producers: ['111122223333'] listed twice",
+    ),
+    (
+        "auditor not an ARN",
+        {"audit": {"auditors": ["arn:aws:iam::123:role/x"]}},
+        "audit.auditors: 'arn:aws:iam::123:role/x' is not an IAM principal",
     ),
     (
         "top level is a list",

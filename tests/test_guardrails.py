@@ -83,9 +83,9 @@ def test_cfn_lint_clean(
 ) -> None:
     synths = (default_synth, custom_synth, vpc_synth, example_synth)
     templates = [str(p) for s in synths for p in s.template_paths]
-    # 2 shared stacks per environment and 4 per project: one project in (1 + 3 + 1)
+    # 2 shared stacks per environment and 5 per project: one project in (1 + 3 + 1)
     # environments, and the example's three projects in one.
-    assert len(templates) == 5 * (2 + 4) + (2 + 3 * 4)
+    assert len(templates) == 5 * (2 + 5) + (2 + 3 * 5)
     # The endpoint templates the deploy pipeline deploys (shipped as an asset) too.
     endpoint_templates = [str(p) for s in synths for p in s.outdir.glob("asset.*/*.template.json")]
     # 2 per project and environment, and VPC mode's batch scoring monitors.

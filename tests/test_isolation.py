@@ -120,9 +120,11 @@ def log_stream(resource: Resource, roles: dict[str, Role]) -> list[Target]:
 
 
 def passed_role(resource: Resource, roles: dict[str, Role]) -> list[Target]:
-    """The role, passed to each service that may assume it."""
+    """The role, passed to each service that may assume it (persona roles, which people
+    assume, are passed to no service: requested without one)."""
     services = roles[resource.arn].trusted_services
-    assert services, f"{resource.name} trusts no service"
+    if not services:
+        return [Target(resource.arn, resource)]
     return [Target(resource.arn, resource, (("iam:PassedToService", s),)) for s in services]
 
 
@@ -309,7 +311,7 @@ KINDS: tuple[Kind, ...] = (
         ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"),
     ),
     Kind("start-training dead letters", "build", "AWS::SQS::Queue", QUEUE),
-    Kind("start-training function", "build", "AWS::Lambda::Function", FUNCTION),
+    Kind("build functions", "build", "AWS::Lambda::Function", FUNCTION),
     Kind(
         "cicd pipeline",
         "build",
@@ -480,7 +482,7 @@ UNDECIDED = (
     ),
     Undecided(
         "ACCEPTED in ADR 0007 (Consequences): sagemaker:ListModelPackages is granted on "
-        "Resource '*' to the pipeline, deploy-cfn, deploy-router and endpoint-test roles, so "
+        "Resource '*' to the pipeline, deploy, monitoring and persona roles, so "
         "every project can list every project's model versions (ARNs, status, approval, "
         "descriptions; not their artifacts, metrics files or lineage). Whether a list call can "
         "be limited to model-package/<project group>/* is to be tried in a real account "
@@ -488,7 +490,17 @@ UNDECIDED = (
         kind="model versions",
         actions=frozenset({"sagemaker:ListModelPackages"}),
         roles=frozenset(
-            {"sagemaker-pipeline", "deploy-cfn", "deploy-router", "endpoint-test", "monitoring-run"}
+            {
+                "sagemaker-pipeline",
+                "deploy-cfn",
+                "deploy-router",
+                "endpoint-test",
+                "monitoring-run",
+                "champion",
+                "approver",
+                "data-scientist",
+                "operator",
+            }
         ),
         statement=lambda s: s.get("Resource") == "*",
     ),
@@ -587,6 +599,8 @@ SHARED = {
 FOR_AWS_RESOURCE = (("kms:GrantIsForAWSResource", "true"),)
 PLAIN_HTTP = (("aws:SecureTransport", "false"),)
 TO_SAGEMAKER = (("iam:PassedToService", "sagemaker.amazonaws.com"),)
+PENDING = (("sagemaker:ModelApprovalStatus", "PendingManualApproval"),)
+APPROVED = (("sagemaker:ModelApprovalStatus", "Approved"),)
 
 FLOWS = (
     # The training pipeline reads the curated data, writes artifacts, registers the model.
@@ -595,7 +609,7 @@ FLOWS = (
     Flow("sagemaker-pipeline", "s3:PutObject", "artifacts objects"),
     Flow("sagemaker-pipeline", "s3:GetObject", "artifacts objects"),
     Flow("sagemaker-pipeline", "sagemaker:DescribeModelPackageGroup", "model package group"),
-    Flow("sagemaker-pipeline", "sagemaker:CreateModelPackage", "model versions"),
+    Flow("sagemaker-pipeline", "sagemaker:CreateModelPackage", "model versions", PENDING),
     Flow("sagemaker-pipeline", "kms:Decrypt", "data key"),
     Flow("sagemaker-pipeline", "kms:GenerateDataKey", "data key"),
     Flow("sagemaker-pipeline", "kms:CreateGrant", "data key", FOR_AWS_RESOURCE),
@@ -614,6 +628,9 @@ FLOWS = (
     Flow("start-training", "dynamodb:UpdateItem", "training guard table"),
     Flow("start-training", "ssm:GetParameter", "code-version parameter"),
     Flow("start-training", "sqs:SendMessage", "start-training dead letters"),
+    # The champion gate: the pipeline asks the function, which reads the registry.
+    Flow("sagemaker-pipeline", "lambda:InvokeFunction", "champion function"),
+    Flow("champion", "sagemaker:DescribeModelPackage", "model versions"),
     # Releases: the router reads the registry and starts the deploy pipeline.
     Flow("deploy-router", "sagemaker:DescribeModelPackage", "model versions"),
     Flow("deploy-router", "sagemaker:DescribeModelPackageGroup", "model package group"),
@@ -682,6 +699,14 @@ FLOWS = (
     Flow("build-events-publisher", "sns:Publish", "build-events topic"),
     Flow("deploy-events-publisher", "sns:Publish", "deploy-events topic"),
     Flow("deploy-events-publisher", "kms:GenerateDataKey", "ops key"),
+    # Personas (tests/test_governance.py has what each may not do).
+    Flow("approver", "sagemaker:UpdateModelPackage", "model versions", APPROVED),
+    Flow("approver", "codepipeline:PutApprovalResult", "production approval"),
+    Flow("data-scientist", "s3:ListBucket", "curated bucket"),
+    Flow("data-scientist", "sagemaker:DescribeModelPackage", "model versions"),
+    Flow("data-producer", "s3:PutObject", "raw objects"),
+    Flow("data-producer", "s3:PutObject", "curated objects"),
+    Flow("operator", "sagemaker:DescribePipelineExecution", "training pipeline executions"),
 )
 
 # Targets only flows use (a project's own roles, stacks and function by name).
@@ -692,6 +717,7 @@ FLOW_KINDS = (
     ),
     Kind("endpoint roles", "deploy", "AWS::IAM::Role", (), name="-(staging|prod)-endpoint$"),
     Kind("endpoint-test function", "deploy", "AWS::Lambda::Function", (), name="-endpoint-test$"),
+    Kind("champion function", "build", "AWS::Lambda::Function", (), name="-champion$"),
     Kind("endpoint alarms", "endpoint-prod", "AWS::CloudWatch::Alarm", ()),
 )
 

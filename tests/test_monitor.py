@@ -836,8 +836,9 @@ def test_every_function_logs_json_to_an_encrypted_group_with_configured_retentio
                 config = function["LoggingConfig"]
                 assert config["LogFormat"] == "JSON"
                 assert config["LogGroup"]["Ref"] in groups
-    # trigger, router, staging test, open monitoring; VPC (Model Monitor): + front door, batch
-    assert checked == 4 + 3 * 4 + 5
+    # trigger, champion, router, staging test, open monitoring; VPC (Model Monitor): + front
+    # door, batch
+    assert checked == 5 + 3 * 5 + 6
 
 
 def test_config_defaults_are_the_constructs_defaults() -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Synthesized
+from tests.templates import pipeline_steps
 
 ACCOUNT = "111111111111"
 PROJECTS = ("churn", "demand", "fraud")
@@ -36,11 +37,7 @@ def _definition(synth: Synthesized, project: str) -> dict[str, Any]:
 
 
 def _steps(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    steps = {s["Name"]: s for s in definition["Steps"]}
-    for gate in [s for s in definition["Steps"] if s["Type"] == "Condition"]:
-        for branch in ("IfSteps", "ElseSteps"):
-            steps.update({s["Name"]: s for s in gate["Arguments"][branch]})
-    return steps
+    return pipeline_steps(definition)
 
 
 def test_each_project_has_its_own_stacks(example_synth: Synthesized) -> None:
@@ -48,7 +45,8 @@ def test_each_project_has_its_own_stacks(example_synth: Synthesized) -> None:
     names = sorted(s.stack_name for s in stage.stacks)
     assert names == sorted(
         ["mlops-dev-data", "mlops-dev-monitor"]
-        + [f"mlops-dev-{p}-{part}" for p in PROJECTS for part in ("data", "catalog", "build", "deploy")]
+        + [f"mlops-dev-{p}-{part}" for p in PROJECTS
+           for part in ("data", "catalog", "build", "deploy", "access")]
     )  # fmt: skip
     for project in PROJECTS:
         data = stage.projects[project].data

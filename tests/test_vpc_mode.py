@@ -132,7 +132,7 @@ def test_bucket_policies_accept_objects_only_through_the_s3_endpoint(
     }
     expected = {
         "LakeRawPolicy": ["s3:DeleteObject*", "s3:GetObject*"],  # producers still upload
-        "LakeCuratedPolicy": ["s3:DeleteObject*", "s3:GetObject*", "s3:PutObject*"],
+        "LakeCuratedPolicy": ["s3:DeleteObject*", "s3:GetObject*"],
         "LakeArtifactsPolicy": ["s3:DeleteObject*", "s3:GetObject*", "s3:PutObject*"],
     }
     for prefix, actions in expected.items():
@@ -147,6 +147,13 @@ def test_bucket_policies_accept_objects_only_through_the_s3_endpoint(
             "aws:ViaAWSService": "false",
             "aws:PrincipalIsAWSService": "false",
         }
+    # Curated uploads only through the endpoint too, but ground-truth labels, which producers
+    # outside the VPC upload (tests/test_governance.py proves both by simulation).
+    curated = next(v for k, v in policies.items() if k.startswith("LakeCuratedPolicy"))
+    [uploads] = [s for s in curated if s.get("Sid") == "UploadsThroughVpcEndpoint"]
+    assert uploads["Effect"] == "Deny" and uploads["Action"] == "s3:PutObject*"
+    assert "Resource" not in uploads
+    assert uploads["NotResource"]["Fn::Join"][1][-1] == "/ground-truth/*"
     logs_policy = next(v for k, v in policies.items() if k.startswith("AccessLogsPolicy"))
     assert all(s.get("Sid") != "OnlyThroughVpcEndpoint" for s in logs_policy)
 

@@ -263,7 +263,14 @@ class Inventory:
             return self.arn_of(stack, logical_id)
         if kind in ARNS:
             return self.name_of(stack, logical_id)
+        if kind == "AWS::EC2::VPCEndpoint":  # the endpoint id: what aws:SourceVpce compares
+            return self.vpc_endpoint_id(stack, logical_id)
         raise Unresolvable(f"Ref of {kind} ({stack.name}/{logical_id})")
+
+    @staticmethod
+    def vpc_endpoint_id(stack: Stack, logical_id: str) -> str:
+        """A deterministic VPC endpoint id (``vpce-`` and 17 hex digits) per stack and id."""
+        return f"vpce-{digest(stack.name, logical_id, length=17)}"
 
     def get_att(self, stack: Stack, logical_id: str, attribute: str) -> str:
         kind = self._resource(stack, logical_id)["Type"]

@@ -110,6 +110,11 @@ class MlCiCd(Construct):
         git: GitSource | None = None,
     ) -> None:
         super().__init__(scope, id)
+        stack = cdk.Stack.of(self)
+        self.pipeline_name = f"{prefix}-ml-cicd"
+        self.pipeline_arn = f"arn:{stack.partition}:codepipeline:{stack.region}:{stack.account}:{self.pipeline_name}"
+        self._lake = lake
+        self._git = git
         code_root = f"s3://{lake.artifacts.bucket_name}/ml/code"
         self.log_group = encrypted_log_group(
             self,
@@ -183,7 +188,7 @@ class MlCiCd(Construct):
         self.pipeline = codepipeline.Pipeline(
             self,
             "Pipeline",
-            pipeline_name=f"{prefix}-ml-cicd",
+            pipeline_name=self.pipeline_name,
             pipeline_type=codepipeline.PipelineType.V2,
             artifact_bucket=lake.artifacts,
             role=pipeline_role,
@@ -255,7 +260,6 @@ class MlCiCd(Construct):
         )
         # CDK's project grants name the project's default log group and report groups after
         # the project (cdk-nag renders the reference as <LogicalId>).
-        stack = cdk.Stack.of(self)
         project_cfn = self.project.node.default_child
         assert isinstance(project_cfn, cdk.CfnElement)
         project_ref = f"<{stack.resolve(stack.get_logical_id(project_cfn))}>"
@@ -283,3 +287,24 @@ class MlCiCd(Construct):
                 "The project's source is the pipeline's artifact (S3 object or CodeConnections): "
                 "it holds no repository URL and no credentials.",
             )
+
+    def grant_read_status(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Read the CI pipeline's state and executions; start nothing."""
+        return iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=[
+                "codepipeline:GetPipeline",
+                "codepipeline:GetPipelineExecution",
+                "codepipeline:GetPipelineState",
+                "codepipeline:ListActionExecutions",
+                "codepipeline:ListPipelineExecutions",
+            ],
+            resource_arns=[self.pipeline_arn],
+        )
+
+    def grant_publish(self, grantee: iam.IGrantable) -> iam.Grant | None:
+        """Publish a code version: upload the source archive CI starts from (S3 source only;
+        with a git source teams push to their repository instead, and nothing is granted)."""
+        if self._git is not None:
+            return None
+        return self._lake.artifacts.grant_put(grantee, SOURCE_KEY)

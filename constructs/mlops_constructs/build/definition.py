@@ -1,9 +1,10 @@
 """A project's SageMaker Pipeline definition, built with the sagemaker SDK (2.x) at synth time,
 offline, from the project's settings.
 
-preprocess -> [data-quality baseline, bias baseline] -> train -> evaluate -> quality gate ->
-[model baselines] -> register (PendingManualApproval, with metrics, baselines and lineage) or
-fail. Bracketed steps are options for accounts that have Model Monitor and Clarify (closed to
+preprocess -> [data-quality baseline, bias baseline] -> train -> evaluate -> champion ->
+quality gate (threshold) -> champion gate (not worse than the approved version by more than the
+margin) -> [model baselines] -> register (PendingManualApproval, with metrics, baselines, the
+champion verdict and lineage) or fail. Bracketed steps are options for accounts that have Model Monitor and Clarify (closed to
 new AWS customers); with the defaults no step depends on them.
 
 The project's code keeps docs/project-contract.md: entry points, paths, the evaluation report
@@ -35,6 +36,19 @@ CODE_MARKER = "@@CODE_VERSION@@"
 KEY_PLACEHOLDER = "${DataKeyArn}"
 SUBNETS_PLACEHOLDER = "${SubnetIds}"
 SECURITY_GROUP_PLACEHOLDER = "${SecurityGroupId}"
+# The champion gate's function (lambda/champion) and what it answers, all strings.
+CHAMPION_PLACEHOLDER = "${ChampionFunctionArn}"
+CHAMPION_OUTPUTS = (
+    "status",
+    "passes",
+    "verdict",
+    "challenger_value",
+    "champion_value",
+    "champion_arn",
+    "margin",
+    "reason",
+    "error",
+)
 # The platform's monitoring script (a CDK asset: its location is known at deploy time).
 MONITORING_CODE_PLACEHOLDER = "s3://${MonitoringCodeBucket}/${MonitoringCodeKey}"
 
@@ -82,6 +96,9 @@ class QualityGate:
     metric: str = "auc"
     threshold: float = 0.75
     higher_is_better: bool = True
+    # How much worse than the approved version (the champion) a new version may be, in the
+    # metric's units; 0: not worse.
+    champion_margin: float = 0.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -147,6 +164,8 @@ def _disable_telemetry() -> None:
     for name in ("sagemaker", "sagemaker.config"):
         logging.getLogger(name).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", message="Running within a PipelineSession")
+    # The Lambda steps call functions CDK deploys: the SDK is never asked to deploy them.
+    warnings.filterwarnings("ignore", message="Lambda function won't be updated")
     from sagemaker.telemetry import telemetry_logging
 
     telemetry_logging._send_telemetry_request = lambda *args, **kwargs: None

@@ -9,11 +9,14 @@ from pathlib import Path
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from mlops_constructs.build.definition import (
+    CHAMPION_PLACEHOLDER,
     KEY_PLACEHOLDER,
     SECURITY_GROUP_PLACEHOLDER,
     SUBNETS_PLACEHOLDER,
@@ -21,6 +24,7 @@ from mlops_constructs.build.definition import (
     build_definition,
 )
 from mlops_constructs.build.registry import ModelRegistry
+from mlops_constructs.compute import platform_function
 from mlops_constructs.data.lake import LakeAccess
 from mlops_constructs.security.jobs import (
     grant_image_pull,
@@ -28,6 +32,7 @@ from mlops_constructs.security.jobs import (
     grant_sagemaker_job_logs,
     image_repository_arns,
 )
+from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import (
     acknowledge_grant_actions,
     acknowledge_inline_policy,
@@ -72,7 +77,11 @@ class TrainingPipeline(Construct):
         spec: PipelineSpec,
         lake: LakeAccess,
         registry: ModelRegistry,
+        champion_code: Path,
+        ops_key: PlatformKey,
+        log_retention: logs.RetentionDays,
         subnets: Sequence[ec2.ISubnet] = (),
+        vpc: ec2.IVpc | None = None,
         security_group: ec2.ISecurityGroup | None = None,
     ) -> None:
         super().__init__(scope, id)
@@ -86,19 +95,25 @@ class TrainingPipeline(Construct):
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description=f"Jobs of the SageMaker pipeline {self.pipeline_name}",
         )
-        vpc = bool(subnets)
-        if vpc and security_group is None:
-            raise ValueError("VPC mode needs the workloads' security group")
+        in_vpc = bool(subnets)
+        if in_vpc and (security_group is None or vpc is None):
+            raise ValueError("VPC mode needs the VPC and the workloads' security group")
         self.spec = replace(
             spec,
             name=self.pipeline_name,
             role_arn=self._role_arn(prefix),
-            vpc=vpc,
+            vpc=in_vpc,
             clarify_endpoint_prefix=f"{prefix}-clarify",
         )
         self.definition = build_definition(self.spec)
 
-        variables: dict[str, str] = {KEY_PLACEHOLDER[2:-1]: lake.key.key_arn}
+        self.champion = self._champion(
+            prefix, champion_code, registry, ops_key, log_retention, vpc, security_group
+        )
+        variables: dict[str, str] = {
+            KEY_PLACEHOLDER[2:-1]: lake.key.key_arn,
+            CHAMPION_PLACEHOLDER[2:-1]: self.champion.function_arn,
+        }
         if self.spec.monitoring_baseline:
             # The platform's monitoring script, shipped with the construct library.
             self.monitoring_code = s3_assets.Asset(
@@ -106,7 +121,7 @@ class TrainingPipeline(Construct):
             )
             variables["MonitoringCodeBucket"] = self.monitoring_code.s3_bucket_name
             variables["MonitoringCodeKey"] = self.monitoring_code.s3_object_key
-        if vpc:
+        if in_vpc:
             assert security_group is not None
             variables[SUBNETS_PLACEHOLDER[2:-1]] = cdk.Fn.join(
                 '","', [s.subnet_id for s in subnets]
@@ -122,10 +137,59 @@ class TrainingPipeline(Construct):
             pipeline_definition={"PipelineDefinitionBody": cdk.Fn.sub(self.definition, variables)},
         )
 
-        self._grant(stack, prefix, lake, registry, vpc)
+        self._grant(stack, prefix, lake, registry, in_vpc)
         if self.spec.monitoring_baseline:
             code = self.monitoring_code
             code.bucket.grant_read(self.role, code.s3_object_key)
+
+    def _champion(
+        self,
+        prefix: str,
+        code: Path,
+        registry: ModelRegistry,
+        ops_key: PlatformKey,
+        log_retention: logs.RetentionDays,
+        vpc: ec2.IVpc | None,
+        security_group: ec2.ISecurityGroup | None,
+    ) -> lambda_.Function:
+        """``<prefix>-champion`` (lambda/champion): the newest approved version's gate metric
+        against the challenger's, for the pipeline's Champion step; reads the registry only."""
+        gate = self.spec.gate
+        function = platform_function(
+            self,
+            "Champion",
+            name=f"{prefix}-champion",
+            code=code,
+            description="Champion gate: is the new version worse than the approved one?",
+            ops_key=ops_key,
+            log_retention=log_retention,
+            environment={
+                "MODEL_PACKAGE_GROUP": registry.name,
+                "GATE_METRIC": gate.metric,
+                "GATE_DIRECTION": "maximize" if gate.higher_is_better else "minimize",
+                "CHAMPION_MARGIN": repr(float(gate.champion_margin)),
+            },
+            no_dead_letter_reason="SageMaker Pipelines invokes it synchronously (LambdaStep) "
+            "and shows a failure in the execution.",
+            vpc=vpc,
+            security_group=security_group,
+        )
+        registry.grant_read(function)
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ChampionStep",
+                actions=["lambda:InvokeFunction"],
+                resources=[function.function_arn],
+            )
+        )
+        assert function.role is not None
+        acknowledge_wildcard_resource(
+            function.role,
+            registry.packages_arn,
+            "Model versions are numbered by SageMaker; read access is limited to the versions "
+            "of this project's model package group.",
+        )
+        return function
 
     @staticmethod
     def _role_arn(prefix: str) -> str:
@@ -258,6 +322,19 @@ class TrainingPipeline(Construct):
                 "sagemaker:DescribePipelineExecution",
                 "sagemaker:ListPipelineExecutions",
                 "sagemaker:StartPipelineExecution",
+            ],
+            resource_arns=[self.pipeline_arn, f"{self.pipeline_arn}/execution/*"],
+        )
+
+    def grant_read_status(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Read the pipeline and its executions' status and steps; start nothing."""
+        return iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=[
+                "sagemaker:DescribePipeline",
+                "sagemaker:DescribePipelineExecution",
+                "sagemaker:ListPipelineExecutions",
+                "sagemaker:ListPipelineExecutionSteps",
             ],
             resource_arns=[self.pipeline_arn, f"{self.pipeline_arn}/execution/*"],
         )

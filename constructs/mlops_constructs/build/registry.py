@@ -15,6 +15,9 @@ _READ_ACTIONS = [
     "sagemaker:DescribeModelPackage",
     "sagemaker:DescribeModelPackageGroup",
 ]
+# The IAM condition key SageMaker sets from a request's ModelApprovalStatus.
+APPROVAL_STATUS_KEY = "sagemaker:ModelApprovalStatus"
+PENDING_APPROVAL = "PendingManualApproval"
 _LIST_REASON = (
     "sagemaker:ListModelPackages supports no resource-level permissions; it only lists "
     "versions, whose contents still need the scoped Describe actions."
@@ -88,10 +91,25 @@ class ModelRegistry(Construct):
             acknowledge(principal, "AwsSolutions-IAM5[Resource::*]", _LIST_REASON)
 
     def grant_register(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Register new versions in the group (what the training pipeline's role does)."""
-        self._grant_list(grantee)
+        """Register new versions in the group (what the training pipeline's role does), only
+        as ``PendingManualApproval``: a request that names another approval status, or none,
+        is refused by IAM whatever the pipeline definition or its caller says (issue 13)."""
+        self.grant_read(grantee)
         return iam.Grant.add_to_principal(
             grantee=grantee,
-            actions=[*_READ_ACTIONS, "sagemaker:CreateModelPackage"],
+            actions=["sagemaker:CreateModelPackage"],
             resource_arns=[self.arn, self.packages_arn],
+            conditions={"StringEquals": {APPROVAL_STATUS_KEY: PENDING_APPROVAL}},
+        )
+
+    def grant_approve(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Approve or reject the group's versions (the approver persona only): UpdateModelPackage
+        with ``sagemaker:ModelApprovalStatus`` Approved or Rejected; other updates (metadata,
+        a version set back to pending) are not granted."""
+        self.grant_read(grantee)
+        return iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["sagemaker:UpdateModelPackage"],
+            resource_arns=[self.packages_arn],
+            conditions={"StringEquals": {APPROVAL_STATUS_KEY: ["Approved", "Rejected"]}},
         )

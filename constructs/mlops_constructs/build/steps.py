@@ -14,6 +14,7 @@ from sagemaker.debugger import CollectionConfig, DebuggerHookConfig, Rule, rule_
 from sagemaker.drift_check_baselines import DriftCheckBaselines
 from sagemaker.estimator import Estimator
 from sagemaker.inputs import TrainingInput
+from sagemaker.lambda_helper import Lambda
 from sagemaker.model import Model
 from sagemaker.model_metrics import FileSource, MetricsSource, ModelMetrics
 from sagemaker.network import NetworkConfig
@@ -21,14 +22,16 @@ from sagemaker.processing import ProcessingInput, ProcessingOutput, Processor, S
 from sagemaker.workflow.check_job_config import CheckJobConfig
 from sagemaker.workflow.condition_step import ConditionStep
 from sagemaker.workflow.conditions import (
+    ConditionEquals,
     ConditionGreaterThanOrEqualTo,
     ConditionLessThanOrEqualTo,
 )
 from sagemaker.workflow.execution_variables import ExecutionVariables
 from sagemaker.workflow.fail_step import FailStep
 from sagemaker.workflow.functions import Join, JsonGet
+from sagemaker.workflow.lambda_step import LambdaOutput, LambdaOutputTypeEnum, LambdaStep
 from sagemaker.workflow.model_step import ModelStep
-from sagemaker.workflow.parameters import ParameterFloat, ParameterInteger, ParameterString
+from sagemaker.workflow.parameters import ParameterInteger, ParameterString
 from sagemaker.workflow.pipeline import Pipeline
 from sagemaker.workflow.pipeline_context import PipelineSession
 from sagemaker.workflow.properties import PropertyFile
@@ -36,6 +39,8 @@ from sagemaker.workflow.quality_check_step import DataQualityCheckConfig, Qualit
 from sagemaker.workflow.steps import ProcessingStep, TrainingStep
 
 from mlops_constructs.build.definition import (
+    CHAMPION_OUTPUTS,
+    CHAMPION_PLACEHOLDER,
     CODE_MARKER,
     KEY_PLACEHOLDER,
     MONITORING_CODE_PLACEHOLDER,
@@ -46,6 +51,8 @@ from mlops_constructs.build.definition import (
 )
 
 SOURCE = "/opt/ml/processing/source"
+# Every version registers pending a person's approval (the pipeline role may create no other).
+PENDING_APPROVAL = "PendingManualApproval"
 
 
 def _json_source(uri: Any) -> MetricsSource:
@@ -91,12 +98,11 @@ class DefinitionBuilder:
         self.training_count = ParameterInteger(
             "TrainingInstanceCount", default_value=spec.training_instance_count
         )
-        self.threshold = ParameterFloat("GateThreshold", default_value=spec.gate.threshold)
+        # Not parameters (issue 13): whoever starts a run can neither lower the gate nor
+        # register an approved version; the threshold is the project's configuration.
+        self.threshold = spec.gate.threshold
         self.code_version = ParameterString("CodeVersion", default_value="initial")
         self.trigger = ParameterString("TriggerReason", default_value="manual")
-        self.approval = ParameterString(
-            "ModelApprovalStatus", default_value="PendingManualApproval"
-        )
 
     def run_path(self, *parts: str) -> Join:
         """s3://<artifacts>/pipelines/<execution id>/<parts>: one folder per execution."""
@@ -506,6 +512,17 @@ class DefinitionBuilder:
             "PipelineExecutionArn": ExecutionVariables.PIPELINE_EXECUTION_ARN,
             "TriggerReason": self.trigger,
         }
+        # The champion gate's figures and verdict; GateMetricValue is what the next version's
+        # champion gate compares against (lambda/champion/README.md).
+        champion = self.champion_step.properties.Outputs
+        metadata |= {
+            "GateMetric": spec.gate.metric,
+            "GateMetricValue": champion["challenger_value"],
+            "ChampionVerdict": champion["verdict"],
+            "ChampionValue": champion["champion_value"],
+            "ChampionModelPackageArn": champion["champion_arn"],
+            "ChampionMargin": champion["margin"],
+        }
         if spec.monitoring_baseline:
             # A property reference: registration waits for the baseline.
             output = self.monitoring_step.properties.ProcessingOutputConfig.Outputs["statistics"]
@@ -520,7 +537,7 @@ class DefinitionBuilder:
                 inference_instances=["ml.t2.medium", "ml.m5.large", "ml.m5.xlarge"],
                 transform_instances=["ml.m5.large", "ml.m5.xlarge"],
                 model_package_group_name=spec.model_package_group,
-                approval_status=self.approval,
+                approval_status=PENDING_APPROVAL,
                 description=spec.description,
                 model_metrics=ModelMetrics(**metrics),
                 # What Model Monitor compares production traffic against.
@@ -529,13 +546,54 @@ class DefinitionBuilder:
             ),
         )
 
-    def gate(self, if_steps: list[Any]) -> ConditionStep:
-        spec = self.spec
-        metric = JsonGet(
+    def gate_metric(self) -> JsonGet:
+        """The challenger's gate metric, from the evaluation report."""
+        return JsonGet(
             step_name=self.evaluate_step.name,
             property_file=self.report,
-            json_path=spec.gate_json_path,
+            json_path=self.spec.gate_json_path,
         )
+
+    def champion(self) -> LambdaStep:
+        """``Champion``: the gate metric against the newest approved version's (the champion);
+        the platform's function reads the registry (lambda/champion)."""
+        self.champion_step = LambdaStep(
+            name="Champion",
+            lambda_func=Lambda(function_arn=CHAMPION_PLACEHOLDER, session=self.session),
+            inputs={
+                "challenger": self.gate_metric(),
+                "execution_id": ExecutionVariables.PIPELINE_EXECUTION_ID,
+            },
+            outputs=[LambdaOutput(n, LambdaOutputTypeEnum.String) for n in CHAMPION_OUTPUTS],
+        )
+        return self.champion_step
+
+    def champion_gate(self, if_steps: list[Any]) -> ConditionStep:
+        """Register only if the challenger is not worse than the champion by more than the
+        margin (or there is no champion); else fail with the function's reason or error."""
+        outputs = self.champion_step.properties.Outputs
+        fail = FailStep(
+            name="ChampionGateFailed",
+            error_message=Join(
+                on=" ",
+                values=[
+                    "Champion gate:",
+                    outputs["reason"],
+                    outputs["error"],
+                    "- the model was not registered.",
+                ],
+            ),
+        )
+        return ConditionStep(
+            name="ChampionGate",
+            conditions=[ConditionEquals(left=outputs["passes"], right="true")],
+            if_steps=if_steps,
+            else_steps=[fail],
+        )
+
+    def gate(self, if_steps: list[Any]) -> ConditionStep:
+        spec = self.spec
+        metric = self.gate_metric()
         higher = spec.gate.higher_is_better
         fail = FailStep(
             name="QualityGateFailed",
@@ -545,7 +603,7 @@ class DefinitionBuilder:
                     f"Model {spec.gate.metric}",
                     metric,
                     "is below the threshold" if higher else "is above the threshold",
-                    self.threshold,
+                    str(self.threshold),
                     "- the model was not registered.",
                 ],
             ),
@@ -571,11 +629,12 @@ class DefinitionBuilder:
             baselines.append(self.bias_baseline())
         train = self.train(depends_on=baselines)
         evaluate = self.evaluate()
+        champion = self.champion()
         model_steps: list[Any] = []
         model_reports: dict[str, Any] = {}
         if spec.model_baselines:
             model_steps, model_reports = self.model_baselines()
-        gate = self.gate([*model_steps, self.register(model_reports)])
+        gate = self.gate([self.champion_gate([*model_steps, self.register(model_reports)])])
         return Pipeline(
             name=spec.name,
             parameters=[
@@ -583,11 +642,9 @@ class DefinitionBuilder:
                 self.processing_type,
                 self.training_type,
                 self.training_count,
-                self.threshold,
                 self.code_version,
                 self.trigger,
-                self.approval,
             ],
-            steps=[preprocess, *side, *baselines, train, evaluate, gate],
+            steps=[preprocess, *side, *baselines, train, evaluate, champion, gate],
             sagemaker_session=self.session,
         )

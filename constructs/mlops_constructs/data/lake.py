@@ -254,36 +254,40 @@ class DataLake(LakeAccess, Construct):
         )
         return bucket
 
-    def restrict_to_vpc_endpoint(self, endpoint_id: str) -> None:
+    def restrict_to_vpc_endpoint(self, endpoint_id: str, *, ground_truth_prefix: str) -> None:
         """Data-plane object access to the lake only through the S3 gateway endpoint (VPC mode).
 
         Curated and artifacts objects can be read, written or deleted only from the VPC; raw
-        objects can still be *uploaded* from anywhere (producers live outside the platform's
-        VPC) but read or deleted only from it. Calls AWS services make on a caller's behalf and
-        service principals (S3 access logging, CloudTrail) are exempt.
+        objects and ground-truth labels (curated ``ground_truth_prefix``) can still be
+        *uploaded* from anywhere (producers live outside the platform's VPC) but read or
+        deleted only from it. Calls AWS services make on a caller's behalf and service
+        principals (S3 access logging, CloudTrail) are exempt.
         """
         reads_and_deletes = ["s3:GetObject*", "s3:DeleteObject*"]
-        for bucket, actions in (
-            (self.raw, reads_and_deletes),
-            (self.curated, [*reads_and_deletes, "s3:PutObject*"]),
-            (self.artifacts, [*reads_and_deletes, "s3:PutObject*"]),
+        for sid, bucket, actions, not_under in (
+            ("OnlyThroughVpcEndpoint", self.raw, reads_and_deletes, None),
+            ("OnlyThroughVpcEndpoint", self.curated, reads_and_deletes, None),
+            ("UploadsThroughVpcEndpoint", self.curated, ["s3:PutObject*"], ground_truth_prefix),
+            ("OnlyThroughVpcEndpoint", self.artifacts, [*reads_and_deletes, "s3:PutObject*"], None),
         ):
-            bucket.add_to_resource_policy(
-                iam.PolicyStatement(
-                    sid="OnlyThroughVpcEndpoint",
-                    effect=iam.Effect.DENY,
-                    principals=[iam.AnyPrincipal()],
-                    actions=actions,
-                    resources=[bucket.arn_for_objects("*")],
-                    conditions={
-                        "StringNotEquals": {"aws:SourceVpce": endpoint_id},
-                        "BoolIfExists": {
-                            "aws:ViaAWSService": "false",
-                            "aws:PrincipalIsAWSService": "false",
-                        },
+            statement = iam.PolicyStatement(
+                sid=sid,
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=actions,
+                conditions={
+                    "StringNotEquals": {"aws:SourceVpce": endpoint_id},
+                    "BoolIfExists": {
+                        "aws:ViaAWSService": "false",
+                        "aws:PrincipalIsAWSService": "false",
                     },
-                )
+                },
             )
+            if not_under is None:
+                statement.add_resources(bucket.arn_for_objects("*"))
+            else:  # every object but those under not_under
+                statement.add_not_resources(bucket.arn_for_objects(f"{not_under}*"))
+            bucket.add_to_resource_policy(statement)
 
     def bucket_name(self, purpose: str) -> str:
         """Deterministic bucket name: ``<prefix>-<purpose>-<account>`` (globally unique)."""

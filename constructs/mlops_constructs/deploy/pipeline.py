@@ -121,6 +121,7 @@ class DeployPipeline(Construct):
         self._ground_truth_prefix = ground_truth_prefix
         self._batch_capture_prefix = batch_capture_prefix
         self._template_defaults = template_defaults or {}
+        self._approval_actions: list[tuple[str, str]] = []  # (stage, action)
 
         self.dead_letters = self._dead_letter_queue(ops_key)
         self.roles = {
@@ -162,6 +163,39 @@ class DeployPipeline(Construct):
         self.failed_rule = self._failure_rule(notifications)
         self._acknowledge_cfn_role(cfn_role, registry)
         self._acknowledge_pipeline_role(pipeline_role, lake)
+
+    @property
+    def pipeline_arn(self) -> str:
+        """The pipeline's ARN, from its name (no cross-stack export)."""
+        return f"{self._arn('codepipeline')}:{self.pipeline_name}"
+
+    @property
+    def approval_arns(self) -> list[str]:
+        """The manual approval actions (``<pipeline>/<stage>/<action>``); none without one."""
+        return [f"{self.pipeline_arn}/{stage}/{action}" for stage, action in self._approval_actions]
+
+    def grant_read_status(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Read the pipeline's state and executions; start, stop or approve nothing."""
+        return iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=[
+                "codepipeline:GetPipeline",
+                "codepipeline:GetPipelineExecution",
+                "codepipeline:GetPipelineState",
+                "codepipeline:ListActionExecutions",
+                "codepipeline:ListPipelineExecutions",
+            ],
+            resource_arns=[self.pipeline_arn],
+        )
+
+    def grant_approve(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Approve or reject production (the approver persona only), and read the pipeline."""
+        self.grant_read_status(grantee)
+        return iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["codepipeline:PutApprovalResult"],
+            resource_arns=self.approval_arns,
+        )
 
     def _arn(self, service: str) -> str:
         """``arn:<partition>:<service>:<region>:<account>`` of this stack."""
@@ -631,6 +665,7 @@ class DeployPipeline(Construct):
 
     def _approval_stage(self, notifications: NotificationTopic) -> codepipeline.StageProps:
         """``Approve``: a manual approval before production, announced on ``notifications``."""
+        self._approval_actions.append(("Approve", "ApproveProduction"))
         return codepipeline.StageProps(
             stage_name="Approve",
             actions=[

@@ -1,0 +1,98 @@
+"""Persona roles: the people who work with a model project, each with least privilege.
+
+A persona is an IAM role that named principals (IAM roles or users, e.g. the roles IAM Identity
+Center gives a group, or whole accounts) may assume. The construct only creates the roles and
+their trust; what each persona may do is granted by the resources' own ``grant_*`` methods
+where the roles are wired (``stacks/access_stack.py``), so the grants stay next to the
+resources they open.
+
+Separation of duties holds because the grants are exclusive: only the approver is granted
+``sagemaker:UpdateModelPackage`` (approve or reject) and ``codepipeline:PutApprovalResult``;
+no platform role and no other persona is. Roles are named ``<prefix>-<persona>``, so the keys'
+policies admit them like the platform's own roles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from mlops_constructs.security.nag import acknowledge_inline_policy
+
+# persona -> what the role is for (its IAM description).
+PERSONAS: dict[str, str] = {
+    "approver": "approves or rejects model versions and the production release",
+    "data-scientist": "reads curated data and results, publishes code; starts nothing in production",
+    "data-producer": "writes raw data and ground truth, reads nothing",
+    "operator": "reads the status of pipelines, endpoints and alarms",
+}
+
+
+def principal_of(principal: str) -> iam.IPrincipal:
+    """An IAM role or user ARN, or a 12-digit account id (the account's root)."""
+    if principal.isdigit():
+        return iam.AccountPrincipal(principal)
+    return iam.ArnPrincipal(principal)
+
+
+def persona_trust(principals: Sequence[str]) -> iam.IPrincipal:
+    """Who may assume a persona role: the principals named, or (none named) this account,
+    whose administrators then decide with identity policies."""
+    if not principals:
+        return iam.AccountRootPrincipal()
+    trusted = [principal_of(p) for p in principals]
+    return trusted[0] if len(trusted) == 1 else iam.CompositePrincipal(*trusted)
+
+
+class Personas(Construct):
+    """The persona roles of one project: ``approver``, ``data-scientist``, ``data-producer``
+    and ``operator`` (``<prefix>-<persona>``), each assumable by the principals
+    ``principals[<persona>]`` names, for sessions of at most ``max_session_hours``.
+
+    The roles start with no permissions: grant them with the resources' ``grant_*`` methods.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        prefix: str,
+        principals: Mapping[str, Sequence[str]],
+        max_session_hours: int = 1,
+    ) -> None:
+        super().__init__(scope, id)
+        unknown = sorted(set(principals) - set(PERSONAS))
+        if unknown:
+            raise ValueError(f"unknown personas {unknown}; known: {sorted(PERSONAS)}")
+        self.roles: dict[str, iam.Role] = {}
+        for persona, purpose in PERSONAS.items():
+            role = iam.Role(
+                self,
+                "".join(part.title() for part in persona.split("-")),
+                role_name=f"{prefix}-{persona}",
+                description=f"{prefix} {persona}: {purpose}",
+                assumed_by=persona_trust(principals.get(persona, ())),
+                max_session_duration=cdk.Duration.hours(max_session_hours),
+            )
+            acknowledge_inline_policy(role)
+            self.roles[persona] = role
+
+    @property
+    def approver(self) -> iam.Role:
+        return self.roles["approver"]
+
+    @property
+    def data_scientist(self) -> iam.Role:
+        return self.roles["data-scientist"]
+
+    @property
+    def data_producer(self) -> iam.Role:
+        return self.roles["data-producer"]
+
+    @property
+    def operator(self) -> iam.Role:
+        return self.roles["operator"]

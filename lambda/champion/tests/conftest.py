@@ -1,0 +1,143 @@
+"""Fixtures for the champion handler: a moto SageMaker model registry.
+
+The handler is loaded from its file under the unique module name ``champion_handler`` rather
+than as ``handler`` from sys.path: every function folder has a ``handler.py``, and in one pytest
+process the first ``import handler`` would shadow the others.
+
+moto 5.2.5 implements every call the handler makes and the tests set up with:
+CreateModelPackageGroup, CreateModelPackage (with ``ModelApprovalStatus`` and
+``CustomerMetadataProperties``), ListModelPackages (filtered by group and approval status,
+sorted by CreationTime, paginated with MaxResults/NextToken) and DescribeModelPackage (it keeps
+``CustomerMetadataProperties``). Only what moto never produces (throttling, an empty first page
+with a NextToken) is stubbed, with botocore's ``Stubber`` on the handler's own client.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+FUNCTION_DIR = Path(__file__).resolve().parents[1]
+MODULE_NAME = "champion_handler"
+
+if MODULE_NAME not in sys.modules:
+    _spec = importlib.util.spec_from_file_location(MODULE_NAME, FUNCTION_DIR / "handler.py")
+    assert _spec is not None and _spec.loader is not None
+    _module = importlib.util.module_from_spec(_spec)
+    sys.modules[MODULE_NAME] = _module
+    _spec.loader.exec_module(_module)
+
+handler_module = sys.modules[MODULE_NAME]
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+PROJECT = "mlops-dev-churn"
+GROUP = f"{PROJECT}-models"
+OTHER_GROUP = "other-team-models"
+ARTIFACTS = f"{PROJECT}-artifacts-{ACCOUNT}"
+INFERENCE_SPECIFICATION = {
+    "Containers": [
+        {
+            "Image": f"683313688378.dkr.ecr.{REGION}.amazonaws.com/sagemaker-xgboost:1.7-1",
+            "ModelDataUrl": f"s3://{ARTIFACTS}/models/model.tar.gz",
+        }
+    ],
+    "SupportedContentTypes": ["text/csv", "application/json"],
+    "SupportedResponseMIMETypes": ["application/json"],
+}
+SETTINGS = {
+    "MODEL_PACKAGE_GROUP": GROUP,
+    "GATE_METRIC": "auc",
+    "GATE_DIRECTION": "maximize",
+    "CHAMPION_MARGIN": "0.01",
+}
+
+
+@dataclass
+class Aws:
+    sagemaker: Any
+
+    def register(
+        self,
+        value: str | None = None,
+        *,
+        status: str = "Approved",
+        group: str = GROUP,
+        metadata: dict[str, str] | None = None,
+    ) -> str:
+        """Registers a version as the training pipeline's Register step does: its gate metric
+        in the ``GateMetricValue`` customer metadata when ``value`` is given."""
+        properties = dict(metadata or {"CodeVersion": "abc123"})
+        if value is not None:
+            properties["GateMetricValue"] = value
+        arn: str = self.sagemaker.create_model_package(
+            ModelPackageGroupName=group,
+            ModelPackageDescription="churn model",
+            InferenceSpecification=INFERENCE_SPECIFICATION,
+            ModelApprovalStatus=status,
+            CustomerMetadataProperties=properties,
+        )["ModelPackageArn"]
+        return arn
+
+
+@pytest.fixture(autouse=True)
+def environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials, one region, the function's settings; nothing from the developer's env."""
+    for name in ("AWS_PROFILE", "AWS_REGION", "AWS_LAMBDA_FUNCTION_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    for name, value in SETTINGS.items():
+        monkeypatch.setenv(name, value)
+
+
+# Creating a boto3 client costs 0.1-0.2 s (the SageMaker model is large), so the test's client
+# and the handler's own (lazily made, cached in handler_module._CLIENTS) are kept for the whole
+# session. That is safe: moto intercepts every client made after it was imported, and each
+# test's mock_aws() starts from empty backends.
+_TEST_CLIENTS: dict[str, Any] = {}
+
+
+def _test_client(service: str) -> Any:
+    if service not in _TEST_CLIENTS:
+        _TEST_CLIENTS[service] = boto3.client(service, region_name=REGION)
+    return _TEST_CLIENTS[service]
+
+
+@pytest.fixture
+def aws() -> Iterator[Aws]:
+    """moto: the project's group (and another team's), both empty."""
+    with mock_aws():
+        sagemaker = _test_client("sagemaker")
+        for group in (GROUP, OTHER_GROUP):
+            sagemaker.create_model_package_group(
+                ModelPackageGroupName=group, ModelPackageGroupDescription="churn models"
+            )
+        yield Aws(sagemaker=sagemaker)
+
+
+@pytest.fixture
+def sent() -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    """The (operation, parameters) of every SageMaker request the handler sends, in order."""
+    calls: list[tuple[str, dict[str, Any]]] = []
+
+    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+        calls.append((model.name, dict(params)))
+
+    events = handler_module._client("sagemaker").meta.events
+    events.register("provide-client-params.sagemaker", record)
+    try:
+        yield calls
+    finally:
+        events.unregister("provide-client-params.sagemaker", record)

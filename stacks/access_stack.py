@@ -1,0 +1,150 @@
+"""Stateless access stack: who may do what with one project (README, "Who can do what").
+
+The project's persona roles (``<prefix>-approver``, ``-data-scientist``, ``-data-producer``,
+``-operator``) and their grants, each made by the resource's own ``grant_*`` method. Resources
+of the other project stacks are addressed by their deterministic names (no cross-stack
+exports), so this stack can be replaced, e.g. by IAM Identity Center permission sets, without
+touching the others.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from mlops_constructs.data import DataLakeRef
+from mlops_constructs.security.nag import acknowledge_grant_actions, acknowledge_wildcard_resource
+from mlops_constructs.security.personas import Personas
+from stacks.build_stack import BuildStack
+from stacks.config import ProjectConfig
+from stacks.data_stack import ProjectDataStack
+from stacks.deploy_stack import DeployStack
+
+# Where the training pipeline writes each run's outputs, and its evaluation reports.
+RUN_OUTPUTS = "pipelines/*"
+EVALUATION_REPORTS = "pipelines/*/evaluation/*"
+
+
+class AccessStack(cdk.Stack):
+    """The persona roles of one project and what each may do."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        project: ProjectConfig,
+        data: ProjectDataStack,
+        build: BuildStack | None,
+        deploy: DeployStack | None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, id, **kwargs)
+        access = project.access
+        self.personas = Personas(
+            self,
+            "Personas",
+            prefix=data.prefix,
+            principals={
+                "approver": access.approvers,
+                "data-scientist": access.data_scientists,
+                "data-producer": access.data_producers,
+                "operator": access.operators,
+            },
+        )
+        self.lake = DataLakeRef.of(self, "Lake", data.lake)
+        self._approver(data, deploy)
+        self._data_scientist(project, data, build)
+        self._data_producer(project)
+        self._operator(data, build, deploy)
+        self._acknowledge(data)
+
+    def _approver(self, data: ProjectDataStack, deploy: DeployStack | None) -> None:
+        """Approves or rejects versions (reading their evaluation first) and production."""
+        role = self.personas.approver
+        data.registry.grant_approve(role)
+        self._read(role, self.lake.artifacts, EVALUATION_REPORTS, "evaluation reports")
+        if deploy is not None and deploy.pipeline.approval_arns:
+            deploy.pipeline.grant_approve(role)
+
+    def _data_scientist(
+        self, project: ProjectConfig, data: ProjectDataStack, build: BuildStack | None
+    ) -> None:
+        """Reads the curated table and the runs' results, publishes code, follows training."""
+        role = self.personas.data_scientist
+        self._read(role, self.lake.curated, f"{project.dataset.table_name}/*", "the curated table")
+        self._read(role, self.lake.artifacts, RUN_OUTPUTS, "the training runs' outputs")
+        data.registry.grant_read(role)
+        if build is not None:
+            build.training.grant_read_status(role)
+            build.cicd.grant_read_status(role)
+            build.cicd.grant_publish(role)
+
+    def _data_producer(self, project: ProjectConfig) -> None:
+        """Writes raw data and ground-truth labels; reads and deletes nothing."""
+        role = self.personas.data_producer
+        uploads = (
+            (self.lake.raw, self.lake.raw_prefix, "raw data"),
+            (self.lake.curated, project.monitor.ground_truth_prefix, "ground-truth labels"),
+        )
+        for bucket, prefix, what in uploads:
+            bucket.grant_put(role, f"{prefix}*")
+            self._wildcard(role, bucket.arn_for_objects(f"{prefix}*"), f"uploads of {what}")
+
+    def _operator(
+        self, data: ProjectDataStack, build: BuildStack | None, deploy: DeployStack | None
+    ) -> None:
+        """Reads the status of the project's pipelines, registry and alarms."""
+        role = self.personas.operator
+        data.registry.grant_read(role)
+        if build is not None:
+            build.training.grant_read_status(role)
+            build.cicd.grant_read_status(role)
+        if deploy is not None:
+            deploy.pipeline.grant_read_status(role)
+        alarms = (
+            f"arn:{self.partition}:cloudwatch:{self.region}:{self.account}:alarm:{data.prefix}-*"
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ProjectAlarms",
+                actions=["cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmHistory"],
+                resources=[alarms],
+            )
+        )
+        self._wildcard(role, alarms, "the project's alarms (named after its prefix), described")
+
+    def _read(self, role: iam.Role, bucket: s3.IBucket, objects: str, what: str) -> None:
+        bucket.grant_read(role, objects)
+        self._wildcard(role, bucket.arn_for_objects(objects), f"reads of {what}")
+
+    @staticmethod
+    def _wildcard(role: iam.Role, resource: str, what: str) -> None:
+        acknowledge_wildcard_resource(
+            role,
+            resource,
+            f"Limited to {what} of this one project; object names are chosen at run time.",
+        )
+
+    def _acknowledge(self, data: ProjectDataStack) -> None:
+        """What every persona's grants share: CDK's action groups, the registry's versions and
+        the training pipeline's executions."""
+        training = f"arn:{self.partition}:sagemaker:{self.region}:{self.account}:pipeline/"
+        wildcards = {
+            data.registry.packages_arn: "Model versions are numbered by SageMaker at "
+            "registration; limited to this project's model package group.",
+            f"{training}{data.prefix}-training/execution/*": "Execution ids are generated by "
+            "SageMaker; limited to the project's training pipeline.",
+        }
+        for role in self.personas.roles.values():
+            acknowledge_grant_actions(
+                role,
+                "Action groups written by CDK grants (S3 reads and puts, the data key's "
+                "encrypt and decrypt) on this project's named buckets and key only.",
+            )
+            for resource, reason in wildcards.items():
+                acknowledge_wildcard_resource(role, resource, reason)

@@ -1,0 +1,334 @@
+"""Release governance holds at run time (issue 13), by offline IAM simulation.
+
+Each claim below is a request someone could make in the account, evaluated by
+``@cloud-copilot/iam-simulate`` over the SYNTHESIZED policies (identity, bucket, key and model
+package group policies, intrinsics resolved; ``tests/iam_sim``): who may register, approve and
+release a model version, and what each persona may and may not do. "Every role" means every
+role of the synthesized environment: the platform's own, every project's and every persona.
+
+Configurations: config/example.yaml's first environment (three projects; churn names its
+approvers and data scientists) and the VPC-mode app (``vpc_synth``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stacks.config import PlatformConfig, load_config
+from tests.conftest import Synthesized
+from tests.iam_sim import (
+    Decision,
+    Inventory,
+    Request,
+    Role,
+    endpoint_stacks,
+    simulate,
+    stacks_of_assembly,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+APPROVAL = "sagemaker:ModelApprovalStatus"
+PENDING = ((APPROVAL, "PendingManualApproval"),)
+APPROVED = ((APPROVAL, "Approved"),)
+REJECTED = ((APPROVAL, "Rejected"),)
+SESSION = "governance-test"
+Context = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Ask:
+    """``role`` (a name; "*" every role but ``exempt``) requests ``action`` on ``resource``."""
+
+    role: str
+    action: str
+    resource: str
+    context: Context = ()
+    exempt: frozenset[str] = frozenset()
+
+
+@dataclass
+class Governance:
+    """Requests of one configuration's claims, evaluated by one node process."""
+
+    inventory: Inventory
+    roles: dict[str, Role]  # by name
+    policies: dict[str, dict[str, Any]]
+    # VPC mode: the S3 gateway endpoint people and jobs inside the VPC reach the lake through
+    # (data producers upload from outside it).
+    vpce: str | None = None
+    claims: dict[str, tuple[bool, list[Request]]] = field(default_factory=dict)
+    decisions: dict[str, list[Decision]] = field(default_factory=dict)
+
+    def shared_key(self, purpose: str) -> str:
+        """The ARN of the environment's ``DataKey`` or ``OpsKey``."""
+        logical = f"{purpose.title()}Key"
+        found = [
+            self.inventory.resource(stack, logical_id).arn
+            for stack, logical_id, _ in self.inventory.resources_of_type("AWS::KMS::Key")
+            if logical_id.startswith(logical)
+        ]
+        assert len(found) == 1, found
+        return found[0]
+
+    def policy_of(self, resource: str) -> str | None:
+        """The resource policy that protects ``resource`` (an object: its bucket's; a model
+        version: its group's), if there is one."""
+        candidates = [resource]
+        if resource.startswith("arn:aws:s3:::"):
+            candidates.append(resource.split("/", 1)[0])
+        version = re.fullmatch(r"(arn:aws:sagemaker:[^:]+:\d+):model-package/([^/]+)/\d+", resource)
+        if version:
+            candidates.append(f"{version[1]}:model-package-group/{version[2]}")
+        return next((c for c in candidates if c in self.policies), None)
+
+    def request(self, role: Role, ask: Ask) -> Request:
+        account = self.inventory.account
+        inside = self.vpce and ask.action.startswith("s3:") and "-data-producer" not in role.name
+        vpc = (("aws:SourceVpce", self.vpce),) if inside and self.vpce else ()
+        return Request(
+            principal=f"arn:aws:sts::{account}:assumed-role/{role.name}/{SESSION}",
+            identity=role.arn,
+            action=ask.action,
+            resource=ask.resource,
+            context=tuple(
+                {
+                    "aws:PrincipalArn": role.arn,
+                    "aws:PrincipalAccount": account,
+                    "aws:SecureTransport": "true",
+                    **dict(vpc + ask.context),
+                }.items()
+            ),
+            resource_policy=self.policy_of(ask.resource),
+        )
+
+    def claim(self, key: str, allowed: bool, asks: Iterable[Ask]) -> None:
+        assert key not in self.claims, key
+        requests = []
+        for ask in asks:
+            if ask.role == "*":
+                roles = [r for n, r in sorted(self.roles.items()) if n not in ask.exempt]
+            else:
+                assert ask.role in self.roles, f"no role {ask.role}"
+                roles = [self.roles[ask.role]]
+            requests += [self.request(role, ask) for role in roles]
+        assert requests, key
+        self.claims[key] = (allowed, requests)
+
+    def evaluate(self) -> None:
+        keys = list(self.claims)
+        requests = [r for k in keys for r in self.claims[k][1]]
+        identity = {role.arn: list(role.policies) for role in self.roles.values()}
+        decisions = simulate(requests, identity, self.policies, self.inventory.account)
+        for key in keys:
+            count = len(self.claims[key][1])
+            self.decisions[key], decisions = decisions[:count], decisions[count:]
+
+    def failures(self, key: str) -> list[str]:
+        allowed, requests = self.claims[key]
+        wrong = []
+        for request, decision in zip(requests, self.decisions[key], strict=True):
+            assert decision.result != "Error", decision.error
+            assert not decision.ignored_context_keys, (request.action, decision)
+            if decision.allowed != allowed:
+                role = request.principal.split("/")[1]
+                reasons = json.dumps(decision.reasons)[:400]
+                wrong.append(
+                    f"{role}: {decision.result} {request.action} {request.resource} {reasons}"
+                )
+        return wrong
+
+
+def load(synth: Synthesized) -> Governance:
+    assembly = stacks_of_assembly(synth.outdir)
+    first = assembly[0]
+    # One environment: the example's first (its other stages are other accounts).
+    stacks = [s for s in assembly if (s.account, s.region) == (first.account, first.region)]
+    inventory = Inventory(stacks + endpoint_stacks(synth.outdir, first.account, first.region))
+    roles = {role.name: role for role in inventory.roles().values()}
+    endpoints = [
+        inventory.vpc_endpoint_id(stack, logical_id)
+        for stack, logical_id, props in inventory.resources_of_type("AWS::EC2::VPCEndpoint")
+        if props.get("VpcEndpointType", "Gateway") == "Gateway" and "S3" in logical_id
+    ]
+    assert len(endpoints) <= 1, endpoints
+    vpce = endpoints[0] if endpoints else None
+    return Governance(inventory, roles, inventory.resource_policies(), vpce=vpce)
+
+
+@dataclass(frozen=True)
+class Project:
+    """A project of a configuration under test: where its resources are."""
+
+    prefix: str
+    account: str
+    region: str
+    table: str
+
+    def arn(self, service: str) -> str:
+        return f"arn:aws:{service}:{self.region}:{self.account}"
+
+    @property
+    def via_s3(self) -> Context:
+        """A key request S3 makes for the caller (SSE-KMS)."""
+        return (
+            ("aws:ViaAWSService", "true"),
+            ("kms:ViaService", f"s3.{self.region}.amazonaws.com"),
+        )
+
+    def bucket(self, purpose: str) -> str:
+        return f"arn:aws:s3:::{self.prefix}-{purpose}-{self.account}"
+
+
+Claim = tuple[str, bool, list[Ask]]  # (what, allowed, requests)
+
+
+def project_claims(p: Project) -> list[Claim]:
+    """What must hold for one project, as requests that must all be allowed or all denied."""
+    sm = p.arn("sagemaker")
+    version = f"{sm}:model-package/{p.prefix}-models/7"
+    raw, curated, artifacts = (p.bucket(b) for b in ("raw", "curated", "artifacts"))
+    deploy = f"{p.arn('codepipeline')}:{p.prefix}-deploy"
+    gate = f"{deploy}/Approve/ApproveProduction"
+    training = f"{sm}:pipeline/{p.prefix}-training"
+    approver, scientist, producer, operator = (
+        f"{p.prefix}-{persona}"
+        for persona in ("approver", "data-scientist", "data-producer", "operator")
+    )
+    personas = (approver, scientist, producer, operator)
+    update, register = "sagemaker:UpdateModelPackage", "sagemaker:CreateModelPackage"
+    table = f"{curated}/{p.table}/ingest_date=2026-12-01/part-0.csv"
+    return [
+        # No self-approval: a version registers pending a person, whoever asks.
+        ("the pipeline registers versions pending approval", True,
+         [Ask(f"{p.prefix}-sagemaker-pipeline", register, version, PENDING)]),
+        ("no role registers an approved version", False, [Ask("*", register, version, APPROVED)]),
+        ("no role registers a version without naming its status", False,
+         [Ask("*", register, version)]),
+        # Separation of duties: only the approver approves, the version and production.
+        ("only the approver approves or rejects a version", False,
+         [Ask("*", update, version, c, frozenset({approver})) for c in (APPROVED, REJECTED)]),
+        ("the approver approves and rejects versions", True,
+         [Ask(approver, update, version, c) for c in (APPROVED, REJECTED)]),
+        ("the approver cannot reset a version or edit its metadata", False,
+         [Ask(approver, update, version, c) for c in (PENDING, ())]),
+        ("only the approver approves production", False,
+         [Ask("*", "codepipeline:PutApprovalResult", gate, exempt=frozenset({approver}))]),
+        ("the approver approves production", True,
+         [Ask(approver, "codepipeline:PutApprovalResult", gate)]),
+        ("only the router starts the deploy pipeline", False,
+         [Ask("*", "codepipeline:StartPipelineExecution", deploy,
+              exempt=frozenset({f"{p.prefix}-deploy-router"}))]),
+        # Personas: what each may do...
+        ("the approver reads evaluation reports and versions", True, [
+            Ask(approver, "s3:GetObject", f"{artifacts}/pipelines/e1/evaluation/evaluation.json"),
+            Ask(approver, "sagemaker:DescribeModelPackage", version),
+        ]),
+        ("the data scientist reads curated data and results, publishes code", True, [
+            Ask(scientist, "s3:GetObject", table),
+            Ask(scientist, "s3:GetObject", f"{artifacts}/pipelines/e1/model/model.tar.gz"),
+            Ask(scientist, "s3:PutObject", f"{artifacts}/ci/source/ml-project.zip"),
+            Ask(scientist, "sagemaker:DescribePipelineExecution", f"{training}/execution/e1"),
+            Ask(scientist, "kms:GenerateDataKey", "data key", p.via_s3),
+        ]),
+        ("the data producer writes raw data and ground truth", True, [
+            Ask(producer, "s3:PutObject", f"{raw}/incoming/batch-1.csv"),
+            Ask(producer, "s3:PutObject", f"{curated}/ground-truth/prod/2026/12/01/00/l.jsonl"),
+            Ask(producer, "kms:GenerateDataKey", "data key", p.via_s3),
+        ]),
+        ("the operator reads pipelines, versions and alarms", True, [
+            Ask(operator, "codepipeline:GetPipelineState", deploy),
+            Ask(operator, "sagemaker:ListPipelineExecutions", training),
+            Ask(operator, "sagemaker:DescribeModelPackage", version),
+            Ask(operator, "cloudwatch:DescribeAlarms",
+                f"{p.arn('cloudwatch')}:alarm:{p.prefix}-prod-drift-data"),
+        ]),
+        # ... and what none of them may.
+        ("no persona starts training or a release, or changes production", False, [
+            *(Ask(r, "codepipeline:StartPipelineExecution", deploy) for r in personas),
+            *(Ask(r, "sagemaker:StartPipelineExecution", training) for r in personas),
+            *(Ask(r, "sagemaker:UpdateEndpoint", f"{sm}:endpoint/{p.prefix}-prod")
+              for r in personas),
+        ]),
+        ("no persona reads captured traffic or ground truth", False, [
+            *(Ask(r, "s3:GetObject", f"{artifacts}/data-capture/prod/capture.jsonl")
+              for r in personas),
+            *(Ask(r, "s3:GetObject", f"{curated}/ground-truth/prod/labels.jsonl")
+              for r in personas),
+        ]),
+        ("no persona overwrites or deletes results or data", False, [
+            *(Ask(r, "s3:PutObject", f"{artifacts}/pipelines/e1/model/model.tar.gz")
+              for r in personas),
+            *(Ask(r, "s3:DeleteObject", f"{raw}/incoming/batch-1.csv") for r in personas),
+            Ask(producer, "s3:PutObject", table),
+        ]),
+        ("only the data scientist reads the curated table", False, [
+            Ask(r, "s3:GetObject", table) for r in (approver, producer, operator)
+        ]),
+        ("the data producer reads nothing back", False, [
+            Ask(producer, "s3:GetObject", f"{raw}/incoming/batch-1.csv"),
+            Ask(producer, "s3:GetObject", f"{curated}/ground-truth/prod/2026/12/01/00/l.jsonl"),
+        ]),
+    ]  # fmt: skip
+
+
+CLAIM_NAMES = [name for name, _, _ in project_claims(Project("p", "1", "r", "t"))]
+EXAMPLE = load_config(ROOT / "config" / "example.yaml")
+
+
+def projects_of(config: PlatformConfig) -> list[Project]:
+    env = config.environments[0]
+    return [
+        Project(
+            config.prefix(env.name, project.name),
+            env.resolved_account(),
+            env.resolved_region(),
+            project.dataset.table_name,
+        )
+        for project in config.projects
+    ]
+
+
+def evaluate(synth: Synthesized) -> Governance:
+    config = next(iter(synth.stages.values())).config
+    g = load(synth)
+    key = g.shared_key("data")
+    for project in projects_of(config):
+        for name, allowed, asks in project_claims(project):
+            g.claim(
+                f"{project.prefix}: {name}",
+                allowed,
+                [Ask(a.role, a.action, key if a.resource == "data key" else a.resource,
+                     a.context, a.exempt) for a in asks],
+            )  # fmt: skip
+    g.evaluate()
+    return g
+
+
+@pytest.fixture(scope="module")
+def example(example_synth: Synthesized) -> Governance:
+    return evaluate(example_synth)
+
+
+@pytest.fixture(scope="module")
+def vpc(vpc_synth: Synthesized) -> Governance:
+    return evaluate(vpc_synth)
+
+
+@pytest.mark.parametrize("claim", CLAIM_NAMES)
+@pytest.mark.parametrize("project", [p.prefix for p in projects_of(EXAMPLE)])
+def test_example(example: Governance, project: str, claim: str) -> None:
+    wrong = example.failures(f"{project}: {claim}")
+    assert not wrong, "\n  ".join(wrong)
+
+
+@pytest.mark.parametrize("claim", CLAIM_NAMES)
+def test_vpc_mode(vpc: Governance, claim: str) -> None:
+    wrong = vpc.failures(f"mlops-dev-churn: {claim}")
+    assert not wrong, "\n  ".join(wrong)
