@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from mlops_constructs.security.keys import KEY_USE_ACTIONS
 from stacks.access_stack import AccessStack
 from stacks.build_stack import BuildStack
 from stacks.catalog_stack import CatalogStack
@@ -77,6 +79,7 @@ class PlatformStage(cdk.Stage):
             data=self.data,
         )
         self.projects = {p.name: self._project(p) for p in config.projects}
+        self._allow_key_use()
         tags = {"platform": config.platform_name, "environment": environment.name, **config.tags}
         for key, value in tags.items():
             cdk.Tags.of(self).add(key, value)
@@ -145,9 +148,40 @@ class PlatformStage(cdk.Stage):
         cdk.Tags.of(scope).add("project", project.name)
         return ProjectStacks(data=data, catalog=catalog, build=build, deploy=deploy, access=access)
 
+    def _allow_key_use(self) -> None:
+        """The keys admit exactly the stage's named roles whose policies use a key (not any
+        role named like the platform's: anyone who may create roles could make one)."""
+        users, granters = [], []
+        for role in (c for c in self.node.find_all() if isinstance(c, iam.Role)):
+            cfn = role.node.default_child
+            assert isinstance(cfn, iam.CfnRole)
+            name = cfn.role_name
+            if name is None or cdk.Token.is_unresolved(name):
+                continue  # CDK's own helper roles: unnamed, and never key users
+            actions = role_actions(role)
+            arn = f"arn:{cdk.Stack.of(role).partition}:iam::{self.account}:role/{name}"
+            if actions & KEY_USE_ACTIONS:
+                users.append(arn)
+            if "kms:CreateGrant" in actions:
+                granters.append(arn)
+        for key in (self.data.data_key, self.data.ops_key):
+            key.allow_roles(users, granters)
+
     def project(self, name: str) -> ProjectStacks:
         return self.projects[name]
 
     @property
     def stacks(self) -> list[cdk.Stack]:
         return [self.data, self.monitor] + [s for p in self.projects.values() for s in p.stacks]
+
+
+def role_actions(role: iam.Role) -> set[str]:
+    """Every action the role's own (inline, grant-built) policies allow."""
+    actions: set[str] = set()
+    for policy in (c for c in role.node.find_all() if isinstance(c, iam.Policy)):
+        document = policy.document.to_json()
+        for statement in document.get("Statement", []) if isinstance(document, dict) else []:
+            if statement.get("Effect", "Allow") == "Allow":
+                action = statement.get("Action", [])
+                actions.update([action] if isinstance(action, str) else action)
+    return actions

@@ -52,11 +52,23 @@ def test_key_use_is_limited_to_platform_roles(resources: dict[str, Any]) -> None
         statements = {s["Sid"]: s for s in key["Properties"]["KeyPolicy"]["Statement"]}
         admin = statements["KeyAdministration"]
         assert not {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*"} & set(admin["Action"])
+        assert not {"kms:CreateGrant", "kms:PutKeyPolicy", "kms:Create*", "kms:Put*"} & set(
+            admin["Action"]
+        )
+        # Exact role ARNs of the platform's key users, never a name pattern (issue 13).
         use = statements["UseByPlatformRoles"]
         assert "kms:Decrypt" in use["Action"]
-        assert use["Condition"] == {
-            "ArnLike": {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/mlops-dev-*"}
-        }
+        users = use["Condition"]["ArnEquals"]["aws:PrincipalArn"]
+        assert f"arn:aws:iam::{ACCOUNT}:role/mlops-dev-churn-sagemaker-pipeline" in users
+        assert all("*" not in arn for arn in users)
+        grants = statements["GrantsForAwsResourcesOfPlatformRoles"]["Condition"]
+        assert grants["Bool"] == {"kms:GrantIsForAWSResource": "true"}
+        policy = statements["KeyPolicyByDeploymentOrBreakGlass"]
+        assert policy["Action"] == "kms:PutKeyPolicy"
+        assert policy["Condition"]["ArnEquals"]["aws:PrincipalArn"] == [
+            f"arn:aws:iam::{ACCOUNT}:role/cdk-hnb659fds-cfn-exec-role-{ACCOUNT}-us-east-1",
+            f"arn:aws:iam::{ACCOUNT}:root",
+        ]
         # Nothing grants kms:* or usage to the whole account without a condition.
         for s in statements.values():
             assert s["Action"] != "kms:*"

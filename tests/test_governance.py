@@ -63,6 +63,8 @@ class Governance:
     # VPC mode: the S3 gateway endpoint people and jobs inside the VPC reach the lake through
     # (data producers upload from outside it).
     vpce: str | None = None
+    # People and impostors outside the platform (never part of "every role").
+    others: dict[str, Role] = field(default_factory=dict)
     claims: dict[str, tuple[bool, list[Request]]] = field(default_factory=dict)
     decisions: dict[str, list[Decision]] = field(default_factory=dict)
 
@@ -115,8 +117,9 @@ class Governance:
             if ask.role == "*":
                 roles = [r for n, r in sorted(self.roles.items()) if n not in ask.exempt]
             else:
-                assert ask.role in self.roles, f"no role {ask.role}"
-                roles = [self.roles[ask.role]]
+                known = {**self.roles, **self.others}
+                assert ask.role in known, f"no role {ask.role}"
+                roles = [known[ask.role]]
             requests += [self.request(role, ask) for role in roles]
         assert requests, key
         self.claims[key] = (allowed, requests)
@@ -124,7 +127,8 @@ class Governance:
     def evaluate(self) -> None:
         keys = list(self.claims)
         requests = [r for k in keys for r in self.claims[k][1]]
-        identity = {role.arn: list(role.policies) for role in self.roles.values()}
+        everyone = [*self.roles.values(), *self.others.values()]
+        identity = {role.arn: list(role.policies) for role in everyone}
         decisions = simulate(requests, identity, self.policies, self.inventory.account)
         for key in keys:
             count = len(self.claims[key][1])
@@ -159,7 +163,57 @@ def load(synth: Synthesized) -> Governance:
     ]
     assert len(endpoints) <= 1, endpoints
     vpce = endpoints[0] if endpoints else None
-    return Governance(inventory, roles, inventory.resource_policies(), vpce=vpce)
+    g = Governance(inventory, roles, inventory.resource_policies(), vpce=vpce)
+    account, region = inventory.account, inventory.region
+    anything = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+    }
+    for name in (ADMINISTRATOR, IMPOSTOR, f"cdk-hnb659fds-cfn-exec-role-{account}-{region}"):
+        g.others[name] = Role(name, f"arn:aws:iam::{account}:role/{name}", "outside", name, (),
+                              (("AdministratorAccess", anything),))  # fmt: skip
+    return g
+
+
+# An account administrator (AdministratorAccess), and a role anyone allowed to create roles
+# could make with a platform-like name.
+ADMINISTRATOR = "Administrator"
+IMPOSTOR = "mlops-dev-churn-impostor"
+
+
+def key_claims(g: Governance) -> list[tuple[str, bool, list[Ask]]]:
+    """What must hold for the environment's keys."""
+    keys = [g.shared_key("data"), g.shared_key("ops")]
+    deployer = f"cdk-hnb659fds-cfn-exec-role-{g.inventory.account}-{g.inventory.region}"
+    aws = (("kms:GrantIsForAWSResource", "true"),)
+    return [
+        ("an administrator can neither use the keys nor grant itself nor rewrite their policy",
+         False, [Ask(ADMINISTRATOR, a, k) for k in keys
+                 for a in ("kms:Decrypt", "kms:GenerateDataKey", "kms:CreateGrant",
+                           "kms:PutKeyPolicy")]),
+        ("an administrator still administers the keys", True,
+         [Ask(ADMINISTRATOR, a, k) for k in keys
+          for a in ("kms:DescribeKey", "kms:EnableKeyRotation", "kms:ScheduleKeyDeletion")]),
+        ("a role named like the platform's is no key user", False,
+         [Ask(IMPOSTOR, a, k) for k in keys for a in ("kms:Decrypt", "kms:GenerateDataKey")]),
+        ("the deployment role may change the key policy", True,
+         [Ask(deployer, "kms:PutKeyPolicy", k) for k in keys]),
+        ("no role creates a grant for anything but an AWS resource", False,
+         [Ask("*", "kms:CreateGrant", k) for k in keys]),
+        ("the pipeline and deploy roles create grants for AWS resources", True,
+         [Ask(f"mlops-dev-churn-{r}", "kms:CreateGrant", keys[0], aws)
+          for r in ("sagemaker-pipeline", "deploy-cfn")]),
+    ]  # fmt: skip
+
+
+KEY_CLAIMS = [
+    "an administrator can neither use the keys nor grant itself nor rewrite their policy",
+    "an administrator still administers the keys",
+    "a role named like the platform's is no key user",
+    "the deployment role may change the key policy",
+    "no role creates a grant for anything but an AWS resource",
+    "the pipeline and deploy roles create grants for AWS resources",
+]
 
 
 @dataclass(frozen=True)
@@ -298,6 +352,8 @@ def projects_of(config: PlatformConfig) -> list[Project]:
 def evaluate(synth: Synthesized) -> Governance:
     config = next(iter(synth.stages.values())).config
     g = load(synth)
+    for name, allowed, asks in key_claims(g):
+        g.claim(f"keys: {name}", allowed, asks)
     key = g.shared_key("data")
     for project in projects_of(config):
         for name, allowed, asks in project_claims(project):
@@ -332,3 +388,10 @@ def test_example(example: Governance, project: str, claim: str) -> None:
 def test_vpc_mode(vpc: Governance, claim: str) -> None:
     wrong = vpc.failures(f"mlops-dev-churn: {claim}")
     assert not wrong, "\n  ".join(wrong)
+
+
+@pytest.mark.parametrize("claim", KEY_CLAIMS)
+def test_keys(example: Governance, vpc: Governance, claim: str) -> None:
+    for g in (example, vpc):
+        wrong = g.failures(f"keys: {claim}")
+        assert not wrong, "\n  ".join(wrong)

@@ -5,13 +5,18 @@ transform job per scheduled time, at most once, with the model package group's n
 version:
 
 1. validation: a malformed event is logged and answered with ``{"status": "rejected"}``;
-2. replay: the transform job name is derived from the event's ``time``
+2. trust: the event is not trusted to choose a job name or an input. Its ``time`` must lie within
+   MAX_EVENT_AGE_SECONDS before and MAX_FUTURE_SKEW_SECONDS after the function's own clock
+   (:func:`now`), so a forged or replayed event can neither take a future run's job name nor
+   a past one's; a manual ``detail.input_uri`` must be INPUT_URI or lie under it (same
+   bucket, no ``//``, ``.`` or ``..`` segments). Anything else is ``rejected``, with the reason;
+3. replay: the transform job name is derived from the (checked) event ``time``
    (``<MODEL_PREFIX>-<YYYYmmdd-HHMM>``, UTC); if that job exists, nothing happens
    (``already-started``), so a redelivered event or a Lambda retry never scores twice;
-3. model version: the newest Approved version of MODEL_PACKAGE_GROUP; none -> ``skipped``;
-4. model: the SageMaker Model ``<MODEL_PREFIX>-v<version>`` is created once per version (looked up
+4. model version: the newest Approved version of MODEL_PACKAGE_GROUP; none -> ``skipped``;
+5. model: the SageMaker Model ``<MODEL_PREFIX>-v<version>`` is created once per version (looked up
    first, reused afterwards; a model of that name built differently is reported, not used);
-5. CreateTransformJob, KMS-encrypted output and volume, tagged with the model package ARN; with
+6. CreateTransformJob, KMS-encrypted output and volume, tagged with the model package ARN; with
    CAPTURE_URI set, the job also captures its inputs and outputs there (DataCaptureConfig, same
    key, inference ids) for Model Monitor's batch transform monitoring.
 
@@ -63,6 +68,12 @@ VERSION_SUFFIX_MAX: Final = len("-v") + 10  # versions have at most 10 digits
 PREFIX_MAX: Final = NAME_MAX - max(JOB_SUFFIX_LEN, VERSION_SUFFIX_MAX)  # 49
 S3_URI_MAX: Final = 1024
 MAX_SUBNETS: Final = 16
+# How far the event's time may lie from the function's clock (seconds): in the past at most
+# MAX_EVENT_AGE_SECONDS (a setting), in the future at most MAX_FUTURE_SKEW_SECONDS.
+DEFAULT_MAX_EVENT_AGE: Final = 900
+MIN_MAX_EVENT_AGE: Final = 60
+MAX_MAX_EVENT_AGE: Final = 3600
+MAX_FUTURE_SKEW_SECONDS: Final = 300
 # Instance families with local NVMe storage: SageMaker encrypts it in hardware and refuses a
 # VolumeKmsKeyId for them (see TransformResources.VolumeKmsKeyId in the API reference). Besides
 # these, every family whose name ends in "d" or "dn" (m5d, c5d, p4d, g4dn, p3dn, ...) has it.
@@ -76,6 +87,7 @@ _INSTANCE_TYPE = re.compile(r"ml\.(?P<family>[a-z0-9]+)\.[a-z0-9]+")
 _DIGITS = re.compile(r"[0-9]{1,9}")
 _SUBNET_ID = re.compile(r"subnet-[0-9a-f]{8,17}")
 _SECURITY_GROUP_ID = re.compile(r"sg-[0-9a-f]{8,17}")
+_S3_URI = re.compile(r"s3://(?P<bucket>[^/]+)(/(?P<key>.*))?")
 # What EventBridge sends ("2026-11-22T03:00:00Z"); an explicit zone is required, seconds optional.
 _TIMESTAMP = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})"
@@ -128,6 +140,8 @@ class Config:
     vpc: VpcSettings | None = None
     # where transform jobs capture their inputs and outputs for Model Monitor (None: no capture)
     capture_uri: str | None = None
+    # how old an event's time may be, by the function's clock
+    max_event_age_seconds: int = DEFAULT_MAX_EVENT_AGE
 
 
 def _s3_uri_problem(uri: str, max_len: int = S3_URI_MAX) -> str | None:
@@ -207,6 +221,13 @@ def load_config(env: Mapping[str, str]) -> Config:
         problems.append(
             f"INSTANCE_COUNT={count_raw!r} is not an integer from 1 to {MAX_INSTANCE_COUNT}"
         )
+    age_raw = env.get("MAX_EVENT_AGE_SECONDS") or str(DEFAULT_MAX_EVENT_AGE)
+    max_age = int(age_raw) if _DIGITS.fullmatch(age_raw) else 0
+    if not MIN_MAX_EVENT_AGE <= max_age <= MAX_MAX_EVENT_AGE:
+        problems.append(
+            f"MAX_EVENT_AGE_SECONDS={age_raw!r} is not an integer from {MIN_MAX_EVENT_AGE} "
+            f"to {MAX_MAX_EVENT_AGE}"
+        )
     vpc = _vpc_settings(env, problems)
     capture_uri = env.get("CAPTURE_URI") or None  # empty means unset
     if capture_uri is not None and (problem := _s3_uri_problem(capture_uri)):
@@ -214,7 +235,17 @@ def load_config(env: Mapping[str, str]) -> Config:
     if problems:
         raise ConfigError("; ".join(problems))
     return Config(
-        group, role, input_uri, output_uri, key, instance_type, count, prefix, vpc, capture_uri
+        group,
+        role,
+        input_uri,
+        output_uri,
+        key,
+        instance_type,
+        count,
+        prefix,
+        vpc,
+        capture_uri,
+        max_event_age_seconds=max_age,
     )
 
 
@@ -286,6 +317,106 @@ def parse_event(event: object) -> Request:
             if problem := _s3_uri_problem(input_uri):
                 raise BadEvent(f"detail.input_uri {input_uri!r} {problem}")
     return Request(event_id, source, time, input_uri)
+
+
+# --------------------------------------------------------------------------------------------
+# Trust: what a well-formed event may not choose
+
+
+class Refused(BadEvent):
+    """A well-formed event the function does not trust: its time is too far from the function's
+    clock, or its input lies outside INPUT_URI. ``reason`` is a short code for the log."""
+
+    def __init__(self, message: str, reason: str, **fields: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.fields: dict[str, Any] = dict(fields)  # extra log fields
+
+
+def now() -> datetime:
+    """The function's own clock (UTC). Module level so that tests can replace it."""
+    return datetime.now(UTC)
+
+
+def _seconds(value: float) -> str:
+    """Seconds for a message, exact to the microsecond but without trailing zeros."""
+    return f"{value:.6f}".rstrip("0").rstrip(".")
+
+
+def check_time(time: datetime, clock: datetime, max_age: int) -> None:
+    """Refuses an event time older than ``max_age`` seconds or more than
+    MAX_FUTURE_SKEW_SECONDS ahead of ``clock``; both limits themselves are accepted."""
+    age = (clock - time).total_seconds()
+    fields = {"clock_time": clock.astimezone(UTC).isoformat()}
+    if age > max_age:
+        raise Refused(
+            f"time {time.isoformat()} is {_seconds(age)} s before the function's clock "
+            f"({clock.astimezone(UTC).isoformat()}), more than MAX_EVENT_AGE_SECONDS={max_age}: "
+            "a stale or replayed event does not start a job",
+            "event-too-old",
+            **fields,
+        )
+    if -age > MAX_FUTURE_SKEW_SECONDS:
+        raise Refused(
+            f"time {time.isoformat()} is {_seconds(-age)} s after the function's clock "
+            f"({clock.astimezone(UTC).isoformat()}), more than the {MAX_FUTURE_SKEW_SECONDS} s "
+            "allowed: an event cannot take a future run's job name",
+            "event-in-the-future",
+            **fields,
+        )
+
+
+def allowed_input(input_uri: str) -> tuple[str, str] | None:
+    """The bucket and key prefix of INPUT_URI, the prefix ending with '/' (unless empty); None
+    if it is not an s3:// URI (which load_config already refuses)."""
+    match = _S3_URI.fullmatch(input_uri)
+    if match is None:
+        return None
+    prefix = match["key"] or ""
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"
+    return match["bucket"], prefix
+
+
+def check_input_uri(requested: str, input_uri: str) -> None:
+    """Refuses a manual request's input unless it is INPUT_URI itself or an S3 URI under it."""
+    if requested == input_uri:
+        return
+    what = f"detail.input_uri {requested!r}"
+    allowed_parts = allowed_input(input_uri)
+    match = _S3_URI.fullmatch(requested)
+    if allowed_parts is None or match is None:  # both checked before: never in practice
+        raise Refused(f"{what} cannot be compared with INPUT_URI", "input-outside-input-uri")
+    bucket, prefix = allowed_parts
+    allowed = f"s3://{bucket}/{prefix}"
+    rule = f"batch input may only come from INPUT_URI {allowed!r} or a prefix under it"
+    if match["bucket"] != bucket:
+        raise Refused(
+            f"{what} is in bucket {match['bucket']!r}, not {bucket!r}: {rule}",
+            "input-outside-input-uri",
+            allowed_input_uri=allowed,
+        )
+    key = match["key"] or ""
+    segments = key.split("/")
+    if any(segment in (".", "..") for segment in segments) or "" in segments[:-1]:
+        raise Refused(
+            f"{what} has an empty, '.' or '..' path segment ('//', '/./', '/../'): {rule}",
+            "input-unsafe-path",
+            allowed_input_uri=allowed,
+        )
+    if not key.startswith(prefix):
+        raise Refused(
+            f"{what} is not under {allowed!r}: {rule}",
+            "input-outside-input-uri",
+            allowed_input_uri=allowed,
+        )
+
+
+def check_request(request: Request, config: Config, clock: datetime) -> None:
+    """Refuses a well-formed request the function does not trust (see :class:`Refused`)."""
+    check_time(request.time, clock, config.max_event_age_seconds)
+    if request.input_uri is not None:
+        check_input_uri(request.input_uri, config.input_uri)
 
 
 # --------------------------------------------------------------------------------------------
@@ -586,6 +717,23 @@ def handler(event: object, context: object = None) -> dict[str, str]:
         request = parse_event(event)
     except BadEvent as exc:
         log.log(logging.ERROR, "event rejected", status="rejected", error=str(exc))
+        return {"status": "rejected", "error": str(exc)}
+    try:
+        # the job name comes from the event's time only once that time is checked against the
+        # function's own clock; the input only from under INPUT_URI
+        check_request(request, config, now())
+    except Refused as exc:
+        log.log(
+            logging.ERROR,
+            "event refused",
+            status="rejected",
+            error=str(exc),
+            reason=exc.reason,
+            source=request.source,
+            scheduled_time=request.time.isoformat(),
+            input_uri=request.input_uri,
+            **exc.fields,
+        )
         return {"status": "rejected", "error": str(exc)}
     run = _Run(config, request, log)
     log.bind(

@@ -265,8 +265,17 @@ class DeployPipeline(Construct):
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="EndpointVolumeKey",
-                actions=["kms:CreateGrant", "kms:DescribeKey"],
+                actions=["kms:DescribeKey"],
                 resources=[self._lake.key.key_arn],
+            )
+        )
+        # Grants only for the endpoints' volumes (AWS resources), never to a person.
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="EndpointVolumeGrants",
+                actions=["kms:CreateGrant"],
+                resources=[self._lake.key.key_arn],
+                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
             )
         )
         return role

@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-# Key administration without key use: IAM administrators of the account can manage the key
-# (and so can never lock the account out), but encrypting or decrypting needs a usage statement.
+# Key administration without key use and without self-grant: IAM administrators of the account
+# manage the key (aliases, rotation, tags, enabling, scheduling deletion) but can neither use it,
+# nor create a grant to themselves (kms:CreateGrant), nor rewrite its policy (kms:PutKeyPolicy):
+# only the CDK deployment role (a stack update, reviewed like any change) and the account's root
+# user (the break-glass path) may change the key policy.
 _ADMIN_ACTIONS = [
     "kms:CancelKeyDeletion",
-    "kms:Create*",
-    "kms:Delete*",
+    "kms:CreateAlias",
+    "kms:DeleteAlias",
     "kms:Describe*",
     "kms:Disable*",
     "kms:Enable*",
     "kms:Get*",
     "kms:List*",
-    "kms:Put*",
-    "kms:Revoke*",
+    "kms:RetireGrant",
+    "kms:RevokeGrant",
     "kms:ScheduleKeyDeletion",
     "kms:TagResource",
     "kms:UntagResource",
@@ -32,17 +37,35 @@ _USE_ACTIONS = [
     "kms:GenerateDataKey*",
     "kms:ReEncrypt*",
 ]
+# The key actions that make a role one of the key's users (its identity policy grants them).
+KEY_USE_ACTIONS = frozenset(
+    {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKey*", "kms:ReEncrypt*"}
+)
+
+
+def deployment_role_arn(scope: Construct) -> str:
+    """The CDK bootstrap's CloudFormation execution role of ``scope``'s account and region (the
+    role CloudFormation deploys the stacks with), for the configured bootstrap qualifier."""
+    stack = cdk.Stack.of(scope)
+    qualifier = (
+        scope.node.try_get_context("@aws-cdk/core:bootstrapQualifier")
+        or cdk.DefaultStackSynthesizer.DEFAULT_QUALIFIER
+    )
+    name = f"cdk-{qualifier}-cfn-exec-role-{stack.account}-{stack.region}"
+    return f"arn:{stack.partition}:iam::{stack.account}:role/{name}"
 
 
 class PlatformKey(Construct):
     """A customer-managed KMS key for one purpose (data, or operations: logs, trail, topics).
 
     Defaults: automatic yearly rotation, an alias ``alias/<prefix>-<purpose>``, retained on
-    delete, and a key policy that grants administration to the account's IAM administrators and
-    *use* only to IAM roles whose name starts with ``<prefix>-`` (the platform's own roles, which
-    additionally need an identity policy: callers use the ``grant_*`` methods for that). AWS
-    services that write with the key (CloudWatch Logs, CloudTrail, ...) are added one by one with
-    :meth:`allow_service`, each with a condition that pins it to this account.
+    delete, and a key policy that grants administration (without use, grants or policy changes)
+    to the account's IAM administrators, policy changes to the CDK deployment role and the root
+    user only, and *use* to nobody until :meth:`allow_roles` names the exact role ARNs (the
+    platform's own roles, which additionally need an identity policy: callers use the
+    ``grant_*`` methods for that). AWS services that write with the key (CloudWatch Logs,
+    CloudTrail, ...) are added one by one with :meth:`allow_service`, each with a condition that
+    pins it to this account.
     """
 
     def __init__(
@@ -59,6 +82,7 @@ class PlatformKey(Construct):
         stack = cdk.Stack.of(self)
         self.prefix = prefix
         self._logs_allowed = False
+        root = f"arn:{stack.partition}:iam::{stack.account}:root"
         policy = iam.PolicyDocument(
             statements=[
                 iam.PolicyStatement(
@@ -69,30 +93,12 @@ class PlatformKey(Construct):
                     resources=["*"],
                 ),
                 iam.PolicyStatement(
-                    sid="UseByPlatformRoles",
+                    sid="KeyPolicyByDeploymentOrBreakGlass",
                     principals=[iam.AccountRootPrincipal()],
-                    actions=_USE_ACTIONS,
+                    actions=["kms:PutKeyPolicy"],
                     resources=["*"],
                     conditions={
-                        "ArnLike": {
-                            "aws:PrincipalArn": (
-                                f"arn:{stack.partition}:iam::{stack.account}:role/{prefix}-*"
-                            )
-                        }
-                    },
-                ),
-                iam.PolicyStatement(
-                    sid="GrantsForAwsResourcesOfPlatformRoles",
-                    principals=[iam.AccountRootPrincipal()],
-                    actions=["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"],
-                    resources=["*"],
-                    conditions={
-                        "Bool": {"kms:GrantIsForAWSResource": "true"},
-                        "ArnLike": {
-                            "aws:PrincipalArn": (
-                                f"arn:{stack.partition}:iam::{stack.account}:role/{prefix}-*"
-                            )
-                        },
+                        "ArnEquals": {"aws:PrincipalArn": [deployment_role_arn(self), root]}
                     },
                 ),
             ]
@@ -107,6 +113,35 @@ class PlatformKey(Construct):
             removal_policy=removal_policy,
             pending_window=cdk.Duration.days(30),
         )
+
+    def allow_roles(self, users: Iterable[str], granters: Iterable[str]) -> None:
+        """Let exactly the roles ``users`` (ARNs) use the key and ``granters`` create grants for
+        AWS resources (volumes of jobs, endpoints) with it; both also need an identity policy.
+        Call once, when every role is known (the stage does)."""
+        users, granters = sorted(set(users)), sorted(set(granters))
+        if users:
+            self.key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="UseByPlatformRoles",
+                    principals=[iam.AccountRootPrincipal()],
+                    actions=_USE_ACTIONS,
+                    resources=["*"],
+                    conditions={"ArnEquals": {"aws:PrincipalArn": users}},
+                )
+            )
+        if granters:
+            self.key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="GrantsForAwsResourcesOfPlatformRoles",
+                    principals=[iam.AccountRootPrincipal()],
+                    actions=["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"],
+                    resources=["*"],
+                    conditions={
+                        "Bool": {"kms:GrantIsForAWSResource": "true"},
+                        "ArnEquals": {"aws:PrincipalArn": granters},
+                    },
+                )
+            )
 
     @property
     def key_arn(self) -> str:

@@ -13,6 +13,11 @@ moto 5.2.5 gaps that the tests work around (see test_batch_scoring.py):
   "a concurrent invocation created it first" paths (ValidationException "Cannot create already
   existing model", ResourceInUse) and a throttling error are stubbed with botocore's ``Stubber``
   on the handler's own client. Everything else runs against moto.
+
+The handler's clock (``handler.now``) is replaced for every test by :class:`Clock` (autouse
+fixture ``clock``): the handler refuses events whose time lies too far from its clock, and the
+tests' events carry fixed times. A test moves the clock with ``clock.set(...)``; no test reads the
+real time.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import importlib.util
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +79,11 @@ SETTINGS = (
     "SUBNET_IDS",
     "SECURITY_GROUP_ID",
     "CAPTURE_URI",
+    "MAX_EVENT_AGE_SECONDS",
 )
+# The default reading of the handler's clock: 7 s after the 03:00 schedule of the tests' TIME
+# fired (EventBridge stamps a scheduled event with the scheduled time; Lambda runs a little later).
+CLOCK = "2026-11-22T03:00:07Z"
 
 
 @dataclass
@@ -126,6 +136,28 @@ def environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OUTPUT_URI", OUTPUT_URI)
     monkeypatch.setenv("KMS_KEY_ARN", KMS_KEY_ARN)
     monkeypatch.setenv("MODEL_PREFIX", PREFIX)
+
+
+@dataclass
+class Clock:
+    """Stands in for ``handler.now``: returns the moment the test set."""
+
+    moment: datetime
+
+    def set(self, text: str) -> datetime:
+        self.moment = datetime.fromisoformat(text).astimezone(UTC)
+        return self.moment
+
+    def __call__(self) -> datetime:
+        return self.moment
+
+
+@pytest.fixture(autouse=True)
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """The handler's clock, at CLOCK unless the test sets it."""
+    fake = Clock(datetime.fromisoformat(CLOCK))
+    monkeypatch.setattr(handler_module, "now", fake)
+    return fake
 
 
 # Creating a boto3 client costs 0.1-0.2 s (the SageMaker model is large), so the test's clients

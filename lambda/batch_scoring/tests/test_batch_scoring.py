@@ -15,7 +15,7 @@ import os
 import subprocess
 import sys
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import batch_scoring_handler as handler
@@ -37,6 +37,14 @@ SUBNETS = ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"]
 SECURITY_GROUP = "sg-0a1b2c3d4e5f67890"
 TIME = "2026-11-22T03:00:00Z"
 JOB = f"{PREFIX}-20261122-0300"
+# The handler's clock (conftest's ``clock`` fixture) reads 2026-11-22T03:00:07Z unless a test sets
+# it: the events below carry fixed times, and the handler refuses times far from its clock.
+NEXT_DAY = "2026-11-23T03:00:00Z"
+NEXT_DAY_CLOCK = "2026-11-23T03:00:05Z"
+MANUAL_TIME = "2026-11-22T10:15:42Z"
+MANUAL_CLOCK = "2026-11-22T10:15:44Z"
+CLOCK = "2026-11-22T03:00:07Z"  # conftest's default
+REAL_NOW = handler.now  # the handler's own clock, taken before the autouse fixture replaces it
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -57,7 +65,7 @@ def scheduled(time: str = TIME, event_id: str | None = None) -> dict[str, Any]:
     }
 
 
-def manual(detail: Any = None, time: str = "2026-11-22T10:15:42Z") -> dict[str, Any]:
+def manual(detail: Any = None, time: str = MANUAL_TIME) -> dict[str, Any]:
     """A manual request as ``aws events put-events`` delivers it."""
     event: dict[str, Any] = {
         "version": "0",
@@ -197,12 +205,13 @@ def test_no_approved_version_skips(aws, capsys, statuses):
     assert line["status"] == "skipped"
 
 
-def test_a_later_schedule_reuses_the_model_and_starts_a_second_job(aws, sent, capsys):
+def test_a_later_schedule_reuses_the_model_and_starts_a_second_job(aws, sent, capsys, clock):
     arn = approved(aws)
     assert handler.handler(scheduled(), None)["status"] == "started"
     capsys.readouterr()
+    clock.set(NEXT_DAY_CLOCK)
 
-    result = handler.handler(scheduled("2026-11-23T03:00:00Z"), None)
+    result = handler.handler(scheduled(NEXT_DAY), None)
 
     assert result == {
         "status": "started",
@@ -219,12 +228,13 @@ def test_a_later_schedule_reuses_the_model_and_starts_a_second_job(aws, sent, ca
     assert any(line.get("model_created") is False for line in log_lines(capsys))
 
 
-def test_a_newly_approved_version_gets_its_own_model(aws):
+def test_a_newly_approved_version_gets_its_own_model(aws, clock):
     approved(aws)
     assert handler.handler(scheduled(), None)["model_name"] == f"{PREFIX}-v1"
     newer = approved(aws)
+    clock.set(NEXT_DAY_CLOCK)
 
-    result = handler.handler(scheduled("2026-11-23T03:00:00Z"), None)
+    result = handler.handler(scheduled(NEXT_DAY), None)
 
     assert result["model_name"] == f"{PREFIX}-v2"
     assert result["model_package_arn"] == newer
@@ -266,7 +276,7 @@ def test_seconds_and_zones_map_to_the_same_utc_minute(aws):
     assert again["transform_job_name"] == JOB
 
 
-def test_vpc_settings_end_up_on_the_model(aws, monkeypatch, sent):
+def test_vpc_settings_end_up_on_the_model(aws, monkeypatch, sent, clock):
     monkeypatch.setenv("SUBNET_IDS", ", ".join(SUBNETS))
     monkeypatch.setenv("SECURITY_GROUP_ID", SECURITY_GROUP)
     approved(aws)
@@ -277,7 +287,8 @@ def test_vpc_settings_end_up_on_the_model(aws, monkeypatch, sent):
     assert aws.model(f"{PREFIX}-v1")["VpcConfig"] == vpc
     assert sent_params(sent, "CreateModel")[0]["EnableNetworkIsolation"] is True
     # and the model is reused by the next run with the same settings
-    assert handler.handler(scheduled("2026-11-23T03:00:00Z"), None)["status"] == "started"
+    clock.set(NEXT_DAY_CLOCK)
+    assert handler.handler(scheduled(NEXT_DAY), None)["status"] == "started"
     assert len(sent_params(sent, "CreateModel")) == 1
 
 
@@ -325,9 +336,10 @@ def test_local_storage_families(instance_type, local):
     assert handler.has_local_storage(instance_type) is local
 
 
-def test_a_manual_request_can_score_another_prefix(aws, capsys):
+def test_a_manual_request_can_score_a_prefix_under_the_input_uri(aws, capsys, clock):
     approved(aws)
-    other = f"s3://{BUCKET}/scoring/backfill/2026-11/"
+    clock.set(MANUAL_CLOCK)
+    other = f"{INPUT_URI}backfill/2026-11/"
 
     result = handler.handler(manual({"input_uri": other}), None)
 
@@ -340,9 +352,10 @@ def test_a_manual_request_can_score_another_prefix(aws, capsys):
     assert line["input_uri"] == other
 
 
-def test_a_manual_request_may_name_its_projects_model_package_group(aws):
+def test_a_manual_request_may_name_its_projects_model_package_group(aws, clock):
     """Each project's EventBridge rule matches only requests naming its own group."""
     approved(aws)
+    clock.set(MANUAL_CLOCK)
     result = handler.handler(manual({"model_package_group": "mlops-dev-churn-models"}), None)
     assert result["status"] == "started"
     bad = handler.handler(manual({"model_package_group": "not a group!"}), None)
@@ -350,8 +363,9 @@ def test_a_manual_request_may_name_its_projects_model_package_group(aws):
 
 
 @pytest.mark.parametrize("detail", [None, {}])
-def test_a_manual_request_without_override_scores_the_input_uri(aws, detail):
+def test_a_manual_request_without_override_scores_the_input_uri(aws, clock, detail):
     approved(aws)
+    clock.set(MANUAL_CLOCK)
     result = handler.handler(manual(detail), None)
     job = aws.job(result["transform_job_name"])
     assert job["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"] == INPUT_URI
@@ -399,12 +413,14 @@ def test_capture_uri_makes_the_job_capture_its_data(aws, monkeypatch, sent, caps
     assert line["capture_uri"] == CAPTURE_URI
 
 
-def test_capture_goes_to_the_same_prefix_for_every_job(aws, monkeypatch):
+def test_capture_goes_to_the_same_prefix_for_every_job(aws, monkeypatch, clock):
     """Model Monitor reads one capture prefix; SageMaker adds the date path under it."""
     monkeypatch.setenv("CAPTURE_URI", CAPTURE_URI)
     approved(aws)
-    handler.handler(scheduled(), None)
-    handler.handler(scheduled("2026-11-23T03:00:00Z"), None)
+    assert handler.handler(scheduled(), None)["status"] == "started"
+    clock.set(NEXT_DAY_CLOCK)
+    assert handler.handler(scheduled(NEXT_DAY), None)["status"] == "started"
+    assert len(aws.job_names()) == 2
     for name in aws.job_names():
         assert aws.job(name)["DataCaptureConfig"]["DestinationS3Uri"] == CAPTURE_URI
 
@@ -466,13 +482,14 @@ def test_an_existing_model_built_differently_is_reported_not_used(aws, capsys):
     assert line["status"] == "failed"
 
 
-def test_changed_vpc_settings_are_reported(aws, monkeypatch):
+def test_changed_vpc_settings_are_reported(aws, monkeypatch, clock):
     approved(aws)
     assert handler.handler(scheduled(), None)["status"] == "started"  # model without VPC
     monkeypatch.setenv("SUBNET_IDS", SUBNETS[0])
     monkeypatch.setenv("SECURITY_GROUP_ID", SECURITY_GROUP)
+    clock.set(NEXT_DAY_CLOCK)
 
-    result = handler.handler(scheduled("2026-11-23T03:00:00Z"), None)
+    result = handler.handler(scheduled(NEXT_DAY), None)
 
     assert result["status"] == "failed"
     assert "has the VPC settings None" in result["error"]
@@ -565,6 +582,329 @@ def test_bad_event_is_rejected_without_raising(aws, capsys, event, error):
     assert lines[0]["model_package_group"] == GROUP
 
 
+# -- trust: the event's time against the function's clock ----------------------------------------
+#
+# The job name comes from the event's time, so a forged or replayed event must not choose it: the
+# handler refuses a time more than MAX_EVENT_AGE_SECONDS (default 900) before its own clock or
+# more than 300 s after it, before any AWS call.
+
+
+def assert_refused(
+    result: dict[str, Any],
+    aws: Any,
+    sent: list[tuple[str, dict[str, Any]]],
+    capsys: pytest.CaptureFixture[str],
+    reason: str,
+    error: str,
+) -> dict[str, Any]:
+    """Rejected, nothing called or created, one ERROR line with the reason; returns the line."""
+    assert result["status"] == "rejected"
+    assert error in result["error"]
+    assert sent == []  # refused before any SageMaker call
+    assert aws.model_names() == []
+    assert aws.job_names() == []
+    [line] = log_lines(capsys)
+    assert line["level"] == "ERROR"
+    assert line["status"] == "rejected"
+    assert line["reason"] == reason
+    assert line["error"] == result["error"]
+    return line
+
+
+def _scheduled_at(time: str) -> dict[str, Any]:
+    return scheduled(time)
+
+
+def _manual_at(time: str) -> dict[str, Any]:
+    return manual(None, time)
+
+
+@pytest.mark.parametrize("make", [_scheduled_at, _manual_at], ids=["scheduled", "manual"])
+def test_a_future_time_is_refused_and_cannot_preempt_the_run_it_names(
+    aws, sent, capsys, clock, make
+):
+    """A forged event a day early would otherwise take the name of tomorrow's scheduled run."""
+    approved(aws)
+    clock.set("2026-11-21T03:00:07Z")
+
+    result = handler.handler(make(TIME), None)
+
+    line = assert_refused(
+        result, aws, sent, capsys, "event-in-the-future", "is 86393 s after the function's clock"
+    )
+    assert "more than the 300 s allowed" in result["error"]
+    assert line["scheduled_time"] == "2026-11-22T03:00:00+00:00"
+    assert line["clock_time"] == "2026-11-21T03:00:07+00:00"
+    assert "transform_job_name" not in line
+    # a day later the real schedule starts its job: nothing took its name
+    clock.set(CLOCK)
+    assert handler.handler(scheduled(), None) == {
+        "status": "started",
+        "transform_job_name": JOB,
+        "model_package_arn": f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:model-package/{GROUP}/1",
+        "model_name": f"{PREFIX}-v1",
+    }
+
+
+@pytest.mark.parametrize("make", [_scheduled_at, _manual_at], ids=["scheduled", "manual"])
+def test_a_stale_time_is_refused(aws, sent, capsys, clock, make):
+    """An event older than the tolerance (replayed much later, or forged with a past time)."""
+    approved(aws)
+    clock.set("2026-11-22T03:15:01Z")  # 901 s after TIME
+
+    result = handler.handler(make(TIME), None)
+
+    line = assert_refused(
+        result, aws, sent, capsys, "event-too-old", "is 901 s before the function's clock"
+    )
+    assert "more than MAX_EVENT_AGE_SECONDS=900" in result["error"]
+    assert line["clock_time"] == "2026-11-22T03:15:01+00:00"
+
+
+def test_a_past_run_replayed_hours_later_is_refused_not_rerun(aws, sent, capsys, clock):
+    approved(aws)
+    event = scheduled()
+    assert handler.handler(event, None)["status"] == "started"
+    clock.set("2026-11-22T09:00:00Z")
+    sent.clear()
+    capsys.readouterr()
+
+    result = handler.handler(event, None)
+
+    assert result["status"] == "rejected"
+    assert "is 21600 s before the function's clock" in result["error"]
+    assert sent == []
+    assert aws.job_names() == [JOB]
+    assert log_lines(capsys)[-1]["reason"] == "event-too-old"
+
+
+@pytest.mark.parametrize(
+    ("event_time", "clock_time", "status"),
+    [
+        pytest.param(TIME, "2026-11-22T03:15:00Z", "started", id="exactly-900s-old"),
+        pytest.param(TIME, "2026-11-22T03:15:01Z", "rejected", id="901s-old"),
+        pytest.param(TIME, "2026-11-22T02:55:00Z", "started", id="exactly-300s-ahead"),
+        pytest.param(TIME, "2026-11-22T02:54:59Z", "rejected", id="301s-ahead"),
+        pytest.param(
+            "2026-11-22T03:00:00.000001Z", "2026-11-22T02:55:00Z", "rejected", id="just-over-300s"
+        ),
+        pytest.param(TIME, TIME, "started", id="on-time"),
+        pytest.param("2026-11-22T04:00:00+01:00", "2026-11-22T03:15:00Z", "started", id="offset"),
+    ],
+)
+def test_the_limits_themselves_are_accepted(aws, clock, event_time, clock_time, status):
+    approved(aws)
+    clock.set(clock_time)
+
+    result = handler.handler(scheduled(event_time), None)
+
+    assert result["status"] == status
+    assert aws.job_names() == ([JOB] if status == "started" else [])
+    if event_time.endswith(".000001Z"):
+        assert "is 300.000001 s after the function's clock" in result["error"]
+
+
+@pytest.mark.parametrize(
+    ("setting", "limit"), [("60", 60), ("3600", 3600), ("", 900), ("0120", 120)]
+)
+def test_max_event_age_seconds_sets_the_tolerance(aws, monkeypatch, clock, setting, limit):
+    monkeypatch.setenv("MAX_EVENT_AGE_SECONDS", setting)
+    approved(aws)
+    base = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
+
+    clock.set((base + timedelta(seconds=limit + 1)).isoformat())
+    late = handler.handler(scheduled(), None)
+    clock.set((base + timedelta(seconds=limit)).isoformat())
+    in_time = handler.handler(scheduled(), None)
+
+    assert late["status"] == "rejected"
+    assert f"more than MAX_EVENT_AGE_SECONDS={limit}" in late["error"]
+    assert in_time["status"] == "started"
+    # the future limit does not follow the setting
+    clock.set("2026-11-22T02:54:59Z")
+    assert handler.handler(scheduled(), None)["status"] == "rejected"
+
+
+def test_the_same_scheduled_event_delivered_twice_within_the_tolerance_starts_one_job(
+    aws, sent, capsys, clock
+):
+    """EventBridge delivers at least once and retries late deliveries: same name, one job."""
+    approved(aws)
+    event = scheduled()
+    first = handler.handler(event, None)  # 7 s after the schedule fired
+    clock.set("2026-11-22T03:14:59Z")  # delivered again, almost 15 minutes later
+    capsys.readouterr()
+
+    again = handler.handler(event, None)
+    redelivered = handler.handler({**event, "id": str(uuid.uuid4())}, None)
+
+    assert first["status"] == "started"
+    assert again["status"] == redelivered["status"] == "already-started"
+    assert again["transform_job_name"] == redelivered["transform_job_name"] == JOB
+    assert aws.job_names() == [JOB]
+    assert len(sent_params(sent, "CreateTransformJob")) == 1
+    assert [line["status"] for line in log_lines(capsys)] == ["already-started"] * 2
+
+
+def test_the_clock_is_read_once_per_invocation_after_validation(aws, monkeypatch):
+    """A malformed event is rejected without the clock; a valid one reads it exactly once."""
+    readings: list[datetime] = []
+
+    def counting_now() -> datetime:
+        readings.append(datetime(2026, 11, 22, 3, 0, 7, tzinfo=UTC))
+        return readings[-1]
+
+    monkeypatch.setattr(handler, "now", counting_now)
+    approved(aws)
+    assert handler.handler(scheduled("22/11/2026 03:00"), None)["status"] == "rejected"
+    assert readings == []
+    assert handler.handler(scheduled(), None)["status"] == "started"
+    assert len(readings) == 1
+
+
+def test_the_real_clock_is_utc_and_current():
+    before = datetime.now(UTC)
+    reading = REAL_NOW()
+    after = datetime.now(UTC)
+    assert reading.tzinfo is UTC
+    assert before <= reading <= after
+
+
+# -- trust: batch input only from under INPUT_URI --------------------------------------------------
+
+OTHER_BUCKET = f"mlops-dev-raw-{ACCOUNT}"
+
+
+@pytest.mark.parametrize(
+    ("input_uri", "reason", "error"),
+    [
+        pytest.param(
+            f"s3://{OTHER_BUCKET}/scoring/input/",
+            "input-outside-input-uri",
+            f"is in bucket {OTHER_BUCKET!r}, not {BUCKET!r}",
+            id="other-bucket",
+        ),
+        pytest.param(
+            f"s3://mlops-dev-artifacts-{ACCOUNT}/models/",
+            "input-outside-input-uri",
+            f"is in bucket 'mlops-dev-artifacts-{ACCOUNT}'",
+            id="artifacts-bucket",
+        ),
+        pytest.param(
+            f"s3://{BUCKET}/scoring/input-other/",
+            "input-outside-input-uri",
+            f"is not under {INPUT_URI!r}",
+            id="sibling-prefix",
+        ),
+        pytest.param(
+            # as an S3 prefix this would also match scoring/input-other/...
+            f"s3://{BUCKET}/scoring/input",
+            "input-outside-input-uri",
+            "is not under",
+            id="input-uri-without-slash",
+        ),
+        pytest.param(
+            f"s3://{BUCKET}/scoring/", "input-outside-input-uri", "is not under", id="parent"
+        ),
+        pytest.param(
+            f"s3://{BUCKET}/scoring/output/", "input-outside-input-uri", "is not under", id="output"
+        ),
+        pytest.param(f"s3://{BUCKET}", "input-outside-input-uri", "is not under", id="bucket"),
+        pytest.param(
+            f"{INPUT_URI}../output/", "input-unsafe-path", "'.' or '..' path segment", id="dotdot"
+        ),
+        pytest.param(
+            f"{INPUT_URI}2026/../../output/", "input-unsafe-path", "('//', '/./', '/../')", id="up2"
+        ),
+        pytest.param(f"{INPUT_URI}..", "input-unsafe-path", "path segment", id="trailing-dotdot"),
+        pytest.param(f"{INPUT_URI}./2026/", "input-unsafe-path", "path segment", id="dot"),
+        pytest.param(f"{INPUT_URI}/2026/", "input-unsafe-path", "path segment", id="double-slash"),
+        pytest.param(f"{INPUT_URI}2026//x/", "input-unsafe-path", "path segment", id="inner-slash"),
+        pytest.param(
+            f"s3://{BUCKET}//scoring/input/",
+            "input-unsafe-path",
+            "path segment",
+            id="leading-slash",
+        ),
+    ],
+)
+def test_a_manual_input_outside_the_input_uri_is_refused(
+    aws, sent, capsys, clock, input_uri, reason, error
+):
+    approved(aws)
+    clock.set(MANUAL_CLOCK)
+
+    result = handler.handler(manual({"input_uri": input_uri}), None)
+
+    line = assert_refused(result, aws, sent, capsys, reason, error)
+    assert f"batch input may only come from INPUT_URI {INPUT_URI!r}" in result["error"]
+    assert line["input_uri"] == input_uri
+    assert line["source"] == "mlops.manual"
+
+
+@pytest.mark.parametrize(
+    "input_uri",
+    [
+        INPUT_URI,
+        f"{INPUT_URI}2026-11/",
+        f"{INPUT_URI}2026-11",  # a key prefix, still under INPUT_URI
+        f"{INPUT_URI}2026-11/part-0001.csv",
+        f"{INPUT_URI}v1.2/..data/",  # dots inside names are not '.' or '..' segments
+    ],
+)
+def test_a_manual_input_under_the_input_uri_is_scored_exactly(aws, sent, clock, input_uri):
+    approved(aws)
+    clock.set(MANUAL_CLOCK)
+
+    result = handler.handler(manual({"input_uri": input_uri}), None)
+
+    assert result["status"] == "started"
+    [request] = sent_params(sent, "CreateTransformJob")
+    assert request["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"] == input_uri
+    job = aws.job(result["transform_job_name"])
+    assert job["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"] == input_uri
+
+
+@pytest.mark.parametrize(
+    ("configured", "requested", "accepted"),
+    [
+        ("s3://b/in/", "s3://b/in/", True),
+        ("s3://b/in/", "s3://b/in/x/", True),
+        ("s3://b/in/", "s3://b/in-other/", False),
+        ("s3://b/in/", "s3://b/in", False),
+        ("s3://b/in/", "s3://c/in/", False),
+        ("s3://b/in/", "s3://b/in/../in/", False),
+        ("s3://b/in/", "s3://b/in/./", False),
+        ("s3://b/in/", "s3://b/in//", False),
+        # INPUT_URI without its trailing slash: compared as s3://b/in/
+        ("s3://b/in", "s3://b/in", True),  # INPUT_URI itself
+        ("s3://b/in", "s3://b/in/", True),
+        ("s3://b/in", "s3://b/in/x/", True),
+        ("s3://b/in", "s3://b/in-other/", False),
+        ("s3://b/in", "s3://b/inx", False),
+        # the whole bucket
+        ("s3://b", "s3://b/anything/", True),
+        ("s3://b/", "s3://b", True),
+        ("s3://b", "s3://c/anything/", False),
+        ("s3://b", "s3://b/x/../y/", False),
+    ],
+)
+def test_check_input_uri(configured, requested, accepted):
+    if accepted:
+        handler.check_input_uri(requested, configured)
+    else:
+        with pytest.raises(handler.Refused):
+            handler.check_input_uri(requested, configured)
+
+
+def test_a_scheduled_event_always_scores_the_input_uri(aws, monkeypatch):
+    monkeypatch.setenv("INPUT_URI", f"s3://{BUCKET}/scoring/input")  # no trailing slash
+    approved(aws)
+    assert handler.handler(scheduled(), None)["status"] == "started"
+    source = aws.job(JOB)["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]
+    assert source == f"s3://{BUCKET}/scoring/input"
+
+
 # -- configuration -------------------------------------------------------------------------------
 
 
@@ -631,6 +971,7 @@ def test_every_invalid_setting_is_named(aws, monkeypatch):
         "SUBNET_IDS": "subnet-0123456789abcdef0,vpc-123",
         "SECURITY_GROUP_ID": "default",
         "CAPTURE_URI": "capture/",
+        "MAX_EVENT_AGE_SECONDS": "15m",
     }
     for name, value in bad.items():
         monkeypatch.setenv(name, value)
@@ -650,6 +991,27 @@ def test_bad_instance_count_fails(aws, monkeypatch, count):
     result = handler.handler(scheduled(), None)
     assert result["status"] == "failed"
     assert f"INSTANCE_COUNT={count!r} is not an integer from 1 to 100" in result["error"]
+
+
+@pytest.mark.parametrize("value", ["59", "3601", "0", "-1", "1.5", "15m", " 900", "x"])
+def test_bad_max_event_age_is_a_configuration_error(aws, capsys, monkeypatch, value):
+    monkeypatch.setenv("MAX_EVENT_AGE_SECONDS", value)
+    approved(aws)
+
+    result = handler.handler(scheduled(), None)
+
+    assert result == {
+        "status": "failed",
+        "error": (
+            f"configuration error: MAX_EVENT_AGE_SECONDS={value!r} is not an integer from 60 "
+            "to 3600"
+        ),
+    }
+    assert aws.model_names() == []
+    assert aws.job_names() == []
+    [line] = log_lines(capsys)
+    assert line["level"] == "ERROR"
+    assert line["status"] == "failed"
 
 
 def test_bad_configuration_is_logged_at_cold_start():

@@ -1,0 +1,703 @@
+"""Verify a release before it is deployed (the deploy pipeline's "Invoke Lambda" action
+``VerifyRelease``, before the staging deployment and again before the production deployment).
+
+A model version's files live in the project's versioned artifacts bucket; whoever can write
+there could swap the model or loosen its baseline while an approval waits, and whoever can start
+the deploy pipeline chooses its variables. The training pipeline recorded, at registration, the
+version and SHA-256 of the model artifact and of the open-monitoring baseline in the version's
+customer metadata (``lambda/fingerprint``). This function checks, in order:
+
+1. ``same-group``: UserParameters ``model_package_arn`` is a version of MODEL_PACKAGE_GROUP, in
+   the function's own partition, region and account (from ``context.invoked_function_arn``),
+   and DescribeModelPackage says the same group;
+2. ``approved``: its ModelApprovalStatus is ``Approved``;
+3. ``fingerprinted``: its customer metadata holds ModelArtifactSha256, ModelArtifactVersion,
+   MonitoringBaselineSha256 and MonitoringBaselineVersion (the last two ``none`` exactly when
+   the version has no ``MonitoringBaseline``);
+4. ``model-unchanged``: ``InferenceSpecification.Containers[0].ModelDataUrl``, an object of
+   ARTIFACTS_BUCKET, is still the recorded version (HeadObject), and that version's SHA-256
+   (GetObject with the VersionId, streamed in 1 MiB chunks) is the recorded one;
+5. ``baseline-unchanged``: the same for the version's ``MonitoringBaseline`` (passes when none);
+6. ``baselines-match``: every baseline variable the pipeline passes equals what the registry
+   says (the DriftCheckBaselines as ``lambda/deploy_router`` maps them, and the
+   ``MonitoringBaseline`` customer metadata; ``none`` when absent).
+
+The first three stop at their first failure; the last three are all run. The outcome is reported
+with PutJobSuccessResult or PutJobFailureResult (naming each failed check and what differed),
+never raised; an AWS error while reading the registry or the bucket is that check's failure (an
+unverifiable release is not deployed). A malformed job, or a missing or invalid setting, is
+logged and reported as a failure if the event has a job id, else answered with
+``{"status": "rejected"}``. Only a failure to report (PutJob*Result) is raised, so that Lambda's
+retry can report again. The event is never logged: CodePipeline puts temporary artifact
+credentials in it. Standard library and boto3 only: packaged with a plain ``Code.from_asset``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import boto3
+from botocore.config import Config as BotoConfig
+from botocore.exceptions import BotoCoreError, ClientError
+from platform_events import BUCKET_NAME, s3_uri_problem
+from platform_events import BadInput as BadJob
+from platform_events import get_object as _get_object
+from platform_events import get_string as _get_string
+from platform_events import json_type as _json_type
+from platform_fingerprint import (
+    BASELINE_SHA256_KEY,
+    BASELINE_VERSION_KEY,
+    CHUNK_SIZE,
+    MODEL_SHA256_KEY,
+    MODEL_VERSION_KEY,
+    NONE,
+    SHA256_HEX,
+    NotFingerprintable,
+    current_version,
+    sha256_of_version,
+    split_s3_uri,
+)
+from platform_logging import InvocationLog, structured_logger
+from platform_runtime import ConfigError, report_bad_config_at_cold_start
+from platform_runtime import error_fields as _error_fields
+
+APPROVED: Final = "Approved"
+STAGES: Final = ("staging", "prod")
+CHECKS: Final = (
+    "same-group",
+    "approved",
+    "fingerprinted",
+    "model-unchanged",
+    "baseline-unchanged",
+    "baselines-match",
+)
+PARAMETER_KEYS: Final = ("stage", "model_package_arn", "baselines")
+MONITORING_BASELINE: Final = "MonitoringBaseline"  # the version's customer metadata property
+# The Model Monitor baselines, as the deploy pipeline's variables: (variable, path in
+# DescribeModelPackage's DriftCheckBaselines to the source whose S3Uri it carries). The same
+# mapping as lambda/deploy_router/handler.py, which sets these variables (kept in step by the
+# tests, not imported: each function ships on its own).
+_BASELINE_SOURCES: Final[tuple[tuple[str, tuple[str, str]], ...]] = (
+    ("DataQualityStatistics", ("ModelDataQuality", "Statistics")),
+    ("DataQualityConstraints", ("ModelDataQuality", "Constraints")),
+    ("ModelQualityConstraints", ("ModelQuality", "Constraints")),
+    ("BiasConfig", ("Bias", "ConfigFile")),
+    ("BiasConstraints", ("Bias", "PostTrainingConstraints")),
+    ("ExplainabilityConfig", ("Explainability", "ConfigFile")),
+    ("ExplainabilityConstraints", ("Explainability", "Constraints")),
+)
+# Every baseline variable UserParameters.baselines must hold, in the order they are compared.
+BASELINE_VARIABLES: Final[tuple[str, ...]] = (
+    *(name for name, _ in _BASELINE_SOURCES),
+    MONITORING_BASELINE,
+)
+VARIABLE_VALUE_MAX: Final = 1000  # a CodePipeline variable value's limit
+MESSAGE_MAX: Final = 5000  # FailureDetails.message
+SUMMARY_MAX: Final = 2048  # ExecutionDetails.summary
+SHOWN_MAX: Final = 200  # characters of a value quoted in a message
+
+_JOB_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_GROUP_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+# A versioned model package: arn:<partition>:sagemaker:<region>:<account>:model-package/<group>/<n>
+_MODEL_PACKAGE_ARN = re.compile(
+    r"arn:(?P<partition>aws[a-z-]*):sagemaker:(?P<region>[a-z0-9-]{1,32}):(?P<account>[0-9]{12}):"
+    r"model-package/(?P<group>[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62})/(?P<version>[1-9][0-9]{0,9})"
+)
+# The function's own ARN, maybe qualified by a version or an alias.
+_FUNCTION_ARN = re.compile(
+    r"arn:(?P<partition>aws[a-z-]*):lambda:(?P<region>[a-z0-9-]{1,32}):(?P<account>[0-9]{12}):"
+    r"function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9$_-]{1,128})?"
+)
+
+# --------------------------------------------------------------------------------------------
+# Structured logging: one JSON object per line on stdout (CloudWatch Logs keeps it as is).
+
+
+LOGGER = structured_logger("release_check")
+
+
+class _Log(InvocationLog):
+    """The invocation's logger: every line carries the bound fields (job_id, stage, ...)."""
+
+    logger = LOGGER
+
+
+def _show(value: object, limit: int = SHOWN_MAX) -> str:
+    """A value for a message: its repr, cut short."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# --------------------------------------------------------------------------------------------
+# Configuration
+
+
+@dataclass(frozen=True)
+class Config:
+    model_package_group: str
+    artifacts_bucket: str
+
+
+def load_config(env: Mapping[str, str]) -> Config:
+    """Reads and checks the environment; raises ConfigError naming every problem at once."""
+    problems: list[str] = []
+    group = env.get("MODEL_PACKAGE_GROUP", "")
+    if not group:
+        problems.append("MODEL_PACKAGE_GROUP is not set (the project's model package group)")
+    elif not _GROUP_NAME.fullmatch(group):
+        problems.append(
+            f"MODEL_PACKAGE_GROUP={group!r} is not a model package group name "
+            "(letters, digits and hyphens, at most 63 characters)"
+        )
+    bucket = env.get("ARTIFACTS_BUCKET", "")
+    if not bucket:
+        problems.append(
+            "ARTIFACTS_BUCKET is not set (the project's versioned artifacts bucket, where the "
+            "fingerprinted files live)"
+        )
+    elif not BUCKET_NAME.fullmatch(bucket):
+        problems.append(f"ARTIFACTS_BUCKET={bucket!r} is not an S3 bucket name")
+    if problems:
+        raise ConfigError("; ".join(problems))
+    return Config(group, bucket)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Where the function runs: a released version must be of the same account and region."""
+
+    partition: str
+    region: str
+    account: str
+
+
+def identity_of(context: object) -> Identity:
+    """The function's partition, region and account, from its own ARN in the invocation
+    context; raises ConfigError if the context has none (only outside Lambda)."""
+    arn = getattr(context, "invoked_function_arn", None)
+    match = _FUNCTION_ARN.fullmatch(arn) if isinstance(arn, str) else None
+    if match is None:
+        raise ConfigError(
+            "the invocation context has no Lambda function ARN (context.invoked_function_arn, "
+            f"got {_show(arn)}): the function cannot tell its own account and region"
+        )
+    return Identity(match["partition"], match["region"], match["account"])
+
+
+# --------------------------------------------------------------------------------------------
+# The job
+
+
+@dataclass(frozen=True)
+class Job:
+    stage: str
+    model_package_arn: str
+    arn_partition: str
+    arn_region: str
+    arn_account: str
+    arn_group: str  # as the ARN writes it (SageMaker writes it in lower case)
+    baselines: dict[str, str]  # every name of BASELINE_VARIABLES
+
+
+def job_id_of(event: object) -> str | None:
+    """The job id if the event carries a well-formed one (only then can it be reported)."""
+    if not isinstance(event, dict):
+        return None
+    job = event.get("CodePipeline.job")
+    if not isinstance(job, dict):
+        return None
+    job_id = job.get("id")
+    if isinstance(job_id, str) and _JOB_ID.fullmatch(job_id):
+        return job_id
+    return None
+
+
+def _parse_baselines(parameters: Mapping[str, Any]) -> dict[str, str]:
+    path = "UserParameters.baselines"
+    baselines = _get_object(parameters, "baselines", path)
+    unknown = [name for name in baselines if name not in BASELINE_VARIABLES]
+    if unknown:
+        raise BadJob(
+            f"{path} has unknown names {', '.join(map(_show, unknown))} (it takes "
+            f"{', '.join(BASELINE_VARIABLES)})"
+        )
+    missing = [name for name in BASELINE_VARIABLES if name not in baselines]
+    if missing:
+        raise BadJob(
+            f"{path} misses {', '.join(missing)} (every baseline variable is compared: pass "
+            '"#{variables.<name>}" for each)'
+        )
+    return {
+        name: _get_string(baselines, name, f"{path}.{name}", VARIABLE_VALUE_MAX)
+        for name in BASELINE_VARIABLES
+    }
+
+
+def parse_job(event: object) -> Job:
+    """Validates the job and its UserParameters strictly; raises BadJob naming the field."""
+    if not isinstance(event, dict):
+        raise BadJob(f"the event must be a JSON object, got {_json_type(event)}")
+    job = _get_object(event, "CodePipeline.job", "CodePipeline.job")
+    data = _get_object(job, "data", "CodePipeline.job.data")
+    action = _get_object(data, "actionConfiguration", "CodePipeline.job.data.actionConfiguration")
+    configuration = _get_object(
+        action, "configuration", "CodePipeline.job.data.actionConfiguration.configuration"
+    )
+    raw = _get_string(configuration, "UserParameters", "UserParameters", 100_000)
+    try:
+        parameters = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise BadJob(f"UserParameters is not valid JSON: {exc}") from None
+    if not isinstance(parameters, dict):
+        raise BadJob(f"UserParameters must be a JSON object, got {_json_type(parameters)}")
+    unknown = [key for key in parameters if key not in PARAMETER_KEYS]
+    if unknown:
+        raise BadJob(
+            f"UserParameters has unknown keys {', '.join(map(_show, unknown))} (it takes "
+            f"{', '.join(PARAMETER_KEYS)})"
+        )
+    stage = _get_string(parameters, "stage", "UserParameters.stage", 64)
+    if stage not in STAGES:
+        raise BadJob(f"UserParameters.stage {_show(stage)} is not one of {', '.join(STAGES)}")
+    arn = _get_string(parameters, "model_package_arn", "UserParameters.model_package_arn")
+    match = _MODEL_PACKAGE_ARN.fullmatch(arn)
+    if match is None:
+        raise BadJob(
+            f"UserParameters.model_package_arn {_show(arn)} is not a versioned model package "
+            "ARN (was the pipeline started without the ModelPackageArn variable?)"
+        )
+    baselines = _parse_baselines(parameters)
+    return Job(
+        stage=stage,
+        model_package_arn=arn,
+        arn_partition=match["partition"],
+        arn_region=match["region"],
+        arn_account=match["account"],
+        arn_group=match["group"],
+        baselines=baselines,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# AWS clients, made at first use (tests start moto and set the environment first)
+
+_BOTO_CONFIG: Final = BotoConfig(
+    retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=20
+)
+_CLIENTS: dict[str, Any] = {}
+
+
+def _client(service: str) -> Any:
+    if service not in _CLIENTS:
+        _CLIENTS[service] = boto3.client(service, config=_BOTO_CONFIG)
+    return _CLIENTS[service]
+
+
+def _describe_error(exc: BaseException) -> str:
+    fields = _error_fields(exc)
+    return f"{fields['error_code']}: {fields['error']}"
+
+
+# --------------------------------------------------------------------------------------------
+# The checks
+
+
+@dataclass(frozen=True)
+class Failure:
+    check: str  # one of CHECKS
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.check}: {self.detail}"
+
+
+@dataclass
+class Verified:
+    """What the passed checks established, for the summary and the logs."""
+
+    group: str = ""
+    files: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # uri, version, sha
+
+
+def check_arn(job: Job, config: Config, identity: Identity) -> Failure | None:
+    """``same-group``, on the ARN alone: group, partition, region, account."""
+    problems: list[str] = []
+    # SageMaker writes the group name in lower case in the ARN
+    if job.arn_group.lower() != config.model_package_group.lower():
+        problems.append(f"it is a version of the group {job.arn_group!r}")
+    for what, theirs, ours in (
+        ("account", job.arn_account, identity.account),
+        ("region", job.arn_region, identity.region),
+        ("partition", job.arn_partition, identity.partition),
+    ):
+        if theirs != ours:
+            problems.append(f"it is in the {what} {theirs}, not this function's {ours}")
+    if not problems:
+        return None
+    return Failure(
+        "same-group",
+        f"{job.model_package_arn} is not a version of {config.model_package_group} in "
+        f"{identity.account}/{identity.region}: " + "; ".join(problems),
+    )
+
+
+def describe(job: Job, config: Config) -> dict[str, Any] | Failure:
+    """DescribeModelPackage, and ``same-group`` on the described group."""
+    try:
+        package: dict[str, Any] = _client("sagemaker").describe_model_package(
+            ModelPackageName=job.model_package_arn
+        )
+    except (ClientError, BotoCoreError) as exc:
+        # unverifiable is not releasable: the deployment stops here rather than proceed
+        return Failure(
+            "same-group",
+            f"could not read model package {job.model_package_arn}: {_describe_error(exc)}",
+        )
+    group = package.get("ModelPackageGroupName")
+    if group != config.model_package_group:
+        return Failure(
+            "same-group",
+            f"model package {job.model_package_arn} is in the group {_show(group)}, not "
+            f"{config.model_package_group!r}",
+        )
+    return package
+
+
+def check_approved(job: Job, package: Mapping[str, Any]) -> Failure | None:
+    status = package.get("ModelApprovalStatus")
+    if status == APPROVED:
+        return None
+    return Failure(
+        "approved",
+        f"model package {job.model_package_arn} is {status}, not {APPROVED}: only an approved "
+        "version is deployed",
+    )
+
+
+def _metadata(package: Mapping[str, Any]) -> dict[str, Any]:
+    metadata = package.get("CustomerMetadataProperties")
+    return metadata if isinstance(metadata, dict) else {}
+
+
+def registered_baseline(package: Mapping[str, Any]) -> str:
+    """The version's MonitoringBaseline customer metadata, ``none`` when it has none."""
+    value = _metadata(package).get(MONITORING_BASELINE)
+    return value if isinstance(value, str) and value else NONE
+
+
+def check_fingerprinted(package: Mapping[str, Any]) -> Failure | None:
+    metadata = _metadata(package)
+    baseline = registered_baseline(package)
+    problems: list[str] = []
+    for sha_key, version_key, optional in (
+        (MODEL_SHA256_KEY, MODEL_VERSION_KEY, False),
+        (BASELINE_SHA256_KEY, BASELINE_VERSION_KEY, True),
+    ):
+        missing = [key for key in (sha_key, version_key) if key not in metadata]
+        if missing:
+            problems.append(f"no {' and no '.join(missing)}")
+            continue
+        sha, version = metadata[sha_key], metadata[version_key]
+        if optional and baseline != NONE and (sha, version) == (NONE, NONE):
+            problems.append(
+                f"{sha_key} and {version_key} are none, but the version has the "
+                f"{MONITORING_BASELINE} {_show(baseline)}"
+            )
+            continue
+        if optional and baseline == NONE:
+            if (sha, version) != (NONE, NONE):
+                problems.append(
+                    f"{sha_key} and {version_key} must be none: the version has no "
+                    f"{MONITORING_BASELINE} (got {_show(sha)} and {_show(version)})"
+                )
+            continue
+        if not isinstance(sha, str) or not SHA256_HEX.fullmatch(sha):
+            problems.append(
+                f"{sha_key} {_show(sha)} is not a SHA-256 (64 lower-case hexadecimal digits)"
+            )
+        if not isinstance(version, str) or not version or version == NONE:
+            problems.append(f"{version_key} {_show(version)} is not an S3 version id")
+    if not problems:
+        return None
+    return Failure(
+        "fingerprinted",
+        "the version's customer metadata does not hold its fingerprints (was it registered "
+        "without the Fingerprint step?): " + "; ".join(problems),
+    )
+
+
+def verify_object(
+    check: str, what: str, uri: object, version: str, sha256: str, config: Config
+) -> Failure | None:
+    """The object at ``uri`` is still the recorded version, with the recorded SHA-256."""
+    parts = split_s3_uri(uri) if isinstance(uri, str) else None
+    if parts is None:
+        return Failure(check, f"the {what} {_show(uri)} is not an s3://bucket/key URI")
+    bucket, key = parts
+    if bucket != config.artifacts_bucket:
+        return Failure(
+            check,
+            f"the {what} {uri} is not in the artifacts bucket {config.artifacts_bucket!r}: "
+            "its fingerprint cannot be verified",
+        )
+    s3 = _client("s3")
+    try:
+        current, _ = current_version(s3, bucket, key)
+        if current != version:
+            return Failure(
+                check,
+                f"the {what} {uri} is now the version {current!r}, not the registered "
+                f"{version!r}: it was written after registration",
+            )
+        actual, _ = sha256_of_version(s3, bucket, key, version, CHUNK_SIZE)
+    except NotFingerprintable as exc:
+        return Failure(check, f"the {what}: {exc}")
+    except (ClientError, BotoCoreError) as exc:
+        return Failure(check, f"could not read the {what} {uri}: {_describe_error(exc)}")
+    if actual != sha256:
+        return Failure(
+            check,
+            f"the {what} {uri} version {version!r} has the SHA-256 {actual}, not the "
+            f"registered {sha256}",
+        )
+    return None
+
+
+def model_data_url(package: Mapping[str, Any]) -> object:
+    """InferenceSpecification.Containers[0].ModelDataUrl, or None."""
+    specification = package.get("InferenceSpecification")
+    containers = specification.get("Containers") if isinstance(specification, dict) else None
+    first = containers[0] if isinstance(containers, list) and containers else None
+    return first.get("ModelDataUrl") if isinstance(first, dict) else None
+
+
+def registry_baselines(package: Mapping[str, Any]) -> dict[str, str]:
+    """Every baseline variable's value as the registry says it: deploy_router's mapping of
+    DriftCheckBaselines (``none`` when absent or not an s3://bucket/key URI usable as a
+    variable) and the MonitoringBaseline customer metadata (``none`` when absent)."""
+    drift = package.get("DriftCheckBaselines")
+    drift = drift if isinstance(drift, Mapping) else {}
+    values: dict[str, str] = {}
+    for variable, (section, source) in _BASELINE_SOURCES:
+        block = drift.get(section)
+        metric = block.get(source) if isinstance(block, Mapping) else None
+        uri = metric.get("S3Uri") if isinstance(metric, Mapping) else None
+        usable = isinstance(uri, str) and (
+            s3_uri_problem(uri, max_len=VARIABLE_VALUE_MAX, object_key=True) is None
+        )
+        values[variable] = uri if usable and isinstance(uri, str) else NONE
+    values[MONITORING_BASELINE] = registered_baseline(package)
+    return values
+
+
+def check_baselines_match(job: Job, package: Mapping[str, Any]) -> Failure | None:
+    expected = registry_baselines(package)
+    problems: list[str] = []
+    for name in BASELINE_VARIABLES:
+        passed, registered = job.baselines[name], expected[name]
+        if passed == registered:
+            continue
+        if passed == NONE:
+            problems.append(
+                f"{name} is none but the version has {registered}: the {job.stage} endpoint "
+                "would run without that monitoring baseline"
+            )
+        else:
+            problems.append(f"{name} is {_show(passed)}, the version has {_show(registered)}")
+    if not problems:
+        return None
+    return Failure(
+        "baselines-match",
+        "the pipeline's baseline variables are not the version's: " + "; ".join(problems),
+    )
+
+
+def run_checks(job: Job, config: Config, identity: Identity, verified: Verified) -> list[Failure]:
+    """The checks in order: the first three stop at a failure, the last three all run."""
+    failure = check_arn(job, config, identity)
+    if failure is not None:
+        return [failure]  # another group's, account's or region's version is not read at all
+    package = describe(job, config)
+    if isinstance(package, Failure):
+        return [package]
+    verified.group = config.model_package_group
+    for gate in (check_approved(job, package), check_fingerprinted(package)):
+        if gate is not None:
+            return [gate]
+    metadata = _metadata(package)
+    failures: list[Failure] = []
+    model_uri = model_data_url(package)
+    failure = verify_object(
+        "model-unchanged",
+        "model artifact",
+        model_uri,
+        metadata[MODEL_VERSION_KEY],
+        metadata[MODEL_SHA256_KEY],
+        config,
+    )
+    if failure is None:
+        verified.files["model"] = (
+            str(model_uri),
+            metadata[MODEL_VERSION_KEY],
+            metadata[MODEL_SHA256_KEY],
+        )
+    else:
+        failures.append(failure)
+    baseline_uri = registered_baseline(package)
+    if baseline_uri != NONE:
+        failure = verify_object(
+            "baseline-unchanged",
+            "monitoring baseline",
+            baseline_uri,
+            metadata[BASELINE_VERSION_KEY],
+            metadata[BASELINE_SHA256_KEY],
+            config,
+        )
+        if failure is None:
+            verified.files["baseline"] = (
+                baseline_uri,
+                metadata[BASELINE_VERSION_KEY],
+                metadata[BASELINE_SHA256_KEY],
+            )
+        else:
+            failures.append(failure)
+    failure = check_baselines_match(job, package)
+    if failure is not None:
+        failures.append(failure)
+    return failures
+
+
+def failure_message(job: Job, failures: list[Failure]) -> str:
+    checks = ", ".join(dict.fromkeys(f.check for f in failures))
+    text = (
+        f"release check of {job.model_package_arn} for {job.stage} failed ({checks}): "
+        + "; ".join(map(str, failures))
+    )
+    return text if len(text) <= MESSAGE_MAX else text[: MESSAGE_MAX - 3] + "..."
+
+
+def success_summary(job: Job, verified: Verified) -> str:
+    parts = [
+        f"release of {job.model_package_arn} verified for {job.stage}: a version of "
+        f"{verified.group}, {APPROVED}"
+    ]
+    for name, what in (("model", "model artifact"), ("baseline", "monitoring baseline")):
+        if name in verified.files:
+            _, version, sha = verified.files[name]
+            parts.append(f"{what} version {version} with the SHA-256 {sha}")
+        else:
+            parts.append(f"no {what}")
+    parts.append(f"the {len(BASELINE_VARIABLES)} baseline variables match the registry")
+    text = ", ".join(parts)
+    return text if len(text) <= SUMMARY_MAX else text[: SUMMARY_MAX - 3] + "..."
+
+
+# --------------------------------------------------------------------------------------------
+# Reporting to CodePipeline (errors here are raised: Lambda retries, the report is resent)
+
+
+def _report_success(job_id: str, summary: str, log: _Log) -> None:
+    try:
+        _client("codepipeline").put_job_success_result(
+            jobId=job_id,
+            executionDetails={"summary": summary[:SUMMARY_MAX], "percentComplete": 100},
+        )
+    except Exception as exc:
+        log.log(
+            logging.ERROR,
+            "could not report success to CodePipeline: re-raising for a retry",
+            status="error",
+            exc_info=True,
+            **_error_fields(exc),
+        )
+        raise
+
+
+def _report_failure(job_id: str, failure_type: str, message: str, log: _Log) -> None:
+    try:
+        _client("codepipeline").put_job_failure_result(
+            jobId=job_id, failureDetails={"type": failure_type, "message": message[:MESSAGE_MAX]}
+        )
+    except Exception as exc:
+        log.log(
+            logging.ERROR,
+            "could not report failure to CodePipeline: re-raising for a retry",
+            status="error",
+            exc_info=True,
+            **_error_fields(exc),
+        )
+        raise
+
+
+# --------------------------------------------------------------------------------------------
+# Entry point
+
+
+def _not_run(job_id: str | None, subject: str, error: str, log: _Log) -> dict[str, Any]:
+    """The ``subject`` ("job" or "function") is misconfigured: reported as a ConfigurationError,
+    or rejected when there is no job id to report to."""
+    if job_id is None:
+        error = f"{error} (and no usable CodePipeline.job.id to report to)"
+        log.log(logging.ERROR, "event rejected", status="rejected", error=error)
+        return {"status": "rejected", "error": error}
+    message = f"release check not run, the {subject} is misconfigured: {error}"
+    log.log(logging.ERROR, f"{subject} misconfigured", status="failed", error=message)
+    _report_failure(job_id, "ConfigurationError", message, log)
+    return {"status": "failed", "job_id": job_id, "error": message[:MESSAGE_MAX]}
+
+
+def handler(event: object, context: object = None) -> dict[str, Any]:
+    """Lambda entry point: reports to CodePipeline; raises only if the report itself fails."""
+    log = _Log(request_id=getattr(context, "aws_request_id", None))
+    job_id = job_id_of(event)
+    log.bind(job_id=job_id)
+    try:
+        config = load_config(os.environ)
+        identity = identity_of(context)
+    except ConfigError as exc:
+        return _not_run(job_id, "function", str(exc), log)
+    log.bind(model_package_group=config.model_package_group)
+    try:
+        job = parse_job(event)
+    except BadJob as exc:
+        return _not_run(job_id, "job", str(exc), log)
+    if job_id is None:  # parse_job accepted the job, so only the id is wrong
+        error = "CodePipeline.job.id is missing or not a job id"
+        log.log(logging.ERROR, "event rejected", status="rejected", error=error)
+        return {"status": "rejected", "error": error}
+    log.bind(stage=job.stage, model_package_arn=job.model_package_arn)
+
+    verified = Verified()
+    failures = run_checks(job, config, identity, verified)
+    files: dict[str, Any] = {
+        f"{name}_{part}": value
+        for name, (uri, version, sha) in verified.files.items()
+        for part, value in (("uri", uri), ("version", version), ("sha256", sha))
+    }
+    if failures:
+        message = failure_message(job, failures)
+        checks = list(dict.fromkeys(f.check for f in failures))
+        log.log(
+            logging.ERROR,
+            "release check failed",
+            status="failed",
+            checks=checks,
+            error=message,
+            **files,
+        )
+        _report_failure(job_id, "JobFailed", message, log)
+        return {"status": "failed", "job_id": job_id, "checks": checks, "error": message}
+    summary = success_summary(job, verified)
+    log.log(logging.INFO, "release check passed", status="succeeded", **files)
+    _report_success(job_id, summary, log)
+    return {"status": "succeeded", "job_id": job_id, "summary": summary}
+
+
+# In Lambda: report a bad configuration once, at init.
+report_bad_config_at_cold_start(load_config, _Log())
