@@ -39,6 +39,9 @@ PENDING = ((APPROVAL, "PendingManualApproval"),)
 APPROVED = ((APPROVAL, "Approved"),)
 REJECTED = ((APPROVAL, "Rejected"),)
 SESSION = "governance-test"
+SSE_S3 = (("s3:x-amz-server-side-encryption", "AES256"),)
+SSE_KMS = (("s3:x-amz-server-side-encryption", "aws:kms"),)
+OTHER_KEY = "arn:aws:kms:eu-west-1:999999999999:key/00000000-0000-0000-0000-000000000000"
 Context = tuple[tuple[str, str], ...]
 
 
@@ -325,6 +328,20 @@ def project_claims(p: Project) -> list[Claim]:
         ("only the data scientist reads the curated table", False, [
             Ask(r, "s3:GetObject", table) for r in (approver, producer, operator)
         ]),
+        # Buckets refuse objects not encrypted with the data key, and never lose a version.
+        ("objects encrypted otherwise than with the data key are refused", False, [
+            Ask(producer, "s3:PutObject", f"{raw}/incoming/batch-1.csv", c)
+            for c in (SSE_S3, (("s3:x-amz-server-side-encryption", "aws:kms"),),
+                      (*SSE_KMS, ("s3:x-amz-server-side-encryption-aws-kms-key-id", OTHER_KEY)))
+        ]),
+        ("objects encrypted with the data key, or by the bucket's default, are accepted", True, [
+            Ask(producer, "s3:PutObject", f"{raw}/incoming/batch-1.csv", c)
+            for c in ((), (*SSE_KMS, ("s3:x-amz-server-side-encryption-aws-kms-key-id", "data key")))
+        ]),
+        ("no role deletes an object version", False, [
+            Ask("*", "s3:DeleteObjectVersion", f"{artifacts}/pipelines/e1/model/model.tar.gz"),
+            Ask(ADMINISTRATOR, "s3:DeleteObjectVersion", f"{raw}/incoming/batch-1.csv"),
+        ]),
         ("the data producer reads nothing back", False, [
             Ask(producer, "s3:GetObject", f"{raw}/incoming/batch-1.csv"),
             Ask(producer, "s3:GetObject", f"{curated}/ground-truth/prod/2026/12/01/00/l.jsonl"),
@@ -361,7 +378,8 @@ def evaluate(synth: Synthesized) -> Governance:
                 f"{project.prefix}: {name}",
                 allowed,
                 [Ask(a.role, a.action, key if a.resource == "data key" else a.resource,
-                     a.context, a.exempt) for a in asks],
+                     tuple((k, key if v == "data key" else v) for k, v in a.context),
+                     a.exempt) for a in asks],
             )  # fmt: skip
     g.evaluate()
     return g

@@ -96,6 +96,11 @@ def AccessLogBucket(
     return bucket
 
 
+# The S3 condition keys of a PutObject's encryption headers.
+SSE = "s3:x-amz-server-side-encryption"
+SSE_KEY = "s3:x-amz-server-side-encryption-aws-kms-key-id"
+
+
 class LakeAccess:
     """What consumers of a lake use: its buckets, key, grant methods and data-arrival events.
 
@@ -237,6 +242,18 @@ class DataLake(LakeAccess, Construct):
                 )
             ],
         )
+        self._only_this_key(bucket)
+        # Versions are the releases' evidence (fingerprints name them): none is ever deleted by
+        # a request; noncurrent versions expire by the lifecycle rule only.
+        bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="NoVersionDeletion",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:DeleteObjectVersion"],
+                resources=[bucket.arn_for_objects("*")],
+            )
+        )
         if not isinstance(self.access_logs, s3.Bucket):
             cdk.Annotations.of(bucket).acknowledge_warning(
                 "@aws-cdk/aws-s3:accessLogsPolicyNotAdded",
@@ -253,6 +270,32 @@ class DataLake(LakeAccess, Construct):
             )
         )
         return bucket
+
+    def _only_this_key(self, bucket: s3.Bucket) -> None:
+        """Refuse objects not encrypted with the lake's key: another algorithm (SSE-S3),
+        another KMS key, or ``aws:kms`` without a key id (S3 would use the account's ``aws/s3``
+        key). Uploads without encryption headers get the bucket's default: this key."""
+        key = self.key.key_arn
+        for sid, conditions in (
+            # A header given (Null false) with another value; a negated operator alone would
+            # also refuse uploads that give no header (a missing key matches StringNotEquals).
+            ("OnlySseKms", {"Null": {SSE: "false"}, "StringNotEquals": {SSE: "aws:kms"}}),
+            ("OnlyTheLakeKey", {"Null": {SSE_KEY: "false"}, "StringNotEquals": {SSE_KEY: key}}),
+            (
+                "NoDefaultAwsKey",
+                {"StringEquals": {SSE: "aws:kms"}, "Null": {SSE_KEY: "true"}},
+            ),
+        ):
+            bucket.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=sid,
+                    effect=iam.Effect.DENY,
+                    principals=[iam.AnyPrincipal()],
+                    actions=["s3:PutObject"],
+                    resources=[bucket.arn_for_objects("*")],
+                    conditions=conditions,
+                )
+            )
 
     def restrict_to_vpc_endpoint(self, endpoint_id: str, *, ground_truth_prefix: str) -> None:
         """Data-plane object access to the lake only through the S3 gateway endpoint (VPC mode).
