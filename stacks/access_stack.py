@@ -17,6 +17,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from mlops_constructs.data import DataLakeRef
+from mlops_constructs.requests import RequestBus
 from mlops_constructs.security.nag import acknowledge_grant_actions, acknowledge_wildcard_resource
 from mlops_constructs.security.personas import Personas
 from stacks.build_stack import BuildStack
@@ -106,6 +107,8 @@ class AccessStack(cdk.Stack):
             build.cicd.grant_read_status(role)
         if deploy is not None:
             deploy.pipeline.grant_read_status(role)
+        # Requests retraining and batch runs: the project's request bus admits only this role.
+        RequestBus.grant_put(role, self, data.prefix)
         alarms = (
             f"arn:{self.partition}:cloudwatch:{self.region}:{self.account}:alarm:{data.prefix}-*"
         )

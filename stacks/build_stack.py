@@ -24,6 +24,7 @@ from mlops_constructs.data import DataCatalog, DataLakeRef
 from mlops_constructs.monitor import DeadLetterAlarm, FailureAlarm
 from mlops_constructs.notifications import NotificationTopic
 from mlops_constructs.observability import retention_days
+from mlops_constructs.requests import RequestBus
 from stacks.config import PlatformConfig, ProjectConfig
 from stacks.data_stack import ProjectDataStack
 
@@ -176,6 +177,7 @@ class BuildStack(cdk.Stack):
             security_group=network.workload_security_group if network else None,
             # Drift on production (endpoint, batch scoring) retrains; staging's only alarms.
             retrain_targets=[f"{prefix}-prod", f"{prefix}-batch"],
+            request_bus=RequestBus.of(self, "RequestBus", prefix),
         )
 
         self.notifications = NotificationTopic(

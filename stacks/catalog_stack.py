@@ -17,6 +17,7 @@ from mlops_constructs.data import (
 )
 from mlops_constructs.monitor import FailureAlarm
 from mlops_constructs.notifications import NotificationTopic
+from mlops_constructs.requests import RequestBus
 from stacks.config import ProjectConfig
 from stacks.data_stack import ProjectDataStack
 
@@ -51,6 +52,13 @@ class CatalogStack(cdk.Stack):
             title=f"{prefix} data-quality results",
         )
         self.notifications = events_topic.topic
+        # Manual requests (retraining, batch runs) from the project's operators only.
+        self.requests = RequestBus(
+            self,
+            "Requests",
+            prefix=prefix,
+            senders=[f"arn:{self.partition}:iam::{self.account}:role/{prefix}-operator"],
+        )
         lake = DataLakeRef.of(self, "Lake", data.lake)
         self.catalog = DataCatalog(
             self,

@@ -26,6 +26,7 @@ from mlops_constructs.monitor.open_definition import OpenMonitoringSpec
 from mlops_constructs.monitor.open_monitoring import OpenMonitoring, OpenMonitoringNetwork
 from mlops_constructs.notifications import NotificationTopic
 from mlops_constructs.observability import retention_days
+from mlops_constructs.requests import RequestBus
 from mlops_constructs.security.jobs import image_repository_arns
 from stacks.config import DeployStageConfig, PlatformConfig, ProjectConfig
 from stacks.context import project_context
@@ -230,6 +231,7 @@ class DeployStack(cdk.Stack):
                 subnets=network.subnets if network else (),
                 security_group=network.workload_security_group if network else None,
                 image_repositories=serving_repositories,
+                request_bus=RequestBus.of(self, "RequestBus", prefix),
             )
 
     def _open_monitoring(

@@ -254,6 +254,7 @@ def project_claims(p: Project) -> list[Claim]:
     deploy = f"{p.arn('codepipeline')}:{p.prefix}-deploy"
     gate = f"{deploy}/Approve/ApproveProduction"
     training = f"{sm}:pipeline/{p.prefix}-training"
+    bus = f"{p.arn('events')}:event-bus/{p.prefix}-requests"
     approver, scientist, producer, operator = (
         f"{p.prefix}-{persona}"
         for persona in ("approver", "data-scientist", "data-producer", "operator")
@@ -328,6 +329,13 @@ def project_claims(p: Project) -> list[Claim]:
         ("only the data scientist reads the curated table", False, [
             Ask(r, "s3:GetObject", table) for r in (approver, producer, operator)
         ]),
+        # Manual requests (retraining, batch runs): the project's bus, its operators only.
+        ("only the operator requests retraining and batch runs", False, [
+            Ask("*", "events:PutEvents", bus, exempt=frozenset({operator})),
+            Ask(ADMINISTRATOR, "events:PutEvents", bus),
+        ]),
+        ("the operator requests retraining and batch runs", True,
+         [Ask(operator, "events:PutEvents", bus)]),
         # Buckets refuse objects not encrypted with the data key, and never lose a version.
         ("objects encrypted otherwise than with the data key are refused", False, [
             Ask(producer, "s3:PutObject", f"{raw}/incoming/batch-1.csv", c)

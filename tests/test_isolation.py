@@ -284,6 +284,7 @@ KINDS: tuple[Kind, ...] = (
         ),
     ),
     Kind("data-events topic", "catalog", "AWS::SNS::Topic", TOPIC, name="-data-events$"),
+    Kind("request bus", "catalog", "AWS::Events::EventBus", ("events:PutEvents",)),
     # Training (<project>-build).
     Kind(
         "training pipeline",
@@ -707,6 +708,7 @@ FLOWS = (
     Flow("data-producer", "s3:PutObject", "raw objects"),
     Flow("data-producer", "s3:PutObject", "curated objects"),
     Flow("operator", "sagemaker:DescribePipelineExecution", "training pipeline executions"),
+    Flow("operator", "events:PutEvents", "request bus"),
 )
 
 # Targets only flows use (a project's own roles, stacks and function by name).

@@ -116,6 +116,7 @@ ARNS: dict[str, tuple[str | None, str]] = {
     "AWS::Lambda::Function": ("FunctionName", "arn:{p}:lambda:{r}:{a}:function:{n}"),
     "AWS::Logs::LogGroup": ("LogGroupName", "arn:{p}:logs:{r}:{a}:log-group:{n}"),
     "AWS::Events::Rule": ("Name", "arn:{p}:events:{r}:{a}:rule/{n}"),
+    "AWS::Events::EventBus": ("Name", "arn:{p}:events:{r}:{a}:event-bus/{n}"),
     "AWS::CloudWatch::Alarm": ("AlarmName", "arn:{p}:cloudwatch:{r}:{a}:alarm:{n}"),
     "AWS::CodeBuild::Project": ("Name", "arn:{p}:codebuild:{r}:{a}:project/{n}"),
     "AWS::CodePipeline::Pipeline": ("Name", "arn:{p}:codepipeline:{r}:{a}:{n}"),
@@ -235,6 +236,9 @@ class Inventory:
         database = ""
         if kind == "AWS::Glue::Table":
             database = self.resolve(resource["Properties"]["DatabaseName"], stack)
+        bus = resource["Properties"].get("EventBusName", "default")
+        if kind == "AWS::Events::Rule" and bus != "default":  # rule/<bus>/<name>
+            name = f"{self.resolve(bus, stack)}/{name}"
         p, r, a = self.partition, self.region, self.account
         return ARNS[kind][1].format(p=p, r=r, a=a, n=name, database=database)
 
@@ -468,6 +472,9 @@ class Inventory:
             if "ModelPackageGroupPolicy" in props:
                 document = self.resolve(props["ModelPackageGroupPolicy"], stack)
                 add(self.arn_of(stack, logical_id), document)
+        for stack, logical_id, props in self.resources_of_type("AWS::Events::EventBus"):
+            if "Policy" in props:
+                add(self.arn_of(stack, logical_id), self.resolve(props["Policy"], stack))
         for stack, _, props in self.resources_of_type("AWS::SNS::TopicPolicy"):
             for topic in self.resolve(props["Topics"], stack):
                 add(topic, self.resolve(props["PolicyDocument"], stack))

@@ -60,6 +60,7 @@ class TrainingTrigger(Construct):
         vpc: ec2.IVpc | None = None,
         security_group: ec2.ISecurityGroup | None = None,
         retrain_targets: Sequence[str] = (),
+        request_bus: events.IEventBus | None = None,
     ) -> None:
         super().__init__(scope, id)
         self.table = dynamodb.TableV2(
@@ -154,6 +155,8 @@ class TrainingTrigger(Construct):
             self,
             "Manual",
             description="Someone asked for a retraining",
+            # The project's request bus: only its operators may put events there.
+            event_bus=request_bus,
             # Scoped to this project's pipeline: a request for another project starts nothing.
             event_pattern=events.EventPattern(
                 source=[MANUAL_SOURCE],

@@ -69,6 +69,7 @@ class BatchScoring(Construct):
         subnets: Sequence[ec2.ISubnet] = (),
         security_group: ec2.ISecurityGroup | None = None,
         image_repositories: Sequence[str] = (),
+        request_bus: events.IEventBus | None = None,
     ) -> None:
         super().__init__(scope, id)
         stack = cdk.Stack.of(self)
@@ -172,6 +173,8 @@ class BatchScoring(Construct):
             self,
             "Manual",
             description="Someone asked for a batch scoring run",
+            # The project's request bus: only its operators may put events there.
+            event_bus=request_bus,
             # Scoped to this project's registry: a request for another project runs nothing here.
             event_pattern=events.EventPattern(
                 source=[MANUAL_SOURCE],

@@ -33,8 +33,8 @@ UNVERSIONED = f"{PROJECT}-scratch-{ACCOUNT}"
 OTHER = f"other-team-artifacts-{ACCOUNT}"
 EXECUTION_ID = "k1ls9tc3wnw6"
 RUN = f"pipelines/{EXECUTION_ID}"
-MODEL_KEY = f"{RUN}/model/model.tar.gz"
-BASELINE_KEY = f"{RUN}/MonitoringBaseline/statistics.json"
+MODEL_KEY = f"models/pipelines-{EXECUTION_ID}-Train-Ab12Cd34Ef/output/model.tar.gz"
+BASELINE_KEY = f"{RUN}/baselines/monitoring/statistics.json"
 EVALUATION_KEY = f"{RUN}/evaluation/evaluation.json"
 
 MODEL = bytes(range(256)) * 4096 + b"tail"  # 1 MiB + 4 bytes: two chunks of the default size

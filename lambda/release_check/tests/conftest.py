@@ -1,0 +1,296 @@
+"""Fixtures for the release_check handler: a moto model registry and versioned artifacts bucket,
+stubbed job reports.
+
+The handler is loaded from its file under the unique module name ``release_check_handler``
+rather than as ``handler`` from sys.path: every function folder has a ``handler.py``, and in one
+pytest process the first ``import handler`` would shadow the others.
+
+moto 5.2.5 implements every registry and bucket call the handler makes and the tests set up with:
+CreateModelPackageGroup, CreateModelPackage (with ``ModelApprovalStatus``,
+``CustomerMetadataProperties`` and ``DriftCheckBaselines``, all kept by DescribeModelPackage),
+UpdateModelPackage (the approval status), CreateBucket, PutBucketVersioning, PutObject (a new
+VersionId per write), DeleteObject (a delete marker), HeadObject and GetObject with a VersionId.
+moto 5.2.5's CodePipeline has no PutJobSuccessResult / PutJobFailureResult (moto/codepipeline/
+responses.py implements pipelines, executions and tags only), so for those two calls, and only
+them, the handler's own codepipeline client is put behind botocore's ``Stubber``: the requests
+are still validated against the service model, and the test reads what was sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+from moto import mock_aws
+
+FUNCTION_DIR = Path(__file__).resolve().parents[1]
+MODULE_NAME = "release_check_handler"
+
+if MODULE_NAME not in sys.modules:
+    _spec = importlib.util.spec_from_file_location(MODULE_NAME, FUNCTION_DIR / "handler.py")
+    assert _spec is not None and _spec.loader is not None
+    _module = importlib.util.module_from_spec(_spec)
+    sys.modules[MODULE_NAME] = _module
+    _spec.loader.exec_module(_module)
+
+handler_module = sys.modules[MODULE_NAME]
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+PROJECT = "mlops-dev-churn"
+GROUP = f"{PROJECT}-models"
+OTHER_GROUP = "other-team-models"
+ARTIFACTS = f"{PROJECT}-artifacts-{ACCOUNT}"
+OTHER_BUCKET = f"other-team-artifacts-{ACCOUNT}"
+JOB_ID = "11111111-abcd-1111-abcd-111111abcdef"
+FUNCTION_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{PROJECT}-release-check"
+EXECUTION_ID = "k1ls9tc3wnw6"
+RUN = f"pipelines/{EXECUTION_ID}"
+MODEL_KEY = f"models/pipelines-{EXECUTION_ID}-Train-Ab12Cd34Ef/output/model.tar.gz"
+BASELINE_KEY = f"{RUN}/baselines/monitoring/statistics.json"
+EVALUATION_KEY = f"{RUN}/evaluation/evaluation.json"
+MODEL = bytes(range(256)) * 1000  # 256 000 bytes
+BASELINE = json.dumps({"features": [{"name": "tenure_months", "mean": 31.2}]}).encode()
+EVALUATION = json.dumps({"binary_classification_metrics": {"auc": {"value": 0.87}}}).encode()
+DRIFT = f"s3://{ARTIFACTS}/{RUN}/baselines"
+# The version's Model Monitor baselines (DriftCheckBaselines) and the variables the deploy
+# router makes of them.
+DRIFT_CHECK_BASELINES = {
+    "ModelDataQuality": {
+        "Statistics": {"ContentType": "application/json", "S3Uri": f"{DRIFT}/dq/statistics.json"},
+        "Constraints": {
+            "ContentType": "application/json",
+            "S3Uri": f"{DRIFT}/dq/constraints.json",
+        },
+    },
+    "ModelQuality": {
+        "Constraints": {
+            "ContentType": "application/json",
+            "S3Uri": f"{DRIFT}/mq/constraints.json",
+        }
+    },
+}
+DRIFT_VARIABLES = {
+    "DataQualityStatistics": f"{DRIFT}/dq/statistics.json",
+    "DataQualityConstraints": f"{DRIFT}/dq/constraints.json",
+    "ModelQualityConstraints": f"{DRIFT}/mq/constraints.json",
+    "BiasConfig": "none",
+    "BiasConstraints": "none",
+    "ExplainabilityConfig": "none",
+    "ExplainabilityConstraints": "none",
+}
+SETTINGS = {"MODEL_PACKAGE_GROUP": GROUP, "ARTIFACTS_BUCKET": ARTIFACTS}
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture(autouse=True)
+def environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials, one region, the function's settings; nothing from the developer's env."""
+    for name in ("AWS_PROFILE", "AWS_REGION", "AWS_LAMBDA_FUNCTION_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    for name, value in SETTINGS.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
+def context() -> SimpleNamespace:
+    """The Lambda context: the function's own ARN tells its account and region."""
+    return SimpleNamespace(aws_request_id="req-1", invoked_function_arn=FUNCTION_ARN)
+
+
+# Clients are kept for the session (creating one costs 0.1-0.2 s); moto intercepts every client
+# made after it was imported, and each test's mock_aws() starts from empty backends.
+_TEST_CLIENTS: dict[str, Any] = {}
+
+
+def _test_client(service: str) -> Any:
+    if service not in _TEST_CLIENTS:
+        _TEST_CLIENTS[service] = boto3.client(service, region_name=REGION)
+    return _TEST_CLIENTS[service]
+
+
+@dataclass
+class Release:
+    """A registered version and what the deploy pipeline passes for it."""
+
+    arn: str
+    model_uri: str
+    model_version: str
+    baseline_uri: str  # "none" without a monitoring baseline
+    baseline_version: str
+    metadata: dict[str, str]
+    baselines: dict[str, str]  # UserParameters.baselines as the deploy pipeline fills them
+
+
+@dataclass
+class Aws:
+    sagemaker: Any
+    s3: Any
+
+    def put(self, key: str, body: bytes, bucket: str = ARTIFACTS) -> str:
+        version: str = self.s3.put_object(Bucket=bucket, Key=key, Body=body)["VersionId"]
+        return version
+
+    def register(
+        self,
+        *,
+        monitoring_baseline: bool = True,
+        status: str = "Approved",
+        group: str = GROUP,
+        bucket: str = ARTIFACTS,
+        model: bytes = MODEL,
+        drift: dict[str, Any] | None = DRIFT_CHECK_BASELINES,
+        metadata: dict[str, str] | None = None,
+        fingerprints: bool = True,
+    ) -> Release:
+        """Uploads the files and registers the version as the training pipeline does: the
+        Fingerprint step's version ids and SHA-256 in its customer metadata."""
+        model_uri = f"s3://{bucket}/{MODEL_KEY}"
+        model_version = self.put(MODEL_KEY, model, bucket)
+        properties = {"CodeVersion": "abc123"}
+        baseline_uri = baseline_version = baseline_sha = "none"
+        if monitoring_baseline:
+            baseline_uri = f"s3://{bucket}/{BASELINE_KEY}"
+            baseline_version = self.put(BASELINE_KEY, BASELINE, bucket)
+            baseline_sha = sha256(BASELINE)
+            properties["MonitoringBaseline"] = baseline_uri
+        if fingerprints:
+            properties |= {
+                "ModelArtifactSha256": sha256(model),
+                "ModelArtifactVersion": model_version,
+                "MonitoringBaselineSha256": baseline_sha,
+                "MonitoringBaselineVersion": baseline_version,
+                "EvaluationReportSha256": sha256(EVALUATION),
+                "EvaluationReportVersion": self.put(EVALUATION_KEY, EVALUATION, bucket),
+            }
+        if metadata is not None:
+            properties = metadata
+        request: dict[str, Any] = {
+            "ModelPackageGroupName": group,
+            "ModelPackageDescription": "churn model",
+            "InferenceSpecification": {
+                "Containers": [
+                    {
+                        "Image": f"683313688378.dkr.ecr.{REGION}.amazonaws.com/xgboost:1.7-1",
+                        "ModelDataUrl": model_uri,
+                    }
+                ],
+                "SupportedContentTypes": ["text/csv", "application/json"],
+                "SupportedResponseMIMETypes": ["application/json"],
+            },
+            "ModelApprovalStatus": status,
+            "CustomerMetadataProperties": properties,
+        }
+        if drift is not None:
+            request["DriftCheckBaselines"] = drift
+        arn: str = self.sagemaker.create_model_package(**request)["ModelPackageArn"]
+        variables = dict(DRIFT_VARIABLES) if drift is DRIFT_CHECK_BASELINES else {}
+        baselines = {
+            **{name: "none" for name in DRIFT_VARIABLES},
+            **variables,
+            "MonitoringBaseline": baseline_uri,
+        }
+        return Release(
+            arn, model_uri, model_version, baseline_uri, baseline_version, properties, baselines
+        )
+
+    def set_status(self, arn: str, status: str) -> None:
+        self.sagemaker.update_model_package(ModelPackageArn=arn, ModelApprovalStatus=status)
+
+
+@pytest.fixture
+def aws() -> Iterator[Aws]:
+    """moto: the versioned artifacts bucket (and another team's), the project's group (and
+    another team's), all empty."""
+    with mock_aws():
+        s3 = _test_client("s3")
+        for bucket in (ARTIFACTS, OTHER_BUCKET):
+            s3.create_bucket(Bucket=bucket)
+            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        sagemaker = _test_client("sagemaker")
+        for group in (GROUP, OTHER_GROUP):
+            sagemaker.create_model_package_group(
+                ModelPackageGroupName=group, ModelPackageGroupDescription="churn models"
+            )
+        yield Aws(sagemaker=sagemaker, s3=s3)
+
+
+@dataclass
+class Reports:
+    """The job results the handler sent to CodePipeline (Stubber: moto has no PutJob*Result)."""
+
+    stubber: Stubber
+    sent: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def expect_success(self) -> None:
+        self.stubber.add_response(
+            "put_job_success_result", {}, {"jobId": JOB_ID, "executionDetails": ANY}
+        )
+
+    def expect_failure(self, failure_type: str = "JobFailed") -> None:
+        self.stubber.add_response(
+            "put_job_failure_result",
+            {},
+            {"jobId": JOB_ID, "failureDetails": {"type": failure_type, "message": ANY}},
+        )
+
+    def expect_error(self, operation: str, code: str) -> None:
+        self.stubber.add_client_error(operation, service_error_code=code, http_status_code=400)
+
+
+@pytest.fixture
+def reports() -> Iterator[Reports]:
+    client = handler_module._client("codepipeline")
+    stubber = Stubber(client)
+    recorded = Reports(stubber)
+
+    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+        recorded.sent.append((model.name, dict(params)))
+
+    client.meta.events.register("provide-client-params.codepipeline", record)
+    stubber.activate()
+    try:
+        yield recorded
+        stubber.assert_no_pending_responses()
+    finally:
+        stubber.deactivate()
+        client.meta.events.unregister("provide-client-params.codepipeline", record)
+
+
+@pytest.fixture
+def sent() -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    """The (operation, parameters) of every SageMaker and S3 request the handler sends."""
+    calls: list[tuple[str, dict[str, Any]]] = []
+
+    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+        calls.append((model.name, dict(params)))
+
+    for service in ("sagemaker", "s3"):
+        handler_module._client(service).meta.events.register(
+            f"provide-client-params.{service}", record
+        )
+    try:
+        yield calls
+    finally:
+        for service in ("sagemaker", "s3"):
+            handler_module._client(service).meta.events.unregister(
+                f"provide-client-params.{service}", record
+            )
