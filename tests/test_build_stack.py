@@ -62,7 +62,10 @@ def test_default_pipeline_needs_no_closed_service(default_synth: Synthesized) ->
         "Champion",
         "QualityGate",
         "ChampionGate",
+        "Fingerprint",
+        "Fingerprinted",
         "Register-RegisterModel",
+        "FingerprintFailed",
         "ChampionGateFailed",
         "QualityGateFailed",
     ]
@@ -109,8 +112,12 @@ def test_steps_and_their_order(definition: dict[str, Any]) -> None:
         ("ClarifyConfigs", "Processing"),
         ("ModelBiasBaseline", "Processing"),
         ("ExplainabilityBaseline", "Processing"),
-        ("Register-RegisterModel", "RegisterModel"),
+        ("Fingerprint", "Lambda"),
+        ("Fingerprinted", "Condition"),
     ]
+    fingerprinted = champion_gate["IfSteps"][-1]["Arguments"]
+    assert [s["Name"] for s in fingerprinted["IfSteps"]] == ["Register-RegisterModel"]
+    assert [s["Name"] for s in fingerprinted["ElseSteps"]] == ["FingerprintFailed"]
     assert [s["Name"] for s in gate["ElseSteps"]] == ["QualityGateFailed"]
     assert [s["Name"] for s in champion_gate["ElseSteps"]] == ["ChampionGateFailed"]
     fail = gate["ElseSteps"][0]["Arguments"]["ErrorMessage"]["Std:Join"]["Values"]
@@ -174,6 +181,35 @@ def test_champion_gate_compares_with_the_approved_version(definition: dict[str, 
         ("ChampionMargin", "margin"),
     ):
         assert metadata[key] == {"Get": f"Steps.Champion.OutputParameters['{output}']"}
+
+
+def test_fingerprints_are_recorded_with_the_version(definition: dict[str, Any]) -> None:
+    """The Fingerprint step hashes the model artifact, the monitoring baseline and the
+    evaluation report; the version records each (what the release check verifies)."""
+    steps = _steps(definition)
+    fingerprint = steps["Fingerprint"]
+    assert fingerprint["FunctionArn"] == "${FingerprintFunctionArn}"
+    arguments = fingerprint["Arguments"]
+    assert arguments["model_uri"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
+    assert arguments["baseline_uri"]["Std:Join"]["Values"][-1] == "statistics.json"
+    assert arguments["evaluation_uri"]["Std:Join"]["Values"][-1] == "evaluation.json"
+    assert steps["Fingerprinted"]["Arguments"]["Conditions"] == [
+        {
+            "Type": "Equals",
+            "LeftValue": {"Get": "Steps.Fingerprint.OutputParameters['status']"},
+            "RightValue": "ok",
+        }
+    ]
+    metadata = steps["Register-RegisterModel"]["Arguments"]["CustomerMetadataProperties"]
+    for key, output in (
+        ("ModelArtifactSha256", "model_sha256"),
+        ("ModelArtifactVersion", "model_version"),
+        ("MonitoringBaselineSha256", "baseline_sha256"),
+        ("MonitoringBaselineVersion", "baseline_version"),
+        ("EvaluationReportSha256", "evaluation_sha256"),
+        ("EvaluationReportVersion", "evaluation_version"),
+    ):
+        assert metadata[key] == {"Get": f"Steps.Fingerprint.OutputParameters['{output}']"}
 
 
 def test_champion_function_reads_the_registry_only(build: dict[str, Any]) -> None:
@@ -261,6 +297,7 @@ def test_the_key_placeholder_is_substituted_with_the_data_key(default_synth: Syn
     assert set(variables) == {
         "DataKeyArn",
         "ChampionFunctionArn",
+        "FingerprintFunctionArn",
         "MonitoringCodeBucket",
         "MonitoringCodeKey",
     }
@@ -384,6 +421,13 @@ def test_registration_carries_metrics_baselines_and_lineage(definition: dict[str
         "ChampionValue",
         "ChampionModelPackageArn",
         "ChampionMargin",
+        # The fingerprints the release check verifies (test_fingerprints_...).
+        "ModelArtifactSha256",
+        "ModelArtifactVersion",
+        "MonitoringBaselineSha256",
+        "MonitoringBaselineVersion",
+        "EvaluationReportSha256",
+        "EvaluationReportVersion",
     }
     # The open monitoring baseline of this version; the property reference orders the steps.
     assert lineage["MonitoringBaseline"]["Std:Join"]["Values"] == [
@@ -423,6 +467,7 @@ def test_vpc_mode_puts_every_job_in_the_vpc(vpc_synth: Synthesized) -> None:
     assert set(variables) == {
         "DataKeyArn",
         "ChampionFunctionArn",
+        "FingerprintFunctionArn",
         "SubnetIds",
         "SecurityGroupId",
         "MonitoringCodeBucket",
@@ -469,7 +514,8 @@ def test_definition_is_deterministic_and_offline(monkeypatch: pytest.MonkeyPatch
     )
     register = _steps(without)["Register-RegisterModel"]
     assert [s["Name"] for s in _steps(without)["ChampionGate"]["Arguments"]["IfSteps"]] == [
-        "Register-RegisterModel"
+        "Fingerprint",
+        "Fingerprinted",
     ]
     baselines = register["Arguments"]["DriftCheckBaselines"]
     assert "PostTrainingConstraints" not in baselines["Bias"]

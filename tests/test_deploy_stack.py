@@ -97,6 +97,35 @@ def test_stages_in_order_with_manual_approval_by_default(pipeline: dict[str, Any
     assert "NotificationArn" in approve["Configuration"]
 
 
+def test_every_deployment_is_verified_against_the_registry_first(
+    deploy: dict[str, Any], pipeline: dict[str, Any]
+) -> None:
+    """Staging and production each start with VerifyRelease (lambda/release_check): the version
+    is re-read from the registry after the approval, before production (issue 13)."""
+    stages = {s["Name"]: s["Actions"] for s in pipeline["Stages"]}
+    for stage, deployed in (("Staging", {"DeployStaging"}), ("Production", {"DeployProd"})):
+        verify = [a for a in stages[stage] if a["Name"] == "VerifyRelease"]
+        assert len(verify) == 1 and verify[0]["RunOrder"] == 1, stage
+        assert verify[0]["ActionTypeId"]["Provider"] == "Lambda"
+        others = [a for a in stages[stage] if a["Name"] != "VerifyRelease"]
+        assert {a["Name"] for a in others} >= deployed
+        assert {a["RunOrder"] for a in others} == {2}
+        text = verify[0]["Configuration"]["UserParameters"]
+        assert len(text) <= 1000  # CodePipeline's limit
+        parameters = json.loads(text)
+        assert parameters["stage"] == ("staging" if stage == "Staging" else "prod")
+        assert parameters["model_package_arn"] == "#{variables.ModelPackageArn}"
+        assert parameters["baselines"] == {
+            name: f"#{{variables.{name}}}" for name in BASELINE_PARAMETERS
+        }
+    [function] = [
+        f
+        for f in _typed(deploy, "AWS::Lambda::Function")
+        if f["FunctionName"] == "mlops-dev-churn-release-check"
+    ]
+    assert function["Environment"]["Variables"]["MODEL_PACKAGE_GROUP"] == "mlops-dev-churn-models"
+
+
 def test_no_manual_approval_when_configured_off(custom_synth: Synthesized) -> None:
     pipeline = next(
         p

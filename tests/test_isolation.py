@@ -498,6 +498,7 @@ UNDECIDED = (
                 "endpoint-test",
                 "monitoring-run",
                 "champion",
+                "release-check",
                 "approver",
                 "data-scientist",
                 "operator",
@@ -632,6 +633,13 @@ FLOWS = (
     # The champion gate: the pipeline asks the function, which reads the registry.
     Flow("sagemaker-pipeline", "lambda:InvokeFunction", "champion function"),
     Flow("champion", "sagemaker:DescribeModelPackage", "model versions"),
+    # Fingerprints at registration, verified before every deployment.
+    Flow("sagemaker-pipeline", "lambda:InvokeFunction", "fingerprint function"),
+    Flow("fingerprint", "s3:GetObjectVersion", "model artifact objects"),
+    Flow("release-check", "s3:GetObjectVersion", "model artifact objects"),
+    Flow("release-check", "sagemaker:DescribeModelPackage", "model versions"),
+    Flow("release-check", "kms:Decrypt", "data key"),
+    Flow("deploy-pipeline", "lambda:InvokeFunction", "release-check function"),
     # Releases: the router reads the registry and starts the deploy pipeline.
     Flow("deploy-router", "sagemaker:DescribeModelPackage", "model versions"),
     Flow("deploy-router", "sagemaker:DescribeModelPackageGroup", "model package group"),
@@ -720,6 +728,16 @@ FLOW_KINDS = (
     Kind("endpoint roles", "deploy", "AWS::IAM::Role", (), name="-(staging|prod)-endpoint$"),
     Kind("endpoint-test function", "deploy", "AWS::Lambda::Function", (), name="-endpoint-test$"),
     Kind("champion function", "build", "AWS::Lambda::Function", (), name="-champion$"),
+    Kind("fingerprint function", "build", "AWS::Lambda::Function", (), name="-fingerprint$"),
+    Kind(
+        "model artifact objects",
+        "data",
+        BUCKET,
+        (),
+        "-artifacts-",
+        path("/models/pipelines-0a1b2c3d4e5f-Train-x/output/model.tar.gz"),
+    ),
+    Kind("release-check function", "deploy", "AWS::Lambda::Function", (), name="-release-check$"),
     Kind("endpoint alarms", "endpoint-prod", "AWS::CloudWatch::Alarm", ()),
 )
 
@@ -830,7 +848,7 @@ class Simulation:
         if reason["policyType"] == "identity":
             role = self.roles[request.identity or ""]
             documents = [d for name, d in role.policies if name == reason.get("policyIdentifier")]
-            where = f"identity policy {reason['policyIdentifier']}"
+            where = f"identity policy {reason.get('policyIdentifier')}"
         elif reason["policyType"] == "resource":
             documents = [self.resource_policies[request.resource_policy or ""]]
             where = f"resource policy of {request.resource_policy}"

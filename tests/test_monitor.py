@@ -361,7 +361,8 @@ def test_batch_scoring_gets_the_batch_monitors(vpc_synth: Synthesized) -> None:
     ]
     [production] = [s for s in pipeline["Stages"] if s["Name"] == "Production"]
     actions = {a["Name"]: a["Configuration"] for a in production["Actions"]}
-    assert set(actions) == {"DeployProd", "DeployBatch"}
+    # After the release check (tests/test_deploy_stack.py).
+    assert set(actions) == {"VerifyRelease", "DeployProd", "DeployBatch"}
     assert actions["DeployBatch"]["StackName"] == "mlops-dev-churn-monitor-batch"
     overrides = json.loads(json.dumps(actions["DeployBatch"]["ParameterOverrides"]))
     assert "ModelPackageArn" in json.dumps(overrides)
@@ -836,9 +837,9 @@ def test_every_function_logs_json_to_an_encrypted_group_with_configured_retentio
                 config = function["LoggingConfig"]
                 assert config["LogFormat"] == "JSON"
                 assert config["LogGroup"]["Ref"] in groups
-    # trigger, champion, router, staging test, open monitoring; VPC (Model Monitor): + front
-    # door, batch
-    assert checked == 5 + 3 * 5 + 6
+    # trigger, champion, fingerprint, router, staging test, release check, open monitoring;
+    # VPC (Model Monitor): + front door, batch, but no open monitoring
+    assert checked == 7 + 3 * 7 + 8
 
 
 def test_config_defaults_are_the_constructs_defaults() -> None:

@@ -43,7 +43,8 @@ class RequestBus(Construct):
                     "Effect": "Deny",
                     "Principal": "*",
                     "Action": "events:PutEvents",
-                    "Resource": self.bus.event_bus_arn,
+                    # The ARN from the name: the bus's own attribute would refer to itself.
+                    "Resource": RequestBus.arn(self, prefix),
                     "Condition": {"ArnNotEquals": {"aws:PrincipalArn": sorted(senders)}},
                 }
             ],

@@ -227,7 +227,11 @@ def _parse_baselines(parameters: Mapping[str, Any]) -> dict[str, str]:
             f"{path} has unknown names {', '.join(map(_show, unknown))} (it takes "
             f"{', '.join(BASELINE_VARIABLES)})"
         )
-    missing = [name for name in BASELINE_VARIABLES if name not in baselines]
+    # MonitoringBaseline is optional: the open monitoring reads it from the registry, so a
+    # pipeline that does not carry it as a variable has nothing to compare.
+    missing = [
+        name for name in BASELINE_VARIABLES if name not in baselines and name != MONITORING_BASELINE
+    ]
     if missing:
         raise BadJob(
             f"{path} misses {', '.join(missing)} (every baseline variable is compared: pass "
@@ -236,6 +240,7 @@ def _parse_baselines(parameters: Mapping[str, Any]) -> dict[str, str]:
     return {
         name: _get_string(baselines, name, f"{path}.{name}", VARIABLE_VALUE_MAX)
         for name in BASELINE_VARIABLES
+        if name in baselines
     }
 
 
@@ -499,7 +504,7 @@ def registry_baselines(package: Mapping[str, Any]) -> dict[str, str]:
 def check_baselines_match(job: Job, package: Mapping[str, Any]) -> Failure | None:
     expected = registry_baselines(package)
     problems: list[str] = []
-    for name in BASELINE_VARIABLES:
+    for name in (n for n in BASELINE_VARIABLES if n in job.baselines):
         passed, registered = job.baselines[name], expected[name]
         if passed == registered:
             continue
@@ -593,7 +598,7 @@ def success_summary(job: Job, verified: Verified) -> str:
             parts.append(f"{what} version {version} with the SHA-256 {sha}")
         else:
             parts.append(f"no {what}")
-    parts.append(f"the {len(BASELINE_VARIABLES)} baseline variables match the registry")
+    parts.append(f"the {len(job.baselines)} baseline variables match the registry")
     text = ", ".join(parts)
     return text if len(text) <= SUMMARY_MAX else text[: SUMMARY_MAX - 3] + "..."
 

@@ -49,6 +49,27 @@ CHAMPION_OUTPUTS = (
     "reason",
     "error",
 )
+# The fingerprint function (lambda/fingerprint), what it answers, and the version's customer
+# metadata each answer becomes (what lambda/release_check verifies).
+FINGERPRINT_PLACEHOLDER = "${FingerprintFunctionArn}"
+FINGERPRINT_OUTPUTS = (
+    "status",
+    "error",
+    "model_sha256",
+    "model_version",
+    "baseline_sha256",
+    "baseline_version",
+    "evaluation_sha256",
+    "evaluation_version",
+)
+FINGERPRINT_METADATA = {
+    "ModelArtifactSha256": "model_sha256",
+    "ModelArtifactVersion": "model_version",
+    "MonitoringBaselineSha256": "baseline_sha256",
+    "MonitoringBaselineVersion": "baseline_version",
+    "EvaluationReportSha256": "evaluation_sha256",
+    "EvaluationReportVersion": "evaluation_version",
+}
 # The platform's monitoring script (a CDK asset: its location is known at deploy time).
 MONITORING_CODE_PLACEHOLDER = "s3://${MonitoringCodeBucket}/${MonitoringCodeKey}"
 

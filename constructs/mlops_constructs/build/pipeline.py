@@ -17,6 +17,7 @@ from constructs import Construct
 
 from mlops_constructs.build.definition import (
     CHAMPION_PLACEHOLDER,
+    FINGERPRINT_PLACEHOLDER,
     KEY_PLACEHOLDER,
     SECURITY_GROUP_PLACEHOLDER,
     SUBNETS_PLACEHOLDER,
@@ -42,6 +43,9 @@ from mlops_constructs.security.nag import (
 MONITORING_SCRIPT = (
     Path(__file__).resolve().parent.parent / "assets" / "monitoring" / "monitoring.py"
 )
+# Where a version's files are: the model artifacts (models/) and the runs' outputs (baselines,
+# evaluation reports under pipelines/).
+RELEASE_FILES = ("models/*", "pipelines/*")
 _JOB_ACTIONS = [
     "sagemaker:AddTags",
     "sagemaker:CreateProcessingJob",
@@ -110,9 +114,14 @@ class TrainingPipeline(Construct):
         self.champion = self._champion(
             prefix, champion_code, registry, ops_key, log_retention, vpc, security_group
         )
+        self.fingerprint = self._fingerprint(
+            prefix, champion_code.parent / "fingerprint", lake, ops_key, log_retention, vpc,
+            security_group,
+        )  # fmt: skip
         variables: dict[str, str] = {
             KEY_PLACEHOLDER[2:-1]: lake.key.key_arn,
             CHAMPION_PLACEHOLDER[2:-1]: self.champion.function_arn,
+            FINGERPRINT_PLACEHOLDER[2:-1]: self.fingerprint.function_arn,
         }
         if self.spec.monitoring_baseline:
             # The platform's monitoring script, shipped with the construct library.
@@ -188,6 +197,56 @@ class TrainingPipeline(Construct):
             registry.packages_arn,
             "Model versions are numbered by SageMaker; read access is limited to the versions "
             "of this project's model package group.",
+        )
+        return function
+
+    def _fingerprint(
+        self,
+        prefix: str,
+        code: Path,
+        lake: LakeAccess,
+        ops_key: PlatformKey,
+        log_retention: logs.RetentionDays,
+        vpc: ec2.IVpc | None,
+        security_group: ec2.ISecurityGroup | None,
+    ) -> lambda_.Function:
+        """``<prefix>-fingerprint`` (lambda/fingerprint): SHA-256 and S3 version of the files a
+        version registers with, for the pipeline's Fingerprint step; reads the artifacts only."""
+        function = platform_function(
+            self,
+            "Fingerprint",
+            name=f"{prefix}-fingerprint",
+            code=code,
+            description="Fingerprints of a model version's files, recorded at registration",
+            ops_key=ops_key,
+            log_retention=log_retention,
+            environment={"ARTIFACTS_BUCKET": lake.artifacts.bucket_name},
+            # Hashing a large model artifact streams it once.
+            timeout=cdk.Duration.minutes(15),
+            no_dead_letter_reason="SageMaker Pipelines invokes it synchronously (LambdaStep) "
+            "and shows a failure in the execution.",
+            vpc=vpc,
+            security_group=security_group,
+        )
+        for objects in RELEASE_FILES:
+            lake.artifacts.grant_read(function, objects)
+            acknowledge_wildcard_resource(
+                function.role,  # type: ignore[arg-type]
+                lake.artifacts.arn_for_objects(objects),
+                "Model artifacts and run outputs are named per pipeline execution; read only.",
+            )
+        assert function.role is not None
+        acknowledge_grant_actions(
+            function.role,
+            "Action groups written by grant_read on the artifacts bucket and its key; every "
+            "resource in these statements is named.",
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="FingerprintStep",
+                actions=["lambda:InvokeFunction"],
+                resources=[function.function_arn],
+            )
         )
         return function
 

@@ -42,6 +42,9 @@ from mlops_constructs.build.definition import (
     CHAMPION_OUTPUTS,
     CHAMPION_PLACEHOLDER,
     CODE_MARKER,
+    FINGERPRINT_METADATA,
+    FINGERPRINT_OUTPUTS,
+    FINGERPRINT_PLACEHOLDER,
     KEY_PLACEHOLDER,
     MONITORING_CODE_PLACEHOLDER,
     SECURITY_GROUP_PLACEHOLDER,
@@ -525,10 +528,10 @@ class DefinitionBuilder:
         }
         if spec.monitoring_baseline:
             # A property reference: registration waits for the baseline.
-            output = self.monitoring_step.properties.ProcessingOutputConfig.Outputs["statistics"]
-            metadata["MonitoringBaseline"] = Join(
-                on="/", values=[output.S3Output.S3Uri, "statistics.json"]
-            )
+            metadata["MonitoringBaseline"] = self.monitoring_baseline_uri()
+        # What the release check verifies before every deployment (lambda/release_check).
+        prints = self.fingerprint_step.properties.Outputs
+        metadata |= {key: prints[output] for key, output in FINGERPRINT_METADATA.items()}
         return ModelStep(
             name="Register",
             step_args=self.trained_model().register(
@@ -544,6 +547,47 @@ class DefinitionBuilder:
                 drift_check_baselines=DriftCheckBaselines(**drift) if drift else None,
                 customer_metadata_properties=metadata,
             ),
+        )
+
+    def monitoring_baseline_uri(self) -> Join:
+        output = self.monitoring_step.properties.ProcessingOutputConfig.Outputs["statistics"]
+        return Join(on="/", values=[output.S3Output.S3Uri, "statistics.json"])
+
+    def fingerprint(self) -> LambdaStep:
+        """``Fingerprint``: the SHA-256 and S3 version of the model artifact, the monitoring
+        baseline and the evaluation report, recorded with the version (lambda/fingerprint)."""
+        self.fingerprint_step = LambdaStep(
+            name="Fingerprint",
+            lambda_func=Lambda(function_arn=FINGERPRINT_PLACEHOLDER, session=self.session),
+            inputs={
+                "model_uri": self.model_artifact(),
+                "baseline_uri": self.monitoring_baseline_uri()
+                if self.spec.monitoring_baseline
+                else "none",
+                "evaluation_uri": Join(
+                    on="/", values=[self.run_path("evaluation"), "evaluation.json"]
+                ),
+                "execution_id": ExecutionVariables.PIPELINE_EXECUTION_ID,
+            },
+            outputs=[LambdaOutput(n, LambdaOutputTypeEnum.String) for n in FINGERPRINT_OUTPUTS],
+        )
+        return self.fingerprint_step
+
+    def fingerprint_gate(self, if_steps: list[Any]) -> ConditionStep:
+        """Register only with the fingerprints recorded; else fail with the function's error."""
+        outputs = self.fingerprint_step.properties.Outputs
+        fail = FailStep(
+            name="FingerprintFailed",
+            error_message=Join(
+                on=" ",
+                values=["Fingerprint:", outputs["error"], "- the model was not registered."],
+            ),
+        )
+        return ConditionStep(
+            name="Fingerprinted",
+            conditions=[ConditionEquals(left=outputs["status"], right="ok")],
+            if_steps=if_steps,
+            else_steps=[fail],
         )
 
     def gate_metric(self) -> JsonGet:
@@ -634,7 +678,9 @@ class DefinitionBuilder:
         model_reports: dict[str, Any] = {}
         if spec.model_baselines:
             model_steps, model_reports = self.model_baselines()
-        gate = self.gate([self.champion_gate([*model_steps, self.register(model_reports)])])
+        fingerprint = self.fingerprint()
+        recorded = self.fingerprint_gate([self.register(model_reports)])
+        gate = self.gate([self.champion_gate([*model_steps, fingerprint, recorded])])
         return Pipeline(
             name=spec.name,
             parameters=[

@@ -146,6 +146,9 @@ class DeployPipeline(Construct):
             payloads=payloads,
             response_contract=response_contract,
         )
+        self.release_check = self._release_check(
+            registry, lambda_dir=lambda_dir, ops_key=ops_key, log_retention=log_retention
+        )
         pipeline_role = self._pipeline_role()
         self.pipeline = self._pipeline(
             pipeline_role,
@@ -482,6 +485,70 @@ class DeployPipeline(Construct):
         )
         return function
 
+    def _release_check(
+        self,
+        registry: ModelRegistry,
+        *,
+        lambda_dir: Path,
+        ops_key: PlatformKey,
+        log_retention: logs.RetentionDays,
+    ) -> lambda_.Function:
+        """``<prefix>-release-check`` (lambda/release_check): before every deployment, the
+        version is re-read from the registry (group, approval, fingerprints of its model and
+        baseline, the pipeline's baseline variables)."""
+        function = self._function(
+            "ReleaseCheck",
+            name=f"{self._prefix}-release-check",
+            code=lambda_dir / "release_check",
+            description="Verifies the version to deploy against the registry and its files",
+            ops_key=ops_key,
+            log_retention=log_retention,
+            environment={
+                "MODEL_PACKAGE_GROUP": registry.name,
+                "ARTIFACTS_BUCKET": self._lake.artifacts.bucket_name,
+            },
+            # Hashing a large model artifact streams it once.
+            timeout=cdk.Duration.minutes(15),
+        )
+        registry.grant_read(function)
+        for objects in ("models/*", "pipelines/*"):
+            self._lake.artifacts.grant_read(function, objects)
+            acknowledge_wildcard_resource(
+                function.role,  # type: ignore[arg-type]
+                self._lake.artifacts.arn_for_objects(objects),
+                "Model artifacts and run outputs are named per pipeline execution; read only.",
+            )
+        acknowledge_wildcard_resource(
+            function.role,  # type: ignore[arg-type]
+            "*",
+            "codepipeline:PutJobSuccessResult and PutJobFailureResult support no resource-level "
+            "permissions; the CDK action grants only those two.",
+        )
+        acknowledge_grant_actions(
+            function.role,  # type: ignore[arg-type]
+            "Action groups written by grant_read on the artifacts bucket and its key; every "
+            "resource in these statements is named.",
+        )
+        return function
+
+    def _verify(
+        self,
+        stage: str,
+        package: codepipeline.Variable,
+        baselines: Mapping[str, codepipeline.Variable],
+    ) -> actions.LambdaInvokeAction:
+        """``VerifyRelease``: the release check, first in the stage (run order 1)."""
+        return actions.LambdaInvokeAction(
+            action_name="VerifyRelease",
+            lambda_=self.release_check,
+            user_parameters={
+                "stage": stage,
+                "model_package_arn": package.reference(),
+                "baselines": {name: v.reference() for name, v in baselines.items()},
+            },
+            run_order=1,
+        )
+
     def _pipeline_role(self) -> iam.Role:
         """The pipeline's role, which its actions use too (``use_pipeline_role_for_actions``)."""
         return iam.Role(
@@ -506,18 +573,28 @@ class DeployPipeline(Construct):
         source = codepipeline.Artifact("Templates")
 
         def deploy(stage: str) -> actions.CloudFormationCreateUpdateStackAction:
+            # After the stage's release check (run order 1).
             return self._deploy_action(
-                stage, package=package, baselines=baselines, source=source, cfn_role=cfn_role
+                stage,
+                package=package,
+                baselines=baselines,
+                source=source,
+                cfn_role=cfn_role,
+                run_order=2,
             )
 
         stages = [
             self._source_stage(source),
-            codepipeline.StageProps(stage_name="Staging", actions=[deploy("staging")]),
+            codepipeline.StageProps(
+                stage_name="Staging",
+                actions=[self._verify("staging", package, baselines), deploy("staging")],
+            ),
             self._test_stage(registry, package, test_max_latency_ms),
         ]
         if manual_approval:
             stages.append(self._approval_stage(notifications))
-        production = [deploy("prod")]
+        # The version is re-read from the registry after the approval, before production.
+        production = [self._verify("prod", package, baselines), deploy("prod")]
         if BATCH in self.monitor_roles:
             production.append(deploy(BATCH))  # batch scoring uses the same approved version
         stages.append(codepipeline.StageProps(stage_name="Production", actions=production))
@@ -871,11 +948,13 @@ class DeployPipeline(Construct):
                 "A stack ARN ends in an id CloudFormation assigns at creation; access is limited "
                 "to the named endpoint stack.",
             )
-        test_ref = (
-            f"<{stack.resolve(stack.get_logical_id(self.test_function.node.default_child))}.Arn>:*"  # type: ignore[arg-type]
-        )
-        acknowledge(
-            pipeline_role,
-            f"AwsSolutions-IAM5[Resource::{test_ref}]",
-            "Invoking any version or alias of the staging-test function itself; nothing else.",
-        )
+        for function, what in (
+            (self.test_function, "staging-test"),
+            (self.release_check, "release-check"),
+        ):
+            ref = f"<{stack.resolve(stack.get_logical_id(function.node.default_child))}.Arn>:*"  # type: ignore[arg-type]
+            acknowledge(
+                pipeline_role,
+                f"AwsSolutions-IAM5[Resource::{ref}]",
+                f"Invoking any version or alias of the {what} function itself; nothing else.",
+            )

@@ -653,12 +653,12 @@ def test_the_mapping_is_deploy_routers():
             {"baselines": {}},
             "UserParameters.baselines misses DataQualityStatistics, DataQualityConstraints, "
             "ModelQualityConstraints, BiasConfig, BiasConstraints, ExplainabilityConfig, "
-            "ExplainabilityConstraints, MonitoringBaseline",
+            "ExplainabilityConstraints (every",
             id="baselines-empty",
         ),
         pytest.param(
             "missing-one",
-            "UserParameters.baselines misses MonitoringBaseline (every baseline variable is "
+            "UserParameters.baselines misses BiasConfig (every baseline variable is "
             'compared: pass "#{variables.<name>}" for each)',
             id="baselines-missing-one",
         ),
@@ -687,7 +687,7 @@ def test_a_malformed_job_is_reported_as_a_configuration_failure(
     variants = {
         "missing-one": {
             **good,
-            "baselines": {k: v for k, v in good["baselines"].items() if k != "MonitoringBaseline"},
+            "baselines": {k: v for k, v in good["baselines"].items() if k != "BiasConfig"},
         },
         "unknown-name": {
             **good,
@@ -873,3 +873,18 @@ def test_failure_message_is_capped_at_the_api_limit(aws, reports, context):
     message = handler.failure_message(job, failures)
     assert len(message) == 5000
     assert message.endswith("...")
+
+
+def test_monitoring_baseline_may_be_left_out(aws, reports, context):
+    """The open monitoring reads MonitoringBaseline from the registry: a pipeline that does not
+    carry it as a variable passes the others only."""
+    release = aws.register()
+    good = params(release)
+    parameters = {
+        **good,
+        "baselines": {k: v for k, v in good["baselines"].items() if k != "MonitoringBaseline"},
+    }
+    reports.expect_success()
+    result = handler.handler(job_event(parameters), context)
+    assert result["status"] == "succeeded", result
+    assert "the 7 baseline variables match the registry" in result["summary"]
