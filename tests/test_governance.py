@@ -71,6 +71,20 @@ class Governance:
     claims: dict[str, tuple[bool, list[Request]]] = field(default_factory=dict)
     decisions: dict[str, list[Decision]] = field(default_factory=dict)
 
+    def job_network(self, prefix: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The subnets and security groups the pipeline role's jobs must use (VPC mode)."""
+        role = self.roles[f"{prefix}-sagemaker-pipeline"]
+        for _, document in role.policies:
+            for statement in document["Statement"]:
+                vpc = statement.get("Condition", {}).get("ForAllValues:StringEquals")
+                if statement.get("Sid") == "GuardedJobs" and vpc:
+                    subnets, groups = (
+                        vpc["sagemaker:VpcSubnets"],
+                        vpc["sagemaker:VpcSecurityGroupIds"],
+                    )
+                    return tuple(subnets), tuple(groups)
+        return (), ()
+
     def shared_key(self, purpose: str) -> str:
         """The ARN of the environment's ``DataKey`` or ``OpsKey``."""
         logical = f"{purpose.title()}Key"
@@ -227,6 +241,10 @@ class Project:
     account: str
     region: str
     table: str
+    isolated: bool = True  # jobs must be network-isolated (no Clarify model baselines)
+    # VPC mode: the subnets and security groups jobs must use.
+    subnets: tuple[str, ...] = ()
+    security_groups: tuple[str, ...] = ()
 
     def arn(self, service: str) -> str:
         return f"arn:aws:{service}:{self.region}:{self.account}"
@@ -350,6 +368,8 @@ def project_claims(p: Project) -> list[Claim]:
             Ask("*", "s3:DeleteObjectVersion", f"{artifacts}/pipelines/e1/model/model.tar.gz"),
             Ask(ADMINISTRATOR, "s3:DeleteObjectVersion", f"{raw}/incoming/batch-1.csv"),
         ]),
+        # Guardrails at run time: jobs created directly with the pipeline's role meet them.
+        *job_claims(p),
         ("the data producer reads nothing back", False, [
             Ask(producer, "s3:GetObject", f"{raw}/incoming/batch-1.csv"),
             Ask(producer, "s3:GetObject", f"{curated}/ground-truth/prod/2026/12/01/00/l.jsonl"),
@@ -357,21 +377,63 @@ def project_claims(p: Project) -> list[Claim]:
     ]  # fmt: skip
 
 
+def job_claims(p: Project) -> list[Claim]:
+    """Jobs the pipeline role creates carry isolation, encryption, the data key (and the VPC)."""
+    sm = p.arn("sagemaker")
+    role = f"{p.prefix}-sagemaker-pipeline"
+    jobs = [
+        ("sagemaker:CreateTrainingJob", f"{sm}:training-job/pipelines-e1-Train"),
+        ("sagemaker:CreateProcessingJob", f"{sm}:processing-job/pipelines-e1-Evaluate"),
+    ]
+    good: dict[str, Any] = {
+        "sagemaker:NetworkIsolation": "true",
+        "sagemaker:InterContainerTrafficEncryption": "true",
+        "sagemaker:VolumeKmsKeyArn": "data key",
+        "sagemaker:OutputKmsKeyArn": "data key",
+    }
+    if p.subnets:
+        good["sagemaker:VpcSubnets"] = list(p.subnets)
+        good["sagemaker:VpcSecurityGroupIds"] = list(p.security_groups)
+    bad = [
+        {k: v for k, v in good.items() if k != "sagemaker:VolumeKmsKeyArn"},
+        {**good, "sagemaker:OutputKmsKeyArn": OTHER_KEY},
+        {**good, "sagemaker:InterContainerTrafficEncryption": "false"},
+    ]
+    if p.isolated:
+        bad.append({**good, "sagemaker:NetworkIsolation": "false"})
+    if p.subnets:
+        bad.append({k: v for k, v in good.items() if not k.startswith("sagemaker:Vpc")})
+        bad.append({**good, "sagemaker:VpcSubnets": [*p.subnets, "subnet-0123456789abcdef0"]})
+    return [
+        ("the pipeline creates jobs as its definition does", True,
+         [Ask(role, a, r, tuple(good.items())) for a, r in jobs]),
+        ("the pipeline's role creates no job without isolation, encryption, the key or the VPC",
+         False, [Ask(role, a, r, tuple(b.items())) for a, r in jobs for b in bad]),
+    ]  # fmt: skip
+
+
 CLAIM_NAMES = [name for name, _, _ in project_claims(Project("p", "1", "r", "t"))]
 EXAMPLE = load_config(ROOT / "config" / "example.yaml")
 
 
-def projects_of(config: PlatformConfig) -> list[Project]:
+def projects_of(config: PlatformConfig, g: Governance | None = None) -> list[Project]:
     env = config.environments[0]
-    return [
-        Project(
-            config.prefix(env.name, project.name),
-            env.resolved_account(),
-            env.resolved_region(),
-            project.dataset.table_name,
+    projects = []
+    for project in config.projects:
+        prefix = config.prefix(env.name, project.name)
+        subnets, groups = g.job_network(prefix) if g else ((), ())
+        projects.append(
+            Project(
+                prefix,
+                env.resolved_account(),
+                env.resolved_region(),
+                project.dataset.table_name,
+                isolated=not project.build.model_baselines,
+                subnets=subnets,
+                security_groups=groups,
+            )
         )
-        for project in config.projects
-    ]
+    return projects
 
 
 def evaluate(synth: Synthesized) -> Governance:
@@ -380,7 +442,7 @@ def evaluate(synth: Synthesized) -> Governance:
     for name, allowed, asks in key_claims(g):
         g.claim(f"keys: {name}", allowed, asks)
     key = g.shared_key("data")
-    for project in projects_of(config):
+    for project in projects_of(config, g):
         for name, allowed, asks in project_claims(project):
             g.claim(
                 f"{project.prefix}: {name}",
@@ -400,7 +462,11 @@ def example(example_synth: Synthesized) -> Governance:
 
 @pytest.fixture(scope="module")
 def vpc(vpc_synth: Synthesized) -> Governance:
-    return evaluate(vpc_synth)
+    g = evaluate(vpc_synth)
+    subnets, groups = g.job_network("mlops-dev-churn")
+    assert len(subnets) >= 2 and len(groups) == 1  # the VPC claims are exercised
+    assert g.vpce is not None
+    return g
 
 
 @pytest.mark.parametrize("claim", CLAIM_NAMES)

@@ -269,7 +269,14 @@ class Inventory:
             return self.name_of(stack, logical_id)
         if kind == "AWS::EC2::VPCEndpoint":  # the endpoint id: what aws:SourceVpce compares
             return self.vpc_endpoint_id(stack, logical_id)
+        if kind == "AWS::EC2::Subnet":  # what sagemaker:VpcSubnets compares
+            return self.network_id("subnet", stack, logical_id)
         raise Unresolvable(f"Ref of {kind} ({stack.name}/{logical_id})")
+
+    @staticmethod
+    def network_id(kind: str, stack: Stack, logical_id: str) -> str:
+        """A deterministic subnet or security group id (``<kind>-`` and 17 hex digits)."""
+        return f"{kind}-{digest(stack.name, logical_id, length=17)}"
 
     @staticmethod
     def vpc_endpoint_id(stack: Stack, logical_id: str) -> str:
@@ -278,6 +285,8 @@ class Inventory:
 
     def get_att(self, stack: Stack, logical_id: str, attribute: str) -> str:
         kind = self._resource(stack, logical_id)["Type"]
+        if (kind, attribute) == ("AWS::EC2::SecurityGroup", "GroupId"):
+            return self.network_id("sg", stack, logical_id)
         returns = ATTRIBUTES.get((kind, attribute), "{arn}" if attribute == "Arn" else None)
         if returns is None or kind not in ARNS:
             raise Unresolvable(f"GetAtt {kind}.{attribute} ({stack.name}/{logical_id})")

@@ -28,10 +28,12 @@ from mlops_constructs.build.registry import ModelRegistry
 from mlops_constructs.compute import platform_function
 from mlops_constructs.data.lake import LakeAccess
 from mlops_constructs.security.jobs import (
+    GUARDED_JOB_ACTIONS,
     grant_image_pull,
     grant_job_network_interfaces,
     grant_sagemaker_job_logs,
     image_repository_arns,
+    job_guardrails,
 )
 from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import (
@@ -46,10 +48,9 @@ MONITORING_SCRIPT = (
 # Where a version's files are: the model artifacts (models/) and the runs' outputs (baselines,
 # evaluation reports under pipelines/).
 RELEASE_FILES = ("models/*", "pipelines/*")
+# Creating jobs is granted apart, under the guardrails' conditions (GuardedJobs).
 _JOB_ACTIONS = [
     "sagemaker:AddTags",
-    "sagemaker:CreateProcessingJob",
-    "sagemaker:CreateTrainingJob",
     "sagemaker:DescribeProcessingJob",
     "sagemaker:DescribeTrainingJob",
     "sagemaker:StopProcessingJob",
@@ -147,9 +148,34 @@ class TrainingPipeline(Construct):
         )
 
         self._grant(stack, prefix, lake, registry, in_vpc)
+        self._guard_jobs(lake, subnets, security_group)
         if self.spec.monitoring_baseline:
             code = self.monitoring_code
             code.bucket.grant_read(self.role, code.s3_object_key)
+
+    def _guard_jobs(
+        self,
+        lake: LakeAccess,
+        subnets: Sequence[ec2.ISubnet],
+        security_group: ec2.ISecurityGroup | None,
+    ) -> None:
+        """Creating a job needs what the definition sets (isolation, encryption, the VPC)."""
+        stack = cdk.Stack.of(self)
+        arn = f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}"
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="GuardedJobs",
+                actions=list(GUARDED_JOB_ACTIONS),
+                resources=[f"{arn}:processing-job/*", f"{arn}:training-job/*"],
+                conditions=job_guardrails(
+                    key_arn=lake.key.key_arn,
+                    # Clarify's model baselines call their shadow endpoint.
+                    network_isolation=not self.spec.model_baselines,
+                    subnets=[s.subnet_id for s in subnets],
+                    security_groups=[security_group.security_group_id] if security_group else [],
+                ),
+            )
+        )
 
     def _champion(
         self,

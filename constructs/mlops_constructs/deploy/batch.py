@@ -138,12 +138,21 @@ class BatchScoring(Construct):
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="TransformJobs",
-                actions=[
-                    "sagemaker:AddTags",
-                    "sagemaker:CreateTransformJob",
-                    "sagemaker:DescribeTransformJob",
-                ],
+                actions=["sagemaker:AddTags", "sagemaker:DescribeTransformJob"],
                 resources=[f"{arn}:transform-job/{model_prefix}-*"],
+            )
+        )
+        # Output always with the lake's key; volumes too, where the instance has one to encrypt
+        # (instances with local NVMe storage refuse a volume key: the key is then absent).
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="GuardedTransformJobs",
+                actions=["sagemaker:CreateTransformJob"],
+                resources=[f"{arn}:transform-job/{model_prefix}-*"],
+                conditions={
+                    "StringEquals": {"sagemaker:OutputKmsKeyArn": lake.key.key_arn},
+                    "StringEqualsIfExists": {"sagemaker:VolumeKmsKeyArn": lake.key.key_arn},
+                },
             )
         )
         role.add_to_policy(
@@ -157,11 +166,23 @@ class BatchScoring(Construct):
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="JobEncryption",
-                actions=["kms:CreateGrant", "kms:DescribeKey"],
+                actions=["kms:DescribeKey"],
                 resources=[lake.key.key_arn],
             )
         )
-        invoke = targets.LambdaFunction(self.function, retry_attempts=2)
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="JobVolumeGrants",
+                actions=["kms:CreateGrant"],
+                resources=[lake.key.key_arn],
+                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            )
+        )
+        # The function refuses events older than its MAX_EVENT_AGE_SECONDS (15 minutes, its
+        # default): neither EventBridge nor Lambda's queue holds one longer.
+        max_age = cdk.Duration.minutes(15)
+        self.function.configure_async_invoke(max_event_age=max_age, retry_attempts=2)
+        invoke = targets.LambdaFunction(self.function, retry_attempts=2, max_event_age=max_age)
         self.schedule = events.Rule(
             self,
             "Schedule",

@@ -36,7 +36,11 @@ from mlops_constructs.compute import platform_function
 from mlops_constructs.data.lake import LakeAccess
 from mlops_constructs.monitor.open_definition import OpenMonitoringSpec, build_monitoring_definition
 from mlops_constructs.monitor.settings import drift_alarm_name
-from mlops_constructs.security.jobs import grant_job_network_interfaces, grant_sagemaker_job_logs
+from mlops_constructs.security.jobs import (
+    grant_job_network_interfaces,
+    grant_sagemaker_job_logs,
+    job_guardrails,
+)
 from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import (
     acknowledge_grant_actions,
@@ -160,11 +164,23 @@ class OpenMonitoring(Construct):
                 sid="MonitoringJobs",
                 actions=[
                     "sagemaker:AddTags",
-                    "sagemaker:CreateProcessingJob",
                     "sagemaker:DescribeProcessingJob",
                     "sagemaker:StopProcessingJob",
                 ],
                 resources=[jobs],
+            )
+        )
+        # Creating a job needs what the definition sets (isolation, encryption, the VPC).
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="GuardedJobs",
+                actions=["sagemaker:CreateProcessingJob"],
+                resources=[jobs],
+                conditions=job_guardrails(
+                    key_arn=self._lake.key.key_arn,
+                    subnets=[s.subnet_id for s in network.subnets] if network else [],
+                    security_groups=[network.security_group.security_group_id] if network else [],
+                ),
             )
         )
         role.add_to_policy(

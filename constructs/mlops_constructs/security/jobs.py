@@ -17,6 +17,43 @@ _ECR_IMAGE = re.compile(
 JOB_LOG_GROUPS = ("ProcessingJobs", "TrainingJobs", "TransformJobs")
 
 
+# The SageMaker create calls whose condition keys carry a job's isolation, encryption and VPC.
+GUARDED_JOB_ACTIONS = ("sagemaker:CreateProcessingJob", "sagemaker:CreateTrainingJob")
+
+
+def job_guardrails(
+    *,
+    key_arn: str,
+    network_isolation: bool = True,
+    subnets: Sequence[str] = (),
+    security_groups: Sequence[str] = (),
+) -> dict[str, dict[str, object]]:
+    """IAM conditions that refuse a processing or training job created without what the rule
+    packs check at synth: inter-container encryption, volumes and outputs encrypted with
+    ``key_arn``, network isolation (unless ``network_isolation`` is False: Clarify's model
+    baselines call a shadow endpoint), and in VPC mode exactly ``subnets`` and
+    ``security_groups``. Whoever calls SageMaker with the role directly, bypassing the synthesized
+    definition, meets them too."""
+    booleans: dict[str, object] = {"sagemaker:InterContainerTrafficEncryption": "true"}
+    if network_isolation:
+        booleans["sagemaker:NetworkIsolation"] = "true"
+    conditions: dict[str, dict[str, object]] = {
+        "Bool": booleans,
+        "StringEquals": {
+            "sagemaker:VolumeKmsKeyArn": key_arn,
+            "sagemaker:OutputKmsKeyArn": key_arn,
+        },
+    }
+    if subnets:
+        conditions["ForAllValues:StringEquals"] = {
+            "sagemaker:VpcSubnets": list(subnets),
+            "sagemaker:VpcSecurityGroupIds": list(security_groups),
+        }
+        # ForAllValues is true of a request without the key: a job outside the VPC.
+        conditions["Null"] = {"sagemaker:VpcSubnets": "false"}
+    return conditions
+
+
 def grant_sagemaker_job_logs(
     role: iam.Role,
     jobs: tuple[str, ...] = ("ProcessingJobs", "TrainingJobs"),
