@@ -630,6 +630,8 @@ class MonitorConfig(_Model):
     # Ground truth for model quality and bias: s3://<curated>/<prefix><stage>/yyyy/mm/dd/hh/.
     ground_truth_prefix: str = "ground-truth/"
     ground_truth_delay_hours: Annotated[int, Field(ge=0, le=168)] = 24
+    # Captured requests and responses are deleted after this many days.
+    capture_retention_days: Annotated[int, Field(ge=1, le=3650)] = 90
     drift_threshold: Annotated[float, Field(gt=0.0, le=1.0)] = 0.1
     # The model-quality alarm fires when the gate's metric on labelled traffic crosses this
     # (below it for higher-is-better metrics, above it otherwise); default: the gate threshold.

@@ -153,6 +153,10 @@ class DataStack(cdk.Stack):
         return network
 
 
+# Where endpoints and batch jobs capture requests and responses (artifacts bucket).
+CAPTURES = "data-capture/"
+
+
 class ProjectDataStack(cdk.Stack):
     """A project's stateful resources: its data lake (raw, curated, artifacts buckets) and its
     model registry, retained on delete. Keys, log bucket and network are the environment's.
@@ -188,6 +192,7 @@ class ProjectDataStack(cdk.Stack):
                 self, "AccessLogs", bucket_name(shared.prefix, "logs", self.account)
             ),
         )
+        self._monitors_data(project)
         if shared.network is not None:
             self.lake.restrict_to_vpc_endpoint(
                 shared.network.s3_endpoint.vpc_endpoint_id,
@@ -203,3 +208,20 @@ class ProjectDataStack(cdk.Stack):
                 e.account for e in config.environments if e.account and e.name != environment.name
             ],
         )
+
+    def _monitors_data(self, project: ProjectConfig) -> None:
+        """Captured traffic and ground truth: read by the monitor roles only (the open
+        monitoring pipeline's, Model Monitor's per target), captures kept as configured."""
+        role = f"arn:{self.partition}:iam::{self.account}:role/{self.prefix}"
+        readers = [f"{role}-monitoring-pipeline"] + [
+            f"{role}-{target}-monitor" for target in ("staging", "prod", "batch")
+        ]
+        lake = self.lake
+        lake.restrict_reads(lake.artifacts, CAPTURES, readers, sid="OnlyMonitorsReadCaptures")
+        lake.restrict_reads(
+            lake.curated,
+            project.monitor.ground_truth_prefix,
+            readers,
+            sid="OnlyMonitorsReadGroundTruth",
+        )
+        lake.expire(lake.artifacts, CAPTURES, project.monitor.capture_retention_days)

@@ -332,6 +332,23 @@ def project_claims(p: Project) -> list[Claim]:
             *(Ask(r, "sagemaker:UpdateEndpoint", f"{sm}:endpoint/{p.prefix}-prod")
               for r in personas),
         ]),
+        ("only the monitors read captured traffic and ground truth", False, [
+            Ask("*", "s3:GetObject", f"{artifacts}/data-capture/prod/2026/12/01/00/c.jsonl",
+                exempt=monitors(p.prefix)),
+            Ask("*", "s3:GetObject", f"{curated}/ground-truth/prod/2026/12/01/00/l.jsonl",
+                exempt=monitors(p.prefix)),
+        ]),
+        ("CI, which runs the team's installs with internet access, reads no data", False, [
+            Ask(f"{p.prefix}-{ci}", "s3:GetObject", obj)
+            for ci in ("ml-build", "ml-cicd")
+            for obj in (table, f"{artifacts}/pipelines/e1/data/train/train.csv",
+                        f"{artifacts}/data-capture/prod/c.jsonl",
+                        f"{curated}/ground-truth/prod/l.jsonl", f"{raw}/incoming/batch-1.csv")
+        ]),
+        ("CI reads the code and its pipeline's artifacts", True, [
+            Ask(f"{p.prefix}-ml-build", "s3:GetObject", f"{artifacts}/ci/source/ml-project.zip"),
+            Ask(f"{p.prefix}-ml-cicd", "s3:GetObject", f"{artifacts}/ci/source/ml-project.zip"),
+        ]),
         ("no persona reads captured traffic or ground truth", False, [
             *(Ask(r, "s3:GetObject", f"{artifacts}/data-capture/prod/capture.jsonl")
               for r in personas),
@@ -410,6 +427,14 @@ def job_claims(p: Project) -> list[Claim]:
         ("the pipeline's role creates no job without isolation, encryption, the key or the VPC",
          False, [Ask(role, a, r, tuple(b.items())) for a, r in jobs for b in bad]),
     ]  # fmt: skip
+
+
+def monitors(prefix: str) -> frozenset[str]:
+    """The roles that read captured traffic and ground truth (open monitoring, Model Monitor)."""
+    return frozenset(
+        {f"{prefix}-monitoring-pipeline"}
+        | {f"{prefix}-{t}-monitor" for t in ("staging", "prod", "batch")}
+    )
 
 
 CLAIM_NAMES = [name for name, _, _ in project_claims(Project("p", "1", "r", "t"))]

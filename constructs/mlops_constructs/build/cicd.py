@@ -28,6 +28,8 @@ from mlops_constructs.security.nag import (
 )
 
 SOURCE_KEY = "ci/source/ml-project.zip"
+# The data splits each training run writes (preprocess outputs) in the artifacts bucket.
+RUN_DATA = "pipelines/*/data/*"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -237,6 +239,19 @@ class MlCiCd(Construct):
         else:
             self.source_rule = None
 
+        # CI runs the team's own installs and tests with internet access: it reads no data.
+        # Its grants on the artifacts bucket (code, pipeline artifacts) stop short of the
+        # pipeline runs' data splits; curated and raw data, captures and ground truth it is
+        # never granted (and the buckets' policies keep captures and labels for the monitors).
+        for role in (build_role, pipeline_role):
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="CiReadsNoData",
+                    effect=iam.Effect.DENY,
+                    actions=["s3:GetObject*"],
+                    resources=[lake.artifacts.arn_for_objects(RUN_DATA)],
+                )
+            )
         for role in (build_role, pipeline_role):
             acknowledge_inline_policy(role)
             acknowledge_grant_actions(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import aws_cdk as cdk
@@ -270,6 +271,36 @@ class DataLake(LakeAccess, Construct):
             )
         )
         return bucket
+
+    def restrict_reads(
+        self, bucket: s3.IBucket, prefix: str, readers: Sequence[str], *, sid: str
+    ) -> None:
+        """Only the roles ``readers`` (exact ARNs) read objects under ``prefix`` of ``bucket``,
+        whatever other policies grant (captured traffic, ground truth: the monitors' data).
+        AWS services acting for themselves are exempt."""
+        bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=sid,
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:GetObject*"],
+                resources=[bucket.arn_for_objects(f"{prefix}*")],
+                conditions={
+                    "ArnNotEquals": {"aws:PrincipalArn": sorted(readers)},
+                    "BoolIfExists": {"aws:PrincipalIsAWSService": "false"},
+                },
+            )
+        )
+
+    def expire(self, bucket: s3.IBucket, prefix: str, days: int) -> None:
+        """Objects under ``prefix`` expire after ``days`` (their versions the day after)."""
+        assert isinstance(bucket, s3.Bucket), "a lifecycle rule needs one of this lake's buckets"
+        bucket.add_lifecycle_rule(
+            id=f"Expire-{prefix.strip('/').replace('/', '-')}",
+            prefix=prefix,
+            expiration=cdk.Duration.days(days),
+            noncurrent_version_expiration=cdk.Duration.days(1),
+        )
 
     def _only_this_key(self, bucket: s3.Bucket) -> None:
         """Refuse objects not encrypted with the lake's key: another algorithm (SSE-S3),

@@ -74,7 +74,7 @@ def capture_prefix(stage: str) -> str:
 class EndpointRole(Construct):
     """The role ``<prefix>-<stage>-endpoint`` that an endpoint's model containers run as.
 
-    May read model artifacts, write captured data under ``data-capture/<stage>/``, use the
+    May read model artifacts (``models/``), write captured data under ``data-capture/<stage>/``, use the
     lake's key, write its own endpoint's logs and pull the project's own serving image
     (``image_repositories``); nothing else. Kept out of the endpoint template so that deploying an endpoint
     never needs IAM permissions.
@@ -99,7 +99,8 @@ class EndpointRole(Construct):
             description=f"Model containers of the endpoint {prefix}-{stage}",
         )
         prefix_ = capture_prefix(stage)
-        lake.grant_read_artifacts(self.role)  # model artifacts
+        # Model artifacts only (the serving code is inside each model archive).
+        lake.artifacts.grant_read(self.role, "models/*")
         lake.artifacts.grant_put(self.role, f"{prefix_}*")
         lake.key.grant_encrypt_decrypt(self.role)
         # Bring your own container: the model's serving image is pulled as this role.
@@ -114,8 +115,9 @@ class EndpointRole(Construct):
         )
         acknowledge_wildcard_resource(
             self.role,
-            lake.artifacts.arn_for_objects("*"),
-            "Model artifacts are stored under names chosen by the training pipeline at run time.",
+            lake.artifacts.arn_for_objects("models/*"),
+            "Model artifacts are stored under names chosen by the training pipeline at run time, "
+            "under models/ only.",
         )
         acknowledge_wildcard_resource(
             self.role,
