@@ -16,6 +16,7 @@ from mlops_constructs.data.lake import bucket_name
 from mlops_constructs.network import IsolatedNetwork
 from mlops_constructs.observability import retention_days
 from mlops_constructs.security import PlatformKey
+from mlops_constructs.security.personas import Auditor
 from stacks.config import (
     BUILD_ENDPOINTS,
     DEPLOY_ENDPOINTS,
@@ -105,6 +106,15 @@ class DataStack(cdk.Stack):
                 ],
                 log_retention=retention_days(config.audit.log_retention_days),
             )
+        # Read-only: the audit trail, who may do what, the registries (README, personas).
+        self.auditor = Auditor(
+            self,
+            "Auditor",
+            prefix=prefix,
+            principals=config.audit.auditors,
+            trail_bucket=self.access_logs,
+            trail_key=self.ops_key,
+        )
 
     def _admit_project_access_logs(self) -> None:
         """S3 server access logging of every project lake in this environment (by name: the

@@ -198,6 +198,45 @@ ADMINISTRATOR = "Administrator"
 IMPOSTOR = "mlops-dev-churn-impostor"
 
 
+def auditor_claims(g: Governance) -> list[tuple[str, bool, list[Ask]]]:
+    """The environment's auditor reads the trail, roles and registries; no data, no change."""
+    account, region = g.inventory.account, g.inventory.region
+    auditor, logs = "mlops-dev-auditor", f"arn:aws:s3:::mlops-dev-logs-{account}"
+    project = "mlops-dev-churn"
+    return [
+        ("the auditor reads the audit trail, the roles and the registries", True, [
+            Ask(auditor, "s3:GetObject", f"{logs}/cloudtrail/AWSLogs/{account}/x.json.gz"),
+            Ask(auditor, "kms:Decrypt", g.shared_key("ops"), VIA_S3(region)),
+            Ask(auditor, "cloudtrail:LookupEvents", "*"),
+            Ask(auditor, "iam:GetRolePolicy", f"arn:aws:iam::{account}:role/{project}-approver"),
+            Ask(auditor, "sagemaker:DescribeModelPackage",
+                f"arn:aws:sagemaker:{region}:{account}:model-package/{project}-models/1"),
+        ]),
+        ("the auditor reads no data and changes nothing", False, [
+            Ask(auditor, "s3:GetObject", f"arn:aws:s3:::{project}-curated-{account}/t/p.csv"),
+            Ask(auditor, "s3:GetObject",
+                f"arn:aws:s3:::{project}-artifacts-{account}/data-capture/prod/c.jsonl"),
+            Ask(auditor, "s3:PutObject", f"{logs}/cloudtrail/AWSLogs/{account}/x.json.gz"),
+            Ask(auditor, "kms:Decrypt", g.shared_key("data"), VIA_S3(region)),
+            Ask(auditor, "sagemaker:UpdateModelPackage",
+                f"arn:aws:sagemaker:{region}:{account}:model-package/{project}-models/1",
+                (("sagemaker:ModelApprovalStatus", "Approved"),)),
+            Ask(auditor, "cloudtrail:StopLogging",
+                f"arn:aws:cloudtrail:{region}:{account}:trail/mlops-dev-data-lake"),
+        ]),
+    ]  # fmt: skip
+
+
+def VIA_S3(region: str) -> Context:
+    return (("aws:ViaAWSService", "true"), ("kms:ViaService", f"s3.{region}.amazonaws.com"))
+
+
+AUDITOR_CLAIMS = [
+    "the auditor reads the audit trail, the roles and the registries",
+    "the auditor reads no data and changes nothing",
+]
+
+
 def key_claims(g: Governance) -> list[tuple[str, bool, list[Ask]]]:
     """What must hold for the environment's keys."""
     keys = [g.shared_key("data"), g.shared_key("ops")]
@@ -466,6 +505,8 @@ def evaluate(synth: Synthesized) -> Governance:
     g = load(synth)
     for name, allowed, asks in key_claims(g):
         g.claim(f"keys: {name}", allowed, asks)
+    for name, allowed, asks in auditor_claims(g):
+        g.claim(f"auditor: {name}", allowed, asks)
     key = g.shared_key("data")
     for project in projects_of(config, g):
         for name, allowed, asks in project_claims(project):
@@ -511,4 +552,11 @@ def test_vpc_mode(vpc: Governance, claim: str) -> None:
 def test_keys(example: Governance, vpc: Governance, claim: str) -> None:
     for g in (example, vpc):
         wrong = g.failures(f"keys: {claim}")
+        assert not wrong, "\n  ".join(wrong)
+
+
+@pytest.mark.parametrize("claim", AUDITOR_CLAIMS)
+def test_auditor(example: Governance, vpc: Governance, claim: str) -> None:
+    for g in (example, vpc):
+        wrong = g.failures(f"auditor: {claim}")
         assert not wrong, "\n  ".join(wrong)

@@ -18,9 +18,19 @@ from collections.abc import Mapping, Sequence
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from mlops_constructs.security.nag import acknowledge_inline_policy
+from mlops_constructs.security.keys import PlatformKey
+from mlops_constructs.security.nag import (
+    acknowledge,
+    acknowledge_grant_actions,
+    acknowledge_inline_policy,
+    acknowledge_wildcard_resource,
+)
+
+# Where the platform's trail writes its log files in the environment's log bucket.
+TRAIL_PREFIX = "cloudtrail"
 
 # persona -> what the role is for (its IAM description).
 PERSONAS: dict[str, str] = {
@@ -96,3 +106,78 @@ class Personas(Construct):
     @property
     def operator(self) -> iam.Role:
         return self.roles["operator"]
+
+
+class Auditor(Construct):
+    """The environment's read-only ``<prefix>-auditor`` role: the audit trail (CloudTrail's
+    events and the trail's log files), who may do what (the platform's roles and policies) and
+    the model registries; no data, no captures, no change. Assumable by ``principals`` (or,
+    none named, by whom the account's IAM policies allow)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        prefix: str,
+        principals: Sequence[str],
+        trail_bucket: s3.IBucket,
+        trail_key: PlatformKey,
+        max_session_hours: int = 1,
+    ) -> None:
+        super().__init__(scope, id)
+        stack = cdk.Stack.of(self)
+        self.role = iam.Role(
+            self,
+            "Role",
+            role_name=f"{prefix}-auditor",
+            description=f"{prefix} auditor: reads the audit trail, roles and registries only",
+            assumed_by=persona_trust(principals),
+            max_session_duration=cdk.Duration.hours(max_session_hours),
+        )
+        trail_bucket.grant_read(self.role, f"{TRAIL_PREFIX}/*")
+        trail_key.grant_decrypt(self.role)
+        arn = f"arn:{stack.partition}:{{}}:{stack.region}:{stack.account}"
+        iam_arn = f"arn:{stack.partition}:iam::{stack.account}"
+        for sid, actions, resources in (
+            # LookupEvents and DescribeTrails support no resource-level permissions.
+            ("AuditEvents", ["cloudtrail:LookupEvents", "cloudtrail:DescribeTrails"], ["*"]),
+            (
+                "WhoMayDoWhat",
+                ["iam:GetRole", "iam:GetRolePolicy", "iam:ListRolePolicies"],
+                [f"{iam_arn}:role/{prefix}-*"],
+            ),
+            (
+                "Registries",
+                ["sagemaker:DescribeModelPackage", "sagemaker:DescribeModelPackageGroup"],
+                [
+                    f"{arn.format('sagemaker')}:model-package-group/{prefix}-*",
+                    f"{arn.format('sagemaker')}:model-package/{prefix}-*",
+                ],
+            ),
+        ):
+            self.role.add_to_policy(
+                iam.PolicyStatement(sid=sid, actions=actions, resources=resources)
+            )
+            for resource in resources:
+                acknowledge_wildcard_resource(
+                    self.role,
+                    resource,
+                    "Read-only: the audit trail's events (no resource-level permissions), and "
+                    "the environment's own roles and registries by their name prefix.",
+                )
+        acknowledge_inline_policy(self.role)
+        acknowledge_grant_actions(
+            self.role,
+            "Action groups written by grant_read on the trail's log files and the key's "
+            "decrypt grant; every resource in these statements is named.",
+        )
+        # The bucket is in this stack: cdk-nag names it by logical id.
+        bucket = trail_bucket.node.default_child
+        assert isinstance(bucket, cdk.CfnElement)
+        acknowledge(
+            self.role,
+            f"AwsSolutions-IAM5[Resource::<{stack.resolve(stack.get_logical_id(bucket))}.Arn>"
+            f"/{TRAIL_PREFIX}/*]",
+            "CloudTrail names its log files per account, region and hour; read only.",
+        )
