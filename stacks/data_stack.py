@@ -27,7 +27,7 @@ from stacks.config import (
     ProjectConfig,
 )
 
-LAKE_PURPOSES = ("raw", "curated", "artifacts")
+LAKE_PURPOSES = ("raw", "curated", "artifacts", "releases")
 
 
 def lake_lifecycle(lake_cfg: DataLakeConfig) -> LakeLifecycle:
@@ -235,3 +235,7 @@ class ProjectDataStack(cdk.Stack):
             sid="OnlyMonitorsReadGroundTruth",
         )
         lake.expire(lake.artifacts, CAPTURES, project.monitor.capture_retention_days)
+        # The deploy pipeline's artifact store: a release cannot be swapped while it waits.
+        lake.restrict_writes(
+            lake.releases, [f"{role}-deploy-pipeline"], sid="OnlyTheDeployPipelineWrites"
+        )

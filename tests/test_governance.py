@@ -410,6 +410,17 @@ def project_claims(p: Project) -> list[Claim]:
         ]),
         ("the operator requests retraining and batch runs", True,
          [Ask(operator, "events:PutEvents", bus)]),
+        # The deploy pipeline's artifact store: a release cannot be swapped while it waits.
+        ("only the deploy pipeline writes its artifact store", False, [
+            Ask("*", a, f"{p.bucket('releases')}/{p.prefix[:20]}/Templates/abc.zip",
+                exempt=frozenset({f"{p.prefix}-deploy-pipeline"}))
+            for a in ("s3:PutObject", "s3:DeleteObject")
+        ] + [Ask(ADMINISTRATOR, "s3:PutObject",
+                 f"{p.bucket('releases')}/{p.prefix[:20]}/Templates/abc.zip")]),
+        ("the deploy pipeline writes its artifact store", True, [
+            Ask(f"{p.prefix}-deploy-pipeline", "s3:PutObject",
+                f"{p.bucket('releases')}/{p.prefix[:20]}/Templates/abc.zip")
+        ]),
         # Buckets refuse objects not encrypted with the data key, and never lose a version.
         ("objects encrypted otherwise than with the data key are refused", False, [
             Ask(producer, "s3:PutObject", f"{raw}/incoming/batch-1.csv", c)

@@ -97,6 +97,8 @@ def AccessLogBucket(
     return bucket
 
 
+# Release artifacts (the deploy pipeline's) are kept this long.
+RELEASE_EXPIRATION_DAYS = 30
 # The S3 condition keys of a PutObject's encryption headers.
 SSE = "s3:x-amz-server-side-encryption"
 SSE_KEY = "s3:x-amz-server-side-encryption-aws-kms-key-id"
@@ -113,6 +115,7 @@ class LakeAccess:
     raw: s3.IBucket
     curated: s3.IBucket
     artifacts: s3.IBucket
+    releases: s3.IBucket
     raw_prefix: str
 
     def grant_read_raw(self, grantee: iam.IGrantable) -> iam.Grant:
@@ -196,6 +199,9 @@ class DataLake(LakeAccess, Construct):
         self.raw = self._data_bucket("Raw", life, expire_days=life.raw_expiration_days)
         self.curated = self._data_bucket("Curated", life)
         self.artifacts = self._data_bucket("Artifacts", life)
+        # The deploy pipeline's artifact store (templates and their parameters per release):
+        # transient, written by that pipeline only (restrict_writes).
+        self.releases = self._data_bucket("Releases", life, expire_days=RELEASE_EXPIRATION_DAYS)
         for bucket in self.data_buckets:
             for pack_rule in (
                 "HIPAA.Security-S3BucketReplicationEnabled",
@@ -292,6 +298,23 @@ class DataLake(LakeAccess, Construct):
             )
         )
 
+    def restrict_writes(self, bucket: s3.IBucket, writers: Sequence[str], *, sid: str) -> None:
+        """Only the roles ``writers`` (exact ARNs) write or delete objects of ``bucket``,
+        whatever other policies grant. AWS services acting for themselves are exempt."""
+        bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=sid,
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:PutObject*", "s3:DeleteObject*"],
+                resources=[bucket.arn_for_objects("*")],
+                conditions={
+                    "ArnNotEquals": {"aws:PrincipalArn": sorted(writers)},
+                    "BoolIfExists": {"aws:PrincipalIsAWSService": "false"},
+                },
+            )
+        )
+
     def expire(self, bucket: s3.IBucket, prefix: str, days: int) -> None:
         """Objects under ``prefix`` expire after ``days`` (their versions the day after)."""
         assert isinstance(bucket, s3.Bucket), "a lifecycle rule needs one of this lake's buckets"
@@ -369,8 +392,8 @@ class DataLake(LakeAccess, Construct):
 
     @property
     def data_buckets(self) -> list[s3.IBucket]:
-        """The buckets that hold data (raw, curated, artifacts)."""
-        return [self.raw, self.curated, self.artifacts]
+        """The buckets that hold data (raw, curated, artifacts, releases)."""
+        return [self.raw, self.curated, self.artifacts, self.releases]
 
     @property
     def all_buckets(self) -> list[s3.IBucket]:
@@ -412,6 +435,7 @@ class DataLakeRef(LakeAccess, Construct):
         self.raw = imported("raw")
         self.curated = imported("curated")
         self.artifacts = imported("artifacts")
+        self.releases = imported("releases")
 
     @classmethod
     def of(cls, scope: Construct, id: str, lake: DataLake) -> DataLakeRef:

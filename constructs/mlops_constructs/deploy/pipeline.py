@@ -605,7 +605,8 @@ class DeployPipeline(Construct):
             pipeline_type=codepipeline.PipelineType.V2,
             execution_mode=codepipeline.ExecutionMode.SUPERSEDED,
             variables=[package, *baselines.values()],
-            artifact_bucket=self._lake.artifacts,
+            # Its own bucket, which only this pipeline's role may write (the project's data stack).
+            artifact_bucket=self._lake.releases,
             role=role,
             use_pipeline_role_for_actions=True,
             restart_execution_on_update=False,
@@ -924,9 +925,9 @@ class DeployPipeline(Construct):
         )
         acknowledge_wildcard_resource(
             pipeline_role,
-            lake.artifacts.arn_for_objects("*"),
+            lake.releases.arn_for_objects("*"),
             "Pipeline artifacts are written under names CodePipeline chooses per execution, in "
-            "the artifacts bucket only.",
+            "the project's releases bucket only.",
         )
         acknowledge_wildcard_resource(
             pipeline_role,
