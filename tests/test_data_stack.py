@@ -113,14 +113,16 @@ def test_buckets_named_deterministically(
         b["Properties"]["BucketName"]
         for b in _of_type(project_resources, "AWS::S3::Bucket").values()
     }
-    assert names == {f"mlops-dev-churn-{p}-{ACCOUNT}" for p in ("raw", "curated", "artifacts")}
+    assert names == {
+        f"mlops-dev-churn-{p}-{ACCOUNT}" for p in ("raw", "curated", "artifacts", "releases")
+    }
 
 
 def test_every_bucket_is_private_versioned_and_retained(
     resources: dict[str, Any], project_resources: dict[str, Any]
 ) -> None:
     buckets = {**resources, **project_resources}
-    assert len(_of_type(buckets, "AWS::S3::Bucket")) == 4
+    assert len(_of_type(buckets, "AWS::S3::Bucket")) == 5
     for bucket in _of_type(buckets, "AWS::S3::Bucket").values():
         props = bucket["Properties"]
         assert props["PublicAccessBlockConfiguration"] == {
@@ -138,7 +140,7 @@ def test_data_buckets_use_the_data_key_with_bucket_keys_and_log_access(
     project_resources: dict[str, Any],
 ) -> None:
     data_buckets = _of_type(project_resources, "AWS::S3::Bucket")
-    assert len(data_buckets) == 3
+    assert len(data_buckets) == 4
     for logical_id, bucket in data_buckets.items():
         props = bucket["Properties"]
         rule = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
@@ -167,7 +169,7 @@ def test_every_bucket_policy_denies_plain_http(
     resources: dict[str, Any], project_resources: dict[str, Any]
 ) -> None:
     policies = _of_type({**resources, **project_resources}, "AWS::S3::BucketPolicy")
-    assert len(policies) == 4
+    assert len(policies) == 5
     for policy in policies.values():
         statements = policy["Properties"]["PolicyDocument"]["Statement"]
         assert any(
@@ -257,7 +259,7 @@ def test_trail_records_lake_data_events_encrypted_and_validated(
     selector = trail["EventSelectors"][0]
     assert selector["ReadWriteType"] == "All"
     assert selector["IncludeManagementEvents"] is True
-    assert len(selector["DataResources"][0]["Values"]) == 3
+    assert len(selector["DataResources"][0]["Values"]) == 4
     data.has_resource_properties(
         "AWS::Logs::LogGroup",
         {

@@ -23,6 +23,7 @@ PINNED_PROJECT = {
     "LakeRaw8A880B75": "AWS::S3::Bucket",
     "LakeCurated8ED8635F": "AWS::S3::Bucket",
     "LakeArtifacts2DD6A05E": "AWS::S3::Bucket",
+    "LakeReleases9CD3FA57": "AWS::S3::Bucket",
     "RegistryGroupF9A457C4": "AWS::SageMaker::ModelPackageGroup",
 }
 PINNED_CATALOG = {

@@ -60,7 +60,7 @@ def test_each_project_has_its_own_lake_registry_and_catalog(
     data = _resources(example_synth, project, "data")
     buckets = {b["BucketName"] for b in _typed(data, "AWS::S3::Bucket")}
     assert buckets == {
-        f"mlops-dev-{project}-{p}-{ACCOUNT}" for p in ("raw", "curated", "artifacts")
+        f"mlops-dev-{project}-{p}-{ACCOUNT}" for p in ("raw", "curated", "artifacts", "releases")
     }
     [group] = _typed(data, "AWS::SageMaker::ModelPackageGroup")
     assert group["ModelPackageGroupName"] == f"mlops-dev-{project}-models"
@@ -168,7 +168,7 @@ def test_the_trail_records_every_projects_buckets(example_synth: Synthesized) ->
     [trail] = _typed(data, "AWS::CloudTrail::Trail")
     values = json.dumps(trail["EventSelectors"])
     for project in PROJECTS:
-        for purpose in ("raw", "curated", "artifacts"):
+        for purpose in ("raw", "curated", "artifacts", "releases"):
             assert f"mlops-dev-{project}-{purpose}-{ACCOUNT}" in values
 
 
