@@ -16,6 +16,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from mlops_constructs.build.definition import RECORDED_METADATA
 from mlops_constructs.data import DataLakeRef
 from mlops_constructs.requests import RequestBus
 from mlops_constructs.security.nag import acknowledge_grant_actions, acknowledge_wildcard_resource
@@ -67,7 +68,7 @@ class AccessStack(cdk.Stack):
     def _approver(self, data: ProjectDataStack, deploy: DeployStack | None) -> None:
         """Approves or rejects versions (reading their evaluation first) and production."""
         role = self.personas.approver
-        data.registry.grant_approve(role)
+        data.registry.grant_approve(role, recorded_metadata=RECORDED_METADATA)
         self._read(role, self.lake.artifacts, EVALUATION_REPORTS, "evaluation reports")
         if deploy is not None and deploy.pipeline.approval_arns:
             deploy.pipeline.grant_approve(role)

@@ -332,7 +332,12 @@ def project_claims(p: Project) -> list[Claim]:
         ("the approver approves and rejects versions", True,
          [Ask(approver, update, version, c) for c in (APPROVED, REJECTED)]),
         ("the approver cannot reset a version or edit its metadata", False,
-         [Ask(approver, update, version, c) for c in (PENDING, ())]),
+         [Ask(approver, update, version, c) for c in (
+             PENDING, (),
+             (*APPROVED, ("sagemaker:CustomerMetadataProperties/ModelArtifactSha256", "0" * 64)),
+             (*APPROVED, ("sagemaker:CustomerMetadataProperties/GateMetricValue", "0.99")),
+             (*APPROVED, ("sagemaker:CustomerMetadataPropertiesToRemove", "ModelArtifactVersion")),
+         )]),
         ("only the approver approves production", False,
          [Ask("*", "codepipeline:PutApprovalResult", gate, exempt=frozenset({approver}))]),
         ("the approver approves production", True,

@@ -70,6 +70,23 @@ FINGERPRINT_METADATA = {
     "EvaluationReportSha256": "evaluation_sha256",
     "EvaluationReportVersion": "evaluation_version",
 }
+# Every customer-metadata key the pipeline records with a version: evidence nobody may edit
+# afterwards (the approver's update is refused when it names one of them).
+RECORDED_METADATA = (
+    "CodeVersion",
+    "DatasetManifest",
+    "InputDataUrl",
+    "PipelineExecutionArn",
+    "TriggerReason",
+    "MonitoringBaseline",
+    "GateMetric",
+    "GateMetricValue",
+    "ChampionVerdict",
+    "ChampionValue",
+    "ChampionModelPackageArn",
+    "ChampionMargin",
+    *FINGERPRINT_METADATA,
+)
 # The platform's monitoring script (a CDK asset: its location is known at deploy time).
 MONITORING_CODE_PLACEHOLDER = "s3://${MonitoringCodeBucket}/${MonitoringCodeKey}"
 

@@ -17,6 +17,7 @@ _READ_ACTIONS = [
 ]
 # The IAM condition key SageMaker sets from a request's ModelApprovalStatus.
 APPROVAL_STATUS_KEY = "sagemaker:ModelApprovalStatus"
+METADATA_KEY = "sagemaker:CustomerMetadataProperties"
 PENDING_APPROVAL = "PendingManualApproval"
 _LIST_REASON = (
     "sagemaker:ListModelPackages supports no resource-level permissions; it only lists "
@@ -102,14 +103,22 @@ class ModelRegistry(Construct):
             conditions={"StringEquals": {APPROVAL_STATUS_KEY: PENDING_APPROVAL}},
         )
 
-    def grant_approve(self, grantee: iam.IGrantable) -> iam.Grant:
+    def grant_approve(
+        self, grantee: iam.IGrantable, *, recorded_metadata: Sequence[str] = ()
+    ) -> iam.Grant:
         """Approve or reject the group's versions (the approver persona only): UpdateModelPackage
-        with ``sagemaker:ModelApprovalStatus`` Approved or Rejected; other updates (metadata,
-        a version set back to pending) are not granted."""
+        with ``sagemaker:ModelApprovalStatus`` Approved or Rejected, and neither setting nor
+        removing any of ``recorded_metadata`` (the evidence the pipeline recorded: lineage,
+        champion verdict, fingerprints); a version set back to pending is not granted."""
         self.grant_read(grantee)
+        untouched = {f"{METADATA_KEY}/{key}": "true" for key in recorded_metadata}
+        untouched["sagemaker:CustomerMetadataPropertiesToRemove"] = "true"
         return iam.Grant.add_to_principal(
             grantee=grantee,
             actions=["sagemaker:UpdateModelPackage"],
             resource_arns=[self.packages_arn],
-            conditions={"StringEquals": {APPROVAL_STATUS_KEY: ["Approved", "Rejected"]}},
+            conditions={
+                "StringEquals": {APPROVAL_STATUS_KEY: ["Approved", "Rejected"]},
+                "Null": untouched,
+            },
         )
