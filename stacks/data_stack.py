@@ -235,6 +235,14 @@ class ProjectDataStack(cdk.Stack):
             sid="OnlyMonitorsReadGroundTruth",
         )
         lake.expire(lake.artifacts, CAPTURES, project.monitor.capture_retention_days)
+        # A version's files (models, baselines, evaluation reports): written by the training
+        # pipeline's jobs only, not by CI (which runs the team's installs) nor anyone else.
+        lake.restrict_writes(
+            lake.artifacts,
+            [f"{role}-sagemaker-pipeline"],
+            sid="OnlyTrainingWritesVersions",
+            objects=("models/*", "pipelines/*"),
+        )
         # The deploy pipeline's artifact store: a release cannot be swapped while it waits.
         lake.restrict_writes(
             lake.releases, [f"{role}-deploy-pipeline"], sid="OnlyTheDeployPipelineWrites"

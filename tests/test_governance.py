@@ -6,8 +6,8 @@ package group policies, intrinsics resolved; ``tests/iam_sim``): who may registe
 release a model version, and what each persona may and may not do. "Every role" means every
 role of the synthesized environment: the platform's own, every project's and every persona.
 
-Configurations: config/example.yaml's first environment (three projects; churn names its
-approvers and data scientists) and the VPC-mode app (``vpc_synth``).
+Configurations: the built-in default, config/example.yaml's first environment (three projects;
+churn names its approvers and data scientists) and the VPC-mode app (``vpc_synth``).
 """
 
 from __future__ import annotations
@@ -415,6 +415,20 @@ def project_claims(p: Project) -> list[Claim]:
         ]),
         ("the operator requests retraining and batch runs", True,
          [Ask(operator, "events:PutEvents", bus)]),
+        # A version's files: written by the training pipeline only.
+        ("only the training pipeline writes a version's files", False, [
+            Ask("*", a, obj, exempt=frozenset({f"{p.prefix}-sagemaker-pipeline"}))
+            for a in ("s3:PutObject", "s3:DeleteObject")
+            for obj in (f"{artifacts}/models/pipelines-e1-Train/output/model.tar.gz",
+                        f"{artifacts}/pipelines/e1/baselines/monitoring/statistics.json")
+        ] + [Ask(ADMINISTRATOR, "s3:PutObject",
+                 f"{artifacts}/models/pipelines-e1-Train/output/model.tar.gz")]),
+        ("the training pipeline writes a version's files", True, [
+            Ask(f"{p.prefix}-sagemaker-pipeline", "s3:PutObject",
+                f"{artifacts}/models/pipelines-e1-Train/output/model.tar.gz"),
+            Ask(f"{p.prefix}-sagemaker-pipeline", "s3:PutObject",
+                f"{artifacts}/pipelines/e1/evaluation/evaluation.json"),
+        ]),
         # The deploy pipeline's artifact store: a release cannot be swapped while it waits.
         ("only the deploy pipeline writes its artifact store", False, [
             Ask("*", a, f"{p.bucket('releases')}/{p.prefix[:20]}/Templates/abc.zip",
@@ -543,6 +557,17 @@ def example(example_synth: Synthesized) -> Governance:
 
 
 @pytest.fixture(scope="module")
+def default(default_synth: Synthesized) -> Governance:
+    return evaluate(default_synth)
+
+
+@pytest.mark.parametrize("claim", CLAIM_NAMES)
+def test_default(default: Governance, claim: str) -> None:
+    wrong = default.failures(f"mlops-dev-churn: {claim}")
+    assert not wrong, "\n  ".join(wrong)
+
+
+@pytest.fixture(scope="module")
 def vpc(vpc_synth: Synthesized) -> Governance:
     g = evaluate(vpc_synth)
     subnets, groups = g.job_network("mlops-dev-churn")
@@ -565,14 +590,14 @@ def test_vpc_mode(vpc: Governance, claim: str) -> None:
 
 
 @pytest.mark.parametrize("claim", KEY_CLAIMS)
-def test_keys(example: Governance, vpc: Governance, claim: str) -> None:
-    for g in (example, vpc):
+def test_keys(example: Governance, default: Governance, vpc: Governance, claim: str) -> None:
+    for g in (example, default, vpc):
         wrong = g.failures(f"keys: {claim}")
         assert not wrong, "\n  ".join(wrong)
 
 
 @pytest.mark.parametrize("claim", AUDITOR_CLAIMS)
-def test_auditor(example: Governance, vpc: Governance, claim: str) -> None:
-    for g in (example, vpc):
+def test_auditor(example: Governance, default: Governance, vpc: Governance, claim: str) -> None:
+    for g in (example, default, vpc):
         wrong = g.failures(f"auditor: {claim}")
         assert not wrong, "\n  ".join(wrong)

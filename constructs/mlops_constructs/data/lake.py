@@ -298,16 +298,24 @@ class DataLake(LakeAccess, Construct):
             )
         )
 
-    def restrict_writes(self, bucket: s3.IBucket, writers: Sequence[str], *, sid: str) -> None:
-        """Only the roles ``writers`` (exact ARNs) write or delete objects of ``bucket``,
-        whatever other policies grant. AWS services acting for themselves are exempt."""
+    def restrict_writes(
+        self,
+        bucket: s3.IBucket,
+        writers: Sequence[str],
+        *,
+        sid: str,
+        objects: Sequence[str] = ("*",),
+    ) -> None:
+        """Only the roles ``writers`` (exact ARNs) write or delete the ``objects`` (key
+        patterns) of ``bucket``, whatever other policies grant. AWS services acting for
+        themselves are exempt."""
         bucket.add_to_resource_policy(
             iam.PolicyStatement(
                 sid=sid,
                 effect=iam.Effect.DENY,
                 principals=[iam.AnyPrincipal()],
                 actions=["s3:PutObject*", "s3:DeleteObject*"],
-                resources=[bucket.arn_for_objects("*")],
+                resources=[bucket.arn_for_objects(o) for o in objects],
                 conditions={
                     "ArnNotEquals": {"aws:PrincipalArn": sorted(writers)},
                     "BoolIfExists": {"aws:PrincipalIsAWSService": "false"},
