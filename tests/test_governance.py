@@ -456,9 +456,39 @@ def project_claims(p: Project) -> list[Claim]:
         ]),
         # Guardrails at run time: jobs created directly with the pipeline's role meet them.
         *job_claims(p),
+        *endpoint_claims(p),
         ("the data producer reads nothing back", False, [
             Ask(producer, "s3:GetObject", f"{raw}/incoming/batch-1.csv"),
             Ask(producer, "s3:GetObject", f"{curated}/ground-truth/prod/2026/12/01/00/l.jsonl"),
+        ]),
+    ]  # fmt: skip
+
+
+def endpoint_claims(p: Project) -> list[Claim]:
+    """The deploy role creates the real-time production model isolated (in the VPC in VPC
+    mode) and its endpoint config with the data key, as the template does; nothing else."""
+    sm, role = p.arn("sagemaker"), f"{p.prefix}-deploy-cfn"
+    model = f"{sm}:model/{p.prefix}-endpoint-prod-Model-0a1b2c3d4e5f"
+    config = f"{sm}:endpoint-config/{p.prefix}-endpoint-prod-Config-0a1b2c3d4e5f"
+    isolated: dict[str, Any] = {"sagemaker:NetworkIsolation": "true"}
+    if p.subnets:
+        isolated["sagemaker:VpcSubnets"] = list(p.subnets)
+        isolated["sagemaker:VpcSecurityGroupIds"] = list(p.security_groups)
+    keyed = {"sagemaker:VolumeKmsKeyArn": "data key"}
+    bad_models = [{**isolated, "sagemaker:NetworkIsolation": "false"}, {}]
+    if p.subnets:
+        bad_models.append({"sagemaker:NetworkIsolation": "true"})
+    return [
+        ("the deploy role creates production's model and config as templated", True, [
+            Ask(role, "sagemaker:CreateModel", model, tuple(isolated.items())),
+            Ask(role, "sagemaker:CreateEndpointConfig", config, tuple(keyed.items())),
+        ]),
+        ("the deploy role creates no production model unisolated, no config without the key",
+         False, [
+            *(Ask(role, "sagemaker:CreateModel", model, tuple(b.items())) for b in bad_models),
+            Ask(role, "sagemaker:CreateEndpointConfig", config),
+            Ask(role, "sagemaker:CreateEndpointConfig", config,
+                (("sagemaker:VolumeKmsKeyArn", OTHER_KEY),)),
         ]),
     ]  # fmt: skip
 

@@ -611,6 +611,11 @@ FOR_AWS_RESOURCE = (("kms:GrantIsForAWSResource", "true"),)
 PLAIN_HTTP = (("aws:SecureTransport", "false"),)
 TO_SAGEMAKER = (("iam:PassedToService", "sagemaker.amazonaws.com"),)
 PENDING = (("sagemaker:ModelApprovalStatus", "PendingManualApproval"),)
+# What the endpoint templates set (network isolation, the data key): "data key" is replaced by
+# its ARN when the requests are made.
+DATA_KEY = "data key"
+ISOLATED = (("sagemaker:NetworkIsolation", "true"),)
+KEYED = (("sagemaker:VolumeKmsKeyArn", DATA_KEY),)
 APPROVED = (("sagemaker:ModelApprovalStatus", "Approved"),)
 
 FLOWS = (
@@ -662,8 +667,8 @@ FLOWS = (
     Flow("deploy-pipeline", "cloudformation:UpdateStack", "endpoint stacks"),
     Flow("deploy-pipeline", "lambda:InvokeFunction", "endpoint-test function"),
     Flow("deploy-pipeline", "sns:Publish", "deploy-events topic"),
-    Flow("deploy-cfn", "sagemaker:CreateModel", "endpoint models"),
-    Flow("deploy-cfn", "sagemaker:CreateEndpointConfig", "endpoint configs"),
+    Flow("deploy-cfn", "sagemaker:CreateModel", "endpoint models", ISOLATED),
+    Flow("deploy-cfn", "sagemaker:CreateEndpointConfig", "endpoint configs", KEYED),
     Flow("deploy-cfn", "sagemaker:CreateEndpoint", "staging endpoint"),
     Flow("deploy-cfn", "sagemaker:UpdateEndpoint", "prod endpoint"),
     Flow("deploy-cfn", "sagemaker:DescribeModelPackage", "model versions"),
@@ -939,6 +944,11 @@ def simulation(example_synth: Synthesized) -> Simulation:
             f"{a} roles cannot {action} {b} {job}",
             [sim.request(role, action, Target(arn, None)) for role in sim.project_roles(a)],
         )
+    data_key = sim.shared_targets("data key")[0].arn
+
+    def with_data_key(context: Context) -> Context:
+        return tuple((k, data_key if v == DATA_KEY else v) for k, v in context)
+
     for project, flow in FLOW_CASES:
         role_arn = f"arn:aws:iam::{account}:role/{PREFIX}-{project}-{flow.role}"
         assert role_arn in sim.roles, f"no role {role_arn}"
@@ -954,7 +964,7 @@ def simulation(example_synth: Synthesized) -> Simulation:
                 sim.request(
                     sim.roles[role_arn],
                     flow.action,
-                    Target(t.arn, t.resource, t.context + flow.context),
+                    Target(t.arn, t.resource, t.context + with_data_key(flow.context)),
                 )
                 for t in targets
             ],

@@ -47,6 +47,7 @@ from typing import Any, Final
 import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
+from platform_codepipeline import MESSAGE_MAX, not_run, report_failure, report_success, shorten
 from platform_events import BadInput as BadJob
 from platform_events import get_object as _get_object
 from platform_events import get_string as _get_string
@@ -77,8 +78,6 @@ MAX_COLUMN_NAME: Final = 128
 DEFAULT_MAX_LATENCY_MS: Final = 1000
 MAX_PAYLOADS: Final = 20
 MAX_PAYLOAD_BYTES: Final = 1_048_576
-MESSAGE_MAX: Final = 5000  # FailureDetails.message
-SUMMARY_MAX: Final = 2048  # ExecutionDetails.summary
 CHECKS: Final = (
     "model-approved",
     "invoke",
@@ -128,8 +127,7 @@ class ResponseContract:
 
 def _show(value: object, limit: int = 80) -> str:
     """A value for a message: its repr, cut short (values come from the endpoint or settings)."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return shorten(repr(value), limit)
 
 
 def _class_key(value: object) -> tuple[str, str | int] | None:
@@ -647,61 +645,19 @@ def check_payload(job: Job, index: int, payload: Payload) -> tuple[Failure | Non
 def failure_message(endpoint: str, failures: list[Failure]) -> str:
     checks = ", ".join(dict.fromkeys(f.check for f in failures))
     text = f"endpoint test of {endpoint} failed ({checks}): " + "; ".join(map(str, failures))
-    return text if len(text) <= MESSAGE_MAX else text[: MESSAGE_MAX - 3] + "..."
+    return shorten(text, MESSAGE_MAX)
 
 
 # --------------------------------------------------------------------------------------------
 # Reporting to CodePipeline (errors here are raised: Lambda retries, the report is resent)
 
 
-def _report_success(job_id: str, summary: str, log: _Log) -> None:
-    try:
-        _client("codepipeline").put_job_success_result(
-            jobId=job_id,
-            executionDetails={"summary": summary[:SUMMARY_MAX], "percentComplete": 100},
-        )
-    except Exception as exc:
-        log.log(
-            logging.ERROR,
-            "could not report success to CodePipeline: re-raising for a retry",
-            status="error",
-            exc_info=True,
-            **_error_fields(exc),
-        )
-        raise
-
-
-def _report_failure(job_id: str, failure_type: str, message: str, log: _Log) -> None:
-    try:
-        _client("codepipeline").put_job_failure_result(
-            jobId=job_id, failureDetails={"type": failure_type, "message": message[:MESSAGE_MAX]}
-        )
-    except Exception as exc:
-        log.log(
-            logging.ERROR,
-            "could not report failure to CodePipeline: re-raising for a retry",
-            status="error",
-            exc_info=True,
-            **_error_fields(exc),
-        )
-        raise
+def _codepipeline() -> Any:
+    return _client("codepipeline")
 
 
 # --------------------------------------------------------------------------------------------
 # Entry point
-
-
-def _not_run(job_id: str | None, subject: str, error: str, log: _Log) -> dict[str, Any]:
-    """The ``subject`` ("job" or "function") is misconfigured: reported as a ConfigurationError,
-    or rejected when there is no job id to report to."""
-    if job_id is None:
-        error = f"{error} (and no usable CodePipeline.job.id to report to)"
-        log.log(logging.ERROR, "event rejected", status="rejected", error=error)
-        return {"status": "rejected", "error": error}
-    message = f"endpoint test not run, the {subject} is misconfigured: {error}"
-    log.log(logging.ERROR, f"{subject} misconfigured", status="failed", error=message)
-    _report_failure(job_id, "ConfigurationError", message, log)
-    return {"status": "failed", "job_id": job_id, "error": message[:MESSAGE_MAX]}
 
 
 def run_checks(job: Job, log: _Log) -> tuple[list[Failure], list[float]]:
@@ -736,12 +692,12 @@ def handler(event: object, context: object = None) -> dict[str, Any]:
     try:
         contract = load_contract(os.environ)
     except ConfigError as exc:
-        return _not_run(job_id, "function", str(exc), log)
+        return not_run(_codepipeline, job_id, "endpoint test", "function", str(exc), log)
     log.bind(problem_type=contract.problem_type)
     try:
         job = parse_job(event, os.environ, contract)
     except BadJob as exc:
-        return _not_run(job_id, "job", str(exc), log)
+        return not_run(_codepipeline, job_id, "endpoint test", "job", str(exc), log)
     if job_id is None:  # parse_job accepted the job, so only the id is wrong
         error = "CodePipeline.job.id is missing or not a job id"
         log.log(logging.ERROR, "event rejected", status="rejected", error=error)
@@ -759,7 +715,7 @@ def handler(event: object, context: object = None) -> dict[str, Any]:
         log.log(
             logging.ERROR, "endpoint test failed", status="failed", checks=checks, error=message
         )
-        _report_failure(job_id, "JobFailed", message, log)
+        report_failure(_codepipeline, job_id, "JobFailed", message, log)
         return {"status": "failed", "job_id": job_id, "checks": checks, "error": message}
     summary = (
         f"{len(job.payloads)} payload(s) passed against {job.endpoint_name}, max latency "
@@ -772,7 +728,7 @@ def handler(event: object, context: object = None) -> dict[str, Any]:
         status="succeeded",
         max_latency_ms=round(max(latencies), 1),
     )
-    _report_success(job_id, summary, log)
+    report_success(_codepipeline, job_id, summary, log)
     return {"status": "succeeded", "job_id": job_id, "summary": summary}
 
 

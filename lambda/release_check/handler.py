@@ -45,6 +45,14 @@ from typing import Any, Final
 import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
+from platform_codepipeline import (
+    MESSAGE_MAX,
+    SUMMARY_MAX,
+    not_run,
+    report_failure,
+    report_success,
+    shorten,
+)
 from platform_events import BUCKET_NAME, s3_uri_problem
 from platform_events import BadInput as BadJob
 from platform_events import get_object as _get_object
@@ -98,8 +106,6 @@ BASELINE_VARIABLES: Final[tuple[str, ...]] = (
     MONITORING_BASELINE,
 )
 VARIABLE_VALUE_MAX: Final = 1000  # a CodePipeline variable value's limit
-MESSAGE_MAX: Final = 5000  # FailureDetails.message
-SUMMARY_MAX: Final = 2048  # ExecutionDetails.summary
 SHOWN_MAX: Final = 200  # characters of a value quoted in a message
 
 _JOB_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -130,8 +136,7 @@ class _Log(InvocationLog):
 
 def _show(value: object, limit: int = SHOWN_MAX) -> str:
     """A value for a message: its repr, cut short."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return shorten(repr(value), limit)
 
 
 # --------------------------------------------------------------------------------------------
@@ -584,7 +589,7 @@ def failure_message(job: Job, failures: list[Failure]) -> str:
         f"release check of {job.model_package_arn} for {job.stage} failed ({checks}): "
         + "; ".join(map(str, failures))
     )
-    return text if len(text) <= MESSAGE_MAX else text[: MESSAGE_MAX - 3] + "..."
+    return shorten(text, MESSAGE_MAX)
 
 
 def success_summary(job: Job, verified: Verified) -> str:
@@ -600,61 +605,19 @@ def success_summary(job: Job, verified: Verified) -> str:
             parts.append(f"no {what}")
     parts.append(f"the {len(job.baselines)} baseline variables match the registry")
     text = ", ".join(parts)
-    return text if len(text) <= SUMMARY_MAX else text[: SUMMARY_MAX - 3] + "..."
+    return shorten(text, SUMMARY_MAX)
 
 
 # --------------------------------------------------------------------------------------------
 # Reporting to CodePipeline (errors here are raised: Lambda retries, the report is resent)
 
 
-def _report_success(job_id: str, summary: str, log: _Log) -> None:
-    try:
-        _client("codepipeline").put_job_success_result(
-            jobId=job_id,
-            executionDetails={"summary": summary[:SUMMARY_MAX], "percentComplete": 100},
-        )
-    except Exception as exc:
-        log.log(
-            logging.ERROR,
-            "could not report success to CodePipeline: re-raising for a retry",
-            status="error",
-            exc_info=True,
-            **_error_fields(exc),
-        )
-        raise
-
-
-def _report_failure(job_id: str, failure_type: str, message: str, log: _Log) -> None:
-    try:
-        _client("codepipeline").put_job_failure_result(
-            jobId=job_id, failureDetails={"type": failure_type, "message": message[:MESSAGE_MAX]}
-        )
-    except Exception as exc:
-        log.log(
-            logging.ERROR,
-            "could not report failure to CodePipeline: re-raising for a retry",
-            status="error",
-            exc_info=True,
-            **_error_fields(exc),
-        )
-        raise
+def _codepipeline() -> Any:
+    return _client("codepipeline")
 
 
 # --------------------------------------------------------------------------------------------
 # Entry point
-
-
-def _not_run(job_id: str | None, subject: str, error: str, log: _Log) -> dict[str, Any]:
-    """The ``subject`` ("job" or "function") is misconfigured: reported as a ConfigurationError,
-    or rejected when there is no job id to report to."""
-    if job_id is None:
-        error = f"{error} (and no usable CodePipeline.job.id to report to)"
-        log.log(logging.ERROR, "event rejected", status="rejected", error=error)
-        return {"status": "rejected", "error": error}
-    message = f"release check not run, the {subject} is misconfigured: {error}"
-    log.log(logging.ERROR, f"{subject} misconfigured", status="failed", error=message)
-    _report_failure(job_id, "ConfigurationError", message, log)
-    return {"status": "failed", "job_id": job_id, "error": message[:MESSAGE_MAX]}
 
 
 def handler(event: object, context: object = None) -> dict[str, Any]:
@@ -666,12 +629,12 @@ def handler(event: object, context: object = None) -> dict[str, Any]:
         config = load_config(os.environ)
         identity = identity_of(context)
     except ConfigError as exc:
-        return _not_run(job_id, "function", str(exc), log)
+        return not_run(_codepipeline, job_id, "release check", "function", str(exc), log)
     log.bind(model_package_group=config.model_package_group)
     try:
         job = parse_job(event)
     except BadJob as exc:
-        return _not_run(job_id, "job", str(exc), log)
+        return not_run(_codepipeline, job_id, "release check", "job", str(exc), log)
     if job_id is None:  # parse_job accepted the job, so only the id is wrong
         error = "CodePipeline.job.id is missing or not a job id"
         log.log(logging.ERROR, "event rejected", status="rejected", error=error)
@@ -696,11 +659,11 @@ def handler(event: object, context: object = None) -> dict[str, Any]:
             error=message,
             **files,
         )
-        _report_failure(job_id, "JobFailed", message, log)
+        report_failure(_codepipeline, job_id, "JobFailed", message, log)
         return {"status": "failed", "job_id": job_id, "checks": checks, "error": message}
     summary = success_summary(job, verified)
     log.log(logging.INFO, "release check passed", status="succeeded", **files)
-    _report_success(job_id, summary, log)
+    report_success(_codepipeline, job_id, summary, log)
     return {"status": "succeeded", "job_id": job_id, "summary": summary}
 
 

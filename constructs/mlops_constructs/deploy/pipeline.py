@@ -43,6 +43,7 @@ from mlops_constructs.deploy.templates import (
 from mlops_constructs.monitor.role import MonitorRole, monitoring_prefix
 from mlops_constructs.monitor.settings import BASELINE_PARAMETERS, NONE, MonitorSettings
 from mlops_constructs.notifications import NotificationTopic
+from mlops_constructs.security.jobs import job_guardrails
 from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import (
     acknowledge,
@@ -306,8 +307,6 @@ class DeployPipeline(Construct):
                 sid="ModelsAndConfigs",
                 actions=[
                     "sagemaker:AddTags",
-                    "sagemaker:CreateEndpointConfig",
-                    "sagemaker:CreateModel",
                     "sagemaker:DeleteEndpointConfig",
                     "sagemaker:DeleteModel",
                     "sagemaker:DescribeEndpointConfig",
@@ -320,6 +319,7 @@ class DeployPipeline(Construct):
                 ],
             )
         )
+        self._guard_endpoints(role, arn)
         registry.grant_read(role)
         role.add_to_policy(
             iam.PolicyStatement(
@@ -330,6 +330,46 @@ class DeployPipeline(Construct):
                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
             )
         )
+
+    def _guard_endpoints(self, role: iam.Role, arn: str) -> None:
+        """Creating a stage's model and endpoint config needs what its template sets: real-time
+        models network-isolated (and in the platform's subnets in VPC mode), real-time volumes
+        encrypted with the data key. Serverless hosting offers neither: its stage is only held
+        to the key where one is given."""
+        key = self._lake.key.key_arn
+        vpc: dict[str, dict[str, object]] = {}
+        if self._vpc is not None:
+            vpc = {
+                "ForAllValues:StringEquals": {
+                    "sagemaker:VpcSubnets": [s.subnet_id for s in self._vpc.subnets],
+                    "sagemaker:VpcSecurityGroupIds": [self._vpc.security_group.security_group_id],
+                },
+                "Null": {"sagemaker:VpcSubnets": "false"},
+            }
+        for stage, hosting in self._hostings.items():
+            realtime = isinstance(hosting, RealtimeSettings)
+            name = f"{self._prefix}-endpoint-{stage}-*"
+            model: dict[str, dict[str, object]] = (
+                {"Bool": {"sagemaker:NetworkIsolation": "true"}, **vpc} if realtime else {}
+            )
+            volume = "StringEquals" if realtime else "StringEqualsIfExists"
+            for sid, action, resource, conditions in (
+                ("Model", "sagemaker:CreateModel", f"model/{name}", model),
+                (
+                    "EndpointConfig",
+                    "sagemaker:CreateEndpointConfig",
+                    f"endpoint-config/{name}",
+                    {volume: {"sagemaker:VolumeKmsKeyArn": key}},
+                ),
+            ):
+                role.add_to_policy(
+                    iam.PolicyStatement(
+                        sid=f"Guarded{sid}{stage.title()}",
+                        actions=[action],
+                        resources=[f"{arn}:{resource}"],
+                        conditions=conditions or None,
+                    )
+                )
 
     def _grant_monitors(self, role: iam.Role) -> list[str]:
         """The job definitions and schedules of the monitored targets (none without monitoring);
@@ -352,10 +392,6 @@ class DeployPipeline(Construct):
                 sid="Monitors",
                 actions=[
                     "sagemaker:AddTags",
-                    "sagemaker:CreateDataQualityJobDefinition",
-                    "sagemaker:CreateModelBiasJobDefinition",
-                    "sagemaker:CreateModelExplainabilityJobDefinition",
-                    "sagemaker:CreateModelQualityJobDefinition",
                     "sagemaker:CreateMonitoringSchedule",
                     "sagemaker:DeleteDataQualityJobDefinition",
                     "sagemaker:DeleteModelBiasJobDefinition",
@@ -370,6 +406,26 @@ class DeployPipeline(Construct):
                     "sagemaker:UpdateMonitoringSchedule",
                 ],
                 resources=resources,
+            )
+        )
+        # Job definitions only as the templates write them: isolated, encrypted, in the VPC.
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="GuardedMonitors",
+                actions=[
+                    "sagemaker:CreateDataQualityJobDefinition",
+                    "sagemaker:CreateModelBiasJobDefinition",
+                    "sagemaker:CreateModelExplainabilityJobDefinition",
+                    "sagemaker:CreateModelQualityJobDefinition",
+                ],
+                resources=resources,
+                conditions=job_guardrails(
+                    key_arn=self._lake.key.key_arn,
+                    subnets=[s.subnet_id for s in self._vpc.subnets] if self._vpc else [],
+                    security_groups=[self._vpc.security_group.security_group_id]
+                    if self._vpc
+                    else [],
+                ),
             )
         )
         return resources
