@@ -940,9 +940,15 @@ class DeployPipeline(Construct):
             "Application Auto Scaling's Describe actions support no resource-level "
             "permissions; they are the only actions on '*'.",
         )
+        stage_resources = [
+            f"{arn}:{kind}/{prefix}-endpoint-{stage}-*"
+            for stage in self._hostings
+            for kind in ("model", "endpoint-config")
+        ]
         for resource in (
             f"{arn}:model/{prefix}-endpoint-*",
             f"{arn}:endpoint-config/{prefix}-endpoint-*",
+            *stage_resources,
         ):
             acknowledge_wildcard_resource(
                 cfn_role,
