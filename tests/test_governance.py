@@ -54,6 +54,7 @@ class Ask:
     resource: str
     context: Context = ()
     exempt: frozenset[str] = frozenset()
+    optional: bool = False  # the role exists only with an option on (batch scoring)
 
 
 @dataclass
@@ -135,6 +136,8 @@ class Governance:
                 roles = [r for n, r in sorted(self.roles.items()) if n not in ask.exempt]
             else:
                 known = {**self.roles, **self.others}
+                if ask.optional and ask.role not in known:
+                    continue
                 assert ask.role in known, f"no role {ask.role}"
                 roles = [known[ask.role]]
             requests += [self.request(role, ask) for role in roles]
@@ -478,7 +481,8 @@ def endpoint_claims(p: Project) -> list[Claim]:
     bad_models = [{**isolated, "sagemaker:NetworkIsolation": "false"}, {}]
     if p.subnets:
         bad_models.append({"sagemaker:NetworkIsolation": "true"})
-    return [
+    batch = f"{sm}:model/{p.prefix}-batch-v7"
+    claims: list[Claim] = [
         ("the deploy role creates production's model and config as templated", True, [
             Ask(role, "sagemaker:CreateModel", model, tuple(isolated.items())),
             Ask(role, "sagemaker:CreateEndpointConfig", config, tuple(keyed.items())),
@@ -490,7 +494,16 @@ def endpoint_claims(p: Project) -> list[Claim]:
             Ask(role, "sagemaker:CreateEndpointConfig", config,
                 (("sagemaker:VolumeKmsKeyArn", OTHER_KEY),)),
         ]),
+        # Batch scoring's model (when the role exists) and the pipeline's Clarify shadow model.
+        ("no model is created unisolated by batch scoring or the pipeline", False, [
+            Ask(r, "sagemaker:CreateModel", m, tuple(b.items()), optional=True)
+            for r, m in ((f"{p.prefix}-batch-scoring", batch),
+                         (f"{p.prefix}-sagemaker-pipeline",
+                          f"{sm}:model/pipelines-e1-ShadowModel-CreateModel"))
+            for b in bad_models
+        ]),
     ]  # fmt: skip
+    return claims
 
 
 def job_claims(p: Project) -> list[Claim]:
@@ -575,7 +588,7 @@ def evaluate(synth: Synthesized) -> Governance:
                 allowed,
                 [Ask(a.role, a.action, key if a.resource == "data key" else a.resource,
                      tuple((k, key if v == "data key" else v) for k, v in a.context),
-                     a.exempt) for a in asks],
+                     a.exempt, a.optional) for a in asks],
             )  # fmt: skip
     g.evaluate()
     return g

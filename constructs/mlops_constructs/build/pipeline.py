@@ -34,6 +34,7 @@ from mlops_constructs.security.jobs import (
     grant_sagemaker_job_logs,
     image_repository_arns,
     job_guardrails,
+    model_guardrails,
 )
 from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import (
@@ -147,6 +148,8 @@ class TrainingPipeline(Construct):
             pipeline_definition={"PipelineDefinitionBody": cdk.Fn.sub(self.definition, variables)},
         )
 
+        self._subnet_ids = [s.subnet_id for s in subnets]
+        self._security_group_ids = [security_group.security_group_id] if security_group else []
         self._grant(stack, prefix, lake, registry, in_vpc)
         self._guard_jobs(lake, subnets, security_group)
         if self.spec.monitoring_baseline:
@@ -361,8 +364,17 @@ class TrainingPipeline(Construct):
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="ShadowModel",
-                actions=["sagemaker:AddTags", "sagemaker:CreateModel", "sagemaker:DescribeModel"],
+                actions=["sagemaker:AddTags", "sagemaker:DescribeModel"],
                 resources=[models],
+            )
+        )
+        # The model as the definition creates it: network-isolated (in the VPC in VPC mode).
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="GuardedShadowModel",
+                actions=["sagemaker:CreateModel"],
+                resources=[models],
+                conditions=model_guardrails(self._subnet_ids, self._security_group_ids),
             )
         )
         shadow = [

@@ -21,6 +21,7 @@ from mlops_constructs.security.jobs import (
     grant_image_pull,
     grant_job_network_interfaces,
     grant_sagemaker_job_logs,
+    model_guardrails,
 )
 from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import (
@@ -131,8 +132,20 @@ class BatchScoring(Construct):
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="BatchModels",
-                actions=["sagemaker:CreateModel", "sagemaker:DescribeModel"],
+                actions=["sagemaker:DescribeModel"],
                 resources=[f"{arn}:model/{model_prefix}-*"],
+            )
+        )
+        # The model as the function creates it: network-isolated, in the VPC in VPC mode.
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="GuardedBatchModels",
+                actions=["sagemaker:CreateModel"],
+                resources=[f"{arn}:model/{model_prefix}-*"],
+                conditions=model_guardrails(
+                    [s.subnet_id for s in subnets],
+                    [security_group.security_group_id] if security_group else [],
+                ),
             )
         )
         role.add_to_policy(

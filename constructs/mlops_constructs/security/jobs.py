@@ -54,6 +54,21 @@ def job_guardrails(
     return conditions
 
 
+def model_guardrails(
+    subnets: Sequence[str] = (), security_groups: Sequence[str] = ()
+) -> dict[str, dict[str, object]]:
+    """IAM conditions that refuse a model created without network isolation (and, in VPC mode,
+    outside ``subnets`` and ``security_groups``)."""
+    conditions: dict[str, dict[str, object]] = {"Bool": {"sagemaker:NetworkIsolation": "true"}}
+    if subnets:
+        conditions["ForAllValues:StringEquals"] = {
+            "sagemaker:VpcSubnets": list(subnets),
+            "sagemaker:VpcSecurityGroupIds": list(security_groups),
+        }
+        conditions["Null"] = {"sagemaker:VpcSubnets": "false"}
+    return conditions
+
+
 def grant_sagemaker_job_logs(
     role: iam.Role,
     jobs: tuple[str, ...] = ("ProcessingJobs", "TrainingJobs"),
