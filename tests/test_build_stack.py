@@ -623,11 +623,11 @@ def test_pipeline_role_manages_only_clarifys_shadow_endpoints(build: dict[str, A
         f"{arn}:endpoint/mlops-dev-churn-clarify*",
     ]
     assert "sagemaker:InvokeEndpoint" in shadow["Action"]
-    assert statements["ShadowModel"]["Action"] == [
-        "sagemaker:AddTags",
-        "sagemaker:CreateModel",
-        "sagemaker:DescribeModel",
-    ]
+    assert statements["ShadowModel"]["Action"] == ["sagemaker:AddTags", "sagemaker:DescribeModel"]
+    # Created only network-isolated (tests/test_governance.py simulates it).
+    guarded = statements["GuardedShadowModel"]
+    assert guarded["Action"] == "sagemaker:CreateModel"
+    assert guarded["Condition"]["Bool"] == {"sagemaker:NetworkIsolation": "true"}
 
 
 def test_pipeline_role_reads_only_its_own_monitoring_script(build: dict[str, Any]) -> None:
