@@ -59,6 +59,8 @@ GLUE_TYPES = frozenset(
      "tinyint"}
 )  # fmt: skip
 
+# Projects per environment: the keys' policies list each project's key users (ADR 0009).
+MAX_PROJECTS = 20
 _PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{1,18}[a-z0-9]$")
 _ENV_RE = re.compile(r"^[a-z][a-z0-9]{0,9}$")
 _ACCOUNT_RE = re.compile(r"^\d{12}$")
@@ -1183,6 +1185,12 @@ class PlatformConfig(_Model):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"duplicate project names {dupes}. Fix: name each project once")
+        if len(v) > MAX_PROJECTS:
+            raise ValueError(
+                f"{len(v)} projects share each environment's keys, whose policies name every "
+                f"key user by ARN (about 1.3 KB per project of KMS's 32 KB): at most "
+                f"{MAX_PROJECTS}. Fix: split the projects across platforms (platform_name)"
+            )
         return v
 
     @field_validator("tags")

@@ -544,6 +544,12 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
         "audit.auditors: 'arn:aws:iam::123:role/x' is not an IAM principal",
     ),
     (
+        "more projects than the keys' policies can name",
+        {"projects": [churn(name=f"p{i}") for i in range(21)]},
+        "projects: 21 projects share each environment's keys, whose policies name every key "
+        "user by ARN",
+    ),
+    (
         "top level is a list",
         ["dev"],  # type: ignore[list-item]
         "the top level must be a mapping of keys such as platform_name, environments and "
