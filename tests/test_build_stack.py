@@ -843,3 +843,13 @@ def test_definition_does_not_depend_on_the_hash_seed() -> None:
         for seed in ("1", "2")
     }
     assert len(outputs) == 1
+
+
+def test_lambda_steps_declare_exactly_their_functions_answers() -> None:
+    """The Champion and Fingerprint steps' outputs are the keys their functions always answer
+    (the functions cannot import the constructs, so this pins the two copies together)."""
+    from mlops_constructs.build.definition import CHAMPION_OUTPUTS, FINGERPRINT_OUTPUTS
+    from tests.templates import load_handler
+
+    assert tuple(load_handler("champion").ANSWER_KEYS) == CHAMPION_OUTPUTS
+    assert tuple(load_handler("fingerprint").ANSWER_KEYS) == FINGERPRINT_OUTPUTS

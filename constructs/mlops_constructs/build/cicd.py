@@ -19,6 +19,7 @@ from mlops_constructs.build.pipeline import TrainingPipeline
 from mlops_constructs.cfn import depend_on_role_policy_only
 from mlops_constructs.data.lake import LakeAccess
 from mlops_constructs.observability import encrypted_log_group
+from mlops_constructs.security.jobs import grant_pipeline_status
 from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import (
     acknowledge,
@@ -305,17 +306,7 @@ class MlCiCd(Construct):
 
     def grant_read_status(self, grantee: iam.IGrantable) -> iam.Grant:
         """Read the CI pipeline's state and executions; start nothing."""
-        return iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=[
-                "codepipeline:GetPipeline",
-                "codepipeline:GetPipelineExecution",
-                "codepipeline:GetPipelineState",
-                "codepipeline:ListActionExecutions",
-                "codepipeline:ListPipelineExecutions",
-            ],
-            resource_arns=[self.pipeline_arn],
-        )
+        return grant_pipeline_status(grantee, self.pipeline_arn)
 
     def grant_publish(self, grantee: iam.IGrantable) -> iam.Grant | None:
         """Publish a code version: upload the source archive CI starts from (S3 source only;

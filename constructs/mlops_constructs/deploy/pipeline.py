@@ -43,7 +43,7 @@ from mlops_constructs.deploy.templates import (
 from mlops_constructs.monitor.role import MonitorRole, monitoring_prefix
 from mlops_constructs.monitor.settings import BASELINE_PARAMETERS, NONE, MonitorSettings
 from mlops_constructs.notifications import NotificationTopic
-from mlops_constructs.security.jobs import job_guardrails
+from mlops_constructs.security.jobs import grant_pipeline_status, job_guardrails, model_guardrails
 from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import (
     acknowledge,
@@ -180,17 +180,7 @@ class DeployPipeline(Construct):
 
     def grant_read_status(self, grantee: iam.IGrantable) -> iam.Grant:
         """Read the pipeline's state and executions; start, stop or approve nothing."""
-        return iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=[
-                "codepipeline:GetPipeline",
-                "codepipeline:GetPipelineExecution",
-                "codepipeline:GetPipelineState",
-                "codepipeline:ListActionExecutions",
-                "codepipeline:ListPipelineExecutions",
-            ],
-            resource_arns=[self.pipeline_arn],
-        )
+        return grant_pipeline_status(grantee, self.pipeline_arn)
 
     def grant_approve(self, grantee: iam.IGrantable) -> iam.Grant:
         """Approve or reject production (the approver persona only), and read the pipeline."""
@@ -337,21 +327,12 @@ class DeployPipeline(Construct):
         encrypted with the data key. Serverless hosting offers neither: its stage is only held
         to the key where one is given."""
         key = self._lake.key.key_arn
-        vpc: dict[str, dict[str, object]] = {}
-        if self._vpc is not None:
-            vpc = {
-                "ForAllValues:StringEquals": {
-                    "sagemaker:VpcSubnets": [s.subnet_id for s in self._vpc.subnets],
-                    "sagemaker:VpcSecurityGroupIds": [self._vpc.security_group.security_group_id],
-                },
-                "Null": {"sagemaker:VpcSubnets": "false"},
-            }
+        subnets = [s.subnet_id for s in self._vpc.subnets] if self._vpc else []
+        groups = [self._vpc.security_group.security_group_id] if self._vpc else []
         for stage, hosting in self._hostings.items():
             realtime = isinstance(hosting, RealtimeSettings)
             name = f"{self._prefix}-endpoint-{stage}-*"
-            model: dict[str, dict[str, object]] = (
-                {"Bool": {"sagemaker:NetworkIsolation": "true"}, **vpc} if realtime else {}
-            )
+            model = model_guardrails(subnets, groups) if realtime else {}
             volume = "StringEquals" if realtime else "StringEqualsIfExists"
             for sid, action, resource, conditions in (
                 ("Model", "sagemaker:CreateModel", f"model/{name}", model),

@@ -44,14 +44,21 @@ def job_guardrails(
             "sagemaker:OutputKmsKeyArn": key_arn,
         },
     }
-    if subnets:
-        conditions["ForAllValues:StringEquals"] = {
+    return {**conditions, **_in_vpc(subnets, security_groups)}
+
+
+def _in_vpc(subnets: Sequence[str], security_groups: Sequence[str]) -> dict[str, dict[str, object]]:
+    """Exactly these subnets and security groups (nothing outside the VPC mode)."""
+    if not subnets:
+        return {}
+    return {
+        "ForAllValues:StringEquals": {
             "sagemaker:VpcSubnets": list(subnets),
             "sagemaker:VpcSecurityGroupIds": list(security_groups),
-        }
+        },
         # ForAllValues is true of a request without the key: a job outside the VPC.
-        conditions["Null"] = {"sagemaker:VpcSubnets": "false"}
-    return conditions
+        "Null": {"sagemaker:VpcSubnets": "false"},
+    }
 
 
 def model_guardrails(
@@ -59,14 +66,10 @@ def model_guardrails(
 ) -> dict[str, dict[str, object]]:
     """IAM conditions that refuse a model created without network isolation (and, in VPC mode,
     outside ``subnets`` and ``security_groups``)."""
-    conditions: dict[str, dict[str, object]] = {"Bool": {"sagemaker:NetworkIsolation": "true"}}
-    if subnets:
-        conditions["ForAllValues:StringEquals"] = {
-            "sagemaker:VpcSubnets": list(subnets),
-            "sagemaker:VpcSecurityGroupIds": list(security_groups),
-        }
-        conditions["Null"] = {"sagemaker:VpcSubnets": "false"}
-    return conditions
+    return {
+        "Bool": {"sagemaker:NetworkIsolation": "true"},
+        **_in_vpc(subnets, security_groups),
+    }
 
 
 def grant_sagemaker_job_logs(
@@ -199,4 +202,21 @@ def grant_image_pull(role: iam.Role, repository_arns: Sequence[str]) -> None:
         "*",
         "ecr:GetAuthorizationToken supports no resource-level permissions; image pulls are "
         "limited to the project's own repositories.",
+    )
+
+
+# What reading a CodePipeline pipeline's state and history takes (no start, stop or approval).
+PIPELINE_STATUS_ACTIONS = (
+    "codepipeline:GetPipeline",
+    "codepipeline:GetPipelineExecution",
+    "codepipeline:GetPipelineState",
+    "codepipeline:ListActionExecutions",
+    "codepipeline:ListPipelineExecutions",
+)
+
+
+def grant_pipeline_status(grantee: iam.IGrantable, pipeline_arn: str) -> iam.Grant:
+    """Read a CodePipeline pipeline's state and executions; start, stop or approve nothing."""
+    return iam.Grant.add_to_principal(
+        grantee=grantee, actions=list(PIPELINE_STATUS_ACTIONS), resource_arns=[pipeline_arn]
     )
