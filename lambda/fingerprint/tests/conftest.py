@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from moto import mock_aws
 
@@ -46,28 +45,9 @@ SETTINGS = {"ARTIFACTS_BUCKET": ARTIFACTS}
 
 
 @pytest.fixture(autouse=True)
-def environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def environment(fake_aws: Callable[..., None]) -> None:
     """Fake credentials, one region, the function's settings; nothing from the developer's env."""
-    for name in ("AWS_PROFILE", "AWS_REGION", "AWS_LAMBDA_FUNCTION_NAME"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    for name, value in SETTINGS.items():
-        monkeypatch.setenv(name, value)
-
-
-# Clients are kept for the session (creating one costs 0.1-0.2 s); moto intercepts every client
-# made after it was imported, and each test's mock_aws() starts from empty backends.
-_TEST_CLIENTS: dict[str, Any] = {}
-
-
-def _test_client(service: str) -> Any:
-    if service not in _TEST_CLIENTS:
-        _TEST_CLIENTS[service] = boto3.client(service, region_name=REGION)
-    return _TEST_CLIENTS[service]
+    fake_aws(SETTINGS)
 
 
 @dataclass
@@ -82,11 +62,11 @@ class Aws:
 
 
 @pytest.fixture
-def aws() -> Iterator[Aws]:
+def aws(aws_client: Callable[[str], Any]) -> Iterator[Aws]:
     """moto: the versioned artifacts bucket, another team's versioned bucket, an unversioned
     bucket; all empty."""
     with mock_aws():
-        s3 = _test_client("s3")
+        s3 = aws_client("s3")
         for bucket in (ARTIFACTS, UNVERSIONED, OTHER):
             s3.create_bucket(Bucket=bucket)
         for bucket in (ARTIFACTS, OTHER):

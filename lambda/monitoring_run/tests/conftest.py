@@ -16,12 +16,11 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from moto import mock_aws
 
@@ -119,48 +118,27 @@ class Aws:
 
 
 @pytest.fixture(autouse=True)
-def environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def environment(fake_aws: Callable[..., None]) -> None:
     """Fake credentials, one region, the function's settings; nothing from the developer's env."""
-    for name in ("AWS_PROFILE", "AWS_REGION", "AWS_LAMBDA_FUNCTION_NAME", *OPTIONAL_SETTINGS):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    for name, value in SETTINGS.items():
-        monkeypatch.setenv(name, value)
-
-
-# Creating a boto3 client costs 0.1-0.2 s (the SageMaker model is large), so the test's clients
-# and the handler's own (lazily made, cached in handler_module._CLIENTS) are kept for the whole
-# session. That is safe: moto intercepts every client made after it was imported, and each
-# test's mock_aws() starts from empty backends.
-_TEST_CLIENTS: dict[str, Any] = {}
-
-
-def _test_client(service: str) -> Any:
-    if service not in _TEST_CLIENTS:
-        _TEST_CLIENTS[service] = boto3.client(service, region_name=REGION)
-    return _TEST_CLIENTS[service]
+    fake_aws(SETTINGS, unset=OPTIONAL_SETTINGS)
 
 
 @pytest.fixture
-def aws() -> Iterator[Aws]:
+def aws(aws_client: Callable[[str], Any]) -> Iterator[Aws]:
     """moto: the group (and another team's), the router's parameter as the CDK creates it
     (``none``), the artifacts and curated buckets; nothing captured, nothing published."""
     with mock_aws():
-        sagemaker = _test_client("sagemaker")
+        sagemaker = aws_client("sagemaker")
         for group in (GROUP, "other-team-models"):
             sagemaker.create_model_package_group(
                 ModelPackageGroupName=group, ModelPackageGroupDescription="churn models"
             )
-        ssm = _test_client("ssm")
+        ssm = aws_client("ssm")
         ssm.put_parameter(Name=PARAMETER, Value="none", Type="String")
-        s3 = _test_client("s3")
+        s3 = aws_client("s3")
         for bucket in (ARTIFACTS, CURATED):
             s3.create_bucket(Bucket=bucket)
-        yield Aws(sagemaker=sagemaker, ssm=ssm, s3=s3, cloudwatch=_test_client("cloudwatch"))
+        yield Aws(sagemaker=sagemaker, ssm=ssm, s3=s3, cloudwatch=aws_client("cloudwatch"))
 
 
 @pytest.fixture

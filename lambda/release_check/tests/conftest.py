@@ -22,13 +22,12 @@ import hashlib
 import importlib.util
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
@@ -97,34 +96,15 @@ def sha256(data: bytes) -> str:
 
 
 @pytest.fixture(autouse=True)
-def environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def environment(fake_aws: Callable[..., None]) -> None:
     """Fake credentials, one region, the function's settings; nothing from the developer's env."""
-    for name in ("AWS_PROFILE", "AWS_REGION", "AWS_LAMBDA_FUNCTION_NAME"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    for name, value in SETTINGS.items():
-        monkeypatch.setenv(name, value)
+    fake_aws(SETTINGS)
 
 
 @pytest.fixture
 def context() -> SimpleNamespace:
     """The Lambda context: the function's own ARN tells its account and region."""
     return SimpleNamespace(aws_request_id="req-1", invoked_function_arn=FUNCTION_ARN)
-
-
-# Clients are kept for the session (creating one costs 0.1-0.2 s); moto intercepts every client
-# made after it was imported, and each test's mock_aws() starts from empty backends.
-_TEST_CLIENTS: dict[str, Any] = {}
-
-
-def _test_client(service: str) -> Any:
-    if service not in _TEST_CLIENTS:
-        _TEST_CLIENTS[service] = boto3.client(service, region_name=REGION)
-    return _TEST_CLIENTS[service]
 
 
 @dataclass
@@ -217,15 +197,15 @@ class Aws:
 
 
 @pytest.fixture
-def aws() -> Iterator[Aws]:
+def aws(aws_client: Callable[[str], Any]) -> Iterator[Aws]:
     """moto: the versioned artifacts bucket (and another team's), the project's group (and
     another team's), all empty."""
     with mock_aws():
-        s3 = _test_client("s3")
+        s3 = aws_client("s3")
         for bucket in (ARTIFACTS, OTHER_BUCKET):
             s3.create_bucket(Bucket=bucket)
             s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-        sagemaker = _test_client("sagemaker")
+        sagemaker = aws_client("sagemaker")
         for group in (GROUP, OTHER_GROUP):
             sagemaker.create_model_package_group(
                 ModelPackageGroupName=group, ModelPackageGroupDescription="churn models"
