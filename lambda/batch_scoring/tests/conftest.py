@@ -24,13 +24,12 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from moto import mock_aws
 
@@ -121,21 +120,19 @@ class Aws:
 
 
 @pytest.fixture(autouse=True)
-def environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def environment(fake_aws: Callable[..., None]) -> None:
     """Fake credentials, one region, the function's settings; nothing from the developer's env."""
-    for name in ("AWS_PROFILE", "AWS_REGION", "AWS_LAMBDA_FUNCTION_NAME", *SETTINGS):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("MODEL_PACKAGE_GROUP", GROUP)
-    monkeypatch.setenv("EXECUTION_ROLE_ARN", ROLE_ARN)
-    monkeypatch.setenv("INPUT_URI", INPUT_URI)
-    monkeypatch.setenv("OUTPUT_URI", OUTPUT_URI)
-    monkeypatch.setenv("KMS_KEY_ARN", KMS_KEY_ARN)
-    monkeypatch.setenv("MODEL_PREFIX", PREFIX)
+    fake_aws(
+        {
+            "MODEL_PACKAGE_GROUP": GROUP,
+            "EXECUTION_ROLE_ARN": ROLE_ARN,
+            "INPUT_URI": INPUT_URI,
+            "OUTPUT_URI": OUTPUT_URI,
+            "KMS_KEY_ARN": KMS_KEY_ARN,
+            "MODEL_PREFIX": PREFIX,
+        },
+        unset=tuple(SETTINGS),
+    )
 
 
 @dataclass
@@ -160,24 +157,11 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     return fake
 
 
-# Creating a boto3 client costs 0.1-0.2 s (the SageMaker model is large), so the test's clients
-# and the handler's own (lazily made, cached in handler_module._CLIENTS) are kept for the whole
-# session. That is safe: moto intercepts every client made after it was imported, and each
-# test's mock_aws() starts from empty backends.
-_TEST_CLIENTS: dict[str, Any] = {}
-
-
-def _test_client(service: str) -> Any:
-    if service not in _TEST_CLIENTS:
-        _TEST_CLIENTS[service] = boto3.client(service, region_name=REGION)
-    return _TEST_CLIENTS[service]
-
-
 @pytest.fixture
-def aws() -> Iterator[Aws]:
+def aws(aws_client: Callable[[str], Any]) -> Iterator[Aws]:
     """moto: the model package group (and another team's group); no versions yet."""
     with mock_aws():
-        sagemaker = _test_client("sagemaker")
+        sagemaker = aws_client("sagemaker")
         for group in (GROUP, "other-team-models"):
             sagemaker.create_model_package_group(
                 ModelPackageGroupName=group, ModelPackageGroupDescription="churn models"

@@ -10,12 +10,11 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from moto import mock_aws
 
@@ -178,50 +177,30 @@ class Aws:
 
 
 @pytest.fixture(autouse=True)
-def environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def environment(fake_aws: Callable[..., None]) -> None:
     """Fake credentials, one region, the function's settings; nothing from the developer's env."""
-    for name in ("AWS_PROFILE", "AWS_REGION", "AWS_LAMBDA_FUNCTION_NAME"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("MODEL_PACKAGE_GROUP", GROUP)
-    monkeypatch.setenv("DEPLOY_PIPELINE", PIPELINE)
-    monkeypatch.setenv("DEPLOYED_PARAMETER", PARAMETER)
-
-
-# Creating a boto3 client costs 0.1-0.2 s (the SageMaker model is large), so the test's clients
-# and the handler's own (lazily made, cached in handler_module._CLIENTS) are kept for the whole
-# session. That is safe: moto intercepts every client made after it was imported, and each
-# test's mock_aws() starts from empty backends.
-_TEST_CLIENTS: dict[str, Any] = {}
-
-
-def _test_client(service: str) -> Any:
-    if service not in _TEST_CLIENTS:
-        _TEST_CLIENTS[service] = boto3.client(service, region_name=REGION)
-    return _TEST_CLIENTS[service]
+    fake_aws(
+        {"MODEL_PACKAGE_GROUP": GROUP, "DEPLOY_PIPELINE": PIPELINE, "DEPLOYED_PARAMETER": PARAMETER}
+    )
 
 
 @pytest.fixture
-def aws() -> Iterator[Aws]:
+def aws(aws_client: Callable[[str], Any]) -> Iterator[Aws]:
     """moto: the model package group (and another one), the deploy pipeline, the parameter."""
     with mock_aws():
-        sagemaker = _test_client("sagemaker")
+        sagemaker = aws_client("sagemaker")
         for group in (GROUP, "other-team-models"):
             sagemaker.create_model_package_group(
                 ModelPackageGroupName=group, ModelPackageGroupDescription="churn models"
             )
-        iam = _test_client("iam")
+        iam = aws_client("iam")
         role_arn = iam.create_role(
             RoleName="mlops-dev-deploy-pipeline",
             AssumeRolePolicyDocument=json.dumps(CODEPIPELINE_TRUST),
         )["Role"]["Arn"]
-        codepipeline = _test_client("codepipeline")
+        codepipeline = aws_client("codepipeline")
         codepipeline.create_pipeline(pipeline=deploy_pipeline(role_arn))
-        ssm = _test_client("ssm")
+        ssm = aws_client("ssm")
         # as the CDK stack creates it: SSM values cannot be empty
         ssm.put_parameter(Name=PARAMETER, Value="none", Type="String")
         yield Aws(sagemaker=sagemaker, codepipeline=codepipeline, ssm=ssm)

@@ -23,12 +23,11 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import requests
 from botocore.stub import ANY, Stubber
@@ -78,27 +77,9 @@ INFERENCE_SPECIFICATION = {
 
 
 @pytest.fixture(autouse=True)
-def environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def environment(fake_aws: Callable[..., None]) -> None:
     """Fake credentials, one region, the churn contract; nothing from the developer's env."""
-    for name in ("AWS_PROFILE", "AWS_REGION", "AWS_LAMBDA_FUNCTION_NAME", "SAMPLE_PAYLOADS"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("RESPONSE_CONTRACT", json.dumps(CHURN_CONTRACT))
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-
-
-# Clients are kept for the session (creating one costs 0.1-0.2 s); moto intercepts every client
-# made after it was imported, and each test's mock_aws() starts from empty backends.
-_TEST_CLIENTS: dict[str, Any] = {}
-
-
-def _test_client(service: str) -> Any:
-    if service not in _TEST_CLIENTS:
-        _TEST_CLIENTS[service] = boto3.client(service, region_name=REGION)
-    return _TEST_CLIENTS[service]
+    fake_aws({"RESPONSE_CONTRACT": json.dumps(CHURN_CONTRACT)}, unset=("SAMPLE_PAYLOADS",))
 
 
 @dataclass
@@ -126,10 +107,10 @@ class Aws:
 
 
 @pytest.fixture
-def aws() -> Iterator[Aws]:
+def aws(aws_client: Callable[[str], Any]) -> Iterator[Aws]:
     """moto: the model package group with one approved version (the one being deployed)."""
     with mock_aws():
-        sagemaker = _test_client("sagemaker")
+        sagemaker = aws_client("sagemaker")
         sagemaker.create_model_package_group(
             ModelPackageGroupName=GROUP, ModelPackageGroupDescription="churn models"
         )

@@ -10,12 +10,11 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
@@ -96,48 +95,30 @@ class Aws:
 
 
 @pytest.fixture(autouse=True)
-def environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def environment(fake_aws: Callable[..., None]) -> None:
     """Fake credentials, one region, the function's settings; nothing from the developer's env."""
-    for name in (
-        "AWS_PROFILE",
-        "AWS_REGION",
-        "AWS_LAMBDA_FUNCTION_NAME",
-        "DEBOUNCE_SECONDS",
-        "MAX_EXECUTIONS_PER_DAY",
-        "INPUT_DATA_URI",
-        "ETL_JOB_NAME",
-        "CODE_VERSION_PARAMETER",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("PIPELINE_NAME", PIPELINE)
-    monkeypatch.setenv("LOCK_TABLE", TABLE)
-    monkeypatch.setenv("ETL_JOB_NAME", ETL_JOB)
-    monkeypatch.setenv("INPUT_DATA_URI", CURATED)
-
-
-# Creating a boto3 client costs 0.1-0.2 s (the SageMaker model is large), so the test's clients
-# and the handler's own (lazily made, cached in handler_module._CLIENTS) are kept for the whole
-# session. That is safe: moto intercepts every client made after it was imported, and each
-# test's mock_aws() starts from empty backends.
-_TEST_CLIENTS: dict[str, Any] = {}
-
-
-def _test_client(service: str) -> Any:
-    if service not in _TEST_CLIENTS:
-        _TEST_CLIENTS[service] = boto3.client(service, region_name=REGION)
-    return _TEST_CLIENTS[service]
+    fake_aws(
+        {
+            "PIPELINE_NAME": PIPELINE,
+            "LOCK_TABLE": TABLE,
+            "ETL_JOB_NAME": ETL_JOB,
+            "INPUT_DATA_URI": CURATED,
+        },
+        unset=(
+            "DEBOUNCE_SECONDS",
+            "MAX_EXECUTIONS_PER_DAY",
+            "INPUT_DATA_URI",
+            "ETL_JOB_NAME",
+            "CODE_VERSION_PARAMETER",
+        ),
+    )
 
 
 @pytest.fixture
-def aws() -> Iterator[Aws]:
+def aws(aws_client: Callable[[str], Any]) -> Iterator[Aws]:
     """moto: the guard table (pk string key, TTL on expires_at) and the training pipeline."""
     with mock_aws():
-        ddb = _test_client("dynamodb")
+        ddb = aws_client("dynamodb")
         ddb.create_table(
             TableName=TABLE,
             AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
@@ -148,7 +129,7 @@ def aws() -> Iterator[Aws]:
             TableName=TABLE,
             TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
         )
-        env = Aws(ddb=ddb, sagemaker=_test_client("sagemaker"))
+        env = Aws(ddb=ddb, sagemaker=aws_client("sagemaker"))
         env.create_pipeline()
         yield env
 
