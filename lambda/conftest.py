@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 
 LAYER = str(Path(__file__).resolve().parent / "_shared" / "python")
 if LAYER not in sys.path:
@@ -62,3 +66,52 @@ def aws_client() -> Callable[[str], Any]:
         return _TEST_CLIENTS[service]
 
     return client
+
+
+@dataclass
+class CodePipelineReports:
+    """The job results a handler sent to CodePipeline (Stubber: moto has no PutJob*Result)."""
+
+    stubber: Stubber
+    job_id: str
+    sent: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def expect_success(self) -> None:
+        self.stubber.add_response(
+            "put_job_success_result", {}, {"jobId": self.job_id, "executionDetails": ANY}
+        )
+
+    def expect_failure(self, failure_type: str = "JobFailed") -> None:
+        self.stubber.add_response(
+            "put_job_failure_result",
+            {},
+            {"jobId": self.job_id, "failureDetails": {"type": failure_type, "message": ANY}},
+        )
+
+    def expect_error(self, operation: str, code: str) -> None:
+        self.stubber.add_client_error(operation, service_error_code=code, http_status_code=400)
+
+
+@contextmanager
+def _stubbed_reports(client: Any, job_id: str) -> Iterator[CodePipelineReports]:
+    stubber = Stubber(client)
+    recorded = CodePipelineReports(stubber, job_id)
+
+    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+        recorded.sent.append((model.name, dict(params)))
+
+    client.meta.events.register("provide-client-params.codepipeline", record)
+    stubber.activate()
+    try:
+        yield recorded
+        stubber.assert_no_pending_responses()
+    finally:
+        stubber.deactivate()
+        client.meta.events.unregister("provide-client-params.codepipeline", record)
+
+
+@pytest.fixture
+def codepipeline_reports() -> Callable[[Any, str], Any]:
+    """``with codepipeline_reports(client, job_id) as reports``: the handler's CodePipeline
+    client stubbed, every request it sends recorded, no expected response left over."""
+    return _stubbed_reports

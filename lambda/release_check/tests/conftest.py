@@ -23,13 +23,12 @@ import importlib.util
 import json
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
 FUNCTION_DIR = Path(__file__).resolve().parents[1]
@@ -213,46 +212,11 @@ def aws(aws_client: Callable[[str], Any]) -> Iterator[Aws]:
         yield Aws(sagemaker=sagemaker, s3=s3)
 
 
-@dataclass
-class Reports:
-    """The job results the handler sent to CodePipeline (Stubber: moto has no PutJob*Result)."""
-
-    stubber: Stubber
-    sent: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-
-    def expect_success(self) -> None:
-        self.stubber.add_response(
-            "put_job_success_result", {}, {"jobId": JOB_ID, "executionDetails": ANY}
-        )
-
-    def expect_failure(self, failure_type: str = "JobFailed") -> None:
-        self.stubber.add_response(
-            "put_job_failure_result",
-            {},
-            {"jobId": JOB_ID, "failureDetails": {"type": failure_type, "message": ANY}},
-        )
-
-    def expect_error(self, operation: str, code: str) -> None:
-        self.stubber.add_client_error(operation, service_error_code=code, http_status_code=400)
-
-
 @pytest.fixture
-def reports() -> Iterator[Reports]:
-    client = handler_module._client("codepipeline")
-    stubber = Stubber(client)
-    recorded = Reports(stubber)
-
-    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
-        recorded.sent.append((model.name, dict(params)))
-
-    client.meta.events.register("provide-client-params.codepipeline", record)
-    stubber.activate()
-    try:
+def reports(codepipeline_reports: Callable[[Any, str], Any]) -> Iterator[Any]:
+    """The job results the handler sends to CodePipeline (lambda/conftest.py)."""
+    with codepipeline_reports(handler_module._client("codepipeline"), JOB_ID) as recorded:
         yield recorded
-        stubber.assert_no_pending_responses()
-    finally:
-        stubber.deactivate()
-        client.meta.events.unregister("provide-client-params.codepipeline", record)
 
 
 @pytest.fixture
