@@ -12,7 +12,7 @@ from constructs import Construct
 
 from mlops_constructs.build import ModelRegistry
 from mlops_constructs.data import AccessLogBucket, AuditTrail, DataLake, LakeLifecycle
-from mlops_constructs.data.lake import bucket_name
+from mlops_constructs.data.lake import SEALED_PREFIX, bucket_name
 from mlops_constructs.network import IsolatedNetwork
 from mlops_constructs.observability import retention_days
 from mlops_constructs.security import PlatformKey
@@ -243,6 +243,9 @@ class ProjectDataStack(cdk.Stack):
             sid="OnlyTrainingWritesVersions",
             objects=("models/*", "pipelines/*"),
         )
+        # The files a version is registered with: sealed (copied write-once) by its Fingerprint
+        # step, so no later run, team code or platform role replaces or deletes them.
+        lake.seal(lake.artifacts, SEALED_PREFIX, f"{role}-fingerprint", sid="SealedVersions")
         # The deploy pipeline's artifact store: a release cannot be swapped while it waits.
         lake.restrict_writes(
             lake.releases, [f"{role}-deploy-pipeline"], sid="OnlyTheDeployPipelineWrites"

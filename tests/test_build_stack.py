@@ -200,7 +200,19 @@ def test_fingerprints_are_recorded_with_the_version(definition: dict[str, Any]) 
             "RightValue": "ok",
         }
     ]
-    metadata = steps["Register-RegisterModel"]["Arguments"]["CustomerMetadataProperties"]
+    register = steps["Register-RegisterModel"]["Arguments"]
+    # Registered with the sealed copies (write-once under sealed/), not the run's outputs,
+    # which a later run may overwrite.
+    sealed = {
+        name: {"Get": f"Steps.Fingerprint.OutputParameters['{name}']"}
+        for name in ("model_uri", "baseline_uri", "evaluation_uri")
+    }
+    [container] = register["InferenceSpecification"]["Containers"]
+    assert container["ModelDataUrl"] == sealed["model_uri"]
+    quality = register["ModelMetrics"]["ModelQuality"]
+    assert quality["Statistics"]["S3Uri"] == sealed["evaluation_uri"]
+    metadata = register["CustomerMetadataProperties"]
+    assert metadata["MonitoringBaseline"] == sealed["baseline_uri"]
     for key, output in (
         ("ModelArtifactSha256", "model_sha256"),
         ("ModelArtifactVersion", "model_version"),
@@ -429,14 +441,10 @@ def test_registration_carries_metrics_baselines_and_lineage(definition: dict[str
         "EvaluationReportSha256",
         "EvaluationReportVersion",
     }
-    # The open monitoring baseline of this version; the property reference orders the steps.
-    assert lineage["MonitoringBaseline"]["Std:Join"]["Values"] == [
-        {
-            "Get": "Steps.MonitoringBaseline.ProcessingOutputConfig.Outputs['statistics']"
-            ".S3Output.S3Uri"
-        },
-        "statistics.json",
-    ]
+    # The open monitoring baseline of this version: its sealed copy.
+    assert lineage["MonitoringBaseline"] == {
+        "Get": "Steps.Fingerprint.OutputParameters['baseline_uri']"
+    }
     assert lineage["CodeVersion"] == {"Get": "Parameters.CodeVersion"}
     assert lineage["PipelineExecutionArn"] == {"Get": "Execution.PipelineExecutionArn"}
     container = register["InferenceSpecification"]["Containers"][0]

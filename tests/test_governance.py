@@ -43,6 +43,8 @@ SSE_S3 = (("s3:x-amz-server-side-encryption", "AES256"),)
 SSE_KMS = (("s3:x-amz-server-side-encryption", "aws:kms"),)
 OTHER_KEY = "arn:aws:kms:eu-west-1:999999999999:key/00000000-0000-0000-0000-000000000000"
 Context = tuple[tuple[str, str], ...]
+# A create-if-absent write: CompleteMultipartUpload (or PutObject) with If-None-Match: *.
+WRITE_ONCE = (("s3:ObjectCreationOperation", "CompleteMultipartUpload"), ("s3:if-none-match", "*"))
 
 
 @dataclass(frozen=True)
@@ -322,6 +324,7 @@ def project_claims(p: Project) -> list[Claim]:
     personas = (approver, scientist, producer, operator)
     update, register = "sagemaker:UpdateModelPackage", "sagemaker:CreateModelPackage"
     table = f"{curated}/{p.table}/ingest_date=2026-12-01/part-0.csv"
+    sealer, sealed = f"{p.prefix}-fingerprint", f"{artifacts}/sealed/{'a' * 64}/model.tar.gz"
     return [
         # No self-approval: a version registers pending a person, whoever asks.
         ("the pipeline registers versions pending approval", True,
@@ -431,6 +434,30 @@ def project_claims(p: Project) -> list[Claim]:
                 f"{artifacts}/models/pipelines-e1-Train/output/model.tar.gz"),
             Ask(f"{p.prefix}-sagemaker-pipeline", "s3:PutObject",
                 f"{artifacts}/pipelines/e1/evaluation/evaluation.json"),
+        ]),
+        # The files a version is registered with: sealed write-once by its Fingerprint step.
+        ("the fingerprint step seals a version's files, write-once", True, [
+            Ask(sealer, "s3:PutObject", sealed, (("s3:ObjectCreationOperation", op),))
+            for op in ("CreateMultipartUpload", "UploadPartCopy")
+        ] + [Ask(sealer, "s3:PutObject", sealed, WRITE_ONCE)]),
+        ("nobody overwrites or deletes a sealed file, not even the sealer", False, [
+            Ask("*", "s3:PutObject", sealed, WRITE_ONCE, exempt=frozenset({sealer})),
+            Ask(ADMINISTRATOR, "s3:PutObject", sealed, WRITE_ONCE),
+            *(Ask(r, "s3:PutObject", sealed, (("s3:ObjectCreationOperation", op),))
+              for r in (sealer, ADMINISTRATOR)
+              for op in ("PutObject", "CompleteMultipartUpload", "CopyObject")),
+            Ask(sealer, "s3:PutObject", sealed),
+            Ask("*", "s3:DeleteObject", sealed),
+            Ask(ADMINISTRATOR, "s3:DeleteObject", sealed),
+        ]),
+        ("endpoints read sealed models, not a run's outputs", True, [
+            Ask(f"{p.prefix}-{stage}-endpoint", "s3:GetObject", sealed)
+            for stage in ("staging", "prod")
+        ]),
+        ("endpoints read no unsealed model", False, [
+            Ask(f"{p.prefix}-{stage}-endpoint", "s3:GetObject",
+                f"{artifacts}/models/pipelines-e1-Train/output/model.tar.gz")
+            for stage in ("staging", "prod")
         ]),
         # The deploy pipeline's artifact store: a release cannot be swapped while it waits.
         ("only the deploy pipeline writes its artifact store", False, [

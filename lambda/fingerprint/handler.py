@@ -1,27 +1,39 @@
 """The fingerprint step of a project's training pipeline: the LambdaStep ``Fingerprint``.
 
 It runs before ``Register``. A model version's files live in the project's versioned artifacts
-bucket, where whoever can write could swap a released model or loosen its baseline while an
-approval waits. So the pipeline records, for each file, the version it registers and that
-version's SHA-256 in the version's customer metadata, and the deploy pipeline checks them before
-every deployment (``lambda/release_check``):
+bucket, under ``models/`` and ``pipelines/``, which the training code (running as the pipeline
+role) may write: a later run could swap a registered model or loosen its baseline. So this
+function fingerprints each file and SEALS it: it copies exactly the version it hashed to a
+write-once, content-addressed key that only this function may write (the bucket policy), and
+the version is registered with the sealed URIs and their fingerprints. The deploy pipeline
+checks both before every deployment (``lambda/release_check``). The files:
 
 - ``model_uri``: the model artifact (``model.tar.gz``);
 - ``baseline_uri``: its open-monitoring baseline (``statistics.json``), or ``none``;
 - ``evaluation_uri``: its evaluation report (``evaluation.json``).
 
-Each must be an object of ARTIFACTS_BUCKET. Per file: HeadObject (the current VersionId and
-ContentLength), then GetObject with exactly that VersionId, hashed in 1 MiB chunks (constant
-memory): an overwrite after HeadObject is not what is hashed, nor recorded.
+Each must be an object of ARTIFACTS_BUCKET, not under SEALED_PREFIX (a sealed object is never
+resealed), and name a file. First every file is fingerprinted: HeadObject (the current
+VersionId and ContentLength), then GetObject with exactly that VersionId, hashed in 1 MiB
+chunks (constant memory): an overwrite after HeadObject is not what is hashed. Nothing is
+written unless every file could be fingerprinted. Then each is sealed at
+``<SEALED_PREFIX><sha256>/<file name>`` (``platform_fingerprint.seal``): a multipart copy of
+that VersionId (S3 refuses CopyObject with ``If-None-Match``) completed with
+``If-None-Match: *``, so an existing sealed object is never replaced; if it exists with the same
+SHA-256 (a replayed event, an identical file of another run) it is the answer, with another
+SHA-256 the file is not fingerprintable.
 
-The answer is flat (LambdaStep outputs): every key is present in every answer and every value is
-a string; on ``ok`` every value is a valid SageMaker customer metadata value (``none`` where
-there is nothing, never empty). A bad event, a bad configuration or an object that cannot be
-fingerprinted (an unversioned bucket, a version id SageMaker metadata cannot hold) is answered
-with ``status`` ``error`` (never raised), which the pipeline turns into a FailStep naming it. An
-AWS error (a missing object, throttling beyond the client's retries, permissions) is logged and
-re-raised: the LambdaStep then fails with it. Read-only, so a replayed event gives the same
-answer while the objects do not change.
+The answer is flat (LambdaStep outputs): every key of ANSWER_KEYS is present in every answer and
+every value is a string. On ``ok``, ``<file>_sha256`` is the SHA-256 of the version hashed (and
+of its sealed copy), ``<file>_version`` and ``<file>_uri`` the SEALED object's version id and
+``s3://bucket/key`` (``none`` for all three without a baseline); every value is a valid
+SageMaker customer metadata value (never empty). A bad event, a bad configuration or an object
+that cannot be fingerprinted or sealed (an unversioned bucket, a version id SageMaker metadata
+cannot hold, a sealed key holding other content) is answered with ``status`` ``error`` (never
+raised), which the pipeline turns into a FailStep naming it. An AWS error (a missing object,
+throttling beyond the client's retries, permissions) is logged and re-raised, after aborting a
+started multipart copy: the LambdaStep then fails with it. A replayed event gives the same
+answer and writes no new version while the source objects do not change.
 Standard library and boto3 only: packaged with a plain ``Code.from_asset``.
 """
 
@@ -42,9 +54,16 @@ from platform_events import json_type as _json_type
 from platform_fingerprint import (
     CHUNK_SIZE,
     NONE,
+    SEAL_PART_SIZE,
+    SEALED_PREFIX,
     Fingerprint,
     NotFingerprintable,
+    Sealed,
+    file_name,
     fingerprint,
+    is_metadata_value,
+    seal,
+    sealed_key,
     split_s3_uri,
 )
 from platform_logging import InvocationLog, structured_logger
@@ -56,6 +75,7 @@ ERROR: Final = "error"
 
 S3_URI_MAX: Final = 1024
 EXECUTION_ID_MAX: Final = 256
+PART_SIZE: Final = SEAL_PART_SIZE  # bytes per UploadPartCopy (a module constant: tests lower it)
 # The files, in the order they are fingerprinted: (event key, answer prefix, required).
 FILES: Final = (
     ("model_uri", "model", True),
@@ -65,15 +85,19 @@ FILES: Final = (
 EVENT_KEYS: Final = frozenset({"model_uri", "baseline_uri", "evaluation_uri", "execution_id"})
 
 # Every key of the answer (LambdaStep outputs are declared once, so they are always there).
+# ``<file>_version`` and ``<file>_uri`` are the sealed object's.
 ANSWER_KEYS: Final = (
     "status",
     "error",
     "model_sha256",
     "model_version",
+    "model_uri",
     "baseline_sha256",
     "baseline_version",
+    "baseline_uri",
     "evaluation_sha256",
     "evaluation_version",
+    "evaluation_uri",
 )
 
 _EXECUTION_ID = re.compile(r"[A-Za-z0-9._:/-]+")
@@ -98,19 +122,34 @@ class _Log(InvocationLog):
 @dataclass(frozen=True)
 class Config:
     artifacts_bucket: str
+    sealed_prefix: str  # e.g. "sealed/": where the sealed copies are written
 
 
 def load_config(env: Mapping[str, str]) -> Config:
     """Reads and checks the environment; raises ConfigError naming every problem at once."""
+    problems: list[str] = []
     bucket = env.get("ARTIFACTS_BUCKET", "")
     if not bucket:
-        raise ConfigError(
+        problems.append(
             "ARTIFACTS_BUCKET is not set (the project's versioned artifacts bucket, the only "
             "one whose objects are fingerprinted)"
         )
-    if not BUCKET_NAME.fullmatch(bucket):
-        raise ConfigError(f"ARTIFACTS_BUCKET={bucket!r} is not an S3 bucket name")
-    return Config(bucket)
+    elif not BUCKET_NAME.fullmatch(bucket):
+        problems.append(f"ARTIFACTS_BUCKET={bucket!r} is not an S3 bucket name")
+    prefix = env.get("SEALED_PREFIX", "")
+    if not prefix:
+        problems.append(
+            "SEALED_PREFIX is not set (the key prefix of the artifacts bucket where the files "
+            'are sealed, e.g. "sealed/")'
+        )
+    elif not SEALED_PREFIX.fullmatch(prefix):
+        problems.append(
+            f"SEALED_PREFIX={prefix!r} is not a key prefix (segments of letters, digits and "
+            '._- each ending in "/", e.g. "sealed/")'
+        )
+    if problems:
+        raise ConfigError("; ".join(problems))
+    return Config(bucket, prefix)
 
 
 # --------------------------------------------------------------------------------------------
@@ -135,7 +174,8 @@ class Request:
     execution_id: str
 
 
-def _object_in_bucket(event: Mapping[str, Any], name: str, bucket: str) -> tuple[str, str]:
+def _object_in_bucket(event: Mapping[str, Any], name: str, config: Config) -> tuple[str, str]:
+    bucket, prefix = config.artifacts_bucket, config.sealed_prefix
     uri = _get_string(event, name, name, max_len=S3_URI_MAX)
     problem = s3_uri_problem(uri, max_len=S3_URI_MAX, object_key=True)
     parts = split_s3_uri(uri)
@@ -145,6 +185,22 @@ def _object_in_bucket(event: Mapping[str, Any], name: str, bucket: str) -> tuple
         raise BadInput(
             f"{name} {uri!r} is not in the artifacts bucket {bucket!r} (only its objects are "
             "fingerprinted)"
+        )
+    key = parts[1]
+    if key.startswith(prefix):
+        raise BadInput(
+            f"{name} {uri!r} is under the sealed prefix {prefix!r}: pass the file the pipeline "
+            "wrote, a sealed object is never resealed"
+        )
+    if not file_name(key):
+        raise BadInput(f"{name} {uri!r} names no file (the key ends in /)")
+    # the sealed URI is an answer value: it must be a customer metadata value (<= 256 characters)
+    sealed = f"s3://{bucket}/{sealed_key(prefix, '0' * 64, key)}"
+    if not is_metadata_value(sealed):
+        raise BadInput(
+            f"{name} {uri!r}: its sealed URI (s3://{bucket}/{prefix}<sha256>/{file_name(key)}) "
+            "would not be a valid SageMaker customer metadata value (at most 256 letters, "
+            "digits, spaces and _.:/=+-@)"
         )
     return parts
 
@@ -160,7 +216,7 @@ def parse_event(event: object, config: Config) -> Request:
     for name, prefix, required in FILES:
         if not required and event.get(name) == NONE:
             continue
-        bucket, key = _object_in_bucket(event, name, config.artifacts_bucket)
+        bucket, key = _object_in_bucket(event, name, config)
         files.append(File(name, prefix, bucket, key))
     execution_id = _get_string(event, "execution_id", "execution_id", max_len=EXECUTION_ID_MAX)
     if not _EXECUTION_ID.fullmatch(execution_id):
@@ -213,12 +269,30 @@ def take_fingerprints(request: Request) -> dict[str, Fingerprint]:
     return prints
 
 
-def ok_answer(prints: Mapping[str, Fingerprint]) -> dict[str, str]:
+def seal_files(
+    request: Request, prints: Mapping[str, Fingerprint], config: Config
+) -> dict[str, Sealed]:
+    """Each fingerprinted file's sealed copy by answer prefix (raises NotFingerprintable or an
+    AWS error)."""
+    s3 = _client("s3")
+    sealed: dict[str, Sealed] = {}
+    for file in request.files:
+        try:
+            sealed[file.prefix] = seal(
+                s3, prints[file.prefix], config.artifacts_bucket, config.sealed_prefix, PART_SIZE
+            )
+        except NotFingerprintable as exc:
+            raise NotFingerprintable(f"{file.field}: {exc}") from None
+    return sealed
+
+
+def ok_answer(sealed: Mapping[str, Sealed]) -> dict[str, str]:
     answer = _answer(status=OK, error=NONE)
     for _, prefix, _ in FILES:
-        taken = prints.get(prefix)
+        taken = sealed.get(prefix)
         answer[f"{prefix}_sha256"] = taken.sha256 if taken else NONE
         answer[f"{prefix}_version"] = taken.version if taken else NONE
+        answer[f"{prefix}_uri"] = taken.uri if taken else NONE
     return answer
 
 
@@ -237,15 +311,16 @@ def handler(event: object, context: object = None) -> dict[str, str]:
     except ConfigError as exc:
         log.log(logging.ERROR, "configuration error", status=ERROR, error=str(exc))
         return _error(f"configuration error: {exc}")
-    log.bind(artifacts_bucket=config.artifacts_bucket)
+    log.bind(artifacts_bucket=config.artifacts_bucket, sealed_prefix=config.sealed_prefix)
     try:
         request = parse_event(event, config)
     except BadInput as exc:
         log.log(logging.ERROR, "event rejected", status=ERROR, error=str(exc))
         return _error(f"bad event: {exc}")
-    log.bind(**{file.field: file.uri for file in request.files})
+    log.bind(**{f"{file.prefix}_source_uri": file.uri for file in request.files})
     try:
         prints = take_fingerprints(request)
+        sealed = seal_files(request, prints, config)
     except NotFingerprintable as exc:
         log.log(logging.ERROR, "not fingerprintable", status=ERROR, error=str(exc))
         return _error(f"not fingerprintable: {exc}")
@@ -258,10 +333,13 @@ def handler(event: object, context: object = None) -> dict[str, str]:
             **_error_fields(exc),
         )
         raise
-    answer = ok_answer(prints)
+    answer = ok_answer(sealed)
     fields: dict[str, Any] = {key: answer[key] for key in ANSWER_KEYS if key != "error"}
-    fields |= {f"{prefix}_bytes": taken.size for prefix, taken in prints.items()}
-    log.log(logging.INFO, "fingerprinted", **fields)
+    for prefix, taken in prints.items():
+        fields[f"{prefix}_bytes"] = taken.size
+        fields[f"{prefix}_source_version"] = taken.version
+        fields[f"{prefix}_newly_sealed"] = sealed[prefix].created
+    log.log(logging.INFO, "fingerprinted and sealed", **fields)
     return answer
 
 

@@ -3,9 +3,11 @@
 
 A model version's files live in the project's versioned artifacts bucket; whoever can write
 there could swap the model or loosen its baseline while an approval waits, and whoever can start
-the deploy pipeline chooses its variables. The training pipeline recorded, at registration, the
-version and SHA-256 of the model artifact and of the open-monitoring baseline in the version's
-customer metadata (``lambda/fingerprint``). This function checks, in order:
+the deploy pipeline chooses its variables. The training pipeline sealed the model artifact and
+the open-monitoring baseline (write-once, content-addressed copies under SEALED_PREFIX that only
+its Fingerprint function may write), registered the sealed URIs and recorded, in the version's
+customer metadata, the sealed objects' versions and SHA-256 (``lambda/fingerprint``). This
+function checks, in order:
 
 1. ``same-group``: UserParameters ``model_package_arn`` is a version of MODEL_PACKAGE_GROUP, in
    the function's own partition, region and account (from ``context.invoked_function_arn``),
@@ -14,15 +16,21 @@ customer metadata (``lambda/fingerprint``). This function checks, in order:
 3. ``fingerprinted``: its customer metadata holds ModelArtifactSha256, ModelArtifactVersion,
    MonitoringBaselineSha256 and MonitoringBaselineVersion (the last two ``none`` exactly when
    the version has no ``MonitoringBaseline``);
-4. ``model-unchanged``: ``InferenceSpecification.Containers[0].ModelDataUrl``, an object of
-   ARTIFACTS_BUCKET, is still the recorded version (HeadObject), and that version's SHA-256
-   (GetObject with the VersionId, streamed in 1 MiB chunks) is the recorded one;
-5. ``baseline-unchanged``: the same for the version's ``MonitoringBaseline`` (passes when none);
-6. ``baselines-match``: every baseline variable the pipeline passes equals what the registry
+4. ``sealed``: ``InferenceSpecification.Containers[0].ModelDataUrl``, and the version's
+   ``MonitoringBaseline`` unless it has none, are sealed objects: objects of ARTIFACTS_BUCKET
+   at ``<SEALED_PREFIX><sha256>/<file name>`` where ``<sha256>`` is the recorded SHA-256 (a
+   version registered with unsealed files, which the training code could overwrite, is not
+   deployed; nothing is read for this check);
+5. ``model-unchanged``: the ModelDataUrl, an object of ARTIFACTS_BUCKET, is still the recorded
+   version (HeadObject), and that version's SHA-256 (GetObject with the VersionId, streamed in
+   1 MiB chunks) is the recorded one;
+6. ``baseline-unchanged``: the same for the version's ``MonitoringBaseline`` (passes when none);
+7. ``baselines-match``: every baseline variable the pipeline passes equals what the registry
    says (the DriftCheckBaselines as ``lambda/deploy_router`` maps them, and the
    ``MonitoringBaseline`` customer metadata; ``none`` when absent).
 
-The first three stop at their first failure; the last three are all run. The outcome is reported
+The first three stop at their first failure; the last four are all run (an unsealed file is
+still verified unchanged, so one message names everything). The outcome is reported
 with PutJobSuccessResult or PutJobFailureResult (naming each failed check and what differed),
 never raised; an AWS error while reading the registry or the bucket is that check's failure (an
 unverifiable release is not deployed). A malformed job, or a missing or invalid setting, is
@@ -65,9 +73,11 @@ from platform_fingerprint import (
     MODEL_SHA256_KEY,
     MODEL_VERSION_KEY,
     NONE,
+    SEALED_PREFIX,
     SHA256_HEX,
     NotFingerprintable,
     current_version,
+    sealed_sha256,
     sha256_of_version,
     split_s3_uri,
 )
@@ -81,6 +91,7 @@ CHECKS: Final = (
     "same-group",
     "approved",
     "fingerprinted",
+    "sealed",
     "model-unchanged",
     "baseline-unchanged",
     "baselines-match",
@@ -147,6 +158,7 @@ def _show(value: object, limit: int = SHOWN_MAX) -> str:
 class Config:
     model_package_group: str
     artifacts_bucket: str
+    sealed_prefix: str  # e.g. "sealed/": where the Fingerprint step seals the files
 
 
 def load_config(env: Mapping[str, str]) -> Config:
@@ -168,9 +180,20 @@ def load_config(env: Mapping[str, str]) -> Config:
         )
     elif not BUCKET_NAME.fullmatch(bucket):
         problems.append(f"ARTIFACTS_BUCKET={bucket!r} is not an S3 bucket name")
+    prefix = env.get("SEALED_PREFIX", "")
+    if not prefix:
+        problems.append(
+            "SEALED_PREFIX is not set (the key prefix of the artifacts bucket where the "
+            'Fingerprint step seals the files, e.g. "sealed/")'
+        )
+    elif not SEALED_PREFIX.fullmatch(prefix):
+        problems.append(
+            f"SEALED_PREFIX={prefix!r} is not a key prefix (segments of letters, digits and "
+            '._- each ending in "/", e.g. "sealed/")'
+        )
     if problems:
         raise ConfigError("; ".join(problems))
-    return Config(group, bucket)
+    return Config(group, bucket, prefix)
 
 
 @dataclass(frozen=True)
@@ -442,6 +465,49 @@ def check_fingerprinted(package: Mapping[str, Any]) -> Failure | None:
     )
 
 
+def sealed_problem(what: str, uri: object, sha256: str, config: Config) -> str | None:
+    """Why the file at ``uri`` is not the sealed copy of the content ``sha256``, or None."""
+    parts = split_s3_uri(uri) if isinstance(uri, str) else None
+    bucket, key = parts if parts is not None else ("", "")
+    if bucket != config.artifacts_bucket or not key.startswith(config.sealed_prefix):
+        shown = uri if parts is not None else _show(uri)
+        return (
+            f"the {what} {shown} is not sealed (an object of {config.artifacts_bucket!r} "
+            f"under {config.sealed_prefix!r}): a version registered with unsealed files is not "
+            "deployed, register it again through the Fingerprint step"
+        )
+    addressed = sealed_sha256(key, config.sealed_prefix)
+    if addressed is None:
+        return (
+            f"the {what} {uri} is not a sealed object key ({config.sealed_prefix}<sha256>/<file "
+            "name>)"
+        )
+    if addressed != sha256:
+        return (
+            f"the {what} {uri} is the sealed copy of the SHA-256 {addressed}, not of the "
+            f"registered {sha256}"
+        )
+    return None
+
+
+def check_sealed(package: Mapping[str, Any], config: Config) -> Failure | None:
+    """``sealed``: the model artifact and the monitoring baseline (unless none) are sealed
+    objects, each at the key its registered SHA-256 addresses (nothing is read)."""
+    metadata = _metadata(package)
+    files: list[tuple[str, object, str]] = [
+        ("model artifact", model_data_url(package), metadata[MODEL_SHA256_KEY])
+    ]
+    baseline = registered_baseline(package)
+    if baseline != NONE:
+        files.append(("monitoring baseline", baseline, metadata[BASELINE_SHA256_KEY]))
+    problems = [
+        problem
+        for what, uri, sha256 in files
+        if (problem := sealed_problem(what, uri, sha256, config)) is not None
+    ]
+    return Failure("sealed", "; ".join(problems)) if problems else None
+
+
 def verify_object(
     check: str, what: str, uri: object, version: str, sha256: str, config: Config
 ) -> Failure | None:
@@ -529,7 +595,7 @@ def check_baselines_match(job: Job, package: Mapping[str, Any]) -> Failure | Non
 
 
 def run_checks(job: Job, config: Config, identity: Identity, verified: Verified) -> list[Failure]:
-    """The checks in order: the first three stop at a failure, the last three all run."""
+    """The checks in order: the first three stop at a failure, the last four all run."""
     failure = check_arn(job, config, identity)
     if failure is not None:
         return [failure]  # another group's, account's or region's version is not read at all
@@ -542,6 +608,9 @@ def run_checks(job: Job, config: Config, identity: Identity, verified: Verified)
             return [gate]
     metadata = _metadata(package)
     failures: list[Failure] = []
+    failure = check_sealed(package, config)
+    if failure is not None:
+        failures.append(failure)
     model_uri = model_data_url(package)
     failure = verify_object(
         "model-unchanged",

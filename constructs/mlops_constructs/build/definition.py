@@ -50,17 +50,21 @@ CHAMPION_OUTPUTS = (
     "error",
 )
 # The fingerprint function (lambda/fingerprint), what it answers, and the version's customer
-# metadata each answer becomes (what lambda/release_check verifies).
+# metadata each answer becomes (what lambda/release_check verifies). Its *_uri answers are the
+# sealed copies (write-once, under sealed/) the version is registered with.
 FINGERPRINT_PLACEHOLDER = "${FingerprintFunctionArn}"
 FINGERPRINT_OUTPUTS = (
     "status",
     "error",
     "model_sha256",
     "model_version",
+    "model_uri",
     "baseline_sha256",
     "baseline_version",
+    "baseline_uri",
     "evaluation_sha256",
     "evaluation_version",
+    "evaluation_uri",
 )
 FINGERPRINT_METADATA = {
     "ModelArtifactSha256": "model_sha256",

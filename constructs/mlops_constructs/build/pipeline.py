@@ -26,7 +26,7 @@ from mlops_constructs.build.definition import (
 )
 from mlops_constructs.build.registry import ModelRegistry
 from mlops_constructs.compute import platform_function
-from mlops_constructs.data.lake import LakeAccess
+from mlops_constructs.data.lake import SEALED_PREFIX, LakeAccess
 from mlops_constructs.security.jobs import (
     GUARDED_JOB_ACTIONS,
     grant_image_pull,
@@ -47,8 +47,8 @@ MONITORING_SCRIPT = (
     Path(__file__).resolve().parent.parent / "assets" / "monitoring" / "monitoring.py"
 )
 # Where a version's files are: the model artifacts (models/) and the runs' outputs (baselines,
-# evaluation reports under pipelines/).
-RELEASE_FILES = ("models/*", "pipelines/*")
+# evaluation reports under pipelines/), and their sealed copies the version is registered with.
+RELEASE_FILES = ("models/*", "pipelines/*", f"{SEALED_PREFIX}*")
 # Creating jobs is granted apart, under the guardrails' conditions (GuardedJobs).
 _JOB_ACTIONS = [
     "sagemaker:AddTags",
@@ -240,7 +240,9 @@ class TrainingPipeline(Construct):
         security_group: ec2.ISecurityGroup | None,
     ) -> lambda_.Function:
         """``<prefix>-fingerprint`` (lambda/fingerprint): SHA-256 and S3 version of the files a
-        version registers with, for the pipeline's Fingerprint step; reads the artifacts only."""
+        version registers with, for the pipeline's Fingerprint step, which also seals them:
+        copies each hashed version write-once under ``sealed/`` (the only role that may,
+        DataLake.seal)."""
         function = platform_function(
             self,
             "Fingerprint",
@@ -249,8 +251,11 @@ class TrainingPipeline(Construct):
             description="Fingerprints of a model version's files, recorded at registration",
             ops_key=ops_key,
             log_retention=log_retention,
-            environment={"ARTIFACTS_BUCKET": lake.artifacts.bucket_name},
-            # Hashing a large model artifact streams it once.
+            environment={
+                "ARTIFACTS_BUCKET": lake.artifacts.bucket_name,
+                "SEALED_PREFIX": SEALED_PREFIX,
+            },
+            # Hashing a large model artifact streams it once; sealing copies it in S3.
             timeout=cdk.Duration.minutes(15),
             no_dead_letter_reason="SageMaker Pipelines invokes it synchronously (LambdaStep) "
             "and shows a failure in the execution.",
@@ -264,6 +269,14 @@ class TrainingPipeline(Construct):
                 lake.artifacts.arn_for_objects(objects),
                 "Model artifacts and run outputs are named per pipeline execution; read only.",
             )
+        # Creates sealed copies only: the bucket refuses overwrites and deletes (DataLake.seal).
+        lake.artifacts.grant_put(function, f"{SEALED_PREFIX}*")
+        acknowledge_wildcard_resource(
+            function.role,  # type: ignore[arg-type]
+            lake.artifacts.arn_for_objects(f"{SEALED_PREFIX}*"),
+            "Sealed copies are named by their SHA-256, known at run time; write-once by the "
+            "bucket policy.",
+        )
         assert function.role is not None
         acknowledge_grant_actions(
             function.role,

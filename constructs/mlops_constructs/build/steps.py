@@ -376,11 +376,14 @@ class DefinitionBuilder:
         )
         return self.evaluate_step
 
-    def trained_model(self, vpc_config: dict[str, Any] | None = None) -> Model:
-        """The trained model as SageMaker serves it (registered, and Clarify's shadow model)."""
+    def trained_model(
+        self, vpc_config: dict[str, Any] | None = None, *, model_data: Any = None
+    ) -> Model:
+        """The trained model as SageMaker serves it (Clarify's shadow model from the training
+        output; registered from ``model_data``, its sealed copy)."""
         return Model(
             image_uri=self.spec.images.serving,
-            model_data=self.model_artifact(),
+            model_data=self.model_artifact() if model_data is None else model_data,
             role=self.spec.role_arn,
             sagemaker_session=self.session,
             enable_network_isolation=True,
@@ -470,9 +473,12 @@ class DefinitionBuilder:
         return steps, reports
 
     def register(self, model_reports: dict[str, Any]) -> ModelStep:
+        """``Register``: the version, PendingManualApproval, with its sealed files (the model,
+        evaluation report and open-monitoring baseline as the Fingerprint step copied them
+        write-once), its lineage, the champion verdict and the fingerprints."""
         spec = self.spec
-        evaluation_uri = Join(on="/", values=[self.run_path("evaluation"), "evaluation.json"])
-        metrics: dict[str, Any] = {"model_statistics": _json_source(evaluation_uri)}
+        prints = self.fingerprint_step.properties.Outputs
+        metrics: dict[str, Any] = {"model_statistics": _json_source(prints["evaluation_uri"])}
         drift: dict[str, Any] = {}
         if spec.data_quality_baseline:
             dq = self.data_quality_step.properties
@@ -527,14 +533,12 @@ class DefinitionBuilder:
             "ChampionMargin": champion["margin"],
         }
         if spec.monitoring_baseline:
-            # A property reference: registration waits for the baseline.
-            metadata["MonitoringBaseline"] = self.monitoring_baseline_uri()
+            metadata["MonitoringBaseline"] = prints["baseline_uri"]
         # What the release check verifies before every deployment (lambda/release_check).
-        prints = self.fingerprint_step.properties.Outputs
         metadata |= {key: prints[output] for key, output in FINGERPRINT_METADATA.items()}
         return ModelStep(
             name="Register",
-            step_args=self.trained_model().register(
+            step_args=self.trained_model(model_data=prints["model_uri"]).register(
                 content_types=["text/csv", "application/json"],
                 response_types=["application/json"],
                 inference_instances=["ml.t2.medium", "ml.m5.large", "ml.m5.xlarge"],
@@ -554,8 +558,9 @@ class DefinitionBuilder:
         return Join(on="/", values=[output.S3Output.S3Uri, "statistics.json"])
 
     def fingerprint(self) -> LambdaStep:
-        """``Fingerprint``: the SHA-256 and S3 version of the model artifact, the monitoring
-        baseline and the evaluation report, recorded with the version (lambda/fingerprint)."""
+        """``Fingerprint``: the SHA-256 of the model artifact, the monitoring baseline and the
+        evaluation report, each sealed (copied write-once under ``sealed/``) with its S3
+        version, recorded with the version (lambda/fingerprint)."""
         self.fingerprint_step = LambdaStep(
             name="Fingerprint",
             lambda_func=Lambda(function_arn=FINGERPRINT_PLACEHOLDER, session=self.session),

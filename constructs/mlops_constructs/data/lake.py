@@ -99,6 +99,11 @@ def AccessLogBucket(
 
 # Release artifacts (the deploy pipeline's) are kept this long.
 RELEASE_EXPIRATION_DAYS = 30
+# Where a registered version's files are sealed (write-once, content-addressed copies made by
+# the training pipeline's Fingerprint step; DataLake.seal).
+SEALED_PREFIX = "sealed/"
+# The multipart operations that cannot carry If-None-Match (only CompleteMultipartUpload can).
+_MULTIPART_PARTS = ("CreateMultipartUpload", "UploadPart", "UploadPartCopy")
 # The S3 condition keys of a PutObject's encryption headers.
 SSE = "s3:x-amz-server-side-encryption"
 SSE_KEY = "s3:x-amz-server-side-encryption-aws-kms-key-id"
@@ -322,6 +327,36 @@ class DataLake(LakeAccess, Construct):
                 },
             )
         )
+
+    def seal(self, bucket: s3.IBucket, prefix: str, writer: str, *, sid: str) -> None:
+        """Objects under ``prefix`` of ``bucket`` are write-once: only the role ``writer`` (an
+        exact ARN) creates them, only if the key does not exist yet (``If-None-Match: *``, which
+        S3 checks atomically: a PutObject or CompleteMultipartUpload without it is refused; the
+        part operations, which cannot carry it, are exempt), and nobody deletes them, not even
+        with a delete marker. Versions are never deleted anyway (``NoVersionDeletion``)."""
+        self.restrict_writes(bucket, [writer], sid=f"{sid}Writer", objects=(f"{prefix}*",))
+        objects = bucket.arn_for_objects(f"{prefix}*")
+        for suffix, actions, conditions in (
+            (
+                "WriteOnce",
+                ["s3:PutObject"],
+                {
+                    "Null": {"s3:if-none-match": "true"},
+                    "StringNotEquals": {"s3:ObjectCreationOperation": list(_MULTIPART_PARTS)},
+                },
+            ),
+            ("NeverDeleted", ["s3:DeleteObject"], None),
+        ):
+            bucket.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=f"{sid}{suffix}",
+                    effect=iam.Effect.DENY,
+                    principals=[iam.AnyPrincipal()],
+                    actions=actions,
+                    resources=[objects],
+                    conditions=conditions,
+                )
+            )
 
     def expire(self, bucket: s3.IBucket, prefix: str, days: int) -> None:
         """Objects under ``prefix`` expire after ``days`` (their versions the day after)."""

@@ -14,7 +14,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from mlops_constructs.data.lake import LakeAccess
+from mlops_constructs.data.lake import SEALED_PREFIX, LakeAccess
 from mlops_constructs.security.jobs import grant_image_pull, grant_sagemaker_job_logs
 from mlops_constructs.security.nag import (
     acknowledge,
@@ -74,10 +74,10 @@ def capture_prefix(stage: str) -> str:
 class EndpointRole(Construct):
     """The role ``<prefix>-<stage>-endpoint`` that an endpoint's model containers run as.
 
-    May read model artifacts (``models/``), write captured data under ``data-capture/<stage>/``, use the
-    lake's key, write its own endpoint's logs and pull the project's own serving image
-    (``image_repositories``); nothing else. Kept out of the endpoint template so that deploying an endpoint
-    never needs IAM permissions.
+    May read released model artifacts (``sealed/``), write captured data under
+    ``data-capture/<stage>/``, use the lake's key, write its own endpoint's logs and pull the
+    project's own serving image (``image_repositories``); nothing else. Kept out of the endpoint
+    template so that deploying an endpoint never needs IAM permissions.
     """
 
     def __init__(
@@ -99,8 +99,9 @@ class EndpointRole(Construct):
             description=f"Model containers of the endpoint {prefix}-{stage}",
         )
         prefix_ = capture_prefix(stage)
-        # Model artifacts only (the serving code is inside each model archive).
-        lake.artifacts.grant_read(self.role, "models/*")
+        # Released model artifacts only: their sealed copies (the serving code is inside each
+        # model archive).
+        lake.artifacts.grant_read(self.role, f"{SEALED_PREFIX}*")
         lake.artifacts.grant_put(self.role, f"{prefix_}*")
         lake.key.grant_encrypt_decrypt(self.role)
         # Bring your own container: the model's serving image is pulled as this role.
@@ -115,9 +116,9 @@ class EndpointRole(Construct):
         )
         acknowledge_wildcard_resource(
             self.role,
-            lake.artifacts.arn_for_objects("models/*"),
-            "Model artifacts are stored under names chosen by the training pipeline at run time, "
-            "under models/ only.",
+            lake.artifacts.arn_for_objects(f"{SEALED_PREFIX}*"),
+            "Released model artifacts are sealed under names made of their SHA-256 at run time, "
+            "under sealed/ only.",
         )
         acknowledge_wildcard_resource(
             self.role,

@@ -25,7 +25,7 @@ from constructs import Construct
 from mlops_constructs.build.registry import ModelRegistry
 from mlops_constructs.cfn import depend_on_role_policy_only
 from mlops_constructs.compute import platform_function
-from mlops_constructs.data.lake import LakeAccess
+from mlops_constructs.data.lake import SEALED_PREFIX, LakeAccess
 from mlops_constructs.deploy.endpoint import (
     EndpointRole,
     RealtimeSettings,
@@ -543,18 +543,19 @@ class DeployPipeline(Construct):
             environment={
                 "MODEL_PACKAGE_GROUP": registry.name,
                 "ARTIFACTS_BUCKET": self._lake.artifacts.bucket_name,
+                "SEALED_PREFIX": SEALED_PREFIX,
             },
             # Hashing a large model artifact streams it once.
             timeout=cdk.Duration.minutes(15),
         )
         registry.grant_read(function)
-        for objects in ("models/*", "pipelines/*"):
-            self._lake.artifacts.grant_read(function, objects)
-            acknowledge_wildcard_resource(
-                function.role,  # type: ignore[arg-type]
-                self._lake.artifacts.arn_for_objects(objects),
-                "Model artifacts and run outputs are named per pipeline execution; read only.",
-            )
+        # A release's files are its sealed copies (the check refuses any other).
+        self._lake.artifacts.grant_read(function, f"{SEALED_PREFIX}*")
+        acknowledge_wildcard_resource(
+            function.role,  # type: ignore[arg-type]
+            self._lake.artifacts.arn_for_objects(f"{SEALED_PREFIX}*"),
+            "Sealed copies are named by their SHA-256, known at run time; read only.",
+        )
         acknowledge_wildcard_resource(
             function.role,  # type: ignore[arg-type]
             "*",

@@ -6,9 +6,16 @@ process the first ``import handler`` would shadow the others.
 
 moto 5.2.5 implements every call the handler makes and the tests set up with: CreateBucket,
 PutBucketVersioning, PutObject (a new VersionId per write in a versioned bucket), HeadObject
-(the current VersionId and ContentLength; no VersionId at all in an unversioned bucket) and
-GetObject with a VersionId (that version's bytes, streamed). Only what moto never produces is
-stubbed, with botocore's ``Stubber`` on the handler's own client (see test_fingerprint.py).
+(the current VersionId and ContentLength; no VersionId at all in an unversioned bucket),
+GetObject with a VersionId (that version's bytes, streamed), and the multipart copy that seals:
+CreateMultipartUpload, UploadPartCopy (CopySource with a VersionId, CopySourceRange; 404 for a
+missing version), CompleteMultipartUpload with ``If-None-Match: *`` (412 PreconditionFailed
+when the key exists; the upload is then still listed), AbortMultipartUpload and
+ListMultipartUploads, ListObjectVersions. moto enforces S3's 5 MiB minimum for every part but
+the last (EntityTooSmall at CompleteMultipartUpload), accepts a 0-byte object copied as one part
+without a range, and answers the VersionId ``null`` for an upload completed in an unversioned
+bucket. Only what moto never produces is stubbed, with botocore's ``Stubber`` on the handler's
+own client (see test_fingerprint.py).
 """
 
 from __future__ import annotations
@@ -41,7 +48,8 @@ PROJECT = "mlops-dev-churn"
 ARTIFACTS = f"{PROJECT}-artifacts-{ACCOUNT}"
 UNVERSIONED = f"{PROJECT}-scratch-{ACCOUNT}"  # a bucket without versioning
 OTHER = f"other-team-artifacts-{ACCOUNT}"  # another versioned bucket
-SETTINGS = {"ARTIFACTS_BUCKET": ARTIFACTS}
+SEALED = "sealed/"
+SETTINGS = {"ARTIFACTS_BUCKET": ARTIFACTS, "SEALED_PREFIX": SEALED}
 
 
 @pytest.fixture(autouse=True)
@@ -59,6 +67,24 @@ class Aws:
         response = self.s3.put_object(Bucket=bucket, Key=key, Body=body)
         version: str | None = response.get("VersionId")
         return version
+
+    def read(self, key: str, version: str | None = None, bucket: str = ARTIFACTS) -> bytes:
+        """The bytes of an object's version (the current one without ``version``)."""
+        extra = {"VersionId": version} if version else {}
+        data: bytes = self.s3.get_object(Bucket=bucket, Key=key, **extra)["Body"].read()
+        return data
+
+    def versions(self, key: str, bucket: str = ARTIFACTS) -> list[str]:
+        """Every version id of exactly ``key``, newest first."""
+        listed = self.s3.list_object_versions(Bucket=bucket, Prefix=key).get("Versions", [])
+        return [v["VersionId"] for v in listed if v["Key"] == key]
+
+    def uploads(self, bucket: str = ARTIFACTS) -> list[dict[str, Any]]:
+        """The multipart uploads left in the bucket (neither completed nor aborted)."""
+        listed: list[dict[str, Any]] = self.s3.list_multipart_uploads(Bucket=bucket).get(
+            "Uploads", []
+        )
+        return listed
 
 
 @pytest.fixture

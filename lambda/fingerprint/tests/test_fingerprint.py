@@ -1,10 +1,12 @@
-"""fingerprint handler against moto: a real versioned bucket, real SHA-256 of known content.
+"""fingerprint handler against moto: a real versioned bucket, real SHA-256 of known content,
+real sealed copies (multipart copies completed with If-None-Match).
 
 The only stubs (botocore's ``Stubber`` on the handler's own S3 client) are what moto never
 produces: HeadObject answering the VersionId ``null`` (real S3 does for an object written while
-versioning was suspended; moto then answers no VersionId at all), a version id SageMaker
-metadata cannot hold, GetObject serving another version or fewer bytes than HeadObject said, and
-a throttling error.
+versioning was suspended; moto then answers no VersionId at all), version ids SageMaker
+metadata cannot hold (of the source or of the sealed copy), GetObject serving another version
+or fewer bytes than HeadObject said, and a throttling error. The sealing itself is tested in
+detail in test_seal.py (platform_fingerprint.seal).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ PROJECT = "mlops-dev-churn"
 ARTIFACTS = f"{PROJECT}-artifacts-{ACCOUNT}"
 UNVERSIONED = f"{PROJECT}-scratch-{ACCOUNT}"
 OTHER = f"other-team-artifacts-{ACCOUNT}"
+SEALED = "sealed/"
 EXECUTION_ID = "k1ls9tc3wnw6"
 RUN = f"pipelines/{EXECUTION_ID}"
 MODEL_KEY = f"models/pipelines-{EXECUTION_ID}-Train-Ab12Cd34Ef/output/model.tar.gz"
@@ -54,6 +57,16 @@ def sha256(data: bytes) -> str:
 
 def uri(key: str, bucket: str = ARTIFACTS) -> str:
     return f"s3://{bucket}/{key}"
+
+
+def sealed(data: bytes, source_key: str) -> str:
+    """The sealed key of a file with this content: sealed/<sha256>/<file name>."""
+    return f"{SEALED}{sha256(data)}/{source_key.rsplit('/', 1)[-1]}"
+
+
+SEALED_MODEL = sealed(MODEL, MODEL_KEY)
+SEALED_BASELINE = sealed(BASELINE, BASELINE_KEY)
+SEALED_EVALUATION = sealed(EVALUATION, EVALUATION_KEY)
 
 
 def event(**overrides: Any) -> dict[str, Any]:
@@ -97,43 +110,83 @@ def assert_metadata_values(result: dict[str, str]) -> None:
 # -- fingerprints ----------------------------------------------------------------------------------
 
 
-def test_fingerprints_are_the_sha256_of_the_current_versions(aws, sent, capsys):
+def test_fingerprints_are_the_sha256_of_the_current_versions_sealed(aws, sent, capsys):
     versions = upload(aws)
 
     result = handler.handler(event())
 
+    seals = {key: aws.versions(key) for key in (SEALED_MODEL, SEALED_BASELINE, SEALED_EVALUATION)}
+    assert all(len(found) == 1 for found in seals.values())  # one version each
     assert result == {
         "status": "ok",
         "error": "none",
         "model_sha256": sha256(MODEL),
-        "model_version": versions["model"],
+        "model_version": seals[SEALED_MODEL][0],
+        "model_uri": uri(SEALED_MODEL),
         "baseline_sha256": sha256(BASELINE),
-        "baseline_version": versions["baseline"],
+        "baseline_version": seals[SEALED_BASELINE][0],
+        "baseline_uri": uri(SEALED_BASELINE),
         "evaluation_sha256": sha256(EVALUATION),
-        "evaluation_version": versions["evaluation"],
+        "evaluation_version": seals[SEALED_EVALUATION][0],
+        "evaluation_uri": uri(SEALED_EVALUATION),
     }
     assert_flat(result)
     assert_metadata_values(result)
-    # HeadObject for the current version, then GetObject of exactly that version
-    assert sent == [
+    # the sealed objects hold exactly the bytes hashed
+    assert aws.read(SEALED_MODEL) == MODEL
+    assert aws.read(SEALED_BASELINE) == BASELINE
+    assert aws.read(SEALED_EVALUATION) == EVALUATION
+    assert aws.uploads() == []
+    # HeadObject for the current version, then GetObject of exactly that version, for every
+    # file; only then the writes, each a multipart copy of exactly the version hashed
+    files = (
+        ("model", MODEL_KEY, SEALED_MODEL),
+        ("baseline", BASELINE_KEY, SEALED_BASELINE),
+        ("evaluation", EVALUATION_KEY, SEALED_EVALUATION),
+    )
+    reads = [
         (op, {"Bucket": ARTIFACTS, "Key": key, **({"VersionId": versions[name]} if get else {})})
-        for name, key in (
-            ("model", MODEL_KEY),
-            ("baseline", BASELINE_KEY),
-            ("evaluation", EVALUATION_KEY),
-        )
+        for name, key, _ in files
         for op, get in (("HeadObject", False), ("GetObject", True))
     ]
+    assert sent[: len(reads)] == reads
+    writes = sent[len(reads) :]
+    assert [op for op, _ in writes] == [
+        "CreateMultipartUpload",
+        "UploadPartCopy",
+        "CompleteMultipartUpload",
+    ] * 3
+    for (name, key, target), start in zip(files, range(0, 9, 3), strict=True):
+        create, copy, complete = (params for _, params in writes[start : start + 3])
+        assert create == {"Bucket": ARTIFACTS, "Key": target}  # no encryption headers
+        assert copy["CopySource"] == {"Bucket": ARTIFACTS, "Key": key, "VersionId": versions[name]}
+        assert "CopySourceRange" not in copy  # one part: the whole (small) object
+        assert (copy["Key"], copy["PartNumber"], copy["UploadId"]) == (
+            target,
+            1,
+            complete["UploadId"],
+        )
+        assert (complete["Key"], complete["IfNoneMatch"]) == (target, "*")
     [line] = log_lines(capsys)
-    assert (line["level"], line["message"], line["status"]) == ("INFO", "fingerprinted", "ok")
+    assert (line["level"], line["message"], line["status"]) == (
+        "INFO",
+        "fingerprinted and sealed",
+        "ok",
+    )
     assert line["execution_id"] == EXECUTION_ID
-    assert line["artifacts_bucket"] == ARTIFACTS
-    assert line["model_uri"] == uri(MODEL_KEY)
-    assert (line["model_sha256"], line["model_version"]) == (sha256(MODEL), versions["model"])
+    assert (line["artifacts_bucket"], line["sealed_prefix"]) == (ARTIFACTS, SEALED)
+    assert line["model_source_uri"] == uri(MODEL_KEY)
+    assert line["model_source_version"] == versions["model"]
+    assert line["model_uri"] == uri(SEALED_MODEL)
+    assert (line["model_sha256"], line["model_version"]) == (
+        sha256(MODEL),
+        result["model_version"],
+    )
     assert (line["model_bytes"], line["baseline_bytes"]) == (len(MODEL), len(BASELINE))
+    assert line["model_newly_sealed"] is True
 
 
-def test_empty_file_has_the_sha256_of_nothing(aws):
+def test_empty_file_has_the_sha256_of_nothing_and_is_sealed(aws):
     upload(aws)
     aws.put(EVALUATION_KEY, b"")
     result = handler.handler(event())
@@ -141,20 +194,27 @@ def test_empty_file_has_the_sha256_of_nothing(aws):
     assert result["evaluation_sha256"] == (
         "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
     )
+    target = sealed(b"", EVALUATION_KEY)
+    assert result["evaluation_uri"] == uri(target)
+    assert aws.versions(target) == [result["evaluation_version"]]
+    assert aws.read(target, result["evaluation_version"]) == b""
 
 
 def test_the_newest_version_is_the_one_fingerprinted(aws):
     upload(aws)
     newer = aws.put(MODEL_KEY, b"retrained model")
     result = handler.handler(event())
-    assert (result["model_version"], result["model_sha256"]) == (
-        newer,
+    assert newer is not None
+    target = sealed(b"retrained model", MODEL_KEY)
+    assert (result["model_uri"], result["model_sha256"]) == (
+        uri(target),
         sha256(b"retrained model"),
     )
+    assert aws.read(target, result["model_version"]) == b"retrained model"
 
 
 def test_an_overwrite_after_head_object_is_not_hashed(aws, sent):
-    """The version HeadObject answered is the one read and recorded, even if the key is
+    """The version HeadObject answered is the one read, sealed and recorded, even if the key is
     overwritten before GetObject: version and hash always belong together."""
     versions = upload(aws)
     swapped: list[str | None] = []
@@ -171,14 +231,43 @@ def test_an_overwrite_after_head_object_is_not_hashed(aws, sent):
         events.unregister("after-call.s3.HeadObject", overwrite)
 
     assert swapped and swapped[0] != versions["model"]
-    assert (result["model_version"], result["model_sha256"]) == (versions["model"], sha256(MODEL))
+    assert (result["model_uri"], result["model_sha256"]) == (uri(SEALED_MODEL), sha256(MODEL))
+    assert aws.read(SEALED_MODEL, result["model_version"]) == MODEL
     assert sent[1] == (
         "GetObject",
         {"Bucket": ARTIFACTS, "Key": MODEL_KEY, "VersionId": versions["model"]},
     )
-    # the next run sees the new version, with its own hash
+    # the next run sees the new version, with its own hash, sealed at its own key
     again = handler.handler(event())
-    assert (again["model_version"], again["model_sha256"]) == (swapped[0], sha256(b"swapped model"))
+    assert (again["model_uri"], again["model_sha256"]) == (
+        uri(sealed(b"swapped model", MODEL_KEY)),
+        sha256(b"swapped model"),
+    )
+    assert aws.read(sealed(b"swapped model", MODEL_KEY)) == b"swapped model"
+
+
+def test_an_overwrite_after_hashing_is_not_what_is_sealed(aws, sent):
+    """The copy pins the VersionId that was hashed: a swap between GetObject and the copy does
+    not reach the sealed object (nor does any later write)."""
+    versions = upload(aws)
+    swapped: list[str | None] = []
+
+    def overwrite(params: dict[str, Any], **_: Any) -> None:
+        if not swapped and params["Key"] == SEALED_MODEL:
+            swapped.append(aws.put(MODEL_KEY, b"swapped model"))
+
+    events = handler._client("s3").meta.events
+    events.register("provide-client-params.s3.CreateMultipartUpload", overwrite)
+    try:
+        result = handler.handler(event())
+    finally:
+        events.unregister("provide-client-params.s3.CreateMultipartUpload", overwrite)
+
+    assert swapped and aws.read(MODEL_KEY) == b"swapped model"  # the source was swapped
+    assert (result["status"], result["model_sha256"]) == ("ok", sha256(MODEL))
+    assert aws.read(SEALED_MODEL, result["model_version"]) == MODEL
+    [copy] = [params for op, params in sent if op == "UploadPartCopy" and "model" in params["Key"]]
+    assert copy["CopySource"]["VersionId"] == versions["model"]
 
 
 def test_hashing_reads_in_chunks_never_the_whole_object(aws, monkeypatch):
@@ -207,23 +296,148 @@ def test_no_baseline(aws, sent):
 
     result = handler.handler(event(baseline_uri="none"))
 
-    assert (result["status"], result["baseline_sha256"], result["baseline_version"]) == (
-        "ok",
-        "none",
-        "none",
-    )
-    assert (result["model_version"], result["evaluation_version"]) == (
-        versions["model"],
-        versions["evaluation"],
+    assert (
+        result["status"],
+        result["baseline_sha256"],
+        result["baseline_version"],
+        result["baseline_uri"],
+    ) == ("ok", "none", "none", "none")
+    assert (result["model_uri"], result["evaluation_uri"]) == (
+        uri(SEALED_MODEL),
+        uri(SEALED_EVALUATION),
     )
     assert_flat(result)
     assert_metadata_values(result)
-    assert [params["Key"] for _, params in sent] == [MODEL_KEY] * 2 + [EVALUATION_KEY] * 2
+    assert [params["Key"] for _, params in sent] == [MODEL_KEY] * 2 + [EVALUATION_KEY] * 2 + [
+        SEALED_MODEL
+    ] * 3 + [SEALED_EVALUATION] * 3
+    assert [params["CopySource"] for op, params in sent if op == "UploadPartCopy"] == [
+        {"Bucket": ARTIFACTS, "Key": MODEL_KEY, "VersionId": versions["model"]},
+        {"Bucket": ARTIFACTS, "Key": EVALUATION_KEY, "VersionId": versions["evaluation"]},
+    ]
+    assert aws.versions(SEALED_BASELINE) == []
 
 
-def test_replayed_event_gives_the_same_answer(aws):
+def test_replayed_event_gives_the_same_answer_and_writes_nothing_new(aws, sent, capsys):
     upload(aws)
-    assert handler.handler(event()) == handler.handler(event())
+    first = handler.handler(event())
+    sent.clear()
+    log_lines(capsys)
+
+    again = handler.handler(event())
+
+    assert again == first
+    for key in (SEALED_MODEL, SEALED_BASELINE, SEALED_EVALUATION):
+        assert len(aws.versions(key)) == 1
+    assert aws.uploads() == []  # each refused upload was aborted
+    completes = [op for op, _ in sent if op == "CompleteMultipartUpload"]
+    assert len(completes) == 3  # each refused (412): If-None-Match, the key exists
+    assert [op for op, _ in sent].count("AbortMultipartUpload") == 3
+    [line] = log_lines(capsys)
+    assert (line["status"], line["model_newly_sealed"], line["evaluation_newly_sealed"]) == (
+        "ok",
+        False,
+        False,
+    )
+
+
+def test_an_identical_file_of_another_run_shares_the_sealed_object(aws):
+    """Content-addressed: the same bytes written by another run are the same sealed object."""
+    upload(aws)
+    first = handler.handler(event())
+    other_run = MODEL_KEY.replace(EXECUTION_ID, "zz99other000")
+    aws.put(other_run, MODEL)
+    second = handler.handler(event(model_uri=uri(other_run), execution_id="zz99other000"))
+    assert (second["model_uri"], second["model_version"]) == (
+        first["model_uri"],
+        first["model_version"],
+    )
+    assert len(aws.versions(SEALED_MODEL)) == 1
+
+
+def test_a_sealed_key_holding_other_content_is_an_error(aws, capsys):
+    """A sealed object is never replaced: one that does not hold what its key says (written
+    before the bucket policy, or by hand) stops the step instead of being trusted."""
+    upload(aws)
+    intruder = aws.put(SEALED_MODEL, b"not the model")
+
+    result = handler.handler(event())
+
+    assert result == {
+        "status": "error",
+        "error": (
+            f"not fingerprintable: model_uri: {uri(SEALED_MODEL)} already exists with the "
+            f"SHA-256 {sha256(b'not the model')} (version {intruder!r}), not {sha256(MODEL)}: a "
+            "sealed object is never replaced, and this one does not hold what its key says"
+        ),
+        **dict.fromkeys(handler.ANSWER_KEYS[2:], ""),
+    }
+    assert aws.versions(SEALED_MODEL) == [intruder]  # not replaced
+    assert aws.read(SEALED_MODEL) == b"not the model"
+    assert aws.uploads() == []
+    [line] = log_lines(capsys)
+    assert (line["level"], line["message"]) == ("ERROR", "not fingerprintable")
+
+
+def test_nothing_is_sealed_unless_every_file_is_fingerprinted(aws, sent):
+    aws.put(MODEL_KEY, MODEL)
+    aws.put(BASELINE_KEY, BASELINE)  # no evaluation report
+    with pytest.raises(ClientError):
+        handler.handler(event())
+    assert [op for op, _ in sent if op not in ("HeadObject", "GetObject")] == []
+    assert aws.versions(SEALED_MODEL) == []
+
+
+def test_large_files_are_copied_in_parts(aws, sent, monkeypatch):
+    """PART_SIZE is what the copy uses (S3's minimum here, which moto enforces)."""
+    monkeypatch.setattr(handler, "PART_SIZE", platform_fingerprint.MIN_PART_SIZE)
+    large = bytes(range(256)) * (2 * platform_fingerprint.MIN_PART_SIZE // 256) + b"tail"
+    upload(aws)
+    aws.put(MODEL_KEY, large)
+
+    result = handler.handler(event(baseline_uri="none"))
+
+    target = sealed(large, MODEL_KEY)
+    assert (result["status"], result["model_uri"]) == ("ok", uri(target))
+    assert aws.read(target, result["model_version"]) == large
+    part = platform_fingerprint.MIN_PART_SIZE
+    assert [
+        params["CopySourceRange"]
+        for op, params in sent
+        if op == "UploadPartCopy" and params["Key"] == target
+    ] == [
+        f"bytes=0-{part - 1}",
+        f"bytes={part}-{2 * part - 1}",
+        f"bytes={2 * part}-{len(large) - 1}",
+    ]
+
+
+def test_a_failed_copy_is_aborted_logged_and_raised(aws, capsys):
+    """The version hashed is gone before the copy (UploadPartCopy answers 404): the multipart
+    upload is aborted, the AWS error raised, nothing sealed."""
+    versions = upload(aws)
+
+    def delete_version(params: dict[str, Any], **_: Any) -> None:
+        if params["Key"] == SEALED_MODEL:
+            aws.s3.delete_object(Bucket=ARTIFACTS, Key=MODEL_KEY, VersionId=versions["model"])
+
+    events = handler._client("s3").meta.events
+    events.register("provide-client-params.s3.CreateMultipartUpload", delete_version)
+    try:
+        with pytest.raises(ClientError) as raised:
+            handler.handler(event())
+    finally:
+        events.unregister("provide-client-params.s3.CreateMultipartUpload", delete_version)
+
+    assert raised.value.operation_name == "UploadPartCopy"
+    assert aws.uploads() == []
+    assert aws.versions(SEALED_MODEL) == []
+    [line] = log_lines(capsys)
+    assert (line["level"], line["status"], line["operation"]) == (
+        "ERROR",
+        "aws-error",
+        "UploadPartCopy",
+    )
 
 
 # -- objects that cannot be fingerprinted ----------------------------------------------------------
@@ -314,8 +528,18 @@ def test_a_version_id_metadata_cannot_hold_is_an_error(aws, version):
     assert_flat(result)
 
 
+def _stub_seal(stub: Stubber, key: str, sealed_version: str) -> None:
+    """The three answers of a one-part sealing of ``key`` (Stubber: what moto never answers)."""
+    stub.add_response("create_multipart_upload", {"UploadId": "u1"})
+    stub.add_response("upload_part_copy", {"CopyPartResult": {"ETag": '"e1"'}})
+    stub.add_response("complete_multipart_upload", {"VersionId": sealed_version})
+
+
+VERSION_OF_EVERY_KIND = "Ab9_.:/=+-@ \u00e9\u0661"  # letters, digits, symbols, space, é, Arabic 1
+
+
 def test_a_version_id_with_every_allowed_kind_of_character_is_recorded(aws):
-    version = "Ab9_.:/=+-@ \u00e9\u0661"  # letters, digits, the symbols, a space, é, Arabic 1
+    version = VERSION_OF_EVERY_KIND
     with Stubber(handler._client("s3")) as stub:
         for key, body in ((MODEL_KEY, b"m"), (EVALUATION_KEY, b"e")):
             stub.add_response("head_object", {"VersionId": version, "ContentLength": 1})
@@ -324,6 +548,8 @@ def test_a_version_id_with_every_allowed_kind_of_character_is_recorded(aws):
                 {"VersionId": version, "Body": StreamingBody(io.BytesIO(body), 1)},
                 {"Bucket": ARTIFACTS, "Key": key, "VersionId": version},
             )
+        _stub_seal(stub, sealed(b"m", MODEL_KEY), version)
+        _stub_seal(stub, sealed(b"e", EVALUATION_KEY), "sealed " + version)
         result = handler.handler(event(baseline_uri="none"))
         stub.assert_no_pending_responses()
     assert (result["status"], result["model_version"], result["model_sha256"]) == (
@@ -331,7 +557,47 @@ def test_a_version_id_with_every_allowed_kind_of_character_is_recorded(aws):
         version,
         sha256(b"m"),
     )
+    assert result["evaluation_version"] == "sealed " + version
     assert_metadata_values(result)
+
+
+@pytest.mark.parametrize(
+    ("answered", "problem"),
+    [
+        pytest.param(
+            "null", "has no version id: the artifacts bucket must be versioned", id="null"
+        ),
+        pytest.param(None, "has no version id: the artifacts bucket must be versioned", id="none"),
+        pytest.param(
+            "a#b",
+            "has the version id 'a#b', which is not a valid SageMaker customer metadata value (1 "
+            "to 256 letters, digits, spaces and _.:/=+-@)",
+            id="hash",
+        ),
+    ],
+)
+def test_a_sealed_version_id_that_cannot_be_recorded_is_an_error(aws, answered, problem):
+    """Stubbed: moto's version ids are UUIDs (and "null" only in an unversioned bucket)."""
+    with Stubber(handler._client("s3")) as stub:
+        stub.add_response("head_object", {"VersionId": "v1", "ContentLength": 1})
+        stub.add_response(
+            "get_object", {"VersionId": "v1", "Body": StreamingBody(io.BytesIO(b"m"), 1)}
+        )
+        stub.add_response("head_object", {"VersionId": "v2", "ContentLength": 1})
+        stub.add_response(
+            "get_object", {"VersionId": "v2", "Body": StreamingBody(io.BytesIO(b"e"), 1)}
+        )
+        stub.add_response("create_multipart_upload", {"UploadId": "u1"})
+        stub.add_response("upload_part_copy", {"CopyPartResult": {"ETag": '"e1"'}})
+        stub.add_response(
+            "complete_multipart_upload", {} if answered is None else {"VersionId": answered}
+        )
+        result = handler.handler(event(baseline_uri="none"))
+        stub.assert_no_pending_responses()  # the evaluation report is not sealed then
+    assert result["status"] == "error"
+    assert result["error"] == (
+        f"not fingerprintable: model_uri: {uri(sealed(b'm', MODEL_KEY))} {problem}"
+    )
 
 
 @pytest.mark.parametrize(
@@ -386,6 +652,27 @@ def test_a_read_that_does_not_match_head_object_is_an_error(aws, served, size, e
         (event(model_uri=uri("k" * 1100)), "model_uri is longer than 1024 characters"),
         (event(execution_id=""), "execution_id must not be empty"),
         (event(execution_id="a b"), "not a pipeline execution id"),
+        (
+            event(model_uri=uri(f"{SEALED}{sha256(MODEL)}/model.tar.gz")),
+            f"model_uri '{uri(f'{SEALED}{sha256(MODEL)}/model.tar.gz')}' is under the sealed "
+            f"prefix '{SEALED}': pass the file the pipeline wrote, a sealed object is never "
+            "resealed",
+        ),
+        (
+            event(baseline_uri=uri(f"{SEALED}statistics.json")),
+            f"baseline_uri '{uri(f'{SEALED}statistics.json')}' is under the sealed prefix",
+        ),
+        (event(evaluation_uri=uri(f"{RUN}/evaluation/")), "names no file (the key ends in /)"),
+        (
+            event(model_uri=uri(f"models/{'m' * 170}.tar.gz")),
+            "its sealed URI (s3://mlops-dev-churn-artifacts-123456789012/sealed/<sha256>/"
+            + "m" * 170
+            + ".tar.gz) would not be a valid SageMaker customer metadata value",
+        ),
+        (
+            event(model_uri=uri("models/model (1).tar.gz")),
+            "would not be a valid SageMaker customer metadata value",
+        ),
     ],
 )
 def test_bad_events_are_answered_not_raised(aws, sent, capsys, bad, message):
@@ -426,20 +713,37 @@ def test_a_uri_in_another_bucket_is_refused(aws, sent, field, bucket):
 
 
 @pytest.mark.parametrize(
-    ("value", "message"),
+    ("name", "value", "message"),
     [
-        (None, "ARTIFACTS_BUCKET is not set"),
-        ("", "ARTIFACTS_BUCKET is not set"),
-        ("Artifacts_Bucket", "ARTIFACTS_BUCKET='Artifacts_Bucket' is not an S3 bucket name"),
-        (f"s3://{ARTIFACTS}", f"ARTIFACTS_BUCKET='s3://{ARTIFACTS}' is not an S3 bucket name"),
+        ("ARTIFACTS_BUCKET", None, "ARTIFACTS_BUCKET is not set"),
+        ("ARTIFACTS_BUCKET", "", "ARTIFACTS_BUCKET is not set"),
+        (
+            "ARTIFACTS_BUCKET",
+            "Artifacts_Bucket",
+            "ARTIFACTS_BUCKET='Artifacts_Bucket' is not an S3 bucket name",
+        ),
+        (
+            "ARTIFACTS_BUCKET",
+            f"s3://{ARTIFACTS}",
+            f"ARTIFACTS_BUCKET='s3://{ARTIFACTS}' is not an S3 bucket name",
+        ),
+        ("SEALED_PREFIX", None, "SEALED_PREFIX is not set"),
+        ("SEALED_PREFIX", "", "SEALED_PREFIX is not set"),
+        ("SEALED_PREFIX", "sealed", "SEALED_PREFIX='sealed' is not a key prefix"),
+        ("SEALED_PREFIX", "/sealed/", "SEALED_PREFIX='/sealed/' is not a key prefix"),
+        ("SEALED_PREFIX", "/", "SEALED_PREFIX='/' is not a key prefix"),
+        ("SEALED_PREFIX", "sealed//", "SEALED_PREFIX='sealed//' is not a key prefix"),
+        ("SEALED_PREFIX", "sealed models/", "SEALED_PREFIX='sealed models/' is not a key prefix"),
+        ("SEALED_PREFIX", "sealed/*", "SEALED_PREFIX='sealed/*' is not a key prefix"),
+        ("SEALED_PREFIX", f"s3://{ARTIFACTS}/sealed/", "is not a key prefix"),
     ],
 )
-def test_bad_configuration_is_answered(aws, sent, monkeypatch, capsys, value, message):
+def test_bad_configuration_is_answered(aws, sent, monkeypatch, capsys, name, value, message):
     upload(aws)
     if value is None:
-        monkeypatch.delenv("ARTIFACTS_BUCKET")
+        monkeypatch.delenv(name)
     else:
-        monkeypatch.setenv("ARTIFACTS_BUCKET", value)
+        monkeypatch.setenv(name, value)
 
     result = handler.handler(event())
 
@@ -450,6 +754,23 @@ def test_bad_configuration_is_answered(aws, sent, monkeypatch, capsys, value, me
     assert sent == []
     [line] = log_lines(capsys)
     assert (line["level"], line["message"]) == ("ERROR", "configuration error")
+
+
+@pytest.mark.parametrize("prefix", ["sealed/", "a/", "releases/sealed/", "x.y_z-1/v2/"])
+def test_a_good_sealed_prefix_is_where_the_files_are_sealed(aws, monkeypatch, prefix):
+    upload(aws)
+    monkeypatch.setenv("SEALED_PREFIX", prefix)
+    result = handler.handler(event(baseline_uri="none"))
+    assert result["model_uri"] == uri(f"{prefix}{sha256(MODEL)}/model.tar.gz")
+    assert aws.read(f"{prefix}{sha256(MODEL)}/model.tar.gz") == MODEL
+
+
+def test_every_bad_setting_is_named_at_once(aws, monkeypatch):
+    monkeypatch.delenv("ARTIFACTS_BUCKET")
+    monkeypatch.setenv("SEALED_PREFIX", "sealed")
+    error = handler.handler(event())["error"]
+    assert "ARTIFACTS_BUCKET is not set" in error
+    assert "SEALED_PREFIX='sealed' is not a key prefix" in error
 
 
 def test_a_bad_event_under_a_bad_configuration_names_the_configuration(aws, monkeypatch):
@@ -470,14 +791,15 @@ def _import_in_a_fresh_process(env: dict[str, str]) -> str:
     return proc.stdout
 
 
-def test_bad_configuration_is_logged_at_cold_start():
-    env = {k: v for k, v in os.environ.items() if k != "ARTIFACTS_BUCKET"}
+@pytest.mark.parametrize("name", ["ARTIFACTS_BUCKET", "SEALED_PREFIX"])
+def test_bad_configuration_is_logged_at_cold_start(name):
+    env = {k: v for k, v in os.environ.items() if k != name}
     env["AWS_LAMBDA_FUNCTION_NAME"] = f"{PROJECT}-fingerprint"
     lines = [json.loads(line) for line in _import_in_a_fresh_process(env).splitlines()]
     assert len(lines) == 1
     assert lines[0]["level"] == "ERROR"
     assert "cold start" in lines[0]["message"]
-    assert "ARTIFACTS_BUCKET is not set" in lines[0]["error"]
+    assert f"{name} is not set" in lines[0]["error"]
 
 
 def test_module_imports_quietly_with_a_good_configuration():
@@ -500,7 +822,8 @@ def test_a_missing_object_is_logged_and_raised(aws, capsys):
     assert line["operation"] == "HeadObject"
     assert line["error_code"] == "404"
     assert line["execution_id"] == EXECUTION_ID
-    assert line["baseline_uri"] == uri(BASELINE_KEY)
+    assert line["baseline_source_uri"] == uri(BASELINE_KEY)
+    assert "baseline_uri" not in line  # the answer's name, for the sealed copy
     assert "exception" in line
 
 

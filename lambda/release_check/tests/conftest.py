@@ -10,6 +10,9 @@ CreateModelPackageGroup, CreateModelPackage (with ``ModelApprovalStatus``,
 ``CustomerMetadataProperties`` and ``DriftCheckBaselines``, all kept by DescribeModelPackage),
 UpdateModelPackage (the approval status), CreateBucket, PutBucketVersioning, PutObject (a new
 VersionId per write), DeleteObject (a delete marker), HeadObject and GetObject with a VersionId.
+A registered version's files are sealed as the Fingerprint step leaves them (a copy at
+``sealed/<sha256>/<file name>``, written here with PutObject: how they are written is
+lambda/fingerprint's business, tested there).
 moto 5.2.5's CodePipeline has no PutJobSuccessResult / PutJobFailureResult (moto/codepipeline/
 responses.py implements pipelines, executions and tags only), so for those two calls, and only
 them, the handler's own codepipeline client is put behind botocore's ``Stubber``: the requests
@@ -60,6 +63,7 @@ EVALUATION_KEY = f"{RUN}/evaluation/evaluation.json"
 MODEL = bytes(range(256)) * 1000  # 256 000 bytes
 BASELINE = json.dumps({"features": [{"name": "tenure_months", "mean": 31.2}]}).encode()
 EVALUATION = json.dumps({"binary_classification_metrics": {"auc": {"value": 0.87}}}).encode()
+SEALED = "sealed/"
 DRIFT = f"s3://{ARTIFACTS}/{RUN}/baselines"
 # The version's Model Monitor baselines (DriftCheckBaselines) and the variables the deploy
 # router makes of them.
@@ -87,11 +91,16 @@ DRIFT_VARIABLES = {
     "ExplainabilityConfig": "none",
     "ExplainabilityConstraints": "none",
 }
-SETTINGS = {"MODEL_PACKAGE_GROUP": GROUP, "ARTIFACTS_BUCKET": ARTIFACTS}
+SETTINGS = {"MODEL_PACKAGE_GROUP": GROUP, "ARTIFACTS_BUCKET": ARTIFACTS, "SEALED_PREFIX": SEALED}
 
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def sealed_key(data: bytes, source_key: str) -> str:
+    """Where the Fingerprint step seals a file: sealed/<sha256>/<file name>."""
+    return f"{SEALED}{sha256(data)}/{source_key.rsplit('/', 1)[-1]}"
 
 
 @pytest.fixture(autouse=True)
@@ -111,9 +120,11 @@ class Release:
     """A registered version and what the deploy pipeline passes for it."""
 
     arn: str
-    model_uri: str
+    model_uri: str  # as registered: the sealed copy's (unless registered with sealed=False)
+    model_key: str
     model_version: str
     baseline_uri: str  # "none" without a monitoring baseline
+    baseline_key: str  # "" without a monitoring baseline
     baseline_version: str
     metadata: dict[str, str]
     baselines: dict[str, str]  # UserParameters.baselines as the deploy pipeline fills them
@@ -139,16 +150,29 @@ class Aws:
         drift: dict[str, Any] | None = DRIFT_CHECK_BASELINES,
         metadata: dict[str, str] | None = None,
         fingerprints: bool = True,
+        sealed: bool = True,
+        baseline_sealed: bool | None = None,
     ) -> Release:
         """Uploads the files and registers the version as the training pipeline does: the
-        Fingerprint step's version ids and SHA-256 in its customer metadata."""
-        model_uri = f"s3://{bucket}/{MODEL_KEY}"
-        model_version = self.put(MODEL_KEY, model, bucket)
+        sealed copies' URIs, and the Fingerprint step's version ids and SHA-256 in its customer
+        metadata. ``sealed=False`` (``baseline_sealed=False``: the baseline only) registers the
+        files where the training pipeline wrote them, fingerprinted but not sealed."""
+
+        def store(key: str, data: bytes, seal: bool) -> tuple[str, str]:
+            self.put(key, data, bucket)
+            if seal:
+                key = sealed_key(data, key)
+            return key, self.put(key, data, bucket)
+
+        model_key, model_version = store(MODEL_KEY, model, sealed)
+        model_uri = f"s3://{bucket}/{model_key}"
         properties = {"CodeVersion": "abc123"}
         baseline_uri = baseline_version = baseline_sha = "none"
+        baseline_key = ""
         if monitoring_baseline:
-            baseline_uri = f"s3://{bucket}/{BASELINE_KEY}"
-            baseline_version = self.put(BASELINE_KEY, BASELINE, bucket)
+            seal_baseline = sealed if baseline_sealed is None else baseline_sealed
+            baseline_key, baseline_version = store(BASELINE_KEY, BASELINE, seal_baseline)
+            baseline_uri = f"s3://{bucket}/{baseline_key}"
             baseline_sha = sha256(BASELINE)
             properties["MonitoringBaseline"] = baseline_uri
         if fingerprints:
@@ -158,7 +182,7 @@ class Aws:
                 "MonitoringBaselineSha256": baseline_sha,
                 "MonitoringBaselineVersion": baseline_version,
                 "EvaluationReportSha256": sha256(EVALUATION),
-                "EvaluationReportVersion": self.put(EVALUATION_KEY, EVALUATION, bucket),
+                "EvaluationReportVersion": store(EVALUATION_KEY, EVALUATION, sealed)[1],
             }
         if metadata is not None:
             properties = metadata
@@ -188,7 +212,15 @@ class Aws:
             "MonitoringBaseline": baseline_uri,
         }
         return Release(
-            arn, model_uri, model_version, baseline_uri, baseline_version, properties, baselines
+            arn,
+            model_uri,
+            model_key,
+            model_version,
+            baseline_uri,
+            baseline_key,
+            baseline_version,
+            properties,
+            baselines,
         )
 
     def set_status(self, arn: str, status: str) -> None:

@@ -37,6 +37,7 @@ RUN = f"pipelines/{EXECUTION_ID}"
 MODEL_KEY = f"models/pipelines-{EXECUTION_ID}-Train-Ab12Cd34Ef/output/model.tar.gz"
 BASELINE_KEY = f"{RUN}/baselines/monitoring/statistics.json"
 MODEL = bytes(range(256)) * 1000
+BASELINE = json.dumps({"features": [{"name": "tenure_months", "mean": 31.2}]}).encode()
 LOOSE_BASELINE = json.dumps({"features": [{"name": "tenure_months", "mean": 0.0}]}).encode()
 FUNCTION_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{PROJECT}-release-check"
 DEPLOY_ROUTER = Path(__file__).resolve().parents[2] / "deploy_router" / "handler.py"
@@ -121,6 +122,9 @@ def run(release: Any, context: Any, reports: Any, **overrides: Any) -> dict[str,
 @pytest.mark.parametrize("stage", ["staging", "prod"])
 def test_a_good_release_passes(aws, reports, context, sent, capsys, stage):
     release = aws.register()
+    # registered as the training pipeline does: the sealed copies
+    assert release.model_uri == f"s3://{ARTIFACTS}/sealed/{sha256(MODEL)}/model.tar.gz"
+    assert release.baseline_uri == f"s3://{ARTIFACTS}/sealed/{sha256(BASELINE)}/statistics.json"
     reports.expect_success()
 
     result = handler.handler(job_event(params(release, stage=stage)), context)
@@ -142,12 +146,19 @@ def test_a_good_release_passes(aws, reports, context, sent, capsys, stage):
     # the registry once; per file HeadObject, then GetObject of exactly the recorded version
     assert sent == [
         ("DescribeModelPackage", {"ModelPackageName": release.arn}),
-        ("HeadObject", {"Bucket": ARTIFACTS, "Key": MODEL_KEY}),
-        ("GetObject", {"Bucket": ARTIFACTS, "Key": MODEL_KEY, "VersionId": release.model_version}),
-        ("HeadObject", {"Bucket": ARTIFACTS, "Key": BASELINE_KEY}),
+        ("HeadObject", {"Bucket": ARTIFACTS, "Key": release.model_key}),
         (
             "GetObject",
-            {"Bucket": ARTIFACTS, "Key": BASELINE_KEY, "VersionId": release.baseline_version},
+            {"Bucket": ARTIFACTS, "Key": release.model_key, "VersionId": release.model_version},
+        ),
+        ("HeadObject", {"Bucket": ARTIFACTS, "Key": release.baseline_key}),
+        (
+            "GetObject",
+            {
+                "Bucket": ARTIFACTS,
+                "Key": release.baseline_key,
+                "VersionId": release.baseline_version,
+            },
         ),
     ]
     [line] = log_lines(capsys)
@@ -176,6 +187,7 @@ def test_a_release_without_a_monitoring_baseline_passes(aws, reports, context, s
     assert result["status"] == "succeeded"
     assert "no monitoring baseline" in result["summary"]
     assert [op for op, _ in sent] == ["DescribeModelPackage", "HeadObject", "GetObject"]
+    assert sent[1][1]["Key"] == f"sealed/{sha256(MODEL)}/model.tar.gz"
 
 
 def test_the_result_does_not_depend_on_the_chunk_size(aws, reports, context, monkeypatch):
@@ -205,7 +217,7 @@ def test_replayed_job_reports_the_same(aws, reports, context):
 
 def test_a_model_overwritten_after_registration_fails(aws, reports, context, capsys):
     release = aws.register()
-    swapped = aws.put(MODEL_KEY, b"a backdoored model")
+    swapped = aws.put(release.model_key, b"a backdoored model")
 
     result = run(release, context, reports)
 
@@ -227,7 +239,7 @@ def test_a_model_overwritten_after_registration_fails(aws, reports, context, cap
 def test_the_same_content_uploaded_again_fails_too(aws, reports, context, sent):
     """A new version is refused even with identical content (lambda/release_check/README.md)."""
     release = aws.register()
-    again = aws.put(MODEL_KEY, MODEL)
+    again = aws.put(release.model_key, MODEL)
     assert again != release.model_version
 
     result = run(release, context, reports)
@@ -235,24 +247,31 @@ def test_the_same_content_uploaded_again_fails_too(aws, reports, context, sent):
     assert result["checks"] == ["model-unchanged"]
     assert f"is now the version {again!r}, not the registered" in result["error"]
     # the new version is not even read: its version alone refuses it
-    assert ("GetObject", {"Bucket": ARTIFACTS, "Key": MODEL_KEY, "VersionId": again}) not in sent
+    assert (
+        "GetObject",
+        {"Bucket": ARTIFACTS, "Key": release.model_key, "VersionId": again},
+    ) not in sent
 
 
 def test_a_restored_version_is_still_refused(aws, reports, context):
     """Copying the registered version back makes yet another version: a human decides."""
     release = aws.register()
-    aws.put(MODEL_KEY, b"swapped")
+    aws.put(release.model_key, b"swapped")
     aws.s3.copy_object(
         Bucket=ARTIFACTS,
-        Key=MODEL_KEY,
-        CopySource={"Bucket": ARTIFACTS, "Key": MODEL_KEY, "VersionId": release.model_version},
+        Key=release.model_key,
+        CopySource={
+            "Bucket": ARTIFACTS,
+            "Key": release.model_key,
+            "VersionId": release.model_version,
+        },
     )
     assert run(release, context, reports)["checks"] == ["model-unchanged"]
 
 
 def test_a_deleted_model_fails(aws, reports, context):
     release = aws.register()
-    aws.s3.delete_object(Bucket=ARTIFACTS, Key=MODEL_KEY)  # a delete marker is now current
+    aws.s3.delete_object(Bucket=ARTIFACTS, Key=release.model_key)  # a delete marker is now current
     result = run(release, context, reports)
     assert result["checks"] == ["model-unchanged"]
     assert f"could not read the model artifact {release.model_uri}: 404" in result["error"]
@@ -266,7 +285,12 @@ def test_a_recorded_hash_that_does_not_match_its_version_fails(aws, reports, con
     reports.expect_failure()
     result = handler.handler(job_event({**params(release), "model_package_arn": arn}), context)
 
-    assert result["checks"] == ["model-unchanged"]
+    # the sealed key names the content too, so the two checks both see it
+    assert result["checks"] == ["sealed", "model-unchanged"]
+    assert (
+        f"sealed: the model artifact {release.model_uri} is the sealed copy of the SHA-256 "
+        f"{sha256(MODEL)}, not of the registered {sha256(b'another model')}"
+    ) in result["error"]
     assert (
         f"the model artifact {release.model_uri} version {release.model_version!r} has the "
         f"SHA-256 {sha256(MODEL)}, not the registered {sha256(b'another model')}"
@@ -289,9 +313,13 @@ def _register_metadata(aws: Any, release: Any, metadata: dict[str, str]) -> str:
 def test_a_model_outside_the_artifacts_bucket_fails(aws, reports, context, sent):
     release = aws.register(bucket=OTHER_BUCKET, monitoring_baseline=False)
     result = run(release, context, reports)
-    assert result["checks"] == ["model-unchanged"]
+    assert result["checks"] == ["sealed", "model-unchanged"]
     assert (
-        f"the model artifact s3://{OTHER_BUCKET}/{MODEL_KEY} is not in the artifacts bucket "
+        f"sealed: the model artifact {release.model_uri} is not sealed (an object of "
+        f"'{ARTIFACTS}' under 'sealed/')"
+    ) in result["error"]
+    assert (
+        f"the model artifact {release.model_uri} is not in the artifacts bucket "
         f"'{ARTIFACTS}': its fingerprint cannot be verified"
     ) in result["error"]
     assert [op for op, _ in sent] == ["DescribeModelPackage"]
@@ -314,7 +342,7 @@ def test_a_throttled_read_is_a_failure_not_an_error(aws, reports, context):
 
 def test_a_loosened_baseline_fails(aws, reports, context):
     release = aws.register()
-    loosened = aws.put(BASELINE_KEY, LOOSE_BASELINE)
+    loosened = aws.put(release.baseline_key, LOOSE_BASELINE)
 
     result = run(release, context, reports)
 
@@ -327,16 +355,167 @@ def test_a_loosened_baseline_fails(aws, reports, context):
 
 
 def test_every_failed_check_of_the_files_is_named(aws, reports, context):
-    release = aws.register()
-    aws.put(MODEL_KEY, b"swapped")
-    aws.put(BASELINE_KEY, LOOSE_BASELINE)
+    release = aws.register(sealed=False)
+    aws.put(release.model_key, b"swapped")
+    aws.put(release.baseline_key, LOOSE_BASELINE)
 
     result = run(release, context, reports, MonitoringBaseline="none")
 
-    assert result["checks"] == ["model-unchanged", "baseline-unchanged", "baselines-match"]
+    assert result["checks"] == [
+        "sealed",
+        "model-unchanged",
+        "baseline-unchanged",
+        "baselines-match",
+    ]
     assert result["error"].startswith(
-        f"release check of {release.arn} for prod failed (model-unchanged, baseline-unchanged, "
-        "baselines-match): model-unchanged: "
+        f"release check of {release.arn} for prod failed (sealed, model-unchanged, "
+        "baseline-unchanged, baselines-match): sealed: "
+    )
+
+
+# -- sealed --------------------------------------------------------------------------------------
+
+UNSEALED = (
+    "is not sealed (an object of '{bucket}' under 'sealed/'): a version registered with "
+    "unsealed files is not deployed, register it again through the Fingerprint step"
+)
+
+
+def test_a_version_registered_with_unsealed_files_fails(aws, reports, context, sent):
+    """Files the training code can still overwrite: not deployed, even while unchanged."""
+    release = aws.register(sealed=False)
+    assert release.model_uri == f"s3://{ARTIFACTS}/{MODEL_KEY}"
+
+    result = run(release, context, reports)
+
+    assert result["checks"] == ["sealed"]  # unchanged, but not sealed
+    unsealed = UNSEALED.format(bucket=ARTIFACTS)
+    assert result["error"] == (
+        f"release check of {release.arn} for prod failed (sealed): sealed: the model artifact "
+        f"{release.model_uri} {unsealed}; the monitoring baseline {release.baseline_uri} "
+        f"{unsealed}"
+    )
+    # the files are still verified: one message names everything
+    assert [op for op, _ in sent] == ["DescribeModelPackage", *["HeadObject", "GetObject"] * 2]
+
+
+def test_an_unsealed_model_fails(aws, reports, context):
+    release = aws.register(sealed=False, baseline_sealed=True)
+    result = run(release, context, reports)
+    assert result["checks"] == ["sealed"]
+    assert result["error"].endswith(
+        f"sealed: the model artifact {release.model_uri} {UNSEALED.format(bucket=ARTIFACTS)}"
+    )
+    assert "monitoring baseline" not in result["error"]
+
+
+def test_an_unsealed_baseline_fails(aws, reports, context):
+    release = aws.register(baseline_sealed=False)
+    assert release.baseline_uri == f"s3://{ARTIFACTS}/{BASELINE_KEY}"
+    result = run(release, context, reports)
+    assert result["checks"] == ["sealed"]
+    assert result["error"].endswith(
+        f"sealed: the monitoring baseline {release.baseline_uri} "
+        f"{UNSEALED.format(bucket=ARTIFACTS)}"
+    )
+    assert "model artifact" not in result["error"]
+
+
+def test_an_unsealed_model_without_a_baseline_fails(aws, reports, context):
+    release = aws.register(sealed=False, monitoring_baseline=False, drift=None)
+    result = run(release, context, reports)
+    assert result["checks"] == ["sealed"]
+    assert "the model artifact" in result["error"]
+    assert "monitoring baseline" not in result["error"]
+
+
+def test_files_sealed_under_another_prefix_fail(aws, reports, context, monkeypatch):
+    release = aws.register()
+    monkeypatch.setenv("SEALED_PREFIX", "releases/sealed/")
+    result = run(release, context, reports)
+    assert result["checks"] == ["sealed"]
+    assert (
+        f"the model artifact {release.model_uri} is not sealed (an object of '{ARTIFACTS}' "
+        "under 'releases/sealed/')"
+    ) in result["error"]
+
+
+def _register_at(aws: Any, release: Any, model_url: str, metadata: dict[str, str]) -> str:
+    """Another version of the release with the given ModelDataUrl and customer metadata."""
+    described = aws.sagemaker.describe_model_package(ModelPackageName=release.arn)
+    specification = described["InferenceSpecification"]
+    specification["Containers"][0]["ModelDataUrl"] = model_url
+    arn: str = aws.sagemaker.create_model_package(
+        ModelPackageGroupName=GROUP,
+        InferenceSpecification=specification,
+        ModelApprovalStatus="Approved",
+        CustomerMetadataProperties=metadata,
+        DriftCheckBaselines=described["DriftCheckBaselines"],
+    )["ModelPackageArn"]
+    return arn
+
+
+@pytest.mark.parametrize(
+    ("key", "problem"),
+    [
+        pytest.param(
+            "sealed/model.tar.gz",
+            "is not a sealed object key (sealed/<sha256>/<file name>)",
+            id="no-sha256",
+        ),
+        pytest.param(
+            f"sealed/{sha256(MODEL)}/nested/model.tar.gz",
+            "is not a sealed object key (sealed/<sha256>/<file name>)",
+            id="nested",
+        ),
+        pytest.param(
+            f"sealed/{sha256(b'another model')}/model.tar.gz",
+            f"is the sealed copy of the SHA-256 {sha256(b'another model')}, not of the "
+            f"registered {sha256(MODEL)}",
+            id="other-sha256",
+        ),
+        pytest.param(
+            f"sealedcopies/{sha256(MODEL)}/model.tar.gz",
+            UNSEALED.format(bucket=ARTIFACTS),
+            id="prefix-lookalike",
+        ),
+    ],
+)
+def test_a_model_under_the_prefix_but_not_its_sealed_copy_fails(
+    aws, reports, context, key, problem
+):
+    """The recorded version is the registered key's (model-unchanged passes): only the key's
+    form, or the content it names, is wrong."""
+    release = aws.register()
+    metadata = {**release.metadata, "ModelArtifactVersion": aws.put(key, MODEL)}
+    arn = _register_at(aws, release, f"s3://{ARTIFACTS}/{key}", metadata)
+    reports.expect_failure()
+
+    result = handler.handler(job_event({**params(release), "model_package_arn": arn}), context)
+
+    assert result["checks"] == ["sealed"]
+    assert result["error"].endswith(f"sealed: the model artifact s3://{ARTIFACTS}/{key} {problem}")
+
+
+def test_a_baseline_under_the_prefix_but_not_its_sealed_copy_fails(aws, reports, context):
+    release = aws.register()
+    baseline = f"s3://{ARTIFACTS}/sealed/{sha256(LOOSE_BASELINE)}/statistics.json"
+    version = aws.put(baseline.split("/", 3)[3], BASELINE)
+    metadata = {
+        **release.metadata,
+        "MonitoringBaseline": baseline,
+        "MonitoringBaselineVersion": version,
+    }
+    arn = _register_at(aws, release, release.model_uri, metadata)
+    reports.expect_failure()
+
+    parameters = {**params(release, MonitoringBaseline=baseline), "model_package_arn": arn}
+    result = handler.handler(job_event(parameters), context)
+
+    assert result["checks"] == ["sealed"]
+    assert result["error"].endswith(
+        f"sealed: the monitoring baseline {baseline} is the sealed copy of the SHA-256 "
+        f"{sha256(LOOSE_BASELINE)}, not of the registered {sha256(BASELINE)}"
     )
 
 
@@ -755,6 +934,12 @@ def test_a_malformed_event_without_a_job_id_is_rejected(
         ("MODEL_PACKAGE_GROUP", "models_of_churn", "is not a model package group name"),
         ("ARTIFACTS_BUCKET", None, "ARTIFACTS_BUCKET is not set"),
         ("ARTIFACTS_BUCKET", "Artifacts", "ARTIFACTS_BUCKET='Artifacts' is not an S3 bucket name"),
+        ("SEALED_PREFIX", None, "SEALED_PREFIX is not set"),
+        ("SEALED_PREFIX", "", "SEALED_PREFIX is not set"),
+        ("SEALED_PREFIX", "sealed", "SEALED_PREFIX='sealed' is not a key prefix"),
+        ("SEALED_PREFIX", "/sealed/", "SEALED_PREFIX='/sealed/' is not a key prefix"),
+        ("SEALED_PREFIX", "sealed//", "SEALED_PREFIX='sealed//' is not a key prefix"),
+        ("SEALED_PREFIX", "sealed/*", "SEALED_PREFIX='sealed/*' is not a key prefix"),
     ],
 )
 def test_bad_settings_are_reported_as_a_configuration_failure(
@@ -778,10 +963,12 @@ def test_every_bad_setting_is_named_at_once(aws, reports, context, monkeypatch):
     release = aws.register()
     monkeypatch.delenv("MODEL_PACKAGE_GROUP")
     monkeypatch.setenv("ARTIFACTS_BUCKET", "s3://x")
+    monkeypatch.delenv("SEALED_PREFIX")
     reports.expect_failure("ConfigurationError")
     result = handler.handler(job_event(params(release)), context)
     assert "MODEL_PACKAGE_GROUP is not set" in result["error"]
     assert "ARTIFACTS_BUCKET='s3://x'" in result["error"]
+    assert "SEALED_PREFIX is not set" in result["error"]
 
 
 @pytest.mark.parametrize(
@@ -847,7 +1034,7 @@ def test_module_imports_quietly_with_good_settings():
 def test_a_failed_report_is_raised_for_a_retry(aws, reports, context, capsys, operation, breaks):
     release = aws.register()
     if breaks:
-        aws.put(MODEL_KEY, b"swapped")
+        aws.put(release.model_key, b"swapped")
     reports.expect_error(operation, "ThrottlingException")
 
     with pytest.raises(ClientError) as raised:
