@@ -20,7 +20,7 @@ PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: help install synth test lint typecheck unit bench cost clean
+.PHONY: help install synth test lint typecheck unit bench cost clean bootstrap deploy-delivery publish-source
 
 help:
 	@echo "make synth [CONFIG=path.yaml]  synthesize the app into cdk.out/"
@@ -28,6 +28,9 @@ help:
 	@echo "make bench                     synth-time and template-size benchmark"
 	@echo "make cost [CONFIG=..] [REGION=r] synth, then the monthly idle cost per stack"
 	@echo "make clean                     remove cdk.out and caches (keeps the venvs)"
+	@echo "make bootstrap ACCOUNT=a REGION=r [TRUST=tooling-account]   cdk bootstrap an account"
+	@echo "make deploy-delivery CONFIG=..  deploy the platform's pipeline (tooling account, once)"
+	@echo "make publish-source CONFIG=..   upload this repository (git HEAD) to the pipeline's source"
 
 # uv installs the same pinned requirements as pip, in parallel: about a minute instead of four
 # on a fresh machine (the 1.5 GB of aws-cdk-lib, sagemaker, xgboost, moto, ...).
@@ -80,3 +83,20 @@ cost: synth
 
 clean:
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache
+
+# Multi-account delivery (README "Multi-account delivery", ADR 0010). An environment account
+# trusts the tooling account's pipeline (TRUST) to deploy with EXECUTION_POLICY.
+EXECUTION_POLICY ?= arn:aws:iam::aws:policy/AdministratorAccess
+bootstrap: $(PY_STAMP) $(NODE_STAMP)
+	@test -n "$(ACCOUNT)" -a -n "$(REGION)" || { echo "make bootstrap: set ACCOUNT=<12 digits> and REGION=<region>" >&2; exit 2; }
+	cdk bootstrap aws://$(ACCOUNT)/$(REGION) $(if $(TRUST),--trust $(TRUST) --cloudformation-execution-policies $(EXECUTION_POLICY))
+
+deploy-delivery: $(PY_STAMP) $(NODE_STAMP)
+	@test -n "$(CONFIG)" || { echo "make deploy-delivery: set CONFIG=<the configuration with a delivery section>" >&2; exit 2; }
+	cdk deploy Delivery -c config=$(CONFIG) --require-approval broadening
+
+publish-source: $(PY_STAMP)
+	@test -n "$(CONFIG)" || { echo "make publish-source: set CONFIG=<the configuration with a delivery section>" >&2; exit 2; }
+	mkdir -p cdk.out
+	git archive --format=zip --output cdk.out/platform-source.zip HEAD
+	aws s3 cp cdk.out/platform-source.zip "$$(python -m tools.delivery source-uri $(CONFIG))"

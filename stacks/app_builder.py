@@ -6,6 +6,7 @@ import aws_cdk as cdk
 
 from stacks.config import PlatformConfig
 from stacks.context import project_context
+from stacks.delivery_stack import DeliveryStack
 from stacks.guardrails import add_rule_packs
 from stacks.stage import PlatformStage
 
@@ -22,10 +23,18 @@ def build_app(
     stage of the app they run in.
     """
     app = app or cdk.App(context=project_context())
+    # With a delivery topology, the tooling account's pipeline deploys the stages (issue 15).
+    delivery = (
+        DeliveryStack(app, "Delivery", stack_name=f"{config.platform_name}-delivery", config=config)
+        if config.delivery is not None
+        else None
+    )
     stages = {
         env.name: PlatformStage(app, env.name, config=config, environment=env)
         for env in config.environments
     }
+    if delivery is not None:
+        delivery.deliver(dict(stages))
     if rule_packs:
         add_rule_packs(app, vpc_mode=config.network.vpc_mode)
     return app, stages

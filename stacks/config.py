@@ -67,6 +67,16 @@ _ACCOUNT_RE = re.compile(r"^\d{12}$")
 _COLUMN_RE = re.compile(r"^[a-z_][a-z0-9_]{0,127}$")
 _PREFIX_RE = re.compile(r"^([a-z0-9][a-z0-9_.-]*/)+$")
 _TAG_KEY_RE = re.compile(r"^[\w .:/=+\-@]{1,128}$")
+_CONNECTION_RE = re.compile(
+    r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:"
+    r"connection/[0-9a-f-]{36}$"
+)
+_REPOSITORY_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_./-]+$")
+_BRANCH_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,254}$")
+_OBJECT_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9!_.*'()/-]{0,1023}$")
+_CONFIG_FILE_RE = re.compile(r"^(?!/)(?!.*\.\./)[A-Za-z0-9_./-]+\.ya?ml$")
+# Environment names that mean production: only the last promotion stage may have one.
+_PRODUCTION_NAMES = frozenset({"prod", "production", "prd", "live"})
 
 
 def _log_retention(days: int) -> int:
@@ -85,6 +95,24 @@ class ConfigError(Exception):
 class _Model(BaseModel):
     # Unknown keys are errors: a typo must never be silently ignored.
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _valid_account(v: str) -> str:
+    if not _ACCOUNT_RE.match(v):
+        raise ValueError(
+            f"{v!r} is not an AWS account id. Fix: use the 12-digit account id, quoted in "
+            "YAML so leading zeros survive, e.g. '012345678901'"
+        )
+    return v
+
+
+def _valid_region(v: str) -> str:
+    if v not in KNOWN_REGIONS:
+        raise ValueError(
+            f"{v!r} is not a known AWS region. Fix: use a region code such as 'us-east-1' "
+            "or 'eu-west-1'"
+        )
+    return v
 
 
 class EnvironmentConfig(_Model):
@@ -109,22 +137,12 @@ class EnvironmentConfig(_Model):
     @field_validator("account")
     @classmethod
     def _account(cls, v: str | None) -> str | None:
-        if v is not None and not _ACCOUNT_RE.match(v):
-            raise ValueError(
-                f"{v!r} is not an AWS account id. Fix: use the 12-digit account id, quoted in "
-                "YAML so leading zeros survive, e.g. '012345678901'"
-            )
-        return v
+        return None if v is None else _valid_account(v)
 
     @field_validator("region")
     @classmethod
     def _region(cls, v: str | None) -> str | None:
-        if v is not None and v not in KNOWN_REGIONS:
-            raise ValueError(
-                f"{v!r} is not a known AWS region. Fix: use a region code such as 'us-east-1' "
-                "or 'eu-west-1'"
-            )
-        return v
+        return None if v is None else _valid_region(v)
 
     def resolved_account(self) -> str:
         """Configured account, else CDK_DEFAULT_ACCOUNT, else the synth-only placeholder."""
@@ -1116,6 +1134,142 @@ def _merge(base: Any, override: Any) -> Any:
     return override
 
 
+class ToolingConfig(_Model):
+    """The tooling account: where the platform's own pipeline (CDK Pipelines) runs."""
+
+    account: str
+    region: str
+
+    @field_validator("account")
+    @classmethod
+    def _account(cls, v: str) -> str:
+        return _valid_account(v)
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, v: str) -> str:
+        return _valid_region(v)
+
+
+class PlatformSourceConfig(_Model):
+    """Where the platform's pipeline takes this repository from: an S3 object (default; the
+    delivery stack creates the bucket) or a CodeConnections connection (GitHub, GitLab,
+    Bitbucket). CodeCommit is closed to new customers, so it is not offered."""
+
+    # CodeConnections: the connection's ARN and the repository (owner/name) and branch.
+    connection_arn: str | None = None
+    repository: str | None = None
+    branch: str = "main"
+    # S3: the object key of the zipped repository in <platform>-platform-source-<account>.
+    object_key: str = "platform/source.zip"
+
+    @field_validator("connection_arn")
+    @classmethod
+    def _connection(cls, v: str | None) -> str | None:
+        if v is not None and not _CONNECTION_RE.match(v):
+            raise ValueError(
+                f"{v!r} is not a CodeConnections connection ARN. Fix: copy it from the "
+                "console or `aws codeconnections list-connections`, e.g. "
+                "'arn:aws:codeconnections:eu-west-1:444455556666:connection/<id>'"
+            )
+        return v
+
+    @field_validator("repository")
+    @classmethod
+    def _repository(cls, v: str | None) -> str | None:
+        if v is not None and not _REPOSITORY_RE.match(v):
+            raise ValueError(
+                f"{v!r} is not a repository. Fix: use owner/name, e.g. 'my-org/mlops-platform'"
+            )
+        return v
+
+    @field_validator("branch")
+    @classmethod
+    def _branch(cls, v: str) -> str:
+        if not _BRANCH_RE.match(v):
+            raise ValueError(f"{v!r} is not a branch name. Fix: use a branch such as 'main'")
+        return v
+
+    @field_validator("object_key")
+    @classmethod
+    def _object_key(cls, v: str) -> str:
+        if not _OBJECT_KEY_RE.match(v) or not v.endswith(".zip"):
+            raise ValueError(
+                f"{v!r} is not an S3 object key of a zip file. Fix: use a key such as "
+                "'platform/source.zip'"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _connection_names_repository(self) -> PlatformSourceConfig:
+        if (self.connection_arn is None) != (self.repository is None):
+            raise ValueError(
+                "connection_arn and repository go together (a CodeConnections source). Fix: "
+                "give both, or neither for the S3 source"
+            )
+        return self
+
+    @property
+    def kind(self) -> str:
+        return "s3" if self.connection_arn is None else "connection"
+
+
+class DeliveryConfig(_Model):
+    """The multi-account topology: the platform delivered by a self-mutating pipeline.
+
+    The pipeline runs in the tooling account and deploys the environments in waves, one per
+    account: the development environment (where teams train) first, then the serving
+    environments of ``promotion`` in order; the last is production, deployed after a manual
+    approval. All accounts may be one (single-account) or each its own.
+    """
+
+    tooling: ToolingConfig
+    source: PlatformSourceConfig = PlatformSourceConfig()
+    # The configuration the pipeline synthesizes: this file's path in the repository.
+    config_file: str = "config/platform.yaml"
+    development: str
+    promotion: tuple[str, ...]
+
+    @field_validator("config_file")
+    @classmethod
+    def _config_file(cls, v: str) -> str:
+        if not _CONFIG_FILE_RE.match(v):
+            raise ValueError(
+                f"{v!r} is not a YAML file path inside the repository. Fix: use a relative "
+                "path such as 'config/platform.yaml'"
+            )
+        return v
+
+    @field_validator("promotion")
+    @classmethod
+    def _promotion(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if len(v) < 2:
+            raise ValueError(
+                f"promotion lists {len(v)} environment(s): a version is promoted through at "
+                "least a staging and a production environment. Fix: list them in order, "
+                "e.g. [staging, prod]"
+            )
+        dupes = sorted({n for n in v if v.count(n) > 1})
+        if dupes:
+            raise ValueError(f"{dupes} listed twice. Fix: list each environment once")
+        for name in v[:-1]:
+            if name in _PRODUCTION_NAMES:
+                raise ValueError(
+                    f"{list(v)} promotes to {name!r} before {v[-1]!r}: production is the "
+                    "last environment of promotion. Fix: order them, e.g. [staging, prod]"
+                )
+        return v
+
+    @property
+    def production(self) -> str:
+        return self.promotion[-1]
+
+    @property
+    def order(self) -> tuple[str, ...]:
+        """Every environment, in the order the pipeline deploys them."""
+        return (self.development, *self.promotion)
+
+
 class PlatformConfig(_Model):
     """The whole platform's configuration: shared settings, defaults and model projects."""
 
@@ -1128,6 +1282,9 @@ class PlatformConfig(_Model):
     # One CloudWatch dashboard per environment, a section per project ($3/month beyond an
     # account's first three).
     dashboard: bool = True
+    # The multi-account topology (a self-mutating pipeline); None: each environment is
+    # deployed on its own (`cdk deploy`).
+    delivery: DeliveryConfig | None = None
     defaults: DefaultsConfig = DefaultsConfig()
     projects: tuple[ProjectConfig, ...] = Field(default_factory=lambda: (_churn_project(),))
 
@@ -1226,6 +1383,45 @@ class PlatformConfig(_Model):
                         f"project {project.name!r} in environment {env.name!r}: {problem}"
                     )
         return self
+
+    @model_validator(mode="after")
+    def _delivery_names_every_environment(self) -> PlatformConfig:
+        delivery = self.delivery
+        if delivery is None:
+            return self
+        names = [e.name for e in self.environments]
+        unknown = [n for n in delivery.order if n not in names]
+        if unknown:
+            raise ValueError(
+                f"delivery names environments {unknown} that are not configured. Fix: use "
+                f"the names under environments ({', '.join(names)})"
+            )
+        if delivery.development in delivery.promotion:
+            raise ValueError(
+                f"delivery: {delivery.development!r} is both the development environment and a "
+                "promotion stage. Fix: teams train in one environment; promotion lists the "
+                "others"
+            )
+        left_out = [n for n in names if n not in delivery.order]
+        if left_out:
+            raise ValueError(
+                f"delivery: environments {left_out} are neither development nor in promotion, "
+                "so the pipeline would never deploy them. Fix: add them to promotion, or "
+                "remove them"
+            )
+        missing = [e.name for e in self.environments if e.account is None or e.region is None]
+        if missing:
+            raise ValueError(
+                f"delivery: environments {missing} name no account or region; a pipeline "
+                "deploys to explicit accounts (no CLI defaults). Fix: give each environment "
+                "its 12-digit account (quoted) and its region"
+            )
+        return self
+
+    @property
+    def delivered(self) -> bool:
+        """Whether a pipeline (issue 15's multi-account topology) delivers the platform."""
+        return self.delivery is not None
 
     def prefix(self, environment: str, project: str | None = None) -> str:
         """``<platform>-<environment>[-<project>]``: the prefix of every resource name."""

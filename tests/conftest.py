@@ -217,5 +217,34 @@ def example_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     from stacks.config import load_config
 
     config = load_config(Path(__file__).resolve().parent.parent / "config" / "example.yaml")
-    config = config.model_copy(update={"environments": config.environments[:1]})
+    # Without the delivery pipeline, which needs every environment (multi_account_synth).
+    config = config.model_copy(update={"environments": config.environments[:1], "delivery": None})
     return synthesize(config, tmp_path_factory.mktemp("example"))
+
+
+def delivered(*, single_account: bool) -> PlatformConfig:
+    """config/example.yaml's topology (tooling, dev, staging and prod accounts; or all four in
+    one account) with one project, churn on the defaults: what the pipeline and the stages'
+    cross-account policies depend on is the topology, not the projects (example_synth covers
+    those)."""
+    from stacks.config import load_config
+
+    example = load_config(Path(__file__).resolve().parent.parent / "config" / "example.yaml")
+    data = example.model_dump(mode="json", exclude={"projects", "defaults"})
+    data["projects"] = [churn()]
+    if single_account:
+        account = data["delivery"]["tooling"]["account"]
+        data["environments"] = [{**e, "account": account} for e in data["environments"]]
+    return parse_config(data)
+
+
+@pytest.fixture(scope="session")
+def multi_account_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """Four accounts: the platform's pipeline in the tooling account, three environments."""
+    return synthesize(delivered(single_account=False), tmp_path_factory.mktemp("multi"))
+
+
+@pytest.fixture(scope="session")
+def single_account_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The same topology with every account the same one."""
+    return synthesize(delivered(single_account=True), tmp_path_factory.mktemp("single"))

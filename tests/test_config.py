@@ -94,6 +94,25 @@ def test_example_file_shows_every_key_with_its_default() -> None:
     assert sorted(project_keys - shown) == []
     environment_keys = _key_paths(default["environments"][0])
     assert sorted(environment_keys - _key_paths(example["environments"][0])) == []
+    # The delivery section (null by default) lists every key of its model.
+    delivery = load_config(ROOT / "config" / "example.yaml").delivery
+    assert delivery is not None
+    assert _key_paths(example["delivery"]) == _key_paths(delivery.model_dump(mode="json"))
+
+
+def test_delivery_topologies() -> None:
+    """Four accounts, or one for everything: the same model; a connection source is optional."""
+    four = parse_config({"environments": THREE_ACCOUNTS, "delivery": DELIVERY}).delivery
+    assert four is not None and four.order == ("dev", "staging", "prod")
+    assert four.production == "prod" and four.source.kind == "s3"
+    single = parse_config(
+        {
+            "environments": [{**e, "account": "444444444444"} for e in THREE_ACCOUNTS],
+            "delivery": {**DELIVERY, "source": {"connection_arn": CONNECTION, "repository": "o/r"}},
+        }
+    ).delivery
+    assert single is not None and single.source.kind == "connection"
+    assert PlatformConfig().delivery is None
 
 
 def test_account_and_region_fall_back_to_cdk_defaults_then_synth_only(
@@ -111,6 +130,82 @@ def test_account_and_region_fall_back_to_cdk_defaults_then_synth_only(
     assert (env.resolved_account(), env.resolved_region()) == ("999999999999", "eu-west-1")
     pinned = parse_config({"environments": [ENV]}).environments[0]
     assert (pinned.resolved_account(), pinned.resolved_region()) == ("123456789012", "us-east-1")
+
+
+THREE_ACCOUNTS = [
+    {"name": name, "account": account * 12, "region": "eu-west-1"}
+    for name, account in (("dev", "1"), ("staging", "2"), ("prod", "3"))
+]
+DELIVERY: dict[str, Any] = {
+    "tooling": {"account": "444444444444", "region": "eu-west-1"},
+    "development": "dev",
+    "promotion": ["staging", "prod"],
+}
+CONNECTION = (
+    "arn:aws:codeconnections:eu-west-1:444444444444:connection/0a1b2c3d-0000-4000-8000-0a1b2c3d4e5f"
+)
+
+DELIVERY_CASES: list[tuple[str, dict[str, Any], str]] = [
+    (
+        "tooling account malformed",
+        {"tooling": {"account": "4444", "region": "eu-west-1"}},
+        "delivery.tooling.account: '4444' is not an AWS account id",
+    ),
+    (
+        "tooling account missing",
+        {"tooling": {"region": "eu-west-1"}},
+        "delivery.tooling.account: Field required",
+    ),
+    (
+        "tooling region unknown",
+        {"tooling": {"account": "444444444444", "region": "eu-middle-7"}},
+        "delivery.tooling.region: 'eu-middle-7' is not a known AWS region",
+    ),
+    (
+        "no production stage",
+        {"promotion": ["staging"]},
+        "delivery.promotion: promotion lists 1 environment(s): a version is promoted "
+        "through at least a staging and a production environment",
+    ),
+    (
+        "production before staging",
+        {"promotion": ["prod", "staging"]},
+        "delivery.promotion: ['prod', 'staging'] promotes to 'prod' before 'staging': "
+        "production is the last environment of promotion",
+    ),
+    (
+        "a stage twice",
+        {"promotion": ["staging", "staging", "prod"]},
+        "delivery.promotion: ['staging'] listed twice",
+    ),
+    (
+        "unknown environment",
+        {"promotion": ["staging", "production"]},
+        "delivery names environments ['production'] that are not configured. Fix: use "
+        "the names under environments (dev, staging, prod)",
+    ),
+    (
+        "development also promoted",
+        {"development": "staging"},
+        "delivery: 'staging' is both the development environment and a promotion stage",
+    ),
+    (
+        "connection without repository",
+        {"source": {"connection_arn": CONNECTION}},
+        "delivery.source: connection_arn and repository go together",
+    ),
+    (
+        "connection ARN malformed",
+        {"source": {"connection_arn": "arn:aws:codecommit:x", "repository": "o/r"}},
+        "delivery.source.connection_arn: 'arn:aws:codecommit:x' is not a CodeConnections "
+        "connection ARN",
+    ),
+    (
+        "config file outside the repository",
+        {"config_file": "../secrets.yaml"},
+        "delivery.config_file: '../secrets.yaml' is not a YAML file path inside the repository",
+    ),
+]
 
 
 BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
@@ -548,6 +643,28 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
         {"projects": [churn(name=f"p{i}") for i in range(21)]},
         "projects: 21 projects share each environment's keys, whose policies name every key "
         "user by ARN",
+    ),
+    # The multi-account topology (delivery): the accounts, the stages and their order.
+    *(
+        (case, {"environments": THREE_ACCOUNTS, "delivery": DELIVERY | change}, message)
+        for case, change, message in DELIVERY_CASES
+    ),
+    (
+        "an environment the pipeline never deploys",
+        {
+            "environments": [*THREE_ACCOUNTS, {**THREE_ACCOUNTS[0], "name": "sandbox"}],
+            "delivery": DELIVERY,
+        },
+        "delivery: environments ['sandbox'] are neither development nor in promotion",
+    ),
+    (
+        "a delivered environment without an account",
+        {
+            "environments": [{"name": "dev"}, *THREE_ACCOUNTS[1:]],
+            "delivery": DELIVERY,
+        },
+        "delivery: environments ['dev'] name no account or region; a pipeline deploys to "
+        "explicit accounts",
     ),
     (
         "top level is a list",

@@ -133,7 +133,7 @@ def _checkov_failures(directory: Path) -> list[tuple[str, str, str]]:
 def test_checkov_clean_but_for_listed_skips(
     default_synth: Synthesized, vpc_synth: Synthesized, example_synth: Synthesized
 ) -> None:
-    skips = yaml.safe_load(SKIPS_FILE.read_text())["skips"]
+    skips = [s for s in yaml.safe_load(SKIPS_FILE.read_text())["skips"] if not s.get("delivery")]
     for skip in skips:
         assert len(skip["reason"]) >= 40, skip
     failures = [

@@ -1,0 +1,77 @@
+"""The platform's delivery stack (tooling account): the pipeline that deploys every environment."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+from constructs import Construct
+
+from mlops_constructs.delivery import PipelineSource, PlatformPipeline
+from mlops_constructs.observability import retention_days
+from stacks.config import DeliveryConfig, PlatformConfig
+
+_PACKAGE_JSON = Path(__file__).resolve().parent.parent / "package.json"
+
+
+def cdk_cli_version() -> str:
+    """The CDK CLI the repository pins (package.json): the pipeline's self-mutation and asset
+    publishing use the same one."""
+    pins: dict[str, Any] = json.loads(_PACKAGE_JSON.read_text())["devDependencies"]
+    return str(pins["aws-cdk"])
+
+
+def synth_commands(delivery: DeliveryConfig) -> list[str]:
+    """The README's two commands: the whole test suite, then the app of the configuration."""
+    return ["make test", f"make synth CONFIG={delivery.config_file}"]
+
+
+class DeliveryStack(cdk.Stack):
+    """``<platform>-delivery``: the platform's pipeline (``<platform>-platform``), its buckets
+    and key, in the tooling account. Deployed once by hand (``cdk deploy``); from then on it
+    updates itself and deploys the environments (README, "Multi-account delivery")."""
+
+    def __init__(self, scope: Construct, id: str, *, config: PlatformConfig, **kwargs: Any) -> None:
+        delivery = config.delivery
+        assert delivery is not None, "DeliveryStack needs a delivery configuration"
+        super().__init__(
+            scope,
+            id,
+            env=cdk.Environment(account=delivery.tooling.account, region=delivery.tooling.region),
+            **kwargs,
+        )
+        self.delivery = delivery
+        source = delivery.source
+        self.pipeline = PlatformPipeline(
+            self,
+            "Platform",
+            name=f"{config.platform_name}-platform",
+            bucket_prefix=f"{config.platform_name}-delivery",
+            source=PipelineSource(
+                connection_arn=source.connection_arn,
+                repository=source.repository,
+                branch=source.branch,
+                object_key=source.object_key,
+            ),
+            commands=synth_commands(delivery),
+            cli_version=cdk_cli_version(),
+            log_retention=retention_days(config.audit.log_retention_days),
+        )
+
+    def deliver(self, stages: dict[str, cdk.Stage]) -> None:
+        """Adds the environments' stages, in promotion order (production after an approval),
+        and builds the pipeline."""
+        production = self.delivery.production
+        for name in self.delivery.order:
+            self.pipeline.add_environment(
+                stages[name],
+                approval=(
+                    f"Deploy the platform to {name}: the waves before it are deployed; check "
+                    "their alarms and the change sets first."
+                    if name == production
+                    else None
+                ),
+            )
+        self.pipeline.build()

@@ -1,0 +1,287 @@
+"""The platform delivered by its own pipeline (issue 15): CDK Pipelines in the tooling account.
+
+Two topologies of config/example.yaml: four accounts (tooling, dev, staging, prod) and the same
+with a single account. Both synthesize through the same code path, pass the rule packs,
+cfn-lint and checkov, and name no principal twice in any policy.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+import yaml
+
+from stacks.config import PlatformConfig
+from tests.conftest import Synthesized, delivered
+from tests.test_guardrails import SKIPS_FILE, _checkov_failures
+
+ROOT = Path(__file__).resolve().parent.parent
+TOOLING = "444444444444"
+ACCOUNTS = {"dev": "111111111111", "staging": "222222222222", "prod": "333333333333"}
+REGION = "eu-west-1"
+BOOTSTRAP = "cdk-hnb659fds"
+
+
+def _template(synth: Synthesized) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((synth.outdir / "Delivery.template.json").read_text())
+    return data
+
+
+def _resources(template: dict[str, Any], type_: str) -> list[dict[str, Any]]:
+    return [r["Properties"] for r in template["Resources"].values() if r["Type"] == type_]
+
+
+def _flat(value: Any) -> str:
+    """An ARN as written in the template: Fn::Join parts and pseudo-parameters resolved."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return str(separator).join(_flat(p) for p in parts)
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        return str(value["Fn::Sub"]).replace("${AWS::Partition}", "aws")
+    if value == {"Ref": "AWS::Partition"}:
+        return "aws"
+    return json.dumps(value, sort_keys=True)
+
+
+def _stages(synth: Synthesized) -> list[dict[str, Any]]:
+    [pipeline] = _resources(_template(synth), "AWS::CodePipeline::Pipeline")
+    stages: list[dict[str, Any]] = pipeline["Stages"]
+    return stages
+
+
+def _role(kind: str, account: str) -> str:
+    return f"arn:aws:iam::{account}:role/{BOOTSTRAP}-{kind}-role-{account}-{REGION}"
+
+
+@pytest.fixture(scope="module", params=["multi_account_synth", "single_account_synth"])
+def synth(request: pytest.FixtureRequest) -> Synthesized:
+    result: Synthesized = request.getfixturevalue(request.param)
+    return result
+
+
+def _accounts(synth: Synthesized) -> dict[str, str]:
+    """Each environment's account in this topology."""
+    return {name: stage.account for name, stage in synth.stages.items()}  # type: ignore[misc]
+
+
+def test_the_pipeline_tests_then_updates_itself_then_deploys_in_promotion_order(
+    synth: Synthesized,
+) -> None:
+    template = _template(synth)
+    [pipeline] = _resources(template, "AWS::CodePipeline::Pipeline")
+    assert pipeline["Name"] == "mlops-platform" and pipeline["PipelineType"] == "V2"
+    assert [s["Name"] for s in _stages(synth)] == [
+        "Source",
+        "Build",
+        "UpdatePipeline",  # self-mutation, before anything is deployed
+        "Assets",
+        "dev",
+        "staging",
+        "prod",
+    ]
+    # The synth step runs the README's commands on a clean checkout, as CI does.
+    projects = _resources(template, "AWS::CodeBuild::Project")
+    [synth_project] = [p for p in projects if "make test" in p["Source"]["BuildSpec"]]
+    spec = json.loads(synth_project["Source"]["BuildSpec"])
+    assert spec["phases"]["build"]["commands"] == [
+        "make test",
+        "make synth CONFIG=config/example.yaml",
+    ]
+    assert spec["phases"]["install"]["runtime-versions"] == {"python": "3.12", "nodejs": "20"}
+    assert synth_project["Environment"]["EnvironmentVariables"] == [
+        {"Name": "CI", "Type": "PLAINTEXT", "Value": "true"}
+    ]
+    assert synth_project["TimeoutInMinutes"] == 90
+    # No Docker anywhere: no privileged build.
+    assert not any(p["Environment"].get("PrivilegedMode") for p in projects)
+
+
+def test_source_is_s3_or_a_connection_never_codecommit(synth: Synthesized) -> None:
+    [source] = _stages(synth)[0]["Actions"]
+    assert source["ActionTypeId"]["Provider"] == "S3"
+    assert source["Configuration"]["S3ObjectKey"] == "platform/source.zip"
+    assert "codecommit" not in json.dumps(_template(synth)).lower()
+
+
+def test_production_waits_for_a_person_and_nothing_else_does(synth: Synthesized) -> None:
+    for stage in _stages(synth)[4:]:
+        manual = [a for a in stage["Actions"] if a["ActionTypeId"]["Category"] == "Approval"]
+        if stage["Name"] != "prod":
+            assert manual == [], stage["Name"]
+            continue
+        [approval] = manual
+        deploys = [a for a in stage["Actions"] if a["ActionTypeId"]["Provider"] == "CloudFormation"]
+        assert deploys and all(a["RunOrder"] > approval["RunOrder"] for a in deploys)
+
+
+def test_each_wave_deploys_into_its_own_account_through_its_bootstrap_roles(
+    synth: Synthesized,
+) -> None:
+    accounts = _accounts(synth)
+    for stage in _stages(synth)[4:]:
+        account = accounts[stage["Name"]]
+        deploys = [a for a in stage["Actions"] if a["ActionTypeId"]["Provider"] == "CloudFormation"]
+        assert {_flat(a["RoleArn"]) for a in deploys} == {_role("deploy", account)}
+        # The change sets are created with the account's CloudFormation execution role.
+        assert {
+            _flat(a["Configuration"]["RoleArn"]) for a in deploys if "RoleArn" in a["Configuration"]
+        } == {_role("cfn-exec", account)}
+        names = {a["Configuration"]["StackName"] for a in deploys}
+        assert names and all(n.startswith(f"mlops-{stage['Name']}-") for n in names)
+
+
+def test_target_accounts_read_artifacts_by_exact_role(synth: Synthesized) -> None:
+    """The artifact bucket and its key admit exactly the environments' deploy roles (not their
+    accounts' roots); the asset step assumes exactly their file-publishing roles."""
+    template = _template(synth)
+    deployers = {_role("deploy", a) for a in _accounts(synth).values()}
+    key_policy = _resources(template, "AWS::KMS::Key")[0]["KeyPolicy"]["Statement"]
+    principals = {_flat(p) for s in key_policy for p in _as_list(s["Principal"].get("AWS"))}
+    assert principals == deployers | {f"arn:aws:iam::{TOOLING}:root"}
+    bucket_principals = {
+        _flat(p)
+        for policy in _resources(template, "AWS::S3::BucketPolicy")
+        for s in policy["PolicyDocument"]["Statement"]
+        if s["Effect"] == "Allow" and isinstance(s["Principal"], dict)
+        for p in _as_list(s["Principal"].get("AWS"))
+    }
+    assert bucket_principals == deployers
+    publishers = {
+        _flat(r)
+        for policy in _resources(template, "AWS::IAM::Policy")
+        for s in policy["PolicyDocument"]["Statement"]
+        if s["Action"] == "sts:AssumeRole"
+        for r in _as_list(s["Resource"])
+        if "file-publishing" in _flat(r)
+    }
+    assert publishers == {_role("file-publishing", a) for a in _accounts(synth).values()}
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _principal_lists(node: Any) -> Iterator[list[Any]]:
+    if isinstance(node, dict):
+        principal = node.get("Principal")
+        if isinstance(principal, dict):
+            yield from (v for v in principal.values() if isinstance(v, list))
+        for value in node.values():
+            yield from _principal_lists(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _principal_lists(item)
+
+
+def test_no_policy_names_a_principal_twice(synth: Synthesized) -> None:
+    """A real failure of a public reference when stages share an account: every template of
+    the topology, the stages' included."""
+    paths = [synth.outdir / "Delivery.template.json", *synth.template_paths]
+    assert len(paths) == 1 + 3 * (2 + 5)
+    for path in paths:
+        for principals in _principal_lists(json.loads(path.read_text())):
+            written = [json.dumps(p, sort_keys=True) for p in principals]
+            assert len(written) == len(set(written)), (path.name, written)
+
+
+def test_rule_packs_are_clean(synth: Synthesized) -> None:
+    assert synth.report["title"] == "Validation Report"
+    assert synth.violations() == []
+
+
+def test_cfn_lint_and_checkov_are_clean(
+    multi_account_synth: Synthesized, single_account_synth: Synthesized, tmp_path: Path
+) -> None:
+    """Both delivery stacks and the production stage, in one run of each tool. The other
+    stages are the same constructs as example_synth's and default_synth's, which
+    test_guardrails lints."""
+    templates = []
+    for name, synth in (("multi", multi_account_synth), ("single", single_account_synth)):
+        delivery = tmp_path / name / "Delivery.template.json"
+        delivery.parent.mkdir()
+        delivery.write_text((synth.outdir / "Delivery.template.json").read_text())
+        templates.append(delivery)
+    templates += [p for p in multi_account_synth.template_paths if p.parent.name == "assembly-prod"]
+    result = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "cfn-lint"), "--format", "parseable", "--", *templates],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.stdout == "" and result.returncode == 0, result.stdout + result.stderr
+    failures = _checkov_failures(tmp_path)
+    skips = [s for s in yaml.safe_load(SKIPS_FILE.read_text())["skips"] if s.get("delivery")]
+    explained = {(s["check"], s["resource"]) for s in skips}
+    assert {(check, resource.split(".")[-1]) for check, resource, _ in failures} == explained
+
+
+def test_single_account_is_the_same_code_path(
+    single_account_synth: Synthesized, multi_account_synth: Synthesized
+) -> None:
+    assert set(_accounts(single_account_synth).values()) == {TOOLING}
+    assert _accounts(multi_account_synth) == ACCOUNTS
+    assert [s["Name"] for s in _stages(single_account_synth)] == [
+        s["Name"] for s in _stages(multi_account_synth)
+    ]
+
+
+def test_a_connection_source_is_a_codeconnections_action() -> None:
+    """The other source, on a small app: the pipeline alone, with one empty environment."""
+    from stacks.context import project_context
+    from stacks.delivery_stack import DeliveryStack
+
+    config = delivered(single_account=False)
+    assert config.delivery is not None
+    connection = (
+        "arn:aws:codeconnections:eu-west-1:444444444444:connection/"
+        + "0" * 8
+        + ("-0000" * 3 + "-" + "0" * 12)
+    )
+    delivery = config.delivery.model_copy(
+        update={
+            "source": config.delivery.source.model_copy(
+                update={"connection_arn": connection, "repository": "my-org/mlops"}
+            )
+        }
+    )
+    config = config.model_copy(update={"delivery": delivery})
+    app = cdk.App(context=project_context())
+    stack = DeliveryStack(app, "Delivery", config=config)
+    stages = {}
+    for name, account in ACCOUNTS.items():
+        stage = cdk.Stage(app, name, env=cdk.Environment(account=account, region=REGION))
+        cdk.CfnResource(cdk.Stack(stage, "Empty"), "Topic", type="AWS::SNS::Topic")
+        stages[name] = stage
+    stack.deliver(stages)
+    template = app.synth().get_stack_by_name(stack.stack_name).template
+    pipeline = next(
+        r["Properties"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::CodePipeline::Pipeline"
+    )
+    [source] = pipeline["Stages"][0]["Actions"]
+    assert source["ActionTypeId"]["Provider"] == "CodeStarSourceConnection"
+    assert source["Configuration"]["ConnectionArn"] == connection
+    assert source["Configuration"]["FullRepositoryId"] == "my-org/mlops"
+    buckets = [
+        r["Properties"]["BucketName"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::S3::Bucket"
+    ]
+    assert buckets and not any("-source-" in b for b in buckets)  # no source bucket
+
+
+def test_example_is_delivered_by_the_pipeline() -> None:
+    config: PlatformConfig = delivered(single_account=False)
+    assert config.delivery is not None
+    assert config.delivery.order == ("dev", "staging", "prod")
