@@ -1409,6 +1409,13 @@ class PlatformConfig(_Model):
                 "so the pipeline would never deploy them. Fix: add them to promotion, or "
                 "remove them"
             )
+        if self.network.vpc_mode:
+            raise ValueError(
+                "delivery with network.vpc_mode is not supported yet: in VPC mode the "
+                "development buckets admit reads only through their own VPC endpoint, so the "
+                "serving accounts could not promote a version (issue 15). Fix: set "
+                "network.vpc_mode: false, or leave delivery out"
+            )
         missing = [e.name for e in self.environments if e.account is None or e.region is None]
         if missing:
             raise ValueError(

@@ -26,6 +26,7 @@ from stacks.config import (
     PlatformConfig,
     ProjectConfig,
 )
+from stacks.topology import is_serving, promoter_arns
 
 LAKE_PURPOSES = ("raw", "curated", "artifacts", "releases")
 
@@ -202,24 +203,34 @@ class ProjectDataStack(cdk.Stack):
                 self, "AccessLogs", bucket_name(shared.prefix, "logs", self.account)
             ),
         )
-        self._monitors_data(project)
+        self._monitors_data(project, serving=is_serving(config, environment.name))
         if shared.network is not None:
             self.lake.restrict_to_vpc_endpoint(
                 shared.network.s3_endpoint.vpc_endpoint_id,
                 ground_truth_prefix=project.monitor.ground_truth_prefix,
             )
-        # Every version, its metrics and lineage. Later stages' accounts may read it.
+        self.environment_config = environment
+        # The development environment of a delivered platform: the serving environments'
+        # promotion roles (exact ARNs) read its versions and their sealed files (ADR 0011).
+        promoters = (
+            promoter_arns(config, project, self.partition)
+            if config.delivery is not None and environment.name == config.delivery.development
+            else []
+        )
+        # Every version, its metrics and lineage.
         self.registry = ModelRegistry(
             self,
             "Registry",
             name=f"{prefix}-models",
             description=f"Model versions of project {project.name}, trained by {prefix}-training",
-            reader_accounts=[
-                e.account for e in config.environments if e.account and e.name != environment.name
-            ],
+            readers=promoters,
         )
+        self.lake.allow_reads(
+            self.lake.artifacts, SEALED_PREFIX, promoters, sid="PromotionReadsSealedFiles"
+        )
+        self.promoters = promoters
 
-    def _monitors_data(self, project: ProjectConfig) -> None:
+    def _monitors_data(self, project: ProjectConfig, *, serving: bool) -> None:
         """Captured traffic and ground truth: read by the monitor roles only (the open
         monitoring pipeline's, Model Monitor's per target), captures kept as configured."""
         role = f"arn:{self.partition}:iam::{self.account}:role/{self.prefix}"
@@ -245,7 +256,9 @@ class ProjectDataStack(cdk.Stack):
         )
         # The files a version is registered with: sealed (copied write-once) by its Fingerprint
         # step, so no later run, team code or platform role replaces or deletes them.
-        lake.seal(lake.artifacts, SEALED_PREFIX, f"{role}-fingerprint", sid="SealedVersions")
+        # In a serving environment, promotion copies the development account's sealed files.
+        sealers = [f"{role}-fingerprint"] + ([f"{role}-promote"] if serving else [])
+        lake.seal(lake.artifacts, SEALED_PREFIX, sealers, sid="SealedVersions")
         # The deploy pipeline's artifact store: a release cannot be swapped while it waits.
         lake.restrict_writes(
             lake.releases, [f"{role}-deploy-pipeline"], sid="OnlyTheDeployPipelineWrites"

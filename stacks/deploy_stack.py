@@ -11,6 +11,7 @@ from constructs import Construct
 
 from mlops_constructs.build.definition import platform_image
 from mlops_constructs.data import DataLakeRef
+from mlops_constructs.data.lake import bucket_name
 from mlops_constructs.deploy import (
     BatchScoring,
     DeployPipeline,
@@ -20,6 +21,7 @@ from mlops_constructs.deploy import (
     VpcPlacement,
     synthesize_endpoint_templates,
 )
+from mlops_constructs.deploy.promotion import Promotion, PromotionSource
 from mlops_constructs.deploy.templates import template_defaults
 from mlops_constructs.monitor import DeadLetterAlarm, FailureAlarm, MonitorImages
 from mlops_constructs.monitor.open_definition import OpenMonitoringSpec
@@ -38,6 +40,7 @@ from stacks.monitor_stack import (
     open_settings,
     open_targets,
 )
+from stacks.topology import development, is_serving
 
 LAMBDA_DIR = Path(__file__).resolve().parent.parent / "lambda"
 
@@ -196,6 +199,7 @@ class DeployStack(cdk.Stack):
             topic=alarms.topic,
         )
         self.open_monitoring = self._open_monitoring(config, project, data, alarms)
+        self.promotion = self._promotion(config, project, data)
         self.front_door: FrontDoor | None = None
         if deploy.front_door.enabled:
             self.front_door = FrontDoor(
@@ -233,6 +237,35 @@ class DeployStack(cdk.Stack):
                 image_repositories=serving_repositories,
                 request_bus=RequestBus.of(self, "RequestBus", prefix),
             )
+
+    def _promotion(
+        self, config: PlatformConfig, project: ProjectConfig, data: ProjectDataStack
+    ) -> Promotion | None:
+        """A serving environment of a delivered platform copies and verifies the versions it
+        serves from the development environment (ADR 0011)."""
+        source = development(config)
+        if source is None or not is_serving(config, data.environment_config.name):
+            return None
+        account = source.resolved_account()
+        source_prefix = config.prefix(source.name, project.name)
+        return Promotion(
+            self,
+            "Promotion",
+            prefix=data.prefix,
+            code=LAMBDA_DIR / "promote",
+            lake=self.lake,
+            source=PromotionSource(
+                partition=self.partition,
+                account=account,
+                region=source.resolved_region(),
+                model_package_group=f"{source_prefix}-models",
+                artifacts_bucket=bucket_name(source_prefix, "artifacts", account),
+                data_key_alias=f"alias/{config.prefix(source.name)}-data",
+            ),
+            ops_key=data.ops_key,
+            log_retention=retention_days(config.audit.log_retention_days),
+            dead_letters=self.pipeline.dead_letters,
+        )
 
     def _open_monitoring(
         self,

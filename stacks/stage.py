@@ -166,6 +166,10 @@ class PlatformStage(cdk.Stage):
                 granters.append(arn)
         for key in (self.data.data_key, self.data.ops_key):
             key.allow_roles(users, granters)
+        # A delivered platform's development environment: the serving environments' promotion
+        # roles decrypt the sealed files they copy (ADR 0011).
+        promoters = [arn for p in self.projects.values() for arn in p.data.promoters]
+        self.data.data_key.allow_decrypt_through_s3(promoters, sid="PromotionDecryptsSealedFiles")
 
     def project(self, name: str) -> ProjectStacks:
         return self.projects[name]

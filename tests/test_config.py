@@ -658,6 +658,16 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
         "delivery: environments ['sandbox'] are neither development nor in promotion",
     ),
     (
+        "delivery in VPC mode",
+        {
+            "environments": THREE_ACCOUNTS,
+            "delivery": DELIVERY,
+            "network": {"vpc_mode": True},
+            "projects": [churn(deploy={"staging": {"hosting": "realtime"}})],
+        },
+        "delivery with network.vpc_mode is not supported yet",
+    ),
+    (
         "a delivered environment without an account",
         {
             "environments": [{"name": "dev"}, *THREE_ACCOUNTS[1:]],

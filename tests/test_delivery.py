@@ -285,3 +285,90 @@ def test_example_is_delivered_by_the_pipeline() -> None:
     config: PlatformConfig = delivered(single_account=False)
     assert config.delivery is not None
     assert config.delivery.order == ("dev", "staging", "prod")
+
+
+# --- promotion: the serving environments read the development environment's sealed versions --
+
+
+def _stage_template(synth: Synthesized, environment: str, stack: str) -> dict[str, Any]:
+    """A stack of an environment's stage: ``data`` (shared) or ``churn-<part>``."""
+    stage = synth.stages[environment]
+    if stack == "data":
+        return synth.template_json(stage.data)
+    project, part = stack.split("-")
+    return synth.template_json(getattr(stage.projects[project], part))
+
+
+def _promoters(synth: Synthesized) -> list[str]:
+    accounts = _accounts(synth)
+    return sorted(
+        f"arn:aws:iam::{accounts[e]}:role/mlops-{e}-churn-promote" for e in ("staging", "prod")
+    )
+
+
+def _statement(template: dict[str, Any], type_: str, sid: str) -> dict[str, Any]:
+    found: list[dict[str, Any]] = []
+    for props in _resources(template, type_):
+        document = props.get("PolicyDocument") or props.get("KeyPolicy") or {}
+        found += [s for s in document.get("Statement", []) if s.get("Sid") == sid]
+    [statement] = found
+    return statement
+
+
+def test_development_admits_exactly_the_promotion_roles(synth: Synthesized) -> None:
+    """Registry, sealed files and data key of the development environment: the serving
+    environments' promotion roles by ARN (the principal is their account: a policy may not
+    name a role that does not exist yet), nothing else, read only."""
+    promoters = _promoters(synth)
+    accounts = sorted({f"arn:aws:iam::{a.split(':')[4]}:root" for a in promoters})
+    data = _stage_template(synth, "dev", "churn-data")
+    [group] = _resources(data, "AWS::SageMaker::ModelPackageGroup")
+    [read] = group["ModelPackageGroupPolicy"]["Statement"]
+    assert read["Action"] == ["sagemaker:DescribeModelPackage"]
+    assert read["Condition"] == {"ArnEquals": {"aws:PrincipalArn": promoters}}
+    assert sorted(_flat(p) for p in _as_list(read["Principal"]["AWS"])) == accounts
+    sealed = _statement(data, "AWS::S3::BucketPolicy", "PromotionReadsSealedFiles")
+    assert sealed["Action"] == ["s3:GetObject", "s3:GetObjectVersion"]
+    assert _flat(sealed["Resource"]).endswith("/sealed/*")
+    assert sealed["Condition"] == {"ArnEquals": {"aws:PrincipalArn": promoters}}
+    key = _statement(
+        _stage_template(synth, "dev", "data"), "AWS::KMS::Key",
+        "PromotionDecryptsSealedFiles",
+    )  # fmt: skip
+    assert key["Action"] == "kms:Decrypt"
+    assert key["Condition"]["ArnEquals"] == {"aws:PrincipalArn": promoters}
+    assert key["Condition"]["StringEquals"] == {"kms:ViaService": f"s3.{REGION}.amazonaws.com"}
+
+
+def test_serving_environments_promote_from_development(synth: Synthesized) -> None:
+    dev = _accounts(synth)["dev"]
+    for environment in ("staging", "prod"):
+        deploy = _stage_template(synth, environment, "churn-deploy")
+        [function] = [
+            f
+            for f in _resources(deploy, "AWS::Lambda::Function")
+            if f["FunctionName"] == f"mlops-{environment}-churn-promote"
+        ]
+        variables = function["Environment"]["Variables"]
+        assert _flat(variables["SOURCE_MODEL_PACKAGE_GROUP_ARN"]) == (
+            f"arn:aws:sagemaker:{REGION}:{dev}:model-package-group/mlops-dev-churn-models"
+        )
+        assert variables["SOURCE_BUCKET"] == f"mlops-dev-churn-artifacts-{dev}"
+        assert variables["SEALED_PREFIX"] == "sealed/"
+        # Only this environment's promotion role may seal here, besides the fingerprint step.
+        data = _stage_template(synth, environment, "churn-data")
+        writers = _statement(data, "AWS::S3::BucketPolicy", "SealedVersionsWriter")
+        assert sorted(_flat(a) for a in writers["Condition"]["ArnNotEquals"]["aws:PrincipalArn"])[
+            -1
+        ].endswith(f"mlops-{environment}-churn-promote")
+    # The development environment promotes nothing and seals by its fingerprint step only.
+    dev_deploy = _stage_template(synth, "dev", "churn-deploy")
+    assert not any(
+        f["FunctionName"].endswith("-promote")
+        for f in _resources(dev_deploy, "AWS::Lambda::Function")
+    )
+    writers = _statement(_stage_template(synth, "dev", "churn-data"), "AWS::S3::BucketPolicy",
+                         "SealedVersionsWriter")  # fmt: skip
+    assert [
+        _flat(a) for a in _as_list(writers["Condition"]["ArnNotEquals"]["aws:PrincipalArn"])
+    ] == [f"arn:aws:iam::{dev}:role/mlops-dev-churn-fingerprint"]

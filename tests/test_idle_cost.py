@@ -379,6 +379,7 @@ def test_cli_prints_the_total(cdk_out: Path) -> None:
     assert "TOTAL (3 stacks): 103.74 USD/month" in result.stdout.splitlines()
     assert "Stack app-dev (dev/Stack), region eu-west-1" in result.stdout
     assert "No prices for region ap-south-1" in result.stdout
+    assert "  123456789012  ap-south-1, eu-west-1       2      69.89" in result.stdout
 
 
 def test_cli_without_cloud_assembly_exits_2(
@@ -386,3 +387,222 @@ def test_cli_without_cloud_assembly_exits_2(
 ) -> None:
     assert main(["--cdk-out", str(tmp_path / "missing")]) == 2
     assert "make synth" in capsys.readouterr().err
+
+
+# --- accounts and asset destinations ----------------------------------------------------------
+
+
+def write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+
+
+def destination(account: str, region: str) -> dict[str, Any]:
+    """One destination of a file asset, as `cdk synth` writes it for an environment's stack."""
+    return {
+        f"{account}-{region}-5e94658e": {
+            "bucketName": f"cdk-hnb659fds-assets-{account}-{region}",
+            "objectKey": "0123abcd.zip",
+            "region": region,
+            "assumeRoleArn": (
+                f"arn:${{AWS::Partition}}:iam::{account}:role/"
+                f"cdk-hnb659fds-file-publishing-role-{account}-{region}"
+            ),
+        }
+    }
+
+
+AGNOSTIC_DESTINATION = {
+    "current_account-current_region": {
+        "bucketName": "cdk-hnb659fds-assets-${AWS::AccountId}-${AWS::Region}",
+        "objectKey": "0123abcd.zip",
+        "assumeRoleArn": (
+            "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/"
+            "cdk-hnb659fds-file-publishing-role-${AWS::AccountId}-${AWS::Region}"
+        ),
+    }
+}
+
+
+def write_stack(
+    folder: Path,
+    stack_id: str,
+    environment: str,
+    template: dict[str, Any],
+    assets: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
+    """A stack artifact, its template and its ``<id>.assets.json`` (its own template, then
+    ``assets``: source path -> destinations); returns the manifest artifacts to add."""
+    write_json(folder / f"{stack_id}.template.json", template)
+    own = {"path": f"{stack_id}.template.json", "packaging": "file"}
+    files = {"self": {"source": own, "destinations": next(iter(assets.values()))}}
+    for number, (path, destinations) in enumerate(assets.items()):
+        files[f"asset{number}"] = {
+            "source": {"path": path, "packaging": "zip"},
+            "destinations": destinations,
+        }
+    write_json(folder / f"{stack_id}.assets.json", {"version": "55.0.0", "files": files})
+    return {
+        f"{stack_id}.assets": {
+            "type": "cdk:asset-manifest",
+            "properties": {"file": f"{stack_id}.assets.json"},
+        },
+        stack_id: {
+            "type": "aws:cloudformation:stack",
+            "environment": environment,
+            "properties": {
+                "templateFile": f"{stack_id}.template.json",
+                "stackName": f"app-{stack_id.lower()}",
+            },
+        },
+    }
+
+
+def key_only() -> dict[str, Any]:
+    return {"Resources": {"Key": res("AWS::KMS::Key")}}
+
+
+def realtime_endpoint() -> dict[str, Any]:
+    """A deploy pipeline's endpoint template: one ml.m5.large while idle."""
+    return {
+        "Resources": {
+            "Config": res(
+                "AWS::SageMaker::EndpointConfig", ProductionVariants=[variant("ml.m5.large", 1)]
+            ),
+            "Endpoint": endpoint_on("Config"),
+        }
+    }
+
+
+@pytest.fixture
+def delivery_out(tmp_path: Path) -> Path:
+    """A multi-account cloud assembly as `cdk synth` writes it with a delivery: section.
+
+    Tooling stack in 444444444444/eu-west-1 (top level, with a top-level asset ``asset.tooling``);
+    stages dev in 111111111111/eu-west-1 and prod in 333333333333/us-east-1, each shipping its
+    endpoint templates as a zip asset ``../asset.<stage>``; ``asset.shared`` is published by both
+    stages (ambiguous); stage ``any`` is environment-agnostic, its asset too.
+    """
+    root = tmp_path / "cdk.out"
+    tooling = destination("444444444444", "eu-west-1")
+    artifacts = write_stack(
+        root, "Delivery", "aws://444444444444/eu-west-1", key_only(), {"asset.tooling": tooling}
+    )
+    write_json(root / "asset.tooling" / "app-tooling-extra.template.json", key_only())
+    stages = {
+        "dev": ("111111111111", "eu-west-1"),
+        "prod": ("333333333333", "us-east-1"),
+    }
+    for stage, (account, region) in stages.items():
+        here = destination(account, region)
+        stage_artifacts = write_stack(
+            root / f"assembly-{stage}",
+            f"{stage}Deploy",
+            f"aws://{account}/{region}",
+            key_only(),
+            {f"../asset.{stage}": here, "../asset.shared": here},
+        )
+        write_json(root / f"assembly-{stage}" / "manifest.json", {"artifacts": stage_artifacts})
+        write_json(
+            root / f"asset.{stage}" / f"app-{stage}-endpoint-prod.template.json",
+            realtime_endpoint(),
+        )
+        artifacts[f"assembly-{stage}"] = {"type": "cdk:cloud-assembly"}
+    write_json(
+        root / "asset.shared" / "app-shared-endpoint-prod.template.json", realtime_endpoint()
+    )
+    any_artifacts = write_stack(
+        root / "assembly-any",
+        "anyDeploy",
+        "aws://unknown-account/unknown-region",
+        key_only(),
+        {"../asset.any": AGNOSTIC_DESTINATION},
+    )
+    write_json(root / "assembly-any" / "manifest.json", {"artifacts": any_artifacts})
+    write_json(root / "asset.any" / "app-any-endpoint-staging.template.json", key_only())
+    artifacts["assembly-any"] = {"type": "cdk:cloud-assembly"}
+    write_json(root / "manifest.json", {"version": "55.0.0", "artifacts": artifacts})
+    return root
+
+
+def test_asset_templates_take_their_destinations_account_and_region(delivery_out: Path) -> None:
+    report = build_report(delivery_out)
+
+    where = {stack.name: (stack.account, stack.region) for stack in report.stacks}
+    assert where["app-dev-endpoint-prod"] == ("111111111111", "eu-west-1")
+    assert where["app-prod-endpoint-prod"] == ("333333333333", "us-east-1")
+    assert where["app-tooling-extra"] == ("444444444444", "eu-west-1")  # path "asset.tooling"
+    assert where["app-devdeploy"] == ("111111111111", "eu-west-1")  # stack artifacts as before
+    assert where["app-delivery"] == ("444444444444", "eu-west-1")
+    # The same endpoint template, priced at each destination's rate for ml.m5.large.
+    totals = report.stack_totals
+    assert totals["app-dev-endpoint-prod"] == pytest.approx(0.128 * 730)  # 93.44 in eu-west-1
+    assert totals["app-prod-endpoint-prod"] == pytest.approx(0.115 * 730)  # 83.95 in us-east-1
+    assert not any("endpoint-prod: no region" in note for note in report.notes)
+    text = format_report(report)
+    assert "Stack app-dev-endpoint-prod, region eu-west-1, " in text
+
+
+def test_asset_published_to_several_accounts_falls_back_with_a_note(delivery_out: Path) -> None:
+    report = build_report(delivery_out)
+
+    where = {stack.name: (stack.account, stack.region) for stack in report.stacks}
+    assert where["app-shared-endpoint-prod"] == (None, "us-east-1")
+    assert report.stack_totals["app-shared-endpoint-prod"] == pytest.approx(0.115 * 730)
+    assert (
+        "app-shared-endpoint-prod: its asset asset.shared is published to 2 account-regions "
+        "(111111111111/eu-west-1, 333333333333/us-east-1): us-east-1 assumed."
+    ) in report.notes
+    # An environment-agnostic destination names no account and no region: today's fallback.
+    assert where["app-any-endpoint-staging"] == (None, "us-east-1")
+    assert (
+        "app-any-endpoint-staging: no region in the cloud assembly manifest: us-east-1 assumed."
+        in report.notes
+    )
+
+
+def test_idle_cost_per_account(delivery_out: Path) -> None:
+    report = build_report(delivery_out)
+
+    assert report.account_totals == {
+        "111111111111": pytest.approx(1.00 + 0.128 * 730),  # 94.44: key, endpoint in eu-west-1
+        "333333333333": pytest.approx(1.00 + 0.115 * 730),  # 84.95: key, endpoint in us-east-1
+        "444444444444": pytest.approx(2 * 1.00),  # the tooling stack and its asset template
+        None: pytest.approx(0.115 * 730 + 2 * 1.00),  # 85.95: shared endpoint, agnostic stage
+    }
+    assert list(report.account_totals) == ["111111111111", "333333333333", "444444444444", None]
+    assert sum(report.account_totals.values()) == pytest.approx(report.total)
+    lines = format_report(report).splitlines()
+    start = lines.index("TOTAL (9 stacks): 267.34 USD/month")
+    assert lines[start + 1 : start + 14] == [
+        "",
+        "Idle cost per account:",
+        "  Account       Region(s)  Stacks  USD/month",
+        "  111111111111  eu-west-1       2      94.44",
+        "  333333333333  us-east-1       2      84.95",
+        "  444444444444  eu-west-1       2       2.00",
+        "  unknown       us-east-1       3      85.95",
+        "  Account unknown:",
+        "    app-anydeploy: environment-agnostic stack (aws://unknown-account/unknown-region).",
+        "    app-any-endpoint-staging: the destination of its asset asset.any names no account.",
+        "    app-shared-endpoint-prod: its asset asset.shared is published to 2 account-regions",
+        "      (111111111111/eu-west-1, 333333333333/us-east-1).",
+        "",
+    ]
+    assert lines[start + 14] == "Unknown resource types (not in the totals; check them by hand):"
+
+
+def test_account_in_several_regions_and_environment_agnostic_stack(cdk_out: Path) -> None:
+    lines = format_report(build_report(cdk_out)).splitlines()
+
+    start = lines.index("Idle cost per account:")
+    assert lines[start - 2].startswith("TOTAL (3 stacks): 103.74 USD/month")
+    assert lines[start + 1 : start + 5] == [
+        "  Account       Region(s)              Stacks  USD/month",
+        "  123456789012  ap-south-1, eu-west-1       2      69.89",
+        "  unknown       us-east-1                   1      33.85",
+        "  Account unknown:",
+    ]
+    assert lines[start + 5] == (
+        "    app-any: environment-agnostic stack (aws://unknown-account/unknown-region)."
+    )

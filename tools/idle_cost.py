@@ -9,6 +9,13 @@ The report reads CloudFormation templates only (``cdk.out/**/*.template.json``),
 prices them with ``tools/prices.json``. A resource type that is neither priced nor known to be
 free is reported as unknown, never counted as zero.
 
+Each template is priced in its stack's region and attributed to its stack's account, both read from
+the cloud assembly: a stack artifact's environment (``aws://account/region`` in a manifest.json),
+or, for a template shipped as a file asset (the deploy pipeline's endpoint templates under
+``cdk.out/asset.<hash>/``), the one account and region its ``*.assets.json`` destinations publish it
+to. When neither says, the price table's default region is assumed and the account is unknown,
+each with a note. After the total, the report sums the stacks per account.
+
 Usage: ``python -m tools.idle_cost [--region R] [--cdk-out DIR] [--show-free]``
 """
 
@@ -18,6 +25,7 @@ import argparse
 import json
 import re
 import sys
+import textwrap
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -66,11 +74,32 @@ class StackCost:
     region: str
     price_region: str
     lines: list[CostLine]
+    account: str | None = None
+    account_why: str = "not read from a cloud assembly"
+    """Why ``account`` is None (ignored when it is known)."""
 
     @property
     def total(self) -> float:
         """Monthly USD of the priced lines; unpriced and unknown lines are not in it."""
         return sum(line.monthly_usd for line in self.lines if line.monthly_usd is not None)
+
+
+@dataclass
+class AccountCost:
+    """The stacks of one AWS account (None: unknown), for the per-account summary."""
+
+    account: str | None
+    stacks: list[StackCost]
+
+    @property
+    def regions(self) -> list[str]:
+        """The regions of its stacks, sorted."""
+        return sorted({stack.region for stack in self.stacks})
+
+    @property
+    def total(self) -> float:
+        """Monthly USD of its stacks (priced lines only)."""
+        return sum(stack.total for stack in self.stacks)
 
 
 @dataclass
@@ -96,6 +125,21 @@ class CostReport:
     def total(self) -> float:
         """Monthly USD of all stacks (priced lines only)."""
         return sum(stack.total for stack in self.stacks)
+
+    @property
+    def accounts(self) -> list[AccountCost]:
+        """The stacks grouped by account, sorted by account id, the unknown account last."""
+        groups: dict[str | None, list[StackCost]] = {}
+        for stack in self.stacks:
+            groups.setdefault(stack.account, []).append(stack)
+        known = sorted(account for account in groups if account is not None)
+        order: list[str | None] = [*known, *([None] if None in groups else [])]
+        return [AccountCost(account, groups[account]) for account in order]
+
+    @property
+    def account_totals(self) -> dict[str | None, float]:
+        """Monthly USD per account id (None: unknown), in summary order."""
+        return {account.account: account.total for account in self.accounts}
 
     @property
     def unknown_types(self) -> dict[str, int]:
@@ -962,6 +1006,8 @@ def _price_stack(
     region: str,
     prices: PriceTable,
     notes: _Notes,
+    account: str | None = None,
+    account_why: str = "not read from a cloud assembly",
 ) -> StackCost:
     region_prices, fallback = prices.for_region(region)
     if fallback is not None:
@@ -983,7 +1029,9 @@ def _price_stack(
         for logical_id, resource in resources.items()
         for line in _resource_lines(tpl, logical_id, resource)
     ]
-    return StackCost(name, display_name, path, region, region_prices.region, lines)
+    return StackCost(
+        name, display_name, path, region, region_prices.region, lines, account, account_why
+    )
 
 
 def _finish(stacks: list[StackCost], notes: _Notes, prices: PriceTable) -> CostReport:
@@ -1036,28 +1084,114 @@ def report_for_templates(
     return _finish(stacks, notes, table)
 
 
+Environment = tuple[str | None, str | None]
+"""Where a template is deployed: (account, region), None where unknown."""
+
+_ACCOUNT_ID = re.compile(r"(?<!\d)\d{12}(?!\d)")
+_NO_REGION = "no region in the cloud assembly manifest"
+
+
 @dataclass(frozen=True)
 class StackSource:
-    """A template found under cdk.out, with what the cloud assembly manifests say about it."""
+    """A template found under cdk.out, with what the cloud assembly says about where it goes."""
 
     template: Path
     name: str
     display_name: str
     region: str | None
+    account: str | None = None
+    region_why: str = _NO_REGION
+    """Why ``region`` is None (ignored when it is known)."""
+    account_why: str = "no account in the cloud assembly"
+    """Why ``account`` is None (ignored when it is known)."""
 
 
-def _environment_region(environment: Any) -> str | None:
-    """The region of ``aws://account/region``, None for environment-agnostic stacks."""
-    if not isinstance(environment, str) or not environment.startswith("aws://"):
+def _concrete(value: Any) -> str | None:
+    """A literal account or region; None for placeholders (unknown-region, ${AWS::Region})."""
+    if not isinstance(value, str) or not value or value.startswith("unknown-") or "${" in value:
         return None
-    region = environment.rsplit("/", 1)[-1]
-    return None if not region or region.startswith("unknown-") else region
+    return value
+
+
+def _environment(environment: Any) -> Environment:
+    """The account and region of ``aws://account/region``, None where environment-agnostic."""
+    if not isinstance(environment, str) or not environment.startswith("aws://"):
+        return None, None
+    account, _, region = environment.removeprefix("aws://").partition("/")
+    return _concrete(account), _concrete(region)
+
+
+def _destination(destination_id: str, destination: Any) -> Environment:
+    """Where one asset destination publishes: its region, and the account that its id
+    (``<account>-<region>-...``), publishing role or bucket name carries."""
+    if not isinstance(destination, dict):
+        return None, None
+    account = None
+    for text in (destination_id, destination.get("assumeRoleArn"), destination.get("bucketName")):
+        match = _ACCOUNT_ID.search(text) if isinstance(text, str) else None
+        if match is not None:
+            account = match.group()
+            break
+    return account, _concrete(destination.get("region"))
+
+
+def _read_asset_manifest(path: Path, assets: dict[Path, set[Environment]]) -> None:
+    """Adds the file assets of one ``*.assets.json`` to ``assets``: resolved source path ->
+    the (account, region) pairs of its destinations, merged over every asset manifest."""
+    try:
+        files = json.loads(path.read_text(encoding="utf-8")).get("files", {})
+    except (OSError, ValueError, AttributeError) as error:
+        raise IdleCostError(f"{path}: unreadable asset manifest ({error})") from error
+    for asset in files.values() if isinstance(files, dict) else ():
+        if not isinstance(asset, dict):
+            continue
+        source = asset.get("source")
+        source_path = source.get("path") if isinstance(source, dict) else None
+        destinations = asset.get("destinations")
+        if not isinstance(source_path, str) or not isinstance(destinations, dict):
+            continue
+        pairs = {_destination(str(key), value) for key, value in destinations.items()}
+        if pairs:
+            assets.setdefault((path.parent / source_path).resolve(), set()).update(pairs)
+
+
+def _asset_of(
+    template: Path, root: Path, assets: Mapping[Path, set[Environment]]
+) -> tuple[Path, set[Environment]] | None:
+    """The file asset that ships ``template``: the template itself or a folder holding it."""
+    path = template.resolve()
+    for candidate in (path, *path.parents):
+        if candidate == root:
+            break
+        if candidate in assets:
+            return candidate, assets[candidate]
+    return None
+
+
+def _pairs(pairs: set[Environment]) -> str:
+    return ", ".join(
+        f"{account or '?'}/{region or '?'}"
+        for account, region in sorted(pairs, key=lambda pair: (pair[0] or "", pair[1] or ""))
+    )
+
+
+def _only(values: set[str]) -> str | None:
+    return next(iter(values)) if len(values) == 1 else None
 
 
 def discover_stacks(cdk_out: Path) -> list[StackSource]:
-    """Every ``*.template.json`` under ``cdk_out`` (nested assemblies too), in path order."""
+    """Every ``*.template.json`` under ``cdk_out`` (nested assemblies too), in path order.
+
+    Account and region: a stack artifact's environment in its manifest.json; else, for a
+    template shipped as a file asset (e.g. ``asset.<hash>/<name>.template.json``), the
+    destinations of that asset in the assembly's ``*.assets.json`` files when they name exactly
+    one account-region pair; else what the stacks of the template's folder agree on; else None.
+    """
+    root = cdk_out.resolve()
     known: dict[Path, StackSource] = {}
     folder_regions: dict[Path, set[str]] = {}
+    folder_accounts: dict[Path, set[str]] = {}
+    assets: dict[Path, set[Environment]] = {}
     for manifest in sorted(cdk_out.glob("**/manifest.json")):
         try:
             artifacts = json.loads(manifest.read_text(encoding="utf-8")).get("artifacts", {})
@@ -1066,34 +1200,75 @@ def discover_stacks(cdk_out: Path) -> list[StackSource]:
                 f"{manifest}: unreadable cloud assembly manifest ({error})"
             ) from error
         for artifact_id, artifact in artifacts.items():
-            if not isinstance(artifact, dict) or artifact.get("type") != "aws:cloudformation:stack":
+            if not isinstance(artifact, dict):
                 continue
             properties = artifact.get("properties", {})
+            if artifact.get("type") == "cdk:asset-manifest":
+                if isinstance(properties.get("file"), str):
+                    _read_asset_manifest(manifest.parent / properties["file"], assets)
+                continue
+            if artifact.get("type") != "aws:cloudformation:stack":
+                continue
             template_file = properties.get("templateFile")
             if not isinstance(template_file, str):
                 continue
-            region = _environment_region(artifact.get("environment"))
+            environment = artifact.get("environment")
+            account, region = _environment(environment)
             path = (manifest.parent / template_file).resolve()
             known[path] = StackSource(
                 template=manifest.parent / template_file,
                 name=str(properties.get("stackName") or artifact_id),
                 display_name=str(artifact.get("displayName") or artifact_id),
                 region=region,
+                account=account,
+                account_why=(
+                    f"environment-agnostic stack ({environment})"
+                    if isinstance(environment, str)
+                    else "no environment in the cloud assembly manifest"
+                ),
             )
             if region is not None:
                 folder_regions.setdefault(manifest.parent.resolve(), set()).add(region)
+            if account is not None:
+                folder_accounts.setdefault(manifest.parent.resolve(), set()).add(account)
     sources = []
     for template in sorted(cdk_out.glob("**/*.template.json")):
         source = known.get(template.resolve())
-        if source is None:
-            # Not a stack artifact (e.g. a nested stack): its assembly's region, if unambiguous.
-            regions = folder_regions.get(template.parent.resolve(), set())
-            name = template.name.removesuffix(".template.json")
-            region = next(iter(regions)) if len(regions) == 1 else None
-            source = StackSource(template, name, name, region)
-        else:
-            source = StackSource(template, source.name, source.display_name, source.region)
-        sources.append(source)
+        if source is not None:
+            sources.append(
+                StackSource(
+                    template,
+                    source.name,
+                    source.display_name,
+                    source.region,
+                    source.account,
+                    source.region_why,
+                    source.account_why,
+                )
+            )
+            continue
+        # Not a stack artifact: its asset's destination, else (e.g. a nested stack) what its
+        # assembly folder's stacks agree on.
+        name = template.name.removesuffix(".template.json")
+        folder = template.parent.resolve()
+        region = _only(folder_regions.get(folder, set()))
+        account = _only(folder_accounts.get(folder, set()))
+        region_why = _NO_REGION
+        account_why = "not a stack artifact, and no asset destination names its account"
+        asset = _asset_of(template, root, assets)
+        if asset is not None:
+            asset_path, pairs = asset
+            if len(pairs) == 1:
+                [(asset_account, asset_region)] = pairs
+                region = asset_region or region
+                account = asset_account or account
+                account_why = f"the destination of its asset {asset_path.name} names no account"
+            else:
+                region_why = account_why = (
+                    f"its asset {asset_path.name} is published to {len(pairs)} account-regions "
+                    f"({_pairs(pairs)})"
+                )
+        sources.append(StackSource(template, name, name, region, account, region_why, account_why))
     return sources
 
 
@@ -1105,8 +1280,9 @@ def build_report(
 ) -> CostReport:
     """Prices every template under ``cdk_out``.
 
-    Region: ``region`` if given, else the stack's environment in the cloud assembly manifest,
-    else the price table's default region (us-east-1).
+    Region: ``region`` if given, else the stack's region in the cloud assembly (its environment
+    in the manifest, or its asset's destination: ``discover_stacks``), else the price table's
+    default region (us-east-1). Account: the cloud assembly's, else None (unknown).
     """
     if not cdk_out.is_dir():
         raise IdleCostError(f"{cdk_out}: no such directory (run `make synth` first)")
@@ -1121,10 +1297,7 @@ def build_report(
         stack_region = region or source.region
         if stack_region is None:
             stack_region = table.default_region
-            notes.add(
-                f"{source.name}: no region in the cloud assembly manifest: "
-                f"{table.default_region} assumed."
-            )
+            notes.add(f"{source.name}: {source.region_why}: {table.default_region} assumed.")
         stacks.append(
             _price_stack(
                 template,
@@ -1134,6 +1307,8 @@ def build_report(
                 region=stack_region,
                 prices=table,
                 notes=notes,
+                account=source.account,
+                account_why=source.account_why,
             )
         )
     return _finish(stacks, notes, table)
@@ -1159,8 +1334,55 @@ def _free_summary(lines: Sequence[CostLine], width: int = 100) -> list[str]:
     return out
 
 
+def _account_summary(report: CostReport) -> list[str]:
+    """The per-account table (after the total): account, region(s), stacks, monthly USD; the
+    unknown account last, then why each of its stacks has no account."""
+    accounts = report.accounts
+    if not accounts:
+        return []
+    header = ("Account", "Region(s)", "Stacks", "USD/month")
+    rows = [
+        (
+            account.account or "unknown",
+            ", ".join(account.regions),
+            str(len(account.stacks)),
+            f"{account.total:,.2f}",
+        )
+        for account in accounts
+    ]
+    widths = [max(len(cells[i]) for cells in (header, *rows)) for i in range(len(header))]
+
+    def row(cells: tuple[str, str, str, str]) -> str:
+        account, regions, stacks, amount = cells
+        return (
+            f"  {account:<{widths[0]}}  {regions:<{widths[1]}}  {stacks:>{widths[2]}}"
+            f"  {amount:>{widths[3]}}"
+        )
+
+    out = ["", "Idle cost per account:", row(header), *(row(cells) for cells in rows)]
+    unknown = accounts[-1]
+    if unknown.account is None:
+        reasons: dict[str, list[str]] = {}
+        for stack in unknown.stacks:
+            reasons.setdefault(stack.account_why, []).append(stack.name)
+        out.append("  Account unknown:")
+        for why, names in reasons.items():
+            out.extend(
+                textwrap.wrap(
+                    f"{', '.join(names)}: {why}.",
+                    width=100,
+                    initial_indent="    ",
+                    subsequent_indent="      ",
+                    break_long_words=False,
+                    break_on_hyphens=False,
+                )
+            )
+    return out
+
+
 def format_report(report: CostReport, *, show_free: bool = False) -> str:
-    """The report as text: a table per stack, the total, unknown types, then notes."""
+    """The report as text: a table per stack, the total, the total per account, unknown types,
+    then notes."""
     shown = [
         [line for line in stack.lines if show_free or line.kind != "free"]
         for stack in report.stacks
@@ -1205,6 +1427,7 @@ def format_report(report: CostReport, *, show_free: bool = False) -> str:
     if not_priced:
         total += f", plus {len(not_priced)} resource(s) with unknown cost (below)"
     out.append(total)
+    out.extend(_account_summary(report))
 
     out.append("")
     out.append("Unknown resource types (not in the totals; check them by hand):")

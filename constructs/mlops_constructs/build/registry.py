@@ -28,9 +28,10 @@ _LIST_REASON = (
 class ModelRegistry(Construct):
     """A model package group ``<name>`` holding every model version the pipeline registers.
 
-    ``reader_accounts`` (the accounts of later stages, e.g. staging and prod) may describe and
-    list its versions through the group's resource policy; no policy when empty. Never shared
-    with ``*``. Retained on delete: model versions, their metrics and lineage are history.
+    ``readers`` (the exact role ARNs of later stages' promotion functions, in other accounts)
+    may describe its versions through the group's resource policy; no policy when empty. Never
+    shared with ``*`` or with whole accounts. Retained on delete: model versions, their metrics
+    and lineage are history.
     """
 
     def __init__(
@@ -40,7 +41,7 @@ class ModelRegistry(Construct):
         *,
         name: str,
         description: str,
-        reader_accounts: Sequence[str] = (),
+        readers: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, id)
         stack = cdk.Stack.of(self)
@@ -50,19 +51,23 @@ class ModelRegistry(Construct):
             f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}:model-package/{name}/*"
         )
         policy = None
-        readers = sorted(set(reader_accounts) - {stack.account})
-        if readers:
+        roles = sorted(set(readers))
+        if roles:
+            # Each role's account, narrowed to the role: a principal must exist when the policy
+            # is set, and the serving accounts deploy after this one.
+            accounts = sorted({arn.split(":")[4] for arn in roles})
             policy = {
                 "Version": "2012-10-17",
                 "Statement": [
                     {
-                        "Sid": "CrossAccountRead",
+                        "Sid": "PromotionReads",
                         "Effect": "Allow",
                         "Principal": {
-                            "AWS": [f"arn:{stack.partition}:iam::{a}:root" for a in readers]
+                            "AWS": [f"arn:{stack.partition}:iam::{a}:root" for a in accounts]
                         },
-                        "Action": _READ_ACTIONS,
-                        "Resource": [self.arn, self.packages_arn],
+                        "Action": ["sagemaker:DescribeModelPackage"],
+                        "Resource": [self.packages_arn],
+                        "Condition": {"ArnEquals": {"aws:PrincipalArn": roles}},
                     }
                 ],
             }

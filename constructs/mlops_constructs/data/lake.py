@@ -328,13 +328,13 @@ class DataLake(LakeAccess, Construct):
             )
         )
 
-    def seal(self, bucket: s3.IBucket, prefix: str, writer: str, *, sid: str) -> None:
-        """Objects under ``prefix`` of ``bucket`` are write-once: only the role ``writer`` (an
-        exact ARN) creates them, only if the key does not exist yet (``If-None-Match: *``, which
+    def seal(self, bucket: s3.IBucket, prefix: str, writers: Sequence[str], *, sid: str) -> None:
+        """Objects under ``prefix`` of ``bucket`` are write-once: only the roles ``writers``
+        (exact ARNs) create them, only if the key does not exist yet (``If-None-Match: *``, which
         S3 checks atomically: a PutObject or CompleteMultipartUpload without it is refused; the
         part operations, which cannot carry it, are exempt), and nobody deletes them, not even
         with a delete marker. Versions are never deleted anyway (``NoVersionDeletion``)."""
-        self.restrict_writes(bucket, [writer], sid=f"{sid}Writer", objects=(f"{prefix}*",))
+        self.restrict_writes(bucket, writers, sid=f"{sid}Writer", objects=(f"{prefix}*",))
         objects = bucket.arn_for_objects(f"{prefix}*")
         for suffix, actions, conditions in (
             (
@@ -357,6 +357,27 @@ class DataLake(LakeAccess, Construct):
                     conditions=conditions,
                 )
             )
+
+    def allow_reads(
+        self, bucket: s3.IBucket, prefix: str, readers: Sequence[str], *, sid: str
+    ) -> None:
+        """Let exactly the roles ``readers`` (ARNs, in other accounts too) read the objects
+        under ``prefix`` (and their versions). The principal is each role's account, narrowed
+        to the role by ``aws:PrincipalArn``: S3 refuses a policy naming a role that does not
+        exist yet, and the accounts deploy in turn."""
+        readers = sorted(set(readers))
+        if not readers:
+            return
+        accounts = sorted({arn.split(":")[4] for arn in readers})
+        bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=sid,
+                principals=[iam.AccountPrincipal(a) for a in accounts],
+                actions=["s3:GetObject", "s3:GetObjectVersion"],
+                resources=[bucket.arn_for_objects(f"{prefix}*")],
+                conditions={"ArnEquals": {"aws:PrincipalArn": readers}},
+            )
+        )
 
     def expire(self, bucket: s3.IBucket, prefix: str, days: int) -> None:
         """Objects under ``prefix`` expire after ``days`` (their versions the day after)."""

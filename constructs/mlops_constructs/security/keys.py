@@ -143,6 +143,29 @@ class PlatformKey(Construct):
                 )
             )
 
+    def allow_decrypt_through_s3(self, roles: Iterable[str], *, sid: str) -> None:
+        """Let exactly the roles ``roles`` (ARNs, in other accounts too) decrypt objects of this
+        key's buckets, through S3 only (promotion reads sealed files, ADR 0011). The principal
+        is each role's account, narrowed to the role by ``aws:PrincipalArn``: KMS refuses a
+        policy naming a role that does not exist yet, and the accounts deploy in turn."""
+        roles = sorted(set(roles))
+        if not roles:
+            return
+        accounts = sorted({arn.split(":")[4] for arn in roles})
+        stack = cdk.Stack.of(self)
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=sid,
+                principals=[iam.AccountPrincipal(a) for a in accounts],
+                actions=["kms:Decrypt"],
+                resources=["*"],
+                conditions={
+                    "ArnEquals": {"aws:PrincipalArn": roles},
+                    "StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"},
+                },
+            )
+        )
+
     @property
     def key_arn(self) -> str:
         return self.key.key_arn

@@ -1,0 +1,185 @@
+"""Promotion of an approved model version into a serving account (issue 15, ADR 0011).
+
+The version is trained, registered and sealed once, in the development account. A serving
+environment (staging, production) in another account serves the same bytes from its *own*
+bucket: ``<prefix>-promote`` (lambda/promote) re-reads the version from the development
+registry, copies its sealed files write-once into this environment's ``sealed/`` and verifies
+each copy's SHA-256 here, where it will be served.
+
+The development side admits exactly these functions' roles (by ARN, in its registry, bucket and
+key policies: :func:`source_grants`); this side grants them nothing but reading those sealed
+files and describing that group's versions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from mlops_constructs.compute import platform_function
+from mlops_constructs.data.lake import SEALED_PREFIX, LakeAccess
+from mlops_constructs.security.keys import PlatformKey
+from mlops_constructs.security.nag import (
+    acknowledge_grant_actions,
+    acknowledge_wildcard_resource,
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PromotionSource:
+    """Where a project's versions come from: its development environment (names only, no
+    cross-account references: each account deploys on its own)."""
+
+    partition: str
+    account: str
+    region: str
+    model_package_group: str
+    artifacts_bucket: str
+    data_key_alias: str  # e.g. alias/mlops-dev-data
+
+    @property
+    def group_arn(self) -> str:
+        return (
+            f"arn:{self.partition}:sagemaker:{self.region}:{self.account}:"
+            f"model-package-group/{self.model_package_group}"
+        )
+
+    @property
+    def packages_arn(self) -> str:
+        return (
+            f"arn:{self.partition}:sagemaker:{self.region}:{self.account}:"
+            f"model-package/{self.model_package_group}/*"
+        )
+
+    @property
+    def sealed_arn(self) -> str:
+        return f"arn:{self.partition}:s3:::{self.artifacts_bucket}/{SEALED_PREFIX}*"
+
+
+def promote_role_arn(partition: str, account: str, prefix: str) -> str:
+    """The ARN of ``<prefix>-promote``'s role (named like the function)."""
+    return f"arn:{partition}:iam::{account}:role/{prefix}-promote"
+
+
+class Promotion(Construct):
+    """``<prefix>-promote``: copies an approved version's sealed files from the development
+    account into this environment's artifacts bucket and verifies them (lambda/promote)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        prefix: str,
+        code: Path,
+        lake: LakeAccess,
+        source: PromotionSource,
+        ops_key: PlatformKey,
+        log_retention: logs.RetentionDays,
+        dead_letters: sqs.IQueue,
+    ) -> None:
+        super().__init__(scope, id)
+        self.source = source
+        self.function: lambda_.Function = platform_function(
+            self,
+            "Promote",
+            name=f"{prefix}-promote",
+            code=code,
+            description=f"Promotes approved versions of {source.model_package_group} into "
+            f"this account's {lake.artifacts.bucket_name}",
+            ops_key=ops_key,
+            log_retention=log_retention,
+            environment={
+                "SOURCE_MODEL_PACKAGE_GROUP_ARN": source.group_arn,
+                "SOURCE_BUCKET": source.artifacts_bucket,
+                "TARGET_BUCKET": lake.artifacts.bucket_name,
+                "SEALED_PREFIX": SEALED_PREFIX,
+            },
+            # Copying a large model is a server-side multipart copy; hashing the copy streams it.
+            timeout=cdk.Duration.minutes(15),
+            # CodePipeline invokes it asynchronously: a report that failed twice lands here.
+            dead_letter_queue=dead_letters,
+        )
+        assert self.function.role is not None
+        self.role = self.function.role
+        self._grant_source(source)
+        self._grant_target(lake)
+
+    def _grant_source(self, source: PromotionSource) -> None:
+        """Describe the development group's versions; read its sealed files; decrypt them
+        through S3 with the development data key (named by alias: its id is another
+        account's)."""
+        role = self.role
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="DescribeSourceVersions",
+                actions=["sagemaker:DescribeModelPackage"],
+                resources=[source.packages_arn],
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ReadSourceSealedFiles",
+                actions=["s3:GetObject", "s3:GetObjectVersion"],
+                resources=[source.sealed_arn],
+            )
+        )
+        key_arns = f"arn:{source.partition}:kms:{source.region}:{source.account}:key/*"
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="DecryptSourceThroughS3",
+                actions=["kms:Decrypt"],
+                resources=[key_arns],
+                conditions={
+                    "ForAnyValue:StringEquals": {"kms:ResourceAliases": [source.data_key_alias]},
+                    "StringEquals": {"kms:ViaService": f"s3.{source.region}.amazonaws.com"},
+                },
+            )
+        )
+        for resource, reason in (
+            (source.packages_arn, "Model versions are numbered by SageMaker; describe only, "
+             "the development group's versions only."),
+            (source.sealed_arn, "Sealed copies are named by their SHA-256, known at run time; "
+             "read only, in the development bucket's sealed/ prefix only."),
+            (key_arns, "The development data key's id belongs to another account; the "
+             "statement admits it by its alias and through S3 only."),
+        ):  # fmt: skip
+            acknowledge_wildcard_resource(role, resource, reason)
+
+    def _grant_target(self, lake: LakeAccess) -> None:
+        """Create (write-once, by the bucket policy) and read this environment's sealed
+        files."""
+        objects = f"{SEALED_PREFIX}*"
+        lake.artifacts.grant_put(self.role, objects)
+        lake.artifacts.grant_read(self.role, objects)
+        acknowledge_wildcard_resource(
+            self.role,
+            lake.artifacts.arn_for_objects(objects),
+            "Sealed copies are named by their SHA-256, known at run time; write-once by the "
+            "bucket policy.",
+        )
+        acknowledge_grant_actions(
+            self.role,
+            "Action groups written by grant_put/grant_read on this environment's artifacts "
+            "bucket and its key; every resource in these statements is named.",
+        )
+        acknowledge_wildcard_resource(
+            self.role,
+            "*",
+            "codepipeline:PutJobSuccessResult and PutJobFailureResult support no resource-level "
+            "permissions.",
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ReportToCodePipeline",
+                actions=["codepipeline:PutJobSuccessResult", "codepipeline:PutJobFailureResult"],
+                resources=["*"],
+            )
+        )

@@ -1,0 +1,785 @@
+"""promote handler: moto for the model registry and the two accounts' artifacts buckets,
+Stubber for the job reports.
+
+See conftest.py for what moto does here and why PutJobSuccessResult / PutJobFailureResult are
+stubbed (moto 5.2.5 has neither).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+from unittest.mock import ANY
+
+import platform_fingerprint as fp
+import promote_handler as handler
+import pytest
+from botocore.exceptions import ClientError
+
+# the same values as conftest.py (not imported from it: every Lambda folder has a conftest.py)
+REGION = "us-east-1"
+DEV_ACCOUNT = "123456789012"
+PROJECT = "mlops-dev-churn"
+GROUP = f"{PROJECT}-models"
+OTHER_GROUP = "other-team-models"
+SOURCE = f"{PROJECT}-artifacts-{DEV_ACCOUNT}"
+TARGET = "mlops-prod-churn-artifacts-210987654321"
+UNVERSIONED = "mlops-prod-churn-scratch-210987654321"
+JOB_ID = "11111111-abcd-1111-abcd-111111abcdef"
+MODEL_KEY = "models/pipelines-k1ls9tc3wnw6-Train-Ab12Cd34Ef/output/model.tar.gz"
+MODEL = bytes(range(256)) * 1000
+SEALED = "sealed/"
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def job_event(parameters: Any, job_id: str | None = JOB_ID) -> dict[str, Any]:
+    """A CodePipeline "Invoke Lambda" event (UserParameters as CodePipeline resolved them)."""
+    user_parameters = parameters if isinstance(parameters, str) else json.dumps(parameters)
+    job: dict[str, Any] = {
+        "accountId": "210987654321",
+        "data": {
+            "actionConfiguration": {
+                "configuration": {
+                    "FunctionName": "mlops-prod-churn-promote",
+                    "UserParameters": user_parameters,
+                }
+            },
+            "inputArtifacts": [],
+            "outputArtifacts": [],
+            "artifactCredentials": {
+                "accessKeyId": "AKIAEXAMPLE",
+                "secretAccessKey": "never-log-this-secret",
+                "sessionToken": "never-log-this-token",
+            },
+        },
+    }
+    if job_id is not None:
+        job["id"] = job_id
+    return {"CodePipeline.job": job}
+
+
+def params(release: Any) -> dict[str, Any]:
+    return {"model_package_arn": release.arn}
+
+
+def log_lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    out = capsys.readouterr().out
+    assert "never-log-this" not in out  # the artifact credentials never reach the logs
+    return [json.loads(line) for line in out.splitlines() if line]
+
+
+def expect_promoted(reports: Any) -> None:
+    """A PutJobSuccessResult with output variables (the shared fixture's expect_success has
+    none)."""
+    reports.stubber.add_response(
+        "put_job_success_result",
+        {},
+        {"jobId": JOB_ID, "executionDetails": ANY, "outputVariables": ANY},
+    )
+
+
+def sent_success(reports: Any) -> dict[str, Any]:
+    [(operation, sent)] = reports.sent
+    assert operation == "PutJobSuccessResult"
+    assert sent["jobId"] == JOB_ID
+    assert sent["executionDetails"]["percentComplete"] == 100
+    return sent
+
+
+def sent_failure(reports: Any) -> dict[str, Any]:
+    [(operation, sent)] = reports.sent
+    assert operation == "PutJobFailureResult"
+    assert sent["jobId"] == JOB_ID
+    message = sent["failureDetails"]["message"]
+    assert 1 <= len(message) <= 5000
+    return dict(sent["failureDetails"])
+
+
+def promote(release: Any, context: Any, reports: Any) -> dict[str, Any]:
+    """Promotes ``release`` expecting a success; returns the result."""
+    expect_promoted(reports)
+    result = handler.handler(job_event(params(release)), context)
+    assert result["status"] == "succeeded", result
+    return result
+
+
+def refuse(release: Any, context: Any, reports: Any, parameters: Any = None) -> dict[str, Any]:
+    """Promotes ``release`` expecting a JobFailed report; returns the result."""
+    reports.expect_failure()
+    result = handler.handler(job_event(parameters or params(release)), context)
+    assert result["status"] == "failed"
+    assert sent_failure(reports)["message"] == result["error"]
+    return result
+
+
+def target_uri(file: Any) -> str:
+    return f"s3://{TARGET}/{file.key}"
+
+
+def outputs_of(release: Any) -> dict[str, str]:
+    files = release.files
+    return {
+        "model_data_url": target_uri(files["model"]),
+        "monitoring_baseline": target_uri(files["baseline"]) if "baseline" in files else "none",
+        "evaluation_report": target_uri(files["evaluation"]),
+        "model_package_arn": release.arn,
+        "model_sha256": files["model"].sha256,
+    }
+
+
+# -- a promotion ---------------------------------------------------------------------------------
+
+
+def test_an_approved_version_is_promoted(aws, reports, context, sent, capsys):
+    release = aws.register()
+    # registered as the training pipeline does: the sealed copies in the source bucket
+    model = release.files["model"]
+    assert model.uri == f"s3://{SOURCE}/sealed/{sha256(MODEL)}/model.tar.gz"
+
+    result = promote(release, context, reports)
+
+    # the target copies are byte-identical, at the same keys, each one version
+    for name, file in release.files.items():
+        assert aws.read(file.key) == file.content, name
+        assert len(aws.versions(file.key)) == 1, name
+    assert aws.keys() == sorted(file.key for file in release.files.values())
+    assert aws.uploads() == []
+    # the output variables name the target copies, in the target bucket
+    report = sent_success(reports)
+    assert report["outputVariables"] == outputs_of(release)
+    assert list(report["outputVariables"]) == list(handler.OUTPUT_VARIABLES)
+    assert result["outputs"] == report["outputVariables"]
+    assert report["outputVariables"]["model_data_url"] == (
+        f"s3://{TARGET}/sealed/{sha256(MODEL)}/model.tar.gz"
+    )
+    summary = report["executionDetails"]["summary"]
+    assert summary == result["summary"]
+    assert summary.startswith(f"{release.arn} (Approved) promoted to {TARGET}, model artifact ")
+    assert summary.count("(copied, SHA-256") == 3
+    # the registry once; per file: the recorded source version's size, a write-once multipart
+    # copy of exactly that version, then the target copy's own version read back and hashed
+    assert sent[0] == ("DescribeModelPackage", {"ModelPackageName": release.arn})
+    assert [op for op, _ in sent[1:]] == [
+        "HeadObject",
+        "CreateMultipartUpload",
+        "UploadPartCopy",
+        "CompleteMultipartUpload",
+        "GetObject",
+    ] * 3
+    for index, name in enumerate(("model", "baseline", "evaluation")):
+        file = release.files[name]
+        head, create, copy, complete, get = (p for _, p in sent[1 + 5 * index : 6 + 5 * index])
+        assert head == {"Bucket": SOURCE, "Key": file.key, "VersionId": file.version}
+        assert create == {"Bucket": TARGET, "Key": file.key}  # the target's default key applies
+        assert copy["CopySource"] == {"Bucket": SOURCE, "Key": file.key, "VersionId": file.version}
+        assert "CopySourceRange" not in copy  # one part: the whole object
+        assert (complete["Bucket"], complete["Key"], complete["IfNoneMatch"]) == (
+            TARGET,
+            file.key,
+            "*",
+        )
+        assert get == {"Bucket": TARGET, "Key": file.key, "VersionId": aws.versions(file.key)[0]}
+    [line] = log_lines(capsys)
+    assert (line["level"], line["message"], line["status"]) == ("INFO", "promoted", "succeeded")
+    assert (line["job_id"], line["model_package_arn"], line["target_bucket"]) == (
+        JOB_ID,
+        release.arn,
+        TARGET,
+    )
+    assert (line["model_uri"], line["model_sha256"], line["model_copied"]) == (
+        target_uri(model),
+        sha256(MODEL),
+        True,
+    )
+    assert line["model_version"] == aws.versions(model.key)[0]
+
+
+def test_a_replayed_job_reports_the_same_and_writes_nothing_new(aws, reports, context, sent):
+    release = aws.register()
+    first = promote(release, context, reports)
+    versions = {name: aws.versions(f.key) for name, f in release.files.items()}
+    reports.sent.clear()
+    sent.clear()
+
+    again = promote(release, context, reports)
+
+    assert again["outputs"] == first["outputs"] == outputs_of(release)
+    assert sent_success(reports)["outputVariables"] == first["outputs"]
+    assert {name: aws.versions(f.key) for name, f in release.files.items()} == versions
+    assert aws.uploads() == []  # each refused upload was aborted
+    assert again["summary"].count("(already there, SHA-256") == 3
+    # the copy is refused by the target (If-None-Match), the existing object hashed instead
+    assert [op for op, _ in sent[1:]] == [
+        "HeadObject",
+        "CreateMultipartUpload",
+        "UploadPartCopy",
+        "CompleteMultipartUpload",
+        "AbortMultipartUpload",
+        "HeadObject",
+        "GetObject",
+    ] * 3
+
+
+def test_another_version_with_the_same_files_shares_the_copies(aws, reports, context):
+    first = aws.register()
+    promote(first, context, reports)
+    reports.sent.clear()
+    second = aws.register()
+    assert second.arn != first.arn
+
+    result = promote(second, context, reports)
+
+    assert result["outputs"] == outputs_of(second)
+    assert result["outputs"]["model_data_url"] == outputs_of(first)["model_data_url"]
+    assert all(len(aws.versions(f.key)) == 1 for f in second.files.values())
+
+
+def test_a_version_without_a_monitoring_baseline_is_promoted(aws, reports, context, sent):
+    release = aws.register(monitoring_baseline=False)
+    assert release.metadata["MonitoringBaselineSha256"] == "none"
+
+    result = promote(release, context, reports)
+
+    assert result["outputs"]["monitoring_baseline"] == "none"
+    assert result["outputs"] == outputs_of(release)
+    assert "no monitoring baseline" in result["summary"]
+    assert aws.keys() == sorted(f.key for f in release.files.values())
+    assert [p["Key"] for op, p in sent if op == "CompleteMultipartUpload"] == [
+        release.files["model"].key,
+        release.files["evaluation"].key,
+    ]
+
+
+def test_the_recorded_source_version_is_copied_even_if_the_source_changed(aws, reports, context):
+    """A new version at the sealed source key after registration (possible only with a loosened
+    development bucket policy): the recorded VersionId is copied, so the copy still matches."""
+    release = aws.register()
+    model = release.files["model"]
+    newer = aws.put(model.key, b"swapped model")
+    assert newer != model.version
+
+    result = promote(release, context, reports)
+
+    assert aws.read(model.key) == MODEL
+    assert result["outputs"]["model_sha256"] == sha256(MODEL)
+
+
+def test_large_files_are_copied_in_parts(aws, reports, context, sent, monkeypatch):
+    part = fp.MIN_PART_SIZE
+    large = bytes(range(256)) * (2 * part // 256) + b"end"  # two 5 MiB parts and 3 bytes
+    monkeypatch.setattr(handler, "PART_SIZE", part)
+    release = aws.register(model=large)
+
+    promote(release, context, reports)
+
+    key = release.files["model"].key
+    assert aws.read(key) == large
+    assert [p.get("CopySourceRange") for op, p in sent if op == "UploadPartCopy"][:3] == [
+        f"bytes=0-{part - 1}",
+        f"bytes={part}-{2 * part - 1}",
+        f"bytes={2 * part}-{len(large) - 1}",
+    ]
+
+
+def test_the_result_does_not_depend_on_the_chunk_size(aws, reports, context, monkeypatch):
+    release = aws.register()
+    monkeypatch.setattr(handler, "CHUNK_SIZE", 1000)
+    assert promote(release, context, reports)["outputs"] == outputs_of(release)
+
+
+def test_the_group_is_compared_case_insensitively_in_the_arn(aws, reports, context, monkeypatch):
+    """SageMaker writes the group name in lower case in version ARNs."""
+    mixed = "MLOps-Dev-Churn-Models"
+    aws.sagemaker.create_model_package_group(ModelPackageGroupName=mixed)
+    monkeypatch.setenv(
+        "SOURCE_MODEL_PACKAGE_GROUP_ARN",
+        f"arn:aws:sagemaker:{REGION}:{DEV_ACCOUNT}:model-package-group/{mixed}",
+    )
+    release = aws.register(group=mixed)
+    assert f"model-package/{mixed.lower()}/" in release.arn
+    promote(release, context, reports)
+
+
+# -- refused before anything is copied -----------------------------------------------------------
+
+
+def test_a_version_of_another_group_is_refused_unread(aws, reports, context, sent):
+    release = aws.register(group=OTHER_GROUP)
+    result = refuse(release, context, reports)
+    assert result["checks"] == ["same-group"]
+    assert result["error"] == (
+        f"promotion of {release.arn} to {TARGET} failed (same-group): same-group: "
+        f"{release.arn} is not a version of "
+        f"arn:aws:sagemaker:{REGION}:{DEV_ACCOUNT}:model-package-group/{GROUP}: it is a version "
+        f"of the group {OTHER_GROUP!r}"
+    )
+    assert sent == []
+    assert aws.keys() == []
+
+
+@pytest.mark.parametrize(
+    ("replace", "problem"),
+    [
+        (
+            (f":{DEV_ACCOUNT}:", ":210987654321:"),
+            f"it is in the account 210987654321, not the source group's {DEV_ACCOUNT}",
+        ),
+        (
+            (f":{REGION}:", ":eu-west-1:"),
+            f"it is in the region eu-west-1, not the source group's {REGION}",
+        ),
+        (("arn:aws:", "arn:aws-cn:"), "it is in the partition aws-cn, not the source group's aws"),
+    ],
+    ids=["account", "region", "partition"],
+)
+def test_a_version_of_another_account_region_or_partition_is_refused_unread(
+    aws, reports, context, sent, replace, problem
+):
+    release = aws.register()
+    arn = release.arn.replace(*replace)
+    result = refuse(release, context, reports, {"model_package_arn": arn})
+    assert result["checks"] == ["same-group"]
+    assert result["error"].endswith(problem)
+    assert sent == []
+
+
+def test_an_unknown_version_is_refused(aws, reports, context):
+    release = aws.register()
+    arn = release.arn.rsplit("/", 1)[0] + "/99"
+    result = refuse(release, context, reports, {"model_package_arn": arn})
+    assert result["checks"] == ["same-group"]
+    assert f"could not read model package {arn}: ValidationException: " in result["error"]
+
+
+@pytest.mark.parametrize("status", ["PendingManualApproval", "Rejected"])
+def test_a_version_not_approved_is_refused(aws, reports, context, sent, status):
+    release = aws.register(status=status)
+    result = refuse(release, context, reports)
+    assert result["checks"] == ["approved"]
+    assert f"is {status}, not Approved: only an approved version is promoted" in result["error"]
+    assert [op for op, _ in sent] == ["DescribeModelPackage"]
+    assert aws.keys() == []
+
+
+def test_a_version_approved_then_rejected_is_refused(aws, reports, context):
+    release = aws.register()
+    aws.set_status(release.arn, "Rejected")
+    assert refuse(release, context, reports)["checks"] == ["approved"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        ({"ModelArtifactSha256": None}, "no ModelArtifactSha256"),
+        (
+            {"EvaluationReportSha256": None, "EvaluationReportVersion": None},
+            "no EvaluationReportSha256 and no EvaluationReportVersion",
+        ),
+        ({"ModelArtifactSha256": "ABC"}, "ModelArtifactSha256 'ABC' is not a SHA-256"),
+        (
+            {"EvaluationReportVersion": "none"},
+            "EvaluationReportVersion 'none' is not an S3 version",
+        ),
+        (
+            {"MonitoringBaselineSha256": "none", "MonitoringBaselineVersion": "none"},
+            "MonitoringBaselineSha256 and MonitoringBaselineVersion are none, but the version has "
+            "the MonitoringBaseline",
+        ),
+    ],
+    ids=["model-sha", "evaluation-both", "bad-sha", "version-none", "baseline-none"],
+)
+def test_a_version_without_its_fingerprints_is_refused(aws, reports, context, changes, problem):
+    release = aws.register(metadata=changes)
+    result = refuse(release, context, reports)
+    assert result["checks"] == ["fingerprinted"]
+    assert problem in result["error"]
+    assert aws.keys() == []
+
+
+def test_baseline_fingerprints_without_a_baseline_are_refused(aws, reports, context):
+    release = aws.register(
+        monitoring_baseline=False,
+        metadata={"MonitoringBaselineSha256": sha256(b"x"), "MonitoringBaselineVersion": "v1"},
+    )
+    result = refuse(release, context, reports)
+    assert result["checks"] == ["fingerprinted"]
+    assert "must be none: the version has no MonitoringBaseline" in result["error"]
+
+
+def test_a_version_registered_with_unsealed_files_is_refused(aws, reports, context, sent):
+    release = aws.register(sealed=False)
+    result = refuse(release, context, reports)
+    assert result["checks"] == ["sealed"]
+    # every file is named
+    for file in release.files.values():
+        assert (
+            f"{file.uri} is not sealed (an object of {SOURCE!r} under 'sealed/')"
+            in (result["error"])
+        )
+    assert "register it again through the Fingerprint step" in result["error"]
+    assert [op for op, _ in sent] == ["DescribeModelPackage"]  # nothing read or copied
+    assert aws.keys() == []
+
+
+def test_a_file_sealed_in_another_bucket_is_refused(aws, reports, context):
+    """A version whose files are sealed in some other bucket (the target's, here) is not the
+    development account's release."""
+    release = aws.register()
+    model = release.files["model"]
+    elsewhere = f"s3://{TARGET}/{model.key}"
+    aws.s3.put_object(Bucket=TARGET, Key=model.key, Body=MODEL)
+    arn = aws.create_package(elsewhere, release.files["evaluation"].uri, release.metadata)
+    result = refuse(release, context, reports, {"model_package_arn": arn})
+    assert result["checks"] == ["sealed"]
+    assert f"the model artifact {elsewhere} is not sealed" in result["error"]
+
+
+def test_a_key_addressed_by_another_sha256_than_recorded_is_refused(aws, reports, context, sent):
+    release = aws.register(metadata={"ModelArtifactSha256": sha256(b"another model")})
+    result = refuse(release, context, reports)
+    assert result["checks"] == ["sealed"]
+    assert (
+        f"the model artifact {release.files['model'].uri} is the sealed copy of the SHA-256 "
+        f"{sha256(MODEL)}, not of the registered {sha256(b'another model')}"
+    ) in result["error"]
+    assert [op for op, _ in sent] == ["DescribeModelPackage"]
+    assert aws.keys() == []
+
+
+def test_a_version_without_an_evaluation_report_is_refused(aws, reports, context):
+    release = aws.register(evaluation_report=False)
+    result = refuse(release, context, reports)
+    assert result["checks"] == ["sealed"]
+    assert (
+        "the version registers no evaluation report (ModelMetrics.ModelQuality.Statistics.S3Uri)"
+        in result["error"]
+    )
+
+
+# -- refused while copying or verifying ----------------------------------------------------------
+
+
+def test_a_target_key_holding_other_content_is_refused(aws, reports, context, sent):
+    release = aws.register()
+    model = release.files["model"]
+    squatter = aws.put(model.key, b"not the model", bucket=TARGET)
+
+    result = refuse(release, context, reports)
+
+    assert result["checks"] == ["copied"]
+    assert (
+        f"s3://{TARGET}/{model.key} already exists with the SHA-256 {sha256(b'not the model')} "
+        f"(version {squatter!r}), not the registered {sha256(MODEL)} of the model artifact: a "
+        "sealed object is never replaced"
+    ) in result["error"]
+    assert aws.versions(model.key) == [squatter]  # not replaced
+    assert aws.uploads() == []
+    # the other files were still promoted (and named nowhere in the message)
+    assert aws.read(release.files["baseline"].key) == release.files["baseline"].content
+    assert "baseline" not in result["error"]
+
+
+def test_a_copy_that_does_not_hold_the_recorded_sha256_is_refused(aws, reports, context):
+    """A registry recording, for the key sealed/<X>/..., a version that does not hold X: the
+    target copy is hashed in the target account and refused."""
+    release = aws.register()
+    model = release.files["model"]
+    other = aws.put(model.key, b"tampered")  # a later version of the sealed source key
+    release.arn = aws.create_package(
+        model.uri,
+        release.files["evaluation"].uri,
+        release.metadata | {"ModelArtifactVersion": other},
+    )
+
+    result = refuse(release, context, reports)
+
+    assert result["checks"] == ["verified"]
+    [version] = aws.versions(model.key)
+    assert (
+        f"the copy s3://{TARGET}/{model.key} (version {version!r}) of the model artifact "
+        f"{model.uri} version {other!r} has the SHA-256 {sha256(b'tampered')}, not the "
+        f"registered {sha256(MODEL)}"
+    ) in result["error"]
+
+
+def test_an_aws_error_while_copying_is_reported_and_the_upload_aborted(
+    aws, reports, context, sent, capsys
+):
+    """The recorded source version is gone once the copy starts (UploadPartCopy answers 404):
+    a failure is reported (not raised), the multipart upload is aborted, nothing written."""
+    release = aws.register()
+    model = release.files["model"]
+
+    def delete_version(params: dict[str, Any], **_: Any) -> None:
+        if params["Key"] == model.key:
+            aws.s3.delete_object(Bucket=SOURCE, Key=model.key, VersionId=model.version)
+
+    events = handler._client("s3").meta.events
+    events.register("provide-client-params.s3.CreateMultipartUpload", delete_version)
+    try:
+        result = refuse(release, context, reports)
+    finally:
+        events.unregister("provide-client-params.s3.CreateMultipartUpload", delete_version)
+
+    assert result["checks"] == ["copied"]
+    assert (
+        f"could not copy the model artifact {model.uri} version {model.version!r} to "
+        f"s3://{TARGET}/{model.key}: "
+    ) in result["error"]
+    assert aws.uploads() == []
+    assert aws.versions(model.key) == []
+    ops = [op for op, _ in sent]
+    assert ops[1:5] == [
+        "HeadObject",
+        "CreateMultipartUpload",
+        "UploadPartCopy",
+        "AbortMultipartUpload",
+    ]
+    [line] = log_lines(capsys)
+    assert (line["level"], line["status"], line["checks"]) == ("ERROR", "failed", ["copied"])
+    assert "model_uri" not in line  # not promoted
+    assert line["baseline_copied"] is True
+
+
+def test_a_missing_source_version_is_reported(aws, reports, context):
+    release = aws.register()
+    model = release.files["model"]
+    aws.s3.delete_object(Bucket=SOURCE, Key=model.key, VersionId=model.version)
+    result = refuse(release, context, reports)
+    assert result["checks"] == ["copied"]
+    assert f"could not copy the model artifact {model.uri}" in result["error"]
+    assert aws.uploads() == []
+
+
+def test_an_unversioned_target_bucket_is_refused(aws, reports, context, monkeypatch):
+    monkeypatch.setenv("TARGET_BUCKET", UNVERSIONED)
+    release = aws.register()
+    result = refuse(release, context, reports)
+    assert result["checks"] == ["copied"]
+    assert "has no version id: the target bucket must be versioned" in result["error"]
+
+
+# -- malformed jobs and settings -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("parameters", "error"),
+    [
+        pytest.param("{not json", "UserParameters is not valid JSON", id="not-json"),
+        pytest.param("[]", "UserParameters must be a JSON object, got array", id="array"),
+        pytest.param({}, "UserParameters.model_package_arn is missing", id="no-arn"),
+        pytest.param(
+            {"model_package_arn": "#{variables.ModelPackageArn}"},
+            "is not a versioned model package ARN (was the pipeline started without the "
+            "ModelPackageArn variable?)",
+            id="unresolved",
+        ),
+        pytest.param(
+            {"model_package_arn": 4}, "UserParameters.model_package_arn must be a string", id="num"
+        ),
+        pytest.param(
+            {"model_package_arn": "x", "stage": "prod"},
+            "UserParameters has unknown keys 'stage' (it takes model_package_arn)",
+            id="unknown-key",
+        ),
+    ],
+)
+def test_a_malformed_job_is_reported_as_a_configuration_failure(
+    aws, reports, context, sent, capsys, parameters, error
+):
+    reports.expect_failure("ConfigurationError")
+
+    result = handler.handler(job_event(parameters), context)
+
+    assert result["status"] == "failed"
+    assert error in result["error"]
+    failure = sent_failure(reports)
+    assert failure["message"] == result["error"]
+    assert failure["message"].startswith("promotion not run, the job is misconfigured: ")
+    assert sent == []
+    [line] = log_lines(capsys)
+    assert (line["level"], line["message"], line["job_id"]) == (
+        "ERROR",
+        "job misconfigured",
+        JOB_ID,
+    )
+
+
+@pytest.mark.parametrize(
+    ("event", "error"),
+    [
+        pytest.param(None, "the event must be a JSON object, got null", id="none"),
+        pytest.param({"Records": []}, "CodePipeline.job is missing", id="not-a-job"),
+        pytest.param("job_without_id", "no usable CodePipeline.job.id", id="no-id"),
+        pytest.param("job_with_bad_id", "CodePipeline.job.id is missing or not a job id", id="id"),
+    ],
+)
+def test_a_malformed_event_without_a_job_id_is_rejected(
+    aws, reports, context, sent, capsys, event, error
+):
+    release = aws.register()
+    events = {
+        "job_without_id": job_event("{not json", job_id=None),
+        "job_with_bad_id": job_event(params(release), job_id="../../etc"),
+    }
+
+    result = handler.handler(events.get(event, event) if isinstance(event, str) else event, context)
+
+    assert result == {"status": "rejected", "error": result["error"]}
+    assert error in result["error"]
+    assert reports.sent == []  # nothing to report to
+    assert sent == []
+    [line] = log_lines(capsys)
+    assert (line["level"], line["status"]) == ("ERROR", "rejected")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("SOURCE_MODEL_PACKAGE_GROUP_ARN", None, "SOURCE_MODEL_PACKAGE_GROUP_ARN is not set"),
+        (
+            "SOURCE_MODEL_PACKAGE_GROUP_ARN",
+            GROUP,
+            f"SOURCE_MODEL_PACKAGE_GROUP_ARN={GROUP!r} is not a model package group ARN",
+        ),
+        (
+            "SOURCE_MODEL_PACKAGE_GROUP_ARN",
+            f"arn:aws:sagemaker:{REGION}:{DEV_ACCOUNT}:model-package/{GROUP}/1",
+            "is not a model package group ARN",
+        ),
+        ("SOURCE_BUCKET", None, "SOURCE_BUCKET is not set"),
+        ("SOURCE_BUCKET", "s3://x", "SOURCE_BUCKET='s3://x' is not an S3 bucket name"),
+        ("TARGET_BUCKET", None, "TARGET_BUCKET is not set"),
+        ("TARGET_BUCKET", "Target", "TARGET_BUCKET='Target' is not an S3 bucket name"),
+        ("SEALED_PREFIX", None, "SEALED_PREFIX is not set"),
+        ("SEALED_PREFIX", "sealed", "SEALED_PREFIX='sealed' is not a key prefix"),
+        ("SEALED_PREFIX", "/sealed/", "SEALED_PREFIX='/sealed/' is not a key prefix"),
+    ],
+)
+def test_bad_settings_are_reported_as_a_configuration_failure(
+    aws, reports, context, sent, monkeypatch, name, value, message
+):
+    release = aws.register()
+    if value is None:
+        monkeypatch.delenv(name)
+    else:
+        monkeypatch.setenv(name, value)
+    reports.expect_failure("ConfigurationError")
+
+    result = handler.handler(job_event(params(release)), context)
+
+    assert result["error"].startswith("promotion not run, the function is misconfigured: ")
+    assert message in result["error"]
+    assert sent_failure(reports)["type"] == "ConfigurationError"
+    assert sent == []
+
+
+def test_every_bad_setting_is_named_at_once(aws, reports, context, monkeypatch):
+    monkeypatch.delenv("SOURCE_MODEL_PACKAGE_GROUP_ARN")
+    monkeypatch.setenv("SOURCE_BUCKET", "s3://x")
+    monkeypatch.delenv("TARGET_BUCKET")
+    monkeypatch.setenv("SEALED_PREFIX", "sealed")
+    reports.expect_failure("ConfigurationError")
+    result = handler.handler(job_event({"model_package_arn": "x"}), context)
+    for message in (
+        "SOURCE_MODEL_PACKAGE_GROUP_ARN is not set",
+        "SOURCE_BUCKET='s3://x'",
+        "TARGET_BUCKET is not set",
+        "SEALED_PREFIX='sealed'",
+    ):
+        assert message in result["error"]
+
+
+def test_bad_settings_without_a_job_id_are_rejected(reports, monkeypatch):
+    monkeypatch.delenv("TARGET_BUCKET")
+    result = handler.handler({"Records": []}, None)
+    assert result["status"] == "rejected"
+    assert "TARGET_BUCKET is not set" in result["error"]
+    assert result["error"].endswith("(and no usable CodePipeline.job.id to report to)")
+    assert reports.sent == []
+
+
+def _import_in_a_fresh_process(env: dict[str, str]) -> str:
+    """Runs handler.py's module code in a new interpreter (a cold start); returns its stdout."""
+    proc = subprocess.run(
+        [sys.executable, "-c", f"import runpy; runpy.run_path({handler.__file__!r})"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return proc.stdout
+
+
+def test_bad_configuration_is_logged_at_cold_start():
+    env = {k: v for k, v in os.environ.items() if k != "TARGET_BUCKET"}
+    env["AWS_LAMBDA_FUNCTION_NAME"] = "mlops-prod-churn-promote"
+    lines = [json.loads(line) for line in _import_in_a_fresh_process(env).splitlines()]
+    assert len(lines) == 1
+    assert (lines[0]["level"], lines[0]["status"]) == ("ERROR", "failed")
+    assert "TARGET_BUCKET is not set" in lines[0]["error"]
+
+
+def test_module_imports_quietly_with_good_settings():
+    env = dict(os.environ, AWS_LAMBDA_FUNCTION_NAME="mlops-prod-churn-promote")
+    assert _import_in_a_fresh_process(env) == ""
+
+
+# -- reporting errors ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("operation", "breaks"),
+    [("put_job_success_result", False), ("put_job_failure_result", True)],
+)
+def test_a_failed_report_is_raised_for_a_retry(aws, reports, context, capsys, operation, breaks):
+    release = aws.register(status="Rejected" if breaks else "Approved")
+    reports.expect_error(operation, "ThrottlingException")
+
+    with pytest.raises(ClientError) as raised:
+        handler.handler(job_event(params(release)), context)
+
+    assert raised.value.response["Error"]["Code"] == "ThrottlingException"
+    line = log_lines(capsys)[-1]
+    assert line["level"] == "ERROR"
+    assert line["operation"] == ("PutJobFailureResult" if breaks else "PutJobSuccessResult")
+    assert line["job_id"] == JOB_ID
+
+
+def test_a_failed_configuration_report_is_raised(aws, reports, context):
+    reports.expect_error("put_job_failure_result", "InvalidJobStateException")
+    with pytest.raises(ClientError):
+        handler.handler(job_event("{not json"), context)
+
+
+def test_a_retried_report_after_a_failed_one_reports_the_same(aws, reports, context):
+    """Lambda retries the invocation whose report failed: the files are there, the same outputs
+    are reported."""
+    release = aws.register()
+    reports.expect_error("put_job_success_result", "ThrottlingException")
+    with pytest.raises(ClientError):
+        handler.handler(job_event(params(release)), context)
+    reports.sent.clear()
+
+    assert promote(release, context, reports)["outputs"] == outputs_of(release)
+
+
+def test_failure_message_is_capped_at_the_api_limit(aws):
+    release = aws.register()
+    job = handler.parse_job(job_event(params(release)))
+    config = handler.load_config(os.environ)
+    failures = [handler.Failure("copied", "x" * 400) for _ in range(20)]
+    message = handler.failure_message(job, config, failures)
+    assert len(message) == 5000
+    assert message.endswith("...")

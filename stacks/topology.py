@@ -1,0 +1,45 @@
+"""Who is who in a delivered (multi-account) platform: the development environment, the serving
+environments, and the names one account's policies give another's roles (ADR 0010, 0011).
+
+Configuration only: no aws_cdk import, so the names can be checked without synthesis.
+"""
+
+from __future__ import annotations
+
+from stacks.config import EnvironmentConfig, PlatformConfig, ProjectConfig
+
+
+def development(config: PlatformConfig) -> EnvironmentConfig | None:
+    """The environment teams train in, when a pipeline delivers the platform."""
+    if config.delivery is None:
+        return None
+    return config.environment(config.delivery.development)
+
+
+def serving(config: PlatformConfig) -> list[EnvironmentConfig]:
+    """The environments versions are promoted to, in order (none without delivery)."""
+    if config.delivery is None:
+        return []
+    return [config.environment(name) for name in config.delivery.promotion]
+
+
+def is_serving(config: PlatformConfig, environment: str) -> bool:
+    return any(e.name == environment for e in serving(config))
+
+
+def promoter_arns(config: PlatformConfig, project: ProjectConfig, partition: str) -> list[str]:
+    """The promotion roles of ``project`` in every serving environment: what the development
+    environment's registry, sealed files and data key admit (exact ARNs)."""
+    return [
+        promoter_arn(config, e, project, partition)
+        for e in serving(config)
+        if project.deploy.enabled
+    ]
+
+
+def promoter_arn(
+    config: PlatformConfig, environment: EnvironmentConfig, project: ProjectConfig, partition: str
+) -> str:
+    account = environment.resolved_account()
+    prefix = config.prefix(environment.name, project.name)
+    return f"arn:{partition}:iam::{account}:role/{prefix}-promote"
