@@ -18,6 +18,15 @@ from tests.conftest import Synthesized
 from tests.templates import as_list, pipeline_steps, policy_statements
 
 ACCOUNT = "123456789012"
+# The Fingerprint step's inputs (and outputs) for the Model Monitor baseline files.
+MONITOR_FILES = (
+    "data_statistics_uri",
+    "data_constraints_uri",
+    "model_constraints_uri",
+    "bias_pre_uri",
+    "bias_post_uri",
+    "explainability_uri",
+)
 
 
 def _resources(synth: Synthesized, env: str = "dev") -> dict[str, Any]:
@@ -76,6 +85,11 @@ def test_default_pipeline_needs_no_closed_service(default_synth: Synthesized) ->
     register = steps["Register-RegisterModel"]["Arguments"]
     assert "DriftCheckBaselines" not in register
     assert {k for k, v in register["ModelMetrics"].items() if v} == {"ModelQuality"}
+    # No Model Monitor file to seal: each is passed as none.
+    fingerprint = steps["Fingerprint"]["Arguments"]
+    assert {name: fingerprint[name] for name in MONITOR_FILES} == dict.fromkeys(
+        MONITOR_FILES, "none"
+    )
 
 
 def steps_of_gate(definition: dict[str, Any]) -> dict[str, Any]:
@@ -224,6 +238,95 @@ def test_fingerprints_are_recorded_with_the_version(definition: dict[str, Any]) 
         assert metadata[key] == {"Get": f"Steps.Fingerprint.OutputParameters['{output}']"}
 
 
+def _registered_files(register: dict[str, Any]) -> dict[str, Any]:
+    """Every S3Uri of Register's ModelMetrics and DriftCheckBaselines but the Clarify analysis
+    configs (the project's code), by "<property>.<section>.<source>"."""
+    return {
+        f"{prop}.{section}.{source}": metric["S3Uri"]
+        for prop in ("ModelMetrics", "DriftCheckBaselines")
+        for section, sources in (register.get(prop) or {}).items()
+        for source, metric in (sources or {}).items()
+        if source != "ConfigFile"
+    }
+
+
+def test_model_monitor_baselines_are_registered_sealed(definition: dict[str, Any]) -> None:
+    """With the Model Monitor options on, the Fingerprint step seals every Model Monitor file
+    (its inputs: the exact files the steps write) and Register uses only its sealed copies:
+    files under pipelines/, which a later run (the team's code) may overwrite, would let it
+    loosen a released version's baselines."""
+    steps = _steps(definition)
+    arguments = steps["Fingerprint"]["Arguments"]
+    assert arguments["data_statistics_uri"] == {
+        "Get": "Steps.DataQualityBaseline.CalculatedBaselineStatistics"
+    }
+    assert arguments["data_constraints_uri"] == {
+        "Get": "Steps.DataQualityBaseline.CalculatedBaselineConstraints"
+    }
+    evaluation = arguments["evaluation_uri"]["Std:Join"]["Values"][0]
+    assert arguments["model_constraints_uri"] == {
+        "Std:Join": {"On": "/", "Values": [evaluation, "constraints.json"]}
+    }
+    bias = arguments["bias_pre_uri"]["Std:Join"]["Values"]
+    assert bias[0]["Std:Join"]["Values"][-2:] == ["baselines", "bias"]
+    assert bias[-1] == "analysis.json"
+    for name, step in (
+        ("bias_post_uri", "ModelBiasBaseline"),
+        ("explainability_uri", "ExplainabilityBaseline"),
+    ):
+        assert arguments[name] == {
+            "Std:Join": {
+                "On": "/",
+                "Values": [
+                    {
+                        "Get": f"Steps.{step}.ProcessingOutputConfig.Outputs['analysis_result']"
+                        ".S3Output.S3Uri"
+                    },
+                    "analysis.json",
+                ],
+            }
+        }
+    # Declared outputs of the same names.
+    declared = [o["OutputName"] for o in steps["Fingerprint"]["OutputParameters"]]
+    assert set(MONITOR_FILES) <= set(declared)
+
+    register = steps["Register-RegisterModel"]["Arguments"]
+
+    def sealed(name: str) -> dict[str, str]:
+        return {"Get": f"Steps.Fingerprint.OutputParameters['{name}']"}
+
+    assert _registered_files(register) == {
+        "ModelMetrics.ModelQuality.Statistics": sealed("evaluation_uri"),
+        "ModelMetrics.ModelDataQuality.Statistics": sealed("data_statistics_uri"),
+        "ModelMetrics.ModelDataQuality.Constraints": sealed("data_constraints_uri"),
+        "ModelMetrics.Bias.PreTrainingReport": sealed("bias_pre_uri"),
+        "ModelMetrics.Bias.PostTrainingReport": sealed("bias_post_uri"),
+        "ModelMetrics.Explainability.Report": sealed("explainability_uri"),
+        "DriftCheckBaselines.ModelDataQuality.Statistics": sealed("data_statistics_uri"),
+        "DriftCheckBaselines.ModelDataQuality.Constraints": sealed("data_constraints_uri"),
+        "DriftCheckBaselines.ModelQuality.Constraints": sealed("model_constraints_uri"),
+        "DriftCheckBaselines.Bias.PreTrainingConstraints": sealed("bias_pre_uri"),
+        "DriftCheckBaselines.Bias.PostTrainingConstraints": sealed("bias_post_uri"),
+        "DriftCheckBaselines.Explainability.Constraints": sealed("explainability_uri"),
+    }
+    # Every one a Fingerprint output; none a run's own file.
+    assert all(
+        uri["Get"].removeprefix("Steps.Fingerprint.OutputParameters['").removesuffix("']")
+        in declared
+        for uri in _registered_files(register).values()
+    )
+    assert "pipelines" not in json.dumps(_registered_files(register))
+    # The steps writing the files come before Fingerprint (the references order them too):
+    # DataQualityBaseline and BiasBaseline before training, the model baselines before it in
+    # the champion gate's branch, Evaluate before the gates.
+    top = [s["Name"] for s in definition["Steps"]]
+    assert top.index("DataQualityBaseline") < top.index("Train") < top.index("Evaluate")
+    assert top.index("BiasBaseline") < top.index("Train")
+    branch = [s["Name"] for s in steps["ChampionGate"]["Arguments"]["IfSteps"]]
+    assert branch.index("ModelBiasBaseline") < branch.index("Fingerprint")
+    assert branch.index("ExplainabilityBaseline") < branch.index("Fingerprint")
+
+
 def test_champion_function_reads_the_registry_only(build: dict[str, Any]) -> None:
     [function] = [
         f
@@ -362,15 +465,17 @@ def test_registration_carries_metrics_baselines_and_lineage(definition: dict[str
         "Bias",
         "Explainability",
     }
-    assert (
-        metrics["Bias"]["PreTrainingReport"]["S3Uri"]["Std:Join"]["Values"][-1] == "analysis.json"
-    )
+    # The files are the Fingerprint step's sealed copies
+    # (test_model_monitor_baselines_are_registered_sealed); what it seals:
+    prints = _steps(definition)["Fingerprint"]["Arguments"]
+    assert prints["bias_pre_uri"]["Std:Join"]["Values"][-1] == "analysis.json"
+    assert metrics["Bias"]["PreTrainingReport"]["S3Uri"] == {
+        "Get": "Steps.Fingerprint.OutputParameters['bias_pre_uri']"
+    }
     baselines = register["DriftCheckBaselines"]
     # What Model Monitor reads when the version is deployed (the router passes these URIs).
     assert set(baselines) == {"ModelDataQuality", "ModelQuality", "Bias", "Explainability"}
-    assert baselines["ModelQuality"]["Constraints"]["S3Uri"]["Std:Join"]["Values"][-1] == (
-        "constraints.json"
-    )
+    assert prints["model_constraints_uri"]["Std:Join"]["Values"][-1] == "constraints.json"
     for kind, file in (
         ("Bias", "monitor_bias.json"),
         ("Explainability", "monitor_explainability.json"),
@@ -384,15 +489,19 @@ def test_registration_carries_metrics_baselines_and_lineage(definition: dict[str
         "PreTrainingConstraints",
         "PostTrainingConstraints",
     }
-    # The analysis.json of the model-baseline steps; the property reference orders the steps.
-    post = baselines["Bias"]["PostTrainingConstraints"]["S3Uri"]["Std:Join"]["Values"]
+    # The analysis.json of the model-baseline steps, sealed; the property references (in the
+    # Fingerprint step's inputs) order the steps.
+    post = prints["bias_post_uri"]["Std:Join"]["Values"]
     assert post == [
         {
             "Get": "Steps.ModelBiasBaseline.ProcessingOutputConfig.Outputs['analysis_result'].S3Output.S3Uri"
         },
         "analysis.json",
     ]
-    xai = baselines["Explainability"]["Constraints"]["S3Uri"]["Std:Join"]["Values"]
+    assert baselines["Bias"]["PostTrainingConstraints"]["S3Uri"] == {
+        "Get": "Steps.Fingerprint.OutputParameters['bias_post_uri']"
+    }
+    xai = prints["explainability_uri"]["Std:Join"]["Values"]
     assert xai[0] == {
         "Get": "Steps.ExplainabilityBaseline.ProcessingOutputConfig.Outputs['analysis_result'].S3Output.S3Uri"
     }
@@ -528,6 +637,16 @@ def test_definition_is_deterministic_and_offline(monkeypatch: pytest.MonkeyPatch
     baselines = register["Arguments"]["DriftCheckBaselines"]
     assert "PostTrainingConstraints" not in baselines["Bias"]
     assert "Explainability" not in baselines or "Constraints" not in baselines["Explainability"]
+    # What the spec does not produce is not sealed; what it does is.
+    fingerprint = _steps(without)["Fingerprint"]["Arguments"]
+    assert (fingerprint["bias_post_uri"], fingerprint["explainability_uri"]) == ("none", "none")
+    assert fingerprint["model_constraints_uri"] == "none"  # model_quality_constraints is off
+    assert fingerprint["data_statistics_uri"] == {
+        "Get": "Steps.DataQualityBaseline.CalculatedBaselineStatistics"
+    }
+    assert baselines["Bias"]["PreTrainingConstraints"]["S3Uri"] == {
+        "Get": "Steps.Fingerprint.OutputParameters['bias_pre_uri']"
+    }
 
 
 def test_regression_gate_passes_at_or_below_the_threshold() -> None:
@@ -589,16 +708,17 @@ def test_registry_is_retained_and_private_by_default(default_synth: Synthesized)
     assert "ModelPackageGroupPolicy" not in group["Properties"]
 
 
-def test_registry_is_readable_by_the_other_environments(custom_synth: Synthesized) -> None:
+def test_registry_is_shared_with_no_other_account_without_delivery(
+    custom_synth: Synthesized,
+) -> None:
+    """Independent environments (no delivery: section) promote nothing, so no account may read
+    another's registry; a delivered platform shares it with exact promotion roles only
+    (tests/test_delivery.py)."""
     data = custom_synth.template_json(custom_synth.stages["dev"].projects["churn"].data)[
         "Resources"
     ]
     group = next(v for v in data.values() if v["Type"] == "AWS::SageMaker::ModelPackageGroup")
-    statement = group["Properties"]["ModelPackageGroupPolicy"]["Statement"][0]
-    assert statement["Principal"] == {
-        "AWS": ["arn:aws:iam::222222222222:root", "arn:aws:iam::333333333333:root"]
-    }
-    assert "sagemaker:CreateModelPackage" not in statement["Action"]
+    assert "ModelPackageGroupPolicy" not in group["Properties"]
 
 
 @pytest.mark.parametrize(
@@ -861,3 +981,18 @@ def test_lambda_steps_declare_exactly_their_functions_answers() -> None:
 
     assert tuple(load_handler("champion").ANSWER_KEYS) == CHAMPION_OUTPUTS
     assert tuple(load_handler("fingerprint").ANSWER_KEYS) == FINGERPRINT_OUTPUTS
+
+
+def test_the_fingerprint_step_sends_what_its_function_accepts() -> None:
+    """The Model Monitor inputs are the function's optional fields, answered under the same
+    names (the step passes "none" for a file its spec does not produce)."""
+    from mlops_constructs.build.definition import FINGERPRINT_MONITOR_FILES, FINGERPRINT_OUTPUTS
+    from tests.templates import load_handler
+
+    function = load_handler("fingerprint")
+    assert FINGERPRINT_MONITOR_FILES == MONITOR_FILES
+    assert tuple(field for field, _ in function.MONITOR_FILES) == FINGERPRINT_MONITOR_FILES
+    assert set(FINGERPRINT_MONITOR_FILES) <= set(FINGERPRINT_OUTPUTS)
+    assert {"model_uri", "baseline_uri", "evaluation_uri", "execution_id"} | set(
+        FINGERPRINT_MONITOR_FILES
+    ) == set(function.EVENT_KEYS)

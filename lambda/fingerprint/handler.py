@@ -10,7 +10,15 @@ checks both before every deployment (``lambda/release_check``). The files:
 
 - ``model_uri``: the model artifact (``model.tar.gz``);
 - ``baseline_uri``: its open-monitoring baseline (``statistics.json``), or ``none``;
-- ``evaluation_uri``: its evaluation report (``evaluation.json``).
+- ``evaluation_uri``: its evaluation report (``evaluation.json``);
+- optional, each absent or ``none`` when the project does not produce it: the Model Monitor
+  baseline files of the closed-service option (``monitor.service: model_monitor``), which the
+  version registers as its DriftCheckBaselines and ModelMetrics: ``data_statistics_uri`` and
+  ``data_constraints_uri`` (the data-quality baseline), ``model_constraints_uri`` (the
+  model-quality constraints), ``bias_pre_uri`` (the pre-training bias report), ``bias_post_uri``
+  (the post-training bias report) and ``explainability_uri`` (the SHAP report). They are sealed
+  like the others but not recorded in customer metadata (its keys are limited, and a sealed key
+  names its SHA-256, so it verifies itself): their answers are the sealed URIs only.
 
 Each must be an object of ARTIFACTS_BUCKET, not under SEALED_PREFIX (a sealed object is never
 resealed), and name a file. First every file is fingerprinted: HeadObject (the current
@@ -26,14 +34,16 @@ SHA-256 the file is not fingerprintable.
 The answer is flat (LambdaStep outputs): every key of ANSWER_KEYS is present in every answer and
 every value is a string. On ``ok``, ``<file>_sha256`` is the SHA-256 of the version hashed (and
 of its sealed copy), ``<file>_version`` and ``<file>_uri`` the SEALED object's version id and
-``s3://bucket/key`` (``none`` for all three without a baseline); every value is a valid
-SageMaker customer metadata value (never empty). A bad event, a bad configuration or an object
-that cannot be fingerprinted or sealed (an unversioned bucket, a version id SageMaker metadata
-cannot hold, a sealed key holding other content) is answered with ``status`` ``error`` (never
-raised), which the pipeline turns into a FailStep naming it. An AWS error (a missing object,
-throttling beyond the client's retries, permissions) is logged and re-raised, after aborting a
-started multipart copy: the LambdaStep then fails with it. A replayed event gives the same
-answer and writes no new version while the source objects do not change.
+``s3://bucket/key`` (``none`` for all three without a baseline); each Model Monitor file's
+``<field>`` (e.g. ``data_statistics_uri``) is its sealed object's URI, ``none`` when it was not
+given; every value is a valid SageMaker customer metadata value (never empty). A bad event, a
+bad configuration or an object that cannot be fingerprinted or sealed (an unversioned bucket, a
+version id SageMaker metadata cannot hold, a sealed key holding other content) is answered with
+``status`` ``error`` (never raised), which the pipeline turns into a FailStep naming it. An
+AWS error (a missing object, throttling beyond the client's retries, permissions) is logged and
+re-raised, after aborting a started multipart copy: the LambdaStep then fails with it. A
+replayed event gives the same answer and writes no new version while the source objects do not
+change.
 Standard library and boto3 only: packaged with a plain ``Code.from_asset``.
 """
 
@@ -82,7 +92,27 @@ FILES: Final = (
     ("baseline_uri", "baseline", False),
     ("evaluation_uri", "evaluation", True),
 )
-EVENT_KEYS: Final = frozenset({"model_uri", "baseline_uri", "evaluation_uri", "execution_id"})
+# The Model Monitor baseline files (the closed-service option's DriftCheckBaselines and
+# ModelMetrics), in the order they are fingerprinted after FILES: (event key, answer prefix).
+# Optional (absent or "none"); sealed, but neither SHA-256 nor version is answered: their
+# answer is the sealed URI, ``<prefix>_uri``, whose key names the SHA-256.
+MONITOR_FILES: Final = (
+    ("data_statistics_uri", "data_statistics"),
+    ("data_constraints_uri", "data_constraints"),
+    ("model_constraints_uri", "model_constraints"),
+    ("bias_pre_uri", "bias_pre"),
+    ("bias_post_uri", "bias_post"),
+    ("explainability_uri", "explainability"),
+)
+EVENT_KEYS: Final = frozenset(
+    {
+        "model_uri",
+        "baseline_uri",
+        "evaluation_uri",
+        "execution_id",
+        *(field for field, _ in MONITOR_FILES),
+    }
+)
 
 # Every key of the answer (LambdaStep outputs are declared once, so they are always there).
 # ``<file>_version`` and ``<file>_uri`` are the sealed object's.
@@ -98,6 +128,13 @@ ANSWER_KEYS: Final = (
     "evaluation_sha256",
     "evaluation_version",
     "evaluation_uri",
+    # the Model Monitor files' sealed copies (MONITOR_FILES), "none" when not given
+    "data_statistics_uri",
+    "data_constraints_uri",
+    "model_constraints_uri",
+    "bias_pre_uri",
+    "bias_post_uri",
+    "explainability_uri",
 )
 
 _EXECUTION_ID = re.compile(r"[A-Za-z0-9._:/-]+")
@@ -170,7 +207,9 @@ class File:
 
 @dataclass(frozen=True)
 class Request:
-    files: tuple[File, ...]  # in FILES order; without the baseline when it is "none"
+    # in FILES then MONITOR_FILES order; without the baseline when it is "none", and without
+    # each Model Monitor file absent or "none"
+    files: tuple[File, ...]
     execution_id: str
 
 
@@ -215,6 +254,11 @@ def parse_event(event: object, config: Config) -> Request:
     files: list[File] = []
     for name, prefix, required in FILES:
         if not required and event.get(name) == NONE:
+            continue
+        bucket, key = _object_in_bucket(event, name, config)
+        files.append(File(name, prefix, bucket, key))
+    for name, prefix in MONITOR_FILES:
+        if name not in event or event[name] == NONE:
             continue
         bucket, key = _object_in_bucket(event, name, config)
         files.append(File(name, prefix, bucket, key))
@@ -292,6 +336,9 @@ def ok_answer(sealed: Mapping[str, Sealed]) -> dict[str, str]:
         taken = sealed.get(prefix)
         answer[f"{prefix}_sha256"] = taken.sha256 if taken else NONE
         answer[f"{prefix}_version"] = taken.version if taken else NONE
+        answer[f"{prefix}_uri"] = taken.uri if taken else NONE
+    for _, prefix in MONITOR_FILES:
+        taken = sealed.get(prefix)
         answer[f"{prefix}_uri"] = taken.uri if taken else NONE
     return answer
 

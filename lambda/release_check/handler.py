@@ -6,7 +6,9 @@ there could swap the model or loosen its baseline while an approval waits, and w
 the deploy pipeline chooses its variables. The training pipeline sealed the model artifact and
 the open-monitoring baseline (write-once, content-addressed copies under SEALED_PREFIX that only
 its Fingerprint function may write), registered the sealed URIs and recorded, in the version's
-customer metadata, the sealed objects' versions and SHA-256 (``lambda/fingerprint``). This
+customer metadata, the sealed objects' versions and SHA-256 (``lambda/fingerprint``); it sealed
+and registered the Model Monitor baseline files of the closed-service option
+(DriftCheckBaselines) the same way, without metadata (a sealed key names its SHA-256). This
 function checks, in order:
 
 1. ``same-group``: UserParameters ``model_package_arn`` is a version of MODEL_PACKAGE_GROUP, in
@@ -21,15 +23,20 @@ function checks, in order:
    at ``<SEALED_PREFIX><sha256>/<file name>`` where ``<sha256>`` is the recorded SHA-256 (a
    version registered with unsealed files, which the training code could overwrite, is not
    deployed; nothing is read for this check);
-5. ``model-unchanged``: the ModelDataUrl, an object of ARTIFACTS_BUCKET, is still the recorded
+5. ``drift-baselines-sealed``: every DriftCheckBaselines file of the version that is a run's
+   statistics, constraints or analysis (DRIFT_FILES: all of them but the Clarify ``ConfigFile``s,
+   which are the project's code) is a sealed object, ``s3://ARTIFACTS_BUCKET/<SEALED_PREFIX>
+   <sha256>/<file name>``, whose current version's SHA-256 (HeadObject, then GetObject with that
+   VersionId, streamed) is the ``<sha256>`` its key names (passes when the version has none);
+6. ``model-unchanged``: the ModelDataUrl, an object of ARTIFACTS_BUCKET, is still the recorded
    version (HeadObject), and that version's SHA-256 (GetObject with the VersionId, streamed in
    1 MiB chunks) is the recorded one;
-6. ``baseline-unchanged``: the same for the version's ``MonitoringBaseline`` (passes when none);
-7. ``baselines-match``: every baseline variable the pipeline passes equals what the registry
+7. ``baseline-unchanged``: the same for the version's ``MonitoringBaseline`` (passes when none);
+8. ``baselines-match``: every baseline variable the pipeline passes equals what the registry
    says (the DriftCheckBaselines as ``lambda/deploy_router`` maps them, and the
    ``MonitoringBaseline`` customer metadata; ``none`` when absent).
 
-The first three stop at their first failure; the last four are all run (an unsealed file is
+The first three stop at their first failure; the last five are all run (an unsealed file is
 still verified unchanged, so one message names everything). The outcome is reported
 with PutJobSuccessResult or PutJobFailureResult (naming each failed check and what differed),
 never raised; an AWS error while reading the registry or the bucket is that check's failure (an
@@ -92,6 +99,7 @@ CHECKS: Final = (
     "approved",
     "fingerprinted",
     "sealed",
+    "drift-baselines-sealed",
     "model-unchanged",
     "baseline-unchanged",
     "baselines-match",
@@ -110,6 +118,18 @@ _BASELINE_SOURCES: Final[tuple[tuple[str, tuple[str, str]], ...]] = (
     ("BiasConstraints", ("Bias", "PostTrainingConstraints")),
     ("ExplainabilityConfig", ("Explainability", "ConfigFile")),
     ("ExplainabilityConstraints", ("Explainability", "Constraints")),
+)
+# The DriftCheckBaselines sources the Fingerprint step seals (section, source), in the order
+# they are verified: every source of the API but the Clarify monitors' analysis configs
+# (Bias.ConfigFile, Explainability.ConfigFile), which are the project's code, not a run's output.
+DRIFT_FILES: Final[tuple[tuple[str, str], ...]] = (
+    ("ModelDataQuality", "Statistics"),
+    ("ModelDataQuality", "Constraints"),
+    ("ModelQuality", "Statistics"),
+    ("ModelQuality", "Constraints"),
+    ("Bias", "PreTrainingConstraints"),
+    ("Bias", "PostTrainingConstraints"),
+    ("Explainability", "Constraints"),
 )
 # Every baseline variable UserParameters.baselines must hold, in the order they are compared.
 BASELINE_VARIABLES: Final[tuple[str, ...]] = (
@@ -356,6 +376,8 @@ class Verified:
 
     group: str = ""
     files: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # uri, version, sha
+    # the sealed DriftCheckBaselines files: "<section>.<source>" -> URI
+    drift: dict[str, str] = field(default_factory=dict)
 
 
 def check_arn(job: Job, config: Config, identity: Identity) -> Failure | None:
@@ -465,23 +487,32 @@ def check_fingerprinted(package: Mapping[str, Any]) -> Failure | None:
     )
 
 
-def sealed_problem(what: str, uri: object, sha256: str, config: Config) -> str | None:
-    """Why the file at ``uri`` is not the sealed copy of the content ``sha256``, or None."""
+def sealed_address(what: str, uri: object, config: Config) -> tuple[str | None, str | None]:
+    """``(the SHA-256 the sealed key at uri is addressed by, None)`` if ``uri`` is a sealed
+    object of the artifacts bucket, else ``(None, why it is not)``; nothing is read."""
     parts = split_s3_uri(uri) if isinstance(uri, str) else None
     bucket, key = parts if parts is not None else ("", "")
     if bucket != config.artifacts_bucket or not key.startswith(config.sealed_prefix):
         shown = uri if parts is not None else _show(uri)
-        return (
+        return None, (
             f"the {what} {shown} is not sealed (an object of {config.artifacts_bucket!r} "
             f"under {config.sealed_prefix!r}): a version registered with unsealed files is not "
             "deployed, register it again through the Fingerprint step"
         )
     addressed = sealed_sha256(key, config.sealed_prefix)
     if addressed is None:
-        return (
+        return None, (
             f"the {what} {uri} is not a sealed object key ({config.sealed_prefix}<sha256>/<file "
             "name>)"
         )
+    return addressed, None
+
+
+def sealed_problem(what: str, uri: object, sha256: str, config: Config) -> str | None:
+    """Why the file at ``uri`` is not the sealed copy of the content ``sha256``, or None."""
+    addressed, problem = sealed_address(what, uri, config)
+    if problem is not None:
+        return problem
     if addressed != sha256:
         return (
             f"the {what} {uri} is the sealed copy of the SHA-256 {addressed}, not of the "
@@ -506,6 +537,63 @@ def check_sealed(package: Mapping[str, Any], config: Config) -> Failure | None:
         if (problem := sealed_problem(what, uri, sha256, config)) is not None
     ]
     return Failure("sealed", "; ".join(problems)) if problems else None
+
+
+def drift_files(package: Mapping[str, Any]) -> list[tuple[str, object]]:
+    """``("<section>.<source>", its S3Uri)`` of each DRIFT_FILES source the version's
+    DriftCheckBaselines has, in DRIFT_FILES order (the S3Uri as described: maybe not a URI)."""
+    drift = package.get("DriftCheckBaselines")
+    drift = drift if isinstance(drift, Mapping) else {}
+    found: list[tuple[str, object]] = []
+    for section, source in DRIFT_FILES:
+        block = drift.get(section)
+        if not isinstance(block, Mapping) or source not in block:
+            continue
+        metric = block[source]
+        found.append(
+            (f"{section}.{source}", metric.get("S3Uri") if isinstance(metric, Mapping) else None)
+        )
+    return found
+
+
+def drift_file_problem(name: str, uri: object, config: Config) -> str | None:
+    """Why the DriftCheckBaselines file ``name`` at ``uri`` is not a sealed object holding the
+    content its key names, or None. Reads it (HeadObject, GetObject of that version)."""
+    what = f"drift-check baseline {name}"
+    addressed, problem = sealed_address(what, uri, config)
+    if problem is not None:
+        return problem
+    assert isinstance(uri, str)  # sealed_address accepted it
+    bucket, key = split_s3_uri(uri) or ("", "")
+    s3 = _client("s3")
+    try:
+        version, _ = current_version(s3, bucket, key)
+        actual, _ = sha256_of_version(s3, bucket, key, version, CHUNK_SIZE)
+    except NotFingerprintable as exc:
+        return f"the {what}: {exc}"
+    except (ClientError, BotoCoreError) as exc:
+        return f"could not read the {what} {uri}: {_describe_error(exc)}"
+    if actual != addressed:
+        return (
+            f"the {what} {uri} version {version!r} has the SHA-256 {actual}, not the "
+            f"{addressed} its sealed key names: it is not the file the Fingerprint step sealed"
+        )
+    return None
+
+
+def check_drift_baselines_sealed(
+    package: Mapping[str, Any], config: Config, verified: Verified
+) -> Failure | None:
+    """``drift-baselines-sealed``: every DRIFT_FILES source of the version's
+    DriftCheckBaselines is a sealed object that holds what its key says (each one read)."""
+    problems: list[str] = []
+    for name, uri in drift_files(package):
+        problem = drift_file_problem(name, uri, config)
+        if problem is None:
+            verified.drift[name] = str(uri)
+        else:
+            problems.append(problem)
+    return Failure("drift-baselines-sealed", "; ".join(problems)) if problems else None
 
 
 def verify_object(
@@ -595,7 +683,7 @@ def check_baselines_match(job: Job, package: Mapping[str, Any]) -> Failure | Non
 
 
 def run_checks(job: Job, config: Config, identity: Identity, verified: Verified) -> list[Failure]:
-    """The checks in order: the first three stop at a failure, the last four all run."""
+    """The checks in order: the first three stop at a failure, the last five all run."""
     failure = check_arn(job, config, identity)
     if failure is not None:
         return [failure]  # another group's, account's or region's version is not read at all
@@ -609,6 +697,9 @@ def run_checks(job: Job, config: Config, identity: Identity, verified: Verified)
     metadata = _metadata(package)
     failures: list[Failure] = []
     failure = check_sealed(package, config)
+    if failure is not None:
+        failures.append(failure)
+    failure = check_drift_baselines_sealed(package, config, verified)
     if failure is not None:
         failures.append(failure)
     model_uri = model_data_url(package)
@@ -672,6 +763,12 @@ def success_summary(job: Job, verified: Verified) -> str:
             parts.append(f"{what} version {version} with the SHA-256 {sha}")
         else:
             parts.append(f"no {what}")
+    drift = len(verified.drift)
+    parts.append(
+        f"{drift} drift-check baseline {'file' if drift == 1 else 'files'} sealed"
+        if drift
+        else "no drift-check baseline files"
+    )
     parts.append(f"the {len(job.baselines)} baseline variables match the registry")
     text = ", ".join(parts)
     return shorten(text, SUMMARY_MAX)
@@ -717,6 +814,8 @@ def handler(event: object, context: object = None) -> dict[str, Any]:
         for name, (uri, version, sha) in verified.files.items()
         for part, value in (("uri", uri), ("version", version), ("sha256", sha))
     }
+    if verified.drift:
+        files["drift_baselines"] = dict(verified.drift)
     if failures:
         message = failure_message(job, failures)
         checks = list(dict.fromkeys(f.check for f in failures))

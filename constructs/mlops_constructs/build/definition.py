@@ -51,7 +51,8 @@ CHAMPION_OUTPUTS = (
 )
 # The fingerprint function (lambda/fingerprint), what it answers, and the version's customer
 # metadata each answer becomes (what lambda/release_check verifies). Its *_uri answers are the
-# sealed copies (write-once, under sealed/) the version is registered with.
+# sealed copies (write-once, under sealed/) the version is registered with, the Model Monitor
+# files' (FINGERPRINT_MONITOR_FILES) included.
 FINGERPRINT_PLACEHOLDER = "${FingerprintFunctionArn}"
 FINGERPRINT_OUTPUTS = (
     "status",
@@ -65,6 +66,24 @@ FINGERPRINT_OUTPUTS = (
     "evaluation_sha256",
     "evaluation_version",
     "evaluation_uri",
+    "data_statistics_uri",
+    "data_constraints_uri",
+    "model_constraints_uri",
+    "bias_pre_uri",
+    "bias_post_uri",
+    "explainability_uri",
+)
+# The Model Monitor baseline files of the closed-service option the Fingerprint step seals: each
+# is an input of the step (the file, or "none" when the project's options do not produce it)
+# and an output of the same name (its sealed copy, or "none"), registered as the version's
+# ModelMetrics and DriftCheckBaselines.
+FINGERPRINT_MONITOR_FILES = (
+    "data_statistics_uri",
+    "data_constraints_uri",
+    "model_constraints_uri",
+    "bias_pre_uri",
+    "bias_post_uri",
+    "explainability_uri",
 )
 FINGERPRINT_METADATA = {
     "ModelArtifactSha256": "model_sha256",

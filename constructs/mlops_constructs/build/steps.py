@@ -43,6 +43,7 @@ from mlops_constructs.build.definition import (
     CHAMPION_PLACEHOLDER,
     CODE_MARKER,
     FINGERPRINT_METADATA,
+    FINGERPRINT_MONITOR_FILES,
     FINGERPRINT_OUTPUTS,
     FINGERPRINT_PLACEHOLDER,
     KEY_PLACEHOLDER,
@@ -56,6 +57,16 @@ from mlops_constructs.build.definition import (
 SOURCE = "/opt/ml/processing/source"
 # Every version registers pending a person's approval (the pipeline role may create no other).
 PENDING_APPROVAL = "PendingManualApproval"
+# How each Model Monitor file's sealed copy (a Fingerprint output, FINGERPRINT_MONITOR_FILES) is
+# registered: (output, ModelMetrics keyword or None, DriftCheckBaselines keyword).
+MONITOR_REGISTRATION: tuple[tuple[str, str | None, str], ...] = (
+    ("data_statistics_uri", "model_data_statistics", "model_data_statistics"),
+    ("data_constraints_uri", "model_data_constraints", "model_data_constraints"),
+    ("model_constraints_uri", None, "model_constraints"),
+    ("bias_pre_uri", "bias_pre_training", "bias_pre_training_constraints"),
+    ("bias_post_uri", "bias_post_training", "bias_post_training_constraints"),
+    ("explainability_uri", "explainability", "explainability_constraints"),
+)
 
 
 def _json_source(uri: Any) -> MetricsSource:
@@ -472,38 +483,50 @@ class DefinitionBuilder:
             reports[kind] = Join(on="/", values=[result.S3Output.S3Uri, "analysis.json"])
         return steps, reports
 
+    def monitor_files(self, model_reports: dict[str, Any]) -> dict[str, Any]:
+        """The Model Monitor baseline files this spec produces, by Fingerprint input
+        (FINGERPRINT_MONITOR_FILES; absent: not produced). Property references where the step
+        has one, so the Fingerprint step runs after the steps writing them."""
+        spec = self.spec
+        files: dict[str, Any] = {}
+        if spec.data_quality_baseline:
+            dq = self.data_quality_step.properties
+            files["data_statistics_uri"] = dq.CalculatedBaselineStatistics
+            files["data_constraints_uri"] = dq.CalculatedBaselineConstraints
+        if spec.model_quality_constraints:
+            # Model-quality constraints: the test metrics less a tolerance (evaluate.py).
+            files["model_constraints_uri"] = Join(
+                on="/", values=[self.run_path("evaluation"), "constraints.json"]
+            )
+        if spec.bias_baseline:
+            # BiasBaseline runs before training (Train depends on it).
+            files["bias_pre_uri"] = Join(
+                on="/", values=[self.run_path("baselines", "bias"), "analysis.json"]
+            )
+        if model_reports:
+            files["bias_post_uri"] = model_reports["bias"]
+            files["explainability_uri"] = model_reports["explainability"]
+        return files
+
     def register(self, model_reports: dict[str, Any]) -> ModelStep:
         """``Register``: the version, PendingManualApproval, with its sealed files (the model,
-        evaluation report and open-monitoring baseline as the Fingerprint step copied them
-        write-once), its lineage, the champion verdict and the fingerprints."""
+        evaluation report, open-monitoring baseline and Model Monitor baselines as the
+        Fingerprint step copied them write-once), its lineage, the champion verdict and the
+        fingerprints."""
         spec = self.spec
         prints = self.fingerprint_step.properties.Outputs
         metrics: dict[str, Any] = {"model_statistics": _json_source(prints["evaluation_uri"])}
         drift: dict[str, Any] = {}
-        if spec.data_quality_baseline:
-            dq = self.data_quality_step.properties
-            for key, value in (
-                ("model_data_statistics", dq.CalculatedBaselineStatistics),
-                ("model_data_constraints", dq.CalculatedBaselineConstraints),
-            ):
-                metrics[key] = drift[key] = _json_source(value)
-        if spec.model_quality_constraints:
-            # Model-quality constraints: the test metrics less a tolerance (evaluate.py).
-            drift["model_constraints"] = _json_source(
-                Join(on="/", values=[self.run_path("evaluation"), "constraints.json"])
-            )
-        if spec.bias_baseline:
-            bias = Join(on="/", values=[self.run_path("baselines", "bias"), "analysis.json"])
-            metrics["bias_pre_training"] = drift["bias_pre_training_constraints"] = _json_source(
-                bias
-            )
+        # The Model Monitor files: their sealed copies, never the files the run wrote (which a
+        # later run, the team's code, could overwrite to loosen a released version's baselines).
+        produced = self.monitor_files(model_reports)
+        for output, metrics_key, drift_key in MONITOR_REGISTRATION:
+            if output in produced:
+                sealed = _json_source(prints[output])
+                drift[drift_key] = sealed
+                if metrics_key is not None:
+                    metrics[metrics_key] = sealed
         if model_reports:
-            metrics["bias_post_training"] = drift["bias_post_training_constraints"] = _json_source(
-                model_reports["bias"]
-            )
-            metrics["explainability"] = drift["explainability_constraints"] = _json_source(
-                model_reports["explainability"]
-            )
             # The monitors' analysis configs ship with the code version that trained the model.
             for key, name in (
                 ("bias_config_file", "monitor_bias.json"),
@@ -557,10 +580,12 @@ class DefinitionBuilder:
         output = self.monitoring_step.properties.ProcessingOutputConfig.Outputs["statistics"]
         return Join(on="/", values=[output.S3Output.S3Uri, "statistics.json"])
 
-    def fingerprint(self) -> LambdaStep:
+    def fingerprint(self, model_reports: dict[str, Any]) -> LambdaStep:
         """``Fingerprint``: the SHA-256 of the model artifact, the monitoring baseline and the
         evaluation report, each sealed (copied write-once under ``sealed/``) with its S3
-        version, recorded with the version (lambda/fingerprint)."""
+        version, recorded with the version; and the Model Monitor baseline files the spec
+        produces, sealed too ("none" for the others) (lambda/fingerprint)."""
+        produced = self.monitor_files(model_reports)
         self.fingerprint_step = LambdaStep(
             name="Fingerprint",
             lambda_func=Lambda(function_arn=FINGERPRINT_PLACEHOLDER, session=self.session),
@@ -572,6 +597,7 @@ class DefinitionBuilder:
                 "evaluation_uri": Join(
                     on="/", values=[self.run_path("evaluation"), "evaluation.json"]
                 ),
+                **{name: produced.get(name, "none") for name in FINGERPRINT_MONITOR_FILES},
                 "execution_id": ExecutionVariables.PIPELINE_EXECUTION_ID,
             },
             outputs=[LambdaOutput(n, LambdaOutputTypeEnum.String) for n in FINGERPRINT_OUTPUTS],
@@ -683,7 +709,7 @@ class DefinitionBuilder:
         model_reports: dict[str, Any] = {}
         if spec.model_baselines:
             model_steps, model_reports = self.model_baselines()
-        fingerprint = self.fingerprint()
+        fingerprint = self.fingerprint(model_reports)
         recorded = self.fingerprint_gate([self.register(model_reports)])
         gate = self.gate([self.champion_gate([*model_steps, fingerprint, recorded])])
         return Pipeline(

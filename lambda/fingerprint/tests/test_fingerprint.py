@@ -44,6 +44,40 @@ MODEL = bytes(range(256)) * 4096 + b"tail"  # 1 MiB + 4 bytes: two chunks of the
 BASELINE = json.dumps({"features": [{"name": "tenure_months", "mean": 31.2}]}).encode()
 EVALUATION = json.dumps({"binary_classification_metrics": {"auc": {"value": 0.87}}}).encode()
 
+# The Model Monitor baseline files of the closed-service option, as the pipeline writes them:
+# event field -> (key, content).
+MONITOR = {
+    "data_statistics_uri": (
+        f"{RUN}/baselines/data-quality/statistics.json",
+        json.dumps({"version": 0.0, "features": [{"name": "tenure_months"}]}).encode(),
+    ),
+    "data_constraints_uri": (
+        f"{RUN}/baselines/data-quality/constraints.json",
+        json.dumps(
+            {"version": 0.0, "features": [{"name": "tenure_months", "completeness": 1.0}]}
+        ).encode(),
+    ),
+    "model_constraints_uri": (
+        f"{RUN}/evaluation/constraints.json",
+        json.dumps(
+            {"version": 0.0, "binary_classification_constraints": {"auc": {"threshold": 0.8}}}
+        ).encode(),
+    ),
+    "bias_pre_uri": (
+        f"{RUN}/baselines/bias/analysis.json",
+        json.dumps({"pre_training_bias_metrics": {"label": "churned"}}).encode(),
+    ),
+    "bias_post_uri": (
+        f"{RUN}/baselines/model-bias/analysis.json",
+        json.dumps({"post_training_bias_metrics": {"label": "churned"}}).encode(),
+    ),
+    "explainability_uri": (
+        f"{RUN}/baselines/model-explainability/analysis.json",
+        json.dumps({"explanations": {"kernel_shap": {}}}).encode(),
+    ),
+}
+MONITOR_NONE = dict.fromkeys(MONITOR, "none")  # the answer of each Model Monitor file not given
+
 # SageMaker's pattern for a customer metadata value, as the API documents it (Java syntax).
 SAGEMAKER_PATTERN = r"^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,256}$"
 
@@ -129,6 +163,7 @@ def test_fingerprints_are_the_sha256_of_the_current_versions_sealed(aws, sent, c
         "evaluation_sha256": sha256(EVALUATION),
         "evaluation_version": seals[SEALED_EVALUATION][0],
         "evaluation_uri": uri(SEALED_EVALUATION),
+        **MONITOR_NONE,  # none given
     }
     assert_flat(result)
     assert_metadata_values(result)
@@ -438,6 +473,233 @@ def test_a_failed_copy_is_aborted_logged_and_raised(aws, capsys):
         "aws-error",
         "UploadPartCopy",
     )
+
+
+# -- the Model Monitor baseline files ------------------------------------------------------------
+
+
+def upload_monitor(aws: Any, fields: Any = MONITOR) -> dict[str, str | None]:
+    """The Model Monitor files (of ``fields``) as the pipeline's jobs write them; VersionIds."""
+    return {field: aws.put(*MONITOR[field]) for field in fields}
+
+
+def monitor_event(**overrides: Any) -> dict[str, Any]:
+    """The event of a project with every Model Monitor option on (``overrides`` replace or,
+    with None, remove a field)."""
+    return event(**({field: uri(key) for field, (key, _) in MONITOR.items()} | overrides))
+
+
+def sealed_monitor(field: str) -> str:
+    key, content = MONITOR[field]
+    return sealed(content, key)
+
+
+def test_the_model_monitor_files_are_sealed_too(aws, sent, capsys):
+    """The closed-service option's baselines (DriftCheckBaselines, ModelMetrics) are sealed like
+    the model: a later run of the team's code cannot loosen a registered version's constraints."""
+    upload(aws)
+    versions = upload_monitor(aws)
+
+    result = handler.handler(monitor_event())
+
+    assert result["status"] == "ok"
+    assert_flat(result)
+    assert_metadata_values(result)
+    assert [field for field, _ in handler.MONITOR_FILES] == list(MONITOR)
+    assert {field: result[field] for field in MONITOR} == {
+        field: uri(sealed_monitor(field)) for field in MONITOR
+    }
+    for field, (_, content) in MONITOR.items():
+        assert aws.read(sealed_monitor(field)) == content
+        assert len(aws.versions(sealed_monitor(field))) == 1
+    # the files every version records are answered as before
+    assert (result["model_uri"], result["model_sha256"]) == (uri(SEALED_MODEL), sha256(MODEL))
+    assert result["evaluation_uri"] == uri(SEALED_EVALUATION)
+    # only their sealed URIs are answered (the key names the SHA-256): no metadata keys
+    assert [k for k in handler.ANSWER_KEYS if k.startswith(("data_", "bias_", "explain"))] == [
+        "data_statistics_uri",
+        "data_constraints_uri",
+        "bias_pre_uri",
+        "bias_post_uri",
+        "explainability_uri",
+    ]
+    # every file fingerprinted (model, baseline, evaluation, then these in order) before any
+    # write; each sealed from exactly the version hashed
+    read_keys = [params["Key"] for op, params in sent if op == "GetObject"]
+    assert read_keys == [MODEL_KEY, BASELINE_KEY, EVALUATION_KEY] + [
+        key for key, _ in MONITOR.values()
+    ]
+    first_write = [op for op, _ in sent].index("CreateMultipartUpload")
+    assert {op for op, _ in sent[:first_write]} == {"HeadObject", "GetObject"}
+    copies = {params["Key"]: params["CopySource"] for op, params in sent if op == "UploadPartCopy"}
+    for field, (key, _) in MONITOR.items():
+        assert copies[sealed_monitor(field)] == {
+            "Bucket": ARTIFACTS,
+            "Key": key,
+            "VersionId": versions[field],
+        }
+    [line] = log_lines(capsys)
+    assert line["status"] == "ok"
+    assert line["data_statistics_source_uri"] == uri(MONITOR["data_statistics_uri"][0])
+    assert line["data_statistics_uri"] == result["data_statistics_uri"]
+    assert line["explainability_source_version"] == versions["explainability_uri"]
+    assert line["bias_post_bytes"] == len(MONITOR["bias_post_uri"][1])
+    assert line["model_constraints_newly_sealed"] is True
+
+
+@pytest.mark.parametrize("field", list(MONITOR))
+def test_each_model_monitor_file_is_sealed_on_its_own(aws, sent, field):
+    """A project with only some options on sends the others as none (or leaves them out)."""
+    upload(aws)
+    upload_monitor(aws, [field])
+    others = {name: "none" for name in MONITOR if name != field}
+
+    result = handler.handler(event(**{field: uri(MONITOR[field][0])}, **others))
+
+    assert result["status"] == "ok"
+    assert result[field] == uri(sealed_monitor(field))
+    assert {name: result[name] for name in others} == others
+    assert aws.read(sealed_monitor(field)) == MONITOR[field][1]
+    assert [params["Key"] for op, params in sent if op == "GetObject"] == [
+        MODEL_KEY,
+        BASELINE_KEY,
+        EVALUATION_KEY,
+        MONITOR[field][0],
+    ]
+
+
+@pytest.mark.parametrize("given", ["absent", "none"])
+def test_model_monitor_files_not_given_are_none(aws, sent, given):
+    upload(aws)
+    upload_monitor(aws)  # written, but not sent: never read nor sealed
+    overrides = MONITOR_NONE if given == "none" else {}
+
+    result = handler.handler(event(**overrides))
+
+    assert result["status"] == "ok"
+    assert {field: result[field] for field in MONITOR} == MONITOR_NONE
+    assert_flat(result)
+    assert_metadata_values(result)
+    assert {params["Key"] for _, params in sent} == {
+        MODEL_KEY,
+        BASELINE_KEY,
+        EVALUATION_KEY,
+        SEALED_MODEL,
+        SEALED_BASELINE,
+        SEALED_EVALUATION,
+    }
+    for field in MONITOR:
+        assert aws.versions(sealed_monitor(field)) == []
+
+
+def test_a_replayed_event_with_model_monitor_files_writes_nothing_new(aws, sent, capsys):
+    upload(aws)
+    upload_monitor(aws)
+    first = handler.handler(monitor_event())
+    sent.clear()
+    log_lines(capsys)
+
+    again = handler.handler(monitor_event())
+
+    assert again == first
+    for field in MONITOR:
+        assert len(aws.versions(sealed_monitor(field))) == 1
+    assert aws.uploads() == []
+    assert [op for op, _ in sent].count("AbortMultipartUpload") == 3 + len(MONITOR)
+    [line] = log_lines(capsys)
+    assert line["bias_pre_newly_sealed"] is False
+
+
+def test_a_loosened_model_monitor_file_of_a_later_run_is_sealed_apart(aws):
+    """A later run's looser constraints get their own sealed key: the version registered with
+    the first keeps what it was approved with."""
+    upload(aws)
+    upload_monitor(aws)
+    first = handler.handler(monitor_event())
+    key, content = MONITOR["data_constraints_uri"]
+    loose = content.replace(b"1.0", b"0.0")
+    aws.put(key, loose)
+
+    second = handler.handler(monitor_event())
+
+    assert second["data_constraints_uri"] == uri(sealed(loose, key))
+    assert second["data_constraints_uri"] != first["data_constraints_uri"]
+    assert aws.read(sealed_monitor("data_constraints_uri")) == content  # untouched
+
+
+def test_a_sealed_key_of_a_model_monitor_file_holding_other_content_is_an_error(aws):
+    upload(aws)
+    upload_monitor(aws)
+    target = sealed_monitor("bias_post_uri")
+    other = b'{"loosened": true}'
+    intruder = aws.put(target, other)
+
+    result = handler.handler(monitor_event())
+
+    assert result["status"] == "error"
+    assert result["error"] == (
+        f"not fingerprintable: bias_post_uri: {uri(target)} already exists with the SHA-256 "
+        f"{sha256(other)} (version {intruder!r}), not "
+        f"{sha256(MONITOR['bias_post_uri'][1])}: a sealed object is never replaced, and this "
+        "one does not hold what its key says"
+    )
+    assert aws.versions(target) == [intruder]
+
+
+def test_a_missing_model_monitor_file_is_raised_before_anything_is_sealed(aws, sent):
+    upload(aws)
+    upload_monitor(aws, [f for f in MONITOR if f != "explainability_uri"])
+    with pytest.raises(ClientError) as raised:
+        handler.handler(monitor_event())
+    assert raised.value.operation_name == "HeadObject"
+    assert [op for op, _ in sent if op not in ("HeadObject", "GetObject")] == []
+    assert aws.versions(SEALED_MODEL) == []
+
+
+SEALED_CONSTRAINTS = f"{SEALED}{'0' * 64}/constraints.json"
+
+
+@pytest.mark.parametrize("field", list(MONITOR))
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        pytest.param(None, "{field} must be a string, got null", id="null"),
+        pytest.param(42, "{field} must be a string, got number", id="number"),
+        pytest.param("", "{field} must not be empty", id="empty"),
+        pytest.param("None", "{field} 'None' is not an s3://bucket/key URI", id="None"),
+        pytest.param(
+            uri("x", OTHER),
+            f"{{field}} '{uri('x', OTHER)}' is not in the artifacts bucket '{ARTIFACTS}' (only "
+            "its objects are fingerprinted)",
+            id="other-bucket",
+        ),
+        pytest.param(
+            uri(SEALED_CONSTRAINTS),
+            f"{{field}} '{uri(SEALED_CONSTRAINTS)}' is under the sealed prefix '{SEALED}': pass "
+            "the file the pipeline wrote, a sealed object is never resealed",
+            id="sealed",
+        ),
+        pytest.param(uri(f"{RUN}/baselines/"), "names no file (the key ends in /)", id="folder"),
+        pytest.param(
+            uri(f"{RUN}/{'c' * 170}.json"),
+            "would not be a valid SageMaker customer metadata value",
+            id="too-long-sealed",
+        ),
+        pytest.param(uri("k" * 1100), "{field} is longer than 1024 characters", id="too-long"),
+    ],
+)
+def test_a_bad_model_monitor_file_is_refused(aws, sent, field, value, message):
+    """The same validation as the other files."""
+    upload(aws)
+    upload_monitor(aws)
+
+    result = handler.handler(monitor_event() | {field: value})
+
+    assert result["status"] == "error"
+    assert result["error"].startswith("bad event: ")
+    assert message.format(field=field) in result["error"]
+    assert_flat(result)
+    assert sent == []
 
 
 # -- objects that cannot be fingerprinted ----------------------------------------------------------

@@ -64,33 +64,6 @@ MODEL = bytes(range(256)) * 1000  # 256 000 bytes
 BASELINE = json.dumps({"features": [{"name": "tenure_months", "mean": 31.2}]}).encode()
 EVALUATION = json.dumps({"binary_classification_metrics": {"auc": {"value": 0.87}}}).encode()
 SEALED = "sealed/"
-DRIFT = f"s3://{ARTIFACTS}/{RUN}/baselines"
-# The version's Model Monitor baselines (DriftCheckBaselines) and the variables the deploy
-# router makes of them.
-DRIFT_CHECK_BASELINES = {
-    "ModelDataQuality": {
-        "Statistics": {"ContentType": "application/json", "S3Uri": f"{DRIFT}/dq/statistics.json"},
-        "Constraints": {
-            "ContentType": "application/json",
-            "S3Uri": f"{DRIFT}/dq/constraints.json",
-        },
-    },
-    "ModelQuality": {
-        "Constraints": {
-            "ContentType": "application/json",
-            "S3Uri": f"{DRIFT}/mq/constraints.json",
-        }
-    },
-}
-DRIFT_VARIABLES = {
-    "DataQualityStatistics": f"{DRIFT}/dq/statistics.json",
-    "DataQualityConstraints": f"{DRIFT}/dq/constraints.json",
-    "ModelQualityConstraints": f"{DRIFT}/mq/constraints.json",
-    "BiasConfig": "none",
-    "BiasConstraints": "none",
-    "ExplainabilityConfig": "none",
-    "ExplainabilityConstraints": "none",
-}
 SETTINGS = {"MODEL_PACKAGE_GROUP": GROUP, "ARTIFACTS_BUCKET": ARTIFACTS, "SEALED_PREFIX": SEALED}
 
 
@@ -101,6 +74,64 @@ def sha256(data: bytes) -> str:
 def sealed_key(data: bytes, source_key: str) -> str:
     """Where the Fingerprint step seals a file: sealed/<sha256>/<file name>."""
     return f"{SEALED}{sha256(data)}/{source_key.rsplit('/', 1)[-1]}"
+
+
+# The version's Model Monitor baselines (DriftCheckBaselines): (section, source) -> the key the
+# pipeline's job writes and its content. The Fingerprint step seals each; the version is
+# registered with the sealed copies.
+DRIFT_FILES: dict[tuple[str, str], tuple[str, bytes]] = {
+    ("ModelDataQuality", "Statistics"): (
+        f"{RUN}/baselines/data-quality/statistics.json",
+        json.dumps({"version": 0.0, "features": [{"name": "tenure_months"}]}).encode(),
+    ),
+    ("ModelDataQuality", "Constraints"): (
+        f"{RUN}/baselines/data-quality/constraints.json",
+        json.dumps({"features": [{"name": "tenure_months", "completeness": 1.0}]}).encode(),
+    ),
+    ("ModelQuality", "Constraints"): (
+        f"{RUN}/evaluation/constraints.json",
+        json.dumps({"binary_classification_constraints": {"auc": {"threshold": 0.8}}}).encode(),
+    ),
+}
+
+
+def drift_check_baselines(*, sealed: bool = True) -> dict[str, Any]:
+    """DriftCheckBaselines with DRIFT_FILES: their sealed copies, or (``sealed=False``) the
+    files where the pipeline wrote them."""
+    drift: dict[str, Any] = {}
+    for (section, source), (key, data) in DRIFT_FILES.items():
+        at = sealed_key(data, key) if sealed else key
+        drift.setdefault(section, {})[source] = {
+            "ContentType": "application/json",
+            "S3Uri": f"s3://{ARTIFACTS}/{at}",
+        }
+    return drift
+
+
+DRIFT_CHECK_BASELINES = drift_check_baselines()
+UNSEALED_DRIFT = drift_check_baselines(sealed=False)
+# The deploy router's variable of each DriftCheckBaselines source.
+VARIABLE_SOURCES = {
+    "DataQualityStatistics": ("ModelDataQuality", "Statistics"),
+    "DataQualityConstraints": ("ModelDataQuality", "Constraints"),
+    "ModelQualityConstraints": ("ModelQuality", "Constraints"),
+    "BiasConfig": ("Bias", "ConfigFile"),
+    "BiasConstraints": ("Bias", "PostTrainingConstraints"),
+    "ExplainabilityConfig": ("Explainability", "ConfigFile"),
+    "ExplainabilityConstraints": ("Explainability", "Constraints"),
+}
+
+
+def drift_variables(drift: dict[str, Any] | None) -> dict[str, str]:
+    """The variables the deploy router makes of ``drift`` (``none`` for a source it lacks)."""
+    drift = drift or {}
+    return {
+        name: drift.get(section, {}).get(source, {}).get("S3Uri", "none")
+        for name, (section, source) in VARIABLE_SOURCES.items()
+    }
+
+
+DRIFT_VARIABLES = drift_variables(DRIFT_CHECK_BASELINES)
 
 
 @pytest.fixture(autouse=True)
@@ -156,7 +187,9 @@ class Aws:
         """Uploads the files and registers the version as the training pipeline does: the
         sealed copies' URIs, and the Fingerprint step's version ids and SHA-256 in its customer
         metadata. ``sealed=False`` (``baseline_sealed=False``: the baseline only) registers the
-        files where the training pipeline wrote them, fingerprinted but not sealed."""
+        files where the training pipeline wrote them, fingerprinted but not sealed. The
+        DRIFT_FILES are written where the pipeline writes them and sealed, always in the
+        artifacts bucket; ``drift`` says which URIs the version registers (None: none)."""
 
         def store(key: str, data: bytes, seal: bool) -> tuple[str, str]:
             self.put(key, data, bucket)
@@ -203,14 +236,12 @@ class Aws:
             "CustomerMetadataProperties": properties,
         }
         if drift is not None:
+            for key, data in DRIFT_FILES.values():
+                self.put(key, data)
+                self.put(sealed_key(data, key), data)
             request["DriftCheckBaselines"] = drift
         arn: str = self.sagemaker.create_model_package(**request)["ModelPackageArn"]
-        variables = dict(DRIFT_VARIABLES) if drift is DRIFT_CHECK_BASELINES else {}
-        baselines = {
-            **{name: "none" for name in DRIFT_VARIABLES},
-            **variables,
-            "MonitoringBaseline": baseline_uri,
-        }
+        baselines = {**drift_variables(drift), "MonitoringBaseline": baseline_uri}
         return Release(
             arn,
             model_uri,

@@ -140,12 +140,27 @@ def test_a_good_release_passes(aws, reports, context, sent, capsys, stage):
         f"release of {release.arn} verified for {stage}: a version of {GROUP}, Approved, "
         f"model artifact version {release.model_version} with the SHA-256 {sha256(MODEL)}, "
         f"monitoring baseline version {release.baseline_version} with the SHA-256 "
-        f"{release.metadata['MonitoringBaselineSha256']}, the 8 baseline variables match the "
-        "registry"
+        f"{release.metadata['MonitoringBaselineSha256']}, 3 drift-check baseline files sealed, "
+        "the 8 baseline variables match the registry"
     )
-    # the registry once; per file HeadObject, then GetObject of exactly the recorded version
+    # the registry once; per sealed drift-check baseline HeadObject, then GetObject of its
+    # current version; per file HeadObject, then GetObject of exactly the recorded version
+    drift = drift_keys(aws, release)
+    assert list(drift) == [
+        "ModelDataQuality.Statistics",
+        "ModelDataQuality.Constraints",
+        "ModelQuality.Constraints",
+    ]
     assert sent == [
         ("DescribeModelPackage", {"ModelPackageName": release.arn}),
+        *(
+            call
+            for key, version in drift.values()
+            for call in (
+                ("HeadObject", {"Bucket": ARTIFACTS, "Key": key}),
+                ("GetObject", {"Bucket": ARTIFACTS, "Key": key, "VersionId": version}),
+            )
+        ),
         ("HeadObject", {"Bucket": ARTIFACTS, "Key": release.model_key}),
         (
             "GetObject",
@@ -174,6 +189,9 @@ def test_a_good_release_passes(aws, reports, context, sent, capsys, stage):
     )
     assert (line["model_version"], line["model_sha256"]) == (release.model_version, sha256(MODEL))
     assert line["baseline_uri"] == release.baseline_uri
+    assert line["drift_baselines"] == {
+        name: f"s3://{ARTIFACTS}/{key}" for name, (key, _) in drift.items()
+    }
 
 
 def test_a_release_without_a_monitoring_baseline_passes(aws, reports, context, sent):
@@ -186,6 +204,7 @@ def test_a_release_without_a_monitoring_baseline_passes(aws, reports, context, s
 
     assert result["status"] == "succeeded"
     assert "no monitoring baseline" in result["summary"]
+    assert "no drift-check baseline files" in result["summary"]
     assert [op for op, _ in sent] == ["DescribeModelPackage", "HeadObject", "GetObject"]
     assert sent[1][1]["Key"] == f"sealed/{sha256(MODEL)}/model.tar.gz"
 
@@ -297,6 +316,20 @@ def test_a_recorded_hash_that_does_not_match_its_version_fails(aws, reports, con
     ) in result["error"]
 
 
+def drift_keys(aws: Any, release: Any) -> dict[str, tuple[str, str]]:
+    """The version's sealed DriftCheckBaselines files: "<section>.<source>" -> (key, current
+    version), in the order the check reads them."""
+    described = aws.sagemaker.describe_model_package(ModelPackageName=release.arn)
+    found: dict[str, tuple[str, str]] = {}
+    for section, source in handler.DRIFT_FILES:
+        metric = described.get("DriftCheckBaselines", {}).get(section, {}).get(source)
+        if metric is not None:
+            key = metric["S3Uri"].split("/", 3)[3]
+            version = aws.s3.head_object(Bucket=ARTIFACTS, Key=key)["VersionId"]
+            found[f"{section}.{source}"] = (key, version)
+    return found
+
+
 def _register_metadata(aws: Any, release: Any, metadata: dict[str, str]) -> str:
     """Another version of the same files (no upload) with the given customer metadata."""
     described = aws.sagemaker.describe_model_package(ModelPackageName=release.arn)
@@ -311,7 +344,7 @@ def _register_metadata(aws: Any, release: Any, metadata: dict[str, str]) -> str:
 
 
 def test_a_model_outside_the_artifacts_bucket_fails(aws, reports, context, sent):
-    release = aws.register(bucket=OTHER_BUCKET, monitoring_baseline=False)
+    release = aws.register(bucket=OTHER_BUCKET, monitoring_baseline=False, drift=None)
     result = run(release, context, reports)
     assert result["checks"] == ["sealed", "model-unchanged"]
     assert (
@@ -395,8 +428,9 @@ def test_a_version_registered_with_unsealed_files_fails(aws, reports, context, s
         f"{release.model_uri} {unsealed}; the monitoring baseline {release.baseline_uri} "
         f"{unsealed}"
     )
-    # the files are still verified: one message names everything
-    assert [op for op, _ in sent] == ["DescribeModelPackage", *["HeadObject", "GetObject"] * 2]
+    # the files are still verified (after the three sealed drift-check baselines): one message
+    # names everything
+    assert [op for op, _ in sent] == ["DescribeModelPackage", *["HeadObject", "GetObject"] * 5]
 
 
 def test_an_unsealed_model_fails(aws, reports, context):
@@ -433,7 +467,7 @@ def test_files_sealed_under_another_prefix_fail(aws, reports, context, monkeypat
     release = aws.register()
     monkeypatch.setenv("SEALED_PREFIX", "releases/sealed/")
     result = run(release, context, reports)
-    assert result["checks"] == ["sealed"]
+    assert result["checks"] == ["sealed", "drift-baselines-sealed"]
     assert (
         f"the model artifact {release.model_uri} is not sealed (an object of '{ARTIFACTS}' "
         "under 'releases/sealed/')"
@@ -517,6 +551,262 @@ def test_a_baseline_under_the_prefix_but_not_its_sealed_copy_fails(aws, reports,
         f"sealed: the monitoring baseline {baseline} is the sealed copy of the SHA-256 "
         f"{sha256(LOOSE_BASELINE)}, not of the registered {sha256(BASELINE)}"
     )
+
+
+# -- drift-baselines-sealed ----------------------------------------------------------------------
+
+DRIFT_CONTENT = json.dumps({"features": [{"name": "tenure_months", "completeness": 1.0}]}).encode()
+LOOSE_CONSTRAINTS = json.dumps({"features": [{"name": "tenure_months", "completeness": 0.0}]})
+# Every DriftCheckBaselines source of the API (botocore's model): (section, source) -> its
+# variable in the deploy pipeline, where it has one.
+DRIFT_VARIABLE = {
+    ("ModelDataQuality", "Statistics"): "DataQualityStatistics",
+    ("ModelDataQuality", "Constraints"): "DataQualityConstraints",
+    ("ModelQuality", "Statistics"): None,
+    ("ModelQuality", "Constraints"): "ModelQualityConstraints",
+    ("Bias", "PreTrainingConstraints"): None,
+    ("Bias", "PostTrainingConstraints"): "BiasConstraints",
+    ("Explainability", "Constraints"): "ExplainabilityConstraints",
+    ("Bias", "ConfigFile"): "BiasConfig",
+    ("Explainability", "ConfigFile"): "ExplainabilityConfig",
+}
+
+
+def _register_drift(aws: Any, release: Any, drift: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    """Another version of the release with the given DriftCheckBaselines; its ARN and the
+    baseline variables the deploy pipeline passes for it."""
+    described = aws.sagemaker.describe_model_package(ModelPackageName=release.arn)
+    arn: str = aws.sagemaker.create_model_package(
+        ModelPackageGroupName=GROUP,
+        InferenceSpecification=described["InferenceSpecification"],
+        ModelApprovalStatus="Approved",
+        CustomerMetadataProperties=release.metadata,
+        DriftCheckBaselines=drift,
+    )["ModelPackageArn"]
+    variables = {
+        name: drift.get(section, {}).get(source, {}).get("S3Uri", "none")
+        for (section, source), name in DRIFT_VARIABLE.items()
+        if name is not None
+    }
+    return arn, variables
+
+
+def _with(drift: dict[str, Any], section: str, source: str, uri: str) -> dict[str, Any]:
+    """``drift`` with the S3Uri of ``section.source`` set to ``uri``."""
+    changed = json.loads(json.dumps(drift))
+    changed.setdefault(section, {})[source] = {"ContentType": "application/json", "S3Uri": uri}
+    return changed
+
+
+def _check(aws: Any, release: Any, reports: Any, context: Any, drift: dict[str, Any]) -> Any:
+    """Runs the check of a version of ``release`` registered with ``drift``."""
+    arn, variables = _register_drift(aws, release, drift)
+    parameters = {**params(release, **variables), "model_package_arn": arn}
+    return handler.handler(job_event(parameters), context)
+
+
+def _sealed_drift(aws: Any, data: bytes, name: str) -> str:
+    """A Model Monitor file as the Fingerprint step seals it; its URI."""
+    key = f"sealed/{sha256(data)}/{name}"
+    aws.put(key, data)
+    return f"s3://{ARTIFACTS}/{key}"
+
+
+def test_every_drift_check_baseline_file_is_verified_but_the_clarify_configs(
+    aws, reports, context, sent
+):
+    """All seven statistics/constraints/analysis sources, sealed, pass; the analysis configs
+    (the project's code, under ml/code/) are not sealed and need not be."""
+    release = aws.register()
+    drift: dict[str, Any] = {}
+    for number, ((section, source), _) in enumerate(DRIFT_VARIABLE.items()):
+        if source == "ConfigFile":
+            uri = f"s3://{ARTIFACTS}/ml/code/abc123/clarify/monitor_{section.lower()}.json"
+        else:
+            uri = _sealed_drift(aws, json.dumps({"n": number}).encode(), "analysis.json")
+        drift = _with(drift, section, source, uri)
+    reports.expect_success()
+
+    result = _check(aws, release, reports, context, drift)
+
+    assert result["status"] == "succeeded", result
+    assert "7 drift-check baseline files sealed" in result["summary"]
+    read = [params["Key"] for op, params in sent if op == "GetObject"]
+    assert len(read) == 7 + 2  # the seven, then the model and the monitoring baseline
+    assert not any("ml/code" in key for key in read)
+
+
+def test_drift_files_are_every_metrics_source_of_the_api():
+    """DRIFT_FILES is every DriftCheckBaselines source SageMaker types MetricsSource (the
+    ConfigFiles are FileSource): a new one in the API fails this test, not silently the check."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    sources = {
+        (section, source): shape.name
+        for section, block in model.shape_for("DriftCheckBaselines").members.items()
+        for source, shape in block.members.items()
+    }
+    assert set(sources) == set(DRIFT_VARIABLE)
+    assert set(handler.DRIFT_FILES) == {k for k, v in sources.items() if v == "MetricsSource"}
+    assert {k for k, v in sources.items() if v != "MetricsSource"} == {
+        ("Bias", "ConfigFile"),
+        ("Explainability", "ConfigFile"),
+    }
+
+
+@pytest.mark.parametrize(("section", "source"), [k for k in DRIFT_VARIABLE if k[1] != "ConfigFile"])
+def test_an_unsealed_drift_check_baseline_fails(aws, reports, context, sent, section, source):
+    """Registered where the pipeline's job wrote it: a later run could loosen it."""
+    release = aws.register()
+    unsealed = f"s3://{ARTIFACTS}/{RUN}/baselines/loose/constraints.json"
+    aws.put(unsealed.split("/", 3)[3], DRIFT_CONTENT)
+    reports.expect_failure()
+
+    result = _check(aws, release, reports, context, _with({}, section, source, unsealed))
+
+    assert result["checks"] == ["drift-baselines-sealed"]
+    assert result["error"].endswith(
+        f"drift-baselines-sealed: the drift-check baseline {section}.{source} {unsealed} "
+        f"{UNSEALED.format(bucket=ARTIFACTS)}"
+    )
+    # not read: the function may read sealed/ only
+    assert unsealed.split("/", 3)[3] not in [params.get("Key") for _, params in sent]
+
+
+def test_a_version_registered_with_unsealed_drift_check_baselines_names_each(aws, reports, context):
+    release = aws.register()
+    described = aws.sagemaker.describe_model_package(ModelPackageName=release.arn)
+    drift = described["DriftCheckBaselines"]
+    unsealed = {
+        "ModelDataQuality": f"s3://{ARTIFACTS}/{RUN}/baselines/data-quality/statistics.json",
+        "ModelQuality": f"s3://{ARTIFACTS}/{RUN}/evaluation/constraints.json",
+    }
+    drift = _with(drift, "ModelDataQuality", "Statistics", unsealed["ModelDataQuality"])
+    drift = _with(drift, "ModelQuality", "Constraints", unsealed["ModelQuality"])
+    reports.expect_failure()
+
+    result = _check(aws, release, reports, context, drift)
+
+    assert result["checks"] == ["drift-baselines-sealed"]
+    problem = UNSEALED.format(bucket=ARTIFACTS)
+    assert result["error"].endswith(
+        f"drift-baselines-sealed: the drift-check baseline ModelDataQuality.Statistics "
+        f"{unsealed['ModelDataQuality']} {problem}; the drift-check baseline "
+        f"ModelQuality.Constraints {unsealed['ModelQuality']} {problem}"
+    )
+    assert "ModelDataQuality.Constraints" not in result["error"]  # sealed, and it holds its key
+
+
+def test_a_loosened_sealed_drift_check_baseline_fails(aws, reports, context):
+    """Written at its sealed key (possible only with a loosened bucket policy): the content no
+    longer hashes to the SHA-256 the key names."""
+    release = aws.register()
+    [(key, _)] = [v for k, v in drift_keys(aws, release).items() if k == "ModelQuality.Constraints"]
+    loosened = aws.put(key, LOOSE_CONSTRAINTS.encode())
+    addressed = key.split("/")[1]
+
+    result = run(release, context, reports)
+
+    assert result["checks"] == ["drift-baselines-sealed"]
+    assert result["error"].endswith(
+        f"drift-baselines-sealed: the drift-check baseline ModelQuality.Constraints "
+        f"s3://{ARTIFACTS}/{key} version {loosened!r} has the SHA-256 "
+        f"{sha256(LOOSE_CONSTRAINTS.encode())}, not the {addressed} its sealed key names: it is "
+        "not the file the Fingerprint step sealed"
+    )
+
+
+def test_a_drift_check_baseline_at_a_sealed_key_of_other_content_fails(aws, reports, context):
+    """A key that looks sealed, but its SHA-256 is not what it holds (written by hand)."""
+    release = aws.register()
+    forged = f"sealed/{sha256(DRIFT_CONTENT)}/constraints.json"
+    aws.put(forged, LOOSE_CONSTRAINTS.encode())
+    reports.expect_failure()
+
+    result = _check(
+        aws,
+        release,
+        reports,
+        context,
+        _with({}, "ModelDataQuality", "Constraints", f"s3://{ARTIFACTS}/{forged}"),
+    )
+
+    assert result["checks"] == ["drift-baselines-sealed"]
+    assert (
+        f"has the SHA-256 {sha256(LOOSE_CONSTRAINTS.encode())}, not the {sha256(DRIFT_CONTENT)} "
+        "its sealed key names"
+    ) in result["error"]
+
+
+@pytest.mark.parametrize(
+    ("uri", "problem"),
+    [
+        pytest.param(
+            f"s3://{ARTIFACTS}/sealed/constraints.json",
+            "is not a sealed object key (sealed/<sha256>/<file name>)",
+            id="no-sha256",
+        ),
+        pytest.param(
+            f"s3://{ARTIFACTS}/sealed/{sha256(DRIFT_CONTENT)}/x/constraints.json",
+            "is not a sealed object key (sealed/<sha256>/<file name>)",
+            id="nested",
+        ),
+        pytest.param(
+            f"s3://{ARTIFACTS}/sealedcopies/{sha256(DRIFT_CONTENT)}/constraints.json",
+            UNSEALED.format(bucket=ARTIFACTS),
+            id="prefix-lookalike",
+        ),
+        pytest.param(
+            f"s3://{OTHER_BUCKET}/sealed/{sha256(DRIFT_CONTENT)}/constraints.json",
+            UNSEALED.format(bucket=ARTIFACTS),
+            id="other-bucket",
+        ),
+        pytest.param(
+            "https://example.com/constraints.json", UNSEALED.format(bucket=ARTIFACTS), id="https"
+        ),
+    ],
+)
+def test_a_drift_check_baseline_not_at_a_sealed_key_fails(
+    aws, reports, context, sent, uri, problem
+):
+    release = aws.register()
+    reports.expect_failure()
+
+    result = _check(
+        aws, release, reports, context, _with({}, "Bias", "PreTrainingConstraints", uri)
+    )
+
+    assert result["checks"] == ["drift-baselines-sealed"]
+    shown = uri if uri.startswith("s3://") else repr(uri)  # not an S3 URI: quoted
+    assert result["error"].endswith(
+        f"drift-baselines-sealed: the drift-check baseline Bias.PreTrainingConstraints {shown} "
+        f"{problem}"
+    )
+    assert [op for op, _ in sent].count("GetObject") == 2  # the model and monitoring baseline
+
+
+def test_a_deleted_sealed_drift_check_baseline_fails(aws, reports, context):
+    release = aws.register()
+    [(key, _), *_] = drift_keys(aws, release).values()
+    aws.s3.delete_object(Bucket=ARTIFACTS, Key=key)  # a delete marker is now current
+    result = run(release, context, reports)
+    assert result["checks"] == ["drift-baselines-sealed"]
+    assert (
+        f"could not read the drift-check baseline ModelDataQuality.Statistics "
+        f"s3://{ARTIFACTS}/{key}: 404"
+    ) in result["error"]
+
+
+def test_every_failed_check_is_named_with_the_drift_check_baselines(aws, reports, context):
+    release = aws.register(sealed=False)
+    [(key, _), *_] = drift_keys(aws, release).values()
+    aws.put(key, LOOSE_CONSTRAINTS.encode())
+    aws.put(release.model_key, b"swapped")
+
+    result = run(release, context, reports)
+
+    assert result["checks"] == ["sealed", "drift-baselines-sealed", "model-unchanged"]
 
 
 # -- same-group ----------------------------------------------------------------------------------
