@@ -27,6 +27,7 @@ from mlops_constructs.observability import retention_days
 from mlops_constructs.requests import RequestBus
 from stacks.config import PlatformConfig, ProjectConfig
 from stacks.data_stack import ProjectDataStack
+from stacks.topology import is_development, production_retrain_targets
 
 LAMBDA_DIR = Path(__file__).resolve().parent.parent / "lambda"
 
@@ -176,7 +177,17 @@ class BuildStack(cdk.Stack):
             vpc=network.vpc if network else None,
             security_group=network.workload_security_group if network else None,
             # Drift on production (endpoint, batch scoring) retrains; staging's only alarms.
-            retrain_targets=[f"{prefix}-prod", f"{prefix}-batch"],
+            # In a delivered platform's development environment, production's too (its drift
+            # arrives from the production account: DriftForwarder, ADR 0011).
+            retrain_targets=[
+                f"{prefix}-prod",
+                f"{prefix}-batch",
+                *(
+                    production_retrain_targets(config, project)
+                    if is_development(config, data.environment_config.name)
+                    else []
+                ),
+            ],
             request_bus=RequestBus.of(self, "RequestBus", prefix),
         )
 

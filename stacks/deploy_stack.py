@@ -24,6 +24,7 @@ from mlops_constructs.deploy import (
 from mlops_constructs.deploy.promotion import Promotion, PromotionSource
 from mlops_constructs.deploy.templates import template_defaults
 from mlops_constructs.monitor import DeadLetterAlarm, FailureAlarm, MonitorImages
+from mlops_constructs.monitor.forwarder import DriftForwarder
 from mlops_constructs.monitor.open_definition import OpenMonitoringSpec
 from mlops_constructs.monitor.open_monitoring import OpenMonitoring, OpenMonitoringNetwork
 from mlops_constructs.notifications import NotificationTopic
@@ -40,7 +41,7 @@ from stacks.monitor_stack import (
     open_settings,
     open_targets,
 )
-from stacks.topology import development, is_serving
+from stacks.topology import development, is_production, is_serving
 
 LAMBDA_DIR = Path(__file__).resolve().parent.parent / "lambda"
 
@@ -200,6 +201,7 @@ class DeployStack(cdk.Stack):
         )
         self.open_monitoring = self._open_monitoring(config, project, data, alarms)
         self.promotion = self._promotion(config, project, data)
+        self.drift_forwarder = self._drift_forwarder(config, project, data)
         self.front_door: FrontDoor | None = None
         if deploy.front_door.enabled:
             self.front_door = FrontDoor(
@@ -264,6 +266,31 @@ class DeployStack(cdk.Stack):
             ),
             ops_key=data.ops_key,
             log_retention=retention_days(config.audit.log_retention_days),
+            dead_letters=self.pipeline.dead_letters,
+        )
+
+    def _drift_forwarder(
+        self, config: PlatformConfig, project: ProjectConfig, data: ProjectDataStack
+    ) -> DriftForwarder | None:
+        """The production environment of a delivered platform sends its drift alarms to the
+        development account, where the project retrains (ADR 0011)."""
+        source = development(config)
+        if (
+            source is None
+            or not is_production(config, data.environment_config.name)
+            or not project.monitor.enabled
+        ):
+            return None
+        bus = (
+            f"arn:{self.partition}:events:{source.resolved_region()}:"
+            f"{source.resolved_account()}:event-bus/default"
+        )
+        return DriftForwarder(
+            self,
+            "DriftForwarder",
+            prefix=data.prefix,
+            alarm_prefixes=[f"{data.prefix}-prod", f"{data.prefix}-batch"],
+            destination_bus_arn=bus,
             dead_letters=self.pipeline.dead_letters,
         )
 

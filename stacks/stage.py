@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
@@ -17,6 +18,7 @@ from stacks.config import EnvironmentConfig, PlatformConfig, ProjectConfig
 from stacks.data_stack import DataStack, ProjectDataStack
 from stacks.deploy_stack import DeployStack
 from stacks.monitor_stack import MonitorStack
+from stacks.topology import drift_forwarder_arns, is_development
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,7 @@ class PlatformStage(cdk.Stage):
         )
         self.projects = {p.name: self._project(p) for p in config.projects}
         self._allow_key_use()
+        self._admit_production_drift()
         tags = {"platform": config.platform_name, "environment": environment.name, **config.tags}
         for key, value in tags.items():
             cdk.Tags.of(self).add(key, value)
@@ -147,6 +150,33 @@ class PlatformStage(cdk.Stage):
         )
         cdk.Tags.of(scope).add("project", project.name)
         return ProjectStacks(data=data, catalog=catalog, build=build, deploy=deploy, access=access)
+
+    def _admit_production_drift(self) -> None:
+        """A delivered platform's development environment: its default event bus admits the
+        production environment's drift forwarders (exact roles), whose alarms retrain here."""
+        if not is_development(self.config, self.environment.name):
+            return
+        forwarders = drift_forwarder_arns(self.config, self.monitor.partition)
+        if not forwarders:
+            return
+        accounts = sorted({arn.split(":")[4] for arn in forwarders})
+        bus = f"arn:{self.monitor.partition}:events:{self.region}:{self.account}:event-bus/default"
+        events.CfnEventBusPolicy(
+            self.monitor,
+            "ProductionDrift",
+            event_bus_name="default",
+            statement_id="ProductionDriftForwarders",
+            statement={
+                "Sid": "ProductionDriftForwarders",
+                "Effect": "Allow",
+                "Principal": {
+                    "AWS": [f"arn:{self.monitor.partition}:iam::{a}:root" for a in accounts]
+                },
+                "Action": "events:PutEvents",
+                "Resource": bus,
+                "Condition": {"ArnEquals": {"aws:PrincipalArn": forwarders}},
+            },
+        )
 
     def _allow_key_use(self) -> None:
         """The keys admit exactly the stage's named roles whose policies use a key (not any

@@ -43,3 +43,43 @@ def promoter_arn(
     account = environment.resolved_account()
     prefix = config.prefix(environment.name, project.name)
     return f"arn:{partition}:iam::{account}:role/{prefix}-promote"
+
+
+def production(config: PlatformConfig) -> EnvironmentConfig | None:
+    """The last serving environment (a delivered platform's production)."""
+    envs = serving(config)
+    return envs[-1] if envs else None
+
+
+def is_development(config: PlatformConfig, environment: str) -> bool:
+    source = development(config)
+    return source is not None and source.name == environment
+
+
+def is_production(config: PlatformConfig, environment: str) -> bool:
+    target = production(config)
+    return target is not None and target.name == environment
+
+
+def production_retrain_targets(config: PlatformConfig, project: ProjectConfig) -> list[str]:
+    """The production environment's targets whose drift retrains ``project`` in development:
+    its endpoint and batch scoring (``<prefix>-prod``, ``<prefix>-batch``)."""
+    target = production(config)
+    if target is None:
+        return []
+    prefix = config.prefix(target.name, project.name)
+    return [f"{prefix}-prod", f"{prefix}-batch"]
+
+
+def drift_forwarder_arns(config: PlatformConfig, partition: str) -> list[str]:
+    """The production environment's drift forwarders (one role per monitored project), which
+    the development environment's default event bus admits."""
+    target = production(config)
+    if target is None:
+        return []
+    account = target.resolved_account()
+    return [
+        f"arn:{partition}:iam::{account}:role/{config.prefix(target.name, p.name)}-drift-forwarder"
+        for p in config.projects
+        if p.deploy.enabled and p.monitor.enabled
+    ]
