@@ -530,6 +530,23 @@ def endpoint_claims(p: Project) -> list[Claim]:
             for b in bad_models
         ]),
     ]  # fmt: skip
+    if not p.isolated:
+        # Clarify's shadow endpoint (model baselines on): its config names no key (Clarify
+        # offers none), so the instance type is what IAM holds it to.
+        pipeline, shadow = f"{p.prefix}-sagemaker-pipeline", (
+            f"{sm}:endpoint-config/{p.prefix}-clarify-endpoint-1a2b3c"
+        )
+        claims += [
+            ("the pipeline's Clarify creates its shadow endpoint config", True, [
+                Ask(pipeline, "sagemaker:CreateEndpointConfig", shadow,
+                    (("sagemaker:InstanceTypes", ["ml.m5.large"]),))  # type: ignore[arg-type]
+            ]),
+            ("no shadow endpoint config of another instance type, or of none", False, [
+                Ask(pipeline, "sagemaker:CreateEndpointConfig", shadow,
+                    (("sagemaker:InstanceTypes", ["ml.p4d.24xlarge"]),)),  # type: ignore[arg-type]
+                Ask(pipeline, "sagemaker:CreateEndpointConfig", shadow),
+            ]),
+        ]  # fmt: skip
     return claims
 
 
@@ -670,4 +687,21 @@ def test_keys(example: Governance, default: Governance, vpc: Governance, claim: 
 def test_auditor(example: Governance, default: Governance, vpc: Governance, claim: str) -> None:
     for g in (example, default, vpc):
         wrong = g.failures(f"auditor: {claim}")
+        assert not wrong, "\n  ".join(wrong)
+
+
+# Claims made only of projects with Clarify's model baselines on (the example's churn).
+SHADOW_CLAIMS = [
+    name
+    for name, _, _ in endpoint_claims(Project("p", "1", "r", "t", isolated=False))
+    if name not in CLAIM_NAMES
+]
+
+
+@pytest.mark.parametrize("claim", SHADOW_CLAIMS)
+def test_clarify_shadow_endpoint(example: Governance, claim: str) -> None:
+    shadowed = [p.prefix for p in projects_of(EXAMPLE) if not p.isolated]
+    assert shadowed == ["mlops-dev-churn"]
+    for prefix in shadowed:
+        wrong = example.failures(f"{prefix}: {claim}")
         assert not wrong, "\n  ".join(wrong)

@@ -516,12 +516,13 @@ UNDECIDED = (
         statement=lambda s: s.get("Resource") == "*",
     ),
     Undecided(
-        "LEFT TO ISSUE 13 (ADR 0007, Consequences): the deploy-cfn role's Sid Autoscaling "
+        "ACCEPTED in ADR 0009 (Consequences; the governance issue left it): the deploy-cfn "
+        "role's Sid Autoscaling "
         "grants Register/DeregisterScalableTarget and PutScalingPolicy on scalable-target/* "
         "(scalable target ids are random, not named after the endpoint), so one project's "
         "deploy role could change another project's production endpoint scaling. The role is "
         "assumable by CloudFormation only and passed only by its own deploy pipeline; tag "
-        "conditions on scalable targets are the governance issue's IAM condition keys",
+        "conditions on scalable targets cannot be verified offline",
         kind="prod endpoint scaling",
         actions=frozenset(
             {
@@ -534,7 +535,8 @@ UNDECIDED = (
         statement=lambda s: s.get("Sid") == "Autoscaling",
     ),
     Undecided(
-        "LEFT TO ISSUE 13 (ADR 0007, Consequences): with Clarify baselines on, the pipeline "
+        "ACCEPTED in ADR 0009 (Consequences; the governance issue left it): with Clarify "
+        "baselines on (a closed-service option, off by default), the pipeline "
         "role's Sid ShadowModel grants CreateModel, DescribeModel and AddTags on model/* "
         "(Pipelines names the model after the execution), so that project's pipeline could "
         "describe and tag other projects' endpoint models: the same class as the job ARNs",

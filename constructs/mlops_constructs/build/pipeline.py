@@ -400,7 +400,6 @@ class TrainingPipeline(Construct):
                 actions=[
                     "sagemaker:AddTags",
                     "sagemaker:CreateEndpoint",
-                    "sagemaker:CreateEndpointConfig",
                     "sagemaker:DeleteEndpoint",
                     "sagemaker:DeleteEndpointConfig",
                     "sagemaker:DescribeEndpoint",
@@ -408,6 +407,22 @@ class TrainingPipeline(Construct):
                     "sagemaker:InvokeEndpoint",
                 ],
                 resources=shadow,
+            )
+        )
+        # Clarify's own CreateEndpointConfig names no KMS key (its analysis configuration has
+        # none), so the volume key cannot be required here: the one guardrail that remains is
+        # the configured instance type (ADR 0009). The endpoint lives for the job only.
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ClarifyShadowEndpointConfigs",
+                actions=["sagemaker:CreateEndpointConfig"],
+                resources=[shadow[1]],
+                conditions={
+                    "ForAllValues:StringEquals": {
+                        "sagemaker:InstanceTypes": [self.spec.shadow_instance_type]
+                    },
+                    "Null": {"sagemaker:InstanceTypes": "false"},
+                },
             )
         )
         acknowledge_wildcard_resource(
