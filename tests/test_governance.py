@@ -533,9 +533,8 @@ def endpoint_claims(p: Project) -> list[Claim]:
     if not p.isolated:
         # Clarify's shadow endpoint (model baselines on): its config names no key (Clarify
         # offers none), so the instance type is what IAM holds it to.
-        pipeline, shadow = f"{p.prefix}-sagemaker-pipeline", (
-            f"{sm}:endpoint-config/{p.prefix}-clarify-endpoint-1a2b3c"
-        )
+        pipeline = f"{p.prefix}-sagemaker-pipeline"
+        shadow = f"{sm}:endpoint-config/{p.prefix}-clarify-endpoint-1a2b3c"
         claims += [
             ("the pipeline's Clarify creates its shadow endpoint config", True, [
                 Ask(pipeline, "sagemaker:CreateEndpointConfig", shadow,
