@@ -17,7 +17,7 @@ import boto3
 import pytest
 
 from tests.conftest import Synthesized
-from tests.test_drift_chain import REGION, _alarm
+from tests.test_drift_chain import REGION, _alarm, trigger_wiring
 from tests.test_drift_chain import cloud as cloud
 
 PROD, DEV = "333333333333", "111111111111"
@@ -26,25 +26,7 @@ PROD, DEV = "333333333333", "111111111111"
 @pytest.fixture(scope="module")
 def wiring(multi_account_synth: Synthesized) -> dict[str, Any]:
     """The development trigger's environment and the patterns of the rules that invoke it."""
-    build = multi_account_synth.stages["dev"].projects["churn"].build
-    assert build is not None
-    resources = multi_account_synth.template_json(build)["Resources"]
-    [(function_id, function)] = [
-        (k, v)
-        for k, v in resources.items()
-        if v["Type"] == "AWS::Lambda::Function"
-        and v["Properties"].get("FunctionName") == "mlops-dev-churn-start-training"
-    ]
-    patterns = [
-        v["Properties"]["EventPattern"]
-        for v in resources.values()
-        if v["Type"] == "AWS::Events::Rule"
-        and any(
-            t["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
-            for t in v["Properties"].get("Targets", [])
-        )
-    ]
-    return {"environment": function["Properties"]["Environment"]["Variables"], "patterns": patterns}
+    return trigger_wiring(multi_account_synth, "dev")
 
 
 def _forwarder(synth: Synthesized) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -25,13 +25,12 @@ ACCOUNT = "123456789012"
 SCHEDULES = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:monitoring-schedule"
 
 
-@pytest.fixture(scope="module")
-def wiring(monitor_synth: Synthesized) -> dict[str, Any]:
-    """The trigger function's environment and the patterns of the rules that invoke it, with
-    Model Monitor on (the monitoring events below come from its schedules and drift alarms)."""
-    build = monitor_synth.stages["dev"].projects["churn"].build
+def trigger_wiring(synth: Synthesized, environment: str = "dev") -> dict[str, Any]:
+    """The churn trigger function's environment in ``environment`` and the patterns of the
+    rules that invoke it, as synthesized."""
+    build = synth.stages[environment].projects["churn"].build
     assert build is not None
-    resources = monitor_synth.template_json(build)["Resources"]
+    resources = synth.template_json(build)["Resources"]
     [(function_id, function)] = [
         (k, v)
         for k, v in resources.items()
@@ -48,6 +47,13 @@ def wiring(monitor_synth: Synthesized) -> dict[str, Any]:
         )
     ]
     return {"environment": function["Properties"]["Environment"]["Variables"], "patterns": patterns}
+
+
+@pytest.fixture(scope="module")
+def wiring(monitor_synth: Synthesized) -> dict[str, Any]:
+    """With Model Monitor on: the monitoring events below come from its schedules and drift
+    alarms."""
+    return trigger_wiring(monitor_synth)
 
 
 def _violation(event_id: str, schedule: str, exit_message: str) -> dict[str, Any]:

@@ -447,6 +447,9 @@ def project_claims(p: Project) -> list[Claim]:
               for r in (sealer, ADMINISTRATOR)
               for op in ("PutObject", "CompleteMultipartUpload", "CopyObject")),
             Ask(sealer, "s3:PutObject", sealed),
+            # nor retags it, or puts a retention or legal hold on it
+            *(Ask(sealer, a, sealed) for a in ("s3:PutObjectTagging", "s3:PutObjectRetention",
+                                               "s3:PutObjectLegalHold")),
             Ask("*", "s3:DeleteObject", sealed),
             Ask(ADMINISTRATOR, "s3:DeleteObject", sealed),
         ]),

@@ -157,7 +157,6 @@ UNSIMULATED_RESOURCE_POLICIES = {
     "AWS::SNS::TopicInlinePolicy",
     "AWS::SQS::QueueInlinePolicy",
     "AWS::S3::AccessPoint",
-    "AWS::Events::EventBusPolicy",
     "AWS::SecretsManager::ResourcePolicy",
     "AWS::Lambda::LayerVersionPermission",
 }
@@ -465,7 +464,7 @@ class Inventory:
 
     def resource_policies(self) -> dict[str, dict[str, Any]]:
         """Resource policies by the ARN of the resource they protect (bucket, key, model
-        package group, topic, queue); two policies on one resource are merged."""
+        package group, event bus, topic, queue); two policies on one resource are merged."""
         found: dict[str, list[dict[str, Any]]] = {}
 
         def add(arn: str, document: Any) -> None:
@@ -484,6 +483,18 @@ class Inventory:
         for stack, logical_id, props in self.resources_of_type("AWS::Events::EventBus"):
             if "Policy" in props:
                 add(self.arn_of(stack, logical_id), self.resolve(props["Policy"], stack))
+        for stack, logical_id, props in self.resources_of_type("AWS::Events::EventBusPolicy"):
+            # One statement per resource (its Statement property; the older Action, Principal
+            # and Condition properties are not read: they fail loudly).
+            if "Statement" not in props:
+                raise Unresolvable(
+                    f"{stack.name}/{logical_id}: an event bus policy without Statement"
+                )
+            bus = self.resolve(props.get("EventBusName", "default"), stack)
+            if not bus.startswith("arn:"):
+                bus = f"arn:{p}:events:{self.region}:{self.account}:event-bus/{bus}"
+            statement = self.resolve(props["Statement"], stack)
+            add(bus, {"Version": "2012-10-17", "Statement": [statement]})
         for stack, _, props in self.resources_of_type("AWS::SNS::TopicPolicy"):
             for topic in self.resolve(props["Topics"], stack):
                 add(topic, self.resolve(props["PolicyDocument"], stack))
@@ -642,3 +653,125 @@ def simulate(
         )
         for d in decisions
     ]
+
+
+# -- several environments, several accounts ----------------------------------------------------
+
+
+def environments_of_assembly(outdir: Path) -> dict[str, list[Stack]]:
+    """The stacks of a synthesized cloud assembly by environment, each with the endpoint
+    templates its stacks' assets hold (as :func:`endpoint_stacks`, in its account and region).
+
+    A stage's stacks (its nested assembly ``assembly-<stage>``) are one environment, named after
+    the stage; the app's own stacks are grouped by ``aws://<account>/<region>``."""
+    environments: dict[str, list[Stack]] = {}
+    for manifest_path in sorted(outdir.glob("**/manifest.json")):
+        directory = manifest_path.parent
+        manifest = json.loads(manifest_path.read_text())
+        found: dict[str, list[Stack]] = {}
+        templates: dict[str, list[Path]] = {}
+        for artifact_id, artifact in manifest.get("artifacts", {}).items():
+            if artifact.get("type") != "aws:cloudformation:stack":
+                continue
+            environment = artifact.get("environment", "")
+            env = re.fullmatch(r"aws://(\d{12})/([a-z0-9-]+)", environment)
+            if env is None:
+                raise Unresolvable(f"stack environment not concrete: {environment}")
+            props = artifact["properties"]
+            template = json.loads((directory / props["templateFile"]).read_text())
+            stage = directory.name.removeprefix("assembly-") if directory != outdir else ""
+            name = stage or environment
+            found.setdefault(name, []).append(Stack(props["stackName"], env[1], env[2], template))
+            assets = directory / f"{artifact_id}.assets.json"
+            if assets.exists():
+                for asset in json.loads(assets.read_text()).get("files", {}).values():
+                    source = (directory / asset["source"]["path"]).resolve()
+                    if source.is_dir():
+                        templates.setdefault(name, []).extend(source.glob("*.template.json"))
+        for name, stacks in found.items():
+            if name in environments:
+                raise Unresolvable(f"environment {name} in two assemblies")
+            account, region = stacks[0].account, stacks[0].region
+            environments[name] = stacks + [
+                Stack(p.name.removesuffix(".template.json"), account, region,
+                      json.loads(p.read_text()))
+                for p in sorted(set(templates.get(name, [])))
+            ]  # fmt: skip
+    return environments
+
+
+@dataclass
+class Estate:
+    """Several environments, possibly in several accounts: each an :class:`Inventory` of its
+    own stacks, its intrinsics resolved with its own account and region; together their roles,
+    their resource policies, and the account that owns a resource.
+
+    A request across accounts is allowed only if the caller's identity policy (in its account)
+    AND the resource's policy (in the owner's account) allow it; the simulator decides which
+    case applies from the caller's ARN and the resource account of the request
+    (``Request.resource_account``, see :meth:`owner`)."""
+
+    inventories: dict[str, Inventory]
+    _roles: dict[str, dict[str, Role]] | None = field(default=None, init=False, repr=False)
+    _policies: dict[str, dict[str, Any]] | None = field(default=None, init=False, repr=False)
+    _buckets: dict[str, str] | None = field(default=None, init=False, repr=False)
+
+    @classmethod
+    def of_assembly(cls, outdir: Path) -> Estate:
+        return cls({n: Inventory(s) for n, s in environments_of_assembly(outdir).items()})
+
+    def roles(self) -> dict[str, Role]:
+        """Every role of every environment by ARN (two environments in one account must not
+        name a role alike)."""
+        return self._merge(self._roles_by_environment())
+
+    def roles_of(self, environment: str) -> dict[str, Role]:
+        """The roles of one environment by ARN."""
+        return self._roles_by_environment()[environment]
+
+    def _roles_by_environment(self) -> dict[str, dict[str, Role]]:
+        if self._roles is None:
+            self._roles = {n: i.roles() for n, i in self.inventories.items()}
+        return self._roles
+
+    def resource_policies(self) -> dict[str, dict[str, Any]]:
+        """Every environment's resource policies by the ARN of the resource they protect."""
+        if self._policies is None:
+            merged = {n: i.resource_policies() for n, i in self.inventories.items()}
+            self._policies = self._merge(merged)
+        return self._policies
+
+    @staticmethod
+    def _merge(found: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        merged: dict[str, Any] = {}
+        where: dict[str, str] = {}
+        for environment, items in found.items():
+            for arn, item in items.items():
+                if arn in merged:
+                    raise Unresolvable(f"{arn} in environments {where[arn]} and {environment}")
+                merged[arn], where[arn] = item, environment
+        return merged
+
+    def owner(self, resource: str) -> str:
+        """The account that owns ``resource`` (an ARN): the ARN's account, or for a bucket or
+        an object (ARNs without an account) the account of the environment defining the
+        bucket."""
+        parts = resource.split(":", 5)
+        if len(parts) != 6 or not parts[0] == "arn":
+            raise Unresolvable(f"not an ARN: {resource}")
+        if parts[4]:
+            return parts[4]
+        if parts[2] != "s3":
+            raise Unresolvable(f"no account in {resource}")
+        if self._buckets is None:
+            self._buckets = {}
+            for inventory in self.inventories.values():
+                for stack, logical_id, _ in inventory.resources_of_type("AWS::S3::Bucket"):
+                    name = inventory.name_of(stack, logical_id)
+                    if name in self._buckets:
+                        raise Unresolvable(f"bucket {name} defined twice")
+                    self._buckets[name] = inventory.account
+        bucket = parts[5].split("/", 1)[0]
+        if bucket not in self._buckets:
+            raise Unresolvable(f"bucket {bucket} is in no environment")
+        return self._buckets[bucket]

@@ -270,7 +270,7 @@ class TrainingPipeline(Construct):
                 "Model artifacts and run outputs are named per pipeline execution; read only.",
             )
         # Creates sealed copies only: the bucket refuses overwrites and deletes (DataLake.seal).
-        lake.artifacts.grant_put(function, f"{SEALED_PREFIX}*")
+        lake.grant_seal(function)
         acknowledge_wildcard_resource(
             function.role,  # type: ignore[arg-type]
             lake.artifacts.arn_for_objects(f"{SEALED_PREFIX}*"),

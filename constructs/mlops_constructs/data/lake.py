@@ -135,6 +135,17 @@ class LakeAccess:
     def grant_read_write_curated(self, grantee: iam.IGrantable) -> iam.Grant:
         return self.curated.grant_read_write(grantee)
 
+    def grant_seal(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Create sealed files (artifacts ``sealed/``, write-once by :meth:`DataLake.seal`):
+        PutObject (a multipart copy completed with If-None-Match) and abort an upload, and
+        the key's data keys for them; no tagging, retention or legal holds, no deletes."""
+        self.key.key.grant(grantee, "kms:GenerateDataKey")
+        return iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+            resource_arns=[self.artifacts.arn_for_objects(f"{SEALED_PREFIX}*")],
+        )
+
     def grant_read_artifacts(self, grantee: iam.IGrantable) -> iam.Grant:
         return self.artifacts.grant_read(grantee)
 

@@ -59,6 +59,10 @@ class PromotionSource:
         )
 
     @property
+    def bucket_arn(self) -> str:
+        return f"arn:{self.partition}:s3:::{self.artifacts_bucket}"
+
+    @property
     def sealed_arn(self) -> str:
         return f"arn:{self.partition}:s3:::{self.artifacts_bucket}/{SEALED_PREFIX}*"
 
@@ -157,7 +161,7 @@ class Promotion(Construct):
         """Create (write-once, by the bucket policy) and read this environment's sealed
         files."""
         objects = f"{SEALED_PREFIX}*"
-        lake.artifacts.grant_put(self.role, objects)
+        lake.grant_seal(self.role)
         lake.artifacts.grant_read(self.role, objects)
         acknowledge_wildcard_resource(
             self.role,
@@ -167,8 +171,8 @@ class Promotion(Construct):
         )
         acknowledge_grant_actions(
             self.role,
-            "Action groups written by grant_put/grant_read on this environment's artifacts "
-            "bucket and its key; every resource in these statements is named.",
+            "Action groups written by grant_read on this environment's artifacts bucket and its "
+            "key; every resource in these statements is named.",
         )
         acknowledge_wildcard_resource(
             self.role,

@@ -144,10 +144,12 @@ class PlatformKey(Construct):
             )
 
     def allow_decrypt_through_s3(self, roles: Iterable[str], *, sid: str) -> None:
-        """Let exactly the roles ``roles`` (ARNs, in other accounts too) decrypt objects of this
-        key's buckets, through S3 only (promotion reads sealed files, ADR 0011). The principal
-        is each role's account, narrowed to the role by ``aws:PrincipalArn``: KMS refuses a
-        policy naming a role that does not exist yet, and the accounts deploy in turn."""
+        """Let exactly the roles ``roles`` (ARNs, in other accounts too) decrypt through S3
+        only (promotion reads sealed files, ADR 0011); the buckets' policies say which objects.
+        The principal is each role's account, narrowed to the role by ``aws:PrincipalArn``:
+        KMS refuses a policy naming a role that does not exist yet, and the accounts deploy in
+        turn. (No encryption-context condition: the offline simulator cannot evaluate
+        ``kms:EncryptionContext:*`` keys, so it could not be proved.)"""
         roles = sorted(set(roles))
         if not roles:
             return
