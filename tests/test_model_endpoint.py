@@ -225,3 +225,48 @@ def test_serverless_is_refused_in_a_vpc() -> None:
             subnet_ids=[s.subnet_id for s in vpc.isolated_subnets],
             security_group_id=ec2.SecurityGroup(stack, "Sg", vpc=vpc).security_group_id,
         )
+
+
+def test_promoted_templates_serve_the_local_copy() -> None:
+    """A delivered platform's serving templates (ADR 0011): the model runs the artifact its
+    promotion copied into this environment's bucket (parameter ModelDataUrl, only a sealed
+    key), in the project's image with its environment; the version stays on as a tag. Rule
+    packs and cfn-lint find nothing."""
+    from mlops_constructs.deploy.templates import (
+        PromotedModel,
+        synthesize_endpoint_templates,
+        template_file,
+    )
+
+    image = "763104351884.dkr.ecr.us-east-1.amazonaws.com/xgboost:1.7-1"
+    environment = {"SAGEMAKER_PROGRAM": "inference.py"}
+    folder = synthesize_endpoint_templates(
+        prefix="mlops-prod-churn",
+        stages={"prod": RealtimeSettings(), "staging": ServerlessSettings()},
+        context=project_context(),
+        rule_packs=add_rule_packs,
+        promoted=PromotedModel(image=image, environment=environment),
+    )
+    for stage in ("prod", "staging"):
+        path = folder / template_file("mlops-prod-churn", stage)
+        template = json.loads(path.read_text())
+        url = template["Parameters"]["ModelDataUrl"]
+        assert url["AllowedPattern"].endswith("/sealed/[0-9a-f]{64}/.+$")
+        [model] = _typed(template["Resources"], "AWS::SageMaker::Model")
+        assert model["Containers"] == [
+            {"Image": image, "ModelDataUrl": {"Ref": "ModelDataUrl"}, "Environment": environment}
+        ]
+        assert model["Tags"] == [{"Key": "ModelPackageArn", "Value": {"Ref": "ModelPackageArn"}}]
+        lint = subprocess.run(
+            [
+                str(Path(sys.executable).parent / "cfn-lint"),
+                "--format",
+                "parseable",
+                "--",
+                str(path),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert lint.stdout == "", lint.stdout

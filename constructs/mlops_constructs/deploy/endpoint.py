@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import aws_cdk as cdk
@@ -128,6 +128,18 @@ class EndpointRole(Construct):
         )
 
 
+@dataclass(frozen=True, kw_only=True)
+class PromotedContainer:
+    """The model as a serving environment of a delivered platform runs it (ADR 0011): its
+    serving image and environment (known at synthesis: they are the project's), and the model
+    artifact its promotion copied into this environment's own bucket (``model_data_url``, a
+    template parameter), instead of the development account's model package."""
+
+    image: str
+    model_data_url: str
+    environment: Mapping[str, str]
+
+
 class ModelEndpoint(Construct):
     """Endpoint ``<prefix>-<stage>`` serving ``model_package_arn``.
 
@@ -161,6 +173,7 @@ class ModelEndpoint(Construct):
         alarm_topic: sns.ITopic | None = None,
         subnet_ids: Sequence[str] = (),
         security_group_id: str | None = None,
+        container: PromotedContainer | None = None,
     ) -> None:
         super().__init__(scope, id)
         self.endpoint_name = f"{prefix}-{stage}"
@@ -187,7 +200,17 @@ class ModelEndpoint(Construct):
             execution_role_arn=self.role.role_arn,
             containers=[
                 sagemaker.CfnModel.ContainerDefinitionProperty(model_package_name=model_package_arn)
+                if container is None
+                else sagemaker.CfnModel.ContainerDefinitionProperty(
+                    image=container.image,
+                    model_data_url=container.model_data_url,
+                    environment=dict(container.environment),
+                )
             ],
+            # Which registered version this is (a promoted model names no model package).
+            tags=[cdk.CfnTag(key="ModelPackageArn", value=model_package_arn)]
+            if container is not None
+            else None,
             # Serverless hosting supports no network isolation (nor VPC, nor data capture).
             enable_network_isolation=True if realtime else None,
             vpc_config=vpc_config,

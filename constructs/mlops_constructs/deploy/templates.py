@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,12 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
 
-from mlops_constructs.deploy.endpoint import ModelEndpoint, RealtimeSettings, ServerlessSettings
+from mlops_constructs.deploy.endpoint import (
+    ModelEndpoint,
+    PromotedContainer,
+    RealtimeSettings,
+    ServerlessSettings,
+)
 from mlops_constructs.monitor.monitors import ModelMonitors, MonitorImages, MonitorInputs
 from mlops_constructs.monitor.settings import BASELINE_PARAMETERS, NONE, MonitorSettings
 
@@ -27,18 +33,35 @@ VPC_PARAMETERS = ("SubnetIds", "SecurityGroupId")
 BATCH = "batch"  # the target name of batch scoring's monitors
 
 
+@dataclass(frozen=True, kw_only=True)
+class PromotedModel:
+    """A delivered platform's serving templates run the promoted artifact (parameter
+    ``ModelDataUrl``) in the project's serving image with its environment (ADR 0011)."""
+
+    image: str
+    environment: Mapping[str, str]
+
+
 def template_parameters(
     hosting: RealtimeSettings | ServerlessSettings | None,
     vpc: bool,
     monitor: MonitorSettings | None = None,
+    *,
+    promoted: bool = False,
 ) -> list[str]:
     """The parameters of a template (CloudFormation rejects overrides of any other, and
-    cfn-lint unused ones). ``hosting`` None is the batch monitors' template."""
+    cfn-lint unused ones). ``hosting`` None is the batch monitors' template; ``promoted``:
+    the endpoint runs the promoted artifact ``ModelDataUrl``."""
+    model = (
+        ["ModelPackageArn", "ModelDataUrl"]
+        if promoted and hosting is not None
+        else ["ModelPackageArn"]
+    )
     if isinstance(hosting, ServerlessSettings):
-        return ["ModelPackageArn", "ExecutionRoleArn"]  # no capture, key, alarms, monitors, VPC
-    names = ["ModelPackageArn", "DataKeyArn", "CaptureUri", "AlarmTopicArn"]
+        return [*model, "ExecutionRoleArn"]  # no capture, key, alarms, monitors, VPC
+    names = [*model, "DataKeyArn", "CaptureUri", "AlarmTopicArn"]
     if hosting is not None:
-        names.insert(1, "ExecutionRoleArn")
+        names.insert(len(model), "ExecutionRoleArn")
     if monitor is not None:
         names += monitor.parameters(batch=hosting is None)
     elif hosting is None:
@@ -135,6 +158,7 @@ def synthesize_endpoint_templates(
     images: MonitorImages | None = None,
     batch_monitor: bool = False,
     defaults: Mapping[str, Mapping[str, str]] | None = None,
+    promoted: PromotedModel | None = None,
 ) -> Path:
     """Synthesize one endpoint template per stage into a new folder and return the folder.
 
@@ -166,7 +190,9 @@ def synthesize_endpoint_templates(
         monitored = monitor is not None and not isinstance(hosting, ServerlessSettings)
         p = _parameters(
             stack,
-            template_parameters(hosting, vpc, monitor if monitored else None),
+            template_parameters(
+                hosting, vpc, monitor if monitored else None, promoted=promoted is not None
+            ),
             (defaults or {}).get(stage, {}),
         )
         # Serverless templates have no key, capture or alarm parameters; nothing reads them.
@@ -198,6 +224,13 @@ def synthesize_endpoint_templates(
                 alarm_topic=topic,
                 subnet_ids=subnet_ids,
                 security_group_id=values.get("SecurityGroupId"),
+                container=PromotedContainer(
+                    image=promoted.image,
+                    model_data_url=values["ModelDataUrl"],
+                    environment=promoted.environment,
+                )
+                if promoted is not None
+                else None,
             )
         if monitor is not None and images is not None and monitored:
             assert topic is not None
@@ -255,6 +288,11 @@ def _parameters(
             # No default: the pipeline always passes one, and CloudFormation's validation would
             # check the default against the S3 pattern of the branch "none" switches off.
             param.allowed_pattern = f"^({NONE}|s3://[a-z0-9][a-z0-9.-]{{1,61}}[a-z0-9]/.+)$"
+        elif name == "ModelDataUrl":
+            # The promoted copy in this environment's bucket (lambda/promote).
+            param.allowed_pattern = (
+                r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/sealed/[0-9a-f]{64}/.+$"
+            )
         elif name in ("MonitorOutputUri", "GroundTruthUri", "CaptureUri"):
             param.allowed_pattern = _S3
         params[name] = param
