@@ -1,0 +1,603 @@
+"""The release pipeline of one project, in the tooling account (ADR 0011, issue 15).
+
+``ReleasePipeline`` takes one approved model package version (the pipeline variable
+``ModelPackageArn``) through the serving environments in promotion order. Each environment is a
+CodePipeline stage whose actions all run **in that environment's account**, with the role
+``<prefix>-release-action`` there:
+
+- ``Promote`` invokes ``<prefix>-promote`` (lambda/promote): it copies the version's sealed files
+  into the environment's own bucket, verifies them there and reports the copies' URIs as output
+  variables (namespace ``Promote<Env>``);
+- ``Deploy`` is a CloudFormation action that deploys ``<prefix>-endpoint-<kind>`` from the
+  templates (the ``Source`` stage, a CDK asset) with CloudFormation's deployment role
+  ``<prefix>-deploy-cfn`` there, passing ``ModelDataUrl`` (the stage-local copy,
+  ``#{Promote<Env>.model_data_url}``) and ``ModelPackageArn`` besides the stage's own overrides;
+- ``Test`` (stages with a test function) invokes ``<prefix>-staging-test`` (lambda/endpoint_test)
+  on the endpoint just deployed.
+
+A stage with ``approval`` waits in a stage of its own, ``Approve<Env>``, for a person
+(``grant_approve``: ``codepipeline:PutApprovalResult`` on those actions only). The pipeline is
+never started by its source (the asset's trigger is off): a router starts it with the version
+(``grant_start``), and a newer start supersedes an older execution (``SUPERSEDED``).
+
+**Cross-account grants, and why they are written by hand.** Every action of a serving stage uses
+that stage's action role, imported by ARN (``mutable=False``: the tooling account cannot change
+a role of another account). Given such a role, aws-cdk-lib's CodePipeline grants it what the
+action needs on the resources of the *pipeline's* account, and for a role of another account
+those grants go into the resource policies: the CloudFormation action adds ``grant_read`` on the
+artifact bucket, which writes a bucket policy statement and a key policy statement whose
+principal is the role ARN (checked against aws-cdk-lib 2.275). S3 and KMS refuse a policy naming
+a role that does not exist yet ("Invalid principal"), and the serving accounts' roles are created
+by their own stacks, which may deploy after the tooling account. So the pipeline is given the
+artifact bucket and key *by reference* (``from_bucket_attributes`` / ``from_key_arn`` of the
+construct's own bucket and key): CDK's grants on an imported bucket or key change no resource
+policy (and still write the pipeline role's own identity policy, which is in this account), and
+this construct adds exactly one statement to each policy itself:
+
+- the bucket: ``s3:GetObject`` and ``s3:GetObjectVersion`` on its objects, and
+- the key: ``kms:Decrypt`` through S3 (``kms:ViaService``),
+
+each with the stages' **accounts** as principals, narrowed to exactly the stages' action roles by
+``aws:PrincipalArn``. Only the action roles: the CloudFormation action reads the template from
+the artifact with the action's role (and passes CloudFormation a URL it signed), so
+CloudFormation's deployment role never reads the bucket; the templates carry no assets, and
+aws-cdk-lib grants the bucket to a deployment role only when it creates that role itself. The
+``Promote`` and ``Test`` actions have no artifacts. The pipeline role may ``sts:AssumeRole``
+exactly these action roles (and the roles CDK creates in this account for the source and
+approval actions, which trust the pipeline role only). tests/test_release_pipeline.py keeps a
+canary of CDK's behaviour: if CDK stops naming the roles, the pipeline may take its bucket
+directly. Each action role must, in its own account, trust this pipeline's role and be
+allowed what its actions do (see :class:`ReleaseStage`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_codepipeline_actions as actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_assets as s3_assets
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from mlops_constructs.cfn import depend_on_role_policy_only, prefer_sub
+from mlops_constructs.data.lake import AccessLogBucket, LakeLifecycle, bucket_name
+from mlops_constructs.deploy.templates import (
+    OVERRIDES_MAX,
+    stack_name,
+    template_file,
+)
+from mlops_constructs.security.jobs import grant_pipeline_status
+from mlops_constructs.security.nag import (
+    acknowledge,
+    acknowledge_grant_actions,
+    acknowledge_inline_policy,
+)
+
+# The pipeline's transient artifacts (the templates' zip) are kept this long.
+ARTIFACT_EXPIRATION_DAYS = 30
+# The endpoint kinds a stage deploys (templates ``<prefix>-endpoint-<kind>``).
+KINDS = ("staging", "prod")
+# The parameters the pipeline passes every endpoint template itself.
+MODEL_DATA_URL = "ModelDataUrl"
+MODEL_PACKAGE_ARN = "ModelPackageArn"
+# CodePipeline caps an action configuration value (ParameterOverrides, UserParameters) at 1,000
+# characters. A value resolved only at run time (a CDK token, or a pipeline variable such as the
+# version's ARN or the promoted model's URI) is counted at this many characters.
+RUNTIME_VALUE_MAX = 200
+USER_PARAMETERS_MAX = 1000
+
+_ACCOUNT = re.compile(r"^\d{12}$")
+_ENVIRONMENT = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
+_ROLE_ARN = re.compile(r"^arn:[^:]+:iam::(\d{12}):role/[\w+=,.@/-]{1,64}$")
+_FUNCTION_ARN = re.compile(
+    r"^arn:[^:]+:lambda:([a-z]{2}(?:-[a-z]+)+-\d):(\d{12}):function:[A-Za-z0-9_-]{1,64}$"
+)
+_REPLICATION = (
+    "The release pipeline's buckets hold the endpoint templates' zip, which the repository "
+    "reproduces; replicating them to another region would add cost without adding recovery."
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReleaseStage:
+    """A serving environment the release pipeline deploys to, in promotion order.
+
+    What its account must provide (the app's serving-environment wiring):
+
+    - ``action_role_arn`` (``<prefix>-release-action``): trusts exactly the pipeline's role
+      ``<name>`` (``sts:AssumeRole``; the tooling account as principal narrowed by
+      ``aws:PrincipalArn``, as IAM too refuses a principal that does not exist yet); may
+      ``lambda:InvokeFunction`` the promote and test functions, ``iam:PassRole`` the deployment
+      role to CloudFormation, create, update and describe the stack ``<prefix>-endpoint-<kind>``
+      (what CDK's action would grant: ``cloudformation:CreateStack``, ``UpdateStack``,
+      ``DescribeStack*``, ``GetTemplate*``, ``ValidateTemplate``, ``GetStackPolicy``,
+      ``SetStackPolicy``), and read the pipeline's artifacts (``s3:GetObject`` and
+      ``GetObjectVersion`` on its bucket's objects, ``kms:Decrypt`` on its key);
+    - ``cfn_role_arn`` (``<prefix>-deploy-cfn``): trusts ``cloudformation.amazonaws.com`` and
+      may manage the endpoint stack's resources (it reads nothing of the pipeline's);
+    - ``promote_function_arn`` and ``test_function_arn``: lambda/promote and lambda/endpoint_test
+      (each allowed ``codepipeline:PutJob*Result`` in its own account).
+    """
+
+    environment: str  # e.g. "staging", "prod"; the stage is named after it ("Staging")
+    account: str
+    region: str
+    prefix: str  # the project's prefix in that environment, e.g. mlops-staging-churn
+    kind: str  # "staging" or "prod": the template <prefix>-endpoint-<kind>
+    action_role_arn: str  # <prefix>-release-action there: every action of the stage uses it
+    cfn_role_arn: str  # <prefix>-deploy-cfn there: CloudFormation's deployment role
+    promote_function_arn: str  # <prefix>-promote there
+    test_function_arn: str | None = None  # <prefix>-staging-test there, for stages that test
+    # The template parameters known per stage (key ARN, subnets, ...); the pipeline adds
+    # ModelDataUrl and ModelPackageArn.
+    parameter_overrides: Mapping[str, str] = field(default_factory=dict)
+    approval: bool = False  # a person approves before this stage (production)
+    test_max_latency_ms: int = 2000
+
+    @property
+    def title(self) -> str:
+        """``staging`` -> ``Staging``, ``eu-prod`` -> ``EuProd``: the stage's name."""
+        return "".join(part.capitalize() for part in self.environment.split("-"))
+
+    @property
+    def stack_name(self) -> str:
+        return stack_name(self.prefix, self.kind)
+
+    @property
+    def endpoint_name(self) -> str:
+        return f"{self.prefix}-{self.kind}"
+
+
+class ReleasePipeline(Construct):
+    """``<name>`` (CodePipeline V2): ``Source`` -> per stage, in order, ``Approve<Env>`` (when
+    the stage asks for approval) then ``<Env>``: ``Promote`` -> ``Deploy`` -> ``Test``.
+
+    ``templates_dir`` holds ``<prefix>-endpoint-<kind>.template.json`` for every stage (checked
+    at synthesis: the file exists, takes every override, and needs no parameter the pipeline
+    does not pass). ``approval_topic`` is notified when an approval waits. The pipeline's role is
+    named ``<name>``; its artifact bucket (``<name>-artifacts-<account>``) and key are its own:
+    versioned, TLS only, access-logged (into ``access_logs``, else a bucket of its own), expiring
+    after ``artifact_expiration_days``, the key rotating and retained.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        name: str,
+        templates_dir: Path,
+        stages: Sequence[ReleaseStage],
+        approval_topic: sns.ITopic | None = None,
+        access_logs: s3.IBucket | None = None,
+        artifact_expiration_days: int = ARTIFACT_EXPIRATION_DAYS,
+    ) -> None:
+        super().__init__(scope, id)
+        stack = cdk.Stack.of(self)
+        _check_stages(stages, region=stack.region)
+        self.name = name
+        self.stages = tuple(stages)
+        self._approval_actions: list[tuple[str, str]] = []  # (stage, action)
+        self.key = kms.Key(
+            self,
+            "Key",
+            alias=f"alias/{name}",
+            description=f"{name}: the release pipeline's artifacts (endpoint templates)",
+            enable_key_rotation=True,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        self.access_logs = access_logs or AccessLogBucket(
+            self,
+            "AccessLogs",
+            bucket_name=_bucket_name(name, "logs", stack.account),
+            lifecycle=LakeLifecycle(),
+        )
+        self.artifacts = self._artifact_bucket(expire_days=artifact_expiration_days)
+        self.templates = s3_assets.Asset(self, "Templates", path=str(templates_dir))
+        self.role = iam.Role(
+            self,
+            "Role",
+            role_name=name,
+            assumed_by=iam.ServicePrincipal("codepipeline.amazonaws.com"),
+            description=f"{name}: the release pipeline, which assumes the stages' action roles",
+        )
+        self.action_roles: dict[str, iam.IRole] = {}
+        self.package = codepipeline.Variable(
+            variable_name=MODEL_PACKAGE_ARN,
+            default_value="none",
+            description="The approved model package version to release (set by the router)",
+        )
+        source = codepipeline.Artifact("Templates")
+        stage_props = [self._source_stage(source)]
+        for stage in self.stages:
+            if stage.approval:
+                stage_props.append(self._approval_stage(stage, approval_topic))
+            stage_props.append(self._release_stage(stage, source, templates_dir))
+        self.pipeline = codepipeline.Pipeline(
+            self,
+            "Pipeline",
+            pipeline_name=name,
+            pipeline_type=codepipeline.PipelineType.V2,
+            execution_mode=codepipeline.ExecutionMode.SUPERSEDED,
+            variables=[self.package],
+            # By reference: CDK's grants to the action roles then change no resource policy
+            # (see the module docstring); _admit_action_roles writes the two statements.
+            artifact_bucket=s3.Bucket.from_bucket_attributes(
+                self,
+                "ArtifactStore",
+                bucket_arn=self.artifacts.bucket_arn,
+                bucket_name=self.artifacts.bucket_name,
+                encryption_key=kms.Key.from_key_arn(self, "ArtifactKey", self.key.key_arn),
+            ),
+            role=self.role,
+            use_pipeline_role_for_actions=False,
+            restart_execution_on_update=False,
+            stages=stage_props,
+        )
+        self._admit_action_roles()
+        cfn = self.pipeline.node.default_child
+        assert isinstance(cfn, codepipeline.CfnPipeline)
+        prefer_sub(cfn, "Stages", cfn.stages)
+        depend_on_role_policy_only(self.pipeline, self.role)
+        self._acknowledge()
+
+    # --- identity -------------------------------------------------------------------------------
+    @property
+    def pipeline_name(self) -> str:
+        return self.name
+
+    @property
+    def pipeline_arn(self) -> str:
+        """The pipeline's ARN, from its name."""
+        return cdk.Stack.of(self).format_arn(service="codepipeline", resource=self.name)
+
+    @property
+    def approval_arns(self) -> list[str]:
+        """The manual approval actions, ``<pipeline arn>/<stage>/<action>``; none without one."""
+        return [f"{self.pipeline_arn}/{stage}/{action}" for stage, action in self._approval_actions]
+
+    @property
+    def action_role_arns(self) -> list[str]:
+        """The stages' action roles (in their accounts), each once, sorted."""
+        return sorted({s.action_role_arn for s in self.stages})
+
+    # --- grants ---------------------------------------------------------------------------------
+    def grant_read_status(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Read the pipeline's state and executions; start, stop or approve nothing."""
+        return grant_pipeline_status(grantee, self.pipeline_arn)
+
+    def grant_approve(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Approve or reject the approval actions (and nothing else), and read the pipeline."""
+        if not self._approval_actions:
+            raise ValueError(f"{self.name} has no approval: no stage has approval=True")
+        self.grant_read_status(grantee)
+        return iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["codepipeline:PutApprovalResult"],
+            resource_arns=self.approval_arns,
+        )
+
+    def grant_start(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Start an execution (with the version as ``ModelPackageArn``): the router."""
+        return iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["codepipeline:StartPipelineExecution"],
+            resource_arns=[self.pipeline_arn],
+        )
+
+    # --- parts ----------------------------------------------------------------------------------
+    def _artifact_bucket(self, *, expire_days: int) -> s3.Bucket:
+        account = cdk.Stack.of(self).account
+        bucket = s3.Bucket(
+            self,
+            "Artifacts",
+            bucket_name=_bucket_name(self.name, "artifacts", account),
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.key,
+            bucket_key_enabled=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            enforce_ssl=True,
+            versioned=True,
+            server_access_logs_bucket=self.access_logs,
+            server_access_logs_prefix=f"s3/{self.name}/artifacts/",
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="Lifecycle",
+                    expiration=cdk.Duration.days(expire_days),
+                    noncurrent_version_expiration=cdk.Duration.days(30),
+                    abort_incomplete_multipart_upload_after=cdk.Duration.days(7),
+                )
+            ],
+        )
+        for rule in (
+            "HIPAA.Security-S3BucketReplicationEnabled",
+            "NIST.800.53.R5-S3BucketReplicationEnabled",
+            "PCI.DSS.321-S3BucketReplicationEnabled",
+        ):
+            acknowledge(bucket, rule, _REPLICATION)
+        return bucket
+
+    def _source_stage(self, source: codepipeline.Artifact) -> codepipeline.StageProps:
+        """``Source``: the endpoint templates (a CDK asset); never starts the pipeline itself."""
+        return codepipeline.StageProps(
+            stage_name="Source",
+            actions=[
+                actions.S3SourceAction(
+                    action_name="Templates",
+                    bucket=self.templates.bucket,
+                    bucket_key=self.templates.s3_object_key,
+                    output=source,
+                    trigger=actions.S3Trigger.NONE,  # the router starts it
+                )
+            ],
+        )
+
+    def _approval_stage(
+        self, stage: ReleaseStage, topic: sns.ITopic | None
+    ) -> codepipeline.StageProps:
+        """``Approve<Env>``: a person approves before the stage (its only action, run order 1)."""
+        stage_name, action_name = f"Approve{stage.title}", "Approve"
+        self._approval_actions.append((stage_name, action_name))
+        return codepipeline.StageProps(
+            stage_name=stage_name,
+            actions=[
+                actions.ManualApprovalAction(
+                    action_name=action_name,
+                    notification_topic=topic,
+                    additional_information=(
+                        f"Approve to release {self.package.reference()} to {stage.environment} "
+                        f"(account {stage.account}, endpoint {stage.endpoint_name})."
+                    ),
+                    run_order=1,
+                )
+            ],
+        )
+
+    def _release_stage(
+        self, stage: ReleaseStage, source: codepipeline.Artifact, templates_dir: Path
+    ) -> codepipeline.StageProps:
+        """``<Env>``: Promote -> Deploy -> (Test), every action with the stage's action role."""
+        env = stage.title
+        role = iam.Role.from_role_arn(
+            self, f"{env}ActionRole", stage.action_role_arn, mutable=False
+        )
+        self.action_roles[stage.environment] = role
+        package = self.package.reference()
+        promote = actions.LambdaInvokeAction(
+            action_name="Promote",
+            lambda_=lambda_.Function.from_function_arn(
+                self, f"{env}Promote", stage.promote_function_arn
+            ),
+            role=role,
+            variables_namespace=f"Promote{env}",
+            user_parameters={"model_package_arn": package},
+            run_order=1,
+        )
+        overrides = {
+            **stage.parameter_overrides,
+            MODEL_DATA_URL: promote.variable("model_data_url"),
+            MODEL_PACKAGE_ARN: package,
+        }
+        _check_template(templates_dir, stage, overrides)
+        stage_actions: list[codepipeline.IAction] = [
+            promote,
+            actions.CloudFormationCreateUpdateStackAction(
+                action_name="Deploy",
+                stack_name=stage.stack_name,
+                template_path=source.at_path(template_file(stage.prefix, stage.kind)),
+                admin_permissions=False,
+                role=role,
+                deployment_role=iam.Role.from_role_arn(
+                    self, f"{env}CfnRole", stage.cfn_role_arn, mutable=False
+                ),
+                account=stage.account,
+                parameter_overrides=overrides,
+                run_order=2,
+            ),
+        ]
+        if stage.test_function_arn is not None:
+            parameters = {
+                "endpoint_name": stage.endpoint_name,
+                "model_package_arn": package,
+                "max_latency_ms": stage.test_max_latency_ms,
+            }
+            _check_length(f"{env} Test action's user parameters", parameters, USER_PARAMETERS_MAX)
+            stage_actions.append(
+                actions.LambdaInvokeAction(
+                    action_name="Test",
+                    lambda_=lambda_.Function.from_function_arn(
+                        self, f"{env}Test", stage.test_function_arn
+                    ),
+                    role=role,
+                    user_parameters=parameters,
+                    run_order=3,
+                )
+            )
+        return codepipeline.StageProps(stage_name=env, actions=stage_actions)
+
+    def _admit_action_roles(self) -> None:
+        """The artifact bucket and key admit exactly the stages' action roles: their accounts as
+        principals, narrowed by ``aws:PrincipalArn`` (a policy may not name a role that does
+        not exist yet), read only, the key through S3 only."""
+        roles = self.action_role_arns
+        accounts = sorted({s.account for s in self.stages})
+        principals: list[iam.IPrincipal] = [iam.AccountPrincipal(a) for a in accounts]
+        self.artifacts.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="ReleaseActionsReadArtifacts",
+                principals=principals,
+                actions=["s3:GetObject", "s3:GetObjectVersion"],
+                resources=[self.artifacts.arn_for_objects("*")],
+                conditions={"ArnEquals": {"aws:PrincipalArn": roles}},
+            )
+        )
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="ReleaseActionsDecryptArtifacts",
+                principals=principals,
+                actions=["kms:Decrypt"],
+                resources=["*"],  # in a key policy: this key
+                conditions={
+                    "ArnEquals": {"aws:PrincipalArn": roles},
+                    "StringEquals": {
+                        "kms:ViaService": f"s3.{cdk.Stack.of(self).region}.amazonaws.com"
+                    },
+                },
+            )
+        )
+
+    def _acknowledge(self) -> None:
+        """cdk-nag findings on the policies CDK's CodePipeline writes for the roles of this
+        account (the pipeline's, and the roles it creates for the source and approval actions),
+        acknowledged on each role, each with its reason."""
+        stack = cdk.Stack.of(self)
+        artifacts = stack.get_logical_id(self.artifacts.node.default_child)  # type: ignore[arg-type]
+        source_role = self._generated_role("Source", "Templates")
+        for role in (self.role, source_role):
+            acknowledge_grant_actions(
+                role,
+                "Action groups CDK's CodePipeline grants on the templates asset and on this "
+                "pipeline's own artifact bucket and key; every resource in these statements is "
+                "named.",
+            )
+            acknowledge(
+                role,
+                f"AwsSolutions-IAM5[Resource::<{artifacts}.Arn>/*]",
+                "Pipeline artifacts are named per execution by CodePipeline, in this pipeline's "
+                "own bucket only.",
+            )
+        approvals = [
+            self._generated_role(stage, action) for stage, action in self._approval_actions
+        ]
+        for role in (self.role, source_role, *approvals):
+            acknowledge_inline_policy(role)
+
+    def _generated_role(self, stage: str, action: str) -> iam.Role:
+        """The role CDK's CodePipeline created for the action ``stage``/``action``."""
+        role = self.pipeline.node.find_child(stage).node.find_child(action)
+        found = role.node.find_child("CodePipelineActionRole")
+        assert isinstance(found, iam.Role), found
+        return found
+
+
+def _bucket_name(name: str, purpose: str, account: str) -> str:
+    value = bucket_name(name, purpose, account)
+    if not cdk.Token.is_unresolved(value) and len(value) > 63:
+        raise ValueError(f"bucket name {value} is longer than S3's 63 characters: shorten {name}")
+    return value
+
+
+def _longest_json(value: Mapping[str, object]) -> int:
+    """The most characters ``value`` takes as CodePipeline's JSON, each value resolved only at
+    run time (a CDK token, a ``#{...}`` pipeline variable) counted at its longest form."""
+    sized = {
+        key: "x" * RUNTIME_VALUE_MAX
+        if isinstance(v, str) and (cdk.Token.is_unresolved(v) or "#{" in v)
+        else v
+        for key, v in value.items()
+    }
+    return len(json.dumps(sized, separators=(",", ":")))
+
+
+def _check_length(what: str, value: Mapping[str, object], limit: int) -> None:
+    length = _longest_json(value)
+    if length > limit:
+        raise ValueError(
+            f"{what} take up to {length} characters, over CodePipeline's {limit}. Fix: shorten "
+            "the project or environment name"
+        )
+
+
+def _check_stages(stages: Sequence[ReleaseStage], *, region: str) -> None:
+    """Every problem of the stages, named at once."""
+    problems: list[str] = []
+    if not stages:
+        problems.append("a release pipeline needs at least one stage")
+    seen: dict[str, str] = {}
+    for stage in stages:
+        where = f"stage {stage.environment!r}"
+        if not _ENVIRONMENT.match(stage.environment):
+            problems.append(f"{where}: the environment must match {_ENVIRONMENT.pattern}")
+        elif stage.title in seen:
+            other = seen[stage.title]
+            problems.append(
+                f"{where}: listed twice"
+                if other == stage.environment
+                else f"{where}: its stage name {stage.title} is also {other!r}'s"
+            )
+        seen.setdefault(stage.title, stage.environment)
+        if not _ACCOUNT.match(stage.account):
+            problems.append(f"{where}: the account must be 12 digits, not {stage.account!r}")
+        if not cdk.Token.is_unresolved(region) and stage.region != region:
+            problems.append(
+                f"{where}: the region {stage.region} is not the pipeline's {region} (a "
+                "cross-region stage needs a replication bucket in its region)"
+            )
+        if stage.kind not in KINDS:
+            problems.append(f"{where}: the kind must be one of {', '.join(KINDS)}")
+        if not stage.prefix:
+            problems.append(f"{where}: the prefix is empty")
+        for what, arn in (("action role", stage.action_role_arn), ("cfn role", stage.cfn_role_arn)):
+            match = _ROLE_ARN.match(arn)
+            if match is None:
+                problems.append(f"{where}: the {what} {arn!r} is not an IAM role ARN")
+            elif match.group(1) != stage.account:
+                problems.append(f"{where}: the {what} {arn} is not in the account {stage.account}")
+        functions = [("promote function", stage.promote_function_arn)]
+        if stage.test_function_arn is not None:
+            functions.append(("test function", stage.test_function_arn))
+        for what, arn in functions:
+            match = _FUNCTION_ARN.match(arn)
+            if match is None:
+                problems.append(f"{where}: the {what} {arn!r} is not an unqualified function ARN")
+            elif (match.group(1), match.group(2)) != (stage.region, stage.account):
+                problems.append(
+                    f"{where}: the {what} {arn} is not in {stage.account} {stage.region}"
+                )
+        passed = sorted({MODEL_DATA_URL, MODEL_PACKAGE_ARN} & set(stage.parameter_overrides))
+        if passed:
+            problems.append(f"{where}: the pipeline passes {', '.join(passed)} itself")
+    if problems:
+        raise ValueError("release pipeline: " + "; ".join(problems))
+
+
+def _check_template(templates_dir: Path, stage: ReleaseStage, overrides: Mapping[str, str]) -> None:
+    """The stage's template exists, takes every override (CloudFormation rejects others) and
+    needs nothing else (a parameter without a default); the overrides fit CodePipeline."""
+    path = templates_dir / template_file(stage.prefix, stage.kind)
+    if not path.is_file():
+        raise ValueError(f"stage {stage.environment!r}: no template {path}")
+    parameters = json.loads(path.read_text()).get("Parameters", {})
+    unknown = sorted(set(overrides) - set(parameters))
+    missing = sorted(n for n, p in parameters.items() if "Default" not in p and n not in overrides)
+    if unknown or missing:
+        raise ValueError(
+            f"stage {stage.environment!r}: {path.name} "
+            + "; ".join(
+                part
+                for part in (
+                    f"has no parameter {', '.join(unknown)}" if unknown else "",
+                    f"needs {', '.join(missing)}, which nothing passes" if missing else "",
+                )
+                if part
+            )
+        )
+    length = _longest_json(overrides)
+    if length > OVERRIDES_MAX:
+        raise ValueError(
+            f"{stage.stack_name}: the Deploy action's parameter overrides take up to {length} "
+            f"characters, over CodePipeline's {OVERRIDES_MAX}. Fix: shorten the project or "
+            "environment name, or give the template defaults"
+        )
