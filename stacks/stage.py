@@ -160,18 +160,22 @@ class PlatformStage(cdk.Stage):
         if not forwarders:
             return
         accounts = sorted({arn.split(":")[4] for arn in forwarders})
-        bus = f"arn:{self.monitor.partition}:events:{self.region}:{self.account}:event-bus/default"
-        events.CfnEventBusPolicy(
+        partition = self.monitor.partition
+        bus = f"arn:{partition}:events:{self.region}:{self.account}:event-bus/default"
+        # The statement as a whole (the L1's typed properties print a deprecation warning for
+        # its legacy Principal field; the L2 EventBusPolicy does not resolve under jsii).
+        policy = events.CfnEventBusPolicy(
             self.monitor,
             "ProductionDrift",
             event_bus_name="default",
             statement_id="ProductionDriftForwarders",
-            statement={
+        )
+        policy.add_property_override(
+            "Statement",
+            {
                 "Sid": "ProductionDriftForwarders",
                 "Effect": "Allow",
-                "Principal": {
-                    "AWS": [f"arn:{self.monitor.partition}:iam::{a}:root" for a in accounts]
-                },
+                "Principal": {"AWS": [f"arn:{partition}:iam::{a}:root" for a in accounts]},
                 "Action": "events:PutEvents",
                 "Resource": bus,
                 "Condition": {"ArnEquals": {"aws:PrincipalArn": forwarders}},
