@@ -47,14 +47,23 @@ from typing import Any, Final
 import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
-from platform_codepipeline import MESSAGE_MAX, not_run, report_failure, report_success, shorten
+from platform_codepipeline import (
+    Failure,
+    job_id_of,
+    not_run,
+    reject_without_job_id,
+    report_checks_failed,
+    report_success,
+    shorten,
+    user_parameters,
+)
+from platform_codepipeline import failure_message as _failure_message
 from platform_events import BadInput as BadJob
-from platform_events import get_object as _get_object
 from platform_events import get_string as _get_string
 from platform_events import json_type as _json_type
 from platform_logging import InvocationLog, structured_logger
 from platform_runtime import ConfigError, report_bad_config_at_cold_start
-from platform_runtime import error_fields as _error_fields
+from platform_runtime import describe_error as _describe_error
 
 APPROVED: Final = "Approved"
 CSV: Final = "text/csv"
@@ -89,7 +98,6 @@ CHECKS: Final = (
     "probability-range",
 )
 
-_JOB_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _ENDPOINT_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 _GROUP_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 _FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
@@ -320,19 +328,6 @@ class Job:
     contract: ResponseContract  # from RESPONSE_CONTRACT: what a response must hold
 
 
-def job_id_of(event: object) -> str | None:
-    """The job id if the event carries a well-formed one (only then can it be reported)."""
-    if not isinstance(event, dict):
-        return None
-    job = event.get("CodePipeline.job")
-    if not isinstance(job, dict):
-        return None
-    job_id = job.get("id")
-    if isinstance(job_id, str) and _JOB_ID.fullmatch(job_id):
-        return job_id
-    return None
-
-
 def count_rows(content_type: str, body: str, path: str, input_columns: tuple[str, ...]) -> int:
     """Input rows in a payload, as the model's input_fn counts them; BadJob if unusable.
 
@@ -384,21 +379,7 @@ def parse_payloads(value: object, path: str, input_columns: tuple[str, ...]) -> 
 
 def parse_job(event: object, env: Mapping[str, str], contract: ResponseContract) -> Job:
     """Validates the job and its UserParameters strictly; raises BadJob naming the field."""
-    if not isinstance(event, dict):
-        raise BadJob(f"the event must be a JSON object, got {_json_type(event)}")
-    job = _get_object(event, "CodePipeline.job", "CodePipeline.job")
-    data = _get_object(job, "data", "CodePipeline.job.data")
-    action = _get_object(data, "actionConfiguration", "CodePipeline.job.data.actionConfiguration")
-    configuration = _get_object(
-        action, "configuration", "CodePipeline.job.data.actionConfiguration.configuration"
-    )
-    raw = _get_string(configuration, "UserParameters", "UserParameters", 100_000)
-    try:
-        parameters = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise BadJob(f"UserParameters is not valid JSON: {exc}") from None
-    if not isinstance(parameters, dict):
-        raise BadJob(f"UserParameters must be a JSON object, got {_json_type(parameters)}")
+    parameters = user_parameters(event)
 
     endpoint = _get_string(parameters, "endpoint_name", "UserParameters.endpoint_name", 63)
     if not _ENDPOINT_NAME.fullmatch(endpoint):
@@ -474,22 +455,8 @@ def _clock() -> float:
     return time.monotonic()
 
 
-def _describe_error(exc: BaseException) -> str:
-    fields = _error_fields(exc)
-    return f"{fields['error_code']}: {fields['error']}"
-
-
 # --------------------------------------------------------------------------------------------
-# The checks
-
-
-@dataclass(frozen=True)
-class Failure:
-    check: str  # one of CHECKS
-    detail: str
-
-    def __str__(self) -> str:
-        return f"{self.check}: {self.detail}"
+# The checks (each a Failure of one of CHECKS)
 
 
 def check_model_approved(job: Job) -> Failure | None:
@@ -643,9 +610,7 @@ def check_payload(job: Job, index: int, payload: Payload) -> tuple[Failure | Non
 
 
 def failure_message(endpoint: str, failures: list[Failure]) -> str:
-    checks = ", ".join(dict.fromkeys(f.check for f in failures))
-    text = f"endpoint test of {endpoint} failed ({checks}): " + "; ".join(map(str, failures))
-    return shorten(text, MESSAGE_MAX)
+    return _failure_message(f"endpoint test of {endpoint}", failures)
 
 
 # --------------------------------------------------------------------------------------------
@@ -699,9 +664,7 @@ def handler(event: object, context: object = None) -> dict[str, Any]:
     except BadJob as exc:
         return not_run(_codepipeline, job_id, "endpoint test", "job", str(exc), log)
     if job_id is None:  # parse_job accepted the job, so only the id is wrong
-        error = "CodePipeline.job.id is missing or not a job id"
-        log.log(logging.ERROR, "event rejected", status="rejected", error=error)
-        return {"status": "rejected", "error": error}
+        return reject_without_job_id(log)
     log.bind(
         endpoint=job.endpoint_name,
         model_package_arn=job.model_package_arn,
@@ -711,12 +674,7 @@ def handler(event: object, context: object = None) -> dict[str, Any]:
     failures, latencies = run_checks(job, log)
     if failures:
         message = failure_message(job.endpoint_name, failures)
-        checks = list(dict.fromkeys(f.check for f in failures))
-        log.log(
-            logging.ERROR, "endpoint test failed", status="failed", checks=checks, error=message
-        )
-        report_failure(_codepipeline, job_id, "JobFailed", message, log)
-        return {"status": "failed", "job_id": job_id, "checks": checks, "error": message}
+        return report_checks_failed(_codepipeline, job_id, "endpoint test", message, failures, log)
     summary = (
         f"{len(job.payloads)} payload(s) passed against {job.endpoint_name}, max latency "
         f"{max(latencies):.0f} ms (limit {job.max_latency_ms} ms); model package "

@@ -58,14 +58,13 @@ from typing import Any, Final
 
 import boto3
 from botocore.config import Config as BotoConfig
-from platform_events import BUCKET_NAME, BadInput, s3_uri_problem
+from platform_events import BadInput, s3_uri_problem
 from platform_events import get_string as _get_string
 from platform_events import json_type as _json_type
 from platform_fingerprint import (
     CHUNK_SIZE,
     NONE,
     SEAL_PART_SIZE,
-    SEALED_PREFIX,
     Fingerprint,
     NotFingerprintable,
     Sealed,
@@ -74,10 +73,11 @@ from platform_fingerprint import (
     is_metadata_value,
     seal,
     sealed_key,
+    sealed_prefix_setting,
     split_s3_uri,
 )
 from platform_logging import InvocationLog, structured_logger
-from platform_runtime import ConfigError, report_bad_config_at_cold_start
+from platform_runtime import ConfigError, bucket_setting, report_bad_config_at_cold_start
 from platform_runtime import error_fields as _error_fields
 
 OK: Final = "ok"
@@ -165,25 +165,17 @@ class Config:
 def load_config(env: Mapping[str, str]) -> Config:
     """Reads and checks the environment; raises ConfigError naming every problem at once."""
     problems: list[str] = []
-    bucket = env.get("ARTIFACTS_BUCKET", "")
-    if not bucket:
-        problems.append(
-            "ARTIFACTS_BUCKET is not set (the project's versioned artifacts bucket, the only "
-            "one whose objects are fingerprinted)"
-        )
-    elif not BUCKET_NAME.fullmatch(bucket):
-        problems.append(f"ARTIFACTS_BUCKET={bucket!r} is not an S3 bucket name")
-    prefix = env.get("SEALED_PREFIX", "")
-    if not prefix:
-        problems.append(
-            "SEALED_PREFIX is not set (the key prefix of the artifacts bucket where the files "
-            'are sealed, e.g. "sealed/")'
-        )
-    elif not SEALED_PREFIX.fullmatch(prefix):
-        problems.append(
-            f"SEALED_PREFIX={prefix!r} is not a key prefix (segments of letters, digits and "
-            '._- each ending in "/", e.g. "sealed/")'
-        )
+    bucket = bucket_setting(
+        env,
+        "ARTIFACTS_BUCKET",
+        "the project's versioned artifacts bucket, the only one whose objects are fingerprinted",
+        problems,
+    )
+    prefix = sealed_prefix_setting(
+        env,
+        'the key prefix of the artifacts bucket where the files are sealed, e.g. "sealed/"',
+        problems,
+    )
     if problems:
         raise ConfigError("; ".join(problems))
     return Config(bucket, prefix)

@@ -48,30 +48,30 @@ with a plain ``Code.from_asset``.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Final
 
 import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 from platform_codepipeline import (
-    MESSAGE_MAX,
     SUMMARY_MAX,
+    Failure,
+    job_id_of,
     not_run,
-    report_failure,
+    reject_without_job_id,
+    report_checks_failed,
+    report_success,
     shorten,
+    user_parameters,
 )
-from platform_events import BUCKET_NAME
+from platform_codepipeline import failure_message as _failure_message
+from platform_codepipeline import show as _show
 from platform_events import BadInput as BadJob
-from platform_events import get_object as _get_object
-from platform_events import get_string as _get_string
-from platform_events import json_type as _json_type
 from platform_fingerprint import (
     BASELINE_SHA256_KEY,
     BASELINE_VERSION_KEY,
@@ -81,26 +81,39 @@ from platform_fingerprint import (
     MODEL_SHA256_KEY,
     MODEL_VERSION_KEY,
     NONE,
+    NULL_VERSION,
     SEAL_PART_SIZE,
-    SEALED_PREFIX,
-    SHA256_HEX,
     NotFingerprintable,
     copy_ranges,
+    copy_write_once,
     current_version,
-    sealed_sha256,
+    sealed_prefix_setting,
     sha256_of_version,
     split_s3_uri,
 )
 from platform_logging import InvocationLog, structured_logger
-from platform_runtime import ConfigError, report_bad_config_at_cold_start
-from platform_runtime import error_fields as _error_fields
+from platform_release import (
+    APPROVED,
+    ARN_HEAD,
+    GROUP_NAME,
+    MONITORING_BASELINE,
+    ModelVersion,
+    approval_problem,
+    arn_problems,
+    customer_metadata,
+    describe_version,
+    fingerprint_problem,
+    model_data_url,
+    model_version_parameter,
+    registered_baseline,
+)
+from platform_release import sealed_problem as _sealed_problem
+from platform_runtime import ConfigError, bucket_setting, report_bad_config_at_cold_start
+from platform_runtime import describe_error as _describe_error
 
-APPROVED: Final = "Approved"
 CHECKS: Final = ("same-group", "approved", "fingerprinted", "sealed", "copied", "verified")
 PARAMETER_KEYS: Final = ("model_package_arn",)
-MONITORING_BASELINE: Final = "MonitoringBaseline"  # the version's customer metadata property
 PART_SIZE: Final = SEAL_PART_SIZE  # bytes per UploadPartCopy (a module constant: tests lower it)
-SHOWN_MAX: Final = 200  # characters of a value quoted in a message
 # The output variables of a success, in this order (CodePipeline: #{<namespace>.<name>}).
 OUTPUT_VARIABLES: Final = (
     "model_data_url",
@@ -147,19 +160,8 @@ EVALUATION: Final = FileKind(
 )
 FILE_KINDS: Final = (MODEL, BASELINE, EVALUATION)
 
-_JOB_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_GROUP = r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"
-_ARN_HEAD = (
-    r"arn:(?P<partition>aws[a-z-]*):sagemaker:(?P<region>[a-z0-9-]{1,32}):(?P<account>[0-9]{12}):"
-)
 # arn:<partition>:sagemaker:<region>:<account>:model-package-group/<name>
-_GROUP_ARN = re.compile(rf"{_ARN_HEAD}model-package-group/(?P<group>{_GROUP})")
-# A versioned model package: arn:<partition>:sagemaker:<region>:<account>:model-package/<group>/<n>
-_MODEL_PACKAGE_ARN = re.compile(
-    rf"{_ARN_HEAD}model-package/(?P<group>{_GROUP})/(?P<version>[1-9][0-9]{{0,9}})"
-)
-# What S3 answers as the VersionId of an object written while versioning was off or suspended.
-_NULL_VERSION: Final = "null"
+_GROUP_ARN = re.compile(rf"{ARN_HEAD}model-package-group/(?P<group>{GROUP_NAME})")
 
 # --------------------------------------------------------------------------------------------
 # Structured logging: one JSON object per line on stdout (CloudWatch Logs keeps it as is).
@@ -172,11 +174,6 @@ class _Log(InvocationLog):
     """The invocation's logger: every line carries the bound fields (job_id, ...)."""
 
     logger = LOGGER
-
-
-def _show(value: object, limit: int = SHOWN_MAX) -> str:
-    """A value for a message: its repr, cut short."""
-    return shorten(repr(value), limit)
 
 
 # --------------------------------------------------------------------------------------------
@@ -202,15 +199,6 @@ class Config:
     sealed_prefix: str  # e.g. "sealed/": the same key prefix in both buckets
 
 
-def _bucket_setting(env: Mapping[str, str], name: str, meaning: str, problems: list[str]) -> str:
-    bucket = env.get(name, "")
-    if not bucket:
-        problems.append(f"{name} is not set ({meaning})")
-    elif not BUCKET_NAME.fullmatch(bucket):
-        problems.append(f"{name}={bucket!r} is not an S3 bucket name")
-    return bucket
-
-
 def load_config(env: Mapping[str, str]) -> Config:
     """Reads and checks the environment; raises ConfigError naming every problem at once."""
     problems: list[str] = []
@@ -226,26 +214,21 @@ def load_config(env: Mapping[str, str]) -> Config:
             f"SOURCE_MODEL_PACKAGE_GROUP_ARN={arn!r} is not a model package group ARN "
             "(arn:<partition>:sagemaker:<region>:<account>:model-package-group/<name>)"
         )
-    source_bucket = _bucket_setting(
+    source_bucket = bucket_setting(
         env,
         "SOURCE_BUCKET",
         "the development artifacts bucket, where the version's files are sealed",
         problems,
     )
-    target_bucket = _bucket_setting(
+    target_bucket = bucket_setting(
         env, "TARGET_BUCKET", "this stage's own artifacts bucket, where they are copied", problems
     )
-    prefix = env.get("SEALED_PREFIX", "")
-    if not prefix:
-        problems.append(
-            "SEALED_PREFIX is not set (the key prefix where the Fingerprint step seals the files "
-            'and where they are copied, e.g. "sealed/")'
-        )
-    elif not SEALED_PREFIX.fullmatch(prefix):
-        problems.append(
-            f"SEALED_PREFIX={prefix!r} is not a key prefix (segments of letters, digits and "
-            '._- each ending in "/", e.g. "sealed/")'
-        )
+    prefix = sealed_prefix_setting(
+        env,
+        "the key prefix where the Fingerprint step seals the files and where they are copied, "
+        'e.g. "sealed/"',
+        problems,
+    )
     if problems or match is None:
         raise ConfigError("; ".join(problems))
     group = SourceGroup(arn, match["partition"], match["region"], match["account"], match["group"])
@@ -257,64 +240,14 @@ def load_config(env: Mapping[str, str]) -> Config:
 
 
 @dataclass(frozen=True)
-class Job:
-    model_package_arn: str
-    arn_partition: str
-    arn_region: str
-    arn_account: str
-    arn_group: str  # as the ARN writes it (SageMaker writes it in lower case)
-
-
-def job_id_of(event: object) -> str | None:
-    """The job id if the event carries a well-formed one (only then can it be reported)."""
-    if not isinstance(event, dict):
-        return None
-    job = event.get("CodePipeline.job")
-    if not isinstance(job, dict):
-        return None
-    job_id = job.get("id")
-    if isinstance(job_id, str) and _JOB_ID.fullmatch(job_id):
-        return job_id
-    return None
+class Job(ModelVersion):
+    """The job: the version to promote (UserParameters ``model_package_arn``)."""
 
 
 def parse_job(event: object) -> Job:
     """Validates the job and its UserParameters strictly; raises BadJob naming the field."""
-    if not isinstance(event, dict):
-        raise BadJob(f"the event must be a JSON object, got {_json_type(event)}")
-    job = _get_object(event, "CodePipeline.job", "CodePipeline.job")
-    data = _get_object(job, "data", "CodePipeline.job.data")
-    action = _get_object(data, "actionConfiguration", "CodePipeline.job.data.actionConfiguration")
-    configuration = _get_object(
-        action, "configuration", "CodePipeline.job.data.actionConfiguration.configuration"
-    )
-    raw = _get_string(configuration, "UserParameters", "UserParameters", 100_000)
-    try:
-        parameters = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise BadJob(f"UserParameters is not valid JSON: {exc}") from None
-    if not isinstance(parameters, dict):
-        raise BadJob(f"UserParameters must be a JSON object, got {_json_type(parameters)}")
-    unknown = [key for key in parameters if key not in PARAMETER_KEYS]
-    if unknown:
-        raise BadJob(
-            f"UserParameters has unknown keys {', '.join(map(_show, unknown))} (it takes "
-            f"{', '.join(PARAMETER_KEYS)})"
-        )
-    arn = _get_string(parameters, "model_package_arn", "UserParameters.model_package_arn")
-    match = _MODEL_PACKAGE_ARN.fullmatch(arn)
-    if match is None:
-        raise BadJob(
-            f"UserParameters.model_package_arn {_show(arn)} is not a versioned model package "
-            "ARN (was the pipeline started without the ModelPackageArn variable?)"
-        )
-    return Job(
-        model_package_arn=arn,
-        arn_partition=match["partition"],
-        arn_region=match["region"],
-        arn_account=match["account"],
-        arn_group=match["group"],
-    )
+    parameters = user_parameters(event, PARAMETER_KEYS)
+    return Job(**asdict(model_version_parameter(parameters)))
 
 
 # --------------------------------------------------------------------------------------------
@@ -338,38 +271,16 @@ def _sagemaker(config: Config) -> Any:
     return _client("sagemaker", config.source_group.region)
 
 
-def _describe_error(exc: BaseException) -> str:
-    fields = _error_fields(exc)
-    return f"{fields['error_code']}: {fields['error']}"
-
-
 # --------------------------------------------------------------------------------------------
-# The checks on the registry
-
-
-@dataclass(frozen=True)
-class Failure:
-    check: str  # one of CHECKS
-    detail: str
-
-    def __str__(self) -> str:
-        return f"{self.check}: {self.detail}"
+# The checks on the registry (each a Failure of one of CHECKS)
 
 
 def check_arn(job: Job, config: Config) -> Failure | None:
     """``same-group``, on the ARN alone: group, partition, region, account."""
     source = config.source_group
-    problems: list[str] = []
-    # SageMaker writes the group name in lower case in the ARN
-    if job.arn_group.lower() != source.name.lower():
-        problems.append(f"it is a version of the group {job.arn_group!r}")
-    for what, theirs, ours in (
-        ("account", job.arn_account, source.account),
-        ("region", job.arn_region, source.region),
-        ("partition", job.arn_partition, source.partition),
-    ):
-        if theirs != ours:
-            problems.append(f"it is in the {what} {theirs}, not the source group's {ours}")
+    problems = arn_problems(
+        job, source.name, source.partition, source.region, source.account, "the source group's"
+    )
     if not problems:
         return None
     return Failure(
@@ -380,55 +291,17 @@ def check_arn(job: Job, config: Config) -> Failure | None:
 
 def describe(job: Job, config: Config) -> dict[str, Any] | Failure:
     """DescribeModelPackage, and ``same-group`` on the described group."""
-    try:
-        package: dict[str, Any] = _sagemaker(config).describe_model_package(
-            ModelPackageName=job.model_package_arn
-        )
-    except (ClientError, BotoCoreError) as exc:
-        return Failure(
-            "same-group",
-            f"could not read model package {job.model_package_arn}: {_describe_error(exc)}",
-        )
-    group = package.get("ModelPackageGroupName")
     # the setting is an ARN, which may write the name in lower case: names are unique
     # case-insensitively
-    if not isinstance(group, str) or group.lower() != config.source_group.name.lower():
-        return Failure(
-            "same-group",
-            f"model package {job.model_package_arn} is in the group {_show(group)}, not "
-            f"{config.source_group.name!r}",
-        )
-    return package
+    package = describe_version(
+        _sagemaker(config), job.model_package_arn, config.source_group.name, ignore_case=True
+    )
+    return Failure("same-group", package) if isinstance(package, str) else package
 
 
 def check_approved(job: Job, package: Mapping[str, Any]) -> Failure | None:
-    status = package.get("ModelApprovalStatus")
-    if status == APPROVED:
-        return None
-    return Failure(
-        "approved",
-        f"model package {job.model_package_arn} is {status}, not {APPROVED}: only an approved "
-        "version is promoted",
-    )
-
-
-def _metadata(package: Mapping[str, Any]) -> dict[str, Any]:
-    metadata = package.get("CustomerMetadataProperties")
-    return metadata if isinstance(metadata, dict) else {}
-
-
-def registered_baseline(package: Mapping[str, Any]) -> str:
-    """The version's MonitoringBaseline customer metadata, ``none`` when it has none."""
-    value = _metadata(package).get(MONITORING_BASELINE)
-    return value if isinstance(value, str) and value else NONE
-
-
-def model_data_url(package: Mapping[str, Any]) -> object:
-    """InferenceSpecification.Containers[0].ModelDataUrl, or None."""
-    specification = package.get("InferenceSpecification")
-    containers = specification.get("Containers") if isinstance(specification, dict) else None
-    first = containers[0] if isinstance(containers, list) and containers else None
-    return first.get("ModelDataUrl") if isinstance(first, dict) else None
+    problem = approval_problem(job.model_package_arn, package, "promoted")
+    return None if problem is None else Failure("approved", problem)
 
 
 def evaluation_report_uri(package: Mapping[str, Any]) -> object:
@@ -440,43 +313,12 @@ def evaluation_report_uri(package: Mapping[str, Any]) -> object:
 
 
 def check_fingerprinted(package: Mapping[str, Any]) -> Failure | None:
-    metadata = _metadata(package)
-    baseline = registered_baseline(package)
-    problems: list[str] = []
-    for kind in FILE_KINDS:
-        sha_key, version_key = kind.sha256_key, kind.version_key
-        missing = [key for key in (sha_key, version_key) if key not in metadata]
-        if missing:
-            problems.append(f"no {' and no '.join(missing)}")
-            continue
-        sha, version = metadata[sha_key], metadata[version_key]
-        if not kind.required:
-            if baseline == NONE:
-                if (sha, version) != (NONE, NONE):
-                    problems.append(
-                        f"{sha_key} and {version_key} must be none: the version has no "
-                        f"{MONITORING_BASELINE} (got {_show(sha)} and {_show(version)})"
-                    )
-                continue
-            if (sha, version) == (NONE, NONE):
-                problems.append(
-                    f"{sha_key} and {version_key} are none, but the version has the "
-                    f"{MONITORING_BASELINE} {_show(baseline)}"
-                )
-                continue
-        if not isinstance(sha, str) or not SHA256_HEX.fullmatch(sha):
-            problems.append(
-                f"{sha_key} {_show(sha)} is not a SHA-256 (64 lower-case hexadecimal digits)"
-            )
-        if not isinstance(version, str) or not version or version in (NONE, _NULL_VERSION):
-            problems.append(f"{version_key} {_show(version)} is not an S3 version id")
-    if not problems:
-        return None
-    return Failure(
-        "fingerprinted",
-        "the version's customer metadata does not hold its fingerprints (was it registered "
-        "without the Fingerprint step?): " + "; ".join(problems),
+    problem = fingerprint_problem(
+        package,
+        ((kind.sha256_key, kind.version_key, not kind.required) for kind in FILE_KINDS),
+        not_versions=(NONE, NULL_VERSION),
     )
+    return None if problem is None else Failure("fingerprinted", problem)
 
 
 @dataclass(frozen=True)
@@ -491,7 +333,7 @@ class SourceFile:
 
 def source_files(package: Mapping[str, Any]) -> list[SourceFile]:
     """The version's files (after ``fingerprinted``): model, baseline unless none, report."""
-    metadata = _metadata(package)
+    metadata = customer_metadata(package)
     files: list[SourceFile] = []
     for kind, uri in (
         (MODEL, model_data_url(package)),
@@ -506,30 +348,16 @@ def source_files(package: Mapping[str, Any]) -> list[SourceFile]:
 
 def sealed_problem(file: SourceFile, config: Config) -> str | None:
     """Why ``file`` is not registered as the sealed copy of its recorded SHA-256, or None."""
-    what, uri, sha256 = file.kind.what, file.uri, file.sha256
-    if uri is None:
-        return f"the version registers no {what} ({file.kind.where})"
-    parts = split_s3_uri(uri) if isinstance(uri, str) else None
-    bucket, key = parts if parts is not None else ("", "")
-    if bucket != config.source_bucket or not key.startswith(config.sealed_prefix):
-        shown = uri if parts is not None else _show(uri)
-        return (
-            f"the {what} {shown} is not sealed (an object of {config.source_bucket!r} under "
-            f"{config.sealed_prefix!r}): a version registered with unsealed files is not "
-            "promoted, register it again through the Fingerprint step"
-        )
-    addressed = sealed_sha256(key, config.sealed_prefix)
-    if addressed is None:
-        return (
-            f"the {what} {uri} is not a sealed object key ({config.sealed_prefix}<sha256>/<file "
-            "name>)"
-        )
-    if addressed != sha256:
-        return (
-            f"the {what} {uri} is the sealed copy of the SHA-256 {addressed}, not of the "
-            f"registered {sha256}"
-        )
-    return None
+    if file.uri is None:
+        return f"the version registers no {file.kind.what} ({file.kind.where})"
+    return _sealed_problem(
+        file.kind.what,
+        file.uri,
+        file.sha256,
+        config.source_bucket,
+        config.sealed_prefix,
+        "promoted",
+    )
 
 
 def check_sealed(files: list[SourceFile], config: Config) -> Failure | None:
@@ -552,32 +380,12 @@ class Promoted:
     created: bool  # False: the key already held the same content (a replay, a re-promotion)
 
 
-def _precondition_failed(exc: ClientError) -> bool:
-    """Whether S3 refused a conditional write because the key exists (412)."""
-    code = exc.response.get("Error", {}).get("Code")
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    return bool(code == "PreconditionFailed" or status == 412)
-
-
-def _abort(s3: Any, bucket: str, key: str, upload_id: str) -> None:
-    """AbortMultipartUpload, best effort: its own failure must not hide the original one (a
-    bucket lifecycle rule can clean up an upload left behind)."""
-    with contextlib.suppress(Exception):
-        s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
-
-
-def _version_of(uri: str, version: object) -> str:
-    if not isinstance(version, str) or not version or version == _NULL_VERSION:
-        raise NotFingerprintable(f"{uri} has no version id: the target bucket must be versioned")
-    return version
-
-
 def copy_once(s3: Any, file: SourceFile, config: Config, key: str) -> str | None:
     """Copies the recorded version of ``key`` from the source bucket to the same key of the
-    target bucket, write-once; returns the new object's version id, or None if the key already
-    exists in the target (nothing written). AWS errors are raised, after aborting the upload."""
+    target bucket, write-once (``platform_fingerprint.copy_write_once``); returns the new
+    object's version id, or None if the key already exists in the target (nothing written).
+    AWS errors are raised, after aborting the upload."""
     source_uri = f"s3://{config.source_bucket}/{key}"
-    target_uri = f"s3://{config.target_bucket}/{key}"
     head = s3.head_object(Bucket=config.source_bucket, Key=key, VersionId=file.version)
     served = head.get("VersionId")
     if served != file.version:
@@ -588,47 +396,16 @@ def copy_once(s3: Any, file: SourceFile, config: Config, key: str) -> str | None
         ranges = copy_ranges(int(head.get("ContentLength", 0)), PART_SIZE)
     except ValueError as exc:
         raise NotFingerprintable(f"{source_uri} version {file.version!r}: {exc}") from None
-    copy_source = {"Bucket": config.source_bucket, "Key": key, "VersionId": file.version}
-    bucket = config.target_bucket
-    upload_id: str = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
-    try:
-        completed: list[dict[str, Any]] = []
-        for number, byte_range in enumerate(ranges, start=1):
-            request: dict[str, Any] = {
-                "Bucket": bucket,
-                "Key": key,
-                "UploadId": upload_id,
-                "PartNumber": number,
-                "CopySource": copy_source,
-            }
-            if byte_range is not None:
-                request["CopySourceRange"] = byte_range
-            answer = s3.upload_part_copy(**request)
-            copied = answer.get("CopySourceVersionId")
-            if copied is not None and copied != file.version:
-                raise NotFingerprintable(
-                    f"{source_uri} version {file.version!r}: S3 copied the version {copied!r}"
-                )
-            completed.append({"PartNumber": number, "ETag": answer["CopyPartResult"]["ETag"]})
-        try:
-            done = s3.complete_multipart_upload(
-                Bucket=bucket,
-                Key=key,
-                UploadId=upload_id,
-                MultipartUpload={"Parts": completed},
-                IfNoneMatch="*",
-            )
-        except ClientError as exc:
-            if not _precondition_failed(exc):
-                raise
-            done = None
-    except BaseException:
-        _abort(s3, bucket, key, upload_id)
-        raise
-    if done is None:  # the key exists; S3 keeps the upload after a failed precondition
-        _abort(s3, bucket, key, upload_id)
-        return None
-    return _version_of(target_uri, done.get("VersionId"))
+    return copy_write_once(
+        s3,
+        config.source_bucket,
+        key,
+        file.version,
+        config.target_bucket,
+        key,
+        ranges,
+        bucket_role="target",
+    )
 
 
 def promote_file(file: SourceFile, config: Config) -> Promoted | Failure:
@@ -723,12 +500,9 @@ def output_variables(job: Job, promoted: list[Promoted]) -> dict[str, str]:
 
 
 def failure_message(job: Job, config: Config, failures: list[Failure]) -> str:
-    checks = ", ".join(dict.fromkeys(f.check for f in failures))
-    text = (
-        f"promotion of {job.model_package_arn} to {config.target_bucket} failed ({checks}): "
-        + "; ".join(map(str, failures))
+    return _failure_message(
+        f"promotion of {job.model_package_arn} to {config.target_bucket}", failures
     )
-    return shorten(text, MESSAGE_MAX)
 
 
 def success_summary(job: Job, config: Config, promoted: list[Promoted]) -> str:
@@ -747,29 +521,6 @@ def success_summary(job: Job, config: Config, promoted: list[Promoted]) -> str:
 
 def _codepipeline() -> Any:
     return _client("codepipeline")
-
-
-def report_promoted(
-    job_id: str, summary: str, variables: Mapping[str, str], log: InvocationLog
-) -> None:
-    """PutJobSuccessResult with the summary and the output variables; on any error logs it and
-    re-raises, so that Lambda retries (platform_codepipeline.report_success takes no output
-    variables)."""
-    try:
-        _codepipeline().put_job_success_result(
-            jobId=job_id,
-            executionDetails={"summary": summary[:SUMMARY_MAX], "percentComplete": 100},
-            outputVariables=dict(variables),
-        )
-    except Exception as exc:
-        log.log(
-            logging.ERROR,
-            "could not report success to CodePipeline: re-raising for a retry",
-            status="error",
-            exc_info=True,
-            **_error_fields(exc),
-        )
-        raise
 
 
 # --------------------------------------------------------------------------------------------
@@ -795,9 +546,7 @@ def handler(event: object, context: object = None) -> dict[str, Any]:
     except BadJob as exc:
         return not_run(_codepipeline, job_id, "promotion", "job", str(exc), log)
     if job_id is None:  # parse_job accepted the job, so only the id is wrong
-        error = "CodePipeline.job.id is missing or not a job id"
-        log.log(logging.ERROR, "event rejected", status="rejected", error=error)
-        return {"status": "rejected", "error": error}
+        return reject_without_job_id(log)
     log.bind(model_package_arn=job.model_package_arn)
 
     promoted: list[Promoted] = []
@@ -814,21 +563,13 @@ def handler(event: object, context: object = None) -> dict[str, Any]:
     }
     if failures:
         message = failure_message(job, config, failures)
-        checks = list(dict.fromkeys(f.check for f in failures))
-        log.log(
-            logging.ERROR,
-            "promotion failed",
-            status="failed",
-            checks=checks,
-            error=message,
-            **files,
+        return report_checks_failed(
+            _codepipeline, job_id, "promotion", message, failures, log, **files
         )
-        report_failure(_codepipeline, job_id, "JobFailed", message, log)
-        return {"status": "failed", "job_id": job_id, "checks": checks, "error": message}
     variables = output_variables(job, promoted)
     summary = success_summary(job, config, promoted)
     log.log(logging.INFO, "promoted", status="succeeded", **files)
-    report_promoted(job_id, summary, variables, log)
+    report_success(_codepipeline, job_id, summary, log, output_variables=variables)
     return {"status": "succeeded", "job_id": job_id, "summary": summary, "outputs": variables}
 
 

@@ -49,30 +49,33 @@ credentials in it. Standard library and boto3 only: packaged with a plain ``Code
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
 import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 from platform_codepipeline import (
-    MESSAGE_MAX,
     SUMMARY_MAX,
+    Failure,
+    job_id_of,
     not_run,
-    report_failure,
+    reject_without_job_id,
+    report_checks_failed,
     report_success,
     shorten,
+    user_parameters,
 )
-from platform_events import BUCKET_NAME, s3_uri_problem
+from platform_codepipeline import failure_message as _failure_message
+from platform_codepipeline import show as _show
 from platform_events import BadInput as BadJob
 from platform_events import get_object as _get_object
 from platform_events import get_string as _get_string
-from platform_events import json_type as _json_type
+from platform_events import s3_uri_problem
 from platform_fingerprint import (
     BASELINE_SHA256_KEY,
     BASELINE_VERSION_KEY,
@@ -80,19 +83,32 @@ from platform_fingerprint import (
     MODEL_SHA256_KEY,
     MODEL_VERSION_KEY,
     NONE,
-    SEALED_PREFIX,
-    SHA256_HEX,
     NotFingerprintable,
     current_version,
-    sealed_sha256,
+    sealed_prefix_setting,
     sha256_of_version,
     split_s3_uri,
 )
 from platform_logging import InvocationLog, structured_logger
-from platform_runtime import ConfigError, report_bad_config_at_cold_start
-from platform_runtime import error_fields as _error_fields
+from platform_release import (
+    APPROVED,
+    GROUP_NAME,
+    MONITORING_BASELINE,
+    ModelVersion,
+    approval_problem,
+    arn_problems,
+    customer_metadata,
+    describe_version,
+    fingerprint_problem,
+    model_data_url,
+    model_version_parameter,
+    registered_baseline,
+)
+from platform_release import sealed_address as _sealed_address
+from platform_release import sealed_problem as _sealed_problem
+from platform_runtime import ConfigError, bucket_setting, report_bad_config_at_cold_start
+from platform_runtime import describe_error as _describe_error
 
-APPROVED: Final = "Approved"
 STAGES: Final = ("staging", "prod")
 CHECKS: Final = (
     "same-group",
@@ -105,7 +121,6 @@ CHECKS: Final = (
     "baselines-match",
 )
 PARAMETER_KEYS: Final = ("stage", "model_package_arn", "baselines")
-MONITORING_BASELINE: Final = "MonitoringBaseline"  # the version's customer metadata property
 # The Model Monitor baselines, as the deploy pipeline's variables: (variable, path in
 # DescribeModelPackage's DriftCheckBaselines to the source whose S3Uri it carries). The same
 # mapping as lambda/deploy_router/handler.py, which sets these variables (kept in step by the
@@ -137,15 +152,8 @@ BASELINE_VARIABLES: Final[tuple[str, ...]] = (
     MONITORING_BASELINE,
 )
 VARIABLE_VALUE_MAX: Final = 1000  # a CodePipeline variable value's limit
-SHOWN_MAX: Final = 200  # characters of a value quoted in a message
 
-_JOB_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_GROUP_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
-# A versioned model package: arn:<partition>:sagemaker:<region>:<account>:model-package/<group>/<n>
-_MODEL_PACKAGE_ARN = re.compile(
-    r"arn:(?P<partition>aws[a-z-]*):sagemaker:(?P<region>[a-z0-9-]{1,32}):(?P<account>[0-9]{12}):"
-    r"model-package/(?P<group>[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62})/(?P<version>[1-9][0-9]{0,9})"
-)
+_GROUP_NAME = re.compile(GROUP_NAME)
 # The function's own ARN, maybe qualified by a version or an alias.
 _FUNCTION_ARN = re.compile(
     r"arn:(?P<partition>aws[a-z-]*):lambda:(?P<region>[a-z0-9-]{1,32}):(?P<account>[0-9]{12}):"
@@ -163,11 +171,6 @@ class _Log(InvocationLog):
     """The invocation's logger: every line carries the bound fields (job_id, stage, ...)."""
 
     logger = LOGGER
-
-
-def _show(value: object, limit: int = SHOWN_MAX) -> str:
-    """A value for a message: its repr, cut short."""
-    return shorten(repr(value), limit)
 
 
 # --------------------------------------------------------------------------------------------
@@ -192,25 +195,18 @@ def load_config(env: Mapping[str, str]) -> Config:
             f"MODEL_PACKAGE_GROUP={group!r} is not a model package group name "
             "(letters, digits and hyphens, at most 63 characters)"
         )
-    bucket = env.get("ARTIFACTS_BUCKET", "")
-    if not bucket:
-        problems.append(
-            "ARTIFACTS_BUCKET is not set (the project's versioned artifacts bucket, where the "
-            "fingerprinted files live)"
-        )
-    elif not BUCKET_NAME.fullmatch(bucket):
-        problems.append(f"ARTIFACTS_BUCKET={bucket!r} is not an S3 bucket name")
-    prefix = env.get("SEALED_PREFIX", "")
-    if not prefix:
-        problems.append(
-            "SEALED_PREFIX is not set (the key prefix of the artifacts bucket where the "
-            'Fingerprint step seals the files, e.g. "sealed/")'
-        )
-    elif not SEALED_PREFIX.fullmatch(prefix):
-        problems.append(
-            f"SEALED_PREFIX={prefix!r} is not a key prefix (segments of letters, digits and "
-            '._- each ending in "/", e.g. "sealed/")'
-        )
+    bucket = bucket_setting(
+        env,
+        "ARTIFACTS_BUCKET",
+        "the project's versioned artifacts bucket, where the fingerprinted files live",
+        problems,
+    )
+    prefix = sealed_prefix_setting(
+        env,
+        "the key prefix of the artifacts bucket where the Fingerprint step seals the files, "
+        'e.g. "sealed/"',
+        problems,
+    )
     if problems:
         raise ConfigError("; ".join(problems))
     return Config(group, bucket, prefix)
@@ -243,27 +239,11 @@ def identity_of(context: object) -> Identity:
 
 
 @dataclass(frozen=True)
-class Job:
+class Job(ModelVersion):
+    """The job: the version to release (UserParameters ``model_package_arn``), for a stage."""
+
     stage: str
-    model_package_arn: str
-    arn_partition: str
-    arn_region: str
-    arn_account: str
-    arn_group: str  # as the ARN writes it (SageMaker writes it in lower case)
     baselines: dict[str, str]  # every name of BASELINE_VARIABLES
-
-
-def job_id_of(event: object) -> str | None:
-    """The job id if the event carries a well-formed one (only then can it be reported)."""
-    if not isinstance(event, dict):
-        return None
-    job = event.get("CodePipeline.job")
-    if not isinstance(job, dict):
-        return None
-    job_id = job.get("id")
-    if isinstance(job_id, str) and _JOB_ID.fullmatch(job_id):
-        return job_id
-    return None
 
 
 def _parse_baselines(parameters: Mapping[str, Any]) -> dict[str, str]:
@@ -294,47 +274,13 @@ def _parse_baselines(parameters: Mapping[str, Any]) -> dict[str, str]:
 
 def parse_job(event: object) -> Job:
     """Validates the job and its UserParameters strictly; raises BadJob naming the field."""
-    if not isinstance(event, dict):
-        raise BadJob(f"the event must be a JSON object, got {_json_type(event)}")
-    job = _get_object(event, "CodePipeline.job", "CodePipeline.job")
-    data = _get_object(job, "data", "CodePipeline.job.data")
-    action = _get_object(data, "actionConfiguration", "CodePipeline.job.data.actionConfiguration")
-    configuration = _get_object(
-        action, "configuration", "CodePipeline.job.data.actionConfiguration.configuration"
-    )
-    raw = _get_string(configuration, "UserParameters", "UserParameters", 100_000)
-    try:
-        parameters = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise BadJob(f"UserParameters is not valid JSON: {exc}") from None
-    if not isinstance(parameters, dict):
-        raise BadJob(f"UserParameters must be a JSON object, got {_json_type(parameters)}")
-    unknown = [key for key in parameters if key not in PARAMETER_KEYS]
-    if unknown:
-        raise BadJob(
-            f"UserParameters has unknown keys {', '.join(map(_show, unknown))} (it takes "
-            f"{', '.join(PARAMETER_KEYS)})"
-        )
+    parameters = user_parameters(event, PARAMETER_KEYS)
     stage = _get_string(parameters, "stage", "UserParameters.stage", 64)
     if stage not in STAGES:
         raise BadJob(f"UserParameters.stage {_show(stage)} is not one of {', '.join(STAGES)}")
-    arn = _get_string(parameters, "model_package_arn", "UserParameters.model_package_arn")
-    match = _MODEL_PACKAGE_ARN.fullmatch(arn)
-    if match is None:
-        raise BadJob(
-            f"UserParameters.model_package_arn {_show(arn)} is not a versioned model package "
-            "ARN (was the pipeline started without the ModelPackageArn variable?)"
-        )
+    version = model_version_parameter(parameters)
     baselines = _parse_baselines(parameters)
-    return Job(
-        stage=stage,
-        model_package_arn=arn,
-        arn_partition=match["partition"],
-        arn_region=match["region"],
-        arn_account=match["account"],
-        arn_group=match["group"],
-        baselines=baselines,
-    )
+    return Job(stage=stage, baselines=baselines, **asdict(version))
 
 
 # --------------------------------------------------------------------------------------------
@@ -352,22 +298,8 @@ def _client(service: str) -> Any:
     return _CLIENTS[service]
 
 
-def _describe_error(exc: BaseException) -> str:
-    fields = _error_fields(exc)
-    return f"{fields['error_code']}: {fields['error']}"
-
-
 # --------------------------------------------------------------------------------------------
-# The checks
-
-
-@dataclass(frozen=True)
-class Failure:
-    check: str  # one of CHECKS
-    detail: str
-
-    def __str__(self) -> str:
-        return f"{self.check}: {self.detail}"
+# The checks (each a Failure of one of CHECKS)
 
 
 @dataclass
@@ -382,17 +314,14 @@ class Verified:
 
 def check_arn(job: Job, config: Config, identity: Identity) -> Failure | None:
     """``same-group``, on the ARN alone: group, partition, region, account."""
-    problems: list[str] = []
-    # SageMaker writes the group name in lower case in the ARN
-    if job.arn_group.lower() != config.model_package_group.lower():
-        problems.append(f"it is a version of the group {job.arn_group!r}")
-    for what, theirs, ours in (
-        ("account", job.arn_account, identity.account),
-        ("region", job.arn_region, identity.region),
-        ("partition", job.arn_partition, identity.partition),
-    ):
-        if theirs != ours:
-            problems.append(f"it is in the {what} {theirs}, not this function's {ours}")
+    problems = arn_problems(
+        job,
+        config.model_package_group,
+        identity.partition,
+        identity.region,
+        identity.account,
+        "this function's",
+    )
     if not problems:
         return None
     return Failure(
@@ -404,127 +333,46 @@ def check_arn(job: Job, config: Config, identity: Identity) -> Failure | None:
 
 def describe(job: Job, config: Config) -> dict[str, Any] | Failure:
     """DescribeModelPackage, and ``same-group`` on the described group."""
-    try:
-        package: dict[str, Any] = _client("sagemaker").describe_model_package(
-            ModelPackageName=job.model_package_arn
-        )
-    except (ClientError, BotoCoreError) as exc:
-        # unverifiable is not releasable: the deployment stops here rather than proceed
-        return Failure(
-            "same-group",
-            f"could not read model package {job.model_package_arn}: {_describe_error(exc)}",
-        )
-    group = package.get("ModelPackageGroupName")
-    if group != config.model_package_group:
-        return Failure(
-            "same-group",
-            f"model package {job.model_package_arn} is in the group {_show(group)}, not "
-            f"{config.model_package_group!r}",
-        )
-    return package
+    # unverifiable is not releasable: the deployment stops here rather than proceed
+    package = describe_version(
+        _client("sagemaker"), job.model_package_arn, config.model_package_group
+    )
+    return Failure("same-group", package) if isinstance(package, str) else package
 
 
 def check_approved(job: Job, package: Mapping[str, Any]) -> Failure | None:
-    status = package.get("ModelApprovalStatus")
-    if status == APPROVED:
-        return None
-    return Failure(
-        "approved",
-        f"model package {job.model_package_arn} is {status}, not {APPROVED}: only an approved "
-        "version is deployed",
-    )
-
-
-def _metadata(package: Mapping[str, Any]) -> dict[str, Any]:
-    metadata = package.get("CustomerMetadataProperties")
-    return metadata if isinstance(metadata, dict) else {}
-
-
-def registered_baseline(package: Mapping[str, Any]) -> str:
-    """The version's MonitoringBaseline customer metadata, ``none`` when it has none."""
-    value = _metadata(package).get(MONITORING_BASELINE)
-    return value if isinstance(value, str) and value else NONE
+    problem = approval_problem(job.model_package_arn, package, "deployed")
+    return None if problem is None else Failure("approved", problem)
 
 
 def check_fingerprinted(package: Mapping[str, Any]) -> Failure | None:
-    metadata = _metadata(package)
-    baseline = registered_baseline(package)
-    problems: list[str] = []
-    for sha_key, version_key, optional in (
-        (MODEL_SHA256_KEY, MODEL_VERSION_KEY, False),
-        (BASELINE_SHA256_KEY, BASELINE_VERSION_KEY, True),
-    ):
-        missing = [key for key in (sha_key, version_key) if key not in metadata]
-        if missing:
-            problems.append(f"no {' and no '.join(missing)}")
-            continue
-        sha, version = metadata[sha_key], metadata[version_key]
-        if optional and baseline != NONE and (sha, version) == (NONE, NONE):
-            problems.append(
-                f"{sha_key} and {version_key} are none, but the version has the "
-                f"{MONITORING_BASELINE} {_show(baseline)}"
-            )
-            continue
-        if optional and baseline == NONE:
-            if (sha, version) != (NONE, NONE):
-                problems.append(
-                    f"{sha_key} and {version_key} must be none: the version has no "
-                    f"{MONITORING_BASELINE} (got {_show(sha)} and {_show(version)})"
-                )
-            continue
-        if not isinstance(sha, str) or not SHA256_HEX.fullmatch(sha):
-            problems.append(
-                f"{sha_key} {_show(sha)} is not a SHA-256 (64 lower-case hexadecimal digits)"
-            )
-        if not isinstance(version, str) or not version or version == NONE:
-            problems.append(f"{version_key} {_show(version)} is not an S3 version id")
-    if not problems:
-        return None
-    return Failure(
-        "fingerprinted",
-        "the version's customer metadata does not hold its fingerprints (was it registered "
-        "without the Fingerprint step?): " + "; ".join(problems),
+    problem = fingerprint_problem(
+        package,
+        (
+            (MODEL_SHA256_KEY, MODEL_VERSION_KEY, False),
+            (BASELINE_SHA256_KEY, BASELINE_VERSION_KEY, True),
+        ),
     )
+    return None if problem is None else Failure("fingerprinted", problem)
 
 
 def sealed_address(what: str, uri: object, config: Config) -> tuple[str | None, str | None]:
     """``(the SHA-256 the sealed key at uri is addressed by, None)`` if ``uri`` is a sealed
     object of the artifacts bucket, else ``(None, why it is not)``; nothing is read."""
-    parts = split_s3_uri(uri) if isinstance(uri, str) else None
-    bucket, key = parts if parts is not None else ("", "")
-    if bucket != config.artifacts_bucket or not key.startswith(config.sealed_prefix):
-        shown = uri if parts is not None else _show(uri)
-        return None, (
-            f"the {what} {shown} is not sealed (an object of {config.artifacts_bucket!r} "
-            f"under {config.sealed_prefix!r}): a version registered with unsealed files is not "
-            "deployed, register it again through the Fingerprint step"
-        )
-    addressed = sealed_sha256(key, config.sealed_prefix)
-    if addressed is None:
-        return None, (
-            f"the {what} {uri} is not a sealed object key ({config.sealed_prefix}<sha256>/<file "
-            "name>)"
-        )
-    return addressed, None
+    return _sealed_address(what, uri, config.artifacts_bucket, config.sealed_prefix, "deployed")
 
 
 def sealed_problem(what: str, uri: object, sha256: str, config: Config) -> str | None:
     """Why the file at ``uri`` is not the sealed copy of the content ``sha256``, or None."""
-    addressed, problem = sealed_address(what, uri, config)
-    if problem is not None:
-        return problem
-    if addressed != sha256:
-        return (
-            f"the {what} {uri} is the sealed copy of the SHA-256 {addressed}, not of the "
-            f"registered {sha256}"
-        )
-    return None
+    return _sealed_problem(
+        what, uri, sha256, config.artifacts_bucket, config.sealed_prefix, "deployed"
+    )
 
 
 def check_sealed(package: Mapping[str, Any], config: Config) -> Failure | None:
     """``sealed``: the model artifact and the monitoring baseline (unless none) are sealed
     objects, each at the key its registered SHA-256 addresses (nothing is read)."""
-    metadata = _metadata(package)
+    metadata = customer_metadata(package)
     files: list[tuple[str, object, str]] = [
         ("model artifact", model_data_url(package), metadata[MODEL_SHA256_KEY])
     ]
@@ -633,14 +481,6 @@ def verify_object(
     return None
 
 
-def model_data_url(package: Mapping[str, Any]) -> object:
-    """InferenceSpecification.Containers[0].ModelDataUrl, or None."""
-    specification = package.get("InferenceSpecification")
-    containers = specification.get("Containers") if isinstance(specification, dict) else None
-    first = containers[0] if isinstance(containers, list) and containers else None
-    return first.get("ModelDataUrl") if isinstance(first, dict) else None
-
-
 def registry_baselines(package: Mapping[str, Any]) -> dict[str, str]:
     """Every baseline variable's value as the registry says it: deploy_router's mapping of
     DriftCheckBaselines (``none`` when absent or not an s3://bucket/key URI usable as a
@@ -694,7 +534,7 @@ def run_checks(job: Job, config: Config, identity: Identity, verified: Verified)
     for gate in (check_approved(job, package), check_fingerprinted(package)):
         if gate is not None:
             return [gate]
-    metadata = _metadata(package)
+    metadata = customer_metadata(package)
     failures: list[Failure] = []
     failure = check_sealed(package, config)
     if failure is not None:
@@ -744,12 +584,7 @@ def run_checks(job: Job, config: Config, identity: Identity, verified: Verified)
 
 
 def failure_message(job: Job, failures: list[Failure]) -> str:
-    checks = ", ".join(dict.fromkeys(f.check for f in failures))
-    text = (
-        f"release check of {job.model_package_arn} for {job.stage} failed ({checks}): "
-        + "; ".join(map(str, failures))
-    )
-    return shorten(text, MESSAGE_MAX)
+    return _failure_message(f"release check of {job.model_package_arn} for {job.stage}", failures)
 
 
 def success_summary(job: Job, verified: Verified) -> str:
@@ -802,9 +637,7 @@ def handler(event: object, context: object = None) -> dict[str, Any]:
     except BadJob as exc:
         return not_run(_codepipeline, job_id, "release check", "job", str(exc), log)
     if job_id is None:  # parse_job accepted the job, so only the id is wrong
-        error = "CodePipeline.job.id is missing or not a job id"
-        log.log(logging.ERROR, "event rejected", status="rejected", error=error)
-        return {"status": "rejected", "error": error}
+        return reject_without_job_id(log)
     log.bind(stage=job.stage, model_package_arn=job.model_package_arn)
 
     verified = Verified()
@@ -818,17 +651,9 @@ def handler(event: object, context: object = None) -> dict[str, Any]:
         files["drift_baselines"] = dict(verified.drift)
     if failures:
         message = failure_message(job, failures)
-        checks = list(dict.fromkeys(f.check for f in failures))
-        log.log(
-            logging.ERROR,
-            "release check failed",
-            status="failed",
-            checks=checks,
-            error=message,
-            **files,
+        return report_checks_failed(
+            _codepipeline, job_id, "release check", message, failures, log, **files
         )
-        report_failure(_codepipeline, job_id, "JobFailed", message, log)
-        return {"status": "failed", "job_id": job_id, "checks": checks, "error": message}
     summary = success_summary(job, verified)
     log.log(logging.INFO, "release check passed", status="succeeded", **files)
     report_success(_codepipeline, job_id, summary, log)

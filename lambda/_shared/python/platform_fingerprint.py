@@ -11,7 +11,9 @@ content-addressed key, ``<sealed prefix><SHA-256>/<file name>``, which only the 
 function may write (the bucket policy): the training code, which may write ``models/`` and
 ``pipelines/``, cannot swap a registered version's files afterwards. S3 refuses CopyObject with
 ``If-None-Match``, so the copy is a multipart copy (CreateMultipartUpload, UploadPartCopy of
-the source's VersionId, CompleteMultipartUpload with ``If-None-Match: *``).
+the source's VersionId, CompleteMultipartUpload with ``If-None-Match: *``):
+:func:`copy_write_once`, which promotion (``lambda/promote``) uses too, to copy a sealed object
+into a serving account's bucket.
 
 The functions take the caller's S3 client, so each handler keeps its own client and retries.
 AWS errors are not caught here (but for the one that says a sealed key already exists).
@@ -23,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -61,11 +64,25 @@ METADATA_VALUE: Final = re.compile(
 
 _S3_OBJECT_URI = re.compile(r"s3://(?P<bucket>[^/]+)/(?P<key>.+)")
 # What S3 answers as the VersionId of an object written while versioning was off or suspended.
-_NULL_VERSION: Final = "null"
+NULL_VERSION: Final = "null"
 
 
 class NotFingerprintable(ValueError):
     """An object whose fingerprint cannot be taken or trusted; the message says why."""
+
+
+def sealed_prefix_setting(env: Mapping[str, str], meaning: str, problems: list[str]) -> str:
+    """The setting SEALED_PREFIX, a sealed prefix (``meaning`` says where it is a prefix of,
+    ending in an example); a problem is appended to ``problems`` if it is not set or not one."""
+    prefix = env.get("SEALED_PREFIX", "")
+    if not prefix:
+        problems.append(f"SEALED_PREFIX is not set ({meaning})")
+    elif not SEALED_PREFIX.fullmatch(prefix):
+        problems.append(
+            f"SEALED_PREFIX={prefix!r} is not a key prefix (segments of letters, digits and "
+            '._- each ending in "/", e.g. "sealed/")'
+        )
+    return prefix
 
 
 def is_metadata_value(value: object) -> bool:
@@ -89,11 +106,14 @@ class Fingerprint:
     size: int  # bytes hashed
 
 
-def _versioned(uri: str, version: object) -> str:
+def _versioned(uri: str, version: object, bucket_role: str = "artifacts") -> str:
     """``version`` if it is a version id; raises NotFingerprintable if S3 answered none (an
-    unversioned bucket) or ``null`` (an object written while versioning was suspended)."""
-    if not isinstance(version, str) or not version or version == _NULL_VERSION:
-        raise NotFingerprintable(f"{uri} has no version id: the artifacts bucket must be versioned")
+    unversioned bucket) or ``null`` (an object written while versioning was suspended). The
+    message says that the ``bucket_role`` bucket ("artifacts", "target") must be versioned."""
+    if not isinstance(version, str) or not version or version == NULL_VERSION:
+        raise NotFingerprintable(
+            f"{uri} has no version id: the {bucket_role} bucket must be versioned"
+        )
     return version
 
 
@@ -253,12 +273,13 @@ def seal(
     """Copies exactly the version ``source`` hashed to ``s3://bucket/<sealed_prefix><sha256>/
     <file name>``, a write-once key; returns the sealed object.
 
-    A multipart copy: CreateMultipartUpload (no encryption headers: the bucket's default key
-    applies), UploadPartCopy of the source's VersionId in parts of ``part_size`` bytes (see
-    :func:`copy_ranges`), CompleteMultipartUpload with ``If-None-Match: *``. If S3 answers
-    PreconditionFailed (the key exists), the existing object is fingerprinted and returned if
-    its SHA-256 is the source's (idempotent), else NotFingerprintable is raised. After any
-    failure the multipart upload is aborted (best effort) and the original error re-raised.
+    A multipart copy (:func:`copy_write_once`): CreateMultipartUpload (no encryption headers:
+    the bucket's default key applies), UploadPartCopy of the source's VersionId in parts of
+    ``part_size`` bytes (see :func:`copy_ranges`), CompleteMultipartUpload with
+    ``If-None-Match: *``. If S3 answers PreconditionFailed (the key exists), the existing object
+    is fingerprinted and returned if its SHA-256 is the source's (idempotent), else
+    NotFingerprintable is raised. After any failure the multipart upload is aborted (best
+    effort) and the original error re-raised.
 
     Raises NotFingerprintable if the source is already under ``sealed_prefix`` or names no
     file, if S3 copies another version than the source's, or if the sealed object has no
@@ -280,8 +301,41 @@ def seal(
     ranges = copy_ranges(source.size, part_size)
     key = sealed_key(sealed_prefix, source.sha256, source_key)
     uri = f"s3://{bucket}/{key}"
-    copy_source = {"Bucket": source_bucket, "Key": source_key, "VersionId": source.version}
+    version = copy_write_once(
+        s3, source_bucket, source_key, source.version, bucket, key, ranges, bucket_role="artifacts"
+    )
+    if version is None:  # the key exists
+        return _already_sealed(s3, source, bucket, key)
+    return Sealed(uri, _recordable(uri, version), source.sha256, source.size, created=True)
 
+
+def copy_write_once(
+    s3: Any,
+    source_bucket: str,
+    source_key: str,
+    source_version: str,
+    bucket: str,
+    key: str,
+    ranges: list[str | None],
+    *,
+    bucket_role: str,
+) -> str | None:
+    """Copies exactly the version ``source_version`` of ``s3://source_bucket/source_key`` to
+    ``s3://bucket/key``, write-once; returns the new object's version id, or None if the key
+    already exists (nothing is written).
+
+    A multipart copy (S3 refuses CopyObject with ``If-None-Match``): CreateMultipartUpload (no
+    encryption headers: the bucket's default key applies), one UploadPartCopy of the source
+    version per entry of ``ranges`` (a CopySourceRange, or None for the whole object: see
+    :func:`copy_ranges`), CompleteMultipartUpload with ``If-None-Match: *``. If S3 answers
+    PreconditionFailed (the key exists), the upload is aborted and None returned. After any
+    other failure the upload is aborted (best effort) and the original error re-raised.
+
+    Raises NotFingerprintable if S3 copies another version than ``source_version``, or if the
+    new object has no version id (the message says the ``bucket_role`` bucket, "artifacts" or
+    "target", must be versioned)."""
+    source_uri = f"s3://{source_bucket}/{source_key}"
+    copy_source = {"Bucket": source_bucket, "Key": source_key, "VersionId": source_version}
     upload_id: str = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
     try:
         completed: list[dict[str, Any]] = []
@@ -297,9 +351,9 @@ def seal(
                 request["CopySourceRange"] = byte_range
             answer = s3.upload_part_copy(**request)
             copied = answer.get("CopySourceVersionId")
-            if copied is not None and copied != source.version:
+            if copied is not None and copied != source_version:
                 raise NotFingerprintable(
-                    f"{source.uri} version {source.version!r}: S3 copied the version {copied!r}"
+                    f"{source_uri} version {source_version!r}: S3 copied the version {copied!r}"
                 )
             completed.append({"PartNumber": number, "ETag": answer["CopyPartResult"]["ETag"]})
         try:
@@ -319,6 +373,5 @@ def seal(
         raise
     if done is None:  # the key exists; S3 keeps the upload after a failed precondition
         _abort(s3, bucket, key, upload_id)
-        return _already_sealed(s3, source, bucket, key)
-    version = _recordable(uri, _versioned(uri, done.get("VersionId")))
-    return Sealed(uri, version, source.sha256, source.size, created=True)
+        return None
+    return _versioned(f"s3://{bucket}/{key}", done.get("VersionId"), bucket_role)

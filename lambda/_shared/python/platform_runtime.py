@@ -12,11 +12,23 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from botocore.exceptions import ClientError
+from platform_events import BUCKET_NAME
 from platform_logging import InvocationLog
 
 
 class ConfigError(ValueError):
     """The function's environment is missing or invalid; the message names every problem."""
+
+
+def bucket_setting(env: Mapping[str, str], name: str, meaning: str, problems: list[str]) -> str:
+    """The setting ``name``, an S3 bucket name (``meaning`` says which bucket); a problem is
+    appended to ``problems`` if it is not set or not a bucket name."""
+    bucket = env.get(name, "")
+    if not bucket:
+        problems.append(f"{name} is not set ({meaning})")
+    elif not BUCKET_NAME.fullmatch(bucket):
+        problems.append(f"{name}={bucket!r} is not an S3 bucket name")
+    return bucket
 
 
 def error_fields(exc: BaseException) -> dict[str, Any]:
@@ -29,6 +41,12 @@ def error_fields(exc: BaseException) -> dict[str, Any]:
             "operation": exc.operation_name,
         }
     return {"error": str(exc), "error_code": type(exc).__name__}
+
+
+def describe_error(exc: BaseException) -> str:
+    """An exception for a message: ``<AWS error code or exception type>: <message>``."""
+    fields = error_fields(exc)
+    return f"{fields['error_code']}: {fields['error']}"
 
 
 def report_bad_config_at_cold_start(

@@ -7,28 +7,19 @@ pytest process the first ``import handler`` would shadow the others.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from lambda_testing import load_handler
 from moto import mock_aws
 
-FUNCTION_DIR = Path(__file__).resolve().parents[1]
-MODULE_NAME = "deploy_router_handler"
-
-if MODULE_NAME not in sys.modules:
-    _spec = importlib.util.spec_from_file_location(MODULE_NAME, FUNCTION_DIR / "handler.py")
-    assert _spec is not None and _spec.loader is not None
-    _module = importlib.util.module_from_spec(_spec)
-    sys.modules[MODULE_NAME] = _module
-    _spec.loader.exec_module(_module)
-
-handler_module = sys.modules[MODULE_NAME]
+handler_module = load_handler(
+    "deploy_router_handler", Path(__file__).resolve().parents[1] / "handler.py"
+)
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"

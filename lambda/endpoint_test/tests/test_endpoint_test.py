@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from typing import Any
 
 import endpoint_test_handler as handler
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
+from lambda_testing import MALFORMED_JOB_EVENTS, codepipeline_event, cold_start, log_lines
 
 # the same values as conftest.py (not imported from it: every Lambda folder has a conftest.py)
 ENDPOINT = "mlops-dev-staging"
@@ -90,28 +89,9 @@ RISK_CONTRACT = {
 
 def job_event(parameters: Any, job_id: str | None = JOB_ID) -> dict[str, Any]:
     """A CodePipeline "Invoke Lambda" event (UserParameters as CodePipeline resolved them)."""
-    user_parameters = parameters if isinstance(parameters, str) else json.dumps(parameters)
-    job: dict[str, Any] = {
-        "accountId": "123456789012",
-        "data": {
-            "actionConfiguration": {
-                "configuration": {
-                    "FunctionName": "mlops-dev-endpoint-test",
-                    "UserParameters": user_parameters,
-                }
-            },
-            "inputArtifacts": [],
-            "outputArtifacts": [],
-            "artifactCredentials": {
-                "accessKeyId": "AKIAEXAMPLE",
-                "secretAccessKey": "never-log-this-secret",
-                "sessionToken": "never-log-this-token",
-            },
-        },
-    }
-    if job_id is not None:
-        job["id"] = job_id
-    return {"CodePipeline.job": job}
+    return codepipeline_event(
+        parameters, job_id, account="123456789012", function_name="mlops-dev-endpoint-test"
+    )
 
 
 def params(aws: Any, **overrides: Any) -> dict[str, Any]:
@@ -130,21 +110,6 @@ def use_contract(monkeypatch: pytest.MonkeyPatch, contract: Any) -> None:
     """Sets RESPONSE_CONTRACT (a dict as JSON, a string as is), as the CDK construct would."""
     value = contract if isinstance(contract, str) else json.dumps(contract)
     monkeypatch.setenv("RESPONSE_CONTRACT", value)
-
-
-def log_lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
-    out = capsys.readouterr().out
-    assert "never-log-this" not in out  # the artifact credentials never reach the logs
-    return [json.loads(line) for line in out.splitlines() if line]
-
-
-def sent_failure(reports: Any) -> dict[str, Any]:
-    [(operation, sent)] = reports.sent
-    assert operation == "PutJobFailureResult"
-    assert sent["jobId"] == JOB_ID
-    message = sent["failureDetails"]["message"]
-    assert 1 <= len(message) <= 5000
-    return dict(sent["failureDetails"])
 
 
 # -- healthy endpoint ----------------------------------------------------------------------------
@@ -301,7 +266,7 @@ def test_bad_response_is_reported_as_a_failure_naming_the_check(
 
     assert result["status"] == "failed"
     assert result["checks"] == [check]
-    failure = sent_failure(reports)
+    failure = reports.sent_failure()
     assert failure["type"] == "JobFailed"
     assert failure["message"].startswith(f"endpoint test of {ENDPOINT} failed ({check}): ")
     assert f"{check}: payloads[0] (text/csv)" in failure["message"]
@@ -329,7 +294,7 @@ def test_latency_over_the_limit_fails(aws, reports, clock):
     result = handler.handler(job_event(params(aws)), None)
 
     assert result["checks"] == ["latency"]
-    message = sent_failure(reports)["message"]
+    message = reports.sent_failure()["message"]
     assert "latency: payloads[0] (text/csv): took 1500 ms, over max_latency_ms 1000" in message
     assert "latency: payloads[1] (application/json)" in message
 
@@ -372,7 +337,7 @@ def test_endpoint_error_is_reported_as_an_invoke_failure(aws, reports):
         stub.assert_no_pending_responses()
 
     assert result["checks"] == ["invoke"]
-    message = sent_failure(reports)["message"]
+    message = reports.sent_failure()["message"]
     assert "invoke: payloads[0] (text/csv): ModelError: Received server error" in message
     assert "invoke: payloads[1] (application/json): ValidationError: Endpoint" in message
 
@@ -463,7 +428,7 @@ def test_regression_refuses_what_is_not_a_finite_number(
 
     assert result["checks"] == [check]
     assert f"{check}: payloads[0] (text/csv)" in result["error"]
-    assert detail in sent_failure(reports)["message"]
+    assert detail in reports.sent_failure()["message"]
 
 
 def test_csv_header_is_the_contracts_input_columns(aws, reports, monkeypatch):
@@ -570,7 +535,7 @@ def test_multiclass_refuses_other_classes_and_bad_probabilities(
     result = handler.handler(job_event(params(aws, payloads=payloads)), None)
 
     assert result["checks"] == [check]
-    assert detail in sent_failure(reports)["message"]
+    assert detail in reports.sent_failure()["message"]
 
 
 def test_multiclass_integer_classes_are_accepted(aws, reports, monkeypatch):
@@ -818,7 +783,7 @@ def test_bad_contract_is_reported_as_a_configuration_failure(
     result = handler.handler(job_event(params(aws)), None)
 
     assert result["status"] == "failed"
-    failure = sent_failure(reports)
+    failure = reports.sent_failure()
     assert failure["message"].startswith(
         "endpoint test not run, the function is misconfigured: RESPONSE_CONTRACT"
     )
@@ -861,24 +826,11 @@ def test_bad_contract_without_a_job_id_is_rejected(reports, monkeypatch, capsys)
     assert log_lines(capsys)[0]["status"] == "rejected"
 
 
-def _import_in_a_fresh_process(env: dict[str, str]) -> str:
-    """Runs handler.py's module code in a new interpreter (a cold start); returns its stdout."""
-    proc = subprocess.run(
-        [sys.executable, "-c", f"import runpy; runpy.run_path({handler.__file__!r})"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return proc.stdout
-
-
 def test_bad_contract_is_logged_at_cold_start():
     env = dict(os.environ, AWS_LAMBDA_FUNCTION_NAME="mlops-dev-endpoint-test")
     env["RESPONSE_CONTRACT"] = json.dumps({**RISK_CONTRACT, "classes": None})
 
-    lines = [json.loads(line) for line in _import_in_a_fresh_process(env).splitlines()]
+    lines = [json.loads(line) for line in cold_start(handler.__file__, env).splitlines()]
 
     assert len(lines) == 1
     assert lines[0]["level"] == "ERROR"
@@ -888,9 +840,9 @@ def test_bad_contract_is_logged_at_cold_start():
 
 def test_module_imports_quietly_with_a_good_contract_or_outside_lambda():
     env = dict(os.environ, AWS_LAMBDA_FUNCTION_NAME="mlops-dev-endpoint-test")
-    assert _import_in_a_fresh_process(env) == ""  # conftest.py set the churn contract
+    assert cold_start(handler.__file__, env) == ""  # conftest.py set the churn contract
     outside = {k: v for k, v in os.environ.items() if k != "RESPONSE_CONTRACT"}
-    assert _import_in_a_fresh_process(outside) == ""
+    assert cold_start(handler.__file__, outside) == ""
 
 
 # -- the model package ---------------------------------------------------------------------------
@@ -906,7 +858,7 @@ def test_model_rejected_after_deployment_started_fails_without_invoking(
     result = handler.handler(job_event(params(aws)), None)
 
     assert result["checks"] == ["model-approved"]
-    message = sent_failure(reports)["message"]
+    message = reports.sent_failure()["message"]
     assert f"is {status}: the model was rejected after deployment started" in message
     assert not [line for line in log_lines(capsys) if "payload" in line]  # never invoked
 
@@ -975,7 +927,7 @@ def test_malformed_job_with_a_job_id_is_reported_as_failure(
 
     assert result["status"] == "failed"
     assert error in result["error"]
-    failure = sent_failure(reports)
+    failure = reports.sent_failure()
     assert error in failure["message"]
     assert failure["message"].startswith("endpoint test not run, the job is misconfigured")
     lines = log_lines(capsys)
@@ -992,12 +944,7 @@ def test_bad_sample_payloads_setting_is_reported(aws, reports, monkeypatch):
 
 @pytest.mark.parametrize(
     ("event", "error"),
-    [
-        pytest.param(None, "the event must be a JSON object, got null", id="none"),
-        pytest.param({"Records": []}, "CodePipeline.job is missing", id="not-a-job"),
-        pytest.param("job_without_id", "no usable CodePipeline.job.id", id="no-id"),
-        pytest.param("job_with_bad_id", "CodePipeline.job.id is missing or not a job id", id="id"),
-    ],
+    MALFORMED_JOB_EVENTS,
 )
 def test_malformed_event_without_a_job_id_is_rejected(aws, reports, capsys, event, error):
     events = {

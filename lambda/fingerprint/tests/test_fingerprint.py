@@ -15,7 +15,6 @@ import hashlib
 import io
 import json
 import os
-import subprocess
 import sys
 import unicodedata
 from typing import Any
@@ -26,6 +25,7 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
+from lambda_testing import cold_start
 
 # the same values as conftest.py (not imported from it: every Lambda folder has a conftest.py)
 ACCOUNT = "123456789012"
@@ -1040,24 +1040,11 @@ def test_a_bad_event_under_a_bad_configuration_names_the_configuration(aws, monk
     assert handler.handler(None)["error"].startswith("configuration error: ")
 
 
-def _import_in_a_fresh_process(env: dict[str, str]) -> str:
-    """Runs handler.py's module code in a new interpreter (a cold start); returns its stdout."""
-    proc = subprocess.run(
-        [sys.executable, "-c", f"import runpy; runpy.run_path({handler.__file__!r})"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return proc.stdout
-
-
 @pytest.mark.parametrize("name", ["ARTIFACTS_BUCKET", "SEALED_PREFIX"])
 def test_bad_configuration_is_logged_at_cold_start(name):
     env = {k: v for k, v in os.environ.items() if k != name}
     env["AWS_LAMBDA_FUNCTION_NAME"] = f"{PROJECT}-fingerprint"
-    lines = [json.loads(line) for line in _import_in_a_fresh_process(env).splitlines()]
+    lines = [json.loads(line) for line in cold_start(handler.__file__, env).splitlines()]
     assert len(lines) == 1
     assert lines[0]["level"] == "ERROR"
     assert "cold start" in lines[0]["message"]
@@ -1066,7 +1053,7 @@ def test_bad_configuration_is_logged_at_cold_start(name):
 
 def test_module_imports_quietly_with_a_good_configuration():
     env = dict(os.environ, AWS_LAMBDA_FUNCTION_NAME=f"{PROJECT}-fingerprint")
-    assert _import_in_a_fresh_process(env) == ""
+    assert cold_start(handler.__file__, env) == ""
 
 
 # -- AWS errors ----------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from typing import Any
 import platform_fingerprint as fp
 import pytest
 from botocore.exceptions import ClientError
+from lambda_testing import requests_sent
 
 # the same values as conftest.py (not imported from it: every Lambda folder has a conftest.py)
 ACCOUNT = "123456789012"
@@ -43,16 +44,8 @@ def sealed_key(data: bytes, source_key: str = MODEL_KEY) -> str:
 @pytest.fixture
 def calls(aws: Any) -> Iterator[list[tuple[str, dict[str, Any]]]]:
     """The (operation, parameters) of every S3 request made with the test client."""
-    recorded: list[tuple[str, dict[str, Any]]] = []
-
-    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
-        recorded.append((model.name, dict(params)))
-
-    aws.s3.meta.events.register("provide-client-params.s3", record)
-    try:
+    with requests_sent(aws.s3) as recorded:
         yield recorded
-    finally:
-        aws.s3.meta.events.unregister("provide-client-params.s3", record)
 
 
 @pytest.fixture

@@ -3,8 +3,10 @@ the development account's artifacts bucket (the source) and the stage's own (the
 stubbed job reports.
 
 The handler is loaded from its file under the unique module name ``promote_handler`` rather
-than as ``handler`` from sys.path: every function folder has a ``handler.py``, and in one pytest
-process the first ``import handler`` would shadow the others.
+than as ``handler`` from sys.path (``load_handler``, lambda/conftest.py): every function folder
+has a ``handler.py``, and in one pytest process the first ``import handler`` would shadow the
+others. The version's files, the buckets and the registry are set up with lambda/conftest.py's
+helpers (as for ``lambda/release_check``).
 
 moto 5.2.5 implements every registry and bucket call the handler makes and the tests set up with:
 CreateModelPackageGroup, CreateModelPackage (with ``ModelApprovalStatus``,
@@ -29,10 +31,6 @@ calls, and only them, the handler's own codepipeline client is put behind botoco
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
-import json
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,19 +39,25 @@ from typing import Any
 
 import platform_fingerprint as fp
 import pytest
+from lambda_testing import (
+    BASELINE,
+    BASELINE_KEY,
+    EVALUATION,
+    EVALUATION_KEY,
+    MODEL,
+    MODEL_KEY,
+    SEALED,
+    ModelRegistry,
+    create_buckets,
+    create_model_package_groups,
+    load_handler,
+    requests_sent,
+    sealed_key,
+    sha256,
+)
 from moto import mock_aws
 
-FUNCTION_DIR = Path(__file__).resolve().parents[1]
-MODULE_NAME = "promote_handler"
-
-if MODULE_NAME not in sys.modules:
-    _spec = importlib.util.spec_from_file_location(MODULE_NAME, FUNCTION_DIR / "handler.py")
-    assert _spec is not None and _spec.loader is not None
-    _module = importlib.util.module_from_spec(_spec)
-    sys.modules[MODULE_NAME] = _module
-    _spec.loader.exec_module(_module)
-
-handler_module = sys.modules[MODULE_NAME]
+handler_module = load_handler("promote_handler", Path(__file__).resolve().parents[1] / "handler.py")
 
 REGION = "us-east-1"
 DEV_ACCOUNT = "123456789012"  # moto's account: the registry's
@@ -67,15 +71,6 @@ TARGET = f"mlops-prod-churn-artifacts-{PROD_ACCOUNT}"  # the stage's own artifac
 UNVERSIONED = f"mlops-prod-churn-scratch-{PROD_ACCOUNT}"
 JOB_ID = "11111111-abcd-1111-abcd-111111abcdef"
 FUNCTION_ARN = f"arn:aws:lambda:{REGION}:{PROD_ACCOUNT}:function:mlops-prod-churn-promote"
-EXECUTION_ID = "k1ls9tc3wnw6"
-RUN = f"pipelines/{EXECUTION_ID}"
-MODEL_KEY = f"models/pipelines-{EXECUTION_ID}-Train-Ab12Cd34Ef/output/model.tar.gz"
-BASELINE_KEY = f"{RUN}/baselines/monitoring/statistics.json"
-EVALUATION_KEY = f"{RUN}/evaluation/evaluation.json"
-MODEL = bytes(range(256)) * 1000  # 256 000 bytes
-BASELINE = json.dumps({"features": [{"name": "tenure_months", "mean": 31.2}]}).encode()
-EVALUATION = json.dumps({"binary_classification_metrics": {"auc": {"value": 0.87}}}).encode()
-SEALED = "sealed/"
 SETTINGS = {
     "SOURCE_MODEL_PACKAGE_GROUP_ARN": GROUP_ARN,
     "SOURCE_BUCKET": SOURCE,
@@ -88,15 +83,6 @@ FILES = {
     "baseline": (BASELINE_KEY, BASELINE),
     "evaluation": (EVALUATION_KEY, EVALUATION),
 }
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def sealed_key(data: bytes, source_key: str) -> str:
-    """Where the Fingerprint step seals a file: sealed/<sha256>/<file name>."""
-    return f"{SEALED}{sha256(data)}/{source_key.rsplit('/', 1)[-1]}"
 
 
 @pytest.fixture(autouse=True)
@@ -129,34 +115,9 @@ class Release:
 
 
 @dataclass
-class Aws:
-    sagemaker: Any
-    s3: Any
-
-    def put(self, key: str, body: bytes, bucket: str = SOURCE) -> str:
-        version: str = self.s3.put_object(Bucket=bucket, Key=key, Body=body)["VersionId"]
-        return version
-
-    def read(self, key: str, version: str | None = None, bucket: str = TARGET) -> bytes:
-        extra = {"VersionId": version} if version else {}
-        data: bytes = self.s3.get_object(Bucket=bucket, Key=key, **extra)["Body"].read()
-        return data
-
-    def versions(self, key: str, bucket: str = TARGET) -> list[str]:
-        """Every version id of exactly ``key``, newest first."""
-        listed = self.s3.list_object_versions(Bucket=bucket, Prefix=key).get("Versions", [])
-        return [v["VersionId"] for v in listed if v["Key"] == key]
-
-    def keys(self, bucket: str = TARGET) -> list[str]:
-        listed = self.s3.list_object_versions(Bucket=bucket).get("Versions", [])
-        return sorted({v["Key"] for v in listed})
-
-    def uploads(self, bucket: str = TARGET) -> list[dict[str, Any]]:
-        """The multipart uploads left in the bucket (neither completed nor aborted)."""
-        listed: list[dict[str, Any]] = self.s3.list_multipart_uploads(Bucket=bucket).get(
-            "Uploads", []
-        )
-        return listed
+class Aws(ModelRegistry):
+    """Objects are written to the source bucket and read from the target bucket unless another
+    bucket is named (lambda/conftest.py's S3Objects)."""
 
     def store(self, name: str, content: bytes, sealed: bool) -> File:
         """Writes a file where the training pipeline does and, with ``sealed``, seals it as the
@@ -223,33 +184,14 @@ class Aws:
         status: str = "Approved",
     ) -> str:
         """CreateModelPackage with these URIs and customer metadata; its ARN."""
-        request: dict[str, Any] = {
-            "ModelPackageGroupName": group,
-            "ModelPackageDescription": "churn model",
-            "InferenceSpecification": {
-                "Containers": [
-                    {
-                        "Image": f"683313688378.dkr.ecr.{REGION}.amazonaws.com/xgboost:1.7-1",
-                        "ModelDataUrl": model_uri,
-                    }
-                ],
-                "SupportedContentTypes": ["text/csv", "application/json"],
-                "SupportedResponseMIMETypes": ["application/json"],
-            },
-            "ModelApprovalStatus": status,
-            "CustomerMetadataProperties": properties,
-        }
+        extra: dict[str, Any] = {}
         if evaluation_uri is not None:
-            request["ModelMetrics"] = {
+            extra["ModelMetrics"] = {
                 "ModelQuality": {
                     "Statistics": {"ContentType": "application/json", "S3Uri": evaluation_uri}
                 }
             }
-        arn: str = self.sagemaker.create_model_package(**request)["ModelPackageArn"]
-        return arn
-
-    def set_status(self, arn: str, status: str) -> None:
-        self.sagemaker.update_model_package(ModelPackageArn=arn, ModelApprovalStatus=status)
+        return self.create_model_package(group, model_uri, properties, status, **extra)
 
 
 @pytest.fixture
@@ -258,16 +200,10 @@ def aws(aws_client: Callable[[str], Any]) -> Iterator[Aws]:
     and another team's, all empty."""
     with mock_aws():
         s3 = aws_client("s3")
-        for bucket in (SOURCE, TARGET, UNVERSIONED):
-            s3.create_bucket(Bucket=bucket)
-        for bucket in (SOURCE, TARGET):
-            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        create_buckets(s3, versioned=(SOURCE, TARGET), unversioned=(UNVERSIONED,))
         sagemaker = aws_client("sagemaker")
-        for group in (GROUP, OTHER_GROUP):
-            sagemaker.create_model_package_group(
-                ModelPackageGroupName=group, ModelPackageGroupDescription="churn models"
-            )
-        yield Aws(sagemaker=sagemaker, s3=s3)
+        create_model_package_groups(sagemaker, (GROUP, OTHER_GROUP))
+        yield Aws(s3, writes_to=SOURCE, reads_from=TARGET, sagemaker=sagemaker)
 
 
 @pytest.fixture
@@ -280,19 +216,6 @@ def reports(codepipeline_reports: Callable[[Any, str], Any]) -> Iterator[Any]:
 @pytest.fixture
 def sent() -> Iterator[list[tuple[str, dict[str, Any]]]]:
     """The (operation, parameters) of every SageMaker and S3 request the handler sends."""
-    calls: list[tuple[str, dict[str, Any]]] = []
-
-    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
-        calls.append((model.name, dict(params)))
-
-    clients = [
-        ("sagemaker", handler_module._client("sagemaker", REGION)),
-        ("s3", handler_module._client("s3")),
-    ]
-    for service, client in clients:
-        client.meta.events.register(f"provide-client-params.{service}", record)
-    try:
+    clients = (handler_module._client("sagemaker", REGION), handler_module._client("s3"))
+    with requests_sent(*clients) as calls:
         yield calls
-    finally:
-        for service, client in clients:
-            client.meta.events.unregister(f"provide-client-params.{service}", record)

@@ -7,18 +7,15 @@ stubbed (moto 5.2.5 has neither).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import subprocess
-import sys
 from typing import Any
-from unittest.mock import ANY
 
 import platform_fingerprint as fp
 import promote_handler as handler
 import pytest
 from botocore.exceptions import ClientError
+from lambda_testing import MALFORMED_JOB_EVENTS, codepipeline_event, cold_start, log_lines, sha256
 
 # the same values as conftest.py (not imported from it: every Lambda folder has a conftest.py)
 REGION = "us-east-1"
@@ -38,76 +35,20 @@ SEALED = "sealed/"
 # -- helpers -------------------------------------------------------------------------------------
 
 
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def job_event(parameters: Any, job_id: str | None = JOB_ID) -> dict[str, Any]:
     """A CodePipeline "Invoke Lambda" event (UserParameters as CodePipeline resolved them)."""
-    user_parameters = parameters if isinstance(parameters, str) else json.dumps(parameters)
-    job: dict[str, Any] = {
-        "accountId": "210987654321",
-        "data": {
-            "actionConfiguration": {
-                "configuration": {
-                    "FunctionName": "mlops-prod-churn-promote",
-                    "UserParameters": user_parameters,
-                }
-            },
-            "inputArtifacts": [],
-            "outputArtifacts": [],
-            "artifactCredentials": {
-                "accessKeyId": "AKIAEXAMPLE",
-                "secretAccessKey": "never-log-this-secret",
-                "sessionToken": "never-log-this-token",
-            },
-        },
-    }
-    if job_id is not None:
-        job["id"] = job_id
-    return {"CodePipeline.job": job}
+    return codepipeline_event(
+        parameters, job_id, account="210987654321", function_name="mlops-prod-churn-promote"
+    )
 
 
 def params(release: Any) -> dict[str, Any]:
     return {"model_package_arn": release.arn}
 
 
-def log_lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
-    out = capsys.readouterr().out
-    assert "never-log-this" not in out  # the artifact credentials never reach the logs
-    return [json.loads(line) for line in out.splitlines() if line]
-
-
-def expect_promoted(reports: Any) -> None:
-    """A PutJobSuccessResult with output variables (the shared fixture's expect_success has
-    none)."""
-    reports.stubber.add_response(
-        "put_job_success_result",
-        {},
-        {"jobId": JOB_ID, "executionDetails": ANY, "outputVariables": ANY},
-    )
-
-
-def sent_success(reports: Any) -> dict[str, Any]:
-    [(operation, sent)] = reports.sent
-    assert operation == "PutJobSuccessResult"
-    assert sent["jobId"] == JOB_ID
-    assert sent["executionDetails"]["percentComplete"] == 100
-    return sent
-
-
-def sent_failure(reports: Any) -> dict[str, Any]:
-    [(operation, sent)] = reports.sent
-    assert operation == "PutJobFailureResult"
-    assert sent["jobId"] == JOB_ID
-    message = sent["failureDetails"]["message"]
-    assert 1 <= len(message) <= 5000
-    return dict(sent["failureDetails"])
-
-
 def promote(release: Any, context: Any, reports: Any) -> dict[str, Any]:
     """Promotes ``release`` expecting a success; returns the result."""
-    expect_promoted(reports)
+    reports.expect_success(output_variables=True)
     result = handler.handler(job_event(params(release)), context)
     assert result["status"] == "succeeded", result
     return result
@@ -118,7 +59,7 @@ def refuse(release: Any, context: Any, reports: Any, parameters: Any = None) -> 
     reports.expect_failure()
     result = handler.handler(job_event(parameters or params(release)), context)
     assert result["status"] == "failed"
-    assert sent_failure(reports)["message"] == result["error"]
+    assert reports.sent_failure()["message"] == result["error"]
     return result
 
 
@@ -155,7 +96,7 @@ def test_an_approved_version_is_promoted(aws, reports, context, sent, capsys):
     assert aws.keys() == sorted(file.key for file in release.files.values())
     assert aws.uploads() == []
     # the output variables name the target copies, in the target bucket
-    report = sent_success(reports)
+    report = reports.sent_success()
     assert report["outputVariables"] == outputs_of(release)
     assert list(report["outputVariables"]) == list(handler.OUTPUT_VARIABLES)
     assert result["outputs"] == report["outputVariables"]
@@ -214,7 +155,7 @@ def test_a_replayed_job_reports_the_same_and_writes_nothing_new(aws, reports, co
     again = promote(release, context, reports)
 
     assert again["outputs"] == first["outputs"] == outputs_of(release)
-    assert sent_success(reports)["outputVariables"] == first["outputs"]
+    assert reports.sent_success()["outputVariables"] == first["outputs"]
     assert {name: aws.versions(f.key) for name, f in release.files.items()} == versions
     assert aws.uploads() == []  # each refused upload was aborted
     assert again["summary"].count("(already there, SHA-256") == 3
@@ -603,7 +544,7 @@ def test_a_malformed_job_is_reported_as_a_configuration_failure(
 
     assert result["status"] == "failed"
     assert error in result["error"]
-    failure = sent_failure(reports)
+    failure = reports.sent_failure()
     assert failure["message"] == result["error"]
     assert failure["message"].startswith("promotion not run, the job is misconfigured: ")
     assert sent == []
@@ -617,12 +558,7 @@ def test_a_malformed_job_is_reported_as_a_configuration_failure(
 
 @pytest.mark.parametrize(
     ("event", "error"),
-    [
-        pytest.param(None, "the event must be a JSON object, got null", id="none"),
-        pytest.param({"Records": []}, "CodePipeline.job is missing", id="not-a-job"),
-        pytest.param("job_without_id", "no usable CodePipeline.job.id", id="no-id"),
-        pytest.param("job_with_bad_id", "CodePipeline.job.id is missing or not a job id", id="id"),
-    ],
+    MALFORMED_JOB_EVENTS,
 )
 def test_a_malformed_event_without_a_job_id_is_rejected(
     aws, reports, context, sent, capsys, event, error
@@ -680,7 +616,7 @@ def test_bad_settings_are_reported_as_a_configuration_failure(
 
     assert result["error"].startswith("promotion not run, the function is misconfigured: ")
     assert message in result["error"]
-    assert sent_failure(reports)["type"] == "ConfigurationError"
+    assert reports.sent_failure()["type"] == "ConfigurationError"
     assert sent == []
 
 
@@ -709,23 +645,10 @@ def test_bad_settings_without_a_job_id_are_rejected(reports, monkeypatch):
     assert reports.sent == []
 
 
-def _import_in_a_fresh_process(env: dict[str, str]) -> str:
-    """Runs handler.py's module code in a new interpreter (a cold start); returns its stdout."""
-    proc = subprocess.run(
-        [sys.executable, "-c", f"import runpy; runpy.run_path({handler.__file__!r})"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return proc.stdout
-
-
 def test_bad_configuration_is_logged_at_cold_start():
     env = {k: v for k, v in os.environ.items() if k != "TARGET_BUCKET"}
     env["AWS_LAMBDA_FUNCTION_NAME"] = "mlops-prod-churn-promote"
-    lines = [json.loads(line) for line in _import_in_a_fresh_process(env).splitlines()]
+    lines = [json.loads(line) for line in cold_start(handler.__file__, env).splitlines()]
     assert len(lines) == 1
     assert (lines[0]["level"], lines[0]["status"]) == ("ERROR", "failed")
     assert "TARGET_BUCKET is not set" in lines[0]["error"]
@@ -733,7 +656,7 @@ def test_bad_configuration_is_logged_at_cold_start():
 
 def test_module_imports_quietly_with_good_settings():
     env = dict(os.environ, AWS_LAMBDA_FUNCTION_NAME="mlops-prod-churn-promote")
-    assert _import_in_a_fresh_process(env) == ""
+    assert cold_start(handler.__file__, env) == ""
 
 
 # -- reporting errors ----------------------------------------------------------------------------

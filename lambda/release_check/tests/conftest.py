@@ -2,8 +2,10 @@
 stubbed job reports.
 
 The handler is loaded from its file under the unique module name ``release_check_handler``
-rather than as ``handler`` from sys.path: every function folder has a ``handler.py``, and in one
-pytest process the first ``import handler`` would shadow the others.
+rather than as ``handler`` from sys.path (``load_handler``, lambda/conftest.py): every function
+folder has a ``handler.py``, and in one pytest process the first ``import handler`` would shadow
+the others. The version's files, the buckets and the registry are set up with
+lambda/conftest.py's helpers (as for ``lambda/promote``).
 
 moto 5.2.5 implements every registry and bucket call the handler makes and the tests set up with:
 CreateModelPackageGroup, CreateModelPackage (with ``ModelApprovalStatus``,
@@ -21,10 +23,7 @@ are still validated against the service model, and the test reads what was sent.
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import json
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,19 +31,28 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from lambda_testing import (
+    BASELINE,
+    BASELINE_KEY,
+    EVALUATION,
+    EVALUATION_KEY,
+    MODEL,
+    MODEL_KEY,
+    RUN,
+    SEALED,
+    ModelRegistry,
+    create_buckets,
+    create_model_package_groups,
+    load_handler,
+    requests_sent,
+    sealed_key,
+    sha256,
+)
 from moto import mock_aws
 
-FUNCTION_DIR = Path(__file__).resolve().parents[1]
-MODULE_NAME = "release_check_handler"
-
-if MODULE_NAME not in sys.modules:
-    _spec = importlib.util.spec_from_file_location(MODULE_NAME, FUNCTION_DIR / "handler.py")
-    assert _spec is not None and _spec.loader is not None
-    _module = importlib.util.module_from_spec(_spec)
-    sys.modules[MODULE_NAME] = _module
-    _spec.loader.exec_module(_module)
-
-handler_module = sys.modules[MODULE_NAME]
+handler_module = load_handler(
+    "release_check_handler", Path(__file__).resolve().parents[1] / "handler.py"
+)
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -55,25 +63,7 @@ ARTIFACTS = f"{PROJECT}-artifacts-{ACCOUNT}"
 OTHER_BUCKET = f"other-team-artifacts-{ACCOUNT}"
 JOB_ID = "11111111-abcd-1111-abcd-111111abcdef"
 FUNCTION_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{PROJECT}-release-check"
-EXECUTION_ID = "k1ls9tc3wnw6"
-RUN = f"pipelines/{EXECUTION_ID}"
-MODEL_KEY = f"models/pipelines-{EXECUTION_ID}-Train-Ab12Cd34Ef/output/model.tar.gz"
-BASELINE_KEY = f"{RUN}/baselines/monitoring/statistics.json"
-EVALUATION_KEY = f"{RUN}/evaluation/evaluation.json"
-MODEL = bytes(range(256)) * 1000  # 256 000 bytes
-BASELINE = json.dumps({"features": [{"name": "tenure_months", "mean": 31.2}]}).encode()
-EVALUATION = json.dumps({"binary_classification_metrics": {"auc": {"value": 0.87}}}).encode()
-SEALED = "sealed/"
 SETTINGS = {"MODEL_PACKAGE_GROUP": GROUP, "ARTIFACTS_BUCKET": ARTIFACTS, "SEALED_PREFIX": SEALED}
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def sealed_key(data: bytes, source_key: str) -> str:
-    """Where the Fingerprint step seals a file: sealed/<sha256>/<file name>."""
-    return f"{SEALED}{sha256(data)}/{source_key.rsplit('/', 1)[-1]}"
 
 
 # The version's Model Monitor baselines (DriftCheckBaselines): (section, source) -> the key the
@@ -162,13 +152,9 @@ class Release:
 
 
 @dataclass
-class Aws:
-    sagemaker: Any
-    s3: Any
-
-    def put(self, key: str, body: bytes, bucket: str = ARTIFACTS) -> str:
-        version: str = self.s3.put_object(Bucket=bucket, Key=key, Body=body)["VersionId"]
-        return version
+class Aws(ModelRegistry):
+    """Objects are written to and read from the artifacts bucket unless another bucket is
+    named (lambda/conftest.py's S3Objects)."""
 
     def register(
         self,
@@ -219,28 +205,13 @@ class Aws:
             }
         if metadata is not None:
             properties = metadata
-        request: dict[str, Any] = {
-            "ModelPackageGroupName": group,
-            "ModelPackageDescription": "churn model",
-            "InferenceSpecification": {
-                "Containers": [
-                    {
-                        "Image": f"683313688378.dkr.ecr.{REGION}.amazonaws.com/xgboost:1.7-1",
-                        "ModelDataUrl": model_uri,
-                    }
-                ],
-                "SupportedContentTypes": ["text/csv", "application/json"],
-                "SupportedResponseMIMETypes": ["application/json"],
-            },
-            "ModelApprovalStatus": status,
-            "CustomerMetadataProperties": properties,
-        }
+        extra: dict[str, Any] = {}
         if drift is not None:
             for key, data in DRIFT_FILES.values():
                 self.put(key, data)
                 self.put(sealed_key(data, key), data)
-            request["DriftCheckBaselines"] = drift
-        arn: str = self.sagemaker.create_model_package(**request)["ModelPackageArn"]
+            extra["DriftCheckBaselines"] = drift
+        arn = self.create_model_package(group, model_uri, properties, status, **extra)
         baselines = {**drift_variables(drift), "MonitoringBaseline": baseline_uri}
         return Release(
             arn,
@@ -254,9 +225,6 @@ class Aws:
             baselines,
         )
 
-    def set_status(self, arn: str, status: str) -> None:
-        self.sagemaker.update_model_package(ModelPackageArn=arn, ModelApprovalStatus=status)
-
 
 @pytest.fixture
 def aws(aws_client: Callable[[str], Any]) -> Iterator[Aws]:
@@ -264,15 +232,10 @@ def aws(aws_client: Callable[[str], Any]) -> Iterator[Aws]:
     another team's), all empty."""
     with mock_aws():
         s3 = aws_client("s3")
-        for bucket in (ARTIFACTS, OTHER_BUCKET):
-            s3.create_bucket(Bucket=bucket)
-            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        create_buckets(s3, versioned=(ARTIFACTS, OTHER_BUCKET))
         sagemaker = aws_client("sagemaker")
-        for group in (GROUP, OTHER_GROUP):
-            sagemaker.create_model_package_group(
-                ModelPackageGroupName=group, ModelPackageGroupDescription="churn models"
-            )
-        yield Aws(sagemaker=sagemaker, s3=s3)
+        create_model_package_groups(sagemaker, (GROUP, OTHER_GROUP))
+        yield Aws(s3, writes_to=ARTIFACTS, reads_from=ARTIFACTS, sagemaker=sagemaker)
 
 
 @pytest.fixture
@@ -285,19 +248,5 @@ def reports(codepipeline_reports: Callable[[Any, str], Any]) -> Iterator[Any]:
 @pytest.fixture
 def sent() -> Iterator[list[tuple[str, dict[str, Any]]]]:
     """The (operation, parameters) of every SageMaker and S3 request the handler sends."""
-    calls: list[tuple[str, dict[str, Any]]] = []
-
-    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
-        calls.append((model.name, dict(params)))
-
-    for service in ("sagemaker", "s3"):
-        handler_module._client(service).meta.events.register(
-            f"provide-client-params.{service}", record
-        )
-    try:
+    with requests_sent(handler_module._client("sagemaker"), handler_module._client("s3")) as calls:
         yield calls
-    finally:
-        for service in ("sagemaker", "s3"):
-            handler_module._client(service).meta.events.unregister(
-                f"provide-client-params.{service}", record
-            )

@@ -8,12 +8,8 @@ ModelPackageGroupName is not the group its ARN names, and a throttled HeadObject
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -22,6 +18,14 @@ import pytest
 import release_check_handler as handler
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
+from lambda_testing import (
+    MALFORMED_JOB_EVENTS,
+    codepipeline_event,
+    cold_start,
+    load_handler,
+    log_lines,
+    sha256,
+)
 
 # the same values as conftest.py (not imported from it: every Lambda folder has a conftest.py)
 REGION = "us-east-1"
@@ -46,34 +50,11 @@ DEPLOY_ROUTER = Path(__file__).resolve().parents[2] / "deploy_router" / "handler
 # -- helpers -------------------------------------------------------------------------------------
 
 
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def job_event(parameters: Any, job_id: str | None = JOB_ID) -> dict[str, Any]:
     """A CodePipeline "Invoke Lambda" event (UserParameters as CodePipeline resolved them)."""
-    user_parameters = parameters if isinstance(parameters, str) else json.dumps(parameters)
-    job: dict[str, Any] = {
-        "accountId": ACCOUNT,
-        "data": {
-            "actionConfiguration": {
-                "configuration": {
-                    "FunctionName": f"{PROJECT}-release-check",
-                    "UserParameters": user_parameters,
-                }
-            },
-            "inputArtifacts": [],
-            "outputArtifacts": [],
-            "artifactCredentials": {
-                "accessKeyId": "AKIAEXAMPLE",
-                "secretAccessKey": "never-log-this-secret",
-                "sessionToken": "never-log-this-token",
-            },
-        },
-    }
-    if job_id is not None:
-        job["id"] = job_id
-    return {"CodePipeline.job": job}
+    return codepipeline_event(
+        parameters, job_id, account=ACCOUNT, function_name=f"{PROJECT}-release-check"
+    )
 
 
 def params(release: Any, stage: str = "prod", **overrides: Any) -> dict[str, Any]:
@@ -92,27 +73,12 @@ def params(release: Any, stage: str = "prod", **overrides: Any) -> dict[str, Any
     return {k: v for k, v in base.items() if v is not None}
 
 
-def log_lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
-    out = capsys.readouterr().out
-    assert "never-log-this" not in out  # the artifact credentials never reach the logs
-    return [json.loads(line) for line in out.splitlines() if line]
-
-
-def sent_failure(reports: Any) -> dict[str, Any]:
-    [(operation, sent)] = reports.sent
-    assert operation == "PutJobFailureResult"
-    assert sent["jobId"] == JOB_ID
-    message = sent["failureDetails"]["message"]
-    assert 1 <= len(message) <= 5000
-    return dict(sent["failureDetails"])
-
-
 def run(release: Any, context: Any, reports: Any, **overrides: Any) -> dict[str, Any]:
     """Runs the check for ``release`` expecting a JobFailed report; returns the result."""
     reports.expect_failure()
     result = handler.handler(job_event(params(release, **overrides)), context)
     assert result["status"] == "failed"
-    assert sent_failure(reports)["message"] == result["error"]
+    assert reports.sent_failure()["message"] == result["error"]
     return result
 
 
@@ -1045,12 +1011,7 @@ def test_the_mapping_is_deploy_routers():
     """The registry side of baselines-match is what lambda/deploy_router passes, also for
     malformed or absent entries (loaded here from its file: the handlers ship separately)."""
     name = "release_check_tests_deploy_router"  # unique: not the deploy router's own tests'
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, DEPLOY_ROUTER)
-        assert spec is not None and spec.loader is not None
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    router = sys.modules[name]
+    router = load_handler(name, DEPLOY_ROUTER)
 
     assert (*router.BASELINE_VARIABLES, "MonitoringBaseline") == handler.BASELINE_VARIABLES
     uri = f"s3://{ARTIFACTS}/b/statistics.json"
@@ -1175,7 +1136,7 @@ def test_a_malformed_job_is_reported_as_a_configuration_failure(
 
     assert result["status"] == "failed"
     assert error in result["error"]
-    failure = sent_failure(reports)
+    failure = reports.sent_failure()
     assert failure["message"] == result["error"]
     assert failure["message"].startswith("release check not run, the job is misconfigured: ")
     assert sent == []  # nothing read
@@ -1189,12 +1150,7 @@ def test_a_malformed_job_is_reported_as_a_configuration_failure(
 
 @pytest.mark.parametrize(
     ("event", "error"),
-    [
-        pytest.param(None, "the event must be a JSON object, got null", id="none"),
-        pytest.param({"Records": []}, "CodePipeline.job is missing", id="not-a-job"),
-        pytest.param("job_without_id", "no usable CodePipeline.job.id", id="no-id"),
-        pytest.param("job_with_bad_id", "CodePipeline.job.id is missing or not a job id", id="id"),
-    ],
+    MALFORMED_JOB_EVENTS,
 )
 def test_a_malformed_event_without_a_job_id_is_rejected(
     aws, reports, context, capsys, event, error
@@ -1286,23 +1242,10 @@ def test_bad_settings_without_a_job_id_are_rejected(reports, monkeypatch):
     assert reports.sent == []
 
 
-def _import_in_a_fresh_process(env: dict[str, str]) -> str:
-    """Runs handler.py's module code in a new interpreter (a cold start); returns its stdout."""
-    proc = subprocess.run(
-        [sys.executable, "-c", f"import runpy; runpy.run_path({handler.__file__!r})"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return proc.stdout
-
-
 def test_bad_configuration_is_logged_at_cold_start():
     env = {k: v for k, v in os.environ.items() if k != "MODEL_PACKAGE_GROUP"}
     env["AWS_LAMBDA_FUNCTION_NAME"] = f"{PROJECT}-release-check"
-    lines = [json.loads(line) for line in _import_in_a_fresh_process(env).splitlines()]
+    lines = [json.loads(line) for line in cold_start(handler.__file__, env).splitlines()]
     assert len(lines) == 1
     assert lines[0]["level"] == "ERROR"
     assert "cold start" in lines[0]["message"]
@@ -1311,7 +1254,7 @@ def test_bad_configuration_is_logged_at_cold_start():
 
 def test_module_imports_quietly_with_good_settings():
     env = dict(os.environ, AWS_LAMBDA_FUNCTION_NAME=f"{PROJECT}-release-check")
-    assert _import_in_a_fresh_process(env) == ""
+    assert cold_start(handler.__file__, env) == ""
 
 
 # -- reporting errors ----------------------------------------------------------------------------

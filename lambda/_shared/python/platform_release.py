@@ -1,0 +1,232 @@
+"""A model version in the registry, read as the deploy pipeline's release actions read it, shared
+by the platform's Lambda functions that verify or promote a release (``lambda/release_check``,
+``lambda/promote``; Lambda layer).
+
+A released version is named by a versioned model package ARN (UserParameters
+``model_package_arn``); DescribeModelPackage gives its approval, its model artifact, and its
+customer metadata: the ``MonitoringBaseline`` URI and the fingerprints the Fingerprint step
+recorded (``platform_fingerprint``'s keys). Its files are registered at their sealed keys,
+``<sealed prefix><sha256>/<file name>``. The functions here read and judge without writing; each
+answers a problem as text (the caller names the check that failed and adds its own outcome:
+"deployed", "promoted"). Standard library and botocore's exceptions only (the caller's SageMaker
+client comes from boto3).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from botocore.exceptions import BotoCoreError, ClientError
+from platform_codepipeline import show
+from platform_events import BadInput, get_string
+from platform_fingerprint import NONE, SHA256_HEX, sealed_sha256, split_s3_uri
+from platform_runtime import describe_error
+
+APPROVED: Final = "Approved"
+MONITORING_BASELINE: Final = "MonitoringBaseline"  # the version's customer metadata property
+
+GROUP_NAME: Final = r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"  # a model package group's name
+ARN_HEAD: Final = (
+    r"arn:(?P<partition>aws[a-z-]*):sagemaker:(?P<region>[a-z0-9-]{1,32}):(?P<account>[0-9]{12}):"
+)
+# A versioned model package: arn:<partition>:sagemaker:<region>:<account>:model-package/<group>/<n>
+MODEL_PACKAGE_ARN: Final = re.compile(
+    rf"{ARN_HEAD}model-package/(?P<group>{GROUP_NAME})/(?P<version>[1-9][0-9]{{0,9}})"
+)
+
+
+# --------------------------------------------------------------------------------------------
+# The version asked for
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """A model version as UserParameters names it: its ARN and the ARN's parts."""
+
+    model_package_arn: str
+    arn_partition: str
+    arn_region: str
+    arn_account: str
+    arn_group: str  # as the ARN writes it (SageMaker writes it in lower case)
+
+
+def model_version_parameter(parameters: Mapping[str, Any]) -> ModelVersion:
+    """UserParameters ``model_package_arn``, a versioned model package ARN; raises BadInput."""
+    arn = get_string(parameters, "model_package_arn", "UserParameters.model_package_arn")
+    match = MODEL_PACKAGE_ARN.fullmatch(arn)
+    if match is None:
+        raise BadInput(
+            f"UserParameters.model_package_arn {show(arn)} is not a versioned model package "
+            "ARN (was the pipeline started without the ModelPackageArn variable?)"
+        )
+    return ModelVersion(
+        model_package_arn=arn,
+        arn_partition=match["partition"],
+        arn_region=match["region"],
+        arn_account=match["account"],
+        arn_group=match["group"],
+    )
+
+
+def arn_problems(
+    version: ModelVersion, group: str, partition: str, region: str, account: str, whose: str
+) -> list[str]:
+    """Why ``version``'s ARN is not of ``group`` (compared case-insensitively: SageMaker
+    writes the group name in lower case in the ARN) in that partition, region and account,
+    each compared with ``whose`` ("this function's") value; nothing is read."""
+    problems: list[str] = []
+    if version.arn_group.lower() != group.lower():
+        problems.append(f"it is a version of the group {version.arn_group!r}")
+    for what, theirs, ours in (
+        ("account", version.arn_account, account),
+        ("region", version.arn_region, region),
+        ("partition", version.arn_partition, partition),
+    ):
+        if theirs != ours:
+            problems.append(f"it is in the {what} {theirs}, not {whose} {ours}")
+    return problems
+
+
+# --------------------------------------------------------------------------------------------
+# The registry's description of it
+
+
+def describe_version(
+    sagemaker: Any, arn: str, group: str, *, ignore_case: bool = False
+) -> dict[str, Any] | str:
+    """DescribeModelPackage of ``arn`` if the registry says it is a version of ``group`` (with
+    ``ignore_case``, the names compared case-insensitively), else why not: an AWS error (it
+    could not be read), or another group."""
+    try:
+        package: dict[str, Any] = sagemaker.describe_model_package(ModelPackageName=arn)
+    except (ClientError, BotoCoreError) as exc:
+        return f"could not read model package {arn}: {describe_error(exc)}"
+    described = package.get("ModelPackageGroupName")
+    if ignore_case:
+        same = isinstance(described, str) and described.lower() == group.lower()
+    else:
+        same = described == group
+    if not same:
+        return f"model package {arn} is in the group {show(described)}, not {group!r}"
+    return package
+
+
+def approval_problem(arn: str, package: Mapping[str, Any], outcome: str) -> str | None:
+    """Why the version is not approved, saying what only an approved version is (``outcome``:
+    "deployed"), or None."""
+    status = package.get("ModelApprovalStatus")
+    if status == APPROVED:
+        return None
+    return f"model package {arn} is {status}, not {APPROVED}: only an approved version is {outcome}"
+
+
+def customer_metadata(package: Mapping[str, Any]) -> dict[str, Any]:
+    """The version's CustomerMetadataProperties ({} when it has none)."""
+    metadata = package.get("CustomerMetadataProperties")
+    return metadata if isinstance(metadata, dict) else {}
+
+
+def registered_baseline(package: Mapping[str, Any]) -> str:
+    """The version's MonitoringBaseline customer metadata, ``none`` when it has none."""
+    value = customer_metadata(package).get(MONITORING_BASELINE)
+    return value if isinstance(value, str) and value else NONE
+
+
+def model_data_url(package: Mapping[str, Any]) -> object:
+    """InferenceSpecification.Containers[0].ModelDataUrl, or None."""
+    specification = package.get("InferenceSpecification")
+    containers = specification.get("Containers") if isinstance(specification, dict) else None
+    first = containers[0] if isinstance(containers, list) and containers else None
+    return first.get("ModelDataUrl") if isinstance(first, dict) else None
+
+
+def fingerprint_problem(
+    package: Mapping[str, Any],
+    files: Iterable[tuple[str, str, bool]],
+    not_versions: Iterable[str] = (NONE,),
+) -> str | None:
+    """Why the version's customer metadata does not hold the fingerprints of ``files`` (each
+    ``(SHA-256 key, version key, optional)``: an optional file's are ``none`` exactly when the
+    version has no MonitoringBaseline), or None. A recorded version must be a non-empty string
+    other than ``not_versions``."""
+    metadata = customer_metadata(package)
+    baseline = registered_baseline(package)
+    refused = tuple(not_versions)
+    problems: list[str] = []
+    for sha_key, version_key, optional in files:
+        missing = [key for key in (sha_key, version_key) if key not in metadata]
+        if missing:
+            problems.append(f"no {' and no '.join(missing)}")
+            continue
+        sha, version = metadata[sha_key], metadata[version_key]
+        if optional and baseline == NONE:
+            if (sha, version) != (NONE, NONE):
+                problems.append(
+                    f"{sha_key} and {version_key} must be none: the version has no "
+                    f"{MONITORING_BASELINE} (got {show(sha)} and {show(version)})"
+                )
+            continue
+        if optional and (sha, version) == (NONE, NONE):
+            problems.append(
+                f"{sha_key} and {version_key} are none, but the version has the "
+                f"{MONITORING_BASELINE} {show(baseline)}"
+            )
+            continue
+        if not isinstance(sha, str) or not SHA256_HEX.fullmatch(sha):
+            problems.append(
+                f"{sha_key} {show(sha)} is not a SHA-256 (64 lower-case hexadecimal digits)"
+            )
+        if not isinstance(version, str) or not version or version in refused:
+            problems.append(f"{version_key} {show(version)} is not an S3 version id")
+    if not problems:
+        return None
+    return (
+        "the version's customer metadata does not hold its fingerprints (was it registered "
+        "without the Fingerprint step?): " + "; ".join(problems)
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Its sealed files
+
+
+def sealed_address(
+    what: str, uri: object, bucket: str, sealed_prefix: str, outcome: str
+) -> tuple[str | None, str | None]:
+    """``(the SHA-256 the sealed key at uri is addressed by, None)`` if ``uri`` is a sealed
+    object of ``bucket``, else ``(None, why it is not)``, saying what a version registered with
+    unsealed files is not (``outcome``: "deployed"); nothing is read."""
+    parts = split_s3_uri(uri) if isinstance(uri, str) else None
+    uri_bucket, key = parts if parts is not None else ("", "")
+    if uri_bucket != bucket or not key.startswith(sealed_prefix):
+        shown = uri if parts is not None else show(uri)
+        return None, (
+            f"the {what} {shown} is not sealed (an object of {bucket!r} under "
+            f"{sealed_prefix!r}): a version registered with unsealed files is not {outcome}, "
+            "register it again through the Fingerprint step"
+        )
+    addressed = sealed_sha256(key, sealed_prefix)
+    if addressed is None:
+        return None, (
+            f"the {what} {uri} is not a sealed object key ({sealed_prefix}<sha256>/<file name>)"
+        )
+    return addressed, None
+
+
+def sealed_problem(
+    what: str, uri: object, sha256: str, bucket: str, sealed_prefix: str, outcome: str
+) -> str | None:
+    """Why the file at ``uri`` is not the sealed copy, in ``bucket``, of the content
+    ``sha256``, or None (see :func:`sealed_address`); nothing is read."""
+    addressed, problem = sealed_address(what, uri, bucket, sealed_prefix, outcome)
+    if problem is not None:
+        return problem
+    if addressed != sha256:
+        return (
+            f"the {what} {uri} is the sealed copy of the SHA-256 {addressed}, not of the "
+            f"registered {sha256}"
+        )
+    return None
