@@ -72,3 +72,21 @@ def pipeline_steps(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
     walk(definition["Steps"])
     return found
+
+
+def flat_arn(value: Any) -> str:
+    """An ARN as written in the template: Fn::Join parts and pseudo-parameters resolved."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return str(separator).join(flat_arn(p) for p in parts)
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        return str(value["Fn::Sub"]).replace("${AWS::Partition}", "aws")
+    if value == {"Ref": "AWS::Partition"}:
+        return "aws"
+    if isinstance(value, dict) and "Fn::Select" in value:  # a part of an ARN
+        index, split = value["Fn::Select"]
+        separator, whole = split["Fn::Split"]
+        return flat_arn(whole).split(str(separator))[int(index)]
+    return json.dumps(value, sort_keys=True)

@@ -19,6 +19,7 @@ import yaml
 
 from stacks.config import PlatformConfig
 from tests.conftest import Synthesized, delivered
+from tests.templates import flat_arn
 from tests.test_guardrails import SKIPS_FILE, _checkov_failures
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,20 +36,6 @@ def _template(synth: Synthesized) -> dict[str, Any]:
 
 def _resources(template: dict[str, Any], type_: str) -> list[dict[str, Any]]:
     return [r["Properties"] for r in template["Resources"].values() if r["Type"] == type_]
-
-
-def _flat(value: Any) -> str:
-    """An ARN as written in the template: Fn::Join parts and pseudo-parameters resolved."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict) and "Fn::Join" in value:
-        separator, parts = value["Fn::Join"]
-        return str(separator).join(_flat(p) for p in parts)
-    if isinstance(value, dict) and "Fn::Sub" in value:
-        return str(value["Fn::Sub"]).replace("${AWS::Partition}", "aws")
-    if value == {"Ref": "AWS::Partition"}:
-        return "aws"
-    return json.dumps(value, sort_keys=True)
 
 
 def _stages(synth: Synthesized) -> list[dict[str, Any]]:
@@ -129,10 +116,12 @@ def test_each_wave_deploys_into_its_own_account_through_its_bootstrap_roles(
     for stage in _stages(synth)[4:]:
         account = accounts[stage["Name"]]
         deploys = [a for a in stage["Actions"] if a["ActionTypeId"]["Provider"] == "CloudFormation"]
-        assert {_flat(a["RoleArn"]) for a in deploys} == {_role("deploy", account)}
+        assert {flat_arn(a["RoleArn"]) for a in deploys} == {_role("deploy", account)}
         # The change sets are created with the account's CloudFormation execution role.
         assert {
-            _flat(a["Configuration"]["RoleArn"]) for a in deploys if "RoleArn" in a["Configuration"]
+            flat_arn(a["Configuration"]["RoleArn"])
+            for a in deploys
+            if "RoleArn" in a["Configuration"]
         } == {_role("cfn-exec", account)}
         names = {a["Configuration"]["StackName"] for a in deploys}
         assert names and all(n.startswith(f"mlops-{stage['Name']}-") for n in names)
@@ -144,10 +133,10 @@ def test_target_accounts_read_artifacts_by_exact_role(synth: Synthesized) -> Non
     template = _template(synth)
     deployers = {_role("deploy", a) for a in _accounts(synth).values()}
     key_policy = _resources(template, "AWS::KMS::Key")[0]["KeyPolicy"]["Statement"]
-    principals = {_flat(p) for s in key_policy for p in _as_list(s["Principal"].get("AWS"))}
+    principals = {flat_arn(p) for s in key_policy for p in _as_list(s["Principal"].get("AWS"))}
     assert principals == deployers | {f"arn:aws:iam::{TOOLING}:root"}
     bucket_principals = {
-        _flat(p)
+        flat_arn(p)
         for policy in _resources(template, "AWS::S3::BucketPolicy")
         for s in policy["PolicyDocument"]["Statement"]
         if s["Effect"] == "Allow" and isinstance(s["Principal"], dict)
@@ -155,12 +144,12 @@ def test_target_accounts_read_artifacts_by_exact_role(synth: Synthesized) -> Non
     }
     assert bucket_principals == deployers
     publishers = {
-        _flat(r)
+        flat_arn(r)
         for policy in _resources(template, "AWS::IAM::Policy")
         for s in policy["PolicyDocument"]["Statement"]
         if s["Action"] == "sts:AssumeRole"
         for r in _as_list(s["Resource"])
-        if "file-publishing" in _flat(r)
+        if "file-publishing" in flat_arn(r)
     }
     assert publishers == {_role("file-publishing", a) for a in _accounts(synth).values()}
 
@@ -326,10 +315,10 @@ def test_development_admits_exactly_the_promotion_roles(synth: Synthesized) -> N
     [read] = group["ModelPackageGroupPolicy"]["Statement"]
     assert read["Action"] == ["sagemaker:DescribeModelPackage"]
     assert read["Condition"] == {"ArnEquals": {"aws:PrincipalArn": promoters}}
-    assert sorted(_flat(p) for p in _as_list(read["Principal"]["AWS"])) == accounts
+    assert sorted(flat_arn(p) for p in _as_list(read["Principal"]["AWS"])) == accounts
     sealed = _statement(data, "AWS::S3::BucketPolicy", "PromotionReadsSealedFiles")
     assert sealed["Action"] == ["s3:GetObject", "s3:GetObjectVersion"]
-    assert _flat(sealed["Resource"]).endswith("/sealed/*")
+    assert flat_arn(sealed["Resource"]).endswith("/sealed/*")
     assert sealed["Condition"] == {"ArnEquals": {"aws:PrincipalArn": promoters}}
     key = _statement(
         _stage_template(synth, "dev", "data"), "AWS::KMS::Key",
@@ -350,7 +339,7 @@ def test_serving_environments_promote_from_development(synth: Synthesized) -> No
             if f["FunctionName"] == f"mlops-{environment}-churn-promote"
         ]
         variables = function["Environment"]["Variables"]
-        assert _flat(variables["SOURCE_MODEL_PACKAGE_GROUP_ARN"]) == (
+        assert flat_arn(variables["SOURCE_MODEL_PACKAGE_GROUP_ARN"]) == (
             f"arn:aws:sagemaker:{REGION}:{dev}:model-package-group/mlops-dev-churn-models"
         )
         assert variables["SOURCE_BUCKET"] == f"mlops-dev-churn-artifacts-{dev}"
@@ -358,9 +347,9 @@ def test_serving_environments_promote_from_development(synth: Synthesized) -> No
         # Only this environment's promotion role may seal here, besides the fingerprint step.
         data = _stage_template(synth, environment, "churn-data")
         writers = _statement(data, "AWS::S3::BucketPolicy", "SealedVersionsWriter")
-        assert sorted(_flat(a) for a in writers["Condition"]["ArnNotEquals"]["aws:PrincipalArn"])[
-            -1
-        ].endswith(f"mlops-{environment}-churn-promote")
+        assert sorted(
+            flat_arn(a) for a in writers["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]
+        )[-1].endswith(f"mlops-{environment}-churn-promote")
     # The development environment promotes nothing and seals by its fingerprint step only.
     dev_deploy = _stage_template(synth, "dev", "churn-deploy")
     assert not any(
@@ -370,5 +359,5 @@ def test_serving_environments_promote_from_development(synth: Synthesized) -> No
     writers = _statement(_stage_template(synth, "dev", "churn-data"), "AWS::S3::BucketPolicy",
                          "SealedVersionsWriter")  # fmt: skip
     assert [
-        _flat(a) for a in _as_list(writers["Condition"]["ArnNotEquals"]["aws:PrincipalArn"])
+        flat_arn(a) for a in _as_list(writers["Condition"]["ArnNotEquals"]["aws:PrincipalArn"])
     ] == [f"arn:aws:iam::{dev}:role/mlops-dev-churn-fingerprint"]

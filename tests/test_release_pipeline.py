@@ -26,6 +26,7 @@ from mlops_constructs.deploy.release import ReleasePipeline, ReleaseStage
 from mlops_constructs.security.nag import acknowledge_inline_policy
 from stacks.context import project_context
 from stacks.guardrails import add_rule_packs
+from tests.templates import flat_arn
 from tests.test_guardrails import _checkov_failures
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -190,24 +191,6 @@ def release(request: pytest.FixtureRequest, releases: dict[str, Release]) -> Rel
     return releases[str(request.param)]
 
 
-def _flat(value: Any) -> str:
-    """An ARN as written in the template: Fn::Join parts and pseudo-parameters resolved."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict) and "Fn::Join" in value:
-        separator, parts = value["Fn::Join"]
-        return str(separator).join(_flat(p) for p in parts)
-    if isinstance(value, dict) and "Fn::Sub" in value:
-        return str(value["Fn::Sub"]).replace("${AWS::Partition}", "aws")
-    if value == {"Ref": "AWS::Partition"}:
-        return "aws"
-    if isinstance(value, dict) and "Fn::Select" in value:  # a part of an ARN
-        index, split = value["Fn::Select"]
-        separator, whole = split["Fn::Split"]
-        return _flat(whole).split(str(separator))[int(index)]
-    return json.dumps(value, sort_keys=True)
-
-
 def _as_list(value: Any) -> list[Any]:
     if value is None:
         return []
@@ -282,9 +265,9 @@ def test_stages_and_actions_run_in_promotion_order(release: Release) -> None:
 def test_every_action_of_a_stage_runs_with_that_stages_action_role(release: Release) -> None:
     for stage in release.stages:
         actions = release.stage(stage.title)["Actions"]
-        assert {_flat(a["RoleArn"]) for a in actions} == {stage.action_role_arn}
+        assert {flat_arn(a["RoleArn"]) for a in actions} == {stage.action_role_arn}
         functions = {
-            a["Name"]: _flat(a["Configuration"]["FunctionName"])
+            a["Name"]: flat_arn(a["Configuration"]["FunctionName"])
             for a in actions
             if a["ActionTypeId"]["Provider"] == "Lambda"
         }
@@ -305,7 +288,7 @@ def test_promote_hands_the_stage_local_model_to_the_deployment(release: Release)
         }
         config = deploy["Configuration"]
         # CloudFormation deploys with the stage's deployment role, in the stage's account.
-        assert _flat(config["RoleArn"]) == stage.cfn_role_arn
+        assert flat_arn(config["RoleArn"]) == stage.cfn_role_arn
         assert config["ActionMode"] == "CREATE_UPDATE" and "Capabilities" not in config
         assert config["StackName"] == f"{stage.prefix}-endpoint-{stage.kind}"
         assert config["TemplatePath"] == (
@@ -375,7 +358,7 @@ def _conditions(statement: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """A statement's conditions, each ARN as written in the template (partition resolved)."""
     return {
         operator: {
-            key: [_flat(v) for v in value] if isinstance(value, list) else _flat(value)
+            key: [flat_arn(v) for v in value] if isinstance(value, list) else flat_arn(value)
             for key, value in keys.items()
         }
         for operator, keys in statement["Condition"].items()
@@ -406,7 +389,7 @@ def test_artifacts_admit_exactly_the_action_roles_by_account_and_principal_arn(
     bucket_policy, key_policy = _artifact_policies(release)
     [read] = [s for s in bucket_policy if s["Effect"] == "Allow"]
     assert read["Action"] == ["s3:GetObject", "s3:GetObjectVersion"]
-    assert _flat(read["Resource"]).endswith("/*")
+    assert flat_arn(read["Resource"]).endswith("/*")
     assert sorted(_as_list(read["Principal"]["AWS"])) == _roots(release)
     assert _conditions(read) == {"ArnEquals": {"aws:PrincipalArn": _action_roles(release)}}
     assert len(key_policy) == 2
@@ -443,7 +426,7 @@ def test_no_policy_names_a_principal_twice_or_a_role_of_another_account(release:
     for _, values in principals:
         written = [json.dumps(v, sort_keys=True) for v in values]
         assert len(written) == len(set(written)), written
-    named = [_flat(v) for kind, values in principals if kind == "AWS" for v in values]
+    named = [flat_arn(v) for kind, values in principals if kind == "AWS" for v in values]
     assert not [p for p in named if ":role/" in p], named
 
 
@@ -452,7 +435,7 @@ def test_the_pipeline_role_assumes_exactly_the_action_roles(release: Release) ->
     statements = release.role_policy(NAME)
     [assume] = [s for s in statements if s["Action"] == "sts:AssumeRole"]
     resources = _as_list(assume["Resource"])
-    literal = sorted(_flat(r) for r in resources if "Fn::GetAtt" not in json.dumps(r))
+    literal = sorted(flat_arn(r) for r in resources if "Fn::GetAtt" not in json.dumps(r))
     assert literal == sorted(set(_action_roles(release)))
     # The rest: the roles CDK creates in this account for the source and approval actions,
     # which trust this pipeline's role only.
@@ -495,7 +478,7 @@ def test_grants_approve_only_the_approval_and_start_only_this_pipeline(release: 
     approver = release.role_policy("mlops-churn-approver")
     by_action = {json.dumps(sorted(_as_list(s["Action"]))): s for s in approver}
     approve = by_action[json.dumps(["codepipeline:PutApprovalResult"])]
-    assert [_flat(r) for r in _as_list(approve["Resource"])] == [
+    assert [flat_arn(r) for r in _as_list(approve["Resource"])] == [
         f"{pipeline_arn}/ApproveProd/Approve"
     ]
     status = by_action[
@@ -511,11 +494,11 @@ def test_grants_approve_only_the_approval_and_start_only_this_pipeline(release: 
             )
         )
     ]
-    assert [_flat(r) for r in _as_list(status["Resource"])] == [pipeline_arn]
+    assert [flat_arn(r) for r in _as_list(status["Resource"])] == [pipeline_arn]
     assert len(approver) == 2
     [start] = release.role_policy("mlops-churn-router")
     assert start["Action"] == "codepipeline:StartPipelineExecution"
-    assert _flat(start["Resource"]) == pipeline_arn
+    assert flat_arn(start["Resource"]) == pipeline_arn
 
 
 # --- linters --------------------------------------------------------------------------------------
@@ -605,7 +588,7 @@ def test_cdk_alone_would_name_the_action_role_as_a_principal(tmp_path: Path) -> 
     )
     template = app.synth().get_stack_by_name("Release").template
     named = [
-        _flat(v)
+        flat_arn(v)
         for kind, values in _principals(template["Resources"])
         if kind == "AWS"
         for v in values

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import aws_cdk as cdk
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
@@ -94,6 +95,53 @@ def AccessLogBucket(
         "PCI.DSS.321-S3BucketReplicationEnabled",
     ):
         acknowledge(bucket, pack_rule, _REPLICATION_REASON)
+    return bucket
+
+
+def pipeline_bucket(
+    scope: Construct,
+    id: str,
+    *,
+    bucket_name: str,
+    key: kms.IKey,
+    access_logs: s3.IBucket,
+    access_log_prefix: str,
+    expire_days: int | None,
+    reason_not_replicated: str,
+) -> s3.Bucket:
+    """A pipeline's own bucket (artifacts, source): SSE-KMS with ``key`` and bucket keys,
+    public access blocked, owner-enforced, TLS only, versioned, access-logged, retained;
+    noncurrent versions kept 30 days, incomplete uploads 7, current objects ``expire_days``
+    (None: kept). The packs' replication rules are acknowledged with ``reason_not_replicated``."""
+    bucket = s3.Bucket(
+        scope,
+        id,
+        bucket_name=bucket_name,
+        encryption=s3.BucketEncryption.KMS,
+        encryption_key=key,
+        bucket_key_enabled=True,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        enforce_ssl=True,
+        versioned=True,
+        server_access_logs_bucket=access_logs,
+        server_access_logs_prefix=access_log_prefix,
+        removal_policy=cdk.RemovalPolicy.RETAIN,
+        lifecycle_rules=[
+            s3.LifecycleRule(
+                id="Lifecycle",
+                noncurrent_version_expiration=cdk.Duration.days(30),
+                abort_incomplete_multipart_upload_after=cdk.Duration.days(7),
+                expiration=cdk.Duration.days(expire_days) if expire_days else None,
+            )
+        ],
+    )
+    for pack_rule in (
+        "HIPAA.Security-S3BucketReplicationEnabled",
+        "NIST.800.53.R5-S3BucketReplicationEnabled",
+        "PCI.DSS.321-S3BucketReplicationEnabled",
+    ):
+        acknowledge(bucket, pack_rule, reason_not_replicated)
     return bucket
 
 

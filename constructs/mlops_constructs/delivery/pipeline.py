@@ -29,7 +29,12 @@ from aws_cdk import pipelines
 from constructs import Construct, IConstruct
 
 from mlops_constructs.cfn import depend_on_role_policy_only, prefer_sub
-from mlops_constructs.data.lake import AccessLogBucket, LakeLifecycle, bucket_name
+from mlops_constructs.data.lake import (
+    AccessLogBucket,
+    LakeLifecycle,
+    bucket_name,
+    pipeline_bucket,
+)
 from mlops_constructs.security.nag import (
     acknowledge,
     acknowledge_grant_actions,
@@ -137,36 +142,16 @@ class PlatformPipeline(Construct):
         )
 
     def _bucket(self, id: str, prefix: str, *, expire_days: int | None) -> s3.Bucket:
-        bucket = s3.Bucket(
+        return pipeline_bucket(
             self,
             id,
             bucket_name=bucket_name(prefix, id.lower(), cdk.Stack.of(self).account),
-            encryption=s3.BucketEncryption.KMS,
-            encryption_key=self.key,
-            bucket_key_enabled=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            enforce_ssl=True,
-            versioned=True,
-            server_access_logs_bucket=self.access_logs,
-            server_access_logs_prefix=f"s3/{prefix}/{id.lower()}/",
-            removal_policy=cdk.RemovalPolicy.RETAIN,
-            lifecycle_rules=[
-                s3.LifecycleRule(
-                    id="Lifecycle",
-                    noncurrent_version_expiration=cdk.Duration.days(30),
-                    abort_incomplete_multipart_upload_after=cdk.Duration.days(7),
-                    expiration=cdk.Duration.days(expire_days) if expire_days else None,
-                )
-            ],
+            key=self.key,
+            access_logs=self.access_logs,
+            access_log_prefix=f"s3/{prefix}/{id.lower()}/",
+            expire_days=expire_days,
+            reason_not_replicated=_REPLICATION,
         )
-        for rule in (
-            "HIPAA.Security-S3BucketReplicationEnabled",
-            "NIST.800.53.R5-S3BucketReplicationEnabled",
-            "PCI.DSS.321-S3BucketReplicationEnabled",
-        ):
-            acknowledge(bucket, rule, _REPLICATION)
-        return bucket
 
     def _source(self, source: PipelineSource, prefix: str) -> pipelines.CodePipelineSource:
         if source.connection_arn is not None and source.repository is not None:

@@ -70,7 +70,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from mlops_constructs.cfn import depend_on_role_policy_only, prefer_sub
-from mlops_constructs.data.lake import AccessLogBucket, LakeLifecycle, bucket_name
+from mlops_constructs.data.lake import AccessLogBucket, LakeLifecycle, bucket_name, pipeline_bucket
 from mlops_constructs.deploy.templates import (
     OVERRIDES_MAX,
     stack_name,
@@ -297,37 +297,16 @@ class ReleasePipeline(Construct):
 
     # --- parts ----------------------------------------------------------------------------------
     def _artifact_bucket(self, *, expire_days: int) -> s3.Bucket:
-        account = cdk.Stack.of(self).account
-        bucket = s3.Bucket(
+        return pipeline_bucket(
             self,
             "Artifacts",
-            bucket_name=_bucket_name(self.name, "artifacts", account),
-            encryption=s3.BucketEncryption.KMS,
-            encryption_key=self.key,
-            bucket_key_enabled=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            enforce_ssl=True,
-            versioned=True,
-            server_access_logs_bucket=self.access_logs,
-            server_access_logs_prefix=f"s3/{self.name}/artifacts/",
-            removal_policy=cdk.RemovalPolicy.RETAIN,
-            lifecycle_rules=[
-                s3.LifecycleRule(
-                    id="Lifecycle",
-                    expiration=cdk.Duration.days(expire_days),
-                    noncurrent_version_expiration=cdk.Duration.days(30),
-                    abort_incomplete_multipart_upload_after=cdk.Duration.days(7),
-                )
-            ],
+            bucket_name=_bucket_name(self.name, "artifacts", cdk.Stack.of(self).account),
+            key=self.key,
+            access_logs=self.access_logs,
+            access_log_prefix=f"s3/{self.name}/artifacts/",
+            expire_days=expire_days,
+            reason_not_replicated=_REPLICATION,
         )
-        for rule in (
-            "HIPAA.Security-S3BucketReplicationEnabled",
-            "NIST.800.53.R5-S3BucketReplicationEnabled",
-            "PCI.DSS.321-S3BucketReplicationEnabled",
-        ):
-            acknowledge(bucket, rule, _REPLICATION)
-        return bucket
 
     def _source_stage(self, source: codepipeline.Artifact) -> codepipeline.StageProps:
         """``Source``: the endpoint templates (a CDK asset); never starts the pipeline itself."""
