@@ -332,7 +332,6 @@ class DeployStack(cdk.Stack):
             registry=data.registry,
             ops_key=data.ops_key,
             code=LAMBDA_DIR / "monitoring_run",
-            deployed_parameter=f"/{prefix}/deploy/last-started",
             log_retention=retention_days(config.audit.log_retention_days),
             alarm_topic=alarms.topic,
             network=OpenMonitoringNetwork(

@@ -701,7 +701,11 @@ FLOWS = (
         "monitoring pipeline",
         open_only=True,
     ),
-    Flow("monitoring-run", "ssm:GetParameter", "last-started parameter", open_only=True),
+    # The version the endpoint serves: endpoint -> its config -> the variant's model (and tags).
+    Flow("monitoring-run", "sagemaker:DescribeEndpoint", "prod endpoint", open_only=True),
+    Flow("monitoring-run", "sagemaker:DescribeEndpointConfig", "endpoint configs", open_only=True),
+    Flow("monitoring-run", "sagemaker:DescribeModel", "endpoint models", open_only=True),
+    Flow("monitoring-run", "sagemaker:ListTags", "endpoint models", open_only=True),
     Flow("monitoring-run", "sagemaker:DescribeModelPackage", "model versions", open_only=True),
     Flow("endpoint-test", "sagemaker:DescribeModelPackage", "model versions"),
     Flow("endpoint-test", "sagemaker:InvokeEndpoint", "staging endpoint"),

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Synthesized
+from tests.templates import as_list, policy_statements
 
 ACCOUNT = "111111111111"
 PREFIX = "mlops-dev-demand"
@@ -130,9 +131,33 @@ def test_schedule_role_function_and_alarms(deploy: dict[str, Any]) -> None:
     ]  # fmt: skip
     env = function["Environment"]["Variables"]
     assert env["ENDPOINT_NAME"] == f"{PREFIX}-{{target}}"
-    assert env["DEPLOYED_PARAMETER"] == f"/{PREFIX}/deploy/last-started"
+    assert "DEPLOYED_PARAMETER" not in env  # the Window step reads the endpoint itself
     assert env["CAPTURE_URI"] == f"s3://{PREFIX}-artifacts-{ACCOUNT}/data-capture/"
     assert env["GROUND_TRUTH_URI"] == f"s3://{PREFIX}-curated-{ACCOUNT}/ground-truth/"
+
+
+def test_the_function_reads_what_the_monitored_endpoint_serves(deploy: dict[str, Any]) -> None:
+    """Window reads the serving version from the endpoint (endpoint -> config -> model, or the
+    model's ModelPackageArn tag), read-only and only the project's; no SSM parameter."""
+    statements = policy_statements(deploy, f"{PREFIX}-monitoring-run")
+    by_sid = {s["Sid"]: s for s in statements if "Sid" in s}
+    sagemaker = f"arn:aws:sagemaker:eu-west-1:{ACCOUNT}"
+    # Only prod is monitored (staging is serverless: nothing captured).
+    assert by_sid["ServingEndpoints"]["Action"] == "sagemaker:DescribeEndpoint"
+    assert by_sid["ServingEndpoints"]["Resource"] == f"{sagemaker}:endpoint/{PREFIX}-prod"
+    assert by_sid["ServingConfigs"]["Action"] == "sagemaker:DescribeEndpointConfig"
+    assert (
+        by_sid["ServingConfigs"]["Resource"] == f"{sagemaker}:endpoint-config/{PREFIX}-endpoint-*"
+    )
+    assert by_sid["ServingModels"]["Action"] == ["sagemaker:DescribeModel", "sagemaker:ListTags"]
+    assert by_sid["ServingModels"]["Resource"] == f"{sagemaker}:model/{PREFIX}-endpoint-*"
+    actions = [a for s in statements for a in as_list(s["Action"])]
+    assert not [a for a in actions if a.startswith("ssm:")]
+    endpoint_actions = {"sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig"}
+    assert [s for s in statements if endpoint_actions & set(as_list(s["Action"]))] == [
+        by_sid["ServingEndpoints"],
+        by_sid["ServingConfigs"],
+    ]
 
 
 def test_no_model_monitor_resource_for_open_monitoring(example_synth: Synthesized) -> None:
@@ -223,7 +248,6 @@ def test_in_vpc_mode_every_part_runs_in_the_vpc(tmp_path_factory: pytest.TempPat
         registry=registry,
         ops_key=ops,
         code=Path(__file__).resolve().parent.parent / "lambda" / "monitoring_run",
-        deployed_parameter=f"/{PREFIX}/deploy/last-started",
         log_retention=retention_days(365),
         alarm_topic=topic.topic,
         network=OpenMonitoringNetwork(

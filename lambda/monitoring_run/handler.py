@@ -6,11 +6,16 @@ SageMaker Model Monitor is closed to new AWS customers, so each project monitors
 processing job running ``monitoring.py monitor`` on the inputs Window chose) -> ``Publish`` (a
 LambdaStep: this function, ``action`` ``publish``) -> CloudWatch metrics that alarms read.
 
-``window``: which model version the target runs (staging/prod: the ARN the deploy router recorded
-in DEPLOYED_PARAMETER; batch: the group's newest Approved version, the one batch scoring uses),
-its monitoring baseline (the version's ``MonitoringBaseline`` customer metadata) and the S3
-prefixes of the last full UTC window (a day or an hour) of captured traffic, of the labelled
-window (the last full window that ended at least DELAY_HOURS ago) and of its ground truth.
+``window``: which model version the target runs (staging/prod: the version the endpoint serves
+now, read from the endpoint itself: DescribeEndpoint -> its current endpoint config -> the
+variant's model -> the model's ``ModelPackageName``, or its ``ModelPackageArn`` tag for a
+promoted model that names no package; batch: the group's newest Approved version, the one batch
+scoring uses), its monitoring baseline (the version's ``MonitoringBaseline`` customer metadata)
+and the S3 prefixes of the last full UTC window (a day or an hour) of captured traffic, of the
+labelled window (the last full window that ended at least DELAY_HOURS ago) and of its ground
+truth. The deploy router's SSM parameter ``last-started`` is not read: it names the version
+whose deployment started, which production may not serve yet (approval pending) or at all
+(failed, rolled back).
 Statuses: ``ok``, ``no_model``, ``no_baseline``, ``no_data`` (the Monitor step is skipped unless
 ``ok``).
 
@@ -72,7 +77,9 @@ ABSENT: Final = "absent"
 
 BASELINE_KEY: Final = "MonitoringBaseline"  # the version's customer metadata property
 APPROVED: Final = "Approved"
-NO_DEPLOYMENT: Final = "none"  # the value the CDK gives DEPLOYED_PARAMETER before any deploy
+# The tag the platform's promoted endpoint templates put on a model that names no model package
+# (mlops_constructs.deploy.endpoint.PromotedContainer).
+PACKAGE_TAG: Final = "ModelPackageArn"
 TARGET_PLACEHOLDER: Final = "{target}"
 DEFAULT_VARIANT: Final = "AllTraffic"
 DEFAULT_NAMESPACE: Final = "MLOps/Monitoring"
@@ -119,7 +126,6 @@ _GROUP_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 _PROJECT_PREFIX = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 _ENDPOINT_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 _VARIANT_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
-_SSM_NAME = re.compile(r"/?[a-zA-Z0-9_.\-/]{1,1011}")
 _DIGITS = re.compile(r"[0-9]{1,4}")
 _EXECUTION_ID = re.compile(r"[A-Za-z0-9._:/-]+")
 # CloudWatch names: printable ASCII, at least one non-blank character, not starting with ':'.
@@ -175,7 +181,6 @@ class _Log(InvocationLog):
 class Config:
     project_prefix: str
     model_package_group: str
-    deployed_parameter: str
     capture_uri: str  # ends with "/"
     ground_truth_uri: str  # ends with "/"
     endpoint_name: str  # may hold "{target}"
@@ -258,11 +263,6 @@ def load_config(env: Mapping[str, str]) -> Config:
             f"MODEL_PACKAGE_GROUP={group!r} is not a model package group name "
             "(letters, digits and hyphens, at most 63 characters)"
         )
-    parameter = _required(
-        env, "DEPLOYED_PARAMETER", "the SSM parameter naming the deployed version", problems
-    )
-    if parameter and not _SSM_NAME.fullmatch(parameter):
-        problems.append(f"DEPLOYED_PARAMETER={parameter!r} is not an SSM parameter name")
     capture = _prefix_uri(env, "CAPTURE_URI", "the s3:// prefix of data capture", problems)
     ground_truth = _prefix_uri(
         env, "GROUND_TRUTH_URI", "the s3:// prefix of ground-truth labels", problems
@@ -295,7 +295,6 @@ def load_config(env: Mapping[str, str]) -> Config:
     return Config(
         project,
         group,
-        parameter,
         capture,
         ground_truth,
         endpoint,
@@ -634,17 +633,6 @@ def read_report(uri: str) -> bytes:
     return body
 
 
-def parameter_value(parameter: str) -> str | None:
-    """The parameter's value; None if the parameter does not exist."""
-    try:
-        value: str = _client("ssm").get_parameter(Name=parameter)["Parameter"]["Value"]
-    except ClientError as exc:
-        if _code(exc)[0] == "ParameterNotFound":
-            return None
-        raise
-    return value
-
-
 def newest_approved(group: str) -> str | None:
     """The group's most recently created Approved version (what batch scoring uses), or None."""
     response = _client("sagemaker").list_model_packages(
@@ -661,22 +649,73 @@ def newest_approved(group: str) -> str | None:
     return arn
 
 
-def describe_package(arn: str) -> dict[str, Any] | None:
-    """DescribeModelPackage; None if the version does not exist (any more)."""
+def _is_missing(exc: ClientError) -> bool:
+    """Whether SageMaker answered that the resource does not exist (its Describe* calls say so
+    with a ValidationException: ``Could not find endpoint "..."``, ``... does not exist``)."""
+    code, message = _code(exc)
+    lowered = message.lower()
+    return code in _NOT_FOUND_CODES or (
+        code == "ValidationException"
+        and any(words in lowered for words in ("does not exist", "not found", "could not find"))
+    )
+
+
+def _describe(operation: str, **params: str) -> dict[str, Any] | None:
+    """A SageMaker Describe* call; None if the resource does not exist (any more)."""
     try:
-        described: dict[str, Any] = _client("sagemaker").describe_model_package(
-            ModelPackageName=arn
-        )
+        described: dict[str, Any] = getattr(_client("sagemaker"), operation)(**params)
     except ClientError as exc:
-        code, message = _code(exc)
-        lowered = message.lower()
-        if code in _NOT_FOUND_CODES or (
-            code == "ValidationException"
-            and any(words in lowered for words in ("does not exist", "not found", "could not find"))
-        ):
+        if _is_missing(exc):
             return None
         raise
     return described
+
+
+def describe_package(arn: str) -> dict[str, Any] | None:
+    """DescribeModelPackage; None if the version does not exist (any more)."""
+    return _describe("describe_model_package", ModelPackageName=arn)
+
+
+def describe_endpoint(name: str) -> dict[str, Any] | None:
+    """DescribeEndpoint; None if there is no such endpoint."""
+    return _describe("describe_endpoint", EndpointName=name)
+
+
+def describe_endpoint_config(name: str) -> dict[str, Any] | None:
+    """DescribeEndpointConfig; None if the configuration does not exist (any more)."""
+    return _describe("describe_endpoint_config", EndpointConfigName=name)
+
+
+def describe_model(name: str) -> dict[str, Any] | None:
+    """DescribeModel; None if the model does not exist (any more)."""
+    return _describe("describe_model", ModelName=name)
+
+
+def resource_tag(arn: str, key: str) -> str | None:
+    """The value of the resource's tag ``key`` (ListTags, every page), or None."""
+    params: dict[str, Any] = {"ResourceArn": arn, "MaxResults": 100}
+    while True:
+        response = _client("sagemaker").list_tags(**params)
+        for tag in response.get("Tags", []):
+            if tag.get("Key") == key:
+                value: str = tag.get("Value", "")
+                return value
+        token = response.get("NextToken")
+        if not token:
+            return None
+        params["NextToken"] = token
+
+
+def package_names(model: Mapping[str, Any]) -> list[str]:
+    """The distinct ``ModelPackageName`` values of a described model's containers
+    (``PrimaryContainer``, ``Containers``), in order."""
+    containers: list[Any] = [model.get("PrimaryContainer"), *(model.get("Containers") or [])]
+    names: list[str] = []
+    for container in containers:
+        name = container.get("ModelPackageName") if isinstance(container, dict) else None
+        if isinstance(name, str) and name and name not in names:
+            names.append(name)
+    return names
 
 
 # --------------------------------------------------------------------------------------------
@@ -771,12 +810,7 @@ class _WindowRun:
                 raise _Skip(NO_MODEL, f"the group {group} has no Approved version")
             source = f"ListModelPackages({group}, Approved)"
         else:
-            parameter = self.config.deployed_parameter
-            value = parameter_value(parameter)
-            if value is None or value.strip() in ("", NO_DEPLOYMENT):
-                raise _Skip(NO_MODEL, f"no deployment recorded in {parameter}")
-            arn = value.strip()
-            source = f"the SSM parameter {parameter}"
+            arn, source = self._serving()
         match = _MODEL_PACKAGE_ARN.fullmatch(arn)
         if match is None:
             raise BadInput(f"{source} holds {arn!r}, not a versioned model package ARN")
@@ -784,6 +818,66 @@ class _WindowRun:
         if match["group"].lower() != group.lower():
             raise BadInput(f"{source} names {arn!r}, a version of another group than {group}")
         return arn
+
+    def _serving(self) -> tuple[str, str]:
+        """The version the target's endpoint serves now, and where it was read (for messages).
+
+        DescribeEndpoint's ``EndpointConfigName`` is the configuration that serves: during a
+        blue/green update the new one is only in ``PendingDeploymentSummary`` until the update
+        completes (it is logged, not used), and after a failed or rolled-back update it is
+        still the previous one. Raises _Skip (no_model) or BadInput (inconsistent).
+        """
+        endpoint = self.config.endpoint(self.request.target)
+        variant = self.config.variant
+        self.log.bind(endpoint=endpoint)
+        described = describe_endpoint(endpoint)
+        if described is None:
+            raise _Skip(NO_MODEL, f"the endpoint {endpoint} does not exist (nothing deployed)")
+        config_name = described.get("EndpointConfigName")
+        if not isinstance(config_name, str) or not config_name:
+            raise _Skip(NO_MODEL, f"the endpoint {endpoint} names no endpoint configuration")
+        self.log.bind(endpoint_config=config_name)
+        pending = (described.get("PendingDeploymentSummary") or {}).get("EndpointConfigName")
+        if pending:
+            self.log.log(
+                logging.INFO,
+                "deployment in progress: the version that serves now is monitored",
+                endpoint_status=described.get("EndpointStatus"),
+                pending_endpoint_config=pending,
+            )
+        endpoint_config = describe_endpoint_config(config_name)
+        if endpoint_config is None:
+            raise _Skip(
+                NO_MODEL, f"the endpoint configuration {config_name} of {endpoint} does not exist"
+            )
+        variants = [
+            v for v in endpoint_config.get("ProductionVariants") or [] if isinstance(v, dict)
+        ]
+        chosen = [v for v in variants if v.get("VariantName") == variant]
+        if not chosen:
+            names = [v.get("VariantName") for v in variants]
+            raise BadInput(
+                f"the endpoint configuration {config_name} of {endpoint} has no production "
+                f"variant {variant!r} (VARIANT_NAME), only {names!r}"
+            )
+        model_name = chosen[0].get("ModelName")
+        where = f"the model {model_name} ({endpoint}, variant {variant})"
+        if not isinstance(model_name, str) or not model_name:
+            raise BadInput(f"the variant {variant} of {config_name} ({endpoint}) names no model")
+        self.log.bind(model_name=model_name)
+        model = describe_model(model_name)
+        if model is None:
+            raise _Skip(NO_MODEL, f"{where} does not exist")
+        packages = package_names(model)
+        if len(packages) > 1:
+            raise BadInput(f"{where} runs several model packages: {packages!r}")
+        if packages:
+            return packages[0], where
+        model_arn = model.get("ModelArn")
+        tag = resource_tag(model_arn, PACKAGE_TAG) if isinstance(model_arn, str) else None
+        if tag is None or not tag.strip():
+            raise _Skip(NO_MODEL, f"{where} names no model package and has no {PACKAGE_TAG} tag")
+        return tag.strip(), f"the {PACKAGE_TAG} tag of {where}"
 
     def _baseline(self, arn: str) -> str:
         described = describe_package(arn)

@@ -49,6 +49,8 @@ from mlops_constructs.security.nag import (
 )
 
 NAMESPACE = "MLOps/Monitoring"
+# The targets that are endpoints (``<prefix>-<target>``); ``batch`` is not.
+ENDPOINTS = ("staging", "prod")
 SCHEDULES = {"hourly": "cron(15 * * * ? *)", "daily": "cron(30 1 * * ? *)"}
 
 
@@ -102,6 +104,11 @@ class OpenMonitoring(Construct):
     captures, baselines and ground truth, write reports under ``monitoring/``), one EventBridge
     Scheduler schedule per target, and the drift and model-quality alarms per target to
     ``alarm_topic``. Nothing bills while idle: runs bill per use.
+
+    The function reads which version each monitored endpoint serves from the endpoint itself
+    (read-only: ``<prefix>-<target>``, its configs and models ``<prefix>-endpoint-*``), not
+    from the deploy router's ``last-started`` parameter, which names the version whose
+    deployment *started*.
     """
 
     def __init__(
@@ -117,7 +124,6 @@ class OpenMonitoring(Construct):
         registry: ModelRegistry,
         ops_key: PlatformKey,
         code: Path,
-        deployed_parameter: str,
         log_retention: logs.RetentionDays,
         alarm_topic: sns.ITopic,
         network: OpenMonitoringNetwork | None = None,
@@ -134,9 +140,7 @@ class OpenMonitoring(Construct):
         )
         self.script = s3_assets.Asset(self, "MonitoringCode", path=str(MONITORING_SCRIPT))
         self.role = self._role(stack, network)
-        self.function = self._function(
-            code, registry, ops_key, deployed_parameter, log_retention, network
-        )
+        self.function = self._function(code, registry, ops_key, targets, log_retention, network)
         self.spec = replace(
             spec,
             name=self.pipeline_name,
@@ -242,7 +246,7 @@ class OpenMonitoring(Construct):
         code: Path,
         registry: ModelRegistry,
         ops_key: PlatformKey,
-        deployed_parameter: str,
+        targets: Sequence[str],
         log_retention: logs.RetentionDays,
         network: OpenMonitoringNetwork | None,
     ) -> lambda_.Function:
@@ -260,7 +264,6 @@ class OpenMonitoring(Construct):
             environment={
                 "PROJECT_PREFIX": prefix,
                 "MODEL_PACKAGE_GROUP": registry.name,
-                "DEPLOYED_PARAMETER": deployed_parameter,
                 "CAPTURE_URI": lake.artifacts.s3_url_for_object("data-capture/"),
                 "GROUND_TRUTH_URI": lake.curated.s3_url_for_object(
                     self._settings.ground_truth_prefix
@@ -280,12 +283,44 @@ class OpenMonitoring(Construct):
         )
         role = function.role
         assert role is not None
-        parameter = f"arn:{stack.partition}:ssm:{stack.region}:{stack.account}:parameter{deployed_parameter}"
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="DeployedVersion", actions=["ssm:GetParameter"], resources=[parameter]
+        # The version an endpoint serves: DescribeEndpoint -> DescribeEndpointConfig ->
+        # DescribeModel (its ModelPackageName) or ListTags (a promoted model's ModelPackageArn
+        # tag). Only the monitored endpoints; CloudFormation names their configs and models
+        # after the endpoint stacks <prefix>-endpoint-<stage>.
+        sagemaker_arn = f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}"
+        endpoints = [f"{sagemaker_arn}:endpoint/{prefix}-{t}" for t in targets if t in ENDPOINTS]
+        configs = f"{sagemaker_arn}:endpoint-config/{prefix}-endpoint-*"
+        models = f"{sagemaker_arn}:model/{prefix}-endpoint-*"
+        if endpoints:
+            role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    sid="ServingEndpoints",
+                    actions=["sagemaker:DescribeEndpoint"],
+                    resources=endpoints,
+                )
             )
-        )
+            role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    sid="ServingConfigs",
+                    actions=["sagemaker:DescribeEndpointConfig"],
+                    resources=[configs],
+                )
+            )
+            role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    sid="ServingModels",
+                    actions=["sagemaker:DescribeModel", "sagemaker:ListTags"],
+                    resources=[models],
+                )
+            )
+            for resource, what in ((configs, "endpoint configs"), (models, "models")):
+                acknowledge_wildcard_resource(
+                    role,
+                    resource,
+                    f"CloudFormation names the {what} after the endpoint stack, with a generated "
+                    "suffix; read-only (Describe, ListTags), limited to this project's endpoint "
+                    "stacks.",
+                )
         registry.grant_read(function)
         lake.artifacts.grant_read(function, "monitoring/*")
         for bucket in (lake.artifacts, lake.curated):

@@ -1,14 +1,17 @@
-"""Fixtures for the monitoring_run handler: moto SageMaker registry, SSM, S3 and CloudWatch.
+"""Fixtures for the monitoring_run handler: moto SageMaker registry and endpoints, SSM, S3 and
+CloudWatch.
 
 The handler is loaded from its file under the unique module name ``monitoring_run_handler``
 rather than as ``handler`` from sys.path: every function folder has a ``handler.py``, and in one
 pytest process the first ``import handler`` would shadow the others.
 
-moto 5.2.5 implements every call the handler makes (GetParameter, ListModelPackages,
-DescribeModelPackage with ``CustomerMetadataProperties``, ListObjectsV2, GetObject,
-PutMetricData) and what the tests read back with (ListMetrics, GetMetricData). Only an AWS
-error that moto never produces (throttling) is stubbed, with botocore's ``Stubber`` on the
-handler's own client.
+moto 5.2.5 implements every call the handler makes (DescribeEndpoint, DescribeEndpointConfig,
+DescribeModel, ListTags, ListModelPackages, DescribeModelPackage with
+``CustomerMetadataProperties``, ListObjectsV2, GetObject, PutMetricData) and what the tests read
+back with (ListMetrics, GetMetricData). Only an AWS error that moto never produces (throttling)
+is stubbed, with botocore's ``Stubber`` on the handler's own client. The deploy router's SSM
+parameter ``last-started`` is kept in the fake account (the router still writes it) to show
+that the handler does not read it.
 """
 
 from __future__ import annotations
@@ -37,27 +40,33 @@ CURATED = f"{PROJECT}-curated-{ACCOUNT}"
 CAPTURE_URI = f"s3://{ARTIFACTS}/data-capture/"
 GROUND_TRUTH_URI = f"s3://{CURATED}/ground-truth/"
 ENDPOINT_NAME = f"{PROJECT}-{{target}}"
+IMAGE = f"683313688378.dkr.ecr.{REGION}.amazonaws.com/sagemaker-xgboost:1.7-1"
 INFERENCE_SPECIFICATION = {
     "Containers": [
         {
-            "Image": f"683313688378.dkr.ecr.{REGION}.amazonaws.com/sagemaker-xgboost:1.7-1",
+            "Image": IMAGE,
             "ModelDataUrl": f"s3://{ARTIFACTS}/models/model.tar.gz",
         }
     ],
     "SupportedContentTypes": ["text/csv", "application/json"],
     "SupportedResponseMIMETypes": ["application/json"],
 }
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/{PROJECT}-prod-endpoint"
+# How a deployed model says which version it is.
+PACKAGE = "package"  # Containers[0].ModelPackageName (the platform's endpoint templates)
+PRIMARY = "primary"  # PrimaryContainer.ModelPackageName
+TAG = "tag"  # image + artifact, and the tag ModelPackageArn (a promoted model)
+NOTHING = "nothing"  # image + artifact, no tag
 SETTINGS = {
     "PROJECT_PREFIX": PROJECT,
     "MODEL_PACKAGE_GROUP": GROUP,
-    "DEPLOYED_PARAMETER": PARAMETER,
     "CAPTURE_URI": CAPTURE_URI,
     "GROUND_TRUTH_URI": GROUND_TRUTH_URI,
     "ENDPOINT_NAME": ENDPOINT_NAME,
     "WINDOW_HOURS": "24",
     "DELAY_HOURS": "24",
 }
-OPTIONAL_SETTINGS = ("VARIANT_NAME", "METRICS_NAMESPACE")
+OPTIONAL_SETTINGS = ("VARIANT_NAME", "METRICS_NAMESPACE", "DEPLOYED_PARAMETER")
 
 
 @dataclass
@@ -66,6 +75,7 @@ class Aws:
     ssm: Any
     s3: Any
     cloudwatch: Any
+    deployments: int = 0
 
     def register(
         self,
@@ -89,8 +99,60 @@ class Aws:
         )["ModelPackageArn"]
         return arn
 
-    def deploy(self, arn: str) -> None:
-        """What the deploy router writes when it starts a deployment: the plain ARN."""
+    def deploy(
+        self,
+        arn: str,
+        *,
+        target: str = "prod",
+        variant: str = "AllTraffic",
+        how: str = PACKAGE,
+        tags: list[dict[str, str]] | None = None,
+    ) -> tuple[str, str]:
+        """The endpoint ``<project>-<target>`` serves ``arn`` (what a completed deployment
+        leaves): a model named as CloudFormation names it after the endpoint stack, an endpoint
+        config with one variant, the endpoint (replaced if it exists). ``how``: how the model
+        names its version. Returns the model's and the config's names."""
+        self.deployments += 1
+        stack = f"{PROJECT}-endpoint-{target}"
+        model = f"{stack}-Model-{self.deployments:04d}X"
+        config = f"{stack}-Config-{self.deployments:04d}Y"
+        container: dict[str, Any] = {
+            "Image": IMAGE,
+            "ModelDataUrl": f"s3://{ARTIFACTS}/sealed/abc/model.tar.gz",
+        }
+        params: dict[str, Any] = {"ModelName": model, "ExecutionRoleArn": ROLE_ARN}
+        if how == PACKAGE:
+            params["Containers"] = [{"ModelPackageName": arn}]
+        elif how == PRIMARY:
+            params["PrimaryContainer"] = {"ModelPackageName": arn}
+        else:
+            params["Containers"] = [container]
+        all_tags = list(tags or [])
+        if how == TAG:
+            all_tags.append({"Key": "ModelPackageArn", "Value": arn})
+        if all_tags:
+            params["Tags"] = all_tags
+        self.sagemaker.create_model(**params)
+        self.sagemaker.create_endpoint_config(
+            EndpointConfigName=config,
+            ProductionVariants=[
+                {
+                    "VariantName": variant,
+                    "ModelName": model,
+                    "InstanceType": "ml.m5.large",
+                    "InitialInstanceCount": 1,
+                    "InitialVariantWeight": 1.0,
+                }
+            ],
+        )
+        endpoint = f"{PROJECT}-{target}"
+        if self.sagemaker.list_endpoints(NameContains=endpoint)["Endpoints"]:
+            self.sagemaker.delete_endpoint(EndpointName=endpoint)
+        self.sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=config)
+        return model, config
+
+    def start(self, arn: str) -> None:
+        """What the deploy router writes when it *starts* a deployment: the plain ARN."""
         self.ssm.put_parameter(Name=PARAMETER, Value=arn, Type="String", Overwrite=True)
 
     def put(self, uri: str, body: bytes | str = b"{}\n") -> None:
@@ -117,7 +179,8 @@ def environment(fake_aws: Callable[..., None]) -> None:
 @pytest.fixture
 def aws(aws_client: Callable[[str], Any]) -> Iterator[Aws]:
     """moto: the group (and another team's), the router's parameter as the CDK creates it
-    (``none``), the artifacts and curated buckets; nothing captured, nothing published."""
+    (``none``), the artifacts and curated buckets; no endpoint, nothing captured, nothing
+    published."""
     with mock_aws():
         sagemaker = aws_client("sagemaker")
         for group in (GROUP, "other-team-models"):

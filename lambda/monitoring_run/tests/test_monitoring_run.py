@@ -1,4 +1,4 @@
-"""monitoring_run handler against moto: a real registry, SSM parameter, buckets and CloudWatch.
+"""monitoring_run handler against moto: a real registry, endpoints, buckets and CloudWatch.
 
 The clock is injected (``now=``) so windows are computed at fixed times. The only stub is a
 throttling error (moto never throttles), put on the handler's own client with ``Stubber``.
@@ -24,6 +24,7 @@ ACCOUNT = "123456789012"
 PROJECT = "mlops-dev-churn"
 GROUP = f"{PROJECT}-models"
 PARAMETER = f"/{PROJECT}/deploy/last-started"
+PROD = f"{PROJECT}-prod"
 ARTIFACTS = f"{PROJECT}-artifacts-{ACCOUNT}"
 CURATED = f"{PROJECT}-curated-{ACCOUNT}"
 BASELINE = f"s3://{ARTIFACTS}/pipelines/training/exec-7/MonitoringBaseline/statistics.json"
@@ -177,10 +178,10 @@ def test_window_prefixes(aws, monkeypatch, now, hours, delay, expected):
     assert result["ground_truth_uri"] == f"{GROUND_TRUTH}prod/{expected[1]}"
 
 
-def test_the_version_is_the_one_in_the_parameter_not_the_newest(aws):
+def test_the_version_is_the_one_the_endpoint_serves_not_the_newest(aws):
     older = aws.register(baseline=BASELINE)
     newer_baseline = BASELINE.replace("exec-7", "exec-8")
-    aws.register(baseline=newer_baseline)  # approved later, deployment not started
+    aws.register(baseline=newer_baseline)  # approved later, never deployed
     aws.deploy(older)
     aws.put(f"{PROD_CAPTURE}2026/11/21/00/capture.jsonl")
 
@@ -191,17 +192,116 @@ def test_the_version_is_the_one_in_the_parameter_not_the_newest(aws):
     assert result["baseline_uri"] == BASELINE
 
 
-def test_parameter_value_with_surrounding_blanks_is_read(aws):
+@pytest.mark.parametrize("recorded", ["newer", "none", "missing", "garbage"])
+def test_the_serving_version_wins_over_the_last_started_record(aws, capsys, recorded):
+    """The router records the version whose deployment *started*; production serves the
+    previous one while the approval waits (or after a failed or rolled-back deployment):
+    drift is computed against the baseline of the version that serves."""
+    serving = aws.register(baseline=BASELINE)
+    newer = aws.register(baseline=BASELINE.replace("exec-7", "exec-8"))
+    aws.deploy(serving)
+    if recorded == "missing":
+        aws.ssm.delete_parameter(Name=PARAMETER)
+    else:
+        aws.start({"newer": newer, "none": "none", "garbage": '{"arn": 1}'}[recorded])
+    aws.put(f"{PROD_CAPTURE}2026/11/21/00/capture.jsonl")
+
+    result = run_window(window())
+
+    assert (result["status"], result["error"]) == ("ok", "")
+    assert result["model_package_arn"] == serving
+    assert result["baseline_uri"] == BASELINE
+    [line] = log_lines(capsys)
+    assert line["endpoint"] == PROD
+    assert line["endpoint_config"].startswith(f"{PROJECT}-endpoint-prod-Config-")
+    assert line["model_name"].startswith(f"{PROJECT}-endpoint-prod-Model-")
+
+
+def test_the_window_does_not_need_the_last_started_setting(aws, monkeypatch):
+    monkeypatch.setenv("DEPLOYED_PARAMETER", "not read any more!")  # an old deployment's value
+    deployed_with_traffic(aws)
+    assert run_window(window())["status"] == "ok"
+    monkeypatch.delenv("DEPLOYED_PARAMETER")
+    assert run_window(window())["status"] == "ok"
+
+
+def test_the_latest_deployment_is_the_one_monitored(aws):
+    first = aws.register(baseline=BASELINE)
+    second = aws.register(baseline=BASELINE.replace("exec-7", "exec-8"))
+    aws.deploy(first)
+    aws.deploy(second)  # a completed update: the endpoint now uses the second config
+    assert run_window(window())["model_package_arn"] == second
+
+
+def test_a_promoted_model_is_read_from_its_tag(aws):
+    """A promoted model (image + copied artifact) names no package: its ModelPackageArn tag."""
     arn = aws.register(baseline=BASELINE)
-    aws.ssm.put_parameter(Name=PARAMETER, Value=f" {arn}\n", Type="String", Overwrite=True)
+    aws.deploy(arn, how="tag", tags=[{"Key": "Project", "Value": PROJECT}])
+    aws.put(f"{PROD_CAPTURE}2026/11/21/00/capture.jsonl")
+
+    result = run_window(window())
+
+    assert (result["status"], result["model_package_arn"]) == ("ok", arn)
+    assert result["baseline_uri"] == BASELINE
+
+
+def test_the_tag_is_found_on_any_page_of_tags(aws):
+    arn = aws.register(baseline=BASELINE)
+    others = [{"Key": f"k{i:03d}", "Value": "v"} for i in range(120)]
+    aws.deploy(arn, how="tag", tags=others)  # the version's tag after 120 others: page two
     aws.put(f"{PROD_CAPTURE}2026/11/21/00/capture.jsonl")
     assert run_window(window())["model_package_arn"] == arn
+
+
+def test_a_model_with_a_primary_container(aws):
+    arn = aws.register(baseline=BASELINE)
+    aws.deploy(arn, how="primary")
+    aws.put(f"{PROD_CAPTURE}2026/11/21/00/capture.jsonl")
+    assert run_window(window())["model_package_arn"] == arn
+
+
+def test_a_package_name_wins_over_the_tag(aws):
+    serving = aws.register(baseline=BASELINE)
+    other = aws.register(baseline=BASELINE.replace("exec-7", "exec-8"))
+    aws.deploy(serving, tags=[{"Key": "ModelPackageArn", "Value": other}])
+    assert run_window(window())["model_package_arn"] == serving
+
+
+def test_a_deployment_in_progress_monitors_what_serves_now(aws, capsys):
+    """During a blue/green update DescribeEndpoint names the serving (blue) config in
+    EndpointConfigName and the new one in PendingDeploymentSummary (moto has no update in
+    progress: its answer gets the summary added)."""
+    serving = aws.register(baseline=BASELINE)
+    coming = aws.register(baseline=BASELINE.replace("exec-7", "exec-8"))
+    _, green = aws.deploy(coming, target="staging")  # a config of the coming version
+    aws.deploy(serving)
+    aws.put(f"{PROD_CAPTURE}2026/11/21/00/capture.jsonl")
+
+    def in_progress(parsed: dict[str, Any], **_: Any) -> None:
+        parsed["EndpointStatus"] = "Updating"
+        parsed["PendingDeploymentSummary"] = {"EndpointConfigName": green}
+
+    events = handler._client("sagemaker").meta.events
+    events.register("after-call.sagemaker.DescribeEndpoint", in_progress)
+    try:
+        result = run_window(window())
+    finally:
+        events.unregister("after-call.sagemaker.DescribeEndpoint", in_progress)
+
+    assert (result["status"], result["model_package_arn"]) == ("ok", serving)
+    assert result["baseline_uri"] == BASELINE
+    pending, last = log_lines(capsys)
+    assert pending["pending_endpoint_config"] == green
+    assert pending["endpoint_status"] == "Updating"
+    assert last["model_package_arn"] == serving
 
 
 def test_staging_uses_its_own_endpoint_and_capture(aws, monkeypatch):
     monkeypatch.setenv("VARIANT_NAME", "Blue")
     arn = aws.register(baseline=BASELINE)
-    aws.deploy(arn)
+    prod = aws.register(baseline=BASELINE.replace("exec-7", "exec-6"))
+    aws.deploy(arn, target="staging", variant="Blue")
+    aws.deploy(prod, variant="Blue")  # prod serves another version
     capture = STAGING_CAPTURE.replace("AllTraffic", "Blue")
     aws.put(f"{capture}2026/11/21/05/capture.jsonl")
     aws.put(f"{PROD_CAPTURE}2026/11/21/05/capture.jsonl")  # prod's: not staging's window
@@ -209,15 +309,16 @@ def test_staging_uses_its_own_endpoint_and_capture(aws, monkeypatch):
     result = run_window(window("staging"))
 
     assert result["status"] == "ok"
+    assert result["model_package_arn"] == arn
     assert result["capture_uri"] == f"{capture}2026/11/21/"
     assert result["ground_truth_uri"] == f"{GROUND_TRUTH}staging/2026/11/20/"
 
 
 def test_batch_monitors_the_newest_approved_version(aws):
-    aws.register(baseline=BASELINE)
+    older = aws.register(baseline=BASELINE)
     newest = aws.register(baseline=BASELINE.replace("exec-7", "exec-9"))
     aws.register(baseline=BASELINE, status="PendingManualApproval")  # never used
-    aws.deploy("none")  # the endpoints' deployments do not matter for batch
+    aws.deploy(older)  # what prod serves does not matter for batch
     aws.put(f"{BATCH_CAPTURE}2026/11/21/03/capture.jsonl")
 
     result = run_window(window("batch"))
@@ -240,7 +341,8 @@ def test_batch_without_an_approved_version_has_no_model(aws):
 
 
 def test_nothing_deployed_yet(aws, capsys):
-    aws.register(baseline=BASELINE)  # approved, but the parameter still says none
+    arn = aws.register(baseline=BASELINE)  # approved, its deployment started, no endpoint yet
+    aws.start(arn)
 
     result = run_window(window())
 
@@ -249,15 +351,47 @@ def test_nothing_deployed_yet(aws, capsys):
     assert result["baseline_uri"] == "none"
     assert result["ground_truth"] == "absent"
     assert result["capture_uri"] == f"{PROD_CAPTURE}2026/11/21/"  # harmless: just a prefix
-    assert PARAMETER in result["reason"]
+    assert result["reason"] == f"the endpoint {PROD} does not exist (nothing deployed)"
     assert_flat(result, handler.WINDOW_KEYS)
     [line] = log_lines(capsys)
     assert (line["level"], line["status"]) == ("INFO", "no_model")
 
 
-def test_missing_parameter_means_no_model(aws):
-    aws.ssm.delete_parameter(Name=PARAMETER)
-    assert run_window(window())["status"] == "no_model"
+def test_a_model_that_names_no_version_has_no_model(aws):
+    arn = aws.register(baseline=BASELINE)
+    model, _ = aws.deploy(arn, how="nothing", tags=[{"Key": "Project", "Value": PROJECT}])
+    aws.put(f"{PROD_CAPTURE}2026/11/21/00/capture.jsonl")
+
+    result = run_window(window())
+
+    assert (result["status"], result["model_package_arn"]) == ("no_model", "none")
+    assert result["reason"] == (
+        f"the model {model} ({PROD}, variant AllTraffic) names no model package and has no "
+        "ModelPackageArn tag"
+    )
+
+
+def test_a_blank_tag_names_no_version(aws):
+    aws.deploy("  ", how="tag")
+    result = run_window(window())
+    assert result["status"] == "no_model"
+    assert "no ModelPackageArn tag" in result["reason"]
+
+
+def test_a_deleted_model_or_config_has_no_model(aws):
+    model, config = aws.deploy(aws.register(baseline=BASELINE))
+    aws.sagemaker.delete_model(ModelName=model)
+    result = run_window(window())
+    assert (result["status"], result["reason"]) == (
+        "no_model",
+        f"the model {model} ({PROD}, variant AllTraffic) does not exist",
+    )
+    aws.sagemaker.delete_endpoint_config(EndpointConfigName=config)
+    result = run_window(window())
+    assert (result["status"], result["reason"]) == (
+        "no_model",
+        f"the endpoint configuration {config} of {PROD} does not exist",
+    )
 
 
 def test_deployed_version_that_no_longer_exists(aws):
@@ -332,28 +466,73 @@ def test_ground_truth_absent_without_the_labelled_capture(aws):
 # -- window: an inconsistent record is an error, not an exception --------------------------------
 
 
+@pytest.mark.parametrize("how", ["package", "tag"])
 @pytest.mark.parametrize(
     ("value", "message"),
     [
         ("arn:aws:sagemaker:us-east-1:123456789012:model-package/mlops-dev-churn-models", "not a"),
-        ('{"model_package_arn": "x"}', "not a versioned model package ARN"),
+        ("mlops-dev-churn-models", "not a versioned model package ARN"),
         (
             f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:model-package/other-team-models/1",
             "another group",
         ),
     ],
 )
-def test_unusable_parameter_value(aws, capsys, value, message):
-    aws.ssm.put_parameter(Name=PARAMETER, Value=value, Type="String", Overwrite=True)
+def test_unusable_serving_version(aws, capsys, how, value, message):
+    model, _ = aws.deploy(value, how=how)
 
     result = run_window(window())
 
     assert result["status"] == "error"
     assert message in result["error"]
-    assert PARAMETER in result["error"]
+    assert f"the model {model} ({PROD}, variant AllTraffic)" in result["error"]
+    assert ("ModelPackageArn tag" in result["error"]) == (how == "tag")
     assert_flat(result, handler.WINDOW_KEYS)
     [line] = log_lines(capsys)
     assert (line["level"], line["status"]) == ("ERROR", "error")
+
+
+def test_another_groups_version_is_refused_even_when_the_record_is_right(aws):
+    ours = aws.register(baseline=BASELINE)
+    theirs = aws.register(baseline=BASELINE, group="other-team-models")
+    aws.start(ours)
+    aws.deploy(theirs)
+    result = run_window(window())
+    assert result["status"] == "error"
+    assert f"names {theirs!r}, a version of another group than {GROUP}" in result["error"]
+
+
+def test_the_variant_must_be_the_one_captured(aws, monkeypatch):
+    _, config = aws.deploy(aws.register(baseline=BASELINE), variant="Blue")
+
+    result = run_window(window())  # VARIANT_NAME: AllTraffic
+
+    assert result["status"] == "error"
+    assert result["error"] == (
+        f"the endpoint configuration {config} of {PROD} has no production variant "
+        "'AllTraffic' (VARIANT_NAME), only ['Blue']"
+    )
+
+
+def test_a_model_running_several_versions_is_refused(aws):
+    one = aws.register(baseline=BASELINE)
+    two = aws.register(baseline=BASELINE)
+    model = f"{PROJECT}-endpoint-prod-Model-pipeline"
+    aws.sagemaker.create_model(
+        ModelName=model,
+        ExecutionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/r",
+        Containers=[{"ModelPackageName": one}, {"ModelPackageName": two}],
+    )
+    aws.sagemaker.create_endpoint_config(
+        EndpointConfigName="c",
+        ProductionVariants=[
+            {"VariantName": "AllTraffic", "ModelName": model, "InstanceType": "ml.m5.large"}
+        ],
+    )
+    aws.sagemaker.create_endpoint(EndpointName=PROD, EndpointConfigName="c")
+    result = run_window(window())
+    assert result["status"] == "error"
+    assert "runs several model packages" in result["error"]
 
 
 # -- bad events ----------------------------------------------------------------------------------
@@ -491,7 +670,6 @@ def test_configuration_error_on_publish_keeps_its_keys(aws, monkeypatch):
         ("ENDPOINT_NAME", f"{PROJECT}-{{stage}}", "placeholder other than"),
         ("ENDPOINT_NAME", f"{PROJECT}_{{target}}", "does not give endpoint names"),
         ("ENDPOINT_NAME", "x" * 60 + "-{target}", "does not give endpoint names"),
-        ("DEPLOYED_PARAMETER", "last started", "not an SSM parameter name"),
         ("MODEL_PACKAGE_GROUP", "models_of_churn", "not a model package group name"),
         ("PROJECT_PREFIX", "-churn", "not a name prefix"),
         ("VARIANT_NAME", "All Traffic", "not a production variant name"),
@@ -754,9 +932,9 @@ def test_integers_and_negative_values_are_numbers():
 
 
 def test_aws_error_is_logged_and_raised(aws, capsys):
-    ssm = handler._client("ssm")
-    with Stubber(ssm) as stub:
-        stub.add_client_error("get_parameter", "ThrottlingException", "Rate exceeded", 400)
+    sagemaker = handler._client("sagemaker")
+    with Stubber(sagemaker) as stub:
+        stub.add_client_error("describe_endpoint", "ThrottlingException", "Rate exceeded", 400)
         with pytest.raises(ClientError, match="Rate exceeded"):
             run_window(window())
         stub.assert_no_pending_responses()
@@ -764,7 +942,7 @@ def test_aws_error_is_logged_and_raised(aws, capsys):
     assert line["level"] == "ERROR"
     assert line["status"] == "aws-error"
     assert line["error_code"] == "ThrottlingException"
-    assert line["operation"] == "GetParameter"
+    assert line["operation"] == "DescribeEndpoint"
     assert "exception" in line
 
 
