@@ -41,8 +41,10 @@ from platform_events import BadInput as BadEvent
 from platform_events import get_object as _get_object
 from platform_events import get_string as _get_string
 from platform_events import json_type as _json_type
-from platform_events import s3_uri_problem
+from platform_fingerprint import NONE
 from platform_logging import InvocationLog, structured_logger
+from platform_release import BASELINE_VARIABLES as BASELINE_VARIABLES
+from platform_release import baseline_variables
 from platform_runtime import ConfigError, report_bad_config_at_cold_start
 from platform_runtime import error_fields as _error_fields
 
@@ -51,21 +53,12 @@ EVENT_DETAIL_TYPE: Final = "SageMaker Model Package State Change"
 APPROVED: Final = "Approved"
 APPROVAL_STATUSES: Final = frozenset({"Approved", "Rejected", "PendingManualApproval"})
 PIPELINE_VARIABLE: Final = "ModelPackageArn"
-# The version's monitoring baselines, as pipeline variables: (variable, path in
-# DescribeModelPackage's DriftCheckBaselines to the source whose S3Uri it carries).
-_BASELINE_SOURCES: Final[tuple[tuple[str, tuple[str, str]], ...]] = (
-    ("DataQualityStatistics", ("ModelDataQuality", "Statistics")),
-    ("DataQualityConstraints", ("ModelDataQuality", "Constraints")),
-    ("ModelQualityConstraints", ("ModelQuality", "Constraints")),
-    ("BiasConfig", ("Bias", "ConfigFile")),
-    ("BiasConstraints", ("Bias", "PostTrainingConstraints")),
-    ("ExplainabilityConfig", ("Explainability", "ConfigFile")),
-    ("ExplainabilityConstraints", ("Explainability", "Constraints")),
-)
-# The variable names the deploy pipeline must declare besides ModelPackageArn (default "none").
-BASELINE_VARIABLES: Final[tuple[str, ...]] = tuple(name for name, _ in _BASELINE_SOURCES)
-NO_BASELINE: Final = "none"  # the value of a baseline the version does not carry
-VARIABLE_VALUE_MAX: Final = 1000  # a CodePipeline variable value's limit
+# The version's monitoring baselines, as pipeline variables: platform_release.BASELINE_SOURCES
+# maps each variable to the DriftCheckBaselines source whose S3Uri it carries (release_check and
+# promote read them the same way), and BASELINE_VARIABLES are the variable names the deploy
+# pipeline must declare besides ModelPackageArn (default "none"); baseline_variables gives their
+# values.
+NO_BASELINE: Final = NONE  # the value of a baseline the version does not carry
 
 _GROUP_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 _PIPELINE_NAME = re.compile(r"[A-Za-z0-9.@\-_]{1,100}")
@@ -184,48 +177,6 @@ def parse_event(event: object) -> StateChange:
             f"(one of {accepted})"
         )
     return StateChange(event_id if isinstance(event_id, str) else None, group, arn, version, status)
-
-
-def s3_object_uri_problem(uri: object) -> str | None:
-    """Why a baseline location is not an ``s3://bucket/key`` URI usable as a variable, or None."""
-    if not isinstance(uri, str):
-        return f"is not a string (got {_json_type(uri)})"
-    return s3_uri_problem(
-        uri, max_len=VARIABLE_VALUE_MAX, limit="a pipeline variable's limit", object_key=True
-    )
-
-
-def baseline_variables(
-    baselines: Mapping[str, Any], log: InvocationLog | None = None
-) -> dict[str, str]:
-    """The BASELINE_VARIABLES values for a DriftCheckBaselines structure (``none`` if absent).
-
-    A baseline whose S3Uri is malformed is logged (WARNING) and passed as ``none``: the endpoint
-    then has no monitor for it, rather than a deployment that fails on a bad registry entry.
-    """
-    values: dict[str, str] = {}
-    for variable, (section, source) in _BASELINE_SOURCES:
-        block = baselines.get(section)
-        metric = block.get(source) if isinstance(block, Mapping) else None
-        uri = metric.get("S3Uri") if isinstance(metric, Mapping) else None
-        if uri is None:
-            values[variable] = NO_BASELINE
-            continue
-        problem = s3_object_uri_problem(uri)
-        if problem is not None:
-            if log is not None:
-                log.log(
-                    logging.WARNING,
-                    "malformed monitoring baseline: passed as none",
-                    variable=variable,
-                    baseline=f"DriftCheckBaselines.{section}.{source}.S3Uri",
-                    value=uri,
-                    error=f"DriftCheckBaselines.{section}.{source}.S3Uri {uri!r} {problem}",
-                )
-            values[variable] = NO_BASELINE
-            continue
-        values[variable] = uri
-    return values
 
 
 def client_request_token(pipeline: str, arn: str) -> str:

@@ -20,7 +20,11 @@ account at run time. This function, running in the target account, checks in ord
    monitoring baseline (the ``MonitoringBaseline`` customer metadata, unless none) and the
    evaluation report (``ModelMetrics.ModelQuality.Statistics.S3Uri``) are each
    ``s3://SOURCE_BUCKET/<SEALED_PREFIX><sha256>/<file name>`` with ``<sha256>`` the recorded
-   SHA-256 (nothing is read for this check);
+   SHA-256; so is every Model Monitor baseline file of the version's DriftCheckBaselines
+   (``platform_release.DRIFT_FILES``: its statistics, constraints and analysis files, not the
+   Clarify ``ConfigFile``s, which are the project's code), with ``<sha256>`` any well-formed
+   SHA-256 (these have no fingerprint in the metadata: the key is the fingerprint). Nothing is
+   read for this check;
 5. ``copied``: each file is copied write-once into TARGET_BUCKET at the same key: a multipart
    copy of exactly the recorded source VersionId (HeadObject of that version for its size,
    CreateMultipartUpload without encryption headers, so the target bucket's default key
@@ -28,15 +32,19 @@ account at run time. This function, running in the target account, checks in ord
    already exists in the target (S3 answers 412), the upload is aborted and the existing object
    is the answer, provided it holds the recorded SHA-256 (a replayed job, a re-promotion);
    holding anything else, it is refused (a sealed object is never replaced). After any other
-   error the upload is aborted;
+   error the upload is aborted. A DriftCheckBaselines file, which has no recorded version, is
+   copied at its current version (HeadObject without a VersionId) the same way;
 6. ``verified``: the SHA-256 of the target copy (GetObject of its version, in the target
-   account, streamed in 1 MiB chunks: the bytes the stage will serve) is the recorded one.
+   account, streamed in 1 MiB chunks: the bytes the stage will serve) is the recorded one (for
+   a DriftCheckBaselines file: the one its sealed key names).
 
 The first four stop at their first failure (nothing is copied unless every file is sealed
 where the registry says); the copy and the verification run for every file, so one message names
 every problem. On success, PutJobSuccessResult carries the output variables ``model_data_url``,
 ``monitoring_baseline`` (``none`` without one), ``evaluation_report`` (the target copies' URIs),
-``model_package_arn`` and ``model_sha256``. Any failure is reported with PutJobFailureResult
+``model_package_arn`` and ``model_sha256``, and one per Model Monitor baseline a deploy template
+takes (BASELINE_OUTPUTS, named as the templates' parameters: the target copy's URI, or ``none``
+when the version has no such file). Any failure is reported with PutJobFailureResult
 naming each problem, never raised; an AWS error while reading the registry or copying is that
 check's failure. A malformed job, or a missing or invalid setting, is logged and reported as a
 failure if the event has a job id, else answered with ``{"status": "rejected"}``. Only a failure
@@ -95,18 +103,23 @@ from platform_logging import InvocationLog, structured_logger
 from platform_release import (
     APPROVED,
     ARN_HEAD,
+    BASELINE_SOURCES,
+    DRIFT_FILES,
     GROUP_NAME,
     MONITORING_BASELINE,
     ModelVersion,
     approval_problem,
     arn_problems,
+    baseline_variables,
     customer_metadata,
     describe_version,
+    drift_files,
     fingerprint_problem,
     model_data_url,
     model_version_parameter,
     registered_baseline,
 )
+from platform_release import sealed_address as _sealed_address
 from platform_release import sealed_problem as _sealed_problem
 from platform_runtime import ConfigError, bucket_setting, report_bad_config_at_cold_start
 from platform_runtime import describe_error as _describe_error
@@ -114,6 +127,12 @@ from platform_runtime import describe_error as _describe_error
 CHECKS: Final = ("same-group", "approved", "fingerprinted", "sealed", "copied", "verified")
 PARAMETER_KEYS: Final = ("model_package_arn",)
 PART_SIZE: Final = SEAL_PART_SIZE  # bytes per UploadPartCopy (a module constant: tests lower it)
+# The output variable of each promoted DriftCheckBaselines file a deploy template takes, named
+# as the templates' baseline parameters (platform_release.BASELINE_SOURCES, the mapping
+# lambda/deploy_router sets the deploy pipeline's variables with), in that order. Not the
+# Clarify analysis configs (BiasConfig, ExplainabilityConfig): they are not sealed files (the
+# project's code), so they are not promoted.
+BASELINE_OUTPUTS: Final = tuple(name for name, path in BASELINE_SOURCES if path in DRIFT_FILES)
 # The output variables of a success, in this order (CodePipeline: #{<namespace>.<name>}).
 OUTPUT_VARIABLES: Final = (
     "model_data_url",
@@ -121,17 +140,21 @@ OUTPUT_VARIABLES: Final = (
     "evaluation_report",
     "model_package_arn",
     "model_sha256",
+    *BASELINE_OUTPUTS,
 )
 
 
 @dataclass(frozen=True)
 class FileKind:
-    name: str  # log field prefix
+    name: str  # log field prefix ("<section>.<source>" for a DriftCheckBaselines file)
     what: str  # in messages
     where: str  # where the version registers it
-    sha256_key: str  # customer metadata
-    version_key: str  # customer metadata
+    sha256_key: str  # customer metadata ("" for a DriftCheckBaselines file: none)
+    version_key: str  # customer metadata ("" for a DriftCheckBaselines file: none)
     required: bool  # False: the version may have none (both fingerprints "none")
+    # A DriftCheckBaselines file (section, source): sealed without customer metadata, its
+    # sealed key names its SHA-256
+    drift: tuple[str, str] | None = None
 
 
 MODEL: Final = FileKind(
@@ -159,6 +182,25 @@ EVALUATION: Final = FileKind(
     True,
 )
 FILE_KINDS: Final = (MODEL, BASELINE, EVALUATION)
+
+
+def drift_kind(section: str, source: str) -> FileKind:
+    """The kind of the DriftCheckBaselines file ``<section>.<source>``."""
+    name = f"{section}.{source}"
+    return FileKind(
+        name,
+        f"drift-check baseline {name}",
+        f"DriftCheckBaselines.{name}.S3Uri",
+        "",
+        "",
+        False,
+        (section, source),
+    )
+
+
+DRIFT_KINDS: Final = {
+    f"{section}.{source}": drift_kind(section, source) for section, source in DRIFT_FILES
+}
 
 # arn:<partition>:sagemaker:<region>:<account>:model-package-group/<name>
 _GROUP_ARN = re.compile(rf"{ARN_HEAD}model-package-group/(?P<group>{GROUP_NAME})")
@@ -327,8 +369,10 @@ class SourceFile:
 
     kind: FileKind
     uri: object  # as registered (checked by ``sealed``)
-    sha256: str  # recorded
-    version: str  # recorded: the sealed source object's version id
+    sha256: str  # recorded (a DriftCheckBaselines file: the one its sealed key names)
+    # recorded: the sealed source object's version id; None for a DriftCheckBaselines file (no
+    # customer metadata): its current version is copied
+    version: str | None
 
 
 def source_files(package: Mapping[str, Any]) -> list[SourceFile]:
@@ -360,10 +404,35 @@ def sealed_problem(file: SourceFile, config: Config) -> str | None:
     )
 
 
-def check_sealed(files: list[SourceFile], config: Config) -> Failure | None:
-    """``sealed``: every file is registered at the sealed key its recorded SHA-256 addresses
-    (nothing is read)."""
+def sealed_drift_file(name: str, uri: object, config: Config) -> SourceFile | str:
+    """The DriftCheckBaselines file ``name`` (``<section>.<source>``) registered at ``uri``, if
+    that is a sealed object of the source bucket (its key names a SHA-256, which the copy must
+    have), else why not; nothing is read."""
+    kind = DRIFT_KINDS[name]
+    addressed, problem = _sealed_address(
+        kind.what, uri, config.source_bucket, config.sealed_prefix, "promoted"
+    )
+    if problem is not None:
+        return problem
+    assert addressed is not None  # sealed_address answers one or the other
+    return SourceFile(kind, uri, addressed, None)
+
+
+def drift_source_files(package: Mapping[str, Any], config: Config) -> list[SourceFile | str]:
+    """Each DRIFT_FILES source of the version's DriftCheckBaselines, in DRIFT_FILES order, as a
+    sealed file to copy or why it is not one (none: the version has no Model Monitor
+    baselines)."""
+    return [sealed_drift_file(name, uri, config) for name, uri in drift_files(package)]
+
+
+def check_sealed(
+    files: list[SourceFile], drift: list[SourceFile | str], config: Config
+) -> Failure | None:
+    """``sealed``: every file is registered at the sealed key its recorded SHA-256 addresses,
+    and every DriftCheckBaselines file at a sealed key of the source bucket (nothing is
+    read)."""
     problems = [problem for file in files if (problem := sealed_problem(file, config)) is not None]
+    problems += [problem for problem in drift if isinstance(problem, str)]
     return Failure("sealed", "; ".join(problems)) if problems else None
 
 
@@ -380,27 +449,35 @@ class Promoted:
     created: bool  # False: the key already held the same content (a replay, a re-promotion)
 
 
-def copy_once(s3: Any, file: SourceFile, config: Config, key: str) -> str | None:
-    """Copies the recorded version of ``key`` from the source bucket to the same key of the
-    target bucket, write-once (``platform_fingerprint.copy_write_once``); returns the new
+def copy_once(s3: Any, file: SourceFile, config: Config, key: str) -> tuple[str, str | None]:
+    """Copies the recorded version of ``key`` (a DriftCheckBaselines file: its current version)
+    from the source bucket to the same key of the target bucket, write-once
+    (``platform_fingerprint.copy_write_once``); returns the source version copied and the new
     object's version id, or None if the key already exists in the target (nothing written).
     AWS errors are raised, after aborting the upload."""
     source_uri = f"s3://{config.source_bucket}/{key}"
-    head = s3.head_object(Bucket=config.source_bucket, Key=key, VersionId=file.version)
-    served = head.get("VersionId")
-    if served != file.version:
-        raise NotFingerprintable(
-            f"{source_uri} version {file.version!r}: S3 answered the version {served!r}"
-        )
+    if file.version is None:
+        # no recorded version: the current one (NotFingerprintable if the bucket is not
+        # versioned); its sealed key names the content it must have, checked on the copy
+        version, size = current_version(s3, config.source_bucket, key)
+    else:
+        version = file.version
+        head = s3.head_object(Bucket=config.source_bucket, Key=key, VersionId=version)
+        served = head.get("VersionId")
+        if served != version:
+            raise NotFingerprintable(
+                f"{source_uri} version {version!r}: S3 answered the version {served!r}"
+            )
+        size = int(head.get("ContentLength", 0))
     try:
-        ranges = copy_ranges(int(head.get("ContentLength", 0)), PART_SIZE)
+        ranges = copy_ranges(size, PART_SIZE)
     except ValueError as exc:
-        raise NotFingerprintable(f"{source_uri} version {file.version!r}: {exc}") from None
-    return copy_write_once(
+        raise NotFingerprintable(f"{source_uri} version {version!r}: {exc}") from None
+    return version, copy_write_once(
         s3,
         config.source_bucket,
         key,
-        file.version,
+        version,
         config.target_bucket,
         key,
         ranges,
@@ -416,16 +493,17 @@ def promote_file(file: SourceFile, config: Config) -> Promoted | Failure:
         return Failure("copied", f"the {what} {_show(file.uri)} is not an s3://bucket/key URI")
     key = parts[1]
     target_uri = f"s3://{config.target_bucket}/{key}"
+    recorded = file.version is not None
+    shown = f"version {file.version!r}" if recorded else "(its current version)"
     s3 = _client("s3")
     try:
-        version = copy_once(s3, file, config, key)
+        source_version, version = copy_once(s3, file, config, key)
     except NotFingerprintable as exc:
         return Failure("copied", f"the {what}: {exc}")
     except (ClientError, BotoCoreError) as exc:
         return Failure(
             "copied",
-            f"could not copy the {what} {file.uri} version {file.version!r} to {target_uri}: "
-            f"{_describe_error(exc)}",
+            f"could not copy the {what} {file.uri} {shown} to {target_uri}: {_describe_error(exc)}",
         )
     created = version is not None
     try:
@@ -440,18 +518,26 @@ def promote_file(file: SourceFile, config: Config) -> Promoted | Failure:
         )
     if actual == file.sha256:
         return Promoted(file.kind, target_uri, version, actual, created)
+    expected = (
+        f"the registered {file.sha256}" if recorded else f"the {file.sha256} its sealed key names"
+    )
     if not created:
         return Failure(
             "copied",
             f"{target_uri} already exists with the SHA-256 {actual} (version {version!r}), not "
-            f"the registered {file.sha256} of the {what}: a sealed object is never replaced, "
-            "and this one does not hold what its key says",
+            f"{expected} of the {what}: a sealed object is never replaced, and this one does "
+            "not hold what its key says",
         )
+    why = (
+        "the registered version does not hold what the registry records"
+        if recorded
+        else "the sealed source object does not hold what its key says, it is not the file "
+        "the Fingerprint step sealed"
+    )
     return Failure(
         "verified",
         f"the copy {target_uri} (version {version!r}) of the {what} {file.uri} version "
-        f"{file.version!r} has the SHA-256 {actual}, not the registered {file.sha256}: the "
-        "registered version does not hold what the registry records (the copy stays, "
+        f"{source_version!r} has the SHA-256 {actual}, not {expected}: {why} (the copy stays, "
         "write-once; nothing is deployed from it)",
     )
 
@@ -473,9 +559,11 @@ def run_checks(job: Job, config: Config, promoted: list[Promoted]) -> list[Failu
         if gate is not None:
             return [gate]
     files = source_files(package)
-    failure = check_sealed(files, config)
+    drift = drift_source_files(package, config)
+    failure = check_sealed(files, drift, config)
     if failure is not None:
         return [failure]  # nothing is copied unless every file is sealed
+    files += [file for file in drift if isinstance(file, SourceFile)]
     failures: list[Failure] = []
     for file in files:
         result = promote_file(file, config)
@@ -486,16 +574,33 @@ def run_checks(job: Job, config: Config, promoted: list[Promoted]) -> list[Failu
     return failures
 
 
-def output_variables(job: Job, promoted: list[Promoted]) -> dict[str, str]:
-    """The success's output variables (every file promoted)."""
+def local_drift_check_baselines(promoted: list[Promoted]) -> dict[str, dict[str, Any]]:
+    """The version's DriftCheckBaselines as this stage has them: each promoted file's section
+    and source, with the target copy's S3Uri."""
+    local: dict[str, dict[str, Any]] = {}
+    for p in promoted:
+        if p.kind.drift is not None:
+            section, source = p.kind.drift
+            local.setdefault(section, {})[source] = {"S3Uri": p.uri}
+    return local
+
+
+def output_variables(
+    job: Job, promoted: list[Promoted], log: InvocationLog | None = None
+) -> dict[str, str]:
+    """The success's output variables (every file promoted). The baseline ones are the deploy
+    router's mapping (``platform_release.baseline_variables``) of the target copies: ``none``
+    for a file the version does not have, or (logged) whose URI a variable cannot hold."""
     uris = {p.kind.name: p.uri for p in promoted}
     model = next(p for p in promoted if p.kind is MODEL)
+    baselines = baseline_variables(local_drift_check_baselines(promoted), log)
     return {
         "model_data_url": uris[MODEL.name],
         "monitoring_baseline": uris.get(BASELINE.name, NONE),
         "evaluation_report": uris[EVALUATION.name],
         "model_package_arn": job.model_package_arn,
         "model_sha256": model.sha256,
+        **{name: baselines[name] for name in BASELINE_OUTPUTS},
     }
 
 
@@ -508,10 +613,23 @@ def failure_message(job: Job, config: Config, failures: list[Failure]) -> str:
 def success_summary(job: Job, config: Config, promoted: list[Promoted]) -> str:
     parts = [f"{job.model_package_arn} ({APPROVED}) promoted to {config.target_bucket}"]
     for p in promoted:
-        how = "copied" if p.created else "already there"
-        parts.append(f"{p.kind.what} {p.uri} ({how}, SHA-256 {p.sha256} verified)")
+        if p.kind.drift is None:
+            how = "copied" if p.created else "already there"
+            parts.append(f"{p.kind.what} {p.uri} ({how}, SHA-256 {p.sha256} verified)")
     if not any(p.kind is BASELINE for p in promoted):
         parts.append(f"no {BASELINE.what}")
+    drift = [p for p in promoted if p.kind.drift is not None]
+    if drift:
+        each = ", ".join(
+            f"{p.kind.name} ({'copied' if p.created else 'already there'})" for p in drift
+        )
+        parts.append(
+            f"{len(drift)} drift-check baseline {'file' if len(drift) == 1 else 'files'} "
+            f"under s3://{config.target_bucket}/{config.sealed_prefix}, each copy's SHA-256 "
+            f"the one its key names: {each}"
+        )
+    else:
+        parts.append("no drift-check baseline files")
     return shorten(", ".join(parts), SUMMARY_MAX)
 
 
@@ -554,6 +672,7 @@ def handler(event: object, context: object = None) -> dict[str, Any]:
     files: dict[str, Any] = {
         f"{p.kind.name}_{part}": value
         for p in promoted
+        if p.kind.drift is None
         for part, value in (
             ("uri", p.uri),
             ("version", p.version),
@@ -561,12 +680,19 @@ def handler(event: object, context: object = None) -> dict[str, Any]:
             ("copied", p.created),
         )
     }
+    drift = {
+        p.kind.name: {"uri": p.uri, "version": p.version, "sha256": p.sha256, "copied": p.created}
+        for p in promoted
+        if p.kind.drift is not None
+    }
+    if drift:
+        files["drift_baselines"] = drift
     if failures:
         message = failure_message(job, config, failures)
         return report_checks_failed(
             _codepipeline, job_id, "promotion", message, failures, log, **files
         )
-    variables = output_variables(job, promoted)
+    variables = output_variables(job, promoted, log)
     summary = success_summary(job, config, promoted)
     log.log(logging.INFO, "promoted", status="succeeded", **files)
     report_success(_codepipeline, job_id, summary, log, output_variables=variables)

@@ -75,7 +75,6 @@ from platform_codepipeline import show as _show
 from platform_events import BadInput as BadJob
 from platform_events import get_object as _get_object
 from platform_events import get_string as _get_string
-from platform_events import s3_uri_problem
 from platform_fingerprint import (
     BASELINE_SHA256_KEY,
     BASELINE_VERSION_KEY,
@@ -92,18 +91,23 @@ from platform_fingerprint import (
 from platform_logging import InvocationLog, structured_logger
 from platform_release import (
     APPROVED,
+    BASELINE_SOURCES,
     GROUP_NAME,
     MONITORING_BASELINE,
+    VARIABLE_VALUE_MAX,
     ModelVersion,
     approval_problem,
     arn_problems,
+    baseline_variables,
     customer_metadata,
     describe_version,
+    drift_files,
     fingerprint_problem,
     model_data_url,
     model_version_parameter,
     registered_baseline,
 )
+from platform_release import DRIFT_FILES as DRIFT_FILES
 from platform_release import sealed_address as _sealed_address
 from platform_release import sealed_problem as _sealed_problem
 from platform_runtime import ConfigError, bucket_setting, report_bad_config_at_cold_start
@@ -121,37 +125,18 @@ CHECKS: Final = (
     "baselines-match",
 )
 PARAMETER_KEYS: Final = ("stage", "model_package_arn", "baselines")
-# The Model Monitor baselines, as the deploy pipeline's variables: (variable, path in
-# DescribeModelPackage's DriftCheckBaselines to the source whose S3Uri it carries). The same
-# mapping as lambda/deploy_router/handler.py, which sets these variables (kept in step by the
-# tests, not imported: each function ships on its own).
-_BASELINE_SOURCES: Final[tuple[tuple[str, tuple[str, str]], ...]] = (
-    ("DataQualityStatistics", ("ModelDataQuality", "Statistics")),
-    ("DataQualityConstraints", ("ModelDataQuality", "Constraints")),
-    ("ModelQualityConstraints", ("ModelQuality", "Constraints")),
-    ("BiasConfig", ("Bias", "ConfigFile")),
-    ("BiasConstraints", ("Bias", "PostTrainingConstraints")),
-    ("ExplainabilityConfig", ("Explainability", "ConfigFile")),
-    ("ExplainabilityConstraints", ("Explainability", "Constraints")),
-)
-# The DriftCheckBaselines sources the Fingerprint step seals (section, source), in the order
-# they are verified: every source of the API but the Clarify monitors' analysis configs
-# (Bias.ConfigFile, Explainability.ConfigFile), which are the project's code, not a run's output.
-DRIFT_FILES: Final[tuple[tuple[str, str], ...]] = (
-    ("ModelDataQuality", "Statistics"),
-    ("ModelDataQuality", "Constraints"),
-    ("ModelQuality", "Statistics"),
-    ("ModelQuality", "Constraints"),
-    ("Bias", "PreTrainingConstraints"),
-    ("Bias", "PostTrainingConstraints"),
-    ("Explainability", "Constraints"),
-)
+# The Model Monitor baselines, as the deploy pipeline's variables (platform_release's
+# BASELINE_SOURCES: each variable and the DriftCheckBaselines source whose S3Uri it carries, the
+# mapping lambda/deploy_router sets the variables with), and the DriftCheckBaselines sources the
+# Fingerprint step seals (platform_release's DRIFT_FILES, in the order they are verified: every
+# source of the API but the Clarify monitors' analysis configs, Bias.ConfigFile and
+# Explainability.ConfigFile, which are the project's code, not a run's output).
+_BASELINE_SOURCES: Final = BASELINE_SOURCES
 # Every baseline variable UserParameters.baselines must hold, in the order they are compared.
 BASELINE_VARIABLES: Final[tuple[str, ...]] = (
     *(name for name, _ in _BASELINE_SOURCES),
     MONITORING_BASELINE,
 )
-VARIABLE_VALUE_MAX: Final = 1000  # a CodePipeline variable value's limit
 
 _GROUP_NAME = re.compile(GROUP_NAME)
 # The function's own ARN, maybe qualified by a version or an alias.
@@ -387,23 +372,6 @@ def check_sealed(package: Mapping[str, Any], config: Config) -> Failure | None:
     return Failure("sealed", "; ".join(problems)) if problems else None
 
 
-def drift_files(package: Mapping[str, Any]) -> list[tuple[str, object]]:
-    """``("<section>.<source>", its S3Uri)`` of each DRIFT_FILES source the version's
-    DriftCheckBaselines has, in DRIFT_FILES order (the S3Uri as described: maybe not a URI)."""
-    drift = package.get("DriftCheckBaselines")
-    drift = drift if isinstance(drift, Mapping) else {}
-    found: list[tuple[str, object]] = []
-    for section, source in DRIFT_FILES:
-        block = drift.get(section)
-        if not isinstance(block, Mapping) or source not in block:
-            continue
-        metric = block[source]
-        found.append(
-            (f"{section}.{source}", metric.get("S3Uri") if isinstance(metric, Mapping) else None)
-        )
-    return found
-
-
 def drift_file_problem(name: str, uri: object, config: Config) -> str | None:
     """Why the DriftCheckBaselines file ``name`` at ``uri`` is not a sealed object holding the
     content its key names, or None. Reads it (HeadObject, GetObject of that version)."""
@@ -483,19 +451,11 @@ def verify_object(
 
 def registry_baselines(package: Mapping[str, Any]) -> dict[str, str]:
     """Every baseline variable's value as the registry says it: deploy_router's mapping of
-    DriftCheckBaselines (``none`` when absent or not an s3://bucket/key URI usable as a
-    variable) and the MonitoringBaseline customer metadata (``none`` when absent)."""
+    DriftCheckBaselines (``platform_release.baseline_variables``: ``none`` when absent or not an
+    s3://bucket/key URI usable as a variable) and the MonitoringBaseline customer metadata
+    (``none`` when absent)."""
     drift = package.get("DriftCheckBaselines")
-    drift = drift if isinstance(drift, Mapping) else {}
-    values: dict[str, str] = {}
-    for variable, (section, source) in _BASELINE_SOURCES:
-        block = drift.get(section)
-        metric = block.get(source) if isinstance(block, Mapping) else None
-        uri = metric.get("S3Uri") if isinstance(metric, Mapping) else None
-        usable = isinstance(uri, str) and (
-            s3_uri_problem(uri, max_len=VARIABLE_VALUE_MAX, object_key=True) is None
-        )
-        values[variable] = uri if usable and isinstance(uri, str) else NONE
+    values = baseline_variables(drift if isinstance(drift, Mapping) else {})
     values[MONITORING_BASELINE] = registered_baseline(package)
     return values
 

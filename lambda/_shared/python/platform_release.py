@@ -10,10 +10,17 @@ recorded (``platform_fingerprint``'s keys). Its files are registered at their se
 answers a problem as text (the caller names the check that failed and adds its own outcome:
 "deployed", "promoted"). Standard library and botocore's exceptions only (the caller's SageMaker
 client comes from boto3).
+
+The version's Model Monitor baselines (DriftCheckBaselines, the closed-service option) are read
+here too, the same way for every function: which sources are a run's sealed files
+(:data:`DRIFT_FILES`, verified by ``lambda/release_check``, copied by ``lambda/promote``), and
+which source each deploy template baseline parameter takes (:data:`BASELINE_SOURCES`, the
+deploy pipeline's variables ``lambda/deploy_router`` sets; :func:`baseline_variables`).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -21,8 +28,9 @@ from typing import Any, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
 from platform_codepipeline import show
-from platform_events import BadInput, get_string
+from platform_events import BadInput, get_string, json_type, s3_uri_problem
 from platform_fingerprint import NONE, SHA256_HEX, sealed_sha256, split_s3_uri
+from platform_logging import InvocationLog
 from platform_runtime import describe_error
 
 APPROVED: Final = "Approved"
@@ -35,6 +43,35 @@ ARN_HEAD: Final = (
 # A versioned model package: arn:<partition>:sagemaker:<region>:<account>:model-package/<group>/<n>
 MODEL_PACKAGE_ARN: Final = re.compile(
     rf"{ARN_HEAD}model-package/(?P<group>{GROUP_NAME})/(?P<version>[1-9][0-9]{{0,9}})"
+)
+
+# The Model Monitor baselines a version carries, as the deploy templates' baseline parameters
+# (BASELINE_PARAMETERS, constructs/mlops_constructs/monitor/settings.py) and the deploy
+# pipeline's variables: (name, path in DescribeModelPackage's DriftCheckBaselines to the source
+# whose S3Uri it carries).
+BASELINE_SOURCES: Final[tuple[tuple[str, tuple[str, str]], ...]] = (
+    ("DataQualityStatistics", ("ModelDataQuality", "Statistics")),
+    ("DataQualityConstraints", ("ModelDataQuality", "Constraints")),
+    ("ModelQualityConstraints", ("ModelQuality", "Constraints")),
+    ("BiasConfig", ("Bias", "ConfigFile")),
+    ("BiasConstraints", ("Bias", "PostTrainingConstraints")),
+    ("ExplainabilityConfig", ("Explainability", "ConfigFile")),
+    ("ExplainabilityConstraints", ("Explainability", "Constraints")),
+)
+BASELINE_VARIABLES: Final[tuple[str, ...]] = tuple(name for name, _ in BASELINE_SOURCES)
+VARIABLE_VALUE_MAX: Final = 1000  # a CodePipeline variable value's limit
+# The DriftCheckBaselines sources the Fingerprint step seals (section, source), in this order:
+# every source of the API but the Clarify monitors' analysis configs (Bias.ConfigFile,
+# Explainability.ConfigFile), which are the project's code, not a run's output. Each is sealed
+# at <sealed prefix><sha256>/<file name> without customer metadata: its key names its SHA-256.
+DRIFT_FILES: Final[tuple[tuple[str, str], ...]] = (
+    ("ModelDataQuality", "Statistics"),
+    ("ModelDataQuality", "Constraints"),
+    ("ModelQuality", "Statistics"),
+    ("ModelQuality", "Constraints"),
+    ("Bias", "PreTrainingConstraints"),
+    ("Bias", "PostTrainingConstraints"),
+    ("Explainability", "Constraints"),
 )
 
 
@@ -230,3 +267,66 @@ def sealed_problem(
             f"registered {sha256}"
         )
     return None
+
+
+# --------------------------------------------------------------------------------------------
+# Its Model Monitor baselines (DriftCheckBaselines)
+
+
+def drift_files(package: Mapping[str, Any]) -> list[tuple[str, object]]:
+    """``("<section>.<source>", its S3Uri)`` of each DRIFT_FILES source the version's
+    DriftCheckBaselines has, in DRIFT_FILES order (the S3Uri as described: maybe not a URI)."""
+    drift = package.get("DriftCheckBaselines")
+    drift = drift if isinstance(drift, Mapping) else {}
+    found: list[tuple[str, object]] = []
+    for section, source in DRIFT_FILES:
+        block = drift.get(section)
+        if not isinstance(block, Mapping) or source not in block:
+            continue
+        metric = block[source]
+        found.append(
+            (f"{section}.{source}", metric.get("S3Uri") if isinstance(metric, Mapping) else None)
+        )
+    return found
+
+
+def baseline_uri_problem(uri: object) -> str | None:
+    """Why a baseline location is not an ``s3://bucket/key`` URI usable as a variable, or None."""
+    if not isinstance(uri, str):
+        return f"is not a string (got {json_type(uri)})"
+    return s3_uri_problem(
+        uri, max_len=VARIABLE_VALUE_MAX, limit="a pipeline variable's limit", object_key=True
+    )
+
+
+def baseline_variables(
+    baselines: Mapping[str, Any], log: InvocationLog | None = None
+) -> dict[str, str]:
+    """The BASELINE_VARIABLES values for a DriftCheckBaselines structure (``none`` if absent).
+
+    A baseline whose S3Uri is malformed is logged (WARNING) and passed as ``none``: the endpoint
+    then has no monitor for it, rather than a deployment that fails on a bad registry entry.
+    """
+    values: dict[str, str] = {}
+    for variable, (section, source) in BASELINE_SOURCES:
+        block = baselines.get(section)
+        metric = block.get(source) if isinstance(block, Mapping) else None
+        uri = metric.get("S3Uri") if isinstance(metric, Mapping) else None
+        if uri is None:
+            values[variable] = NONE
+            continue
+        problem = baseline_uri_problem(uri)
+        if problem is not None:
+            if log is not None:
+                log.log(
+                    logging.WARNING,
+                    "malformed monitoring baseline: passed as none",
+                    variable=variable,
+                    baseline=f"DriftCheckBaselines.{section}.{source}.S3Uri",
+                    value=uri,
+                    error=f"DriftCheckBaselines.{section}.{source}.S3Uri {uri!r} {problem}",
+                )
+            values[variable] = NONE
+            continue
+        values[variable] = uri
+    return values

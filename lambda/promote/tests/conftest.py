@@ -17,11 +17,14 @@ the multipart copy: CreateMultipartUpload, UploadPartCopy (CopySource with a Ver
 CopySourceRange; 404 for a missing version), CompleteMultipartUpload with ``If-None-Match: *``
 (412 PreconditionFailed when the key exists; the upload is then still listed until aborted; the
 VersionId ``null`` in an unversioned bucket), AbortMultipartUpload, ListMultipartUploads and
-ListObjectVersions. moto runs one account: the two buckets stand for the two accounts' buckets
+ListObjectVersions; CreateModelPackage keeps ``DriftCheckBaselines`` too. moto runs one account: the two buckets stand for the two accounts' buckets
 (the cross-account grants are the CDK side's, README.md). A registered version's files are
 sealed in the source bucket by the shared layer's own ``platform_fingerprint.seal``, exactly as
 the Fingerprint step leaves them, and registered with the sealed URIs and the sealed objects'
-versions and SHA-256.
+versions and SHA-256. The Model Monitor baseline files (DriftCheckBaselines, the closed-service
+option; ``register(drift=...)``) are sealed the same way and registered by their sealed URIs
+only; the Clarify analysis configs beside them are the project's code, registered where they
+are (``ml/code/...``), never sealed.
 
 moto 5.2.5's CodePipeline has no PutJobSuccessResult / PutJobFailureResult, so for those two
 calls, and only them, the handler's own codepipeline client is put behind botocore's
@@ -31,7 +34,8 @@ calls, and only them, the handler's own codepipeline client is put behind botoco
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import json
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -46,6 +50,7 @@ from lambda_testing import (
     EVALUATION_KEY,
     MODEL,
     MODEL_KEY,
+    RUN,
     SEALED,
     ModelRegistry,
     create_buckets,
@@ -83,6 +88,46 @@ FILES = {
     "baseline": (BASELINE_KEY, BASELINE),
     "evaluation": (EVALUATION_KEY, EVALUATION),
 }
+# The Model Monitor baseline files a version may register in DriftCheckBaselines, by
+# "<section>.<source>": (the key the pipeline's job writes, content). The Fingerprint step seals
+# each (every DriftCheckBaselines source but the Clarify ConfigFiles).
+DRIFT = {
+    "ModelDataQuality.Statistics": (
+        f"{RUN}/baselines/data-quality/statistics.json",
+        json.dumps({"version": 0.0, "features": [{"name": "tenure_months"}]}).encode(),
+    ),
+    "ModelDataQuality.Constraints": (
+        f"{RUN}/baselines/data-quality/constraints.json",
+        json.dumps({"features": [{"name": "tenure_months", "completeness": 1.0}]}).encode(),
+    ),
+    "ModelQuality.Statistics": (
+        f"{RUN}/baselines/model-quality/statistics.json",
+        json.dumps(
+            {"binary_classification_metrics": {"auc": {"value": 0.86}}, "rows": 512}
+        ).encode(),
+    ),
+    "ModelQuality.Constraints": (
+        f"{RUN}/evaluation/constraints.json",
+        json.dumps({"binary_classification_constraints": {"auc": {"threshold": 0.8}}}).encode(),
+    ),
+    "Bias.PreTrainingConstraints": (
+        f"{RUN}/baselines/bias-pre/analysis.json",
+        json.dumps({"pre_training_bias_metrics": {"facets": {}}}).encode(),
+    ),
+    "Bias.PostTrainingConstraints": (
+        f"{RUN}/baselines/bias-post/analysis.json",
+        json.dumps({"post_training_bias_metrics": {"facets": {}}}).encode(),
+    ),
+    "Explainability.Constraints": (
+        f"{RUN}/baselines/explainability/analysis.json",
+        json.dumps({"explanations": {"kernel_shap": {}}}).encode(),
+    ),
+}
+# The Clarify analysis configs: the project's code, registered where they are, not sealed.
+CLARIFY_CONFIGS = {
+    "Bias.ConfigFile": "ml/code/abc123/clarify/bias.json",
+    "Explainability.ConfigFile": "ml/code/abc123/clarify/explainability.json",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -112,6 +157,8 @@ class Release:
     arn: str
     files: dict[str, File]  # model, baseline (unless none), evaluation
     metadata: dict[str, str] = field(default_factory=dict)
+    # the sealed DriftCheckBaselines files registered, by "<section>.<source>"
+    drift: dict[str, File] = field(default_factory=dict)
 
 
 @dataclass
@@ -122,7 +169,7 @@ class Aws(ModelRegistry):
     def store(self, name: str, content: bytes, sealed: bool) -> File:
         """Writes a file where the training pipeline does and, with ``sealed``, seals it as the
         Fingerprint step does (platform_fingerprint.seal)."""
-        key = FILES[name][0]
+        key = FILES[name][0] if name in FILES else DRIFT[name][0]
         version = self.put(key, content)
         if not sealed:
             return File(f"s3://{SOURCE}/{key}", key, version, sha256(content), content)
@@ -141,10 +188,15 @@ class Aws(ModelRegistry):
         sealed: bool = True,
         evaluation_report: bool = True,
         metadata: dict[str, str | None] | None = None,
+        drift: Iterable[str] = (),
+        drift_uris: dict[str, Any] | None = None,
     ) -> Release:
         """Uploads and seals the files and registers the version as the training pipeline does:
         the sealed URIs, and the Fingerprint step's versions and SHA-256 in its customer
-        metadata. ``metadata`` changes (None: removes) customer metadata properties."""
+        metadata. ``metadata`` changes (None: removes) customer metadata properties. ``drift``
+        names the DRIFT files the version has (in DriftCheckBaselines, sealed; with the Clarify
+        configs when a bias or explainability file is among them); ``drift_uris`` registers
+        other S3Uris for some ("<section>.<source>": value)."""
         files = {"model": self.store("model", model, sealed)}
         if monitoring_baseline:
             files["baseline"] = self.store("baseline", BASELINE, sealed)
@@ -165,14 +217,31 @@ class Aws(ModelRegistry):
                 properties.pop(key, None)
             else:
                 properties[key] = value
+        sealed_drift = {name: self.store(name, DRIFT[name][1], True) for name in drift}
+        uris: dict[str, Any] = {name: file.uri for name, file in sealed_drift.items()}
+        for name, key in CLARIFY_CONFIGS.items():
+            section = name.split(".")[0]
+            if any(n.startswith(f"{section}.") for n in uris):
+                self.put(key, b'{"dataset_type": "application/json"}')
+                uris[name] = f"s3://{SOURCE}/{key}"
+        uris |= drift_uris or {}
+        drift_check_baselines: dict[str, Any] = {}
+        for name, uri in uris.items():
+            section, source = name.split(".")
+            drift_check_baselines.setdefault(section, {})[source] = {
+                "ContentType": "application/json",
+                "S3Uri": uri,
+            }
         arn = self.create_package(
             files["model"].uri,
             files["evaluation"].uri if evaluation_report else None,
             properties,
             group=group,
             status=status,
+            drift_check_baselines=drift_check_baselines or None,
         )
-        return Release(arn, files, properties)
+        registered = {n: f for n, f in sealed_drift.items() if uris[n] == f.uri}
+        return Release(arn, files, properties, registered)
 
     def create_package(
         self,
@@ -182,9 +251,13 @@ class Aws(ModelRegistry):
         *,
         group: str = GROUP,
         status: str = "Approved",
+        drift_check_baselines: dict[str, Any] | None = None,
     ) -> str:
-        """CreateModelPackage with these URIs and customer metadata; its ARN."""
+        """CreateModelPackage with these URIs and customer metadata (and DriftCheckBaselines);
+        its ARN."""
         extra: dict[str, Any] = {}
+        if drift_check_baselines is not None:
+            extra["DriftCheckBaselines"] = drift_check_baselines
         if evaluation_uri is not None:
             extra["ModelMetrics"] = {
                 "ModelQuality": {

@@ -9,13 +9,22 @@ from __future__ import annotations
 
 import json
 import os
+import re
+from pathlib import Path
 from typing import Any
 
 import platform_fingerprint as fp
 import promote_handler as handler
 import pytest
 from botocore.exceptions import ClientError
-from lambda_testing import MALFORMED_JOB_EVENTS, codepipeline_event, cold_start, log_lines, sha256
+from lambda_testing import (
+    MALFORMED_JOB_EVENTS,
+    codepipeline_event,
+    cold_start,
+    load_handler,
+    log_lines,
+    sha256,
+)
 
 # the same values as conftest.py (not imported from it: every Lambda folder has a conftest.py)
 REGION = "us-east-1"
@@ -30,6 +39,25 @@ JOB_ID = "11111111-abcd-1111-abcd-111111abcdef"
 MODEL_KEY = "models/pipelines-k1ls9tc3wnw6-Train-Ab12Cd34Ef/output/model.tar.gz"
 MODEL = bytes(range(256)) * 1000
 SEALED = "sealed/"
+# The baseline output variables: the deploy templates' baseline parameter of each promoted
+# DriftCheckBaselines file (the deploy router's mapping).
+BASELINE_OUTPUTS = {
+    "DataQualityStatistics": "ModelDataQuality.Statistics",
+    "DataQualityConstraints": "ModelDataQuality.Constraints",
+    "ModelQualityConstraints": "ModelQuality.Constraints",
+    "BiasConstraints": "Bias.PostTrainingConstraints",
+    "ExplainabilityConstraints": "Explainability.Constraints",
+}
+# Every sealed DriftCheckBaselines file (conftest.py's DRIFT), in the order they are copied.
+DRIFT_NAMES = (
+    "ModelDataQuality.Statistics",
+    "ModelDataQuality.Constraints",
+    "ModelQuality.Statistics",
+    "ModelQuality.Constraints",
+    "Bias.PreTrainingConstraints",
+    "Bias.PostTrainingConstraints",
+    "Explainability.Constraints",
+)
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -75,6 +103,10 @@ def outputs_of(release: Any) -> dict[str, str]:
         "evaluation_report": target_uri(files["evaluation"]),
         "model_package_arn": release.arn,
         "model_sha256": files["model"].sha256,
+        **{
+            name: target_uri(release.drift[source]) if source in release.drift else "none"
+            for name, source in BASELINE_OUTPUTS.items()
+        },
     }
 
 
@@ -249,6 +281,280 @@ def test_the_group_is_compared_case_insensitively_in_the_arn(aws, reports, conte
     release = aws.register(group=mixed)
     assert f"model-package/{mixed.lower()}/" in release.arn
     promote(release, context, reports)
+
+
+# -- Model Monitor baselines (DriftCheckBaselines, the closed-service option) ----------------------
+
+
+def test_a_version_with_model_monitor_baselines_is_promoted(aws, reports, context, sent, capsys):
+    release = aws.register(drift=DRIFT_NAMES)
+    assert list(release.drift) == list(DRIFT_NAMES)
+    statistics = release.drift["ModelDataQuality.Statistics"]
+    assert statistics.uri.startswith(f"s3://{SOURCE}/sealed/{statistics.sha256}/")
+
+    result = promote(release, context, reports)
+
+    # every sealed file is copied byte-identical to the same key, one version each; the
+    # Clarify configs (the project's code, not sealed) are not copied
+    for name, file in release.drift.items():
+        assert aws.read(file.key) == file.content, name
+        assert len(aws.versions(file.key)) == 1, name
+    copied = [*release.files.values(), *release.drift.values()]
+    assert aws.keys() == sorted(file.key for file in copied)
+    keys = aws.keys()
+    assert not any("ml/code" in key for key in keys)
+    assert aws.uploads() == []
+    # one output variable per baseline parameter of the deploy templates, the target copies
+    report = reports.sent_success()
+    assert report["outputVariables"] == result["outputs"] == outputs_of(release)
+    assert result["outputs"]["DataQualityStatistics"] == (
+        f"s3://{TARGET}/sealed/{statistics.sha256}/statistics.json"
+    )
+    for name, source in BASELINE_OUTPUTS.items():
+        assert result["outputs"][name] == f"s3://{TARGET}/{release.drift[source].key}"
+    assert "BiasConfig" not in result["outputs"]
+    assert "ExplainabilityConfig" not in result["outputs"]
+    # the drift files after the three others: HeadObject of the current version (there is no
+    # recorded one), a write-once copy of exactly that version, the copy's version hashed
+    ops = [op for op, _ in sent]
+    assert ops[16:] == [
+        "HeadObject",
+        "CreateMultipartUpload",
+        "UploadPartCopy",
+        "CompleteMultipartUpload",
+        "GetObject",
+    ] * len(DRIFT_NAMES)
+    for index, name in enumerate(DRIFT_NAMES):
+        file = release.drift[name]
+        head, create, copy, complete, get = (p for _, p in sent[16 + 5 * index : 21 + 5 * index])
+        assert head == {"Bucket": SOURCE, "Key": file.key}
+        assert create == {"Bucket": TARGET, "Key": file.key}
+        assert copy["CopySource"] == {"Bucket": SOURCE, "Key": file.key, "VersionId": file.version}
+        assert (complete["Key"], complete["IfNoneMatch"]) == (file.key, "*")
+        assert get == {"Bucket": TARGET, "Key": file.key, "VersionId": aws.versions(file.key)[0]}
+    summary = result["summary"]
+    assert summary.count("(copied, SHA-256") == 3
+    assert f"7 drift-check baseline files under s3://{TARGET}/sealed/" in summary
+    assert "ModelDataQuality.Statistics (copied)" in summary
+    [line] = log_lines(capsys)
+    assert line["status"] == "succeeded"
+    assert list(line["drift_baselines"]) == list(DRIFT_NAMES)
+    assert line["drift_baselines"]["ModelDataQuality.Statistics"] == {
+        "uri": f"s3://{TARGET}/{statistics.key}",
+        "version": aws.versions(statistics.key)[0],
+        "sha256": statistics.sha256,
+        "copied": True,
+    }
+
+
+def test_a_replay_with_model_monitor_baselines_writes_no_new_versions(
+    aws, reports, context, sent, capsys
+):
+    release = aws.register(drift=DRIFT_NAMES)
+    first = promote(release, context, reports)
+    keys = aws.keys()
+    versions = {key: aws.versions(key) for key in keys}
+    reports.sent.clear()
+    sent.clear()
+    capsys.readouterr()
+
+    again = promote(release, context, reports)
+
+    assert again["outputs"] == first["outputs"] == outputs_of(release)
+    assert aws.keys() == keys
+    assert {key: aws.versions(key) for key in keys} == versions
+    assert aws.uploads() == []
+    assert "ModelDataQuality.Statistics (already there)" in again["summary"]
+    assert "(copied)" not in again["summary"]
+    [line] = log_lines(capsys)
+    assert all(not d["copied"] for d in line["drift_baselines"].values())
+    # each copy refused by the target (If-None-Match), the existing object hashed instead
+    assert [op for op, _ in sent[22:]] == [
+        "HeadObject",
+        "CreateMultipartUpload",
+        "UploadPartCopy",
+        "CompleteMultipartUpload",
+        "AbortMultipartUpload",
+        "HeadObject",
+        "GetObject",
+    ] * len(DRIFT_NAMES)
+
+
+def test_baselines_the_version_does_not_have_are_none(aws, reports, context, capsys):
+    release = aws.register(drift=["ModelDataQuality.Constraints", "Bias.PreTrainingConstraints"])
+
+    result = promote(release, context, reports)
+
+    outputs = result["outputs"]
+    assert outputs["DataQualityConstraints"] == target_uri(
+        release.drift["ModelDataQuality.Constraints"]
+    )
+    for name in BASELINE_OUTPUTS:
+        if name != "DataQualityConstraints":
+            assert outputs[name] == "none", name
+    # the pre-training bias report has no template parameter: copied all the same
+    pre = release.drift["Bias.PreTrainingConstraints"]
+    assert aws.read(pre.key) == pre.content
+    assert "2 drift-check baseline files" in result["summary"]
+    assert list(log_lines(capsys)[0]["drift_baselines"]) == [
+        "ModelDataQuality.Constraints",
+        "Bias.PreTrainingConstraints",
+    ]
+
+
+def test_a_version_without_model_monitor_baselines_outputs_none(aws, reports, context, capsys):
+    release = aws.register()
+    result = promote(release, context, reports)
+    assert {name: result["outputs"][name] for name in BASELINE_OUTPUTS} == dict.fromkeys(
+        BASELINE_OUTPUTS, "none"
+    )
+    assert result["summary"].endswith(", no drift-check baseline files")
+    assert "drift_baselines" not in log_lines(capsys)[0]
+
+
+@pytest.mark.parametrize(
+    ("uri", "problem"),
+    [
+        (
+            f"s3://{SOURCE}/pipelines/k1ls9tc3wnw6/baselines/data-quality/statistics.json",
+            f"is not sealed (an object of {SOURCE!r} under 'sealed/'): a version registered with "
+            "unsealed files is not promoted, register it again through the Fingerprint step",
+        ),
+        (
+            f"s3://{TARGET}/sealed/{'a' * 64}/statistics.json",
+            f"is not sealed (an object of {SOURCE!r} under 'sealed/')",
+        ),
+        (
+            f"s3://{SOURCE}/sealed/{'A' * 64}/statistics.json",
+            "is not a sealed object key (sealed/<sha256>/<file name>)",
+        ),
+        (
+            f"s3://{SOURCE}/sealed/{'a' * 64}/nested/statistics.json",
+            "is not a sealed object key (sealed/<sha256>/<file name>)",
+        ),
+        # not an s3:// URI (SageMaker admits https://): shown quoted
+        ("https://example.com/statistics.json", "is not sealed"),
+    ],
+    ids=["pipeline-key", "other-bucket", "upper-case-sha", "nested", "not-s3"],
+)
+def test_a_drift_check_baseline_not_sealed_is_refused_before_anything_is_copied(
+    aws, reports, context, sent, uri, problem
+):
+    release = aws.register(drift=DRIFT_NAMES, drift_uris={"ModelDataQuality.Statistics": uri})
+
+    result = refuse(release, context, reports)
+
+    assert result["checks"] == ["sealed"]
+    shown = uri if uri.startswith("s3://") else repr(uri)
+    assert (
+        f"the drift-check baseline ModelDataQuality.Statistics {shown} {problem}"
+        in (result["error"])
+    )
+    assert "ModelDataQuality.Constraints" not in result["error"]  # the sealed ones pass
+    assert [op for op, _ in sent] == ["DescribeModelPackage"]  # nothing read or copied
+    assert aws.keys() == []
+
+
+def test_every_drift_check_baseline_not_sealed_is_named(aws, reports, context):
+    unsealed = {name: f"s3://{SOURCE}/pipelines/k1ls9tc3wnw6/{name}.json" for name in DRIFT_NAMES}
+    release = aws.register(drift=DRIFT_NAMES, drift_uris=unsealed)
+    result = refuse(release, context, reports)
+    assert result["checks"] == ["sealed"]
+    for name, uri in unsealed.items():
+        assert f"the drift-check baseline {name} {uri} is not sealed" in result["error"]
+    assert aws.keys() == []
+
+
+def test_a_drift_check_baseline_not_holding_what_its_key_names_is_refused(
+    aws, reports, context, sent
+):
+    """A DriftCheckBaselines file at sealed/<X>/constraints.json whose content is not X (only
+    possible with a loosened development bucket policy): copied, then the copy is hashed in the
+    target account and refused."""
+    name = "ModelDataQuality.Constraints"
+    release = aws.register(drift=DRIFT_NAMES)
+    sealed = release.drift[name]
+    source_version = aws.put(sealed.key, b"loosened constraints")  # a later version
+
+    result = refuse(release, context, reports)
+
+    assert result["checks"] == ["verified"]
+    [version] = aws.versions(sealed.key)
+    assert result["error"].endswith(
+        f"verified: the copy s3://{TARGET}/{sealed.key} (version {version!r}) of the "
+        f"drift-check baseline {name} {sealed.uri} version {source_version!r} has the SHA-256 "
+        f"{sha256(b'loosened constraints')}, not the {sealed.sha256} its sealed key names: the "
+        "sealed source object does not hold what its key says, it is not the file the "
+        "Fingerprint step sealed (the copy stays, write-once; nothing is deployed from it)"
+    )
+    copies = [op for op, p in sent if op == "UploadPartCopy" and p["Key"] == sealed.key]
+    assert copies  # hashed on the copy, in the target bucket
+    assert aws.read(sealed.key) == b"loosened constraints"  # the copy stays (write-once)
+    # the others were promoted all the same
+    other = release.drift["ModelDataQuality.Statistics"]
+    assert aws.read(other.key) == other.content
+
+
+def test_a_target_drift_key_holding_other_content_is_refused(aws, reports, context):
+    release = aws.register(drift=DRIFT_NAMES)
+    sealed = release.drift["Explainability.Constraints"]
+    squatter = aws.put(sealed.key, b"not the report", bucket=TARGET)
+
+    result = refuse(release, context, reports)
+
+    assert result["checks"] == ["copied"]
+    assert (
+        f"copied: s3://{TARGET}/{sealed.key} already exists with the SHA-256 "
+        f"{sha256(b'not the report')} (version {squatter!r}), not the {sealed.sha256} its "
+        "sealed key names of the drift-check baseline Explainability.Constraints: a sealed "
+        "object is never replaced"
+    ) in result["error"]
+    assert aws.versions(sealed.key) == [squatter]
+
+
+def test_a_drift_check_baseline_too_long_for_a_variable_is_copied_and_output_as_none(
+    aws, reports, context, capsys
+):
+    """A target URI over CodePipeline's 1000 characters for a variable value: the deploy
+    router's mapping passes it as none (logged), as it does in the development account."""
+    name = "ModelDataQuality.Statistics"
+    content = b'{"long": true}'
+    key = f"{SEALED}{sha256(content)}/{'s' * 900}.json"
+    aws.put(key, content)
+    uri = f"s3://{SOURCE}/{key}"
+    assert len(f"s3://{TARGET}/{key}") > 1000
+    release = aws.register(drift=[name], drift_uris={name: uri})
+
+    result = promote(release, context, reports)
+
+    assert result["outputs"]["DataQualityStatistics"] == "none"
+    assert aws.read(key) == content  # copied and verified all the same
+    warning, done = log_lines(capsys)
+    assert (warning["level"], warning["variable"]) == ("WARNING", "DataQualityStatistics")
+    assert "is longer than 1000 characters" in warning["error"]
+    assert done["drift_baselines"][name]["uri"] == f"s3://{TARGET}/{key}"
+
+
+def test_the_baseline_outputs_are_the_templates_parameters():
+    """Named as the deploy templates' baseline parameters (constructs/.../monitor/settings.py,
+    loaded from its file), one per sealed DriftCheckBaselines source the deploy router maps:
+    every parameter but the Clarify configs; within CodePipeline's limits for output variables."""
+    settings_file = (
+        Path(handler.__file__).resolve().parents[2]
+        / "constructs/mlops_constructs/monitor/settings.py"
+    )
+    settings = load_handler("promote_tests_monitor_settings", settings_file)
+
+    assert tuple(BASELINE_OUTPUTS) == handler.BASELINE_OUTPUTS
+    assert set(BASELINE_OUTPUTS) == set(settings.BASELINE_PARAMETERS) - {
+        "BiasConfig",
+        "ExplainabilityConfig",
+    }
+    sources = {name: ".".join(path) for name, path in handler.BASELINE_SOURCES}
+    assert {name: sources[name] for name in BASELINE_OUTPUTS} == BASELINE_OUTPUTS
+    assert set(DRIFT_NAMES) == set(handler.DRIFT_KINDS)
+    assert len(handler.OUTPUT_VARIABLES) == len(set(handler.OUTPUT_VARIABLES)) == 10
+    assert all(re.fullmatch(r"[A-Za-z0-9@\-_]+", name) for name in handler.OUTPUT_VARIABLES)
 
 
 # -- refused before anything is copied -----------------------------------------------------------
