@@ -959,18 +959,23 @@ def test_definition_does_not_depend_on_the_hash_seed() -> None:
         "images=PipelineImages(training='t', serving='s', processing='p'), "
         "monitoring_baseline=False, debugger_rules=('loss_not_decreasing', 'overfit'))))"
     )
-    outputs = {
-        subprocess.run(
+    # Both processes at once: each is mostly imports, and the machine has two cores.
+    processes = [
+        subprocess.Popen(
             [sys.executable, "-c", code],
             env={**os.environ, "PYTHONHASHSEED": seed},
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            check=True,
-            timeout=120,
-        ).stdout
+        )
         for seed in ("1", "2")
-    }
-    assert len(outputs) == 1
+    ]
+    outputs = set()
+    for process in processes:
+        stdout, stderr = process.communicate(timeout=120)
+        assert process.returncode == 0, stderr[-2000:]
+        outputs.add(stdout)
+    assert len(outputs) == 1 and outputs != {""}
 
 
 def test_lambda_steps_declare_exactly_their_functions_answers() -> None:
