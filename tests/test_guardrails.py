@@ -91,43 +91,58 @@ def test_cfn_lint_clean(
     # 2 per project and environment, and VPC mode's batch scoring monitors.
     assert len(endpoint_templates) == 11 + 3 * 2
     templates += endpoint_templates
-    result = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "cfn-lint"), "--format", "parseable", "--", *templates],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    # Errors, warnings and informational findings alike: the expected output is empty.
-    assert result.stdout == "" and result.returncode == 0, result.stdout + result.stderr
-
-
-def _checkov_failures(directory: Path) -> list[tuple[str, str, str]]:
-    result = subprocess.run(
-        [
-            str(CHECKOV),
-            "-d",
-            str(directory),
-            "--framework",
-            "cloudformation",
-            "--skip-download",
-            "--quiet",
-            "--compact",
-            "-o",
-            "json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={"BC_SKIP_MAPPING": "TRUE", "PATH": "/usr/bin:/bin", "HOME": str(Path.home())},
-    )
-    assert result.returncode in (0, 1), result.stderr[-2000:]
-    reports = json.loads(result.stdout)
-    reports = reports if isinstance(reports, list) else [reports]
-    return [
-        (c["check_id"], c["resource"], Path(c["file_path"]).name)
-        for r in reports
-        for c in r.get("results", {}).get("failed_checks", [])
+    # Two cfn-lint processes, one per half of the templates: the machine has two cores.
+    processes = [
+        subprocess.Popen(
+            [str(ROOT / ".venv" / "bin" / "cfn-lint"), "--format", "parseable", "--", *half],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for half in (templates[::2], templates[1::2])
     ]
+    for process in processes:
+        stdout, stderr = process.communicate(timeout=300)
+        # Errors, warnings and informational findings alike: the expected output is empty.
+        assert stdout == "" and process.returncode == 0, stdout + stderr
+
+
+def _checkov_failures(*directories: Path) -> list[tuple[str, str, str]]:
+    """checkov's failed checks over each of ``directories`` (one process each, run at once):
+    (check id, resource, file name)."""
+    processes = [
+        subprocess.Popen(
+            [
+                str(CHECKOV),
+                "-d",
+                str(directory),
+                "--framework",
+                "cloudformation",
+                "--skip-download",
+                "--quiet",
+                "--compact",
+                "-o",
+                "json",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={"BC_SKIP_MAPPING": "TRUE", "PATH": "/usr/bin:/bin", "HOME": str(Path.home())},
+        )
+        for directory in directories
+    ]
+    failures = []
+    for process in processes:
+        stdout, stderr = process.communicate(timeout=300)
+        assert process.returncode in (0, 1), stderr[-2000:]
+        reports = json.loads(stdout)
+        reports = reports if isinstance(reports, list) else [reports]
+        failures += [
+            (c["check_id"], c["resource"], Path(c["file_path"]).name)
+            for r in reports
+            for c in r.get("results", {}).get("failed_checks", [])
+        ]
+    return failures
 
 
 def test_checkov_clean_but_for_listed_skips(
@@ -136,9 +151,7 @@ def test_checkov_clean_but_for_listed_skips(
     skips = [s for s in yaml.safe_load(SKIPS_FILE.read_text())["skips"] if not s.get("delivery")]
     for skip in skips:
         assert len(skip["reason"]) >= 40, skip
-    failures = [
-        f for s in (default_synth, vpc_synth, example_synth) for f in _checkov_failures(s.outdir)
-    ]
+    failures = _checkov_failures(default_synth.outdir, vpc_synth.outdir, example_synth.outdir)
     unexplained = [
         f for f in failures
         if not any(f[0] == s["check"] and f[1].endswith(s["resource"]) for s in skips)
