@@ -38,6 +38,7 @@ from tests.iam_sim import (
     Role,
     intrinsics_left,
     malformed,
+    session_request,
     simulate,
 )
 
@@ -189,19 +190,13 @@ class CrossAccount:
         role = self.roles[ask.role]
         account = role.arn.split(":")[4]
         owner = account if same_account else self.estate.owner(ask.resource)
-        return Request(
-            principal=f"arn:aws:sts::{account}:assumed-role/{role.name}/{SESSION}",
-            identity=role.arn,
+        return session_request(
+            role,
+            account,
+            SESSION,
             action=ask.action,
             resource=ask.resource,
-            context=tuple(
-                {
-                    "aws:PrincipalArn": role.arn,
-                    "aws:PrincipalAccount": account,
-                    "aws:SecureTransport": "true",
-                    **dict(ask.context),
-                }.items()
-            ),
+            context=ask.context,
             resource_policy=self.policy_of(ask.resource, policies),
             resource_account=owner,
         )

@@ -29,6 +29,7 @@ from tests.iam_sim import (
     Request,
     Role,
     endpoint_stacks,
+    session_request,
     simulate,
     stacks_of_assembly,
 )
@@ -114,19 +115,13 @@ class Governance:
         account = self.inventory.account
         inside = self.vpce and ask.action.startswith("s3:") and "-data-producer" not in role.name
         vpc = (("aws:SourceVpce", self.vpce),) if inside and self.vpce else ()
-        return Request(
-            principal=f"arn:aws:sts::{account}:assumed-role/{role.name}/{SESSION}",
-            identity=role.arn,
+        return session_request(
+            role,
+            account,
+            SESSION,
             action=ask.action,
             resource=ask.resource,
-            context=tuple(
-                {
-                    "aws:PrincipalArn": role.arn,
-                    "aws:PrincipalAccount": account,
-                    "aws:SecureTransport": "true",
-                    **dict(vpc + ask.context),
-                }.items()
-            ),
+            context=vpc + ask.context,
             resource_policy=self.policy_of(ask.resource),
         )
 

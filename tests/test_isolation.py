@@ -45,6 +45,7 @@ from tests.iam_sim import (
     endpoint_stacks,
     intrinsics_left,
     malformed,
+    session_request,
     simulate,
     stacks_of_assembly,
 )
@@ -861,19 +862,13 @@ class Simulation:
     def request(self, role: Role, action: str, target: Target) -> Request:
         # The policy of the resource the target belongs to (an object's: its bucket's).
         policy = target.resource.arn if target.resource is not None else None
-        return Request(
-            principal=f"arn:aws:sts::{self.inventory.account}:assumed-role/{role.name}/{SESSION}",
-            identity=role.arn,
+        return session_request(
+            role,
+            self.inventory.account,
+            SESSION,
             action=action,
             resource=target.arn,
-            context=tuple(
-                {
-                    "aws:PrincipalArn": role.arn,
-                    "aws:PrincipalAccount": self.inventory.account,
-                    "aws:SecureTransport": "true",
-                    **dict(target.context),
-                }.items()
-            ),
+            context=target.context,
             resource_policy=policy if policy in self.resource_policies else None,
         )
 

@@ -589,6 +589,37 @@ class Request:
     resource_account: str | None = None
 
 
+def session_request(
+    role: Role,
+    account: str,
+    session: str,
+    *,
+    action: str,
+    resource: str,
+    context: Iterable[tuple[str, Any]] = (),
+    resource_policy: str | None = None,
+    resource_account: str | None = None,
+) -> Request:
+    """``action`` on ``resource`` by a session of ``role`` (in ``account``) over TLS, with the
+    principal keys IAM sets (``aws:PrincipalArn``, ``aws:PrincipalAccount``) and ``context``."""
+    return Request(
+        principal=f"arn:aws:sts::{account}:assumed-role/{role.name}/{session}",
+        identity=role.arn,
+        action=action,
+        resource=resource,
+        context=tuple(
+            {
+                "aws:PrincipalArn": role.arn,
+                "aws:PrincipalAccount": account,
+                "aws:SecureTransport": "true",
+                **dict(context),
+            }.items()
+        ),
+        resource_policy=resource_policy,
+        resource_account=resource_account,
+    )
+
+
 @dataclass(frozen=True)
 class Decision:
     result: str  # Allowed, ImplicitlyDenied, ExplicitlyDenied, or Error
