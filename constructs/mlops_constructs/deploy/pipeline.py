@@ -39,6 +39,7 @@ from mlops_constructs.deploy.templates import (
     stack_name,
     template_file,
     template_parameters,
+    templates_source_stage,
 )
 from mlops_constructs.monitor.role import MonitorRole, monitoring_prefix
 from mlops_constructs.monitor.settings import BASELINE_PARAMETERS, NONE, MonitorSettings
@@ -622,7 +623,7 @@ class DeployPipeline(Construct):
             )
 
         stages = [
-            self._source_stage(source),
+            templates_source_stage(self.templates, source),
             codepipeline.StageProps(
                 stage_name="Staging",
                 actions=[self._verify("staging", package, baselines), deploy("staging")],
@@ -751,21 +752,6 @@ class DeployPipeline(Construct):
             deployment_role=cfn_role,
             parameter_overrides=overrides,
             run_order=run_order,
-        )
-
-    def _source_stage(self, source: codepipeline.Artifact) -> codepipeline.StageProps:
-        """``Source``: the endpoint templates (a CDK asset)."""
-        return codepipeline.StageProps(
-            stage_name="Source",
-            actions=[
-                actions.S3SourceAction(
-                    action_name="Templates",
-                    bucket=self.templates.bucket,
-                    bucket_key=self.templates.s3_object_key,
-                    output=source,
-                    trigger=actions.S3Trigger.NONE,  # started by the router only
-                )
-            ],
         )
 
     def _test_stage(

@@ -75,6 +75,7 @@ from mlops_constructs.deploy.templates import (
     OVERRIDES_MAX,
     stack_name,
     template_file,
+    templates_source_stage,
 )
 from mlops_constructs.security.jobs import grant_pipeline_status
 from mlops_constructs.security.nag import (
@@ -218,7 +219,7 @@ class ReleasePipeline(Construct):
             description="The approved model package version to release (set by the router)",
         )
         source = codepipeline.Artifact("Templates")
-        stage_props = [self._source_stage(source)]
+        stage_props = [templates_source_stage(self.templates, source)]
         for stage in self.stages:
             if stage.approval:
                 stage_props.append(self._approval_stage(stage, approval_topic))
@@ -306,21 +307,6 @@ class ReleasePipeline(Construct):
             access_log_prefix=f"s3/{self.name}/artifacts/",
             expire_days=expire_days,
             reason_not_replicated=_REPLICATION,
-        )
-
-    def _source_stage(self, source: codepipeline.Artifact) -> codepipeline.StageProps:
-        """``Source``: the endpoint templates (a CDK asset); never starts the pipeline itself."""
-        return codepipeline.StageProps(
-            stage_name="Source",
-            actions=[
-                actions.S3SourceAction(
-                    action_name="Templates",
-                    bucket=self.templates.bucket,
-                    bucket_key=self.templates.s3_object_key,
-                    output=source,
-                    trigger=actions.S3Trigger.NONE,  # the router starts it
-                )
-            ],
         )
 
     def _approval_stage(

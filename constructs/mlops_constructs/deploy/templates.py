@@ -17,7 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_codepipeline_actions as actions
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sns as sns
 
 from mlops_constructs.deploy.endpoint import (
@@ -297,3 +300,22 @@ def _parameters(
             param.allowed_pattern = _S3
         params[name] = param
     return params
+
+
+def templates_source_stage(
+    templates: s3_assets.Asset, output: codepipeline.Artifact
+) -> codepipeline.StageProps:
+    """A release pipeline's ``Source`` stage: the endpoint templates (a CDK asset), which never
+    start the pipeline themselves (its router does)."""
+    return codepipeline.StageProps(
+        stage_name="Source",
+        actions=[
+            actions.S3SourceAction(
+                action_name="Templates",
+                bucket=templates.bucket,
+                bucket_key=templates.s3_object_key,
+                output=output,
+                trigger=actions.S3Trigger.NONE,
+            )
+        ],
+    )
