@@ -12,7 +12,8 @@ from constructs import Construct
 
 from mlops_constructs.build import ModelRegistry
 from mlops_constructs.data import AccessLogBucket, AuditTrail, DataLake, LakeLifecycle
-from mlops_constructs.data.lake import SEALED_PREFIX, bucket_name
+from mlops_constructs.data.lake import SEALED_PREFIX
+from mlops_constructs.names import bucket_name
 from mlops_constructs.network import IsolatedNetwork
 from mlops_constructs.observability import retention_days
 from mlops_constructs.security import PlatformKey

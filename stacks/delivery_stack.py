@@ -10,6 +10,7 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from mlops_constructs.delivery import PipelineSource, PlatformPipeline
+from mlops_constructs.names import delivery_prefix
 from mlops_constructs.observability import retention_days
 from stacks.config import DeliveryConfig, PlatformConfig
 
@@ -48,7 +49,7 @@ class DeliveryStack(cdk.Stack):
             self,
             "Platform",
             name=f"{config.platform_name}-platform",
-            bucket_prefix=f"{config.platform_name}-delivery",
+            bucket_prefix=delivery_prefix(config.platform_name),
             source=PipelineSource(
                 connection_arn=source.connection_arn,
                 repository=source.repository,

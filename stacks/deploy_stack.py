@@ -11,7 +11,6 @@ from constructs import Construct
 
 from mlops_constructs.build.definition import platform_image
 from mlops_constructs.data import DataLakeRef
-from mlops_constructs.data.lake import bucket_name
 from mlops_constructs.deploy import (
     BatchScoring,
     DeployPipeline,
@@ -27,6 +26,7 @@ from mlops_constructs.monitor import DeadLetterAlarm, FailureAlarm, MonitorImage
 from mlops_constructs.monitor.forwarder import DriftForwarder
 from mlops_constructs.monitor.open_definition import OpenMonitoringSpec
 from mlops_constructs.monitor.open_monitoring import OpenMonitoring, OpenMonitoringNetwork
+from mlops_constructs.names import bucket_name
 from mlops_constructs.notifications import NotificationTopic
 from mlops_constructs.observability import retention_days
 from mlops_constructs.requests import RequestBus

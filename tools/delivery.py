@@ -12,13 +12,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from mlops_constructs.names import bucket_name, delivery_prefix
 from stacks.config import ConfigError, PlatformConfig, load_config
-
-
-def bucket_name(prefix: str, purpose: str, account: str) -> str:
-    """The delivery buckets' names, as ``mlops_constructs.data.lake.bucket_name`` builds them
-    (this tool must not import aws_cdk)."""
-    return f"{prefix}-{purpose}-{account}"
 
 
 def source_uri(config: PlatformConfig) -> str:
@@ -34,7 +29,7 @@ def source_uri(config: PlatformConfig) -> str:
             f"delivery.source: the pipeline takes {delivery.source.repository} from its "
             "CodeConnections connection. Fix: push to that repository instead"
         )
-    bucket = bucket_name(f"{config.platform_name}-delivery", "source", delivery.tooling.account)
+    bucket = bucket_name(delivery_prefix(config.platform_name), "source", delivery.tooling.account)
     return f"s3://{bucket}/{delivery.source.object_key}"
 
 

@@ -12,6 +12,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from mlops_constructs.names import bucket_name
 from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import acknowledge
 
@@ -25,11 +26,6 @@ class LakeLifecycle:
     intelligent_tiering_after_days: int | None = 30
     raw_expiration_days: int | None = None
     access_log_expiration_days: int = 365
-
-
-def bucket_name(prefix: str, purpose: str, account: str) -> str:
-    """The lake's naming rule, shared by :class:`DataLake` and :class:`DataLakeRef`."""
-    return f"{prefix}-{purpose}-{account}"
 
 
 _REPLICATION_REASON = (

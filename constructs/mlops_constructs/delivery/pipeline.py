@@ -29,12 +29,8 @@ from aws_cdk import pipelines
 from constructs import Construct, IConstruct
 
 from mlops_constructs.cfn import depend_on_role_policy_only, prefer_sub
-from mlops_constructs.data.lake import (
-    AccessLogBucket,
-    LakeLifecycle,
-    bucket_name,
-    pipeline_bucket,
-)
+from mlops_constructs.data.lake import AccessLogBucket, LakeLifecycle, pipeline_bucket
+from mlops_constructs.names import bucket_name
 from mlops_constructs.security.nag import (
     acknowledge,
     acknowledge_grant_actions,

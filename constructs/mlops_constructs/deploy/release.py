@@ -70,13 +70,14 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from mlops_constructs.cfn import depend_on_role_policy_only, prefer_sub
-from mlops_constructs.data.lake import AccessLogBucket, LakeLifecycle, bucket_name, pipeline_bucket
+from mlops_constructs.data.lake import AccessLogBucket, LakeLifecycle, pipeline_bucket
 from mlops_constructs.deploy.templates import (
     OVERRIDES_MAX,
     stack_name,
     template_file,
     templates_source_stage,
 )
+from mlops_constructs.names import bucket_name
 from mlops_constructs.security.jobs import grant_pipeline_status
 from mlops_constructs.security.nag import (
     acknowledge,
