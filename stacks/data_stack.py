@@ -13,7 +13,7 @@ from constructs import Construct
 from mlops_constructs.build import ModelRegistry
 from mlops_constructs.data import AccessLogBucket, AuditTrail, DataLake, LakeLifecycle
 from mlops_constructs.data.lake import SEALED_PREFIX
-from mlops_constructs.names import bucket_name
+from mlops_constructs.names import bucket_name, promote_name
 from mlops_constructs.network import IsolatedNetwork
 from mlops_constructs.observability import retention_days
 from mlops_constructs.security import PlatformKey
@@ -258,7 +258,7 @@ class ProjectDataStack(cdk.Stack):
         # The files a version is registered with: sealed (copied write-once) by its Fingerprint
         # step, so no later run, team code or platform role replaces or deletes them.
         # In a serving environment, promotion copies the development account's sealed files.
-        sealers = [f"{role}-fingerprint"] + ([f"{role}-promote"] if serving else [])
+        sealers = [f"{role}-fingerprint"] + ([promote_name(role)] if serving else [])
         lake.seal(lake.artifacts, SEALED_PREFIX, sealers, sid="SealedVersions")
         # The deploy pipeline's artifact store: a release cannot be swapped while it waits.
         lake.restrict_writes(

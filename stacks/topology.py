@@ -6,6 +6,7 @@ Configuration only: no aws_cdk import, so the names can be checked without synth
 
 from __future__ import annotations
 
+from mlops_constructs.names import drift_forwarder_name, promote_name
 from stacks.config import EnvironmentConfig, PlatformConfig, ProjectConfig
 
 
@@ -42,7 +43,7 @@ def promoter_arn(
 ) -> str:
     account = environment.resolved_account()
     prefix = config.prefix(environment.name, project.name)
-    return f"arn:{partition}:iam::{account}:role/{prefix}-promote"
+    return f"arn:{partition}:iam::{account}:role/{promote_name(prefix)}"
 
 
 def production(config: PlatformConfig) -> EnvironmentConfig | None:
@@ -79,7 +80,8 @@ def drift_forwarder_arns(config: PlatformConfig, partition: str) -> list[str]:
         return []
     account = target.resolved_account()
     return [
-        f"arn:{partition}:iam::{account}:role/{config.prefix(target.name, p.name)}-drift-forwarder"
+        f"arn:{partition}:iam::{account}:role/"
+        f"{drift_forwarder_name(config.prefix(target.name, p.name))}"
         for p in config.projects
         if p.deploy.enabled and p.monitor.enabled
     ]

@@ -25,6 +25,7 @@ from constructs import Construct
 
 from mlops_constructs.compute import platform_function
 from mlops_constructs.data.lake import SEALED_PREFIX, LakeAccess
+from mlops_constructs.names import promote_name
 from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import (
     acknowledge_grant_actions,
@@ -67,11 +68,6 @@ class PromotionSource:
         return f"arn:{self.partition}:s3:::{self.artifacts_bucket}/{SEALED_PREFIX}*"
 
 
-def promote_role_arn(partition: str, account: str, prefix: str) -> str:
-    """The ARN of ``<prefix>-promote``'s role (named like the function)."""
-    return f"arn:{partition}:iam::{account}:role/{prefix}-promote"
-
-
 class Promotion(Construct):
     """``<prefix>-promote``: copies an approved version's sealed files from the development
     account into this environment's artifacts bucket and verifies them (lambda/promote)."""
@@ -94,7 +90,7 @@ class Promotion(Construct):
         self.function: lambda_.Function = platform_function(
             self,
             "Promote",
-            name=f"{prefix}-promote",
+            name=promote_name(prefix),
             code=code,
             description=f"Promotes approved versions of {source.model_package_group} into "
             f"this account's {lake.artifacts.bucket_name}",

@@ -16,6 +16,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from mlops_constructs.names import drift_forwarder_name
 from mlops_constructs.security.nag import acknowledge_inline_policy
 
 
@@ -49,7 +50,7 @@ class DriftForwarder(Construct):
     ) -> None:
         super().__init__(scope, id)
         stack = cdk.Stack.of(self)
-        name = f"{prefix}-drift-forwarder"
+        name = drift_forwarder_name(prefix)
         rule_arn = f"arn:{stack.partition}:events:{stack.region}:{stack.account}:rule/{name}"
         self.role = iam.Role(
             self,
