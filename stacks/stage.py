@@ -10,6 +10,7 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from mlops_constructs.security.exact import role_accounts
 from mlops_constructs.security.keys import KEY_USE_ACTIONS
 from stacks.access_stack import AccessStack
 from stacks.build_stack import BuildStack
@@ -159,7 +160,7 @@ class PlatformStage(cdk.Stage):
         forwarders = drift_forwarder_arns(self.config, self.monitor.partition)
         if not forwarders:
             return
-        accounts = sorted({arn.split(":")[4] for arn in forwarders})
+        accounts = role_accounts(forwarders)
         partition = self.monitor.partition
         bus = f"arn:{partition}:events:{self.region}:{self.account}:event-bus/default"
         # The statement as a whole (the L1's typed properties print a deprecation warning for

@@ -9,6 +9,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+from mlops_constructs.security.exact import role_accounts
 from mlops_constructs.security.nag import acknowledge
 
 _READ_ACTIONS = [
@@ -55,7 +56,7 @@ class ModelRegistry(Construct):
         if roles:
             # Each role's account, narrowed to the role: a principal must exist when the policy
             # is set, and the serving accounts deploy after this one.
-            accounts = sorted({arn.split(":")[4] for arn in roles})
+            accounts = role_accounts(roles)
             policy = {
                 "Version": "2012-10-17",
                 "Statement": [

@@ -13,6 +13,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from mlops_constructs.names import bucket_name
+from mlops_constructs.security.exact import exact_roles_statement
 from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import acknowledge
 
@@ -423,14 +424,12 @@ class DataLake(LakeAccess, Construct):
         readers = sorted(set(readers))
         if not readers:
             return
-        accounts = sorted({arn.split(":")[4] for arn in readers})
         bucket.add_to_resource_policy(
-            iam.PolicyStatement(
+            exact_roles_statement(
                 sid=sid,
-                principals=[iam.AccountPrincipal(a) for a in accounts],
+                roles=readers,
                 actions=["s3:GetObject", "s3:GetObjectVersion"],
                 resources=[bucket.arn_for_objects(f"{prefix}*")],
-                conditions={"ArnEquals": {"aws:PrincipalArn": readers}},
             )
         )
 

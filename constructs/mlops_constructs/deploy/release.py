@@ -78,6 +78,7 @@ from mlops_constructs.deploy.templates import (
     templates_source_stage,
 )
 from mlops_constructs.names import bucket_name
+from mlops_constructs.security.exact import exact_roles_statement
 from mlops_constructs.security.jobs import grant_pipeline_status
 from mlops_constructs.security.nag import (
     acknowledge,
@@ -398,28 +399,24 @@ class ReleasePipeline(Construct):
         principals, narrowed by ``aws:PrincipalArn`` (a policy may not name a role that does
         not exist yet), read only, the key through S3 only."""
         roles = self.action_role_arns
-        accounts = sorted({s.account for s in self.stages})
-        principals: list[iam.IPrincipal] = [iam.AccountPrincipal(a) for a in accounts]
         self.artifacts.add_to_resource_policy(
-            iam.PolicyStatement(
+            exact_roles_statement(
                 sid="ReleaseActionsReadArtifacts",
-                principals=principals,
+                roles=roles,
                 actions=["s3:GetObject", "s3:GetObjectVersion"],
                 resources=[self.artifacts.arn_for_objects("*")],
-                conditions={"ArnEquals": {"aws:PrincipalArn": roles}},
             )
         )
         self.key.add_to_resource_policy(
-            iam.PolicyStatement(
+            exact_roles_statement(
                 sid="ReleaseActionsDecryptArtifacts",
-                principals=principals,
+                roles=roles,
                 actions=["kms:Decrypt"],
                 resources=["*"],  # in a key policy: this key
                 conditions={
-                    "ArnEquals": {"aws:PrincipalArn": roles},
                     "StringEquals": {
                         "kms:ViaService": f"s3.{cdk.Stack.of(self).region}.amazonaws.com"
-                    },
+                    }
                 },
             )
         )

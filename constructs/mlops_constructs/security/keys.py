@@ -9,6 +9,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from mlops_constructs.security.exact import exact_roles_statement
+
 # Key administration without key use and without self-grant: IAM administrators of the account
 # manage the key (aliases, rotation, tags, enabling, scheduling deletion) but can neither use it,
 # nor create a grant to themselves (kms:CreateGrant), nor rewrite its policy (kms:PutKeyPolicy):
@@ -153,18 +155,14 @@ class PlatformKey(Construct):
         roles = sorted(set(roles))
         if not roles:
             return
-        accounts = sorted({arn.split(":")[4] for arn in roles})
         stack = cdk.Stack.of(self)
         self.key.add_to_resource_policy(
-            iam.PolicyStatement(
+            exact_roles_statement(
                 sid=sid,
-                principals=[iam.AccountPrincipal(a) for a in accounts],
+                roles=roles,
                 actions=["kms:Decrypt"],
                 resources=["*"],
-                conditions={
-                    "ArnEquals": {"aws:PrincipalArn": roles},
-                    "StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"},
-                },
+                conditions={"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}},
             )
         )
 
