@@ -4,19 +4,32 @@ EventBridge delivers every "SageMaker Model Package State Change" of the account
 starts the CodePipeline that deploys to staging and then production, at most once per approved
 model package, and only for the newest approved version of the group:
 
-1. validation: a malformed event is logged and answered with ``{"status": "rejected"}``;
+1. validation: a malformed event is logged and answered with ``{"status": "rejected"}``; with
+   SOURCE_ACCOUNT set (release mode, below), so is an event whose top-level ``account`` or whose
+   ``detail.ModelPackageArn``'s account is not SOURCE_ACCOUNT;
 2. relevance: another group, or a status other than ``Approved``, is ``ignored`` (a rejected or
    pending model is never deployed);
-3. superseded: if the newest approved version of the group (by creation time) is not this one,
-   nothing starts (``superseded``); a late or replayed event cannot roll production back;
+3. superseded: if the newest approved version of the group (by creation time, ListModelPackages)
+   is not this one, nothing starts (``superseded``); a late or replayed event cannot roll
+   production back. The group is named by its name, or in release mode by its ARN,
+   ``arn:<partition>:sagemaker:<region>:<account>:model-package-group/<MODEL_PACKAGE_GROUP>``
+   with the version ARN's partition, region and account (the group is in another account);
 4. idempotency: if DEPLOYED_PARAMETER already holds this ARN, nothing starts
    (``already-deployed``);
-5. baselines: DescribeModelPackage; each of the version's DriftCheckBaselines becomes a pipeline
-   variable (BASELINE_VARIABLES), ``none`` when the version carries no such baseline or its URI
-   is malformed (logged), so the endpoint template creates no monitor for it;
-6. StartPipelineExecution with the pipeline variables ``ModelPackageArn`` and BASELINE_VARIABLES
-   and a client request token derived from the pipeline and the ARN, then the ARN is written to
-   DEPLOYED_PARAMETER.
+5. baselines (PIPELINE_BASELINES ``on``, the default): DescribeModelPackage; each of the
+   version's DriftCheckBaselines becomes a pipeline variable (BASELINE_VARIABLES), ``none`` when
+   the version carries no such baseline or its URI is malformed (logged), so the endpoint
+   template creates no monitor for it. With ``off`` the version is not described and no baseline
+   variable is sent (a release pipeline takes the promoted copies' baselines from its Promote
+   actions);
+6. StartPipelineExecution with the pipeline variables ``ModelPackageArn`` and (``on``)
+   BASELINE_VARIABLES and a client request token derived from the pipeline and the ARN (the same
+   in every mode), then the ARN is written to DEPLOYED_PARAMETER.
+
+Release mode (SOURCE_ACCOUNT set): the function runs in the tooling account and receives the
+development account's approval events forwarded over EventBridge (they keep their ``account``,
+the development account's); its SageMaker calls go to the version ARN's region, by ARN.
+Without SOURCE_ACCOUNT the registry is the function's own account and region.
 
 It never raises for a bad event (so neither Lambda nor EventBridge retries it). An AWS error other
 than a missing parameter is logged and re-raised so that Lambda's retry can succeed; the retry
@@ -65,10 +78,15 @@ _PIPELINE_NAME = re.compile(r"[A-Za-z0-9.@\-_]{1,100}")
 _SSM_NAME = re.compile(r"/?[a-zA-Z0-9_.\-/]{1,1011}")
 # A versioned model package: arn:<partition>:sagemaker:<region>:<account>:model-package/<group>/<n>
 _MODEL_PACKAGE_ARN = re.compile(
-    r"arn:aws[a-z-]*:sagemaker:[a-z0-9-]{1,32}:[0-9]{12}:"
+    r"arn:(?P<partition>aws[a-z-]*):sagemaker:(?P<region>[a-z0-9-]{1,32}):(?P<account>[0-9]{12}):"
     r"model-package/(?P<group>[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62})/(?P<version>[1-9][0-9]{0,9})"
 )
+_ACCOUNT = re.compile(r"[0-9]{12}")
 _PARAMETER_NOT_FOUND = "ParameterNotFound"
+# PIPELINE_BASELINES: whether the version's DriftCheckBaselines are sent as pipeline variables
+BASELINES_ON: Final = "on"
+BASELINES_OFF: Final = "off"
+PIPELINE_BASELINES: Final = (BASELINES_ON, BASELINES_OFF)  # the first is the default
 
 # --------------------------------------------------------------------------------------------
 # Structured logging: one JSON object per line on stdout (CloudWatch Logs keeps it as is).
@@ -93,6 +111,11 @@ class Config:
     deploy_pipeline: str
     # SSM parameter recording the last model package ARN whose deployment was started
     deployed_parameter: str | None = None
+    # release mode: the development account whose approvals are forwarded here (None: this
+    # function's own account's registry)
+    source_account: str | None = None
+    # PIPELINE_BASELINES: False ("off"): no DescribeModelPackage, no baseline variables
+    pipeline_baselines: bool = True
 
 
 def load_config(env: Mapping[str, str]) -> Config:
@@ -114,9 +137,21 @@ def load_config(env: Mapping[str, str]) -> Config:
     parameter = env.get("DEPLOYED_PARAMETER") or None  # empty means unset
     if parameter is not None and not _SSM_NAME.fullmatch(parameter):
         problems.append(f"DEPLOYED_PARAMETER={parameter!r} is not an SSM parameter name")
+    source_account = env.get("SOURCE_ACCOUNT") or None  # empty means unset
+    if source_account is not None and not _ACCOUNT.fullmatch(source_account):
+        problems.append(
+            f"SOURCE_ACCOUNT={source_account!r} is not an AWS account id (12 digits: the "
+            "development account whose approvals are forwarded here)"
+        )
+    baselines = env.get("PIPELINE_BASELINES") or PIPELINE_BASELINES[0]  # empty means unset
+    if baselines not in PIPELINE_BASELINES:
+        problems.append(
+            f"PIPELINE_BASELINES={baselines!r} is not {BASELINES_ON!r} (send the version's "
+            f"baselines as pipeline variables, the default) or {BASELINES_OFF!r} (do not)"
+        )
     if problems:
         raise ConfigError("; ".join(problems))
-    return Config(group, pipeline, parameter)
+    return Config(group, pipeline, parameter, source_account, baselines == BASELINES_ON)
 
 
 # --------------------------------------------------------------------------------------------
@@ -130,10 +165,16 @@ class StateChange:
     arn: str
     version: int
     approval_status: str
+    # the version ARN's partition, region and account (the registry's)
+    partition: str
+    region: str
+    account: str
 
 
-def parse_event(event: object) -> StateChange:
-    """Validates an EventBridge event strictly; raises BadEvent naming the first problem."""
+def parse_event(event: object, source_account: str | None = None) -> StateChange:
+    """Validates an EventBridge event strictly; raises BadEvent naming the first problem. With
+    ``source_account`` (SOURCE_ACCOUNT), the event's ``account`` and the version ARN's account
+    must be it."""
     if not isinstance(event, dict):
         raise BadEvent(f"the event must be a JSON object, got {_json_type(event)}")
     source = _get_string(event, "source", "source")
@@ -144,6 +185,13 @@ def parse_event(event: object) -> StateChange:
         raise BadEvent(
             f"detail-type {detail_type!r} is not accepted (expected {EVENT_DETAIL_TYPE!r})"
         )
+    if source_account is not None:
+        account = _get_string(event, "account", "account", 64)
+        if account != source_account:
+            raise BadEvent(
+                f"account {account!r} is not SOURCE_ACCOUNT {source_account!r}: only the "
+                "development account's approvals are deployed"
+            )
     event_id = event.get("id")
     detail = _get_object(event, "detail", "detail")
     group = _get_string(detail, "ModelPackageGroupName", "detail.ModelPackageGroupName", 63)
@@ -158,6 +206,12 @@ def parse_event(event: object) -> StateChange:
         raise BadEvent(
             f"detail.ModelPackageArn {arn!r} does not belong to detail.ModelPackageGroupName "
             f"{group!r}"
+        )
+    if source_account is not None and match["account"] != source_account:
+        raise BadEvent(
+            f"detail.ModelPackageArn {arn!r} is in the account {match['account']}, not "
+            f"SOURCE_ACCOUNT {source_account}: only the development account's versions are "
+            "deployed"
         )
     version = int(match["version"])
     if "ModelPackageVersion" in detail:
@@ -176,7 +230,16 @@ def parse_event(event: object) -> StateChange:
             f"detail.ModelApprovalStatus {status!r} is not a model approval status "
             f"(one of {accepted})"
         )
-    return StateChange(event_id if isinstance(event_id, str) else None, group, arn, version, status)
+    return StateChange(
+        event_id if isinstance(event_id, str) else None,
+        group,
+        arn,
+        version,
+        status,
+        match["partition"],
+        match["region"],
+        match["account"],
+    )
 
 
 def client_request_token(pipeline: str, arn: str) -> str:
@@ -190,22 +253,42 @@ def client_request_token(pipeline: str, arn: str) -> str:
 _BOTO_CONFIG: Final = BotoConfig(
     retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=20
 )
-_CLIENTS: dict[str, Any] = {}
+_CLIENTS: dict[tuple[str, str | None], Any] = {}
 
 
-def _client(service: str) -> Any:
-    if service not in _CLIENTS:
-        _CLIENTS[service] = boto3.client(service, config=_BOTO_CONFIG)
-    return _CLIENTS[service]
+def _client(service: str, region: str | None = None) -> Any:
+    """The function's client of ``service`` (in ``region``, else the function's own)."""
+    if (service, region) not in _CLIENTS:
+        _CLIENTS[service, region] = boto3.client(service, region_name=region, config=_BOTO_CONFIG)
+    return _CLIENTS[service, region]
+
+
+def _sagemaker(config: Config, change: StateChange) -> Any:
+    """SageMaker where the registry is: in release mode the version ARN's region (the
+    development account's registry), else the function's own."""
+    return _client("sagemaker", change.region if config.source_account is not None else None)
 
 
 # --------------------------------------------------------------------------------------------
 # The decision
 
 
-def newest_approved(group: str) -> str | None:
-    """The ARN of the group's most recently created Approved version, or None."""
-    response = _client("sagemaker").list_model_packages(
+def group_reference(config: Config, change: StateChange) -> str:
+    """How ListModelPackages names the group: MODEL_PACKAGE_GROUP, or in release mode its ARN
+    in the version's partition, region and account (a group of another account is named by
+    ARN)."""
+    if config.source_account is None:
+        return config.model_package_group
+    return (
+        f"arn:{change.partition}:sagemaker:{change.region}:{change.account}:"
+        f"model-package-group/{config.model_package_group}"
+    )
+
+
+def newest_approved(group: str, sagemaker: Any | None = None) -> str | None:
+    """The ARN of the most recently created Approved version of ``group`` (a name, or a group
+    ARN), or None."""
+    response = (sagemaker or _client("sagemaker")).list_model_packages(
         ModelPackageGroupName=group,
         ModelApprovalStatus=APPROVED,
         SortBy="CreationTime",
@@ -219,9 +302,9 @@ def newest_approved(group: str) -> str | None:
     return arn
 
 
-def drift_check_baselines(arn: str) -> dict[str, Any]:
+def drift_check_baselines(arn: str, sagemaker: Any | None = None) -> dict[str, Any]:
     """The version's DriftCheckBaselines ({} when it has none)."""
-    described = _client("sagemaker").describe_model_package(ModelPackageName=arn)
+    described = (sagemaker or _client("sagemaker")).describe_model_package(ModelPackageName=arn)
     baselines = described.get("DriftCheckBaselines")
     return baselines if isinstance(baselines, dict) else {}
 
@@ -238,7 +321,8 @@ def deployed_arn(parameter: str) -> str | None:
 
 
 def _deploy(config: Config, change: StateChange, log: _Log) -> dict[str, str]:
-    newest = newest_approved(config.model_package_group)
+    sagemaker = _sagemaker(config, change)
+    newest = newest_approved(group_reference(config, change), sagemaker)
     if newest is None:
         log.log(
             logging.INFO,
@@ -273,14 +357,14 @@ def _deploy(config: Config, change: StateChange, log: _Log) -> dict[str, str]:
                 parameter=config.deployed_parameter,
             )
             return {"status": "already-deployed", "model_package_arn": change.arn}
-    baselines = baseline_variables(drift_check_baselines(change.arn), log)
-    log.bind(baselines=baselines)
+    variables = [{"name": PIPELINE_VARIABLE, "value": change.arn}]
+    if config.pipeline_baselines:
+        baselines = baseline_variables(drift_check_baselines(change.arn, sagemaker), log)
+        log.bind(baselines=baselines)
+        variables += ({"name": name, "value": value} for name, value in baselines.items())
     response = _client("codepipeline").start_pipeline_execution(
         name=config.deploy_pipeline,
-        variables=[
-            {"name": PIPELINE_VARIABLE, "value": change.arn},
-            *({"name": name, "value": value} for name, value in baselines.items()),
-        ],
+        variables=variables,
         # same pipeline and ARN, same token: a retry after a lost response starts nothing new
         # (a version's baselines cannot change, so the variables are the same too)
         clientRequestToken=client_request_token(config.deploy_pipeline, change.arn),
@@ -314,11 +398,15 @@ def handler(event: object, context: object = None) -> dict[str, str]:
         )
         return {"status": "failed", "error": f"configuration error: {exc}"}
     log.bind(model_package_group=config.model_package_group, pipeline=config.deploy_pipeline)
+    if config.source_account is not None:
+        log.bind(source_account=config.source_account)
+    if not config.pipeline_baselines:
+        log.bind(pipeline_baselines=BASELINES_OFF)
     event_id = event.get("id") if isinstance(event, dict) else None
     log.bind(event_id=event_id if isinstance(event_id, str) else None)
 
     try:
-        change = parse_event(event)
+        change = parse_event(event, config.source_account)
     except BadEvent as exc:
         log.log(logging.ERROR, "event rejected", status="rejected", error=str(exc))
         return {"status": "rejected", "error": str(exc)}

@@ -16,6 +16,14 @@ labelled window (the last full window that ended at least DELAY_HOURS ago) and o
 truth. The deploy router's SSM parameter ``last-started`` is not read: it names the version
 whose deployment started, which production may not serve yet (approval pending) or at all
 (failed, rolled back).
+In a serving account (the optional setting PROMOTED_BUCKET, this account's artifacts bucket)
+the endpoint runs a promoted model, whose version is the development account's and whose
+``MonitoringBaseline`` is a URI in the development bucket: it must then be a sealed object,
+``s3://<bucket>/sealed/<64 hex digits>/<file name>`` (SEALED, checked with
+``platform_fingerprint.sealed_sha256``), else the status is ``no_baseline`` (logged as a
+WARNING), and the baseline answered is the promoted copy at the same key,
+``s3://<PROMOTED_BUCKET>/<key>`` (``lambda/promote`` copied and verified it there; not read
+here). Without PROMOTED_BUCKET the registered URI is answered.
 Statuses: ``ok``, ``no_model``, ``no_baseline``, ``no_data`` (the Monitor step is skipped unless
 ``ok``).
 
@@ -47,9 +55,10 @@ from urllib.parse import quote
 import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
-from platform_events import BadInput, s3_uri_problem
+from platform_events import BUCKET_NAME, BadInput, s3_uri_problem
 from platform_events import get_string as _get_string
 from platform_events import json_type as _json_type
+from platform_fingerprint import sealed_sha256, split_s3_uri
 from platform_logging import InvocationLog, structured_logger
 from platform_runtime import ConfigError, report_bad_config_at_cold_start
 from platform_runtime import error_fields as _error_fields
@@ -76,6 +85,11 @@ PRESENT: Final = "present"
 ABSENT: Final = "absent"
 
 BASELINE_KEY: Final = "MonitoringBaseline"  # the version's customer metadata property
+# Where the Fingerprint step seals a version's files, in the development bucket, and where
+# lambda/promote copies them, at the same key, in a serving account's bucket: the lake's
+# SEALED_PREFIX (constructs/mlops_constructs/data/lake.py, passed to those functions as their
+# SEALED_PREFIX setting), of the shape platform_fingerprint.SEALED_PREFIX checks.
+SEALED: Final = "sealed/"
 APPROVED: Final = "Approved"
 # The tag the platform's promoted endpoint templates put on a model that names no model package
 # (mlops_constructs.deploy.endpoint.PromotedContainer).
@@ -188,6 +202,8 @@ class Config:
     window_hours: int
     delay_hours: int
     namespace: str
+    # a serving account's artifacts bucket holding the promoted (sealed) baselines, or None
+    promoted_bucket: str | None = None
 
     def endpoint(self, target: str) -> str:
         return self.endpoint_name.replace(TARGET_PLACEHOLDER, target)
@@ -290,6 +306,12 @@ def load_config(env: Mapping[str, str]) -> Config:
             f"METRICS_NAMESPACE={namespace!r} is not a custom CloudWatch namespace (printable "
             "ASCII, at most 255 characters, not starting with ':' or 'AWS/')"
         )
+    promoted = env.get("PROMOTED_BUCKET") or None  # empty means unset
+    if promoted is not None and not BUCKET_NAME.fullmatch(promoted):
+        problems.append(
+            f"PROMOTED_BUCKET={promoted!r} is not an S3 bucket name (this serving account's "
+            "artifacts bucket, where the promoted baselines are)"
+        )
     if problems:
         raise ConfigError("; ".join(problems))
     return Config(
@@ -302,6 +324,7 @@ def load_config(env: Mapping[str, str]) -> Config:
         window,
         delay,
         namespace,
+        promoted,
     )
 
 
@@ -896,7 +919,26 @@ class _WindowRun:
             reason = f"{arn}'s {BASELINE_KEY} {uri!r} {problem}"
             self.log.log(logging.WARNING, "malformed monitoring baseline", reason=reason)
             raise _Skip(NO_BASELINE, reason)
+        if self.config.promoted_bucket is not None:
+            return self._promoted(arn, str(uri), self.config.promoted_bucket)
         return str(uri)
+
+    def _promoted(self, arn: str, uri: str, bucket: str) -> str:
+        """The promoted copy of the registered baseline ``uri`` (a well-formed s3:// URI): the
+        same sealed key in ``bucket``; raises _Skip (no_baseline, logged) if it is no sealed
+        object, which would have no promoted copy."""
+        parts = split_s3_uri(uri)
+        key = parts[1] if parts is not None else ""
+        if sealed_sha256(key, SEALED) is None:
+            reason = (
+                f"{arn}'s {BASELINE_KEY} {uri!r} is not a sealed object (a key "
+                f"{SEALED}<64 hex digits>/<file name>): it has no promoted copy in {bucket} "
+                "(PROMOTED_BUCKET)"
+            )
+            self.log.log(logging.WARNING, "monitoring baseline not sealed", reason=reason)
+            raise _Skip(NO_BASELINE, reason)
+        self.log.bind(registered_baseline_uri=uri)
+        return f"s3://{bucket}/{key}"
 
 
 def _publish(config: Config, request: PublishRequest, now: datetime, log: _Log) -> dict[str, Any]:

@@ -44,8 +44,12 @@ every problem. On success, PutJobSuccessResult carries the output variables ``mo
 ``monitoring_baseline`` (``none`` without one), ``evaluation_report`` (the target copies' URIs),
 ``model_package_arn`` and ``model_sha256``, and one per Model Monitor baseline a deploy template
 takes (BASELINE_OUTPUTS, named as the templates' parameters: the target copy's URI, or ``none``
-when the version has no such file). Any failure is reported with PutJobFailureResult
-naming each problem, never raised; an AWS error while reading the registry or copying is that
+when the version has no such file); with the optional setting DATA_KEY_ARN (this serving
+environment's data KMS key, ``arn:<partition>:kms:<region>:<account>:key/<key id>``) also
+``data_key_arn``, that ARN, last (DATA_KEY_OUTPUT: a pipeline in another account passes it to
+the endpoint template's DataKeyArn parameter, as it cannot know the key's id; without the
+setting there is no such variable). Any failure is reported with PutJobFailureResult naming
+each problem, never raised; an AWS error while reading the registry or copying is that
 check's failure. A malformed job, or a missing or invalid setting, is logged and reported as a
 failure if the event has a job id, else answered with ``{"status": "rejected"}``. Only a failure
 to report (PutJob*Result) is raised, so that Lambda's retry can report again. The event is never
@@ -142,6 +146,9 @@ OUTPUT_VARIABLES: Final = (
     "model_sha256",
     *BASELINE_OUTPUTS,
 )
+# The output variable appended after OUTPUT_VARIABLES when DATA_KEY_ARN is set: this serving
+# environment's data key, for the endpoint template's DataKeyArn parameter.
+DATA_KEY_OUTPUT: Final = "data_key_arn"
 
 
 @dataclass(frozen=True)
@@ -204,6 +211,9 @@ DRIFT_KINDS: Final = {
 
 # arn:<partition>:sagemaker:<region>:<account>:model-package-group/<name>
 _GROUP_ARN = re.compile(rf"{ARN_HEAD}model-package-group/(?P<group>{GROUP_NAME})")
+# arn:<partition>:kms:<region>:<account>:key/<key id> (a key id: letters, digits, hyphens; a
+# UUID or a multi-Region key's mrk-...): a key ARN, not an alias
+_KMS_KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]{1,32}:[0-9]{12}:key/[a-zA-Z0-9-]{1,128}")
 
 # --------------------------------------------------------------------------------------------
 # Structured logging: one JSON object per line on stdout (CloudWatch Logs keeps it as is).
@@ -239,6 +249,8 @@ class Config:
     source_bucket: str  # the development artifacts bucket, where the files are sealed
     target_bucket: str  # this stage's own artifacts bucket
     sealed_prefix: str  # e.g. "sealed/": the same key prefix in both buckets
+    # this serving environment's data key ARN (output as DATA_KEY_OUTPUT), or None: not set
+    data_key_arn: str | None = None
 
 
 def load_config(env: Mapping[str, str]) -> Config:
@@ -271,10 +283,17 @@ def load_config(env: Mapping[str, str]) -> Config:
         'e.g. "sealed/"',
         problems,
     )
+    data_key = env.get("DATA_KEY_ARN") or None  # empty means unset
+    if data_key is not None and not _KMS_KEY_ARN.fullmatch(data_key):
+        problems.append(
+            f"DATA_KEY_ARN={data_key!r} is not a KMS key ARN "
+            "(arn:<partition>:kms:<region>:<account>:key/<key id>; this serving environment's "
+            "data key, not an alias)"
+        )
     if problems or match is None:
         raise ConfigError("; ".join(problems))
     group = SourceGroup(arn, match["partition"], match["region"], match["account"], match["group"])
-    return Config(group, source_bucket, target_bucket, prefix)
+    return Config(group, source_bucket, target_bucket, prefix, data_key)
 
 
 # --------------------------------------------------------------------------------------------
@@ -586,15 +605,19 @@ def local_drift_check_baselines(promoted: list[Promoted]) -> dict[str, dict[str,
 
 
 def output_variables(
-    job: Job, promoted: list[Promoted], log: InvocationLog | None = None
+    job: Job,
+    promoted: list[Promoted],
+    log: InvocationLog | None = None,
+    data_key_arn: str | None = None,
 ) -> dict[str, str]:
-    """The success's output variables (every file promoted). The baseline ones are the deploy
-    router's mapping (``platform_release.baseline_variables``) of the target copies: ``none``
-    for a file the version does not have, or (logged) whose URI a variable cannot hold."""
+    """The success's output variables (every file promoted): OUTPUT_VARIABLES, then
+    DATA_KEY_OUTPUT when ``data_key_arn`` is given. The baseline ones are the deploy router's
+    mapping (``platform_release.baseline_variables``) of the target copies: ``none`` for a file
+    the version does not have, or (logged) whose URI a variable cannot hold."""
     uris = {p.kind.name: p.uri for p in promoted}
     model = next(p for p in promoted if p.kind is MODEL)
     baselines = baseline_variables(local_drift_check_baselines(promoted), log)
-    return {
+    variables = {
         "model_data_url": uris[MODEL.name],
         "monitoring_baseline": uris.get(BASELINE.name, NONE),
         "evaluation_report": uris[EVALUATION.name],
@@ -602,6 +625,9 @@ def output_variables(
         "model_sha256": model.sha256,
         **{name: baselines[name] for name in BASELINE_OUTPUTS},
     }
+    if data_key_arn is not None:
+        variables[DATA_KEY_OUTPUT] = data_key_arn
+    return variables
 
 
 def failure_message(job: Job, config: Config, failures: list[Failure]) -> str:
@@ -659,6 +685,8 @@ def handler(event: object, context: object = None) -> dict[str, Any]:
         source_bucket=config.source_bucket,
         target_bucket=config.target_bucket,
     )
+    if config.data_key_arn is not None:
+        log.bind(data_key_arn=config.data_key_arn)
     try:
         job = parse_job(event)
     except BadJob as exc:
@@ -692,7 +720,7 @@ def handler(event: object, context: object = None) -> dict[str, Any]:
         return report_checks_failed(
             _codepipeline, job_id, "promotion", message, failures, log, **files
         )
-    variables = output_variables(job, promoted, log)
+    variables = output_variables(job, promoted, log, config.data_key_arn)
     summary = success_summary(job, config, promoted)
     log.log(logging.INFO, "promoted", status="succeeded", **files)
     report_success(_codepipeline, job_id, summary, log, output_variables=variables)

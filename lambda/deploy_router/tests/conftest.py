@@ -27,6 +27,8 @@ GROUP = "mlops-dev-models"
 PIPELINE = "mlops-dev-deploy"
 PARAMETER = "/mlops-dev/deploy/model-package-arn"
 ARTIFACTS = f"mlops-dev-artifacts-{ACCOUNT}"
+# Optional settings beyond DEPLOYED_PARAMETER, unset unless a test sets them (release mode).
+OPTIONAL_SETTINGS = ("SOURCE_ACCOUNT", "PIPELINE_BASELINES")
 # The deploy pipeline's variables besides ModelPackageArn (the CDK declares the same names).
 BASELINE_VARIABLES = (
     "DataQualityStatistics",
@@ -171,7 +173,12 @@ class Aws:
 def environment(fake_aws: Callable[..., None]) -> None:
     """Fake credentials, one region, the function's settings; nothing from the developer's env."""
     fake_aws(
-        {"MODEL_PACKAGE_GROUP": GROUP, "DEPLOY_PIPELINE": PIPELINE, "DEPLOYED_PARAMETER": PARAMETER}
+        {
+            "MODEL_PACKAGE_GROUP": GROUP,
+            "DEPLOY_PIPELINE": PIPELINE,
+            "DEPLOYED_PARAMETER": PARAMETER,
+        },
+        unset=OPTIONAL_SETTINGS,
     )
 
 

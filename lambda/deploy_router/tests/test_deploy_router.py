@@ -5,10 +5,18 @@ GetPipelineExecution as ``resolvedValue``) but ignores ``clientRequestToken``: e
 new execution. The tests therefore check the variable on the execution, assert the token the
 handler sends (on the client's ``before-call`` hook, an observation, not a fake) and rely on the
 SSM parameter for "a replay starts nothing".
+
+Release mode (SOURCE_ACCOUNT): moto 5.2.5's ListModelPackages accepts a group ARN as
+``ModelPackageGroupName`` and filters by the name after its last "/" (moto runs one account, so
+it does not check the ARN's account or region against its own): the decision runs against moto,
+and the request's exact shape (the group ARN) is asserted on the recorded requests
+(``lambda_testing.requests_sent``). moto's account, 123456789012, stands for the development
+account that owns the registry (SOURCE_ACCOUNT); the function would run in the tooling account.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -20,6 +28,7 @@ from typing import Any
 import deploy_router_handler as handler
 import pytest
 from botocore.exceptions import ClientError
+from lambda_testing import requests_sent
 
 # the deploy pipeline's baseline variables, in the order they are sent (as conftest.py declares)
 BASELINE_VARIABLES = (
@@ -585,6 +594,8 @@ def test_every_invalid_setting_is_named(aws, monkeypatch):
     monkeypatch.setenv("MODEL_PACKAGE_GROUP", "bad_group!")
     monkeypatch.setenv("DEPLOY_PIPELINE", "no spaces allowed")
     monkeypatch.setenv("DEPLOYED_PARAMETER", "not a name!")
+    monkeypatch.setenv("SOURCE_ACCOUNT", "1234")
+    monkeypatch.setenv("PIPELINE_BASELINES", "no")
 
     result = handler.handler(state_change(ARN), None)
 
@@ -593,8 +604,54 @@ def test_every_invalid_setting_is_named(aws, monkeypatch):
         "MODEL_PACKAGE_GROUP='bad_group!' is not a model package group name",
         "DEPLOY_PIPELINE='no spaces allowed' is not a CodePipeline name",
         "DEPLOYED_PARAMETER='not a name!' is not an SSM parameter name",
+        "SOURCE_ACCOUNT='1234' is not an AWS account id (12 digits",
+        "PIPELINE_BASELINES='no' is not 'on'",
     ):
         assert text in result["error"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "error"),
+    [
+        ("SOURCE_ACCOUNT", "12345678901", "SOURCE_ACCOUNT='12345678901' is not an AWS account id"),
+        ("SOURCE_ACCOUNT", "12345678901a", "SOURCE_ACCOUNT='12345678901a' is not an AWS account"),
+        ("SOURCE_ACCOUNT", " 123456789012", "SOURCE_ACCOUNT=' 123456789012' is not an AWS account"),
+        ("SOURCE_ACCOUNT", "arn:aws:iam::123456789012:root", "is not an AWS account id"),
+        ("PIPELINE_BASELINES", "ON", "PIPELINE_BASELINES='ON' is not 'on' (send the version's"),
+        ("PIPELINE_BASELINES", "true", "PIPELINE_BASELINES='true' is not 'on'"),
+        ("PIPELINE_BASELINES", "0", "PIPELINE_BASELINES='0' is not 'on'"),
+    ],
+)
+def test_an_invalid_release_setting_fails_clearly_and_starts_nothing(
+    aws, capsys, monkeypatch, name, value, error
+):
+    monkeypatch.setenv(name, value)
+    arn = aws.register("Approved")
+
+    result = handler.handler(state_change(arn), None)
+
+    assert result["status"] == "failed"
+    assert result["error"].startswith("configuration error: ")
+    assert error in result["error"]
+    assert aws.executions() == []
+    line = log_lines(capsys)[-1]
+    assert (line["level"], line["status"]) == ("ERROR", "failed")
+
+
+def test_a_bad_release_setting_is_logged_at_cold_start():
+    env = dict(os.environ, AWS_LAMBDA_FUNCTION_NAME="mlops-tooling-churn-release-router")
+    env["PIPELINE_BASELINES"] = "yes"
+    proc = subprocess.run(
+        [sys.executable, "-c", f"import runpy; runpy.run_path({handler.__file__!r})"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    [line] = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert line["level"] == "ERROR"
+    assert "PIPELINE_BASELINES='yes' is not 'on'" in line["error"]
 
 
 def test_bad_configuration_is_logged_at_cold_start():
@@ -662,3 +719,299 @@ def test_recording_failure_is_raised_and_the_retry_reuses_the_token(aws, capsys,
     assert line["level"] == "ERROR"
     assert line["operation"] == "PutParameter"
     assert line["pipeline_execution_id"]  # the started execution is named in the error line
+
+
+# -- release mode: the tooling account's router (SOURCE_ACCOUNT, PIPELINE_BASELINES) -----------
+
+DEV_ACCOUNT = "123456789012"  # moto's account: the development account's registry
+OTHER_ACCOUNT = "210987654321"
+REGION = "us-east-1"
+GROUP_ARN = f"arn:aws:sagemaker:{REGION}:{DEV_ACCOUNT}:model-package-group/mlops-dev-models"
+
+
+def _run(event: dict[str, Any], region: str | None = REGION) -> tuple[dict[str, Any], list[Any]]:
+    """Runs the handler; returns its result and every SageMaker and CodePipeline request it
+    sent, in order (SageMaker: the client of ``region``, where release mode calls the
+    registry; None: the function's own region's client)."""
+    clients = (handler._client("sagemaker", region), handler._client("codepipeline"))
+    with requests_sent(*clients) as sent:
+        result = handler.handler(event, None)
+    return result, sent
+
+
+def _release_mode(monkeypatch: Any, baselines: str | None = None) -> None:
+    monkeypatch.setenv("SOURCE_ACCOUNT", DEV_ACCOUNT)
+    if baselines is not None:
+        monkeypatch.setenv("PIPELINE_BASELINES", baselines)
+
+
+def _forwarded(arn: str, account: str = DEV_ACCOUNT, **detail: Any) -> dict[str, Any]:
+    """A development account's approval as the tooling account's bus receives it: forwarded,
+    its ``account`` still the development account's."""
+    return {**state_change(arn, **detail), "account": account}
+
+
+def test_release_mode_names_the_group_by_its_arn_and_starts_the_pipeline(aws, capsys, monkeypatch):
+    _release_mode(monkeypatch)
+    aws.register()  # version 1, still pending
+    arn = aws.register(baselines=ALL_BASELINES)
+    aws.set_status(arn, "Approved")
+
+    result, sent = _run(_forwarded(arn))
+
+    assert result["status"] == "started", result
+    assert [op for op, _ in sent] == [
+        "ListModelPackages",
+        "DescribeModelPackage",
+        "StartPipelineExecution",
+    ]
+    # the group is in another account: named by its ARN, built from the version's ARN
+    assert sent[0][1] == {
+        "ModelPackageGroupName": GROUP_ARN,
+        "ModelApprovalStatus": "Approved",
+        "SortBy": "CreationTime",
+        "SortOrder": "Descending",
+        "MaxResults": 1,
+    }
+    assert sent[1][1] == {"ModelPackageName": arn}
+    start = sent[2][1]
+    assert start["variables"] == [
+        {"name": "ModelPackageArn", "value": arn},
+        *({"name": name, "value": ALL_VARIABLES[name]} for name in BASELINE_VARIABLES),
+    ]
+    assert start["clientRequestToken"] == handler.client_request_token(aws.pipeline, arn)
+    assert aws.deployed() == arn
+    line = log_lines(capsys)[-1]
+    assert (line["status"], line["source_account"]) == ("started", DEV_ACCOUNT)
+    assert "pipeline_baselines" not in line
+
+
+def test_release_mode_calls_the_registry_in_the_versions_region(aws, monkeypatch):
+    """The group ARN takes the version ARN's partition, region and account, and the call goes
+    to that region (here moto has no group there: nothing is approved, nothing starts)."""
+    _release_mode(monkeypatch)
+    arn = f"arn:aws:sagemaker:eu-west-1:{DEV_ACCOUNT}:model-package/mlops-dev-models/7"
+
+    result, sent = _run(_forwarded(arn), region="eu-west-1")
+
+    assert result["status"] == "ignored"
+    assert "no longer approved" in result["reason"]
+    assert handler._client("sagemaker", "eu-west-1").meta.region_name == "eu-west-1"
+    assert sent == [
+        (
+            "ListModelPackages",
+            {
+                "ModelPackageGroupName": (
+                    f"arn:aws:sagemaker:eu-west-1:{DEV_ACCOUNT}:"
+                    "model-package-group/mlops-dev-models"
+                ),
+                "ModelApprovalStatus": "Approved",
+                "SortBy": "CreationTime",
+                "SortOrder": "Descending",
+                "MaxResults": 1,
+            },
+        )
+    ]
+    assert aws.executions() == []
+
+
+def test_release_mode_group_arn_takes_the_versions_partition():
+    config = handler.load_config({**os.environ, "SOURCE_ACCOUNT": DEV_ACCOUNT})
+    arn = f"arn:aws-cn:sagemaker:cn-north-1:{DEV_ACCOUNT}:model-package/mlops-dev-models/2"
+    change = handler.parse_event(_forwarded(arn), DEV_ACCOUNT)
+    assert handler.group_reference(config, change) == (
+        f"arn:aws-cn:sagemaker:cn-north-1:{DEV_ACCOUNT}:model-package-group/mlops-dev-models"
+    )
+    # without SOURCE_ACCOUNT: the name, as before
+    assert handler.group_reference(handler.load_config(os.environ), change) == "mlops-dev-models"
+
+
+def test_release_mode_an_older_approval_is_superseded(aws, monkeypatch):
+    _release_mode(monkeypatch)
+    v1 = aws.register()
+    v2 = aws.register()
+    aws.set_status(v1, "Approved")
+    aws.set_status(v2, "Approved")
+
+    result, sent = _run(_forwarded(v1))
+
+    assert result == {"status": "superseded", "model_package_arn": v1, "newest_approved_arn": v2}
+    assert [op for op, _ in sent] == ["ListModelPackages"]
+    assert sent[0][1]["ModelPackageGroupName"] == GROUP_ARN
+    assert aws.executions() == []
+
+
+def test_release_mode_a_replayed_approval_starts_nothing_new(aws, monkeypatch):
+    _release_mode(monkeypatch, "off")
+    arn = aws.register()
+    aws.set_status(arn, "Approved")
+    event = _forwarded(arn)
+
+    assert handler.handler(event, None)["status"] == "started"
+    assert handler.handler(event, None) == {"status": "already-deployed", "model_package_arn": arn}
+    assert len(aws.executions()) == 1
+
+
+@pytest.mark.parametrize(
+    ("event", "error"),
+    [
+        pytest.param(
+            _forwarded(ARN, account=OTHER_ACCOUNT),
+            f"account '{OTHER_ACCOUNT}' is not SOURCE_ACCOUNT '{DEV_ACCOUNT}': only the "
+            "development account's approvals are deployed",
+            id="event-account",
+        ),
+        pytest.param(
+            _forwarded(ARN.replace(DEV_ACCOUNT, OTHER_ACCOUNT)),
+            f"detail.ModelPackageArn '{ARN.replace(DEV_ACCOUNT, OTHER_ACCOUNT)}' is in the "
+            f"account {OTHER_ACCOUNT}, not SOURCE_ACCOUNT {DEV_ACCOUNT}",
+            id="arn-account",
+        ),
+        pytest.param(
+            _forwarded(ARN.replace(DEV_ACCOUNT, OTHER_ACCOUNT), account=OTHER_ACCOUNT),
+            f"account '{OTHER_ACCOUNT}' is not SOURCE_ACCOUNT",
+            id="both-accounts",
+        ),
+        pytest.param(_without(_forwarded(ARN), "account"), "account is missing", id="no-account"),
+        pytest.param(
+            {**_forwarded(ARN), "account": 123456789012},
+            "account must be a string, got number",
+            id="account-number",
+        ),
+    ],
+)
+def test_release_mode_rejects_an_event_of_another_account_unread(
+    aws, capsys, monkeypatch, event, error
+):
+    _release_mode(monkeypatch)
+    aws.register("Approved")
+
+    result, sent = _run(event)
+
+    assert result == {"status": "rejected", "error": result["error"]}
+    assert error in result["error"]
+    assert sent == []  # nothing read, nothing started
+    assert aws.executions() == []
+    assert aws.deployed() == "none"
+    [line] = log_lines(capsys)
+    assert (line["level"], line["status"], line["error"]) == ("ERROR", "rejected", result["error"])
+    assert line["source_account"] == DEV_ACCOUNT
+
+
+@pytest.mark.parametrize("value", [None, ""], ids=["unset", "empty"])
+def test_without_source_account_the_group_is_named_and_the_account_not_read(
+    aws, monkeypatch, value
+):
+    """The single-account router, unchanged: the event's account is not checked (EventBridge
+    delivers the account's own events), the group is named by its name."""
+    if value is not None:
+        monkeypatch.setenv("SOURCE_ACCOUNT", value)  # empty counts as unset
+    arn = aws.register()
+    aws.set_status(arn, "Approved")
+
+    result, sent = _run(_forwarded(arn, account=OTHER_ACCOUNT), region=None)
+
+    assert result["status"] == "started"
+    assert sent[0] == (
+        "ListModelPackages",
+        {
+            "ModelPackageGroupName": "mlops-dev-models",
+            "ModelApprovalStatus": "Approved",
+            "SortBy": "CreationTime",
+            "SortOrder": "Descending",
+            "MaxResults": 1,
+        },
+    )
+
+
+def test_pipeline_baselines_off_sends_only_the_version_and_does_not_describe_it(
+    aws, capsys, monkeypatch
+):
+    """The release pipeline takes the promoted copies' baselines from its Promote actions."""
+    monkeypatch.setenv("PIPELINE_BASELINES", "off")
+    arn = aws.register(baselines=ALL_BASELINES)
+    aws.set_status(arn, "Approved")
+
+    result, sent = _run(state_change(arn), region=None)
+
+    assert result["status"] == "started"
+    assert [op for op, _ in sent] == ["ListModelPackages", "StartPipelineExecution"]
+    start = sent[1][1]
+    assert start["variables"] == [{"name": "ModelPackageArn", "value": arn}]
+    assert start["clientRequestToken"] == handler.client_request_token(aws.pipeline, arn)
+    assert aws.variables(result["pipeline_execution_id"])["ModelPackageArn"] == arn
+    assert aws.deployed() == arn
+    [line] = log_lines(capsys)
+    assert (line["status"], line["pipeline_baselines"]) == ("started", "off")
+    assert "baselines" not in line
+
+
+@pytest.mark.parametrize("value", ["on", ""], ids=["on", "empty"])
+def test_pipeline_baselines_on_is_the_default(aws, monkeypatch, value):
+    monkeypatch.setenv("PIPELINE_BASELINES", value)
+    arn = aws.register(baselines=ALL_BASELINES)
+
+    result, sent = _run(approve(aws, arn), region=None)
+
+    assert result["status"] == "started"
+    assert [op for op, _ in sent] == [
+        "ListModelPackages",
+        "DescribeModelPackage",
+        "StartPipelineExecution",
+    ]
+    assert sent[2][1]["variables"] == [
+        {"name": "ModelPackageArn", "value": arn},
+        *({"name": name, "value": ALL_VARIABLES[name]} for name in BASELINE_VARIABLES),
+    ]
+
+
+def test_the_release_routers_configuration(aws, capsys, monkeypatch):
+    """SOURCE_ACCOUNT and PIPELINE_BASELINES=off together, as the tooling account runs it:
+    the group by ARN, no DescribeModelPackage, the version alone."""
+    _release_mode(monkeypatch, "off")
+    arn = aws.register(baselines=ALL_BASELINES)
+    aws.set_status(arn, "Approved")
+
+    result, sent = _run(_forwarded(arn))
+
+    assert result["status"] == "started"
+    assert [op for op, _ in sent] == ["ListModelPackages", "StartPipelineExecution"]
+    assert sent[0][1]["ModelPackageGroupName"] == GROUP_ARN
+    assert sent[1][1] == {
+        "name": aws.pipeline,
+        "variables": [{"name": "ModelPackageArn", "value": arn}],
+        "clientRequestToken": handler.client_request_token(aws.pipeline, arn),
+    }
+    line = log_lines(capsys)[-1]
+    assert (line["source_account"], line["pipeline_baselines"]) == (DEV_ACCOUNT, "off")
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        pytest.param({}, id="default"),
+        pytest.param({"SOURCE_ACCOUNT": DEV_ACCOUNT}, id="release"),
+        pytest.param({"PIPELINE_BASELINES": "off"}, id="baselines-off"),
+        pytest.param({"SOURCE_ACCOUNT": DEV_ACCOUNT, "PIPELINE_BASELINES": "off"}, id="both"),
+    ],
+)
+def test_the_token_is_the_same_in_every_mode_and_on_a_retry(aws, monkeypatch, settings):
+    """The client request token depends on the pipeline and the version only: a retry after a
+    failed PutParameter (a reserved name: AccessDenied) sends the same one in every mode."""
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("DEPLOYED_PARAMETER", "/aws/mlops-dev/deployed")
+    arn = aws.register()
+    aws.set_status(arn, "Approved")
+    event = _forwarded(arn)
+    tokens: list[str] = []
+    for _ in range(2):
+        with requests_sent(handler._client("codepipeline")) as sent, pytest.raises(ClientError):
+            handler.handler(event, None)
+        [(operation, start)] = sent
+        assert operation == "StartPipelineExecution"
+        tokens.append(start["clientRequestToken"])
+
+    # the documented token: the first 32 hex characters of SHA-256("<pipeline>\n<arn>")
+    expected = hashlib.sha256(f"{aws.pipeline}\n{arn}".encode()).hexdigest()[:32]
+    assert tokens == [expected, expected]

@@ -6,15 +6,18 @@ throttling error (moto never throttles), put on the handler's own client with ``
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import monitoring_run_handler as handler
+import platform_fingerprint
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
@@ -431,6 +434,114 @@ def test_malformed_baseline_is_logged_and_not_used(aws, capsys, baseline):
     assert levels == ["WARNING", "INFO"]
 
 
+# -- window in a serving account: the promoted baseline (PROMOTED_BUCKET) -------------------------
+
+# The serving account's own artifacts bucket, where lambda/promote copied the sealed files.
+PROMOTED = "mlops-prod-churn-artifacts-210987654321"
+SHA256 = "0123456789abcdef" * 4
+# As the development registry records it: the sealed copy in the development bucket.
+SEALED_BASELINE = f"s3://{ARTIFACTS}/sealed/{SHA256}/statistics.json"
+
+
+def test_a_promoted_model_is_monitored_with_the_promoted_baseline(aws, capsys, monkeypatch):
+    """The endpoint runs a promoted model (its ModelPackageArn tag names the development
+    account's version); the baseline answered is the serving account's copy, same key."""
+    monkeypatch.setenv("PROMOTED_BUCKET", PROMOTED)
+    arn = aws.register(baseline=SEALED_BASELINE)
+    aws.deploy(arn, how="tag")
+    aws.put(f"{PROD_CAPTURE}2026/11/21/00/capture.jsonl")
+
+    result = run_window(window())
+
+    assert (result["status"], result["reason"]) == ("ok", "")
+    assert result["model_package_arn"] == arn
+    assert result["baseline_uri"] == f"s3://{PROMOTED}/sealed/{SHA256}/statistics.json"
+    assert_flat(result, handler.WINDOW_KEYS)
+    [line] = log_lines(capsys)
+    assert (line["level"], line["status"]) == ("INFO", "ok")
+    assert line["baseline_uri"] == result["baseline_uri"]
+    assert line["registered_baseline_uri"] == SEALED_BASELINE
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        pytest.param("pipelines/training/exec-7/MonitoringBaseline/statistics.json", id="unsealed"),
+        pytest.param(f"sealed/{SHA256[:-1]}/statistics.json", id="short-sha256"),
+        pytest.param(f"sealed/{SHA256.upper()}/statistics.json", id="upper-case"),
+        pytest.param(f"sealed/{SHA256}/baselines/statistics.json", id="nested"),
+        pytest.param(f"sealed/{SHA256}/", id="no-file-name"),
+        pytest.param(f"other/sealed/{SHA256}/statistics.json", id="other-prefix"),
+        pytest.param(f"Sealed/{SHA256}/statistics.json", id="other-case"),
+    ],
+)
+def test_with_promoted_bucket_an_unsealed_baseline_is_no_baseline(aws, capsys, monkeypatch, key):
+    """Only a sealed object was promoted: any other key has no copy in the serving account."""
+    monkeypatch.setenv("PROMOTED_BUCKET", PROMOTED)
+    baseline = f"s3://{ARTIFACTS}/{key}"
+    arn = aws.register(baseline=baseline)
+    aws.deploy(arn, how="tag")
+    aws.put(f"{PROD_CAPTURE}2026/11/21/00/capture.jsonl")
+
+    result = run_window(window())
+
+    assert result["status"] == "no_baseline"
+    assert result["model_package_arn"] == arn
+    assert result["baseline_uri"] == "none"
+    assert result["reason"] == (
+        f"{arn}'s MonitoringBaseline {baseline!r} is not a sealed object (a key "
+        f"sealed/<64 hex digits>/<file name>): it has no promoted copy in {PROMOTED} "
+        "(PROMOTED_BUCKET)"
+    )
+    assert_flat(result, handler.WINDOW_KEYS)
+    warning, done = log_lines(capsys)
+    assert (warning["level"], warning["message"]) == ("WARNING", "monitoring baseline not sealed")
+    assert warning["reason"] == result["reason"]
+    assert (done["level"], done["status"]) == ("INFO", "no_baseline")
+
+
+def test_with_promoted_bucket_a_malformed_baseline_is_still_malformed(aws, capsys, monkeypatch):
+    monkeypatch.setenv("PROMOTED_BUCKET", PROMOTED)
+    arn = aws.register(baseline="statistics.json")
+    aws.deploy(arn, how="tag")
+
+    result = run_window(window())
+
+    assert result["status"] == "no_baseline"
+    assert "is not an s3://bucket/key URI" in result["reason"]
+    warning, _ = log_lines(capsys)
+    assert (warning["level"], warning["message"]) == ("WARNING", "malformed monitoring baseline")
+
+
+@pytest.mark.parametrize("value", [None, ""], ids=["unset", "empty"])
+def test_without_promoted_bucket_the_registered_baseline_is_answered(aws, monkeypatch, value):
+    """The development account's monitoring: the registered URI as is, sealed or not."""
+    if value is not None:
+        monkeypatch.setenv("PROMOTED_BUCKET", value)  # empty counts as unset
+    arn = aws.register(baseline=SEALED_BASELINE)
+    aws.deploy(arn)
+    aws.put(f"{PROD_CAPTURE}2026/11/21/00/capture.jsonl")
+
+    result = run_window(window())
+
+    assert (result["status"], result["baseline_uri"]) == ("ok", SEALED_BASELINE)
+
+
+def test_the_sealed_prefix_is_the_lakes():
+    """SEALED is the lake's SEALED_PREFIX (read from lake.py's source: importing it needs the
+    CDK), where lambda/promote copies to; of the shape the shared layer checks."""
+    lake = Path(handler.__file__).resolve().parents[2] / "constructs/mlops_constructs/data/lake.py"
+    values = [
+        node.value.value
+        for node in ast.parse(lake.read_text()).body
+        if isinstance(node, ast.Assign)
+        and [getattr(t, "id", None) for t in node.targets] == ["SEALED_PREFIX"]
+        and isinstance(node.value, ast.Constant)
+    ]
+    assert values == [handler.SEALED] == ["sealed/"]
+    assert platform_fingerprint.SEALED_PREFIX.fullmatch(handler.SEALED)
+
+
 def test_no_capture_in_the_window(aws):
     arn = aws.register(baseline=BASELINE)
     aws.deploy(arn)
@@ -675,6 +786,9 @@ def test_configuration_error_on_publish_keeps_its_keys(aws, monkeypatch):
         ("VARIANT_NAME", "All Traffic", "not a production variant name"),
         ("METRICS_NAMESPACE", "AWS/SageMaker", "not a custom CloudWatch namespace"),
         ("METRICS_NAMESPACE", ":mlops", "not a custom CloudWatch namespace"),
+        ("PROMOTED_BUCKET", "s3://mlops-prod-churn-artifacts", "is not an S3 bucket name"),
+        ("PROMOTED_BUCKET", "Prod_Artifacts", "is not an S3 bucket name"),
+        ("PROMOTED_BUCKET", "mlops-prod-churn-artifacts/sealed", "is not an S3 bucket name"),
     ],
 )
 def test_invalid_settings(aws, monkeypatch, name, value, message):

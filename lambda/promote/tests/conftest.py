@@ -82,6 +82,8 @@ SETTINGS = {
     "TARGET_BUCKET": TARGET,
     "SEALED_PREFIX": SEALED,
 }
+# Optional settings, unset unless a test sets them.
+OPTIONAL_SETTINGS = ("DATA_KEY_ARN",)
 # The files of a version: (name, training key, content).
 FILES = {
     "model": (MODEL_KEY, MODEL),
@@ -133,7 +135,7 @@ CLARIFY_CONFIGS = {
 @pytest.fixture(autouse=True)
 def environment(fake_aws: Callable[..., None]) -> None:
     """Fake credentials, one region, the function's settings; nothing from the developer's env."""
-    fake_aws(SETTINGS)
+    fake_aws(SETTINGS, unset=OPTIONAL_SETTINGS)
 
 
 @pytest.fixture

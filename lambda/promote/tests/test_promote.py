@@ -36,6 +36,8 @@ SOURCE = f"{PROJECT}-artifacts-{DEV_ACCOUNT}"
 TARGET = "mlops-prod-churn-artifacts-210987654321"
 UNVERSIONED = "mlops-prod-churn-scratch-210987654321"
 JOB_ID = "11111111-abcd-1111-abcd-111111abcdef"
+# The stage's data key (DATA_KEY_ARN), in the target account.
+DATA_KEY = "arn:aws:kms:us-east-1:210987654321:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 MODEL_KEY = "models/pipelines-k1ls9tc3wnw6-Train-Ab12Cd34Ef/output/model.tar.gz"
 MODEL = bytes(range(256)) * 1000
 SEALED = "sealed/"
@@ -554,7 +556,74 @@ def test_the_baseline_outputs_are_the_templates_parameters():
     assert {name: sources[name] for name in BASELINE_OUTPUTS} == BASELINE_OUTPUTS
     assert set(DRIFT_NAMES) == set(handler.DRIFT_KINDS)
     assert len(handler.OUTPUT_VARIABLES) == len(set(handler.OUTPUT_VARIABLES)) == 10
-    assert all(re.fullmatch(r"[A-Za-z0-9@\-_]+", name) for name in handler.OUTPUT_VARIABLES)
+    # with DATA_KEY_ARN: one more, not one of the others
+    every = (*handler.OUTPUT_VARIABLES, handler.DATA_KEY_OUTPUT)
+    assert handler.DATA_KEY_OUTPUT == "data_key_arn"
+    assert len(set(every)) == 11
+    assert all(re.fullmatch(r"[A-Za-z0-9@\-_]+", name) for name in every)
+
+
+def test_the_longest_data_key_arn_accepted_fits_a_variable():
+    """A pipeline variable's value holds at most 1000 characters: the longest key ARN the
+    setting accepts (a 32-character region, a 128-character key id) is far shorter."""
+    longest = f"arn:aws-iso-b:kms:{'r' * 32}:210987654321:key/{'k' * 128}"
+    assert handler.load_config({**os.environ, "DATA_KEY_ARN": longest}).data_key_arn == longest
+    assert len(longest) < 1000
+    too_long = longest.replace("k" * 128, "k" * 129)
+    with pytest.raises(handler.ConfigError, match="DATA_KEY_ARN="):
+        handler.load_config({**os.environ, "DATA_KEY_ARN": too_long})
+
+
+# -- the stage's data key (DATA_KEY_ARN) ---------------------------------------------------------
+
+
+def test_the_data_key_arn_is_output_last_when_set(aws, reports, context, monkeypatch, capsys):
+    """The release pipeline passes it to the endpoint template's DataKeyArn parameter: the
+    tooling account cannot know the key's random id."""
+    monkeypatch.setenv("DATA_KEY_ARN", DATA_KEY)
+    release = aws.register(drift=DRIFT_NAMES)
+
+    result = promote(release, context, reports)
+
+    report = reports.sent_success()  # the Stubber validated the name against the API model
+    assert report["outputVariables"] == {**outputs_of(release), "data_key_arn": DATA_KEY}
+    assert list(report["outputVariables"]) == [*handler.OUTPUT_VARIABLES, "data_key_arn"]
+    assert result["outputs"] == report["outputVariables"]
+    [line] = log_lines(capsys)
+    assert (line["status"], line["data_key_arn"]) == ("succeeded", DATA_KEY)
+
+
+def test_a_replayed_job_outputs_the_same_data_key_arn(aws, reports, context, monkeypatch):
+    monkeypatch.setenv("DATA_KEY_ARN", DATA_KEY)
+    release = aws.register()
+    first = promote(release, context, reports)
+    reports.sent.clear()
+    assert promote(release, context, reports)["outputs"] == first["outputs"]
+    assert first["outputs"]["data_key_arn"] == DATA_KEY
+
+
+@pytest.mark.parametrize("value", [None, ""], ids=["unset", "empty"])
+def test_without_a_data_key_arn_there_is_no_such_output(
+    aws, reports, context, monkeypatch, capsys, value
+):
+    if value is not None:
+        monkeypatch.setenv("DATA_KEY_ARN", value)  # empty counts as unset
+    release = aws.register()
+
+    result = promote(release, context, reports)
+
+    assert "data_key_arn" not in result["outputs"]
+    assert list(reports.sent_success()["outputVariables"]) == list(handler.OUTPUT_VARIABLES)
+    [line] = log_lines(capsys)
+    assert "data_key_arn" not in line
+
+
+def test_a_data_key_arn_is_not_output_on_a_failure(aws, reports, context, monkeypatch):
+    monkeypatch.setenv("DATA_KEY_ARN", DATA_KEY)
+    release = aws.register(status="Rejected")
+    result = refuse(release, context, reports)
+    assert result["checks"] == ["approved"]
+    assert "outputs" not in result
 
 
 # -- refused before anything is copied -----------------------------------------------------------
@@ -906,6 +975,21 @@ def test_a_malformed_event_without_a_job_id_is_rejected(
         ("SEALED_PREFIX", None, "SEALED_PREFIX is not set"),
         ("SEALED_PREFIX", "sealed", "SEALED_PREFIX='sealed' is not a key prefix"),
         ("SEALED_PREFIX", "/sealed/", "SEALED_PREFIX='/sealed/' is not a key prefix"),
+        (
+            "DATA_KEY_ARN",
+            "1234abcd-12ab-34cd-56ef-1234567890ab",
+            "DATA_KEY_ARN='1234abcd-12ab-34cd-56ef-1234567890ab' is not a KMS key ARN",
+        ),
+        (
+            "DATA_KEY_ARN",
+            "arn:aws:kms:us-east-1:210987654321:alias/mlops-prod-data",
+            "DATA_KEY_ARN='arn:aws:kms:us-east-1:210987654321:alias/mlops-prod-data' is not a "
+            "KMS key ARN",
+        ),
+        ("DATA_KEY_ARN", DATA_KEY.replace(":kms:", ":s3:"), "is not a KMS key ARN"),
+        ("DATA_KEY_ARN", DATA_KEY.replace("210987654321", "2109876543"), "is not a KMS key ARN"),
+        ("DATA_KEY_ARN", f"{DATA_KEY} ", "is not a KMS key ARN"),
+        ("DATA_KEY_ARN", DATA_KEY.replace("key/", "key/a/"), "is not a KMS key ARN"),
     ],
 )
 def test_bad_settings_are_reported_as_a_configuration_failure(
@@ -931,6 +1015,7 @@ def test_every_bad_setting_is_named_at_once(aws, reports, context, monkeypatch):
     monkeypatch.setenv("SOURCE_BUCKET", "s3://x")
     monkeypatch.delenv("TARGET_BUCKET")
     monkeypatch.setenv("SEALED_PREFIX", "sealed")
+    monkeypatch.setenv("DATA_KEY_ARN", "alias/mlops-prod-data")
     reports.expect_failure("ConfigurationError")
     result = handler.handler(job_event({"model_package_arn": "x"}), context)
     for message in (
@@ -938,6 +1023,7 @@ def test_every_bad_setting_is_named_at_once(aws, reports, context, monkeypatch):
         "SOURCE_BUCKET='s3://x'",
         "TARGET_BUCKET is not set",
         "SEALED_PREFIX='sealed'",
+        "DATA_KEY_ARN='alias/mlops-prod-data' is not a KMS key ARN",
     ):
         assert message in result["error"]
 
@@ -960,9 +1046,18 @@ def test_bad_configuration_is_logged_at_cold_start():
     assert "TARGET_BUCKET is not set" in lines[0]["error"]
 
 
+def test_a_bad_data_key_arn_is_logged_at_cold_start():
+    env = dict(os.environ, AWS_LAMBDA_FUNCTION_NAME="mlops-prod-churn-promote")
+    env["DATA_KEY_ARN"] = "mlops-prod-data"
+    [line] = [json.loads(line) for line in cold_start(handler.__file__, env).splitlines()]
+    assert (line["level"], line["status"]) == ("ERROR", "failed")
+    assert "DATA_KEY_ARN='mlops-prod-data' is not a KMS key ARN" in line["error"]
+
+
 def test_module_imports_quietly_with_good_settings():
     env = dict(os.environ, AWS_LAMBDA_FUNCTION_NAME="mlops-prod-churn-promote")
     assert cold_start(handler.__file__, env) == ""
+    assert cold_start(handler.__file__, {**env, "DATA_KEY_ARN": DATA_KEY}) == ""
 
 
 # -- reporting errors ----------------------------------------------------------------------------
