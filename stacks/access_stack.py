@@ -70,8 +70,9 @@ class AccessStack(cdk.Stack):
         role = self.personas.approver
         data.registry.grant_approve(role, recorded_metadata=RECORDED_METADATA)
         self._read(role, self.lake.artifacts, EVALUATION_REPORTS, "evaluation reports")
-        if deploy is not None and deploy.pipeline.approval_arns:
-            deploy.pipeline.grant_approve(role)
+        pipeline = deploy.pipeline if deploy is not None else None
+        if pipeline is not None and pipeline.approval_arns:
+            pipeline.grant_approve(role)
 
     def _data_scientist(
         self, project: ProjectConfig, data: ProjectDataStack, build: BuildStack | None
@@ -106,7 +107,7 @@ class AccessStack(cdk.Stack):
         if build is not None:
             build.training.grant_read_status(role)
             build.cicd.grant_read_status(role)
-        if deploy is not None:
+        if deploy is not None and deploy.pipeline is not None:
             deploy.pipeline.grant_read_status(role)
         # Requests retraining and batch runs: the project's request bus admits only this role.
         RequestBus.grant_put(role, self, data.prefix)

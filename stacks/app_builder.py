@@ -8,7 +8,7 @@ from stacks.config import PlatformConfig
 from stacks.context import project_context
 from stacks.delivery_stack import DeliveryStack
 from stacks.guardrails import add_rule_packs
-from stacks.stage import PlatformStage
+from stacks.stage import PlatformStage, ToolingStage
 
 __all__ = ["build_app", "project_context"]
 
@@ -34,7 +34,8 @@ def build_app(
         for env in config.environments
     }
     if delivery is not None:
-        delivery.deliver(dict(stages))
+        tooling = ToolingStage(app, "Tooling", config=config, stages=stages)
+        delivery.deliver(dict(stages), tooling)
     if rule_packs:
         add_rule_packs(app, vpc_mode=config.network.vpc_mode)
     return app, stages

@@ -20,16 +20,36 @@ from mlops_constructs.build import (
     TrainingTrigger,
     resolve_images,
 )
+from mlops_constructs.build.definition import PipelineImages
 from mlops_constructs.data import DataCatalog, DataLakeRef
 from mlops_constructs.monitor import DeadLetterAlarm, FailureAlarm
+from mlops_constructs.monitor.forwarder import EventForwarder, approval_pattern
+from mlops_constructs.names import approval_forwarder_name
 from mlops_constructs.notifications import NotificationTopic
 from mlops_constructs.observability import retention_days
 from mlops_constructs.requests import RequestBus
 from stacks.config import PlatformConfig, ProjectConfig
 from stacks.data_stack import ProjectDataStack
-from stacks.topology import is_development, production_retrain_targets
+from stacks.topology import is_development, production_retrain_targets, release_bus_arn
 
 LAMBDA_DIR = Path(__file__).resolve().parent.parent / "lambda"
+
+
+def project_images(project: ProjectConfig, region: str) -> PipelineImages:
+    """The project's training, serving and processing images in ``region``."""
+    framework, images = project.framework, project.images
+    return resolve_images(
+        region=region,
+        framework=framework.name if framework else None,
+        version=framework.version if framework else None,
+        py_version=framework.py_version if framework else None,
+        base_framework=framework.base_framework if framework else None,
+        training_instance_type=project.build.training_instance_type,
+        serving_instance_type=project.deploy.production.instance_type,
+        training=images.training if images else None,
+        serving=images.serving if images else None,
+        processing=images.processing if images else None,
+    )
 
 
 def pipeline_spec(
@@ -37,25 +57,13 @@ def pipeline_spec(
 ) -> PipelineSpec:
     """The standard pipeline of ``project``, from its settings."""
     build = project.build
-    framework, images = project.framework, project.images
     return PipelineSpec(
         name=f"{prefix}-training",
         region=region,
         artifacts_bucket=data.lake.bucket_name("artifacts"),
         input_data_uri=input_data_uri,
         model_package_group=data.registry.name,
-        images=resolve_images(
-            region=region,
-            framework=framework.name if framework else None,
-            version=framework.version if framework else None,
-            py_version=framework.py_version if framework else None,
-            base_framework=framework.base_framework if framework else None,
-            training_instance_type=build.training_instance_type,
-            serving_instance_type=project.deploy.production.instance_type,
-            training=images.training if images else None,
-            serving=images.serving if images else None,
-            processing=images.processing if images else None,
-        ),
+        images=project_images(project, region),
         entry_points=EntryPoints(**project.entry_points.model_dump()),
         problem_type=project.problem_type,
         gate=QualityGate(
@@ -230,6 +238,7 @@ class BuildStack(cdk.Stack):
             event_pattern=events.EventPattern(detail={"state": ["FAILED"]}),
             target=self.notifications.target(),
         )
+        self.approval_forwarder = self._forward_approvals(config, project, data)
         FailureAlarm(
             self,
             "TrainingFailedAlarm",
@@ -252,4 +261,21 @@ class BuildStack(cdk.Stack):
             rule=cicd_failed,
             description=f"{prefix}: the ML CI/CD pipeline failed",
             topic=alarms.topic,
+        )
+
+    def _forward_approvals(
+        self, config: PlatformConfig, project: ProjectConfig, data: ProjectDataStack
+    ) -> EventForwarder | None:
+        """A delivered platform's development environment: the project's approvals go to the
+        tooling account's release bus, where they start the release pipeline (ADR 0011)."""
+        if not (project.deploy.enabled and is_development(config, data.environment_config.name)):
+            return None
+        return EventForwarder(
+            self,
+            "ApprovalForwarder",
+            name=approval_forwarder_name(data.prefix),
+            description="Approved versions to the tooling account's release pipeline",
+            pattern=approval_pattern(data.registry.name),
+            destination_bus_arn=release_bus_arn(config, project, self.partition),
+            dead_letters=self.trigger.dead_letters,
         )

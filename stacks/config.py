@@ -1416,12 +1416,54 @@ class PlatformConfig(_Model):
                 "serving accounts could not promote a version (issue 15). Fix: set "
                 "network.vpc_mode: false, or leave delivery out"
             )
+        self._delivered_projects_serve_promoted_versions()
         missing = [e.name for e in self.environments if e.account is None or e.region is None]
         if missing:
             raise ValueError(
                 f"delivery: environments {missing} name no account or region; a pipeline "
                 "deploys to explicit accounts (no CLI defaults). Fix: give each environment "
                 "its 12-digit account (quoted) and its region"
+            )
+        return self
+
+    def _delivered_projects_serve_promoted_versions(self) -> None:
+        """What a delivered platform's serving environments cannot do yet (issue 15)."""
+        for project in self.projects:
+            if not project.deploy.enabled:
+                continue
+            where = f"delivery: project {project.name!r}"
+            if project.monitor.enabled and project.monitor.service == "model_monitor":
+                raise ValueError(
+                    f"{where} monitors with model_monitor, but the serving environments of a "
+                    "delivered platform monitor promoted versions with the open monitoring only "
+                    "(the Model Monitor baselines do not fit a release action's 1,000-character "
+                    "parameters). Fix: set monitor.service: open for the project, or leave "
+                    "delivery out"
+                )
+            if project.deploy.batch.enabled:
+                raise ValueError(
+                    f"{where} enables batch scoring, which scores with the serving "
+                    "environment's own registry; a delivered platform's serving environments "
+                    "have none yet. Fix: set deploy.batch.enabled: false, or leave delivery out"
+                )
+
+    @model_validator(mode="after")
+    def _release_in_the_tooling_region(self) -> PlatformConfig:
+        delivery = self.delivery
+        if delivery is None or not any(p.deploy.enabled for p in self.projects):
+            return self
+        region = delivery.tooling.region
+        elsewhere = [
+            f"{e.name} ({e.region})"
+            for e in self.environments
+            if e.name in delivery.order and e.region is not None and e.region != region
+        ]
+        if elsewhere:
+            raise ValueError(
+                f"delivery: environments {elsewhere} are not in the tooling region {region}: "
+                "the release pipelines promote and deploy within one region (a cross-region "
+                "stage needs replication the platform does not set up yet). Fix: put "
+                f"development and promotion environments in {region}"
             )
         return self
 

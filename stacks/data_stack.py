@@ -27,7 +27,13 @@ from stacks.config import (
     PlatformConfig,
     ProjectConfig,
 )
-from stacks.topology import is_serving, promoter_arns
+from stacks.topology import (
+    is_development,
+    is_serving,
+    promoter_arns,
+    release_readers,
+    release_router_arn,
+)
 
 LAKE_PURPOSES = ("raw", "curated", "artifacts", "releases")
 
@@ -212,19 +218,20 @@ class ProjectDataStack(cdk.Stack):
             )
         self.environment_config = environment
         # The development environment of a delivered platform: the serving environments'
-        # promotion roles (exact ARNs) read its versions and their sealed files (ADR 0011).
-        promoters = (
-            promoter_arns(config, project, self.partition)
-            if config.delivery is not None and environment.name == config.delivery.development
-            else []
-        )
+        # promotion roles (exact ARNs) read its versions and their sealed files; their staging
+        # tests and monitoring, and the tooling account's release router, read its versions
+        # (ADR 0011).
+        development = is_development(config, environment.name)
+        promoters = promoter_arns(config, project, self.partition) if development else []
+        readers = release_readers(config, project, self.partition) if development else []
         # Every version, its metrics and lineage.
         self.registry = ModelRegistry(
             self,
             "Registry",
             name=f"{prefix}-models",
             description=f"Model versions of project {project.name}, trained by {prefix}-training",
-            readers=promoters,
+            readers=readers,
+            listers=[release_router_arn(config, project, self.partition)] if readers else [],
         )
         self.lake.allow_reads(
             self.lake.artifacts, SEALED_PREFIX, promoters, sid="PromotionReadsSealedFiles"

@@ -61,9 +61,10 @@ class DeliveryStack(cdk.Stack):
             log_retention=retention_days(config.audit.log_retention_days),
         )
 
-    def deliver(self, stages: dict[str, cdk.Stage]) -> None:
-        """Adds the environments' stages, in promotion order (production after an approval),
-        and builds the pipeline."""
+    def deliver(self, stages: dict[str, cdk.Stage], tooling: cdk.Stage) -> None:
+        """Adds the tooling account's release stacks first, then the environments' stages in
+        promotion order (production after an approval), and builds the pipeline."""
+        self.pipeline.add_environment(tooling, approval=None)
         production = self.delivery.production
         for name in self.delivery.order:
             self.pipeline.add_environment(

@@ -9,7 +9,7 @@ import aws_cdk as cdk
 from aws_cdk import region_info
 from constructs import Construct
 
-from mlops_constructs.build.definition import platform_image
+from mlops_constructs.build.definition import platform_image, serving_environment
 from mlops_constructs.data import DataLakeRef
 from mlops_constructs.deploy import (
     BatchScoring,
@@ -20,8 +20,10 @@ from mlops_constructs.deploy import (
     VpcPlacement,
     synthesize_endpoint_templates,
 )
+from mlops_constructs.deploy.deployment import EndpointDeployment
 from mlops_constructs.deploy.promotion import Promotion, PromotionSource
-from mlops_constructs.deploy.templates import template_defaults
+from mlops_constructs.deploy.release_target import ReleasePipelineRef, ReleaseTarget
+from mlops_constructs.deploy.templates import BATCH, PromotedModel, template_defaults
 from mlops_constructs.monitor import DeadLetterAlarm, FailureAlarm, MonitorImages
 from mlops_constructs.monitor.forwarder import DriftForwarder
 from mlops_constructs.monitor.open_definition import OpenMonitoringSpec
@@ -31,6 +33,7 @@ from mlops_constructs.notifications import NotificationTopic
 from mlops_constructs.observability import retention_days
 from mlops_constructs.requests import RequestBus
 from mlops_constructs.security.jobs import image_repository_arns
+from stacks.build_stack import project_images
 from stacks.config import DeployStageConfig, PlatformConfig, ProjectConfig
 from stacks.context import project_context
 from stacks.data_stack import ProjectDataStack
@@ -39,9 +42,15 @@ from stacks.monitor_stack import (
     monitor_settings,
     monitored_targets,
     open_settings,
-    open_targets,
 )
-from stacks.topology import development, is_production, is_serving
+from stacks.topology import (
+    deployment,
+    development,
+    is_production,
+    open_targets,
+    release_pipeline,
+    served_stages,
+)
 
 LAMBDA_DIR = Path(__file__).resolve().parent.parent / "lambda"
 
@@ -83,12 +92,59 @@ def response_contract(project: ProjectConfig) -> dict[str, Any]:
     }
 
 
-class DeployStack(cdk.Stack):
-    """The deploy pipeline, its router and the endpoints' roles.
+def promoted_model(project: ProjectConfig, region: str) -> PromotedModel:
+    """What a serving environment's endpoints run a promoted version in: the project's serving
+    image in this region, with its serving environment (ADR 0011)."""
+    return PromotedModel(
+        image=project_images(project, region).serving,
+        environment=serving_environment(project.entry_points.inference),
+    )
 
-    The endpoints themselves are stacks ``<prefix>-endpoint-staging`` and
-    ``<prefix>-endpoint-prod`` that the pipeline deploys with CloudFormation; their templates
-    are synthesized here (same rule packs as every stack) and shipped as an asset.
+
+def promotion_source(
+    config: PlatformConfig, project: ProjectConfig, partition: str
+) -> PromotionSource:
+    """Where a serving environment's versions come from: the project in the development
+    environment (names only, no cross-account references)."""
+    source = development(config)
+    assert source is not None, "promotion needs a delivered platform's development environment"
+    account = source.resolved_account()
+    source_prefix = config.prefix(source.name, project.name)
+    return PromotionSource(
+        partition=partition,
+        account=account,
+        region=source.resolved_region(),
+        model_package_group=f"{source_prefix}-models",
+        artifacts_bucket=bucket_name(source_prefix, "artifacts", account),
+        data_key_alias=f"alias/{config.prefix(source.name)}-data",
+    )
+
+
+def release_pipeline_ref(
+    config: PlatformConfig, project: ProjectConfig, partition: str
+) -> ReleasePipelineRef:
+    """The project's release pipeline in the tooling account, by name."""
+    assert config.delivery is not None
+    tooling = config.delivery.tooling
+    return ReleasePipelineRef(
+        partition=partition,
+        account=tooling.account,
+        region=tooling.region,
+        name=release_pipeline(config, project),
+    )
+
+
+class DeployStack(cdk.Stack):
+    """How a project's endpoints are deployed in an environment, and what serves beside them.
+
+    The endpoints themselves are stacks ``<prefix>-endpoint-<stage>`` that CloudFormation
+    deploys from templates synthesized here (same rule packs as every stack). Where the
+    environment deploys on its own (``deployment`` ``pipeline``), its deploy pipeline and router
+    take an approved version of its registry through staging to production. A serving
+    environment of a delivered platform (``release``) serves the stage the tooling account's
+    release pipeline deploys (ADR 0011): it keeps the endpoints' roles, CloudFormation's guarded
+    role, the staging test, the promotion function and the role the release pipeline acts as
+    here; its templates run the promoted copy.
     """
 
     def __init__(
@@ -104,47 +160,95 @@ class DeployStack(cdk.Stack):
     ) -> None:
         super().__init__(scope, id, **kwargs)
         prefix = data.prefix
-        deploy = project.deploy
-        network = data.network
+        environment = data.environment_config.name
+        self.mode = deployment(config, environment)
         # One handle on the project's lake for every part of the stack.
         self.lake = DataLakeRef.of(self, "Lake", data.lake)
-        hostings = {
-            "staging": hosting(deploy.staging, project),
-            "prod": hosting(deploy.production, project),
-        }
-        monitor = monitor_settings(project)
+        stages = served_stages(config, environment)
+        self.hostings = {
+            s: hosting(project.deploy.staging if s == "staging" else project.deploy.production,
+                       project)
+            for s in stages
+        }  # fmt: skip
         # Bring your own container: the serving image's repository (pulled as the model's role).
-        serving_repositories = (
+        self.serving_repositories = (
             image_repository_arns(self.partition, [project.images.serving])
             if project.images is not None
             else []
         )
-        batch_monitor = monitor is not None and deploy.batch.enabled
-        monitored = monitored_targets(project)
-        defaults = template_defaults(
+        self.templates_dir = self._templates(config, project, data, alarms)
+        self.pipeline: DeployPipeline | None = None
+        self.promotion: Promotion | None = None
+        self.release_target: ReleaseTarget | None = None
+        if self.mode == "release":
+            self.deployment = self._release(config, project, data)
+        else:
+            self.pipeline = self._deploy_pipeline(config, project, data, alarms)
+            self.deployment = self.pipeline
+        DeadLetterAlarm(
+            self,
+            "DeadLettersAlarm",
+            queue=self.deployment.dead_letters,
+            queue_name=f"{prefix}-deploy-dlq",
+            topic=alarms.topic,
+        )
+        self.open_monitoring = self._open_monitoring(config, project, data, alarms)
+        self.drift_forwarder = self._drift_forwarder(config, project, data)
+        self.front_door = self._front_door(config, project, data) if "prod" in stages else None
+        self.batch = self._batch(config, project, data)
+
+    @property
+    def batch_monitor(self) -> bool:
+        """Model Monitor watches batch scoring's jobs too."""
+        return self._monitor is not None and self._project.deploy.batch.enabled
+
+    def _templates(
+        self,
+        config: PlatformConfig,
+        project: ProjectConfig,
+        data: ProjectDataStack,
+        alarms: NotificationTopic,
+    ) -> Path:
+        """The endpoint templates of the served stages (and of batch scoring's monitors)."""
+        self._project = project
+        self._monitor = monitor = monitor_settings(project)
+        batch_monitor = self.batch_monitor
+        network = data.network
+        self.template_defaults = template_defaults(
             partition=region_info.RegionInfo.get(self.region).partition or "aws",
             account=self.account,
             region=self.region,
-            prefix=prefix,
+            prefix=data.prefix,
             alarm_topic_name=alarms.topic_name,
-            stages=list(hostings),
-            monitored=monitored,
+            stages=list(self.hostings),
+            monitored=[t for t in monitored_targets(project) if t in (*self.hostings, BATCH)],
             artifacts_bucket=data.lake.bucket_name("artifacts"),
             curated_bucket=data.lake.bucket_name("curated"),
             ground_truth_prefix=project.monitor.ground_truth_prefix,
             batch_capture_prefix=BATCH_CAPTURE_PREFIX if batch_monitor else None,
         )
-        templates = synthesize_endpoint_templates(
-            prefix=prefix,
-            stages=hostings,
+        return synthesize_endpoint_templates(
+            prefix=data.prefix,
+            stages=self.hostings,
             context=project_context(),
             vpc_az_count=config.network.az_count if network else 0,
             rule_packs=lambda app: add_rule_packs(app, vpc_mode=config.network.vpc_mode),
             monitor=monitor,
             images=MonitorImages.for_region(self.region) if monitor is not None else None,
             batch_monitor=batch_monitor,
-            defaults=defaults,
+            defaults=self.template_defaults,
+            promoted=promoted_model(project, self.region) if self.mode == "release" else None,
         )
+
+    def _deploy_pipeline(
+        self,
+        config: PlatformConfig,
+        project: ProjectConfig,
+        data: ProjectDataStack,
+        alarms: NotificationTopic,
+    ) -> DeployPipeline:
+        """The environment's own deploy pipeline (an environment deployed on its own)."""
+        prefix, network, deploy = data.prefix, data.network, project.deploy
         self.notifications = NotificationTopic(
             self,
             "DeployEvents",
@@ -153,12 +257,12 @@ class DeployStack(cdk.Stack):
             key=data.ops_key,
             title=f"{prefix} deployments, approvals and endpoint alarms",
         )
-        self.pipeline = DeployPipeline(
+        pipeline = DeployPipeline(
             self,
             "Deploy",
             prefix=prefix,
-            templates_dir=templates,
-            hostings=hostings,
+            templates_dir=self.templates_dir,
+            hostings=self.hostings,
             lake=self.lake,
             ops_key=data.ops_key,
             registry=data.registry,
@@ -174,99 +278,122 @@ class DeployStack(cdk.Stack):
             )
             if network
             else None,
-            monitor=monitor,
+            monitor=self._monitor,
             ground_truth_prefix=project.monitor.ground_truth_prefix,
-            batch_capture_prefix=BATCH_CAPTURE_PREFIX if batch_monitor else None,
+            batch_capture_prefix=BATCH_CAPTURE_PREFIX if self.batch_monitor else None,
             alarm_topic=alarms,
-            template_defaults=defaults,
+            template_defaults=self.template_defaults,
             payloads=[p.model_dump() for p in deploy.test_payloads],
             response_contract=response_contract(project),
-            image_repositories=serving_repositories,
+            image_repositories=self.serving_repositories,
         )
         FailureAlarm(
             self,
             "DeployFailedAlarm",
             name=f"{prefix}-deploy-failed",
-            rule=self.pipeline.failed_rule,
+            rule=pipeline.failed_rule,
             description=f"{prefix}: the deploy pipeline failed (staging test, CloudFormation "
             "or rollback)",
             topic=alarms.topic,
         )
-        DeadLetterAlarm(
-            self,
-            "DeadLettersAlarm",
-            queue=self.pipeline.dead_letters,
-            queue_name=f"{prefix}-deploy-dlq",
-            topic=alarms.topic,
-        )
-        self.open_monitoring = self._open_monitoring(config, project, data, alarms)
-        self.promotion = self._promotion(config, project, data)
-        self.drift_forwarder = self._drift_forwarder(config, project, data)
-        self.front_door: FrontDoor | None = None
-        if deploy.front_door.enabled:
-            self.front_door = FrontDoor(
-                self,
-                "FrontDoor",
-                prefix=prefix,
-                endpoint_name=f"{prefix}-prod",
-                code=LAMBDA_DIR / "front_door",
-                ops_key=data.ops_key,
-                log_retention=retention_days(config.audit.log_retention_days),
-                rate_limit=deploy.front_door.rate_limit,
-                burst_limit=deploy.front_door.burst_limit,
-                vpc=network.vpc if network else None,
-                security_group=network.workload_security_group if network else None,
-            )
-        self.batch: BatchScoring | None = None
-        if deploy.batch.enabled:
-            self.batch = BatchScoring(
-                self,
-                "Batch",
-                prefix=prefix,
-                code=LAMBDA_DIR / "batch_scoring",
-                lake=self.lake,
-                registry=data.registry,
-                ops_key=data.ops_key,
-                log_retention=retention_days(config.audit.log_retention_days),
-                dead_letters=self.pipeline.dead_letters,
-                schedule=deploy.batch.schedule,
-                capture_prefix=BATCH_CAPTURE_PREFIX if batch_monitor else None,
-                instance_type=deploy.batch.instance_type,
-                instance_count=deploy.batch.instance_count,
-                vpc=network.vpc if network else None,
-                subnets=network.subnets if network else (),
-                security_group=network.workload_security_group if network else None,
-                image_repositories=serving_repositories,
-                request_bus=RequestBus.of(self, "RequestBus", prefix),
-            )
+        return pipeline
 
-    def _promotion(
+    def _release(
         self, config: PlatformConfig, project: ProjectConfig, data: ProjectDataStack
-    ) -> Promotion | None:
-        """A serving environment of a delivered platform copies and verifies the versions it
-        serves from the development environment (ADR 0011)."""
-        source = development(config)
-        if source is None or not is_serving(config, data.environment_config.name):
-            return None
-        account = source.resolved_account()
-        source_prefix = config.prefix(source.name, project.name)
-        return Promotion(
+    ) -> EndpointDeployment:
+        """A serving environment of a delivered platform: what the tooling account's release
+        pipeline promotes, deploys and tests with here (ADR 0011)."""
+        prefix, deploy = data.prefix, project.deploy
+        source = promotion_source(config, project, self.partition)
+        endpoints = EndpointDeployment(
+            self,
+            "Deploy",
+            prefix=prefix,
+            hostings=self.hostings,
+            lake=self.lake,
+            ops_key=data.ops_key,
+            versions=source,
+            templates_name_packages=False,
+            lambda_dir=LAMBDA_DIR,
+            log_retention=retention_days(config.audit.log_retention_days),
+            payloads=[p.model_dump() for p in deploy.test_payloads],
+            response_contract=response_contract(project),
+            image_repositories=self.serving_repositories,
+            monitor=self._monitor,
+            ground_truth_prefix=project.monitor.ground_truth_prefix,
+        )
+        self.promotion = Promotion(
             self,
             "Promotion",
-            prefix=data.prefix,
+            prefix=prefix,
             code=LAMBDA_DIR / "promote",
             lake=self.lake,
-            source=PromotionSource(
-                partition=self.partition,
-                account=account,
-                region=source.resolved_region(),
-                model_package_group=f"{source_prefix}-models",
-                artifacts_bucket=bucket_name(source_prefix, "artifacts", account),
-                data_key_alias=f"alias/{config.prefix(source.name)}-data",
-            ),
+            source=source,
             ops_key=data.ops_key,
             log_retention=retention_days(config.audit.log_retention_days),
-            dead_letters=self.pipeline.dead_letters,
+            dead_letters=endpoints.dead_letters,
+        )
+        tests = endpoints.test_function
+        self.release_target = ReleaseTarget(
+            self,
+            "Release",
+            prefix=prefix,
+            kind=next(iter(self.hostings)),
+            pipeline=release_pipeline_ref(config, project, self.partition),
+            cfn_role=endpoints.cfn_role,
+            functions=[self.promotion.function, *([tests] if tests else [])],
+        )
+        if tests:
+            self.release_target.grant_report(tests)
+        return endpoints
+
+    def _front_door(
+        self, config: PlatformConfig, project: ProjectConfig, data: ProjectDataStack
+    ) -> FrontDoor | None:
+        """The production endpoint's public API, when the project has one."""
+        deploy, network, prefix = project.deploy, data.network, data.prefix
+        if not deploy.front_door.enabled:
+            return None
+        return FrontDoor(
+            self,
+            "FrontDoor",
+            prefix=prefix,
+            endpoint_name=f"{prefix}-prod",
+            code=LAMBDA_DIR / "front_door",
+            ops_key=data.ops_key,
+            log_retention=retention_days(config.audit.log_retention_days),
+            rate_limit=deploy.front_door.rate_limit,
+            burst_limit=deploy.front_door.burst_limit,
+            vpc=network.vpc if network else None,
+            security_group=network.workload_security_group if network else None,
+        )
+
+    def _batch(
+        self, config: PlatformConfig, project: ProjectConfig, data: ProjectDataStack
+    ) -> BatchScoring | None:
+        """Scheduled batch scoring with the newest approved version, when enabled."""
+        deploy, network, prefix = project.deploy, data.network, data.prefix
+        if not deploy.batch.enabled:
+            return None
+        return BatchScoring(
+            self,
+            "Batch",
+            prefix=prefix,
+            code=LAMBDA_DIR / "batch_scoring",
+            lake=self.lake,
+            registry=data.registry,
+            ops_key=data.ops_key,
+            log_retention=retention_days(config.audit.log_retention_days),
+            dead_letters=self.deployment.dead_letters,
+            schedule=deploy.batch.schedule,
+            capture_prefix=BATCH_CAPTURE_PREFIX if self.batch_monitor else None,
+            instance_type=deploy.batch.instance_type,
+            instance_count=deploy.batch.instance_count,
+            vpc=network.vpc if network else None,
+            subnets=network.subnets if network else (),
+            security_group=network.workload_security_group if network else None,
+            image_repositories=self.serving_repositories,
+            request_bus=RequestBus.of(self, "RequestBus", prefix),
         )
 
     def _drift_forwarder(
@@ -291,7 +418,7 @@ class DeployStack(cdk.Stack):
             prefix=data.prefix,
             alarm_prefixes=[f"{data.prefix}-prod", f"{data.prefix}-batch"],
             destination_bus_arn=bus,
-            dead_letters=self.pipeline.dead_letters,
+            dead_letters=self.deployment.dead_letters,
         )
 
     def _open_monitoring(
@@ -302,7 +429,7 @@ class DeployStack(cdk.Stack):
         alarms: NotificationTopic,
     ) -> OpenMonitoring | None:
         """The platform's open monitoring of the real-time stages, when the project uses it."""
-        targets = open_targets(project)
+        targets = [t for t in open_targets(project) if t in self.hostings]
         if not targets:
             return None
         prefix, m, serving = data.prefix, project.monitor, project.serving
@@ -334,6 +461,9 @@ class DeployStack(cdk.Stack):
             code=LAMBDA_DIR / "monitoring_run",
             log_retention=retention_days(config.audit.log_retention_days),
             alarm_topic=alarms.topic,
+            promoted_from=promotion_source(config, project, self.partition)
+            if self.mode == "release"
+            else None,
             network=OpenMonitoringNetwork(
                 vpc=network.vpc,
                 subnets=network.subnets,

@@ -3,6 +3,7 @@ project), and the settings every project's monitoring is built from."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import aws_cdk as cdk
@@ -15,30 +16,25 @@ from mlops_constructs.monitor import (
     drift_alarm_name,
 )
 from mlops_constructs.monitor.open_monitoring import OpenMonitoringSettings
+from mlops_constructs.names import promote_name
 from mlops_constructs.notifications import NotificationTopic
 from stacks.config import PlatformConfig, ProjectConfig
 from stacks.data_stack import DataStack
+from stacks.topology import (
+    STAGES,
+    Deployment,
+    deployment,
+    open_targets,
+    realtime_stages,
+    served_stages,
+)
 
-STAGES = ("staging", "prod")
 # Model Monitor's model-quality problem types.
 MONITOR_PROBLEM_TYPES = {
     "binary_classification": "BinaryClassification",
     "multiclass_classification": "MulticlassClassification",
     "regression": "Regression",
 }
-
-
-def open_monitoring(project: ProjectConfig) -> bool:
-    """Whether the project is monitored by the platform's open monitoring."""
-    m = project.monitor
-    return m.enabled and m.service == "open" and project.deploy.enabled
-
-
-def open_targets(project: ProjectConfig) -> list[str]:
-    """The real-time stages the open monitoring watches (serverless ones capture nothing)."""
-    if not open_monitoring(project):
-        return []
-    return [s for s, realtime in realtime_stages(project).items() if realtime]
 
 
 def open_settings(project: ProjectConfig) -> OpenMonitoringSettings:
@@ -80,47 +76,47 @@ def monitor_settings(project: ProjectConfig) -> MonitorSettings | None:
     )
 
 
-def realtime_stages(project: ProjectConfig) -> dict[str, bool]:
-    """Each deployed stage and whether it is real-time (instances, capture, monitors)."""
-    if not project.deploy.enabled:
-        return {}
-    d = project.deploy
-    return {"staging": d.staging.hosting == "realtime", "prod": d.production.hosting == "realtime"}
-
-
-def monitored_targets(project: ProjectConfig) -> list[str]:
+def monitored_targets(project: ProjectConfig, stages: Sequence[str] = STAGES) -> list[str]:
     """Targets with Model Monitor: real-time stages, and batch scoring when enabled."""
     if monitor_settings(project) is None:
         return []
-    targets = [s for s, realtime in realtime_stages(project).items() if realtime]
+    targets = [s for s, realtime in realtime_stages(project, stages).items() if realtime]
     return targets + (["batch"] if project.deploy.batch.enabled else [])
 
 
-def alarm_names(project: ProjectConfig, prefix: str) -> list[str]:
-    """Every alarm a project creates in an environment (its dashboard section shows them)."""
-    names: list[str] = [f"{prefix}-etl-failed"]
-    if project.build.enabled:
+def alarm_names(
+    project: ProjectConfig,
+    prefix: str,
+    stages: Sequence[str] = STAGES,
+    mode: Deployment = "pipeline",
+) -> list[str]:
+    """Every alarm a project creates in an environment (its dashboard section shows them):
+    one that serves ``stages`` and deploys them as ``mode`` says (topology.Deployment)."""
+    trains = mode != "release"  # a serving environment of a delivered platform only serves
+    names: list[str] = [f"{prefix}-etl-failed"] if trains else []
+    if project.build.enabled and trains:
         names += [
             f"{prefix}-training-failed",
             f"{prefix}-cicd-failed",
             f"{prefix}-start-training-dlq-not-empty",
         ]
-    if project.deploy.enabled:
-        names += [f"{prefix}-deploy-failed", f"{prefix}-deploy-dlq-not-empty"]
-    for stage, realtime in realtime_stages(project).items():
+    if project.deploy.enabled and mode != "none":
+        names += [f"{prefix}-deploy-failed"] if mode == "pipeline" else []
+        names.append(f"{prefix}-deploy-dlq-not-empty")
+    for stage, realtime in realtime_stages(project, stages).items():
         if realtime:
             names += [
                 f"{prefix}-{stage}-{s}"
                 for s in ("5xx", "latency-p99", "4xx", "cpu", "memory", "disk")
             ]
     settings = monitor_settings(project)
-    for target in monitored_targets(project):
+    for target in monitored_targets(project, stages):
         assert settings is not None
         if "data_quality" in settings.types:
             names.append(drift_alarm_name(f"{prefix}-{target}", "data"))
         if "model_quality" in settings.types:
             names.append(drift_alarm_name(f"{prefix}-{target}", "model-quality"))
-    for target in open_targets(project):
+    for target in open_targets(project, stages):
         names += [
             drift_alarm_name(f"{prefix}-{target}", "data"),
             drift_alarm_name(f"{prefix}-{target}", "model-quality"),
@@ -128,31 +124,44 @@ def alarm_names(project: ProjectConfig, prefix: str) -> list[str]:
     return names
 
 
-def function_names(project: ProjectConfig, prefix: str) -> list[str]:
+def function_names(
+    project: ProjectConfig,
+    prefix: str,
+    stages: Sequence[str] = STAGES,
+    mode: Deployment = "pipeline",
+) -> list[str]:
+    """The project's functions in an environment (see :func:`alarm_names`)."""
     names = []
-    if project.build.enabled:
+    if project.build.enabled and mode != "release":
         names.append(f"{prefix}-start-training")
-    if project.deploy.enabled:
-        names += [f"{prefix}-deploy-router", f"{prefix}-endpoint-test"]
-        if project.deploy.front_door.enabled:
+    if project.deploy.enabled and mode != "none":
+        names += [f"{prefix}-deploy-router"] if mode == "pipeline" else [promote_name(prefix)]
+        if "staging" in stages:
+            names.append(f"{prefix}-endpoint-test")
+        if project.deploy.front_door.enabled and "prod" in stages:
             names.append(f"{prefix}-front-door")
         if project.deploy.batch.enabled:
             names.append(f"{prefix}-batch-scoring")
-    if open_targets(project):
+    if open_targets(project, stages):
         names.append(f"{prefix}-monitoring-run")
     return names
 
 
-def dashboard_section(project: ProjectConfig, prefix: str) -> DashboardSection:
-    watched = open_targets(project)
+def dashboard_section(
+    project: ProjectConfig,
+    prefix: str,
+    stages: Sequence[str] = STAGES,
+    mode: Deployment = "pipeline",
+) -> DashboardSection:
+    watched = open_targets(project, stages)
     return DashboardSection(
         title=project.name,
         prefix=prefix,
-        endpoints=realtime_stages(project),
-        monitored=monitored_targets(project),
+        endpoints=realtime_stages(project, stages),
+        monitored=monitored_targets(project, stages),
         monitor=monitor_settings(project),
-        alarm_names=alarm_names(project, prefix),
-        functions=function_names(project, prefix),
+        alarm_names=alarm_names(project, prefix, stages, mode),
+        functions=function_names(project, prefix, stages, mode),
         open_targets=watched,
         open_settings=open_settings(project) if watched else None,
     )
@@ -195,6 +204,12 @@ class MonitorStack(cdk.Stack):
             "Dashboard",
             prefix=prefix,
             sections=[
-                dashboard_section(p, config.prefix(environment, p.name)) for p in config.projects
+                dashboard_section(
+                    p,
+                    config.prefix(environment, p.name),
+                    served_stages(config, environment),
+                    deployment(config, environment),
+                )
+                for p in config.projects
             ],
         )

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
-from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from mlops_constructs.security.exact import role_accounts
-from mlops_constructs.security.keys import KEY_USE_ACTIONS
+from mlops_constructs.monitor.forwarder import admit_forwarders
+from mlops_constructs.security.keys import KEY_USE_ACTIONS, PlatformKey
+from stacks import topology
 from stacks.access_stack import AccessStack
 from stacks.build_stack import BuildStack
 from stacks.catalog_stack import CatalogStack
@@ -19,6 +21,7 @@ from stacks.config import EnvironmentConfig, PlatformConfig, ProjectConfig
 from stacks.data_stack import DataStack, ProjectDataStack
 from stacks.deploy_stack import DeployStack
 from stacks.monitor_stack import MonitorStack
+from stacks.release_stack import ReleaseStack
 from stacks.topology import drift_forwarder_arns, is_development
 
 
@@ -27,10 +30,22 @@ class ProjectStacks:
     """The stacks of one model project in one environment."""
 
     data: ProjectDataStack
-    catalog: CatalogStack
+    catalog: CatalogStack | None
     build: BuildStack | None
     deploy: DeployStack | None
     access: AccessStack
+
+    @property
+    def catalog_stack(self) -> CatalogStack:
+        """The catalog (every environment but a delivered platform's serving ones)."""
+        assert self.catalog is not None, "a serving environment has no catalog"
+        return self.catalog
+
+    @property
+    def release_templates(self) -> Path:
+        """The endpoint templates the tooling account's release pipeline deploys here."""
+        assert self.deploy is not None and self.deploy.mode == "release", "not a serving stage"
+        return self.deploy.templates_dir
 
     @property
     def stacks(self) -> list[cdk.Stack]:
@@ -104,17 +119,22 @@ class PlatformStage(cdk.Stage):
             project=project,
             shared=self.data,
         )
-        catalog = CatalogStack(
-            scope,
-            "Catalog",
-            stack_name=f"{prefix}-catalog",
-            description=f"{prefix}: Glue catalog, ETL, data quality and data events",
-            project=project,
-            data=data,
-            alarms=self.monitor.alarms,
-        )
+        # A serving environment of a delivered platform only serves promoted versions: no
+        # catalog, no training (ADR 0011).
+        trains = topology.trains(config, environment.name)
+        catalog = None
+        if trains:
+            catalog = CatalogStack(
+                scope,
+                "Catalog",
+                stack_name=f"{prefix}-catalog",
+                description=f"{prefix}: Glue catalog, ETL, data quality and data events",
+                project=project,
+                data=data,
+                alarms=self.monitor.alarms,
+            )
         build = None
-        if project.build.enabled:
+        if project.build.enabled and catalog is not None:
             build = BuildStack(
                 scope,
                 "Build",
@@ -127,12 +147,14 @@ class PlatformStage(cdk.Stage):
                 alarms=self.monitor.alarms,
             )
         deploy = None
-        if project.deploy.enabled:
+        if project.deploy.enabled and topology.deployment(config, environment.name) != "none":
             deploy = DeployStack(
                 scope,
                 "Deploy",
                 stack_name=f"{prefix}-deploy",
-                description=f"{prefix}: deploy pipeline from approved model to production",
+                description=f"{prefix}: deploy pipeline from approved model to production"
+                if topology.deployment(config, environment.name) == "pipeline"
+                else f"{prefix}: what the release pipeline promotes, deploys and tests with here",
                 config=config,
                 project=project,
                 data=data,
@@ -160,49 +182,21 @@ class PlatformStage(cdk.Stage):
         forwarders = drift_forwarder_arns(self.config, self.monitor.partition)
         if not forwarders:
             return
-        accounts = role_accounts(forwarders)
         partition = self.monitor.partition
-        bus = f"arn:{partition}:events:{self.region}:{self.account}:event-bus/default"
-        # The statement as a whole (the L1's typed properties print a deprecation warning for
-        # its legacy Principal field; the L2 EventBusPolicy does not resolve under jsii).
-        policy = events.CfnEventBusPolicy(
+        admit_forwarders(
             self.monitor,
             "ProductionDrift",
-            event_bus_name="default",
-            statement_id="ProductionDriftForwarders",
-        )
-        policy.add_property_override(
-            "Statement",
-            {
-                "Sid": "ProductionDriftForwarders",
-                "Effect": "Allow",
-                "Principal": {"AWS": [f"arn:{partition}:iam::{a}:root" for a in accounts]},
-                "Action": "events:PutEvents",
-                "Resource": bus,
-                "Condition": {"ArnEquals": {"aws:PrincipalArn": forwarders}},
-            },
+            bus_name="default",
+            bus_arn=f"arn:{partition}:events:{self.region}:{self.account}:event-bus/default",
+            sid="ProductionDriftForwarders",
+            roles=forwarders,
         )
 
     def _allow_key_use(self) -> None:
-        """The keys admit exactly the stage's named roles whose policies use a key (not any
-        role named like the platform's: anyone who may create roles could make one)."""
-        users, granters = [], []
-        for role in (c for c in self.node.find_all() if isinstance(c, iam.Role)):
-            cfn = role.node.default_child
-            assert isinstance(cfn, iam.CfnRole)
-            name = cfn.role_name
-            if name is None or cdk.Token.is_unresolved(name):
-                continue  # CDK's own helper roles: unnamed, and never key users
-            actions = role_actions(role)
-            arn = f"arn:{cdk.Stack.of(role).partition}:iam::{self.account}:role/{name}"
-            if actions & KEY_USE_ACTIONS:
-                users.append(arn)
-            if "kms:CreateGrant" in actions:
-                granters.append(arn)
-        for key in (self.data.data_key, self.data.ops_key):
-            key.allow_roles(users, granters)
-        # A delivered platform's development environment: the serving environments' promotion
-        # roles decrypt the sealed files they copy (ADR 0011).
+        """The keys admit exactly the stage's named roles whose policies use a key."""
+        admit_key_users(self, [self.data.data_key, self.data.ops_key])
+        # A delivered platform's development environment: the serving environments'
+        # promotion roles decrypt the sealed files they copy (ADR 0011).
         promoters = [arn for p in self.projects.values() for arn in p.data.promoters]
         self.data.data_key.allow_decrypt_through_s3(promoters, sid="PromotionDecryptsSealedFiles")
 
@@ -212,6 +206,27 @@ class PlatformStage(cdk.Stage):
     @property
     def stacks(self) -> list[cdk.Stack]:
         return [self.data, self.monitor] + [s for p in self.projects.values() for s in p.stacks]
+
+
+def admit_key_users(scope: Construct, keys: Sequence[PlatformKey]) -> None:
+    """``keys`` admit exactly the named roles under ``scope`` whose policies use a key (not
+    any role named like the platform's: anyone who may create roles could make one)."""
+    users, granters = [], []
+    for role in (c for c in scope.node.find_all() if isinstance(c, iam.Role)):
+        cfn = role.node.default_child
+        assert isinstance(cfn, iam.CfnRole)
+        name = cfn.role_name
+        if name is None or cdk.Token.is_unresolved(name):
+            continue  # CDK's own helper roles: unnamed, and never key users
+        actions = role_actions(role)
+        stack = cdk.Stack.of(role)
+        arn = f"arn:{stack.partition}:iam::{stack.account}:role/{name}"
+        if actions & KEY_USE_ACTIONS:
+            users.append(arn)
+        if "kms:CreateGrant" in actions:
+            granters.append(arn)
+    for key in keys:
+        key.allow_roles(users, granters)
 
 
 def role_actions(role: iam.Role) -> set[str]:
@@ -224,3 +239,50 @@ def role_actions(role: iam.Role) -> set[str]:
                 action = statement.get("Action", [])
                 actions.update([action] if isinstance(action, str) else action)
     return actions
+
+
+class ToolingStage(cdk.Stage):
+    """The tooling account's part of a delivered platform: per project that deploys, its
+    release stack ``<platform>-<project>-release`` (ADR 0011), built from the endpoint
+    templates the serving environments' stages synthesized (``stages``)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: PlatformConfig,
+        stages: Mapping[str, PlatformStage],
+        **kwargs: Any,
+    ) -> None:
+        delivery = config.delivery
+        assert delivery is not None, "the tooling stage needs a delivery configuration"
+        env = cdk.Environment(account=delivery.tooling.account, region=delivery.tooling.region)
+        super().__init__(scope, id, env=env, **kwargs)
+        self.releases: dict[str, ReleaseStack] = {}
+        for project in config.projects:
+            if not project.deploy.enabled:
+                continue
+            name = topology.release_pipeline(config, project)
+            stack = ReleaseStack(
+                self,
+                project.name,
+                stack_name=name,
+                description=f"{name}: releases approved versions of {project.name} to "
+                f"{', '.join(delivery.promotion)}",
+                config=config,
+                project=project,
+                templates={
+                    e.name: stages[e.name].project(project.name).release_templates
+                    for e in topology.serving(config)
+                },
+            )
+            admit_key_users(stack, [stack.ops_key])
+            cdk.Tags.of(stack).add("project", project.name)
+            self.releases[project.name] = stack
+        for key, value in {"platform": config.platform_name, **config.tags}.items():
+            cdk.Tags.of(self).add(key, value)
+
+    @property
+    def stacks(self) -> list[cdk.Stack]:
+        return list(self.releases.values())

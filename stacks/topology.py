@@ -6,8 +6,27 @@ Configuration only: no aws_cdk import, so the names can be checked without synth
 
 from __future__ import annotations
 
-from mlops_constructs.names import drift_forwarder_name, promote_name
+from collections.abc import Sequence
+from typing import Literal
+
+from mlops_constructs.names import (
+    approval_forwarder_name,
+    deploy_cfn_name,
+    drift_forwarder_name,
+    endpoint_test_name,
+    monitoring_run_name,
+    promote_name,
+    release_action_name,
+    release_pipeline_name,
+)
 from stacks.config import EnvironmentConfig, PlatformConfig, ProjectConfig
+
+STAGES = ("staging", "prod")
+# How an environment's endpoints are deployed: by its own deploy pipeline (an environment
+# deployed on its own), by the tooling account's release pipeline (a serving environment of a
+# delivered platform), or not at all (the development environment of a delivered platform:
+# teams train there; versions are served where they are promoted to).
+Deployment = Literal["pipeline", "release", "none"]
 
 
 def development(config: PlatformConfig) -> EnvironmentConfig | None:
@@ -41,9 +60,9 @@ def promoter_arns(config: PlatformConfig, project: ProjectConfig, partition: str
 def promoter_arn(
     config: PlatformConfig, environment: EnvironmentConfig, project: ProjectConfig, partition: str
 ) -> str:
-    account = environment.resolved_account()
-    prefix = config.prefix(environment.name, project.name)
-    return f"arn:{partition}:iam::{account}:role/{promote_name(prefix)}"
+    return _role_arn(
+        environment, promote_name(config.prefix(environment.name, project.name)), partition
+    )
 
 
 def production(config: PlatformConfig) -> EnvironmentConfig | None:
@@ -85,3 +104,128 @@ def drift_forwarder_arns(config: PlatformConfig, partition: str) -> list[str]:
         for p in config.projects
         if p.deploy.enabled and p.monitor.enabled
     ]
+
+
+def deployment(config: PlatformConfig, environment: str) -> Deployment:
+    """How ``environment`` deploys its endpoints (see :data:`Deployment`)."""
+    if config.delivery is None:
+        return "pipeline"
+    return "release" if is_serving(config, environment) else "none"
+
+
+def served_stages(config: PlatformConfig, environment: str) -> tuple[str, ...]:
+    """The endpoint kinds ``environment`` serves: both where it deploys on its own; in a
+    delivered platform, ``prod`` in production, ``staging`` in the other serving environments
+    and none in development."""
+    match deployment(config, environment):
+        case "pipeline":
+            return STAGES
+        case "release":
+            return ("prod",) if is_production(config, environment) else ("staging",)
+        case _:
+            return ()
+
+
+def trains(config: PlatformConfig, environment: str) -> bool:
+    """Whether teams train in ``environment`` (catalog, training pipeline, CI): not in a
+    serving environment of a delivered platform, which only serves promoted versions."""
+    return deployment(config, environment) != "release"
+
+
+def _role_arn(environment: EnvironmentConfig, name: str, partition: str) -> str:
+    return f"arn:{partition}:iam::{environment.resolved_account()}:role/{name}"
+
+
+def release_readers(config: PlatformConfig, project: ProjectConfig, partition: str) -> list[str]:
+    """Who reads the development registry's versions of ``project`` from other roles' accounts
+    (exact ARNs): each serving environment's promotion, staging test and open-monitoring
+    function, and the tooling account's release router."""
+    if not project.deploy.enabled or config.delivery is None:
+        return []
+    readers = []
+    for e in serving(config):
+        stages = served_stages(config, e.name)
+        names = [promote_name]
+        if "staging" in stages:
+            names.append(endpoint_test_name)  # the staging test checks the version's approval
+        if open_targets(project, stages):
+            names.append(monitoring_run_name)  # monitoring reads the served version's baseline
+        prefix = config.prefix(e.name, project.name)
+        readers += [_role_arn(e, name(prefix), partition) for name in names]
+    return [*readers, release_router_arn(config, project, partition)]
+
+
+def release_pipeline(config: PlatformConfig, project: ProjectConfig) -> str:
+    """The project's release pipeline in the tooling account (and its role's name)."""
+    return release_pipeline_name(config.platform_name, project.name)
+
+
+def release_router_arn(config: PlatformConfig, project: ProjectConfig, partition: str) -> str:
+    assert config.delivery is not None
+    name = f"{release_pipeline(config, project)}-router"
+    return f"arn:{partition}:iam::{config.delivery.tooling.account}:role/{name}"
+
+
+def release_bus(config: PlatformConfig, project: ProjectConfig) -> str:
+    """The tooling account's bus that the project's approvals are forwarded to."""
+    return f"{release_pipeline(config, project)}s"
+
+
+def release_bus_arn(config: PlatformConfig, project: ProjectConfig, partition: str) -> str:
+    assert config.delivery is not None
+    tooling = config.delivery.tooling
+    return (
+        f"arn:{partition}:events:{tooling.region}:{tooling.account}:event-bus/"
+        f"{release_bus(config, project)}"
+    )
+
+
+def approval_forwarder_arn(config: PlatformConfig, project: ProjectConfig, partition: str) -> str:
+    """The development environment's role that forwards the project's approvals."""
+    source = development(config)
+    assert source is not None
+    name = approval_forwarder_name(config.prefix(source.name, project.name))
+    return _role_arn(source, name, partition)
+
+
+def release_action_arn(
+    config: PlatformConfig, environment: EnvironmentConfig, project: ProjectConfig, partition: str
+) -> str:
+    name = release_action_name(config.prefix(environment.name, project.name))
+    return _role_arn(environment, name, partition)
+
+
+def deploy_cfn_arn(
+    config: PlatformConfig, environment: EnvironmentConfig, project: ProjectConfig, partition: str
+) -> str:
+    name = deploy_cfn_name(config.prefix(environment.name, project.name))
+    return _role_arn(environment, name, partition)
+
+
+# --- what a project serves and monitors (configuration only) ----------------------------
+
+
+def open_monitoring(project: ProjectConfig) -> bool:
+    """Whether the project is monitored by the platform's open monitoring."""
+    m = project.monitor
+    return m.enabled and m.service == "open" and project.deploy.enabled
+
+
+def open_targets(project: ProjectConfig, stages: Sequence[str] = STAGES) -> list[str]:
+    """The real-time stages the open monitoring watches (serverless ones capture nothing)."""
+    if not open_monitoring(project):
+        return []
+    return [s for s, realtime in realtime_stages(project, stages).items() if realtime]
+
+
+def realtime_stages(project: ProjectConfig, stages: Sequence[str] = STAGES) -> dict[str, bool]:
+    """Each deployed stage of ``stages`` (the environment serves) and whether it is real-time
+    (instances, capture, monitors)."""
+    if not project.deploy.enabled:
+        return {}
+    d = project.deploy
+    realtime = {
+        "staging": d.staging.hosting == "realtime",
+        "prod": d.production.hosting == "realtime",
+    }
+    return {s: r for s, r in realtime.items() if s in stages}

@@ -27,7 +27,7 @@ from aws_cdk import assertions  # noqa: E402
 
 from stacks.app_builder import build_app, project_context  # noqa: E402
 from stacks.config import PlatformConfig, parse_config  # noqa: E402
-from stacks.stage import PlatformStage  # noqa: E402
+from stacks.stage import PlatformStage, ToolingStage  # noqa: E402
 
 
 @dataclass
@@ -44,6 +44,13 @@ class Synthesized:
         path = next(self.outdir.glob(f"**/{stack.artifact_id}.template.json"))
         data: dict[str, Any] = json.loads(path.read_text())
         return data
+
+    @property
+    def tooling(self) -> ToolingStage:
+        """A delivered platform's tooling stage (the release stacks)."""
+        found = self.app.node.try_find_child("Tooling")
+        assert isinstance(found, ToolingStage), "not a delivered platform"
+        return found
 
     @property
     def template_paths(self) -> list[Path]:
@@ -209,17 +216,31 @@ def vpc_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     return synthesize(config, tmp_path_factory.mktemp("vpc"))
 
 
-@pytest.fixture(scope="session")
-def example_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    """config/example.yaml's three projects (churn with Model Monitor, demand on the defaults,
-    fraud in its own images), in its first environment only: the other environments differ
-    only by account and region, and each costs as much synthesis again."""
+def example_config() -> PlatformConfig:
+    """config/example.yaml's three projects in its first environment, without the delivery
+    pipeline (which needs every environment: multi_account_synth), and churn with Model
+    Monitor, as its commented line says an account that has it may (a delivered platform
+    monitors with the open service)."""
     from stacks.config import load_config
 
     config = load_config(Path(__file__).resolve().parent.parent / "config" / "example.yaml")
-    # Without the delivery pipeline, which needs every environment (multi_account_synth).
-    config = config.model_copy(update={"environments": config.environments[:1], "delivery": None})
-    return synthesize(config, tmp_path_factory.mktemp("example"))
+    projects = tuple(
+        p.model_copy(update={"monitor": p.monitor.model_copy(update={"service": "model_monitor"})})
+        if p.name == "churn"
+        else p
+        for p in config.projects
+    )
+    return config.model_copy(
+        update={"environments": config.environments[:1], "delivery": None, "projects": projects}
+    )
+
+
+@pytest.fixture(scope="session")
+def example_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """:func:`example_config`'s three projects (churn with Model Monitor, demand on the
+    defaults, fraud in its own images): the other environments differ only by account and
+    region, and each costs as much synthesis again."""
+    return synthesize(example_config(), tmp_path_factory.mktemp("example"))
 
 
 def delivered(*, single_account: bool) -> PlatformConfig:

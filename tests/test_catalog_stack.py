@@ -15,13 +15,13 @@ ACCOUNT = "123456789012"
 
 @pytest.fixture(scope="module")
 def catalog(default_synth: Synthesized) -> Template:
-    return default_synth.template(default_synth.stages["dev"].projects["churn"].catalog)
+    return default_synth.template(default_synth.stages["dev"].projects["churn"].catalog_stack)
 
 
 @pytest.fixture(scope="module")
 def resources(default_synth: Synthesized) -> dict[str, Any]:
     res: dict[str, Any] = default_synth.template_json(
-        default_synth.stages["dev"].projects["churn"].catalog
+        default_synth.stages["dev"].projects["churn"].catalog_stack
     )["Resources"]
     return res
 
@@ -40,7 +40,7 @@ def test_no_cloudformation_exports_couple_the_stacks(default_synth: Synthesized)
     """Buckets are addressed by name; only the key ARNs cross stacks, as weak references."""
     data = default_synth.template_json(default_synth.stages["dev"].data)
     assert all("Export" not in o for o in data.get("Outputs", {}).values())
-    text = str(default_synth.template_json(default_synth.stages["dev"].projects["churn"].catalog))
+    text = str(default_synth.template_json(default_synth.stages["dev"].projects["churn"].catalog_stack))
     assert "Fn::ImportValue" not in text
 
 
@@ -261,7 +261,7 @@ def test_roles_are_named_for_the_key_policy(resources: dict[str, Any]) -> None:
 
 
 def test_config_changes_schedule_workers_and_prefix(custom_synth: Synthesized) -> None:
-    res = custom_synth.template_json(custom_synth.stages["staging"].projects["churn"].catalog)[
+    res = custom_synth.template_json(custom_synth.stages["staging"].projects["churn"].catalog_stack)[
         "Resources"
     ]
     crawler = _one(res, "AWS::Glue::Crawler", Name="acme-ml-staging-churn-raw")

@@ -58,7 +58,8 @@ def test_example_file_is_valid_and_used() -> None:
     assert demand.problem_type == "regression" and not demand.gate_higher_is_better
     assert demand.build.debugger_rules == ()  # the defaults: no closed service
     assert demand.monitor.enabled and demand.monitor.service == "open"
-    assert churn_project.monitor.service == "model_monitor"
+    # A delivered platform monitors with the open service (the commented line: Model Monitor).
+    assert churn_project.monitor.service == "open"
     assert fraud.framework is None and fraud.images is not None
     assert fraud.problem_type == "multiclass_classification"
 
@@ -666,6 +667,34 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
             "projects": [churn(deploy={"staging": {"hosting": "realtime"}})],
         },
         "delivery with network.vpc_mode is not supported yet",
+    ),
+    (
+        "Model Monitor in a delivered platform",
+        {
+            "environments": THREE_ACCOUNTS,
+            "delivery": DELIVERY,
+            "projects": [churn(monitor={"enabled": True, "service": "model_monitor"})],
+        },
+        "delivery: project 'churn' monitors with model_monitor, but the serving environments "
+        "of a delivered platform monitor promoted versions with the open monitoring only",
+    ),
+    (
+        "batch scoring in a delivered platform",
+        {
+            "environments": THREE_ACCOUNTS,
+            "delivery": DELIVERY,
+            "projects": [churn(deploy={"batch": {"enabled": True}})],
+        },
+        "delivery: project 'churn' enables batch scoring, which scores with the serving "
+        "environment's own registry",
+    ),
+    (
+        "a serving environment outside the tooling region",
+        {
+            "environments": [*THREE_ACCOUNTS[:2], {**THREE_ACCOUNTS[2], "region": "us-east-1"}],
+            "delivery": DELIVERY,
+        },
+        "delivery: environments ['prod (us-east-1)'] are not in the tooling region eu-west-1",
     ),
     (
         "a delivered environment without an account",

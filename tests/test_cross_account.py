@@ -50,6 +50,8 @@ ACCOUNTS = {"dev": "111111111111", "staging": "222222222222", "prod": "333333333
 TOOLING = "444444444444"
 OUTSIDE = "999999999999"  # an account of none of the environments
 SESSION = "cross-account-test"
+RELEASE = "mlops-churn-release"  # the tooling account's release pipeline, its role and key alias
+RELEASE_ROUTER = f"{RELEASE}-router"
 SHA = "a" * 64
 Context = tuple[tuple[str, Any], ...]
 APPROVAL = "sagemaker:ModelApprovalStatus"
@@ -67,7 +69,7 @@ ANYTHING = {
 }
 # What the promotion grants are made of, on both sides (statement ids).
 GRANTS = {
-    "sagemaker:DescribeModelPackage": ("DescribeSourceVersions", "PromotionReads"),
+    "sagemaker:DescribeModelPackage": ("DescribeSourceVersions", "ReleaseReads"),
     "s3:GetObject": ("ReadSourceSealedFiles", "PromotionReadsSealedFiles"),
     "s3:GetObjectVersion": ("ReadSourceSealedFiles", "PromotionReadsSealedFiles"),
     "kms:Decrypt": ("DecryptSourceThroughS3", "PromotionDecryptsSealedFiles"),
@@ -108,6 +110,47 @@ class CrossAccount:
 
     def promoter(self, environment: str) -> str:
         return self.role(environment, "promote")
+
+    def release_action(self, environment: str) -> str:
+        return self.role(environment, "release-action")
+
+    def tooling_role(self, name: str) -> str:
+        arn = f"arn:aws:iam::{TOOLING}:role/{name}"
+        assert arn in self.roles, f"no role {arn}"
+        return arn
+
+    def release_readers(self) -> list[str]:
+        """Who describes the development versions besides promotion: the staging test (the
+        version is still approved), production's open monitoring (its baseline) and the
+        tooling account's release router (the newest approved version)."""
+        return sorted([
+            *(self.promoter(e) for e in SERVING),
+            self.role("staging", "endpoint-test"),
+            self.role("prod", "monitoring-run"),
+            self.tooling_role(RELEASE_ROUTER),
+        ])  # fmt: skip
+
+    def release_key(self) -> str:
+        """The release pipeline's artifact key (tooling account), by its alias."""
+        inventory = self.estate.inventories["Tooling"]
+        [arn] = [
+            inventory.arn_of(stack, logical_id)
+            for stack, logical_id, _ in inventory.resources_of_type("AWS::KMS::Key")
+            if f"alias/{RELEASE}" in self.aliases(inventory.arn_of(stack, logical_id))
+        ]
+        return arn
+
+    def endpoint_stack(self, environment: str, kind: str | None = None) -> str:
+        kind = kind or ("prod" if environment == "prod" else "staging")
+        account = self.accounts[environment]
+        return (
+            f"arn:aws:cloudformation:{REGION}:{account}:stack/"
+            f"{self.prefix(environment)}-endpoint-{kind}/0a1b2c3d"
+        )
+
+    def function(self, environment: str, name: str) -> str:
+        account = self.accounts[environment]
+        return f"arn:aws:lambda:{REGION}:{account}:function:{self.prefix(environment)}-{name}"
 
     def roles_of(self, environment: str) -> list[str]:
         return sorted(self.estate.roles_of(environment))
@@ -248,10 +291,15 @@ class CrossAccount:
 
 
 def outsiders(accounts: dict[str, str]) -> list[Role]:
-    """Roles outside the platform, each with AdministratorAccess: in each serving account, an
-    administrator and an impostor named like the platform's roles; and a role named exactly
-    like a promotion role in an account of no environment."""
+    """Roles outside the platform, each with AdministratorAccess: the tooling account's
+    administrator; in each serving account, an administrator and an impostor named like the
+    platform's roles; and a role named exactly like a promotion role in an account of no
+    environment."""
     found: dict[str, Role] = {}  # by ARN: in one account, one administrator
+    # The tooling account's administrator (its pipeline's account).
+    admin = f"arn:aws:iam::{TOOLING}:role/Administrator"
+    found[admin] = Role("Administrator", admin, "outside", "Administrator", (),
+                        (("AdministratorAccess", ANYTHING),))  # fmt: skip
     for environment in SERVING:
         account = accounts[environment]
         for where, name in (
@@ -310,11 +358,30 @@ KEY_USE = "the promotion roles use the development keys for nothing else"
 NO_WRITES = "the promotion roles write or delete nothing in the development buckets"
 NO_VERSIONS = "the promotion roles change, approve or register no model version"
 OTHER_ROLES = (
-    "no other role of the serving environments describes a development version or reads its "
-    "sealed files"
+    "no other role of the serving environments reads a development version's sealed files, and "
+    "none but the staging test and the monitoring describes one"
 )
 TOOLING_ROLES = (
-    "no role of the tooling account describes a development version or reads its sealed files"
+    "no role of the tooling account reads a development version's sealed files, and none but "
+    "the release router describes one"
+)
+RELEASE_READS = (
+    "the staging test, production's monitoring and the release router describe a development "
+    "version"
+)
+RELEASE_ASSUMES = "the tooling release pipeline acts in each serving account as its action role"
+RELEASE_ASSUMES_ONLY = (
+    "no other tooling role assumes the action roles, and the pipeline assumes no other role of "
+    "the serving accounts"
+)
+IMPOSTORS_ASSUME = "no administrator or impostor of another account assumes an action role"
+RELEASE_ACTS = (
+    "an action role invokes the promotion and the staging test, deploys its endpoint stack "
+    "through the guarded deployment role and reads the release templates"
+)
+RELEASE_ACTS_ONLY = (
+    "an action role deploys no other stack, passes no other role, invokes no other function and "
+    "writes nothing in the tooling or development account"
 )
 IMPOSTORS = "no impostor describes a development version or reads its sealed files"
 IMPOSTORS_DECRYPT = "no impostor decrypts with the development data key"
@@ -333,11 +400,83 @@ DEV_READS = (
 WHERE = {
     PROMOTES: "both", NO_TRAINING_DATA: "both", DECRYPT: "both", KEY_USE: "both",
     NO_WRITES: "both", NO_VERSIONS: "both", OTHER_ROLES: "both", TOOLING_ROLES: "both",
+    RELEASE_READS: "both", RELEASE_ASSUMES: "both", RELEASE_ASSUMES_ONLY: "both",
+    IMPOSTORS_ASSUME: "multi", RELEASE_ACTS: "both", RELEASE_ACTS_ONLY: "both",
     IMPOSTORS: "multi", IMPOSTORS_DECRYPT: "both", ONE_ACCOUNT: "single", DEV_WRITES: "both",
     DEV_READS: "both",
 }  # fmt: skip
 CASES = [(name, c) for c, where in WHERE.items() for name in ("multi", "single")
          if where in ("both", name)]  # fmt: skip
+
+
+# fmt: off
+def release_claims(t: CrossAccount) -> dict[str, tuple[bool, list[Ask]]]:
+    """The release path's claims (ADR 0011): who acts in the serving accounts, and how far."""
+    actions = {e: t.release_action(e) for e in SERVING}
+    pipeline = t.tooling_role(RELEASE)
+    readers = [r for r in t.release_readers() if r not in (t.promoter(e) for e in SERVING)]
+    key = t.release_key()
+    artifacts = f"arn:aws:s3:::{RELEASE}-artifacts-{TOOLING}/{RELEASE}/Templates/abc123"
+    tooling = [r for r in t.roles_of("Tooling") if r != pipeline]
+    serving_roles = [r for e in SERVING for r in t.roles_of(e) if r not in actions.values()]
+    pass_to = (("iam:PassedToService", "cloudformation.amazonaws.com"),)
+    acts = []
+    for e, role in actions.items():
+        functions = [t.function(e, "promote"), *([t.function(e, "endpoint-test")]
+                                                 if e == "staging" else [])]
+        acts += [Ask(role, "lambda:InvokeFunction", f) for f in functions]
+        acts += [Ask(role, a, t.endpoint_stack(e)) for a in (
+            "cloudformation:CreateStack", "cloudformation:UpdateStack",
+            "cloudformation:DescribeStacks", "cloudformation:DescribeStackEvents")]
+        acts += [Ask(role, "iam:PassRole", t.role(e, "deploy-cfn"), pass_to),
+                 Ask(role, "s3:GetObject", artifacts),
+                 Ask(role, "kms:Decrypt", key, t.via(key))]
+    beyond = []
+    for e, role in actions.items():
+        other = "prod" if e == "staging" else "staging"
+        account = t.accounts[e]
+        stacks = f"arn:aws:cloudformation:{REGION}:{account}:stack"
+        beyond += [Ask(role, a, s) for a in ("cloudformation:UpdateStack",
+                                             "cloudformation:CreateStack")
+                   for s in (f"{stacks}/{t.prefix(e)}-data/1", f"{stacks}/{t.prefix(e)}-deploy/1",
+                             t.endpoint_stack(e, other))]
+        beyond += [Ask(role, "cloudformation:DeleteStack", t.endpoint_stack(e))]
+        beyond += [Ask(role, "iam:PassRole", r, c) for r in serving_roles
+                   if r.split(":")[4] == account and not r.endswith("-deploy-cfn")
+                   for c in (pass_to, (("iam:PassedToService", "sagemaker.amazonaws.com"),))]
+        beyond += [Ask(role, "iam:PassRole", t.role(e, "deploy-cfn"),
+                       (("iam:PassedToService", "lambda.amazonaws.com"),))]
+        beyond += [Ask(role, "lambda:InvokeFunction", t.function(e, f))
+                   for f in ("monitoring-run", "front-door")]
+        beyond += [Ask(role, "lambda:UpdateFunctionCode", t.function(e, "promote"))]
+        beyond += [Ask(role, a, o, c) for o in (artifacts, t.sealed(DEV), t.sealed(e))
+                   for a, c in (("s3:PutObject", ()), ("s3:PutObject", WRITE_ONCE),
+                                ("s3:DeleteObject", ()))]
+        beyond += [Ask(role, "s3:GetObject", t.sealed(DEV)),
+                   Ask(role, "kms:Decrypt", key, t.via(key, None)),
+                   Ask(role, "kms:Encrypt", key, t.via(key)),
+                   Ask(role, "sagemaker:CreateEndpoint",
+                       f"arn:aws:sagemaker:{REGION}:{account}:endpoint/{t.prefix(e)}-{e}"),
+                   Ask(role, "sagemaker:UpdateModelPackage", t.version(DEV), APPROVED),
+                   Ask(role, "iam:CreateRole", f"arn:aws:iam::{account}:role/anything")]
+    return {
+        # (sagemaker:ListModelPackages has no resource type: the simulator cannot evaluate the
+        # router's cross-account list; its policy statements are asserted in test_release_path.)
+        RELEASE_READS: (True, [
+            Ask(r, "sagemaker:DescribeModelPackage", t.version(DEV)) for r in readers
+        ]),
+        RELEASE_ASSUMES: (True, [Ask(pipeline, "sts:AssumeRole", a) for a in actions.values()]),
+        RELEASE_ASSUMES_ONLY: (False, [
+            *(Ask(r, "sts:AssumeRole", a) for r in tooling for a in actions.values()),
+            *(Ask(pipeline, "sts:AssumeRole", r) for r in serving_roles),
+        ]),
+        IMPOSTORS_ASSUME: (False, [
+            Ask(o, "sts:AssumeRole", a) for o in impostors(t) for a in actions.values()
+        ]),
+        RELEASE_ACTS: (True, acts),
+        RELEASE_ACTS_ONLY: (False, beyond),
+    }
+# fmt: on
 
 
 # fmt: off
@@ -349,6 +488,12 @@ def claims(t: CrossAccount) -> dict[str, tuple[bool, list[Ask]]]:
     others = [r for e in SERVING for r in t.roles_of(e) if r not in promoters]
     tooling = [r for e in t.estate.inventories if e not in (DEV, *SERVING) for r in t.roles_of(e)]
     dev_roles = t.roles_of(DEV)
+
+    def describes(ask: Ask) -> bool:
+        """A release reader's description of a version (RELEASE_READS)."""
+        return ask.action == "sagemaker:DescribeModelPackage" and ask.role in readers
+
+    readers = t.release_readers()
 
     def promotion_by(callers: list[str], decrypt: bool = True) -> list[Ask]:
         return [Ask(c, a.action, a.resource, a.context) for c in callers
@@ -394,8 +539,9 @@ def claims(t: CrossAccount) -> dict[str, tuple[bool, list[Ask]]]:
               for a in ("sagemaker:PutModelPackageGroupPolicy",
                         "sagemaker:DeleteModelPackageGroup", "sagemaker:CreateModelPackageGroup")),
         ]),
-        OTHER_ROLES: (False, promotion_by(others)),
-        TOOLING_ROLES: (False, promotion_by(tooling)),
+        OTHER_ROLES: (False, [a for a in promotion_by(others) if not describes(a)]),
+        TOOLING_ROLES: (False, [a for a in promotion_by(tooling) if not describes(a)]),
+        **release_claims(t),
         # Administrators and impostors of the serving accounts, a promotion role's name in an
         # account of no environment: all with AdministratorAccess.
         IMPOSTORS: (False, promotion_by(impostors(t), decrypt=False)),
@@ -434,7 +580,9 @@ def load(synth: Synthesized) -> CrossAccount:
     for role in outsiders(accounts):
         assert role.arn not in roles, role.arn
         roles[role.arn] = role
-    return CrossAccount(estate, accounts, roles, estate.resource_policies())
+    # An AssumeRole request's resource policy is the role's trust policy.
+    policies = {**estate.resource_policies(), **estate.trust_policies()}
+    return CrossAccount(estate, accounts, roles, policies)
 
 
 def evaluate(synth: Synthesized, name: str) -> CrossAccount:
@@ -489,12 +637,18 @@ def test_each_environment_is_resolved_in_its_own_account(topology: CrossAccount,
     region, every policy resolved to concrete, well-formed ARNs."""
     accounts = {e: i.account for e, i in topology.estate.inventories.items()}
     expected = ACCOUNTS if name == "multi" else dict.fromkeys(ACCOUNTS, TOOLING)
-    assert accounts == {**expected, f"aws://{TOOLING}/{REGION}": TOOLING}
+    assert accounts == {**expected, f"aws://{TOOLING}/{REGION}": TOOLING, "Tooling": TOOLING}
     assert {i.region for i in topology.estate.inventories.values()} == {REGION}
     for environment, inventory in topology.estate.inventories.items():
         for stack in inventory.stacks:
-            prefix = "mlops-delivery" if "//" in environment else f"mlops-{environment}-"
-            assert stack.name.startswith(prefix), (environment, stack.name)
+            # The tooling stage's release stack, and the serving environments' endpoint
+            # templates its pipeline deploys (its asset: no role, no resource policy).
+            prefixes = {
+                "Tooling": ("mlops-churn-release", "mlops-staging-churn-endpoint-",
+                            "mlops-prod-churn-endpoint-"),
+            }.get(environment, ("mlops-delivery" if "//" in environment
+                                else f"mlops-{environment}-",))  # fmt: skip
+            assert stack.name.startswith(prefixes), (environment, stack.name)
         # The role names, hence the ARNs, the other accounts' policies name.
         for arn in topology.estate.roles_of(environment):
             assert arn.startswith(f"arn:aws:iam::{inventory.account}:role/")
@@ -515,12 +669,13 @@ def test_the_development_policies_admit_the_promotion_roles(
     t = topology
     promoters = sorted(t.promoter(e) for e in SERVING)
     for resource, sid in (
-        (t.group(DEV), "PromotionReads"),
+        (t.group(DEV), "ReleaseReads"),
         (t.bucket(DEV, "artifacts"), "PromotionReadsSealedFiles"),
         (t.key(DEV, "data"), "PromotionDecryptsSealedFiles"),
     ):
         [statement] = [s for s in t.policies[resource]["Statement"] if s.get("Sid") == sid]
-        assert sorted(statement["Condition"]["ArnEquals"]["aws:PrincipalArn"]) == promoters
+        expected = t.release_readers() if sid == "ReleaseReads" else promoters
+        assert sorted(statement["Condition"]["ArnEquals"]["aws:PrincipalArn"]) == expected
     assert t.aliases(t.key(DEV, "data")) == ["alias/mlops-dev-data"]
 
 
@@ -564,12 +719,27 @@ def test_mutation_registry_without_principal_arn(multi: CrossAccount) -> None:
     t = multi
     policies = dict(t.policies)
     policies[t.group(DEV)] = drop_condition(
-        t.policies[t.group(DEV)], "PromotionReads", "ArnEquals", "aws:PrincipalArn"
+        t.policies[t.group(DEV)], "ReleaseReads", "ArnEquals", "aws:PrincipalArn"
     )
     decisions = t.run([IMPOSTORS], policies=policies)
     assert failing_actions(t, IMPOSTORS, decisions) == {"sagemaker:DescribeModelPackage"}
     # ... but not the promotion role's name in an account the policy does not name.
     assert not any(OUTSIDE in line for line in t.failures(IMPOSTORS, decisions))
+
+
+def test_mutation_action_role_trusting_the_tooling_account(multi: CrossAccount) -> None:
+    """Without its aws:PrincipalArn condition, an action role's trust admits the whole tooling
+    account: its administrator then acts in the serving account."""
+    t = multi
+    policies = dict(t.policies)
+    for environment in SERVING:
+        role = t.release_action(environment)
+        trust = copy.deepcopy(t.policies[role])
+        for statement in trust["Statement"]:
+            del statement["Condition"]
+        policies[role] = trust
+    decisions = t.run([IMPOSTORS_ASSUME], policies=policies)
+    assert {line.split(":")[4] for line in t.failures(IMPOSTORS_ASSUME, decisions)} == {TOOLING}
 
 
 def test_mutation_bucket_without_principal_arn(multi: CrossAccount) -> None:

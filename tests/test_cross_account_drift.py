@@ -67,11 +67,11 @@ def test_only_production_drift_is_forwarded_to_the_development_bus(
     [trust] = role["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"Service": "events.amazonaws.com"}
     assert "rule/mlops-prod-churn-drift-forwarder" in json.dumps(trust["Condition"])
-    # Staging and development forward nothing.
-    for environment in ("dev", "staging"):
-        deploy = multi_account_synth.stages[environment].projects["churn"].deploy
-        assert deploy is not None
-        assert "drift-forwarder" not in json.dumps(multi_account_synth.template_json(deploy))
+    # Staging forwards nothing; development serves nothing (no deploy stack).
+    deploy = multi_account_synth.stages["staging"].projects["churn"].deploy
+    assert deploy is not None
+    assert "drift-forwarder" not in json.dumps(multi_account_synth.template_json(deploy))
+    assert multi_account_synth.stages["dev"].projects["churn"].deploy is None
 
 
 def test_the_development_bus_admits_exactly_the_forwarder(multi_account_synth: Synthesized) -> None:

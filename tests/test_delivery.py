@@ -59,6 +59,11 @@ def _accounts(synth: Synthesized) -> dict[str, str]:
     return {name: stage.account for name, stage in synth.stages.items()}  # type: ignore[misc]
 
 
+def _wave_accounts(synth: Synthesized) -> dict[str, str]:
+    """Each wave's account: the environments', and the tooling account's release stacks."""
+    return {**_accounts(synth), "Tooling": TOOLING}
+
+
 def test_the_pipeline_tests_then_updates_itself_then_deploys_in_promotion_order(
     synth: Synthesized,
 ) -> None:
@@ -70,6 +75,7 @@ def test_the_pipeline_tests_then_updates_itself_then_deploys_in_promotion_order(
         "Build",
         "UpdatePipeline",  # self-mutation, before anything is deployed
         "Assets",
+        "Tooling",  # the release pipelines (tests/test_release_path.py)
         "dev",
         "staging",
         "prod",
@@ -112,7 +118,7 @@ def test_production_waits_for_a_person_and_nothing_else_does(synth: Synthesized)
 def test_each_wave_deploys_into_its_own_account_through_its_bootstrap_roles(
     synth: Synthesized,
 ) -> None:
-    accounts = _accounts(synth)
+    accounts = _wave_accounts(synth)
     for stage in _stages(synth)[4:]:
         account = accounts[stage["Name"]]
         deploys = [a for a in stage["Actions"] if a["ActionTypeId"]["Provider"] == "CloudFormation"]
@@ -124,14 +130,15 @@ def test_each_wave_deploys_into_its_own_account_through_its_bootstrap_roles(
             if "RoleArn" in a["Configuration"]
         } == {_role("cfn-exec", account)}
         names = {a["Configuration"]["StackName"] for a in deploys}
-        assert names and all(n.startswith(f"mlops-{stage['Name']}-") for n in names)
+        prefix = "mlops-" if stage["Name"] == "Tooling" else f"mlops-{stage['Name']}-"
+        assert names and all(n.startswith(prefix) for n in names)
 
 
 def test_target_accounts_read_artifacts_by_exact_role(synth: Synthesized) -> None:
     """The artifact bucket and its key admit exactly the environments' deploy roles (not their
     accounts' roots); the asset step assumes exactly their file-publishing roles."""
     template = _template(synth)
-    deployers = {_role("deploy", a) for a in _accounts(synth).values()}
+    deployers = {_role("deploy", a) for a in _wave_accounts(synth).values()}
     key_policy = _resources(template, "AWS::KMS::Key")[0]["KeyPolicy"]["Statement"]
     principals = {flat_arn(p) for s in key_policy for p in _as_list(s["Principal"].get("AWS"))}
     assert principals == deployers | {f"arn:aws:iam::{TOOLING}:root"}
@@ -151,7 +158,7 @@ def test_target_accounts_read_artifacts_by_exact_role(synth: Synthesized) -> Non
         for r in _as_list(s["Resource"])
         if "file-publishing" in flat_arn(r)
     }
-    assert publishers == {_role("file-publishing", a) for a in _accounts(synth).values()}
+    assert publishers == {_role("file-publishing", a) for a in _wave_accounts(synth).values()}
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -176,7 +183,9 @@ def test_no_policy_names_a_principal_twice(synth: Synthesized) -> None:
     """A real failure of a public reference when stages share an account: every template of
     the topology, the stages' included."""
     paths = [synth.outdir / "Delivery.template.json", *synth.template_paths]
-    assert len(paths) == 1 + 3 * (2 + 5)
+    # dev: shared 2, churn's data, catalog, build, access; staging and prod: shared 2, churn's
+    # data, deploy, access (they only serve); tooling: churn's release stack.
+    assert len(paths) == 1 + (2 + 4) + 2 * (2 + 3) + 1
     for path in paths:
         for principals in _principal_lists(json.loads(path.read_text())):
             written = [json.dumps(p, sort_keys=True) for p in principals]
@@ -247,11 +256,12 @@ def test_a_connection_source_is_a_codeconnections_action() -> None:
     app = cdk.App(context=project_context())
     stack = DeliveryStack(app, "Delivery", config=config)
     stages = {}
-    for name, account in ACCOUNTS.items():
+    for name, account in {**ACCOUNTS, "Tooling": TOOLING}.items():
         stage = cdk.Stage(app, name, env=cdk.Environment(account=account, region=REGION))
         cdk.CfnResource(cdk.Stack(stage, "Empty"), "Topic", type="AWS::SNS::Topic")
         stages[name] = stage
-    stack.deliver(stages)
+    tooling = stages.pop("Tooling")
+    stack.deliver(stages, tooling)
     template = app.synth().get_stack_by_name(stack.stack_name).template
     pipeline = next(
         r["Properties"]
@@ -312,10 +322,13 @@ def test_development_admits_exactly_the_promotion_roles(synth: Synthesized) -> N
     accounts = sorted({f"arn:aws:iam::{a.split(':')[4]}:root" for a in promoters})
     data = _stage_template(synth, "dev", "churn-data")
     [group] = _resources(data, "AWS::SageMaker::ModelPackageGroup")
-    [read] = group["ModelPackageGroupPolicy"]["Statement"]
+    # The registry admits the other release roles too (tests/test_release_path.py).
+    [read] = [
+        s for s in group["ModelPackageGroupPolicy"]["Statement"] if s["Sid"] == "ReleaseReads"
+    ]
     assert read["Action"] == ["sagemaker:DescribeModelPackage"]
-    assert read["Condition"] == {"ArnEquals": {"aws:PrincipalArn": promoters}}
-    assert sorted(flat_arn(p) for p in _as_list(read["Principal"]["AWS"])) == accounts
+    assert set(promoters) < set(read["Condition"]["ArnEquals"]["aws:PrincipalArn"])
+    assert set(accounts) <= {flat_arn(p) for p in _as_list(read["Principal"]["AWS"])}
     sealed = _statement(data, "AWS::S3::BucketPolicy", "PromotionReadsSealedFiles")
     assert sealed["Action"] == ["s3:GetObject", "s3:GetObjectVersion"]
     assert flat_arn(sealed["Resource"]).endswith("/sealed/*")
@@ -350,12 +363,9 @@ def test_serving_environments_promote_from_development(synth: Synthesized) -> No
         assert sorted(
             flat_arn(a) for a in writers["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]
         )[-1].endswith(f"mlops-{environment}-churn-promote")
-    # The development environment promotes nothing and seals by its fingerprint step only.
-    dev_deploy = _stage_template(synth, "dev", "churn-deploy")
-    assert not any(
-        f["FunctionName"].endswith("-promote")
-        for f in _resources(dev_deploy, "AWS::Lambda::Function")
-    )
+    # The development environment promotes (and serves) nothing and seals by its fingerprint
+    # step only.
+    assert synth.stages["dev"].projects["churn"].deploy is None
     writers = _statement(_stage_template(synth, "dev", "churn-data"), "AWS::S3::BucketPolicy",
                          "SealedVersionsWriter")  # fmt: skip
     assert [

@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from stacks.config import PlatformConfig, load_config
-from tests.conftest import Synthesized
+from stacks.config import PlatformConfig
+from tests.conftest import Synthesized, example_config
 from tests.iam_sim import (
     Decision,
     Inventory,
@@ -591,7 +591,7 @@ def monitors(prefix: str) -> frozenset[str]:
 
 
 CLAIM_NAMES = [name for name, _, _ in project_claims(Project("p", "1", "r", "t"))]
-EXAMPLE = load_config(ROOT / "config" / "example.yaml")
+EXAMPLE = example_config()
 
 
 def projects_of(config: PlatformConfig, g: Governance | None = None) -> list[Project]:

@@ -33,8 +33,7 @@ from typing import Any
 
 import pytest
 
-from stacks.config import load_config
-from tests.conftest import Synthesized
+from tests.conftest import Synthesized, example_config
 from tests.iam_sim import (
     Decision,
     Inventory,
@@ -51,7 +50,7 @@ from tests.iam_sim import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-CONFIG = load_config(ROOT / "config" / "example.yaml")
+CONFIG = example_config()
 ENV = CONFIG.environments[0]  # the environment example_synth synthesizes
 PREFIX = f"{CONFIG.platform_name}-{ENV.name}"
 PROJECTS = tuple(p.name for p in CONFIG.projects)

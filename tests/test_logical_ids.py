@@ -50,7 +50,7 @@ def test_stateful_logical_ids_are_pinned(default_synth: Synthesized) -> None:
     assert _stateful(default_synth.template_json(stage.data)["Resources"]) == PINNED
     project = stage.projects["churn"]
     assert _stateful(default_synth.template_json(project.data)["Resources"]) == PINNED_PROJECT
-    catalog = default_synth.template_json(project.catalog)["Resources"]
+    catalog = default_synth.template_json(project.catalog_stack)["Resources"]
     assert {k: catalog[k]["Type"] for k in PINNED_CATALOG} == PINNED_CATALOG
 
 

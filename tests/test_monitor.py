@@ -10,7 +10,8 @@ import pytest
 
 from mlops_constructs.monitor import BASELINE_PARAMETERS, MonitorSettings
 from stacks.config import PlatformConfig, ProjectConfig, parse_config
-from stacks.monitor_stack import STAGES, alarm_names, monitor_settings
+from stacks.monitor_stack import alarm_names, monitor_settings
+from stacks.topology import STAGES
 from tests.conftest import MODEL_MONITOR, Synthesized, churn
 from tests.templates import as_list, endpoint_template, load_handler, policy_statements
 

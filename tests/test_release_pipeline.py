@@ -85,7 +85,6 @@ def _stage(
         cfn_role_arn=f"arn:{partition}:iam::{account}:role/{prefix}-deploy-cfn",
         promote_function_arn=f"{functions}-promote",
         test_function_arn=f"{functions}-staging-test" if test else None,
-        parameter_overrides={"DataKeyArn": f"arn:aws:kms:{REGION}:{account}:key/{'0' * 8}"},
         approval=approval,
     )
 
@@ -295,9 +294,10 @@ def test_promote_hands_the_stage_local_model_to_the_deployment(release: Release)
             f"Templates::{stage.prefix}-endpoint-{stage.kind}.template.json"
         )
         assert deploy["InputArtifacts"] == [{"Name": "Templates"}]
+        # The promoted copy and this account's data key come from Promote's output variables.
         assert json.loads(config["ParameterOverrides"]) == {
-            **stage.parameter_overrides,
             "ModelDataUrl": f"#{{Promote{stage.title}.model_data_url}}",
+            "DataKeyArn": f"#{{Promote{stage.title}.data_key_arn}}",
             "ModelPackageArn": PACKAGE,
         }
 
@@ -644,9 +644,10 @@ def test_templates_must_take_exactly_what_the_pipeline_passes(tmp_path: Path) ->
     folder = _templates(tmp_path / "templates")
     staging = folder / "mlops-staging-churn-endpoint-staging.template.json"
     staging.write_text(json.dumps(_template_body("ModelPackageArn", "ModelDataUrl", "SubnetIds")))
+    stages[0] = replace(stages[0], parameter_overrides={"AlarmTopicArn": "arn:aws:sns:x"})
     assert _refusal(tmp_path, stages, folder) == (
         "stage 'staging': mlops-staging-churn-endpoint-staging.template.json has no parameter "
-        "DataKeyArn; needs SubnetIds, which nothing passes"
+        "AlarmTopicArn; needs SubnetIds, which nothing passes"
     )
     staging.unlink()
     assert _refusal(tmp_path, stages, folder).startswith(f"stage 'staging': no template {staging}")
@@ -660,7 +661,7 @@ def test_overrides_must_fit_codepipeline(tmp_path: Path) -> None:
     (folder / "mlops-staging-churn-endpoint-staging.template.json").write_text(
         json.dumps(_template_body("ModelPackageArn", "ModelDataUrl", "DataKeyArn", *names))
     )
-    overrides = {**staging.parameter_overrides, **{n: "x" * 60 for n in names}}
+    overrides = {n: "x" * 60 for n in names}
     message = _refusal(tmp_path, [replace(staging, parameter_overrides=overrides), prod], folder)
     assert message.startswith(
         "mlops-staging-churn-endpoint-staging: the Deploy action's parameter overrides take up to 1"

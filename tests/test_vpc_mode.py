@@ -18,7 +18,7 @@ def data(vpc_synth: Synthesized) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def catalog(vpc_synth: Synthesized) -> dict[str, Any]:
     res: dict[str, Any] = vpc_synth.template_json(
-        vpc_synth.stages["dev"].projects["churn"].catalog
+        vpc_synth.stages["dev"].projects["churn"].catalog_stack
     )["Resources"]
     return res
 

@@ -21,3 +21,36 @@ def promote_name(prefix: str) -> str:
 def drift_forwarder_name(prefix: str) -> str:
     """Production's drift-forwarding rule and its role (``<prefix>-drift-forwarder``)."""
     return f"{prefix}-drift-forwarder"
+
+
+def release_pipeline_name(platform_name: str, project: str) -> str:
+    """A project's release pipeline in the tooling account, and its role
+    (``<platform>-<project>-release``)."""
+    return f"{platform_name}-{project}-release"
+
+
+def release_action_name(prefix: str) -> str:
+    """A serving environment's role that the release pipeline's actions there run as
+    (``<prefix>-release-action``)."""
+    return f"{prefix}-release-action"
+
+
+def deploy_cfn_name(prefix: str) -> str:
+    """The role CloudFormation deploys an environment's endpoint stacks with."""
+    return f"{prefix}-deploy-cfn"
+
+
+def endpoint_test_name(prefix: str) -> str:
+    """The staging test function and its role (``<prefix>-endpoint-test``)."""
+    return f"{prefix}-endpoint-test"
+
+
+def monitoring_run_name(prefix: str) -> str:
+    """The open-monitoring pipeline's Lambda steps' function and role."""
+    return f"{prefix}-monitoring-run"
+
+
+def approval_forwarder_name(prefix: str) -> str:
+    """The development environment's rule (and its role) that forwards a project's approvals
+    to the tooling account's release bus (``<prefix>-approval-forwarder``)."""
+    return f"{prefix}-approval-forwarder"

@@ -462,6 +462,14 @@ class Inventory:
             )
         return roles
 
+    def trust_policies(self) -> dict[str, dict[str, Any]]:
+        """Each role's trust policy (who may ``sts:AssumeRole`` it), by the role's ARN: the
+        resource policy of an AssumeRole request."""
+        return {
+            self.arn_of(stack, logical_id): self.resolve(props["AssumeRolePolicyDocument"], stack)
+            for stack, logical_id, props in self.resources_of_type("AWS::IAM::Role")
+        }
+
     def resource_policies(self) -> dict[str, dict[str, Any]]:
         """Resource policies by the ARN of the resource they protect (bucket, key, model
         package group, event bus, topic, queue); two policies on one resource are merged."""
@@ -771,6 +779,10 @@ class Estate:
             merged = {n: i.resource_policies() for n, i in self.inventories.items()}
             self._policies = self._merge(merged)
         return self._policies
+
+    def trust_policies(self) -> dict[str, dict[str, Any]]:
+        """Every environment's roles' trust policies by role ARN."""
+        return self._merge({n: i.trust_policies() for n, i in self.inventories.items()})
 
     @staticmethod
     def _merge(found: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -232,6 +232,12 @@ def _disable_telemetry() -> None:
     telemetry_logging._send_telemetry_request = lambda *args, **kwargs: None
 
 
+def serving_environment(inference: str) -> dict[str, str]:
+    """The serving container's environment: the project's inference entry point, which the
+    training step copied into the model archive (serving needs no network)."""
+    return {"SAGEMAKER_PROGRAM": inference, "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}
+
+
 def platform_image(region: str) -> str:
     """AWS's scikit-learn processing image: where the platform's own scripts run."""
     _disable_telemetry()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
@@ -26,12 +27,25 @@ _LIST_REASON = (
 )
 
 
+class ModelVersions(Protocol):
+    """Where the versions an environment deploys are registered: its own registry
+    (:class:`~mlops_constructs.build.registry.ModelRegistry`) or, in a serving environment of a
+    delivered platform, the development account's
+    (:class:`~mlops_constructs.deploy.promotion.PromotionSource`)."""
+
+    @property
+    def packages_arn(self) -> str: ...
+
+    def grant_read(self, grantee: iam.IGrantable) -> iam.Grant: ...
+
+
 class ModelRegistry(Construct):
     """A model package group ``<name>`` holding every model version the pipeline registers.
 
-    ``readers`` (the exact role ARNs of later stages' promotion functions, in other accounts)
-    may describe its versions through the group's resource policy; no policy when empty. Never
-    shared with ``*`` or with whole accounts. Retained on delete: model versions, their metrics
+    ``readers`` (exact role ARNs in other accounts: a delivered platform's promotion, staging
+    test, monitoring and release router roles) may describe its versions through the group's
+    resource policy, and ``listers`` (the release router) list them; no policy when both are
+    empty. Never shared with ``*`` or with whole accounts. Retained on delete: model versions, their metrics
     and lineage are history.
     """
 
@@ -43,6 +57,7 @@ class ModelRegistry(Construct):
         name: str,
         description: str,
         readers: Sequence[str] = (),
+        listers: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, id)
         stack = cdk.Stack.of(self)
@@ -51,27 +66,15 @@ class ModelRegistry(Construct):
         self.packages_arn = (
             f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}:model-package/{name}/*"
         )
-        policy = None
-        roles = sorted(set(readers))
-        if roles:
-            # Each role's account, narrowed to the role: a principal must exist when the policy
-            # is set, and the serving accounts deploy after this one.
-            accounts = role_accounts(roles)
-            policy = {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Sid": "PromotionReads",
-                        "Effect": "Allow",
-                        "Principal": {
-                            "AWS": [f"arn:{stack.partition}:iam::{a}:root" for a in accounts]
-                        },
-                        "Action": ["sagemaker:DescribeModelPackage"],
-                        "Resource": [self.packages_arn],
-                        "Condition": {"ArnEquals": {"aws:PrincipalArn": roles}},
-                    }
-                ],
-            }
+        statements = [
+            _exact_statement(stack.partition, sid, roles, actions, resource)
+            for sid, roles, actions, resource in (
+                ("ReleaseReads", readers, ["sagemaker:DescribeModelPackage"], self.packages_arn),
+                ("ReleaseLists", listers, ["sagemaker:ListModelPackages"], self.arn),
+            )
+            if roles
+        ]
+        policy = {"Version": "2012-10-17", "Statement": statements} if statements else None
         self.group = sagemaker.CfnModelPackageGroup(
             self,
             "Group",
@@ -128,3 +131,20 @@ class ModelRegistry(Construct):
                 "Null": untouched,
             },
         )
+
+
+def _exact_statement(
+    partition: str, sid: str, roles: Sequence[str], actions: list[str], resource: str
+) -> dict[str, object]:
+    """A group-policy statement for exactly ``roles``: each role's account as principal,
+    narrowed to the roles (a principal must exist when the policy is set, and the other
+    accounts deploy after this one)."""
+    exact = sorted(set(roles))
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": {"AWS": [f"arn:{partition}:iam::{a}:root" for a in role_accounts(exact)]},
+        "Action": actions,
+        "Resource": [resource],
+        "Condition": {"ArnEquals": {"aws:PrincipalArn": exact}},
+    }

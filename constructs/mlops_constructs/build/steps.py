@@ -52,6 +52,7 @@ from mlops_constructs.build.definition import (
     SPLITS,
     SUBNETS_PLACEHOLDER,
     PipelineSpec,
+    serving_environment,
 )
 
 SOURCE = "/opt/ml/processing/source"
@@ -399,10 +400,7 @@ class DefinitionBuilder:
             sagemaker_session=self.session,
             enable_network_isolation=True,
             # train.py copies the serving code into the model archive: serving needs no network.
-            env={
-                "SAGEMAKER_PROGRAM": self.spec.entry_points.inference,
-                "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
-            },
+            env=dict(serving_environment(self.spec.entry_points.inference)),
             vpc_config=vpc_config,
         )
 

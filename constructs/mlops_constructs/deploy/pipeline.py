@@ -2,32 +2,27 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
-from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3_assets as s3_assets
-from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from mlops_constructs.build.registry import ModelRegistry
 from mlops_constructs.cfn import depend_on_role_policy_only
-from mlops_constructs.compute import platform_function
 from mlops_constructs.data.lake import SEALED_PREFIX, LakeAccess
+from mlops_constructs.deploy.deployment import STAGES, EndpointDeployment, VpcPlacement
 from mlops_constructs.deploy.endpoint import (
-    EndpointRole,
     RealtimeSettings,
     ServerlessSettings,
     capture_prefix,
@@ -41,10 +36,10 @@ from mlops_constructs.deploy.templates import (
     template_parameters,
     templates_source_stage,
 )
-from mlops_constructs.monitor.role import MonitorRole, monitoring_prefix
+from mlops_constructs.monitor.role import monitoring_prefix
 from mlops_constructs.monitor.settings import BASELINE_PARAMETERS, NONE, MonitorSettings
 from mlops_constructs.notifications import NotificationTopic
-from mlops_constructs.security.jobs import grant_pipeline_status, job_guardrails, model_guardrails
+from mlops_constructs.security.jobs import grant_pipeline_status
 from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import (
     acknowledge,
@@ -53,20 +48,13 @@ from mlops_constructs.security.nag import (
     acknowledge_wildcard_resource,
 )
 
-STAGES = ("staging", "prod")
+__all__ = ["STAGES", "DeployPipeline", "VpcPlacement"]
 
 
-@dataclass(frozen=True, kw_only=True)
-class VpcPlacement:
-    """VPC mode: the endpoints and the deploy functions run in these subnets and group."""
-
-    vpc: ec2.IVpc
-    subnets: Sequence[ec2.ISubnet]
-    security_group: ec2.ISecurityGroup
-
-
-class DeployPipeline(Construct):
-    """CodePipeline ``<prefix>-deploy`` (V2) and the router that starts it on approvals.
+class DeployPipeline(EndpointDeployment):
+    """CodePipeline ``<prefix>-deploy`` (V2) and the router that starts it on approvals, on top
+    of the environment's :class:`EndpointDeployment` (roles, CloudFormation's role, the staging
+    test).
 
     Stages: ``Source`` (the endpoint templates, a CDK asset) -> ``Staging`` (CloudFormation
     deploys ``<prefix>-endpoint-staging`` with the approved ``ModelPackageArn``) ->
@@ -78,10 +66,6 @@ class DeployPipeline(Construct):
     ``registry``: only Approved versions that are the newest approved one start the pipeline
     (rejected and superseded versions never do), with an idempotency token per version and a
     record of the last version started, so replays start nothing.
-
-    CloudFormation deploys with the role ``<prefix>-deploy-cfn``, which may manage this
-    environment's endpoints, their models, configs, alarms and scaling, and pass only the two
-    endpoint roles. No stack it deploys contains IAM.
     """
 
     def __init__(
@@ -110,51 +94,39 @@ class DeployPipeline(Construct):
         alarm_topic: NotificationTopic | None = None,
         template_defaults: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
-        super().__init__(scope, id)
-        self.pipeline_name = f"{prefix}-deploy"
-        self._prefix = prefix
-        self._packages_arn = registry.packages_arn
-        self._vpc = vpc
-        # What the deploy actions pass the endpoint stacks (see _parameter_values).
-        self._hostings = hostings
-        self._lake = lake
-        self._alarms = alarm_topic or notifications
-        self._monitor = monitor
-        self._ground_truth_prefix = ground_truth_prefix
-        self._batch_capture_prefix = batch_capture_prefix
-        self._template_defaults = template_defaults or {}
-        self._approval_actions: list[tuple[str, str]] = []  # (stage, action)
-
-        self.dead_letters = self._dead_letter_queue(ops_key)
-        self.roles = {
-            stage: EndpointRole(
-                self,
-                f"{stage.title()}Role",
-                prefix=prefix,
-                stage=stage,
-                lake=lake,
-                image_repositories=image_repositories,
-            )
-            for stage in STAGES
-        }
-        self.templates = s3_assets.Asset(self, "EndpointTemplates", path=str(templates_dir))
-        self.monitor_roles = self._monitor_roles()
-        cfn_role = self._cfn_role(registry)
-        self.test_function = self._staging_test(
-            registry,
-            lambda_dir=lambda_dir,
+        if set(hostings) != set(STAGES):
+            raise ValueError(f"a deploy pipeline deploys {', '.join(STAGES)}, not {list(hostings)}")
+        super().__init__(
+            scope,
+            id,
+            prefix=prefix,
+            hostings=hostings,
+            lake=lake,
             ops_key=ops_key,
+            versions=registry,
+            lambda_dir=lambda_dir,
             log_retention=log_retention,
             payloads=payloads,
             response_contract=response_contract,
+            image_repositories=image_repositories,
+            vpc=vpc,
+            monitor=monitor,
+            ground_truth_prefix=ground_truth_prefix,
+            batch_capture_prefix=batch_capture_prefix,
         )
+        self.pipeline_name = f"{prefix}-deploy"
+        # What the deploy actions pass the endpoint stacks (see _parameter_values).
+        self._alarms = alarm_topic or notifications
+        self._template_defaults = template_defaults or {}
+        self._approval_actions: list[tuple[str, str]] = []  # (stage, action)
+        self.templates = s3_assets.Asset(self, "EndpointTemplates", path=str(templates_dir))
         self.release_check = self._release_check(
             registry, lambda_dir=lambda_dir, ops_key=ops_key, log_retention=log_retention
         )
         pipeline_role = self._pipeline_role()
         self.pipeline = self._pipeline(
             pipeline_role,
-            cfn_role,
+            self.cfn_role,
             registry=registry,
             notifications=notifications,
             manual_approval=manual_approval,
@@ -166,8 +138,12 @@ class DeployPipeline(Construct):
         )
         self.approvals = self._approvals(registry)
         self.failed_rule = self._failure_rule(notifications)
-        self._acknowledge_cfn_role(cfn_role, registry)
         self._acknowledge_pipeline_role(pipeline_role, lake)
+
+    @property
+    def staging_test(self) -> lambda_.Function:
+        assert self.test_function is not None  # a deploy pipeline always deploys staging
+        return self.test_function
 
     @property
     def pipeline_arn(self) -> str:
@@ -191,337 +167,6 @@ class DeployPipeline(Construct):
             actions=["codepipeline:PutApprovalResult"],
             resource_arns=self.approval_arns,
         )
-
-    def _arn(self, service: str) -> str:
-        """``arn:<partition>:<service>:<region>:<account>`` of this stack."""
-        stack = cdk.Stack.of(self)
-        return f"arn:{stack.partition}:{service}:{stack.region}:{stack.account}"
-
-    def _targets(self) -> tuple[str, ...]:
-        """What the pipeline deploys a stack for: the stages, and batch scoring when monitored."""
-        return (*STAGES, *([BATCH] if BATCH in self.monitor_roles else []))
-
-    def _dead_letter_queue(self, ops_key: PlatformKey) -> sqs.Queue:
-        """The dead-letter queue of the deploy functions (the router and the staging test)."""
-        queue = sqs.Queue(
-            self,
-            "DeadLetters",
-            queue_name=f"{self._prefix}-deploy-dlq",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=ops_key.key,
-            enforce_ssl=True,
-            retention_period=cdk.Duration.days(14),
-        )
-        acknowledge(
-            queue,
-            "AwsSolutions-SQS3",
-            "This queue is itself the dead-letter queue of the deploy functions; a queue behind "
-            "it would only move the question.",
-        )
-        return queue
-
-    def _monitor_roles(self) -> dict[str, MonitorRole]:
-        """Model Monitor runs on real-time stages (serverless endpoints capture nothing) and,
-        when batch scoring captures its jobs, on those."""
-        monitor = self._monitor
-        monitored = [
-            s
-            for s in STAGES
-            if monitor is not None and isinstance(self._hostings[s], RealtimeSettings)
-        ]
-        if monitor is not None and self._batch_capture_prefix is not None:
-            monitored.append(BATCH)
-        return {
-            target: MonitorRole(
-                self,
-                f"{target.title()}MonitorRole",
-                prefix=self._prefix,
-                target=target,
-                lake=self._lake,
-                ground_truth_prefix=f"{self._ground_truth_prefix}{target}/",
-                vpc=self._vpc is not None,
-            )
-            for target in monitored
-        }
-
-    def _cfn_role(self, registry: ModelRegistry) -> iam.Role:
-        """The role CloudFormation deploys endpoints with."""
-        role = iam.Role(
-            self,
-            "CfnRole",
-            role_name=f"{self._prefix}-deploy-cfn",
-            assumed_by=iam.ServicePrincipal("cloudformation.amazonaws.com"),
-            description="CloudFormation deploying the staging and production endpoints",
-        )
-        self._grant_endpoints(role, registry)
-        self._monitoring_resources = self._grant_monitors(role)
-        self._grant_alarms(role)
-        self._grant_autoscaling(role)
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="EndpointVolumeKey",
-                actions=["kms:DescribeKey"],
-                resources=[self._lake.key.key_arn],
-            )
-        )
-        # Grants only for the endpoints' volumes (AWS resources), never to a person.
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="EndpointVolumeGrants",
-                actions=["kms:CreateGrant"],
-                resources=[self._lake.key.key_arn],
-                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
-            )
-        )
-        return role
-
-    def _grant_endpoints(self, role: iam.Role, registry: ModelRegistry) -> None:
-        """The endpoints, their models and configs, the model versions and the endpoint roles."""
-        arn = self._arn("sagemaker")
-        prefix = self._prefix
-        endpoint_names = [f"{prefix}-{s}" for s in STAGES]
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="Endpoints",
-                actions=[
-                    "sagemaker:AddTags",
-                    "sagemaker:CreateEndpoint",
-                    "sagemaker:DeleteEndpoint",
-                    "sagemaker:DescribeEndpoint",
-                    "sagemaker:UpdateEndpoint",
-                ],
-                resources=[f"{arn}:endpoint/{n}" for n in endpoint_names],
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="ModelsAndConfigs",
-                actions=[
-                    "sagemaker:AddTags",
-                    "sagemaker:DeleteEndpointConfig",
-                    "sagemaker:DeleteModel",
-                    "sagemaker:DescribeEndpointConfig",
-                    "sagemaker:DescribeModel",
-                ],
-                # CloudFormation names models and endpoint configs after the stack.
-                resources=[
-                    f"{arn}:model/{prefix}-endpoint-*",
-                    f"{arn}:endpoint-config/{prefix}-endpoint-*",
-                ],
-            )
-        )
-        self._guard_endpoints(role, arn)
-        registry.grant_read(role)
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="PassEndpointRoles",
-                actions=["iam:PassRole"],
-                resources=[r.role.role_arn for r in self.roles.values()]
-                + [r.role.role_arn for r in self.monitor_roles.values()],
-                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
-            )
-        )
-
-    def _guard_endpoints(self, role: iam.Role, arn: str) -> None:
-        """Creating a stage's model and endpoint config needs what its template sets: real-time
-        models network-isolated (and in the platform's subnets in VPC mode), real-time volumes
-        encrypted with the data key. Serverless hosting offers neither: its stage is only held
-        to the key where one is given."""
-        key = self._lake.key.key_arn
-        subnets = [s.subnet_id for s in self._vpc.subnets] if self._vpc else []
-        groups = [self._vpc.security_group.security_group_id] if self._vpc else []
-        for stage, hosting in self._hostings.items():
-            realtime = isinstance(hosting, RealtimeSettings)
-            name = f"{self._prefix}-endpoint-{stage}-*"
-            model = model_guardrails(subnets, groups) if realtime else {}
-            volume = "StringEquals" if realtime else "StringEqualsIfExists"
-            for sid, action, resource, conditions in (
-                ("Model", "sagemaker:CreateModel", f"model/{name}", model),
-                (
-                    "EndpointConfig",
-                    "sagemaker:CreateEndpointConfig",
-                    f"endpoint-config/{name}",
-                    {volume: {"sagemaker:VolumeKmsKeyArn": key}},
-                ),
-            ):
-                role.add_to_policy(
-                    iam.PolicyStatement(
-                        sid=f"Guarded{sid}{stage.title()}",
-                        actions=[action],
-                        resources=[f"{arn}:{resource}"],
-                        conditions=conditions or None,
-                    )
-                )
-
-    def _grant_monitors(self, role: iam.Role) -> list[str]:
-        """The job definitions and schedules of the monitored targets (none without monitoring);
-        returns their ARNs."""
-        if not self.monitor_roles:
-            return []
-        arn = self._arn("sagemaker")
-        kinds = (
-            "data-quality-job-definition",
-            "model-quality-job-definition",
-            "model-bias-job-definition",
-            "model-explainability-job-definition",
-            "monitoring-schedule",
-        )
-        resources = [
-            f"{arn}:{kind}/{self._prefix}-{t}-*" for kind in kinds for t in self.monitor_roles
-        ]
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="Monitors",
-                actions=[
-                    "sagemaker:AddTags",
-                    "sagemaker:CreateMonitoringSchedule",
-                    "sagemaker:DeleteDataQualityJobDefinition",
-                    "sagemaker:DeleteModelBiasJobDefinition",
-                    "sagemaker:DeleteModelExplainabilityJobDefinition",
-                    "sagemaker:DeleteModelQualityJobDefinition",
-                    "sagemaker:DeleteMonitoringSchedule",
-                    "sagemaker:DescribeDataQualityJobDefinition",
-                    "sagemaker:DescribeModelBiasJobDefinition",
-                    "sagemaker:DescribeModelExplainabilityJobDefinition",
-                    "sagemaker:DescribeModelQualityJobDefinition",
-                    "sagemaker:DescribeMonitoringSchedule",
-                    "sagemaker:UpdateMonitoringSchedule",
-                ],
-                resources=resources,
-            )
-        )
-        # Job definitions only as the templates write them: isolated, encrypted, in the VPC.
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="GuardedMonitors",
-                actions=[
-                    "sagemaker:CreateDataQualityJobDefinition",
-                    "sagemaker:CreateModelBiasJobDefinition",
-                    "sagemaker:CreateModelExplainabilityJobDefinition",
-                    "sagemaker:CreateModelQualityJobDefinition",
-                ],
-                resources=resources,
-                conditions=job_guardrails(
-                    key_arn=self._lake.key.key_arn,
-                    subnets=[s.subnet_id for s in self._vpc.subnets] if self._vpc else [],
-                    security_groups=[self._vpc.security_group.security_group_id]
-                    if self._vpc
-                    else [],
-                ),
-            )
-        )
-        return resources
-
-    def _grant_alarms(self, role: iam.Role) -> None:
-        """The endpoints' and monitors' alarms (rollback, health, drift)."""
-        # Alarms, schedules and job definitions are named after their target.
-        target_names = [f"{self._prefix}-{t}" for t in self._targets()]
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="RollbackAlarms",
-                actions=[
-                    "cloudwatch:DeleteAlarms",
-                    "cloudwatch:DescribeAlarms",
-                    "cloudwatch:PutMetricAlarm",
-                    "cloudwatch:TagResource",
-                ],
-                resources=[f"{self._arn('cloudwatch')}:alarm:{n}-*" for n in target_names],
-            )
-        )
-
-    def _grant_autoscaling(self, role: iam.Role) -> None:
-        """The endpoints' scalable targets and policies, and SageMaker's scaling role."""
-        stack = cdk.Stack.of(self)
-        scalable_targets = f"{self._arn('application-autoscaling')}:scalable-target/*"
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="Autoscaling",
-                actions=[
-                    "application-autoscaling:DeleteScalingPolicy",
-                    "application-autoscaling:DeregisterScalableTarget",
-                    "application-autoscaling:PutScalingPolicy",
-                    "application-autoscaling:RegisterScalableTarget",
-                ],
-                resources=[scalable_targets],
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="AutoscalingRead",
-                actions=[
-                    "application-autoscaling:DescribeScalableTargets",
-                    "application-autoscaling:DescribeScalingPolicies",
-                ],
-                # Describe actions support no resource-level permissions.
-                resources=["*"],
-            )
-        )
-        acknowledge_wildcard_resource(
-            role,
-            scalable_targets,
-            "Scalable targets get an id from Application Auto Scaling when registered; the "
-            "write actions are limited to this account's targets in this region.",
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="AutoscalingServiceLinkedRole",
-                actions=["iam:CreateServiceLinkedRole"],
-                resources=[
-                    f"arn:{stack.partition}:iam::{stack.account}:role/aws-service-role/"
-                    "sagemaker.application-autoscaling.amazonaws.com/"
-                    "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
-                ],
-                conditions={
-                    "StringLike": {
-                        "iam:AWSServiceName": "sagemaker.application-autoscaling.amazonaws.com"
-                    }
-                },
-            )
-        )
-
-    def _staging_test(
-        self,
-        registry: ModelRegistry,
-        *,
-        lambda_dir: Path,
-        ops_key: PlatformKey,
-        log_retention: logs.RetentionDays,
-        payloads: Sequence[Mapping[str, str]],
-        response_contract: Mapping[str, Any],
-        image_repositories: Sequence[str] = (),
-    ) -> lambda_.Function:
-        """The staging test (``endpoint_test``) the ``TestStaging`` stage invokes."""
-        function = self._function(
-            "EndpointTest",
-            name=f"{self._prefix}-endpoint-test",
-            code=lambda_dir / "endpoint_test",
-            description="Tests the staging endpoint for the deploy pipeline",
-            ops_key=ops_key,
-            log_retention=log_retention,
-            # CodePipeline caps an action's UserParameters at 1,000 characters.
-            # The project's requests, and what its responses must hold (endpoint_test's README).
-            environment={
-                "SAMPLE_PAYLOADS": json.dumps([dict(p) for p in payloads]),
-                "RESPONSE_CONTRACT": json.dumps(dict(response_contract), sort_keys=True),
-            },
-            # Each payload may wait for a cold serverless endpoint (about a minute).
-            timeout=cdk.Duration.minutes(3),
-        )
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                sid="InvokeStaging",
-                actions=["sagemaker:InvokeEndpoint"],
-                resources=[f"{self._arn('sagemaker')}:endpoint/{self._prefix}-staging"],
-            )
-        )
-        registry.grant_read(function)
-        acknowledge_wildcard_resource(
-            function.role,  # type: ignore[arg-type]
-            "*",
-            "codepipeline:PutJobSuccessResult and PutJobFailureResult support no resource-level "
-            "permissions; the CDK action grants only those two.",
-        )
-        return function
 
     def _release_check(
         self,
@@ -763,7 +408,7 @@ class DeployPipeline(Construct):
             actions=[
                 actions.LambdaInvokeAction(
                     action_name="InvokeStaging",
-                    lambda_=self.test_function,
+                    lambda_=self.staging_test,
                     user_parameters={
                         "endpoint_name": f"{self._prefix}-staging",
                         "model_package_group": registry.name,
@@ -861,89 +506,6 @@ class DeployPipeline(Construct):
             target=notifications.target(),
         )
 
-    def _function(
-        self,
-        id: str,
-        *,
-        name: str,
-        code: Path,
-        description: str,
-        ops_key: PlatformKey,
-        log_retention: logs.RetentionDays,
-        environment: dict[str, str],
-        timeout: cdk.Duration | None = None,
-    ) -> lambda_.Function:
-        function = platform_function(
-            self,
-            id,
-            name=name,
-            code=code,
-            description=description,
-            ops_key=ops_key,
-            log_retention=log_retention,
-            environment=environment,
-            timeout=timeout,
-            dead_letter_queue=self.dead_letters,
-            vpc=self._vpc.vpc if self._vpc else None,
-            subnets=ec2.SubnetSelection(subnets=list(self._vpc.subnets)) if self._vpc else None,
-            security_group=self._vpc.security_group if self._vpc else None,
-        )
-        assert function.role is not None
-        acknowledge_wildcard_resource(
-            function.role,
-            self._packages_arn,
-            "Model versions are numbered by SageMaker; read access is limited to the versions of "
-            "this environment's model package group.",
-        )
-        return function
-
-    def _acknowledge_cfn_role(self, cfn_role: iam.Role, registry: ModelRegistry) -> None:
-        """cdk-nag findings on the CloudFormation role, with the reason each is acceptable."""
-        arn = self._arn("sagemaker")
-        prefix = self._prefix
-        acknowledge_inline_policy(cfn_role)
-        acknowledge_wildcard_resource(
-            cfn_role,
-            "*",
-            "Application Auto Scaling's Describe actions support no resource-level "
-            "permissions; they are the only actions on '*'.",
-        )
-        stage_resources = [
-            f"{arn}:{kind}/{prefix}-endpoint-{stage}-*"
-            for stage in self._hostings
-            for kind in ("model", "endpoint-config")
-        ]
-        for resource in (
-            f"{arn}:model/{prefix}-endpoint-*",
-            f"{arn}:endpoint-config/{prefix}-endpoint-*",
-            *stage_resources,
-        ):
-            acknowledge_wildcard_resource(
-                cfn_role,
-                resource,
-                "CloudFormation names each model and endpoint config after the endpoint stack; "
-                "access is limited to this environment's endpoint stacks.",
-            )
-        for target in self._targets():
-            acknowledge_wildcard_resource(
-                cfn_role,
-                f"{self._arn('cloudwatch')}:alarm:{prefix}-{target}-*",
-                "An endpoint's or monitor's alarms are named after it (5xx, latency, health, "
-                "drift); access is limited to that name prefix.",
-            )
-        for resource in self._monitoring_resources:
-            acknowledge_wildcard_resource(
-                cfn_role,
-                resource,
-                "Job definitions are named after the target, the model version and a digest of "
-                "the settings, schedules after the target; access is limited to that prefix.",
-            )
-        acknowledge_wildcard_resource(
-            cfn_role,
-            registry.packages_arn,
-            "Model versions are numbered by SageMaker; read access is limited to this group.",
-        )
-
     def _acknowledge_pipeline_role(self, pipeline_role: iam.Role, lake: LakeAccess) -> None:
         """cdk-nag findings on the pipeline's role, with the reason each is acceptable."""
         stack = cdk.Stack.of(self)
@@ -980,7 +542,7 @@ class DeployPipeline(Construct):
                 "to the named endpoint stack.",
             )
         for function, what in (
-            (self.test_function, "staging-test"),
+            (self.staging_test, "staging-test"),
             (self.release_check, "release-check"),
         ):
             ref = f"<{stack.resolve(stack.get_logical_id(function.node.default_child))}.Arn>:*"  # type: ignore[arg-type]

@@ -67,6 +67,15 @@ class PromotionSource:
     def sealed_arn(self) -> str:
         return f"arn:{self.partition}:s3:::{self.artifacts_bucket}/{SEALED_PREFIX}*"
 
+    def grant_read(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Describe the group's versions (cross-account: the group's resource policy must
+        admit ``grantee`` too, see ``topology.release_readers``)."""
+        return iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["sagemaker:DescribeModelPackage"],
+            resource_arns=[self.packages_arn],
+        )
+
 
 class Promotion(Construct):
     """``<prefix>-promote``: copies an approved version's sealed files from the development
@@ -101,6 +110,8 @@ class Promotion(Construct):
                 "SOURCE_BUCKET": source.artifacts_bucket,
                 "TARGET_BUCKET": lake.artifacts.bucket_name,
                 "SEALED_PREFIX": SEALED_PREFIX,
+                # Output as data_key_arn: the tooling account cannot name this account's key.
+                "DATA_KEY_ARN": lake.key.key_arn,
             },
             # Copying a large model is a server-side multipart copy; hashing the copy streams it.
             timeout=cdk.Duration.minutes(15),

@@ -57,6 +57,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_codepipeline as codepipeline
@@ -77,6 +78,7 @@ from mlops_constructs.deploy.templates import (
     template_file,
     templates_source_stage,
 )
+from mlops_constructs.monitor.settings import BASELINE_PARAMETERS
 from mlops_constructs.names import bucket_name
 from mlops_constructs.security.exact import exact_roles_statement
 from mlops_constructs.security.jobs import grant_pipeline_status
@@ -93,6 +95,15 @@ KINDS = ("staging", "prod")
 # The parameters the pipeline passes every endpoint template itself.
 MODEL_DATA_URL = "ModelDataUrl"
 MODEL_PACKAGE_ARN = "ModelPackageArn"
+# Template parameters the stage's Promote action answers (lambda/promote's output variables),
+# passed to a template that has them: the promoted copy, the stage's data key (its id is unknown
+# outside that account) and the promoted Model Monitor baselines (named as the parameters; not
+# the Clarify analysis configs, which are the project's code and not promoted).
+PROMOTE_OUTPUTS = {
+    MODEL_DATA_URL: "model_data_url",
+    "DataKeyArn": "data_key_arn",
+    **{name: name for name in BASELINE_PARAMETERS if not name.endswith("Config")},
+}
 # CodePipeline caps an action configuration value (ParameterOverrides, UserParameters) at 1,000
 # characters. A value resolved only at run time (a CDK token, or a pipeline variable such as the
 # version's ARN or the promoted model's URI) is counted at this many characters.
@@ -167,7 +178,8 @@ class ReleasePipeline(Construct):
 
     ``templates_dir`` holds ``<prefix>-endpoint-<kind>.template.json`` for every stage (checked
     at synthesis: the file exists, takes every override, and needs no parameter the pipeline
-    does not pass). ``approval_topic`` is notified when an approval waits. The pipeline's role is
+    does not pass). ``approval_topic`` is notified when an approval waits (with
+    ``notify_approvals``, a topic ``<name>-approvals`` of its own). The pipeline's role is
     named ``<name>``; its artifact bucket (``<name>-artifacts-<account>``) and key are its own:
     versioned, TLS only, access-logged (into ``access_logs``, else a bucket of its own), expiring
     after ``artifact_expiration_days``, the key rotating and retained.
@@ -182,6 +194,7 @@ class ReleasePipeline(Construct):
         templates_dir: Path,
         stages: Sequence[ReleaseStage],
         approval_topic: sns.ITopic | None = None,
+        notify_approvals: bool = False,
         access_logs: s3.IBucket | None = None,
         artifact_expiration_days: int = ARTIFACT_EXPIRATION_DAYS,
     ) -> None:
@@ -206,6 +219,18 @@ class ReleasePipeline(Construct):
             lifecycle=LakeLifecycle(),
         )
         self.artifacts = self._artifact_bucket(expire_days=artifact_expiration_days)
+        if notify_approvals and approval_topic is None:
+            # Encrypted with the pipeline's key, whose policy lets IAM decide: the approval
+            # actions' roles (CDK's) publish with their own grants.
+            approval_topic = sns.Topic(
+                self,
+                "Approvals",
+                topic_name=f"{name}-approvals",
+                display_name=f"{name}: releases waiting for an approval",
+                master_key=self.key,
+                enforce_ssl=True,
+            )
+        self.approval_topic = approval_topic
         self.templates = s3_assets.Asset(self, "Templates", path=str(templates_dir))
         self.role = iam.Role(
             self,
@@ -352,9 +377,14 @@ class ReleasePipeline(Construct):
             user_parameters={"model_package_arn": package},
             run_order=1,
         )
+        parameters = _template_parameters(templates_dir, stage)
         overrides = {
             **stage.parameter_overrides,
-            MODEL_DATA_URL: promote.variable("model_data_url"),
+            **{
+                name: promote.variable(output)
+                for name, output in PROMOTE_OUTPUTS.items()
+                if name in parameters or name == MODEL_DATA_URL
+            },
             MODEL_PACKAGE_ARN: package,
         }
         _check_template(templates_dir, stage, overrides)
@@ -446,6 +476,13 @@ class ReleasePipeline(Construct):
         ]
         for role in (self.role, source_role, *approvals):
             acknowledge_inline_policy(role)
+        for role in approvals if self.approval_topic is not None else []:
+            acknowledge(
+                role,
+                "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+                "SNS needs a data key from the approvals topic's key to encrypt the approval's "
+                "notification; the grant names that one key.",
+            )
 
     def _generated_role(self, stage: str, action: str) -> iam.Role:
         """The role CDK's CodePipeline created for the action ``stage``/``action``."""
@@ -529,20 +566,27 @@ def _check_stages(stages: Sequence[ReleaseStage], *, region: str) -> None:
                 problems.append(
                     f"{where}: the {what} {arn} is not in {stage.account} {stage.region}"
                 )
-        passed = sorted({MODEL_DATA_URL, MODEL_PACKAGE_ARN} & set(stage.parameter_overrides))
+        passed = sorted({*PROMOTE_OUTPUTS, MODEL_PACKAGE_ARN} & set(stage.parameter_overrides))
         if passed:
             problems.append(f"{where}: the pipeline passes {', '.join(passed)} itself")
     if problems:
         raise ValueError("release pipeline: " + "; ".join(problems))
 
 
+def _template_parameters(templates_dir: Path, stage: ReleaseStage) -> dict[str, Any]:
+    """The parameters of the stage's template (which must exist)."""
+    path = templates_dir / template_file(stage.prefix, stage.kind)
+    if not path.is_file():
+        raise ValueError(f"stage {stage.environment!r}: no template {path}")
+    parameters: dict[str, Any] = json.loads(path.read_text()).get("Parameters", {})
+    return parameters
+
+
 def _check_template(templates_dir: Path, stage: ReleaseStage, overrides: Mapping[str, str]) -> None:
     """The stage's template exists, takes every override (CloudFormation rejects others) and
     needs nothing else (a parameter without a default); the overrides fit CodePipeline."""
     path = templates_dir / template_file(stage.prefix, stage.kind)
-    if not path.is_file():
-        raise ValueError(f"stage {stage.environment!r}: no template {path}")
-    parameters = json.loads(path.read_text()).get("Parameters", {})
+    parameters = _template_parameters(templates_dir, stage)
     unknown = sorted(set(overrides) - set(parameters))
     missing = sorted(n for n, p in parameters.items() if "Default" not in p and n not in overrides)
     if unknown or missing:

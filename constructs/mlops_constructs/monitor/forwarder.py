@@ -1,8 +1,11 @@
-"""Production drift to the development account (issue 15, ADR 0011).
+"""Events that cross accounts in a delivered platform (issue 15, ADR 0011).
 
-In a delivered platform models are trained in the development account only, so a drift alarm of
-the production account must reach the development account's guarded retraining. Only the alarm's
-state change crosses: captured traffic and ground truth stay where they were collected.
+- Production drift to the development account: models are trained in the development account
+  only, so a drift alarm of the production account must reach the development account's guarded
+  retraining. Only the alarm's state change crosses: captured traffic and ground truth stay
+  where they were collected.
+- Approvals to the tooling account: a version approved in the development registry starts the
+  project's release pipeline there. Only the registry's state change crosses.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from mlops_constructs.names import drift_forwarder_name
+from mlops_constructs.security.exact import role_accounts
 from mlops_constructs.security.nag import acknowledge_inline_policy
 
 
@@ -32,11 +36,71 @@ def drift_pattern(alarm_prefixes: Sequence[str]) -> events.EventPattern:
     )
 
 
-class DriftForwarder(Construct):
-    """Rule ``<prefix>-drift-forwarder``: the drift alarms of ``alarm_prefixes`` entering ALARM
-    are put on ``destination_bus_arn`` (the development account's default bus) as role
-    ``<prefix>-drift-forwarder``, which may put events there and nowhere else, and which only
-    this rule may use. Undeliverable events go to ``dead_letters``."""
+def approval_pattern(model_package_group: str) -> events.EventPattern:
+    """A version of ``model_package_group`` approved (the registry's state change)."""
+    return events.EventPattern(
+        source=["aws.sagemaker"],
+        detail_type=["SageMaker Model Package State Change"],
+        detail={
+            "ModelPackageGroupName": [model_package_group],
+            "ModelApprovalStatus": ["Approved"],
+        },
+    )
+
+
+class EventForwarder(Construct):
+    """Rule ``name``: the events matching ``pattern`` are put on ``destination_bus_arn`` (another
+    account's bus) as role ``name``, which may put events there and nowhere else, and which only
+    this rule may use. The destination's bus policy admits exactly that role. Undeliverable
+    events go to ``dead_letters``."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        name: str,
+        description: str,
+        pattern: events.EventPattern,
+        destination_bus_arn: str,
+        dead_letters: sqs.IQueue,
+    ) -> None:
+        super().__init__(scope, id)
+        stack = cdk.Stack.of(self)
+        rule_arn = f"arn:{stack.partition}:events:{stack.region}:{stack.account}:rule/{name}"
+        self.role = iam.Role(
+            self,
+            "Role",
+            role_name=name,
+            description=description,
+            assumed_by=iam.ServicePrincipal(
+                "events.amazonaws.com",
+                conditions={"ArnEquals": {"aws:SourceArn": rule_arn}},
+            ),
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ToTheDestinationBus",
+                actions=["events:PutEvents"],
+                resources=[destination_bus_arn],
+            )
+        )
+        acknowledge_inline_policy(self.role)
+        self.rule = events.Rule(
+            self, "Rule", rule_name=name, description=description, event_pattern=pattern
+        )
+        self.rule.add_target(
+            targets.EventBus(
+                events.EventBus.from_event_bus_arn(self, "Destination", destination_bus_arn),
+                role=self.role,
+                dead_letter_queue=dead_letters,
+            )
+        )
+
+
+class DriftForwarder(EventForwarder):
+    """Rule and role ``<prefix>-drift-forwarder``: the drift alarms of ``alarm_prefixes``
+    entering ALARM, to the development account's default bus (retraining)."""
 
     def __init__(
         self,
@@ -48,39 +112,42 @@ class DriftForwarder(Construct):
         destination_bus_arn: str,
         dead_letters: sqs.IQueue,
     ) -> None:
-        super().__init__(scope, id)
-        stack = cdk.Stack.of(self)
-        name = drift_forwarder_name(prefix)
-        rule_arn = f"arn:{stack.partition}:events:{stack.region}:{stack.account}:rule/{name}"
-        self.role = iam.Role(
-            self,
-            "Role",
-            role_name=name,
-            description="Puts production drift alarms on the development account's bus",
-            assumed_by=iam.ServicePrincipal(
-                "events.amazonaws.com",
-                conditions={"ArnEquals": {"aws:SourceArn": rule_arn}},
-            ),
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="ToTheDevelopmentBus",
-                actions=["events:PutEvents"],
-                resources=[destination_bus_arn],
-            )
-        )
-        acknowledge_inline_policy(self.role)
-        self.rule = events.Rule(
-            self,
-            "Rule",
-            rule_name=name,
+        super().__init__(
+            scope,
+            id,
+            name=drift_forwarder_name(prefix),
             description="Production drift alarms to the development account (retraining)",
-            event_pattern=drift_pattern(alarm_prefixes),
+            pattern=drift_pattern(alarm_prefixes),
+            destination_bus_arn=destination_bus_arn,
+            dead_letters=dead_letters,
         )
-        self.rule.add_target(
-            targets.EventBus(
-                events.EventBus.from_event_bus_arn(self, "Destination", destination_bus_arn),
-                role=self.role,
-                dead_letter_queue=dead_letters,
-            )
-        )
+
+
+def admit_forwarders(
+    scope: Construct,
+    id: str,
+    *,
+    bus_name: str,
+    bus_arn: str,
+    sid: str,
+    roles: Sequence[str],
+) -> events.CfnEventBusPolicy:
+    """The bus ``bus_name`` admits ``events:PutEvents`` from exactly the forwarding roles
+    ``roles`` (other accounts' :class:`EventForwarder` roles, by ARN): their accounts as
+    principals, narrowed by ``aws:PrincipalArn`` (the roles may not exist yet)."""
+    partition = cdk.Stack.of(scope).partition
+    # The statement as a whole (the L1's typed properties print a deprecation warning for its
+    # legacy Principal field; the L2 EventBusPolicy does not resolve under jsii).
+    policy = events.CfnEventBusPolicy(scope, id, event_bus_name=bus_name, statement_id=sid)
+    policy.add_property_override(
+        "Statement",
+        {
+            "Sid": sid,
+            "Effect": "Allow",
+            "Principal": {"AWS": [f"arn:{partition}:iam::{a}:root" for a in role_accounts(roles)]},
+            "Action": "events:PutEvents",
+            "Resource": bus_arn,
+            "Condition": {"ArnEquals": {"aws:PrincipalArn": list(roles)}},
+        },
+    )
+    return policy

@@ -31,7 +31,7 @@ from constructs import Construct
 
 from mlops_constructs.build.definition import KEY_PLACEHOLDER
 from mlops_constructs.build.pipeline import MONITORING_SCRIPT
-from mlops_constructs.build.registry import ModelRegistry
+from mlops_constructs.build.registry import ModelRegistry, ModelVersions
 from mlops_constructs.compute import platform_function
 from mlops_constructs.data.lake import LakeAccess
 from mlops_constructs.monitor.open_definition import OpenMonitoringSpec, build_monitoring_definition
@@ -127,8 +127,10 @@ class OpenMonitoring(Construct):
         log_retention: logs.RetentionDays,
         alarm_topic: sns.ITopic,
         network: OpenMonitoringNetwork | None = None,
+        promoted_from: ModelVersions | None = None,
     ) -> None:
         super().__init__(scope, id)
+        self._promoted_from = promoted_from
         stack = cdk.Stack.of(self)
         self._prefix = prefix
         self._settings = settings
@@ -272,6 +274,13 @@ class OpenMonitoring(Construct):
                 "WINDOW_HOURS": "1" if self._settings.frequency == "hourly" else "24",
                 "DELAY_HOURS": str(self._settings.ground_truth_delay_hours),
                 "METRICS_NAMESPACE": NAMESPACE,
+                # A serving environment of a delivered platform: its endpoints run promoted
+                # versions, whose baselines are verified copies in this bucket (ADR 0011).
+                **(
+                    {"PROMOTED_BUCKET": lake.artifacts.bucket_name}
+                    if self._promoted_from is not None
+                    else {}
+                ),
             },
             timeout=cdk.Duration.seconds(60),
             # One Window or Publish call per monitored target at a time, at most.
@@ -322,6 +331,15 @@ class OpenMonitoring(Construct):
                     "stacks.",
                 )
         registry.grant_read(function)
+        if self._promoted_from is not None:
+            # The served versions are the development registry's (its policy admits this role).
+            self._promoted_from.grant_read(function)
+            acknowledge_wildcard_resource(
+                role,
+                self._promoted_from.packages_arn,
+                "Model versions are numbered by SageMaker; describe only, the development "
+                "group's versions only.",
+            )
         lake.artifacts.grant_read(function, "monitoring/*")
         for bucket in (lake.artifacts, lake.curated):
             role.add_to_principal_policy(

@@ -1,0 +1,242 @@
+"""The release path of a delivered platform (issue 15, ADR 0011), as synthesized.
+
+A version approved in the development registry is forwarded to the tooling account's release
+bus; the router starts the project's release pipeline there, whose actions run in each serving
+account as that account's ``<prefix>-release-action`` role: Promote -> Deploy (CloudFormation
+with the account's guarded ``<prefix>-deploy-cfn``) -> Test, and a person approves before
+production. Serving environments only serve (no catalog, no training, no deploy pipeline of
+their own); the development environment serves nothing. Both topologies of config/example.yaml
+(four accounts, one account) go through the same code. Who can do what along this path at run
+time is proved by tests/test_cross_account.py.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.conftest import Synthesized
+from tests.templates import flat_arn
+
+REGION = "eu-west-1"
+TOOLING = "444444444444"
+SERVING = {"staging": "staging", "prod": "prod"}  # environment -> the endpoint it serves
+PIPELINE = "mlops-churn-release"
+
+
+@pytest.fixture(scope="module", params=["multi_account_synth", "single_account_synth"])
+def synth(request: pytest.FixtureRequest) -> Synthesized:
+    result: Synthesized = request.getfixturevalue(request.param)
+    return result
+
+
+def _accounts(synth: Synthesized) -> dict[str, str]:
+    return {name: stage.account for name, stage in synth.stages.items()}  # type: ignore[misc]
+
+
+def _resources(template: dict[str, Any], type_: str) -> list[dict[str, Any]]:
+    return [r["Properties"] for r in template["Resources"].values() if r["Type"] == type_]
+
+
+def _release(synth: Synthesized) -> dict[str, Any]:
+    return synth.template_json(synth.tooling.releases["churn"])
+
+
+def _stage(synth: Synthesized, environment: str, part: str) -> dict[str, Any]:
+    stack = getattr(synth.stages[environment].projects["churn"], part)
+    assert stack is not None, (environment, part)
+    return synth.template_json(stack)
+
+
+def _role(template: dict[str, Any], name: str) -> dict[str, Any]:
+    [role] = [r for r in _resources(template, "AWS::IAM::Role") if r.get("RoleName") == name]
+    return role
+
+
+def _statements(template: dict[str, Any], role_logical_prefix: str) -> dict[str, dict[str, Any]]:
+    """The identity-policy statements (by Sid) of the role whose logical id starts so."""
+    found = {}
+    for lid, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::IAM::Policy" or not lid.startswith(role_logical_prefix):
+            continue
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
+            found[statement.get("Sid", json.dumps(statement["Action"]))] = statement
+    return found
+
+
+def test_the_tooling_wave_comes_first_and_holds_one_release_stack_per_project(
+    synth: Synthesized,
+) -> None:
+    assert synth.tooling.account == TOOLING
+    assert [s.stack_name for s in synth.tooling.stacks] == [PIPELINE]
+    delivery = json.loads((synth.outdir / "Delivery.template.json").read_text())
+    [pipeline] = _resources(delivery, "AWS::CodePipeline::Pipeline")
+    waves = [s["Name"] for s in pipeline["Stages"]]
+    assert waves[waves.index("Assets") + 1 :] == ["Tooling", "dev", "staging", "prod"]
+
+
+def test_serving_environments_only_serve_and_development_serves_nothing(
+    synth: Synthesized,
+) -> None:
+    for environment in SERVING:
+        project = synth.stages[environment].projects["churn"]
+        assert project.catalog is None and project.build is None
+        assert project.deploy is not None and project.deploy.pipeline is None
+        assert project.deploy.mode == "release"
+        assert list(project.deploy.hostings) == [SERVING[environment]]
+    dev = synth.stages["dev"].projects["churn"]
+    assert dev.deploy is None and dev.build is not None and dev.catalog is not None
+
+
+def test_the_release_pipeline_promotes_deploys_and_tests_in_each_serving_account(
+    synth: Synthesized,
+) -> None:
+    accounts = _accounts(synth)
+    [pipeline] = _resources(_release(synth), "AWS::CodePipeline::Pipeline")
+    assert pipeline["Name"] == PIPELINE
+    stages = {s["Name"]: s["Actions"] for s in pipeline["Stages"]}
+    assert list(stages) == ["Source", "Staging", "ApproveProd", "Prod"]
+    for environment, title in (("staging", "Staging"), ("prod", "Prod")):
+        prefix, account = f"mlops-{environment}-churn", accounts[environment]
+        actions = {a["Name"]: a for a in stages[title]}
+        assert list(actions) == (["Promote", "Deploy", "Test"] if environment == "staging"
+                                 else ["Promote", "Deploy"])  # fmt: skip
+        for action in actions.values():
+            assert action["RoleArn"] == f"arn:aws:iam::{account}:role/{prefix}-release-action"
+        deploy = actions["Deploy"]["Configuration"]
+        assert deploy["StackName"] == f"{prefix}-endpoint-{SERVING[environment]}"
+        assert deploy["RoleArn"] == f"arn:aws:iam::{account}:role/{prefix}-deploy-cfn"
+        overrides = json.loads(deploy["ParameterOverrides"])
+        assert overrides["ModelDataUrl"] == f"#{{Promote{title}.model_data_url}}"
+        assert overrides["ModelPackageArn"] == "#{variables.ModelPackageArn}"
+        # The real-time production endpoint's volumes: this account's data key, as promoted.
+        if environment == "prod":
+            assert overrides["DataKeyArn"] == "#{PromoteProd.data_key_arn}"
+        # Invoked by name, with the account's action role: the function of that account.
+        assert actions["Promote"]["Configuration"]["FunctionName"] == f"{prefix}-promote"
+
+
+def test_each_serving_account_trusts_exactly_the_tooling_pipeline(synth: Synthesized) -> None:
+    accounts = _accounts(synth)
+    pipeline_role = f"arn:aws:iam::{TOOLING}:role/{PIPELINE}"
+    for environment, kind in SERVING.items():
+        prefix, account = f"mlops-{environment}-churn", accounts[environment]
+        deploy = _stage(synth, environment, "deploy")
+        role = _role(deploy, f"{prefix}-release-action")
+        [trust] = role["AssumeRolePolicyDocument"]["Statement"]
+        assert trust["Action"] == "sts:AssumeRole"
+        assert flat_arn(trust["Principal"]["AWS"]) == f"arn:aws:iam::{TOOLING}:root"
+        assert trust["Condition"] == {"ArnEquals": {"aws:PrincipalArn": pipeline_role}}
+        statements = _statements(deploy, "ReleaseRole")
+        assert sorted(statements) == [
+            "DecryptReleaseArtifacts",
+            "DeployEndpointStack",
+            "InvokeReleaseFunctions",
+            "PassDeploymentRole",
+            "ReadReleaseArtifacts",
+        ]
+        assert flat_arn(statements["DeployEndpointStack"]["Resource"]) == (
+            f"arn:aws:cloudformation:{REGION}:{account}:stack/{prefix}-endpoint-{kind}/*"
+        )
+        assert statements["PassDeploymentRole"]["Condition"] == {
+            "StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}
+        }
+        assert statements["ReadReleaseArtifacts"]["Action"] == [
+            "s3:GetObject",
+            "s3:GetObjectVersion",
+        ]
+        assert flat_arn(statements["ReadReleaseArtifacts"]["Resource"]) == (
+            f"arn:aws:s3:::{PIPELINE}-artifacts-{TOOLING}/*"
+        )
+        assert statements["DecryptReleaseArtifacts"]["Condition"]["ForAnyValue:StringEquals"] == {
+            "kms:ResourceAliases": [f"alias/{PIPELINE}"]
+        }
+
+
+def test_approvals_reach_the_release_router_from_the_development_account_only(
+    synth: Synthesized,
+) -> None:
+    dev = _accounts(synth)["dev"]
+    forwarder = f"arn:aws:iam::{dev}:role/mlops-dev-churn-approval-forwarder"
+    bus = f"arn:aws:events:{REGION}:{TOOLING}:event-bus/{PIPELINE}s"
+    build = _stage(synth, "dev", "build")
+    [rule] = [
+        r for r in _resources(build, "AWS::Events::Rule")
+        if r.get("Name") == "mlops-dev-churn-approval-forwarder"
+    ]  # fmt: skip
+    assert rule["EventPattern"]["detail"] == {
+        "ModelPackageGroupName": ["mlops-dev-churn-models"],
+        "ModelApprovalStatus": ["Approved"],
+    }
+    [target] = rule["Targets"]
+    assert flat_arn(target["Arn"]) == bus
+    release = _release(synth)
+    [policy] = _resources(release, "AWS::Events::EventBusPolicy")
+    statement = policy["Statement"]
+    assert statement["Action"] == "events:PutEvents"
+    assert statement["Condition"] == {"ArnEquals": {"aws:PrincipalArn": [forwarder]}}
+    assert statement["Principal"] == {"AWS": [f"arn:aws:iam::{dev}:root"]}
+    [approved] = [r for r in _resources(release, "AWS::Events::Rule") if "EventBusName" in r]
+    assert approved["EventPattern"]["account"] == [dev]
+    [router] = [
+        f for f in _resources(release, "AWS::Lambda::Function")
+        if f["FunctionName"] == f"{PIPELINE}-router"
+    ]  # fmt: skip
+    assert router["Environment"]["Variables"] | {"DEPLOYED_PARAMETER": ""} == {
+        "MODEL_PACKAGE_GROUP": "mlops-dev-churn-models",
+        "DEPLOY_PIPELINE": PIPELINE,
+        "DEPLOYED_PARAMETER": "",
+        "SOURCE_ACCOUNT": dev,
+        "PIPELINE_BASELINES": "off",
+    }
+
+
+def test_the_development_registry_admits_exactly_the_release_roles(synth: Synthesized) -> None:
+    accounts = _accounts(synth)
+    # Promotion in both; the staging test where staging is served; the open monitoring where a
+    # real-time endpoint is watched (production: staging is serverless in the example).
+    readers = sorted(
+        f"arn:aws:iam::{accounts[e]}:role/mlops-{e}-churn-{suffix}"
+        for e, suffixes in (("staging", ("promote", "endpoint-test")),
+                            ("prod", ("promote", "monitoring-run")))
+        for suffix in suffixes
+    )  # fmt: skip
+    router = f"arn:aws:iam::{TOOLING}:role/{PIPELINE}-router"
+    [group] = _resources(_stage(synth, "dev", "data"), "AWS::SageMaker::ModelPackageGroup")
+    reads, lists = group["ModelPackageGroupPolicy"]["Statement"]
+    assert reads["Sid"] == "ReleaseReads" and reads["Action"] == ["sagemaker:DescribeModelPackage"]
+    assert reads["Condition"] == {"ArnEquals": {"aws:PrincipalArn": sorted([*readers, router])}}
+    assert lists["Sid"] == "ReleaseLists" and lists["Action"] == ["sagemaker:ListModelPackages"]
+    assert lists["Condition"] == {"ArnEquals": {"aws:PrincipalArn": [router]}}
+    # The serving environments' registries admit nobody from elsewhere.
+    for environment in SERVING:
+        [own] = _resources(_stage(synth, environment, "data"), "AWS::SageMaker::ModelPackageGroup")
+        assert "ModelPackageGroupPolicy" not in own
+
+
+def test_serving_endpoints_run_the_promoted_copy(synth: Synthesized) -> None:
+    """The templates the release pipeline deploys (gathered in the tooling stack's asset) are
+    the serving environments' own, in promoted mode."""
+    for environment, kind in SERVING.items():
+        deploy = synth.stages[environment].projects["churn"].deploy
+        assert deploy is not None
+        path = deploy.templates_dir / f"mlops-{environment}-churn-endpoint-{kind}.template.json"
+        template = json.loads(path.read_text())
+        assert "ModelDataUrl" in template["Parameters"]
+        [model] = _resources(template, "AWS::SageMaker::Model")
+        [container] = model.get("Containers") or [model["PrimaryContainer"]]
+        assert container["ModelDataUrl"] == {"Ref": "ModelDataUrl"}
+        assert "ModelPackageName" not in container
+        # The monitoring of promoted versions reads their baselines from this account's copy.
+        runs = [
+            f for f in _resources(_stage(synth, environment, "deploy"), "AWS::Lambda::Function")
+            if f["FunctionName"] == f"mlops-{environment}-churn-monitoring-run"
+        ]  # fmt: skip
+        # Production's real-time endpoint is watched; staging's serverless one captures nothing.
+        assert len(runs) == (1 if environment == "prod" else 0)
+        for run in runs:
+            assert run["Environment"]["Variables"]["PROMOTED_BUCKET"] == (
+                f"mlops-{environment}-churn-artifacts-{_accounts(synth)[environment]}"
+            )
