@@ -231,7 +231,7 @@ class ReleaseStack(cdk.Stack):
         may put events on it; its approvals go to the router."""
         bus = events.EventBus(self, "Bus", event_bus_name=release_bus(config, project))
         source = promotion_source(config, project, self.partition)
-        policy = admit_forwarders(
+        admit_forwarders(
             self,
             "DevelopmentApprovals",
             bus_name=bus.event_bus_name,
@@ -239,7 +239,6 @@ class ReleaseStack(cdk.Stack):
             sid="DevelopmentApprovalForwarder",
             roles=[approval_forwarder_arn(config, project, self.partition)],
         )
-        policy.node.add_dependency(bus)
         pattern = approval_pattern(source.model_package_group)
         events.Rule(
             self,

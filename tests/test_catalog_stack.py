@@ -40,7 +40,9 @@ def test_no_cloudformation_exports_couple_the_stacks(default_synth: Synthesized)
     """Buckets are addressed by name; only the key ARNs cross stacks, as weak references."""
     data = default_synth.template_json(default_synth.stages["dev"].data)
     assert all("Export" not in o for o in data.get("Outputs", {}).values())
-    text = str(default_synth.template_json(default_synth.stages["dev"].projects["churn"].catalog_stack))
+    text = str(
+        default_synth.template_json(default_synth.stages["dev"].projects["churn"].catalog_stack)
+    )
     assert "Fn::ImportValue" not in text
 
 
@@ -261,9 +263,9 @@ def test_roles_are_named_for_the_key_policy(resources: dict[str, Any]) -> None:
 
 
 def test_config_changes_schedule_workers_and_prefix(custom_synth: Synthesized) -> None:
-    res = custom_synth.template_json(custom_synth.stages["staging"].projects["churn"].catalog_stack)[
-        "Resources"
-    ]
+    res = custom_synth.template_json(
+        custom_synth.stages["staging"].projects["churn"].catalog_stack
+    )["Resources"]
     crawler = _one(res, "AWS::Glue::Crawler", Name="acme-ml-staging-churn-raw")
     assert crawler["Schedule"] == {"ScheduleExpression": "cron(0 3 * * ? *)"}
     assert (

@@ -200,16 +200,21 @@ def test_rule_packs_are_clean(synth: Synthesized) -> None:
 def test_cfn_lint_and_checkov_are_clean(
     multi_account_synth: Synthesized, single_account_synth: Synthesized, tmp_path: Path
 ) -> None:
-    """Both delivery stacks and the production stage, in one run of each tool. The other
-    stages are the same constructs as example_synth's and default_synth's, which
-    test_guardrails lints."""
+    """Both delivery stacks, the production stage and the tooling stage, in one run of each
+    tool. The other stages are the same constructs as example_synth's and default_synth's,
+    which test_guardrails lints."""
     templates = []
     for name, synth in (("multi", multi_account_synth), ("single", single_account_synth)):
         delivery = tmp_path / name / "Delivery.template.json"
         delivery.parent.mkdir()
         delivery.write_text((synth.outdir / "Delivery.template.json").read_text())
         templates.append(delivery)
-    templates += [p for p in multi_account_synth.template_paths if p.parent.name == "assembly-prod"]
+    # The production stage (a serving environment) and the tooling stage (the release stacks).
+    templates += [
+        p
+        for p in multi_account_synth.template_paths
+        if p.parent.name in ("assembly-prod", "assembly-Tooling")
+    ]
     result = subprocess.run(
         [str(ROOT / ".venv" / "bin" / "cfn-lint"), "--format", "parseable", "--", *templates],
         capture_output=True,
@@ -217,6 +222,11 @@ def test_cfn_lint_and_checkov_are_clean(
         timeout=300,
     )
     assert result.stdout == "" and result.returncode == 0, result.stdout + result.stderr
+    tooling = tmp_path / "tooling"
+    tooling.mkdir()
+    for path in templates:
+        if path.parent.name == "assembly-Tooling":
+            (tooling / path.name).write_text(path.read_text())
     failures = _checkov_failures(tmp_path)
     skips = [s for s in yaml.safe_load(SKIPS_FILE.read_text())["skips"] if s.get("delivery")]
     explained = {(s["check"], s["resource"]) for s in skips}
