@@ -238,6 +238,7 @@ class DeployStack(cdk.Stack):
             batch_monitor=batch_monitor,
             defaults=self.template_defaults,
             promoted=promoted_model(project, self.region) if self.mode == "release" else None,
+            deploys_to=(self.account, self.region),
         )
 
     def _deploy_pipeline(

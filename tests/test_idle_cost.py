@@ -592,6 +592,23 @@ def test_idle_cost_per_account(delivery_out: Path) -> None:
     assert lines[start + 14] == "Unknown resource types (not in the totals; check them by hand):"
 
 
+def test_a_template_that_says_where_it_deploys_is_priced_there(delivery_out: Path) -> None:
+    """A release pipeline in the tooling account ships a serving account's endpoint template as
+    its own asset: the template's Metadata.DeploysTo (synthesize_endpoint_templates writes it)
+    wins over the asset's destination; a malformed one is ignored."""
+    template = realtime_endpoint()
+    template["Metadata"] = {"DeploysTo": {"Account": "333333333333", "Region": "us-east-1"}}
+    write_json(delivery_out / "asset.tooling" / "app-release-endpoint-prod.template.json", template)
+    template["Metadata"] = {"DeploysTo": {"Account": "3333", "Region": "us-east-1"}}
+    write_json(delivery_out / "asset.tooling" / "app-bad-endpoint-prod.template.json", template)
+    report = build_report(delivery_out)
+
+    where = {stack.name: (stack.account, stack.region) for stack in report.stacks}
+    assert where["app-release-endpoint-prod"] == ("333333333333", "us-east-1")
+    assert report.stack_totals["app-release-endpoint-prod"] == pytest.approx(0.115 * 730)
+    assert where["app-bad-endpoint-prod"] == ("444444444444", "eu-west-1")  # its asset's
+
+
 def test_account_in_several_regions_and_environment_agnostic_stack(cdk_out: Path) -> None:
     lines = format_report(build_report(cdk_out)).splitlines()
 

@@ -224,6 +224,9 @@ def test_serving_endpoints_run_the_promoted_copy(synth: Synthesized) -> None:
         assert deploy is not None
         path = deploy.templates_dir / f"mlops-{environment}-churn-endpoint-{kind}.template.json"
         template = json.loads(path.read_text())
+        # Shipped by the tooling account's pipeline, deployed (and priced: make cost) here.
+        account = _accounts(synth)[environment]
+        assert template["Metadata"]["DeploysTo"] == {"Account": account, "Region": REGION}
         assert "ModelDataUrl" in template["Parameters"]
         [model] = _resources(template, "AWS::SageMaker::Model")
         [container] = model.get("Containers") or [model["PrimaryContainer"]]

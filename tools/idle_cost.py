@@ -1256,7 +1256,12 @@ def discover_stacks(cdk_out: Path) -> list[StackSource]:
         region_why = _NO_REGION
         account_why = "not a stack artifact, and no asset destination names its account"
         asset = _asset_of(template, root, assets)
-        if asset is not None:
+        declared = _deploys_to(template)
+        if declared is not None:
+            # The template says where its pipeline deploys it (a release pipeline in another
+            # account ships it as its own asset).
+            account, region = declared
+        elif asset is not None:
             asset_path, pairs = asset
             if len(pairs) == 1:
                 [(asset_account, asset_region)] = pairs
@@ -1270,6 +1275,21 @@ def discover_stacks(cdk_out: Path) -> list[StackSource]:
                 )
         sources.append(StackSource(template, name, name, region, account, region_why, account_why))
     return sources
+
+
+def _deploys_to(template: Path) -> tuple[str, str] | None:
+    """The (account, region) a template's ``Metadata.DeploysTo`` names, if concrete."""
+    try:
+        metadata = json.loads(template.read_text(encoding="utf-8")).get("Metadata") or {}
+    except (OSError, ValueError, AttributeError):
+        return None  # read again, and reported, when it is priced
+    target = metadata.get("DeploysTo") if isinstance(metadata, dict) else None
+    if not isinstance(target, dict):
+        return None
+    account, region = _concrete(target.get("Account")), _concrete(target.get("Region"))
+    if account is None or region is None or not _ACCOUNT_ID.fullmatch(account):
+        return None
+    return account, region
 
 
 def build_report(

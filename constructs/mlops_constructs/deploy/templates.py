@@ -162,6 +162,7 @@ def synthesize_endpoint_templates(
     batch_monitor: bool = False,
     defaults: Mapping[str, Mapping[str, str]] | None = None,
     promoted: PromotedModel | None = None,
+    deploys_to: tuple[str, str] | None = None,
 ) -> Path:
     """Synthesize one endpoint template per stage into a new folder and return the folder.
 
@@ -170,6 +171,9 @@ def synthesize_endpoint_templates(
     monitors (``<prefix>-monitor-batch``). ``rule_packs`` (a callable taking the app) registers
     the platform's rule packs on the template app: a finding fails the synthesis like any in
     the main app. ``defaults`` (see :func:`template_defaults`) become parameter defaults.
+    ``deploys_to`` (account, region) is written into each template's ``Metadata`` as
+    ``DeploysTo``: where a pipeline deploys it, which its asset's destination may not say (a
+    release pipeline in another account ships it; ``make cost`` reads it).
     """
     if (monitor is None) != (images is None):
         raise ValueError("monitoring needs both its settings and the region's images")
@@ -190,6 +194,9 @@ def synthesize_endpoint_templates(
             if hosting is None
             else f"{prefix}: the {stage} endpoint of the approved model (deploy pipeline)",
         )
+        if deploys_to is not None:
+            account, region = deploys_to
+            stack.template_options.metadata = {"DeploysTo": {"Account": account, "Region": region}}
         monitored = monitor is not None and not isinstance(hosting, ServerlessSettings)
         p = _parameters(
             stack,
