@@ -26,6 +26,7 @@ from constructs import Construct
 from mlops_constructs.compute import platform_function
 from mlops_constructs.data.lake import SEALED_PREFIX, LakeAccess
 from mlops_constructs.names import promote_name
+from mlops_constructs.security.jobs import grant_job_reports
 from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import (
     acknowledge_grant_actions,
@@ -181,16 +182,4 @@ class Promotion(Construct):
             "Action groups written by grant_read on this environment's artifacts bucket and its "
             "key; every resource in these statements is named.",
         )
-        acknowledge_wildcard_resource(
-            self.role,
-            "*",
-            "codepipeline:PutJobSuccessResult and PutJobFailureResult support no resource-level "
-            "permissions.",
-        )
-        self.role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="ReportToCodePipeline",
-                actions=["codepipeline:PutJobSuccessResult", "codepipeline:PutJobFailureResult"],
-                resources=["*"],
-            )
-        )
+        grant_job_reports(self.role)

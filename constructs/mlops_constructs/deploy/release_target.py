@@ -32,6 +32,7 @@ from constructs import Construct
 
 from mlops_constructs.deploy.templates import stack_name
 from mlops_constructs.names import bucket_name, release_action_name
+from mlops_constructs.security.jobs import grant_job_reports
 from mlops_constructs.security.nag import (
     acknowledge,
     acknowledge_inline_policy,
@@ -48,7 +49,6 @@ STACK_ACTIONS = (
     "cloudformation:UpdateStack",
     "cloudformation:ValidateTemplate",
 )
-_PUT_JOB_RESULT = ["codepipeline:PutJobSuccessResult", "codepipeline:PutJobFailureResult"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -143,17 +143,7 @@ class ReleaseTarget(Construct):
     def grant_report(self, function: lambda_.IFunction) -> None:
         """``function`` reports its job's result to CodePipeline (which accepts no resource)."""
         assert function.role is not None
-        function.role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="ReportToCodePipeline", actions=_PUT_JOB_RESULT, resources=["*"]
-            )
-        )
-        acknowledge_wildcard_resource(
-            function.role,
-            "*",
-            "codepipeline:PutJobSuccessResult and PutJobFailureResult support no resource-level "
-            "permissions.",
-        )
+        grant_job_reports(function.role)
 
     def _allow(
         self,

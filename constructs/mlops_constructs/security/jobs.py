@@ -220,3 +220,21 @@ def grant_pipeline_status(grantee: iam.IGrantable, pipeline_arn: str) -> iam.Gra
     return iam.Grant.add_to_principal(
         grantee=grantee, actions=list(PIPELINE_STATUS_ACTIONS), resource_arns=[pipeline_arn]
     )
+
+
+def grant_job_reports(role: iam.IRole) -> None:
+    """``role`` (a function's that a pipeline invokes from another account, which CDK's Lambda
+    action does not grant) reports its CodePipeline job's result."""
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            sid="ReportToCodePipeline",
+            actions=["codepipeline:PutJobSuccessResult", "codepipeline:PutJobFailureResult"],
+            resources=["*"],
+        )
+    )
+    acknowledge_wildcard_resource(
+        role,
+        "*",
+        "codepipeline:PutJobSuccessResult and PutJobFailureResult support no resource-level "
+        "permissions.",
+    )
