@@ -361,12 +361,17 @@ class AuditConfig(_Model):
 
 # Interface endpoints the platform's workloads call in VPC mode (Glue jobs: Glue, logs,
 # metrics, KMS for job bookmarks). Each layer adds what its workloads call.
-FOUNDATION_ENDPOINTS = ("glue", "logs", "monitoring", "kms")
+FOUNDATION_ENDPOINTS = ("logs", "monitoring", "kms")
+# The catalog's Glue jobs and crawlers (wherever teams train).
+CATALOG_ENDPOINTS = ("glue",)
 # Training jobs pull images from ECR; the trigger Lambda calls SageMaker and SSM; the model
 # baselines' Clarify jobs invoke their shadow endpoint.
 BUILD_ENDPOINTS = ("sagemaker.api", "sagemaker.runtime", "ecr.api", "ecr.dkr", "ssm")
 # The deploy functions invoke the staging endpoint and report to CodePipeline.
 DEPLOY_ENDPOINTS = ("sagemaker.runtime", "codepipeline")
+# A delivered platform's serving environment: promotion, the staging test and monitoring
+# describe the development registry's versions.
+RELEASE_ENDPOINTS = ("sagemaker.api",)
 
 
 class NetworkConfig(_Model):
@@ -1408,13 +1413,6 @@ class PlatformConfig(_Model):
                 f"delivery: environments {left_out} are neither development nor in promotion, "
                 "so the pipeline would never deploy them. Fix: add them to promotion, or "
                 "remove them"
-            )
-        if self.network.vpc_mode:
-            raise ValueError(
-                "delivery with network.vpc_mode is not supported yet: in VPC mode the "
-                "development buckets admit reads only through their own VPC endpoint, so the "
-                "serving accounts could not promote a version (issue 15). Fix: set "
-                "network.vpc_mode: false, or leave delivery out"
             )
         self._delivered_projects_serve_promoted_versions()
         missing = [e.name for e in self.environments if e.account is None or e.region is None]

@@ -20,19 +20,23 @@ from mlops_constructs.security import PlatformKey
 from mlops_constructs.security.personas import Auditor
 from stacks.config import (
     BUILD_ENDPOINTS,
+    CATALOG_ENDPOINTS,
     DEPLOY_ENDPOINTS,
     FOUNDATION_ENDPOINTS,
+    RELEASE_ENDPOINTS,
     DataLakeConfig,
     EnvironmentConfig,
     PlatformConfig,
     ProjectConfig,
 )
 from stacks.topology import (
+    deployment,
     is_development,
     is_serving,
     promoter_arns,
     release_readers,
     release_router_arn,
+    trains,
 )
 
 LAKE_PURPOSES = ("raw", "curated", "artifacts", "releases")
@@ -91,7 +95,7 @@ class DataStack(cdk.Stack):
             lifecycle=lake_lifecycle(config.data_lake),
         )
         self._admit_project_access_logs()
-        self.network = self._network(config)
+        self.network = self._network(config, environment.name)
         self.audit: AuditTrail | None = None
         if config.audit.cloudtrail_enabled:
             self.audit = AuditTrail(
@@ -140,14 +144,21 @@ class DataStack(cdk.Stack):
             )
         )
 
-    def _network(self, config: PlatformConfig) -> IsolatedNetwork | None:
+    def _network(self, config: PlatformConfig, environment: str) -> IsolatedNetwork | None:
         """VPC mode: the isolated network lives here because the keys' policies name its
-        endpoints (a separate stack would make a dependency cycle)."""
+        endpoints (a separate stack would make a dependency cycle). Interface endpoints cost
+        money while idle: only those of what runs here (a delivered platform's serving
+        environment trains nothing; its development environment serves nothing)."""
         net = config.network
         if not net.vpc_mode:
             return None
-        builds = any(p.build.enabled for p in config.projects)
-        deploys = any(p.deploy.enabled for p in config.projects)
+        builds = trains(config, environment) and any(p.build.enabled for p in config.projects)
+        deploys = deployment(config, environment) != "none" and any(
+            p.deploy.enabled for p in config.projects
+        )
+        # Promotion, the staging test and monitoring describe the development registry's
+        # versions (ADR 0011).
+        releases = deploys and deployment(config, environment) == "release"
         network = IsolatedNetwork(
             self,
             "Network",
@@ -159,9 +170,11 @@ class DataStack(cdk.Stack):
             # sagemaker.runtime).
             interface_services=tuple(
                 dict.fromkeys(
-                    FOUNDATION_ENDPOINTS
+                    (CATALOG_ENDPOINTS if trains(config, environment) else ())
+                    + FOUNDATION_ENDPOINTS
                     + (BUILD_ENDPOINTS if builds else ())
                     + (DEPLOY_ENDPOINTS if deploys else ())
+                    + (RELEASE_ENDPOINTS if releases else ())
                 )
             ),
             flow_log_retention=retention_days(net.flow_log_retention_days),
@@ -211,11 +224,6 @@ class ProjectDataStack(cdk.Stack):
             ),
         )
         self._monitors_data(project, serving=is_serving(config, environment.name))
-        if shared.network is not None:
-            self.lake.restrict_to_vpc_endpoint(
-                shared.network.s3_endpoint.vpc_endpoint_id,
-                ground_truth_prefix=project.monitor.ground_truth_prefix,
-            )
         self.environment_config = environment
         # The development environment of a delivered platform: the serving environments'
         # promotion roles (exact ARNs) read its versions and their sealed files; their staging
@@ -237,6 +245,12 @@ class ProjectDataStack(cdk.Stack):
             self.lake.artifacts, SEALED_PREFIX, promoters, sid="PromotionReadsSealedFiles"
         )
         self.promoters = promoters
+        if shared.network is not None:
+            self.lake.restrict_to_vpc_endpoint(
+                shared.network.s3_endpoint.vpc_endpoint_id,
+                ground_truth_prefix=project.monitor.ground_truth_prefix,
+                exempt=promoters,
+            )
 
     def _monitors_data(self, project: ProjectConfig, *, serving: bool) -> None:
         """Captured traffic and ground truth: read by the monitor roles only (the open

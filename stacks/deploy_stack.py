@@ -92,6 +92,16 @@ def response_contract(project: ProjectConfig) -> dict[str, Any]:
     }
 
 
+def placement(data: ProjectDataStack) -> VpcPlacement | None:
+    """VPC mode: where the deploy functions run (the environment's isolated subnets)."""
+    network = data.network
+    if network is None:
+        return None
+    return VpcPlacement(
+        vpc=network.vpc, subnets=network.subnets, security_group=network.workload_security_group
+    )
+
+
 def promoted_model(project: ProjectConfig, region: str) -> PromotedModel:
     """What a serving environment's endpoints run a promoted version in: the project's serving
     image in this region, with its serving environment (ADR 0011)."""
@@ -249,7 +259,7 @@ class DeployStack(cdk.Stack):
         alarms: NotificationTopic,
     ) -> DeployPipeline:
         """The environment's own deploy pipeline (an environment deployed on its own)."""
-        prefix, network, deploy = data.prefix, data.network, project.deploy
+        prefix, deploy = data.prefix, project.deploy
         self.notifications = NotificationTopic(
             self,
             "DeployEvents",
@@ -272,13 +282,7 @@ class DeployStack(cdk.Stack):
             log_retention=retention_days(config.audit.log_retention_days),
             manual_approval=deploy.manual_approval,
             test_max_latency_ms=deploy.test_max_latency_ms,
-            vpc=VpcPlacement(
-                vpc=network.vpc,
-                subnets=network.subnets,
-                security_group=network.workload_security_group,
-            )
-            if network
-            else None,
+            vpc=placement(data),
             monitor=self._monitor,
             ground_truth_prefix=project.monitor.ground_truth_prefix,
             batch_capture_prefix=BATCH_CAPTURE_PREFIX if self.batch_monitor else None,
@@ -320,6 +324,7 @@ class DeployStack(cdk.Stack):
             payloads=[p.model_dump() for p in deploy.test_payloads],
             response_contract=response_contract(project),
             image_repositories=self.serving_repositories,
+            vpc=placement(data),
             monitor=self._monitor,
             ground_truth_prefix=project.monitor.ground_truth_prefix,
         )
@@ -333,6 +338,7 @@ class DeployStack(cdk.Stack):
             ops_key=data.ops_key,
             log_retention=retention_days(config.audit.log_retention_days),
             dead_letters=endpoints.dead_letters,
+            vpc=placement(data),
         )
         tests = endpoints.test_function
         self.release_target = ReleaseTarget(

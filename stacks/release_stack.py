@@ -199,6 +199,12 @@ class ReleaseStack(cdk.Stack):
             dead_letter_queue=self.dead_letters,
         )
         assert router.role is not None
+        acknowledge(
+            router,
+            "MLOps-VPC1",
+            "The tooling account has no platform network (no data, no VPC endpoints): the "
+            "release router calls SageMaker (describe, list), SSM and CodePipeline APIs only.",
+        )
         # The superseded check and the version, in the development registry (whose policy
         # admits this role: topology.release_readers).
         source.grant_read(router)

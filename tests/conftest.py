@@ -266,6 +266,16 @@ def multi_account_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized
 
 
 @pytest.fixture(scope="session")
+def delivered_vpc_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The four accounts in VPC mode (staging real-time: serverless has no VPC)."""
+    data = delivered(single_account=False).model_dump(mode="json")
+    data["network"]["vpc_mode"] = True
+    for project in data["projects"]:
+        project["deploy"]["staging"]["hosting"] = "realtime"
+    return synthesize(parse_config(data), tmp_path_factory.mktemp("vpc-delivered"))
+
+
+@pytest.fixture(scope="session")
 def single_account_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     """The same topology with every account the same one."""
     return synthesize(delivered(single_account=True), tmp_path_factory.mktemp("single"))

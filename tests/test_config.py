@@ -101,6 +101,20 @@ def test_example_file_shows_every_key_with_its_default() -> None:
     assert _key_paths(example["delivery"]) == _key_paths(delivery.model_dump(mode="json"))
 
 
+def test_delivery_in_vpc_mode_is_accepted() -> None:
+    """Serving accounts promote from their own VPC (ADR 0011): the development bucket exempts
+    exactly the promotion roles (tests/test_release_path.py)."""
+    config = parse_config(
+        {
+            "environments": THREE_ACCOUNTS,
+            "delivery": DELIVERY,
+            "network": {"vpc_mode": True},
+            "projects": [churn(deploy={"staging": {"hosting": "realtime"}})],
+        }
+    )
+    assert config.delivery is not None and config.network.vpc_mode
+
+
 def test_delivery_topologies() -> None:
     """Four accounts, or one for everything: the same model; a connection source is optional."""
     four = parse_config({"environments": THREE_ACCOUNTS, "delivery": DELIVERY}).delivery
@@ -657,16 +671,6 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
             "delivery": DELIVERY,
         },
         "delivery: environments ['sandbox'] are neither development nor in promotion",
-    ),
-    (
-        "delivery in VPC mode",
-        {
-            "environments": THREE_ACCOUNTS,
-            "delivery": DELIVERY,
-            "network": {"vpc_mode": True},
-            "projects": [churn(deploy={"staging": {"hosting": "realtime"}})],
-        },
-        "delivery with network.vpc_mode is not supported yet",
     ),
     (
         "Model Monitor in a delivered platform",

@@ -198,7 +198,10 @@ def test_rule_packs_are_clean(synth: Synthesized) -> None:
 
 
 def test_cfn_lint_and_checkov_are_clean(
-    multi_account_synth: Synthesized, single_account_synth: Synthesized, tmp_path: Path
+    multi_account_synth: Synthesized,
+    single_account_synth: Synthesized,
+    delivered_vpc_synth: Synthesized,
+    tmp_path: Path,
 ) -> None:
     """Both delivery stacks, the production stage and the tooling stage, in one run of each
     tool. The other stages are the same constructs as example_synth's and default_synth's,
@@ -222,6 +225,12 @@ def test_cfn_lint_and_checkov_are_clean(
         timeout=300,
     )
     assert result.stdout == "" and result.returncode == 0, result.stdout + result.stderr
+    # In VPC mode: the production stage's data (network, bucket exemptions) and deploy stacks.
+    templates += [
+        p
+        for p in delivered_vpc_synth.template_paths
+        if p.parent.name == "assembly-prod" and ("Data" in p.name or "Deploy" in p.name)
+    ]
     tooling = tmp_path / "tooling"
     tooling.mkdir()
     for path in templates:

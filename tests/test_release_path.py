@@ -243,3 +243,90 @@ def test_serving_endpoints_run_the_promoted_copy(synth: Synthesized) -> None:
             assert run["Environment"]["Variables"]["PROMOTED_BUCKET"] == (
                 f"mlops-{environment}-churn-artifacts-{_accounts(synth)[environment]}"
             )
+
+
+# --- VPC mode: the serving environments run their release functions in their own VPC ----------
+
+
+def test_vpc_mode_release_functions_run_in_the_serving_vpcs(
+    delivered_vpc_synth: Synthesized,
+) -> None:
+    synth = delivered_vpc_synth
+    assert synth.violations() == []
+    for environment, kind in SERVING.items():
+        prefix = f"mlops-{environment}-churn"
+        functions = {
+            f["FunctionName"]: f
+            for f in _resources(_stage(synth, environment, "deploy"), "AWS::Lambda::Function")
+        }
+        names = [f"{prefix}-promote", f"{prefix}-monitoring-run"]
+        names += [f"{prefix}-endpoint-test"] if kind == "staging" else []
+        for name in names:
+            assert functions[name]["VpcConfig"]["SubnetIds"], name
+        # The tooling account cannot name the stage's generated subnet and group ids: promote
+        # reports them, and the Deploy action passes them to the endpoint template.
+        variables = functions[f"{prefix}-promote"]["Environment"]["Variables"]
+        assert {"SUBNET_IDS", "SECURITY_GROUP_ID"} <= set(variables)
+    [pipeline] = _resources(_release(synth), "AWS::CodePipeline::Pipeline")
+    for stage in pipeline["Stages"]:
+        for action in stage["Actions"]:
+            if action["Name"] == "Deploy":
+                overrides = json.loads(action["Configuration"]["ParameterOverrides"])
+                title = stage["Name"]
+                assert overrides["SubnetIds"] == f"#{{Promote{title}.subnet_ids}}"
+                assert overrides["SecurityGroupId"] == f"#{{Promote{title}.security_group_id}}"
+
+
+def _interface_endpoints(synth: Synthesized, environment: str) -> set[str]:
+    """The short names of an environment's interface endpoints (com.amazonaws.<region>.<name>)."""
+    template = synth.template_json(synth.stages[environment].data)
+    return {
+        flat_arn(r["ServiceName"]).split(".", 3)[3]
+        for r in _resources(template, "AWS::EC2::VPCEndpoint")
+        if r.get("VpcEndpointType") == "Interface"
+    }
+
+
+def test_vpc_mode_each_account_pays_for_the_endpoints_it_uses(
+    delivered_vpc_synth: Synthesized,
+) -> None:
+    """Interface endpoints bill while idle: development trains (Glue, ECR, SSM, no
+    CodePipeline: it deploys nothing); the serving accounts serve (no Glue, ECR or SSM)."""
+    dev = _interface_endpoints(delivered_vpc_synth, "dev")
+    assert {"glue", "ecr.api", "ecr.dkr", "ssm", "sagemaker.api"} <= dev
+    assert "codepipeline" not in dev
+    for environment in SERVING:
+        serving = _interface_endpoints(delivered_vpc_synth, environment)
+        assert {"sagemaker.api", "sagemaker.runtime", "codepipeline", "kms", "logs"} <= serving
+        assert not serving & {"glue", "ecr.api", "ecr.dkr", "ssm"}, serving
+
+
+def test_vpc_mode_only_the_promotion_roles_read_sealed_files_from_outside_development(
+    delivered_vpc_synth: Synthesized,
+) -> None:
+    """The development buckets refuse data access from outside their VPC endpoint; the
+    artifacts bucket exempts exactly the serving accounts' promotion roles, which read the
+    sealed files from their own VPC (by the offline IAM simulator)."""
+    from tests.test_cross_account import DEV, Ask, drop_condition, load
+
+    t = load(delivered_vpc_synth)
+    elsewhere = (("aws:SourceVpce", "vpce-0123456789abcdef0"),)
+    promoters = [t.promoter(e) for e in SERVING]
+    training = t.role(DEV, "sagemaker-pipeline")
+    t.claim("promote", True, [Ask(r, "s3:GetObject", t.sealed(DEV), elsewhere) for r in promoters])
+    t.claim("outside", False, [
+        Ask(training, "s3:GetObject", t.sealed(DEV), elsewhere),
+        *(Ask(r, "s3:GetObject", f"{t.bucket(DEV, 'curated')}/customers/part-0.csv", elsewhere)
+          for r in promoters),
+    ])  # fmt: skip
+    decisions = t.run(["promote", "outside"])
+    assert t.failures("promote", decisions) == []
+    assert t.failures("outside", decisions) == []
+    # Without the exemption, the promotion roles are refused like anyone outside the VPC.
+    bucket = t.bucket(DEV, "artifacts")
+    policies = dict(t.policies)
+    policies[bucket] = drop_condition(
+        t.policies[bucket], "OnlyThroughVpcEndpoint", "ArnNotEquals", "aws:PrincipalArn"
+    )
+    decisions = t.run(["promote"], policies=policies)
+    assert len(t.failures("promote", decisions)) == len(promoters)

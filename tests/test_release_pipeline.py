@@ -643,11 +643,11 @@ def test_templates_must_take_exactly_what_the_pipeline_passes(tmp_path: Path) ->
     stages = _stages(TOPOLOGIES["multi"])
     folder = _templates(tmp_path / "templates")
     staging = folder / "mlops-staging-churn-endpoint-staging.template.json"
-    staging.write_text(json.dumps(_template_body("ModelPackageArn", "ModelDataUrl", "SubnetIds")))
+    staging.write_text(json.dumps(_template_body("ModelPackageArn", "ModelDataUrl", "CaptureUri")))
     stages[0] = replace(stages[0], parameter_overrides={"AlarmTopicArn": "arn:aws:sns:x"})
     assert _refusal(tmp_path, stages, folder) == (
         "stage 'staging': mlops-staging-churn-endpoint-staging.template.json has no parameter "
-        "AlarmTopicArn; needs SubnetIds, which nothing passes"
+        "AlarmTopicArn; needs CaptureUri, which nothing passes"
     )
     staging.unlink()
     assert _refusal(tmp_path, stages, folder).startswith(f"stage 'staging': no template {staging}")

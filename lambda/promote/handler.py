@@ -46,10 +46,16 @@ every problem. On success, PutJobSuccessResult carries the output variables ``mo
 takes (BASELINE_OUTPUTS, named as the templates' parameters: the target copy's URI, or ``none``
 when the version has no such file); with the optional setting DATA_KEY_ARN (this serving
 environment's data KMS key, ``arn:<partition>:kms:<region>:<account>:key/<key id>``) also
-``data_key_arn``, that ARN, last (DATA_KEY_OUTPUT: a pipeline in another account passes it to
+``data_key_arn``, that ARN, after those (DATA_KEY_OUTPUT: a pipeline in another account passes it to
 the endpoint template's DataKeyArn parameter, as it cannot know the key's id; without the
-setting there is no such variable). Any failure is reported with PutJobFailureResult naming
-each problem, never raised; an AWS error while reading the registry or copying is that
+setting there is no such variable); with the optional settings SUBNET_IDS (1 to MAX_SUBNETS
+distinct subnet ids, ``subnet-`` and 8 or 17 lower-case hex digits each, comma-separated, no
+spaces) and SECURITY_GROUP_ID (``sg-`` and 8 or 17 lower-case hex digits), this serving
+environment's VPC placement, set both or neither, also ``subnet_ids`` and
+``security_group_id``, their values as set, after all others (VPC_OUTPUTS: for the endpoint
+template's SubnetIds and SecurityGroupId parameters in VPC mode, whose generated ids the other
+account cannot know either). Any failure is reported with PutJobFailureResult naming each
+problem, never raised; an AWS error while reading the registry or copying is that
 check's failure. A malformed job, or a missing or invalid setting, is logged and reported as a
 failure if the event has a job id, else answered with ``{"status": "rejected"}``. Only a failure
 to report (PutJob*Result) is raised, so that Lambda's retry can report again. The event is never
@@ -149,6 +155,13 @@ OUTPUT_VARIABLES: Final = (
 # The output variable appended after OUTPUT_VARIABLES when DATA_KEY_ARN is set: this serving
 # environment's data key, for the endpoint template's DataKeyArn parameter.
 DATA_KEY_OUTPUT: Final = "data_key_arn"
+# The output variables appended last when SUBNET_IDS and SECURITY_GROUP_ID are set (both or
+# neither): this serving environment's VPC placement, for the endpoint template's SubnetIds (a
+# comma-separated list) and SecurityGroupId parameters in VPC mode, in this order.
+VPC_OUTPUTS: Final = ("subnet_ids", "security_group_id")
+# SUBNET_IDS lists at most this many subnets (a subnet per Availability Zone the endpoint uses):
+# 6 ids of 24 characters and their commas, 149 characters, well within a variable's 1000.
+MAX_SUBNETS: Final = 6
 
 
 @dataclass(frozen=True)
@@ -214,6 +227,10 @@ _GROUP_ARN = re.compile(rf"{ARN_HEAD}model-package-group/(?P<group>{GROUP_NAME})
 # arn:<partition>:kms:<region>:<account>:key/<key id> (a key id: letters, digits, hyphens; a
 # UUID or a multi-Region key's mrk-...): a key ARN, not an alias
 _KMS_KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]{1,32}:[0-9]{12}:key/[a-zA-Z0-9-]{1,128}")
+# EC2 ids: the prefix and 8 (older) or 17 lower-case hex digits, nothing else
+_SUBNET_ID = re.compile(r"subnet-(?:[0-9a-f]{8}|[0-9a-f]{17})")
+_SECURITY_GROUP_ID = re.compile(r"sg-(?:[0-9a-f]{8}|[0-9a-f]{17})")
+_EC2_ID_FORM = "8 or 17 lower-case hex digits"
 
 # --------------------------------------------------------------------------------------------
 # Structured logging: one JSON object per line on stdout (CloudWatch Logs keeps it as is).
@@ -244,6 +261,15 @@ class SourceGroup:
 
 
 @dataclass(frozen=True)
+class VpcPlacement:
+    """This serving environment's VPC placement (SUBNET_IDS and SECURITY_GROUP_ID), output as
+    VPC_OUTPUTS for the endpoint template: nothing is called with it."""
+
+    subnet_ids: str  # as set: comma-separated subnet ids, no spaces
+    security_group_id: str
+
+
+@dataclass(frozen=True)
 class Config:
     source_group: SourceGroup
     source_bucket: str  # the development artifacts bucket, where the files are sealed
@@ -251,6 +277,53 @@ class Config:
     sealed_prefix: str  # e.g. "sealed/": the same key prefix in both buckets
     # this serving environment's data key ARN (output as DATA_KEY_OUTPUT), or None: not set
     data_key_arn: str | None = None
+    # this serving environment's VPC placement (output as VPC_OUTPUTS), or None: not set
+    vpc: VpcPlacement | None = None
+
+
+def subnet_ids_problem(value: str) -> str | None:
+    """Why SUBNET_IDS=``value`` (set, not empty) is not 1 to MAX_SUBNETS distinct subnet ids
+    separated by commas, or None."""
+    ids = value.split(",")
+    # each malformed id once; each well-formed id listed twice or more, once (at its second)
+    malformed = dict.fromkeys(i for i in ids if not _SUBNET_ID.fullmatch(i))
+    repeated = dict.fromkeys(i for n, i in enumerate(ids) if i in ids[:n] and i not in malformed)
+    reasons = [f"{i!r} is not a subnet id" for i in malformed]
+    reasons += [f"{i!r} is listed more than once" for i in repeated]
+    if len(ids) > MAX_SUBNETS:
+        reasons.append(f"it lists {len(ids)}, over {MAX_SUBNETS}")
+    if not reasons:
+        return None
+    return (
+        f"SUBNET_IDS={value!r} is not this serving environment's subnets as 1 to {MAX_SUBNETS} "
+        "distinct subnet ids separated by commas, without spaces (each subnet- and "
+        f"{_EC2_ID_FORM}): {', '.join(reasons)}"
+    )
+
+
+def vpc_setting(env: Mapping[str, str], problems: list[str]) -> VpcPlacement | None:
+    """SUBNET_IDS and SECURITY_GROUP_ID, both or neither (empty means unset); appends each
+    problem to ``problems``."""
+    subnets = env.get("SUBNET_IDS") or None
+    group = env.get("SECURITY_GROUP_ID") or None
+    if subnets is not None and (problem := subnet_ids_problem(subnets)) is not None:
+        problems.append(problem)
+    if group is not None and not _SECURITY_GROUP_ID.fullmatch(group):
+        problems.append(
+            f"SECURITY_GROUP_ID={group!r} is not a security group id (sg- and {_EC2_ID_FORM}, "
+            "without spaces: this serving environment's endpoint security group)"
+        )
+    if (subnets is None) != (group is None):
+        named = ["SUBNET_IDS", "SECURITY_GROUP_ID"]
+        if subnets is None:
+            named.reverse()
+        problems.append(
+            f"{named[0]} is set but {named[1]} is not: this serving environment's VPC placement "
+            "needs both (or neither)"
+        )
+    if subnets is None or group is None:
+        return None
+    return VpcPlacement(subnets, group)
 
 
 def load_config(env: Mapping[str, str]) -> Config:
@@ -290,10 +363,11 @@ def load_config(env: Mapping[str, str]) -> Config:
             "(arn:<partition>:kms:<region>:<account>:key/<key id>; this serving environment's "
             "data key, not an alias)"
         )
+    vpc = vpc_setting(env, problems)
     if problems or match is None:
         raise ConfigError("; ".join(problems))
     group = SourceGroup(arn, match["partition"], match["region"], match["account"], match["group"])
-    return Config(group, source_bucket, target_bucket, prefix, data_key)
+    return Config(group, source_bucket, target_bucket, prefix, data_key, vpc)
 
 
 # --------------------------------------------------------------------------------------------
@@ -609,11 +683,13 @@ def output_variables(
     promoted: list[Promoted],
     log: InvocationLog | None = None,
     data_key_arn: str | None = None,
+    vpc: VpcPlacement | None = None,
 ) -> dict[str, str]:
     """The success's output variables (every file promoted): OUTPUT_VARIABLES, then
-    DATA_KEY_OUTPUT when ``data_key_arn`` is given. The baseline ones are the deploy router's
-    mapping (``platform_release.baseline_variables``) of the target copies: ``none`` for a file
-    the version does not have, or (logged) whose URI a variable cannot hold."""
+    DATA_KEY_OUTPUT when ``data_key_arn`` is given, then VPC_OUTPUTS when ``vpc`` is. The
+    baseline ones are the deploy router's mapping (``platform_release.baseline_variables``) of
+    the target copies: ``none`` for a file the version does not have, or (logged) whose URI a
+    variable cannot hold."""
     uris = {p.kind.name: p.uri for p in promoted}
     model = next(p for p in promoted if p.kind is MODEL)
     baselines = baseline_variables(local_drift_check_baselines(promoted), log)
@@ -627,6 +703,8 @@ def output_variables(
     }
     if data_key_arn is not None:
         variables[DATA_KEY_OUTPUT] = data_key_arn
+    if vpc is not None:
+        variables.update(zip(VPC_OUTPUTS, (vpc.subnet_ids, vpc.security_group_id), strict=True))
     return variables
 
 
@@ -687,6 +765,8 @@ def handler(event: object, context: object = None) -> dict[str, Any]:
     )
     if config.data_key_arn is not None:
         log.bind(data_key_arn=config.data_key_arn)
+    if config.vpc is not None:
+        log.bind(subnet_ids=config.vpc.subnet_ids, security_group_id=config.vpc.security_group_id)
     try:
         job = parse_job(event)
     except BadJob as exc:
@@ -720,7 +800,7 @@ def handler(event: object, context: object = None) -> dict[str, Any]:
         return report_checks_failed(
             _codepipeline, job_id, "promotion", message, failures, log, **files
         )
-    variables = output_variables(job, promoted, log, config.data_key_arn)
+    variables = output_variables(job, promoted, log, config.data_key_arn, config.vpc)
     summary = success_summary(job, config, promoted)
     log.log(logging.INFO, "promoted", status="succeeded", **files)
     report_success(_codepipeline, job_id, summary, log, output_variables=variables)

@@ -469,14 +469,19 @@ class DataLake(LakeAccess, Construct):
                 )
             )
 
-    def restrict_to_vpc_endpoint(self, endpoint_id: str, *, ground_truth_prefix: str) -> None:
+    def restrict_to_vpc_endpoint(
+        self, endpoint_id: str, *, ground_truth_prefix: str, exempt: Sequence[str] = ()
+    ) -> None:
         """Data-plane object access to the lake only through the S3 gateway endpoint (VPC mode).
 
         Curated and artifacts objects can be read, written or deleted only from the VPC; raw
         objects and ground-truth labels (curated ``ground_truth_prefix``) can still be
         *uploaded* from anywhere (producers live outside the platform's VPC) but read or
         deleted only from it. Calls AWS services make on a caller's behalf and service
-        principals (S3 access logging, CloudTrail) are exempt.
+        principals (S3 access logging, CloudTrail) are exempt, and so are the exact roles
+        ``exempt`` on the artifacts bucket: another account's promotion roles, which read the
+        sealed files from their own VPC (what they may read, the bucket's allow statements
+        say; ADR 0011).
         """
         reads_and_deletes = ["s3:GetObject*", "s3:DeleteObject*"]
         for sid, bucket, actions, not_under in (
@@ -498,6 +503,8 @@ class DataLake(LakeAccess, Construct):
                     },
                 },
             )
+            if exempt and bucket is self.artifacts:
+                statement.add_condition("ArnNotEquals", {"aws:PrincipalArn": sorted(exempt)})
             if not_under is None:
                 statement.add_resources(bucket.arn_for_objects("*"))
             else:  # every object but those under not_under

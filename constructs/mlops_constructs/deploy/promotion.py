@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -25,6 +26,7 @@ from constructs import Construct
 
 from mlops_constructs.compute import platform_function
 from mlops_constructs.data.lake import SEALED_PREFIX, LakeAccess
+from mlops_constructs.deploy.deployment import VpcPlacement
 from mlops_constructs.names import promote_name
 from mlops_constructs.security.jobs import grant_job_reports
 from mlops_constructs.security.keys import PlatformKey
@@ -94,6 +96,7 @@ class Promotion(Construct):
         ops_key: PlatformKey,
         log_retention: logs.RetentionDays,
         dead_letters: sqs.IQueue,
+        vpc: VpcPlacement | None = None,
     ) -> None:
         super().__init__(scope, id)
         self.source = source
@@ -113,11 +116,26 @@ class Promotion(Construct):
                 "SEALED_PREFIX": SEALED_PREFIX,
                 # Output as data_key_arn: the tooling account cannot name this account's key.
                 "DATA_KEY_ARN": lake.key.key_arn,
+                # VPC mode: output as subnet_ids and security_group_id (generated ids), which
+                # the endpoint templates take.
+                **(
+                    {
+                        "SUBNET_IDS": cdk.Fn.join(",", [s.subnet_id for s in vpc.subnets]),
+                        "SECURITY_GROUP_ID": vpc.security_group.security_group_id,
+                    }
+                    if vpc
+                    else {}
+                ),
             },
             # Copying a large model is a server-side multipart copy; hashing the copy streams it.
             timeout=cdk.Duration.minutes(15),
             # CodePipeline invokes it asynchronously: a report that failed twice lands here.
             dead_letter_queue=dead_letters,
+            # VPC mode: S3 (the development bucket too) through the gateway endpoint, the
+            # development registry through sagemaker.api, the report through codepipeline.
+            vpc=vpc.vpc if vpc else None,
+            subnets=ec2.SubnetSelection(subnets=list(vpc.subnets)) if vpc else None,
+            security_group=vpc.security_group if vpc else None,
         )
         assert self.function.role is not None
         self.role = self.function.role

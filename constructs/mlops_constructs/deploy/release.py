@@ -102,12 +102,24 @@ MODEL_PACKAGE_ARN = "ModelPackageArn"
 PROMOTE_OUTPUTS = {
     MODEL_DATA_URL: "model_data_url",
     "DataKeyArn": "data_key_arn",
+    # VPC mode: the stage's subnets and security group (generated ids).
+    "SubnetIds": "subnet_ids",
+    "SecurityGroupId": "security_group_id",
     **{name: name for name in BASELINE_PARAMETERS if not name.endswith("Config")},
 }
 # CodePipeline caps an action configuration value (ParameterOverrides, UserParameters) at 1,000
 # characters. A value resolved only at run time (a CDK token, or a pipeline variable such as the
 # version's ARN or the promoted model's URI) is counted at this many characters.
 RUNTIME_VALUE_MAX = 200
+# ... or at its own longest form where it has one: a version ARN (67 characters in the longest
+# partition and region, a 63-character group, a 10-digit version), a key ARN, up to six subnet
+# ids of 24 characters, a security group id of 20.
+RUNTIME_VALUE_LONGEST = {
+    MODEL_PACKAGE_ARN: 150,
+    "DataKeyArn": 100,
+    "SubnetIds": 6 * 25,
+    "SecurityGroupId": 25,
+}
 USER_PARAMETERS_MAX = 1000
 
 _ACCOUNT = re.compile(r"^\d{12}$")
@@ -503,7 +515,7 @@ def _longest_json(value: Mapping[str, object]) -> int:
     """The most characters ``value`` takes as CodePipeline's JSON, each value resolved only at
     run time (a CDK token, a ``#{...}`` pipeline variable) counted at its longest form."""
     sized = {
-        key: "x" * RUNTIME_VALUE_MAX
+        key: "x" * RUNTIME_VALUE_LONGEST.get(key, RUNTIME_VALUE_MAX)
         if isinstance(v, str) and (cdk.Token.is_unresolved(v) or "#{" in v)
         else v
         for key, v in value.items()

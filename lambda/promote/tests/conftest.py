@@ -83,7 +83,7 @@ SETTINGS = {
     "SEALED_PREFIX": SEALED,
 }
 # Optional settings, unset unless a test sets them.
-OPTIONAL_SETTINGS = ("DATA_KEY_ARN",)
+OPTIONAL_SETTINGS = ("DATA_KEY_ARN", "SUBNET_IDS", "SECURITY_GROUP_ID")
 # The files of a version: (name, training key, content).
 FILES = {
     "model": (MODEL_KEY, MODEL),

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,10 @@ UNVERSIONED = "mlops-prod-churn-scratch-210987654321"
 JOB_ID = "11111111-abcd-1111-abcd-111111abcdef"
 # The stage's data key (DATA_KEY_ARN), in the target account.
 DATA_KEY = "arn:aws:kms:us-east-1:210987654321:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+# The stage's VPC placement (SUBNET_IDS, SECURITY_GROUP_ID): ids of 17 and of 8 hex digits.
+SUBNET_IDS = "subnet-0123456789abcdef0,subnet-0fedcba9876543210,subnet-1a2b3c4d"
+SECURITY_GROUP = "sg-0a1b2c3d4e5f67890"
+VPC = {"SUBNET_IDS": SUBNET_IDS, "SECURITY_GROUP_ID": SECURITY_GROUP}
 MODEL_KEY = "models/pipelines-k1ls9tc3wnw6-Train-Ab12Cd34Ef/output/model.tar.gz"
 MODEL = bytes(range(256)) * 1000
 SEALED = "sealed/"
@@ -556,10 +562,11 @@ def test_the_baseline_outputs_are_the_templates_parameters():
     assert {name: sources[name] for name in BASELINE_OUTPUTS} == BASELINE_OUTPUTS
     assert set(DRIFT_NAMES) == set(handler.DRIFT_KINDS)
     assert len(handler.OUTPUT_VARIABLES) == len(set(handler.OUTPUT_VARIABLES)) == 10
-    # with DATA_KEY_ARN: one more, not one of the others
-    every = (*handler.OUTPUT_VARIABLES, handler.DATA_KEY_OUTPUT)
+    # with DATA_KEY_ARN: one more, with the VPC placement two more, none one of the others
+    every = (*handler.OUTPUT_VARIABLES, handler.DATA_KEY_OUTPUT, *handler.VPC_OUTPUTS)
     assert handler.DATA_KEY_OUTPUT == "data_key_arn"
-    assert len(set(every)) == 11
+    assert handler.VPC_OUTPUTS == ("subnet_ids", "security_group_id")
+    assert len(set(every)) == 13
     assert all(re.fullmatch(r"[A-Za-z0-9@\-_]+", name) for name in every)
 
 
@@ -624,6 +631,335 @@ def test_a_data_key_arn_is_not_output_on_a_failure(aws, reports, context, monkey
     result = refuse(release, context, reports)
     assert result["checks"] == ["approved"]
     assert "outputs" not in result
+
+
+# -- the stage's VPC placement (SUBNET_IDS, SECURITY_GROUP_ID) -----------------------------------
+
+
+def six_subnets(digits: int = 17) -> str:
+    return ",".join(f"subnet-{str(n) * digits}" for n in range(1, 7))
+
+
+def test_the_vpc_placement_is_output_last_when_set(aws, reports, context, monkeypatch, capsys):
+    """The release pipeline passes them to the endpoint template's SubnetIds and SecurityGroupId
+    parameters (VPC mode): the tooling account cannot know the generated ids. After
+    data_key_arn."""
+    monkeypatch.setenv("DATA_KEY_ARN", DATA_KEY)
+    for name, value in VPC.items():
+        monkeypatch.setenv(name, value)
+    release = aws.register(drift=DRIFT_NAMES)
+
+    result = promote(release, context, reports)
+
+    report = reports.sent_success()  # the Stubber validated the names against the API model
+    assert report["outputVariables"] == {
+        **outputs_of(release),
+        "data_key_arn": DATA_KEY,
+        "subnet_ids": SUBNET_IDS,
+        "security_group_id": SECURITY_GROUP,
+    }
+    assert list(report["outputVariables"]) == [
+        *handler.OUTPUT_VARIABLES,
+        "data_key_arn",
+        "subnet_ids",
+        "security_group_id",
+    ]
+    assert result["outputs"] == report["outputVariables"]
+    [line] = log_lines(capsys)
+    assert line["status"] == "succeeded"
+    assert (line["data_key_arn"], line["subnet_ids"], line["security_group_id"]) == (
+        DATA_KEY,
+        SUBNET_IDS,
+        SECURITY_GROUP,
+    )
+
+
+def test_the_vpc_placement_without_a_data_key_arn_is_output_last(
+    aws, reports, context, monkeypatch, capsys
+):
+    for name, value in VPC.items():
+        monkeypatch.setenv(name, value)
+    release = aws.register()
+
+    result = promote(release, context, reports)
+
+    assert list(reports.sent_success()["outputVariables"]) == [
+        *handler.OUTPUT_VARIABLES,
+        "subnet_ids",
+        "security_group_id",
+    ]
+    assert result["outputs"] == {
+        **outputs_of(release),
+        "subnet_ids": SUBNET_IDS,
+        "security_group_id": SECURITY_GROUP,
+    }
+    [line] = log_lines(capsys)
+    assert (line["subnet_ids"], line["security_group_id"]) == (SUBNET_IDS, SECURITY_GROUP)
+    assert "data_key_arn" not in line
+
+
+def test_a_replayed_job_outputs_the_same_vpc_placement(aws, reports, context, monkeypatch):
+    for name, value in VPC.items():
+        monkeypatch.setenv(name, value)
+    release = aws.register()
+    first = promote(release, context, reports)
+    reports.sent.clear()
+    assert promote(release, context, reports)["outputs"] == first["outputs"]
+    assert first["outputs"]["subnet_ids"] == SUBNET_IDS
+
+
+@pytest.mark.parametrize(
+    "values",
+    [(None, None), ("", ""), (None, ""), ("", None)],
+    ids=["unset", "empty", "unset-and-empty", "empty-and-unset"],
+)
+def test_without_a_vpc_placement_there_are_no_such_outputs(
+    aws, reports, context, monkeypatch, capsys, values
+):
+    for name, value in zip(VPC, values, strict=True):
+        if value is not None:
+            monkeypatch.setenv(name, value)  # empty counts as unset
+    release = aws.register()
+
+    result = promote(release, context, reports)
+
+    assert not {"subnet_ids", "security_group_id"} & set(result["outputs"])
+    assert list(reports.sent_success()["outputVariables"]) == list(handler.OUTPUT_VARIABLES)
+    [line] = log_lines(capsys)
+    assert not {"subnet_ids", "security_group_id"} & set(line)
+
+
+def test_a_vpc_placement_is_not_output_on_a_failure(aws, reports, context, monkeypatch, capsys):
+    for name, value in VPC.items():
+        monkeypatch.setenv(name, value)
+    release = aws.register(status="Rejected")
+    result = refuse(release, context, reports)
+    assert result["checks"] == ["approved"]
+    assert "outputs" not in result
+    line = log_lines(capsys)[-1]
+    assert (line["status"], line["subnet_ids"]) == ("failed", SUBNET_IDS)  # logged all the same
+
+
+@pytest.mark.parametrize(
+    ("subnets", "group"),
+    [
+        ("subnet-1a2b3c4d", "sg-1a2b3c4d"),  # 8 hex digits
+        ("subnet-0123456789abcdef0", SECURITY_GROUP),  # 17
+        (six_subnets(), SECURITY_GROUP),  # the most
+        (six_subnets(8), "sg-00000000"),
+        (SUBNET_IDS, SECURITY_GROUP),
+    ],
+)
+def test_a_well_formed_vpc_placement_is_taken_as_set(subnets, group):
+    config = handler.load_config({**os.environ, "SUBNET_IDS": subnets, "SECURITY_GROUP_ID": group})
+    assert config.vpc == handler.VpcPlacement(subnets, group)
+
+
+def test_the_longest_vpc_placement_accepted_fits_a_variable():
+    """A pipeline variable's value holds at most 1000 characters: six subnet ids of 17 hex
+    digits and their commas take 149; every output together stays far below CodePipeline's cap
+    on an action's output variables."""
+    longest = six_subnets()
+    assert len(longest) == 149
+    config = handler.load_config(
+        {**os.environ, "SUBNET_IDS": longest, "SECURITY_GROUP_ID": SECURITY_GROUP}
+    )
+    assert config.vpc == handler.VpcPlacement(longest, SECURITY_GROUP)
+    assert len(SECURITY_GROUP) == 20
+    # thirteen values of at most 1000 characters, with their names
+    assert 13 * (1000 + 32) < 122_880
+    with pytest.raises(handler.ConfigError, match="it lists 7, over 6"):
+        handler.load_config(
+            {
+                **os.environ,
+                "SUBNET_IDS": f"{longest},subnet-77777777",
+                "SECURITY_GROUP_ID": SECURITY_GROUP,
+            }
+        )
+
+
+def subnets_malformed(value: str, *reasons: str) -> tuple[str, ...]:
+    return (
+        f"SUBNET_IDS={value!r} is not this serving environment's subnets as 1 to 6 distinct "
+        "subnet ids separated by commas, without spaces (each subnet- and 8 or 17 lower-case hex "
+        f"digits): {', '.join(reasons)}",
+    )
+
+
+def group_malformed(value: str) -> tuple[str, ...]:
+    return (
+        f"SECURITY_GROUP_ID={value!r} is not a security group id (sg- and 8 or 17 lower-case hex "
+        "digits, without spaces: this serving environment's endpoint security group)",
+    )
+
+
+SUBNETS_ONLY = "SUBNET_IDS is set but SECURITY_GROUP_ID is not: this serving environment's VPC "
+GROUP_ONLY = "SECURITY_GROUP_ID is set but SUBNET_IDS is not: this serving environment's VPC "
+A, B = "subnet-0123456789abcdef0", "subnet-0fedcba9876543210"
+# Bad VPC placements: (id, SUBNET_IDS, SECURITY_GROUP_ID (None: unset), the configuration
+# error's problems, exactly these, in order).
+BAD_VPC_PLACEMENTS = [
+    ("subnets-only", SUBNET_IDS, None, (SUBNETS_ONLY,)),
+    ("group-only", None, SECURITY_GROUP, (GROUP_ONLY,)),
+    ("subnets-and-empty-group", SUBNET_IDS, "", (SUBNETS_ONLY,)),
+    ("group-and-empty-subnets", "", SECURITY_GROUP, (GROUP_ONLY,)),
+    (
+        "malformed-subnets-only",
+        "subnet-1a2b3c",
+        None,
+        (*subnets_malformed("subnet-1a2b3c", "'subnet-1a2b3c' is not a subnet id"), SUBNETS_ONLY),
+    ),
+    ("malformed-group-only", None, "sg-1", (*group_malformed("sg-1"), GROUP_ONLY)),
+    *(
+        (f"subnets-{case}", value, SECURITY_GROUP, subnets_malformed(value, *reasons))
+        for case, value, reasons in [
+            ("7-digits", "subnet-1a2b3c4", ["'subnet-1a2b3c4' is not a subnet id"]),
+            ("9-digits", "subnet-1a2b3c4d5", ["'subnet-1a2b3c4d5' is not a subnet id"]),
+            ("16-digits", A[:-1], [f"{A[:-1]!r} is not a subnet id"]),
+            ("18-digits", f"{A}0", [f"'{A}0' is not a subnet id"]),
+            ("upper-case", A.upper(), [f"{A.upper()!r} is not a subnet id"]),
+            ("upper-case-hex", "subnet-1A2B3C4D", ["'subnet-1A2B3C4D' is not a subnet id"]),
+            ("not-hex", "subnet-1a2b3c4g", ["'subnet-1a2b3c4g' is not a subnet id"]),
+            ("a-security-group", SECURITY_GROUP, [f"{SECURITY_GROUP!r} is not a subnet id"]),
+            ("space-after-comma", f"{A}, {B}", [f"' {B}' is not a subnet id"]),
+            ("trailing-space", f"{A} ", [f"'{A} ' is not a subnet id"]),
+            ("blank", " ", ["' ' is not a subnet id"]),
+            ("trailing-comma", f"{A},", ["'' is not a subnet id"]),
+            ("empty-item", f"{A},,{B}", ["'' is not a subnet id"]),
+            ("comma-only", ",", ["'' is not a subnet id"]),  # named once
+            ("malformed-twice", "subnet-x,subnet-x", ["'subnet-x' is not a subnet id"]),
+            ("semicolons", f"{A};{B}", [f"'{A};{B}' is not a subnet id"]),
+            ("json-list", f'["{A}"]', [f"'[\"{A}\"]' is not a subnet id"]),
+            ("duplicate", f"{A},{B},{A}", [f"{A!r} is listed more than once"]),
+            (
+                "duplicates",
+                f"{B},{A},{A},{B},{A}",
+                [f"{A!r} is listed more than once", f"{B!r} is listed more than once"],
+            ),
+            ("seven", f"{six_subnets(8)},{A}", ["it lists 7, over 6"]),
+            (
+                "everything",
+                f"{six_subnets()},{A},{A},subnet-x",
+                [
+                    "'subnet-x' is not a subnet id",
+                    f"{A!r} is listed more than once",
+                    "it lists 9, over 6",
+                ],
+            ),
+        ]
+    ),
+    *(
+        (f"group-{case}", SUBNET_IDS, value, group_malformed(value))
+        for case, value in [
+            ("7-digits", "sg-1a2b3c4"),
+            ("9-digits", "sg-1a2b3c4d5"),
+            ("16-digits", SECURITY_GROUP[:-1]),
+            ("upper-case", SECURITY_GROUP.upper()),
+            ("a-subnet", A),
+            ("trailing-space", f"{SECURITY_GROUP} "),
+            ("blank", " "),
+            ("two", f"{SECURITY_GROUP},sg-1a2b3c4d"),
+            ("a-name", "default"),
+            ("an-arn", f"arn:aws:ec2:us-east-1:210987654321:security-group/{SECURITY_GROUP}"),
+        ]
+    ),
+]
+
+
+def vpc_changes(subnets: str | None, group: str | None) -> dict[str, str | None]:
+    return {"SUBNET_IDS": subnets, "SECURITY_GROUP_ID": group}
+
+
+def config_problems(error: str) -> list[str]:
+    """The problems a configuration error names (``; ``-separated)."""
+    return error.split("; ")
+
+
+@pytest.mark.parametrize(
+    ("subnets", "group", "problems"),
+    [case[1:] for case in BAD_VPC_PLACEMENTS],
+    ids=[case[0] for case in BAD_VPC_PLACEMENTS],
+)
+def test_a_bad_vpc_placement_is_a_configuration_failure(
+    aws, reports, context, sent, monkeypatch, capsys, subnets, group, problems
+):
+    for name, value in vpc_changes(subnets, group).items():
+        if value is not None:
+            monkeypatch.setenv(name, value)
+    reports.expect_failure("ConfigurationError")
+    version = f"arn:aws:sagemaker:{REGION}:{DEV_ACCOUNT}:model-package/{GROUP}/1"  # not read
+
+    result = handler.handler(job_event({"model_package_arn": version}), context)
+
+    prefix = "promotion not run, the function is misconfigured: "
+    assert result["status"] == "failed"
+    assert result["error"].startswith(prefix)
+    named = config_problems(result["error"].removeprefix(prefix))
+    assert len(named) == len(problems), named
+    assert all(p.startswith(expected) for p, expected in zip(named, problems, strict=True)), named
+    assert reports.sent_failure()["type"] == "ConfigurationError"
+    assert sent == []
+    line = log_lines(capsys)[-1]
+    assert (line["level"], line["status"]) == ("ERROR", "failed")
+    assert not {"subnet_ids", "security_group_id"} & set(line)
+
+
+def cold_starts(changes: list[dict[str, str | None]]) -> list[list[dict[str, Any]]]:
+    """Runs handler.py's module code once per environment (this process's, with ``changes``:
+    None unsets) in one new interpreter, as so many Lambda cold starts (they share only the
+    imported libraries; one interpreter each would take a second apiece); each one's log
+    lines."""
+    separator = "--- next cold start ---"
+    script = (
+        "import json, os, runpy, sys\n"
+        "base = dict(os.environ)\n"
+        "for changes in json.loads(sys.argv[2]):\n"
+        "    os.environ.clear()\n"
+        "    os.environ.update(base)\n"
+        "    for name, value in changes.items():\n"
+        "        if value is None:\n"
+        "            os.environ.pop(name, None)\n"
+        "        else:\n"
+        "            os.environ[name] = value\n"
+        "    runpy.run_path(sys.argv[1])\n"
+        f"    print({separator!r}, flush=True)\n"
+    )
+    env = dict(os.environ, AWS_LAMBDA_FUNCTION_NAME="mlops-prod-churn-promote")
+    proc = subprocess.run(
+        [sys.executable, "-c", script, handler.__file__, json.dumps(changes)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    outputs = proc.stdout.split(f"{separator}\n")
+    assert outputs.pop() == ""
+    return [[json.loads(line) for line in output.splitlines()] for output in outputs]
+
+
+def test_a_bad_vpc_placement_is_logged_at_cold_start():
+    every = cold_starts(
+        [vpc_changes(subnets, group) for _, subnets, group, _ in BAD_VPC_PLACEMENTS]
+    )
+    assert len(every) == len(BAD_VPC_PLACEMENTS)
+    for (case, _, _, problems), lines in zip(BAD_VPC_PLACEMENTS, every, strict=True):
+        assert len(lines) == 1, (case, lines)
+        [line] = lines
+        assert (line["level"], line["status"]) == ("ERROR", "failed"), case
+        named = config_problems(line["error"])
+        assert len(named) == len(problems), (case, named)
+        assert all(p.startswith(e) for p, e in zip(named, problems, strict=True)), (case, named)
+
+
+def test_module_imports_quietly_with_a_good_vpc_placement():
+    good = [
+        vpc_changes(SUBNET_IDS, SECURITY_GROUP),
+        vpc_changes(six_subnets(), "sg-1a2b3c4d"),
+        vpc_changes("", ""),
+        vpc_changes(None, None),
+    ]
+    assert cold_starts(good) == [[]] * len(good)
 
 
 # -- refused before anything is copied -----------------------------------------------------------
@@ -1016,6 +1352,8 @@ def test_every_bad_setting_is_named_at_once(aws, reports, context, monkeypatch):
     monkeypatch.delenv("TARGET_BUCKET")
     monkeypatch.setenv("SEALED_PREFIX", "sealed")
     monkeypatch.setenv("DATA_KEY_ARN", "alias/mlops-prod-data")
+    monkeypatch.setenv("SUBNET_IDS", "subnet-1")
+    monkeypatch.setenv("SECURITY_GROUP_ID", "sg-1")
     reports.expect_failure("ConfigurationError")
     result = handler.handler(job_event({"model_package_arn": "x"}), context)
     for message in (
@@ -1024,6 +1362,8 @@ def test_every_bad_setting_is_named_at_once(aws, reports, context, monkeypatch):
         "TARGET_BUCKET is not set",
         "SEALED_PREFIX='sealed'",
         "DATA_KEY_ARN='alias/mlops-prod-data' is not a KMS key ARN",
+        "SUBNET_IDS='subnet-1' is not",
+        "SECURITY_GROUP_ID='sg-1' is not a security group id",
     ):
         assert message in result["error"]
 
