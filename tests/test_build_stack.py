@@ -957,7 +957,9 @@ def test_definition_does_not_depend_on_the_hash_seed() -> None:
         "role_arn='arn:aws:iam::123456789012:role/r', artifacts_bucket='a', "
         "input_data_uri='s3://r/incoming/', model_package_group='g', "
         "images=PipelineImages(training='t', serving='s', processing='p'), "
-        "monitoring_baseline=False, debugger_rules=('loss_not_decreasing', 'overfit'))))"
+        "monitoring_baseline=False, debugger_rules=('loss_not_decreasing', 'overfit'))))\n"
+        # Building a definition needs the SDK, not aws-cdk-lib: no jsii start (issue 18).
+        "import sys; assert 'jsii' not in sys.modules, 'the definition imported jsii'\n"
     )
     # Both processes at once: each is mostly imports, and the machine has two cores.
     processes = [
@@ -976,6 +978,16 @@ def test_definition_does_not_depend_on_the_hash_seed() -> None:
         assert process.returncode == 0, stderr[-2000:]
         outputs.add(stdout)
     assert len(outputs) == 1 and outputs != {""}
+
+
+def test_the_build_package_exports_what_it_names() -> None:
+    """Its names are imported on first use: each one the package lists resolves."""
+    import mlops_constructs.build as build
+
+    assert sorted(build.__all__) == sorted(build._MODULES)
+    assert all(getattr(build, name) is not None for name in build.__all__)
+    with pytest.raises(AttributeError, match="no attribute 'Nothing'"):
+        build.Nothing  # noqa: B018
 
 
 def test_lambda_steps_declare_exactly_their_functions_answers() -> None:
