@@ -10,7 +10,6 @@ production release.
 from __future__ import annotations
 
 import shutil
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from mlops_constructs.monitor.forwarder import admit_forwarders, approval_patter
 from mlops_constructs.names import endpoint_test_name, promote_name
 from mlops_constructs.notifications import NotificationTopic
 from mlops_constructs.observability import retention_days
+from mlops_constructs.scratch import scratch_dir
 from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import (
     acknowledge,
@@ -87,7 +87,7 @@ def release_stages(
 def gather_templates(stages: list[ReleaseStage], folders: Mapping[str, Path]) -> Path:
     """One folder with each stage's endpoint template, taken from the folder its environment's
     deploy stack synthesized (``folders[<environment>]``)."""
-    gathered = Path(tempfile.mkdtemp(prefix="release-templates-"))
+    gathered = scratch_dir("release-templates-")
     for stage in stages:
         name = template_file(stage.prefix, stage.kind)
         shutil.copyfile(folders[stage.environment] / name, gathered / name)

@@ -7,6 +7,7 @@ every rule pack on.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -24,9 +25,12 @@ from mlops_constructs.deploy import (
     capture_prefix,
 )
 from mlops_constructs.notifications import NotificationTopic
+from mlops_constructs.scratch import scratch_root
 from mlops_constructs.security import PlatformKey
 from stacks.app_builder import project_context
 from stacks.guardrails import add_rule_packs
+
+ROOT = Path(__file__).resolve().parent.parent
 
 ENV = cdk.Environment(account="123456789012", region="us-east-1")
 # As the platform names them: keys and the alarms topic are the environment's
@@ -247,6 +251,8 @@ def test_promoted_templates_serve_the_local_copy() -> None:
         rule_packs=add_rule_packs,
         promoted=PromotedModel(image=image, environment=environment),
     )
+    # In this process's scratch folder, removed at exit (test_synthesis_leaves_no_temporary_files).
+    assert folder.is_relative_to(scratch_root())
     for stage in ("prod", "staging"):
         path = folder / template_file("mlops-prod-churn", stage)
         template = json.loads(path.read_text())
@@ -270,3 +276,20 @@ def test_promoted_templates_serve_the_local_copy() -> None:
             timeout=120,
         )
         assert lint.stdout == "", lint.stdout
+
+
+def test_synthesis_leaves_no_temporary_files(tmp_path: Path) -> None:
+    """The folders a synthesis writes its endpoint and release templates to live in one scratch
+    folder per process, which is gone when the process exits (issue 18)."""
+    code = (
+        "from mlops_constructs.scratch import scratch_dir\n"
+        "for prefix in ('endpoint-templates-', 'release-templates-'):\n"
+        "    (scratch_dir(prefix) / 'x.template.json').write_text('{}')\n"
+    )
+    subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "TMPDIR": str(tmp_path), "PYTHONPATH": str(ROOT / "constructs")},
+        check=True,
+        timeout=60,
+    )
+    assert list(tmp_path.iterdir()) == []

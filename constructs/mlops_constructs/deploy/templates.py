@@ -10,7 +10,6 @@ small and the pipeline needs nothing but the template file.
 from __future__ import annotations
 
 import json
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +30,7 @@ from mlops_constructs.deploy.endpoint import (
 )
 from mlops_constructs.monitor.monitors import ModelMonitors, MonitorImages, MonitorInputs
 from mlops_constructs.monitor.settings import BASELINE_PARAMETERS, NONE, MonitorSettings
+from mlops_constructs.scratch import scratch_dir
 
 VPC_PARAMETERS = ("SubnetIds", "SecurityGroupId")
 BATCH = "batch"  # the target name of batch scoring's monitors
@@ -179,7 +179,7 @@ def synthesize_endpoint_templates(
         raise ValueError("monitoring needs both its settings and the region's images")
     if batch_monitor and monitor is None:
         raise ValueError("batch monitoring needs monitor settings")
-    outdir = Path(tempfile.mkdtemp(prefix="endpoint-templates-"))
+    outdir = scratch_dir("endpoint-templates-")
     app = cdk.App(outdir=str(outdir / "cdk.out"), context=dict(context))
     vpc = bool(vpc_az_count)
     targets: dict[str, RealtimeSettings | ServerlessSettings | None] = dict(stages)
