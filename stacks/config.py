@@ -1415,6 +1415,7 @@ class PlatformConfig(_Model):
                 "remove them"
             )
         self._delivered_projects_serve_promoted_versions()
+        self._vpc_mode_promotes_within_a_region()
         missing = [e.name for e in self.environments if e.account is None or e.region is None]
         if missing:
             raise ValueError(
@@ -1423,6 +1424,26 @@ class PlatformConfig(_Model):
                 "its 12-digit account (quoted) and its region"
             )
         return self
+
+    def _vpc_mode_promotes_within_a_region(self) -> None:
+        """In VPC mode, promotion reaches the development account's S3 and SageMaker through
+        the serving VPC's endpoints, which serve their own region only."""
+        delivery = self.delivery
+        if delivery is None or not self.network.vpc_mode:
+            return
+        source = self.environment(delivery.development).region
+        elsewhere = [
+            f"{e.name} ({e.region})"
+            for e in self.environments
+            if e.name in delivery.promotion and e.region != source
+        ]
+        if elsewhere:
+            raise ValueError(
+                f"delivery in VPC mode: environments {elsewhere} are not in the development "
+                f"environment's region {source}: their promotion reaches the development "
+                "account's S3 and SageMaker through their own VPC endpoints, which serve their "
+                f"own region only. Fix: put them in {source}, or set network.vpc_mode: false"
+            )
 
     def _delivered_projects_serve_promoted_versions(self) -> None:
         """What a delivered platform's serving environments cannot do yet (issue 15)."""
@@ -1444,26 +1465,6 @@ class PlatformConfig(_Model):
                     "environment's own registry; a delivered platform's serving environments "
                     "have none yet. Fix: set deploy.batch.enabled: false, or leave delivery out"
                 )
-
-    @model_validator(mode="after")
-    def _release_in_the_tooling_region(self) -> PlatformConfig:
-        delivery = self.delivery
-        if delivery is None or not any(p.deploy.enabled for p in self.projects):
-            return self
-        region = delivery.tooling.region
-        elsewhere = [
-            f"{e.name} ({e.region})"
-            for e in self.environments
-            if e.name in delivery.order and e.region is not None and e.region != region
-        ]
-        if elsewhere:
-            raise ValueError(
-                f"delivery: environments {elsewhere} are not in the tooling region {region}: "
-                "the release pipelines promote and deploy within one region (a cross-region "
-                "stage needs replication the platform does not set up yet). Fix: put "
-                f"development and promotion environments in {region}"
-            )
-        return self
 
     @property
     def delivered(self) -> bool:

@@ -9,9 +9,11 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
+from mlops_constructs.data.artifact_store import ArtifactReplica
 from mlops_constructs.delivery import PipelineSource, PlatformPipeline
 from mlops_constructs.names import delivery_prefix
 from mlops_constructs.observability import retention_days
+from mlops_constructs.security.keys import bootstrap_role_arn
 from stacks.config import DeliveryConfig, PlatformConfig
 
 _PACKAGE_JSON = Path(__file__).resolve().parent.parent / "package.json"
@@ -44,6 +46,7 @@ class DeliveryStack(cdk.Stack):
             **kwargs,
         )
         self.delivery = delivery
+        self.replicas = self._replicas(scope, config)
         source = delivery.source
         self.pipeline = PlatformPipeline(
             self,
@@ -59,7 +62,44 @@ class DeliveryStack(cdk.Stack):
             commands=synth_commands(delivery),
             cli_version=cdk_cli_version(),
             log_retention=retention_days(config.audit.log_retention_days),
+            replica_regions=list(self.replicas),
         )
+        for replica in self.replicas.values():
+            self.add_stack_dependency(replica)
+
+    def _replicas(self, scope: Construct, config: PlatformConfig) -> dict[str, cdk.Stack]:
+        """``<platform>-delivery-<region>`` (tooling account): the pipeline's artifacts for the
+        waves that deploy in another region than the pipeline's, read by exactly the CDK
+        bootstrap deploy roles of the accounts deployed there (the tooling account's too when
+        its release stacks have a replica there)."""
+        tooling = self.delivery.tooling
+        readers: dict[str, set[str]] = {}
+        for env in config.environments:
+            if env.name not in self.delivery.order or env.region == tooling.region:
+                continue
+            region = env.resolved_region()
+            readers.setdefault(region, set()).add(env.resolved_account())
+            if env.name in self.delivery.promotion:
+                readers[region].add(tooling.account)  # the release pipeline's replica there
+        replicas = {}
+        for region, accounts in sorted(readers.items()):
+            stack = cdk.Stack(
+                scope,
+                f"DeliveryReplica{region}",
+                stack_name=f"{delivery_prefix(config.platform_name)}-{region}",
+                description=f"{config.platform_name}-platform: its artifacts for {region}",
+                env=cdk.Environment(account=tooling.account, region=region),
+            )
+            ArtifactReplica(
+                stack,
+                "Replica",
+                name=delivery_prefix(config.platform_name),
+                home_region=tooling.region,
+                roles=[bootstrap_role_arn(stack, "deploy", a, region) for a in sorted(accounts)],
+                sid="DeployRoles",
+            )
+            replicas[region] = stack
+        return replicas
 
     def deliver(self, stages: dict[str, cdk.Stage], tooling: cdk.Stage) -> None:
         """Adds the tooling account's release stacks first, then the environments' stages in

@@ -11,6 +11,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from mlops_constructs.data.artifact_store import ArtifactReplica
 from mlops_constructs.monitor.forwarder import admit_forwarders
 from mlops_constructs.security.keys import KEY_USE_ACTIONS, PlatformKey
 from stacks import topology
@@ -260,6 +261,7 @@ class ToolingStage(cdk.Stage):
         env = cdk.Environment(account=delivery.tooling.account, region=delivery.tooling.region)
         super().__init__(scope, id, env=env, **kwargs)
         self.releases: dict[str, ReleaseStack] = {}
+        self.replicas: list[cdk.Stack] = []
         for project in config.projects:
             if not project.deploy.enabled:
                 continue
@@ -278,11 +280,40 @@ class ToolingStage(cdk.Stage):
                 },
             )
             admit_key_users(stack, [stack.ops_key])
+            for replica in self._replicas(config, project, stack):
+                stack.add_stack_dependency(replica)
+                cdk.Tags.of(replica).add("project", project.name)
             cdk.Tags.of(stack).add("project", project.name)
             self.releases[project.name] = stack
         for key, value in {"platform": config.platform_name, **config.tags}.items():
             cdk.Tags.of(self).add(key, value)
 
+    def _replicas(
+        self, config: PlatformConfig, project: ProjectConfig, release: ReleaseStack
+    ) -> list[cdk.Stack]:
+        """``<name>-<region>``: the release pipeline's artifact store in each other region its
+        serving environments are in (tooling account; ADR 0011)."""
+        pipeline = release.release
+        stacks = []
+        for region in pipeline.replica_regions:
+            stack = cdk.Stack(
+                self,
+                f"{project.name}-{region}",
+                stack_name=f"{release.name}-{region}",
+                description=f"{release.name}: its artifacts for the stages in {region}",
+                env=cdk.Environment(account=self.account, region=region),
+            )
+            ArtifactReplica(
+                stack,
+                "Replica",
+                name=release.name,
+                home_region=release.region,
+                roles=pipeline.roles_in(region),
+            )
+            self.replicas.append(stack)
+            stacks.append(stack)
+        return stacks
+
     @property
     def stacks(self) -> list[cdk.Stack]:
-        return list(self.releases.values())
+        return [*self.releases.values(), *self.replicas]

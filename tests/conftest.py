@@ -265,14 +265,27 @@ def multi_account_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized
     return synthesize(delivered(single_account=False), tmp_path_factory.mktemp("multi"))
 
 
+# The environments' region in vpc_cross_region_synth (the tooling account's is eu-west-1).
+FAR_REGION = "eu-central-1"
+# vpc_cross_region_synth's second project (churn's twin).
+SECOND_PROJECT = "upsell"
+
+
 @pytest.fixture(scope="session")
-def delivered_vpc_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    """The four accounts in VPC mode (staging real-time: serverless has no VPC)."""
+def vpc_cross_region_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The four accounts in VPC mode (staging real-time: serverless has no VPC), the
+    environments in another region (FAR_REGION) than the tooling account's pipelines, and a
+    second project (SECOND_PROJECT): three variants in one synthesis (in VPC mode, promotion
+    stays within the development region)."""
     data = delivered(single_account=False).model_dump(mode="json")
     data["network"]["vpc_mode"] = True
+    # A second project: what one project's roles reach of the other's across accounts.
+    data["projects"].append({**data["projects"][0], "name": SECOND_PROJECT})
     for project in data["projects"]:
         project["deploy"]["staging"]["hosting"] = "realtime"
-    return synthesize(parse_config(data), tmp_path_factory.mktemp("vpc-delivered"))
+    for environment in data["environments"]:
+        environment["region"] = FAR_REGION
+    return synthesize(parse_config(data), tmp_path_factory.mktemp("vpc-cross-region"))
 
 
 @pytest.fixture(scope="session")

@@ -101,6 +101,14 @@ def test_example_file_shows_every_key_with_its_default() -> None:
     assert _key_paths(example["delivery"]) == _key_paths(delivery.model_dump(mode="json"))
 
 
+def test_delivery_across_regions_is_accepted() -> None:
+    """Each environment has its region: the pipelines copy their artifacts to a replica in
+    every other region they act in (tests/test_release_path.py)."""
+    environments = [*THREE_ACCOUNTS[:2], {**THREE_ACCOUNTS[2], "region": "us-east-1"}]
+    config = parse_config({"environments": environments, "delivery": DELIVERY})
+    assert config.environment("prod").region == "us-east-1"
+
+
 def test_delivery_in_vpc_mode_is_accepted() -> None:
     """Serving accounts promote from their own VPC (ADR 0011): the development bucket exempts
     exactly the promotion roles (tests/test_release_path.py)."""
@@ -693,12 +701,15 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
         "environment's own registry",
     ),
     (
-        "a serving environment outside the tooling region",
+        "delivery in VPC mode across regions",
         {
             "environments": [*THREE_ACCOUNTS[:2], {**THREE_ACCOUNTS[2], "region": "us-east-1"}],
             "delivery": DELIVERY,
+            "network": {"vpc_mode": True},
+            "projects": [churn(deploy={"staging": {"hosting": "realtime"}})],
         },
-        "delivery: environments ['prod (us-east-1)'] are not in the tooling region eu-west-1",
+        "delivery in VPC mode: environments ['prod (us-east-1)'] are not in the development "
+        "environment's region eu-west-1",
     ),
     (
         "a delivered environment without an account",

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from stacks.config import PlatformConfig
-from tests.conftest import Synthesized, delivered
+from tests.conftest import FAR_REGION, Synthesized, delivered
 from tests.templates import flat_arn
 from tests.test_guardrails import SKIPS_FILE, _checkov_failures
 
@@ -200,7 +200,7 @@ def test_rule_packs_are_clean(synth: Synthesized) -> None:
 def test_cfn_lint_and_checkov_are_clean(
     multi_account_synth: Synthesized,
     single_account_synth: Synthesized,
-    delivered_vpc_synth: Synthesized,
+    vpc_cross_region_synth: Synthesized,
     tmp_path: Path,
 ) -> None:
     """Both delivery stacks, the production stage and the tooling stage, in one run of each
@@ -225,12 +225,21 @@ def test_cfn_lint_and_checkov_are_clean(
         timeout=300,
     )
     assert result.stdout == "" and result.returncode == 0, result.stdout + result.stderr
-    # In VPC mode: the production stage's data (network, bucket exemptions) and deploy stacks.
+    # In VPC mode with production in another region: the production stage's data (network,
+    # bucket exemptions) and deploy stacks, both pipelines' replicas there and the delivery
+    # stack with its cross-region stores.
+    far = vpc_cross_region_synth
     templates += [
         p
-        for p in delivered_vpc_synth.template_paths
-        if p.parent.name == "assembly-prod" and ("Data" in p.name or "Deploy" in p.name)
+        for p in far.template_paths
+        if (p.parent.name == "assembly-prod" and ("Data" in p.name or "Deploy" in p.name))
+        or (p.parent.name == "assembly-Tooling" and FAR_REGION.replace("-", "") in p.name)
     ]
+    for name in ("Delivery", f"DeliveryReplica{FAR_REGION}"):
+        copy = tmp_path / "far" / f"{name}.template.json"
+        copy.parent.mkdir(exist_ok=True)
+        copy.write_text((far.outdir / f"{name}.template.json").read_text())
+        templates.append(copy)
     tooling = tmp_path / "tooling"
     tooling.mkdir()
     for path in templates:

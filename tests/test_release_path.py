@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Synthesized
+from tests.conftest import FAR_REGION, SECOND_PROJECT, Synthesized
 from tests.templates import flat_arn
 
 REGION = "eu-west-1"
@@ -249,9 +249,9 @@ def test_serving_endpoints_run_the_promoted_copy(synth: Synthesized) -> None:
 
 
 def test_vpc_mode_release_functions_run_in_the_serving_vpcs(
-    delivered_vpc_synth: Synthesized,
+    vpc_cross_region_synth: Synthesized,
 ) -> None:
-    synth = delivered_vpc_synth
+    synth = vpc_cross_region_synth
     assert synth.violations() == []
     for environment, kind in SERVING.items():
         prefix = f"mlops-{environment}-churn"
@@ -288,28 +288,28 @@ def _interface_endpoints(synth: Synthesized, environment: str) -> set[str]:
 
 
 def test_vpc_mode_each_account_pays_for_the_endpoints_it_uses(
-    delivered_vpc_synth: Synthesized,
+    vpc_cross_region_synth: Synthesized,
 ) -> None:
     """Interface endpoints bill while idle: development trains (Glue, ECR, SSM, no
     CodePipeline: it deploys nothing); the serving accounts serve (no Glue, ECR or SSM)."""
-    dev = _interface_endpoints(delivered_vpc_synth, "dev")
+    dev = _interface_endpoints(vpc_cross_region_synth, "dev")
     assert {"glue", "ecr.api", "ecr.dkr", "ssm", "sagemaker.api"} <= dev
     assert "codepipeline" not in dev
     for environment in SERVING:
-        serving = _interface_endpoints(delivered_vpc_synth, environment)
+        serving = _interface_endpoints(vpc_cross_region_synth, environment)
         assert {"sagemaker.api", "sagemaker.runtime", "codepipeline", "kms", "logs"} <= serving
         assert not serving & {"glue", "ecr.api", "ecr.dkr", "ssm"}, serving
 
 
 def test_vpc_mode_only_the_promotion_roles_read_sealed_files_from_outside_development(
-    delivered_vpc_synth: Synthesized,
+    vpc_cross_region_synth: Synthesized,
 ) -> None:
     """The development buckets refuse data access from outside their VPC endpoint; the
     artifacts bucket exempts exactly the serving accounts' promotion roles, which read the
     sealed files from their own VPC (by the offline IAM simulator)."""
     from tests.test_cross_account import DEV, Ask, drop_condition, load
 
-    t = load(delivered_vpc_synth)
+    t = load(vpc_cross_region_synth)
     elsewhere = (("aws:SourceVpce", "vpce-0123456789abcdef0"),)
     promoters = [t.promoter(e) for e in SERVING]
     training = t.role(DEV, "sagemaker-pipeline")
@@ -330,3 +330,154 @@ def test_vpc_mode_only_the_promotion_roles_read_sealed_files_from_outside_develo
     )
     decisions = t.run(["promote"], policies=policies)
     assert len(t.failures("promote", decisions)) == len(promoters)
+
+
+# --- Production in another region: both pipelines copy their artifacts to a replica there -----
+
+
+def _stores(pipeline: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {s["Region"]: s["ArtifactStore"] for s in pipeline["ArtifactStores"]}
+
+
+def _replica_policies(template: dict[str, Any]) -> list[dict[str, Any]]:
+    """The bucket and key policy statements of a replica stack that admit other roles."""
+    statements = []
+    for props in _resources(template, "AWS::S3::BucketPolicy"):
+        statements += props["PolicyDocument"]["Statement"]
+    for props in _resources(template, "AWS::KMS::Key"):
+        statements += props["KeyPolicy"]["Statement"]
+    return [s for s in statements if s["Effect"] == "Allow" and "aws:PrincipalArn" in
+            json.dumps(s.get("Condition", {}))]  # fmt: skip
+
+
+def test_cross_region_the_release_pipeline_acts_in_the_environments_region(
+    vpc_cross_region_synth: Synthesized,
+) -> None:
+    synth = vpc_cross_region_synth
+    accounts = _accounts(synth)
+    release = _release(synth)
+    [pipeline] = _resources(release, "AWS::CodePipeline::Pipeline")
+    stores = _stores(pipeline)
+    assert sorted(stores) == [FAR_REGION, REGION]
+    far = stores[FAR_REGION]
+    assert far["Location"] == f"{PIPELINE}-{FAR_REGION}-artifacts-{TOOLING}"
+    assert flat_arn(far["EncryptionKey"]["Id"]) == (
+        f"arn:aws:kms:{FAR_REGION}:{TOOLING}:alias/{PIPELINE}-{FAR_REGION}"
+    )
+    regions = {
+        (stage["Name"], action["Name"]): action.get("Region")
+        for stage in pipeline["Stages"]
+        for action in stage["Actions"]
+    }
+    # Every serving action runs in the environments' region; the approval and source at home.
+    assert {k: v for k, v in regions.items() if k[0] in ("Staging", "Prod")} == {
+        (stage, action): FAR_REGION
+        for stage, names in (("Staging", ("Promote", "Deploy", "Test")),
+                             ("Prod", ("Promote", "Deploy")))
+        for action in names
+    }  # fmt: skip
+    assert regions[("Source", "Templates")] is None
+    # The replica (tooling account, the environments' region) admits exactly their roles.
+    [replica] = [s for s in synth.tooling.stacks if s.stack_name == f"{PIPELINE}-{FAR_REGION}"]
+    assert replica.region == FAR_REGION
+    actions = sorted(
+        f"arn:aws:iam::{accounts[e]}:role/mlops-{e}-churn-release-action" for e in SERVING
+    )
+    policies = _replica_policies(synth.template_json(replica))
+    assert len(policies) == 2
+    for statement in policies:
+        assert statement["Condition"]["ArnEquals"] == {"aws:PrincipalArn": actions}
+    # ... and each action role reads that replica, its key by alias.
+    for environment in SERVING:
+        statements = _statements(_stage(synth, environment, "deploy"), "ReleaseRole")
+        assert flat_arn(statements["ReadReleaseArtifacts"]["Resource"]) == (
+            f"arn:aws:s3:::{PIPELINE}-{FAR_REGION}-artifacts-{TOOLING}/*"
+        )
+        decrypt = statements["DecryptReleaseArtifacts"]["Condition"]
+        assert decrypt["ForAnyValue:StringEquals"] == {
+            "kms:ResourceAliases": [f"alias/{PIPELINE}-{FAR_REGION}"]
+        }
+        assert decrypt["StringEquals"] == {"kms:ViaService": f"s3.{FAR_REGION}.amazonaws.com"}
+
+
+def test_cross_region_the_platform_pipeline_deploys_from_a_replica(
+    vpc_cross_region_synth: Synthesized,
+) -> None:
+    synth = vpc_cross_region_synth
+    accounts = _accounts(synth)
+    delivery = json.loads((synth.outdir / "Delivery.template.json").read_text())
+    [pipeline] = _resources(delivery, "AWS::CodePipeline::Pipeline")
+    assert sorted(_stores(pipeline)) == [FAR_REGION, REGION]
+    assert _stores(pipeline)[FAR_REGION]["Location"] == (
+        f"mlops-delivery-{FAR_REGION}-artifacts-{TOOLING}"
+    )
+    replica = json.loads((synth.outdir / f"DeliveryReplica{FAR_REGION}.template.json").read_text())
+    # Read by the bootstrap deploy roles of the accounts deployed there: the environments',
+    # and the tooling account's (the release pipeline's replica).
+    deployers = sorted(
+        f"arn:aws:iam::{a}:role/cdk-hnb659fds-deploy-role-{a}-{FAR_REGION}"
+        for a in (*accounts.values(), TOOLING)
+    )
+    policies = _replica_policies(replica)
+    assert len(policies) == 2
+    for statement in policies:
+        assert statement["Condition"]["ArnEquals"] == {"aws:PrincipalArn": deployers}
+    # The promotion reads the development registry by its ARN, in its region.
+    [promote] = [
+        f for f in _resources(_stage(synth, "prod", "deploy"), "AWS::Lambda::Function")
+        if f["FunctionName"] == "mlops-prod-churn-promote"
+    ]  # fmt: skip
+    assert flat_arn(
+        promote["Environment"]["Variables"]["SOURCE_MODEL_PACKAGE_GROUP_ARN"]
+    ).startswith(f"arn:aws:sagemaker:{FAR_REGION}:")
+
+
+def test_one_projects_release_roles_reach_nothing_of_another_project(
+    vpc_cross_region_synth: Synthesized,
+) -> None:
+    """Across accounts, churn's promotion, staging-test, monitoring and release-action roles
+    describe no version and read no sealed file of the other project, and the other way round;
+    each project's own promotion still works (offline IAM simulator, both sides' policies)."""
+    from tests.test_cross_account import DEV, Ask, load
+
+    t = load(vpc_cross_region_synth)
+    vpce = (("aws:SourceVpce", "vpce-0123456789abcdef0"),)
+
+    def prefix(environment: str, project: str) -> str:
+        return f"mlops-{environment}-{project}"
+
+    def role(environment: str, project: str, suffix: str) -> str:
+        account = t.accounts[environment]
+        return f"arn:aws:iam::{account}:role/{prefix(environment, project)}-{suffix}"
+
+    def sealed(project: str) -> str:
+        bucket = f"{prefix(DEV, project)}-artifacts-{t.accounts[DEV]}"
+        return f"arn:aws:s3:::{bucket}/sealed/{'a' * 64}/model.tar.gz"
+
+    def version(project: str) -> str:
+        return (
+            f"arn:aws:sagemaker:{FAR_REGION}:{t.accounts[DEV]}:model-package/"
+            f"{prefix(DEV, project)}-models/3"
+        )
+
+    projects = ("churn", SECOND_PROJECT)
+    own, other = [], []
+    for project in projects:
+        twin = next(p for p in projects if p != project)
+        roles = [role(e, project, s) for e in SERVING for s in ("promote", "release-action")]
+        roles += [
+            role("staging", project, "endpoint-test"),
+            role("prod", project, "monitoring-run"),
+        ]
+        for r in roles:
+            assert r in t.roles, r
+            other += [Ask(r, "sagemaker:DescribeModelPackage", version(twin)),
+                      Ask(r, "s3:GetObject", sealed(twin), vpce)]  # fmt: skip
+        own += [Ask(role(e, project, "promote"), a, res, c) for e in SERVING
+                for a, res, c in (("sagemaker:DescribeModelPackage", version(project), ()),
+                                  ("s3:GetObject", sealed(project), vpce))]  # fmt: skip
+    t.claim("own", True, own)
+    t.claim("other", False, other)
+    decisions = t.run(["own", "other"])
+    assert t.failures("own", decisions) == []
+    assert t.failures("other", decisions) == []

@@ -626,7 +626,6 @@ def test_stages_are_checked_and_every_problem_named(tmp_path: Path) -> None:
     )
     message = _refusal(tmp_path, [staging, bad, replace(staging, account="2222")])
     for expected in (
-        "stage 'prod': the region eu-central-1 is not the pipeline's eu-west-1",
         "stage 'prod': the kind must be one of staging, prod",
         f"stage 'prod': the action role {staging.action_role_arn} is not in the account "
         "333333333333",

@@ -22,6 +22,12 @@ The checks, in order:
    ``classes``; regression: a finite number) and ``probability-range`` (when the contract has a
    ``probability_field``: a finite number in [0, 1]).
 
+Regions: DescribeModelPackage goes to the region of ``model_package_arn`` (the registry is
+regional, and the development account may register versions in another region than the one
+the endpoint serves in); InvokeEndpoint and the reports to CodePipeline go to the function's
+own region (the endpoint's and the pipeline's). One client per service and region, made at
+first use; a version of the function's own region is described there, as before.
+
 A failed check is reported to CodePipeline, never raised. A malformed job, or a missing or
 invalid ``RESPONSE_CONTRACT``, is logged and reported as a failure if the event has a job id,
 else answered with ``{"status": "rejected"}``. Only a failure to report (PutJob*Result) is raised,
@@ -102,8 +108,9 @@ _ENDPOINT_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 _GROUP_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 _FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# A versioned model package: arn:<partition>:sagemaker:<region>:<account>:model-package/<group>/<n>
 _MODEL_PACKAGE_ARN = re.compile(
-    r"arn:aws[a-z-]*:sagemaker:[a-z0-9-]{1,32}:[0-9]{12}:"
+    r"arn:aws[a-z-]*:sagemaker:(?P<region>[a-z0-9-]{1,32}):[0-9]{12}:"
     r"model-package/(?P<group>[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62})/[1-9][0-9]{0,9}"
 )
 
@@ -321,6 +328,9 @@ class Payload:
 class Job:
     endpoint_name: str
     model_package_arn: str
+    # the ARN's region: the registry's, where the version is described (the development
+    # account's registry may be in another region than the endpoint)
+    model_package_region: str
     model_package_group: str | None
     max_latency_ms: int
     payloads: tuple[Payload, ...]
@@ -425,7 +435,7 @@ def parse_job(event: object, env: Mapping[str, str], contract: ResponseContract)
             raise BadJob(f"SAMPLE_PAYLOADS is not valid JSON: {exc}") from None
         payloads = parse_payloads(from_env, "SAMPLE_PAYLOADS", contract.input_columns)
         source = "SAMPLE_PAYLOADS"
-    return Job(endpoint, arn, group, latency, payloads, source, contract)
+    return Job(endpoint, arn, match["region"], group, latency, payloads, source, contract)
 
 
 # --------------------------------------------------------------------------------------------
@@ -441,14 +451,16 @@ _BOTO_CONFIGS: Final = {
 _DEFAULT_BOTO_CONFIG: Final = BotoConfig(
     retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=20
 )
-_CLIENTS: dict[str, Any] = {}
+_CLIENTS: dict[tuple[str, str | None], Any] = {}
 
 
-def _client(service: str) -> Any:
-    if service not in _CLIENTS:
+def _client(service: str, region: str | None = None) -> Any:
+    """The function's client of ``service`` (in ``region``, else the function's own), one per
+    service and region."""
+    if (service, region) not in _CLIENTS:
         config = _BOTO_CONFIGS.get(service, _DEFAULT_BOTO_CONFIG)
-        _CLIENTS[service] = boto3.client(service, config=config)
-    return _CLIENTS[service]
+        _CLIENTS[service, region] = boto3.client(service, region_name=region, config=config)
+    return _CLIENTS[service, region]
 
 
 def _clock() -> float:
@@ -460,8 +472,11 @@ def _clock() -> float:
 
 
 def check_model_approved(job: Job) -> Failure | None:
+    """``model-approved``: DescribeModelPackage with a client of the ARN's region (the
+    registry is regional: a client of the endpoint's region does not find a version registered
+    in another one)."""
     try:
-        package = _client("sagemaker").describe_model_package(
+        package = _client("sagemaker", job.model_package_region).describe_model_package(
             ModelPackageName=job.model_package_arn
         )
     except (ClientError, BotoCoreError) as exc:

@@ -27,6 +27,14 @@ here). Without PROMOTED_BUCKET the registered URI is answered.
 Statuses: ``ok``, ``no_model``, ``no_baseline``, ``no_data`` (the Monitor step is skipped unless
 ``ok``).
 
+Regions: DescribeModelPackage goes to the region of the version's ARN (the registry is
+regional, and a serving account's endpoint may run a version the development account registered
+in another region); every other call goes to the function's own region: DescribeEndpoint,
+DescribeEndpointConfig, DescribeModel and ListTags (the endpoint and its model are this
+region's), ListModelPackages (``batch``: MODEL_PACKAGE_GROUP by name, this account's and
+region's registry), S3 and CloudWatch. One client per service and region, made at first use; a
+version of the function's own region is described there, as before.
+
 ``publish``: reads the Monitor step's ``metrics.json``, validates every entry before anything is
 sent, and publishes them with PutMetricData (at most 1000 metrics per call), each with the
 dimensions ``Project`` and ``Target`` plus its own.
@@ -147,7 +155,7 @@ _CW_NAME = re.compile(r"(?=.*[^ ])[ -~]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # A versioned model package: arn:<partition>:sagemaker:<region>:<account>:model-package/<group>/<n>
 _MODEL_PACKAGE_ARN = re.compile(
-    r"arn:aws[a-z-]*:sagemaker:[a-z0-9-]{1,32}:[0-9]{12}:"
+    r"arn:aws[a-z-]*:sagemaker:(?P<region>[a-z0-9-]{1,32}):[0-9]{12}:"
     r"model-package/(?P<group>[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62})/(?P<version>[1-9][0-9]{0,9})"
 )
 _S3_OBJECT = re.compile(r"s3://(?P<bucket>[^/]+)/(?P<key>.+)")
@@ -605,13 +613,15 @@ def chunks(data: Sequence[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
 _BOTO_CONFIG: Final = BotoConfig(
     retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=20
 )
-_CLIENTS: dict[str, Any] = {}
+_CLIENTS: dict[tuple[str, str | None], Any] = {}
 
 
-def _client(service: str) -> Any:
-    if service not in _CLIENTS:
-        _CLIENTS[service] = boto3.client(service, config=_BOTO_CONFIG)
-    return _CLIENTS[service]
+def _client(service: str, region: str | None = None) -> Any:
+    """The function's client of ``service`` (in ``region``, else the function's own), one per
+    service and region."""
+    if (service, region) not in _CLIENTS:
+        _CLIENTS[service, region] = boto3.client(service, region_name=region, config=_BOTO_CONFIG)
+    return _CLIENTS[service, region]
 
 
 def _code(exc: ClientError) -> tuple[str, str]:
@@ -683,10 +693,11 @@ def _is_missing(exc: ClientError) -> bool:
     )
 
 
-def _describe(operation: str, **params: str) -> dict[str, Any] | None:
-    """A SageMaker Describe* call; None if the resource does not exist (any more)."""
+def _describe(operation: str, *, region: str | None = None, **params: str) -> dict[str, Any] | None:
+    """A SageMaker Describe* call (in ``region``, else the function's own); None if the
+    resource does not exist (any more)."""
     try:
-        described: dict[str, Any] = getattr(_client("sagemaker"), operation)(**params)
+        described: dict[str, Any] = getattr(_client("sagemaker", region), operation)(**params)
     except ClientError as exc:
         if _is_missing(exc):
             return None
@@ -694,9 +705,18 @@ def _describe(operation: str, **params: str) -> dict[str, Any] | None:
     return described
 
 
+def package_region(arn: str) -> str | None:
+    """The region of a versioned model package ARN (its registry's), or None if ``arn`` is not
+    one."""
+    match = _MODEL_PACKAGE_ARN.fullmatch(arn)
+    return match["region"] if match is not None else None
+
+
 def describe_package(arn: str) -> dict[str, Any] | None:
-    """DescribeModelPackage; None if the version does not exist (any more)."""
-    return _describe("describe_model_package", ModelPackageName=arn)
+    """DescribeModelPackage in the ARN's region (the registry is regional: a version the
+    development account registered in another region than the endpoint's is only found
+    there); None if the version does not exist (any more)."""
+    return _describe("describe_model_package", region=package_region(arn), ModelPackageName=arn)
 
 
 def describe_endpoint(name: str) -> dict[str, Any] | None:

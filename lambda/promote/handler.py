@@ -11,7 +11,7 @@ account at run time. This function, running in the target account, checks in ord
 1. ``same-group``: UserParameters ``model_package_arn`` is a version of the source group
    SOURCE_MODEL_PACKAGE_GROUP_ARN (same partition, region and account; the group name compared
    case-insensitively, as SageMaker writes it in lower case in version ARNs), and
-   DescribeModelPackage (a cross-account call by ARN) says the same group;
+   DescribeModelPackage (a cross-account call by ARN, in the ARN's region) says the same group;
 2. ``approved``: its ModelApprovalStatus is ``Approved``;
 3. ``fingerprinted``: its customer metadata holds ModelArtifactSha256/Version,
    EvaluationReportSha256/Version and MonitoringBaselineSha256/Version (the last two ``none``
@@ -40,7 +40,19 @@ account at run time. This function, running in the target account, checks in ord
 
 The first four stop at their first failure (nothing is copied unless every file is sealed
 where the registry says); the copy and the verification run for every file, so one message names
-every problem. On success, PutJobSuccessResult carries the output variables ``model_data_url``,
+every problem.
+
+Regions: the development account may keep its registry and artifacts bucket in another region
+(A, the region of SOURCE_MODEL_PACKAGE_GROUP_ARN) than this function's (B, the target bucket's).
+DescribeModelPackage goes to the version ARN's region (``same-group`` made it the source
+group's: a SageMaker client of another region does not find the version); the HeadObject of a
+source version goes to the source group's region, where SOURCE_BUCKET is taken to be; the copy
+(CreateMultipartUpload, UploadPartCopy with the source bucket as CopySource,
+CompleteMultipartUpload, AbortMultipartUpload), every read of the target copy and the reports
+to CodePipeline go to the function's own region. One client per service and region, made at
+first use; with A the function's own region the requests are the same as in one region.
+
+On success, PutJobSuccessResult carries the output variables ``model_data_url``,
 ``monitoring_baseline`` (``none`` without one), ``evaluation_report`` (the target copies' URIs),
 ``model_package_arn`` and ``model_sha256``, and one per Model Monitor baseline a deploy template
 takes (BASELINE_OUTPUTS, named as the templates' parameters: the target copy's URI, or ``none``
@@ -401,9 +413,24 @@ def _client(service: str, region: str | None = None) -> Any:
     return _CLIENTS[service, region]
 
 
-def _sagemaker(config: Config) -> Any:
-    """SageMaker in the source group's region (the registry is regional)."""
-    return _client("sagemaker", config.source_group.region)
+def _sagemaker(region: str) -> Any:
+    """SageMaker in ``region``: the registry is regional, so a version is described by a client
+    of its ARN's region (a client of another region does not find it)."""
+    return _client("sagemaker", region)
+
+
+def _source_s3(config: Config) -> Any:
+    """S3 for the requests on SOURCE_BUCKET itself (HeadObject of the source version): a client
+    of the source group's region, where the development account keeps its registry and its
+    artifacts bucket."""
+    return _client("s3", config.source_group.region)
+
+
+def _target_s3() -> Any:
+    """S3 for the copy and everything on TARGET_BUCKET: the function's own region, the target
+    bucket's (an UploadPartCopy is sent to the destination bucket's region, whatever the
+    CopySource bucket's)."""
+    return _client("s3")
 
 
 # --------------------------------------------------------------------------------------------
@@ -425,11 +452,15 @@ def check_arn(job: Job, config: Config) -> Failure | None:
 
 
 def describe(job: Job, config: Config) -> dict[str, Any] | Failure:
-    """DescribeModelPackage, and ``same-group`` on the described group."""
+    """DescribeModelPackage (a client of the version ARN's region: ``check_arn`` made it the
+    source group's), and ``same-group`` on the described group."""
     # the setting is an ARN, which may write the name in lower case: names are unique
     # case-insensitively
     package = describe_version(
-        _sagemaker(config), job.model_package_arn, config.source_group.name, ignore_case=True
+        _sagemaker(job.arn_region),
+        job.model_package_arn,
+        config.source_group.name,
+        ignore_case=True,
     )
     return Failure("same-group", package) if isinstance(package, str) else package
 
@@ -542,20 +573,23 @@ class Promoted:
     created: bool  # False: the key already held the same content (a replay, a re-promotion)
 
 
-def copy_once(s3: Any, file: SourceFile, config: Config, key: str) -> tuple[str, str | None]:
+def copy_once(
+    source_s3: Any, s3: Any, file: SourceFile, config: Config, key: str
+) -> tuple[str, str | None]:
     """Copies the recorded version of ``key`` (a DriftCheckBaselines file: its current version)
     from the source bucket to the same key of the target bucket, write-once
     (``platform_fingerprint.copy_write_once``); returns the source version copied and the new
     object's version id, or None if the key already exists in the target (nothing written).
-    AWS errors are raised, after aborting the upload."""
+    ``source_s3`` sends the HeadObject of the source (the source bucket's region), ``s3`` the
+    copy (the target bucket's region). AWS errors are raised, after aborting the upload."""
     source_uri = f"s3://{config.source_bucket}/{key}"
     if file.version is None:
         # no recorded version: the current one (NotFingerprintable if the bucket is not
         # versioned); its sealed key names the content it must have, checked on the copy
-        version, size = current_version(s3, config.source_bucket, key)
+        version, size = current_version(source_s3, config.source_bucket, key)
     else:
         version = file.version
-        head = s3.head_object(Bucket=config.source_bucket, Key=key, VersionId=version)
+        head = source_s3.head_object(Bucket=config.source_bucket, Key=key, VersionId=version)
         served = head.get("VersionId")
         if served != version:
             raise NotFingerprintable(
@@ -588,9 +622,9 @@ def promote_file(file: SourceFile, config: Config) -> Promoted | Failure:
     target_uri = f"s3://{config.target_bucket}/{key}"
     recorded = file.version is not None
     shown = f"version {file.version!r}" if recorded else "(its current version)"
-    s3 = _client("s3")
+    s3 = _target_s3()
     try:
-        source_version, version = copy_once(s3, file, config, key)
+        source_version, version = copy_once(_source_s3(config), s3, file, config, key)
     except NotFingerprintable as exc:
         return Failure("copied", f"the {what}: {exc}")
     except (ClientError, BotoCoreError) as exc:

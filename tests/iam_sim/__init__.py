@@ -720,6 +720,11 @@ def environments_of_assembly(outdir: Path) -> dict[str, list[Stack]]:
             template = json.loads((directory / props["templateFile"]).read_text())
             stage = directory.name.removeprefix("assembly-") if directory != outdir else ""
             name = stage or environment
+            # A stage with stacks in several regions (a pipeline's replicas): one environment
+            # per region, the stage's first region keeping its name.
+            first = found.get(name)
+            if stage and first and (first[0].account, first[0].region) != (env[1], env[2]):
+                name = f"{stage}@{env[2]}"
             found.setdefault(name, []).append(Stack(props["stackName"], env[1], env[2], template))
             assets = directory / f"{artifact_id}.assets.json"
             if assets.exists():

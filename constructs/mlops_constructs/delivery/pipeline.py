@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_codebuild as codebuild
@@ -29,6 +30,7 @@ from aws_cdk import pipelines
 from constructs import Construct, IConstruct
 
 from mlops_constructs.cfn import depend_on_role_policy_only, prefer_sub
+from mlops_constructs.data.artifact_store import ArtifactStore
 from mlops_constructs.data.lake import AccessLogBucket, LakeLifecycle, pipeline_bucket
 from mlops_constructs.names import bucket_name
 from mlops_constructs.security.nag import (
@@ -81,9 +83,14 @@ class PlatformPipeline(Construct):
         commands: Sequence[str],
         cli_version: str,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
+        replica_regions: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, id)
         self.name = name
+        self.bucket_prefix = bucket_prefix
+        # Environments in other regions: CodePipeline copies the artifacts to a bucket of each
+        # (ArtifactReplica stacks the caller deploys with this one, found by name).
+        self.replica_regions = tuple(sorted(set(replica_regions)))
         self.key = self._key(name)
         self.access_logs = AccessLogBucket(
             self,
@@ -106,9 +113,7 @@ class PlatformPipeline(Construct):
         self.pipeline = pipelines.CodePipeline(
             self,
             "Pipeline",
-            pipeline_name=name,
-            pipeline_type=codepipeline.PipelineType.V2,
-            artifact_bucket=self.artifacts,
+            **self._store(name),
             synth=self._synth(self._source(source, bucket_prefix), commands),
             self_mutation=True,
             docker_enabled_for_synth=False,
@@ -127,6 +132,53 @@ class PlatformPipeline(Construct):
         self._waves: list[str] = []
 
     # --- parts ----------------------------------------------------------------------------------
+    def _store(self, name: str) -> dict[str, Any]:
+        """Where the pipeline keeps its artifacts: its own bucket; with environments in other
+        regions, an underlying pipeline whose stores are its bucket and each region's replica
+        (CDK Pipelines takes either an artifact bucket or a pipeline)."""
+        if not self.replica_regions:
+            return {
+                "pipeline_name": name,
+                "pipeline_type": codepipeline.PipelineType.V2,
+                "artifact_bucket": self.artifacts,
+            }
+        stack = cdk.Stack.of(self)
+        stores: dict[str, s3.IBucket] = {stack.region: self.artifacts}
+        for region in self.replica_regions:
+            names = ArtifactStore.names(self.bucket_prefix, stack.account, region, stack.region)
+            stores[region] = s3.Bucket.from_bucket_attributes(
+                self,
+                f"Replica{region}",
+                bucket_name=names.bucket,
+                region=region,
+                encryption_key=kms.Key.from_key_arn(
+                    self,
+                    f"ReplicaKey{region}",
+                    stack.format_arn(service="kms", region=region, resource=names.alias),
+                ),
+            )
+        underlying = codepipeline.Pipeline(
+            self,
+            "CodePipeline",
+            pipeline_name=name,
+            pipeline_type=codepipeline.PipelineType.V2,
+            cross_region_replication_buckets=stores,
+            restart_execution_on_update=True,
+        )
+        for region in self.replica_regions:
+            alias = ArtifactStore.names(self.bucket_prefix, stack.account, region, stack.region)
+            underlying.role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*",
+                             "kms:ReEncrypt*"],
+                    resources=[stack.format_arn(service="kms", region=region, resource="key/*")],
+                    conditions={
+                        "ForAnyValue:StringEquals": {"kms:ResourceAliases": [alias.alias]}
+                    },
+                )
+            )  # fmt: skip
+        return {"code_pipeline": underlying}
+
     def _key(self, name: str) -> kms.Key:
         return kms.Key(
             self,
@@ -242,14 +294,24 @@ def _ref(scope: IConstruct) -> str:
 def _acknowledge_generated(pipeline: PlatformPipeline) -> None:
     """CDK Pipelines writes its roles' policies with grant methods; these are the findings they
     raise, acknowledged on the pipeline construct one by one, each with its reason."""
-    generated = pipeline.pipeline
     stack = cdk.Stack.of(pipeline)
+    # CDK Pipelines' construct, and the underlying pipeline when this one made it (replicas).
+    scopes: list[Construct] = [pipeline.pipeline]
+    underlying = pipeline.pipeline.pipeline
+    if not underlying.node.path.startswith(pipeline.pipeline.node.path + "/"):
+        scopes.append(underlying)
+    for scope in scopes:
+        _acknowledge_scope(pipeline, scope, stack)
+
+
+def _acknowledge_scope(pipeline: PlatformPipeline, scope: Construct, stack: cdk.Stack) -> None:
+    generated = pipeline.pipeline
     acknowledge_grant_actions(
-        generated,
+        scope,
         "Action groups written by CDK Pipelines' grant methods on the pipeline's own artifact "
         "bucket and key; every resource in these statements is named.",
     )
-    acknowledge_inline_policy(generated)
+    acknowledge_inline_policy(scope)
     arn = f"arn:{stack.partition}:{{}}:{stack.region}:{stack.account}:{{}}"
     artifacts = stack.get_logical_id(pipeline.artifacts.node.default_child)  # type: ignore[arg-type]
     resources = {
@@ -273,14 +335,24 @@ def _acknowledge_generated(pipeline: PlatformPipeline) -> None:
         resources[arn.format("logs", f"log-group:/aws/codebuild/{name}:*")] = (
             "Log streams of this project's default log group, named per build by CodeBuild."
         )
+    for region in pipeline.replica_regions:
+        names = ArtifactStore.names(pipeline.bucket_prefix, stack.account, region, stack.region)
+        resources[f"arn:{stack.partition}:s3:::{names.bucket}/*"] = (
+            f"Pipeline artifacts copied to this pipeline's own replica bucket in {region}, "
+            "named per execution by CodePipeline."
+        )
+        resources[stack.format_arn(service="kms", region=region, resource="key/*")] = (
+            f"The replica's key in {region} is another stack's: the statement admits it by its "
+            "alias only."
+        )
     for resource, reason in resources.items():
-        acknowledge(generated, f"AwsSolutions-IAM5[Resource::{resource}]", reason)
+        acknowledge(scope, f"AwsSolutions-IAM5[Resource::{resource}]", reason)
     for rule in (
         "HIPAA.Security-CodeBuildProjectSourceRepoUrl",
         "PCI.DSS.321-CodeBuildProjectSourceRepoUrl",
     ):
         acknowledge(
-            generated,
+            scope,
             rule,
             "The CodeBuild projects take their input from the pipeline's artifacts, not from a "
             "repository URL with credentials; the source is a CodeConnections connection or S3.",

@@ -71,7 +71,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from mlops_constructs.cfn import depend_on_role_policy_only, prefer_sub
-from mlops_constructs.data.lake import AccessLogBucket, LakeLifecycle, pipeline_bucket
+from mlops_constructs.data.artifact_store import ARTIFACT_EXPIRATION_DAYS, ArtifactStore
 from mlops_constructs.deploy.templates import (
     OVERRIDES_MAX,
     stack_name,
@@ -79,17 +79,14 @@ from mlops_constructs.deploy.templates import (
     templates_source_stage,
 )
 from mlops_constructs.monitor.settings import BASELINE_PARAMETERS
-from mlops_constructs.names import bucket_name
-from mlops_constructs.security.exact import exact_roles_statement
 from mlops_constructs.security.jobs import grant_pipeline_status
 from mlops_constructs.security.nag import (
     acknowledge,
     acknowledge_grant_actions,
     acknowledge_inline_policy,
+    acknowledge_wildcard_resource,
 )
 
-# The pipeline's transient artifacts (the templates' zip) are kept this long.
-ARTIFACT_EXPIRATION_DAYS = 30
 # The endpoint kinds a stage deploys (templates ``<prefix>-endpoint-<kind>``).
 KINDS = ("staging", "prod")
 # The parameters the pipeline passes every endpoint template itself.
@@ -127,10 +124,6 @@ _ENVIRONMENT = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 _ROLE_ARN = re.compile(r"^arn:[^:]+:iam::(\d{12}):role/[\w+=,.@/-]{1,64}$")
 _FUNCTION_ARN = re.compile(
     r"^arn:[^:]+:lambda:([a-z]{2}(?:-[a-z]+)+-\d):(\d{12}):function:[A-Za-z0-9_-]{1,64}$"
-)
-_REPLICATION = (
-    "The release pipeline's buckets hold the endpoint templates' zip, which the repository "
-    "reproduces; replicating them to another region would add cost without adding recovery."
 )
 
 
@@ -212,25 +205,26 @@ class ReleasePipeline(Construct):
     ) -> None:
         super().__init__(scope, id)
         stack = cdk.Stack.of(self)
-        _check_stages(stages, region=stack.region)
+        _check_stages(stages)
         self.name = name
         self.stages = tuple(stages)
         self._approval_actions: list[tuple[str, str]] = []  # (stage, action)
-        self.key = kms.Key(
+        self.store = ArtifactStore.create(
             self,
-            "Key",
-            alias=f"alias/{name}",
-            description=f"{name}: the release pipeline's artifacts (endpoint templates)",
-            enable_key_rotation=True,
-            removal_policy=cdk.RemovalPolicy.RETAIN,
+            name=name,
+            region=stack.region,
+            home_region=stack.region,
+            access_logs=access_logs,
+            expire_days=artifact_expiration_days,
         )
-        self.access_logs = access_logs or AccessLogBucket(
-            self,
-            "AccessLogs",
-            bucket_name=_bucket_name(name, "logs", stack.account),
-            lifecycle=LakeLifecycle(),
+        self.key, self.access_logs, self.artifacts = (
+            self.store.key,
+            self.store.access_logs,
+            self.store.bucket,
         )
-        self.artifacts = self._artifact_bucket(expire_days=artifact_expiration_days)
+        # Stages in other regions: CodePipeline copies the artifacts to a bucket of theirs,
+        # which the caller creates with ReleaseReplica (another stack, in that region).
+        self.replica_regions = sorted({s.region for s in self.stages} - {stack.region})
         if notify_approvals and approval_topic is None:
             # Encrypted with the pipeline's key, whose policy lets IAM decide: the approval
             # actions' roles (CDK's) publish with their own grants.
@@ -271,20 +265,15 @@ class ReleasePipeline(Construct):
             execution_mode=codepipeline.ExecutionMode.SUPERSEDED,
             variables=[self.package],
             # By reference: CDK's grants to the action roles then change no resource policy
-            # (see the module docstring); _admit_action_roles writes the two statements.
-            artifact_bucket=s3.Bucket.from_bucket_attributes(
-                self,
-                "ArtifactStore",
-                bucket_arn=self.artifacts.bucket_arn,
-                bucket_name=self.artifacts.bucket_name,
-                encryption_key=kms.Key.from_key_arn(self, "ArtifactKey", self.key.key_arn),
-            ),
+            # (see the module docstring); ArtifactStore.admit writes the two statements. With
+            # stages in other regions, CDK takes every region's store from one mapping.
+            **self._stores(),
             role=self.role,
             use_pipeline_role_for_actions=False,
             restart_execution_on_update=False,
             stages=stage_props,
         )
-        self._admit_action_roles()
+        self.store.admit(self.roles_in(stack.region))
         cfn = self.pipeline.node.default_child
         assert isinstance(cfn, codepipeline.CfnPipeline)
         prefer_sub(cfn, "Stages", cfn.stages)
@@ -336,17 +325,60 @@ class ReleasePipeline(Construct):
         )
 
     # --- parts ----------------------------------------------------------------------------------
-    def _artifact_bucket(self, *, expire_days: int) -> s3.Bucket:
-        return pipeline_bucket(
+    def roles_in(self, region: str) -> list[str]:
+        """The action roles of the stages in ``region`` (each once, sorted): who reads the
+        artifacts from that region's store."""
+        return sorted({s.action_role_arn for s in self.stages if s.region == region})
+
+    def _stores(self) -> dict[str, Any]:
+        """The pipeline's artifact store arguments: its own bucket, and the other regions'."""
+        stack = cdk.Stack.of(self)
+        home = s3.Bucket.from_bucket_attributes(
             self,
-            "Artifacts",
-            bucket_name=_bucket_name(self.name, "artifacts", cdk.Stack.of(self).account),
-            key=self.key,
-            access_logs=self.access_logs,
-            access_log_prefix=f"s3/{self.name}/artifacts/",
-            expire_days=expire_days,
-            reason_not_replicated=_REPLICATION,
+            "ArtifactStore",
+            bucket_arn=self.artifacts.bucket_arn,
+            bucket_name=self.artifacts.bucket_name,
+            encryption_key=kms.Key.from_key_arn(self, "ArtifactKey", self.key.key_arn),
         )
+        if not self.replica_regions:
+            return {"artifact_bucket": home}
+        return {"cross_region_replication_buckets": {stack.region: home, **self._replicas()}}
+
+    def _replicas(self) -> dict[str, s3.IBucket]:
+        """The artifact store of each other region the stages are in, by reference (see
+        :class:`ReleaseReplica`): its bucket by name, its key by alias. CDK's grants on them
+        change no resource policy; the pipeline's role gets its own statements here."""
+        stack = cdk.Stack.of(self)
+        replicas: dict[str, s3.IBucket] = {}
+        for region in self.replica_regions:
+            names = ArtifactStore.names(self.name, stack.account, region, stack.region)
+            alias_arn = stack.format_arn(service="kms", region=region, resource=names.alias)
+            replicas[region] = s3.Bucket.from_bucket_attributes(
+                self,
+                f"Replica{region}",
+                bucket_name=names.bucket,
+                region=region,
+                encryption_key=kms.Key.from_key_arn(self, f"ReplicaKey{region}", alias_arn),
+            )
+            self.role.add_to_policy(
+                iam.PolicyStatement(
+                    sid=f"ReplicaKey{_title(region)}",
+                    actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*",
+                             "kms:ReEncrypt*"],
+                    resources=[stack.format_arn(service="kms", region=region, resource="key/*")],
+                    conditions={
+                        "ForAnyValue:StringEquals": {"kms:ResourceAliases": [names.alias]}
+                    },
+                )
+            )  # fmt: skip
+            for resource, reason in (
+                (f"arn:{stack.partition}:s3:::{names.bucket}/*", "Pipeline artifacts copied "
+                 f"to this pipeline's own replica bucket in {region}, named per execution."),
+                (stack.format_arn(service="kms", region=region, resource="key/*"), "The "
+                 f"replica's key in {region} is another stack's: admitted by its alias only."),
+            ):  # fmt: skip
+                acknowledge_wildcard_resource(self.role, resource, reason)
+        return replicas
 
     def _approval_stage(
         self, stage: ReleaseStage, topic: sns.ITopic | None
@@ -412,6 +444,8 @@ class ReleasePipeline(Construct):
                     self, f"{env}CfnRole", stage.cfn_role_arn, mutable=False
                 ),
                 account=stage.account,
+                # Only another region: CDK writes per-region artifact stores for any region set.
+                region=stage.region if stage.region in self.replica_regions else None,
                 parameter_overrides=overrides,
                 run_order=2,
             ),
@@ -435,33 +469,6 @@ class ReleasePipeline(Construct):
                 )
             )
         return codepipeline.StageProps(stage_name=env, actions=stage_actions)
-
-    def _admit_action_roles(self) -> None:
-        """The artifact bucket and key admit exactly the stages' action roles: their accounts as
-        principals, narrowed by ``aws:PrincipalArn`` (a policy may not name a role that does
-        not exist yet), read only, the key through S3 only."""
-        roles = self.action_role_arns
-        self.artifacts.add_to_resource_policy(
-            exact_roles_statement(
-                sid="ReleaseActionsReadArtifacts",
-                roles=roles,
-                actions=["s3:GetObject", "s3:GetObjectVersion"],
-                resources=[self.artifacts.arn_for_objects("*")],
-            )
-        )
-        self.key.add_to_resource_policy(
-            exact_roles_statement(
-                sid="ReleaseActionsDecryptArtifacts",
-                roles=roles,
-                actions=["kms:Decrypt"],
-                resources=["*"],  # in a key policy: this key
-                conditions={
-                    "StringEquals": {
-                        "kms:ViaService": f"s3.{cdk.Stack.of(self).region}.amazonaws.com"
-                    }
-                },
-            )
-        )
 
     def _acknowledge(self) -> None:
         """cdk-nag findings on the policies CDK's CodePipeline writes for the roles of this
@@ -504,13 +511,6 @@ class ReleasePipeline(Construct):
         return found
 
 
-def _bucket_name(name: str, purpose: str, account: str) -> str:
-    value = bucket_name(name, purpose, account)
-    if not cdk.Token.is_unresolved(value) and len(value) > 63:
-        raise ValueError(f"bucket name {value} is longer than S3's 63 characters: shorten {name}")
-    return value
-
-
 def _longest_json(value: Mapping[str, object]) -> int:
     """The most characters ``value`` takes as CodePipeline's JSON, each value resolved only at
     run time (a CDK token, a ``#{...}`` pipeline variable) counted at its longest form."""
@@ -532,7 +532,7 @@ def _check_length(what: str, value: Mapping[str, object], limit: int) -> None:
         )
 
 
-def _check_stages(stages: Sequence[ReleaseStage], *, region: str) -> None:
+def _check_stages(stages: Sequence[ReleaseStage]) -> None:
     """Every problem of the stages, named at once."""
     problems: list[str] = []
     if not stages:
@@ -552,11 +552,6 @@ def _check_stages(stages: Sequence[ReleaseStage], *, region: str) -> None:
         seen.setdefault(stage.title, stage.environment)
         if not _ACCOUNT.match(stage.account):
             problems.append(f"{where}: the account must be 12 digits, not {stage.account!r}")
-        if not cdk.Token.is_unresolved(region) and stage.region != region:
-            problems.append(
-                f"{where}: the region {stage.region} is not the pipeline's {region} (a "
-                "cross-region stage needs a replication bucket in its region)"
-            )
         if stage.kind not in KINDS:
             problems.append(f"{where}: the kind must be one of {', '.join(KINDS)}")
         if not stage.prefix:
@@ -620,3 +615,8 @@ def _check_template(templates_dir: Path, stage: ReleaseStage, overrides: Mapping
             f"characters, over CodePipeline's {OVERRIDES_MAX}. Fix: shorten the project or "
             "environment name, or give the template defaults"
         )
+
+
+def _title(region: str) -> str:
+    """``eu-central-1`` -> ``EuCentral1`` (an IAM statement id)."""
+    return "".join(part.capitalize() for part in region.split("-"))

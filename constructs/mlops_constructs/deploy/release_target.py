@@ -30,8 +30,9 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from mlops_constructs.data.artifact_store import ArtifactStore, StoreNames
 from mlops_constructs.deploy.templates import stack_name
-from mlops_constructs.names import bucket_name, release_action_name
+from mlops_constructs.names import release_action_name
 from mlops_constructs.security.jobs import grant_job_reports
 from mlops_constructs.security.nag import (
     acknowledge,
@@ -64,18 +65,15 @@ class ReleasePipelineRef:
     def role_arn(self) -> str:
         return f"arn:{self.partition}:iam::{self.account}:role/{self.name}"
 
-    @property
-    def artifacts_arn(self) -> str:
-        bucket = bucket_name(self.name, "artifacts", self.account)
-        return f"arn:{self.partition}:s3:::{bucket}/*"
+    def store(self, region: str) -> StoreNames:
+        """Its artifact store for the stages of ``region`` (its own, or a replica)."""
+        return ArtifactStore.names(self.name, self.account, region, self.region)
 
-    @property
-    def keys_arn(self) -> str:
-        return f"arn:{self.partition}:kms:{self.region}:{self.account}:key/*"
+    def artifacts_arn(self, region: str) -> str:
+        return f"arn:{self.partition}:s3:::{self.store(region).bucket}/*"
 
-    @property
-    def key_alias(self) -> str:
-        return f"alias/{self.name}"
+    def keys_arn(self, region: str) -> str:
+        return f"arn:{self.partition}:kms:{region}:{self.account}:key/*"
 
 
 class ReleaseTarget(Construct):
@@ -124,21 +122,23 @@ class ReleaseTarget(Construct):
             [cfn_role.role_arn],
             {"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}},
         )
+        # The pipeline's artifact store of this region (its own, or a replica).
+        region = stack.region
         self._allow(
             "ReadReleaseArtifacts",
             ["s3:GetObject", "s3:GetObjectVersion"],
-            [pipeline.artifacts_arn],
+            [pipeline.artifacts_arn(region)],
         )
         self._allow(
             "DecryptReleaseArtifacts",
             ["kms:Decrypt"],
-            [pipeline.keys_arn],
+            [pipeline.keys_arn(region)],
             {
-                "ForAnyValue:StringEquals": {"kms:ResourceAliases": [pipeline.key_alias]},
-                "StringEquals": {"kms:ViaService": f"s3.{pipeline.region}.amazonaws.com"},
+                "ForAnyValue:StringEquals": {"kms:ResourceAliases": [pipeline.store(region).alias]},
+                "StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"},
             },
         )
-        self._acknowledge(stack_arn, pipeline)
+        self._acknowledge(stack_arn, pipeline, region)
 
     def grant_report(self, function: lambda_.IFunction) -> None:
         """``function`` reports its job's result to CodePipeline (which accepts no resource)."""
@@ -158,7 +158,7 @@ class ReleaseTarget(Construct):
             )
         )
 
-    def _acknowledge(self, stack_arn: str, pipeline: ReleasePipelineRef) -> None:
+    def _acknowledge(self, stack_arn: str, pipeline: ReleasePipelineRef, region: str) -> None:
         role = self.role
         acknowledge_inline_policy(role)
         for action in ("cloudformation:DescribeStack*", "cloudformation:GetTemplate*"):
@@ -171,9 +171,9 @@ class ReleaseTarget(Construct):
         for resource, reason in (
             (stack_arn, "A stack ARN ends in an id CloudFormation assigns at creation; the "
              "statement names the endpoint stack."),
-            (pipeline.artifacts_arn, "Pipeline artifacts are named per execution by "
+            (pipeline.artifacts_arn(region), "Pipeline artifacts are named per execution by "
              "CodePipeline; read only, in the release pipeline's own bucket."),
-            (pipeline.keys_arn, "The release pipeline's key id belongs to the tooling "
+            (pipeline.keys_arn(region), "The release pipeline's key id belongs to the tooling "
              "account; the statement admits it by its alias and through S3 only."),
         ):  # fmt: skip
             acknowledge_wildcard_resource(role, resource, reason)

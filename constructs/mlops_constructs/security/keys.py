@@ -45,16 +45,22 @@ KEY_USE_ACTIONS = frozenset(
 )
 
 
-def deployment_role_arn(scope: Construct) -> str:
-    """The CDK bootstrap's CloudFormation execution role of ``scope``'s account and region (the
-    role CloudFormation deploys the stacks with), for the configured bootstrap qualifier."""
-    stack = cdk.Stack.of(scope)
+def bootstrap_role_arn(scope: Construct, kind: str, account: str, region: str) -> str:
+    """The CDK bootstrap's role ``kind`` (``deploy``, ``cfn-exec``, ``file-publishing``, ...) of
+    ``account`` in ``region``, for the configured bootstrap qualifier."""
     qualifier = (
         scope.node.try_get_context("@aws-cdk/core:bootstrapQualifier")
         or cdk.DefaultStackSynthesizer.DEFAULT_QUALIFIER
     )
-    name = f"cdk-{qualifier}-cfn-exec-role-{stack.account}-{stack.region}"
-    return f"arn:{stack.partition}:iam::{stack.account}:role/{name}"
+    partition = cdk.Stack.of(scope).partition
+    return f"arn:{partition}:iam::{account}:role/cdk-{qualifier}-{kind}-role-{account}-{region}"
+
+
+def deployment_role_arn(scope: Construct) -> str:
+    """The CDK bootstrap's CloudFormation execution role of ``scope``'s account and region (the
+    role CloudFormation deploys the stacks with), for the configured bootstrap qualifier."""
+    stack = cdk.Stack.of(scope)
+    return bootstrap_role_arn(scope, "cfn-exec", stack.account, stack.region)
 
 
 class PlatformKey(Construct):

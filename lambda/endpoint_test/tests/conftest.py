@@ -14,6 +14,10 @@ queue of canned results configured through moto's own API
 moto/sagemakerruntime/models.py): each distinct request body takes the next queued result, an
 empty queue gives the body ``"body"``.
 
+moto keeps a SageMaker registry per region, as AWS does: the ``dev_region`` fixture registers
+the version being deployed in DEV_REGION, another region than the endpoint's and the function's
+(REGION), where only a client of DEV_REGION finds it.
+
 Every test runs with the churn model's response contract in ``RESPONSE_CONTRACT`` unless it sets
 another one.
 """
@@ -26,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 import requests
 from lambda_testing import load_handler
@@ -36,6 +41,9 @@ handler_module = load_handler(
 )
 
 REGION = "us-east-1"
+# The development account's registry in another region than the endpoint (the function's,
+# REGION): the cross-region tests register the version there.
+DEV_REGION = "eu-west-1"
 GROUP = "mlops-dev-models"
 ENDPOINT = "mlops-dev-staging"
 JOB_ID = "11111111-abcd-1111-abcd-111111abcdef"
@@ -101,15 +109,30 @@ def aws(aws_client: Callable[[str], Any]) -> Iterator[Aws]:
     """moto: the model package group with one approved version (the one being deployed)."""
     with mock_aws():
         sagemaker = aws_client("sagemaker")
-        sagemaker.create_model_package_group(
-            ModelPackageGroupName=GROUP, ModelPackageGroupDescription="churn models"
-        )
-        arn = sagemaker.create_model_package(
-            ModelPackageGroupName=GROUP,
-            InferenceSpecification=INFERENCE_SPECIFICATION,
-            ModelApprovalStatus="Approved",
-        )["ModelPackageArn"]
-        yield Aws(sagemaker=sagemaker, model_package_arn=arn)
+        yield Aws(sagemaker=sagemaker, model_package_arn=register_approved(sagemaker))
+
+
+def register_approved(sagemaker: Any) -> str:
+    """The group and one approved version in ``sagemaker``'s region; the version's ARN."""
+    sagemaker.create_model_package_group(
+        ModelPackageGroupName=GROUP, ModelPackageGroupDescription="churn models"
+    )
+    arn: str = sagemaker.create_model_package(
+        ModelPackageGroupName=GROUP,
+        InferenceSpecification=INFERENCE_SPECIFICATION,
+        ModelApprovalStatus="Approved",
+    )["ModelPackageArn"]
+    return arn
+
+
+@pytest.fixture
+def dev_region(aws: Aws) -> Aws:
+    """The version being deployed registered in DEV_REGION instead (the same group created
+    there, one approved version, with a SageMaker client of that region), the endpoint in
+    REGION: ``model_package_arn`` is that version's, ``set_status`` changes it there. moto
+    keeps a registry per region, as SageMaker does: a client of REGION does not find it."""
+    sagemaker = boto3.client("sagemaker", region_name=DEV_REGION)
+    return Aws(sagemaker=sagemaker, model_package_arn=register_approved(sagemaker))
 
 
 @pytest.fixture

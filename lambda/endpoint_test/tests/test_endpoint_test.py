@@ -18,9 +18,17 @@ import endpoint_test_handler as handler
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
-from lambda_testing import MALFORMED_JOB_EVENTS, codepipeline_event, cold_start, log_lines
+from lambda_testing import (
+    MALFORMED_JOB_EVENTS,
+    codepipeline_event,
+    cold_start,
+    log_lines,
+    requests_sent,
+)
 
 # the same values as conftest.py (not imported from it: every Lambda folder has a conftest.py)
+REGION = "us-east-1"
+DEV_REGION = "eu-west-1"
 ENDPOINT = "mlops-dev-staging"
 GROUP = "mlops-dev-models"
 JOB_ID = "11111111-abcd-1111-abcd-111111abcdef"
@@ -872,6 +880,97 @@ def test_unknown_model_package_fails(aws, reports):
     assert result["checks"] == ["model-approved"]
     assert "could not read model package" in result["error"]
     assert "ValidationException" in result["error"]
+
+
+# -- the model package registered in another region than the endpoint -------------------------
+
+
+def run_recording_regions(event: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """Runs the handler; its result and the operations each of its SageMaker clients sent, by
+    client: ``DEV_REGION``, ``REGION`` (a client named by region) and ``own`` (the function's
+    own region's, the default), ``runtime`` (InvokeEndpoint, the function's own)."""
+    clients = {
+        DEV_REGION: handler._client("sagemaker", DEV_REGION),
+        REGION: handler._client("sagemaker", REGION),
+        "own": handler._client("sagemaker"),
+        "runtime": handler._client("sagemaker-runtime"),
+    }
+    assert clients[DEV_REGION].meta.region_name == DEV_REGION
+    assert clients["own"].meta.region_name == clients["runtime"].meta.region_name == REGION
+    with (
+        requests_sent(clients[DEV_REGION]) as dev,
+        requests_sent(clients[REGION]) as named,
+        requests_sent(clients["own"]) as own,
+        requests_sent(clients["runtime"]) as runtime,
+    ):
+        result = handler.handler(event, None)
+    sent = {"dev": dev, REGION: named, "own": own, "runtime": runtime}
+    return result, {name: [op for op, _ in calls] for name, calls in sent.items()}
+
+
+def test_a_version_registered_in_another_region_is_described_there(
+    aws, dev_region, reports, capsys
+):
+    """The development registry in eu-west-1, the staging endpoint (and the function) in
+    us-east-1: DescribeModelPackage goes to the ARN's region, InvokeEndpoint to the function's."""
+    arn = dev_region.model_package_arn
+    assert arn.startswith(f"arn:aws:sagemaker:{DEV_REGION}:")
+    with pytest.raises(ClientError):  # the endpoint's region's registry does not have it
+        aws.sagemaker.describe_model_package(ModelPackageName=arn)
+    aws.endpoint_returns(GOOD_CSV, GOOD_JSON)
+    reports.expect_success()
+
+    result, sent = run_recording_regions(job_event(params(dev_region)))
+
+    assert result["status"] == "succeeded", result
+    assert f"model package {arn} is Approved" in result["summary"]
+    assert sent == {
+        "dev": ["DescribeModelPackage"],
+        REGION: [],
+        "own": [],
+        "runtime": ["InvokeEndpoint", "InvokeEndpoint"],
+    }
+    assert log_lines(capsys)[-1]["model_package_arn"] == arn
+
+
+@pytest.mark.parametrize("status", ["Rejected", "PendingManualApproval"])
+def test_a_version_rejected_in_another_region_fails_without_invoking(
+    aws, dev_region, reports, status
+):
+    dev_region.set_status(status)
+    reports.expect_failure()
+
+    result, sent = run_recording_regions(job_event(params(dev_region)))
+
+    assert result["checks"] == ["model-approved"]
+    assert f"is {status}: the model was rejected after deployment started" in result["error"]
+    assert sent["dev"] == ["DescribeModelPackage"]
+    assert sent["runtime"] == []
+
+
+def test_a_version_of_the_functions_region_is_described_in_it(aws, reports):
+    aws.endpoint_returns(GOOD_CSV, GOOD_JSON)
+    reports.expect_success()
+
+    result, sent = run_recording_regions(job_event(params(aws)))
+
+    assert result["status"] == "succeeded"
+    assert sent["dev"] == []
+    assert sent[REGION] == ["DescribeModelPackage"]  # a client of the ARN's region: REGION
+
+
+def test_a_version_of_a_region_without_it_is_not_approved(aws, reports):
+    """An ARN naming a region whose registry has no such version (moto: the registry is per
+    region) is unverifiable, so not approved; nothing is invoked."""
+    arn = aws.model_package_arn.replace(f":{REGION}:", f":{DEV_REGION}:")
+    reports.expect_failure()
+
+    result, sent = run_recording_regions(job_event(params(aws, model_package_arn=arn)))
+
+    assert result["checks"] == ["model-approved"]
+    assert f"could not read model package {arn}: ValidationException" in result["error"]
+    assert sent["dev"] == ["DescribeModelPackage"]
+    assert sent["runtime"] == []
 
 
 # -- malformed jobs ------------------------------------------------------------------------------

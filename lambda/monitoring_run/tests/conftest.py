@@ -11,17 +11,20 @@ DescribeModel, ListTags, ListModelPackages, DescribeModelPackage with
 back with (ListMetrics, GetMetricData). Only an AWS error that moto never produces (throttling)
 is stubbed, with botocore's ``Stubber`` on the handler's own client. The deploy router's SSM
 parameter ``last-started`` is kept in the fake account (the router still writes it) to show
-that the handler does not read it.
+that the handler does not read it. moto keeps a SageMaker registry per region, as AWS does: the
+``dev_region`` fixture registers versions in DEV_REGION, another region than the endpoints'
+and the function's (REGION), where only a client of DEV_REGION finds them.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from lambda_testing import load_handler
 from moto import mock_aws
@@ -31,6 +34,9 @@ handler_module = load_handler(
 )
 
 REGION = "us-east-1"
+# The development account's registry in another region than the endpoints (the function's,
+# REGION): the cross-region tests register the served version there.
+DEV_REGION = "eu-west-1"
 ACCOUNT = "123456789012"
 PROJECT = "mlops-dev-churn"
 GROUP = f"{PROJECT}-models"
@@ -193,6 +199,19 @@ def aws(aws_client: Callable[[str], Any]) -> Iterator[Aws]:
         for bucket in (ARTIFACTS, CURATED):
             s3.create_bucket(Bucket=bucket)
         yield Aws(sagemaker=sagemaker, ssm=ssm, s3=s3, cloudwatch=aws_client("cloudwatch"))
+
+
+@pytest.fixture
+def dev_region(aws: Aws) -> Aws:
+    """The project's group in DEV_REGION too: the answer registers versions there (a SageMaker
+    client of that region; its other clients are ``aws``'s), while ``aws.deploy`` creates the
+    models and endpoints in REGION, the function's. moto keeps a registry per region, as
+    SageMaker does: a client of REGION does not find a version of DEV_REGION."""
+    sagemaker = boto3.client("sagemaker", region_name=DEV_REGION)
+    sagemaker.create_model_package_group(
+        ModelPackageGroupName=GROUP, ModelPackageGroupDescription="churn models"
+    )
+    return replace(aws, sagemaker=sagemaker)
 
 
 @pytest.fixture

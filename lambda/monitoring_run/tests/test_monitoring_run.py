@@ -21,8 +21,11 @@ import platform_fingerprint
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
+from lambda_testing import requests_sent
 
 # the same values as conftest.py (not imported from it: every Lambda folder has a conftest.py)
+REGION = "us-east-1"
+DEV_REGION = "eu-west-1"
 ACCOUNT = "123456789012"
 PROJECT = "mlops-dev-churn"
 GROUP = f"{PROJECT}-models"
@@ -572,6 +575,109 @@ def test_ground_truth_absent_without_the_labelled_capture(aws):
     aws.put(f"{GROUND_TRUTH}prod/2026/11/20/17/labels.jsonl")  # labels, nothing they join
     result = run_window(window())
     assert (result["status"], result["ground_truth"]) == ("ok", "absent")
+
+
+# -- window: the served version registered in another region than the endpoint -----------------
+
+
+def run_window_recording_regions(event: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Runs the window; its answer and the SageMaker operations each of the handler's
+    SageMaker clients sent: ``dev`` (DEV_REGION's), ``us`` (REGION's, named by region) and
+    ``own`` (the function's own region's, the default)."""
+    clients = {
+        "dev": handler._client("sagemaker", DEV_REGION),
+        "us": handler._client("sagemaker", REGION),
+        "own": handler._client("sagemaker"),
+    }
+    assert clients["dev"].meta.region_name == DEV_REGION
+    assert clients["own"].meta.region_name == REGION
+    with (
+        requests_sent(clients["dev"]) as dev,
+        requests_sent(clients["us"]) as us,
+        requests_sent(clients["own"]) as own,
+    ):
+        result = run_window(event)
+    sent = {"dev": dev, "us": us, "own": own}
+    return result, {name: [op for op, _ in calls] for name, calls in sent.items()}
+
+
+# the endpoint's calls, all in the function's region (the tag only for a model naming no package)
+ENDPOINT_CALLS = ["DescribeEndpoint", "DescribeEndpointConfig", "DescribeModel"]
+
+
+def test_a_promoted_version_of_another_region_is_described_there(aws, dev_region, monkeypatch):
+    """A serving account in us-east-1 runs a promoted model whose ModelPackageArn tag names the
+    development account's version, registered in eu-west-1: the endpoint, its config, model and
+    tags are read in us-east-1, the version in eu-west-1, and the promoted baseline answered."""
+    monkeypatch.setenv("PROMOTED_BUCKET", PROMOTED)
+    arn = dev_region.register(baseline=SEALED_BASELINE)
+    assert arn.startswith(f"arn:aws:sagemaker:{DEV_REGION}:{ACCOUNT}:model-package/")
+    with pytest.raises(ClientError):  # the endpoint's region's registry does not have it
+        aws.sagemaker.describe_model_package(ModelPackageName=arn)
+    aws.deploy(arn, how="tag")
+    aws.put(f"{PROD_CAPTURE}2026/11/21/00/capture.jsonl")
+
+    result, sent = run_window_recording_regions(window())
+
+    assert (result["status"], result["error"], result["reason"]) == ("ok", "", "")
+    assert result["model_package_arn"] == arn
+    assert result["baseline_uri"] == f"s3://{PROMOTED}/sealed/{SHA256}/statistics.json"
+    assert sent == {"dev": ["DescribeModelPackage"], "us": [], "own": [*ENDPOINT_CALLS, "ListTags"]}
+
+
+def test_a_package_name_of_another_region_is_described_there(aws, dev_region):
+    """The model names the version by ModelPackageName (the platform's own endpoint templates):
+    the same, the version described in its ARN's region."""
+    arn = dev_region.register(baseline=BASELINE)
+    aws.deploy(arn)
+    aws.put(f"{PROD_CAPTURE}2026/11/21/00/capture.jsonl")
+
+    result, sent = run_window_recording_regions(window())
+
+    assert (result["status"], result["model_package_arn"]) == ("ok", arn)
+    assert result["baseline_uri"] == BASELINE
+    assert sent == {"dev": ["DescribeModelPackage"], "us": [], "own": ENDPOINT_CALLS}
+
+
+def test_a_version_of_another_region_without_a_baseline_is_no_baseline(aws, dev_region):
+    arn = dev_region.register()
+    aws.deploy(arn, how="tag")
+
+    result, sent = run_window_recording_regions(window())
+
+    assert (result["status"], result["model_package_arn"]) == ("no_baseline", arn)
+    assert result["reason"] == f"{arn} has no MonitoringBaseline customer metadata"
+    assert sent["dev"] == ["DescribeModelPackage"]
+
+
+def test_a_tag_naming_a_region_without_the_version_has_no_model(aws):
+    """The tag names eu-west-1, the version exists only in us-east-1: not found where the ARN
+    says (the registry is regional), so no model, and nothing is asked in us-east-1."""
+    arn = aws.register(baseline=BASELINE)
+    elsewhere = arn.replace(f":{REGION}:", f":{DEV_REGION}:")
+    aws.deploy(elsewhere, how="tag")
+
+    result, sent = run_window_recording_regions(window())
+
+    assert (result["status"], result["model_package_arn"]) == ("no_model", elsewhere)
+    assert result["reason"] == f"the model package {elsewhere} does not exist"
+    assert sent == {"dev": ["DescribeModelPackage"], "us": [], "own": [*ENDPOINT_CALLS, "ListTags"]}
+
+
+@pytest.mark.parametrize("target", ["prod", "batch"])
+def test_a_version_of_the_functions_region_is_described_in_it(aws, target):
+    """The one-region case: the version is described by a client of its ARN's region, the
+    function's own; the endpoint (or, for batch, the group's newest approved version) is read
+    with the function's default client, as before."""
+    deployed_with_traffic(aws)
+    aws.put(f"{BATCH_CAPTURE}2026/11/21/03/capture.jsonl")
+
+    result, sent = run_window_recording_regions(window(target))
+
+    assert result["status"] == "ok"
+    assert sent["dev"] == []
+    assert sent["us"] == ["DescribeModelPackage"]
+    assert sent["own"] == (["ListModelPackages"] if target == "batch" else ENDPOINT_CALLS)
 
 
 # -- window: an inconsistent record is an error, not an exception --------------------------------

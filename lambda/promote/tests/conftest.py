@@ -18,7 +18,12 @@ CopySourceRange; 404 for a missing version), CompleteMultipartUpload with ``If-N
 (412 PreconditionFailed when the key exists; the upload is then still listed until aborted; the
 VersionId ``null`` in an unversioned bucket), AbortMultipartUpload, ListMultipartUploads and
 ListObjectVersions; CreateModelPackage keeps ``DriftCheckBaselines`` too. moto runs one account: the two buckets stand for the two accounts' buckets
-(the cross-account grants are the CDK side's, README.md). A registered version's files are
+(the cross-account grants are the CDK side's, README.md). Regions: moto keeps a registry per
+region (a version of another region is not found), but one S3 namespace whose buckets any
+client serves, whatever its region (an UploadPartCopy from a bucket of another region works,
+and so would a HeadObject sent to the wrong region): the ``dev_region`` fixture moves the
+registry and the source bucket to DEV_REGION, and the tests assert which region's client sent
+each request (``requests_by_region``). A registered version's files are
 sealed in the source bucket by the shared layer's own ``platform_fingerprint.seal``, exactly as
 the Fingerprint step leaves them, and registered with the sealed URIs and the sealed objects'
 versions and SHA-256. The Model Monitor baseline files (DriftCheckBaselines, the closed-service
@@ -36,11 +41,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import boto3
 import platform_fingerprint as fp
 import pytest
 from lambda_testing import (
@@ -71,6 +78,10 @@ PROJECT = "mlops-dev-churn"
 GROUP = f"{PROJECT}-models"
 OTHER_GROUP = "other-team-models"
 GROUP_ARN = f"arn:aws:sagemaker:{REGION}:{DEV_ACCOUNT}:model-package-group/{GROUP}"
+# The development account's region in the cross-region tests (the dev_region fixture): its
+# registry and its artifacts bucket are there, the function and the target bucket in REGION.
+DEV_REGION = "eu-west-1"
+DEV_GROUP_ARN = f"arn:aws:sagemaker:{DEV_REGION}:{DEV_ACCOUNT}:model-package-group/{GROUP}"
 SOURCE = f"{PROJECT}-artifacts-{DEV_ACCOUNT}"  # the development artifacts bucket
 TARGET = f"mlops-prod-churn-artifacts-{PROD_ACCOUNT}"  # the stage's own artifacts bucket
 UNVERSIONED = f"mlops-prod-churn-scratch-{PROD_ACCOUNT}"
@@ -290,7 +301,69 @@ def reports(codepipeline_reports: Callable[[Any, str], Any]) -> Iterator[Any]:
 
 @pytest.fixture
 def sent() -> Iterator[list[tuple[str, dict[str, Any]]]]:
-    """The (operation, parameters) of every SageMaker and S3 request the handler sends."""
-    clients = (handler_module._client("sagemaker", REGION), handler_module._client("s3"))
+    """The (operation, parameters) of every SageMaker and S3 request the handler sends, in
+    order: SageMaker in the source group's region, S3 on the source bucket (the source group's
+    region, here the function's own) and on the target bucket (the function's own client)."""
+    clients = (
+        handler_module._client("sagemaker", REGION),
+        handler_module._client("s3", REGION),
+        handler_module._client("s3"),
+    )
     with requests_sent(*clients) as calls:
         yield calls
+
+
+@contextmanager
+def requests_by_region(*clients: Any) -> Iterator[list[tuple[str, str, dict[str, Any]]]]:
+    """The (region, operation, parameters) of every request made with ``clients`` while open,
+    in order: the region is the sending client's (lambda/conftest.py's ``requests_sent``
+    without it)."""
+    calls: list[tuple[str, str, dict[str, Any]]] = []
+    hooks: list[tuple[Any, str, Callable[..., None]]] = []
+    for client in {id(c): c for c in clients}.values():
+        region: str = client.meta.region_name
+
+        def record(params: dict[str, Any], model: Any, _region: str = region, **_: Any) -> None:
+            calls.append((_region, model.name, dict(params)))
+
+        event = f"provide-client-params.{client.meta.service_model.service_id.hyphenize()}"
+        client.meta.events.register(event, record)
+        hooks.append((client, event, record))
+    try:
+        yield calls
+    finally:
+        for client, event, record in hooks:
+            client.meta.events.unregister(event, record)
+
+
+@pytest.fixture
+def sent_by_region() -> Iterator[list[tuple[str, str, dict[str, Any]]]]:
+    """The (region, operation, parameters) of every SageMaker and S3 request the handler sends,
+    with any of its clients the tests' regions can make it use (the function's own, REGION,
+    DEV_REGION)."""
+    clients = [
+        handler_module._client(service, region)
+        for service in ("sagemaker", "s3")
+        for region in (None, REGION, DEV_REGION)
+    ]
+    with requests_by_region(*clients) as calls:
+        yield calls
+
+
+@pytest.fixture
+def dev_region(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Aws:
+    """The development account in DEV_REGION: the project's group there (and
+    SOURCE_MODEL_PACKAGE_GROUP_ARN naming it), the source bucket moved there (versioned, empty);
+    the target bucket stays in the function's region. The answer registers and seals with
+    clients of DEV_REGION (read the target bucket with ``aws``, the function's region's).
+    moto's S3 serves any bucket to a client of any region (so the region of each request is
+    asserted on the recorded requests); its SageMaker registry is per region, as AWS's."""
+    s3 = boto3.client("s3", region_name=DEV_REGION)
+    sagemaker = boto3.client("sagemaker", region_name=DEV_REGION)
+    aws.s3.delete_bucket(Bucket=SOURCE)
+    s3.create_bucket(Bucket=SOURCE, CreateBucketConfiguration={"LocationConstraint": DEV_REGION})
+    s3.put_bucket_versioning(Bucket=SOURCE, VersioningConfiguration={"Status": "Enabled"})
+    assert s3.get_bucket_location(Bucket=SOURCE)["LocationConstraint"] == DEV_REGION
+    create_model_package_groups(sagemaker, (GROUP,))
+    monkeypatch.setenv("SOURCE_MODEL_PACKAGE_GROUP_ARN", DEV_GROUP_ARN)
+    return Aws(s3, writes_to=SOURCE, reads_from=TARGET, sagemaker=sagemaker)

@@ -581,6 +581,137 @@ def test_the_longest_data_key_arn_accepted_fits_a_variable():
         handler.load_config({**os.environ, "DATA_KEY_ARN": too_long})
 
 
+# -- regions: the development registry and bucket in another region than the function ----------
+
+# conftest.py's dev_region fixture puts them there
+DEV_REGION = "eu-west-1"
+# Per file, in the function's region: the write-once multipart copy into the target bucket
+# (CopySource: the source bucket), then the copy's own version read back and hashed.
+COPY_IN_TARGET = ["CreateMultipartUpload", "UploadPartCopy", "CompleteMultipartUpload", "GetObject"]
+
+
+def assert_each_bucket_in_its_region(sent: list[tuple[str, str, dict[str, Any]]]) -> None:
+    """Every S3 request on the source bucket went to DEV_REGION, every one on the target bucket
+    to the function's region (a CopySource names the source from the target's region)."""
+    buckets = {(region, params["Bucket"]) for region, _, params in sent if "Bucket" in params}
+    assert buckets == {(DEV_REGION, SOURCE), (REGION, TARGET)}
+
+
+def test_a_version_registered_in_another_region_is_promoted(
+    aws, dev_region, reports, context, sent_by_region, capsys
+):
+    """The development registry and artifacts bucket in eu-west-1, the function and the target
+    bucket in us-east-1: the version is described in its ARN's region, each source version's
+    HeadObject goes to the source group's region, the copy and its verification to the
+    function's own, and the copies are byte-identical in the target bucket."""
+    release = dev_region.register(drift=DRIFT_NAMES)
+    assert release.arn.startswith(f"arn:aws:sagemaker:{DEV_REGION}:{DEV_ACCOUNT}:model-package/")
+    with pytest.raises(ClientError):  # the function's region's registry does not have it
+        aws.sagemaker.describe_model_package(ModelPackageName=release.arn)
+
+    result = promote(release, context, reports)
+
+    copied = [*release.files.values(), *release.drift.values()]
+    for file in copied:  # read with the function's region's client
+        assert aws.read(file.key) == file.content, file.key
+        assert len(aws.versions(file.key)) == 1, file.key
+    assert aws.keys() == sorted(file.key for file in copied)
+    assert aws.uploads() == []
+    assert result["outputs"] == reports.sent_success()["outputVariables"] == outputs_of(release)
+    assert result["summary"].startswith(f"{release.arn} (Approved) promoted to {TARGET}")
+    assert sent_by_region[0] == (
+        DEV_REGION,
+        "DescribeModelPackage",
+        {"ModelPackageName": release.arn},
+    )
+    per_file = [(DEV_REGION, "HeadObject"), *((REGION, op) for op in COPY_IN_TARGET)]
+    assert [(region, op) for region, op, _ in sent_by_region[1:]] == per_file * len(copied)
+    for index, file in enumerate(copied):
+        head, create, copy, complete, get = (
+            params for _, _, params in sent_by_region[1 + 5 * index : 6 + 5 * index]
+        )
+        # the three registered files by their recorded version, the drift files' current one
+        recorded = {"VersionId": file.version} if file in release.files.values() else {}
+        assert head == {"Bucket": SOURCE, "Key": file.key, **recorded}
+        assert create == {"Bucket": TARGET, "Key": file.key}
+        assert (copy["Bucket"], copy["Key"]) == (TARGET, file.key)
+        assert copy["CopySource"] == {"Bucket": SOURCE, "Key": file.key, "VersionId": file.version}
+        assert (complete["Bucket"], complete["IfNoneMatch"]) == (TARGET, "*")
+        assert get == {"Bucket": TARGET, "Key": file.key, "VersionId": aws.versions(file.key)[0]}
+    assert_each_bucket_in_its_region(sent_by_region)
+    [line] = log_lines(capsys)
+    assert (line["status"], line["source_model_package_group"]) == (
+        "succeeded",
+        f"arn:aws:sagemaker:{DEV_REGION}:{DEV_ACCOUNT}:model-package-group/{GROUP}",
+    )
+
+
+def test_a_replay_across_regions_reads_the_existing_copy_in_the_functions_region(
+    aws, dev_region, reports, context, sent_by_region
+):
+    release = dev_region.register()
+    first = promote(release, context, reports)
+    versions = {name: aws.versions(f.key) for name, f in release.files.items()}
+    reports.sent.clear()
+    sent_by_region.clear()
+
+    again = promote(release, context, reports)
+
+    assert again["outputs"] == first["outputs"] == outputs_of(release)
+    assert {name: aws.versions(f.key) for name, f in release.files.items()} == versions
+    assert aws.uploads() == []
+    # refused by the target (If-None-Match), aborted, and the existing copy found and hashed
+    # there: only the source version's HeadObject leaves the function's region
+    assert [(region, op) for region, op, _ in sent_by_region] == [
+        (DEV_REGION, "DescribeModelPackage"),
+        *[
+            (DEV_REGION, "HeadObject"),
+            (REGION, "CreateMultipartUpload"),
+            (REGION, "UploadPartCopy"),
+            (REGION, "CompleteMultipartUpload"),
+            (REGION, "AbortMultipartUpload"),
+            (REGION, "HeadObject"),
+            (REGION, "GetObject"),
+        ]
+        * 3,
+    ]
+    assert_each_bucket_in_its_region(sent_by_region)
+
+
+def test_a_missing_source_version_in_another_region_is_reported(
+    aws, dev_region, reports, context, sent_by_region
+):
+    release = dev_region.register()
+    model = release.files["model"]
+    dev_region.s3.delete_object(Bucket=SOURCE, Key=model.key, VersionId=model.version)
+
+    result = refuse(release, context, reports)
+
+    assert result["checks"] == ["copied"]
+    assert (
+        f"could not copy the model artifact {model.uri} version {model.version!r} to "
+        f"s3://{TARGET}/{model.key}: "
+    ) in result["error"]
+    assert sent_by_region[1] == (
+        DEV_REGION,
+        "HeadObject",
+        {"Bucket": SOURCE, "Key": model.key, "VersionId": model.version},
+    )
+    assert aws.versions(model.key) == []
+    assert aws.uploads() == []
+
+
+def test_in_one_region_every_request_goes_to_the_functions_region(
+    aws, reports, context, sent_by_region
+):
+    """The source group in the function's own region: nothing leaves it (as before regions
+    were taken into account)."""
+    release = aws.register(drift=["ModelDataQuality.Statistics"])
+    promote(release, context, reports)
+    assert {region for region, _, _ in sent_by_region} == {REGION}
+    assert len(sent_by_region) == 1 + 5 * 4
+
+
 # -- the stage's data key (DATA_KEY_ARN) ---------------------------------------------------------
 
 
