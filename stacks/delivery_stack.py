@@ -9,7 +9,7 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
-from mlops_constructs.data.artifact_store import ArtifactReplica
+from mlops_constructs.data.artifact_store import replica_stack
 from mlops_constructs.delivery import PipelineSource, PlatformPipeline
 from mlops_constructs.names import delivery_prefix
 from mlops_constructs.observability import retention_days
@@ -83,19 +83,16 @@ class DeliveryStack(cdk.Stack):
                 readers[region].add(tooling.account)  # the release pipeline's replica there
         replicas = {}
         for region, accounts in sorted(readers.items()):
-            stack = cdk.Stack(
+            stack = replica_stack(
                 scope,
                 f"DeliveryReplica{region}",
                 stack_name=f"{delivery_prefix(config.platform_name)}-{region}",
                 description=f"{config.platform_name}-platform: its artifacts for {region}",
-                env=cdk.Environment(account=tooling.account, region=region),
-            )
-            ArtifactReplica(
-                stack,
-                "Replica",
+                account=tooling.account,
+                region=region,
                 name=delivery_prefix(config.platform_name),
                 home_region=tooling.region,
-                roles=[bootstrap_role_arn(stack, "deploy", a, region) for a in sorted(accounts)],
+                roles=[bootstrap_role_arn(self, "deploy", a, region) for a in sorted(accounts)],
                 sid="DeployRoles",
             )
             replicas[region] = stack

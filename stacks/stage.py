@@ -11,7 +11,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from mlops_constructs.data.artifact_store import ArtifactReplica
+from mlops_constructs.data.artifact_store import replica_stack
 from mlops_constructs.monitor.forwarder import admit_forwarders
 from mlops_constructs.security.keys import KEY_USE_ACTIONS, PlatformKey
 from stacks import topology
@@ -296,16 +296,13 @@ class ToolingStage(cdk.Stage):
         pipeline = release.release
         stacks = []
         for region in pipeline.replica_regions:
-            stack = cdk.Stack(
+            stack = replica_stack(
                 self,
                 f"{project.name}-{region}",
                 stack_name=f"{release.name}-{region}",
                 description=f"{release.name}: its artifacts for the stages in {region}",
-                env=cdk.Environment(account=self.account, region=region),
-            )
-            ArtifactReplica(
-                stack,
-                "Replica",
+                account=release.account,
+                region=region,
                 name=release.name,
                 home_region=release.region,
                 roles=pipeline.roles_in(region),

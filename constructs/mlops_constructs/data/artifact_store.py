@@ -150,6 +150,32 @@ class ArtifactReplica(Construct):
         self.store.admit(roles, sid=sid)
 
 
+def replica_stack(
+    scope: Construct,
+    id: str,
+    *,
+    stack_name: str,
+    description: str,
+    account: str,
+    region: str,
+    name: str,
+    home_region: str,
+    roles: Sequence[str],
+    sid: str = "ReleaseActions",
+) -> cdk.Stack:
+    """``stack_name``: the stack of pipeline ``name``'s replica in ``region`` (``account``: the
+    pipeline's), admitting exactly ``roles`` (see :class:`ArtifactReplica`)."""
+    stack = cdk.Stack(
+        scope,
+        id,
+        stack_name=stack_name,
+        description=description,
+        env=cdk.Environment(account=account, region=region),
+    )
+    ArtifactReplica(stack, "Replica", name=name, home_region=home_region, roles=roles, sid=sid)
+    return stack
+
+
 def _bucket_name(name: str, purpose: str, account: str) -> str:
     value = bucket_name(name, purpose, account)
     if not cdk.Token.is_unresolved(value) and len(value) > 63:
