@@ -25,7 +25,7 @@ from mlops_constructs.data import DataCatalog, DataLakeRef
 from mlops_constructs.monitor import DeadLetterAlarm, FailureAlarm
 from mlops_constructs.monitor.forwarder import EventForwarder, approval_pattern
 from mlops_constructs.names import approval_forwarder_name
-from mlops_constructs.notifications import NotificationTopic
+from mlops_constructs.notifications import NotificationTopic, subscribe
 from mlops_constructs.observability import retention_days
 from mlops_constructs.requests import RequestBus
 from stacks.config import PlatformConfig, ProjectConfig
@@ -207,6 +207,8 @@ class BuildStack(cdk.Stack):
             key=data.ops_key,
             title=f"{prefix} training and registry events",
         )
+        # Approvers hear of the versions waiting for them (the registry's state changes).
+        subscribe(self.notifications.topic, config.notifications.approvals)
         pipeline_failed = events.Rule(
             self,
             "PipelineFailed",

@@ -338,6 +338,35 @@ class DatasetConfig(_Model):
         return tuple(c.name for c in self.columns)
 
 
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_HTTPS_RE = re.compile(r"^https://[^\s/]+(/\S*)?$")
+
+
+class NotificationsConfig(_Model):
+    """Who hears of what (SNS subscriptions): e-mail addresses or HTTPS endpoints. ``alarms``:
+    every environment's alarms topic and each release stack's; ``approvals``: what waits for a
+    person or tells of a version (the build events with the registry's state changes, the deploy
+    events with the approval before production, the release pipelines' approvals). E-mail
+    subscriptions must be confirmed by their recipient."""
+
+    alarms: tuple[str, ...] = ()
+    approvals: tuple[str, ...] = ()
+
+    @field_validator("alarms", "approvals")
+    @classmethod
+    def _endpoints(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [e for e in v if not (_EMAIL_RE.match(e) or _HTTPS_RE.match(e))]
+        if bad:
+            raise ValueError(
+                f"{bad} are neither e-mail addresses nor https:// URLs. Fix: use e.g. "
+                "'ops@example.com' or 'https://hooks.example.com/mlops'"
+            )
+        dupes = sorted({e for e in v if v.count(e) > 1})
+        if dupes:
+            raise ValueError(f"{dupes} listed twice. Fix: list each subscriber once")
+        return v
+
+
 class AuditConfig(_Model):
     """Audit trail and log retention."""
 
@@ -1283,6 +1312,7 @@ class PlatformConfig(_Model):
     tags: dict[str, str] = Field(default_factory=dict)
     data_lake: DataLakeConfig = DataLakeConfig()
     audit: AuditConfig = AuditConfig()
+    notifications: NotificationsConfig = NotificationsConfig()
     network: NetworkConfig = NetworkConfig()
     # One CloudWatch dashboard per environment, a section per project ($3/month beyond an
     # account's first three).

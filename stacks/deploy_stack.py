@@ -29,7 +29,7 @@ from mlops_constructs.monitor.forwarder import DriftForwarder
 from mlops_constructs.monitor.open_definition import OpenMonitoringSpec
 from mlops_constructs.monitor.open_monitoring import OpenMonitoring, OpenMonitoringNetwork
 from mlops_constructs.names import bucket_name
-from mlops_constructs.notifications import NotificationTopic
+from mlops_constructs.notifications import NotificationTopic, subscribe
 from mlops_constructs.observability import retention_days
 from mlops_constructs.requests import RequestBus
 from mlops_constructs.security.jobs import image_repository_arns
@@ -268,6 +268,7 @@ class DeployStack(cdk.Stack):
             key=data.ops_key,
             title=f"{prefix} deployments, approvals and endpoint alarms",
         )
+        subscribe(self.notifications.topic, config.notifications.approvals)
         pipeline = DeployPipeline(
             self,
             "Deploy",

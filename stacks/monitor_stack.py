@@ -17,7 +17,7 @@ from mlops_constructs.monitor import (
 )
 from mlops_constructs.monitor.open_monitoring import OpenMonitoringSettings
 from mlops_constructs.names import promote_name
-from mlops_constructs.notifications import NotificationTopic
+from mlops_constructs.notifications import NotificationTopic, subscribe
 from stacks.config import PlatformConfig, ProjectConfig
 from stacks.data_stack import DataStack
 from stacks.topology import (
@@ -196,6 +196,7 @@ class MonitorStack(cdk.Stack):
             key=data.ops_key,
             title=f"{prefix} alarms: endpoints, drift and pipelines",
         )
+        subscribe(self.alarms.topic, config.notifications.alarms)
         self.dashboard: PlatformDashboard | None = None
         if not config.dashboard:
             return

@@ -29,7 +29,7 @@ from mlops_constructs.deploy.templates import template_file
 from mlops_constructs.monitor import DeadLetterAlarm
 from mlops_constructs.monitor.forwarder import admit_forwarders, approval_pattern
 from mlops_constructs.names import endpoint_test_name, promote_name
-from mlops_constructs.notifications import NotificationTopic
+from mlops_constructs.notifications import NotificationTopic, subscribe
 from mlops_constructs.observability import retention_days
 from mlops_constructs.scratch import scratch_dir
 from mlops_constructs.security.keys import PlatformKey
@@ -134,6 +134,9 @@ class ReleaseStack(cdk.Stack):
             key=self.ops_key,
             title=f"{self.name}: failed releases and undeliverable approvals",
         )
+        subscribe(self.alarms.topic, config.notifications.alarms)
+        if self.release.approval_topic is not None:
+            subscribe(self.release.approval_topic, config.notifications.approvals)
         self.dead_letters = self._dead_letters()
         self.router = self._router(config, project)
         self.bus = self._bus(config, project)

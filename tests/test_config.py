@@ -712,6 +712,17 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
         "environment's region eu-west-1",
     ),
     (
+        "a subscriber that is neither an e-mail address nor an https URL",
+        {"notifications": {"alarms": ["ops@example.com", "http://hooks.example.com/x"]}},
+        "notifications.alarms: ['http://hooks.example.com/x'] are neither e-mail "
+        "addresses nor https:// URLs",
+    ),
+    (
+        "a subscriber listed twice",
+        {"notifications": {"approvals": ["a@example.com", "a@example.com"]}},
+        "notifications.approvals: ['a@example.com'] listed twice",
+    ),
+    (
         "a delivered environment without an account",
         {
             "environments": [{"name": "dev"}, *THREE_ACCOUNTS[1:]],

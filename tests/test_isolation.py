@@ -444,6 +444,8 @@ NOT_PROBED = {
     "AWS::IAM::Policy": "a role's policy: simulated as that role's identity policy",
     "AWS::S3::BucketPolicy": "simulated as the bucket's resource policy",
     "AWS::SNS::TopicPolicy": "simulated as the topic's resource policy",
+    "AWS::SNS::Subscription": "a configured person's e-mail or https endpoint on a topic; who "
+    "may publish or subscribe is the topic's, requested as the topic",
     "AWS::SQS::QueuePolicy": "simulated as the queue's resource policy",
     "AWS::Lambda::Permission": "admits AWS services only (the inventory checks)",
     "AWS::Lambda::LayerVersion": "the platform's shared Lambda code; no project data",

@@ -855,3 +855,12 @@ def test_config_defaults_are_the_constructs_defaults() -> None:
     assert monitor_settings(project) == MonitorSettings()
     # The default project watches its serving inputs, the constructs' default features.
     assert PlatformConfig().project("churn").monitored_features == MonitorSettings().features
+
+
+def test_nobody_is_subscribed_unless_configured(default_synth: Synthesized) -> None:
+    """The default configuration names no subscriber (notifications: {}): no topic of any stack
+    has a subscription; config/example.yaml's are checked in tests/test_release_path.py."""
+    for path in default_synth.template_paths:
+        template = json.loads(path.read_text())
+        types = {r["Type"] for r in template.get("Resources", {}).values()}
+        assert "AWS::SNS::Subscription" not in types, path.name

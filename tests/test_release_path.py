@@ -481,3 +481,35 @@ def test_one_projects_release_roles_reach_nothing_of_another_project(
     decisions = t.run(["own", "other"])
     assert t.failures("own", decisions) == []
     assert t.failures("other", decisions) == []
+
+
+def _subscriptions(template: dict[str, Any]) -> set[tuple[str, str, str]]:
+    """(topic's logical id, protocol, endpoint) of every subscription."""
+    return {
+        (s["TopicArn"]["Ref"], s["Protocol"], s["Endpoint"])
+        for s in _resources(template, "AWS::SNS::Subscription")
+    }
+
+
+def _topic(template: dict[str, Any], name: str) -> str:
+    [logical_id] = [
+        k for k, r in template["Resources"].items()
+        if r["Type"] == "AWS::SNS::Topic" and r["Properties"].get("TopicName") == name
+    ]  # fmt: skip
+    return str(logical_id)
+
+
+def test_the_configured_people_hear_of_alarms_and_approvals(synth: Synthesized) -> None:
+    """config/example.yaml's notifications: alarms to the operators, what waits for a person
+    to the approvers (each subscription confirmed by its recipient)."""
+    ops, approvers = ("email", "ml-ops@example.com"), ("email", "ml-approvers@example.com")
+    release = _release(synth)
+    assert _subscriptions(release) == {
+        (_topic(release, f"{PIPELINE}-alarms"), *ops),
+        (_topic(release, f"{PIPELINE}-approvals"), *approvers),
+    }
+    build = _stage(synth, "dev", "build")
+    assert _subscriptions(build) == {(_topic(build, "mlops-dev-churn-build-events"), *approvers)}
+    for environment in ("dev", *SERVING):
+        monitor = synth.template_json(synth.stages[environment].monitor)
+        assert _subscriptions(monitor) == {(_topic(monitor, f"mlops-{environment}-alarms"), *ops)}

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from mlops_constructs.security.keys import PlatformKey
@@ -55,3 +58,13 @@ class NotificationTopic(Construct):
     def target(self) -> targets.SnsTopic:
         """A rule target publishing the whole event to the topic through the publisher role."""
         return targets.SnsTopic(self.topic, role=self.publisher)
+
+
+def subscribe(topic: sns.ITopic, endpoints: Sequence[str]) -> None:
+    """Subscribe ``endpoints`` to ``topic``: e-mail addresses (confirmed by their recipient) and
+    https:// URLs (confirmed by the endpoint)."""
+    for endpoint in endpoints:
+        if endpoint.startswith("https://"):
+            topic.add_subscription(subscriptions.UrlSubscription(endpoint))
+        else:
+            topic.add_subscription(subscriptions.EmailSubscription(endpoint))
