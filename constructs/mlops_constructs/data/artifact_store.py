@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -148,6 +149,47 @@ class ArtifactReplica(Construct):
             self, name=name, region=stack.region, home_region=home_region
         )
         self.store.admit(roles, sid=sid)
+
+
+@dataclass(frozen=True)
+class ReplicaRef:
+    """A pipeline's replica in another region, from the pipeline's stack: its bucket by name and
+    its key by alias (:class:`ArtifactReplica`, another stack, in that region). CDK's grants on
+    them change no resource policy and name the key only by alias, so the pipeline's role gets
+    its key statement from :meth:`grant_key`."""
+
+    bucket: s3.IBucket
+    names: StoreNames
+    region: str
+    keys_arn: str  # arn:<partition>:kms:<region>:<account>:key/*: the key's id is unknown here
+
+    @classmethod
+    def of(cls, scope: Construct, *, name: str, region: str) -> ReplicaRef:
+        stack = cdk.Stack.of(scope)
+        names = ArtifactStore.names(name, stack.account, region, stack.region)
+        alias_arn = stack.format_arn(service="kms", region=region, resource=names.alias)
+        bucket = s3.Bucket.from_bucket_attributes(
+            scope,
+            f"Replica{region}",
+            bucket_name=names.bucket,
+            region=region,
+            encryption_key=kms.Key.from_key_arn(scope, f"ReplicaKey{region}", alias_arn),
+        )
+        keys = stack.format_arn(service="kms", region=region, resource="key/*")
+        return cls(bucket, names, region, keys)
+
+    def grant_key(self, role: iam.IRole, *, sid: str | None = None) -> None:
+        """``role`` encrypts and decrypts with the replica's key, named by its alias."""
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid=sid,
+                actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"],
+                resources=[self.keys_arn],
+                conditions={
+                    "ForAnyValue:StringEquals": {"kms:ResourceAliases": [self.names.alias]}
+                },
+            )
+        )
 
 
 def replica_stack(

@@ -30,7 +30,7 @@ from aws_cdk import pipelines
 from constructs import Construct, IConstruct
 
 from mlops_constructs.cfn import depend_on_role_policy_only, prefer_sub
-from mlops_constructs.data.artifact_store import ArtifactStore
+from mlops_constructs.data.artifact_store import ArtifactStore, ReplicaRef
 from mlops_constructs.data.lake import AccessLogBucket, LakeLifecycle, pipeline_bucket
 from mlops_constructs.names import bucket_name
 from mlops_constructs.security.nag import (
@@ -143,20 +143,11 @@ class PlatformPipeline(Construct):
                 "artifact_bucket": self.artifacts,
             }
         stack = cdk.Stack.of(self)
+        replicas = [
+            ReplicaRef.of(self, name=self.bucket_prefix, region=r) for r in self.replica_regions
+        ]
         stores: dict[str, s3.IBucket] = {stack.region: self.artifacts}
-        for region in self.replica_regions:
-            names = ArtifactStore.names(self.bucket_prefix, stack.account, region, stack.region)
-            stores[region] = s3.Bucket.from_bucket_attributes(
-                self,
-                f"Replica{region}",
-                bucket_name=names.bucket,
-                region=region,
-                encryption_key=kms.Key.from_key_arn(
-                    self,
-                    f"ReplicaKey{region}",
-                    stack.format_arn(service="kms", region=region, resource=names.alias),
-                ),
-            )
+        stores.update({r.region: r.bucket for r in replicas})
         underlying = codepipeline.Pipeline(
             self,
             "CodePipeline",
@@ -165,18 +156,8 @@ class PlatformPipeline(Construct):
             cross_region_replication_buckets=stores,
             restart_execution_on_update=True,
         )
-        for region in self.replica_regions:
-            alias = ArtifactStore.names(self.bucket_prefix, stack.account, region, stack.region)
-            underlying.role.add_to_principal_policy(
-                iam.PolicyStatement(
-                    actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*",
-                             "kms:ReEncrypt*"],
-                    resources=[stack.format_arn(service="kms", region=region, resource="key/*")],
-                    conditions={
-                        "ForAnyValue:StringEquals": {"kms:ResourceAliases": [alias.alias]}
-                    },
-                )
-            )  # fmt: skip
+        for replica in replicas:
+            replica.grant_key(underlying.role)
         return {"code_pipeline": underlying}
 
     def _key(self, name: str) -> kms.Key:

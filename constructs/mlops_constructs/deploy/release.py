@@ -71,7 +71,11 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from mlops_constructs.cfn import depend_on_role_policy_only, prefer_sub
-from mlops_constructs.data.artifact_store import ARTIFACT_EXPIRATION_DAYS, ArtifactStore
+from mlops_constructs.data.artifact_store import (
+    ARTIFACT_EXPIRATION_DAYS,
+    ArtifactStore,
+    ReplicaRef,
+)
 from mlops_constructs.deploy.templates import (
     OVERRIDES_MAX,
     stack_name,
@@ -345,37 +349,19 @@ class ReleasePipeline(Construct):
         return {"cross_region_replication_buckets": {stack.region: home, **self._replicas()}}
 
     def _replicas(self) -> dict[str, s3.IBucket]:
-        """The artifact store of each other region the stages are in, by reference (see
-        :class:`ReleaseReplica`): its bucket by name, its key by alias. CDK's grants on them
-        change no resource policy; the pipeline's role gets its own statements here."""
-        stack = cdk.Stack.of(self)
+        """The artifact store of each other region the stages are in, by reference
+        (:class:`ReplicaRef`); the pipeline's role gets the key statement of each."""
         replicas: dict[str, s3.IBucket] = {}
         for region in self.replica_regions:
-            names = ArtifactStore.names(self.name, stack.account, region, stack.region)
-            alias_arn = stack.format_arn(service="kms", region=region, resource=names.alias)
-            replicas[region] = s3.Bucket.from_bucket_attributes(
-                self,
-                f"Replica{region}",
-                bucket_name=names.bucket,
-                region=region,
-                encryption_key=kms.Key.from_key_arn(self, f"ReplicaKey{region}", alias_arn),
-            )
-            self.role.add_to_policy(
-                iam.PolicyStatement(
-                    sid=f"ReplicaKey{_title(region)}",
-                    actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*",
-                             "kms:ReEncrypt*"],
-                    resources=[stack.format_arn(service="kms", region=region, resource="key/*")],
-                    conditions={
-                        "ForAnyValue:StringEquals": {"kms:ResourceAliases": [names.alias]}
-                    },
-                )
-            )  # fmt: skip
+            replica = ReplicaRef.of(self, name=self.name, region=region)
+            replica.grant_key(self.role, sid=f"ReplicaKey{_title(region)}")
+            replicas[region] = replica.bucket
             for resource, reason in (
-                (f"arn:{stack.partition}:s3:::{names.bucket}/*", "Pipeline artifacts copied "
-                 f"to this pipeline's own replica bucket in {region}, named per execution."),
-                (stack.format_arn(service="kms", region=region, resource="key/*"), "The "
-                 f"replica's key in {region} is another stack's: admitted by its alias only."),
+                (f"arn:{cdk.Stack.of(self).partition}:s3:::{replica.names.bucket}/*", "Pipeline "
+                 f"artifacts copied to this pipeline's own replica bucket in {region}, named per "
+                 "execution."),
+                (replica.keys_arn, f"The replica's key in {region} is another stack's: admitted "
+                 "by its alias only."),
             ):  # fmt: skip
                 acknowledge_wildcard_resource(self.role, resource, reason)
         return replicas
