@@ -23,12 +23,12 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from mlops_constructs.compute import platform_function
+from mlops_constructs.compute import dead_letter_queue, platform_function
 from mlops_constructs.deploy.release import ReleasePipeline, ReleaseStage
 from mlops_constructs.deploy.templates import template_file
 from mlops_constructs.monitor import DeadLetterAlarm
 from mlops_constructs.monitor.forwarder import admit_forwarders, approval_pattern
-from mlops_constructs.names import endpoint_test_name, promote_name
+from mlops_constructs.names import endpoint_test_name, promote_name, release_router_name
 from mlops_constructs.notifications import NotificationTopic, subscribe
 from mlops_constructs.observability import retention_days
 from mlops_constructs.scratch import scratch_dir
@@ -149,19 +149,12 @@ class ReleaseStack(cdk.Stack):
         )
 
     def _dead_letters(self) -> sqs.Queue:
-        queue = sqs.Queue(
+        queue = dead_letter_queue(
             self,
             "DeadLetters",
-            queue_name=f"{self.name}-dlq",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=self.ops_key.key,
-            enforce_ssl=True,
-            retention_period=cdk.Duration.days(14),
-        )
-        acknowledge(
-            queue,
-            "AwsSolutions-SQS3",
-            "This queue is itself the dead-letter queue of the release router.",
+            name=f"{self.name}-dlq",
+            key=self.ops_key,
+            holds="the release router",
         )
         DeadLetterAlarm(
             self,
@@ -186,7 +179,7 @@ class ReleaseStack(cdk.Stack):
         router = platform_function(
             self,
             "Router",
-            name=f"{self.name}-router",
+            name=release_router_name(self.name),
             code=LAMBDA_DIR / "deploy_router",
             description=f"Starts {self.name} for newly approved versions of "
             f"{source.model_package_group}",

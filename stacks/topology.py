@@ -18,6 +18,7 @@ from mlops_constructs.names import (
     promote_name,
     release_action_name,
     release_pipeline_name,
+    release_router_name,
 )
 from stacks.config import EnvironmentConfig, PlatformConfig, ProjectConfig
 
@@ -137,7 +138,7 @@ def _role_arn(environment: EnvironmentConfig, name: str, partition: str) -> str:
 
 
 def release_readers(config: PlatformConfig, project: ProjectConfig, partition: str) -> list[str]:
-    """Who reads the development registry's versions of ``project`` from other roles' accounts
+    """Who reads the development registry's versions of ``project`` from other accounts
     (exact ARNs): each serving environment's promotion, staging test and open-monitoring
     function, and the tooling account's release router."""
     if not project.deploy.enabled or config.delivery is None:
@@ -162,7 +163,7 @@ def release_pipeline(config: PlatformConfig, project: ProjectConfig) -> str:
 
 def release_router_arn(config: PlatformConfig, project: ProjectConfig, partition: str) -> str:
     assert config.delivery is not None
-    name = f"{release_pipeline(config, project)}-router"
+    name = release_router_name(release_pipeline(config, project))
     return f"arn:{partition}:iam::{config.delivery.tooling.account}:role/{name}"
 
 

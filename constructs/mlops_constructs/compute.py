@@ -118,3 +118,27 @@ def platform_function(
         for pack in _PACKS:
             acknowledge(function, f"{pack}-LambdaDLQ", no_dead_letter_reason)
     return function
+
+
+def dead_letter_queue(
+    scope: Construct, id: str, *, name: str, key: PlatformKey, holds: str
+) -> sqs.Queue:
+    """SQS queue ``name``: where ``holds`` (the functions and rules it serves) put what they
+    could not deliver; KMS-encrypted with ``key``, TLS only, kept 14 days. Being itself the
+    last stop, it has no dead-letter queue (acknowledged)."""
+    queue = sqs.Queue(
+        scope,
+        id,
+        queue_name=name,
+        encryption=sqs.QueueEncryption.KMS,
+        encryption_master_key=key.key,
+        enforce_ssl=True,
+        retention_period=cdk.Duration.days(14),
+    )
+    acknowledge(
+        queue,
+        "AwsSolutions-SQS3",
+        f"This queue is itself the dead-letter queue of {holds}; a queue behind it would only "
+        "move the question.",
+    )
+    return queue

@@ -54,3 +54,8 @@ def approval_forwarder_name(prefix: str) -> str:
     """The development environment's rule (and its role) that forwards a project's approvals
     to the tooling account's release bus (``<prefix>-approval-forwarder``)."""
     return f"{prefix}-approval-forwarder"
+
+
+def release_router_name(pipeline: str) -> str:
+    """The function (and role) that starts release pipeline ``pipeline`` on approvals."""
+    return f"{pipeline}-router"

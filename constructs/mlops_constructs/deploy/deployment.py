@@ -26,7 +26,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from mlops_constructs.build.registry import ModelVersions
-from mlops_constructs.compute import platform_function
+from mlops_constructs.compute import dead_letter_queue, platform_function
 from mlops_constructs.data.lake import LakeAccess
 from mlops_constructs.deploy.endpoint import EndpointRole, RealtimeSettings, ServerlessSettings
 from mlops_constructs.deploy.templates import BATCH
@@ -36,7 +36,6 @@ from mlops_constructs.names import deploy_cfn_name, endpoint_test_name
 from mlops_constructs.security.jobs import job_guardrails, model_guardrails
 from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import (
-    acknowledge,
     acknowledge_inline_policy,
     acknowledge_wildcard_resource,
 )
@@ -138,22 +137,13 @@ class EndpointDeployment(Construct):
 
     def _dead_letter_queue(self, ops_key: PlatformKey) -> sqs.Queue:
         """The dead-letter queue of the deploy functions (the router and the staging test)."""
-        queue = sqs.Queue(
+        return dead_letter_queue(
             self,
             "DeadLetters",
-            queue_name=f"{self._prefix}-deploy-dlq",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=ops_key.key,
-            enforce_ssl=True,
-            retention_period=cdk.Duration.days(14),
+            name=f"{self._prefix}-deploy-dlq",
+            key=ops_key,
+            holds="the deploy functions",
         )
-        acknowledge(
-            queue,
-            "AwsSolutions-SQS3",
-            "This queue is itself the dead-letter queue of the deploy functions; a queue behind "
-            "it would only move the question.",
-        )
-        return queue
 
     def _monitor_roles(self) -> dict[str, MonitorRole]:
         """Model Monitor runs on real-time stages (serverless endpoints capture nothing) and,
