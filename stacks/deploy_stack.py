@@ -186,6 +186,9 @@ class DeployStack(cdk.Stack):
             if project.images is not None
             else []
         )
+        self._monitor = monitor_settings(project)
+        # Model Monitor watches batch scoring's jobs too.
+        self.batch_monitor = self._monitor is not None and project.deploy.batch.enabled
         self.templates_dir = self._templates(config, project, data, alarms)
         self.pipeline: DeployPipeline | None = None
         self.promotion: Promotion | None = None
@@ -207,11 +210,6 @@ class DeployStack(cdk.Stack):
         self.front_door = self._front_door(config, project, data) if "prod" in stages else None
         self.batch = self._batch(config, project, data)
 
-    @property
-    def batch_monitor(self) -> bool:
-        """Model Monitor watches batch scoring's jobs too."""
-        return self._monitor is not None and self._project.deploy.batch.enabled
-
     def _templates(
         self,
         config: PlatformConfig,
@@ -220,9 +218,7 @@ class DeployStack(cdk.Stack):
         alarms: NotificationTopic,
     ) -> Path:
         """The endpoint templates of the served stages (and of batch scoring's monitors)."""
-        self._project = project
-        self._monitor = monitor = monitor_settings(project)
-        batch_monitor = self.batch_monitor
+        monitor, batch_monitor = self._monitor, self.batch_monitor
         network = data.network
         self.template_defaults = template_defaults(
             partition=region_info.RegionInfo.get(self.region).partition or "aws",

@@ -122,9 +122,9 @@ class PlatformStage(cdk.Stage):
         )
         # A serving environment of a delivered platform only serves promoted versions: no
         # catalog, no training (ADR 0011).
-        trains = topology.trains(config, environment.name)
+        mode = topology.deployment(config, environment.name)
         catalog = None
-        if trains:
+        if topology.trains(config, environment.name):
             catalog = CatalogStack(
                 scope,
                 "Catalog",
@@ -148,13 +148,13 @@ class PlatformStage(cdk.Stage):
                 alarms=self.monitor.alarms,
             )
         deploy = None
-        if project.deploy.enabled and topology.deployment(config, environment.name) != "none":
+        if project.deploy.enabled and mode != "none":
             deploy = DeployStack(
                 scope,
                 "Deploy",
                 stack_name=f"{prefix}-deploy",
                 description=f"{prefix}: deploy pipeline from approved model to production"
-                if topology.deployment(config, environment.name) == "pipeline"
+                if mode == "pipeline"
                 else f"{prefix}: what the release pipeline promotes, deploys and tests with here",
                 config=config,
                 project=project,
