@@ -23,12 +23,12 @@ from mlops_constructs.deploy import (
 from mlops_constructs.deploy.deployment import EndpointDeployment
 from mlops_constructs.deploy.promotion import Promotion, PromotionSource
 from mlops_constructs.deploy.release_target import ReleasePipelineRef, ReleaseTarget
-from mlops_constructs.deploy.templates import BATCH, PromotedModel, template_defaults
+from mlops_constructs.deploy.templates import PromotedModel, template_defaults
 from mlops_constructs.monitor import DeadLetterAlarm, FailureAlarm, MonitorImages
 from mlops_constructs.monitor.forwarder import DriftForwarder
 from mlops_constructs.monitor.open_definition import OpenMonitoringSpec
 from mlops_constructs.monitor.open_monitoring import OpenMonitoring, OpenMonitoringNetwork
-from mlops_constructs.names import bucket_name
+from mlops_constructs.names import BATCH, bucket_name
 from mlops_constructs.notifications import NotificationTopic, subscribe
 from mlops_constructs.observability import retention_days
 from mlops_constructs.requests import RequestBus

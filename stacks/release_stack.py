@@ -25,10 +25,14 @@ from constructs import Construct
 
 from mlops_constructs.compute import dead_letter_queue, platform_function
 from mlops_constructs.deploy.release import ReleasePipeline, ReleaseStage
-from mlops_constructs.deploy.templates import template_file
 from mlops_constructs.monitor import DeadLetterAlarm
 from mlops_constructs.monitor.forwarder import admit_forwarders, approval_pattern
-from mlops_constructs.names import endpoint_test_name, promote_name, release_router_name
+from mlops_constructs.names import (
+    endpoint_test_name,
+    promote_name,
+    release_router_name,
+    template_file,
+)
 from mlops_constructs.notifications import NotificationTopic, subscribe
 from mlops_constructs.observability import retention_days
 from mlops_constructs.scratch import scratch_dir

@@ -239,8 +239,8 @@ def test_promoted_templates_serve_the_local_copy() -> None:
     from mlops_constructs.deploy.templates import (
         PromotedModel,
         synthesize_endpoint_templates,
-        template_file,
     )
+    from mlops_constructs.names import template_file
 
     image = "763104351884.dkr.ecr.us-east-1.amazonaws.com/xgboost:1.7-1"
     environment = {"SAGEMAKER_PROGRAM": "inference.py"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+BATCH = "batch"  # the target name of batch scoring's monitors and template
+
 
 def bucket_name(prefix: str, purpose: str, account: str) -> str:
     """``<prefix>-<purpose>-<account>``: every platform bucket's name (globally unique)."""
@@ -59,3 +61,17 @@ def approval_forwarder_name(prefix: str) -> str:
 def release_router_name(pipeline: str) -> str:
     """The function (and role) that starts release pipeline ``pipeline`` on approvals."""
     return f"{pipeline}-router"
+
+
+def template_file(prefix: str, stage: str) -> str:
+    """File name of a stage's endpoint template (``staging``, ``prod``) or of batch scoring's
+    monitors (``batch``) inside the templates folder and the pipeline artifacts."""
+    if stage == BATCH:
+        return f"{prefix}-monitor-batch.template.json"
+    return f"{prefix}-endpoint-{stage}.template.json"
+
+
+def stack_name(prefix: str, stage: str) -> str:
+    """The CloudFormation stack a deploy or release pipeline deploys a stage's template as, at
+    run time (``<prefix>-endpoint-<stage>``, ``<prefix>-monitor-batch``)."""
+    return template_file(prefix, stage).removesuffix(".template.json")

@@ -29,10 +29,9 @@ from mlops_constructs.build.registry import ModelVersions
 from mlops_constructs.compute import dead_letter_queue, platform_function
 from mlops_constructs.data.lake import LakeAccess
 from mlops_constructs.deploy.endpoint import EndpointRole, RealtimeSettings, ServerlessSettings
-from mlops_constructs.deploy.templates import BATCH
 from mlops_constructs.monitor.role import MonitorRole
 from mlops_constructs.monitor.settings import MonitorSettings
-from mlops_constructs.names import deploy_cfn_name, endpoint_test_name
+from mlops_constructs.names import BATCH, deploy_cfn_name, endpoint_test_name
 from mlops_constructs.security.jobs import job_guardrails, model_guardrails
 from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import (

@@ -28,16 +28,14 @@ from mlops_constructs.deploy.endpoint import (
     capture_prefix,
 )
 from mlops_constructs.deploy.templates import (
-    BATCH,
     OVERRIDES_MAX,
     overrides_length,
-    stack_name,
-    template_file,
     template_parameters,
     templates_source_stage,
 )
 from mlops_constructs.monitor.role import monitoring_prefix
 from mlops_constructs.monitor.settings import BASELINE_PARAMETERS, NONE, MonitorSettings
+from mlops_constructs.names import BATCH, stack_name, template_file
 from mlops_constructs.notifications import NotificationTopic
 from mlops_constructs.security.jobs import grant_pipeline_status
 from mlops_constructs.security.keys import PlatformKey

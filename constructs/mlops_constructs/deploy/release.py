@@ -78,11 +78,10 @@ from mlops_constructs.data.artifact_store import (
 )
 from mlops_constructs.deploy.templates import (
     OVERRIDES_MAX,
-    stack_name,
-    template_file,
     templates_source_stage,
 )
 from mlops_constructs.monitor.settings import BASELINE_PARAMETERS
+from mlops_constructs.names import stack_name, template_file
 from mlops_constructs.security.jobs import grant_pipeline_status
 from mlops_constructs.security.nag import (
     acknowledge,

@@ -31,8 +31,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from mlops_constructs.data.artifact_store import ArtifactStore, StoreNames
-from mlops_constructs.deploy.templates import stack_name
-from mlops_constructs.names import release_action_name
+from mlops_constructs.names import release_action_name, stack_name
 from mlops_constructs.security.jobs import grant_job_reports
 from mlops_constructs.security.nag import (
     acknowledge,

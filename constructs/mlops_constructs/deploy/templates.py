@@ -30,10 +30,10 @@ from mlops_constructs.deploy.endpoint import (
 )
 from mlops_constructs.monitor.monitors import ModelMonitors, MonitorImages, MonitorInputs
 from mlops_constructs.monitor.settings import BASELINE_PARAMETERS, NONE, MonitorSettings
+from mlops_constructs.names import BATCH, stack_name, template_file
 from mlops_constructs.scratch import scratch_dir
 
 VPC_PARAMETERS = ("SubnetIds", "SecurityGroupId")
-BATCH = "batch"  # the target name of batch scoring's monitors
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -136,18 +136,6 @@ def overrides_length(overrides: Mapping[str, str], unresolved: Mapping[str, int]
         for name, value in overrides.items()
     }
     return len(json.dumps(sized, separators=(",", ":")))
-
-
-def template_file(prefix: str, stage: str) -> str:
-    """File name of a stage's template inside the templates folder (and the pipeline artifact)."""
-    if stage == BATCH:
-        return f"{prefix}-monitor-batch.template.json"
-    return f"{prefix}-endpoint-{stage}.template.json"
-
-
-def stack_name(prefix: str, stage: str) -> str:
-    """The CloudFormation stack the deploy pipeline deploys a template as."""
-    return template_file(prefix, stage).removesuffix(".template.json")
 
 
 def synthesize_endpoint_templates(

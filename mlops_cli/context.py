@@ -1,0 +1,49 @@
+"""What every command gets: the validated configuration (read once, on first use), AWS access and
+where to print."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from mlops_cli.errors import CliError
+from mlops_cli.session import Aws
+from stacks.config import ConfigError, EnvironmentConfig, PlatformConfig, ProjectConfig, load_config
+
+
+@dataclass
+class Context:
+    config_path: str | None = None
+    aws: Aws = field(default_factory=Aws)
+    dry_run: bool = False
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+    _config: PlatformConfig | None = field(default=None, init=False, repr=False)
+
+    @property
+    def config(self) -> PlatformConfig:
+        if self._config is None:
+            try:
+                self._config = load_config(self.config_path)
+            except ConfigError as error:
+                raise CliError(f"configuration: {error}", code=2) from None
+        return self._config
+
+    def say(self, line: str = "") -> None:
+        print(line, file=self.out, flush=True)
+
+    def environment(self, name: str) -> EnvironmentConfig:
+        """The configured environment ``name``, or an error listing those that exist."""
+        for environment in self.config.environments:
+            if environment.name == name:
+                return environment
+        known = ", ".join(e.name for e in self.config.environments)
+        raise CliError(f"unknown environment {name!r}: the configuration has {known}", code=2)
+
+    def project(self, name: str) -> ProjectConfig:
+        """The configured project ``name``, or an error listing those that exist."""
+        for project in self.config.projects:
+            if project.name == name:
+                return project
+        known = ", ".join(p.name for p in self.config.projects)
+        raise CliError(f"unknown project {name!r}: the configuration has {known}", code=2)
