@@ -1,9 +1,9 @@
-"""Deploy, diff, bootstrap and destroy (filled in next)."""
+"""(to be written)"""
 
 from __future__ import annotations
 
-from typing import Any
+import argparse
 
 
-def register(commands: Any) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     del commands

@@ -17,7 +17,15 @@ from mlops_cli.context import Context
 from mlops_cli.errors import CliError
 from mlops_cli.session import Aws
 
-COMMAND_MODULES = ("mlops_cli.deploy",)
+COMMAND_MODULES = (
+    "mlops_cli.deploy",  # bootstrap, deploy, diff, destroy
+    "mlops_cli.code",  # publish
+    "mlops_cli.data",  # upload
+    "mlops_cli.status",  # status
+    "mlops_cli.release",  # approve, reject, rollback
+    "mlops_cli.run",  # retrain, score
+    "mlops_cli.endpoint",  # invoke
+)
 """Modules whose ``register(commands)`` adds subcommands, in the order ``--help`` lists them."""
 
 

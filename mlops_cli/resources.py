@@ -1,0 +1,132 @@
+"""Where a project's resources are, by name, from the configuration alone (no AWS call): the
+buckets, pipelines, registry, endpoints and stacks the commands act on.
+
+The names are the ones the stacks give (``mlops_constructs.names`` and the constructs); tests
+check them against synthesized templates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mlops_cli.errors import CliError
+from mlops_constructs.names import (
+    BATCH,
+    bucket_name,
+    release_pipeline_name,
+    stack_name,
+)
+from stacks import topology
+from stacks.config import EnvironmentConfig, PlatformConfig, ProjectConfig
+
+
+@dataclass(frozen=True)
+class ProjectPlace:
+    """One project in one environment: its account, region and resource names."""
+
+    config: PlatformConfig
+    environment: EnvironmentConfig
+    project: ProjectConfig
+
+    @property
+    def prefix(self) -> str:
+        return self.config.prefix(self.environment.name, self.project.name)
+
+    @property
+    def account(self) -> str:
+        return self.environment.account
+
+    @property
+    def region(self) -> str:
+        return self.environment.region
+
+    def bucket(self, purpose: str) -> str:
+        """``raw``, ``curated``, ``artifacts`` or ``logs``: ``<prefix>-<purpose>-<account>``."""
+        return bucket_name(self.prefix, purpose, self.account)
+
+    @property
+    def ci_pipeline(self) -> str:
+        return f"{self.prefix}-ml-cicd"
+
+    @property
+    def training_pipeline(self) -> str:
+        return f"{self.prefix}-training"
+
+    @property
+    def model_package_group(self) -> str:
+        return f"{self.prefix}-models"
+
+    @property
+    def deploy_pipeline(self) -> str:
+        """The environment's own deploy pipeline (an environment deployed on its own)."""
+        return f"{self.prefix}-deploy"
+
+    def endpoint(self, stage: str) -> str:
+        """The endpoint of ``stage`` (``staging`` or ``prod``): ``<prefix>-<stage>``."""
+        return f"{self.prefix}-{stage}"
+
+    def endpoint_stacks(self) -> list[str]:
+        """The CloudFormation stacks the platform deploys here at run time (endpoint templates
+        and batch scoring's monitors), which no `cdk destroy` knows about."""
+        stages = list(topology.served_stages(self.config, self.environment.name))
+        if stages and self.project.deploy.batch.enabled:
+            stages.append(BATCH)
+        return [stack_name(self.prefix, stage) for stage in stages]
+
+    @property
+    def trains(self) -> bool:
+        """Teams train here (catalog, CI, training pipeline, registry)."""
+        return topology.trains(self.config, self.environment.name)
+
+    @property
+    def release_pipeline(self) -> str | None:
+        """The tooling account's release pipeline of the project (delivered platform only)."""
+        if self.config.delivery is None:
+            return None
+        return release_pipeline_name(self.config.platform_name, self.project.name)
+
+
+def place(config: PlatformConfig, project: str, environment: str | None = None) -> ProjectPlace:
+    """Project ``project`` in ``environment`` (default: where teams train: the development
+    environment of a delivered platform, else the first environment)."""
+    found = next((p for p in config.projects if p.name == project), None)
+    if found is None:
+        known = ", ".join(p.name for p in config.projects)
+        raise CliError(f"unknown project {project!r}: the configuration has {known}", code=2)
+    if environment is None:
+        development = topology.development(config)
+        env = development or config.environments[0]
+    else:
+        env_found = next((e for e in config.environments if e.name == environment), None)
+        if env_found is None:
+            known = ", ".join(e.name for e in config.environments)
+            raise CliError(
+                f"unknown environment {environment!r}: the configuration has {known}", code=2
+            )
+        env = env_found
+    return ProjectPlace(config=config, environment=env, project=found)
+
+
+def serving_environment(
+    config: PlatformConfig, stage: str, environment: str | None = None
+) -> EnvironmentConfig:
+    """The environment whose ``stage`` endpoint (``staging`` or ``prod``) is meant.
+
+    In a delivered platform each stage is served by one environment (production serves prod,
+    the first serving environment before it staging), so ``environment`` may be left out.
+    Without delivery every environment serves both stages, so it must be named.
+    """
+    if environment is not None:
+        env = place(config, config.projects[0].name, environment).environment
+        if stage not in topology.served_stages(config, env.name):
+            raise CliError(f"environment {env.name} serves no {stage!r} endpoint", code=2)
+        return env
+    candidates = [e for e in config.environments if stage in topology.served_stages(config, e.name)]
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise CliError(f"no environment serves a {stage!r} endpoint in this configuration", code=2)
+    names = ", ".join(e.name for e in candidates)
+    if config.delivery is not None:  # promotion before production: the first serves staging
+        return candidates[0]
+    raise CliError(f"{names} each serve {stage!r}: name one with --environment", code=2)
