@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from mlops_cli.errors import CliError
+from mlops_cli.resources import ProjectPlace, place
 from mlops_cli.session import Aws
 from stacks.config import ConfigError, EnvironmentConfig, PlatformConfig, ProjectConfig, load_config
 
@@ -28,6 +29,17 @@ class Context:
             except ConfigError as error:
                 raise CliError(f"configuration: {error}", code=2) from None
         return self._config
+
+    def place(self, project: str, environment: str | None = None) -> ProjectPlace:
+        """Project ``project`` in ``environment`` (default: where teams train), with the
+        caller's account and region standing in for those the configuration leaves out."""
+        return place(
+            self.config,
+            project,
+            environment,
+            account=lambda: self.aws.caller()["account"],
+            region=self.aws.default_region,
+        )
 
     def say(self, line: str = "") -> None:
         print(line, file=self.out, flush=True)

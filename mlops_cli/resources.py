@@ -7,6 +7,7 @@ check them against synthesized templates.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from mlops_cli.errors import CliError
@@ -27,18 +28,14 @@ class ProjectPlace:
     config: PlatformConfig
     environment: EnvironmentConfig
     project: ProjectConfig
+    account: str
+    """The environment's account (the caller's when the configuration leaves it out)."""
+    region: str
+    """The environment's region (the caller's default region when left out)."""
 
     @property
     def prefix(self) -> str:
         return self.config.prefix(self.environment.name, self.project.name)
-
-    @property
-    def account(self) -> str:
-        return self.environment.account
-
-    @property
-    def region(self) -> str:
-        return self.environment.region
 
     def bucket(self, purpose: str) -> str:
         """``raw``, ``curated``, ``artifacts`` or ``logs``: ``<prefix>-<purpose>-<account>``."""
@@ -86,9 +83,20 @@ class ProjectPlace:
         return release_pipeline_name(self.config.platform_name, self.project.name)
 
 
-def place(config: PlatformConfig, project: str, environment: str | None = None) -> ProjectPlace:
+def place(
+    config: PlatformConfig,
+    project: str,
+    environment: str | None = None,
+    *,
+    account: Callable[[], str] | None = None,
+    region: Callable[[], str] | None = None,
+) -> ProjectPlace:
     """Project ``project`` in ``environment`` (default: where teams train: the development
-    environment of a delivered platform, else the first environment)."""
+    environment of a delivered platform, else the first environment).
+
+    ``account`` and ``region`` give the caller's account and default region for an environment
+    whose configuration leaves them out (the app's CDK_DEFAULT_* rule).
+    """
     found = next((p for p in config.projects if p.name == project), None)
     if found is None:
         known = ", ".join(p.name for p in config.projects)
@@ -104,7 +112,21 @@ def place(config: PlatformConfig, project: str, environment: str | None = None) 
                 f"unknown environment {environment!r}: the configuration has {known}", code=2
             )
         env = env_found
-    return ProjectPlace(config=config, environment=env, project=found)
+    return ProjectPlace(
+        config=config,
+        environment=env,
+        project=found,
+        account=env.account or _required(account, env.name, "account")(),
+        region=env.region or _required(region, env.name, "region")(),
+    )
+
+
+def _required(source: Callable[[], str] | None, environment: str, what: str) -> Callable[[], str]:
+    if source is None:
+        raise CliError(
+            f"environments[{environment}].{what}: not set. Fix: set it in the configuration"
+        )
+    return source
 
 
 def serving_environment(
@@ -117,7 +139,12 @@ def serving_environment(
     Without delivery every environment serves both stages, so it must be named.
     """
     if environment is not None:
-        env = place(config, config.projects[0].name, environment).environment
+        env = next((e for e in config.environments if e.name == environment), None)
+        if env is None:
+            known = ", ".join(e.name for e in config.environments)
+            raise CliError(
+                f"unknown environment {environment!r}: the configuration has {known}", code=2
+            )
         if stage not in topology.served_stages(config, env.name):
             raise CliError(f"environment {env.name} serves no {stage!r} endpoint", code=2)
         return env

@@ -55,6 +55,10 @@ class Aws:
     def client(self, service: str, region: str) -> Any:
         return self.session.client(service, region_name=region)
 
+    def default_region(self) -> str:
+        """The region of the caller's profile or AWS_REGION; us-east-1 without one (as the app)."""
+        return str(self.session.region_name or "us-east-1")
+
     def caller(self, region: str = "us-east-1") -> dict[str, str]:
         """``sts get-caller-identity``: fails fast, in one sentence, without credentials."""
         if self._identity is None:
