@@ -20,7 +20,7 @@ PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: help install synth test lint typecheck unit bench cost clean bootstrap deploy-delivery publish-source
+.PHONY: help install synth test lint typecheck unit bench cost clean bootstrap deploy diff destroy
 
 help:
 	@echo "make synth [CONFIG=path.yaml]  synthesize the app into cdk.out/"
@@ -28,9 +28,11 @@ help:
 	@echo "make bench                     synth-time and template-size benchmark"
 	@echo "make cost [CONFIG=..] [REGION=r] synth, then the monthly idle cost per stack"
 	@echo "make clean                     remove cdk.out and caches (keeps the venvs)"
-	@echo "make bootstrap ACCOUNT=a REGION=r [TRUST=tooling-account]   cdk bootstrap an account"
-	@echo "make deploy-delivery CONFIG=..  deploy the platform's pipeline (tooling account, once)"
-	@echo "make publish-source CONFIG=..   upload this repository (git HEAD) to the pipeline's source"
+	@echo "make bootstrap [CONFIG=..]      cdk bootstrap the accounts your credentials reach"
+	@echo "make deploy [CONFIG=..]         deploy (standalone) or deploy the delivery pipeline"
+	@echo "make diff [CONFIG=..]           what a deploy would change"
+	@echo "make destroy [CONFIG=..]        endpoint stacks, then the stacks; lists what it keeps"
+	@echo "  (each takes ENV=<environment|tooling> and DRY_RUN=1; mlops --help for the rest)"
 
 # uv installs the same pinned requirements as pip, in parallel: about a minute instead of four
 # on a fresh machine (the 1.5 GB of aws-cdk-lib, sagemaker, xgboost, moto, ...).
@@ -84,19 +86,8 @@ cost: synth
 clean:
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache
 
-# Multi-account delivery (README "Multi-account delivery", ADR 0010). An environment account
-# trusts the tooling account's pipeline (TRUST) to deploy with EXECUTION_POLICY.
-EXECUTION_POLICY ?= arn:aws:iam::aws:policy/AdministratorAccess
-bootstrap: $(PY_STAMP) $(NODE_STAMP)
-	@test -n "$(ACCOUNT)" -a -n "$(REGION)" || { echo "make bootstrap: set ACCOUNT=<12 digits> and REGION=<region>" >&2; exit 2; }
-	cdk bootstrap aws://$(ACCOUNT)/$(REGION) $(if $(TRUST),--trust $(TRUST) --cloudformation-execution-policies $(EXECUTION_POLICY))
-
-deploy-delivery: $(PY_STAMP) $(NODE_STAMP)
-	@test -n "$(CONFIG)" || { echo "make deploy-delivery: set CONFIG=<the configuration with a delivery section>" >&2; exit 2; }
-	cdk deploy Delivery -c config=$(CONFIG) --require-approval broadening
-
-publish-source: $(PY_STAMP)
-	@test -n "$(CONFIG)" || { echo "make publish-source: set CONFIG=<the configuration with a delivery section>" >&2; exit 2; }
-	mkdir -p cdk.out
-	git archive --format=zip --output cdk.out/platform-source.zip HEAD
-	aws s3 cp cdk.out/platform-source.zip "$$(python -m tools.delivery source-uri $(CONFIG))"
+# Deploy, diff and tear down, in the order the configured topology needs (README "Deploy to
+# AWS"): `mlops` (mlops_cli/) runs the CDK CLI with your credentials. ENV=<name> (or tooling)
+# limits a command to one environment; DRY_RUN=1 prints the steps and touches nothing.
+bootstrap deploy diff destroy: $(PY_STAMP) $(NODE_STAMP)
+	mlops $(if $(CONFIG),--config $(CONFIG)) $@ $(if $(ENV),--environment $(ENV)) $(if $(DRY_RUN),--dry-run) $(ARGS)

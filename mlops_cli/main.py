@@ -66,6 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as error:
         print(f"mlops: {error.message}", file=sys.stderr)
         return error.code
+    except BrokenPipeError:  # `mlops ... | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except KeyboardInterrupt:
         print("mlops: interrupted", file=sys.stderr)
         return 130

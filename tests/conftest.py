@@ -1,7 +1,9 @@
 """Shared fixtures: the app is synthesized once per session per configuration.
 
 jsii start-up and synthesis are the suite's main cost, so templates, the cdk-nag report and the
-stage objects of the default configuration are built once and shared.
+stage objects of the default configuration are built once and shared. The churn project and
+the delivered topology come from tools/configurations.py, which ``make diagram`` synthesizes too
+(docs/architecture.md; tests/test_architecture.py compares it with these fixtures' synthesis).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from aws_cdk import assertions  # noqa: E402
 from stacks.app_builder import build_app, project_context  # noqa: E402
 from stacks.config import PlatformConfig, parse_config  # noqa: E402
 from stacks.stage import PlatformStage, ToolingStage  # noqa: E402
+from tools.configurations import CHURN, churn, delivered, standalone  # noqa: E402
 
 
 @dataclass
@@ -80,42 +83,7 @@ def synthesize(config: PlatformConfig, outdir: Path) -> Synthesized:
 @pytest.fixture(scope="session")
 def default_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     """The built-in default configuration (one dev environment)."""
-    return synthesize(PlatformConfig(), tmp_path_factory.mktemp("default"))
-
-
-CHURN: dict[str, Any] = {
-    "name": "churn",
-    "source": {"path": "ml"},
-    "dataset": PlatformConfig().projects[0].dataset.model_dump(mode="json"),
-    "serving": {
-        "input_columns": [
-            "tenure_months",
-            "monthly_charges",
-            "total_charges",
-            "support_calls",
-            "contract_type",
-        ],
-        "prediction_field": "churned",
-        "probability_field": "churn_probability",
-    },
-    "build": {"hyperparameters": {"num_round": "200", "max_depth": "4", "eta": "0.1"}},
-    "deploy": {
-        "test_payloads": PlatformConfig()
-        .projects[0]
-        .deploy.model_dump(mode="json")["test_payloads"]
-    },
-}
-
-
-def churn(**overrides: Any) -> dict[str, Any]:
-    """The churn project's configuration with ``overrides`` merged section by section."""
-    project: dict[str, Any] = json.loads(json.dumps(CHURN))
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(project.get(key), dict):
-            project[key] = {**project[key], **value}
-        else:
-            project[key] = value
-    return project
+    return synthesize(standalone(), tmp_path_factory.mktemp("default"))
 
 
 # Model Monitor, Debugger and Clarify on: what an account that still has them configures.
@@ -241,22 +209,6 @@ def example_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     defaults, fraud in its own images): the other environments differ only by account and
     region, and each costs as much synthesis again."""
     return synthesize(example_config(), tmp_path_factory.mktemp("example"))
-
-
-def delivered(*, single_account: bool) -> PlatformConfig:
-    """config/example.yaml's topology (tooling, dev, staging and prod accounts; or all four in
-    one account) with one project, churn on the defaults: what the pipeline and the stages'
-    cross-account policies depend on is the topology, not the projects (example_synth covers
-    those)."""
-    from stacks.config import load_config
-
-    example = load_config(Path(__file__).resolve().parent.parent / "config" / "example.yaml")
-    data = example.model_dump(mode="json", exclude={"projects", "defaults"})
-    data["projects"] = [churn()]
-    if single_account:
-        account = data["delivery"]["tooling"]["account"]
-        data["environments"] = [{**e, "account": account} for e in data["environments"]]
-    return parse_config(data)
 
 
 @pytest.fixture(scope="session")

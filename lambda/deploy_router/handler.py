@@ -26,6 +26,16 @@ model package, and only for the newest approved version of the group:
    BASELINE_VARIABLES and a client request token derived from the pipeline and the ARN (the same
    in every mode), then the ARN is written to DEPLOYED_PARAMETER.
 
+Rollback (DEPLOYED_PARAMETER set): a ``Rejected`` event of the version DEPLOYED_PARAMETER holds
+(the one the pipeline was last started with) redeploys the newest approved version that is left:
+the pipeline starts with it (and its baselines), with a client request token of its own
+(:func:`rollback_request_token`: the version's first deployment may still hold the plain one),
+and DEPLOYED_PARAMETER records it (so a replayed rejection starts nothing). The rolled-back
+version goes through every gate again (release check, staging test, the manual approval before
+production). A rejection of any other version is ``ignored``, as is one that leaves no approved
+version (logged as a WARNING: the stages keep serving the rejected version until one is
+approved).
+
 Release mode (SOURCE_ACCOUNT set): the function runs in the tooling account and receives the
 development account's approval events forwarded over EventBridge (they keep their ``account``,
 the development account's); its SageMaker calls go to the version ARN's region, by ARN.
@@ -64,6 +74,7 @@ from platform_runtime import error_fields as _error_fields
 EVENT_SOURCE: Final = "aws.sagemaker"
 EVENT_DETAIL_TYPE: Final = "SageMaker Model Package State Change"
 APPROVED: Final = "Approved"
+REJECTED: Final = "Rejected"
 APPROVAL_STATUSES: Final = frozenset({"Approved", "Rejected", "PendingManualApproval"})
 PIPELINE_VARIABLE: Final = "ModelPackageArn"
 # The version's monitoring baselines, as pipeline variables: platform_release.BASELINE_SOURCES
@@ -247,6 +258,13 @@ def client_request_token(pipeline: str, arn: str) -> str:
     return hashlib.sha256(f"{pipeline}\n{arn}".encode()).hexdigest()[:32]
 
 
+def rollback_request_token(pipeline: str, arn: str, rejected: str) -> str:
+    """Idempotency token of a rollback to ``arn`` after ``rejected`` was rejected: 32 hex
+    characters, never the token of ``arn``'s own deployment (which CodePipeline may still
+    remember, and then start nothing), the same for the same rejection."""
+    return hashlib.sha256(f"{pipeline}\n{arn}\nrollback from {rejected}".encode()).hexdigest()[:32]
+
+
 # --------------------------------------------------------------------------------------------
 # AWS clients, made at first use (tests start moto and set the environment first)
 
@@ -357,29 +375,78 @@ def _deploy(config: Config, change: StateChange, log: _Log) -> dict[str, str]:
                 parameter=config.deployed_parameter,
             )
             return {"status": "already-deployed", "model_package_arn": change.arn}
-    variables = [{"name": PIPELINE_VARIABLE, "value": change.arn}]
-    if config.pipeline_baselines:
-        baselines = baseline_variables(drift_check_baselines(change.arn, sagemaker), log)
-        log.bind(baselines=baselines)
-        variables += ({"name": name, "value": value} for name, value in baselines.items())
-    response = _client("codepipeline").start_pipeline_execution(
-        name=config.deploy_pipeline,
-        variables=variables,
-        # same pipeline and ARN, same token: a retry after a lost response starts nothing new
-        # (a version's baselines cannot change, so the variables are the same too)
-        clientRequestToken=client_request_token(config.deploy_pipeline, change.arn),
-    )
-    execution_id: str = response["pipelineExecutionId"]
-    log.bind(pipeline_execution_id=execution_id)
-    if config.deployed_parameter is not None:
-        _client("ssm").put_parameter(
-            Name=config.deployed_parameter, Value=change.arn, Type="String", Overwrite=True
-        )
+    # same pipeline and ARN, same token: a retry after a lost response starts nothing new
+    # (a version's baselines cannot change, so the variables are the same too)
+    token = client_request_token(config.deploy_pipeline, change.arn)
+    execution_id = _start(config, change.arn, token, sagemaker, log)
     log.log(logging.INFO, "deploy pipeline started", status="started")
     return {
         "status": "started",
         "pipeline_execution_id": execution_id,
         "model_package_arn": change.arn,
+    }
+
+
+def _start(config: Config, arn: str, token: str, sagemaker: Any, log: _Log) -> str:
+    """StartPipelineExecution with ``arn`` (and, PIPELINE_BASELINES on, its baselines) as the
+    pipeline variables, then ``arn`` recorded in DEPLOYED_PARAMETER; the execution id."""
+    variables = [{"name": PIPELINE_VARIABLE, "value": arn}]
+    if config.pipeline_baselines:
+        baselines = baseline_variables(drift_check_baselines(arn, sagemaker), log)
+        log.bind(baselines=baselines)
+        variables += ({"name": name, "value": value} for name, value in baselines.items())
+    response = _client("codepipeline").start_pipeline_execution(
+        name=config.deploy_pipeline, variables=variables, clientRequestToken=token
+    )
+    execution_id: str = response["pipelineExecutionId"]
+    log.bind(pipeline_execution_id=execution_id)
+    if config.deployed_parameter is not None:
+        _client("ssm").put_parameter(
+            Name=config.deployed_parameter, Value=arn, Type="String", Overwrite=True
+        )
+    return execution_id
+
+
+def _not_approved(
+    change: StateChange, log: _Log, last_started: str | None = None
+) -> dict[str, str]:
+    """``ignored``: a status other than Approved deploys nothing (a rejection of the version
+    last started rolls back instead, :func:`_roll_back`)."""
+    reason = f"approval status is {change.approval_status!r}: only 'Approved' is deployed"
+    if last_started is not None:
+        reason += f" (a rejection rolls back only the version last started, {last_started})"
+    log.log(logging.INFO, "ignored", status="ignored", reason=reason)
+    return {"status": "ignored", "reason": reason, "model_package_arn": change.arn}
+
+
+def _roll_back(config: Config, change: StateChange, log: _Log) -> dict[str, str]:
+    """A rejected version: if it is the one the pipeline was last started with, start the
+    pipeline with the newest approved version left (every gate runs again); else ignored."""
+    assert config.deployed_parameter is not None
+    last_started = deployed_arn(config.deployed_parameter)
+    if last_started != change.arn:
+        return _not_approved(change, log, last_started or "none")
+    sagemaker = _sagemaker(config, change)
+    newest = newest_approved(group_reference(config, change), sagemaker)
+    if newest is None or newest == change.arn:
+        reason = (
+            "the version last started was rejected and no other version is approved: nothing "
+            "to roll back to (the stages serve it until a version is approved)"
+            if newest is None
+            else "the version is approved again: nothing to roll back"
+        )
+        level = logging.WARNING if newest is None else logging.INFO
+        log.log(level, "not rolling back", status="ignored", reason=reason)
+        return {"status": "ignored", "reason": reason, "model_package_arn": change.arn}
+    log.bind(rollback_to_arn=newest)
+    token = rollback_request_token(config.deploy_pipeline, newest, change.arn)
+    execution_id = _start(config, newest, token, sagemaker, log)
+    log.log(logging.INFO, "rollback: deploy pipeline started", status="rollback-started")
+    return {
+        "status": "rollback-started",
+        "pipeline_execution_id": execution_id,
+        "model_package_arn": change.arn,
+        "rollback_to_arn": newest,
     }
 
 
@@ -420,13 +487,12 @@ def handler(event: object, context: object = None) -> dict[str, str]:
         reason = f"model package group {change.group!r} is not {config.model_package_group!r}"
         log.log(logging.INFO, "ignored", status="ignored", reason=reason)
         return {"status": "ignored", "reason": reason, "model_package_arn": change.arn}
-    if change.approval_status != APPROVED:
-        reason = f"approval status is {change.approval_status!r}: only 'Approved' is deployed"
-        log.log(logging.INFO, "ignored", status="ignored", reason=reason)
-        return {"status": "ignored", "reason": reason, "model_package_arn": change.arn}
+    rollback = change.approval_status == REJECTED and config.deployed_parameter is not None
+    if change.approval_status != APPROVED and not rollback:
+        return _not_approved(change, log)
 
     try:
-        return _deploy(config, change, log)
+        return _roll_back(config, change, log) if rollback else _deploy(config, change, log)
     except Exception as exc:
         log.log(
             logging.ERROR,
