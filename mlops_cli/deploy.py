@@ -109,9 +109,9 @@ def _run(args: argparse.Namespace, ctx: Context) -> int:
             _print_retained(ctx, None if cdk_out is None else retained(cdk_out, args.environment))
         return 0
     caller = ctx.aws.caller()["account"]
-    mine = [s for s in plan.steps if s.target.account == caller]
+    mine = [s for s in plan.steps if s.credentials == caller]
     if not mine:
-        accounts = ", ".join(sorted({s.target.account for s in plan.steps}))
+        accounts = ", ".join(sorted({s.credentials for s in plan.steps}))
         raise CliError(
             f"nothing to {plan.command} in account {caller}: these steps need credentials of "
             f"account {accounts}. Fix: run again with them (--profile or AWS_PROFILE)"
@@ -151,11 +151,11 @@ def _print_plan(ctx: Context, plan: plans.Plan, caller: str | None) -> None:
     if plan.synth:
         ctx.say("  0. synthesize the app into cdk.out/ (cdk synth)")
     for number, step in enumerate(plan.steps, start=1):
-        later = caller is not None and step.target.account != caller
-        flag = f"  [later: credentials of {step.target.account}]" if later else ""
+        later = caller is not None and step.credentials != caller
+        flag = f"  [later: credentials of {step.credentials}]" if later else ""
         ctx.say(f"  {number}. {step.what} ({step.target}): {step.describe()}{flag}")
     if caller is not None:
-        for account in sorted({s.target.account for s in plan.steps} - {caller}):
+        for account in sorted({s.credentials for s in plan.steps} - {caller}):
             ctx.say(
                 f"Steps marked 'later' need credentials of account {account}: run "
                 f"`mlops {plan.command}` again with them (--profile or AWS_PROFILE)."
@@ -248,5 +248,10 @@ def _print_retained(ctx: Context, kept: list[Retained] | None) -> None:
             "To deploy this configuration again in the same accounts, first remove these "
             "(or keep them and choose another platform_name):"
         )
+        where: dict[str, list[str]] = defaultdict(list)
         for resource in named:
-            ctx.say(f"  {resource.removal}")
+            where[f"account {resource.account}, {resource.region}"].append(resource.removal)
+        for place, removals in where.items():
+            ctx.say(f"  in {place}:")
+            for removal in removals:
+                ctx.say(f"    {removal}")

@@ -57,6 +57,14 @@ class Step:
     cdk: tuple[str, ...] = ()
     delete_stacks: tuple[str, ...] = ()
     publish_source: bool = False
+    via: str | None = None
+    """The account whose credentials run the step when not ``target``'s own: the tooling
+    account, which a delivered platform's environments trust (CDK bootstrap roles)."""
+
+    @property
+    def credentials(self) -> str:
+        """The account whose credentials the step needs."""
+        return self.via or self.target.account
 
     def describe(self) -> str:
         if self.cdk:
@@ -221,6 +229,7 @@ def destroy(config: PlatformConfig, resolve: Resolve, app: str = "cdk.out") -> P
                     resolve(env),
                     env.name,
                     delete_stacks=run_time,
+                    via=target.account,
                 )
             )
         steps.append(
