@@ -1,4 +1,4 @@
-"""Stateless access stack: who may do what with one project (README, "Who can do what").
+"""Stateless access stack: who may do what with one project (docs/security.md).
 
 The project's persona roles (``<prefix>-approver``, ``-data-scientist``, ``-data-producer``,
 ``-operator``) and their grants, each made by the resource's own ``grant_*`` method. Resources

@@ -885,7 +885,7 @@ def _principals(v: tuple[str, ...]) -> tuple[str, ...]:
 
 
 class AccessConfig(_Model):
-    """Who may assume the project's persona roles (README, "Who can do what").
+    """Who may assume the project's persona roles (docs/security.md).
 
     Each list names IAM role or user ARNs (or account ids). An empty list trusts the
     environment's own account: its IAM administrators then decide, with identity policies, who

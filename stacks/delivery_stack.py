@@ -34,7 +34,7 @@ def synth_commands(delivery: DeliveryConfig) -> list[str]:
 class DeliveryStack(cdk.Stack):
     """``<platform>-delivery``: the platform's pipeline (``<platform>-platform``), its buckets
     and key, in the tooling account. Deployed once by hand (``cdk deploy``); from then on it
-    updates itself and deploys the environments (README, "Multi-account delivery")."""
+    updates itself and deploys the environments (docs/multi-account.md)."""
 
     def __init__(self, scope: Construct, id: str, *, config: PlatformConfig, **kwargs: Any) -> None:
         delivery = config.delivery

@@ -32,7 +32,7 @@ else:
 
 REPO = PROJECT_DIR.parents[1]
 EXAMPLE = REPO / "config" / "example.yaml"
-# The Glue/Hive type of each raw column (README, "Data").
+# The Glue/Hive type of each raw column (docs/platform.md, "Data").
 COLUMN_TYPES = {
     "store_id": "string",
     "day_of_week": "int",
