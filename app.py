@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """CDK entry point: validate the configuration, then build one stage per environment.
 
-    npx cdk synth                                # built-in default configuration
-    npx cdk synth -c config=config/example.yaml  # a YAML file
+    make synth                                   # built-in default configuration
+    make synth CONFIG=config/example.yaml        # a YAML file
+    cdk synth -c config=config/example.yaml      # the same, in an activated .venv (the CDK
+                                                 # CLI runs `python app.py`: the venv's python)
 
 The configuration is validated before aws_cdk is imported, so a bad file fails fast with one
 message that names the field and the fix, and no stack trace.
