@@ -32,6 +32,8 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlops_constructs.memo import memoized
+
 CODE_MARKER = "@@CODE_VERSION@@"
 KEY_PLACEHOLDER = "${DataKeyArn}"
 SUBNETS_PLACEHOLDER = "${SubnetIds}"
@@ -238,13 +240,23 @@ def serving_environment(inference: str) -> dict[str, str]:
     return {"SAGEMAKER_PROGRAM": inference, "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}
 
 
+def image_uri(**retrieve: Any) -> str:
+    """``sagemaker.image_uris.retrieve(**retrieve)`` (the SDK's bundled tables, offline),
+    memoized on disk: an unchanged project does not import the SDK to look it up again."""
+
+    def lookup() -> str:
+        _disable_telemetry()
+        from sagemaker import image_uris
+
+        uri: str = image_uris.retrieve(**retrieve)
+        return uri
+
+    return memoized("image", retrieve, lookup)
+
+
 def platform_image(region: str) -> str:
     """AWS's scikit-learn processing image: where the platform's own scripts run."""
-    _disable_telemetry()
-    from sagemaker import image_uris
-
-    uri: str = image_uris.retrieve("sklearn", region, SKLEARN_VERSION)
-    return uri
+    return image_uri(framework="sklearn", region=region, version=SKLEARN_VERSION)
 
 
 def resolve_images(
@@ -263,8 +275,6 @@ def resolve_images(
     """The project's images: its own (``training``/``serving``/``processing``) or a framework's
     from the SDK's bundled tables (offline). Processing defaults to the scikit-learn image for
     framework projects and to the training image for bring-your-own-container projects."""
-    _disable_telemetry()
-    from sagemaker import image_uris
 
     def framework_image(scope: str, instance_type: str) -> str:
         assert framework is not None and version is not None
@@ -279,8 +289,7 @@ def resolve_images(
             kwargs["py_version"] = py_version
         if base_framework:
             kwargs["base_framework_version"] = base_framework
-        uri: str = image_uris.retrieve(**kwargs)
-        return uri
+        return image_uri(**kwargs)
 
     sklearn = platform_image(region)
     if framework is None:
@@ -329,7 +338,12 @@ def _sort_collections(node: Any) -> None:
 
 
 def build_definition(spec: PipelineSpec) -> str:
-    """The pipeline definition JSON (with ``${...}`` placeholders for deploy-time values)."""
+    """The pipeline definition JSON (with ``${...}`` placeholders for deploy-time values),
+    memoized on disk by everything it depends on (mlops_constructs/memo.py)."""
+    return memoized("training-definition", spec, lambda: _build_definition(spec))
+
+
+def _build_definition(spec: PipelineSpec) -> str:
     _disable_telemetry()
     from mlops_constructs.build.steps import DefinitionBuilder
 

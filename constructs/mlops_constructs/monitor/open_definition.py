@@ -17,6 +17,7 @@ import warnings
 from dataclasses import dataclass
 
 from mlops_constructs.build.definition import _disable_telemetry
+from mlops_constructs.memo import memoized
 
 FUNCTION_PLACEHOLDER = "${MonitoringFunctionArn}"
 # What the Window step returns (lambda/monitoring_run/README.md), all strings.
@@ -51,7 +52,12 @@ class OpenMonitoringSpec:
 
 
 def build_monitoring_definition(spec: OpenMonitoringSpec) -> str:
-    """The pipeline definition JSON (with ``${...}`` placeholders for deploy-time values)."""
+    """The pipeline definition JSON (with ``${...}`` placeholders for deploy-time values),
+    memoized on disk by everything it depends on (mlops_constructs/memo.py)."""
+    return memoized("monitoring-definition", spec, lambda: _build_monitoring_definition(spec))
+
+
+def _build_monitoring_definition(spec: OpenMonitoringSpec) -> str:
     _disable_telemetry()
     # The function is the construct's; the SDK only names it in the definition.
     warnings.filterwarnings("ignore", message="Lambda function won't be updated")

@@ -1,0 +1,137 @@
+"""An on-disk memo for what synthesis computes with the sagemaker SDK: pipeline definitions and
+image URIs. An unchanged project then never imports the SDK (seconds per synth: its import,
+jumpstart, pandas, scipy) nor rebuilds its definitions.
+
+An entry is keyed by everything its value depends on: the inputs (a spec dataclass, or the
+arguments of a lookup), the installed sagemaker SDK's version, the Python version, and the
+source of this package (any change to the code that builds a definition misses). An entry holds
+its own key and the SHA-256 of its value: a corrupt, truncated or foreign entry is ignored and
+rebuilt, so a hit is byte-identical to a fresh build.
+
+Where: ``$MLOPS_SYNTH_CACHE`` (``off`` disables it), else ``$XDG_CACHE_HOME/mlops-platform``,
+else ``~/.cache/mlops-platform``. A cache that cannot be written is skipped silently.
+
+No sagemaker import here (nor aws_cdk): this module decides whether the SDK is needed at all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+FORMAT = 1
+PACKAGE = Path(__file__).resolve().parent
+
+
+def cache_dir() -> Path | None:
+    """The memo's folder, or None when ``MLOPS_SYNTH_CACHE=off``."""
+    setting = os.environ.get("MLOPS_SYNTH_CACHE", "")
+    if setting.lower() in {"off", "0", "false", "no"}:
+        return None
+    if setting:
+        return Path(setting)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "mlops-platform" / "synth"
+
+
+@cache
+def code_digest() -> str:
+    """SHA-256 over this package's Python source and asset files (paths and contents)."""
+    digest = hashlib.sha256()
+    for path in sorted(PACKAGE.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+            digest.update(str(path.relative_to(PACKAGE)).encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+@cache
+def _sdk_version() -> str:
+    try:
+        return metadata.version("sagemaker")
+    except metadata.PackageNotFoundError:
+        return "none"
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {"__type__": type(value).__qualname__, **_plain(dataclasses.asdict(value))}
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def memo_key(kind: str, inputs: Any) -> str:
+    """The key of ``inputs`` for ``kind``: changes with any input, the SDK, Python or the code."""
+    material = {
+        "format": FORMAT,
+        "kind": kind,
+        "inputs": _plain(inputs),
+        "sagemaker": _sdk_version(),
+        "python": list(sys.version_info[:2]),
+        "code": code_digest(),
+    }
+    return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _entry(folder: Path, kind: str, key: str) -> Path:
+    return folder / f"{kind}-{key[:40]}.json"
+
+
+def _read(path: Path, kind: str, key: str) -> str | None:
+    try:
+        entry = json.loads(path.read_text())
+        value = entry["value"]
+        valid = (
+            entry.get("format") == FORMAT
+            and entry.get("kind") == kind
+            and entry.get("key") == key
+            and isinstance(value, str)
+            and entry.get("sha256") == hashlib.sha256(value.encode()).hexdigest()
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return value if valid else None
+
+
+def _write(path: Path, kind: str, key: str, value: str) -> None:
+    entry = {
+        "format": FORMAT,
+        "kind": kind,
+        "key": key,
+        "sha256": hashlib.sha256(value.encode()).hexdigest(),
+        "value": value,
+    }
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as f:
+            json.dump(entry, f)
+        os.replace(f.name, path)  # atomic: a reader sees the old entry or the new one
+    except OSError:
+        return
+
+
+def memoized(kind: str, inputs: Any, compute: Callable[[], str]) -> str:
+    """``compute()``, or its value from an earlier call with the same key."""
+    folder = cache_dir()
+    if folder is None:
+        return compute()
+    key = memo_key(kind, inputs)
+    path = _entry(folder, kind, key)
+    hit = _read(path, kind, key)
+    if hit is not None:
+        return hit
+    value = compute()
+    _write(path, kind, key, value)
+    return value

@@ -1,0 +1,154 @@
+"""The synth memo (mlops_constructs/memo.py): a hit is byte-identical to a fresh build, any input
+change misses, a corrupt or foreign entry is ignored and rebuilt, and an unchanged project's
+definitions and images come back without importing the sagemaker SDK."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlops_constructs import memo
+from mlops_constructs.build.definition import (
+    PipelineImages,
+    PipelineSpec,
+    build_definition,
+    image_uri,
+    resolve_images,
+)
+from mlops_constructs.monitor.open_definition import (
+    OpenMonitoringSpec,
+    build_monitoring_definition,
+)
+
+SPEC = PipelineSpec(
+    name="p",
+    region="eu-west-1",
+    role_arn="arn:aws:iam::111111111111:role/r",
+    artifacts_bucket="a",
+    input_data_uri="s3://r/incoming/",
+    model_package_group="g",
+    images=PipelineImages(training="t", serving="s", processing="p", platform="k"),
+    serving_columns=("a", "b"),
+)
+MONITORING = OpenMonitoringSpec(
+    name="m",
+    region="eu-west-1",
+    role_arn="arn:aws:iam::111111111111:role/r",
+    artifacts_bucket="a",
+    image="i",
+    columns=("a", "b"),
+    problem_type="regression",
+    prediction_field="y",
+)
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "memo"
+    monkeypatch.setenv("MLOPS_SYNTH_CACHE", str(folder))
+    return folder
+
+
+def _counting() -> tuple[list[int], object]:
+    calls: list[int] = []
+
+    def compute() -> str:
+        calls.append(1)
+        return f"value-{len(calls)}"
+
+    return calls, compute
+
+
+def test_a_hit_is_byte_identical_to_a_fresh_build(
+    cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = build_definition(SPEC), build_monitoring_definition(MONITORING)
+    assert len(list(cache.glob("*-definition-*.json"))) == 2
+    again = build_definition(SPEC), build_monitoring_definition(MONITORING)
+    monkeypatch.setenv("MLOPS_SYNTH_CACHE", "off")
+    fresh = build_definition(SPEC), build_monitoring_definition(MONITORING)
+    assert first == again == fresh
+
+
+def test_any_input_change_misses(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    key = memo.memo_key("training-definition", SPEC)
+    changed = PipelineSpec(**{**SPEC.__dict__, "serving_columns": ("a", "c")})
+    assert memo.memo_key("training-definition", changed) != key
+    assert memo.memo_key("monitoring-definition", SPEC) != key  # another kind
+    monkeypatch.setattr(memo, "_sdk_version", lambda: "2.999.0")
+    assert memo.memo_key("training-definition", SPEC) != key  # another SDK
+    monkeypatch.undo()
+    monkeypatch.setattr(memo, "code_digest", lambda: "0" * 64)
+    assert memo.memo_key("training-definition", SPEC) != key  # other code
+
+
+def test_the_code_digest_covers_the_definition_builders() -> None:
+    files = {p.name for p in memo.PACKAGE.rglob("*.py")}
+    assert {"definition.py", "steps.py", "open_definition.py", "open_steps.py"} <= files
+    assert len(memo.code_digest()) == 64
+
+
+def test_corrupt_and_foreign_entries_are_ignored_and_rebuilt(cache: Path) -> None:
+    calls, compute = _counting()
+    assert memo.memoized("thing", {"x": 1}, compute) == "value-1"  # type: ignore[arg-type]
+    [entry] = cache.glob("thing-*.json")
+    assert memo.memoized("thing", {"x": 1}, compute) == "value-1"  # type: ignore[arg-type]
+    assert len(calls) == 1
+    good = json.loads(entry.read_text())
+    for damage in (
+        lambda: entry.write_text(entry.read_text()[:20]),  # truncated
+        lambda: entry.write_text(json.dumps({**good, "value": "tampered"})),  # wrong digest
+        lambda: entry.write_text(json.dumps({**good, "key": "0" * 64})),  # another key's entry
+        lambda: entry.write_text(json.dumps({**good, "format": 0})),  # an older format
+        lambda: entry.write_text("[]"),
+    ):
+        damage()
+        value = memo.memoized("thing", {"x": 1}, compute)  # type: ignore[arg-type]
+        assert value == f"value-{len(calls)}"  # rebuilt...
+        assert json.loads(entry.read_text())["value"] == value  # ...and written back
+    assert len(calls) == 6
+
+
+def test_off_or_unwritable_computes_every_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls, compute = _counting()
+    monkeypatch.setenv("MLOPS_SYNTH_CACHE", "off")
+    memo.memoized("thing", 1, compute)  # type: ignore[arg-type]
+    memo.memoized("thing", 1, compute)  # type: ignore[arg-type]
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setenv("MLOPS_SYNTH_CACHE", str(blocker / "below-a-file"))
+    assert memo.memoized("thing", 1, compute) == "value-3"  # type: ignore[arg-type]
+    assert len(calls) == 3
+
+
+PROBE = """
+import sys
+from mlops_constructs.build.definition import image_uri, resolve_images, build_definition
+from mlops_constructs.monitor.open_definition import build_monitoring_definition
+from tests.test_memo import SPEC, MONITORING
+images = resolve_images(region="eu-west-1", framework="xgboost", version="1.7-1")
+image_uri(framework="model-monitor", region="eu-west-1")
+print(build_definition(SPEC) + build_monitoring_definition(MONITORING) + images.training)
+print("sagemaker" in sys.modules)
+"""
+
+
+def test_an_unchanged_project_never_imports_the_sdk(cache: Path) -> None:
+    """A second process finds everything in the memo this one filled: same values, no SDK."""
+    images = resolve_images(region="eu-west-1", framework="xgboost", version="1.7-1")
+    image_uri(framework="model-monitor", region="eu-west-1")
+    built = build_definition(SPEC) + build_monitoring_definition(MONITORING) + images.training
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "MLOPS_SYNTH_CACHE": str(cache), "PYTHONPATH": str(root)}
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.splitlines() == [built, "False"]
