@@ -20,7 +20,7 @@ PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: help install synth test lint typecheck unit bench cost clean bootstrap deploy diff destroy
+.PHONY: help install synth test lint typecheck unit bench cost clean diagram bootstrap deploy diff destroy
 
 help:
 	@echo "make synth [CONFIG=path.yaml]  synthesize the app into cdk.out/"
@@ -28,6 +28,7 @@ help:
 	@echo "make bench                     synth-time and template-size benchmark"
 	@echo "make cost [CONFIG=..] [REGION=r] synth, then the monthly idle cost per stack"
 	@echo "make clean                     remove cdk.out and caches (keeps the venvs)"
+	@echo "make diagram                   regenerate docs/architecture.md (both topologies, offline)"
 	@echo "make bootstrap [CONFIG=..]      cdk bootstrap the accounts your credentials reach"
 	@echo "make deploy [CONFIG=..]         deploy (standalone) or deploy the delivery pipeline"
 	@echo "make diff [CONFIG=..]           what a deploy would change"
@@ -84,6 +85,11 @@ bench: $(PY_STAMP)
 
 cost: synth
 	python -m tools.idle_cost $(if $(REGION),--region $(REGION))
+
+# The architecture diagrams, generated from the synthesized app (tests/test_architecture.py
+# fails when the committed file no longer matches).
+diagram: $(PY_STAMP)
+	python -m tools.diagram --write docs/architecture.md
 
 clean:
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

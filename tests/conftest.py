@@ -30,7 +30,10 @@ from aws_cdk import assertions  # noqa: E402
 from stacks.app_builder import build_app, project_context  # noqa: E402
 from stacks.config import PlatformConfig, parse_config  # noqa: E402
 from stacks.stage import PlatformStage, ToolingStage  # noqa: E402
-from tools.configurations import CHURN, churn, delivered, standalone  # noqa: E402
+from tools.configurations import CHURN as CHURN  # noqa: E402
+from tools.configurations import churn as churn  # noqa: E402
+from tools.configurations import delivered as delivered  # noqa: E402
+from tools.configurations import standalone  # noqa: E402
 
 
 @dataclass
