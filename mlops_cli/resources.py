@@ -82,6 +82,57 @@ class ProjectPlace:
             return None
         return release_pipeline_name(self.config.platform_name, self.project.name)
 
+    # --- publish, upload (mlops_cli/code.py, data.py) ---
+
+    @property
+    def ci_source_key(self) -> str:
+        """The object CI starts from in the artifacts bucket (S3 source):
+        ``mlops_constructs.build.cicd.SOURCE_KEY``, which imports aws_cdk."""
+        return "ci/source/ml-project.zip"
+
+    @property
+    def data_key_alias(self) -> str:
+        """The environment's data key, which encrypts every project's lake buckets
+        (``alias/<platform>-<env>-data``)."""
+        return f"alias/{self.config.prefix(self.environment.name)}-data"
+
+    @property
+    def ingest_workflow(self) -> str:
+        """The Glue workflow raw arrivals notify; its trigger batches them into ETL runs."""
+        return f"{self.prefix}-ingest"
+
+    @property
+    def etl_job(self) -> str:
+        return f"{self.prefix}-raw-to-curated"
+
+    @property
+    def data_quality_ruleset(self) -> str:
+        return f"{self.prefix}-{self.project.dataset.table_name}-quality"
+
+    @property
+    def monitoring_pipeline(self) -> str:
+        """The open monitoring's SageMaker pipeline (``monitor.service: open``)."""
+        return f"{self.prefix}-monitoring"
+
+    def ground_truth_prefix(self, stage: str) -> str:
+        """Where the monitors read ``stage``'s labels in the curated bucket, before the
+        ``yyyy/mm/dd/hh/`` folders: ``<monitor.ground_truth_prefix><stage>/``."""
+        return f"{self.project.monitor.ground_truth_prefix}{stage}/"
+
+    # --- status, release, run (mlops_cli/status.py, release.py, run.py) ---
+
+    @property
+    def request_bus(self) -> str:
+        """The project's request bus (retraining and batch-run requests; only its operator may
+        put events there): ``mlops_constructs.requests.request_bus_name``, which imports
+        aws_cdk."""
+        return f"{self.prefix}-requests"
+
+    def persona_role(self, persona: str) -> str:
+        """The project's persona role here (``approver``, ``operator``, ``data-scientist``,
+        ``data-producer``): ``<prefix>-<persona>`` (``mlops_constructs.security.personas``)."""
+        return f"{self.prefix}-{persona}"
+
 
 def place(
     config: PlatformConfig,
