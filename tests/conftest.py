@@ -36,6 +36,13 @@ from tools.configurations import delivered as delivered  # noqa: E402
 from tools.configurations import standalone  # noqa: E402
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _synth_memo(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The synth memo (mlops_constructs/memo.py) of this session only: the suite neither
+    reads nor fills the user's, so what it checks is built here (tests/test_memo.py)."""
+    os.environ["MLOPS_SYNTH_CACHE"] = str(tmp_path_factory.mktemp("synth-memo"))
+
+
 @dataclass
 class Synthesized:
     app: cdk.App
