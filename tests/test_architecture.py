@@ -43,6 +43,12 @@ def test_the_committed_document_matches_the_app(outdirs: dict[str, Path]) -> Non
         )
 
 
+def test_the_readme_shows_the_committed_standalone_diagram() -> None:
+    readme = diagram.README.read_text()
+    expected = diagram.with_diagram(readme, diagram.first_diagram(DOC.read_text()))
+    assert readme == expected, "README.md's diagram is not docs/architecture.md's: make diagram"
+
+
 @pytest.mark.parametrize("topology", diagram.TOPOLOGIES, ids=lambda t: t.key)
 def test_each_diagram_is_valid_mermaid_and_readable(
     outdirs: dict[str, Path], topology: diagram.Topology

@@ -1532,8 +1532,28 @@ def synthesize(topology: str, outdir: Path) -> None:
     app.synth()
 
 
+README = Path(__file__).resolve().parent.parent / "README.md"
+README_START = "<!-- diagram: standalone (make diagram writes it; do not edit) -->"
+README_END = "<!-- /diagram -->"
+
+
+def first_diagram(document: str) -> str:
+    """The first ```mermaid block of an architecture document (the standalone topology)."""
+    start = document.index("```mermaid\n")
+    return document[start : document.index("```\n", start + 11) + 4]
+
+
+def with_diagram(readme: str, block: str) -> str:
+    """``readme`` with ``block`` between its diagram markers."""
+    head, found, rest = readme.partition(README_START)
+    if not found or README_END not in rest:
+        raise DiagramError(f"README.md has no {README_START} ... {README_END} section")
+    return f"{head}{README_START}\n{block}{README_END}{rest.split(README_END, 1)[1]}"
+
+
 def write_document(path: Path) -> list[str]:
-    """Synthesizes every topology into a temporary directory and writes ``path``; the notes."""
+    """Synthesizes every topology into a temporary directory and writes ``path`` (and the
+    standalone diagram into the README); the notes."""
     with tempfile.TemporaryDirectory(prefix="mlops-diagram-") as tmp:
         outdirs = {t.key: Path(tmp) / t.key for t in TOPOLOGIES}
         for key, outdir in outdirs.items():
@@ -1541,6 +1561,7 @@ def write_document(path: Path) -> list[str]:
         notes: list[str] = []
         text = architecture_document(outdirs, notes)
     path.write_text(text)
+    README.write_text(with_diagram(README.read_text(), first_diagram(text)))
     return notes
 
 
