@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -1014,3 +1015,44 @@ def test_the_fingerprint_step_sends_what_its_function_accepts() -> None:
     assert {"model_uri", "baseline_uri", "evaluation_uri", "execution_id"} | set(
         FINGERPRINT_MONITOR_FILES
     ) == set(function.EVENT_KEYS)
+
+
+def test_the_ci_build_runs_for_a_project_without_clarify_and_keeps_the_exact_version(
+    tmp_path: Path,
+) -> None:
+    """The buildspec's build commands in bash, ``aws`` replaced by a recorder: the code
+    version is the source revision made safe (no trailing "-" from echo's newline), and a
+    project without a clarify/ folder (demand) uploads none instead of failing."""
+    import subprocess
+
+    from mlops_constructs.build.cicd import buildspec
+
+    spec = buildspec(
+        ml_dir=".", pipeline_name="p", code_root="s3://b/code", code_version_parameter="/v"
+    )
+    commands = spec["phases"]["build"]["commands"]  # type: ignore[index]
+    shipping = [c for c in commands if "pytest" not in c and "ruff" not in c]
+    project = tmp_path / "project"
+    (project / "src").mkdir(parents=True)
+    (project / "src" / "train.py").write_text("print('train')\n")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "aws").write_text(f'#!/bin/bash\necho "$@" >> {tmp_path}/aws.log\n')
+    (bin_dir / "aws").chmod(0o755)
+    script = "set -e\n" + "\n".join(shipping) + '\necho "VERSION=$CODE_VERSION"\n'
+    result = subprocess.run(
+        ["bash", "-c", script],
+        cwd=project,
+        env={
+            "PATH": f"{bin_dir}:/usr/bin:/bin",
+            "CODEBUILD_RESOLVED_SOURCE_VERSION": "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY",
+            "CODEBUILD_BUILD_NUMBER": "7",
+        },
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "VERSION=3HL4kqtJlcpXroDTDmJ-rmSpXd3dIbrHY\n" in result.stdout
+    calls = (tmp_path / "aws.log").read_text()
+    assert "clarify" not in calls and "/3HL4kqtJlcpXroDTDmJ-rmSpXd3dIbrHY/src/" in calls

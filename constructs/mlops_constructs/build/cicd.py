@@ -65,11 +65,13 @@ def buildspec(
                 "commands": [
                     "ruff check . && ruff format --check .",
                     "python -m pytest -q",
-                    'export CODE_VERSION="$(echo "$CODEBUILD_RESOLVED_SOURCE_VERSION" '
+                    # printf, not echo: a trailing newline would become a trailing "-".
+                    'export CODE_VERSION="$(printf %s "$CODEBUILD_RESOLVED_SOURCE_VERSION" '
                     "| tr -c 'A-Za-z0-9._-' '-' | cut -c1-64)\"",
                     "tar -czf /tmp/sourcedir.tar.gz --exclude='__pycache__' -C src .",
                     f'aws s3 cp --recursive --exclude "*__pycache__*" src "{code_root}/$CODE_VERSION/src/"',
-                    f'aws s3 cp --recursive clarify "{code_root}/$CODE_VERSION/clarify/"',
+                    # Only projects with Clarify baselines have the folder (the CLI fails on none).
+                    f'if [ -d clarify ]; then aws s3 cp --recursive clarify "{code_root}/$CODE_VERSION/clarify/"; fi',
                     f'aws s3 cp /tmp/sourcedir.tar.gz "{code_root}/$CODE_VERSION/sourcedir.tar.gz"',
                     f"aws ssm put-parameter --overwrite --name {code_version_parameter}"
                     ' --value "$CODE_VERSION"',
