@@ -1015,3 +1015,131 @@ def test_the_token_is_the_same_in_every_mode_and_on_a_retry(aws, monkeypatch, se
     # the documented token: the first 32 hex characters of SHA-256("<pipeline>\n<arn>")
     expected = hashlib.sha256(f"{aws.pipeline}\n{arn}".encode()).hexdigest()[:32]
     assert tokens == [expected, expected]
+
+
+# -- rollback: rejecting the version last started redeploys the newest approved one ------------
+
+
+def _deployed_twice(aws: Any, first_baselines: dict[str, Any] | None = None) -> tuple[str, str]:
+    """v1 then v2 approved and each started, as the router does: v2 is the version last
+    started (what the stages serve, or are being given)."""
+    v1 = aws.register(baselines=first_baselines)
+    assert handler.handler(approve(aws, v1), None)["status"] == "started"
+    v2 = aws.register()
+    assert handler.handler(approve(aws, v2), None)["status"] == "started"
+    return v1, v2
+
+
+def test_rejecting_the_version_last_started_rolls_back_to_the_newest_approved(aws, capsys):
+    v1, v2 = _deployed_twice(aws, first_baselines=ALL_BASELINES)
+    aws.set_status(v2, "Rejected")
+    capsys.readouterr()
+
+    result, requests = _run(state_change(v2, "Rejected"), None)
+    [sent] = [params for op, params in requests if op == "StartPipelineExecution"]
+
+    assert result == {
+        "status": "rollback-started",
+        "pipeline_execution_id": result["pipeline_execution_id"],
+        "model_package_arn": v2,
+        "rollback_to_arn": v1,
+    }
+    # the same variables an approval of v1 sends: the version and its baselines
+    assert sent["variables"] == [
+        {"name": "ModelPackageArn", "value": v1},
+        *({"name": name, "value": ALL_VARIABLES[name]} for name in BASELINE_VARIABLES),
+    ]
+    token = sent["clientRequestToken"]
+    assert re.fullmatch(r"[0-9a-f]{32}", token)
+    assert token == handler.rollback_request_token(aws.pipeline, v1, v2)
+    assert token != handler.client_request_token(aws.pipeline, v1)  # v1's first start's
+    assert len(aws.executions()) == 3
+    assert aws.variables(result["pipeline_execution_id"])["ModelPackageArn"] == v1
+    assert aws.deployed() == v1
+    line = log_lines(capsys)[-1]
+    assert (line["level"], line["status"], line["rollback_to_arn"]) == (
+        "INFO",
+        "rollback-started",
+        v1,
+    )
+
+
+def test_a_replayed_rejection_starts_nothing_new(aws):
+    v1, v2 = _deployed_twice(aws)
+    aws.set_status(v2, "Rejected")
+    event = state_change(v2, "Rejected")
+    assert handler.handler(event, None)["status"] == "rollback-started"
+
+    replay = handler.handler(event, None)
+
+    assert replay["status"] == "ignored"
+    assert f"only the version last started, {v1}" in replay["reason"]
+    assert len(aws.executions()) == 3
+    assert aws.deployed() == v1
+
+
+def test_rejecting_another_version_than_the_one_last_started_is_ignored(aws, capsys):
+    v1, v2 = _deployed_twice(aws)
+    aws.set_status(v1, "Rejected")
+
+    result = handler.handler(state_change(v1, "Rejected"), None)
+
+    assert result["status"] == "ignored"
+    assert "approval status is 'Rejected': only 'Approved' is deployed" in result["reason"]
+    assert len(aws.executions()) == 2
+    assert aws.deployed() == v2
+    assert log_lines(capsys)[-1]["level"] == "INFO"
+
+
+def test_rejecting_the_only_approved_version_leaves_nothing_to_roll_back_to(aws, capsys):
+    arn = aws.register()
+    assert handler.handler(approve(aws, arn), None)["status"] == "started"
+    aws.set_status(arn, "Rejected")
+    capsys.readouterr()
+
+    result = handler.handler(state_change(arn, "Rejected"), None)
+
+    assert result["status"] == "ignored"
+    assert "nothing to roll back to" in result["reason"]
+    assert len(aws.executions()) == 1
+    assert aws.deployed() == arn
+    line = log_lines(capsys)[-1]
+    assert (line["level"], line["status"]) == ("WARNING", "ignored")
+
+
+def test_a_version_approved_again_before_its_rejection_is_processed_is_not_rolled_back(aws):
+    arn = aws.register()
+    assert handler.handler(approve(aws, arn), None)["status"] == "started"
+    event = state_change(arn, "Rejected")  # rejected, then approved again before delivery
+
+    result = handler.handler(event, None)
+
+    assert result["status"] == "ignored"
+    assert "approved again" in result["reason"]
+    assert len(aws.executions()) == 1
+
+
+def test_without_the_parameter_setting_a_rejection_rolls_nothing_back(aws, monkeypatch):
+    _, v2 = _deployed_twice(aws)
+    monkeypatch.delenv("DEPLOYED_PARAMETER")
+    aws.set_status(v2, "Rejected")
+
+    result = handler.handler(state_change(v2, "Rejected"), None)
+
+    assert result["status"] == "ignored"
+    assert result["reason"] == "approval status is 'Rejected': only 'Approved' is deployed"
+    assert len(aws.executions()) == 2
+
+
+def test_release_mode_rolls_back_with_the_group_arn_and_the_version_only(aws, monkeypatch):
+    _release_mode(monkeypatch, "off")
+    v1, v2 = _deployed_twice(aws, first_baselines=ALL_BASELINES)
+    aws.set_status(v2, "Rejected")
+
+    result, sent = _run(_forwarded(v2, ModelApprovalStatus="Rejected"))
+
+    assert result["status"] == "rollback-started", result
+    assert [op for op, _ in sent] == ["ListModelPackages", "StartPipelineExecution"]
+    assert sent[0][1]["ModelPackageGroupName"] == GROUP_ARN
+    assert sent[1][1]["variables"] == [{"name": "ModelPackageArn", "value": v1}]
+    assert aws.deployed() == v1
