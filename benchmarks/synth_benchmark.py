@@ -3,11 +3,20 @@
     make bench                      # or: python benchmarks/synth_benchmark.py [--runs N]
     python benchmarks/synth_benchmark.py --config config/example.yaml   # four accounts, delivery
 
-Each measurement is a fresh Python process (import aws_cdk, start jsii, build, synthesize), so
-the figures are what `cdk synth` pays. The "floor" is an empty App synthesized the same way:
-the part of every synth that no change to this project can remove. Rule packs are on, the
-CloudFormation validator of aws-cdk-lib is off (cfn-lint checks the templates in the tests).
-Per stack it prints resource count and template size against CloudFormation's limits.
+Each measurement is a fresh Python process (import aws_cdk, start jsii, build, synthesize) as
+`cdk synth` runs it: rule packs on and aws-cdk-lib's built-in CloudFormation validation as
+configured (on, unless CDK_VALIDATION=false is set in your environment). The "floor" is an
+empty App synthesized the same way, alternated with the platform's runs: the part of every
+synth that no change to this project can remove.
+
+- cold: no bytecode (a fresh PYTHONPYCACHEPREFIX: every module compiles, as on a machine that
+  does not write bytecode) and an empty synth memo (the sagemaker SDK builds the definitions);
+- warm: the bytecode the install compiled and the synth memo filled (what a repeated synth of
+  an unchanged project pays).
+
+Then the cost of one more environment and of one more project (warm), each as seconds and as a
+fraction of the empty app. Per stack it prints resource count and template size against
+CloudFormation's limits.
 """
 
 from __future__ import annotations
@@ -70,12 +79,12 @@ def projects_config(count: int) -> str:
     return json.dumps({"projects": [{**churn, "name": f"p{i + 1}"} for i in range(count)]})
 
 
-def _env() -> dict[str, str]:
+def _env(**extra: str) -> dict[str, str]:
     env = {
         **os.environ,
-        "CDK_VALIDATION": "false",
         "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
         "PYTHONPATH": str(ROOT),
+        **extra,
     }
     env.pop("CDK_CONTEXT_JSON", None)
     return env
@@ -99,10 +108,80 @@ def _stack_label(path: Path, outdir: Path) -> str:
     return f"{path.parent.name.removeprefix('assembly-')}/{stack}"
 
 
-def _timed(code: str) -> float:
+def _timed(code: str, **extra: str) -> float:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=_env(), check=True)
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=_env(**extra), check=True)
     return time.perf_counter() - start
+
+
+def _cold(tmp: str, run: int) -> dict[str, str]:
+    """No bytecode and an empty synth memo: a fresh folder for each."""
+    return {
+        "PYTHONPYCACHEPREFIX": f"{tmp}/pycache-{run}",
+        "MLOPS_SYNTH_CACHE": f"{tmp}/memo-cold-{run}",
+    }
+
+
+def _variant(config: str, environments: int, projects: int) -> str:
+    """The configuration (JSON) with ``environments`` environments and ``projects`` projects
+    (copies of the first of each), or "" for ``config`` itself."""
+    if environments == projects == 1 and not config:
+        return ""
+    sys.path.insert(0, str(ROOT))
+    from stacks.config import load_config
+
+    data = load_config(config or None).model_dump(mode="json")
+    if data.get("delivery"):
+        raise SystemExit("--config with delivery: measure it without the per-env variants")
+    first_env, first_project = data["environments"][0], data["projects"][0]
+    data["environments"] = [{**first_env, "name": f"e{i + 1}"} for i in range(environments)]
+    data["projects"] = [{**first_project, "name": f"p{i + 1}"} for i in range(projects)]
+    return json.dumps(data)
+
+
+def _measure(tmp: str, runs: int, config: str) -> None:
+    """Empty app and platform, cold and warm, alternated; then one more env and project."""
+    memo = f"{tmp}/memo-warm"
+    times: dict[str, list[float]] = {}
+
+    def timed(label: str, code: str, **extra: str) -> None:
+        times.setdefault(label, []).append(_timed(code, **extra))
+
+    app = PLATFORM_APP.format(outdir=f"{tmp}/app0", config=config, data="")
+    subprocess.run(
+        [sys.executable, "-c", app], cwd=ROOT, env=_env(MLOPS_SYNTH_CACHE=memo), check=True
+    )  # fills the warm memo (and writes app0 for the sizes below)
+    variants = {"+1 environment": _variant(config, 2, 1), "+1 project": _variant(config, 1, 2)}
+    for run in range(runs):
+        out = f"{tmp}/r{run}"
+        timed("empty cold", EMPTY_APP.format(outdir=f"{out}-ec"), **_cold(tmp, run))
+        timed(
+            "platform cold",
+            PLATFORM_APP.format(outdir=f"{out}-pc", config=config, data=""),
+            **_cold(tmp, run + 100),
+        )
+        timed("empty warm", EMPTY_APP.format(outdir=f"{out}-ew"))
+        timed(
+            "platform warm",
+            PLATFORM_APP.format(outdir=f"{out}-pw", config=config, data=""),
+            MLOPS_SYNTH_CACHE=memo,
+        )
+        for label, data in variants.items():
+            code = PLATFORM_APP.format(outdir=f"{out}-{label[3]}", config=config, data=data)
+            timed(label, code, MLOPS_SYNTH_CACHE=memo)
+    median = {label: statistics.median(values) for label, values in times.items()}
+    print(f"synth wall time, median of {runs} fresh processes, alternated")
+    for kind in ("cold", "warm"):
+        f, p = median[f"empty {kind}"], median[f"platform {kind}"]
+        print(
+            f"  {kind}: empty app {f:6.2f} s, platform {p:6.2f} s: {p / f:5.2f} x"
+            f"   (above the empty app: {p - f:.2f} s)"
+        )
+    reference = median["platform warm"]
+    floor = median["empty warm"]
+    for label in variants:
+        added = median[label] - reference
+        print(f"  {label:15} {added:+6.2f} s: {added / floor:5.2f} x the empty app (warm)")
 
 
 def main() -> None:
@@ -121,17 +200,7 @@ def main() -> None:
         return
 
     with tempfile.TemporaryDirectory() as tmp:
-        floor, full = [], []
-        for i in range(args.runs):
-            floor.append(_timed(EMPTY_APP.format(outdir=f"{tmp}/empty{i}")))
-            full.append(
-                _timed(PLATFORM_APP.format(outdir=f"{tmp}/app{i}", config=args.config, data=""))
-            )
-        f, p = statistics.median(floor), statistics.median(full)
-        print(f"synth wall time, median of {args.runs} fresh processes")
-        print(f"  empty CDK app (jsii floor) {f:6.2f} s")
-        print(f"  platform app               {p:6.2f} s")
-        print(f"  ratio                      {p / f:6.2f} x   (above floor: {p - f:.2f} s)")
+        _measure(tmp, args.runs, args.config)
         print()
         print(f"{'stack':40} {'resources':>9} {'of 500':>7} {'bytes':>9} {'of 1 MB':>8}")
         total_res = total_bytes = 0

@@ -73,6 +73,8 @@ class AccessStack(cdk.Stack):
         pipeline = deploy.pipeline if deploy is not None else None
         if pipeline is not None and pipeline.approval_arns:
             pipeline.grant_approve(role)
+        if deploy is not None:  # which version each stage serves, before a rollback
+            deploy.deployment.grant_read_endpoints(role)
 
     def _data_scientist(
         self, project: ProjectConfig, data: ProjectDataStack, build: BuildStack | None
@@ -101,7 +103,7 @@ class AccessStack(cdk.Stack):
     def _operator(
         self, data: ProjectDataStack, build: BuildStack | None, deploy: DeployStack | None
     ) -> None:
-        """Reads the status of the project's pipelines, registry and alarms."""
+        """Reads the status of the project's pipelines, registry, endpoints and alarms."""
         role = self.personas.operator
         data.registry.grant_read(role)
         if build is not None:
@@ -109,6 +111,8 @@ class AccessStack(cdk.Stack):
             build.cicd.grant_read_status(role)
         if deploy is not None and deploy.pipeline is not None:
             deploy.pipeline.grant_read_status(role)
+        if deploy is not None:
+            deploy.deployment.grant_read_endpoints(role)
         # Requests retraining and batch runs: the project's request bus admits only this role.
         RequestBus.grant_put(role, self, data.prefix)
         alarms = (

@@ -28,6 +28,7 @@ from mlops_constructs.names import approval_forwarder_name
 from mlops_constructs.notifications import NotificationTopic, subscribe
 from mlops_constructs.observability import retention_days
 from mlops_constructs.requests import RequestBus
+from mlops_constructs.runbooks import Runbook
 from stacks.config import PlatformConfig, ProjectConfig
 from stacks.data_stack import ProjectDataStack
 from stacks.topology import is_development, production_retrain_targets, release_bus_arn
@@ -246,7 +247,9 @@ class BuildStack(cdk.Stack):
             "TrainingFailedAlarm",
             name=f"{prefix}-training-failed",
             rule=pipeline_failed,
-            description=f"{prefix}: a training pipeline execution failed or stopped",
+            description=f"{prefix}: a training pipeline execution failed or was stopped (a "
+            "step, the quality gate or the champion gate), so no new version was registered",
+            runbook=Runbook.TRAINING_FAILED,
             topic=alarms.topic,
         )
         DeadLetterAlarm(
@@ -254,6 +257,15 @@ class BuildStack(cdk.Stack):
             "TriggerDeadLettersAlarm",
             queue=self.trigger.dead_letters,
             queue_name=f"{prefix}-start-training-dlq",
+            lost=[
+                "a training trigger (new curated data, drift, a retrain request)",
+                *(
+                    ["an approval to forward to the tooling account"]
+                    if self.approval_forwarder is not None
+                    else []
+                ),
+            ],
+            runbook=Runbook.TRAINING_DEAD_LETTERS,
             topic=alarms.topic,
         )
         FailureAlarm(
@@ -261,7 +273,9 @@ class BuildStack(cdk.Stack):
             "CiCdFailedAlarm",
             name=f"{prefix}-cicd-failed",
             rule=cicd_failed,
-            description=f"{prefix}: the ML CI/CD pipeline failed",
+            description=f"{prefix}: the ML CI/CD pipeline failed (lint, tests or publishing "
+            "the code), so training keeps using the code version CI last published",
+            runbook=Runbook.CICD_FAILED,
             topic=alarms.topic,
         )
 
@@ -276,7 +290,7 @@ class BuildStack(cdk.Stack):
             self,
             "ApprovalForwarder",
             name=approval_forwarder_name(data.prefix),
-            description="Approved versions to the tooling account's release pipeline",
+            description="Approvals and rejections to the tooling account's release pipeline",
             pattern=approval_pattern(data.registry.name),
             destination_bus_arn=release_bus_arn(config, project, self.partition),
             dead_letters=self.trigger.dead_letters,

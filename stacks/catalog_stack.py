@@ -18,6 +18,7 @@ from mlops_constructs.data import (
 from mlops_constructs.monitor import FailureAlarm
 from mlops_constructs.notifications import NotificationTopic
 from mlops_constructs.requests import RequestBus
+from mlops_constructs.runbooks import Runbook
 from stacks.config import ProjectConfig
 from stacks.data_stack import ProjectDataStack
 
@@ -94,7 +95,9 @@ class CatalogStack(cdk.Stack):
             "EtlFailedAlarm",
             name=f"{prefix}-etl-failed",
             rule=self.catalog.etl_failed,
-            description=f"{prefix}: the ETL job failed (a data-quality ruleset, or the job): "
-            "the batch was not curated and nothing trained on it",
+            description=f"{prefix}: an ETL run failed (the data-quality ruleset refused the "
+            "batch, or the job itself failed), so the batch was not curated and nothing trained "
+            "on it",
+            runbook=Runbook.ETL_FAILED,
             topic=alarms.topic,
         )

@@ -32,6 +32,7 @@ from mlops_constructs.names import BATCH, bucket_name
 from mlops_constructs.notifications import NotificationTopic, subscribe
 from mlops_constructs.observability import retention_days
 from mlops_constructs.requests import RequestBus
+from mlops_constructs.runbooks import Runbook
 from mlops_constructs.security.jobs import image_repository_arns
 from stacks.build_stack import project_images
 from stacks.config import DeployStageConfig, PlatformConfig, ProjectConfig
@@ -198,17 +199,30 @@ class DeployStack(cdk.Stack):
         else:
             self.pipeline = self._deploy_pipeline(config, project, data, alarms)
             self.deployment = self.pipeline
+        self.open_monitoring = self._open_monitoring(config, project, data, alarms)
+        self.drift_forwarder = self._drift_forwarder(config, project, data)
+        self.front_door = self._front_door(config, project, data) if "prod" in stages else None
+        self.batch = self._batch(config, project, data)
+        # What the queue serves: the router or promotion, the staging test, batch scoring and
+        # the drift forwarder, as this environment has them.
         DeadLetterAlarm(
             self,
             "DeadLettersAlarm",
             queue=self.deployment.dead_letters,
             queue_name=f"{prefix}-deploy-dlq",
+            lost=[
+                "an approval to deploy" if self.pipeline is not None else "a promotion",
+                *(["a staging test"] if "staging" in stages else []),
+                *(["a batch scoring run"] if self.batch is not None else []),
+                *(
+                    ["a drift alarm to forward to development"]
+                    if self.drift_forwarder is not None
+                    else []
+                ),
+            ],
+            runbook=Runbook.DEPLOY_DEAD_LETTERS,
             topic=alarms.topic,
         )
-        self.open_monitoring = self._open_monitoring(config, project, data, alarms)
-        self.drift_forwarder = self._drift_forwarder(config, project, data)
-        self.front_door = self._front_door(config, project, data) if "prod" in stages else None
-        self.batch = self._batch(config, project, data)
 
     def _templates(
         self,
@@ -294,8 +308,10 @@ class DeployStack(cdk.Stack):
             "DeployFailedAlarm",
             name=f"{prefix}-deploy-failed",
             rule=pipeline.failed_rule,
-            description=f"{prefix}: the deploy pipeline failed (staging test, CloudFormation "
-            "or rollback)",
+            description=f"{prefix}: the deploy pipeline failed (release check, CloudFormation, "
+            "the staging test, a blue/green rollback or a rejected approval), so production "
+            "keeps the version it served before",
+            runbook=Runbook.DEPLOY_FAILED,
             topic=alarms.topic,
         )
         return pipeline

@@ -26,6 +26,7 @@ from stacks.topology import (
     deployment,
     open_targets,
     realtime_stages,
+    release_pipeline,
     served_stages,
 )
 
@@ -84,6 +85,28 @@ def monitored_targets(project: ProjectConfig, stages: Sequence[str] = STAGES) ->
     return targets + (["batch"] if project.deploy.batch.enabled else [])
 
 
+def failure_alarms(
+    project: ProjectConfig, prefix: str, mode: Deployment = "pipeline"
+) -> dict[str, str]:
+    """The project's alarms on failed pipeline runs, then on events its functions gave up on
+    (dead letters), in an environment deployed as ``mode`` (topology.Deployment): name: what
+    the alarm counts (the dashboard graphs them)."""
+    trains = mode != "release"  # a serving environment of a delivered platform only serves
+    builds = project.build.enabled and trains
+    deploys = project.deploy.enabled and mode != "none"
+    failures = {f"{prefix}-etl-failed": "failed ETL runs"} if trains else {}
+    lost = {}
+    if builds:
+        failures[f"{prefix}-training-failed"] = "failed or stopped training runs"
+        failures[f"{prefix}-cicd-failed"] = "failed CI/CD runs"
+        lost[f"{prefix}-start-training-dlq-not-empty"] = "lost training triggers (dead letters)"
+    if deploys:
+        if mode == "pipeline":
+            failures[f"{prefix}-deploy-failed"] = "failed deploy pipeline runs"
+        lost[f"{prefix}-deploy-dlq-not-empty"] = "lost deploy events (dead letters)"
+    return failures | lost
+
+
 def alarm_names(
     project: ProjectConfig,
     prefix: str,
@@ -92,17 +115,7 @@ def alarm_names(
 ) -> list[str]:
     """Every alarm a project creates in an environment (its dashboard section shows them):
     one that serves ``stages`` and deploys them as ``mode`` says (topology.Deployment)."""
-    trains = mode != "release"  # a serving environment of a delivered platform only serves
-    names: list[str] = [f"{prefix}-etl-failed"] if trains else []
-    if project.build.enabled and trains:
-        names += [
-            f"{prefix}-training-failed",
-            f"{prefix}-cicd-failed",
-            f"{prefix}-start-training-dlq-not-empty",
-        ]
-    if project.deploy.enabled and mode != "none":
-        names += [f"{prefix}-deploy-failed"] if mode == "pipeline" else []
-        names.append(f"{prefix}-deploy-dlq-not-empty")
+    names = list(failure_alarms(project, prefix, mode))
     for stage, realtime in realtime_stages(project, stages).items():
         if realtime:
             names += [
@@ -133,9 +146,14 @@ def function_names(
     """The project's functions in an environment (see :func:`alarm_names`)."""
     names = []
     if project.build.enabled and mode != "release":
-        names.append(f"{prefix}-start-training")
+        # The trigger, and the training pipeline's Champion and Fingerprint steps.
+        names += [f"{prefix}-start-training", f"{prefix}-champion", f"{prefix}-fingerprint"]
     if project.deploy.enabled and mode != "none":
-        names += [f"{prefix}-deploy-router"] if mode == "pipeline" else [promote_name(prefix)]
+        names += (
+            [f"{prefix}-deploy-router", f"{prefix}-release-check"]
+            if mode == "pipeline"
+            else [promote_name(prefix)]
+        )
         if "staging" in stages:
             names.append(f"{prefix}-endpoint-test")
         if project.deploy.front_door.enabled and "prod" in stages:
@@ -147,20 +165,52 @@ def function_names(
     return names
 
 
+def section_summary(
+    config: PlatformConfig, project: ProjectConfig, environment: str, prefix: str
+) -> str:
+    """One line on what ``environment`` does for ``project``: trains, deploys, serves what."""
+    mode = deployment(config, environment)
+    stages = realtime_stages(project, served_stages(config, environment))
+    if mode == "release":
+        does = f"Serves what the release pipeline `{release_pipeline(config, project)}` promotes."
+    elif mode == "none":
+        does = "Trains here; approved versions are released to the serving environments."
+    elif project.deploy.enabled:
+        does = f"Trains here and deploys with `{prefix}-deploy`."
+    else:
+        does = "Trains here."
+    endpoints = ", ".join(
+        f"`{prefix}-{stage}` ({'real-time' if realtime else 'serverless'})"
+        for stage, realtime in stages.items()
+    )
+    return f"{does} Endpoints: {endpoints}." if endpoints else f"{does} No endpoint here."
+
+
 def dashboard_section(
     project: ProjectConfig,
     prefix: str,
     stages: Sequence[str] = STAGES,
     mode: Deployment = "pipeline",
+    summary: str = "",
 ) -> DashboardSection:
     watched = open_targets(project, stages)
+    endpoints = realtime_stages(project, stages)
     return DashboardSection(
         title=project.name,
         prefix=prefix,
-        endpoints=realtime_stages(project, stages),
+        summary=summary,
+        endpoints=endpoints,
+        latency_p99_ms={
+            stage: (
+                project.deploy.staging if stage == "staging" else project.deploy.production
+            ).latency_p99_ms
+            for stage, realtime in endpoints.items()
+            if realtime
+        },
         monitored=monitored_targets(project, stages),
         monitor=monitor_settings(project),
         alarm_names=alarm_names(project, prefix, stages, mode),
+        failure_alarms=failure_alarms(project, prefix, mode),
         functions=function_names(project, prefix, stages, mode),
         open_targets=watched,
         open_settings=open_settings(project) if watched else None,
@@ -210,6 +260,7 @@ class MonitorStack(cdk.Stack):
                     config.prefix(environment, p.name),
                     served_stages(config, environment),
                     deployment(config, environment),
+                    section_summary(config, p, environment, config.prefix(environment, p.name)),
                 )
                 for p in config.projects
             ],

@@ -35,6 +35,7 @@ from mlops_constructs.names import (
 )
 from mlops_constructs.notifications import NotificationTopic, subscribe
 from mlops_constructs.observability import retention_days
+from mlops_constructs.runbooks import Runbook
 from mlops_constructs.scratch import scratch_dir
 from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import (
@@ -165,6 +166,8 @@ class ReleaseStack(cdk.Stack):
             "DeadLettersAlarm",
             queue=queue,
             queue_name=f"{self.name}-dlq",
+            lost=["an approval forwarded from development (the release router's input)"],
+            runbook=Runbook.RELEASE_DEAD_LETTERS,
             topic=self.alarms.topic,
         )
         return queue
@@ -250,7 +253,7 @@ class ReleaseStack(cdk.Stack):
             self,
             "Approved",
             event_bus=bus,
-            description=f"A version of {source.model_package_group} was approved in the "
+            description=f"A version of {source.model_package_group} was approved or rejected in the "
             "development account",
             event_pattern=events.EventPattern(
                 source=pattern.source,

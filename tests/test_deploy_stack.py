@@ -210,7 +210,7 @@ def test_router_starts_the_pipeline_on_approvals_only(deploy: dict[str, Any]) ->
         "detail-type": ["SageMaker Model Package State Change"],
         "detail": {
             "ModelPackageGroupName": ["mlops-dev-churn-models"],
-            "ModelApprovalStatus": ["Approved"],
+            "ModelApprovalStatus": ["Approved", "Rejected"],
         },
     }
     env = deploy[router_id]["Properties"]["Environment"]["Variables"]

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -54,7 +55,7 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
-def _counting() -> tuple[list[int], object]:
+def _counting() -> tuple[list[int], Callable[[], str]]:
     calls: list[int] = []
 
     def compute() -> str:
@@ -95,20 +96,21 @@ def test_the_code_digest_covers_the_definition_builders() -> None:
 
 def test_corrupt_and_foreign_entries_are_ignored_and_rebuilt(cache: Path) -> None:
     calls, compute = _counting()
-    assert memo.memoized("thing", {"x": 1}, compute) == "value-1"  # type: ignore[arg-type]
+    assert memo.memoized("thing", {"x": 1}, compute) == "value-1"
     [entry] = cache.glob("thing-*.json")
-    assert memo.memoized("thing", {"x": 1}, compute) == "value-1"  # type: ignore[arg-type]
+    assert memo.memoized("thing", {"x": 1}, compute) == "value-1"
     assert len(calls) == 1
     good = json.loads(entry.read_text())
-    for damage in (
-        lambda: entry.write_text(entry.read_text()[:20]),  # truncated
-        lambda: entry.write_text(json.dumps({**good, "value": "tampered"})),  # wrong digest
-        lambda: entry.write_text(json.dumps({**good, "key": "0" * 64})),  # another key's entry
-        lambda: entry.write_text(json.dumps({**good, "format": 0})),  # an older format
-        lambda: entry.write_text("[]"),
-    ):
-        damage()
-        value = memo.memoized("thing", {"x": 1}, compute)  # type: ignore[arg-type]
+    damaged: list[str] = [
+        entry.read_text()[:20],  # truncated
+        json.dumps({**good, "value": "tampered"}),  # wrong digest
+        json.dumps({**good, "key": "0" * 64}),  # another key's entry
+        json.dumps({**good, "format": 0}),  # an older format
+        "[]",
+    ]
+    for damage in damaged:
+        entry.write_text(damage)
+        value = memo.memoized("thing", {"x": 1}, compute)
         assert value == f"value-{len(calls)}"  # rebuilt...
         assert json.loads(entry.read_text())["value"] == value  # ...and written back
     assert len(calls) == 6
@@ -119,12 +121,12 @@ def test_off_or_unwritable_computes_every_time(
 ) -> None:
     calls, compute = _counting()
     monkeypatch.setenv("MLOPS_SYNTH_CACHE", "off")
-    memo.memoized("thing", 1, compute)  # type: ignore[arg-type]
-    memo.memoized("thing", 1, compute)  # type: ignore[arg-type]
+    memo.memoized("thing", 1, compute)
+    memo.memoized("thing", 1, compute)
     blocker = tmp_path / "file"
     blocker.write_text("")
     monkeypatch.setenv("MLOPS_SYNTH_CACHE", str(blocker / "below-a-file"))
-    assert memo.memoized("thing", 1, compute) == "value-3"  # type: ignore[arg-type]
+    assert memo.memoized("thing", 1, compute) == "value-3"
     assert len(calls) == 3
 
 

@@ -168,7 +168,7 @@ def test_approvals_reach_the_release_router_from_the_development_account_only(
     ]  # fmt: skip
     assert rule["EventPattern"]["detail"] == {
         "ModelPackageGroupName": ["mlops-dev-churn-models"],
-        "ModelApprovalStatus": ["Approved"],
+        "ModelApprovalStatus": ["Approved", "Rejected"],
     }
     [target] = rule["Targets"]
     assert flat_arn(target["Arn"]) == bus

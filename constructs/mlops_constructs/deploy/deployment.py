@@ -130,6 +130,33 @@ class EndpointDeployment(Construct):
         stack = cdk.Stack.of(self)
         return f"arn:{stack.partition}:{service}:{stack.region}:{stack.account}"
 
+    def grant_read_endpoints(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Read what each stage serves: its endpoint, and the endpoint configs and models the
+        endpoint stacks create (their tags name the model version). Nothing can be changed or
+        invoked with it (``mlops status``, ``mlops rollback``)."""
+        prefix, arn = self._prefix, self._arn("sagemaker")
+        created = [f"{arn}:{kind}/{prefix}-endpoint-*" for kind in ("model", "endpoint-config")]
+        grant = iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=[
+                "sagemaker:DescribeEndpoint",
+                "sagemaker:DescribeEndpointConfig",
+                "sagemaker:DescribeModel",
+                "sagemaker:ListTags",
+            ],
+            resource_arns=[f"{arn}:endpoint/{prefix}-{stage}" for stage in self._hostings]
+            + created,
+        )
+        if isinstance(grantee, iam.Role):
+            for resource in created:
+                acknowledge_wildcard_resource(
+                    grantee,
+                    resource,
+                    "CloudFormation names each model and endpoint config after the endpoint "
+                    "stack; reads limited to this project's endpoint stacks.",
+                )
+        return grant
+
     def _targets(self) -> tuple[str, ...]:
         """What the pipeline deploys a stack for: the stages, and batch scoring when monitored."""
         return (*STAGES, *([BATCH] if BATCH in self.monitor_roles else []))

@@ -15,6 +15,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from mlops_constructs.data.lake import SEALED_PREFIX, LakeAccess
+from mlops_constructs.runbooks import Runbook, alarm_description
 from mlops_constructs.security.jobs import grant_image_pull, grant_sagemaker_job_logs
 from mlops_constructs.security.nag import (
     acknowledge,
@@ -361,7 +362,12 @@ class ModelEndpoint(Construct):
             self,
             "Errors5xx",
             alarm_name=f"{self.endpoint_name}-5xx",
-            alarm_description=f"{self.endpoint_name}: the model returned 5xx errors",
+            alarm_description=alarm_description(
+                f"{self.endpoint_name}: the endpoint answered with 5xx errors (the model or its "
+                "container failed) in 2 consecutive minutes. During a blue/green deployment it "
+                "rolls the endpoint back to the previous fleet",
+                Runbook.ENDPOINT_5XX,
+            ),
             metric=self._metric("Invocation5XXErrors", "Sum"),
             threshold=0,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -373,8 +379,12 @@ class ModelEndpoint(Construct):
             self,
             "LatencyP99",
             alarm_name=f"{self.endpoint_name}-latency-p99",
-            alarm_description=f"{self.endpoint_name}: p99 model latency above "
-            f"{hosting.latency_p99_ms} ms",
+            alarm_description=alarm_description(
+                f"{self.endpoint_name}: p99 model latency above {hosting.latency_p99_ms} ms in 2 "
+                "of 3 minutes. During a blue/green deployment it rolls the endpoint back to the "
+                "previous fleet",
+                Runbook.ENDPOINT_LATENCY,
+            ),
             # ModelLatency is reported in microseconds.
             metric=self._metric("ModelLatency", "p99"),
             threshold=hosting.latency_p99_ms * 1000,
@@ -390,43 +400,56 @@ class ModelEndpoint(Construct):
 
     def _health_alarms(self, hosting: RealtimeSettings) -> list[cloudwatch.Alarm]:
         """Client errors and instance saturation: notify, never roll back."""
+        window = "in 3 of 5 minutes; notification only, nothing rolls back"
+        scaling = (
+            f"autoscaling follows invocations, between {hosting.min_instances} and "
+            f"{hosting.max_instances} instances"
+        )
         specs = [
             (
                 "Errors4xx",
                 "4xx",
                 self._metric("Invocation4XXErrors", "Sum"),
                 0,
-                "requests were rejected (4xx): callers send input the model refuses",
+                f"requests were rejected with 4xx errors {window}. Callers send requests the "
+                "model refuses (columns, format or content type)",
+                Runbook.ENDPOINT_4XX,
             ),
             (
                 "Cpu",
                 "cpu",
                 self._instance_metric("CPUUtilization"),
                 hosting.cpu_percent * vcpus(hosting.instance_type),
-                f"CPU above {hosting.cpu_percent}% of the instances' vCPUs",
+                f"CPU above {hosting.cpu_percent}% of the instances' vCPUs {window}. The "
+                f"instances are saturated; {scaling}",
+                Runbook.ENDPOINT_CPU,
             ),
             (
                 "Memory",
                 "memory",
                 self._instance_metric("MemoryUtilization"),
                 hosting.memory_percent,
-                f"memory above {hosting.memory_percent}%",
+                f"memory above {hosting.memory_percent}% {window}. The model may run out of "
+                f"memory and fail requests; {scaling}",
+                Runbook.ENDPOINT_MEMORY,
             ),
             (
                 "Disk",
                 "disk",
                 self._instance_metric("DiskUtilization"),
                 hosting.disk_percent,
-                f"disk above {hosting.disk_percent}%",
+                f"disk above {hosting.disk_percent}% {window}. A full disk fails the model's "
+                "container",
+                Runbook.ENDPOINT_DISK,
             ),
         ]
         alarms = []
-        for id_, suffix, metric, threshold, what in specs:
+        for id_, suffix, metric, threshold, what, runbook in specs:
             alarm = cloudwatch.Alarm(
                 self,
                 id_,
                 alarm_name=f"{self.endpoint_name}-{suffix}",
-                alarm_description=f"{self.endpoint_name}: {what}",
+                alarm_description=alarm_description(f"{self.endpoint_name}: {what}", runbook),
                 metric=metric,
                 threshold=threshold,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,

@@ -479,17 +479,19 @@ class DeployPipeline(EndpointDeployment):
         return router
 
     def _approvals(self, registry: ModelRegistry) -> events.Rule:
-        """Approvals of a version of ``registry`` go to the router."""
+        """Approvals and rejections of a version of ``registry`` go to the router: it starts
+        the newest approved version, and a rejection of the version it deployed rolls back to
+        the newest approved one left (lambda/deploy_router)."""
         return events.Rule(
             self,
             "Approved",
-            description=f"A version of {registry.name} was approved",
+            description=f"A version of {registry.name} was approved or rejected",
             event_pattern=events.EventPattern(
                 source=["aws.sagemaker"],
                 detail_type=["SageMaker Model Package State Change"],
                 detail={
                     "ModelPackageGroupName": [registry.name],
-                    "ModelApprovalStatus": ["Approved"],
+                    "ModelApprovalStatus": ["Approved", "Rejected"],
                 },
             ),
             targets=[targets.LambdaFunction(self.router, retry_attempts=2)],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -17,6 +18,7 @@ from mlops_constructs.monitor.monitors import drift_metric, quality_metric
 from mlops_constructs.monitor.open_monitoring import OpenMonitoringSettings
 from mlops_constructs.monitor.open_monitoring import metric as open_metric
 from mlops_constructs.monitor.settings import MonitorSettings
+from mlops_constructs.runbooks import RUNBOOKS, Runbook, alarm_description
 
 VARIANT = "AllTraffic"
 
@@ -50,6 +52,8 @@ class FailureAlarm(Construct):
 
     Pipelines report failures as events, not metrics; EventBridge counts each rule's matches
     (``AWS/Events`` ``TriggeredRules``), so the alarm is exact and costs one standard alarm.
+    ``description`` says what a failure means; ``runbook`` is the section of the runbooks the
+    description ends with.
     """
 
     def __init__(
@@ -60,13 +64,14 @@ class FailureAlarm(Construct):
         name: str,
         rule: events.IRule,
         description: str,
+        runbook: Runbook,
         topic: sns.ITopic,
     ) -> None:
         super().__init__(scope, id)
         self.alarm = _any_alarm(
             self,
             name=name,
-            description=description,
+            description=alarm_description(description, runbook),
             metric=cloudwatch.Metric(
                 namespace="AWS/Events",
                 metric_name="TriggeredRules",
@@ -82,17 +87,30 @@ class DeadLetterAlarm(Construct):
     """Alarm ``<queue name>-not-empty`` when a dead-letter queue holds a message.
 
     A message there is an event a function gave up on after its retries (a drift signal that
-    started no retraining, an approval that deployed nothing): someone must look.
+    started no retraining, an approval that deployed nothing): someone must look. ``lost`` says
+    what such an event can be (one phrase per function or rule the queue serves), ``runbook``
+    which section of the runbooks tells what to do.
     """
 
     def __init__(
-        self, scope: Construct, id: str, *, queue: sqs.IQueue, queue_name: str, topic: sns.ITopic
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        queue: sqs.IQueue,
+        queue_name: str,
+        lost: Sequence[str],
+        runbook: Runbook,
+        topic: sns.ITopic,
     ) -> None:
         super().__init__(scope, id)
         self.alarm = _any_alarm(
             self,
             name=f"{queue_name}-not-empty",
-            description=f"{queue_name}: events failed after retries; inspect and redrive",
+            description=alarm_description(
+                f"{queue_name}: {_one_of(lost)} failed after its retries and nothing acted on it",
+                runbook,
+            ),
             metric=queue.metric_approximate_number_of_messages_visible(
                 period=cdk.Duration.minutes(5), statistic="Maximum"
             ),
@@ -100,30 +118,56 @@ class DeadLetterAlarm(Construct):
         )
 
 
+def _one_of(phrases: Sequence[str]) -> str:
+    """``a``, ``a or b``, ``a, b or c``."""
+    if not phrases:
+        raise ValueError("say what the queue holds")
+    *rest, last = phrases
+    return f"{', '.join(rest)} or {last}" if rest else last
+
+
 @dataclass(frozen=True, kw_only=True)
 class DashboardSection:
     """One model project's part of the dashboard, built from names alone.
 
-    ``prefix`` is the project's resource prefix (endpoints ``<prefix>-<stage>``); ``endpoints``
-    maps each stage to whether it is real-time (instance metrics exist); ``monitored`` lists
-    the targets with Model Monitor.
+    ``prefix`` is the project's resource prefix (endpoints ``<prefix>-<stage>``); ``summary``
+    one line on what the environment does for the project; ``endpoints`` maps each served stage
+    to whether it is real-time (instance metrics exist); ``latency_p99_ms`` the real-time
+    stages' rollback threshold; ``alarm_names`` every alarm of the project in the environment;
+    ``failure_alarms`` those that count failures and lost events (name: what they count), shown
+    as graphs; ``monitored`` the targets with Model Monitor.
     """
 
     title: str
     prefix: str
+    summary: str = ""
     endpoints: Mapping[str, bool] = field(default_factory=dict)
+    latency_p99_ms: Mapping[str, int] = field(default_factory=dict)
     monitored: Sequence[str] = ()
     monitor: MonitorSettings | None = None
     alarm_names: Sequence[str] = ()
+    failure_alarms: Mapping[str, str] = field(default_factory=dict)
     functions: Sequence[str] = ()
     # Open monitoring: the stages it watches, and the settings its alarms use.
     open_targets: Sequence[str] = ()
     open_settings: OpenMonitoringSettings | None = None
 
 
+# CloudWatch's limits: a dashboard holds at most 500 widgets, an alarm status widget shows at
+# most 100 alarms, a dashboard row is 24 units wide.
+MAX_WIDGETS = 500
+MAX_STATUS_ALARMS = 100
+GRID_WIDTH = 24
+# Failure graphs per row (each GRID_WIDTH / this wide).
+FAILURES_PER_ROW = 4
+
+
 class PlatformDashboard(Construct):
-    """CloudWatch dashboard ``<prefix>`` of an environment: per project, alarm states, the
-    deployed model's traffic, latency, errors and drift, and the project's functions.
+    """CloudWatch dashboard ``<prefix>`` of an environment: a section per project, in the order
+    on-call reads it: the state of every alarm of the project (those in ALARM first), each
+    served endpoint's invocations, model latency (against its rollback threshold) and errors,
+    the failures of its pipelines and the events its functions gave up on, then drift and model
+    quality against their thresholds, and its functions' errors.
 
     Built from names alone (endpoints, schedules, alarms and functions follow the platform's
     naming), so it needs no reference to the stacks that own them and shows empty graphs until
@@ -145,46 +189,98 @@ class PlatformDashboard(Construct):
             dashboard_name=prefix,
             default_interval=cdk.Duration.days(7),
         )
-        self.dashboard.add_widgets(
+        self.widget_count = 0
+        self._add(
             cloudwatch.TextWidget(
-                markdown=f"# {prefix}\nPer model project: alarm states, traffic, latency, "
-                "errors and drift of the deployed model; the project's functions.",
-                width=24,
+                markdown=f"# {prefix}\nPer model project: its alarms (those in ALARM first), "
+                "its endpoints' traffic, latency and errors, its pipelines' failures, drift and "
+                "model quality, its functions' errors. Every alarm's description ends with its "
+                f"runbook in `{RUNBOOKS}`.",
+                width=GRID_WIDTH,
                 height=2,
             )
         )
         for index, section in enumerate(sections):
-            self.dashboard.add_widgets(
-                cloudwatch.TextWidget(markdown=f"## Project {section.title}", width=24, height=1)
+            self._add(
+                cloudwatch.TextWidget(
+                    markdown=f"## Project {section.title}"
+                    + (f"\n{section.summary}" if section.summary else ""),
+                    width=GRID_WIDTH,
+                    height=2 if section.summary else 1,
+                )
             )
-            self._alarms(section, index)
+            alarms = self._alarms(section, index)
             for stage, realtime in section.endpoints.items():
-                self.dashboard.add_widgets(*_endpoint_row(f"{section.prefix}-{stage}", realtime))
+                self._add(
+                    *_endpoint_row(
+                        f"{section.prefix}-{stage}", realtime, section.latency_p99_ms.get(stage)
+                    )
+                )
+            self._failures(section, alarms)
             self._monitoring(section)
             self._open_monitoring(section)
             self._functions(section)
+        if self.widget_count > MAX_WIDGETS:
+            raise ValueError(
+                f"dashboard {prefix}: {self.widget_count} widgets for {len(sections)} projects; "
+                f"CloudWatch allows {MAX_WIDGETS} per dashboard. Fix: fewer projects per "
+                "environment, or no dashboard (dashboard: false)"
+            )
 
-    def _alarms(self, section: DashboardSection, index: int) -> None:
+    def _add(self, *widgets: cloudwatch.IWidget) -> None:
+        """A row of ``widgets`` (wrapped past the grid's width)."""
+        if widgets:
+            self.widget_count += len(widgets)
+            self.dashboard.add_widgets(*widgets)
+
+    def _alarms(self, section: DashboardSection, index: int) -> dict[str, cloudwatch.IAlarm]:
+        """The alarm status of every alarm of the project, those in ALARM first."""
         if not section.alarm_names:
-            return
+            return {}
+        if len(section.alarm_names) > MAX_STATUS_ALARMS:
+            raise ValueError(
+                f"{section.prefix}: {len(section.alarm_names)} alarms; an alarm status widget "
+                f"shows at most {MAX_STATUS_ALARMS}"
+            )
         stack = cdk.Stack.of(self)
-        self.dashboard.add_widgets(
+        alarms = {
+            name: cloudwatch.Alarm.from_alarm_arn(
+                self,
+                # The first section keeps the ids of the single-project dashboard.
+                f"Alarm{i}" if index == 0 else f"Alarm{index}-{i}",
+                f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}:alarm:{name}",
+            )
+            for i, name in enumerate(section.alarm_names)
+        }
+        self._add(
             cloudwatch.AlarmStatusWidget(
-                title=f"{section.title}: alarms",
-                alarms=[
-                    cloudwatch.Alarm.from_alarm_arn(
-                        self,
-                        # The first section keeps the ids of the single-project dashboard.
-                        f"Alarm{i}" if index == 0 else f"Alarm{index}-{i}",
-                        f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}"
-                        f":alarm:{name}",
-                    )
-                    for i, name in enumerate(section.alarm_names)
-                ],
-                width=24,
-                height=4,
+                title=f"{section.title}: alarms (in ALARM first)",
+                alarms=list(alarms.values()),
+                sort_by=cloudwatch.AlarmStatusWidgetSortBy.STATE_UPDATED_TIMESTAMP,
+                width=GRID_WIDTH,
+                # A header and a line per eight alarms.
+                height=max(3, 2 + math.ceil(len(alarms) / 8)),
             )
         )
+        return alarms
+
+    def _failures(self, section: DashboardSection, alarms: Mapping[str, cloudwatch.IAlarm]) -> None:
+        """When the project's pipelines last failed and its functions last gave up on an event:
+        the graph of each failure alarm (its metric against its threshold)."""
+        unknown = sorted(set(section.failure_alarms) - set(alarms))
+        if unknown:
+            raise ValueError(f"{section.prefix}: {unknown} are not among the section's alarms")
+        widgets: list[cloudwatch.IWidget] = [
+            cloudwatch.AlarmWidget(
+                title=f"{section.title}: {what}",
+                alarm=alarms[name],
+                width=GRID_WIDTH // FAILURES_PER_ROW,
+                height=5,
+            )
+            for name, what in section.failure_alarms.items()
+        ]
+        for start in range(0, len(widgets), FAILURES_PER_ROW):
+            self._add(*widgets[start : start + FAILURES_PER_ROW])
 
     def _monitoring(self, section: DashboardSection) -> None:
         monitor = section.monitor
@@ -226,21 +322,26 @@ class PlatformDashboard(Construct):
                     width=12,
                 )
             )
-        self.dashboard.add_widgets(*widgets)
+        self._add(*widgets)
 
     def _open_monitoring(self, section: DashboardSection) -> None:
-        """The open monitoring's drift (PSI) and quality figures against their thresholds."""
+        """The open monitoring's drift (PSI) and quality figures against their thresholds, with
+        how much traffic and how many labels each run had (no figure: too little data)."""
         settings = section.open_settings
         if settings is None or not section.open_targets:
             return
         period = cdk.Duration.hours(1 if settings.frequency == "hourly" else 24)
         quality_stat = "Minimum" if settings.quality_higher_is_better else "Maximum"
-        self.dashboard.add_widgets(
+        targets = section.open_targets
+        self._add(
             cloudwatch.GraphWidget(
-                title=f"{section.title}: most drifted feature (PSI)",
+                title=f"{section.title}: most drifted feature (PSI); rows analysed (right)",
                 left=[
                     open_metric(section.prefix, t, "MaxFeatureDrift", "Maximum", period)
-                    for t in section.open_targets
+                    for t in targets
+                ],
+                right=[
+                    open_metric(section.prefix, t, "RowsAnalysed", "Sum", period) for t in targets
                 ],
                 left_annotations=[
                     cloudwatch.HorizontalAnnotation(value=settings.drift_threshold, label="alarm")
@@ -248,10 +349,14 @@ class PlatformDashboard(Construct):
                 width=12,
             ),
             cloudwatch.GraphWidget(
-                title=f"{section.title}: {settings.quality_metric} on labelled traffic",
+                title=f"{section.title}: {settings.quality_metric} on labelled traffic; labels "
+                "joined (right)",
                 left=[
                     open_metric(section.prefix, t, settings.quality_metric, quality_stat, period)
-                    for t in section.open_targets
+                    for t in targets
+                ],
+                right=[
+                    open_metric(section.prefix, t, "LabelsJoined", "Sum", period) for t in targets
                 ],
                 left_annotations=[
                     cloudwatch.HorizontalAnnotation(value=settings.quality_threshold, label="alarm")
@@ -263,7 +368,7 @@ class PlatformDashboard(Construct):
     def _functions(self, section: DashboardSection) -> None:
         if not section.functions:
             return
-        self.dashboard.add_widgets(
+        self._add(
             cloudwatch.GraphWidget(
                 title=f"{section.title}: platform functions' errors",
                 left=[
@@ -277,13 +382,16 @@ class PlatformDashboard(Construct):
                     )
                     for f in section.functions
                 ],
-                width=24,
+                width=GRID_WIDTH,
             )
         )
 
 
-def _endpoint_row(name: str, realtime: bool) -> list[cloudwatch.IWidget]:
-    """Invocations, latency, errors (and, real-time, instance use) of endpoint ``name``."""
+def _endpoint_row(
+    name: str, realtime: bool, latency_p99_ms: int | None = None
+) -> list[cloudwatch.IWidget]:
+    """Invocations, latency, errors (and, real-time, instance use) of endpoint ``name``;
+    ``latency_p99_ms``: the p99 latency that rolls a deployment back (drawn on the graph)."""
 
     def metric(
         metric_name: str, statistic: str, label: str, namespace: str = "AWS/SageMaker"
@@ -306,13 +414,21 @@ def _endpoint_row(name: str, realtime: bool) -> list[cloudwatch.IWidget]:
         cloudwatch.GraphWidget(
             title=f"{name}: model latency (µs)",
             left=[metric("ModelLatency", "p50", "p50"), metric("ModelLatency", "p99", "p99")],
+            # ModelLatency is in microseconds.
+            left_annotations=[
+                cloudwatch.HorizontalAnnotation(
+                    value=latency_p99_ms * 1000, label=f"p99 alarm ({latency_p99_ms} ms)"
+                )
+            ]
+            if latency_p99_ms is not None
+            else None,
             width=6,
         ),
         cloudwatch.GraphWidget(
             title=f"{name}: errors",
             left=[
-                metric("Invocation4XXErrors", "Sum", "4xx"),
                 metric("Invocation5XXErrors", "Sum", "5xx"),
+                metric("Invocation4XXErrors", "Sum", "4xx"),
                 metric("ModelSetupTime", "SampleCount", "cold starts")
                 if not realtime
                 else metric("InvocationModelErrors", "Sum", "model errors"),

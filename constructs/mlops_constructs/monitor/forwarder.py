@@ -37,13 +37,14 @@ def drift_pattern(alarm_prefixes: Sequence[str]) -> events.EventPattern:
 
 
 def approval_pattern(model_package_group: str) -> events.EventPattern:
-    """A version of ``model_package_group`` approved (the registry's state change)."""
+    """A version of ``model_package_group`` approved or rejected (the registry's state change):
+    what the release router acts on (a rejection of the released version rolls back)."""
     return events.EventPattern(
         source=["aws.sagemaker"],
         detail_type=["SageMaker Model Package State Change"],
         detail={
             "ModelPackageGroupName": [model_package_group],
-            "ModelApprovalStatus": ["Approved"],
+            "ModelApprovalStatus": ["Approved", "Rejected"],
         },
     )
 

@@ -22,6 +22,7 @@ from mlops_constructs.monitor.settings import (
     drift_alarm_name,
     schedule_name,
 )
+from mlops_constructs.runbooks import Runbook, alarm_description, drift_consequence
 
 LOCAL_INPUT = "/opt/ml/processing/input/data"
 LOCAL_OUTPUT = "/opt/ml/processing/output"
@@ -48,12 +49,12 @@ class MonitorImages:
 
     @classmethod
     def for_region(cls, region: str) -> MonitorImages:
-        """Looked up in the sagemaker SDK's offline tables (no AWS call)."""
-        from sagemaker import image_uris
+        """Looked up in the sagemaker SDK's offline tables (no AWS call), memoized."""
+        from mlops_constructs.build.definition import image_uri
 
         return cls(
-            model_monitor=image_uris.retrieve("model-monitor", region),
-            clarify=image_uris.retrieve("clarify", region),
+            model_monitor=image_uri(framework="model-monitor", region=region),
+            clarify=image_uri(framework="clarify", region=region),
         )
 
 
@@ -407,8 +408,12 @@ class ModelMonitors(Construct):
                 self,
                 "DataDrift",
                 alarm_name=drift_alarm_name(self.target_name, "data"),
-                alarm_description=f"{self.target_name}: a watched feature drifted more than "
-                f"{s.drift_threshold} from the model's training baseline",
+                alarm_description=alarm_description(
+                    f"{self.target_name}: a watched feature drifted more than "
+                    f"{s.drift_threshold} from the deployed version's data-quality baseline in a "
+                    f"Model Monitor run. {drift_consequence(self.target_name)}",
+                    Runbook.DATA_DRIFT,
+                ),
                 metric=self.drift_metric(),
                 threshold=s.drift_threshold,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -422,8 +427,13 @@ class ModelMonitors(Construct):
                 self,
                 "ModelQualityDrift",
                 alarm_name=drift_alarm_name(self.target_name, "model-quality"),
-                alarm_description=f"{self.target_name}: {s.quality_metric} on labelled traffic "
-                f"{'below' if s.quality_higher_is_better else 'above'} {s.quality_threshold}",
+                alarm_description=alarm_description(
+                    f"{self.target_name}: {s.quality_metric} on labelled traffic "
+                    f"{'below' if s.quality_higher_is_better else 'above'} "
+                    f"{s.quality_threshold} in a Model Monitor run (the model does worse on real "
+                    f"outcomes). {drift_consequence(self.target_name)}",
+                    Runbook.MODEL_QUALITY_DRIFT,
+                ),
                 metric=self.quality_metric(),
                 threshold=s.quality_threshold,
                 comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD

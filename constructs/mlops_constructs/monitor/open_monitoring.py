@@ -36,6 +36,7 @@ from mlops_constructs.compute import platform_function
 from mlops_constructs.data.lake import LakeAccess
 from mlops_constructs.monitor.open_definition import OpenMonitoringSpec, build_monitoring_definition
 from mlops_constructs.monitor.settings import drift_alarm_name
+from mlops_constructs.runbooks import Runbook, alarm_description, drift_consequence
 from mlops_constructs.security.jobs import (
     grant_job_network_interfaces,
     grant_sagemaker_job_logs,
@@ -463,8 +464,12 @@ class OpenMonitoring(Construct):
             self,
             f"{target.title()}DataDrift",
             alarm_name=drift_alarm_name(name, "data"),
-            alarm_description=f"{name}: a feature drifted (PSI) more than {s.drift_threshold} "
-            "from the deployed version's baseline",
+            alarm_description=alarm_description(
+                f"{name}: a serving feature drifted (population stability index) more than "
+                f"{s.drift_threshold} from the deployed version's baseline in an open "
+                f"monitoring run. {drift_consequence(name)}",
+                Runbook.DATA_DRIFT,
+            ),
             metric=metric(self._prefix, target, "MaxFeatureDrift", "Maximum", period),
             threshold=s.drift_threshold,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -476,8 +481,13 @@ class OpenMonitoring(Construct):
             self,
             f"{target.title()}ModelQuality",
             alarm_name=drift_alarm_name(name, "model-quality"),
-            alarm_description=f"{name}: {s.quality_metric} on labelled traffic "
-            f"{'below' if s.quality_higher_is_better else 'above'} {s.quality_threshold}",
+            alarm_description=alarm_description(
+                f"{name}: {s.quality_metric} on labelled traffic "
+                f"{'below' if s.quality_higher_is_better else 'above'} {s.quality_threshold} in "
+                "an open monitoring run (the model does worse on real outcomes). "
+                f"{drift_consequence(name)}",
+                Runbook.MODEL_QUALITY_DRIFT,
+            ),
             metric=metric(
                 self._prefix,
                 target,
