@@ -47,6 +47,7 @@ from stacks.monitor_stack import (
 from stacks.topology import (
     deployment,
     development,
+    forwards_drift,
     is_production,
     open_targets,
     release_pipeline,
@@ -424,6 +425,7 @@ class DeployStack(cdk.Stack):
         source = development(config)
         if (
             source is None
+            or not forwards_drift(config)
             or not is_production(config, data.environment_config.name)
             or not project.monitor.enabled
         ):

@@ -92,11 +92,22 @@ def production_retrain_targets(config: PlatformConfig, project: ProjectConfig) -
     return [f"{prefix}-prod", f"{prefix}-batch"]
 
 
+def forwards_drift(config: PlatformConfig) -> bool:
+    """Whether production's drift alarms must be forwarded to the development environment:
+    not when both are in one account and region, where the development trigger sees them on
+    the default bus they share (a forwarder would put each alarm back on its own bus)."""
+    source, target = development(config), production(config)
+    if source is None or target is None:
+        return False
+    here = (source.resolved_account(), source.resolved_region())
+    return here != (target.resolved_account(), target.resolved_region())
+
+
 def drift_forwarder_arns(config: PlatformConfig, partition: str) -> list[str]:
     """The production environment's drift forwarders (one role per monitored project), which
     the development environment's default event bus admits."""
     target = production(config)
-    if target is None:
+    if target is None or not forwards_drift(config):
         return []
     account = target.resolved_account()
     return [

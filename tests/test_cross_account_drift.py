@@ -145,3 +145,17 @@ def test_other_alarms_retrain_nothing(
 ) -> None:
     assert cloud["deliver"](_from_production("6b", name)) == []
     assert cloud["executions"]() == []
+
+
+def test_one_account_and_region_needs_no_forwarder(single_account_synth: Synthesized) -> None:
+    """Production and development in one account and region share the default bus: the
+    development trigger sees production's drift alarms there itself, so nothing forwards them
+    (a forwarder would put each alarm back on the bus it came from) and the bus admits no one;
+    the trigger still listens for production's drift alarms."""
+    prod = single_account_synth.stages["prod"].projects["churn"].deploy
+    assert prod is not None
+    assert "drift-forwarder" not in json.dumps(single_account_synth.template_json(prod))
+    monitor = single_account_synth.template_json(single_account_synth.stages["dev"].monitor)
+    assert "ProductionDriftForwarders" not in json.dumps(monitor)
+    patterns = json.dumps(trigger_wiring(single_account_synth, "dev"))
+    assert "mlops-prod-churn-prod" in patterns
