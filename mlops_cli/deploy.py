@@ -57,12 +57,28 @@ COMMANDS: dict[str, tuple[str, str, Builder]] = {
 }
 
 
+DETAILS = {
+    "bootstrap": "Without delivery: each environment's account and region. Delivered: the "
+    "tooling account (in its region and every environment's), and each environment trusting "
+    "it to deploy (--execution-policy). Run it once with each account's credentials.",
+    "deploy": "It synthesizes the app, checks that no resource a teardown kept blocks a first "
+    "deployment, then runs cdk deploy: each environment's stage in configuration order, or, "
+    "delivered, the platform pipeline and its source (the pipeline deploys the rest).",
+    "diff": "cdk diff of each stage against what is deployed (delivered: from the tooling "
+    "account, through the bootstrap trust).",
+    "destroy": "Pipeline first when delivered, then each environment from the last back: the "
+    "endpoint stacks its pipelines deployed at run time, then its stage. Data, registries, "
+    "audit logs and keys are retained: listed at the end, with how to remove those that would "
+    "block a redeployment. Asks you to type the platform name (--yes does not).",
+}
+
+
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     for name, (summary, example, _) in COMMANDS.items():
         parser = commands.add_parser(
             name,
             help=summary,
-            description=f"{summary[0].upper()}{summary[1:]}. {plans.__doc__.split(chr(10))[0]}",
+            description=f"{summary[0].upper()}{summary[1:]}. {DETAILS[name]}",
             epilog=f"example: {example}",
         )
         parser.add_argument(
