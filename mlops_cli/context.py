@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from mlops_cli.errors import CliError
-from mlops_cli.resources import ProjectPlace, place
+from mlops_cli.resources import ProjectPlace, find_environment, find_project, place
 from mlops_cli.session import Aws
 from stacks.config import ConfigError, EnvironmentConfig, PlatformConfig, ProjectConfig, load_config
 
@@ -46,16 +46,8 @@ class Context:
 
     def environment(self, name: str) -> EnvironmentConfig:
         """The configured environment ``name``, or an error listing those that exist."""
-        for environment in self.config.environments:
-            if environment.name == name:
-                return environment
-        known = ", ".join(e.name for e in self.config.environments)
-        raise CliError(f"unknown environment {name!r}: the configuration has {known}", code=2)
+        return find_environment(self.config, name)
 
     def project(self, name: str) -> ProjectConfig:
         """The configured project ``name``, or an error listing those that exist."""
-        for project in self.config.projects:
-            if project.name == name:
-                return project
-        known = ", ".join(p.name for p in self.config.projects)
-        raise CliError(f"unknown project {name!r}: the configuration has {known}", code=2)
+        return find_project(self.config, name)

@@ -148,21 +148,11 @@ def place(
     ``account`` and ``region`` give the caller's account and default region for an environment
     whose configuration leaves them out (the app's CDK_DEFAULT_* rule).
     """
-    found = next((p for p in config.projects if p.name == project), None)
-    if found is None:
-        known = ", ".join(p.name for p in config.projects)
-        raise CliError(f"unknown project {project!r}: the configuration has {known}", code=2)
+    found = find_project(config, project)
     if environment is None:
-        development = topology.development(config)
-        env = development or config.environments[0]
+        env = topology.development(config) or config.environments[0]
     else:
-        env_found = next((e for e in config.environments if e.name == environment), None)
-        if env_found is None:
-            known = ", ".join(e.name for e in config.environments)
-            raise CliError(
-                f"unknown environment {environment!r}: the configuration has {known}", code=2
-            )
-        env = env_found
+        env = find_environment(config, environment)
     return ProjectPlace(
         config=config,
         environment=env,
@@ -170,6 +160,24 @@ def place(
         account=env.account or _required(account, env.name, "account")(),
         region=env.region or _required(region, env.name, "region")(),
     )
+
+
+def find_project(config: PlatformConfig, name: str) -> ProjectConfig:
+    """The configured project ``name``, or an error listing those that exist."""
+    for project in config.projects:
+        if project.name == name:
+            return project
+    known = ", ".join(p.name for p in config.projects)
+    raise CliError(f"unknown project {name!r}: the configuration has {known}", code=2)
+
+
+def find_environment(config: PlatformConfig, name: str) -> EnvironmentConfig:
+    """The configured environment ``name``, or an error listing those that exist."""
+    for environment in config.environments:
+        if environment.name == name:
+            return environment
+    known = ", ".join(e.name for e in config.environments)
+    raise CliError(f"unknown environment {name!r}: the configuration has {known}", code=2)
 
 
 def _required(source: Callable[[], str] | None, environment: str, what: str) -> Callable[[], str]:
@@ -190,12 +198,7 @@ def serving_environment(
     Without delivery every environment serves both stages, so it must be named.
     """
     if environment is not None:
-        env = next((e for e in config.environments if e.name == environment), None)
-        if env is None:
-            known = ", ".join(e.name for e in config.environments)
-            raise CliError(
-                f"unknown environment {environment!r}: the configuration has {known}", code=2
-            )
+        env = find_environment(config, environment)
         if stage not in topology.served_stages(config, env.name):
             raise CliError(f"environment {env.name} serves no {stage!r} endpoint", code=2)
         return env
