@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from mlops_cli.errors import CliError
 from mlops_constructs.names import (
     BATCH,
+    CI_SOURCE_KEY,
     bucket_name,
     release_pipeline_name,
     stack_name,
@@ -86,9 +87,8 @@ class ProjectPlace:
 
     @property
     def ci_source_key(self) -> str:
-        """The object CI starts from in the artifacts bucket (S3 source):
-        ``mlops_constructs.build.cicd.SOURCE_KEY``, which imports aws_cdk."""
-        return "ci/source/ml-project.zip"
+        """The object CI starts from in the artifacts bucket (S3 source)."""
+        return CI_SOURCE_KEY
 
     @property
     def data_key_alias(self) -> str:

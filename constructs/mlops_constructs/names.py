@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 BATCH = "batch"  # the target name of batch scoring's monitors and template
+# The object of a project's artifacts bucket that starts its CI (the S3 source).
+CI_SOURCE_KEY = "ci/source/ml-project.zip"
 
 
 def bucket_name(prefix: str, purpose: str, account: str) -> str:

@@ -18,6 +18,7 @@ from constructs import Construct
 from mlops_constructs.build.pipeline import TrainingPipeline
 from mlops_constructs.cfn import depend_on_role_policy_only
 from mlops_constructs.data.lake import LakeAccess
+from mlops_constructs.names import CI_SOURCE_KEY
 from mlops_constructs.observability import encrypted_log_group
 from mlops_constructs.security.jobs import grant_pipeline_status
 from mlops_constructs.security.keys import PlatformKey
@@ -28,7 +29,7 @@ from mlops_constructs.security.nag import (
     acknowledge_wildcard_resource,
 )
 
-SOURCE_KEY = "ci/source/ml-project.zip"
+SOURCE_KEY = CI_SOURCE_KEY
 # The data splits each training run writes (preprocess outputs) in the artifacts bucket.
 RUN_DATA = "pipelines/*/data/*"
 
