@@ -20,7 +20,7 @@ PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: help install synth test lint typecheck unit bench cost clean diagram bootstrap deploy diff destroy
+.PHONY: help install synth test lint typecheck unit bench cost clean diagram bootstrap deploy diff destroy new-project
 
 help:
 	@echo "make synth [CONFIG=path.yaml]  synthesize the app into cdk.out/"
@@ -34,6 +34,7 @@ help:
 	@echo "make diff [CONFIG=..]           what a deploy would change"
 	@echo "make destroy [CONFIG=..]        endpoint stacks, then the stacks; lists what it keeps"
 	@echo "  (each takes ENV=<environment|tooling> and DRY_RUN=1; mlops --help for the rest)"
+	@echo "make new-project NAME=n FRAMEWORK=f PROBLEM=p [CONFIG=..]  scaffold a model project"
 
 # uv installs the same pinned requirements as pip, in parallel: about a minute instead of four
 # on a fresh machine (the 1.5 GB of aws-cdk-lib, sagemaker, xgboost, moto, ...).
@@ -99,3 +100,8 @@ clean:
 # limits a command to one environment; DRY_RUN=1 prints the steps and touches nothing.
 bootstrap deploy diff destroy: $(PY_STAMP) $(NODE_STAMP)
 	mlops $(if $(CONFIG),--config $(CONFIG)) $@ $(if $(ENV),--environment $(ENV)) $(if $(DRY_RUN),--dry-run) $(ARGS)
+
+# A model project from the platform's skeletons (README "Onboard a team"): with CONFIG, its entry
+# is added to that file once the whole configuration validates; without, it is printed.
+new-project: $(PY_STAMP)
+	mlops $(if $(CONFIG),--config $(CONFIG)) new-project $(NAME) --framework $(FRAMEWORK) --problem $(PROBLEM) $(if $(CONFIG),--write-config $(CONFIG))

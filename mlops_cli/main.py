@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "mlops_cli.release",  # approve, reject, rollback
     "mlops_cli.run",  # retrain, score
     "mlops_cli.endpoint",  # invoke
+    "mlops_cli.scaffold",  # new-project
 )
 """Modules whose ``register(commands)`` adds subcommands, in the order ``--help`` lists them."""
 

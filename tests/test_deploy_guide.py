@@ -1,4 +1,4 @@
-"""README "Set-up", "Deploy to AWS" and "Operate": every command they show exists and takes
+"""README "Set-up", "Deploy to AWS", "Operate" and "Onboard a team": every command they show exists and takes
 the arguments shown.
 
 Only ``make`` and ``mlops`` commands may appear in their shell blocks. A ``make`` line is
@@ -23,7 +23,7 @@ from stacks.config import load_config
 from tools import delivery as delivery_tool
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("Set-up: two commands", "Deploy to AWS", "Operate")
+SECTIONS = ("Set-up: two commands", "Deploy to AWS", "Operate", "Onboard a team")
 
 
 def _commands() -> list[str]:
