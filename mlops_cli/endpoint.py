@@ -27,8 +27,9 @@ from mlops_cli.errors import CliError
 from mlops_cli.resources import ProjectPlace, serving_environment
 from mlops_cli.session import aws_error
 from mlops_cli.transfer import check_caller
+from mlops_constructs.names import component_name
 from stacks import topology
-from stacks.config import ProjectConfig
+from stacks.config import SCALE_TO_ZERO, ProjectConfig
 
 CONTENT_TYPES = ("text/csv", "application/json")
 MAX_BODY = 6 * 1024 * 1024
@@ -150,10 +151,21 @@ def how_to_deploy(place: ProjectPlace) -> str:
     )
 
 
+def inference_component(project: ProjectConfig, stage: str, endpoint: str) -> str | None:
+    """The inference component InvokeEndpoint must name: a ``scale_to_zero`` stage's model."""
+    hosting = (project.deploy.production if stage == "prod" else project.deploy.staging).hosting
+    return component_name(endpoint) if hosting == SCALE_TO_ZERO else None
+
+
 def invoke_once(
-    client: Any, place: ProjectPlace, stage: str, request: Request
+    client: Any,
+    place: ProjectPlace,
+    stage: str,
+    request: Request,
+    component: str | None = None,
 ) -> tuple[float, bytes]:
-    """One InvokeEndpoint: (milliseconds, response body); a missing endpoint in one sentence."""
+    """One InvokeEndpoint: (milliseconds, response body); a missing endpoint in one sentence.
+    ``component``: the endpoint's inference component (hosting scale_to_zero)."""
     endpoint = place.endpoint(stage)
     started = _clock()
     try:
@@ -162,10 +174,17 @@ def invoke_once(
             ContentType=request.content_type,
             Accept="application/json",
             Body=request.body,
+            **({"InferenceComponentName": component} if component else {}),
         )
         body = response["Body"].read()
     except (BotoCoreError, ClientError) as error:
         info = getattr(error, "response", {}).get("Error", {})
+        if info.get("Code") == "ValidationError" and "no capacity" in info.get("Message", ""):
+            raise CliError(
+                f"endpoint {endpoint} is scaled to zero (hosting: scale_to_zero): this request "
+                "started a copy of the model, which takes a few minutes. Run the command again "
+                "then"
+            ) from None
         if info.get("Code") == "ValidationError" and "not found" in info.get("Message", ""):
             raise CliError(
                 f"endpoint {endpoint} does not exist in environment {place.environment.name} "
@@ -208,9 +227,10 @@ def run_invoke(args: argparse.Namespace, ctx: Context) -> int:
         f"{request.source}"
     )
     client = ctx.aws.client("sagemaker-runtime", place.region)
+    component = inference_component(project, args.stage, place.endpoint(args.stage))
     latencies = []
     for number in range(1, args.repeat + 1):
-        milliseconds, body = invoke_once(client, place, args.stage, request)
+        milliseconds, body = invoke_once(client, place, args.stage, request, component)
         latencies.append(milliseconds)
         ctx.say(f"request {number}: {milliseconds:.1f} ms")
         show_response(ctx, body)

@@ -532,6 +532,12 @@ class BuildConfig(_Model):
         return v
 
 
+REALTIME = "realtime"
+SCALE_TO_ZERO = "scale_to_zero"
+SERVERLESS = "serverless"
+HOSTINGS = (REALTIME, SCALE_TO_ZERO, SERVERLESS)
+
+
 class DeployStageConfig(_Model):
     """How one deployment stage hosts the approved model."""
 
@@ -545,6 +551,7 @@ class DeployStageConfig(_Model):
     wait_minutes: Annotated[int, Field(ge=1, le=60)] = 5
     latency_p99_ms: Annotated[int, Field(ge=1, le=60_000)] = 500
     data_capture_percent: Annotated[int, Field(ge=1, le=100)] = 20
+    # serverless: the endpoint's memory; scale_to_zero: what the model's copy reserves.
     memory_mb: int = 2048
     max_concurrency: Annotated[int, Field(ge=1, le=200)] = 5
 
@@ -552,11 +559,13 @@ class DeployStageConfig(_Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> DeployStageConfig:
-        if self.hosting not in ("realtime", "serverless"):
+        if self.hosting not in HOSTINGS:
             raise ValueError(
-                f"hosting {self.hosting!r} is not a hosting type. Fix: use 'realtime' or "
-                "'serverless'"
+                f"hosting {self.hosting!r} is not a hosting type. Fix: use 'realtime', "
+                "'scale_to_zero' or 'serverless'"
             )
+        if self.hosting == SCALE_TO_ZERO:
+            self._scale_to_zero()
         if self.traffic_routing not in ("ALL_AT_ONCE", "CANARY", "LINEAR"):
             raise ValueError(
                 f"traffic_routing {self.traffic_routing!r} is unknown. Fix: use ALL_AT_ONCE, "
@@ -573,6 +582,15 @@ class DeployStageConfig(_Model):
                 "2048, 3072, 4096, 5120 or 6144"
             )
         return self
+
+    def _scale_to_zero(self) -> None:
+        """What an endpoint with an inference component that scales to zero can be."""
+        if "min_instances" in self.model_fields_set:
+            raise ValueError(
+                "min_instances does not apply to hosting: scale_to_zero, whose minimum is 0 "
+                "instances. Fix: remove min_instances, or use hosting: realtime to keep "
+                "instances running"
+            )
 
 
 def _serverless_staging() -> DeployStageConfig:
@@ -1086,6 +1104,14 @@ class ProjectConfig(_Model):
                 )
         if not self.monitor.enabled or self.monitor.service != "model_monitor":
             return
+        for stage in ("staging", "production"):
+            if self.deploy.enabled and getattr(self.deploy, stage).hosting == SCALE_TO_ZERO:
+                raise ValueError(
+                    f"deploy.{stage}.hosting is scale_to_zero and monitor.service is "
+                    "model_monitor, whose schedules watch instance-backed variants, not "
+                    "inference components (docs/decisions/0014-scale-to-zero.md). Fix: use "
+                    "monitor.service: open, or hosting: realtime"
+                )
         if self.problem_type != "binary_classification" and "bias" in self.monitor.types:
             raise ValueError(
                 f"monitor.types has bias, which the platform computes for binary "
@@ -1406,7 +1432,8 @@ class PlatformConfig(_Model):
                     if getattr(project.deploy, stage).hosting == "serverless":
                         raise ValueError(
                             f"project {project.name!r}: deploy.{stage}.hosting is serverless, "
-                            "which cannot run in a VPC. Fix: use hosting: realtime in VPC mode"
+                            "which cannot run in a VPC. Fix: use hosting: realtime or "
+                            "scale_to_zero in VPC mode"
                         )
         for env in self.environments:
             for project in self.projects:

@@ -16,11 +16,13 @@ from mlops_constructs.deploy import (
     DeployPipeline,
     FrontDoor,
     RealtimeSettings,
+    ScaleToZeroSettings,
     ServerlessSettings,
     VpcPlacement,
     synthesize_endpoint_templates,
 )
 from mlops_constructs.deploy.deployment import EndpointDeployment
+from mlops_constructs.deploy.endpoint import vcpus
 from mlops_constructs.deploy.promotion import Promotion, PromotionSource
 from mlops_constructs.deploy.release_target import ReleasePipelineRef, ReleaseTarget
 from mlops_constructs.deploy.templates import PromotedModel, template_defaults
@@ -28,14 +30,20 @@ from mlops_constructs.monitor import DeadLetterAlarm, FailureAlarm, MonitorImage
 from mlops_constructs.monitor.forwarder import DriftForwarder
 from mlops_constructs.monitor.open_definition import OpenMonitoringSpec
 from mlops_constructs.monitor.open_monitoring import OpenMonitoring, OpenMonitoringNetwork
-from mlops_constructs.names import BATCH, bucket_name
+from mlops_constructs.names import BATCH, bucket_name, component_name
 from mlops_constructs.notifications import NotificationTopic, subscribe
 from mlops_constructs.observability import retention_days
 from mlops_constructs.requests import RequestBus
 from mlops_constructs.runbooks import Runbook
 from mlops_constructs.security.jobs import image_repository_arns
 from stacks.build_stack import project_images
-from stacks.config import DeployStageConfig, PlatformConfig, ProjectConfig
+from stacks.config import (
+    SCALE_TO_ZERO,
+    SERVERLESS,
+    DeployStageConfig,
+    PlatformConfig,
+    ProjectConfig,
+)
 from stacks.context import project_context
 from stacks.data_stack import ProjectDataStack
 from stacks.guardrails import add_rule_packs
@@ -64,8 +72,22 @@ def hosting(
     stage: DeployStageConfig, project: ProjectConfig
 ) -> RealtimeSettings | ServerlessSettings:
     """The construct settings of a configured stage."""
-    if stage.hosting == "serverless":
+    if stage.hosting == SERVERLESS:
         return ServerlessSettings(memory_mb=stage.memory_mb, max_concurrency=stage.max_concurrency)
+    if stage.hosting == SCALE_TO_ZERO:
+        return ScaleToZeroSettings(
+            instance_type=stage.instance_type,
+            max_instances=stage.max_instances,
+            # One copy per instance, on all its vCPUs; memory_mb is what the copy reserves.
+            copy_cpu_cores=vcpus(stage.instance_type),
+            copy_memory_mb=stage.memory_mb,
+            invocations_per_instance=stage.invocations_per_instance,
+            wait_minutes=stage.wait_minutes,
+            latency_p99_ms=stage.latency_p99_ms,
+            data_capture_percent=stage.data_capture_percent,
+            cpu_percent=project.monitor.cpu_percent,
+            memory_percent=project.monitor.memory_percent,
+        )
     return RealtimeSettings(
         instance_type=stage.instance_type,
         min_instances=stage.min_instances,
@@ -387,6 +409,9 @@ class DeployStack(cdk.Stack):
             burst_limit=deploy.front_door.burst_limit,
             vpc=network.vpc if network else None,
             security_group=network.workload_security_group if network else None,
+            inference_component=component_name(f"{prefix}-prod")
+            if deploy.production.hosting == SCALE_TO_ZERO
+            else None,
         )
 
     def _batch(

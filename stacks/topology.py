@@ -237,7 +237,7 @@ def realtime_stages(project: ProjectConfig, stages: Sequence[str] = STAGES) -> d
         return {}
     d = project.deploy
     realtime = {
-        "staging": d.staging.hosting == "realtime",
-        "prod": d.production.hosting == "realtime",
+        "staging": d.staging.hosting != "serverless",
+        "prod": d.production.hosting != "serverless",
     }
     return {s: r for s, r in realtime.items() if s in stages}

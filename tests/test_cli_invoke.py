@@ -17,7 +17,8 @@ from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
 from mlops_cli import endpoint
-from stacks.config import PlatformConfig
+from mlops_cli.errors import CliError
+from stacks.config import DeployStageConfig, PlatformConfig, load_config
 from tests.test_cli_code import (
     DEFAULT_ACCOUNT,
     EXAMPLE,
@@ -254,3 +255,47 @@ def test_credentials_of_another_account_are_refused(
         f"mlops: your AWS credentials are for account {DEFAULT_ACCOUNT}, but environment prod "
         "is account 333333333333"
     )
+
+
+def test_a_scale_to_zero_stage_is_invoked_through_its_inference_component(
+    runtime: Stubber,
+) -> None:
+    """hosting: scale_to_zero serves the model as the endpoint's inference component, which
+    InvokeEndpoint must name; other hostings name none."""
+    base = load_config(None).projects[0]
+    deploy = base.deploy.model_copy(
+        update={"production": DeployStageConfig(hosting="scale_to_zero")}
+    )
+    project = base.model_copy(update={"deploy": deploy})
+    assert endpoint.inference_component(project, "prod", "p-prod") == "p-prod"
+    assert endpoint.inference_component(project, "staging", "p-staging") is None
+
+    class Place:
+        def endpoint(self, stage: str) -> str:
+            return f"p-{stage}"
+
+    request = endpoint.Request(content_type="text/csv", body=CHURN_CSV, rows=1, source="--body")
+    params = {"EndpointName": "p-prod", "ContentType": "text/csv", "Accept": "application/json"}
+    runtime.add_response(
+        "invoke_endpoint",
+        answer(PREDICTION),
+        {**params, "Body": CHURN_CSV, "InferenceComponentName": "p-prod"},
+    )
+    _, body = endpoint.invoke_once(runtime.client, Place(), "prod", request, "p-prod")  # type: ignore[arg-type]
+    assert json.loads(body) == PREDICTION
+
+
+def test_a_scaled_to_zero_endpoint_says_it_is_starting(runtime: Stubber) -> None:
+    class Place:
+        def endpoint(self, stage: str) -> str:
+            return f"p-{stage}"
+
+    runtime.add_client_error(
+        "invoke_endpoint",
+        "ValidationError",
+        "Inference Component has no capacity to process this request.",
+        400,
+    )
+    request = endpoint.Request(content_type="text/csv", body=CHURN_CSV, rows=1, source="--body")
+    with pytest.raises(CliError, match="scaled to zero"):
+        endpoint.invoke_once(runtime.client, Place(), "prod", request, "p-prod")  # type: ignore[arg-type]

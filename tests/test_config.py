@@ -361,7 +361,7 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
         "serverless staging in VPC mode",
         {"network": {"vpc_mode": True}},
         "project 'churn': deploy.staging.hosting is serverless, which cannot run in a VPC. Fix: "
-        "use hosting: realtime in VPC mode",
+        "use hosting: realtime or scale_to_zero in VPC mode",
     ),
     (
         "deploy without build",

@@ -623,3 +623,91 @@ def test_account_in_several_regions_and_environment_agnostic_stack(cdk_out: Path
     assert lines[start + 5] == (
         "    app-any: environment-agnostic stack (aws://unknown-account/unknown-region)."
     )
+
+
+# -- hosting scale_to_zero: inference components ------------------------------------------------
+
+
+def scale_to_zero_template() -> dict[str, Any]:
+    """A hand-made endpoint of one inference component whose instances scale to zero."""
+    return {
+        "Resources": {
+            "Config": res(
+                "AWS::SageMaker::EndpointConfig",
+                ExecutionRoleArn="arn:aws:iam::123456789012:role/r",
+                ProductionVariants=[
+                    {
+                        "VariantName": "AllTraffic",
+                        "InstanceType": "ml.m5.large",
+                        "InitialInstanceCount": 1,
+                        "ManagedInstanceScaling": {
+                            "Status": "ENABLED",
+                            "MinInstanceCount": 0,
+                            "MaxInstanceCount": 2,
+                        },
+                    }
+                ],
+            ),
+            "Endpoint": endpoint_on("Config"),
+            "Component": res(
+                "AWS::SageMaker::InferenceComponent",
+                EndpointName={"Fn::GetAtt": ["Endpoint", "EndpointName"]},
+                InferenceComponentName="p-prod",
+                Specification={"ModelName": "m"},
+                RuntimeConfig={"CopyCount": 1},
+            ),
+            "Copies": res(
+                "AWS::ApplicationAutoScaling::ScalableTarget",
+                ServiceNamespace="sagemaker",
+                ScalableDimension="sagemaker:inference-component:DesiredCopyCount",
+                ResourceId="inference-component/p-prod",
+                MinCapacity=0,
+                MaxCapacity=4,
+            ),
+            "Policy": res("AWS::ApplicationAutoScaling::ScalingPolicy", PolicyType="StepScaling"),
+            "Wake": res(
+                "AWS::CloudWatch::Alarm",
+                MetricName="NoCapacityInvocationFailures",
+                Namespace="AWS/SageMaker",
+                Period=60,
+                Statistic="Maximum",
+            ),
+        }
+    }
+
+
+def test_scale_to_zero_is_no_compute_while_idle_plus_its_alarm() -> None:
+    report = price_templates({"ep": scale_to_zero_template()})
+
+    assert only(report, "Endpoint") == 0.0
+    [endpoint] = [line for line in report.lines if line.logical_id == "Endpoint"]
+    assert "0 x ml.m5.large (ManagedInstanceScaling minimum)" in endpoint.how
+    assert only(report, "Wake") == pytest.approx(0.10)
+    assert report.total == pytest.approx(0.10)
+    assert report.unknown_types == {}
+    assert not any("could not be tied" in note for note in report.notes)
+
+
+def test_a_synthesized_scale_to_zero_template_idles_at_its_alarms() -> None:
+    """The deploy pipeline's template for hosting scale_to_zero, as the platform synthesizes
+    it: no instance while idle; its alarms (rollback, health, scale-out) are the whole cost."""
+    from mlops_constructs.deploy import ScaleToZeroSettings
+    from mlops_constructs.deploy.templates import synthesize_endpoint_templates
+    from stacks.app_builder import project_context
+
+    folder = synthesize_endpoint_templates(
+        prefix="mlops-dev-churn",
+        stages={"prod": ScaleToZeroSettings()},
+        context=project_context(),
+    )
+    [path] = list(folder.glob("*.template.json"))
+    template = json.loads(path.read_text())
+    report = price_templates({"prod": template})
+
+    endpoint = [line for line in report.lines if line.resource_type == "AWS::SageMaker::Endpoint"]
+    assert [line.monthly_usd for line in endpoint] == [0.0]
+    alarms = [line for line in report.lines if line.resource_type == "AWS::CloudWatch::Alarm"]
+    assert len(alarms) == 6  # 5xx, latency-p99, 4xx, cpu, memory, no-capacity
+    assert report.total == pytest.approx(0.60)
+    assert report.unknown_types == {}
+    assert not any("could not be tied" in note for note in report.notes)

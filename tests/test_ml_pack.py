@@ -87,6 +87,51 @@ def _resources(stack: cdk.Stack, *, secure: bool, vpc: bool) -> None:
         if secure
         else None,
     )
+    # An endpoint of inference components (hosting scale_to_zero) and its component.
+    sm.CfnEndpointConfig(
+        stack,
+        "ComponentsConfig",
+        execution_role_arn=ROLE,
+        production_variants=[
+            sm.CfnEndpointConfig.ProductionVariantProperty(
+                variant_name="AllTraffic", initial_instance_count=1, instance_type="ml.m5.large"
+            )
+        ],
+        kms_key_id=KEY,
+        enable_network_isolation=secure or None,
+        vpc_config=sm.CfnEndpointConfig.VpcConfigProperty(
+            security_group_ids=["sg-1"], subnets=["subnet-1"]
+        )
+        if secure and vpc
+        else None,
+        data_capture_config=sm.CfnEndpointConfig.DataCaptureConfigProperty(
+            capture_options=[sm.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Input")],
+            destination_s3_uri="s3://b/capture",
+            initial_sampling_percentage=10,
+            kms_key_id=KEY,
+        ),
+    )
+    sm.CfnInferenceComponent(
+        stack,
+        "Component",
+        endpoint_name="e",
+        specification=sm.CfnInferenceComponent.InferenceComponentSpecificationProperty(
+            model_name="m"
+        )
+        if secure
+        else sm.CfnInferenceComponent.InferenceComponentSpecificationProperty(
+            container=sm.CfnInferenceComponent.InferenceComponentContainerSpecificationProperty(
+                image=IMAGE
+            )
+        ),
+        deployment_config=sm.CfnInferenceComponent.InferenceComponentDeploymentConfigProperty(
+            auto_rollback_configuration=sm.CfnInferenceComponent.AutoRollbackConfigurationProperty(
+                alarms=[sm.CfnInferenceComponent.AlarmProperty(alarm_name="e-5xx")]
+            )
+        )
+        if secure
+        else None,
+    )
     body = _pipeline_body(secure, vpc)
     sm.CfnPipeline(
         stack,
@@ -251,6 +296,8 @@ EXPECTED_BAD = {
     "MLOps-SM6[VolumeKmsKeyId]": {"bad/S/DataQuality"},
     "MLOps-SM6[OutputKmsKeyId]": {"bad/S/DataQuality"},
     "MLOps-SM7": {"bad/S/Registry"},
+    "MLOps-SM8": {"bad/S/ComponentsConfig"},
+    "MLOps-SM9": {"bad/S/Component"},
     "MLOps-S1": {"bad/S/Bucket"},
     "MLOps-S2": {"bad/S/Bucket"},
     "MLOps-LOG1[RetentionInDays]": {"bad/S/Logs"},

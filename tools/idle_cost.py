@@ -264,6 +264,9 @@ FREE_TYPES: dict[str, str] = {
     "AWS::SageMaker::ModelPackageGroup": "no charge",
     "AWS::SageMaker::ModelPackage": "no charge (artifacts are S3 objects)",
     "AWS::SageMaker::Model": "no charge (an endpoint running it bills)",
+    "AWS::SageMaker::InferenceComponent": (
+        "no charge by itself (its copies run on the endpoint's instances, priced on its config)"
+    ),
     "AWS::SageMaker::ModelCard": "no charge",
     "AWS::SageMaker::Image": "no charge",
     "AWS::SageMaker::ImageVersion": "no charge",
@@ -364,6 +367,13 @@ TYPE_NOTES: dict[str, str] = {
         "else ManagedInstanceScaling MinInstanceCount, else InitialInstanceCount. An endpoint "
         "config is counted when an endpoint of the same template uses it, or when that cannot "
         "be told (fixed name, exported, or an endpoint whose config does not resolve)."
+    ),
+    "AWS::SageMaker::InferenceComponent": (
+        "SageMaker inference components (hosting scale_to_zero): with ManagedInstanceScaling "
+        "MinInstanceCount 0 and the copies' ScalableTarget MinCapacity 0 the endpoint has no "
+        "instance while idle; the first request after idle fails while a copy and an instance "
+        "start (minutes), and each instance bills from then until the copies scale back in. The "
+        "scale-out alarm on NoCapacityInvocationFailures is priced like any alarm."
     ),
 }
 
@@ -552,6 +562,10 @@ def _link_sagemaker(tpl: _Template) -> None:
     targets = tpl.of_type("AWS::ApplicationAutoScaling::ScalableTarget")
     for logical_id, props in targets.items():
         if props.get("ServiceNamespace") != "sagemaker":
+            continue
+        if props.get("ScalableDimension") == "sagemaker:inference-component:DesiredCopyCount":
+            # Copies of an inference component run on the endpoint's instances, whose idle
+            # count is its config's ManagedInstanceScaling minimum.
             continue
         match = re.fullmatch(r"endpoint/(.+)/variant/(.+)", _flatten(props.get("ResourceId")) or "")
         endpoint = None

@@ -77,3 +77,9 @@ def stack_name(prefix: str, stage: str) -> str:
     """The CloudFormation stack a deploy or release pipeline deploys a stage's template as, at
     run time (``<prefix>-endpoint-<stage>``, ``<prefix>-monitor-batch``)."""
     return template_file(prefix, stage).removesuffix(".template.json")
+
+
+def component_name(endpoint_name: str) -> str:
+    """The name of the inference component of a ``scale_to_zero`` endpoint: the endpoint's own
+    (one model per endpoint; InvokeEndpoint takes it as ``InferenceComponentName``)."""
+    return endpoint_name

@@ -14,7 +14,8 @@ The checks, in order:
 1. ``model-approved``: the model package being deployed (UserParameters ``model_package_arn``,
    which CodePipeline resolves from ``#{variables.ModelPackageArn}``) is still ``Approved``;
    a model rejected after its deployment started must not reach production;
-2. per sample payload, against ``endpoint_name``: ``invoke`` (the call succeeds with HTTP 200),
+2. per sample payload, against ``endpoint_name`` (and its ``inference_component_name`` when
+   given: a ``scale_to_zero`` endpoint's model): ``invoke`` (the call succeeds with HTTP 200),
    ``latency`` (at most ``max_latency_ms``), ``response-json`` (the body is JSON),
    ``predictions-shape`` (``{"predictions": [{<prediction_field>: ..., <probability_field>:
    ...}, ...]}``), ``row-count`` (one prediction per input row), then per prediction
@@ -336,6 +337,8 @@ class Job:
     payloads: tuple[Payload, ...]
     payload_source: str  # "UserParameters" or "SAMPLE_PAYLOADS"
     contract: ResponseContract  # from RESPONSE_CONTRACT: what a response must hold
+    # The endpoint's inference component (hosting scale_to_zero): InvokeEndpoint must name it.
+    inference_component: str | None = None
 
 
 def count_rows(content_type: str, body: str, path: str, input_columns: tuple[str, ...]) -> int:
@@ -435,7 +438,19 @@ def parse_job(event: object, env: Mapping[str, str], contract: ResponseContract)
             raise BadJob(f"SAMPLE_PAYLOADS is not valid JSON: {exc}") from None
         payloads = parse_payloads(from_env, "SAMPLE_PAYLOADS", contract.input_columns)
         source = "SAMPLE_PAYLOADS"
-    return Job(endpoint, arn, match["region"], group, latency, payloads, source, contract)
+    component: str | None = None
+    if "inference_component_name" in parameters:
+        component = _get_string(
+            parameters, "inference_component_name", "UserParameters.inference_component_name", 63
+        )
+        if not _ENDPOINT_NAME.fullmatch(component):
+            raise BadJob(
+                f"UserParameters.inference_component_name {component!r} is not an inference "
+                "component name"
+            )
+    return Job(
+        endpoint, arn, match["region"], group, latency, payloads, source, contract, component
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -599,11 +614,15 @@ def check_payload(job: Job, index: int, payload: Payload) -> tuple[Failure | Non
     where = f"payloads[{index}] ({payload.content_type})"
     started = _clock()
     try:
+        component = (
+            {"InferenceComponentName": job.inference_component} if job.inference_component else {}
+        )
         response = _client("sagemaker-runtime").invoke_endpoint(
             EndpointName=job.endpoint_name,
             ContentType=payload.content_type,
             Accept=JSON,
             Body=payload.body.encode("utf-8"),
+            **component,
         )
         body: bytes = response["Body"].read()
     except (ClientError, BotoCoreError) as exc:

@@ -64,6 +64,8 @@ class _Log(InvocationLog):
 @dataclass(frozen=True)
 class Config:
     endpoint_name: str
+    # A scale_to_zero endpoint's model is its inference component (INFERENCE_COMPONENT_NAME).
+    inference_component: str | None = None
 
 
 def load_config(env: Mapping[str, str]) -> Config:
@@ -72,7 +74,12 @@ def load_config(env: Mapping[str, str]) -> Config:
         raise ConfigError("ENDPOINT_NAME is not set (the SageMaker endpoint to invoke)")
     if not _ENDPOINT_NAME.fullmatch(endpoint):
         raise ConfigError(f"ENDPOINT_NAME={endpoint!r} is not a SageMaker endpoint name")
-    return Config(endpoint)
+    component = env.get("INFERENCE_COMPONENT_NAME") or None
+    if component is not None and not _ENDPOINT_NAME.fullmatch(component):
+        raise ConfigError(
+            f"INFERENCE_COMPONENT_NAME={component!r} is not an inference component name"
+        )
+    return Config(endpoint, component)
 
 
 # --------------------------------------------------------------------------------------------
@@ -193,6 +200,10 @@ def endpoint_error(exc: ClientError) -> HttpError | None:
     if code == "ModelError":
         return HttpError(502, "the model failed to process the request")
     if code == "ValidationError":
+        if "no capacity" in message.lower():  # scaled to zero: a copy is starting (minutes)
+            return HttpError(
+                503, "the model is starting after being idle: retry later", {"Retry-After": "60"}
+            )
         if "not found" in message.lower():  # the endpoint is missing: our fault, not the caller's
             return HttpError(503, "the model endpoint is not available", {"Retry-After": "30"})
         return HttpError(400, "the request was not accepted by the model endpoint")
@@ -220,6 +231,8 @@ def invoke(config: Config, request: Request, log: _Log, inference_id: str | None
     extra = (
         {"InferenceId": inference_id} if inference_id and _INFERENCE_ID.match(inference_id) else {}
     )
+    if config.inference_component is not None:
+        extra["InferenceComponentName"] = config.inference_component
     try:
         response = _client("sagemaker-runtime").invoke_endpoint(
             EndpointName=config.endpoint_name,

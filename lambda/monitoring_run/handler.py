@@ -8,8 +8,9 @@ LambdaStep: this function, ``action`` ``publish``) -> CloudWatch metrics that al
 
 ``window``: which model version the target runs (staging/prod: the version the endpoint serves
 now, read from the endpoint itself: DescribeEndpoint -> its current endpoint config -> the
-variant's model -> the model's ``ModelPackageName``, or its ``ModelPackageArn`` tag for a
-promoted model that names no package; batch: the group's newest Approved version, the one batch
+variant's model (an endpoint of inference components, hosting ``scale_to_zero``: the
+component named after the endpoint -> its model) -> the model's ``ModelPackageName``, or its
+``ModelPackageArn`` tag for a promoted model that names no package; batch: the group's newest Approved version, the one batch
 scoring uses), its monitoring baseline (the version's ``MonitoringBaseline`` customer metadata)
 and the S3 prefixes of the last full UTC window (a day or an hour) of captured traffic, of the
 labelled window (the last full window that ended at least DELAY_HOURS ago) and of its ground
@@ -729,6 +730,11 @@ def describe_endpoint_config(name: str) -> dict[str, Any] | None:
     return _describe("describe_endpoint_config", EndpointConfigName=name)
 
 
+def describe_inference_component(name: str) -> dict[str, Any] | None:
+    """DescribeInferenceComponent; None if there is no such component."""
+    return _describe("describe_inference_component", InferenceComponentName=name)
+
+
 def describe_model(name: str) -> dict[str, Any] | None:
     """DescribeModel; None if the model does not exist (any more)."""
     return _describe("describe_model", ModelName=name)
@@ -905,6 +911,11 @@ class _WindowRun:
             )
         model_name = chosen[0].get("ModelName")
         where = f"the model {model_name} ({endpoint}, variant {variant})"
+        if not model_name and endpoint_config.get("ExecutionRoleArn"):
+            # An endpoint of inference components (hosting scale_to_zero): its config names no
+            # model; the component, named after the endpoint, does.
+            model_name = self._component_model(endpoint, variant)
+            where = f"the model {model_name} (inference component {endpoint})"
         if not isinstance(model_name, str) or not model_name:
             raise BadInput(f"the variant {variant} of {config_name} ({endpoint}) names no model")
         self.log.bind(model_name=model_name)
@@ -921,6 +932,26 @@ class _WindowRun:
         if tag is None or not tag.strip():
             raise _Skip(NO_MODEL, f"{where} names no model package and has no {PACKAGE_TAG} tag")
         return tag.strip(), f"the {PACKAGE_TAG} tag of {where}"
+
+    def _component_model(self, endpoint: str, variant: str) -> str:
+        """The model of the endpoint's inference component (named after the endpoint).
+
+        DescribeInferenceComponent's ``Specification`` is the one that serves: during a rolling
+        update the new one is not there until the update completes. Raises _Skip (no_model) or
+        BadInput (a component of another endpoint or variant)."""
+        component = describe_inference_component(endpoint)
+        if component is None:
+            raise _Skip(NO_MODEL, f"the endpoint {endpoint} has no inference component {endpoint}")
+        if component.get("EndpointName") != endpoint or component.get("VariantName") != variant:
+            raise BadInput(
+                f"the inference component {endpoint} is on {component.get('EndpointName')!r} "
+                f"(variant {component.get('VariantName')!r}), not {endpoint} (variant {variant})"
+            )
+        self.log.bind(inference_component=endpoint)
+        model_name = (component.get("Specification") or {}).get("ModelName")
+        if not isinstance(model_name, str) or not model_name:
+            raise BadInput(f"the inference component {endpoint} names no model")
+        return model_name
 
     def _baseline(self, arn: str) -> str:
         described = describe_package(arn)

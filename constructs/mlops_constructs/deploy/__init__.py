@@ -5,6 +5,7 @@ from mlops_constructs.deploy.endpoint import (
     EndpointRole,
     ModelEndpoint,
     RealtimeSettings,
+    ScaleToZeroSettings,
     ServerlessSettings,
     capture_prefix,
 )
@@ -19,6 +20,7 @@ __all__ = [
     "FrontDoor",
     "ModelEndpoint",
     "RealtimeSettings",
+    "ScaleToZeroSettings",
     "ServerlessSettings",
     "VpcPlacement",
     "capture_prefix",

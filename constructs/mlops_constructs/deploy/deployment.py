@@ -28,10 +28,15 @@ from constructs import Construct
 from mlops_constructs.build.registry import ModelVersions
 from mlops_constructs.compute import dead_letter_queue, platform_function
 from mlops_constructs.data.lake import LakeAccess
-from mlops_constructs.deploy.endpoint import EndpointRole, RealtimeSettings, ServerlessSettings
+from mlops_constructs.deploy.endpoint import (
+    EndpointRole,
+    RealtimeSettings,
+    ScaleToZeroSettings,
+    ServerlessSettings,
+)
 from mlops_constructs.monitor.role import MonitorRole
 from mlops_constructs.monitor.settings import MonitorSettings
-from mlops_constructs.names import BATCH, deploy_cfn_name, endpoint_test_name
+from mlops_constructs.names import BATCH, component_name, deploy_cfn_name, endpoint_test_name
 from mlops_constructs.security.jobs import job_guardrails, model_guardrails
 from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import (
@@ -261,6 +266,27 @@ class EndpointDeployment(Construct):
                 ],
             )
         )
+        components = [
+            f"{arn}:inference-component/{component_name(f'{prefix}-{s}')}"
+            for s, hosting in self._hostings.items()
+            if isinstance(hosting, ScaleToZeroSettings)
+        ]
+        if components:
+            # scale_to_zero stages: the endpoint's one inference component, by its name.
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="InferenceComponents",
+                    actions=[
+                        "sagemaker:AddTags",
+                        "sagemaker:CreateInferenceComponent",
+                        "sagemaker:DeleteInferenceComponent",
+                        "sagemaker:DescribeInferenceComponent",
+                        "sagemaker:UpdateInferenceComponent",
+                        "sagemaker:UpdateInferenceComponentRuntimeConfig",
+                    ],
+                    resources=components,
+                )
+            )
         self._guard_endpoints(role, arn)
         if registry is not None:
             registry.grant_read(role)

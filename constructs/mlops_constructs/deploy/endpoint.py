@@ -15,6 +15,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from mlops_constructs.data.lake import SEALED_PREFIX, LakeAccess
+from mlops_constructs.names import component_name
 from mlops_constructs.runbooks import Runbook, alarm_description
 from mlops_constructs.security.jobs import grant_image_pull, grant_sagemaker_job_logs
 from mlops_constructs.security.nag import (
@@ -60,6 +61,30 @@ def vcpus(instance_type: str) -> int:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ScaleToZeroSettings(RealtimeSettings):
+    """Instance-backed hosting that scales to zero instances while idle (docs/decisions/
+    0014-scale-to-zero.md): the model is an inference component of the endpoint, whose copies
+    scale between 0 and ``max_copies`` on invocations per copy (``invocations_per_instance``);
+    a request that finds no copy (the metric ``NoCapacityInvocationFailures``) starts one, and
+    managed instance scaling follows the copies between 0 and ``max_instances`` instances. A new
+    version rolls out copy by copy (``wait_minutes`` apart) and rolls back automatically on the
+    5xx and p99-latency alarms. ``min_instances`` is not used (always 0); capture, isolation,
+    the data key and VPC mode are as for :class:`RealtimeSettings`."""
+
+    min_instances: int = 0
+    copy_cpu_cores: float = 1.0
+    copy_memory_mb: int = 1024
+
+    @property
+    def copies_per_instance(self) -> int:
+        return max(1, int(vcpus(self.instance_type) // self.copy_cpu_cores))
+
+    @property
+    def max_copies(self) -> int:
+        return self.max_instances * self.copies_per_instance
+
+
+@dataclass(frozen=True, kw_only=True)
 class ServerlessSettings:
     """Serverless hosting: costs nothing while idle, cold starts when traffic resumes."""
 
@@ -70,6 +95,26 @@ class ServerlessSettings:
 def capture_prefix(stage: str) -> str:
     """Where an endpoint's captured requests and responses go in the artifacts bucket."""
     return f"data-capture/{stage}/"
+
+
+def _capture(
+    hosting: RealtimeSettings, capture_uri: str, key_arn: str
+) -> sagemaker.CfnEndpointConfig.DataCaptureConfigProperty:
+    """Requests and responses (``data_capture_percent``) to ``capture_uri``, with the key."""
+    return sagemaker.CfnEndpointConfig.DataCaptureConfigProperty(
+        enable_capture=True,
+        initial_sampling_percentage=hosting.data_capture_percent,
+        destination_s3_uri=capture_uri,
+        kms_key_id=key_arn,
+        capture_options=[
+            sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Input"),
+            sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Output"),
+        ],
+        capture_content_type_header=sagemaker.CfnEndpointConfig.CaptureContentTypeHeaderProperty(
+            csv_content_types=["text/csv"],
+            json_content_types=["application/json"],
+        ),
+    )
 
 
 class EndpointRole(Construct):
@@ -179,6 +224,7 @@ class ModelEndpoint(Construct):
         super().__init__(scope, id)
         self.endpoint_name = f"{prefix}-{stage}"
         self._alarm_topic = alarm_topic
+        self._component = isinstance(hosting, ScaleToZeroSettings)
         self.role = role
         realtime = isinstance(hosting, RealtimeSettings)
         if realtime and alarm_topic is None:
@@ -216,6 +262,11 @@ class ModelEndpoint(Construct):
             enable_network_isolation=True if realtime else None,
             vpc_config=vpc_config,
         )
+        self.component: sagemaker.CfnInferenceComponent | None = None
+        self.scale_out_alarm: cloudwatch.Alarm | None = None
+        if isinstance(hosting, ScaleToZeroSettings):
+            self._scale_to_zero(hosting, key_arn, capture_uri, vpc_config)
+            return
         if isinstance(hosting, RealtimeSettings):
             variant = sagemaker.CfnEndpointConfig.ProductionVariantProperty(
                 variant_name=VARIANT,
@@ -224,20 +275,7 @@ class ModelEndpoint(Construct):
                 initial_instance_count=hosting.min_instances,
                 initial_variant_weight=1,
             )
-            capture = sagemaker.CfnEndpointConfig.DataCaptureConfigProperty(
-                enable_capture=True,
-                initial_sampling_percentage=hosting.data_capture_percent,
-                destination_s3_uri=capture_uri,
-                kms_key_id=key_arn,
-                capture_options=[
-                    sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Input"),
-                    sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Output"),
-                ],
-                capture_content_type_header=sagemaker.CfnEndpointConfig.CaptureContentTypeHeaderProperty(
-                    csv_content_types=["text/csv"],
-                    json_content_types=["application/json"],
-                ),
-            )
+            capture = _capture(hosting, capture_uri, key_arn)
             self.endpoint_config = sagemaker.CfnEndpointConfig(
                 self,
                 "Config",
@@ -348,11 +386,160 @@ class ModelEndpoint(Construct):
             )
         self.realtime = realtime
 
+    def _scale_to_zero(
+        self,
+        hosting: ScaleToZeroSettings,
+        key_arn: str,
+        capture_uri: str,
+        vpc_config: sagemaker.CfnModel.VpcConfigProperty | None,
+    ) -> None:
+        """The endpoint, its inference component, and their scaling (0 to N)."""
+        self.endpoint_config = sagemaker.CfnEndpointConfig(
+            self,
+            "Config",
+            production_variants=[
+                sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+                    variant_name=VARIANT,
+                    instance_type=hosting.instance_type,
+                    # One instance to place the first copy on; managed instance scaling then
+                    # follows the copies down to 0.
+                    initial_instance_count=1,
+                    managed_instance_scaling=sagemaker.CfnEndpointConfig.ManagedInstanceScalingProperty(
+                        status="ENABLED",
+                        min_instance_count=0,
+                        max_instance_count=hosting.max_instances,
+                    ),
+                    routing_config=sagemaker.CfnEndpointConfig.RoutingConfigProperty(
+                        routing_strategy="LEAST_OUTSTANDING_REQUESTS"
+                    ),
+                )
+            ],
+            # Endpoints of inference components name the role their copies run as here.
+            execution_role_arn=self.role.role_arn,
+            enable_network_isolation=True,
+            vpc_config=sagemaker.CfnEndpointConfig.VpcConfigProperty(
+                subnets=vpc_config.subnets, security_group_ids=vpc_config.security_group_ids
+            )
+            if vpc_config is not None
+            else None,
+            kms_key_id=key_arn,
+            data_capture_config=_capture(hosting, capture_uri, key_arn),
+        )
+        self.alarms = self._alarms(hosting)
+        self.health_alarms = self._health_alarms(hosting)
+        # The endpoint config never names the model, so a new version changes only the
+        # component: no blue/green on the endpoint (its config is the same for every version).
+        self.endpoint = sagemaker.CfnEndpoint(
+            self,
+            "Endpoint",
+            endpoint_name=self.endpoint_name,
+            endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
+        )
+        name = component_name(self.endpoint_name)
+        self.component = sagemaker.CfnInferenceComponent(
+            self,
+            "Component",
+            inference_component_name=name,
+            endpoint_name=self.endpoint.attr_endpoint_name,
+            variant_name=VARIANT,
+            specification=sagemaker.CfnInferenceComponent.InferenceComponentSpecificationProperty(
+                model_name=self.model.attr_model_name,
+                compute_resource_requirements=sagemaker.CfnInferenceComponent.InferenceComponentComputeResourceRequirementsProperty(
+                    number_of_cpu_cores_required=hosting.copy_cpu_cores,
+                    min_memory_required_in_mb=hosting.copy_memory_mb,
+                ),
+            ),
+            # Each deployment starts with one copy (the staging test needs it); autoscaling
+            # takes the copies to 0 when no request comes.
+            runtime_config=sagemaker.CfnInferenceComponent.InferenceComponentRuntimeConfigProperty(
+                copy_count=1
+            ),
+            # What replaces blue/green: a new version replaces the copies one at a time and
+            # rolls back on the 5xx and p99-latency alarms.
+            deployment_config=sagemaker.CfnInferenceComponent.InferenceComponentDeploymentConfigProperty(
+                rolling_update_policy=sagemaker.CfnInferenceComponent.InferenceComponentRollingUpdatePolicyProperty(
+                    maximum_batch_size=sagemaker.CfnInferenceComponent.InferenceComponentCapacitySizeProperty(
+                        type="COPY_COUNT", value=1
+                    ),
+                    wait_interval_in_seconds=hosting.wait_minutes * 60,
+                    maximum_execution_timeout_in_seconds=3600,
+                ),
+                auto_rollback_configuration=sagemaker.CfnInferenceComponent.AutoRollbackConfigurationProperty(
+                    alarms=[
+                        sagemaker.CfnInferenceComponent.AlarmProperty(alarm_name=a.alarm_name)
+                        for a in self.alarms
+                    ]
+                ),
+            ),
+        )
+        stack = cdk.Stack.of(self)
+        self.scaling = autoscaling.ScalableTarget(
+            self,
+            "Scaling",
+            role=iam.Role.from_role_arn(
+                self,
+                "ScalingRole",
+                f"arn:{stack.partition}:iam::{stack.account}:role/aws-service-role/"
+                "sagemaker.application-autoscaling.amazonaws.com/"
+                "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint",
+                mutable=False,
+            ),
+            service_namespace=autoscaling.ServiceNamespace.SAGEMAKER,
+            resource_id=f"inference-component/{name}",
+            scalable_dimension="sagemaker:inference-component:DesiredCopyCount",
+            min_capacity=0,
+            max_capacity=hosting.max_copies,
+        )
+        self.scaling.node.add_dependency(self.component)
+        # Copies follow invocations per copy, down to 0 when none come.
+        self.scaling.scale_to_track_metric(
+            "Invocations",
+            target_value=hosting.invocations_per_instance,
+            predefined_metric=autoscaling.PredefinedMetric.SAGEMAKER_INFERENCE_COMPONENT_INVOCATIONS_PER_COPY,
+            scale_in_cooldown=cdk.Duration.minutes(15),
+            scale_out_cooldown=cdk.Duration.minutes(1),
+        )
+        # With no copy there is nothing to track: a request that finds no capacity starts one.
+        scale_out = autoscaling.StepScalingAction(
+            self,
+            "ScaleOutFromZero",
+            scaling_target=self.scaling,
+            adjustment_type=autoscaling.AdjustmentType.CHANGE_IN_CAPACITY,
+            metric_aggregation_type=autoscaling.MetricAggregationType.MAXIMUM,
+            cooldown=cdk.Duration.minutes(1),
+        )
+        scale_out.add_adjustment(adjustment=1, lower_bound=0)
+        self.scale_out_alarm = cloudwatch.Alarm(
+            self,
+            "NoCapacity",
+            alarm_name=f"{self.endpoint_name}-no-capacity",
+            alarm_description=alarm_description(
+                f"{self.endpoint_name}: a request found no copy of the model (scaled to zero). "
+                "This alarm starts a copy (and an instance) by itself, which takes minutes; "
+                "callers retry meanwhile. It does not notify: waking up is not an incident",
+                Runbook.ENDPOINT_LATENCY,
+            ),
+            metric=self._metric("NoCapacityInvocationFailures", "Maximum"),
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            datapoints_to_alarm=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.scale_out_alarm.add_alarm_action(cw_actions.ApplicationScalingAction(scale_out))
+        self.realtime = True
+
     def _metric(self, name: str, statistic: str) -> cloudwatch.Metric:
+        # An inference component's invocation metrics carry its name instead.
+        dimensions = (
+            {"InferenceComponentName": component_name(self.endpoint_name)}
+            if self._component
+            else {"EndpointName": self.endpoint_name, "VariantName": VARIANT}
+        )
         return cloudwatch.Metric(
             namespace="AWS/SageMaker",
             metric_name=name,
-            dimensions_map={"EndpointName": self.endpoint_name, "VariantName": VARIANT},
+            dimensions_map=dimensions,
             statistic=statistic,
             period=cdk.Duration.minutes(1),
         )
@@ -419,7 +606,9 @@ class ModelEndpoint(Construct):
                 "Cpu",
                 "cpu",
                 self._instance_metric("CPUUtilization"),
-                hosting.cpu_percent * vcpus(hosting.instance_type),
+                hosting.cpu_percent
+                if self._component
+                else hosting.cpu_percent * vcpus(hosting.instance_type),
                 f"CPU above {hosting.cpu_percent}% of the instances' vCPUs {window}. The "
                 f"instances are saturated; {scaling}",
                 Runbook.ENDPOINT_CPU,
@@ -443,6 +632,9 @@ class ModelEndpoint(Construct):
                 Runbook.ENDPOINT_DISK,
             ),
         ]
+        if self._component:
+            # Inference components report no disk use (CPU and memory are per copy).
+            specs = [spec for spec in specs if spec[0] != "Disk"]
         alarms = []
         for id_, suffix, metric, threshold, what, runbook in specs:
             alarm = cloudwatch.Alarm(
@@ -463,6 +655,15 @@ class ModelEndpoint(Construct):
         return alarms
 
     def _instance_metric(self, name: str) -> cloudwatch.Metric:
+        if self._component:
+            # An inference component's copies: percent of what the copies reserve.
+            return cloudwatch.Metric(
+                namespace="/aws/sagemaker/InferenceComponents",
+                metric_name=f"{name}Normalized",
+                dimensions_map={"InferenceComponentName": component_name(self.endpoint_name)},
+                statistic="Average",
+                period=cdk.Duration.minutes(1),
+            )
         return cloudwatch.Metric(
             namespace="/aws/sagemaker/Endpoints",
             metric_name=name,

@@ -42,6 +42,7 @@ class FrontDoor(Construct):
         burst_limit: int = 100,
         vpc: ec2.IVpc | None = None,
         security_group: ec2.ISecurityGroup | None = None,
+        inference_component: str | None = None,
     ) -> None:
         super().__init__(scope, id)
         stack = cdk.Stack.of(self)
@@ -54,7 +55,13 @@ class FrontDoor(Construct):
             description=f"HTTPS front door to the endpoint {endpoint_name}",
             ops_key=ops_key,
             log_retention=log_retention,
-            environment={"ENDPOINT_NAME": endpoint_name},
+            environment={
+                "ENDPOINT_NAME": endpoint_name,
+                # scale_to_zero: InvokeEndpoint names the endpoint's inference component.
+                **(
+                    {"INFERENCE_COMPONENT_NAME": inference_component} if inference_component else {}
+                ),
+            },
             # Under API Gateway's 29-second integration limit.
             timeout=cdk.Duration.seconds(25),
             reserved_concurrency=rate_limit,

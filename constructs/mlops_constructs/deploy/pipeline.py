@@ -24,6 +24,7 @@ from mlops_constructs.data.lake import SEALED_PREFIX, LakeAccess
 from mlops_constructs.deploy.deployment import STAGES, EndpointDeployment, VpcPlacement
 from mlops_constructs.deploy.endpoint import (
     RealtimeSettings,
+    ScaleToZeroSettings,
     ServerlessSettings,
     capture_prefix,
 )
@@ -35,7 +36,7 @@ from mlops_constructs.deploy.templates import (
 )
 from mlops_constructs.monitor.role import monitoring_prefix
 from mlops_constructs.monitor.settings import BASELINE_PARAMETERS, NONE, MonitorSettings
-from mlops_constructs.names import BATCH, stack_name, template_file
+from mlops_constructs.names import BATCH, component_name, stack_name, template_file
 from mlops_constructs.notifications import NotificationTopic
 from mlops_constructs.security.jobs import grant_pipeline_status
 from mlops_constructs.security.keys import PlatformKey
@@ -412,6 +413,11 @@ class DeployPipeline(EndpointDeployment):
                         "model_package_group": registry.name,
                         "model_package_arn": package.reference(),
                         "max_latency_ms": max_latency_ms,
+                        **(
+                            {"inference_component_name": component_name(f"{self._prefix}-staging")}
+                            if isinstance(self._hostings["staging"], ScaleToZeroSettings)
+                            else {}
+                        ),
                     },
                 )
             ],

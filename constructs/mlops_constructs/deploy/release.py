@@ -441,6 +441,9 @@ class ReleasePipeline(Construct):
                 "model_package_arn": package,
                 "max_latency_ms": stage.test_max_latency_ms,
             }
+            # A scale_to_zero template's model is its inference component: invoke it.
+            for component in _template_components(templates_dir, stage):
+                parameters["inference_component_name"] = component
             _check_length(f"{env} Test action's user parameters", parameters, USER_PARAMETERS_MAX)
             stage_actions.append(
                 actions.LambdaInvokeAction(
@@ -572,6 +575,17 @@ def _template_parameters(templates_dir: Path, stage: ReleaseStage) -> dict[str, 
         raise ValueError(f"stage {stage.environment!r}: no template {path}")
     parameters: dict[str, Any] = json.loads(path.read_text()).get("Parameters", {})
     return parameters
+
+
+def _template_components(templates_dir: Path, stage: ReleaseStage) -> list[str]:
+    """The names of the inference components the stage's template creates (scale_to_zero)."""
+    path = templates_dir / template_file(stage.prefix, stage.kind)
+    resources: dict[str, Any] = json.loads(path.read_text()).get("Resources", {})
+    return [
+        str(r["Properties"]["InferenceComponentName"])
+        for r in resources.values()
+        if r.get("Type") == "AWS::SageMaker::InferenceComponent"
+    ]
 
 
 def _check_template(templates_dir: Path, stage: ReleaseStage, overrides: Mapping[str, str]) -> None:

@@ -316,6 +316,15 @@ class OpenMonitoring(Construct):
                     resources=[configs],
                 )
             )
+            # scale_to_zero endpoints: the model is their inference component's, which
+            # carries the endpoint's name.
+            role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    sid="ServingComponents",
+                    actions=["sagemaker:DescribeInferenceComponent"],
+                    resources=[e.replace(":endpoint/", ":inference-component/") for e in endpoints],
+                )
+            )
             role.add_to_principal_policy(
                 iam.PolicyStatement(
                     sid="ServingModels",

@@ -86,6 +86,32 @@ def _endpoint_config_capture(node: Any, _vpc: bool) -> Result:
     return NagRuleCompliance.COMPLIANT if enabled and encrypted else NagRuleCompliance.NON_COMPLIANT
 
 
+def _components_config(node: Any) -> bool:
+    """Whether an endpoint config hosts inference components: a role of its own and instance
+    variants that name no model (the components do)."""
+    variants = _resolve(node, node.production_variants) or []
+    return bool(_resolve(node, node.execution_role_arn)) and all(
+        not _get(v, "modelName") and not _get(v, "serverlessConfig") for v in variants
+    )
+
+
+def _components_config_isolated(node: Any, vpc: bool) -> Result:
+    if not _components_config(node):
+        return NagRuleCompliance.NOT_APPLICABLE
+    isolated = _truthy(_resolve(node, node.enable_network_isolation))
+    in_vpc = not vpc or bool(_resolve(node, node.vpc_config))
+    return NagRuleCompliance.COMPLIANT if isolated and in_vpc else NagRuleCompliance.NON_COMPLIANT
+
+
+def _component_guarded(node: Any, _vpc: bool) -> Result:
+    specification = _resolve(node, node.specification) or {}
+    deployment = _resolve(node, node.deployment_config) or {}
+    runs_a_model = bool(_get(specification, "modelName")) and not _get(specification, "container")
+    rolls_back = bool(_get(deployment, "autoRollbackConfiguration", "alarms"))
+    ok = runs_a_model and rolls_back
+    return NagRuleCompliance.COMPLIANT if ok else NagRuleCompliance.NON_COMPLIANT
+
+
 # --- pipeline definitions -------------------------------------------------------------------
 
 
@@ -296,6 +322,23 @@ RULES: dict[str, Rule] = {
             _endpoint_config_capture,
         ),
         Rule(
+            "SM8",
+            "The endpoint config of inference components does not isolate their containers"
+            " from the network, or (VPC mode) has no VpcConfig.",
+            "An endpoint of inference components sets isolation and VPC for every copy it runs."
+            " Fix: set EnableNetworkIsolation: true (and VpcConfig in VPC mode).",
+            _components_config_isolated,
+        ),
+        Rule(
+            "SM9",
+            "The inference component runs a container instead of a model, or deploys without"
+            " rollback alarms.",
+            "A container given to the component bypasses the model's network isolation, and a"
+            " rollout without alarms cannot roll back. Fix: set Specification.ModelName and"
+            " DeploymentConfig.AutoRollbackConfiguration.Alarms.",
+            _component_guarded,
+        ),
+        Rule(
             "SM5",
             "A training or processing step of the pipeline lacks volume or output KMS keys,"
             " inter-container traffic encryption, or (VPC mode) a VpcConfig.",
@@ -360,7 +403,8 @@ RULES: dict[str, Rule] = {
 
 _DISPATCH: dict[str, tuple[str, ...]] = {
     "AWS::SageMaker::Model": ("SM1", "SM2"),
-    "AWS::SageMaker::EndpointConfig": ("SM3", "SM4"),
+    "AWS::SageMaker::EndpointConfig": ("SM3", "SM4", "SM8"),
+    "AWS::SageMaker::InferenceComponent": ("SM9",),
     "AWS::SageMaker::Pipeline": ("SM5",),
     "AWS::SageMaker::MonitoringSchedule": ("SM6",),
     **{t: ("SM6",) for t in _MONITORING_OUTPUTS},

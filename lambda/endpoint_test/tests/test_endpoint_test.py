@@ -10,6 +10,7 @@ test); the regression and multiclass cases set their own contract.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import endpoint_test_handler as handler
 import pytest
 from botocore.exceptions import ClientError
+from botocore.response import StreamingBody
 from botocore.stub import Stubber
 from lambda_testing import (
     MALFORMED_JOB_EVENTS,
@@ -1083,3 +1085,42 @@ def test_failure_message_is_capped_at_the_api_limit():
     message = handler.failure_message(ENDPOINT, failures)
     assert len(message) == 5000
     assert message.endswith("...")
+
+
+# -- scale_to_zero: the endpoint's inference component -------------------------------------------
+
+
+def test_inference_component_is_named_on_every_invocation(aws, reports):
+    """A scale_to_zero staging endpoint serves its model as the inference component named in
+    UserParameters: InvokeEndpoint must name it (Stubber checks the exact request)."""
+    runtime = handler._client("sagemaker-runtime")
+    with Stubber(runtime) as stub:
+        for payload, answer in zip(PAYLOADS, (GOOD_CSV, GOOD_JSON), strict=True):
+            stub.add_response(
+                "invoke_endpoint",
+                {
+                    "Body": StreamingBody(
+                        io.BytesIO(body := json.dumps(answer).encode()), len(body)
+                    ),
+                    "ContentType": "application/json",
+                    "ResponseMetadata": {"HTTPStatusCode": 200},
+                },
+                {
+                    "EndpointName": ENDPOINT,
+                    "InferenceComponentName": ENDPOINT,
+                    "ContentType": payload["content_type"],
+                    "Accept": "application/json",
+                    "Body": payload["body"].encode(),
+                },
+            )
+        reports.expect_success()
+        result = handler.handler(job_event(params(aws, inference_component_name=ENDPOINT)), None)
+        stub.assert_no_pending_responses()
+    assert result["status"] == "succeeded"
+
+
+def test_bad_inference_component_name_is_a_bad_job(aws, reports):
+    reports.expect_failure("ConfigurationError")
+    result = handler.handler(job_event(params(aws, inference_component_name="no spaces")), None)
+    assert result["status"] != "succeeded"
+    assert "UserParameters.inference_component_name" in reports.sent_failure()["message"]

@@ -238,6 +238,13 @@ def test_bad_requests_are_400(endpoint, event, error):
             503,
             "the model endpoint is not available",
         ),
+        (
+            "ValidationError",
+            "Inference Component has no capacity to process this request. "
+            "ApplicationAutoScaling may be in-progress (if configured)",
+            503,
+            "the model is starting after being idle: retry later",
+        ),
         ("ThrottlingException", "Rate exceeded", 429, "too many requests: retry later"),
         (
             "ModelNotReadyException",
@@ -304,3 +311,32 @@ def test_missing_endpoint_name_is_500_without_detail(endpoint, capsys, monkeypat
     line = log_lines(capsys)[-1]
     assert line["level"] == "ERROR"
     assert "ENDPOINT_NAME is not set" in line["error"]
+
+
+# -- scale_to_zero: the endpoint's inference component -------------------------------------------
+
+
+def test_inference_component_is_named_when_configured(endpoint, monkeypatch):
+    """A scale_to_zero production endpoint: INFERENCE_COMPONENT_NAME goes on every call."""
+    monkeypatch.setenv("INFERENCE_COMPONENT_NAME", ENDPOINT)
+    endpoint.returns(PREDICTION)
+    sent: list[dict[str, Any]] = []
+    client = handler._client("sagemaker-runtime")
+    hook = "provide-client-params.sagemaker-runtime.InvokeEndpoint"
+
+    def spy(params: dict[str, Any], **_: Any) -> None:
+        sent.append(dict(params))
+
+    client.meta.events.register(hook, spy)
+    try:
+        response = handler.handler(api_event(), Context())
+    finally:
+        client.meta.events.unregister(hook, spy)
+    assert response["statusCode"] == 200
+    assert sent[0]["InferenceComponentName"] == ENDPOINT
+
+
+def test_without_a_component_none_is_named(endpoint):
+    assert handler.load_config({"ENDPOINT_NAME": ENDPOINT}).inference_component is None
+    with pytest.raises(handler.ConfigError, match="INFERENCE_COMPONENT_NAME"):
+        handler.load_config({"ENDPOINT_NAME": ENDPOINT, "INFERENCE_COMPONENT_NAME": "a b"})

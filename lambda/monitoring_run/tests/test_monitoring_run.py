@@ -1189,3 +1189,73 @@ def test_publish_can_keep_only_the_quality_or_the_data_figures() -> None:
         "MaxFeatureDrift",
         "InsufficientData",
     ]
+
+
+# -- scale_to_zero: the model is the endpoint's inference component's ---------------------------
+
+
+def serve_as_component(aws: Any, arn: str, monkeypatch: Any) -> tuple[str, list[str]]:
+    """What a scale_to_zero deployment leaves: the endpoint's config names no model (its
+    ExecutionRoleArn is the components'), the component named after the endpoint does. moto
+    has neither configs without a model nor inference components: DescribeEndpointConfig's
+    answer loses the variant's model, and the tests answer DescribeInferenceComponent. Returns
+    the model's name and a list for the component names asked for."""
+    model, _ = aws.deploy(arn)
+    real = handler.describe_endpoint_config
+
+    def without_model(name: str) -> dict[str, Any] | None:
+        described = real(name)
+        assert described is not None
+        for variant in described["ProductionVariants"]:
+            variant.pop("ModelName")
+        described["ExecutionRoleArn"] = f"arn:aws:iam::{ACCOUNT}:role/{PROJECT}-prod-endpoint"
+        return described
+
+    monkeypatch.setattr(handler, "describe_endpoint_config", without_model)
+    return model, []
+
+
+def test_window_reads_the_version_from_the_inference_component(aws, monkeypatch):
+    arn = aws.register(baseline=BASELINE)
+    model, asked = serve_as_component(aws, arn, monkeypatch)
+    aws.put(f"{PROD_CAPTURE}2026/11/21/13/capture-a.jsonl")
+
+    def component(name: str) -> dict[str, Any]:
+        asked.append(name)
+        return {
+            "InferenceComponentName": name,
+            "EndpointName": PROD,
+            "VariantName": "AllTraffic",
+            "Specification": {"ModelName": model},
+        }
+
+    monkeypatch.setattr(handler, "describe_inference_component", component)
+    result = run_window(window())
+
+    assert (result["status"], result["model_package_arn"]) == ("ok", arn)
+    assert asked == [PROD]
+
+
+def test_a_component_of_another_endpoint_is_refused(aws, monkeypatch):
+    arn = aws.register(baseline=BASELINE)
+    model, _ = serve_as_component(aws, arn, monkeypatch)
+    monkeypatch.setattr(
+        handler,
+        "describe_inference_component",
+        lambda name: {
+            "EndpointName": f"{PROJECT}-staging",
+            "VariantName": "AllTraffic",
+            "Specification": {"ModelName": model},
+        },
+    )
+    result = run_window(window())
+    assert result["status"] == "error"
+    assert "not mlops-dev-churn-prod" in result["error"]
+
+
+def test_an_endpoint_without_its_component_has_no_model(aws, monkeypatch):
+    arn = aws.register(baseline=BASELINE)
+    serve_as_component(aws, arn, monkeypatch)
+    monkeypatch.setattr(handler, "describe_inference_component", lambda name: None)
+    result = run_window(window())
+    assert result["status"] == "no_model"

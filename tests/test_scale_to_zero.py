@@ -1,0 +1,343 @@
+"""ModelEndpoint with ``ScaleToZeroSettings``: an inference component on an endpoint that scales
+to zero instances (docs/decisions/0014-scale-to-zero.md), under every rule pack and cfn-lint."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+
+from mlops_constructs.data import DataLake, DataLakeRef
+from mlops_constructs.deploy import (
+    EndpointRole,
+    ModelEndpoint,
+    ScaleToZeroSettings,
+    capture_prefix,
+)
+from mlops_constructs.notifications import NotificationTopic
+from mlops_constructs.security import PlatformKey
+from stacks.app_builder import project_context
+from stacks.config import ConfigError, parse_config
+from stacks.guardrails import add_rule_packs
+from tests.conftest import churn
+
+ENV = cdk.Environment(account="123456789012", region="us-east-1")
+SHARED = "mlops-dev"
+PROJECT = "mlops-dev-churn"
+PACKAGE = "arn:aws:sagemaker:us-east-1:123456789012:model-package/mlops-dev-churn-models/3"
+CFN_LINT = [str(Path(sys.executable).parent / "cfn-lint"), "--format", "parseable", "--"]
+HOSTING = ScaleToZeroSettings(max_instances=3, copy_cpu_cores=1, copy_memory_mb=2048)
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], dict[str, Any]]:
+    outdir: Path = tmp_path_factory.mktemp("scale-to-zero")
+    app = cdk.App(
+        outdir=str(outdir),
+        context={**project_context(), "@aws-cdk/core:failSynthOnValidationErrors": False},
+    )
+    stage = cdk.Stage(app, "t", env=ENV)
+    data = cdk.Stack(stage, "Data")
+    key = PlatformKey(data, "DataKey", prefix=SHARED, purpose="data", description="d")
+    lake = DataLake(data, "Lake", key=key, bucket_name_prefix=PROJECT)
+    hosting = cdk.Stack(stage, "Hosting")
+    ref = DataLakeRef.of(hosting, "Lake", lake)
+    role = EndpointRole(hosting, "Role", prefix=PROJECT, stage="prod", lake=ref).role
+    topic = NotificationTopic(hosting, "Alarms", prefix=SHARED, name="alarms", key=key, title="a")
+    ModelEndpoint(
+        hosting,
+        "Prod",
+        prefix=PROJECT,
+        stage="prod",
+        model_package_arn=PACKAGE,
+        role=role,
+        key_arn=key.key_arn,
+        capture_uri=ref.artifacts.s3_url_for_object(capture_prefix("prod")),
+        alarm_topic=topic.topic,
+        hosting=HOSTING,
+    )
+    add_rule_packs(app)
+    app.synth()
+    report = json.loads((outdir / "validation-report.json").read_text())
+    template_file = next(outdir.glob("assembly-t/tHosting*.template.json"))
+    lint = subprocess.run(
+        [*CFN_LINT, str(template_file)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    report["cfn_lint"] = lint.stdout + lint.stderr
+    return json.loads(template_file.read_text())["Resources"], report
+
+
+def _typed(resources: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [v["Properties"] for v in resources.values() if v["Type"] == kind]
+
+
+def _one(resources: dict[str, Any], kind: str) -> dict[str, Any]:
+    found = _typed(resources, kind)
+    assert len(found) == 1, (kind, found)
+    return found[0]
+
+
+def test_rule_packs_and_cfn_lint_find_nothing(synth: Any) -> None:
+    _, report = synth
+    violations = [
+        (v["ruleName"], c["constructPath"])
+        for p in report["pluginReports"]
+        for v in p["violations"]
+        for c in v["violatingConstructs"]
+    ]
+    assert violations == []
+    assert report["cfn_lint"] == ""
+
+
+def test_config_scales_instances_to_zero_encrypted_isolated_and_capturing(synth: Any) -> None:
+    resources, _ = synth
+    config = _one(resources, "AWS::SageMaker::EndpointConfig")
+    (variant,) = config["ProductionVariants"]
+    assert "ModelName" not in variant  # the model is the component's
+    assert variant["ManagedInstanceScaling"] == {
+        "Status": "ENABLED",
+        "MinInstanceCount": 0,
+        "MaxInstanceCount": 3,
+    }
+    assert variant["RoutingConfig"] == {"RoutingStrategy": "LEAST_OUTSTANDING_REQUESTS"}
+    assert (variant["InstanceType"], variant["InitialInstanceCount"]) == ("ml.m5.large", 1)
+    assert "KmsKeyId" in config and config["EnableNetworkIsolation"] is True
+    assert "ExecutionRoleArn" in config
+    capture = config["DataCaptureConfig"]
+    assert capture["EnableCapture"] is True and "KmsKeyId" in capture
+    assert capture["DestinationS3Uri"].endswith("/data-capture/prod/")
+
+
+def test_model_is_isolated_and_serves_the_package(synth: Any) -> None:
+    resources, _ = synth
+    model = _one(resources, "AWS::SageMaker::Model")
+    assert model["EnableNetworkIsolation"] is True
+    assert model["Containers"] == [{"ModelPackageName": PACKAGE}]
+
+
+def test_component_rolls_out_copy_by_copy_and_rolls_back_on_alarms(synth: Any) -> None:
+    resources, _ = synth
+    component = _one(resources, "AWS::SageMaker::InferenceComponent")
+    assert component["InferenceComponentName"] == "mlops-dev-churn-prod"
+    assert component["VariantName"] == "AllTraffic"
+    spec = component["Specification"]
+    assert "Ref" in spec["ModelName"] or "Fn::GetAtt" in spec["ModelName"]
+    assert spec["ComputeResourceRequirements"] == {
+        "NumberOfCpuCoresRequired": 1,
+        "MinMemoryRequiredInMb": 2048,
+    }
+    assert component["RuntimeConfig"] == {"CopyCount": 1}
+    deployment = component["DeploymentConfig"]
+    assert deployment["RollingUpdatePolicy"]["MaximumBatchSize"] == {
+        "Type": "COPY_COUNT",
+        "Value": 1,
+    }
+    assert deployment["RollingUpdatePolicy"]["WaitIntervalInSeconds"] == 300
+    names = [
+        resources[a["AlarmName"]["Ref"]]["Properties"]["AlarmName"]
+        for a in deployment["AutoRollbackConfiguration"]["Alarms"]
+    ]
+    assert names == ["mlops-dev-churn-prod-5xx", "mlops-dev-churn-prod-latency-p99"]
+    endpoint = _one(resources, "AWS::SageMaker::Endpoint")
+    assert "DeploymentConfig" not in endpoint  # the config never changes with a version
+
+
+def test_copies_scale_between_zero_and_max(synth: Any) -> None:
+    resources, _ = synth
+    target = _one(resources, "AWS::ApplicationAutoScaling::ScalableTarget")
+    assert target["ResourceId"] == "inference-component/mlops-dev-churn-prod"
+    assert target["ScalableDimension"] == "sagemaker:inference-component:DesiredCopyCount"
+    # ml.m5.large: 2 vCPUs, 1 core a copy: 2 copies an instance, 3 instances.
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (0, 6)
+    policies = {
+        p["PolicyType"]: p for p in _typed(resources, "AWS::ApplicationAutoScaling::ScalingPolicy")
+    }
+    tracking = policies["TargetTrackingScaling"]["TargetTrackingScalingPolicyConfiguration"]
+    assert (
+        tracking["PredefinedMetricSpecification"]["PredefinedMetricType"]
+        == "SageMakerInferenceComponentInvocationsPerCopy"
+    )
+    step = policies["StepScaling"]["StepScalingPolicyConfiguration"]
+    assert step["AdjustmentType"] == "ChangeInCapacity"
+    assert step["StepAdjustments"] == [{"MetricIntervalLowerBound": 0, "ScalingAdjustment": 1}]
+
+
+def test_no_capacity_alarm_starts_a_copy_and_notifies_nobody(synth: Any) -> None:
+    resources, _ = synth
+    alarms = {a["AlarmName"]: a for a in _typed(resources, "AWS::CloudWatch::Alarm")}
+    wake = alarms["mlops-dev-churn-prod-no-capacity"]
+    assert wake["MetricName"] == "NoCapacityInvocationFailures"
+    assert wake["Dimensions"] == [
+        {"Name": "InferenceComponentName", "Value": "mlops-dev-churn-prod"}
+    ]
+    assert wake["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    (action,) = wake["AlarmActions"]
+    assert "Ref" in action  # the step policy, not a topic
+    step_id = action["Ref"]
+    assert resources[step_id]["Type"] == "AWS::ApplicationAutoScaling::ScalingPolicy"
+    # Rollback and health alarms watch the component and notify the topic.
+    assert sorted(alarms) == sorted(
+        f"mlops-dev-churn-prod-{s}"
+        for s in ("5xx", "latency-p99", "4xx", "cpu", "memory", "no-capacity")
+    )
+    cpu = alarms["mlops-dev-churn-prod-cpu"]
+    assert (cpu["Namespace"], cpu["MetricName"], cpu["Threshold"]) == (
+        "/aws/sagemaker/InferenceComponents",
+        "CPUUtilizationNormalized",
+        80,
+    )
+    assert alarms["mlops-dev-churn-prod-5xx"]["Dimensions"] == wake["Dimensions"]
+
+
+def test_settings_reject_what_the_option_cannot_do() -> None:
+    assert HOSTING.copies_per_instance == 2
+    assert ScaleToZeroSettings(copy_cpu_cores=4, instance_type="ml.m5.large").max_copies == 2
+
+
+# -- configuration ------------------------------------------------------------------------------
+
+
+def _config(deploy: dict[str, Any], **sections: Any) -> Any:
+    return parse_config({"projects": [churn(deploy=deploy)], **sections}, source="config.yaml")
+
+
+def test_scale_to_zero_is_a_hosting_of_either_stage_and_runs_in_vpc_mode() -> None:
+    config = _config(
+        {"staging": {"hosting": "scale_to_zero"}, "production": {"hosting": "scale_to_zero"}},
+        network={"vpc_mode": True},
+    )
+    deploy = config.projects[0].deploy
+    assert (deploy.staging.hosting, deploy.production.hosting) == ("scale_to_zero",) * 2
+
+
+@pytest.mark.parametrize(
+    ("deploy", "message"),
+    [
+        (
+            {"production": {"hosting": "scale_to_zero", "min_instances": 1}},
+            "deploy.production: min_instances does not apply to hosting: scale_to_zero, whose "
+            "minimum is 0 instances. Fix: remove min_instances, or use hosting: realtime",
+        ),
+        (
+            {"production": {"hosting": "always_on"}},
+            "hosting 'always_on' is not a hosting type. Fix: use 'realtime', 'scale_to_zero' or "
+            "'serverless'",
+        ),
+    ],
+)
+def test_what_scale_to_zero_cannot_do_is_refused(deploy: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        _config(deploy)
+    assert message in str(err.value)
+
+
+def test_model_monitor_is_refused_with_scale_to_zero() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config(
+            {
+                "projects": [
+                    churn(
+                        deploy={"production": {"hosting": "scale_to_zero"}},
+                        monitor={"service": "model_monitor"},
+                    )
+                ]
+            },
+            source="config.yaml",
+        )
+    assert "Fix: use monitor.service: open, or hosting: realtime" in str(err.value)
+
+
+# -- the platform with scale_to_zero staging and production ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    from tests.conftest import synthesize
+
+    config = parse_config(
+        {
+            "projects": [
+                churn(
+                    deploy={
+                        "staging": {"hosting": "scale_to_zero"},
+                        "production": {"hosting": "scale_to_zero"},
+                        "front_door": {"enabled": True},
+                    }
+                )
+            ]
+        }
+    )
+    return synthesize(config, tmp_path_factory.mktemp("platform-s2z"))
+
+
+def _deploy_resources(platform: Any) -> dict[str, Any]:
+    [path] = [p for p in platform.template_paths if "churnDeploy" in p.name]
+    resources: dict[str, Any] = json.loads(path.read_text())["Resources"]
+    return resources
+
+
+def test_platform_passes_every_rule_pack_and_cfn_lint(platform: Any) -> None:
+    from tests.templates import endpoint_template
+
+    assert platform.violations() == []
+    templates = [
+        p for p in platform.outdir.glob("asset.*/*.template.json") if "endpoint-" in p.name
+    ]
+    assert len(templates) == 2
+    for name in ("mlops-dev-churn-endpoint-staging", "mlops-dev-churn-endpoint-prod"):
+        resources = endpoint_template(platform, name)["Resources"]
+        types = {r["Type"] for r in resources.values()}
+        assert "AWS::SageMaker::InferenceComponent" in types
+    lint = subprocess.run(
+        [*CFN_LINT, *map(str, templates)], capture_output=True, text=True, timeout=180
+    )
+    assert lint.stdout + lint.stderr == ""
+
+
+def test_deploy_role_may_manage_exactly_the_two_components(platform: Any) -> None:
+    from tests.templates import as_list, policy_statements
+
+    statements = policy_statements(_deploy_resources(platform), "mlops-dev-churn-deploy-cfn")
+    [components] = [s for s in statements if s.get("Sid") == "InferenceComponents"]
+    assert sorted(as_list(components["Action"])) == [
+        "sagemaker:AddTags",
+        "sagemaker:CreateInferenceComponent",
+        "sagemaker:DeleteInferenceComponent",
+        "sagemaker:DescribeInferenceComponent",
+        "sagemaker:UpdateInferenceComponent",
+        "sagemaker:UpdateInferenceComponentRuntimeConfig",
+    ]
+    resources = json.dumps(components["Resource"])
+    assert "inference-component/mlops-dev-churn-staging" in resources
+    assert "inference-component/mlops-dev-churn-prod" in resources
+    assert "*" not in resources
+
+
+def test_invokers_name_the_component(platform: Any) -> None:
+    resources = _deploy_resources(platform)
+    functions = {
+        r["Properties"].get("FunctionName"): r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::Lambda::Function"
+    }
+    door = functions["mlops-dev-churn-front-door"]["Environment"]["Variables"]
+    assert door["INFERENCE_COMPONENT_NAME"] == "mlops-dev-churn-prod"
+    [pipeline] = [
+        r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::CodePipeline::Pipeline"
+        and r["Properties"].get("Name") == "mlops-dev-churn-deploy"
+    ]
+    [test] = [
+        a for stage in pipeline["Stages"] for a in stage["Actions"] if a["Name"] == "InvokeStaging"
+    ]
+    parameters = json.dumps(test["Configuration"]["UserParameters"])
+    assert '\\"inference_component_name\\":\\"mlops-dev-churn-staging\\"' in parameters
