@@ -213,6 +213,13 @@ class DeployStack(cdk.Stack):
         self._monitor = monitor_settings(project)
         # Model Monitor watches batch scoring's jobs too.
         self.batch_monitor = self._monitor is not None and project.deploy.batch.enabled
+        # The open monitoring targets of this environment (its real-time stages, batch scoring).
+        self.open_targets = [
+            t for t in open_targets(project, stages) if t in self.hostings or t == BATCH
+        ]
+        # Batch scoring's jobs capture their inputs and outputs whenever a monitoring watches
+        # them (Model Monitor's batch monitors or the open monitoring's batch target).
+        self.batch_capture = self.batch_monitor or BATCH in self.open_targets
         self.templates_dir = self._templates(config, project, data, alarms)
         self.pipeline: DeployPipeline | None = None
         self.promotion: Promotion | None = None
@@ -432,7 +439,7 @@ class DeployStack(cdk.Stack):
             log_retention=retention_days(config.audit.log_retention_days),
             dead_letters=self.deployment.dead_letters,
             schedule=deploy.batch.schedule,
-            capture_prefix=BATCH_CAPTURE_PREFIX if self.batch_monitor else None,
+            capture_prefix=BATCH_CAPTURE_PREFIX if self.batch_capture else None,
             instance_type=deploy.batch.instance_type,
             instance_count=deploy.batch.instance_count,
             vpc=network.vpc if network else None,
@@ -475,8 +482,9 @@ class DeployStack(cdk.Stack):
         data: ProjectDataStack,
         alarms: NotificationTopic,
     ) -> OpenMonitoring | None:
-        """The platform's open monitoring of the real-time stages, when the project uses it."""
-        targets = [t for t in open_targets(project) if t in self.hostings]
+        """The platform's open monitoring of the real-time stages and batch scoring, when the
+        project uses it."""
+        targets = self.open_targets
         if not targets:
             return None
         prefix, m, serving = data.prefix, project.monitor, project.serving
@@ -499,6 +507,7 @@ class DeployStack(cdk.Stack):
                 probability_field=serving.probability_field,
                 classes=serving.classes,
                 min_rows=m.min_rows,
+                batch=BATCH in targets,
             ),
             settings=open_settings(project),
             targets=targets,

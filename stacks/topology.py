@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 from mlops_constructs.names import (
+    BATCH,
     approval_forwarder_name,
     deploy_cfn_name,
     drift_forwarder_name,
@@ -224,10 +225,13 @@ def open_monitoring(project: ProjectConfig) -> bool:
 
 
 def open_targets(project: ProjectConfig, stages: Sequence[str] = STAGES) -> list[str]:
-    """The real-time stages the open monitoring watches (serverless ones capture nothing)."""
+    """What the open monitoring watches: the real-time stages of ``stages`` (serverless ones
+    capture nothing), and batch scoring when it is on (``batch``: its transform jobs capture
+    to ``data-capture/batch/``; only a platform deployed on its own scores in batch)."""
     if not open_monitoring(project):
         return []
-    return [s for s, realtime in realtime_stages(project, stages).items() if realtime]
+    targets = [s for s, realtime in realtime_stages(project, stages).items() if realtime]
+    return targets + ([BATCH] if project.deploy.batch.enabled else [])
 
 
 def realtime_stages(project: ProjectConfig, stages: Sequence[str] = STAGES) -> dict[str, bool]:

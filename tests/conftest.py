@@ -118,7 +118,8 @@ def monitor_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
 
 @pytest.fixture(scope="session")
 def custom_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    """A three-environment configuration with non-default lifecycle, schedule and audit."""
+    """A three-environment configuration with non-default lifecycle, schedule and audit, and
+    batch scoring watched by the open monitoring."""
     config = parse_config(
         {
             "platform_name": "acme-ml",
@@ -145,6 +146,8 @@ def custom_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
                     gate={"metric": "auc", "threshold": 0.8},
                     deploy={
                         "manual_approval": False,
+                        # Batch scoring, which the open monitoring watches too.
+                        "batch": {"enabled": True},
                         "staging": {"hosting": "realtime", "instance_type": "ml.t2.medium"},
                         "production": {
                             "instance_type": "ml.c5.xlarge",

@@ -839,8 +839,9 @@ def test_every_function_logs_json_to_an_encrypted_group_with_configured_retentio
                 assert config["LogFormat"] == "JSON"
                 assert config["LogGroup"]["Ref"] in groups
     # trigger, champion, fingerprint, router, staging test, release check, open monitoring;
-    # VPC (Model Monitor): + front door, batch, but no open monitoring
-    assert checked == 7 + 3 * 7 + 8
+    # custom: + batch scoring (in 3 environments); VPC (Model Monitor): + front door, batch, but
+    # no open monitoring
+    assert checked == 7 + 3 * 8 + 8
 
 
 def test_config_defaults_are_the_constructs_defaults() -> None:

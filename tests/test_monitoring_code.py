@@ -1140,3 +1140,124 @@ def test_the_script_imports_the_standard_library_and_numpy_only() -> None:
             modules.add(node.module.split(".")[0])
     third_party = modules - set(sys.stdlib_module_names) - {"__future__"}
     assert third_party == {"numpy"}
+
+
+# -- batch scoring's files (--capture-format batch) ---------------------------------------------
+
+monitoring = _load()
+
+
+def _batch_files(
+    root: Path, rng: np.random.Generator, shift: float, jobs: int = 2, rows: int = 400
+) -> None:
+    """What a window's batch scoring jobs leave, as the Monitor step's manifest input lays
+    them out: headerless CSV inputs under input/ and, per job, the ``.out`` responses (one
+    JSON response per mini-batch line, the inference id and time data capture appends)."""
+    for job in range(jobs):
+        x = rng.normal(50.0 + shift, 10.0, rows)
+        name = f"part-{job}.csv"
+        inputs = root / "batch" / "input" / name
+        inputs.parent.mkdir(parents=True, exist_ok=True)
+        inputs.write_text("".join(f"{v:.4f},{'ab'[i % 2]}\n" for i, v in enumerate(x)))
+        out = root / "batch" / "output" / f"p-batch-2026112{job}-0300" / f"{name}.out"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        lines = []
+        for start in range(0, rows, 100):  # MultiRecord: one response per mini-batch
+            predictions = [{"score": float(v) * 2} for v in x[start : start + 100]]
+            lines.append(
+                json.dumps(
+                    {
+                        "predictions": predictions,
+                        "SageMakerInferenceId": f"id-{job}-{start}",
+                        "SageMakerInferenceTime": "2026-11-21T03:00:12Z",
+                    }
+                )
+            )
+        out.write_text("\n".join(lines) + "\n")
+
+
+def _batch_baseline(tmp_path: Path, rng: np.random.Generator) -> dict[str, Any]:
+    x = rng.normal(50.0, 10.0, 2000)
+    path = tmp_path / "baseline.csv"
+    path.write_text("x,c\n" + "".join(f"{v:.4f},{'ab'[i % 2]}\n" for i, v in enumerate(x)))
+    statistics: dict[str, Any] = monitoring.baseline_statistics(path, ["x", "c"])
+    return statistics
+
+
+def _batch_run(
+    root: Path, statistics: dict[str, Any], ground_truth: Path | None = None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    settings = monitoring.QualitySettings("regression", "score", None, None, 0.5)
+    result: tuple[dict[str, Any], list[dict[str, Any]]] = monitoring.run_monitor(
+        root, statistics, ["x", "c"], settings, ground_truth, 100, "batch"
+    )
+    return result
+
+
+@pytest.mark.parametrize(("shift", "drifted"), [(0.0, False), (15.0, True)])
+def test_batch_inputs_are_monitored_for_drift(tmp_path: Path, shift: float, drifted: bool) -> None:
+    rng = np.random.default_rng(7)
+    statistics = _batch_baseline(tmp_path, rng)
+    root = tmp_path / "capture"
+    _batch_files(root, rng, shift)
+    # the data run's manifest lists inputs only; responses alone add no rows
+    report, metrics = _batch_run(root, statistics)
+    assert report["capture"]["format"] == "batch"
+    assert report["data"]["rows_analysed"] == 800
+    psi = next(m["value"] for m in metrics if m["name"] == "MaxFeatureDrift")
+    assert (psi > 0.25) is drifted
+    assert (psi < 0.1) is not drifted
+    assert report["data"]["features"]["c"]["psi"] < 0.1  # the categorical did not move
+
+
+def test_batch_responses_join_labels_by_inference_id_and_row(tmp_path: Path) -> None:
+    """A batch row's label names ``<SageMakerInferenceId>:<index in that response>``."""
+    rng = np.random.default_rng(8)
+    statistics = _batch_baseline(tmp_path, rng)
+    root = tmp_path / "capture"
+    _batch_files(root, rng, 0.0, jobs=1, rows=200)
+    for csv_file in (root / "batch" / "input").iterdir():
+        csv_file.unlink()  # the quality run's manifest lists responses only
+    out = next((root / "batch" / "output").rglob("*.out"))
+    labels = tmp_path / "ground-truth"
+    labels.mkdir()
+    lines = []
+    for line in out.read_text().splitlines():
+        response = json.loads(line)
+        for i, p in enumerate(response["predictions"]):
+            event = f"{response['SageMakerInferenceId']}:{i}"
+            lines.append(
+                json.dumps(
+                    {
+                        "groundTruthData": {"data": str(p["score"] + 1.0), "encoding": "CSV"},
+                        "eventMetadata": {"eventId": event},
+                        "eventVersion": "0",
+                    }
+                )
+            )
+    (labels / "labels.jsonl").write_text("\n".join(lines) + "\n")
+    report, _ = _batch_run(root, statistics, labels)
+    quality = report["quality"]
+    assert quality["joined"] == 200 and quality["status"] == "ok"
+    assert quality["metrics"]["rmse"] == pytest.approx(1.0)
+    assert report["data"]["status"] == "insufficient_data"  # no input rows in a quality run
+
+
+def test_batch_format_on_the_command_line(tmp_path: Path) -> None:
+    rng = np.random.default_rng(9)
+    statistics = _batch_baseline(tmp_path, rng)
+    (tmp_path / "statistics.json").write_text(json.dumps(statistics))
+    root = tmp_path / "capture"
+    _batch_files(root, rng, 15.0)
+    (root / "batch" / "input" / "broken.csv").write_bytes(b"\xff\xfe")
+    code = monitoring.main(
+        [
+            "monitor", "--capture", str(root), "--baseline", str(tmp_path / "statistics.json"),
+            "--columns", "x,c", "--problem-type", "regression", "--prediction-field", "score",
+            "--min-rows", "100", "--capture-format", "batch", "--output", str(tmp_path / "out"),
+        ]
+    )  # fmt: skip
+    assert code == 0
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["capture"]["records"]["skipped_by_reason"] == {"invalid_request": 1}
+    assert report["data"]["max_feature_drift"]["feature"] == "x"

@@ -18,6 +18,8 @@ from tests.templates import as_list, policy_statements
 
 ACCOUNT = "111111111111"
 PREFIX = "mlops-dev-demand"
+# custom_synth's churn scores in batch, which its open monitoring watches too.
+BATCH_PREFIX = "acme-ml-dev-churn"
 
 
 @pytest.fixture(scope="module")
@@ -28,15 +30,22 @@ def deploy(example_synth: Synthesized) -> dict[str, Any]:
     return resources
 
 
+@pytest.fixture(scope="module")
+def batch_deploy(custom_synth: Synthesized) -> dict[str, Any]:
+    stack = custom_synth.stages["dev"].projects["churn"].deploy
+    assert stack is not None
+    resources: dict[str, Any] = custom_synth.template_json(stack)["Resources"]
+    return resources
+
+
 def _typed(resources: dict[str, Any], kind: str) -> list[dict[str, Any]]:
     return [v["Properties"] for v in resources.values() if v["Type"] == kind]
 
 
-@pytest.fixture(scope="module")
-def definition(deploy: dict[str, Any]) -> dict[str, Any]:
+def _definition(deploy: dict[str, Any], prefix: str) -> dict[str, Any]:
     [pipeline] = [
         p for p in _typed(deploy, "AWS::SageMaker::Pipeline")
-        if p["PipelineName"] == f"{PREFIX}-monitoring"
+        if p["PipelineName"] == f"{prefix}-monitoring"
     ]  # fmt: skip
     body, variables = pipeline["PipelineDefinition"]["PipelineDefinitionBody"]["Fn::Sub"]
     assert set(variables) == {
@@ -47,6 +56,16 @@ def definition(deploy: dict[str, Any]) -> dict[str, Any]:
     }
     parsed: dict[str, Any] = json.loads(body)
     return parsed
+
+
+@pytest.fixture(scope="module")
+def definition(deploy: dict[str, Any]) -> dict[str, Any]:
+    return _definition(deploy, PREFIX)
+
+
+@pytest.fixture(scope="module")
+def batch_definition(batch_deploy: dict[str, Any]) -> dict[str, Any]:
+    return _definition(batch_deploy, BATCH_PREFIX)
 
 
 def _steps(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -102,9 +121,104 @@ def test_the_pipeline_windows_monitors_and_publishes(definition: dict[str, Any])
     }
 
 
+def test_the_batch_target_reads_the_files_window_lists(batch_definition: dict[str, Any]) -> None:
+    """Batch scoring's runs read the manifest Window wrote of the window's transform jobs'
+    files (inputs for data, ``.out`` responses for quality), in steps of their own; the
+    endpoints' steps never run for it, nor its steps for an endpoint."""
+    definition = batch_definition
+    steps = _steps(definition)
+    assert {f"{k}Batch{c}" for k in ("Monitor", "Publish") for c in ("Data", "Quality")} | {
+        "HasBatchData",
+        "HasBatchLabels",
+    } <= set(steps)
+    gates = {
+        s["Name"]: s["Arguments"]["Conditions"]
+        for s in definition["Steps"]
+        if s["Type"] == "Condition"
+    }
+    is_batch = {"LeftValue": {"Get": "Parameters.Target"}, "RightValue": "batch", "Type": "Equals"}
+    assert is_batch in gates["HasBatchData"] and is_batch in gates["HasBatchLabels"]
+    for gate in ("HasData", "HasLabels"):
+        assert {"Condition": is_batch, "Type": "Not"} in gates[gate]
+    for check, source in (("Data", "capture_uri"), ("Quality", "labelled_capture_uri")):
+        job = steps[f"MonitorBatch{check}"]["Arguments"]
+        inputs = {i["InputName"]: i["S3Input"] for i in job["ProcessingInputs"]}
+        assert inputs["capture"]["S3DataType"] == "ManifestFile"
+        assert inputs["capture"]["S3Uri"] == {"Get": f"Steps.Window.OutputParameters['{source}']"}
+        assert inputs["baseline"]["S3DataType"] == "S3Prefix"
+        args = job["AppSpecification"]["ContainerArguments"]
+        assert args[args.index("--capture-format") + 1] == "batch"
+        assert job["NetworkConfig"]["EnableNetworkIsolation"] is True
+        assert job["ProcessingOutputConfig"]["KmsKeyId"] == "${DataKeyArn}"
+        assert steps[f"PublishBatch{check}"]["Arguments"]["checks"] == check.lower()
+    assert (
+        "--capture-format"
+        not in steps["MonitorData"]["Arguments"]["AppSpecification"]["ContainerArguments"]
+    )
+    assert "ground-truth" in {
+        i["InputName"] for i in steps["MonitorBatchQuality"]["Arguments"]["ProcessingInputs"]
+    }
+
+
+def test_batch_scoring_captures_and_is_scheduled_and_alarmed(
+    batch_deploy: dict[str, Any],
+) -> None:
+    """Open monitoring watches batch scoring: its jobs capture (inference ids on every
+    response), a schedule starts the batch target, its drift alarms notify the topic."""
+    deploy, PREFIX = batch_deploy, BATCH_PREFIX
+    [scoring] = [
+        f for f in _typed(deploy, "AWS::Lambda::Function")
+        if f["FunctionName"] == f"{PREFIX}-batch-scoring"
+    ]  # fmt: skip
+    capture = f"s3://{PREFIX}-artifacts-{ACCOUNT}/data-capture/batch/"
+    assert scoring["Environment"]["Variables"]["CAPTURE_URI"] == capture
+    writes = [
+        s for s in policy_statements(deploy, f"{PREFIX}-batch-model")
+        if "s3:PutObject" in as_list(s["Action"])
+    ]  # fmt: skip
+    resources = json.dumps([s["Resource"] for s in writes])
+    assert "/data-capture/batch/*" in resources
+    schedules = {s["Name"]: s for s in _typed(deploy, "AWS::Scheduler::Schedule")}
+    batch = schedules[f"{PREFIX}-batch-monitoring"]
+    params = batch["Target"]["SageMakerPipelineParameters"]["PipelineParameterList"]
+    assert params == [{"Name": "Target", "Value": "batch"}]
+    assert (
+        batch["ScheduleExpression"] == schedules[f"{PREFIX}-prod-monitoring"]["ScheduleExpression"]
+    )
+    alarms = {a["AlarmName"]: a for a in _typed(deploy, "AWS::CloudWatch::Alarm")}
+    for kind, metric in (("data", "MaxFeatureDrift"), ("model-quality", "auc")):
+        alarm = alarms[f"{PREFIX}-batch-drift-{kind}"]
+        [query] = alarm["Metrics"]
+        assert query["MetricStat"]["Metric"]["MetricName"] == metric
+        dims = {d["Name"]: d["Value"] for d in query["MetricStat"]["Metric"]["Dimensions"]}
+        assert dims == {"Project": PREFIX, "Target": "batch"}
+        assert alarm["AlarmActions"] and alarm["TreatMissingData"] == "notBreaching"
+        assert "docs/runbooks.md#" in alarm["AlarmDescription"]
+
+
+def test_the_function_lists_batch_jobs_and_writes_only_their_manifests(
+    batch_deploy: dict[str, Any],
+) -> None:
+    deploy, PREFIX = batch_deploy, BATCH_PREFIX
+    statements = policy_statements(deploy, f"{PREFIX}-monitoring-run")
+    by_sid = {s["Sid"]: s for s in statements if "Sid" in s}
+    sagemaker = f"arn:aws:sagemaker:eu-west-1:{ACCOUNT}"
+    assert by_sid["BatchScoringJobs"]["Action"] == "sagemaker:DescribeTransformJob"
+    assert by_sid["BatchScoringJobs"]["Resource"] == f"{sagemaker}:transform-job/{PREFIX}-batch-*"
+    assert by_sid["ListBatchScoringJobs"]["Action"] == "sagemaker:ListTransformJobs"
+    writes = [s for s in statements if "s3:PutObject" in as_list(s["Action"])]
+    assert len(writes) == 1
+    assert writes[0]["Resource"] == f"arn:aws:s3:::{PREFIX}-artifacts-{ACCOUNT}/monitoring/batch/*"
+    # The jobs' capture manifests are the monitors' to read, not the function's.
+    reads = [s for s in statements if "s3:GetObject" in as_list(s["Action"])]
+    assert "data-capture" not in json.dumps(reads)
+
+
 def test_schedule_role_function_and_alarms(deploy: dict[str, Any]) -> None:
-    [schedule] = _typed(deploy, "AWS::Scheduler::Schedule")
-    assert schedule["Name"] == f"{PREFIX}-prod-monitoring"  # serverless staging: no capture
+    schedules = _typed(deploy, "AWS::Scheduler::Schedule")
+    # serverless staging: no capture; batch scoring: its own schedule (above)
+    [schedule] = [s for s in schedules if s["Name"] != f"{PREFIX}-batch-monitoring"]
+    assert schedule["Name"] == f"{PREFIX}-prod-monitoring"
     assert schedule["ScheduleExpression"] == "cron(30 1 * * ? *)"
     params = schedule["Target"]["SageMakerPipelineParameters"]["PipelineParameterList"]
     assert params == [{"Name": "Target", "Value": "prod"}]

@@ -112,6 +112,11 @@ S3_URI_MAX: Final = 1024  # a processing input's S3Uri
 # Room after CAPTURE_URI / GROUND_TRUTH_URI: "<target>/<endpoint>/<variant>/yyyy/mm/dd/hh/".
 PREFIX_ROOM: Final = len("staging/") + 64 + 64 + len("yyyy/mm/dd/hh/")
 EXECUTION_ID_MAX: Final = 256
+# Batch scoring: the monitoring runs' reports prefix (the Monitor steps write under it too),
+# and how much one run reads.
+REPORTS_PREFIX: Final = "monitoring/"
+MAX_BATCH_JOBS: Final = 100
+MAX_BATCH_FILES: Final = 1000
 
 # CloudWatch PutMetricData
 MAX_METRICS_PER_CALL: Final = 1000
@@ -443,8 +448,9 @@ def capture_prefix(config: Config, target: str, window: Window) -> str:
 
     Endpoints (data capture writes ``<destination><endpoint>/<variant>/yyyy/mm/dd/hh/``, the
     destination being ``<CAPTURE_URI><target>/``):
-    ``<CAPTURE_URI><target>/<endpoint>/<variant>/yyyy/mm/dd/[hh/]``; batch:
-    ``<CAPTURE_URI>batch/yyyy/mm/dd/[hh/]``.
+    ``<CAPTURE_URI><target>/<endpoint>/<variant>/yyyy/mm/dd/[hh/]``; batch (the transform
+    jobs' capture manifests, ``<destination>input/`` and ``output/`` by hour; the run reads the
+    jobs' own files instead, see :func:`batch_files`): ``<CAPTURE_URI>batch/yyyy/mm/dd/[hh/]``.
     """
     if target == BATCH:
         return f"{config.capture_uri}{target}/{date_path(window)}"
@@ -683,6 +689,137 @@ def newest_approved(group: str) -> str | None:
     return arn
 
 
+@dataclass(frozen=True)
+class BatchFiles:
+    """What a window's completed transform jobs read and wrote (artifacts keys, in order)."""
+
+    jobs: list[str]
+    inputs: list[str]  # the input objects the jobs scored, as they were then
+    outputs: list[str]  # the jobs' responses (``<input>.out``), with inference ids
+    skipped: dict[str, int]  # files left out, by reason
+
+
+def transform_jobs(prefix: str, window: Window) -> list[str]:
+    """The completed transform jobs of batch scoring (``<prefix>-batch-...``) created within
+    the window, oldest first, at most MAX_BATCH_JOBS."""
+    names: list[str] = []
+    params: dict[str, Any] = {
+        "NameContains": f"{prefix}-batch-",
+        "CreationTimeAfter": window.start,
+        "CreationTimeBefore": window.end,
+        "StatusEquals": "Completed",
+        "SortBy": "CreationTime",
+        "SortOrder": "Ascending",
+        "MaxResults": 100,
+    }
+    while len(names) < MAX_BATCH_JOBS:
+        response = _client("sagemaker").list_transform_jobs(**params)
+        for job in response.get("TransformJobSummaries", []):
+            name = job.get("TransformJobName", "")
+            created = job.get("CreationTime")
+            # NameContains matches anywhere; the window's bounds are checked here too.
+            if not name.startswith(f"{prefix}-batch-") or not isinstance(created, datetime):
+                continue
+            if window.start <= created.astimezone(UTC) < window.end:
+                names.append(name)
+        token = response.get("NextToken")
+        if not token:
+            break
+        params["NextToken"] = token
+    return names[:MAX_BATCH_JOBS]
+
+
+def _objects(bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
+    params: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
+    while True:
+        response = _client("s3").list_objects_v2(**params)
+        yield from response.get("Contents", [])
+        token = response.get("NextContinuationToken")
+        if not token:
+            return
+        params["ContinuationToken"] = token
+
+
+def batch_files(config: Config, window: Window, bucket: str, log: _Log) -> BatchFiles:
+    """The input objects the window's completed jobs scored (those not replaced since the job
+    started: ``LastModified`` not after ``TransformStartTime``) and the jobs' ``.out``
+    responses, in ``bucket`` only, at most MAX_BATCH_FILES of each. The jobs' capture
+    manifests (under CAPTURE_URI, which only the monitors may read) name the same files."""
+    jobs = transform_jobs(config.project_prefix, window)
+    inputs: list[str] = []
+    outputs: list[str] = []
+    skipped: dict[str, int] = {}
+
+    def skip(reason: str) -> None:
+        skipped[reason] = skipped.get(reason, 0) + 1
+
+    for name in jobs:
+        job = _describe("describe_transform_job", TransformJobName=name)
+        if job is None:
+            continue
+        source = (job.get("TransformInput") or {}).get("DataSource", {}).get("S3DataSource", {})
+        started = job.get("TransformStartTime") or job.get("CreationTime")
+        if not job.get("DataCaptureConfig"):
+            skip("job_without_capture")  # its responses carry no inference ids
+        input_match = _S3_PREFIX.fullmatch(str(source.get("S3Uri", "")))
+        if source.get("S3DataType") != "S3Prefix" or input_match is None:
+            skip("job_input_not_a_prefix")
+        elif input_match["bucket"] != bucket:
+            skip("job_input_in_another_bucket")
+        else:
+            for obj in _objects(bucket, input_match["prefix"]):
+                key = obj["Key"]
+                if key.endswith("/") or key in inputs:
+                    continue
+                modified = obj.get("LastModified")
+                if (
+                    isinstance(started, datetime)
+                    and isinstance(modified, datetime)
+                    and modified > started
+                ):
+                    skip("input_replaced_since_scored")
+                    continue
+                if len(inputs) >= MAX_BATCH_FILES:
+                    skip("too_many_files")
+                    continue
+                inputs.append(key)
+        output = str((job.get("TransformOutput") or {}).get("S3OutputPath", ""))
+        output_match = _S3_PREFIX.fullmatch(output)
+        if output_match is None or output_match["bucket"] != bucket:
+            skip("job_output_in_another_bucket")
+            continue
+        out_prefix = output_match["prefix"]
+        if out_prefix and not out_prefix.endswith("/"):
+            out_prefix += "/"
+        for obj in _objects(bucket, out_prefix):
+            key = obj["Key"]
+            if not key.endswith(".out"):
+                continue
+            if len(outputs) >= MAX_BATCH_FILES:
+                skip("too_many_files")
+                continue
+            outputs.append(key)
+    if skipped:
+        log.log(logging.WARNING, "batch files left out", skipped=skipped, jobs=jobs)
+    return BatchFiles(jobs, inputs, outputs, skipped)
+
+
+def manifest_prefix(bucket: str, execution_id: str) -> str:
+    """``monitoring/batch/<execution>/``: where the run's manifests go (the reports' prefix)."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "-", execution_id)
+    return f"{REPORTS_PREFIX}{BATCH}/{safe}/"
+
+
+def write_manifest(bucket: str, key: str, keys: Sequence[str]) -> str:
+    """Writes a SageMaker manifest of ``keys`` (``[{"prefix": "s3://<bucket>/"}, key, ...]``)
+    at ``key``, encrypted by the bucket's default (the lake's key); returns its URI."""
+    body = json.dumps([{"prefix": f"s3://{bucket}/"}, *keys], separators=(",", ":"))
+    _client("s3").put_object(
+        Bucket=bucket, Key=key, Body=body.encode("utf-8"), ContentType="application/json"
+    )
+    return f"s3://{bucket}/{key}"
+
+
 def _is_missing(exc: ClientError) -> bool:
     """Whether SageMaker answered that the resource does not exist (its Describe* calls say so
     with a ValidationException: ``Could not find endpoint "..."``, ``... does not exist``)."""
@@ -831,6 +968,8 @@ class _WindowRun:
             baseline = self._baseline(arn)
             self.answer["baseline_uri"] = baseline
             self.log.bind(baseline_uri=baseline)
+            if self.request.target == BATCH:
+                return self._batch()
             if not has_objects(self.answer["capture_uri"]):
                 raise _Skip(NO_DATA, f"nothing was captured under {self.answer['capture_uri']}")
         except _Skip as skip:
@@ -847,6 +986,42 @@ class _WindowRun:
             status=OK,
             ground_truth=self.answer["ground_truth"],
             labelled_capture_uri=self.answer["labelled_capture_uri"],
+        )
+        return self.answer
+
+    def _batch(self) -> dict[str, Any]:
+        """Batch scoring: the files the window's completed transform jobs read (the data run)
+        and the responses of the labelled window's jobs (the quality run), each listed in a
+        manifest under ``monitoring/batch/<execution>/`` that the Monitor step reads
+        (S3DataType ManifestFile); raises _Skip (no_data)."""
+        config, request = self.config, self.request
+        bucket, _ = _split_s3(config.capture_uri)
+        run = manifest_prefix(bucket, request.execution_id)
+        files = batch_files(config, self.window, bucket, self.log)
+        if not files.inputs:
+            raise _Skip(
+                NO_DATA,
+                f"no completed batch scoring job of {config.project_prefix} read input in "
+                f"{self.answer['window_start']}..{self.answer['window_end']}",
+            )
+        self.answer["capture_uri"] = write_manifest(bucket, f"{run}data.manifest", files.inputs)
+        labelled = batch_files(config, self.labelled, bucket, self.log)
+        present = bool(labelled.outputs) and has_objects(self.answer["ground_truth_uri"])
+        if present:
+            self.answer["labelled_capture_uri"] = write_manifest(
+                bucket, f"{run}quality.manifest", labelled.outputs
+            )
+        self.answer["ground_truth"] = PRESENT if present else ABSENT
+        self.log.log(
+            logging.INFO,
+            "window chosen",
+            status=OK,
+            ground_truth=self.answer["ground_truth"],
+            jobs=files.jobs,
+            input_files=len(files.inputs),
+            skipped_files=files.skipped,
+            labelled_jobs=labelled.jobs,
+            labelled_output_files=len(labelled.outputs),
         )
         return self.answer
 

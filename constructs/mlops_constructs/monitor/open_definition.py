@@ -5,6 +5,9 @@ of the window to analyse, or why there is nothing to analyse) -> HasData (a cond
 Monitor (a network-isolated processing job running the platform's monitoring script in AWS's
 scikit-learn image: data quality, drift per feature, model quality on joined ground truth) ->
 Publish (the Lambda step again: the run's metrics into CloudWatch, which the alarms read).
+With batch scoring monitored, the ``batch`` target has its own Monitor and Publish steps
+(``MonitorBatchData``, ...): their capture input is the manifest Window wrote of the files the
+window's transform jobs read and wrote, not a prefix.
 
 Services open to every AWS customer only: SageMaker Pipelines, Processing, Lambda.
 Deploy-time values are ``${Placeholders}`` the construct resolves with ``Fn::Sub``.
@@ -49,6 +52,9 @@ class OpenMonitoringSpec:
     # Fewer rows (or joined labels) than this: the run reports insufficient data.
     min_rows: int = 100
     vpc: bool = False
+    # Batch scoring is a target: its runs read the transform jobs' captured files through the
+    # manifest the Window step writes (S3DataType ManifestFile), in steps of their own.
+    batch: bool = False
 
 
 def build_monitoring_definition(spec: OpenMonitoringSpec) -> str:

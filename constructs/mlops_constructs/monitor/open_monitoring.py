@@ -52,6 +52,9 @@ from mlops_constructs.security.nag import (
 NAMESPACE = "MLOps/Monitoring"
 # The targets that are endpoints (``<prefix>-<target>``); ``batch`` is not.
 ENDPOINTS = ("staging", "prod")
+BATCH = "batch"
+# Where the Window step lists the files of a batch run (lambda/monitoring_run: REPORTS_PREFIX).
+BATCH_MANIFESTS = "monitoring/batch/"
 SCHEDULES = {"hourly": "cron(15 * * * ? *)", "daily": "cron(30 1 * * ? *)"}
 
 
@@ -340,6 +343,8 @@ class OpenMonitoring(Construct):
                     "suffix; read-only (Describe, ListTags), limited to this project's endpoint "
                     "stacks.",
                 )
+        if BATCH in targets:
+            self._grant_batch(function, role)
         registry.grant_read(function)
         if self._promoted_from is not None:
             # The served versions are the development registry's (its policy admits this role).
@@ -373,7 +378,7 @@ class OpenMonitoring(Construct):
             role,
             "*",
             "cloudwatch:PutMetricData supports no resource-level permissions (a namespace "
-            "condition limits it); sagemaker:ListModelPackages neither.",
+            "condition limits it); sagemaker:ListModelPackages and ListTransformJobs neither.",
         )
         acknowledge_wildcard_resource(
             role,
@@ -392,6 +397,47 @@ class OpenMonitoring(Construct):
             "in these statements is named.",
         )
         return function
+
+    def _grant_batch(self, function: lambda_.Function, role: iam.IRole) -> None:
+        """Batch scoring's window: the completed transform jobs ``<prefix>-batch-*`` (listed,
+        described), their files (listed: ``s3:ListBucket`` above) and the run's manifests of
+        them under ``monitoring/batch/`` (written with the lake's key, the bucket default). The
+        jobs' capture manifests are not read: only the monitors read ``data-capture/``."""
+        stack = cdk.Stack.of(self)
+        jobs = (
+            f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}:transform-job/"
+            f"{self._prefix}-batch-*"
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="BatchScoringJobs",
+                actions=["sagemaker:DescribeTransformJob"],
+                resources=[jobs],
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ListBatchScoringJobs",
+                # ListTransformJobs supports no resource-level permissions.
+                actions=["sagemaker:ListTransformJobs"],
+                resources=["*"],
+            )
+        )
+        manifests = f"{BATCH_MANIFESTS}*"
+        self._lake.artifacts.grant_put(function, manifests)
+        self._lake.key.grant_encrypt_decrypt(function)
+        acknowledge_wildcard_resource(
+            role,
+            jobs,
+            "Batch scoring names a transform job per schedule tick; describe only, this "
+            "project's batch jobs only.",
+        )
+        acknowledge_wildcard_resource(
+            role,
+            self._lake.artifacts.arn_for_objects(manifests),
+            "The manifests of a monitoring run's batch files are named per pipeline execution, "
+            "under monitoring/batch/ only.",
+        )
 
     def _pipeline(self, network: OpenMonitoringNetwork | None) -> sagemaker.CfnPipeline:
         variables: dict[str, str] = {

@@ -13,7 +13,7 @@ from sagemaker.lambda_helper import Lambda
 from sagemaker.network import NetworkConfig
 from sagemaker.processing import ProcessingInput, ProcessingOutput, ScriptProcessor
 from sagemaker.workflow.condition_step import ConditionStep
-from sagemaker.workflow.conditions import ConditionEquals
+from sagemaker.workflow.conditions import ConditionEquals, ConditionNot
 from sagemaker.workflow.execution_variables import ExecutionVariables
 from sagemaker.workflow.fail_step import FailStep
 from sagemaker.workflow.functions import Join
@@ -35,8 +35,10 @@ from mlops_constructs.monitor.open_definition import (
     OpenMonitoringSpec,
 )
 
+BATCH = "batch"
 
-def arguments(spec: OpenMonitoringSpec, *, labelled: bool) -> list[str]:
+
+def arguments(spec: OpenMonitoringSpec, *, labelled: bool, batch: bool = False) -> list[str]:
     args = [
         "monitor",
         "--capture",
@@ -56,6 +58,8 @@ def arguments(spec: OpenMonitoringSpec, *, labelled: bool) -> list[str]:
     ]
     if labelled:
         args += ["--ground-truth", "/opt/ml/processing/ground-truth"]
+    if batch:
+        args += ["--capture-format", "batch"]
     if spec.probability_field:
         args += ["--probability-field", spec.probability_field]
     if spec.classes:
@@ -121,10 +125,13 @@ class MonitoringBuilder:
             values=[root, self.target, ExecutionVariables.PIPELINE_EXECUTION_ID, check],
         )
 
-    def run(self, check: str) -> tuple[ProcessingStep, LambdaStep]:
+    def run(self, check: str, *, batch: bool = False) -> tuple[ProcessingStep, LambdaStep]:
         """A monitoring run (``data`` on the last window, ``quality`` on the labelled one) and
-        the step that publishes its figures of that kind."""
+        the step that publishes its figures of that kind. ``batch``: the capture input is the
+        manifest Window wrote (the files batch scoring's transform jobs read or wrote), the
+        steps named ``...Batch<Check>``."""
         labelled = check == "quality"
+        name = f"{'Batch' if batch else ''}{check.title()}"
         sources = [
             ("capture", "labelled_capture_uri" if labelled else "capture_uri"),
             ("baseline", "baseline_uri"),
@@ -133,17 +140,20 @@ class MonitoringBuilder:
             sources.append(("ground-truth", "ground_truth_uri"))
         report = self.report_uri(check)
         monitor = ProcessingStep(
-            name=f"Monitor{check.title()}",
+            name=f"Monitor{name}",
             step_args=self.processor.run(
                 code=MONITORING_CODE_PLACEHOLDER,
-                arguments=arguments(self.spec, labelled=labelled),
+                arguments=arguments(self.spec, labelled=labelled, batch=batch),
                 inputs=[
                     ProcessingInput(
-                        input_name=name,
+                        input_name=input_name,
                         source=self.output(output),
-                        destination=f"/opt/ml/processing/{name}",
+                        destination=f"/opt/ml/processing/{input_name}",
+                        s3_data_type="ManifestFile"
+                        if batch and input_name == "capture"
+                        else "S3Prefix",
                     )
-                    for name, output in sources
+                    for input_name, output in sources
                 ],
                 outputs=[
                     ProcessingOutput(
@@ -155,7 +165,7 @@ class MonitoringBuilder:
             ),
         )
         publish = LambdaStep(
-            name=f"Publish{check.title()}",
+            name=f"Publish{name}",
             lambda_func=self.function,
             inputs={
                 "action": "publish",
@@ -176,12 +186,33 @@ class MonitoringBuilder:
     def pipeline(self) -> Pipeline:
         window = self.window()
         ok = ConditionEquals(left=self.output("status"), right="ok")
+        labels = ConditionEquals(left=self.output("ground_truth"), right="present")
+        # With batch scoring monitored, the endpoints' steps are not the batch target's.
+        endpoint: list[Any] = []
+        batch_steps: list[ConditionStep] = []
+        if self.spec.batch:
+            is_batch = ConditionEquals(left=self.target, right=BATCH)
+            endpoint = [ConditionNot(expression=is_batch)]
+            batch_steps = [
+                ConditionStep(
+                    name="HasBatchData",
+                    conditions=[ok, is_batch],
+                    if_steps=[*self.run("data", batch=True)],
+                    else_steps=[],
+                ),
+                ConditionStep(
+                    name="HasBatchLabels",
+                    conditions=[ok, labels, is_batch],
+                    if_steps=[*self.run("quality", batch=True)],
+                    else_steps=[],
+                ),
+            ]
         has_data = ConditionStep(
-            name="HasData", conditions=[ok], if_steps=[*self.run("data")], else_steps=[]
+            name="HasData", conditions=[ok, *endpoint], if_steps=[*self.run("data")], else_steps=[]
         )
         has_labels = ConditionStep(
             name="HasLabels",
-            conditions=[ok, ConditionEquals(left=self.output("ground_truth"), right="present")],
+            conditions=[ok, labels, *endpoint],
             if_steps=[*self.run("quality")],
             else_steps=[],
         )
@@ -199,6 +230,6 @@ class MonitoringBuilder:
         return Pipeline(
             name=self.spec.name,
             parameters=[self.target],
-            steps=[window, has_data, has_labels, failed],
+            steps=[window, has_data, has_labels, *batch_steps, failed],
             sagemaker_session=self.session,
         )

@@ -38,6 +38,8 @@ NAMESPACE = "MLOps/Monitoring"
 PROD_CAPTURE = f"s3://{ARTIFACTS}/data-capture/prod/{PROJECT}-prod/AllTraffic/"
 STAGING_CAPTURE = f"s3://{ARTIFACTS}/data-capture/staging/{PROJECT}-staging/AllTraffic/"
 BATCH_CAPTURE = f"s3://{ARTIFACTS}/data-capture/batch/"
+IMAGE = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/churn:1"
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/{PROJECT}-batch-model"
 GROUND_TRUTH = f"s3://{CURATED}/ground-truth/"
 # a daily run shortly after midnight UTC: yesterday is the window, the day before is labelled
 DAILY_NOW = datetime(2026, 11, 22, 1, 5, 17, tzinfo=UTC)
@@ -325,15 +327,121 @@ def test_batch_monitors_the_newest_approved_version(aws):
     newest = aws.register(baseline=BASELINE.replace("exec-7", "exec-9"))
     aws.register(baseline=BASELINE, status="PendingManualApproval")  # never used
     aws.deploy(older)  # what prod serves does not matter for batch
-    aws.put(f"{BATCH_CAPTURE}2026/11/21/03/capture.jsonl")
+    scored(aws, "20261121-0300")
 
     result = run_window(window("batch"))
 
     assert result["status"] == "ok"
     assert result["model_package_arn"] == newest
     assert result["baseline_uri"] == BASELINE.replace("exec-7", "exec-9")
-    assert result["capture_uri"] == f"{BATCH_CAPTURE}2026/11/21/"
+    assert result["capture_uri"] == f"s3://{ARTIFACTS}/monitoring/batch/k1ls9tc3wnw6/data.manifest"
     assert result["ground_truth_uri"] == f"{GROUND_TRUTH}batch/2026/11/20/"
+
+
+def scored(aws: Any, tick: str, files: tuple[str, ...] = ("a.csv",), capture: bool = True) -> str:
+    """A completed batch scoring job ``<project>-batch-<tick>`` created at that time (moto
+    creates it now: its times are set as SageMaker reports them), its input files under
+    batch/input/ and its ``.out`` responses under batch/output/<job>/."""
+    from moto.sagemaker.models import sagemaker_backends
+
+    job = f"{PROJECT}-batch-{tick}"
+    created = datetime.strptime(tick, "%Y%m%d-%H%M").replace(tzinfo=UTC)
+    for name in files:
+        aws.put(f"s3://{ARTIFACTS}/batch/input/{name}", "1,2\n")
+        aws.put(f"s3://{ARTIFACTS}/batch/output/{job}/{name}.out", '{"predictions": []}\n')
+    if not aws.sagemaker.list_models(NameContains=f"{PROJECT}-batch-v1")["Models"]:
+        aws.sagemaker.create_model(
+            ModelName=f"{PROJECT}-batch-v1",
+            ExecutionRoleArn=ROLE_ARN,
+            PrimaryContainer={"Image": IMAGE},
+        )
+    params: dict[str, Any] = {
+        "TransformJobName": job,
+        "ModelName": f"{PROJECT}-batch-v1",
+        "TransformInput": {
+            "DataSource": {
+                "S3DataSource": {
+                    "S3DataType": "S3Prefix",
+                    "S3Uri": f"s3://{ARTIFACTS}/batch/input/",
+                }
+            },
+            "ContentType": "text/csv",
+            "SplitType": "Line",
+        },
+        "TransformOutput": {"S3OutputPath": f"s3://{ARTIFACTS}/batch/output/{job}"},
+        "TransformResources": {"InstanceType": "ml.m5.large", "InstanceCount": 1},
+    }
+    if capture:
+        params["DataCaptureConfig"] = {
+            "DestinationS3Uri": BATCH_CAPTURE,
+            "GenerateInferenceId": True,
+        }
+    aws.sagemaker.create_transform_job(**params)
+    backend = sagemaker_backends[ACCOUNT][REGION]
+    stored = backend.transform_jobs[job]
+    stored.creation_time = created.replace(tzinfo=None)  # moto compares naive UTC
+    # after the test's objects were written (moto stamps them with the real clock)
+    stored.transform_start_time = datetime.now(UTC) + timedelta(days=1)
+    stored.transform_job_status = "Completed"
+    return job
+
+
+def manifest(aws: Any, uri: str) -> list[Any]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    document: list[Any] = json.loads(aws.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    return document
+
+
+def test_batch_lists_the_windows_jobs_files_in_manifests(aws, capsys):
+    """The data run reads what the window's completed jobs scored, the quality run the
+    labelled window's responses (with inference ids): manifests the Monitor steps read."""
+    aws.register(baseline=BASELINE)
+    yesterday = scored(aws, "20261121-0300", ("a.csv", "b.csv"))
+    labelled = scored(aws, "20261120-0300", ("c.csv",))
+    scored(aws, "20261122-0030", ("d.csv",))  # today's: a later window
+    aws.put(f"{GROUND_TRUTH}batch/2026/11/20/03/labels.jsonl")
+
+    result = run_window(window("batch"))
+
+    assert result["status"] == "ok" and result["ground_truth"] == "present"
+    data = manifest(aws, result["capture_uri"])
+    assert data[0] == {"prefix": f"s3://{ARTIFACTS}/"}
+    # every job here read the whole input prefix (each file once)
+    assert data[1:] == [f"batch/input/{n}.csv" for n in "abcd"]
+    quality = manifest(aws, result["labelled_capture_uri"])
+    assert quality[1:] == [f"batch/output/{labelled}/c.csv.out"]
+    assert yesterday not in json.dumps(quality)
+    assert result["labelled_capture_uri"].endswith(
+        "/monitoring/batch/k1ls9tc3wnw6/quality.manifest"
+    )
+
+
+def test_batch_inputs_replaced_since_scoring_are_left_out(aws, capsys):
+    aws.register(baseline=BASELINE)
+    scored(aws, "20261121-0300", ("a.csv",))
+    # the job started before its input was written (replaced since)
+    from moto.sagemaker.models import sagemaker_backends
+
+    job = sagemaker_backends[ACCOUNT][REGION].transform_jobs[f"{PROJECT}-batch-20261121-0300"]
+    job.transform_start_time = datetime(2000, 1, 1, tzinfo=UTC)
+
+    result = run_window(window("batch"))
+
+    assert result["status"] == "no_data"
+    [warning] = [
+        line for line in log_lines(capsys) if line.get("message") == "batch files left out"
+    ]
+    assert warning["skipped"] == {"input_replaced_since_scored": 1}
+
+
+def test_batch_without_a_job_in_the_window_has_no_data(aws):
+    aws.register(baseline=BASELINE)
+    scored(aws, "20261119-0300")  # two days ago
+    aws.put(f"{BATCH_CAPTURE}input/2026/11/21/03/x.manifest")  # manifests alone are not read
+    result = run_window(window("batch"))
+    assert result["status"] == "no_data"
+    assert "batch scoring job" in result["reason"]
+    assert result["ground_truth"] == "absent"
 
 
 def test_batch_without_an_approved_version_has_no_model(aws):
@@ -670,14 +778,18 @@ def test_a_version_of_the_functions_region_is_described_in_it(aws, target):
     function's own; the endpoint (or, for batch, the group's newest approved version) is read
     with the function's default client, as before."""
     deployed_with_traffic(aws)
-    aws.put(f"{BATCH_CAPTURE}2026/11/21/03/capture.jsonl")
+    scored(aws, "20261121-0300")
 
     result, sent = run_window_recording_regions(window(target))
 
     assert result["status"] == "ok"
     assert sent["dev"] == []
     assert sent["us"] == ["DescribeModelPackage"]
-    assert sent["own"] == (["ListModelPackages"] if target == "batch" else ENDPOINT_CALLS)
+    # batch: the window's jobs (one, described) and the labelled window's (none)
+    batch_calls = ["ListModelPackages", "ListTransformJobs", "DescribeTransformJob"]
+    assert sent["own"] == (
+        [*batch_calls, "ListTransformJobs"] if target == "batch" else ENDPOINT_CALLS
+    )
 
 
 # -- window: an inconsistent record is an error, not an exception --------------------------------

@@ -180,6 +180,10 @@ BASELINE_FILE = "baseline.csv"
 STATISTICS_FILE = "statistics.json"
 REPORT_FILE = "report.json"
 METRICS_FILE = "metrics.json"
+# Batch scoring's files (--capture-format batch)
+CAPTURE_FORMATS = ("endpoint", "batch")
+BATCH_OUTPUT_SUFFIX = ".out"
+BATCH_INFERENCE_ID = "SageMakerInferenceId"
 QUALITY_METRICS = {
     "binary_classification": ("auc", "accuracy", "precision", "recall", "f1"),
     "multiclass_classification": (
@@ -616,6 +620,68 @@ def parse_capture(line: bytes | str, columns: Sequence[str]) -> Capture:
     return Capture(_record_id(document.get("eventMetadata")), rows, predictions)
 
 
+def batch_output_captures(line: bytes | str) -> list[Capture]:
+    """One line of a batch transform ``.out`` file: a response ``{"predictions": [...]}``
+    to a mini-batch of input rows, with the ``SageMakerInferenceId`` and
+    ``SageMakerInferenceTime`` data capture appends (``GenerateInferenceId``). One capture per
+    prediction, its id ``<SageMakerInferenceId>:<index>`` (0-based within the response), so a
+    label can name a row; raises _Skip with the reason when the line cannot be used."""
+    try:
+        text = line.decode("utf-8") if isinstance(line, bytes) else line
+        document = json.loads(text)
+    except (ValueError, RecursionError) as err:
+        raise _Skip("invalid_json") from err
+    predictions = document.get("predictions") if isinstance(document, dict) else None
+    if not isinstance(predictions, list) or not predictions:
+        raise _Skip("invalid_response")
+    inference_id = document.get(BATCH_INFERENCE_ID)
+    if not isinstance(inference_id, str) or not inference_id:
+        return [Capture(None, [], [p]) for p in predictions]
+    return [Capture(f"{inference_id}:{i}", [], [p]) for i, p in enumerate(predictions)]
+
+
+def all_files(root: Path) -> list[Path]:
+    """Every file under a folder, in path order."""
+    files = [p for p in root.rglob("*") if p.is_file()]
+    return sorted(files, key=lambda p: p.relative_to(root).as_posix())
+
+
+def read_batch(root: Path, columns: Sequence[str]) -> tuple[list[Capture], Counter[str], int, int]:
+    """(captures, skipped by reason, records read, files) of batch scoring's files under
+    ``root`` (the Monitor step's manifest input): ``*.out`` files are the transform jobs'
+    responses (one record per line, see :func:`batch_output_captures`), every other file an
+    input the jobs scored (one record per file: headerless ``text/csv`` rows in ``--columns``
+    order, as :func:`csv_rows` reads them)."""
+    captures: list[Capture] = []
+    skipped: Counter[str] = Counter()
+    read = 0
+    files = all_files(root)
+    for path in files:
+        if path.name.endswith(BATCH_OUTPUT_SUFFIX):
+            for line in _lines(path):
+                read += 1
+                try:
+                    captures.extend(batch_output_captures(line))
+                except _Skip as skip:
+                    skipped[skip.reason] += 1
+            continue
+        read += 1
+        try:
+            text = path.read_bytes().decode("utf-8")
+            rows = csv_rows(text, columns)
+        except UnicodeDecodeError:
+            skipped["invalid_request"] += 1
+            continue
+        except _Skip as skip:
+            skipped[skip.reason] += 1
+            continue
+        if not rows:
+            skipped["empty_request"] += 1
+            continue
+        captures.append(Capture(None, rows, []))
+    return captures, skipped, read, len(files)
+
+
 def jsonl_files(root: Path) -> list[Path]:
     """Every *.jsonl file under a folder, in path order."""
     files = [p for p in root.rglob("*.jsonl") if p.is_file()]
@@ -1044,20 +1110,27 @@ def run_monitor(
     settings: QualitySettings,
     ground_truth_dir: Path | None = None,
     min_rows: int = DEFAULT_MIN_ROWS,
+    capture_format: str = "endpoint",
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """(report, metrics) of the captured data against the baseline statistics document."""
+    """(report, metrics) of the captured data against the baseline statistics document
+    (``capture_format`` ``endpoint``: data capture ``*.jsonl``; ``batch``: batch scoring's
+    inputs and ``.out`` responses, :func:`read_batch`)."""
     baselines = load_statistics(statistics, columns)
     captures: list[Capture] = []
     skipped: Counter[str] = Counter()
-    files = jsonl_files(capture_dir)
-    read = 0
-    for path in files:
-        for line in _lines(path):
-            read += 1
-            try:
-                captures.append(parse_capture(line, columns))
-            except _Skip as skip:
-                skipped[skip.reason] += 1
+    if capture_format == "batch":
+        captures, skipped, read, file_count = read_batch(capture_dir, columns)
+    else:
+        files = jsonl_files(capture_dir)
+        file_count = len(files)
+        read = 0
+        for path in files:
+            for line in _lines(path):
+                read += 1
+                try:
+                    captures.append(parse_capture(line, columns))
+                except _Skip as skip:
+                    skipped[skip.reason] += 1
 
     rows = [row for capture in captures for row in capture.rows]
     schema_errors: Counter[str] = Counter(row.error for row in rows if row.error is not None)
@@ -1085,7 +1158,8 @@ def run_monitor(
             "statistics_version": statistics.get("statistics_version"),
         },
         "capture": {
-            "files": len(files),
+            "format": capture_format,
+            "files": file_count,
             "records": {
                 "read": read,
                 "used": len(captures),
@@ -1144,6 +1218,7 @@ def _parser() -> argparse.ArgumentParser:
     mon.add_argument("--label-threshold", type=float, default=0.5)
     mon.add_argument("--ground-truth", type=Path)
     mon.add_argument("--min-rows", type=int, default=DEFAULT_MIN_ROWS)
+    mon.add_argument("--capture-format", choices=CAPTURE_FORMATS, default="endpoint")
     mon.add_argument("--output", required=True, type=Path)
     return parser
 
@@ -1174,7 +1249,13 @@ def _monitor_command(args: argparse.Namespace) -> str:
     )
     try:
         report, metrics = run_monitor(
-            args.capture, statistics, columns, settings, args.ground_truth, args.min_rows
+            args.capture,
+            statistics,
+            columns,
+            settings,
+            args.ground_truth,
+            args.min_rows,
+            args.capture_format,
         )
     except InputError as err:
         raise InputError(f"--baseline {args.baseline}: {err}") from err
