@@ -356,25 +356,11 @@ class ModelEndpoint(Construct):
 
         self.scaling: autoscaling.ScalableTarget | None = None
         if isinstance(hosting, RealtimeSettings):
-            stack = cdk.Stack.of(self)
-            self.scaling = autoscaling.ScalableTarget(
-                self,
-                "Scaling",
-                # The service-linked role Application Auto Scaling creates for SageMaker: no IAM
-                # resource in the template (the deploy role creates none).
-                role=iam.Role.from_role_arn(
-                    self,
-                    "ScalingRole",
-                    f"arn:{stack.partition}:iam::{stack.account}:role/aws-service-role/"
-                    "sagemaker.application-autoscaling.amazonaws.com/"
-                    "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint",
-                    mutable=False,
-                ),
-                service_namespace=autoscaling.ServiceNamespace.SAGEMAKER,
-                resource_id=f"endpoint/{self.endpoint_name}/variant/{VARIANT}",
-                scalable_dimension="sagemaker:variant:DesiredInstanceCount",
-                min_capacity=hosting.min_instances,
-                max_capacity=hosting.max_instances,
+            self.scaling = self._scalable_target(
+                f"endpoint/{self.endpoint_name}/variant/{VARIANT}",
+                "sagemaker:variant:DesiredInstanceCount",
+                hosting.min_instances,
+                hosting.max_instances,
             )
             self.scaling.node.add_dependency(self.endpoint)
             self.scaling.scale_to_track_metric(
@@ -472,23 +458,11 @@ class ModelEndpoint(Construct):
                 ),
             ),
         )
-        stack = cdk.Stack.of(self)
-        self.scaling = autoscaling.ScalableTarget(
-            self,
-            "Scaling",
-            role=iam.Role.from_role_arn(
-                self,
-                "ScalingRole",
-                f"arn:{stack.partition}:iam::{stack.account}:role/aws-service-role/"
-                "sagemaker.application-autoscaling.amazonaws.com/"
-                "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint",
-                mutable=False,
-            ),
-            service_namespace=autoscaling.ServiceNamespace.SAGEMAKER,
-            resource_id=f"inference-component/{name}",
-            scalable_dimension="sagemaker:inference-component:DesiredCopyCount",
-            min_capacity=0,
-            max_capacity=hosting.max_copies,
+        self.scaling = self._scalable_target(
+            f"inference-component/{name}",
+            "sagemaker:inference-component:DesiredCopyCount",
+            0,
+            hosting.max_copies,
         )
         self.scaling.node.add_dependency(self.component)
         # Copies follow invocations per copy, down to 0 when none come.
@@ -528,6 +502,31 @@ class ModelEndpoint(Construct):
         )
         self.scale_out_alarm.add_alarm_action(cw_actions.ApplicationScalingAction(scale_out))
         self.realtime = True
+
+    def _scalable_target(
+        self, resource_id: str, dimension: str, minimum: int, maximum: int
+    ) -> autoscaling.ScalableTarget:
+        """``Scaling``: Application Auto Scaling of ``resource_id`` with the service-linked role
+        it creates for SageMaker (no IAM resource in the template: the deploy role creates
+        none)."""
+        stack = cdk.Stack.of(self)
+        return autoscaling.ScalableTarget(
+            self,
+            "Scaling",
+            role=iam.Role.from_role_arn(
+                self,
+                "ScalingRole",
+                f"arn:{stack.partition}:iam::{stack.account}:role/aws-service-role/"
+                "sagemaker.application-autoscaling.amazonaws.com/"
+                "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint",
+                mutable=False,
+            ),
+            service_namespace=autoscaling.ServiceNamespace.SAGEMAKER,
+            resource_id=resource_id,
+            scalable_dimension=dimension,
+            min_capacity=minimum,
+            max_capacity=maximum,
+        )
 
     def _metric(self, name: str, statistic: str) -> cloudwatch.Metric:
         # An inference component's invocation metrics carry its name instead.
