@@ -338,9 +338,9 @@ class DeployStack(cdk.Stack):
             "DeployFailedAlarm",
             name=f"{prefix}-deploy-failed",
             rule=pipeline.failed_rule,
-            description=f"{prefix}: the deploy pipeline failed (release check, CloudFormation, "
-            "the staging test, a blue/green rollback or a rejected approval), so production "
-            "keeps the version it served before",
+            description=f"{prefix}: an action of the deploy pipeline failed (release check, "
+            "CloudFormation, the staging test or a blue/green rollback; a rejected approval does "
+            "not page), so production keeps the version it served before",
             runbook=Runbook.DEPLOY_FAILED,
             topic=alarms.topic,
         )

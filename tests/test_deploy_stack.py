@@ -393,3 +393,72 @@ def test_every_function_has_the_shared_layer(default_synth: Synthesized) -> None
         assert resources[layer]["Properties"]["CompatibleRuntimes"] == ["python3.14"]
         for function in _typed(resources, "AWS::Lambda::Function"):
             assert function["Layers"] == [{"Ref": layer}], function["FunctionName"]
+
+
+def test_a_failed_action_pages_but_a_rejected_approval_does_not(deploy: dict[str, Any]) -> None:
+    """The deploy-failed alarm counts the rule that matches failed actions other than
+    approvals: EventBridge's own pattern matching (moto) over a failed deployment, a failed
+    staging test and a rejected production approval."""
+    import boto3
+    from moto import mock_aws
+
+    [alarm] = [
+        a for a in _typed(deploy, "AWS::CloudWatch::Alarm")
+        if a["AlarmName"] == "mlops-dev-churn-deploy-failed"
+    ]  # fmt: skip
+    [dimension] = alarm["Dimensions"]
+    rule_id = dimension["Value"]["Ref"]
+    pattern = deploy[rule_id]["Properties"]["EventPattern"]
+    pipeline_arn = "arn:aws:codepipeline:us-east-1:123456789012:mlops-dev-churn-deploy"
+    pattern["resources"] = [pipeline_arn]  # the rule's own, resolved
+
+    def event(category: str, action: str) -> str:
+        return json.dumps(
+            {
+                "id": "1",
+                "source": "aws.codepipeline",
+                "detail-type": "CodePipeline Action Execution State Change",
+                "account": "123456789012",
+                "region": "us-east-1",
+                "time": "2026-12-06T12:00:00Z",
+                "resources": [pipeline_arn],
+                "detail": {
+                    "pipeline": "mlops-dev-churn-deploy",
+                    "stage": "Production",
+                    "action": action,
+                    "state": "FAILED",
+                    "type": {"owner": "AWS", "category": category, "provider": "x"},
+                },
+            }
+        )
+
+    with mock_aws():
+        events_client = boto3.client("events", region_name="us-east-1")
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        queue = sqs.create_queue(QueueName="matched")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
+        events_client.put_rule(Name="failed", EventPattern=json.dumps(pattern))
+        events_client.put_targets(
+            Rule="failed", Targets=[{"Id": "q", "Arn": queue_arn["Attributes"]["QueueArn"]}]
+        )
+
+        def matches(category: str, action: str) -> bool:
+            body = json.loads(event(category, action))
+            events_client.put_events(
+                Entries=[
+                    {
+                        "Source": body["source"],
+                        "DetailType": body["detail-type"],
+                        "Resources": body["resources"],
+                        "Detail": json.dumps(body["detail"]),
+                    }
+                ]
+            )
+            received = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=0).get("Messages", [])
+            for message in received:
+                sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+            return bool(received)
+
+        assert matches("Deploy", "DeployProduction")
+        assert matches("Invoke", "TestStaging")
+        assert not matches("Approval", "Approve")

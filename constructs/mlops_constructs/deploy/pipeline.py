@@ -504,11 +504,21 @@ class DeployPipeline(EndpointDeployment):
         )
 
     def _failure_rule(self, notifications: NotificationTopic) -> events.Rule:
-        """A failed pipeline execution is published to ``notifications``."""
-        return self.pipeline.on_state_change(
+        """A failed action of the pipeline is published to ``notifications`` (and counted by
+        the deploy-failed alarm): the release check, a CloudFormation deployment or rollback,
+        the staging test. A rejected approval is a person's decision, not a failure to page
+        anyone about: it ends the run as FAILED too, so the rule matches actions, not runs."""
+        return self.pipeline.on_event(
             "Failed",
-            description="The deploy pipeline failed (staging test, CloudFormation or rollback)",
-            event_pattern=events.EventPattern(detail={"state": ["FAILED"]}),
+            description="An action of the deploy pipeline failed (release check, CloudFormation "
+            "or rollback, staging test); not a rejected approval",
+            event_pattern=events.EventPattern(
+                detail_type=["CodePipeline Action Execution State Change"],
+                detail={
+                    "state": ["FAILED"],
+                    "type": {"category": [{"anything-but": ["Approval"]}]},
+                },
+            ),
             target=notifications.target(),
         )
 
