@@ -196,7 +196,7 @@ def _check_collisions(ctx: Context, mine: list[plans.Step], assembly: Path) -> N
     """Before a first deployment: the retained resources a previous teardown left behind with
     the names this deployment would create (each collision named, with its removal)."""
     environments = {s.environment for s in mine}
-    candidates = [r for r in retained(assembly) if _environment_of(r) in environments and r.name]
+    candidates = [r for r in retained(assembly) if r.environment in environments and r.name]
     found = collisions(ctx.aws, candidates)
     if found:
         lines = [f"  {r.kind} {r.name} ({r.stack}): {r.removal}" for r in found]
@@ -205,11 +205,6 @@ def _check_collisions(ctx: Context, mine: list[plans.Step], assembly: Path) -> N
             + "\n".join(lines)
             + "\nFix: remove them as shown (or choose another platform_name), then deploy again"
         )
-
-
-def _environment_of(resource: Retained) -> str:
-    first = resource.path.split("/", 1)[0]
-    return plans.TOOLING if first == "Tooling" or first.startswith("Delivery") else first
 
 
 def _execute(ctx: Context, step: plans.Step, caller: str) -> None:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlops_cli.plan import TOOLING
+
 RETAINING = frozenset({"Retain", "RetainExceptOnCreate"})
 
 # Resource type -> (what it is, where its fixed name is, how to remove it).
@@ -58,6 +60,12 @@ class Retained:
     """Its fixed physical name, or None when CloudFormation generates one (no collision)."""
 
     @property
+    def environment(self) -> str:
+        """The environment whose stage holds it (``tooling`` for the delivery pipeline's and
+        the release stacks)."""
+        return environment_of(self.path)
+
+    @property
     def kind(self) -> str:
         if self.resource_type == "AWS::KMS::Key":
             return "KMS key (bills while it exists: schedule its deletion once its data is gone)"
@@ -76,7 +84,7 @@ def retained(cdk_out: Path, environment: str | None = None) -> list[Retained]:
     environment's stage, or ``Tooling``/``Delivery`` for ``tooling``, when given)."""
     found: list[Retained] = []
     for stack, path, env, template in _stacks(cdk_out):
-        if environment is not None and _environment(path) != environment:
+        if environment is not None and environment_of(path) != environment:
             continue
         account, region = env
         for logical_id, resource in sorted(template.get("Resources", {}).items()):
@@ -88,9 +96,11 @@ def retained(cdk_out: Path, environment: str | None = None) -> list[Retained]:
     return found
 
 
-def _environment(path: str) -> str:
+def environment_of(path: str) -> str:
+    """The environment of the stack at ``path`` in the app (``dev/churn/Data``: ``dev``;
+    ``Delivery``, its replicas and ``Tooling/...``: ``tooling``)."""
     first = path.split("/", 1)[0]
-    return "tooling" if first == "Tooling" or first.startswith("Delivery") else first
+    return TOOLING if first == "Tooling" or first.startswith("Delivery") else first
 
 
 def _fixed_name(kind: str, properties: dict[str, Any]) -> str | None:
