@@ -71,12 +71,17 @@ class Synthesized:
 
     def violations(self) -> list[tuple[str, str]]:
         """(rule, construct path) of every unacknowledged rule-pack finding."""
-        return [
-            (v["ruleName"], c["constructPath"])
-            for plugin in self.report.get("pluginReports", [])
-            for v in plugin["violations"]
-            for c in v["violatingConstructs"]
-        ]
+        return rule_pack_findings(self.report.get("pluginReports", []))
+
+
+def rule_pack_findings(plugin_reports: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(rule, construct path) of every finding in a validation report's ``pluginReports``."""
+    return [
+        (v["ruleName"], c["constructPath"])
+        for plugin in plugin_reports
+        for v in plugin["violations"]
+        for c in v["violatingConstructs"]
+    ]
 
 
 def synthesize(config: PlatformConfig, outdir: Path) -> Synthesized:

@@ -26,6 +26,7 @@ from mlops_constructs.deploy.release import ReleasePipeline, ReleaseStage
 from mlops_constructs.security.nag import acknowledge_inline_policy
 from stacks.context import project_context
 from stacks.guardrails import add_rule_packs
+from tests.conftest import rule_pack_findings
 from tests.templates import flat_arn
 from tests.test_guardrails import _checkov_failures
 
@@ -209,13 +210,7 @@ def _roots(release: Release) -> list[str]:
 
 def test_no_unacknowledged_rule_pack_findings(release: Release) -> None:
     assert release.report["title"] == "Validation Report"  # the packs ran and reported
-    violations = [
-        (v["ruleName"], c["constructPath"])
-        for plugin in release.report["pluginReports"]
-        for v in plugin["violations"]
-        for c in v["violatingConstructs"]
-    ]
-    assert violations == []
+    assert rule_pack_findings(release.report["pluginReports"]) == []
 
 
 # --- shape ----------------------------------------------------------------------------------------
