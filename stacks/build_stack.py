@@ -20,7 +20,7 @@ from mlops_constructs.build import (
     TrainingTrigger,
     resolve_images,
 )
-from mlops_constructs.build.definition import PipelineImages
+from mlops_constructs.build.definition import Attributions, PipelineImages
 from mlops_constructs.data import DataCatalog, DataLakeRef
 from mlops_constructs.monitor import DeadLetterAlarm, FailureAlarm
 from mlops_constructs.monitor.forwarder import EventForwarder, approval_pattern
@@ -53,6 +53,21 @@ def project_images(project: ProjectConfig, region: str) -> PipelineImages:
     )
 
 
+def baseline_attributions(project: ProjectConfig) -> Attributions | None:
+    """The monitoring baseline's feature attributions, when the project's open monitoring
+    watches them."""
+    m = project.monitor
+    if not (m.enabled and m.service == "open" and m.attributions.enabled):
+        return None
+    return Attributions(
+        prediction_field=project.serving.prediction_field,
+        probability_field=project.serving.probability_field,
+        rows=m.attributions.rows,
+        background_rows=m.attributions.background_rows,
+        permutations=m.attributions.permutations,
+    )
+
+
 def pipeline_spec(
     project: ProjectConfig, prefix: str, region: str, data: ProjectDataStack, input_data_uri: str
 ) -> PipelineSpec:
@@ -80,6 +95,7 @@ def pipeline_spec(
         hyperparameters=dict(build.hyperparameters),
         debugger_rules=build.debugger_rules,
         serving_columns=project.input_columns,
+        attributions=baseline_attributions(project),
         data_quality_baseline=build.data_quality_baseline,
         # Model Monitor's model-quality constraints (evaluate.py writes them for it).
         model_quality_constraints=project.monitor.enabled

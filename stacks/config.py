@@ -676,6 +676,22 @@ class DeployConfig(_Model):
 MONITOR_TYPES = ("data_quality", "model_quality", "bias", "explainability")
 
 
+class AttributionsConfig(_Model):
+    """Open monitoring's feature attributions: how much each serving input drives the model's
+    score (Shapley values by permutation sampling, through the project's own serving
+    functions), on the baseline when the version is trained and on sampled traffic in each
+    monitoring run; the alarm watches the ranking's NDCG against the baseline's."""
+
+    enabled: bool = False
+    # Rows explained per run (the baseline's and each window's), and background rows.
+    rows: Annotated[int, Field(ge=10, le=1000)] = 100
+    background_rows: Annotated[int, Field(ge=1, le=100)] = 20
+    # Feature orders sampled per row; a run scores rows x permutations x (features + 1) rows.
+    permutations: Annotated[int, Field(ge=1, le=50)] = 8
+    # The ranking's NDCG below this alarms (1: the baseline's order; Clarify's default 0.9).
+    ndcg_threshold: Annotated[float, Field(gt=0.0, le=1.0)] = 0.9
+
+
 class MonitorConfig(_Model):
     """Drift and model-quality monitoring of a project's endpoints, and health alarms.
 
@@ -714,6 +730,9 @@ class MonitorConfig(_Model):
     cpu_percent: Annotated[int, Field(ge=1, le=100)] = 80
     memory_percent: Annotated[int, Field(ge=1, le=100)] = 80
     disk_percent: Annotated[int, Field(ge=1, le=100)] = 80
+    # open: feature attributions of sampled traffic against the version's (off by default:
+    # each run then loads the model in its framework image and scores thousands of rows).
+    attributions: AttributionsConfig = AttributionsConfig()
 
     _processing = field_validator("instance_type")(_instance_type("processing"))
 
@@ -1102,6 +1121,8 @@ class ProjectConfig(_Model):
                     f"monitor.features names {feature!r}, which is not a serving input. Fix: "
                     f"use some of {list(inputs)}"
                 )
+        if self.monitor.attributions.enabled:
+            self._check_attributions()
         if not self.monitor.enabled or self.monitor.service != "model_monitor":
             return
         for stage in ("staging", "production"):
@@ -1122,6 +1143,28 @@ class ProjectConfig(_Model):
             raise ValueError(
                 "monitor.types has explainability, which needs a framework image's serving "
                 "contract. Fix: remove explainability from monitor.types"
+            )
+
+    def _check_attributions(self) -> None:
+        if self.monitor.service != "open":
+            raise ValueError(
+                "monitor.attributions is open monitoring's; with service model_monitor, "
+                "Model Monitor's explainability type (monitor.types) is its counterpart. Fix: "
+                "set monitor.attributions.enabled: false, or monitor.service: open"
+            )
+        if self.images is not None:
+            raise ValueError(
+                "monitor.attributions loads the model through a framework image's serving "
+                "functions (model_fn, input_fn, predict_fn, output_fn), and this project brings "
+                "its own images. Fix: set monitor.attributions.enabled: false"
+            )
+        if self.problem_type == "multiclass_classification" and not (
+            self.serving.probability_field
+        ):
+            raise ValueError(
+                "monitor.attributions explains a numeric score, and a multiclass prediction is "
+                "a class. Fix: set serving.probability_field (the predicted class's "
+                "probability), or monitor.attributions.enabled: false"
             )
 
     @property

@@ -36,7 +36,7 @@ from mlops_constructs.observability import retention_days
 from mlops_constructs.requests import RequestBus
 from mlops_constructs.runbooks import Runbook
 from mlops_constructs.security.jobs import image_repository_arns
-from stacks.build_stack import project_images
+from stacks.build_stack import baseline_attributions, project_images
 from stacks.config import (
     SCALE_TO_ZERO,
     SERVERLESS,
@@ -508,6 +508,11 @@ class DeployStack(cdk.Stack):
                 classes=serving.classes,
                 min_rows=m.min_rows,
                 batch=BATCH in targets,
+                attributions=baseline_attributions(project),
+                attribution_image=project_images(project, self.region).training
+                if m.attributions.enabled
+                else "",
+                inference_entry=project.entry_points.inference,
             ),
             settings=open_settings(project),
             targets=targets,

@@ -49,6 +49,9 @@ def open_settings(project: ProjectConfig) -> OpenMonitoringSettings:
         quality_higher_is_better=project.gate_higher_is_better,
         ground_truth_delay_hours=m.ground_truth_delay_hours,
         ground_truth_prefix=m.ground_truth_prefix,
+        attribution_threshold=m.attributions.ndcg_threshold
+        if m.enabled and m.service == "open" and m.attributions.enabled
+        else None,
     )
 
 
@@ -129,11 +132,11 @@ def alarm_names(
             names.append(drift_alarm_name(f"{prefix}-{target}", "data"))
         if "model_quality" in settings.types:
             names.append(drift_alarm_name(f"{prefix}-{target}", "model-quality"))
+    kinds = ["data", "model-quality"]
+    if open_settings(project).attribution_threshold is not None:
+        kinds.append("attribution")
     for target in open_targets(project, stages):
-        names += [
-            drift_alarm_name(f"{prefix}-{target}", "data"),
-            drift_alarm_name(f"{prefix}-{target}", "model-quality"),
-        ]
+        names += [drift_alarm_name(f"{prefix}-{target}", kind) for kind in kinds]
     return names
 
 

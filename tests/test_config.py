@@ -518,6 +518,38 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
         "monitor.types has bias, which the platform computes for binary classification only",
     ),
     (
+        "attributions with Model Monitor",
+        project(monitor={"service": "model_monitor", "attributions": {"enabled": True}}),
+        "monitor.attributions is open monitoring's; with service model_monitor, Model "
+        "Monitor's explainability type (monitor.types) is its counterpart",
+    ),
+    (
+        "attributions of a multiclass class",
+        project(
+            problem_type="multiclass_classification",
+            gate={"metric": "accuracy"},
+            serving={"prediction_field": "risk", "probability_field": None, "classes": list("abc")},
+            monitor={"attributions": {"enabled": True}},
+        ),
+        "monitor.attributions explains a numeric score, and a multiclass prediction is a class",
+    ),
+    (
+        "attributions with own images",
+        project(
+            images={
+                "training": "111111111111.dkr.ecr.eu-west-1.amazonaws.com/train:1",
+                "serving": "111111111111.dkr.ecr.eu-west-1.amazonaws.com/serve:1",
+            },
+            monitor={"attributions": {"enabled": True}},
+        ),
+        "monitor.attributions loads the model through a framework image's serving functions",
+    ),
+    (
+        "attributions with too many permutations",
+        project(monitor={"attributions": {"enabled": True, "permutations": 500}}),
+        "projects[0].monitor.attributions.permutations",
+    ),
+    (
         "probability of a regression",
         project(problem_type="regression", gate={"metric": "rmse", "threshold": 3.0}),
         "serving.probability_field and serving.classes are for classification",

@@ -202,13 +202,17 @@ def test_every_project_has_a_section_led_by_what_on_call_reads_first(
             figures = [
                 w
                 for w in widgets[position:]
-                if "drift" in _title(w) or "PSI" in _title(w) or "labelled traffic" in _title(w)
+                if any(k in _title(w) for k in ("drift", "PSI", "labelled traffic", "NDCG"))
             ]
             assert bool(figures) == bool(drift), where
             assert figures == widgets[position : position + len(figures)], where
             for widget in figures:
                 [line] = widget["properties"]["annotations"]["horizontal"]
-                kind = "model-quality" if "labelled traffic" in _title(widget) else "data"
+                kind = "data"
+                if "labelled traffic" in _title(widget):
+                    kind = "model-quality"
+                elif "NDCG" in _title(widget):
+                    kind = "attribution"
                 thresholds = {p["Threshold"] for n, p in drift.items() if n.endswith(kind)}
                 assert thresholds == {line["value"]}, (where, _title(widget))
             position += len(figures)

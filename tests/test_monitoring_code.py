@@ -5,7 +5,8 @@ The script replaces SageMaker Model Monitor: it runs as a Processing job in AWS'
 the job runs it. The data are generated with numpy (seeded): a churn-like schema (3 numeric, 1
 categorical column, binary classification), a demand-like one (regression) and a small
 multiclass case, captured the way SageMaker data capture writes requests and responses (CSV and
-JSON bodies, some base64, several rows per request).
+JSON bodies, some base64, several rows per request). Feature attributions (--model) run through
+a tiny project model (model.tar.gz: model.json and code/inference.py, numpy only).
 """
 
 from __future__ import annotations
@@ -1261,3 +1262,444 @@ def test_batch_format_on_the_command_line(tmp_path: Path) -> None:
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["capture"]["records"]["skipped_by_reason"] == {"invalid_request": 1}
     assert report["data"]["max_feature_drift"]["feature"] == "x"
+
+
+# -- feature attributions (--model): Shapley values by permutation sampling, NDCG --------------
+
+ABCD = ("a", "b", "c", "d")
+LINEAR: dict[str, Any] = {"kind": "linear", "weights": [3.0, 1.0, 0.0], "bias": 1.0,
+          "categories": {"x": 0.5, "y": -0.5, "z": 0.0}}  # fmt: skip
+LOGISTIC: dict[str, Any] = {"kind": "logistic", "weights": [1.5, 0.5, 0.0], "bias": -0.2,
+            "categories": {"x": 0.25, "y": -0.25, "z": 0.0}}  # fmt: skip
+INFERENCE = '''\
+"""A tiny model served like a project's: model.json holds the weights; numpy only."""
+import csv
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+
+from tiny_features import matrix
+
+
+def model_fn(model_dir):
+    return json.loads((Path(model_dir) / "model.json").read_text())
+
+
+def input_fn(body, content_type):
+    if content_type != "text/csv":
+        raise ValueError(f"unsupported {content_type}")
+    return [row for row in csv.reader(io.StringIO(body)) if row]
+
+
+def predict_fn(rows, model):
+    x, categories = matrix(rows, model)
+    z = x @ np.asarray(model["weights"]) + categories + model["bias"]
+    if model["kind"] == "logistic":
+        p = 1.0 / (1.0 + np.exp(-z))
+        return [{"label": int(v >= 0.5), "probability": float(v)} for v in p]
+    return [{"score": float(v)} for v in z]
+
+
+def output_fn(prediction, accept):
+    return json.dumps({"predictions": prediction}), accept
+'''
+FEATURES = """\
+import numpy as np
+
+
+def matrix(rows, model):
+    numbers = [[float(v) if v else 0.0 for v in row[:3]] for row in rows]
+    categories = [model["categories"].get(row[3], 0.0) for row in rows]
+    return np.asarray(numbers, dtype=float).reshape(len(rows), 3), np.asarray(categories)
+"""
+
+
+def write_model(
+    folder: Path,
+    model: dict[str, Any] = LINEAR,
+    source: str = INFERENCE,
+    *,
+    archive: bool = True,
+    extra: Sequence[str] = (),
+) -> Path:
+    """A project model folder: model.tar.gz with model.json, code/inference.py and the module
+    it imports (or those files unpacked, archive=False); extra: more archive member names."""
+    import io
+    import tarfile
+
+    files = {
+        "model.json": json.dumps(model),
+        "code/inference.py": source,
+        "code/tiny_features.py": FEATURES,
+        **dict.fromkeys(extra, ""),
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    if not archive:
+        for name, text in files.items():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_text(text)
+        return folder
+    with tarfile.open(folder / "model.tar.gz", "w:gz") as tar:
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return folder
+
+
+def abcd_rows(rng: np.random.Generator, n: int, b_scale: float = 1.0) -> list[list[str]]:
+    a, b, c = rng.normal(0.0, 1.0, n), rng.normal(0.0, b_scale, n), rng.normal(0.0, 1.0, n)
+    d = rng.choice(3, n, p=[0.5, 0.3, 0.2])
+    gaps = rng.random(n) < 0.05
+    return [
+        [f"{a[i]:.3f}", f"{b[i]:.3f}", "" if gaps[i] else f"{c[i]:.3f}", "xyz"[int(d[i])]]
+        for i in range(n)
+    ]
+
+
+def linear_score(row: Sequence[str]) -> dict[str, float]:
+    numbers = [float(v) if v else 0.0 for v in row[:3]]
+    weights, categories = LINEAR["weights"], LINEAR["categories"]
+    return {"score": sum(w * x for w, x in zip(weights, numbers, strict=True))
+            + categories[row[3]] + LINEAR["bias"]}  # fmt: skip
+
+
+@dataclass
+class Attributed:
+    folder: Path  # baseline.csv
+    model: Path
+    path: Path  # statistics.json with attributions
+    statistics: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def attributed(tmp_path_factory: pytest.TempPathFactory) -> Attributed:
+    root = tmp_path_factory.mktemp("attributed")
+    write_csv(root / "baseline.csv", ABCD, abcd_rows(np.random.default_rng(30), 1000))
+    model = write_model(root / "model")
+    code = monitoring.main(
+        ["baseline", "--input", str(root), "--columns", ",".join(ABCD), "--output",
+         str(root / "out"), "--model", str(model), "--prediction-field", "score",
+         "--attribution-rows", "60"]
+    )  # fmt: skip
+    assert code == 0
+    path = root / "out" / "statistics.json"
+    return Attributed(root, model, path, json.loads(path.read_text()))
+
+
+def attribution_run(
+    attributed: Attributed,
+    folder: Path,
+    rows: Sequence[Sequence[str]],
+    *,
+    min_rows: int = 30,
+    statistics: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    write_lines(folder / "capture", capture_rows(rows, columns=ABCD, predict=linear_score,
+                                                 rows_per_request=5))  # fmt: skip
+    settings = monitoring.AttributionSettings(attributed.model, "score", rows=60)
+    result: tuple[dict[str, Any], list[dict[str, Any]]] = monitoring.run_monitor(
+        folder / "capture",
+        attributed.statistics if statistics is None else statistics,
+        list(ABCD),
+        monitoring.QualitySettings("regression", "score"),
+        None,
+        min_rows,
+        "endpoint",
+        settings,
+    )
+    return result
+
+
+def _numbers_of(row: Sequence[str]) -> list[float]:
+    return [float(v) if v else 0.0 for v in row[:3]]
+
+
+@pytest.mark.parametrize("model", [LINEAR, LOGISTIC], ids=["linear", "logistic"])
+def test_shapley_values_are_exact_on_a_linear_model_and_add_up(
+    tmp_path: Path, model: dict[str, Any]
+) -> None:
+    rows = abcd_rows(np.random.default_rng(31), 14)
+    explained, background = rows[:10], rows[10:]  # B = 4 divides P = 8: every pairing twice
+    field = "score" if model is LINEAR else "probability"
+    with monitoring.served_model(write_model(tmp_path, model), "inference.py", field) as served:
+        phi = monitoring.shapley_values(
+            explained, background, served.scores, 8, np.random.default_rng(0)
+        )
+        f_x, f_z = served.scores(explained), served.scores(background)
+    assert phi.shape == (10, 4)
+    np.testing.assert_allclose(phi.sum(axis=1), f_x - f_z.mean(), atol=1e-6)  # efficiency
+    if model is LINEAR:
+        z_mean = np.mean([_numbers_of(z) for z in background], axis=0)
+        g_z = np.mean([LINEAR["categories"][z[3]] for z in background])
+        for i, x in enumerate(explained):
+            expected = [*(np.asarray(LINEAR["weights"]) * (_numbers_of(x) - z_mean)),
+                        LINEAR["categories"][x[3]] - g_z]  # fmt: skip
+            np.testing.assert_allclose(phi[i], expected, atol=1e-6)
+        assert np.all(phi[:, 2] == 0.0)  # weight 0: no effect, whatever the order
+
+
+def test_ndcg_as_clarify_defines_it(mon: ModuleType) -> None:
+    baseline = {"a": 3.0, "b": 2.0, "c": 1.0, "d": 0.0}
+    assert mon.ndcg(baseline, {"a": 0.9, "b": 0.5, "c": 0.1, "d": 0.0}) == 1.0  # same order
+    swapped = mon.ndcg(baseline, {"a": 1.0, "b": 2.0, "c": 0.5, "d": 0.0})  # b first, then a
+    ideal = 3.0 + 2.0 / math.log2(3) + 1.0 / 2.0
+    assert swapped == pytest.approx((2.0 + 3.0 / math.log2(3) + 1.0 / 2.0) / ideal)
+    assert mon.ndcg(dict.fromkeys("ab", 0.0), {"a": 1.0, "b": 2.0}) == 1.0  # iDCG 0
+    assert mon.attribution_ranking({"b": 1.0, "a": 1.0, "c": 2.0}) == ["c", "a", "b"]  # ties
+
+
+def test_baseline_with_a_model_writes_attributions(attributed: Attributed, tmp_path: Path) -> None:
+    section = attributed.statistics["attributions"]
+    assert set(section) == {"method", "score", "rows", "permutations", "seed", "mean_abs",
+                            "shares", "background"}  # fmt: skip
+    assert (section["method"], section["score"], section["seed"]) == (
+        "permutation_shapley",
+        "score",
+        0,
+    )
+    assert (section["rows"], section["permutations"]) == (60, 8)
+    shares = section["shares"]
+    assert shares["a"] > shares["b"] > shares["d"] > shares["c"] == 0.0
+    assert sum(shares.values()) == pytest.approx(1.0, abs=1e-5)
+    background = section["background"]
+    assert len(background) == 20 and all(len(row) == 4 for row in background)
+    baseline_rows = (attributed.folder / "baseline.csv").read_text().splitlines()[1:]
+    assert all(",".join(row) in baseline_rows for row in background)  # raw texts
+    # without --model: the file is byte for byte what it was
+    assert monitoring.main(["baseline", "--input", str(attributed.folder), "--columns",
+                            ",".join(ABCD), "--output", str(tmp_path)]) == 0  # fmt: skip
+    plain = (tmp_path / "statistics.json").read_text()
+    assert "attributions" not in plain
+    without = {k: v for k, v in attributed.statistics.items() if k != "attributions"}
+    assert plain == monitoring.dumps(without)
+    assert plain == monitoring.dumps(monitoring.baseline_statistics(attributed.folder, list(ABCD)))
+    assert monitoring.load_statistics(attributed.statistics, list(ABCD)).keys() == set(ABCD)
+
+
+def test_monitor_attributions_on_traffic_drawn_like_the_baseline(
+    attributed: Attributed, tmp_path: Path
+) -> None:
+    rows = abcd_rows(np.random.default_rng(32), 200)
+    report, metrics = attribution_run(attributed, tmp_path, rows)
+    section = report["attribution"]
+    assert (section["status"], section["rows"], section["rows_available"]) == ("ok", 60, 200)
+    assert section["ndcg"] >= 0.95
+    assert section["baseline_shares"] == attributed.statistics["attributions"]["shares"]
+    assert [section["features"][f]["rank"] for f in ABCD] == [1, 2, 4, 3]
+    assert metric(metrics, "AttributionNDCG") == section["ndcg"]
+    assert metric(metrics, "InsufficientData", Check="attribution") == 0.0
+    for name in ABCD:
+        assert metric(metrics, "FeatureAttribution", Feature=name) == section["shares"][name]
+    # without attributions: the report and metrics as before
+    plain_report, plain_metrics = run_plain(attributed, tmp_path)
+    assert plain_report == {k: v for k, v in report.items() if k != "attribution"}
+    assert plain_metrics == [m for m in metrics if not _is_attribution_metric(m)]
+
+
+def run_plain(attributed: Attributed, folder: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    result: tuple[dict[str, Any], list[dict[str, Any]]] = monitoring.run_monitor(
+        folder / "capture",
+        attributed.statistics,
+        list(ABCD),
+        monitoring.QualitySettings("regression", "score"),
+    )
+    return result
+
+
+def _is_attribution_metric(entry: dict[str, Any]) -> bool:
+    return entry["name"] in ("AttributionNDCG", "FeatureAttribution") or entry.get(
+        "dimensions"
+    ) == {"Check": "attribution"}
+
+
+def test_a_feature_that_now_dominates_lowers_the_ndcg(
+    attributed: Attributed, tmp_path: Path
+) -> None:
+    rows = abcd_rows(np.random.default_rng(33), 200, b_scale=10.0)
+    report, metrics = attribution_run(attributed, tmp_path, rows)
+    section = report["attribution"]
+    assert section["ndcg"] < 0.9
+    assert section["features"]["b"]["rank"] == 1 and section["features"]["b"]["baseline_rank"] == 2
+    assert section["features"]["b"]["change"] > 0.3
+    assert metric(metrics, "AttributionNDCG") == section["ndcg"]
+
+
+def test_too_few_rows_give_insufficient_data_and_no_figure(
+    attributed: Attributed, tmp_path: Path
+) -> None:
+    report, metrics = attribution_run(
+        attributed, tmp_path, abcd_rows(np.random.default_rng(34), 10)
+    )
+    section = report["attribution"]
+    assert (section["status"], section["rows"], section["ndcg"], section["shares"]) == (
+        "insufficient_data",
+        0,
+        None,
+        None,
+    )
+    assert metric(metrics, "InsufficientData", Check="attribution") == 1.0
+    assert metric(metrics, "AttributionNDCG") is None
+    assert not [m for m in metrics if m["name"] == "FeatureAttribution"]
+
+
+def _attribution_cli(
+    attributed: Attributed, out: Path, *extra: str | Path
+) -> subprocess.CompletedProcess[str]:
+    return cli(
+        "monitor", "--capture", out.parent / "capture", "--baseline", attributed.path,
+        "--columns", ",".join(ABCD), "--problem-type", "regression",
+        "--prediction-field", "score", "--output", out, *extra,
+    )  # fmt: skip
+
+
+def test_a_baseline_without_attributions_is_reported_with_a_warning(
+    attributed: Attributed, tmp_path: Path
+) -> None:
+    write_lines(tmp_path / "capture", capture_rows(abcd_rows(np.random.default_rng(35), 60),
+                                                   columns=ABCD, predict=linear_score))  # fmt: skip
+    plain = {k: v for k, v in attributed.statistics.items() if k != "attributions"}
+    (tmp_path / "plain.json").write_text(json.dumps(plain))
+    plain_baseline = Attributed(attributed.folder, attributed.model, tmp_path / "plain.json", plain)
+    result = _attribution_cli(plain_baseline, tmp_path / "out", "--model", attributed.model)
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("monitoring.py: warning: attribution:")
+    report = _strict_json((tmp_path / "out" / "report.json").read_text())
+    assert report["attribution"]["status"] == "no_baseline_attributions"
+    metrics = _strict_json((tmp_path / "out" / "metrics.json").read_text())
+    assert not [m for m in metrics if _is_attribution_metric(m)]
+
+
+def test_attributions_are_deterministic(tmp_path: Path) -> None:
+    """Two runs of baseline and monitor with a binary model's probability: same bytes."""
+    write_csv(tmp_path / "baseline.csv", ABCD, abcd_rows(np.random.default_rng(36), 300))
+    write_lines(tmp_path / "capture", capture_rows(abcd_rows(np.random.default_rng(37), 80),
+                                                   columns=ABCD, predict=linear_score))  # fmt: skip
+    model = write_model(tmp_path / "model", LOGISTIC)
+    fields = ["--prediction-field", "label", "--probability-field", "probability"]
+    small = ["--model", str(model), "--attribution-rows", "30", "--permutations", "4"]
+    outputs = []
+    for run_number in (1, 2):
+        out = tmp_path / f"out-{run_number}"
+        assert monitoring.main(["baseline", "--input", str(tmp_path), "--columns", ",".join(ABCD),
+                                "--output", str(out), "--background-rows", "10",
+                                *small, *fields]) == 0  # fmt: skip
+        assert monitoring.main(["monitor", "--capture", str(tmp_path / "capture"), "--baseline",
+                                str(out / "statistics.json"), "--columns", ",".join(ABCD),
+                                "--problem-type", "binary_classification", *fields,
+                                "--output", str(out), *small]) == 0  # fmt: skip
+        outputs.append({p.name: p.read_bytes() for p in sorted(out.iterdir())})
+    assert outputs[0] == outputs[1]
+    statistics = json.loads(outputs[0]["statistics.json"])
+    assert statistics["attributions"]["score"] == "probability"
+    assert statistics["attributions"]["permutations"] == 4
+    report = json.loads(outputs[0]["report.json"])
+    assert report["attribution"]["status"] == "ok" and report["attribution"]["rows"] == 30
+    assert report["attribution"]["ndcg"] >= 0.95
+
+
+def test_batch_capture_format_with_attributions(attributed: Attributed, tmp_path: Path) -> None:
+    rows = abcd_rows(np.random.default_rng(38), 120)
+    inputs = tmp_path / "capture" / "batch" / "input"
+    inputs.mkdir(parents=True)
+    (inputs / "part-0.csv").write_text("".join(",".join(r) + "\n" for r in rows[:70]))
+    (inputs / "part-1.csv").write_text("".join(",".join(r) + "\n" for r in rows[70:]) + "1,2\n")
+    settings = monitoring.AttributionSettings(attributed.model, "score", rows=40, permutations=4)
+    report, metrics = monitoring.run_monitor(
+        tmp_path / "capture", attributed.statistics, list(ABCD),
+        monitoring.QualitySettings("regression", "score"), None, 30, "batch", settings,
+    )  # fmt: skip
+    section = report["attribution"]
+    assert report["data"]["rows_analysed"] == 120  # the short row is a schema error
+    assert (section["status"], section["rows_available"], section["rows"]) == ("ok", 120, 40)
+    assert section["ndcg"] >= 0.95
+    assert metric(metrics, "InsufficientData", Check="attribution") == 0.0
+
+
+def test_the_served_model_takes_bytes_and_any_response_shape(tmp_path: Path) -> None:
+    """input_fn may want bytes (the inference toolkit's); output_fn may return a text, bytes or
+    (body, content type); the archive is removed and its modules forgotten afterwards."""
+    rows = abcd_rows(np.random.default_rng(39), 7)
+    expected = [linear_score(r)["score"] for r in rows]
+    bodies = {
+        "tuple": INFERENCE,
+        "text": INFERENCE.replace("}), accept", "})"),
+        "bytes": INFERENCE.replace("}), accept", "}).encode()"),
+        "bytes input": INFERENCE.replace("io.StringIO(body)", "io.StringIO(body.decode())"),
+    }
+    displaced = sys.modules.get("inference")  # another test's inference module, if any
+    for name, source in bodies.items():
+        with monitoring.served_model(write_model(tmp_path / name, source=source), "inference.py",
+                                     "score") as served:  # fmt: skip
+            extracted = Path(served.module.__file__).parents[1]
+            np.testing.assert_allclose(served.scores(rows), expected, atol=1e-9, err_msg=name)
+        assert not extracted.exists()
+        assert "tiny_features" not in sys.modules and sys.modules.get("inference") is displaced
+    unpacked = write_model(tmp_path / "unpacked", archive=False)
+    with monitoring.served_model(unpacked, "inference.py", "score") as served:
+        np.testing.assert_allclose(served.scores(rows), expected, atol=1e-9)
+    assert (unpacked / "code" / "inference.py").exists()
+
+
+BAD_MODELS: dict[str, tuple[dict[str, Any], str]] = {
+    "no model.tar.gz": ({}, "neither model.tar.gz nor code/inference.py"),
+    "entry missing": ({"entry": "serve.py"}, "no code/serve.py"),
+    "no model_fn": ({"source": INFERENCE.replace("def model_fn(", "def load(")}, "has no model_fn"),
+    "model_fn raises": (
+        {"source": INFERENCE.replace("    return json.loads(", "    raise RuntimeError('corrupt')\n    (")},
+        "model_fn raised RuntimeError: corrupt",
+    ),
+    "import fails": ({"source": "import not_installed\n" + INFERENCE}, "import failed: ModuleNotFoundError"),
+    "non-numeric score": (
+        {"source": INFERENCE.replace('{"score": float(v)}', '{"score": "high"}')},
+        "prediction 0 has no numeric 'score'",
+    ),
+    "prediction count": (
+        {"source": INFERENCE.replace('{"predictions": prediction}', '{"predictions": prediction[1:]}')},
+        "predictions for",
+    ),
+    "unsafe archive": ({"extra": ["../escape.txt"]}, "refused member '../escape.txt'"),
+    "no prediction field": ({"fields": []}, "--model needs --prediction-field"),
+    "permutations 0": ({"fields": ["--prediction-field", "score", "--permutations", "0"]},
+                       "--permutations must be at least 1"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(BAD_MODELS))
+def test_bad_models_exit_2_with_one_line(tmp_path: Path, case: str) -> None:
+    options, message = BAD_MODELS[case]
+    write_csv(tmp_path / "baseline.csv", ABCD, abcd_rows(np.random.default_rng(40), 20))
+    model = tmp_path / "model"
+    if case == "no model.tar.gz":
+        model.mkdir()
+    else:
+        write_model(model, source=options.get("source", INFERENCE), extra=options.get("extra", ()))
+    result = cli(
+        "baseline", "--input", tmp_path, "--columns", ",".join(ABCD), "--output", tmp_path / "o",
+        "--model", model, "--entry", options.get("entry", "inference.py"),
+        *options.get("fields", ["--prediction-field", "score"]), "--attribution-rows", "3",
+    )  # fmt: skip
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("monitoring.py: error: "), result.stderr
+    assert message in lines[0]
+    assert not (tmp_path / "o").exists() and not (tmp_path / "escape.txt").exists()
+
+
+def test_monitor_refuses_another_score_field_than_the_baseline_explained(
+    attributed: Attributed, tmp_path: Path
+) -> None:
+    write_lines(tmp_path / "capture", capture_rows(abcd_rows(np.random.default_rng(41), 40),
+                                                   columns=ABCD, predict=linear_score))  # fmt: skip
+    result = _attribution_cli(attributed, tmp_path / "out", "--model", attributed.model,
+                              "--probability-field", "probability")  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "monitoring.py: error: attribution: the baseline explains 'score', this run would "
+        "explain 'probability' (--probability-field, else --prediction-field)"
+    ]
+    assert not (tmp_path / "out").exists()

@@ -17,6 +17,7 @@ from tests.conftest import Synthesized, rule_pack_findings
 from tests.templates import as_list, policy_statements
 
 ACCOUNT = "111111111111"
+XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 PREFIX = "mlops-dev-demand"
 # custom_synth's churn scores in batch, which its open monitoring watches too.
 BATCH_PREFIX = "acme-ml-dev-churn"
@@ -119,6 +120,65 @@ def test_the_pipeline_windows_monitors_and_publishes(definition: dict[str, Any])
     assert capture["S3Input"]["S3Uri"] == {
         "Get": "Steps.Window.OutputParameters['labelled_capture_uri']"
     }
+
+
+def test_attributions_explain_the_served_model_in_its_framework_image(
+    definition: dict[str, Any], deploy: dict[str, Any], example_synth: Synthesized
+) -> None:
+    """demand sets monitor.attributions: its data run loads the version Window names (the
+    served model's artifact) in the training image and explains sampled traffic; the quality
+    run does not; the function must name the artifact; an alarm watches the ranking's NDCG,
+    and the build's baseline carries the version's own attributions."""
+    steps = _steps(definition)
+    data = steps["MonitorData"]["Arguments"]
+    inputs = {i["InputName"]: i["S3Input"] for i in data["ProcessingInputs"]}
+    assert inputs["model"]["S3Uri"] == {"Get": "Steps.Window.OutputParameters['model_data_uri']"}
+    assert inputs["model"]["LocalPath"] == "/opt/ml/processing/model"
+    args = data["AppSpecification"]["ContainerArguments"]
+    assert args[args.index("--model") + 1] == "/opt/ml/processing/model"
+    assert args[args.index("--entry") + 1] == "inference.py"
+    assert args[args.index("--attribution-rows") + 1] == "100"
+    assert args[args.index("--permutations") + 1] == "8"
+    quality = steps["MonitorQuality"]["Arguments"]
+    assert "model" not in {i["InputName"] for i in quality["ProcessingInputs"]}
+    assert "--model" not in quality["AppSpecification"]["ContainerArguments"]
+    outputs = {o["OutputName"] for o in steps["Window"]["OutputParameters"]}
+    assert "model_data_uri" in outputs
+    [function] = [
+        f for f in _typed(deploy, "AWS::Lambda::Function")
+        if f["FunctionName"] == f"{PREFIX}-monitoring-run"
+    ]  # fmt: skip
+    assert function["Environment"]["Variables"]["ATTRIBUTIONS"] == "true"
+    alarms = {a["AlarmName"]: a for a in _typed(deploy, "AWS::CloudWatch::Alarm")}
+    alarm = alarms[f"{PREFIX}-prod-drift-attribution"]
+    [query] = alarm["Metrics"]
+    assert query["MetricStat"]["Metric"]["MetricName"] == "AttributionNDCG"
+    assert query["MetricStat"]["Stat"] == "Minimum"
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("LessThanThreshold", 0.9)
+    assert alarm["TreatMissingData"] == "notBreaching"
+    build = example_synth.stages["dev"].projects["demand"].build
+    assert build is not None
+    [pipeline] = _typed(example_synth.template_json(build)["Resources"], "AWS::SageMaker::Pipeline")
+    body = pipeline["PipelineDefinition"]["PipelineDefinitionBody"]["Fn::Sub"][0]
+    baseline = _steps(json.loads(body))["MonitoringBaseline"]["Arguments"]
+    model = next(i for i in baseline["ProcessingInputs"] if i["InputName"] == "model")
+    assert model["S3Input"]["S3Uri"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
+    args = baseline["AppSpecification"]["ContainerArguments"]
+    assert args[0] == "baseline" and args[args.index("--background-rows") + 1] == "20"
+    assert args[args.index("--prediction-field") + 1] == "units_sold"
+
+
+def test_no_attributions_unless_configured(
+    batch_definition: dict[str, Any], batch_deploy: dict[str, Any]
+) -> None:
+    """custom_synth's churn leaves monitor.attributions off: no model input, no alarm."""
+    for step in _steps(batch_definition).values():
+        if step["Type"] == "Processing":
+            assert "--model" not in step["Arguments"]["AppSpecification"]["ContainerArguments"]
+    names = [a["AlarmName"] for a in _typed(batch_deploy, "AWS::CloudWatch::Alarm")]
+    assert not [n for n in names if n.endswith("-drift-attribution")]
+    for function in _typed(batch_deploy, "AWS::Lambda::Function"):
+        assert "ATTRIBUTIONS" not in function.get("Environment", {}).get("Variables", {})
 
 
 def test_the_batch_target_reads_the_files_window_lists(batch_definition: dict[str, Any]) -> None:
@@ -301,6 +361,7 @@ def test_in_vpc_mode_every_part_runs_in_the_vpc(tmp_path_factory: pytest.TempPat
     import aws_cdk as cdk
 
     from mlops_constructs.build import ModelRegistry
+    from mlops_constructs.build.definition import Attributions
     from mlops_constructs.data import DataLake, DataLakeRef
     from mlops_constructs.monitor.open_definition import OpenMonitoringSpec
     from mlops_constructs.monitor.open_monitoring import (
@@ -353,9 +414,15 @@ def test_in_vpc_mode_every_part_runs_in_the_vpc(tmp_path_factory: pytest.TempPat
             columns=("a", "b"),
             problem_type="regression",
             prediction_field="y",
+            # The data runs then load the model in its framework's image: in the VPC too.
+            attributions=Attributions(prediction_field="y"),
+            attribution_image=XGBOOST_IMAGE,
         ),
         settings=OpenMonitoringSettings(
-            quality_metric="rmse", quality_threshold=3.0, quality_higher_is_better=False
+            quality_metric="rmse",
+            quality_threshold=3.0,
+            quality_higher_is_better=False,
+            attribution_threshold=0.9,
         ),
         targets=("prod",),
         lake=DataLakeRef.of(monitoring, "Lake", lake),
@@ -379,8 +446,10 @@ def test_in_vpc_mode_every_part_runs_in_the_vpc(tmp_path_factory: pytest.TempPat
     [pipeline] = _typed(resources, "AWS::SageMaker::Pipeline")
     body, variables = pipeline["PipelineDefinition"]["PipelineDefinitionBody"]["Fn::Sub"]
     assert {"SubnetIds", "SecurityGroupId"} <= set(variables)
+    steps = _steps(json.loads(body))
+    assert steps["MonitorData"]["Arguments"]["AppSpecification"]["ImageUri"] == XGBOOST_IMAGE
     for name in ("MonitorData", "MonitorQuality"):
-        job = _steps(json.loads(body))[name]["Arguments"]
+        job = steps[name]["Arguments"]
         assert job["NetworkConfig"]["VpcConfig"] == {
             "Subnets": ["${SubnetIds}"],
             "SecurityGroupIds": ["${SecurityGroupId}"],

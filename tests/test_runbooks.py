@@ -49,6 +49,7 @@ KINDS = {
     "-disk": Runbook.ENDPOINT_DISK,
     "-drift-data": Runbook.DATA_DRIFT,
     "-drift-model-quality": Runbook.MODEL_QUALITY_DRIFT,
+    "-drift-attribution": Runbook.ATTRIBUTION_DRIFT,
     "-etl-failed": Runbook.ETL_FAILED,
     "-training-failed": Runbook.TRAINING_FAILED,
     "-cicd-failed": Runbook.CICD_FAILED,

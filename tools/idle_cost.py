@@ -360,7 +360,10 @@ TYPE_NOTES: dict[str, str] = {
         "a deployed model and captured traffic a run bills one or two processing jobs (a daily "
         "run on one ml.m5.large for about 5 minutes is about $0.30/month per stage and check) "
         "and two Lambda calls; without them it ends at its first Lambda step (fractions of a "
-        "cent). Not in the totals: runs bill per use."
+        "cent). With monitor.attributions the data job also scores rows x permutations x "
+        "(features + 1) rows through the model (100 x 8 x 6 = 4,800 at the defaults with 5 "
+        "features: a minute or two more, about $0.10/month per stage, daily). Not in the "
+        "totals: runs bill per use."
     ),
     "AWS::SageMaker::EndpointConfig": (
         "SageMaker endpoints: idle instances = ScalableTarget MinCapacity if the variant has one, "

@@ -35,6 +35,7 @@ class Runbook(StrEnum):
     RELEASE_DEAD_LETTERS = "release-dlq-not-empty"
     DATA_DRIFT = "data-drift"
     MODEL_QUALITY_DRIFT = "model-quality-drift"
+    ATTRIBUTION_DRIFT = "feature-attribution-drift"
     ENDPOINT_5XX = "endpoint-5xx-errors"
     ENDPOINT_LATENCY = "endpoint-p99-latency"
     ENDPOINT_4XX = "endpoint-4xx-errors"

@@ -10,13 +10,22 @@ LambdaStep: this function, ``action`` ``publish``) -> CloudWatch metrics that al
 now, read from the endpoint itself: DescribeEndpoint -> its current endpoint config -> the
 variant's model (an endpoint of inference components, hosting ``scale_to_zero``: the
 component named after the endpoint -> its model) -> the model's ``ModelPackageName``, or its
-``ModelPackageArn`` tag for a promoted model that names no package; batch: the group's newest Approved version, the one batch
-scoring uses), its monitoring baseline (the version's ``MonitoringBaseline`` customer metadata)
-and the S3 prefixes of the last full UTC window (a day or an hour) of captured traffic, of the
-labelled window (the last full window that ended at least DELAY_HOURS ago) and of its ground
-truth. The deploy router's SSM parameter ``last-started`` is not read: it names the version
-whose deployment started, which production may not serve yet (approval pending) or at all
-(failed, rolled back).
+``ModelPackageArn`` tag for a promoted model that names no package; batch: the version of the
+newest completed ``<prefix>-batch-*`` transform job of the data window, DescribeTransformJob ->
+its ``ModelName`` -> the model's package or tag as for an endpoint, falling back to the next
+newest job when a job's model no longer exists), its monitoring baseline (the version's
+``MonitoringBaseline`` customer metadata), the S3 URI of that model's artifact
+(``model_data_uri``: ``PrimaryContainer.ModelDataUrl``, else the first of ``Containers`` with
+one, else its model package's, else ``none``) and the S3 prefixes of the last full UTC window (a day or an hour) of
+captured traffic, of the labelled window (the last full window that ended at least DELAY_HOURS
+ago) and of its ground truth. Batch has no capture prefix of that form: Window writes manifests
+of the files the window's jobs read (only the jobs whose model runs the monitored version: the
+others are left out, ``job_of_another_version`` or ``job_model_missing``) and of the labelled
+window's responses (every job). With ATTRIBUTIONS=true (the pipeline's feature-attribution
+check loads the model) an artifact that is not known or not an ``s3://bucket/key`` object is an
+error naming the model. The deploy router's SSM parameter ``last-started`` is not read: it names
+the version whose deployment started, which production may not serve yet (approval pending) or
+at all (failed, rolled back).
 In a serving account (the optional setting PROMOTED_BUCKET, this account's artifacts bucket)
 the endpoint runs a promoted model, whose version is the development account's and whose
 ``MonitoringBaseline`` is a URI in the development bucket: it must then be a sealed object,
@@ -31,9 +40,9 @@ Statuses: ``ok``, ``no_model``, ``no_baseline``, ``no_data`` (the Monitor step i
 Regions: DescribeModelPackage goes to the region of the version's ARN (the registry is
 regional, and a serving account's endpoint may run a version the development account registered
 in another region); every other call goes to the function's own region: DescribeEndpoint,
-DescribeEndpointConfig, DescribeModel and ListTags (the endpoint and its model are this
-region's), ListModelPackages (``batch``: MODEL_PACKAGE_GROUP by name, this account's and
-region's registry), S3 and CloudWatch. One client per service and region, made at first use; a
+DescribeEndpointConfig, DescribeInferenceComponent, DescribeModel and ListTags (the endpoint,
+the batch jobs and their models are this region's), ListTransformJobs and DescribeTransformJob
+(``batch``), S3 and CloudWatch. One client per service and region, made at first use; a
 version of the function's own region is described there, as before.
 
 ``publish``: reads the Monitor step's ``metrics.json``, validates every entry before anything is
@@ -99,7 +108,6 @@ BASELINE_KEY: Final = "MonitoringBaseline"  # the version's customer metadata pr
 # SEALED_PREFIX (constructs/mlops_constructs/data/lake.py, passed to those functions as their
 # SEALED_PREFIX setting), of the shape platform_fingerprint.SEALED_PREFIX checks.
 SEALED: Final = "sealed/"
-APPROVED: Final = "Approved"
 # The tag the platform's promoted endpoint templates put on a model that names no model package
 # (mlops_constructs.deploy.endpoint.PromotedContainer).
 PACKAGE_TAG: Final = "ModelPackageArn"
@@ -117,6 +125,11 @@ EXECUTION_ID_MAX: Final = 256
 REPORTS_PREFIX: Final = "monitoring/"
 MAX_BATCH_JOBS: Final = 100
 MAX_BATCH_FILES: Final = 1000
+# Why a job of the data window is left out of the data manifest (counted with the files' reasons).
+JOB_OF_ANOTHER_VERSION: Final = "job_of_another_version"
+JOB_MODEL_MISSING: Final = "job_model_missing"
+# ATTRIBUTIONS: whether the pipeline runs the feature-attribution check (it loads the model).
+BOOLEANS: Final = {"true": True, "false": False}
 
 # CloudWatch PutMetricData
 MAX_METRICS_PER_CALL: Final = 1000
@@ -185,6 +198,7 @@ WINDOW_KEYS: Final = (
     "labelled_window_start",
     "labelled_window_end",
     "ground_truth",
+    "model_data_uri",
 )
 PUBLISH_KEYS: Final = ("status", "count", "error")
 
@@ -218,6 +232,8 @@ class Config:
     namespace: str
     # a serving account's artifacts bucket holding the promoted (sealed) baselines, or None
     promoted_bucket: str | None = None
+    # the pipeline's feature-attribution check loads the model: its artifact must be known
+    attributions: bool = False
 
     def endpoint(self, target: str) -> str:
         return self.endpoint_name.replace(TARGET_PLACEHOLDER, target)
@@ -326,6 +342,12 @@ def load_config(env: Mapping[str, str]) -> Config:
             f"PROMOTED_BUCKET={promoted!r} is not an S3 bucket name (this serving account's "
             "artifacts bucket, where the promoted baselines are)"
         )
+    attributions = env.get("ATTRIBUTIONS") or "false"  # empty means unset
+    if attributions not in BOOLEANS:
+        problems.append(
+            f"ATTRIBUTIONS={attributions!r} must be 'true' or 'false' (whether the pipeline "
+            "checks feature attributions)"
+        )
     if problems:
         raise ConfigError("; ".join(problems))
     return Config(
@@ -339,6 +361,7 @@ def load_config(env: Mapping[str, str]) -> Config:
         delay,
         namespace,
         promoted,
+        BOOLEANS.get(attributions, False),
     )
 
 
@@ -673,27 +696,11 @@ def read_report(uri: str) -> bytes:
     return body
 
 
-def newest_approved(group: str) -> str | None:
-    """The group's most recently created Approved version (what batch scoring uses), or None."""
-    response = _client("sagemaker").list_model_packages(
-        ModelPackageGroupName=group,
-        ModelApprovalStatus=APPROVED,
-        SortBy="CreationTime",
-        SortOrder="Descending",
-        MaxResults=1,
-    )
-    summaries = response.get("ModelPackageSummaryList", [])
-    if not summaries:
-        return None
-    arn: str = summaries[0]["ModelPackageArn"]
-    return arn
-
-
 @dataclass(frozen=True)
 class BatchFiles:
     """What a window's completed transform jobs read and wrote (artifacts keys, in order)."""
 
-    jobs: list[str]
+    jobs: list[str]  # the jobs whose files were read, oldest first
     inputs: list[str]  # the input objects the jobs scored, as they were then
     outputs: list[str]  # the jobs' responses (``<input>.out``), with inference ids
     skipped: dict[str, int]  # files left out, by reason
@@ -701,8 +708,9 @@ class BatchFiles:
 
 def transform_jobs(prefix: str, window: Window) -> list[str]:
     """The completed transform jobs of batch scoring (``<prefix>-batch-...``) created within
-    the window, oldest first, at most MAX_BATCH_JOBS."""
-    names: list[str] = []
+    the window, oldest first (by ``CreationTime``, then name: the listing's order is not
+    relied on), at most MAX_BATCH_JOBS (the first listed)."""
+    found: list[tuple[datetime, str]] = []
     params: dict[str, Any] = {
         "NameContains": f"{prefix}-batch-",
         "CreationTimeAfter": window.start,
@@ -712,7 +720,7 @@ def transform_jobs(prefix: str, window: Window) -> list[str]:
         "SortOrder": "Ascending",
         "MaxResults": 100,
     }
-    while len(names) < MAX_BATCH_JOBS:
+    while len(found) < MAX_BATCH_JOBS:
         response = _client("sagemaker").list_transform_jobs(**params)
         for job in response.get("TransformJobSummaries", []):
             name = job.get("TransformJobName", "")
@@ -720,13 +728,23 @@ def transform_jobs(prefix: str, window: Window) -> list[str]:
             # NameContains matches anywhere; the window's bounds are checked here too.
             if not name.startswith(f"{prefix}-batch-") or not isinstance(created, datetime):
                 continue
-            if window.start <= created.astimezone(UTC) < window.end:
-                names.append(name)
+            moment = created.astimezone(UTC)
+            if window.start <= moment < window.end:
+                found.append((moment, name))
         token = response.get("NextToken")
         if not token:
             break
         params["NextToken"] = token
-    return names[:MAX_BATCH_JOBS]
+    return [name for _, name in sorted(found[:MAX_BATCH_JOBS])]
+
+
+def describe_transform_jobs(names: Sequence[str]) -> list[tuple[str, dict[str, Any]]]:
+    """``(name, DescribeTransformJob)`` of each job, in order; a job that no longer exists is
+    left out."""
+    described = (
+        (name, _describe("describe_transform_job", TransformJobName=name)) for name in names
+    )
+    return [(name, job) for name, job in described if job is not None]
 
 
 def _objects(bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
@@ -740,23 +758,29 @@ def _objects(bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
         params["ContinuationToken"] = token
 
 
-def batch_files(config: Config, window: Window, bucket: str, log: _Log) -> BatchFiles:
-    """The input objects the window's completed jobs scored (those not replaced since the job
+def batch_files(
+    jobs: Sequence[tuple[str, Mapping[str, Any]]],
+    bucket: str,
+    log: _Log,
+    left_out: Mapping[str, Sequence[str]] | None = None,
+) -> BatchFiles:
+    """The input objects the described ``jobs`` scored (those not replaced since the job
     started: ``LastModified`` not after ``TransformStartTime``) and the jobs' ``.out``
     responses, in ``bucket`` only, at most MAX_BATCH_FILES of each. The jobs' capture
-    manifests (under CAPTURE_URI, which only the monitors may read) name the same files."""
-    jobs = transform_jobs(config.project_prefix, window)
+    manifests (under CAPTURE_URI, which only the monitors may read) name the same files.
+    ``left_out``: the window's other jobs by reason, counted with the files left out and
+    logged by name."""
     inputs: list[str] = []
     outputs: list[str] = []
     skipped: dict[str, int] = {}
+    others = {reason: list(names) for reason, names in (left_out or {}).items() if names}
+    for reason, names in others.items():
+        skipped[reason] = len(names)
 
     def skip(reason: str) -> None:
         skipped[reason] = skipped.get(reason, 0) + 1
 
-    for name in jobs:
-        job = _describe("describe_transform_job", TransformJobName=name)
-        if job is None:
-            continue
+    for _, job in jobs:
         source = (job.get("TransformInput") or {}).get("DataSource", {}).get("S3DataSource", {})
         started = job.get("TransformStartTime") or job.get("CreationTime")
         if not job.get("DataCaptureConfig"):
@@ -799,9 +823,12 @@ def batch_files(config: Config, window: Window, bucket: str, log: _Log) -> Batch
                 skip("too_many_files")
                 continue
             outputs.append(key)
+    names = [name for name, _ in jobs]
     if skipped:
-        log.log(logging.WARNING, "batch files left out", skipped=skipped, jobs=jobs)
-    return BatchFiles(jobs, inputs, outputs, skipped)
+        log.log(
+            logging.WARNING, "batch files left out", skipped=skipped, jobs=names, left_out=others
+        )
+    return BatchFiles(names, inputs, outputs, skipped)
 
 
 def manifest_prefix(bucket: str, execution_id: str) -> str:
@@ -892,6 +919,34 @@ def resource_tag(arn: str, key: str) -> str | None:
         params["NextToken"] = token
 
 
+def model_data_url(model: Mapping[str, Any]) -> str | None:
+    """The S3 URI of a described model's artifact: ``PrimaryContainer.ModelDataUrl``, else the
+    first of ``Containers`` that has one; None if none does (e.g. a ``ModelDataSource``)."""
+    containers: list[Any] = [model.get("PrimaryContainer"), *(model.get("Containers") or [])]
+    for container in containers:
+        url = container.get("ModelDataUrl") if isinstance(container, dict) else None
+        if isinstance(url, str) and url:
+            return url
+    return None
+
+
+def package_model_data_url(package: Mapping[str, Any]) -> str | None:
+    """The first ``InferenceSpecification.Containers[].ModelDataUrl`` of a described model
+    package, or None."""
+    spec = package.get("InferenceSpecification")
+    containers = spec.get("Containers") if isinstance(spec, dict) else None
+    return model_data_url({"Containers": containers if isinstance(containers, list) else []})
+
+
+def artifact_problem(uri: str) -> str | None:
+    """Why ``uri`` is not an ``s3://bucket/key`` URI of an object (a key not ending with
+    ``/``), or None."""
+    problem = s3_uri_problem(uri, max_len=S3_URI_MAX, object_key=True)
+    if problem is None and uri.endswith("/"):
+        problem = "names a prefix, not an object"
+    return problem
+
+
 def package_names(model: Mapping[str, Any]) -> list[str]:
     """The distinct ``ModelPackageName`` values of a described model's containers
     (``PrimaryContainer``, ``Containers``), in order."""
@@ -937,6 +992,11 @@ class _WindowRun:
         self.log = log
         self.window = last_window(now, config.window_hours)
         self.labelled = last_window(now, config.window_hours, config.delay_hours)
+        # batch: the models of the window's jobs (None: no longer exists) and their versions
+        self._models: dict[str, dict[str, Any] | None] = {}
+        self._versions: dict[str, str | None] = {}
+        self.artifact: str | None = None  # the ModelDataUrl of the model the target runs
+        self.where = ""  # where the version was read (for messages)
         target = request.target
         self.answer: dict[str, Any] = {
             "status": OK,
@@ -952,6 +1012,7 @@ class _WindowRun:
             "labelled_window_start": iso(self.labelled.start),
             "labelled_window_end": iso(self.labelled.end),
             "ground_truth": ABSENT,
+            "model_data_uri": NONE,
         }
         log.bind(
             capture_uri=self.answer["capture_uri"],
@@ -962,14 +1023,18 @@ class _WindowRun:
 
     def run(self) -> dict[str, Any]:
         try:
-            arn = self._model()
+            # batch: the data window's jobs first (the version is the newest job's)
+            jobs = self._batch_jobs() if self.request.target == BATCH else []
+            arn = self._model(jobs)
             self.answer["model_package_arn"] = arn
             self.log.bind(model_package_arn=arn)
             baseline = self._baseline(arn)
             self.answer["baseline_uri"] = baseline
             self.log.bind(baseline_uri=baseline)
+            if self.config.attributions:
+                self._check_artifact(self.where)
             if self.request.target == BATCH:
-                return self._batch()
+                return self._batch(jobs, arn)
             if not has_objects(self.answer["capture_uri"]):
                 raise _Skip(NO_DATA, f"nothing was captured under {self.answer['capture_uri']}")
         except _Skip as skip:
@@ -989,23 +1054,49 @@ class _WindowRun:
         )
         return self.answer
 
-    def _batch(self) -> dict[str, Any]:
-        """Batch scoring: the files the window's completed transform jobs read (the data run)
-        and the responses of the labelled window's jobs (the quality run), each listed in a
-        manifest under ``monitoring/batch/<execution>/`` that the Monitor step reads
-        (S3DataType ManifestFile); raises _Skip (no_data)."""
+    def _no_batch_data(self) -> _Skip:
+        return _Skip(
+            NO_DATA,
+            f"no completed batch scoring job of {self.config.project_prefix} read input in "
+            f"{self.answer['window_start']}..{self.answer['window_end']}",
+        )
+
+    def _batch_jobs(self) -> list[tuple[str, dict[str, Any]]]:
+        """The data window's completed batch scoring jobs, described, oldest first; raises
+        _Skip (no_data) if there is none."""
+        jobs = describe_transform_jobs(transform_jobs(self.config.project_prefix, self.window))
+        if not jobs:
+            raise self._no_batch_data()
+        return jobs
+
+    def _batch(self, jobs: Sequence[tuple[str, Mapping[str, Any]]], arn: str) -> dict[str, Any]:
+        """Batch scoring: the files the window's completed jobs of version ``arn`` read (the
+        data run; the jobs of other versions are left out: their rows would be compared with
+        another version's baseline) and the responses of every job of the labelled window (the
+        quality run: it concerns predictions, not the baseline), each listed in a manifest
+        under ``monitoring/batch/<execution>/`` that the Monitor step reads (S3DataType
+        ManifestFile); raises _Skip (no_data)."""
         config, request = self.config, self.request
         bucket, _ = _split_s3(config.capture_uri)
         run = manifest_prefix(bucket, request.execution_id)
-        files = batch_files(config, self.window, bucket, self.log)
+        kept: list[tuple[str, Mapping[str, Any]]] = []
+        left_out: dict[str, list[str]] = {JOB_OF_ANOTHER_VERSION: [], JOB_MODEL_MISSING: []}
+        for name, job in jobs:
+            model_name = job.get("ModelName")
+            if self._job_model(model_name) is None:
+                left_out[JOB_MODEL_MISSING].append(name)
+            elif (self._job_version(str(model_name)) or "").lower() != arn.lower():
+                left_out[JOB_OF_ANOTHER_VERSION].append(name)
+            else:
+                kept.append((name, job))
+        files = batch_files(kept, bucket, self.log, left_out)
         if not files.inputs:
-            raise _Skip(
-                NO_DATA,
-                f"no completed batch scoring job of {config.project_prefix} read input in "
-                f"{self.answer['window_start']}..{self.answer['window_end']}",
-            )
+            raise self._no_batch_data()
         self.answer["capture_uri"] = write_manifest(bucket, f"{run}data.manifest", files.inputs)
-        labelled = batch_files(config, self.labelled, bucket, self.log)
+        labelled_jobs = describe_transform_jobs(
+            transform_jobs(config.project_prefix, self.labelled)
+        )
+        labelled = batch_files(labelled_jobs, bucket, self.log)
         present = bool(labelled.outputs) and has_objects(self.answer["ground_truth_uri"])
         if present:
             self.answer["labelled_capture_uri"] = write_manifest(
@@ -1025,26 +1116,118 @@ class _WindowRun:
         )
         return self.answer
 
-    def _model(self) -> str:
-        """The version the target runs; raises _Skip (no_model) or BadInput (inconsistent)."""
+    def _model(self, jobs: Sequence[tuple[str, Mapping[str, Any]]]) -> str:
+        """The version the target runs (batch: the newest of ``jobs`` whose model exists);
+        raises _Skip (no_model) or BadInput (inconsistent, or ATTRIBUTIONS and the model's
+        artifact is not known)."""
         group = self.config.model_package_group
         if self.request.target == BATCH:
-            arn = newest_approved(group)
-            if arn is None:
-                raise _Skip(NO_MODEL, f"the group {group} has no Approved version")
-            source = f"ListModelPackages({group}, Approved)"
+            arn, source, where = self._batch_version(jobs)
         else:
-            arn, source = self._serving()
+            arn, source, where = self._serving()
         match = _MODEL_PACKAGE_ARN.fullmatch(arn)
         if match is None:
             raise BadInput(f"{source} holds {arn!r}, not a versioned model package ARN")
         # SageMaker writes the group name in lower case in the ARN
         if match["group"].lower() != group.lower():
             raise BadInput(f"{source} names {arn!r}, a version of another group than {group}")
+        self.where = where
         return arn
 
-    def _serving(self) -> tuple[str, str]:
-        """The version the target's endpoint serves now, and where it was read (for messages).
+    def _described(self, model: Mapping[str, Any]) -> None:
+        """Notes the artifact of the model the target runs (answered, logged)."""
+        self.artifact = model_data_url(model)
+        self.answer["model_data_uri"] = self.artifact or NONE
+        self.log.bind(model_data_uri=self.answer["model_data_uri"])
+
+    def _check_artifact(self, where: str) -> None:
+        """ATTRIBUTIONS: the feature-attribution check loads the model from its artifact, which
+        must be an S3 object; raises BadInput (naming the model) if it is not known or not
+        one, rather than let the pipeline fail later with an obscure error."""
+        uri = self.artifact
+        if uri is None:
+            problem = (
+                "has no ModelDataUrl (in PrimaryContainer or Containers), nor has its model package"
+            )
+        elif (why := artifact_problem(uri)) is not None:
+            problem = f"has the ModelDataUrl {uri!r}, which {why}"
+        else:
+            return
+        raise BadInput(
+            f"{where} {problem}: the feature-attribution check (ATTRIBUTIONS=true) loads the "
+            "model from an s3://bucket/key object"
+        )
+
+    def _version_of(self, model: Mapping[str, Any], where: str) -> tuple[str, str]:
+        """The version a described model runs: its containers' ``ModelPackageName``, else its
+        ``ModelPackageArn`` tag; and where it was read (for messages). Raises _Skip (no_model:
+        neither) or BadInput (several packages)."""
+        packages = package_names(model)
+        if len(packages) > 1:
+            raise BadInput(f"{where} runs several model packages: {packages!r}")
+        if packages:
+            return packages[0], where
+        model_arn = model.get("ModelArn")
+        tag = resource_tag(model_arn, PACKAGE_TAG) if isinstance(model_arn, str) else None
+        if tag is None or not tag.strip():
+            raise _Skip(NO_MODEL, f"{where} names no model package and has no {PACKAGE_TAG} tag")
+        return tag.strip(), f"the {PACKAGE_TAG} tag of {where}"
+
+    def _job_model(self, name: object) -> dict[str, Any] | None:
+        """DescribeModel of a transform job's model, once per model; None if it is gone."""
+        if not isinstance(name, str) or not name:
+            return None
+        if name not in self._models:
+            self._models[name] = describe_model(name)
+        return self._models[name]
+
+    def _job_version(self, name: str) -> str | None:
+        """The version a batch model runs, once per model; None if it cannot be told (no
+        package and no tag, several packages, the model gone)."""
+        if name not in self._versions:
+            model = self._job_model(name)
+            try:
+                version = self._version_of(model, name)[0] if model is not None else None
+            except (_Skip, BadInput):
+                version = None
+            self._versions[name] = version
+        return self._versions[name]
+
+    def _batch_version(self, jobs: Sequence[tuple[str, Mapping[str, Any]]]) -> tuple[str, str, str]:
+        """The version of the newest of ``jobs`` (oldest first) whose model still exists, where
+        it was read and the model (for messages). Raises _Skip (no_model: every job's model is
+        gone, or the model names no version) or BadInput (several packages)."""
+        gone: list[str] = []
+        for name, job in reversed(jobs):
+            model_name = job.get("ModelName")
+            model = self._job_model(model_name)
+            if model is None:
+                gone.append(f"{name} ({model_name})")
+                continue
+            if gone:
+                self.log.log(
+                    logging.WARNING,
+                    "the newest batch scoring jobs' models no longer exist: an older job's "
+                    "version is monitored",
+                    jobs_without_model=gone,
+                    transform_job=name,
+                )
+            self.log.bind(transform_job=name, model_name=model_name)
+            self._described(model)
+            where = f"the model {model_name} (batch scoring job {name})"
+            arn, source = self._version_of(model, where)
+            self._versions[str(model_name)] = arn
+            return arn, source, where
+        raise _Skip(
+            NO_MODEL,
+            f"the models of the completed batch scoring jobs of {self.config.project_prefix} in "
+            f"{self.answer['window_start']}..{self.answer['window_end']} no longer exist: "
+            f"{', '.join(reversed(gone))}",
+        )
+
+    def _serving(self) -> tuple[str, str, str]:
+        """The version the target's endpoint serves now, where it was read and the model (for
+        messages).
 
         DescribeEndpoint's ``EndpointConfigName`` is the configuration that serves: during a
         blue/green update the new one is only in ``PendingDeploymentSummary`` until the update
@@ -1097,16 +1280,8 @@ class _WindowRun:
         model = describe_model(model_name)
         if model is None:
             raise _Skip(NO_MODEL, f"{where} does not exist")
-        packages = package_names(model)
-        if len(packages) > 1:
-            raise BadInput(f"{where} runs several model packages: {packages!r}")
-        if packages:
-            return packages[0], where
-        model_arn = model.get("ModelArn")
-        tag = resource_tag(model_arn, PACKAGE_TAG) if isinstance(model_arn, str) else None
-        if tag is None or not tag.strip():
-            raise _Skip(NO_MODEL, f"{where} names no model package and has no {PACKAGE_TAG} tag")
-        return tag.strip(), f"the {PACKAGE_TAG} tag of {where}"
+        self._described(model)
+        return (*self._version_of(model, where), where)
 
     def _component_model(self, endpoint: str, variant: str) -> str:
         """The model of the endpoint's inference component (named after the endpoint).
@@ -1132,6 +1307,12 @@ class _WindowRun:
         described = describe_package(arn)
         if described is None:
             raise _Skip(NO_MODEL, f"the model package {arn} does not exist")
+        if self.artifact is None:
+            # A model created from the package (ModelPackageName) carries no ModelDataUrl of
+            # its own: the package's (the sealed copy the version registered) is what it runs.
+            self.artifact = package_model_data_url(described)
+            self.answer["model_data_uri"] = self.artifact or NONE
+            self.log.bind(model_data_uri=self.answer["model_data_uri"])
         metadata = described.get("CustomerMetadataProperties") or {}
         uri = metadata.get(BASELINE_KEY) if isinstance(metadata, dict) else None
         if uri is None:

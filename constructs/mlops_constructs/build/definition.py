@@ -165,6 +165,31 @@ class QualityGate:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Attributions:
+    """Feature attributions of the monitoring baseline (Shapley values by permutation
+    sampling through the model's own serving functions, monitoring.py): the score explained
+    is ``probability_field`` when set, else ``prediction_field``."""
+
+    prediction_field: str
+    probability_field: str | None = None
+    rows: int = 100
+    background_rows: int = 20
+    permutations: int = 8
+
+    def arguments(self, *, baseline: bool) -> list[str]:
+        """The monitoring script's options that switch them on (``baseline``: its
+        ``baseline`` subcommand, which also draws the background rows)."""
+        args = ["--model", "/opt/ml/processing/model", "--attribution-rows", str(self.rows)]
+        args += ["--permutations", str(self.permutations)]
+        if baseline:
+            args += ["--background-rows", str(self.background_rows)]
+            args += ["--prediction-field", self.prediction_field]
+            if self.probability_field:
+                args += ["--probability-field", self.probability_field]
+        return args
+
+
+@dataclass(frozen=True, kw_only=True)
 class PipelineSpec:
     """Everything the definition depends on; the same spec gives the same JSON."""
 
@@ -193,6 +218,9 @@ class PipelineSpec:
     monitoring_baseline: bool = True
     # The serving request's columns, in order (what the monitoring baseline describes).
     serving_columns: tuple[str, ...] = ()
+    # Feature attributions in the monitoring baseline: it then runs after training, in the
+    # training image (the framework the model's serving functions need).
+    attributions: Attributions | None = None
     # Model Monitor's data-quality baseline of the serving inputs (its analyzer image).
     data_quality_baseline: bool = False
     # evaluate.py writes Model Monitor's model-quality constraints.json next to its report.
@@ -211,6 +239,8 @@ class PipelineSpec:
             raise ValueError(f"problem_type {self.problem_type!r}: use one of {REPORT_SECTIONS}")
         if self.monitoring_baseline and not (self.serving_columns and self.images.platform):
             raise ValueError("the monitoring baseline needs serving_columns and images.platform")
+        if self.attributions is not None and not self.monitoring_baseline:
+            raise ValueError("attributions are part of the monitoring baseline: switch it on")
 
     @property
     def gate_json_path(self) -> str:

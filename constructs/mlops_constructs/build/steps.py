@@ -223,28 +223,37 @@ class DefinitionBuilder:
     def monitoring_baseline(self) -> ProcessingStep:
         """The platform's open monitoring baseline: per-feature statistics of the serving inputs
         (the train rows as the endpoint receives them), which scheduled monitoring compares
-        captured traffic with. The platform's script, in AWS's scikit-learn image."""
+        captured traffic with. The platform's script, in AWS's scikit-learn image; with
+        attributions, after training in the training image, the model's attributions too."""
         spec = self.spec
+        arguments = ["baseline", "--input", "/opt/ml/processing/input"]
+        arguments += ["--columns", ",".join(spec.serving_columns)]
+        arguments += ["--output", "/opt/ml/processing/output"]
+        inputs = [
+            ProcessingInput(
+                input_name="baseline",
+                source=self.split_uri("baseline"),
+                destination="/opt/ml/processing/input",
+            )
+        ]
+        image = spec.images.platform
+        if spec.attributions is not None:
+            image = spec.images.training
+            arguments += ["--entry", spec.entry_points.inference]
+            arguments += spec.attributions.arguments(baseline=True)
+            inputs.append(
+                ProcessingInput(
+                    input_name="model",
+                    source=self.model_artifact(),
+                    destination="/opt/ml/processing/model",
+                )
+            )
         step = ProcessingStep(
             name="MonitoringBaseline",
-            step_args=self.script_processor(spec.images.platform).run(
+            step_args=self.script_processor(image).run(
                 code=MONITORING_CODE_PLACEHOLDER,
-                arguments=[
-                    "baseline",
-                    "--input",
-                    "/opt/ml/processing/input",
-                    "--columns",
-                    ",".join(spec.serving_columns),
-                    "--output",
-                    "/opt/ml/processing/output",
-                ],
-                inputs=[
-                    ProcessingInput(
-                        input_name="baseline",
-                        source=self.split_uri("baseline"),
-                        destination="/opt/ml/processing/input",
-                    )
-                ],
+                arguments=arguments,
+                inputs=inputs,
                 outputs=[
                     ProcessingOutput(
                         output_name="statistics",
@@ -694,13 +703,14 @@ class DefinitionBuilder:
         preprocess = self.preprocess()
         baselines: list[Any] = []
         side: list[Any] = []  # steps that run beside training (registration waits for them)
-        if spec.monitoring_baseline:
-            side.append(self.monitoring_baseline())
         if spec.data_quality_baseline:
             baselines.append(self.data_quality_baseline())
         if spec.bias_baseline:
             baselines.append(self.bias_baseline())
         train = self.train(depends_on=baselines)
+        if spec.monitoring_baseline:
+            # Beside training, or after it with attributions (it reads the model artifact).
+            side.append(self.monitoring_baseline())
         evaluate = self.evaluate()
         champion = self.champion()
         model_steps: list[Any] = []

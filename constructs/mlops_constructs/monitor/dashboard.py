@@ -364,6 +364,23 @@ class PlatformDashboard(Construct):
                 width=12,
             ),
         )
+        if settings.attribution_threshold is not None:
+            self._add(
+                cloudwatch.GraphWidget(
+                    title=f"{section.title}: feature attribution ranking against the baseline "
+                    "(NDCG; 1: unchanged)",
+                    left=[
+                        open_metric(section.prefix, t, "AttributionNDCG", "Minimum", period)
+                        for t in targets
+                    ],
+                    left_annotations=[
+                        cloudwatch.HorizontalAnnotation(
+                            value=settings.attribution_threshold, label="alarm"
+                        )
+                    ],
+                    width=12,
+                )
+            )
 
     def _functions(self, section: DashboardSection) -> None:
         if not section.functions:

@@ -19,7 +19,7 @@ import json
 import warnings
 from dataclasses import dataclass
 
-from mlops_constructs.build.definition import _disable_telemetry
+from mlops_constructs.build.definition import Attributions, _disable_telemetry
 from mlops_constructs.memo import memoized
 
 FUNCTION_PLACEHOLDER = "${MonitoringFunctionArn}"
@@ -27,7 +27,7 @@ FUNCTION_PLACEHOLDER = "${MonitoringFunctionArn}"
 WINDOW_OUTPUTS = (
     "status", "reason", "error", "model_package_arn", "baseline_uri", "capture_uri",
     "window_start", "window_end", "labelled_capture_uri", "ground_truth_uri",
-    "labelled_window_start", "labelled_window_end", "ground_truth",
+    "labelled_window_start", "labelled_window_end", "ground_truth", "model_data_uri",
 )  # fmt: skip
 
 
@@ -55,6 +55,16 @@ class OpenMonitoringSpec:
     # Batch scoring is a target: its runs read the transform jobs' captured files through the
     # manifest the Window step writes (S3DataType ManifestFile), in steps of their own.
     batch: bool = False
+    # Feature attributions in the data runs: they then run in ``attribution_image`` (the
+    # project's training image, whose framework the model's serving functions need), with the
+    # monitored version's model artifact (Window's ``model_data_uri``) as an input.
+    attributions: Attributions | None = None
+    attribution_image: str = ""
+    inference_entry: str = "inference.py"
+
+    def __post_init__(self) -> None:
+        if self.attributions is not None and not self.attribution_image:
+            raise ValueError("attributions need attribution_image (the training image)")
 
 
 def build_monitoring_definition(spec: OpenMonitoringSpec) -> str:

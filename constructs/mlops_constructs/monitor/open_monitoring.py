@@ -70,6 +70,9 @@ class OpenMonitoringSettings:
     quality_higher_is_better: bool = True
     ground_truth_delay_hours: int = 24
     ground_truth_prefix: str = "ground-truth/"
+    # The feature attributions' ranking NDCG below this: the attribution alarm (None: the
+    # spec has no attributions, no alarm).
+    attribution_threshold: float | None = None
 
     def __post_init__(self) -> None:
         if self.frequency not in SCHEDULES:
@@ -139,6 +142,9 @@ class OpenMonitoring(Construct):
         self._prefix = prefix
         self._settings = settings
         self._lake = lake
+        self.spec_attributions = spec.attributions is not None
+        if self.spec_attributions != (settings.attribution_threshold is not None):
+            raise ValueError("attributions need settings.attribution_threshold, and only they")
         self.pipeline_name = f"{prefix}-monitoring"
         self.pipeline_arn = (
             f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}:pipeline/"
@@ -278,6 +284,8 @@ class OpenMonitoring(Construct):
                 "WINDOW_HOURS": "1" if self._settings.frequency == "hourly" else "24",
                 "DELAY_HOURS": str(self._settings.ground_truth_delay_hours),
                 "METRICS_NAMESPACE": NAMESPACE,
+                # The data runs load the served model: Window must name its artifact.
+                **({"ATTRIBUTIONS": "true"} if self.spec_attributions else {}),
                 # A serving environment of a delivered platform: its endpoints run promoted
                 # versions, whose baselines are verified copies in this bucket (ADR 0011).
                 **(
@@ -415,6 +423,15 @@ class OpenMonitoring(Construct):
                 resources=[jobs],
             )
         )
+        # The version each job ran: its model's package (or ModelPackageArn tag) and artifact.
+        models = jobs.replace(":transform-job/", ":model/")
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="BatchScoringModels",
+                actions=["sagemaker:DescribeModel", "sagemaker:ListTags"],
+                resources=[models],
+            )
+        )
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="ListBatchScoringJobs",
@@ -431,6 +448,12 @@ class OpenMonitoring(Construct):
             jobs,
             "Batch scoring names a transform job per schedule tick; describe only, this "
             "project's batch jobs only.",
+        )
+        acknowledge_wildcard_resource(
+            role,
+            models,
+            "Batch scoring names a model per version (<prefix>-batch-v<n>); describe and list "
+            "tags only, this project's batch models only.",
         )
         acknowledge_wildcard_resource(
             role,
@@ -557,6 +580,32 @@ class OpenMonitoring(Construct):
             evaluation_periods=1,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        for alarm in (drift, quality):
+        alarms = [drift, quality]
+        if s.attribution_threshold is not None:
+            alarms.append(self._attribution_alarm(target, s.attribution_threshold, period))
+        for alarm in alarms:
             alarm.add_alarm_action(cw_actions.SnsAction(topic))
-        return [drift, quality]
+        return alarms
+
+    def _attribution_alarm(
+        self, target: str, threshold: float, period: cdk.Duration
+    ) -> cloudwatch.Alarm:
+        """The model now leans on other features than the version did on its baseline: the
+        NDCG of the attribution ranking against the baseline's."""
+        name = f"{self._prefix}-{target}"
+        return cloudwatch.Alarm(
+            self,
+            f"{target.title()}AttributionDrift",
+            alarm_name=drift_alarm_name(name, "attribution"),
+            alarm_description=alarm_description(
+                f"{name}: the ranking of the features driving the model's score on sampled "
+                f"traffic moved from the deployed version's baseline (NDCG below {threshold}) "
+                f"in an open monitoring run. {drift_consequence(name)}",
+                Runbook.ATTRIBUTION_DRIFT,
+            ),
+            metric=metric(self._prefix, target, "AttributionNDCG", "Minimum", period),
+            threshold=threshold,
+            comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )

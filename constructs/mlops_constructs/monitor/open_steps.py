@@ -64,6 +64,9 @@ def arguments(spec: OpenMonitoringSpec, *, labelled: bool, batch: bool = False) 
         args += ["--probability-field", spec.probability_field]
     if spec.classes:
         args += ["--classes", ",".join(spec.classes)]
+    if spec.attributions is not None and not labelled:
+        args += ["--entry", spec.inference_entry]
+        args += spec.attributions.arguments(baseline=False)
     return args
 
 
@@ -80,14 +83,22 @@ class MonitoringBuilder:
         )
         self.target = ParameterString("Target", default_value="prod")
         self.function = Lambda(function_arn=FUNCTION_PLACEHOLDER, session=self.session)
+        self.processor = self._processor(spec.image)
+        # With attributions the data runs load the model: its framework's image.
+        self.data_processor = (
+            self._processor(spec.attribution_image) if spec.attributions else self.processor
+        )
+
+    def _processor(self, image: str) -> ScriptProcessor:
+        spec = self.spec
         vpc: dict[str, Any] = {}
         if spec.vpc:
             vpc = {
                 "subnets": [SUBNETS_PLACEHOLDER],
                 "security_group_ids": [SECURITY_GROUP_PLACEHOLDER],
             }
-        self.processor = ScriptProcessor(
-            image_uri=spec.image,
+        return ScriptProcessor(
+            image_uri=image,
             command=["python3"],
             role=spec.role_arn,
             instance_type=spec.instance_type,
@@ -138,10 +149,12 @@ class MonitoringBuilder:
         ]
         if labelled:
             sources.append(("ground-truth", "ground_truth_uri"))
+        elif self.spec.attributions is not None:
+            sources.append(("model", "model_data_uri"))
         report = self.report_uri(check)
         monitor = ProcessingStep(
             name=f"Monitor{name}",
-            step_args=self.processor.run(
+            step_args=(self.processor if labelled else self.data_processor).run(
                 code=MONITORING_CODE_PLACEHOLDER,
                 arguments=arguments(self.spec, labelled=labelled, batch=batch),
                 inputs=[

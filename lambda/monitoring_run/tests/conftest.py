@@ -6,9 +6,10 @@ rather than as ``handler`` from sys.path: every function folder has a ``handler.
 pytest process the first ``import handler`` would shadow the others.
 
 moto 5.2.5 implements every call the handler makes (DescribeEndpoint, DescribeEndpointConfig,
-DescribeModel, ListTags, ListModelPackages, DescribeModelPackage with
-``CustomerMetadataProperties``, ListObjectsV2, GetObject, PutMetricData) and what the tests read
-back with (ListMetrics, GetMetricData). Only an AWS error that moto never produces (throttling)
+DescribeModel, ListTags, DescribeModelPackage with ``CustomerMetadataProperties``,
+ListTransformJobs, DescribeTransformJob, ListObjectsV2, GetObject, PutObject, PutMetricData)
+but DescribeInferenceComponent (answered by the tests), and what the tests read back with
+(ListMetrics, GetMetricData). Only an AWS error that moto never produces (throttling)
 is stubbed, with botocore's ``Stubber`` on the handler's own client. The deploy router's SSM
 parameter ``last-started`` is kept in the fake account (the router still writes it) to show
 that the handler does not read it. moto keeps a SageMaker registry per region, as AWS does: the
@@ -72,7 +73,13 @@ SETTINGS = {
     "WINDOW_HOURS": "24",
     "DELAY_HOURS": "24",
 }
-OPTIONAL_SETTINGS = ("VARIANT_NAME", "METRICS_NAMESPACE", "DEPLOYED_PARAMETER", "PROMOTED_BUCKET")
+OPTIONAL_SETTINGS = (
+    "VARIANT_NAME",
+    "METRICS_NAMESPACE",
+    "DEPLOYED_PARAMETER",
+    "PROMOTED_BUCKET",
+    "ATTRIBUTIONS",
+)
 
 
 @dataclass
@@ -113,24 +120,31 @@ class Aws:
         variant: str = "AllTraffic",
         how: str = PACKAGE,
         tags: list[dict[str, str]] | None = None,
+        model_data: str | None = None,
     ) -> tuple[str, str]:
         """The endpoint ``<project>-<target>`` serves ``arn`` (what a completed deployment
         leaves): a model named as CloudFormation names it after the endpoint stack, an endpoint
         config with one variant, the endpoint (replaced if it exists). ``how``: how the model
-        names its version. Returns the model's and the config's names."""
+        names its version; ``model_data``: the container's ``ModelDataUrl`` (a model naming
+        its package has none unless given: whether DescribeModel answers the package's
+        artifact for it is not known offline; image + artifact: ``.../sealed/abc/model.tar.gz``
+        unless given). Returns the model's and the config's names."""
         self.deployments += 1
         stack = f"{PROJECT}-endpoint-{target}"
         model = f"{stack}-Model-{self.deployments:04d}X"
         config = f"{stack}-Config-{self.deployments:04d}Y"
         container: dict[str, Any] = {
             "Image": IMAGE,
-            "ModelDataUrl": f"s3://{ARTIFACTS}/sealed/abc/model.tar.gz",
+            "ModelDataUrl": model_data or f"s3://{ARTIFACTS}/sealed/abc/model.tar.gz",
         }
+        named: dict[str, Any] = {"ModelPackageName": arn}
+        if model_data is not None:
+            named["ModelDataUrl"] = model_data
         params: dict[str, Any] = {"ModelName": model, "ExecutionRoleArn": ROLE_ARN}
         if how == PACKAGE:
-            params["Containers"] = [{"ModelPackageName": arn}]
+            params["Containers"] = [named]
         elif how == PRIMARY:
-            params["PrimaryContainer"] = {"ModelPackageName": arn}
+            params["PrimaryContainer"] = named
         else:
             params["Containers"] = [container]
         all_tags = list(tags or [])

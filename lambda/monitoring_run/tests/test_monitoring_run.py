@@ -1,17 +1,20 @@
 """monitoring_run handler against moto: a real registry, endpoints, buckets and CloudWatch.
 
-The clock is injected (``now=``) so windows are computed at fixed times. The only stub is a
-throttling error (moto never throttles), put on the handler's own client with ``Stubber``.
+The clock is injected (``now=``) so windows are computed at fixed times. The stubs: a
+throttling error (moto never throttles), put on the handler's own client with ``Stubber``, and
+the answers moto does not give (an inference component, a model of a ModelDataSource).
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
 import json
 import math
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -41,6 +44,12 @@ BATCH_CAPTURE = f"s3://{ARTIFACTS}/data-capture/batch/"
 IMAGE = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/churn:1"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/{PROJECT}-batch-model"
 GROUND_TRUTH = f"s3://{CURATED}/ground-truth/"
+# The artifact of the served model (its container's ModelDataUrl), and a promoted model's.
+MODEL_DATA = f"s3://{ARTIFACTS}/pipelines/training/exec-7/Train/output/model.tar.gz"
+PROMOTED_MODEL_DATA = f"s3://{ARTIFACTS}/sealed/abc/model.tar.gz"
+# The registered version's own artifact (conftest's INFERENCE_SPECIFICATION): what a model
+# created from the package (ModelPackageName, no ModelDataUrl of its own) runs.
+PACKAGE_MODEL_DATA = f"s3://{ARTIFACTS}/models/model.tar.gz"
 # a daily run shortly after midnight UTC: yesterday is the window, the day before is labelled
 DAILY_NOW = datetime(2026, 11, 22, 1, 5, 17, tzinfo=UTC)
 # an hourly run just after New Year: the window is the last hour of the old year
@@ -82,7 +91,7 @@ def run_window(event: dict[str, Any], now: datetime = DAILY_NOW) -> dict[str, An
 def deployed_with_traffic(aws: Any, labelled: bool = True) -> str:
     """v1 deployed to prod with a baseline, yesterday's traffic captured, labels in place."""
     arn = aws.register(baseline=BASELINE)
-    aws.deploy(arn)
+    aws.deploy(arn, model_data=MODEL_DATA)
     aws.put(f"{PROD_CAPTURE}2026/11/21/13/capture-a.jsonl")
     if labelled:
         aws.put(f"{PROD_CAPTURE}2026/11/20/09/capture-b.jsonl")
@@ -120,7 +129,10 @@ def test_daily_window_of_the_deployed_version(aws, capsys):
         "labelled_window_start": "2026-11-20T00:00:00Z",
         "labelled_window_end": "2026-11-21T00:00:00Z",
         "ground_truth": "present",
+        "model_data_uri": MODEL_DATA,
     }
+    assert tuple(result) == handler.WINDOW_KEYS  # the order of the outputs, the new one last
+    assert handler.WINDOW_KEYS[-1] == "model_data_uri"
     assert_flat(result, handler.WINDOW_KEYS)
     [line] = log_lines(capsys)
     assert line["level"] == "INFO"
@@ -130,6 +142,7 @@ def test_daily_window_of_the_deployed_version(aws, capsys):
     assert line["execution_id"] == "k1ls9tc3wnw6"
     assert line["model_package_arn"] == arn
     assert line["capture_uri"] == f"{PROD_CAPTURE}2026/11/21/"
+    assert line["model_data_uri"] == MODEL_DATA
 
 
 def test_hourly_window_across_the_new_year(aws, monkeypatch):
@@ -251,6 +264,7 @@ def test_a_promoted_model_is_read_from_its_tag(aws):
 
     assert (result["status"], result["model_package_arn"]) == ("ok", arn)
     assert result["baseline_uri"] == BASELINE
+    assert result["model_data_uri"] == PROMOTED_MODEL_DATA  # the copied artifact it runs
 
 
 def test_the_tag_is_found_on_any_page_of_tags(aws):
@@ -322,47 +336,55 @@ def test_staging_uses_its_own_endpoint_and_capture(aws, monkeypatch):
     assert result["ground_truth_uri"] == f"{GROUND_TRUTH}staging/2026/11/20/"
 
 
-def test_batch_monitors_the_newest_approved_version(aws):
-    older = aws.register(baseline=BASELINE)
-    newest = aws.register(baseline=BASELINE.replace("exec-7", "exec-9"))
-    aws.register(baseline=BASELINE, status="PendingManualApproval")  # never used
-    aws.deploy(older)  # what prod serves does not matter for batch
-    scored(aws, "20261121-0300")
-
-    result = run_window(window("batch"))
-
-    assert result["status"] == "ok"
-    assert result["model_package_arn"] == newest
-    assert result["baseline_uri"] == BASELINE.replace("exec-7", "exec-9")
-    assert result["capture_uri"] == f"s3://{ARTIFACTS}/monitoring/batch/k1ls9tc3wnw6/data.manifest"
-    assert result["ground_truth_uri"] == f"{GROUND_TRUTH}batch/2026/11/20/"
+# -- window: batch scoring, each job against its own version's baseline -------------------------
 
 
-def scored(aws: Any, tick: str, files: tuple[str, ...] = ("a.csv",), capture: bool = True) -> str:
-    """A completed batch scoring job ``<project>-batch-<tick>`` created at that time (moto
-    creates it now: its times are set as SageMaker reports them), its input files under
-    batch/input/ and its ``.out`` responses under batch/output/<job>/."""
+def batch_model(aws: Any, arn: str, model_data: str | None = None) -> str:
+    """The model batch scoring creates once per version, ``<project>-batch-v<n>``, from the
+    package (its ``ModelDataUrl`` as given: whether DescribeModel answers the package's
+    artifact for such a model is not known offline); created unless it exists."""
+    model = f"{PROJECT}-batch-v{arn.rsplit('/', 1)[1]}"
+    try:
+        aws.sagemaker.describe_model(ModelName=model)
+    except ClientError:
+        container: dict[str, Any] = {"ModelPackageName": arn}
+        if model_data is not None:
+            container["ModelDataUrl"] = model_data
+        aws.sagemaker.create_model(
+            ModelName=model, ExecutionRoleArn=ROLE_ARN, Containers=[container]
+        )
+    return model
+
+
+def scored(
+    aws: Any,
+    tick: str,
+    arn: str,
+    files: tuple[str, ...] = ("a.csv",),
+    capture: bool = True,
+    *,
+    inputs: str = "batch/input/",
+    model_data: str | None = None,
+) -> str:
+    """A completed batch scoring job ``<project>-batch-<tick>`` of the version ``arn`` (its
+    model ``<project>-batch-v<n>``), created at that time (moto creates it now: its times are
+    set as SageMaker reports them), its input files under ``inputs`` and its ``.out``
+    responses under batch/output/<job>/."""
     from moto.sagemaker.models import sagemaker_backends
 
     job = f"{PROJECT}-batch-{tick}"
     created = datetime.strptime(tick, "%Y%m%d-%H%M").replace(tzinfo=UTC)
     for name in files:
-        aws.put(f"s3://{ARTIFACTS}/batch/input/{name}", "1,2\n")
+        aws.put(f"s3://{ARTIFACTS}/{inputs}{name}", "1,2\n")
         aws.put(f"s3://{ARTIFACTS}/batch/output/{job}/{name}.out", '{"predictions": []}\n')
-    if not aws.sagemaker.list_models(NameContains=f"{PROJECT}-batch-v1")["Models"]:
-        aws.sagemaker.create_model(
-            ModelName=f"{PROJECT}-batch-v1",
-            ExecutionRoleArn=ROLE_ARN,
-            PrimaryContainer={"Image": IMAGE},
-        )
     params: dict[str, Any] = {
         "TransformJobName": job,
-        "ModelName": f"{PROJECT}-batch-v1",
+        "ModelName": batch_model(aws, arn, model_data),
         "TransformInput": {
             "DataSource": {
                 "S3DataSource": {
                     "S3DataType": "S3Prefix",
-                    "S3Uri": f"s3://{ARTIFACTS}/batch/input/",
+                    "S3Uri": f"s3://{ARTIFACTS}/{inputs}",
                 }
             },
             "ContentType": "text/csv",
@@ -392,13 +414,158 @@ def manifest(aws: Any, uri: str) -> list[Any]:
     return document
 
 
+BATCH_MODEL_DATA = f"s3://{ARTIFACTS}/pipelines/training/exec-9/Train/output/model.tar.gz"
+
+
+def test_batch_monitors_the_version_of_its_jobs_not_the_newest_approved(aws, capsys):
+    """A job ran an older version (a rollback, or started before an approval): the window's
+    rows are compared with that version's baseline, not with the newest approved one's."""
+    ran = aws.register(baseline=BASELINE)
+    newest = aws.register(baseline=BASELINE.replace("exec-7", "exec-9"))  # approved, unused
+    aws.register(baseline=BASELINE, status="PendingManualApproval")
+    aws.deploy(newest)  # what prod serves does not matter for batch
+    scored(aws, "20261121-0300", ran, model_data=BATCH_MODEL_DATA)
+
+    result = run_window(window("batch"))
+
+    assert (result["status"], result["error"], result["reason"]) == ("ok", "", "")
+    assert result["model_package_arn"] == ran
+    assert result["baseline_uri"] == BASELINE
+    assert result["model_data_uri"] == BATCH_MODEL_DATA
+    assert result["capture_uri"] == f"s3://{ARTIFACTS}/monitoring/batch/k1ls9tc3wnw6/data.manifest"
+    assert result["ground_truth_uri"] == f"{GROUND_TRUTH}batch/2026/11/20/"
+    assert tuple(result) == handler.WINDOW_KEYS
+    [line] = log_lines(capsys)
+    assert line["transform_job"] == f"{PROJECT}-batch-20261121-0300"
+    assert line["model_name"] == f"{PROJECT}-batch-v1"
+    assert line["model_data_uri"] == BATCH_MODEL_DATA
+
+
+def test_batch_the_newest_jobs_version_wins_and_other_versions_are_left_out(aws, capsys):
+    """Two versions ran in the window (v2 at 03:00, then a rollback to v1 at 15:00): v1, the
+    newest job's, is monitored with its own baseline; v2's job is left out of the data
+    manifest (counted, named), but the labelled window keeps every job."""
+    v1 = aws.register(baseline=BASELINE)
+    v2 = aws.register(baseline=BASELINE.replace("exec-7", "exec-8"))
+    # created out of order: the newest is found by its CreationTime, not the listing's order
+    newest = scored(aws, "20261121-1500", v1, ("n.csv",), inputs="batch/in-1500/")
+    older = scored(
+        aws, "20261121-0300", v2, ("o.csv",), inputs="batch/in-0300/", model_data=MODEL_DATA
+    )
+    labelled_v1 = scored(aws, "20261120-0300", v1, ("c.csv",), inputs="batch/in-0300b/")
+    labelled_v2 = scored(aws, "20261120-0900", v2, ("d.csv",), inputs="batch/in-0900b/")
+    aws.put(f"{GROUND_TRUTH}batch/2026/11/20/03/labels.jsonl")
+
+    result = run_window(window("batch"))
+
+    assert (result["status"], result["error"]) == ("ok", "")
+    assert result["model_package_arn"] == v1
+    assert result["baseline_uri"] == BASELINE
+    assert result["model_data_uri"] == PACKAGE_MODEL_DATA  # v1's model names its package only
+    assert manifest(aws, result["capture_uri"])[1:] == ["batch/in-1500/n.csv"]
+    assert manifest(aws, result["labelled_capture_uri"])[1:] == [
+        f"batch/output/{labelled_v1}/c.csv.out",
+        f"batch/output/{labelled_v2}/d.csv.out",
+    ]
+    lines = log_lines(capsys)
+    [left_out] = [line for line in lines if line["message"] == "batch files left out"]
+    assert left_out["level"] == "WARNING"
+    assert left_out["skipped"] == {"job_of_another_version": 1}
+    assert left_out["left_out"] == {"job_of_another_version": [older]}
+    assert left_out["jobs"] == [newest]
+    done = lines[-1]
+    assert (done["status"], done["transform_job"]) == ("ok", newest)
+    assert done["skipped_files"] == {"job_of_another_version": 1}
+    assert done["jobs"] == [newest]
+    assert done["labelled_jobs"] == [labelled_v1, labelled_v2]
+
+
+def test_batch_a_promoted_model_is_read_from_its_tag(aws):
+    """A batch model naming no package: its ModelPackageArn tag, as for an endpoint."""
+    arn = aws.register(baseline=BASELINE)
+    aws.sagemaker.create_model(
+        ModelName=f"{PROJECT}-batch-v1",
+        ExecutionRoleArn=ROLE_ARN,
+        PrimaryContainer={"Image": IMAGE, "ModelDataUrl": PROMOTED_MODEL_DATA},
+        Tags=[{"Key": "ModelPackageArn", "Value": arn}],
+    )
+    scored(aws, "20261121-0300", arn)
+    scored(aws, "20261121-0400", arn, ("b.csv",))
+
+    result, sent = run_window_recording_regions(window("batch"))
+
+    assert (result["status"], result["model_package_arn"]) == ("ok", arn)
+    assert result["model_data_uri"] == PROMOTED_MODEL_DATA
+    assert manifest(aws, result["capture_uri"])[1:] == ["batch/input/a.csv", "batch/input/b.csv"]
+    # one DescribeModel and one ListTags for the two jobs of one model
+    assert sent["own"].count("DescribeModel") == 1
+    assert sent["own"].count("ListTags") == 1
+
+
+def test_batch_a_newest_job_whose_model_was_deleted_falls_back(aws, capsys):
+    """The newest job's model is gone: the next newest job with a model gives the version; the
+    job of the missing model is left out (job_model_missing)."""
+    v1 = aws.register(baseline=BASELINE)
+    v2 = aws.register(baseline=BASELINE.replace("exec-7", "exec-8"))
+    kept = scored(aws, "20261121-0300", v1, ("a.csv",), model_data=BATCH_MODEL_DATA)
+    gone = scored(aws, "20261121-1500", v2, ("z.csv",), inputs="batch/in-1500/")
+    aws.sagemaker.delete_model(ModelName=f"{PROJECT}-batch-v2")
+
+    result = run_window(window("batch"))
+
+    assert (result["status"], result["model_package_arn"]) == ("ok", v1)
+    assert result["baseline_uri"] == BASELINE
+    assert result["model_data_uri"] == BATCH_MODEL_DATA
+    assert manifest(aws, result["capture_uri"])[1:] == ["batch/input/a.csv"]
+    lines = log_lines(capsys)
+    [fallback] = [line for line in lines if "an older job's version" in line["message"]]
+    assert fallback["level"] == "WARNING"
+    assert fallback["jobs_without_model"] == [f"{gone} ({PROJECT}-batch-v2)"]
+    assert fallback["transform_job"] == kept
+    [left_out] = [line for line in lines if line["message"] == "batch files left out"]
+    assert left_out["skipped"] == {"job_model_missing": 1}
+    assert left_out["left_out"] == {"job_model_missing": [gone]}
+
+
+def test_batch_every_jobs_model_gone_has_no_model(aws):
+    arn = aws.register(baseline=BASELINE)
+    first = scored(aws, "20261121-0300", arn)
+    second = scored(aws, "20261121-0400", arn)
+    aws.sagemaker.delete_model(ModelName=f"{PROJECT}-batch-v1")
+
+    result = run_window(window("batch"))
+
+    assert (result["status"], result["model_package_arn"]) == ("no_model", "none")
+    assert (result["baseline_uri"], result["model_data_uri"]) == ("none", "none")
+    assert result["reason"] == (
+        f"the models of the completed batch scoring jobs of {PROJECT} in "
+        "2026-11-21T00:00:00Z..2026-11-22T00:00:00Z no longer exist: "
+        f"{first} ({PROJECT}-batch-v1), {second} ({PROJECT}-batch-v1)"
+    )
+    assert result["ground_truth"] == "absent"
+    assert not aws.s3.list_objects_v2(Bucket=ARTIFACTS, Prefix="monitoring/").get("Contents")
+
+
+def test_batch_a_job_of_another_group_is_an_error(aws):
+    """The newest job's version gets the same checks as an endpoint's."""
+    theirs = aws.register(baseline=BASELINE, group="other-team-models")
+    scored(aws, "20261121-0300", theirs)
+    result = run_window(window("batch"))
+    assert result["status"] == "error"
+    assert result["error"] == (
+        f"the model {PROJECT}-batch-v1 (batch scoring job {PROJECT}-batch-20261121-0300) "
+        f"names {theirs!r}, a version of another group than {GROUP}"
+    )
+    assert_flat(result, handler.WINDOW_KEYS)
+
+
 def test_batch_lists_the_windows_jobs_files_in_manifests(aws, capsys):
     """The data run reads what the window's completed jobs scored, the quality run the
     labelled window's responses (with inference ids): manifests the Monitor steps read."""
-    aws.register(baseline=BASELINE)
-    yesterday = scored(aws, "20261121-0300", ("a.csv", "b.csv"))
-    labelled = scored(aws, "20261120-0300", ("c.csv",))
-    scored(aws, "20261122-0030", ("d.csv",))  # today's: a later window
+    arn = aws.register(baseline=BASELINE)
+    yesterday = scored(aws, "20261121-0300", arn, ("a.csv", "b.csv"))
+    labelled = scored(aws, "20261120-0300", arn, ("c.csv",))
+    scored(aws, "20261122-0030", arn, ("d.csv",))  # today's: a later window
     aws.put(f"{GROUND_TRUTH}batch/2026/11/20/03/labels.jsonl")
 
     result = run_window(window("batch"))
@@ -416,9 +583,28 @@ def test_batch_lists_the_windows_jobs_files_in_manifests(aws, capsys):
     )
 
 
+def test_batch_a_replayed_window_answers_the_same(aws):
+    """A re-run of the step (a retry, a replayed execution) answers the same and rewrites the
+    same manifests."""
+    v1 = aws.register(baseline=BASELINE)
+    v2 = aws.register(baseline=BASELINE.replace("exec-7", "exec-8"))
+    scored(aws, "20261121-0300", v2, ("o.csv",), inputs="batch/in-0300/")
+    scored(aws, "20261121-1500", v1, ("n.csv",), inputs="batch/in-1500/")
+    scored(aws, "20261120-0300", v2, ("c.csv",), inputs="batch/in-0300b/")
+    aws.put(f"{GROUND_TRUTH}batch/2026/11/20/03/labels.jsonl")
+
+    first = run_window(window("batch"))
+    manifests = [manifest(aws, first[k]) for k in ("capture_uri", "labelled_capture_uri")]
+    second = run_window(window("batch"))
+
+    assert first == second
+    assert first["model_package_arn"] == v1
+    assert [manifest(aws, second[k]) for k in ("capture_uri", "labelled_capture_uri")] == manifests
+
+
 def test_batch_inputs_replaced_since_scoring_are_left_out(aws, capsys):
-    aws.register(baseline=BASELINE)
-    scored(aws, "20261121-0300", ("a.csv",))
+    arn = aws.register(baseline=BASELINE)
+    scored(aws, "20261121-0300", arn, ("a.csv",))
     # the job started before its input was written (replaced since)
     from moto.sagemaker.models import sagemaker_backends
 
@@ -434,21 +620,198 @@ def test_batch_inputs_replaced_since_scoring_are_left_out(aws, capsys):
     assert warning["skipped"] == {"input_replaced_since_scored": 1}
 
 
-def test_batch_without_a_job_in_the_window_has_no_data(aws):
-    aws.register(baseline=BASELINE)
-    scored(aws, "20261119-0300")  # two days ago
+def test_batch_without_a_job_in_the_window_has_no_data(aws, capsys):
+    """The window's jobs are listed first: without one, no version is looked for (none is
+    registered here) and nothing else is asked."""
+    older = aws.register(baseline=BASELINE)
+    scored(aws, "20261119-0300", older)  # two days ago
     aws.put(f"{BATCH_CAPTURE}input/2026/11/21/03/x.manifest")  # manifests alone are not read
-    result = run_window(window("batch"))
+
+    result, sent = run_window_recording_regions(window("batch"))
+
     assert result["status"] == "no_data"
-    assert "batch scoring job" in result["reason"]
+    assert result["reason"] == (
+        f"no completed batch scoring job of {PROJECT} read input in "
+        "2026-11-21T00:00:00Z..2026-11-22T00:00:00Z"
+    )
+    assert (result["model_package_arn"], result["model_data_uri"]) == ("none", "none")
     assert result["ground_truth"] == "absent"
+    assert sent == {"dev": [], "us": [], "own": ["ListTransformJobs"]}
+    [line] = log_lines(capsys)
+    assert (line["level"], line["status"]) == ("INFO", "no_data")
 
 
-def test_batch_without_an_approved_version_has_no_model(aws):
-    aws.register(baseline=BASELINE, status="PendingManualApproval")
-    result = run_window(window("batch"))
-    assert result["status"] == "no_model"
-    assert GROUP in result["reason"]
+# -- window: the model artifact (model_data_uri) and ATTRIBUTIONS --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("how", "model_data", "expected"),
+    [
+        pytest.param("package", MODEL_DATA, MODEL_DATA, id="containers"),
+        pytest.param("primary", MODEL_DATA, MODEL_DATA, id="primary-container"),
+        pytest.param("tag", None, PROMOTED_MODEL_DATA, id="promoted"),
+        pytest.param("package", None, PACKAGE_MODEL_DATA, id="package-only"),
+    ],
+)
+def test_model_data_uri_of_a_realtime_endpoint(aws, how, model_data, expected):
+    arn = aws.register(baseline=BASELINE)
+    aws.deploy(arn, how=how, model_data=model_data)
+    aws.put(f"{PROD_CAPTURE}2026/11/21/00/capture.jsonl")
+
+    result = run_window(window())
+
+    assert (result["status"], result["model_package_arn"]) == ("ok", arn)
+    assert result["model_data_uri"] == expected
+
+
+def test_model_data_uri_is_the_first_container_with_one(aws):
+    """PrimaryContainer's, else the first of Containers that has one."""
+    model = {
+        "PrimaryContainer": {"Image": IMAGE},
+        "Containers": [
+            {"Image": IMAGE},
+            {"Image": IMAGE, "ModelDataUrl": MODEL_DATA},
+            {"Image": IMAGE, "ModelDataUrl": PROMOTED_MODEL_DATA},
+        ],
+    }
+    assert handler.model_data_url(model) == MODEL_DATA
+    model["PrimaryContainer"] = {"Image": IMAGE, "ModelDataUrl": PROMOTED_MODEL_DATA}
+    assert handler.model_data_url(model) == PROMOTED_MODEL_DATA
+    source = {"S3DataSource": {"S3Uri": f"s3://{ARTIFACTS}/model/", "S3DataType": "S3Prefix"}}
+    assert handler.model_data_url({"PrimaryContainer": {"ModelDataSource": source}}) is None
+    assert handler.model_data_url({}) is None
+
+
+def test_model_data_uri_of_an_inference_component_endpoint(aws, monkeypatch):
+    """scale_to_zero: the artifact of the component's model, not of another model."""
+    arn = aws.register(baseline=BASELINE)
+    model, _ = serve_as_component(aws, arn, monkeypatch, model_data=MODEL_DATA)
+    aws.put(f"{PROD_CAPTURE}2026/11/21/13/capture-a.jsonl")
+    component = {
+        "InferenceComponentName": PROD,
+        "EndpointName": PROD,
+        "VariantName": "AllTraffic",
+        "Specification": {"ModelName": model},
+    }
+    monkeypatch.setattr(handler, "describe_inference_component", lambda name: component)
+
+    result = run_window(window())
+
+    assert (result["status"], result["model_package_arn"]) == ("ok", arn)
+    assert result["model_data_uri"] == MODEL_DATA
+
+
+def test_attributions_with_a_known_artifact(aws, monkeypatch):
+    monkeypatch.setenv("ATTRIBUTIONS", "true")
+    arn = deployed_with_traffic(aws)
+    result = run_window(window())
+    assert (result["status"], result["error"]) == ("ok", "")
+    assert (result["model_package_arn"], result["model_data_uri"]) == (arn, MODEL_DATA)
+
+
+def _without_model_data(parsed: dict[str, Any], **_: Any) -> None:
+    """An after-call hook: DescribeModel's and DescribeModelPackage's containers given a
+    ModelDataSource (uncompressed artifacts) instead of their ModelDataUrl (moto keeps no
+    ModelDataSource)."""
+    spec = parsed.get("InferenceSpecification") or {}
+    for container in [*parsed.get("Containers", []), *spec.get("Containers", [])]:
+        container.pop("ModelDataUrl", None)
+        container["ModelDataSource"] = {
+            "S3DataSource": {
+                "S3Uri": f"s3://{ARTIFACTS}/model/",
+                "S3DataType": "S3Prefix",
+                "CompressionType": "None",
+            }
+        }
+
+
+@contextlib.contextmanager
+def artifacts_without_model_data_url() -> Iterator[None]:
+    # The function's own client, and the one of the versions' region (DescribeModelPackage).
+    hooks = [
+        (handler._client("sagemaker", region).meta.events, f"after-call.sagemaker.{operation}")
+        for region in (None, REGION)
+        for operation in ("DescribeModel", "DescribeModelPackage")
+    ]
+    for events, event in hooks:
+        events.register(event, _without_model_data)
+    try:
+        yield
+    finally:
+        for events, event in hooks:
+            events.unregister(event, _without_model_data)
+
+
+@pytest.mark.parametrize("value", [None, "", "false"], ids=["unset", "empty", "false"])
+def test_without_attributions_an_unknown_artifact_is_answered_none(aws, monkeypatch, value):
+    if value is not None:
+        monkeypatch.setenv("ATTRIBUTIONS", value)
+    aws.deploy(aws.register(baseline=BASELINE))  # the package only
+    aws.put(f"{PROD_CAPTURE}2026/11/21/00/capture.jsonl")
+    with artifacts_without_model_data_url():
+        result = run_window(window())
+    assert (result["status"], result["model_data_uri"]) == ("ok", "none")
+
+
+def test_attributions_with_a_model_lacking_model_data_url_is_an_error(aws, monkeypatch, capsys):
+    """A model of a ModelDataSource (uncompressed artifacts) has no ModelDataUrl: the check
+    could not load it, so the window fails now, naming the model (moto keeps no
+    ModelDataSource: DescribeModel's answer is given one instead of its ModelDataUrl)."""
+    monkeypatch.setenv("ATTRIBUTIONS", "true")
+    arn = aws.register(baseline=BASELINE)
+    model, _ = aws.deploy(arn, model_data=MODEL_DATA)
+    aws.put(f"{PROD_CAPTURE}2026/11/21/00/capture.jsonl")
+
+    with artifacts_without_model_data_url():
+        result = run_window(window())
+
+    assert result["status"] == "error"
+    assert result["error"] == (
+        f"the model {model} ({PROD}, variant AllTraffic) has no ModelDataUrl (in "
+        "PrimaryContainer or Containers), nor has its model package: the feature-attribution "
+        "check (ATTRIBUTIONS=true) loads the model from an s3://bucket/key object"
+    )
+    assert (result["model_data_uri"], result["model_package_arn"]) == ("none", "none")
+    assert_flat(result, handler.WINDOW_KEYS)
+    [line] = log_lines(capsys)
+    assert (line["level"], line["status"]) == ("ERROR", "error")
+
+
+@pytest.mark.parametrize(
+    ("model_data", "message"),
+    [
+        (f"https://{ARTIFACTS}.s3.amazonaws.com/model.tar.gz", "is not an s3://bucket/key URI"),
+        (f"s3://{ARTIFACTS}/models/", "names a prefix, not an object"),
+        ("s3://Bad_Bucket/model.tar.gz", "names the invalid bucket 'Bad_Bucket'"),
+    ],
+)
+def test_attributions_with_a_malformed_artifact_is_an_error(aws, monkeypatch, model_data, message):
+    monkeypatch.setenv("ATTRIBUTIONS", "true")
+    model, _ = aws.deploy(aws.register(baseline=BASELINE), how="tag", model_data=model_data)
+    result = run_window(window())
+    assert result["status"] == "error"
+    assert result["error"].startswith(
+        f"the model {model} ({PROD}, variant AllTraffic) has the ModelDataUrl {model_data!r}, "
+        f"which {message}"
+    )
+    monkeypatch.setenv("ATTRIBUTIONS", "false")  # the same model, without the check
+    result = run_window(window())
+    assert (result["status"], result["model_data_uri"]) == ("no_data", model_data)
+
+
+def test_attributions_on_batch_need_the_newest_jobs_artifact(aws, monkeypatch):
+    monkeypatch.setenv("ATTRIBUTIONS", "true")
+    v1 = aws.register(baseline=BASELINE)
+    v2 = aws.register(baseline=BASELINE.replace("exec-7", "exec-8"))
+    scored(aws, "20261121-0300", v1, model_data=BATCH_MODEL_DATA)
+    scored(aws, "20261121-1500", v2, inputs="batch/in-1500/")  # v2's model: no ModelDataUrl
+    with artifacts_without_model_data_url():  # nor has its package
+        result = run_window(window("batch"))
+    assert result["status"] == "error"
+    assert result["error"].startswith(
+        f"the model {PROJECT}-batch-v2 (batch scoring job {PROJECT}-batch-20261121-1500) has "
+        "no ModelDataUrl"
+    )
 
 
 # -- window: nothing to monitor ------------------------------------------------------------------
@@ -466,6 +829,7 @@ def test_nothing_deployed_yet(aws, capsys):
     assert result["ground_truth"] == "absent"
     assert result["capture_uri"] == f"{PROD_CAPTURE}2026/11/21/"  # harmless: just a prefix
     assert result["reason"] == f"the endpoint {PROD} does not exist (nothing deployed)"
+    assert result["model_data_uri"] == "none"
     assert_flat(result, handler.WINDOW_KEYS)
     [line] = log_lines(capsys)
     assert (line["level"], line["status"]) == ("INFO", "no_model")
@@ -775,18 +1139,18 @@ def test_a_tag_naming_a_region_without_the_version_has_no_model(aws):
 @pytest.mark.parametrize("target", ["prod", "batch"])
 def test_a_version_of_the_functions_region_is_described_in_it(aws, target):
     """The one-region case: the version is described by a client of its ARN's region, the
-    function's own; the endpoint (or, for batch, the group's newest approved version) is read
-    with the function's default client, as before."""
-    deployed_with_traffic(aws)
-    scored(aws, "20261121-0300")
+    function's own; the endpoint (or, for batch, the window's jobs and their model) is read
+    with the function's default client, as before. Batch lists no model packages."""
+    arn = deployed_with_traffic(aws)
+    scored(aws, "20261121-0300", arn)
 
     result, sent = run_window_recording_regions(window(target))
 
     assert result["status"] == "ok"
     assert sent["dev"] == []
     assert sent["us"] == ["DescribeModelPackage"]
-    # batch: the window's jobs (one, described) and the labelled window's (none)
-    batch_calls = ["ListModelPackages", "ListTransformJobs", "DescribeTransformJob"]
+    # batch: the window's jobs (one, described), its model, then the labelled window's (none)
+    batch_calls = ["ListTransformJobs", "DescribeTransformJob", "DescribeModel"]
     assert sent["own"] == (
         [*batch_calls, "ListTransformJobs"] if target == "batch" else ENDPOINT_CALLS
     )
@@ -1007,6 +1371,9 @@ def test_configuration_error_on_publish_keeps_its_keys(aws, monkeypatch):
         ("PROMOTED_BUCKET", "s3://mlops-prod-churn-artifacts", "is not an S3 bucket name"),
         ("PROMOTED_BUCKET", "Prod_Artifacts", "is not an S3 bucket name"),
         ("PROMOTED_BUCKET", "mlops-prod-churn-artifacts/sealed", "is not an S3 bucket name"),
+        ("ATTRIBUTIONS", "bogus", "must be 'true' or 'false'"),
+        ("ATTRIBUTIONS", "True", "must be 'true' or 'false'"),
+        ("ATTRIBUTIONS", "1", "must be 'true' or 'false'"),
     ],
 )
 def test_invalid_settings(aws, monkeypatch, name, value, message):
@@ -1015,6 +1382,28 @@ def test_invalid_settings(aws, monkeypatch, name, value, message):
     assert result["status"] == "error"
     assert f"{name}={value!r}" in result["error"]
     assert message in result["error"]
+
+
+def test_a_bogus_attributions_setting_is_a_configuration_error(aws, monkeypatch, capsys):
+    """Not "true" or "false": refused by both actions (one function, every setting checked),
+    the window's answer with every key, model_data_uri too."""
+    monkeypatch.setenv("ATTRIBUTIONS", "bogus")
+    deployed_with_traffic(aws)
+
+    result = handler.handler(window(), None, now=clock(DAILY_NOW))
+
+    assert result["status"] == "error"
+    assert result["error"] == (
+        "configuration error: ATTRIBUTIONS='bogus' must be 'true' or 'false' (whether the "
+        "pipeline checks feature attributions)"
+    )
+    assert result["model_data_uri"] == "none"
+    assert_flat(result, handler.WINDOW_KEYS)
+    published = handler.handler(publish(aws.put_report(REPORT)), None, now=clock(DAILY_NOW))
+    assert (published["status"], published["count"]) == ("error", 0)
+    assert "ATTRIBUTIONS='bogus'" in published["error"]
+    assert aws.metrics() == []
+    assert [line["level"] for line in log_lines(capsys)] == ["ERROR", "ERROR"]
 
 
 def test_bad_configuration_is_logged_at_cold_start():
@@ -1306,13 +1695,15 @@ def test_publish_can_keep_only_the_quality_or_the_data_figures() -> None:
 # -- scale_to_zero: the model is the endpoint's inference component's ---------------------------
 
 
-def serve_as_component(aws: Any, arn: str, monkeypatch: Any) -> tuple[str, list[str]]:
+def serve_as_component(
+    aws: Any, arn: str, monkeypatch: Any, model_data: str | None = None
+) -> tuple[str, list[str]]:
     """What a scale_to_zero deployment leaves: the endpoint's config names no model (its
     ExecutionRoleArn is the components'), the component named after the endpoint does. moto
     has neither configs without a model nor inference components: DescribeEndpointConfig's
     answer loses the variant's model, and the tests answer DescribeInferenceComponent. Returns
     the model's name and a list for the component names asked for."""
-    model, _ = aws.deploy(arn)
+    model, _ = aws.deploy(arn, model_data=model_data)
     real = handler.describe_endpoint_config
 
     def without_model(name: str) -> dict[str, Any] | None:

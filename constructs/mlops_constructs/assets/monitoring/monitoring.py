@@ -10,6 +10,7 @@ Baseline
 --------
 
     python3 monitoring.py baseline --input <dir> --columns a,b,c --output <dir>
+        [--model <dir> ...: feature attributions, see Attributions]
 
 Reads ``<input>/baseline.csv`` (or ``--input`` itself when it is a file): the preprocess step's
 ``baseline/`` output, a header naming (at least) the serving input columns, then raw values as
@@ -47,6 +48,7 @@ Monitor
         --problem-type binary_classification|multiclass_classification|regression
         --prediction-field F [--probability-field P] [--classes x,y,z]
         [--label-threshold 0.5] [--ground-truth <dir>] [--min-rows 30] --output <dir>
+        [--capture-format endpoint|batch] [--model <dir> ...: see Attributions]
 
 Reads every ``*.jsonl`` file under ``--capture`` (recursively, in path order): SageMaker data
 capture, one record per line::
@@ -133,6 +135,98 @@ quality metric (``auc``, ``rmse``, ...). Figures not computed are left out.
 Exit codes: 0 on success (also with insufficient data), 2 with one line on stderr for bad
 arguments, a bad baseline CSV (no file, a missing column, no rows, a row of the wrong length) or
 a bad ``statistics.json``.
+
+Attributions
+------------
+
+    python3 monitoring.py baseline ... --model <dir> [--entry inference.py]
+        --prediction-field F [--probability-field P]
+        [--attribution-rows 100] [--background-rows 20] [--permutations 8]
+    python3 monitoring.py monitor ... --model <dir> [--entry inference.py]
+        [--attribution-rows 100] [--permutations 8]
+
+How much each feature drives the model's score, on the baseline and on captured traffic, and
+whether the model now relies on other features than it did on the baseline. Model-agnostic: the
+model is called through its own serving functions, as the endpoint calls it.
+
+The model: ``--model`` is a folder holding ``model.tar.gz`` (or the archive's path), extracted
+into a temporary folder that is removed afterwards (only files and folders, no absolute or
+``..`` paths), or a folder of already extracted files when it holds no archive. The entry
+``code/<--entry>`` is imported with ``code/`` first on ``sys.path`` (the modules it imports come
+from the archive); ``model_fn(<model folder>)`` is called once; rows are then scored 500 at a
+time: one headerless ``text/csv`` body of the rows' raw values -> ``input_fn(body, "text/csv")``
+-> ``predict_fn(data, model)`` -> ``output_fn(prediction, "application/json")`` (a text, bytes
+or a ``(body, content type)`` pair) -> ``{"predictions": [...]}``, one per row. The body is a
+text, as the scikit-learn and XGBoost containers pass it, unless ``input_fn`` fails on the first
+one with a TypeError or AttributeError: then bytes, as the inference toolkit (PyTorch, Hugging
+Face) passes them. The score explained is the ``--probability-field`` value when given, else the
+``--prediction-field`` value as a number (regression, or a 0/1 class). A TensorFlow Serving
+model (``input_handler``/``output_handler``) cannot be called this way.
+
+The method: Shapley values by permutation sampling (Strumbelj & Kononenko 2014; what shap's
+PermutationExplainer and SamplingExplainer estimate). For each explained row ``x`` (the i-th,
+from 0) and each of ``P`` permutations (the k-th: an order of the ``F`` features) paired with a
+background row ``z`` (row ``(i * P + k) mod B`` of the ``B`` background rows): start from ``z``
+and switch the features to ``x``'s values one at a time in that order; each switch's change of
+the score is added to the switched feature's value; ``phi_j(x)`` is the average over the ``P``
+permutations. Values are the raw CSV texts, so a categorical feature needs no encoding and a
+missing value is switched like any other. The values add up to the score's change:
+``sum_j phi_j(x) = f(x) - mean_k f(z_k)`` over the background rows the row was paired with (all
+of them, evenly, when ``B`` divides ``P``); on a model additive in its features (linear) they
+are exact, ``phi_j(x) = f_j(x_j) - mean_k f_j(z_kj)``, whatever the permutations. The cost is
+rows x P x (F + 1) predictions (100 x 8 x 21 = 16,800 for 20 features): the hybrid rows of many
+explained rows are built first and scored in batches.
+
+Global attribution of feature j: ``mean_abs`` = the mean of ``|phi_j|`` over the explained rows;
+``shares`` = those divided by their sum (all 0 when the sum is 0).
+
+Drift of the attributions: the NDCG of the current ranking, as SageMaker Clarify's
+explainability monitor defines it: relevance ``rel`` = the baseline's ``mean_abs``; features
+ranked by the current ``mean_abs`` (descending, ties by name)::
+
+    DCG = sum_i rel(feature ranked i-th) / log2(i + 1)      i = 1, 2, ..., F
+    iDCG = the same over the baseline's own ranking;  NDCG = DCG / iDCG  (1.0 when iDCG is 0)
+
+1.0 is the baseline's order; the top of the ranking weighs most. Below 0.9 (Clarify's
+threshold) the model now relies on different features.
+
+The draws use ``numpy.random.default_rng(0)``: the baseline draws up to ``B`` background rows,
+then up to ``N`` explained rows (each a set of distinct rows of ``baseline.csv``, kept in file
+order), then the permutations; the monitor draws up to ``N`` of the rows analysed without a
+schema error (request and file order; in the batch format the input rows the data check
+analysed), then the permutations, and uses the baseline's background rows. Same inputs, same
+model: same bytes.
+
+``baseline --model`` adds to ``statistics.json`` (without ``--model`` there is no such key and
+the file is as before; readers accept it with or without)::
+
+    "attributions": {"method": "permutation_shapley", "score": "churn_probability",
+                     "rows": 100, "permutations": 8, "seed": 0,
+                     "mean_abs": {"a": 0.12, ...}, "shares": {"a": 0.6, ...},
+                     "background": [["12", "70.35", "", "one-year"], ...]}
+
+``monitor --model`` adds to ``report.json`` (without ``--model`` nothing changes)::
+
+    "attribution": {"status": "ok", "method": "permutation_shapley", "score": "...",
+                    "permutations": 8, "seed": 0, "rows_available": 950, "rows": 100,
+                    "ndcg": 0.98, "mean_abs": {...}, "shares": {...}, "baseline_shares": {...},
+                    "features": {"a": {"share": 0.55, "baseline_share": 0.6, "change": -0.05,
+                                       "rank": 1, "baseline_rank": 1}, ...}}
+
+and to ``metrics.json``: ``AttributionNDCG``, ``FeatureAttribution`` (``Feature``: the current
+share) and ``InsufficientData`` (``Check=attribution``). With fewer than ``--min-rows`` rows
+analysed without a schema error the status is ``insufficient_data``: ``InsufficientData`` = 1
+and no figure (0 when the attributions ran). A baseline without ``attributions`` gives
+``no_baseline_attributions``, a warning line on stderr, no attribution metric and exit 0. In
+both cases the model is not loaded. The score field must be the one the baseline explained.
+
+Exit codes: 2 with one line on stderr (``attribution: ...``) when the model cannot be found,
+extracted, imported or called (neither ``model.tar.gz`` nor ``code/<entry>``, a serving function
+missing or raising), a response that is not ``{"predictions": [...]}``, a prediction count that
+is not the rows sent, a score that is not a number; also for ``--attribution-rows``,
+``--background-rows`` or ``--permutations`` below 1, ``baseline --model`` without
+``--prediction-field``, and (``monitor --model``) a malformed ``attributions`` in
+``statistics.json``, other columns than the baseline's or another score field.
 """
 
 # The script runs on Python 3.8/3.9 (the repository's ruff targets 3.11): no zip(strict=...), no
@@ -142,20 +236,28 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import csv
+import importlib.util
 import io
 import json
 import math
+import os
+import shutil
 import sys
+import tarfile
+import tempfile
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Callable, Iterator, Sequence
+    from types import ModuleType
 
     import numpy.typing as npt
 
@@ -195,6 +297,20 @@ QUALITY_METRICS = {
     "regression": ("rmse", "mae", "mse", "r2"),
 }
 PROBLEM_TYPES = tuple(QUALITY_METRICS)
+# Feature attributions (--model)
+ATTRIBUTION_METHOD = "permutation_shapley"
+ATTRIBUTION_SEED = 0
+DEFAULT_ATTRIBUTION_ROWS = 100
+DEFAULT_BACKGROUND_ROWS = 20
+DEFAULT_PERMUTATIONS = 8
+DEFAULT_ENTRY = "inference.py"
+MODEL_ARCHIVE = "model.tar.gz"
+SERVING_FUNCTIONS = ("model_fn", "input_fn", "predict_fn", "output_fn")
+SCORE_BATCH_ROWS = 500  # rows per request body
+HYBRID_CHUNK_ROWS = 20_000  # hybrid rows built before they are scored
+CSV_TYPE = "text/csv"
+JSON_TYPE = "application/json"
+NO_BASELINE_ATTRIBUTIONS = "no_baseline_attributions"
 
 
 class InputError(Exception):
@@ -411,15 +527,21 @@ def read_baseline_csv(path: Path, columns: Sequence[str]) -> dict[str, list[str]
     return values
 
 
-def baseline_statistics(path: Path, columns: Sequence[str]) -> dict[str, Any]:
-    """statistics.json's document for a baseline CSV (or a folder holding baseline.csv)."""
+def baseline_statistics(
+    path: Path, columns: Sequence[str], attribution: AttributionSettings | None = None
+) -> dict[str, Any]:
+    """statistics.json's document for a baseline CSV (or a folder holding baseline.csv), with
+    the model's ``attributions`` when settings are given."""
     table = read_baseline_csv(path, columns)
-    return {
+    document = {
         "statistics_version": STATISTICS_VERSION,
         "row_count": len(table[columns[0]]),
         "columns": list(columns),
         "features": {c: column_statistics(table[c]) for c in columns},
     }
+    if attribution is not None:
+        document["attributions"] = baseline_attributions(table, columns, attribution)
+    return document
 
 
 @dataclass
@@ -591,6 +713,18 @@ def _record_id(metadata: Any) -> str | None:
     return None
 
 
+def response_predictions(text: str) -> list[Any]:
+    """The ``predictions`` list of a response body; raises _Skip("invalid_response")."""
+    try:
+        answer = json.loads(text)
+    except (ValueError, RecursionError) as err:
+        raise _Skip("invalid_response") from err
+    predictions = answer.get("predictions") if isinstance(answer, dict) else None
+    if not isinstance(predictions, list):
+        raise _Skip("invalid_response")
+    return predictions
+
+
 def parse_capture(line: bytes | str, columns: Sequence[str]) -> Capture:
     """One data-capture line; raises _Skip with the reason when it cannot be used."""
     try:
@@ -608,13 +742,7 @@ def parse_capture(line: bytes | str, columns: Sequence[str]) -> Capture:
     rows = csv_rows(request, columns) if request_kind == "csv" else json_rows(request, columns)
     if not rows:
         raise _Skip("empty_request")
-    try:
-        answer = json.loads(response)
-    except (ValueError, RecursionError) as err:
-        raise _Skip("invalid_response") from err
-    predictions = answer.get("predictions") if isinstance(answer, dict) else None
-    if not isinstance(predictions, list):
-        raise _Skip("invalid_response")
+    predictions = response_predictions(response)
     if len(predictions) != len(rows):
         raise _Skip("prediction_count_mismatch")
     return Capture(_record_id(document.get("eventMetadata")), rows, predictions)
@@ -1060,6 +1188,498 @@ def _quality_report(
 
 
 # ---------------------------------------------------------------------------------------------
+# feature attributions: the model, called through its serving functions
+
+
+class AttributionError(InputError):
+    """The model cannot be found, loaded or called, or its answers are unusable: exit 2."""
+
+
+@dataclass
+class AttributionSettings:
+    """Where the model is, which score to explain and how many rows and permutations."""
+
+    model: Path
+    score_field: str
+    entry: str = DEFAULT_ENTRY
+    rows: int = DEFAULT_ATTRIBUTION_ROWS
+    background_rows: int = DEFAULT_BACKGROUND_ROWS
+    permutations: int = DEFAULT_PERMUTATIONS
+
+
+def _failure(err: BaseException) -> str:
+    return f"{type(err).__name__}: {err}"
+
+
+def _extract(archive_path: Path, target: Path) -> None:
+    """A model archive's files and folders into target (links, devices, absolute or ``..``
+    paths refused)."""
+    try:
+        with tarfile.open(archive_path, "r:*") as archive:
+            members = archive.getmembers()
+            for member in members:
+                path = PurePosixPath(member.name)
+                if (
+                    path.is_absolute()
+                    or ".." in path.parts
+                    or not (member.isfile() or member.isdir())
+                ):
+                    raise AttributionError(
+                        f"attribution: {archive_path}: refused member {member.name!r} "
+                        "(only files and folders inside the archive)"
+                    )
+            if hasattr(tarfile, "data_filter"):  # Python 3.12, and 3.8.17+ security releases
+                archive.extractall(target, members, filter="data")
+            else:
+                archive.extractall(target, members)
+    except (OSError, EOFError, tarfile.TarError, zlib.error) as err:
+        raise AttributionError(f"attribution: {archive_path}: cannot extract: {err}") from err
+
+
+@contextlib.contextmanager
+def _model_folder(model: Path, entry: str) -> Iterator[Path]:
+    """The folder of the model's files: its model.tar.gz extracted into a temporary folder
+    (removed afterwards), or --model itself when it holds no archive but code/<entry>."""
+    archive = model if model.is_file() else model / MODEL_ARCHIVE
+    if not archive.is_file():
+        if not (model / "code" / entry).is_file():
+            raise AttributionError(
+                f"attribution: --model {model}: neither {MODEL_ARCHIVE} nor code/{entry}"
+            )
+        yield model
+        return
+    temporary = Path(tempfile.mkdtemp(prefix="model-"))
+    try:
+        _extract(archive, temporary)
+        if not (temporary / "code" / entry).is_file():
+            raise AttributionError(f"attribution: {archive}: no code/{entry}")
+        yield temporary
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+
+
+def _inside(module: Any, folder: str) -> bool:
+    origin = getattr(module, "__file__", None)
+    return isinstance(origin, str) and os.path.realpath(origin).startswith(folder + os.sep)
+
+
+@contextlib.contextmanager
+def _code_on_path(code: Path) -> Iterator[None]:
+    """code/ first on sys.path while the model runs (no bytecode written into it); the modules
+    loaded from it are forgotten afterwards (those they displaced come back)."""
+    folder = os.path.realpath(code)
+    before = dict(sys.modules)
+    sys.path.insert(0, str(code))
+    writes_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True  # no __pycache__
+    try:
+        yield
+    finally:
+        sys.dont_write_bytecode = writes_bytecode
+        if str(code) in sys.path:
+            sys.path.remove(str(code))
+        for name in [n for n, m in list(sys.modules.items()) if _inside(m, folder)]:
+            if name in before and not _inside(before[name], folder):
+                sys.modules[name] = before[name]
+            else:
+                del sys.modules[name]
+
+
+def _import_entry(code: Path, entry: str) -> ModuleType:
+    """code/<entry> imported as a module named after its file."""
+    spec = importlib.util.spec_from_file_location(Path(entry).stem, code / entry)
+    if spec is None or spec.loader is None:
+        raise AttributionError(f"attribution: code/{entry}: cannot be imported")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses and pickles look their module up
+    try:
+        spec.loader.exec_module(module)
+    except (Exception, SystemExit) as err:
+        raise AttributionError(
+            f"attribution: code/{entry}: import failed: {_failure(err)}"
+        ) from err
+    missing = [name for name in SERVING_FUNCTIONS if not callable(getattr(module, name, None))]
+    if missing:
+        raise AttributionError(f"attribution: code/{entry} has no {', '.join(missing)}")
+    return module
+
+
+def _csv_body(rows: Sequence[Sequence[str]]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue()
+
+
+def _response_text(output: Any) -> str | None:
+    """output_fn's body as text: a text, UTF-8 bytes, or the first of a (body, type) pair."""
+    if isinstance(output, tuple) and output:
+        output = output[0]
+    if isinstance(output, (bytes, bytearray)):
+        try:
+            return bytes(output).decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    return output if isinstance(output, str) else None
+
+
+def _score_value(value: Any) -> float | None:
+    return float(value) if isinstance(value, bool) else number_value(value)
+
+
+@dataclass
+class ServedModel:
+    """A model loaded by its serving code, scoring raw rows as the endpoint would."""
+
+    module: ModuleType
+    entry: str
+    score_field: str
+    model: Any = None
+    as_bytes: bool | None = None  # input_fn's body type, settled by the first call
+
+    def call(self, name: str, *args: Any) -> Any:
+        try:
+            return getattr(self.module, name)(*args)
+        except (Exception, SystemExit) as err:
+            raise AttributionError(
+                f"attribution: code/{self.entry}: {name} raised {_failure(err)}"
+            ) from err
+
+    def parse(self, body: str) -> Any:
+        """input_fn on a text body, or on bytes when it fails on the first text with a
+        TypeError or AttributeError (the inference toolkit passes bytes)."""
+        if self.as_bytes is None:
+            try:
+                data = self.module.input_fn(body, CSV_TYPE)
+            except (TypeError, AttributeError):
+                self.as_bytes = True
+            except (Exception, SystemExit) as err:
+                raise AttributionError(
+                    f"attribution: code/{self.entry}: input_fn raised {_failure(err)}"
+                ) from err
+            else:
+                self.as_bytes = False
+                return data
+        return self.call("input_fn", body.encode("utf-8") if self.as_bytes else body, CSV_TYPE)
+
+    def scores(self, rows: Sequence[Sequence[str]]) -> npt.NDArray[np.float64]:
+        """The score of each row, SCORE_BATCH_ROWS rows per request."""
+        values: list[float] = []
+        for start in range(0, len(rows), SCORE_BATCH_ROWS):
+            batch = rows[start : start + SCORE_BATCH_ROWS]
+            prediction = self.call("predict_fn", self.parse(_csv_body(batch)), self.model)
+            values.extend(
+                self.response_scores(self.call("output_fn", prediction, JSON_TYPE), len(batch))
+            )
+        return np.asarray(values, dtype=float)
+
+    def response_scores(self, output: Any, count: int) -> list[float]:
+        where = f"attribution: code/{self.entry}"
+        text = _response_text(output)
+        if text is None:
+            raise AttributionError(
+                f"{where}: output_fn returned {type(output).__name__}, not JSON text"
+            )
+        try:
+            predictions = response_predictions(text)
+        except _Skip:
+            raise AttributionError(
+                f'{where}: the response is not {{"predictions": [...]}}'
+            ) from None
+        if len(predictions) != count:
+            raise AttributionError(f"{where}: {len(predictions)} predictions for {count} rows")
+        scores = []
+        for index, prediction in enumerate(predictions):
+            raw = prediction.get(self.score_field) if isinstance(prediction, dict) else None
+            score = _score_value(raw)
+            if score is None:
+                raise AttributionError(
+                    f"{where}: prediction {index} has no numeric {self.score_field!r}: {raw!r}"
+                )
+            scores.append(score)
+        return scores
+
+
+@contextlib.contextmanager
+def served_model(model: Path, entry: str, score_field: str) -> Iterator[ServedModel]:
+    """The model of --model loaded by its serving code (model_fn called once)."""
+    with _model_folder(model, entry) as folder:
+        code = folder / "code"
+        with _code_on_path(code):
+            served = ServedModel(_import_entry(code, entry), entry, score_field)
+            served.model = served.call("model_fn", str(folder))
+            yield served
+
+
+# ---------------------------------------------------------------------------------------------
+# feature attributions: Shapley values by permutation sampling, NDCG
+
+
+def _hybrids(x: Sequence[str], z: Sequence[str], order: Sequence[int]) -> list[list[str]]:
+    """z, then z with x's values switched in one feature at a time in the order (F + 1 rows)."""
+    row = list(z)
+    rows = [list(row)]
+    for j in order:
+        row[j] = x[j]
+        rows.append(list(row))
+    return rows
+
+
+def _group_values(
+    explained: Sequence[Sequence[str]],
+    background: Sequence[Sequence[str]],
+    orders: npt.NDArray[np.intp],
+    first: int,
+    score: Callable[[list[list[str]]], npt.NDArray[np.float64]],
+) -> npt.NDArray[np.float64]:
+    """The Shapley values of explained rows first, first + 1, ... (one per orders[i])."""
+    count, permutations, features = orders.shape
+    rows: list[list[str]] = []
+    for i in range(first, first + count):
+        for k in range(permutations):
+            z = background[(i * permutations + k) % len(background)]
+            rows.extend(_hybrids(explained[i], z, orders[i - first, k]))
+    scores = np.asarray(score(rows), dtype=float)
+    if scores.shape != (len(rows),):
+        raise AttributionError(f"attribution: {scores.size} scores for {len(rows)} rows")
+    steps = np.diff(scores.reshape(count, permutations, features + 1), axis=2)
+    contributions = np.zeros_like(steps)
+    np.put_along_axis(contributions, orders, steps, axis=2)
+    values: npt.NDArray[np.float64] = contributions.mean(axis=1)
+    return values
+
+
+def shapley_values(
+    explained: Sequence[Sequence[str]],
+    background: Sequence[Sequence[str]],
+    score: Callable[[list[list[str]]], npt.NDArray[np.float64]],
+    permutations: int,
+    rng: np.random.Generator,
+) -> npt.NDArray[np.float64]:
+    """phi[i, j]: feature j's Shapley value for explained row i, by permutation sampling (the
+    module docstring); the permutations are drawn from rng, for every row first."""
+    features = len(background[0])
+    orders = np.argsort(rng.random((len(explained), permutations, features)), axis=2, kind="stable")
+    phi = np.zeros((len(explained), features))
+    group = max(1, HYBRID_CHUNK_ROWS // (permutations * (features + 1)))
+    for first in range(0, len(explained), group):
+        chunk = orders[first : first + group]
+        phi[first : first + len(chunk)] = _group_values(explained, background, chunk, first, score)
+    return phi
+
+
+def global_attributions(
+    phi: npt.NDArray[np.float64], columns: Sequence[str]
+) -> tuple[dict[str, float], dict[str, float]]:
+    """(mean |phi_j| over the rows, the same as shares of their sum) per feature."""
+    mean_abs = np.abs(phi).mean(axis=0) if phi.shape[0] else np.zeros(len(columns))
+    total = float(mean_abs.sum())
+    shares = mean_abs / total if total > 0 else np.zeros(len(columns))
+    return (
+        {c: float(v) for c, v in zip(columns, mean_abs)},
+        {c: float(v) for c, v in zip(columns, shares)},
+    )
+
+
+def attribution_ranking(values: dict[str, float]) -> list[str]:
+    """The features by attribution, largest first, ties by name."""
+    return sorted(values, key=lambda name: (-values[name], name))
+
+
+def ndcg(relevance: dict[str, float], current: dict[str, float]) -> float:
+    """NDCG of the current ranking, the baseline's attributions as relevance (Clarify's)."""
+
+    def gain(order: Sequence[str]) -> float:
+        return sum(relevance[name] / math.log2(i + 2) for i, name in enumerate(order))
+
+    ideal = gain(attribution_ranking(relevance))
+    return gain(attribution_ranking(current)) / ideal if ideal > 0 else 1.0
+
+
+def _sample(rng: np.random.Generator, population: int, size: int) -> list[int]:
+    """Up to size distinct indices of range(population), drawn with rng, in increasing order."""
+    chosen = rng.choice(population, size=min(size, population), replace=False)
+    return sorted(int(i) for i in chosen)
+
+
+def explain(
+    explained: Sequence[Sequence[str]],
+    background: Sequence[Sequence[str]],
+    columns: Sequence[str],
+    settings: AttributionSettings,
+    rng: np.random.Generator,
+) -> tuple[dict[str, float], dict[str, float]]:
+    """(mean_abs, shares) of the explained rows through the model of the settings."""
+    with served_model(settings.model, settings.entry, settings.score_field) as served:
+        phi = shapley_values(explained, background, served.scores, settings.permutations, rng)
+    return global_attributions(phi, columns)
+
+
+def baseline_attributions(
+    table: dict[str, list[str]], columns: Sequence[str], settings: AttributionSettings
+) -> dict[str, Any]:
+    """statistics.json's ``attributions``: background and explained rows drawn from the
+    baseline's rows (raw texts, in column order), then their attributions."""
+    count = len(table[columns[0]])
+    rng = np.random.default_rng(ATTRIBUTION_SEED)
+    background = [
+        [table[c][i] for c in columns] for i in _sample(rng, count, settings.background_rows)
+    ]
+    explained = [[table[c][i] for c in columns] for i in _sample(rng, count, settings.rows)]
+    mean_abs, shares = explain(explained, background, columns, settings, rng)
+    return {
+        "method": ATTRIBUTION_METHOD,
+        "score": settings.score_field,
+        "rows": len(explained),
+        "permutations": settings.permutations,
+        "seed": ATTRIBUTION_SEED,
+        "mean_abs": mean_abs,
+        "shares": shares,
+        "background": background,
+    }
+
+
+@dataclass
+class BaselineAttributions:
+    """statistics.json's ``attributions``, checked."""
+
+    score: str
+    mean_abs: dict[str, float]
+    shares: dict[str, float]
+    background: list[list[str]]
+
+
+def _feature_numbers(section: dict[str, Any], key: str, columns: Sequence[str]) -> dict[str, float]:
+    values = section.get(key)
+    if not (
+        isinstance(values, dict)
+        and sorted(values) == sorted(columns)
+        and all(_is_number(v) and v >= 0 for v in values.values())
+    ):
+        raise InputError(f"attributions: {key} must give a number >= 0 per column")
+    return {c: float(values[c]) for c in columns}
+
+
+def load_attributions(
+    document: dict[str, Any], columns: Sequence[str]
+) -> BaselineAttributions | None:
+    """The baseline's attributions (None when statistics.json has none)."""
+    section = document.get("attributions")
+    if section is None:
+        return None
+    if not isinstance(section, dict):
+        raise InputError("attributions: not an object")
+    if document.get("columns") != list(columns):
+        raise InputError("attributions: --columns must be the baseline's columns, in order")
+    score, background = section.get("score"), section.get("background")
+    if not isinstance(score, str):
+        raise InputError("attributions: score must be a field name")
+    if not (
+        isinstance(background, list)
+        and background
+        and all(
+            isinstance(row, list)
+            and len(row) == len(columns)
+            and all(isinstance(v, str) for v in row)
+            for row in background
+        )
+    ):
+        raise InputError("attributions: background must be rows of texts, one per column")
+    return BaselineAttributions(
+        score,
+        _feature_numbers(section, "mean_abs", columns),
+        _feature_numbers(section, "shares", columns),
+        background,
+    )
+
+
+def _usable_rows(rows: Sequence[Row], baselines: dict[str, FeatureBaseline]) -> list[list[str]]:
+    """The rows analysed without a schema error: every value a text, a number where the
+    baseline's column is numeric (or missing)."""
+    numeric = [b.kind == NUMERIC for b in baselines.values()]
+    usable = []
+    for row in rows:
+        cells = row.cells
+        if cells is None or any(cell is None for cell in cells):
+            continue
+        texts = [cell for cell in cells if cell is not None]
+        if all(
+            not is_number or not text.strip() or parse_finite(text.strip()) is not None
+            for is_number, text in zip(numeric, texts)
+        ):
+            usable.append(texts)
+    return usable
+
+
+def _attribution_changes(
+    baseline: BaselineAttributions, mean_abs: dict[str, float], shares: dict[str, float]
+) -> dict[str, Any]:
+    ranks = {name: i + 1 for i, name in enumerate(attribution_ranking(mean_abs))}
+    baseline_ranks = {name: i + 1 for i, name in enumerate(attribution_ranking(baseline.mean_abs))}
+    return {
+        name: {
+            "share": shares[name],
+            "baseline_share": baseline.shares[name],
+            "change": shares[name] - baseline.shares[name],
+            "rank": ranks[name],
+            "baseline_rank": baseline_ranks[name],
+        }
+        for name in shares
+    }
+
+
+def attribution_report(
+    rows: Sequence[Row],
+    baselines: dict[str, FeatureBaseline],
+    statistics: dict[str, Any],
+    settings: AttributionSettings,
+    min_rows: int,
+) -> dict[str, Any]:
+    """report.json's ``attribution``: the captured rows' attributions against the baseline's."""
+    columns = list(baselines)
+    report: dict[str, Any] = {
+        "status": NO_BASELINE_ATTRIBUTIONS,
+        "method": ATTRIBUTION_METHOD,
+        "score": settings.score_field,
+        "permutations": settings.permutations,
+        "seed": ATTRIBUTION_SEED,
+        **dict.fromkeys(("rows_available", "rows", "ndcg", "mean_abs", "shares")),
+        **dict.fromkeys(("baseline_shares", "features")),
+    }
+    baseline = load_attributions(statistics, columns)
+    if baseline is None:
+        return report
+    if baseline.score != settings.score_field:
+        raise AttributionError(
+            f"attribution: the baseline explains {baseline.score!r}, this run would explain "
+            f"{settings.score_field!r} (--probability-field, else --prediction-field)"
+        )
+    usable = _usable_rows(rows, baselines)
+    report.update(status=INSUFFICIENT, rows_available=len(usable), rows=0)
+    report["baseline_shares"] = baseline.shares
+    if len(usable) < min_rows:
+        return report
+    rng = np.random.default_rng(ATTRIBUTION_SEED)
+    explained = [usable[i] for i in _sample(rng, len(usable), settings.rows)]
+    mean_abs, shares = explain(explained, baseline.background, columns, settings, rng)
+    report.update(status=OK, rows=len(explained), mean_abs=mean_abs, shares=shares)
+    report["ndcg"] = ndcg(baseline.mean_abs, mean_abs)
+    report["features"] = _attribution_changes(baseline, mean_abs, shares)
+    return report
+
+
+def attribution_metrics(section: dict[str, Any]) -> list[dict[str, Any]]:
+    """AttributionNDCG, FeatureAttribution per feature, InsufficientData (Check=attribution);
+    nothing when the baseline has no attributions."""
+    if section["status"] == NO_BASELINE_ATTRIBUTIONS:
+        return []
+    entries = [_metric("InsufficientData", section["status"] == INSUFFICIENT, Check="attribution")]
+    if section["ndcg"] is not None:
+        entries.append(_metric("AttributionNDCG", section["ndcg"]))
+    for name, share in (section["shares"] or {}).items():
+        entries.append(_metric("FeatureAttribution", share, Feature=name))
+    return entries
+
+
+# ---------------------------------------------------------------------------------------------
 # the monitoring run
 
 
@@ -1089,6 +1709,8 @@ def metrics_list(report: dict[str, Any]) -> list[dict[str, Any]]:
         rate = feature.get("out_of_range_rate", feature.get("unseen_rate"))
         if rate is not None:
             entries.append(_metric("OutOfRangeRate", rate, Feature=name))
+    if "attribution" in report:
+        entries.extend(attribution_metrics(report["attribution"]))
     quality = report["quality"]
     if quality is not None:
         entries.append(_metric("LabelsJoined", quality["joined"]))
@@ -1103,6 +1725,47 @@ def metrics_list(report: dict[str, Any]) -> list[dict[str, Any]]:
     )
 
 
+def read_endpoint(
+    root: Path, columns: Sequence[str]
+) -> tuple[list[Capture], Counter[str], int, int]:
+    """(captures, skipped by reason, records read, files) of the data capture under root."""
+    captures: list[Capture] = []
+    skipped: Counter[str] = Counter()
+    files = jsonl_files(root)
+    read = 0
+    for path in files:
+        for line in _lines(path):
+            read += 1
+            try:
+                captures.append(parse_capture(line, columns))
+            except _Skip as skip:
+                skipped[skip.reason] += 1
+    return captures, skipped, read, len(files)
+
+
+def _data_report(
+    rows: Sequence[Row],
+    baselines: dict[str, FeatureBaseline],
+    schema_errors: Counter[str],
+    min_rows: int,
+) -> dict[str, Any]:
+    """report.json's ``data``: data quality and drift per feature (counts schema errors)."""
+    analysed = sum(1 for row in rows if row.cells is not None)
+    collected = _collect(rows, baselines, schema_errors)
+    features = {
+        name: _feature_report(baseline, collected[name], analysed, min_rows)
+        for name, baseline in baselines.items()
+    }
+    drifts = [(f["psi"], name) for name, f in features.items() if f["psi"] is not None]
+    top = max(drifts, key=lambda item: item[0]) if drifts else None  # first of equals
+    return {
+        "status": INSUFFICIENT if analysed < min_rows else OK,
+        "rows_analysed": analysed,
+        "max_feature_drift": {"feature": top[1], "psi": top[0]} if top else None,
+        "features": features,
+    }
+
+
 def run_monitor(
     capture_dir: Path,
     statistics: Any,
@@ -1111,37 +1774,18 @@ def run_monitor(
     ground_truth_dir: Path | None = None,
     min_rows: int = DEFAULT_MIN_ROWS,
     capture_format: str = "endpoint",
+    attribution: AttributionSettings | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """(report, metrics) of the captured data against the baseline statistics document
     (``capture_format`` ``endpoint``: data capture ``*.jsonl``; ``batch``: batch scoring's
-    inputs and ``.out`` responses, :func:`read_batch`)."""
+    inputs and ``.out`` responses, :func:`read_batch`), with the feature attributions when
+    ``attribution`` settings are given."""
     baselines = load_statistics(statistics, columns)
-    captures: list[Capture] = []
-    skipped: Counter[str] = Counter()
-    if capture_format == "batch":
-        captures, skipped, read, file_count = read_batch(capture_dir, columns)
-    else:
-        files = jsonl_files(capture_dir)
-        file_count = len(files)
-        read = 0
-        for path in files:
-            for line in _lines(path):
-                read += 1
-                try:
-                    captures.append(parse_capture(line, columns))
-                except _Skip as skip:
-                    skipped[skip.reason] += 1
-
+    reader = read_batch if capture_format == "batch" else read_endpoint
+    captures, skipped, read, file_count = reader(capture_dir, columns)
     rows = [row for capture in captures for row in capture.rows]
     schema_errors: Counter[str] = Counter(row.error for row in rows if row.error is not None)
-    analysed = sum(1 for row in rows if row.cells is not None)
-    collected = _collect(rows, baselines, schema_errors)
-    features = {
-        name: _feature_report(baselines[name], collected[name], analysed, min_rows)
-        for name in columns
-    }
-    drifts = [(f["psi"], name) for name, f in features.items() if f["psi"] is not None]
-    top = max(drifts, key=lambda item: item[0]) if drifts else None  # first of equals
+    data = _data_report(rows, baselines, schema_errors, min_rows)
     report: dict[str, Any] = {
         "report_version": REPORT_VERSION,
         "settings": {
@@ -1166,19 +1810,18 @@ def run_monitor(
                 "skipped": sum(skipped.values()),
                 "skipped_by_reason": dict(skipped),
             },
-            "rows": {"total": len(rows), "analysed": analysed},
+            "rows": {"total": len(rows), "analysed": data["rows_analysed"]},
         },
         "schema_errors": {"total": sum(schema_errors.values()), "by_kind": dict(schema_errors)},
-        "data": {
-            "status": INSUFFICIENT if analysed < min_rows else OK,
-            "rows_analysed": analysed,
-            "max_feature_drift": {"feature": top[1], "psi": top[0]} if top else None,
-            "features": features,
-        },
+        "data": data,
         "quality": None
         if ground_truth_dir is None
         else _quality_report(captures, ground_truth_dir, settings, min_rows),
     }
+    if attribution is not None:
+        report["attribution"] = attribution_report(
+            rows, baselines, statistics, attribution, min_rows
+        )
     return report, metrics_list(report)
 
 
@@ -1207,6 +1850,7 @@ def _parser() -> argparse.ArgumentParser:
     base.add_argument("--input", required=True, type=Path)
     base.add_argument("--columns", required=True)
     base.add_argument("--output", required=True, type=Path)
+    _attribution_options(base, baseline=True)
     mon = commands.add_parser("monitor", help="captured data -> report.json + metrics.json")
     mon.add_argument("--capture", required=True, type=Path)
     mon.add_argument("--baseline", required=True, type=Path)
@@ -1220,7 +1864,58 @@ def _parser() -> argparse.ArgumentParser:
     mon.add_argument("--min-rows", type=int, default=DEFAULT_MIN_ROWS)
     mon.add_argument("--capture-format", choices=CAPTURE_FORMATS, default="endpoint")
     mon.add_argument("--output", required=True, type=Path)
+    _attribution_options(mon, baseline=False)
     return parser
+
+
+def _attribution_options(parser: argparse.ArgumentParser, *, baseline: bool) -> None:
+    parser.add_argument("--model", type=Path)
+    parser.add_argument("--entry", default=DEFAULT_ENTRY)
+    parser.add_argument("--attribution-rows", type=int, default=DEFAULT_ATTRIBUTION_ROWS)
+    parser.add_argument("--permutations", type=int, default=DEFAULT_PERMUTATIONS)
+    if baseline:
+        parser.add_argument("--background-rows", type=int, default=DEFAULT_BACKGROUND_ROWS)
+        parser.add_argument("--prediction-field")
+        parser.add_argument("--probability-field")
+
+
+def _attribution_settings(args: argparse.Namespace) -> AttributionSettings | None:
+    """The attribution settings of --model and its options (None without --model)."""
+    if args.model is None:
+        return None
+    if args.prediction_field is None:
+        raise InputError("--model needs --prediction-field (the score explained)")
+    entry = PurePosixPath(args.entry)
+    if entry.is_absolute() or ".." in entry.parts or entry.suffix != ".py":
+        raise InputError(f"--entry {args.entry!r}: a .py file under the model's code/")
+    background_rows = getattr(args, "background_rows", DEFAULT_BACKGROUND_ROWS)
+    for option, value in (
+        ("--attribution-rows", args.attribution_rows),
+        ("--background-rows", background_rows),
+        ("--permutations", args.permutations),
+    ):
+        if value < 1:
+            raise InputError(f"{option} must be at least 1")
+    return AttributionSettings(
+        args.model,
+        args.probability_field or args.prediction_field,
+        args.entry,
+        args.attribution_rows,
+        background_rows,
+        args.permutations,
+    )
+
+
+def _baseline_command(args: argparse.Namespace) -> str:
+    columns = _names(args.columns, "--columns")
+    attribution = _attribution_settings(args)
+    statistics = baseline_statistics(args.input, columns, attribution)
+    _write_json(args.output / STATISTICS_FILE, statistics)
+    summary = f"statistics of {statistics['row_count']} rows, {len(columns)} columns"
+    if attribution is not None:
+        explained = statistics["attributions"]
+        summary += f", attributions of {explained['rows']} rows ({ATTRIBUTION_METHOD})"
+    return summary
 
 
 def _monitor_command(args: argparse.Namespace) -> str:
@@ -1247,6 +1942,7 @@ def _monitor_command(args: argparse.Namespace) -> str:
         classes,
         args.label_threshold,
     )
+    attribution = _attribution_settings(args)
     try:
         report, metrics = run_monitor(
             args.capture,
@@ -1256,30 +1952,47 @@ def _monitor_command(args: argparse.Namespace) -> str:
             args.ground_truth,
             args.min_rows,
             args.capture_format,
+            attribution,
         )
+    except AttributionError:
+        raise
     except InputError as err:
         raise InputError(f"--baseline {args.baseline}: {err}") from err
     _write_json(args.output / REPORT_FILE, report)
     _write_json(args.output / METRICS_FILE, metrics)
+    return _monitor_summary(report, args.baseline)
+
+
+def _monitor_summary(report: dict[str, Any], baseline: Path) -> str:
+    """The run's stdout line (and a stderr warning when attributions were asked for but the
+    baseline has none)."""
     data, quality = report["data"], report["quality"]
     top = data["max_feature_drift"]
     drift = "-" if top is None else "{:.4f} ({})".format(top["psi"], top["feature"])
     checked = "not checked" if quality is None else quality["status"]
-    return (
+    summary = (
         f"rows analysed {data['rows_analysed']} ({data['status']}), "
         f"records skipped {report['capture']['records']['skipped']}, "
         f"max PSI {drift}, quality {checked}"
     )
+    if "attribution" not in report:
+        return summary
+    section = report["attribution"]
+    if section["status"] == NO_BASELINE_ATTRIBUTIONS:
+        print(
+            f"monitoring.py: warning: attribution: --baseline {baseline} has no attributions "
+            "(its baseline ran without --model): none computed",
+            file=sys.stderr,
+        )
+    ndcg_text = "" if section["ndcg"] is None else " NDCG {:.4f}".format(section["ndcg"])
+    return f"{summary}, attribution {section['status']}{ndcg_text}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
         if args.command == "baseline":
-            columns = _names(args.columns, "--columns")
-            statistics = baseline_statistics(args.input, columns)
-            _write_json(args.output / STATISTICS_FILE, statistics)
-            print(f"statistics of {statistics['row_count']} rows, {len(columns)} columns")
+            print(_baseline_command(args))
         else:
             print(_monitor_command(args))
     except InputError as err:
