@@ -267,3 +267,31 @@ def test_open_monitoring_drift_alarm_starts_a_retraining(
     assert result["status"] == "started" and result["reason"] == "drift"
     # Staging's open alarms only notify.
     assert "mlops-dev-churn-staging-drift-data" not in alarms  # serverless staging: no capture
+
+
+def test_an_attribution_alarm_retrains_like_the_others(
+    cloud: dict[str, Any], example_synth: Synthesized
+) -> None:
+    """monitor.attributions (the example's demand): its production alarm is named like the
+    other drift alarms, so the trigger's rules take it to the guard (here churn's rules, the
+    cloud fixture's, with churn's name; demand's rules match its own prefix the same way)."""
+    stage = example_synth.stages["dev"].projects["demand"]
+    assert stage.deploy is not None and stage.build is not None
+    names = [
+        v["Properties"]["AlarmName"]
+        for v in example_synth.template_json(stage.deploy)["Resources"].values()
+        if v["Type"] == "AWS::CloudWatch::Alarm"
+    ]
+    assert "mlops-dev-demand-prod-drift-attribution" in names
+    patterns = json.dumps(
+        [
+            v["Properties"]["EventPattern"]
+            for v in example_synth.template_json(stage.build)["Resources"].values()
+            if v["Type"] == "AWS::Events::Rule"
+        ]
+    )
+    assert '{"prefix": "mlops-dev-demand-prod-drift-"}' in patterns
+    [result] = cloud["deliver"](
+        _alarm("5a1c0e8a-0000-4000-8000-000000000005", "mlops-dev-churn-prod-drift-attribution")
+    )
+    assert result["status"] == "started" and result["reason"] == "drift"
