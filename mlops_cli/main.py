@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "mlops_cli.run",  # retrain, score
     "mlops_cli.endpoint",  # invoke
     "mlops_cli.scaffold",  # new-project
+    "mlops_cli.upgrade",  # upgrade-project
 )
 """Modules whose ``register(commands)`` adds subcommands, in the order ``--help`` lists them."""
 

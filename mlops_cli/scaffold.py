@@ -14,6 +14,11 @@ placeholders, suffix ``.tmpl``/``.part`` so that the repository's linters skip t
 ``common/`` (what every framework shares), ``problems/<problem>/`` (label handling, sample-label
 drawing, the evaluation report's metrics) and ``frameworks/<framework>/`` (the model module, the
 requirements; TensorFlow Serving's handlers). Same inputs, same bytes.
+
+What the project shares with the platform (writing the evaluation report, reading requests and
+writing responses, the preprocess outputs the platform reads) is not in the templates: it is the
+platform's versioned kit (``kit/mlops_kit``), vendored as ``src/mlops_kit/`` with its ``VERSION``
+manifest (mlops_cli/upgrade.py, which ``mlops upgrade-project`` uses to replace it later).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import yaml
 
 from mlops_cli.context import Context
 from mlops_cli.errors import CliError
+from mlops_cli.upgrade import PACKAGE, kit_files
 from stacks.config import (
     PROBLEM_METRICS,
     PROBLEM_TYPES,
@@ -213,11 +219,8 @@ def _flow(mapping: dict[str, str]) -> str:
     return "{" + ", ".join(f"{key}: {value}" for key, value in mapping.items()) + "}"
 
 
-def placeholders(name: str, framework: str, problem: str, source: str) -> dict[str, str]:
-    fw, pb = FRAMEWORKS[framework], PROBLEMS[problem]
-    higher = PROBLEM_METRICS[problem][pb.gate_metric]
-    section = REPORT_SECTIONS[problem]
-    metrics = list(PROBLEM_METRICS[problem])
+def _check_notes(fw: Framework) -> dict[str, str]:
+    """How the project is checked: trained in the platform's tests, or at synthesis level only."""
     heavy_note = (
         f"{fw.title} is too heavy for the platform repository's checks: this skeleton is checked "
         "at synthesis level only there (its configuration entry validates and its training "
@@ -229,6 +232,43 @@ def placeholders(name: str, framework: str, problem: str, source: str) -> dict[s
         "the tests train, evaluate and serve the model for real on generated data (the "
         "platform repository runs them for every scaffolded framework and problem type)."
     )
+    return {
+        "check_note": light_note if fw.trains_here else heavy_note,
+        "chain_note": (
+            "It runs wherever the framework is installed (CI installs requirements.txt)."
+            if fw.trains_here
+            else f"The platform repository does not install {fw.package}: there this test is "
+            "skipped and the project is checked at synthesis level only."
+        ),
+        "chain_readme_note": ""
+        if fw.trains_here
+        else (
+            f" Without {fw.package} installed the chain test is skipped: the project is then "
+            "checked at synthesis level only."
+        ),
+    }
+
+
+def _serving(framework: str, problem: str) -> dict[str, str]:
+    """The serving entry's extras and inference.py's framework-specific parts."""
+    tensorflow = framework == "tensorflow"
+    return {
+        "serving_extra": ""
+        if problem == "regression"
+        else "\n      probability_field: probability"
+        + ("\n      classes: [low, medium, high]" if problem.startswith("multiclass") else ""),
+        "serving_note": " (+ TF Serving handlers)" if tensorflow else "",
+        # TensorFlow Serving's handlers (serving.py.part) need these in inference.py.
+        "serving_stdlib": "import json\n" if tensorflow else "",
+        "serving_kit": "DataValidationError, serving" if tensorflow else "serving",
+    }
+
+
+def placeholders(name: str, framework: str, problem: str, source: str) -> dict[str, str]:
+    fw, pb = FRAMEWORKS[framework], PROBLEMS[problem]
+    higher = PROBLEM_METRICS[problem][pb.gate_metric]
+    section = REPORT_SECTIONS[problem]
+    metrics = list(PROBLEM_METRICS[problem])
     return {
         "name": name,
         "framework": framework,
@@ -248,11 +288,7 @@ def placeholders(name: str, framework: str, problem: str, source: str) -> dict[s
             if fw.training_instance_type
             else ""
         ),
-        "serving_extra": ""
-        if problem == "regression"
-        else "\n      probability_field: probability"
-        + ("\n      classes: [low, medium, high]" if problem.startswith("multiclass") else ""),
-        "serving_note": " (+ TF Serving handlers)" if framework == "tensorflow" else "",
+        **_serving(framework, problem),
         "source_path": source,
         "table_name": f"{name}_records",
         "label_type": pb.label_type,
@@ -267,19 +303,7 @@ def placeholders(name: str, framework: str, problem: str, source: str) -> dict[s
         "gate_higher": repr(higher),
         "gate_path": f"{section}.{pb.gate_metric}.value",
         "gate_rule": f"{'>=' if higher else '<='} {pb.gate_threshold!r} in the generated entry",
-        "check_note": light_note if fw.trains_here else heavy_note,
-        "chain_note": (
-            "It runs wherever the framework is installed (CI installs requirements.txt)."
-            if fw.trains_here
-            else f"The platform repository does not install {fw.package}: there this test is "
-            "skipped and the project is checked at synthesis level only."
-        ),
-        "chain_readme_note": ""
-        if fw.trains_here
-        else (
-            f" Without {fw.package} installed the chain test is skipped: the project is then "
-            "checked at synthesis level only."
-        ),
+        **_check_notes(fw),
     }
 
 
@@ -319,7 +343,9 @@ def skeleton_files(name: str, framework: str, problem: str, source: str) -> dict
     for relative in sorted(sources):
         text = render(sources[relative].read_text(encoding="utf-8"), values)
         files[relative] = re.sub(r"\n{3,}(?=\Z)", "\n", text.rstrip("\n") + "\n")
-    return files
+    for relative, text in kit_files().items():  # vendored as they are: no placeholders
+        files[f"src/{PACKAGE}/{relative}"] = text
+    return dict(sorted(files.items()))
 
 
 def config_entry(name: str, framework: str, problem: str, source: str) -> str:

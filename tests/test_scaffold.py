@@ -8,6 +8,9 @@
   offline from it (``build_definition``/``resolve_images``, no CDK synthesis).
 - The command itself: printed and appended entries load, same inputs give the same bytes,
   ruff passes on the generated code, bad input is one sentence and exit 2.
+- The kit: every skeleton vendors the platform's current kit (src/mlops_kit/, with its VERSION
+  manifest) and keeps no copy of what it holds (tests/test_kit.py tests the kit itself, an old
+  version of it against the current platform, and ``mlops upgrade-project``).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import yaml
 
 from mlops_cli.main import main
 from mlops_cli.scaffold import FRAMEWORKS, PROBLEMS, config_entry, skeleton_files
+from mlops_cli.upgrade import current_version, kit_files, parse_manifest
 from mlops_constructs.build.definition import (
     EntryPoints,
     PipelineSpec,
@@ -141,7 +145,7 @@ def test_heavy_skeletons_validate_and_build_their_pipeline_offline(framework: st
         files = skeleton_files("demo", framework, problem, "projects/demo")
         section = f"{problem}_metrics"
         assert spec.gate_json_path == f"{section}.{project.gate.metric}.value"
-        assert f'SECTION = "{section}"' in files["src/demo_metrics.py"]
+        assert f'SECTION = section("{problem}")' in files["src/demo_metrics.py"]
         assert "checked at synthesis level only" in files["README.md"]
         assert "synthesis level only" in files["tests/test_demo_chain.py"]
         model = files["src/demo_model.py"]
@@ -163,6 +167,27 @@ def test_every_skeleton_keeps_the_contract_and_passes_ruff(tmp_path: Path) -> No
         for folder in sorted(tmp_path.iterdir()):  # each with its own ruff.toml, as CI runs it
             done = subprocess.run([RUFF, *args], cwd=folder, capture_output=True, text=True)
             assert done.returncode == 0, f"{folder.name}: {done.stdout}{done.stderr}"
+
+
+def test_every_skeleton_vendors_the_current_kit_and_keeps_no_copy_of_it() -> None:
+    kit = kit_files()
+    version, digests = parse_manifest(kit["VERSION"])
+    assert version == current_version() and set(digests) == set(kit) - {"VERSION"}
+    for framework in FRAMEWORKS:
+        for problem in PROBLEMS:
+            files = skeleton_files("demo", framework, problem, ".")
+            assert {
+                k[len("src/mlops_kit/") :]: v for k, v in files.items() if "mlops_kit/" in k
+            } == kit
+            assert '"mlops_kit",' in files["src/demo_model.py"]  # train.py copies it to code/
+            assert "src/mlops_kit/VERSION" in files["README.md"]
+            code = "".join(
+                text
+                for name, text in files.items()
+                if name.startswith("src/") and "mlops_kit/" not in name
+            )
+            for copy in ("json.dumps(report", "unsupported content type", "def sha256_file"):
+                assert copy not in code, f"{framework}/{problem} carries its own {copy!r}"
 
 
 def test_requirements_pin_what_the_repository_pins(tmp_path: Path) -> None:
@@ -270,7 +295,7 @@ def test_same_inputs_same_bytes(in_tmp: Path, capsys: pytest.CaptureFixture[str]
         trees.append(
             {p.relative_to(root): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
         )
-    assert trees[0] == trees[1] and len(trees[0]) == 18
+    assert trees[0] == trees[1] and len(trees[0]) == 18 + len(kit_files())
     assert skeleton_files("same", "xgboost", "regression", ".") == skeleton_files(
         "same", "xgboost", "regression", "."
     )
