@@ -57,7 +57,7 @@ def baseline_attributions(project: ProjectConfig) -> Attributions | None:
     """The monitoring baseline's feature attributions, when the project's open monitoring
     watches them."""
     m = project.monitor
-    if not (m.enabled and m.service == "open" and m.attributions.enabled):
+    if not m.explains:
         return None
     return Attributions(
         prediction_field=project.serving.prediction_field,

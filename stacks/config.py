@@ -736,6 +736,11 @@ class MonitorConfig(_Model):
 
     _processing = field_validator("instance_type")(_instance_type("processing"))
 
+    @property
+    def explains(self) -> bool:
+        """Whether the project's open monitoring computes feature attributions."""
+        return self.enabled and self.service == "open" and self.attributions.enabled
+
     @field_validator("types")
     @classmethod
     def _types(cls, v: tuple[str, ...]) -> tuple[str, ...]:

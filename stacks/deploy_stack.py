@@ -510,7 +510,7 @@ class DeployStack(cdk.Stack):
                 batch=BATCH in targets,
                 attributions=baseline_attributions(project),
                 attribution_image=project_images(project, self.region).training
-                if m.attributions.enabled
+                if m.explains
                 else "",
                 inference_entry=project.entry_points.inference,
             ),

@@ -49,9 +49,7 @@ def open_settings(project: ProjectConfig) -> OpenMonitoringSettings:
         quality_higher_is_better=project.gate_higher_is_better,
         ground_truth_delay_hours=m.ground_truth_delay_hours,
         ground_truth_prefix=m.ground_truth_prefix,
-        attribution_threshold=m.attributions.ndcg_threshold
-        if m.enabled and m.service == "open" and m.attributions.enabled
-        else None,
+        attribution_threshold=m.attributions.ndcg_threshold if m.explains else None,
     )
 
 

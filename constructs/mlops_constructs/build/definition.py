@@ -176,10 +176,12 @@ class Attributions:
     background_rows: int = 20
     permutations: int = 8
 
-    def arguments(self, *, baseline: bool) -> list[str]:
-        """The monitoring script's options that switch them on (``baseline``: its
-        ``baseline`` subcommand, which also draws the background rows)."""
-        args = ["--model", "/opt/ml/processing/model", "--attribution-rows", str(self.rows)]
+    def arguments(self, *, entry: str, baseline: bool) -> list[str]:
+        """The monitoring script's options that switch them on, the model's serving code being
+        ``code/<entry>`` (``baseline``: its ``baseline`` subcommand, which also draws the
+        background rows)."""
+        args = ["--entry", entry, "--model", "/opt/ml/processing/model"]
+        args += ["--attribution-rows", str(self.rows)]
         args += ["--permutations", str(self.permutations)]
         if baseline:
             args += ["--background-rows", str(self.background_rows)]

@@ -239,8 +239,9 @@ class DefinitionBuilder:
         image = spec.images.platform
         if spec.attributions is not None:
             image = spec.images.training
-            arguments += ["--entry", spec.entry_points.inference]
-            arguments += spec.attributions.arguments(baseline=True)
+            arguments += spec.attributions.arguments(
+                entry=spec.entry_points.inference, baseline=True
+            )
             inputs.append(
                 ProcessingInput(
                     input_name="model",

@@ -142,8 +142,8 @@ class OpenMonitoring(Construct):
         self._prefix = prefix
         self._settings = settings
         self._lake = lake
-        self.spec_attributions = spec.attributions is not None
-        if self.spec_attributions != (settings.attribution_threshold is not None):
+        self._explains = spec.attributions is not None
+        if self._explains != (settings.attribution_threshold is not None):
             raise ValueError("attributions need settings.attribution_threshold, and only they")
         self.pipeline_name = f"{prefix}-monitoring"
         self.pipeline_arn = (
@@ -285,7 +285,7 @@ class OpenMonitoring(Construct):
                 "DELAY_HOURS": str(self._settings.ground_truth_delay_hours),
                 "METRICS_NAMESPACE": NAMESPACE,
                 # The data runs load the served model: Window must name its artifact.
-                **({"ATTRIBUTIONS": "true"} if self.spec_attributions else {}),
+                **({"ATTRIBUTIONS": "true"} if self._explains else {}),
                 # A serving environment of a delivered platform: its endpoints run promoted
                 # versions, whose baselines are verified copies in this bucket (ADR 0011).
                 **(

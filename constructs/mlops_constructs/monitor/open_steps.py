@@ -65,8 +65,7 @@ def arguments(spec: OpenMonitoringSpec, *, labelled: bool, batch: bool = False) 
     if spec.classes:
         args += ["--classes", ",".join(spec.classes)]
     if spec.attributions is not None and not labelled:
-        args += ["--entry", spec.inference_entry]
-        args += spec.attributions.arguments(baseline=False)
+        args += spec.attributions.arguments(entry=spec.inference_entry, baseline=False)
     return args
 
 
