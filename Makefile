@@ -119,5 +119,6 @@ bootstrap deploy diff destroy: $(PY_STAMP) $(NODE_STAMP)
 
 # A model project from the platform's skeletons (README "Onboard a team"): with CONFIG, its entry
 # is added to that file once the whole configuration validates; without, it is printed.
+# PIPELINE=custom: the project builds its own training pipeline (pipeline/definition.py).
 new-project: $(PY_STAMP)
-	mlops $(if $(CONFIG),--config $(CONFIG)) new-project $(NAME) --framework $(FRAMEWORK) --problem $(PROBLEM) $(if $(CONFIG),--write-config $(CONFIG))
+	mlops $(if $(CONFIG),--config $(CONFIG)) new-project $(NAME) --framework $(FRAMEWORK) --problem $(PROBLEM) $(if $(PIPELINE),--pipeline $(PIPELINE)) $(if $(CONFIG),--write-config $(CONFIG))

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from mlops_cli.errors import CliError
 from mlops_cli.resources import place
 from stacks.config import EnvironmentConfig, PlatformConfig
+from stacks.topology import trains
 
 TOOLING = "tooling"
 """The name ``--environment`` gives the tooling account's part of a delivered platform."""
@@ -240,7 +241,26 @@ def destroy(config: PlatformConfig, resolve: Resolve, app: str = "cdk.out") -> P
                 cdk=("destroy", "--app", app, "--force", stage_pattern(env.name)),
             )
         )
-    return Plan("destroy", tuple(steps))
+    return Plan("destroy", tuple(steps), notes=_team_pipelines(config, resolve))
+
+
+def _team_pipelines(config: PlatformConfig, resolve: Resolve) -> tuple[str, ...]:
+    """The pipelines CI created for projects that build their own (ADR 0016): no stack holds
+    them, so destroy keeps them (they cost nothing idle) and says how to delete them."""
+    notes = []
+    for env in config.environments:
+        if not trains(config, env.name):
+            continue
+        target = resolve(env)
+        for project in config.projects:
+            if project.build.enabled and project.build.custom:
+                name = f"{config.prefix(env.name, project.name)}-training"
+                notes.append(
+                    f"Kept: the pipeline {name} in {target}, which the project's CI created "
+                    f"(no idle cost). To delete it: aws sagemaker delete-pipeline "
+                    f"--pipeline-name {name} --region {target.region}"
+                )
+    return tuple(notes)
 
 
 def _run_time_stacks(

@@ -1,7 +1,7 @@
 """``mlops new-project``: scaffold a working model project for a framework and a problem type.
 
-    mlops new-project NAME --framework F --problem P [--dir PATH] [--write-config FILE]
-                      [--force-dir]
+    mlops new-project NAME --framework F --problem P [--pipeline standard|custom] [--dir PATH]
+                      [--write-config FILE] [--force-dir]
 
 It writes a project folder that keeps docs/project-contract.md (preprocess.py, train.py,
 evaluate.py, inference.py with the four serving functions, a sample-data generator, tests that
@@ -14,6 +14,13 @@ placeholders, suffix ``.tmpl``/``.part`` so that the repository's linters skip t
 ``common/`` (what every framework shares), ``problems/<problem>/`` (label handling, sample-label
 drawing, the evaluation report's metrics) and ``frameworks/<framework>/`` (the model module, the
 requirements; TensorFlow Serving's handlers). Same inputs, same bytes.
+
+``--pipeline custom`` (``build.pipeline: custom`` in the entry): the project owns its training
+pipeline. ``custom/`` adds ``pipeline/definition.py`` (``build(context)``: the platform's standard
+pipeline built with the sagemaker SDK, plus a Features step of the team's own,
+``src/features.py``), its tests and the SDK in requirements-dev.txt; the platform's CI builds the
+definition with ``python -m mlops_kit.pipeline`` and checks it (docs/project-contract.md, "A
+pipeline the team owns"). Without it the files are the standard skeleton's, byte for byte.
 
 What the project shares with the platform (writing the evaluation report, reading requests and
 writing responses, the preprocess outputs the platform reads) is not in the templates: it is the
@@ -46,6 +53,12 @@ from stacks.config import (
 )
 
 SKELETONS = Path(__file__).resolve().parent / "skeletons"
+STANDARD, CUSTOM = "standard", "custom"
+PIPELINES = (STANDARD, CUSTOM)
+"""``build.pipeline``: the platform builds the training pipeline, or the project's module does."""
+# What the CI of a custom-pipeline project needs besides the standard skeleton's tools.
+SDK_REQUIREMENT = "sagemaker>=2.257,<3"
+CUSTOM_README = SKELETONS / CUSTOM / "README.md.part"
 
 
 class _Template(string.Template):
@@ -264,7 +277,46 @@ def _serving(framework: str, problem: str) -> dict[str, str]:
     }
 
 
-def placeholders(name: str, framework: str, problem: str, source: str) -> dict[str, str]:
+def _build_entry(fw: Framework, pipeline: str) -> str:
+    """The entry's build: settings (after ``build:``): the hyperparameters the platform passes
+    to train.py, or, for a custom pipeline, the setting (its module holds the hyperparameters)."""
+    lines = ""
+    if pipeline == CUSTOM:
+        lines += (
+            f"\n      pipeline: {CUSTOM}  # pipeline/definition.py builds it (hyperparameters too)"
+        )
+    if fw.training_instance_type:
+        lines += f"\n      training_instance_type: {fw.training_instance_type}"
+    if pipeline != CUSTOM:
+        flow = _flow({key: f'"{value}"' for key, value in fw.hyperparameters.items()})
+        lines += f"\n      hyperparameters: {flow}"
+    return lines
+
+
+def _custom(fw: Framework, pipeline: str) -> dict[str, str]:
+    """What a custom pipeline adds to the standard skeleton's files (nothing for standard)."""
+    if pipeline != CUSTOM:
+        return dict.fromkeys(
+            ("layout_src", "layout_pipeline", "pipeline_tests_note", "dev_extra"), ""
+        )
+    return {
+        "layout_src": "\n  features.py             the Features step of the team's own pipeline",
+        "layout_pipeline": "\npipeline/\n  definition.py           build(context): the training "
+        "pipeline (sagemaker SDK)",
+        "pipeline_tests_note": " `tests/test_features.py` runs the Features step on the "
+        "generated splits; `tests/test_pipeline_definition.py` builds the training pipeline "
+        'offline as CI does and checks the platform\'s rules (README, "The training pipeline").',
+        "dev_extra": "\n# Builds the training pipeline (pipeline/definition.py), in tests and CI.\n"
+        + SDK_REQUIREMENT,
+        "hyperparameters_dict": "{"
+        + ", ".join(f'"{k}": "{v}"' for k, v in fw.hyperparameters.items())
+        + "}",
+    }
+
+
+def placeholders(
+    name: str, framework: str, problem: str, source: str, pipeline: str = STANDARD
+) -> dict[str, str]:
     fw, pb = FRAMEWORKS[framework], PROBLEMS[problem]
     higher = PROBLEM_METRICS[problem][pb.gate_metric]
     section = REPORT_SECTIONS[problem]
@@ -281,13 +333,8 @@ def placeholders(name: str, framework: str, problem: str, source: str) -> dict[s
         "framework_flow": _flow(
             {k: f'"{v}"' if k == "version" else v for k, v in fw.config.items()}
         ),
-        "hyperparameters_flow": _flow({k: f'"{v}"' for k, v in fw.hyperparameters.items()}),
         "hyperparameter_usage": " ".join(f"--{k} {v}" for k, v in fw.hyperparameters.items()),
-        "build_extra": (
-            f"\n      training_instance_type: {fw.training_instance_type}"
-            if fw.training_instance_type
-            else ""
-        ),
+        "build_entry": _build_entry(fw, pipeline),
         **_serving(framework, problem),
         "source_path": source,
         "table_name": f"{name}_records",
@@ -304,6 +351,7 @@ def placeholders(name: str, framework: str, problem: str, source: str) -> dict[s
         "gate_path": f"{section}.{pb.gate_metric}.value",
         "gate_rule": f"{'>=' if higher else '<='} {pb.gate_threshold!r} in the generated entry",
         **_check_notes(fw),
+        **_custom(fw, pipeline),
     }
 
 
@@ -314,9 +362,11 @@ def render(text: str, values: dict[str, str]) -> str:
         raise RuntimeError(f"skeleton template: {error!r}") from None
 
 
-def skeleton_files(name: str, framework: str, problem: str, source: str) -> dict[str, str]:
+def skeleton_files(
+    name: str, framework: str, problem: str, source: str, pipeline: str = STANDARD
+) -> dict[str, str]:
     """Every file of the project (POSIX path -> text), in sorted order."""
-    values = placeholders(name, framework, problem, source)
+    values = placeholders(name, framework, problem, source, pipeline)
     problem_dir, framework_dir = (
         SKELETONS / "problems" / problem,
         SKELETONS / "frameworks" / framework,
@@ -329,13 +379,16 @@ def skeleton_files(name: str, framework: str, problem: str, source: str) -> dict
         "serving_part": render(serving.read_text(), values).rstrip("\n")
         if serving.is_file()
         else "",
+        "pipeline_section": "\n\n" + render(CUSTOM_README.read_text(), values).rstrip("\n")
+        if pipeline == CUSTOM
+        else "",
     }
     sources: dict[str, Path] = {}
-    common = SKELETONS / "common"
-    for path in sorted(common.rglob("*.tmpl")):
-        relative = path.relative_to(common).as_posix()
-        if relative != "config-entry.yaml.tmpl":
-            sources[relative.removesuffix(".tmpl").replace("NAME", name)] = path
+    for folder in (SKELETONS / "common", *([SKELETONS / CUSTOM] if pipeline == CUSTOM else [])):
+        for path in sorted(folder.rglob("*.tmpl")):
+            relative = path.relative_to(folder).as_posix()
+            if relative != "config-entry.yaml.tmpl":
+                sources[relative.removesuffix(".tmpl").replace("NAME", name)] = path
     sources[f"src/{name}_metrics.py"] = problem_dir / "metrics.py.tmpl"
     sources[f"src/{name}_model.py"] = framework_dir / "model.py.tmpl"
     sources["requirements.txt"] = framework_dir / "requirements.txt.tmpl"
@@ -348,9 +401,11 @@ def skeleton_files(name: str, framework: str, problem: str, source: str) -> dict
     return dict(sorted(files.items()))
 
 
-def config_entry(name: str, framework: str, problem: str, source: str) -> str:
+def config_entry(
+    name: str, framework: str, problem: str, source: str, pipeline: str = STANDARD
+) -> str:
     """The ``projects:`` list item (YAML, indented two spaces) for the project."""
-    values = placeholders(name, framework, problem, source)
+    values = placeholders(name, framework, problem, source, pipeline)
     return render((SKELETONS / "common" / "config-entry.yaml.tmpl").read_text(), values)
 
 
@@ -412,6 +467,7 @@ def existing_config(path: str | None, what: str) -> tuple[PlatformConfig, str, d
 def run(args: argparse.Namespace, ctx: Context) -> int:
     framework = check_choice("framework", args.framework, list(FRAMEWORKS))
     problem = check_choice("problem type", args.problem, list(PROBLEMS))
+    pipeline = check_choice("pipeline", args.pipeline or STANDARD, PIPELINES)
     name = check_name(args.name)
     folder = Path(args.dir) if args.dir else Path("projects") / name
     write_to: str | None = args.write_config
@@ -437,7 +493,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         )
 
     source = source_path(folder, name)
-    entry = config_entry(name, framework, problem, source)
+    entry = config_entry(name, framework, problem, source, pipeline)
     item = yaml.safe_load(entry)[0]
     if write_to and text:
         indent = _projects_indent(text, write_to)
@@ -450,13 +506,16 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         projects = list(data.get("projects") or []) if data else []
         _validate({**data, "projects": [*projects, item]}, shown)
 
-    files = skeleton_files(name, framework, problem, source)
+    files = skeleton_files(name, framework, problem, source, pipeline)
     for relative, content in files.items():
         path = folder / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(content, encoding="utf-8")
     fw = FRAMEWORKS[framework]
-    ctx.say(f"wrote {len(files)} files of project {name} ({fw.title}, {problem}) to {folder}/:")
+    owned = ", its own training pipeline" if pipeline == CUSTOM else ""
+    ctx.say(
+        f"wrote {len(files)} files of project {name} ({fw.title}, {problem}{owned}) to {folder}/:"
+    )
     for relative in files:
         ctx.say(f"  {relative}")
     if write_to:
@@ -473,6 +532,12 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         else f"it is checked at synthesis level only until {fw.package} is installed"
     )
     ctx.say(f"next: cd {folder} and run its tests ({checks}); then deploy and mlops publish {name}")
+    if pipeline == CUSTOM:
+        ctx.say(
+            "its training pipeline is pipeline/definition.py: the platform's CI builds it with "
+            "PYTHONPATH=src python -m mlops_kit.pipeline and checks every step (README.md, "
+            '"The training pipeline")'
+        )
     return 0
 
 
@@ -487,6 +552,13 @@ def register(commands: Any) -> None:
     parser.add_argument("name", help="the project's name: 2-12 lowercase letters and digits")
     parser.add_argument("--framework", required=True, help=f"one of {', '.join(FRAMEWORKS)}")
     parser.add_argument("--problem", required=True, help=f"one of {', '.join(PROBLEMS)}")
+    parser.add_argument(
+        "--pipeline",
+        default=None,
+        help="standard (default): the platform builds the training pipeline from the entry; "
+        "custom: the project's pipeline/definition.py builds it with the sagemaker SDK "
+        "(build.pipeline: custom)",
+    )
     parser.add_argument("--dir", default=None, help="the project's folder (default: projects/NAME)")
     parser.add_argument(
         "--write-config",
@@ -502,4 +574,12 @@ def register(commands: Any) -> None:
     parser.set_defaults(run=run)
 
 
-__all__ = ["FRAMEWORKS", "PROBLEMS", "config_entry", "register", "skeleton_files"]
+__all__ = [
+    "CUSTOM",
+    "FRAMEWORKS",
+    "PIPELINES",
+    "PROBLEMS",
+    "config_entry",
+    "register",
+    "skeleton_files",
+]

@@ -16,6 +16,7 @@ from mlops_constructs.build import (
     MlCiCd,
     PipelineSpec,
     QualityGate,
+    TeamDefinition,
     TrainingPipeline,
     TrainingTrigger,
     resolve_images,
@@ -147,6 +148,7 @@ class BuildStack(cdk.Stack):
             champion_code=LAMBDA_DIR / "champion",
             ops_key=data.ops_key,
             log_retention=log_retention,
+            custom_definition=build.custom,
         )
 
         # CI publishes the code version it uploaded; automatic retraining uses that version.
@@ -179,6 +181,11 @@ class BuildStack(cdk.Stack):
                 branch=source.branch,
             )
             if source.type == "codeconnections"
+            else None,
+            team=TeamDefinition(
+                module=build.pipeline_module, context=self.training.context(project.name)
+            )
+            if build.custom
             else None,
         )
 

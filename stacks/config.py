@@ -14,7 +14,7 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -74,6 +74,7 @@ _CONNECTION_RE = re.compile(
 _REPOSITORY_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_./-]+$")
 _BRANCH_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,254}$")
 _OBJECT_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9!_.*'()/-]{0,1023}$")
+_MODULE_RE = re.compile(r"^(?!/)(?!.*\.\./)[A-Za-z0-9_./-]+\.py$")
 _CONFIG_FILE_RE = re.compile(r"^(?!/)(?!.*\.\./)[A-Za-z0-9_./-]+\.ya?ml$")
 # Environment names that mean production: only the last promotion stage may have one.
 _PRODUCTION_NAMES = frozenset({"prod", "production", "prd", "live"})
@@ -517,6 +518,12 @@ class BuildConfig(_Model):
     # Guard of the automatic triggers (new data, drift): one start per window, N per day.
     debounce_minutes: Annotated[int, Field(ge=1, le=1440)] = 15
     max_executions_per_day: Annotated[int, Field(ge=1, le=100)] = 4
+    # standard: the platform builds the definition from this configuration. custom: the
+    # project's own module (pipeline_module, in its folder) builds it with the sagemaker SDK in
+    # CI, where the platform checks every step before it creates or updates the pipeline
+    # (docs/decisions/0016-team-owned-pipelines.md).
+    pipeline: Literal["standard", "custom"] = "standard"
+    pipeline_module: str = "pipeline/definition.py"
 
     _processing = field_validator("processing_instance_type")(_instance_type("processing"))
     _training = field_validator("training_instance_type")(_instance_type("training"))
@@ -530,6 +537,21 @@ class BuildConfig(_Model):
                 f"unknown Debugger rules {unknown}. Fix: use some of {sorted(DEBUGGER_RULES)}"
             )
         return v
+
+    @field_validator("pipeline_module")
+    @classmethod
+    def _module(cls, v: str) -> str:
+        if not _MODULE_RE.match(v):
+            raise ValueError(
+                f"{v!r} is not a module path in the project's folder. Fix: a relative path to "
+                "a .py file, e.g. pipeline/definition.py"
+            )
+        return v
+
+    @property
+    def custom(self) -> bool:
+        """Whether the project builds its own pipeline definition."""
+        return self.pipeline == "custom"
 
 
 REALTIME = "realtime"
@@ -1069,6 +1091,7 @@ class ProjectConfig(_Model):
         self._check_gate()
         self._check_serving()
         self._check_monitor()
+        self._check_custom_pipeline()
         if self.deploy.enabled and not self.build.enabled:
             raise ValueError(
                 "deploy is enabled but build is not: deployments take models from the "
@@ -1148,6 +1171,33 @@ class ProjectConfig(_Model):
             raise ValueError(
                 "monitor.types has explainability, which needs a framework image's serving "
                 "contract. Fix: remove explainability from monitor.types"
+            )
+
+    def _check_custom_pipeline(self) -> None:
+        """The options of the standard definition that a team's own definition cannot take
+        from configuration (the team builds those steps itself, or they need the standard's)."""
+        if not self.build.custom:
+            return
+        build, monitor = self.build, self.monitor
+        standard_only = [
+            name
+            for name, on in (
+                ("build.debugger_rules", bool(build.debugger_rules)),
+                ("build.data_quality_baseline", build.data_quality_baseline),
+                ("build.bias_baseline", build.bias_baseline),
+                ("build.model_baselines", build.model_baselines),
+                ("monitor.attributions", monitor.enabled and monitor.attributions.enabled),
+            )
+            if on
+        ]
+        if monitor.enabled and monitor.service == "model_monitor":
+            standard_only.append("monitor.service: model_monitor")
+        if standard_only:
+            raise ValueError(
+                f"build.pipeline is custom, and {', '.join(standard_only)} configure steps of "
+                "the standard pipeline definition, which the project's own module replaces. "
+                "Fix: remove them (build such steps in the module; monitoring stays open "
+                "monitoring), or set build.pipeline: standard"
             )
 
     def _check_attributions(self) -> None:
@@ -1676,6 +1726,8 @@ def _describe(err: ValidationError, text: str = "") -> str:
             msg = str(e["ctx"]["error"]) if "ctx" in e else e["msg"]
         elif e["type"] in ("greater_than_equal", "less_than_equal"):
             msg = f"{e['msg'].lower()}, got {e['input']!r}. Fix: use a value in range"
+        elif e["type"] == "literal_error":
+            msg = f"{e['input']!r} is not one of {e['ctx']['expected']}. Fix: use one of them"
         else:
             msg = f"{e['msg']}, got {e['input']!r}. Fix: use the type this field takes"
         lines.append(f"{loc}: {msg}")

@@ -187,10 +187,15 @@ def custom_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     return synthesize(config, tmp_path_factory.mktemp("custom"))
 
 
+# vpc_synth's second project: its pipeline definition is its own module's (ADR 0016).
+TEAM_PIPELINE = "sales"
+
+
 @pytest.fixture(scope="session")
 def vpc_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     """VPC mode on (real-time staging, as VPC mode requires), the front door, batch scoring,
-    Model Monitor."""
+    Model Monitor; and a second project, TEAM_PIPELINE, whose pipeline its own module builds
+    (``build.pipeline: custom``)."""
     project = churn(**MODEL_MONITOR)
     project["deploy"] = {
         **CHURN["deploy"],
@@ -198,7 +203,9 @@ def vpc_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
         "front_door": {"enabled": True},
         "batch": {"enabled": True, "schedule": "rate(1 day)"},
     }
-    config = parse_config({"network": {"vpc_mode": True}, "projects": [project]})
+    team = churn(name=TEAM_PIPELINE, build={"pipeline": "custom"})
+    team["deploy"] = {**CHURN["deploy"], "staging": {"hosting": "realtime"}}
+    config = parse_config({"network": {"vpc_mode": True}, "projects": [project, team]})
     return synthesize(config, tmp_path_factory.mktemp("vpc"))
 
 

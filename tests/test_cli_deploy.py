@@ -26,7 +26,7 @@ from mlops_cli import plan as plans
 from mlops_cli import preflight
 from mlops_cli.main import main
 from mlops_cli.retained import retained
-from stacks.config import PlatformConfig
+from stacks.config import PlatformConfig, parse_config
 from tests.conftest import Synthesized
 from tools.configurations import delivered
 
@@ -112,6 +112,20 @@ def test_a_delivered_platform_is_destroyed_pipeline_first_and_production_back() 
     # endpoint stacks are deleted in their own account.
     deletes = [s for s in destroy.steps if s.delete_stacks]
     assert [s.target.account for s in deletes] == ["333333333333", "222222222222"]
+
+
+def test_destroy_names_the_pipelines_ci_created() -> None:
+    """A project that builds its own pipeline (ADR 0016): CI created it, no stack holds it, so
+    destroy says it is kept and how to delete it, where teams train (delivered: development)."""
+    data = delivered(single_account=False).model_dump(mode="json")
+    data["projects"][0]["build"]["pipeline"] = "custom"
+    notes = plans.destroy(parse_config(data), _resolve).notes
+    assert notes == (
+        "Kept: the pipeline mlops-dev-churn-training in aws://111111111111/eu-west-1, which the "
+        "project's CI created (no idle cost). To delete it: aws sagemaker delete-pipeline "
+        "--pipeline-name mlops-dev-churn-training --region eu-west-1",
+    )
+    assert plans.destroy(delivered(single_account=False), _resolve).notes == ()
 
 
 def test_one_environment_at_a_time() -> None:

@@ -550,6 +550,35 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
         "projects[0].monitor.attributions.permutations",
     ),
     (
+        "an unknown kind of pipeline",
+        project(build={"pipeline": "own"}),
+        "projects[0].build.pipeline: 'own' is not one of 'standard' or 'custom'. Fix: use one",
+    ),
+    (
+        "a pipeline module outside the project's folder",
+        project(build={"pipeline": "custom", "pipeline_module": "../shared/definition.py"}),
+        "'../shared/definition.py' is not a module path in the project's folder. Fix: a "
+        "relative path to a .py file",
+    ),
+    (
+        "a team's pipeline with the standard's baselines",
+        project(
+            build={"pipeline": "custom", "model_baselines": True, "debugger_rules": ["overfit"]}
+        ),
+        "build.pipeline is custom, and build.debugger_rules, build.model_baselines configure "
+        "steps of the standard pipeline definition, which the project's own module replaces.",
+    ),
+    (
+        "a team's pipeline with Model Monitor",
+        project(build={"pipeline": "custom"}, monitor={"service": "model_monitor"}),
+        "monitor.service: model_monitor configure steps of the standard pipeline definition",
+    ),
+    (
+        "a team's pipeline with attributions",
+        project(build={"pipeline": "custom"}, monitor={"attributions": {"enabled": True}}),
+        "build.pipeline is custom, and monitor.attributions configure steps",
+    ),
+    (
         "probability of a regression",
         project(problem_type="regression", gate={"metric": "rmse", "threshold": 3.0}),
         "serving.probability_field and serving.classes are for classification",

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from stacks.config import PlatformConfig
-from tests.conftest import Synthesized, example_config
+from tests.conftest import TEAM_PIPELINE, Synthesized, example_config
 from tests.iam_sim import (
     Decision,
     Inventory,
@@ -668,8 +668,11 @@ def test_example(example: Governance, project: str, claim: str) -> None:
 
 
 @pytest.mark.parametrize("claim", CLAIM_NAMES)
-def test_vpc_mode(vpc: Governance, claim: str) -> None:
-    wrong = vpc.failures(f"mlops-dev-churn: {claim}")
+@pytest.mark.parametrize("project", ["churn", TEAM_PIPELINE])
+def test_vpc_mode(vpc: Governance, project: str, claim: str) -> None:
+    """Both of vpc_synth's projects; the second builds its own pipeline definition (ADR 0016):
+    its role and its guardrails are the standard ones."""
+    wrong = vpc.failures(f"mlops-dev-{project}: {claim}")
     assert not wrong, "\n  ".join(wrong)
 
 

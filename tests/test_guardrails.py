@@ -83,13 +83,13 @@ def test_cfn_lint_clean(
 ) -> None:
     synths = (default_synth, custom_synth, vpc_synth, example_synth)
     templates = [str(p) for s in synths for p in s.template_paths]
-    # 2 shared stacks per environment and 5 per project: one project in (1 + 3 + 1)
-    # environments, and the example's three projects in one.
-    assert len(templates) == 5 * (2 + 5) + (2 + 3 * 5)
+    # 2 shared stacks per environment and 5 per project: one project in (1 + 3) environments,
+    # two in VPC mode's, and the example's three projects in one.
+    assert len(templates) == 4 * (2 + 5) + (2 + 2 * 5) + (2 + 3 * 5)
     # The endpoint templates the deploy pipeline deploys (shipped as an asset) too.
     endpoint_templates = [str(p) for s in synths for p in s.outdir.glob("asset.*/*.template.json")]
     # 2 per project and environment, and VPC mode's batch scoring monitors.
-    assert len(endpoint_templates) == 11 + 3 * 2
+    assert len(endpoint_templates) == 13 + 3 * 2
     templates += endpoint_templates
     # Two cfn-lint processes, one per half of the templates: the machine has two cores.
     processes = [

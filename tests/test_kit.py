@@ -3,7 +3,10 @@
 
 - The kit itself, every version kept (the current one and the frozen ones under kit/versions/,
   loaded from their files): the evaluation report per problem type, request parsing and its
-  errors, responses, the preprocess outputs; what 1.1.0 added.
+  errors, responses, the preprocess outputs; what 1.1.0 added; what 1.2.0 added, the pipeline a
+  team owns (``mlops_kit.pipeline``: the platform's context, each field's error, and the command
+  CI runs, with each bad input's one line and exit code 2; tests/test_scaffold.py builds the
+  skeleton's real SDK pipeline with it).
 - Its compatibility: Python 3.8 code with the standard library only (it runs in AWS's framework
   images), the platform's own tables of sections and metrics, a CHANGELOG entry per version.
 - An old-version project against the current platform: a scikit-learn binary classification
@@ -11,8 +14,8 @@
   the platform's CURRENT readers accept what it wrote: the quality gate's JSON path and the
   champion gate's check of the value, the staging test's response check, open monitoring's
   capture parser and baseline statistics.
-- ``mlops upgrade-project``: 1.0.0 -> current (the project's tests pass after it), ``--check``,
-  idempotence, each refusal.
+- ``mlops upgrade-project``: every frozen version -> current (``--check``, the CHANGELOG entries
+  in between, idempotence; the project's tests pass after 1.0.0 -> current), each refusal.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import hashlib
 import importlib
 import importlib.util
 import json
+import logging
 import os
 import re
 import shutil
@@ -47,6 +51,7 @@ from mlops_cli.upgrade import (
     kit_files,
     kit_source,
     parse_manifest,
+    version_key,
 )
 from mlops_constructs.build.definition import (
     REPORT_SECTIONS,
@@ -62,7 +67,7 @@ MONITORING = ROOT / "constructs/mlops_constructs/assets/monitoring/monitoring.py
 LAYER = ROOT / "lambda" / "_shared" / "python"
 CURRENT = current_version()
 VERSIONS = [*frozen_versions(), CURRENT]
-MODULES = ("errors", "report", "serving", "outputs")
+MODULES = ("errors", "report", "serving", "outputs", "pipeline")  # pipeline: since 1.2.0
 COLUMNS = ("tenure_days", "amount", "visits", "score", "segment")
 
 
@@ -81,7 +86,8 @@ def _load(name: str, path: Path, package: Path | None = None) -> ModuleType:
         try:
             spec.loader.exec_module(module)
             for sub in MODULES if package else ():
-                importlib.import_module(f"{name}.{sub}")
+                if package and (package / f"{sub}.py").is_file():  # pipeline: since 1.2.0
+                    importlib.import_module(f"{name}.{sub}")
         finally:
             sys.dont_write_bytecode = writes_bytecode
     return sys.modules[name]
@@ -319,6 +325,338 @@ def test_the_preprocess_outputs_the_platform_reads(version: str, tmp_path: Path)
 
 
 # --------------------------------------------------------------------------------------------
+# The kit: the pipeline a team owns (1.2.0)
+
+
+def pipeline_kit() -> ModuleType:
+    return kit(CURRENT).pipeline  # type: ignore[no-any-return]
+
+
+REMOVED: Any = object()  # a field sample_document leaves out
+ENV = "MLOPS_PIPELINE_CONTEXT"
+
+
+def sample_document(**changes: Any) -> dict[str, Any]:
+    """The sample context as the platform writes it, with ``changes`` (``gate__metric``: a
+    nested field; REMOVED: the field left out)."""
+    document: dict[str, Any] = json.loads(pipeline_kit().PipelineContext.sample("sales").to_json())
+    for key, value in changes.items():
+        *outer, field = key.split("__")
+        target = document[outer[0]] if outer else document
+        if value is REMOVED:
+            del target[field]
+        else:
+            target[field] = value
+    return document
+
+
+def test_the_pipeline_context_reads_the_platforms_json() -> None:
+    pipeline = pipeline_kit()
+    context = pipeline.PipelineContext.from_json(
+        json.dumps({**sample_document(), "added_later": {"x": 1}})  # unknown fields: ignored
+    )
+    assert context == pipeline.PipelineContext.sample("sales")
+    assert pipeline.PipelineContext.from_json(context.to_json()) == context
+    assert json.loads(context.to_json())["format"] == 1
+    assert (context.project, context.pipeline_name) == ("sales", "mlops-dev-sales-training")
+    assert (context.account, context.region, context.vpc) == ("111111111111", "eu-west-1", False)
+    assert context.images["platform"].endswith("sagemaker-scikit-learn:1.2-1-cpu-py3")
+    assert context.gate == pipeline.Gate(metric="rmse", threshold=10.0, higher_is_better=False)
+    assert context.code("v1", "src/train.py") == (
+        "s3://mlops-dev-sales-artifacts-111111111111/ml/code/v1/src/train.py"
+    )
+    assert context.code("v1") == "s3://mlops-dev-sales-artifacts-111111111111/ml/code/v1"
+    vpc = pipeline.PipelineContext.sample("sales", vpc=True, problem_type="binary_classification")
+    assert vpc.vpc and vpc.subnets and vpc.security_groups
+    assert (vpc.problem_type, vpc.gate.metric, vpc.gate.higher_is_better) == (
+        "binary_classification",
+        "auc",
+        True,
+    )
+    off = pipeline.PipelineContext.from_json(json.dumps(sample_document(monitoring_code_uri=None)))
+    assert off.monitoring_code_uri is None
+    with pytest.raises(AttributeError):
+        context.project = "other"  # frozen
+
+
+CONTEXT_ERRORS: list[tuple[str | dict[str, Any], str]] = [
+    ("{", "not JSON: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)"),
+    ("[1]", "expected a JSON object, got list"),
+    (
+        sample_document(format=2),
+        "format must be 1, got 2: this kit reads format 1 (upgrade the project's kit: mlops "
+        "upgrade-project)",
+    ),
+    (sample_document(format=REMOVED), "format is missing"),
+    (sample_document(format=True), "format must be 1, got True"),
+    (sample_document(role_arn=REMOVED), "role_arn is missing"),
+    (sample_document(kms_key_arn=""), "kms_key_arn must be a non-empty string, got ''"),
+    (sample_document(account=111111111111), "account must be a non-empty string, got 111111111111"),
+    (sample_document(input_data_url="curated/sales/"), "input_data_url must be an s3:// URI"),
+    (sample_document(monitoring_code_uri=3), "monitoring_code_uri must be a non-empty string"),
+    (sample_document(subnets="subnet-1"), "subnets must be a list of non-empty strings"),
+    (
+        sample_document(subnets=["subnet-1"]),
+        "subnets and security_groups must be both empty or both given",
+    ),
+    (sample_document(images=["x"]), "images must be an object, got ['x']"),
+    (sample_document(images__platform=REMOVED), "images.platform is missing"),
+    (sample_document(problem_type="ranking"), "problem_type must be one of binary_classif"),
+    (sample_document(gate="rmse"), "gate must be an object, got 'rmse'"),
+    (sample_document(gate__threshold="10"), "gate.threshold must be a number, got '10'"),
+    (sample_document(gate__threshold=True), "gate.threshold must be a number, got True"),
+    (sample_document(gate__higher_is_better=0), "gate.higher_is_better must be true or "),
+    (sample_document(gate__metric=REMOVED), "gate.metric is missing"),
+]
+
+
+@pytest.mark.parametrize(("document", "message"), CONTEXT_ERRORS)
+def test_a_bad_pipeline_context_names_the_field(
+    document: str | dict[str, Any], message: str
+) -> None:
+    pipeline = pipeline_kit()
+    text = document if isinstance(document, str) else json.dumps(document)
+    with pytest.raises(pipeline.DataValidationError) as refused:
+        pipeline.PipelineContext.from_json(text)
+    assert str(refused.value).startswith(f"pipeline context: {message}"), str(refused.value)
+
+
+def test_the_context_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    pipeline = pipeline_kit()
+    context = pipeline.PipelineContext.sample("sales")
+    monkeypatch.setenv("MLOPS_PIPELINE_CONTEXT", context.to_json())
+    assert pipeline.PipelineContext.from_env() == context
+    monkeypatch.setenv("OTHER", json.dumps(sample_document(region=REMOVED)))
+    with pytest.raises(ValueError, match=r"^OTHER: region is missing$"):
+        pipeline.PipelineContext.from_env("OTHER")
+    monkeypatch.setenv("MLOPS_PIPELINE_CONTEXT", " ")
+    with pytest.raises(ValueError, match=r"^MLOPS_PIPELINE_CONTEXT is not set: the platform's CI"):
+        pipeline.PipelineContext.from_env()
+
+
+@pytest.fixture
+def isolated(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """What the command changes in its process (sys.path, the SDK's environment and loggers,
+    the module it imports), restored after the test."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setitem(sys.modules, "mlops_pipeline_definition", ModuleType("placeholder"))
+    for name in ("SAGEMAKER_SUPPRESS_V2_WARNING", "AWS_EC2_METADATA_DISABLED", ENV):
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+    for name in ("sagemaker", "sagemaker.config"):
+        monkeypatch.setattr(logging.getLogger(name), "level", logging.getLogger(name).level)
+    return monkeypatch
+
+
+DICT_MODULE = """
+import os
+
+SEEN = dict(os.environ)  # at import: the SDK's offline settings are already there
+
+
+def build(context):
+    return {
+        "Version": "2020-12-01",
+        "Parameters": [{"Name": "CodeVersion", "Type": "String", "DefaultValue": "initial"}],
+        "Steps": [
+            {
+                "Name": "Preprocess",
+                "Type": "Processing",
+                "Arguments": {
+                    "Code": context.code("@@CODE_VERSION@@", "src/preprocess.py"),
+                    "Env": [os.environ["SAGEMAKER_SUPPRESS_V2_WARNING"], SEEN["AWS_EC2_METADATA_DISABLED"]],
+                    "KmsKeyId": context.kms_key_arn,
+                },
+            }
+        ],
+    }
+"""
+
+
+def run_pipeline(capsys: pytest.CaptureFixture[str], *argv: str) -> Result:
+    """``python -m mlops_kit.pipeline argv`` in-process (the current kit)."""
+    capsys.readouterr()
+    code = pipeline_kit().main(list(argv))
+    captured = capsys.readouterr()
+    return Result(code, captured.out, captured.err)
+
+
+def test_the_command_writes_a_dict_modules_definition(
+    isolated: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    module = tmp_path / "pipeline" / "definition.py"
+    module.parent.mkdir()
+    module.write_text(DICT_MODULE)
+    context = pipeline_kit().PipelineContext.sample("sales")
+    isolated.setenv(ENV, context.to_json())
+    out = tmp_path / "out" / "definition.json"
+    done = run_pipeline(capsys, "--module", str(module), "--out", str(out))
+    assert (done.code, done.err) == (0, "")
+    assert done.out == (
+        f"mlops_kit.pipeline: wrote the definition of mlops-dev-sales-training (1 step) to {out}\n"
+    )
+    code = {
+        "Std:Join": {
+            "On": "",
+            "Values": [
+                "s3://mlops-dev-sales-artifacts-111111111111/ml/code/",
+                {"Get": "Parameters.CodeVersion"},
+                "/src/preprocess.py",
+            ],
+        }
+    }
+    written = out.read_text()
+    assert json.loads(written)["Steps"][0]["Arguments"] == {
+        "Code": code,
+        "Env": ["1", "true"],
+        "KmsKeyId": context.kms_key_arn,
+    }
+    assert written == json.dumps(json.loads(written), sort_keys=True, separators=(",", ":"))
+    # The same from --context-file, and the same bytes again.
+    (tmp_path / "context.json").write_text(context.to_json())
+    isolated.delenv(ENV)
+    again = run_pipeline(
+        capsys,
+        "--module",
+        str(module),
+        "--out",
+        str(out),
+        "--context-file",
+        f"{tmp_path}/context.json",
+    )
+    assert again.code == 0 and out.read_text() == written
+
+
+BAD_MODULES = {
+    "no-build": ("VALUE = 1\n", "{module} defines no build(context) function"),
+    "import-error": (
+        "import not_installed_anywhere\n",
+        "{module} cannot be imported: ModuleNotFoundError: No module named "
+        "'not_installed_anywhere'",
+    ),
+    "syntax-error": ("def build(context)\n", "{module} cannot be imported: SyntaxError: "),
+    "build-raises": (
+        "def build(context):\n    raise KeyError(context.images['gpu'])\n",
+        "build(context) raised KeyError: 'gpu'",
+    ),
+    "wrong-type": (
+        "def build(context):\n    return [1]\n",
+        "build(context) returned list, expected a sagemaker Pipeline "
+        "(sagemaker.workflow.pipeline.Pipeline) or its definition as a dict",
+    ),
+    "dict-not-json": (
+        "def build(context):\n    return {'Steps': {1, 2}}\n",
+        "build(context) returned a dict that is not JSON: Object of type set is not JSON "
+        "serializable",
+    ),
+    "definition-not-json": (
+        "class P:\n    def definition(self):\n        return 'Steps:\\n  - x'\n\n"
+        "def build(context):\n    return P()\n",
+        "the pipeline's definition() is not JSON: Expecting value: line 1 column 1 (char 0)",
+    ),
+    "definition-raises": (
+        "class P:\n    def definition(self):\n        raise ValueError('bad\\nrole')\n\n"
+        "def build(context):\n    return P()\n",
+        "the pipeline's definition() raised ValueError: bad role",
+    ),
+    "not-an-object": (
+        "class P:\n    def definition(self):\n        return '[]'\n\n"
+        "def build(context):\n    return P()\n",
+        "the definition is not a JSON object: got list",
+    ),
+    "code-version-undeclared": (
+        "def build(context):\n    return {'Steps': [context.code('@@CODE_VERSION@@')]}\n",
+        "the definition uses CODE_VERSION but declares no CodeVersion parameter: add "
+        'ParameterString("CodeVersion", ...) to the pipeline',
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BAD_MODULES)
+def test_a_bad_module_is_one_line_and_exit_2(
+    case: str, isolated: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source, message = BAD_MODULES[case]
+    module = tmp_path / "definition.py"
+    module.write_text(source)
+    isolated.setenv(ENV, pipeline_kit().PipelineContext.sample().to_json())
+    out = tmp_path / "out.json"
+    done = run_pipeline(capsys, "--module", str(module), "--out", str(out))
+    assert (done.code, done.out) == (2, "")
+    assert done.err.startswith(f"mlops_kit.pipeline: error: {message.format(module=module)}")
+    assert len(done.err.splitlines()) == 1 and "Traceback" not in done.err
+    assert not out.exists()
+
+
+def test_bad_arguments_and_contexts_are_one_line_and_exit_2(
+    isolated: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    module = tmp_path / "definition.py"
+    module.write_text(DICT_MODULE)
+    (tmp_path / "v2.json").write_text(json.dumps(sample_document(format=2)))
+    out = str(tmp_path / "out.json")
+    cases = [
+        (["--module", str(module)], "the following arguments are required: --out"),
+        (["--module", str(module), "--out", out], f"{ENV} is not set: the platform's CI sets it"),
+        (
+            ["--module", str(module), "--out", out, "--context-file", f"{tmp_path}/none.json"],
+            f"cannot read --context-file {tmp_path}/none.json: No such file or directory",
+        ),
+        (
+            ["--module", str(module), "--out", out, "--context-file", f"{tmp_path}/v2.json"],
+            f"{tmp_path}/v2.json: format must be 1, got 2",
+        ),
+        (
+            ["--module", "pipeline/nope.py", "--out", out, "--context-file", f"{tmp_path}/v2.json"],
+            f"{tmp_path}/v2.json: format must be 1",  # the context is read first
+        ),
+    ]
+    for argv, message in cases:
+        done = run_pipeline(capsys, *argv)
+        assert (done.code, done.out) == (2, ""), argv
+        assert done.err.startswith(f"mlops_kit.pipeline: error: {message}"), done.err
+        assert len(done.err.splitlines()) == 1
+    isolated.setenv(ENV, pipeline_kit().PipelineContext.sample().to_json())
+    missing = run_pipeline(capsys, "--module", "pipeline/nope.py", "--out", out)
+    assert missing.code == 2 and missing.err == (
+        "mlops_kit.pipeline: error: pipeline/nope.py not found: give --module the path of the "
+        "project's pipeline module (build.pipeline_module, default pipeline/definition.py)\n"
+    )
+    assert not Path(out).exists()
+
+
+def test_python_m_mlops_kit_pipeline_as_ci_runs_it(tmp_path: Path) -> None:
+    """The exact command of the project's CI, in a project folder with the kit vendored."""
+    write_project(tmp_path, "sklearn", "regression", CURRENT)
+    (tmp_path / "pipeline").mkdir()
+    (tmp_path / "pipeline/definition.py").write_text(DICT_MODULE)
+    context = pipeline_kit().PipelineContext.sample("demo")
+    env = {
+        **os.environ,
+        "PYTHONPATH": "src",
+        ENV: context.to_json(),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    command = [sys.executable, "-m", "mlops_kit.pipeline", "--module", "pipeline/definition.py"]
+    done = subprocess.run(
+        [*command, "--out", "build/definition.json"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (done.returncode, done.stderr) == (0, ""), done.stderr
+    assert json.loads((tmp_path / "build/definition.json").read_text())["Version"] == "2020-12-01"
+    env[ENV] = "{}"
+    done = subprocess.run(
+        [*command, "--out", "x.json"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 2
+    assert done.stderr == f"mlops_kit.pipeline: error: {ENV}: format is missing\n"
+
+
+# --------------------------------------------------------------------------------------------
 # The kit: compatibility and versions
 
 
@@ -349,14 +687,20 @@ def test_every_version_has_a_changelog_entry_and_the_frozen_ones_differ() -> Non
     changelog = (KIT / "CHANGELOG.md").read_text()
     headings = re.findall(r"^## (\d+\.\d+\.\d+)$", changelog, flags=re.M)
     assert headings == sorted(VERSIONS, key=lambda v: tuple(map(int, v.split("."))), reverse=True)
-    assert CURRENT == "1.1.0" and "1.0.0" in frozen_versions()
+    assert CURRENT == "1.2.0" and frozen_versions() == ["1.0.0", "1.1.0"]
     for version in VERSIONS:
         module = kit(version)
         assert module.__version__ == version
         assert int(version.split(".")[0]) == module.CONTRACT_VERSION
     for version in frozen_versions():
         assert kit_files(version) != kit_files(), f"{version} is the current kit"
-        assert set(kit_files(version)) == set(kit_files())  # the same modules
+        assert set(kit_files(version)) <= set(kit_files())  # a minor version only adds
+    assert set(kit_files()) - set(kit_files("1.1.0")) == {"pipeline.py"}
+    # 1.1.0 is frozen as it was released: only __version__ tells the current kit's old modules
+    # from it (1.2.0 added a module and changed none).
+    for name, text in kit_files("1.1.0").items():
+        if name not in ("VERSION", "__init__.py"):
+            assert text == kit_files()[name], name
 
 
 def test_the_manifest_lists_every_vendored_file_with_its_digest() -> None:
@@ -594,23 +938,29 @@ def vendored(folder: Path) -> dict[str, str]:
     return {name: data.decode() for name, data in tree(folder / "src" / PACKAGE).items()}
 
 
+@pytest.mark.parametrize("installed", frozen_versions())
 def test_upgrade_project_check_upgrade_and_again(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    installed: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     folder = tmp_path / "demo"
-    write_project(folder, "sklearn", "regression", "1.0.0")
+    write_project(folder, "sklearn", "regression", installed)
     before = tree(folder)
     checked = cli(capsys, "upgrade-project", str(folder), "--check")
     assert checked.code == 1 and not checked.err
-    assert checked.out.startswith(f"{folder}: mlops-kit 1.0.0 -> {CURRENT} is available; what ")
-    assert f"  ## {CURRENT}\n" in checked.out and "## 1.0.0" not in checked.out
-    assert "validate_report" in checked.out
+    assert checked.out.startswith(
+        f"{folder}: mlops-kit {installed} -> {CURRENT} is available; what "
+    )
+    # The CHANGELOG entries after the installed version, newest first.
+    newer = [v for v in reversed(VERSIONS) if version_key(v) > version_key(installed)]
+    assert re.findall(r"^  ## (\S+)$", checked.out, flags=re.M) == newer
+    assert ("validate_report" in checked.out) == (installed == "1.0.0")  # 1.1.0's entry
+    assert "mlops_kit.pipeline" in checked.out  # 1.2.0's entry
     assert tree(folder) == before  # --check only reports
     upgraded = cli(capsys, "upgrade-project", str(folder))
     assert upgraded.code == 0 and not upgraded.err
     assert upgraded.out.startswith(
-        f"upgraded {folder}/src/mlops_kit from mlops-kit 1.0.0 to {CURRENT}; what changed:\n"
-        f"  ## {CURRENT}\n"
+        f"upgraded {folder}/src/mlops_kit from mlops-kit {installed} to {CURRENT}; what "
+        f"changed:\n  ## {CURRENT}\n"
     )
     assert vendored(folder) == kit_files()
     after = tree(folder)

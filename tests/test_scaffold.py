@@ -11,6 +11,12 @@
 - The kit: every skeleton vendors the platform's current kit (src/mlops_kit/, with its VERSION
   manifest) and keeps no copy of what it holds (tests/test_kit.py tests the kit itself, an old
   version of it against the current platform, and ``mlops upgrade-project``).
+- ``--pipeline custom`` (the project owns its training pipeline): the standard skeleton plus
+  pipeline/definition.py, the Features step and their tests, the entry's ``build.pipeline:
+  custom``; the scikit-learn regression one passes its own tests, which build the definition
+  with the SDK through mlops_kit.pipeline, and every framework's module builds (one process,
+  the CI's command's function) with the framework's images. Without the option the files are
+  the standard skeleton's.
 """
 
 from __future__ import annotations
@@ -20,12 +26,13 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from mlops_cli.main import main
-from mlops_cli.scaffold import FRAMEWORKS, PROBLEMS, config_entry, skeleton_files
+from mlops_cli.scaffold import CUSTOM, FRAMEWORKS, PROBLEMS, config_entry, skeleton_files
 from mlops_cli.upgrade import current_version, kit_files, parse_manifest
 from mlops_constructs.build.definition import (
     EntryPoints,
@@ -55,13 +62,21 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def _entry_config(framework: str, problem: str, name: str = "demo") -> ProjectConfig:
-    entry = config_entry(name, framework, problem, f"projects/{name}")
+def _entry_config(
+    framework: str, problem: str, name: str = "demo", pipeline: str = "standard"
+) -> ProjectConfig:
+    entry = config_entry(name, framework, problem, f"projects/{name}", pipeline)
     return parse_config({"projects": yaml.safe_load(entry)}).projects[0]
 
 
 # --------------------------------------------------------------------------------------------
 # The skeletons
+
+
+def _write(folder: Path, files: dict[str, str]) -> None:
+    for relative, text in files.items():
+        (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+        (folder / relative).write_text(text)
 
 
 def _run_skeleton_tests(folder: Path) -> subprocess.CompletedProcess[str]:
@@ -155,14 +170,14 @@ def test_heavy_skeletons_validate_and_build_their_pipeline_offline(framework: st
 def test_every_skeleton_keeps_the_contract_and_passes_ruff(tmp_path: Path) -> None:
     for framework in FRAMEWORKS:
         for problem in PROBLEMS:
-            folder = tmp_path / f"{framework}-{problem}"
-            for relative, text in skeleton_files("abcdefghijkl", framework, problem, ".").items():
-                (folder / relative).parent.mkdir(parents=True, exist_ok=True)
-                (folder / relative).write_text(text)
-            inference = (folder / "src/inference.py").read_text()
-            for function in ("model_fn", "input_fn", "predict_fn", "output_fn"):
-                assert f"\ndef {function}(" in inference
-            assert "%%" not in "".join(p.read_text() for p in folder.rglob("*") if p.is_file())
+            for pipeline in ("standard", CUSTOM):
+                folder = tmp_path / f"{framework}-{problem}-{pipeline}"
+                _write(folder, skeleton_files("abcdefghijkl", framework, problem, ".", pipeline))
+                inference = (folder / "src/inference.py").read_text()
+                for function in ("model_fn", "input_fn", "predict_fn", "output_fn"):
+                    assert f"\ndef {function}(" in inference
+                text = "".join(p.read_text() for p in folder.rglob("*") if p.is_file())
+                assert "%%" not in text
     for args in (["check", "--no-cache", "."], ["format", "--check", "--no-cache", "."]):
         for folder in sorted(tmp_path.iterdir()):  # each with its own ruff.toml, as CI runs it
             done = subprocess.run([RUFF, *args], cwd=folder, capture_output=True, text=True)
@@ -358,6 +373,13 @@ def test_same_inputs_same_bytes(in_tmp: Path, capsys: pytest.CaptureFixture[str]
             ["new-project", "demo", "--framework", "sklearn"],
             "mlops: the following arguments are required: --problem",
         ),
+        (
+            [
+                *("new-project", "demo", "--framework", "sklearn", "--problem", "regression"),
+                *("--pipeline", "own"),
+            ],
+            "mlops: unknown pipeline 'own': use one of standard, custom",
+        ),
     ],
 )
 def test_bad_input_is_one_sentence_and_exit_2(
@@ -409,3 +431,196 @@ def test_existing_folder_with_force_dir_and_a_name_taken_in_write_config(
     )
     assert code == 2 and err.startswith("mlops: project 'fraud' already exists in ")
     assert config.read_bytes() == before and not (in_tmp / "x").exists()
+
+
+# --------------------------------------------------------------------------------------------
+# A pipeline the team owns (--pipeline custom)
+
+CUSTOM_FILES = {
+    "pipeline/definition.py",
+    "src/features.py",
+    "tests/test_features.py",
+    "tests/test_pipeline_definition.py",
+}
+
+
+def test_a_custom_pipeline_adds_its_module_and_sets_the_entry() -> None:
+    for framework in FRAMEWORKS:
+        for problem in PROBLEMS:
+            standard = skeleton_files("demo", framework, problem, ".")
+            custom = skeleton_files("demo", framework, problem, ".", CUSTOM)
+            assert set(custom) - set(standard) == CUSTOM_FILES and set(standard) <= set(custom)
+            changed = {k for k in standard if standard[k] != custom[k]}
+            assert changed == {"README.md", "requirements-dev.txt"}
+            assert custom["requirements-dev.txt"].endswith("\nsagemaker>=2.257,<3\n")
+            readme = custom["README.md"]
+            assert "## The training pipeline: `pipeline/definition.py`" in readme
+            assert "PendingManualApproval" in readme and "TriggerReason" in readme
+            module = custom["pipeline/definition.py"]
+            hyperparameters = FRAMEWORKS[framework].hyperparameters
+            assert f"HYPERPARAMETERS = {json.dumps(hyperparameters)}\n" in module
+            assert "from demo_schema import INPUT_COLUMNS" in module
+            project = _entry_config(framework, problem, pipeline=CUSTOM)
+            assert (project.build.pipeline, project.build.pipeline_module) == (
+                "custom",
+                "pipeline/definition.py",
+            )
+            # The module holds the hyperparameters: the entry has none the platform would pass.
+            assert project.build.hyperparameters == {}
+            expected = FRAMEWORKS[framework].training_instance_type or "ml.m5.large"
+            assert project.build.training_instance_type == expected
+    entry = config_entry("demo", "sklearn", "regression", ".", CUSTOM)
+    assert "    build:\n      pipeline: custom  # pipeline/definition.py builds it" in entry
+
+
+def test_new_project_with_a_custom_pipeline_writes_it_and_appends_its_entry(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = in_tmp / "platform.yaml"
+    config.write_text((REPO / "config/example.yaml").read_text())
+    code, out, err = cli(
+        capsys,
+        "new-project",
+        "sales",
+        "--framework",
+        "xgboost",
+        "--problem",
+        "binary_classification",
+        "--pipeline",
+        "custom",
+        "--write-config",
+        str(config),
+    )
+    assert code == 0, err
+    assert "(XGBoost 1.7-1, binary_classification, its own training pipeline)" in out
+    assert "  pipeline/definition.py\n" in out and "python -m mlops_kit.pipeline" in out
+    folder = in_tmp / "projects/sales"
+    assert {p for p in CUSTOM_FILES if (folder / p).is_file()} == CUSTOM_FILES
+    assert load_config(config).project("sales").build.pipeline == "custom"
+    # --pipeline standard is the default: the standard skeleton, byte for byte.
+    code, out, err = cli(
+        capsys,
+        *("new-project", "plain", "--framework", "xgboost", "--problem", "regression"),
+        *("--pipeline", "standard", "--dir", "plain"),
+    )
+    assert code == 0, err
+    written = {
+        p.relative_to(in_tmp / "plain").as_posix(): p.read_text()
+        for p in (in_tmp / "plain").rglob("*")
+        if p.is_file()
+    }
+    assert written == skeleton_files("plain", "xgboost", "regression", "plain")
+    assert "pipeline:" not in out
+
+
+def test_a_custom_pipeline_skeleton_passes_its_own_tests(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """scikit-learn regression with its own pipeline: the standard tests, the Features step's,
+    and the pipeline's, which build the definition with the SDK (not skipped here)."""
+    folder = in_tmp / "sklearn-regression-custom"
+    code, _, err = cli(
+        capsys,
+        *("new-project", "demo", "--framework", "sklearn", "--problem", "regression"),
+        *("--pipeline", "custom", "--dir", str(folder)),
+    )
+    assert code == 0, err
+    done = _run_skeleton_tests(folder)
+    assert done.returncode == 0, f"{done.stdout[-3000:]}\n{done.stderr[-2000:]}"
+    assert "13 passed" in done.stdout and "skipped" not in done.stdout, done.stdout
+
+
+BUILD_ALL = """
+import dataclasses, json, sys
+from types import MappingProxyType
+
+for job in json.loads(sys.argv[1]):
+    sys.path.insert(0, job["src"])
+    from mlops_kit.pipeline import PipelineContext, main
+
+    sample = PipelineContext.sample(job["name"], problem_type=job["problem"])
+    context = dataclasses.replace(
+        sample, images=MappingProxyType(job["images"]), training_instance_type=job["training"]
+    )
+    with open(job["context"], "w") as handle:
+        handle.write(context.to_json())
+    argv = ["--module", job["module"], "--out", job["out"], "--context-file", job["context"]]
+    if main(argv) != 0:
+        sys.exit(1)
+"""
+
+
+def _steps(steps: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    found = {}
+    for step in steps:
+        found[step["Name"]] = step
+        for branch in ("IfSteps", "ElseSteps"):
+            found.update(_steps(step["Arguments"].get(branch, [])))
+    return found
+
+
+def test_every_frameworks_custom_pipeline_builds_with_its_images(tmp_path: Path) -> None:
+    """Each framework's module (every problem type among them) built by mlops_kit.pipeline
+    with its project's images, in one process (the SDK is imported once)."""
+    jobs: list[dict[str, Any]] = []
+    for index, framework in enumerate(FRAMEWORKS):
+        problem = list(PROBLEMS)[index % len(PROBLEMS)]
+        name, folder = f"p{index}", tmp_path / framework
+        _write(folder, skeleton_files(f"p{index}", framework, problem, ".", CUSTOM))
+        project = _entry_config(framework, problem, name, CUSTOM)
+        fw = project.framework
+        assert fw is not None
+        images = resolve_images(
+            region="eu-west-1",
+            framework=fw.name,
+            version=fw.version,
+            py_version=fw.py_version,
+            base_framework=fw.base_framework,
+            training_instance_type=project.build.training_instance_type,
+            serving_instance_type=project.deploy.production.instance_type,
+        )
+        jobs.append(
+            {
+                "name": name,
+                "problem": problem,
+                "src": str(folder / "src"),
+                "module": str(folder / "pipeline/definition.py"),
+                "context": str(folder / "context.json"),
+                "out": str(folder / "definition.json"),
+                "training": project.build.training_instance_type,
+                "images": {
+                    "training": images.training,
+                    "serving": images.serving,
+                    "processing": images.processing,
+                    "platform": images.platform,
+                },
+            }
+        )
+    done = subprocess.run(
+        [sys.executable, "-c", BUILD_ALL, json.dumps(jobs)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    for job, framework in zip(jobs, FRAMEWORKS, strict=True):
+        steps = _steps(json.loads(Path(job["out"]).read_text())["Steps"])
+        uris: dict[str, str] = job["images"]
+        train = steps["Train"]["Arguments"]
+        assert train["AlgorithmSpecification"]["TrainingImage"] == uris["training"]
+        assert train["ResourceConfig"]["InstanceType"] == job["training"]
+        for key, value in FRAMEWORKS[framework].hyperparameters.items():
+            assert train["HyperParameters"][key] == json.dumps(value)
+        for step, image in (
+            ("Preprocess", "processing"),
+            ("Features", "processing"),
+            ("MonitoringBaseline", "platform"),
+            ("Evaluate", "training"),
+        ):
+            assert steps[step]["Arguments"]["AppSpecification"]["ImageUri"] == uris[image]
+        register = steps["Register-RegisterModel"]["Arguments"]["InferenceSpecification"]
+        assert register["Containers"][0]["Image"] == uris["serving"]
+        challenger = steps["Champion"]["Arguments"]["challenger"]["Std:JsonGet"]["Path"]
+        assert challenger.startswith(f"{job['problem']}_metrics.")

@@ -11,7 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from mlops_constructs.build.cicd import GitSource, MlCiCd
+    from mlops_constructs.build.cicd import GitSource, MlCiCd, TeamDefinition
     from mlops_constructs.build.definition import (
         EntryPoints,
         PipelineImages,
@@ -33,6 +33,7 @@ _MODULES = {
     "PipelineImages": "definition",
     "PipelineSpec": "definition",
     "QualityGate": "definition",
+    "TeamDefinition": "cicd",
     "TrainingPipeline": "pipeline",
     "TrainingTrigger": "trigger",
     "build_definition": "definition",
@@ -47,6 +48,7 @@ __all__ = [
     "PipelineImages",
     "PipelineSpec",
     "QualityGate",
+    "TeamDefinition",
     "TrainingPipeline",
     "TrainingTrigger",
     "build_definition",

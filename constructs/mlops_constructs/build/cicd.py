@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import aws_cdk as cdk
 from aws_cdk import aws_codebuild as codebuild
@@ -12,6 +14,7 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
@@ -30,6 +33,8 @@ from mlops_constructs.security.nag import (
 )
 
 SOURCE_KEY = CI_SOURCE_KEY
+# The platform's checker of pipeline definitions, shipped to CI as it is (standard library only).
+PIPELINE_RULES = Path(__file__).resolve().parent.parent / "security" / "pipeline_rules.py"
 # The data splits each training run writes (preprocess outputs) in the artifacts bucket.
 RUN_DATA = "pipelines/*/data/*"
 
@@ -41,6 +46,47 @@ class GitSource:
     connection_arn: str
     repository: str  # owner/name
     branch: str = "main"
+
+
+def _package_commands(code_root: str) -> list[str]:
+    """Lint and test the project, then upload it as the code version of this source revision."""
+    return [
+        "ruff check . && ruff format --check .",
+        "python -m pytest -q",
+        # printf, not echo: a trailing newline would become a trailing "-".
+        'export CODE_VERSION="$(printf %s "$CODEBUILD_RESOLVED_SOURCE_VERSION" '
+        "| tr -c 'A-Za-z0-9._-' '-' | cut -c1-64)\"",
+        "tar -czf /tmp/sourcedir.tar.gz --exclude='__pycache__' -C src .",
+        f'aws s3 cp --recursive --exclude "*__pycache__*" src "{code_root}/$CODE_VERSION/src/"',
+        # Only projects with Clarify baselines have the folder (the CLI fails on none).
+        f'if [ -d clarify ]; then aws s3 cp --recursive clarify "{code_root}/$CODE_VERSION/clarify/"; fi',
+        f'aws s3 cp /tmp/sourcedir.tar.gz "{code_root}/$CODE_VERSION/sourcedir.tar.gz"',
+    ]
+
+
+def _start_commands(pipeline_name: str, code_version_parameter: str) -> list[str]:
+    """Record ``$CODE_VERSION`` for automatic retraining and start training on it."""
+    return [
+        f"aws ssm put-parameter --overwrite --name {code_version_parameter}"
+        ' --value "$CODE_VERSION"',
+        "aws sagemaker start-pipeline-execution"
+        f" --pipeline-name {pipeline_name}"
+        ' --pipeline-execution-display-name "code-$CODE_VERSION"'
+        ' --client-request-token "code-$CODE_VERSION-$CODEBUILD_BUILD_NUMBER"'
+        " --pipeline-parameters"
+        ' Name=CodeVersion,Value="$CODE_VERSION"'
+        " Name=TriggerReason,Value=code-change",
+    ]
+
+
+def _install(ml_dir: str) -> dict[str, object]:
+    return {
+        "runtime-versions": {"python": "3.11"},
+        "commands": [
+            f"cd {ml_dir}",
+            "pip install --quiet -r requirements.txt -r requirements-dev.txt",
+        ],
+    }
 
 
 def buildspec(
@@ -55,38 +101,87 @@ def buildspec(
         "version": "0.2",
         "env": {"shell": "bash"},
         "phases": {
-            "install": {
-                "runtime-versions": {"python": "3.11"},
-                "commands": [
-                    f"cd {ml_dir}",
-                    "pip install --quiet -r requirements.txt -r requirements-dev.txt",
-                ],
-            },
+            "install": _install(ml_dir),
             "build": {
                 "commands": [
-                    "ruff check . && ruff format --check .",
-                    "python -m pytest -q",
-                    # printf, not echo: a trailing newline would become a trailing "-".
-                    'export CODE_VERSION="$(printf %s "$CODEBUILD_RESOLVED_SOURCE_VERSION" '
-                    "| tr -c 'A-Za-z0-9._-' '-' | cut -c1-64)\"",
-                    "tar -czf /tmp/sourcedir.tar.gz --exclude='__pycache__' -C src .",
-                    f'aws s3 cp --recursive --exclude "*__pycache__*" src "{code_root}/$CODE_VERSION/src/"',
-                    # Only projects with Clarify baselines have the folder (the CLI fails on none).
-                    f'if [ -d clarify ]; then aws s3 cp --recursive clarify "{code_root}/$CODE_VERSION/clarify/"; fi',
-                    f'aws s3 cp /tmp/sourcedir.tar.gz "{code_root}/$CODE_VERSION/sourcedir.tar.gz"',
-                    f"aws ssm put-parameter --overwrite --name {code_version_parameter}"
-                    ' --value "$CODE_VERSION"',
-                    "aws sagemaker start-pipeline-execution"
-                    f" --pipeline-name {pipeline_name}"
-                    ' --pipeline-execution-display-name "code-$CODE_VERSION"'
-                    ' --client-request-token "code-$CODE_VERSION-$CODEBUILD_BUILD_NUMBER"'
-                    " --pipeline-parameters"
-                    ' Name=CodeVersion,Value="$CODE_VERSION"'
-                    " Name=TriggerReason,Value=code-change",
+                    *_package_commands(code_root),
+                    *_start_commands(pipeline_name, code_version_parameter),
                 ]
             },
         },
     }
+
+
+# Where the team's build leaves the definition and its code version for the check (an output
+# artifact of the build action, the input of the check).
+TEAM_OUTPUT = ".mlops-pipeline"
+
+
+def team_buildspec(*, ml_dir: str, code_root: str, module: str) -> dict[str, object]:
+    """A project with its own pipeline (ADR 0016): lint, test and upload as :func:`buildspec`
+    does, then build the definition with the project's module (its kit's driver, with the
+    context in ``MLOPS_PIPELINE_CONTEXT``). It starts nothing: the check does, if it passes."""
+    out = f"$CODEBUILD_SRC_DIR/{TEAM_OUTPUT}"
+    return {
+        "version": "0.2",
+        "env": {"shell": "bash"},
+        "phases": {
+            "install": _install(ml_dir),
+            "build": {
+                "commands": [
+                    *_package_commands(code_root),
+                    f'mkdir -p "{out}"',
+                    # A kit older than 1.2 has no driver: say so rather than "No module named".
+                    'if ! PYTHONPATH=src python -c "import mlops_kit.pipeline" 2> /dev/null; then'
+                    ' echo "src/mlops_kit has no pipeline module (kit 1.2.0 or newer builds a'
+                    " team's pipeline). Fix: mlops upgrade-project <the project folder>\"; exit 2; fi",
+                    f'PYTHONPATH=src python -m mlops_kit.pipeline --module "{module}"'
+                    f' --out "{out}/definition.json"',
+                    f'printf %s "$CODE_VERSION" > "{out}/code-version"',
+                ]
+            },
+        },
+        "artifacts": {"base-directory": out, "files": ["definition.json", "code-version"]},
+    }
+
+
+def check_buildspec(
+    *, pipeline_name: str, role_arn: str, code_version_parameter: str
+) -> dict[str, object]:
+    """The platform's own action on a team's definition (ADR 0016): check every step with
+    ``pipeline_rules.py`` (the MLOps pack's pipeline rules; the report is the build's log and
+    a finding fails it), then create or update the pipeline, record the code version and start
+    training on it. It runs none of the team's code."""
+    upsert = (
+        f"--pipeline-name {pipeline_name} --pipeline-display-name {pipeline_name} "
+        f'--role-arn "{role_arn}" --pipeline-definition file://definition.json'
+    )
+    return {
+        "version": "0.2",
+        "env": {"shell": "bash"},
+        "phases": {
+            "install": {"runtime-versions": {"python": "3.11"}, "commands": []},
+            "build": {
+                "commands": [
+                    'aws s3 cp "$PIPELINE_RULES" /tmp/pipeline_rules.py',
+                    "python3 -I /tmp/pipeline_rules.py --definition definition.json",
+                    'export CODE_VERSION="$(cat code-version)"',
+                    f"if aws sagemaker describe-pipeline --pipeline-name {pipeline_name}"
+                    f" > /dev/null 2>&1; then aws sagemaker update-pipeline {upsert};"
+                    f" else aws sagemaker create-pipeline {upsert}; fi",
+                    *_start_commands(pipeline_name, code_version_parameter),
+                ]
+            },
+        },
+    }
+
+
+@dataclass(frozen=True, kw_only=True)
+class TeamDefinition:
+    """A project that builds its own pipeline definition (``build.pipeline: custom``)."""
+
+    module: str  # path of the module in the project's folder
+    context: Mapping[str, object]  # TrainingPipeline.context(): may hold tokens
 
 
 class MlCiCd(Construct):
@@ -114,6 +209,7 @@ class MlCiCd(Construct):
         code_version_parameter: ssm.IStringParameter,
         ml_dir: str = "ml",
         git: GitSource | None = None,
+        team: TeamDefinition | None = None,
     ) -> None:
         super().__init__(scope, id)
         stack = cdk.Stack.of(self)
@@ -121,6 +217,7 @@ class MlCiCd(Construct):
         self.pipeline_arn = f"arn:{stack.partition}:codepipeline:{stack.region}:{stack.account}:{self.pipeline_name}"
         self._lake = lake
         self._git = git
+        self._team = team
         code_root = f"s3://{lake.artifacts.bucket_name}/ml/code"
         self.log_group = encrypted_log_group(
             self,
@@ -154,7 +251,10 @@ class MlCiCd(Construct):
                     code_root=code_root,
                     code_version_parameter=code_version_parameter.parameter_name,
                 )
+                if team is None
+                else team_buildspec(ml_dir=ml_dir, code_root=code_root, module=team.module)
             ),
+            environment_variables=self._context_variable(team),
             logging=codebuild.LoggingOptions(
                 cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=self.log_group)
             ),
@@ -162,8 +262,13 @@ class MlCiCd(Construct):
         )
         ops_key.grant_encrypt_decrypt(build_role)
         lake.grant_read_write_artifacts(build_role)
-        training.grant_start(build_role)
-        code_version_parameter.grant_write(build_role)
+        if team is None:
+            training.grant_start(build_role)
+            code_version_parameter.grant_write(build_role)
+        else:
+            # The team's code runs in this build: it may build a definition, never upsert or
+            # start one. The check (the platform's code only) does both, if the definition passes.
+            self.check = self._check_project(prefix, training, code_version_parameter, ops_key)
 
         pipeline_role = iam.Role(
             self,
@@ -172,6 +277,7 @@ class MlCiCd(Construct):
             assumed_by=iam.ServicePrincipal("codepipeline.amazonaws.com"),
         )
         source_output = codepipeline.Artifact("Source")
+        definition_output = codepipeline.Artifact("Definition") if team else None
         source_action: actions.Action
         if git is None:
             source_action = actions.S3SourceAction(
@@ -209,8 +315,25 @@ class MlCiCd(Construct):
                             action_name="TestPackageTrain",
                             project=self.project,
                             input=source_output,
+                            outputs=[definition_output] if definition_output else None,
                         )
                     ],
+                ),
+                *(
+                    [
+                        codepipeline.StageProps(
+                            stage_name="CheckPipeline",
+                            actions=[
+                                actions.CodeBuildAction(
+                                    action_name="CheckUpsertTrain",
+                                    project=self.check,
+                                    input=definition_output,
+                                )
+                            ],
+                        )
+                    ]
+                    if definition_output
+                    else []
                 ),
             ],
         )
@@ -247,7 +370,10 @@ class MlCiCd(Construct):
         # Its grants on the artifacts bucket (code, pipeline artifacts) stop short of the
         # pipeline runs' data splits; curated and raw data, captures and ground truth it is
         # never granted (and the buckets' policies keep captures and labels for the monitors).
-        for role in (build_role, pipeline_role):
+        ci_roles = [build_role, pipeline_role]
+        if team is not None:
+            ci_roles.append(self.check_role)
+        for role in ci_roles:
             role.add_to_policy(
                 iam.PolicyStatement(
                     sid="CiReadsNoData",
@@ -256,7 +382,7 @@ class MlCiCd(Construct):
                     resources=[lake.artifacts.arn_for_objects(RUN_DATA)],
                 )
             )
-        for role in (build_role, pipeline_role):
+        for role in ci_roles:
             acknowledge_inline_policy(role)
             acknowledge_grant_actions(
                 role,
@@ -271,41 +397,78 @@ class MlCiCd(Construct):
             )
         if self.source_rule is not None:
             acknowledge_inline_policy(self.node.find_child("SourceRuleRole"))
+        starter = build_role if team is None else self.check_role
         acknowledge_wildcard_resource(
-            build_role,
+            starter,
             f"{training.pipeline_arn}/execution/*",
             "Execution ids are generated by SageMaker; the build only starts and reads "
             "executions of this one pipeline.",
         )
-        # CDK's project grants name the project's default log group and report groups after
-        # the project (cdk-nag renders the reference as <LogicalId>).
-        project_cfn = self.project.node.default_child
-        assert isinstance(project_cfn, cdk.CfnElement)
-        project_ref = f"<{stack.resolve(stack.get_logical_id(project_cfn))}>"
-        region_account = f"{stack.partition}:{{}}:{stack.region}:{stack.account}"
-        for resource, why in (
-            (
-                f"arn:{region_account.format('logs')}:log-group:/aws/codebuild/{project_ref}:*",
-                "CodeBuild's default log group of this project (logs go to the encrypted group "
-                "above); the wildcard covers its log streams only.",
+        _acknowledge_project_grants(self.project, build_role)
+        if team is not None:
+            _acknowledge_project_grants(self.check, self.check_role)
+
+    def _context_variable(
+        self, team: TeamDefinition | None
+    ) -> dict[str, codebuild.BuildEnvironmentVariable] | None:
+        """The context a team's module builds its definition with, and the check holds it to
+        (``MLOPS_PIPELINE_CONTEXT``, JSON; docs/project-contract.md)."""
+        if team is None:
+            return None
+        context = cdk.Stack.of(self).to_json_string(dict(team.context))
+        return {"MLOPS_PIPELINE_CONTEXT": codebuild.BuildEnvironmentVariable(value=context)}
+
+    def _check_project(
+        self,
+        prefix: str,
+        training: TrainingPipeline,
+        code_version_parameter: ssm.IStringParameter,
+        ops_key: PlatformKey,
+    ) -> codebuild.PipelineProject:
+        """``<prefix>-ml-pipeline-check``: the platform's checker on the team's definition,
+        then create or update the pipeline and start it, as ``<prefix>-ml-pipeline-check``
+        (the only CI role that may)."""
+        self.check_role = iam.Role(
+            self,
+            "CheckRole",
+            role_name=f"{prefix}-ml-pipeline-check",
+            assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
+        )
+        rules = s3_assets.Asset(self, "PipelineRules", path=str(PIPELINE_RULES))
+        rules.bucket.grant_read(self.check_role, rules.s3_object_key)
+        project = codebuild.PipelineProject(
+            self,
+            "Check",
+            project_name=f"{prefix}-ml-pipeline-check",
+            description="Check the project's pipeline definition; create or update and start it",
+            role=self.check_role,
+            encryption_key=self._lake.key.key,
+            environment=codebuild.BuildEnvironment(
+                build_image=codebuild.LinuxBuildImage.STANDARD_7_0,
+                compute_type=codebuild.ComputeType.SMALL,
+                privileged=False,
             ),
-            (
-                f"arn:{region_account.format('codebuild')}:report-group/{project_ref}-*",
-                "CodeBuild names report groups after the project; CDK grants the project its "
-                "own report groups only.",
+            build_spec=codebuild.BuildSpec.from_object(
+                check_buildspec(
+                    pipeline_name=training.pipeline_name,
+                    role_arn=training.role.role_arn,
+                    code_version_parameter=code_version_parameter.parameter_name,
+                )
             ),
-        ):
-            acknowledge(build_role, f"AwsSolutions-IAM5[Resource::{resource}]", why)
-        for rule in (
-            "HIPAA.Security-CodeBuildProjectSourceRepoUrl",
-            "PCI.DSS.321-CodeBuildProjectSourceRepoUrl",
-        ):
-            acknowledge(
-                self.project,
-                rule,
-                "The project's source is the pipeline's artifact (S3 object or CodeConnections): "
-                "it holds no repository URL and no credentials.",
-            )
+            environment_variables={
+                **(self._context_variable(self._team) or {}),
+                "PIPELINE_RULES": codebuild.BuildEnvironmentVariable(value=rules.s3_object_url),
+            },
+            logging=codebuild.LoggingOptions(
+                cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=self.log_group)
+            ),
+            timeout=cdk.Duration.minutes(15),
+        )
+        ops_key.grant_encrypt_decrypt(self.check_role)
+        training.grant_upsert(self.check_role)
+        training.grant_start(self.check_role)
+        code_version_parameter.grant_write(self.check_role)
+        return project
 
     def grant_read_status(self, grantee: iam.IGrantable) -> iam.Grant:
         """Read the CI pipeline's state and executions; start nothing."""
@@ -317,3 +480,37 @@ class MlCiCd(Construct):
         if self._git is not None:
             return None
         return self._lake.artifacts.grant_put(grantee, SOURCE_KEY)
+
+
+def _acknowledge_project_grants(project: codebuild.PipelineProject, role: iam.IRole) -> None:
+    """What CDK grants a CodeBuild project's role on the project's own default log group and
+    report groups (named after the project: cdk-nag renders the reference as <LogicalId>), and
+    the source rules that do not apply to a pipeline's project."""
+    stack = cdk.Stack.of(project)
+    project_cfn = project.node.default_child
+    assert isinstance(project_cfn, cdk.CfnElement)
+    project_ref = f"<{stack.resolve(stack.get_logical_id(project_cfn))}>"
+    region_account = f"{stack.partition}:{{}}:{stack.region}:{stack.account}"
+    for resource, why in (
+        (
+            f"arn:{region_account.format('logs')}:log-group:/aws/codebuild/{project_ref}:*",
+            "CodeBuild's default log group of this project (logs go to the encrypted group "
+            "above); the wildcard covers its log streams only.",
+        ),
+        (
+            f"arn:{region_account.format('codebuild')}:report-group/{project_ref}-*",
+            "CodeBuild names report groups after the project; CDK grants the project its "
+            "own report groups only.",
+        ),
+    ):
+        acknowledge(role, f"AwsSolutions-IAM5[Resource::{resource}]", why)
+    for rule in (
+        "HIPAA.Security-CodeBuildProjectSourceRepoUrl",
+        "PCI.DSS.321-CodeBuildProjectSourceRepoUrl",
+    ):
+        acknowledge(
+            project,
+            rule,
+            "The project's source is the pipeline's artifact (S3 object or CodeConnections): "
+            "it holds no repository URL and no credentials.",
+        )

@@ -72,6 +72,12 @@ class TrainingPipeline(Construct):
     quality), read and write the artifacts
     bucket, use the lake's key, write SageMaker's log groups, and (VPC mode) manage the network
     interfaces jobs need. Nothing else.
+
+    With ``custom_definition`` the project's own module builds the definition in CI
+    (``build.pipeline: custom``, ADR 0016): no ``AWS::SageMaker::Pipeline`` is synthesized,
+    :meth:`context` says what CI passes to that module and to the platform's checker, and
+    :meth:`grant_upsert` lets the checked definition be created or updated. The role, its
+    run-time guardrails and the champion and fingerprint functions are the same.
     """
 
     def __init__(
@@ -89,9 +95,13 @@ class TrainingPipeline(Construct):
         subnets: Sequence[ec2.ISubnet] = (),
         vpc: ec2.IVpc | None = None,
         security_group: ec2.ISecurityGroup | None = None,
+        custom_definition: bool = False,
     ) -> None:
         super().__init__(scope, id)
         stack = cdk.Stack.of(self)
+        self.custom_definition = custom_definition
+        self._lake = lake
+        self._registry = registry
         self.pipeline_name = f"{prefix}-training"
         self.pipeline_arn = f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}:pipeline/{self.pipeline_name}"
         self.role = iam.Role(
@@ -111,7 +121,8 @@ class TrainingPipeline(Construct):
             vpc=in_vpc,
             clarify_endpoint_prefix=f"{prefix}-clarify",
         )
-        self.definition = build_definition(self.spec)
+        # A team's definition is built in CI: the SDK is not even imported for it here.
+        self.definition = None if custom_definition else build_definition(self.spec)
 
         self.champion = self._champion(
             prefix, champion_code, registry, ops_key, log_retention, vpc, security_group
@@ -138,15 +149,19 @@ class TrainingPipeline(Construct):
                 '","', [s.subnet_id for s in subnets]
             )
             variables[SECURITY_GROUP_PLACEHOLDER[2:-1]] = security_group.security_group_id
-        self.pipeline = sagemaker.CfnPipeline(
-            self,
-            "Pipeline",
-            pipeline_name=self.pipeline_name,
-            pipeline_display_name=self.pipeline_name,
-            pipeline_description="Preprocess, baseline, train, evaluate, gate and register",
-            role_arn=self.role.role_arn,
-            pipeline_definition={"PipelineDefinitionBody": cdk.Fn.sub(self.definition, variables)},
-        )
+        self.pipeline: sagemaker.CfnPipeline | None = None
+        if self.definition is not None:
+            self.pipeline = sagemaker.CfnPipeline(
+                self,
+                "Pipeline",
+                pipeline_name=self.pipeline_name,
+                pipeline_display_name=self.pipeline_name,
+                pipeline_description="Preprocess, baseline, train, evaluate, gate and register",
+                role_arn=self.role.role_arn,
+                pipeline_definition={
+                    "PipelineDefinitionBody": cdk.Fn.sub(self.definition, variables)
+                },
+            )
 
         self._subnet_ids = [s.subnet_id for s in subnets]
         self._security_group_ids = [security_group.security_group_id] if security_group else []
@@ -438,6 +453,72 @@ class TrainingPipeline(Construct):
                 "Clarify appends a unique suffix to the shadow endpoint's name; access is limited "
                 f"to endpoints named {self.spec.clarify_endpoint_prefix}*.",
             )
+
+    def context(self, project: str) -> dict[str, object]:
+        """What a team's definition module and the platform's checker are given in CI
+        (``MLOPS_PIPELINE_CONTEXT``, format 1; docs/project-contract.md): the names, key, role,
+        functions and network a compliant definition must use. Values may be tokens."""
+        stack = cdk.Stack.of(self)
+        spec, lake = self.spec, self._lake
+        artifacts = lake.artifacts.bucket_name
+        monitoring = None
+        if spec.monitoring_baseline:
+            code = self.monitoring_code
+            monitoring = f"s3://{code.s3_bucket_name}/{code.s3_object_key}"
+        return {
+            "format": 1,
+            "project": project,
+            "pipeline_name": self.pipeline_name,
+            "partition": stack.partition,
+            "region": stack.region,
+            "account": stack.account,
+            "role_arn": self.role.role_arn,
+            "kms_key_arn": lake.key.key_arn,
+            "artifacts_bucket": artifacts,
+            "curated_bucket": lake.curated.bucket_name,
+            "input_data_url": spec.input_data_uri,
+            "code_uri": f"s3://{artifacts}/ml/code",
+            "monitoring_code_uri": monitoring,
+            "model_package_group": self._registry.name,
+            "champion_function_arn": self.champion.function_arn,
+            "fingerprint_function_arn": self.fingerprint.function_arn,
+            "subnets": list(self._subnet_ids),
+            "security_groups": list(self._security_group_ids),
+            "processing_instance_type": spec.processing_instance_type,
+            "training_instance_type": spec.training_instance_type,
+            "images": {
+                "training": spec.images.training,
+                "serving": spec.images.serving,
+                "processing": spec.images.processing,
+                "platform": spec.images.platform,
+            },
+            "problem_type": spec.problem_type,
+            "gate": {
+                "metric": spec.gate.metric,
+                "threshold": spec.gate.threshold,
+                "higher_is_better": spec.gate.higher_is_better,
+            },
+        }
+
+    def grant_upsert(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Create or update this pipeline (a team's checked definition, ADR 0016) with this
+        construct's role as its role, and nothing else: no other pipeline, no other role."""
+        iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["iam:PassRole"],
+            resource_arns=[self.role.role_arn],
+            conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+        )
+        return iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=[
+                "sagemaker:AddTags",
+                "sagemaker:CreatePipeline",
+                "sagemaker:DescribePipeline",
+                "sagemaker:UpdatePipeline",
+            ],
+            resource_arns=[self.pipeline_arn],
+        )
 
     def grant_start(self, grantee: iam.IGrantable) -> iam.Grant:
         """Start executions of this pipeline and read their status."""

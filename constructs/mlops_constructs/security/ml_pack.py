@@ -23,6 +23,8 @@ import aws_cdk as cdk
 import jsii
 from cdk_nag import IApplyRule, NagMessageLevel, NagPack, NagRuleCompliance
 
+from mlops_constructs.security.pipeline_rules import check_definition, job_steps
+
 Result = NagRuleCompliance | list[str]
 
 
@@ -129,42 +131,16 @@ def _definition(node: Any) -> dict[str, Any]:
 
 
 def _job_steps(definition: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Training and processing steps, also inside condition branches."""
-
-    def walk(steps: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-        for step in steps:
-            if step.get("Type") in ("Training", "Processing"):
-                yield step
-            args = step.get("Arguments", {})
-            yield from walk(args.get("IfSteps", []) if isinstance(args, dict) else [])
-            yield from walk(args.get("ElseSteps", []) if isinstance(args, dict) else [])
-
-    yield from walk(definition.get("Steps", []))
+    """Training, processing and check steps, also inside condition branches."""
+    yield from job_steps(definition)
 
 
 def _pipeline_jobs_encrypted(node: Any, vpc: bool) -> Result:
-    findings = []
-    for step in _job_steps(_definition(node)):
-        args, name = step.get("Arguments", {}), step.get("Name", "?")
-        if step["Type"] == "Training":
-            volume = _get(args, "ResourceConfig", "VolumeKmsKeyId")
-            output = _get(args, "OutputDataConfig", "KmsKeyId")
-            traffic = args.get("EnableInterContainerTrafficEncryption")
-            vpc_config = args.get("VpcConfig")
-        else:
-            volume = _get(args, "ProcessingResources", "ClusterConfig", "VolumeKmsKeyId")
-            output = _get(args, "ProcessingOutputConfig", "KmsKeyId")
-            traffic = _get(args, "NetworkConfig", "EnableInterContainerTrafficEncryption")
-            vpc_config = _get(args, "NetworkConfig", "VpcConfig")
-        if not volume:
-            findings.append(f"{name}:VolumeKmsKeyId")
-        if not output and (step["Type"] == "Training" or args.get("ProcessingOutputConfig")):
-            findings.append(f"{name}:OutputKmsKeyId")
-        if not _truthy(traffic):
-            findings.append(f"{name}:InterContainerTrafficEncryption")
-        if vpc and not vpc_config:
-            findings.append(f"{name}:VpcConfig")
-    return findings or NagRuleCompliance.COMPLIANT
+    # The same rules as the CI check of a team's own definition (pipeline_rules.py), without
+    # the project's context: keys present, inter-container encryption, (VPC mode) a VpcConfig,
+    # and registration pending a person's approval.
+    findings = [f.nag_id for f in check_definition(_definition(node), vpc=vpc)]
+    return list(dict.fromkeys(findings)) or NagRuleCompliance.COMPLIANT
 
 
 # --- monitoring -----------------------------------------------------------------------------
@@ -340,11 +316,14 @@ RULES: dict[str, Rule] = {
         ),
         Rule(
             "SM5",
-            "A training or processing step of the pipeline lacks volume or output KMS keys,"
-            " inter-container traffic encryption, or (VPC mode) a VpcConfig.",
-            "Pipeline jobs read the training data and write models. Fix: pass"
-            " volume_kms_key, output_kms_key and NetworkConfig(encrypt_inter_container_traffic"
-            "=True, ...) to every estimator and processor.",
+            "A job step of the pipeline lacks volume or output KMS keys, inter-container"
+            " traffic encryption or (VPC mode) a VpcConfig, or a model is registered other than"
+            " PendingManualApproval.",
+            "Pipeline jobs read the training data and write models, and approval is a person's."
+            " Fix: pass volume_kms_key, output_kms_key and NetworkConfig(encrypt_inter_container"
+            "_traffic=True, ...) to every estimator and processor, and register with"
+            " approval_status='PendingManualApproval' (rules PL1-PL3, PL5, PL9 of"
+            " pipeline_rules.py).",
             _pipeline_jobs_encrypted,
         ),
         Rule(
