@@ -34,7 +34,7 @@ help:
 	@echo "make diff [CONFIG=..]           what a deploy would change"
 	@echo "make destroy [CONFIG=..]        endpoint stacks, then the stacks; lists what it keeps"
 	@echo "  (each takes ENV=<environment|tooling> and DRY_RUN=1; mlops --help for the rest)"
-	@echo "make new-project NAME=n FRAMEWORK=f PROBLEM=p [CONFIG=..]  scaffold a model project"
+	@echo "make new-project NAME=n FRAMEWORK=f PROBLEM=p [PIPELINE=custom] [CONFIG=..]  scaffold a model project"
 
 # uv installs the same pinned requirements as pip, in parallel: about a minute instead of four
 # on a fresh machine (the 1.5 GB of aws-cdk-lib, sagemaker, xgboost, moto, ...).

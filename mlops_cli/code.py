@@ -5,7 +5,7 @@ With the default S3 source (README, "The build layer"), CI is the CodePipeline
 project's artifacts bucket (``mlops_constructs.build.cicd``). Its CodeBuild buildspec runs from
 the zip's root: ``cd <source.path>``, ``pip install -r requirements.txt -r
 requirements-dev.txt``, ruff and pytest there, then it packages ``src/`` and copies ``clarify/``
-as the code version (the object's S3 version id) and starts training with it. So the zip holds
+(where the project has one) as the code version (the object's S3 version id) and starts training with it. So the zip holds
 the project's folder at its ``source.path``, relative to the repository root (the current
 directory), without caches, virtual environments or VCS data, and is byte-for-byte the same for
 the same files (sorted entries, fixed timestamps and modes).
@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import sys
 import textwrap
 import time
 import zipfile
@@ -55,7 +54,7 @@ EXCLUDED_DIRS = frozenset(
 EXCLUDED_SUFFIXES = (".pyc", ".pyo", ".egg-info")
 EXCLUDED_FILES = frozenset({".DS_Store"})
 REQUIRED = ("src", "requirements.txt", "requirements-dev.txt")
-"""What the buildspec needs in the project's folder (it also copies ``clarify/``)."""
+"""What the buildspec needs in the project's folder (it also copies ``clarify/`` if present)."""
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 """Every entry's timestamp (the earliest a zip can hold), so the archive depends on content only."""
 POLL_SECONDS = 5.0
@@ -221,17 +220,8 @@ def _report_run(ctx: Context, place: ProjectPlace, version: str, wait: int) -> N
 
 
 def project_archive(project: ProjectConfig) -> Archive:
-    """The zip of the project's folder under the current directory; warns when the folder
-    lacks ``clarify/``, which the buildspec copies whether the project uses Clarify or not."""
-    folder = project_folder(project, Path.cwd())
-    if not (folder / "clarify").is_dir():
-        print(
-            f"mlops: warning: {project.source.path}/ has no clarify/ folder, which CI's "
-            "buildspec copies unconditionally (aws s3 cp --recursive clarify): the build will "
-            "fail at that step until the folder exists",
-            file=sys.stderr,
-        )
-    return build_zip(folder, project.source.path)
+    """The zip of the project's folder under the current directory."""
+    return build_zip(project_folder(project, Path.cwd()), project.source.path)
 
 
 def training_place(ctx: Context, project: ProjectConfig, environment: str | None) -> ProjectPlace:
