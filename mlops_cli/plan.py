@@ -109,19 +109,25 @@ def bootstrap(config: PlatformConfig, resolve: Resolve, execution_policy: str) -
     account (its region and every environment region, where the pipeline keeps artifact
     replicas) trusting nobody; the environments trusting the tooling account to deploy."""
     steps: dict[Target, Step] = {}
+    # A landing zone's boundary: the bootstrap's CloudFormation execution role carries it too.
+    boundary = config.iam.permissions_boundary
+    bounded = ("--custom-permissions-boundary", boundary) if boundary else ()
     if config.delivery is not None:
         tooling = tooling_target(config)
         regions = [tooling.region, *(resolve(e).region for e in config.environments)]
         for region in dict.fromkeys(regions):
             target = Target(tooling.account, region)
-            steps[target] = Step("bootstrap", target, TOOLING, cdk=("bootstrap", str(target)))
+            steps[target] = Step(
+                "bootstrap", target, TOOLING, cdk=("bootstrap", str(target), *bounded)
+            )
     for env in config.environments:
         target = resolve(env)
         trust: tuple[str, ...] = ()
         if config.delivery is not None:
             trust = ("--trust", tooling.account)
             trust += ("--cloudformation-execution-policies", execution_policy)
-        steps[target] = Step("bootstrap", target, env.name, cdk=("bootstrap", str(target), *trust))
+        command = ("bootstrap", str(target), *trust, *bounded)
+        steps[target] = Step("bootstrap", target, env.name, cdk=command)
     return Plan("bootstrap", tuple(steps.values()), synth=False)
 
 

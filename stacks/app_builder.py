@@ -5,7 +5,7 @@ from __future__ import annotations
 import aws_cdk as cdk
 
 from stacks.config import PlatformConfig
-from stacks.context import project_context
+from stacks.context import landing_zone_context, project_context
 from stacks.delivery_stack import DeliveryStack
 from stacks.guardrails import add_rule_packs
 from stacks.stage import PlatformStage, ToolingStage
@@ -23,6 +23,9 @@ def build_app(
     stage of the app they run in.
     """
     app = app or cdk.App(context=project_context())
+    # Before any stage exists: the context reaches every stack and stage of the app.
+    for key, value in landing_zone_context(config.iam.permissions_boundary).items():
+        app.node.set_context(key, value)
     # With a delivery topology, the tooling account's pipeline deploys the stages (issue 15).
     delivery = (
         DeliveryStack(app, "Delivery", stack_name=f"{config.platform_name}-delivery", config=config)

@@ -21,7 +21,7 @@ from mlops_constructs.build import (
     TrainingTrigger,
     resolve_images,
 )
-from mlops_constructs.build.definition import Attributions, PipelineImages
+from mlops_constructs.build.definition import Attributions, PipelineImages, Tuning, TuningRange
 from mlops_constructs.data import DataCatalog, DataLakeRef
 from mlops_constructs.monitor import DeadLetterAlarm, FailureAlarm
 from mlops_constructs.monitor.forwarder import EventForwarder, approval_pattern
@@ -106,6 +106,33 @@ def pipeline_spec(
         model_baselines=build.model_baselines,
         spot_training=build.spot_training,
         max_training_minutes=build.max_training_minutes,
+        tuning=pipeline_tuning(project),
+    )
+
+
+def pipeline_tuning(project: ProjectConfig) -> Tuning | None:
+    """The project's tuning settings for its definition (None: one training job)."""
+    tuning = project.build.tuning
+    if not tuning.enabled:
+        return None
+    objective, maximize = project.tuning_objective
+    return Tuning(
+        strategy=tuning.strategy,
+        objective=objective,
+        maximize=maximize,
+        max_jobs=tuning.max_jobs,
+        max_parallel_jobs=tuning.max_parallel_jobs,
+        ranges=tuple(
+            TuningRange(
+                name=name,
+                kind=r.type,
+                low=r.min,
+                high=r.max,
+                values=r.values,
+                scaling=r.scaling,
+            )
+            for name, r in sorted(tuning.ranges.items())
+        ),
     )
 
 

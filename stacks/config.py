@@ -75,6 +75,8 @@ _REPOSITORY_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_./-]+$")
 _BRANCH_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,254}$")
 _OBJECT_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9!_.*'()/-]{0,1023}$")
 _MODULE_RE = re.compile(r"^(?!/)(?!.*\.\./)[A-Za-z0-9_./-]+\.py$")
+_POLICY_NAME_RE = re.compile(r"^[A-Za-z0-9_+=,.@-]{1,128}$")
+_ROLE_PREFIX_RE = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 _CONFIG_FILE_RE = re.compile(r"^(?!/)(?!.*\.\./)[A-Za-z0-9_./-]+\.ya?ml$")
 # Environment names that mean production: only the last promotion stage may have one.
 _PRODUCTION_NAMES = frozenset({"prod", "production", "prd", "live"})
@@ -342,16 +344,269 @@ class DatasetConfig(_Model):
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _HTTPS_RE = re.compile(r"^https://[^\s/]+(/\S*)?$")
 
+# Chat channels (AWS Chatbot, "Amazon Q Developer in chat applications"; ADR 0017). The ids'
+# formats are the ones AWS Chatbot accepts (its CloudFormation schema) narrowed to what Slack and
+# Microsoft Teams issue: a Slack workspace (team) id starts with T, a channel id with C (G: an
+# older private channel); Teams' team and tenant ids are UUIDs, a channel id is the URL-encoded
+# 19:...@thread.tacv2 of the channel's link.
+_CHAT_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")
+_SLACK_WORKSPACE_RE = re.compile(r"^T[0-9A-Z]{2,}$")
+_SLACK_CHANNEL_RE = re.compile(r"^[CG][0-9A-Z]{2,}$")
+_UUID_RE = re.compile(r"^[0-9A-Fa-f]{8}(-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}$")
+_TEAMS_CHANNEL_RE = re.compile(
+    r"^[A-Za-z0-9_=+/.,-]*%3[aA][A-Za-z0-9_=+/.,-]*%40[A-Za-z0-9_=+/.,-]*$"
+)
+# What a chat channel may subscribe to: the environment's alarms topic (<platform>-<env>-alarms)
+# and each project's data, build and deploy events (<prefix>-data-events, -build-events,
+# -deploy-events).
+CHAT_TOPICS = ("alarms", "data", "builds", "deployments")
+ChatTopic = Literal["alarms", "data", "builds", "deployments"]
+# The project topics' name suffixes (their stacks name them <project prefix>-<suffix>).
+CHAT_TOPIC_SUFFIXES = {
+    "data": "data-events",
+    "builds": "build-events",
+    "deployments": "deploy-events",
+}
+
+
+class SlackChannelConfig(_Model):
+    """A Slack channel: the workspace authorized once in the AWS Chatbot console and the
+    channel's id (the Chatbot app must be invited to a private channel)."""
+
+    workspace_id: str
+    channel_id: str
+
+    @field_validator("workspace_id")
+    @classmethod
+    def _workspace(cls, v: str) -> str:
+        if not _SLACK_WORKSPACE_RE.match(v):
+            raise ValueError(
+                f"{v!r} is not a Slack workspace id. Fix: authorize the workspace once in the "
+                "AWS Chatbot console (Configured clients > Slack) and copy its Workspace ID, "
+                "which starts with T, e.g. 'T07EA123LEP'"
+            )
+        return v
+
+    @field_validator("channel_id")
+    @classmethod
+    def _channel(cls, v: str) -> str:
+        if not _SLACK_CHANNEL_RE.match(v):
+            raise ValueError(
+                f"{v!r} is not a Slack channel id (a channel's name is not its id). Fix: in "
+                "Slack, open the channel's details (or Copy link) and use the id at its end, "
+                "which starts with C, e.g. 'C07EZ1ABC23'"
+            )
+        return v
+
+
+class TeamsChannelConfig(_Model):
+    """A Microsoft Teams channel: the team and tenant authorized once in the AWS Chatbot
+    console, and the channel's id from its link."""
+
+    team_id: str
+    tenant_id: str
+    channel_id: str
+
+    @field_validator("team_id", "tenant_id")
+    @classmethod
+    def _uuid(cls, v: str) -> str:
+        if not _UUID_RE.match(v):
+            raise ValueError(
+                f"{v!r} is not a Microsoft Teams id. Fix: authorize the team once in the AWS "
+                "Chatbot console (Configured clients > Microsoft Teams) and copy its Team ID and "
+                "Tenant ID, each a UUID such as '74361522-da01-538d-aa2e-ac7918c6bb92'"
+            )
+        return v
+
+    @field_validator("channel_id")
+    @classmethod
+    def _channel(cls, v: str) -> str:
+        if _TEAMS_CHANNEL_RE.match(v):
+            return v
+        encoded = v.replace(":", "%3a").replace("@", "%40")
+        hint = (
+            f"use it URL-encoded: {encoded!r}"
+            if _TEAMS_CHANNEL_RE.match(encoded)
+            else "right-click the channel in Teams, choose Get link to channel, and copy the "
+            "part between /channel/ and the next /, e.g. '19%3ab6ef35dc342d56ba5654e6fc6d25a071"
+            "%40thread.tacv2'"
+        )
+        raise ValueError(f"{v!r} is not a Microsoft Teams channel id. Fix: {hint}")
+
+
+class ChatChannelConfig(_Model):
+    """A chat channel subscribed to the platform's topics through AWS Chatbot ("Amazon Q
+    Developer in chat applications"): exactly one of ``slack`` and ``teams``. Its members may
+    read alarms and metrics from the channel, never change anything (ADR 0017)."""
+
+    # Names the channel configuration <platform>-<environment>-<name> in each environment.
+    name: str
+    slack: SlackChannelConfig | None = None
+    teams: TeamsChannelConfig | None = None
+    # alarms: the environment's alarms (every project's); data: each project's data-quality
+    # results; builds: registered versions, approvals, failed training and CI; deployments:
+    # deployments, the production approval, failed deploy actions.
+    topics: tuple[ChatTopic, ...] = ("alarms", "builds", "deployments")
+    # Empty: every project (and the environment's alarms); else only these projects' topics.
+    projects: tuple[str, ...] = ()
+    # Empty: every environment; else only these.
+    environments: tuple[str, ...] = ()
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _CHAT_NAME_RE.match(v):
+            raise ValueError(
+                f"{v!r} cannot name a chat channel configuration. Fix: use 2-40 lowercase "
+                "letters, digits and hyphens, starting with a letter, e.g. 'ml-ops'"
+            )
+        return v
+
+    @field_validator("topics", "projects", "environments")
+    @classmethod
+    def _once(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        dupes = sorted({t for t in v if v.count(t) > 1})
+        if dupes:
+            raise ValueError(f"{dupes} listed twice. Fix: list each once")
+        return v
+
+    @model_validator(mode="after")
+    def _one_client(self) -> ChatChannelConfig:
+        if (self.slack is None) == (self.teams is None):
+            raise ValueError(
+                f"chat channel {self.name!r} needs exactly one of slack and teams, got "
+                f"{'both' if self.slack else 'neither'}. Fix: give slack: {{workspace_id, "
+                "channel_id} or teams: {team_id, tenant_id, channel_id}; a second chat "
+                "application is a second entry"
+            )
+        if not self.topics:
+            raise ValueError(
+                f"chat channel {self.name!r} subscribes to no topic. Fix: list at least one of "
+                f"{', '.join(CHAT_TOPICS)}, or remove the channel"
+            )
+        if self.projects and "alarms" in self.topics:
+            raise ValueError(
+                f"chat channel {self.name!r} is limited to projects {list(self.projects)} but "
+                "subscribes to alarms, the environment's topic of every project's alarms. Fix: "
+                "remove alarms from its topics (its projects' builds, deployments and data "
+                "events stay theirs), or remove projects"
+            )
+        return self
+
+    @property
+    def client(self) -> tuple[str, ...]:
+        """The chat channel itself (AWS Chatbot admits one configuration per channel and
+        account): ``("slack", workspace, channel)`` or ``("teams", team, channel)``."""
+        if self.slack is not None:
+            return ("slack", self.slack.workspace_id, self.slack.channel_id)
+        assert self.teams is not None
+        return ("teams", self.teams.team_id, self.teams.channel_id.replace("%3A", "%3a"))
+
+
+def chat_topics(
+    config: PlatformConfig, channel: ChatChannelConfig, environment: str
+) -> tuple[str, ...]:
+    """The names of the topics ``channel`` subscribes to in ``environment``: its alarms topic,
+    and the data, build and deploy events of the projects there that have them (a delivered
+    platform's serving environments only serve: alarms only). Empty where the channel does not
+    reach."""
+    from stacks import topology  # imported here: topology imports this module
+
+    if channel.environments and environment not in channel.environments:
+        return ()
+    names = [f"{config.prefix(environment)}-alarms"] if "alarms" in channel.topics else []
+    trains = topology.trains(config, environment)
+    own_pipeline = topology.deployment(config, environment) == "pipeline"
+    for project in config.projects:
+        if channel.projects and project.name not in channel.projects:
+            continue
+        present = {
+            "data": trains,
+            "builds": trains and project.build.enabled,
+            "deployments": own_pipeline and project.deploy.enabled,
+        }
+        prefix = config.prefix(environment, project.name)
+        names += [
+            f"{prefix}-{CHAT_TOPIC_SUFFIXES[t]}" for t in channel.topics if present.get(t, False)
+        ]
+    return tuple(names)
+
+
+def _chat_problem(config: PlatformConfig) -> str | None:
+    """What is wrong with ``notifications.chat`` given the projects, environments and
+    accounts, as a message naming the field and the fix, or None."""
+    projects = [p.name for p in config.projects]
+    environments = [e.name for e in config.environments]
+    # AWS Chatbot refuses a second configuration of one chat channel in an account.
+    configured: dict[tuple[tuple[str, ...], str], list[str]] = {}
+    for i, channel in enumerate(config.notifications.chat):
+        where = f"notifications.chat[{i}] ({channel.name!r})"
+        unknown = [p for p in channel.projects if p not in projects]
+        if unknown:
+            return (
+                f"{where}: projects names {unknown}, which are not configured. Fix: use the "
+                f"names under projects ({', '.join(projects)})"
+            )
+        unknown = [e for e in channel.environments if e not in environments]
+        if unknown:
+            return (
+                f"{where}: environments names {unknown}, which are not configured. Fix: use "
+                f"the names under environments ({', '.join(environments)})"
+            )
+        reached = []
+        for env in config.environments:
+            if chat_topics(config, channel, env.name):
+                reached.append(env.name)
+                key = (channel.client, env.resolved_account())
+                configured.setdefault(key, []).append(f"{channel.name!r} in {env.name}")
+            elif env.name in channel.environments:
+                return (
+                    f"{where}: environment {env.name!r} has none of the topics {list(channel.topics)}"
+                    " (a delivered platform's serving environments have only their alarms; a "
+                    "project without build or deploy has no such events). Fix: subscribe to a "
+                    f"topic it has, or leave {env.name!r} out of environments"
+                )
+        if not reached:
+            return (
+                f"{where}: none of its environments has the topics {list(channel.topics)}. Fix: "
+                "subscribe to a topic they have (alarms, builds where teams train, deployments "
+                "where an environment deploys on its own)"
+            )
+    for (client, account), uses in configured.items():
+        if len(uses) > 1:
+            return (
+                f"notifications.chat: the {client[0]} channel {client[2]} would get "
+                f"{len(uses)} channel configurations in account {account} "
+                f"({', '.join(uses)}), and AWS Chatbot admits one per channel and account. "
+                "Fix: give each of them its own channel, or limit the entries with "
+                "environments so that one configuration per account remains"
+            )
+    return None
+
 
 class NotificationsConfig(_Model):
     """Who hears of what (SNS subscriptions): e-mail addresses or HTTPS endpoints. ``alarms``:
     every environment's alarms topic and each release stack's; ``approvals``: what waits for a
     person or tells of a version (the build events with the registry's state changes, the deploy
     events with the approval before production, the release pipelines' approvals). E-mail
-    subscriptions must be confirmed by their recipient."""
+    subscriptions must be confirmed by their recipient. ``chat``: Slack or Microsoft Teams
+    channels subscribed to the environments' topics through AWS Chatbot (none by default)."""
 
     alarms: tuple[str, ...] = ()
     approvals: tuple[str, ...] = ()
+    chat: tuple[ChatChannelConfig, ...] = ()
+
+    @field_validator("chat")
+    @classmethod
+    def _chat_names(cls, v: tuple[ChatChannelConfig, ...]) -> tuple[ChatChannelConfig, ...]:
+        names = [c.name for c in v]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(
+                f"chat channels {dupes} named twice: each names its channel configurations. "
+                "Fix: give each entry its own name"
+            )
+        return v
 
     @field_validator("alarms", "approvals")
     @classmethod
@@ -491,6 +746,53 @@ class SourceConfig(_Model):
         return self
 
 
+class TuningRangeConfig(_Model):
+    """One tuned hyperparameter (passed to the training entry point like hyperparameters)."""
+
+    type: Literal["continuous", "integer", "categorical"]
+    min: float | None = None
+    max: float | None = None
+    values: tuple[str, ...] = ()
+    scaling: Literal["Auto", "Linear", "Logarithmic", "ReverseLogarithmic"] = "Auto"
+
+    @model_validator(mode="after")
+    def _bounds(self) -> TuningRangeConfig:
+        if self.type == "categorical":
+            if not 1 <= len(self.values) <= 30 or self.min is not None or self.max is not None:
+                raise ValueError(
+                    "a categorical range lists 1 to 30 values and no min or max. Fix: e.g. "
+                    "{type: categorical, values: [gbtree, dart]}"
+                )
+            return self
+        if self.min is None or self.max is None or self.values or not self.min < self.max:
+            raise ValueError(
+                f"a {self.type} range has a min below its max and no values. Fix: e.g. "
+                f"{{type: {self.type}, min: 1, max: 10}}"
+            )
+        if self.type == "integer" and not (self.min.is_integer() and self.max.is_integer()):
+            raise ValueError("an integer range's min and max are integers. Fix: e.g. 2 and 8")
+        if self.scaling in ("Logarithmic", "ReverseLogarithmic") and self.min <= 0:
+            raise ValueError(
+                f"{self.scaling} scaling needs a min above 0. Fix: raise min, or use Linear"
+            )
+        return self
+
+
+class TuningConfig(_Model):
+    """Hyperparameter tuning: a tuning job replaces the training job, and its best candidate
+    goes on to evaluation, the quality gate and the champion gate (build.tuning)."""
+
+    enabled: bool = False
+    strategy: Literal["Bayesian", "Random", "Grid"] = "Bayesian"
+    # A metric train.py prints ("validation:<metric>=<value>;"); default: the gate's metric on
+    # the validation split, in the gate's direction.
+    objective_metric: str | None = None
+    direction: Literal["maximize", "minimize"] | None = None
+    max_jobs: Annotated[int, Field(ge=1, le=100)] = 8
+    max_parallel_jobs: Annotated[int, Field(ge=1, le=10)] = 2
+    ranges: dict[str, TuningRangeConfig] = Field(default_factory=dict)
+
+
 class BuildConfig(_Model):
     """A project's training pipeline, its CI/CD and its triggers.
 
@@ -524,6 +826,7 @@ class BuildConfig(_Model):
     # (docs/decisions/0016-team-owned-pipelines.md).
     pipeline: Literal["standard", "custom"] = "standard"
     pipeline_module: str = "pipeline/definition.py"
+    tuning: TuningConfig = TuningConfig()
 
     _processing = field_validator("processing_instance_type")(_instance_type("processing"))
     _training = field_validator("training_instance_type")(_instance_type("training"))
@@ -1092,6 +1395,7 @@ class ProjectConfig(_Model):
         self._check_serving()
         self._check_monitor()
         self._check_custom_pipeline()
+        self._check_tuning()
         if self.deploy.enabled and not self.build.enabled:
             raise ValueError(
                 "deploy is enabled but build is not: deployments take models from the "
@@ -1173,6 +1477,52 @@ class ProjectConfig(_Model):
                 "contract. Fix: remove explainability from monitor.types"
             )
 
+    def _check_tuning(self) -> None:
+        tuning = self.build.tuning
+        if not tuning.enabled:
+            return
+        if not tuning.ranges:
+            raise ValueError(
+                "build.tuning is enabled with no ranges. Fix: name the hyperparameters to tune, "
+                "e.g. ranges: {max_depth: {type: integer, min: 3, max: 8}}"
+            )
+        objective = tuning.objective_metric
+        if objective is not None:
+            split, _, metric = objective.partition(":")
+            if (
+                split not in ("train", "validation")
+                or metric not in PROBLEM_METRICS[self.problem_type]
+            ):
+                raise ValueError(
+                    f"build.tuning.objective_metric {objective!r} is not a metric train.py "
+                    f"prints. Fix: use validation:<metric> with a metric of {self.problem_type}: "
+                    f"{list(PROBLEM_METRICS[self.problem_type])}"
+                )
+        if tuning.strategy == "Grid" and any(
+            r.type != "categorical" for r in tuning.ranges.values()
+        ):
+            raise ValueError(
+                "build.tuning.strategy Grid searches categorical ranges only. Fix: list the "
+                "values of each range (type: categorical), or use Bayesian or Random"
+            )
+        if tuning.max_parallel_jobs > tuning.max_jobs:
+            raise ValueError(
+                "build.tuning.max_parallel_jobs is above max_jobs. Fix: lower it to max_jobs or less"
+            )
+
+    @property
+    def tuning_objective(self) -> tuple[str, bool]:
+        """The tuning objective's metric name and whether higher is better (the gate's
+        metric on the validation split by default)."""
+        tuning = self.build.tuning
+        objective = tuning.objective_metric or f"validation:{self.gate.metric}"
+        if tuning.direction is not None:
+            return objective, tuning.direction == "maximize"
+        metric = objective.partition(":")[2]
+        if metric == self.gate.metric:
+            return objective, self.gate_higher_is_better
+        return objective, PROBLEM_METRICS[self.problem_type][metric]
+
     def _check_custom_pipeline(self) -> None:
         """The options of the standard definition that a team's own definition cannot take
         from configuration (the team builds those steps itself, or they need the standard's)."""
@@ -1186,6 +1536,7 @@ class ProjectConfig(_Model):
                 ("build.data_quality_baseline", build.data_quality_baseline),
                 ("build.bias_baseline", build.bias_baseline),
                 ("build.model_baselines", build.model_baselines),
+                ("build.tuning", build.tuning.enabled),
                 ("monitor.attributions", monitor.enabled and monitor.attributions.enabled),
             )
             if on
@@ -1428,6 +1779,40 @@ class DeliveryConfig(_Model):
         return (self.development, *self.promotion)
 
 
+class IamConfig(_Model):
+    """What a landing zone requires of every IAM role the platform creates
+    (docs/decisions/0018-landing-zone-boundaries.md)."""
+
+    # A customer managed policy's name, in every account the platform deploys to: the
+    # permissions boundary of every role of every stack (CDK's own aspect), and of the roles
+    # CDK's bootstrap creates (`mlops bootstrap` passes --custom-permissions-boundary).
+    permissions_boundary: str | None = None
+    # Role names must start with it: every role's name starts with the platform's name (named
+    # <platform>-<environment>-..., or generated from a stack name that does).
+    role_name_prefix: str | None = None
+
+    @field_validator("permissions_boundary")
+    @classmethod
+    def _boundary(cls, v: str | None) -> str | None:
+        if v is not None and not _POLICY_NAME_RE.match(v):
+            raise ValueError(
+                f"{v!r} is not a managed policy's name. Fix: give the name of the customer "
+                "managed policy each account holds (1-128 letters, digits and + = , . @ _ -), "
+                "not an ARN: a boundary must be in the role's own account"
+            )
+        return v
+
+    @field_validator("role_name_prefix")
+    @classmethod
+    def _prefix(cls, v: str | None) -> str | None:
+        if v is not None and not _ROLE_PREFIX_RE.match(v):
+            raise ValueError(
+                f"{v!r} cannot start a role name. Fix: use 1-20 lowercase letters, digits and "
+                "hyphens, starting with a letter"
+            )
+        return v
+
+
 class PlatformConfig(_Model):
     """The whole platform's configuration: shared settings, defaults and model projects."""
 
@@ -1438,6 +1823,7 @@ class PlatformConfig(_Model):
     audit: AuditConfig = AuditConfig()
     notifications: NotificationsConfig = NotificationsConfig()
     network: NetworkConfig = NetworkConfig()
+    iam: IamConfig = IamConfig()
     # One CloudWatch dashboard per environment, a section per project ($3/month beyond an
     # account's first three).
     dashboard: bool = True
@@ -1523,6 +1909,19 @@ class PlatformConfig(_Model):
         return v
 
     @model_validator(mode="after")
+    def _role_names_take_the_prefix(self) -> PlatformConfig:
+        prefix = self.iam.role_name_prefix
+        # Roles are named <platform_name>-..., or after a stack named so.
+        if prefix is not None and not f"{self.platform_name}-".startswith(prefix):
+            raise ValueError(
+                f"iam.role_name_prefix is {prefix!r}, and every role's name starts with "
+                f"'{self.platform_name}-' (platform_name, then a hyphen). Fix: choose a "
+                f"platform_name that starts with it, e.g. {prefix.rstrip('-') + '-mlops'!r} (a "
+                "new name creates new resources: choose it before the first deployment)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _layers_fit_together(self) -> PlatformConfig:
         if self.network.vpc_mode:
             for project in self.projects:
@@ -1542,6 +1941,13 @@ class PlatformConfig(_Model):
                     raise ValueError(
                         f"project {project.name!r} in environment {env.name!r}: {problem}"
                     )
+        return self
+
+    @model_validator(mode="after")
+    def _chat_channels_fit(self) -> PlatformConfig:
+        problem = _chat_problem(self)
+        if problem:
+            raise ValueError(problem)
         return self
 
     @model_validator(mode="after")

@@ -44,7 +44,7 @@ from stacks.config import (
     PlatformConfig,
     ProjectConfig,
 )
-from stacks.context import project_context
+from stacks.context import landing_zone_context, project_context
 from stacks.data_stack import ProjectDataStack
 from stacks.guardrails import add_rule_packs
 from stacks.monitor_stack import (
@@ -280,7 +280,10 @@ class DeployStack(cdk.Stack):
         return synthesize_endpoint_templates(
             prefix=data.prefix,
             stages=self.hostings,
-            context=project_context(),
+            context={
+                **project_context(),
+                **landing_zone_context(config.iam.permissions_boundary),
+            },
             vpc_az_count=config.network.az_count if network else 0,
             rule_packs=lambda app: add_rule_packs(app, vpc_mode=config.network.vpc_mode),
             monitor=monitor,

@@ -1,5 +1,6 @@
 """Stateless monitor stack: the environment's alarms topic and its dashboard (a section per
-project), and the settings every project's monitoring is built from."""
+project), and the settings every project's monitoring is built from; and the chat stack (the
+environment's Slack and Microsoft Teams channels, AWS Chatbot: ADR 0017)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
+from mlops_constructs.chat import ChatChannel, ChatChannels, SlackChannel, TeamsChannel
 from mlops_constructs.monitor import (
     DashboardSection,
     MonitorSettings,
@@ -18,7 +20,7 @@ from mlops_constructs.monitor import (
 from mlops_constructs.monitor.open_monitoring import OpenMonitoringSettings
 from mlops_constructs.names import promote_name
 from mlops_constructs.notifications import NotificationTopic, subscribe
-from stacks.config import PlatformConfig, ProjectConfig
+from stacks.config import ChatChannelConfig, PlatformConfig, ProjectConfig, chat_topics
 from stacks.data_stack import DataStack
 from stacks.topology import (
     STAGES,
@@ -265,4 +267,61 @@ class MonitorStack(cdk.Stack):
                 )
                 for p in config.projects
             ],
+        )
+
+
+def chat_channel(
+    config: PlatformConfig, channel: ChatChannelConfig, environment: str, partition: str
+) -> ChatChannel | None:
+    """``channel``'s configuration in ``environment`` (named ``<platform>-<env>-<name>``), with
+    the ARNs of its topics there (by name: the platform's names are deterministic), or None
+    where it subscribes to nothing."""
+    names = chat_topics(config, channel, environment)
+    if not names:
+        return None
+    env = config.environment(environment)
+    account, region = env.resolved_account(), env.resolved_region()
+    client: SlackChannel | TeamsChannel
+    if channel.slack is not None:
+        client = SlackChannel(channel.slack.workspace_id, channel.slack.channel_id)
+    else:
+        assert channel.teams is not None
+        teams = channel.teams
+        client = TeamsChannel(teams.team_id, teams.tenant_id, teams.channel_id)
+    return ChatChannel(
+        name=f"{config.prefix(environment)}-{channel.name}",
+        client=client,
+        topic_arns=tuple(f"arn:{partition}:sns:{region}:{account}:{n}" for n in names),
+    )
+
+
+class ChatStack(cdk.Stack):
+    """``<prefix>-chat``: the environment's Slack and Microsoft Teams channels (AWS Chatbot),
+    each subscribed to its topics here (``notifications.chat``; ADR 0017).
+
+    A stack of its own, deployed after every stack whose topic a channel subscribes to (the
+    stage adds the dependencies): the configurations name the topics by ARN, so they add no
+    cross-stack reference, and AWS Chatbot subscribes to topics that already exist.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: PlatformConfig,
+        environment: str,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, id, **kwargs)
+        channels = [
+            c
+            for c in (
+                chat_channel(config, channel, environment, self.partition)
+                for channel in config.notifications.chat
+            )
+            if c is not None
+        ]
+        self.channels = ChatChannels(
+            self, "Channels", prefix=config.prefix(environment), channels=channels
         )

@@ -18,10 +18,10 @@ from stacks import topology
 from stacks.access_stack import AccessStack
 from stacks.build_stack import BuildStack
 from stacks.catalog_stack import CatalogStack
-from stacks.config import EnvironmentConfig, PlatformConfig, ProjectConfig
+from stacks.config import EnvironmentConfig, PlatformConfig, ProjectConfig, chat_topics
 from stacks.data_stack import DataStack, ProjectDataStack
 from stacks.deploy_stack import DeployStack
-from stacks.monitor_stack import MonitorStack
+from stacks.monitor_stack import ChatStack, MonitorStack
 from stacks.release_stack import ReleaseStack
 from stacks.topology import drift_forwarder_arns, is_development
 
@@ -60,7 +60,8 @@ class PlatformStage(cdk.Stage):
     Shared by every project: ``<platform>-<env>-data`` (keys, log bucket, network, trail;
     stateful) and ``<platform>-<env>-monitor`` (alarms topic, dashboard). Per project
     ``<platform>-<env>-<project>-{data,catalog,build,deploy,access}``, so a project deploys and is
-    deleted on its own. Stateful stacks get termination protection when the environment asks.
+    deleted on its own; with chat channels, ``<platform>-<env>-chat`` last. Stateful stacks get
+    termination protection when the environment asks.
     """
 
     def __init__(
@@ -98,6 +99,7 @@ class PlatformStage(cdk.Stage):
             data=self.data,
         )
         self.projects = {p.name: self._project(p) for p in config.projects}
+        self.chat = self._chat()
         self._allow_key_use()
         self._admit_production_drift()
         tags = {"platform": config.platform_name, "environment": environment.name, **config.tags}
@@ -175,6 +177,28 @@ class PlatformStage(cdk.Stage):
         cdk.Tags.of(scope).add("project", project.name)
         return ProjectStacks(data=data, catalog=catalog, build=build, deploy=deploy, access=access)
 
+    def _chat(self) -> ChatStack | None:
+        """``<prefix>-chat`` when a chat channel subscribes to a topic here
+        (``notifications.chat``): deployed after the stacks that own the topics."""
+        config, environment = self.config, self.environment.name
+        if not any(chat_topics(config, c, environment) for c in config.notifications.chat):
+            return None
+        prefix = config.prefix(environment)
+        chat = ChatStack(
+            self,
+            "Chat",
+            stack_name=f"{prefix}-chat",
+            description=f"{prefix}: chat channels (AWS Chatbot) subscribed to its topics",
+            config=config,
+            environment=environment,
+        )
+        owners = [self.monitor] + [
+            s for p in self.projects.values() for s in (p.catalog, p.build, p.deploy) if s
+        ]
+        for owner in owners:
+            chat.add_stack_dependency(owner, "its channels subscribe to the stack's topics")
+        return chat
+
     def _admit_production_drift(self) -> None:
         """A delivered platform's development environment: its default event bus admits the
         production environment's drift forwarders (exact roles), whose alarms retrain here."""
@@ -206,7 +230,9 @@ class PlatformStage(cdk.Stage):
 
     @property
     def stacks(self) -> list[cdk.Stack]:
-        return [self.data, self.monitor] + [s for p in self.projects.values() for s in p.stacks]
+        chat = [self.chat] if self.chat is not None else []
+        projects = [s for p in self.projects.values() for s in p.stacks]
+        return [self.data, self.monitor, *projects, *chat]
 
 
 def admit_key_users(scope: Construct, keys: Sequence[PlatformKey]) -> None:

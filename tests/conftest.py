@@ -121,10 +121,28 @@ def monitor_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     return synthesize(config, tmp_path_factory.mktemp("monitor"))
 
 
+# custom_synth's chat channels (tests/test_chat.py): a Slack channel in every environment on
+# the default topics, and a Microsoft Teams channel of project churn in prod only.
+CHAT_CHANNELS: list[dict[str, Any]] = [
+    {"name": "ml-ops", "slack": {"workspace_id": "T07EA123LEP", "channel_id": "C07EZ1ABC23"}},
+    {
+        "name": "churn-team",
+        "teams": {
+            "team_id": "74361522-da01-538d-aa2e-ac7918c6bb92",
+            "tenant_id": "0c8a9e2f-4b1d-4a7e-9f3c-2d5e6f7a8b9c",
+            "channel_id": "19%3ab6ef35dc342d56ba5654e6fc6d25a071%40thread.tacv2",
+        },
+        "projects": ["churn"],
+        "environments": ["prod"],
+        "topics": ["builds", "deployments", "data"],
+    },
+]
+
+
 @pytest.fixture(scope="session")
 def custom_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    """A three-environment configuration with non-default lifecycle, schedule and audit, and
-    batch scoring watched by the open monitoring."""
+    """A three-environment configuration with non-default lifecycle, schedule and audit,
+    batch scoring watched by the open monitoring, and chat channels (CHAT_CHANNELS)."""
     config = parse_config(
         {
             "platform_name": "acme-ml",
@@ -141,6 +159,7 @@ def custom_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
                 "raw_expiration_days": 400,
             },
             "audit": {"cloudtrail_enabled": False, "log_retention_days": 731},
+            "notifications": {"chat": CHAT_CHANNELS},
             "projects": [
                 churn(
                     dataset={

@@ -74,13 +74,16 @@ def test_a_delivered_platform_bootstraps_each_account_once_trusting_the_tooling_
         ("bootstrap", f"aws://{tooling}/eu-west-1"),
         *[("bootstrap", f"aws://{e.account}/{e.region}") for e in config.environments],
     ]
-    assert steps[0].cdk[2:] == ()  # the tooling account trusts nobody
+    # delivered() carries a landing zone's boundary, which every bootstrap passes on.
+    bounded = ("--custom-permissions-boundary", "mlops-landing-zone")
+    assert steps[0].cdk[2:] == bounded  # the tooling account trusts nobody
     for step in steps[1:]:
         assert step.cdk[2:] == (
             "--trust",
             tooling,
             "--cloudformation-execution-policies",
             "arn:aws:iam::aws:policy/Custom",
+            *bounded,
         )
     # All accounts the same one: bootstrapped once, with the trust.
     single = plans.bootstrap(delivered(single_account=True), _resolve, "p").steps

@@ -23,6 +23,13 @@ from tests.conftest import churn
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {"name": "dev", "account": "123456789012", "region": "us-east-1"}
+# A Slack and a Microsoft Teams channel (notifications.chat).
+SLACK = {"workspace_id": "T07EA123LEP", "channel_id": "C07EZ1ABC23"}
+TEAMS = {
+    "team_id": "74361522-da01-538d-aa2e-ac7918c6bb92",
+    "tenant_id": "0c8a9e2f-4b1d-4a7e-9f3c-2d5e6f7a8b9c",
+    "channel_id": "19%3ab6ef35dc342d56ba5654e6fc6d25a071%40thread.tacv2",
+}
 
 
 def project(**sections: Any) -> dict[str, Any]:
@@ -550,6 +557,93 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
         "projects[0].monitor.attributions.permutations",
     ),
     (
+        "tuning without ranges",
+        project(build={"tuning": {"enabled": True}}),
+        "build.tuning is enabled with no ranges. Fix: name the hyperparameters to tune",
+    ),
+    (
+        "tuning on a metric train.py does not print",
+        project(
+            build={
+                "tuning": {
+                    "enabled": True,
+                    "objective_metric": "validation:rmse",
+                    "ranges": {"eta": {"type": "continuous", "min": 0.1, "max": 0.3}},
+                }
+            }
+        ),
+        "build.tuning.objective_metric 'validation:rmse' is not a metric train.py prints. Fix: "
+        "use validation:<metric> with a metric of binary_classification",
+    ),
+    (
+        "a grid over a continuous range",
+        project(
+            build={
+                "tuning": {
+                    "enabled": True,
+                    "strategy": "Grid",
+                    "ranges": {"eta": {"type": "continuous", "min": 0.1, "max": 0.3}},
+                }
+            }
+        ),
+        "build.tuning.strategy Grid searches categorical ranges only",
+    ),
+    (
+        "more parallel tuning jobs than jobs",
+        project(
+            build={
+                "tuning": {
+                    "enabled": True,
+                    "max_jobs": 2,
+                    "max_parallel_jobs": 4,
+                    "ranges": {"max_depth": {"type": "integer", "min": 3, "max": 8}},
+                }
+            }
+        ),
+        "build.tuning.max_parallel_jobs is above max_jobs",
+    ),
+    (
+        "a range upside down",
+        project(build={"tuning": {"ranges": {"eta": {"type": "continuous", "min": 1, "max": 0}}}}),
+        "a continuous range has a min below its max and no values",
+    ),
+    (
+        "an integer range of fractions",
+        project(build={"tuning": {"ranges": {"depth": {"type": "integer", "min": 1.5, "max": 4}}}}),
+        "an integer range's min and max are integers",
+    ),
+    (
+        "a logarithmic range from zero",
+        project(
+            build={
+                "tuning": {
+                    "ranges": {
+                        "eta": {"type": "continuous", "min": 0, "max": 1, "scaling": "Logarithmic"}
+                    }
+                }
+            }
+        ),
+        "Logarithmic scaling needs a min above 0",
+    ),
+    (
+        "a categorical range without values",
+        project(build={"tuning": {"ranges": {"booster": {"type": "categorical"}}}}),
+        "a categorical range lists 1 to 30 values and no min or max",
+    ),
+    (
+        "a team's pipeline with tuning",
+        project(
+            build={
+                "pipeline": "custom",
+                "tuning": {
+                    "enabled": True,
+                    "ranges": {"max_depth": {"type": "integer", "min": 3, "max": 8}},
+                },
+            }
+        ),
+        "build.pipeline is custom, and build.tuning configure steps",
+    ),
+    (
         "an unknown kind of pipeline",
         project(build={"pipeline": "own"}),
         "projects[0].build.pipeline: 'own' is not one of 'standard' or 'custom'. Fix: use one",
@@ -597,6 +691,24 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
         "payload that is not JSON",
         project(deploy={"test_payloads": [{"content_type": "application/json", "body": "{x"}]}),
         "projects[0].deploy.test_payloads[0]: body is not valid JSON",
+    ),
+    (
+        "a boundary given as an ARN",
+        {"iam": {"permissions_boundary": "arn:aws:iam::111111111111:policy/lz"}},
+        "iam.permissions_boundary: 'arn:aws:iam::111111111111:policy/lz' is not a "
+        "managed policy's name. Fix: give the name of the customer managed policy",
+    ),
+    (
+        "a role name prefix that cannot start a name",
+        {"iam": {"role_name_prefix": "Acme_"}},
+        "iam.role_name_prefix: 'Acme_' cannot start a role name. Fix: use 1-20 lowercase",
+    ),
+    (
+        "a role name prefix the platform's names do not start with",
+        {"iam": {"role_name_prefix": "acme-"}},
+        "iam.role_name_prefix is 'acme-', and every role's name starts with 'mlops-' "
+        "(platform_name, then a hyphen). Fix: choose a platform_name that starts with it, e.g. "
+        "'acme-mlops'",
     ),
     (
         "names over an AWS limit",
@@ -782,6 +894,93 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
         "a subscriber listed twice",
         {"notifications": {"approvals": ["a@example.com", "a@example.com"]}},
         "notifications.approvals: ['a@example.com'] listed twice",
+    ),
+    (
+        "a chat channel in neither Slack nor Teams",
+        {"notifications": {"chat": [{"name": "ml-ops"}]}},
+        "notifications.chat[0]: chat channel 'ml-ops' needs exactly one of slack and teams, got "
+        "neither. Fix:",
+    ),
+    (
+        "a Slack channel's name instead of its id",
+        {"notifications": {"chat": [{"name": "ml-ops", "slack": dict(SLACK, channel_id="#ml")}]}},
+        "notifications.chat[0].slack.channel_id: '#ml' is not a Slack channel id (a channel's "
+        "name is not its id). Fix:",
+    ),
+    (
+        "a Slack workspace's name instead of its id",
+        {
+            "notifications": {
+                "chat": [{"name": "ml-ops", "slack": dict(SLACK, workspace_id="acme")}]
+            }
+        },
+        "notifications.chat[0].slack.workspace_id: 'acme' is not a Slack workspace id. Fix: "
+        "authorize the workspace once in the AWS Chatbot console",
+    ),
+    (
+        "a Teams channel id as shown, not URL-encoded",
+        {
+            "notifications": {
+                "chat": [{"name": "ml-ops", "teams": dict(TEAMS, channel_id="19:ab@thread.tacv2")}]
+            }
+        },
+        "notifications.chat[0].teams.channel_id: '19:ab@thread.tacv2' is not a Microsoft Teams "
+        "channel id. Fix: use it URL-encoded: '19%3aab%40thread.tacv2'",
+    ),
+    (
+        "a Teams tenant that is not a UUID",
+        {"notifications": {"chat": [{"name": "ml-ops", "teams": dict(TEAMS, tenant_id="acme")}]}},
+        "notifications.chat[0].teams.tenant_id: 'acme' is not a Microsoft Teams id. Fix:",
+    ),
+    (
+        "a chat topic the platform does not have",
+        {"notifications": {"chat": [{"name": "ml-ops", "slack": SLACK, "topics": ["drift"]}]}},
+        "notifications.chat[0].topics[0]: 'drift' is not one of 'alarms', 'data', 'builds' or "
+        "'deployments'. Fix: use one of them",
+    ),
+    (
+        "a chat channel of a project that is not configured",
+        {
+            "notifications": {
+                "chat": [
+                    {"name": "ml-ops", "slack": SLACK, "topics": ["builds"], "projects": ["fraud"]}
+                ]
+            }
+        },
+        "notifications.chat[0] ('ml-ops'): projects names ['fraud'], which are not configured. "
+        "Fix: use the names under projects (churn)",
+    ),
+    (
+        "a chat channel in an environment that is not configured",
+        {"notifications": {"chat": [{"name": "ml-ops", "slack": SLACK, "environments": ["qa"]}]}},
+        "notifications.chat[0] ('ml-ops'): environments names ['qa'], which are not configured. "
+        "Fix: use the names under environments (dev)",
+    ),
+    (
+        "a project's chat channel on the environment's alarms",
+        {"notifications": {"chat": [{"name": "ml-ops", "slack": SLACK, "projects": ["churn"]}]}},
+        "notifications.chat[0]: chat channel 'ml-ops' is limited to projects ['churn'] but "
+        "subscribes to alarms, the environment's topic of every project's alarms. Fix: remove "
+        "alarms from its topics",
+    ),
+    (
+        "two chat channels of one name",
+        {
+            "notifications": {
+                "chat": [{"name": "ml-ops", "slack": SLACK}, {"name": "ml-ops", "teams": TEAMS}]
+            }
+        },
+        "notifications.chat: chat channels ['ml-ops'] named twice",
+    ),
+    (
+        "one chat channel configured twice in an account",
+        {
+            "environments": [{**ENV}, {**ENV, "name": "qa"}],
+            "notifications": {"chat": [{"name": "ml-ops", "slack": SLACK}]},
+        },
+        "notifications.chat: the slack channel C07EZ1ABC23 would get 2 channel configurations in "
+        "account 123456789012 ('ml-ops' in dev, 'ml-ops' in qa), and AWS Chatbot admits one per "
+        "channel and account. Fix:",
     ),
     (
         "a delivered environment without an account",

@@ -681,13 +681,18 @@ def test_the_development_policies_admit_the_promotion_roles(
 
 def test_cross_account_grants_come_from_both_sides(multi: CrossAccount) -> None:
     """Across accounts, each allowed promotion request is granted by the promotion role's
-    identity policy AND the development resource's policy, by the statements meant for it."""
+    identity policy AND the development resource's policy, by the statements meant for it
+    (and, the roles carrying the landing zone's boundary, allowed by the boundary too)."""
     key = PROMOTES
     for ask, decision in zip(multi.claims[key][1], multi.decisions[key], strict=True):
         assert decision.allowed
         identity, resource = GRANTS[ask.action]
         granted = {(r["policyType"], r.get("statementId")) for r in decision.reasons}
-        assert granted == {("identity", identity), ("resource", resource)}, (ask, granted)
+        assert granted == {
+            ("identity", identity),
+            ("resource", resource),
+            ("pb", "WhatTheRolesOwnPoliciesGrant"),
+        }, (ask, granted)
 
 
 # -- mutations: break what a claim rests on, and the claim fails -------------------------------

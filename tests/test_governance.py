@@ -284,6 +284,7 @@ class Project:
     # VPC mode: the subnets and security groups jobs must use.
     subnets: tuple[str, ...] = ()
     security_groups: tuple[str, ...] = ()
+    tunes: bool = False  # build.tuning: a tuning job replaces the training job
 
     def arn(self, service: str) -> str:
         return f"arn:aws:{service}:{self.region}:{self.account}"
@@ -555,6 +556,9 @@ def job_claims(p: Project) -> list[Claim]:
         ("sagemaker:CreateTrainingJob", f"{sm}:training-job/pipelines-e1-Train"),
         ("sagemaker:CreateProcessingJob", f"{sm}:processing-job/pipelines-e1-Evaluate"),
     ]
+    tuning = ("sagemaker:CreateHyperParameterTuningJob", f"{sm}:hyper-parameter-tuning-job/e1")
+    if p.tunes:
+        jobs.append(tuning)
     good: dict[str, Any] = {
         "sagemaker:NetworkIsolation": "true",
         "sagemaker:InterContainerTrafficEncryption": "true",
@@ -579,6 +583,9 @@ def job_claims(p: Project) -> list[Claim]:
          [Ask(role, a, r, tuple(good.items())) for a, r in jobs]),
         ("the pipeline's role creates no job without isolation, encryption, the key or the VPC",
          False, [Ask(role, a, r, tuple(b.items())) for a, r in jobs for b in bad]),
+        # A project that does not tune creates no tuning job, however it is asked.
+        ("only a tuning project's pipeline creates tuning jobs", p.tunes,
+         [Ask(role, *tuning, tuple(good.items()))]),
     ]  # fmt: skip
 
 
@@ -609,6 +616,7 @@ def projects_of(config: PlatformConfig, g: Governance | None = None) -> list[Pro
                 isolated=not project.build.model_baselines,
                 subnets=subnets,
                 security_groups=groups,
+                tunes=project.build.tuning.enabled,
             )
         )
     return projects

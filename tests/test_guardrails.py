@@ -84,8 +84,9 @@ def test_cfn_lint_clean(
     synths = (default_synth, custom_synth, vpc_synth, example_synth)
     templates = [str(p) for s in synths for p in s.template_paths]
     # 2 shared stacks per environment and 5 per project: one project in (1 + 3) environments,
-    # two in VPC mode's, and the example's three projects in one.
-    assert len(templates) == 4 * (2 + 5) + (2 + 2 * 5) + (2 + 3 * 5)
+    # two in VPC mode's, and the example's three projects in one; and custom_synth's chat
+    # stack in each of its 3 environments (its chat channels: tests/test_chat.py).
+    assert len(templates) == 4 * (2 + 5) + (2 + 2 * 5) + (2 + 3 * 5) + 3
     # The endpoint templates the deploy pipeline deploys (shipped as an asset) too.
     endpoint_templates = [str(p) for s in synths for p in s.outdir.glob("asset.*/*.template.json")]
     # 2 per project and environment, and VPC mode's batch scoring monitors.
@@ -146,12 +147,23 @@ def _checkov_failures(*directories: Path) -> list[tuple[str, str, str]]:
 
 
 def test_checkov_clean_but_for_listed_skips(
-    default_synth: Synthesized, vpc_synth: Synthesized, example_synth: Synthesized
+    default_synth: Synthesized,
+    vpc_synth: Synthesized,
+    example_synth: Synthesized,
+    custom_synth: Synthesized,
+    tmp_path: Path,
 ) -> None:
     skips = [s for s in yaml.safe_load(SKIPS_FILE.read_text())["skips"] if not s.get("delivery")]
     for skip in skips:
         assert len(skip["reason"]) >= 40, skip
-    failures = _checkov_failures(default_synth.outdir, vpc_synth.outdir, example_synth.outdir)
+    # custom_synth's chat stacks (its other stacks differ from the others' only in settings).
+    chat = tmp_path / "chat"
+    chat.mkdir()
+    for stage in custom_synth.stages.values():
+        assert stage.chat is not None
+        name = f"{stage.chat.artifact_id}.template.json"
+        (chat / name).write_text(json.dumps(custom_synth.template_json(stage.chat)))
+    failures = _checkov_failures(default_synth.outdir, vpc_synth.outdir, example_synth.outdir, chat)
     unexplained = [
         f for f in failures
         if not any(f[0] == s["check"] and f[1].endswith(s["resource"]) for s in skips)

@@ -193,6 +193,28 @@ def test_known_free_types_cost_nothing() -> None:
     assert any("$0.03" in note and "GB-month" in note for note in report.notes)
 
 
+def test_chat_channels_cost_nothing_and_say_so() -> None:
+    """AWS Chatbot is free: a $0 line per channel configuration and a note on what does bill."""
+    template = {
+        "Resources": {
+            "Slack": res("AWS::Chatbot::SlackChannelConfiguration"),
+            "Teams": res("AWS::Chatbot::MicrosoftTeamsChannelConfiguration"),
+            "Role": res("AWS::IAM::Role"),
+            "Guardrail": res("AWS::IAM::ManagedPolicy"),
+        }
+    }
+    report = price_templates({"chat": template})
+
+    assert report.total == 0.0 and report.unknown_types == {}
+    lines = {line.logical_id: line for line in report.lines}
+    for name in ("Slack", "Teams"):
+        assert (lines[name].kind, lines[name].monthly_usd) == ("free", 0.0)
+        assert "AWS Chatbot is free ($0)" in lines[name].how
+    [note] = [n for n in report.notes if n.startswith("Chat channels")]
+    assert "cost nothing" in note and "0 while idle" in note
+    assert note in format_report(report)
+
+
 def test_codepipeline_v1_bills_monthly_v2_and_on_demand_tables_do_not() -> None:
     template = {
         "Resources": {

@@ -733,3 +733,28 @@ def test_the_module_runs_standalone_on_the_standard_library(
     assert (run.returncode, run.stderr) == (1, "")
     assert run.stdout.startswith("Pipeline mlops-dev-sales-training: 1 finding, not upserted.")
     assert "Register-RegisterModel:\n  PL9 ModelApprovalStatus: " in run.stdout
+
+
+def test_a_tuning_step_is_checked_like_a_training_job() -> None:
+    """SM5 (no context) checks a tuning job's training job definition; a team's definition
+    (with a context) may not tune: its role is not granted tuning jobs."""
+    tuning = {
+        "Name": "Tune",
+        "Type": "Tuning",
+        "Arguments": {
+            "TrainingJobDefinition": {
+                "HyperParameterTuningResourceConfig": {"InstanceType": "ml.m5.large"},
+                "OutputDataConfig": {"KmsKeyId": KEY, "S3OutputPath": f"s3://{ARTIFACTS}/m"},
+                "EnableInterContainerTrafficEncryption": False,
+                "EnableNetworkIsolation": True,
+                "RoleArn": CONTEXT["role_arn"],
+            }
+        },
+    }
+    findings = check_definition({"Steps": [tuning]})
+    assert [(f.step, f.code) for f in findings] == [
+        ("Tune", "VolumeKmsKeyId"),
+        ("Tune", "InterContainerTrafficEncryption"),
+    ]
+    contextual = check_definition({"Steps": [tuning]}, PipelineContext.from_dict(CONTEXT))
+    assert ("Tune", "PL12") in {(f.step, f.rule) for f in contextual}

@@ -104,6 +104,9 @@ def test_pipelines_follow_each_projects_framework_gate_and_data(
     )
 
     def image(steps: dict[str, Any]) -> str:
+        if "Tune" in steps:  # demand tunes (build.tuning): its candidates' training image
+            job = steps["Tune"]["Arguments"]["TrainingJobDefinition"]
+            return str(job["AlgorithmSpecification"]["TrainingImage"])
         return str(steps["Train"]["Arguments"]["AlgorithmSpecification"]["TrainingImage"])
 
     assert "sagemaker-xgboost:1.7-1" in image(churn)

@@ -15,6 +15,8 @@ from typing import Any
 from stacks.config import PlatformConfig, load_config, parse_config
 
 EXAMPLE_YAML = Path(__file__).resolve().parent.parent / "config" / "example.yaml"
+# The permissions boundary the delivered topologies are synthesized with.
+LANDING_ZONE_BOUNDARY = "mlops-landing-zone"
 
 CHURN: dict[str, Any] = {
     "name": "churn",
@@ -60,10 +62,13 @@ def delivered(*, single_account: bool) -> PlatformConfig:
     """config/example.yaml's topology (tooling, dev, staging and prod accounts; or all four in
     one account) with one project, churn on the defaults: what the pipeline and the stages'
     cross-account policies depend on is the topology, not the projects (example_synth covers
-    those)."""
+    those). A landing zone's permissions boundary and role name prefix are on (iam:)."""
     example = load_config(EXAMPLE_YAML)
     data = example.model_dump(mode="json", exclude={"projects", "defaults"})
     data["projects"] = [churn()]
+    # A landing zone's requirements on every role (tests/iam_sim/boundaries/ holds a boundary
+    # of that name): the cross-account claims are simulated under it.
+    data["iam"] = {"permissions_boundary": LANDING_ZONE_BOUNDARY, "role_name_prefix": "mlops-"}
     if single_account:
         account = data["delivery"]["tooling"]["account"]
         data["environments"] = [{**e, "account": account} for e in data["environments"]]

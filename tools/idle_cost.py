@@ -282,6 +282,8 @@ FREE_TYPES: dict[str, str] = {
     "AWS::Logs::ResourcePolicy": "no charge",
     "AWS::Logs::QueryDefinition": "no charge (queries bill per GB scanned)",
     "AWS::CloudWatch::AnomalyDetector": "priced through the alarms that use it",
+    "AWS::Chatbot::SlackChannelConfiguration": "no charge: AWS Chatbot is free ($0)",
+    "AWS::Chatbot::MicrosoftTeamsChannelConfiguration": "no charge: AWS Chatbot is free ($0)",
     "AWS::EC2::VPC": "no charge",
     "AWS::EC2::Subnet": "no charge",
     "AWS::EC2::RouteTable": "no charge",
@@ -330,8 +332,16 @@ UNPRICED_RUNNING_TYPES = frozenset(
     }
 )
 
+_CHATBOT_NOTE = (
+    "Chat channels (AWS Chatbot, now Amazon Q Developer in chat applications): the service and "
+    "its channel configurations cost nothing; what their notifications use bills by use "
+    "(SNS deliveries, the /aws/chatbot log group's ingestion), so 0 while idle."
+)
+
 # Printed once per report when the type occurs, because the free/priced line alone misleads.
 TYPE_NOTES: dict[str, str] = {
+    "AWS::Chatbot::SlackChannelConfiguration": _CHATBOT_NOTE,
+    "AWS::Chatbot::MicrosoftTeamsChannelConfiguration": _CHATBOT_NOTE,
     "AWS::CloudWatch::Dashboard": (
         "CloudWatch: the first 3 dashboards per account are free; ignored here, every dashboard "
         "is counted."

@@ -64,6 +64,8 @@ class Role:
     logical_id: str
     trusted_services: tuple[str, ...]
     policies: tuple[tuple[str, dict[str, Any]], ...]  # (policy id, resolved document)
+    # The permissions boundary's policy ARN (a landing zone's: iam.permissions_boundary).
+    boundary: str | None = None
 
 
 def stacks_of_assembly(outdir: Path) -> list[Stack]:
@@ -402,9 +404,8 @@ class Inventory:
         found: list[tuple[Stack, str, str, dict[str, Any]]] = []
         by_name: dict[str, str] = {}
         for stack, logical_id, props in self.resources_of_type("AWS::IAM::Role"):
-            for unsupported in ("PermissionsBoundary", "Path"):
-                if props.get(unsupported, "/") != "/":
-                    raise Unresolvable(f"{unsupported} of role {stack.name}/{logical_id}")
+            if props.get("Path", "/") != "/":
+                raise Unresolvable(f"Path of role {stack.name}/{logical_id}")
             arn = self.arn_of(stack, logical_id)
             found.append((stack, logical_id, arn, props))
             by_name[self.name_of(stack, logical_id)] = arn
@@ -459,6 +460,9 @@ class Inventory:
                 logical_id=logical_id,
                 trusted_services=tuple(services),
                 policies=tuple(attached[arn]),
+                boundary=self.resolve(props["PermissionsBoundary"], stack)
+                if "PermissionsBoundary" in props
+                else None,
             )
         return roles
 
@@ -595,6 +599,7 @@ class Request:
     identity: str | None = None  # key of the caller's policies in identity_policies
     resource_policy: str | None = None  # key of the resource's policy in resource_policies
     resource_account: str | None = None
+    boundary: str | None = None  # the caller's permissions boundary (a policy ARN)
 
 
 def session_request(
@@ -625,7 +630,24 @@ def session_request(
         ),
         resource_policy=resource_policy,
         resource_account=resource_account,
+        boundary=role.boundary,
     )
+
+
+# The permissions boundaries the tests know, by policy name (tests/iam_sim/boundaries/), in
+# every account: a landing zone's boundary is a customer managed policy of that name.
+BOUNDARIES = Path(__file__).resolve().parent / "boundaries"
+
+
+def boundary_document(arn: str) -> dict[str, Any]:
+    """The document of the boundary policy ``arn`` (arn:<partition>:iam::<account>:policy/
+    <name>); a boundary the tests do not know is an error, never ignored."""
+    name = arn.rsplit(":policy/", 1)[-1]
+    path = BOUNDARIES / f"{name}.json"
+    if ":policy/" not in arn or not path.is_file():
+        raise Unresolvable(f"no document for the permissions boundary {arn} in {BOUNDARIES}")
+    document: dict[str, Any] = json.loads(path.read_text())
+    return document
 
 
 @dataclass(frozen=True)
@@ -660,9 +682,14 @@ def simulate(
                 "resourceAccount": r.resource_account or account,
                 "context": dict(r.context),
                 "resourcePolicy": r.resource_policy,
+                **({"boundary": r.boundary} if r.boundary else {}),
             }
             for r in requests
         ],
+        "boundaryPolicies": {
+            arn: boundary_document(arn)
+            for arn in sorted({r.boundary for r in requests if r.boundary})
+        },
         "identityPolicies": {
             key: [{"name": name, "policy": document} for name, document in policies]
             for key, policies in identity_policies.items()

@@ -4,9 +4,11 @@
 // stdin:  {"requests": [{"principal", "identity"?, "action", "resource", "resourceAccount",
 //                        "context"?, "resourcePolicy"?}],
 //          "identityPolicies": {"<key>": [{"name", "policy"}]},
-//          "resourcePolicies": {"<key>": <policy document>}}
-//   "identity" names the caller's entry of "identityPolicies" (default: the principal) and
-//   "resourcePolicy" the entry of "resourcePolicies" protecting the resource (default: none).
+//          "resourcePolicies": {"<key>": <policy document>},
+//          "boundaryPolicies": {"<policy ARN>": <policy document>}}
+//   "identity" names the caller's entry of "identityPolicies" (default: the principal),
+//   "resourcePolicy" the entry of "resourcePolicies" protecting the resource (default: none)
+//   and "boundary" the caller's permissions boundary in "boundaryPolicies" (default: none).
 // stdout: a JSON array, one object per request, in order:
 //          {"result": "Allowed" | "ImplicitlyDenied" | "ExplicitlyDenied" | "Error",
 //           "reasons": [{"policyType", "policyIdentifier"?, "statementIndex"?, "statementId"?,
@@ -21,11 +23,15 @@ import { getDenialReasons, getGrantReasons, runSimulation } from '@cloud-copilot
 const REQUESTS_PER_WORKER = 1000
 const MAX_WORKERS = 4
 
-async function evaluate(request, identityPolicies, resourcePolicies) {
+async function evaluate(request, identityPolicies, resourcePolicies, boundaryPolicies) {
   const key = request.resourcePolicy
   const resourcePolicy = key === undefined || key === null ? undefined : resourcePolicies[key]
   if (key && resourcePolicy === undefined) {
     return { result: 'Error', reasons: [], error: `no resource policy ${key}` }
+  }
+  const boundary = request.boundary ? boundaryPolicies?.[request.boundary] : undefined
+  if (request.boundary && boundary === undefined) {
+    return { result: 'Error', reasons: [], error: `no boundary policy ${request.boundary}` }
   }
   const identity = request.identity ?? request.principal
   const simulation = {
@@ -38,7 +44,8 @@ async function evaluate(request, identityPolicies, resourcePolicies) {
     identityPolicies: identityPolicies[identity] ?? [],
     serviceControlPolicies: [],
     resourceControlPolicies: [],
-    resourcePolicy
+    resourcePolicy,
+    ...(boundary ? { permissionBoundaryPolicies: [{ name: request.boundary, policy: boundary }] } : {})
   }
   const response = await runSimulation(simulation, { simulationMode: 'Strict' })
   if (response.resultType === 'error') {
@@ -56,11 +63,11 @@ async function evaluate(request, identityPolicies, resourcePolicies) {
   return decision
 }
 
-async function evaluateAll({ requests, identityPolicies, resourcePolicies }) {
+async function evaluateAll({ requests, identityPolicies, resourcePolicies, boundaryPolicies }) {
   const decisions = []
   for (const request of requests) {
     try {
-      decisions.push(await evaluate(request, identityPolicies, resourcePolicies))
+      decisions.push(await evaluate(request, identityPolicies, resourcePolicies, boundaryPolicies))
     } catch (error) {
       decisions.push({ result: 'Error', reasons: [], error: String(error?.stack ?? error) })
     }

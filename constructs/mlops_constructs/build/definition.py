@@ -192,6 +192,35 @@ class Attributions:
 
 
 @dataclass(frozen=True, kw_only=True)
+class TuningRange:
+    """One tuned hyperparameter: ``continuous`` or ``integer`` between ``low`` and ``high``
+    (``scaling``: Auto, Linear, Logarithmic, ReverseLogarithmic), or ``categorical`` among
+    ``values``."""
+
+    name: str
+    kind: str
+    low: float | None = None
+    high: float | None = None
+    values: tuple[str, ...] = ()
+    scaling: str = "Auto"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Tuning:
+    """Hyperparameter tuning instead of one training job: SageMaker trains up to ``max_jobs``
+    candidates (``max_parallel_jobs`` at a time) chosen by ``strategy`` (Bayesian, Random,
+    Grid), and the best by ``objective`` (a metric train.py prints, e.g. ``validation:auc``)
+    goes on to evaluation and the same gates."""
+
+    strategy: str = "Bayesian"
+    objective: str
+    maximize: bool = True
+    max_jobs: int = 8
+    max_parallel_jobs: int = 2
+    ranges: tuple[TuningRange, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
 class PipelineSpec:
     """Everything the definition depends on; the same spec gives the same JSON."""
 
@@ -225,6 +254,8 @@ class PipelineSpec:
     attributions: Attributions | None = None
     # Model Monitor's data-quality baseline of the serving inputs (its analyzer image).
     data_quality_baseline: bool = False
+    # A tuning job instead of the training job (its best candidate is evaluated and gated).
+    tuning: Tuning | None = None
     # evaluate.py writes Model Monitor's model-quality constraints.json next to its report.
     model_quality_constraints: bool = False
     # Clarify pre-training bias baseline (needs clarify/analysis_config.json in the code).
@@ -383,4 +414,20 @@ def _build_definition(spec: PipelineSpec) -> str:
     definition = json.loads(pipeline.definition())
     definition = _replace_marker(definition, {"Get": "Parameters.CodeVersion"})
     _sort_collections(definition)
+    _tidy_tuning(definition)
     return json.dumps(definition, sort_keys=True, separators=(",", ":"))
+
+
+def _tidy_tuning(definition: dict[str, Any]) -> None:
+    """A tuning step's static hyperparameters carry the SDK's timestamped job name (a training
+    step's do not: its step drops it), and Grid's limit is written as null: SageMaker names the
+    jobs at run time and Grid takes no limit, so both go (the same spec, the same JSON)."""
+    for step in definition["Steps"]:
+        if step.get("Type") == "Tuning":
+            arguments = step["Arguments"]
+            arguments["TrainingJobDefinition"]["StaticHyperParameters"].pop(
+                "sagemaker_job_name", None
+            )
+            limits = arguments["HyperParameterTuningJobConfig"]["ResourceLimits"]
+            if limits.get("MaxNumberOfTrainingJobs") is None:
+                limits.pop("MaxNumberOfTrainingJobs", None)

@@ -49,6 +49,14 @@ MONITORING_SCRIPT = (
 # Where a version's files are: the model artifacts (models/) and the runs' outputs (baselines,
 # evaluation reports under pipelines/), and their sealed copies the version is registered with.
 RELEASE_FILES = ("models/*", "pipelines/*", f"{SEALED_PREFIX}*")
+# Tuning jobs (build.tuning): SageMaker names them per execution, as the other jobs.
+TUNING_JOBS = "hyper-parameter-tuning-job/*"
+_TUNING_ACTIONS = [
+    "sagemaker:AddTags",
+    "sagemaker:DescribeHyperParameterTuningJob",
+    "sagemaker:ListTrainingJobsForHyperParameterTuningJob",
+    "sagemaker:StopHyperParameterTuningJob",
+]
 # Creating jobs is granted apart, under the guardrails' conditions (GuardedJobs).
 _JOB_ACTIONS = [
     "sagemaker:AddTags",
@@ -180,11 +188,22 @@ class TrainingPipeline(Construct):
         """Creating a job needs what the definition sets (isolation, encryption, the VPC)."""
         stack = cdk.Stack.of(self)
         arn = f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}"
+        actions, resources = (
+            list(GUARDED_JOB_ACTIONS),
+            [
+                f"{arn}:processing-job/*",
+                f"{arn}:training-job/*",
+            ],
+        )
+        if self.spec.tuning is not None:
+            # The same conditions: its candidates' training job definition carries them.
+            actions.append("sagemaker:CreateHyperParameterTuningJob")
+            resources.append(f"{arn}:{TUNING_JOBS}")
         self.role.add_to_policy(
             iam.PolicyStatement(
                 sid="GuardedJobs",
-                actions=list(GUARDED_JOB_ACTIONS),
-                resources=[f"{arn}:processing-job/*", f"{arn}:training-job/*"],
+                actions=actions,
+                resources=resources,
                 conditions=job_guardrails(
                     key_arn=lake.key.key_arn,
                     # Clarify's model baselines call their shadow endpoint.
@@ -323,6 +342,15 @@ class TrainingPipeline(Construct):
         role.add_to_policy(
             iam.PolicyStatement(sid="PipelineJobs", actions=_JOB_ACTIONS, resources=job_arns)
         )
+        if self.spec.tuning is not None:
+            job_arns.append(f"{arn}:{TUNING_JOBS}")
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="TuningJobs",
+                    actions=_TUNING_ACTIONS,
+                    resources=[f"{arn}:{TUNING_JOBS}"],
+                )
+            )
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="PassOwnRoleToJobs",
@@ -352,12 +380,13 @@ class TrainingPipeline(Construct):
             grant_job_network_interfaces(role)
         if self.spec.model_baselines:
             self._grant_shadow_endpoints(arn, prefix)
+        jobs = "processing, training and tuning" if self.spec.tuning else "processing and training"
         for resource in job_arns:
             acknowledge_wildcard_resource(
                 role,
                 resource,
                 "Job names are generated per pipeline execution; the actions are limited to "
-                "creating, describing, tagging and stopping processing and training jobs.",
+                f"creating, describing, tagging and stopping {jobs} jobs.",
             )
         acknowledge_wildcard_resource(
             role,

@@ -18,7 +18,14 @@ from sagemaker.lambda_helper import Lambda
 from sagemaker.model import Model
 from sagemaker.model_metrics import FileSource, MetricsSource, ModelMetrics
 from sagemaker.network import NetworkConfig
+from sagemaker.parameter import (
+    CategoricalParameter,
+    ContinuousParameter,
+    IntegerParameter,
+    ParameterRange,
+)
 from sagemaker.processing import ProcessingInput, ProcessingOutput, Processor, ScriptProcessor
+from sagemaker.tuner import HyperparameterTuner
 from sagemaker.workflow.check_job_config import CheckJobConfig
 from sagemaker.workflow.condition_step import ConditionStep
 from sagemaker.workflow.conditions import (
@@ -36,7 +43,7 @@ from sagemaker.workflow.pipeline import Pipeline
 from sagemaker.workflow.pipeline_context import PipelineSession
 from sagemaker.workflow.properties import PropertyFile
 from sagemaker.workflow.quality_check_step import DataQualityCheckConfig, QualityCheckStep
-from sagemaker.workflow.steps import ProcessingStep, TrainingStep
+from sagemaker.workflow.steps import ProcessingStep, TrainingStep, TuningStep
 
 from mlops_constructs.build.definition import (
     CHAMPION_OUTPUTS,
@@ -52,6 +59,8 @@ from mlops_constructs.build.definition import (
     SPLITS,
     SUBNETS_PLACEHOLDER,
     PipelineSpec,
+    Tuning,
+    TuningRange,
     serving_environment,
 )
 
@@ -72,6 +81,23 @@ MONITOR_REGISTRATION: tuple[tuple[str, str | None, str], ...] = (
 
 def _json_source(uri: Any) -> MetricsSource:
     return MetricsSource(s3_uri=uri, content_type="application/json")
+
+
+def _max_jobs(tuning: Tuning) -> dict[str, Any]:
+    """The tuner's job limit: none for Grid (it tries every combination), else max_jobs."""
+    return {} if tuning.strategy == "Grid" else {"max_jobs": tuning.max_jobs}
+
+
+def _parameter_range(tuned: TuningRange) -> ParameterRange:
+    """The SDK's range of one tuned hyperparameter."""
+    if tuned.kind == "categorical":
+        return CategoricalParameter(list(tuned.values))
+    kind = ContinuousParameter if tuned.kind == "continuous" else IntegerParameter
+    low, high = tuned.low, tuned.high
+    assert low is not None and high is not None
+    if tuned.kind == "integer":
+        low, high = int(low), int(high)
+    return kind(low, high, scaling_type=tuned.scaling)
 
 
 class DefinitionBuilder:
@@ -294,10 +320,55 @@ class DefinitionBuilder:
             ),
         )
 
-    def train(self, depends_on: list[Any]) -> TrainingStep:
+    def train(self, depends_on: list[Any]) -> TrainingStep | TuningStep:
+        """Train (one training job), or Tune (a tuning job, with spec.tuning); either way
+        :meth:`model_artifact` is the model evaluation and the gates then see."""
+        estimator = self.estimator()
+        inputs = {
+            "train": TrainingInput(self.split_uri("train"), content_type="text/csv"),
+            "validation": TrainingInput(self.split_uri("validation"), content_type="text/csv"),
+        }
+        if self.spec.tuning is not None:
+            return self.tune(estimator, inputs, depends_on)
+        self.train_step: TrainingStep | TuningStep = TrainingStep(
+            name="Train", step_args=estimator.fit(inputs=inputs), depends_on=depends_on
+        )
+        self._model = self.train_step.properties.ModelArtifacts.S3ModelArtifacts
+        return self.train_step
+
+    def tune(
+        self, estimator: Estimator, inputs: dict[str, TrainingInput], depends_on: list[Any]
+    ) -> TuningStep:
+        """Tune: SageMaker trains candidates with the estimator's settings (the same
+        encryption, isolation and VPC: one training job definition) and the tuned ranges; the
+        best candidate's model is the version's."""
+        tuning = self.spec.tuning
+        assert tuning is not None
+        tuner = HyperparameterTuner(
+            estimator=estimator,
+            objective_metric_name=tuning.objective,
+            objective_type="Maximize" if tuning.maximize else "Minimize",
+            hyperparameter_ranges={r.name: _parameter_range(r) for r in tuning.ranges},
+            metric_definitions=estimator.metric_definitions,
+            strategy=tuning.strategy,
+            max_parallel_jobs=tuning.max_parallel_jobs,
+            # Grid tries every combination: SageMaker refuses a limit with it.
+            **_max_jobs(tuning),
+        )
+        step = TuningStep(name="Tune", step_args=tuner.fit(inputs=inputs), depends_on=depends_on)
+        self.train_step = step
+        # The estimator writes each candidate under <artifacts>/models/<job>/output/.
+        self._model = step.get_top_model_s3_uri(
+            top_k=0, s3_bucket=self.spec.artifacts_bucket, prefix="models"
+        )
+        return step
+
+    def estimator(self) -> Estimator:
+        """The training job's settings: the project's image and train.py, encrypted with the
+        data key, network-isolated, in the VPC in VPC mode."""
         spec = self.spec
         metric = spec.gate.metric
-        estimator = Estimator(
+        return Estimator(
             image_uri=spec.images.training,
             entry_point=spec.entry_points.train,
             source_dir=f"{self.code}/sourcedir.tar.gz",
@@ -322,19 +393,6 @@ class DefinitionBuilder:
             **self._debugger(),
             **self._spot(),
         )
-        self.train_step = TrainingStep(
-            name="Train",
-            step_args=estimator.fit(
-                inputs={
-                    "train": TrainingInput(self.split_uri("train"), content_type="text/csv"),
-                    "validation": TrainingInput(
-                        self.split_uri("validation"), content_type="text/csv"
-                    ),
-                }
-            ),
-            depends_on=depends_on,
-        )
-        return self.train_step
 
     def _debugger(self) -> dict[str, Any]:
         if not self.spec.debugger_rules:
@@ -363,7 +421,8 @@ class DefinitionBuilder:
         }
 
     def model_artifact(self) -> Any:
-        return self.train_step.properties.ModelArtifacts.S3ModelArtifacts
+        """The trained model: the training job's, or the best tuning candidate's."""
+        return self._model
 
     def evaluate(self) -> ProcessingStep:
         self.report = PropertyFile(

@@ -37,10 +37,20 @@ CONTEXT_VARIABLE: Final = "MLOPS_PIPELINE_CONTEXT"
 PIPELINE: Final = "(pipeline)"
 
 TRAINING: Final = "Training"
+# A tuning step's training job definition has a training job's fields (its candidates' jobs).
+TUNING: Final = "Tuning"
 PROCESSING_LIKE: Final = ("Processing", "QualityCheck", "ClarifyCheck")
-JOB_STEP_TYPES: Final = (TRAINING, *PROCESSING_LIKE)
-# What the project's pipeline role may run; what it would need for the others.
-ALLOWED_STEP_TYPES: Final = (*JOB_STEP_TYPES, "Lambda", "Condition", "Fail", "RegisterModel")
+JOB_STEP_TYPES: Final = (TRAINING, TUNING, *PROCESSING_LIKE)
+# What a team's pipeline role may run (not tuning: that is the standard pipeline's option);
+# what it would need for the others.
+ALLOWED_STEP_TYPES: Final = (
+    TRAINING,
+    *PROCESSING_LIKE,
+    "Lambda",
+    "Condition",
+    "Fail",
+    "RegisterModel",
+)
 _NEEDS: Final = {  # the SDK's StepTypeEnum
     "Model": "sagemaker:CreateModel",
     "Transform": "sagemaker:CreateTransformJob",
@@ -542,12 +552,20 @@ def _check_job(
     parameters: dict[str, dict[str, Any]],
 ) -> list[Finding]:
     args, kind = step.get("Arguments"), step.get("Type")
-    job = _Job(kind == TRAINING, args if isinstance(args, dict) else {})
+    args = args if isinstance(args, dict) else {}
+    if kind == TUNING:  # its candidates' training job definition
+        definition = args.get("TrainingJobDefinition")
+        args = definition if isinstance(definition, dict) else {}
+    job = _Job(kind in (TRAINING, TUNING), args)
     findings: list[Finding] = []
-    where = {TRAINING: "estimator", "Processing": "processor"}.get(str(kind), "CheckJobConfig")
+    where = {TRAINING: "estimator", TUNING: "estimator", "Processing": "processor"}.get(
+        str(kind), "CheckJobConfig"
+    )
 
+    tuned = "HyperParameterTuningResourceConfig"
+    resources = tuned if kind == TUNING and tuned in args else "ResourceConfig"
     volume, path = job.at(
-        ("ResourceConfig", "VolumeKmsKeyId"),
+        (resources, "VolumeKmsKeyId"),
         ("ProcessingResources", "ClusterConfig", "VolumeKmsKeyId"),
     )
     findings += _check_key(name, "VolumeKmsKeyId", volume, path, "volume_kms_key", context, where)
