@@ -20,7 +20,13 @@ from mlops_constructs.monitor import (
 from mlops_constructs.monitor.open_monitoring import OpenMonitoringSettings
 from mlops_constructs.names import promote_name
 from mlops_constructs.notifications import NotificationTopic, subscribe
-from stacks.config import ChatChannelConfig, PlatformConfig, ProjectConfig, chat_topics
+from stacks.config import (
+    SCALE_TO_ZERO,
+    ChatChannelConfig,
+    PlatformConfig,
+    ProjectConfig,
+    chat_topics,
+)
 from stacks.data_stack import DataStack
 from stacks.topology import (
     STAGES,
@@ -183,10 +189,17 @@ def section_summary(
     else:
         does = "Trains here."
     endpoints = ", ".join(
-        f"`{prefix}-{stage}` ({'real-time' if realtime else 'serverless'})"
-        for stage, realtime in stages.items()
+        f"`{prefix}-{stage}` ({_HOSTINGS[_hosting(project, stage)]})" for stage in stages
     )
     return f"{does} Endpoints: {endpoints}." if endpoints else f"{does} No endpoint here."
+
+
+_HOSTINGS = {"realtime": "real-time", "serverless": "serverless", SCALE_TO_ZERO: "scale to zero"}
+
+
+def _hosting(project: ProjectConfig, stage: str) -> str:
+    """How ``stage`` (staging, prod) of ``project`` is hosted."""
+    return (project.deploy.staging if stage == "staging" else project.deploy.production).hosting
 
 
 def dashboard_section(
@@ -203,6 +216,7 @@ def dashboard_section(
         prefix=prefix,
         summary=summary,
         endpoints=endpoints,
+        components=[stage for stage in endpoints if _hosting(project, stage) == SCALE_TO_ZERO],
         latency_p99_ms={
             stage: (
                 project.deploy.staging if stage == "staging" else project.deploy.production

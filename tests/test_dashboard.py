@@ -16,8 +16,10 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import assertions
 
 from mlops_constructs.monitor import DashboardSection, PlatformDashboard
+from mlops_constructs.names import component_name
 from stacks.stage import PlatformStage
 from stacks.topology import STAGES
 from tests.conftest import Synthesized
@@ -298,3 +300,62 @@ def test_more_widgets_than_a_dashboard_holds_is_refused() -> None:
             prefix="mlops-dev",
             sections=[section(i) for i in range(fits + 1)],
         )
+
+
+def test_a_scale_to_zero_stage_shows_its_inference_components_metrics() -> None:
+    """hosting: scale_to_zero serves through an inference component, whose invocation metrics
+    carry its name (not the endpoint's and variant's): its row graphs those, the copies' use of
+    their instances, and the requests that found no copy running."""
+    prefix = "mlops-dev-p"
+    stack = cdk.Stack(cdk.App(), "Components")
+    PlatformDashboard(
+        stack,
+        "Dashboard",
+        prefix="mlops-dev",
+        sections=[
+            DashboardSection(
+                title="p",
+                prefix=prefix,
+                endpoints={"staging": True, "prod": True},
+                components=["prod"],
+            )
+        ],
+    )
+    (dashboard,) = (
+        assertions.Template.from_stack(stack).find_resources("AWS::CloudWatch::Dashboard").values()
+    )
+    body = json.loads(
+        "".join(
+            p if isinstance(p, str) else ""
+            for p in dashboard["Properties"]["DashboardBody"]["Fn::Join"][1]
+        )
+    )
+    metrics = {
+        (w["properties"]["title"].split(":")[0], tuple(m[:4]))
+        for w in body["widgets"]
+        if w["type"] == "metric"
+        for m in w["properties"]["metrics"]
+    }
+    component = component_name(f"{prefix}-prod")
+    assert (
+        f"{prefix}-prod",
+        ("AWS/SageMaker", "Invocations", "InferenceComponentName", component),
+    ) in metrics
+    assert (
+        f"{prefix}-prod",
+        ("AWS/SageMaker", "NoCapacityInvocationFailures", "InferenceComponentName", component),
+    ) in metrics
+    assert (
+        f"{prefix}-prod",
+        (
+            "/aws/sagemaker/InferenceComponents",
+            "CPUUtilizationNormalized",
+            "InferenceComponentName",
+            component,
+        ),
+    ) in metrics
+    assert (
+        f"{prefix}-staging",
+        ("AWS/SageMaker", "Invocations", "EndpointName", f"{prefix}-staging"),
+    ) in metrics
+    assert not any(t == f"{prefix}-prod" and m[2] == "EndpointName" for t, m in metrics)

@@ -18,6 +18,7 @@ from mlops_constructs.monitor.monitors import drift_metric, quality_metric
 from mlops_constructs.monitor.open_monitoring import OpenMonitoringSettings
 from mlops_constructs.monitor.open_monitoring import metric as open_metric
 from mlops_constructs.monitor.settings import MonitorSettings
+from mlops_constructs.names import component_name
 from mlops_constructs.runbooks import RUNBOOKS, Runbook, alarm_description
 
 VARIANT = "AllTraffic"
@@ -142,6 +143,9 @@ class DashboardSection:
     prefix: str
     summary: str = ""
     endpoints: Mapping[str, bool] = field(default_factory=dict)
+    # The real-time stages served by an inference component (hosting: scale_to_zero), whose
+    # invocation metrics carry the component's name instead of the endpoint's and variant's.
+    components: Sequence[str] = ()
     latency_p99_ms: Mapping[str, int] = field(default_factory=dict)
     monitored: Sequence[str] = ()
     monitor: MonitorSettings | None = None
@@ -213,7 +217,10 @@ class PlatformDashboard(Construct):
             for stage, realtime in section.endpoints.items():
                 self._add(
                     *_endpoint_row(
-                        f"{section.prefix}-{stage}", realtime, section.latency_p99_ms.get(stage)
+                        f"{section.prefix}-{stage}",
+                        realtime,
+                        section.latency_p99_ms.get(stage),
+                        component=stage in section.components,
                     )
                 )
             self._failures(section, alarms)
@@ -405,10 +412,17 @@ class PlatformDashboard(Construct):
 
 
 def _endpoint_row(
-    name: str, realtime: bool, latency_p99_ms: int | None = None
+    name: str, realtime: bool, latency_p99_ms: int | None = None, *, component: bool = False
 ) -> list[cloudwatch.IWidget]:
     """Invocations, latency, errors (and, real-time, instance use) of endpoint ``name``;
-    ``latency_p99_ms``: the p99 latency that rolls a deployment back (drawn on the graph)."""
+    ``latency_p99_ms``: the p99 latency that rolls a deployment back (drawn on the graph).
+    With ``component`` (scale to zero), the metrics of its inference component: requests that
+    found no copy, and the copies' use of their instances."""
+    dimensions = (
+        {"InferenceComponentName": component_name(name)}
+        if component
+        else {"EndpointName": name, "VariantName": VARIANT}
+    )
 
     def metric(
         metric_name: str, statistic: str, label: str, namespace: str = "AWS/SageMaker"
@@ -416,7 +430,7 @@ def _endpoint_row(
         return cloudwatch.Metric(
             namespace=namespace,
             metric_name=metric_name,
-            dimensions_map={"EndpointName": name, "VariantName": VARIANT},
+            dimensions_map=dimensions,
             statistic=statistic,
             period=cdk.Duration.minutes(5),
             label=label,
@@ -453,7 +467,20 @@ def _endpoint_row(
             width=6,
         ),
     ]
-    if realtime:
+    if component:
+        copies = "/aws/sagemaker/InferenceComponents"
+        row.append(
+            cloudwatch.GraphWidget(
+                title=f"{name}: copies (%) and cold starts",
+                left=[
+                    metric("CPUUtilizationNormalized", "Average", "CPU", copies),
+                    metric("MemoryUtilizationNormalized", "Average", "memory", copies),
+                ],
+                right=[metric("NoCapacityInvocationFailures", "Sum", "no copy running")],
+                width=6,
+            )
+        )
+    elif realtime:
         instances = "/aws/sagemaker/Endpoints"
         row.append(
             cloudwatch.GraphWidget(
