@@ -74,44 +74,21 @@ class BatchScoring(Construct):
     ) -> None:
         super().__init__(scope, id)
         stack = cdk.Stack.of(self)
-        arn = f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}"
-        model_prefix = f"{prefix}-batch"
-
-        self.model_role = iam.Role(
-            self,
-            "ModelRole",
-            role_name=f"{prefix}-batch-model",
-            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
-            description="The model containers of batch scoring",
+        self._arn = f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}"
+        self._model_prefix = f"{prefix}-batch"
+        self._lake, self._registry = lake, registry
+        self.model_role = self._model_role(
+            prefix, output_prefix, capture_prefix, image_repositories, in_vpc=vpc is not None
         )
-        lake.grant_read_artifacts(self.model_role)  # the model and the input rows
-        lake.artifacts.grant_put(self.model_role, f"{output_prefix}*")
-        if capture_prefix is not None:
-            # Model Monitor's batch monitors read what the transform jobs capture.
-            lake.artifacts.grant_put(self.model_role, f"{capture_prefix}*")
-        lake.key.grant_encrypt_decrypt(self.model_role)
-        grant_sagemaker_job_logs(self.model_role, ("TransformJobs",))
-        grant_image_pull(self.model_role, image_repositories)
-        if vpc is not None:
-            grant_job_network_interfaces(self.model_role)
-
-        environment = {
-            "MODEL_PACKAGE_GROUP": registry.name,
-            "EXECUTION_ROLE_ARN": self.model_role.role_arn,
-            "INPUT_URI": lake.artifacts.s3_url_for_object(input_prefix),
-            "OUTPUT_URI": lake.artifacts.s3_url_for_object(output_prefix),
-            "KMS_KEY_ARN": lake.key.key_arn,
-            "INSTANCE_TYPE": instance_type,
-            "INSTANCE_COUNT": str(instance_count),
-            "MODEL_PREFIX": model_prefix,
-        }
-        if capture_prefix is not None:
-            environment["CAPTURE_URI"] = lake.artifacts.s3_url_for_object(capture_prefix)
-        if vpc is not None:
-            if security_group is None:
-                raise ValueError("VPC mode needs the workloads' security group")
-            environment["SUBNET_IDS"] = cdk.Fn.join(",", [s.subnet_id for s in subnets])
-            environment["SECURITY_GROUP_ID"] = security_group.security_group_id
+        environment = self._environment(
+            instance_type,
+            instance_count,
+            input_prefix,
+            output_prefix,
+            capture_prefix,
+            subnets if vpc is not None else None,
+            security_group,
+        )
         self.function = platform_function(
             self,
             "Function",
@@ -128,7 +105,83 @@ class BatchScoring(Construct):
         )
         role = self.function.role
         assert isinstance(role, iam.Role)
-        registry.grant_read(role)
+        self._grant_scoring(role, subnets, security_group)
+        self._triggers(schedule, request_bus)
+        self._acknowledge(role, output_prefix, capture_prefix)
+
+    def _model_role(
+        self,
+        prefix: str,
+        output_prefix: str,
+        capture_prefix: str | None,
+        image_repositories: Sequence[str],
+        *,
+        in_vpc: bool,
+    ) -> iam.Role:
+        """``<prefix>-batch-model``: reads the model and the input rows, writes the output (and
+        the capture), uses the key, pulls the project's own images."""
+        lake = self._lake
+        model_role = iam.Role(
+            self,
+            "ModelRole",
+            role_name=f"{prefix}-batch-model",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description="The model containers of batch scoring",
+        )
+        lake.grant_read_artifacts(model_role)  # the model and the input rows
+        lake.artifacts.grant_put(model_role, f"{output_prefix}*")
+        if capture_prefix is not None:
+            # Model Monitor's batch monitors read what the transform jobs capture.
+            lake.artifacts.grant_put(model_role, f"{capture_prefix}*")
+        lake.key.grant_encrypt_decrypt(model_role)
+        grant_sagemaker_job_logs(model_role, ("TransformJobs",))
+        grant_image_pull(model_role, image_repositories)
+        if in_vpc:
+            grant_job_network_interfaces(model_role)
+        return model_role
+
+    def _environment(
+        self,
+        instance_type: str,
+        instance_count: int,
+        input_prefix: str,
+        output_prefix: str,
+        capture_prefix: str | None,
+        subnets: Sequence[ec2.ISubnet] | None,
+        security_group: ec2.ISecurityGroup | None,
+    ) -> dict[str, str]:
+        """The function's settings: the registry, the model role, where rows are read and
+        written, the key, the instances, and (VPC mode, ``subnets``) the network."""
+        lake, registry, model_prefix = self._lake, self._registry, self._model_prefix
+        environment = {
+            "MODEL_PACKAGE_GROUP": registry.name,
+            "EXECUTION_ROLE_ARN": self.model_role.role_arn,
+            "INPUT_URI": lake.artifacts.s3_url_for_object(input_prefix),
+            "OUTPUT_URI": lake.artifacts.s3_url_for_object(output_prefix),
+            "KMS_KEY_ARN": lake.key.key_arn,
+            "INSTANCE_TYPE": instance_type,
+            "INSTANCE_COUNT": str(instance_count),
+            "MODEL_PREFIX": model_prefix,
+        }
+        if capture_prefix is not None:
+            environment["CAPTURE_URI"] = lake.artifacts.s3_url_for_object(capture_prefix)
+        if subnets is not None:
+            if security_group is None:
+                raise ValueError("VPC mode needs the workloads' security group")
+            environment["SUBNET_IDS"] = cdk.Fn.join(",", [s.subnet_id for s in subnets])
+            environment["SECURITY_GROUP_ID"] = security_group.security_group_id
+        return environment
+
+    def _grant_scoring(
+        self,
+        role: iam.Role,
+        subnets: Sequence[ec2.ISubnet],
+        security_group: ec2.ISecurityGroup | None,
+    ) -> None:
+        """The function reads the registry, creates the version's model (network-isolated, in
+        the VPC) and starts the transform job (encrypted with the lake's key) as the model role."""
+        arn, model_prefix, lake = self._arn, self._model_prefix, self._lake
+        self._registry.grant_read(role)
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="BatchModels",
@@ -191,6 +244,10 @@ class BatchScoring(Construct):
                 conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
             )
         )
+
+    def _triggers(self, schedule: str, request_bus: events.IEventBus | None) -> None:
+        """The schedule, and requests on the project's bus naming this registry."""
+        registry = self._registry
         # The function refuses events older than its MAX_EVENT_AGE_SECONDS (15 minutes, its
         # default): neither EventBridge nor Lambda's queue holds one longer.
         max_age = cdk.Duration.minutes(15)
@@ -218,6 +275,13 @@ class BatchScoring(Construct):
             targets=[invoke],
         )
 
+    def _acknowledge(self, role: iam.Role, output_prefix: str, capture_prefix: str | None) -> None:
+        arn, model_prefix, lake, registry = (
+            self._arn,
+            self._model_prefix,
+            self._lake,
+            self._registry,
+        )
         acknowledge_inline_policy(self.model_role)
         acknowledge_wildcard_resource(
             role,
