@@ -241,7 +241,32 @@ class ModelEndpoint(Construct):
             vpc_config = sagemaker.CfnModel.VpcConfigProperty(
                 subnets=list(subnet_ids), security_group_ids=[security_group_id]
             )
-        self.model = sagemaker.CfnModel(
+        self.model = self._model(model_package_arn, container, vpc_config, realtime=realtime)
+        # Real-time endpoints' alarms (rolling back, and health); serverless have none.
+        self.alarms: list[cloudwatch.Alarm] = []
+        self.health_alarms: list[cloudwatch.Alarm] = []
+        self.component: sagemaker.CfnInferenceComponent | None = None
+        self.scale_out_alarm: cloudwatch.Alarm | None = None
+        if isinstance(hosting, ScaleToZeroSettings):
+            self._scale_to_zero(hosting, key_arn, capture_uri, vpc_config)
+            return
+        self.scaling: autoscaling.ScalableTarget | None = None
+        if isinstance(hosting, RealtimeSettings):
+            self._realtime(hosting, key_arn, capture_uri)
+        else:
+            self._serverless(hosting)
+        self.realtime = realtime
+
+    def _model(
+        self,
+        model_package_arn: str,
+        container: PromotedContainer | None,
+        vpc_config: sagemaker.CfnModel.VpcConfigProperty | None,
+        *,
+        realtime: bool,
+    ) -> sagemaker.CfnModel:
+        """The model: the registered version's package, or a promoted copy (ADR 0011)."""
+        return sagemaker.CfnModel(
             self,
             "Model",
             execution_role_arn=self.role.role_arn,
@@ -262,115 +287,116 @@ class ModelEndpoint(Construct):
             enable_network_isolation=True if realtime else None,
             vpc_config=vpc_config,
         )
-        self.component: sagemaker.CfnInferenceComponent | None = None
-        self.scale_out_alarm: cloudwatch.Alarm | None = None
-        if isinstance(hosting, ScaleToZeroSettings):
-            self._scale_to_zero(hosting, key_arn, capture_uri, vpc_config)
-            return
-        if isinstance(hosting, RealtimeSettings):
-            variant = sagemaker.CfnEndpointConfig.ProductionVariantProperty(
-                variant_name=VARIANT,
-                model_name=self.model.attr_model_name,
-                instance_type=hosting.instance_type,
-                initial_instance_count=hosting.min_instances,
-                initial_variant_weight=1,
-            )
-            capture = _capture(hosting, capture_uri, key_arn)
-            self.endpoint_config = sagemaker.CfnEndpointConfig(
-                self,
-                "Config",
-                production_variants=[variant],
-                kms_key_id=key_arn,
-                data_capture_config=capture,
-            )
-        else:
-            self.endpoint_config = sagemaker.CfnEndpointConfig(
-                self,
-                "Config",
-                production_variants=[
-                    sagemaker.CfnEndpointConfig.ProductionVariantProperty(
-                        variant_name=VARIANT,
-                        model_name=self.model.attr_model_name,
-                        serverless_config=sagemaker.CfnEndpointConfig.ServerlessConfigProperty(
-                            memory_size_in_mb=hosting.memory_mb,
-                            max_concurrency=hosting.max_concurrency,
-                        ),
-                    )
-                ],
-            )
-            serverless_reason = (
-                "Serverless hosting, the idle-free option for non-production stages, supports "
-                "no network isolation, VPC, data capture or customer key on the endpoint config; "
-                "production stages use real-time hosting, which has all of them."
-            )
-            acknowledge(self.endpoint_config, "MLOps::MLOps-SM4", serverless_reason)
-            acknowledge(self.model, "MLOps::MLOps-SM1", serverless_reason)
-            for pack in ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"):
-                acknowledge(
-                    self.endpoint_config,
-                    f"{pack}-SageMakerEndpointConfigurationKMSKeyConfigured",
-                    serverless_reason,
-                )
 
+    def _realtime(self, hosting: RealtimeSettings, key_arn: str, capture_uri: str) -> None:
+        """Instances: the config (key, capture), the alarms, the endpoint deployed blue/green
+        with rollback on them, and target-tracking scaling."""
+        variant = sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+            variant_name=VARIANT,
+            model_name=self.model.attr_model_name,
+            instance_type=hosting.instance_type,
+            initial_instance_count=hosting.min_instances,
+            initial_variant_weight=1,
+        )
+        self.endpoint_config = sagemaker.CfnEndpointConfig(
+            self,
+            "Config",
+            production_variants=[variant],
+            kms_key_id=key_arn,
+            data_capture_config=_capture(hosting, capture_uri, key_arn),
+        )
         # Alarms first: their names are part of the endpoint's rollback configuration.
-        self.alarms: list[cloudwatch.Alarm] = []
-        self.health_alarms: list[cloudwatch.Alarm] = []
-        deployment = None
-        if isinstance(hosting, RealtimeSettings):
-            self.alarms = self._alarms(hosting)
-            self.health_alarms = self._health_alarms(hosting)
-            routing = sagemaker.CfnEndpoint.TrafficRoutingConfigProperty(
-                type=hosting.traffic_routing,
-                wait_interval_in_seconds=hosting.wait_minutes * 60,
-                canary_size=sagemaker.CfnEndpoint.CapacitySizeProperty(
-                    type="CAPACITY_PERCENT", value=hosting.canary_percent
-                )
-                if hosting.traffic_routing == "CANARY"
-                else None,
-                linear_step_size=sagemaker.CfnEndpoint.CapacitySizeProperty(
-                    type="CAPACITY_PERCENT", value=hosting.canary_percent
-                )
-                if hosting.traffic_routing == "LINEAR"
-                else None,
+        self.alarms = self._alarms(hosting)
+        self.health_alarms = self._health_alarms(hosting)
+        self.endpoint = sagemaker.CfnEndpoint(
+            self,
+            "Endpoint",
+            endpoint_name=self.endpoint_name,
+            endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
+            deployment_config=self._blue_green(hosting),
+        )
+        self.scaling = self._scalable_target(
+            f"endpoint/{self.endpoint_name}/variant/{VARIANT}",
+            "sagemaker:variant:DesiredInstanceCount",
+            hosting.min_instances,
+            hosting.max_instances,
+        )
+        self.scaling.node.add_dependency(self.endpoint)
+        self.scaling.scale_to_track_metric(
+            "Invocations",
+            target_value=hosting.invocations_per_instance,
+            predefined_metric=autoscaling.PredefinedMetric.SAGEMAKER_VARIANT_INVOCATIONS_PER_INSTANCE,
+            scale_in_cooldown=cdk.Duration.minutes(5),
+            scale_out_cooldown=cdk.Duration.minutes(1),
+        )
+
+    def _blue_green(
+        self, hosting: RealtimeSettings
+    ) -> sagemaker.CfnEndpoint.DeploymentConfigProperty:
+        """All at once, canary or linear, rolling back on the endpoint's alarms."""
+        routing = sagemaker.CfnEndpoint.TrafficRoutingConfigProperty(
+            type=hosting.traffic_routing,
+            wait_interval_in_seconds=hosting.wait_minutes * 60,
+            canary_size=sagemaker.CfnEndpoint.CapacitySizeProperty(
+                type="CAPACITY_PERCENT", value=hosting.canary_percent
             )
-            deployment = sagemaker.CfnEndpoint.DeploymentConfigProperty(
-                blue_green_update_policy=sagemaker.CfnEndpoint.BlueGreenUpdatePolicyProperty(
-                    traffic_routing_configuration=routing,
-                    termination_wait_in_seconds=hosting.wait_minutes * 60,
-                    maximum_execution_timeout_in_seconds=3600,
-                ),
-                auto_rollback_configuration=sagemaker.CfnEndpoint.AutoRollbackConfigProperty(
-                    alarms=[
-                        sagemaker.CfnEndpoint.AlarmProperty(alarm_name=a.alarm_name)
-                        for a in self.alarms
-                    ]
-                ),
+            if hosting.traffic_routing == "CANARY"
+            else None,
+            linear_step_size=sagemaker.CfnEndpoint.CapacitySizeProperty(
+                type="CAPACITY_PERCENT", value=hosting.canary_percent
+            )
+            if hosting.traffic_routing == "LINEAR"
+            else None,
+        )
+        return sagemaker.CfnEndpoint.DeploymentConfigProperty(
+            blue_green_update_policy=sagemaker.CfnEndpoint.BlueGreenUpdatePolicyProperty(
+                traffic_routing_configuration=routing,
+                termination_wait_in_seconds=hosting.wait_minutes * 60,
+                maximum_execution_timeout_in_seconds=3600,
+            ),
+            auto_rollback_configuration=sagemaker.CfnEndpoint.AutoRollbackConfigProperty(
+                alarms=[
+                    sagemaker.CfnEndpoint.AlarmProperty(alarm_name=a.alarm_name)
+                    for a in self.alarms
+                ]
+            ),
+        )
+
+    def _serverless(self, hosting: ServerlessSettings) -> None:
+        """No instance while idle: the config and the endpoint, no alarm of their own."""
+        self.endpoint_config = sagemaker.CfnEndpointConfig(
+            self,
+            "Config",
+            production_variants=[
+                sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+                    variant_name=VARIANT,
+                    model_name=self.model.attr_model_name,
+                    serverless_config=sagemaker.CfnEndpointConfig.ServerlessConfigProperty(
+                        memory_size_in_mb=hosting.memory_mb,
+                        max_concurrency=hosting.max_concurrency,
+                    ),
+                )
+            ],
+        )
+        serverless_reason = (
+            "Serverless hosting, the idle-free option for non-production stages, supports "
+            "no network isolation, VPC, data capture or customer key on the endpoint config; "
+            "production stages use real-time hosting, which has all of them."
+        )
+        acknowledge(self.endpoint_config, "MLOps::MLOps-SM4", serverless_reason)
+        acknowledge(self.model, "MLOps::MLOps-SM1", serverless_reason)
+        for pack in ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"):
+            acknowledge(
+                self.endpoint_config,
+                f"{pack}-SageMakerEndpointConfigurationKMSKeyConfigured",
+                serverless_reason,
             )
         self.endpoint = sagemaker.CfnEndpoint(
             self,
             "Endpoint",
             endpoint_name=self.endpoint_name,
             endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
-            deployment_config=deployment,
         )
-
-        self.scaling: autoscaling.ScalableTarget | None = None
-        if isinstance(hosting, RealtimeSettings):
-            self.scaling = self._scalable_target(
-                f"endpoint/{self.endpoint_name}/variant/{VARIANT}",
-                "sagemaker:variant:DesiredInstanceCount",
-                hosting.min_instances,
-                hosting.max_instances,
-            )
-            self.scaling.node.add_dependency(self.endpoint)
-            self.scaling.scale_to_track_metric(
-                "Invocations",
-                target_value=hosting.invocations_per_instance,
-                predefined_metric=autoscaling.PredefinedMetric.SAGEMAKER_VARIANT_INVOCATIONS_PER_INSTANCE,
-                scale_in_cooldown=cdk.Duration.minutes(5),
-                scale_out_cooldown=cdk.Duration.minutes(1),
-            )
-        self.realtime = realtime
 
     def _scale_to_zero(
         self,
