@@ -484,6 +484,12 @@ class ModelEndpoint(Construct):
                 ),
             ),
         )
+        self._scale_copies(hosting, name)
+        self.realtime = True
+
+    def _scale_copies(self, hosting: ScaleToZeroSettings, name: str) -> None:
+        """Copies of the model follow invocations per copy down to 0; a request that finds no
+        copy (the no-capacity alarm) starts one."""
         self.scaling = self._scalable_target(
             f"inference-component/{name}",
             "sagemaker:inference-component:DesiredCopyCount",
@@ -527,7 +533,6 @@ class ModelEndpoint(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         self.scale_out_alarm.add_alarm_action(cw_actions.ApplicationScalingAction(scale_out))
-        self.realtime = True
 
     def _scalable_target(
         self, resource_id: str, dimension: str, minimum: int, maximum: int
