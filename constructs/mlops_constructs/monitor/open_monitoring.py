@@ -263,8 +263,7 @@ class OpenMonitoring(Construct):
         network: OpenMonitoringNetwork | None,
     ) -> lambda_.Function:
         """``<prefix>-monitoring-run``: the pipeline's Window and Publish steps."""
-        stack = cdk.Stack.of(self)
-        lake, prefix = self._lake, self._prefix
+        prefix = self._prefix
         function = platform_function(
             self,
             "Function",
@@ -273,27 +272,7 @@ class OpenMonitoring(Construct):
             description="Open monitoring: the window to analyse, and the run's metrics",
             ops_key=ops_key,
             log_retention=log_retention,
-            environment={
-                "PROJECT_PREFIX": prefix,
-                "MODEL_PACKAGE_GROUP": registry.name,
-                "CAPTURE_URI": lake.artifacts.s3_url_for_object("data-capture/"),
-                "GROUND_TRUTH_URI": lake.curated.s3_url_for_object(
-                    self._settings.ground_truth_prefix
-                ),
-                "ENDPOINT_NAME": f"{prefix}-{{target}}",
-                "WINDOW_HOURS": "1" if self._settings.frequency == "hourly" else "24",
-                "DELAY_HOURS": str(self._settings.ground_truth_delay_hours),
-                "METRICS_NAMESPACE": NAMESPACE,
-                # The data runs load the served model: Window must name its artifact.
-                **({"ATTRIBUTIONS": "true"} if self._explains else {}),
-                # A serving environment of a delivered platform: its endpoints run promoted
-                # versions, whose baselines are verified copies in this bucket (ADR 0011).
-                **(
-                    {"PROMOTED_BUCKET": lake.artifacts.bucket_name}
-                    if self._promoted_from is not None
-                    else {}
-                ),
-            },
+            environment=self._environment(registry),
             timeout=cdk.Duration.seconds(60),
             # One Window or Publish call per monitored target at a time, at most.
             reserved_concurrency=2,
@@ -304,6 +283,40 @@ class OpenMonitoring(Construct):
         )
         role = function.role
         assert role is not None
+        self._grant_endpoints(role, targets)
+        if BATCH in targets:
+            self._grant_batch(function, role)
+        self._grant_reads(function, role, registry)
+        return function
+
+    def _environment(self, registry: ModelRegistry) -> dict[str, str]:
+        """Window's and Publish's settings: where captures and labels are, the window, the
+        metrics' namespace, and what the data runs need."""
+        lake, prefix = self._lake, self._prefix
+        return {
+            "PROJECT_PREFIX": prefix,
+            "MODEL_PACKAGE_GROUP": registry.name,
+            "CAPTURE_URI": lake.artifacts.s3_url_for_object("data-capture/"),
+            "GROUND_TRUTH_URI": lake.curated.s3_url_for_object(self._settings.ground_truth_prefix),
+            "ENDPOINT_NAME": f"{prefix}-{{target}}",
+            "WINDOW_HOURS": "1" if self._settings.frequency == "hourly" else "24",
+            "DELAY_HOURS": str(self._settings.ground_truth_delay_hours),
+            "METRICS_NAMESPACE": NAMESPACE,
+            # The data runs load the served model: Window must name its artifact.
+            **({"ATTRIBUTIONS": "true"} if self._explains else {}),
+            # A serving environment of a delivered platform: its endpoints run promoted
+            # versions, whose baselines are verified copies in this bucket (ADR 0011).
+            **(
+                {"PROMOTED_BUCKET": lake.artifacts.bucket_name}
+                if self._promoted_from is not None
+                else {}
+            ),
+        }
+
+    def _grant_endpoints(self, role: iam.IRole, targets: Sequence[str]) -> None:
+        """Which version each monitored endpoint serves, read only."""
+        stack = cdk.Stack.of(self)
+        prefix = self._prefix
         # The version an endpoint serves: DescribeEndpoint -> DescribeEndpointConfig ->
         # DescribeModel (its ModelPackageName) or ListTags (a promoted model's ModelPackageArn
         # tag). Only the monitored endpoints; CloudFormation names their configs and models
@@ -351,8 +364,13 @@ class OpenMonitoring(Construct):
                     "suffix; read-only (Describe, ListTags), limited to this project's endpoint "
                     "stacks.",
                 )
-        if BATCH in targets:
-            self._grant_batch(function, role)
+
+    def _grant_reads(
+        self, function: lambda_.Function, role: iam.IRole, registry: ModelRegistry
+    ) -> None:
+        """The registry (and a delivered platform's development registry), the runs'
+        reports, the buckets' listings, the key, and the run's metrics."""
+        lake = self._lake
         registry.grant_read(function)
         if self._promoted_from is not None:
             # The served versions are the development registry's (its policy admits this role).
@@ -404,7 +422,6 @@ class OpenMonitoring(Construct):
             "Action groups written by grant_read on the lake and the registry; every resource "
             "in these statements is named.",
         )
-        return function
 
     def _grant_batch(self, function: lambda_.Function, role: iam.IRole) -> None:
         """Batch scoring's window: the completed transform jobs ``<prefix>-batch-*`` (listed,
