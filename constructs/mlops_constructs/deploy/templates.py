@@ -169,89 +169,22 @@ def synthesize_endpoint_templates(
         raise ValueError("batch monitoring needs monitor settings")
     outdir = scratch_dir("endpoint-templates-")
     app = cdk.App(outdir=str(outdir / "cdk.out"), context=dict(context))
-    vpc = bool(vpc_az_count)
     targets: dict[str, RealtimeSettings | ServerlessSettings | None] = dict(stages)
     if batch_monitor:
         targets[BATCH] = None
     for stage, hosting in targets.items():
-        stack = cdk.Stack(
+        _endpoint_stack(
             app,
-            stack_name(prefix, stage),
-            synthesizer=cdk.BootstraplessSynthesizer(),
-            description=f"{prefix}: Model Monitor of batch scoring (deploy pipeline)"
-            if hosting is None
-            else f"{prefix}: the {stage} endpoint of the approved model (deploy pipeline)",
+            prefix=prefix,
+            stage=stage,
+            hosting=hosting,
+            vpc_az_count=vpc_az_count,
+            monitor=monitor,
+            images=images,
+            defaults=(defaults or {}).get(stage, {}),
+            promoted=promoted,
+            deploys_to=deploys_to,
         )
-        if deploys_to is not None:
-            account, region = deploys_to
-            stack.template_options.metadata = {"DeploysTo": {"Account": account, "Region": region}}
-        monitored = monitor is not None and not isinstance(hosting, ServerlessSettings)
-        p = _parameters(
-            stack,
-            template_parameters(
-                hosting, vpc, monitor if monitored else None, promoted=promoted is not None
-            ),
-            (defaults or {}).get(stage, {}),
-        )
-        # Serverless templates have no key, capture or alarm parameters; nothing reads them.
-        values = {name: param.value_as_string for name, param in p.items() if name != "SubnetIds"}
-        subnet_ids: list[str] = []
-        if "SubnetIds" in p:
-            subnet_ids = [
-                cdk.Fn.select(i, p["SubnetIds"].value_as_list) for i in range(vpc_az_count)
-            ]
-        topic = (
-            sns.Topic.from_topic_arn(stack, "AlarmTopic", values["AlarmTopicArn"])
-            if "AlarmTopicArn" in values
-            else None
-        )
-        endpoint = None
-        if hosting is not None:
-            endpoint = ModelEndpoint(
-                stack,
-                "Endpoint",
-                prefix=prefix,
-                stage=stage,
-                model_package_arn=values["ModelPackageArn"],
-                role=iam.Role.from_role_arn(
-                    stack, "Role", values["ExecutionRoleArn"], mutable=False
-                ),
-                key_arn=values.get("DataKeyArn", ""),
-                capture_uri=values.get("CaptureUri", ""),
-                hosting=hosting,
-                alarm_topic=topic,
-                subnet_ids=subnet_ids,
-                security_group_id=values.get("SecurityGroupId"),
-                container=PromotedContainer(
-                    image=promoted.image,
-                    model_data_url=values["ModelDataUrl"],
-                    environment=promoted.environment,
-                )
-                if promoted is not None
-                else None,
-            )
-        if monitor is not None and images is not None and monitored:
-            assert topic is not None
-            ModelMonitors(
-                stack,
-                "Monitors",
-                target_name=f"{prefix}-{stage}",
-                settings=monitor,
-                inputs=MonitorInputs(
-                    model_package_arn=values["ModelPackageArn"],
-                    role_arn=values["MonitorRoleArn"],
-                    key_arn=values["DataKeyArn"],
-                    output_uri=values["MonitorOutputUri"],
-                    ground_truth_uri=values.get("GroundTruthUri"),
-                    baselines={n: values[n] for n in BASELINE_PARAMETERS if n in values},
-                    subnet_ids=subnet_ids,
-                    security_group_id=values.get("SecurityGroupId"),
-                ),
-                images=images,
-                alarm_topic=topic,
-                endpoint=endpoint.endpoint if endpoint is not None else None,
-                batch_capture_uri=values["CaptureUri"] if hosting is None else None,
-            )
     if rule_packs is not None:
         rule_packs(app)
     assembly = app.synth()
@@ -262,6 +195,100 @@ def synthesize_endpoint_templates(
         source = Path(assembly.directory) / artifact.template_file
         (folder / template_file(prefix, stage)).write_text(source.read_text())
     return folder
+
+
+def _endpoint_stack(
+    app: cdk.App,
+    *,
+    prefix: str,
+    stage: str,
+    hosting: RealtimeSettings | ServerlessSettings | None,
+    vpc_az_count: int,
+    monitor: MonitorSettings | None,
+    images: MonitorImages | None,
+    defaults: Mapping[str, str],
+    promoted: PromotedModel | None,
+    deploys_to: tuple[str, str] | None,
+) -> None:
+    """One stage's template: its parameters, the endpoint (none for batch scoring's monitors:
+    ``hosting`` None) and, where monitored, its Model Monitor schedules and alarms."""
+    stack = cdk.Stack(
+        app,
+        stack_name(prefix, stage),
+        synthesizer=cdk.BootstraplessSynthesizer(),
+        description=f"{prefix}: Model Monitor of batch scoring (deploy pipeline)"
+        if hosting is None
+        else f"{prefix}: the {stage} endpoint of the approved model (deploy pipeline)",
+    )
+    if deploys_to is not None:
+        account, region = deploys_to
+        stack.template_options.metadata = {"DeploysTo": {"Account": account, "Region": region}}
+    monitored = monitor is not None and not isinstance(hosting, ServerlessSettings)
+    p = _parameters(
+        stack,
+        template_parameters(
+            hosting,
+            bool(vpc_az_count),
+            monitor if monitored else None,
+            promoted=promoted is not None,
+        ),
+        defaults,
+    )
+    # Serverless templates have no key, capture or alarm parameters; nothing reads them.
+    values = {name: param.value_as_string for name, param in p.items() if name != "SubnetIds"}
+    subnet_ids: list[str] = []
+    if "SubnetIds" in p:
+        subnet_ids = [cdk.Fn.select(i, p["SubnetIds"].value_as_list) for i in range(vpc_az_count)]
+    topic = (
+        sns.Topic.from_topic_arn(stack, "AlarmTopic", values["AlarmTopicArn"])
+        if "AlarmTopicArn" in values
+        else None
+    )
+    endpoint = None
+    if hosting is not None:
+        endpoint = ModelEndpoint(
+            stack,
+            "Endpoint",
+            prefix=prefix,
+            stage=stage,
+            model_package_arn=values["ModelPackageArn"],
+            role=iam.Role.from_role_arn(stack, "Role", values["ExecutionRoleArn"], mutable=False),
+            key_arn=values.get("DataKeyArn", ""),
+            capture_uri=values.get("CaptureUri", ""),
+            hosting=hosting,
+            alarm_topic=topic,
+            subnet_ids=subnet_ids,
+            security_group_id=values.get("SecurityGroupId"),
+            container=PromotedContainer(
+                image=promoted.image,
+                model_data_url=values["ModelDataUrl"],
+                environment=promoted.environment,
+            )
+            if promoted is not None
+            else None,
+        )
+    if monitor is not None and images is not None and monitored:
+        assert topic is not None
+        ModelMonitors(
+            stack,
+            "Monitors",
+            target_name=f"{prefix}-{stage}",
+            settings=monitor,
+            inputs=MonitorInputs(
+                model_package_arn=values["ModelPackageArn"],
+                role_arn=values["MonitorRoleArn"],
+                key_arn=values["DataKeyArn"],
+                output_uri=values["MonitorOutputUri"],
+                ground_truth_uri=values.get("GroundTruthUri"),
+                baselines={n: values[n] for n in BASELINE_PARAMETERS if n in values},
+                subnet_ids=subnet_ids,
+                security_group_id=values.get("SecurityGroupId"),
+            ),
+            images=images,
+            alarm_topic=topic,
+            endpoint=endpoint.endpoint if endpoint is not None else None,
+            batch_capture_uri=values["CaptureUri"] if hosting is None else None,
+        )
 
 
 _TYPES = {
