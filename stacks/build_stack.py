@@ -7,6 +7,7 @@ from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_events as events
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
@@ -14,6 +15,7 @@ from mlops_constructs.build import (
     EntryPoints,
     GitSource,
     MlCiCd,
+    ModelCards,
     PipelineSpec,
     QualityGate,
     TeamDefinition,
@@ -21,7 +23,13 @@ from mlops_constructs.build import (
     TrainingTrigger,
     resolve_images,
 )
-from mlops_constructs.build.definition import Attributions, PipelineImages, Tuning, TuningRange
+from mlops_constructs.build.definition import (
+    RECORDED_METADATA,
+    Attributions,
+    PipelineImages,
+    Tuning,
+    TuningRange,
+)
 from mlops_constructs.data import DataCatalog, DataLakeRef
 from mlops_constructs.monitor import DeadLetterAlarm, FailureAlarm
 from mlops_constructs.monitor.forwarder import EventForwarder, approval_pattern
@@ -285,6 +293,8 @@ class BuildStack(cdk.Stack):
             ),
             targets=[self.notifications.target()],
         )
+        # Every registered version's model card follows its approval (ADR 0020).
+        self.model_cards = self._model_cards(project, data, log_retention)
         cicd_failed = self.cicd.pipeline.on_state_change(
             "CiCdFailed",
             description="The ML CI/CD pipeline failed",
@@ -314,6 +324,7 @@ class BuildStack(cdk.Stack):
                     if self.approval_forwarder is not None
                     else []
                 ),
+                *(["a model card update"] if self.model_cards is not None else []),
             ],
             runbook=Runbook.TRAINING_DEAD_LETTERS,
             topic=alarms.topic,
@@ -327,6 +338,35 @@ class BuildStack(cdk.Stack):
             "the code), so training keeps using the code version CI last published",
             runbook=Runbook.CICD_FAILED,
             topic=alarms.topic,
+        )
+
+    def _model_cards(
+        self, project: ProjectConfig, data: ProjectDataStack, log_retention: logs.RetentionDays
+    ) -> ModelCards | None:
+        """The model card of every version of the project's registry (``model_card``): its
+        events' retries end in the trigger's dead-letter queue and alarm."""
+        card = project.model_card
+        if not card.enabled:
+            return None
+        network = data.network
+        gate = project.gate
+        return ModelCards(
+            self,
+            "ModelCards",
+            prefix=data.prefix,
+            code=LAMBDA_DIR / "model_card",
+            registry=data.registry,
+            ops_key=data.ops_key,
+            log_retention=log_retention,
+            dead_letters=self.trigger.dead_letters,
+            intended_use=card.card_intended_use(project.name, project.problem_type),
+            owner=card.card_owner(project.name),
+            risk_rating=card.risk_rating,
+            quality_gate=f"{gate.metric} {'>=' if project.gate_higher_is_better else '<='} "
+            f"{gate.threshold}",
+            recorded_metadata=RECORDED_METADATA,
+            vpc=network.vpc if network else None,
+            security_group=network.workload_security_group if network else None,
         )
 
     def _forward_approvals(

@@ -22,6 +22,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -1301,6 +1302,71 @@ class ServingConfig(_Model):
         return v
 
 
+# The model card's risk ratings (SageMaker's Low, Medium, High, Unknown).
+RISK_RATINGS = ("low", "medium", "high", "unknown")
+# Lambda keeps a function's whole environment within 4 KB: the card's texts travel there.
+_CARD_TEXT_LIMITS = {"intended_use": (1024, 2048), "owner": (256, 512)}  # characters, UTF-8 bytes
+_CARD_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+class ModelCardConfig(_Model):
+    """The SageMaker model card of every registered version (ADR 0020): written when the
+    version is registered (intended use, risk rating and owner from here; the lineage, metrics
+    and gate verdicts the version carries), completed with the approver and date when it is
+    approved, archived when it is superseded or rejected. On by default: a Lambda function and
+    an EventBridge rule, nothing billed while idle."""
+
+    enabled: bool = True
+    # What the model is for and what it must not be used for; null: the card says it is not
+    # stated yet and names this setting.
+    intended_use: str | None = None
+    risk_rating: str = "unknown"
+    # Who is accountable for the model and how to reach them; null: the project's team.
+    owner: str | None = None
+
+    @field_validator("intended_use", "owner")
+    @classmethod
+    def _text(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is None:
+            return v
+        characters, size = _CARD_TEXT_LIMITS[str(info.field_name)]
+        if not v.strip():
+            raise ValueError("is empty. Fix: write it out, or null for the platform's default")
+        if len(v) > characters or len(v.encode()) > size:
+            raise ValueError(
+                f"is {len(v)} characters ({len(v.encode())} bytes in UTF-8). Fix: keep it within "
+                f"{characters} characters and {size} bytes (it travels in the model card "
+                "function's environment, which Lambda limits to 4 KB); link to a longer document"
+            )
+        if _CARD_CONTROL_RE.search(v):
+            raise ValueError("holds control characters. Fix: use plain text (line breaks are fine)")
+        return v
+
+    @field_validator("risk_rating")
+    @classmethod
+    def _risk(cls, v: str) -> str:
+        if v not in RISK_RATINGS:
+            raise ValueError(
+                f"{v!r} is not a risk rating. Fix: use one of {', '.join(RISK_RATINGS)} "
+                "(lower case)"
+            )
+        return v
+
+    def card_intended_use(self, project: str, problem_type: str) -> str:
+        """The intended use the cards state (the configured one, or a sentence that says it is
+        missing and where to set it)."""
+        if self.intended_use is not None:
+            return self.intended_use
+        return (
+            f"The {problem_type.replace('_', ' ')} model of project {project}. Its intended use "
+            "is not stated yet: set model_card.intended_use in the platform configuration."
+        )
+
+    def card_owner(self, project: str) -> str:
+        """Who the cards name as the model's creator (the configured owner, or the team)."""
+        return self.owner or f"The team of project {project} (no owner configured)"
+
+
 def _churn_payloads() -> tuple[TestPayload, ...]:
     instance = {
         "tenure_months": 40,
@@ -1356,6 +1422,7 @@ class ProjectConfig(_Model):
     deploy: DeployConfig = DeployConfig()
     monitor: MonitorConfig = MonitorConfig()
     access: AccessConfig = AccessConfig()
+    model_card: ModelCardConfig = ModelCardConfig()
 
     @field_validator("name")
     @classmethod
@@ -1625,12 +1692,14 @@ def _churn_project() -> ProjectConfig:
 
 
 class DefaultsConfig(_Model):
-    """Platform-wide defaults of every project's build, deploy, monitor and access settings."""
+    """Platform-wide defaults of every project's build, deploy, monitor, access and model card
+    settings."""
 
     build: BuildConfig = BuildConfig()
     deploy: DeployConfig = DeployConfig()
     monitor: MonitorConfig = MonitorConfig()
     access: AccessConfig = AccessConfig()
+    model_card: ModelCardConfig = ModelCardConfig()
 
 
 def _merge(base: Any, override: Any) -> Any:
@@ -1849,7 +1918,7 @@ class PlatformConfig(_Model):
                 monitor = _merge(defaults.get("monitor") or {}, project.get("monitor") or {})
                 # The one Model Monitor switch counts before the defaults fill the build in.
                 project = _with_model_monitor_baselines({**project, "monitor": monitor})
-                for section in ("build", "deploy", "monitor", "access"):
+                for section in ("build", "deploy", "monitor", "access", "model_card"):
                     if isinstance(defaults.get(section), dict):
                         project[section] = _merge(defaults[section], project.get(section, {}))
             merged.append(project)

@@ -157,6 +157,8 @@ def function_names(
     if project.build.enabled and mode != "release":
         # The trigger, and the training pipeline's Champion and Fingerprint steps.
         names += [f"{prefix}-start-training", f"{prefix}-champion", f"{prefix}-fingerprint"]
+        if project.model_card.enabled:  # where versions are registered
+            names.append(f"{prefix}-model-card")
     if project.deploy.enabled and mode != "none":
         names += (
             [f"{prefix}-deploy-router", f"{prefix}-release-check"]

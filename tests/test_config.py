@@ -997,6 +997,50 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
         "the top level must be a mapping of keys such as platform_name, environments and "
         "projects, got list",
     ),
+    (
+        "model card intended use left empty",
+        project(model_card={"intended_use": " "}),
+        "projects[0].model_card.intended_use: is empty. Fix: write it out, or null for the "
+        "platform's default",
+    ),
+    (
+        "model card intended use too long for the function's environment",
+        project(model_card={"intended_use": "x" * 1025}),
+        "projects[0].model_card.intended_use: is 1025 characters (1025 bytes in UTF-8). Fix: keep "
+        "it within 1024 characters and 2048 bytes",
+    ),
+    (
+        "model card intended use too large in UTF-8",
+        project(model_card={"intended_use": "\u00e9" * 1025}),
+        "projects[0].model_card.intended_use: is 1025 characters (2050 bytes in UTF-8)",
+    ),
+    (
+        "model card owner too long",
+        project(model_card={"owner": "o" * 257}),
+        "projects[0].model_card.owner: is 257 characters (257 bytes in UTF-8). Fix: keep it "
+        "within 256 characters and 512 bytes",
+    ),
+    (
+        "model card owner with a control character",
+        project(model_card={"owner": "team\x07"}),
+        "projects[0].model_card.owner: holds control characters. Fix: use plain text",
+    ),
+    (
+        "model card risk rating as SageMaker spells it",
+        project(model_card={"risk_rating": "High"}),
+        "projects[0].model_card.risk_rating: 'High' is not a risk rating. Fix: use one of low, "
+        "medium, high, unknown (lower case)",
+    ),
+    (
+        "model card risk rating in the platform defaults",
+        {"defaults": {"model_card": {"risk_rating": "severe"}}, **project()},
+        "projects[0].model_card.risk_rating: 'severe' is not a risk rating",
+    ),
+    (
+        "misspelt model card key",
+        project(model_card={"intended_uses": "Churn risk"}),
+        "projects[0].model_card.intended_uses: unknown key",
+    ),
 ]
 
 
@@ -1120,3 +1164,30 @@ def test_model_monitor_switch_wins_over_the_platform_defaults() -> None:
         }
     )
     assert config.project("churn").build.data_quality_baseline
+
+
+def test_model_cards_are_on_by_default_with_defaults_merged() -> None:
+    """Model cards cost nothing while idle (ADR 0020): on for every project unless switched
+    off; the platform's defaults apply key by key under a project's own values."""
+    churn_project = PlatformConfig().projects[0]
+    assert churn_project.model_card.enabled
+    assert churn_project.model_card.risk_rating == "unknown"
+    assert "model_card.intended_use" in churn_project.model_card.card_intended_use(
+        "churn", "binary_classification"
+    )
+    assert churn_project.model_card.card_owner("churn").startswith("The team of project churn")
+    merged = parse_config(
+        {
+            "defaults": {"model_card": {"risk_rating": "high", "owner": "ML platform team"}},
+            **project(model_card={"intended_use": "Retention offers only."}),
+        }
+    ).projects[0]
+    assert merged.model_card.model_dump() == {
+        "enabled": True,
+        "intended_use": "Retention offers only.",
+        "risk_rating": "high",
+        "owner": "ML platform team",
+    }
+    assert merged.model_card.card_intended_use("churn", "x") == "Retention offers only."
+    off = parse_config(project(model_card={"enabled": False})).projects[0]
+    assert not off.model_card.enabled

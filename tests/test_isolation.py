@@ -509,6 +509,7 @@ UNDECIDED = (
                 "endpoint-test",
                 "monitoring-run",
                 "champion",
+                "model-card",
                 "release-check",
                 "approver",
                 "data-scientist",
@@ -651,6 +652,11 @@ FLOWS = (
     # The champion gate: the pipeline asks the function, which reads the registry.
     Flow("sagemaker-pipeline", "lambda:InvokeFunction", "champion function"),
     Flow("champion", "sagemaker:DescribeModelPackage", "model versions"),
+    # Model cards (ADR 0020): the function reads the versions and writes their cards (an update
+    # naming no approval status); what it may not do is in tests/test_model_cards.py.
+    Flow("model-card", "sagemaker:DescribeModelPackage", "model versions"),
+    Flow("model-card", "sagemaker:UpdateModelPackage", "model versions"),
+    Flow("model-card", "sqs:SendMessage", "start-training dead letters"),
     # Fingerprints at registration, verified before every deployment.
     Flow("sagemaker-pipeline", "lambda:InvokeFunction", "fingerprint function"),
     Flow("fingerprint", "s3:GetObjectVersion", "model artifact objects"),

@@ -11,6 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from mlops_constructs.build.cards import ModelCards
     from mlops_constructs.build.cicd import GitSource, MlCiCd, TeamDefinition
     from mlops_constructs.build.definition import (
         EntryPoints,
@@ -29,6 +30,7 @@ _MODULES = {
     "EntryPoints": "definition",
     "GitSource": "cicd",
     "MlCiCd": "cicd",
+    "ModelCards": "cards",
     "ModelRegistry": "registry",
     "PipelineImages": "definition",
     "PipelineSpec": "definition",
@@ -44,6 +46,7 @@ __all__ = [
     "EntryPoints",
     "GitSource",
     "MlCiCd",
+    "ModelCards",
     "ModelRegistry",
     "PipelineImages",
     "PipelineSpec",

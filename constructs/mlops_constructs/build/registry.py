@@ -132,6 +132,31 @@ class ModelRegistry(Construct):
             },
         )
 
+    def grant_write_cards(
+        self, grantee: iam.IGrantable, *, recorded_metadata: Sequence[str] = ()
+    ) -> iam.Grant:
+        """Write the model cards of the group's versions (the model card function): read the
+        versions, and UpdateModelPackage only when the request names no approval status, sets
+        or removes none of ``recorded_metadata`` and removes no metadata at all, and sets no
+        life-cycle stage. So IAM itself refuses this grantee an approval, a rejection, a reset
+        to pending and an edit of the evidence the pipeline recorded (ADR 0020). IAM has no
+        condition key for the card itself, nor for the approval description or the inference
+        specification: what the grantee's code sends decides those."""
+        self.grant_read(grantee)
+        untouched = {f"{METADATA_KEY}/{key}": "true" for key in recorded_metadata}
+        untouched |= {
+            APPROVAL_STATUS_KEY: "true",
+            "sagemaker:CustomerMetadataPropertiesToRemove": "true",
+            "sagemaker:ModelLifeCycle:Stage": "true",
+            "sagemaker:ModelLifeCycle:StageStatus": "true",
+        }
+        return iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["sagemaker:UpdateModelPackage"],
+            resource_arns=[self.packages_arn],
+            conditions={"Null": untouched},
+        )
+
 
 def _exact_statement(
     partition: str, sid: str, roles: Sequence[str], actions: list[str], resource: str
