@@ -165,12 +165,35 @@ class BuildStack(cdk.Stack):
     ) -> None:
         super().__init__(scope, id, **kwargs)
         prefix = data.prefix
-        build = project.build
         lake = DataLakeRef.of(self, "Lake", data.lake)
-        network = data.network
         log_retention = retention_days(config.audit.log_retention_days)
+        self.training = self._training(project, data, catalog, lake, log_retention)
+        code_version = self._code_version(prefix)
+        self.cicd = self._cicd(project, data, lake, code_version, log_retention)
+        self.trigger = self._trigger(config, project, data, catalog, code_version, log_retention)
+        pipeline_failed = self._notifications(config, data)
+        # Every registered version's model card follows its approval (ADR 0020).
+        self.model_cards = self._model_cards(project, data, log_retention)
+        cicd_failed = self.cicd.pipeline.on_state_change(
+            "CiCdFailed",
+            description="The ML CI/CD pipeline failed",
+            event_pattern=events.EventPattern(detail={"state": ["FAILED"]}),
+            target=self.notifications.target(),
+        )
+        self.approval_forwarder = self._forward_approvals(config, project, data)
+        self._alarms(prefix, alarms, pipeline_failed, cicd_failed)
 
-        self.training = TrainingPipeline(
+    def _training(
+        self,
+        project: ProjectConfig,
+        data: ProjectDataStack,
+        catalog: DataCatalog,
+        lake: DataLakeRef,
+        log_retention: logs.RetentionDays,
+    ) -> TrainingPipeline:
+        """The training pipeline (the standard definition, or a team's: ADR 0016)."""
+        prefix, network = data.prefix, data.network
+        return TrainingPipeline(
             self,
             "Training",
             prefix=prefix,
@@ -183,10 +206,11 @@ class BuildStack(cdk.Stack):
             champion_code=LAMBDA_DIR / "champion",
             ops_key=data.ops_key,
             log_retention=log_retention,
-            custom_definition=build.custom,
+            custom_definition=project.build.custom,
         )
 
-        # CI publishes the code version it uploaded; automatic retraining uses that version.
+    def _code_version(self, prefix: str) -> ssm.IStringParameter:
+        """CI publishes the code version it uploaded; automatic retraining uses that version."""
         code_version_name = f"/{prefix}/ml/code-version"
         self.code_version = ssm.StringParameter(
             self,
@@ -196,11 +220,22 @@ class BuildStack(cdk.Stack):
             description="Code version of the ML project last published by CI",
         )
         # Referenced by name so that buildspec and environment hold the literal name.
-        code_version = ssm.StringParameter.from_string_parameter_name(
+        return ssm.StringParameter.from_string_parameter_name(
             self, "CodeVersionByName", code_version_name
         )
+
+    def _cicd(
+        self,
+        project: ProjectConfig,
+        data: ProjectDataStack,
+        lake: DataLakeRef,
+        code_version: ssm.IStringParameter,
+        log_retention: logs.RetentionDays,
+    ) -> MlCiCd:
+        """CI of the project's code (S3 or CodeConnections source; a team's pipeline checked)."""
+        prefix, build = data.prefix, project.build
         source = project.source
-        self.cicd = MlCiCd(
+        return MlCiCd(
             self,
             "CiCd",
             prefix=prefix,
@@ -224,9 +259,20 @@ class BuildStack(cdk.Stack):
             else None,
         )
 
+    def _trigger(
+        self,
+        config: PlatformConfig,
+        project: ProjectConfig,
+        data: ProjectDataStack,
+        catalog: DataCatalog,
+        code_version: ssm.IStringParameter,
+        log_retention: logs.RetentionDays,
+    ) -> TrainingTrigger:
+        """The guarded trigger: new curated data, drift, Model Monitor violations, requests."""
+        prefix, build, network = data.prefix, project.build, data.network
         # Training starts from curated data that passed data quality, never from raw uploads.
         self.new_data: events.Rule = catalog.on_etl_succeeded(self, "CuratedData")
-        self.trigger = TrainingTrigger(
+        return TrainingTrigger(
             self,
             "Trigger",
             prefix=prefix,
@@ -258,6 +304,10 @@ class BuildStack(cdk.Stack):
             request_bus=RequestBus.of(self, "RequestBus", prefix),
         )
 
+    def _notifications(self, config: PlatformConfig, data: ProjectDataStack) -> events.Rule:
+        """``<prefix>-build-events``: failed runs and the registry's state changes, for the
+        approvers; returns the failed-run rule (its alarm is the on-call's)."""
+        prefix = data.prefix
         self.notifications = NotificationTopic(
             self,
             "BuildEvents",
@@ -293,15 +343,16 @@ class BuildStack(cdk.Stack):
             ),
             targets=[self.notifications.target()],
         )
-        # Every registered version's model card follows its approval (ADR 0020).
-        self.model_cards = self._model_cards(project, data, log_retention)
-        cicd_failed = self.cicd.pipeline.on_state_change(
-            "CiCdFailed",
-            description="The ML CI/CD pipeline failed",
-            event_pattern=events.EventPattern(detail={"state": ["FAILED"]}),
-            target=self.notifications.target(),
-        )
-        self.approval_forwarder = self._forward_approvals(config, project, data)
+        return pipeline_failed
+
+    def _alarms(
+        self,
+        prefix: str,
+        alarms: NotificationTopic,
+        pipeline_failed: events.Rule,
+        cicd_failed: events.Rule,
+    ) -> None:
+        """Failed training runs, events the trigger lost, failed CI runs: on-call's alarms."""
         FailureAlarm(
             self,
             "TrainingFailedAlarm",
