@@ -65,7 +65,14 @@ class IsolatedNetwork(Construct):
         unknown = sorted(set(interface_services) - set(INTERFACE_SERVICES))
         if unknown:
             raise ValueError(f"unknown interface endpoint services {unknown}")
-        self.vpc = ec2.Vpc(
+        self.vpc = self._vpc(prefix, cidr, az_count)
+        self._flow_logs(prefix, key, flow_log_retention)
+        self._security_groups(prefix)
+        self._endpoints(interface_services)
+
+    def _vpc(self, prefix: str, cidr: str, az_count: int) -> ec2.Vpc:
+        """``<prefix>-isolated``: isolated subnets only, no NAT, no internet gateway."""
+        vpc = ec2.Vpc(
             self,
             "Vpc",
             vpc_name=f"{prefix}-isolated",
@@ -93,8 +100,13 @@ class IsolatedNetwork(Construct):
             "NIST.800.53.R5-VPCDefaultSecurityGroupClosed",
             "PCI.DSS.321-VPCDefaultSecurityGroupClosed",
         ):
-            acknowledge(self.vpc, rule, default_sg_reason)
+            acknowledge(vpc, rule, default_sg_reason)
+        return vpc
 
+    def _flow_logs(
+        self, prefix: str, key: PlatformKey, flow_log_retention: logs.RetentionDays
+    ) -> None:
+        """All traffic's flow logs, to a log group encrypted with ``key``."""
         self.flow_log_group = encrypted_log_group(
             self,
             "FlowLogs",
@@ -115,6 +127,9 @@ class IsolatedNetwork(Construct):
             traffic_type=ec2.FlowLogTrafficType.ALL,
         )
 
+    def _security_groups(self, prefix: str) -> None:
+        """The workloads' group (HTTPS out, between workloads) and the endpoints' (HTTPS from
+        the workloads only)."""
         self.workload_security_group = ec2.SecurityGroup(
             self,
             "Workloads",
@@ -141,6 +156,9 @@ class IsolatedNetwork(Construct):
         )
         self.endpoint_security_group.add_ingress_rule(wsg, ec2.Port.tcp(443), "Workloads")
 
+    def _endpoints(self, interface_services: Sequence[str]) -> None:
+        """The S3 and DynamoDB gateway endpoints and the interface endpoints the platform's
+        services need: the only ways out of the subnets."""
         self.s3_endpoint = self.vpc.add_gateway_endpoint(
             "S3", service=ec2.GatewayVpcEndpointAwsService.S3
         )
