@@ -9,6 +9,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
@@ -45,9 +46,39 @@ class FrontDoor(Construct):
         inference_component: str | None = None,
     ) -> None:
         super().__init__(scope, id)
-        stack = cdk.Stack.of(self)
         name = f"{prefix}-front-door"
-        self.function = platform_function(
+        self.function = self._function(
+            name,
+            endpoint_name,
+            code,
+            ops_key,
+            log_retention,
+            rate_limit,
+            vpc,
+            security_group,
+            inference_component,
+        )
+        self.api = self._api(
+            prefix, name, endpoint_name, ops_key, log_retention, rate_limit, burst_limit
+        )
+        self._predictions()
+        self._acknowledge()
+
+    def _function(
+        self,
+        name: str,
+        endpoint_name: str,
+        code: Path,
+        ops_key: PlatformKey,
+        log_retention: logs.RetentionDays,
+        rate_limit: int,
+        vpc: ec2.IVpc | None,
+        security_group: ec2.ISecurityGroup | None,
+        inference_component: str | None,
+    ) -> lambda_.Function:
+        """``<prefix>-front-door``: validates a request and invokes the endpoint (only it)."""
+        stack = cdk.Stack.of(self)
+        function = platform_function(
             self,
             "Function",
             name=name,
@@ -70,7 +101,7 @@ class FrontDoor(Construct):
             vpc=vpc,
             security_group=security_group,
         )
-        self.function.add_to_role_policy(
+        function.add_to_role_policy(
             iam.PolicyStatement(
                 sid="InvokeEndpoint",
                 actions=["sagemaker:InvokeEndpoint"],
@@ -80,7 +111,19 @@ class FrontDoor(Construct):
                 ],
             )
         )
+        return function
 
+    def _api(
+        self,
+        prefix: str,
+        name: str,
+        endpoint_name: str,
+        ops_key: PlatformKey,
+        log_retention: logs.RetentionDays,
+        rate_limit: int,
+        burst_limit: int,
+    ) -> apigateway.RestApi:
+        """The REST API's stage ``v1``: throttled, traced, JSON access logs (encrypted)."""
         self.access_logs = encrypted_log_group(
             self,
             "AccessLogs",
@@ -88,7 +131,7 @@ class FrontDoor(Construct):
             key=ops_key,
             retention=log_retention,
         )
-        self.api = apigateway.RestApi(
+        return apigateway.RestApi(
             self,
             "Api",
             rest_api_name=name,
@@ -114,6 +157,9 @@ class FrontDoor(Construct):
                 ),
             ),
         )
+
+    def _predictions(self) -> None:
+        """``POST /predictions``, IAM-authorized, proxied to the function."""
         # Bodies are CSV or JSON rows the Lambda validates itself (no request model).
         validator = self.api.add_request_validator(
             "Validator", validate_request_parameters=True, validate_request_body=True
@@ -131,7 +177,6 @@ class FrontDoor(Construct):
             "The API authorizes with IAM (SigV4) so that only named principals of this account "
             "can score; a Cognito user pool would add end-user identities it does not have.",
         )
-        self._acknowledge()
 
     def _acknowledge(self) -> None:
         stage = self.api.deployment_stage
