@@ -232,35 +232,10 @@ def _resolve(
             f"base_framework applies only to huggingface images, not {framework}. Fix: remove "
             "base_framework"
         )
-    table_scope, family = scope, ""
-    if instance_type is not None:
-        family = _instance_family(instance_type)
-        if not family:
-            return (
-                f"{instance_type!r} is not a SageMaker instance type. Fix: use one such as "
-                f"{_EXAMPLE_INSTANCE!r}"
-            )
-        if family.startswith(("inf", "trn")):
-            return (
-                f"{instance_type!r} (AWS Inferentia/Trainium) needs an AWS Neuron image, which "
-                f"the standard {framework} images are not. Fix: use a CPU or GPU instance type "
-                f"such as {_EXAMPLE_INSTANCE!r}, or a bring-your-own Neuron image URI"
-            )
-        if family in _GRAVITON_FAMILIES:
-            if framework not in _GRAVITON_FRAMEWORKS:
-                return (
-                    f"{instance_type!r} is a Graviton (Arm) instance type, for which SageMaker "
-                    f"has no {framework} images. Fix: use an x86 instance type such as "
-                    f"{_EXAMPLE_INSTANCE!r}"
-                )
-            if scope == "training":
-                return (
-                    f"{instance_type!r} is a Graviton (Arm) instance type, for which SageMaker "
-                    f"has only {framework} inference images. Fix: train on an x86 instance "
-                    f"type such as {_EXAMPLE_INSTANCE!r}"
-                )
-            table_scope = "inference_graviton"
-
+    placed = _instance_scope(framework, scope, instance_type)
+    if isinstance(placed, str):
+        return placed
+    table_scope, family = placed
     table = _scope_table(framework, table_scope)
     kind = f"Graviton {scope}" if table_scope != scope else scope
     versions: dict[str, Any] = table["versions"]
@@ -272,25 +247,90 @@ def _resolve(
         )
     node: dict[str, Any] = versions[full_version]
     what = f"the {framework} {kind} image {version}"
-
     if framework == "huggingface":
-        bases = sorted((k for k in node if k != "version_aliases"), key=_version_key)
-        if base_framework is None:
-            if len(bases) != 1:
-                return (
-                    f"{what} exists for several base frameworks. Fix: set base_framework to one "
-                    f"of {', '.join(bases)}"
-                )
-            base_framework = bases[0]
-        full_base = node.get("version_aliases", {}).get(base_framework, base_framework)
-        if full_base not in bases:
-            return (
-                f"{what} has no base framework {base_framework!r}. Fix: use one of "
-                f"{', '.join(bases)}"
-            )
-        node = node[full_base]
+        based = _huggingface_base(node, what, base_framework)
+        if isinstance(based, str):
+            return based
+        node, base_framework = based
         what += f" on {base_framework}"
+    found = _python_leaf(node, what, py_version)
+    if isinstance(found, str):
+        return found
+    leaf, py_version = found
+    if region not in leaf["registries"]:
+        return _region_problem(framework, scope, versions, what, region)
+    processors: list[str] = table.get("processors") or leaf.get("processors") or []
+    if problem := _processor_problem(what, family, processors, instance_type):
+        return problem
+    if family == "p2" and (
+        (framework == "pytorch" and _version_key(version)[1] >= (1, 13))
+        or (framework == "tensorflow" and _version_key(version)[1] >= (2, 12))
+    ):
+        return (
+            f"{what} does not support p2 instances (deprecated from PyTorch 1.13 and "
+            f"TensorFlow 2.12). Fix: use an instance type such as {_EXAMPLE_GPU_INSTANCE!r}"
+        )
+    return _Image(py_version=py_version, base_framework=base_framework)
 
+
+def _instance_scope(framework: str, scope: str, instance_type: str | None) -> tuple[str, str] | str:
+    """The image table's scope and the instance family (Graviton instances have their own
+    inference table), or why the instance type cannot run the framework's images."""
+    if instance_type is None:
+        return scope, ""
+    family = _instance_family(instance_type)
+    if not family:
+        return (
+            f"{instance_type!r} is not a SageMaker instance type. Fix: use one such as "
+            f"{_EXAMPLE_INSTANCE!r}"
+        )
+    if family.startswith(("inf", "trn")):
+        return (
+            f"{instance_type!r} (AWS Inferentia/Trainium) needs an AWS Neuron image, which "
+            f"the standard {framework} images are not. Fix: use a CPU or GPU instance type "
+            f"such as {_EXAMPLE_INSTANCE!r}, or a bring-your-own Neuron image URI"
+        )
+    if family not in _GRAVITON_FAMILIES:
+        return scope, family
+    if framework not in _GRAVITON_FRAMEWORKS:
+        return (
+            f"{instance_type!r} is a Graviton (Arm) instance type, for which SageMaker "
+            f"has no {framework} images. Fix: use an x86 instance type such as "
+            f"{_EXAMPLE_INSTANCE!r}"
+        )
+    if scope == "training":
+        return (
+            f"{instance_type!r} is a Graviton (Arm) instance type, for which SageMaker "
+            f"has only {framework} inference images. Fix: train on an x86 instance "
+            f"type such as {_EXAMPLE_INSTANCE!r}"
+        )
+    return "inference_graviton", family
+
+
+def _huggingface_base(
+    node: dict[str, Any], what: str, base_framework: str | None
+) -> tuple[dict[str, Any], str] | str:
+    """A huggingface version's node for its base framework (the only one, or the named)."""
+    bases = sorted((k for k in node if k != "version_aliases"), key=_version_key)
+    if base_framework is None:
+        if len(bases) != 1:
+            return (
+                f"{what} exists for several base frameworks. Fix: set base_framework to one "
+                f"of {', '.join(bases)}"
+            )
+        base_framework = bases[0]
+    full_base = node.get("version_aliases", {}).get(base_framework, base_framework)
+    if full_base not in bases:
+        return (
+            f"{what} has no base framework {base_framework!r}. Fix: use one of {', '.join(bases)}"
+        )
+    return node[full_base], base_framework
+
+
+def _python_leaf(
+    node: dict[str, Any], what: str, py_version: str | None
+) -> tuple[dict[str, Any], str | None] | str:
+    """The image's leaf for its Python version (the only one, or the named)."""
     # A leaf has a "repository"; tensorflow 1.13.1 training nests its leaves by Python version.
     pys: list[str] = node.get("py_versions", []) if "repository" in node else list(node)
     if not pys:
@@ -309,38 +349,40 @@ def _resolve(
             + ", ".join(sorted(pys, key=_py_key))
         )
     leaf: dict[str, Any] = node if "repository" in node else node[cast(str, py_version)]
+    return leaf, py_version
 
-    if region not in leaf["registries"]:
-        there = [v for v in versions if region in _regions(versions[v])]
-        if not there:
-            return (
-                f"SageMaker publishes no {framework} {scope} images in region {region!r}. Fix: "
-                "deploy to another region (e.g. 'us-east-1') or use a bring-your-own image URI"
-            )
-        return (
-            f"{what} is not published in region {region!r}. Fix: use a version published "
-            f"there: {_newest(there)}"
-        )
 
-    processors: list[str] = table.get("processors") or leaf.get("processors") or []
-    if family and processors:
-        # As retrieve's _processor: a family with its own image, else GPU for g*/p*, else CPU.
-        processor = family if family in processors else "gpu" if family[0] in "gp" else "cpu"
-        if processor not in processors:
-            example = _EXAMPLE_GPU_INSTANCE if "gpu" in processors else _EXAMPLE_INSTANCE
-            return (
-                f"{what} runs on {' or '.join(processors)} instances, and {instance_type!r} is a "
-                f"{processor} instance type. Fix: use an instance type such as {example!r}"
-            )
-    if family == "p2" and (
-        (framework == "pytorch" and _version_key(version)[1] >= (1, 13))
-        or (framework == "tensorflow" and _version_key(version)[1] >= (2, 12))
-    ):
+def _region_problem(
+    framework: str, scope: str, versions: dict[str, Any], what: str, region: str
+) -> str:
+    """Why the image is not in ``region``: no version of it there, or not this one."""
+    there = [v for v in versions if region in _regions(versions[v])]
+    if not there:
         return (
-            f"{what} does not support p2 instances (deprecated from PyTorch 1.13 and "
-            f"TensorFlow 2.12). Fix: use an instance type such as {_EXAMPLE_GPU_INSTANCE!r}"
+            f"SageMaker publishes no {framework} {scope} images in region {region!r}. Fix: "
+            "deploy to another region (e.g. 'us-east-1') or use a bring-your-own image URI"
         )
-    return _Image(py_version=py_version, base_framework=base_framework)
+    return (
+        f"{what} is not published in region {region!r}. Fix: use a version published "
+        f"there: {_newest(there)}"
+    )
+
+
+def _processor_problem(
+    what: str, family: str, processors: list[str], instance_type: str | None
+) -> str | None:
+    """As retrieve's _processor: a family with its own image, else GPU for g*/p*, else CPU;
+    what is wrong when the image has none for the instance type."""
+    if not (family and processors):
+        return None
+    processor = family if family in processors else "gpu" if family[0] in "gp" else "cpu"
+    if processor in processors:
+        return None
+    example = _EXAMPLE_GPU_INSTANCE if "gpu" in processors else _EXAMPLE_INSTANCE
+    return (
+        f"{what} runs on {' or '.join(processors)} instances, and {instance_type!r} is a "
+        f"{processor} instance type. Fix: use an instance type such as {example!r}"
+    )
 
 
 def framework_problem(
