@@ -139,37 +139,12 @@ class TrainingPipeline(Construct):
             prefix, champion_code.parent / "fingerprint", lake, ops_key, log_retention, vpc,
             security_group,
         )  # fmt: skip
-        variables: dict[str, str] = {
-            KEY_PLACEHOLDER[2:-1]: lake.key.key_arn,
-            CHAMPION_PLACEHOLDER[2:-1]: self.champion.function_arn,
-            FINGERPRINT_PLACEHOLDER[2:-1]: self.fingerprint.function_arn,
-        }
         if self.spec.monitoring_baseline:
             # The platform's monitoring script, shipped with the construct library.
             self.monitoring_code = s3_assets.Asset(
                 self, "MonitoringCode", path=str(MONITORING_SCRIPT)
             )
-            variables["MonitoringCodeBucket"] = self.monitoring_code.s3_bucket_name
-            variables["MonitoringCodeKey"] = self.monitoring_code.s3_object_key
-        if in_vpc:
-            assert security_group is not None
-            variables[SUBNETS_PLACEHOLDER[2:-1]] = cdk.Fn.join(
-                '","', [s.subnet_id for s in subnets]
-            )
-            variables[SECURITY_GROUP_PLACEHOLDER[2:-1]] = security_group.security_group_id
-        self.pipeline: sagemaker.CfnPipeline | None = None
-        if self.definition is not None:
-            self.pipeline = sagemaker.CfnPipeline(
-                self,
-                "Pipeline",
-                pipeline_name=self.pipeline_name,
-                pipeline_display_name=self.pipeline_name,
-                pipeline_description="Preprocess, baseline, train, evaluate, gate and register",
-                role_arn=self.role.role_arn,
-                pipeline_definition={
-                    "PipelineDefinitionBody": cdk.Fn.sub(self.definition, variables)
-                },
-            )
+        self.pipeline = self._pipeline(lake, subnets, security_group)
 
         self._subnet_ids = [s.subnet_id for s in subnets]
         self._security_group_ids = [security_group.security_group_id] if security_group else []
@@ -178,6 +153,40 @@ class TrainingPipeline(Construct):
         if self.spec.monitoring_baseline:
             code = self.monitoring_code
             code.bucket.grant_read(self.role, code.s3_object_key)
+
+    def _pipeline(
+        self,
+        lake: LakeAccess,
+        subnets: Sequence[ec2.ISubnet],
+        security_group: ec2.ISecurityGroup | None,
+    ) -> sagemaker.CfnPipeline | None:
+        """``AWS::SageMaker::Pipeline`` of the standard definition, its placeholders replaced
+        at deploy time (none for a team's definition, which CI upserts)."""
+        variables: dict[str, str] = {
+            KEY_PLACEHOLDER[2:-1]: lake.key.key_arn,
+            CHAMPION_PLACEHOLDER[2:-1]: self.champion.function_arn,
+            FINGERPRINT_PLACEHOLDER[2:-1]: self.fingerprint.function_arn,
+        }
+        if self.spec.monitoring_baseline:
+            variables["MonitoringCodeBucket"] = self.monitoring_code.s3_bucket_name
+            variables["MonitoringCodeKey"] = self.monitoring_code.s3_object_key
+        if subnets:
+            assert security_group is not None
+            variables[SUBNETS_PLACEHOLDER[2:-1]] = cdk.Fn.join(
+                '","', [s.subnet_id for s in subnets]
+            )
+            variables[SECURITY_GROUP_PLACEHOLDER[2:-1]] = security_group.security_group_id
+        if self.definition is None:
+            return None
+        return sagemaker.CfnPipeline(
+            self,
+            "Pipeline",
+            pipeline_name=self.pipeline_name,
+            pipeline_display_name=self.pipeline_name,
+            pipeline_description="Preprocess, baseline, train, evaluate, gate and register",
+            role_arn=self.role.role_arn,
+            pipeline_definition={"PipelineDefinitionBody": cdk.Fn.sub(self.definition, variables)},
+        )
 
     def _guard_jobs(
         self,
