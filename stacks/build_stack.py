@@ -33,7 +33,7 @@ from mlops_constructs.build.definition import (
 from mlops_constructs.data import DataCatalog, DataLakeRef
 from mlops_constructs.monitor import DeadLetterAlarm, FailureAlarm
 from mlops_constructs.monitor.forwarder import EventForwarder, approval_pattern
-from mlops_constructs.names import approval_forwarder_name
+from mlops_constructs.names import START_TRAINING, approval_forwarder_name, dead_letter_queue_name
 from mlops_constructs.notifications import NotificationTopic, subscribe
 from mlops_constructs.observability import retention_days
 from mlops_constructs.requests import RequestBus
@@ -367,7 +367,7 @@ class BuildStack(cdk.Stack):
             self,
             "TriggerDeadLettersAlarm",
             queue=self.trigger.dead_letters,
-            queue_name=f"{prefix}-start-training-dlq",
+            queue_name=dead_letter_queue_name(prefix, START_TRAINING),
             lost=[
                 "a training trigger (new curated data, drift, a retrain request)",
                 *(

@@ -18,7 +18,21 @@ from mlops_constructs.monitor import (
     drift_alarm_name,
 )
 from mlops_constructs.monitor.open_monitoring import OpenMonitoringSettings
-from mlops_constructs.names import promote_name
+from mlops_constructs.names import (
+    BATCH_SCORING,
+    CHAMPION,
+    DEPLOY_ROUTER,
+    ENDPOINT_TEST,
+    FINGERPRINT,
+    FRONT_DOOR,
+    MODEL_CARD,
+    MONITORING_RUN,
+    RELEASE_CHECK,
+    START_TRAINING,
+    dead_letter_queue_name,
+    function_name,
+    promote_name,
+)
 from mlops_constructs.notifications import NotificationTopic, subscribe
 from stacks.config import (
     SCALE_TO_ZERO,
@@ -108,7 +122,9 @@ def failure_alarms(
     if builds:
         failures[f"{prefix}-training-failed"] = "failed or stopped training runs"
         failures[f"{prefix}-cicd-failed"] = "failed CI/CD runs"
-        lost[f"{prefix}-start-training-dlq-not-empty"] = "lost training triggers (dead letters)"
+        lost[f"{dead_letter_queue_name(prefix, START_TRAINING)}-not-empty"] = (
+            "lost training triggers (dead letters)"
+        )
     if deploys:
         if mode == "pipeline":
             failures[f"{prefix}-deploy-failed"] = "failed deploy pipeline runs"
@@ -156,23 +172,23 @@ def function_names(
     names = []
     if project.build.enabled and mode != "release":
         # The trigger, and the training pipeline's Champion and Fingerprint steps.
-        names += [f"{prefix}-start-training", f"{prefix}-champion", f"{prefix}-fingerprint"]
+        names += [function_name(prefix, f) for f in (START_TRAINING, CHAMPION, FINGERPRINT)]
         if project.model_card.enabled:  # where versions are registered
-            names.append(f"{prefix}-model-card")
+            names.append(function_name(prefix, MODEL_CARD))
     if project.deploy.enabled and mode != "none":
         names += (
-            [f"{prefix}-deploy-router", f"{prefix}-release-check"]
+            [function_name(prefix, DEPLOY_ROUTER), function_name(prefix, RELEASE_CHECK)]
             if mode == "pipeline"
             else [promote_name(prefix)]
         )
         if "staging" in stages:
-            names.append(f"{prefix}-endpoint-test")
+            names.append(function_name(prefix, ENDPOINT_TEST))
         if project.deploy.front_door.enabled and "prod" in stages:
-            names.append(f"{prefix}-front-door")
+            names.append(function_name(prefix, FRONT_DOOR))
         if project.deploy.batch.enabled:
-            names.append(f"{prefix}-batch-scoring")
+            names.append(function_name(prefix, BATCH_SCORING))
     if open_targets(project, stages):
-        names.append(f"{prefix}-monitoring-run")
+        names.append(function_name(prefix, MONITORING_RUN))
     return names
 
 

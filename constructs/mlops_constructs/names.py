@@ -44,14 +44,38 @@ def deploy_cfn_name(prefix: str) -> str:
     return f"{prefix}-deploy-cfn"
 
 
+# A project's platform functions: each named <prefix>-<function>, as are its role and its log
+# group; the dashboard lists them by these names.
+START_TRAINING = "start-training"
+CHAMPION = "champion"
+FINGERPRINT = "fingerprint"
+MODEL_CARD = "model-card"
+DEPLOY_ROUTER = "deploy-router"
+RELEASE_CHECK = "release-check"
+ENDPOINT_TEST = "endpoint-test"
+FRONT_DOOR = "front-door"
+BATCH_SCORING = "batch-scoring"
+MONITORING_RUN = "monitoring-run"
+
+
+def function_name(prefix: str, function: str) -> str:
+    """``<prefix>-<function>``: a project's platform function (and its role)."""
+    return f"{prefix}-{function}"
+
+
+def dead_letter_queue_name(prefix: str, function: str) -> str:
+    """``<prefix>-<function>-dlq``: the events a function (and its rules) gave up on."""
+    return f"{function_name(prefix, function)}-dlq"
+
+
 def endpoint_test_name(prefix: str) -> str:
     """The staging test function and its role (``<prefix>-endpoint-test``)."""
-    return f"{prefix}-endpoint-test"
+    return function_name(prefix, ENDPOINT_TEST)
 
 
 def monitoring_run_name(prefix: str) -> str:
     """The open-monitoring pipeline's Lambda steps' function and role."""
-    return f"{prefix}-monitoring-run"
+    return function_name(prefix, MONITORING_RUN)
 
 
 def approval_forwarder_name(prefix: str) -> str:

@@ -15,6 +15,7 @@ from constructs import Construct
 
 from mlops_constructs.build.registry import ModelRegistry
 from mlops_constructs.compute import platform_function
+from mlops_constructs.names import MODEL_CARD, function_name
 from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import acknowledge_wildcard_resource
 
@@ -60,7 +61,7 @@ class ModelCards(Construct):
         super().__init__(scope, id)
         if risk_rating not in RISK_RATINGS:
             raise ValueError(f"risk_rating {risk_rating!r} is not one of {RISK_RATINGS}")
-        self.function_name = f"{prefix}-model-card"
+        self.function_name = function_name(prefix, MODEL_CARD)
         self.function: lambda_.Function = platform_function(
             self,
             "Function",

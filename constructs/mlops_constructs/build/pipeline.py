@@ -27,6 +27,7 @@ from mlops_constructs.build.definition import (
 from mlops_constructs.build.registry import ModelRegistry
 from mlops_constructs.compute import platform_function
 from mlops_constructs.data.lake import SEALED_PREFIX, LakeAccess
+from mlops_constructs.names import CHAMPION, FINGERPRINT, function_name
 from mlops_constructs.security.jobs import (
     GUARDED_JOB_ACTIONS,
     grant_image_pull,
@@ -239,7 +240,7 @@ class TrainingPipeline(Construct):
         function = platform_function(
             self,
             "Champion",
-            name=f"{prefix}-champion",
+            name=function_name(prefix, CHAMPION),
             code=code,
             description="Champion gate: is the new version worse than the approved one?",
             ops_key=ops_key,
@@ -289,7 +290,7 @@ class TrainingPipeline(Construct):
         function = platform_function(
             self,
             "Fingerprint",
-            name=f"{prefix}-fingerprint",
+            name=function_name(prefix, FINGERPRINT),
             code=code,
             description="Fingerprints of a model version's files, recorded at registration",
             ops_key=ops_key,

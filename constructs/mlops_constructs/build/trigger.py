@@ -16,6 +16,7 @@ from constructs import Construct
 
 from mlops_constructs.build.pipeline import TrainingPipeline
 from mlops_constructs.compute import dead_letter_queue, platform_function
+from mlops_constructs.names import START_TRAINING, dead_letter_queue_name, function_name
 from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import acknowledge
 
@@ -66,14 +67,14 @@ class TrainingTrigger(Construct):
         self.dead_letters = dead_letter_queue(
             self,
             "DeadLetters",
-            name=f"{prefix}-start-training-dlq",
+            name=dead_letter_queue_name(prefix, START_TRAINING),
             key=ops_key,
             holds="the start-training function and its rules",
         )
         self.function = platform_function(
             self,
             "Function",
-            name=f"{prefix}-start-training",
+            name=function_name(prefix, START_TRAINING),
             code=code,
             description="Starts the training pipeline on new data, drift or request (guarded)",
             ops_key=ops_key,

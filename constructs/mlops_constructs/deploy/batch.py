@@ -17,6 +17,7 @@ from constructs import Construct
 from mlops_constructs.build.registry import ModelRegistry
 from mlops_constructs.compute import platform_function
 from mlops_constructs.data.lake import LakeAccess
+from mlops_constructs.names import BATCH_SCORING, function_name
 from mlops_constructs.security.jobs import (
     grant_image_pull,
     grant_job_network_interfaces,
@@ -92,7 +93,7 @@ class BatchScoring(Construct):
         self.function = platform_function(
             self,
             "Function",
-            name=f"{prefix}-batch-scoring",
+            name=function_name(prefix, BATCH_SCORING),
             code=code,
             description="Starts scheduled batch scoring with the newest approved model",
             ops_key=ops_key,

@@ -14,6 +14,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from mlops_constructs.compute import platform_function
+from mlops_constructs.names import FRONT_DOOR, function_name
 from mlops_constructs.observability import encrypted_log_group
 from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import acknowledge
@@ -46,7 +47,7 @@ class FrontDoor(Construct):
         inference_component: str | None = None,
     ) -> None:
         super().__init__(scope, id)
-        name = f"{prefix}-front-door"
+        name = function_name(prefix, FRONT_DOOR)
         self.function = self._function(
             name,
             endpoint_name,

@@ -36,7 +36,15 @@ from mlops_constructs.deploy.templates import (
 )
 from mlops_constructs.monitor.role import monitoring_prefix
 from mlops_constructs.monitor.settings import BASELINE_PARAMETERS, NONE, MonitorSettings
-from mlops_constructs.names import BATCH, component_name, stack_name, template_file
+from mlops_constructs.names import (
+    BATCH,
+    DEPLOY_ROUTER,
+    RELEASE_CHECK,
+    component_name,
+    function_name,
+    stack_name,
+    template_file,
+)
 from mlops_constructs.notifications import NotificationTopic
 from mlops_constructs.security.jobs import grant_pipeline_status
 from mlops_constructs.security.keys import PlatformKey
@@ -180,7 +188,7 @@ class DeployPipeline(EndpointDeployment):
         baseline, the pipeline's baseline variables)."""
         function = self._function(
             "ReleaseCheck",
-            name=f"{self._prefix}-release-check",
+            name=function_name(self._prefix, RELEASE_CHECK),
             code=lambda_dir / "release_check",
             description="Verifies the version to deploy against the registry and its files",
             ops_key=ops_key,
@@ -461,7 +469,7 @@ class DeployPipeline(EndpointDeployment):
         """The router (``deploy_router``): starts the pipeline for newly approved versions."""
         router = self._function(
             "Router",
-            name=f"{self._prefix}-deploy-router",
+            name=function_name(self._prefix, DEPLOY_ROUTER),
             code=lambda_dir / "deploy_router",
             description="Starts the deploy pipeline for newly approved model versions",
             ops_key=ops_key,

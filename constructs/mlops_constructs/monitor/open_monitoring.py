@@ -36,6 +36,7 @@ from mlops_constructs.compute import platform_function
 from mlops_constructs.data.lake import LakeAccess
 from mlops_constructs.monitor.open_definition import OpenMonitoringSpec, build_monitoring_definition
 from mlops_constructs.monitor.settings import drift_alarm_name
+from mlops_constructs.names import monitoring_run_name
 from mlops_constructs.runbooks import Runbook, alarm_description, drift_consequence
 from mlops_constructs.security.jobs import (
     grant_job_network_interfaces,
@@ -267,7 +268,7 @@ class OpenMonitoring(Construct):
         function = platform_function(
             self,
             "Function",
-            name=f"{prefix}-monitoring-run",
+            name=monitoring_run_name(prefix),
             code=code,
             description="Open monitoring: the window to analyse, and the run's metrics",
             ops_key=ops_key,
