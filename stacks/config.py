@@ -709,7 +709,7 @@ def _instance_type(use: aws_facts.InstanceUse) -> Any:
 class SourceConfig(_Model):
     """Where the ML code comes from: an S3 object (default) or a CodeConnections repository."""
 
-    type: str = "s3"
+    type: Literal["s3", "codeconnections"] = "s3"
     connection_arn: str | None = None
     repository: str | None = None
     branch: str = "main"
@@ -730,10 +730,6 @@ class SourceConfig(_Model):
 
     @model_validator(mode="after")
     def _complete(self) -> SourceConfig:
-        if self.type not in ("s3", "codeconnections"):
-            raise ValueError(
-                f"type {self.type!r} is not a source type. Fix: use 's3' or 'codeconnections'"
-            )
         if self.type == "codeconnections":
             if not self.connection_arn or not _ARN_CONNECTION.match(self.connection_arn):
                 raise ValueError(
@@ -867,12 +863,12 @@ HOSTINGS = (REALTIME, SCALE_TO_ZERO, SERVERLESS)
 class DeployStageConfig(_Model):
     """How one deployment stage hosts the approved model."""
 
-    hosting: str = "realtime"
+    hosting: Literal["realtime", "scale_to_zero", "serverless"] = "realtime"
     instance_type: str = "ml.m5.large"
     min_instances: Annotated[int, Field(ge=1, le=20)] = 1
     max_instances: Annotated[int, Field(ge=1, le=40)] = 2
     invocations_per_instance: Annotated[int, Field(ge=1, le=100_000)] = 100
-    traffic_routing: str = "CANARY"
+    traffic_routing: Literal["ALL_AT_ONCE", "CANARY", "LINEAR"] = "CANARY"
     canary_percent: Annotated[int, Field(ge=1, le=50)] = 10
     wait_minutes: Annotated[int, Field(ge=1, le=60)] = 5
     latency_p99_ms: Annotated[int, Field(ge=1, le=60_000)] = 500
@@ -885,18 +881,8 @@ class DeployStageConfig(_Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> DeployStageConfig:
-        if self.hosting not in HOSTINGS:
-            raise ValueError(
-                f"hosting {self.hosting!r} is not a hosting type. Fix: use 'realtime', "
-                "'scale_to_zero' or 'serverless'"
-            )
         if self.hosting == SCALE_TO_ZERO:
             self._scale_to_zero()
-        if self.traffic_routing not in ("ALL_AT_ONCE", "CANARY", "LINEAR"):
-            raise ValueError(
-                f"traffic_routing {self.traffic_routing!r} is unknown. Fix: use ALL_AT_ONCE, "
-                "CANARY or LINEAR"
-            )
         if self.max_instances < self.min_instances:
             raise ValueError(
                 f"max_instances ({self.max_instances}) is below min_instances "
@@ -962,16 +948,11 @@ class BatchConfig(_Model):
 class TestPayload(_Model):
     """One request of the staging test."""
 
-    content_type: str = "text/csv"
+    content_type: Literal["text/csv", "application/json"] = "text/csv"
     body: str
 
     @model_validator(mode="after")
     def _valid(self) -> TestPayload:
-        if self.content_type not in ("text/csv", "application/json"):
-            raise ValueError(
-                f"content_type {self.content_type!r} is not one the staging test sends. Fix: "
-                "use 'text/csv' or 'application/json'"
-            )
         if not self.body.strip() or len(self.body) > 20_000:
             raise ValueError("body must hold 1 to 20,000 characters. Fix: send a short request")
         if self.content_type == "application/json":
@@ -1032,13 +1013,15 @@ class MonitorConfig(_Model):
     # open: the platform's own monitoring on services every AWS customer has (a scheduled
     # pipeline, drift as PSI, model quality on ground truth, CloudWatch metrics);
     # model_monitor: SageMaker Model Monitor (four types), for accounts that still have it.
-    service: str = "open"
+    # open: the platform's own monitoring (every AWS account); model_monitor: SageMaker Model
+    # Monitor (accounts that still have it).
+    service: Literal["open", "model_monitor"] = "open"
     # open: the population stability index of the most drifted feature that alarms, and the
     # fewest rows (or joined labels) a run computes figures from.
     psi_threshold: Annotated[float, Field(gt=0.0, le=10.0)] = 0.25
     min_rows: Annotated[int, Field(ge=10, le=1_000_000)] = 100
     types: tuple[str, ...] = MONITOR_TYPES
-    frequency: str = "daily"
+    frequency: Literal["hourly", "daily"] = "daily"
     instance_type: str = "ml.m5.large"
     max_runtime_minutes: Annotated[int, Field(ge=5, le=60)] = 60
     # Ground truth for model quality and bias: s3://<curated>/<prefix><stage>/yyyy/mm/dd/hh/.
@@ -1079,25 +1062,6 @@ class MonitorConfig(_Model):
                 else "no monitor types. Fix: list some, or set enabled: false"
             )
         return tuple(dict.fromkeys(v))
-
-    @field_validator("service")
-    @classmethod
-    def _service(cls, v: str) -> str:
-        if v not in ("open", "model_monitor"):
-            raise ValueError(
-                f"service {v!r}. Fix: use 'open' (works in every AWS account) or "
-                "'model_monitor' (accounts that still have SageMaker Model Monitor)"
-            )
-        return v
-
-    @field_validator("frequency")
-    @classmethod
-    def _frequency(cls, v: str) -> str:
-        if v not in ("hourly", "daily"):
-            raise ValueError(
-                f"frequency {v!r}: Model Monitor runs hourly or daily. Fix: use 'hourly' or 'daily'"
-            )
-        return v
 
     @field_validator("ground_truth_prefix")
     @classmethod
@@ -1216,18 +1180,11 @@ class GateConfig(_Model):
     metric: str = "auc"
     # higher: metric >= threshold passes; lower: metric <= threshold passes. Default: the
     # metric's own direction (rmse, mae, mse lower; everything else higher).
-    direction: str | None = None
+    direction: Literal["higher", "lower"] | None = None
     threshold: float = 0.75
     # Champion gate: a new version registers only if its metric is not worse than the approved
     # version's by more than this, in the metric's units (0: not worse). The first passes.
     champion_margin: Annotated[float, Field(ge=0.0, allow_inf_nan=False)] = 0.0
-
-    @field_validator("direction")
-    @classmethod
-    def _direction(cls, v: str | None) -> str | None:
-        if v is not None and v not in ("higher", "lower"):
-            raise ValueError(f"direction {v!r}. Fix: use 'higher' or 'lower'")
-        return v
 
 
 # Who may assume a persona role: an IAM role or user ARN, or an account id (its root: the

@@ -419,7 +419,7 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
     (
         "weekly monitoring",
         project(monitor={"frequency": "weekly"}),
-        "projects[0].monitor.frequency: frequency 'weekly': Model Monitor runs hourly or daily",
+        "projects[0].monitor.frequency: 'weekly' is not one of 'hourly' or 'daily'. Fix: use one",
     ),
     (
         "too many drift features",
@@ -491,7 +491,7 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
     (
         "unknown gate direction",
         project(gate={"direction": "up"}),
-        "projects[0].gate.direction: direction 'up'. Fix: use 'higher' or 'lower'",
+        "projects[0].gate.direction: 'up' is not one of 'higher' or 'lower'. Fix: use one of them",
     ),
     (
         "unknown problem type",
@@ -790,8 +790,8 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
     (
         "unknown monitoring service",
         project(monitor={"service": "cloudwatch"}),
-        "projects[0].monitor.service: service 'cloudwatch'. Fix: use 'open' (works in every AWS "
-        "account) or 'model_monitor'",
+        "projects[0].monitor.service: 'cloudwatch' is not one of 'open' or 'model_monitor'. Fix: "
+        "use one of them",
     ),
     (
         "persona principal not an ARN",

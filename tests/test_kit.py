@@ -863,7 +863,9 @@ def test_the_current_staging_test_and_monitoring_read_an_old_kit_projects_servin
 ) -> None:
     project = old_project.config
     columns = tuple(project.input_columns)
-    requests = [(p.content_type, p.body) for p in project.deploy.test_payloads]
+    requests: list[tuple[str, str]] = [
+        (p.content_type, p.body) for p in project.deploy.test_payloads
+    ]
     requests.append(("text/csv", ",".join(columns) + "\n120,35.5,4,,a\n900,12.0,0,-1.2,c\n"))
     responses = _serve(old_project.chain / "served", requests)
     staging = lambda_handler("endpoint_test_handler", "endpoint_test")
