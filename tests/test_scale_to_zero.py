@@ -222,8 +222,8 @@ def test_scale_to_zero_is_a_hosting_of_either_stage_and_runs_in_vpc_mode() -> No
         ),
         (
             {"production": {"hosting": "always_on"}},
-            "hosting 'always_on' is not a hosting type. Fix: use 'realtime', 'scale_to_zero' or "
-            "'serverless'",
+            "hosting: 'always_on' is not one of 'realtime', 'scale_to_zero' or 'serverless'. "
+            "Fix: use one of them",
         ),
     ],
 )
