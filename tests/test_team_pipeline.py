@@ -461,6 +461,11 @@ def test_the_scaffolded_definition_passes_the_check(
     assert "complies with the platform's rules" in capsys.readouterr().out
     kinds = {s["Type"] for s in pipeline_rules.pipeline_steps(definition)}
     assert {"Processing", "Training", "Lambda", "RegisterModel", "Condition"} <= kinds
+    # Like the standard's, each run is a trial of the pipeline's experiment (SDK default).
+    assert definition["PipelineExperimentConfig"] == {
+        "ExperimentName": {"Get": "Execution.PipelineName"},
+        "TrialName": {"Get": "Execution.PipelineExecutionId"},
+    }
 
 
 def test_every_request_of_the_scaffolded_definition_is_allowed(

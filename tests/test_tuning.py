@@ -149,3 +149,14 @@ def test_the_other_strategies(strategy: str) -> None:
     assert config["HyperParameterTuningJobObjective"]["Type"] == "Maximize"
     # Grid tries every combination: no limit of jobs (SageMaker refuses one).
     assert ("MaxNumberOfTrainingJobs" in config["ResourceLimits"]) is not grid
+
+
+def test_every_run_is_recorded_as_an_experiment_trial(example_synth: Synthesized) -> None:
+    """Issue 16's default experiment tracking: each execution is a trial of the experiment named
+    after the pipeline (SageMaker Experiments, no idle cost), whose trial components are the
+    run's jobs (parameters, metrics, input and output artifacts, the code version's URIs)."""
+    for project in ("churn", "demand", "fraud"):
+        assert _definition(example_synth, project)["PipelineExperimentConfig"] == {
+            "ExperimentName": {"Get": "Execution.PipelineName"},
+            "TrialName": {"Get": "Execution.PipelineExecutionId"},
+        }, project
