@@ -854,10 +854,8 @@ class BuildConfig(_Model):
         return self.pipeline == "custom"
 
 
-REALTIME = "realtime"
 SCALE_TO_ZERO = "scale_to_zero"
 SERVERLESS = "serverless"
-HOSTINGS = (REALTIME, SCALE_TO_ZERO, SERVERLESS)
 
 
 class DeployStageConfig(_Model):
@@ -978,6 +976,10 @@ class DeployConfig(_Model):
     test_payloads: tuple[TestPayload, ...] = ()
     front_door: FrontDoorConfig = FrontDoorConfig()
     batch: BatchConfig = BatchConfig()
+
+    def stage(self, name: str) -> DeployStageConfig:
+        """The settings of stage ``name`` (``staging``, else ``prod``)."""
+        return self.staging if name == "staging" else self.production
 
 
 MONITOR_TYPES = ("data_quality", "model_quality", "bias", "explainability")

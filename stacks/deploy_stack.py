@@ -199,11 +199,7 @@ class DeployStack(cdk.Stack):
         # One handle on the project's lake for every part of the stack.
         self.lake = DataLakeRef.of(self, "Lake", data.lake)
         stages = served_stages(config, environment)
-        self.hostings = {
-            s: hosting(project.deploy.staging if s == "staging" else project.deploy.production,
-                       project)
-            for s in stages
-        }  # fmt: skip
+        self.hostings = {s: hosting(project.deploy.stage(s), project) for s in stages}
         # Bring your own container: the serving image's repository (pulled as the model's role).
         self.serving_repositories = (
             image_repository_arns(self.partition, [project.images.serving])

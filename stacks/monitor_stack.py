@@ -207,17 +207,12 @@ def section_summary(
     else:
         does = "Trains here."
     endpoints = ", ".join(
-        f"`{prefix}-{stage}` ({_HOSTINGS[_hosting(project, stage)]})" for stage in stages
+        f"`{prefix}-{stage}` ({_HOSTINGS[project.deploy.stage(stage).hosting]})" for stage in stages
     )
     return f"{does} Endpoints: {endpoints}." if endpoints else f"{does} No endpoint here."
 
 
 _HOSTINGS = {"realtime": "real-time", "serverless": "serverless", SCALE_TO_ZERO: "scale to zero"}
-
-
-def _hosting(project: ProjectConfig, stage: str) -> str:
-    """How ``stage`` (staging, prod) of ``project`` is hosted."""
-    return (project.deploy.staging if stage == "staging" else project.deploy.production).hosting
 
 
 def dashboard_section(
@@ -234,11 +229,11 @@ def dashboard_section(
         prefix=prefix,
         summary=summary,
         endpoints=endpoints,
-        components=[stage for stage in endpoints if _hosting(project, stage) == SCALE_TO_ZERO],
+        components=[
+            stage for stage in endpoints if project.deploy.stage(stage).hosting == SCALE_TO_ZERO
+        ],
         latency_p99_ms={
-            stage: (
-                project.deploy.staging if stage == "staging" else project.deploy.production
-            ).latency_p99_ms
+            stage: project.deploy.stage(stage).latency_p99_ms
             for stage, realtime in endpoints.items()
             if realtime
         },
