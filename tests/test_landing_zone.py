@@ -10,15 +10,15 @@ that boundary (tests/iam_sim/boundaries/): the platform still works inside it.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from mlops_cli import plan as plans
 from tests.conftest import Synthesized
+from tests.iam_sim import Stack, endpoint_stacks, stacks_of_assembly
 from tools.configurations import LANDING_ZONE_BOUNDARY, delivered
 
+TOOLING = "444444444444"  # the delivered topology's tooling account
 BOUNDARY = {
     "Fn::Join": [
         "",
@@ -33,28 +33,12 @@ BOUNDARY = {
 }
 
 
-def _templates(synth: Synthesized) -> Iterator[tuple[Path, dict[str, Any]]]:
-    """Every template of the assembly: the stacks, and the endpoint templates (assets)."""
-    for path in sorted(synth.outdir.glob("**/*.template.json")):
-        yield path, json.loads(path.read_text())
-
-
-def _roles(synth: Synthesized) -> Iterator[tuple[str, str, str, dict[str, Any]]]:
-    """(template, stack name, stack account, role properties) of every AWS::IAM::Role; an
-    endpoint template's stack is the deploy pipeline's (no name or account here)."""
-    stacks = {}
-    for manifest in synth.outdir.glob("**/manifest.json"):
-        for artifact in json.loads(manifest.read_text()).get("artifacts", {}).values():
-            properties = artifact.get("properties", {})
-            if "templateFile" in properties:
-                account = artifact.get("environment", "aws://unknown/").split("/")[2]
-                where = (properties.get("stackName") or "", account)
-                stacks[(manifest.parent / properties["templateFile"]).resolve()] = where
-    for path, template in _templates(synth):
-        for resource in template.get("Resources", {}).values():
+def _roles(synth: Synthesized) -> Iterator[tuple[Stack, dict[str, Any]]]:
+    """(stack, role properties) of every AWS::IAM::Role of the assembly's stacks."""
+    for stack in stacks_of_assembly(synth.outdir):
+        for resource in stack.resources.values():
             if resource["Type"] == "AWS::IAM::Role":
-                stack, account = stacks.get(path.resolve(), ("", ""))
-                yield path.name, stack, account, resource["Properties"]
+                yield stack, resource["Properties"]
 
 
 def _bounded(account: str, properties: dict[str, Any]) -> bool:
@@ -67,13 +51,14 @@ def _bounded(account: str, properties: dict[str, Any]) -> bool:
 
 def test_every_role_of_every_stack_carries_the_boundary(multi_account_synth: Synthesized) -> None:
     roles = list(_roles(multi_account_synth))
-    stacks = {template for template, _, _, _ in roles}
+    stacks = {stack.name for stack, _ in roles}
+    accounts = {stack.account for stack, _ in roles}
     # The tooling account's pipeline (CDK Pipelines) and release stacks, and every environment.
-    assert any(t.startswith("Delivery") for t in stacks)
-    assert any(t.startswith("Tooling") for t in stacks)
-    assert {t[:4] for t in stacks} >= {"devc", "prod", "stag"}, stacks
+    assert "mlops-delivery" in stacks
+    assert any(s.account == TOOLING and s.name != "mlops-delivery" for s, _ in roles)
+    assert accounts == {TOOLING, "111111111111", "222222222222", "333333333333"}, accounts
     assert len(roles) >= 50
-    unbounded = [(t, p.get("RoleName")) for t, _, a, p in roles if not _bounded(a, p)]
+    unbounded = [(s.name, p.get("RoleName")) for s, p in roles if not _bounded(s.account, p)]
     assert not unbounded, unbounded
 
 
@@ -81,36 +66,35 @@ def test_the_endpoint_templates_create_no_role_of_their_own(
     multi_account_synth: Synthesized,
 ) -> None:
     """The endpoint templates run as an execution role the deploy stack creates (with the
-    boundary) and passes as a parameter: they are scanned above, and hold no role."""
-    endpoint = [
-        (p, t) for p, t in _templates(multi_account_synth) if p.parent.name.startswith("asset.")
-    ]
+    boundary) and passes as a parameter: they hold no role."""
+    endpoint = endpoint_stacks(multi_account_synth.outdir, TOOLING, "eu-west-1")
     assert endpoint
-    for path, template in endpoint:
-        kinds = {r["Type"] for r in template.get("Resources", {}).values()}
-        assert "AWS::IAM::Role" not in kinds, path
-        assert "ExecutionRoleArn" in template.get("Parameters", {}) or "Monitor" in path.name
+    for stack in endpoint:
+        kinds = {r["Type"] for r in stack.resources.values()}
+        assert "AWS::IAM::Role" not in kinds, stack.name
+        parameters = stack.template.get("Parameters", {})
+        assert "ExecutionRoleArn" in parameters or stack.name.endswith("-monitor-batch")
 
 
 def test_every_role_name_starts_with_the_prefix(multi_account_synth: Synthesized) -> None:
     """Named roles by their name; unnamed ones by their stack's, which CloudFormation's
     generated name starts with."""
     wrong = []
-    for template, stack, _, properties in _roles(multi_account_synth):
+    for stack, properties in _roles(multi_account_synth):
         name = properties.get("RoleName")
         if isinstance(name, str):
             ok = name.startswith("mlops-")
         else:
-            assert name is None, (template, name)  # no role name is computed at deploy time
-            ok = stack.startswith("mlops-")
+            assert name is None, (stack.name, name)  # no role name is computed at deploy time
+            ok = stack.name.startswith("mlops-")
         if not ok:
-            wrong.append((template, stack, name))
+            wrong.append((stack.name, name))
     assert not wrong, wrong
 
 
 def test_no_boundary_unless_configured(default_synth: Synthesized) -> None:
     roles = list(_roles(default_synth))
-    assert roles and not any("PermissionsBoundary" in p for _, _, _, p in roles)
+    assert roles and not any("PermissionsBoundary" in p for _, p in roles)
 
 
 def test_the_bootstrap_bounds_the_deployment_roles_too() -> None:
