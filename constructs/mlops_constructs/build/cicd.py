@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_codebuild as codebuild
@@ -270,12 +271,7 @@ class MlCiCd(Construct):
             project_name=f"{prefix}-ml-build",
             description="Lint, test and package the ML project; start training on it",
             role=build_role,
-            encryption_key=lake.key.key,
-            environment=codebuild.BuildEnvironment(
-                build_image=codebuild.LinuxBuildImage.STANDARD_7_0,
-                compute_type=codebuild.ComputeType.SMALL,
-                privileged=False,
-            ),
+            **self._project_settings(),
             build_spec=codebuild.BuildSpec.from_object(
                 buildspec(
                     ml_dir=ml_dir,
@@ -287,9 +283,6 @@ class MlCiCd(Construct):
                 else team_buildspec(ml_dir=ml_dir, code_root=code_root, module=team.module)
             ),
             environment_variables=self._context_variable(team),
-            logging=codebuild.LoggingOptions(
-                cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=self.log_group)
-            ),
             timeout=cdk.Duration.minutes(30),
         )
         ops_key.grant_encrypt_decrypt(build_role)
@@ -429,6 +422,21 @@ class MlCiCd(Construct):
                 "time, inside the artifacts bucket only.",
             )
 
+    def _project_settings(self) -> dict[str, Any]:
+        """What both CI builds share: the standard image, unprivileged; artifacts encrypted
+        with the lake's key; logs to the encrypted build log group."""
+        return {
+            "encryption_key": self._lake.key.key,
+            "environment": codebuild.BuildEnvironment(
+                build_image=codebuild.LinuxBuildImage.STANDARD_7_0,
+                compute_type=codebuild.ComputeType.SMALL,
+                privileged=False,
+            ),
+            "logging": codebuild.LoggingOptions(
+                cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=self.log_group)
+            ),
+        }
+
     def _context_variable(
         self, team: TeamDefinition | None
     ) -> dict[str, codebuild.BuildEnvironmentVariable] | None:
@@ -463,12 +471,7 @@ class MlCiCd(Construct):
             project_name=f"{prefix}-ml-pipeline-check",
             description="Check the project's pipeline definition; create or update and start it",
             role=self.check_role,
-            encryption_key=self._lake.key.key,
-            environment=codebuild.BuildEnvironment(
-                build_image=codebuild.LinuxBuildImage.STANDARD_7_0,
-                compute_type=codebuild.ComputeType.SMALL,
-                privileged=False,
-            ),
+            **self._project_settings(),
             build_spec=codebuild.BuildSpec.from_object(
                 check_buildspec(
                     pipeline_name=training.pipeline_name,
@@ -480,9 +483,6 @@ class MlCiCd(Construct):
                 **(self._context_variable(self._team) or {}),
                 "PIPELINE_RULES": codebuild.BuildEnvironmentVariable(value=rules.s3_object_url),
             },
-            logging=codebuild.LoggingOptions(
-                cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=self.log_group)
-            ),
             timeout=cdk.Duration.minutes(15),
         )
         ops_key.grant_encrypt_decrypt(self.check_role)
