@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "mlops_cli.status",  # status
     "mlops_cli.release",  # approve, reject, rollback
     "mlops_cli.run",  # retrain, score
+    "mlops_cli.imports",  # import-model
     "mlops_cli.endpoint",  # invoke
     "mlops_cli.scaffold",  # new-project
     "mlops_cli.upgrade",  # upgrade-project

@@ -14,7 +14,10 @@ from mlops_cli.errors import CliError
 from mlops_constructs.names import (
     BATCH,
     CI_SOURCE_KEY,
+    IMPORT_MANIFEST,
+    IMPORTS_PREFIX,
     bucket_name,
+    import_pipeline_name,
     release_pipeline_name,
     stack_name,
 )
@@ -118,6 +121,25 @@ class ProjectPlace:
         """Where the monitors read ``stage``'s labels in the curated bucket, before the
         ``yyyy/mm/dd/hh/`` folders: ``<monitor.ground_truth_prefix><stage>/``."""
         return f"{self.project.monitor.ground_truth_prefix}{stage}/"
+
+    # --- import-model (mlops_cli/imports.py, ADR 0021) ---
+
+    @property
+    def imports_enabled(self) -> bool:
+        """The project takes models trained elsewhere (``build.model_import.enabled``; the
+        import pipeline is part of its build)."""
+        build = self.project.build
+        return build.enabled and build.model_import.enabled
+
+    @property
+    def import_pipeline(self) -> str:
+        """The pipeline an import's manifest starts: ``<prefix>-import``."""
+        return import_pipeline_name(self.prefix)
+
+    def import_key(self, name: str, file: str = IMPORT_MANIFEST) -> str:
+        """``imports/<name>/<file>`` in the artifacts bucket (default: the manifest, written
+        last: its creation starts the import pipeline)."""
+        return f"{IMPORTS_PREFIX}{name}/{file}"
 
     # --- status, release, run (mlops_cli/status.py, release.py, run.py) ---
 

@@ -276,9 +276,12 @@ def _ci(ctx: Context, place: ProjectPlace) -> dict[str, Any]:
     return {"pipeline": name, "deployed": True, "last": last}
 
 
-def _training(ctx: Context, place: ProjectPlace, limit: int) -> dict[str, Any]:
+def _training(
+    ctx: Context, place: ProjectPlace, limit: int, pipeline: str | None = None
+) -> dict[str, Any]:
+    """The newest runs of the training pipeline (or of ``pipeline``, e.g. the import one)."""
     client = ctx.aws.client("sagemaker", place.region)
-    name = place.training_pipeline
+    name = pipeline or place.training_pipeline
     found = call(
         client,
         "list_pipeline_executions",
@@ -407,6 +410,8 @@ def report(ctx: Context, place: ProjectPlace, limit: int) -> dict[str, Any]:
         require_registry(ctx, place)
         result["ci"] = _ci(ctx, place)
         result["training"] = _training(ctx, place, limit)
+        if place.imports_enabled:
+            result["imports"] = _training(ctx, place, limit, place.import_pipeline)
         result["versions"] = _versions(ctx, place, limit)
     result["serving"] = [serving(ctx, there, stage) for there, stage in serving_places(ctx, place)]
     result["deployment"] = _deployment(ctx, place)
@@ -429,12 +434,18 @@ def _render_build(out: Callable[[str], None], data: dict[str, Any]) -> None:
     else:
         revision = f"  revision {last['revision']}" if last.get("revision") else ""
         out(f"  {last['status']:<11}{when(last['started'])}{revision}")
-    out(f"Training  {training['pipeline']}")
-    if not training["deployed"]:
+    _render_runs(out, "Training", training)
+    if "imports" in data:
+        _render_runs(out, "Imports", data["imports"])
+
+
+def _render_runs(out: Callable[[str], None], title: str, pipeline: dict[str, Any]) -> None:
+    out(f"{title}  {pipeline['pipeline']}")
+    if not pipeline["deployed"]:
         out("  not deployed")
-    elif not training["runs"]:
+    elif not pipeline["runs"]:
         out("  no runs yet")
-    for run in training["runs"]:
+    for run in pipeline["runs"]:
         failure = f"  {run['failure']}" if run.get("failure") else ""
         out(f"  {run['status']:<11}{when(run['started'])}  {run['name'] or '-'}{failure}")
 
@@ -542,7 +553,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="where a project stands: CI, training, versions, endpoints, alarms",
         description=textwrap.fill(
             "Show a project's last CI run, its last training runs (status, start, "
-            "failure reason), its model versions (approval status, the gate metric and champion "
+            "failure reason) and model imports (build.model_import), its model versions (approval status, the gate metric and champion "
             "verdict recorded with each), what each stage's endpoint serves, the last deployment "
             "and its alarms (ALARM first). Read-only: the project's operator role may run it."
         ),

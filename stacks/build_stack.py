@@ -14,8 +14,10 @@ from constructs import Construct
 from mlops_constructs.build import (
     EntryPoints,
     GitSource,
+    ImportedServing,
     MlCiCd,
     ModelCards,
+    ModelImport,
     PipelineSpec,
     QualityGate,
     TeamDefinition,
@@ -171,6 +173,7 @@ class BuildStack(cdk.Stack):
         code_version = self._code_version(prefix)
         self.cicd = self._cicd(project, data, lake, code_version, log_retention)
         self.trigger = self._trigger(config, project, data, catalog, code_version, log_retention)
+        self.model_import = self._model_import(project, data, lake, code_version, log_retention)
         pipeline_failed = self._notifications(config, data)
         # Every registered version's model card follows its approval (ADR 0020).
         self.model_cards = self._model_cards(project, data, log_retention)
@@ -304,6 +307,40 @@ class BuildStack(cdk.Stack):
             request_bus=RequestBus.of(self, "RequestBus", prefix),
         )
 
+    def _model_import(
+        self,
+        project: ProjectConfig,
+        data: ProjectDataStack,
+        lake: DataLakeRef,
+        code_version: ssm.IStringParameter,
+        log_retention: logs.RetentionDays,
+    ) -> ModelImport | None:
+        """Bring your own model (``build.model_import``, ADR 0021): the import pipeline and its
+        function; a lost manifest event ends in the trigger's dead-letter queue and alarm."""
+        settings = project.build.model_import
+        if not settings.enabled:
+            return None
+        framework, network = project.framework, data.network
+        return ModelImport(
+            self,
+            "ModelImport",
+            prefix=data.prefix,
+            training=self.training,
+            code=LAMBDA_DIR / "model_import",
+            lake=lake,
+            code_version_parameter=code_version,
+            project=project.name,
+            serving=ImportedServing(framework=framework.name, framework_version=framework.version)
+            if framework is not None
+            else ImportedServing(image=self.training.spec.images.serving),
+            max_artifact_bytes=settings.max_artifact_gib * 1024**3,
+            ops_key=data.ops_key,
+            log_retention=log_retention,
+            dead_letters=self.trigger.dead_letters,
+            vpc=network.vpc if network else None,
+            security_group=network.workload_security_group if network else None,
+        )
+
     def _notifications(self, config: PlatformConfig, data: ProjectDataStack) -> events.Rule:
         """``<prefix>-build-events``: failed runs and the registry's state changes, for the
         approvers; returns the failed-run rule (its alarm is the on-call's)."""
@@ -326,7 +363,10 @@ class BuildStack(cdk.Stack):
                 source=["aws.sagemaker"],
                 detail_type=["SageMaker Model Building Pipeline Execution Status Change"],
                 detail={
-                    "pipelineArn": [self.training.pipeline_arn],
+                    "pipelineArn": [
+                        self.training.pipeline_arn,
+                        *([self.model_import.pipeline_arn] if self.model_import else []),
+                    ],
                     "currentPipelineExecutionStatus": ["Failed", "Stopped"],
                 },
             ),
@@ -359,7 +399,11 @@ class BuildStack(cdk.Stack):
             name=f"{prefix}-training-failed",
             rule=pipeline_failed,
             description=f"{prefix}: a training pipeline execution failed or was stopped (a "
-            "step, the quality gate or the champion gate), so no new version was registered",
+            "step, the quality gate or the champion gate), so no new version was registered"
+            if self.model_import is None
+            else f"{prefix}: a training or import pipeline execution failed or was stopped (a "
+            "step, an import rejected, the quality gate or the champion gate), so no new "
+            "version was registered",
             runbook=Runbook.TRAINING_FAILED,
             topic=alarms.topic,
         )
@@ -376,6 +420,7 @@ class BuildStack(cdk.Stack):
                     else []
                 ),
                 *(["a model card update"] if self.model_cards is not None else []),
+                *(["an uploaded import manifest"] if self.model_import is not None else []),
             ],
             runbook=Runbook.TRAINING_DEAD_LETTERS,
             topic=alarms.topic,

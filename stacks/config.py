@@ -790,6 +790,17 @@ class TuningConfig(_Model):
     ranges: dict[str, TuningRangeConfig] = Field(default_factory=dict)
 
 
+class ModelImportConfig(_Model):
+    """Bring your own model (ADR 0021): a model trained elsewhere, uploaded with its manifest
+    under imports/ of the project's artifacts bucket, is evaluated on the project's test data,
+    gated, compared with the champion and registered PendingManualApproval by the pipeline
+    <prefix>-import (``mlops import-model``)."""
+
+    enabled: bool = False
+    # The largest model archive the import accepts (GiB); the check streams it once.
+    max_artifact_gib: Annotated[int, Field(ge=1, le=100)] = 10
+
+
 class BuildConfig(_Model):
     """A project's training pipeline, its CI/CD and its triggers.
 
@@ -824,6 +835,7 @@ class BuildConfig(_Model):
     pipeline: Literal["standard", "custom"] = "standard"
     pipeline_module: str = "pipeline/definition.py"
     tuning: TuningConfig = TuningConfig()
+    model_import: ModelImportConfig = ModelImportConfig()
 
     _processing = field_validator("processing_instance_type")(_instance_type("processing"))
     _training = field_validator("training_instance_type")(_instance_type("training"))
@@ -1563,6 +1575,7 @@ class ProjectConfig(_Model):
                 ("build.bias_baseline", build.bias_baseline),
                 ("build.model_baselines", build.model_baselines),
                 ("build.tuning", build.tuning.enabled),
+                ("build.model_import", build.model_import.enabled),
                 ("monitor.attributions", monitor.enabled and monitor.attributions.enabled),
             )
             if on
@@ -1807,6 +1820,160 @@ class DeliveryConfig(_Model):
         return (self.development, *self.promotion)
 
 
+# SageMaker Studio (ADR 0022). The personas that work in Studio: a data scientist explores the
+# curated table and the runs' results, an approver reads a version's evaluation before approving
+# it, an operator follows pipelines and endpoints. A data producer reads nothing, so Studio would
+# give it compute and nothing to work on.
+STUDIO_PERSONAS = ("data-scientist", "approver", "operator")
+# User profile names as SageMaker's CloudFormation schema (AWS::SageMaker::UserProfile) takes them.
+_STUDIO_USER_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+# AppLifecycleManagement.IdleSettings.IdleTimeoutInMinutes: SageMaker accepts 60 to 525,600.
+STUDIO_IDLE_MINUTES = (60, 525_600)
+# Interface endpoints Studio's apps call in VpcOnly mode (the SageMaker API and runtime; STS for
+# the SageMaker SDK's execution-role and region look-ups); S3 is the gateway endpoint.
+STUDIO_ENDPOINTS = ("sagemaker.api", "sagemaker.runtime", "sts")
+
+
+class StudioUserConfig(_Model):
+    """One Studio user profile: its apps run as the project's persona role
+    ``<prefix>-<persona>``, and only that role may open it (ADR 0022)."""
+
+    name: str
+    project: str
+    persona: str = "data-scientist"
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _STUDIO_USER_RE.match(v):
+            raise ValueError(
+                f"{v!r} cannot name a Studio user profile. Fix: use 1-63 letters, digits and "
+                "hyphens, starting and ending with a letter or digit, e.g. 'alice' or 'bob-smith'"
+            )
+        return v
+
+    @field_validator("persona")
+    @classmethod
+    def _persona(cls, v: str) -> str:
+        if v == "data-producer":
+            raise ValueError(
+                "a data producer writes raw data and reads nothing back, so Studio would give it "
+                f"compute and nothing to work on. Fix: use one of {', '.join(STUDIO_PERSONAS)}"
+            )
+        if v not in STUDIO_PERSONAS:
+            spelt = v.replace("_", "-").removesuffix("s")
+            hint = f" (the role's spelling: {spelt!r})" if spelt in STUDIO_PERSONAS else ""
+            raise ValueError(
+                f"{v!r} is not a persona that works in Studio{hint}. Fix: use one of "
+                f"{', '.join(STUDIO_PERSONAS)}"
+            )
+        return v
+
+
+class StudioConfig(_Model):
+    """An optional SageMaker Studio domain per environment where teams train (ADR 0022): IAM
+    authentication, VpcOnly in the isolated subnets (network.vpc_mode), the data key, idle apps
+    shut down, one user profile per configured user."""
+
+    enabled: bool = False
+    # Empty: every environment where teams train; else these (each one where teams train).
+    environments: tuple[str, ...] = ()
+    # JupyterLab and Code Editor apps idle this long are shut down (users may choose less).
+    idle_timeout_minutes: int = 60
+    users: tuple[StudioUserConfig, ...] = ()
+
+    @field_validator("idle_timeout_minutes")
+    @classmethod
+    def _idle(cls, v: int) -> int:
+        low, high = STUDIO_IDLE_MINUTES
+        if not low <= v <= high:
+            raise ValueError(
+                f"{v} minutes is outside what SageMaker's idle shutdown accepts ({low} to "
+                f"{high:,}). Fix: use e.g. 60 (an idle app is stopped after an hour)"
+            )
+        return v
+
+    @field_validator("environments")
+    @classmethod
+    def _once(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        dupes = sorted({e for e in v if v.count(e) > 1})
+        if dupes:
+            raise ValueError(f"{dupes} listed twice. Fix: list each environment once")
+        return v
+
+    @field_validator("users")
+    @classmethod
+    def _unique(cls, v: tuple[StudioUserConfig, ...]) -> tuple[StudioUserConfig, ...]:
+        # SageMaker compares user profile names as written; one list serves every environment.
+        names = [u.name for u in v]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(
+                f"Studio users {dupes} named twice: a user profile's name is unique in its "
+                "domain (one per environment). Fix: give each user one entry"
+            )
+        return v
+
+
+def studio_environments(config: PlatformConfig) -> tuple[str, ...]:
+    """The environments that get a Studio domain: none unless ``studio.enabled``; else those
+    ``studio.environments`` names, or (none named) every environment where teams train."""
+    from stacks import topology  # imported here: topology imports this module
+
+    studio = config.studio
+    if not studio.enabled:
+        return ()
+    if studio.environments:
+        return studio.environments
+    return tuple(e.name for e in config.environments if topology.trains(config, e.name))
+
+
+def studio_personas(config: PlatformConfig, environment: str, project: str) -> tuple[str, ...]:
+    """The personas of ``project`` with a Studio user profile in ``environment``, in
+    :data:`STUDIO_PERSONAS` order (their roles trust SageMaker there; ADR 0022)."""
+    if environment not in studio_environments(config):
+        return ()
+    used = {u.persona for u in config.studio.users if u.project == project}
+    return tuple(p for p in STUDIO_PERSONAS if p in used)
+
+
+def _studio_problem(config: PlatformConfig) -> str | None:
+    """What is wrong with ``studio`` given the network, projects and environments, as a
+    message naming the field and the fix, or None."""
+    from stacks import topology  # imported here: topology imports this module
+
+    studio = config.studio
+    projects = [p.name for p in config.projects]
+    for i, user in enumerate(studio.users):
+        if user.project not in projects:
+            return (
+                f"studio.users[{i}] ({user.name!r}): project {user.project!r} is not configured. "
+                f"Fix: use one of the names under projects ({', '.join(projects)})"
+            )
+    names = [e.name for e in config.environments]
+    unknown = [e for e in studio.environments if e not in names]
+    if unknown:
+        return (
+            f"studio.environments names {unknown}, which are not configured. Fix: use the names "
+            f"under environments ({', '.join(names)}), or [] for every one where teams train"
+        )
+    serving = [e for e in studio.environments if not topology.trains(config, e)]
+    if serving:
+        return (
+            f"studio.environments names {serving}, where a delivered platform only serves "
+            "promoted versions: nobody trains there, and Studio is where data scientists work. "
+            "Fix: leave them out (the development environment is where teams train)"
+        )
+    if studio.enabled and not config.network.vpc_mode:
+        return (
+            "studio.enabled: a Studio domain always needs a VPC, and the platform runs it "
+            "VpcOnly in its isolated subnets (no internet), which exist only in VPC mode; "
+            "network.vpc_mode is false. Fix: set network.vpc_mode: true (its interface "
+            "endpoints cost money while idle: make cost), or studio.enabled: false"
+        )
+    return None
+
+
 class IamConfig(_Model):
     """What a landing zone requires of every IAM role the platform creates
     (docs/decisions/0018-landing-zone-boundaries.md)."""
@@ -1852,6 +2019,8 @@ class PlatformConfig(_Model):
     notifications: NotificationsConfig = NotificationsConfig()
     network: NetworkConfig = NetworkConfig()
     iam: IamConfig = IamConfig()
+    # A SageMaker Studio domain for the data scientists where teams train (off by default).
+    studio: StudioConfig = StudioConfig()
     # One CloudWatch dashboard per environment, a section per project ($3/month beyond an
     # account's first three).
     dashboard: bool = True
@@ -1974,6 +2143,13 @@ class PlatformConfig(_Model):
     @model_validator(mode="after")
     def _chat_channels_fit(self) -> PlatformConfig:
         problem = _chat_problem(self)
+        if problem:
+            raise ValueError(problem)
+        return self
+
+    @model_validator(mode="after")
+    def _studio_fits(self) -> PlatformConfig:
+        problem = _studio_problem(self)
         if problem:
             raise ValueError(problem)
         return self

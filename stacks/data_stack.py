@@ -24,10 +24,12 @@ from stacks.config import (
     DEPLOY_ENDPOINTS,
     FOUNDATION_ENDPOINTS,
     RELEASE_ENDPOINTS,
+    STUDIO_ENDPOINTS,
     DataLakeConfig,
     EnvironmentConfig,
     PlatformConfig,
     ProjectConfig,
+    studio_environments,
 )
 from stacks.topology import (
     deployment,
@@ -159,6 +161,8 @@ class DataStack(cdk.Stack):
         # Promotion, the staging test and monitoring describe the development registry's
         # versions (ADR 0011).
         releases = deploys and deployment(config, environment) == "release"
+        # A Studio domain's apps (ADR 0022): added last, so no other endpoint changes.
+        studio = environment in studio_environments(config)
         network = IsolatedNetwork(
             self,
             "Network",
@@ -175,6 +179,7 @@ class DataStack(cdk.Stack):
                     + (BUILD_ENDPOINTS if builds else ())
                     + (DEPLOY_ENDPOINTS if deploys else ())
                     + (RELEASE_ENDPOINTS if releases else ())
+                    + (STUDIO_ENDPOINTS if studio else ())
                 )
             ),
             flow_log_retention=retention_days(net.flow_log_retention_days),

@@ -18,11 +18,19 @@ from stacks import topology
 from stacks.access_stack import AccessStack
 from stacks.build_stack import BuildStack
 from stacks.catalog_stack import CatalogStack
-from stacks.config import EnvironmentConfig, PlatformConfig, ProjectConfig, chat_topics
+from stacks.config import (
+    EnvironmentConfig,
+    PlatformConfig,
+    ProjectConfig,
+    chat_topics,
+    studio_environments,
+    studio_personas,
+)
 from stacks.data_stack import DataStack, ProjectDataStack
 from stacks.deploy_stack import DeployStack
 from stacks.monitor_stack import ChatStack, MonitorStack
 from stacks.release_stack import ReleaseStack
+from stacks.studio_stack import StudioStack
 from stacks.topology import drift_forwarder_arns, is_development
 
 
@@ -60,8 +68,9 @@ class PlatformStage(cdk.Stage):
     Shared by every project: ``<platform>-<env>-data`` (keys, log bucket, network, trail;
     stateful) and ``<platform>-<env>-monitor`` (alarms topic, dashboard). Per project
     ``<platform>-<env>-<project>-{data,catalog,build,deploy,access}``, so a project deploys and is
-    deleted on its own; with chat channels, ``<platform>-<env>-chat`` last. Stateful stacks get
-    termination protection when the environment asks.
+    deleted on its own; with Studio, ``<platform>-<env>-studio`` after the access stacks; with
+    chat channels, ``<platform>-<env>-chat`` last. Stateful stacks get termination protection
+    when the environment asks.
     """
 
     def __init__(
@@ -99,6 +108,7 @@ class PlatformStage(cdk.Stage):
             data=self.data,
         )
         self.projects = {p.name: self._project(p) for p in config.projects}
+        self.studio = self._studio()
         self.chat = self._chat()
         self._allow_key_use()
         self._admit_production_drift()
@@ -173,9 +183,34 @@ class PlatformStage(cdk.Stage):
             data=data,
             build=build,
             deploy=deploy,
+            studio=studio_personas(config, environment.name, project.name),
         )
         cdk.Tags.of(scope).add("project", project.name)
         return ProjectStacks(data=data, catalog=catalog, build=build, deploy=deploy, access=access)
+
+    def _studio(self) -> StudioStack | None:
+        """``<prefix>-studio`` where ``studio`` puts a domain (ADR 0022): deployed after the
+        access stacks, whose persona roles its user profiles run as; the data key admits the
+        deployment role's creation of the domain's home file system."""
+        config, environment = self.config, self.environment.name
+        if environment not in studio_environments(config):
+            return None
+        prefix = config.prefix(environment)
+        studio = StudioStack(
+            self,
+            "Studio",
+            stack_name=f"{prefix}-studio",
+            description=f"{prefix}: SageMaker Studio domain (VpcOnly) and its user profiles",
+            config=config,
+            environment=environment,
+            data=self.data,
+        )
+        for project in self.projects.values():
+            studio.add_stack_dependency(
+                project.access, "its user profiles run as the project's persona roles"
+            )
+        self.data.data_key.allow_studio_home()
+        return studio
 
     def _chat(self) -> ChatStack | None:
         """``<prefix>-chat`` when a chat channel subscribes to a topic here
@@ -231,8 +266,9 @@ class PlatformStage(cdk.Stage):
     @property
     def stacks(self) -> list[cdk.Stack]:
         chat = [self.chat] if self.chat is not None else []
+        studio = [self.studio] if self.studio is not None else []
         projects = [s for p in self.projects.values() for s in p.stacks]
-        return [self.data, self.monitor, *projects, *chat]
+        return [self.data, self.monitor, *projects, *studio, *chat]
 
 
 def admit_key_users(scope: Construct, keys: Sequence[PlatformKey]) -> None:

@@ -216,6 +216,8 @@ def vpc_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     Model Monitor; and a second project, TEAM_PIPELINE, whose pipeline its own module builds
     (``build.pipeline: custom``)."""
     project = churn(**MODEL_MONITOR)
+    # Bring your own model with every baseline option, in VPC mode (ADR 0021).
+    project["build"] = {**project["build"], "model_import": {"enabled": True}}
     project["deploy"] = {
         **CHURN["deploy"],
         "staging": {"hosting": "realtime"},

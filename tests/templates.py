@@ -58,6 +58,19 @@ def load_handler(function: str) -> ModuleType:
     return sys.modules[name]
 
 
+def sagemaker_pipeline(resources: dict[str, Any], suffix: str = "-training") -> dict[str, Any]:
+    """The properties of the one ``AWS::SageMaker::Pipeline`` named ``*<suffix>`` (a build
+    stack also holds ``<prefix>-import`` when its project imports models)."""
+    [pipeline] = [
+        r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::SageMaker::Pipeline"
+        and r["Properties"]["PipelineName"].endswith(suffix)
+    ]
+    properties: dict[str, Any] = pipeline
+    return properties
+
+
 def pipeline_steps(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Every step of a SageMaker Pipeline definition by name, those of condition branches
     (nested ones too) included."""

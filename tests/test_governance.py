@@ -285,6 +285,7 @@ class Project:
     subnets: tuple[str, ...] = ()
     security_groups: tuple[str, ...] = ()
     tunes: bool = False  # build.tuning: a tuning job replaces the training job
+    imports: bool = False  # build.model_import: models trained elsewhere (ADR 0021)
 
     def arn(self, service: str) -> str:
         return f"arn:aws:{service}:{self.region}:{self.account}"
@@ -486,9 +487,59 @@ def project_claims(p: Project) -> list[Claim]:
         # Guardrails at run time: jobs created directly with the pipeline's role meet them.
         *job_claims(p),
         *endpoint_claims(p),
+        *import_claims(p),
         ("the data producer reads nothing back", False, [
             Ask(producer, "s3:GetObject", f"{raw}/incoming/batch-1.csv"),
             Ask(producer, "s3:GetObject", f"{curated}/ground-truth/prod/2026/12/01/00/l.jsonl"),
+        ]),
+    ]  # fmt: skip
+
+
+def import_claims(p: Project) -> list[Claim]:
+    """Bring your own model (ADR 0021): data scientists upload, only the import function
+    starts the import pipeline, and that function reads imports and starts nothing else."""
+    if not p.imports:
+        return []
+    sm, artifacts = p.arn("sagemaker"), p.bucket("artifacts")
+    imports, training = f"{sm}:pipeline/{p.prefix}-import", f"{sm}:pipeline/{p.prefix}-training"
+    function, pipeline_role = f"{p.prefix}-model-import", f"{p.prefix}-sagemaker-pipeline"
+    function_arn = f"{p.arn('lambda')}:function:{function}"
+    model, manifest = (f"{artifacts}/imports/m1/{f}" for f in ("model.tar.gz", "import.json"))
+    scientist = f"{p.prefix}-data-scientist"
+    others = [f"{p.prefix}-{r}" for r in ("approver", "data-producer", "operator")]
+    parameter = f"{p.arn('ssm')}:parameter/{p.prefix}/ml/code-version"
+    return [
+        ("the data scientist uploads a model and its manifest, and follows the import", True, [
+            Ask(scientist, "s3:PutObject", model), Ask(scientist, "s3:PutObject", manifest),
+            Ask(scientist, "kms:GenerateDataKey", "data key", p.via_s3),
+            Ask(scientist, "sagemaker:ListPipelineExecutions", imports),
+            Ask(scientist, "sagemaker:DescribePipelineExecution", f"{imports}/execution/e1"),
+        ]),
+        ("no other persona uploads an import, and nobody starts one by hand", False, [
+            *(Ask(r, "s3:PutObject", manifest) for r in others),
+            Ask("*", "sagemaker:StartPipelineExecution", imports, exempt=frozenset({function})),
+        ]),
+        ("the import function starts the import and reads imports and the code version", True, [
+            Ask(function, "sagemaker:StartPipelineExecution", imports),
+            Ask(function, "s3:GetObject", model), Ask(function, "s3:GetObject", manifest),
+            Ask(function, "kms:Decrypt", "data key", p.via_s3),
+            Ask(function, "ssm:GetParameter", parameter),
+        ]),
+        ("the import function starts no training, reads no data and writes nothing", False, [
+            Ask(function, "sagemaker:StartPipelineExecution", training),
+            Ask(function, "s3:GetObject", f"{p.bucket('curated')}/{p.table}/part-0.csv"),
+            Ask(function, "s3:GetObject", f"{artifacts}/pipelines/e1/model/model.tar.gz"),
+            Ask(function, "s3:PutObject", model),
+            Ask(function, "sagemaker:CreateModelPackage",
+                f"{sm}:model-package/{p.prefix}-models/7", PENDING),
+        ]),
+        ("only the pipeline role runs the import's check step", False, [
+            Ask("*", "lambda:InvokeFunction", function_arn, exempt=frozenset({pipeline_role})),
+        ]),
+        ("the pipeline role checks, reads and packages the import", True, [
+            Ask(pipeline_role, "lambda:InvokeFunction", function_arn),
+            Ask(pipeline_role, "s3:GetObject", model),
+            Ask(pipeline_role, "s3:PutObject", f"{artifacts}/pipelines/e1/model/model.tar.gz"),
         ]),
     ]  # fmt: skip
 
@@ -617,6 +668,7 @@ def projects_of(config: PlatformConfig, g: Governance | None = None) -> list[Pro
                 subnets=subnets,
                 security_groups=groups,
                 tunes=project.build.tuning.enabled,
+                imports=project.build.model_import.enabled,
             )
         )
     return projects
@@ -713,3 +765,22 @@ def test_clarify_shadow_endpoint(example: Governance, claim: str) -> None:
     for prefix in shadowed:
         wrong = example.failures(f"{prefix}: {claim}")
         assert not wrong, "\n  ".join(wrong)
+
+
+# Claims made only of projects that import models (ADR 0021): the example's demand and fraud,
+# and vpc_synth's churn (VPC mode, every baseline option).
+IMPORT_CLAIMS = [
+    name
+    for name, _, _ in import_claims(Project("p", "1", "r", "t", imports=True))
+    if name not in CLAIM_NAMES
+]
+
+
+@pytest.mark.parametrize("claim", IMPORT_CLAIMS)
+def test_model_import(example: Governance, vpc: Governance, claim: str) -> None:
+    importing = [p.prefix for p in projects_of(EXAMPLE) if p.imports]
+    assert importing == ["mlops-dev-demand", "mlops-dev-fraud"]
+    for g, prefixes in ((example, importing), (vpc, ["mlops-dev-churn"])):
+        for prefix in prefixes:
+            wrong = g.failures(f"{prefix}: {claim}")
+            assert not wrong, "\n  ".join(wrong)

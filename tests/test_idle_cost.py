@@ -215,6 +215,47 @@ def test_chat_channels_cost_nothing_and_say_so() -> None:
     assert note in format_report(report)
 
 
+def test_studio_domain_costs_its_storage_only() -> None:
+    """ADR 0022: the domain $0 plus its home EFS at 1 GB per user profile (an assumption the
+    line states); each profile one private space's EBS volume at its default size (the
+    profile's own, else the domain's, else SageMaker's 5 GB); apps bill only while running."""
+    idle = {
+        "AppLifecycleManagement": {
+            "IdleSettings": {"LifecycleManagement": "ENABLED", "IdleTimeoutInMinutes": 90}
+        }
+    }
+
+    def storage(gigabytes: int) -> dict[str, Any]:
+        sizes = {"DefaultEbsVolumeSizeInGb": gigabytes, "MaximumEbsVolumeSizeInGb": 100}
+        return {"SpaceStorageSettings": {"DefaultEbsStorageSettings": sizes}}
+
+    studio = {
+        "Resources": {
+            "Domain": res(
+                "AWS::SageMaker::Domain",
+                DefaultUserSettings={"JupyterLabAppSettings": idle, **storage(10)},
+            ),
+            "Alice": res("AWS::SageMaker::UserProfile", UserProfileName="alice"),
+            "Bob": res("AWS::SageMaker::UserProfile", UserSettings=storage(20)),
+        }
+    }
+    bare = {"Resources": {"Carol": res("AWS::SageMaker::UserProfile")}}
+    report = price_templates({"studio": studio, "bare": bare})
+
+    assert report.unknown_types == {}
+    by_id = {line.logical_id: line for line in report.lines}
+    assert by_id["Domain"].monthly_usd == pytest.approx(2 * 1.0 * 0.30)
+    assert "domain: no charge" in by_id["Domain"].how and "1 GB assumed" in by_id["Domain"].how
+    assert by_id["Alice"].monthly_usd == pytest.approx(10 * 0.14)
+    assert by_id["Bob"].monthly_usd == pytest.approx(20 * 0.14)
+    assert by_id["Carol"].monthly_usd == pytest.approx(5 * 0.14)
+    assert "stopped after 90 idle minutes" in by_id["Alice"].how
+    assert "no idle shutdown here" in by_id["Carol"].how
+    assert report.total == pytest.approx(0.60 + 1.40 + 2.80 + 0.70)
+    assert any(n.startswith("SageMaker Studio: the domain costs nothing") for n in report.notes)
+    assert any("'sagemaker_studio_space_storage_gb_month'" in n for n in report.notes)
+
+
 def test_codepipeline_v1_bills_monthly_v2_and_on_demand_tables_do_not() -> None:
     template = {
         "Resources": {

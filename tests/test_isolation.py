@@ -61,6 +61,8 @@ MONITORED = frozenset(
 OPEN_MONITORED = frozenset(
     p.name for p in CONFIG.projects if p.monitor.enabled and p.monitor.service == "open"
 )
+# Projects that import models trained elsewhere (ADR 0021).
+IMPORTING = frozenset(p.name for p in CONFIG.projects if p.build.model_import.enabled)
 SESSION = "isolation-test"
 
 # A request's target: the resource ARN it names, the CloudFormation resource it belongs to (whose
@@ -146,10 +148,13 @@ class Kind:
     target: Targets = same
     monitored_only: bool = False
     open_only: bool = False
+    imports_only: bool = False
 
     def applies(self, project: str) -> bool:
-        return (not self.monitored_only or project in MONITORED) and (
-            not self.open_only or project in OPEN_MONITORED
+        return (
+            (not self.monitored_only or project in MONITORED)
+            and (not self.open_only or project in OPEN_MONITORED)
+            and (not self.imports_only or project in IMPORTING)
         )
 
 
@@ -305,13 +310,33 @@ KINDS: tuple[Kind, ...] = (
             "sagemaker:UpdatePipeline",
             "sagemaker:DeletePipeline",
         ),
+        name="-training$",
     ),
     Kind(
         "training pipeline executions",
         "build",
         "AWS::SageMaker::Pipeline",
         ("sagemaker:DescribePipelineExecution", "sagemaker:StopPipelineExecution"),
+        name="-training$",
         target=pipeline_execution,
+    ),
+    # Bring your own model (ADR 0021): the import pipeline and what is uploaded for it.
+    Kind(
+        "import pipeline",
+        "build",
+        "AWS::SageMaker::Pipeline",
+        ("sagemaker:StartPipelineExecution", "sagemaker:UpdatePipeline"),
+        name="-import$",
+        imports_only=True,
+    ),
+    Kind(
+        "import objects",
+        "data",
+        BUCKET,
+        ("s3:GetObject", "s3:PutObject"),
+        "-artifacts-",
+        path("/imports/m1/import.json"),
+        imports_only=True,
     ),
     Kind("code-version parameter", "build", "AWS::SSM::Parameter", PARAMETER),
     Kind(
@@ -601,6 +626,7 @@ class Flow:
     context: Context = ()
     monitored_only: bool = False
     open_only: bool = False
+    imports_only: bool = False
 
     def id(self, project: str) -> str:
         owner = "shared" if self.target in SHARED else project
@@ -657,6 +683,15 @@ FLOWS = (
     Flow("model-card", "sagemaker:DescribeModelPackage", "model versions"),
     Flow("model-card", "sagemaker:UpdateModelPackage", "model versions"),
     Flow("model-card", "sqs:SendMessage", "start-training dead letters"),
+    # Imports (ADR 0021): a manifest starts the import; its check step reads the upload.
+    Flow("model-import", "sagemaker:StartPipelineExecution", "import pipeline", imports_only=True),
+    Flow("model-import", "s3:GetObject", "import objects", imports_only=True),
+    Flow("model-import", "ssm:GetParameter", "code-version parameter", imports_only=True),
+    Flow("model-import", "sqs:SendMessage", "start-training dead letters", imports_only=True),
+    Flow("model-import", "kms:Decrypt", "data key", imports_only=True),
+    Flow("sagemaker-pipeline", "lambda:InvokeFunction", "model-import function", imports_only=True),
+    Flow("sagemaker-pipeline", "s3:GetObject", "import objects", imports_only=True),
+    Flow("data-scientist", "s3:PutObject", "import objects", imports_only=True),
     # Fingerprints at registration, verified before every deployment.
     Flow("sagemaker-pipeline", "lambda:InvokeFunction", "fingerprint function"),
     Flow("fingerprint", "s3:GetObjectVersion", "model artifact objects"),
@@ -766,6 +801,14 @@ FLOW_KINDS = (
     Kind("champion function", "build", "AWS::Lambda::Function", (), name="-champion$"),
     Kind("fingerprint function", "build", "AWS::Lambda::Function", (), name="-fingerprint$"),
     Kind(
+        "model-import function",
+        "build",
+        "AWS::Lambda::Function",
+        (),
+        name="-model-import$",
+        imports_only=True,
+    ),
+    Kind(
         "curated table objects",
         "data",
         BUCKET,
@@ -799,6 +842,7 @@ FLOW_CASES = [
     for flow in FLOWS
     if (not flow.monitored_only or project in MONITORED)
     and (not flow.open_only or project in OPEN_MONITORED)
+    and (not flow.imports_only or project in IMPORTING)
 ]
 
 

@@ -47,7 +47,11 @@ from moto.codepipeline.models import PipelineExecution, codepipeline_backends
 from mlops_cli import code
 from mlops_cli.main import main
 from mlops_cli.resources import ProjectPlace, place
-from mlops_constructs.build.definition import FINGERPRINT_METADATA, RECORDED_METADATA
+from mlops_constructs.build.definition import (
+    FINGERPRINT_METADATA,
+    IMPORT_METADATA,
+    RECORDED_METADATA,
+)
 from stacks.config import load_config
 from tests.test_cli_code import deploy_lake
 from tests.test_cli_release import BASELINES
@@ -408,7 +412,8 @@ def training_ends(cloud: Cloud, here: ProjectPlace, ci: CiRun) -> str:
         "ChampionMargin": answer["margin"],
         **fingerprints,
     }
-    assert set(metadata) == set(RECORDED_METADATA)
+    # A trained version records all but what only an imported one does (ADR 0021).
+    assert set(metadata) == set(RECORDED_METADATA) - set(IMPORT_METADATA)
     model = f"{sealed}/{fingerprints['ModelArtifactSha256']}/model.tar.gz"
     image = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
     arn: str = cloud.client("sagemaker", here.region).create_model_package(

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Synthesized, rule_pack_findings
-from tests.templates import as_list, policy_statements
+from tests.templates import as_list, policy_statements, sagemaker_pipeline
 
 ACCOUNT = "111111111111"
 XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
@@ -158,7 +158,7 @@ def test_attributions_explain_the_served_model_in_its_framework_image(
     assert alarm["TreatMissingData"] == "notBreaching"
     build = example_synth.stages["dev"].projects["demand"].build
     assert build is not None
-    [pipeline] = _typed(example_synth.template_json(build)["Resources"], "AWS::SageMaker::Pipeline")
+    pipeline = sagemaker_pipeline(example_synth.template_json(build)["Resources"])
     body = pipeline["PipelineDefinition"]["PipelineDefinitionBody"]["Fn::Sub"][0]
     baseline = _steps(json.loads(body))["MonitoringBaseline"]["Arguments"]
     model = next(i for i in baseline["ProcessingInputs"] if i["InputName"] == "model")

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Synthesized
-from tests.templates import pipeline_steps
+from tests.templates import pipeline_steps, sagemaker_pipeline
 
 ACCOUNT = "111111111111"
 PROJECTS = ("churn", "demand", "fraud")
@@ -30,7 +30,7 @@ def _typed(resources: dict[str, Any], kind: str) -> list[dict[str, Any]]:
 
 
 def _definition(synth: Synthesized, project: str) -> dict[str, Any]:
-    [pipeline] = _typed(_resources(synth, project, "build"), "AWS::SageMaker::Pipeline")
+    pipeline = sagemaker_pipeline(_resources(synth, project, "build"))
     body = pipeline["PipelineDefinition"]["PipelineDefinitionBody"]["Fn::Sub"][0]
     definition: dict[str, Any] = json.loads(body)
     return definition

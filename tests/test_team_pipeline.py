@@ -76,7 +76,8 @@ def _projects(synth: Synthesized) -> dict[str, dict[str, Any]]:
 
 def test_no_pipeline_is_synthesized_for_the_team(vpc_synth: Synthesized) -> None:
     assert not _resources(vpc_synth, TEAM_PIPELINE, "AWS::SageMaker::Pipeline")
-    assert len(_resources(vpc_synth, "churn", "AWS::SageMaker::Pipeline")) == 1
+    # churn's training pipeline, and its import pipeline (ADR 0021)
+    assert len(_resources(vpc_synth, "churn", "AWS::SageMaker::Pipeline")) == 2
 
 
 def test_ci_checks_after_the_team_build(vpc_synth: Synthesized) -> None:

@@ -24,14 +24,16 @@ from mlops_constructs.build.definition import (
 )
 from mlops_constructs.security.pipeline_rules import check_definition, pipeline_steps
 from tests.conftest import Synthesized
+from tests.templates import sagemaker_pipeline
 
 
 def _definition(synth: Synthesized, project: str) -> dict[str, Any]:
     stack = synth.stages["dev"].projects[project].build
     assert stack is not None
     resources = synth.template_json(stack)["Resources"]
-    (pipeline,) = [r for r in resources.values() if r["Type"] == "AWS::SageMaker::Pipeline"]
-    body = pipeline["Properties"]["PipelineDefinition"]["PipelineDefinitionBody"]["Fn::Sub"][0]
+    body = sagemaker_pipeline(resources)["PipelineDefinition"]["PipelineDefinitionBody"]["Fn::Sub"][
+        0
+    ]
     definition: dict[str, Any] = json.loads(body)
     return definition
 

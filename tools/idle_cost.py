@@ -338,8 +338,22 @@ _CHATBOT_NOTE = (
     "(SNS deliveries, the /aws/chatbot log group's ingestion), so 0 while idle."
 )
 
+# SageMaker Studio (ADR 0022): what a user keeps in the domain's home file system (EFS) is
+# unknowable from a template; priced at this many GB per user profile, a stated assumption.
+STUDIO_HOME_GB_PER_USER = 1.0
+# A space's EBS volume when the template sets no default (SageMaker's default and minimum).
+STUDIO_SPACE_GB = 5
+
 # Printed once per report when the type occurs, because the free/priced line alone misleads.
 TYPE_NOTES: dict[str, str] = {
+    "AWS::SageMaker::Domain": (
+        "SageMaker Studio: the domain costs nothing; its apps (JupyterLab, Code Editor) bill "
+        "their instance only while they run, and the domain's idle shutdown stops them; "
+        "storage bills while it exists: the home EFS (priced at an assumed "
+        f"{STUDIO_HOME_GB_PER_USER:g} GB per user profile: whatever users keep there) and each "
+        "private space's EBS volume (priced as one space per user profile at the domain's "
+        "default size). Deleting a space deletes its volume; the home EFS outlives the domain."
+    ),
     "AWS::Chatbot::SlackChannelConfiguration": _CHATBOT_NOTE,
     "AWS::Chatbot::MicrosoftTeamsChannelConfiguration": _CHATBOT_NOTE,
     "AWS::CloudWatch::Dashboard": (
@@ -959,6 +973,58 @@ def _cannot_tell(tpl: _Template, logical_id: str, props: Mapping[str, Any]) -> s
     return None
 
 
+def _studio_domain(
+    tpl: _Template, logical_id: str, rtype: str, props: Mapping[str, Any]
+) -> list[CostLine]:
+    """No charge for the domain; its home EFS at the assumed size per user profile here."""
+    users = len(tpl.of_type("AWS::SageMaker::UserProfile"))
+    unit = tpl.price("efs_standard_storage_gb_month")
+    if unit is None:
+        return [tpl.missing(logical_id, rtype, "efs_standard_storage_gb_month")]
+    how = (
+        f"domain: no charge; home EFS: {users} user profile(s) x {STUDIO_HOME_GB_PER_USER:g} GB "
+        f"assumed x {_usd(unit)}/GB-month"
+    )
+    return [tpl.line(logical_id, rtype, users * STUDIO_HOME_GB_PER_USER * unit, how)]
+
+
+def _studio_settings(tpl: _Template, props: Mapping[str, Any]) -> tuple[int, int | None]:
+    """A profile's space volume (GB) and idle timeout (minutes, None: no idle shutdown): its
+    own settings, else its template's domain's defaults, else SageMaker's."""
+    domains = list(tpl.of_type("AWS::SageMaker::Domain").values())
+    layers = [props.get("UserSettings")] + [d.get("DefaultUserSettings") for d in domains[:1]]
+    size: int | None = None
+    idle: int | None = None
+    for settings in (s for s in layers if isinstance(s, dict)):
+        storage = settings.get("SpaceStorageSettings", {}).get("DefaultEbsStorageSettings", {})
+        size = size or _int(storage.get("DefaultEbsVolumeSizeInGb"))
+        lab = settings.get("JupyterLabAppSettings", {}).get("AppLifecycleManagement", {})
+        idle_settings = lab.get("IdleSettings", {})
+        if idle is None and idle_settings.get("LifecycleManagement") == "ENABLED":
+            idle = _int(idle_settings.get("IdleTimeoutInMinutes"))
+    return size or STUDIO_SPACE_GB, idle
+
+
+def _studio_profile(
+    tpl: _Template, logical_id: str, rtype: str, props: Mapping[str, Any]
+) -> list[CostLine]:
+    """One private space per user profile, its EBS volume at the default size; apps bill by use."""
+    size, idle = _studio_settings(tpl, props)
+    unit = tpl.price("sagemaker_studio_space_storage_gb_month")
+    if unit is None:
+        return [tpl.missing(logical_id, rtype, "sagemaker_studio_space_storage_gb_month")]
+    stops = (
+        f"stopped after {idle} idle minutes"
+        if idle
+        else "no idle shutdown here: a running app bills until it is stopped"
+    )
+    how = (
+        f"one private space assumed: its {size} GB EBS volume x {_usd(unit)}/GB-month; its "
+        f"apps bill only while running ({stops})"
+    )
+    return [tpl.line(logical_id, rtype, size * unit, how)]
+
+
 PRICERS: dict[str, Pricer] = {
     "AWS::KMS::Key": _kms_key,
     "AWS::KMS::ReplicaKey": _monthly("kms_key_month", "multi-Region replica key"),
@@ -981,6 +1047,8 @@ PRICERS: dict[str, Pricer] = {
     "AWS::DynamoDB::GlobalTable": _dynamodb_table,
     "AWS::CodePipeline::Pipeline": _codepipeline,
     "AWS::SSM::Parameter": _ssm_parameter,
+    "AWS::SageMaker::Domain": _studio_domain,
+    "AWS::SageMaker::UserProfile": _studio_profile,
 }
 
 

@@ -56,6 +56,7 @@ ENDPOINT_TEST = "endpoint-test"
 FRONT_DOOR = "front-door"
 BATCH_SCORING = "batch-scoring"
 MONITORING_RUN = "monitoring-run"
+MODEL_IMPORT = "model-import"
 
 
 def function_name(prefix: str, function: str) -> str:
@@ -107,3 +108,21 @@ def component_name(endpoint_name: str) -> str:
     """The name of the inference component of a ``scale_to_zero`` endpoint: the endpoint's own
     (one model per endpoint; InvokeEndpoint takes it as ``InferenceComponentName``)."""
     return endpoint_name
+
+
+# Bring your own model (ADR 0021): a model trained elsewhere is uploaded with its manifest under
+# IMPORTS_PREFIX of the project's artifacts bucket, in a folder of its own
+# (imports/<name>/<model file> and imports/<name>/import.json); the manifest's creation starts
+# the import pipeline.
+IMPORTS_PREFIX = "imports/"
+IMPORT_MANIFEST = "import.json"
+
+
+def import_pipeline_name(prefix: str) -> str:
+    """The pipeline that evaluates, gates and registers an imported model (``<prefix>-import``)."""
+    return f"{prefix}-import"
+
+
+def training_pipeline_name(prefix: str) -> str:
+    """The project's training pipeline (``<prefix>-training``)."""
+    return f"{prefix}-training"

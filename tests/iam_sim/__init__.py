@@ -284,10 +284,17 @@ class Inventory:
         """A deterministic VPC endpoint id (``vpce-`` and 17 hex digits) per stack and id."""
         return f"vpce-{digest(stack.name, logical_id, length=17)}"
 
+    @staticmethod
+    def studio_domain_id(stack: Stack, logical_id: str) -> str:
+        """A deterministic SageMaker Studio domain id (``d-`` and 12 hex digits)."""
+        return f"d-{digest(stack.name, logical_id)}"
+
     def get_att(self, stack: Stack, logical_id: str, attribute: str) -> str:
         kind = self._resource(stack, logical_id)["Type"]
         if (kind, attribute) == ("AWS::EC2::SecurityGroup", "GroupId"):
             return self.network_id("sg", stack, logical_id)
+        if (kind, attribute) == ("AWS::SageMaker::Domain", "DomainId"):
+            return self.studio_domain_id(stack, logical_id)
         returns = ATTRIBUTES.get((kind, attribute), "{arn}" if attribute == "Arn" else None)
         if returns is None or kind not in ARNS:
             raise Unresolvable(f"GetAtt {kind}.{attribute} ({stack.name}/{logical_id})")

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
         build_definition,
         resolve_images,
     )
+    from mlops_constructs.build.model_import import ImportedServing, ModelImport
     from mlops_constructs.build.pipeline import TrainingPipeline
     from mlops_constructs.build.registry import ModelRegistry
     from mlops_constructs.build.trigger import TrainingTrigger
@@ -29,8 +30,10 @@ if TYPE_CHECKING:
 _MODULES = {
     "EntryPoints": "definition",
     "GitSource": "cicd",
+    "ImportedServing": "model_import",
     "MlCiCd": "cicd",
     "ModelCards": "cards",
+    "ModelImport": "model_import",
     "ModelRegistry": "registry",
     "PipelineImages": "definition",
     "PipelineSpec": "definition",
@@ -45,8 +48,10 @@ _MODULES = {
 __all__ = [
     "EntryPoints",
     "GitSource",
+    "ImportedServing",
     "MlCiCd",
     "ModelCards",
+    "ModelImport",
     "ModelRegistry",
     "PipelineImages",
     "PipelineSpec",

@@ -95,6 +95,25 @@ FINGERPRINT_METADATA = {
     "EvaluationReportSha256": "evaluation_sha256",
     "EvaluationReportVersion": "evaluation_version",
 }
+# Bring your own model (ADR 0021): the import function (lambda/model_import) checks the
+# manifest and the archive for the import pipeline's CheckImport step and answers these, all
+# strings; the platform's packaging script (an asset) makes the archive servable.
+IMPORT_PLACEHOLDER = "${ImportFunctionArn}"
+IMPORT_OUTPUTS = (
+    "status",
+    "reason",
+    "model_uri",
+    "artifact_sha256",
+    "artifact_bytes",
+    "serving",
+    "description",
+)
+PACKAGE_CODE_PLACEHOLDER = "s3://${PackageCodeBucket}/${PackageCodeKey}"
+# What an imported version records besides the rest: its manifest and the imported file's hash.
+IMPORT_METADATA = {
+    "ImportManifestUrl": None,  # the ImportManifestUrl parameter
+    "ImportedArtifactSha256": "artifact_sha256",  # the check's answer
+}
 # Every customer-metadata key the pipeline records with a version: evidence nobody may edit
 # afterwards (the approver's update is refused when it names one of them).
 RECORDED_METADATA = (
@@ -111,6 +130,7 @@ RECORDED_METADATA = (
     "ChampionModelPackageArn",
     "ChampionMargin",
     *FINGERPRINT_METADATA,
+    *IMPORT_METADATA,
 )
 # The platform's monitoring script (a CDK asset: its location is known at deploy time).
 MONITORING_CODE_PLACEHOLDER = "s3://${MonitoringCodeBucket}/${MonitoringCodeKey}"
@@ -266,6 +286,9 @@ class PipelineSpec:
     # Clarify names its shadow endpoints "<prefix>-<suffix>" (the role may manage only those).
     clarify_endpoint_prefix: str = "clarify"
     shadow_instance_type: str = "ml.m5.large"
+    # The import pipeline (ADR 0021): a model trained elsewhere, checked and packaged with the
+    # project's published code, instead of training; the rest of the pipeline is the same.
+    model_import: bool = False
 
     def __post_init__(self) -> None:
         if self.problem_type not in REPORT_SECTIONS:
@@ -274,6 +297,8 @@ class PipelineSpec:
             raise ValueError("the monitoring baseline needs serving_columns and images.platform")
         if self.attributions is not None and not self.monitoring_baseline:
             raise ValueError("attributions are part of the monitoring baseline: switch it on")
+        if self.model_import and self.tuning is not None:
+            raise ValueError("an import pipeline trains nothing: it takes no tuning")
 
     @property
     def gate_json_path(self) -> str:

@@ -68,6 +68,20 @@ _JOB_ACTIONS = [
 ]
 
 
+def grant_read_pipeline_status(grantee: iam.IGrantable, pipeline_arn: str) -> iam.Grant:
+    """Read a pipeline and its executions' status and steps; start nothing."""
+    return iam.Grant.add_to_principal(
+        grantee=grantee,
+        actions=[
+            "sagemaker:DescribePipeline",
+            "sagemaker:DescribePipelineExecution",
+            "sagemaker:ListPipelineExecutions",
+            "sagemaker:ListPipelineExecutionSteps",
+        ],
+        resource_arns=[pipeline_arn, f"{pipeline_arn}/execution/*"],
+    )
+
+
 class TrainingPipeline(Construct):
     """The SageMaker Pipeline ``<prefix>-training`` and the role its jobs run as.
 
@@ -145,7 +159,8 @@ class TrainingPipeline(Construct):
             self.monitoring_code = s3_assets.Asset(
                 self, "MonitoringCode", path=str(MONITORING_SCRIPT)
             )
-        self.pipeline = self._pipeline(lake, subnets, security_group)
+        self._subnets, self._security_group = tuple(subnets), security_group
+        self.pipeline = self._pipeline()
 
         self._subnet_ids = [s.subnet_id for s in subnets]
         self._security_group_ids = [security_group.security_group_id] if security_group else []
@@ -155,14 +170,27 @@ class TrainingPipeline(Construct):
             code = self.monitoring_code
             code.bucket.grant_read(self.role, code.s3_object_key)
 
-    def _pipeline(
-        self,
-        lake: LakeAccess,
-        subnets: Sequence[ec2.ISubnet],
-        security_group: ec2.ISecurityGroup | None,
-    ) -> sagemaker.CfnPipeline | None:
+    def _pipeline(self) -> sagemaker.CfnPipeline | None:
         """``AWS::SageMaker::Pipeline`` of the standard definition, its placeholders replaced
         at deploy time (none for a team's definition, which CI upserts)."""
+        if self.definition is None:
+            return None
+        return sagemaker.CfnPipeline(
+            self,
+            "Pipeline",
+            pipeline_name=self.pipeline_name,
+            pipeline_display_name=self.pipeline_name,
+            pipeline_description="Preprocess, baseline, train, evaluate, gate and register",
+            role_arn=self.role.role_arn,
+            pipeline_definition={
+                "PipelineDefinitionBody": cdk.Fn.sub(self.definition, self.definition_variables())
+            },
+        )
+
+    def definition_variables(self) -> dict[str, str]:
+        """The deploy-time values of the standard definition's ``${...}`` placeholders (the
+        key, the functions, the monitoring script, the network): the import pipeline's too."""
+        lake, subnets, security_group = self._lake, self._subnets, self._security_group
         variables: dict[str, str] = {
             KEY_PLACEHOLDER[2:-1]: lake.key.key_arn,
             CHAMPION_PLACEHOLDER[2:-1]: self.champion.function_arn,
@@ -177,17 +205,7 @@ class TrainingPipeline(Construct):
                 '","', [s.subnet_id for s in subnets]
             )
             variables[SECURITY_GROUP_PLACEHOLDER[2:-1]] = security_group.security_group_id
-        if self.definition is None:
-            return None
-        return sagemaker.CfnPipeline(
-            self,
-            "Pipeline",
-            pipeline_name=self.pipeline_name,
-            pipeline_display_name=self.pipeline_name,
-            pipeline_description="Preprocess, baseline, train, evaluate, gate and register",
-            role_arn=self.role.role_arn,
-            pipeline_definition={"PipelineDefinitionBody": cdk.Fn.sub(self.definition, variables)},
-        )
+        return variables
 
     def _guard_jobs(
         self,
@@ -573,13 +591,4 @@ class TrainingPipeline(Construct):
 
     def grant_read_status(self, grantee: iam.IGrantable) -> iam.Grant:
         """Read the pipeline and its executions' status and steps; start nothing."""
-        return iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=[
-                "sagemaker:DescribePipeline",
-                "sagemaker:DescribePipelineExecution",
-                "sagemaker:ListPipelineExecutions",
-                "sagemaker:ListPipelineExecutionSteps",
-            ],
-            resource_arns=[self.pipeline_arn, f"{self.pipeline_arn}/execution/*"],
-        )
+        return grant_read_pipeline_status(grantee, self.pipeline_arn)

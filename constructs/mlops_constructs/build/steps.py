@@ -53,8 +53,12 @@ from mlops_constructs.build.definition import (
     FINGERPRINT_MONITOR_FILES,
     FINGERPRINT_OUTPUTS,
     FINGERPRINT_PLACEHOLDER,
+    IMPORT_METADATA,
+    IMPORT_OUTPUTS,
+    IMPORT_PLACEHOLDER,
     KEY_PLACEHOLDER,
     MONITORING_CODE_PLACEHOLDER,
+    PACKAGE_CODE_PLACEHOLDER,
     SECURITY_GROUP_PLACEHOLDER,
     SPLITS,
     SUBNETS_PLACEHOLDER,
@@ -144,6 +148,8 @@ class DefinitionBuilder:
         self.threshold = spec.gate.threshold
         self.code_version = ParameterString("CodeVersion", default_value="initial")
         self.trigger = ParameterString("TriggerReason", default_value="manual")
+        # The import pipeline's manifest (imports/<name>/import.json), set by the import function.
+        self.import_manifest = ParameterString("ImportManifestUrl", default_value="none")
 
     def run_path(self, *parts: str) -> Join:
         """s3://<artifacts>/pipelines/<execution id>/<parts>: one folder per execution."""
@@ -626,6 +632,12 @@ class DefinitionBuilder:
             metadata["MonitoringBaseline"] = prints["baseline_uri"]
         # What the release check verifies before every deployment (lambda/release_check).
         metadata |= {key: prints[output] for key, output in FINGERPRINT_METADATA.items()}
+        if spec.model_import:
+            checked = self.import_step.properties.Outputs
+            metadata |= {
+                key: self.import_manifest if output is None else checked[output]
+                for key, output in IMPORT_METADATA.items()
+            }
         return ModelStep(
             name="Register",
             step_args=self.trained_model(model_data=prints["model_uri"]).register(
@@ -757,29 +769,117 @@ class DefinitionBuilder:
             name="QualityGate", conditions=[condition], if_steps=if_steps, else_steps=[fail]
         )
 
-    # --- the pipeline ---------------------------------------------------------------------------
-    def pipeline(self) -> Pipeline:
-        spec = self.spec
-        preprocess = self.preprocess()
+    # --- bring your own model (ADR 0021) -------------------------------------------------------
+    def import_check(self) -> LambdaStep:
+        """``CheckImport``: the platform's import function reads the manifest and streams the
+        archive (where it is, the framework it declares, readable, safe members, model files)
+        and answers ``status`` ok or rejected with the ``reason`` (lambda/model_import)."""
+        self.import_step = LambdaStep(
+            name="CheckImport",
+            lambda_func=Lambda(function_arn=IMPORT_PLACEHOLDER, session=self.session),
+            inputs={
+                "manifest_uri": self.import_manifest,
+                "code_version": self.code_version,
+                "execution_id": ExecutionVariables.PIPELINE_EXECUTION_ID,
+            },
+            outputs=[LambdaOutput(n, LambdaOutputTypeEnum.String) for n in IMPORT_OUTPUTS],
+        )
+        return self.import_step
+
+    def import_gate(self, if_steps: list[Any]) -> ConditionStep:
+        """Go on only with an accepted import; else fail with the check's reason."""
+        outputs = self.import_step.properties.Outputs
+        fail = FailStep(
+            name="ImportRejected",
+            error_message=Join(
+                on=" ",
+                values=["Import rejected:", outputs["reason"], "- the model was not registered."],
+            ),
+        )
+        return ConditionStep(
+            name="ImportAccepted",
+            conditions=[ConditionEquals(left=outputs["status"], right="ok")],
+            if_steps=if_steps,
+            else_steps=[fail],
+        )
+
+    def package(self, depends_on: list[Any]) -> ProcessingStep:
+        """``Package``: the imported archive with the project's published ``src/`` as its
+        ``code/`` (any ``code/`` it brought is dropped: only reviewed code serves), by the
+        platform's script in AWS's scikit-learn image; :meth:`model_artifact` is then its
+        output, which evaluation, the gates and the seal see as they see a trained model."""
+        step = ProcessingStep(
+            name="Package",
+            step_args=self.script_processor(self.spec.images.platform).run(
+                code=PACKAGE_CODE_PLACEHOLDER,
+                arguments=[
+                    "--model-dir",
+                    "/opt/ml/processing/import",
+                    "--source",
+                    SOURCE,
+                    "--out",
+                    "/opt/ml/processing/model",
+                    # An archive replaced after the check is refused.
+                    "--expected-sha256",
+                    self.import_step.properties.Outputs["artifact_sha256"],
+                ],
+                inputs=[
+                    ProcessingInput(
+                        input_name="import",
+                        source=self.import_step.properties.Outputs["model_uri"],
+                        destination="/opt/ml/processing/import",
+                    ),
+                    self.source_input(),
+                ],
+                outputs=[
+                    ProcessingOutput(
+                        output_name="model",
+                        source="/opt/ml/processing/model",
+                        destination=self.run_path("model"),
+                    )
+                ],
+            ),
+            depends_on=depends_on,
+        )
+        output = step.properties.ProcessingOutputConfig.Outputs["model"].S3Output.S3Uri
+        self._model = Join(on="/", values=[output, "model.tar.gz"])
+        return step
+
+    # --- the pipelines --------------------------------------------------------------------------
+    def _baselines(self) -> list[Any]:
+        """The closed services' data baselines the spec asks for (after Preprocess)."""
         baselines: list[Any] = []
-        side: list[Any] = []  # steps that run beside training (registration waits for them)
-        if spec.data_quality_baseline:
+        if self.spec.data_quality_baseline:
             baselines.append(self.data_quality_baseline())
-        if spec.bias_baseline:
+        if self.spec.bias_baseline:
             baselines.append(self.bias_baseline())
-        train = self.train(depends_on=baselines)
-        if spec.monitoring_baseline:
-            # Beside training, or after it with attributions (it reads the model artifact).
-            side.append(self.monitoring_baseline())
+        return baselines
+
+    def _evaluate_and_register(self) -> list[Any]:
+        """Once the model exists: evaluate, the champion's figures, and the gates that end in
+        the sealed registration (quality gate -> champion gate -> fingerprints -> Register)."""
         evaluate = self.evaluate()
         champion = self.champion()
         model_steps: list[Any] = []
         model_reports: dict[str, Any] = {}
-        if spec.model_baselines:
+        if self.spec.model_baselines:
             model_steps, model_reports = self.model_baselines()
         fingerprint = self.fingerprint(model_reports)
         recorded = self.fingerprint_gate([self.register(model_reports)])
         gate = self.gate([self.champion_gate([*model_steps, fingerprint, recorded])])
+        return [evaluate, champion, gate]
+
+    def pipeline(self) -> Pipeline:
+        spec = self.spec
+        if spec.model_import:
+            return self.import_pipeline()
+        preprocess = self.preprocess()
+        side: list[Any] = []  # steps that run beside training (registration waits for them)
+        baselines = self._baselines()
+        train = self.train(depends_on=baselines)
+        if spec.monitoring_baseline:
+            # Beside training, or after it with attributions (it reads the model artifact).
+            side.append(self.monitoring_baseline())
         return Pipeline(
             name=spec.name,
             parameters=[
@@ -790,6 +890,33 @@ class DefinitionBuilder:
                 self.code_version,
                 self.trigger,
             ],
-            steps=[preprocess, *side, *baselines, train, evaluate, champion, gate],
+            steps=[preprocess, *side, *baselines, train, *self._evaluate_and_register()],
+            sagemaker_session=self.session,
+        )
+
+    def import_pipeline(self) -> Pipeline:
+        """CheckImport -> ImportAccepted: Preprocess (the project's data, for the test split and
+        the baselines), Package, the same baselines, evaluation, gates and sealed registration
+        as a trained model's; or ImportRejected with the check's reason."""
+        spec = self.spec
+        check = self.import_check()
+        preprocess = self.preprocess()
+        baselines = self._baselines()
+        # After the data baselines: the fingerprints name the bias baseline's file by path.
+        package = self.package(depends_on=baselines)
+        side = [self.monitoring_baseline()] if spec.monitoring_baseline else []
+        accepted = self.import_gate(
+            [preprocess, *baselines, package, *side, *self._evaluate_and_register()]
+        )
+        return Pipeline(
+            name=spec.name,
+            parameters=[
+                self.input_data,
+                self.processing_type,
+                self.import_manifest,
+                self.code_version,
+                self.trigger,
+            ],
+            steps=[check, accepted],
             sagemaker_session=self.session,
         )

@@ -172,6 +172,33 @@ class PlatformKey(Construct):
             )
         )
 
+    def allow_studio_home(self, *, sid: str = "StudioHomeByDeployment") -> None:
+        """Let the CDK deployment role create a SageMaker Studio domain whose home file system
+        (EFS) the key encrypts (ADR 0022): CloudFormation's ``AWS::SageMaker::Domain`` handler
+        creates it as the deploying role, which then needs grants for AWS resources and data
+        keys through SageMaker and EFS (its schema's handler permissions). No power the role
+        lacks: it may already change this key's policy."""
+        stack = cdk.Stack.of(self)
+        deployer = {"ArnEquals": {"aws:PrincipalArn": deployment_role_arn(self)}}
+        services = [f"{s}.{stack.region}.amazonaws.com" for s in ("sagemaker", "elasticfilesystem")]
+        for suffix, actions, condition in (
+            ("Grants", ["kms:CreateGrant"], {"Bool": {"kms:GrantIsForAWSResource": "true"}}),
+            (
+                "DataKeys",
+                ["kms:Decrypt", "kms:GenerateDataKeyWithoutPlaintext"],
+                {"StringEquals": {"kms:ViaService": services}},
+            ),
+        ):
+            self.key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=f"{sid}{suffix}",
+                    principals=[iam.AccountRootPrincipal()],
+                    actions=actions,
+                    resources=["*"],
+                    conditions={**deployer, **condition},
+                )
+            )
+
     @property
     def key_arn(self) -> str:
         return self.key.key_arn

@@ -41,6 +41,38 @@ PERSONAS: dict[str, str] = {
 }
 
 
+SAGEMAKER = "sagemaker.amazonaws.com"
+
+
+def studio_trust_conditions(scope: Construct) -> dict[str, dict[str, str]]:
+    """SageMaker of ``scope``'s account and region only (the confused deputy): the conditions
+    AWS documents for roles that SageMaker assumes (``aws:SourceAccount``, and
+    ``aws:SourceArn`` within the account's SageMaker resources of the region)."""
+    stack = cdk.Stack.of(scope)
+    return {
+        "StringEquals": {"aws:SourceAccount": stack.account},
+        "ArnLike": {
+            "aws:SourceArn": f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}:*"
+        },
+    }
+
+
+def admit_studio_apps(role: iam.Role) -> None:
+    """Let SageMaker Studio run apps as ``role`` (the execution role of user profiles; ADR 0022):
+    SageMaker of this account and region only, which may set the session's source identity to
+    the user profile's name (the domain's ``ExecutionRoleIdentityConfig``), so the audit trail
+    names the profile behind a shared persona role."""
+    assert role.assume_role_policy is not None
+    role.assume_role_policy.add_statements(
+        iam.PolicyStatement(
+            sid="StudioApps",
+            principals=[iam.ServicePrincipal(SAGEMAKER)],
+            actions=["sts:AssumeRole", "sts:SetSourceIdentity"],
+            conditions=studio_trust_conditions(role),
+        )
+    )
+
+
 def principal_of(principal: str) -> iam.IPrincipal:
     """An IAM role or user ARN, or a 12-digit account id (the account's root)."""
     if principal.isdigit():
@@ -90,6 +122,11 @@ class Personas(Construct):
             )
             acknowledge_inline_policy(role)
             self.roles[persona] = role
+
+    def trust_studio(self, persona: str) -> None:
+        """The role of ``persona`` runs the apps of its SageMaker Studio user profiles: SageMaker
+        of this account and region may assume it (:func:`admit_studio_apps`)."""
+        admit_studio_apps(self.roles[persona])
 
     @property
     def approver(self) -> iam.Role:
