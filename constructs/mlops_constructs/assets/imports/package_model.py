@@ -62,6 +62,8 @@ OUTPUT = "model.tar.gz"
 CODE = "code"  # the serving code's folder at the archive's top level
 SKIPPED_FOLDERS = ("__pycache__",)
 SKIPPED_SUFFIXES = (".pyc",)
+# A top-level code/requirements.txt would be pip-installed by the serving container at start.
+SKIPPED_TOP_FILES = ("requirements.txt",)
 CHUNK = 1024 * 1024
 TAR_END = 1024  # the end-of-archive marker: two 512-byte zero blocks
 FOLDER_MODE = 0o755
@@ -258,7 +260,9 @@ def read_archive(path: str, scratch: str) -> tuple[list[Entry], int]:
 
 def source_entries(source: str) -> list[Entry]:
     """``code/`` and the source folder's files and folders under it, without ``__pycache__``
-    folders and ``*.pyc`` files; refuses a missing folder, a symbolic link or no file."""
+    folders, ``*.pyc`` files and a top-level ``requirements.txt`` (AWS's serving containers
+    pip-install ``code/requirements.txt`` at start, which network isolation refuses); refuses a
+    missing folder, a symbolic link or no file."""
     if not os.path.isdir(source):
         raise Refused(f"the source folder {source} does not exist")
     entries = [Entry(CODE, FOLDER, FOLDER_MODE)]
@@ -272,7 +276,7 @@ def source_entries(source: str) -> list[Entry]:
                 raise Refused(f"the source folder holds the symbolic link {path}")
             entries.append(Entry(f"{prefix}/{name}", FOLDER, FOLDER_MODE))
         for name in sorted(files):
-            if name.endswith(SKIPPED_SUFFIXES):
+            if name.endswith(SKIPPED_SUFFIXES) or (relative == "." and name in SKIPPED_TOP_FILES):
                 continue
             path = os.path.join(folder, name)
             info = os.lstat(path)
