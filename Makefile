@@ -85,7 +85,8 @@ typecheck: $(PY_STAMP)
 NO_SYNTH_TESTS := lambda ml/tests projects/demand/tests tests/test_cli_[!d]*.py tests/test_scaffold.py \
 	tests/test_memo.py tests/test_deploy_guide.py tests/test_aws_facts.py tests/test_config_hints.py \
 	tests/test_etl_script.py tests/test_monitoring_code.py tests/test_suite_split.py \
-	tests/test_scale_to_zero.py tests/test_model_endpoint.py tests/test_kit.py tests/test_package_model.py
+	tests/test_scale_to_zero.py tests/test_model_endpoint.py tests/test_kit.py tests/test_package_model.py \
+	tests/test_lambda_layers.py
 SYNTH_LOG := $(CURDIR)/.pytest-synthesis.log
 unit: install
 	@pytest tests $(addprefix --ignore-glob=,$(filter tests/%,$(NO_SYNTH_TESTS))) > $(SYNTH_LOG) 2>&1 & \

@@ -91,6 +91,7 @@ class AccessStack(cdk.Stack):
             build.training.grant_read_status(role)
             build.cicd.grant_read_status(role)
             build.cicd.grant_publish(role)
+            self._runs(role, build, mlflow=True)
         if build is not None and build.model_import is not None:
             # Models trained elsewhere: the upload starts the import (ADR 0021).
             build.model_import.grant_upload(role)
@@ -119,6 +120,7 @@ class AccessStack(cdk.Stack):
         if build is not None:
             build.training.grant_read_status(role)
             build.cicd.grant_read_status(role)
+            self._runs(role, build, mlflow=False)
         if build is not None and build.model_import is not None:
             build.model_import.grant_read_status(role)
         if deploy is not None and deploy.pipeline is not None:
@@ -158,6 +160,30 @@ class AccessStack(cdk.Stack):
             )
             role.add_to_policy(
                 iam.PolicyStatement(sid="StudioKey", actions=["kms:DescribeKey"], resources=[key])
+            )
+
+    def _runs(self, role: iam.Role, build: BuildStack, *, mlflow: bool) -> None:
+        """The project's run records (ADR 0023): its experiments, trials and Track components
+        by name, and (``mlflow``) its MLflow server. Nothing for a team-owned pipeline, whose
+        runs have no Track step."""
+        tracking = build.training.tracking
+        if tracking is None:
+            return
+        tracking.grant_read(role)
+        for resource, what in (
+            (tracking.experiments_arn, "experiments"),
+            (tracking.trials_arn, "trials (one per execution)"),
+            (tracking.records_arn, "run records (one per execution)"),
+        ):
+            self._wildcard(role, resource, f"SageMaker Experiments {what}")
+        if mlflow and tracking.grant_read_mlflow(role) is not None:
+            acknowledge_wildcard_resource(
+                role,
+                "*",
+                "sagemaker-mlflow:AccessUI supports no resource-level permission (Service "
+                "Authorization Reference); it opens the MLflow UI, whose every read is granted "
+                "on this project's tracking server only. ListModelPackages is on '*' as ADR "
+                "0007 accepts.",
             )
 
     def _read(self, role: iam.Role, bucket: s3.IBucket, objects: str, what: str) -> None:

@@ -16,6 +16,7 @@ from mlops_constructs.build import (
     GitSource,
     ImportedServing,
     MlCiCd,
+    MlflowSettings,
     ModelCards,
     ModelImport,
     PipelineSpec,
@@ -120,6 +121,14 @@ def pipeline_spec(
     )
 
 
+def project_mlflow(project: ProjectConfig) -> MlflowSettings | None:
+    """The project's MLflow tracking server (``build.experiments.mlflow``), or None."""
+    mlflow = project.build.experiments.mlflow
+    if not mlflow.enabled:
+        return None
+    return MlflowSettings(size=mlflow.size, version=mlflow.version)
+
+
 def pipeline_tuning(project: ProjectConfig) -> Tuning | None:
     """The project's tuning settings for its definition (None: one training job)."""
     tuning = project.build.tuning
@@ -210,6 +219,7 @@ class BuildStack(cdk.Stack):
             ops_key=data.ops_key,
             log_retention=log_retention,
             custom_definition=project.build.custom,
+            mlflow=project_mlflow(project),
         )
 
     def _code_version(self, prefix: str) -> ssm.IStringParameter:

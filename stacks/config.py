@@ -658,6 +658,9 @@ DEPLOY_ENDPOINTS = ("sagemaker.runtime", "codepipeline")
 # A delivered platform's serving environment: promotion, the staging test and monitoring
 # describe the development registry's versions.
 RELEASE_ENDPOINTS = ("sagemaker.api",)
+# A project's MLflow tracking server (build.experiments.mlflow): the Track step's function logs
+# to its REST API (<region>.experiments.sagemaker.aws).
+MLFLOW_ENDPOINTS = ("sagemaker.experiments",)
 
 
 class NetworkConfig(_Model):
@@ -801,6 +804,39 @@ class ModelImportConfig(_Model):
     max_artifact_gib: Annotated[int, Field(ge=1, le=100)] = 10
 
 
+_MLFLOW_VERSION_RE = re.compile(r"^\d+(\.\d+){1,3}$")
+
+
+class MlflowConfig(_Model):
+    """A SageMaker managed MLflow tracking server ``<prefix>-mlflow`` that the Track step also
+    logs every run to (ADR 0023). Off by default: it bills per hour while it runs, used or not
+    (``make cost`` prices it by size)."""
+
+    enabled: bool = False
+    # The server's size (CloudFormation's and SageMaker's enum): how many users it serves.
+    size: Literal["Small", "Medium", "Large"] = "Small"
+    # The MLflow version, e.g. "2.16"; null: SageMaker's default for new servers.
+    version: str | None = None
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, v: str | None) -> str | None:
+        if v is not None and (len(v) > 16 or not _MLFLOW_VERSION_RE.match(v)):
+            raise ValueError(
+                f"{v!r} is not an MLflow version. Fix: use numbers and dots, e.g. '2.16' or "
+                "'3.0', or null for SageMaker's default"
+            )
+        return v
+
+
+class ExperimentsConfig(_Model):
+    """Experiment tracking (ADR 0023): every run of the standard pipelines is recorded in
+    SageMaker Experiments by its Track step (always; no idle cost), and with ``mlflow`` in a
+    managed MLflow tracking server too."""
+
+    mlflow: MlflowConfig = MlflowConfig()
+
+
 class BuildConfig(_Model):
     """A project's training pipeline, its CI/CD and its triggers.
 
@@ -836,6 +872,7 @@ class BuildConfig(_Model):
     pipeline_module: str = "pipeline/definition.py"
     tuning: TuningConfig = TuningConfig()
     model_import: ModelImportConfig = ModelImportConfig()
+    experiments: ExperimentsConfig = ExperimentsConfig()
 
     _processing = field_validator("processing_instance_type")(_instance_type("processing"))
     _training = field_validator("training_instance_type")(_instance_type("training"))
@@ -1576,6 +1613,7 @@ class ProjectConfig(_Model):
                 ("build.model_baselines", build.model_baselines),
                 ("build.tuning", build.tuning.enabled),
                 ("build.model_import", build.model_import.enabled),
+                ("build.experiments.mlflow", build.experiments.mlflow.enabled),
                 ("monitor.attributions", monitor.enabled and monitor.attributions.enabled),
             )
             if on
@@ -2131,9 +2169,11 @@ class PlatformConfig(_Model):
                         )
         for env in self.environments:
             for project in self.projects:
-                problem = name_limit_problem(
-                    self.prefix(env.name, project.name)
-                ) or _framework_problem(project, env.resolved_region())
+                problem = (
+                    name_limit_problem(self.prefix(env.name, project.name))
+                    or _framework_problem(project, env.resolved_region())
+                    or _mlflow_problem(project, env.resolved_region())
+                )
                 if problem:
                     raise ValueError(
                         f"project {project.name!r} in environment {env.name!r}: {problem}"
@@ -2277,6 +2317,19 @@ def _framework_problem(project: ProjectConfig, region: str) -> str | None:
         )
         if problem:
             return f"framework ({what} {instance_type}): {problem}"
+    return None
+
+
+def _mlflow_problem(project: ProjectConfig, region: str) -> str | None:
+    """Whether the project's MLflow option can run in ``region``: the Track step reaches
+    SageMaker's MLflow through ``<region>.experiments.sagemaker.aws``, which the sagemaker-mlflow
+    plugin builds for the aws and aws-us-gov partitions only."""
+    if project.build.experiments.mlflow.enabled and region.startswith("cn-"):
+        return (
+            "build.experiments.mlflow: SageMaker's MLflow endpoint is not offered in the China "
+            f"regions ({region}). Fix: set build.experiments.mlflow.enabled: false (every run "
+            "is still recorded in SageMaker Experiments)"
+        )
     return None
 
 

@@ -13,7 +13,7 @@ from constructs import Construct
 from mlops_constructs.build import ModelRegistry
 from mlops_constructs.data import AccessLogBucket, AuditTrail, DataLake, LakeLifecycle
 from mlops_constructs.data.lake import SEALED_PREFIX
-from mlops_constructs.names import bucket_name, promote_name
+from mlops_constructs.names import bucket_name, mlflow_server_name, promote_name
 from mlops_constructs.network import IsolatedNetwork
 from mlops_constructs.observability import retention_days
 from mlops_constructs.security import PlatformKey
@@ -23,6 +23,7 @@ from stacks.config import (
     CATALOG_ENDPOINTS,
     DEPLOY_ENDPOINTS,
     FOUNDATION_ENDPOINTS,
+    MLFLOW_ENDPOINTS,
     RELEASE_ENDPOINTS,
     STUDIO_ENDPOINTS,
     DataLakeConfig,
@@ -163,6 +164,10 @@ class DataStack(cdk.Stack):
         releases = deploys and deployment(config, environment) == "release"
         # A Studio domain's apps (ADR 0022): added last, so no other endpoint changes.
         studio = environment in studio_environments(config)
+        # The Track step's function logs to a project's MLflow server (ADR 0023).
+        mlflow = builds and any(
+            p.build.enabled and p.build.experiments.mlflow.enabled for p in config.projects
+        )
         network = IsolatedNetwork(
             self,
             "Network",
@@ -180,6 +185,7 @@ class DataStack(cdk.Stack):
                     + (DEPLOY_ENDPOINTS if deploys else ())
                     + (RELEASE_ENDPOINTS if releases else ())
                     + (STUDIO_ENDPOINTS if studio else ())
+                    + (MLFLOW_ENDPOINTS if mlflow else ())
                 )
             ),
             flow_log_retention=retention_days(net.flow_log_retention_days),
@@ -254,8 +260,20 @@ class ProjectDataStack(cdk.Stack):
             self.lake.restrict_to_vpc_endpoint(
                 shared.network.s3_endpoint.vpc_endpoint_id,
                 ground_truth_prefix=project.monitor.ground_truth_prefix,
-                exempt=promoters,
+                exempt=[*promoters, *self._mlflow_server_role(project, config, environment)],
             )
+
+    def _mlflow_server_role(
+        self, project: ProjectConfig, config: PlatformConfig, environment: EnvironmentConfig
+    ) -> list[str]:
+        """The project's MLflow tracking server role where it trains (ADR 0023): SageMaker runs
+        the server outside the platform's VPC, so it reaches its artifact store (``mlflow/``,
+        all its role may touch) without the S3 endpoint."""
+        mlflow = project.build.enabled and project.build.experiments.mlflow.enabled
+        if not (mlflow and trains(config, environment.name)):
+            return []
+        name = mlflow_server_name(self.prefix)
+        return [f"arn:{self.partition}:iam::{self.account}:role/{name}"]
 
     def _monitors_data(self, project: ProjectConfig, *, serving: bool) -> None:
         """Captured traffic and ground truth: read by the monitor roles only (the open

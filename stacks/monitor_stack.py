@@ -23,9 +23,11 @@ from mlops_constructs.names import (
     CHAMPION,
     DEPLOY_ROUTER,
     ENDPOINT_TEST,
+    EXPERIMENT_TRACKING,
     FINGERPRINT,
     FRONT_DOOR,
     MODEL_CARD,
+    MODEL_IMPORT,
     MONITORING_RUN,
     RELEASE_CHECK,
     START_TRAINING,
@@ -173,8 +175,12 @@ def function_names(
     if project.build.enabled and mode != "release":
         # The trigger, and the training pipeline's Champion and Fingerprint steps.
         names += [function_name(prefix, f) for f in (START_TRAINING, CHAMPION, FINGERPRINT)]
+        if not project.build.custom:  # the standard pipelines' Track step (ADR 0023)
+            names.append(function_name(prefix, EXPERIMENT_TRACKING))
         if project.model_card.enabled:  # where versions are registered
             names.append(function_name(prefix, MODEL_CARD))
+        if project.build.model_import.enabled:  # models trained elsewhere (ADR 0021)
+            names.append(function_name(prefix, MODEL_IMPORT))
     if project.deploy.enabled and mode != "none":
         names += (
             [function_name(prefix, DEPLOY_ROUTER), function_name(prefix, RELEASE_CHECK)]

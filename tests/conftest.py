@@ -213,11 +213,16 @@ TEAM_PIPELINE = "sales"
 @pytest.fixture(scope="session")
 def vpc_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     """VPC mode on (real-time staging, as VPC mode requires), the front door, batch scoring,
-    Model Monitor; and a second project, TEAM_PIPELINE, whose pipeline its own module builds
-    (``build.pipeline: custom``)."""
+    Model Monitor, an MLflow tracking server; and a second project, TEAM_PIPELINE, whose
+    pipeline its own module builds (``build.pipeline: custom``)."""
     project = churn(**MODEL_MONITOR)
-    # Bring your own model with every baseline option, in VPC mode (ADR 0021).
-    project["build"] = {**project["build"], "model_import": {"enabled": True}}
+    # Bring your own model with every baseline option, in VPC mode (ADR 0021); and an MLflow
+    # tracking server the Track step also logs to (ADR 0023), linted here.
+    project["build"] = {
+        **project["build"],
+        "model_import": {"enabled": True},
+        "experiments": {"mlflow": {"enabled": True}},
+    }
     project["deploy"] = {
         **CHURN["deploy"],
         "staging": {"hosting": "realtime"},

@@ -70,6 +70,7 @@ def test_default_pipeline_needs_no_closed_service(default_synth: Synthesized) ->
         "Train",
         "Evaluate",
         "Champion",
+        "Track",
         "QualityGate",
         "ChampionGate",
         "Fingerprint",
@@ -115,6 +116,7 @@ def test_steps_and_their_order(definition: dict[str, Any]) -> None:
         ("Train", "Training"),
         ("Evaluate", "Processing"),
         ("Champion", "Lambda"),
+        ("Track", "Lambda"),
         ("QualityGate", "Condition"),
     ]
     gate = definition["Steps"][-1]["Arguments"]
@@ -409,11 +411,13 @@ def test_every_job_is_encrypted_and_network_isolated(definition: dict[str, Any])
 
 def test_the_key_placeholder_is_substituted_with_the_data_key(default_synth: Synthesized) -> None:
     _, variables = _definition(default_synth)
-    # The data key, and where the platform's monitoring script (a CDK asset) is.
+    # The data key, the step functions, and where the platform's monitoring script (a CDK
+    # asset) is.
     assert set(variables) == {
         "DataKeyArn",
         "ChampionFunctionArn",
         "FingerprintFunctionArn",
+        "TrackingFunctionArn",
         "MonitoringCodeBucket",
         "MonitoringCodeKey",
     }
@@ -586,6 +590,7 @@ def test_vpc_mode_puts_every_job_in_the_vpc(vpc_synth: Synthesized) -> None:
         "DataKeyArn",
         "ChampionFunctionArn",
         "FingerprintFunctionArn",
+        "TrackingFunctionArn",
         "SubnetIds",
         "SecurityGroupId",
         "MonitoringCodeBucket",

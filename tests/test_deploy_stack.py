@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from mlops_constructs.compute import ARCHITECTURE, RUNTIME, powertools_layer_arn
 from mlops_constructs.monitor import BASELINE_PARAMETERS
 from tests.conftest import Synthesized
 from tests.templates import as_list, endpoint_template, policy_statements
@@ -384,15 +385,18 @@ def test_batch_scoring_is_off_by_default(deploy: dict[str, Any]) -> None:
     assert "mlops-dev-churn-batch-scoring" not in names
 
 
-def test_every_function_has_the_shared_layer(default_synth: Synthesized) -> None:
+def test_every_function_has_the_shared_and_the_powertools_layer(
+    default_synth: Synthesized,
+) -> None:
     stage = default_synth.stages["dev"]
     for stack in (stage.projects["churn"].build, stage.projects["churn"].deploy):
         assert stack is not None
         resources = default_synth.template_json(stack)["Resources"]
         [layer] = [k for k, v in resources.items() if v["Type"] == "AWS::Lambda::LayerVersion"]
         assert resources[layer]["Properties"]["CompatibleRuntimes"] == ["python3.14"]
+        powertools = powertools_layer_arn(RUNTIME, ARCHITECTURE)
         for function in _typed(resources, "AWS::Lambda::Function"):
-            assert function["Layers"] == [{"Ref": layer}], function["FunctionName"]
+            assert function["Layers"] == [{"Ref": layer}, powertools], function["FunctionName"]
 
 
 def test_a_failed_action_pages_but_a_rejected_approval_does_not(deploy: dict[str, Any]) -> None:

@@ -113,7 +113,9 @@ class Governance:
 
     def request(self, role: Role, ask: Ask) -> Request:
         account = self.inventory.account
-        inside = self.vpce and ask.action.startswith("s3:") and "-data-producer" not in role.name
+        # Data producers upload from outside the VPC; SageMaker runs MLflow servers outside it.
+        outside = role.name.endswith(("-mlflow",)) or "-data-producer" in role.name
+        inside = self.vpce and ask.action.startswith("s3:") and not outside
         vpc = (("aws:SourceVpce", self.vpce),) if inside and self.vpce else ()
         return session_request(
             role,
@@ -286,6 +288,8 @@ class Project:
     security_groups: tuple[str, ...] = ()
     tunes: bool = False  # build.tuning: a tuning job replaces the training job
     imports: bool = False  # build.model_import: models trained elsewhere (ADR 0021)
+    tracks: bool = False  # the standard pipelines' Track step (ADR 0023; not a team's own)
+    mlflow: bool = False  # build.experiments.mlflow: the project's MLflow tracking server
 
     def arn(self, service: str) -> str:
         return f"arn:aws:{service}:{self.region}:{self.account}"
@@ -488,6 +492,8 @@ def project_claims(p: Project) -> list[Claim]:
         *job_claims(p),
         *endpoint_claims(p),
         *import_claims(p),
+        *tracking_claims(p),
+        *mlflow_claims(p),
         ("the data producer reads nothing back", False, [
             Ask(producer, "s3:GetObject", f"{raw}/incoming/batch-1.csv"),
             Ask(producer, "s3:GetObject", f"{curated}/ground-truth/prod/2026/12/01/00/l.jsonl"),
@@ -540,6 +546,141 @@ def import_claims(p: Project) -> list[Claim]:
             Ask(pipeline_role, "lambda:InvokeFunction", function_arn),
             Ask(pipeline_role, "s3:GetObject", model),
             Ask(pipeline_role, "s3:PutObject", f"{artifacts}/pipelines/e1/model/model.tar.gz"),
+        ]),
+    ]  # fmt: skip
+
+
+def tracking_claims(p: Project) -> list[Claim]:
+    """Experiment tracking (ADR 0023): only the tracking function writes the project's run
+    records (trial components <prefix>-<execution id>, joined to trials <pipeline>-<id>), and
+    reads only the runs' evaluation reports; the data scientist and operator read the
+    project's experiments, trials and records by name, and nobody another project's."""
+    if not p.tracks:
+        return []
+    sm, artifacts = p.arn("sagemaker"), p.bucket("artifacts")
+    function, pipeline_role = f"{p.prefix}-experiment-tracking", f"{p.prefix}-sagemaker-pipeline"
+    function_arn = f"{p.arn('lambda')}:function:{function}"
+    record, other = f"{sm}:experiment-trial-component/{p.prefix}-e1", "mlops-dev-other"
+    pipelines = ["training", *(["import"] if p.imports else [])]
+    trials = [f"{sm}:experiment-trial/{p.prefix}-{name}-e1" for name in pipelines]
+    experiments = [f"{sm}:experiment/{p.prefix}-{name}" for name in pipelines]
+    report = f"{artifacts}/pipelines/e1/evaluation/evaluation.json"
+    readers = [f"{p.prefix}-{r}" for r in ("data-scientist", "operator")]
+    personas = [
+        f"{p.prefix}-{r}" for r in ("approver", "data-scientist", "data-producer", "operator")
+    ]
+    writes = ("sagemaker:CreateTrialComponent", "sagemaker:UpdateTrialComponent")
+    return [
+        ("the tracking function records the run and reads its evaluation report", True, [
+            *(Ask(function, a, record) for a in (*writes, "sagemaker:DescribeTrialComponent",
+                                                  "sagemaker:AssociateTrialComponent")),
+            *(Ask(function, "sagemaker:AssociateTrialComponent", t) for t in trials),
+            Ask(function, "s3:GetObject", report),
+            Ask(function, "kms:Decrypt", "data key", p.via_s3),
+        ]),
+        ("nobody but the tracking function writes the project's run records", False, [
+            *(Ask("*", a, record, exempt=frozenset({function})) for a in writes),
+            *(Ask("*", "sagemaker:AssociateTrialComponent", t, exempt=frozenset({function}))
+              for t in trials),
+            Ask("*", "sagemaker:DeleteTrialComponent", record),
+        ]),
+        ("the tracking function reads no data, writes no file and no other project's record",
+         False, [
+            Ask(function, "s3:GetObject", f"{p.bucket('curated')}/{p.table}/part-0.csv"),
+            Ask(function, "s3:GetObject", f"{artifacts}/pipelines/e1/model/model.tar.gz"),
+            Ask(function, "s3:GetObject", f"{artifacts}/pipelines/e1/data/train/train.csv"),
+            Ask(function, "s3:PutObject", report),
+            Ask(function, "sagemaker:CreateTrialComponent",
+                f"{sm}:experiment-trial-component/{other}-e1"),
+            Ask(function, "sagemaker:AssociateTrialComponent",
+                f"{sm}:experiment-trial/{other}-training-e1"),
+            Ask(function, "sagemaker:CreateModelPackage",
+                f"{sm}:model-package/{p.prefix}-models/7", PENDING),
+        ]),
+        ("only the pipeline role runs the Track step", False, [
+            Ask("*", "lambda:InvokeFunction", function_arn, exempt=frozenset({pipeline_role})),
+        ]),
+        ("the pipeline role runs the Track step", True,
+         [Ask(pipeline_role, "lambda:InvokeFunction", function_arn)]),
+        ("the data scientist and operator read the project's experiments, trials and records",
+         True, [
+            *(Ask(r, "sagemaker:DescribeExperiment", e) for r in readers for e in experiments),
+            *(Ask(r, "sagemaker:DescribeTrial", t) for r in readers for t in trials),
+            *(Ask(r, "sagemaker:DescribeTrialComponent", record) for r in readers),
+        ]),
+        ("no persona reads another project's runs, searches every project's, or writes one",
+         False, [
+            *(Ask(r, "sagemaker:DescribeTrialComponent",
+                  f"{sm}:experiment-trial-component/{other}-e1") for r in personas),
+            *(Ask(r, "sagemaker:DescribeTrial", f"{sm}:experiment-trial/{other}-training-e1")
+              for r in personas),
+            *(Ask(r, "sagemaker:Search", "*") for r in personas),
+            *(Ask(r, a, record) for r in personas for a in writes),
+        ]),
+    ]  # fmt: skip
+
+
+def mlflow_claims(p: Project) -> list[Claim]:
+    """The project's MLflow tracking server (ADR 0023): runs written by the tracking function
+    only, read by the project's data scientist only; its own role reaches mlflow/ only, from
+    outside the VPC (SageMaker runs the server)."""
+    if not p.mlflow:
+        return []
+    sm, artifacts = p.arn("sagemaker"), p.bucket("artifacts")
+    server = f"{sm}:mlflow-tracking-server/{p.prefix}-mlflow"
+    other = f"{sm}:mlflow-tracking-server/mlops-dev-other-mlflow"
+    function, scientist, store = (
+        f"{p.prefix}-{r}" for r in ("experiment-tracking", "data-scientist", "mlflow")
+    )
+    others = [f"{p.prefix}-{r}" for r in ("approver", "data-producer", "operator")]
+    writes = (
+        "sagemaker-mlflow:CreateRun",
+        "sagemaker-mlflow:LogBatch",
+        "sagemaker-mlflow:UpdateRun",
+    )
+    artifact = f"{artifacts}/mlflow/1/0a1b/artifacts/model.pkl"
+    return [
+        ("the tracking function logs runs to the project's MLflow server", True, [
+            Ask(function, a, server) for a in (*writes, "sagemaker-mlflow:CreateExperiment",
+                                               "sagemaker-mlflow:GetExperimentByName",
+                                               "sagemaker-mlflow:SearchRuns")
+        ]),
+        ("nobody but the tracking function writes runs to the project's MLflow server", False, [
+            *(Ask("*", a, server, exempt=frozenset({function})) for a in writes),
+            *(Ask(function, a, server) for a in ("sagemaker-mlflow:DeleteRun",
+                                                 "sagemaker-mlflow:DeleteExperiment",
+                                                 "sagemaker-mlflow:CreateRegisteredModel")),
+            Ask(function, "sagemaker-mlflow:CreateRun", other),
+        ]),
+        ("the data scientist opens and reads the project's MLflow server", True, [
+            Ask(scientist, "sagemaker:CreatePresignedMlflowTrackingServerUrl", server),
+            Ask(scientist, "sagemaker-mlflow:AccessUI", "*"),
+            *(Ask(scientist, a, server) for a in ("sagemaker-mlflow:GetRun",
+                                                  "sagemaker-mlflow:SearchRuns",
+                                                  "sagemaker-mlflow:GetMetricHistory",
+                                                  "sagemaker-mlflow:ListArtifacts")),
+        ]),
+        ("no persona reads another project's MLflow server, nor another persona this one",
+         False, [
+            Ask(scientist, "sagemaker-mlflow:GetRun", other),
+            Ask(scientist, "sagemaker:CreatePresignedMlflowTrackingServerUrl", other),
+            *(Ask(r, "sagemaker:CreatePresignedMlflowTrackingServerUrl", server) for r in others),
+            *(Ask(r, "sagemaker-mlflow:SearchRuns", server) for r in others),
+        ]),
+        ("the MLflow server's role keeps its artifacts under mlflow/, from outside the VPC",
+         True, [
+            Ask(store, "s3:PutObject", artifact),
+            Ask(store, "s3:GetObject", artifact),
+            Ask(store, "s3:ListBucket", artifacts, (("s3:prefix", "mlflow/1/"),)),
+            Ask(store, "kms:GenerateDataKey", "data key", p.via_s3),
+        ]),
+        ("the MLflow server's role reads nothing else", False, [
+            Ask(store, "s3:GetObject", f"{artifacts}/pipelines/e1/model/model.tar.gz"),
+            Ask(store, "s3:GetObject", f"{artifacts}/sealed/{'a' * 64}/model.tar.gz"),
+            Ask(store, "s3:GetObject", f"{p.bucket('curated')}/{p.table}/part-0.csv"),
+            Ask(store, "s3:ListBucket", artifacts, (("s3:prefix", "pipelines/"),)),
+            Ask(store, "s3:DeleteObject", artifact),
+            Ask(store, "kms:Decrypt", "data key"),
         ]),
     ]  # fmt: skip
 
@@ -669,6 +810,8 @@ def projects_of(config: PlatformConfig, g: Governance | None = None) -> list[Pro
                 security_groups=groups,
                 tunes=project.build.tuning.enabled,
                 imports=project.build.model_import.enabled,
+                tracks=project.build.enabled and not project.build.custom,
+                mlflow=project.build.experiments.mlflow.enabled,
             )
         )
     return projects
@@ -784,3 +927,38 @@ def test_model_import(example: Governance, vpc: Governance, claim: str) -> None:
         for prefix in prefixes:
             wrong = g.failures(f"{prefix}: {claim}")
             assert not wrong, "\n  ".join(wrong)
+
+
+# Claims made only of projects whose standard pipelines record their runs (ADR 0023): every
+# project of the three configurations but vpc_synth's TEAM_PIPELINE; and of those with an MLflow
+# server: vpc_synth's churn.
+TRACKING_CLAIMS = [
+    name
+    for name, _, _ in tracking_claims(Project("p", "1", "r", "t", tracks=True))
+    if name not in CLAIM_NAMES
+]
+MLFLOW_CLAIMS = [name for name, _, _ in mlflow_claims(Project("p", "1", "r", "t", mlflow=True))]
+
+
+@pytest.mark.parametrize("claim", TRACKING_CLAIMS)
+def test_experiment_tracking(
+    example: Governance, default: Governance, vpc: Governance, claim: str
+) -> None:
+    tracking = [p.prefix for p in projects_of(EXAMPLE) if p.tracks]
+    assert len(tracking) == 3
+    vpc_prefixes = ["mlops-dev-churn", f"mlops-dev-{TEAM_PIPELINE}"]
+    assert f"{vpc_prefixes[1]}: {claim}" not in vpc.claims  # a team's pipeline has no Track
+    for g, prefixes in (
+        (example, tracking),
+        (default, ["mlops-dev-churn"]),
+        (vpc, vpc_prefixes[:1]),
+    ):
+        for prefix in prefixes:
+            wrong = g.failures(f"{prefix}: {claim}")
+            assert not wrong, "\n  ".join(wrong)
+
+
+@pytest.mark.parametrize("claim", MLFLOW_CLAIMS)
+def test_mlflow(vpc: Governance, claim: str) -> None:
+    wrong = vpc.failures(f"mlops-dev-churn: {claim}")
+    assert not wrong, "\n  ".join(wrong)

@@ -75,23 +75,86 @@ def test_wildcard_acknowledgements_name_the_wildcard(default_synth: Synthesized)
             assert rule.split("IAM5", 1)[1].startswith("["), rule  # never a blanket IAM5
 
 
+def _shape(template: Path) -> list[tuple[str, list[str]]]:
+    """Each resource's type and property names, sorted: a template's structure, whatever its
+    settings and its stage's name (which logical ids of cross-stack permissions carry)."""
+    resources = json.loads(template.read_text())["Resources"].values()
+    return sorted((r["Type"], sorted(r.get("Properties", {}))) for r in resources)
+
+
+def _linted(
+    custom_synth: Synthesized, vpc_synth: Synthesized, example_synth: Synthesized
+) -> list[Path]:
+    """The templates cfn-lint and checkov read: each distinct structure once.
+
+    - example_synth and vpc_synth whole (stacks and endpoint templates);
+    - custom_synth's first environment, and the chat stack of each (the channels differ per
+      environment); its other environments' stacks have the same resources (asserted here)
+      with other settings, which the rule packs check in every environment;
+    - not default_synth: every resource type and property path it writes, example_synth
+      writes too (its default-configured projects), as the next test asserts.
+    """
+    templates = [*vpc_synth.template_paths, *example_synth.template_paths]
+    templates += [
+        p for s in (vpc_synth, example_synth) for p in s.outdir.glob("asset.*/*.template.json")
+    ]
+    first, *others = custom_synth.stages.values()
+    assembly = Path(first.outdir)
+    templates += sorted(assembly.glob("*.template.json"))
+    for stage in others:
+        assert stage.chat is not None
+        for stack, twin in zip(stage.stacks, first.stacks, strict=True):
+            template = Path(stage.outdir) / stack.template_file
+            if stack is stage.chat:
+                templates.append(template)
+            else:
+                assert _shape(template) == _shape(assembly / twin.template_file), stack.stack_name
+    endpoint_dirs = sorted({p.parent for p in custom_synth.outdir.glob("asset.*/*.template.json")})
+    templates += [p for p in endpoint_dirs[0].glob("*.template.json")] if endpoint_dirs else []
+    return templates
+
+
+def _property_paths(synth: Synthesized) -> dict[str, set[str]]:
+    """Every property path (``A.B.C``, lists flattened, intrinsics left out) of every resource
+    type the synthesis writes, endpoint templates included."""
+    found: dict[str, set[str]] = {}
+
+    def walk(value: Any, prefix: str, into: set[str]) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                if key != "Ref" and not key.startswith("Fn::"):
+                    into.add(prefix + key)
+                    walk(inner, f"{prefix}{key}.", into)
+        elif isinstance(value, list):
+            for inner in value:
+                walk(inner, prefix, into)
+
+    paths = [*synth.template_paths, *synth.outdir.glob("asset.*/*.template.json")]
+    for path in paths:
+        for resource in json.loads(path.read_text())["Resources"].values():
+            walk(resource.get("Properties", {}), "", found.setdefault(resource["Type"], set()))
+    return found
+
+
+def test_the_default_configuration_writes_nothing_the_example_does_not(
+    default_synth: Synthesized, example_synth: Synthesized
+) -> None:
+    """Why cfn-lint and checkov need not read default_synth (_linted)."""
+    default, example = _property_paths(default_synth), _property_paths(example_synth)
+    missing = {t: sorted(p - example.get(t, set())) for t, p in default.items()}
+    assert {t: p for t, p in missing.items() if p or t not in example} == {}
+
+
 def test_cfn_lint_clean(
-    default_synth: Synthesized,
     custom_synth: Synthesized,
     vpc_synth: Synthesized,
     example_synth: Synthesized,
 ) -> None:
-    synths = (default_synth, custom_synth, vpc_synth, example_synth)
-    templates = [str(p) for s in synths for p in s.template_paths]
-    # 2 shared stacks per environment and 5 per project: one project in (1 + 3) environments,
-    # two in VPC mode's, and the example's three projects in one; and custom_synth's chat
-    # stack in each of its 3 environments (its chat channels: tests/test_chat.py).
-    assert len(templates) == 4 * (2 + 5) + (2 + 2 * 5) + (2 + 3 * 5) + 3
-    # The endpoint templates the deploy pipeline deploys (shipped as an asset) too.
-    endpoint_templates = [str(p) for s in synths for p in s.outdir.glob("asset.*/*.template.json")]
-    # 2 per project and environment, and VPC mode's batch scoring monitors.
-    assert len(endpoint_templates) == 13 + 3 * 2
-    templates += endpoint_templates
+    templates = [str(p) for p in _linted(custom_synth, vpc_synth, example_synth)]
+    # Per project 5 stacks and 2 endpoint templates, per environment 2 shared stacks: VPC mode's
+    # two projects (and its batch monitors), the example's three, custom's first environment
+    # (one project) and its 3 chat stacks.
+    assert len(templates) == (2 + 2 * 5 + 2 * 2 + 1) + (2 + 3 * 5 + 3 * 2) + (2 + 5 + 3 + 2)
     # Two cfn-lint processes, one per half of the templates: the machine has two cores.
     processes = [
         subprocess.Popen(
@@ -108,15 +171,16 @@ def test_cfn_lint_clean(
         assert stdout == "" and process.returncode == 0, stdout + stderr
 
 
-def _checkov_failures(*directories: Path) -> list[tuple[str, str, str]]:
-    """checkov's failed checks over each of ``directories`` (one process each, run at once):
-    (check id, resource, file name)."""
+def _checkov_failures(templates: list[Path] | Path) -> list[tuple[str, str, str]]:
+    """checkov's failed checks over ``templates`` (or every template in a folder; two
+    processes, one per half, run at once): (check id, resource, file name)."""
+    if isinstance(templates, Path):
+        templates = sorted(templates.rglob("*.template.json"))
     processes = [
         subprocess.Popen(
             [
                 str(CHECKOV),
-                "-d",
-                str(directory),
+                *(arg for t in half for arg in ("-f", str(t))),
                 "--framework",
                 "cloudformation",
                 "--skip-download",
@@ -130,7 +194,7 @@ def _checkov_failures(*directories: Path) -> list[tuple[str, str, str]]:
             text=True,
             env={"BC_SKIP_MAPPING": "TRUE", "PATH": "/usr/bin:/bin", "HOME": str(Path.home())},
         )
-        for directory in directories
+        for half in (templates[::2], templates[1::2])
     ]
     failures = []
     for process in processes:
@@ -147,28 +211,17 @@ def _checkov_failures(*directories: Path) -> list[tuple[str, str, str]]:
 
 
 def test_checkov_clean_but_for_listed_skips(
-    default_synth: Synthesized,
-    vpc_synth: Synthesized,
-    example_synth: Synthesized,
-    custom_synth: Synthesized,
-    tmp_path: Path,
+    vpc_synth: Synthesized, example_synth: Synthesized, custom_synth: Synthesized
 ) -> None:
     skips = [s for s in yaml.safe_load(SKIPS_FILE.read_text())["skips"] if not s.get("delivery")]
     for skip in skips:
         assert len(skip["reason"]) >= 40, skip
-    # custom_synth's chat stacks (its other stacks differ from the others' only in settings).
-    chat = tmp_path / "chat"
-    chat.mkdir()
-    for stage in custom_synth.stages.values():
-        assert stage.chat is not None
-        name = f"{stage.chat.artifact_id}.template.json"
-        (chat / name).write_text(json.dumps(custom_synth.template_json(stage.chat)))
-    failures = _checkov_failures(default_synth.outdir, vpc_synth.outdir, example_synth.outdir, chat)
+    failures = _checkov_failures(_linted(custom_synth, vpc_synth, example_synth))
     unexplained = [
         f for f in failures
         if not any(f[0] == s["check"] and f[1].endswith(s["resource"]) for s in skips)
     ]  # fmt: skip
-    assert unexplained == []
+    assert unexplained == [], "\n".join(map(str, unexplained))
     # A skip that no longer matches anything is stale: remove it.
     for skip in skips:
         assert any(f[0] == skip["check"] and f[1].endswith(skip["resource"]) for f in failures), (

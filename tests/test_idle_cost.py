@@ -193,6 +193,29 @@ def test_known_free_types_cost_nothing() -> None:
     assert any("$0.03" in note and "GB-month" in note for note in report.notes)
 
 
+def test_experiment_tracking_costs_its_mlflow_server_only() -> None:
+    """ADR 0023: the Track step's function and role cost nothing idle; a project's MLflow
+    tracking server bills per hour by size (build.experiments.mlflow.size; the service's
+    default, Small, when the template names none), and its VPC endpoint like any other."""
+    template = {
+        "Resources": {
+            "Track": res("AWS::Lambda::Function", FunctionName="p-experiment-tracking"),
+            "TrackRole": res("AWS::IAM::Role"),
+            "Small": res("AWS::SageMaker::MlflowTrackingServer", TrackingServerSize="Small"),
+            "Large": res("AWS::SageMaker::MlflowTrackingServer", TrackingServerSize="Large"),
+            "Unsized": res("AWS::SageMaker::MlflowTrackingServer"),
+        }
+    }
+    report = price_templates({"build": template})
+
+    assert (only(report, "Track"), only(report, "TrackRole")) == (0.0, 0.0)
+    assert only(report, "Small") == pytest.approx(0.642 * HOURS)  # 468.66
+    assert only(report, "Large") == pytest.approx(2.568 * HOURS)  # 1874.64
+    assert only(report, "Unsized") == only(report, "Small")
+    assert any("sagemaker_mlflow_tracking_server_hour" in n and "unverified" in n
+               for n in report.notes)  # fmt: skip
+
+
 def test_chat_channels_cost_nothing_and_say_so() -> None:
     """AWS Chatbot is free: a $0 line per channel configuration and a note on what does bill."""
     template = {

@@ -99,6 +99,26 @@ def pipeline_execution(resource: Resource, roles: dict[str, Role]) -> list[Targe
     return [Target(f"{resource.arn}/execution/0a1b2c3d4e5f", resource)]
 
 
+def run_records(kind: str) -> Targets:
+    """SageMaker Experiments entities of a standard pipeline's runs (ADR 0023), by name: the
+    experiment named after the pipeline, an execution's trial ``<pipeline>-<id>`` and the Track
+    step's record ``<prefix>-<id>``. They are in no template (SageMaker and the function
+    create them at run time)."""
+
+    def targets(resource: Resource, roles: dict[str, Role]) -> list[Target]:
+        pipeline = resource.name
+        prefix = pipeline.removesuffix("-training")
+        arn = resource.arn.split(":pipeline/")[0]
+        name = {
+            "experiment": pipeline,
+            "experiment-trial": f"{pipeline}-0a1b2c3d4e5f",
+            "experiment-trial-component": f"{prefix}-0a1b2c3d4e5f",
+        }[kind]
+        return [Target(f"{arn}:{kind}/{name}", None)]
+
+    return targets
+
+
 def approvals(resource: Resource, roles: dict[str, Role]) -> list[Target]:
     """The manual approval actions of a CodePipeline pipeline."""
     return [
@@ -337,6 +357,35 @@ KINDS: tuple[Kind, ...] = (
         "-artifacts-",
         path("/imports/m1/import.json"),
         imports_only=True,
+    ),
+    # Experiment tracking (ADR 0023): the runs' experiments, trials and Track records.
+    Kind(
+        "experiments",
+        "build",
+        "AWS::SageMaker::Pipeline",
+        ("sagemaker:DescribeExperiment",),
+        name="-training$",
+        target=run_records("experiment"),
+    ),
+    Kind(
+        "experiment trials",
+        "build",
+        "AWS::SageMaker::Pipeline",
+        ("sagemaker:DescribeTrial", "sagemaker:AssociateTrialComponent"),
+        name="-training$",
+        target=run_records("experiment-trial"),
+    ),
+    Kind(
+        "run records",
+        "build",
+        "AWS::SageMaker::Pipeline",
+        (
+            "sagemaker:DescribeTrialComponent",
+            "sagemaker:CreateTrialComponent",
+            "sagemaker:UpdateTrialComponent",
+        ),
+        name="-training$",
+        target=run_records("experiment-trial-component"),
     ),
     Kind("code-version parameter", "build", "AWS::SSM::Parameter", PARAMETER),
     Kind(
@@ -692,6 +741,18 @@ FLOWS = (
     Flow("sagemaker-pipeline", "lambda:InvokeFunction", "model-import function", imports_only=True),
     Flow("sagemaker-pipeline", "s3:GetObject", "import objects", imports_only=True),
     Flow("data-scientist", "s3:PutObject", "import objects", imports_only=True),
+    # Experiment tracking (ADR 0023): the Track step records the run; data scientists and
+    # operators read the project's records.
+    Flow("sagemaker-pipeline", "lambda:InvokeFunction", "tracking function"),
+    Flow("experiment-tracking", "sagemaker:CreateTrialComponent", "run records"),
+    Flow("experiment-tracking", "sagemaker:UpdateTrialComponent", "run records"),
+    Flow("experiment-tracking", "sagemaker:AssociateTrialComponent", "experiment trials"),
+    Flow("experiment-tracking", "s3:GetObject", "evaluation report objects"),
+    Flow("experiment-tracking", "kms:Decrypt", "data key"),
+    Flow("data-scientist", "sagemaker:DescribeExperiment", "experiments"),
+    Flow("data-scientist", "sagemaker:DescribeTrial", "experiment trials"),
+    Flow("data-scientist", "sagemaker:DescribeTrialComponent", "run records"),
+    Flow("operator", "sagemaker:DescribeTrialComponent", "run records"),
     # Fingerprints at registration, verified before every deployment.
     Flow("sagemaker-pipeline", "lambda:InvokeFunction", "fingerprint function"),
     Flow("fingerprint", "s3:GetObjectVersion", "model artifact objects"),
@@ -800,6 +861,21 @@ FLOW_KINDS = (
     Kind("endpoint-test function", "deploy", "AWS::Lambda::Function", (), name="-endpoint-test$"),
     Kind("champion function", "build", "AWS::Lambda::Function", (), name="-champion$"),
     Kind("fingerprint function", "build", "AWS::Lambda::Function", (), name="-fingerprint$"),
+    Kind(
+        "tracking function",
+        "build",
+        "AWS::Lambda::Function",
+        (),
+        name="-experiment-tracking$",
+    ),
+    Kind(
+        "evaluation report objects",
+        "data",
+        BUCKET,
+        (),
+        "-artifacts-",
+        path("/pipelines/0a1b2c3d4e5f/evaluation/evaluation.json"),
+    ),
     Kind(
         "model-import function",
         "build",

@@ -838,11 +838,11 @@ def test_every_function_logs_json_to_an_encrypted_group_with_configured_retentio
                 config = function["LoggingConfig"]
                 assert config["LogFormat"] == "JSON"
                 assert config["LogGroup"]["Ref"] in groups
-    # trigger, champion, fingerprint, model card, router, staging test, release check, open
-    # monitoring; custom: + batch scoring (in 3 environments); VPC (Model Monitor): + front door,
-    # batch, but no open monitoring, and its second project on the defaults (its own pipeline:
-    # the same)
-    assert checked == 8 + 3 * 9 + 9 + 8
+    # trigger, champion, fingerprint, experiment tracking, model card, router, staging test,
+    # release check, open monitoring; custom: + batch scoring (in 3 environments); VPC (Model
+    # Monitor): + front door, batch, model import, but no open monitoring, and its second
+    # project on the defaults but for its own pipeline (no Track step, so no tracking function)
+    assert checked == 9 + 3 * 10 + 11 + 8
 
 
 def test_config_defaults_are_the_constructs_defaults() -> None:

@@ -80,7 +80,8 @@ IMAGES = PipelineImages(training="t:1", serving="s:1", processing="p:1", platfor
 
 def _spec(**changes: Any) -> PipelineSpec:
     """The sales project's standard pipeline as stacks/build_stack.py's pipeline_spec and
-    TrainingPipeline make it: open monitoring baseline on, Clarify's model baselines off."""
+    TrainingPipeline make it, but without the Track step: open monitoring baseline on, Clarify's
+    model baselines off."""
     fields: dict[str, Any] = {
         "name": f"{PREFIX}-training",
         "region": REGION,
@@ -96,6 +97,9 @@ def _spec(**changes: Any) -> PipelineSpec:
         "monitoring_baseline": True,
         "model_baselines": False,
         "clarify_endpoint_prefix": f"{PREFIX}-clarify",
+        # A team's definition has no Track step (ADR 0023: the platform's functions it may call
+        # are the champion's and the fingerprint's).
+        "experiment_tracking": False,
     }
     return PipelineSpec(**{**fields, **changes})
 

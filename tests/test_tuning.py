@@ -154,11 +154,22 @@ def test_the_other_strategies(strategy: str) -> None:
 
 
 def test_every_run_is_recorded_as_an_experiment_trial(example_synth: Synthesized) -> None:
-    """Issue 16's default experiment tracking: each execution is a trial of the experiment named
-    after the pipeline (SageMaker Experiments, no idle cost), whose trial components are the
-    run's jobs (parameters, metrics, input and output artifacts, the code version's URIs)."""
+    """Issue 16's experiment tracking (ADR 0023): each execution is the trial
+    <pipeline>-<execution id> of the experiment named after the pipeline (SageMaker
+    Experiments, no idle cost; project-scoped names, which IAM grants by prefix), whose trial
+    components are the run's jobs and the Track step's record of the run."""
     for project in ("churn", "demand", "fraud"):
-        assert _definition(example_synth, project)["PipelineExperimentConfig"] == {
+        definition = _definition(example_synth, project)
+        assert definition["PipelineExperimentConfig"] == {
             "ExperimentName": {"Get": "Execution.PipelineName"},
-            "TrialName": {"Get": "Execution.PipelineExecutionId"},
+            "TrialName": {
+                "Std:Join": {
+                    "On": "-",
+                    "Values": [
+                        {"Get": "Execution.PipelineName"},
+                        {"Get": "Execution.PipelineExecutionId"},
+                    ],
+                }
+            },
         }, project
+        assert _steps(definition)["Track"]["Type"] == "Lambda", project

@@ -68,10 +68,11 @@ def test_only_the_endpoints_in_use(data: dict[str, Any]) -> None:
         e["ServiceName"].split(".", 3)[3] for e in endpoints.values() if "SubnetIds" in e
     )
     assert gateway == ["dynamodb']]}", "s3']]}"]  # free
-    # Glue jobs (foundation), training jobs and the trigger (build), deploy functions (deploy).
+    # Glue jobs (foundation), training jobs and the trigger (build), deploy functions (deploy);
+    # churn's MLflow server, which the Track step logs to (aws.sagemaker.<region>.experiments).
     assert interface == [
-        "codepipeline", "ecr.api", "ecr.dkr", "glue", "kms", "logs", "monitoring",
-        "sagemaker.api", "sagemaker.runtime", "ssm",
+        "codepipeline", "ecr.api", "ecr.dkr", "experiments", "glue", "kms", "logs",
+        "monitoring", "sagemaker.api", "sagemaker.runtime", "ssm",
     ]  # fmt: skip
     for e in endpoints.values():
         if "SubnetIds" in e:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
@@ -10,6 +11,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
+from aws_cdk import region_info
 from constructs import Construct
 
 from mlops_constructs.cfn import depend_on_role_policy_only
@@ -19,10 +21,63 @@ from mlops_constructs.security.nag import acknowledge, acknowledge_inline_policy
 
 _PACKS = ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321")
 SHARED_LAYER_DIR = "_shared"  # beside the functions' folders: python/<module>.py
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+ARCHITECTURE = lambda_.Architecture.ARM_64
+
+# Powertools for AWS Lambda (Python), the AWS-managed layer every function runs with (ADR 0024).
+# AWS publishes it in each commercial region, one layer per Python version and architecture
+# (arn:aws:lambda:<region>:017000801446:layer:AWSLambdaPowertoolsPythonV3-<python3xx>-<arch>:<n>),
+# and records each release's layer version ARN, per region, in the public SSM parameter
+# /aws/service/powertools/python/<arch>/<python3.x>/<release>. The template names the release
+# the tests run against (requirements-dev.txt pins it: move them together) and CloudFormation
+# resolves that parameter at deploy time: the layer's number is AWS's, never guessed here.
+POWERTOOLS_VERSION = "3.37.0"
+POWERTOOLS_PARAMETERS = "/aws/service/powertools/python"
+POWERTOOLS_LAYER_ACCOUNT = "017000801446"  # AWS's publishing account, partition aws only
+
+
+def powertools_layer_parameter(runtime: lambda_.Runtime, architecture: lambda_.Architecture) -> str:
+    """The public SSM parameter holding the ARN of the pinned release's layer for ``runtime``
+    on ``architecture`` (in the region where it is read)."""
+    return f"{POWERTOOLS_PARAMETERS}/{architecture.name}/{runtime.name}/{POWERTOOLS_VERSION}"
+
+
+def powertools_layer_arn(runtime: lambda_.Runtime, architecture: lambda_.Architecture) -> str:
+    """The layer's ARN as the template writes it: a dynamic reference CloudFormation resolves
+    in the stack's region at deploy time."""
+    return f"{{{{resolve:ssm:{powertools_layer_parameter(runtime, architecture)}}}}}"
+
+
+def _flavour(runtime: lambda_.Runtime, architecture: lambda_.Architecture) -> str:
+    return f"{runtime.name.replace('.', '')}-{architecture.name}"  # python314-arm64
+
+
+def powertools_layer(
+    scope: Construct, runtime: lambda_.Runtime, architecture: lambda_.Architecture
+) -> lambda_.ILayerVersion:
+    """The AWS-managed Powertools layer in the stack's region, imported once per stack and
+    flavour. AWS publishes it from another account in aws-cn and aws-us-gov (and not at all
+    elsewhere): a stack there is refused at synth rather than deployed with a missing layer."""
+    stack = cdk.Stack.of(scope)
+    region = stack.region
+    if not cdk.Token.is_unresolved(region):
+        partition = region_info.RegionInfo.get(region).partition  # None: a region CDK lacks
+        if partition not in (None, "aws"):
+            raise ValueError(
+                f"{region}: the platform's functions run on the Powertools layer AWS publishes "
+                f"in the aws partition only (this region is in {partition})"
+            )
+    id = f"PowertoolsLayer-{_flavour(runtime, architecture)}"
+    existing = stack.node.try_find_child(id)
+    if existing is not None:
+        return cast(lambda_.ILayerVersion, existing)
+    arn = powertools_layer_arn(runtime, architecture)
+    return lambda_.LayerVersion.from_layer_version_arn(stack, id, arn)
 
 
 def shared_layer(scope: Construct, lambda_dir: Path) -> lambda_.ILayerVersion:
-    """The stack's one layer of modules every platform function imports (structured logging)."""
+    """The stack's one layer of modules every platform function imports (logging on Powertools,
+    event readers, CodePipeline reports, fingerprints)."""
     stack = cdk.Stack.of(scope)
     existing = stack.node.try_find_child("PlatformLambdaLayer")
     if isinstance(existing, lambda_.LayerVersion):
@@ -33,8 +88,8 @@ def shared_layer(scope: Construct, lambda_dir: Path) -> lambda_.ILayerVersion:
         code=lambda_.Code.from_asset(
             str(lambda_dir / SHARED_LAYER_DIR), exclude=["**/__pycache__", "**/*.pyc"]
         ),
-        compatible_runtimes=[lambda_.Runtime.PYTHON_3_14],
-        compatible_architectures=[lambda_.Architecture.ARM_64],
+        compatible_runtimes=[RUNTIME],
+        compatible_architectures=[ARCHITECTURE],
         description="Modules shared by the platform's functions (structured JSON logging)",
     )
 
@@ -58,7 +113,7 @@ def platform_function(
     security_group: ec2.ISecurityGroup | None = None,
 ) -> lambda_.Function:
     """A Lambda function ``name`` running ``code/handler.py`` (``handler.handler``) with the
-    shared layer (``<code>/../_shared``).
+    shared layer (``<code>/../_shared``) and the AWS-managed Powertools layer.
 
     Defaults: its own role named ``name`` (admitted by the platform keys' policies; callers add
     permissions), Python 3.14 on arm64, 30 s, reserved concurrency 1, JSON logs in an encrypted
@@ -85,11 +140,11 @@ def platform_function(
         id,
         function_name=name,
         description=description,
-        runtime=lambda_.Runtime.PYTHON_3_14,
-        architecture=lambda_.Architecture.ARM_64,
+        runtime=RUNTIME,
+        architecture=ARCHITECTURE,
         handler="handler.handler",
         code=lambda_.Code.from_asset(str(code), exclude=["tests", "tests/**", "*.md"]),
-        layers=[shared_layer(scope, code.parent)],
+        layers=[shared_layer(scope, code.parent), powertools_layer(scope, RUNTIME, ARCHITECTURE)],
         role=role,
         timeout=timeout or cdk.Duration.seconds(30),
         memory_size=256,

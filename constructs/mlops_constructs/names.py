@@ -57,6 +57,7 @@ FRONT_DOOR = "front-door"
 BATCH_SCORING = "batch-scoring"
 MONITORING_RUN = "monitoring-run"
 MODEL_IMPORT = "model-import"
+EXPERIMENT_TRACKING = "experiment-tracking"
 
 
 def function_name(prefix: str, function: str) -> str:
@@ -126,3 +127,26 @@ def import_pipeline_name(prefix: str) -> str:
 def training_pipeline_name(prefix: str) -> str:
     """The project's training pipeline (``<prefix>-training``)."""
     return f"{prefix}-training"
+
+
+# Experiment tracking (ADR 0023): each execution of a standard pipeline is the trial
+# <pipeline>-<execution id> of the SageMaker Experiments experiment named after the pipeline, and
+# its Track step records the run as the trial component <prefix>-<execution id>; the optional
+# MLflow tracking server <prefix>-mlflow keeps its artifacts under MLFLOW_ARTIFACTS_PREFIX of the
+# project's artifacts bucket.
+MLFLOW_ARTIFACTS_PREFIX = "mlflow/"
+
+
+def trial_name(pipeline: str, execution_id: str) -> str:
+    """An execution's trial (``<pipeline>-<execution id>``, e.g. ``<prefix>-training-<id>``)."""
+    return f"{pipeline}-{execution_id}"
+
+
+def run_record_name(prefix: str, execution_id: str) -> str:
+    """The trial component the Track step writes for an execution (``<prefix>-<id>``)."""
+    return f"{prefix}-{execution_id}"
+
+
+def mlflow_server_name(prefix: str) -> str:
+    """A project's optional MLflow tracking server, and its role (``<prefix>-mlflow``)."""
+    return f"{prefix}-mlflow"

@@ -24,14 +24,17 @@ if TYPE_CHECKING:
     from mlops_constructs.build.model_import import ImportedServing, ModelImport
     from mlops_constructs.build.pipeline import TrainingPipeline
     from mlops_constructs.build.registry import ModelRegistry
+    from mlops_constructs.build.tracking import ExperimentTracking, MlflowSettings
     from mlops_constructs.build.trigger import TrainingTrigger
 
 # name -> the module of this package that defines it
 _MODULES = {
     "EntryPoints": "definition",
+    "ExperimentTracking": "tracking",
     "GitSource": "cicd",
     "ImportedServing": "model_import",
     "MlCiCd": "cicd",
+    "MlflowSettings": "tracking",
     "ModelCards": "cards",
     "ModelImport": "model_import",
     "ModelRegistry": "registry",
@@ -47,9 +50,11 @@ _MODULES = {
 
 __all__ = [
     "EntryPoints",
+    "ExperimentTracking",
     "GitSource",
     "ImportedServing",
     "MlCiCd",
+    "MlflowSettings",
     "ModelCards",
     "ModelImport",
     "ModelRegistry",

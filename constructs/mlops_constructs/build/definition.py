@@ -1,8 +1,8 @@
 """A project's SageMaker Pipeline definition, built with the sagemaker SDK (2.x) at synth time,
 offline, from the project's settings.
 
-preprocess -> [data-quality baseline, bias baseline] -> train -> evaluate -> champion ->
-quality gate (threshold) -> champion gate (not worse than the approved version by more than the
+preprocess -> [data-quality baseline, bias baseline] -> train -> evaluate -> champion -> track
+(the run's record in SageMaker Experiments, and MLflow with the option) -> quality gate (threshold) -> champion gate (not worse than the approved version by more than the
 margin) -> [model baselines] -> register (PendingManualApproval, with metrics, baselines, the
 champion verdict and lineage) or fail. Bracketed steps are options for accounts that have Model Monitor and Clarify (closed to
 new AWS customers); with the defaults no step depends on them.
@@ -51,6 +51,11 @@ CHAMPION_OUTPUTS = (
     "reason",
     "error",
 )
+# The experiment-tracking function (lambda/experiment_tracking, ADR 0023) and what it answers,
+# all strings: it records the run (trial component, and an MLflow run with the option) and never
+# fails the execution (a tracking problem is its ``status`` error with the reason).
+TRACKING_PLACEHOLDER = "${TrackingFunctionArn}"
+TRACKING_OUTPUTS = ("status", "trial_component", "mlflow_run_id", "error")
 # The fingerprint function (lambda/fingerprint), what it answers, and the version's customer
 # metadata each answer becomes (what lambda/release_check verifies). Its *_uri answers are the
 # sealed copies (write-once, under sealed/) the version is registered with, the Model Monitor
@@ -289,6 +294,10 @@ class PipelineSpec:
     # The import pipeline (ADR 0021): a model trained elsewhere, checked and packaged with the
     # project's published code, instead of training; the rest of the pipeline is the same.
     model_import: bool = False
+    # The Track step and project-scoped trials (ADR 0023). Every platform-built pipeline has
+    # them; False gives the definition a team's own module would (the SDK's default trials, no
+    # Track step), which the platform's checker is tested against.
+    experiment_tracking: bool = True
 
     def __post_init__(self) -> None:
         if self.problem_type not in REPORT_SECTIONS:

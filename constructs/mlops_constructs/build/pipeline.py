@@ -19,12 +19,15 @@ from mlops_constructs.build.definition import (
     CHAMPION_PLACEHOLDER,
     FINGERPRINT_PLACEHOLDER,
     KEY_PLACEHOLDER,
+    REPORT_SECTIONS,
     SECURITY_GROUP_PLACEHOLDER,
     SUBNETS_PLACEHOLDER,
+    TRACKING_PLACEHOLDER,
     PipelineSpec,
     build_definition,
 )
 from mlops_constructs.build.registry import ModelRegistry
+from mlops_constructs.build.tracking import ExperimentTracking, MlflowSettings
 from mlops_constructs.compute import platform_function
 from mlops_constructs.data.lake import SEALED_PREFIX, LakeAccess
 from mlops_constructs.names import CHAMPION, FINGERPRINT, function_name
@@ -101,6 +104,10 @@ class TrainingPipeline(Construct):
     :meth:`context` says what CI passes to that module and to the platform's checker, and
     :meth:`grant_upsert` lets the checked definition be created or updated. The role, its
     run-time guardrails and the champion and fingerprint functions are the same.
+
+    The standard definitions' Track step calls :attr:`tracking` (ADR 0023: every run recorded
+    in SageMaker Experiments, and with ``mlflow`` on the project's MLflow server); a team's
+    definition has no Track step (its Lambda steps are the champion and fingerprint only).
     """
 
     def __init__(
@@ -119,6 +126,7 @@ class TrainingPipeline(Construct):
         vpc: ec2.IVpc | None = None,
         security_group: ec2.ISecurityGroup | None = None,
         custom_definition: bool = False,
+        mlflow: MlflowSettings | None = None,
     ) -> None:
         super().__init__(scope, id)
         stack = cdk.Stack.of(self)
@@ -153,6 +161,14 @@ class TrainingPipeline(Construct):
         self.fingerprint = self._fingerprint(
             prefix, champion_code.parent / "fingerprint", lake, ops_key, log_retention, vpc,
             security_group,
+        )  # fmt: skip
+        self.tracking = (
+            None
+            if custom_definition or not self.spec.experiment_tracking
+            else self._tracking(
+                prefix, champion_code.parent / "experiment_tracking", lake, ops_key,
+                log_retention, mlflow, vpc, security_group,
+            )
         )  # fmt: skip
         if self.spec.monitoring_baseline:
             # The platform's monitoring script, shipped with the construct library.
@@ -196,6 +212,8 @@ class TrainingPipeline(Construct):
             CHAMPION_PLACEHOLDER[2:-1]: self.champion.function_arn,
             FINGERPRINT_PLACEHOLDER[2:-1]: self.fingerprint.function_arn,
         }
+        if self.tracking is not None:
+            variables[TRACKING_PLACEHOLDER[2:-1]] = self.tracking.function.function_arn
         if self.spec.monitoring_baseline:
             variables["MonitoringCodeBucket"] = self.monitoring_code.s3_bucket_name
             variables["MonitoringCodeKey"] = self.monitoring_code.s3_object_key
@@ -353,6 +371,42 @@ class TrainingPipeline(Construct):
             )
         )
         return function
+
+    def _tracking(
+        self,
+        prefix: str,
+        code: Path,
+        lake: LakeAccess,
+        ops_key: PlatformKey,
+        log_retention: logs.RetentionDays,
+        mlflow: MlflowSettings | None,
+        vpc: ec2.IVpc | None,
+        security_group: ec2.ISecurityGroup | None,
+    ) -> ExperimentTracking:
+        """``<prefix>-experiment-tracking`` (lambda/experiment_tracking), the Track step's
+        function, which this pipeline's role may invoke (and the MLflow server with ``mlflow``)."""
+        tracking = ExperimentTracking(
+            self,
+            "Tracking",
+            prefix=prefix,
+            code=code,
+            lake=lake,
+            gate=self.spec.gate,
+            report_section=REPORT_SECTIONS[self.spec.problem_type],
+            ops_key=ops_key,
+            log_retention=log_retention,
+            mlflow=mlflow,
+            vpc=vpc,
+            security_group=security_group,
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="TrackStep",
+                actions=["lambda:InvokeFunction"],
+                resources=[tracking.function.function_arn],
+            )
+        )
+        return tracking
 
     @staticmethod
     def _role_arn(prefix: str) -> str:

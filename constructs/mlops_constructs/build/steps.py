@@ -6,6 +6,7 @@ Imports the sagemaker SDK at module level: import it only through
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import boto3
@@ -41,6 +42,7 @@ from sagemaker.workflow.model_step import ModelStep
 from sagemaker.workflow.parameters import ParameterInteger, ParameterString
 from sagemaker.workflow.pipeline import Pipeline
 from sagemaker.workflow.pipeline_context import PipelineSession
+from sagemaker.workflow.pipeline_experiment_config import PipelineExperimentConfig
 from sagemaker.workflow.properties import PropertyFile
 from sagemaker.workflow.quality_check_step import DataQualityCheckConfig, QualityCheckStep
 from sagemaker.workflow.steps import ProcessingStep, TrainingStep, TuningStep
@@ -62,6 +64,8 @@ from mlops_constructs.build.definition import (
     SECURITY_GROUP_PLACEHOLDER,
     SPLITS,
     SUBNETS_PLACEHOLDER,
+    TRACKING_OUTPUTS,
+    TRACKING_PLACEHOLDER,
     PipelineSpec,
     Tuning,
     TuningRange,
@@ -81,6 +85,18 @@ MONITOR_REGISTRATION: tuple[tuple[str, str | None, str], ...] = (
     ("bias_post_uri", "bias_post_training", "bias_post_training_constraints"),
     ("explainability_uri", "explainability", "explainability_constraints"),
 )
+
+
+# The champion gate's answers the Track step records (its input name -> the champion's output).
+TRACKED_CHAMPION = {
+    "champion_status": "status",
+    "champion_passes": "passes",
+    "champion_verdict": "verdict",
+    "challenger_value": "challenger_value",
+    "champion_value": "champion_value",
+    "champion_arn": "champion_arn",
+    "champion_margin": "margin",
+}
 
 
 def _json_source(uri: Any) -> MetricsSource:
@@ -124,6 +140,7 @@ class DefinitionBuilder:
         self.network = NetworkConfig(
             enable_network_isolation=True, encrypt_inter_container_traffic=True, **self.vpc
         )
+        self.track_step: LambdaStep | None = None
         self.encryption: dict[str, Any] = {
             "volume_kms_key": KEY_PLACEHOLDER,
             "output_kms_key": KEY_PLACEHOLDER,
@@ -161,6 +178,12 @@ class DefinitionBuilder:
                 *parts,
             ],
         )
+
+    def run_file(self, *parts: str) -> Join:
+        """A file the execution writes: s3://<artifacts>/pipelines/<execution id>/<parts>, the
+        folder and the file name joined as the definition has always spelled it."""
+        *folder, name = parts
+        return Join(on="/", values=[self.run_path(*folder), name])
 
     def script_processor(self, image: str) -> ScriptProcessor:
         """A processor running the project's scripts with ``src/`` on PYTHONPATH."""
@@ -568,14 +591,10 @@ class DefinitionBuilder:
             files["data_constraints_uri"] = dq.CalculatedBaselineConstraints
         if spec.model_quality_constraints:
             # Model-quality constraints: the test metrics less a tolerance (evaluate.py).
-            files["model_constraints_uri"] = Join(
-                on="/", values=[self.run_path("evaluation"), "constraints.json"]
-            )
+            files["model_constraints_uri"] = self.run_file("evaluation", "constraints.json")
         if spec.bias_baseline:
             # BiasBaseline runs before training (Train depends on it).
-            files["bias_pre_uri"] = Join(
-                on="/", values=[self.run_path("baselines", "bias"), "analysis.json"]
-            )
+            files["bias_pre_uri"] = self.run_file("baselines", "bias", "analysis.json")
         if model_reports:
             files["bias_post_uri"] = model_reports["bias"]
             files["explainability_uri"] = model_reports["explainability"]
@@ -610,9 +629,7 @@ class DefinitionBuilder:
                 )
         metadata: dict[str, Any] = {
             "CodeVersion": self.code_version,
-            "DatasetManifest": Join(
-                on="/", values=[self.run_path("data", "manifest"), "manifest.json"]
-            ),
+            "DatasetManifest": self.run_file("data", "manifest", "manifest.json"),
             "InputDataUrl": self.input_data,
             "PipelineExecutionArn": ExecutionVariables.PIPELINE_EXECUTION_ARN,
             "TriggerReason": self.trigger,
@@ -673,9 +690,7 @@ class DefinitionBuilder:
                 "baseline_uri": self.monitoring_baseline_uri()
                 if self.spec.monitoring_baseline
                 else "none",
-                "evaluation_uri": Join(
-                    on="/", values=[self.run_path("evaluation"), "evaluation.json"]
-                ),
+                "evaluation_uri": self.run_file("evaluation", "evaluation.json"),
                 **{name: produced.get(name, "none") for name in FINGERPRINT_MONITOR_FILES},
                 "execution_id": ExecutionVariables.PIPELINE_EXECUTION_ID,
             },
@@ -698,6 +713,63 @@ class DefinitionBuilder:
             conditions=[ConditionEquals(left=outputs["status"], right="ok")],
             if_steps=if_steps,
             else_steps=[fail],
+        )
+
+    def training_job(self) -> Any:
+        """The training job whose model is evaluated: Train's, the best tuning candidate's, or
+        none (an imported model)."""
+        if self.spec.model_import:
+            return "none"
+        properties = self.train_step.properties
+        if self.spec.tuning is not None:
+            return properties.BestTrainingJob.TrainingJobName
+        return properties.TrainingJobName
+
+    def static_hyperparameters(self) -> dict[str, str]:
+        """The configured hyperparameters the training job gets as they are (not tuned)."""
+        tuned = {r.name for r in self.spec.tuning.ranges} if self.spec.tuning else set()
+        return {k: v for k, v in self.spec.hyperparameters.items() if k not in tuned}
+
+    def track(self) -> LambdaStep:
+        """``Track``: the platform's function records the run, its lineage, hyperparameters,
+        evaluation metrics and both gates' verdicts as the trial component
+        ``<prefix>-<execution id>`` of the execution's trial (and an MLflow run with the
+        option); it answers ``status`` error rather than fail the run (ADR 0023)."""
+        champion = self.champion_step.properties.Outputs
+        inputs: dict[str, Any] = {
+            "execution_id": ExecutionVariables.PIPELINE_EXECUTION_ID,
+            "execution_arn": ExecutionVariables.PIPELINE_EXECUTION_ARN,
+            "pipeline_name": ExecutionVariables.PIPELINE_NAME,
+            "code_version": self.code_version,
+            "trigger_reason": self.trigger,
+            "input_data_url": self.input_data,
+            "code_uri": f"{self.code}/",
+            "dataset_manifest": self.run_file("data", "manifest", "manifest.json"),
+            "model_uri": self.model_artifact(),
+            "evaluation_uri": self.run_file("evaluation", "evaluation.json"),
+            "training_job": self.training_job(),
+            "hyperparameters": json.dumps(self.static_hyperparameters(), sort_keys=True),
+            **{name: champion[output] for name, output in TRACKED_CHAMPION.items()},
+        }
+        if self.spec.model_import:
+            inputs["import_manifest"] = self.import_manifest
+        self.track_step = LambdaStep(
+            name="Track",
+            lambda_func=Lambda(function_arn=TRACKING_PLACEHOLDER, session=self.session),
+            inputs=inputs,
+            outputs=[LambdaOutput(n, LambdaOutputTypeEnum.String) for n in TRACKING_OUTPUTS],
+        )
+        return self.track_step
+
+    def experiment_config(self) -> PipelineExperimentConfig:
+        """Each execution is the trial ``<pipeline>-<execution id>`` of the experiment named after
+        the pipeline: project-scoped names, so IAM can grant a project's runs by name prefix
+        (without experiment tracking, the SDK's default: the execution id)."""
+        execution = ExecutionVariables.PIPELINE_EXECUTION_ID
+        trial = Join(on="-", values=[ExecutionVariables.PIPELINE_NAME, execution])
+        return PipelineExperimentConfig(
+            ExecutionVariables.PIPELINE_NAME,
+            trial if self.spec.experiment_tracking else execution,
         )
 
     def gate_metric(self) -> JsonGet:
@@ -766,7 +838,12 @@ class DefinitionBuilder:
         # The SDK's annotation omits JsonGet, which its own docs use here.
         condition = condition_type(left=metric, right=self.threshold)  # type: ignore[arg-type]
         return ConditionStep(
-            name="QualityGate", conditions=[condition], if_steps=if_steps, else_steps=[fail]
+            name="QualityGate",
+            conditions=[condition],
+            if_steps=if_steps,
+            else_steps=[fail],
+            # Every evaluated run is recorded, the gates' verdicts included, before they decide.
+            depends_on=[self.track_step] if self.track_step is not None else None,
         )
 
     # --- bring your own model (ADR 0021) -------------------------------------------------------
@@ -856,10 +933,12 @@ class DefinitionBuilder:
         return baselines
 
     def _evaluate_and_register(self) -> list[Any]:
-        """Once the model exists: evaluate, the champion's figures, and the gates that end in
-        the sealed registration (quality gate -> champion gate -> fingerprints -> Register)."""
+        """Once the model exists: evaluate, the champion's figures, the run's record, and the
+        gates that end in the sealed registration (quality gate -> champion gate ->
+        fingerprints -> Register)."""
         evaluate = self.evaluate()
         champion = self.champion()
+        track = [self.track()] if self.spec.experiment_tracking else []
         model_steps: list[Any] = []
         model_reports: dict[str, Any] = {}
         if self.spec.model_baselines:
@@ -867,7 +946,7 @@ class DefinitionBuilder:
         fingerprint = self.fingerprint(model_reports)
         recorded = self.fingerprint_gate([self.register(model_reports)])
         gate = self.gate([self.champion_gate([*model_steps, fingerprint, recorded])])
-        return [evaluate, champion, gate]
+        return [evaluate, champion, *track, gate]
 
     def pipeline(self) -> Pipeline:
         spec = self.spec
@@ -891,6 +970,7 @@ class DefinitionBuilder:
                 self.trigger,
             ],
             steps=[preprocess, *side, *baselines, train, *self._evaluate_and_register()],
+            pipeline_experiment_config=self.experiment_config(),
             sagemaker_session=self.session,
         )
 
@@ -918,5 +998,6 @@ class DefinitionBuilder:
                 self.trigger,
             ],
             steps=[check, accepted],
+            pipeline_experiment_config=self.experiment_config(),
             sagemaker_session=self.session,
         )

@@ -28,6 +28,8 @@ INTERFACE_SERVICES: dict[str, ec2.InterfaceVpcEndpointAwsService] = {
     "ecr.dkr": ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER,
     "ssm": ec2.InterfaceVpcEndpointAwsService.SSM,
     "codepipeline": ec2.InterfaceVpcEndpointAwsService.CODEPIPELINE,
+    # SageMaker's MLflow (aws.sagemaker.<region>.experiments): the tracking servers' REST API.
+    "sagemaker.experiments": ec2.InterfaceVpcEndpointAwsService.SAGEMAKER_EXPERIMENTS,
 }
 
 _KEY_USE = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"]

@@ -1,34 +1,29 @@
 """Structured logging shared by the platform's Lambda functions (shipped as a Lambda layer).
 
-One JSON object per line on stdout, which CloudWatch Logs keeps as is. Standard library only.
+Each function's logger is a Powertools for AWS Lambda (Python) ``Logger`` (the AWS-managed
+Powertools layer at run time, the pinned pip package in tests): one JSON object per line on
+stdout, which CloudWatch Logs keeps as is, with Powertools' keys (``level``, ``location``,
+``message``, ``timestamp`` in ISO 8601 UTC, ``service`` = the function, ``exception``) and the
+fields the invocation bound. ADR 0024 says why the rest of the layer stays hand-written.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
-from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+from aws_lambda_powertools import Logger
 
-class JsonFormatter(logging.Formatter):
-    """Formats a record as one JSON object; fields passed as ``extra={"fields": {...}}``."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(
-                timespec="milliseconds"
-            ),
-            "level": record.levelname,
-            "message": record.getMessage(),
-        }
-        fields = getattr(record, "fields", None)
-        if isinstance(fields, dict):
-            entry.update({key: value for key, value in fields.items() if value is not None})
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+# Log record attributes: a field of one of these names would make the standard library raise
+# (or Powertools drop it), so such a field is logged with a trailing underscore instead.
+_RECORD_ATTRIBUTES = frozenset(logging.makeLogRecord({}).__dict__) | {
+    "message",
+    "asctime",
+    "location",
+    "timestamp",
+    "level",
+}
 
 
 class _StdoutHandler(logging.Handler):
@@ -42,25 +37,23 @@ class _StdoutHandler(logging.Handler):
             self.handleError(record)
 
 
-def structured_logger(name: str) -> logging.Logger:
-    """The function's logger: JSON lines on stdout, INFO and up, set up once per process."""
-    logger = logging.getLogger(name)
-    if not any(isinstance(h, _StdoutHandler) for h in logger.handlers):
-        handler = _StdoutHandler()
-        handler.setFormatter(JsonFormatter())
-        logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False  # the Lambda runtime's root handler would prefix and repeat lines
+def structured_logger(name: str) -> Logger:
+    """The function's Powertools Logger, service ``name``: JSON lines on stdout, INFO and up
+    (or the function's Lambda log level), set up once per process."""
+    logger = Logger(service=name, logger_handler=_StdoutHandler(), utc=True, use_rfc3339=True)
+    # The Lambda runtime's root handler would repeat each line in its own format.
+    logging.getLogger(name).propagate = False
     return logger
 
 
 class InvocationLog:
-    """One invocation's logger: every line carries the fields bound so far.
+    """One invocation's logger: every line carries the fields bound so far (kept here, not
+    appended to the shared Logger, so nothing leaks into the next invocation).
 
     Subclasses set ``logger`` (from :func:`structured_logger`).
     """
 
-    logger: ClassVar[logging.Logger]
+    logger: ClassVar[Logger]
 
     def __init__(self, **fields: Any) -> None:
         self.fields: dict[str, Any] = dict(fields)
@@ -69,6 +62,10 @@ class InvocationLog:
         self.fields.update(fields)
 
     def log(self, level: int, message: str, exc_info: bool = False, **fields: Any) -> None:
-        self.logger.log(
-            level, message, exc_info=exc_info, extra={"fields": {**self.fields, **fields}}
-        )
+        extra = {
+            f"{key}_" if key in _RECORD_ATTRIBUTES else key: value
+            for key, value in {**self.fields, **fields}.items()
+        }
+        emit = getattr(self.logger, logging.getLevelName(level).lower())  # .info, .error, ...
+        # stacklevel 3: the line's location is the caller's, not this method's nor Powertools'
+        emit(message, exc_info=exc_info, extra=extra, stacklevel=3)

@@ -8,6 +8,7 @@ NextToken.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import subprocess
@@ -88,6 +89,18 @@ def test_first_version_passes(aws, sent, capsys):
     assert line["execution_id"] == EXECUTION_ID
     assert line["model_package_group"] == GROUP
     assert (line["gate_metric"], line["direction"], line["margin"]) == ("auc", "maximize", "0.01")
+
+
+def test_log_lines_are_powertools_logger_lines(aws, capsys):
+    """The shared layer logs with Powertools' Logger: its keys, service = the function, the
+    line's location in the handler, ISO 8601 UTC time; the bound fields beside them."""
+    handler.handler(event(0.81), None)
+    [line] = log_lines(capsys)
+    assert (line["service"], line["location"].split(":")[0]) == ("champion", "handler")
+    assert line["timestamp"].endswith("+00:00") and "T" in line["timestamp"]
+    assert set(line) >= {"level", "message", "execution_id", "model_package_group", "verdict"}
+    handler._Log(name="a LogRecord attribute").log(logging.INFO, "not a crash")
+    assert log_lines(capsys)[0]["name_"] == "a LogRecord attribute"
 
 
 def test_only_pending_and_rejected_versions_is_still_first(aws):
