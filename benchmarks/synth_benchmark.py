@@ -39,9 +39,9 @@ MAX_DEFINITION_BYTES = 1_048_576  # SageMaker CreatePipeline: PipelineDefinition
 DEFINITION_ONLY = """
 import time
 t0 = time.perf_counter()
-from mlops_constructs.build.definition import PipelineSpec, build_definition
+from mlops_constructs.training.definition import PipelineSpec, build_definition
 t1 = time.perf_counter()
-from mlops_constructs.build.definition import resolve_images
+from mlops_constructs.training.definition import resolve_images
 spec = PipelineSpec(name="p", region="us-east-1", role_arn="arn:aws:iam::123456789012:role/r",
                     artifacts_bucket="a", input_data_uri="s3://r/incoming/",
                     model_package_group="g", serving_columns=("a", "b"),

@@ -2,7 +2,7 @@
 
 With the default S3 source (README, "The build layer"), CI is the CodePipeline
 ``<prefix>-ml-cicd``, started by EventBridge when ``ci/source/ml-project.zip`` is written to the
-project's artifacts bucket (``mlops_constructs.build.cicd``). Its CodeBuild buildspec runs from
+project's artifacts bucket (``mlops_constructs.training.cicd``). Its CodeBuild buildspec runs from
 the zip's root: ``cd <source.path>``, ``pip install -r requirements.txt -r
 requirements-dev.txt``, ruff and pytest there, then it packages ``src/`` and copies ``clarify/``
 (where the project has one) as the code version (the object's S3 version id) and starts training with it. So the zip holds

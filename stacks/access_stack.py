@@ -17,11 +17,11 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from mlops_constructs.build.definition import RECORDED_METADATA
 from mlops_constructs.data import DataLakeRef
 from mlops_constructs.requests import RequestBus
 from mlops_constructs.security.nag import acknowledge_grant_actions, acknowledge_wildcard_resource
 from mlops_constructs.security.personas import Personas
+from mlops_constructs.training.definition import RECORDED_METADATA
 from stacks.build_stack import BuildStack
 from stacks.config import ProjectConfig
 from stacks.data_stack import ProjectDataStack

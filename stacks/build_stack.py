@@ -11,7 +11,15 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from mlops_constructs.build import (
+from mlops_constructs.data import DataCatalog, DataLakeRef
+from mlops_constructs.monitor import DeadLetterAlarm, FailureAlarm
+from mlops_constructs.monitor.forwarder import EventForwarder, approval_pattern
+from mlops_constructs.names import START_TRAINING, approval_forwarder_name, dead_letter_queue_name
+from mlops_constructs.notifications import NotificationTopic, subscribe
+from mlops_constructs.observability import retention_days
+from mlops_constructs.requests import RequestBus
+from mlops_constructs.runbooks import Runbook
+from mlops_constructs.training import (
     EntryPoints,
     GitSource,
     ImportedServing,
@@ -26,21 +34,13 @@ from mlops_constructs.build import (
     TrainingTrigger,
     resolve_images,
 )
-from mlops_constructs.build.definition import (
+from mlops_constructs.training.definition import (
     RECORDED_METADATA,
     Attributions,
     PipelineImages,
     Tuning,
     TuningRange,
 )
-from mlops_constructs.data import DataCatalog, DataLakeRef
-from mlops_constructs.monitor import DeadLetterAlarm, FailureAlarm
-from mlops_constructs.monitor.forwarder import EventForwarder, approval_pattern
-from mlops_constructs.names import START_TRAINING, approval_forwarder_name, dead_letter_queue_name
-from mlops_constructs.notifications import NotificationTopic, subscribe
-from mlops_constructs.observability import retention_days
-from mlops_constructs.requests import RequestBus
-from mlops_constructs.runbooks import Runbook
 from stacks.config import PlatformConfig, ProjectConfig
 from stacks.data_stack import ProjectDataStack
 from stacks.topology import is_development, production_retrain_targets, release_bus_arn

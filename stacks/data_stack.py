@@ -10,7 +10,6 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from mlops_constructs.build import ModelRegistry
 from mlops_constructs.data import AccessLogBucket, AuditTrail, DataLake, LakeLifecycle
 from mlops_constructs.data.lake import SEALED_PREFIX
 from mlops_constructs.names import bucket_name, mlflow_server_name, promote_name
@@ -18,6 +17,7 @@ from mlops_constructs.network import IsolatedNetwork
 from mlops_constructs.observability import retention_days
 from mlops_constructs.security import PlatformKey
 from mlops_constructs.security.personas import Auditor
+from mlops_constructs.training import ModelRegistry
 from stacks.config import (
     BUILD_ENDPOINTS,
     CATALOG_ENDPOINTS,

@@ -9,7 +9,6 @@ import aws_cdk as cdk
 from aws_cdk import region_info
 from constructs import Construct
 
-from mlops_constructs.build.definition import platform_image, serving_environment
 from mlops_constructs.data import DataLakeRef
 from mlops_constructs.deploy import (
     BatchScoring,
@@ -36,6 +35,7 @@ from mlops_constructs.observability import retention_days
 from mlops_constructs.requests import RequestBus
 from mlops_constructs.runbooks import Runbook
 from mlops_constructs.security.jobs import image_repository_arns
+from mlops_constructs.training.definition import platform_image, serving_environment
 from stacks.build_stack import baseline_attributions, project_images
 from stacks.config import (
     SCALE_TO_ZERO,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from mlops_constructs.build.definition import (
+from mlops_constructs.training.definition import (
     PipelineImages,
     PipelineSpec,
     QualityGate,
@@ -957,8 +957,8 @@ def test_definition_does_not_depend_on_the_hash_seed() -> None:
     import sys
 
     code = (
-        "from mlops_constructs.build.definition import PipelineSpec, build_definition\n"
-        "from mlops_constructs.build.definition import PipelineImages\n"
+        "from mlops_constructs.training.definition import PipelineSpec, build_definition\n"
+        "from mlops_constructs.training.definition import PipelineImages\n"
         "print(build_definition(PipelineSpec(name='p', region='us-east-1', "
         "role_arn='arn:aws:iam::123456789012:role/r', artifacts_bucket='a', "
         "input_data_uri='s3://r/incoming/', model_package_group='g', "
@@ -989,7 +989,7 @@ def test_definition_does_not_depend_on_the_hash_seed() -> None:
 
 def test_the_build_package_exports_what_it_names() -> None:
     """Its names are imported on first use: each one the package lists resolves."""
-    import mlops_constructs.build as build
+    import mlops_constructs.training as build
 
     assert sorted(build.__all__) == sorted(build._MODULES)
     assert all(getattr(build, name) is not None for name in build.__all__)
@@ -1000,7 +1000,7 @@ def test_the_build_package_exports_what_it_names() -> None:
 def test_lambda_steps_declare_exactly_their_functions_answers() -> None:
     """The Champion and Fingerprint steps' outputs are the keys their functions always answer
     (the functions cannot import the constructs, so this pins the two copies together)."""
-    from mlops_constructs.build.definition import CHAMPION_OUTPUTS, FINGERPRINT_OUTPUTS
+    from mlops_constructs.training.definition import CHAMPION_OUTPUTS, FINGERPRINT_OUTPUTS
     from tests.templates import load_handler
 
     assert tuple(load_handler("champion").ANSWER_KEYS) == CHAMPION_OUTPUTS
@@ -1010,7 +1010,7 @@ def test_lambda_steps_declare_exactly_their_functions_answers() -> None:
 def test_the_fingerprint_step_sends_what_its_function_accepts() -> None:
     """The Model Monitor inputs are the function's optional fields, answered under the same
     names (the step passes "none" for a file its spec does not produce)."""
-    from mlops_constructs.build.definition import FINGERPRINT_MONITOR_FILES, FINGERPRINT_OUTPUTS
+    from mlops_constructs.training.definition import FINGERPRINT_MONITOR_FILES, FINGERPRINT_OUTPUTS
     from tests.templates import load_handler
 
     function = load_handler("fingerprint")
@@ -1030,7 +1030,7 @@ def test_the_ci_build_runs_for_a_project_without_clarify_and_keeps_the_exact_ver
     project without a clarify/ folder (demand) uploads none instead of failing."""
     import subprocess
 
-    from mlops_constructs.build.cicd import buildspec
+    from mlops_constructs.training.cicd import buildspec
 
     spec = buildspec(
         ml_dir=".", pipeline_name="p", code_root="s3://b/code", code_version_parameter="/v"

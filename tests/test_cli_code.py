@@ -421,7 +421,7 @@ def test_credentials_of_another_account_are_refused_before_any_upload(
 
 def test_the_source_key_is_the_one_ci_starts_from() -> None:
     from mlops_cli.resources import place
-    from mlops_constructs.build.cicd import SOURCE_KEY
+    from mlops_constructs.training.cicd import SOURCE_KEY
 
     config = PlatformConfig()
     assert place(config, "churn", account=lambda: "1", region=lambda: "r").ci_source_key == (

@@ -32,7 +32,7 @@ from tests.test_cli_status import (
 
 TRAINING = "mlops-dev-churn-training"
 BUS = "mlops-dev-churn-requests"
-# The stacks' rules on the request bus (mlops_constructs.build.trigger, deploy.batch).
+# The stacks' rules on the request bus (mlops_constructs.training.trigger, deploy.batch).
 RETRAIN_RULE = {
     "source": ["mlops.manual"],
     "detail-type": ["Retrain Requested"],

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from mlops_constructs.build.definition import TRACKING_OUTPUTS, TRACKING_PLACEHOLDER
-from mlops_constructs.build.tracking import MLFLOW_READS, MLFLOW_WRITES, MlflowSettings
 from mlops_constructs.security.pipeline_rules import check_definition
+from mlops_constructs.training.definition import TRACKING_OUTPUTS, TRACKING_PLACEHOLDER
+from mlops_constructs.training.tracking import MLFLOW_READS, MLFLOW_WRITES, MlflowSettings
 from stacks.config import ConfigError, parse_config
 from tests.conftest import TEAM_PIPELINE, Synthesized, churn
 from tests.templates import as_list, pipeline_steps, policy_statements, sagemaker_pipeline

@@ -53,7 +53,7 @@ from mlops_cli.upgrade import (
     parse_manifest,
     version_key,
 )
-from mlops_constructs.build.definition import (
+from mlops_constructs.training.definition import (
     REPORT_SECTIONS,
     PipelineImages,
     PipelineSpec,

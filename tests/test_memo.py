@@ -14,16 +14,16 @@ from pathlib import Path
 import pytest
 
 from mlops_constructs import memo
-from mlops_constructs.build.definition import (
+from mlops_constructs.monitor.open_definition import (
+    OpenMonitoringSpec,
+    build_monitoring_definition,
+)
+from mlops_constructs.training.definition import (
     PipelineImages,
     PipelineSpec,
     build_definition,
     image_uri,
     resolve_images,
-)
-from mlops_constructs.monitor.open_definition import (
-    OpenMonitoringSpec,
-    build_monitoring_definition,
 )
 
 SPEC = PipelineSpec(
@@ -132,7 +132,7 @@ def test_off_or_unwritable_computes_every_time(
 
 PROBE = """
 import sys
-from mlops_constructs.build.definition import image_uri, resolve_images, build_definition
+from mlops_constructs.training.definition import image_uri, resolve_images, build_definition
 from mlops_constructs.monitor.open_definition import build_monitoring_definition
 from tests.test_memo import SPEC, MONITORING
 images = resolve_images(region="eu-west-1", framework="xgboost", version="1.7-1")

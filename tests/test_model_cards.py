@@ -14,7 +14,7 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 
-from mlops_constructs.build.definition import RECORDED_METADATA
+from mlops_constructs.training.definition import RECORDED_METADATA
 from tests.conftest import Synthesized, example_config
 from tests.test_governance import ADMINISTRATOR, Ask, Governance, load
 from tools.idle_cost import report_for_templates

@@ -15,15 +15,15 @@ from typing import Any
 
 import pytest
 
-from mlops_constructs.build.definition import (
+from mlops_constructs.security.pipeline_rules import check_definition
+from mlops_constructs.training.definition import (
     FINGERPRINT_PLACEHOLDER,
     IMPORT_PLACEHOLDER,
     KEY_PLACEHOLDER,
     PACKAGE_CODE_PLACEHOLDER,
     SUBNETS_PLACEHOLDER,
 )
-from mlops_constructs.build.model_import import PACKAGE_SCRIPT, ImportedServing
-from mlops_constructs.security.pipeline_rules import check_definition
+from mlops_constructs.training.model_import import PACKAGE_SCRIPT, ImportedServing
 from stacks.config import ConfigError, parse_config
 from tests.conftest import Synthesized, churn
 from tests.templates import pipeline_steps, sagemaker_pipeline

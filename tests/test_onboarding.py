@@ -47,7 +47,7 @@ from moto.codepipeline.models import PipelineExecution, codepipeline_backends
 from mlops_cli import code
 from mlops_cli.main import main
 from mlops_cli.resources import ProjectPlace, place
-from mlops_constructs.build.definition import (
+from mlops_constructs.training.definition import (
     FINGERPRINT_METADATA,
     IMPORT_METADATA,
     RECORDED_METADATA,
@@ -268,7 +268,7 @@ def ci_starts_on_publish(
 ) -> list[CiRun]:
     """EventBridge and CI, which moto does not run: between publish's first two looks for the
     run, CI runs on the uploaded zip's version (moto's executions get the source revision real
-    ones carry), and its build's last commands (mlops_constructs.build.cicd) record the code
+    ones carry), and its build's last commands (mlops_constructs.training.cicd) record the code
     version and start training with it. Returns the runs started (filled during publish)."""
     started: list[CiRun] = []
     summary = PipelineExecution.to_summary_dict

@@ -362,8 +362,6 @@ def test_in_vpc_mode_every_part_runs_in_the_vpc(tmp_path_factory: pytest.TempPat
 
     import aws_cdk as cdk
 
-    from mlops_constructs.build import ModelRegistry
-    from mlops_constructs.build.definition import Attributions
     from mlops_constructs.data import DataLake, DataLakeRef
     from mlops_constructs.monitor.open_definition import OpenMonitoringSpec
     from mlops_constructs.monitor.open_monitoring import (
@@ -375,6 +373,8 @@ def test_in_vpc_mode_every_part_runs_in_the_vpc(tmp_path_factory: pytest.TempPat
     from mlops_constructs.notifications import NotificationTopic
     from mlops_constructs.observability import retention_days
     from mlops_constructs.security import PlatformKey
+    from mlops_constructs.training import ModelRegistry
+    from mlops_constructs.training.definition import Attributions
     from stacks.context import project_context
     from stacks.guardrails import add_rule_packs
 

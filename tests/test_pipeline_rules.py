@@ -17,18 +17,6 @@ from typing import Any
 
 import pytest
 
-from mlops_constructs.build.definition import (
-    CHAMPION_PLACEHOLDER,
-    FINGERPRINT_PLACEHOLDER,
-    KEY_PLACEHOLDER,
-    SECURITY_GROUP_PLACEHOLDER,
-    SUBNETS_PLACEHOLDER,
-    Attributions,
-    PipelineImages,
-    PipelineSpec,
-    QualityGate,
-    build_definition,
-)
 from mlops_constructs.security import pipeline_rules
 from mlops_constructs.security.pipeline_rules import (
     PIPELINE,
@@ -41,6 +29,18 @@ from mlops_constructs.security.pipeline_rules import (
     main,
     pipeline_steps,
     report,
+)
+from mlops_constructs.training.definition import (
+    CHAMPION_PLACEHOLDER,
+    FINGERPRINT_PLACEHOLDER,
+    KEY_PLACEHOLDER,
+    SECURITY_GROUP_PLACEHOLDER,
+    SUBNETS_PLACEHOLDER,
+    Attributions,
+    PipelineImages,
+    PipelineSpec,
+    QualityGate,
+    build_definition,
 )
 
 MODULE = Path(pipeline_rules.__file__)

@@ -34,7 +34,7 @@ import yaml
 from mlops_cli.main import main
 from mlops_cli.scaffold import CUSTOM, FRAMEWORKS, PROBLEMS, config_entry, skeleton_files
 from mlops_cli.upgrade import current_version, kit_files, parse_manifest
-from mlops_constructs.build.definition import (
+from mlops_constructs.training.definition import (
     EntryPoints,
     PipelineSpec,
     QualityGate,

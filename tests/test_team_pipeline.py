@@ -33,8 +33,8 @@ from typing import Any
 
 import pytest
 
-from mlops_constructs.build import cicd
 from mlops_constructs.security import pipeline_rules
+from mlops_constructs.training import cicd
 from tests.conftest import TEAM_PIPELINE, Synthesized
 from tests.iam_sim import Decision, Request, simulate
 from tests.test_governance import Governance, load

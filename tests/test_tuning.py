@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from mlops_constructs.build.definition import (
+from mlops_constructs.security.pipeline_rules import check_definition, pipeline_steps
+from mlops_constructs.training.definition import (
     KEY_PLACEHOLDER,
     PipelineImages,
     PipelineSpec,
@@ -22,7 +23,6 @@ from mlops_constructs.build.definition import (
     TuningRange,
     build_definition,
 )
-from mlops_constructs.security.pipeline_rules import check_definition, pipeline_steps
 from tests.conftest import Synthesized
 from tests.templates import sagemaker_pipeline
 

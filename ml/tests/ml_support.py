@@ -23,7 +23,7 @@ ML_DIR = Path(__file__).resolve().parents[1]
 SRC_DIR = ML_DIR / "src"
 ROWS = 2000
 SEED = 7
-# PipelineSpec.hyperparameters in constructs/mlops_constructs/build/definition.py: SageMaker
+# PipelineSpec.hyperparameters in constructs/mlops_constructs/training/definition.py: SageMaker
 # passes each as `--<key> <value>`.
 HYPERPARAMETERS = {"num_round": "200", "max_depth": "4", "eta": "0.1"}
 # The interpreter of every script run: no bytecode caches in ml/src (CI tars that folder).

@@ -17,7 +17,7 @@ from churn_io import sha256_file
 from churn_model import CODE_DIR, SERVING_CODE, load_model
 from ml_support import HYPERPARAMETERS, ROWS, PipelineRun, pack_model, read_rows
 
-# The pipeline estimator's metric definitions (constructs/mlops_constructs/build/definition.py)
+# The pipeline estimator's metric definitions (constructs/mlops_constructs/training/definition.py)
 # and the further ones ml/README.md documents.
 METRIC_DEFINITIONS = {
     "validation:auc": r"validation:auc=([0-9.]+);",

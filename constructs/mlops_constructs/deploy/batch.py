@@ -14,7 +14,6 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from mlops_constructs.build.registry import ModelRegistry
 from mlops_constructs.compute import platform_function
 from mlops_constructs.data.lake import LakeAccess
 from mlops_constructs.names import BATCH_SCORING, function_name
@@ -30,6 +29,7 @@ from mlops_constructs.security.nag import (
     acknowledge_inline_policy,
     acknowledge_wildcard_resource,
 )
+from mlops_constructs.training.registry import ModelRegistry
 
 MANUAL_SOURCE = "mlops.manual"
 MANUAL_DETAIL_TYPE = "Batch Scoring Requested"

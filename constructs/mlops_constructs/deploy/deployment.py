@@ -25,7 +25,6 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from mlops_constructs.build.registry import ModelVersions
 from mlops_constructs.compute import dead_letter_queue, platform_function
 from mlops_constructs.data.lake import LakeAccess
 from mlops_constructs.deploy.endpoint import (
@@ -43,6 +42,7 @@ from mlops_constructs.security.nag import (
     acknowledge_inline_policy,
     acknowledge_wildcard_resource,
 )
+from mlops_constructs.training.registry import ModelVersions
 
 STAGES = ("staging", "prod")
 

@@ -18,7 +18,6 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from mlops_constructs.build.registry import ModelRegistry
 from mlops_constructs.cfn import depend_on_role_policy_only
 from mlops_constructs.data.lake import SEALED_PREFIX, LakeAccess
 from mlops_constructs.deploy.deployment import STAGES, EndpointDeployment, VpcPlacement
@@ -54,6 +53,7 @@ from mlops_constructs.security.nag import (
     acknowledge_inline_policy,
     acknowledge_wildcard_resource,
 )
+from mlops_constructs.training.registry import ModelRegistry
 
 __all__ = ["STAGES", "DeployPipeline", "VpcPlacement"]
 

@@ -50,7 +50,7 @@ class MonitorImages:
     @classmethod
     def for_region(cls, region: str) -> MonitorImages:
         """Looked up in the sagemaker SDK's offline tables (no AWS call), memoized."""
-        from mlops_constructs.build.definition import image_uri
+        from mlops_constructs.training.definition import image_uri
 
         return cls(
             model_monitor=image_uri(framework="model-monitor", region=region),

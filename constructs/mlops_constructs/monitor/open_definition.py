@@ -19,8 +19,8 @@ import json
 import warnings
 from dataclasses import dataclass
 
-from mlops_constructs.build.definition import Attributions, _disable_telemetry
 from mlops_constructs.memo import memoized
+from mlops_constructs.training.definition import Attributions, _disable_telemetry
 
 FUNCTION_PLACEHOLDER = "${MonitoringFunctionArn}"
 # What the Window step returns (lambda/monitoring_run/README.md), all strings.

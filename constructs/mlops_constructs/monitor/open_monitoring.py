@@ -29,9 +29,6 @@ from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from mlops_constructs.build.definition import KEY_PLACEHOLDER
-from mlops_constructs.build.pipeline import MONITORING_SCRIPT
-from mlops_constructs.build.registry import ModelRegistry, ModelVersions
 from mlops_constructs.compute import platform_function
 from mlops_constructs.data.lake import LakeAccess
 from mlops_constructs.monitor.open_definition import OpenMonitoringSpec, build_monitoring_definition
@@ -49,6 +46,9 @@ from mlops_constructs.security.nag import (
     acknowledge_inline_policy,
     acknowledge_wildcard_resource,
 )
+from mlops_constructs.training.definition import KEY_PLACEHOLDER
+from mlops_constructs.training.pipeline import MONITORING_SCRIPT
+from mlops_constructs.training.registry import ModelRegistry, ModelVersions
 
 NAMESPACE = "MLOps/Monitoring"
 # The targets that are endpoints (``<prefix>-<target>``); ``batch`` is not.

@@ -23,16 +23,16 @@ from sagemaker.workflow.pipeline import Pipeline
 from sagemaker.workflow.pipeline_context import PipelineSession
 from sagemaker.workflow.steps import ProcessingStep
 
-from mlops_constructs.build.definition import (
-    KEY_PLACEHOLDER,
-    MONITORING_CODE_PLACEHOLDER,
-    SECURITY_GROUP_PLACEHOLDER,
-    SUBNETS_PLACEHOLDER,
-)
 from mlops_constructs.monitor.open_definition import (
     FUNCTION_PLACEHOLDER,
     WINDOW_OUTPUTS,
     OpenMonitoringSpec,
+)
+from mlops_constructs.training.definition import (
+    KEY_PLACEHOLDER,
+    MONITORING_CODE_PLACEHOLDER,
+    SECURITY_GROUP_PLACEHOLDER,
+    SUBNETS_PLACEHOLDER,
 )
 
 BATCH = "batch"

@@ -103,7 +103,7 @@ def test_train_prints_metrics_the_documented_regexes_scrape(demand_run: DemandRu
         assert len(found) == 1, (name, demand_run.train_stdout)
         channel, metric = name.split(":")
         assert float(found[0]) == pytest.approx(written[channel][metric], abs=1e-6)
-    # The pipeline's own definitions (constructs/mlops_constructs/build/steps.py) for the gate's
+    # The pipeline's own definitions (constructs/mlops_constructs/training/steps.py) for the gate's
     # metric, which also take a sign and an exponent.
     for channel in ("validation", "train"):
         (value,) = re.findall(rf"{channel}:rmse=([-0-9.eE]+);", demand_run.train_stdout)

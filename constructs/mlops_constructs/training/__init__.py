@@ -1,7 +1,9 @@
-"""Build layer: training pipeline (SageMaker SDK), model registry, CI/CD and triggers.
+"""The build layer's constructs (package ``training``; the stacks are still ``<project>-build``):
+training and import pipelines (SageMaker SDK), model registry, CI/CD, triggers, model cards and
+experiment tracking.
 
 The names are imported on first use (PEP 562): a process that only builds a pipeline definition
-(``mlops_constructs.build.definition``, which needs the sagemaker SDK but not aws-cdk-lib) does
+(``mlops_constructs.training.definition``, which needs the sagemaker SDK but not aws-cdk-lib) does
 not start jsii for the constructs it never uses.
 """
 
@@ -11,9 +13,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from mlops_constructs.build.cards import ModelCards
-    from mlops_constructs.build.cicd import GitSource, MlCiCd, TeamDefinition
-    from mlops_constructs.build.definition import (
+    from mlops_constructs.training.cards import ModelCards
+    from mlops_constructs.training.cicd import GitSource, MlCiCd, TeamDefinition
+    from mlops_constructs.training.definition import (
         EntryPoints,
         PipelineImages,
         PipelineSpec,
@@ -21,11 +23,11 @@ if TYPE_CHECKING:
         build_definition,
         resolve_images,
     )
-    from mlops_constructs.build.model_import import ImportedServing, ModelImport
-    from mlops_constructs.build.pipeline import TrainingPipeline
-    from mlops_constructs.build.registry import ModelRegistry
-    from mlops_constructs.build.tracking import ExperimentTracking, MlflowSettings
-    from mlops_constructs.build.trigger import TrainingTrigger
+    from mlops_constructs.training.model_import import ImportedServing, ModelImport
+    from mlops_constructs.training.pipeline import TrainingPipeline
+    from mlops_constructs.training.registry import ModelRegistry
+    from mlops_constructs.training.tracking import ExperimentTracking, MlflowSettings
+    from mlops_constructs.training.trigger import TrainingTrigger
 
 # name -> the module of this package that defines it
 _MODULES = {

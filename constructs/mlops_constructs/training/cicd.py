@@ -19,7 +19,6 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from mlops_constructs.build.pipeline import TrainingPipeline
 from mlops_constructs.cfn import depend_on_role_policy_only
 from mlops_constructs.data.lake import LakeAccess
 from mlops_constructs.names import CI_SOURCE_KEY
@@ -32,6 +31,7 @@ from mlops_constructs.security.nag import (
     acknowledge_inline_policy,
     acknowledge_wildcard_resource,
 )
+from mlops_constructs.training.pipeline import TrainingPipeline
 
 SOURCE_KEY = CI_SOURCE_KEY
 # The platform's checker of pipeline definitions, shipped to CI as it is (standard library only).

@@ -14,7 +14,6 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from mlops_constructs.build.definition import QualityGate
 from mlops_constructs.cfn import depend_on_role_policy_only
 from mlops_constructs.compute import platform_function
 from mlops_constructs.data.lake import LakeAccess
@@ -30,6 +29,7 @@ from mlops_constructs.security.nag import (
     acknowledge_inline_policy,
     acknowledge_wildcard_resource,
 )
+from mlops_constructs.training.definition import QualityGate
 
 # Where the Track step reads a run's evaluation report (pipelines/<execution id>/evaluation/).
 EVALUATION_REPORTS = "pipelines/*/evaluation/*"

@@ -442,7 +442,7 @@ def build_definition(spec: PipelineSpec) -> str:
 
 def _build_definition(spec: PipelineSpec) -> str:
     _disable_telemetry()
-    from mlops_constructs.build.steps import DefinitionBuilder
+    from mlops_constructs.training.steps import DefinitionBuilder
 
     pipeline = DefinitionBuilder(spec).pipeline()
     definition = json.loads(pipeline.definition())

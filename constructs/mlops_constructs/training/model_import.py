@@ -19,12 +19,6 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from mlops_constructs.build.definition import (
-    IMPORT_PLACEHOLDER,
-    PACKAGE_CODE_PLACEHOLDER,
-    build_definition,
-)
-from mlops_constructs.build.pipeline import TrainingPipeline, grant_read_pipeline_status
 from mlops_constructs.compute import platform_function
 from mlops_constructs.data.lake import LakeAccess
 from mlops_constructs.names import (
@@ -36,6 +30,12 @@ from mlops_constructs.names import (
 )
 from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import acknowledge_grant_actions, acknowledge_wildcard_resource
+from mlops_constructs.training.definition import (
+    IMPORT_PLACEHOLDER,
+    PACKAGE_CODE_PLACEHOLDER,
+    build_definition,
+)
+from mlops_constructs.training.pipeline import TrainingPipeline, grant_read_pipeline_status
 
 PACKAGE_SCRIPT = Path(__file__).resolve().parent.parent / "assets" / "imports" / "package_model.py"
 

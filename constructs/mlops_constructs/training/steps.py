@@ -1,7 +1,7 @@
 """The steps of a project's standard pipeline, one method each (see definition.py).
 
 Imports the sagemaker SDK at module level: import it only through
-:func:`mlops_constructs.build.definition.build_definition`, which switches telemetry off first.
+:func:`mlops_constructs.training.definition.build_definition`, which switches telemetry off first.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ from sagemaker.workflow.properties import PropertyFile
 from sagemaker.workflow.quality_check_step import DataQualityCheckConfig, QualityCheckStep
 from sagemaker.workflow.steps import ProcessingStep, TrainingStep, TuningStep
 
-from mlops_constructs.build.definition import (
+from mlops_constructs.training.definition import (
     CHAMPION_OUTPUTS,
     CHAMPION_PLACEHOLDER,
     CODE_MARKER,

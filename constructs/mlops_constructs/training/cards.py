@@ -13,11 +13,11 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from mlops_constructs.build.registry import ModelRegistry
 from mlops_constructs.compute import platform_function
 from mlops_constructs.names import MODEL_CARD, function_name
 from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import acknowledge_wildcard_resource
+from mlops_constructs.training.registry import ModelRegistry
 
 # The card's risk ratings, as configured and as the card spells them.
 RISK_RATINGS = ("low", "medium", "high", "unknown")

@@ -14,11 +14,11 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from mlops_constructs.build.pipeline import TrainingPipeline
 from mlops_constructs.compute import dead_letter_queue, platform_function
 from mlops_constructs.names import START_TRAINING, dead_letter_queue_name, function_name
 from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import acknowledge
+from mlops_constructs.training.pipeline import TrainingPipeline
 
 MANUAL_SOURCE = "mlops.manual"
 MANUAL_DETAIL_TYPE = "Retrain Requested"

@@ -15,19 +15,6 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from mlops_constructs.build.definition import (
-    CHAMPION_PLACEHOLDER,
-    FINGERPRINT_PLACEHOLDER,
-    KEY_PLACEHOLDER,
-    REPORT_SECTIONS,
-    SECURITY_GROUP_PLACEHOLDER,
-    SUBNETS_PLACEHOLDER,
-    TRACKING_PLACEHOLDER,
-    PipelineSpec,
-    build_definition,
-)
-from mlops_constructs.build.registry import ModelRegistry
-from mlops_constructs.build.tracking import ExperimentTracking, MlflowSettings
 from mlops_constructs.compute import platform_function
 from mlops_constructs.data.lake import SEALED_PREFIX, LakeAccess
 from mlops_constructs.names import CHAMPION, FINGERPRINT, function_name
@@ -46,6 +33,19 @@ from mlops_constructs.security.nag import (
     acknowledge_inline_policy,
     acknowledge_wildcard_resource,
 )
+from mlops_constructs.training.definition import (
+    CHAMPION_PLACEHOLDER,
+    FINGERPRINT_PLACEHOLDER,
+    KEY_PLACEHOLDER,
+    REPORT_SECTIONS,
+    SECURITY_GROUP_PLACEHOLDER,
+    SUBNETS_PLACEHOLDER,
+    TRACKING_PLACEHOLDER,
+    PipelineSpec,
+    build_definition,
+)
+from mlops_constructs.training.registry import ModelRegistry
+from mlops_constructs.training.tracking import ExperimentTracking, MlflowSettings
 
 MONITORING_SCRIPT = (
     Path(__file__).resolve().parent.parent / "assets" / "monitoring" / "monitoring.py"

@@ -29,7 +29,7 @@ _LIST_REASON = (
 
 class ModelVersions(Protocol):
     """Where the versions an environment deploys are registered: its own registry
-    (:class:`~mlops_constructs.build.registry.ModelRegistry`) or, in a serving environment of a
+    (:class:`~mlops_constructs.training.registry.ModelRegistry`) or, in a serving environment of a
     delivered platform, the development account's
     (:class:`~mlops_constructs.deploy.promotion.PromotionSource`)."""
 
