@@ -43,6 +43,7 @@ PARTS = (
 KINDS = {
     "-5xx": Runbook.ENDPOINT_5XX,
     "-latency-p99": Runbook.ENDPOINT_LATENCY,
+    "-no-capacity": Runbook.ENDPOINT_NO_CAPACITY,
     "-4xx": Runbook.ENDPOINT_4XX,
     "-cpu": Runbook.ENDPOINT_CPU,
     "-memory": Runbook.ENDPOINT_MEMORY,
@@ -159,6 +160,9 @@ def test_every_runbook_section_is_an_alarms_and_every_alarm_kind_has_one(
         for synth in (default_synth, example_synth, multi_account_synth, vpc_synth)
         for props in alarms(synth).values()
     }
+    # No session synthesis serves a stage scaled to zero: tests/test_scale_to_zero.py checks
+    # that its no-capacity alarm links this section.
+    linked.add(Runbook.ENDPOINT_NO_CAPACITY.value)
     assert set(sections) == linked, (
         f"unused sections: {sorted(set(sections) - linked)}; "
         f"missing sections: {sorted(linked - set(sections))}"

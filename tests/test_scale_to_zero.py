@@ -20,6 +20,7 @@ from mlops_constructs.deploy import (
     capture_prefix,
 )
 from mlops_constructs.notifications import NotificationTopic
+from mlops_constructs.runbooks import Runbook
 from mlops_constructs.security import PlatformKey
 from stacks.app_builder import project_context
 from stacks.config import ConfigError, parse_config
@@ -173,6 +174,10 @@ def test_no_capacity_alarm_starts_a_copy_and_notifies_nobody(synth: Any) -> None
         {"Name": "InferenceComponentName", "Value": "mlops-dev-churn-prod"}
     ]
     assert wake["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    # Its own runbook section (tests/test_runbooks.py counts on this link).
+    assert wake["AlarmDescription"].endswith(
+        "Runbook: docs/runbooks.md#" + Runbook.ENDPOINT_NO_CAPACITY.value
+    )
     (action,) = wake["AlarmActions"]
     assert "Ref" in action  # the step policy, not a topic
     step_id = action["Ref"]

@@ -38,6 +38,7 @@ class Runbook(StrEnum):
     ATTRIBUTION_DRIFT = "feature-attribution-drift"
     ENDPOINT_5XX = "endpoint-5xx-errors"
     ENDPOINT_LATENCY = "endpoint-p99-latency"
+    ENDPOINT_NO_CAPACITY = "endpoint-scaled-to-zero"
     ENDPOINT_4XX = "endpoint-4xx-errors"
     ENDPOINT_CPU = "endpoint-cpu"
     ENDPOINT_MEMORY = "endpoint-memory"

@@ -523,7 +523,7 @@ class ModelEndpoint(Construct):
                 f"{self.endpoint_name}: a request found no copy of the model (scaled to zero). "
                 "This alarm starts a copy (and an instance) by itself, which takes minutes; "
                 "callers retry meanwhile. It does not notify: waking up is not an incident",
-                Runbook.ENDPOINT_LATENCY,
+                Runbook.ENDPOINT_NO_CAPACITY,
             ),
             metric=self._metric("NoCapacityInvocationFailures", "Maximum"),
             threshold=1,
