@@ -99,6 +99,30 @@ TRACKED_CHAMPION = {
 }
 
 
+NOT_REGISTERED = "- the model was not registered."
+
+
+def _gate(
+    name: str,
+    condition: Any,
+    if_steps: list[Any],
+    *,
+    fail: str,
+    message: list[Any],
+    depends_on: list[Any] | None = None,
+) -> ConditionStep:
+    """``name``: the ``if_steps`` when ``condition`` holds, else the FailStep ``fail`` whose
+    error message is ``message`` and "the model was not registered", joined by spaces."""
+    failed = FailStep(name=fail, error_message=Join(on=" ", values=[*message, NOT_REGISTERED]))
+    return ConditionStep(
+        name=name,
+        conditions=[condition],
+        if_steps=if_steps,
+        else_steps=[failed],
+        depends_on=depends_on,
+    )
+
+
 def _json_source(uri: Any) -> MetricsSource:
     return MetricsSource(s3_uri=uri, content_type="application/json")
 
@@ -701,18 +725,12 @@ class DefinitionBuilder:
     def fingerprint_gate(self, if_steps: list[Any]) -> ConditionStep:
         """Register only with the fingerprints recorded; else fail with the function's error."""
         outputs = self.fingerprint_step.properties.Outputs
-        fail = FailStep(
-            name="FingerprintFailed",
-            error_message=Join(
-                on=" ",
-                values=["Fingerprint:", outputs["error"], "- the model was not registered."],
-            ),
-        )
-        return ConditionStep(
-            name="Fingerprinted",
-            conditions=[ConditionEquals(left=outputs["status"], right="ok")],
-            if_steps=if_steps,
-            else_steps=[fail],
+        return _gate(
+            "Fingerprinted",
+            ConditionEquals(left=outputs["status"], right="ok"),
+            if_steps,
+            fail="FingerprintFailed",
+            message=["Fingerprint:", outputs["error"]],
         )
 
     def training_job(self) -> Any:
@@ -798,50 +816,32 @@ class DefinitionBuilder:
         """Register only if the challenger is not worse than the champion by more than the
         margin (or there is no champion); else fail with the function's reason or error."""
         outputs = self.champion_step.properties.Outputs
-        fail = FailStep(
-            name="ChampionGateFailed",
-            error_message=Join(
-                on=" ",
-                values=[
-                    "Champion gate:",
-                    outputs["reason"],
-                    outputs["error"],
-                    "- the model was not registered.",
-                ],
-            ),
-        )
-        return ConditionStep(
-            name="ChampionGate",
-            conditions=[ConditionEquals(left=outputs["passes"], right="true")],
-            if_steps=if_steps,
-            else_steps=[fail],
+        return _gate(
+            "ChampionGate",
+            ConditionEquals(left=outputs["passes"], right="true"),
+            if_steps,
+            fail="ChampionGateFailed",
+            message=["Champion gate:", outputs["reason"], outputs["error"]],
         )
 
     def gate(self, if_steps: list[Any]) -> ConditionStep:
         spec = self.spec
         metric = self.gate_metric()
         higher = spec.gate.higher_is_better
-        fail = FailStep(
-            name="QualityGateFailed",
-            error_message=Join(
-                on=" ",
-                values=[
-                    f"Model {spec.gate.metric}",
-                    metric,
-                    "is below the threshold" if higher else "is above the threshold",
-                    str(self.threshold),
-                    "- the model was not registered.",
-                ],
-            ),
-        )
         condition_type = ConditionGreaterThanOrEqualTo if higher else ConditionLessThanOrEqualTo
         # The SDK's annotation omits JsonGet, which its own docs use here.
         condition = condition_type(left=metric, right=self.threshold)  # type: ignore[arg-type]
-        return ConditionStep(
-            name="QualityGate",
-            conditions=[condition],
-            if_steps=if_steps,
-            else_steps=[fail],
+        return _gate(
+            "QualityGate",
+            condition,
+            if_steps,
+            fail="QualityGateFailed",
+            message=[
+                f"Model {spec.gate.metric}",
+                metric,
+                "is below the threshold" if higher else "is above the threshold",
+                str(self.threshold),
+            ],
             # Every evaluated run is recorded, the gates' verdicts included, before they decide.
             depends_on=[self.track_step] if self.track_step is not None else None,
         )
@@ -866,18 +866,12 @@ class DefinitionBuilder:
     def import_gate(self, if_steps: list[Any]) -> ConditionStep:
         """Go on only with an accepted import; else fail with the check's reason."""
         outputs = self.import_step.properties.Outputs
-        fail = FailStep(
-            name="ImportRejected",
-            error_message=Join(
-                on=" ",
-                values=["Import rejected:", outputs["reason"], "- the model was not registered."],
-            ),
-        )
-        return ConditionStep(
-            name="ImportAccepted",
-            conditions=[ConditionEquals(left=outputs["status"], right="ok")],
-            if_steps=if_steps,
-            else_steps=[fail],
+        return _gate(
+            "ImportAccepted",
+            ConditionEquals(left=outputs["status"], right="ok"),
+            if_steps,
+            fail="ImportRejected",
+            message=["Import rejected:", outputs["reason"]],
         )
 
     def package(self, depends_on: list[Any]) -> ProcessingStep:
