@@ -187,6 +187,53 @@ def _token_setting(
     return value
 
 
+def _expected_serving(
+    env: Mapping[str, str], problems: list[str]
+) -> tuple[str | None, str | None, str | None]:
+    """What the project serves: (framework, version, None) or (None, None, image)."""
+    framework = _token_setting(
+        env, "EXPECTED_FRAMEWORK", FRAMEWORK_MAX, "a framework name", problems
+    )
+    version = _token_setting(
+        env, "EXPECTED_FRAMEWORK_VERSION", FRAMEWORK_MAX, "a framework version", problems
+    )
+    image = _token_setting(env, "EXPECTED_IMAGE", IMAGE_MAX, "an image URI", problems)
+    if image is not None and (framework is not None or version is not None):
+        problems.append(
+            "EXPECTED_IMAGE and EXPECTED_FRAMEWORK/EXPECTED_FRAMEWORK_VERSION are both set: set "
+            "one form (the framework and its version, or the project's own serving image)"
+        )
+    elif image is None and framework is None and version is None:
+        problems.append(
+            "neither EXPECTED_FRAMEWORK and EXPECTED_FRAMEWORK_VERSION nor EXPECTED_IMAGE is "
+            "set (what the project serves)"
+        )
+    elif image is None and version is None:
+        problems.append(
+            f"EXPECTED_FRAMEWORK_VERSION is not set (the version of {framework}, e.g. 1.2-1)"
+        )
+    elif image is None and framework is None:
+        problems.append(
+            f"EXPECTED_FRAMEWORK is not set (the framework of version {version}, e.g. sklearn)"
+        )
+    return framework, version, image
+
+
+def _max_artifact_bytes(env: Mapping[str, str], problems: list[str]) -> int:
+    """MAX_ARTIFACT_BYTES (0 with a problem recorded when it is missing or out of range)."""
+    raw_max = env.get("MAX_ARTIFACT_BYTES", "")
+    max_bytes = 0
+    if not raw_max:
+        problems.append("MAX_ARTIFACT_BYTES is not set (the largest model file imported, bytes)")
+    elif not _DIGITS.fullmatch(raw_max) or not 1 <= int(raw_max) <= MAX_ARTIFACT_LIMIT:
+        problems.append(
+            f"MAX_ARTIFACT_BYTES={raw_max!r} is not an integer from 1 to {MAX_ARTIFACT_LIMIT}"
+        )
+    else:
+        max_bytes = int(raw_max)
+    return max_bytes
+
+
 def load_config(env: Mapping[str, str]) -> Config:
     """Reads and checks the environment; raises ConfigError naming every problem at once."""
     problems: list[str] = []
@@ -226,41 +273,8 @@ def load_config(env: Mapping[str, str]) -> Config:
             f"PROJECT={project!r} is not a project name (2-12 lower-case letters and digits, "
             "starting with a letter)"
         )
-    framework = _token_setting(
-        env, "EXPECTED_FRAMEWORK", FRAMEWORK_MAX, "a framework name", problems
-    )
-    version = _token_setting(
-        env, "EXPECTED_FRAMEWORK_VERSION", FRAMEWORK_MAX, "a framework version", problems
-    )
-    image = _token_setting(env, "EXPECTED_IMAGE", IMAGE_MAX, "an image URI", problems)
-    if image is not None and (framework is not None or version is not None):
-        problems.append(
-            "EXPECTED_IMAGE and EXPECTED_FRAMEWORK/EXPECTED_FRAMEWORK_VERSION are both set: set "
-            "one form (the framework and its version, or the project's own serving image)"
-        )
-    elif image is None and framework is None and version is None:
-        problems.append(
-            "neither EXPECTED_FRAMEWORK and EXPECTED_FRAMEWORK_VERSION nor EXPECTED_IMAGE is "
-            "set (what the project serves)"
-        )
-    elif image is None and version is None:
-        problems.append(
-            f"EXPECTED_FRAMEWORK_VERSION is not set (the version of {framework}, e.g. 1.2-1)"
-        )
-    elif image is None and framework is None:
-        problems.append(
-            f"EXPECTED_FRAMEWORK is not set (the framework of version {version}, e.g. sklearn)"
-        )
-    raw_max = env.get("MAX_ARTIFACT_BYTES", "")
-    max_bytes = 0
-    if not raw_max:
-        problems.append("MAX_ARTIFACT_BYTES is not set (the largest model file imported, bytes)")
-    elif not _DIGITS.fullmatch(raw_max) or not 1 <= int(raw_max) <= MAX_ARTIFACT_LIMIT:
-        problems.append(
-            f"MAX_ARTIFACT_BYTES={raw_max!r} is not an integer from 1 to {MAX_ARTIFACT_LIMIT}"
-        )
-    else:
-        max_bytes = int(raw_max)
+    framework, version, image = _expected_serving(env, problems)
+    max_bytes = _max_artifact_bytes(env, problems)
     if problems:
         raise ConfigError("; ".join(problems))
     return Config(
@@ -589,6 +603,42 @@ def _model_field(manifest: Mapping[str, Any]) -> str:
     return model
 
 
+def _declared_serving(
+    manifest: Mapping[str, Any],
+) -> tuple[str | None, str | None, str | None]:
+    """What the manifest declares serves the model: (framework, version, None) or
+    (None, None, image); rejects both forms, neither, or half of the framework form."""
+    has_image = "image" in manifest
+    has_framework = "framework" in manifest or "framework_version" in manifest
+    if has_image and has_framework:
+        raise Rejected(
+            "the manifest declares both image and framework/framework_version: declare exactly "
+            "one form (framework and framework_version for a framework's serving image, image "
+            "for the project's own)"
+        )
+    if not has_image and not has_framework:
+        raise Rejected(
+            "the manifest declares neither framework and framework_version nor image: declare "
+            'what serves the model, e.g. "framework": "sklearn", "framework_version": "1.2-1"'
+        )
+    framework = version = image = None
+    if has_image:
+        image = _token_field(manifest, "image", IMAGE_MAX, "<serving image URI>")
+    else:
+        for key, other, example in (
+            ("framework", "framework_version", "sklearn"),
+            ("framework_version", "framework", "1.2-1"),
+        ):
+            if key not in manifest:
+                raise Rejected(
+                    f"the manifest declares {other} but not {key}: add it, e.g. "
+                    f"{json.dumps({key: example})}"
+                )
+        framework = _token_field(manifest, "framework", FRAMEWORK_MAX, "sklearn")
+        version = _token_field(manifest, "framework_version", FRAMEWORK_MAX, "1.2-1")
+    return framework, version, image
+
+
 def parse_manifest(data: bytes, uri: str) -> Manifest:
     """A manifest's bytes, read strictly; raises Rejected naming the first problem and its fix."""
     if len(data) > MANIFEST_MAX:
@@ -633,34 +683,7 @@ def parse_manifest(data: bytes, uri: str) -> Manifest:
             f"remove them (format 1 takes {', '.join(MANIFEST_KEYS)})"
         )
     model = _model_field(manifest)
-    has_image = "image" in manifest
-    has_framework = "framework" in manifest or "framework_version" in manifest
-    if has_image and has_framework:
-        raise Rejected(
-            "the manifest declares both image and framework/framework_version: declare exactly "
-            "one form (framework and framework_version for a framework's serving image, image "
-            "for the project's own)"
-        )
-    if not has_image and not has_framework:
-        raise Rejected(
-            "the manifest declares neither framework and framework_version nor image: declare "
-            'what serves the model, e.g. "framework": "sklearn", "framework_version": "1.2-1"'
-        )
-    framework = version = image = None
-    if has_image:
-        image = _token_field(manifest, "image", IMAGE_MAX, "<serving image URI>")
-    else:
-        for key, other, example in (
-            ("framework", "framework_version", "sklearn"),
-            ("framework_version", "framework", "1.2-1"),
-        ):
-            if key not in manifest:
-                raise Rejected(
-                    f"the manifest declares {other} but not {key}: add it, e.g. "
-                    f"{json.dumps({key: example})}"
-                )
-        framework = _token_field(manifest, "framework", FRAMEWORK_MAX, "sklearn")
-        version = _token_field(manifest, "framework_version", FRAMEWORK_MAX, "1.2-1")
+    framework, version, image = _declared_serving(manifest)
     return Manifest(
         model=model,
         framework=framework,
