@@ -204,7 +204,7 @@ class BuildStack(cdk.Stack):
         log_retention: logs.RetentionDays,
     ) -> TrainingPipeline:
         """The training pipeline (the standard definition, or a team's: ADR 0016)."""
-        prefix, network = data.prefix, data.network
+        prefix = data.prefix
         return TrainingPipeline(
             self,
             "Training",
@@ -212,9 +212,7 @@ class BuildStack(cdk.Stack):
             spec=pipeline_spec(project, prefix, self.region, data, catalog.curated_location),
             lake=lake,
             registry=data.registry,
-            subnets=network.subnets if network else (),
-            vpc=network.vpc if network else None,
-            security_group=network.workload_security_group if network else None,
+            placement=data.placement,
             champion_code=LAMBDA_DIR / "champion",
             ops_key=data.ops_key,
             log_retention=log_retention,
@@ -282,7 +280,7 @@ class BuildStack(cdk.Stack):
         log_retention: logs.RetentionDays,
     ) -> TrainingTrigger:
         """The guarded trigger: new curated data, drift, Model Monitor violations, requests."""
-        prefix, build, network = data.prefix, project.build, data.network
+        prefix, build = data.prefix, project.build
         # Training starts from curated data that passed data quality, never from raw uploads.
         self.new_data: events.Rule = catalog.on_etl_succeeded(self, "CuratedData")
         return TrainingTrigger(
@@ -300,8 +298,7 @@ class BuildStack(cdk.Stack):
             log_retention=log_retention,
             debounce=cdk.Duration.minutes(build.debounce_minutes),
             max_executions_per_day=build.max_executions_per_day,
-            vpc=network.vpc if network else None,
-            security_group=network.workload_security_group if network else None,
+            placement=data.placement,
             # Drift on production (endpoint, batch scoring) retrains; staging's only alarms.
             # In a delivered platform's development environment, production's too (its drift
             # arrives from the production account: DriftForwarder, ADR 0011).
@@ -330,7 +327,7 @@ class BuildStack(cdk.Stack):
         settings = project.build.model_import
         if not settings.enabled:
             return None
-        framework, network = project.framework, data.network
+        framework = project.framework
         return ModelImport(
             self,
             "ModelImport",
@@ -347,8 +344,7 @@ class BuildStack(cdk.Stack):
             ops_key=data.ops_key,
             log_retention=log_retention,
             dead_letters=self.trigger.dead_letters,
-            vpc=network.vpc if network else None,
-            security_group=network.workload_security_group if network else None,
+            placement=data.placement,
         )
 
     def _notifications(self, config: PlatformConfig, data: ProjectDataStack) -> events.Rule:
@@ -454,7 +450,6 @@ class BuildStack(cdk.Stack):
         card = project.model_card
         if not card.enabled:
             return None
-        network = data.network
         gate = project.gate
         return ModelCards(
             self,
@@ -471,8 +466,7 @@ class BuildStack(cdk.Stack):
             quality_gate=f"{gate.metric} {'>=' if project.gate_higher_is_better else '<='} "
             f"{gate.threshold}",
             recorded_metadata=RECORDED_METADATA,
-            vpc=network.vpc if network else None,
-            security_group=network.workload_security_group if network else None,
+            placement=data.placement,
         )
 
     def _forward_approvals(

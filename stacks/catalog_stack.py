@@ -12,7 +12,6 @@ from mlops_constructs.data import (
     DataCatalog,
     DataLakeRef,
     EtlSettings,
-    GlueNetwork,
     IngestBatching,
 )
 from mlops_constructs.monitor import FailureAlarm
@@ -83,12 +82,7 @@ class CatalogStack(cdk.Stack):
             batch=IngestBatching(
                 size=cat.ingest_batch_size, window_seconds=cat.ingest_batch_window_seconds
             ),
-            network=GlueNetwork(
-                subnet=data.network.subnets[0],
-                security_group=data.network.workload_security_group,
-            )
-            if data.network
-            else None,
+            placement=data.placement,
         )
         FailureAlarm(
             self,

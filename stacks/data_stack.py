@@ -222,6 +222,8 @@ class ProjectDataStack(cdk.Stack):
         self.data_key = shared.data_key
         self.ops_key = shared.ops_key
         self.network = shared.network
+        # VPC mode: where the project's functions, jobs, endpoints and Glue jobs run.
+        self.placement = shared.network.placement if shared.network else None
         self.lake = DataLake(
             self,
             "Lake",

@@ -17,7 +17,6 @@ from mlops_constructs.deploy import (
     RealtimeSettings,
     ScaleToZeroSettings,
     ServerlessSettings,
-    VpcPlacement,
     synthesize_endpoint_templates,
 )
 from mlops_constructs.deploy.deployment import EndpointDeployment
@@ -28,7 +27,7 @@ from mlops_constructs.deploy.templates import PromotedModel, template_defaults
 from mlops_constructs.monitor import DeadLetterAlarm, FailureAlarm, MonitorImages
 from mlops_constructs.monitor.forwarder import DriftForwarder
 from mlops_constructs.monitor.open_definition import OpenMonitoringSpec
-from mlops_constructs.monitor.open_monitoring import OpenMonitoring, OpenMonitoringNetwork
+from mlops_constructs.monitor.open_monitoring import OpenMonitoring
 from mlops_constructs.names import BATCH, bucket_name, component_name
 from mlops_constructs.notifications import NotificationTopic, subscribe
 from mlops_constructs.observability import retention_days
@@ -114,16 +113,6 @@ def response_contract(project: ProjectConfig) -> dict[str, Any]:
         "classes": list(serving.classes) or None,
         "input_columns": list(project.input_columns),
     }
-
-
-def placement(data: ProjectDataStack) -> VpcPlacement | None:
-    """VPC mode: where the deploy functions run (the environment's isolated subnets)."""
-    network = data.network
-    if network is None:
-        return None
-    return VpcPlacement(
-        vpc=network.vpc, subnets=network.subnets, security_group=network.workload_security_group
-    )
 
 
 def promoted_model(project: ProjectConfig, region: str) -> PromotedModel:
@@ -322,7 +311,7 @@ class DeployStack(cdk.Stack):
             log_retention=retention_days(config.audit.log_retention_days),
             manual_approval=deploy.manual_approval,
             test_max_latency_ms=deploy.test_max_latency_ms,
-            vpc=placement(data),
+            placement=data.placement,
             monitor=self._monitor,
             ground_truth_prefix=project.monitor.ground_truth_prefix,
             batch_capture_prefix=BATCH_CAPTURE_PREFIX if self.batch_monitor else None,
@@ -366,7 +355,7 @@ class DeployStack(cdk.Stack):
             payloads=[p.model_dump() for p in deploy.test_payloads],
             response_contract=response_contract(project),
             image_repositories=self.serving_repositories,
-            vpc=placement(data),
+            placement=data.placement,
             monitor=self._monitor,
             ground_truth_prefix=project.monitor.ground_truth_prefix,
         )
@@ -380,7 +369,7 @@ class DeployStack(cdk.Stack):
             ops_key=data.ops_key,
             log_retention=retention_days(config.audit.log_retention_days),
             dead_letters=endpoints.dead_letters,
-            vpc=placement(data),
+            placement=data.placement,
         )
         tests = endpoints.test_function
         self.release_target = ReleaseTarget(
@@ -400,7 +389,7 @@ class DeployStack(cdk.Stack):
         self, config: PlatformConfig, project: ProjectConfig, data: ProjectDataStack
     ) -> FrontDoor | None:
         """The production endpoint's public API, when the project has one."""
-        deploy, network, prefix = project.deploy, data.network, data.prefix
+        deploy, prefix = project.deploy, data.prefix
         if not deploy.front_door.enabled:
             return None
         return FrontDoor(
@@ -413,8 +402,7 @@ class DeployStack(cdk.Stack):
             log_retention=retention_days(config.audit.log_retention_days),
             rate_limit=deploy.front_door.rate_limit,
             burst_limit=deploy.front_door.burst_limit,
-            vpc=network.vpc if network else None,
-            security_group=network.workload_security_group if network else None,
+            placement=data.placement,
             inference_component=component_name(f"{prefix}-prod")
             if deploy.production.hosting == SCALE_TO_ZERO
             else None,
@@ -424,7 +412,7 @@ class DeployStack(cdk.Stack):
         self, config: PlatformConfig, project: ProjectConfig, data: ProjectDataStack
     ) -> BatchScoring | None:
         """Scheduled batch scoring with the newest approved version, when enabled."""
-        deploy, network, prefix = project.deploy, data.network, data.prefix
+        deploy, prefix = project.deploy, data.prefix
         if not deploy.batch.enabled:
             return None
         return BatchScoring(
@@ -441,9 +429,7 @@ class DeployStack(cdk.Stack):
             capture_prefix=BATCH_CAPTURE_PREFIX if self.batch_capture else None,
             instance_type=deploy.batch.instance_type,
             instance_count=deploy.batch.instance_count,
-            vpc=network.vpc if network else None,
-            subnets=network.subnets if network else (),
-            security_group=network.workload_security_group if network else None,
+            placement=data.placement,
             image_repositories=self.serving_repositories,
             request_bus=RequestBus.of(self, "RequestBus", prefix),
         )
@@ -487,7 +473,6 @@ class DeployStack(cdk.Stack):
         if not targets:
             return None
         prefix, m, serving = data.prefix, project.monitor, project.serving
-        network = data.network
         return OpenMonitoring(
             self,
             "OpenMonitoring",
@@ -524,11 +509,5 @@ class DeployStack(cdk.Stack):
             promoted_from=promotion_source(config, project, self.partition)
             if self.mode == "release"
             else None,
-            network=OpenMonitoringNetwork(
-                vpc=network.vpc,
-                subnets=network.subnets,
-                security_group=network.workload_security_group,
-            )
-            if network
-            else None,
+            placement=data.placement,
         )

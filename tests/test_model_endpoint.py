@@ -200,6 +200,8 @@ def test_alarms_notify_the_topic(synth: Any) -> None:
 def test_serverless_is_refused_in_a_vpc() -> None:
     from aws_cdk import aws_ec2 as ec2
 
+    from mlops_constructs.network import Placement
+
     app = cdk.App(context=project_context())
     stack = cdk.Stack(app, "S", env=ENV)
     key = PlatformKey(stack, "K", prefix="p-dev", purpose="data", description="d")
@@ -221,8 +223,9 @@ def test_serverless_is_refused_in_a_vpc() -> None:
             capture_uri="s3://b/c/",
             hosting=ServerlessSettings(),
             alarm_topic=topic.topic,
-            subnet_ids=[s.subnet_id for s in vpc.isolated_subnets],
-            security_group_id=ec2.SecurityGroup(stack, "Sg", vpc=vpc).security_group_id,
+            vpc_config=Placement(
+                vpc, tuple(vpc.isolated_subnets), ec2.SecurityGroup(stack, "Sg", vpc=vpc)
+            ).vpc_config(),
         )
 
 

@@ -364,11 +364,7 @@ def test_in_vpc_mode_every_part_runs_in_the_vpc(tmp_path_factory: pytest.TempPat
 
     from mlops_constructs.data import DataLake, DataLakeRef
     from mlops_constructs.monitor.open_definition import OpenMonitoringSpec
-    from mlops_constructs.monitor.open_monitoring import (
-        OpenMonitoring,
-        OpenMonitoringNetwork,
-        OpenMonitoringSettings,
-    )
+    from mlops_constructs.monitor.open_monitoring import OpenMonitoring, OpenMonitoringSettings
     from mlops_constructs.network import IsolatedNetwork
     from mlops_constructs.notifications import NotificationTopic
     from mlops_constructs.observability import retention_days
@@ -433,9 +429,7 @@ def test_in_vpc_mode_every_part_runs_in_the_vpc(tmp_path_factory: pytest.TempPat
         code=Path(__file__).resolve().parent.parent / "lambda" / "monitoring_run",
         log_retention=retention_days(365),
         alarm_topic=topic.topic,
-        network=OpenMonitoringNetwork(
-            vpc=network.vpc, subnets=network.subnets, security_group=network.workload_security_group
-        ),
+        placement=network.placement,
     )
     add_rule_packs(app, vpc_mode=True)
     app.synth()

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import cast
 
 import aws_cdk as cdk
-from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -15,6 +14,7 @@ from aws_cdk import region_info
 from constructs import Construct
 
 from mlops_constructs.cfn import depend_on_role_policy_only
+from mlops_constructs.network.placement import Placement
 from mlops_constructs.observability import encrypted_log_group
 from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import acknowledge, acknowledge_inline_policy
@@ -108,9 +108,7 @@ def platform_function(
     reserved_concurrency: int | None = 1,
     dead_letter_queue: sqs.IQueue | None = None,
     no_dead_letter_reason: str | None = None,
-    vpc: ec2.IVpc | None = None,
-    subnets: ec2.SubnetSelection | None = None,
-    security_group: ec2.ISecurityGroup | None = None,
+    placement: Placement | None = None,
 ) -> lambda_.Function:
     """A Lambda function ``name`` running ``code/handler.py`` (``handler.handler``) with the
     shared layer (``<code>/../_shared``) and the AWS-managed Powertools layer.
@@ -120,21 +118,13 @@ def platform_function(
     log group ``/aws/lambda/<name>`` kept ``log_retention``, environment encrypted with the ops
     key, the folder's tests and docs left out of the package. Asynchronous callers need
     ``dead_letter_queue``; synchronous ones say why not in ``no_dead_letter_reason``. With
-    ``vpc`` the function runs in the isolated subnets (VPC mode).
+    ``placement`` the function runs in the isolated subnets (VPC mode).
     """
     if dead_letter_queue is None and not no_dead_letter_reason:
         raise ValueError(f"{name}: give a dead-letter queue, or the reason it needs none")
     role = iam.Role(
         scope, f"{id}Role", role_name=name, assumed_by=iam.ServicePrincipal("lambda.amazonaws.com")
     )
-    vpc_kwargs: dict[str, object] = {}
-    if vpc is not None:
-        vpc_kwargs = {
-            "vpc": vpc,
-            "vpc_subnets": subnets
-            or ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
-            "security_groups": [security_group] if security_group else None,
-        }
     function = lambda_.Function(
         scope,
         id,
@@ -156,11 +146,11 @@ def platform_function(
         logging_format=lambda_.LoggingFormat.JSON,
         environment=environment,
         environment_encryption=ops_key.key,
-        **vpc_kwargs,  # type: ignore[arg-type]
+        **(placement.function_kwargs() if placement else {}),
     )
     depend_on_role_policy_only(function, role)
     acknowledge_inline_policy(role)
-    if vpc is None:
+    if placement is None:
         for pack in _PACKS:
             acknowledge(
                 function,

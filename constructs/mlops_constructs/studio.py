@@ -28,6 +28,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+from mlops_constructs.network.placement import Placement
 from mlops_constructs.security.nag import acknowledge
 from mlops_constructs.security.personas import SAGEMAKER, studio_trust_conditions
 
@@ -65,9 +66,10 @@ def _check(users: Sequence[StudioUser], idle_minutes: int, storage_gb: tuple[int
 
 
 class StudioDomain(Construct):
-    """The SageMaker Studio domain ``name`` of ``users``, in ``subnets`` of ``vpc``.
+    """The SageMaker Studio domain ``name`` of ``users``, in ``placement``'s subnets (with a
+    security group of its own, not the workloads').
 
-    Defaults: IAM authentication; VpcOnly (apps reach only what ``subnets`` route to: in the
+    Defaults: IAM authentication; VpcOnly (apps reach only what the subnets route to: in the
     platform's isolated subnets, the VPC endpoints, whose group ``endpoints`` admits the
     domain's own on HTTPS: no internet); the home file system and every space's volume encrypted with ``key``; JupyterLab and Code Editor
     apps stopped after ``idle_timeout_minutes`` idle (users may choose less, never more); the
@@ -87,8 +89,7 @@ class StudioDomain(Construct):
         *,
         name: str,
         key: kms.IKey,
-        vpc: ec2.IVpc,
-        subnets: Sequence[ec2.ISubnet],
+        placement: Placement,
         endpoints: ec2.ISecurityGroup,
         users: Sequence[StudioUser],
         idle_timeout_minutes: int = 60,
@@ -97,7 +98,7 @@ class StudioDomain(Construct):
         super().__init__(scope, id)
         _check(users, idle_timeout_minutes, space_storage_gb)
         self.name = name
-        self.security_group = self._security_group(vpc, endpoints)
+        self.security_group = self._security_group(placement.vpc, endpoints)
         self.default_role = self._default_role()
         self.domain = sagemaker.CfnDomain(
             self,
@@ -105,8 +106,8 @@ class StudioDomain(Construct):
             domain_name=name,
             auth_mode="IAM",
             app_network_access_type="VpcOnly",
-            vpc_id=vpc.vpc_id,
-            subnet_ids=[s.subnet_id for s in subnets],
+            vpc_id=placement.vpc.vpc_id,
+            subnet_ids=placement.subnet_ids,
             kms_key_id=key.key_arn,
             default_user_settings=self._user_settings(idle_timeout_minutes, space_storage_gb),
             domain_settings=sagemaker.CfnDomain.DomainSettingsProperty(

@@ -5,7 +5,6 @@ from mlops_constructs.data.catalog import (
     CuratedTable,
     DataCatalog,
     EtlSettings,
-    GlueNetwork,
     IngestBatching,
     dqdl,
 )
@@ -25,7 +24,6 @@ __all__ = [
     "DataLake",
     "DataLakeRef",
     "EtlSettings",
-    "GlueNetwork",
     "IngestBatching",
     "LakeAccess",
     "LakeLifecycle",

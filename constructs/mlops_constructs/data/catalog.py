@@ -7,7 +7,6 @@ from pathlib import Path
 
 import aws_cdk as cdk
 import jsii
-from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
@@ -16,6 +15,7 @@ from aws_cdk.interfaces.aws_events import IRuleRef
 from constructs import Construct
 
 from mlops_constructs.data.lake import LakeAccess
+from mlops_constructs.network.placement import Placement
 from mlops_constructs.notifications import NotificationTopic
 from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import (
@@ -72,14 +72,6 @@ class _GlueWorkflowTarget:
         return events.RuleTargetConfig(arn=self._arn, role=self._role)
 
 
-@dataclass(frozen=True, kw_only=True)
-class GlueNetwork:
-    """Where Glue jobs and crawlers run in VPC mode: one subnet and the workloads' group."""
-
-    subnet: ec2.ISubnet
-    security_group: ec2.ISecurityGroup
-
-
 def dqdl(rules: tuple[str, ...]) -> str:
     """A DQDL ruleset document from individual rules."""
     return "Rules = [\n    " + ",\n    ".join(rules) + "\n]"
@@ -115,7 +107,7 @@ class DataCatalog(Construct):
         notifications: NotificationTopic,
         etl: EtlSettings | None = None,
         crawler_schedule: str | None = None,
-        network: GlueNetwork | None = None,
+        placement: Placement | None = None,
         batch: IngestBatching | None = None,
     ) -> None:
         super().__init__(scope, id)
@@ -128,9 +120,9 @@ class DataCatalog(Construct):
         # VPC mode: a NETWORK connection puts the ETL job and the raw crawler in the VPC.
         self.connection: glue.CfnConnection | None = None
         connection_name: str | None = None
-        if network is not None:
+        if placement is not None:
             connection_name = f"{prefix}-vpc"
-            self.connection = self._vpc_connection(connection_name, network)
+            self.connection = self._vpc_connection(connection_name, placement)
         self.crawler_role = self._crawler_role(prefix, lake, ops_key)
         self.raw_crawler = self._raw_crawler(prefix, lake, connection_name, crawler_schedule)
         self.ruleset_name = f"{prefix}-{table.name}-quality"
@@ -234,7 +226,7 @@ class DataCatalog(Construct):
         ops_key.allow_cloudwatch_logs()
         return configuration
 
-    def _vpc_connection(self, name: str, network: GlueNetwork) -> glue.CfnConnection:
+    def _vpc_connection(self, name: str, placement: Placement) -> glue.CfnConnection:
         """VPC mode: the NETWORK connection that puts the ETL job and the raw crawler in the
         VPC."""
         stack = cdk.Stack.of(self)
@@ -246,11 +238,7 @@ class DataCatalog(Construct):
                 name=name,
                 connection_type="NETWORK",
                 description="Runs Glue jobs in the platform's isolated VPC",
-                physical_connection_requirements=glue.CfnConnection.PhysicalConnectionRequirementsProperty(
-                    subnet_id=network.subnet.subnet_id,
-                    availability_zone=network.subnet.availability_zone,
-                    security_group_id_list=[network.security_group.security_group_id],
-                ),
+                physical_connection_requirements=placement.glue_requirements(),
             ),
         )
 

@@ -10,7 +10,7 @@ from mlops_constructs.deploy.endpoint import (
     capture_prefix,
 )
 from mlops_constructs.deploy.front_door import FrontDoor
-from mlops_constructs.deploy.pipeline import DeployPipeline, VpcPlacement
+from mlops_constructs.deploy.pipeline import DeployPipeline
 from mlops_constructs.deploy.templates import synthesize_endpoint_templates
 
 __all__ = [
@@ -22,7 +22,6 @@ __all__ = [
     "RealtimeSettings",
     "ScaleToZeroSettings",
     "ServerlessSettings",
-    "VpcPlacement",
     "capture_prefix",
     "synthesize_endpoint_templates",
 ]

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import aws_cdk as cdk
-from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -17,6 +16,7 @@ from constructs import Construct
 from mlops_constructs.compute import platform_function
 from mlops_constructs.data.lake import LakeAccess
 from mlops_constructs.names import BATCH_SCORING, function_name
+from mlops_constructs.network.placement import Placement, placement_ids
 from mlops_constructs.security.jobs import (
     grant_image_pull,
     grant_job_network_interfaces,
@@ -67,9 +67,7 @@ class BatchScoring(Construct):
         input_prefix: str = "batch/input/",
         output_prefix: str = "batch/output/",
         capture_prefix: str | None = None,
-        vpc: ec2.IVpc | None = None,
-        subnets: Sequence[ec2.ISubnet] = (),
-        security_group: ec2.ISecurityGroup | None = None,
+        placement: Placement | None = None,
         image_repositories: Sequence[str] = (),
         request_bus: events.IEventBus | None = None,
     ) -> None:
@@ -79,7 +77,7 @@ class BatchScoring(Construct):
         self._model_prefix = f"{prefix}-batch"
         self._lake, self._registry = lake, registry
         self.model_role = self._model_role(
-            prefix, output_prefix, capture_prefix, image_repositories, in_vpc=vpc is not None
+            prefix, output_prefix, capture_prefix, image_repositories, in_vpc=placement is not None
         )
         environment = self._environment(
             instance_type,
@@ -87,8 +85,7 @@ class BatchScoring(Construct):
             input_prefix,
             output_prefix,
             capture_prefix,
-            subnets if vpc is not None else None,
-            security_group,
+            placement,
         )
         self.function = platform_function(
             self,
@@ -100,13 +97,11 @@ class BatchScoring(Construct):
             log_retention=log_retention,
             environment=environment,
             dead_letter_queue=dead_letters,
-            vpc=vpc,
-            subnets=ec2.SubnetSelection(subnets=list(subnets)) if vpc is not None else None,
-            security_group=security_group,
+            placement=placement,
         )
         role = self.function.role
         assert isinstance(role, iam.Role)
-        self._grant_scoring(role, subnets, security_group)
+        self._grant_scoring(role, placement)
         self._triggers(schedule, request_bus)
         self._acknowledge(role, output_prefix, capture_prefix)
 
@@ -148,11 +143,10 @@ class BatchScoring(Construct):
         input_prefix: str,
         output_prefix: str,
         capture_prefix: str | None,
-        subnets: Sequence[ec2.ISubnet] | None,
-        security_group: ec2.ISecurityGroup | None,
+        placement: Placement | None,
     ) -> dict[str, str]:
         """The function's settings: the registry, the model role, where rows are read and
-        written, the key, the instances, and (VPC mode, ``subnets``) the network."""
+        written, the key, the instances, and (VPC mode, ``placement``) the network."""
         lake, registry, model_prefix = self._lake, self._registry, self._model_prefix
         environment = {
             "MODEL_PACKAGE_GROUP": registry.name,
@@ -166,19 +160,12 @@ class BatchScoring(Construct):
         }
         if capture_prefix is not None:
             environment["CAPTURE_URI"] = lake.artifacts.s3_url_for_object(capture_prefix)
-        if subnets is not None:
-            if security_group is None:
-                raise ValueError("VPC mode needs the workloads' security group")
-            environment["SUBNET_IDS"] = cdk.Fn.join(",", [s.subnet_id for s in subnets])
-            environment["SECURITY_GROUP_ID"] = security_group.security_group_id
+        if placement is not None:
+            environment["SUBNET_IDS"] = placement.joined_subnet_ids()
+            environment["SECURITY_GROUP_ID"] = placement.security_group.security_group_id
         return environment
 
-    def _grant_scoring(
-        self,
-        role: iam.Role,
-        subnets: Sequence[ec2.ISubnet],
-        security_group: ec2.ISecurityGroup | None,
-    ) -> None:
+    def _grant_scoring(self, role: iam.Role, placement: Placement | None) -> None:
         """The function reads the registry, creates the version's model (network-isolated, in
         the VPC) and starts the transform job (encrypted with the lake's key) as the model role."""
         arn, model_prefix, lake = self._arn, self._model_prefix, self._lake
@@ -196,10 +183,7 @@ class BatchScoring(Construct):
                 sid="GuardedBatchModels",
                 actions=["sagemaker:CreateModel"],
                 resources=[f"{arn}:model/{model_prefix}-*"],
-                conditions=model_guardrails(
-                    [s.subnet_id for s in subnets],
-                    [security_group.security_group_id] if security_group else [],
-                ),
+                conditions=model_guardrails(*placement_ids(placement)),
             )
         )
         role.add_to_policy(

@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
-from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -36,6 +34,7 @@ from mlops_constructs.deploy.endpoint import (
 from mlops_constructs.monitor.role import MonitorRole
 from mlops_constructs.monitor.settings import MonitorSettings
 from mlops_constructs.names import BATCH, component_name, deploy_cfn_name, endpoint_test_name
+from mlops_constructs.network.placement import Placement, placement_ids
 from mlops_constructs.security.jobs import job_guardrails, model_guardrails
 from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import (
@@ -45,15 +44,6 @@ from mlops_constructs.security.nag import (
 from mlops_constructs.training.registry import ModelVersions
 
 STAGES = ("staging", "prod")
-
-
-@dataclass(frozen=True)
-class VpcPlacement:
-    """VPC mode: the endpoints and the deploy functions run in these subnets and group."""
-
-    vpc: ec2.IVpc
-    subnets: Sequence[ec2.ISubnet]
-    security_group: ec2.ISecurityGroup
 
 
 class EndpointDeployment(Construct):
@@ -86,7 +76,7 @@ class EndpointDeployment(Construct):
         response_contract: Mapping[str, Any],
         templates_name_packages: bool = True,
         image_repositories: Sequence[str] = (),
-        vpc: VpcPlacement | None = None,
+        placement: Placement | None = None,
         monitor: MonitorSettings | None = None,
         ground_truth_prefix: str = "ground-truth/",
         batch_capture_prefix: str | None = None,
@@ -94,7 +84,7 @@ class EndpointDeployment(Construct):
         super().__init__(scope, id)
         self._prefix = prefix
         self._packages_arn = versions.packages_arn
-        self._vpc = vpc
+        self._placement = placement
         self._hostings = hostings
         self._lake = lake
         self._monitor = monitor
@@ -195,7 +185,7 @@ class EndpointDeployment(Construct):
                 target=target,
                 lake=self._lake,
                 ground_truth_prefix=f"{self._ground_truth_prefix}{target}/",
-                vpc=self._vpc is not None,
+                vpc=self._placement is not None,
             )
             for target in monitored
         }
@@ -306,8 +296,7 @@ class EndpointDeployment(Construct):
         encrypted with the data key. Serverless hosting offers neither: its stage is only held
         to the key where one is given."""
         key = self._lake.key.key_arn
-        subnets = [s.subnet_id for s in self._vpc.subnets] if self._vpc else []
-        groups = [self._vpc.security_group.security_group_id] if self._vpc else []
+        subnets, groups = placement_ids(self._placement)
         for stage, hosting in self._hostings.items():
             realtime = isinstance(hosting, RealtimeSettings)
             name = f"{self._prefix}-endpoint-{stage}-*"
@@ -369,6 +358,7 @@ class EndpointDeployment(Construct):
             )
         )
         # Job definitions only as the templates write them: isolated, encrypted, in the VPC.
+        subnets, groups = placement_ids(self._placement)
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="GuardedMonitors",
@@ -380,11 +370,7 @@ class EndpointDeployment(Construct):
                 ],
                 resources=resources,
                 conditions=job_guardrails(
-                    key_arn=self._lake.key.key_arn,
-                    subnets=[s.subnet_id for s in self._vpc.subnets] if self._vpc else [],
-                    security_groups=[self._vpc.security_group.security_group_id]
-                    if self._vpc
-                    else [],
+                    key_arn=self._lake.key.key_arn, subnets=subnets, security_groups=groups
                 ),
             )
         )
@@ -524,9 +510,7 @@ class EndpointDeployment(Construct):
             environment=environment,
             timeout=timeout,
             dead_letter_queue=self.dead_letters,
-            vpc=self._vpc.vpc if self._vpc else None,
-            subnets=ec2.SubnetSelection(subnets=list(self._vpc.subnets)) if self._vpc else None,
-            security_group=self._vpc.security_group if self._vpc else None,
+            placement=self._placement,
         )
         assert function.role is not None
         acknowledge_wildcard_resource(

@@ -16,6 +16,7 @@ from constructs import Construct
 
 from mlops_constructs.data.lake import SEALED_PREFIX, LakeAccess
 from mlops_constructs.names import component_name
+from mlops_constructs.network.placement import VpcConfig
 from mlops_constructs.runbooks import Runbook, alarm_description
 from mlops_constructs.security.jobs import grant_image_pull, grant_sagemaker_job_logs
 from mlops_constructs.security.nag import (
@@ -189,7 +190,7 @@ class PromotedContainer:
 class ModelEndpoint(Construct):
     """Endpoint ``<prefix>-<stage>`` serving ``model_package_arn``.
 
-    The model runs network-isolated (in the VPC when ``subnet_ids`` are given) as ``role`` (an
+    The model runs network-isolated (in the VPC with ``vpc_config``) as ``role`` (an
     :class:`EndpointRole`). Real-time endpoints: ML storage volumes encrypted with ``key_arn``,
     data capture of requests and responses (``data_capture_percent``) to ``capture_uri``
     encrypted with the same key, target-tracking
@@ -217,8 +218,7 @@ class ModelEndpoint(Construct):
         capture_uri: str,
         hosting: RealtimeSettings | ServerlessSettings,
         alarm_topic: sns.ITopic | None = None,
-        subnet_ids: Sequence[str] = (),
-        security_group_id: str | None = None,
+        vpc_config: VpcConfig | None = None,
         container: PromotedContainer | None = None,
     ) -> None:
         super().__init__(scope, id)
@@ -229,17 +229,10 @@ class ModelEndpoint(Construct):
         realtime = isinstance(hosting, RealtimeSettings)
         if realtime and alarm_topic is None:
             raise ValueError(f"{self.endpoint_name}: real-time endpoints need an alarm topic")
-        if subnet_ids and not realtime:
+        if vpc_config is not None and not realtime:
             raise ValueError(
                 f"{self.endpoint_name}: serverless endpoints cannot run in a VPC; use real-time "
                 "hosting in VPC mode"
-            )
-        vpc_config = None
-        if subnet_ids:
-            if security_group_id is None:
-                raise ValueError("VPC mode needs the workloads' security group")
-            vpc_config = sagemaker.CfnModel.VpcConfigProperty(
-                subnets=list(subnet_ids), security_group_ids=[security_group_id]
             )
         self.model = self._model(model_package_arn, container, vpc_config, realtime=realtime)
         # Real-time endpoints' alarms (rolling back, and health); serverless have none.
@@ -261,7 +254,7 @@ class ModelEndpoint(Construct):
         self,
         model_package_arn: str,
         container: PromotedContainer | None,
-        vpc_config: sagemaker.CfnModel.VpcConfigProperty | None,
+        vpc_config: VpcConfig | None,
         *,
         realtime: bool,
     ) -> sagemaker.CfnModel:
@@ -285,7 +278,7 @@ class ModelEndpoint(Construct):
             else None,
             # Serverless hosting supports no network isolation (nor VPC, nor data capture).
             enable_network_isolation=True if realtime else None,
-            vpc_config=vpc_config,
+            vpc_config=vpc_config.to(sagemaker.CfnModel.VpcConfigProperty) if vpc_config else None,
         )
 
     def _realtime(self, hosting: RealtimeSettings, key_arn: str, capture_uri: str) -> None:
@@ -403,7 +396,7 @@ class ModelEndpoint(Construct):
         hosting: ScaleToZeroSettings,
         key_arn: str,
         capture_uri: str,
-        vpc_config: sagemaker.CfnModel.VpcConfigProperty | None,
+        vpc_config: VpcConfig | None,
     ) -> None:
         """The endpoint, its inference component, and their scaling (0 to N)."""
         self.endpoint_config = sagemaker.CfnEndpointConfig(
@@ -429,9 +422,7 @@ class ModelEndpoint(Construct):
             # Endpoints of inference components name the role their copies run as here.
             execution_role_arn=self.role.role_arn,
             enable_network_isolation=True,
-            vpc_config=sagemaker.CfnEndpointConfig.VpcConfigProperty(
-                subnets=vpc_config.subnets, security_group_ids=vpc_config.security_group_ids
-            )
+            vpc_config=vpc_config.to(sagemaker.CfnEndpointConfig.VpcConfigProperty)
             if vpc_config is not None
             else None,
             kms_key_id=key_arn,

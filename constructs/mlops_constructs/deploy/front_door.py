@@ -7,7 +7,6 @@ from pathlib import Path
 
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigateway
-from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -15,6 +14,7 @@ from constructs import Construct
 
 from mlops_constructs.compute import platform_function
 from mlops_constructs.names import FRONT_DOOR, function_name
+from mlops_constructs.network.placement import Placement
 from mlops_constructs.observability import encrypted_log_group
 from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import acknowledge
@@ -42,8 +42,7 @@ class FrontDoor(Construct):
         log_retention: logs.RetentionDays,
         rate_limit: int = 50,
         burst_limit: int = 100,
-        vpc: ec2.IVpc | None = None,
-        security_group: ec2.ISecurityGroup | None = None,
+        placement: Placement | None = None,
         inference_component: str | None = None,
     ) -> None:
         super().__init__(scope, id)
@@ -55,8 +54,7 @@ class FrontDoor(Construct):
             ops_key,
             log_retention,
             rate_limit,
-            vpc,
-            security_group,
+            placement,
             inference_component,
         )
         self.api = self._api(
@@ -73,8 +71,7 @@ class FrontDoor(Construct):
         ops_key: PlatformKey,
         log_retention: logs.RetentionDays,
         rate_limit: int,
-        vpc: ec2.IVpc | None,
-        security_group: ec2.ISecurityGroup | None,
+        placement: Placement | None,
         inference_component: str | None,
     ) -> lambda_.Function:
         """``<prefix>-front-door``: validates a request and invokes the endpoint (only it)."""
@@ -99,8 +96,7 @@ class FrontDoor(Construct):
             reserved_concurrency=rate_limit,
             no_dead_letter_reason="Invoked synchronously by API Gateway, which returns the error "
             "to the caller; there is no asynchronous event to dead-letter.",
-            vpc=vpc,
-            security_group=security_group,
+            placement=placement,
         )
         function.add_to_role_policy(
             iam.PolicyStatement(

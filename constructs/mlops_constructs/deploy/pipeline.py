@@ -20,7 +20,7 @@ from constructs import Construct
 
 from mlops_constructs.cfn import depend_on_role_policy_only
 from mlops_constructs.data.lake import SEALED_PREFIX, LakeAccess
-from mlops_constructs.deploy.deployment import STAGES, EndpointDeployment, VpcPlacement
+from mlops_constructs.deploy.deployment import STAGES, EndpointDeployment
 from mlops_constructs.deploy.endpoint import (
     RealtimeSettings,
     ScaleToZeroSettings,
@@ -44,6 +44,7 @@ from mlops_constructs.names import (
     stack_name,
     template_file,
 )
+from mlops_constructs.network.placement import Placement
 from mlops_constructs.notifications import NotificationTopic
 from mlops_constructs.security.jobs import grant_pipeline_status
 from mlops_constructs.security.keys import PlatformKey
@@ -55,7 +56,7 @@ from mlops_constructs.security.nag import (
 )
 from mlops_constructs.training.registry import ModelRegistry
 
-__all__ = ["STAGES", "DeployPipeline", "VpcPlacement"]
+__all__ = ["STAGES", "DeployPipeline"]
 
 
 class DeployPipeline(EndpointDeployment):
@@ -94,7 +95,7 @@ class DeployPipeline(EndpointDeployment):
         payloads: Sequence[Mapping[str, str]],
         response_contract: Mapping[str, Any],
         image_repositories: Sequence[str] = (),
-        vpc: VpcPlacement | None = None,
+        placement: Placement | None = None,
         monitor: MonitorSettings | None = None,
         ground_truth_prefix: str = "ground-truth/",
         batch_capture_prefix: str | None = None,
@@ -116,7 +117,7 @@ class DeployPipeline(EndpointDeployment):
             payloads=payloads,
             response_contract=response_contract,
             image_repositories=image_repositories,
-            vpc=vpc,
+            placement=placement,
             monitor=monitor,
             ground_truth_prefix=ground_truth_prefix,
             batch_capture_prefix=batch_capture_prefix,
@@ -355,9 +356,9 @@ class DeployPipeline(EndpointDeployment):
                 f"{self._ground_truth_prefix}{stage}/"
             )
             values.update({n: v.reference() for n, v in baselines.items()})
-        if self._vpc is not None:
-            values["SubnetIds"] = cdk.Fn.join(",", [s.subnet_id for s in self._vpc.subnets])
-            values["SecurityGroupId"] = self._vpc.security_group.security_group_id
+        if self._placement is not None:
+            values["SubnetIds"] = self._placement.joined_subnet_ids()
+            values["SecurityGroupId"] = self._placement.security_group.security_group_id
         return values
 
     def _deploy_action(
@@ -377,7 +378,7 @@ class DeployPipeline(EndpointDeployment):
         # Exactly the template's parameters: CloudFormation rejects any other override.
         names = template_parameters(
             None if stage == BATCH else self._hostings[stage],
-            self._vpc is not None,
+            self._placement is not None,
             self._monitor if stage in self.monitor_roles else None,
         )
         # Values the template names as defaults are not repeated (see template_defaults).

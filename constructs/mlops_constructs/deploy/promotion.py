@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aws_cdk as cdk
-from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -26,8 +25,8 @@ from constructs import Construct
 
 from mlops_constructs.compute import platform_function
 from mlops_constructs.data.lake import SEALED_PREFIX, LakeAccess
-from mlops_constructs.deploy.deployment import VpcPlacement
 from mlops_constructs.names import promote_name
+from mlops_constructs.network.placement import Placement
 from mlops_constructs.security.jobs import grant_job_reports
 from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import (
@@ -96,7 +95,7 @@ class Promotion(Construct):
         ops_key: PlatformKey,
         log_retention: logs.RetentionDays,
         dead_letters: sqs.IQueue,
-        vpc: VpcPlacement | None = None,
+        placement: Placement | None = None,
     ) -> None:
         super().__init__(scope, id)
         self.source = source
@@ -120,10 +119,10 @@ class Promotion(Construct):
                 # the endpoint templates take.
                 **(
                     {
-                        "SUBNET_IDS": cdk.Fn.join(",", [s.subnet_id for s in vpc.subnets]),
-                        "SECURITY_GROUP_ID": vpc.security_group.security_group_id,
+                        "SUBNET_IDS": placement.joined_subnet_ids(),
+                        "SECURITY_GROUP_ID": placement.security_group.security_group_id,
                     }
-                    if vpc
+                    if placement
                     else {}
                 ),
             },
@@ -133,9 +132,7 @@ class Promotion(Construct):
             dead_letter_queue=dead_letters,
             # VPC mode: S3 (the development bucket too) through the gateway endpoint, the
             # development registry through sagemaker.api, the report through codepipeline.
-            vpc=vpc.vpc if vpc else None,
-            subnets=ec2.SubnetSelection(subnets=list(vpc.subnets)) if vpc else None,
-            security_group=vpc.security_group if vpc else None,
+            placement=placement,
         )
         assert self.function.role is not None
         self.role = self.function.role

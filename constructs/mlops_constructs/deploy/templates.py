@@ -31,6 +31,7 @@ from mlops_constructs.deploy.endpoint import (
 from mlops_constructs.monitor.monitors import ModelMonitors, MonitorImages, MonitorInputs
 from mlops_constructs.monitor.settings import BASELINE_PARAMETERS, NONE, MonitorSettings
 from mlops_constructs.names import BATCH, stack_name, template_file
+from mlops_constructs.network.placement import VpcConfig
 from mlops_constructs.scratch import scratch_dir
 
 VPC_PARAMETERS = ("SubnetIds", "SecurityGroupId")
@@ -236,9 +237,10 @@ def _endpoint_stack(
     )
     # Serverless templates have no key, capture or alarm parameters; nothing reads them.
     values = {name: param.value_as_string for name, param in p.items() if name != "SubnetIds"}
-    subnet_ids: list[str] = []
+    vpc_config = None
     if "SubnetIds" in p:
         subnet_ids = [cdk.Fn.select(i, p["SubnetIds"].value_as_list) for i in range(vpc_az_count)]
+        vpc_config = VpcConfig.of(subnet_ids, values["SecurityGroupId"])
     topic = (
         sns.Topic.from_topic_arn(stack, "AlarmTopic", values["AlarmTopicArn"])
         if "AlarmTopicArn" in values
@@ -257,8 +259,7 @@ def _endpoint_stack(
             capture_uri=values.get("CaptureUri", ""),
             hosting=hosting,
             alarm_topic=topic,
-            subnet_ids=subnet_ids,
-            security_group_id=values.get("SecurityGroupId"),
+            vpc_config=vpc_config,
             container=PromotedContainer(
                 image=promoted.image,
                 model_data_url=values["ModelDataUrl"],
@@ -281,8 +282,7 @@ def _endpoint_stack(
                 output_uri=values["MonitorOutputUri"],
                 ground_truth_uri=values.get("GroundTruthUri"),
                 baselines={n: values[n] for n in BASELINE_PARAMETERS if n in values},
-                subnet_ids=subnet_ids,
-                security_group_id=values.get("SecurityGroupId"),
+                vpc_config=vpc_config,
             ),
             images=images,
             alarm_topic=topic,

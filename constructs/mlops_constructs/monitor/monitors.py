@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +22,7 @@ from mlops_constructs.monitor.settings import (
     drift_alarm_name,
     schedule_name,
 )
+from mlops_constructs.network.placement import VpcConfig
 from mlops_constructs.runbooks import Runbook, alarm_description, drift_consequence
 
 LOCAL_INPUT = "/opt/ml/processing/input/data"
@@ -71,8 +72,7 @@ class MonitorInputs:
     output_uri: str  # s3://.../monitoring/<target>/ (a folder per monitor type below it)
     ground_truth_uri: str | None  # needed by the model-quality and bias monitors
     baselines: Mapping[str, str]  # the baselines the enabled monitors read
-    subnet_ids: Sequence[str] = ()
-    security_group_id: str | None = None
+    vpc_config: VpcConfig | None = None  # VPC mode: the template's subnets and group
 
 
 class ModelMonitors(Construct):
@@ -88,7 +88,7 @@ class ModelMonitors(Construct):
     and batch targets get no explainability monitor (Clarify would need a model to explain batch
     data with, and batch scoring picks its model per run),
     so one template serves every version. Jobs run network-isolated, with inter-container
-    encryption, in the VPC when subnets are given, volumes and results encrypted with
+    encryption, in the VPC with ``inputs.vpc_config``, volumes and results encrypted with
     ``key_arn``, as ``role_arn``.
 
     Job definitions are immutable in SageMaker: their names carry the model version and a
@@ -201,13 +201,7 @@ class ModelMonitors(Construct):
     def _common(self, cfn: Any, monitor: str) -> dict[str, Any]:
         s = self._settings
         i = self._inputs
-        vpc = None
-        if i.subnet_ids:
-            if i.security_group_id is None:
-                raise ValueError("VPC mode needs the workloads' security group")
-            vpc = cfn.VpcConfigProperty(
-                security_group_ids=[i.security_group_id], subnets=list(i.subnet_ids)
-            )
+        vpc = i.vpc_config.to(cfn.VpcConfigProperty) if i.vpc_config else None
         return {
             "job_definition_name": self._name(monitor),
             "role_arn": i.role_arn,

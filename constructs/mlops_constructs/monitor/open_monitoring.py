@@ -19,7 +19,6 @@ from pathlib import Path
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
-from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -34,6 +33,7 @@ from mlops_constructs.data.lake import LakeAccess
 from mlops_constructs.monitor.open_definition import OpenMonitoringSpec, build_monitoring_definition
 from mlops_constructs.monitor.settings import drift_alarm_name
 from mlops_constructs.names import monitoring_run_name
+from mlops_constructs.network.placement import Placement, placement_ids
 from mlops_constructs.runbooks import Runbook, alarm_description, drift_consequence
 from mlops_constructs.security.jobs import (
     grant_job_network_interfaces,
@@ -78,15 +78,6 @@ class OpenMonitoringSettings:
     def __post_init__(self) -> None:
         if self.frequency not in SCHEDULES:
             raise ValueError(f"frequency {self.frequency!r}: use one of {sorted(SCHEDULES)}")
-
-
-@dataclass(frozen=True, kw_only=True)
-class OpenMonitoringNetwork:
-    """VPC mode: where the monitoring jobs and the function run."""
-
-    vpc: ec2.IVpc
-    subnets: Sequence[ec2.ISubnet]
-    security_group: ec2.ISecurityGroup
 
 
 def metric(
@@ -134,7 +125,7 @@ class OpenMonitoring(Construct):
         code: Path,
         log_retention: logs.RetentionDays,
         alarm_topic: sns.ITopic,
-        network: OpenMonitoringNetwork | None = None,
+        placement: Placement | None = None,
         promoted_from: ModelVersions | None = None,
     ) -> None:
         super().__init__(scope, id)
@@ -152,19 +143,19 @@ class OpenMonitoring(Construct):
             f"{self.pipeline_name}"
         )
         self.script = s3_assets.Asset(self, "MonitoringCode", path=str(MONITORING_SCRIPT))
-        self.role = self._role(stack, network)
-        self.function = self._function(code, registry, ops_key, targets, log_retention, network)
+        self.role = self._role(stack, placement)
+        self.function = self._function(code, registry, ops_key, targets, log_retention, placement)
         self.spec = replace(
             spec,
             name=self.pipeline_name,
             role_arn=f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{prefix}-monitoring-pipeline",
-            vpc=network is not None,
+            vpc=placement is not None,
         )
-        self.pipeline = self._pipeline(network)
+        self.pipeline = self._pipeline(placement)
         self.schedules = [self._schedule(t) for t in targets]
         self.alarms = [a for t in targets for a in self._alarms(t, alarm_topic)]
 
-    def _role(self, stack: cdk.Stack, network: OpenMonitoringNetwork | None) -> iam.Role:
+    def _role(self, stack: cdk.Stack, placement: Placement | None) -> iam.Role:
         """The monitoring jobs' role: processing jobs of this pipeline only, the captures and
         baselines (artifacts), the ground truth (curated), reports under ``monitoring/``."""
         role = iam.Role(
@@ -176,6 +167,7 @@ class OpenMonitoring(Construct):
         )
         arn = f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}"
         jobs = f"{arn}:processing-job/*"
+        subnets, groups = placement_ids(placement)
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="MonitoringJobs",
@@ -195,8 +187,8 @@ class OpenMonitoring(Construct):
                 resources=[jobs],
                 conditions=job_guardrails(
                     key_arn=self._lake.key.key_arn,
-                    subnets=[s.subnet_id for s in network.subnets] if network else [],
-                    security_groups=[network.security_group.security_group_id] if network else [],
+                    subnets=subnets,
+                    security_groups=groups,
                 ),
             )
         )
@@ -223,7 +215,7 @@ class OpenMonitoring(Construct):
         )
         self.script.bucket.grant_read(role, self.script.s3_object_key)
         grant_sagemaker_job_logs(role, ("ProcessingJobs",))
-        if network is not None:
+        if placement is not None:
             grant_job_network_interfaces(role)
         acknowledge_wildcard_resource(
             role,
@@ -261,7 +253,7 @@ class OpenMonitoring(Construct):
         ops_key: PlatformKey,
         targets: Sequence[str],
         log_retention: logs.RetentionDays,
-        network: OpenMonitoringNetwork | None,
+        placement: Placement | None,
     ) -> lambda_.Function:
         """``<prefix>-monitoring-run``: the pipeline's Window and Publish steps."""
         prefix = self._prefix
@@ -279,8 +271,7 @@ class OpenMonitoring(Construct):
             reserved_concurrency=2,
             no_dead_letter_reason="SageMaker Pipelines invokes it synchronously (LambdaStep) "
             "and shows a failure in the execution.",
-            vpc=network.vpc if network else None,
-            security_group=network.security_group if network else None,
+            placement=placement,
         )
         role = function.role
         assert role is not None
@@ -480,16 +471,16 @@ class OpenMonitoring(Construct):
             "under monitoring/batch/ only.",
         )
 
-    def _pipeline(self, network: OpenMonitoringNetwork | None) -> sagemaker.CfnPipeline:
+    def _pipeline(self, placement: Placement | None) -> sagemaker.CfnPipeline:
         variables: dict[str, str] = {
             KEY_PLACEHOLDER[2:-1]: self._lake.key.key_arn,
             "MonitoringFunctionArn": self.function.function_arn,
             "MonitoringCodeBucket": self.script.s3_bucket_name,
             "MonitoringCodeKey": self.script.s3_object_key,
         }
-        if network is not None:
-            variables["SubnetIds"] = cdk.Fn.join('","', [s.subnet_id for s in network.subnets])
-            variables["SecurityGroupId"] = network.security_group.security_group_id
+        if placement is not None:
+            variables["SubnetIds"] = placement.joined_subnet_ids('","')
+            variables["SecurityGroupId"] = placement.security_group.security_group_id
         # The Window and Publish steps: this function, no other version or function.
         self.role.add_to_policy(
             iam.PolicyStatement(

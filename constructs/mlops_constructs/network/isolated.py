@@ -10,6 +10,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from mlops_constructs.network.placement import Placement
 from mlops_constructs.observability import encrypted_log_group
 from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import acknowledge, acknowledge_inline_policy
@@ -45,6 +46,7 @@ class IsolatedNetwork(Construct):
     the services the platform calls are created). Workloads use :attr:`workload_security_group`:
     all TCP within the group (Glue requires the self-reference) and HTTPS out, which in these
     subnets reaches only the endpoints. Endpoints accept HTTPS from that group alone.
+    :attr:`placement` (the VPC, its subnets, that group) is what workloads are given.
 
     :meth:`restrict_key_to_endpoints` makes a key refuse direct use from outside the VPC.
     Availability zones are the region's first ``az_count`` (``Fn::GetAZs`` at deploy time):
@@ -71,6 +73,9 @@ class IsolatedNetwork(Construct):
         self._flow_logs(prefix, key, flow_log_retention)
         self._security_groups(prefix)
         self._endpoints(interface_services)
+        self.placement = Placement(
+            self.vpc, tuple(self.vpc.isolated_subnets), self.workload_security_group
+        )
 
     def _vpc(self, prefix: str, cidr: str, az_count: int) -> ec2.Vpc:
         """``<prefix>-isolated``: isolated subnets only, no NAT, no internet gateway."""
@@ -178,10 +183,6 @@ class IsolatedNetwork(Construct):
                 security_groups=[self.endpoint_security_group],
                 subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
             )
-
-    @property
-    def subnets(self) -> list[ec2.ISubnet]:
-        return list(self.vpc.isolated_subnets)
 
     def restrict_key_to_endpoints(self, key: PlatformKey) -> None:
         """Deny direct use of ``key`` unless the request comes through the KMS endpoint.

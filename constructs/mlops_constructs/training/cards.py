@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
@@ -15,6 +14,7 @@ from constructs import Construct
 
 from mlops_constructs.compute import platform_function
 from mlops_constructs.names import MODEL_CARD, function_name
+from mlops_constructs.network.placement import Placement
 from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import acknowledge_wildcard_resource
 from mlops_constructs.training.registry import ModelRegistry
@@ -36,7 +36,7 @@ class ModelCards(Construct):
     removing metadata (``recorded_metadata`` by name, any removal) and without a life-cycle
     stage (:meth:`ModelRegistry.grant_write_cards`): IAM refuses it any approval. Defaults:
     reserved concurrency 1 (one card write at a time), two retries, then ``dead_letters``; logs
-    encrypted with ``ops_key`` and kept ``log_retention``; in the VPC with ``vpc``.
+    encrypted with ``ops_key`` and kept ``log_retention``; in the VPC with ``placement``.
     """
 
     def __init__(
@@ -55,8 +55,7 @@ class ModelCards(Construct):
         risk_rating: str = "unknown",
         quality_gate: str = "",
         recorded_metadata: Sequence[str] = (),
-        vpc: ec2.IVpc | None = None,
-        security_group: ec2.ISecurityGroup | None = None,
+        placement: Placement | None = None,
     ) -> None:
         super().__init__(scope, id)
         if risk_rating not in RISK_RATINGS:
@@ -82,8 +81,7 @@ class ModelCards(Construct):
                 # never taken for an approver's
                 "WRITER_ROLE_NAME": self.function_name,
             },
-            vpc=vpc,
-            security_group=security_group,
+            placement=placement,
         )
         registry.grant_write_cards(self.function, recorded_metadata=recorded_metadata)
         role = self.function.role

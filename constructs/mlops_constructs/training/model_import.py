@@ -7,7 +7,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import aws_cdk as cdk
-from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -28,6 +27,7 @@ from mlops_constructs.names import (
     function_name,
     import_pipeline_name,
 )
+from mlops_constructs.network.placement import Placement
 from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import acknowledge_grant_actions, acknowledge_wildcard_resource
 from mlops_constructs.training.definition import (
@@ -96,8 +96,7 @@ class ModelImport(Construct):
         ops_key: PlatformKey,
         log_retention: logs.RetentionDays,
         dead_letters: sqs.IQueue,
-        vpc: ec2.IVpc | None = None,
-        security_group: ec2.ISecurityGroup | None = None,
+        placement: Placement | None = None,
     ) -> None:
         super().__init__(scope, id)
         if training.custom_definition:
@@ -121,7 +120,7 @@ class ModelImport(Construct):
         self.definition = build_definition(self.spec)
         self.function = self._function(
             prefix, code, code_version_parameter, project, serving, max_artifact_bytes,
-            ops_key, log_retention, dead_letters, vpc, security_group,
+            ops_key, log_retention, dead_letters, placement,
         )  # fmt: skip
         self.package_code = s3_assets.Asset(self, "PackageCode", path=str(PACKAGE_SCRIPT))
         self.package_code.bucket.grant_read(training.role, self.package_code.s3_object_key)
@@ -146,8 +145,7 @@ class ModelImport(Construct):
         ops_key: PlatformKey,
         log_retention: logs.RetentionDays,
         dead_letters: sqs.IQueue,
-        vpc: ec2.IVpc | None,
-        security_group: ec2.ISecurityGroup | None,
+        placement: Placement | None,
     ) -> lambda_.Function:
         """``<prefix>-model-import`` (lambda/model_import): starts the pipeline on a manifest,
         and is its CheckImport step. Reads imports/ and the code version; starts only the
@@ -175,8 +173,7 @@ class ModelImport(Construct):
             # A manifest's start and the CheckImport step of a running import.
             reserved_concurrency=2,
             dead_letter_queue=dead_letters,
-            vpc=vpc,
-            security_group=security_group,
+            placement=placement,
         )
         imports = f"{IMPORTS_PREFIX}*"
         lake.artifacts.grant_read(function, imports)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
 import aws_cdk as cdk
-from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -18,6 +16,7 @@ from constructs import Construct
 from mlops_constructs.compute import platform_function
 from mlops_constructs.data.lake import SEALED_PREFIX, LakeAccess
 from mlops_constructs.names import CHAMPION, FINGERPRINT, function_name
+from mlops_constructs.network.placement import Placement, placement_ids
 from mlops_constructs.security.jobs import (
     GUARDED_JOB_ACTIONS,
     grant_image_pull,
@@ -122,9 +121,7 @@ class TrainingPipeline(Construct):
         champion_code: Path,
         ops_key: PlatformKey,
         log_retention: logs.RetentionDays,
-        subnets: Sequence[ec2.ISubnet] = (),
-        vpc: ec2.IVpc | None = None,
-        security_group: ec2.ISecurityGroup | None = None,
+        placement: Placement | None = None,
         custom_definition: bool = False,
         mlflow: MlflowSettings | None = None,
     ) -> None:
@@ -142,9 +139,7 @@ class TrainingPipeline(Construct):
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description=f"Jobs of the SageMaker pipeline {self.pipeline_name}",
         )
-        in_vpc = bool(subnets)
-        if in_vpc and (security_group is None or vpc is None):
-            raise ValueError("VPC mode needs the VPC and the workloads' security group")
+        in_vpc = placement is not None
         self.spec = replace(
             spec,
             name=self.pipeline_name,
@@ -156,18 +151,17 @@ class TrainingPipeline(Construct):
         self.definition = None if custom_definition else build_definition(self.spec)
 
         self.champion = self._champion(
-            prefix, champion_code, registry, ops_key, log_retention, vpc, security_group
+            prefix, champion_code, registry, ops_key, log_retention, placement
         )
         self.fingerprint = self._fingerprint(
-            prefix, champion_code.parent / "fingerprint", lake, ops_key, log_retention, vpc,
-            security_group,
-        )  # fmt: skip
+            prefix, champion_code.parent / "fingerprint", lake, ops_key, log_retention, placement
+        )
         self.tracking = (
             None
             if custom_definition or not self.spec.experiment_tracking
             else self._tracking(
                 prefix, champion_code.parent / "experiment_tracking", lake, ops_key,
-                log_retention, mlflow, vpc, security_group,
+                log_retention, mlflow, placement,
             )
         )  # fmt: skip
         if self.spec.monitoring_baseline:
@@ -175,13 +169,12 @@ class TrainingPipeline(Construct):
             self.monitoring_code = s3_assets.Asset(
                 self, "MonitoringCode", path=str(MONITORING_SCRIPT)
             )
-        self._subnets, self._security_group = tuple(subnets), security_group
+        self._placement = placement
         self.pipeline = self._pipeline()
 
-        self._subnet_ids = [s.subnet_id for s in subnets]
-        self._security_group_ids = [security_group.security_group_id] if security_group else []
+        self._subnet_ids, self._security_group_ids = placement_ids(placement)
         self._grant(stack, prefix, lake, registry, in_vpc)
-        self._guard_jobs(lake, subnets, security_group)
+        self._guard_jobs(lake)
         if self.spec.monitoring_baseline:
             code = self.monitoring_code
             code.bucket.grant_read(self.role, code.s3_object_key)
@@ -206,7 +199,7 @@ class TrainingPipeline(Construct):
     def definition_variables(self) -> dict[str, str]:
         """The deploy-time values of the standard definition's ``${...}`` placeholders (the
         key, the functions, the monitoring script, the network): the import pipeline's too."""
-        lake, subnets, security_group = self._lake, self._subnets, self._security_group
+        lake, placement = self._lake, self._placement
         variables: dict[str, str] = {
             KEY_PLACEHOLDER[2:-1]: lake.key.key_arn,
             CHAMPION_PLACEHOLDER[2:-1]: self.champion.function_arn,
@@ -217,20 +210,12 @@ class TrainingPipeline(Construct):
         if self.spec.monitoring_baseline:
             variables["MonitoringCodeBucket"] = self.monitoring_code.s3_bucket_name
             variables["MonitoringCodeKey"] = self.monitoring_code.s3_object_key
-        if subnets:
-            assert security_group is not None
-            variables[SUBNETS_PLACEHOLDER[2:-1]] = cdk.Fn.join(
-                '","', [s.subnet_id for s in subnets]
-            )
-            variables[SECURITY_GROUP_PLACEHOLDER[2:-1]] = security_group.security_group_id
+        if placement is not None:
+            variables[SUBNETS_PLACEHOLDER[2:-1]] = placement.joined_subnet_ids('","')
+            variables[SECURITY_GROUP_PLACEHOLDER[2:-1]] = placement.security_group.security_group_id
         return variables
 
-    def _guard_jobs(
-        self,
-        lake: LakeAccess,
-        subnets: Sequence[ec2.ISubnet],
-        security_group: ec2.ISecurityGroup | None,
-    ) -> None:
+    def _guard_jobs(self, lake: LakeAccess) -> None:
         """Creating a job needs what the definition sets (isolation, encryption, the VPC)."""
         stack = cdk.Stack.of(self)
         arn = f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}"
@@ -254,8 +239,8 @@ class TrainingPipeline(Construct):
                     key_arn=lake.key.key_arn,
                     # Clarify's model baselines call their shadow endpoint.
                     network_isolation=not self.spec.model_baselines,
-                    subnets=[s.subnet_id for s in subnets],
-                    security_groups=[security_group.security_group_id] if security_group else [],
+                    subnets=self._subnet_ids,
+                    security_groups=self._security_group_ids,
                 ),
             )
         )
@@ -267,8 +252,7 @@ class TrainingPipeline(Construct):
         registry: ModelRegistry,
         ops_key: PlatformKey,
         log_retention: logs.RetentionDays,
-        vpc: ec2.IVpc | None,
-        security_group: ec2.ISecurityGroup | None,
+        placement: Placement | None,
     ) -> lambda_.Function:
         """``<prefix>-champion`` (lambda/champion): the newest approved version's gate metric
         against the challenger's, for the pipeline's Champion step; reads the registry only."""
@@ -289,8 +273,7 @@ class TrainingPipeline(Construct):
             },
             no_dead_letter_reason="SageMaker Pipelines invokes it synchronously (LambdaStep) "
             "and shows a failure in the execution.",
-            vpc=vpc,
-            security_group=security_group,
+            placement=placement,
         )
         registry.grant_read(function)
         self.role.add_to_policy(
@@ -316,8 +299,7 @@ class TrainingPipeline(Construct):
         lake: LakeAccess,
         ops_key: PlatformKey,
         log_retention: logs.RetentionDays,
-        vpc: ec2.IVpc | None,
-        security_group: ec2.ISecurityGroup | None,
+        placement: Placement | None,
     ) -> lambda_.Function:
         """``<prefix>-fingerprint`` (lambda/fingerprint): SHA-256 and S3 version of the files a
         version registers with, for the pipeline's Fingerprint step, which also seals them:
@@ -339,8 +321,7 @@ class TrainingPipeline(Construct):
             timeout=cdk.Duration.minutes(15),
             no_dead_letter_reason="SageMaker Pipelines invokes it synchronously (LambdaStep) "
             "and shows a failure in the execution.",
-            vpc=vpc,
-            security_group=security_group,
+            placement=placement,
         )
         for objects in RELEASE_FILES:
             lake.artifacts.grant_read(function, objects)
@@ -380,8 +361,7 @@ class TrainingPipeline(Construct):
         ops_key: PlatformKey,
         log_retention: logs.RetentionDays,
         mlflow: MlflowSettings | None,
-        vpc: ec2.IVpc | None,
-        security_group: ec2.ISecurityGroup | None,
+        placement: Placement | None,
     ) -> ExperimentTracking:
         """``<prefix>-experiment-tracking`` (lambda/experiment_tracking), the Track step's
         function, which this pipeline's role may invoke (and the MLflow server with ``mlflow``)."""
@@ -396,8 +376,7 @@ class TrainingPipeline(Construct):
             ops_key=ops_key,
             log_retention=log_retention,
             mlflow=mlflow,
-            vpc=vpc,
-            security_group=security_group,
+            placement=placement,
         )
         self.role.add_to_policy(
             iam.PolicyStatement(

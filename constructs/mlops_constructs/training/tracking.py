@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aws_cdk as cdk
-from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -23,6 +22,7 @@ from mlops_constructs.names import (
     function_name,
     mlflow_server_name,
 )
+from mlops_constructs.network.placement import Placement
 from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import (
     acknowledge_grant_actions,
@@ -111,8 +111,7 @@ class ExperimentTracking(Construct):
         ops_key: PlatformKey,
         log_retention: logs.RetentionDays,
         mlflow: MlflowSettings | None = None,
-        vpc: ec2.IVpc | None = None,
-        security_group: ec2.ISecurityGroup | None = None,
+        placement: Placement | None = None,
     ) -> None:
         super().__init__(scope, id)
         stack = cdk.Stack.of(self)
@@ -140,8 +139,7 @@ class ExperimentTracking(Construct):
             reserved_concurrency=2,
             no_dead_letter_reason="SageMaker Pipelines invokes it synchronously (LambdaStep); "
             "a tracking problem is its answer, never an error.",
-            vpc=vpc,
-            security_group=security_group,
+            placement=placement,
         )
         self._grant(lake)
 

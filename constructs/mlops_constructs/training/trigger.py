@@ -7,7 +7,6 @@ from pathlib import Path
 
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_logs as logs
@@ -16,6 +15,7 @@ from constructs import Construct
 
 from mlops_constructs.compute import dead_letter_queue, platform_function
 from mlops_constructs.names import START_TRAINING, dead_letter_queue_name, function_name
+from mlops_constructs.network.placement import Placement
 from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import acknowledge
 from mlops_constructs.training.pipeline import TrainingPipeline
@@ -57,8 +57,7 @@ class TrainingTrigger(Construct):
         log_retention: logs.RetentionDays,
         debounce: cdk.Duration | None = None,
         max_executions_per_day: int = 4,
-        vpc: ec2.IVpc | None = None,
-        security_group: ec2.ISecurityGroup | None = None,
+        placement: Placement | None = None,
         retrain_targets: Sequence[str] = (),
         request_bus: events.IEventBus | None = None,
     ) -> None:
@@ -89,8 +88,7 @@ class TrainingTrigger(Construct):
                 "CODE_VERSION_PARAMETER": code_version_parameter.parameter_name,
                 "ETL_JOB_NAME": etl_job_name,
             },
-            vpc=vpc,
-            security_group=security_group,
+            placement=placement,
         )
         role = self.function.role
         assert role is not None
