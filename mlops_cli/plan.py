@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from mlops_cli.errors import CliError
 from mlops_cli.resources import place
+from mlops_constructs.names import training_pipeline_name
 from stacks.config import EnvironmentConfig, PlatformConfig
 from stacks.topology import trains
 
@@ -260,7 +261,7 @@ def _team_pipelines(config: PlatformConfig, resolve: Resolve) -> tuple[str, ...]
         target = resolve(env)
         for project in config.projects:
             if project.build.enabled and project.build.custom:
-                name = f"{config.prefix(env.name, project.name)}-training"
+                name = training_pipeline_name(config.prefix(env.name, project.name))
                 notes.append(
                     f"Kept: the pipeline {name} in {target}, which the project's CI created "
                     f"(no idle cost). To delete it: aws sagemaker delete-pipeline "

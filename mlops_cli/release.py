@@ -39,6 +39,7 @@ from mlops_cli.status import (
     serving,
     version_of,
 )
+from mlops_constructs.names import APPROVER, release_approver_name
 from stacks import topology
 
 APPROVED = "Approved"
@@ -167,7 +168,7 @@ def set_status(
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") in _DENIED:
             partition = arn.split(":")[1]
-            role = f"arn:{partition}:iam::{place.account}:role/{place.persona_role('approver')}"
+            role = f"arn:{partition}:iam::{place.account}:role/{place.persona_role(APPROVER)}"
             raise CliError(
                 f"{doing}: access denied. Fix: run it as the project's approver role {role} "
                 "(its configured access.approvers may assume it; no other role may approve or "
@@ -198,10 +199,11 @@ def _who_deploys(place: ProjectPlace, arn: str) -> str:
             f"Staging -> TestStaging{gate} -> Production"
         )
     stages = [e.name for e in topology.serving(config)]
-    gate = f", approved by {place.release_pipeline}-approver," if approval else ""
+    pipeline = topology.release_pipeline(config, project)
+    gate = f", approved by {release_approver_name(pipeline)}," if approval else ""
     return (
         f"the tooling account ({config.delivery.tooling.account}) release router starts "
-        f"{place.release_pipeline} with ModelPackageArn={arn}: promoted, deployed and tested "
+        f"{pipeline} with ModelPackageArn={arn}: promoted, deployed and tested "
         f"in {', '.join(stages[:-1])}, then{gate} in {stages[-1]}"
     )
 

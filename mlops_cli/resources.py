@@ -19,7 +19,9 @@ from mlops_constructs.names import (
     bucket_name,
     import_pipeline_name,
     release_pipeline_name,
+    role_name,
     stack_name,
+    training_pipeline_name,
 )
 from stacks import topology
 from stacks.config import EnvironmentConfig, PlatformConfig, ProjectConfig
@@ -51,7 +53,7 @@ class ProjectPlace:
 
     @property
     def training_pipeline(self) -> str:
-        return f"{self.prefix}-training"
+        return training_pipeline_name(self.prefix)
 
     @property
     def model_package_group(self) -> str:
@@ -153,7 +155,7 @@ class ProjectPlace:
     def persona_role(self, persona: str) -> str:
         """The project's persona role here (``approver``, ``operator``, ``data-scientist``,
         ``data-producer``): ``<prefix>-<persona>`` (``mlops_constructs.security.personas``)."""
-        return f"{self.prefix}-{persona}"
+        return role_name(self.prefix, persona)
 
 
 def place(

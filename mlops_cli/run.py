@@ -43,6 +43,7 @@ from mlops_cli.status import (
     require_registry,
     when,
 )
+from mlops_constructs.names import OPERATOR
 from stacks import topology
 
 MANUAL_SOURCE = "mlops.manual"
@@ -87,7 +88,7 @@ def put_request(
 
 def _refused(place: ProjectPlace, doing: str, code: str, message: str) -> CliError:
     if code in _DENIED:
-        role = f"{place.persona_role('operator')} (account {place.account})"
+        role = f"{place.persona_role(OPERATOR)} (account {place.account})"
         return CliError(
             f"{doing}: access denied. Fix: run it as the project's operator role {role}; only "
             "it may put requests on the project's bus"

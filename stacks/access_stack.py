@@ -18,6 +18,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from mlops_constructs.data import DataLakeRef
+from mlops_constructs.names import APPROVER, DATA_PRODUCER, DATA_SCIENTIST, OPERATOR
 from mlops_constructs.requests import RequestBus
 from mlops_constructs.security.nag import acknowledge_grant_actions, acknowledge_wildcard_resource
 from mlops_constructs.security.personas import Personas
@@ -54,10 +55,10 @@ class AccessStack(cdk.Stack):
             "Personas",
             prefix=data.prefix,
             principals={
-                "approver": access.approvers,
-                "data-scientist": access.data_scientists,
-                "data-producer": access.data_producers,
-                "operator": access.operators,
+                APPROVER: access.approvers,
+                DATA_SCIENTIST: access.data_scientists,
+                DATA_PRODUCER: access.data_producers,
+                OPERATOR: access.operators,
             },
         )
         self.lake = DataLakeRef.of(self, "Lake", data.lake)

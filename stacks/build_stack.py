@@ -14,7 +14,14 @@ from constructs import Construct
 from mlops_constructs.data import DataCatalog, DataLakeRef
 from mlops_constructs.monitor import DeadLetterAlarm, FailureAlarm
 from mlops_constructs.monitor.forwarder import EventForwarder, approval_pattern
-from mlops_constructs.names import START_TRAINING, approval_forwarder_name, dead_letter_queue_name
+from mlops_constructs.names import (
+    START_TRAINING,
+    AlarmKind,
+    alarm_name,
+    approval_forwarder_name,
+    dead_letter_queue_name,
+    training_pipeline_name,
+)
 from mlops_constructs.notifications import NotificationTopic, subscribe
 from mlops_constructs.observability import retention_days
 from mlops_constructs.requests import RequestBus
@@ -86,7 +93,7 @@ def pipeline_spec(
     """The standard pipeline of ``project``, from its settings."""
     build = project.build
     return PipelineSpec(
-        name=f"{prefix}-training",
+        name=training_pipeline_name(prefix),
         region=region,
         artifacts_bucket=data.lake.bucket_name("artifacts"),
         input_data_uri=input_data_uri,
@@ -100,7 +107,7 @@ def pipeline_spec(
             higher_is_better=project.gate_higher_is_better,
             champion_margin=project.gate.champion_margin,
         ),
-        description=f"Model of project {project.name}, trained by {prefix}-training",
+        description=f"Model of project {project.name}, trained by {training_pipeline_name(prefix)}",
         processing_instance_type=build.processing_instance_type,
         training_instance_type=build.training_instance_type,
         training_instance_count=build.training_instance_count,
@@ -402,7 +409,7 @@ class BuildStack(cdk.Stack):
         FailureAlarm(
             self,
             "TrainingFailedAlarm",
-            name=f"{prefix}-training-failed",
+            name=alarm_name(prefix, AlarmKind.TRAINING_FAILED),
             rule=pipeline_failed,
             description=f"{prefix}: a training pipeline execution failed or was stopped (a "
             "step, the quality gate or the champion gate), so no new version was registered"
@@ -434,7 +441,7 @@ class BuildStack(cdk.Stack):
         FailureAlarm(
             self,
             "CiCdFailedAlarm",
-            name=f"{prefix}-cicd-failed",
+            name=alarm_name(prefix, AlarmKind.CICD_FAILED),
             rule=cicd_failed,
             description=f"{prefix}: the ML CI/CD pipeline failed (lint, tests or publishing "
             "the code), so training keeps using the code version CI last published",

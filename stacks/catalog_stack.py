@@ -15,6 +15,7 @@ from mlops_constructs.data import (
     IngestBatching,
 )
 from mlops_constructs.monitor import FailureAlarm
+from mlops_constructs.names import OPERATOR, AlarmKind, alarm_name, role_name
 from mlops_constructs.notifications import NotificationTopic
 from mlops_constructs.requests import RequestBus
 from mlops_constructs.runbooks import Runbook
@@ -57,7 +58,9 @@ class CatalogStack(cdk.Stack):
             self,
             "Requests",
             prefix=prefix,
-            senders=[f"arn:{self.partition}:iam::{self.account}:role/{prefix}-operator"],
+            senders=[
+                f"arn:{self.partition}:iam::{self.account}:role/{role_name(prefix, OPERATOR)}"
+            ],
         )
         lake = DataLakeRef.of(self, "Lake", data.lake)
         self.catalog = DataCatalog(
@@ -87,7 +90,7 @@ class CatalogStack(cdk.Stack):
         FailureAlarm(
             self,
             "EtlFailedAlarm",
-            name=f"{prefix}-etl-failed",
+            name=alarm_name(prefix, AlarmKind.ETL_FAILED),
             rule=self.catalog.etl_failed,
             description=f"{prefix}: an ETL run failed (the data-quality ruleset refused the "
             "batch, or the job itself failed), so the batch was not curated and nothing trained "

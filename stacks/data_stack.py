@@ -12,7 +12,20 @@ from constructs import Construct
 
 from mlops_constructs.data import AccessLogBucket, AuditTrail, DataLake, LakeLifecycle
 from mlops_constructs.data.lake import SEALED_PREFIX
-from mlops_constructs.names import bucket_name, mlflow_server_name, promote_name
+from mlops_constructs.names import (
+    BATCH,
+    DEPLOY_PIPELINE,
+    FINGERPRINT,
+    MONITORING_PIPELINE,
+    SAGEMAKER_PIPELINE,
+    bucket_name,
+    function_name,
+    mlflow_server_name,
+    monitor_role_name,
+    promote_name,
+    role_name,
+    training_pipeline_name,
+)
 from mlops_constructs.network import IsolatedNetwork
 from mlops_constructs.observability import retention_days
 from mlops_constructs.security import PlatformKey
@@ -250,7 +263,7 @@ class ProjectDataStack(cdk.Stack):
             self,
             "Registry",
             name=f"{prefix}-models",
-            description=f"Model versions of project {project.name}, trained by {prefix}-training",
+            description=f"Model versions of project {project.name}, trained by {training_pipeline_name(prefix)}",
             readers=readers,
             listers=[release_router_arn(config, project, self.partition)] if readers else [],
         )
@@ -274,15 +287,17 @@ class ProjectDataStack(cdk.Stack):
         mlflow = project.build.enabled and project.build.experiments.mlflow.enabled
         if not (mlflow and trains(config, environment.name)):
             return []
-        name = mlflow_server_name(self.prefix)
-        return [f"arn:{self.partition}:iam::{self.account}:role/{name}"]
+        return [self._role_arn(mlflow_server_name(self.prefix))]
+
+    def _role_arn(self, name: str) -> str:
+        return f"arn:{self.partition}:iam::{self.account}:role/{name}"
 
     def _monitors_data(self, project: ProjectConfig, *, serving: bool) -> None:
         """Captured traffic and ground truth: read by the monitor roles only (the open
         monitoring pipeline's, Model Monitor's per target), captures kept as configured."""
-        role = f"arn:{self.partition}:iam::{self.account}:role/{self.prefix}"
-        readers = [f"{role}-monitoring-pipeline"] + [
-            f"{role}-{target}-monitor" for target in ("staging", "prod", "batch")
+        prefix, arn = self.prefix, self._role_arn
+        readers = [arn(role_name(prefix, MONITORING_PIPELINE))] + [
+            arn(monitor_role_name(prefix, target)) for target in ("staging", "prod", BATCH)
         ]
         lake = self.lake
         lake.restrict_reads(lake.artifacts, CAPTURES, readers, sid="OnlyMonitorsReadCaptures")
@@ -297,16 +312,19 @@ class ProjectDataStack(cdk.Stack):
         # pipeline's jobs only, not by CI (which runs the team's installs) nor anyone else.
         lake.restrict_writes(
             lake.artifacts,
-            [f"{role}-sagemaker-pipeline"],
+            [arn(role_name(prefix, SAGEMAKER_PIPELINE))],
             sid="OnlyTrainingWritesVersions",
             objects=("models/*", "pipelines/*"),
         )
         # The files a version is registered with: sealed (copied write-once) by its Fingerprint
         # step, so no later run, team code or platform role replaces or deletes them.
         # In a serving environment, promotion copies the development account's sealed files.
-        sealers = [f"{role}-fingerprint"] + ([promote_name(role)] if serving else [])
+        sealers = [arn(function_name(prefix, FINGERPRINT))]
+        sealers += [arn(promote_name(prefix))] if serving else []
         lake.seal(lake.artifacts, SEALED_PREFIX, sealers, sid="SealedVersions")
         # The deploy pipeline's artifact store: a release cannot be swapped while it waits.
         lake.restrict_writes(
-            lake.releases, [f"{role}-deploy-pipeline"], sid="OnlyTheDeployPipelineWrites"
+            lake.releases,
+            [arn(role_name(prefix, DEPLOY_PIPELINE))],
+            sid="OnlyTheDeployPipelineWrites",
         )

@@ -28,7 +28,14 @@ from mlops_constructs.monitor import DeadLetterAlarm, FailureAlarm, MonitorImage
 from mlops_constructs.monitor.forwarder import DriftForwarder
 from mlops_constructs.monitor.open_definition import OpenMonitoringSpec
 from mlops_constructs.monitor.open_monitoring import OpenMonitoring
-from mlops_constructs.names import BATCH, bucket_name, component_name
+from mlops_constructs.names import (
+    BATCH,
+    AlarmKind,
+    alarm_name,
+    bucket_name,
+    component_name,
+    deploy_dead_letter_queue_name,
+)
 from mlops_constructs.notifications import NotificationTopic, subscribe
 from mlops_constructs.observability import retention_days
 from mlops_constructs.requests import RequestBus
@@ -224,7 +231,7 @@ class DeployStack(cdk.Stack):
             self,
             "DeadLettersAlarm",
             queue=self.deployment.dead_letters,
-            queue_name=f"{prefix}-deploy-dlq",
+            queue_name=deploy_dead_letter_queue_name(prefix),
             lost=[
                 "an approval to deploy" if self.pipeline is not None else "a promotion",
                 *(["a staging test"] if "staging" in stages else []),
@@ -324,7 +331,7 @@ class DeployStack(cdk.Stack):
         FailureAlarm(
             self,
             "DeployFailedAlarm",
-            name=f"{prefix}-deploy-failed",
+            name=alarm_name(prefix, AlarmKind.DEPLOY_FAILED),
             rule=pipeline.failed_rule,
             description=f"{prefix}: an action of the deploy pipeline failed (release check, "
             "CloudFormation, the staging test or a blue/green rollback; a rejected approval does "

@@ -15,13 +15,13 @@ from mlops_constructs.monitor import (
     DashboardSection,
     MonitorSettings,
     PlatformDashboard,
-    drift_alarm_name,
 )
 from mlops_constructs.monitor.open_monitoring import OpenMonitoringSettings
 from mlops_constructs.names import (
     BATCH_SCORING,
     CHAMPION,
     DEPLOY_ROUTER,
+    ENDPOINT_ALARMS,
     ENDPOINT_TEST,
     EXPERIMENT_TRACKING,
     FINGERPRINT,
@@ -31,7 +31,10 @@ from mlops_constructs.names import (
     MONITORING_RUN,
     RELEASE_CHECK,
     START_TRAINING,
+    AlarmKind,
+    alarm_name,
     dead_letter_queue_name,
+    deploy_dead_letter_queue_name,
     function_name,
     promote_name,
 )
@@ -119,19 +122,21 @@ def failure_alarms(
     trains = mode != "release"  # a serving environment of a delivered platform only serves
     builds = project.build.enabled and trains
     deploys = project.deploy.enabled and mode != "none"
-    failures = {f"{prefix}-etl-failed": "failed ETL runs"} if trains else {}
+    failures = {AlarmKind.ETL_FAILED: "failed ETL runs"} if trains else {}
     lost = {}
     if builds:
-        failures[f"{prefix}-training-failed"] = "failed or stopped training runs"
-        failures[f"{prefix}-cicd-failed"] = "failed CI/CD runs"
-        lost[f"{dead_letter_queue_name(prefix, START_TRAINING)}-not-empty"] = (
+        failures[AlarmKind.TRAINING_FAILED] = "failed or stopped training runs"
+        failures[AlarmKind.CICD_FAILED] = "failed CI/CD runs"
+        lost[dead_letter_queue_name(prefix, START_TRAINING)] = (
             "lost training triggers (dead letters)"
         )
     if deploys:
         if mode == "pipeline":
-            failures[f"{prefix}-deploy-failed"] = "failed deploy pipeline runs"
-        lost[f"{prefix}-deploy-dlq-not-empty"] = "lost deploy events (dead letters)"
-    return failures | lost
+            failures[AlarmKind.DEPLOY_FAILED] = "failed deploy pipeline runs"
+        lost[deploy_dead_letter_queue_name(prefix)] = "lost deploy events (dead letters)"
+    return {alarm_name(prefix, kind): what for kind, what in failures.items()} | {
+        alarm_name(queue, AlarmKind.NOT_EMPTY): what for queue, what in lost.items()
+    }
 
 
 def alarm_names(
@@ -145,22 +150,19 @@ def alarm_names(
     names = list(failure_alarms(project, prefix, mode))
     for stage, realtime in realtime_stages(project, stages).items():
         if realtime:
-            names += [
-                f"{prefix}-{stage}-{s}"
-                for s in ("5xx", "latency-p99", "4xx", "cpu", "memory", "disk")
-            ]
+            names += [alarm_name(f"{prefix}-{stage}", kind) for kind in ENDPOINT_ALARMS]
     settings = monitor_settings(project)
     for target in monitored_targets(project, stages):
         assert settings is not None
         if "data_quality" in settings.types:
-            names.append(drift_alarm_name(f"{prefix}-{target}", "data"))
+            names.append(alarm_name(f"{prefix}-{target}", AlarmKind.DATA_DRIFT))
         if "model_quality" in settings.types:
-            names.append(drift_alarm_name(f"{prefix}-{target}", "model-quality"))
-    kinds = ["data", "model-quality"]
+            names.append(alarm_name(f"{prefix}-{target}", AlarmKind.MODEL_QUALITY_DRIFT))
+    kinds = [AlarmKind.DATA_DRIFT, AlarmKind.MODEL_QUALITY_DRIFT]
     if open_settings(project).attribution_threshold is not None:
-        kinds.append("attribution")
+        kinds.append(AlarmKind.ATTRIBUTION_DRIFT)
     for target in open_targets(project, stages):
-        names += [drift_alarm_name(f"{prefix}-{target}", kind) for kind in kinds]
+        names += [alarm_name(f"{prefix}-{target}", kind) for kind in kinds]
     return names
 
 

@@ -30,6 +30,8 @@ from mlops_constructs.monitor.forwarder import admit_forwarders, approval_patter
 from mlops_constructs.names import (
     endpoint_test_name,
     promote_name,
+    release_approver_name,
+    release_dead_letter_queue_name,
     release_router_name,
     template_file,
 )
@@ -157,7 +159,7 @@ class ReleaseStack(cdk.Stack):
         queue = dead_letter_queue(
             self,
             "DeadLetters",
-            name=f"{self.name}-dlq",
+            name=release_dead_letter_queue_name(self.name),
             key=self.ops_key,
             holds="the release router",
         )
@@ -165,7 +167,7 @@ class ReleaseStack(cdk.Stack):
             self,
             "DeadLettersAlarm",
             queue=queue,
-            queue_name=f"{self.name}-dlq",
+            queue_name=release_dead_letter_queue_name(self.name),
             lost=["an approval forwarded from development (the release router's input)"],
             runbook=Runbook.RELEASE_DEAD_LETTERS,
             topic=self.alarms.topic,
@@ -276,7 +278,7 @@ class ReleaseStack(cdk.Stack):
         role = iam.Role(
             self,
             "Approver",
-            role_name=f"{self.name}-approver",
+            role_name=release_approver_name(self.name),
             description=f"{self.name} approver: approves or rejects the production release",
             assumed_by=persona_trust(project.access.approvers),
             max_session_duration=cdk.Duration.hours(1),

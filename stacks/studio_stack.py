@@ -15,6 +15,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from mlops_constructs.names import role_name
 from mlops_constructs.studio import StudioDomain, StudioUser
 from stacks.config import STUDIO_PERSONAS, PlatformConfig
 from stacks.data_stack import DataStack
@@ -69,7 +70,7 @@ class StudioStack(cdk.Stack):
                 ]
                 if not profiles:
                     continue
-                name = f"{config.prefix(environment, project.name)}-{persona}"
+                name = role_name(config.prefix(environment, project.name), persona)
                 role = iam.Role.from_role_name(self, name, name, mutable=False)
                 self.domain.grant_use(role, profiles)
 
@@ -77,5 +78,5 @@ class StudioStack(cdk.Stack):
         self, config: PlatformConfig, environment: str, project: str, persona: str
     ) -> str:
         """The persona role ``<prefix>-<persona>`` of ``project`` (its access stack's)."""
-        name = f"{config.prefix(environment, project)}-{persona}"
+        name = role_name(config.prefix(environment, project), persona)
         return f"arn:{self.partition}:iam::{self.account}:role/{name}"

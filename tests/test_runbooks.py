@@ -16,6 +16,15 @@ from typing import Any
 
 import pytest
 
+from mlops_constructs.names import (
+    START_TRAINING,
+    AlarmKind,
+    alarm_name,
+    dead_letter_queue_name,
+    deploy_dead_letter_queue_name,
+    release_dead_letter_queue_name,
+    release_pipeline_name,
+)
 from mlops_constructs.runbooks import (
     DESCRIPTION_LIMIT,
     RUNBOOKS,
@@ -39,25 +48,34 @@ PARTS = (
     "**First steps.**",
     "**When to escalate.**",
 )
-# The runbook of each kind of alarm, by the end of its name (the longest match wins).
-KINDS = {
-    "-5xx": Runbook.ENDPOINT_5XX,
-    "-latency-p99": Runbook.ENDPOINT_LATENCY,
-    "-no-capacity": Runbook.ENDPOINT_NO_CAPACITY,
-    "-4xx": Runbook.ENDPOINT_4XX,
-    "-cpu": Runbook.ENDPOINT_CPU,
-    "-memory": Runbook.ENDPOINT_MEMORY,
-    "-disk": Runbook.ENDPOINT_DISK,
-    "-drift-data": Runbook.DATA_DRIFT,
-    "-drift-model-quality": Runbook.MODEL_QUALITY_DRIFT,
-    "-drift-attribution": Runbook.ATTRIBUTION_DRIFT,
-    "-etl-failed": Runbook.ETL_FAILED,
-    "-training-failed": Runbook.TRAINING_FAILED,
-    "-cicd-failed": Runbook.CICD_FAILED,
-    "-deploy-failed": Runbook.DEPLOY_FAILED,
-    "-start-training-dlq-not-empty": Runbook.TRAINING_DEAD_LETTERS,
-    "-deploy-dlq-not-empty": Runbook.DEPLOY_DEAD_LETTERS,
-    "-release-dlq-not-empty": Runbook.RELEASE_DEAD_LETTERS,
+# The runbook of each kind of alarm (a dead-letter queue's alarm has its queue's, below).
+BY_KIND = {
+    AlarmKind.ERRORS_5XX: Runbook.ENDPOINT_5XX,
+    AlarmKind.LATENCY_P99: Runbook.ENDPOINT_LATENCY,
+    AlarmKind.NO_CAPACITY: Runbook.ENDPOINT_NO_CAPACITY,
+    AlarmKind.ERRORS_4XX: Runbook.ENDPOINT_4XX,
+    AlarmKind.CPU: Runbook.ENDPOINT_CPU,
+    AlarmKind.MEMORY: Runbook.ENDPOINT_MEMORY,
+    AlarmKind.DISK: Runbook.ENDPOINT_DISK,
+    AlarmKind.DATA_DRIFT: Runbook.DATA_DRIFT,
+    AlarmKind.MODEL_QUALITY_DRIFT: Runbook.MODEL_QUALITY_DRIFT,
+    AlarmKind.ATTRIBUTION_DRIFT: Runbook.ATTRIBUTION_DRIFT,
+    AlarmKind.ETL_FAILED: Runbook.ETL_FAILED,
+    AlarmKind.TRAINING_FAILED: Runbook.TRAINING_FAILED,
+    AlarmKind.CICD_FAILED: Runbook.CICD_FAILED,
+    AlarmKind.DEPLOY_FAILED: Runbook.DEPLOY_FAILED,
+}
+# The release pipeline's name after its (empty) platform and project name: "-release".
+RELEASE = release_pipeline_name("", "").removeprefix("-")
+# The runbook of each kind of alarm by the end of its name (the longest match wins): "-<kind>",
+# and the alarms of the dead-letter queues of an empty prefix.
+KINDS = {alarm_name("", kind): runbook for kind, runbook in BY_KIND.items()} | {
+    alarm_name(queue, AlarmKind.NOT_EMPTY): runbook
+    for queue, runbook in (
+        (dead_letter_queue_name("", START_TRAINING), Runbook.TRAINING_DEAD_LETTERS),
+        (deploy_dead_letter_queue_name(""), Runbook.DEPLOY_DEAD_LETTERS),
+        (release_dead_letter_queue_name(RELEASE), Runbook.RELEASE_DEAD_LETTERS),
+    )
 }
 RETRAINS = drift_consequence("x-prod")
 NOTIFIES = drift_consequence("x-staging")
@@ -146,6 +164,10 @@ def test_every_alarm_says_what_it_means_and_links_its_runbook(
         sentences = re.findall(r"[.!?](?:\s|$)", meaning)
         assert 1 <= len(sentences) <= 2, f"{name}: say it in one or two sentences: {meaning!r}"
         assert props.get("AlarmActions"), f"{name} notifies nobody"
+
+
+def test_every_kind_of_alarm_name_has_its_runbook() -> None:
+    assert set(BY_KIND) == set(AlarmKind) - {AlarmKind.NOT_EMPTY}
 
 
 def test_every_runbook_section_is_an_alarms_and_every_alarm_kind_has_one(

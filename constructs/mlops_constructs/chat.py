@@ -24,6 +24,7 @@ from aws_cdk import aws_chatbot as chatbot
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from mlops_constructs.names import CHAT, role_name
 from mlops_constructs.security.nag import acknowledge
 
 # What AWS Chatbot reads to render a CloudWatch alarm notification (the alarm, its history,
@@ -102,7 +103,7 @@ class ChatChannels(Construct):
         self.role = iam.Role(
             self,
             "Role",
-            role_name=f"{prefix}-chat",
+            role_name=role_name(prefix, CHAT),
             # Chatbot assumes it for the channel; it documents no source condition to pin.
             assumed_by=iam.ServicePrincipal("chatbot.amazonaws.com"),
             description=f"{prefix} chat channels (AWS Chatbot): read alarms and metrics only",

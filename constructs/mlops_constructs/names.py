@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 BATCH = "batch"  # the target name of batch scoring's monitors and template
 # The object of a project's artifacts bucket that starts its CI (the S3 source).
 CI_SOURCE_KEY = "ci/source/ml-project.zip"
@@ -41,7 +43,7 @@ def release_action_name(prefix: str) -> str:
 
 def deploy_cfn_name(prefix: str) -> str:
     """The role CloudFormation deploys an environment's endpoint stacks with."""
-    return f"{prefix}-deploy-cfn"
+    return role_name(prefix, DEPLOY_CFN)
 
 
 # A project's platform functions: each named <prefix>-<function>, as are its role and its log
@@ -68,6 +70,17 @@ def function_name(prefix: str, function: str) -> str:
 def dead_letter_queue_name(prefix: str, function: str) -> str:
     """``<prefix>-<function>-dlq``: the events a function (and its rules) gave up on."""
     return f"{function_name(prefix, function)}-dlq"
+
+
+def deploy_dead_letter_queue_name(prefix: str) -> str:
+    """``<prefix>-deploy-dlq``: the events the deploy functions (the router or promotion, the
+    staging test, batch scoring, the drift forwarder) gave up on."""
+    return f"{prefix}-deploy-dlq"
+
+
+def release_dead_letter_queue_name(pipeline: str) -> str:
+    """``<release pipeline>-dlq``: the approvals the release router gave up on."""
+    return f"{pipeline}-dlq"
 
 
 def endpoint_test_name(prefix: str) -> str:
@@ -150,3 +163,118 @@ def run_record_name(prefix: str, execution_id: str) -> str:
 def mlflow_server_name(prefix: str) -> str:
     """A project's optional MLflow tracking server, and its role (``<prefix>-mlflow``)."""
     return f"{prefix}-mlflow"
+
+
+# Roles. A project's platform roles are named <prefix>-<role> (role_name); those named after their
+# function, pipeline, rule or server are above; the per-target ones have functions below.
+SAGEMAKER_PIPELINE = "sagemaker-pipeline"  # the training and import pipelines' jobs and steps
+MONITORING_PIPELINE = "monitoring-pipeline"  # the open-monitoring pipeline's jobs
+DEPLOY_CFN = "deploy-cfn"  # CloudFormation deploying the endpoint stacks
+DEPLOY_PIPELINE = "deploy-pipeline"
+BATCH_MODEL = "batch-model"  # batch scoring's transform jobs
+ML_BUILD = "ml-build"  # CI's build project
+ML_CICD = "ml-cicd"  # the CI/CD pipeline
+ML_CICD_TRIGGER = "ml-cicd-trigger"
+ML_PIPELINE_CHECK = "ml-pipeline-check"
+GLUE_CRAWLER = "glue-crawler"
+GLUE_ETL = "glue-etl"
+GLUE_INGEST_EVENTS = "glue-ingest-events"
+CHAT = "chat"  # AWS Chatbot's channels
+VPC_FLOW_LOGS = "vpc-flow-logs"
+AUDITOR = "auditor"  # the environment's read-only audit role
+# The persona roles (mlops_constructs.security.personas): the people who work with a project.
+APPROVER = "approver"
+DATA_SCIENTIST = "data-scientist"
+DATA_PRODUCER = "data-producer"
+OPERATOR = "operator"
+
+
+def role_name(prefix: str, role: str) -> str:
+    """``<prefix>-<role>``: a platform or persona role."""
+    return f"{prefix}-{role}"
+
+
+def endpoint_role_name(prefix: str, stage: str) -> str:
+    """The role a stage's endpoint containers run as (``<prefix>-<stage>-endpoint``)."""
+    return f"{prefix}-{stage}-endpoint"
+
+
+def monitor_role_name(prefix: str, target: str) -> str:
+    """The role a target's Model Monitor jobs run as (``<prefix>-<target>-monitor``)."""
+    return f"{prefix}-{target}-monitor"
+
+
+def monitoring_schedule_role_name(prefix: str, target: str) -> str:
+    """The role that starts a target's open monitoring on its schedule
+    (``<prefix>-<target>-monitoring-schedule``)."""
+    return f"{prefix}-{target}-monitoring-schedule"
+
+
+def publisher_role_name(topic: str) -> str:
+    """The role EventBridge publishes to topic ``topic`` through (``<topic>-publisher``)."""
+    return f"{topic}-publisher"
+
+
+def release_approver_name(pipeline: str) -> str:
+    """The role that approves or rejects release pipeline ``pipeline``'s production
+    (``<pipeline>-approver``)."""
+    return f"{pipeline}-approver"
+
+
+def studio_default_role_name(domain: str) -> str:
+    """A Studio domain's default execution role, with no permissions (``<domain>-default``)."""
+    return f"{domain}-default"
+
+
+# Alarms: named <resource>-<kind> (alarm_name), the resource being an endpoint (<prefix>-<stage>),
+# a monitored target (<prefix>-<target>), a project (<prefix>) or a dead-letter queue. Each kind
+# has its runbook (mlops_constructs.runbooks.Runbook).
+_DRIFT = "drift-"
+
+
+class AlarmKind(StrEnum):
+    """The end of an alarm's name."""
+
+    # An endpoint's: they roll a blue/green deployment back.
+    ERRORS_5XX = "5xx"
+    LATENCY_P99 = "latency-p99"
+    # An endpoint's health: they notify only.
+    ERRORS_4XX = "4xx"
+    CPU = "cpu"
+    MEMORY = "memory"
+    DISK = "disk"
+    # A scale-to-zero endpoint's: it starts a copy of the model.
+    NO_CAPACITY = "no-capacity"
+    # A monitored target's drift (production's start retraining).
+    DATA_DRIFT = f"{_DRIFT}data"
+    MODEL_QUALITY_DRIFT = f"{_DRIFT}model-quality"
+    ATTRIBUTION_DRIFT = f"{_DRIFT}attribution"
+    # A project's failed runs.
+    ETL_FAILED = "etl-failed"
+    TRAINING_FAILED = "training-failed"
+    CICD_FAILED = "cicd-failed"
+    DEPLOY_FAILED = "deploy-failed"
+    # A dead-letter queue holding a message.
+    NOT_EMPTY = "not-empty"
+
+
+# A real-time endpoint's alarms on its invocations (rollback), then on its health (notification).
+ENDPOINT_ALARMS = (
+    AlarmKind.ERRORS_5XX,
+    AlarmKind.LATENCY_P99,
+    AlarmKind.ERRORS_4XX,
+    AlarmKind.CPU,
+    AlarmKind.MEMORY,
+    AlarmKind.DISK,
+)
+
+
+def alarm_name(resource: str, kind: AlarmKind) -> str:
+    """``<resource>-<kind>``: an alarm of the platform."""
+    return f"{resource}-{kind.value}"
+
+
+def drift_alarm_prefix(target: str) -> str:
+    """What the names of a target's drift alarms start with (``<target>-drift-``): the
+    retraining rules and the drift forwarder match it."""
+    return f"{target}-{_DRIFT}"

@@ -10,6 +10,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from mlops_constructs.names import publisher_role_name
 from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import acknowledge, acknowledge_inline_policy
 
@@ -40,7 +41,7 @@ class NotificationTopic(Construct):
         self.publisher = iam.Role(
             self,
             "Publisher",
-            role_name=f"{prefix}-{name}-publisher",
+            role_name=publisher_role_name(self.topic_name),
             assumed_by=iam.ServicePrincipal(
                 "events.amazonaws.com",
                 conditions={"StringEquals": {"aws:SourceAccount": self.topic.stack.account}},

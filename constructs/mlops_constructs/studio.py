@@ -28,6 +28,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+from mlops_constructs.names import studio_default_role_name
 from mlops_constructs.network.placement import Placement
 from mlops_constructs.security.nag import acknowledge
 from mlops_constructs.security.personas import SAGEMAKER, studio_trust_conditions
@@ -150,7 +151,7 @@ class StudioDomain(Construct):
         role = iam.Role(
             self,
             "DefaultRole",
-            role_name=f"{self.name}-default",
+            role_name=studio_default_role_name(self.name),
             description=f"{self.name}: default execution role of the Studio domain, no permissions",
             assumed_by=iam.ServicePrincipal(SAGEMAKER).with_conditions(
                 studio_trust_conditions(self)

@@ -15,6 +15,7 @@ from aws_cdk.interfaces.aws_events import IRuleRef
 from constructs import Construct
 
 from mlops_constructs.data.lake import LakeAccess
+from mlops_constructs.names import GLUE_CRAWLER, GLUE_ETL, GLUE_INGEST_EVENTS, role_name
 from mlops_constructs.network.placement import Placement
 from mlops_constructs.notifications import NotificationTopic
 from mlops_constructs.security.keys import PlatformKey
@@ -247,7 +248,7 @@ class DataCatalog(Construct):
         role = iam.Role(
             self,
             "CrawlerRole",
-            role_name=f"{prefix}-glue-crawler",
+            role_name=role_name(prefix, GLUE_CRAWLER),
             assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
             description="Glue crawlers of the data lake catalog",
         )
@@ -354,7 +355,7 @@ class DataCatalog(Construct):
         role = iam.Role(
             self,
             "EtlRole",
-            role_name=f"{prefix}-glue-etl",
+            role_name=role_name(prefix, GLUE_ETL),
             assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
             description="Glue ETL job raw CSV -> data quality -> curated CSV",
         )
@@ -478,7 +479,7 @@ class DataCatalog(Construct):
         role = iam.Role(
             self,
             "IngestEventsRole",
-            role_name=f"{prefix}-glue-ingest-events",
+            role_name=role_name(prefix, GLUE_INGEST_EVENTS),
             assumed_by=iam.ServicePrincipal("events.amazonaws.com"),
             description="EventBridge notifies the ingest workflow of raw data arrivals",
         )

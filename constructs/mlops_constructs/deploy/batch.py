@@ -15,7 +15,7 @@ from constructs import Construct
 
 from mlops_constructs.compute import platform_function
 from mlops_constructs.data.lake import LakeAccess
-from mlops_constructs.names import BATCH_SCORING, function_name
+from mlops_constructs.names import BATCH_MODEL, BATCH_SCORING, function_name, role_name
 from mlops_constructs.network.placement import Placement, placement_ids
 from mlops_constructs.security.jobs import (
     grant_image_pull,
@@ -120,7 +120,7 @@ class BatchScoring(Construct):
         model_role = iam.Role(
             self,
             "ModelRole",
-            role_name=f"{prefix}-batch-model",
+            role_name=role_name(prefix, BATCH_MODEL),
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description="The model containers of batch scoring",
         )

@@ -33,7 +33,13 @@ from mlops_constructs.deploy.endpoint import (
 )
 from mlops_constructs.monitor.role import MonitorRole
 from mlops_constructs.monitor.settings import MonitorSettings
-from mlops_constructs.names import BATCH, component_name, deploy_cfn_name, endpoint_test_name
+from mlops_constructs.names import (
+    BATCH,
+    component_name,
+    deploy_cfn_name,
+    deploy_dead_letter_queue_name,
+    endpoint_test_name,
+)
 from mlops_constructs.network.placement import Placement, placement_ids
 from mlops_constructs.security.jobs import job_guardrails, model_guardrails
 from mlops_constructs.security.keys import PlatformKey
@@ -161,7 +167,7 @@ class EndpointDeployment(Construct):
         return dead_letter_queue(
             self,
             "DeadLetters",
-            name=f"{self._prefix}-deploy-dlq",
+            name=deploy_dead_letter_queue_name(self._prefix),
             key=ops_key,
             holds="the deploy functions",
         )

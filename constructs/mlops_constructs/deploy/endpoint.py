@@ -15,7 +15,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from mlops_constructs.data.lake import SEALED_PREFIX, LakeAccess
-from mlops_constructs.names import component_name
+from mlops_constructs.names import AlarmKind, alarm_name, component_name, endpoint_role_name
 from mlops_constructs.network.placement import VpcConfig
 from mlops_constructs.runbooks import Runbook, alarm_description
 from mlops_constructs.security.jobs import grant_image_pull, grant_sagemaker_job_logs
@@ -141,7 +141,7 @@ class EndpointRole(Construct):
         self.role = iam.Role(
             self,
             "Role",
-            role_name=f"{prefix}-{stage}-endpoint",
+            role_name=endpoint_role_name(prefix, stage),
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description=f"Model containers of the endpoint {prefix}-{stage}",
         )
@@ -509,7 +509,7 @@ class ModelEndpoint(Construct):
         self.scale_out_alarm = cloudwatch.Alarm(
             self,
             "NoCapacity",
-            alarm_name=f"{self.endpoint_name}-no-capacity",
+            alarm_name=alarm_name(self.endpoint_name, AlarmKind.NO_CAPACITY),
             alarm_description=alarm_description(
                 f"{self.endpoint_name}: a request found no copy of the model (scaled to zero). "
                 "This alarm starts a copy (and an instance) by itself, which takes minutes; "
@@ -569,7 +569,7 @@ class ModelEndpoint(Construct):
         errors = cloudwatch.Alarm(
             self,
             "Errors5xx",
-            alarm_name=f"{self.endpoint_name}-5xx",
+            alarm_name=alarm_name(self.endpoint_name, AlarmKind.ERRORS_5XX),
             alarm_description=alarm_description(
                 f"{self.endpoint_name}: the endpoint answered with 5xx errors (the model or its "
                 "container failed) in 2 consecutive minutes. During a blue/green deployment it "
@@ -586,7 +586,7 @@ class ModelEndpoint(Construct):
         latency = cloudwatch.Alarm(
             self,
             "LatencyP99",
-            alarm_name=f"{self.endpoint_name}-latency-p99",
+            alarm_name=alarm_name(self.endpoint_name, AlarmKind.LATENCY_P99),
             alarm_description=alarm_description(
                 f"{self.endpoint_name}: p99 model latency above {hosting.latency_p99_ms} ms in 2 "
                 "of 3 minutes. During a blue/green deployment it rolls the endpoint back to the "
@@ -616,7 +616,7 @@ class ModelEndpoint(Construct):
         specs = [
             (
                 "Errors4xx",
-                "4xx",
+                AlarmKind.ERRORS_4XX,
                 self._metric("Invocation4XXErrors", "Sum"),
                 0,
                 f"requests were rejected with 4xx errors {window}. Callers send requests the "
@@ -625,7 +625,7 @@ class ModelEndpoint(Construct):
             ),
             (
                 "Cpu",
-                "cpu",
+                AlarmKind.CPU,
                 self._instance_metric("CPUUtilization"),
                 hosting.cpu_percent
                 if self._component
@@ -636,7 +636,7 @@ class ModelEndpoint(Construct):
             ),
             (
                 "Memory",
-                "memory",
+                AlarmKind.MEMORY,
                 self._instance_metric("MemoryUtilization"),
                 hosting.memory_percent,
                 f"memory above {hosting.memory_percent}% {window}. The model may run out of "
@@ -645,7 +645,7 @@ class ModelEndpoint(Construct):
             ),
             (
                 "Disk",
-                "disk",
+                AlarmKind.DISK,
                 self._instance_metric("DiskUtilization"),
                 hosting.disk_percent,
                 f"disk above {hosting.disk_percent}% {window}. A full disk fails the model's "
@@ -657,11 +657,11 @@ class ModelEndpoint(Construct):
             # Inference components report no disk use (CPU and memory are per copy).
             specs = [spec for spec in specs if spec[0] != "Disk"]
         alarms = []
-        for id_, suffix, metric, threshold, what, runbook in specs:
+        for id_, kind, metric, threshold, what, runbook in specs:
             alarm = cloudwatch.Alarm(
                 self,
                 id_,
-                alarm_name=f"{self.endpoint_name}-{suffix}",
+                alarm_name=alarm_name(self.endpoint_name, kind),
                 alarm_description=alarm_description(f"{self.endpoint_name}: {what}", runbook),
                 metric=metric,
                 threshold=threshold,

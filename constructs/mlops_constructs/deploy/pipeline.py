@@ -37,10 +37,12 @@ from mlops_constructs.monitor.role import monitoring_prefix
 from mlops_constructs.monitor.settings import BASELINE_PARAMETERS, NONE, MonitorSettings
 from mlops_constructs.names import (
     BATCH,
+    DEPLOY_PIPELINE,
     DEPLOY_ROUTER,
     RELEASE_CHECK,
     component_name,
     function_name,
+    role_name,
     stack_name,
     template_file,
 )
@@ -246,7 +248,7 @@ class DeployPipeline(EndpointDeployment):
         return iam.Role(
             self,
             "PipelineRole",
-            role_name=f"{self._prefix}-deploy-pipeline",
+            role_name=role_name(self._prefix, DEPLOY_PIPELINE),
             assumed_by=iam.ServicePrincipal("codepipeline.amazonaws.com"),
         )
 

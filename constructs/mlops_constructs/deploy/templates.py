@@ -30,7 +30,13 @@ from mlops_constructs.deploy.endpoint import (
 )
 from mlops_constructs.monitor.monitors import ModelMonitors, MonitorImages, MonitorInputs
 from mlops_constructs.monitor.settings import BASELINE_PARAMETERS, NONE, MonitorSettings
-from mlops_constructs.names import BATCH, stack_name, template_file
+from mlops_constructs.names import (
+    BATCH,
+    endpoint_role_name,
+    monitor_role_name,
+    stack_name,
+    template_file,
+)
 from mlops_constructs.network.placement import VpcConfig
 from mlops_constructs.scratch import scratch_dir
 
@@ -110,7 +116,7 @@ def template_defaults(
     ``monitoring/<target>/`` in the artifacts bucket, ``<ground truth prefix><target>/`` in the
     curated bucket. Tests check them against the resources the deploy stack creates.
     """
-    role = f"arn:{partition}:iam::{account}:role/{prefix}"
+    role = f"arn:{partition}:iam::{account}:role/"
     out: dict[str, dict[str, str]] = {}
     for target in [*stages, *monitored]:
         values = out.setdefault(target, {})
@@ -120,10 +126,10 @@ def template_defaults(
                 raise ValueError("batch monitors need the batch capture prefix")
             values["CaptureUri"] = f"s3://{artifacts_bucket}/{batch_capture_prefix}"
         else:
-            values["ExecutionRoleArn"] = f"{role}-{target}-endpoint"
+            values["ExecutionRoleArn"] = role + endpoint_role_name(prefix, target)
             values["CaptureUri"] = f"s3://{artifacts_bucket}/data-capture/{target}/"
         if target in monitored:
-            values["MonitorRoleArn"] = f"{role}-{target}-monitor"
+            values["MonitorRoleArn"] = role + monitor_role_name(prefix, target)
             values["MonitorOutputUri"] = f"s3://{artifacts_bucket}/monitoring/{target}/"
             values["GroundTruthUri"] = f"s3://{curated_bucket}/{ground_truth_prefix}{target}/"
     return out

@@ -12,7 +12,6 @@ from mlops_constructs.monitor.settings import (
     BASELINE_PARAMETERS,
     MONITOR_TYPES,
     MonitorSettings,
-    drift_alarm_name,
     schedule_name,
 )
 
@@ -28,7 +27,6 @@ __all__ = [
     "MonitorRole",
     "MonitorSettings",
     "PlatformDashboard",
-    "drift_alarm_name",
     "monitoring_prefix",
     "schedule_name",
 ]

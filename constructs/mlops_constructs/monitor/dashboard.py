@@ -18,7 +18,7 @@ from mlops_constructs.monitor.monitors import drift_metric, quality_metric
 from mlops_constructs.monitor.open_monitoring import OpenMonitoringSettings
 from mlops_constructs.monitor.open_monitoring import metric as open_metric
 from mlops_constructs.monitor.settings import MonitorSettings
-from mlops_constructs.names import component_name
+from mlops_constructs.names import AlarmKind, alarm_name, component_name
 from mlops_constructs.runbooks import RUNBOOKS, Runbook, alarm_description
 
 VARIANT = "AllTraffic"
@@ -107,7 +107,7 @@ class DeadLetterAlarm(Construct):
         super().__init__(scope, id)
         self.alarm = _any_alarm(
             self,
-            name=f"{queue_name}-not-empty",
+            name=alarm_name(queue_name, AlarmKind.NOT_EMPTY),
             description=alarm_description(
                 f"{queue_name}: {_one_of(lost)} failed after its retries and nothing acted on it",
                 runbook,

@@ -19,7 +19,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from mlops_constructs.names import drift_forwarder_name
+from mlops_constructs.names import drift_alarm_prefix, drift_forwarder_name
 from mlops_constructs.security.exact import role_accounts
 from mlops_constructs.security.nag import acknowledge_inline_policy
 
@@ -30,7 +30,7 @@ def drift_pattern(alarm_prefixes: Sequence[str]) -> events.EventPattern:
         source=["aws.cloudwatch"],
         detail_type=["CloudWatch Alarm State Change"],
         detail={
-            "alarmName": [{"prefix": f"{t}-drift-"} for t in alarm_prefixes],
+            "alarmName": [{"prefix": drift_alarm_prefix(t)} for t in alarm_prefixes],
             "state": {"value": ["ALARM"]},
         },
     )

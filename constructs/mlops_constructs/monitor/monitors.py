@@ -19,9 +19,9 @@ from mlops_constructs.monitor.settings import (
     REQUIRED_BASELINE,
     SHORT,
     MonitorSettings,
-    drift_alarm_name,
     schedule_name,
 )
+from mlops_constructs.names import AlarmKind, alarm_name
 from mlops_constructs.network.placement import VpcConfig
 from mlops_constructs.runbooks import Runbook, alarm_description, drift_consequence
 
@@ -401,7 +401,7 @@ class ModelMonitors(Construct):
             alarm = cloudwatch.Alarm(
                 self,
                 "DataDrift",
-                alarm_name=drift_alarm_name(self.target_name, "data"),
+                alarm_name=alarm_name(self.target_name, AlarmKind.DATA_DRIFT),
                 alarm_description=alarm_description(
                     f"{self.target_name}: a watched feature drifted more than "
                     f"{s.drift_threshold} from the deployed version's data-quality baseline in a "
@@ -420,7 +420,7 @@ class ModelMonitors(Construct):
             alarm = cloudwatch.Alarm(
                 self,
                 "ModelQualityDrift",
-                alarm_name=drift_alarm_name(self.target_name, "model-quality"),
+                alarm_name=alarm_name(self.target_name, AlarmKind.MODEL_QUALITY_DRIFT),
                 alarm_description=alarm_description(
                     f"{self.target_name}: {s.quality_metric} on labelled traffic "
                     f"{'below' if s.quality_higher_is_better else 'above'} "

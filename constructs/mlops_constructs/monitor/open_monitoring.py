@@ -31,8 +31,14 @@ from constructs import Construct
 from mlops_constructs.compute import platform_function
 from mlops_constructs.data.lake import LakeAccess
 from mlops_constructs.monitor.open_definition import OpenMonitoringSpec, build_monitoring_definition
-from mlops_constructs.monitor.settings import drift_alarm_name
-from mlops_constructs.names import monitoring_run_name
+from mlops_constructs.names import (
+    MONITORING_PIPELINE,
+    AlarmKind,
+    alarm_name,
+    monitoring_run_name,
+    monitoring_schedule_role_name,
+    role_name,
+)
 from mlops_constructs.network.placement import Placement, placement_ids
 from mlops_constructs.runbooks import Runbook, alarm_description, drift_consequence
 from mlops_constructs.security.jobs import (
@@ -148,7 +154,8 @@ class OpenMonitoring(Construct):
         self.spec = replace(
             spec,
             name=self.pipeline_name,
-            role_arn=f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{prefix}-monitoring-pipeline",
+            role_arn="arn:${AWS::Partition}:iam::${AWS::AccountId}:role/"
+            + role_name(prefix, MONITORING_PIPELINE),
             vpc=placement is not None,
         )
         self.pipeline = self._pipeline(placement)
@@ -161,7 +168,7 @@ class OpenMonitoring(Construct):
         role = iam.Role(
             self,
             "Role",
-            role_name=f"{self._prefix}-monitoring-pipeline",
+            role_name=role_name(self._prefix, MONITORING_PIPELINE),
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description=f"Jobs of the open monitoring pipeline {self._prefix}-monitoring",
         )
@@ -508,7 +515,7 @@ class OpenMonitoring(Construct):
         role = iam.Role(
             self,
             f"{target.title()}ScheduleRole",
-            role_name=f"{self._prefix}-{target}-monitoring-schedule",
+            role_name=monitoring_schedule_role_name(self._prefix, target),
             assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com"),
         )
         role.add_to_policy(
@@ -550,7 +557,7 @@ class OpenMonitoring(Construct):
         drift = cloudwatch.Alarm(
             self,
             f"{target.title()}DataDrift",
-            alarm_name=drift_alarm_name(name, "data"),
+            alarm_name=alarm_name(name, AlarmKind.DATA_DRIFT),
             alarm_description=alarm_description(
                 f"{name}: a serving feature drifted (population stability index) more than "
                 f"{s.drift_threshold} from the deployed version's baseline in an open "
@@ -567,7 +574,7 @@ class OpenMonitoring(Construct):
         quality = cloudwatch.Alarm(
             self,
             f"{target.title()}ModelQuality",
-            alarm_name=drift_alarm_name(name, "model-quality"),
+            alarm_name=alarm_name(name, AlarmKind.MODEL_QUALITY_DRIFT),
             alarm_description=alarm_description(
                 f"{name}: {s.quality_metric} on labelled traffic "
                 f"{'below' if s.quality_higher_is_better else 'above'} {s.quality_threshold} in "
@@ -605,7 +612,7 @@ class OpenMonitoring(Construct):
         return cloudwatch.Alarm(
             self,
             f"{target.title()}AttributionDrift",
-            alarm_name=drift_alarm_name(name, "attribution"),
+            alarm_name=alarm_name(name, AlarmKind.ATTRIBUTION_DRIFT),
             alarm_description=alarm_description(
                 f"{name}: the ranking of the features driving the model's score on sampled "
                 f"traffic moved from the deployed version's baseline (NDCG below {threshold}) "

@@ -7,6 +7,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from mlops_constructs.data.lake import LakeAccess
+from mlops_constructs.names import monitor_role_name
 from mlops_constructs.security.jobs import grant_job_network_interfaces, grant_sagemaker_job_logs
 from mlops_constructs.security.nag import (
     acknowledge_grant_actions,
@@ -47,7 +48,7 @@ class MonitorRole(Construct):
         self.role = iam.Role(
             self,
             "Role",
-            role_name=f"{prefix}-{target}-monitor",
+            role_name=monitor_role_name(prefix, target),
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description=f"Model Monitor jobs of {prefix}-{target}",
         )

@@ -138,8 +138,3 @@ class MonitorSettings:
 def schedule_name(endpoint_name: str, monitor: str) -> str:
     """``<endpoint>-<short type>``: stable, so alarms and dashboards can name it."""
     return f"{endpoint_name}-{SHORT[monitor]}"
-
-
-def drift_alarm_name(endpoint_name: str, what: str) -> str:
-    """``<endpoint>-drift-<what>``; production's (``<prefix>-prod-drift-*``) start retraining."""
-    return f"{endpoint_name}-drift-{what}"

@@ -10,6 +10,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from mlops_constructs.names import VPC_FLOW_LOGS, role_name
 from mlops_constructs.network.placement import Placement
 from mlops_constructs.observability import encrypted_log_group
 from mlops_constructs.security.keys import PlatformKey
@@ -124,7 +125,7 @@ class IsolatedNetwork(Construct):
         flow_role = iam.Role(
             self,
             "FlowLogsRole",
-            role_name=f"{prefix}-vpc-flow-logs",
+            role_name=role_name(prefix, VPC_FLOW_LOGS),
             assumed_by=iam.ServicePrincipal("vpc-flow-logs.amazonaws.com"),
         )
         acknowledge_inline_policy(flow_role)

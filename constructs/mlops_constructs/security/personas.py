@@ -21,6 +21,14 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from mlops_constructs.names import (
+    APPROVER,
+    AUDITOR,
+    DATA_PRODUCER,
+    DATA_SCIENTIST,
+    OPERATOR,
+    role_name,
+)
 from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import (
     acknowledge,
@@ -34,10 +42,10 @@ TRAIL_PREFIX = "cloudtrail"
 
 # persona -> what the role is for (its IAM description).
 PERSONAS: dict[str, str] = {
-    "approver": "approves or rejects model versions and the production release",
-    "data-scientist": "reads curated data and results, publishes code; starts nothing in production",
-    "data-producer": "writes raw data and ground truth, reads nothing",
-    "operator": "reads the status of pipelines, endpoints and alarms",
+    APPROVER: "approves or rejects model versions and the production release",
+    DATA_SCIENTIST: "reads curated data and results, publishes code; starts nothing in production",
+    DATA_PRODUCER: "writes raw data and ground truth, reads nothing",
+    OPERATOR: "reads the status of pipelines, endpoints and alarms",
 }
 
 
@@ -115,7 +123,7 @@ class Personas(Construct):
             role = iam.Role(
                 self,
                 "".join(part.title() for part in persona.split("-")),
-                role_name=f"{prefix}-{persona}",
+                role_name=role_name(prefix, persona),
                 description=f"{prefix} {persona}: {purpose}",
                 assumed_by=persona_trust(principals.get(persona, ())),
                 max_session_duration=cdk.Duration.hours(max_session_hours),
@@ -130,19 +138,19 @@ class Personas(Construct):
 
     @property
     def approver(self) -> iam.Role:
-        return self.roles["approver"]
+        return self.roles[APPROVER]
 
     @property
     def data_scientist(self) -> iam.Role:
-        return self.roles["data-scientist"]
+        return self.roles[DATA_SCIENTIST]
 
     @property
     def data_producer(self) -> iam.Role:
-        return self.roles["data-producer"]
+        return self.roles[DATA_PRODUCER]
 
     @property
     def operator(self) -> iam.Role:
-        return self.roles["operator"]
+        return self.roles[OPERATOR]
 
 
 class Auditor(Construct):
@@ -167,7 +175,7 @@ class Auditor(Construct):
         self.role = iam.Role(
             self,
             "Role",
-            role_name=f"{prefix}-auditor",
+            role_name=role_name(prefix, AUDITOR),
             description=f"{prefix} auditor: reads the audit trail, roles and registries only",
             assumed_by=persona_trust(principals),
             max_session_duration=cdk.Duration.hours(max_session_hours),

@@ -21,7 +21,14 @@ from constructs import Construct
 
 from mlops_constructs.cfn import depend_on_role_policy_only
 from mlops_constructs.data.lake import LakeAccess
-from mlops_constructs.names import CI_SOURCE_KEY
+from mlops_constructs.names import (
+    CI_SOURCE_KEY,
+    ML_BUILD,
+    ML_CICD,
+    ML_CICD_TRIGGER,
+    ML_PIPELINE_CHECK,
+    role_name,
+)
 from mlops_constructs.observability import encrypted_log_group
 from mlops_constructs.security.jobs import grant_pipeline_status
 from mlops_constructs.security.keys import PlatformKey
@@ -262,7 +269,7 @@ class MlCiCd(Construct):
         build_role = iam.Role(
             self,
             "BuildRole",
-            role_name=f"{prefix}-ml-build",
+            role_name=role_name(prefix, ML_BUILD),
             assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
         )
         self.project = codebuild.PipelineProject(
@@ -302,7 +309,7 @@ class MlCiCd(Construct):
         pipeline_role = iam.Role(
             self,
             "PipelineRole",
-            role_name=f"{prefix}-ml-cicd",
+            role_name=role_name(prefix, ML_CICD),
             assumed_by=iam.ServicePrincipal("codepipeline.amazonaws.com"),
         )
         source_output = codepipeline.Artifact("Source")
@@ -386,7 +393,7 @@ class MlCiCd(Construct):
                     event_role=iam.Role(
                         self,
                         "SourceRuleRole",
-                        role_name=f"{prefix}-ml-cicd-trigger",
+                        role_name=role_name(prefix, ML_CICD_TRIGGER),
                         assumed_by=iam.ServicePrincipal("events.amazonaws.com"),
                     ),
                 )
@@ -460,7 +467,7 @@ class MlCiCd(Construct):
         self.check_role = iam.Role(
             self,
             "CheckRole",
-            role_name=f"{prefix}-ml-pipeline-check",
+            role_name=role_name(prefix, ML_PIPELINE_CHECK),
             assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
         )
         rules = s3_assets.Asset(self, "PipelineRules", path=str(PIPELINE_RULES))

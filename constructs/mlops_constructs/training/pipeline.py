@@ -15,7 +15,14 @@ from constructs import Construct
 
 from mlops_constructs.compute import platform_function
 from mlops_constructs.data.lake import SEALED_PREFIX, LakeAccess
-from mlops_constructs.names import CHAMPION, FINGERPRINT, function_name
+from mlops_constructs.names import (
+    CHAMPION,
+    FINGERPRINT,
+    SAGEMAKER_PIPELINE,
+    function_name,
+    role_name,
+    training_pipeline_name,
+)
 from mlops_constructs.network.placement import Placement, placement_ids
 from mlops_constructs.security.jobs import (
     GUARDED_JOB_ACTIONS,
@@ -130,12 +137,12 @@ class TrainingPipeline(Construct):
         self.custom_definition = custom_definition
         self._lake = lake
         self._registry = registry
-        self.pipeline_name = f"{prefix}-training"
+        self.pipeline_name = training_pipeline_name(prefix)
         self.pipeline_arn = f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}:pipeline/{self.pipeline_name}"
         self.role = iam.Role(
             self,
             "Role",
-            role_name=f"{prefix}-sagemaker-pipeline",
+            role_name=role_name(prefix, SAGEMAKER_PIPELINE),
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description=f"Jobs of the SageMaker pipeline {self.pipeline_name}",
         )
@@ -390,7 +397,8 @@ class TrainingPipeline(Construct):
     @staticmethod
     def _role_arn(prefix: str) -> str:
         # The SDK needs a literal ARN: the role's name is deterministic, so it is known here.
-        return f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{prefix}-sagemaker-pipeline"
+        name = role_name(prefix, SAGEMAKER_PIPELINE)
+        return f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{name}"
 
     def _grant(
         self, stack: cdk.Stack, prefix: str, lake: LakeAccess, registry: ModelRegistry, vpc: bool

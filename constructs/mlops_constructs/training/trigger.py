@@ -14,7 +14,12 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from mlops_constructs.compute import dead_letter_queue, platform_function
-from mlops_constructs.names import START_TRAINING, dead_letter_queue_name, function_name
+from mlops_constructs.names import (
+    START_TRAINING,
+    dead_letter_queue_name,
+    drift_alarm_prefix,
+    function_name,
+)
 from mlops_constructs.network.placement import Placement
 from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import acknowledge
@@ -144,7 +149,7 @@ class TrainingTrigger(Construct):
                 source=["aws.cloudwatch"],
                 detail_type=["CloudWatch Alarm State Change"],
                 detail={
-                    "alarmName": [{"prefix": f"{t}-drift-"} for t in targets_],
+                    "alarmName": [{"prefix": drift_alarm_prefix(t)} for t in targets_],
                     "state": {"value": ["ALARM"]},
                 },
             ),
