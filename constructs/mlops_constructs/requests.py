@@ -9,6 +9,34 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+# Every manual request's source (``mlops retrain``, ``mlops score``); each kind its detail type.
+MANUAL_SOURCE = "mlops.manual"
+
+
+def request_rule(
+    scope: Construct,
+    id: str,
+    *,
+    bus: events.IEventBus | None,
+    detail_type: str,
+    detail: dict[str, list[str]],
+    description: str,
+    target: events.IRuleTarget,
+) -> events.Rule:
+    """A rule on the project's request ``bus`` (None: the account's default bus) for requests of
+    ``detail_type`` whose ``detail`` names this project's resource (a request for another
+    project starts nothing here)."""
+    return events.Rule(
+        scope,
+        id,
+        description=description,
+        event_bus=bus,
+        event_pattern=events.EventPattern(
+            source=[MANUAL_SOURCE], detail_type=[detail_type], detail=detail
+        ),
+        targets=[target],
+    )
+
 
 def request_bus_name(prefix: str) -> str:
     """``<prefix>-requests``: stacks address the bus by this name (no cross-stack export)."""

@@ -17,6 +17,7 @@ from mlops_constructs.compute import platform_function
 from mlops_constructs.data.lake import LakeAccess
 from mlops_constructs.names import BATCH_MODEL, BATCH_SCORING, function_name, role_name
 from mlops_constructs.network.placement import Placement, placement_ids
+from mlops_constructs.requests import request_rule
 from mlops_constructs.security.jobs import (
     grant_image_pull,
     grant_job_network_interfaces,
@@ -31,7 +32,6 @@ from mlops_constructs.security.nag import (
 )
 from mlops_constructs.training.registry import ModelRegistry
 
-MANUAL_SOURCE = "mlops.manual"
 MANUAL_DETAIL_TYPE = "Batch Scoring Requested"
 
 
@@ -245,19 +245,16 @@ class BatchScoring(Construct):
             schedule=events.Schedule.expression(schedule),
             targets=[invoke],
         )
-        self.manual = events.Rule(
+        # The project's request bus (only its operators may put events there), scoped to this
+        # project's registry.
+        self.manual = request_rule(
             self,
             "Manual",
+            bus=request_bus,
+            detail_type=MANUAL_DETAIL_TYPE,
+            detail={"model_package_group": [registry.name]},
             description="Someone asked for a batch scoring run",
-            # The project's request bus: only its operators may put events there.
-            event_bus=request_bus,
-            # Scoped to this project's registry: a request for another project runs nothing here.
-            event_pattern=events.EventPattern(
-                source=[MANUAL_SOURCE],
-                detail_type=[MANUAL_DETAIL_TYPE],
-                detail={"model_package_group": [registry.name]},
-            ),
-            targets=[invoke],
+            target=invoke,
         )
 
     def _acknowledge(self, role: iam.Role, output_prefix: str, capture_prefix: str | None) -> None:

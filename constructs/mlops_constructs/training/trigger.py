@@ -21,11 +21,11 @@ from mlops_constructs.names import (
     function_name,
 )
 from mlops_constructs.network.placement import Placement
+from mlops_constructs.requests import request_rule
 from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import acknowledge
 from mlops_constructs.training.pipeline import TrainingPipeline
 
-MANUAL_SOURCE = "mlops.manual"
 MANUAL_DETAIL_TYPE = "Retrain Requested"
 
 
@@ -174,17 +174,14 @@ class TrainingTrigger(Construct):
             ),
             targets=[invoke],
         )
-        self.manual_rule = events.Rule(
+        # The project's request bus (only its operators may put events there), scoped to this
+        # project's pipeline.
+        self.manual_rule = request_rule(
             self,
             "Manual",
+            bus=request_bus,
+            detail_type=MANUAL_DETAIL_TYPE,
+            detail={"pipeline": [training.pipeline_name]},
             description="Someone asked for a retraining",
-            # The project's request bus: only its operators may put events there.
-            event_bus=request_bus,
-            # Scoped to this project's pipeline: a request for another project starts nothing.
-            event_pattern=events.EventPattern(
-                source=[MANUAL_SOURCE],
-                detail_type=[MANUAL_DETAIL_TYPE],
-                detail={"pipeline": [training.pipeline_name]},
-            ),
-            targets=[invoke],
+            target=invoke,
         )
