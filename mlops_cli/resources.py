@@ -16,7 +16,9 @@ from mlops_constructs.names import (
     CI_SOURCE_KEY,
     IMPORT_MANIFEST,
     IMPORTS_PREFIX,
+    ML_CICD,
     bucket_name,
+    ci_name,
     import_pipeline_name,
     release_pipeline_name,
     role_name,
@@ -49,7 +51,7 @@ class ProjectPlace:
 
     @property
     def ci_pipeline(self) -> str:
-        return f"{self.prefix}-ml-cicd"
+        return ci_name(self.prefix, ML_CICD)
 
     @property
     def training_pipeline(self) -> str:

@@ -194,6 +194,12 @@ def role_name(prefix: str, role: str) -> str:
     return f"{prefix}-{role}"
 
 
+def ci_name(prefix: str, part: str) -> str:
+    """``<prefix>-<part>``: the project's CI/CD pipeline (ML_CICD), its build project (ML_BUILD)
+    and the check of a team's definition (ML_PIPELINE_CHECK), each named as its role."""
+    return f"{prefix}-{part}"
+
+
 def endpoint_role_name(prefix: str, stage: str) -> str:
     """The role a stage's endpoint containers run as (``<prefix>-<stage>-endpoint``)."""
     return f"{prefix}-{stage}-endpoint"

@@ -27,6 +27,7 @@ from mlops_constructs.names import (
     ML_CICD,
     ML_CICD_TRIGGER,
     ML_PIPELINE_CHECK,
+    ci_name,
     role_name,
 )
 from mlops_constructs.observability import encrypted_log_group
@@ -221,7 +222,7 @@ class MlCiCd(Construct):
     ) -> None:
         super().__init__(scope, id)
         stack = cdk.Stack.of(self)
-        self.pipeline_name = f"{prefix}-ml-cicd"
+        self.pipeline_name = ci_name(prefix, ML_CICD)
         self.pipeline_arn = f"arn:{stack.partition}:codepipeline:{stack.region}:{stack.account}:{self.pipeline_name}"
         self._lake = lake
         self._git = git
@@ -275,7 +276,7 @@ class MlCiCd(Construct):
         self.project = codebuild.PipelineProject(
             self,
             "Build",
-            project_name=f"{prefix}-ml-build",
+            project_name=ci_name(prefix, ML_BUILD),
             description="Lint, test and package the ML project; start training on it",
             role=build_role,
             **self._project_settings(),
@@ -475,7 +476,7 @@ class MlCiCd(Construct):
         project = codebuild.PipelineProject(
             self,
             "Check",
-            project_name=f"{prefix}-ml-pipeline-check",
+            project_name=ci_name(prefix, ML_PIPELINE_CHECK),
             description="Check the project's pipeline definition; create or update and start it",
             role=self.check_role,
             **self._project_settings(),
