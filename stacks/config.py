@@ -119,6 +119,22 @@ def _valid_region(v: str) -> str:
     return v
 
 
+# A Glue crawler schedule: a six-field cron expression.
+_CRON_RE = re.compile(r"^cron\(\S+( \S+){5}\)$")
+
+
+def _optional_match(pattern: re.Pattern[str], problem: str) -> Any:
+    """A validator: ``v`` is None or matches ``pattern``; else "``<v>`` ``problem``" (what it
+    is not, and the fix)."""
+
+    def check(cls: Any, v: str | None) -> str | None:
+        if v is not None and not pattern.match(v):
+            raise ValueError(f"{v!r} {problem}")
+        return v
+
+    return classmethod(check)
+
+
 class EnvironmentConfig(_Model):
     """One deployment target (a stage of stacks): name, account and region."""
 
@@ -276,15 +292,13 @@ class DatasetConfig(_Model):
             )
         return v
 
-    @field_validator("crawler_schedule")
-    @classmethod
-    def _cron(cls, v: str | None) -> str | None:
-        if v is not None and not re.match(r"^cron\(\S+( \S+){5}\)$", v):
-            raise ValueError(
-                f"{v!r} is not a Glue schedule. Fix: use a six-field cron expression such as "
-                "'cron(0 2 * * ? *)', or null for on-demand crawls"
-            )
-        return v
+    _cron = field_validator("crawler_schedule")(
+        _optional_match(
+            _CRON_RE,
+            "is not a Glue schedule. Fix: use a six-field cron expression such as "
+            "'cron(0 2 * * ? *)', or null for on-demand crawls",
+        )
+    )
 
     @field_validator("etl_worker_type")
     @classmethod
@@ -1300,14 +1314,9 @@ class ServingConfig(_Model):
     # Multiclass: the class labels the model predicts.
     classes: tuple[str, ...] = ()
 
-    @field_validator("prediction_field", "probability_field")
-    @classmethod
-    def _field(cls, v: str | None) -> str | None:
-        if v is not None and not _FIELD_RE.match(v):
-            raise ValueError(
-                f"{v!r} is not a response field name. Fix: use letters, digits and '_'"
-            )
-        return v
+    _field = field_validator("prediction_field", "probability_field")(
+        _optional_match(_FIELD_RE, "is not a response field name. Fix: use letters, digits and '_'")
+    )
 
 
 # The model card's risk ratings (SageMaker's Low, Medium, High, Unknown).
@@ -1751,25 +1760,19 @@ class PlatformSourceConfig(_Model):
     # S3: the object key of the zipped repository in <platform>-platform-source-<account>.
     object_key: str = "platform/source.zip"
 
-    @field_validator("connection_arn")
-    @classmethod
-    def _connection(cls, v: str | None) -> str | None:
-        if v is not None and not _CONNECTION_RE.match(v):
-            raise ValueError(
-                f"{v!r} is not a CodeConnections connection ARN. Fix: copy it from the "
-                "console or `aws codeconnections list-connections`, e.g. "
-                "'arn:aws:codeconnections:eu-west-1:444455556666:connection/<id>'"
-            )
-        return v
-
-    @field_validator("repository")
-    @classmethod
-    def _repository(cls, v: str | None) -> str | None:
-        if v is not None and not _REPOSITORY_RE.match(v):
-            raise ValueError(
-                f"{v!r} is not a repository. Fix: use owner/name, e.g. 'my-org/mlops-platform'"
-            )
-        return v
+    _connection = field_validator("connection_arn")(
+        _optional_match(
+            _CONNECTION_RE,
+            "is not a CodeConnections connection ARN. Fix: copy it from the console or "
+            "`aws codeconnections list-connections`, e.g. "
+            "'arn:aws:codeconnections:eu-west-1:444455556666:connection/<id>'",
+        )
+    )
+    _repository = field_validator("repository")(
+        _optional_match(
+            _REPOSITORY_RE, "is not a repository. Fix: use owner/name, e.g. 'my-org/mlops-platform'"
+        )
+    )
 
     @field_validator("branch")
     @classmethod
@@ -2024,26 +2027,21 @@ class IamConfig(_Model):
     # <platform>-<environment>-..., or generated from a stack name that does).
     role_name_prefix: str | None = None
 
-    @field_validator("permissions_boundary")
-    @classmethod
-    def _boundary(cls, v: str | None) -> str | None:
-        if v is not None and not _POLICY_NAME_RE.match(v):
-            raise ValueError(
-                f"{v!r} is not a managed policy's name. Fix: give the name of the customer "
-                "managed policy each account holds (1-128 letters, digits and + = , . @ _ -), "
-                "not an ARN: a boundary must be in the role's own account"
-            )
-        return v
-
-    @field_validator("role_name_prefix")
-    @classmethod
-    def _prefix(cls, v: str | None) -> str | None:
-        if v is not None and not _ROLE_PREFIX_RE.match(v):
-            raise ValueError(
-                f"{v!r} cannot start a role name. Fix: use 1-20 lowercase letters, digits and "
-                "hyphens, starting with a letter"
-            )
-        return v
+    _boundary = field_validator("permissions_boundary")(
+        _optional_match(
+            _POLICY_NAME_RE,
+            "is not a managed policy's name. Fix: give the name of the customer managed policy "
+            "each account holds (1-128 letters, digits and + = , . @ _ -), not an ARN: a "
+            "boundary must be in the role's own account",
+        )
+    )
+    _prefix = field_validator("role_name_prefix")(
+        _optional_match(
+            _ROLE_PREFIX_RE,
+            "cannot start a role name. Fix: use 1-20 lowercase letters, digits and hyphens, "
+            "starting with a letter",
+        )
+    )
 
 
 class PlatformConfig(_Model):
