@@ -124,13 +124,7 @@ class ModelImport(Construct):
         )  # fmt: skip
         self.package_code = s3_assets.Asset(self, "PackageCode", path=str(PACKAGE_SCRIPT))
         self.package_code.bucket.grant_read(training.role, self.package_code.s3_object_key)
-        training.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="ImportStep",
-                actions=["lambda:InvokeFunction"],
-                resources=[self.function.function_arn],
-            )
-        )
+        training.grant_step_function(self.function, sid="ImportStep")
         self.pipeline = self._pipeline(training)
         self.rule = self._on_manifest(lake, dead_letters)
 

@@ -203,6 +203,14 @@ class TrainingPipeline(Construct):
             },
         )
 
+    def grant_step_function(self, function: lambda_.IFunction, *, sid: str) -> None:
+        """The pipeline role may invoke ``function``, a LambdaStep's (statement ``sid``)."""
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid=sid, actions=["lambda:InvokeFunction"], resources=[function.function_arn]
+            )
+        )
+
     def definition_variables(self) -> dict[str, str]:
         """The deploy-time values of the standard definition's ``${...}`` placeholders (the
         key, the functions, the monitoring script, the network): the import pipeline's too."""
@@ -283,13 +291,7 @@ class TrainingPipeline(Construct):
             placement=placement,
         )
         registry.grant_read(function)
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="ChampionStep",
-                actions=["lambda:InvokeFunction"],
-                resources=[function.function_arn],
-            )
-        )
+        self.grant_step_function(function, sid="ChampionStep")
         assert function.role is not None
         acknowledge_wildcard_resource(
             function.role,
@@ -351,13 +353,7 @@ class TrainingPipeline(Construct):
             "Action groups written by grant_read on the artifacts bucket and its key; every "
             "resource in these statements is named.",
         )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="FingerprintStep",
-                actions=["lambda:InvokeFunction"],
-                resources=[function.function_arn],
-            )
-        )
+        self.grant_step_function(function, sid="FingerprintStep")
         return function
 
     def _tracking(
@@ -385,13 +381,7 @@ class TrainingPipeline(Construct):
             mlflow=mlflow,
             placement=placement,
         )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="TrackStep",
-                actions=["lambda:InvokeFunction"],
-                resources=[tracking.function.function_arn],
-            )
-        )
+        self.grant_step_function(tracking.function, sid="TrackStep")
         return tracking
 
     @staticmethod
