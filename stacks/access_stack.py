@@ -18,19 +18,25 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from mlops_constructs.data import DataLakeRef
-from mlops_constructs.names import APPROVER, DATA_PRODUCER, DATA_SCIENTIST, OPERATOR
+from mlops_constructs.names import (
+    APPROVER,
+    DATA_PRODUCER,
+    DATA_SCIENTIST,
+    IMPORTS_PREFIX,
+    OPERATOR,
+)
 from mlops_constructs.requests import RequestBus
 from mlops_constructs.security.nag import acknowledge_grant_actions, acknowledge_wildcard_resource
 from mlops_constructs.security.personas import Personas
 from mlops_constructs.training.definition import RECORDED_METADATA
+from mlops_constructs.training.tracking import EVALUATION_REPORTS
 from stacks.build_stack import BuildStack
 from stacks.config import ProjectConfig
 from stacks.data_stack import ProjectDataStack
 from stacks.deploy_stack import DeployStack
 
-# Where the training pipeline writes each run's outputs, and its evaluation reports.
+# Where the training pipeline writes each run's outputs (EVALUATION_REPORTS: its reports).
 RUN_OUTPUTS = "pipelines/*"
-EVALUATION_REPORTS = "pipelines/*/evaluation/*"
 
 
 class AccessStack(cdk.Stack):
@@ -98,7 +104,9 @@ class AccessStack(cdk.Stack):
             build.model_import.grant_upload(role)
             build.model_import.grant_read_status(role)
             self._wildcard(
-                role, self.lake.artifacts.arn_for_objects("imports/*"), "uploads of imported models"
+                role,
+                self.lake.artifacts.arn_for_objects(f"{IMPORTS_PREFIX}*"),
+                "uploads of imported models",
             )
 
     def _data_producer(self, project: ProjectConfig) -> None:

@@ -31,7 +31,8 @@ from mlops_constructs.security.nag import (
 )
 from mlops_constructs.training.definition import QualityGate
 
-# Where the Track step reads a run's evaluation report (pipelines/<execution id>/evaluation/).
+# A run's evaluation reports (pipelines/<execution id>/evaluation/): what the Track step and
+# the approver persona read.
 EVALUATION_REPORTS = "pipelines/*/evaluation/*"
 # What the function does on the MLflow server (REST API, SigV4; ADR 0023).
 MLFLOW_WRITES = (
