@@ -43,12 +43,15 @@ def _synth_memo(tmp_path_factory: pytest.TempPathFactory) -> None:
     os.environ["MLOPS_SYNTH_CACHE"] = str(tmp_path_factory.mktemp("synth-memo"))
 
 
-@dataclass
+@dataclass(repr=False)
 class Synthesized:
     app: cdk.App
     stages: dict[str, PlatformStage]
     outdir: Path
     report: dict[str, Any]
+
+    def __repr__(self) -> str:  # not the rule packs' whole report in a failure's traceback
+        return f"Synthesized({', '.join(self.stages)} in {self.outdir})"
 
     def template(self, stack: cdk.Stack) -> assertions.Template:
         return assertions.Template.from_json(self.template_json(stack))
