@@ -34,6 +34,9 @@ ImageScope = Literal["training", "inference"]
 FRAMEWORKS = ("huggingface", "pytorch", "sklearn", "tensorflow", "xgboost")
 """Frameworks whose prebuilt SageMaker images ``framework_problem`` knows."""
 
+SERVERLESS_MEMORY_MB = (1024, 2048, 3072, 4096, 5120, 6144)
+"""The memory sizes a SageMaker serverless endpoint variant may have (MemorySizeInMB)."""
+
 _INSTANCE_SHAPES: dict[InstanceUse, str] = {
     "training": "TrainingInstanceType",
     "processing": "ProcessingInstanceType",

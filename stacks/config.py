@@ -949,10 +949,11 @@ class DeployStageConfig(_Model):
                 f"max_instances ({self.max_instances}) is below min_instances "
                 f"({self.min_instances}). Fix: raise max_instances"
             )
-        if self.memory_mb not in (1024, 2048, 3072, 4096, 5120, 6144):
+        if self.memory_mb not in aws_facts.SERVERLESS_MEMORY_MB:
+            *sizes, last = aws_facts.SERVERLESS_MEMORY_MB
             raise ValueError(
-                f"memory_mb {self.memory_mb} is not a serverless memory size. Fix: use 1024, "
-                "2048, 3072, 4096, 5120 or 6144"
+                f"memory_mb {self.memory_mb} is not a serverless memory size. Fix: use "
+                f"{', '.join(map(str, sizes))} or {last}"
             )
         return self
 

@@ -1041,6 +1041,12 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
         project(model_card={"intended_uses": "Churn risk"}),
         "projects[0].model_card.intended_uses: unknown key",
     ),
+    (
+        "serverless memory size AWS does not offer",
+        project(deploy={"staging": {"memory_mb": 1500}}),
+        "memory_mb 1500 is not a serverless memory size. Fix: use 1024, 2048, 3072, 4096, 5120 "
+        "or 6144",
+    ),
 ]
 
 
