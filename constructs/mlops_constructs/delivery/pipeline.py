@@ -37,6 +37,7 @@ from mlops_constructs.security.nag import (
     acknowledge,
     acknowledge_grant_actions,
     acknowledge_inline_policy,
+    acknowledge_rules,
 )
 
 # The pipeline's transient artifacts (source zips, cloud assemblies) are kept this long.
@@ -328,13 +329,12 @@ def _acknowledge_scope(pipeline: PlatformPipeline, scope: Construct, stack: cdk.
         )
     for resource, reason in resources.items():
         acknowledge(scope, f"AwsSolutions-IAM5[Resource::{resource}]", reason)
-    for rule in (
-        "HIPAA.Security-CodeBuildProjectSourceRepoUrl",
-        "PCI.DSS.321-CodeBuildProjectSourceRepoUrl",
-    ):
-        acknowledge(
-            scope,
-            rule,
-            "The CodeBuild projects take their input from the pipeline's artifacts, not from a "
-            "repository URL with credentials; the source is a CodeConnections connection or S3.",
-        )
+    acknowledge_rules(
+        scope,
+        (
+            "HIPAA.Security-CodeBuildProjectSourceRepoUrl",
+            "PCI.DSS.321-CodeBuildProjectSourceRepoUrl",
+        ),
+        "The CodeBuild projects take their input from the pipeline's artifacts, not from a "
+        "repository URL with credentials; the source is a CodeConnections connection or S3.",
+    )

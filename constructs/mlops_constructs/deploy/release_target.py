@@ -34,8 +34,8 @@ from mlops_constructs.data.artifact_store import ArtifactStore, StoreNames
 from mlops_constructs.names import release_action_name, stack_name
 from mlops_constructs.security.jobs import grant_job_reports
 from mlops_constructs.security.nag import (
-    acknowledge,
     acknowledge_inline_policy,
+    acknowledge_rules,
     acknowledge_wildcard_resource,
 )
 
@@ -160,13 +160,15 @@ class ReleaseTarget(Construct):
     def _acknowledge(self, stack_arn: str, pipeline: ReleasePipelineRef, region: str) -> None:
         role = self.role
         acknowledge_inline_policy(role)
-        for action in ("cloudformation:DescribeStack*", "cloudformation:GetTemplate*"):
-            acknowledge(
-                role,
-                f"AwsSolutions-IAM5[Action::{action}]",
-                "Read-only CloudFormation action groups (what CDK's CloudFormation action "
-                "grants), on the one endpoint stack this role deploys.",
-            )
+        acknowledge_rules(
+            role,
+            (
+                f"AwsSolutions-IAM5[Action::{action}]"
+                for action in ("cloudformation:DescribeStack*", "cloudformation:GetTemplate*")
+            ),
+            "Read-only CloudFormation action groups (what CDK's CloudFormation action "
+            "grants), on the one endpoint stack this role deploys.",
+        )
         for resource, reason in (
             (stack_arn, "A stack ARN ends in an id CloudFormation assigns at creation; the "
              "statement names the endpoint stack."),

@@ -14,7 +14,7 @@ from mlops_constructs.names import VPC_FLOW_LOGS, role_name
 from mlops_constructs.network.placement import Placement
 from mlops_constructs.observability import encrypted_log_group
 from mlops_constructs.security.keys import PlatformKey
-from mlops_constructs.security.nag import acknowledge, acknowledge_inline_policy
+from mlops_constructs.security.nag import acknowledge_inline_policy, acknowledge_rules
 
 # Interface endpoints by the short names the platform uses for them.
 INTERFACE_SERVICES: dict[str, ec2.InterfaceVpcEndpointAwsService] = {
@@ -103,12 +103,15 @@ class IsolatedNetwork(Construct):
             "No resource uses the VPC's default security group; closing it would need a "
             "Lambda-backed custom resource in an otherwise Lambda-free network stack."
         )
-        for rule in (
-            "HIPAA.Security-VPCDefaultSecurityGroupClosed",
-            "NIST.800.53.R5-VPCDefaultSecurityGroupClosed",
-            "PCI.DSS.321-VPCDefaultSecurityGroupClosed",
-        ):
-            acknowledge(vpc, rule, default_sg_reason)
+        acknowledge_rules(
+            vpc,
+            (
+                "HIPAA.Security-VPCDefaultSecurityGroupClosed",
+                "NIST.800.53.R5-VPCDefaultSecurityGroupClosed",
+                "PCI.DSS.321-VPCDefaultSecurityGroupClosed",
+            ),
+            default_sg_reason,
+        )
         return vpc
 
     def _flow_logs(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import aws_cdk as cdk
 from constructs import IConstruct
 
@@ -15,9 +17,22 @@ def acknowledge(scope: IConstruct, rule_id: str, reason: str) -> None:
     ``reason`` must say why this resource may break the rule: it is the audit trail a reviewer
     reads in ``validation-report.json``.
     """
+    acknowledge_rules(scope, (rule_id,), reason)
+
+
+def acknowledge_rules(scope: IConstruct, rule_ids: Iterable[str], reason: str) -> None:
+    """Acknowledge several findings on ``scope`` for the same ``reason`` (see
+    :func:`acknowledge`), in one call: each call is two round trips to jsii, a synthesis makes
+    hundreds of acknowledgements, and most come in groups (one rule in three packs, a grant's
+    action groups)."""
+    rule_ids = tuple(rule_ids)
     if len(reason.strip()) < _MIN_REASON:
-        raise ValueError(f"acknowledgement of {rule_id} needs a specific reason, got {reason!r}")
-    cdk.Validations.of(scope).acknowledge(cdk.Acknowledgment(id=rule_id, reason=reason))
+        raise ValueError(
+            f"acknowledgement of {', '.join(rule_ids)} needs a specific reason, got {reason!r}"
+        )
+    cdk.Validations.of(scope).acknowledge(
+        *(cdk.Acknowledgment(id=rule_id, reason=reason) for rule_id in rule_ids)
+    )
 
 
 # Action groups that aws-cdk-lib's grant_* methods write (grant_read, grant_read_write, grant_put
@@ -39,8 +54,9 @@ def acknowledge_grant_actions(scope: IConstruct, reason: str) -> None:
     Only the *actions* are acknowledged: every wildcard *resource* still needs its own
     acknowledgement (:func:`acknowledge_wildcard_resource`).
     """
-    for action in GRANT_ACTION_GROUPS:
-        acknowledge(scope, f"AwsSolutions-IAM5[Action::{action}]", reason)
+    acknowledge_rules(
+        scope, (f"AwsSolutions-IAM5[Action::{a}]" for a in GRANT_ACTION_GROUPS), reason
+    )
 
 
 def acknowledge_wildcard_resource(scope: IConstruct, resource: str, reason: str) -> None:
@@ -56,10 +72,9 @@ _INLINE_PACKS = ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321")
 
 def acknowledge_inline_policy(role: IConstruct) -> None:
     """Acknowledge the packs' IAMNoInlinePolicy on a role's grant-built default policy."""
-    for pack in _INLINE_PACKS:
-        acknowledge(
-            role,
-            f"{pack}-IAMNoInlinePolicy",
-            "This policy is built by grant_* calls for this one role and is deleted with it; "
-            "an inline policy can never be attached to another principal by mistake.",
-        )
+    acknowledge_rules(
+        role,
+        (f"{pack}-IAMNoInlinePolicy" for pack in _INLINE_PACKS),
+        "This policy is built by grant_* calls for this one role and is deleted with it; "
+        "an inline policy can never be attached to another principal by mistake.",
+    )

@@ -37,6 +37,7 @@ from mlops_constructs.security.nag import (
     acknowledge,
     acknowledge_grant_actions,
     acknowledge_inline_policy,
+    acknowledge_rules,
     acknowledge_wildcard_resource,
 )
 from mlops_constructs.training.pipeline import TrainingPipeline
@@ -533,13 +534,12 @@ def _acknowledge_project_grants(project: codebuild.PipelineProject, role: iam.IR
         ),
     ):
         acknowledge(role, f"AwsSolutions-IAM5[Resource::{resource}]", why)
-    for rule in (
-        "HIPAA.Security-CodeBuildProjectSourceRepoUrl",
-        "PCI.DSS.321-CodeBuildProjectSourceRepoUrl",
-    ):
-        acknowledge(
-            project,
-            rule,
-            "The project's source is the pipeline's artifact (S3 object or CodeConnections): "
-            "it holds no repository URL and no credentials.",
-        )
+    acknowledge_rules(
+        project,
+        (
+            "HIPAA.Security-CodeBuildProjectSourceRepoUrl",
+            "PCI.DSS.321-CodeBuildProjectSourceRepoUrl",
+        ),
+        "The project's source is the pipeline's artifact (S3 object or CodeConnections): "
+        "it holds no repository URL and no credentials.",
+    )
