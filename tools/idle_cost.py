@@ -1274,6 +1274,20 @@ def _only(values: set[str]) -> str | None:
     return next(iter(values)) if len(values) == 1 else None
 
 
+@dataclass
+class _CloudAssembly:
+    """What the cloud assembly manifests under cdk.out say, merged over every manifest."""
+
+    stacks: dict[Path, StackSource] = field(default_factory=dict)
+    """Resolved template path -> the stack artifact that deploys it."""
+    folder_regions: dict[Path, set[str]] = field(default_factory=dict)
+    """Resolved assembly folder -> the concrete regions of its stack artifacts."""
+    folder_accounts: dict[Path, set[str]] = field(default_factory=dict)
+    """Resolved assembly folder -> the concrete accounts of its stack artifacts."""
+    assets: dict[Path, set[Environment]] = field(default_factory=dict)
+    """Resolved file asset source -> the (account, region) pairs it is published to."""
+
+
 def discover_stacks(cdk_out: Path) -> list[StackSource]:
     """Every ``*.template.json`` under ``cdk_out`` (nested assemblies too), in path order.
 
@@ -1283,52 +1297,12 @@ def discover_stacks(cdk_out: Path) -> list[StackSource]:
     one account-region pair; else what the stacks of the template's folder agree on; else None.
     """
     root = cdk_out.resolve()
-    known: dict[Path, StackSource] = {}
-    folder_regions: dict[Path, set[str]] = {}
-    folder_accounts: dict[Path, set[str]] = {}
-    assets: dict[Path, set[Environment]] = {}
+    assembly = _CloudAssembly()
     for manifest in sorted(cdk_out.glob("**/manifest.json")):
-        try:
-            artifacts = json.loads(manifest.read_text(encoding="utf-8")).get("artifacts", {})
-        except (OSError, ValueError, AttributeError) as error:
-            raise IdleCostError(
-                f"{manifest}: unreadable cloud assembly manifest ({error})"
-            ) from error
-        for artifact_id, artifact in artifacts.items():
-            if not isinstance(artifact, dict):
-                continue
-            properties = artifact.get("properties", {})
-            if artifact.get("type") == "cdk:asset-manifest":
-                if isinstance(properties.get("file"), str):
-                    _read_asset_manifest(manifest.parent / properties["file"], assets)
-                continue
-            if artifact.get("type") != "aws:cloudformation:stack":
-                continue
-            template_file = properties.get("templateFile")
-            if not isinstance(template_file, str):
-                continue
-            environment = artifact.get("environment")
-            account, region = _environment(environment)
-            path = (manifest.parent / template_file).resolve()
-            known[path] = StackSource(
-                template=manifest.parent / template_file,
-                name=str(properties.get("stackName") or artifact_id),
-                display_name=str(artifact.get("displayName") or artifact_id),
-                region=region,
-                account=account,
-                account_why=(
-                    f"environment-agnostic stack ({environment})"
-                    if isinstance(environment, str)
-                    else "no environment in the cloud assembly manifest"
-                ),
-            )
-            if region is not None:
-                folder_regions.setdefault(manifest.parent.resolve(), set()).add(region)
-            if account is not None:
-                folder_accounts.setdefault(manifest.parent.resolve(), set()).add(account)
+        _read_cloud_assembly_manifest(manifest, assembly)
     sources = []
     for template in sorted(cdk_out.glob("**/*.template.json")):
-        source = known.get(template.resolve())
+        source = assembly.stacks.get(template.resolve())
         if source is not None:
             sources.append(
                 StackSource(
@@ -1341,35 +1315,89 @@ def discover_stacks(cdk_out: Path) -> list[StackSource]:
                     source.account_why,
                 )
             )
-            continue
-        # Not a stack artifact: its asset's destination, else (e.g. a nested stack) what its
-        # assembly folder's stacks agree on.
-        name = template.name.removesuffix(".template.json")
-        folder = template.parent.resolve()
-        region = _only(folder_regions.get(folder, set()))
-        account = _only(folder_accounts.get(folder, set()))
-        region_why = _NO_REGION
-        account_why = "not a stack artifact, and no asset destination names its account"
-        asset = _asset_of(template, root, assets)
-        declared = _deploys_to(template)
-        if declared is not None:
-            # The template says where its pipeline deploys it (a release pipeline in another
-            # account ships it as its own asset).
-            account, region = declared
-        elif asset is not None:
-            asset_path, pairs = asset
-            if len(pairs) == 1:
-                [(asset_account, asset_region)] = pairs
-                region = asset_region or region
-                account = asset_account or account
-                account_why = f"the destination of its asset {asset_path.name} names no account"
-            else:
-                region_why = account_why = (
-                    f"its asset {asset_path.name} is published to {len(pairs)} account-regions "
-                    f"({_pairs(pairs)})"
-                )
-        sources.append(StackSource(template, name, name, region, account, region_why, account_why))
+        else:
+            sources.append(_unlisted_template(template, root, assembly))
     return sources
+
+
+def _read_cloud_assembly_manifest(manifest: Path, assembly: _CloudAssembly) -> None:
+    """Adds one ``manifest.json``'s stack artifacts and asset manifests to ``assembly``;
+    raises IdleCostError when the manifest or one of its asset manifests is unreadable."""
+    try:
+        artifacts = json.loads(manifest.read_text(encoding="utf-8")).get("artifacts", {})
+    except (OSError, ValueError, AttributeError) as error:
+        raise IdleCostError(f"{manifest}: unreadable cloud assembly manifest ({error})") from error
+    for artifact_id, artifact in artifacts.items():
+        if not isinstance(artifact, dict):
+            continue
+        properties = artifact.get("properties", {})
+        if artifact.get("type") == "cdk:asset-manifest":
+            if isinstance(properties.get("file"), str):
+                _read_asset_manifest(manifest.parent / properties["file"], assembly.assets)
+            continue
+        if artifact.get("type") == "aws:cloudformation:stack":
+            _record_stack_artifact(manifest, artifact_id, artifact, assembly)
+
+
+def _record_stack_artifact(
+    manifest: Path, artifact_id: str, artifact: dict[str, Any], assembly: _CloudAssembly
+) -> None:
+    """Records one stack artifact of ``manifest`` (skipped without a template file): its
+    template's StackSource, and its concrete account and region under its assembly folder."""
+    properties = artifact.get("properties", {})
+    template_file = properties.get("templateFile")
+    if not isinstance(template_file, str):
+        return
+    environment = artifact.get("environment")
+    account, region = _environment(environment)
+    path = (manifest.parent / template_file).resolve()
+    assembly.stacks[path] = StackSource(
+        template=manifest.parent / template_file,
+        name=str(properties.get("stackName") or artifact_id),
+        display_name=str(artifact.get("displayName") or artifact_id),
+        region=region,
+        account=account,
+        account_why=(
+            f"environment-agnostic stack ({environment})"
+            if isinstance(environment, str)
+            else "no environment in the cloud assembly manifest"
+        ),
+    )
+    if region is not None:
+        assembly.folder_regions.setdefault(manifest.parent.resolve(), set()).add(region)
+    if account is not None:
+        assembly.folder_accounts.setdefault(manifest.parent.resolve(), set()).add(account)
+
+
+def _unlisted_template(template: Path, root: Path, assembly: _CloudAssembly) -> StackSource:
+    """The StackSource of a template that is not a stack artifact: where its ``DeploysTo``
+    metadata says, else its asset's single destination, else (e.g. a nested stack) what its
+    assembly folder's stacks agree on; the reasons say why the account or region is unknown."""
+    name = template.name.removesuffix(".template.json")
+    folder = template.parent.resolve()
+    region = _only(assembly.folder_regions.get(folder, set()))
+    account = _only(assembly.folder_accounts.get(folder, set()))
+    region_why = _NO_REGION
+    account_why = "not a stack artifact, and no asset destination names its account"
+    asset = _asset_of(template, root, assembly.assets)
+    declared = _deploys_to(template)
+    if declared is not None:
+        # The template says where its pipeline deploys it (a release pipeline in another
+        # account ships it as its own asset).
+        account, region = declared
+    elif asset is not None:
+        asset_path, pairs = asset
+        if len(pairs) == 1:
+            [(asset_account, asset_region)] = pairs
+            region = asset_region or region
+            account = asset_account or account
+            account_why = f"the destination of its asset {asset_path.name} names no account"
+        else:
+            region_why = account_why = (
+                f"its asset {asset_path.name} is published to {len(pairs)} account-regions "
+                f"({_pairs(pairs)})"
+            )
+    return StackSource(template, name, name, region, account, region_why, account_why)
 
 
 def _deploys_to(template: Path) -> tuple[str, str] | None:

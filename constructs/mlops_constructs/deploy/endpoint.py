@@ -23,6 +23,7 @@ from mlops_constructs.security.nag import (
     acknowledge,
     acknowledge_grant_actions,
     acknowledge_inline_policy,
+    acknowledge_rules,
     acknowledge_wildcard_resource,
 )
 
@@ -378,12 +379,14 @@ class ModelEndpoint(Construct):
         )
         acknowledge(self.endpoint_config, "MLOps::MLOps-SM4", serverless_reason)
         acknowledge(self.model, "MLOps::MLOps-SM1", serverless_reason)
-        for pack in ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"):
-            acknowledge(
-                self.endpoint_config,
-                f"{pack}-SageMakerEndpointConfigurationKMSKeyConfigured",
-                serverless_reason,
-            )
+        acknowledge_rules(
+            self.endpoint_config,
+            (
+                f"{pack}-SageMakerEndpointConfigurationKMSKeyConfigured"
+                for pack in ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321")
+            ),
+            serverless_reason,
+        )
         self.endpoint = sagemaker.CfnEndpoint(
             self,
             "Endpoint",
@@ -399,7 +402,35 @@ class ModelEndpoint(Construct):
         vpc_config: VpcConfig | None,
     ) -> None:
         """The endpoint, its inference component, and their scaling (0 to N)."""
-        self.endpoint_config = sagemaker.CfnEndpointConfig(
+        self.endpoint_config = self._component_endpoint_config(
+            hosting, key_arn, capture_uri, vpc_config
+        )
+        self.alarms = self._alarms(hosting)
+        self.health_alarms = self._health_alarms(hosting)
+        # The endpoint config never names the model, so a new version changes only the
+        # component: no blue/green on the endpoint (its config is the same for every version).
+        self.endpoint = sagemaker.CfnEndpoint(
+            self,
+            "Endpoint",
+            endpoint_name=self.endpoint_name,
+            endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
+        )
+        name = component_name(self.endpoint_name)
+        self.component = self._inference_component(hosting, name)
+        self._scale_copies(hosting, name)
+        self.realtime = True
+
+    def _component_endpoint_config(
+        self,
+        hosting: ScaleToZeroSettings,
+        key_arn: str,
+        capture_uri: str,
+        vpc_config: VpcConfig | None,
+    ) -> sagemaker.CfnEndpointConfig:
+        """The config of an endpoint of inference components: no model, managed instance
+        scaling from 0 to ``max_instances``, network-isolated as ``role`` (in the VPC with
+        ``vpc_config``), storage and data capture encrypted with ``key_arn``."""
+        return sagemaker.CfnEndpointConfig(
             self,
             "Config",
             production_variants=[
@@ -428,18 +459,14 @@ class ModelEndpoint(Construct):
             kms_key_id=key_arn,
             data_capture_config=_capture(hosting, capture_uri, key_arn),
         )
-        self.alarms = self._alarms(hosting)
-        self.health_alarms = self._health_alarms(hosting)
-        # The endpoint config never names the model, so a new version changes only the
-        # component: no blue/green on the endpoint (its config is the same for every version).
-        self.endpoint = sagemaker.CfnEndpoint(
-            self,
-            "Endpoint",
-            endpoint_name=self.endpoint_name,
-            endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
-        )
-        name = component_name(self.endpoint_name)
-        self.component = sagemaker.CfnInferenceComponent(
+
+    def _inference_component(
+        self, hosting: ScaleToZeroSettings, name: str
+    ) -> sagemaker.CfnInferenceComponent:
+        """The inference component ``name`` running the model on the endpoint: copies of
+        ``copy_cpu_cores`` and ``copy_memory_mb``, starting at one copy, updated one copy at a
+        time with rollback on the rolling-back alarms (which must exist already)."""
+        return sagemaker.CfnInferenceComponent(
             self,
             "Component",
             inference_component_name=name,
@@ -457,26 +484,29 @@ class ModelEndpoint(Construct):
             runtime_config=sagemaker.CfnInferenceComponent.InferenceComponentRuntimeConfigProperty(
                 copy_count=1
             ),
-            # What replaces blue/green: a new version replaces the copies one at a time and
-            # rolls back on the 5xx and p99-latency alarms.
-            deployment_config=sagemaker.CfnInferenceComponent.InferenceComponentDeploymentConfigProperty(
-                rolling_update_policy=sagemaker.CfnInferenceComponent.InferenceComponentRollingUpdatePolicyProperty(
-                    maximum_batch_size=sagemaker.CfnInferenceComponent.InferenceComponentCapacitySizeProperty(
-                        type="COPY_COUNT", value=1
-                    ),
-                    wait_interval_in_seconds=hosting.wait_minutes * 60,
-                    maximum_execution_timeout_in_seconds=3600,
+            deployment_config=self._rolling_update(hosting),
+        )
+
+    def _rolling_update(
+        self, hosting: ScaleToZeroSettings
+    ) -> sagemaker.CfnInferenceComponent.InferenceComponentDeploymentConfigProperty:
+        """What replaces blue/green: a new version replaces the copies one at a time and
+        rolls back on the 5xx and p99-latency alarms (``self.alarms``)."""
+        return sagemaker.CfnInferenceComponent.InferenceComponentDeploymentConfigProperty(
+            rolling_update_policy=sagemaker.CfnInferenceComponent.InferenceComponentRollingUpdatePolicyProperty(
+                maximum_batch_size=sagemaker.CfnInferenceComponent.InferenceComponentCapacitySizeProperty(
+                    type="COPY_COUNT", value=1
                 ),
-                auto_rollback_configuration=sagemaker.CfnInferenceComponent.AutoRollbackConfigurationProperty(
-                    alarms=[
-                        sagemaker.CfnInferenceComponent.AlarmProperty(alarm_name=a.alarm_name)
-                        for a in self.alarms
-                    ]
-                ),
+                wait_interval_in_seconds=hosting.wait_minutes * 60,
+                maximum_execution_timeout_in_seconds=3600,
+            ),
+            auto_rollback_configuration=sagemaker.CfnInferenceComponent.AutoRollbackConfigurationProperty(
+                alarms=[
+                    sagemaker.CfnInferenceComponent.AlarmProperty(alarm_name=a.alarm_name)
+                    for a in self.alarms
+                ]
             ),
         )
-        self._scale_copies(hosting, name)
-        self.realtime = True
 
     def _scale_copies(self, hosting: ScaleToZeroSettings, name: str) -> None:
         """Copies of the model follow invocations per copy down to 0; a request that finds no

@@ -212,14 +212,7 @@ class ReleasePipeline(Construct):
         self.name = name
         self.stages = tuple(stages)
         self._approval_actions: list[tuple[str, str]] = []  # (stage, action)
-        self.store = ArtifactStore.create(
-            self,
-            name=name,
-            region=stack.region,
-            home_region=stack.region,
-            access_logs=access_logs,
-            expire_days=artifact_expiration_days,
-        )
+        self.store = self._artifact_store(access_logs, artifact_expiration_days)
         self.key, self.access_logs, self.artifacts = (
             self.store.key,
             self.store.access_logs,
@@ -228,42 +221,78 @@ class ReleasePipeline(Construct):
         # Stages in other regions: CodePipeline copies the artifacts to a bucket of theirs,
         # which the caller creates with ReleaseReplica (another stack, in that region).
         self.replica_regions = sorted({s.region for s in self.stages} - {stack.region})
-        if notify_approvals and approval_topic is None:
-            # Encrypted with the pipeline's key, whose policy lets IAM decide: the approval
-            # actions' roles (CDK's) publish with their own grants.
-            approval_topic = sns.Topic(
-                self,
-                "Approvals",
-                topic_name=f"{name}-approvals",
-                display_name=f"{name}: releases waiting for an approval",
-                master_key=self.key,
-                enforce_ssl=True,
-            )
-        self.approval_topic = approval_topic
+        self.approval_topic = self._approval_topic(approval_topic, notify_approvals)
         self.templates = s3_assets.Asset(self, "Templates", path=str(templates_dir))
-        self.role = iam.Role(
-            self,
-            "Role",
-            role_name=name,
-            assumed_by=iam.ServicePrincipal("codepipeline.amazonaws.com"),
-            description=f"{name}: the release pipeline, which assumes the stages' action roles",
-        )
+        self.role = self._pipeline_role()
         self.action_roles: dict[str, iam.IRole] = {}
         self.package = codepipeline.Variable(
             variable_name=MODEL_PACKAGE_ARN,
             default_value="none",
             description="The approved model package version to release (set by the router)",
         )
+        self.pipeline = self._pipeline(self._stage_props(templates_dir, self.approval_topic))
+        self._acknowledge()
+
+    def _artifact_store(self, access_logs: s3.IBucket | None, expire_days: int) -> ArtifactStore:
+        """The pipeline's own artifact bucket and key in its stack's region (see the class)."""
+        stack = cdk.Stack.of(self)
+        return ArtifactStore.create(
+            self,
+            name=self.name,
+            region=stack.region,
+            home_region=stack.region,
+            access_logs=access_logs,
+            expire_days=expire_days,
+        )
+
+    def _approval_topic(self, topic: sns.ITopic | None, notify: bool) -> sns.ITopic | None:
+        """``topic``; with ``notify`` and no topic, a topic ``<name>-approvals`` of its own."""
+        if notify and topic is None:
+            # Encrypted with the pipeline's key, whose policy lets IAM decide: the approval
+            # actions' roles (CDK's) publish with their own grants.
+            topic = sns.Topic(
+                self,
+                "Approvals",
+                topic_name=f"{self.name}-approvals",
+                display_name=f"{self.name}: releases waiting for an approval",
+                master_key=self.key,
+                enforce_ssl=True,
+            )
+        return topic
+
+    def _pipeline_role(self) -> iam.Role:
+        """The pipeline's role ``<name>``, which assumes the stages' action roles."""
+        return iam.Role(
+            self,
+            "Role",
+            role_name=self.name,
+            assumed_by=iam.ServicePrincipal("codepipeline.amazonaws.com"),
+            description=(
+                f"{self.name}: the release pipeline, which assumes the stages' action roles"
+            ),
+        )
+
+    def _stage_props(
+        self, templates_dir: Path, approval_topic: sns.ITopic | None
+    ) -> list[codepipeline.StageProps]:
+        """The pipeline's stages: ``Source`` (the templates), then per stage in promotion order
+        ``Approve<Env>`` (if it asks for approval) and ``<Env>``."""
         source = codepipeline.Artifact("Templates")
         stage_props = [templates_source_stage(self.templates, source)]
         for stage in self.stages:
             if stage.approval:
                 stage_props.append(self._approval_stage(stage, approval_topic))
             stage_props.append(self._release_stage(stage, source, templates_dir))
-        self.pipeline = codepipeline.Pipeline(
+        return stage_props
+
+    def _pipeline(self, stage_props: list[codepipeline.StageProps]) -> codepipeline.Pipeline:
+        """``<name>`` with ``stage_props``, its artifact stores by reference; then the store
+        admits the home region's action roles, and the pipeline resource gets its stages as
+        ``Fn::Sub`` and depends on its role's policy only."""
+        pipeline = codepipeline.Pipeline(
             self,
             "Pipeline",
-            pipeline_name=name,
+            pipeline_name=self.name,
             pipeline_type=codepipeline.PipelineType.V2,
             execution_mode=codepipeline.ExecutionMode.SUPERSEDED,
             variables=[self.package],
@@ -276,12 +305,12 @@ class ReleasePipeline(Construct):
             restart_execution_on_update=False,
             stages=stage_props,
         )
-        self.store.admit(self.roles_in(stack.region))
-        cfn = self.pipeline.node.default_child
+        self.store.admit(self.roles_in(cdk.Stack.of(self).region))
+        cfn = pipeline.node.default_child
         assert isinstance(cfn, codepipeline.CfnPipeline)
         prefer_sub(cfn, "Stages", cfn.stages)
-        depend_on_role_policy_only(self.pipeline, self.role)
-        self._acknowledge()
+        depend_on_role_policy_only(pipeline, self.role)
+        return pipeline
 
     # --- identity -------------------------------------------------------------------------------
     @property

@@ -219,6 +219,55 @@ def _endpoint_stack(
 ) -> None:
     """One stage's template: its parameters, the endpoint (none for batch scoring's monitors:
     ``hosting`` None) and, where monitored, its Model Monitor schedules and alarms."""
+    stack = _template_stack(app, prefix=prefix, stage=stage, hosting=hosting, deploys_to=deploys_to)
+    monitored = monitor is not None and not isinstance(hosting, ServerlessSettings)
+    values, vpc_config = _template_inputs(
+        stack,
+        hosting=hosting,
+        vpc_az_count=vpc_az_count,
+        monitor=monitor if monitored else None,
+        promoted=promoted is not None,
+        defaults=defaults,
+    )
+    topic = _alarm_topic(stack, values)
+    endpoint = None
+    if hosting is not None:
+        endpoint = _template_endpoint(
+            stack,
+            prefix=prefix,
+            stage=stage,
+            hosting=hosting,
+            values=values,
+            topic=topic,
+            vpc_config=vpc_config,
+            promoted=promoted,
+        )
+    if monitor is not None and images is not None and monitored:
+        assert topic is not None
+        _template_monitors(
+            stack,
+            target_name=f"{prefix}-{stage}",
+            settings=monitor,
+            images=images,
+            values=values,
+            vpc_config=vpc_config,
+            topic=topic,
+            endpoint=endpoint,
+            batch=hosting is None,
+        )
+
+
+def _template_stack(
+    app: cdk.App,
+    *,
+    prefix: str,
+    stage: str,
+    hosting: RealtimeSettings | ServerlessSettings | None,
+    deploys_to: tuple[str, str] | None,
+) -> cdk.Stack:
+    """The stage's stack (:func:`stack_name`; bootstrapless: its template is a file the
+    pipeline deploys), described as batch scoring's monitors when ``hosting`` is None, with
+    ``DeploysTo`` metadata when ``deploys_to`` is given."""
     stack = cdk.Stack(
         app,
         stack_name(prefix, stage),
@@ -230,15 +279,24 @@ def _endpoint_stack(
     if deploys_to is not None:
         account, region = deploys_to
         stack.template_options.metadata = {"DeploysTo": {"Account": account, "Region": region}}
-    monitored = monitor is not None and not isinstance(hosting, ServerlessSettings)
+    return stack
+
+
+def _template_inputs(
+    stack: cdk.Stack,
+    *,
+    hosting: RealtimeSettings | ServerlessSettings | None,
+    vpc_az_count: int,
+    monitor: MonitorSettings | None,
+    promoted: bool,
+    defaults: Mapping[str, str],
+) -> tuple[dict[str, str], VpcConfig | None]:
+    """Creates the template's parameters (see :func:`template_parameters`; ``monitor`` None:
+    unmonitored) and returns their values by name (but ``SubnetIds``) and, with a VPC, the
+    placement in one subnet per availability zone."""
     p = _parameters(
         stack,
-        template_parameters(
-            hosting,
-            bool(vpc_az_count),
-            monitor if monitored else None,
-            promoted=promoted is not None,
-        ),
+        template_parameters(hosting, bool(vpc_az_count), monitor, promoted=promoted),
         defaults,
     )
     # Serverless templates have no key, capture or alarm parameters; nothing reads them.
@@ -247,54 +305,87 @@ def _endpoint_stack(
     if "SubnetIds" in p:
         subnet_ids = [cdk.Fn.select(i, p["SubnetIds"].value_as_list) for i in range(vpc_az_count)]
         vpc_config = VpcConfig.of(subnet_ids, values["SecurityGroupId"])
-    topic = (
+    return values, vpc_config
+
+
+def _alarm_topic(stack: cdk.Stack, values: Mapping[str, str]) -> sns.ITopic | None:
+    """The alarms topic the parameter ``AlarmTopicArn`` names (imported as ``AlarmTopic``);
+    None for a template without it (serverless hosting)."""
+    return (
         sns.Topic.from_topic_arn(stack, "AlarmTopic", values["AlarmTopicArn"])
         if "AlarmTopicArn" in values
         else None
     )
-    endpoint = None
-    if hosting is not None:
-        endpoint = ModelEndpoint(
-            stack,
-            "Endpoint",
-            prefix=prefix,
-            stage=stage,
+
+
+def _template_endpoint(
+    stack: cdk.Stack,
+    *,
+    prefix: str,
+    stage: str,
+    hosting: RealtimeSettings | ServerlessSettings,
+    values: Mapping[str, str],
+    topic: sns.ITopic | None,
+    vpc_config: VpcConfig | None,
+    promoted: PromotedModel | None,
+) -> ModelEndpoint:
+    """The stage's endpoint (id ``Endpoint``) on the parameters' values, running the model
+    package, or the promoted artifact in the serving image when ``promoted``."""
+    return ModelEndpoint(
+        stack,
+        "Endpoint",
+        prefix=prefix,
+        stage=stage,
+        model_package_arn=values["ModelPackageArn"],
+        role=iam.Role.from_role_arn(stack, "Role", values["ExecutionRoleArn"], mutable=False),
+        key_arn=values.get("DataKeyArn", ""),
+        capture_uri=values.get("CaptureUri", ""),
+        hosting=hosting,
+        alarm_topic=topic,
+        vpc_config=vpc_config,
+        container=PromotedContainer(
+            image=promoted.image,
+            model_data_url=values["ModelDataUrl"],
+            environment=promoted.environment,
+        )
+        if promoted is not None
+        else None,
+    )
+
+
+def _template_monitors(
+    stack: cdk.Stack,
+    *,
+    target_name: str,
+    settings: MonitorSettings,
+    images: MonitorImages,
+    values: Mapping[str, str],
+    vpc_config: VpcConfig | None,
+    topic: sns.ITopic,
+    endpoint: ModelEndpoint | None,
+    batch: bool,
+) -> None:
+    """The target's Model Monitor schedules and alarms (id ``Monitors``) on the
+    parameters' values: of ``endpoint``, or of batch scoring's capture when ``batch``."""
+    ModelMonitors(
+        stack,
+        "Monitors",
+        target_name=target_name,
+        settings=settings,
+        inputs=MonitorInputs(
             model_package_arn=values["ModelPackageArn"],
-            role=iam.Role.from_role_arn(stack, "Role", values["ExecutionRoleArn"], mutable=False),
-            key_arn=values.get("DataKeyArn", ""),
-            capture_uri=values.get("CaptureUri", ""),
-            hosting=hosting,
-            alarm_topic=topic,
+            role_arn=values["MonitorRoleArn"],
+            key_arn=values["DataKeyArn"],
+            output_uri=values["MonitorOutputUri"],
+            ground_truth_uri=values.get("GroundTruthUri"),
+            baselines={n: values[n] for n in BASELINE_PARAMETERS if n in values},
             vpc_config=vpc_config,
-            container=PromotedContainer(
-                image=promoted.image,
-                model_data_url=values["ModelDataUrl"],
-                environment=promoted.environment,
-            )
-            if promoted is not None
-            else None,
-        )
-    if monitor is not None and images is not None and monitored:
-        assert topic is not None
-        ModelMonitors(
-            stack,
-            "Monitors",
-            target_name=f"{prefix}-{stage}",
-            settings=monitor,
-            inputs=MonitorInputs(
-                model_package_arn=values["ModelPackageArn"],
-                role_arn=values["MonitorRoleArn"],
-                key_arn=values["DataKeyArn"],
-                output_uri=values["MonitorOutputUri"],
-                ground_truth_uri=values.get("GroundTruthUri"),
-                baselines={n: values[n] for n in BASELINE_PARAMETERS if n in values},
-                vpc_config=vpc_config,
-            ),
-            images=images,
-            alarm_topic=topic,
-            endpoint=endpoint.endpoint if endpoint is not None else None,
-            batch_capture_uri=values["CaptureUri"] if hosting is None else None,
-        )
+        ),
+        images=images,
+        alarm_topic=topic,
+        endpoint=endpoint.endpoint if endpoint is not None else None,
+        batch_capture_uri=values["CaptureUri"] if batch else None,
+    )
 
 
 _TYPES = {

@@ -411,6 +411,37 @@ class PlatformDashboard(Construct):
         )
 
 
+@dataclass(frozen=True)
+class _EndpointMetrics:
+    """Five-minute metrics of one endpoint: of its variant, or (scale to zero) of its
+    inference component."""
+
+    dimensions: dict[str, str]
+
+    @classmethod
+    def of(cls, name: str, *, component: bool) -> _EndpointMetrics:
+        """The metrics of endpoint ``name``'s variant, or with ``component`` of its
+        inference component."""
+        return cls(
+            {"InferenceComponentName": component_name(name)}
+            if component
+            else {"EndpointName": name, "VariantName": VARIANT}
+        )
+
+    def __call__(
+        self, metric_name: str, statistic: str, label: str, namespace: str = "AWS/SageMaker"
+    ) -> cloudwatch.Metric:
+        """``metric_name`` of ``namespace`` with ``statistic`` over five minutes, as ``label``."""
+        return cloudwatch.Metric(
+            namespace=namespace,
+            metric_name=metric_name,
+            dimensions_map=self.dimensions,
+            statistic=statistic,
+            period=cdk.Duration.minutes(5),
+            label=label,
+        )
+
+
 def _endpoint_row(
     name: str, realtime: bool, latency_p99_ms: int | None = None, *, component: bool = False
 ) -> list[cloudwatch.IWidget]:
@@ -418,25 +449,20 @@ def _endpoint_row(
     ``latency_p99_ms``: the p99 latency that rolls a deployment back (drawn on the graph).
     With ``component`` (scale to zero), the metrics of its inference component: requests that
     found no copy, and the copies' use of their instances."""
-    dimensions = (
-        {"InferenceComponentName": component_name(name)}
-        if component
-        else {"EndpointName": name, "VariantName": VARIANT}
-    )
+    metric = _EndpointMetrics.of(name, component=component)
+    row = _traffic_widgets(name, metric, realtime, latency_p99_ms)
+    usage = _usage_widget(name, metric, realtime, component=component)
+    if usage is not None:
+        row.append(usage)
+    return row
 
-    def metric(
-        metric_name: str, statistic: str, label: str, namespace: str = "AWS/SageMaker"
-    ) -> cloudwatch.Metric:
-        return cloudwatch.Metric(
-            namespace=namespace,
-            metric_name=metric_name,
-            dimensions_map=dimensions,
-            statistic=statistic,
-            period=cdk.Duration.minutes(5),
-            label=label,
-        )
 
-    row: list[cloudwatch.IWidget] = [
+def _traffic_widgets(
+    name: str, metric: _EndpointMetrics, realtime: bool, latency_p99_ms: int | None
+) -> list[cloudwatch.IWidget]:
+    """Endpoint ``name``'s invocations, model latency (p50, p99, against ``latency_p99_ms``)
+    and errors (5xx, 4xx, and model errors, or for serverless hosting cold starts)."""
+    return [
         cloudwatch.GraphWidget(
             title=f"{name}: invocations",
             left=[metric("Invocations", "Sum", "invocations")],
@@ -467,30 +493,33 @@ def _endpoint_row(
             width=6,
         ),
     ]
+
+
+def _usage_widget(
+    name: str, metric: _EndpointMetrics, realtime: bool, *, component: bool
+) -> cloudwatch.IWidget | None:
+    """With ``component``, the copies' CPU and memory and the requests that found no copy;
+    else for real-time hosting the instances' CPU, memory and disk; else (serverless) None."""
     if component:
         copies = "/aws/sagemaker/InferenceComponents"
-        row.append(
-            cloudwatch.GraphWidget(
-                title=f"{name}: copies (%) and cold starts",
-                left=[
-                    metric("CPUUtilizationNormalized", "Average", "CPU", copies),
-                    metric("MemoryUtilizationNormalized", "Average", "memory", copies),
-                ],
-                right=[metric("NoCapacityInvocationFailures", "Sum", "no copy running")],
-                width=6,
-            )
+        return cloudwatch.GraphWidget(
+            title=f"{name}: copies (%) and cold starts",
+            left=[
+                metric("CPUUtilizationNormalized", "Average", "CPU", copies),
+                metric("MemoryUtilizationNormalized", "Average", "memory", copies),
+            ],
+            right=[metric("NoCapacityInvocationFailures", "Sum", "no copy running")],
+            width=6,
         )
-    elif realtime:
+    if realtime:
         instances = "/aws/sagemaker/Endpoints"
-        row.append(
-            cloudwatch.GraphWidget(
-                title=f"{name}: instances (%)",
-                left=[
-                    metric("CPUUtilization", "Average", "CPU", instances),
-                    metric("MemoryUtilization", "Average", "memory", instances),
-                    metric("DiskUtilization", "Average", "disk", instances),
-                ],
-                width=6,
-            )
+        return cloudwatch.GraphWidget(
+            title=f"{name}: instances (%)",
+            left=[
+                metric("CPUUtilization", "Average", "CPU", instances),
+                metric("MemoryUtilization", "Average", "memory", instances),
+                metric("DiskUtilization", "Average", "disk", instances),
+            ],
+            width=6,
         )
-    return row
+    return None

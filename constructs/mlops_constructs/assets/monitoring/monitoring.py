@@ -1110,46 +1110,14 @@ def _quality_report(
     settings: QualitySettings,
     min_rows: int,
 ) -> dict[str, Any]:
-    predictions: dict[str, Any] = {}
-    multi_row: set[str] = set()
+    """The model quality section: the captures' predictions joined by event id with the
+    ground-truth labels under ``ground_truth``, what could not be joined and why, and (with at
+    least ``min_rows`` joined) the problem type's metrics, else status insufficient data."""
     counts: Counter[str] = Counter()
-    for capture in captures:
-        if capture.record_id is None:
-            counts["records_without_id"] += 1
-        elif len(capture.rows) > 1:
-            counts["multi_row_records"] += 1
-            multi_row.add(capture.record_id)
-        else:
-            if capture.record_id in predictions:
-                counts["duplicate_prediction_ids"] += 1
-            predictions[capture.record_id] = capture.predictions[0]
-
-    labels: dict[str, Any] = {}
-    skipped: Counter[str] = Counter()
+    predictions, multi_row = _predictions_by_id(captures, counts)
     files = jsonl_files(ground_truth)
-    for path in files:
-        for line in _lines(path):
-            try:
-                event_id, label = parse_ground_truth(line, settings)
-            except _Skip as skip:
-                skipped[skip.reason] += 1
-                continue
-            if event_id in labels:
-                counts["duplicate_labels"] += 1
-            labels[event_id] = label
-
-    pairs: list[tuple[Any, Any, float | None]] = []
-    for event_id in sorted(labels):
-        if event_id in predictions:
-            predicted, score = prediction_value(predictions[event_id], settings)
-            if predicted is None:
-                counts["invalid_predictions"] += 1
-            else:
-                pairs.append((labels[event_id], predicted, score))
-        elif event_id in multi_row:
-            counts["labels_for_multi_row_records"] += 1
-        else:
-            counts["labels_without_prediction"] += 1
+    labels, skipped = _labels_by_id(files, settings, counts)
+    pairs = _joined(labels, predictions, multi_row, settings, counts)
     report: dict[str, Any] = {
         "files": len(files),
         "labels": {
@@ -1173,18 +1141,89 @@ def _quality_report(
     if len(pairs) < min_rows:
         report["status"] = INSUFFICIENT
         return report
+    report["metrics"] = _quality_metrics(pairs, settings)
+    report["status"] = OK
+    return report
+
+
+def _predictions_by_id(
+    captures: Sequence[Capture], counts: Counter[str]
+) -> tuple[dict[str, Any], set[str]]:
+    """(prediction by record id, ids of multi-row records) of the single-row captures with an
+    id (the last wins); counts records without id, multi-row records and duplicate ids."""
+    predictions: dict[str, Any] = {}
+    multi_row: set[str] = set()
+    for capture in captures:
+        if capture.record_id is None:
+            counts["records_without_id"] += 1
+        elif len(capture.rows) > 1:
+            counts["multi_row_records"] += 1
+            multi_row.add(capture.record_id)
+        else:
+            if capture.record_id in predictions:
+                counts["duplicate_prediction_ids"] += 1
+            predictions[capture.record_id] = capture.predictions[0]
+    return predictions, multi_row
+
+
+def _labels_by_id(
+    files: Sequence[Path], settings: QualitySettings, counts: Counter[str]
+) -> tuple[dict[str, Any], Counter[str]]:
+    """(label by event id, skipped lines by reason) of the ground-truth ``files`` (the last
+    label of an id wins); counts duplicate labels."""
+    labels: dict[str, Any] = {}
+    skipped: Counter[str] = Counter()
+    for path in files:
+        for line in _lines(path):
+            try:
+                event_id, label = parse_ground_truth(line, settings)
+            except _Skip as skip:
+                skipped[skip.reason] += 1
+                continue
+            if event_id in labels:
+                counts["duplicate_labels"] += 1
+            labels[event_id] = label
+    return labels, skipped
+
+
+def _joined(
+    labels: dict[str, Any],
+    predictions: dict[str, Any],
+    multi_row: set[str],
+    settings: QualitySettings,
+    counts: Counter[str],
+) -> list[tuple[Any, Any, float | None]]:
+    """(label, predicted value, score) of each labelled prediction, in event id order; counts
+    invalid predictions, labels of multi-row records and labels without a prediction."""
+    pairs: list[tuple[Any, Any, float | None]] = []
+    for event_id in sorted(labels):
+        if event_id in predictions:
+            predicted, score = prediction_value(predictions[event_id], settings)
+            if predicted is None:
+                counts["invalid_predictions"] += 1
+            else:
+                pairs.append((labels[event_id], predicted, score))
+        elif event_id in multi_row:
+            counts["labels_for_multi_row_records"] += 1
+        else:
+            counts["labels_without_prediction"] += 1
+    return pairs
+
+
+def _quality_metrics(
+    pairs: Sequence[tuple[Any, Any, float | None]], settings: QualitySettings
+) -> dict[str, Any]:
+    """The problem type's metrics of the joined (label, predicted, score) ``pairs``; binary
+    classification uses the scores only when every pair has one."""
     truth = [pair[0] for pair in pairs]
     guessed = [pair[1] for pair in pairs]
     if settings.problem_type == "binary_classification":
         scores = [pair[2] for pair in pairs if pair[2] is not None]
         usable = scores if len(scores) == len(pairs) else None  # all or none have one
-        report["metrics"] = binary_metrics(truth, guessed, usable)
-    elif settings.problem_type == "multiclass_classification":
-        report["metrics"] = multiclass_metrics(truth, guessed)
-    else:
-        report["metrics"] = regression_metrics(truth, guessed)
-    report["status"] = OK
-    return report
+        return binary_metrics(truth, guessed, usable)
+    if settings.problem_type == "multiclass_classification":
+        return multiclass_metrics(truth, guessed)
+    return regression_metrics(truth, guessed)
 
 
 # ---------------------------------------------------------------------------------------------
