@@ -473,7 +473,31 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     write_to: str | None = args.write_config
     target_config = write_to or ctx.config_path
     shown = target_config or "the built-in default configuration"
+    text, data = _free_target(name, folder, write_to, target_config, shown, args.force_dir)
 
+    source = source_path(folder, name)
+    entry = config_entry(name, framework, problem, source, pipeline)
+    appended = _with_entry(entry, write_to, text, data, shown)
+
+    files = skeleton_files(name, framework, problem, source, pipeline)
+    _write_skeleton(ctx, folder, files, f"{name} ({FRAMEWORKS[framework].title}, {problem}"
+                    + (", its own training pipeline" if pipeline == CUSTOM else "") + ")")
+    _place_entry(ctx, name, entry, write_to, appended, shown)
+    ctx.say()
+    _say_next(ctx, folder, name, FRAMEWORKS[framework], pipeline)
+    return 0
+
+
+def _free_target(
+    name: str,
+    folder: Path,
+    write_to: str | None,
+    target_config: str | None,
+    shown: str,
+    force_dir: bool,
+) -> tuple[str, dict[str, Any]]:
+    """The target configuration's text and data (a new ``--write-config`` FILE: empty), once
+    no project there is called ``name`` and ``folder`` is absent, empty or ``force_dir``."""
     existing_names: list[str] = []
     text, data = "", dict[str, Any]()
     if not (write_to and not Path(write_to).exists()):  # a new FILE starts empty
@@ -485,16 +509,23 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             f"(taken: {', '.join(existing_names)})",
             code=2,
         )
-    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())) and not args.force_dir:
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())) and not force_dir:
         raise CliError(
             f"{folder} exists and is not empty: choose another --dir, or pass --force-dir to "
             "write the skeleton's files into it",
             code=2,
         )
+    return text, data
 
-    source = source_path(folder, name)
-    entry = config_entry(name, framework, problem, source, pipeline)
+
+def _with_entry(
+    entry: str, write_to: str | None, text: str, data: dict[str, Any], shown: str
+) -> str:
+    """The configuration with ``entry`` added, validated: with ``write_to``, the file's new text
+    (the entry appended at the file's indentation; a new file: ``projects:`` and the entry);
+    without, "" (the entry is validated against ``data``, the configuration ``shown``)."""
     item = yaml.safe_load(entry)[0]
+    appended = ""
     if write_to and text:
         indent = _projects_indent(text, write_to)
         appended = text + ("" if text.endswith("\n") else "\n") + _reindent(entry, indent)
@@ -505,19 +536,25 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     else:
         projects = list(data.get("projects") or []) if data else []
         _validate({**data, "projects": [*projects, item]}, shown)
+    return appended
 
-    files = skeleton_files(name, framework, problem, source, pipeline)
+
+def _write_skeleton(ctx: Context, folder: Path, files: dict[str, str], what: str) -> None:
+    """Writes ``files`` into ``folder`` (creating folders) and lists them, as ``what``."""
     for relative, content in files.items():
         path = folder / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(content, encoding="utf-8")
-    fw = FRAMEWORKS[framework]
-    owned = ", its own training pipeline" if pipeline == CUSTOM else ""
-    ctx.say(
-        f"wrote {len(files)} files of project {name} ({fw.title}, {problem}{owned}) to {folder}/:"
-    )
+    ctx.say(f"wrote {len(files)} files of project {what} to {folder}/:")
     for relative in files:
         ctx.say(f"  {relative}")
+
+
+def _place_entry(
+    ctx: Context, name: str, entry: str, write_to: str | None, appended: str, shown: str
+) -> None:
+    """With ``write_to``, writes ``appended`` to it and says so; without, prints ``entry`` to
+    add under projects: of the configuration ``shown``."""
     if write_to:
         Path(write_to).write_text(appended, encoding="utf-8")
         ctx.say(f"appended project {name} to projects: of {write_to} (it validates)")
@@ -525,7 +562,11 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         ctx.say(f"add this entry under projects: of {shown} (or rerun with --write-config FILE):")
         ctx.say()
         ctx.say(entry.rstrip("\n"))
-    ctx.say()
+
+
+def _say_next(ctx: Context, folder: Path, name: str, fw: Framework, pipeline: str) -> None:
+    """What to do next: run the project's tests, deploy and publish it; a custom pipeline's
+    definition file and how CI builds it."""
     checks = (
         "python -m pytest -q trains, evaluates and serves it on generated data"
         if fw.trains_here
@@ -538,7 +579,6 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             "PYTHONPATH=src python -m mlops_kit.pipeline and checks every step (README.md, "
             '"The training pipeline")'
         )
-    return 0
 
 
 def register(commands: Any) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
@@ -51,8 +50,6 @@ from mlops_constructs.training.definition import (
 from stacks.config import PlatformConfig, ProjectConfig
 from stacks.data_stack import ProjectDataStack
 from stacks.topology import is_development, production_retrain_targets, release_bus_arn
-
-LAMBDA_DIR = Path(__file__).resolve().parent.parent / "lambda"
 
 
 def project_images(project: ProjectConfig, region: str) -> PipelineImages:
@@ -220,7 +217,6 @@ class BuildStack(cdk.Stack):
             lake=lake,
             registry=data.registry,
             placement=data.placement,
-            champion_code=LAMBDA_DIR / "champion",
             ops_key=data.ops_key,
             log_retention=log_retention,
             custom_definition=project.build.custom,
@@ -294,7 +290,6 @@ class BuildStack(cdk.Stack):
             self,
             "Trigger",
             prefix=prefix,
-            code=LAMBDA_DIR / "start_training",
             training=self.training,
             data_key=data.data_key,
             ops_key=data.ops_key,
@@ -340,7 +335,6 @@ class BuildStack(cdk.Stack):
             "ModelImport",
             prefix=data.prefix,
             training=self.training,
-            code=LAMBDA_DIR / "model_import",
             lake=lake,
             code_version_parameter=code_version,
             project=project.name,
@@ -462,7 +456,6 @@ class BuildStack(cdk.Stack):
             self,
             "ModelCards",
             prefix=data.prefix,
-            code=LAMBDA_DIR / "model_card",
             registry=data.registry,
             ops_key=data.ops_key,
             log_retention=log_retention,

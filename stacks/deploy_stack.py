@@ -68,9 +68,6 @@ from stacks.topology import (
     served_stages,
 )
 
-LAMBDA_DIR = Path(__file__).resolve().parent.parent / "lambda"
-
-
 BATCH_CAPTURE_PREFIX = "data-capture/batch/"
 
 
@@ -314,7 +311,6 @@ class DeployStack(cdk.Stack):
             ops_key=data.ops_key,
             registry=data.registry,
             notifications=self.notifications,
-            lambda_dir=LAMBDA_DIR,
             log_retention=retention_days(config.audit.log_retention_days),
             manual_approval=deploy.manual_approval,
             test_max_latency_ms=deploy.test_max_latency_ms,
@@ -357,7 +353,6 @@ class DeployStack(cdk.Stack):
             ops_key=data.ops_key,
             versions=source,
             templates_name_packages=False,
-            lambda_dir=LAMBDA_DIR,
             log_retention=retention_days(config.audit.log_retention_days),
             payloads=[p.model_dump() for p in deploy.test_payloads],
             response_contract=response_contract(project),
@@ -370,7 +365,6 @@ class DeployStack(cdk.Stack):
             self,
             "Promotion",
             prefix=prefix,
-            code=LAMBDA_DIR / "promote",
             lake=self.lake,
             source=source,
             ops_key=data.ops_key,
@@ -404,7 +398,6 @@ class DeployStack(cdk.Stack):
             "FrontDoor",
             prefix=prefix,
             endpoint_name=f"{prefix}-prod",
-            code=LAMBDA_DIR / "front_door",
             ops_key=data.ops_key,
             log_retention=retention_days(config.audit.log_retention_days),
             rate_limit=deploy.front_door.rate_limit,
@@ -426,7 +419,6 @@ class DeployStack(cdk.Stack):
             self,
             "Batch",
             prefix=prefix,
-            code=LAMBDA_DIR / "batch_scoring",
             lake=self.lake,
             registry=data.registry,
             ops_key=data.ops_key,
@@ -510,7 +502,6 @@ class DeployStack(cdk.Stack):
             lake=self.lake,
             registry=data.registry,
             ops_key=data.ops_key,
-            code=LAMBDA_DIR / "monitoring_run",
             log_retention=retention_days(config.audit.log_retention_days),
             alarm_topic=alarms.topic,
             promoted_from=promotion_source(config, project, self.partition)

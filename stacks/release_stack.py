@@ -25,6 +25,7 @@ from constructs import Construct
 
 from mlops_constructs.compute import dead_letter_queue, platform_function
 from mlops_constructs.deploy.release import ReleasePipeline, ReleaseStage
+from mlops_constructs.functions import function_code
 from mlops_constructs.monitor import DeadLetterAlarm
 from mlops_constructs.monitor.forwarder import admit_forwarders, approval_pattern
 from mlops_constructs.names import (
@@ -47,7 +48,7 @@ from mlops_constructs.security.nag import (
 )
 from mlops_constructs.security.personas import persona_trust
 from stacks.config import PlatformConfig, ProjectConfig
-from stacks.deploy_stack import LAMBDA_DIR, promotion_source
+from stacks.deploy_stack import promotion_source
 from stacks.topology import (
     approval_forwarder_arn,
     deploy_cfn_arn,
@@ -189,7 +190,7 @@ class ReleaseStack(cdk.Stack):
             self,
             "Router",
             name=release_router_name(self.name),
-            code=LAMBDA_DIR / "deploy_router",
+            code=function_code("deploy_router"),
             description=f"Starts {self.name} for newly approved versions of "
             f"{source.model_package_group}",
             ops_key=self.ops_key,

@@ -14,13 +14,14 @@ from aws_cdk import region_info
 from constructs import Construct
 
 from mlops_constructs.cfn import depend_on_role_policy_only
+from mlops_constructs.functions import SHARED_LAYER, function_code
 from mlops_constructs.network.placement import Placement
 from mlops_constructs.observability import encrypted_log_group
 from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import acknowledge, acknowledge_inline_policy
 
 _PACKS = ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321")
-SHARED_LAYER_DIR = "_shared"  # beside the functions' folders: python/<module>.py
+SHARED_LAYER_DIR = SHARED_LAYER  # beside the functions' folders: python/<module>.py
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE = lambda_.Architecture.ARM_64
 
@@ -34,6 +35,9 @@ ARCHITECTURE = lambda_.Architecture.ARM_64
 POWERTOOLS_VERSION = "3.37.0"
 POWERTOOLS_PARAMETERS = "/aws/service/powertools/python"
 POWERTOOLS_LAYER_ACCOUNT = "017000801446"  # AWS's publishing account, partition aws only
+# What a function's package leaves out of its folder: its tests, docs and compiled bytecode (an
+# installed wheel's copy may have been compiled).
+FUNCTION_EXCLUDES = ["tests", "tests/**", "*.md", "__pycache__", "**/__pycache__", "**/*.pyc"]
 
 
 def powertools_layer_parameter(runtime: lambda_.Runtime, architecture: lambda_.Architecture) -> str:
@@ -75,19 +79,20 @@ def powertools_layer(
     return lambda_.LayerVersion.from_layer_version_arn(stack, id, arn)
 
 
-def shared_layer(scope: Construct, lambda_dir: Path) -> lambda_.ILayerVersion:
+def shared_layer(scope: Construct, code: Path | None = None) -> lambda_.ILayerVersion:
     """The stack's one layer of modules every platform function imports (logging on Powertools,
-    event readers, CodePipeline reports, fingerprints)."""
+    event readers, CodePipeline reports, fingerprints): the folder ``code`` (its modules in
+    ``python/``), by default the library's own (``function_code("_shared")``). The first call in
+    a stack creates it; later calls return it."""
     stack = cdk.Stack.of(scope)
     existing = stack.node.try_find_child("PlatformLambdaLayer")
     if isinstance(existing, lambda_.LayerVersion):
         return existing
+    folder = code or function_code(SHARED_LAYER)
     return lambda_.LayerVersion(
         stack,
         "PlatformLambdaLayer",
-        code=lambda_.Code.from_asset(
-            str(lambda_dir / SHARED_LAYER_DIR), exclude=["**/__pycache__", "**/*.pyc"]
-        ),
+        code=lambda_.Code.from_asset(str(folder), exclude=["**/__pycache__", "**/*.pyc"]),
         compatible_runtimes=[RUNTIME],
         compatible_architectures=[ARCHITECTURE],
         description="Modules shared by the platform's functions (structured JSON logging)",
@@ -110,8 +115,9 @@ def platform_function(
     no_dead_letter_reason: str | None = None,
     placement: Placement | None = None,
 ) -> lambda_.Function:
-    """A Lambda function ``name`` running ``code/handler.py`` (``handler.handler``) with the
-    shared layer (``<code>/../_shared``) and the AWS-managed Powertools layer.
+    """A Lambda function ``name`` running ``code/handler.py`` (``handler.handler``; a platform
+    function's folder is ``function_code(<function>)``) with the stack's shared layer (the
+    library's, :func:`shared_layer`) and the AWS-managed Powertools layer.
 
     Defaults: its own role named ``name`` (admitted by the platform keys' policies; callers add
     permissions), Python 3.14 on arm64, 30 s, reserved concurrency 1, JSON logs in an encrypted
@@ -133,8 +139,8 @@ def platform_function(
         runtime=RUNTIME,
         architecture=ARCHITECTURE,
         handler="handler.handler",
-        code=lambda_.Code.from_asset(str(code), exclude=["tests", "tests/**", "*.md"]),
-        layers=[shared_layer(scope, code.parent), powertools_layer(scope, RUNTIME, ARCHITECTURE)],
+        code=lambda_.Code.from_asset(str(code), exclude=FUNCTION_EXCLUDES),
+        layers=[shared_layer(scope), powertools_layer(scope, RUNTIME, ARCHITECTURE)],
         role=role,
         timeout=timeout or cdk.Duration.seconds(30),
         memory_size=256,

@@ -15,6 +15,7 @@ from constructs import Construct
 
 from mlops_constructs.compute import platform_function
 from mlops_constructs.data.lake import LakeAccess
+from mlops_constructs.functions import function_code
 from mlops_constructs.names import BATCH_MODEL, BATCH_SCORING, function_name, role_name
 from mlops_constructs.network.placement import Placement, placement_ids
 from mlops_constructs.requests import request_rule
@@ -46,7 +47,8 @@ class BatchScoring(Construct):
     encrypted with the lake's key. ``Batch Scoring Requested`` events from ``mlops.manual`` whose
     ``detail.model_package_group`` names this registry run
     it on demand. The model runs as ``<prefix>-batch-model``: read the model and the input,
-    write the output, use the key.
+    write the output, use the key. The function is the library's own unless ``code`` names
+    another folder.
     """
 
     def __init__(
@@ -55,7 +57,6 @@ class BatchScoring(Construct):
         id: str,
         *,
         prefix: str,
-        code: Path,
         lake: LakeAccess,
         registry: ModelRegistry,
         ops_key: PlatformKey,
@@ -70,6 +71,7 @@ class BatchScoring(Construct):
         placement: Placement | None = None,
         image_repositories: Sequence[str] = (),
         request_bus: events.IEventBus | None = None,
+        code: Path | None = None,
     ) -> None:
         super().__init__(scope, id)
         stack = cdk.Stack.of(self)
@@ -91,7 +93,7 @@ class BatchScoring(Construct):
             self,
             "Function",
             name=function_name(prefix, BATCH_SCORING),
-            code=code,
+            code=code or function_code("batch_scoring"),
             description="Starts scheduled batch scoring with the newest approved model",
             ops_key=ops_key,
             log_retention=log_retention,

@@ -31,6 +31,7 @@ from mlops_constructs.deploy.endpoint import (
     ScaleToZeroSettings,
     ServerlessSettings,
 )
+from mlops_constructs.functions import code_in
 from mlops_constructs.monitor.role import MonitorRole
 from mlops_constructs.monitor.settings import MonitorSettings
 from mlops_constructs.names import (
@@ -63,7 +64,8 @@ class EndpointDeployment(Construct):
     ``templates_name_packages``: the templates' models name the registry's versions (a
     same-account deployment), so the role reads ``versions``; a promoted model (ADR 0011) runs
     an artifact of this environment's own bucket and needs no registry. The staging test reads
-    ``versions`` (is the version still approved?).
+    ``versions`` (is the version still approved?); it is the library's own function unless
+    ``lambda_dir`` names a folder of function folders (``<lambda_dir>/endpoint_test``).
     """
 
     def __init__(
@@ -76,7 +78,6 @@ class EndpointDeployment(Construct):
         lake: LakeAccess,
         ops_key: PlatformKey,
         versions: ModelVersions,
-        lambda_dir: Path,
         log_retention: logs.RetentionDays,
         payloads: Sequence[Mapping[str, str]],
         response_contract: Mapping[str, Any],
@@ -86,6 +87,7 @@ class EndpointDeployment(Construct):
         monitor: MonitorSettings | None = None,
         ground_truth_prefix: str = "ground-truth/",
         batch_capture_prefix: str | None = None,
+        lambda_dir: Path | None = None,
     ) -> None:
         super().__init__(scope, id)
         self._prefix = prefix
@@ -453,7 +455,7 @@ class EndpointDeployment(Construct):
         self,
         registry: ModelVersions,
         *,
-        lambda_dir: Path,
+        lambda_dir: Path | None,
         ops_key: PlatformKey,
         log_retention: logs.RetentionDays,
         payloads: Sequence[Mapping[str, str]],
@@ -464,7 +466,7 @@ class EndpointDeployment(Construct):
         function = self._function(
             "EndpointTest",
             name=endpoint_test_name(self._prefix),
-            code=lambda_dir / "endpoint_test",
+            code=code_in(lambda_dir, "endpoint_test"),
             description="Tests the staging endpoint for the deploy pipeline",
             ops_key=ops_key,
             log_retention=log_retention,

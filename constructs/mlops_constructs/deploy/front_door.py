@@ -13,6 +13,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from mlops_constructs.compute import platform_function
+from mlops_constructs.functions import function_code
 from mlops_constructs.names import FRONT_DOOR, function_name
 from mlops_constructs.network.placement import Placement
 from mlops_constructs.observability import encrypted_log_group
@@ -27,7 +28,8 @@ class FrontDoor(Construct):
     :meth:`grant_invoke`), a request validator, stage throttling (``rate_limit`` requests per
     second, ``burst_limit`` burst), JSON access logs in a KMS-encrypted log group, X-Ray
     tracing, a regional endpoint. The Lambda (``lambda/front_door``) accepts CSV or JSON of at
-    most 1 MiB, maps endpoint errors to 4xx/5xx and never logs payloads.
+    most 1 MiB, maps endpoint errors to 4xx/5xx and never logs payloads; it is the library's
+    own function unless ``code`` names another folder.
     """
 
     def __init__(
@@ -37,20 +39,20 @@ class FrontDoor(Construct):
         *,
         prefix: str,
         endpoint_name: str,
-        code: Path,
         ops_key: PlatformKey,
         log_retention: logs.RetentionDays,
         rate_limit: int = 50,
         burst_limit: int = 100,
         placement: Placement | None = None,
         inference_component: str | None = None,
+        code: Path | None = None,
     ) -> None:
         super().__init__(scope, id)
         name = function_name(prefix, FRONT_DOOR)
         self.function = self._function(
             name,
             endpoint_name,
-            code,
+            code or function_code("front_door"),
             ops_key,
             log_retention,
             rate_limit,

@@ -33,6 +33,7 @@ from mlops_constructs.deploy.templates import (
     template_parameters,
     templates_source_stage,
 )
+from mlops_constructs.functions import code_in
 from mlops_constructs.monitor.role import monitoring_prefix
 from mlops_constructs.monitor.settings import BASELINE_PARAMETERS, NONE, MonitorSettings
 from mlops_constructs.names import (
@@ -76,6 +77,9 @@ class DeployPipeline(EndpointDeployment):
     ``registry``: only Approved versions that are the newest approved one start the pipeline
     (rejected and superseded versions never do), with an idempotency token per version and a
     record of the last version started, so replays start nothing.
+
+    The functions (``endpoint_test``, ``release_check``, ``deploy_router``) are the library's
+    own unless ``lambda_dir`` names a folder of function folders.
     """
 
     def __init__(
@@ -90,7 +94,6 @@ class DeployPipeline(EndpointDeployment):
         ops_key: PlatformKey,
         registry: ModelRegistry,
         notifications: NotificationTopic,
-        lambda_dir: Path,
         log_retention: logs.RetentionDays,
         manual_approval: bool = True,
         test_max_latency_ms: int = 2000,
@@ -103,6 +106,7 @@ class DeployPipeline(EndpointDeployment):
         batch_capture_prefix: str | None = None,
         alarm_topic: NotificationTopic | None = None,
         template_defaults: Mapping[str, Mapping[str, str]] | None = None,
+        lambda_dir: Path | None = None,
     ) -> None:
         if set(hostings) != set(STAGES):
             raise ValueError(f"a deploy pipeline deploys {', '.join(STAGES)}, not {list(hostings)}")
@@ -182,7 +186,7 @@ class DeployPipeline(EndpointDeployment):
         self,
         registry: ModelRegistry,
         *,
-        lambda_dir: Path,
+        lambda_dir: Path | None,
         ops_key: PlatformKey,
         log_retention: logs.RetentionDays,
     ) -> lambda_.Function:
@@ -192,7 +196,7 @@ class DeployPipeline(EndpointDeployment):
         function = self._function(
             "ReleaseCheck",
             name=function_name(self._prefix, RELEASE_CHECK),
-            code=lambda_dir / "release_check",
+            code=code_in(lambda_dir, "release_check"),
             description="Verifies the version to deploy against the registry and its files",
             ops_key=ops_key,
             log_retention=log_retention,
@@ -465,7 +469,7 @@ class DeployPipeline(EndpointDeployment):
         self,
         registry: ModelRegistry,
         *,
-        lambda_dir: Path,
+        lambda_dir: Path | None,
         ops_key: PlatformKey,
         log_retention: logs.RetentionDays,
     ) -> lambda_.Function:
@@ -473,7 +477,7 @@ class DeployPipeline(EndpointDeployment):
         router = self._function(
             "Router",
             name=function_name(self._prefix, DEPLOY_ROUTER),
-            code=lambda_dir / "deploy_router",
+            code=code_in(lambda_dir, "deploy_router"),
             description="Starts the deploy pipeline for newly approved model versions",
             ops_key=ops_key,
             log_retention=log_retention,

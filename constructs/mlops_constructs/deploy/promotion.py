@@ -25,6 +25,7 @@ from constructs import Construct
 
 from mlops_constructs.compute import platform_function
 from mlops_constructs.data.lake import SEALED_PREFIX, LakeAccess
+from mlops_constructs.functions import function_code
 from mlops_constructs.names import promote_name
 from mlops_constructs.network.placement import Placement
 from mlops_constructs.security.jobs import grant_job_reports
@@ -81,7 +82,8 @@ class PromotionSource:
 
 class Promotion(Construct):
     """``<prefix>-promote``: copies an approved version's sealed files from the development
-    account into this environment's artifacts bucket and verifies them (lambda/promote)."""
+    account into this environment's artifacts bucket and verifies them (lambda/promote: the
+    library's own function unless ``code`` names another folder)."""
 
     def __init__(
         self,
@@ -89,13 +91,13 @@ class Promotion(Construct):
         id: str,
         *,
         prefix: str,
-        code: Path,
         lake: LakeAccess,
         source: PromotionSource,
         ops_key: PlatformKey,
         log_retention: logs.RetentionDays,
         dead_letters: sqs.IQueue,
         placement: Placement | None = None,
+        code: Path | None = None,
     ) -> None:
         super().__init__(scope, id)
         self.source = source
@@ -103,7 +105,7 @@ class Promotion(Construct):
             self,
             "Promote",
             name=promote_name(prefix),
-            code=code,
+            code=code or function_code("promote"),
             description=f"Promotes approved versions of {source.model_package_group} into "
             f"this account's {lake.artifacts.bucket_name}",
             ops_key=ops_key,

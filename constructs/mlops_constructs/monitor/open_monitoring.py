@@ -30,6 +30,7 @@ from constructs import Construct
 
 from mlops_constructs.compute import platform_function
 from mlops_constructs.data.lake import LakeAccess
+from mlops_constructs.functions import function_code
 from mlops_constructs.monitor.open_definition import OpenMonitoringSpec, build_monitoring_definition
 from mlops_constructs.names import (
     MONITORING_PIPELINE,
@@ -103,11 +104,11 @@ def metric(
 class OpenMonitoring(Construct):
     """Scheduled open monitoring of ``targets`` (``staging``, ``prod``) of project ``prefix``.
 
-    Creates the function ``<prefix>-monitoring-run`` (lambda/monitoring_run: the Window and
-    Publish steps), the pipeline ``<prefix>-monitoring`` and its role (processing jobs
-    network-isolated, encrypted with the lake's key, in the VPC in VPC mode; read the
-    captures, baselines and ground truth, write reports under ``monitoring/``), one EventBridge
-    Scheduler schedule per target, and the drift and model-quality alarms per target to
+    Creates the function ``<prefix>-monitoring-run`` (lambda/monitoring_run, the Window and
+    Publish steps: the library's own unless ``code`` names another folder), the pipeline
+    ``<prefix>-monitoring`` and its role (processing jobs network-isolated, encrypted with the
+    lake's key, in the VPC in VPC mode; read the captures, baselines and ground truth, write
+    reports under ``monitoring/``), one EventBridge Scheduler schedule per target, and the drift and model-quality alarms per target to
     ``alarm_topic``. Nothing bills while idle: runs bill per use.
 
     The function reads which version each monitored endpoint serves from the endpoint itself
@@ -128,11 +129,11 @@ class OpenMonitoring(Construct):
         lake: LakeAccess,
         registry: ModelRegistry,
         ops_key: PlatformKey,
-        code: Path,
         log_retention: logs.RetentionDays,
         alarm_topic: sns.ITopic,
         placement: Placement | None = None,
         promoted_from: ModelVersions | None = None,
+        code: Path | None = None,
     ) -> None:
         super().__init__(scope, id)
         self._promoted_from = promoted_from
@@ -255,7 +256,7 @@ class OpenMonitoring(Construct):
 
     def _function(
         self,
-        code: Path,
+        code: Path | None,
         registry: ModelRegistry,
         ops_key: PlatformKey,
         targets: Sequence[str],
@@ -268,7 +269,7 @@ class OpenMonitoring(Construct):
             self,
             "Function",
             name=monitoring_run_name(prefix),
-            code=code,
+            code=code or function_code("monitoring_run"),
             description="Open monitoring: the window to analyse, and the run's metrics",
             ops_key=ops_key,
             log_retention=log_retention,

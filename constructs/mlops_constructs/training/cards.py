@@ -13,6 +13,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from mlops_constructs.compute import platform_function
+from mlops_constructs.functions import function_code
 from mlops_constructs.names import MODEL_CARD, function_name
 from mlops_constructs.network.placement import Placement
 from mlops_constructs.security.keys import PlatformKey
@@ -36,7 +37,8 @@ class ModelCards(Construct):
     removing metadata (``recorded_metadata`` by name, any removal) and without a life-cycle
     stage (:meth:`ModelRegistry.grant_write_cards`): IAM refuses it any approval. Defaults:
     reserved concurrency 1 (one card write at a time), two retries, then ``dead_letters``; logs
-    encrypted with ``ops_key`` and kept ``log_retention``; in the VPC with ``placement``.
+    encrypted with ``ops_key`` and kept ``log_retention``; in the VPC with ``placement``; the
+    library's own function unless ``code`` names another folder.
     """
 
     def __init__(
@@ -45,7 +47,6 @@ class ModelCards(Construct):
         id: str,
         *,
         prefix: str,
-        code: Path,
         registry: ModelRegistry,
         ops_key: PlatformKey,
         log_retention: logs.RetentionDays,
@@ -56,6 +57,7 @@ class ModelCards(Construct):
         quality_gate: str = "",
         recorded_metadata: Sequence[str] = (),
         placement: Placement | None = None,
+        code: Path | None = None,
     ) -> None:
         super().__init__(scope, id)
         if risk_rating not in RISK_RATINGS:
@@ -65,7 +67,7 @@ class ModelCards(Construct):
             self,
             "Function",
             name=self.function_name,
-            code=code,
+            code=code or function_code("model_card"),
             description="Writes the model card of each model version: registered, approved, "
             "superseded or rejected",
             ops_key=ops_key,

@@ -20,6 +20,7 @@ from constructs import Construct
 
 from mlops_constructs.compute import platform_function
 from mlops_constructs.data.lake import LakeAccess
+from mlops_constructs.functions import function_code
 from mlops_constructs.names import (
     IMPORT_MANIFEST,
     IMPORTS_PREFIX,
@@ -77,7 +78,8 @@ class ModelImport(Construct):
     ``Package`` puts the published ``src/`` into the archive as its serving code, and the
     standard steps evaluate, baseline, gate, compare with the champion, seal and register the
     version PendingManualApproval. Execution failures notify like training's (the stack adds
-    :attr:`pipeline_arn` to its failed-run rule).
+    :attr:`pipeline_arn` to its failed-run rule). The function is the library's own unless
+    ``code`` names another folder.
     """
 
     def __init__(
@@ -87,7 +89,6 @@ class ModelImport(Construct):
         *,
         prefix: str,
         training: TrainingPipeline,
-        code: Path,
         lake: LakeAccess,
         code_version_parameter: ssm.IStringParameter,
         project: str,
@@ -97,6 +98,7 @@ class ModelImport(Construct):
         log_retention: logs.RetentionDays,
         dead_letters: sqs.IQueue,
         placement: Placement | None = None,
+        code: Path | None = None,
     ) -> None:
         super().__init__(scope, id)
         if training.custom_definition:
@@ -131,7 +133,7 @@ class ModelImport(Construct):
     def _function(
         self,
         prefix: str,
-        code: Path,
+        code: Path | None,
         code_version_parameter: ssm.IStringParameter,
         project: str,
         serving: ImportedServing,
@@ -149,7 +151,7 @@ class ModelImport(Construct):
             self,
             "Function",
             name=function_name(prefix, MODEL_IMPORT),
-            code=code,
+            code=code or function_code("model_import"),
             description="Starts the import pipeline on a manifest, and checks the import for it",
             ops_key=ops_key,
             log_retention=log_retention,

@@ -15,6 +15,7 @@ from constructs import Construct
 
 from mlops_constructs.compute import platform_function
 from mlops_constructs.data.lake import SEALED_PREFIX, LakeAccess
+from mlops_constructs.functions import function_code
 from mlops_constructs.names import (
     CHAMPION,
     FINGERPRINT,
@@ -114,6 +115,9 @@ class TrainingPipeline(Construct):
     The standard definitions' Track step calls :attr:`tracking` (ADR 0023: every run recorded
     in SageMaker Experiments, and with ``mlflow`` on the project's MLflow server); a team's
     definition has no Track step (its Lambda steps are the champion and fingerprint only).
+
+    The functions are the library's own (``champion``, ``fingerprint``, ``experiment_tracking``)
+    unless ``champion_code``, ``fingerprint_code`` or ``tracking_code`` names another folder.
     """
 
     def __init__(
@@ -125,12 +129,14 @@ class TrainingPipeline(Construct):
         spec: PipelineSpec,
         lake: LakeAccess,
         registry: ModelRegistry,
-        champion_code: Path,
         ops_key: PlatformKey,
         log_retention: logs.RetentionDays,
         placement: Placement | None = None,
         custom_definition: bool = False,
         mlflow: MlflowSettings | None = None,
+        champion_code: Path | None = None,
+        fingerprint_code: Path | None = None,
+        tracking_code: Path | None = None,
     ) -> None:
         super().__init__(scope, id)
         stack = cdk.Stack.of(self)
@@ -161,16 +167,15 @@ class TrainingPipeline(Construct):
             prefix, champion_code, registry, ops_key, log_retention, placement
         )
         self.fingerprint = self._fingerprint(
-            prefix, champion_code.parent / "fingerprint", lake, ops_key, log_retention, placement
+            prefix, fingerprint_code, lake, ops_key, log_retention, placement
         )
         self.tracking = (
             None
             if custom_definition or not self.spec.experiment_tracking
             else self._tracking(
-                prefix, champion_code.parent / "experiment_tracking", lake, ops_key,
-                log_retention, mlflow, placement,
+                prefix, tracking_code, lake, ops_key, log_retention, mlflow, placement
             )
-        )  # fmt: skip
+        )
         if self.spec.monitoring_baseline:
             # The platform's monitoring script, shipped with the construct library.
             self.monitoring_code = s3_assets.Asset(
@@ -263,7 +268,7 @@ class TrainingPipeline(Construct):
     def _champion(
         self,
         prefix: str,
-        code: Path,
+        code: Path | None,
         registry: ModelRegistry,
         ops_key: PlatformKey,
         log_retention: logs.RetentionDays,
@@ -276,7 +281,7 @@ class TrainingPipeline(Construct):
             self,
             "Champion",
             name=function_name(prefix, CHAMPION),
-            code=code,
+            code=code or function_code("champion"),
             description="Champion gate: is the new version worse than the approved one?",
             ops_key=ops_key,
             log_retention=log_retention,
@@ -304,7 +309,7 @@ class TrainingPipeline(Construct):
     def _fingerprint(
         self,
         prefix: str,
-        code: Path,
+        code: Path | None,
         lake: LakeAccess,
         ops_key: PlatformKey,
         log_retention: logs.RetentionDays,
@@ -318,7 +323,7 @@ class TrainingPipeline(Construct):
             self,
             "Fingerprint",
             name=function_name(prefix, FINGERPRINT),
-            code=code,
+            code=code or function_code("fingerprint"),
             description="Fingerprints of a model version's files, recorded at registration",
             ops_key=ops_key,
             log_retention=log_retention,
@@ -359,7 +364,7 @@ class TrainingPipeline(Construct):
     def _tracking(
         self,
         prefix: str,
-        code: Path,
+        code: Path | None,
         lake: LakeAccess,
         ops_key: PlatformKey,
         log_retention: logs.RetentionDays,

@@ -16,6 +16,7 @@ from constructs import Construct
 from mlops_constructs.cfn import depend_on_role_policy_only
 from mlops_constructs.compute import platform_function
 from mlops_constructs.data.lake import LakeAccess
+from mlops_constructs.functions import function_code
 from mlops_constructs.names import (
     EXPERIMENT_TRACKING,
     MLFLOW_ARTIFACTS_PREFIX,
@@ -96,7 +97,8 @@ class ExperimentTracking(Construct):
     The server keeps its artifacts under ``mlflow/`` of the artifacts bucket, as its own role
     ``<prefix>-mlflow`` (trusted by SageMaker), which reads and writes that prefix only; no
     automatic registration into SageMaker's model registry (versions enter it through the
-    pipelines' gates only). Readers get :meth:`grant_read`.
+    pipelines' gates only). Readers get :meth:`grant_read`. The function is the library's own
+    unless ``code`` names another folder.
     """
 
     def __init__(
@@ -105,7 +107,6 @@ class ExperimentTracking(Construct):
         id: str,
         *,
         prefix: str,
-        code: Path,
         lake: LakeAccess,
         gate: QualityGate,
         report_section: str,
@@ -113,6 +114,7 @@ class ExperimentTracking(Construct):
         log_retention: logs.RetentionDays,
         mlflow: MlflowSettings | None = None,
         placement: Placement | None = None,
+        code: Path | None = None,
     ) -> None:
         super().__init__(scope, id)
         stack = cdk.Stack.of(self)
@@ -127,7 +129,7 @@ class ExperimentTracking(Construct):
             self,
             "Function",
             name=function_name(prefix, EXPERIMENT_TRACKING),
-            code=code,
+            code=code or function_code("experiment_tracking"),
             description="Track step: records each run (lineage, metrics, gate verdicts) in "
             "SageMaker Experiments" + (" and MLflow" if self.server is not None else ""),
             ops_key=ops_key,

@@ -14,6 +14,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from mlops_constructs.compute import dead_letter_queue, platform_function
+from mlops_constructs.functions import function_code
 from mlops_constructs.names import (
     START_TRAINING,
     dead_letter_queue_name,
@@ -42,7 +43,8 @@ class TrainingTrigger(Construct):
     of the ``retrain_targets`` (``<target>-drift-*``, default ``<prefix>-prod``) entering ALARM,
     Model Monitor runs on those targets completing with violations, and ``Retrain Requested``
     events from ``mlops.manual`` whose ``detail.pipeline`` names this pipeline. Defaults: reserved concurrency 1, async failures to an encrypted
-    dead-letter queue, logs encrypted with ``key`` and kept ``log_retention``.
+    dead-letter queue, logs encrypted with ``key`` and kept ``log_retention``, the library's
+    own function unless ``code`` names another folder.
     """
 
     def __init__(
@@ -51,7 +53,6 @@ class TrainingTrigger(Construct):
         id: str,
         *,
         prefix: str,
-        code: Path,
         training: TrainingPipeline,
         data_key: PlatformKey,
         ops_key: PlatformKey,
@@ -65,6 +66,7 @@ class TrainingTrigger(Construct):
         placement: Placement | None = None,
         retrain_targets: Sequence[str] = (),
         request_bus: events.IEventBus | None = None,
+        code: Path | None = None,
     ) -> None:
         super().__init__(scope, id)
         self.table = self._guard_table(prefix, data_key)
@@ -79,7 +81,7 @@ class TrainingTrigger(Construct):
             self,
             "Function",
             name=function_name(prefix, START_TRAINING),
-            code=code,
+            code=code or function_code("start_training"),
             description="Starts the training pipeline on new data, drift or request (guarded)",
             ops_key=ops_key,
             log_retention=log_retention,
