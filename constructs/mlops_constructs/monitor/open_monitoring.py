@@ -173,8 +173,18 @@ class OpenMonitoring(Construct):
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description=f"Jobs of the open monitoring pipeline {self._prefix}-monitoring",
         )
-        arn = f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}"
-        jobs = f"{arn}:processing-job/*"
+        jobs = f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}:processing-job/*"
+        self._grant_jobs(role, jobs, placement)
+        self._grant_data(role)
+        grant_sagemaker_job_logs(role, ("ProcessingJobs",))
+        if placement is not None:
+            grant_job_network_interfaces(role)
+        self._acknowledge_role(role, jobs)
+        return role
+
+    def _grant_jobs(self, role: iam.Role, jobs: str, placement: Placement | None) -> None:
+        """The role runs the pipeline's processing jobs (``jobs``) as itself, and creates them
+        only with what the definition sets: isolation, the data key, the VPC placement."""
         subnets, groups = placement_ids(placement)
         role.add_to_policy(
             iam.PolicyStatement(
@@ -187,7 +197,6 @@ class OpenMonitoring(Construct):
                 resources=[jobs],
             )
         )
-        # Creating a job needs what the definition sets (isolation, encryption, the VPC).
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="GuardedJobs",
@@ -208,6 +217,11 @@ class OpenMonitoring(Construct):
                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
             )
         )
+
+    def _grant_data(self, role: iam.Role) -> None:
+        """What the jobs read and write: captures and baselines (artifacts), reports under
+        ``monitoring/``, the ground truth's prefix (curated), the data key (with grants for the
+        jobs' volumes only) and the monitoring script."""
         lake = self._lake
         lake.grant_read_artifacts(role)
         lake.artifacts.grant_put(role, "monitoring/*")
@@ -222,9 +236,10 @@ class OpenMonitoring(Construct):
             )
         )
         self.script.bucket.grant_read(role, self.script.s3_object_key)
-        grant_sagemaker_job_logs(role, ("ProcessingJobs",))
-        if placement is not None:
-            grant_job_network_interfaces(role)
+
+    def _acknowledge_role(self, role: iam.Role, jobs: str) -> None:
+        """The role's wildcards, each with the reason it cannot be narrower."""
+        lake = self._lake
         acknowledge_wildcard_resource(
             role,
             jobs,
@@ -252,7 +267,6 @@ class OpenMonitoring(Construct):
             "resource in these statements is named.",
         )
         acknowledge_inline_policy(role)
-        return role
 
     def _function(
         self,

@@ -398,10 +398,29 @@ class TrainingPipeline(Construct):
     def _grant(
         self, stack: cdk.Stack, prefix: str, lake: LakeAccess, registry: ModelRegistry, vpc: bool
     ) -> None:
+        """The pipeline role: its jobs, the registry, the lake, logs, images, the VPC's network
+        interfaces and (with model baselines) Clarify's shadow endpoints."""
         role = self.role
         arn = f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}"
-        # SageMaker names each job after the pipeline execution ("pipelines-<id>-<step>-..."),
-        # so job ARNs are only known at run time.
+        job_arns = self._grant_jobs(arn)
+        registry.grant_register(role)
+        self._grant_lake(lake)
+        grant_sagemaker_job_logs(
+            role,
+            endpoints=self.spec.clarify_endpoint_prefix if self.spec.model_baselines else None,
+        )
+        grant_image_pull(role, image_repository_arns(stack.partition, self.spec.images.own))
+        if vpc:
+            grant_job_network_interfaces(role)
+        if self.spec.model_baselines:
+            self._grant_shadow_endpoints(arn, prefix)
+        self._acknowledge_role(job_arns, lake, registry)
+
+    def _grant_jobs(self, arn: str) -> list[str]:
+        """The role runs processing and training jobs (and tuning jobs with tuning) as itself;
+        returns the jobs' ARN patterns. SageMaker names each job after the pipeline execution
+        ("pipelines-<id>-<step>-..."), so job ARNs are only known at run time."""
+        role = self.role
         job_arns = [f"{arn}:processing-job/*", f"{arn}:training-job/*"]
         role.add_to_policy(
             iam.PolicyStatement(sid="PipelineJobs", actions=_JOB_ACTIONS, resources=job_arns)
@@ -423,7 +442,12 @@ class TrainingPipeline(Construct):
                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
             )
         )
-        registry.grant_register(role)
+        return job_arns
+
+    def _grant_lake(self, lake: LakeAccess) -> None:
+        """Curated data to read, artifacts to read and write, the data key (with grants for the
+        jobs' volumes only)."""
+        role = self.role
         lake.grant_read_curated(role)
         lake.grant_read_write_artifacts(role)
         lake.key.grant_encrypt_decrypt(role)
@@ -435,15 +459,12 @@ class TrainingPipeline(Construct):
                 conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
             )
         )
-        grant_sagemaker_job_logs(
-            role,
-            endpoints=self.spec.clarify_endpoint_prefix if self.spec.model_baselines else None,
-        )
-        grant_image_pull(role, image_repository_arns(stack.partition, self.spec.images.own))
-        if vpc:
-            grant_job_network_interfaces(role)
-        if self.spec.model_baselines:
-            self._grant_shadow_endpoints(arn, prefix)
+
+    def _acknowledge_role(
+        self, job_arns: list[str], lake: LakeAccess, registry: ModelRegistry
+    ) -> None:
+        """The role's wildcards, each with the reason it cannot be narrower."""
+        role = self.role
         jobs = "processing, training and tuning" if self.spec.tuning else "processing and training"
         for resource in job_arns:
             acknowledge_wildcard_resource(
