@@ -18,7 +18,11 @@ from mlops_constructs.functions import SHARED_LAYER, function_code
 from mlops_constructs.network.placement import Placement
 from mlops_constructs.observability import encrypted_log_group
 from mlops_constructs.security.keys import PlatformKey
-from mlops_constructs.security.nag import acknowledge, acknowledge_inline_policy
+from mlops_constructs.security.nag import (
+    acknowledge,
+    acknowledge_inline_policy,
+    acknowledge_rules,
+)
 
 _PACKS = ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321")
 SHARED_LAYER_DIR = SHARED_LAYER  # beside the functions' folders: python/<module>.py
@@ -157,17 +161,15 @@ def platform_function(
     depend_on_role_policy_only(function, role)
     acknowledge_inline_policy(role)
     if placement is None:
-        for pack in _PACKS:
-            acknowledge(
-                function,
-                f"{pack}-LambdaInsideVPC",
-                "VPC mode is off in this configuration (network.vpc_mode); with it on, the "
-                "function runs in the isolated VPC and the MLOps pack's VPC1 enforces it.",
-            )
+        acknowledge_rules(
+            function,
+            (f"{pack}-LambdaInsideVPC" for pack in _PACKS),
+            "VPC mode is off in this configuration (network.vpc_mode); with it on, the "
+            "function runs in the isolated VPC and the MLOps pack's VPC1 enforces it.",
+        )
     if dead_letter_queue is None:
         assert no_dead_letter_reason is not None
-        for pack in _PACKS:
-            acknowledge(function, f"{pack}-LambdaDLQ", no_dead_letter_reason)
+        acknowledge_rules(function, (f"{pack}-LambdaDLQ" for pack in _PACKS), no_dead_letter_reason)
     return function
 
 
