@@ -39,7 +39,7 @@ from mlops_cli.status import (
     serving,
     version_of,
 )
-from mlops_constructs.names import APPROVER, release_approver_name
+from mlops_constructs.names import APPROVER, model_package_group_name, release_approver_name
 from stacks import topology
 
 APPROVED = "Approved"
@@ -80,7 +80,7 @@ def _arn_place(ctx: Context, project: str, match: re.Match[str]) -> ProjectPlace
     config = ctx.config
     ctx.project(project)
     for env in config.environments:
-        if f"{config.prefix(env.name, project)}-models" == match["group"].lower():
+        if model_package_group_name(config.prefix(env.name, project)) == match["group"].lower():
             return registry_place(ctx, project, env.name)
     raise CliError(
         f"{match[0]} is a version of {match['group']}, not of project {project}'s registry "

@@ -20,6 +20,7 @@ from mlops_constructs.names import (
     bucket_name,
     ci_name,
     import_pipeline_name,
+    model_package_group_name,
     release_pipeline_name,
     role_name,
     stack_name,
@@ -59,7 +60,7 @@ class ProjectPlace:
 
     @property
     def model_package_group(self) -> str:
-        return f"{self.prefix}-models"
+        return model_package_group_name(self.prefix)
 
     @property
     def deploy_pipeline(self) -> str:

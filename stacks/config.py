@@ -27,6 +27,13 @@ from pydantic import (
     model_validator,
 )
 
+from mlops_constructs.names import (
+    START_TRAINING,
+    bucket_name,
+    function_name,
+    model_package_group_name,
+    publisher_role_name,
+)
 from stacks import aws_facts
 from stacks.config_hints import account_problem, nearest_key, yaml_tab_problem
 
@@ -2333,14 +2340,17 @@ def _mlflow_problem(project: ProjectConfig, region: str) -> str | None:
 
 
 # The longest names a project's resources get, as (what, suffix after the project prefix,
-# AWS limit): the account id (12 digits) stands for itself in bucket names.
+# AWS limit), built by the names module for an empty prefix: the account id (12 digits) stands
+# for itself in bucket names. Two are spelled here: a monitoring job definition's name is a
+# CloudFormation join (<target>-<monitor>-v<version>-<digest>, ModelMonitors), an endpoint's
+# the prefix and its stage.
 NAME_LIMITS: tuple[tuple[str, str, int], ...] = (
-    ("S3 bucket", "-artifacts-123456789012", 63),
+    ("S3 bucket", bucket_name("", "artifacts", "123456789012"), 63),
     ("monitoring job definition", "-staging-bias-v9999999999-abcdef", 63),
-    ("IAM role", "-deploy-events-publisher", 64),
+    ("IAM role", publisher_role_name(f"-{CHAT_TOPIC_SUFFIXES['deployments']}"), 64),
     ("SageMaker endpoint", "-staging", 63),
-    ("model package group", "-models", 63),
-    ("Lambda function", "-start-training", 64),
+    ("model package group", model_package_group_name(""), 63),
+    ("Lambda function", function_name("", START_TRAINING), 64),
 )
 
 

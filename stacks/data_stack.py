@@ -21,6 +21,7 @@ from mlops_constructs.names import (
     bucket_name,
     function_name,
     mlflow_server_name,
+    model_package_group_name,
     monitor_role_name,
     promote_name,
     role_name,
@@ -262,7 +263,7 @@ class ProjectDataStack(cdk.Stack):
         self.registry = ModelRegistry(
             self,
             "Registry",
-            name=f"{prefix}-models",
+            name=model_package_group_name(prefix),
             description=f"Model versions of project {project.name}, trained by {training_pipeline_name(prefix)}",
             readers=readers,
             listers=[release_router_arn(config, project, self.partition)] if readers else [],

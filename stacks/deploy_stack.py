@@ -35,6 +35,7 @@ from mlops_constructs.names import (
     bucket_name,
     component_name,
     deploy_dead_letter_queue_name,
+    model_package_group_name,
 )
 from mlops_constructs.notifications import NotificationTopic, subscribe
 from mlops_constructs.observability import retention_days
@@ -141,7 +142,7 @@ def promotion_source(
         partition=partition,
         account=account,
         region=source.resolved_region(),
-        model_package_group=f"{source_prefix}-models",
+        model_package_group=model_package_group_name(source_prefix),
         artifacts_bucket=bucket_name(source_prefix, "artifacts", account),
         data_key_alias=f"alias/{config.prefix(source.name)}-data",
     )

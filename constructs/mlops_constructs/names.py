@@ -137,6 +137,11 @@ def import_pipeline_name(prefix: str) -> str:
     return f"{prefix}-import"
 
 
+def model_package_group_name(prefix: str) -> str:
+    """A project's model registry: its model package group (``<prefix>-models``)."""
+    return f"{prefix}-models"
+
+
 def training_pipeline_name(prefix: str) -> str:
     """The project's training pipeline (``<prefix>-training``)."""
     return f"{prefix}-training"
