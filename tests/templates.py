@@ -1,10 +1,13 @@
-"""Readers of synthesized templates and loaders of Lambda handlers, shared by the test modules."""
+"""Readers of synthesized templates, cfn-lint, and loaders of Lambda handlers, shared by the test
+modules."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -12,6 +15,23 @@ from typing import Any
 from tests.conftest import Synthesized
 
 ROOT = Path(__file__).resolve().parent.parent
+CFN_LINT = Path(sys.executable).parent / "cfn-lint"
+
+
+def cfn_lint(templates: Iterable[Path | str]) -> str:
+    """cfn-lint's findings over ``templates`` in one process: errors, warnings and informational
+    findings alike (parseable format), and what it wrote to stderr if it failed; "" when every
+    template is clean."""
+    done = subprocess.run(
+        [str(CFN_LINT), "--format", "parseable", "--", *map(str, templates)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if done.returncode == 0:
+        return done.stdout
+    return done.stdout + done.stderr or f"cfn-lint exited with {done.returncode}"
 
 
 def endpoint_template(synth: Synthesized, name: str) -> dict[str, Any]:

@@ -8,7 +8,6 @@ cfn-lint and checkov, and name no principal twice in any policy.
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ import yaml
 
 from stacks.config import PlatformConfig
 from tests.conftest import FAR_REGION, Synthesized, delivered
-from tests.templates import flat_arn
+from tests.templates import cfn_lint, flat_arn
 from tests.test_guardrails import SKIPS_FILE, _checkov_failures
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -218,13 +217,7 @@ def test_cfn_lint_and_checkov_are_clean(
         for p in multi_account_synth.template_paths
         if p.parent.name in ("assembly-prod", "assembly-Tooling")
     ]
-    result = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "cfn-lint"), "--format", "parseable", "--", *templates],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.stdout == "" and result.returncode == 0, result.stdout + result.stderr
+    assert cfn_lint(templates) == ""
     # In VPC mode with production in another region: the production stage's data (network,
     # bucket exemptions) and deploy stacks, both pipelines' replicas there and the delivery
     # stack with its cross-region stores.

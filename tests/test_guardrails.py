@@ -13,6 +13,7 @@ import yaml
 
 from stacks.guardrails import PACKS
 from tests.conftest import Synthesized
+from tests.templates import cfn_lint
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
@@ -156,15 +157,7 @@ def test_cfn_lint_clean(
     # (one project) and its 3 chat stacks.
     assert len(templates) == (2 + 2 * 5 + 2 * 2 + 1) + (2 + 3 * 5 + 3 * 2) + (2 + 5 + 3 + 2)
     # One process (as for checkov below): make test's two halves keep both cores busy.
-    done = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "cfn-lint"), "--format", "parseable", "--", *templates],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    # Errors, warnings and informational findings alike: the expected output is empty.
-    assert done.stdout == "" and done.returncode == 0, done.stdout + done.stderr
+    assert cfn_lint(templates) == ""
 
 
 def _checkov_failures(templates: list[Path] | Path) -> list[tuple[str, str, str]]:

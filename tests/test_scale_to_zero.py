@@ -4,7 +4,6 @@ to zero instances (docs/decisions/0014-scale-to-zero.md), under every rule pack 
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from stacks.app_builder import project_context
 from stacks.config import ConfigError, parse_config
 from stacks.guardrails import add_rule_packs
 from tests.conftest import churn, rule_pack_findings
+from tests.templates import cfn_lint
 
 ENV = cdk.Environment(account="123456789012", region="us-east-1")
 SHARED = "mlops-dev"
@@ -66,13 +66,7 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], dic
     app.synth()
     report = json.loads((outdir / "validation-report.json").read_text())
     template_file = next(outdir.glob("assembly-t/tHosting*.template.json"))
-    lint = subprocess.run(
-        [*CFN_LINT, str(template_file)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    report["cfn_lint"] = lint.stdout + lint.stderr
+    report["cfn_lint"] = cfn_lint([template_file])
     return json.loads(template_file.read_text())["Resources"], report
 
 
@@ -295,10 +289,7 @@ def test_platform_passes_every_rule_pack_and_cfn_lint(platform: Any) -> None:
         resources = endpoint_template(platform, name)["Resources"]
         types = {r["Type"] for r in resources.values()}
         assert "AWS::SageMaker::InferenceComponent" in types
-    lint = subprocess.run(
-        [*CFN_LINT, *map(str, templates)], capture_output=True, text=True, timeout=180
-    )
-    assert lint.stdout + lint.stderr == ""
+    assert cfn_lint(templates) == ""
 
 
 def test_deploy_role_may_manage_exactly_the_two_components(platform: Any) -> None:

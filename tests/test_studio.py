@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +38,7 @@ from tests.iam_sim import (
     session_request,
     simulate,
 )
+from tests.templates import cfn_lint
 from tests.test_guardrails import SKIPS_FILE, _checkov_failures
 from tools.configurations import CHURN, EXAMPLE_YAML, churn, delivered
 from tools.idle_cost import report_for_templates
@@ -490,15 +490,7 @@ def _changed_templates(synth: Synthesized) -> list[Path]:
 
 
 def test_cfn_lint_clean(synth: Synthesized) -> None:
-    templates = [str(p) for p in _changed_templates(synth)]
-    result = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "cfn-lint"), "--format", "parseable", "--", *templates],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.stdout == "" and result.returncode == 0, result.stdout + result.stderr
+    assert cfn_lint(_changed_templates(synth)) == ""
 
 
 def test_checkov_clean_but_for_listed_skips(synth: Synthesized, tmp_path: Path) -> None:
