@@ -480,11 +480,12 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     appended = _with_entry(entry, write_to, text, data, shown)
 
     files = skeleton_files(name, framework, problem, source, pipeline)
-    _write_skeleton(ctx, folder, files, f"{name} ({FRAMEWORKS[framework].title}, {problem}"
-                    + (", its own training pipeline" if pipeline == CUSTOM else "") + ")")
+    fw = FRAMEWORKS[framework]
+    owned = ", its own training pipeline" if pipeline == CUSTOM else ""
+    _write_skeleton(ctx, folder, files, f"{name} ({fw.title}, {problem}{owned})")
     _place_entry(ctx, name, entry, write_to, appended, shown)
     ctx.say()
-    _say_next(ctx, folder, name, FRAMEWORKS[framework], pipeline)
+    _say_next(ctx, folder, name, fw, pipeline)
     return 0
 
 

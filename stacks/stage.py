@@ -117,63 +117,108 @@ class PlatformStage(cdk.Stage):
             cdk.Tags.of(self).add(key, value)
 
     def _project(self, project: ProjectConfig) -> ProjectStacks:
-        config, environment = self.config, self.environment
-        prefix = config.prefix(environment.name, project.name)
+        """The stacks of ``project`` under a scope named after it, tagged ``project``: data,
+        catalog and build where the environment trains, deploy where it deploys, access."""
+        prefix = self.config.prefix(self.environment.name, project.name)
         scope = Construct(self, project.name)
-        data = ProjectDataStack(
+        data = self._project_data(scope, prefix, project)
+        catalog = self._catalog(scope, prefix, project, data)
+        build = self._build(scope, prefix, project, data, catalog)
+        deploy = self._deploy(scope, prefix, project, data)
+        access = self._access(scope, prefix, project, data, build, deploy)
+        cdk.Tags.of(scope).add("project", project.name)
+        return ProjectStacks(data=data, catalog=catalog, build=build, deploy=deploy, access=access)
+
+    def _project_data(
+        self, scope: Construct, prefix: str, project: ProjectConfig
+    ) -> ProjectDataStack:
+        """``<prefix>-data``: the project's data lake and model registry (stateful)."""
+        return ProjectDataStack(
             scope,
             "Data",
             stack_name=f"{prefix}-data",
             description=f"{prefix}: data lake and model registry of project {project.name} "
             "(stateful, retained)",
-            termination_protection=environment.protect_stateful,
-            config=config,
-            environment=environment,
+            termination_protection=self.environment.protect_stateful,
+            config=self.config,
+            environment=self.environment,
             project=project,
             shared=self.data,
         )
-        # A serving environment of a delivered platform only serves promoted versions: no
-        # catalog, no training (ADR 0011).
-        mode = topology.deployment(config, environment.name)
-        catalog = None
-        if topology.trains(config, environment.name):
-            catalog = CatalogStack(
-                scope,
-                "Catalog",
-                stack_name=f"{prefix}-catalog",
-                description=f"{prefix}: Glue catalog, ETL, data quality and data events",
-                project=project,
-                data=data,
-                alarms=self.monitor.alarms,
-            )
-        build = None
-        if project.build.enabled and catalog is not None:
-            build = BuildStack(
-                scope,
-                "Build",
-                stack_name=f"{prefix}-build",
-                description=f"{prefix}: training pipeline, CI/CD, triggers and build events",
-                config=config,
-                project=project,
-                data=data,
-                catalog=catalog.catalog,
-                alarms=self.monitor.alarms,
-            )
-        deploy = None
-        if project.deploy.enabled and mode != "none":
-            deploy = DeployStack(
-                scope,
-                "Deploy",
-                stack_name=f"{prefix}-deploy",
-                description=f"{prefix}: deploy pipeline from approved model to production"
-                if mode == "pipeline"
-                else f"{prefix}: what the release pipeline promotes, deploys and tests with here",
-                config=config,
-                project=project,
-                data=data,
-                alarms=self.monitor.alarms,
-            )
-        access = AccessStack(
+
+    def _catalog(
+        self, scope: Construct, prefix: str, project: ProjectConfig, data: ProjectDataStack
+    ) -> CatalogStack | None:
+        """``<prefix>-catalog`` where the environment trains. A serving environment of a
+        delivered platform only serves promoted versions: no catalog, no training (ADR 0011)."""
+        if not topology.trains(self.config, self.environment.name):
+            return None
+        return CatalogStack(
+            scope,
+            "Catalog",
+            stack_name=f"{prefix}-catalog",
+            description=f"{prefix}: Glue catalog, ETL, data quality and data events",
+            project=project,
+            data=data,
+            alarms=self.monitor.alarms,
+        )
+
+    def _build(
+        self,
+        scope: Construct,
+        prefix: str,
+        project: ProjectConfig,
+        data: ProjectDataStack,
+        catalog: CatalogStack | None,
+    ) -> BuildStack | None:
+        """``<prefix>-build`` where the project builds and there is a catalog (the environment
+        trains)."""
+        if not project.build.enabled or catalog is None:
+            return None
+        return BuildStack(
+            scope,
+            "Build",
+            stack_name=f"{prefix}-build",
+            description=f"{prefix}: training pipeline, CI/CD, triggers and build events",
+            config=self.config,
+            project=project,
+            data=data,
+            catalog=catalog.catalog,
+            alarms=self.monitor.alarms,
+        )
+
+    def _deploy(
+        self, scope: Construct, prefix: str, project: ProjectConfig, data: ProjectDataStack
+    ) -> DeployStack | None:
+        """``<prefix>-deploy`` where the project deploys and the environment has a deployment
+        mode: the deploy pipeline (``pipeline``), else what the release pipeline uses here."""
+        mode = topology.deployment(self.config, self.environment.name)
+        if not project.deploy.enabled or mode == "none":
+            return None
+        return DeployStack(
+            scope,
+            "Deploy",
+            stack_name=f"{prefix}-deploy",
+            description=f"{prefix}: deploy pipeline from approved model to production"
+            if mode == "pipeline"
+            else f"{prefix}: what the release pipeline promotes, deploys and tests with here",
+            config=self.config,
+            project=project,
+            data=data,
+            alarms=self.monitor.alarms,
+        )
+
+    def _access(
+        self,
+        scope: Construct,
+        prefix: str,
+        project: ProjectConfig,
+        data: ProjectDataStack,
+        build: BuildStack | None,
+        deploy: DeployStack | None,
+    ) -> AccessStack:
+        """``<prefix>-access``: the project's persona roles and what each may do."""
+        return AccessStack(
             scope,
             "Access",
             stack_name=f"{prefix}-access",
@@ -183,10 +228,8 @@ class PlatformStage(cdk.Stage):
             data=data,
             build=build,
             deploy=deploy,
-            studio=studio_personas(config, environment.name, project.name),
+            studio=studio_personas(self.config, self.environment.name, project.name),
         )
-        cdk.Tags.of(scope).add("project", project.name)
-        return ProjectStacks(data=data, catalog=catalog, build=build, deploy=deploy, access=access)
 
     def _studio(self) -> StudioStack | None:
         """``<prefix>-studio`` where ``studio`` puts a domain (ADR 0022): deployed after the

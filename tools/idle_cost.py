@@ -1530,7 +1530,28 @@ def format_report(report: CostReport, *, show_free: bool = False) -> str:
         [line for line in stack.lines if show_free or line.kind != "free"]
         for stack in report.stacks
     ]
-    rows = [line for lines in shown for line in lines]
+    row = _row_format([line for lines in shown for line in lines])
+    out = [
+        "Idle cost: monthly USD of what stays running while no job runs and no request arrives",
+    ]
+    for stack, stack_rows in zip(report.stacks, shown, strict=True):
+        out.extend(_stack_table(stack, stack_rows, row, show_free=show_free))
+    out.extend(_total(report))
+    out.extend(_account_summary(report))
+    out.extend(_unknown_types(report))
+    out.extend(_unpriced(report))
+    out.append("")
+    out.append("Notes:")
+    out.extend(f"  - {note}" for note in report.notes)
+    return "\n".join(out)
+
+
+_Row = Callable[[str, str, str, str], str]
+
+
+def _row_format(rows: Sequence[CostLine]) -> _Row:
+    """A table row from its logical ID, type, amount and how: the first three columns as wide
+    as their heading or widest cell among ``rows``, trailing blanks stripped."""
     id_width = max([len("Logical ID"), *(len(line.logical_id) for line in rows)])
     type_width = max([len("Type"), *(len(line.resource_type) for line in rows)])
     amount_width = max([len("USD/month"), *(len(_amount(line)) for line in rows)])
@@ -1540,40 +1561,52 @@ def format_report(report: CostReport, *, show_free: bool = False) -> str:
             f"  {logical_id:<{id_width}}  {rtype:<{type_width}}  {amount:>{amount_width}}  {how}"
         ).rstrip()
 
-    out = [
-        "Idle cost: monthly USD of what stays running while no job runs and no request arrives",
-    ]
-    for stack, stack_rows in zip(report.stacks, shown, strict=True):
-        out.append("")
-        title = f"Stack {stack.name}"
-        if stack.display_name != stack.name:
-            title += f" ({stack.display_name})"
-        title += f", region {stack.region}"
-        if stack.price_region != stack.region:
-            title += f" (priced as {stack.price_region})"
-        if stack.template is not None:
-            title += f", {stack.template}"
-        out.append(title)
-        out.append(row("Logical ID", "Type", "USD/month", "How"))
-        out.extend(
-            row(line.logical_id, line.resource_type, _amount(line), line.how) for line in stack_rows
-        )
-        free = [line for line in stack.lines if line.kind == "free"]
-        if free and not show_free:
-            out.extend(_free_summary(free))
-        out.append(row("Subtotal", "", f"{stack.total:,.2f}", ""))
+    return row
 
+
+def _stack_title(stack: StackCost) -> str:
+    """``Stack <name> (<display name>), region <region> (priced as <region>), <template>``,
+    each parenthesis and the template only where they add something."""
+    title = f"Stack {stack.name}"
+    if stack.display_name != stack.name:
+        title += f" ({stack.display_name})"
+    title += f", region {stack.region}"
+    if stack.price_region != stack.region:
+        title += f" (priced as {stack.price_region})"
+    if stack.template is not None:
+        title += f", {stack.template}"
+    return title
+
+
+def _stack_table(
+    stack: StackCost, stack_rows: Sequence[CostLine], row: _Row, *, show_free: bool
+) -> list[str]:
+    """A blank line, the stack's title and table: its ``stack_rows``, a summary of its free
+    resources unless ``show_free`` (then they are rows), its subtotal."""
+    out = ["", _stack_title(stack), row("Logical ID", "Type", "USD/month", "How")]
+    out.extend(
+        row(line.logical_id, line.resource_type, _amount(line), line.how) for line in stack_rows
+    )
+    free = [line for line in stack.lines if line.kind == "free"]
+    if free and not show_free:
+        out.extend(_free_summary(free))
+    out.append(row("Subtotal", "", f"{stack.total:,.2f}", ""))
+    return out
+
+
+def _total(report: CostReport) -> list[str]:
+    """A blank line and the total over every stack, with how many resources have no price."""
     not_priced = [line for line in report.lines if line.monthly_usd is None]
-    out.append("")
     count = len(report.stacks)
     total = f"TOTAL ({count} stack{'' if count == 1 else 's'}): {report.total:,.2f} USD/month"
     if not_priced:
         total += f", plus {len(not_priced)} resource(s) with unknown cost (below)"
-    out.append(total)
-    out.extend(_account_summary(report))
+    return ["", total]
 
-    out.append("")
-    out.append("Unknown resource types (not in the totals; check them by hand):")
+
+def _unknown_types(report: CostReport) -> list[str]:
+    """A blank line and the unknown resource types with their counts and stacks (or none)."""
+    out = ["", "Unknown resource types (not in the totals; check them by hand):"]
     if report.unknown_types:
         width = max(len(rtype) for rtype in report.unknown_types)
         for rtype, number in report.unknown_types.items():
@@ -1581,18 +1614,21 @@ def format_report(report: CostReport, *, show_free: bool = False) -> str:
             out.append(f"  {rtype:<{width}}  x{number}  ({', '.join(stacks)})")
     else:
         out.append("  none")
-    if report.unpriced:
-        out.append("")
-        out.append("Resources that bill while idle but have no price (not in the totals):")
-        out.extend(
+    return out
+
+
+def _unpriced(report: CostReport) -> list[str]:
+    """The resources that bill while idle but have no price, after a blank line; none: []."""
+    if not report.unpriced:
+        return []
+    return [
+        "",
+        "Resources that bill while idle but have no price (not in the totals):",
+        *(
             f"  {line.stack}: {line.logical_id} ({line.resource_type}): {line.how}"
             for line in report.unpriced
-        )
-
-    out.append("")
-    out.append("Notes:")
-    out.extend(f"  - {note}" for note in report.notes)
-    return "\n".join(out)
+        ),
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

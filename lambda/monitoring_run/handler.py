@@ -776,59 +776,76 @@ def batch_files(
     others = {reason: list(names) for reason, names in (left_out or {}).items() if names}
     for reason, names in others.items():
         skipped[reason] = len(names)
-
-    def skip(reason: str) -> None:
-        skipped[reason] = skipped.get(reason, 0) + 1
-
     for _, job in jobs:
-        source = (job.get("TransformInput") or {}).get("DataSource", {}).get("S3DataSource", {})
-        started = job.get("TransformStartTime") or job.get("CreationTime")
         if not job.get("DataCaptureConfig"):
-            skip("job_without_capture")  # its responses carry no inference ids
-        input_match = _S3_PREFIX.fullmatch(str(source.get("S3Uri", "")))
-        if source.get("S3DataType") != "S3Prefix" or input_match is None:
-            skip("job_input_not_a_prefix")
-        elif input_match["bucket"] != bucket:
-            skip("job_input_in_another_bucket")
-        else:
-            for obj in _objects(bucket, input_match["prefix"]):
-                key = obj["Key"]
-                if key.endswith("/") or key in inputs:
-                    continue
-                modified = obj.get("LastModified")
-                if (
-                    isinstance(started, datetime)
-                    and isinstance(modified, datetime)
-                    and modified > started
-                ):
-                    skip("input_replaced_since_scored")
-                    continue
-                if len(inputs) >= MAX_BATCH_FILES:
-                    skip("too_many_files")
-                    continue
-                inputs.append(key)
-        output = str((job.get("TransformOutput") or {}).get("S3OutputPath", ""))
-        output_match = _S3_PREFIX.fullmatch(output)
-        if output_match is None or output_match["bucket"] != bucket:
-            skip("job_output_in_another_bucket")
-            continue
-        out_prefix = output_match["prefix"]
-        if out_prefix and not out_prefix.endswith("/"):
-            out_prefix += "/"
-        for obj in _objects(bucket, out_prefix):
-            key = obj["Key"]
-            if not key.endswith(".out"):
-                continue
-            if len(outputs) >= MAX_BATCH_FILES:
-                skip("too_many_files")
-                continue
-            outputs.append(key)
+            _count_left_out(skipped, "job_without_capture")  # its responses carry no inference ids
+        _add_job_inputs(job, bucket, inputs, skipped)
+        _add_job_outputs(job, bucket, outputs, skipped)
     names = [name for name, _ in jobs]
     if skipped:
         log.log(
             logging.WARNING, "batch files left out", skipped=skipped, jobs=names, left_out=others
         )
     return BatchFiles(names, inputs, outputs, skipped)
+
+
+def _count_left_out(skipped: dict[str, int], reason: str) -> None:
+    """Counts one more file or job left out for ``reason``."""
+    skipped[reason] = skipped.get(reason, 0) + 1
+
+
+def _add_job_inputs(
+    job: Mapping[str, Any], bucket: str, inputs: list[str], skipped: dict[str, int]
+) -> None:
+    """Appends to ``inputs`` the objects under the described ``job``'s input prefix, in
+    ``bucket`` only, that it scored (``LastModified`` not after ``TransformStartTime``) and
+    ``inputs`` lacks, while it holds fewer than MAX_BATCH_FILES; counts in ``skipped`` the
+    objects and the job's input (not a prefix, in another bucket) left out."""
+    source = (job.get("TransformInput") or {}).get("DataSource", {}).get("S3DataSource", {})
+    started = job.get("TransformStartTime") or job.get("CreationTime")
+    input_match = _S3_PREFIX.fullmatch(str(source.get("S3Uri", "")))
+    if source.get("S3DataType") != "S3Prefix" or input_match is None:
+        _count_left_out(skipped, "job_input_not_a_prefix")
+        return
+    if input_match["bucket"] != bucket:
+        _count_left_out(skipped, "job_input_in_another_bucket")
+        return
+    for obj in _objects(bucket, input_match["prefix"]):
+        key = obj["Key"]
+        if key.endswith("/") or key in inputs:
+            continue
+        modified = obj.get("LastModified")
+        if isinstance(started, datetime) and isinstance(modified, datetime) and modified > started:
+            _count_left_out(skipped, "input_replaced_since_scored")
+            continue
+        if len(inputs) >= MAX_BATCH_FILES:
+            _count_left_out(skipped, "too_many_files")
+            continue
+        inputs.append(key)
+
+
+def _add_job_outputs(
+    job: Mapping[str, Any], bucket: str, outputs: list[str], skipped: dict[str, int]
+) -> None:
+    """Appends to ``outputs`` the described ``job``'s ``.out`` responses, in ``bucket`` only,
+    while it holds fewer than MAX_BATCH_FILES; counts in ``skipped`` the responses and the
+    job's output (in another bucket) left out."""
+    output = str((job.get("TransformOutput") or {}).get("S3OutputPath", ""))
+    output_match = _S3_PREFIX.fullmatch(output)
+    if output_match is None or output_match["bucket"] != bucket:
+        _count_left_out(skipped, "job_output_in_another_bucket")
+        return
+    out_prefix = output_match["prefix"]
+    if out_prefix and not out_prefix.endswith("/"):
+        out_prefix += "/"
+    for obj in _objects(bucket, out_prefix):
+        key = obj["Key"]
+        if not key.endswith(".out"):
+            continue
+        if len(outputs) >= MAX_BATCH_FILES:
+            _count_left_out(skipped, "too_many_files")
+            continue
+        outputs.append(key)
 
 
 def manifest_prefix(bucket: str, execution_id: str) -> str:

@@ -425,7 +425,25 @@ class ReleasePipeline(Construct):
         )
         self.action_roles[stage.environment] = role
         package = self.package.reference()
-        promote = actions.LambdaInvokeAction(
+        promote = self._promote_action(stage, role, package)
+        overrides = self._deploy_overrides(stage, templates_dir, promote, package)
+        stage_actions: list[codepipeline.IAction] = [
+            promote,
+            self._deploy_action(stage, source, role, overrides),
+        ]
+        if stage.test_function_arn is not None:
+            stage_actions.append(
+                self._test_action(stage, stage.test_function_arn, templates_dir, role, package)
+            )
+        return codepipeline.StageProps(stage_name=env, actions=stage_actions)
+
+    def _promote_action(
+        self, stage: ReleaseStage, role: iam.IRole, package: str
+    ) -> actions.LambdaInvokeAction:
+        """``Promote`` (run order 1): the stage's promotion function, given the package to
+        release, its outputs in the namespace ``Promote<Env>``."""
+        env = stage.title
+        return actions.LambdaInvokeAction(
             action_name="Promote",
             lambda_=lambda_.Function.from_function_arn(
                 self, f"{env}Promote", stage.promote_function_arn
@@ -435,6 +453,17 @@ class ReleasePipeline(Construct):
             user_parameters={"model_package_arn": package},
             run_order=1,
         )
+
+    @staticmethod
+    def _deploy_overrides(
+        stage: ReleaseStage,
+        templates_dir: Path,
+        promote: actions.LambdaInvokeAction,
+        package: str,
+    ) -> dict[str, str]:
+        """The Deploy action's parameter overrides: the stage's own, the promotion's outputs the
+        template takes (the model data URL always) and the package; checked against the
+        stage's template."""
         parameters = _template_parameters(templates_dir, stage)
         overrides = {
             **stage.parameter_overrides,
@@ -446,46 +475,61 @@ class ReleasePipeline(Construct):
             MODEL_PACKAGE_ARN: package,
         }
         _check_template(templates_dir, stage, overrides)
-        stage_actions: list[codepipeline.IAction] = [
-            promote,
-            actions.CloudFormationCreateUpdateStackAction(
-                action_name="Deploy",
-                stack_name=stage.stack_name,
-                template_path=source.at_path(template_file(stage.prefix, stage.kind)),
-                admin_permissions=False,
-                role=role,
-                deployment_role=iam.Role.from_role_arn(
-                    self, f"{env}CfnRole", stage.cfn_role_arn, mutable=False
-                ),
-                account=stage.account,
-                # Only another region: CDK writes per-region artifact stores for any region set.
-                region=stage.region if stage.region in self.replica_regions else None,
-                parameter_overrides=overrides,
-                run_order=2,
+        return overrides
+
+    def _deploy_action(
+        self,
+        stage: ReleaseStage,
+        source: codepipeline.Artifact,
+        role: iam.IRole,
+        overrides: dict[str, str],
+    ) -> actions.CloudFormationCreateUpdateStackAction:
+        """``Deploy`` (run order 2): creates or updates the stage's endpoint stack from its
+        template in ``source`` with ``overrides``, as the stage's CloudFormation role."""
+        return actions.CloudFormationCreateUpdateStackAction(
+            action_name="Deploy",
+            stack_name=stage.stack_name,
+            template_path=source.at_path(template_file(stage.prefix, stage.kind)),
+            admin_permissions=False,
+            role=role,
+            deployment_role=iam.Role.from_role_arn(
+                self, f"{stage.title}CfnRole", stage.cfn_role_arn, mutable=False
             ),
-        ]
-        if stage.test_function_arn is not None:
-            parameters = {
-                "endpoint_name": stage.endpoint_name,
-                "model_package_arn": package,
-                "max_latency_ms": stage.test_max_latency_ms,
-            }
-            # A scale_to_zero template's model is its inference component: invoke it.
-            for component in _template_components(templates_dir, stage):
-                parameters["inference_component_name"] = component
-            _check_length(f"{env} Test action's user parameters", parameters, USER_PARAMETERS_MAX)
-            stage_actions.append(
-                actions.LambdaInvokeAction(
-                    action_name="Test",
-                    lambda_=lambda_.Function.from_function_arn(
-                        self, f"{env}Test", stage.test_function_arn
-                    ),
-                    role=role,
-                    user_parameters=parameters,
-                    run_order=3,
-                )
-            )
-        return codepipeline.StageProps(stage_name=env, actions=stage_actions)
+            account=stage.account,
+            # Only another region: CDK writes per-region artifact stores for any region set.
+            region=stage.region if stage.region in self.replica_regions else None,
+            parameter_overrides=overrides,
+            run_order=2,
+        )
+
+    def _test_action(
+        self,
+        stage: ReleaseStage,
+        function_arn: str,
+        templates_dir: Path,
+        role: iam.IRole,
+        package: str,
+    ) -> actions.LambdaInvokeAction:
+        """``Test`` (run order 3): the test function ``function_arn`` on the stage's endpoint
+        (and, in a scale_to_zero template, its inference component); its user parameters
+        checked against USER_PARAMETERS_MAX."""
+        env = stage.title
+        parameters: dict[str, Any] = {
+            "endpoint_name": stage.endpoint_name,
+            "model_package_arn": package,
+            "max_latency_ms": stage.test_max_latency_ms,
+        }
+        # A scale_to_zero template's model is its inference component: invoke it.
+        for component in _template_components(templates_dir, stage):
+            parameters["inference_component_name"] = component
+        _check_length(f"{env} Test action's user parameters", parameters, USER_PARAMETERS_MAX)
+        return actions.LambdaInvokeAction(
+            action_name="Test",
+            lambda_=lambda_.Function.from_function_arn(self, f"{env}Test", function_arn),
+            role=role,
+            user_parameters=parameters,
+            run_order=3,
+        )
 
     def _acknowledge(self) -> None:
         """cdk-nag findings on the policies CDK's CodePipeline writes for the roles of this

@@ -44,15 +44,29 @@ class MonitorRole(Construct):
         vpc: bool = False,
     ) -> None:
         super().__init__(scope, id)
-        stack = cdk.Stack.of(self)
-        self.role = iam.Role(
+        self.role = self._role(prefix, target)
+        output = monitoring_prefix(target)
+        self._grant_data(lake, output, ground_truth_prefix, vpc)
+        self._grant_metrics()
+        if target != "batch":
+            self._grant_explainability(prefix, target)
+        self._acknowledge(lake, output, ground_truth_prefix)
+
+    def _role(self, prefix: str, target: str) -> iam.Role:
+        """The role ``<prefix>-<target>-monitor``, which SageMaker assumes."""
+        return iam.Role(
             self,
             "Role",
             role_name=monitor_role_name(prefix, target),
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description=f"Model Monitor jobs of {prefix}-{target}",
         )
-        output = monitoring_prefix(target)
+
+    def _grant_data(
+        self, lake: LakeAccess, output: str, ground_truth_prefix: str, vpc: bool
+    ) -> None:
+        """Reads of the artifacts bucket and of ground truth, writes under ``output``, use of the
+        lake's key, the job logs and, with ``vpc``, the jobs' network interfaces."""
         lake.grant_read_artifacts(self.role)
         lake.artifacts.grant_put(self.role, f"{output}*")
         lake.curated.grant_read(self.role, f"{ground_truth_prefix}*")
@@ -60,6 +74,9 @@ class MonitorRole(Construct):
         grant_sagemaker_job_logs(self.role, ("ProcessingJobs",))
         if vpc:
             grant_job_network_interfaces(self.role)
+
+    def _grant_metrics(self) -> None:
+        """``MonitorMetrics``: PutMetricData, limited to Model Monitor's namespaces."""
         self.role.add_to_policy(
             iam.PolicyStatement(
                 sid="MonitorMetrics",
@@ -70,17 +87,24 @@ class MonitorRole(Construct):
                 conditions={"StringLike": {"cloudwatch:namespace": "aws/sagemaker/*"}},
             )
         )
-        if target != "batch":
-            self.role.add_to_policy(
-                iam.PolicyStatement(
-                    sid="ExplainabilityInvoke",
-                    actions=["sagemaker:InvokeEndpoint"],
-                    resources=[
-                        f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}"
-                        f":endpoint/{prefix}-{target}"
-                    ],
-                )
+
+    def _grant_explainability(self, prefix: str, target: str) -> None:
+        """``ExplainabilityInvoke``: invoking the target's endpoint ``<prefix>-<target>``."""
+        stack = cdk.Stack.of(self)
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ExplainabilityInvoke",
+                actions=["sagemaker:InvokeEndpoint"],
+                resources=[
+                    f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}"
+                    f":endpoint/{prefix}-{target}"
+                ],
             )
+        )
+
+    def _acknowledge(self, lake: LakeAccess, output: str, ground_truth_prefix: str) -> None:
+        """The role's cdk-nag acknowledgements: its inline policy, CDK's grant action groups
+        and each wildcard resource, with the reason it is needed."""
         acknowledge_inline_policy(self.role)
         acknowledge_grant_actions(
             self.role,

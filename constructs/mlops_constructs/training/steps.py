@@ -531,6 +531,26 @@ class DefinitionBuilder:
         it creates and deletes, so these two jobs run without network isolation (still
         encrypted, and in the VPC in VPC mode). The analysis configs name the model, which
         exists only at run time, so a step writes them (clarify_configs.py)."""
+        create_model = self._shadow_model()
+        configs = self._clarify_configs(create_model)
+        clarify = self.clarify_processor(isolated=False)
+        steps: list[Any] = [create_model, configs]
+        reports: dict[str, Any] = {}
+        for kind, step_name in (
+            ("bias", "ModelBiasBaseline"),
+            ("explainability", "ExplainabilityBaseline"),
+        ):
+            config = configs.properties.ProcessingOutputConfig.Outputs[kind].S3Output.S3Uri
+            step = self._model_baseline(clarify, step_name, kind, config)
+            steps.append(step)
+            # A property reference: registration waits for the step.
+            result = step.properties.ProcessingOutputConfig.Outputs["analysis_result"]
+            reports[kind] = Join(on="/", values=[result.S3Output.S3Uri, "analysis.json"])
+        return steps, reports
+
+    def _shadow_model(self) -> ModelStep:
+        """``ShadowModel``: the trained model Clarify serves on its shadow endpoint (in the VPC
+        in VPC mode), created on ``shadow_instance_type``."""
         spec = self.spec
         shadow = self.trained_model(
             vpc_config={
@@ -540,10 +560,15 @@ class DefinitionBuilder:
             if spec.vpc
             else None
         )
-        create_model = ModelStep(
+        return ModelStep(
             name="ShadowModel", step_args=shadow.create(instance_type=spec.shadow_instance_type)
         )
-        configs = ProcessingStep(
+
+    def _clarify_configs(self, create_model: ModelStep) -> ProcessingStep:
+        """``ClarifyConfigs``: writes the bias and explainability analysis configs naming the
+        shadow model, as outputs ``bias`` and ``explainability`` (under the run's baselines)."""
+        spec = self.spec
+        return ProcessingStep(
             name="ClarifyConfigs",
             step_args=self.preprocessor.run(
                 code=f"{self.code}/src/clarify_configs.py",
@@ -565,43 +590,36 @@ class DefinitionBuilder:
                 ],
             ),
         )
-        clarify = self.clarify_processor(isolated=False)
-        steps: list[Any] = [create_model, configs]
-        reports: dict[str, Any] = {}
-        for kind, step_name in (
-            ("bias", "ModelBiasBaseline"),
-            ("explainability", "ExplainabilityBaseline"),
-        ):
-            config = configs.properties.ProcessingOutputConfig.Outputs[kind].S3Output.S3Uri
-            step = ProcessingStep(
-                name=step_name,
-                step_args=clarify.run(
-                    inputs=[
-                        ProcessingInput(
-                            input_name="dataset",
-                            source=self.split_uri("labelled"),
-                            destination="/opt/ml/processing/input/data",
-                        ),
-                        ProcessingInput(
-                            input_name="analysis_config",
-                            source=config,
-                            destination="/opt/ml/processing/input/config",
-                        ),
-                    ],
-                    outputs=[
-                        ProcessingOutput(
-                            output_name="analysis_result",
-                            source="/opt/ml/processing/output",
-                            destination=self.run_path("baselines", f"model-{kind}"),
-                        )
-                    ],
-                ),
-            )
-            steps.append(step)
-            # A property reference: registration waits for the step.
-            result = step.properties.ProcessingOutputConfig.Outputs["analysis_result"]
-            reports[kind] = Join(on="/", values=[result.S3Output.S3Uri, "analysis.json"])
-        return steps, reports
+
+    def _model_baseline(
+        self, clarify: Processor, step_name: str, kind: str, config: Any
+    ) -> ProcessingStep:
+        """``step_name``: a Clarify job on the labelled split with analysis config ``config``;
+        its output ``analysis_result`` goes to the run's ``baselines/model-<kind>``."""
+        return ProcessingStep(
+            name=step_name,
+            step_args=clarify.run(
+                inputs=[
+                    ProcessingInput(
+                        input_name="dataset",
+                        source=self.split_uri("labelled"),
+                        destination="/opt/ml/processing/input/data",
+                    ),
+                    ProcessingInput(
+                        input_name="analysis_config",
+                        source=config,
+                        destination="/opt/ml/processing/input/config",
+                    ),
+                ],
+                outputs=[
+                    ProcessingOutput(
+                        output_name="analysis_result",
+                        source="/opt/ml/processing/output",
+                        destination=self.run_path("baselines", f"model-{kind}"),
+                    )
+                ],
+            ),
+        )
 
     def monitor_files(self, model_reports: dict[str, Any]) -> dict[str, Any]:
         """The Model Monitor baseline files this spec produces, by Fingerprint input
@@ -631,6 +649,31 @@ class DefinitionBuilder:
         fingerprints."""
         spec = self.spec
         prints = self.fingerprint_step.properties.Outputs
+        metrics, drift = self._registered_baselines(prints, model_reports)
+        metadata = self._registration_metadata(prints)
+        return ModelStep(
+            name="Register",
+            step_args=self.trained_model(model_data=prints["model_uri"]).register(
+                content_types=["text/csv", "application/json"],
+                response_types=["application/json"],
+                inference_instances=["ml.t2.medium", "ml.m5.large", "ml.m5.xlarge"],
+                transform_instances=["ml.m5.large", "ml.m5.xlarge"],
+                model_package_group_name=spec.model_package_group,
+                approval_status=PENDING_APPROVAL,
+                description=spec.description,
+                model_metrics=ModelMetrics(**metrics),
+                # What Model Monitor compares production traffic against.
+                drift_check_baselines=DriftCheckBaselines(**drift) if drift else None,
+                customer_metadata_properties=metadata,
+            ),
+        )
+
+    def _registered_baselines(
+        self, prints: Any, model_reports: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The version's ModelMetrics and DriftCheckBaselines arguments: the evaluation report
+        and the Model Monitor files as the Fingerprint step sealed them (``prints``), and with
+        ``model_reports`` the monitors' analysis configs of the code version."""
         metrics: dict[str, Any] = {"model_statistics": _json_source(prints["evaluation_uri"])}
         drift: dict[str, Any] = {}
         # The Model Monitor files: their sealed copies, never the files the run wrote (which a
@@ -651,6 +694,13 @@ class DefinitionBuilder:
                 drift[key] = FileSource(
                     s3_uri=f"{self.code}/clarify/{name}", content_type="application/json"
                 )
+        return metrics, drift
+
+    def _registration_metadata(self, prints: Any) -> dict[str, Any]:
+        """The version's customer metadata: its lineage, the champion gate's figures and
+        verdict, the open-monitoring baseline, the fingerprints (``prints``) and, with model
+        import, the import check's outputs."""
+        spec = self.spec
         metadata: dict[str, Any] = {
             "CodeVersion": self.code_version,
             "DatasetManifest": self.run_file("data", "manifest", "manifest.json"),
@@ -679,22 +729,7 @@ class DefinitionBuilder:
                 key: self.import_manifest if output is None else checked[output]
                 for key, output in IMPORT_METADATA.items()
             }
-        return ModelStep(
-            name="Register",
-            step_args=self.trained_model(model_data=prints["model_uri"]).register(
-                content_types=["text/csv", "application/json"],
-                response_types=["application/json"],
-                inference_instances=["ml.t2.medium", "ml.m5.large", "ml.m5.xlarge"],
-                transform_instances=["ml.m5.large", "ml.m5.xlarge"],
-                model_package_group_name=spec.model_package_group,
-                approval_status=PENDING_APPROVAL,
-                description=spec.description,
-                model_metrics=ModelMetrics(**metrics),
-                # What Model Monitor compares production traffic against.
-                drift_check_baselines=DriftCheckBaselines(**drift) if drift else None,
-                customer_metadata_properties=metadata,
-            ),
-        )
+        return metadata
 
     def monitoring_baseline_uri(self) -> Join:
         output = self.monitoring_step.properties.ProcessingOutputConfig.Outputs["statistics"]
