@@ -183,9 +183,9 @@ def _vpc_settings(env: Mapping[str, str], problems: list[str]) -> VpcSettings | 
     return VpcSettings(subnets, group)
 
 
-def load_config(env: Mapping[str, str]) -> Config:
-    """Reads and checks the environment; raises ConfigError naming every problem at once."""
-    problems: list[str] = []
+def _names(env: Mapping[str, str], problems: list[str]) -> tuple[str, str, str]:
+    """Returns MODEL_PACKAGE_GROUP, EXECUTION_ROLE_ARN and MODEL_PREFIX; notes each one that is
+    missing or malformed."""
     group = _required(env, "MODEL_PACKAGE_GROUP", "the model package group to score with", problems)
     if group and not _GROUP_NAME.fullmatch(group):
         problems.append(
@@ -201,6 +201,12 @@ def load_config(env: Mapping[str, str]) -> Config:
             f"MODEL_PREFIX={prefix!r} is not a valid name prefix (letters, digits and hyphens, "
             f"no leading or trailing hyphen, at most {PREFIX_MAX} characters)"
         )
+    return group, role, prefix
+
+
+def _data(env: Mapping[str, str], prefix: str, problems: list[str]) -> tuple[str, str, str]:
+    """Returns INPUT_URI, OUTPUT_URI (with room for a job name of ``prefix`` after it) and
+    KMS_KEY_ARN; notes each one that is missing or malformed."""
     input_uri = _required(env, "INPUT_URI", "the s3:// prefix of the rows to score", problems)
     if input_uri and (problem := _s3_uri_problem(input_uri)):
         problems.append(f"INPUT_URI={input_uri!r} {problem}")
@@ -212,6 +218,12 @@ def load_config(env: Mapping[str, str]) -> Config:
     key = _required(env, "KMS_KEY_ARN", "the key for the output and the volumes", problems)
     if key and not _KMS_KEY_ARN.fullmatch(key):
         problems.append(f"KMS_KEY_ARN={key!r} is not a KMS key ARN (arn:aws:kms:...:key/...)")
+    return input_uri, output_uri, key
+
+
+def _instances(env: Mapping[str, str], problems: list[str]) -> tuple[str, int]:
+    """Returns INSTANCE_TYPE and INSTANCE_COUNT (their defaults when unset); notes a type that
+    is not ml.*.* and a count outside 1 to MAX_INSTANCE_COUNT."""
     instance_type = env.get("INSTANCE_TYPE") or DEFAULT_INSTANCE_TYPE
     if not _INSTANCE_TYPE.fullmatch(instance_type):
         problems.append(f"INSTANCE_TYPE={instance_type!r} is not an ML instance type (ml.*.*)")
@@ -221,6 +233,12 @@ def load_config(env: Mapping[str, str]) -> Config:
         problems.append(
             f"INSTANCE_COUNT={count_raw!r} is not an integer from 1 to {MAX_INSTANCE_COUNT}"
         )
+    return instance_type, count
+
+
+def _max_event_age(env: Mapping[str, str], problems: list[str]) -> int:
+    """Returns MAX_EVENT_AGE_SECONDS (DEFAULT_MAX_EVENT_AGE when unset); notes one outside
+    MIN_MAX_EVENT_AGE to MAX_MAX_EVENT_AGE."""
     age_raw = env.get("MAX_EVENT_AGE_SECONDS") or str(DEFAULT_MAX_EVENT_AGE)
     max_age = int(age_raw) if _DIGITS.fullmatch(age_raw) else 0
     if not MIN_MAX_EVENT_AGE <= max_age <= MAX_MAX_EVENT_AGE:
@@ -228,6 +246,16 @@ def load_config(env: Mapping[str, str]) -> Config:
             f"MAX_EVENT_AGE_SECONDS={age_raw!r} is not an integer from {MIN_MAX_EVENT_AGE} "
             f"to {MAX_MAX_EVENT_AGE}"
         )
+    return max_age
+
+
+def load_config(env: Mapping[str, str]) -> Config:
+    """Reads and checks the environment; raises ConfigError naming every problem at once."""
+    problems: list[str] = []
+    group, role, prefix = _names(env, problems)
+    input_uri, output_uri, key = _data(env, prefix, problems)
+    instance_type, count = _instances(env, problems)
+    max_age = _max_event_age(env, problems)
     vpc = _vpc_settings(env, problems)
     capture_uri = env.get("CAPTURE_URI") or None  # empty means unset
     if capture_uri is not None and (problem := _s3_uri_problem(capture_uri)):

@@ -182,12 +182,9 @@ class StateChange:
     account: str
 
 
-def parse_event(event: object, source_account: str | None = None) -> StateChange:
-    """Validates an EventBridge event strictly; raises BadEvent naming the first problem. With
-    ``source_account`` (SOURCE_ACCOUNT), the event's ``account`` and the version ARN's account
-    must be it."""
-    if not isinstance(event, dict):
-        raise BadEvent(f"the event must be a JSON object, got {_json_type(event)}")
+def _check_envelope(event: Mapping[str, Any], source_account: str | None) -> None:
+    """Checks the event's ``source`` and ``detail-type`` (a registry state change) and, with
+    ``source_account``, that the event's ``account`` is it; raises BadEvent otherwise."""
     source = _get_string(event, "source", "source")
     if source != EVENT_SOURCE:
         raise BadEvent(f"source {source!r} is not accepted (expected {EVENT_SOURCE!r})")
@@ -203,11 +200,14 @@ def parse_event(event: object, source_account: str | None = None) -> StateChange
                 f"account {account!r} is not SOURCE_ACCOUNT {source_account!r}: only the "
                 "development account's approvals are deployed"
             )
-    event_id = event.get("id")
-    detail = _get_object(event, "detail", "detail")
-    group = _get_string(detail, "ModelPackageGroupName", "detail.ModelPackageGroupName", 63)
-    if not _GROUP_NAME.fullmatch(group):
-        raise BadEvent(f"detail.ModelPackageGroupName {group!r} is not a model package group name")
+
+
+def _version_arn(
+    detail: Mapping[str, Any], group: str, source_account: str | None
+) -> tuple[str, re.Match[str]]:
+    """Returns ``detail.ModelPackageArn`` and its match of _MODEL_PACKAGE_ARN after checking
+    that it is a versioned ARN of ``group`` (and, with ``source_account``, in that account);
+    raises BadEvent otherwise."""
     arn = _get_string(detail, "ModelPackageArn", "detail.ModelPackageArn")
     match = _MODEL_PACKAGE_ARN.fullmatch(arn)
     if match is None:
@@ -224,7 +224,12 @@ def parse_event(event: object, source_account: str | None = None) -> StateChange
             f"SOURCE_ACCOUNT {source_account}: only the development account's versions are "
             "deployed"
         )
-    version = int(match["version"])
+    return arn, match
+
+
+def _check_stated_version(detail: Mapping[str, Any], version: int) -> None:
+    """Checks that ``detail.ModelPackageVersion``, when present, is a number equal to the ARN's
+    ``version``; raises BadEvent otherwise."""
     if "ModelPackageVersion" in detail:
         stated = detail["ModelPackageVersion"]
         if not isinstance(stated, int) or isinstance(stated, bool):
@@ -234,6 +239,11 @@ def parse_event(event: object, source_account: str | None = None) -> StateChange
                 f"detail.ModelPackageVersion {stated} does not match the version {version} "
                 "in detail.ModelPackageArn"
             )
+
+
+def _approval_status(detail: Mapping[str, Any]) -> str:
+    """Returns ``detail.ModelApprovalStatus``; raises BadEvent unless it is one of
+    APPROVAL_STATUSES."""
     status = _get_string(detail, "ModelApprovalStatus", "detail.ModelApprovalStatus", 64)
     if status not in APPROVAL_STATUSES:
         accepted = ", ".join(sorted(APPROVAL_STATUSES))
@@ -241,6 +251,25 @@ def parse_event(event: object, source_account: str | None = None) -> StateChange
             f"detail.ModelApprovalStatus {status!r} is not a model approval status "
             f"(one of {accepted})"
         )
+    return status
+
+
+def parse_event(event: object, source_account: str | None = None) -> StateChange:
+    """Validates an EventBridge event strictly; raises BadEvent naming the first problem. With
+    ``source_account`` (SOURCE_ACCOUNT), the event's ``account`` and the version ARN's account
+    must be it."""
+    if not isinstance(event, dict):
+        raise BadEvent(f"the event must be a JSON object, got {_json_type(event)}")
+    _check_envelope(event, source_account)
+    event_id = event.get("id")
+    detail = _get_object(event, "detail", "detail")
+    group = _get_string(detail, "ModelPackageGroupName", "detail.ModelPackageGroupName", 63)
+    if not _GROUP_NAME.fullmatch(group):
+        raise BadEvent(f"detail.ModelPackageGroupName {group!r} is not a model package group name")
+    arn, match = _version_arn(detail, group, source_account)
+    version = int(match["version"])
+    _check_stated_version(detail, version)
+    status = _approval_status(detail)
     return StateChange(
         event_id if isinstance(event_id, str) else None,
         group,

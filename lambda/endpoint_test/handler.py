@@ -248,8 +248,9 @@ def _input_columns_problems(document: Mapping[str, Any]) -> list[str]:
     return problems
 
 
-def load_contract(env: Mapping[str, str]) -> ResponseContract:
-    """Reads RESPONSE_CONTRACT strictly; raises ConfigError naming every problem at once."""
+def _contract_document(env: Mapping[str, str]) -> dict[str, Any]:
+    """Returns RESPONSE_CONTRACT parsed; raises ConfigError if it is not set, not JSON or not
+    a JSON object."""
     raw = env.get("RESPONSE_CONTRACT", "")
     if not raw.strip():
         raise ConfigError(
@@ -262,25 +263,35 @@ def load_contract(env: Mapping[str, str]) -> ResponseContract:
         raise ConfigError(f"RESPONSE_CONTRACT is not valid JSON: {exc}") from None
     if not isinstance(document, dict):
         raise ConfigError(f"RESPONSE_CONTRACT must be a JSON object, got {_json_type(document)}")
+    return document
 
-    problems: list[str] = []
+
+def _problem_type(document: Mapping[str, Any], problems: list[str]) -> str | None:
+    """Notes the contract's unknown keys and a missing or unknown ``problem_type``; returns the
+    problem type, None when it is missing or invalid."""
     unknown = [key for key in document if key not in CONTRACT_KEYS]
     if unknown:
         problems.append(
             f"RESPONSE_CONTRACT has unknown keys {', '.join(map(_show, unknown))} (it takes "
             f"{', '.join(CONTRACT_KEYS)})"
         )
-    # None when missing or invalid: the rules that depend on it are then not applied
-    problem_type: str | None = None
     if "problem_type" not in document:
         problems.append("RESPONSE_CONTRACT.problem_type is missing")
-    elif document["problem_type"] not in PROBLEM_TYPES:
+        return None
+    if document["problem_type"] not in PROBLEM_TYPES:
         problems.append(
             f"RESPONSE_CONTRACT.problem_type {_show(document['problem_type'])} is not one of "
             f"{', '.join(PROBLEM_TYPES)}"
         )
-    else:
-        problem_type = document["problem_type"]
+        return None
+    problem_type: str = document["problem_type"]
+    return problem_type
+
+
+def _fields_problems(document: Mapping[str, Any], problem_type: str | None) -> list[str]:
+    """What is wrong with ``prediction_field`` and ``probability_field``: not field names, a
+    probability for a regression, or the probability field being the prediction field."""
+    problems: list[str] = []
     for key, nullable in (("prediction_field", False), ("probability_field", True)):
         problem = _field_name_problem(document, key, nullable)
         if problem is not None:
@@ -297,6 +308,16 @@ def load_contract(env: Mapping[str, str]) -> ResponseContract:
                 "RESPONSE_CONTRACT.probability_field must not be the prediction_field "
                 f"{_show(probability_field)}"
             )
+    return problems
+
+
+def load_contract(env: Mapping[str, str]) -> ResponseContract:
+    """Reads RESPONSE_CONTRACT strictly; raises ConfigError naming every problem at once."""
+    document = _contract_document(env)
+    problems: list[str] = []
+    # None when missing or invalid: the rules that depend on it are then not applied
+    problem_type = _problem_type(document, problems)
+    problems.extend(_fields_problems(document, problem_type))
     problems.extend(_classes_problems(document.get("classes"), problem_type))
     problems.extend(_input_columns_problems(document))
     if problems or problem_type is None:
@@ -308,7 +329,7 @@ def load_contract(env: Mapping[str, str]) -> ResponseContract:
     return ResponseContract(
         problem_type=problem_type,
         prediction_field=document["prediction_field"],
-        probability_field=probability_field,
+        probability_field=document.get("probability_field"),
         classes=classes,
         input_columns=tuple(document["input_columns"]),
     )

@@ -852,56 +852,57 @@ def _member_fix(problem: str) -> str:
     return "package regular files and folders only"
 
 
-def inspect_archive(reader: HashingReader, uri: str) -> ArchiveSummary:
-    """Reads the whole archive from ``reader`` (so that its SHA-256 covers every byte) and
-    checks it; raises Rejected naming the first problem.
+def _checked_parts(member: tarfile.TarInfo, uri: str, names: set[str]) -> list[str]:
+    """Checks one member: safe to serve (``member_problem``), not a second member of the same
+    path, not a file named ``code`` at the top level; returns its path's parts (none for the
+    root folder itself) and adds the path to ``names``. Raises Rejected naming the problem."""
+    problem = member_problem(member)
+    if problem is not None:
+        raise Rejected(
+            f"the model archive {uri} holds {show(member.name)}, {problem}: {_member_fix(problem)}"
+        )
+    parts = _parts(member.name)
+    if not parts:
+        return parts  # the root folder itself ("./")
+    normalized = "/".join(parts)
+    if normalized in names:
+        raise Rejected(
+            f"the model archive {uri} holds {show(normalized)} twice: package each file once"
+        )
+    names.add(normalized)
+    if parts[0] == CODE_FOLDER and len(parts) == 1 and member.isreg():
+        raise Rejected(
+            f"the model archive {uri} holds a file named {CODE_FOLDER} at its top level, where "
+            f"the serving code's {CODE_FOLDER}/ folder goes: rename it"
+        )
+    return parts
 
-    The gzip layer is read with ``gzip`` (CRC and length checked, a cut stream is EOFError),
-    the tar stream with ``tarfile`` in stream mode (``r|``): ``r|gz`` checks neither the gzip
-    trailer nor the end of the stream, and ``tarfile`` ends its iteration silently at a
-    truncated or invalid header after the first, so the end-of-archive marker is checked here.
-    """
-    tail = TailTracker(gzip.GzipFile(fileobj=cast(IO[bytes], reader), mode="rb"))
+
+def _read_tar(tail: TailTracker, uri: str) -> tuple[ArchiveSummary, int]:
+    """Reads the tar stream to its end, checking each member (``_checked_parts``); returns the
+    members counted and the offset where a member after the last one would start."""
     members = model_files = code_members = 0
     names: set[str] = set()
-    try:
-        with tarfile.open(fileobj=cast(IO[bytes], tail), mode="r|") as tar:
-            while (member := tar.next()) is not None:
-                # a stream: no member is looked up again, so memory stays flat
-                cast(Any, tar).members.clear()
-                members += 1
-                problem = member_problem(member)
-                if problem is not None:
-                    raise Rejected(
-                        f"the model archive {uri} holds {show(member.name)}, {problem}: "
-                        f"{_member_fix(problem)}"
-                    )
-                parts = _parts(member.name)
-                if not parts:
-                    continue  # the root folder itself ("./")
-                normalized = "/".join(parts)
-                if normalized in names:
-                    raise Rejected(
-                        f"the model archive {uri} holds {show(normalized)} twice: package each "
-                        "file once"
-                    )
-                names.add(normalized)
-                if parts[0] == CODE_FOLDER:
-                    if len(parts) == 1 and member.isreg():
-                        raise Rejected(
-                            f"the model archive {uri} holds a file named {CODE_FOLDER} at its "
-                            f"top level, where the serving code's {CODE_FOLDER}/ folder goes: "
-                            "rename it"
-                        )
-                    code_members += 1
-                elif member.isreg():
-                    model_files += 1
-            end = tar.offset  # where the member after the last one would start
-            tail.drain()  # the rest of the tar stream, and the gzip trailer (CRC, size)
-    except Rejected:
-        raise
-    except (tarfile.ReadError, gzip.BadGzipFile, zlib.error, EOFError) as exc:
-        raise Rejected(_unreadable_reason(reader, uri, exc)) from None
+    with tarfile.open(fileobj=cast(IO[bytes], tail), mode="r|") as tar:
+        while (member := tar.next()) is not None:
+            # a stream: no member is looked up again, so memory stays flat
+            cast(Any, tar).members.clear()
+            members += 1
+            parts = _checked_parts(member, uri, names)
+            if not parts:
+                continue
+            if parts[0] == CODE_FOLDER:
+                code_members += 1
+            elif member.isreg():
+                model_files += 1
+        end = tar.offset  # where the member after the last one would start
+        tail.drain()  # the rest of the tar stream, and the gzip trailer (CRC, size)
+    return ArchiveSummary(members, model_files, code_members), end
+
+
+def _check_tar_end(tail: TailTracker, end: int, members: int, uri: str) -> None:
+    """Checks that only NUL bytes follow the last member (no invalid header after it) and that
+    the end-of-archive marker is complete; raises Rejected otherwise."""
     if tail.nonzero_end > end:
         raise Rejected(
             f"the model archive {uri} is damaged after its member {members} (an invalid tar "
@@ -913,14 +914,33 @@ def inspect_archive(reader: HashingReader, uri: str) -> ArchiveSummary:
             "end-of-archive marker after its last member; package it again and upload it "
             "completely"
         )
+
+
+def inspect_archive(reader: HashingReader, uri: str) -> ArchiveSummary:
+    """Reads the whole archive from ``reader`` (so that its SHA-256 covers every byte) and
+    checks it; raises Rejected naming the first problem.
+
+    The gzip layer is read with ``gzip`` (CRC and length checked, a cut stream is EOFError),
+    the tar stream with ``tarfile`` in stream mode (``r|``): ``r|gz`` checks neither the gzip
+    trailer nor the end of the stream, and ``tarfile`` ends its iteration silently at a
+    truncated or invalid header after the first, so the end-of-archive marker is checked here.
+    """
+    tail = TailTracker(gzip.GzipFile(fileobj=cast(IO[bytes], reader), mode="rb"))
+    try:
+        summary, end = _read_tar(tail, uri)
+    except Rejected:
+        raise
+    except (tarfile.ReadError, gzip.BadGzipFile, zlib.error, EOFError) as exc:
+        raise Rejected(_unreadable_reason(reader, uri, exc)) from None
+    _check_tar_end(tail, end, summary.members, uri)
     reader.drain()
-    if model_files == 0:
-        only = f"only the {CODE_FOLDER}/ folder" if code_members else "no files at all"
+    if summary.model_files == 0:
+        only = f"only the {CODE_FOLDER}/ folder" if summary.code_members else "no files at all"
         raise Rejected(
             f"the model archive {uri} holds no model files ({only}): add the model's files at "
             f"the archive's root; the project's published code serves it from {CODE_FOLDER}/"
         )
-    return ArchiveSummary(members, model_files, code_members)
+    return summary
 
 
 def _unreadable_reason(reader: HashingReader, uri: str, exc: BaseException) -> str:

@@ -294,9 +294,8 @@ def _endpoint_template(env: Mapping[str, str], problems: list[str]) -> str:
     return template
 
 
-def load_config(env: Mapping[str, str]) -> Config:
-    """Reads and checks the environment; raises ConfigError naming every problem at once."""
-    problems: list[str] = []
+def _names(env: Mapping[str, str], problems: list[str]) -> tuple[str, str]:
+    """Returns PROJECT_PREFIX and MODEL_PACKAGE_GROUP; notes either missing or malformed."""
     project = _required(env, "PROJECT_PREFIX", "the project's name prefix", problems)
     if project and not _PROJECT_PREFIX.fullmatch(project):
         problems.append(
@@ -309,14 +308,11 @@ def load_config(env: Mapping[str, str]) -> Config:
             f"MODEL_PACKAGE_GROUP={group!r} is not a model package group name "
             "(letters, digits and hyphens, at most 63 characters)"
         )
-    capture = _prefix_uri(env, "CAPTURE_URI", "the s3:// prefix of data capture", problems)
-    ground_truth = _prefix_uri(
-        env, "GROUND_TRUTH_URI", "the s3:// prefix of ground-truth labels", problems
-    )
-    endpoint = _endpoint_template(env, problems)
-    variant = env.get("VARIANT_NAME") or DEFAULT_VARIANT
-    if not _VARIANT_NAME.fullmatch(variant):
-        problems.append(f"VARIANT_NAME={variant!r} is not a production variant name")
+    return project, group
+
+
+def _window_and_delay(env: Mapping[str, str], problems: list[str]) -> tuple[int, int]:
+    """Returns WINDOW_HOURS (24 or 1) and DELAY_HOURS (0 to MAX_DELAY_HOURS), 0 when bad."""
     window_raw = _hours(env, "WINDOW_HOURS", None, problems)
     window = int(window_raw) if _DIGITS.fullmatch(window_raw) else 0
     if _DIGITS.fullmatch(window_raw) and window not in WINDOW_HOURS_ALLOWED:
@@ -325,6 +321,11 @@ def load_config(env: Mapping[str, str]) -> Config:
     delay = int(delay_raw) if _DIGITS.fullmatch(delay_raw) else 0
     if _DIGITS.fullmatch(delay_raw) and delay > MAX_DELAY_HOURS:
         problems.append(f"DELAY_HOURS={delay_raw!r} must be from 0 to {MAX_DELAY_HOURS}")
+    return window, delay
+
+
+def _namespace(env: Mapping[str, str], problems: list[str]) -> str:
+    """Returns METRICS_NAMESPACE (default DEFAULT_NAMESPACE); notes one that is not custom."""
     namespace = env.get("METRICS_NAMESPACE") or DEFAULT_NAMESPACE
     if (
         len(namespace) > NAME_MAX
@@ -336,6 +337,12 @@ def load_config(env: Mapping[str, str]) -> Config:
             f"METRICS_NAMESPACE={namespace!r} is not a custom CloudWatch namespace (printable "
             "ASCII, at most 255 characters, not starting with ':' or 'AWS/')"
         )
+    return namespace
+
+
+def _options(env: Mapping[str, str], problems: list[str]) -> tuple[str | None, str]:
+    """Returns PROMOTED_BUCKET (None when unset) and ATTRIBUTIONS as written (default 'false');
+    notes a bucket that is not a bucket name and a flag that is not 'true' or 'false'."""
     promoted = env.get("PROMOTED_BUCKET") or None  # empty means unset
     if promoted is not None and not BUCKET_NAME.fullmatch(promoted):
         problems.append(
@@ -348,6 +355,24 @@ def load_config(env: Mapping[str, str]) -> Config:
             f"ATTRIBUTIONS={attributions!r} must be 'true' or 'false' (whether the pipeline "
             "checks feature attributions)"
         )
+    return promoted, attributions
+
+
+def load_config(env: Mapping[str, str]) -> Config:
+    """Reads and checks the environment; raises ConfigError naming every problem at once."""
+    problems: list[str] = []
+    project, group = _names(env, problems)
+    capture = _prefix_uri(env, "CAPTURE_URI", "the s3:// prefix of data capture", problems)
+    ground_truth = _prefix_uri(
+        env, "GROUND_TRUTH_URI", "the s3:// prefix of ground-truth labels", problems
+    )
+    endpoint = _endpoint_template(env, problems)
+    variant = env.get("VARIANT_NAME") or DEFAULT_VARIANT
+    if not _VARIANT_NAME.fullmatch(variant):
+        problems.append(f"VARIANT_NAME={variant!r} is not a production variant name")
+    window, delay = _window_and_delay(env, problems)
+    namespace = _namespace(env, problems)
+    promoted, attributions = _options(env, problems)
     if problems:
         raise ConfigError("; ".join(problems))
     return Config(

@@ -309,6 +309,60 @@ def seal(
     return Sealed(uri, _recordable(uri, version), source.sha256, source.size, created=True)
 
 
+def _copy_parts(
+    s3: Any,
+    copy_source: Mapping[str, str],
+    bucket: str,
+    key: str,
+    upload_id: str,
+    ranges: list[str | None],
+) -> list[dict[str, Any]]:
+    """UploadPartCopy of ``copy_source`` (Bucket, Key, VersionId) for each entry of ``ranges``,
+    in order; returns the parts (PartNumber, ETag) to complete the upload with. Raises
+    NotFingerprintable if S3 copies another version than the source's."""
+    source_uri = f"s3://{copy_source['Bucket']}/{copy_source['Key']}"
+    source_version = copy_source["VersionId"]
+    completed: list[dict[str, Any]] = []
+    for number, byte_range in enumerate(ranges, start=1):
+        request: dict[str, Any] = {
+            "Bucket": bucket,
+            "Key": key,
+            "UploadId": upload_id,
+            "PartNumber": number,
+            "CopySource": copy_source,
+        }
+        if byte_range is not None:
+            request["CopySourceRange"] = byte_range
+        answer = s3.upload_part_copy(**request)
+        copied = answer.get("CopySourceVersionId")
+        if copied is not None and copied != source_version:
+            raise NotFingerprintable(
+                f"{source_uri} version {source_version!r}: S3 copied the version {copied!r}"
+            )
+        completed.append({"PartNumber": number, "ETag": answer["CopyPartResult"]["ETag"]})
+    return completed
+
+
+def _complete_unless_exists(
+    s3: Any, bucket: str, key: str, upload_id: str, completed: list[dict[str, Any]]
+) -> dict[str, Any] | None:
+    """CompleteMultipartUpload with ``If-None-Match: *``; returns S3's answer, or None if S3
+    refused it because the key exists (PreconditionFailed). Other errors are raised."""
+    try:
+        done: dict[str, Any] = s3.complete_multipart_upload(
+            Bucket=bucket,
+            Key=key,
+            UploadId=upload_id,
+            MultipartUpload={"Parts": completed},
+            IfNoneMatch="*",
+        )
+    except Exception as exc:
+        if not _precondition_failed(exc):
+            raise
+        return None
+    return done
+
+
 def copy_write_once(
     s3: Any,
     source_bucket: str,
@@ -334,40 +388,11 @@ def copy_write_once(
     Raises NotFingerprintable if S3 copies another version than ``source_version``, or if the
     new object has no version id (the message says the ``bucket_role`` bucket, "artifacts" or
     "target", must be versioned)."""
-    source_uri = f"s3://{source_bucket}/{source_key}"
     copy_source = {"Bucket": source_bucket, "Key": source_key, "VersionId": source_version}
     upload_id: str = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
     try:
-        completed: list[dict[str, Any]] = []
-        for number, byte_range in enumerate(ranges, start=1):
-            request: dict[str, Any] = {
-                "Bucket": bucket,
-                "Key": key,
-                "UploadId": upload_id,
-                "PartNumber": number,
-                "CopySource": copy_source,
-            }
-            if byte_range is not None:
-                request["CopySourceRange"] = byte_range
-            answer = s3.upload_part_copy(**request)
-            copied = answer.get("CopySourceVersionId")
-            if copied is not None and copied != source_version:
-                raise NotFingerprintable(
-                    f"{source_uri} version {source_version!r}: S3 copied the version {copied!r}"
-                )
-            completed.append({"PartNumber": number, "ETag": answer["CopyPartResult"]["ETag"]})
-        try:
-            done = s3.complete_multipart_upload(
-                Bucket=bucket,
-                Key=key,
-                UploadId=upload_id,
-                MultipartUpload={"Parts": completed},
-                IfNoneMatch="*",
-            )
-        except Exception as exc:
-            if not _precondition_failed(exc):
-                raise
-            done = None
+        completed = _copy_parts(s3, copy_source, bucket, key, upload_id, ranges)
+        done = _complete_unless_exists(s3, bucket, key, upload_id, completed)
     except BaseException:
         _abort(s3, bucket, key, upload_id)
         raise
