@@ -61,21 +61,17 @@ import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 from platform_events import BadInput as BadEvent
-from platform_events import get_object as _get_object
-from platform_events import get_string as _get_string
-from platform_events import json_type as _json_type
 from platform_fingerprint import NONE
 from platform_logging import InvocationLog, structured_logger
 from platform_release import BASELINE_VARIABLES as BASELINE_VARIABLES
+from platform_release import ModelPackageChange as StateChange
 from platform_release import baseline_variables
+from platform_release import model_package_change as parse_event
 from platform_runtime import ConfigError, report_bad_config_at_cold_start
 from platform_runtime import error_fields as _error_fields
 
-EVENT_SOURCE: Final = "aws.sagemaker"
-EVENT_DETAIL_TYPE: Final = "SageMaker Model Package State Change"
 APPROVED: Final = "Approved"
 REJECTED: Final = "Rejected"
-APPROVAL_STATUSES: Final = frozenset({"Approved", "Rejected", "PendingManualApproval"})
 PIPELINE_VARIABLE: Final = "ModelPackageArn"
 # The version's monitoring baselines, as pipeline variables: platform_release.BASELINE_SOURCES
 # maps each variable to the DriftCheckBaselines source whose S3Uri it carries (release_check and
@@ -87,11 +83,6 @@ NO_BASELINE: Final = NONE  # the value of a baseline the version does not carry
 _GROUP_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 _PIPELINE_NAME = re.compile(r"[A-Za-z0-9.@\-_]{1,100}")
 _SSM_NAME = re.compile(r"/?[a-zA-Z0-9_.\-/]{1,1011}")
-# A versioned model package: arn:<partition>:sagemaker:<region>:<account>:model-package/<group>/<n>
-_MODEL_PACKAGE_ARN = re.compile(
-    r"arn:(?P<partition>aws[a-z-]*):sagemaker:(?P<region>[a-z0-9-]{1,32}):(?P<account>[0-9]{12}):"
-    r"model-package/(?P<group>[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62})/(?P<version>[1-9][0-9]{0,9})"
-)
 _ACCOUNT = re.compile(r"[0-9]{12}")
 _PARAMETER_NOT_FOUND = "ParameterNotFound"
 # PIPELINE_BASELINES: whether the version's DriftCheckBaselines are sent as pipeline variables
@@ -166,120 +157,9 @@ def load_config(env: Mapping[str, str]) -> Config:
 
 
 # --------------------------------------------------------------------------------------------
-# Events
-
-
-@dataclass(frozen=True)
-class StateChange:
-    event_id: str | None
-    group: str
-    arn: str
-    version: int
-    approval_status: str
-    # the version ARN's partition, region and account (the registry's)
-    partition: str
-    region: str
-    account: str
-
-
-def _check_envelope(event: Mapping[str, Any], source_account: str | None) -> None:
-    """Checks the event's ``source`` and ``detail-type`` (a registry state change) and, with
-    ``source_account``, that the event's ``account`` is it; raises BadEvent otherwise."""
-    source = _get_string(event, "source", "source")
-    if source != EVENT_SOURCE:
-        raise BadEvent(f"source {source!r} is not accepted (expected {EVENT_SOURCE!r})")
-    detail_type = _get_string(event, "detail-type", "detail-type")
-    if detail_type != EVENT_DETAIL_TYPE:
-        raise BadEvent(
-            f"detail-type {detail_type!r} is not accepted (expected {EVENT_DETAIL_TYPE!r})"
-        )
-    if source_account is not None:
-        account = _get_string(event, "account", "account", 64)
-        if account != source_account:
-            raise BadEvent(
-                f"account {account!r} is not SOURCE_ACCOUNT {source_account!r}: only the "
-                "development account's approvals are deployed"
-            )
-
-
-def _version_arn(
-    detail: Mapping[str, Any], group: str, source_account: str | None
-) -> tuple[str, re.Match[str]]:
-    """Returns ``detail.ModelPackageArn`` and its match of _MODEL_PACKAGE_ARN after checking
-    that it is a versioned ARN of ``group`` (and, with ``source_account``, in that account);
-    raises BadEvent otherwise."""
-    arn = _get_string(detail, "ModelPackageArn", "detail.ModelPackageArn")
-    match = _MODEL_PACKAGE_ARN.fullmatch(arn)
-    if match is None:
-        raise BadEvent(f"detail.ModelPackageArn {arn!r} is not a versioned model package ARN")
-    # SageMaker writes the group name in lower case in the ARN
-    if match["group"].lower() != group.lower():
-        raise BadEvent(
-            f"detail.ModelPackageArn {arn!r} does not belong to detail.ModelPackageGroupName "
-            f"{group!r}"
-        )
-    if source_account is not None and match["account"] != source_account:
-        raise BadEvent(
-            f"detail.ModelPackageArn {arn!r} is in the account {match['account']}, not "
-            f"SOURCE_ACCOUNT {source_account}: only the development account's versions are "
-            "deployed"
-        )
-    return arn, match
-
-
-def _check_stated_version(detail: Mapping[str, Any], version: int) -> None:
-    """Checks that ``detail.ModelPackageVersion``, when present, is a number equal to the ARN's
-    ``version``; raises BadEvent otherwise."""
-    if "ModelPackageVersion" in detail:
-        stated = detail["ModelPackageVersion"]
-        if not isinstance(stated, int) or isinstance(stated, bool):
-            raise BadEvent(f"detail.ModelPackageVersion must be a number, got {_json_type(stated)}")
-        if stated != version:
-            raise BadEvent(
-                f"detail.ModelPackageVersion {stated} does not match the version {version} "
-                "in detail.ModelPackageArn"
-            )
-
-
-def _approval_status(detail: Mapping[str, Any]) -> str:
-    """Returns ``detail.ModelApprovalStatus``; raises BadEvent unless it is one of
-    APPROVAL_STATUSES."""
-    status = _get_string(detail, "ModelApprovalStatus", "detail.ModelApprovalStatus", 64)
-    if status not in APPROVAL_STATUSES:
-        accepted = ", ".join(sorted(APPROVAL_STATUSES))
-        raise BadEvent(
-            f"detail.ModelApprovalStatus {status!r} is not a model approval status "
-            f"(one of {accepted})"
-        )
-    return status
-
-
-def parse_event(event: object, source_account: str | None = None) -> StateChange:
-    """Validates an EventBridge event strictly; raises BadEvent naming the first problem. With
-    ``source_account`` (SOURCE_ACCOUNT), the event's ``account`` and the version ARN's account
-    must be it."""
-    if not isinstance(event, dict):
-        raise BadEvent(f"the event must be a JSON object, got {_json_type(event)}")
-    _check_envelope(event, source_account)
-    event_id = event.get("id")
-    detail = _get_object(event, "detail", "detail")
-    group = _get_string(detail, "ModelPackageGroupName", "detail.ModelPackageGroupName", 63)
-    if not _GROUP_NAME.fullmatch(group):
-        raise BadEvent(f"detail.ModelPackageGroupName {group!r} is not a model package group name")
-    arn, match = _version_arn(detail, group, source_account)
-    version = int(match["version"])
-    _check_stated_version(detail, version)
-    status = _approval_status(detail)
-    return StateChange(
-        event_id if isinstance(event_id, str) else None,
-        group,
-        arn,
-        version,
-        status,
-        match["partition"],
-        match["region"],
-        match["account"],
-    )
+# Events: the registry's state changes, read by the shared layer (platform_release's
+# model_package_change, as the model card function reads them) as parse_event; the tokens
+# that make a start idempotent.
 
 
 def client_request_token(pipeline: str, arn: str) -> str:

@@ -58,20 +58,15 @@ from typing import Any, Final
 import boto3
 from botocore.config import Config as BotoConfig
 from platform_events import BadInput as BadEvent
-from platform_events import get_object as _get_object
-from platform_events import get_string as _get_string
-from platform_events import json_type as _json_type
 from platform_logging import InvocationLog, structured_logger
-from platform_release import MODEL_PACKAGE_ARN
+from platform_release import ModelPackageChange as StateChange
+from platform_release import model_package_change as parse_event
 from platform_runtime import ConfigError, report_bad_config_at_cold_start
 from platform_runtime import error_fields as _error_fields
 
-EVENT_SOURCE: Final = "aws.sagemaker"
-EVENT_DETAIL_TYPE: Final = "SageMaker Model Package State Change"
 PENDING: Final = "PendingManualApproval"
 APPROVED: Final = "Approved"
 REJECTED: Final = "Rejected"
-APPROVAL_STATUSES: Final = frozenset({PENDING, APPROVED, REJECTED})
 COMPLETED: Final = "Completed"
 
 # ModelCardStatus values (ModelPackageModelCard)
@@ -216,63 +211,8 @@ def load_config(env: Mapping[str, str]) -> Config:
 
 
 # --------------------------------------------------------------------------------------------
-# Events
-
-
-@dataclass(frozen=True)
-class StateChange:
-    event_id: str | None
-    group: str
-    arn: str
-    version: int
-    approval_status: str
-
-
-def parse_event(event: object) -> StateChange:
-    """Validates an EventBridge event strictly; raises BadEvent naming the first problem."""
-    if not isinstance(event, dict):
-        raise BadEvent(f"the event must be a JSON object, got {_json_type(event)}")
-    source = _get_string(event, "source", "source")
-    if source != EVENT_SOURCE:
-        raise BadEvent(f"source {source!r} is not accepted (expected {EVENT_SOURCE!r})")
-    detail_type = _get_string(event, "detail-type", "detail-type")
-    if detail_type != EVENT_DETAIL_TYPE:
-        raise BadEvent(
-            f"detail-type {detail_type!r} is not accepted (expected {EVENT_DETAIL_TYPE!r})"
-        )
-    event_id = event.get("id")
-    detail = _get_object(event, "detail", "detail")
-    group = _get_string(detail, "ModelPackageGroupName", "detail.ModelPackageGroupName", 63)
-    if not _GROUP_NAME.fullmatch(group):
-        raise BadEvent(f"detail.ModelPackageGroupName {group!r} is not a model package group name")
-    arn = _get_string(detail, "ModelPackageArn", "detail.ModelPackageArn")
-    match = MODEL_PACKAGE_ARN.fullmatch(arn)
-    if match is None:
-        raise BadEvent(f"detail.ModelPackageArn {arn!r} is not a versioned model package ARN")
-    # SageMaker writes the group name in lower case in the ARN
-    if match["group"].lower() != group.lower():
-        raise BadEvent(
-            f"detail.ModelPackageArn {arn!r} does not belong to detail.ModelPackageGroupName "
-            f"{group!r}"
-        )
-    version = int(match["version"])
-    if "ModelPackageVersion" in detail:
-        stated = detail["ModelPackageVersion"]
-        if not isinstance(stated, int) or isinstance(stated, bool):
-            raise BadEvent(f"detail.ModelPackageVersion must be a number, got {_json_type(stated)}")
-        if stated != version:
-            raise BadEvent(
-                f"detail.ModelPackageVersion {stated} does not match the version {version} "
-                "in detail.ModelPackageArn"
-            )
-    status = _get_string(detail, "ModelApprovalStatus", "detail.ModelApprovalStatus", 64)
-    if status not in APPROVAL_STATUSES:
-        accepted = ", ".join(sorted(APPROVAL_STATUSES))
-        raise BadEvent(
-            f"detail.ModelApprovalStatus {status!r} is not a model approval status "
-            f"(one of {accepted})"
-        )
-    return StateChange(event_id if isinstance(event_id, str) else None, group, arn, version, status)
+# Events: the registry's state changes, read by the shared layer (platform_release's
+# model_package_change, as the deploy router reads them) as parse_event.
 
 
 # --------------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from typing import Any, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
 from platform_codepipeline import show
-from platform_events import BadInput, get_string, json_type, s3_uri_problem
+from platform_events import BadInput, get_object, get_string, json_type, s3_uri_problem
 from platform_fingerprint import NONE, SHA256_HEX, sealed_sha256, split_s3_uri
 from platform_logging import InvocationLog
 from platform_runtime import describe_error
@@ -44,6 +44,130 @@ ARN_HEAD: Final = (
 MODEL_PACKAGE_ARN: Final = re.compile(
     rf"{ARN_HEAD}model-package/(?P<group>{GROUP_NAME})/(?P<version>[1-9][0-9]{{0,9}})"
 )
+
+
+# The registry's state-change events (SageMaker Model Package State Change), as the deploy
+# router and the model card function read them.
+EVENT_SOURCE: Final = "aws.sagemaker"
+EVENT_DETAIL_TYPE: Final = "SageMaker Model Package State Change"
+APPROVAL_STATUSES: Final = frozenset({"Approved", "Rejected", "PendingManualApproval"})
+_GROUP_NAME: Final = re.compile(GROUP_NAME)
+
+
+@dataclass(frozen=True)
+class ModelPackageChange:
+    """A version's approval changed: the event's id, the group, the version (ARN and number),
+    its new status, and the ARN's partition, region and account (the registry's)."""
+
+    event_id: str | None
+    group: str
+    arn: str
+    version: int
+    approval_status: str
+    partition: str
+    region: str
+    account: str
+
+
+def _check_envelope(event: Mapping[str, Any], source_account: str | None) -> None:
+    """Checks the event's ``source`` and ``detail-type`` (a registry state change) and, with
+    ``source_account``, that the event's ``account`` is it; raises BadInput otherwise."""
+    source = get_string(event, "source", "source")
+    if source != EVENT_SOURCE:
+        raise BadInput(f"source {source!r} is not accepted (expected {EVENT_SOURCE!r})")
+    detail_type = get_string(event, "detail-type", "detail-type")
+    if detail_type != EVENT_DETAIL_TYPE:
+        raise BadInput(
+            f"detail-type {detail_type!r} is not accepted (expected {EVENT_DETAIL_TYPE!r})"
+        )
+    if source_account is not None:
+        account = get_string(event, "account", "account", 64)
+        if account != source_account:
+            raise BadInput(
+                f"account {account!r} is not SOURCE_ACCOUNT {source_account!r}: only the "
+                "development account's approvals are deployed"
+            )
+
+
+def _version_arn(
+    detail: Mapping[str, Any], group: str, source_account: str | None
+) -> tuple[str, re.Match[str]]:
+    """Returns ``detail.ModelPackageArn`` and its match of MODEL_PACKAGE_ARN after checking
+    that it is a versioned ARN of ``group`` (and, with ``source_account``, in that account);
+    raises BadInput otherwise."""
+    arn = get_string(detail, "ModelPackageArn", "detail.ModelPackageArn")
+    match = MODEL_PACKAGE_ARN.fullmatch(arn)
+    if match is None:
+        raise BadInput(f"detail.ModelPackageArn {arn!r} is not a versioned model package ARN")
+    # SageMaker writes the group name in lower case in the ARN
+    if match["group"].lower() != group.lower():
+        raise BadInput(
+            f"detail.ModelPackageArn {arn!r} does not belong to detail.ModelPackageGroupName "
+            f"{group!r}"
+        )
+    if source_account is not None and match["account"] != source_account:
+        raise BadInput(
+            f"detail.ModelPackageArn {arn!r} is in the account {match['account']}, not "
+            f"SOURCE_ACCOUNT {source_account}: only the development account's versions are "
+            "deployed"
+        )
+    return arn, match
+
+
+def _check_stated_version(detail: Mapping[str, Any], version: int) -> None:
+    """Checks that ``detail.ModelPackageVersion``, when present, is a number equal to the ARN's
+    ``version``; raises BadInput otherwise."""
+    if "ModelPackageVersion" in detail:
+        stated = detail["ModelPackageVersion"]
+        if not isinstance(stated, int) or isinstance(stated, bool):
+            raise BadInput(f"detail.ModelPackageVersion must be a number, got {json_type(stated)}")
+        if stated != version:
+            raise BadInput(
+                f"detail.ModelPackageVersion {stated} does not match the version {version} "
+                "in detail.ModelPackageArn"
+            )
+
+
+def _approval_status(detail: Mapping[str, Any]) -> str:
+    """Returns ``detail.ModelApprovalStatus``; raises BadInput unless it is one of
+    APPROVAL_STATUSES."""
+    status = get_string(detail, "ModelApprovalStatus", "detail.ModelApprovalStatus", 64)
+    if status not in APPROVAL_STATUSES:
+        accepted = ", ".join(sorted(APPROVAL_STATUSES))
+        raise BadInput(
+            f"detail.ModelApprovalStatus {status!r} is not a model approval status "
+            f"(one of {accepted})"
+        )
+    return status
+
+
+def model_package_change(event: object, source_account: str | None = None) -> ModelPackageChange:
+    """Validates an EventBridge event strictly; raises BadInput naming the first problem. With
+    ``source_account`` (SOURCE_ACCOUNT), the event's ``account`` and the version ARN's account
+    must be it."""
+    if not isinstance(event, dict):
+        raise BadInput(f"the event must be a JSON object, got {json_type(event)}")
+    _check_envelope(event, source_account)
+    event_id = event.get("id")
+    detail = get_object(event, "detail", "detail")
+    group = get_string(detail, "ModelPackageGroupName", "detail.ModelPackageGroupName", 63)
+    if not _GROUP_NAME.fullmatch(group):
+        raise BadInput(f"detail.ModelPackageGroupName {group!r} is not a model package group name")
+    arn, match = _version_arn(detail, group, source_account)
+    version = int(match["version"])
+    _check_stated_version(detail, version)
+    status = _approval_status(detail)
+    return ModelPackageChange(
+        event_id if isinstance(event_id, str) else None,
+        group,
+        arn,
+        version,
+        status,
+        match["partition"],
+        match["region"],
+        match["account"],
+    )
+
 
 # The Model Monitor baselines a version carries, as the deploy templates' baseline parameters
 # (BASELINE_PARAMETERS, constructs/mlops_constructs/monitor/settings.py) and the deploy
