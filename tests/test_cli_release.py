@@ -308,7 +308,7 @@ def route(monkeypatch: pytest.MonkeyPatch, parameter: str, version: str, status:
         "DEPLOYED_PARAMETER": parameter,
     }.items():
         monkeypatch.setenv(name, value)
-    router._CLIENTS.clear()  # made under this test's moto
+    router._client.clear()  # made under this test's moto
     event = {
         "id": str(uuid.uuid4()),
         "source": "aws.sagemaker",

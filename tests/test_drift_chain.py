@@ -140,7 +140,7 @@ def cloud(wiring: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[d
             ),
         )
         handler = load_handler("start_training")
-        handler._CLIENTS.clear()  # clients made under this mock
+        handler._client.clear()  # clients made under this mock
 
         def deliver(event: dict[str, Any]) -> list[dict[str, Any]]:
             """Put the event on the bus; run the handler on what the rules routed."""
@@ -177,7 +177,7 @@ def cloud(wiring: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[d
             ]
 
         yield {"deliver": deliver, "executions": executions, "ddb": ddb, "env": env}
-        handler._CLIENTS.clear()
+        handler._client.clear()
 
 
 def test_a_production_violation_starts_one_guarded_retraining(cloud: dict[str, Any]) -> None:

@@ -371,7 +371,7 @@ def training_ends(cloud: Cloud, here: ProjectPlace, ci: CiRun) -> str:
     records. Returns its ARN."""
     gate = here.project.gate
     champion = lambda_handler("champion")
-    champion._CLIENTS.clear()  # made under this test's moto
+    champion._client.clear()  # made under this test's moto
     execution_id = ci.training_arn.rsplit("/", 1)[1]
     answer = champion.judge(
         champion.load_config(
@@ -480,7 +480,7 @@ def approve(
         "DEPLOYED_PARAMETER": f"/{here.prefix}/deploy/last-started",
     }.items():
         monkeypatch.setenv(name, value)
-    router._CLIENTS.clear()  # made under this test's moto
+    router._client.clear()  # made under this test's moto
     event = {
         "id": "approval-of-v1",
         "source": "aws.sagemaker",

@@ -38,13 +38,11 @@ from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from typing import Any, Final
 
-import boto3
-from botocore.config import Config as BotoConfig
 from platform_events import BadInput
 from platform_events import get_string as _get_string
 from platform_events import json_type as _json_type
 from platform_logging import InvocationLog, structured_logger
-from platform_runtime import ConfigError, report_bad_config_at_cold_start
+from platform_runtime import Clients, ConfigError, report_bad_config_at_cold_start
 from platform_runtime import error_fields as _error_fields
 
 MAXIMIZE: Final = "maximize"
@@ -252,16 +250,7 @@ def parse_event(event: object) -> Request:
 # --------------------------------------------------------------------------------------------
 # AWS clients, made at first use (tests start moto and set the environment first)
 
-_BOTO_CONFIG: Final = BotoConfig(
-    retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=20
-)
-_CLIENTS: dict[str, Any] = {}
-
-
-def _client(service: str) -> Any:
-    if service not in _CLIENTS:
-        _CLIENTS[service] = boto3.client(service, config=_BOTO_CONFIG)
-    return _CLIENTS[service]
+_client: Final = Clients()
 
 
 def newest_approved(group: str) -> str | None:

@@ -57,8 +57,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-import boto3
-from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 from platform_events import BadInput as BadEvent
 from platform_fingerprint import NONE
@@ -67,7 +65,7 @@ from platform_release import BASELINE_VARIABLES as BASELINE_VARIABLES
 from platform_release import ModelPackageChange as StateChange
 from platform_release import baseline_variables
 from platform_release import model_package_change as parse_event
-from platform_runtime import ConfigError, report_bad_config_at_cold_start
+from platform_runtime import Clients, ConfigError, report_bad_config_at_cold_start
 from platform_runtime import error_fields as _error_fields
 
 APPROVED: Final = "Approved"
@@ -177,17 +175,7 @@ def rollback_request_token(pipeline: str, arn: str, rejected: str) -> str:
 # --------------------------------------------------------------------------------------------
 # AWS clients, made at first use (tests start moto and set the environment first)
 
-_BOTO_CONFIG: Final = BotoConfig(
-    retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=20
-)
-_CLIENTS: dict[tuple[str, str | None], Any] = {}
-
-
-def _client(service: str, region: str | None = None) -> Any:
-    """The function's client of ``service`` (in ``region``, else the function's own)."""
-    if (service, region) not in _CLIENTS:
-        _CLIENTS[service, region] = boto3.client(service, region_name=region, config=_BOTO_CONFIG)
-    return _CLIENTS[service, region]
+_client: Final = Clients()
 
 
 def _sagemaker(config: Config, change: StateChange) -> Any:

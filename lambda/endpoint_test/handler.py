@@ -51,7 +51,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 from platform_codepipeline import (
@@ -69,7 +68,7 @@ from platform_events import BadInput as BadJob
 from platform_events import get_string as _get_string
 from platform_events import json_type as _json_type
 from platform_logging import InvocationLog, structured_logger
-from platform_runtime import ConfigError, report_bad_config_at_cold_start
+from platform_runtime import Clients, ConfigError, report_bad_config_at_cold_start
 from platform_runtime import describe_error as _describe_error
 
 APPROVED: Final = "Approved"
@@ -477,26 +476,17 @@ def parse_job(event: object, env: Mapping[str, str], contract: ResponseContract)
 # --------------------------------------------------------------------------------------------
 # AWS clients, made at first use (tests start moto and set the environment first)
 
-_BOTO_CONFIGS: Final = {
-    # one attempt: a retried call would hide a flaky endpoint and skew the measured latency;
-    # 60 s is SageMaker's own limit for a real-time invocation
-    "sagemaker-runtime": BotoConfig(
-        retries={"mode": "standard", "max_attempts": 1}, connect_timeout=5, read_timeout=65
-    ),
-}
-_DEFAULT_BOTO_CONFIG: Final = BotoConfig(
-    retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=20
+_client: Final = Clients(
+    per_service={
+        # one call: a retried call would hide a flaky endpoint and skew the measured latency;
+        # 60 s is SageMaker's own limit for a real-time invocation
+        "sagemaker-runtime": BotoConfig(
+            retries={"mode": "standard", "total_max_attempts": 1},
+            connect_timeout=5,
+            read_timeout=65,
+        ),
+    }
 )
-_CLIENTS: dict[tuple[str, str | None], Any] = {}
-
-
-def _client(service: str, region: str | None = None) -> Any:
-    """The function's client of ``service`` (in ``region``, else the function's own), one per
-    service and region."""
-    if (service, region) not in _CLIENTS:
-        config = _BOTO_CONFIGS.get(service, _DEFAULT_BOTO_CONFIG)
-        _CLIENTS[service, region] = boto3.client(service, region_name=region, config=config)
-    return _CLIENTS[service, region]
 
 
 def _clock() -> float:

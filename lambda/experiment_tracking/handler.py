@@ -48,11 +48,11 @@ from typing import Any, Final
 import boto3
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
-from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 from platform_events import BadInput, get_string, json_type, s3_uri_problem
 from platform_logging import InvocationLog, structured_logger
 from platform_runtime import (
+    Clients,
     ConfigError,
     bucket_setting,
     describe_error,
@@ -453,16 +453,7 @@ def build_record(config: Config, request: Request, metrics: dict[str, float], wh
 # AWS clients, made at first use (tests start moto and set the environment first). Bounded so
 # that the slowest case ends well within the function's timeout.
 
-_BOTO_CONFIG: Final = BotoConfig(
-    retries={"mode": "standard", "max_attempts": 2}, connect_timeout=5, read_timeout=10
-)
-_CLIENTS: dict[str, Any] = {}
-
-
-def _client(service: str) -> Any:
-    if service not in _CLIENTS:
-        _CLIENTS[service] = boto3.client(service, config=_BOTO_CONFIG)
-    return _CLIENTS[service]
+_client: Final = Clients(attempts=2, read_timeout=10)
 
 
 def _missing(exc: ClientError) -> bool:

@@ -56,8 +56,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-import boto3
-from botocore.config import Config as BotoConfig
 from platform_events import BadInput, s3_uri_problem
 from platform_events import get_string as _get_string
 from platform_events import json_type as _json_type
@@ -77,7 +75,7 @@ from platform_fingerprint import (
     split_s3_uri,
 )
 from platform_logging import InvocationLog, structured_logger
-from platform_runtime import ConfigError, bucket_setting, report_bad_config_at_cold_start
+from platform_runtime import Clients, ConfigError, bucket_setting, report_bad_config_at_cold_start
 from platform_runtime import error_fields as _error_fields
 
 OK: Final = "ok"
@@ -266,16 +264,7 @@ def parse_event(event: object, config: Config) -> Request:
 # --------------------------------------------------------------------------------------------
 # AWS clients, made at first use (tests start moto and set the environment first)
 
-_BOTO_CONFIG: Final = BotoConfig(
-    retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=20
-)
-_CLIENTS: dict[str, Any] = {}
-
-
-def _client(service: str) -> Any:
-    if service not in _CLIENTS:
-        _CLIENTS[service] = boto3.client(service, config=_BOTO_CONFIG)
-    return _CLIENTS[service]
+_client: Final = Clients()
 
 
 # --------------------------------------------------------------------------------------------

@@ -29,11 +29,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-import boto3
-from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError, ConnectTimeoutError, ReadTimeoutError
 from platform_logging import InvocationLog, structured_logger
-from platform_runtime import ConfigError
+from platform_runtime import Clients, ConfigError
 
 CSV: Final = "text/csv"
 JSON: Final = "application/json"
@@ -177,16 +175,7 @@ def _error_response(error: HttpError, request_id: str | None) -> dict[str, Any]:
 # AWS clients, made at first use (tests start moto and set the environment first)
 
 # API Gateway gives up after 29 s: two attempts of at most 2 + 10 s stay below that.
-_BOTO_CONFIG: Final = BotoConfig(
-    retries={"mode": "standard", "max_attempts": 2}, connect_timeout=2, read_timeout=10
-)
-_CLIENTS: dict[str, Any] = {}
-
-
-def _client(service: str) -> Any:
-    if service not in _CLIENTS:
-        _CLIENTS[service] = boto3.client(service, config=_BOTO_CONFIG)
-    return _CLIENTS[service]
+_client: Final = Clients(attempts=2, connect_timeout=2, read_timeout=10)
 
 
 def _clock() -> float:

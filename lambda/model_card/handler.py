@@ -55,13 +55,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-import boto3
-from botocore.config import Config as BotoConfig
 from platform_events import BadInput as BadEvent
 from platform_logging import InvocationLog, structured_logger
 from platform_release import ModelPackageChange as StateChange
 from platform_release import model_package_change as parse_event
-from platform_runtime import ConfigError, report_bad_config_at_cold_start
+from platform_runtime import Clients, ConfigError, report_bad_config_at_cold_start
 from platform_runtime import error_fields as _error_fields
 
 PENDING: Final = "PendingManualApproval"
@@ -218,16 +216,7 @@ def load_config(env: Mapping[str, str]) -> Config:
 # --------------------------------------------------------------------------------------------
 # AWS clients, made at first use (tests set the environment first)
 
-_BOTO_CONFIG: Final = BotoConfig(
-    retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=20
-)
-_CLIENTS: dict[str, Any] = {}
-
-
-def _client(service: str) -> Any:
-    if service not in _CLIENTS:
-        _CLIENTS[service] = boto3.client(service, config=_BOTO_CONFIG)
-    return _CLIENTS[service]
+_client: Final = Clients()
 
 
 # --------------------------------------------------------------------------------------------

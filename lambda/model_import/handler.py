@@ -51,12 +51,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, Any, Final, cast
 
-import boto3
-from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 from platform_events import BadInput, get_object, get_string, json_type, s3_uri_problem
 from platform_logging import InvocationLog, structured_logger
-from platform_runtime import ConfigError, bucket_setting, report_bad_config_at_cold_start
+from platform_runtime import Clients, ConfigError, bucket_setting, report_bad_config_at_cold_start
 from platform_runtime import error_fields as _error_fields
 
 # Answers
@@ -301,16 +299,7 @@ def import_name(key: str, prefix: str) -> str | None:
 # --------------------------------------------------------------------------------------------
 # AWS clients, made at first use (tests start moto and set the environment first)
 
-_BOTO_CONFIG: Final = BotoConfig(
-    retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=60
-)
-_CLIENTS: dict[str, Any] = {}
-
-
-def _client(service: str) -> Any:
-    if service not in _CLIENTS:
-        _CLIENTS[service] = boto3.client(service, config=_BOTO_CONFIG)
-    return _CLIENTS[service]
+_client: Final = Clients(read_timeout=60)
 
 
 _NOT_FOUND: Final = frozenset({"NoSuchKey", "404", "NotFound"})

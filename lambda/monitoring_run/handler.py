@@ -70,15 +70,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 from urllib.parse import quote
 
-import boto3
-from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 from platform_events import BUCKET_NAME, BadInput, s3_uri_problem
 from platform_events import get_string as _get_string
 from platform_events import json_type as _json_type
 from platform_fingerprint import sealed_sha256, split_s3_uri
 from platform_logging import InvocationLog, structured_logger
-from platform_runtime import ConfigError, report_bad_config_at_cold_start
+from platform_runtime import Clients, ConfigError, report_bad_config_at_cold_start
 from platform_runtime import error_fields as _error_fields
 
 WINDOW: Final = "window"
@@ -665,18 +663,7 @@ def chunks(data: Sequence[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
 # --------------------------------------------------------------------------------------------
 # AWS clients, made at first use (tests start moto and set the environment first)
 
-_BOTO_CONFIG: Final = BotoConfig(
-    retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=20
-)
-_CLIENTS: dict[tuple[str, str | None], Any] = {}
-
-
-def _client(service: str, region: str | None = None) -> Any:
-    """The function's client of ``service`` (in ``region``, else the function's own), one per
-    service and region."""
-    if (service, region) not in _CLIENTS:
-        _CLIENTS[service, region] = boto3.client(service, region_name=region, config=_BOTO_CONFIG)
-    return _CLIENTS[service, region]
+_client: Final = Clients()
 
 
 def _code(exc: ClientError) -> tuple[str, str]:

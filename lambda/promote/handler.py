@@ -85,8 +85,6 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Final
 
-import boto3
-from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 from platform_codepipeline import (
     SUMMARY_MAX,
@@ -143,7 +141,7 @@ from platform_release import (
 )
 from platform_release import sealed_address as _sealed_address
 from platform_release import sealed_problem as _sealed_problem
-from platform_runtime import ConfigError, bucket_setting, report_bad_config_at_cold_start
+from platform_runtime import Clients, ConfigError, bucket_setting, report_bad_config_at_cold_start
 from platform_runtime import describe_error as _describe_error
 
 CHECKS: Final = ("same-group", "approved", "fingerprinted", "sealed", "copied", "verified")
@@ -400,17 +398,7 @@ def parse_job(event: object) -> Job:
 # --------------------------------------------------------------------------------------------
 # AWS clients, made at first use (tests start moto and set the environment first)
 
-_BOTO_CONFIG: Final = BotoConfig(
-    retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=60
-)
-_CLIENTS: dict[tuple[str, str | None], Any] = {}
-
-
-def _client(service: str, region: str | None = None) -> Any:
-    """The function's client of ``service`` (in ``region``, else the function's own)."""
-    if (service, region) not in _CLIENTS:
-        _CLIENTS[service, region] = boto3.client(service, region_name=region, config=_BOTO_CONFIG)
-    return _CLIENTS[service, region]
+_client: Final = Clients(read_timeout=60)
 
 
 def _sagemaker(region: str) -> Any:

@@ -56,8 +56,6 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
-import boto3
-from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 from platform_codepipeline import (
     SUMMARY_MAX,
@@ -110,7 +108,7 @@ from platform_release import (
 from platform_release import DRIFT_FILES as DRIFT_FILES
 from platform_release import sealed_address as _sealed_address
 from platform_release import sealed_problem as _sealed_problem
-from platform_runtime import ConfigError, bucket_setting, report_bad_config_at_cold_start
+from platform_runtime import Clients, ConfigError, bucket_setting, report_bad_config_at_cold_start
 from platform_runtime import describe_error as _describe_error
 
 STAGES: Final = ("staging", "prod")
@@ -271,16 +269,7 @@ def parse_job(event: object) -> Job:
 # --------------------------------------------------------------------------------------------
 # AWS clients, made at first use (tests start moto and set the environment first)
 
-_BOTO_CONFIG: Final = BotoConfig(
-    retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=20
-)
-_CLIENTS: dict[str, Any] = {}
-
-
-def _client(service: str) -> Any:
-    if service not in _CLIENTS:
-        _CLIENTS[service] = boto3.client(service, config=_BOTO_CONFIG)
-    return _CLIENTS[service]
+_client: Final = Clients()
 
 
 # --------------------------------------------------------------------------------------------

@@ -38,15 +38,13 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
-import boto3
-from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 from platform_events import BadInput as BadEvent
 from platform_events import get_object as _get_object
 from platform_events import get_string, s3_uri_problem
 from platform_events import json_type as _json_type
 from platform_logging import InvocationLog, structured_logger
-from platform_runtime import ConfigError, report_bad_config_at_cold_start
+from platform_runtime import Clients, ConfigError, report_bad_config_at_cold_start
 from platform_runtime import error_fields as _error_fields
 
 DEFAULT_DEBOUNCE_SECONDS: Final = 900
@@ -405,16 +403,7 @@ def _digest(text: str) -> str:
 # --------------------------------------------------------------------------------------------
 # AWS clients, made at first use (tests start moto and set the environment first)
 
-_BOTO_CONFIG: Final = BotoConfig(
-    retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=20
-)
-_CLIENTS: dict[str, Any] = {}
-
-
-def _client(service: str) -> Any:
-    if service not in _CLIENTS:
-        _CLIENTS[service] = boto3.client(service, config=_BOTO_CONFIG)
-    return _CLIENTS[service]
+_client: Final = Clients()
 
 
 def _now() -> float:

@@ -1,7 +1,8 @@
 """Runtime conventions shared by the platform's Lambda functions (Lambda layer).
 
 Configuration errors name every problem at once and are reported at cold start; AWS errors are
-logged with their code and operation before they are re-raised for a retry.
+logged with their code and operation before they are re-raised for a retry; clients are made at
+first use, one per service and region, with bounded retries and timeouts.
 """
 
 from __future__ import annotations
@@ -11,9 +12,48 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import boto3
+from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 from platform_events import BUCKET_NAME
 from platform_logging import InvocationLog
+
+
+class Clients:
+    """A function's boto3 clients: made at first use (the tests set the environment and start
+    moto first) and kept for the warm container, one per service and region. Standard retry mode
+    with ``attempts`` calls in all (botocore's ``total_max_attempts``: its ``max_attempts``
+    counts the retries only, one more call than the functions' budgets and READMEs say) and
+    bounded connect and read timeouts; ``per_service`` gives a service other settings (e.g. a
+    single call where a retry would skew a measurement)."""
+
+    def __init__(
+        self,
+        *,
+        attempts: int = 3,
+        connect_timeout: int = 5,
+        read_timeout: int = 20,
+        per_service: Mapping[str, BotoConfig] | None = None,
+    ) -> None:
+        self._config = BotoConfig(
+            retries={"mode": "standard", "total_max_attempts": attempts},
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+        )
+        self._per_service = dict(per_service or {})
+        self._made: dict[tuple[str, str | None], Any] = {}
+
+    def __call__(self, service: str, region: str | None = None) -> Any:
+        """The client of ``service`` in ``region`` (else the function's own)."""
+        if (service, region) not in self._made:
+            config = self._per_service.get(service, self._config)
+            self._made[service, region] = boto3.client(service, region_name=region, config=config)
+        return self._made[service, region]
+
+    def clear(self) -> None:
+        """Forget the clients made so far: the next call makes a new one (a test that starts
+        its own moto mock needs clients made under it)."""
+        self._made.clear()
 
 
 class ConfigError(ValueError):

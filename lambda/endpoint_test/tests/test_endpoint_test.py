@@ -1124,3 +1124,18 @@ def test_bad_inference_component_name_is_a_bad_job(aws, reports):
     result = handler.handler(job_event(params(aws, inference_component_name="no spaces")), None)
     assert result["status"] != "succeeded"
     assert "UserParameters.inference_component_name" in reports.sent_failure()["message"]
+
+
+def test_the_endpoint_is_invoked_once_and_waited_for_as_sagemaker_allows(aws):
+    """The runtime client makes one call, no retry (a retry would hide a flaky endpoint and skew
+    the latency), and waits 65 s (SageMaker's own limit is 60 s); the others make 3 calls at
+    most and wait 20 s. One client per service and region, made again after clear()."""
+    runtime, pipeline = handler._client("sagemaker-runtime"), handler._client("codepipeline")
+    assert runtime.meta.config.read_timeout == 65
+    assert runtime.meta.config.retries["total_max_attempts"] == 1
+    assert pipeline.meta.config.read_timeout == 20
+    assert pipeline.meta.config.retries["total_max_attempts"] == 3
+    assert handler._client("codepipeline") is pipeline
+    assert handler._client("codepipeline", "eu-west-1").meta.region_name == "eu-west-1"
+    handler._client.clear()
+    assert handler._client("codepipeline") is not pipeline
