@@ -42,9 +42,16 @@ class CatalogStack(cdk.Stack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id, **kwargs)
+        events_topic = self._events_topic(data)
+        self.notifications = events_topic.topic
+        self.requests = self._requests(data.prefix)
+        self.catalog = self._catalog(project, data, events_topic)
+        self._etl_failed_alarm(data.prefix, alarms)
+
+    def _events_topic(self, data: ProjectDataStack) -> NotificationTopic:
+        """The project's data events topic: the data-quality results."""
         prefix = data.prefix
-        cat = project.dataset
-        events_topic = NotificationTopic(
+        return NotificationTopic(
             self,
             "DataEvents",
             prefix=prefix,
@@ -52,9 +59,10 @@ class CatalogStack(cdk.Stack):
             key=data.ops_key,
             title=f"{prefix} data-quality results",
         )
-        self.notifications = events_topic.topic
-        # Manual requests (retraining, batch runs) from the project's operators only.
-        self.requests = RequestBus(
+
+    def _requests(self, prefix: str) -> RequestBus:
+        """Manual requests (retraining, batch runs) from the project's operators only."""
+        return RequestBus(
             self,
             "Requests",
             prefix=prefix,
@@ -62,8 +70,16 @@ class CatalogStack(cdk.Stack):
                 f"arn:{self.partition}:iam::{self.account}:role/{role_name(prefix, OPERATOR)}"
             ],
         )
+
+    def _catalog(
+        self, project: ProjectConfig, data: ProjectDataStack, events_topic: NotificationTopic
+    ) -> DataCatalog:
+        """The Glue catalog and jobs over the project's lake (its handle ``Lake`` here), as the
+        project's dataset configures them."""
+        prefix = data.prefix
+        cat = project.dataset
         lake = DataLakeRef.of(self, "Lake", data.lake)
-        self.catalog = DataCatalog(
+        return DataCatalog(
             self,
             "Catalog",
             prefix=prefix,
@@ -87,7 +103,10 @@ class CatalogStack(cdk.Stack):
             ),
             placement=data.placement,
         )
-        FailureAlarm(
+
+    def _etl_failed_alarm(self, prefix: str, alarms: NotificationTopic) -> FailureAlarm:
+        """The alarm on failed ETL runs: the batch was not curated."""
+        return FailureAlarm(
             self,
             "EtlFailedAlarm",
             name=alarm_name(prefix, AlarmKind.ETL_FAILED),

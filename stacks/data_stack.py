@@ -89,22 +89,8 @@ class DataStack(cdk.Stack):
         super().__init__(scope, id, **kwargs)
         prefix = config.prefix(environment.name)
         self.prefix = prefix
-        self.data_key = PlatformKey(
-            self,
-            "DataKey",
-            prefix=prefix,
-            purpose="data",
-            description=f"{prefix}: data lakes, catalogs and ML artifacts of every project",
-        )
-        self.ops_key = PlatformKey(
-            self,
-            "OpsKey",
-            prefix=prefix,
-            purpose="ops",
-            description=f"{prefix}: audit trail, logs and notifications",
-        )
-        # The platform's alarms notify topics encrypted with this key.
-        self.ops_key.allow_cloudwatch_alarms()
+        self.data_key = self._data_key(prefix)
+        self.ops_key = self._ops_key(prefix)
         self.access_logs = AccessLogBucket(
             self,
             "AccessLogs",
@@ -113,28 +99,7 @@ class DataStack(cdk.Stack):
         )
         self._admit_project_access_logs()
         self.network = self._network(config, environment.name)
-        self.audit: AuditTrail | None = None
-        if config.audit.cloudtrail_enabled:
-            self.audit = AuditTrail(
-                self,
-                "Audit",
-                trail_name=f"{prefix}-data-lake",
-                bucket=self.access_logs,
-                key=self.ops_key,
-                # By name: the projects' lakes live in their own stacks, deployed after this one.
-                data_buckets=[
-                    s3.Bucket.from_bucket_name(
-                        self,
-                        f"{project.name}-{purpose}",
-                        bucket_name(
-                            config.prefix(environment.name, project.name), purpose, self.account
-                        ),
-                    )
-                    for project in config.projects
-                    for purpose in LAKE_PURPOSES
-                ],
-                log_retention=retention_days(config.audit.log_retention_days),
-            )
+        self.audit = self._audit(config, environment.name)
         # Read-only: the audit trail, who may do what, the registries (README, personas).
         self.auditor = Auditor(
             self,
@@ -143,6 +108,55 @@ class DataStack(cdk.Stack):
             principals=config.audit.auditors,
             trail_bucket=self.access_logs,
             trail_key=self.ops_key,
+        )
+
+    def _data_key(self, prefix: str) -> PlatformKey:
+        """The data key: the data lakes, catalogs and ML artifacts of every project."""
+        return PlatformKey(
+            self,
+            "DataKey",
+            prefix=prefix,
+            purpose="data",
+            description=f"{prefix}: data lakes, catalogs and ML artifacts of every project",
+        )
+
+    def _ops_key(self, prefix: str) -> PlatformKey:
+        """The ops key: the audit trail, logs and notifications (the platform's alarms notify
+        topics encrypted with it)."""
+        key = PlatformKey(
+            self,
+            "OpsKey",
+            prefix=prefix,
+            purpose="ops",
+            description=f"{prefix}: audit trail, logs and notifications",
+        )
+        # The platform's alarms notify topics encrypted with this key.
+        key.allow_cloudwatch_alarms()
+        return key
+
+    def _audit(self, config: PlatformConfig, environment: str) -> AuditTrail | None:
+        """The audit trail of every project lake's S3 data events (none when
+        ``audit.cloudtrail_enabled`` is off)."""
+        if not config.audit.cloudtrail_enabled:
+            return None
+        prefix = self.prefix
+        return AuditTrail(
+            self,
+            "Audit",
+            trail_name=f"{prefix}-data-lake",
+            bucket=self.access_logs,
+            key=self.ops_key,
+            # By name: the projects' lakes live in their own stacks, deployed after this one.
+            data_buckets=[
+                s3.Bucket.from_bucket_name(
+                    self,
+                    f"{project.name}-{purpose}",
+                    bucket_name(config.prefix(environment, project.name), purpose, self.account),
+                )
+                for project in config.projects
+                for purpose in LAKE_PURPOSES
+            ],
+            log_retention=retention_days(config.audit.log_retention_days),
         )
 
     def _admit_project_access_logs(self) -> None:

@@ -194,12 +194,7 @@ class DeployStack(cdk.Stack):
         self.lake = DataLakeRef.of(self, "Lake", data.lake)
         stages = served_stages(config, environment)
         self.hostings = {s: hosting(project.deploy.stage(s), project) for s in stages}
-        # Bring your own container: the serving image's repository (pulled as the model's role).
-        self.serving_repositories = (
-            image_repository_arns(self.partition, [project.images.serving])
-            if project.images is not None
-            else []
-        )
+        self.serving_repositories = self._serving_repositories(project)
         self._monitor = monitor_settings(project)
         # Model Monitor watches batch scoring's jobs too.
         self.batch_monitor = self._monitor is not None and project.deploy.batch.enabled
@@ -214,18 +209,43 @@ class DeployStack(cdk.Stack):
         self.pipeline: DeployPipeline | None = None
         self.promotion: Promotion | None = None
         self.release_target: ReleaseTarget | None = None
-        if self.mode == "release":
-            self.deployment = self._release(config, project, data)
-        else:
-            self.pipeline = self._deploy_pipeline(config, project, data, alarms)
-            self.deployment = self.pipeline
+        self.deployment = self._deployment(config, project, data, alarms)
         self.open_monitoring = self._open_monitoring(config, project, data, alarms)
         self.drift_forwarder = self._drift_forwarder(config, project, data)
         self.front_door = self._front_door(config, project, data) if "prod" in stages else None
         self.batch = self._batch(config, project, data)
+        self._dead_letters_alarm(prefix, stages, alarms)
+
+    def _serving_repositories(self, project: ProjectConfig) -> list[str]:
+        """Bring your own container: the serving image's repository (pulled as the model's
+        role)."""
+        return (
+            image_repository_arns(self.partition, [project.images.serving])
+            if project.images is not None
+            else []
+        )
+
+    def _deployment(
+        self,
+        config: PlatformConfig,
+        project: ProjectConfig,
+        data: ProjectDataStack,
+        alarms: NotificationTopic,
+    ) -> EndpointDeployment:
+        """What deploys this environment's endpoints: the release target of a serving
+        environment (``release``), or the environment's own deploy pipeline."""
+        if self.mode == "release":
+            return self._release(config, project, data)
+        self.pipeline = self._deploy_pipeline(config, project, data, alarms)
+        return self.pipeline
+
+    def _dead_letters_alarm(
+        self, prefix: str, stages: tuple[str, ...], alarms: NotificationTopic
+    ) -> DeadLetterAlarm:
+        """The alarm on the deploy dead-letter queue, naming what a message in it lost."""
         # What the queue serves: the router or promotion, the staging test, batch scoring and
         # the drift forwarder, as this environment has them.
-        DeadLetterAlarm(
+        return DeadLetterAlarm(
             self,
             "DeadLettersAlarm",
             queue=self.deployment.dead_letters,

@@ -132,9 +132,7 @@ def platform_function(
     """
     if dead_letter_queue is None and not no_dead_letter_reason:
         raise ValueError(f"{name}: give a dead-letter queue, or the reason it needs none")
-    role = iam.Role(
-        scope, f"{id}Role", role_name=name, assumed_by=iam.ServicePrincipal("lambda.amazonaws.com")
-    )
+    role = _function_role(scope, id, name)
     function = lambda_.Function(
         scope,
         id,
@@ -150,15 +148,43 @@ def platform_function(
         memory_size=256,
         reserved_concurrent_executions=reserved_concurrency,
         dead_letter_queue=dead_letter_queue,
-        log_group=encrypted_log_group(
-            scope, f"{id}Logs", name=f"/aws/lambda/{name}", key=ops_key, retention=log_retention
-        ),
+        log_group=_function_logs(scope, id, name, ops_key, log_retention),
         logging_format=lambda_.LoggingFormat.JSON,
         environment=environment,
         environment_encryption=ops_key.key,
         **(placement.function_kwargs() if placement else {}),
     )
     depend_on_role_policy_only(function, role)
+    _acknowledge_function(function, role, placement, dead_letter_queue, no_dead_letter_reason)
+    return function
+
+
+def _function_role(scope: Construct, id: str, name: str) -> iam.Role:
+    """The function's own role ``name`` (callers add its permissions)."""
+    return iam.Role(
+        scope, f"{id}Role", role_name=name, assumed_by=iam.ServicePrincipal("lambda.amazonaws.com")
+    )
+
+
+def _function_logs(
+    scope: Construct, id: str, name: str, ops_key: PlatformKey, log_retention: logs.RetentionDays
+) -> logs.LogGroup:
+    """The function's log group ``/aws/lambda/<name>``, encrypted with ``ops_key``."""
+    return encrypted_log_group(
+        scope, f"{id}Logs", name=f"/aws/lambda/{name}", key=ops_key, retention=log_retention
+    )
+
+
+def _acknowledge_function(
+    function: lambda_.Function,
+    role: iam.Role,
+    placement: Placement | None,
+    dead_letter_queue: sqs.IQueue | None,
+    no_dead_letter_reason: str | None,
+) -> None:
+    """cdk-nag findings on the function and its role, with the reason each is acceptable:
+    its inline policy, running outside a VPC (VPC mode off), no dead-letter queue (the
+    caller's reason)."""
     acknowledge_inline_policy(role)
     if placement is None:
         acknowledge_rules(
@@ -170,7 +196,6 @@ def platform_function(
     if dead_letter_queue is None:
         assert no_dead_letter_reason is not None
         acknowledge_rules(function, (f"{pack}-LambdaDLQ" for pack in _PACKS), no_dead_letter_reason)
-    return function
 
 
 def dead_letter_queue(

@@ -36,6 +36,19 @@ class AuditTrail(Construct):
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
     ) -> None:
         super().__init__(scope, id)
+        self._allow_trail_key(key, trail_name)
+        self.log_group = encrypted_log_group(
+            self,
+            "Logs",
+            name=f"/aws/cloudtrail/{trail_name}",
+            key=key,
+            retention=log_retention,
+        )
+        self.trail = self._trail(trail_name, bucket, key, data_buckets)
+        self._settle_logs_role(bucket)
+
+    def _allow_trail_key(self, key: PlatformKey, trail_name: str) -> None:
+        """CloudTrail may encrypt this trail's logs with ``key`` and describe it."""
         stack = cdk.Stack.of(self)
         trail_arn = (
             f"arn:{stack.partition}:cloudtrail:{stack.region}:{stack.account}:trail/{trail_name}"
@@ -59,14 +72,12 @@ class AuditTrail(Construct):
             actions=["kms:DescribeKey"],
             conditions={"StringEquals": {"aws:SourceArn": trail_arn}},
         )
-        self.log_group = encrypted_log_group(
-            self,
-            "Logs",
-            name=f"/aws/cloudtrail/{trail_name}",
-            key=key,
-            retention=log_retention,
-        )
-        self.trail = cloudtrail.Trail(
+
+    def _trail(
+        self, trail_name: str, bucket: s3.IBucket, key: PlatformKey, data_buckets: list[s3.IBucket]
+    ) -> cloudtrail.Trail:
+        """The trail, with a copy in the log group and the data buckets' S3 data events."""
+        trail = cloudtrail.Trail(
             self,
             "Trail",
             trail_name=trail_name,
@@ -79,12 +90,16 @@ class AuditTrail(Construct):
             send_to_cloud_watch_logs=True,
             cloud_watch_log_group=self.log_group,
         )
-        self.trail.add_s3_event_selector(
+        trail.add_s3_event_selector(
             [cloudtrail.S3EventSelector(bucket=b) for b in data_buckets],
             read_write_type=cloudtrail.ReadWriteType.ALL,
             include_management_events=True,
         )
-        # The role CloudTrail assumes to write to CloudWatch Logs is created by the L2.
+        return trail
+
+    def _settle_logs_role(self, bucket: s3.IBucket) -> None:
+        """The role CloudTrail assumes to write to CloudWatch Logs is created by the L2: its
+        cdk-nag finding acknowledged, and the trail waiting for its policy only."""
         logs_role = self.trail.node.find_child("LogsRole")
         acknowledge_inline_policy(logs_role)
         depend_on_role_policy_only(

@@ -232,6 +232,15 @@ class EndpointDeployment(Construct):
     def _grant_endpoints(self, role: iam.Role, registry: ModelVersions | None) -> None:
         """The endpoints, their models and configs, the model versions and the endpoint roles."""
         arn = self._arn("sagemaker")
+        self._grant_manage_endpoints(role, arn)
+        self._grant_inference_components(role, arn)
+        self._guard_endpoints(role, arn)
+        if registry is not None:
+            registry.grant_read(role)
+        self._grant_pass_endpoint_roles(role)
+
+    def _grant_manage_endpoints(self, role: iam.Role, arn: str) -> None:
+        """The stages' endpoints, and the models and endpoint configs their stacks create."""
         prefix = self._prefix
         endpoint_names = [f"{prefix}-{s}" for s in STAGES]
         role.add_to_policy(
@@ -264,6 +273,10 @@ class EndpointDeployment(Construct):
                 ],
             )
         )
+
+    def _grant_inference_components(self, role: iam.Role, arn: str) -> None:
+        """scale_to_zero stages: the endpoint's one inference component, by its name."""
+        prefix = self._prefix
         components = [
             f"{arn}:inference-component/{component_name(f'{prefix}-{s}')}"
             for s, hosting in self._hostings.items()
@@ -285,9 +298,9 @@ class EndpointDeployment(Construct):
                     resources=components,
                 )
             )
-        self._guard_endpoints(role, arn)
-        if registry is not None:
-            registry.grant_read(role)
+
+    def _grant_pass_endpoint_roles(self, role: iam.Role) -> None:
+        """CloudFormation may pass the endpoint and monitor roles, to SageMaker only."""
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="PassEndpointRoles",

@@ -28,6 +28,8 @@ from mlops_constructs.security.nag import (
 )
 
 VARIANT = "AllTraffic"
+# A health alarm: id, kind, metric, threshold, what it means, runbook.
+_HealthSpec = tuple[str, AlarmKind, cloudwatch.Metric, float, str, Runbook]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -638,12 +640,21 @@ class ModelEndpoint(Construct):
 
     def _health_alarms(self, hosting: RealtimeSettings) -> list[cloudwatch.Alarm]:
         """Client errors and instance saturation: notify, never roll back."""
+        specs = self._health_specs(hosting)
+        if self._component:
+            # Inference components report no disk use (CPU and memory are per copy).
+            specs = [spec for spec in specs if spec[0] != "Disk"]
+        return [self._health_alarm(*spec) for spec in specs]
+
+    def _health_specs(self, hosting: RealtimeSettings) -> list[_HealthSpec]:
+        """What each health alarm watches: its id, kind, metric, threshold, what it means and
+        its runbook."""
         window = "in 3 of 5 minutes; notification only, nothing rolls back"
         scaling = (
             f"autoscaling follows invocations, between {hosting.min_instances} and "
             f"{hosting.max_instances} instances"
         )
-        specs = [
+        specs: list[_HealthSpec] = [
             (
                 "Errors4xx",
                 AlarmKind.ERRORS_4XX,
@@ -683,27 +694,33 @@ class ModelEndpoint(Construct):
                 Runbook.ENDPOINT_DISK,
             ),
         ]
-        if self._component:
-            # Inference components report no disk use (CPU and memory are per copy).
-            specs = [spec for spec in specs if spec[0] != "Disk"]
-        alarms = []
-        for id_, kind, metric, threshold, what, runbook in specs:
-            alarm = cloudwatch.Alarm(
-                self,
-                id_,
-                alarm_name=alarm_name(self.endpoint_name, kind),
-                alarm_description=alarm_description(f"{self.endpoint_name}: {what}", runbook),
-                metric=metric,
-                threshold=threshold,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                evaluation_periods=5,
-                datapoints_to_alarm=3,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            )
-            if self._alarm_topic is not None:
-                alarm.add_alarm_action(cw_actions.SnsAction(self._alarm_topic))
-            alarms.append(alarm)
-        return alarms
+        return specs
+
+    def _health_alarm(
+        self,
+        id_: str,
+        kind: AlarmKind,
+        metric: cloudwatch.Metric,
+        threshold: float,
+        what: str,
+        runbook: Runbook,
+    ) -> cloudwatch.Alarm:
+        """A health alarm: breaching in 3 of 5 minutes, notifying the alarm topic if any."""
+        alarm = cloudwatch.Alarm(
+            self,
+            id_,
+            alarm_name=alarm_name(self.endpoint_name, kind),
+            alarm_description=alarm_description(f"{self.endpoint_name}: {what}", runbook),
+            metric=metric,
+            threshold=threshold,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=5,
+            datapoints_to_alarm=3,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        if self._alarm_topic is not None:
+            alarm.add_alarm_action(cw_actions.SnsAction(self._alarm_topic))
+        return alarm
 
     def _instance_metric(self, name: str) -> cloudwatch.Metric:
         if self._component:

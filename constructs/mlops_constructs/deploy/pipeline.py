@@ -62,6 +62,15 @@ from mlops_constructs.training.registry import ModelRegistry
 __all__ = ["STAGES", "DeployPipeline"]
 
 
+def _every_stage(
+    hostings: Mapping[str, RealtimeSettings | ServerlessSettings],
+) -> Mapping[str, RealtimeSettings | ServerlessSettings]:
+    """``hostings``, which must host every stage of :data:`STAGES`."""
+    if set(hostings) != set(STAGES):
+        raise ValueError(f"a deploy pipeline deploys {', '.join(STAGES)}, not {list(hostings)}")
+    return hostings
+
+
 class DeployPipeline(EndpointDeployment):
     """CodePipeline ``<prefix>-deploy`` (V2) and the router that starts it on approvals, on top
     of the environment's :class:`EndpointDeployment` (roles, CloudFormation's role, the staging
@@ -108,13 +117,11 @@ class DeployPipeline(EndpointDeployment):
         template_defaults: Mapping[str, Mapping[str, str]] | None = None,
         lambda_dir: Path | None = None,
     ) -> None:
-        if set(hostings) != set(STAGES):
-            raise ValueError(f"a deploy pipeline deploys {', '.join(STAGES)}, not {list(hostings)}")
         super().__init__(
             scope,
             id,
             prefix=prefix,
-            hostings=hostings,
+            hostings=_every_stage(hostings),
             lake=lake,
             ops_key=ops_key,
             versions=registry,
@@ -129,30 +136,44 @@ class DeployPipeline(EndpointDeployment):
             batch_capture_prefix=batch_capture_prefix,
         )
         self.pipeline_name = f"{prefix}-deploy"
-        # What the deploy actions pass the endpoint stacks (see _parameter_values).
-        self._alarms = alarm_topic or notifications
-        self._template_defaults = template_defaults or {}
-        self._approval_actions: list[tuple[str, str]] = []  # (stage, action)
+        self._deploy_parameters(alarm_topic or notifications, template_defaults)
         self.templates = s3_assets.Asset(self, "EndpointTemplates", path=str(templates_dir))
         self.release_check = self._release_check(
             registry, lambda_dir=lambda_dir, ops_key=ops_key, log_retention=log_retention
         )
         pipeline_role = self._pipeline_role()
         self.pipeline = self._pipeline(
-            pipeline_role,
-            self.cfn_role,
-            registry=registry,
-            notifications=notifications,
-            manual_approval=manual_approval,
-            test_max_latency_ms=test_max_latency_ms,
+            pipeline_role, registry, notifications, manual_approval, test_max_latency_ms
         )
+        self._start_on_approvals(registry, notifications, lambda_dir, ops_key, log_retention)
+        self._acknowledge_pipeline_role(pipeline_role, lake)
+
+    def _deploy_parameters(
+        self, alarms: NotificationTopic, template_defaults: Mapping[str, Mapping[str, str]] | None
+    ) -> None:
+        """What the deploy actions pass the endpoint stacks (see _parameter_values): the alarm
+        topic, the templates' defaults, and the approval actions the stages add."""
+        self._alarms = alarms
+        self._template_defaults = template_defaults or {}
+        self._approval_actions: list[tuple[str, str]] = []  # (stage, action)
+
+    def _start_on_approvals(
+        self,
+        registry: ModelRegistry,
+        notifications: NotificationTopic,
+        lambda_dir: Path | None,
+        ops_key: PlatformKey,
+        log_retention: logs.RetentionDays,
+    ) -> None:
+        """The record of the last version started, the router that starts the pipeline on
+        approvals of ``registry``, and the rule publishing failed actions to
+        ``notifications``."""
         self.deployed = self._deployed_parameter()
         self.router = self._router(
             registry, lambda_dir=lambda_dir, ops_key=ops_key, log_retention=log_retention
         )
         self.approvals = self._approvals(registry)
         self.failed_rule = self._failure_rule(notifications)
-        self._acknowledge_pipeline_role(pipeline_role, lake)
 
     @property
     def staging_test(self) -> lambda_.Function:
@@ -259,14 +280,14 @@ class DeployPipeline(EndpointDeployment):
     def _pipeline(
         self,
         role: iam.Role,
-        cfn_role: iam.Role,
-        *,
         registry: ModelRegistry,
         notifications: NotificationTopic,
         manual_approval: bool,
         test_max_latency_ms: int,
     ) -> codepipeline.Pipeline:
-        """The pipeline: Source -> Staging -> TestStaging -> (Approve) -> Production."""
+        """The pipeline: Source -> Staging -> TestStaging -> (Approve) -> Production; its
+        CloudFormation actions use CloudFormation's role (``cfn_role``)."""
+        cfn_role = self.cfn_role
         package, baselines = self._variables()
         source = codepipeline.Artifact("Templates")
 

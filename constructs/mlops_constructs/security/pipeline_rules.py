@@ -551,19 +551,38 @@ def _check_job(
     vpc: bool,
     parameters: dict[str, dict[str, Any]],
 ) -> list[Finding]:
+    """The findings on the job step ``name``: its keys and traffic encryption, its network,
+    and (with a context) its role and locations, in that order."""
+    job, kind = _job(step)
+    where = {TRAINING: "estimator", TUNING: "estimator", "Processing": "processor"}.get(
+        str(kind), "CheckJobConfig"
+    )
+    findings = _check_encryption(name, job, kind, context, where)
+    findings += _check_network(name, job, context, vpc)
+    if context is not None:
+        findings += _check_role(name, job, context)
+        findings += _check_locations(name, job.args, context, parameters)
+    return findings
+
+
+def _job(step: dict[str, Any]) -> tuple[_Job, Any]:
+    """The job a step runs (a tuning step's: its candidates' training job definition), and
+    the step's type."""
     args, kind = step.get("Arguments"), step.get("Type")
     args = args if isinstance(args, dict) else {}
     if kind == TUNING:  # its candidates' training job definition
         definition = args.get("TrainingJobDefinition")
         args = definition if isinstance(definition, dict) else {}
-    job = _Job(kind in (TRAINING, TUNING), args)
-    findings: list[Finding] = []
-    where = {TRAINING: "estimator", TUNING: "estimator", "Processing": "processor"}.get(
-        str(kind), "CheckJobConfig"
-    )
+    return _Job(kind in (TRAINING, TUNING), args), kind
 
+
+def _check_encryption(
+    name: str, job: _Job, kind: Any, context: PipelineContext | None, where: str
+) -> list[Finding]:
+    """The job's volume and output keys, and its inter-container traffic encryption."""
+    findings: list[Finding] = []
     tuned = "HyperParameterTuningResourceConfig"
-    resources = tuned if kind == TUNING and tuned in args else "ResourceConfig"
+    resources = tuned if kind == TUNING and tuned in job.args else "ResourceConfig"
     volume, path = job.at(
         (resources, "VolumeKmsKeyId"),
         ("ProcessingResources", "ClusterConfig", "VolumeKmsKeyId"),
@@ -582,6 +601,15 @@ def _check_job(
     )
     if not _truthy(traffic):
         findings.append(_finding(name, "InterContainerTrafficEncryption", f"{path} is not true."))
+    return findings
+
+
+def _check_network(
+    name: str, job: _Job, context: PipelineContext | None, vpc: bool
+) -> list[Finding]:
+    """The job's network isolation (with a context: the role creates no other jobs) and, in
+    VPC mode, its subnets and security groups."""
+    findings: list[Finding] = []
     if context is not None:
         isolated, path = job.at(
             ("EnableNetworkIsolation",), ("NetworkConfig", "EnableNetworkIsolation")
@@ -598,20 +626,23 @@ def _check_job(
     vpc_config, path = job.at(("VpcConfig",), ("NetworkConfig", "VpcConfig"))
     if vpc:
         findings += _check_vpc(name, vpc_config, path, context)
-    if context is not None:
-        role = job.args.get("RoleArn")
-        if role != context.role_arn:
-            findings.append(
-                _finding(
-                    name,
-                    "RoleArn",
-                    f"the job runs as {_describe(role) if role else 'no role'}, not the"
-                    f" project's pipeline role {context.role_arn}.",
-                    f"pass role={context.role_arn!r}.",
-                )
-            )
-        findings += _check_locations(name, job.args, context, parameters)
     return findings
+
+
+def _check_role(name: str, job: _Job, context: PipelineContext) -> list[Finding]:
+    """The job runs as the project's pipeline role."""
+    role = job.args.get("RoleArn")
+    if role == context.role_arn:
+        return []
+    return [
+        _finding(
+            name,
+            "RoleArn",
+            f"the job runs as {_describe(role) if role else 'no role'}, not the"
+            f" project's pipeline role {context.role_arn}.",
+            f"pass role={context.role_arn!r}.",
+        )
+    ]
 
 
 def _check_key(

@@ -73,18 +73,36 @@ class ModelCards(Construct):
             ops_key=ops_key,
             log_retention=log_retention,
             dead_letter_queue=dead_letters,
-            environment={
-                "MODEL_PACKAGE_GROUP": registry.name,
-                "INTENDED_USE": intended_use,
-                "MODEL_CREATOR": owner,
-                "RISK_RATING": risk_rating,
-                "QUALITY_GATE": quality_gate,
-                # platform_function names the role after the function: its own writes are
-                # never taken for an approver's
-                "WRITER_ROLE_NAME": self.function_name,
-            },
+            environment=self._environment(registry, intended_use, owner, risk_rating, quality_gate),
             placement=placement,
         )
+        self._grant_write_cards(registry, recorded_metadata)
+        self.rule = self._rule(registry, dead_letters)
+
+    def _environment(
+        self,
+        registry: ModelRegistry,
+        intended_use: str,
+        owner: str,
+        risk_rating: str,
+        quality_gate: str,
+    ) -> dict[str, str]:
+        """The function's environment: the group, the card's configured fields, and the name
+        of its own role."""
+        return {
+            "MODEL_PACKAGE_GROUP": registry.name,
+            "INTENDED_USE": intended_use,
+            "MODEL_CREATOR": owner,
+            "RISK_RATING": risk_rating,
+            "QUALITY_GATE": quality_gate,
+            # platform_function names the role after the function: its own writes are
+            # never taken for an approver's
+            "WRITER_ROLE_NAME": self.function_name,
+        }
+
+    def _grant_write_cards(self, registry: ModelRegistry, recorded_metadata: Sequence[str]) -> None:
+        """The function may write the model cards of ``registry``'s versions (and nothing
+        else of them), with the cdk-nag finding this leaves acknowledged."""
         registry.grant_write_cards(self.function, recorded_metadata=recorded_metadata)
         role = self.function.role
         assert role is not None
@@ -94,7 +112,11 @@ class ModelCards(Construct):
             "Model versions are numbered by SageMaker; the function reads the versions of this "
             "project's group and may change only their model cards (IAM conditions).",
         )
-        self.rule = events.Rule(
+
+    def _rule(self, registry: ModelRegistry, dead_letters: sqs.IQueue) -> events.Rule:
+        """Every state change of a version of ``registry`` invokes the function (two retries,
+        then ``dead_letters``)."""
+        return events.Rule(
             self,
             "StateChange",
             description=f"A version of {registry.name} was registered, approved or rejected: "

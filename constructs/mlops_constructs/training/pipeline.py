@@ -145,21 +145,8 @@ class TrainingPipeline(Construct):
         self._registry = registry
         self.pipeline_name = training_pipeline_name(prefix)
         self.pipeline_arn = f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}:pipeline/{self.pipeline_name}"
-        self.role = iam.Role(
-            self,
-            "Role",
-            role_name=role_name(prefix, SAGEMAKER_PIPELINE),
-            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
-            description=f"Jobs of the SageMaker pipeline {self.pipeline_name}",
-        )
-        in_vpc = placement is not None
-        self.spec = replace(
-            spec,
-            name=self.pipeline_name,
-            role_arn=self._role_arn(prefix),
-            vpc=in_vpc,
-            clarify_endpoint_prefix=f"{prefix}-clarify",
-        )
+        self.role = self._role(prefix)
+        self.spec = self._spec(spec, prefix, in_vpc=placement is not None)
         # A team's definition is built in CI: the SDK is not even imported for it here.
         self.definition = None if custom_definition else build_definition(self.spec)
 
@@ -177,16 +164,43 @@ class TrainingPipeline(Construct):
             )
         )
         if self.spec.monitoring_baseline:
-            # The platform's monitoring script, shipped with the construct library.
-            self.monitoring_code = s3_assets.Asset(
-                self, "MonitoringCode", path=str(MONITORING_SCRIPT)
-            )
+            self.monitoring_code = self._monitoring_code()
         self._placement = placement
         self.pipeline = self._pipeline()
 
+        self._permissions(stack, prefix, placement)
+
+    def _role(self, prefix: str) -> iam.Role:
+        """``<prefix>-sagemaker-pipeline``, the role the pipeline's jobs run as."""
+        return iam.Role(
+            self,
+            "Role",
+            role_name=role_name(prefix, SAGEMAKER_PIPELINE),
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description=f"Jobs of the SageMaker pipeline {self.pipeline_name}",
+        )
+
+    def _spec(self, spec: PipelineSpec, prefix: str, *, in_vpc: bool) -> PipelineSpec:
+        """``spec`` with this pipeline's name, role, network mode and Clarify endpoint
+        prefix."""
+        return replace(
+            spec,
+            name=self.pipeline_name,
+            role_arn=self._role_arn(prefix),
+            vpc=in_vpc,
+            clarify_endpoint_prefix=f"{prefix}-clarify",
+        )
+
+    def _monitoring_code(self) -> s3_assets.Asset:
+        """The platform's monitoring script, shipped with the construct library."""
+        return s3_assets.Asset(self, "MonitoringCode", path=str(MONITORING_SCRIPT))
+
+    def _permissions(self, stack: cdk.Stack, prefix: str, placement: Placement | None) -> None:
+        """What the role may do (see the class's docstring), its run-time guardrails on the
+        jobs, and (with a monitoring baseline) reading the monitoring script."""
         self._subnet_ids, self._security_group_ids = placement_ids(placement)
-        self._grant(stack, prefix, lake, registry, in_vpc)
-        self._guard_jobs(lake)
+        self._grant(stack, prefix, self._lake, self._registry, placement is not None)
+        self._guard_jobs(self._lake)
         if self.spec.monitoring_baseline:
             code = self.monitoring_code
             code.bucket.grant_read(self.role, code.s3_object_key)
@@ -501,6 +515,25 @@ class TrainingPipeline(Construct):
     def _grant_shadow_endpoints(self, arn: str, prefix: str) -> None:
         """The model baselines: the pipeline creates the trained model, and Clarify serves it on
         endpoints ``<prefix>-clarify*`` that it creates, invokes and deletes."""
+        models = self._grant_shadow_model(arn)
+        shadow = self._grant_clarify_endpoints(arn)
+        acknowledge_wildcard_resource(
+            self.role,
+            models,
+            "SageMaker Pipelines names the model it creates after the execution; the actions "
+            "are limited to creating, describing and tagging models.",
+        )
+        for resource in shadow:
+            acknowledge_wildcard_resource(
+                self.role,
+                resource,
+                "Clarify appends a unique suffix to the shadow endpoint's name; access is limited "
+                f"to endpoints named {self.spec.clarify_endpoint_prefix}*.",
+            )
+
+    def _grant_shadow_model(self, arn: str) -> str:
+        """The trained model the pipeline creates (and tags, and describes); returns the
+        models' ARN pattern."""
         role = self.role
         models = f"{arn}:model/*"
         role.add_to_policy(
@@ -519,6 +552,12 @@ class TrainingPipeline(Construct):
                 conditions=model_guardrails(self._subnet_ids, self._security_group_ids),
             )
         )
+        return models
+
+    def _grant_clarify_endpoints(self, arn: str) -> list[str]:
+        """Clarify's shadow endpoints and their configs, which it creates, invokes and deletes;
+        returns their ARN patterns (endpoint, endpoint config)."""
+        role = self.role
         shadow = [
             f"{arn}:endpoint/{self.spec.clarify_endpoint_prefix}*",
             f"{arn}:endpoint-config/{self.spec.clarify_endpoint_prefix}*",
@@ -554,19 +593,7 @@ class TrainingPipeline(Construct):
                 },
             )
         )
-        acknowledge_wildcard_resource(
-            role,
-            models,
-            "SageMaker Pipelines names the model it creates after the execution; the actions "
-            "are limited to creating, describing and tagging models.",
-        )
-        for resource in shadow:
-            acknowledge_wildcard_resource(
-                role,
-                resource,
-                "Clarify appends a unique suffix to the shadow endpoint's name; access is limited "
-                f"to endpoints named {self.spec.clarify_endpoint_prefix}*.",
-            )
+        return shadow
 
     def context(self, project: str) -> dict[str, object]:
         """What a team's definition module and the platform's checker are given in CI
