@@ -84,7 +84,7 @@ typecheck: $(PY_STAMP)
 # the second's. tests/test_suite_split.py keeps the split honest: no test in NO_SYNTH_TESTS asks
 # for the session's synthesized apps. A module that synthesizes only small apps of its own may
 # run in either half, whichever evens them out: tests/test_scale_to_zero.py now runs with the
-# synthesizing half (about 280 s each on 2 cores).
+# synthesizing half (about 200-230 s each on 2 cores).
 NO_SYNTH_TESTS := lambda ml/tests projects/demand/tests constructs/tests tests/test_cli_[!d]*.py \
 	tests/test_scaffold.py tests/test_memo.py tests/test_deploy_guide.py tests/test_aws_facts.py \
 	tests/test_config_hints.py \
