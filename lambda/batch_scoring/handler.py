@@ -44,6 +44,7 @@ from platform_events import s3_uri_problem
 from platform_logging import InvocationLog, structured_logger
 from platform_runtime import Clients, ConfigError, report_bad_config_at_cold_start
 from platform_runtime import error_fields as _error_fields
+from platform_runtime import required_setting as _required
 
 SCHEDULE_SOURCE: Final = "aws.events"
 SCHEDULE_DETAIL_TYPE: Final = "Scheduled Event"
@@ -144,13 +145,6 @@ class Config:
 
 def _s3_uri_problem(uri: str, max_len: int = S3_URI_MAX) -> str | None:
     return s3_uri_problem(uri, max_len=max_len)
-
-
-def _required(env: Mapping[str, str], name: str, what: str, problems: list[str]) -> str:
-    value = env.get(name, "")
-    if not value:
-        problems.append(f"{name} is not set ({what})")
-    return value
 
 
 def _vpc_settings(env: Mapping[str, str], problems: list[str]) -> VpcSettings | None:

@@ -44,6 +44,7 @@ from platform_events import json_type as _json_type
 from platform_logging import InvocationLog, structured_logger
 from platform_runtime import Clients, ConfigError, report_bad_config_at_cold_start
 from platform_runtime import error_fields as _error_fields
+from platform_runtime import required_setting as _required
 
 MAXIMIZE: Final = "maximize"
 MINIMIZE: Final = "minimize"
@@ -171,13 +172,6 @@ class Config:
     gate_metric: str
     direction: str  # MAXIMIZE or MINIMIZE
     margin: float  # finite, >= 0, in the metric's own units
-
-
-def _required(env: Mapping[str, str], name: str, what: str, problems: list[str]) -> str:
-    value = env.get(name, "")
-    if not value:
-        problems.append(f"{name} is not set ({what})")
-    return value
 
 
 def load_config(env: Mapping[str, str]) -> Config:

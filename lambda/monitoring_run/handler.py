@@ -78,6 +78,7 @@ from platform_fingerprint import sealed_sha256, split_s3_uri
 from platform_logging import InvocationLog, structured_logger
 from platform_runtime import Clients, ConfigError, report_bad_config_at_cold_start
 from platform_runtime import error_fields as _error_fields
+from platform_runtime import required_setting as _required
 
 WINDOW: Final = "window"
 PUBLISH: Final = "publish"
@@ -235,13 +236,6 @@ class Config:
 
     def endpoint(self, target: str) -> str:
         return self.endpoint_name.replace(TARGET_PLACEHOLDER, target)
-
-
-def _required(env: Mapping[str, str], name: str, what: str, problems: list[str]) -> str:
-    value = env.get(name, "")
-    if not value:
-        problems.append(f"{name} is not set ({what})")
-    return value
 
 
 def _prefix_uri(env: Mapping[str, str], name: str, what: str, problems: list[str]) -> str:

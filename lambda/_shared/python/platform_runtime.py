@@ -60,6 +60,15 @@ class ConfigError(ValueError):
     """The function's environment is missing or invalid; the message names every problem."""
 
 
+def required_setting(env: Mapping[str, str], name: str, meaning: str, problems: list[str]) -> str:
+    """The setting ``name`` (``meaning`` says what it holds); a problem is appended to
+    ``problems`` if it is not set."""
+    value = env.get(name, "")
+    if not value:
+        problems.append(f"{name} is not set ({meaning})")
+    return value
+
+
 def bucket_setting(env: Mapping[str, str], name: str, meaning: str, problems: list[str]) -> str:
     """The setting ``name``, an S3 bucket name (``meaning`` says which bucket); a problem is
     appended to ``problems`` if it is not set or not a bucket name."""
