@@ -710,20 +710,8 @@ class _Run:
 # Entry point
 
 
-def handler(event: object, context: object = None) -> dict[str, str]:
-    """Lambda entry point: returns the outcome; raises only on an AWS error worth retrying."""
-    log = _Log(request_id=getattr(context, "aws_request_id", None))
-    try:
-        config = load_config(os.environ)
-    except ConfigError as exc:
-        log.log(
-            logging.ERROR, "configuration error: nothing can start", status="failed", error=str(exc)
-        )
-        return {"status": "failed", "error": f"configuration error: {exc}"}
-    log.bind(model_package_group=config.model_package_group)
-    event_id = event.get("id") if isinstance(event, dict) else None
-    log.bind(event_id=event_id if isinstance(event_id, str) else None)
-
+def _accepted_request(event: object, config: Config, log: _Log) -> Request | dict[str, str]:
+    """The event's request once parsed and checked, else the ``rejected`` outcome (logged)."""
     try:
         request = parse_event(event)
     except BadEvent as exc:
@@ -746,6 +734,12 @@ def handler(event: object, context: object = None) -> dict[str, str]:
             **exc.fields,
         )
         return {"status": "rejected", "error": str(exc)}
+    return request
+
+
+def _run_request(config: Config, request: Request, log: _Log) -> dict[str, str]:
+    """Runs the accepted request (its job bound to the log lines) and returns the outcome;
+    logs and re-raises an AWS error, for a retry."""
     run = _Run(config, request, log)
     log.bind(
         source=request.source,
@@ -753,7 +747,6 @@ def handler(event: object, context: object = None) -> dict[str, str]:
         transform_job_name=run.job,
         input_uri=run.input_uri,
     )
-
     try:
         return run.run()
     except Exception as exc:
@@ -765,6 +758,25 @@ def handler(event: object, context: object = None) -> dict[str, str]:
             **_error_fields(exc),
         )
         raise
+
+
+def handler(event: object, context: object = None) -> dict[str, str]:
+    """Lambda entry point: returns the outcome; raises only on an AWS error worth retrying."""
+    log = _Log(request_id=getattr(context, "aws_request_id", None))
+    try:
+        config = load_config(os.environ)
+    except ConfigError as exc:
+        log.log(
+            logging.ERROR, "configuration error: nothing can start", status="failed", error=str(exc)
+        )
+        return {"status": "failed", "error": f"configuration error: {exc}"}
+    log.bind(model_package_group=config.model_package_group)
+    event_id = event.get("id") if isinstance(event, dict) else None
+    log.bind(event_id=event_id if isinstance(event_id, str) else None)
+    request = _accepted_request(event, config, log)
+    if isinstance(request, dict):
+        return request
+    return _run_request(config, request, log)
 
 
 # In Lambda: report a bad deployment once, at init.

@@ -410,13 +410,8 @@ def parse_payloads(value: object, path: str, input_columns: tuple[str, ...]) -> 
     return tuple(payloads)
 
 
-def parse_job(event: object, env: Mapping[str, str], contract: ResponseContract) -> Job:
-    """Validates the job and its UserParameters strictly; raises BadJob naming the field."""
-    parameters = user_parameters(event)
-
-    endpoint = _get_string(parameters, "endpoint_name", "UserParameters.endpoint_name", 63)
-    if not _ENDPOINT_NAME.fullmatch(endpoint):
-        raise BadJob(f"UserParameters.endpoint_name {endpoint!r} is not an endpoint name")
+def _parse_model_package(parameters: Mapping[str, Any]) -> tuple[str, re.Match[str]]:
+    """The UserParameters' model_package_arn and its match: a versioned model package ARN."""
     arn = _get_string(parameters, "model_package_arn", "UserParameters.model_package_arn")
     match = _MODEL_PACKAGE_ARN.fullmatch(arn)
     if match is None:
@@ -424,50 +419,81 @@ def parse_job(event: object, env: Mapping[str, str], contract: ResponseContract)
             f"UserParameters.model_package_arn {arn!r} is not a versioned model package ARN "
             "(was the pipeline started without the ModelPackageArn variable?)"
         )
-    group: str | None = None
-    if "model_package_group" in parameters:
-        group = _get_string(
-            parameters, "model_package_group", "UserParameters.model_package_group", 63
+    return arn, match
+
+
+def _parse_group(parameters: Mapping[str, Any], arn: str, match: re.Match[str]) -> str | None:
+    """The optional model_package_group: a group name, the one the ARN's version is in."""
+    if "model_package_group" not in parameters:
+        return None
+    group = _get_string(parameters, "model_package_group", "UserParameters.model_package_group", 63)
+    if not _GROUP_NAME.fullmatch(group):
+        raise BadJob(
+            f"UserParameters.model_package_group {group!r} is not a model package group name"
         )
-        if not _GROUP_NAME.fullmatch(group):
-            raise BadJob(
-                f"UserParameters.model_package_group {group!r} is not a model package group name"
-            )
-        if match["group"].lower() != group.lower():
-            raise BadJob(f"UserParameters.model_package_arn {arn!r} is not in the group {group!r}")
+    if match["group"].lower() != group.lower():
+        raise BadJob(f"UserParameters.model_package_arn {arn!r} is not in the group {group!r}")
+    return group
+
+
+def _parse_max_latency(parameters: Mapping[str, Any]) -> int:
+    """The max_latency_ms (default DEFAULT_MAX_LATENCY_MS): an integer from 1 to 60000."""
     latency = parameters.get("max_latency_ms", DEFAULT_MAX_LATENCY_MS)
     if not isinstance(latency, int) or isinstance(latency, bool) or not 1 <= latency <= 60_000:
         raise BadJob(
             f"UserParameters.max_latency_ms must be an integer from 1 to 60000, got {latency!r}"
         )
+    return latency
+
+
+def _parse_job_payloads(
+    parameters: Mapping[str, Any], env: Mapping[str, str], contract: ResponseContract
+) -> tuple[tuple[Payload, ...], str]:
+    """The sample payloads and where they came from: UserParameters.payloads, else the
+    SAMPLE_PAYLOADS environment variable (JSON); raises BadJob when neither holds any."""
     if "payloads" in parameters:
         payloads = parse_payloads(
             parameters["payloads"], "UserParameters.payloads", contract.input_columns
         )
-        source = "UserParameters"
-    else:
-        raw_env = env.get("SAMPLE_PAYLOADS", "")
-        if not raw_env.strip():
-            raise BadJob(
-                "no sample payloads: UserParameters.payloads is missing and SAMPLE_PAYLOADS "
-                "is not set"
-            )
-        try:
-            from_env = json.loads(raw_env)
-        except json.JSONDecodeError as exc:
-            raise BadJob(f"SAMPLE_PAYLOADS is not valid JSON: {exc}") from None
-        payloads = parse_payloads(from_env, "SAMPLE_PAYLOADS", contract.input_columns)
-        source = "SAMPLE_PAYLOADS"
-    component: str | None = None
-    if "inference_component_name" in parameters:
-        component = _get_string(
-            parameters, "inference_component_name", "UserParameters.inference_component_name", 63
+        return payloads, "UserParameters"
+    raw_env = env.get("SAMPLE_PAYLOADS", "")
+    if not raw_env.strip():
+        raise BadJob(
+            "no sample payloads: UserParameters.payloads is missing and SAMPLE_PAYLOADS is not set"
         )
-        if not _ENDPOINT_NAME.fullmatch(component):
-            raise BadJob(
-                f"UserParameters.inference_component_name {component!r} is not an inference "
-                "component name"
-            )
+    try:
+        from_env = json.loads(raw_env)
+    except json.JSONDecodeError as exc:
+        raise BadJob(f"SAMPLE_PAYLOADS is not valid JSON: {exc}") from None
+    return parse_payloads(from_env, "SAMPLE_PAYLOADS", contract.input_columns), "SAMPLE_PAYLOADS"
+
+
+def _parse_component(parameters: Mapping[str, Any]) -> str | None:
+    """The optional inference_component_name: an inference component name."""
+    if "inference_component_name" not in parameters:
+        return None
+    component = _get_string(
+        parameters, "inference_component_name", "UserParameters.inference_component_name", 63
+    )
+    if not _ENDPOINT_NAME.fullmatch(component):
+        raise BadJob(
+            f"UserParameters.inference_component_name {component!r} is not an inference "
+            "component name"
+        )
+    return component
+
+
+def parse_job(event: object, env: Mapping[str, str], contract: ResponseContract) -> Job:
+    """Validates the job and its UserParameters strictly; raises BadJob naming the field."""
+    parameters = user_parameters(event)
+    endpoint = _get_string(parameters, "endpoint_name", "UserParameters.endpoint_name", 63)
+    if not _ENDPOINT_NAME.fullmatch(endpoint):
+        raise BadJob(f"UserParameters.endpoint_name {endpoint!r} is not an endpoint name")
+    arn, match = _parse_model_package(parameters)
+    group = _parse_group(parameters, arn, match)
+    latency = _parse_max_latency(parameters)
+    payloads, source = _parse_job_payloads(parameters, env, contract)
+    component = _parse_component(parameters)
     return Job(
         endpoint, arn, match["region"], group, latency, payloads, source, contract, component
     )

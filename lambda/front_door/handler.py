@@ -209,6 +209,52 @@ def endpoint_error(exc: ClientError) -> HttpError | None:
 _INFERENCE_ID = re.compile(r"\A[!-~][ -~]{0,63}\Z")
 
 
+def _invoke_extra(config: Config, inference_id: str | None) -> dict[str, str]:
+    """InvokeEndpoint's optional parameters: the InferenceId when it is a valid one, the
+    InferenceComponentName when the endpoint serves an inference component."""
+    extra = (
+        {"InferenceId": inference_id} if inference_id and _INFERENCE_ID.match(inference_id) else {}
+    )
+    if config.inference_component is not None:
+        extra["InferenceComponentName"] = config.inference_component
+    return extra
+
+
+def _endpoint_failure(exc: ClientError, log: _Log, started: float) -> HttpError | None:
+    """Logs the endpoint's error (WARNING or ERROR; unexpected ones with the traceback) and
+    returns the HttpError it maps to, None when it is unexpected (to be re-raised)."""
+    error = exc.response.get("Error", {})
+    code = error.get("Code")
+    mapped = endpoint_error(exc)
+    log.log(
+        logging.WARNING if mapped and mapped.status < 500 else logging.ERROR,
+        "endpoint error" if mapped else "unexpected endpoint error: re-raised",
+        exc_info=mapped is None,
+        error_code=code,
+        # a ModelError's message is the model's own output, which may quote the input:
+        # never logged; its CloudWatch log stream says where to look instead
+        error=None if code == "ModelError" else error.get("Message"),
+        original_status_code=exc.response.get("OriginalStatusCode"),
+        model_log_stream=exc.response.get("LogStreamArn"),
+        status_code=mapped.status if mapped else None,
+        latency_ms=round((_clock() - started) * 1000.0, 1),
+    )
+    return mapped
+
+
+def _json_answer(body: bytes, log: _Log, latency_ms: float) -> str:
+    """The model's answer as text; raises HttpError (502) when it is not UTF-8 JSON."""
+    try:
+        text = body.decode("utf-8")
+        json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        log.log(
+            logging.ERROR, "the model answered something that is not JSON", latency_ms=latency_ms
+        )
+        raise HttpError(502, "the model returned an invalid response") from None
+    return text
+
+
 def invoke(config: Config, request: Request, log: _Log, inference_id: str | None = None) -> str:
     """The model's JSON answer as text; raises HttpError for an expected failure.
 
@@ -217,11 +263,7 @@ def invoke(config: Config, request: Request, log: _Log, inference_id: str | None
     id (Model Monitor joins labels to captured events by it).
     """
     started = _clock()
-    extra = (
-        {"InferenceId": inference_id} if inference_id and _INFERENCE_ID.match(inference_id) else {}
-    )
-    if config.inference_component is not None:
-        extra["InferenceComponentName"] = config.inference_component
+    extra = _invoke_extra(config, inference_id)
     try:
         response = _client("sagemaker-runtime").invoke_endpoint(
             EndpointName=config.endpoint_name,
@@ -232,22 +274,7 @@ def invoke(config: Config, request: Request, log: _Log, inference_id: str | None
         )
         body: bytes = response["Body"].read()
     except ClientError as exc:
-        error = exc.response.get("Error", {})
-        code = error.get("Code")
-        mapped = endpoint_error(exc)
-        log.log(
-            logging.WARNING if mapped and mapped.status < 500 else logging.ERROR,
-            "endpoint error" if mapped else "unexpected endpoint error: re-raised",
-            exc_info=mapped is None,
-            error_code=code,
-            # a ModelError's message is the model's own output, which may quote the input:
-            # never logged; its CloudWatch log stream says where to look instead
-            error=None if code == "ModelError" else error.get("Message"),
-            original_status_code=exc.response.get("OriginalStatusCode"),
-            model_log_stream=exc.response.get("LogStreamArn"),
-            status_code=mapped.status if mapped else None,
-            latency_ms=round((_clock() - started) * 1000.0, 1),
-        )
+        mapped = _endpoint_failure(exc, log, started)
         if mapped is None:
             raise  # unexpected (permissions, ...): API Gateway answers a generic 502
         raise mapped from None
@@ -255,14 +282,7 @@ def invoke(config: Config, request: Request, log: _Log, inference_id: str | None
         log.log(logging.ERROR, "endpoint timed out", error_code=type(exc).__name__)
         raise HttpError(504, "the model endpoint timed out") from None
     latency_ms = round((_clock() - started) * 1000.0, 1)
-    try:
-        text = body.decode("utf-8")
-        json.loads(text)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        log.log(
-            logging.ERROR, "the model answered something that is not JSON", latency_ms=latency_ms
-        )
-        raise HttpError(502, "the model returned an invalid response") from None
+    text = _json_answer(body, log, latency_ms)
     log.bind(latency_ms=latency_ms, response_bytes=len(body))
     return text
 

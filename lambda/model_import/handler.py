@@ -232,9 +232,8 @@ def _max_artifact_bytes(env: Mapping[str, str], problems: list[str]) -> int:
     return max_bytes
 
 
-def load_config(env: Mapping[str, str]) -> Config:
-    """Reads and checks the environment; raises ConfigError naming every problem at once."""
-    problems: list[str] = []
+def _pipeline_name(env: Mapping[str, str], problems: list[str]) -> str:
+    """PIPELINE_NAME, a SageMaker pipeline name (a problem appended when it is not)."""
     pipeline = env.get("PIPELINE_NAME", "")
     if not pipeline:
         problems.append("PIPELINE_NAME is not set (the import pipeline, <prefix>-import)")
@@ -243,18 +242,23 @@ def load_config(env: Mapping[str, str]) -> Config:
             f"PIPELINE_NAME={pipeline!r} is not a SageMaker pipeline name "
             "(letters, digits and hyphens, at most 256 characters)"
         )
-    bucket = bucket_setting(
-        env,
-        "ARTIFACTS_BUCKET",
-        "the project's artifacts bucket, where models are imported",
-        problems,
-    )
+    return pipeline
+
+
+def _imports_prefix(env: Mapping[str, str], problems: list[str]) -> str:
+    """IMPORTS_PREFIX (default DEFAULT_IMPORTS_PREFIX), a key prefix (a problem appended when
+    it is not)."""
     prefix = env.get("IMPORTS_PREFIX") or DEFAULT_IMPORTS_PREFIX
     if not _PREFIX.fullmatch(prefix):
         problems.append(
             f"IMPORTS_PREFIX={prefix!r} is not a key prefix (segments of letters, digits and "
             '._- each ending in "/", e.g. "imports/")'
         )
+    return prefix
+
+
+def _code_version_parameter(env: Mapping[str, str], problems: list[str]) -> str:
+    """CODE_VERSION_PARAMETER, an SSM parameter name (a problem appended when it is not)."""
     parameter = env.get("CODE_VERSION_PARAMETER", "")
     if not parameter:
         problems.append(
@@ -263,6 +267,11 @@ def load_config(env: Mapping[str, str]) -> Config:
         )
     elif not _SSM_NAME.fullmatch(parameter):
         problems.append(f"CODE_VERSION_PARAMETER={parameter!r} is not an SSM parameter name")
+    return parameter
+
+
+def _project(env: Mapping[str, str], problems: list[str]) -> str:
+    """PROJECT, a project name (a problem appended when it is not)."""
     project = env.get("PROJECT", "")
     if not project:
         problems.append("PROJECT is not set (the project's name, e.g. demand)")
@@ -271,6 +280,22 @@ def load_config(env: Mapping[str, str]) -> Config:
             f"PROJECT={project!r} is not a project name (2-12 lower-case letters and digits, "
             "starting with a letter)"
         )
+    return project
+
+
+def load_config(env: Mapping[str, str]) -> Config:
+    """Reads and checks the environment; raises ConfigError naming every problem at once."""
+    problems: list[str] = []
+    pipeline = _pipeline_name(env, problems)
+    bucket = bucket_setting(
+        env,
+        "ARTIFACTS_BUCKET",
+        "the project's artifacts bucket, where models are imported",
+        problems,
+    )
+    prefix = _imports_prefix(env, problems)
+    parameter = _code_version_parameter(env, problems)
+    project = _project(env, problems)
     framework, version, image = _expected_serving(env, problems)
     max_bytes = _max_artifact_bytes(env, problems)
     if problems:
@@ -628,8 +653,9 @@ def _declared_serving(
     return framework, version, image
 
 
-def parse_manifest(data: bytes, uri: str) -> Manifest:
-    """A manifest's bytes, read strictly; raises Rejected naming the first problem and its fix."""
+def _manifest_object(data: bytes, uri: str) -> dict[str, Any]:
+    """The manifest's JSON object; raises Rejected when it is too large, not UTF-8, not JSON
+    (or nested too deeply, or with a duplicate key) or not an object."""
     if len(data) > MANIFEST_MAX:
         raise Rejected(
             f"the manifest {uri} is more than {MANIFEST_MAX} bytes: keep {MANIFEST} to the "
@@ -657,6 +683,11 @@ def parse_manifest(data: bytes, uri: str) -> Manifest:
             f"the manifest {uri} is a JSON {json_type(manifest)}, not an object: write "
             f'{MANIFEST} as {{"format": 1, "model": "model.tar.gz", ...}}'
         )
+    return manifest
+
+
+def _check_format(manifest: Mapping[str, Any]) -> None:
+    """Checks the manifest is of format 1 and has only its keys; raises Rejected if not."""
     if "format" not in manifest:
         raise Rejected('the manifest has no format: add "format": 1')
     form = manifest["format"]
@@ -671,6 +702,12 @@ def parse_manifest(data: bytes, uri: str) -> Manifest:
             f"the manifest has unknown keys {', '.join(show(key) for key in sorted(unknown))}: "
             f"remove them (format 1 takes {', '.join(MANIFEST_KEYS)})"
         )
+
+
+def parse_manifest(data: bytes, uri: str) -> Manifest:
+    """A manifest's bytes, read strictly; raises Rejected naming the first problem and its fix."""
+    manifest = _manifest_object(data, uri)
+    _check_format(manifest)
     model = _model_field(manifest)
     framework, version, image = _declared_serving(manifest)
     return Manifest(

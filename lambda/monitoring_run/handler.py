@@ -1260,6 +1260,19 @@ class _WindowRun:
         endpoint = self.config.endpoint(self.request.target)
         variant = self.config.variant
         self.log.bind(endpoint=endpoint)
+        config_name = self._serving_config(endpoint)
+        model_name, where = self._serving_model_name(endpoint, variant, config_name)
+        self.log.bind(model_name=model_name)
+        model = describe_model(model_name)
+        if model is None:
+            raise _Skip(NO_MODEL, f"{where} does not exist")
+        self._described(model)
+        return (*self._version_of(model, where), where)
+
+    def _serving_config(self, endpoint: str) -> str:
+        """The endpoint configuration that serves the endpoint now (a deployment in progress is
+        logged); raises _Skip (no_model) when the endpoint or its configuration name is missing.
+        """
         described = describe_endpoint(endpoint)
         if described is None:
             raise _Skip(NO_MODEL, f"the endpoint {endpoint} does not exist (nothing deployed)")
@@ -1275,6 +1288,12 @@ class _WindowRun:
                 endpoint_status=described.get("EndpointStatus"),
                 pending_endpoint_config=pending,
             )
+        return config_name
+
+    def _serving_model_name(self, endpoint: str, variant: str, config_name: str) -> tuple[str, str]:
+        """The model the configuration's variant serves (an inference component's when the
+        variant names none) and where it was read (for messages); raises _Skip (no_model) when
+        the configuration does not exist, BadInput when it has no such variant or model."""
         endpoint_config = describe_endpoint_config(config_name)
         if endpoint_config is None:
             raise _Skip(
@@ -1299,12 +1318,7 @@ class _WindowRun:
             where = f"the model {model_name} (inference component {endpoint})"
         if not isinstance(model_name, str) or not model_name:
             raise BadInput(f"the variant {variant} of {config_name} ({endpoint}) names no model")
-        self.log.bind(model_name=model_name)
-        model = describe_model(model_name)
-        if model is None:
-            raise _Skip(NO_MODEL, f"{where} does not exist")
-        self._described(model)
-        return (*self._version_of(model, where), where)
+        return model_name, where
 
     def _component_model(self, endpoint: str, variant: str) -> str:
         """The model of the endpoint's inference component (named after the endpoint).

@@ -600,27 +600,12 @@ def copy_once(
     )
 
 
-def promote_file(file: SourceFile, config: Config) -> Promoted | Failure:
-    """``copied`` then ``verified`` for one sealed file (its URI passed ``sealed``)."""
+def _verify_copy(
+    s3: Any, file: SourceFile, config: Config, key: str, target_uri: str, version: str | None
+) -> tuple[str, str] | Failure:
+    """``verified``, reading the copy: its S3 version (the current one when the copy was not
+    made now) and its SHA-256, or the failure to read them."""
     what = file.kind.what
-    parts = split_s3_uri(file.uri) if isinstance(file.uri, str) else None
-    if parts is None:  # not after ``sealed``
-        return Failure("copied", f"the {what} {_show(file.uri)} is not an s3://bucket/key URI")
-    key = parts[1]
-    target_uri = f"s3://{config.target_bucket}/{key}"
-    recorded = file.version is not None
-    shown = f"version {file.version!r}" if recorded else "(its current version)"
-    s3 = _target_s3()
-    try:
-        source_version, version = copy_once(_source_s3(config), s3, file, config, key)
-    except NotFingerprintable as exc:
-        return Failure("copied", f"the {what}: {exc}")
-    except (ClientError, BotoCoreError) as exc:
-        return Failure(
-            "copied",
-            f"could not copy the {what} {file.uri} {shown} to {target_uri}: {_describe_error(exc)}",
-        )
-    created = version is not None
     try:
         if version is None:
             version, _ = current_version(s3, config.target_bucket, key)
@@ -631,8 +616,21 @@ def promote_file(file: SourceFile, config: Config) -> Promoted | Failure:
         return Failure(
             "verified", f"could not read the {what} copy {target_uri}: {_describe_error(exc)}"
         )
-    if actual == file.sha256:
-        return Promoted(file.kind, target_uri, version, actual, created)
+    return version, actual
+
+
+def _mismatch(
+    file: SourceFile,
+    target_uri: str,
+    version: str,
+    source_version: str,
+    actual: str,
+    created: bool,
+) -> Failure:
+    """The failure for a copy whose SHA-256 is not the expected one: ``copied`` when the target
+    object already existed, ``verified`` when it was copied now."""
+    what = file.kind.what
+    recorded = file.version is not None
     expected = (
         f"the registered {file.sha256}" if recorded else f"the {file.sha256} its sealed key names"
     )
@@ -655,6 +653,35 @@ def promote_file(file: SourceFile, config: Config) -> Promoted | Failure:
         f"{source_version!r} has the SHA-256 {actual}, not {expected}: {why} (the copy stays, "
         "write-once; nothing is deployed from it)",
     )
+
+
+def promote_file(file: SourceFile, config: Config) -> Promoted | Failure:
+    """``copied`` then ``verified`` for one sealed file (its URI passed ``sealed``)."""
+    what = file.kind.what
+    parts = split_s3_uri(file.uri) if isinstance(file.uri, str) else None
+    if parts is None:  # not after ``sealed``
+        return Failure("copied", f"the {what} {_show(file.uri)} is not an s3://bucket/key URI")
+    key = parts[1]
+    target_uri = f"s3://{config.target_bucket}/{key}"
+    shown = f"version {file.version!r}" if file.version is not None else "(its current version)"
+    s3 = _target_s3()
+    try:
+        source_version, version = copy_once(_source_s3(config), s3, file, config, key)
+    except NotFingerprintable as exc:
+        return Failure("copied", f"the {what}: {exc}")
+    except (ClientError, BotoCoreError) as exc:
+        return Failure(
+            "copied",
+            f"could not copy the {what} {file.uri} {shown} to {target_uri}: {_describe_error(exc)}",
+        )
+    created = version is not None
+    read = _verify_copy(s3, file, config, key, target_uri, version)
+    if isinstance(read, Failure):
+        return read
+    version, actual = read
+    if actual == file.sha256:
+        return Promoted(file.kind, target_uri, version, actual, created)
+    return _mismatch(file, target_uri, version, source_version, actual, created)
 
 
 # --------------------------------------------------------------------------------------------
@@ -771,15 +798,8 @@ def _codepipeline() -> Any:
 # Entry point
 
 
-def handler(event: object, context: object = None) -> dict[str, Any]:
-    """Lambda entry point: reports to CodePipeline; raises only if the report itself fails."""
-    log = _Log(request_id=getattr(context, "aws_request_id", None))
-    job_id = job_id_of(event)
-    log.bind(job_id=job_id)
-    try:
-        config = load_config(os.environ)
-    except ConfigError as exc:
-        return not_run(_codepipeline, job_id, "promotion", "function", str(exc), log)
+def _bind_config(log: _Log, config: Config) -> None:
+    """Binds the configuration's groups, buckets, data key and VPC to the log lines."""
     log.bind(
         source_model_package_group=config.source_group.arn,
         source_bucket=config.source_bucket,
@@ -789,16 +809,11 @@ def handler(event: object, context: object = None) -> dict[str, Any]:
         log.bind(data_key_arn=config.data_key_arn)
     if config.vpc is not None:
         log.bind(subnet_ids=config.vpc.subnet_ids, security_group_id=config.vpc.security_group_id)
-    try:
-        job = parse_job(event)
-    except BadJob as exc:
-        return not_run(_codepipeline, job_id, "promotion", "job", str(exc), log)
-    if job_id is None:  # parse_job accepted the job, so only the id is wrong
-        return reject_without_job_id(log)
-    log.bind(model_package_arn=job.model_package_arn)
 
-    promoted: list[Promoted] = []
-    failures = run_checks(job, config, promoted)
+
+def _promoted_fields(promoted: list[Promoted]) -> dict[str, Any]:
+    """The promoted copies as log and report fields: ``<kind>_uri``, ``_version``, ``_sha256``
+    and ``_copied`` per file, the Model Monitor baselines under ``drift_baselines``."""
     files: dict[str, Any] = {
         f"{p.kind.name}_{part}": value
         for p in promoted
@@ -817,6 +832,30 @@ def handler(event: object, context: object = None) -> dict[str, Any]:
     }
     if drift:
         files["drift_baselines"] = drift
+    return files
+
+
+def handler(event: object, context: object = None) -> dict[str, Any]:
+    """Lambda entry point: reports to CodePipeline; raises only if the report itself fails."""
+    log = _Log(request_id=getattr(context, "aws_request_id", None))
+    job_id = job_id_of(event)
+    log.bind(job_id=job_id)
+    try:
+        config = load_config(os.environ)
+    except ConfigError as exc:
+        return not_run(_codepipeline, job_id, "promotion", "function", str(exc), log)
+    _bind_config(log, config)
+    try:
+        job = parse_job(event)
+    except BadJob as exc:
+        return not_run(_codepipeline, job_id, "promotion", "job", str(exc), log)
+    if job_id is None:  # parse_job accepted the job, so only the id is wrong
+        return reject_without_job_id(log)
+    log.bind(model_package_arn=job.model_package_arn)
+
+    promoted: list[Promoted] = []
+    failures = run_checks(job, config, promoted)
+    files = _promoted_fields(promoted)
     if failures:
         message = failure_message(job, config, failures)
         return report_checks_failed(

@@ -471,26 +471,29 @@ def check_baselines_match(job: Job, package: Mapping[str, Any]) -> Failure | Non
     )
 
 
-def run_checks(job: Job, config: Config, identity: Identity, verified: Verified) -> list[Failure]:
-    """The checks in order: the first three stop at a failure, the last five all run."""
+def _gate_checks(
+    job: Job, config: Config, identity: Identity, verified: Verified
+) -> dict[str, Any] | Failure:
+    """The first three checks, which stop at a failure (ARN, group, approval and fingerprints):
+    the described version, or the first failure."""
     failure = check_arn(job, config, identity)
     if failure is not None:
-        return [failure]  # another group's, account's or region's version is not read at all
+        return failure  # another group's, account's or region's version is not read at all
     package = describe(job, config)
     if isinstance(package, Failure):
-        return [package]
+        return package
     verified.group = config.model_package_group
     for gate in (check_approved(job, package), check_fingerprinted(package)):
         if gate is not None:
-            return [gate]
-    metadata = customer_metadata(package)
-    failures: list[Failure] = []
-    failure = check_sealed(package, config)
-    if failure is not None:
-        failures.append(failure)
-    failure = check_drift_baselines_sealed(package, config, verified)
-    if failure is not None:
-        failures.append(failure)
+            return gate
+    return package
+
+
+def _verify_model(
+    package: Mapping[str, Any], metadata: Mapping[str, Any], config: Config, verified: Verified
+) -> Failure | None:
+    """``model-unchanged``: the model artifact is still the registered version and SHA-256
+    (recorded in ``verified`` when it is)."""
     model_uri = model_data_url(package)
     failure = verify_object(
         "model-unchanged",
@@ -506,30 +509,48 @@ def run_checks(job: Job, config: Config, identity: Identity, verified: Verified)
             metadata[MODEL_VERSION_KEY],
             metadata[MODEL_SHA256_KEY],
         )
-    else:
-        failures.append(failure)
+    return failure
+
+
+def _verify_baseline(
+    package: Mapping[str, Any], metadata: Mapping[str, Any], config: Config, verified: Verified
+) -> Failure | None:
+    """``baseline-unchanged``: the monitoring baseline, when the version has one, is still the
+    registered version and SHA-256 (recorded in ``verified`` when it is)."""
     baseline_uri = registered_baseline(package)
-    if baseline_uri != NONE:
-        failure = verify_object(
-            "baseline-unchanged",
-            "monitoring baseline",
+    if baseline_uri == NONE:
+        return None
+    failure = verify_object(
+        "baseline-unchanged",
+        "monitoring baseline",
+        baseline_uri,
+        metadata[BASELINE_VERSION_KEY],
+        metadata[BASELINE_SHA256_KEY],
+        config,
+    )
+    if failure is None:
+        verified.files["baseline"] = (
             baseline_uri,
             metadata[BASELINE_VERSION_KEY],
             metadata[BASELINE_SHA256_KEY],
-            config,
         )
-        if failure is None:
-            verified.files["baseline"] = (
-                baseline_uri,
-                metadata[BASELINE_VERSION_KEY],
-                metadata[BASELINE_SHA256_KEY],
-            )
-        else:
-            failures.append(failure)
-    failure = check_baselines_match(job, package)
-    if failure is not None:
-        failures.append(failure)
-    return failures
+    return failure
+
+
+def run_checks(job: Job, config: Config, identity: Identity, verified: Verified) -> list[Failure]:
+    """The checks in order: the first three stop at a failure, the last five all run."""
+    package = _gate_checks(job, config, identity, verified)
+    if isinstance(package, Failure):
+        return [package]
+    metadata = customer_metadata(package)
+    results = [  # evaluated in this order
+        check_sealed(package, config),
+        check_drift_baselines_sealed(package, config, verified),
+        _verify_model(package, metadata, config, verified),
+        _verify_baseline(package, metadata, config, verified),
+        check_baselines_match(job, package),
+    ]
+    return [failure for failure in results if failure is not None]
 
 
 def failure_message(job: Job, failures: list[Failure]) -> str:
