@@ -230,11 +230,8 @@ def _resolve(
     """
     if problem := _scope_problem(framework, scope):
         return problem
-    if base_framework is not None and framework != "huggingface":
-        return (
-            f"base_framework applies only to huggingface images, not {framework}. Fix: remove "
-            "base_framework"
-        )
+    if problem := _base_framework_problem(framework, base_framework):
+        return problem
     placed = _instance_scope(framework, scope, instance_type)
     if isinstance(placed, str):
         return placed
@@ -242,13 +239,9 @@ def _resolve(
     table = _scope_table(framework, table_scope)
     kind = f"Graviton {scope}" if table_scope != scope else scope
     versions: dict[str, Any] = table["versions"]
-    full_version = table.get("version_aliases", {}).get(version, version)
-    if full_version not in versions:
-        return (
-            f"{framework} has no {kind} image for version {version!r}. Fix: use one of "
-            f"{_newest(versions)}"
-        )
-    node: dict[str, Any] = versions[full_version]
+    node = _version_node(framework, version, kind, table)
+    if isinstance(node, str):
+        return node
     what = f"the {framework} {kind} image {version}"
     if framework == "huggingface":
         based = _huggingface_base(node, what, base_framework)
@@ -265,6 +258,39 @@ def _resolve(
     processors: list[str] = table.get("processors") or leaf.get("processors") or []
     if problem := _processor_problem(what, family, processors, instance_type):
         return problem
+    if problem := _p2_problem(framework, version, family, what):
+        return problem
+    return _Image(py_version=py_version, base_framework=base_framework)
+
+
+def _base_framework_problem(framework: str, base_framework: str | None) -> str | None:
+    """Why ``base_framework`` is wrong for ``framework`` (only huggingface images take one)."""
+    if base_framework is not None and framework != "huggingface":
+        return (
+            f"base_framework applies only to huggingface images, not {framework}. Fix: remove "
+            "base_framework"
+        )
+    return None
+
+
+def _version_node(
+    framework: str, version: str, kind: str, table: dict[str, Any]
+) -> dict[str, Any] | str:
+    """The scope table's entry for ``version`` (or the version it is an alias of), or which
+    versions there are."""
+    versions: dict[str, Any] = table["versions"]
+    full_version = table.get("version_aliases", {}).get(version, version)
+    if full_version not in versions:
+        return (
+            f"{framework} has no {kind} image for version {version!r}. Fix: use one of "
+            f"{_newest(versions)}"
+        )
+    node: dict[str, Any] = versions[full_version]
+    return node
+
+
+def _p2_problem(framework: str, version: str, family: str, what: str) -> str | None:
+    """Why the image cannot run on a p2 instance (PyTorch from 1.13, TensorFlow from 2.12)."""
     if family == "p2" and (
         (framework == "pytorch" and _version_key(version)[1] >= (1, 13))
         or (framework == "tensorflow" and _version_key(version)[1] >= (2, 12))
@@ -273,7 +299,7 @@ def _resolve(
             f"{what} does not support p2 instances (deprecated from PyTorch 1.13 and "
             f"TensorFlow 2.12). Fix: use an instance type such as {_EXAMPLE_GPU_INSTANCE!r}"
         )
-    return _Image(py_version=py_version, base_framework=base_framework)
+    return None
 
 
 def _instance_scope(framework: str, scope: str, instance_type: str | None) -> tuple[str, str] | str:

@@ -252,18 +252,7 @@ class ProjectDataStack(cdk.Stack):
         self.network = shared.network
         # VPC mode: where the project's functions, jobs, endpoints and Glue jobs run.
         self.placement = shared.network.placement if shared.network else None
-        self.lake = DataLake(
-            self,
-            "Lake",
-            key=shared.data_key,
-            bucket_name_prefix=prefix,
-            raw_prefix=project.dataset.raw_prefix,
-            lifecycle=lake_lifecycle(config.data_lake),
-            # Imported by name: logging into the environment's bucket needs no reference back.
-            access_logs=s3.Bucket.from_bucket_name(
-                self, "AccessLogs", bucket_name(shared.prefix, "logs", self.account)
-            ),
-        )
+        self.lake = self._lake(config, project, shared)
         self._monitors_data(project, serving=is_serving(config, environment.name))
         self.environment_config = environment
         # The development environment of a delivered platform: the serving environments'
@@ -273,15 +262,7 @@ class ProjectDataStack(cdk.Stack):
         development = is_development(config, environment.name)
         promoters = promoter_arns(config, project, self.partition) if development else []
         readers = release_readers(config, project, self.partition) if development else []
-        # Every version, its metrics and lineage.
-        self.registry = ModelRegistry(
-            self,
-            "Registry",
-            name=model_package_group_name(prefix),
-            description=f"Model versions of project {project.name}, trained by {training_pipeline_name(prefix)}",
-            readers=readers,
-            listers=[release_router_arn(config, project, self.partition)] if readers else [],
-        )
+        self.registry = self._registry(config, project, readers)
         self.lake.allow_reads(
             self.lake.artifacts, SEALED_PREFIX, promoters, sid="PromotionReadsSealedFiles"
         )
@@ -292,6 +273,37 @@ class ProjectDataStack(cdk.Stack):
                 ground_truth_prefix=project.monitor.ground_truth_prefix,
                 exempt=[*promoters, *self._mlflow_server_role(project, config, environment)],
             )
+
+    def _lake(self, config: PlatformConfig, project: ProjectConfig, shared: DataStack) -> DataLake:
+        """The project's lake ``<prefix>-raw|curated|artifacts|releases``, with the environment's
+        data key, logging into the environment's access-log bucket."""
+        return DataLake(
+            self,
+            "Lake",
+            key=shared.data_key,
+            bucket_name_prefix=self.prefix,
+            raw_prefix=project.dataset.raw_prefix,
+            lifecycle=lake_lifecycle(config.data_lake),
+            # Imported by name: logging into the environment's bucket needs no reference back.
+            access_logs=s3.Bucket.from_bucket_name(
+                self, "AccessLogs", bucket_name(shared.prefix, "logs", self.account)
+            ),
+        )
+
+    def _registry(
+        self, config: PlatformConfig, project: ProjectConfig, readers: list[str]
+    ) -> ModelRegistry:
+        """Every version, its metrics and lineage; ``readers`` (and then the release router, to
+        list) read it from other accounts."""
+        prefix = self.prefix
+        return ModelRegistry(
+            self,
+            "Registry",
+            name=model_package_group_name(prefix),
+            description=f"Model versions of project {project.name}, trained by {training_pipeline_name(prefix)}",
+            readers=readers,
+            listers=[release_router_arn(config, project, self.partition)] if readers else [],
+        )
 
     def _mlflow_server_role(
         self, project: ProjectConfig, config: PlatformConfig, environment: EnvironmentConfig

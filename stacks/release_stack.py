@@ -24,6 +24,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from mlops_constructs.compute import dead_letter_queue, platform_function
+from mlops_constructs.deploy.promotion import PromotionSource
 from mlops_constructs.deploy.release import ReleasePipeline, ReleaseStage
 from mlops_constructs.functions import function_code
 from mlops_constructs.monitor import DeadLetterAlarm
@@ -179,13 +180,7 @@ class ReleaseStack(cdk.Stack):
         """``<name>-router`` (lambda/deploy_router in release mode): the development
         account's approval events start the pipeline for the newest approved version."""
         source = promotion_source(config, project, self.partition)
-        parameter = ssm.StringParameter(
-            self,
-            "LastStarted",
-            parameter_name=f"/{self.name}/last-started",
-            string_value="none",
-            description="The model package version whose release was started last",
-        )
+        parameter = self._last_started()
         router = platform_function(
             self,
             "Router",
@@ -211,6 +206,26 @@ class ReleaseStack(cdk.Stack):
             "The tooling account has no platform network (no data, no VPC endpoints): the "
             "release router calls SageMaker (describe, list), SSM and CodePipeline APIs only.",
         )
+        self._grant_router(router, source, parameter)
+        return router
+
+    def _last_started(self) -> ssm.StringParameter:
+        """``/<name>/last-started``: the model package version whose release the router started
+        last (``none`` before the first)."""
+        return ssm.StringParameter(
+            self,
+            "LastStarted",
+            parameter_name=f"/{self.name}/last-started",
+            string_value="none",
+            description="The model package version whose release was started last",
+        )
+
+    def _grant_router(
+        self, router: lambda_.Function, source: PromotionSource, parameter: ssm.StringParameter
+    ) -> None:
+        """The router reads the development registry's versions, reads and writes its
+        ``last-started`` parameter and starts the release pipeline."""
+        assert router.role is not None
         # The superseded check and the version, in the development registry (whose policy
         # admits this role: topology.release_readers).
         source.grant_read(router)
@@ -236,7 +251,6 @@ class ReleaseStack(cdk.Stack):
         parameter.grant_read(router)
         parameter.grant_write(router)
         self.release.grant_start(router)
-        return router
 
     def _bus(self, config: PlatformConfig, project: ProjectConfig) -> events.EventBus:
         """``<name>s``: only the development environment's approval forwarder of this project

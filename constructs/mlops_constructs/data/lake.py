@@ -67,6 +67,12 @@ def AccessLogBucket(
             )
         ],
     )
+    _acknowledge_access_log_bucket(bucket)
+    return bucket
+
+
+def _acknowledge_access_log_bucket(bucket: s3.Bucket) -> None:
+    """Records why the access-log bucket logs nowhere, is SSE-S3 and is not replicated."""
     loop = "This is the server-access-log bucket itself; logging it into itself would loop."
     for pack_rule in (
         "AwsSolutions-S1",
@@ -92,7 +98,6 @@ def AccessLogBucket(
         "PCI.DSS.321-S3BucketReplicationEnabled",
     ):
         acknowledge(bucket, pack_rule, _REPLICATION_REASON)
-    return bucket
 
 
 def pipeline_bucket(
@@ -274,14 +279,8 @@ class DataLake(LakeAccess, Construct):
     def _data_bucket(
         self, id: str, life: LakeLifecycle, *, expire_days: int | None = None
     ) -> s3.Bucket:
-        transitions = []
-        if life.intelligent_tiering_after_days is not None:
-            transitions.append(
-                s3.Transition(
-                    storage_class=s3.StorageClass.INTELLIGENT_TIERING,
-                    transition_after=cdk.Duration.days(life.intelligent_tiering_after_days),
-                )
-            )
+        """A lake bucket ``<prefix>-<id>``: SSE-KMS with this lake's key only, versioned, TLS
+        only, access logged, no version ever deleted by a request, EventBridge notifications."""
         bucket = s3.Bucket(
             self,
             id,
@@ -296,23 +295,47 @@ class DataLake(LakeAccess, Construct):
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix=f"s3/{self.bucket_name_prefix}/{id.lower()}/",
             removal_policy=cdk.RemovalPolicy.RETAIN,
-            lifecycle_rules=[
-                s3.LifecycleRule(
-                    id="Lifecycle",
-                    noncurrent_version_expiration=cdk.Duration.days(
-                        life.noncurrent_version_expiration_days
-                    ),
-                    abort_incomplete_multipart_upload_after=cdk.Duration.days(
-                        life.abort_incomplete_multipart_upload_days
-                    ),
-                    transitions=transitions or None,
-                    expiration=cdk.Duration.days(expire_days) if expire_days else None,
-                )
-            ],
+            lifecycle_rules=[self._lifecycle_rule(life, expire_days)],
         )
         self._only_this_key(bucket)
-        # Versions are the releases' evidence (fingerprints name them): none is ever deleted by
-        # a request; noncurrent versions expire by the lifecycle rule only.
+        self._no_version_deletion(bucket)
+        if not isinstance(self.access_logs, s3.Bucket):
+            cdk.Annotations.of(bucket).acknowledge_warning(
+                "@aws-cdk/aws-s3:accessLogsPolicyNotAdded",
+                "The shared access-log bucket's own policy admits S3 logging from every lake of "
+                "its environment (DataStack); it cannot reference the lakes' stacks.",
+            )
+        self._event_bridge_notifications(bucket)
+        return bucket
+
+    @staticmethod
+    def _lifecycle_rule(life: LakeLifecycle, expire_days: int | None) -> s3.LifecycleRule:
+        """The one lifecycle rule of a lake bucket: noncurrent versions and incomplete uploads
+        expire, objects move to Intelligent-Tiering and expire after ``expire_days`` if set."""
+        transitions = []
+        if life.intelligent_tiering_after_days is not None:
+            transitions.append(
+                s3.Transition(
+                    storage_class=s3.StorageClass.INTELLIGENT_TIERING,
+                    transition_after=cdk.Duration.days(life.intelligent_tiering_after_days),
+                )
+            )
+        return s3.LifecycleRule(
+            id="Lifecycle",
+            noncurrent_version_expiration=cdk.Duration.days(
+                life.noncurrent_version_expiration_days
+            ),
+            abort_incomplete_multipart_upload_after=cdk.Duration.days(
+                life.abort_incomplete_multipart_upload_days
+            ),
+            transitions=transitions or None,
+            expiration=cdk.Duration.days(expire_days) if expire_days else None,
+        )
+
+    @staticmethod
+    def _no_version_deletion(bucket: s3.Bucket) -> None:
+        """Versions are the releases' evidence (fingerprints name them): none is ever deleted by
+        a request; noncurrent versions expire by the lifecycle rule only."""
         bucket.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="NoVersionDeletion",
@@ -322,14 +345,11 @@ class DataLake(LakeAccess, Construct):
                 resources=[bucket.arn_for_objects("*")],
             )
         )
-        if not isinstance(self.access_logs, s3.Bucket):
-            cdk.Annotations.of(bucket).acknowledge_warning(
-                "@aws-cdk/aws-s3:accessLogsPolicyNotAdded",
-                "The shared access-log bucket's own policy admits S3 logging from every lake of "
-                "its environment (DataStack); it cannot reference the lakes' stacks.",
-            )
-        # EventBridge delivery set on the L1 directly: the L2 switch adds a Lambda-backed custom
-        # resource (and its role) to do what one CloudFormation property does.
+
+    @staticmethod
+    def _event_bridge_notifications(bucket: s3.Bucket) -> None:
+        """EventBridge delivery set on the L1 directly: the L2 switch adds a Lambda-backed custom
+        resource (and its role) to do what one CloudFormation property does."""
         cfn = bucket.node.default_child
         assert isinstance(cfn, s3.CfnBucket)
         cfn.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
@@ -337,7 +357,6 @@ class DataLake(LakeAccess, Construct):
                 event_bridge_enabled=True
             )
         )
-        return bucket
 
     def restrict_reads(
         self, bucket: s3.IBucket, prefix: str, readers: Sequence[str], *, sid: str

@@ -103,7 +103,15 @@ class PlatformPipeline(Construct):
             "Artifacts", bucket_prefix, expire_days=ARTIFACT_EXPIRATION_DAYS
         )
         self.source_bucket: s3.Bucket | None = None
-        self.log_group = logs.LogGroup(
+        self.log_group = self._log_group(name, log_retention)
+        self.pipeline = self._pipeline(name, source, commands, cli_version)
+        self._waves: list[str] = []
+
+    # --- parts ----------------------------------------------------------------------------------
+    def _log_group(self, name: str, log_retention: logs.RetentionDays) -> logs.LogGroup:
+        """``/aws/codebuild/<name>``: the builds' logs, encrypted with the pipeline's key and
+        retained."""
+        return logs.LogGroup(
             self,
             "BuildLogs",
             log_group_name=f"/aws/codebuild/{name}",
@@ -111,11 +119,17 @@ class PlatformPipeline(Construct):
             encryption_key=self.key,
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
-        self.pipeline = pipelines.CodePipeline(
+
+    def _pipeline(
+        self, name: str, source: PipelineSource, commands: Sequence[str], cli_version: str
+    ) -> pipelines.CodePipeline:
+        """The self-mutating CDK Pipeline: synthesizes with ``commands`` from ``source``,
+        publishes assets one project per type, builds without Docker."""
+        return pipelines.CodePipeline(
             self,
             "Pipeline",
             **self._store(name),
-            synth=self._synth(self._source(source, bucket_prefix), commands),
+            synth=self._synth(self._source(source, self.bucket_prefix), commands),
             self_mutation=True,
             docker_enabled_for_synth=False,
             docker_enabled_for_self_mutation=False,
@@ -130,9 +144,7 @@ class PlatformPipeline(Construct):
                 ),
             ),
         )
-        self._waves: list[str] = []
 
-    # --- parts ----------------------------------------------------------------------------------
     def _store(self, name: str) -> dict[str, Any]:
         """Where the pipeline keeps its artifacts: its own bucket; with environments in other
         regions, an underlying pipeline whose stores are its bucket and each region's replica

@@ -170,7 +170,13 @@ class BatchScoring(Construct):
     def _grant_scoring(self, role: iam.Role, placement: Placement | None) -> None:
         """The function reads the registry, creates the version's model (network-isolated, in
         the VPC) and starts the transform job (encrypted with the lake's key) as the model role."""
-        arn, model_prefix, lake = self._arn, self._model_prefix, self._lake
+        self._grant_models(role, placement)
+        self._grant_transform_jobs(role)
+
+    def _grant_models(self, role: iam.Role, placement: Placement | None) -> None:
+        """The function reads the registry, and describes and creates the batch models (created
+        network-isolated, in the VPC in VPC mode)."""
+        arn, model_prefix = self._arn, self._model_prefix
         self._registry.grant_read(role)
         role.add_to_policy(
             iam.PolicyStatement(
@@ -188,6 +194,11 @@ class BatchScoring(Construct):
                 conditions=model_guardrails(*placement_ids(placement)),
             )
         )
+
+    def _grant_transform_jobs(self, role: iam.Role) -> None:
+        """The function starts and describes the transform jobs (encrypted with the lake's key)
+        as the model role, and lets SageMaker use the lake's key for their volumes."""
+        arn, model_prefix, lake = self._arn, self._model_prefix, self._lake
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="TransformJobs",

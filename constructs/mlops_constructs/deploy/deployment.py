@@ -99,17 +99,7 @@ class EndpointDeployment(Construct):
         self._ground_truth_prefix = ground_truth_prefix
         self._batch_capture_prefix = batch_capture_prefix
         self.dead_letters = self._dead_letter_queue(ops_key)
-        self.roles = {
-            stage: EndpointRole(
-                self,
-                f"{stage.title()}Role",
-                prefix=prefix,
-                stage=stage,
-                lake=lake,
-                image_repositories=image_repositories,
-            )
-            for stage in hostings
-        }
+        self.roles = self._endpoint_roles(image_repositories)
         self.monitor_roles = self._monitor_roles()
         self.cfn_role = self._cfn_role(versions if templates_name_packages else None)
         # The staging test, where a staging endpoint is deployed.
@@ -127,6 +117,20 @@ class EndpointDeployment(Construct):
             else None
         )
         self._acknowledge_cfn_role(self.cfn_role, versions if templates_name_packages else None)
+
+    def _endpoint_roles(self, image_repositories: Sequence[str]) -> dict[str, EndpointRole]:
+        """``<prefix>-<stage>-endpoint`` for each stage hosted, in the order of ``hostings``."""
+        return {
+            stage: EndpointRole(
+                self,
+                f"{stage.title()}Role",
+                prefix=self._prefix,
+                stage=stage,
+                lake=self._lake,
+                image_repositories=image_repositories,
+            )
+            for stage in self._hostings
+        }
 
     def _arn(self, service: str) -> str:
         """``arn:<partition>:<service>:<region>:<account>`` of this stack."""

@@ -93,7 +93,19 @@ class ReleaseTarget(Construct):
         super().__init__(scope, id)
         stack = cdk.Stack.of(self)
         self.stack_name = stack_name(prefix, kind)
-        self.role = iam.Role(
+        self.role = self._role(prefix, pipeline)
+        stack_arn = stack.format_arn(
+            service="cloudformation", resource="stack", resource_name=f"{self.stack_name}/*"
+        )
+        self._allow_deploy(stack_arn, cfn_role, functions)
+        # The pipeline's artifact store of this region (its own, or a replica).
+        region = stack.region
+        self._allow_artifacts(pipeline, region)
+        self._acknowledge(stack_arn, pipeline, region)
+
+    def _role(self, prefix: str, pipeline: ReleasePipelineRef) -> iam.Role:
+        """``<prefix>-release-action``, assumable by the release pipeline's role only."""
+        return iam.Role(
             self,
             "Role",
             role_name=release_action_name(prefix),
@@ -106,9 +118,12 @@ class ReleaseTarget(Construct):
             ),
             max_session_duration=cdk.Duration.hours(1),
         )
-        stack_arn = stack.format_arn(
-            service="cloudformation", resource="stack", resource_name=f"{self.stack_name}/*"
-        )
+
+    def _allow_deploy(
+        self, stack_arn: str, cfn_role: iam.IRole, functions: Sequence[lambda_.IFunction]
+    ) -> None:
+        """The role invokes ``functions``, deploys the endpoint stack and passes ``cfn_role``
+        to CloudFormation only."""
         self._allow(
             "InvokeReleaseFunctions",
             ["lambda:InvokeFunction"],
@@ -121,8 +136,10 @@ class ReleaseTarget(Construct):
             [cfn_role.role_arn],
             {"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}},
         )
-        # The pipeline's artifact store of this region (its own, or a replica).
-        region = stack.region
+
+    def _allow_artifacts(self, pipeline: ReleasePipelineRef, region: str) -> None:
+        """The role reads the release artifacts in ``region``'s store and decrypts them with
+        its key, through S3 only."""
         self._allow(
             "ReadReleaseArtifacts",
             ["s3:GetObject", "s3:GetObjectVersion"],
@@ -137,7 +154,6 @@ class ReleaseTarget(Construct):
                 "StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"},
             },
         )
-        self._acknowledge(stack_arn, pipeline, region)
 
     def grant_report(self, function: lambda_.IFunction) -> None:
         """``function`` reports its job's result to CodePipeline (which accepts no resource)."""

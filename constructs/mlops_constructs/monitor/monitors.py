@@ -128,39 +128,50 @@ class ModelMonitors(Construct):
         self.schedules: dict[str, sagemaker.CfnMonitoringSchedule] = {}
         self.alarms: list[cloudwatch.Alarm] = []
 
+        for monitor in settings.monitors(batch=endpoint is None):
+            self._add_monitor(monitor, images)
+        self._add_alarms(alarm_topic)
+
+    def _add_monitor(self, monitor: str, images: MonitorImages) -> None:
+        """The job definition of ``monitor`` and its schedule, both under the condition that
+        the deployed version carries the baseline the monitor needs (if it needs one)."""
         builders = {
             "data_quality": self._data_quality,
             "model_quality": self._model_quality,
             "bias": self._bias,
             "explainability": self._explainability,
         }
-        for monitor in settings.monitors(batch=endpoint is None):
-            needs = REQUIRED_BASELINE[monitor]
-            definition = builders[monitor](images)
-            schedule = sagemaker.CfnMonitoringSchedule(
-                self,
-                f"{monitor.title().replace('_', '')}Schedule",
-                monitoring_schedule_name=schedule_name(target_name, monitor),
-                endpoint_name=endpoint.attr_endpoint_name if endpoint is not None else None,
-                monitoring_schedule_config=sagemaker.CfnMonitoringSchedule.MonitoringScheduleConfigProperty(
-                    # Job definitions return only their ARN: the name is repeated, hence the
-                    # explicit dependency below.
-                    monitoring_job_definition_name=self._name(monitor),
-                    monitoring_type=MONITORING_TYPE[monitor],
-                    schedule_config=sagemaker.CfnMonitoringSchedule.ScheduleConfigProperty(
-                        schedule_expression=settings.schedule_expression
-                    ),
+        needs = REQUIRED_BASELINE[monitor]
+        definition = builders[monitor](images)
+        schedule = self._schedule(monitor)
+        schedule.node.add_dependency(definition)
+        if needs is not None:
+            condition = self._has(needs)
+            definition.cfn_options.condition = condition
+            schedule.cfn_options.condition = condition
+            self.conditions[monitor] = condition
+        self.job_definitions[monitor] = definition
+        self.schedules[monitor] = schedule
+
+    def _schedule(self, monitor: str) -> sagemaker.CfnMonitoringSchedule:
+        """``<target>-<monitor>``: runs the job definition of ``monitor`` on the settings'
+        schedule (against the endpoint, if one is monitored)."""
+        endpoint = self._endpoint
+        return sagemaker.CfnMonitoringSchedule(
+            self,
+            f"{monitor.title().replace('_', '')}Schedule",
+            monitoring_schedule_name=schedule_name(self.target_name, monitor),
+            endpoint_name=endpoint.attr_endpoint_name if endpoint is not None else None,
+            monitoring_schedule_config=sagemaker.CfnMonitoringSchedule.MonitoringScheduleConfigProperty(
+                # Job definitions return only their ARN: the name is repeated, hence the
+                # explicit dependency in _add_monitor.
+                monitoring_job_definition_name=self._name(monitor),
+                monitoring_type=MONITORING_TYPE[monitor],
+                schedule_config=sagemaker.CfnMonitoringSchedule.ScheduleConfigProperty(
+                    schedule_expression=self._settings.schedule_expression
                 ),
-            )
-            schedule.node.add_dependency(definition)
-            if needs is not None:
-                condition = self._has(needs)
-                definition.cfn_options.condition = condition
-                schedule.cfn_options.condition = condition
-                self.conditions[monitor] = condition
-            self.job_definitions[monitor] = definition
-            self.schedules[monitor] = schedule
-        self._add_alarms(alarm_topic)
+            ),
+        )
 
     # --- pieces shared by the four job definition types -------------------------------------
 

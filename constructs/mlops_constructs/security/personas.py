@@ -171,8 +171,15 @@ class Auditor(Construct):
         max_session_hours: int = 1,
     ) -> None:
         super().__init__(scope, id)
-        stack = cdk.Stack.of(self)
-        self.role = iam.Role(
+        self.role = self._role(prefix, principals, max_session_hours)
+        trail_bucket.grant_read(self.role, f"{TRAIL_PREFIX}/*")
+        trail_key.grant_decrypt(self.role)
+        self._grant_reads(prefix)
+        self._acknowledge(trail_bucket)
+
+    def _role(self, prefix: str, principals: Sequence[str], max_session_hours: int) -> iam.Role:
+        """``<prefix>-auditor``, assumable by ``principals``, with no permissions yet."""
+        return iam.Role(
             self,
             "Role",
             role_name=role_name(prefix, AUDITOR),
@@ -180,8 +187,11 @@ class Auditor(Construct):
             assumed_by=persona_trust(principals),
             max_session_duration=cdk.Duration.hours(max_session_hours),
         )
-        trail_bucket.grant_read(self.role, f"{TRAIL_PREFIX}/*")
-        trail_key.grant_decrypt(self.role)
+
+    def _grant_reads(self, prefix: str) -> None:
+        """Read-only statements: CloudTrail's events, the environment's roles (by name prefix)
+        and its model registries, each wildcard acknowledged."""
+        stack = cdk.Stack.of(self)
         arn = f"arn:{stack.partition}:{{}}:{stack.region}:{stack.account}"
         iam_arn = f"arn:{stack.partition}:iam::{stack.account}"
         for sid, actions, resources in (
@@ -211,6 +221,11 @@ class Auditor(Construct):
                     "Read-only: the audit trail's events (no resource-level permissions), and "
                     "the environment's own roles and registries by their name prefix.",
                 )
+
+    def _acknowledge(self, trail_bucket: s3.IBucket) -> None:
+        """Records why the inline policy, the grants' action groups and the trail's log files
+        (named per account, region and hour) are acceptable."""
+        stack = cdk.Stack.of(self)
         acknowledge_inline_policy(self.role)
         acknowledge_grant_actions(
             self.role,

@@ -171,6 +171,15 @@ class ModelImport(Construct):
             dead_letter_queue=dead_letters,
             placement=placement,
         )
+        self._grant_function(function, code_version_parameter)
+        return function
+
+    def _grant_function(
+        self, function: lambda_.Function, code_version_parameter: ssm.IStringParameter
+    ) -> None:
+        """The function reads imports/ of the artifacts bucket and the code version, and starts
+        the import pipeline only."""
+        lake = self._lake
         imports = f"{IMPORTS_PREFIX}*"
         lake.artifacts.grant_read(function, imports)
         code_version_parameter.grant_read(function)
@@ -194,7 +203,6 @@ class ModelImport(Construct):
             "Action groups written by grant_read on the artifacts bucket's imports/ and its "
             "key; every resource in these statements is named.",
         )
-        return function
 
     def _pipeline(self, training: TrainingPipeline) -> sagemaker.CfnPipeline:
         """``AWS::SageMaker::Pipeline`` ``<prefix>-import``, as the training pipeline's role."""

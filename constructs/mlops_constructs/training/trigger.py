@@ -9,7 +9,10 @@ import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
@@ -70,14 +73,58 @@ class TrainingTrigger(Construct):
     ) -> None:
         super().__init__(scope, id)
         self.table = self._guard_table(prefix, data_key)
-        self.dead_letters = dead_letter_queue(
+        self.dead_letters = self._dead_letters(prefix, ops_key)
+        self.function = self._function(
+            prefix,
+            training,
+            ops_key=ops_key,
+            input_data_uri=input_data_uri,
+            code_version_parameter=code_version_parameter,
+            etl_job_name=etl_job_name,
+            log_retention=log_retention,
+            debounce=debounce,
+            max_executions_per_day=max_executions_per_day,
+            placement=placement,
+            code=code,
+        )
+        role = self.function.role
+        assert role is not None
+        self._grant(role, training, code_version_parameter)
+        invoke = targets.LambdaFunction(
+            self.function, dead_letter_queue=self.dead_letters, retry_attempts=2
+        )
+        new_data.add_target(invoke)
+        self._rules(prefix, invoke, training, retrain_targets, request_bus)
+        self._acknowledge(role, training)
+
+    def _dead_letters(self, prefix: str, ops_key: PlatformKey) -> sqs.Queue:
+        """The encrypted dead-letter queue of the function's async invocations and its rules."""
+        return dead_letter_queue(
             self,
             "DeadLetters",
             name=dead_letter_queue_name(prefix, START_TRAINING),
             key=ops_key,
             holds="the start-training function and its rules",
         )
-        self.function = platform_function(
+
+    def _function(
+        self,
+        prefix: str,
+        training: TrainingPipeline,
+        *,
+        ops_key: PlatformKey,
+        input_data_uri: str,
+        code_version_parameter: ssm.IStringParameter,
+        etl_job_name: str,
+        log_retention: logs.RetentionDays,
+        debounce: cdk.Duration | None,
+        max_executions_per_day: int,
+        placement: Placement | None,
+        code: Path | None,
+    ) -> lambda_.Function:
+        """``<prefix>-start-training``: the guarded handler, configured through its environment
+        (debounce 15 minutes unless ``debounce``)."""
+        return platform_function(
             self,
             "Function",
             name=function_name(prefix, START_TRAINING),
@@ -97,17 +144,20 @@ class TrainingTrigger(Construct):
             },
             placement=placement,
         )
-        role = self.function.role
-        assert role is not None
+
+    def _grant(
+        self,
+        role: iam.IRole,
+        training: TrainingPipeline,
+        code_version_parameter: ssm.IStringParameter,
+    ) -> None:
+        """The function writes the guard table, starts the pipeline and reads the code version."""
         self.table.grant(role, "dynamodb:PutItem", "dynamodb:UpdateItem")
         training.grant_start(role)
         code_version_parameter.grant_read(role)
 
-        invoke = targets.LambdaFunction(
-            self.function, dead_letter_queue=self.dead_letters, retry_attempts=2
-        )
-        new_data.add_target(invoke)
-        self._rules(prefix, invoke, training, retrain_targets, request_bus)
+    def _acknowledge(self, role: iam.IRole, training: TrainingPipeline) -> None:
+        """Records why the role may start and read any execution of the one pipeline."""
         acknowledge(
             role,
             f"AwsSolutions-IAM5[Resource::{cdk.Stack.of(self).resolve(training.pipeline_arn)}/execution/*]",
