@@ -74,6 +74,18 @@ class ChatChannel:
     topic_arns: tuple[str, ...]
 
 
+def _check_channels(channels: Sequence[ChatChannel]) -> None:
+    """Checks the channel configurations: names unique, within Chatbot's length, each
+    subscribing to a topic."""
+    names = [c.name for c in channels]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"chat channel configurations named twice: {dupes}")
+    for channel in channels:
+        if len(channel.name) > MAX_NAME_LENGTH or not channel.topic_arns:
+            raise ValueError(f"chat channel {channel.name!r}: name too long or no topic")
+
+
 class ChatChannels(Construct):
     """The channel configurations of one environment, their role ``<prefix>-chat`` and its
     guardrail ``<prefix>-chat-guardrail``.
@@ -93,13 +105,7 @@ class ChatChannels(Construct):
         logging_level: LoggingLevel = "ERROR",
     ) -> None:
         super().__init__(scope, id)
-        names = [c.name for c in channels]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"chat channel configurations named twice: {dupes}")
-        for channel in channels:
-            if len(channel.name) > MAX_NAME_LENGTH or not channel.topic_arns:
-                raise ValueError(f"chat channel {channel.name!r}: name too long or no topic")
+        _check_channels(channels)
         self.role = iam.Role(
             self,
             "Role",
@@ -108,8 +114,19 @@ class ChatChannels(Construct):
             assumed_by=iam.ServicePrincipal("chatbot.amazonaws.com"),
             description=f"{prefix} chat channels (AWS Chatbot): read alarms and metrics only",
         )
-        # The role's only policy (attached from the policy's side) and the guardrail.
-        self.guardrail = iam.ManagedPolicy(
+        self.guardrail = self._guardrail(prefix)
+        # Construct ids without the prefix: the logical ids do not depend on the environment.
+        self.configurations: dict[str, ChannelConfiguration] = {
+            channel.name: self._configuration(
+                channel, channel.name.removeprefix(f"{prefix}-"), logging_level
+            )
+            for channel in channels
+        }
+
+    def _guardrail(self, prefix: str) -> iam.ManagedPolicy:
+        """``<prefix>-chat-guardrail``: the role's only policy (attached from the policy's
+        side) and the channels' guardrail, reading alarms and metrics only."""
+        guardrail = iam.ManagedPolicy(
             self,
             "Guardrail",
             managed_policy_name=f"{prefix}-chat-guardrail",
@@ -122,20 +139,14 @@ class ChatChannels(Construct):
             roles=[self.role],
         )
         acknowledge(
-            self.guardrail,
+            guardrail,
             "AwsSolutions-IAM5[Resource::*]",
             "CloudWatch's metric reads (GetMetricData, GetMetricStatistics, "
             "GetMetricWidgetImage, ListMetrics, DescribeAlarmsForMetric) have no resource-level "
             "permissions; every action here is a CloudWatch Read or List action, so the "
             "wildcard resource lets a chat channel read alarms and metrics, never change them",
         )
-        # Construct ids without the prefix: the logical ids do not depend on the environment.
-        self.configurations: dict[str, ChannelConfiguration] = {
-            channel.name: self._configuration(
-                channel, channel.name.removeprefix(f"{prefix}-"), logging_level
-            )
-            for channel in channels
-        }
+        return guardrail
 
     def _configuration(
         self, channel: ChatChannel, construct_id: str, logging_level: LoggingLevel

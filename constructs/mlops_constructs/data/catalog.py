@@ -364,6 +364,19 @@ class DataCatalog(Construct):
         lake.grant_read_raw(role)
         lake.grant_read_write_curated(role)
         lake.key.grant_encrypt_decrypt(role)  # job bookmarks (CSE-KMS)
+        self._grant_etl_glue(role)
+        self._acknowledge_lake_grants(role, lake)
+        acknowledge_wildcard_resource(
+            role,
+            "*",
+            "cloudwatch:PutMetricData supports no resource-level permissions; a condition "
+            "limits it to the Glue and Glue Data Quality metric namespaces.",
+        )
+        return role
+
+    def _grant_etl_glue(self, role: iam.Role) -> None:
+        """Grants the ETL role the curated table's definition, the ruleset (evaluate and
+        publish) and Glue's metrics."""
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="CatalogCuratedTable",
@@ -394,14 +407,6 @@ class DataCatalog(Construct):
                 },
             )
         )
-        self._acknowledge_lake_grants(role, lake)
-        acknowledge_wildcard_resource(
-            role,
-            "*",
-            "cloudwatch:PutMetricData supports no resource-level permissions; a condition "
-            "limits it to the Glue and Glue Data Quality metric namespaces.",
-        )
-        return role
 
     def _etl_job(
         self,

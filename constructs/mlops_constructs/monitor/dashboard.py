@@ -205,34 +205,39 @@ class PlatformDashboard(Construct):
             )
         )
         for index, section in enumerate(sections):
-            self._add(
-                cloudwatch.TextWidget(
-                    markdown=f"## Project {section.title}"
-                    + (f"\n{section.summary}" if section.summary else ""),
-                    width=GRID_WIDTH,
-                    height=2 if section.summary else 1,
-                )
-            )
-            alarms = self._alarms(section, index)
-            for stage, realtime in section.endpoints.items():
-                self._add(
-                    *_endpoint_row(
-                        f"{section.prefix}-{stage}",
-                        realtime,
-                        section.latency_p99_ms.get(stage),
-                        component=stage in section.components,
-                    )
-                )
-            self._failures(section, alarms)
-            self._monitoring(section)
-            self._open_monitoring(section)
-            self._functions(section)
+            self._section(section, index)
         if self.widget_count > MAX_WIDGETS:
             raise ValueError(
                 f"dashboard {prefix}: {self.widget_count} widgets for {len(sections)} projects; "
                 f"CloudWatch allows {MAX_WIDGETS} per dashboard. Fix: fewer projects per "
                 "environment, or no dashboard (dashboard: false)"
             )
+
+    def _section(self, section: DashboardSection, index: int) -> None:
+        """A project's section: its heading, its alarms, a row per served endpoint, its
+        failures, its monitoring (Model Monitor's and open) and its functions' errors."""
+        self._add(
+            cloudwatch.TextWidget(
+                markdown=f"## Project {section.title}"
+                + (f"\n{section.summary}" if section.summary else ""),
+                width=GRID_WIDTH,
+                height=2 if section.summary else 1,
+            )
+        )
+        alarms = self._alarms(section, index)
+        for stage, realtime in section.endpoints.items():
+            self._add(
+                *_endpoint_row(
+                    f"{section.prefix}-{stage}",
+                    realtime,
+                    section.latency_p99_ms.get(stage),
+                    component=stage in section.components,
+                )
+            )
+        self._failures(section, alarms)
+        self._monitoring(section)
+        self._open_monitoring(section)
+        self._functions(section)
 
     def _add(self, *widgets: cloudwatch.IWidget) -> None:
         """A row of ``widgets`` (wrapped past the grid's width)."""
@@ -372,22 +377,24 @@ class PlatformDashboard(Construct):
             ),
         )
         if settings.attribution_threshold is not None:
-            self._add(
-                cloudwatch.GraphWidget(
-                    title=f"{section.title}: feature attribution ranking against the baseline "
-                    "(NDCG; 1: unchanged)",
-                    left=[
-                        open_metric(section.prefix, t, "AttributionNDCG", "Minimum", period)
-                        for t in targets
-                    ],
-                    left_annotations=[
-                        cloudwatch.HorizontalAnnotation(
-                            value=settings.attribution_threshold, label="alarm"
-                        )
-                    ],
-                    width=12,
-                )
+            self._open_attribution(section, settings.attribution_threshold, period)
+
+    def _open_attribution(
+        self, section: DashboardSection, threshold: float, period: cdk.Duration
+    ) -> None:
+        """The open monitoring's feature attribution ranking (NDCG) against its threshold."""
+        self._add(
+            cloudwatch.GraphWidget(
+                title=f"{section.title}: feature attribution ranking against the baseline "
+                "(NDCG; 1: unchanged)",
+                left=[
+                    open_metric(section.prefix, t, "AttributionNDCG", "Minimum", period)
+                    for t in section.open_targets
+                ],
+                left_annotations=[cloudwatch.HorizontalAnnotation(value=threshold, label="alarm")],
+                width=12,
             )
+        )
 
     def _functions(self, section: DashboardSection) -> None:
         if not section.functions:

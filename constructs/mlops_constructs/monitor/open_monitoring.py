@@ -340,44 +340,50 @@ class OpenMonitoring(Construct):
         configs = f"{sagemaker_arn}:endpoint-config/{prefix}-endpoint-*"
         models = f"{sagemaker_arn}:model/{prefix}-endpoint-*"
         if endpoints:
-            role.add_to_principal_policy(
-                iam.PolicyStatement(
-                    sid="ServingEndpoints",
-                    actions=["sagemaker:DescribeEndpoint"],
-                    resources=endpoints,
-                )
+            self._grant_serving(role, endpoints, configs, models)
+
+    @staticmethod
+    def _grant_serving(role: iam.IRole, endpoints: list[str], configs: str, models: str) -> None:
+        """Reads the monitored endpoints, their configs, their inference components and their
+        models; acknowledges the configs' and models' wildcards."""
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ServingEndpoints",
+                actions=["sagemaker:DescribeEndpoint"],
+                resources=endpoints,
             )
-            role.add_to_principal_policy(
-                iam.PolicyStatement(
-                    sid="ServingConfigs",
-                    actions=["sagemaker:DescribeEndpointConfig"],
-                    resources=[configs],
-                )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ServingConfigs",
+                actions=["sagemaker:DescribeEndpointConfig"],
+                resources=[configs],
             )
-            # scale_to_zero endpoints: the model is their inference component's, which
-            # carries the endpoint's name.
-            role.add_to_principal_policy(
-                iam.PolicyStatement(
-                    sid="ServingComponents",
-                    actions=["sagemaker:DescribeInferenceComponent"],
-                    resources=[e.replace(":endpoint/", ":inference-component/") for e in endpoints],
-                )
+        )
+        # scale_to_zero endpoints: the model is their inference component's, which
+        # carries the endpoint's name.
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ServingComponents",
+                actions=["sagemaker:DescribeInferenceComponent"],
+                resources=[e.replace(":endpoint/", ":inference-component/") for e in endpoints],
             )
-            role.add_to_principal_policy(
-                iam.PolicyStatement(
-                    sid="ServingModels",
-                    actions=["sagemaker:DescribeModel", "sagemaker:ListTags"],
-                    resources=[models],
-                )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ServingModels",
+                actions=["sagemaker:DescribeModel", "sagemaker:ListTags"],
+                resources=[models],
             )
-            for resource, what in ((configs, "endpoint configs"), (models, "models")):
-                acknowledge_wildcard_resource(
-                    role,
-                    resource,
-                    f"CloudFormation names the {what} after the endpoint stack, with a generated "
-                    "suffix; read-only (Describe, ListTags), limited to this project's endpoint "
-                    "stacks.",
-                )
+        )
+        for resource, what in ((configs, "endpoint configs"), (models, "models")):
+            acknowledge_wildcard_resource(
+                role,
+                resource,
+                f"CloudFormation names the {what} after the endpoint stack, with a generated "
+                "suffix; read-only (Describe, ListTags), limited to this project's endpoint "
+                "stacks.",
+            )
 
     def _grant_reads(
         self, function: lambda_.Function, role: iam.IRole, registry: ModelRegistry
@@ -385,16 +391,7 @@ class OpenMonitoring(Construct):
         """The registry (and a delivered platform's development registry), the runs'
         reports, the buckets' listings, the key, and the run's metrics."""
         lake = self._lake
-        registry.grant_read(function)
-        if self._promoted_from is not None:
-            # The served versions are the development registry's (its policy admits this role).
-            self._promoted_from.grant_read(function)
-            acknowledge_wildcard_resource(
-                role,
-                self._promoted_from.packages_arn,
-                "Model versions are numbered by SageMaker; describe only, the development "
-                "group's versions only.",
-            )
+        self._grant_registries(function, role, registry)
         lake.artifacts.grant_read(function, "monitoring/*")
         for bucket in (lake.artifacts, lake.curated):
             role.add_to_principal_policy(
@@ -414,6 +411,27 @@ class OpenMonitoring(Construct):
                 conditions={"StringEquals": {"cloudwatch:namespace": NAMESPACE}},
             )
         )
+        self._acknowledge_reads(role, registry)
+
+    def _grant_registries(
+        self, function: lambda_.Function, role: iam.IRole, registry: ModelRegistry
+    ) -> None:
+        """Reads the project's registry and, on a delivered platform, the development
+        registry whose versions the endpoints serve (acknowledging its wildcard)."""
+        registry.grant_read(function)
+        if self._promoted_from is not None:
+            # The served versions are the development registry's (its policy admits this role).
+            self._promoted_from.grant_read(function)
+            acknowledge_wildcard_resource(
+                role,
+                self._promoted_from.packages_arn,
+                "Model versions are numbered by SageMaker; describe only, the development "
+                "group's versions only.",
+            )
+
+    def _acknowledge_reads(self, role: iam.IRole, registry: ModelRegistry) -> None:
+        """The reads' wildcards (metrics, reports, the registry's versions) and grant
+        actions, each with the reason it cannot be narrower."""
         acknowledge_wildcard_resource(
             role,
             "*",
@@ -422,7 +440,7 @@ class OpenMonitoring(Construct):
         )
         acknowledge_wildcard_resource(
             role,
-            lake.artifacts.arn_for_objects("monitoring/*"),
+            self._lake.artifacts.arn_for_objects("monitoring/*"),
             "Monitoring reports are named per pipeline execution, under monitoring/ only.",
         )
         acknowledge_wildcard_resource(
@@ -474,6 +492,11 @@ class OpenMonitoring(Construct):
         manifests = f"{BATCH_MANIFESTS}*"
         self._lake.artifacts.grant_put(function, manifests)
         self._lake.key.grant_encrypt_decrypt(function)
+        self._acknowledge_batch(role, jobs, models, manifests)
+
+    def _acknowledge_batch(self, role: iam.IRole, jobs: str, models: str, manifests: str) -> None:
+        """Batch scoring's wildcards (its jobs, models and manifests), each with the reason it
+        cannot be narrower."""
         acknowledge_wildcard_resource(
             role,
             jobs,
@@ -568,8 +591,18 @@ class OpenMonitoring(Construct):
         labelled traffic), named as Model Monitor's so retraining and the dashboard follow."""
         s = self._settings
         period = cdk.Duration.hours(1 if s.frequency == "hourly" else 24)
+        alarms = [self._drift_alarm(target, period), self._quality_alarm(target, period)]
+        if s.attribution_threshold is not None:
+            alarms.append(self._attribution_alarm(target, s.attribution_threshold, period))
+        for alarm in alarms:
+            alarm.add_alarm_action(cw_actions.SnsAction(topic))
+        return alarms
+
+    def _drift_alarm(self, target: str, period: cdk.Duration) -> cloudwatch.Alarm:
+        """The most drifted feature's population stability index above the threshold."""
+        s = self._settings
         name = f"{self._prefix}-{target}"
-        drift = cloudwatch.Alarm(
+        return cloudwatch.Alarm(
             self,
             f"{target.title()}DataDrift",
             alarm_name=alarm_name(name, AlarmKind.DATA_DRIFT),
@@ -586,7 +619,12 @@ class OpenMonitoring(Construct):
             # A run that found too little data publishes no drift: not a breach.
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        quality = cloudwatch.Alarm(
+
+    def _quality_alarm(self, target: str, period: cdk.Duration) -> cloudwatch.Alarm:
+        """The gate's metric on labelled traffic worse than the threshold."""
+        s = self._settings
+        name = f"{self._prefix}-{target}"
+        return cloudwatch.Alarm(
             self,
             f"{target.title()}ModelQuality",
             alarm_name=alarm_name(name, AlarmKind.MODEL_QUALITY_DRIFT),
@@ -611,12 +649,6 @@ class OpenMonitoring(Construct):
             evaluation_periods=1,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        alarms = [drift, quality]
-        if s.attribution_threshold is not None:
-            alarms.append(self._attribution_alarm(target, s.attribution_threshold, period))
-        for alarm in alarms:
-            alarm.add_alarm_action(cw_actions.SnsAction(topic))
-        return alarms
 
     def _attribution_alarm(
         self, target: str, threshold: float, period: cdk.Duration

@@ -142,6 +142,13 @@ class MonitoringBuilder:
         steps named ``...Batch<Check>``."""
         labelled = check == "quality"
         name = f"{'Batch' if batch else ''}{check.title()}"
+        sources = self._sources(labelled)
+        report = self.report_uri(check)
+        monitor = self._monitor(name, labelled, batch, sources, report)
+        return monitor, self._publish(name, check, report, monitor)
+
+    def _sources(self, labelled: bool) -> list[tuple[str, str]]:
+        """The run's inputs: (input name, the Window output naming its S3 location)."""
         sources = [
             ("capture", "labelled_capture_uri" if labelled else "capture_uri"),
             ("baseline", "baseline_uri"),
@@ -150,8 +157,18 @@ class MonitoringBuilder:
             sources.append(("ground-truth", "ground_truth_uri"))
         elif self.spec.attributions is not None:
             sources.append(("model", "model_data_uri"))
-        report = self.report_uri(check)
-        monitor = ProcessingStep(
+        return sources
+
+    def _monitor(
+        self,
+        name: str,
+        labelled: bool,
+        batch: bool,
+        sources: list[tuple[str, str]],
+        report: Join,
+    ) -> ProcessingStep:
+        """``Monitor<name>``: the monitoring script on ``sources``, its report to ``report``."""
+        return ProcessingStep(
             name=f"Monitor{name}",
             step_args=(self.processor if labelled else self.data_processor).run(
                 code=MONITORING_CODE_PLACEHOLDER,
@@ -176,7 +193,11 @@ class MonitoringBuilder:
                 ],
             ),
         )
-        publish = LambdaStep(
+
+    def _publish(self, name: str, check: str, report: Join, monitor: ProcessingStep) -> LambdaStep:
+        """``Publish<name>``: publishes the figures of ``check`` from the run's report, after
+        ``monitor``."""
+        return LambdaStep(
             name=f"Publish{name}",
             lambda_func=self.function,
             inputs={
@@ -193,7 +214,6 @@ class MonitoringBuilder:
             ],
             depends_on=[monitor],
         )
-        return monitor, publish
 
     def pipeline(self) -> Pipeline:
         window = self.window()

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from typing import Any
 
 REQUIRED_ARGS = ["JOB_NAME", "source_path", "target_path", "database", "table", "columns",
                  "partition_key", "dq_ruleset"]  # fmt: skip
@@ -51,14 +52,11 @@ def partition_value(today: dt.date | None = None) -> str:
 
 
 def main() -> None:  # pragma: no cover - runs on the Glue cluster only
-    import boto3
     from awsglue.context import GlueContext
     from awsglue.job import Job
     from awsglue.transforms import ApplyMapping
     from awsglue.utils import getResolvedOptions
-    from awsgluedq.transforms import EvaluateDataQuality
     from pyspark.context import SparkContext
-    from pyspark.sql import functions as F
 
     args = getResolvedOptions(sys.argv, REQUIRED_ARGS)
     glue_context = GlueContext(SparkContext.getOrCreate())
@@ -80,6 +78,18 @@ def main() -> None:  # pragma: no cover - runs on the Glue cluster only
         mappings=apply_mapping_spec(parse_columns(args["columns"])),
         transformation_ctx="typed",
     )
+    _check_quality(typed, args)
+    _write_curated(typed, args)
+    job.commit()
+
+
+def _check_quality(typed: Any, args: dict[str, str]) -> None:  # pragma: no cover - Glue only
+    """Evaluates the batch against the ruleset (publishing the result and its metrics) and
+    fails the run if any rule failed."""
+    import boto3
+    from awsgluedq.transforms import EvaluateDataQuality
+    from pyspark.sql import functions as F
+
     ruleset = boto3.client("glue").get_data_quality_ruleset(Name=args["dq_ruleset"])["Ruleset"]
     outcome = EvaluateDataQuality.apply(
         frame=typed,
@@ -94,6 +104,12 @@ def main() -> None:  # pragma: no cover - runs on the Glue cluster only
     if failed:
         raise RuntimeError(f"{failed} data-quality rule(s) failed; batch not written")
 
+
+def _write_curated(typed: Any, args: dict[str, str]) -> None:  # pragma: no cover - Glue only
+    """Appends the batch's columns, in schema order, under today's partition as CSV with a
+    header."""
+    from pyspark.sql import functions as F
+
     names = [name for name, _ in parse_columns(args["columns"])]
     df = typed.toDF().select(*names).withColumn(args["partition_key"], F.lit(partition_value()))
     (
@@ -103,7 +119,6 @@ def main() -> None:  # pragma: no cover - runs on the Glue cluster only
         .option("nullValue", "")
         .csv(args["target_path"])
     )
-    job.commit()
 
 
 if __name__ == "__main__":  # pragma: no cover

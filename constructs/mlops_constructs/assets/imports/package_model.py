@@ -193,46 +193,13 @@ def read_archive(path: str, scratch: str) -> tuple[list[Entry], int]:
     ``scratch``) and the number of its ``code/`` members dropped; refuses an unreadable or
     unsafe archive, or one without a model file outside ``code/``."""
     entries: list[Entry] = []
-    names: set[str] = set()
     dropped = 0
     end = 0
     with open(path, "rb") as raw:
         tail = _Tail(gzip.GzipFile(fileobj=raw, mode="rb"))
         try:
             with tarfile.open(fileobj=cast("IO[bytes]", tail), mode="r|") as tar:
-                while True:
-                    member = tar.next()
-                    if member is None:
-                        break
-                    cast(Any, tar).members = []  # a stream: nothing is looked up again
-                    problem = member_problem(member)
-                    if problem is not None:
-                        raise Refused(f"the model archive {path} holds {member.name!r}, {problem}")
-                    parts = _parts(member.name)
-                    if not parts:
-                        continue  # the archive's root folder ("./")
-                    name = "/".join(parts)
-                    if name in names:
-                        raise Refused(f"the model archive {path} holds {name!r} twice")
-                    names.add(name)
-                    if parts[0] == CODE:
-                        if len(parts) == 1 and member.isreg():
-                            raise Refused(
-                                f"the model archive {path} holds a file named {CODE} at its top "
-                                f"level, where the serving code's {CODE}/ folder goes"
-                            )
-                        dropped += 1
-                        continue
-                    if member.isdir():
-                        entries.append(Entry(name, FOLDER, FOLDER_MODE))
-                        continue
-                    copy = os.path.join(scratch, str(len(entries)))
-                    source = tar.extractfile(member)
-                    if source is None:  # never for a regular file
-                        raise Refused(f"the model archive {path}: {name!r} has no data")
-                    with source, open(copy, "wb") as target:
-                        shutil.copyfileobj(source, target, CHUNK)
-                    entries.append(Entry(name, FILE, _mode(member.mode), copy, member.size))
+                entries, dropped = _read_members(tar, path, scratch)
                 end = tar.offset
             while tail.read(CHUNK):
                 pass  # the rest of the tar stream, and the gzip trailer (CRC, length)
@@ -242,6 +209,59 @@ def read_archive(path: str, scratch: str) -> tuple[list[Entry], int]:
             if isinstance(error, OSError) and not isinstance(error, gzip.BadGzipFile):
                 raise  # a disk's error, not the archive's
             raise _unreadable(path, error) from None
+    _check_complete(path, tail, end, entries)
+    return entries, dropped
+
+
+def _read_members(tar: tarfile.TarFile, path: str, scratch: str) -> tuple[list[Entry], int]:
+    """Reads the tar stream's members in order: refuses an unsafe or repeated one, drops
+    ``code/``'s, keeps the others (copying each regular file into ``scratch``)."""
+    entries: list[Entry] = []
+    names: set[str] = set()
+    dropped = 0
+    while True:
+        member = tar.next()
+        if member is None:
+            break
+        cast(Any, tar).members = []  # a stream: nothing is looked up again
+        problem = member_problem(member)
+        if problem is not None:
+            raise Refused(f"the model archive {path} holds {member.name!r}, {problem}")
+        parts = _parts(member.name)
+        if not parts:
+            continue  # the archive's root folder ("./")
+        name = "/".join(parts)
+        if name in names:
+            raise Refused(f"the model archive {path} holds {name!r} twice")
+        names.add(name)
+        if parts[0] == CODE:
+            if len(parts) == 1 and member.isreg():
+                raise Refused(
+                    f"the model archive {path} holds a file named {CODE} at its top "
+                    f"level, where the serving code's {CODE}/ folder goes"
+                )
+            dropped += 1
+            continue
+        entries.append(_keep(tar, member, name, path, os.path.join(scratch, str(len(entries)))))
+    return entries, dropped
+
+
+def _keep(tar: tarfile.TarFile, member: tarfile.TarInfo, name: str, path: str, copy: str) -> Entry:
+    """The entry of a kept member: a folder, or a regular file whose bytes are copied to
+    ``copy``."""
+    if member.isdir():
+        return Entry(name, FOLDER, FOLDER_MODE)
+    source = tar.extractfile(member)
+    if source is None:  # never for a regular file
+        raise Refused(f"the model archive {path}: {name!r} has no data")
+    with source, open(copy, "wb") as target:
+        shutil.copyfileobj(source, target, CHUNK)
+    return Entry(name, FILE, _mode(member.mode), copy, member.size)
+
+
+def _check_complete(path: str, tail: _Tail, end: int, entries: list[Entry]) -> None:
+    """Checks the stream after the last member (NUL bytes only, the end-of-archive marker
+    whole) and that a model file is kept."""
     if tail.nonzero_end > end:
         raise Refused(
             f"the model archive {path} is damaged after its last member (an invalid tar header "
@@ -251,7 +271,6 @@ def read_archive(path: str, scratch: str) -> tuple[list[Entry], int]:
         raise Refused(f"the model archive {path} is cut short (no end-of-archive marker)")
     if not any(entry.kind == FILE for entry in entries):
         raise Refused(f"the model archive {path} holds no model file outside its {CODE}/ folder")
-    return entries, dropped
 
 
 # ---------------------------------------------------------------------------------------------

@@ -888,8 +888,32 @@ def _collect(
 def _feature_report(
     baseline: FeatureBaseline, values: _FeatureValues, rows: int, min_rows: int
 ) -> dict[str, Any]:
+    """report.json's entry of one feature: its counts, missing and out-of-range (or unseen)
+    rates, and its drift from the baseline (or why there is none)."""
     numeric = baseline.kind == NUMERIC
     present = len(values.numbers) if numeric else len(values.texts)
+    report = _empty_feature_report(baseline, values, present)
+    if rows < min_rows:
+        report["drift_status"] = INSUFFICIENT
+        return report
+    report["missing_rate"] = values.missing / rows
+    _outside_baseline(report, baseline, values, present)
+    if not baseline.has_values:
+        report["drift_status"] = NO_BASELINE_VALUES
+        return report
+    if present < min_rows:
+        report["drift_status"] = INSUFFICIENT
+        return report
+    current = _current_proportions(report, baseline, values, present)
+    psi = population_stability_index(baseline.proportions, current)
+    report.update(psi=psi, drift=drift_level(psi), drift_status=OK)
+    return report
+
+
+def _empty_feature_report(
+    baseline: FeatureBaseline, values: _FeatureValues, present: int
+) -> dict[str, Any]:
+    """A feature's entry with its counts and every figure still ``None``."""
     report: dict[str, Any] = {
         "kind": baseline.kind,
         "values": present,
@@ -899,14 +923,19 @@ def _feature_report(
         "psi": None,
         "drift": None,
     }
-    if numeric:
+    if baseline.kind == NUMERIC:
         report.update(out_of_range=None, out_of_range_rate=None, bin_proportions=None)
     else:
         report.update(unseen=None, unseen_rate=None, category_proportions=None)
-    if rows < min_rows:
-        report["drift_status"] = INSUFFICIENT
-        return report
-    report["missing_rate"] = values.missing / rows
+    return report
+
+
+def _outside_baseline(
+    report: dict[str, Any], baseline: FeatureBaseline, values: _FeatureValues, present: int
+) -> None:
+    """Adds the values outside the baseline to ``report``: out of its range (numeric) or
+    categories it never saw (categorical)."""
+    numeric = baseline.kind == NUMERIC
     if numeric and present and baseline.minimum is not None and baseline.maximum is not None:
         array = np.asarray(values.numbers, dtype=float)
         outside = int(
@@ -920,13 +949,14 @@ def _feature_report(
         seen = baseline.seen
         unseen = sum(1 for t in values.texts if t not in seen)
         report.update(unseen=unseen, unseen_rate=unseen / present)
-    if not baseline.has_values:
-        report["drift_status"] = NO_BASELINE_VALUES
-        return report
-    if present < min_rows:
-        report["drift_status"] = INSUFFICIENT
-        return report
-    if numeric:
+
+
+def _current_proportions(
+    report: dict[str, Any], baseline: FeatureBaseline, values: _FeatureValues, present: int
+) -> list[float]:
+    """The values' shares per baseline bin (numeric) or category and ``OTHER``
+    (categorical), also added to ``report``."""
+    if baseline.kind == NUMERIC:
         current = bin_proportions(np.asarray(values.numbers, dtype=float), baseline.inner_edges)
         report["bin_proportions"] = current
     else:
@@ -937,9 +967,7 @@ def _feature_report(
             (present - sum(counts.get(c, 0) for c in baseline.categories)) / present,
         ]
         report["category_proportions"] = dict(zip([*baseline.categories, OTHER], current))
-    psi = population_stability_index(baseline.proportions, current)
-    report.update(psi=psi, drift=drift_level(psi), drift_status=OK)
-    return report
+    return current
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1805,6 +1833,31 @@ def _data_report(
     }
 
 
+def _settings_report(
+    columns: Sequence[str], settings: QualitySettings, min_rows: int
+) -> dict[str, Any]:
+    """report.json's ``settings``: the columns and quality settings the run used."""
+    return {
+        "columns": list(columns),
+        "problem_type": settings.problem_type,
+        "prediction_field": settings.prediction_field,
+        "probability_field": settings.probability_field,
+        "classes": settings.classes,
+        "label_threshold": settings.label_threshold,
+        "min_rows": min_rows,
+    }
+
+
+def _records_report(read: int, used: int, skipped: Counter[str]) -> dict[str, Any]:
+    """report.json's ``capture.records``: records read, used and skipped (by reason)."""
+    return {
+        "read": read,
+        "used": used,
+        "skipped": sum(skipped.values()),
+        "skipped_by_reason": dict(skipped),
+    }
+
+
 def run_monitor(
     capture_dir: Path,
     statistics: Any,
@@ -1827,15 +1880,7 @@ def run_monitor(
     data = _data_report(rows, baselines, schema_errors, min_rows)
     report: dict[str, Any] = {
         "report_version": REPORT_VERSION,
-        "settings": {
-            "columns": list(columns),
-            "problem_type": settings.problem_type,
-            "prediction_field": settings.prediction_field,
-            "probability_field": settings.probability_field,
-            "classes": settings.classes,
-            "label_threshold": settings.label_threshold,
-            "min_rows": min_rows,
-        },
+        "settings": _settings_report(columns, settings, min_rows),
         "baseline": {
             "row_count": statistics.get("row_count"),
             "statistics_version": statistics.get("statistics_version"),
@@ -1843,12 +1888,7 @@ def run_monitor(
         "capture": {
             "format": capture_format,
             "files": file_count,
-            "records": {
-                "read": read,
-                "used": len(captures),
-                "skipped": sum(skipped.values()),
-                "skipped_by_reason": dict(skipped),
-            },
+            "records": _records_report(read, len(captures), skipped),
             "rows": {"total": len(rows), "analysed": data["rows_analysed"]},
         },
         "schema_errors": {"total": sum(schema_errors.values()), "by_kind": dict(schema_errors)},
