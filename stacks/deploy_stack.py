@@ -313,15 +313,7 @@ class DeployStack(cdk.Stack):
     ) -> DeployPipeline:
         """The environment's own deploy pipeline (an environment deployed on its own)."""
         prefix, deploy = data.prefix, project.deploy
-        self.notifications = NotificationTopic(
-            self,
-            "DeployEvents",
-            prefix=prefix,
-            name="deploy-events",
-            key=data.ops_key,
-            title=f"{prefix} deployments, approvals and endpoint alarms",
-        )
-        subscribe(self.notifications.topic, config.notifications.approvals)
+        self.notifications = self._deploy_events(config, data)
         pipeline = DeployPipeline(
             self,
             "Deploy",
@@ -345,6 +337,28 @@ class DeployStack(cdk.Stack):
             response_contract=response_contract(project),
             image_repositories=self.serving_repositories,
         )
+        self._deploy_failed_alarm(prefix, pipeline, alarms)
+        return pipeline
+
+    def _deploy_events(self, config: PlatformConfig, data: ProjectDataStack) -> NotificationTopic:
+        """The topic of deployments, approvals and endpoint alarms, with the approvers
+        subscribed."""
+        prefix = data.prefix
+        notifications = NotificationTopic(
+            self,
+            "DeployEvents",
+            prefix=prefix,
+            name="deploy-events",
+            key=data.ops_key,
+            title=f"{prefix} deployments, approvals and endpoint alarms",
+        )
+        subscribe(notifications.topic, config.notifications.approvals)
+        return notifications
+
+    def _deploy_failed_alarm(
+        self, prefix: str, pipeline: DeployPipeline, alarms: NotificationTopic
+    ) -> None:
+        """Pages when an action of the deploy pipeline fails."""
         FailureAlarm(
             self,
             "DeployFailedAlarm",
@@ -356,7 +370,6 @@ class DeployStack(cdk.Stack):
             runbook=Runbook.DEPLOY_FAILED,
             topic=alarms.topic,
         )
-        return pipeline
 
     def _release(
         self, config: PlatformConfig, project: ProjectConfig, data: ProjectDataStack

@@ -299,13 +299,34 @@ def _acknowledge_generated(pipeline: PlatformPipeline) -> None:
 
 
 def _acknowledge_scope(pipeline: PlatformPipeline, scope: Construct, stack: cdk.Stack) -> None:
-    generated = pipeline.pipeline
+    """cdk-nag findings on one scope of the generated pipeline's roles, with the reason each is
+    acceptable: CDK Pipelines' grants and inline policies, its wildcard resources, the
+    CodeBuild projects' source."""
     acknowledge_grant_actions(
         scope,
         "Action groups written by CDK Pipelines' grant methods on the pipeline's own artifact "
         "bucket and key; every resource in these statements is named.",
     )
     acknowledge_inline_policy(scope)
+    resources = _wildcard_resources(pipeline, stack)
+    for resource, reason in resources.items():
+        acknowledge(scope, f"AwsSolutions-IAM5[Resource::{resource}]", reason)
+    acknowledge_rules(
+        scope,
+        (
+            "HIPAA.Security-CodeBuildProjectSourceRepoUrl",
+            "PCI.DSS.321-CodeBuildProjectSourceRepoUrl",
+        ),
+        "The CodeBuild projects take their input from the pipeline's artifacts, not from a "
+        "repository URL with credentials; the source is a CodeConnections connection or S3.",
+    )
+
+
+def _wildcard_resources(pipeline: PlatformPipeline, stack: cdk.Stack) -> dict[str, str]:
+    """The wildcard resources CDK Pipelines writes into the generated pipeline's policies, each
+    with the reason it is acceptable: the artifact buckets (its own and its replicas), the
+    CodeBuild projects' report groups and logs, self-mutation's bootstrap roles."""
+    generated = pipeline.pipeline
     arn = f"arn:{stack.partition}:{{}}:{stack.region}:{stack.account}:{{}}"
     artifacts = stack.get_logical_id(pipeline.artifacts.node.default_child)  # type: ignore[arg-type]
     resources = {
@@ -339,14 +360,4 @@ def _acknowledge_scope(pipeline: PlatformPipeline, scope: Construct, stack: cdk.
             f"The replica's key in {region} is another stack's: the statement admits it by its "
             "alias only."
         )
-    for resource, reason in resources.items():
-        acknowledge(scope, f"AwsSolutions-IAM5[Resource::{resource}]", reason)
-    acknowledge_rules(
-        scope,
-        (
-            "HIPAA.Security-CodeBuildProjectSourceRepoUrl",
-            "PCI.DSS.321-CodeBuildProjectSourceRepoUrl",
-        ),
-        "The CodeBuild projects take their input from the pipeline's artifacts, not from a "
-        "repository URL with credentials; the source is a CodeConnections connection or S3.",
-    )
+    return resources

@@ -9,6 +9,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -89,7 +90,27 @@ class BatchScoring(Construct):
             capture_prefix,
             placement,
         )
-        self.function = platform_function(
+        self.function = self._function(
+            prefix, code, environment, ops_key, log_retention, dead_letters, placement
+        )
+        role = self.function.role
+        assert isinstance(role, iam.Role)
+        self._grant_scoring(role, placement)
+        self._triggers(schedule, request_bus)
+        self._acknowledge(role, output_prefix, capture_prefix)
+
+    def _function(
+        self,
+        prefix: str,
+        code: Path | None,
+        environment: dict[str, str],
+        ops_key: PlatformKey,
+        log_retention: logs.RetentionDays,
+        dead_letters: sqs.IQueue,
+        placement: Placement | None,
+    ) -> lambda_.Function:
+        """The function that starts scheduled batch scoring (id ``Function``)."""
+        return platform_function(
             self,
             "Function",
             name=function_name(prefix, BATCH_SCORING),
@@ -101,11 +122,6 @@ class BatchScoring(Construct):
             dead_letter_queue=dead_letters,
             placement=placement,
         )
-        role = self.function.role
-        assert isinstance(role, iam.Role)
-        self._grant_scoring(role, placement)
-        self._triggers(schedule, request_bus)
-        self._acknowledge(role, output_prefix, capture_prefix)
 
     def _model_role(
         self,

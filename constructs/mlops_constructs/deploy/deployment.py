@@ -382,7 +382,12 @@ class EndpointDeployment(Construct):
                 resources=resources,
             )
         )
-        # Job definitions only as the templates write them: isolated, encrypted, in the VPC.
+        self._grant_guarded_monitors(role, resources)
+        return resources
+
+    def _grant_guarded_monitors(self, role: iam.Role, resources: list[str]) -> None:
+        """Grants creating the monitored targets' job definitions (``resources``) only as the
+        templates write them: isolated, encrypted, in the VPC."""
         subnets, groups = placement_ids(self._placement)
         role.add_to_policy(
             iam.PolicyStatement(
@@ -399,7 +404,6 @@ class EndpointDeployment(Construct):
                 ),
             )
         )
-        return resources
 
     def _grant_alarms(self, role: iam.Role) -> None:
         """The endpoints' and monitors' alarms (rollback, health, drift)."""

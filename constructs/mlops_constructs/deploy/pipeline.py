@@ -287,8 +287,39 @@ class DeployPipeline(EndpointDeployment):
     ) -> codepipeline.Pipeline:
         """The pipeline: Source -> Staging -> TestStaging -> (Approve) -> Production; its
         CloudFormation actions use CloudFormation's role (``cfn_role``)."""
-        cfn_role = self.cfn_role
         package, baselines = self._variables()
+        stages = self._stages(
+            registry, notifications, manual_approval, test_max_latency_ms, package, baselines
+        )
+        pipeline = codepipeline.Pipeline(
+            self,
+            "Pipeline",
+            pipeline_name=self.pipeline_name,
+            pipeline_type=codepipeline.PipelineType.V2,
+            execution_mode=codepipeline.ExecutionMode.SUPERSEDED,
+            variables=[package, *baselines.values()],
+            # Its own bucket, which only this pipeline's role may write (the project's data stack).
+            artifact_bucket=self._lake.releases,
+            role=role,
+            use_pipeline_role_for_actions=True,
+            restart_execution_on_update=False,
+            stages=stages,
+        )
+        depend_on_role_policy_only(pipeline, role)
+        return pipeline
+
+    def _stages(
+        self,
+        registry: ModelRegistry,
+        notifications: NotificationTopic,
+        manual_approval: bool,
+        test_max_latency_ms: int,
+        package: codepipeline.Variable,
+        baselines: dict[str, codepipeline.Variable],
+    ) -> list[codepipeline.StageProps]:
+        """The pipeline's stages, each stage's deploy action after its release check, with
+        CloudFormation's role (``cfn_role``)."""
+        cfn_role = self.cfn_role
         source = codepipeline.Artifact("Templates")
 
         def deploy(stage: str) -> actions.CloudFormationCreateUpdateStackAction:
@@ -317,22 +348,7 @@ class DeployPipeline(EndpointDeployment):
         if BATCH in self.monitor_roles:
             production.append(deploy(BATCH))  # batch scoring uses the same approved version
         stages.append(codepipeline.StageProps(stage_name="Production", actions=production))
-        pipeline = codepipeline.Pipeline(
-            self,
-            "Pipeline",
-            pipeline_name=self.pipeline_name,
-            pipeline_type=codepipeline.PipelineType.V2,
-            execution_mode=codepipeline.ExecutionMode.SUPERSEDED,
-            variables=[package, *baselines.values()],
-            # Its own bucket, which only this pipeline's role may write (the project's data stack).
-            artifact_bucket=self._lake.releases,
-            role=role,
-            use_pipeline_role_for_actions=True,
-            restart_execution_on_update=False,
-            stages=stages,
-        )
-        depend_on_role_policy_only(pipeline, role)
-        return pipeline
+        return stages
 
     @staticmethod
     def _variables() -> tuple[codepipeline.Variable, dict[str, codepipeline.Variable]]:

@@ -110,24 +110,7 @@ class Promotion(Construct):
             f"this account's {lake.artifacts.bucket_name}",
             ops_key=ops_key,
             log_retention=log_retention,
-            environment={
-                "SOURCE_MODEL_PACKAGE_GROUP_ARN": source.group_arn,
-                "SOURCE_BUCKET": source.artifacts_bucket,
-                "TARGET_BUCKET": lake.artifacts.bucket_name,
-                "SEALED_PREFIX": SEALED_PREFIX,
-                # Output as data_key_arn: the tooling account cannot name this account's key.
-                "DATA_KEY_ARN": lake.key.key_arn,
-                # VPC mode: output as subnet_ids and security_group_id (generated ids), which
-                # the endpoint templates take.
-                **(
-                    {
-                        "SUBNET_IDS": placement.joined_subnet_ids(),
-                        "SECURITY_GROUP_ID": placement.security_group.security_group_id,
-                    }
-                    if placement
-                    else {}
-                ),
-            },
+            environment=self._environment(source, lake, placement),
             # Copying a large model is a server-side multipart copy; hashing the copy streams it.
             timeout=cdk.Duration.minutes(15),
             # CodePipeline invokes it asynchronously: a report that failed twice lands here.
@@ -140,6 +123,31 @@ class Promotion(Construct):
         self.role = self.function.role
         self._grant_source(source)
         self._grant_target(lake)
+
+    @staticmethod
+    def _environment(
+        source: PromotionSource, lake: LakeAccess, placement: Placement | None
+    ) -> dict[str, str]:
+        """The function's environment: the development group and bucket, this account's
+        bucket and data key and, in VPC mode, the placement the endpoint templates take."""
+        return {
+            "SOURCE_MODEL_PACKAGE_GROUP_ARN": source.group_arn,
+            "SOURCE_BUCKET": source.artifacts_bucket,
+            "TARGET_BUCKET": lake.artifacts.bucket_name,
+            "SEALED_PREFIX": SEALED_PREFIX,
+            # Output as data_key_arn: the tooling account cannot name this account's key.
+            "DATA_KEY_ARN": lake.key.key_arn,
+            # VPC mode: output as subnet_ids and security_group_id (generated ids), which
+            # the endpoint templates take.
+            **(
+                {
+                    "SUBNET_IDS": placement.joined_subnet_ids(),
+                    "SECURITY_GROUP_ID": placement.security_group.security_group_id,
+                }
+                if placement
+                else {}
+            ),
+        }
 
     def _grant_source(self, source: PromotionSource) -> None:
         """Describe the development group's versions; read its sealed files; decrypt them

@@ -10,7 +10,7 @@ small and the pipeline needs nothing but the template file.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from aws_cdk import aws_codepipeline_actions as actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sns as sns
+from aws_cdk import cx_api
 
 from mlops_constructs.deploy.endpoint import (
     ModelEndpoint,
@@ -170,15 +171,10 @@ def synthesize_endpoint_templates(
     ``DeploysTo``: where a pipeline deploys it, which its asset's destination may not say (a
     release pipeline in another account ships it; ``make cost`` reads it).
     """
-    if (monitor is None) != (images is None):
-        raise ValueError("monitoring needs both its settings and the region's images")
-    if batch_monitor and monitor is None:
-        raise ValueError("batch monitoring needs monitor settings")
+    _check_monitoring(monitor, images, batch_monitor=batch_monitor)
     outdir = scratch_dir("endpoint-templates-")
     app = cdk.App(outdir=str(outdir / "cdk.out"), context=dict(context))
-    targets: dict[str, RealtimeSettings | ServerlessSettings | None] = dict(stages)
-    if batch_monitor:
-        targets[BATCH] = None
+    targets = _targets(stages, batch_monitor=batch_monitor)
     for stage, hosting in targets.items():
         _endpoint_stack(
             app,
@@ -194,10 +190,38 @@ def synthesize_endpoint_templates(
         )
     if rule_packs is not None:
         rule_packs(app)
-    assembly = app.synth()
-    folder = outdir / "templates"
+    return _write_templates(app.synth(), outdir / "templates", prefix=prefix, stages=targets)
+
+
+def _check_monitoring(
+    monitor: MonitorSettings | None, images: MonitorImages | None, *, batch_monitor: bool
+) -> None:
+    """Checks that monitoring has both its settings and the region's images, and that batch
+    scoring's monitors have their settings."""
+    if (monitor is None) != (images is None):
+        raise ValueError("monitoring needs both its settings and the region's images")
+    if batch_monitor and monitor is None:
+        raise ValueError("batch monitoring needs monitor settings")
+
+
+def _targets(
+    stages: Mapping[str, RealtimeSettings | ServerlessSettings], *, batch_monitor: bool
+) -> dict[str, RealtimeSettings | ServerlessSettings | None]:
+    """The templates to build: each stage with its hosting, then batch scoring's monitors
+    (hosting None) where ``batch_monitor``."""
+    targets: dict[str, RealtimeSettings | ServerlessSettings | None] = dict(stages)
+    if batch_monitor:
+        targets[BATCH] = None
+    return targets
+
+
+def _write_templates(
+    assembly: cx_api.CloudAssembly, folder: Path, *, prefix: str, stages: Iterable[str]
+) -> Path:
+    """Copies each stage's synthesized template out of ``assembly`` into ``folder`` (created)
+    and returns the folder."""
     folder.mkdir()
-    for stage in targets:
+    for stage in stages:
         artifact = assembly.get_stack_by_name(stack_name(prefix, stage))
         source = Path(assembly.directory) / artifact.template_file
         (folder / template_file(prefix, stage)).write_text(source.read_text())
@@ -230,30 +254,78 @@ def _endpoint_stack(
         defaults=defaults,
     )
     topic = _alarm_topic(stack, values)
-    endpoint = None
-    if hosting is not None:
-        endpoint = _template_endpoint(
-            stack,
-            prefix=prefix,
-            stage=stage,
-            hosting=hosting,
-            values=values,
-            topic=topic,
-            vpc_config=vpc_config,
-            promoted=promoted,
-        )
-    if monitor is not None and images is not None and monitored:
+    endpoint = _stage_endpoint(
+        stack,
+        prefix=prefix,
+        stage=stage,
+        hosting=hosting,
+        values=values,
+        topic=topic,
+        vpc_config=vpc_config,
+        promoted=promoted,
+    )
+    _stage_monitors(
+        stack,
+        target_name=f"{prefix}-{stage}",
+        monitor=monitor if monitored else None,
+        images=images,
+        inputs=(values, vpc_config, topic),
+        endpoint=endpoint,
+        batch=hosting is None,
+    )
+
+
+def _stage_endpoint(
+    stack: cdk.Stack,
+    *,
+    prefix: str,
+    stage: str,
+    hosting: RealtimeSettings | ServerlessSettings | None,
+    values: Mapping[str, str],
+    topic: sns.ITopic | None,
+    vpc_config: VpcConfig | None,
+    promoted: PromotedModel | None,
+) -> ModelEndpoint | None:
+    """The stage's endpoint, none for batch scoring's monitors (``hosting`` None)."""
+    if hosting is None:
+        return None
+    return _template_endpoint(
+        stack,
+        prefix=prefix,
+        stage=stage,
+        hosting=hosting,
+        values=values,
+        topic=topic,
+        vpc_config=vpc_config,
+        promoted=promoted,
+    )
+
+
+def _stage_monitors(
+    stack: cdk.Stack,
+    *,
+    target_name: str,
+    monitor: MonitorSettings | None,
+    images: MonitorImages | None,
+    inputs: tuple[Mapping[str, str], VpcConfig | None, sns.ITopic | None],
+    endpoint: ModelEndpoint | None,
+    batch: bool,
+) -> None:
+    """The stage's Model Monitor schedules and alarms where monitored (``monitor`` and
+    ``images`` given): ``inputs`` are the parameters' values, the VPC config, the topic."""
+    values, vpc_config, topic = inputs
+    if monitor is not None and images is not None:
         assert topic is not None
         _template_monitors(
             stack,
-            target_name=f"{prefix}-{stage}",
+            target_name=target_name,
             settings=monitor,
             images=images,
             values=values,
             vpc_config=vpc_config,
             topic=topic,
             endpoint=endpoint,
-            batch=hosting is None,
+            batch=batch,
         )
 
 

@@ -351,6 +351,14 @@ class TrainingPipeline(Construct):
             "and shows a failure in the execution.",
             placement=placement,
         )
+        self._grant_fingerprint(function, lake)
+        self.grant_step_function(function, sid="FingerprintStep")
+        return function
+
+    @staticmethod
+    def _grant_fingerprint(function: lambda_.Function, lake: LakeAccess) -> None:
+        """The fingerprint function reads the files a version registers with and seals them
+        (write-once copies under ``sealed/``)."""
         for objects in RELEASE_FILES:
             lake.artifacts.grant_read(function, objects)
             acknowledge_wildcard_resource(
@@ -372,8 +380,6 @@ class TrainingPipeline(Construct):
             "Action groups written by grant_read on the artifacts bucket and its key; every "
             "resource in these statements is named.",
         )
-        self.grant_step_function(function, sid="FingerprintStep")
-        return function
 
     def _tracking(
         self,

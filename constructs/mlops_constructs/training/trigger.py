@@ -193,7 +193,23 @@ class TrainingTrigger(Construct):
         """Drift alarms and Model Monitor violations of the retrain targets, and requests on
         the project's bus naming this pipeline."""
         targets_ = list(retrain_targets) or [f"{prefix}-prod"]
-        self.drift_rule = events.Rule(
+        self.drift_rule = self._drift_rule(targets_, invoke)
+        self.violation_rule = self._violation_rule(targets_, invoke)
+        # The project's request bus (only its operators may put events there), scoped to this
+        # project's pipeline.
+        self.manual_rule = request_rule(
+            self,
+            "Manual",
+            bus=request_bus,
+            detail_type=MANUAL_DETAIL_TYPE,
+            detail={"pipeline": [training.pipeline_name]},
+            description="Someone asked for a retraining",
+            target=invoke,
+        )
+
+    def _drift_rule(self, targets_: Sequence[str], invoke: targets.LambdaFunction) -> events.Rule:
+        """Starts retraining when a drift alarm of a retrain target enters ALARM."""
+        return events.Rule(
             self,
             "DriftAlarm",
             description="A drift alarm of production (endpoint or batch scoring) entered ALARM",
@@ -207,11 +223,16 @@ class TrainingTrigger(Construct):
             ),
             targets=[invoke],
         )
+
+    def _violation_rule(
+        self, targets_: Sequence[str], invoke: targets.LambdaFunction
+    ) -> events.Rule:
+        """Starts retraining when a Model Monitor run of a retrain target finds violations."""
         stack = cdk.Stack.of(self)
         schedules = (
             f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}:monitoring-schedule/"
         )
-        self.violation_rule = events.Rule(
+        return events.Rule(
             self,
             "MonitorViolation",
             description="A Model Monitor run on production found violations of the baselines",
@@ -225,15 +246,4 @@ class TrainingTrigger(Construct):
                 },
             ),
             targets=[invoke],
-        )
-        # The project's request bus (only its operators may put events there), scoped to this
-        # project's pipeline.
-        self.manual_rule = request_rule(
-            self,
-            "Manual",
-            bus=request_bus,
-            detail_type=MANUAL_DETAIL_TYPE,
-            detail={"pipeline": [training.pipeline_name]},
-            description="Someone asked for a retraining",
-            target=invoke,
         )
