@@ -538,22 +538,18 @@ class ModelEndpoint(Construct):
             cooldown=cdk.Duration.minutes(1),
         )
         scale_out.add_adjustment(adjustment=1, lower_bound=0)
-        self.scale_out_alarm = cloudwatch.Alarm(
-            self,
+        self.scale_out_alarm = self._endpoint_alarm(
             "NoCapacity",
-            alarm_name=alarm_name(self.endpoint_name, AlarmKind.NO_CAPACITY),
-            alarm_description=alarm_description(
-                f"{self.endpoint_name}: a request found no copy of the model (scaled to zero). "
-                "This alarm starts a copy (and an instance) by itself, which takes minutes; "
-                "callers retry meanwhile. It does not notify: waking up is not an incident",
-                Runbook.ENDPOINT_NO_CAPACITY,
-            ),
-            metric=self._metric("NoCapacityInvocationFailures", "Maximum"),
-            threshold=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            evaluation_periods=1,
-            datapoints_to_alarm=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            AlarmKind.NO_CAPACITY,
+            "a request found no copy of the model (scaled to zero). This alarm starts a copy "
+            "(and an instance) by itself, which takes minutes; callers retry meanwhile. It does "
+            "not notify: waking up is not an incident",
+            Runbook.ENDPOINT_NO_CAPACITY,
+            self._metric("NoCapacityInvocationFailures", "Maximum"),
+            1,
+            periods=1,
+            datapoints=1,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         )
         self.scale_out_alarm.add_alarm_action(cw_actions.ApplicationScalingAction(scale_out))
 
@@ -598,40 +594,30 @@ class ModelEndpoint(Construct):
         )
 
     def _alarms(self, hosting: RealtimeSettings) -> list[cloudwatch.Alarm]:
-        errors = cloudwatch.Alarm(
-            self,
+        """The alarms a blue/green deployment rolls back on: 5xx errors, p99 latency."""
+        errors = self._endpoint_alarm(
             "Errors5xx",
-            alarm_name=alarm_name(self.endpoint_name, AlarmKind.ERRORS_5XX),
-            alarm_description=alarm_description(
-                f"{self.endpoint_name}: the endpoint answered with 5xx errors (the model or its "
-                "container failed) in 2 consecutive minutes. During a blue/green deployment it "
-                "rolls the endpoint back to the previous fleet",
-                Runbook.ENDPOINT_5XX,
-            ),
-            metric=self._metric("Invocation5XXErrors", "Sum"),
-            threshold=0,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=2,
-            datapoints_to_alarm=2,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            AlarmKind.ERRORS_5XX,
+            "the endpoint answered with 5xx errors (the model or its container failed) in 2 "
+            "consecutive minutes. During a blue/green deployment it rolls the endpoint back to "
+            "the previous fleet",
+            Runbook.ENDPOINT_5XX,
+            self._metric("Invocation5XXErrors", "Sum"),
+            0,
+            periods=2,
+            datapoints=2,
         )
-        latency = cloudwatch.Alarm(
-            self,
+        latency = self._endpoint_alarm(
             "LatencyP99",
-            alarm_name=alarm_name(self.endpoint_name, AlarmKind.LATENCY_P99),
-            alarm_description=alarm_description(
-                f"{self.endpoint_name}: p99 model latency above {hosting.latency_p99_ms} ms in 2 "
-                "of 3 minutes. During a blue/green deployment it rolls the endpoint back to the "
-                "previous fleet",
-                Runbook.ENDPOINT_LATENCY,
-            ),
+            AlarmKind.LATENCY_P99,
+            f"p99 model latency above {hosting.latency_p99_ms} ms in 2 of 3 minutes. During a "
+            "blue/green deployment it rolls the endpoint back to the previous fleet",
+            Runbook.ENDPOINT_LATENCY,
             # ModelLatency is reported in microseconds.
-            metric=self._metric("ModelLatency", "p99"),
-            threshold=hosting.latency_p99_ms * 1000,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=3,
-            datapoints_to_alarm=2,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            self._metric("ModelLatency", "p99"),
+            hosting.latency_p99_ms * 1000,
+            periods=3,
+            datapoints=2,
         )
         for alarm in (errors, latency):
             if self._alarm_topic is not None:
@@ -706,21 +692,43 @@ class ModelEndpoint(Construct):
         runbook: Runbook,
     ) -> cloudwatch.Alarm:
         """A health alarm: breaching in 3 of 5 minutes, notifying the alarm topic if any."""
-        alarm = cloudwatch.Alarm(
+        alarm = self._endpoint_alarm(
+            id_, kind, what, runbook, metric, threshold, periods=5, datapoints=3
+        )
+        if self._alarm_topic is not None:
+            alarm.add_alarm_action(cw_actions.SnsAction(self._alarm_topic))
+        return alarm
+
+    def _endpoint_alarm(
+        self,
+        id_: str,
+        kind: AlarmKind,
+        what: str,
+        runbook: Runbook,
+        metric: cloudwatch.Metric,
+        threshold: float,
+        *,
+        periods: int,
+        datapoints: int,
+        comparison: cloudwatch.ComparisonOperator = (
+            cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
+        ),
+    ) -> cloudwatch.Alarm:
+        """An alarm on the endpoint, named ``<endpoint>-<kind>`` and described as ``what`` with
+        its runbook: ``datapoints`` of ``periods`` minutes beyond ``threshold`` (missing data is
+        not breaching). The caller adds its actions."""
+        return cloudwatch.Alarm(
             self,
             id_,
             alarm_name=alarm_name(self.endpoint_name, kind),
             alarm_description=alarm_description(f"{self.endpoint_name}: {what}", runbook),
             metric=metric,
             threshold=threshold,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=5,
-            datapoints_to_alarm=3,
+            comparison_operator=comparison,
+            evaluation_periods=periods,
+            datapoints_to_alarm=datapoints,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        if self._alarm_topic is not None:
-            alarm.add_alarm_action(cw_actions.SnsAction(self._alarm_topic))
-        return alarm
 
     def _instance_metric(self, name: str) -> cloudwatch.Metric:
         if self._component:
