@@ -65,7 +65,12 @@ from platform_release import BASELINE_VARIABLES as BASELINE_VARIABLES
 from platform_release import ModelPackageChange as StateChange
 from platform_release import baseline_variables
 from platform_release import model_package_change as parse_event
-from platform_runtime import Clients, ConfigError, report_bad_config_at_cold_start
+from platform_runtime import (
+    Clients,
+    ConfigError,
+    refuse_bad_config,
+    report_bad_config_at_cold_start,
+)
 from platform_runtime import error_fields as _error_fields
 
 APPROVED: Final = "Approved"
@@ -357,10 +362,7 @@ def handler(event: object, context: object = None) -> dict[str, str]:
     try:
         config = load_config(os.environ)
     except ConfigError as exc:
-        log.log(
-            logging.ERROR, "configuration error: nothing can start", status="failed", error=str(exc)
-        )
-        return {"status": "failed", "error": f"configuration error: {exc}"}
+        return refuse_bad_config(exc, log)
     log.bind(model_package_group=config.model_package_group, pipeline=config.deploy_pipeline)
     if config.source_account is not None:
         log.bind(source_account=config.source_account)

@@ -59,7 +59,12 @@ from platform_events import BadInput as BadEvent
 from platform_logging import InvocationLog, structured_logger
 from platform_release import ModelPackageChange as StateChange
 from platform_release import model_package_change as parse_event
-from platform_runtime import Clients, ConfigError, report_bad_config_at_cold_start
+from platform_runtime import (
+    Clients,
+    ConfigError,
+    refuse_bad_config,
+    report_bad_config_at_cold_start,
+)
 from platform_runtime import error_fields as _error_fields
 
 PENDING: Final = "PendingManualApproval"
@@ -609,10 +614,7 @@ def handler(event: object, context: object = None) -> dict[str, Any]:
     try:
         config = load_config(os.environ)
     except ConfigError as exc:
-        log.log(
-            logging.ERROR, "configuration error: no card written", status="failed", error=str(exc)
-        )
-        return {"status": "failed", "error": f"configuration error: {exc}"}
+        return refuse_bad_config(exc, log, "no card written")
     log.bind(model_package_group=config.model_package_group)
     event_id = event.get("id") if isinstance(event, dict) else None
     log.bind(event_id=event_id if isinstance(event_id, str) else None)

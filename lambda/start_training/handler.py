@@ -44,7 +44,12 @@ from platform_events import get_object as _get_object
 from platform_events import get_string, s3_uri_problem
 from platform_events import json_type as _json_type
 from platform_logging import InvocationLog, structured_logger
-from platform_runtime import Clients, ConfigError, report_bad_config_at_cold_start
+from platform_runtime import (
+    Clients,
+    ConfigError,
+    refuse_bad_config,
+    report_bad_config_at_cold_start,
+)
 from platform_runtime import error_fields as _error_fields
 
 DEFAULT_DEBOUNCE_SECONDS: Final = 900
@@ -750,10 +755,7 @@ def handler(event: object, context: object = None) -> dict[str, str]:
     try:
         config = load_config(os.environ)
     except ConfigError as exc:
-        log.log(
-            logging.ERROR, "configuration error: nothing can start", status="failed", error=str(exc)
-        )
-        return {"status": "failed", "error": f"configuration error: {exc}"}
+        return refuse_bad_config(exc, log)
     log.bind(pipeline=config.pipeline_name)
     event_id = event.get("id") if isinstance(event, dict) else None
     log.bind(event_id=event_id if isinstance(event_id, str) else None)

@@ -98,6 +98,15 @@ def describe_error(exc: BaseException) -> str:
     return f"{fields['error_code']}: {fields['error']}"
 
 
+def refuse_bad_config(
+    exc: ConfigError, log: InvocationLog, consequence: str = "nothing can start"
+) -> dict[str, str]:
+    """An invocation's answer to a configuration error: logged once (``configuration error:
+    <consequence>``) and returned as ``failed``, never raised (a retry would fail the same way)."""
+    log.log(logging.ERROR, f"configuration error: {consequence}", status="failed", error=str(exc))
+    return {"status": "failed", "error": f"configuration error: {exc}"}
+
+
 def report_bad_config_at_cold_start(
     load_config: Callable[[Mapping[str, str]], object], log: InvocationLog
 ) -> None:
