@@ -54,7 +54,13 @@ from typing import IO, Any, Final, cast
 from botocore.exceptions import ClientError
 from platform_events import BadInput, get_object, get_string, json_type, s3_uri_problem
 from platform_logging import InvocationLog, structured_logger
-from platform_runtime import Clients, ConfigError, bucket_setting, report_bad_config_at_cold_start
+from platform_runtime import (
+    Clients,
+    ConfigError,
+    bucket_setting,
+    report_bad_config_at_cold_start,
+    required_setting,
+)
 from platform_runtime import error_fields as _error_fields
 
 # Answers
@@ -234,10 +240,10 @@ def _max_artifact_bytes(env: Mapping[str, str], problems: list[str]) -> int:
 
 def _pipeline_name(env: Mapping[str, str], problems: list[str]) -> str:
     """PIPELINE_NAME, a SageMaker pipeline name (a problem appended when it is not)."""
-    pipeline = env.get("PIPELINE_NAME", "")
-    if not pipeline:
-        problems.append("PIPELINE_NAME is not set (the import pipeline, <prefix>-import)")
-    elif not _PIPELINE_NAME.fullmatch(pipeline):
+    pipeline = required_setting(
+        env, "PIPELINE_NAME", "the import pipeline, <prefix>-import", problems
+    )
+    if pipeline and not _PIPELINE_NAME.fullmatch(pipeline):
         problems.append(
             f"PIPELINE_NAME={pipeline!r} is not a SageMaker pipeline name "
             "(letters, digits and hyphens, at most 256 characters)"
@@ -259,23 +265,22 @@ def _imports_prefix(env: Mapping[str, str], problems: list[str]) -> str:
 
 def _code_version_parameter(env: Mapping[str, str], problems: list[str]) -> str:
     """CODE_VERSION_PARAMETER, an SSM parameter name (a problem appended when it is not)."""
-    parameter = env.get("CODE_VERSION_PARAMETER", "")
-    if not parameter:
-        problems.append(
-            "CODE_VERSION_PARAMETER is not set (the SSM parameter holding the code version CI "
-            "last published, e.g. /mlops-dev-demand/ml/code-version)"
-        )
-    elif not _SSM_NAME.fullmatch(parameter):
+    parameter = required_setting(
+        env,
+        "CODE_VERSION_PARAMETER",
+        "the SSM parameter holding the code version CI last published, e.g. "
+        "/mlops-dev-demand/ml/code-version",
+        problems,
+    )
+    if parameter and not _SSM_NAME.fullmatch(parameter):
         problems.append(f"CODE_VERSION_PARAMETER={parameter!r} is not an SSM parameter name")
     return parameter
 
 
 def _project(env: Mapping[str, str], problems: list[str]) -> str:
     """PROJECT, a project name (a problem appended when it is not)."""
-    project = env.get("PROJECT", "")
-    if not project:
-        problems.append("PROJECT is not set (the project's name, e.g. demand)")
-    elif not _PROJECT.fullmatch(project):
+    project = required_setting(env, "PROJECT", "the project's name, e.g. demand", problems)
+    if project and not _PROJECT.fullmatch(project):
         problems.append(
             f"PROJECT={project!r} is not a project name (2-12 lower-case letters and digits, "
             "starting with a letter)"
