@@ -254,78 +254,30 @@ def _endpoint_stack(
         defaults=defaults,
     )
     topic = _alarm_topic(stack, values)
-    endpoint = _stage_endpoint(
-        stack,
-        prefix=prefix,
-        stage=stage,
-        hosting=hosting,
-        values=values,
-        topic=topic,
-        vpc_config=vpc_config,
-        promoted=promoted,
-    )
-    _stage_monitors(
-        stack,
-        target_name=f"{prefix}-{stage}",
-        monitor=monitor if monitored else None,
-        images=images,
-        inputs=(values, vpc_config, topic),
-        endpoint=endpoint,
-        batch=hosting is None,
-    )
-
-
-def _stage_endpoint(
-    stack: cdk.Stack,
-    *,
-    prefix: str,
-    stage: str,
-    hosting: RealtimeSettings | ServerlessSettings | None,
-    values: Mapping[str, str],
-    topic: sns.ITopic | None,
-    vpc_config: VpcConfig | None,
-    promoted: PromotedModel | None,
-) -> ModelEndpoint | None:
-    """The stage's endpoint, none for batch scoring's monitors (``hosting`` None)."""
-    if hosting is None:
-        return None
-    return _template_endpoint(
-        stack,
-        prefix=prefix,
-        stage=stage,
-        hosting=hosting,
-        values=values,
-        topic=topic,
-        vpc_config=vpc_config,
-        promoted=promoted,
-    )
-
-
-def _stage_monitors(
-    stack: cdk.Stack,
-    *,
-    target_name: str,
-    monitor: MonitorSettings | None,
-    images: MonitorImages | None,
-    inputs: tuple[Mapping[str, str], VpcConfig | None, sns.ITopic | None],
-    endpoint: ModelEndpoint | None,
-    batch: bool,
-) -> None:
-    """The stage's Model Monitor schedules and alarms where monitored (``monitor`` and
-    ``images`` given): ``inputs`` are the parameters' values, the VPC config, the topic."""
-    values, vpc_config, topic = inputs
-    if monitor is not None and images is not None:
+    endpoint = None
+    if hosting is not None:
+        endpoint = _template_endpoint(
+            stack,
+            prefix=prefix,
+            stage=stage,
+            hosting=hosting,
+            values=values,
+            topic=topic,
+            vpc_config=vpc_config,
+            promoted=promoted,
+        )
+    if monitor is not None and images is not None and monitored:
         assert topic is not None
         _template_monitors(
             stack,
-            target_name=target_name,
+            target_name=f"{prefix}-{stage}",
             settings=monitor,
             images=images,
             values=values,
             vpc_config=vpc_config,
             topic=topic,
             endpoint=endpoint,
-            batch=batch,
+            batch=hosting is None,
         )
 
 
