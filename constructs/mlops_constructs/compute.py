@@ -132,52 +132,7 @@ def platform_function(
     """
     _check_dead_letters(name, dead_letter_queue, no_dead_letter_reason)
     role = _function_role(scope, id, name)
-    function = _function(
-        scope,
-        id,
-        role,
-        name=name,
-        code=code,
-        description=description,
-        ops_key=ops_key,
-        log_retention=log_retention,
-        environment=environment,
-        timeout=timeout,
-        reserved_concurrency=reserved_concurrency,
-        dead_letter_queue=dead_letter_queue,
-        placement=placement,
-    )
-    depend_on_role_policy_only(function, role)
-    _acknowledge_function(function, role, placement, dead_letter_queue, no_dead_letter_reason)
-    return function
-
-
-def _check_dead_letters(
-    name: str, dead_letter_queue: sqs.IQueue | None, no_dead_letter_reason: str | None
-) -> None:
-    """Checks the function has a dead-letter queue, or a reason it needs none."""
-    if dead_letter_queue is None and not no_dead_letter_reason:
-        raise ValueError(f"{name}: give a dead-letter queue, or the reason it needs none")
-
-
-def _function(
-    scope: Construct,
-    id: str,
-    role: iam.Role,
-    *,
-    name: str,
-    code: Path,
-    description: str,
-    ops_key: PlatformKey,
-    log_retention: logs.RetentionDays,
-    environment: dict[str, str],
-    timeout: cdk.Duration | None,
-    reserved_concurrency: int | None,
-    dead_letter_queue: sqs.IQueue | None,
-    placement: Placement | None,
-) -> lambda_.Function:
-    """The function itself (id ``id``) with its layers and log group, running as ``role``."""
-    return lambda_.Function(
+    function = lambda_.Function(
         scope,
         id,
         function_name=name,
@@ -198,6 +153,17 @@ def _function(
         environment_encryption=ops_key.key,
         **(placement.function_kwargs() if placement else {}),
     )
+    depend_on_role_policy_only(function, role)
+    _acknowledge_function(function, role, placement, dead_letter_queue, no_dead_letter_reason)
+    return function
+
+
+def _check_dead_letters(
+    name: str, dead_letter_queue: sqs.IQueue | None, no_dead_letter_reason: str | None
+) -> None:
+    """Checks the function has a dead-letter queue, or a reason it needs none."""
+    if dead_letter_queue is None and not no_dead_letter_reason:
+        raise ValueError(f"{name}: give a dead-letter queue, or the reason it needs none")
 
 
 def _function_role(scope: Construct, id: str, name: str) -> iam.Role:
