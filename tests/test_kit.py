@@ -23,6 +23,7 @@ from __future__ import annotations
 import ast
 import base64
 import csv
+import dataclasses
 import hashlib
 import importlib
 import importlib.util
@@ -53,6 +54,7 @@ from mlops_cli.upgrade import (
     parse_manifest,
     version_key,
 )
+from mlops_constructs.security import pipeline_rules
 from mlops_constructs.training.definition import (
     REPORT_SECTIONS,
     PipelineImages,
@@ -348,6 +350,24 @@ def sample_document(**changes: Any) -> dict[str, Any]:
         else:
             target[field] = value
     return document
+
+
+@pytest.mark.parametrize("vpc", [False, True])
+def test_the_kit_and_the_pipeline_rules_read_the_context_alike(vpc: bool) -> None:
+    """The context has two readers on purpose, one per place it is read: the kit in the team's
+    build (vendored into the project) and ``pipeline_rules.py`` in the platform's check (one
+    standard-library file on a stock image); neither can import the other. They agree field by
+    field (the rules' reader keeps ``format``, which the kit checks and drops)."""
+    written = pipeline_kit().PipelineContext.sample("sales", vpc=vpc)
+    read = pipeline_rules.PipelineContext.from_json(written.to_json())
+    kit_fields = {f.name: getattr(written, f.name) for f in dataclasses.fields(written)}
+    rule_fields = {f.name: getattr(read, f.name) for f in dataclasses.fields(read)}
+    assert rule_fields.pop("format") == 1
+    assert list(rule_fields) == list(kit_fields)
+    assert {k: v for k, v in rule_fields.items() if k != "gate"} == {
+        k: v for k, v in kit_fields.items() if k != "gate"
+    }
+    assert dataclasses.asdict(read.gate) == dataclasses.asdict(written.gate)
 
 
 def test_the_pipeline_context_reads_the_platforms_json() -> None:

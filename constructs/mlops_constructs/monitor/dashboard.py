@@ -310,28 +310,18 @@ class PlatformDashboard(Construct):
         widgets: list[cloudwatch.IWidget] = []
         if drift:
             widgets.append(
-                cloudwatch.GraphWidget(
-                    title=f"{section.title}: data drift, largest feature distance from baseline",
-                    left=drift,
-                    left_annotations=[
-                        cloudwatch.HorizontalAnnotation(
-                            value=monitor.drift_threshold, label="alarm"
-                        )
-                    ],
-                    width=12,
+                _against_alarm(
+                    f"{section.title}: data drift, largest feature distance from baseline",
+                    drift,
+                    monitor.drift_threshold,
                 )
             )
         if quality:
             widgets.append(
-                cloudwatch.GraphWidget(
-                    title=f"{section.title}: {monitor.quality_metric} on labelled traffic",
-                    left=quality,
-                    left_annotations=[
-                        cloudwatch.HorizontalAnnotation(
-                            value=monitor.quality_threshold, label="alarm"
-                        )
-                    ],
-                    width=12,
+                _against_alarm(
+                    f"{section.title}: {monitor.quality_metric} on labelled traffic",
+                    quality,
+                    monitor.quality_threshold,
                 )
             )
         self._add(*widgets)
@@ -346,34 +336,28 @@ class PlatformDashboard(Construct):
         quality_stat = "Minimum" if settings.quality_higher_is_better else "Maximum"
         targets = section.open_targets
         self._add(
-            cloudwatch.GraphWidget(
-                title=f"{section.title}: most drifted feature (PSI); rows analysed (right)",
-                left=[
+            _against_alarm(
+                f"{section.title}: most drifted feature (PSI); rows analysed (right)",
+                [
                     open_metric(section.prefix, t, "MaxFeatureDrift", "Maximum", period)
                     for t in targets
                 ],
+                settings.drift_threshold,
                 right=[
                     open_metric(section.prefix, t, "RowsAnalysed", "Sum", period) for t in targets
                 ],
-                left_annotations=[
-                    cloudwatch.HorizontalAnnotation(value=settings.drift_threshold, label="alarm")
-                ],
-                width=12,
             ),
-            cloudwatch.GraphWidget(
-                title=f"{section.title}: {settings.quality_metric} on labelled traffic; labels "
+            _against_alarm(
+                f"{section.title}: {settings.quality_metric} on labelled traffic; labels "
                 "joined (right)",
-                left=[
+                [
                     open_metric(section.prefix, t, settings.quality_metric, quality_stat, period)
                     for t in targets
                 ],
+                settings.quality_threshold,
                 right=[
                     open_metric(section.prefix, t, "LabelsJoined", "Sum", period) for t in targets
                 ],
-                left_annotations=[
-                    cloudwatch.HorizontalAnnotation(value=settings.quality_threshold, label="alarm")
-                ],
-                width=12,
             ),
         )
         if settings.attribution_threshold is not None:
@@ -384,15 +368,14 @@ class PlatformDashboard(Construct):
     ) -> None:
         """The open monitoring's feature attribution ranking (NDCG) against its threshold."""
         self._add(
-            cloudwatch.GraphWidget(
-                title=f"{section.title}: feature attribution ranking against the baseline "
+            _against_alarm(
+                f"{section.title}: feature attribution ranking against the baseline "
                 "(NDCG; 1: unchanged)",
-                left=[
+                [
                     open_metric(section.prefix, t, "AttributionNDCG", "Minimum", period)
                     for t in section.open_targets
                 ],
-                left_annotations=[cloudwatch.HorizontalAnnotation(value=threshold, label="alarm")],
-                width=12,
+                threshold,
             )
         )
 
@@ -462,6 +445,24 @@ def _endpoint_row(
     if usage is not None:
         row.append(usage)
     return row
+
+
+def _against_alarm(
+    title: str,
+    left: Sequence[cloudwatch.IMetric],
+    threshold: float,
+    *,
+    right: Sequence[cloudwatch.IMetric] | None = None,
+) -> cloudwatch.GraphWidget:
+    """A half-width graph of ``left`` (and ``right`` on the right axis) with the alarm's
+    ``threshold`` drawn on the left axis."""
+    return cloudwatch.GraphWidget(
+        title=title,
+        left=list(left),
+        right=list(right) if right is not None else None,
+        left_annotations=[cloudwatch.HorizontalAnnotation(value=threshold, label="alarm")],
+        width=12,
+    )
 
 
 def _traffic_widgets(

@@ -24,6 +24,8 @@ import jsii
 from cdk_nag import IApplyRule, NagMessageLevel, NagPack, NagRuleCompliance
 
 from mlops_constructs.security.pipeline_rules import check_definition, job_steps
+from mlops_constructs.security.pipeline_rules import is_true as _truthy
+from mlops_constructs.security.pipeline_rules import value_at as _get
 
 Result = NagRuleCompliance | list[str]
 
@@ -40,18 +42,6 @@ class Rule:
 
 def _resolve(node: cdk.CfnResource, value: Any) -> Any:
     return cdk.Stack.of(node).resolve(value)
-
-
-def _truthy(value: Any) -> bool:
-    return value is True or (isinstance(value, str) and value.lower() == "true")
-
-
-def _get(data: Any, *path: str) -> Any:
-    for key in path:
-        if not isinstance(data, dict):
-            return None
-        data = data.get(key)
-    return data
 
 
 # --- SageMaker models and endpoints ---------------------------------------------------------

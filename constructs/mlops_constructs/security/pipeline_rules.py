@@ -509,7 +509,9 @@ def _check_parameters(parameters: dict[str, dict[str, Any]]) -> list[Finding]:
     ]
 
 
-def _get(data: Any, *path: str) -> Any:
+def value_at(data: Any, *path: str) -> Any:
+    """``data[path[0]][path[1]]...``, or None where a level is missing or not an object (the
+    MLOps pack reads templates with it too)."""
     for key in path:
         if not isinstance(data, dict):
             return None
@@ -517,7 +519,8 @@ def _get(data: Any, *path: str) -> Any:
     return data
 
 
-def _truthy(value: Any) -> bool:
+def is_true(value: Any) -> bool:
+    """True as JSON or CloudFormation writes it: ``true`` or the string ``"true"`` (any case)."""
     return value is True or (isinstance(value, str) and value.lower() == "true")
 
 
@@ -541,7 +544,7 @@ class _Job:
 
     def at(self, training: tuple[str, ...], processing: tuple[str, ...]) -> tuple[Any, str]:
         path = training if self.training else processing
-        return _get(self.args, *path), ".".join(path)
+        return value_at(self.args, *path), ".".join(path)
 
 
 def _check_job(
@@ -599,7 +602,7 @@ def _check_encryption(
         ("EnableInterContainerTrafficEncryption",),
         ("NetworkConfig", "EnableInterContainerTrafficEncryption"),
     )
-    if not _truthy(traffic):
+    if not is_true(traffic):
         findings.append(_finding(name, "InterContainerTrafficEncryption", f"{path} is not true."))
     return findings
 
@@ -614,7 +617,7 @@ def _check_network(
         isolated, path = job.at(
             ("EnableNetworkIsolation",), ("NetworkConfig", "EnableNetworkIsolation")
         )
-        if not _truthy(isolated):
+        if not is_true(isolated):
             findings.append(
                 _finding(
                     name,
@@ -696,7 +699,7 @@ def _check_vpc(name: str, config: Any, path: str, context: PipelineContext | Non
         ("Subnets", context.subnets),
         ("SecurityGroupIds", context.security_groups),
     ):
-        given = _get(config, key)
+        given = value_at(config, key)
         names = (
             given if isinstance(given, list) and all(isinstance(v, str) for v in given) else None
         )
@@ -950,12 +953,12 @@ def _unsealed(
         return match["output"] if match and match["step"] in fingerprints else None
 
     problems = []
-    containers = _get(args, "InferenceSpecification", "Containers")
+    containers = value_at(args, "InferenceSpecification", "Containers")
     if not isinstance(containers, list) or not containers:
         problems.append("it has no InferenceSpecification.Containers")
     else:
         for i, container in enumerate(containers):
-            url = _get(container, "ModelDataUrl")
+            url = value_at(container, "ModelDataUrl")
             if fingerprint_output(url) != SEALED_MODEL_OUTPUT:
                 problems.append(
                     f"Containers[{i}].ModelDataUrl is {_describe(url)}, not the fingerprint"

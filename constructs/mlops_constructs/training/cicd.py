@@ -89,13 +89,22 @@ def _start_commands(pipeline_name: str, code_version_parameter: str) -> list[str
     ]
 
 
-def _install(ml_dir: str) -> dict[str, object]:
+def _install(ml_dir: str | None) -> dict[str, object]:
+    """Python 3.11, and with ``ml_dir`` the ML project's requirements installed from there."""
+    commands = (
+        [f"cd {ml_dir}", "pip install --quiet -r requirements.txt -r requirements-dev.txt"]
+        if ml_dir is not None
+        else []
+    )
+    return {"runtime-versions": {"python": "3.11"}, "commands": commands}
+
+
+def _spec(ml_dir: str | None, commands: list[str]) -> dict[str, object]:
+    """A CodeBuild buildspec (bash) that installs (see :func:`_install`) and runs ``commands``."""
     return {
-        "runtime-versions": {"python": "3.11"},
-        "commands": [
-            f"cd {ml_dir}",
-            "pip install --quiet -r requirements.txt -r requirements-dev.txt",
-        ],
+        "version": "0.2",
+        "env": {"shell": "bash"},
+        "phases": {"install": _install(ml_dir), "build": {"commands": commands}},
     }
 
 
@@ -107,19 +116,10 @@ def buildspec(
     The code version is the source revision (S3 object version id or Git commit), so every
     model version in the registry names the exact code it was trained with.
     """
-    return {
-        "version": "0.2",
-        "env": {"shell": "bash"},
-        "phases": {
-            "install": _install(ml_dir),
-            "build": {
-                "commands": [
-                    *_package_commands(code_root),
-                    *_start_commands(pipeline_name, code_version_parameter),
-                ]
-            },
-        },
-    }
+    return _spec(
+        ml_dir,
+        [*_package_commands(code_root), *_start_commands(pipeline_name, code_version_parameter)],
+    )
 
 
 # Where the team's build leaves the definition and its code version for the check (an output
@@ -132,25 +132,19 @@ def team_buildspec(*, ml_dir: str, code_root: str, module: str) -> dict[str, obj
     does, then build the definition with the project's module (its kit's driver, with the
     context in ``MLOPS_PIPELINE_CONTEXT``). It starts nothing: the check does, if it passes."""
     out = f"$CODEBUILD_SRC_DIR/{TEAM_OUTPUT}"
+    commands = [
+        *_package_commands(code_root),
+        f'mkdir -p "{out}"',
+        # A kit older than 1.2 has no driver: say so rather than "No module named".
+        'if ! PYTHONPATH=src python -c "import mlops_kit.pipeline" 2> /dev/null; then'
+        ' echo "src/mlops_kit has no pipeline module (kit 1.2.0 or newer builds a'
+        " team's pipeline). Fix: mlops upgrade-project <the project folder>\"; exit 2; fi",
+        f'PYTHONPATH=src python -m mlops_kit.pipeline --module "{module}"'
+        f' --out "{out}/definition.json"',
+        f'printf %s "$CODE_VERSION" > "{out}/code-version"',
+    ]
     return {
-        "version": "0.2",
-        "env": {"shell": "bash"},
-        "phases": {
-            "install": _install(ml_dir),
-            "build": {
-                "commands": [
-                    *_package_commands(code_root),
-                    f'mkdir -p "{out}"',
-                    # A kit older than 1.2 has no driver: say so rather than "No module named".
-                    'if ! PYTHONPATH=src python -c "import mlops_kit.pipeline" 2> /dev/null; then'
-                    ' echo "src/mlops_kit has no pipeline module (kit 1.2.0 or newer builds a'
-                    " team's pipeline). Fix: mlops upgrade-project <the project folder>\"; exit 2; fi",
-                    f'PYTHONPATH=src python -m mlops_kit.pipeline --module "{module}"'
-                    f' --out "{out}/definition.json"',
-                    f'printf %s "$CODE_VERSION" > "{out}/code-version"',
-                ]
-            },
-        },
+        **_spec(ml_dir, commands),
         "artifacts": {"base-directory": out, "files": ["definition.json", "code-version"]},
     }
 
@@ -166,24 +160,18 @@ def check_buildspec(
         f"--pipeline-name {pipeline_name} --pipeline-display-name {pipeline_name} "
         f'--role-arn "{role_arn}" --pipeline-definition file://definition.json'
     )
-    return {
-        "version": "0.2",
-        "env": {"shell": "bash"},
-        "phases": {
-            "install": {"runtime-versions": {"python": "3.11"}, "commands": []},
-            "build": {
-                "commands": [
-                    'aws s3 cp "$PIPELINE_RULES" /tmp/pipeline_rules.py',
-                    "python3 -I /tmp/pipeline_rules.py --definition definition.json",
-                    'export CODE_VERSION="$(cat code-version)"',
-                    f"if aws sagemaker describe-pipeline --pipeline-name {pipeline_name}"
-                    f" > /dev/null 2>&1; then aws sagemaker update-pipeline {upsert};"
-                    f" else aws sagemaker create-pipeline {upsert}; fi",
-                    *_start_commands(pipeline_name, code_version_parameter),
-                ]
-            },
-        },
-    }
+    return _spec(
+        None,
+        [
+            'aws s3 cp "$PIPELINE_RULES" /tmp/pipeline_rules.py',
+            "python3 -I /tmp/pipeline_rules.py --definition definition.json",
+            'export CODE_VERSION="$(cat code-version)"',
+            f"if aws sagemaker describe-pipeline --pipeline-name {pipeline_name}"
+            f" > /dev/null 2>&1; then aws sagemaker update-pipeline {upsert};"
+            f" else aws sagemaker create-pipeline {upsert}; fi",
+            *_start_commands(pipeline_name, code_version_parameter),
+        ],
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
