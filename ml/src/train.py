@@ -122,14 +122,10 @@ def _check_hyperparameters(args: argparse.Namespace) -> None:
             raise DataValidationError(message)
 
 
-def booster_params(args: argparse.Namespace) -> dict[str, Any]:
-    """The xgboost.train parameters; only options XGBoost 1.7 and 2.x both know."""
+def tree_params(args: argparse.Namespace) -> dict[str, Any]:
+    """The tree's hyperparameters as XGBoost names them (``lambda``, ``alpha``: the options'
+    ``reg_`` names); the booster trains with them and the model records them."""
     return {
-        "objective": "binary:logistic",
-        # The last metric is the one early stopping watches.
-        "eval_metric": ["auc", "logloss"],
-        # Explicit: the default differs between 1.7 and 2.x; hist handles NaN natively.
-        "tree_method": "hist",
         "max_depth": args.max_depth,
         "eta": args.eta,
         "min_child_weight": args.min_child_weight,
@@ -139,6 +135,18 @@ def booster_params(args: argparse.Namespace) -> dict[str, Any]:
         "lambda": args.reg_lambda,
         "alpha": args.reg_alpha,
         "scale_pos_weight": args.scale_pos_weight,
+    }
+
+
+def booster_params(args: argparse.Namespace) -> dict[str, Any]:
+    """The xgboost.train parameters; only options XGBoost 1.7 and 2.x both know."""
+    return {
+        "objective": "binary:logistic",
+        # The last metric is the one early stopping watches.
+        "eval_metric": ["auc", "logloss"],
+        # Explicit: the default differs between 1.7 and 2.x; hist handles NaN natively.
+        "tree_method": "hist",
+        **tree_params(args),
         "seed": args.seed,
     }
 
@@ -258,15 +266,7 @@ def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
 
     hyperparameters = {
         "num_round": args.num_round,
-        "max_depth": args.max_depth,
-        "eta": args.eta,
-        "min_child_weight": args.min_child_weight,
-        "subsample": args.subsample,
-        "colsample_bytree": args.colsample_bytree,
-        "gamma": args.gamma,
-        "lambda": args.reg_lambda,
-        "alpha": args.reg_alpha,
-        "scale_pos_weight": args.scale_pos_weight,
+        **tree_params(args),
         "early_stopping_rounds": args.early_stopping_rounds,
         "seed": args.seed,
     }

@@ -61,6 +61,18 @@ TRACKING_OUTPUTS = ("status", "trial_component", "mlflow_run_id", "error")
 # sealed copies (write-once, under sealed/) the version is registered with, the Model Monitor
 # files' (FINGERPRINT_MONITOR_FILES) included.
 FINGERPRINT_PLACEHOLDER = "${FingerprintFunctionArn}"
+# The Model Monitor baseline files of the closed-service option the Fingerprint step seals: each
+# is an input of the step (the file, or "none" when the project's options do not produce it)
+# and an output of the same name (its sealed copy, or "none"), registered as the version's
+# ModelMetrics and DriftCheckBaselines.
+FINGERPRINT_MONITOR_FILES = (
+    "data_statistics_uri",
+    "data_constraints_uri",
+    "model_constraints_uri",
+    "bias_pre_uri",
+    "bias_post_uri",
+    "explainability_uri",
+)
 FINGERPRINT_OUTPUTS = (
     "status",
     "error",
@@ -73,24 +85,7 @@ FINGERPRINT_OUTPUTS = (
     "evaluation_sha256",
     "evaluation_version",
     "evaluation_uri",
-    "data_statistics_uri",
-    "data_constraints_uri",
-    "model_constraints_uri",
-    "bias_pre_uri",
-    "bias_post_uri",
-    "explainability_uri",
-)
-# The Model Monitor baseline files of the closed-service option the Fingerprint step seals: each
-# is an input of the step (the file, or "none" when the project's options do not produce it)
-# and an output of the same name (its sealed copy, or "none"), registered as the version's
-# ModelMetrics and DriftCheckBaselines.
-FINGERPRINT_MONITOR_FILES = (
-    "data_statistics_uri",
-    "data_constraints_uri",
-    "model_constraints_uri",
-    "bias_pre_uri",
-    "bias_post_uri",
-    "explainability_uri",
+    *FINGERPRINT_MONITOR_FILES,
 )
 FINGERPRINT_METADATA = {
     "ModelArtifactSha256": "model_sha256",
