@@ -90,6 +90,11 @@ _CONFIG_FILE_RE = re.compile(r"^(?!/)(?!.*\.\./)[A-Za-z0-9_./-]+\.ya?ml$")
 _PRODUCTION_NAMES = frozenset({"prod", "production", "prd", "live"})
 
 
+def _repeated(values: list[str] | tuple[str, ...]) -> list[str]:
+    """The values that stand more than once in ``values``, sorted (for a "duplicate ..." error)."""
+    return sorted({v for v in values if values.count(v) > 1})
+
+
 def _log_retention(days: int) -> int:
     if days not in LOG_RETENTION_DAYS:
         raise ValueError(
@@ -321,7 +326,7 @@ class DatasetConfig(_Model):
         if not v:
             raise ValueError("the curated table needs at least one column. Fix: list its columns")
         names = [c.name for c in v]
-        dupes = sorted({n for n in names if names.count(n) > 1})
+        dupes = _repeated(names)
         if dupes:
             raise ValueError(f"duplicate column names {dupes}. Fix: name each column once")
         return v
@@ -487,7 +492,7 @@ class ChatChannelConfig(_Model):
     @field_validator("topics", "projects", "environments")
     @classmethod
     def _once(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        dupes = sorted({t for t in v if v.count(t) > 1})
+        dupes = _repeated(v)
         if dupes:
             raise ValueError(f"{dupes} listed twice. Fix: list each once")
         return v
@@ -622,7 +627,7 @@ class NotificationsConfig(_Model):
     @classmethod
     def _chat_names(cls, v: tuple[ChatChannelConfig, ...]) -> tuple[ChatChannelConfig, ...]:
         names = [c.name for c in v]
-        dupes = sorted({n for n in names if names.count(n) > 1})
+        dupes = _repeated(names)
         if dupes:
             raise ValueError(
                 f"chat channels {dupes} named twice: each names its channel configurations. "
@@ -639,7 +644,7 @@ class NotificationsConfig(_Model):
                 f"{bad} are neither e-mail addresses nor https:// URLs. Fix: use e.g. "
                 "'ops@example.com' or 'https://hooks.example.com/mlops'"
             )
-        dupes = sorted({e for e in v if v.count(e) > 1})
+        dupes = _repeated(v)
         if dupes:
             raise ValueError(f"{dupes} listed twice. Fix: list each subscriber once")
         return v
@@ -1276,7 +1281,7 @@ def _principals(v: tuple[str, ...]) -> tuple[str, ...]:
                 "'arn:aws:iam::111122223333:role/ml-approvers', or a 12-digit account id "
                 "(quoted)"
             )
-    dupes = sorted({p for p in v if v.count(p) > 1})
+    dupes = _repeated(v)
     if dupes:
         raise ValueError(f"{dupes} listed twice. Fix: list each principal once")
     return v
@@ -1848,7 +1853,7 @@ class DeliveryConfig(_Model):
                 "least a staging and a production environment. Fix: list them in order, "
                 "e.g. [staging, prod]"
             )
-        dupes = sorted({n for n in v if v.count(n) > 1})
+        dupes = _repeated(v)
         if dupes:
             raise ValueError(f"{dupes} listed twice. Fix: list each environment once")
         for name in v[:-1]:
@@ -1945,7 +1950,7 @@ class StudioConfig(_Model):
     @field_validator("environments")
     @classmethod
     def _once(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        dupes = sorted({e for e in v if v.count(e) > 1})
+        dupes = _repeated(v)
         if dupes:
             raise ValueError(f"{dupes} listed twice. Fix: list each environment once")
         return v
@@ -1955,7 +1960,7 @@ class StudioConfig(_Model):
     def _unique(cls, v: tuple[StudioUserConfig, ...]) -> tuple[StudioUserConfig, ...]:
         # SageMaker compares user profile names as written; one list serves every environment.
         names = [u.name for u in v]
-        dupes = sorted({n for n in names if names.count(n) > 1})
+        dupes = _repeated(names)
         if dupes:
             raise ValueError(
                 f"Studio users {dupes} named twice: a user profile's name is unique in its "
@@ -2112,7 +2117,7 @@ class PlatformConfig(_Model):
         if not v:
             raise ValueError("no environments. Fix: list at least one, e.g. - name: dev")
         names = [e.name for e in v]
-        dupes = sorted({n for n in names if names.count(n) > 1})
+        dupes = _repeated(names)
         if dupes:
             raise ValueError(f"duplicate environment names {dupes}. Fix: name each one once")
         return v
@@ -2125,7 +2130,7 @@ class PlatformConfig(_Model):
                 "no projects. Fix: list at least one model project, e.g. - name: churn"
             )
         names = [p.name for p in v]
-        dupes = sorted({n for n in names if names.count(n) > 1})
+        dupes = _repeated(names)
         if dupes:
             raise ValueError(f"duplicate project names {dupes}. Fix: name each project once")
         if len(v) > MAX_PROJECTS:
