@@ -37,18 +37,20 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from botocore.exceptions import ClientError
+from platform_events import GROUP_NAME, s3_uri_problem
 from platform_events import BadInput as BadEvent
 from platform_events import get_string as _get_string
 from platform_events import json_type as _json_type
-from platform_events import s3_uri_problem
 from platform_logging import InvocationLog, structured_logger
+from platform_release import MODEL_PACKAGE_ARN, newest_approved
 from platform_runtime import (
     Clients,
     ConfigError,
+    group_setting,
+    matching_setting,
     refuse_bad_config,
     report_bad_config_at_cold_start,
 )
-from platform_runtime import error_fields as _error_fields
 from platform_runtime import required_setting as _required
 
 SCHEDULE_SOURCE: Final = "aws.events"
@@ -58,7 +60,6 @@ MANUAL_DETAIL_TYPE: Final = "Batch Scoring Requested"
 # model_package_group: which project's batch scoring a request is for (the EventBridge rule of
 # each project matches only its own group, so it is required in practice).
 MANUAL_DETAIL_KEYS: Final = frozenset({"input_uri", "model_package_group"})
-APPROVED: Final = "Approved"
 DEFAULT_INSTANCE_TYPE: Final = "ml.m5.large"
 DEFAULT_INSTANCE_COUNT: Final = 1
 MAX_INSTANCE_COUNT: Final = 100
@@ -83,7 +84,6 @@ MAX_FUTURE_SKEW_SECONDS: Final = 300
 # these, every family whose name ends in "d" or "dn" (m5d, c5d, p4d, g4dn, p3dn, ...) has it.
 LOCAL_STORAGE_FAMILIES: Final = frozenset({"g5", "g6", "g6e", "trn1", "trn1n", "p5", "p5e", "p5en"})
 
-_GROUP_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 _MODEL_PREFIX = re.compile(rf"[a-zA-Z0-9](-*[a-zA-Z0-9]){{0,{PREFIX_MAX - 1}}}")
 _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:role/[a-zA-Z0-9+=,.@_/-]{1,512}")
 _KMS_KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]{1,32}:[0-9]{12}:key/[a-zA-Z0-9-]{1,128}")
@@ -95,11 +95,6 @@ _S3_URI = re.compile(r"s3://(?P<bucket>[^/]+)(/(?P<key>.*))?")
 # What EventBridge sends ("2026-11-22T03:00:00Z"); an explicit zone is required, seconds optional.
 _TIMESTAMP = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})"
-)
-# A versioned model package: arn:<partition>:sagemaker:<region>:<account>:model-package/<group>/<n>
-_MODEL_PACKAGE_ARN = re.compile(
-    r"arn:aws[a-z-]*:sagemaker:[a-z0-9-]{1,32}:[0-9]{12}:"
-    r"model-package/[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}/(?P<version>[1-9][0-9]{0,9})"
 )
 _VALIDATION = "ValidationException"
 _NOT_FOUND_CODES: Final = frozenset({"ResourceNotFound", "ResourceNotFoundException"})
@@ -183,21 +178,26 @@ def _vpc_settings(env: Mapping[str, str], problems: list[str]) -> VpcSettings | 
 def _names(env: Mapping[str, str], problems: list[str]) -> tuple[str, str, str]:
     """Returns MODEL_PACKAGE_GROUP, EXECUTION_ROLE_ARN and MODEL_PREFIX; notes each one that is
     missing or malformed."""
-    group = _required(env, "MODEL_PACKAGE_GROUP", "the model package group to score with", problems)
-    if group and not _GROUP_NAME.fullmatch(group):
-        problems.append(
-            f"MODEL_PACKAGE_GROUP={group!r} is not a model package group name "
-            "(letters, digits and hyphens, at most 63 characters)"
-        )
-    role = _required(env, "EXECUTION_ROLE_ARN", "the role the model runs as", problems)
-    if role and not _ROLE_ARN.fullmatch(role):
-        problems.append(f"EXECUTION_ROLE_ARN={role!r} is not an IAM role ARN")
-    prefix = _required(env, "MODEL_PREFIX", "the name prefix of models and jobs", problems)
-    if prefix and not _MODEL_PREFIX.fullmatch(prefix):
-        problems.append(
-            f"MODEL_PREFIX={prefix!r} is not a valid name prefix (letters, digits and hyphens, "
-            f"no leading or trailing hyphen, at most {PREFIX_MAX} characters)"
-        )
+    group = group_setting(
+        env, "MODEL_PACKAGE_GROUP", "the model package group to score with", problems
+    )
+    role = matching_setting(
+        env,
+        "EXECUTION_ROLE_ARN",
+        "the role the model runs as",
+        _ROLE_ARN,
+        "an IAM role ARN",
+        problems,
+    )
+    prefix = matching_setting(
+        env,
+        "MODEL_PREFIX",
+        "the name prefix of models and jobs",
+        _MODEL_PREFIX,
+        "a valid name prefix (letters, digits and hyphens, no leading or trailing hyphen, "
+        f"at most {PREFIX_MAX} characters)",
+        problems,
+    )
     return group, role, prefix
 
 
@@ -212,9 +212,14 @@ def _data(env: Mapping[str, str], prefix: str, problems: list[str]) -> tuple[str
     output_max = S3_URI_MAX - (len(prefix) + JOB_SUFFIX_LEN + 2)
     if output_uri and (problem := _s3_uri_problem(output_uri, output_max)):
         problems.append(f"OUTPUT_URI={output_uri!r} {problem}")
-    key = _required(env, "KMS_KEY_ARN", "the key for the output and the volumes", problems)
-    if key and not _KMS_KEY_ARN.fullmatch(key):
-        problems.append(f"KMS_KEY_ARN={key!r} is not a KMS key ARN (arn:aws:kms:...:key/...)")
+    key = matching_setting(
+        env,
+        "KMS_KEY_ARN",
+        "the key for the output and the volumes",
+        _KMS_KEY_ARN,
+        "a KMS key ARN (arn:aws:kms:...:key/...)",
+        problems,
+    )
     return input_uri, output_uri, key
 
 
@@ -335,7 +340,7 @@ def parse_event(event: object) -> Request:
             )
         if "model_package_group" in detail:
             group = _get_string(detail, "model_package_group", "detail.model_package_group", 63)
-            if not _GROUP_NAME.fullmatch(group):
+            if not GROUP_NAME.fullmatch(group):
                 raise BadEvent(f"detail.model_package_group {group!r} is not a group name")
         if "input_uri" in detail:
             input_uri = _get_string(detail, "input_uri", "detail.input_uri", max_len=S3_URI_MAX)
@@ -512,7 +517,7 @@ class _Run:
         existing = self._describe_job()
         if existing is not None:
             return self._already_started(existing)
-        arn = self._newest_approved()
+        arn = newest_approved(self.sagemaker, self.config.model_package_group)
         if arn is None:
             self.log.log(
                 logging.INFO,
@@ -520,7 +525,7 @@ class _Run:
                 status="skipped",
             )
             return {"status": "skipped", "reason": "no approved model version"}
-        match = _MODEL_PACKAGE_ARN.fullmatch(arn)
+        match = MODEL_PACKAGE_ARN.fullmatch(arn)
         if match is None:
             error = f"ListModelPackages returned {arn!r}, not a versioned model package ARN"
             self.log.log(logging.ERROR, "unexpected model package", status="failed", error=error)
@@ -628,21 +633,6 @@ class _Run:
         return True
 
     # -- the model ---------------------------------------------------------------------------
-
-    def _newest_approved(self) -> str | None:
-        """The ARN of the group's most recently created Approved version, or None."""
-        response = self.sagemaker.list_model_packages(
-            ModelPackageGroupName=self.config.model_package_group,
-            ModelApprovalStatus=APPROVED,
-            SortBy="CreationTime",
-            SortOrder="Descending",
-            MaxResults=1,
-        )
-        summaries = response.get("ModelPackageSummaryList", [])
-        if not summaries:
-            return None
-        arn: str = summaries[0]["ModelPackageArn"]
-        return arn
 
     def _describe_model(self, model: str) -> dict[str, Any] | None:
         try:
@@ -755,13 +745,7 @@ def _run_request(config: Config, request: Request, log: _Log) -> dict[str, str]:
     try:
         return run.run()
     except Exception as exc:
-        log.log(
-            logging.ERROR,
-            "AWS call failed: re-raising for a retry",
-            status="error",
-            exc_info=True,
-            **_error_fields(exc),
-        )
+        log.aws_failure(exc, "re-raising for a retry")
         raise
 
 

@@ -38,12 +38,17 @@ from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from typing import Any, Final
 
-from platform_events import BadInput
-from platform_events import get_string as _get_string
+from platform_events import BadInput, get_execution_id
 from platform_events import json_type as _json_type
 from platform_logging import InvocationLog, structured_logger
-from platform_runtime import Clients, ConfigError, report_bad_config_at_cold_start
-from platform_runtime import error_fields as _error_fields
+from platform_release import approved_versions
+from platform_runtime import (
+    Clients,
+    ConfigError,
+    group_setting,
+    matching_setting,
+    report_bad_config_at_cold_start,
+)
 from platform_runtime import required_setting as _required
 
 MAXIMIZE: Final = "maximize"
@@ -67,10 +72,8 @@ GATE_METRIC_KEY: Final = "GateMetricValue"  # the version's customer metadata pr
 # champion_value / champion_arn of an ok answer without a (comparable) champion: the pipeline
 # records them as customer metadata, whose values may not be empty.
 NONE: Final = "none"
-APPROVED: Final = "Approved"
 PAGE_SIZE: Final = 10
 EVENT_KEYS: Final = frozenset({"challenger", "execution_id"})
-EXECUTION_ID_MAX: Final = 256
 NUMBER_MAX: Final = 64  # characters of a number given as a string
 SHOWN_MAX: Final = 64  # characters of a malformed GateMetricValue quoted in ``reason``
 # Enough digits to add and subtract any two doubles' exact decimal values without rounding.
@@ -89,9 +92,7 @@ ANSWER_KEYS: Final = (
     "error",
 )
 
-_GROUP_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 _METRIC_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
-_EXECUTION_ID = re.compile(r"[A-Za-z0-9._:/-]+")
 # A decimal number: no "nan", "inf", hexadecimal or "1_000" (all of which float() accepts).
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
@@ -177,18 +178,15 @@ class Config:
 def load_config(env: Mapping[str, str]) -> Config:
     """Reads and checks the environment; raises ConfigError naming every problem at once."""
     problems: list[str] = []
-    group = _required(env, "MODEL_PACKAGE_GROUP", "the project's model package group", problems)
-    if group and not _GROUP_NAME.fullmatch(group):
-        problems.append(
-            f"MODEL_PACKAGE_GROUP={group!r} is not a model package group name "
-            "(letters, digits and hyphens, at most 63 characters)"
-        )
-    metric = _required(env, "GATE_METRIC", "the gate metric's name, e.g. auc", problems)
-    if metric and not _METRIC_NAME.fullmatch(metric):
-        problems.append(
-            f"GATE_METRIC={metric!r} is not a metric name (letters, digits and _ . : -, "
-            "at most 64 characters)"
-        )
+    group = group_setting(env, "MODEL_PACKAGE_GROUP", "the project's model package group", problems)
+    metric = matching_setting(
+        env,
+        "GATE_METRIC",
+        "the gate metric's name, e.g. auc",
+        _METRIC_NAME,
+        "a metric name (letters, digits and _ . : -, at most 64 characters)",
+        problems,
+    )
     direction = _required(env, "GATE_DIRECTION", "maximize or minimize", problems)
     if direction and direction not in DIRECTIONS:
         problems.append(f"GATE_DIRECTION={direction!r} must be {MAXIMIZE} or {MINIMIZE}")
@@ -232,12 +230,7 @@ def parse_event(event: object) -> Request:
     if challenger is None:
         shown = raw if not isinstance(raw, str) or len(raw) <= NUMBER_MAX else raw[:NUMBER_MAX]
         raise BadInput(f"challenger {shown!r} is not a finite number")
-    execution_id = _get_string(event, "execution_id", "execution_id", max_len=EXECUTION_ID_MAX)
-    if not _EXECUTION_ID.fullmatch(execution_id):
-        raise BadInput(
-            f"execution_id {execution_id!r} is not a pipeline execution id (letters, digits "
-            "and . _ : / -)"
-        )
+    execution_id = get_execution_id(event)
     return Request(challenger, execution_id)
 
 
@@ -252,23 +245,7 @@ def newest_approved(group: str) -> str | None:
 
     Pages through ListModelPackages until a page holds a version: a filtered listing may answer
     an empty page with a NextToken."""
-    params: dict[str, Any] = {
-        "ModelPackageGroupName": group,
-        "ModelApprovalStatus": APPROVED,
-        "SortBy": "CreationTime",
-        "SortOrder": "Descending",
-        "MaxResults": PAGE_SIZE,
-    }
-    while True:
-        response = _client("sagemaker").list_model_packages(**params)
-        summaries = response.get("ModelPackageSummaryList", [])
-        if summaries:
-            arn: str = summaries[0]["ModelPackageArn"]
-            return arn
-        token = response.get("NextToken")
-        if not token:
-            return None
-        params["NextToken"] = token
+    return next(approved_versions(_client("sagemaker"), group, PAGE_SIZE), None)
 
 
 def gate_metric_value(arn: str) -> object:
@@ -386,13 +363,7 @@ def handler(event: object, context: object = None) -> dict[str, str]:
     try:
         answer = judge(config, request)
     except Exception as exc:
-        log.log(
-            logging.ERROR,
-            "AWS call failed: the step fails with it",
-            status="aws-error",
-            exc_info=True,
-            **_error_fields(exc),
-        )
+        log.aws_failure(exc, "the step fails with it", status="aws-error")
         raise
     fields: dict[str, Any] = {k: answer[k] for k in ANSWER_KEYS if k not in ("error", "margin")}
     log.log(logging.INFO, "champion gate", **fields)

@@ -58,20 +58,19 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from botocore.exceptions import ClientError
-from platform_events import BadInput as BadEvent
 from platform_fingerprint import NONE
 from platform_logging import InvocationLog, structured_logger
 from platform_release import BASELINE_VARIABLES as BASELINE_VARIABLES
 from platform_release import ModelPackageChange as StateChange
-from platform_release import baseline_variables
-from platform_release import model_package_change as parse_event
+from platform_release import accepted_change, baseline_variables, newest_approved
 from platform_runtime import (
     Clients,
     ConfigError,
+    group_setting,
+    matching_setting,
     refuse_bad_config,
     report_bad_config_at_cold_start,
 )
-from platform_runtime import error_fields as _error_fields
 
 APPROVED: Final = "Approved"
 REJECTED: Final = "Rejected"
@@ -83,7 +82,6 @@ PIPELINE_VARIABLE: Final = "ModelPackageArn"
 # values.
 NO_BASELINE: Final = NONE  # the value of a baseline the version does not carry
 
-_GROUP_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 _PIPELINE_NAME = re.compile(r"[A-Za-z0-9.@\-_]{1,100}")
 _SSM_NAME = re.compile(r"/?[a-zA-Z0-9_.\-/]{1,1011}")
 _ACCOUNT = re.compile(r"[0-9]{12}")
@@ -126,19 +124,17 @@ class Config:
 def load_config(env: Mapping[str, str]) -> Config:
     """Reads and checks the environment; raises ConfigError naming every problem at once."""
     problems: list[str] = []
-    group = env.get("MODEL_PACKAGE_GROUP", "")
-    if not group:
-        problems.append("MODEL_PACKAGE_GROUP is not set (the model package group to deploy from)")
-    elif not _GROUP_NAME.fullmatch(group):
-        problems.append(
-            f"MODEL_PACKAGE_GROUP={group!r} is not a model package group name "
-            "(letters, digits and hyphens, at most 63 characters)"
-        )
-    pipeline = env.get("DEPLOY_PIPELINE", "")
-    if not pipeline:
-        problems.append("DEPLOY_PIPELINE is not set (the CodePipeline that deploys a model)")
-    elif not _PIPELINE_NAME.fullmatch(pipeline):
-        problems.append(f"DEPLOY_PIPELINE={pipeline!r} is not a CodePipeline name")
+    group = group_setting(
+        env, "MODEL_PACKAGE_GROUP", "the model package group to deploy from", problems
+    )
+    pipeline = matching_setting(
+        env,
+        "DEPLOY_PIPELINE",
+        "the CodePipeline that deploys a model",
+        _PIPELINE_NAME,
+        "a CodePipeline name",
+        problems,
+    )
     parameter = env.get("DEPLOYED_PARAMETER") or None  # empty means unset
     if parameter is not None and not _SSM_NAME.fullmatch(parameter):
         problems.append(f"DEPLOYED_PARAMETER={parameter!r} is not an SSM parameter name")
@@ -160,9 +156,9 @@ def load_config(env: Mapping[str, str]) -> Config:
 
 
 # --------------------------------------------------------------------------------------------
-# Events: the registry's state changes, read by the shared layer (platform_release's
-# model_package_change, as the model card function reads them) as parse_event; the tokens
-# that make a start idempotent.
+# Events: the registry's state changes, read and filtered by the shared layer (platform_release's
+# accepted_change, as the model card function reads them); the tokens that make a start
+# idempotent.
 
 
 def client_request_token(pipeline: str, arn: str) -> str:
@@ -205,23 +201,6 @@ def group_reference(config: Config, change: StateChange) -> str:
     )
 
 
-def newest_approved(group: str, sagemaker: Any | None = None) -> str | None:
-    """The ARN of the most recently created Approved version of ``group`` (a name, or a group
-    ARN), or None."""
-    response = (sagemaker or _client("sagemaker")).list_model_packages(
-        ModelPackageGroupName=group,
-        ModelApprovalStatus=APPROVED,
-        SortBy="CreationTime",
-        SortOrder="Descending",
-        MaxResults=1,
-    )
-    summaries = response.get("ModelPackageSummaryList", [])
-    if not summaries:
-        return None
-    arn: str = summaries[0]["ModelPackageArn"]
-    return arn
-
-
 def drift_check_baselines(arn: str, sagemaker: Any | None = None) -> dict[str, Any]:
     """The version's DriftCheckBaselines ({} when it has none)."""
     described = (sagemaker or _client("sagemaker")).describe_model_package(ModelPackageName=arn)
@@ -242,7 +221,7 @@ def deployed_arn(parameter: str) -> str | None:
 
 def _deploy(config: Config, change: StateChange, log: _Log) -> dict[str, str]:
     sagemaker = _sagemaker(config, change)
-    newest = newest_approved(group_reference(config, change), sagemaker)
+    newest = newest_approved(sagemaker, group_reference(config, change))
     if newest is None:
         log.log(
             logging.INFO,
@@ -329,7 +308,7 @@ def _roll_back(config: Config, change: StateChange, log: _Log) -> dict[str, str]
     if last_started != change.arn:
         return _not_approved(change, log, last_started or "none")
     sagemaker = _sagemaker(config, change)
-    newest = newest_approved(group_reference(config, change), sagemaker)
+    newest = newest_approved(sagemaker, group_reference(config, change))
     if newest is None or newest == change.arn:
         reason = (
             "the version last started was rejected and no other version is approved: nothing "
@@ -371,21 +350,9 @@ def handler(event: object, context: object = None) -> dict[str, str]:
     event_id = event.get("id") if isinstance(event, dict) else None
     log.bind(event_id=event_id if isinstance(event_id, str) else None)
 
-    try:
-        change = parse_event(event, config.source_account)
-    except BadEvent as exc:
-        log.log(logging.ERROR, "event rejected", status="rejected", error=str(exc))
-        return {"status": "rejected", "error": str(exc)}
-    log.bind(
-        model_package_arn=change.arn,
-        model_package_version=change.version,
-        approval_status=change.approval_status,
-    )
-
-    if change.group != config.model_package_group:
-        reason = f"model package group {change.group!r} is not {config.model_package_group!r}"
-        log.log(logging.INFO, "ignored", status="ignored", reason=reason)
-        return {"status": "ignored", "reason": reason, "model_package_arn": change.arn}
+    change = accepted_change(event, config.model_package_group, log, config.source_account)
+    if isinstance(change, dict):
+        return change
     rollback = change.approval_status == REJECTED and config.deployed_parameter is not None
     if change.approval_status != APPROVED and not rollback:
         return _not_approved(change, log)
@@ -393,13 +360,7 @@ def handler(event: object, context: object = None) -> dict[str, str]:
     try:
         return _roll_back(config, change, log) if rollback else _deploy(config, change, log)
     except Exception as exc:
-        log.log(
-            logging.ERROR,
-            "AWS call failed: re-raising for a retry",
-            status="error",
-            exc_info=True,
-            **_error_fields(exc),
-        )
+        log.aws_failure(exc, "re-raising for a retry")
         raise
 
 

@@ -64,10 +64,12 @@ from platform_codepipeline import (
     user_parameters,
 )
 from platform_codepipeline import failure_message as _failure_message
+from platform_events import GROUP_NAME
 from platform_events import BadInput as BadJob
 from platform_events import get_string as _get_string
 from platform_events import json_type as _json_type
 from platform_logging import InvocationLog, structured_logger
+from platform_release import MODEL_PACKAGE_ARN
 from platform_runtime import Clients, ConfigError, report_bad_config_at_cold_start
 from platform_runtime import describe_error as _describe_error
 
@@ -105,14 +107,8 @@ CHECKS: Final = (
 )
 
 _ENDPOINT_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
-_GROUP_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 _FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-# A versioned model package: arn:<partition>:sagemaker:<region>:<account>:model-package/<group>/<n>
-_MODEL_PACKAGE_ARN = re.compile(
-    r"arn:aws[a-z-]*:sagemaker:(?P<region>[a-z0-9-]{1,32}):[0-9]{12}:"
-    r"model-package/(?P<group>[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62})/[1-9][0-9]{0,9}"
-)
 
 # --------------------------------------------------------------------------------------------
 # Structured logging: one JSON object per line on stdout (CloudWatch Logs keeps it as is).
@@ -413,7 +409,7 @@ def parse_payloads(value: object, path: str, input_columns: tuple[str, ...]) -> 
 def _parse_model_package(parameters: Mapping[str, Any]) -> tuple[str, re.Match[str]]:
     """The UserParameters' model_package_arn and its match: a versioned model package ARN."""
     arn = _get_string(parameters, "model_package_arn", "UserParameters.model_package_arn")
-    match = _MODEL_PACKAGE_ARN.fullmatch(arn)
+    match = MODEL_PACKAGE_ARN.fullmatch(arn)
     if match is None:
         raise BadJob(
             f"UserParameters.model_package_arn {arn!r} is not a versioned model package ARN "
@@ -427,7 +423,7 @@ def _parse_group(parameters: Mapping[str, Any], arn: str, match: re.Match[str]) 
     if "model_package_group" not in parameters:
         return None
     group = _get_string(parameters, "model_package_group", "UserParameters.model_package_group", 63)
-    if not _GROUP_NAME.fullmatch(group):
+    if not GROUP_NAME.fullmatch(group):
         raise BadJob(
             f"UserParameters.model_package_group {group!r} is not a model package group name"
         )

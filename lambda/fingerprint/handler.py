@@ -51,12 +51,11 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from platform_events import BadInput, s3_uri_problem
+from platform_events import BadInput, get_execution_id, s3_uri_problem
 from platform_events import get_string as _get_string
 from platform_events import json_type as _json_type
 from platform_fingerprint import (
@@ -76,13 +75,11 @@ from platform_fingerprint import (
 )
 from platform_logging import InvocationLog, structured_logger
 from platform_runtime import Clients, ConfigError, bucket_setting, report_bad_config_at_cold_start
-from platform_runtime import error_fields as _error_fields
 
 OK: Final = "ok"
 ERROR: Final = "error"
 
 S3_URI_MAX: Final = 1024
-EXECUTION_ID_MAX: Final = 256
 PART_SIZE: Final = SEAL_PART_SIZE  # bytes per UploadPartCopy (a module constant: tests lower it)
 # The files, in the order they are fingerprinted: (event key, answer prefix, required).
 FILES: Final = (
@@ -135,7 +132,6 @@ ANSWER_KEYS: Final = (
     "explainability_uri",
 )
 
-_EXECUTION_ID = re.compile(r"[A-Za-z0-9._:/-]+")
 
 # --------------------------------------------------------------------------------------------
 # Structured logging: one JSON object per line on stdout (CloudWatch Logs keeps it as is).
@@ -252,12 +248,7 @@ def parse_event(event: object, config: Config) -> Request:
             continue
         bucket, key = _object_in_bucket(event, name, config)
         files.append(File(name, prefix, bucket, key))
-    execution_id = _get_string(event, "execution_id", "execution_id", max_len=EXECUTION_ID_MAX)
-    if not _EXECUTION_ID.fullmatch(execution_id):
-        raise BadInput(
-            f"execution_id {execution_id!r} is not a pipeline execution id (letters, digits "
-            "and . _ : / -)"
-        )
+    execution_id = get_execution_id(event)
     return Request(tuple(files), execution_id)
 
 
@@ -353,13 +344,7 @@ def handler(event: object, context: object = None) -> dict[str, str]:
         log.log(logging.ERROR, "not fingerprintable", status=ERROR, error=str(exc))
         return _error(f"not fingerprintable: {exc}")
     except Exception as exc:
-        log.log(
-            logging.ERROR,
-            "AWS call failed: the step fails with it",
-            status="aws-error",
-            exc_info=True,
-            **_error_fields(exc),
-        )
+        log.aws_failure(exc, "the step fails with it", status="aws-error")
         raise
     answer = ok_answer(sealed)
     fields: dict[str, Any] = {key: answer[key] for key in ANSWER_KEYS if key != "error"}

@@ -55,17 +55,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from platform_events import BadInput as BadEvent
 from platform_logging import InvocationLog, structured_logger
 from platform_release import ModelPackageChange as StateChange
-from platform_release import model_package_change as parse_event
+from platform_release import accepted_change
+from platform_release import approved_versions as _approved_versions
 from platform_runtime import (
     Clients,
     ConfigError,
+    group_setting,
     refuse_bad_config,
     report_bad_config_at_cold_start,
 )
-from platform_runtime import error_fields as _error_fields
 
 PENDING: Final = "PendingManualApproval"
 APPROVED: Final = "Approved"
@@ -132,7 +132,6 @@ REJECTION_FACTS: Final = (
 )
 UNKNOWN: Final = "unknown"
 
-_GROUP_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 _ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -181,14 +180,9 @@ def _text_setting(
 def load_config(env: Mapping[str, str]) -> Config:
     """Reads and checks the environment; raises ConfigError naming every problem at once."""
     problems: list[str] = []
-    group = env.get("MODEL_PACKAGE_GROUP", "")
-    if not group:
-        problems.append("MODEL_PACKAGE_GROUP is not set (the model package group of the cards)")
-    elif not _GROUP_NAME.fullmatch(group):
-        problems.append(
-            f"MODEL_PACKAGE_GROUP={group!r} is not a model package group name "
-            "(letters, digits and hyphens, at most 63 characters)"
-        )
+    group = group_setting(
+        env, "MODEL_PACKAGE_GROUP", "the model package group of the cards", problems
+    )
     intended_use = _text_setting(
         env,
         "INTENDED_USE",
@@ -214,8 +208,8 @@ def load_config(env: Mapping[str, str]) -> Config:
 
 
 # --------------------------------------------------------------------------------------------
-# Events: the registry's state changes, read by the shared layer (platform_release's
-# model_package_change, as the deploy router reads them) as parse_event.
+# Events: the registry's state changes, read and filtered by the shared layer (platform_release's
+# accepted_change, as the deploy router reads them).
 
 
 # --------------------------------------------------------------------------------------------
@@ -533,22 +527,7 @@ def _write(arn: str, card: Card, target: Target, log: _Log) -> bool:
 
 def approved_versions(group: str) -> list[str]:
     """The ARNs of the group's approved versions, newest (by creation time) first."""
-    sagemaker = _client("sagemaker")
-    arns: list[str] = []
-    request: dict[str, Any] = {
-        "ModelPackageGroupName": group,
-        "ModelApprovalStatus": APPROVED,
-        "SortBy": "CreationTime",
-        "SortOrder": "Descending",
-        "MaxResults": PAGE_SIZE,
-    }
-    while True:
-        response = sagemaker.list_model_packages(**request)
-        arns += [s["ModelPackageArn"] for s in response.get("ModelPackageSummaryList", [])]
-        token = response.get("NextToken")
-        if not token:
-            return arns
-        request["NextToken"] = token
+    return list(_approved_versions(_client("sagemaker"), group, PAGE_SIZE))
 
 
 def _describe(arn: str) -> dict[str, Any]:
@@ -619,31 +598,14 @@ def handler(event: object, context: object = None) -> dict[str, Any]:
     event_id = event.get("id") if isinstance(event, dict) else None
     log.bind(event_id=event_id if isinstance(event_id, str) else None)
 
-    try:
-        change = parse_event(event)
-    except BadEvent as exc:
-        log.log(logging.ERROR, "event rejected", status="rejected", error=str(exc))
-        return {"status": "rejected", "error": str(exc)}
-    log.bind(
-        model_package_arn=change.arn,
-        model_package_version=change.version,
-        approval_status=change.approval_status,
-    )
-    if change.group != config.model_package_group:
-        reason = f"model package group {change.group!r} is not {config.model_package_group!r}"
-        log.log(logging.INFO, "ignored", status="ignored", reason=reason)
-        return {"status": "ignored", "reason": reason, "model_package_arn": change.arn}
+    change = accepted_change(event, config.model_package_group, log)
+    if isinstance(change, dict):
+        return change
 
     try:
         return _update(config, change, log)
     except Exception as exc:
-        log.log(
-            logging.ERROR,
-            "AWS call failed: re-raising for a retry",
-            status="error",
-            exc_info=True,
-            **_error_fields(exc),
-        )
+        log.aws_failure(exc, "re-raising for a retry")
         raise
 
 

@@ -52,16 +52,22 @@ from dataclasses import dataclass
 from typing import IO, Any, Final, cast
 
 from botocore.exceptions import ClientError
-from platform_events import BadInput, get_object, get_string, json_type, s3_uri_problem
+from platform_events import (
+    BadInput,
+    get_execution_id,
+    get_object,
+    get_string,
+    json_type,
+    s3_uri_problem,
+)
 from platform_logging import InvocationLog, structured_logger
 from platform_runtime import (
     Clients,
     ConfigError,
     bucket_setting,
+    matching_setting,
     report_bad_config_at_cold_start,
-    required_setting,
 )
-from platform_runtime import error_fields as _error_fields
 
 # Answers
 OK: Final = "ok"
@@ -98,7 +104,6 @@ ANSWER_KEYS: Final = (
     "description",
 )
 URI_MAX: Final = 2048
-EXECUTION_ID_MAX: Final = 256
 CODE_VERSION_MAX: Final = PARAMETER_VALUE_MAX
 MANIFEST_MAX: Final = 64 * 1024  # bytes
 MANIFEST_FORMAT: Final = 1
@@ -133,7 +138,6 @@ _IMPORT_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 _DIGITS = re.compile(r"[0-9]{1,16}")
 # a framework, a version or an image URI: printable, no blank
 _TOKEN = re.compile(r"[^\s\x00-\x1f\x7f]+")
-_EXECUTION_ID = re.compile(r"[A-Za-z0-9._:/-]+")
 
 # --------------------------------------------------------------------------------------------
 # Structured logging: one JSON object per line on stdout (CloudWatch Logs keeps it as is).
@@ -238,19 +242,6 @@ def _max_artifact_bytes(env: Mapping[str, str], problems: list[str]) -> int:
     return max_bytes
 
 
-def _pipeline_name(env: Mapping[str, str], problems: list[str]) -> str:
-    """PIPELINE_NAME, a SageMaker pipeline name (a problem appended when it is not)."""
-    pipeline = required_setting(
-        env, "PIPELINE_NAME", "the import pipeline, <prefix>-import", problems
-    )
-    if pipeline and not _PIPELINE_NAME.fullmatch(pipeline):
-        problems.append(
-            f"PIPELINE_NAME={pipeline!r} is not a SageMaker pipeline name "
-            "(letters, digits and hyphens, at most 256 characters)"
-        )
-    return pipeline
-
-
 def _imports_prefix(env: Mapping[str, str], problems: list[str]) -> str:
     """IMPORTS_PREFIX (default DEFAULT_IMPORTS_PREFIX), a key prefix (a problem appended when
     it is not)."""
@@ -263,35 +254,17 @@ def _imports_prefix(env: Mapping[str, str], problems: list[str]) -> str:
     return prefix
 
 
-def _code_version_parameter(env: Mapping[str, str], problems: list[str]) -> str:
-    """CODE_VERSION_PARAMETER, an SSM parameter name (a problem appended when it is not)."""
-    parameter = required_setting(
-        env,
-        "CODE_VERSION_PARAMETER",
-        "the SSM parameter holding the code version CI last published, e.g. "
-        "/mlops-dev-demand/ml/code-version",
-        problems,
-    )
-    if parameter and not _SSM_NAME.fullmatch(parameter):
-        problems.append(f"CODE_VERSION_PARAMETER={parameter!r} is not an SSM parameter name")
-    return parameter
-
-
-def _project(env: Mapping[str, str], problems: list[str]) -> str:
-    """PROJECT, a project name (a problem appended when it is not)."""
-    project = required_setting(env, "PROJECT", "the project's name, e.g. demand", problems)
-    if project and not _PROJECT.fullmatch(project):
-        problems.append(
-            f"PROJECT={project!r} is not a project name (2-12 lower-case letters and digits, "
-            "starting with a letter)"
-        )
-    return project
-
-
 def load_config(env: Mapping[str, str]) -> Config:
     """Reads and checks the environment; raises ConfigError naming every problem at once."""
     problems: list[str] = []
-    pipeline = _pipeline_name(env, problems)
+    pipeline = matching_setting(
+        env,
+        "PIPELINE_NAME",
+        "the import pipeline, <prefix>-import",
+        _PIPELINE_NAME,
+        "a SageMaker pipeline name (letters, digits and hyphens, at most 256 characters)",
+        problems,
+    )
     bucket = bucket_setting(
         env,
         "ARTIFACTS_BUCKET",
@@ -299,8 +272,23 @@ def load_config(env: Mapping[str, str]) -> Config:
         problems,
     )
     prefix = _imports_prefix(env, problems)
-    parameter = _code_version_parameter(env, problems)
-    project = _project(env, problems)
+    parameter = matching_setting(
+        env,
+        "CODE_VERSION_PARAMETER",
+        "the SSM parameter holding the code version CI last published, e.g. "
+        "/mlops-dev-demand/ml/code-version",
+        _SSM_NAME,
+        "an SSM parameter name",
+        problems,
+    )
+    project = matching_setting(
+        env,
+        "PROJECT",
+        "the project's name, e.g. demand",
+        _PROJECT,
+        "a project name (2-12 lower-case letters and digits, starting with a letter)",
+        problems,
+    )
     framework, version, image = _expected_serving(env, problems)
     max_bytes = _max_artifact_bytes(env, problems)
     if problems:
@@ -477,13 +465,7 @@ def _start_entry(event: object, log: _Log) -> dict[str, str]:
         code_version = published_code_version(config)
         arn = start_import(config, upload, code_version)
     except Exception as exc:
-        log.log(
-            logging.ERROR,
-            "AWS call failed: re-raising for a retry",
-            status="error",
-            exc_info=True,
-            **_error_fields(exc),
-        )
+        log.aws_failure(exc, "re-raising for a retry")
         raise
     log.log(
         logging.INFO,
@@ -529,12 +511,7 @@ def parse_check_event(event: Mapping[str, Any]) -> CheckRequest:
         raise BadInput(f"code_version must be a string, got {json_type(code_version)}")
     if len(code_version) > CODE_VERSION_MAX:
         raise BadInput(f"code_version is longer than {CODE_VERSION_MAX} characters")
-    execution_id = get_string(event, "execution_id", "execution_id", EXECUTION_ID_MAX)
-    if not _EXECUTION_ID.fullmatch(execution_id):
-        raise BadInput(
-            f"execution_id {execution_id!r} is not a pipeline execution id (letters, digits "
-            "and . _ : / -)"
-        )
+    execution_id = get_execution_id(event)
     return CheckRequest(manifest_uri, code_version, execution_id)
 
 
@@ -1171,13 +1148,7 @@ def _check_entry(event: Mapping[str, Any], log: _Log) -> dict[str, str]:
         log.log(logging.WARNING, "import rejected", **fields)
         return answer
     except Exception as exc:
-        log.log(
-            logging.ERROR,
-            "AWS call failed: the step fails with it",
-            status="aws-error",
-            exc_info=True,
-            **_error_fields(exc),
-        )
+        log.aws_failure(exc, "the step fails with it", status="aws-error")
         raise
     fields = {**answer, **check.fields}
     log.log(logging.INFO, "import checked", **fields)

@@ -71,13 +71,19 @@ from typing import Any, Final
 from urllib.parse import quote
 
 from botocore.exceptions import ClientError
-from platform_events import BUCKET_NAME, BadInput, s3_uri_problem
+from platform_events import BUCKET_NAME, BadInput, get_execution_id, s3_uri_problem
 from platform_events import get_string as _get_string
 from platform_events import json_type as _json_type
 from platform_fingerprint import sealed_sha256, split_s3_uri
 from platform_logging import InvocationLog, structured_logger
-from platform_runtime import Clients, ConfigError, report_bad_config_at_cold_start
-from platform_runtime import error_fields as _error_fields
+from platform_release import MODEL_PACKAGE_ARN
+from platform_runtime import (
+    Clients,
+    ConfigError,
+    group_setting,
+    matching_setting,
+    report_bad_config_at_cold_start,
+)
 from platform_runtime import required_setting as _required
 
 WINDOW: Final = "window"
@@ -118,7 +124,6 @@ MAX_DELAY_HOURS: Final = 168
 S3_URI_MAX: Final = 1024  # a processing input's S3Uri
 # Room after CAPTURE_URI / GROUND_TRUTH_URI: "<target>/<endpoint>/<variant>/yyyy/mm/dd/hh/".
 PREFIX_ROOM: Final = len("staging/") + 64 + 64 + len("yyyy/mm/dd/hh/")
-EXECUTION_ID_MAX: Final = 256
 # Batch scoring: the monitoring runs' reports prefix (the Monitor steps write under it too),
 # and how much one run reads.
 REPORTS_PREFIX: Final = "monitoring/"
@@ -162,20 +167,13 @@ def is_quality_metric(metric: Metric) -> bool:
     return metric.name in QUALITY_METRICS
 
 
-_GROUP_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 _PROJECT_PREFIX = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 _ENDPOINT_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 _VARIANT_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 _DIGITS = re.compile(r"[0-9]{1,4}")
-_EXECUTION_ID = re.compile(r"[A-Za-z0-9._:/-]+")
 # CloudWatch names: printable ASCII, at least one non-blank character, not starting with ':'.
 _CW_NAME = re.compile(r"(?=.*[^ ])[ -~]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-# A versioned model package: arn:<partition>:sagemaker:<region>:<account>:model-package/<group>/<n>
-_MODEL_PACKAGE_ARN = re.compile(
-    r"arn:aws[a-z-]*:sagemaker:(?P<region>[a-z0-9-]{1,32}):[0-9]{12}:"
-    r"model-package/(?P<group>[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62})/(?P<version>[1-9][0-9]{0,9})"
-)
 _S3_OBJECT = re.compile(r"s3://(?P<bucket>[^/]+)/(?P<key>.+)")
 _S3_PREFIX = re.compile(r"s3://(?P<bucket>[^/]+)/(?P<prefix>.*)")
 _NOT_FOUND_CODES: Final = frozenset({"ResourceNotFound", "ResourceNotFoundException"})
@@ -288,18 +286,15 @@ def _endpoint_template(env: Mapping[str, str], problems: list[str]) -> str:
 
 def _names(env: Mapping[str, str], problems: list[str]) -> tuple[str, str]:
     """Returns PROJECT_PREFIX and MODEL_PACKAGE_GROUP; notes either missing or malformed."""
-    project = _required(env, "PROJECT_PREFIX", "the project's name prefix", problems)
-    if project and not _PROJECT_PREFIX.fullmatch(project):
-        problems.append(
-            f"PROJECT_PREFIX={project!r} is not a name prefix (letters, digits and hyphens, "
-            "at most 63 characters)"
-        )
-    group = _required(env, "MODEL_PACKAGE_GROUP", "the project's model package group", problems)
-    if group and not _GROUP_NAME.fullmatch(group):
-        problems.append(
-            f"MODEL_PACKAGE_GROUP={group!r} is not a model package group name "
-            "(letters, digits and hyphens, at most 63 characters)"
-        )
+    project = matching_setting(
+        env,
+        "PROJECT_PREFIX",
+        "the project's name prefix",
+        _PROJECT_PREFIX,
+        "a name prefix (letters, digits and hyphens, at most 63 characters)",
+        problems,
+    )
+    group = group_setting(env, "MODEL_PACKAGE_GROUP", "the project's model package group", problems)
     return project, group
 
 
@@ -425,12 +420,7 @@ def parse_event(event: object) -> WindowRequest | PublishRequest:
     target = _get_string(event, "target", "target", max_len=64)
     if target not in TARGETS:
         raise BadInput(f"target {target!r} is not known (accepted: {', '.join(TARGETS)})")
-    execution_id = _get_string(event, "execution_id", "execution_id", max_len=EXECUTION_ID_MAX)
-    if not _EXECUTION_ID.fullmatch(execution_id):
-        raise BadInput(
-            f"execution_id {execution_id!r} is not a pipeline execution id (letters, digits "
-            "and . _ : / -)"
-        )
+    execution_id = get_execution_id(event)
     if action == WINDOW:
         return WindowRequest(target, execution_id)
     report_uri = _get_string(event, "report_uri", "report_uri", max_len=S3_URI_MAX)
@@ -896,7 +886,7 @@ def _describe(operation: str, *, region: str | None = None, **params: str) -> di
 def package_region(arn: str) -> str | None:
     """The region of a versioned model package ARN (its registry's), or None if ``arn`` is not
     one."""
-    match = _MODEL_PACKAGE_ARN.fullmatch(arn)
+    match = MODEL_PACKAGE_ARN.fullmatch(arn)
     return match["region"] if match is not None else None
 
 
@@ -1148,7 +1138,7 @@ class _WindowRun:
             arn, source, where = self._batch_version(jobs)
         else:
             arn, source, where = self._serving()
-        match = _MODEL_PACKAGE_ARN.fullmatch(arn)
+        match = MODEL_PACKAGE_ARN.fullmatch(arn)
         if match is None:
             raise BadInput(f"{source} holds {arn!r}, not a versioned model package ARN")
         # SageMaker writes the group name in lower case in the ARN
@@ -1439,13 +1429,7 @@ def handler(
         log.log(logging.ERROR, "refused", status=ERROR, error=str(exc))
         return _error(action, str(exc))
     except Exception as exc:
-        log.log(
-            logging.ERROR,
-            "AWS call failed: the step fails with it",
-            status="aws-error",
-            exc_info=True,
-            **_error_fields(exc),
-        )
+        log.aws_failure(exc, "the step fails with it", status="aws-error")
         raise
 
 

@@ -99,6 +99,7 @@ from platform_codepipeline import (
 )
 from platform_codepipeline import failure_message as _failure_message
 from platform_codepipeline import show as _show
+from platform_events import GROUP_NAME
 from platform_events import BadInput as BadJob
 from platform_fingerprint import (
     BASELINE_SHA256_KEY,
@@ -125,7 +126,6 @@ from platform_release import (
     ARN_HEAD,
     BASELINE_SOURCES,
     DRIFT_FILES,
-    GROUP_NAME,
     MONITORING_BASELINE,
     ModelVersion,
     approval_problem,
@@ -141,7 +141,13 @@ from platform_release import (
 )
 from platform_release import sealed_address as _sealed_address
 from platform_release import sealed_problem as _sealed_problem
-from platform_runtime import Clients, ConfigError, bucket_setting, report_bad_config_at_cold_start
+from platform_runtime import (
+    Clients,
+    ConfigError,
+    bucket_setting,
+    matching_setting,
+    report_bad_config_at_cold_start,
+)
 from platform_runtime import describe_error as _describe_error
 
 CHECKS: Final = ("same-group", "approved", "fingerprinted", "sealed", "copied", "verified")
@@ -233,7 +239,7 @@ DRIFT_KINDS: Final = {
 }
 
 # arn:<partition>:sagemaker:<region>:<account>:model-package-group/<name>
-_GROUP_ARN = re.compile(rf"{ARN_HEAD}model-package-group/(?P<group>{GROUP_NAME})")
+_GROUP_ARN = re.compile(rf"{ARN_HEAD}model-package-group/(?P<group>{GROUP_NAME.pattern})")
 # arn:<partition>:kms:<region>:<account>:key/<key id> (a key id: letters, digits, hyphens; a
 # UUID or a multi-Region key's mrk-...): a key ARN, not an alias
 _KMS_KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]{1,32}:[0-9]{12}:key/[a-zA-Z0-9-]{1,128}")
@@ -339,18 +345,17 @@ def vpc_setting(env: Mapping[str, str], problems: list[str]) -> VpcPlacement | N
 def load_config(env: Mapping[str, str]) -> Config:
     """Reads and checks the environment; raises ConfigError naming every problem at once."""
     problems: list[str] = []
-    arn = env.get("SOURCE_MODEL_PACKAGE_GROUP_ARN", "")
+    arn = matching_setting(
+        env,
+        "SOURCE_MODEL_PACKAGE_GROUP_ARN",
+        "the development account's model package group, "
+        "arn:<partition>:sagemaker:<region>:<account>:model-package-group/<name>",
+        _GROUP_ARN,
+        "a model package group ARN "
+        "(arn:<partition>:sagemaker:<region>:<account>:model-package-group/<name>)",
+        problems,
+    )
     match = _GROUP_ARN.fullmatch(arn)
-    if not arn:
-        problems.append(
-            "SOURCE_MODEL_PACKAGE_GROUP_ARN is not set (the development account's model package "
-            "group, arn:<partition>:sagemaker:<region>:<account>:model-package-group/<name>)"
-        )
-    elif match is None:
-        problems.append(
-            f"SOURCE_MODEL_PACKAGE_GROUP_ARN={arn!r} is not a model package group ARN "
-            "(arn:<partition>:sagemaker:<region>:<account>:model-package-group/<name>)"
-        )
     source_bucket = bucket_setting(
         env,
         "SOURCE_BUCKET",

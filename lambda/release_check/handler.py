@@ -90,7 +90,6 @@ from platform_logging import InvocationLog, structured_logger
 from platform_release import (
     APPROVED,
     BASELINE_SOURCES,
-    GROUP_NAME,
     MONITORING_BASELINE,
     VARIABLE_VALUE_MAX,
     ModelVersion,
@@ -108,7 +107,13 @@ from platform_release import (
 from platform_release import DRIFT_FILES as DRIFT_FILES
 from platform_release import sealed_address as _sealed_address
 from platform_release import sealed_problem as _sealed_problem
-from platform_runtime import Clients, ConfigError, bucket_setting, report_bad_config_at_cold_start
+from platform_runtime import (
+    Clients,
+    ConfigError,
+    bucket_setting,
+    group_setting,
+    report_bad_config_at_cold_start,
+)
 from platform_runtime import describe_error as _describe_error
 
 STAGES: Final = ("staging", "prod")
@@ -136,7 +141,6 @@ BASELINE_VARIABLES: Final[tuple[str, ...]] = (
     MONITORING_BASELINE,
 )
 
-_GROUP_NAME = re.compile(GROUP_NAME)
 # The function's own ARN, maybe qualified by a version or an alias.
 _FUNCTION_ARN = re.compile(
     r"arn:(?P<partition>aws[a-z-]*):lambda:(?P<region>[a-z0-9-]{1,32}):(?P<account>[0-9]{12}):"
@@ -170,14 +174,7 @@ class Config:
 def load_config(env: Mapping[str, str]) -> Config:
     """Reads and checks the environment; raises ConfigError naming every problem at once."""
     problems: list[str] = []
-    group = env.get("MODEL_PACKAGE_GROUP", "")
-    if not group:
-        problems.append("MODEL_PACKAGE_GROUP is not set (the project's model package group)")
-    elif not _GROUP_NAME.fullmatch(group):
-        problems.append(
-            f"MODEL_PACKAGE_GROUP={group!r} is not a model package group name "
-            "(letters, digits and hyphens, at most 63 characters)"
-        )
+    group = group_setting(env, "MODEL_PACKAGE_GROUP", "the project's model package group", problems)
     bucket = bucket_setting(
         env,
         "ARTIFACTS_BUCKET",

@@ -44,13 +44,14 @@ from platform_events import get_object as _get_object
 from platform_events import get_string, s3_uri_problem
 from platform_events import json_type as _json_type
 from platform_logging import InvocationLog, structured_logger
+from platform_logging import error_fields as _error_fields
 from platform_runtime import (
     Clients,
     ConfigError,
+    matching_setting,
     refuse_bad_config,
     report_bad_config_at_cold_start,
 )
-from platform_runtime import error_fields as _error_fields
 
 DEFAULT_DEBOUNCE_SECONDS: Final = 900
 DEFAULT_MAX_EXECUTIONS_PER_DAY: Final = 4
@@ -154,19 +155,22 @@ def _s3_uri_problem(uri: str) -> str | None:
 def load_config(env: Mapping[str, str]) -> Config:
     """Reads and checks the environment; raises ConfigError naming every problem at once."""
     problems: list[str] = []
-    pipeline = env.get("PIPELINE_NAME", "")
-    if not pipeline:
-        problems.append("PIPELINE_NAME is not set (the SageMaker pipeline to start)")
-    elif not _PIPELINE_NAME.fullmatch(pipeline):
-        problems.append(
-            f"PIPELINE_NAME={pipeline!r} is not a SageMaker pipeline name "
-            "(letters, digits and hyphens, at most 256 characters)"
-        )
-    table = env.get("LOCK_TABLE", "")
-    if not table:
-        problems.append("LOCK_TABLE is not set (the DynamoDB table of the guards)")
-    elif not _TABLE_NAME.fullmatch(table):
-        problems.append(f"LOCK_TABLE={table!r} is not a DynamoDB table name")
+    pipeline = matching_setting(
+        env,
+        "PIPELINE_NAME",
+        "the SageMaker pipeline to start",
+        _PIPELINE_NAME,
+        "a SageMaker pipeline name (letters, digits and hyphens, at most 256 characters)",
+        problems,
+    )
+    table = matching_setting(
+        env,
+        "LOCK_TABLE",
+        "the DynamoDB table of the guards",
+        _TABLE_NAME,
+        "a DynamoDB table name",
+        problems,
+    )
     debounce = _int_setting(env, "DEBOUNCE_SECONDS", DEFAULT_DEBOUNCE_SECONDS, 1, 86_400, problems)
     cap = _int_setting(
         env, "MAX_EXECUTIONS_PER_DAY", DEFAULT_MAX_EXECUTIONS_PER_DAY, 1, 1000, problems
@@ -179,16 +183,14 @@ def load_config(env: Mapping[str, str]) -> Config:
         )
     elif problem := _s3_uri_problem(input_uri):
         problems.append(f"INPUT_DATA_URI={input_uri!r} {problem}")
-    etl_job = env.get("ETL_JOB_NAME", "")
-    if not etl_job:
-        problems.append(
-            "ETL_JOB_NAME is not set (the Glue ETL job whose successful runs start training)"
-        )
-    elif not _GLUE_JOB_NAME.fullmatch(etl_job):
-        problems.append(
-            f"ETL_JOB_NAME={etl_job!r} is not a Glue job name "
-            "(1-255 characters on one line, no leading or trailing space)"
-        )
+    etl_job = matching_setting(
+        env,
+        "ETL_JOB_NAME",
+        "the Glue ETL job whose successful runs start training",
+        _GLUE_JOB_NAME,
+        "a Glue job name (1-255 characters on one line, no leading or trailing space)",
+        problems,
+    )
     code_parameter = env.get("CODE_VERSION_PARAMETER") or None
     if code_parameter is not None and not _SSM_NAME.fullmatch(code_parameter):
         problems.append(f"CODE_VERSION_PARAMETER={code_parameter!r} is not an SSM parameter name")
@@ -472,13 +474,7 @@ class _Guard:
         try:
             result = self._decide()
         except Exception as exc:
-            self.log.log(
-                logging.ERROR,
-                "AWS call failed: released what this invocation held, re-raising for a retry",
-                status="error",
-                exc_info=True,
-                **_error_fields(exc),
-            )
+            self.log.aws_failure(exc, "released what this invocation held, re-raising for a retry")
             self._give_back()
             raise
         self._record(result)

@@ -22,8 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from platform_events import BadInput, get_object, get_string, json_type
-from platform_logging import InvocationLog
-from platform_runtime import error_fields
+from platform_logging import InvocationLog, error_fields
 
 MESSAGE_MAX: Final = 5000  # FailureDetails.message
 SUMMARY_MAX: Final = 2048  # ExecutionDetails.summary

@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+# A model package group's name (``GROUP_NAME.pattern`` where an ARN pattern names the group).
+GROUP_NAME: Final = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+# A pipeline execution id, as a LambdaStep's event carries it (``execution_id``).
+EXECUTION_ID_MAX: Final = 256
+_EXECUTION_ID = re.compile(r"[A-Za-z0-9._:/-]+")
 _S3_PREFIX_URI = re.compile(r"s3://(?P<bucket>[^/]+)(?P<path>/.*)?")
 _S3_OBJECT_URI = re.compile(r"s3://(?P<bucket>[^/]+)/(?P<key>.+)")
 
@@ -47,6 +52,18 @@ def get_string(container: Mapping[str, Any], key: str, path: str, max_len: int =
     if len(value) > max_len:
         raise BadInput(f"{path} is longer than {max_len} characters")
     return value
+
+
+def get_execution_id(container: Mapping[str, Any]) -> str:
+    """``execution_id``: the pipeline execution id a LambdaStep's event carries (at most
+    EXECUTION_ID_MAX characters: letters, digits and . _ : / -)."""
+    execution_id = get_string(container, "execution_id", "execution_id", EXECUTION_ID_MAX)
+    if not _EXECUTION_ID.fullmatch(execution_id):
+        raise BadInput(
+            f"execution_id {execution_id!r} is not a pipeline execution id (letters, digits "
+            "and . _ : / -)"
+        )
+    return execution_id
 
 
 def s3_uri_problem(

@@ -22,13 +22,20 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
 from platform_codepipeline import show
-from platform_events import BadInput, get_object, get_string, json_type, s3_uri_problem
+from platform_events import (
+    GROUP_NAME,
+    BadInput,
+    get_object,
+    get_string,
+    json_type,
+    s3_uri_problem,
+)
 from platform_fingerprint import NONE, SHA256_HEX, sealed_sha256, split_s3_uri
 from platform_logging import InvocationLog
 from platform_runtime import describe_error
@@ -36,13 +43,12 @@ from platform_runtime import describe_error
 APPROVED: Final = "Approved"
 MONITORING_BASELINE: Final = "MonitoringBaseline"  # the version's customer metadata property
 
-GROUP_NAME: Final = r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"  # a model package group's name
 ARN_HEAD: Final = (
     r"arn:(?P<partition>aws[a-z-]*):sagemaker:(?P<region>[a-z0-9-]{1,32}):(?P<account>[0-9]{12}):"
 )
 # A versioned model package: arn:<partition>:sagemaker:<region>:<account>:model-package/<group>/<n>
 MODEL_PACKAGE_ARN: Final = re.compile(
-    rf"{ARN_HEAD}model-package/(?P<group>{GROUP_NAME})/(?P<version>[1-9][0-9]{{0,9}})"
+    rf"{ARN_HEAD}model-package/(?P<group>{GROUP_NAME.pattern})/(?P<version>[1-9][0-9]{{0,9}})"
 )
 
 
@@ -51,7 +57,6 @@ MODEL_PACKAGE_ARN: Final = re.compile(
 EVENT_SOURCE: Final = "aws.sagemaker"
 EVENT_DETAIL_TYPE: Final = "SageMaker Model Package State Change"
 APPROVAL_STATUSES: Final = frozenset({"Approved", "Rejected", "PendingManualApproval"})
-_GROUP_NAME: Final = re.compile(GROUP_NAME)
 
 
 @dataclass(frozen=True)
@@ -151,7 +156,7 @@ def model_package_change(event: object, source_account: str | None = None) -> Mo
     event_id = event.get("id")
     detail = get_object(event, "detail", "detail")
     group = get_string(detail, "ModelPackageGroupName", "detail.ModelPackageGroupName", 63)
-    if not _GROUP_NAME.fullmatch(group):
+    if not GROUP_NAME.fullmatch(group):
         raise BadInput(f"detail.ModelPackageGroupName {group!r} is not a model package group name")
     arn, match = _version_arn(detail, group, source_account)
     version = int(match["version"])
@@ -167,6 +172,30 @@ def model_package_change(event: object, source_account: str | None = None) -> Mo
         match["region"],
         match["account"],
     )
+
+
+def accepted_change(
+    event: object, group: str, log: InvocationLog, source_account: str | None = None
+) -> ModelPackageChange | dict[str, str]:
+    """The event's state change (:func:`model_package_change`) when it is of a version of
+    ``group``, its ARN, version and approval status then bound to ``log``; else the function's
+    answer: ``rejected`` (a malformed event) or ``ignored`` (another group's version), each
+    logged where the caller's line is."""
+    try:
+        change = model_package_change(event, source_account)
+    except BadInput as exc:
+        log.log(logging.ERROR, "event rejected", status="rejected", error=str(exc), stacklevel=2)
+        return {"status": "rejected", "error": str(exc)}
+    log.bind(
+        model_package_arn=change.arn,
+        model_package_version=change.version,
+        approval_status=change.approval_status,
+    )
+    if change.group != group:
+        reason = f"model package group {change.group!r} is not {group!r}"
+        log.log(logging.INFO, "ignored", status="ignored", reason=reason, stacklevel=2)
+        return {"status": "ignored", "reason": reason, "model_package_arn": change.arn}
+    return change
 
 
 # The Model Monitor baselines a version carries, as the deploy templates' baseline parameters
@@ -249,6 +278,44 @@ def arn_problems(
         if theirs != ours:
             problems.append(f"it is in the {what} {theirs}, not {whose} {ours}")
     return problems
+
+
+# --------------------------------------------------------------------------------------------
+# The group's approved versions
+
+
+def _approved_listing(group: str, page_size: int) -> dict[str, Any]:
+    """ListModelPackages of ``group``'s Approved versions, the most recently created first."""
+    return {
+        "ModelPackageGroupName": group,
+        "ModelApprovalStatus": APPROVED,
+        "SortBy": "CreationTime",
+        "SortOrder": "Descending",
+        "MaxResults": page_size,
+    }
+
+
+def approved_versions(sagemaker: Any, group: str, page_size: int) -> Iterator[str]:
+    """The ARNs of ``group``'s Approved versions (``group`` a name, or a group ARN), the most
+    recently created first, read a page of ``page_size`` at a time: the next page only when the
+    caller reads past the ones before (a filtered listing may answer an empty page with a
+    NextToken)."""
+    request = _approved_listing(group, page_size)
+    while True:
+        response = sagemaker.list_model_packages(**request)
+        for summary in response.get("ModelPackageSummaryList", []):
+            arn: str = summary["ModelPackageArn"]
+            yield arn
+        token = response.get("NextToken")
+        if not token:
+            return
+        request["NextToken"] = token
+
+
+def newest_approved(sagemaker: Any, group: str) -> str | None:
+    """The ARN of ``group``'s most recently created Approved version (``group`` a name, or a
+    group ARN), or None: pages of one version, a further page read only after an empty one."""
+    return next(approved_versions(sagemaker, group, 1), None)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,22 +1,23 @@
 """Runtime conventions shared by the platform's Lambda functions (Lambda layer).
 
 Configuration errors name every problem at once and are reported at cold start; AWS errors are
-logged with their code and operation before they are re-raised for a retry; clients are made at
-first use, one per service and region, with bounded retries and timeouts.
+logged with their code and operation before they are re-raised for a retry
+(``InvocationLog.aws_failure``); clients are made at first use, one per service and region, with
+bounded retries and timeouts.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Final
 
 import boto3
 from botocore.config import Config as BotoConfig
-from botocore.exceptions import ClientError
-from platform_events import BUCKET_NAME
-from platform_logging import InvocationLog
+from platform_events import BUCKET_NAME, GROUP_NAME
+from platform_logging import InvocationLog, error_fields
 
 
 class Clients:
@@ -69,27 +70,39 @@ def required_setting(env: Mapping[str, str], name: str, meaning: str, problems: 
     return value
 
 
+def matching_setting(
+    env: Mapping[str, str],
+    name: str,
+    meaning: str,
+    pattern: re.Pattern[str],
+    shape: str,
+    problems: list[str],
+) -> str:
+    """The setting ``name`` (``meaning`` says what it holds), which ``pattern`` must match
+    whole; a problem is appended to ``problems`` if it is not set, or if it does not match
+    (``<name>=<value> is not <shape>``, ``shape`` saying what it must be, e.g. "a CodePipeline
+    name")."""
+    value = required_setting(env, name, meaning, problems)
+    if value and not pattern.fullmatch(value):
+        problems.append(f"{name}={value!r} is not {shape}")
+    return value
+
+
 def bucket_setting(env: Mapping[str, str], name: str, meaning: str, problems: list[str]) -> str:
     """The setting ``name``, an S3 bucket name (``meaning`` says which bucket); a problem is
     appended to ``problems`` if it is not set or not a bucket name."""
-    bucket = env.get(name, "")
-    if not bucket:
-        problems.append(f"{name} is not set ({meaning})")
-    elif not BUCKET_NAME.fullmatch(bucket):
-        problems.append(f"{name}={bucket!r} is not an S3 bucket name")
-    return bucket
+    return matching_setting(env, name, meaning, BUCKET_NAME, "an S3 bucket name", problems)
 
 
-def error_fields(exc: BaseException) -> dict[str, Any]:
-    """Log fields describing an exception: the AWS error code and operation when there is one."""
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        return {
-            "error": error.get("Message") or str(exc),
-            "error_code": error.get("Code"),
-            "operation": exc.operation_name,
-        }
-    return {"error": str(exc), "error_code": type(exc).__name__}
+_GROUP_SHAPE: Final = (
+    "a model package group name (letters, digits and hyphens, at most 63 characters)"
+)
+
+
+def group_setting(env: Mapping[str, str], name: str, meaning: str, problems: list[str]) -> str:
+    """The setting ``name``, a model package group's name (``meaning`` says which group); a
+    problem is appended to ``problems`` if it is not set or not a group name."""
+    return matching_setting(env, name, meaning, GROUP_NAME, _GROUP_SHAPE, problems)
 
 
 def describe_error(exc: BaseException) -> str:

@@ -25,10 +25,13 @@ import sys
 import uuid
 from typing import Any
 
+import boto3
 import deploy_router_handler as handler
 import pytest
 from botocore.exceptions import ClientError
+from botocore.stub import Stubber
 from lambda_testing import requests_sent
+from platform_release import model_package_change, newest_approved
 
 # the deploy pipeline's baseline variables, in the order they are sent (as conftest.py declares)
 BASELINE_VARIABLES = (
@@ -818,7 +821,7 @@ def test_release_mode_calls_the_registry_in_the_versions_region(aws, monkeypatch
 def test_release_mode_group_arn_takes_the_versions_partition():
     config = handler.load_config({**os.environ, "SOURCE_ACCOUNT": DEV_ACCOUNT})
     arn = f"arn:aws-cn:sagemaker:cn-north-1:{DEV_ACCOUNT}:model-package/mlops-dev-models/2"
-    change = handler.parse_event(_forwarded(arn), DEV_ACCOUNT)
+    change = model_package_change(_forwarded(arn), DEV_ACCOUNT)
     assert handler.group_reference(config, change) == (
         f"arn:aws-cn:sagemaker:cn-north-1:{DEV_ACCOUNT}:model-package-group/mlops-dev-models"
     )
@@ -1143,3 +1146,34 @@ def test_release_mode_rolls_back_with_the_group_arn_and_the_version_only(aws, mo
     assert sent[0][1]["ModelPackageGroupName"] == GROUP_ARN
     assert sent[1][1]["variables"] == [{"name": "ModelPackageArn", "value": v1}]
     assert aws.deployed() == v1
+
+
+def test_the_newest_approved_version_is_read_past_an_empty_first_page():
+    """A filtered listing may answer an empty page with a NextToken (moto never does): the
+    router reads on rather than taking the group for one with nothing approved."""
+    sagemaker = boto3.client("sagemaker", region_name="us-east-1")
+    listing = {
+        "ModelPackageGroupName": "mlops-dev-models",
+        "ModelApprovalStatus": "Approved",
+        "SortBy": "CreationTime",
+        "SortOrder": "Descending",
+        "MaxResults": 1,
+    }
+    arn = f"arn:aws:sagemaker:us-east-1:{DEV_ACCOUNT}:model-package/mlops-dev-models/3"
+    summary = {
+        "ModelPackageGroupName": "mlops-dev-models",
+        "ModelPackageArn": arn,
+        "CreationTime": "2026-12-07T10:00:00Z",
+        "ModelPackageStatus": "Completed",
+    }
+    with Stubber(sagemaker) as stub:
+        stub.add_response(
+            "list_model_packages", {"ModelPackageSummaryList": [], "NextToken": "p2"}, listing
+        )
+        stub.add_response(
+            "list_model_packages",
+            {"ModelPackageSummaryList": [summary], "NextToken": "p3"},
+            {**listing, "NextToken": "p2"},
+        )
+        assert newest_approved(sagemaker, "mlops-dev-models") == arn
+        stub.assert_no_pending_responses()  # and page 3 is never asked for
