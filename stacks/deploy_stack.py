@@ -53,7 +53,7 @@ from stacks.config import (
 )
 from stacks.context import landing_zone_context, project_context
 from stacks.data_stack import ProjectDataStack
-from stacks.guardrails import add_rule_packs
+from stacks.guardrails import add_rule_packs, rule_packs_id
 from stacks.monitor_stack import (
     monitor_settings,
     monitored_targets,
@@ -296,6 +296,7 @@ class DeployStack(cdk.Stack):
             },
             vpc_az_count=config.network.az_count if network else 0,
             rule_packs=lambda app: add_rule_packs(app, vpc_mode=config.network.vpc_mode),
+            rule_packs_id=rule_packs_id(vpc_mode=config.network.vpc_mode),
             monitor=monitor,
             images=MonitorImages.for_region(self.region) if monitor is not None else None,
             batch_monitor=batch_monitor,

@@ -28,3 +28,11 @@ def add_rule_packs(scope: cdk.Stage, *, vpc_mode: bool = False, verbose: bool = 
         *(pack(scope, verbose=verbose) for pack in PACKS),
         MLOpsChecks(scope, vpc_mode=vpc_mode, verbose=verbose),
     )
+
+
+def rule_packs_id(*, vpc_mode: bool = False) -> str:
+    """What :func:`add_rule_packs` checks, as a memo key's part (the endpoint templates are
+    memoized after their packs passed): the packs, in order, and the MLOps pack's option. The
+    packs' code is keyed apart: cdk-nag's version, and the MLOps pack's source with its package."""
+    packs = ",".join(f"{pack.__module__}.{pack.__qualname__}" for pack in (*PACKS, MLOpsChecks))
+    return f"{packs};vpc_mode={vpc_mode}"

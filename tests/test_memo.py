@@ -10,14 +10,18 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from mlops_constructs import memo
+from mlops_constructs.deploy import ServerlessSettings, templates
 from mlops_constructs.monitor.open_definition import (
     OpenMonitoringSpec,
     build_monitoring_definition,
 )
+from mlops_constructs.names import template_file
+from mlops_constructs.security.ml_pack import MLOpsChecks
 from mlops_constructs.training.definition import (
     PipelineImages,
     PipelineSpec,
@@ -25,6 +29,8 @@ from mlops_constructs.training.definition import (
     image_uri,
     resolve_images,
 )
+from stacks.context import project_context
+from stacks.guardrails import PACKS, add_rule_packs, rule_packs_id
 
 SPEC = PipelineSpec(
     name="p",
@@ -154,3 +160,80 @@ def test_an_unchanged_project_never_imports_the_sdk(cache: Path) -> None:
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.splitlines() == [built, "False"]
+
+
+# --------------------------------------------------------------------------------------------
+# Endpoint templates: memoized after their template app passed its rule packs
+
+
+def _endpoint_folder(**changes: Any) -> dict[str, str]:
+    """The endpoint templates of one serverless stage (the cheapest template app), by name."""
+    arguments: dict[str, Any] = {
+        "prefix": "mlops-dev-memo",
+        "stages": {"staging": ServerlessSettings()},
+        "context": project_context(),
+        "rule_packs": add_rule_packs,
+        "rule_packs_id": rule_packs_id(),
+        "deploys_to": ("111111111111", "eu-west-1"),
+        **changes,
+    }
+    folder = templates.synthesize_endpoint_templates(**arguments)
+    return {p.name: p.read_text() for p in sorted(folder.iterdir())}
+
+
+def test_endpoint_templates_hit_without_a_template_app_byte_identical_to_a_fresh_build(
+    cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = _endpoint_folder()
+    [entry] = cache.glob("endpoint-templates-*.json")
+    assert list(first) == [template_file("mlops-dev-memo", "staging")]
+    with monkeypatch.context() as patched:
+        patched.setattr(templates, "_template_files", _no_template_app)
+        assert _endpoint_folder() == first
+    monkeypatch.setenv("MLOPS_SYNTH_CACHE", "off")
+    assert _endpoint_folder() == first
+    assert entry.exists()
+
+
+def _no_template_app(*args: Any, **kwargs: Any) -> dict[str, str]:
+    raise AssertionError("a memo hit builds no template app")
+
+
+def test_endpoint_templates_miss_on_any_input_and_run_unnamed_packs_every_time(
+    cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every argument, the rule packs' name and the CDK libraries are in the key (a fake
+    template app here: what it returns is what is memoized)."""
+    built: list[dict[str, Any]] = []
+
+    def fake(targets: Any, **kwargs: Any) -> dict[str, str]:
+        built.append(kwargs)
+        return {"t.template.json": str(len(built))}
+
+    monkeypatch.setattr(templates, "_template_files", fake)
+    assert _endpoint_folder() == _endpoint_folder() == {"t.template.json": "1"}
+    changes: list[dict[str, Any]] = [
+        {"stages": {"staging": ServerlessSettings(memory_mb=3072)}},
+        {"stages": {"prod": ServerlessSettings()}},
+        {"context": {**project_context(), "@aws-cdk/core:newStyleStackSynthesis": False}},
+        {"deploys_to": ("222222222222", "eu-west-1")},
+        {"defaults": {"staging": {"AlarmTopicArn": "arn:aws:sns:eu-west-1:1:t"}}},
+        {"vpc_az_count": 2},
+        {"rule_packs_id": rule_packs_id(vpc_mode=True)},
+    ]
+    for number, change in enumerate(changes, start=2):
+        assert _endpoint_folder(**change) == {"t.template.json": str(number)}, change
+    monkeypatch.setattr(memo, "library_versions", lambda: {"aws-cdk-lib": "2.999.0"})
+    assert _endpoint_folder() == {"t.template.json": str(len(changes) + 2)}
+    # Rule packs with no name: they run on every call and nothing is memoized.
+    entries = len(list(cache.glob("endpoint-templates-*.json")))
+    _endpoint_folder(rule_packs_id=None)
+    _endpoint_folder(rule_packs_id=None)
+    assert len(built) == len(changes) + 4
+    assert len(list(cache.glob("endpoint-templates-*.json"))) == entries
+
+
+def test_the_rule_packs_id_names_every_pack() -> None:
+    named = rule_packs_id(vpc_mode=True)
+    assert all(pack.__qualname__ in named for pack in (*PACKS, MLOpsChecks))
+    assert named.endswith("vpc_mode=True") and rule_packs_id() != named

@@ -62,6 +62,19 @@ def _sdk_version() -> str:
         return "none"
 
 
+@cache
+def library_versions() -> dict[str, str]:
+    """The installed versions of the libraries a synthesized template depends on (the CDK,
+    its construct base and the rule packs): part of the key of what a template app builds."""
+    versions = {}
+    for name in ("aws-cdk-lib", "constructs", "cdk-nag"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "none"
+    return versions
+
+
 def _plain(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {"__type__": type(value).__qualname__, **_plain(dataclasses.asdict(value))}

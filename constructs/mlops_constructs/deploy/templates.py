@@ -10,7 +10,7 @@ small and the pipeline needs nothing but the template file.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,8 +21,8 @@ from aws_cdk import aws_codepipeline_actions as actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sns as sns
-from aws_cdk import cx_api
 
+from mlops_constructs import memo
 from mlops_constructs.deploy.endpoint import (
     ModelEndpoint,
     PromotedContainer,
@@ -153,6 +153,7 @@ def synthesize_endpoint_templates(
     context: Mapping[str, Any],
     vpc_az_count: int = 0,
     rule_packs: Any = None,
+    rule_packs_id: str | None = None,
     monitor: MonitorSettings | None = None,
     images: MonitorImages | None = None,
     batch_monitor: bool = False,
@@ -170,27 +171,88 @@ def synthesize_endpoint_templates(
     ``deploys_to`` (account, region) is written into each template's ``Metadata`` as
     ``DeploysTo``: where a pipeline deploys it, which its asset's destination may not say (a
     release pipeline in another account ships it; ``make cost`` reads it).
+
+    The templates are memoized (:mod:`mlops_constructs.memo`, kind ``endpoint-templates``),
+    keyed by every argument, this package's code and the CDK libraries' versions: an unchanged
+    project's synth builds no template app. Rule packs are a callable, so they are keyed by
+    ``rule_packs_id``, which must name what they check (which packs, which options); without
+    it, ``rule_packs`` are run on every call and nothing is memoized.
     """
     _check_monitoring(monitor, images, batch_monitor=batch_monitor)
-    outdir = scratch_dir("endpoint-templates-")
-    app = cdk.App(outdir=str(outdir / "cdk.out"), context=dict(context))
+    inputs: dict[str, Any] = {
+        "prefix": prefix,
+        "context": dict(context),
+        "vpc_az_count": vpc_az_count,
+        "monitor": monitor,
+        "images": images,
+        "defaults": defaults or {},
+        "promoted": promoted,
+        "deploys_to": deploys_to,
+    }
     targets = _targets(stages, batch_monitor=batch_monitor)
+    files = _memoized_templates(targets, inputs, rule_packs, rule_packs_id)
+    folder = scratch_dir("endpoint-templates-") / "templates"
+    folder.mkdir()
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    return folder
+
+
+def _memoized_templates(
+    targets: Mapping[str, RealtimeSettings | ServerlessSettings | None],
+    inputs: dict[str, Any],
+    rule_packs: Any,
+    rule_packs_id: str | None,
+) -> dict[str, str]:
+    """:func:`_template_files`, from the memo where the rule packs are named (see
+    :func:`synthesize_endpoint_templates`)."""
+
+    def build() -> str:
+        return json.dumps(_template_files(targets, rule_packs=rule_packs, **inputs), sort_keys=True)
+
+    if rule_packs is not None and rule_packs_id is None:
+        return _template_files(targets, rule_packs=rule_packs, **inputs)
+    key = {
+        **inputs,
+        "targets": targets,
+        "rule_packs": rule_packs_id,
+        "libraries": memo.library_versions(),
+    }
+    files: dict[str, str] = json.loads(memo.memoized("endpoint-templates", key, build))
+    return files
+
+
+def _template_files(
+    targets: Mapping[str, RealtimeSettings | ServerlessSettings | None],
+    *,
+    rule_packs: Any,
+    prefix: str,
+    context: Mapping[str, Any],
+    defaults: Mapping[str, Mapping[str, str]],
+    **stack_inputs: Any,
+) -> dict[str, str]:
+    """The endpoint templates of ``targets`` (file name -> JSON text), synthesized by a new
+    template app with ``rule_packs`` registered on it."""
+    app = cdk.App(outdir=str(scratch_dir("endpoint-templates-app-")), context=dict(context))
     for stage, hosting in targets.items():
         _endpoint_stack(
             app,
             prefix=prefix,
             stage=stage,
             hosting=hosting,
-            vpc_az_count=vpc_az_count,
-            monitor=monitor,
-            images=images,
-            defaults=(defaults or {}).get(stage, {}),
-            promoted=promoted,
-            deploys_to=deploys_to,
+            defaults=defaults.get(stage, {}),
+            **stack_inputs,
         )
     if rule_packs is not None:
         rule_packs(app)
-    return _write_templates(app.synth(), outdir / "templates", prefix=prefix, stages=targets)
+    assembly = app.synth()
+    return {
+        template_file(prefix, stage): (
+            Path(assembly.directory)
+            / assembly.get_stack_by_name(stack_name(prefix, stage)).template_file
+        ).read_text()
+        for stage in targets
+    }
 
 
 def _check_monitoring(
@@ -213,19 +275,6 @@ def _targets(
     if batch_monitor:
         targets[BATCH] = None
     return targets
-
-
-def _write_templates(
-    assembly: cx_api.CloudAssembly, folder: Path, *, prefix: str, stages: Iterable[str]
-) -> Path:
-    """Copies each stage's synthesized template out of ``assembly`` into ``folder`` (created)
-    and returns the folder."""
-    folder.mkdir()
-    for stage in stages:
-        artifact = assembly.get_stack_by_name(stack_name(prefix, stage))
-        source = Path(assembly.directory) / artifact.template_file
-        (folder / template_file(prefix, stage)).write_text(source.read_text())
-    return folder
 
 
 def _endpoint_stack(
