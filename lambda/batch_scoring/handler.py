@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from botocore.exceptions import ClientError
-from platform_events import GROUP_NAME, s3_uri_problem
+from platform_events import GROUP_NAME, KMS_KEY_ARN, s3_uri_problem
 from platform_events import BadInput as BadEvent
 from platform_events import get_string as _get_string
 from platform_events import json_type as _json_type
@@ -86,7 +86,6 @@ LOCAL_STORAGE_FAMILIES: Final = frozenset({"g5", "g6", "g6e", "trn1", "trn1n", "
 
 _MODEL_PREFIX = re.compile(rf"[a-zA-Z0-9](-*[a-zA-Z0-9]){{0,{PREFIX_MAX - 1}}}")
 _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:role/[a-zA-Z0-9+=,.@_/-]{1,512}")
-_KMS_KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]{1,32}:[0-9]{12}:key/[a-zA-Z0-9-]{1,128}")
 _INSTANCE_TYPE = re.compile(r"ml\.(?P<family>[a-z0-9]+)\.[a-z0-9]+")
 _DIGITS = re.compile(r"[0-9]{1,9}")
 _SUBNET_ID = re.compile(r"subnet-[0-9a-f]{8,17}")
@@ -216,7 +215,7 @@ def _data(env: Mapping[str, str], prefix: str, problems: list[str]) -> tuple[str
         env,
         "KMS_KEY_ARN",
         "the key for the output and the volumes",
-        _KMS_KEY_ARN,
+        KMS_KEY_ARN,
         "a KMS key ARN (arn:aws:kms:...:key/...)",
         problems,
     )

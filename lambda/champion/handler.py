@@ -32,13 +32,12 @@ from __future__ import annotations
 import logging
 import math
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from typing import Any, Final
 
-from platform_events import BadInput, get_execution_id
+from platform_events import DECIMAL, METRIC_NAME, BadInput, get_execution_id
 from platform_events import json_type as _json_type
 from platform_logging import InvocationLog, structured_logger
 from platform_release import approved_versions
@@ -92,10 +91,6 @@ ANSWER_KEYS: Final = (
     "error",
 )
 
-_METRIC_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
-# A decimal number: no "nan", "inf", hexadecimal or "1_000" (all of which float() accepts).
-_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-
 # --------------------------------------------------------------------------------------------
 # Structured logging: one JSON object per line on stdout (CloudWatch Logs keeps it as is).
 
@@ -120,7 +115,7 @@ def parse_number(value: object) -> float | None:
         return None
     if isinstance(value, str):
         text = value.strip()
-        if len(text) > NUMBER_MAX or not _DECIMAL.fullmatch(text):
+        if len(text) > NUMBER_MAX or not DECIMAL.fullmatch(text):
             return None
         value = text
     elif not isinstance(value, int | float):
@@ -183,7 +178,7 @@ def load_config(env: Mapping[str, str]) -> Config:
         env,
         "GATE_METRIC",
         "the gate metric's name, e.g. auc",
-        _METRIC_NAME,
+        METRIC_NAME,
         "a metric name (letters, digits and _ . : -, at most 64 characters)",
         problems,
     )

@@ -58,6 +58,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from botocore.exceptions import ClientError
+from platform_events import SSM_PARAMETER_NAME
 from platform_fingerprint import NONE
 from platform_logging import InvocationLog, structured_logger
 from platform_release import BASELINE_VARIABLES as BASELINE_VARIABLES
@@ -68,6 +69,7 @@ from platform_runtime import (
     ConfigError,
     group_setting,
     matching_setting,
+    optional_setting,
     refuse_bad_config,
     report_bad_config_at_cold_start,
 )
@@ -83,7 +85,6 @@ PIPELINE_VARIABLE: Final = "ModelPackageArn"
 NO_BASELINE: Final = NONE  # the value of a baseline the version does not carry
 
 _PIPELINE_NAME = re.compile(r"[A-Za-z0-9.@\-_]{1,100}")
-_SSM_NAME = re.compile(r"/?[a-zA-Z0-9_.\-/]{1,1011}")
 _ACCOUNT = re.compile(r"[0-9]{12}")
 _PARAMETER_NOT_FOUND = "ParameterNotFound"
 # PIPELINE_BASELINES: whether the version's DriftCheckBaselines are sent as pipeline variables
@@ -135,15 +136,16 @@ def load_config(env: Mapping[str, str]) -> Config:
         "a CodePipeline name",
         problems,
     )
-    parameter = env.get("DEPLOYED_PARAMETER") or None  # empty means unset
-    if parameter is not None and not _SSM_NAME.fullmatch(parameter):
-        problems.append(f"DEPLOYED_PARAMETER={parameter!r} is not an SSM parameter name")
-    source_account = env.get("SOURCE_ACCOUNT") or None  # empty means unset
-    if source_account is not None and not _ACCOUNT.fullmatch(source_account):
-        problems.append(
-            f"SOURCE_ACCOUNT={source_account!r} is not an AWS account id (12 digits: the "
-            "development account whose approvals are forwarded here)"
-        )
+    parameter = optional_setting(
+        env, "DEPLOYED_PARAMETER", SSM_PARAMETER_NAME, "an SSM parameter name", problems
+    )
+    source_account = optional_setting(
+        env,
+        "SOURCE_ACCOUNT",
+        _ACCOUNT,
+        "an AWS account id (12 digits: the development account whose approvals are forwarded here)",
+        problems,
+    )
     baselines = env.get("PIPELINE_BASELINES") or PIPELINE_BASELINES[0]  # empty means unset
     if baselines not in PIPELINE_BASELINES:
         problems.append(

@@ -64,7 +64,7 @@ from platform_codepipeline import (
     user_parameters,
 )
 from platform_codepipeline import failure_message as _failure_message
-from platform_events import GROUP_NAME
+from platform_events import CONTROL_CHARACTER, ENDPOINT_NAME, GROUP_NAME
 from platform_events import BadInput as BadJob
 from platform_events import get_string as _get_string
 from platform_events import json_type as _json_type
@@ -106,9 +106,7 @@ CHECKS: Final = (
     "probability-range",
 )
 
-_ENDPOINT_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 _FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 # --------------------------------------------------------------------------------------------
 # Structured logging: one JSON object per line on stdout (CloudWatch Logs keeps it as is).
@@ -228,7 +226,10 @@ def _input_columns_problems(document: Mapping[str, Any]) -> list[str]:
         if not isinstance(name, str):
             problems.append(f"{path}[{index}] must be a string, got {_json_type(name)}")
         elif (
-            not name or name != name.strip() or len(name) > MAX_COLUMN_NAME or _CONTROL.search(name)
+            not name
+            or name != name.strip()
+            or len(name) > MAX_COLUMN_NAME
+            or CONTROL_CHARACTER.search(name)
         ):
             problems.append(
                 f"{path}[{index}] {_show(name)} is not a column name (not empty, no surrounding "
@@ -471,7 +472,7 @@ def _parse_component(parameters: Mapping[str, Any]) -> str | None:
     component = _get_string(
         parameters, "inference_component_name", "UserParameters.inference_component_name", 63
     )
-    if not _ENDPOINT_NAME.fullmatch(component):
+    if not ENDPOINT_NAME.fullmatch(component):
         raise BadJob(
             f"UserParameters.inference_component_name {component!r} is not an inference "
             "component name"
@@ -483,7 +484,7 @@ def parse_job(event: object, env: Mapping[str, str], contract: ResponseContract)
     """Validates the job and its UserParameters strictly; raises BadJob naming the field."""
     parameters = user_parameters(event)
     endpoint = _get_string(parameters, "endpoint_name", "UserParameters.endpoint_name", 63)
-    if not _ENDPOINT_NAME.fullmatch(endpoint):
+    if not ENDPOINT_NAME.fullmatch(endpoint):
         raise BadJob(f"UserParameters.endpoint_name {endpoint!r} is not an endpoint name")
     arn, match = _parse_model_package(parameters)
     group = _parse_group(parameters, arn, match)

@@ -49,13 +49,14 @@ import boto3
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.exceptions import ClientError
-from platform_events import BadInput, get_string, json_type, s3_uri_problem
+from platform_events import DECIMAL, METRIC_NAME, BadInput, get_string, json_type, s3_uri_problem
 from platform_logging import InvocationLog, structured_logger
 from platform_runtime import (
     Clients,
     ConfigError,
     bucket_setting,
     describe_error,
+    optional_setting,
     report_bad_config_at_cold_start,
 )
 
@@ -117,14 +118,12 @@ MLFLOW_MIN_REMAINING_MS: Final = 90_000
 _ENTITY = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,119}")
 _EXECUTION_ID = re.compile(r"[a-z0-9]{1,64}")
 _KEY = re.compile(r"[A-Za-z0-9_.:/-]{1,100}")
-_METRIC_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 _SERVER_ARN = re.compile(
     r"arn:aws[a-z-]*:sagemaker:(?P<region>[a-z0-9-]+):\d{12}:mlflow-tracking-server/"
     r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}"
 )
 # https for the service; plain http to this machine only (the tests' fake server).
 _MLFLOW_URL = re.compile(r"https://[a-z0-9.-]+(:\d+)?|http://(127\.0\.0\.1|localhost):\d+")
-_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 LOGGER = structured_logger("experiment-tracking")
 
@@ -164,7 +163,7 @@ def number(value: object) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, str):
-        if len(value) > 64 or not _DECIMAL.fullmatch(value.strip()):
+        if len(value) > 64 or not DECIMAL.fullmatch(value.strip()):
             return None
         value = value.strip()
     elif not isinstance(value, int | float):
@@ -177,13 +176,16 @@ def number(value: object) -> float | None:
 
 
 def _mlflow_settings(env: Mapping[str, str], problems: list[str]) -> tuple[str | None, str | None]:
-    arn, url = env.get("MLFLOW_TRACKING_SERVER_ARN") or None, env.get("MLFLOW_URL") or None
+    malformed: list[str] = []  # a malformed value is noted after the pairing problem
+    arn = optional_setting(
+        env, "MLFLOW_TRACKING_SERVER_ARN", _SERVER_ARN, "a tracking server ARN", malformed
+    )
+    url = optional_setting(
+        env, "MLFLOW_URL", _MLFLOW_URL, "https://<host> (http only to localhost)", malformed
+    )
     if (arn is None) != (url is None):
         problems.append("MLFLOW_TRACKING_SERVER_ARN and MLFLOW_URL are set together or not at all")
-    if arn is not None and not _SERVER_ARN.fullmatch(arn):
-        problems.append(f"MLFLOW_TRACKING_SERVER_ARN={arn!r} is not a tracking server ARN")
-    if url is not None and not _MLFLOW_URL.fullmatch(url):
-        problems.append(f"MLFLOW_URL={url!r} is not https://<host> (http only to localhost)")
+    problems.extend(malformed)
     return arn, url
 
 
@@ -198,7 +200,7 @@ def load_config(env: Mapping[str, str]) -> Config:
     if section not in REPORT_SECTIONS:
         problems.append(f"REPORT_SECTION={section!r} must be one of {list(REPORT_SECTIONS)}")
     metric = env.get("GATE_METRIC", "")
-    if not _METRIC_NAME.fullmatch(metric):
+    if not METRIC_NAME.fullmatch(metric):
         problems.append(f"GATE_METRIC={metric!r} is not a metric name (e.g. auc)")
     direction = env.get("GATE_DIRECTION", "")
     if direction not in (MAXIMIZE, MINIMIZE):
@@ -311,7 +313,7 @@ def report_metrics(report: object, section: str) -> dict[str, float]:
     block = report.get(section) if isinstance(report, dict) else None
     metrics: dict[str, float] = {}
     for name, entry in sorted(block.items()) if isinstance(block, dict) else ():
-        if not (_METRIC_NAME.fullmatch(name) and isinstance(entry, dict)):
+        if not (METRIC_NAME.fullmatch(name) and isinstance(entry, dict)):
             continue
         for field_name, key in (("value", name), ("standard_deviation", f"{name}.std")):
             value = number(entry.get(field_name))

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from botocore.exceptions import ClientError, ConnectTimeoutError, ReadTimeoutError
+from platform_events import ENDPOINT_NAME
 from platform_logging import InvocationLog, structured_logger
 from platform_runtime import Clients, ConfigError
 
@@ -40,7 +41,6 @@ MAX_BODY_BYTES: Final = 1_048_576  # 1 MiB, well under SageMaker's 6 MB real-tim
 THROTTLING_CODES: Final = frozenset(
     {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"}
 )
-_ENDPOINT_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 
 # --------------------------------------------------------------------------------------------
 # Structured logging: one JSON object per line on stdout (CloudWatch Logs keeps it as is).
@@ -70,10 +70,10 @@ def load_config(env: Mapping[str, str]) -> Config:
     endpoint = env.get("ENDPOINT_NAME", "")
     if not endpoint:
         raise ConfigError("ENDPOINT_NAME is not set (the SageMaker endpoint to invoke)")
-    if not _ENDPOINT_NAME.fullmatch(endpoint):
+    if not ENDPOINT_NAME.fullmatch(endpoint):
         raise ConfigError(f"ENDPOINT_NAME={endpoint!r} is not a SageMaker endpoint name")
     component = env.get("INFERENCE_COMPONENT_NAME") or None
-    if component is not None and not _ENDPOINT_NAME.fullmatch(component):
+    if component is not None and not ENDPOINT_NAME.fullmatch(component):
         raise ConfigError(
             f"INFERENCE_COMPONENT_NAME={component!r} is not an inference component name"
         )

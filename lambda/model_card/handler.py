@@ -63,6 +63,7 @@ from platform_runtime import (
     Clients,
     ConfigError,
     group_setting,
+    optional_setting,
     refuse_bad_config,
     report_bad_config_at_cold_start,
 )
@@ -199,12 +200,10 @@ def load_config(env: Mapping[str, str]) -> Config:
     gate = env.get("QUALITY_GATE", "")
     if len(gate) > QUALITY_GATE_MAX:
         problems.append(f"QUALITY_GATE is longer than {QUALITY_GATE_MAX} characters")
-    role = env.get("WRITER_ROLE_NAME", "")
-    if role and not _ROLE_NAME.fullmatch(role):
-        problems.append(f"WRITER_ROLE_NAME={role!r} is not an IAM role name")
+    role = optional_setting(env, "WRITER_ROLE_NAME", _ROLE_NAME, "an IAM role name", problems)
     if problems:
         raise ConfigError("; ".join(problems))
-    return Config(group, intended_use, creator, RISK_RATINGS[rating], gate, role)
+    return Config(group, intended_use, creator, RISK_RATINGS[rating], gate, role or "")
 
 
 # --------------------------------------------------------------------------------------------

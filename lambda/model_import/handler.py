@@ -53,6 +53,8 @@ from typing import IO, Any, Final, cast
 
 from botocore.exceptions import ClientError
 from platform_events import (
+    SAGEMAKER_PIPELINE_NAME,
+    SSM_PARAMETER_NAME,
     BadInput,
     get_execution_id,
     get_object,
@@ -130,8 +132,6 @@ TAR_END: Final = 2 * TAR_BLOCK  # the end-of-archive marker: two zero blocks
 CODE_FOLDER: Final = "code"  # the serving code's folder at an archive's top level
 SHOWN_MAX: Final = 120  # characters of a value quoted in a reason
 
-_PIPELINE_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}")
-_SSM_NAME = re.compile(r"/?[a-zA-Z0-9_.\-/]{1,1011}")
 _PROJECT = re.compile(r"[a-z][a-z0-9]{1,11}")
 _PREFIX = re.compile(r"(?:[A-Za-z0-9._-]+/)+")
 _IMPORT_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
@@ -261,7 +261,7 @@ def load_config(env: Mapping[str, str]) -> Config:
         env,
         "PIPELINE_NAME",
         "the import pipeline, <prefix>-import",
-        _PIPELINE_NAME,
+        SAGEMAKER_PIPELINE_NAME,
         "a SageMaker pipeline name (letters, digits and hyphens, at most 256 characters)",
         problems,
     )
@@ -277,7 +277,7 @@ def load_config(env: Mapping[str, str]) -> Config:
         "CODE_VERSION_PARAMETER",
         "the SSM parameter holding the code version CI last published, e.g. "
         "/mlops-dev-demand/ml/code-version",
-        _SSM_NAME,
+        SSM_PARAMETER_NAME,
         "an SSM parameter name",
         problems,
     )

@@ -71,7 +71,14 @@ from typing import Any, Final
 from urllib.parse import quote
 
 from botocore.exceptions import ClientError
-from platform_events import BUCKET_NAME, BadInput, get_execution_id, s3_uri_problem
+from platform_events import (
+    BUCKET_NAME,
+    CONTROL_CHARACTER,
+    ENDPOINT_NAME,
+    BadInput,
+    get_execution_id,
+    s3_uri_problem,
+)
 from platform_events import get_string as _get_string
 from platform_events import json_type as _json_type
 from platform_fingerprint import sealed_sha256, split_s3_uri
@@ -82,6 +89,7 @@ from platform_runtime import (
     ConfigError,
     group_setting,
     matching_setting,
+    optional_setting,
     report_bad_config_at_cold_start,
 )
 from platform_runtime import required_setting as _required
@@ -168,12 +176,10 @@ def is_quality_metric(metric: Metric) -> bool:
 
 
 _PROJECT_PREFIX = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
-_ENDPOINT_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 _VARIANT_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 _DIGITS = re.compile(r"[0-9]{1,4}")
 # CloudWatch names: printable ASCII, at least one non-blank character, not starting with ':'.
 _CW_NAME = re.compile(r"(?=.*[^ ])[ -~]+")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _S3_OBJECT = re.compile(r"s3://(?P<bucket>[^/]+)/(?P<key>.+)")
 _S3_PREFIX = re.compile(r"s3://(?P<bucket>[^/]+)/(?P<prefix>.*)")
 _NOT_FOUND_CODES: Final = frozenset({"ResourceNotFound", "ResourceNotFoundException"})
@@ -274,7 +280,7 @@ def _endpoint_template(env: Mapping[str, str], problems: list[str]) -> str:
     bad = [
         name
         for name in {template.replace(TARGET_PLACEHOLDER, t) for t in sorted(ENDPOINT_TARGETS)}
-        if not _ENDPOINT_NAME.fullmatch(name)
+        if not ENDPOINT_NAME.fullmatch(name)
     ]
     if bad:
         problems.append(
@@ -330,12 +336,14 @@ def _namespace(env: Mapping[str, str], problems: list[str]) -> str:
 def _options(env: Mapping[str, str], problems: list[str]) -> tuple[str | None, str]:
     """Returns PROMOTED_BUCKET (None when unset) and ATTRIBUTIONS as written (default 'false');
     notes a bucket that is not a bucket name and a flag that is not 'true' or 'false'."""
-    promoted = env.get("PROMOTED_BUCKET") or None  # empty means unset
-    if promoted is not None and not BUCKET_NAME.fullmatch(promoted):
-        problems.append(
-            f"PROMOTED_BUCKET={promoted!r} is not an S3 bucket name (this serving account's "
-            "artifacts bucket, where the promoted baselines are)"
-        )
+    promoted = optional_setting(
+        env,
+        "PROMOTED_BUCKET",
+        BUCKET_NAME,
+        "an S3 bucket name (this serving account's artifacts bucket, where the promoted "
+        "baselines are)",
+        problems,
+    )
     attributions = env.get("ATTRIBUTIONS") or "false"  # empty means unset
     if attributions not in BOOLEANS:
         problems.append(
@@ -524,7 +532,7 @@ def _dimension_value_problem(value: object) -> str | None:
         return f"must be a string, got {_json_type(value)}"
     if not value.strip() or len(value) > DIMENSION_VALUE_MAX:
         return f"must be 1 to {DIMENSION_VALUE_MAX} characters long and not blank"
-    if _CONTROL.search(value):
+    if CONTROL_CHARACTER.search(value):
         return "must not contain control characters"
     return None
 

@@ -99,7 +99,7 @@ from platform_codepipeline import (
 )
 from platform_codepipeline import failure_message as _failure_message
 from platform_codepipeline import show as _show
-from platform_events import GROUP_NAME
+from platform_events import GROUP_NAME, KMS_KEY_ARN
 from platform_events import BadInput as BadJob
 from platform_fingerprint import (
     BASELINE_SHA256_KEY,
@@ -146,6 +146,7 @@ from platform_runtime import (
     ConfigError,
     bucket_setting,
     matching_setting,
+    optional_setting,
     report_bad_config_at_cold_start,
 )
 from platform_runtime import describe_error as _describe_error
@@ -240,9 +241,6 @@ DRIFT_KINDS: Final = {
 
 # arn:<partition>:sagemaker:<region>:<account>:model-package-group/<name>
 _GROUP_ARN = re.compile(rf"{ARN_HEAD}model-package-group/(?P<group>{GROUP_NAME.pattern})")
-# arn:<partition>:kms:<region>:<account>:key/<key id> (a key id: letters, digits, hyphens; a
-# UUID or a multi-Region key's mrk-...): a key ARN, not an alias
-_KMS_KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]{1,32}:[0-9]{12}:key/[a-zA-Z0-9-]{1,128}")
 # EC2 ids: the prefix and 8 (older) or 17 lower-case hex digits, nothing else
 _SUBNET_ID = re.compile(r"subnet-(?:[0-9a-f]{8}|[0-9a-f]{17})")
 _SECURITY_GROUP_ID = re.compile(r"sg-(?:[0-9a-f]{8}|[0-9a-f]{17})")
@@ -321,14 +319,16 @@ def vpc_setting(env: Mapping[str, str], problems: list[str]) -> VpcPlacement | N
     """SUBNET_IDS and SECURITY_GROUP_ID, both or neither (empty means unset); appends each
     problem to ``problems``."""
     subnets = env.get("SUBNET_IDS") or None
-    group = env.get("SECURITY_GROUP_ID") or None
     if subnets is not None and (problem := subnet_ids_problem(subnets)) is not None:
         problems.append(problem)
-    if group is not None and not _SECURITY_GROUP_ID.fullmatch(group):
-        problems.append(
-            f"SECURITY_GROUP_ID={group!r} is not a security group id (sg- and {_EC2_ID_FORM}, "
-            "without spaces: this serving environment's endpoint security group)"
-        )
+    group = optional_setting(
+        env,
+        "SECURITY_GROUP_ID",
+        _SECURITY_GROUP_ID,
+        f"a security group id (sg- and {_EC2_ID_FORM}, without spaces: this serving "
+        "environment's endpoint security group)",
+        problems,
+    )
     if (subnets is None) != (group is None):
         named = ["SUBNET_IDS", "SECURITY_GROUP_ID"]
         if subnets is None:
@@ -371,13 +371,14 @@ def load_config(env: Mapping[str, str]) -> Config:
         'e.g. "sealed/"',
         problems,
     )
-    data_key = env.get("DATA_KEY_ARN") or None  # empty means unset
-    if data_key is not None and not _KMS_KEY_ARN.fullmatch(data_key):
-        problems.append(
-            f"DATA_KEY_ARN={data_key!r} is not a KMS key ARN "
-            "(arn:<partition>:kms:<region>:<account>:key/<key id>; this serving environment's "
-            "data key, not an alias)"
-        )
+    data_key = optional_setting(
+        env,
+        "DATA_KEY_ARN",
+        KMS_KEY_ARN,
+        "a KMS key ARN (arn:<partition>:kms:<region>:<account>:key/<key id>; this serving "
+        "environment's data key, not an alias)",
+        problems,
+    )
     vpc = vpc_setting(env, problems)
     if problems or match is None:
         raise ConfigError("; ".join(problems))

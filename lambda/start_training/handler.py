@@ -39,9 +39,9 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from botocore.exceptions import ClientError
+from platform_events import SAGEMAKER_PIPELINE_NAME, SSM_PARAMETER_NAME, get_string, s3_uri_problem
 from platform_events import BadInput as BadEvent
 from platform_events import get_object as _get_object
-from platform_events import get_string, s3_uri_problem
 from platform_events import json_type as _json_type
 from platform_logging import InvocationLog, structured_logger
 from platform_logging import error_fields as _error_fields
@@ -49,6 +49,7 @@ from platform_runtime import (
     Clients,
     ConfigError,
     matching_setting,
+    optional_setting,
     refuse_bad_config,
     report_bad_config_at_cold_start,
 )
@@ -87,10 +88,8 @@ GLUE_JOB_STATES: Final = frozenset(
 )
 _MESSAGE_MAX = 1024  # what is kept of a source's free-text message (log, event item)
 
-_PIPELINE_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}")
 _TABLE_NAME = re.compile(r"[a-zA-Z0-9_.-]{3,255}")
 _DIGITS = re.compile(r"[0-9]{1,9}")
-_SSM_NAME = re.compile(r"/?[a-zA-Z0-9_.\-/]{1,1011}")
 # Glue job names: 1-255 characters on one line (no control characters); no outer spaces either
 _GLUE_JOB_NAME = re.compile(r"[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]{0,253}[^\s\x00-\x1f\x7f])?")
 # Glue job run ids: jr_<64 hex digits>, a retry adds _attempt_<n>; checked as 1-255 characters
@@ -159,7 +158,7 @@ def load_config(env: Mapping[str, str]) -> Config:
         env,
         "PIPELINE_NAME",
         "the SageMaker pipeline to start",
-        _PIPELINE_NAME,
+        SAGEMAKER_PIPELINE_NAME,
         "a SageMaker pipeline name (letters, digits and hyphens, at most 256 characters)",
         problems,
     )
@@ -191,9 +190,9 @@ def load_config(env: Mapping[str, str]) -> Config:
         "a Glue job name (1-255 characters on one line, no leading or trailing space)",
         problems,
     )
-    code_parameter = env.get("CODE_VERSION_PARAMETER") or None
-    if code_parameter is not None and not _SSM_NAME.fullmatch(code_parameter):
-        problems.append(f"CODE_VERSION_PARAMETER={code_parameter!r} is not an SSM parameter name")
+    code_parameter = optional_setting(
+        env, "CODE_VERSION_PARAMETER", SSM_PARAMETER_NAME, "an SSM parameter name", problems
+    )
     if problems:
         raise ConfigError("; ".join(problems))
     return Config(pipeline, table, debounce, cap, input_uri, etl_job, code_parameter)

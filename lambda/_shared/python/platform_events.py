@@ -1,7 +1,9 @@
 """Strict reading of JSON events shared by the platform's Lambda functions (Lambda layer).
 
 Every problem raises :class:`BadInput` naming the field by its JSON path, so a handler can answer
-a malformed event with one clear error instead of a stack trace (and without a retry).
+a malformed event with one clear error instead of a stack trace (and without a retry). The names
+and patterns more than one function checks (in events and settings alike) live here too, each
+matched whole (``fullmatch``) unless its comment says otherwise.
 """
 
 from __future__ import annotations
@@ -13,6 +15,24 @@ from typing import Any, Final
 BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 # A model package group's name (``GROUP_NAME.pattern`` where an ARN pattern names the group).
 GROUP_NAME: Final = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+# A SageMaker endpoint's name (an inference component's names are of the same form).
+ENDPOINT_NAME: Final = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+# A SageMaker pipeline's name (a CodePipeline's are of another form).
+SAGEMAKER_PIPELINE_NAME: Final = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}")
+# An SSM parameter's name, e.g. /mlops-dev-demand/ml/code-version.
+SSM_PARAMETER_NAME: Final = re.compile(r"/?[a-zA-Z0-9_.\-/]{1,1011}")
+# A KMS key's ARN, arn:<partition>:kms:<region>:<account>:key/<key id> (a key id: letters,
+# digits, hyphens; a UUID or a multi-Region key's mrk-...): a key ARN, not an alias.
+KMS_KEY_ARN: Final = re.compile(
+    r"arn:aws[a-z-]*:kms:[a-z0-9-]{1,32}:[0-9]{12}:key/[a-zA-Z0-9-]{1,128}"
+)
+# A metric's name, as the gate metric and the evaluation report's metrics are named.
+METRIC_NAME: Final = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+# A decimal number written out, e.g. "0.75", "-1e-3" (a metric's value, a gate's number): no
+# "nan", "inf", hexadecimal or "1_000" (all of which float() accepts).
+DECIMAL: Final = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+# Any ASCII control character (tab and newline among them), found with ``search``.
+CONTROL_CHARACTER: Final = re.compile(r"[\x00-\x1f\x7f]")
 # A pipeline execution id, as a LambdaStep's event carries it (``execution_id``).
 EXECUTION_ID_MAX: Final = 256
 _EXECUTION_ID = re.compile(r"[A-Za-z0-9._:/-]+")

@@ -88,6 +88,18 @@ def matching_setting(
     return value
 
 
+def optional_setting(
+    env: Mapping[str, str], name: str, pattern: re.Pattern[str], shape: str, problems: list[str]
+) -> str | None:
+    """The optional setting ``name``, None when it is unset or empty; when set, ``pattern`` must
+    match it whole, else a problem is appended to ``problems`` (``<name>=<value> is not
+    <shape>``, as :func:`matching_setting` words it)."""
+    value = env.get(name) or None
+    if value is not None and not pattern.fullmatch(value):
+        problems.append(f"{name}={value!r} is not {shape}")
+    return value
+
+
 def bucket_setting(env: Mapping[str, str], name: str, meaning: str, problems: list[str]) -> str:
     """The setting ``name``, an S3 bucket name (``meaning`` says which bucket); a problem is
     appended to ``problems`` if it is not set or not a bucket name."""
