@@ -348,29 +348,12 @@ class DefinitionBuilder:
 
     def bias_baseline(self) -> ProcessingStep:
         """Clarify's pre-training bias of the train split."""
-        return ProcessingStep(
-            name="BiasBaseline",
-            step_args=self.clarify_processor(isolated=True).run(
-                inputs=[
-                    ProcessingInput(
-                        input_name="dataset",
-                        source=self.split_uri("train"),
-                        destination="/opt/ml/processing/input/data",
-                    ),
-                    ProcessingInput(
-                        input_name="analysis_config",
-                        source=f"{self.code}/clarify/analysis_config.json",
-                        destination="/opt/ml/processing/input/config",
-                    ),
-                ],
-                outputs=[
-                    ProcessingOutput(
-                        output_name="analysis_result",
-                        source="/opt/ml/processing/output",
-                        destination=self.run_path("baselines", "bias"),
-                    )
-                ],
-            ),
+        return self._clarify_job(
+            self.clarify_processor(isolated=True),
+            "BiasBaseline",
+            split="train",
+            config=f"{self.code}/clarify/analysis_config.json",
+            baseline="bias",
         )
 
     def train(self, depends_on: list[Any]) -> TrainingStep | TuningStep:
@@ -541,7 +524,9 @@ class DefinitionBuilder:
             ("explainability", "ExplainabilityBaseline"),
         ):
             config = configs.properties.ProcessingOutputConfig.Outputs[kind].S3Output.S3Uri
-            step = self._model_baseline(clarify, step_name, kind, config)
+            step = self._clarify_job(
+                clarify, step_name, split="labelled", config=config, baseline=f"model-{kind}"
+            )
             steps.append(step)
             # A property reference: registration waits for the step.
             result = step.properties.ProcessingOutputConfig.Outputs["analysis_result"]
@@ -591,18 +576,18 @@ class DefinitionBuilder:
             ),
         )
 
-    def _model_baseline(
-        self, clarify: Processor, step_name: str, kind: str, config: Any
+    def _clarify_job(
+        self, clarify: Processor, step_name: str, *, split: str, config: Any, baseline: str
     ) -> ProcessingStep:
-        """``step_name``: a Clarify job on the labelled split with analysis config ``config``;
-        its output ``analysis_result`` goes to the run's ``baselines/model-<kind>``."""
+        """``step_name``: a Clarify job on the ``split`` split with analysis config ``config``;
+        its output ``analysis_result`` goes to the run's ``baselines/<baseline>``."""
         return ProcessingStep(
             name=step_name,
             step_args=clarify.run(
                 inputs=[
                     ProcessingInput(
                         input_name="dataset",
-                        source=self.split_uri("labelled"),
+                        source=self.split_uri(split),
                         destination="/opt/ml/processing/input/data",
                     ),
                     ProcessingInput(
@@ -615,7 +600,7 @@ class DefinitionBuilder:
                     ProcessingOutput(
                         output_name="analysis_result",
                         source="/opt/ml/processing/output",
-                        destination=self.run_path("baselines", f"model-{kind}"),
+                        destination=self.run_path("baselines", baseline),
                     )
                 ],
             ),
