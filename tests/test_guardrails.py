@@ -13,7 +13,7 @@ import yaml
 
 from stacks.guardrails import PACKS
 from tests.conftest import Synthesized
-from tests.templates import cfn_lint
+from tests.templates import balanced_parts, cfn_lint
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
@@ -146,24 +146,35 @@ def test_the_default_configuration_writes_nothing_the_example_does_not(
     assert {t: p for t, p in missing.items() if p or t not in example} == {}
 
 
-def test_cfn_lint_clean(
-    custom_synth: Synthesized,
-    vpc_synth: Synthesized,
-    example_synth: Synthesized,
-) -> None:
-    templates = [str(p) for p in _linted(custom_synth, vpc_synth, example_synth)]
+@pytest.fixture(scope="module")
+def linted(
+    custom_synth: Synthesized, vpc_synth: Synthesized, example_synth: Synthesized
+) -> list[Path]:
+    """_linted's templates, found once for the linters' tests."""
+    return _linted(custom_synth, vpc_synth, example_synth)
+
+
+def test_the_linters_read_each_stack_and_endpoint_template_shape(linted: list[Path]) -> None:
     # Per project 5 stacks and 2 endpoint templates, per environment 2 shared stacks: VPC mode's
     # two projects (and its batch monitors), the example's three, custom's first environment
     # (one project) and its 3 chat stacks.
-    assert len(templates) == (2 + 2 * 5 + 2 * 2 + 1) + (2 + 3 * 5 + 3 * 2) + (2 + 5 + 3 + 2)
-    # One process (as for checkov below): make test's two halves keep both cores busy.
-    assert cfn_lint(templates) == ""
+    assert len(linted) == (2 + 2 * 5 + 2 * 2 + 1) + (2 + 3 * 5 + 3 * 2) + (2 + 5 + 3 + 2)
+    assert len(set(linted)) == len(linted)
+
+
+# cfn-lint reads the templates in parts of about the same size, one test each, so that no test
+# takes 10 s: it runs in this process (tests.templates.cfn_lint), so a part costs no start-up.
+CFN_LINT_PARTS = 5
+
+
+@pytest.mark.parametrize("part", range(CFN_LINT_PARTS))
+def test_cfn_lint_clean(linted: list[Path], part: int) -> None:
+    assert cfn_lint(balanced_parts(linted, CFN_LINT_PARTS)[part]) == ""
 
 
 def _checkov_failures(templates: list[Path] | Path) -> list[tuple[str, str, str]]:
     """checkov's failed checks over ``templates`` (or every template in a folder): (check id,
-    resource, file name). One process: make test keeps both cores busy with its two halves,
-    so a second process would only add checkov's start-up (about 2.6 s of CPU)."""
+    resource, file name), from one checkov process."""
     if isinstance(templates, Path):
         templates = sorted(templates.rglob("*.template.json"))
     done = subprocess.run(
@@ -195,13 +206,14 @@ def _checkov_failures(templates: list[Path] | Path) -> list[tuple[str, str, str]
     return failures
 
 
-def test_checkov_clean_but_for_listed_skips(
-    vpc_synth: Synthesized, example_synth: Synthesized, custom_synth: Synthesized
-) -> None:
+def test_checkov_clean_but_for_listed_skips(linted: list[Path]) -> None:
+    """One checkov process over every template: parts would pay checkov's start-up each (about
+    3 s of CPU; four parts took 14 s more than one run), and a skip is stale only if no template
+    fails it."""
     skips = [s for s in yaml.safe_load(SKIPS_FILE.read_text())["skips"] if not s.get("delivery")]
     for skip in skips:
         assert len(skip["reason"]) >= 40, skip
-    failures = _checkov_failures(_linted(custom_synth, vpc_synth, example_synth))
+    failures = _checkov_failures(linted)
     unexplained = [
         f for f in failures
         if not any(f[0] == s["check"] and f[1].endswith(s["resource"]) for s in skips)
