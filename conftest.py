@@ -1,5 +1,11 @@
 """Set-up shared by every test folder (tests, lambda, ml/tests, projects/demand/tests).
 
+Nothing is left in the temporary directory: each test process gets a temporary directory of its
+own (``TMPDIR``, which the processes it starts inherit), and a session that leaves anything in
+it fails, naming what was left. Exempt: pytest's own ``tmp_path`` folders and the synthesis
+scratch folder of this process, removed when it exits (``mlops_constructs.scratch``). The folder
+is removed after the check.
+
 botocore reads its service models (JSON, the SageMaker one 2.7 MB) once per session, and the
 suite makes a session per ``mlops`` run, per moto fixture and per function cold start: about a
 second in ten of the no-synthesis half was spent parsing the same files again. Each file is
@@ -10,8 +16,14 @@ service model, its ``sdk-extras``, is idempotent. Nothing the tests assert depen
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
+import pytest
 from botocore import loaders
 
 _parse = loaders.JSONFileLoader.load_file
@@ -25,3 +37,33 @@ def _load_file_once(self: loaders.JSONFileLoader, file_path: str) -> Any:
 
 
 loaders.JSONFileLoader.load_file = _load_file_once
+
+_TEMPORARY = pytest.StashKey[Path]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="mlops-tests-"))
+    os.environ["TMPDIR"] = str(folder)
+    tempfile.tempdir = None  # gettempdir() reads TMPDIR again
+    config.stash[_TEMPORARY] = folder
+
+
+def _left_in(folder: Path) -> list[str]:
+    scratch = sys.modules.get("mlops_constructs.scratch")
+    own = scratch.current_root() if scratch is not None else None
+    return sorted(
+        path.name
+        for path in folder.iterdir()
+        if not path.name.startswith("pytest-of-") and (own is None or path != own)
+    )
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    folder = session.config.stash.get(_TEMPORARY, None)
+    if folder is None or not folder.is_dir():
+        return
+    left = _left_in(folder)
+    if left:
+        print(f"\nthe tests left in the temporary directory ({folder}): {', '.join(left)}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    shutil.rmtree(folder, ignore_errors=True)

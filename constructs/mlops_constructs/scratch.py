@@ -24,3 +24,8 @@ def scratch_root() -> Path:
 def scratch_dir(prefix: str) -> Path:
     """A new, empty folder inside :func:`scratch_root`."""
     return Path(tempfile.mkdtemp(prefix=prefix, dir=scratch_root()))
+
+
+def current_root() -> Path | None:
+    """:func:`scratch_root` if this process has created it (it is removed at exit), else None."""
+    return Path(_ROOT.name) if _ROOT is not None else None
