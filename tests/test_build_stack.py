@@ -832,6 +832,33 @@ def test_codeconnections_source_when_configured(custom_synth: Synthesized) -> No
     assert source["Configuration"]["BranchName"] == "release"
 
 
+def test_the_pipeline_role_may_use_its_connection(custom_synth: Synthesized) -> None:
+    """Simulated over the synthesized policies: the ML CI/CD pipeline's role may use the
+    configured connection with the action of the ARN's service prefix (codeconnections), which
+    IAM requires since the CodeConnections rename and CDK's source action does not grant
+    (mlops_constructs.connections); no other connection."""
+    from tests.iam_sim import Inventory, session_request, simulate, stacks_of_assembly
+
+    connection = "arn:aws:codeconnections:eu-west-1:111111111111:connection/abc-123"
+    stacks = stacks_of_assembly(custom_synth.outdir)
+    inventory = Inventory(
+        [s for s in stacks if (s.account, s.region) == (stacks[0].account, stacks[0].region)]
+    )
+    roles = inventory.roles()
+    [role] = [r for r in roles.values() if r.name.endswith("-churn-ml-cicd")]
+    other = connection.replace("abc-123", "other-1")
+    requests = [
+        session_request(role, inventory.account, "connection-test", action=action, resource=arn)
+        for action, arn in (
+            ("codeconnections:UseConnection", connection),
+            ("codeconnections:UseConnection", other),
+        )
+    ]
+    identity = {arn: list(r.policies) for arn, r in roles.items()}
+    decisions = simulate(requests, identity, {}, inventory.account)
+    assert [d.result for d in decisions] == ["Allowed", "ImplicitlyDenied"], decisions
+
+
 def test_codebuild_tests_packages_and_starts_training(build: dict[str, Any]) -> None:
     project = _typed(build, "AWS::CodeBuild::Project")[0]
     assert project["Name"] == "mlops-dev-churn-ml-build"

@@ -28,6 +28,10 @@ def _pipeline(stack: cdk.Stack, source: PipelineSource) -> PlatformPipeline:
     )
 
 
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
 def _stage(app: cdk.App, name: str, account: str) -> cdk.Stage:
     stage = cdk.Stage(app, name, env=cdk.Environment(account=account, region="us-east-1"))
     sns.Topic(cdk.Stack(stage, "Topic"), "Topic")
@@ -89,7 +93,10 @@ def test_its_buckets_and_logs_are_its_own_encrypted_and_retained(
 
 
 def test_a_connection_source_has_no_bucket_to_publish_to(feature_flags: dict[str, Any]) -> None:
-    stack = cdk.Stack(cdk.App(context=feature_flags), "Delivery", env=ENV)
+    """...and its action's role may use the connection by the ARN's own service prefix
+    (codeconnections; CDK grants only codestar-connections: mlops_constructs.connections)."""
+    app = cdk.App(context=feature_flags)
+    stack = cdk.Stack(app, "Delivery", env=ENV)
     pipeline = _pipeline(
         stack, PipelineSource(connection_arn=CONNECTION, repository="acme/platform")
     )
@@ -97,3 +104,15 @@ def test_a_connection_source_has_no_bucket_to_publish_to(feature_flags: dict[str
     publisher = iam.Role(stack, "Publisher", assumed_by=iam.AccountRootPrincipal())
     with pytest.raises(ValueError, match="takes its source from a connection"):
         pipeline.grant_publish_source(publisher)
+    pipeline.add_environment(_stage(app, "dev", "111111111111"))
+    pipeline.build()
+    template = app.synth().get_stack_by_name("Delivery").template
+    using = [
+        (sorted(_listed(s["Action"])), s["Resource"])
+        for policy in _of(template, "AWS::IAM::Policy")
+        for s in policy["PolicyDocument"]["Statement"]
+        if any(a.endswith(":UseConnection") for a in _listed(s["Action"]))
+    ]
+    assert using == [
+        (["codeconnections:UseConnection", "codestar-connections:UseConnection"], CONNECTION)
+    ]

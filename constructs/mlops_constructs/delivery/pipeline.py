@@ -30,6 +30,7 @@ from aws_cdk import pipelines
 from constructs import Construct, IConstruct
 
 from mlops_constructs.cfn import depend_on_role_policy_only, prefer_sub
+from mlops_constructs.connections import grant_use_connection
 from mlops_constructs.data.artifact_store import ArtifactStore, ReplicaRef
 from mlops_constructs.data.lake import AccessLogBucket, LakeLifecycle, pipeline_bucket
 from mlops_constructs.names import bucket_name
@@ -103,6 +104,7 @@ class PlatformPipeline(Construct):
             "Artifacts", bucket_prefix, expire_days=ARTIFACT_EXPIRATION_DAYS
         )
         self.source_bucket: s3.Bucket | None = None
+        self._connection_arn: str | None = None
         self.log_group = self._log_group(name, log_retention)
         self.pipeline = self._pipeline(name, source, commands, cli_version)
         self._waves: list[str] = []
@@ -197,6 +199,7 @@ class PlatformPipeline(Construct):
 
     def _source(self, source: PipelineSource, prefix: str) -> pipelines.CodePipelineSource:
         if source.connection_arn is not None and source.repository is not None:
+            self._connection_arn = source.connection_arn
             return pipelines.CodePipelineSource.connection(
                 source.repository, source.branch, connection_arn=source.connection_arn
             )
@@ -251,6 +254,8 @@ class PlatformPipeline(Construct):
         self.pipeline.build_pipeline()
         _acknowledge_generated(self)
         pipeline = self.pipeline.pipeline
+        if self._connection_arn is not None:
+            grant_use_connection(_source_action_role(pipeline), self._connection_arn)
         cfn = pipeline.node.default_child
         assert isinstance(cfn, codepipeline.CfnPipeline)
         prefer_sub(cfn, "Stages", cfn.stages)
@@ -276,6 +281,15 @@ class PlatformPipeline(Construct):
             ],
             resource_arns=[pipeline.pipeline_arn],
         )
+
+
+def _source_action_role(pipeline: codepipeline.Pipeline) -> iam.IRole:
+    """The role CodePipeline made for the source stage's one action."""
+    roles = [
+        c for c in pipeline.node.find_child("Source").node.find_all() if isinstance(c, iam.Role)
+    ]
+    assert len(roles) == 1, [r.node.path for r in roles]
+    return roles[0]
 
 
 def _ref(scope: IConstruct) -> str:

@@ -20,6 +20,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from mlops_constructs.cfn import depend_on_role_policy_only
+from mlops_constructs.connections import grant_use_connection
 from mlops_constructs.data.lake import LakeAccess
 from mlops_constructs.names import (
     CI_SOURCE_KEY,
@@ -336,6 +337,8 @@ class MlCiCd(Construct):
             restart_execution_on_update=False,
             stages=stages,
         )
+        if self._git is not None:
+            grant_use_connection(pipeline_role, self._git.connection_arn)
         depend_on_role_policy_only(self.pipeline, pipeline_role)
         return pipeline_role
 
