@@ -30,9 +30,9 @@ def _cfn_lint_rules() -> Any:
 
 
 def cfn_lint(templates: Iterable[Path | str]) -> str:
-    """cfn-lint's findings over ``templates``: errors, warnings and informational findings alike,
-    one line each in its parseable format, sorted as its command line sorts them; "" when every
-    template is clean.
+    """cfn-lint's findings over ``templates``: errors and warnings (its informational rules are
+    off unless asked for, as on its command line), one line each in its parseable format, sorted
+    as its command line sorts them; "" when every template is clean.
 
     In this process, through the runner ``cfn-lint --format parseable -- <templates>`` uses
     (its configuration, its rules, each template's own Metadata directives), so a test pays
