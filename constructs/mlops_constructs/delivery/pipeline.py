@@ -288,7 +288,8 @@ def _source_action_role(pipeline: codepipeline.Pipeline) -> iam.IRole:
     roles = [
         c for c in pipeline.node.find_child("Source").node.find_all() if isinstance(c, iam.Role)
     ]
-    assert len(roles) == 1, [r.node.path for r in roles]
+    if len(roles) != 1:  # CDK Pipelines gives the source action a role of its own
+        raise RuntimeError(f"one source action role expected, found {[r.node.path for r in roles]}")
     return roles[0]
 
 
