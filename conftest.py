@@ -2,9 +2,10 @@
 
 Nothing is left in the temporary directory: each test process gets a temporary directory of its
 own (``TMPDIR``, which the processes it starts inherit), and a session that leaves anything in
-it fails, naming what was left. Exempt: pytest's own ``tmp_path`` folders and the synthesis
-scratch folder of this process, removed when it exits (``mlops_constructs.scratch``). The folder
-is removed after the check.
+it fails, naming what was left. Exempt: the synthesis scratch folder of this process, removed
+when it exits (``mlops_constructs.scratch``). The folder is removed after the check. pytest's own
+``tmp_path`` folders stay in the system's temporary directory (``PYTEST_DEBUG_TEMPROOT``), where
+pytest keeps the last three runs' and removes older ones.
 
 botocore reads its service models (JSON, the SageMaker one 2.7 MB) once per session, and the
 suite makes a session per ``mlops`` run, per moto fixture and per function cold start: about a
@@ -42,6 +43,8 @@ _TEMPORARY = pytest.StashKey[Path]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # pytest's own tmp_path folders stay where pytest keeps its last three runs' for a look.
+    os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", tempfile.gettempdir())
     folder = Path(tempfile.mkdtemp(prefix="mlops-tests-"))
     os.environ["TMPDIR"] = str(folder)
     tempfile.tempdir = None  # gettempdir() reads TMPDIR again
