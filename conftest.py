@@ -44,7 +44,9 @@ _TEMPORARY = pytest.StashKey[Path]()
 
 def pytest_configure(config: pytest.Config) -> None:
     # pytest's own tmp_path folders stay where pytest keeps its last three runs' for a look.
-    os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", tempfile.gettempdir())
+    os.environ["PYTEST_DEBUG_TEMPROOT"] = (
+        os.environ.get("PYTEST_DEBUG_TEMPROOT") or tempfile.gettempdir()
+    )
     folder = Path(tempfile.mkdtemp(prefix="mlops-tests-"))
     os.environ["TMPDIR"] = str(folder)
     tempfile.tempdir = None  # gettempdir() reads TMPDIR again
@@ -54,11 +56,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def _left_in(folder: Path) -> list[str]:
     scratch = sys.modules.get("mlops_constructs.scratch")
     own = scratch.current_root() if scratch is not None else None
-    return sorted(
-        path.name
-        for path in folder.iterdir()
-        if not path.name.startswith("pytest-of-") and (own is None or path != own)
-    )
+    return sorted(path.name for path in folder.iterdir() if path != own)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -72,12 +72,13 @@ def balanced_parts(paths: Sequence[Path], count: int) -> list[list[Path]]:
     """``paths`` in ``count`` parts of about the same total size, each in the order given: a
     linter's time follows the size of what it reads, so each part is a test of about the same
     length. The same paths always give the same parts."""
+    size = {path: path.stat().st_size for path in paths}
     parts: list[list[Path]] = [[] for _ in range(count)]
     sizes = [0] * count
-    for path in sorted(paths, key=lambda p: (-p.stat().st_size, str(p))):
+    for path in sorted(paths, key=lambda p: (-size[p], str(p))):
         lightest = sizes.index(min(sizes))
         parts[lightest].append(path)
-        sizes[lightest] += path.stat().st_size
+        sizes[lightest] += size[path]
     order = {path: index for index, path in enumerate(paths)}
     return [sorted(part, key=order.__getitem__) for part in parts]
 

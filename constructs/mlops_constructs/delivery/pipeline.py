@@ -66,6 +66,11 @@ class PipelineSource:
     branch: str = "main"
     object_key: str = "platform/source.zip"
 
+    @property
+    def connection(self) -> str | None:
+        """The connection's ARN when the source is a repository through it, else None."""
+        return self.connection_arn if self.repository is not None else None
+
 
 class PlatformPipeline(Construct):
     """``<name>``: a self-mutating CDK Pipeline that tests, synthesizes and deploys the platform.
@@ -104,7 +109,7 @@ class PlatformPipeline(Construct):
             "Artifacts", bucket_prefix, expire_days=ARTIFACT_EXPIRATION_DAYS
         )
         self.source_bucket: s3.Bucket | None = None
-        self._connection_arn: str | None = None
+        self._connection = source.connection
         self.log_group = self._log_group(name, log_retention)
         self.pipeline = self._pipeline(name, source, commands, cli_version)
         self._waves: list[str] = []
@@ -198,10 +203,9 @@ class PlatformPipeline(Construct):
         )
 
     def _source(self, source: PipelineSource, prefix: str) -> pipelines.CodePipelineSource:
-        if source.connection_arn is not None and source.repository is not None:
-            self._connection_arn = source.connection_arn
+        if source.connection is not None and source.repository is not None:
             return pipelines.CodePipelineSource.connection(
-                source.repository, source.branch, connection_arn=source.connection_arn
+                source.repository, source.branch, connection_arn=source.connection
             )
         self.source_bucket = self._bucket("Source", prefix, expire_days=None)
         return pipelines.CodePipelineSource.s3(self.source_bucket, source.object_key)
@@ -254,8 +258,8 @@ class PlatformPipeline(Construct):
         self.pipeline.build_pipeline()
         _acknowledge_generated(self)
         pipeline = self.pipeline.pipeline
-        if self._connection_arn is not None:
-            grant_use_connection(_source_action_role(pipeline), self._connection_arn)
+        if self._connection is not None:
+            grant_use_connection(_source_action_role(pipeline), self._connection)
         cfn = pipeline.node.default_child
         assert isinstance(cfn, codepipeline.CfnPipeline)
         prefer_sub(cfn, "Stages", cfn.stages)
