@@ -3,11 +3,11 @@
     make bench                      # or: python benchmarks/synth_benchmark.py [--runs N]
     python benchmarks/synth_benchmark.py --config config/example.yaml   # four accounts, delivery
 
-Each measurement is a fresh Python process (import aws_cdk, start jsii, build, synthesize) as
-`cdk synth` runs it: rule packs on and aws-cdk-lib's built-in CloudFormation validation as
+Each measurement is a fresh process of what `cdk synth` runs: `python app.py`, with the context
+the CLI passes (cdk.json's, and the configuration's path) in CDK_CONTEXT_JSON and the output
+folder in CDK_OUTDIR: rule packs on and aws-cdk-lib's built-in CloudFormation validation as
 configured (on, unless CDK_VALIDATION=false is set in your environment). The "floor" is an
-empty App synthesized the same way, alternated with the platform's runs: the part of every
-synth that no change to this project can remove.
+empty App synthesized the same way, alternated with the platform's runs.
 
 - cold: no bytecode (a fresh PYTHONPYCACHEPREFIX: every module compiles, as on a machine that
   does not write bytecode) and an empty synth memo (the sagemaker SDK builds the definitions);
@@ -58,16 +58,25 @@ EMPTY_APP = """
 import aws_cdk as cdk
 cdk.App(outdir={outdir!r}).synth()
 """
-PLATFORM_APP = """
-import json
-import aws_cdk as cdk
-from stacks.app_builder import build_app, project_context
-from stacks.config import load_config, parse_config
-app = cdk.App(outdir={outdir!r}, context=project_context())
-config = parse_config(json.loads({data!r})) if {data!r} else load_config({config!r})
-build_app(config, app)
-app.synth()
-"""
+
+
+def empty_app(outdir: str) -> list[str]:
+    """The command of an empty app's synthesis into ``outdir``."""
+    return [sys.executable, "-c", EMPTY_APP.format(outdir=outdir)]
+
+
+def platform_app(outdir: str, config: str, data: str = "") -> tuple[list[str], dict[str, str]]:
+    """The command and environment with which `cdk synth` runs app.py: the configuration
+    ``config`` (a path, "" for the built-in default), or ``data`` (its JSON) written beside
+    ``outdir``."""
+    if data:
+        config = f"{outdir}.config.json"
+        Path(config).write_text(data)
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    if config:
+        context["config"] = str(Path(config).resolve())
+    env = {"CDK_OUTDIR": outdir, "CDK_CONTEXT_JSON": json.dumps(context)}
+    return [sys.executable, str(ROOT / "app.py")], env
 
 
 def projects_config(count: int) -> str:
@@ -80,14 +89,15 @@ def projects_config(count: int) -> str:
 
 
 def _env(**extra: str) -> dict[str, str]:
-    env = {
-        **os.environ,
+    """The environment of a measured process: the caller's, without a CLI's context or output
+    folder (each run passes its own), with ``extra``."""
+    inherited = {k: v for k, v in os.environ.items() if k not in ("CDK_CONTEXT_JSON", "CDK_OUTDIR")}
+    return {
+        **inherited,
         "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
         "PYTHONPATH": str(ROOT),
         **extra,
     }
-    env.pop("CDK_CONTEXT_JSON", None)
-    return env
 
 
 def _definition_sizes(template: dict[str, object]) -> list[tuple[str, int]]:
@@ -108,10 +118,15 @@ def _stack_label(path: Path, outdir: Path) -> str:
     return f"{path.parent.name.removeprefix('assembly-')}/{stack}"
 
 
-def _timed(code: str, **extra: str) -> float:
+def _timed(command: list[str], **extra: str) -> float:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=_env(**extra), check=True)
+    subprocess.run(command, cwd=ROOT, env=_env(**extra), check=True)
     return time.perf_counter() - start
+
+
+def _timed_platform(outdir: str, config: str, data: str = "", **extra: str) -> float:
+    command, env = platform_app(outdir, config, data)
+    return _timed(command, **env, **extra)
 
 
 def _cold(tmp: str, run: int) -> dict[str, str]:
@@ -144,31 +159,21 @@ def _measure(tmp: str, runs: int, config: str) -> None:
     memo = f"{tmp}/memo-warm"
     times: dict[str, list[float]] = {}
 
-    def timed(label: str, code: str, **extra: str) -> None:
-        times.setdefault(label, []).append(_timed(code, **extra))
+    def record(label: str, seconds: float) -> None:
+        times.setdefault(label, []).append(seconds)
 
-    app = PLATFORM_APP.format(outdir=f"{tmp}/app0", config=config, data="")
-    subprocess.run(
-        [sys.executable, "-c", app], cwd=ROOT, env=_env(MLOPS_SYNTH_CACHE=memo), check=True
-    )  # fills the warm memo (and writes app0 for the sizes below)
+    # Fills the warm memo (and writes app0 for the sizes below).
+    _timed_platform(f"{tmp}/app0", config, MLOPS_SYNTH_CACHE=memo)
     variants = {"+1 environment": _variant(config, 2, 1), "+1 project": _variant(config, 1, 2)}
     for run in range(runs):
         out = f"{tmp}/r{run}"
-        timed("empty cold", EMPTY_APP.format(outdir=f"{out}-ec"), **_cold(tmp, run))
-        timed(
-            "platform cold",
-            PLATFORM_APP.format(outdir=f"{out}-pc", config=config, data=""),
-            **_cold(tmp, run + 100),
-        )
-        timed("empty warm", EMPTY_APP.format(outdir=f"{out}-ew"))
-        timed(
-            "platform warm",
-            PLATFORM_APP.format(outdir=f"{out}-pw", config=config, data=""),
-            MLOPS_SYNTH_CACHE=memo,
-        )
+        record("empty cold", _timed(empty_app(f"{out}-ec"), **_cold(tmp, run)))
+        record("platform cold", _timed_platform(f"{out}-pc", config, **_cold(tmp, run + 100)))
+        record("empty warm", _timed(empty_app(f"{out}-ew")))
+        record("platform warm", _timed_platform(f"{out}-pw", config, MLOPS_SYNTH_CACHE=memo))
         for label, data in variants.items():
-            code = PLATFORM_APP.format(outdir=f"{out}-{label[3]}", config=config, data=data)
-            timed(label, code, MLOPS_SYNTH_CACHE=memo)
+            seconds = _timed_platform(f"{out}-{label[3]}", config, data, MLOPS_SYNTH_CACHE=memo)
+            record(label, seconds)
     median = {label: statistics.median(values) for label, values in times.items()}
     print(f"synth wall time, median of {runs} fresh processes, alternated")
     for kind in ("cold", "warm"):
@@ -240,9 +245,7 @@ def main() -> None:
 def _scaling(counts: list[int], runs: int) -> None:
     """Synth time and the largest stack for N projects in one environment."""
     with tempfile.TemporaryDirectory() as tmp:
-        floor = statistics.median(
-            _timed(EMPTY_APP.format(outdir=f"{tmp}/empty{i}")) for i in range(runs)
-        )
+        floor = statistics.median(_timed(empty_app(f"{tmp}/empty{i}")) for i in range(runs))
         print(f"empty CDK app (jsii floor), median of {runs}: {floor:.2f} s")
         print(
             f"{'projects':>8} {'synth s':>8} {'x floor':>8} {'s/added':>9} {'stacks':>6} "
@@ -251,10 +254,7 @@ def _scaling(counts: list[int], runs: int) -> None:
         first: tuple[int, float] | None = None
         for count in counts:
             data = projects_config(count)
-            times = [
-                _timed(PLATFORM_APP.format(outdir=f"{tmp}/n{count}-{i}", config="", data=data))
-                for i in range(runs)
-            ]
+            times = [_timed_platform(f"{tmp}/n{count}-{i}", "", data) for i in range(runs)]
             t = statistics.median(times)
             first = first or (count, t)
             # Seconds each project beyond the first count adds (the fixed part excluded).

@@ -6,6 +6,7 @@ import aws_cdk as cdk
 import cdk_nag
 
 from mlops_constructs.security.ml_pack import MLOpsChecks
+from stacks import builtin_check
 
 # Packs run on every stage. The platform holds ML training data and models that are often
 # regulated, so it is held to the healthcare, federal and payment-card baselines as well as
@@ -22,12 +23,16 @@ def add_rule_packs(scope: cdk.Stage, *, vpc_mode: bool = False, verbose: bool = 
     """Register the generic packs and the MLOps pack on ``scope``.
 
     Any unacknowledged finding fails its synthesis. cdk-nag 3 packs check the whole app they are
-    synthesized in, so the app registers them once, not once per stage.
+    synthesized in, so the app registers them once, not once per stage. On an app, the built-in
+    CloudFormation check's engine started by :func:`stacks.builtin_check.start` follows them,
+    where aws-cdk-lib would have put its own.
     """
     cdk.Validations.of(scope).add_plugins(
         *(pack(scope, verbose=verbose) for pack in PACKS),
         MLOpsChecks(scope, vpc_mode=vpc_mode, verbose=verbose),
     )
+    if isinstance(scope, cdk.App):
+        builtin_check.register(scope)
 
 
 def rule_packs_id(*, vpc_mode: bool = False) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from mlops_constructs.compute import ARCHITECTURE, RUNTIME, powertools_layer_arn
+from mlops_constructs.compute import function_architecture, function_runtime, powertools_layer_arn
 from mlops_constructs.monitor import BASELINE_PARAMETERS
 from tests.conftest import Synthesized
 from tests.templates import as_list, endpoint_template, policy_statements
@@ -394,7 +394,7 @@ def test_every_function_has_the_shared_and_the_powertools_layer(
         resources = default_synth.template_json(stack)["Resources"]
         [layer] = [k for k, v in resources.items() if v["Type"] == "AWS::Lambda::LayerVersion"]
         assert resources[layer]["Properties"]["CompatibleRuntimes"] == ["python3.14"]
-        powertools = powertools_layer_arn(RUNTIME, ARCHITECTURE)
+        powertools = powertools_layer_arn(function_runtime(), function_architecture())
         for function in _typed(resources, "AWS::Lambda::Function"):
             assert function["Layers"] == [{"Ref": layer}, powertools], function["FunctionName"]
 

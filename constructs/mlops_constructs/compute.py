@@ -26,8 +26,6 @@ from mlops_constructs.security.nag import (
 
 _PACKS = ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321")
 SHARED_LAYER_DIR = SHARED_LAYER  # beside the functions' folders: python/<module>.py
-RUNTIME = lambda_.Runtime.PYTHON_3_14
-ARCHITECTURE = lambda_.Architecture.ARM_64
 
 # Powertools for AWS Lambda (Python), the AWS-managed layer every function runs with (ADR 0024).
 # AWS publishes it in each commercial region, one layer per Python version and architecture
@@ -42,6 +40,17 @@ POWERTOOLS_LAYER_ACCOUNT = "017000801446"  # AWS's publishing account, partition
 # What a function's package leaves out of its folder: its tests, docs and compiled bytecode (an
 # installed wheel's copy may have been compiled).
 FUNCTION_EXCLUDES = ["tests", "tests/**", "*.md", "__pycache__", "**/__pycache__", "**/*.pyc"]
+
+
+def function_runtime() -> lambda_.Runtime:
+    """The functions' runtime, Python 3.14 (a function, not a constant: a module calls nothing
+    in jsii at import, see mlops_constructs/__init__.py)."""
+    return lambda_.Runtime.PYTHON_3_14
+
+
+def function_architecture() -> lambda_.Architecture:
+    """The functions' architecture, arm64."""
+    return lambda_.Architecture.ARM_64
 
 
 def powertools_layer_parameter(runtime: lambda_.Runtime, architecture: lambda_.Architecture) -> str:
@@ -97,8 +106,8 @@ def shared_layer(scope: Construct, code: Path | None = None) -> lambda_.ILayerVe
         stack,
         "PlatformLambdaLayer",
         code=lambda_.Code.from_asset(str(folder), exclude=["**/__pycache__", "**/*.pyc"]),
-        compatible_runtimes=[RUNTIME],
-        compatible_architectures=[ARCHITECTURE],
+        compatible_runtimes=[function_runtime()],
+        compatible_architectures=[function_architecture()],
         description="Modules shared by the platform's functions (structured JSON logging)",
     )
 
@@ -137,11 +146,14 @@ def platform_function(
         id,
         function_name=name,
         description=description,
-        runtime=RUNTIME,
-        architecture=ARCHITECTURE,
+        runtime=function_runtime(),
+        architecture=function_architecture(),
         handler="handler.handler",
         code=lambda_.Code.from_asset(str(code), exclude=FUNCTION_EXCLUDES),
-        layers=[shared_layer(scope), powertools_layer(scope, RUNTIME, ARCHITECTURE)],
+        layers=[
+            shared_layer(scope),
+            powertools_layer(scope, function_runtime(), function_architecture()),
+        ],
         role=role,
         timeout=timeout or cdk.Duration.seconds(30),
         memory_size=256,

@@ -43,11 +43,12 @@ from mlops_constructs.security.nag import (
 
 # The pipeline's transient artifacts (source zips, cloud assemblies) are kept this long.
 ARTIFACT_EXPIRATION_DAYS = 30
-# What the synth step runs on: Python and Node as the Makefile needs them, no Docker.
-BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0
+# What the synth step runs on: codebuild.LinuxBuildImage.STANDARD_7_0 (read when a pipeline is
+# built, see mlops_constructs/__init__.py), with Python and Node as the Makefile needs them, no
+# Docker.
 RUNTIME_VERSIONS = {"python": "3.12", "nodejs": "20"}
 # `make test` takes about 5 minutes on 2 cores; CI allows 90.
-SYNTH_TIMEOUT = cdk.Duration.minutes(90)
+SYNTH_TIMEOUT_MINUTES = 90
 
 _REPLICATION = (
     "The delivery pipeline's buckets hold build inputs and outputs that the repository "
@@ -145,7 +146,7 @@ class PlatformPipeline(Construct):
             cli_version=cli_version,
             code_build_defaults=self._build_defaults(),
             synth_code_build_defaults=pipelines.CodeBuildOptions(
-                timeout=SYNTH_TIMEOUT,
+                timeout=cdk.Duration.minutes(SYNTH_TIMEOUT_MINUTES),
                 partial_build_spec=codebuild.BuildSpec.from_object(
                     {"phases": {"install": {"runtime-versions": RUNTIME_VERSIONS}}}
                 ),
@@ -226,7 +227,7 @@ class PlatformPipeline(Construct):
     def _build_defaults(self) -> pipelines.CodeBuildOptions:
         return pipelines.CodeBuildOptions(
             build_environment=codebuild.BuildEnvironment(
-                build_image=BUILD_IMAGE,
+                build_image=codebuild.LinuxBuildImage.STANDARD_7_0,
                 compute_type=codebuild.ComputeType.MEDIUM,
                 privileged=False,
             ),

@@ -16,22 +16,24 @@ from mlops_constructs.observability import encrypted_log_group
 from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.security.nag import acknowledge_inline_policy, acknowledge_rules
 
-# Interface endpoints by the short names the platform uses for them.
-INTERFACE_SERVICES: dict[str, ec2.InterfaceVpcEndpointAwsService] = {
-    "glue": ec2.InterfaceVpcEndpointAwsService.GLUE,
-    "logs": ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
-    "monitoring": ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_MONITORING,
-    "kms": ec2.InterfaceVpcEndpointAwsService.KMS,
-    "sts": ec2.InterfaceVpcEndpointAwsService.STS,
-    "events": ec2.InterfaceVpcEndpointAwsService.EVENTBRIDGE,
-    "sagemaker.api": ec2.InterfaceVpcEndpointAwsService.SAGEMAKER_API,
-    "sagemaker.runtime": ec2.InterfaceVpcEndpointAwsService.SAGEMAKER_RUNTIME,
-    "ecr.api": ec2.InterfaceVpcEndpointAwsService.ECR,
-    "ecr.dkr": ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER,
-    "ssm": ec2.InterfaceVpcEndpointAwsService.SSM,
-    "codepipeline": ec2.InterfaceVpcEndpointAwsService.CODEPIPELINE,
+# Interface endpoints by the short names the platform uses for them: each names its
+# ec2.InterfaceVpcEndpointAwsService, read when an endpoint is made (a module calls nothing in
+# jsii at import, see mlops_constructs/__init__.py).
+INTERFACE_SERVICES: dict[str, str] = {
+    "glue": "GLUE",
+    "logs": "CLOUDWATCH_LOGS",
+    "monitoring": "CLOUDWATCH_MONITORING",
+    "kms": "KMS",
+    "sts": "STS",
+    "events": "EVENTBRIDGE",
+    "sagemaker.api": "SAGEMAKER_API",
+    "sagemaker.runtime": "SAGEMAKER_RUNTIME",
+    "ecr.api": "ECR",
+    "ecr.dkr": "ECR_DOCKER",
+    "ssm": "SSM",
+    "codepipeline": "CODEPIPELINE",
     # SageMaker's MLflow (aws.sagemaker.<region>.experiments): the tracking servers' REST API.
-    "sagemaker.experiments": ec2.InterfaceVpcEndpointAwsService.SAGEMAKER_EXPERIMENTS,
+    "sagemaker.experiments": "SAGEMAKER_EXPERIMENTS",
 }
 
 _KEY_USE = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"]
@@ -181,7 +183,7 @@ class IsolatedNetwork(Construct):
         for name in interface_services:
             self.interface_endpoints[name] = self.vpc.add_interface_endpoint(
                 name.replace(".", "-").title().replace("-", ""),
-                service=INTERFACE_SERVICES[name],
+                service=getattr(ec2.InterfaceVpcEndpointAwsService, INTERFACE_SERVICES[name]),
                 private_dns_enabled=True,
                 open=False,
                 security_groups=[self.endpoint_security_group],
