@@ -5,6 +5,7 @@
     make synth CONFIG=config/example.yaml        # a YAML file
     cdk synth -c config=config/example.yaml      # the same, in an activated .venv (the CDK
                                                  # CLI runs `python app.py`: the venv's python)
+    CONFIG=config/example.yaml python app.py     # without the CLI: cdk.json's context, cdk.out
 
 The configuration is validated before aws_cdk is imported, so a bad file fails fast with one
 message that names the field and the fix, and no stack trace.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from typing import Any
 
 
 def _config_path() -> str | None:
@@ -23,6 +25,18 @@ def _config_path() -> str | None:
     context = json.loads(os.environ.get("CDK_CONTEXT_JSON") or "{}")
     path = context.get("config") or os.environ.get("CONFIG")
     return str(path) if path else None
+
+
+def _app_settings() -> tuple[dict[str, Any] | None, str | None]:
+    """The app's context and output folder: none when the CDK CLI runs it (it passes cdk.json's
+    context and the folder itself), else cdk.json's context and ``cdk.out``, so that a plain
+    `python app.py` synthesizes what `cdk synth` does (the stacks rely on cdk.json's feature
+    flags) and leaves no temporary output folder behind."""
+    if "CDK_CONTEXT_JSON" in os.environ:
+        return None, None
+    from stacks.context import project_context
+
+    return project_context(), os.environ.get("CDK_OUTDIR") or "cdk.out"
 
 
 def main() -> int:
@@ -44,7 +58,8 @@ def main() -> int:
     from stacks.app_builder import build_app
 
     builtin_check.wait()
-    app, _ = build_app(config, cdk.App())
+    context, outdir = _app_settings()
+    app, _ = build_app(config, cdk.App(context=context, outdir=outdir))
     app.synth()
     return 0
 

@@ -1140,6 +1140,22 @@ def test_app_reports_bad_config_without_traceback(tmp_path: Path) -> None:
     assert result.stderr.startswith("Configuration error: ")
 
 
+def test_plain_python_app_gets_what_the_cli_passes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run by the CDK CLI, app.py takes its context and output folder from it; run as plain
+    `python app.py`, cdk.json's context (without its feature flags the stacks do not build) and
+    cdk.out, not a temporary folder left behind."""
+    import app
+    from stacks.context import project_context
+
+    monkeypatch.delenv("CDK_CONTEXT_JSON", raising=False)
+    monkeypatch.delenv("CDK_OUTDIR", raising=False)
+    assert app._app_settings() == (project_context(), "cdk.out")
+    monkeypatch.setenv("CDK_OUTDIR", "elsewhere")
+    assert app._app_settings() == (project_context(), "elsewhere")
+    monkeypatch.setenv("CDK_CONTEXT_JSON", "{}")
+    assert app._app_settings() == (None, None)
+
+
 def test_model_monitor_is_one_switch() -> None:
     """service: model_monitor brings the baselines it reads; a project may still opt out."""
     project = parse_config(
