@@ -90,7 +90,7 @@ typecheck: $(PY_STAMP)
 NO_SYNTH_TESTS := lambda ml/tests projects/demand/tests constructs/tests tests/test_cli_code.py \
 	tests/test_cli_invoke.py tests/test_cli_release.py tests/test_cli_run.py tests/test_cli_status.py \
 	tests/test_scaffold.py tests/test_memo.py tests/test_deploy_guide.py tests/test_aws_facts.py \
-	tests/test_config_hints.py \
+	tests/test_config_hints.py tests/test_builtin_check.py \
 	tests/test_etl_script.py tests/test_monitoring_code.py tests/test_suite_split.py \
 	tests/test_kit.py tests/test_package_model.py \
 	tests/test_lambda_layers.py

@@ -1,10 +1,12 @@
 """The built-in CloudFormation check's engine, started on a second thread (stacks/builtin_check.py).
 
-app.py creates the engine while Python imports the platform. That is safe only if the imports
+app.py creates the engine while Python imports the platform. That is safe only if those imports
 make no request to jsii (its channel to node carries one request at a time), and useful only if
-the app then runs that plugin, with the same findings, instead of creating its own engine.
+the app then runs that plugin instead of creating its own engine.
 
-Both are checked in fresh processes with the check on (this session's runs with it off).
+One fresh process with the check on (this session runs with it off) does what app.py does,
+recording any request the imports send (and not sending it: the channel stays usable), then
+synthesizes a small app with two schema errors twice: with the app's own check on, and off.
 """
 
 from __future__ import annotations
@@ -15,91 +17,99 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Records every request sent to jsii while the platform's modules are imported: every module of
-# the construct library and of stacks/, after what app.py has imported when the engine starts.
-IMPORTS = """
-import importlib, json, pkgutil
-import aws_cdk
-from stacks import builtin_check
+SCRIPT = """
+import json, sys, threading
+import aws_cdk as cdk
 from jsii._kernel.providers import process
+from stacks import builtin_check
+
 requests = []
 send = process._NodeProcess.send
-def recording(self, request, response_type):
-    requests.append(f"{type(request).__name__} {getattr(request, 'fqn', '')} "
-                    f"{getattr(request, 'property', getattr(request, 'method', ''))}")
+
+class ImportTimeRequest(Exception):
+    pass
+
+def refusing(self, request, response_type):
+    if threading.current_thread() is threading.main_thread():
+        requests.append(f"{type(request).__name__} {getattr(request, 'fqn', '')} "
+                        f"{getattr(request, 'property', getattr(request, 'method', ''))}")
+        raise ImportTimeRequest(requests[-1])
     return send(self, request, response_type)
-process._NodeProcess.send = recording
-import mlops_constructs, stacks
-import stacks.app_builder
-for package in (mlops_constructs, stacks):
-    for module in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
-        importlib.import_module(module.name)
-print(json.dumps(requests))
-"""
 
-# Synthesizes one small app three times: with the check on as aws-cdk-lib runs it (its own
-# engine); with the started engine registered as app.py does; and with it registered on an app
-# whose own check is off (so only the registered plugin can report). Prints the three reports.
-REPORTS = """
-import json, sys
-import aws_cdk as cdk
-from stacks import builtin_check
+# As app.py: the engine starts, the platform is imported meanwhile.
+process._NodeProcess.send = refusing
+builtin_check.start()
+try:
+    import stacks.app_builder
+except ImportTimeRequest:
+    pass
+builtin_check.wait()
+process._NodeProcess.send = send
 
-def report(outdir, *, started, builtin=True):
+def report(outdir, *, builtin):
     app = cdk.App(outdir=outdir, builtin_cloud_formation_validation=builtin)
     stack = cdk.Stack(app, "Checked")
-    # Two findings: a property the type does not have, and a value of the wrong type.
     cdk.CfnResource(stack, "Topic", type="AWS::SNS::Topic",
                     properties={"TopicName": "t", "NoSuchProperty": "x"})
-    cdk.CfnResource(stack, "Queue", type="AWS::SQS::Queue",
-                    properties={"DelaySeconds": "soon"})
-    if started:
-        builtin_check.register(app)
+    cdk.CfnResource(stack, "Queue", type="AWS::SQS::Queue", properties={"DelaySeconds": "soon"})
+    builtin_check.register(app)
     app.synth()
     return json.loads(open(f"{outdir}/validation-report.json").read())
 
-own = report(sys.argv[1] + "/own", started=False)
-builtin_check.start()
-builtin_check.wait()
-started = report(sys.argv[1] + "/started", started=True)
-alone = report(sys.argv[1] + "/alone", started=True, builtin=False)
-print(json.dumps({"own": own, "started": started, "alone": alone}))
+print(json.dumps({
+    "requests": requests,
+    "started": report(sys.argv[1] + "/started", builtin=True),
+    "alone": report(sys.argv[1] + "/alone", builtin=False),
+}))
 """
 
 
-def _run(code: str, *args: str) -> str:
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if k != "CDK_VALIDATION"}
     result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code), *args],
+        [sys.executable, "-c", textwrap.dedent(SCRIPT), str(tmp_path_factory.mktemp("check"))],
         cwd=ROOT,
         env={**env, "PYTHONPATH": str(ROOT)},
         capture_output=True,
         text=True,
         check=False,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout.splitlines()[-1]
+    output: dict[str, Any] = json.loads(result.stdout.splitlines()[-1])
+    return output
 
 
-def test_importing_the_platform_calls_nothing_in_jsii() -> None:
+def test_importing_the_platform_calls_nothing_in_jsii(run: dict[str, Any]) -> None:
     """A module-level aws-cdk-lib value (``lambda_.Runtime.PYTHON_3_14``, ``Duration``) would
     be a request sent while the engine's is in flight."""
-    assert json.loads(_run(IMPORTS)) == []
+    assert run["requests"] == []
 
 
-def test_the_started_engine_is_the_one_that_checks(tmp_path: Path) -> None:
-    reports = json.loads(_run(REPORTS, str(tmp_path)))
-    own = reports["own"]["pluginReports"]
-    assert [plugin["pluginName"] for plugin in own] == ["CloudFormation Validate"]
-    assert sorted(
-        (violation["ruleName"], construct["constructPath"])
-        for violation in own[0]["violations"]
+def _findings(report: dict[str, Any]) -> list[tuple[str, str, str]]:
+    return sorted(
+        (plugin["pluginName"], violation["ruleName"], construct["constructPath"])
+        for plugin in report["pluginReports"]
+        for violation in plugin["violations"]
         for construct in violation["violatingConstructs"]
-    ) == [("F3002", "Checked/Topic"), ("F3012", "Checked/Queue")]
-    # The registered plugin checks (the app's own check is off there), and with the app's own
-    # check on, it is run instead of a second engine (which would report twice).
-    assert reports["alone"] == reports["own"]
-    assert reports["started"] == reports["own"]
+    )
+
+
+def test_the_started_engine_is_the_one_that_checks(run: dict[str, Any]) -> None:
+    """aws-cdk-lib's default rules find both errors; with the app's own check on, the
+    registered plugin runs instead of a second engine (which would report twice); with it off,
+    the registered plugin still reports (so it is the one that ran)."""
+    expected = [
+        ("CloudFormation Validate", "F3002", "Checked/Topic"),
+        ("CloudFormation Validate", "F3012", "Checked/Queue"),
+    ]
+    assert _findings(run["started"]) == expected
+    assert len(run["started"]["pluginReports"]) == 1
+    assert run["alone"] == run["started"]
