@@ -339,3 +339,27 @@ def test_rules_explain_and_name_the_fix() -> None:
     for rule in RULES.values():
         assert rule.info.endswith(".") and len(rule.info) < 200
         assert "Fix: " in rule.explanation
+
+
+def test_a_rule_that_fails_is_a_finding(tmp_path: Path) -> None:
+    """A rule that raises (here SM5 on a definition held in S3, which it cannot read) is
+    reported as cdk-nag reports it: a finding of the rule, never a pass."""
+    context = {**project_context(), "@aws-cdk/core:failSynthOnValidationErrors": False}
+    app = cdk.App(outdir=str(tmp_path), context=context)
+    stack = cdk.Stack(app, "S", env=ENV)
+    sm.CfnPipeline(
+        stack,
+        "Pipeline",
+        pipeline_name="p",
+        role_arn=ROLE,
+        pipeline_definition={"PipelineDefinitionS3Location": {"Bucket": "b", "Key": "k"}},
+    )
+    cdk.Validations.of(app).add_plugins(MLOpsChecks(app))
+    app.synth()
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    [plugin] = report["pluginReports"]
+    assert [
+        (v["ruleName"], v["description"].split(".")[0], c["constructPath"])
+        for v in plugin["violations"]
+        for c in v["violatingConstructs"]
+    ] == [("MLOps-SM5", "Rule threw an error during validation", "S/Pipeline")]
