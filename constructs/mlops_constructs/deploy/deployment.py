@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -134,8 +135,14 @@ class EndpointDeployment(Construct):
 
     def _arn(self, service: str) -> str:
         """``arn:<partition>:<service>:<region>:<account>`` of this stack."""
+        partition, region, account = self._stack_env
+        return f"arn:{partition}:{service}:{region}:{account}"
+
+    @cached_property
+    def _stack_env(self) -> tuple[str, str, str]:
+        """The stack's partition, region and account, read once (each is a round trip to jsii)."""
         stack = cdk.Stack.of(self)
-        return f"arn:{stack.partition}:{service}:{stack.region}:{stack.account}"
+        return stack.partition, stack.region, stack.account
 
     def grant_read_endpoints(self, grantee: iam.IGrantable) -> iam.Grant:
         """Read what each stage serves: its endpoint, and the endpoint configs and models the

@@ -255,12 +255,14 @@ class PlatformDashboard(Construct):
                 f"shows at most {MAX_STATUS_ALARMS}"
             )
         stack = cdk.Stack.of(self)
+        # Read once: each of the stack's values is a round trip to jsii.
+        alarm_arn = f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}:alarm:"
         alarms = {
             name: cloudwatch.Alarm.from_alarm_arn(
                 self,
                 # The first section keeps the ids of the single-project dashboard.
                 f"Alarm{i}" if index == 0 else f"Alarm{index}-{i}",
-                f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}:alarm:{name}",
+                alarm_arn + name,
             )
             for i, name in enumerate(section.alarm_names)
         }
