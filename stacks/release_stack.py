@@ -202,7 +202,7 @@ class ReleaseStack(cdk.Stack):
         assert router.role is not None
         acknowledge(
             router,
-            "MLOps-VPC1",
+            "MLOps::MLOps-VPC1",
             "The tooling account has no platform network (no data, no VPC endpoints): the "
             "release router calls SageMaker (describe, list), SSM and CodePipeline APIs only.",
         )

@@ -20,7 +20,10 @@ CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
 SKIPS_FILE = ROOT / "tests" / "checkov_skips.yaml"
 
 
-@pytest.mark.parametrize("which", ["default_synth", "custom_synth", "vpc_synth", "example_synth"])
+@pytest.mark.parametrize(
+    "which",
+    ["default_synth", "custom_synth", "vpc_synth", "example_synth", "vpc_cross_region_synth"],
+)
 def test_no_unacknowledged_rule_pack_findings(which: str, request: pytest.FixtureRequest) -> None:
     synth: Synthesized = request.getfixturevalue(which)
     assert synth.report["title"] == "Validation Report"  # the packs ran and reported

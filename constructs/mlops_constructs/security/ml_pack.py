@@ -1,12 +1,17 @@
 """The MLOps rule pack: checks the generic cdk-nag packs do not make on ML resources.
 
-Built on cdk-nag 3.x's extension API (a ``NagPack`` registered as a validation plugin), so its
-findings fail ``cdk synth`` and are acknowledged like any other pack's::
+A validation plugin that reads the synthesized templates (aws-cdk-lib's
+``IPolicyValidationPlugin``, registered as the cdk-nag 3 packs are), so its findings fail
+``cdk synth`` and are acknowledged like any other pack's::
 
     cdk.Validations.of(stage).add_plugins(MLOpsChecks(stage, vpc_mode=False))
     cdk.Validations.of(resource).acknowledge(
         cdk.Acknowledgment(id="MLOps::MLOps-SM4", reason="...why this resource may break it...")
     )
+
+It reads each template's JSON in Python: a cdk-nag ``NagPack`` written in Python costs several
+calls between node and Python per resource and per rule, most of the pack's time (see
+docs/cost-and-speed.md). The templates are also what deploys, property overrides included.
 
 Every rule has a stable id, a one-line explanation and the fix (:data:`RULES`).
 """
@@ -15,19 +20,35 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any, cast
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import aws_cdk as cdk
 import jsii
-from cdk_nag import IApplyRule, NagMessageLevel, NagPack, NagRuleCompliance
+from cdk_nag import NagRuleCompliance
 
+from mlops_constructs import __version__
 from mlops_constructs.security.pipeline_rules import check_definition, job_steps
 from mlops_constructs.security.pipeline_rules import is_true as _truthy
 from mlops_constructs.security.pipeline_rules import value_at as _get
 
 Result = NagRuleCompliance | list[str]
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One resource of a synthesized template: its type, its properties (CloudFormation's
+    names and values, intrinsic functions unresolved) and the template's other resources."""
+
+    logical_id: str
+    type: str
+    properties: Mapping[str, Any]
+    template: Mapping[str, Any] = field(repr=False)
+
+    def get(self, *path: str) -> Any:
+        return _get(self.properties, *path)
 
 
 @dataclass(frozen=True)
@@ -37,69 +58,63 @@ class Rule:
     suffix: str
     info: str
     explanation: str
-    check: Callable[[Any, bool], Result]
-
-
-def _resolve(node: cdk.CfnResource, value: Any) -> Any:
-    return cdk.Stack.of(node).resolve(value)
+    check: Callable[[Resource, bool], Result]
 
 
 # --- SageMaker models and endpoints ---------------------------------------------------------
 
 
-def _model_isolation(node: Any, _vpc: bool) -> Result:
-    isolated = _truthy(_resolve(node, node.enable_network_isolation))
+def _model_isolation(node: Resource, _vpc: bool) -> Result:
+    isolated = _truthy(node.get("EnableNetworkIsolation"))
     return NagRuleCompliance.COMPLIANT if isolated else NagRuleCompliance.NON_COMPLIANT
 
 
-def _model_vpc(node: Any, vpc: bool) -> Result:
+def _model_vpc(node: Resource, vpc: bool) -> Result:
     if not vpc:
         return NagRuleCompliance.NOT_APPLICABLE
-    has_vpc = bool(_resolve(node, node.vpc_config))
+    has_vpc = bool(node.get("VpcConfig"))
     return NagRuleCompliance.COMPLIANT if has_vpc else NagRuleCompliance.NON_COMPLIANT
 
 
-def _endpoint_config_kms(node: Any, _vpc: bool) -> Result:
-    serverless = all(
-        _get(v, "serverlessConfig") for v in _resolve(node, node.production_variants) or []
-    )
+def _endpoint_config_kms(node: Resource, _vpc: bool) -> Result:
+    serverless = all(_get(v, "ServerlessConfig") for v in node.get("ProductionVariants") or [])
     # Serverless variants have no ML storage volume to encrypt, and KmsKeyId is rejected
     # for them; data capture output still needs a key (checked by SM4's config).
     if serverless:
         return NagRuleCompliance.NOT_APPLICABLE
-    has_key = bool(_resolve(node, node.kms_key_id))
+    has_key = bool(node.get("KmsKeyId"))
     return NagRuleCompliance.COMPLIANT if has_key else NagRuleCompliance.NON_COMPLIANT
 
 
-def _endpoint_config_capture(node: Any, _vpc: bool) -> Result:
-    capture = _resolve(node, node.data_capture_config) or {}
-    enabled = capture and _get(capture, "enableCapture") is not False
-    encrypted = bool(_get(capture, "kmsKeyId"))
+def _endpoint_config_capture(node: Resource, _vpc: bool) -> Result:
+    capture = node.get("DataCaptureConfig") or {}
+    enabled = capture and _get(capture, "EnableCapture") is not False
+    encrypted = bool(_get(capture, "KmsKeyId"))
     return NagRuleCompliance.COMPLIANT if enabled and encrypted else NagRuleCompliance.NON_COMPLIANT
 
 
-def _components_config(node: Any) -> bool:
+def _components_config(node: Resource) -> bool:
     """Whether an endpoint config hosts inference components: a role of its own and instance
     variants that name no model (the components do)."""
-    variants = _resolve(node, node.production_variants) or []
-    return bool(_resolve(node, node.execution_role_arn)) and all(
-        not _get(v, "modelName") and not _get(v, "serverlessConfig") for v in variants
+    variants = node.get("ProductionVariants") or []
+    return bool(node.get("ExecutionRoleArn")) and all(
+        not _get(v, "ModelName") and not _get(v, "ServerlessConfig") for v in variants
     )
 
 
-def _components_config_isolated(node: Any, vpc: bool) -> Result:
+def _components_config_isolated(node: Resource, vpc: bool) -> Result:
     if not _components_config(node):
         return NagRuleCompliance.NOT_APPLICABLE
-    isolated = _truthy(_resolve(node, node.enable_network_isolation))
-    in_vpc = not vpc or bool(_resolve(node, node.vpc_config))
+    isolated = _truthy(node.get("EnableNetworkIsolation"))
+    in_vpc = not vpc or bool(node.get("VpcConfig"))
     return NagRuleCompliance.COMPLIANT if isolated and in_vpc else NagRuleCompliance.NON_COMPLIANT
 
 
-def _component_guarded(node: Any, _vpc: bool) -> Result:
-    specification = _resolve(node, node.specification) or {}
-    deployment = _resolve(node, node.deployment_config) or {}
-    runs_a_model = bool(_get(specification, "modelName")) and not _get(specification, "container")
-    rolls_back = bool(_get(deployment, "autoRollbackConfiguration", "alarms"))
+def _component_guarded(node: Resource, _vpc: bool) -> Result:
+    specification = node.get("Specification") or {}
+    deployment = node.get("DeploymentConfig") or {}
+    runs_a_model = bool(_get(specification, "ModelName")) and not _get(specification, "Container")
+    rolls_back = bool(_get(deployment, "AutoRollbackConfiguration", "Alarms"))
     ok = runs_a_model and rolls_back
     return NagRuleCompliance.COMPLIANT if ok else NagRuleCompliance.NON_COMPLIANT
 
@@ -107,10 +122,8 @@ def _component_guarded(node: Any, _vpc: bool) -> Result:
 # --- pipeline definitions -------------------------------------------------------------------
 
 
-def _definition(node: Any) -> dict[str, Any]:
-    pipeline = _resolve(node, node.pipeline_definition) or {}
-    # The property is untyped JSON in aws-cdk-lib, so either spelling may reach us.
-    body = _get(pipeline, "PipelineDefinitionBody") or _get(pipeline, "pipelineDefinitionBody")
+def _definition(node: Resource) -> dict[str, Any]:
+    body = node.get("PipelineDefinition", "PipelineDefinitionBody")
     if isinstance(body, dict) and "Fn::Sub" in body:
         sub = body["Fn::Sub"]
         body = sub[0] if isinstance(sub, list) else sub
@@ -125,7 +138,7 @@ def _job_steps(definition: dict[str, Any]) -> Iterator[dict[str, Any]]:
     yield from job_steps(definition)
 
 
-def _pipeline_jobs_encrypted(node: Any, vpc: bool) -> Result:
+def _pipeline_jobs_encrypted(node: Resource, vpc: bool) -> Result:
     # The same rules as the CI check of a team's own definition (pipeline_rules.py), without
     # the project's context: keys present, inter-container encryption, (VPC mode) a VpcConfig,
     # and registration pending a person's approval.
@@ -136,34 +149,34 @@ def _pipeline_jobs_encrypted(node: Any, vpc: bool) -> Result:
 # --- monitoring -----------------------------------------------------------------------------
 
 _MONITORING_OUTPUTS = {
-    "AWS::SageMaker::DataQualityJobDefinition": "data_quality_job_output_config",
-    "AWS::SageMaker::ModelQualityJobDefinition": "model_quality_job_output_config",
-    "AWS::SageMaker::ModelBiasJobDefinition": "model_bias_job_output_config",
-    "AWS::SageMaker::ModelExplainabilityJobDefinition": "model_explainability_job_output_config",
+    "AWS::SageMaker::DataQualityJobDefinition": "DataQualityJobOutputConfig",
+    "AWS::SageMaker::ModelQualityJobDefinition": "ModelQualityJobOutputConfig",
+    "AWS::SageMaker::ModelBiasJobDefinition": "ModelBiasJobOutputConfig",
+    "AWS::SageMaker::ModelExplainabilityJobDefinition": "ModelExplainabilityJobOutputConfig",
 }
 
 
-def _monitoring_job(node: Any, vpc: bool) -> Result:
-    if node.cfn_resource_type == "AWS::SageMaker::MonitoringSchedule":
-        job = _get(_resolve(node, node.monitoring_schedule_config), "monitoringJobDefinition")
+def _monitoring_job(node: Resource, vpc: bool) -> Result:
+    if node.type == "AWS::SageMaker::MonitoringSchedule":
+        job = node.get("MonitoringScheduleConfig", "MonitoringJobDefinition")
         if job is None:  # refers to a separate job definition, which is checked itself
             return NagRuleCompliance.NOT_APPLICABLE
-        network, resources = job.get("networkConfig"), job.get("monitoringResources")
-        output = job.get("monitoringOutputConfig")
+        network, resources = job.get("NetworkConfig"), job.get("MonitoringResources")
+        output = job.get("MonitoringOutputConfig")
     else:
-        network = _resolve(node, node.network_config)
-        resources = _resolve(node, node.job_resources)
-        output = _resolve(node, getattr(node, _MONITORING_OUTPUTS[node.cfn_resource_type]))
+        network = node.get("NetworkConfig")
+        resources = node.get("JobResources")
+        output = node.get(_MONITORING_OUTPUTS[node.type])
     findings = []
-    if not _truthy(_get(network, "enableNetworkIsolation")):
+    if not _truthy(_get(network, "EnableNetworkIsolation")):
         findings.append("NetworkIsolation")
-    if not _truthy(_get(network, "enableInterContainerTrafficEncryption")):
+    if not _truthy(_get(network, "EnableInterContainerTrafficEncryption")):
         findings.append("InterContainerTrafficEncryption")
-    if vpc and not _get(network, "vpcConfig"):
+    if vpc and not _get(network, "VpcConfig"):
         findings.append("VpcConfig")
-    if not _get(resources, "clusterConfig", "volumeKmsKeyId"):
+    if not _get(resources, "ClusterConfig", "VolumeKmsKeyId"):
         findings.append("VolumeKmsKeyId")
-    if not _get(output, "kmsKeyId"):
+    if not _get(output, "KmsKeyId"):
         findings.append("OutputKmsKeyId")
     return findings or NagRuleCompliance.COMPLIANT
 
@@ -180,8 +193,8 @@ def _public_principal(principal: Any) -> bool:
     return False
 
 
-def _package_group_not_public(node: Any, _vpc: bool) -> Result:
-    policy = _resolve(node, node.model_package_group_policy)
+def _package_group_not_public(node: Resource, _vpc: bool) -> Result:
+    policy = node.get("ModelPackageGroupPolicy")
     if isinstance(policy, str):
         policy = json.loads(policy)
     for statement in _get(policy, "Statement") or []:
@@ -190,34 +203,35 @@ def _package_group_not_public(node: Any, _vpc: bool) -> Result:
     return NagRuleCompliance.COMPLIANT
 
 
-def _bucket_versioned(node: Any, _vpc: bool) -> Result:
-    status = _get(_resolve(node, node.versioning_configuration), "status")
+def _bucket_versioned(node: Resource, _vpc: bool) -> Result:
+    status = node.get("VersioningConfiguration", "Status")
     return NagRuleCompliance.COMPLIANT if status == "Enabled" else NagRuleCompliance.NON_COMPLIANT
 
 
-def _bucket_tls_only(node: Any, _vpc: bool) -> Result:
-    stack = cdk.Stack.of(node)
-    ref = stack.resolve(node.ref)
-    for child in stack.node.find_all():
-        if (
-            isinstance(child, cdk.CfnResource)
-            and child.cfn_resource_type == "AWS::S3::BucketPolicy"
-        ):
-            policy: Any = child
-            if stack.resolve(policy.bucket) not in (ref, stack.resolve(node.bucket_name)):
-                continue
-            for s in _get(stack.resolve(policy.policy_document), "Statement") or []:
-                secure = _get(s, "Condition", "Bool", "aws:SecureTransport")
-                if s.get("Effect") == "Deny" and str(secure).lower() == "false":
-                    return NagRuleCompliance.COMPLIANT
+def _bucket_tls_only(node: Resource, _vpc: bool) -> Result:
+    """A bucket policy of the same template, on this bucket (by reference or by name), denies
+    requests without TLS."""
+    names = [
+        {"Ref": node.logical_id},
+        *([node.get("BucketName")] if node.get("BucketName") else []),
+    ]
+    for other in (node.template.get("Resources") or {}).values():
+        if other.get("Type") != "AWS::S3::BucketPolicy":
+            continue
+        if _get(other, "Properties", "Bucket") not in names:
+            continue
+        for s in _get(other, "Properties", "PolicyDocument", "Statement") or []:
+            secure = _get(s, "Condition", "Bool", "aws:SecureTransport")
+            if s.get("Effect") == "Deny" and str(secure).lower() == "false":
+                return NagRuleCompliance.COMPLIANT
     return NagRuleCompliance.NON_COMPLIANT
 
 
-def _log_group(node: Any, _vpc: bool) -> Result:
+def _log_group(node: Resource, _vpc: bool) -> Result:
     findings = []
-    if not _resolve(node, node.retention_in_days):
+    if not node.get("RetentionInDays"):
         findings.append("RetentionInDays")
-    if not _resolve(node, node.kms_key_id):
+    if not node.get("KmsKeyId"):
         findings.append("KmsKeyId")
     return findings or NagRuleCompliance.COMPLIANT
 
@@ -225,15 +239,15 @@ def _log_group(node: Any, _vpc: bool) -> Result:
 _BROAD_ACTION = re.compile(r"^(\*|(s3|sagemaker|kms):\*)$", re.IGNORECASE)
 
 
-def _policy_documents(node: Any) -> Iterator[Any]:
-    if node.cfn_resource_type == "AWS::IAM::Role":
-        for policy in _resolve(node, node.policies) or []:
-            yield _get(policy, "policyDocument")
+def _policy_documents(node: Resource) -> Iterator[Any]:
+    if node.type == "AWS::IAM::Role":
+        for policy in node.get("Policies") or []:
+            yield _get(policy, "PolicyDocument")
     else:
-        yield _resolve(node, node.policy_document)
+        yield node.get("PolicyDocument")
 
 
-def _iam_broad_actions(node: Any, _vpc: bool) -> Result:
+def _iam_broad_actions(node: Resource, _vpc: bool) -> Result:
     findings: list[str] = []
     for document in _policy_documents(node):
         for statement in _get(document, "Statement") or []:
@@ -246,13 +260,13 @@ def _iam_broad_actions(node: Any, _vpc: bool) -> Result:
     return sorted(set(findings)) or NagRuleCompliance.COMPLIANT
 
 
-def _in_vpc(node: Any, vpc: bool) -> Result:
+def _in_vpc(node: Resource, vpc: bool) -> Result:
     if not vpc:
         return NagRuleCompliance.NOT_APPLICABLE
-    if node.cfn_resource_type == "AWS::Lambda::Function":
-        ok = bool(_get(_resolve(node, node.vpc_config), "subnetIds"))
+    if node.type == "AWS::Lambda::Function":
+        ok = bool(node.get("VpcConfig", "SubnetIds"))
     else:  # Glue job: runs in the VPC through a network connection
-        ok = bool(_get(_resolve(node, node.connections), "connections"))
+        ok = bool(node.get("Connections", "Connections"))
     return NagRuleCompliance.COMPLIANT if ok else NagRuleCompliance.NON_COMPLIANT
 
 
@@ -388,77 +402,81 @@ _DISPATCH: dict[str, tuple[str, ...]] = {
 }
 
 
-@jsii.implements(IApplyRule)
-class _Applied:
-    """One rule applied to one resource, in the shape cdk-nag's ``_apply_rule`` reads."""
-
-    def __init__(self, rule: Rule, node: cdk.CfnResource, vpc_mode: bool) -> None:
-        self._rule, self._node, self._vpc = rule, node, vpc_mode
-
-    @property
-    def rule_suffix_override(self) -> str:
-        return self._rule.suffix
-
-    @property
-    def info(self) -> str:
-        return self._rule.info
-
-    @property
-    def explanation(self) -> str:
-        return self._rule.explanation
-
-    @property
-    def level(self) -> NagMessageLevel:
-        return NagMessageLevel.ERROR
-
-    @property
-    def node(self) -> cdk.CfnResource:
-        return self._node
-
-    def rule(self, node: cdk.CfnResource) -> Result:
-        return self._rule.check(node, self._vpc)
+# What a failing rule's finding says without ``verbose`` (cdk-nag's words for the same case).
+_ERROR_HINT = "This is generally caused by a parameter referencing an intrinsic function."
 
 
-class MLOpsChecks(NagPack):
+@jsii.implements(cdk.IPolicyValidationPlugin)
+class MLOpsChecks:
     """The platform's own rule pack (rule ids ``MLOps-<suffix>``, see :data:`RULES`).
 
     ``vpc_mode`` turns on the rules that require VPC placement (SM2, VPC1 and the VPC parts of
-    SM5 and SM6). Like every cdk-nag 3 pack, it checks the whole app it is synthesized in, not
-    only the stage it is registered on.
+    SM5 and SM6). Like every cdk-nag 3 pack, it checks the whole app it is synthesized in (every
+    template aws-cdk-lib gives it), not only the stage it is registered on. ``verbose`` adds
+    each rule's explanation, and a failing rule's error, to the findings' descriptions; every
+    finding names its fix.
     """
 
     def __init__(
         self, scope: cdk.Stage | None = None, *, vpc_mode: bool = False, verbose: bool = False
     ) -> None:
-        super().__init__(scope, verbose=verbose)
-        self._pack_name = "MLOps"
         self._vpc_mode = vpc_mode
+        self._verbose = verbose
 
     @property
     def name(self) -> str:
         return "MLOps"
 
-    def _check_resource(self, node: cdk.CfnResource) -> None:
-        for suffix in _DISPATCH.get(node.cfn_resource_type, ()):
-            applied = _Applied(RULES[suffix], node, self._vpc_mode)
-            if _nothing_to_report(applied, node):
-                continue
-            # jsii reads the properties through the protocol; mypy sees them as read-only.
-            self._apply_rule(cast(IApplyRule, applied))
+    @property
+    def rule_ids(self) -> list[str]:
+        return [f"MLOps-{suffix}" for suffix in RULES]
 
+    @property
+    def version(self) -> str:
+        return __version__
 
-def _nothing_to_report(applied: _Applied, node: cdk.CfnResource) -> bool:
-    """Whether the rule passes ``node`` (compliant, not applicable, no finding), evaluated here.
+    def validate(self, context: cdk.IPolicyValidationContext) -> cdk.PolicyValidationPluginReport:
+        findings: dict[tuple[str, str], list[cdk.PolicyViolatingResource]] = {}
+        for path in context.template_paths:
+            template = json.loads(Path(path).read_text())
+            for logical_id, resource in (template.get("Resources") or {}).items():
+                node = Resource(
+                    logical_id, resource.get("Type", ""), resource.get("Properties") or {}, template
+                )
+                for suffix in _DISPATCH.get(node.type, ()):
+                    for rule_name, description in self._findings(RULES[suffix], node):
+                        findings.setdefault((rule_name, description), []).append(
+                            cdk.PolicyViolatingResource(
+                                resource_logical_id=logical_id,
+                                template_path=path,
+                                locations=["Properties"],
+                            )
+                        )
+        violations = [
+            cdk.PolicyViolation(
+                rule_name=rule_name,
+                description=description,
+                fix=RULES[rule_name.split("[")[0].removeprefix("MLOps-")].explanation,
+                severity="error",
+                violating_resources=resources,
+            )
+            for (rule_name, description), resources in findings.items()
+        ]
+        return cdk.PolicyValidationPluginReport(success=not violations, violations=violations)
 
-    cdk-nag's ``applyRule`` records nothing for such a result, yet it costs about six calls
-    from node into Python (the rule's suffix, texts, level, node and the rule itself): most of
-    the pack's cost, as nearly every rule passes. So only a result with something to report
-    (a finding, or an error, which ``applyRule`` turns into its own finding) goes to cdk-nag,
-    which evaluates the rule again and checks acknowledgements as before."""
-    try:
-        result = applied.rule(node)
-    except Exception:  # applyRule reports it, as it would have
-        return False
-    if isinstance(result, list):
-        return not result
-    return result in (NagRuleCompliance.COMPLIANT, NagRuleCompliance.NOT_APPLICABLE)
+    def _findings(self, rule: Rule, node: Resource) -> Iterator[tuple[str, str]]:
+        """(rule id, description) of each finding of ``rule`` on ``node``: one for a
+        non-compliant resource, one per entry of a list, one for a rule that fails."""
+        rule_id = f"MLOps-{rule.suffix}"
+        description = f"{rule.info} {rule.explanation}" if self._verbose else rule.info
+        try:
+            result = rule.check(node, self._vpc_mode)
+        except Exception as err:  # a finding, never a pass
+            detail = str(err) if self._verbose else _ERROR_HINT
+            yield rule_id, f"Rule threw an error during validation. {detail}"
+            return
+        if isinstance(result, list):
+            for finding in result:
+                yield f"{rule_id}[{finding}]", description
+        elif result == NagRuleCompliance.NON_COMPLIANT:
+            yield rule_id, description
