@@ -30,7 +30,7 @@ import jsii
 from cdk_nag import NagRuleCompliance
 
 from mlops_constructs import __version__
-from mlops_constructs.security.pipeline_rules import check_definition, job_steps
+from mlops_constructs.security.pipeline_rules import check_definition
 from mlops_constructs.security.pipeline_rules import is_true as _truthy
 from mlops_constructs.security.pipeline_rules import value_at as _get
 
@@ -131,11 +131,6 @@ def _definition(node: Resource) -> dict[str, Any]:
         raise ValueError("pipeline definition must be an inline body (or Fn::Sub of one)")
     definition: dict[str, Any] = json.loads(body)
     return definition
-
-
-def _job_steps(definition: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Training, processing and check steps, also inside condition branches."""
-    yield from job_steps(definition)
 
 
 def _pipeline_jobs_encrypted(node: Resource, vpc: bool) -> Result:
@@ -414,7 +409,8 @@ class MLOpsChecks:
     SM5 and SM6). Like every cdk-nag 3 pack, it checks the whole app it is synthesized in (every
     template aws-cdk-lib gives it), not only the stage it is registered on. ``verbose`` adds
     each rule's explanation, and a failing rule's error, to the findings' descriptions; every
-    finding names its fix.
+    finding names its fix. ``scope`` is unused: it keeps the signature of the cdk-nag packs
+    registered beside it (``pack(scope, verbose=...)``).
     """
 
     def __init__(
