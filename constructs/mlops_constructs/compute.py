@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import cast
 
@@ -42,12 +43,14 @@ POWERTOOLS_LAYER_ACCOUNT = "017000801446"  # AWS's publishing account, partition
 FUNCTION_EXCLUDES = ["tests", "tests/**", "*.md", "__pycache__", "**/__pycache__", "**/*.pyc"]
 
 
+@cache
 def function_runtime() -> lambda_.Runtime:
-    """The functions' runtime, Python 3.14 (a function, not a constant: a module calls nothing
-    in jsii at import, see mlops_constructs/__init__.py)."""
+    """The functions' runtime, Python 3.14 (read from jsii once, on first use, not at import: a
+    module calls nothing in jsii at import, see mlops_constructs/__init__.py)."""
     return lambda_.Runtime.PYTHON_3_14
 
 
+@cache
 def function_architecture() -> lambda_.Architecture:
     """The functions' architecture, arm64."""
     return lambda_.Architecture.ARM_64

@@ -206,10 +206,8 @@ def _bucket_versioned(node: Resource, _vpc: bool) -> Result:
 def _bucket_tls_only(node: Resource, _vpc: bool) -> Result:
     """A bucket policy of the same template, on this bucket (by reference or by name), denies
     requests without TLS."""
-    names = [
-        {"Ref": node.logical_id},
-        *([node.get("BucketName")] if node.get("BucketName") else []),
-    ]
+    name = node.get("BucketName")
+    names = [{"Ref": node.logical_id}, *([name] if name else [])]
     for other in (node.template.get("Resources") or {}).values():
         if other.get("Type") != "AWS::S3::BucketPolicy":
             continue
@@ -432,7 +430,8 @@ class MLOpsChecks:
         return __version__
 
     def validate(self, context: cdk.IPolicyValidationContext) -> cdk.PolicyValidationPluginReport:
-        findings: dict[tuple[str, str], list[cdk.PolicyViolatingResource]] = {}
+        # (rule id, description, fix) -> the resources with that finding.
+        findings: dict[tuple[str, str, str], list[cdk.PolicyViolatingResource]] = {}
         for path in context.template_paths:
             template = json.loads(Path(path).read_text())
             for logical_id, resource in (template.get("Resources") or {}).items():
@@ -440,8 +439,10 @@ class MLOpsChecks:
                     logical_id, resource.get("Type", ""), resource.get("Properties") or {}, template
                 )
                 for suffix in _DISPATCH.get(node.type, ()):
-                    for rule_name, description in self._findings(RULES[suffix], node):
-                        findings.setdefault((rule_name, description), []).append(
+                    rule = RULES[suffix]
+                    for rule_name, description in self._findings(rule, node):
+                        key = (rule_name, description, rule.explanation)
+                        findings.setdefault(key, []).append(
                             cdk.PolicyViolatingResource(
                                 resource_logical_id=logical_id,
                                 template_path=path,
@@ -452,11 +453,11 @@ class MLOpsChecks:
             cdk.PolicyViolation(
                 rule_name=rule_name,
                 description=description,
-                fix=RULES[rule_name.split("[")[0].removeprefix("MLOps-")].explanation,
+                fix=fix,
                 severity="error",
                 violating_resources=resources,
             )
-            for (rule_name, description), resources in findings.items()
+            for (rule_name, description, fix), resources in findings.items()
         ]
         return cdk.PolicyValidationPluginReport(success=not violations, violations=violations)
 
