@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 
+from mlops_constructs.security.nag import apply_acknowledgements
 from stacks.config import PlatformConfig
 from stacks.context import landing_zone_context, project_context
 from stacks.delivery_stack import DeliveryStack
@@ -41,4 +42,7 @@ def build_app(
         delivery.deliver(dict(stages), tooling)
     if rule_packs:
         add_rule_packs(app, vpc_mode=config.network.vpc_mode)
+    # Made here, not while aws-cdk-lib validates the app: the metadata's stack trace of each
+    # acknowledgement would name jsii's temporary folder (a random name) instead of nothing.
+    apply_acknowledgements()
     return app, stages

@@ -6,6 +6,7 @@ import aws_cdk as cdk
 import cdk_nag
 
 from mlops_constructs.security.ml_pack import MLOpsChecks
+from mlops_constructs.security.nag import apply_at_synthesis
 from stacks import builtin_check
 
 # Packs run on every stage. The platform holds ML training data and models that are often
@@ -31,6 +32,7 @@ def add_rule_packs(scope: cdk.Stage, *, vpc_mode: bool = False, verbose: bool = 
         *(pack(scope, verbose=verbose) for pack in PACKS),
         MLOpsChecks(scope, vpc_mode=vpc_mode, verbose=verbose),
     )
+    apply_at_synthesis(scope)  # the acknowledgements made under it, before the packs read them
     if isinstance(scope, cdk.App):
         builtin_check.register(scope)
 

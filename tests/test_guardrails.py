@@ -79,6 +79,21 @@ def test_wildcard_acknowledgements_name_the_wildcard(default_synth: Synthesized)
             assert rule.split("IAM5", 1)[1].startswith("["), rule  # never a blanket IAM5
 
 
+def test_acknowledgements_are_handed_over_before_synthesis(example_synth: Synthesized) -> None:
+    """build_app and the delivery pipeline (which synthesizes each stage it adds) hand the
+    recorded acknowledgements over themselves (security/nag.py): made while aws-cdk-lib validates
+    the app instead, each one's stack trace in the assembly names jsii's temporary folder."""
+    traces = [
+        " ".join(entry.get("trace", []))
+        for path in example_synth.outdir.rglob("*.metadata.json")
+        for entries in json.loads(path.read_text()).values()
+        for entry in entries
+        if entry["type"] == cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY
+    ]
+    assert len(traces) > 1000
+    assert [t for t in traces if "jsii-kernel-" in t] == []
+
+
 def _shape(template: Path) -> list[tuple[str, list[str]]]:
     """Each resource's type and property names, sorted: a template's structure, whatever its
     settings and its stage's name (which logical ids of cross-stack permissions carry)."""

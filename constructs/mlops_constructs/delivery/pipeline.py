@@ -39,6 +39,7 @@ from mlops_constructs.security.nag import (
     acknowledge_grant_actions,
     acknowledge_inline_policy,
     acknowledge_rules,
+    apply_acknowledgements,
 )
 
 # The pipeline's transient artifacts (source zips, cloud assemblies) are kept this long.
@@ -246,6 +247,7 @@ class PlatformPipeline(Construct):
                 pipelines.ManualApprovalStep(f"Approve-{stage.stage_name}", comment=approval)
             )
         wave = self.pipeline.add_wave(stage.stage_name, pre=pre)
+        apply_acknowledgements()  # the stage is synthesized here (security/nag.py)
         wave.add_stage(stage)
         self._waves.append(stage.stage_name)
 

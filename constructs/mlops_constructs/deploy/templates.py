@@ -40,6 +40,7 @@ from mlops_constructs.names import (
 )
 from mlops_constructs.network.placement import VpcConfig
 from mlops_constructs.scratch import scratch_dir
+from mlops_constructs.security.nag import apply_acknowledgements
 
 VPC_PARAMETERS = ("SubnetIds", "SecurityGroupId")
 
@@ -245,6 +246,7 @@ def _template_files(
         )
     if rule_packs is not None:
         rule_packs(app)
+    apply_acknowledgements()  # see security/nag.py: here, not while aws-cdk-lib validates
     assembly = app.synth()
     return {
         template_file(prefix, stage): (
