@@ -10,6 +10,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from mlops_constructs.arns import arns
 from mlops_constructs.data import AccessLogBucket, AuditTrail, DataLake, LakeLifecycle
 from mlops_constructs.data.lake import SEALED_PREFIX
 from mlops_constructs.names import (
@@ -317,7 +318,7 @@ class ProjectDataStack(cdk.Stack):
         return [self._role_arn(mlflow_server_name(self.prefix))]
 
     def _role_arn(self, name: str) -> str:
-        return f"arn:{self.partition}:iam::{self.account}:role/{name}"
+        return arns(self).role(name)
 
     def _monitors_data(self, project: ProjectConfig, *, serving: bool) -> None:
         """Captured traffic and ground truth: read by the monitor roles only (the open

@@ -11,6 +11,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from mlops_constructs.arns import arns, holds_token
 from mlops_constructs.data.artifact_store import replica_stack
 from mlops_constructs.monitor.forwarder import admit_forwarders
 from mlops_constructs.security.keys import KEY_USE_ACTIONS, PlatformKey
@@ -322,11 +323,10 @@ def admit_key_users(scope: Construct, keys: Sequence[PlatformKey]) -> None:
         cfn = role.node.default_child
         assert isinstance(cfn, iam.CfnRole)
         name = cfn.role_name
-        if name is None or cdk.Token.is_unresolved(name):
+        if name is None or holds_token(name):
             continue  # CDK's own helper roles: unnamed, and never key users
         actions = role_actions(role)
-        stack = cdk.Stack.of(role)
-        arn = f"arn:{stack.partition}:iam::{stack.account}:role/{name}"
+        arn = arns(role).role(name)
         if actions & KEY_USE_ACTIONS:
             users.append(arn)
         if "kms:CreateGrant" in actions:

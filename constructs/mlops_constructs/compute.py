@@ -14,6 +14,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import region_info
 from constructs import Construct
 
+from mlops_constructs.arns import arns, holds_token
 from mlops_constructs.cfn import depend_on_role_policy_only
 from mlops_constructs.functions import SHARED_LAYER, function_code
 from mlops_constructs.network.placement import Placement
@@ -68,8 +69,21 @@ def powertools_layer_arn(runtime: lambda_.Runtime, architecture: lambda_.Archite
     return f"{{{{resolve:ssm:{powertools_layer_parameter(runtime, architecture)}}}}}"
 
 
+@cache  # the runtime and architecture objects are function_runtime()'s, read once per process
 def _flavour(runtime: lambda_.Runtime, architecture: lambda_.Architecture) -> str:
     return f"{runtime.name.replace('.', '')}-{architecture.name}"  # python314-arm64
+
+
+@cache
+def _refuse_outside_aws(region: str) -> None:
+    """Refuses ``region`` if CDK knows it in another partition than aws (None: a region CDK
+    lacks, let through)."""
+    partition = region_info.RegionInfo.get(region).partition
+    if partition not in (None, "aws"):
+        raise ValueError(
+            f"{region}: the platform's functions run on the Powertools layer AWS publishes "
+            f"in the aws partition only (this region is in {partition})"
+        )
 
 
 def powertools_layer(
@@ -79,14 +93,9 @@ def powertools_layer(
     flavour. AWS publishes it from another account in aws-cn and aws-us-gov (and not at all
     elsewhere): a stack there is refused at synth rather than deployed with a missing layer."""
     stack = cdk.Stack.of(scope)
-    region = stack.region
-    if not cdk.Token.is_unresolved(region):
-        partition = region_info.RegionInfo.get(region).partition  # None: a region CDK lacks
-        if partition not in (None, "aws"):
-            raise ValueError(
-                f"{region}: the platform's functions run on the Powertools layer AWS publishes "
-                f"in the aws partition only (this region is in {partition})"
-            )
+    region = arns(stack).region
+    if not holds_token(region):
+        _refuse_outside_aws(region)
     id = f"PowertoolsLayer-{_flavour(runtime, architecture)}"
     existing = stack.node.try_find_child(id)
     if existing is not None:

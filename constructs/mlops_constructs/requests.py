@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import aws_cdk as cdk
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from constructs import Construct
+
+from mlops_constructs.arns import arns
 
 # Every manual request's source (``mlops retrain``, ``mlops score``); each kind its detail type.
 MANUAL_SOURCE = "mlops.manual"
@@ -80,9 +81,7 @@ class RequestBus(Construct):
 
     @staticmethod
     def arn(scope: Construct, prefix: str) -> str:
-        stack = cdk.Stack.of(scope)
-        name = request_bus_name(prefix)
-        return f"arn:{stack.partition}:events:{stack.region}:{stack.account}:event-bus/{name}"
+        return arns(scope).arn("events", f"event-bus/{request_bus_name(prefix)}")
 
     @staticmethod
     def grant_put(grantee: iam.IGrantable, scope: Construct, prefix: str) -> iam.Grant:

@@ -14,6 +14,7 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk.interfaces.aws_events import IRuleRef
 from constructs import Construct
 
+from mlops_constructs.arns import arns
 from mlops_constructs.data.lake import LakeAccess
 from mlops_constructs.names import GLUE_CRAWLER, GLUE_ETL, GLUE_INGEST_EVENTS, role_name
 from mlops_constructs.network.placement import Placement
@@ -138,8 +139,7 @@ class DataCatalog(Construct):
 
     def _glue_arn(self, resource: str) -> str:
         """The ARN of a Glue ``resource`` (``catalog``, ``database/<name>``, ...) in this stack."""
-        stack = cdk.Stack.of(self)
-        return f"arn:{stack.partition}:glue:{stack.region}:{stack.account}:{resource}"
+        return arns(self).arn("glue", resource)
 
     def _database(self, prefix: str) -> glue.CfnDatabase:
         """The lake's Glue database, retained on delete."""
@@ -459,7 +459,6 @@ class DataCatalog(Construct):
     def _ingest_on_arrival(self, prefix: str, lake: LakeAccess, batch: IngestBatching) -> None:
         """Raw objects -> EventBridge -> the Glue workflow ``<prefix>-ingest``, whose event
         trigger starts the ETL job once per batch of arrivals (a burst of uploads is one run)."""
-        stack = cdk.Stack.of(self)
         self.workflow = glue.CfnWorkflow(
             self,
             "IngestWorkflow",
@@ -478,9 +477,7 @@ class DataCatalog(Construct):
                 batch_size=batch.size, batch_window=batch.window_seconds
             ),
         )
-        workflow_arn = (
-            f"arn:{stack.partition}:glue:{stack.region}:{stack.account}:workflow/{prefix}-ingest"
-        )
+        workflow_arn = self._glue_arn(f"workflow/{prefix}-ingest")
         role = iam.Role(
             self,
             "IngestEventsRole",
@@ -540,10 +537,7 @@ class DataCatalog(Construct):
         return glue.CfnCrawler.ScheduleProperty(schedule_expression=expression)
 
     def _grant_glue_logs(self, role: iam.Role, ops_key: PlatformKey) -> None:
-        stack = cdk.Stack.of(self)
-        glue_logs_arn = (
-            f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:/aws-glue/*"
-        )
+        glue_logs_arn = arns(self).arn("logs", "log-group:/aws-glue/*")
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="GlueLogs",

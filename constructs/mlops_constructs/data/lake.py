@@ -12,6 +12,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from mlops_constructs.arns import arns
 from mlops_constructs.names import bucket_name
 from mlops_constructs.security.exact import exact_roles_statement
 from mlops_constructs.security.keys import PlatformKey
@@ -532,7 +533,7 @@ class DataLake(LakeAccess, Construct):
 
     def bucket_name(self, purpose: str) -> str:
         """Deterministic bucket name: ``<prefix>-<purpose>-<account>`` (globally unique)."""
-        return bucket_name(self.bucket_name_prefix, purpose, cdk.Stack.of(self).account)
+        return bucket_name(self.bucket_name_prefix, purpose, arns(self).account)
 
     @property
     def data_buckets(self) -> list[s3.IBucket]:
@@ -562,8 +563,8 @@ class DataLakeRef(LakeAccess, Construct):
         account: str | None = None,
     ) -> None:
         super().__init__(scope, id)
-        stack = cdk.Stack.of(self)
-        acct = account or stack.account
+        here = arns(self)
+        acct = account or here.account
         self.key = key
         self.raw_prefix = raw_prefix
 
@@ -572,7 +573,7 @@ class DataLakeRef(LakeAccess, Construct):
             return s3.Bucket.from_bucket_attributes(
                 self,
                 purpose.capitalize(),
-                bucket_arn=f"arn:{stack.partition}:s3:::{name}",
+                bucket_arn=here.bucket(name),
                 encryption_key=key.key,
             )
 

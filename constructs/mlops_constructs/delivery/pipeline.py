@@ -29,6 +29,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import pipelines
 from constructs import Construct, IConstruct
 
+from mlops_constructs.arns import arns
 from mlops_constructs.cfn import depend_on_role_policy_only, prefer_sub
 from mlops_constructs.connections import grant_use_connection
 from mlops_constructs.data.artifact_store import ArtifactStore, ReplicaRef
@@ -349,7 +350,7 @@ def _wildcard_resources(pipeline: PlatformPipeline, stack: cdk.Stack) -> dict[st
     with the reason it is acceptable: the artifact buckets (its own and its replicas), the
     CodeBuild projects' report groups and logs, self-mutation's bootstrap roles."""
     generated = pipeline.pipeline
-    arn = f"arn:{stack.partition}:{{}}:{stack.region}:{stack.account}:{{}}"
+    arn = arns(stack).arn
     artifacts = stack.get_logical_id(pipeline.artifacts.node.default_child)  # type: ignore[arg-type]
     resources = {
         f"<{artifacts}.Arn>/*": "Pipeline artifacts are named per execution by CodePipeline, "
@@ -359,17 +360,17 @@ def _wildcard_resources(pipeline: PlatformPipeline, stack: cdk.Stack) -> dict[st
         "and stacks are created at deploy time and are all this pipeline's.",
         f"arn:*:iam::{stack.account}:role/*": "Self-mutation assumes only the tooling account's "
         "CDK bootstrap roles, by the aws-cdk:bootstrap-role tag condition CDK Pipelines writes.",
-        arn.format("codebuild", "report-group/*"): "CodeBuild report groups of the "
+        arn("codebuild", "report-group/*"): "CodeBuild report groups of the "
         "asset-publishing project, named by CodeBuild.",
-        arn.format("logs", "log-group:/aws/codebuild/*"): "Build logs of the asset-publishing "
+        arn("logs", "log-group:/aws/codebuild/*"): "Build logs of the asset-publishing "
         "project, named by CodeBuild.",
     }
     for project in (generated.synth_project, generated.self_mutation_project):
         name = _ref(project)
-        resources[arn.format("codebuild", f"report-group/{name}-*")] = (
+        resources[arn("codebuild", f"report-group/{name}-*")] = (
             "CodeBuild report groups of this project only, named by CodeBuild."
         )
-        resources[arn.format("logs", f"log-group:/aws/codebuild/{name}:*")] = (
+        resources[arn("logs", f"log-group:/aws/codebuild/{name}:*")] = (
             "Log streams of this project's default log group, named per build by CodeBuild."
         )
     for region in pipeline.replica_regions:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from mlops_constructs.arns import arns
 from mlops_constructs.compute import dead_letter_queue, platform_function
 from mlops_constructs.data.lake import LakeAccess
 from mlops_constructs.deploy.endpoint import (
@@ -135,14 +135,7 @@ class EndpointDeployment(Construct):
 
     def _arn(self, service: str) -> str:
         """``arn:<partition>:<service>:<region>:<account>`` of this stack."""
-        partition, region, account = self._stack_env
-        return f"arn:{partition}:{service}:{region}:{account}"
-
-    @cached_property
-    def _stack_env(self) -> tuple[str, str, str]:
-        """The stack's partition, region and account, read once (each is a round trip to jsii)."""
-        stack = cdk.Stack.of(self)
-        return stack.partition, stack.region, stack.account
+        return arns(self).prefix(service)
 
     def grant_read_endpoints(self, grantee: iam.IGrantable) -> iam.Grant:
         """Read what each stage serves: its endpoint, and the endpoint configs and models the

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 
+from mlops_constructs.arns import arns
 from mlops_constructs.security.nag import acknowledge_wildcard_resource
 
 _ECR_IMAGE = re.compile(
@@ -85,8 +86,7 @@ def grant_sagemaker_job_logs(
     unknown = sorted(set(jobs) - set(JOB_LOG_GROUPS))
     if unknown:
         raise ValueError(f"unknown SageMaker job log groups {unknown}; use {JOB_LOG_GROUPS}")
-    stack = cdk.Stack.of(role)
-    base = f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:/aws/sagemaker"
+    base = arns(role).arn("logs", "log-group:/aws/sagemaker")
     groups = [f"{base}/{kind}" for kind in jobs]
     if endpoints:
         groups.append(f"{base}/Endpoints/{endpoints}*")

@@ -22,6 +22,8 @@ import aws_cdk as cdk
 import jsii
 from constructs import IConstruct, IValidation
 
+from mlops_constructs.arns import holds_token
+
 _MIN_REASON = 25
 
 # Acknowledgements not yet handed to aws-cdk-lib: per construct (by identity; the construct is
@@ -101,15 +103,11 @@ def acknowledge_grant_actions(scope: IConstruct, reason: str) -> None:
     )
 
 
-# How CDK writes a string token into a ``str``. An ARN without one is already what cdk-nag
-# renders; resolving it anyway cost two round trips to jsii per acknowledgement (192 of a
-# default synth's requests, none of which held a token).
-_TOKEN_MARK = "${Token["
-
-
 def acknowledge_wildcard_resource(scope: IConstruct, resource: str, reason: str) -> None:
-    """Acknowledge AwsSolutions-IAM5 for one wildcard resource ARN (tokens are resolved)."""
-    resolved = cdk.Stack.of(scope).resolve(resource) if _TOKEN_MARK in resource else resource
+    """Acknowledge AwsSolutions-IAM5 for one wildcard resource ARN (tokens are resolved). An ARN
+    without a token is already what cdk-nag renders: resolving it anyway cost two round trips to
+    jsii per acknowledgement (192 of a default synth's requests, none of which held a token)."""
+    resolved = cdk.Stack.of(scope).resolve(resource) if holds_token(resource) else resource
     if not isinstance(resolved, str):
         raise ValueError(f"resource ARN must resolve to a string to be acknowledged: {resolved}")
     acknowledge(scope, f"AwsSolutions-IAM5[Resource::{resolved}]", reason)

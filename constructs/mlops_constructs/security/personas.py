@@ -21,6 +21,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from mlops_constructs.arns import arns
 from mlops_constructs.names import (
     APPROVER,
     AUDITOR,
@@ -191,23 +192,21 @@ class Auditor(Construct):
     def _grant_reads(self, prefix: str) -> None:
         """Read-only statements: CloudTrail's events, the environment's roles (by name prefix)
         and its model registries, each wildcard acknowledged."""
-        stack = cdk.Stack.of(self)
-        arn = f"arn:{stack.partition}:{{}}:{stack.region}:{stack.account}"
-        iam_arn = f"arn:{stack.partition}:iam::{stack.account}"
+        here = arns(self)
         for sid, actions, resources in (
             # LookupEvents and DescribeTrails support no resource-level permissions.
             ("AuditEvents", ["cloudtrail:LookupEvents", "cloudtrail:DescribeTrails"], ["*"]),
             (
                 "WhoMayDoWhat",
                 ["iam:GetRole", "iam:GetRolePolicy", "iam:ListRolePolicies"],
-                [f"{iam_arn}:role/{prefix}-*"],
+                [here.role(f"{prefix}-*")],
             ),
             (
                 "Registries",
                 ["sagemaker:DescribeModelPackage", "sagemaker:DescribeModelPackageGroup"],
                 [
-                    f"{arn.format('sagemaker')}:model-package-group/{prefix}-*",
-                    f"{arn.format('sagemaker')}:model-package/{prefix}-*",
+                    here.arn("sagemaker", f"model-package-group/{prefix}-*"),
+                    here.arn("sagemaker", f"model-package/{prefix}-*"),
                 ],
             ),
         ):

@@ -19,6 +19,7 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from mlops_constructs.arns import arns
 from mlops_constructs.cfn import depend_on_role_policy_only
 from mlops_constructs.connections import grant_use_connection
 from mlops_constructs.data.lake import LakeAccess
@@ -511,15 +512,15 @@ def _acknowledge_project_grants(project: codebuild.PipelineProject, role: iam.IR
     project_cfn = project.node.default_child
     assert isinstance(project_cfn, cdk.CfnElement)
     project_ref = f"<{stack.resolve(stack.get_logical_id(project_cfn))}>"
-    region_account = f"{stack.partition}:{{}}:{stack.region}:{stack.account}"
+    here = arns(stack)
     for resource, why in (
         (
-            f"arn:{region_account.format('logs')}:log-group:/aws/codebuild/{project_ref}:*",
+            here.arn("logs", f"log-group:/aws/codebuild/{project_ref}:*"),
             "CodeBuild's default log group of this project (logs go to the encrypted group "
             "above); the wildcard covers its log streams only.",
         ),
         (
-            f"arn:{region_account.format('codebuild')}:report-group/{project_ref}-*",
+            here.arn("codebuild", f"report-group/{project_ref}-*"),
             "CodeBuild names report groups after the project; CDK grants the project its "
             "own report groups only.",
         ),
