@@ -56,13 +56,18 @@ class Arns:
         return f"arn:{self.partition}:s3:::{name}"
 
 
-_known: weakref.WeakKeyDictionary[cdk.Stack, Arns] = weakref.WeakKeyDictionary()
+# Per stack, and per construct that asked (a construct never moves to another stack).
+_known: weakref.WeakKeyDictionary[IConstruct, Arns] = weakref.WeakKeyDictionary()
 
 
 def arns(scope: IConstruct) -> Arns:
-    """The :class:`Arns` of ``scope``'s stack (``scope`` may be the stack)."""
-    stack = scope if isinstance(scope, cdk.Stack) else cdk.Stack.of(scope)
-    known = _known.get(stack)
+    """The :class:`Arns` of ``scope``'s stack (``scope`` may be the stack). Kept for ``scope``
+    too: a construct that asks again does not look its stack up again."""
+    known = _known.get(scope)
     if known is None:
-        known = _known[stack] = Arns(stack.partition, stack.region, stack.account)
+        stack = scope if isinstance(scope, cdk.Stack) else cdk.Stack.of(scope)
+        known = _known.get(stack)
+        if known is None:
+            known = _known[stack] = Arns(stack.partition, stack.region, stack.account)
+        _known[scope] = known
     return known

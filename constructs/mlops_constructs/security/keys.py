@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cached_property
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
@@ -199,8 +200,9 @@ class PlatformKey(Construct):
                 )
             )
 
-    @property
+    @cached_property
     def key_arn(self) -> str:
+        """The key's ARN (a token), read from jsii once."""
         return self.key.key_arn
 
     def allow_service(
