@@ -18,6 +18,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from mlops_constructs.arns import arns
 from mlops_constructs.data.lake import AccessLogBucket, LakeLifecycle, pipeline_bucket
 from mlops_constructs.names import bucket_name
 from mlops_constructs.security.exact import exact_roles_statement
@@ -74,8 +75,8 @@ class ArtifactStore:
         """The store's resources in ``scope`` (ids ``Key``, ``AccessLogs``, ``Artifacts``):
         versioned, TLS only, access-logged, expiring after ``expire_days``, the key rotating
         and retained."""
-        stack = cdk.Stack.of(scope)
-        names = cls.names(name, stack.account, region, home_region)
+        here = arns(scope)
+        names = cls.names(name, here.account, region, home_region)
         key = kms.Key(
             scope,
             "Key",
@@ -142,11 +143,11 @@ class ArtifactReplica(Construct):
         sid: str = "ReleaseActions",
     ) -> None:
         super().__init__(scope, id)
-        stack = cdk.Stack.of(self)
-        if not cdk.Token.is_unresolved(stack.region) and stack.region == home_region:
+        here = arns(self)
+        if not cdk.Token.is_unresolved(here.region) and here.region == home_region:
             raise ValueError(f"{name}: a replica belongs in another region than {home_region}")
         self.store = ArtifactStore.create(
-            self, name=name, region=stack.region, home_region=home_region
+            self, name=name, region=here.region, home_region=home_region
         )
         self.store.admit(roles, sid=sid)
 

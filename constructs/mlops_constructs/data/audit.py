@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import aws_cdk as cdk
 from aws_cdk import aws_cloudtrail as cloudtrail
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from mlops_constructs.arns import arns
 from mlops_constructs.cfn import depend_on_role_policy_only
 from mlops_constructs.observability import encrypted_log_group
 from mlops_constructs.security.keys import PlatformKey
@@ -49,9 +49,9 @@ class AuditTrail(Construct):
 
     def _allow_trail_key(self, key: PlatformKey, trail_name: str) -> None:
         """CloudTrail may encrypt this trail's logs with ``key`` and describe it."""
-        stack = cdk.Stack.of(self)
+        here = arns(self)
         trail_arn = (
-            f"arn:{stack.partition}:cloudtrail:{stack.region}:{stack.account}:trail/{trail_name}"
+            f"arn:{here.partition}:cloudtrail:{here.region}:{here.account}:trail/{trail_name}"
         )
         key.allow_service(
             "CloudTrailEncrypt",
@@ -61,7 +61,7 @@ class AuditTrail(Construct):
                 "StringEquals": {"aws:SourceArn": trail_arn},
                 "StringLike": {
                     "kms:EncryptionContext:aws:cloudtrail:arn": (
-                        f"arn:{stack.partition}:cloudtrail:*:{stack.account}:trail/*"
+                        f"arn:{here.partition}:cloudtrail:*:{here.account}:trail/*"
                     )
                 },
             },

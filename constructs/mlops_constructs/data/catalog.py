@@ -143,11 +143,11 @@ class DataCatalog(Construct):
 
     def _database(self, prefix: str) -> glue.CfnDatabase:
         """The lake's Glue database, retained on delete."""
-        stack = cdk.Stack.of(self)
+        here = arns(self)
         database = glue.CfnDatabase(
             self,
             "Database",
-            catalog_id=stack.account,
+            catalog_id=here.account,
             database_input=glue.CfnDatabase.DatabaseInputProperty(
                 name=self.database_name,
                 description=f"Data lake catalog of {prefix}",
@@ -230,11 +230,11 @@ class DataCatalog(Construct):
     def _vpc_connection(self, name: str, placement: Placement) -> glue.CfnConnection:
         """VPC mode: the NETWORK connection that puts the ETL job and the raw crawler in the
         VPC."""
-        stack = cdk.Stack.of(self)
+        here = arns(self)
         return glue.CfnConnection(
             self,
             "VpcConnection",
-            catalog_id=stack.account,
+            catalog_id=here.account,
             connection_input=glue.CfnConnection.ConnectionInputProperty(
                 name=name,
                 connection_type="NETWORK",
@@ -584,11 +584,11 @@ class DataCatalog(Construct):
 
     def grant_start_etl(self, grantee: iam.IGrantable) -> iam.Grant:
         """Allow starting (and reading runs of) the ETL job."""
-        stack = cdk.Stack.of(self)
+        here = arns(self)
         return iam.Grant.add_to_principal(
             grantee=grantee,
             actions=["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns"],
             resource_arns=[
-                f"arn:{stack.partition}:glue:{stack.region}:{stack.account}:job/{self.etl_job.name}"
+                f"arn:{here.partition}:glue:{here.region}:{here.account}:job/{self.etl_job.name}"
             ],
         )

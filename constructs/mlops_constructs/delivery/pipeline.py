@@ -165,11 +165,11 @@ class PlatformPipeline(Construct):
                 "pipeline_type": codepipeline.PipelineType.V2,
                 "artifact_bucket": self.artifacts,
             }
-        stack = cdk.Stack.of(self)
+        here = arns(self)
         replicas = [
             ReplicaRef.of(self, name=self.bucket_prefix, region=r) for r in self.replica_regions
         ]
-        stores: dict[str, s3.IBucket] = {stack.region: self.artifacts}
+        stores: dict[str, s3.IBucket] = {here.region: self.artifacts}
         stores.update({r.region: r.bucket for r in replicas})
         underlying = codepipeline.Pipeline(
             self,

@@ -14,6 +14,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from mlops_constructs.arns import arns
 from mlops_constructs.compute import platform_function
 from mlops_constructs.data.lake import LakeAccess
 from mlops_constructs.functions import function_code
@@ -75,8 +76,8 @@ class BatchScoring(Construct):
         code: Path | None = None,
     ) -> None:
         super().__init__(scope, id)
-        stack = cdk.Stack.of(self)
-        self._arn = f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}"
+        here = arns(self)
+        self._arn = f"arn:{here.partition}:sagemaker:{here.region}:{here.account}"
         self._model_prefix = f"{prefix}-batch"
         self._lake, self._registry = lake, registry
         self.model_role = self._model_role(

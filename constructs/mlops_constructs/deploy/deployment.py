@@ -424,7 +424,7 @@ class EndpointDeployment(Construct):
 
     def _grant_autoscaling(self, role: iam.Role) -> None:
         """The endpoints' scalable targets and policies, and SageMaker's scaling role."""
-        stack = cdk.Stack.of(self)
+        here = arns(self)
         scalable_targets = f"{self._arn('application-autoscaling')}:scalable-target/*"
         role.add_to_policy(
             iam.PolicyStatement(
@@ -460,7 +460,7 @@ class EndpointDeployment(Construct):
                 sid="AutoscalingServiceLinkedRole",
                 actions=["iam:CreateServiceLinkedRole"],
                 resources=[
-                    f"arn:{stack.partition}:iam::{stack.account}:role/aws-service-role/"
+                    f"arn:{here.partition}:iam::{here.account}:role/aws-service-role/"
                     "sagemaker.application-autoscaling.amazonaws.com/"
                     "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
                 ],

@@ -14,6 +14,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from mlops_constructs.arns import arns
 from mlops_constructs.data.lake import SEALED_PREFIX, LakeAccess
 from mlops_constructs.names import AlarmKind, alarm_name, component_name, endpoint_role_name
 from mlops_constructs.network.placement import VpcConfig
@@ -559,14 +560,14 @@ class ModelEndpoint(Construct):
         """``Scaling``: Application Auto Scaling of ``resource_id`` with the service-linked role
         it creates for SageMaker (no IAM resource in the template: the deploy role creates
         none)."""
-        stack = cdk.Stack.of(self)
+        here = arns(self)
         return autoscaling.ScalableTarget(
             self,
             "Scaling",
             role=iam.Role.from_role_arn(
                 self,
                 "ScalingRole",
-                f"arn:{stack.partition}:iam::{stack.account}:role/aws-service-role/"
+                f"arn:{here.partition}:iam::{here.account}:role/aws-service-role/"
                 "sagemaker.application-autoscaling.amazonaws.com/"
                 "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint",
                 mutable=False,
@@ -749,12 +750,12 @@ class ModelEndpoint(Construct):
         )
 
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
-        stack = cdk.Stack.of(self)
+        here = arns(self)
         return iam.Grant.add_to_principal(
             grantee=grantee,
             actions=["sagemaker:InvokeEndpoint"],
             resource_arns=[
-                f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}"
+                f"arn:{here.partition}:sagemaker:{here.region}:{here.account}"
                 f":endpoint/{self.endpoint_name}"
             ],
         )

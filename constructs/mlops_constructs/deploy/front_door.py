@@ -12,6 +12,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from mlops_constructs.arns import arns
 from mlops_constructs.compute import platform_function
 from mlops_constructs.functions import function_code
 from mlops_constructs.names import FRONT_DOOR, function_name
@@ -77,7 +78,7 @@ class FrontDoor(Construct):
         inference_component: str | None,
     ) -> lambda_.Function:
         """``<prefix>-front-door``: validates a request and invokes the endpoint (only it)."""
-        stack = cdk.Stack.of(self)
+        here = arns(self)
         function = platform_function(
             self,
             "Function",
@@ -105,7 +106,7 @@ class FrontDoor(Construct):
                 sid="InvokeEndpoint",
                 actions=["sagemaker:InvokeEndpoint"],
                 resources=[
-                    f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}"
+                    f"arn:{here.partition}:sagemaker:{here.region}:{here.account}"
                     f":endpoint/{endpoint_name}"
                 ],
             )

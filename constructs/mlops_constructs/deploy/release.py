@@ -70,6 +70,7 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from mlops_constructs.arns import arns
 from mlops_constructs.cfn import depend_on_role_policy_only, prefer_sub
 from mlops_constructs.data.artifact_store import (
     ARTIFACT_EXPIRATION_DAYS,
@@ -207,7 +208,7 @@ class ReleasePipeline(Construct):
         artifact_expiration_days: int = ARTIFACT_EXPIRATION_DAYS,
     ) -> None:
         super().__init__(scope, id)
-        stack = cdk.Stack.of(self)
+        here = arns(self)
         _check_stages(stages)
         self.name = name
         self.stages = tuple(stages)
@@ -220,7 +221,7 @@ class ReleasePipeline(Construct):
         )
         # Stages in other regions: CodePipeline copies the artifacts to a bucket of theirs,
         # which the caller creates with ReleaseReplica (another stack, in that region).
-        self.replica_regions = sorted({s.region for s in self.stages} - {stack.region})
+        self.replica_regions = sorted({s.region for s in self.stages} - {here.region})
         self.approval_topic = self._approval_topic(approval_topic, notify_approvals)
         self.templates = s3_assets.Asset(self, "Templates", path=str(templates_dir))
         self.role = self._pipeline_role()
@@ -235,12 +236,12 @@ class ReleasePipeline(Construct):
 
     def _artifact_store(self, access_logs: s3.IBucket | None, expire_days: int) -> ArtifactStore:
         """The pipeline's own artifact bucket and key in its stack's region (see the class)."""
-        stack = cdk.Stack.of(self)
+        here = arns(self)
         return ArtifactStore.create(
             self,
             name=self.name,
-            region=stack.region,
-            home_region=stack.region,
+            region=here.region,
+            home_region=here.region,
             access_logs=access_logs,
             expire_days=expire_days,
         )
@@ -364,7 +365,7 @@ class ReleasePipeline(Construct):
 
     def _stores(self) -> dict[str, Any]:
         """The pipeline's artifact store arguments: its own bucket, and the other regions'."""
-        stack = cdk.Stack.of(self)
+        here = arns(self)
         home = s3.Bucket.from_bucket_attributes(
             self,
             "ArtifactStore",
@@ -374,7 +375,7 @@ class ReleasePipeline(Construct):
         )
         if not self.replica_regions:
             return {"artifact_bucket": home}
-        return {"cross_region_replication_buckets": {stack.region: home, **self._replicas()}}
+        return {"cross_region_replication_buckets": {here.region: home, **self._replicas()}}
 
     def _replicas(self) -> dict[str, s3.IBucket]:
         """The artifact store of each other region the stages are in, by reference

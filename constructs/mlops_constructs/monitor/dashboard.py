@@ -14,6 +14,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from mlops_constructs.arns import arns
 from mlops_constructs.monitor.monitors import drift_metric, quality_metric
 from mlops_constructs.monitor.open_monitoring import OpenMonitoringSettings
 from mlops_constructs.monitor.open_monitoring import metric as open_metric
@@ -254,9 +255,9 @@ class PlatformDashboard(Construct):
                 f"{section.prefix}: {len(section.alarm_names)} alarms; an alarm status widget "
                 f"shows at most {MAX_STATUS_ALARMS}"
             )
-        stack = cdk.Stack.of(self)
+        here = arns(self)
         # Read once: each of the stack's values is a round trip to jsii.
-        alarm_arn = f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}:alarm:"
+        alarm_arn = f"arn:{here.partition}:cloudwatch:{here.region}:{here.account}:alarm:"
         alarms = {
             name: cloudwatch.Alarm.from_alarm_arn(
                 self,

@@ -19,6 +19,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from mlops_constructs.arns import arns
 from mlops_constructs.names import drift_alarm_prefix, drift_forwarder_name
 from mlops_constructs.security.exact import role_accounts
 from mlops_constructs.security.nag import acknowledge_inline_policy
@@ -67,8 +68,8 @@ class EventForwarder(Construct):
         dead_letters: sqs.IQueue,
     ) -> None:
         super().__init__(scope, id)
-        stack = cdk.Stack.of(self)
-        rule_arn = f"arn:{stack.partition}:events:{stack.region}:{stack.account}:rule/{name}"
+        here = arns(self)
+        rule_arn = f"arn:{here.partition}:events:{here.region}:{here.account}:rule/{name}"
         self.role = iam.Role(
             self,
             "Role",

@@ -28,6 +28,7 @@ from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from mlops_constructs.arns import arns
 from mlops_constructs.compute import platform_function
 from mlops_constructs.data.lake import LakeAccess
 from mlops_constructs.functions import function_code
@@ -329,13 +330,13 @@ class OpenMonitoring(Construct):
 
     def _grant_endpoints(self, role: iam.IRole, targets: Sequence[str]) -> None:
         """Which version each monitored endpoint serves, read only."""
-        stack = cdk.Stack.of(self)
+        here = arns(self)
         prefix = self._prefix
         # The version an endpoint serves: DescribeEndpoint -> DescribeEndpointConfig ->
         # DescribeModel (its ModelPackageName) or ListTags (a promoted model's ModelPackageArn
         # tag). Only the monitored endpoints; CloudFormation names their configs and models
         # after the endpoint stacks <prefix>-endpoint-<stage>.
-        sagemaker_arn = f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}"
+        sagemaker_arn = f"arn:{here.partition}:sagemaker:{here.region}:{here.account}"
         endpoints = [f"{sagemaker_arn}:endpoint/{prefix}-{t}" for t in targets if t in ENDPOINTS]
         configs = f"{sagemaker_arn}:endpoint-config/{prefix}-endpoint-*"
         models = f"{sagemaker_arn}:model/{prefix}-endpoint-*"
@@ -460,9 +461,9 @@ class OpenMonitoring(Construct):
         described), their files (listed: ``s3:ListBucket`` above) and the run's manifests of
         them under ``monitoring/batch/`` (written with the lake's key, the bucket default). The
         jobs' capture manifests are not read: only the monitors read ``data-capture/``."""
-        stack = cdk.Stack.of(self)
+        here = arns(self)
         jobs = (
-            f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}:transform-job/"
+            f"arn:{here.partition}:sagemaker:{here.region}:{here.account}:transform-job/"
             f"{self._prefix}-batch-*"
         )
         role.add_to_principal_policy(

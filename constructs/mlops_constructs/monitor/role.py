@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from mlops_constructs.arns import arns
 from mlops_constructs.data.lake import LakeAccess
 from mlops_constructs.names import monitor_role_name
 from mlops_constructs.security.jobs import grant_job_network_interfaces, grant_sagemaker_job_logs
@@ -90,13 +90,13 @@ class MonitorRole(Construct):
 
     def _grant_explainability(self, prefix: str, target: str) -> None:
         """``ExplainabilityInvoke``: invoking the target's endpoint ``<prefix>-<target>``."""
-        stack = cdk.Stack.of(self)
+        here = arns(self)
         self.role.add_to_policy(
             iam.PolicyStatement(
                 sid="ExplainabilityInvoke",
                 actions=["sagemaker:InvokeEndpoint"],
                 resources=[
-                    f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}"
+                    f"arn:{here.partition}:sagemaker:{here.region}:{here.account}"
                     f":endpoint/{prefix}-{target}"
                 ],
             )

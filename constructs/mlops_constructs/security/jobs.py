@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 
 from mlops_constructs.arns import arns
@@ -110,8 +109,8 @@ def grant_sagemaker_job_logs(
 
 def grant_job_network_interfaces(role: iam.Role) -> None:
     """VPC mode: let SageMaker create and remove the ENIs of jobs that run as ``role``."""
-    stack = cdk.Stack.of(role)
-    ec2_arn = f"arn:{stack.partition}:ec2:{stack.region}:{stack.account}"
+    here = arns(role)
+    ec2_arn = f"arn:{here.partition}:ec2:{here.region}:{here.account}"
     eni_resources = [
         f"{ec2_arn}:network-interface/*",
         f"{ec2_arn}:subnet/*",

@@ -10,6 +10,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from mlops_constructs.arns import arns
 from mlops_constructs.security.exact import exact_roles_statement
 
 # Key administration without key use and without self-grant: IAM administrators of the account
@@ -60,8 +61,8 @@ def bootstrap_role_arn(scope: Construct, kind: str, account: str, region: str) -
 def deployment_role_arn(scope: Construct) -> str:
     """The CDK bootstrap's CloudFormation execution role of ``scope``'s account and region (the
     role CloudFormation deploys the stacks with), for the configured bootstrap qualifier."""
-    stack = cdk.Stack.of(scope)
-    return bootstrap_role_arn(scope, "cfn-exec", stack.account, stack.region)
+    here = arns(scope)
+    return bootstrap_role_arn(scope, "cfn-exec", here.account, here.region)
 
 
 class PlatformKey(Construct):
@@ -88,10 +89,10 @@ class PlatformKey(Construct):
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, id)
-        stack = cdk.Stack.of(self)
+        here = arns(self)
         self.prefix = prefix
         self._logs_allowed = False
-        root = f"arn:{stack.partition}:iam::{stack.account}:root"
+        root = f"arn:{here.partition}:iam::{here.account}:root"
         policy = iam.PolicyDocument(
             statements=[
                 iam.PolicyStatement(
@@ -162,14 +163,14 @@ class PlatformKey(Construct):
         roles = sorted(set(roles))
         if not roles:
             return
-        stack = cdk.Stack.of(self)
+        here = arns(self)
         self.key.add_to_resource_policy(
             exact_roles_statement(
                 sid=sid,
                 roles=roles,
                 actions=["kms:Decrypt"],
                 resources=["*"],
-                conditions={"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}},
+                conditions={"StringEquals": {"kms:ViaService": f"s3.{here.region}.amazonaws.com"}},
             )
         )
 
@@ -179,9 +180,9 @@ class PlatformKey(Construct):
         creates it as the deploying role, which then needs grants for AWS resources and data
         keys through SageMaker and EFS (its schema's handler permissions). No power the role
         lacks: it may already change this key's policy."""
-        stack = cdk.Stack.of(self)
+        here = arns(self)
         deployer = {"ArnEquals": {"aws:PrincipalArn": deployment_role_arn(self)}}
-        services = [f"{s}.{stack.region}.amazonaws.com" for s in ("sagemaker", "elasticfilesystem")]
+        services = [f"{s}.{here.region}.amazonaws.com" for s in ("sagemaker", "elasticfilesystem")]
         for suffix, actions, condition in (
             ("Grants", ["kms:CreateGrant"], {"Bool": {"kms:GrantIsForAWSResource": "true"}}),
             (
@@ -229,10 +230,10 @@ class PlatformKey(Construct):
         if self._logs_allowed:
             return
         self._logs_allowed = True
-        stack = cdk.Stack.of(self)
+        here = arns(self)
         self.allow_service(
             "CloudWatchLogs",
-            f"logs.{stack.region}.amazonaws.com",
+            f"logs.{here.region}.amazonaws.com",
             actions=[
                 "kms:Decrypt*",
                 "kms:Describe*",
@@ -243,7 +244,7 @@ class PlatformKey(Construct):
             conditions={
                 "ArnLike": {
                     "kms:EncryptionContext:aws:logs:arn": (
-                        f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:*"
+                        f"arn:{here.partition}:logs:{here.region}:{here.account}:log-group:*"
                     )
                 }
             },
@@ -255,16 +256,16 @@ class PlatformKey(Construct):
         Without this statement an alarm's notification to a CMK-encrypted topic fails
         silently: CloudWatch publishes as its service principal, not as a role of ours.
         """
-        stack = cdk.Stack.of(self)
+        here = arns(self)
         self.allow_service(
             "CloudWatchAlarms",
             "cloudwatch.amazonaws.com",
             actions=["kms:Decrypt", "kms:GenerateDataKey*"],
             conditions={
-                "StringEquals": {"aws:SourceAccount": stack.account},
+                "StringEquals": {"aws:SourceAccount": here.account},
                 "ArnLike": {
                     "aws:SourceArn": (
-                        f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}:alarm:*"
+                        f"arn:{here.partition}:cloudwatch:{here.region}:{here.account}:alarm:*"
                     )
                 },
             },

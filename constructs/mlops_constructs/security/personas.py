@@ -57,11 +57,11 @@ def studio_trust_conditions(scope: Construct) -> dict[str, dict[str, str]]:
     """SageMaker of ``scope``'s account and region only (the confused deputy): the conditions
     AWS documents for roles that SageMaker assumes (``aws:SourceAccount``, and
     ``aws:SourceArn`` within the account's SageMaker resources of the region)."""
-    stack = cdk.Stack.of(scope)
+    here = arns(scope)
     return {
-        "StringEquals": {"aws:SourceAccount": stack.account},
+        "StringEquals": {"aws:SourceAccount": here.account},
         "ArnLike": {
-            "aws:SourceArn": f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}:*"
+            "aws:SourceArn": f"arn:{here.partition}:sagemaker:{here.region}:{here.account}:*"
         },
     }
 

@@ -212,9 +212,11 @@ class MlCiCd(Construct):
         team: TeamDefinition | None = None,
     ) -> None:
         super().__init__(scope, id)
-        stack = cdk.Stack.of(self)
+        here = arns(self)
         self.pipeline_name = ci_name(prefix, ML_CICD)
-        self.pipeline_arn = f"arn:{stack.partition}:codepipeline:{stack.region}:{stack.account}:{self.pipeline_name}"
+        self.pipeline_arn = (
+            f"arn:{here.partition}:codepipeline:{here.region}:{here.account}:{self.pipeline_name}"
+        )
         self._lake = lake
         self._git = git
         self._team = team

@@ -18,6 +18,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from mlops_constructs.arns import arns
 from mlops_constructs.compute import platform_function
 from mlops_constructs.data.lake import LakeAccess
 from mlops_constructs.functions import function_code
@@ -103,11 +104,11 @@ class ModelImport(Construct):
         super().__init__(scope, id)
         if training.custom_definition:
             raise ValueError("imports take the standard definition's steps: not with a team's")
-        stack = cdk.Stack.of(self)
+        here = arns(self)
         self._lake = lake
         self.pipeline_name = import_pipeline_name(prefix)
         self.pipeline_arn = (
-            f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}"
+            f"arn:{here.partition}:sagemaker:{here.region}:{here.account}"
             f":pipeline/{self.pipeline_name}"
         )
         self.spec = replace(

@@ -13,6 +13,7 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+from mlops_constructs.arns import arns
 from mlops_constructs.compute import platform_function
 from mlops_constructs.data.lake import SEALED_PREFIX, LakeAccess
 from mlops_constructs.functions import function_code
@@ -251,8 +252,8 @@ class TrainingPipeline(Construct):
 
     def _guard_jobs(self, lake: LakeAccess) -> None:
         """Creating a job needs what the definition sets (isolation, encryption, the VPC)."""
-        stack = cdk.Stack.of(self)
-        arn = f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}"
+        here = arns(self)
+        arn = f"arn:{here.partition}:sagemaker:{here.region}:{here.account}"
         actions, resources = (
             list(GUARDED_JOB_ACTIONS),
             [
@@ -605,7 +606,7 @@ class TrainingPipeline(Construct):
         """What a team's definition module and the platform's checker are given in CI
         (``MLOPS_PIPELINE_CONTEXT``, format 1; docs/project-contract.md): the names, key, role,
         functions and network a compliant definition must use. Values may be tokens."""
-        stack = cdk.Stack.of(self)
+        here = arns(self)
         spec, lake = self.spec, self._lake
         artifacts = lake.artifacts.bucket_name
         monitoring = None
@@ -616,9 +617,9 @@ class TrainingPipeline(Construct):
             "format": 1,
             "project": project,
             "pipeline_name": self.pipeline_name,
-            "partition": stack.partition,
-            "region": stack.region,
-            "account": stack.account,
+            "partition": here.partition,
+            "region": here.region,
+            "account": here.account,
             "role_arn": self.role.role_arn,
             "kms_key_arn": lake.key.key_arn,
             "artifacts_bucket": artifacts,

@@ -10,6 +10,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+from mlops_constructs.arns import arns
 from mlops_constructs.security.exact import role_accounts
 from mlops_constructs.security.nag import acknowledge
 
@@ -60,14 +61,14 @@ class ModelRegistry(Construct):
         listers: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, id)
-        stack = cdk.Stack.of(self)
+        here = arns(self)
         self.name = name
-        self.arn = f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}:model-package-group/{name}"
+        self.arn = f"arn:{here.partition}:sagemaker:{here.region}:{here.account}:model-package-group/{name}"
         self.packages_arn = (
-            f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}:model-package/{name}/*"
+            f"arn:{here.partition}:sagemaker:{here.region}:{here.account}:model-package/{name}/*"
         )
         statements = [
-            _exact_statement(stack.partition, sid, roles, actions, resource)
+            _exact_statement(here.partition, sid, roles, actions, resource)
             for sid, roles, actions, resource in (
                 ("ReleaseReads", readers, ["sagemaker:DescribeModelPackage"], self.packages_arn),
                 ("ReleaseLists", listers, ["sagemaker:ListModelPackages"], self.arn),

@@ -13,6 +13,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+from mlops_constructs.arns import arns
 from mlops_constructs.cfn import depend_on_role_policy_only
 from mlops_constructs.compute import platform_function
 from mlops_constructs.data.lake import LakeAccess
@@ -117,8 +118,8 @@ class ExperimentTracking(Construct):
         code: Path | None = None,
     ) -> None:
         super().__init__(scope, id)
-        stack = cdk.Stack.of(self)
-        arn = f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}"
+        here = arns(self)
+        arn = f"arn:{here.partition}:sagemaker:{here.region}:{here.account}"
         self.experiments_arn = f"{arn}:experiment/{prefix}-*"
         self.trials_arn = f"{arn}:experiment-trial/{prefix}-*"
         self.records_arn = f"{arn}:experiment-trial-component/{prefix}-*"
@@ -241,7 +242,7 @@ class ExperimentTracking(Construct):
     def _server_role(self, lake: LakeAccess) -> iam.Role:
         """``<prefix>-mlflow``, trusted by SageMaker: gets and puts ``mlflow/*``, lists that
         prefix, and uses the data key through S3 only."""
-        stack = cdk.Stack.of(self)
+        here = arns(self)
         role = iam.Role(
             self,
             "MlflowRole",
@@ -262,7 +263,7 @@ class ExperimentTracking(Construct):
                 "ArtifactStoreKey",
                 ["kms:Decrypt", "kms:GenerateDataKey"],
                 [lake.key.key_arn],
-                {"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}},
+                {"StringEquals": {"kms:ViaService": f"s3.{here.region}.amazonaws.com"}},
             ),
         ):
             role.add_to_policy(

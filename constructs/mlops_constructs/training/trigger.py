@@ -16,6 +16,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from mlops_constructs.arns import arns
 from mlops_constructs.compute import dead_letter_queue, platform_function
 from mlops_constructs.functions import function_code
 from mlops_constructs.names import (
@@ -228,9 +229,9 @@ class TrainingTrigger(Construct):
         self, targets_: Sequence[str], invoke: targets.LambdaFunction
     ) -> events.Rule:
         """Starts retraining when a Model Monitor run of a retrain target finds violations."""
-        stack = cdk.Stack.of(self)
+        here = arns(self)
         schedules = (
-            f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}:monitoring-schedule/"
+            f"arn:{here.partition}:sagemaker:{here.region}:{here.account}:monitoring-schedule/"
         )
         return events.Rule(
             self,
