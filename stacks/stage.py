@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -320,12 +320,12 @@ def admit_key_users(scope: Construct, keys: Sequence[PlatformKey]) -> None:
     any role named like the platform's: anyone who may create roles could make one)."""
     users, granters = [], []
     for role in (c for c in scope.node.find_all() if isinstance(c, iam.Role)):
-        cfn = role.node.default_child
-        assert isinstance(cfn, iam.CfnRole)
+        below = role.node.find_all()  # its CfnRole and its own policies, in one round trip
+        cfn = next(c for c in below if isinstance(c, iam.CfnRole))
         name = cfn.role_name
         if name is None or holds_token(name):
             continue  # CDK's own helper roles: unnamed, and never key users
-        actions = role_actions(role)
+        actions = policy_actions(c for c in below if isinstance(c, iam.Policy))
         arn = arns(role).role(name)
         if actions & KEY_USE_ACTIONS:
             users.append(arn)
@@ -335,10 +335,10 @@ def admit_key_users(scope: Construct, keys: Sequence[PlatformKey]) -> None:
         key.allow_roles(users, granters)
 
 
-def role_actions(role: iam.Role) -> set[str]:
-    """Every action the role's own (inline, grant-built) policies allow."""
+def policy_actions(policies: Iterable[iam.Policy]) -> set[str]:
+    """Every action ``policies`` (a role's own: inline, grant-built) allow."""
     actions: set[str] = set()
-    for policy in (c for c in role.node.find_all() if isinstance(c, iam.Policy)):
+    for policy in policies:
         document = policy.document.to_json()
         for statement in document.get("Statement", []) if isinstance(document, dict) else []:
             if statement.get("Effect", "Allow") == "Allow":
