@@ -41,7 +41,8 @@ class Arns:
     def prefix(self, service: str, *, region: str | None = None) -> str:
         """``arn:<partition>:<service>:<region>:<account>`` in this stack's region (``region``
         another one)."""
-        return f"arn:{self.partition}:{service}:{self.region if region is None else region}:{self.account}"
+        where = self.region if region is None else region
+        return f"arn:{self.partition}:{service}:{where}:{self.account}"
 
     def arn(self, service: str, resource: str, *, region: str | None = None) -> str:
         """``arn:<partition>:<service>:<region>:<account>:<resource>`` (see :meth:`prefix`)."""

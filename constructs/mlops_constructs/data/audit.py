@@ -50,9 +50,7 @@ class AuditTrail(Construct):
     def _allow_trail_key(self, key: PlatformKey, trail_name: str) -> None:
         """CloudTrail may encrypt this trail's logs with ``key`` and describe it."""
         here = arns(self)
-        trail_arn = (
-            f"arn:{here.partition}:cloudtrail:{here.region}:{here.account}:trail/{trail_name}"
-        )
+        trail_arn = f"{here.prefix('cloudtrail')}:trail/{trail_name}"
         key.allow_service(
             "CloudTrailEncrypt",
             "cloudtrail.amazonaws.com",

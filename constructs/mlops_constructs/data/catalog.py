@@ -588,7 +588,5 @@ class DataCatalog(Construct):
         return iam.Grant.add_to_principal(
             grantee=grantee,
             actions=["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns"],
-            resource_arns=[
-                f"arn:{here.partition}:glue:{here.region}:{here.account}:job/{self.etl_job.name}"
-            ],
+            resource_arns=[f"{here.prefix('glue')}:job/{self.etl_job.name}"],
         )

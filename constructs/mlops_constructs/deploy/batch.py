@@ -77,7 +77,7 @@ class BatchScoring(Construct):
     ) -> None:
         super().__init__(scope, id)
         here = arns(self)
-        self._arn = f"arn:{here.partition}:sagemaker:{here.region}:{here.account}"
+        self._arn = here.prefix("sagemaker")
         self._model_prefix = f"{prefix}-batch"
         self._lake, self._registry = lake, registry
         self.model_role = self._model_role(

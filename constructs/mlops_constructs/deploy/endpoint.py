@@ -754,8 +754,5 @@ class ModelEndpoint(Construct):
         return iam.Grant.add_to_principal(
             grantee=grantee,
             actions=["sagemaker:InvokeEndpoint"],
-            resource_arns=[
-                f"arn:{here.partition}:sagemaker:{here.region}:{here.account}"
-                f":endpoint/{self.endpoint_name}"
-            ],
+            resource_arns=[f"{here.prefix('sagemaker')}:endpoint/{self.endpoint_name}"],
         )

@@ -105,10 +105,7 @@ class FrontDoor(Construct):
             iam.PolicyStatement(
                 sid="InvokeEndpoint",
                 actions=["sagemaker:InvokeEndpoint"],
-                resources=[
-                    f"arn:{here.partition}:sagemaker:{here.region}:{here.account}"
-                    f":endpoint/{endpoint_name}"
-                ],
+                resources=[f"{here.prefix('sagemaker')}:endpoint/{endpoint_name}"],
             )
         )
         return function

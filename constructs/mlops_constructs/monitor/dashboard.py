@@ -256,8 +256,7 @@ class PlatformDashboard(Construct):
                 f"shows at most {MAX_STATUS_ALARMS}"
             )
         here = arns(self)
-        # Read once: each of the stack's values is a round trip to jsii.
-        alarm_arn = f"arn:{here.partition}:cloudwatch:{here.region}:{here.account}:alarm:"
+        alarm_arn = f"{here.prefix('cloudwatch')}:alarm:"
         alarms = {
             name: cloudwatch.Alarm.from_alarm_arn(
                 self,

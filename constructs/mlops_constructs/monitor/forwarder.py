@@ -69,7 +69,7 @@ class EventForwarder(Construct):
     ) -> None:
         super().__init__(scope, id)
         here = arns(self)
-        rule_arn = f"arn:{here.partition}:events:{here.region}:{here.account}:rule/{name}"
+        rule_arn = f"{here.prefix('events')}:rule/{name}"
         self.role = iam.Role(
             self,
             "Role",

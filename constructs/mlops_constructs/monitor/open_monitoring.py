@@ -336,7 +336,7 @@ class OpenMonitoring(Construct):
         # DescribeModel (its ModelPackageName) or ListTags (a promoted model's ModelPackageArn
         # tag). Only the monitored endpoints; CloudFormation names their configs and models
         # after the endpoint stacks <prefix>-endpoint-<stage>.
-        sagemaker_arn = f"arn:{here.partition}:sagemaker:{here.region}:{here.account}"
+        sagemaker_arn = here.prefix("sagemaker")
         endpoints = [f"{sagemaker_arn}:endpoint/{prefix}-{t}" for t in targets if t in ENDPOINTS]
         configs = f"{sagemaker_arn}:endpoint-config/{prefix}-endpoint-*"
         models = f"{sagemaker_arn}:model/{prefix}-endpoint-*"
@@ -462,10 +462,7 @@ class OpenMonitoring(Construct):
         them under ``monitoring/batch/`` (written with the lake's key, the bucket default). The
         jobs' capture manifests are not read: only the monitors read ``data-capture/``."""
         here = arns(self)
-        jobs = (
-            f"arn:{here.partition}:sagemaker:{here.region}:{here.account}:transform-job/"
-            f"{self._prefix}-batch-*"
-        )
+        jobs = f"{here.prefix('sagemaker')}:transform-job/{self._prefix}-batch-*"
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="BatchScoringJobs",

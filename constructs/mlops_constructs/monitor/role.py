@@ -95,10 +95,7 @@ class MonitorRole(Construct):
             iam.PolicyStatement(
                 sid="ExplainabilityInvoke",
                 actions=["sagemaker:InvokeEndpoint"],
-                resources=[
-                    f"arn:{here.partition}:sagemaker:{here.region}:{here.account}"
-                    f":endpoint/{prefix}-{target}"
-                ],
+                resources=[f"{here.prefix('sagemaker')}:endpoint/{prefix}-{target}"],
             )
         )
 

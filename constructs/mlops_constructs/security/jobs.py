@@ -110,7 +110,7 @@ def grant_sagemaker_job_logs(
 def grant_job_network_interfaces(role: iam.Role) -> None:
     """VPC mode: let SageMaker create and remove the ENIs of jobs that run as ``role``."""
     here = arns(role)
-    ec2_arn = f"arn:{here.partition}:ec2:{here.region}:{here.account}"
+    ec2_arn = here.prefix("ec2")
     eni_resources = [
         f"{ec2_arn}:network-interface/*",
         f"{ec2_arn}:subnet/*",

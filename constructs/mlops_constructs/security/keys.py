@@ -243,9 +243,7 @@ class PlatformKey(Construct):
             ],
             conditions={
                 "ArnLike": {
-                    "kms:EncryptionContext:aws:logs:arn": (
-                        f"arn:{here.partition}:logs:{here.region}:{here.account}:log-group:*"
-                    )
+                    "kms:EncryptionContext:aws:logs:arn": f"{here.prefix('logs')}:log-group:*"
                 }
             },
         )
@@ -263,11 +261,7 @@ class PlatformKey(Construct):
             actions=["kms:Decrypt", "kms:GenerateDataKey*"],
             conditions={
                 "StringEquals": {"aws:SourceAccount": here.account},
-                "ArnLike": {
-                    "aws:SourceArn": (
-                        f"arn:{here.partition}:cloudwatch:{here.region}:{here.account}:alarm:*"
-                    )
-                },
+                "ArnLike": {"aws:SourceArn": f"{here.prefix('cloudwatch')}:alarm:*"},
             },
         )
 

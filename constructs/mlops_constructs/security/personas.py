@@ -60,9 +60,7 @@ def studio_trust_conditions(scope: Construct) -> dict[str, dict[str, str]]:
     here = arns(scope)
     return {
         "StringEquals": {"aws:SourceAccount": here.account},
-        "ArnLike": {
-            "aws:SourceArn": f"arn:{here.partition}:sagemaker:{here.region}:{here.account}:*"
-        },
+        "ArnLike": {"aws:SourceArn": f"{here.prefix('sagemaker')}:*"},
     }
 
 

@@ -214,9 +214,7 @@ class MlCiCd(Construct):
         super().__init__(scope, id)
         here = arns(self)
         self.pipeline_name = ci_name(prefix, ML_CICD)
-        self.pipeline_arn = (
-            f"arn:{here.partition}:codepipeline:{here.region}:{here.account}:{self.pipeline_name}"
-        )
+        self.pipeline_arn = f"{here.prefix('codepipeline')}:{self.pipeline_name}"
         self._lake = lake
         self._git = git
         self._team = team

@@ -107,10 +107,7 @@ class ModelImport(Construct):
         here = arns(self)
         self._lake = lake
         self.pipeline_name = import_pipeline_name(prefix)
-        self.pipeline_arn = (
-            f"arn:{here.partition}:sagemaker:{here.region}:{here.account}"
-            f":pipeline/{self.pipeline_name}"
-        )
+        self.pipeline_arn = f"{here.prefix('sagemaker')}:pipeline/{self.pipeline_name}"
         self.spec = replace(
             training.spec,
             name=self.pipeline_name,

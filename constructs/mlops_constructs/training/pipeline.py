@@ -253,7 +253,7 @@ class TrainingPipeline(Construct):
     def _guard_jobs(self, lake: LakeAccess) -> None:
         """Creating a job needs what the definition sets (isolation, encryption, the VPC)."""
         here = arns(self)
-        arn = f"arn:{here.partition}:sagemaker:{here.region}:{here.account}"
+        arn = here.prefix("sagemaker")
         actions, resources = (
             list(GUARDED_JOB_ACTIONS),
             [

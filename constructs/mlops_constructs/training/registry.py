@@ -63,10 +63,8 @@ class ModelRegistry(Construct):
         super().__init__(scope, id)
         here = arns(self)
         self.name = name
-        self.arn = f"arn:{here.partition}:sagemaker:{here.region}:{here.account}:model-package-group/{name}"
-        self.packages_arn = (
-            f"arn:{here.partition}:sagemaker:{here.region}:{here.account}:model-package/{name}/*"
-        )
+        self.arn = f"{here.prefix('sagemaker')}:model-package-group/{name}"
+        self.packages_arn = f"{here.prefix('sagemaker')}:model-package/{name}/*"
         statements = [
             _exact_statement(here.partition, sid, roles, actions, resource)
             for sid, roles, actions, resource in (

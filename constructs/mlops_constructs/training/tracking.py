@@ -119,7 +119,7 @@ class ExperimentTracking(Construct):
     ) -> None:
         super().__init__(scope, id)
         here = arns(self)
-        arn = f"arn:{here.partition}:sagemaker:{here.region}:{here.account}"
+        arn = here.prefix("sagemaker")
         self.experiments_arn = f"{arn}:experiment/{prefix}-*"
         self.trials_arn = f"{arn}:experiment-trial/{prefix}-*"
         self.records_arn = f"{arn}:experiment-trial-component/{prefix}-*"

@@ -230,9 +230,7 @@ class TrainingTrigger(Construct):
     ) -> events.Rule:
         """Starts retraining when a Model Monitor run of a retrain target finds violations."""
         here = arns(self)
-        schedules = (
-            f"arn:{here.partition}:sagemaker:{here.region}:{here.account}:monitoring-schedule/"
-        )
+        schedules = f"{here.prefix('sagemaker')}:monitoring-schedule/"
         return events.Rule(
             self,
             "MonitorViolation",
