@@ -18,7 +18,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from mlops_constructs.arns import arns
+from mlops_constructs.arns import arns, holds_token
 from mlops_constructs.data.lake import AccessLogBucket, LakeLifecycle, pipeline_bucket
 from mlops_constructs.names import bucket_name
 from mlops_constructs.security.exact import exact_roles_statement
@@ -106,7 +106,7 @@ class ArtifactStore:
         that does not exist yet), read only, the key through S3 only."""
         if not roles:
             return
-        region = cdk.Stack.of(self.bucket).region
+        region = arns(self.bucket).region
         self.bucket.add_to_resource_policy(
             exact_roles_statement(
                 sid=f"{sid}ReadArtifacts",
@@ -144,7 +144,7 @@ class ArtifactReplica(Construct):
     ) -> None:
         super().__init__(scope, id)
         here = arns(self)
-        if not cdk.Token.is_unresolved(here.region) and here.region == home_region:
+        if not holds_token(here.region) and here.region == home_region:
             raise ValueError(f"{name}: a replica belongs in another region than {home_region}")
         self.store = ArtifactStore.create(
             self, name=name, region=here.region, home_region=home_region

@@ -105,7 +105,7 @@ class PlatformPipeline(Construct):
         self.access_logs = AccessLogBucket(
             self,
             "AccessLogs",
-            bucket_name=bucket_name(bucket_prefix, "logs", cdk.Stack.of(self).account),
+            bucket_name=bucket_name(bucket_prefix, "logs", arns(self).account),
             lifecycle=LakeLifecycle(),
         )
         self.artifacts = self._bucket(
@@ -197,7 +197,7 @@ class PlatformPipeline(Construct):
         return pipeline_bucket(
             self,
             id,
-            bucket_name=bucket_name(prefix, id.lower(), cdk.Stack.of(self).account),
+            bucket_name=bucket_name(prefix, id.lower(), arns(self).account),
             key=self.key,
             access_logs=self.access_logs,
             access_log_prefix=f"s3/{prefix}/{id.lower()}/",
@@ -350,7 +350,8 @@ def _wildcard_resources(pipeline: PlatformPipeline, stack: cdk.Stack) -> dict[st
     with the reason it is acceptable: the artifact buckets (its own and its replicas), the
     CodeBuild projects' report groups and logs, self-mutation's bootstrap roles."""
     generated = pipeline.pipeline
-    arn = arns(stack).arn
+    here = arns(stack)
+    arn = here.arn
     artifacts = stack.get_logical_id(pipeline.artifacts.node.default_child)  # type: ignore[arg-type]
     resources = {
         f"<{artifacts}.Arn>/*": "Pipeline artifacts are named per execution by CodePipeline, "
@@ -358,7 +359,7 @@ def _wildcard_resources(pipeline: PlatformPipeline, stack: cdk.Stack) -> dict[st
         "*": "codebuild:StartBuild/BatchGetBuilds of the asset-publishing step and "
         "cloudformation:DescribeStacks of self-mutation, written by CDK Pipelines; the projects "
         "and stacks are created at deploy time and are all this pipeline's.",
-        f"arn:*:iam::{stack.account}:role/*": "Self-mutation assumes only the tooling account's "
+        f"arn:*:iam::{here.account}:role/*": "Self-mutation assumes only the tooling account's "
         "CDK bootstrap roles, by the aws-cdk:bootstrap-role tag condition CDK Pipelines writes.",
         arn("codebuild", "report-group/*"): "CodeBuild report groups of the "
         "asset-publishing project, named by CodeBuild.",
@@ -374,8 +375,8 @@ def _wildcard_resources(pipeline: PlatformPipeline, stack: cdk.Stack) -> dict[st
             "Log streams of this project's default log group, named per build by CodeBuild."
         )
     for region in pipeline.replica_regions:
-        names = ArtifactStore.names(pipeline.bucket_prefix, stack.account, region, stack.region)
-        resources[f"arn:{stack.partition}:s3:::{names.bucket}/*"] = (
+        names = ArtifactStore.names(pipeline.bucket_prefix, here.account, region, here.region)
+        resources[f"{here.bucket(names.bucket)}/*"] = (
             f"Pipeline artifacts copied to this pipeline's own replica bucket in {region}, "
             "named per execution by CodePipeline."
         )

@@ -306,7 +306,7 @@ class ReleasePipeline(Construct):
             restart_execution_on_update=False,
             stages=stage_props,
         )
-        self.store.admit(self.roles_in(cdk.Stack.of(self).region))
+        self.store.admit(self.roles_in(arns(self).region))
         cfn = pipeline.node.default_child
         assert isinstance(cfn, codepipeline.CfnPipeline)
         prefer_sub(cfn, "Stages", cfn.stages)
@@ -386,7 +386,7 @@ class ReleasePipeline(Construct):
             replica.grant_key(self.role, sid=f"ReplicaKey{_title(region)}")
             replicas[region] = replica.bucket
             for resource, reason in (
-                (f"arn:{cdk.Stack.of(self).partition}:s3:::{replica.names.bucket}/*", "Pipeline "
+                (f"{arns(self).bucket(replica.names.bucket)}/*", "Pipeline "
                  f"artifacts copied to this pipeline's own replica bucket in {region}, named per "
                  "execution."),
                 (replica.keys_arn, f"The replica's key in {region} is another stack's: admitted "

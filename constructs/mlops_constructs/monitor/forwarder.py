@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import aws_cdk as cdk
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -137,7 +136,7 @@ def admit_forwarders(
     """The bus ``bus_name`` admits ``events:PutEvents`` from exactly the forwarding roles
     ``roles`` (other accounts' :class:`EventForwarder` roles, by ARN): their accounts as
     principals, narrowed by ``aws:PrincipalArn`` (the roles may not exist yet)."""
-    partition = cdk.Stack.of(scope).partition
+    partition = arns(scope).partition
     # The statement as a whole (the L1's typed properties print a deprecation warning for its
     # legacy Principal field; the L2 EventBusPolicy does not resolve under jsii).
     policy = events.CfnEventBusPolicy(scope, id, event_bus_name=bus_name, statement_id=sid)

@@ -10,6 +10,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from mlops_constructs.arns import arns
 from mlops_constructs.names import VPC_FLOW_LOGS, role_name
 from mlops_constructs.network.placement import Placement
 from mlops_constructs.observability import encrypted_log_group
@@ -90,7 +91,7 @@ class IsolatedNetwork(Construct):
             # Chosen by CloudFormation at deploy time: no AZ lookup at synth time, no
             # hard-coded zone names that do not exist in every account.
             availability_zones=[
-                cdk.Fn.select(i, cdk.Fn.get_azs(cdk.Stack.of(self).region)) for i in range(az_count)
+                cdk.Fn.select(i, cdk.Fn.get_azs(arns(self).region)) for i in range(az_count)
             ],
             nat_gateways=0,
             create_internet_gateway=False,

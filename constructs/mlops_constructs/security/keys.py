@@ -54,7 +54,7 @@ def bootstrap_role_arn(scope: Construct, kind: str, account: str, region: str) -
         scope.node.try_get_context("@aws-cdk/core:bootstrapQualifier")
         or cdk.DefaultStackSynthesizer.DEFAULT_QUALIFIER
     )
-    partition = cdk.Stack.of(scope).partition
+    partition = arns(scope).partition
     return f"arn:{partition}:iam::{account}:role/cdk-{qualifier}-{kind}-role-{account}-{region}"
 
 

@@ -26,15 +26,15 @@ from mlops_constructs.arns import holds_token
 
 _MIN_REASON = 25
 
-# Acknowledgements not yet handed to aws-cdk-lib: per construct (by identity; the construct is
-# held, so its id is not reused meanwhile), in the order they were made.
-_pending: dict[int, tuple[IConstruct, list[cdk.Acknowledgment]]] = {}
+# Acknowledgements not yet handed to aws-cdk-lib: per construct (by identity), in the order they
+# were made.
+_pending: dict[IConstruct, list[cdk.Acknowledgment]] = {}
 
 
 def apply_acknowledgements() -> None:
     """Hands every recorded acknowledgement to aws-cdk-lib (its construct's metadata), one call
     per construct, in the order they were made."""
-    recorded = list(_pending.values())
+    recorded = list(_pending.items())
     _pending.clear()
     for scope, acknowledgements in recorded:
         cdk.Validations.of(scope).acknowledge(*acknowledgements)
@@ -75,8 +75,9 @@ def acknowledge_rules(scope: IConstruct, rule_ids: Iterable[str], reason: str) -
         )
     if not _pending:
         apply_at_synthesis(scope)
-    _, recorded = _pending.setdefault(id(scope), (scope, []))
-    recorded.extend(cdk.Acknowledgment(id=rule_id, reason=reason) for rule_id in rule_ids)
+    _pending.setdefault(scope, []).extend(
+        cdk.Acknowledgment(id=rule_id, reason=reason) for rule_id in rule_ids
+    )
 
 
 # Action groups that aws-cdk-lib's grant_* methods write (grant_read, grant_read_write, grant_put

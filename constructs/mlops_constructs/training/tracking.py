@@ -163,7 +163,7 @@ class ExperimentTracking(Construct):
         if self.server is not None:
             # The regional MLflow endpoint, as SageMaker's MLflow plugin (sagemaker-mlflow)
             # builds it from the server's ARN: CloudFormation's resource has no URL attribute.
-            region = cdk.Stack.of(self).region
+            region = arns(self).region
             environment["MLFLOW_TRACKING_SERVER_ARN"] = self.server_arn
             environment["MLFLOW_URL"] = f"https://{region}.experiments.sagemaker.aws"
         return environment
