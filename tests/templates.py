@@ -1,8 +1,9 @@
-"""Readers of synthesized templates, cfn-lint, and loaders of Lambda handlers, shared by the test
-modules."""
+"""Readers of synthesized templates, cfn-lint, checkov, and loaders of Lambda handlers, shared by
+the test modules."""
 
 from __future__ import annotations
 
+import atexit
 import functools
 import importlib.util
 import json
@@ -17,6 +18,9 @@ from tests.conftest import Synthesized
 
 ROOT = Path(__file__).resolve().parent.parent
 CFN_LINT = Path(sys.executable).parent / "cfn-lint"
+# checkov pins its own boto3 and cfn-lint, so it lives in a venv of its own (Makefile).
+CHECKOV_VENV = ROOT / ".venv-checkov" / "bin"
+CHECKOV_ENV = {"BC_SKIP_MAPPING": "TRUE", "PATH": "/usr/bin:/bin", "HOME": str(Path.home())}
 
 
 @functools.cache
@@ -62,6 +66,59 @@ def cfn_lint_command(templates: Iterable[Path | str]) -> tuple[int, str]:
         [str(CFN_LINT), "--format", "parseable", "--", *map(str, templates)],
         capture_output=True,
         text=True,
+        timeout=300,
+        check=False,
+    )
+    return done.returncode, done.stdout
+
+
+@functools.cache
+def _checkov_worker() -> subprocess.Popen[str]:
+    """This test process's checkov (tests/checkov_worker.py), started at its first use and
+    stopped when the process ends."""
+    worker = subprocess.Popen(
+        [str(CHECKOV_VENV / "python"), str(ROOT / "tests" / "checkov_worker.py")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=CHECKOV_ENV,
+    )
+    atexit.register(_stop_checkov, worker)
+    return worker
+
+
+def _stop_checkov(worker: subprocess.Popen[str]) -> None:
+    assert worker.stdin is not None
+    worker.stdin.close()
+    worker.wait(timeout=60)
+
+
+def checkov(arguments: Sequence[str]) -> tuple[int, str]:
+    """The exit code and standard output of ``checkov <arguments>``, from one checkov process
+    per test process: its start-up (about 3.5 s of CPU) is paid once, and its JSONPath parser's
+    tables (about 4.5 s per run) are built once, not once per call
+    (tests/checkov_worker.py). The answers are the command line's (tests/test_checkov_worker.py)."""
+    worker = _checkov_worker()
+    assert worker.stdin is not None and worker.stdout is not None
+    worker.stdin.write(json.dumps(list(arguments)) + "\n")
+    worker.stdin.flush()
+    line = worker.stdout.readline()
+    if not line:
+        raise RuntimeError(f"checkov's worker stopped (exit code {worker.wait(timeout=60)})")
+    answer = json.loads(line)
+    if answer["rc"] not in (0, 1):
+        raise RuntimeError(f"checkov failed ({answer['rc']}): {answer['stderr'][-2000:]}")
+    return answer["rc"], answer["stdout"]
+
+
+def checkov_command(arguments: Sequence[str]) -> tuple[int, str]:
+    """The exit code and standard output of checkov's command line, in a process of its own:
+    what :func:`checkov` stands for."""
+    done = subprocess.run(
+        [str(CHECKOV_VENV / "checkov"), *arguments],
+        capture_output=True,
+        text=True,
+        env=CHECKOV_ENV,
         timeout=300,
         check=False,
     )

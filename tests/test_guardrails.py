@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +12,9 @@ import yaml
 
 from stacks.guardrails import PACKS
 from tests.conftest import Synthesized
-from tests.templates import balanced_parts, cfn_lint
+from tests.templates import balanced_parts, cfn_lint, checkov
 
 ROOT = Path(__file__).resolve().parent.parent
-CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
 SKIPS_FILE = ROOT / "tests" / "checkov_skips.yaml"
 
 
@@ -192,29 +190,13 @@ def test_cfn_lint_clean(linted: list[Path], part: int) -> None:
 
 def _checkov_failures(templates: list[Path] | Path) -> list[tuple[str, str, str]]:
     """checkov's failed checks over ``templates`` (or every template in a folder): (check id,
-    resource, file name), from one checkov process."""
+    resource, file name), from one run of this process's checkov (tests.templates.checkov)."""
     if isinstance(templates, Path):
         templates = sorted(templates.rglob("*.template.json"))
-    done = subprocess.run(
-        [
-            str(CHECKOV),
-            *(arg for t in templates for arg in ("-f", str(t))),
-            "--framework",
-            "cloudformation",
-            "--skip-download",
-            "--quiet",
-            "--compact",
-            "-o",
-            "json",
-        ],
-        capture_output=True,
-        text=True,
-        env={"BC_SKIP_MAPPING": "TRUE", "PATH": "/usr/bin:/bin", "HOME": str(Path.home())},
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode in (0, 1), done.stderr[-2000:]
-    reports = json.loads(done.stdout)
+    arguments = [arg for t in templates for arg in ("-f", str(t))]
+    arguments += ["--framework", "cloudformation", "--skip-download", "--quiet", "--compact"]
+    _, printed = checkov([*arguments, "-o", "json"])
+    reports = json.loads(printed)
     reports = reports if isinstance(reports, list) else [reports]
     failures = [
         (c["check_id"], c["resource"], Path(c["file_path"]).name)
@@ -224,21 +206,51 @@ def _checkov_failures(templates: list[Path] | Path) -> list[tuple[str, str, str]
     return failures
 
 
-def test_checkov_clean_but_for_listed_skips(linted: list[Path]) -> None:
-    """One checkov process over every template: parts would pay checkov's start-up each (about
-    3 s of CPU; four parts took 14 s more than one run), and a skip is stale only if no template
-    fails it."""
-    skips = [s for s in yaml.safe_load(SKIPS_FILE.read_text())["skips"] if not s.get("delivery")]
-    for skip in skips:
-        assert len(skip["reason"]) >= 40, skip
-    failures = _checkov_failures(linted)
+# checkov reads the templates in parts of about the same size, one test each, so that no test
+# takes 10 s: one checkov process serves the session (tests.templates.checkov), so a part costs
+# no start-up.
+CHECKOV_PARTS = 3
+
+
+class CheckovParts:
+    """checkov's failures over each part of the linted templates, each part run once, when a
+    test first asks for it."""
+
+    def __init__(self, templates: list[Path]) -> None:
+        self.parts = balanced_parts(templates, CHECKOV_PARTS)
+        self._failures: dict[int, list[tuple[str, str, str]]] = {}
+
+    def failures(self, part: int) -> list[tuple[str, str, str]]:
+        if part not in self._failures:
+            self._failures[part] = _checkov_failures(self.parts[part])
+        return self._failures[part]
+
+
+@pytest.fixture(scope="module")
+def checkov_parts(linted: list[Path]) -> CheckovParts:
+    return CheckovParts(linted)
+
+
+def _platform_skips() -> list[dict[str, Any]]:
+    return [s for s in yaml.safe_load(SKIPS_FILE.read_text())["skips"] if not s.get("delivery")]
+
+
+@pytest.mark.parametrize("part", range(CHECKOV_PARTS))
+def test_checkov_clean_but_for_listed_skips(checkov_parts: CheckovParts, part: int) -> None:
+    skips = _platform_skips()
     unexplained = [
-        f for f in failures
+        f for f in checkov_parts.failures(part)
         if not any(f[0] == s["check"] and f[1].endswith(s["resource"]) for s in skips)
     ]  # fmt: skip
     assert unexplained == [], "\n".join(map(str, unexplained))
-    # A skip that no longer matches anything is stale: remove it.
-    for skip in skips:
+
+
+def test_every_checkov_skip_is_explained_and_still_needed(checkov_parts: CheckovParts) -> None:
+    """A skip says why in a sentence or more, and one that no template fails any more is stale:
+    remove it (all parts' findings; those the part tests ran already are not run again)."""
+    failures = [f for part in range(CHECKOV_PARTS) for f in checkov_parts.failures(part)]
+    for skip in _platform_skips():
+        assert len(skip["reason"]) >= 40, skip
         assert any(f[0] == skip["check"] and f[1].endswith(skip["resource"]) for f in failures), (
             skip
         )
