@@ -9,8 +9,12 @@ folder in CDK_OUTDIR: rule packs on and aws-cdk-lib's built-in CloudFormation va
 configured (on, unless CDK_VALIDATION=false is set in your environment). The "floor" is an
 empty App synthesized the same way, alternated with the platform's runs.
 
-- cold: no bytecode (a fresh PYTHONPYCACHEPREFIX: every module compiles, as on a machine that
-  does not write bytecode) and an empty synth memo (the sagemaker SDK builds the definitions);
+- cold: no bytecode (a fresh PYTHONPYCACHEPREFIX: every module compiles, as where the
+  dependencies were installed without it and bytecode is not written) and an empty synth memo
+  (the sagemaker SDK builds the definitions);
+- first: the first synth after `make install` (or `make synth`'s own install): the bytecode the
+  install compiled, and an empty synth memo. The empty app has no memo, so its time is the
+  warm one;
 - warm: the bytecode the install compiled and the synth memo filled (what a repeated synth of
   an unchanged project pays).
 
@@ -162,24 +166,29 @@ def _measure(tmp: str, runs: int, config: str) -> None:
     def record(label: str, seconds: float) -> None:
         times.setdefault(label, []).append(seconds)
 
-    # Fills the warm memo (and writes app0 for the sizes below).
+    # Fills the warm memo (and writes app0 for the sizes below), the variants' entries too:
+    # their projects and environments have other names, so other pipeline definitions.
     _timed_platform(f"{tmp}/app0", config, MLOPS_SYNTH_CACHE=memo)
     variants = {"+1 environment": _variant(config, 2, 1), "+1 project": _variant(config, 1, 2)}
+    for label, data in variants.items():
+        _timed_platform(f"{tmp}/fill-{label[3]}", config, data, MLOPS_SYNTH_CACHE=memo)
     for run in range(runs):
         out = f"{tmp}/r{run}"
         record("empty cold", _timed(empty_app(f"{out}-ec"), **_cold(tmp, run)))
         record("platform cold", _timed_platform(f"{out}-pc", config, **_cold(tmp, run + 100)))
         record("empty warm", _timed(empty_app(f"{out}-ew")))
         record("platform warm", _timed_platform(f"{out}-pw", config, MLOPS_SYNTH_CACHE=memo))
+        first = f"{tmp}/memo-first-{run}"
+        record("platform first", _timed_platform(f"{out}-pf", config, MLOPS_SYNTH_CACHE=first))
         for label, data in variants.items():
             seconds = _timed_platform(f"{out}-{label[3]}", config, data, MLOPS_SYNTH_CACHE=memo)
             record(label, seconds)
     median = {label: statistics.median(values) for label, values in times.items()}
     print(f"synth wall time, median of {runs} fresh processes, alternated")
-    for kind in ("cold", "warm"):
-        f, p = median[f"empty {kind}"], median[f"platform {kind}"]
+    for kind, empty in (("cold", "cold"), ("first", "warm"), ("warm", "warm")):
+        f, p = median[f"empty {empty}"], median[f"platform {kind}"]
         print(
-            f"  {kind}: empty app {f:6.2f} s, platform {p:6.2f} s: {p / f:5.2f} x"
+            f"  {kind:5}: empty app {f:6.2f} s, platform {p:6.2f} s: {p / f:5.2f} x"
             f"   (above the empty app: {p - f:.2f} s)"
         )
     reference = median["platform warm"]
