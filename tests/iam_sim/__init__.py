@@ -671,6 +671,21 @@ class Decision:
         return self.result == "Allowed"
 
 
+def node_module_result(source: str) -> Any:
+    """What an ES module ``source`` (run by node at the repository's root, where it resolves the
+    simulator's packages) writes to stdout, parsed as JSON: the checks that the simulator's
+    shortcuts answer as the library does."""
+    completed = subprocess.run(
+        ["node", "--input-type=module", "-e", source],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+        timeout=120,
+    )
+    return json.loads(completed.stdout)
+
+
 def simulate(
     requests: Iterable[Request],
     identity_policies: dict[str, list[tuple[str, dict[str, Any]]]],

@@ -6,10 +6,9 @@ locales and options the shortcut leaves to the original."""
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
-from tests.iam_sim import ROOT
+from tests.iam_sim import node_module_result
 
 COLLATION = (Path(__file__).resolve().parent / "collation.mjs").as_uri()
 
@@ -45,14 +44,6 @@ process.stdout.write(JSON.stringify({ checked, mismatches }))
 
 
 def test_fast_locale_compare_answers_as_the_original() -> None:
-    completed = subprocess.run(
-        ["node", "--input-type=module", "-e", SCRIPT % json.dumps(COLLATION)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=True,
-        timeout=120,
-    )
-    result = json.loads(completed.stdout)
+    result = node_module_result(SCRIPT % json.dumps(COLLATION))
     assert result["checked"] > 10_000
     assert result["mismatches"] == []

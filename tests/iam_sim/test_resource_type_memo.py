@@ -10,10 +10,9 @@ iam-utils that no longer declares the function as the hook expects fails loudly.
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
-from tests.iam_sim import ROOT
+from tests.iam_sim import node_module_result
 
 MEMO = (Path(__file__).resolve().parent / "memo.mjs").as_uri()
 
@@ -82,15 +81,7 @@ process.stdout.write(JSON.stringify({ asked, matched: questions.size, mismatches
 
 
 def test_the_memo_answers_as_the_library() -> None:
-    completed = subprocess.run(
-        ["node", "--input-type=module", "-e", SCRIPT % {"memo": json.dumps(MEMO)}],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=True,
-        timeout=120,
-    )
-    result = json.loads(completed.stdout)
+    result = node_module_result(SCRIPT % {"memo": json.dumps(MEMO)})
     assert result["asked"] > 5_000, result["asked"]
     assert result["mismatches"] == []
     assert "no longer declares" in result["refused"]
