@@ -11,7 +11,7 @@ assets.
 
 The configuration is config/example.yaml's three projects in its first environment (the
 ``example_synth`` session fixture); all requests are evaluated by one node process (the module
-fixture ``simulation``). Case ids say who could do what: ``demand roles cannot s3:GetObject churn
+fixture ``simulation``, when the first test asks for a decision). Case ids say who could do what: ``demand roles cannot s3:GetObject churn
 curated objects`` checks every role of demand; its failure names the role, the resource and the
 statement that allowed it.
 
@@ -931,13 +931,21 @@ class Simulation:
     roles: dict[str, Role]  # by ARN
     resource_policies: dict[str, dict[str, Any]]
     requests: list[Request] = field(default_factory=list)
-    decisions: list[Decision] = field(default_factory=list)
     keys: dict[str, list[int]] = field(default_factory=dict)  # case id -> request indexes
 
     def __repr__(self) -> str:
         # pytest writes the arguments of every frame of an xfailed case's traceback: the whole
         # simulation took 0.3 s per frame (40 s of the suite for the UNDECIDED cases).
-        return f"Simulation({len(self.roles)} roles, {len(self.decisions)} decisions)"
+        decided = len(self.__dict__.get("decisions", ()))
+        return f"Simulation({len(self.roles)} roles, {decided} decisions)"
+
+    @cached_property
+    def decisions(self) -> list[Decision]:
+        """Every request's decision, in order, from one node process, when a test first asks:
+        the tests of the inventory alone (policies resolved, roles and resources covered) do not
+        wait for the evaluation of every request."""
+        identity = {arn: list(role.policies) for arn, role in self.roles.items()}
+        return simulate(self.requests, identity, self.resource_policies, self.inventory.account)
 
     @cached_property
     def endpoint_stacks(self) -> set[str]:
@@ -1068,7 +1076,8 @@ NOTHING = "arn:aws:iam::{account}:role/{prefix}-{project}-nothing"
 
 @pytest.fixture(scope="module")
 def simulation(example_synth: Synthesized) -> Simulation:
-    """Every case's requests, evaluated by one node process."""
+    """Every case's requests (evaluated together by one node process when a test first asks for
+    a decision: ``Simulation.decisions``)."""
     assembly = stacks_of_assembly(example_synth.outdir)
     account, region = assembly[0].account, assembly[0].region
     inventory = Inventory(assembly + endpoint_stacks(example_synth.outdir, account, region))
@@ -1145,8 +1154,6 @@ def simulation(example_synth: Synthesized) -> Simulation:
         ]
         sim.add(f"control: {project} pipeline role over plain HTTP is explicitly denied", insecure)
 
-    identity = {arn: list(role.policies) for arn, role in sim.roles.items()}
-    sim.decisions = simulate(sim.requests, identity, sim.resource_policies, account)
     return sim
 
 
