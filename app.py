@@ -48,6 +48,12 @@ def main() -> int:
         print(f"Configuration error: {err}", file=sys.stderr)
         return 2
 
+    from mlops_constructs import sdk_process
+
+    # A first synth (nothing in the synth memo) imports the sagemaker SDK: in a process of its
+    # own, started now, while this one imports and builds the app (sdk_process.py).
+    sdk_process.start_if_the_memo_is_empty()
+
     import aws_cdk as cdk
 
     from stacks import builtin_check

@@ -8,16 +8,17 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from mlops_constructs import memo
+from mlops_constructs import memo, sdk_process
 from mlops_constructs.deploy import ServerlessSettings, templates
 from mlops_constructs.monitor.open_definition import (
     OpenMonitoringSpec,
+    _build_monitoring_definition,
     build_monitoring_definition,
 )
 from mlops_constructs.names import template_file
@@ -25,6 +26,8 @@ from mlops_constructs.security.ml_pack import MLOpsChecks
 from mlops_constructs.training.definition import (
     PipelineImages,
     PipelineSpec,
+    _build_definition,
+    _retrieve_image,
     build_definition,
     image_uri,
     resolve_images,
@@ -160,6 +163,69 @@ def test_an_unchanged_project_never_imports_the_sdk(cache: Path) -> None:
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.splitlines() == [built, "False"]
+
+
+# --------------------------------------------------------------------------------------------
+# A first synth: the SDK in a process of its own (mlops_constructs/sdk_process.py)
+
+
+def test_the_memo_is_empty_until_an_entry_is_written(
+    cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert memo.empty()  # no folder yet
+    cache.mkdir()
+    (cache / "notes.txt").write_text("not an entry")
+    assert memo.empty()
+    memo.memoized("image", {"a": 1}, lambda: "x")
+    assert not memo.empty()
+    monkeypatch.setenv("MLOPS_SYNTH_CACHE", "off")
+    assert memo.empty()  # every value is computed
+
+
+@pytest.fixture
+def sdk_child() -> Iterator[None]:
+    yield
+    sdk_process.stop()
+
+
+@pytest.mark.usefixtures("sdk_child")
+def test_a_first_synth_computes_in_the_sdk_process_what_it_computes_here(cache: Path) -> None:
+    """Started only on an empty memo; its answers are this process's, byte for byte; a value it
+    fails to compute is computed here, raising here what it raises; it ends with the synth."""
+    assert sdk_process.start_if_the_memo_is_empty()
+    child = sdk_process._child
+    assert child is not None
+    retrieve = {"framework": "model-monitor", "region": "eu-west-1"}
+    remote = [
+        sdk_process.compute(_retrieve_image, retrieve),
+        sdk_process.compute(_build_definition, SPEC),
+        sdk_process.compute(_build_monitoring_definition, MONITORING),
+    ]
+    assert sdk_process.running()
+    assert remote == [
+        _retrieve_image(retrieve),
+        _build_definition(SPEC),
+        _build_monitoring_definition(MONITORING),
+    ]
+    with pytest.raises(FileNotFoundError, match="no-such-framework"):
+        sdk_process.compute(_retrieve_image, {"framework": "no-such-framework", "region": "x"})
+    assert sdk_process.running()  # a failed value does not end it
+    sdk_process.stop()
+    assert child.poll() is not None and not sdk_process.running()
+
+
+@pytest.mark.usefixtures("sdk_child")
+def test_no_sdk_process_while_the_memo_has_entries_and_an_unasked_one_is_ended(
+    cache: Path,
+) -> None:
+    memo.memoized("image", {"a": 1}, lambda: "x")
+    assert not sdk_process.start_if_the_memo_is_empty()
+    assert sdk_process.compute(lambda: "here") == "here"  # no child: computed in this process
+    sdk_process.start()  # still importing the SDK when the synth ends: ended, not waited for
+    child = sdk_process._child
+    assert child is not None
+    sdk_process.stop()
+    assert child.returncode is not None
 
 
 # --------------------------------------------------------------------------------------------

@@ -135,6 +135,18 @@ def _write(path: Path, kind: str, key: str, value: str) -> None:
         return
 
 
+def empty() -> bool:
+    """Whether every value will be computed: the memo is off, or holds no entry yet (a fresh
+    clone, a CI machine). ``app.py`` then starts the SDK's process early (sdk_process.py)."""
+    folder = cache_dir()
+    if folder is None:
+        return True
+    try:
+        return not any(folder.glob("*.json"))
+    except OSError:
+        return True
+
+
 def memoized(kind: str, inputs: Any, compute: Callable[[], str]) -> str:
     """``compute()``, or its value from an earlier call with the same key."""
     folder = cache_dir()

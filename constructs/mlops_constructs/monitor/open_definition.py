@@ -19,6 +19,7 @@ import json
 import warnings
 from dataclasses import dataclass
 
+from mlops_constructs import sdk_process
 from mlops_constructs.memo import memoized
 from mlops_constructs.training.definition import Attributions, _disable_telemetry
 
@@ -70,7 +71,11 @@ class OpenMonitoringSpec:
 def build_monitoring_definition(spec: OpenMonitoringSpec) -> str:
     """The pipeline definition JSON (with ``${...}`` placeholders for deploy-time values),
     memoized on disk by everything it depends on (mlops_constructs/memo.py)."""
-    return memoized("monitoring-definition", spec, lambda: _build_monitoring_definition(spec))
+    return memoized(
+        "monitoring-definition",
+        spec,
+        lambda: sdk_process.compute(_build_monitoring_definition, spec),
+    )
 
 
 def _build_monitoring_definition(spec: OpenMonitoringSpec) -> str:

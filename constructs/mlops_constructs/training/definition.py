@@ -32,6 +32,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlops_constructs import sdk_process
 from mlops_constructs.memo import memoized
 
 CODE_MARKER = "@@CODE_VERSION@@"
@@ -335,15 +336,15 @@ def serving_environment(inference: str) -> dict[str, str]:
 def image_uri(**retrieve: Any) -> str:
     """``sagemaker.image_uris.retrieve(**retrieve)`` (the SDK's bundled tables, offline),
     memoized on disk: an unchanged project does not import the SDK to look it up again."""
+    return memoized("image", retrieve, lambda: sdk_process.compute(_retrieve_image, retrieve))
 
-    def lookup() -> str:
-        _disable_telemetry()
-        from sagemaker import image_uris
 
-        uri: str = image_uris.retrieve(**retrieve)
-        return uri
+def _retrieve_image(retrieve: dict[str, Any]) -> str:
+    _disable_telemetry()
+    from sagemaker import image_uris
 
-    return memoized("image", retrieve, lookup)
+    uri: str = image_uris.retrieve(**retrieve)
+    return uri
 
 
 def platform_image(region: str) -> str:
@@ -432,7 +433,9 @@ def _sort_collections(node: Any) -> None:
 def build_definition(spec: PipelineSpec) -> str:
     """The pipeline definition JSON (with ``${...}`` placeholders for deploy-time values),
     memoized on disk by everything it depends on (mlops_constructs/memo.py)."""
-    return memoized("training-definition", spec, lambda: _build_definition(spec))
+    return memoized(
+        "training-definition", spec, lambda: sdk_process.compute(_build_definition, spec)
+    )
 
 
 def _build_definition(spec: PipelineSpec) -> str:

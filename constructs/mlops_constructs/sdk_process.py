@@ -1,0 +1,145 @@
+"""The sagemaker SDK in a process of its own, imported while the app builds its stacks.
+
+A first synth (an empty synth memo, as on a fresh clone or a CI machine) imports the SDK at its
+first image lookup, about 3 s of one core, after Python and jsii have built several stacks on
+the other. ``app.py`` calls :func:`start_if_the_memo_is_empty` first: then a child process
+imports the SDK meanwhile, and the memo's misses (image lookups and pipeline definitions) are
+computed there by the same functions (:func:`compute`) and come back as the same strings.
+Without a child (a memo with entries, tests, a library user's own app) they are computed in
+this process, as before; so are they when the child fails, which then raises what it would
+have raised here. Docs: docs/decisions/0029-the-sdk-imported-beside-a-first-synth.md.
+
+The child only computes: it reads a pickled (module, function, arguments) from its stdin and
+writes the pickled string back, and it ends when its stdin closes (at this process's exit, or
+when this process dies). Nothing else imports the SDK here.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib
+import os
+import pickle
+import struct
+import subprocess
+import sys
+from collections.abc import Callable
+from typing import IO, Any
+
+from mlops_constructs import memo
+
+_HEADER = struct.Struct(">Q")
+_child: subprocess.Popen[bytes] | None = None
+_asked = False
+
+
+def start_if_the_memo_is_empty() -> bool:
+    """Starts the child when the synth memo is empty (or off): then this synth will import the
+    SDK. With entries in the memo it may not, and an unchanged project must not: no child."""
+    if memo.empty():
+        start()
+    return _child is not None
+
+
+def start() -> None:
+    """Starts the child (once per process); it imports the SDK at once."""
+    global _child, _asked
+    if _child is not None:
+        return
+    _asked = False
+    _child = subprocess.Popen(
+        [sys.executable, "-m", "mlops_constructs.sdk_process"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    atexit.register(stop)
+
+
+def stop() -> None:
+    """Ends the child: it finishes the answer it is writing; one that was never asked anything
+    may still be importing the SDK, so it is killed instead of waited for."""
+    global _child
+    child, _child = _child, None
+    if child is None:
+        return
+    assert child.stdin is not None
+    child.stdin.close()
+    if not _asked:
+        child.kill()
+    try:
+        child.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+    if child.stdout is not None:
+        child.stdout.close()
+
+
+def running() -> bool:
+    return _child is not None and _child.poll() is None
+
+
+def compute(function: Callable[..., str], *arguments: Any) -> str:
+    """``function(*arguments)``: in the child when it runs, else (or when it fails) here."""
+    global _asked
+    child = _child
+    if child is None or child.poll() is not None:
+        return function(*arguments)
+    _asked = True
+    try:
+        assert child.stdin is not None and child.stdout is not None
+        _send(child.stdin, (function.__module__, function.__qualname__, arguments))
+        ok, value = _receive(child.stdout)
+    except (OSError, EOFError, pickle.PickleError, struct.error):
+        ok, value = False, None
+    if ok and isinstance(value, str):
+        return value
+    return function(*arguments)
+
+
+def _send(stream: IO[bytes], value: Any) -> None:
+    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_HEADER.pack(len(data)) + data)
+    stream.flush()
+
+
+def _receive(stream: IO[bytes]) -> Any:
+    header = stream.read(_HEADER.size)
+    if len(header) < _HEADER.size:
+        raise EOFError("the SDK process ended")
+    (size,) = _HEADER.unpack(header)
+    data = stream.read(size)
+    if len(data) < size:
+        raise EOFError("the SDK process ended")
+    return pickle.loads(data)
+
+
+def _serve(requests: IO[bytes], answers: IO[bytes]) -> None:
+    # What the in-process builds set up and import, first: the SDK, quieted as they quiet it.
+    from mlops_constructs.training.definition import _disable_telemetry
+
+    _disable_telemetry()
+    from mlops_constructs.monitor import open_steps  # noqa: F401
+    from mlops_constructs.training import steps  # noqa: F401
+
+    while True:
+        try:
+            module, name, arguments = _receive(requests)
+        except EOFError:
+            os._exit(0)  # nothing left to flush: the parent is done or gone
+        function: Any = importlib.import_module(module)
+        for part in name.split("."):
+            function = getattr(function, part)
+        try:
+            answer = (True, function(*arguments))
+        except Exception:  # the parent computes it again, and raises it there
+            answer = (False, None)
+        _send(answers, answer)
+
+
+if __name__ == "__main__":
+    # The answers get a descriptor of their own; anything else written to standard output (the
+    # SDK's prints) goes to standard error, as it would have in the parent's synth.
+    answers = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    _serve(sys.stdin.buffer, answers)
