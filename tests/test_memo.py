@@ -210,6 +210,9 @@ def test_a_first_synth_computes_in_the_sdk_process_what_it_computes_here(cache: 
     with pytest.raises(FileNotFoundError, match="no-such-framework"):
         sdk_process.compute(_retrieve_image, {"framework": "no-such-framework", "region": "x"})
     assert sdk_process.running()  # a failed value does not end it
+    assert sdk_process.compute(lambda: "a closure") == "a closure"  # not the child's: here
+    assert not sdk_process._runs_in_child(lambda: "") and not sdk_process._runs_in_child(len)
+    assert sdk_process._runs_in_child(_build_definition)
     sdk_process.stop()
     assert child.poll() is not None and not sdk_process.running()
 

@@ -9,8 +9,8 @@ Without a child (a memo with entries, tests, a library user's own app) they are 
 this process, as before; so are they when the child fails, which then raises what it would
 have raised here. Docs: docs/decisions/0029-the-sdk-imported-beside-a-first-synth.md.
 
-The child only computes: it reads a pickled (module, function, arguments) from its stdin and
-writes the pickled string back, and it ends when its stdin closes (at this process's exit, or
+The child only computes: it reads a pickled (module, function, arguments) from its stdin, runs
+it if it is one of this library's module-level functions, and writes the pickled string back, and it ends when its stdin closes (at this process's exit, or
 when this process dies). Nothing else imports the SDK here.
 """
 
@@ -83,7 +83,7 @@ def compute(function: Callable[..., str], *arguments: Any) -> str:
     """``function(*arguments)``: in the child when it runs, else (or when it fails) here."""
     global _asked
     child = _child
-    if child is None or child.poll() is not None:
+    if child is None or child.poll() is not None or not _runs_in_child(function):
         return function(*arguments)
     _asked = True
     try:
@@ -95,6 +95,12 @@ def compute(function: Callable[..., str], *arguments: Any) -> str:
     if ok and isinstance(value, str):
         return value
     return function(*arguments)
+
+
+def _runs_in_child(function: Callable[..., Any]) -> bool:
+    """The child runs the library's module-level functions only: it imports nothing else."""
+    module, name = getattr(function, "__module__", ""), getattr(function, "__qualname__", "")
+    return module.startswith("mlops_constructs.") and "<" not in name
 
 
 def _send(stream: IO[bytes], value: Any) -> None:
@@ -127,10 +133,12 @@ def _serve(requests: IO[bytes], answers: IO[bytes]) -> None:
             module, name, arguments = _receive(requests)
         except EOFError:
             os._exit(0)  # nothing left to flush: the parent is done or gone
-        function: Any = importlib.import_module(module)
-        for part in name.split("."):
-            function = getattr(function, part)
         try:
+            if not module.startswith("mlops_constructs."):
+                raise ValueError(f"not the library's: {module}")
+            function: Any = importlib.import_module(module)
+            for part in name.split("."):
+                function = getattr(function, part)
             answer = (True, function(*arguments))
         except Exception:  # the parent computes it again, and raises it there
             answer = (False, None)
