@@ -11,9 +11,9 @@ assets.
 
 The configuration is config/example.yaml's three projects in its first environment (the
 ``example_synth`` session fixture); all requests are evaluated by one node process (the module
-fixture ``simulation``, when the first test asks for a decision). Case ids say who could do what: ``demand roles cannot s3:GetObject churn
-curated objects`` checks every role of demand; its failure names the role, the resource and the
-statement that allowed it.
+fixture ``simulation``, when the first test asks for a decision). Case ids say who could do
+what: ``demand roles cannot s3:GetObject churn curated objects`` checks every role of demand;
+its failure names the role, the resource and the statement that allowed it.
 
 Project B's resources are found in B's own stacks and endpoint templates by the ``KINDS`` below;
 ``test_every_project_resource_is_probed`` fails when a project gets a resource no kind covers.

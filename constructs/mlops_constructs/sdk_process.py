@@ -10,8 +10,9 @@ this process, as before; so are they when the child fails, which then raises wha
 have raised here. Docs: docs/decisions/0029-the-sdk-imported-beside-a-first-synth.md.
 
 The child only computes: it reads a pickled (module, function, arguments) from its stdin, runs
-it if it is one of this library's module-level functions, and writes the pickled string back, and it ends when its stdin closes (at this process's exit, or
-when this process dies). Nothing else imports the SDK here.
+it if it is one of this library's module-level functions, and writes the pickled string back.
+It ends when its stdin closes (at this process's exit, or when this process dies). Nothing
+else imports the SDK here.
 """
 
 from __future__ import annotations
@@ -98,8 +99,13 @@ def compute(function: Callable[..., str], *arguments: Any) -> str:
 
 
 def _runs_in_child(function: Callable[..., Any]) -> bool:
+    return _library_function(
+        getattr(function, "__module__", ""), getattr(function, "__qualname__", "")
+    )
+
+
+def _library_function(module: str, name: str) -> bool:
     """The child runs the library's module-level functions only: it imports nothing else."""
-    module, name = getattr(function, "__module__", ""), getattr(function, "__qualname__", "")
     return module.startswith("mlops_constructs.") and "<" not in name
 
 
@@ -134,8 +140,8 @@ def _serve(requests: IO[bytes], answers: IO[bytes]) -> None:
         except EOFError:
             os._exit(0)  # nothing left to flush: the parent is done or gone
         try:
-            if not module.startswith("mlops_constructs."):
-                raise ValueError(f"not the library's: {module}")
+            if not _library_function(module, name):
+                raise ValueError(f"not the library's: {module}.{name}")
             function: Any = importlib.import_module(module)
             for part in name.split("."):
                 function = getattr(function, part)
