@@ -80,10 +80,14 @@ lint: $(PY_STAMP)
 	ruff format --check .
 
 # Each example project is type-checked on its own: their entry points share module names.
+# mypy reads aws-cdk-lib's packages through stubs without their type-checking-only imports of
+# every service module (tools/mypy_overlay.py, ADR 0030): 101 s -> 32 s without a mypy cache.
+MYPY_OVERLAY := .mypy_cache/overlay
 typecheck: $(PY_STAMP)
-	mypy
-	mypy constructs/tests/conftest.py  # left out of the run above: see pyproject.toml
-	MYPYPATH=projects/demand/src:projects/demand/tests mypy --strict --ignore-missing-imports projects/demand/src projects/demand/tests
+	@python -m tools.mypy_overlay $(MYPY_OVERLAY)
+	MYPYPATH=$(MYPY_OVERLAY) mypy
+	MYPYPATH=$(MYPY_OVERLAY) mypy constructs/tests/conftest.py  # left out above: see pyproject.toml
+	MYPYPATH=projects/demand/src:projects/demand/tests mypy --cache-dir .mypy_cache/demand --strict --ignore-missing-imports projects/demand/src projects/demand/tests
 
 # Two pytest processes at once, one per core (a single pytest process keeps about one of the two
 # busy): the tests that synthesize the app (one jsii, the session's syntheses, the linters over
