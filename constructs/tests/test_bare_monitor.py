@@ -4,10 +4,13 @@ tests/test_monitor.py, tests/test_open_monitoring.py and tests/test_dashboard.py
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
+import cdk_nag
 import pytest
 from aws_cdk import aws_events as events
 from aws_cdk import aws_sns as sns
@@ -15,7 +18,12 @@ from aws_cdk import aws_sqs as sqs
 
 from mlops_constructs.data.lake import DataLakeRef
 from mlops_constructs.monitor.dashboard import DeadLetterAlarm, FailureAlarm
-from mlops_constructs.monitor.forwarder import DriftForwarder, EventForwarder, approval_pattern
+from mlops_constructs.monitor.forwarder import (
+    DriftForwarder,
+    EventForwarder,
+    admit_forwarders,
+    approval_pattern,
+)
 from mlops_constructs.monitor.role import MonitorRole
 from mlops_constructs.runbooks import Runbook
 from mlops_constructs.security.keys import PlatformKey
@@ -211,3 +219,61 @@ def test_a_monitor_role_writes_its_own_reports_and_invokes_its_own_endpoint(
     batch = statements(template, "p-dev-batch-monitor")
     assert "ExplainabilityInvoke" not in {s.get("Sid") for s in batch}
     assert any("ec2:CreateNetworkInterface" in s["Action"] for s in batch)  # VPC mode
+
+
+def _evb1_findings(tmp_path: Path, build: Callable[[cdk.Stack], None]) -> set[str]:
+    """The logical paths AwsSolutions-EVB1 (an event bus policy open to anyone) reports in a
+    stack that ``build`` fills."""
+    app = cdk.App(
+        outdir=str(tmp_path), context={"@aws-cdk/core:failSynthOnValidationErrors": False}
+    )
+    cdk.Validations.of(app).add_plugins(cdk_nag.AwsSolutionsChecks(app))
+    build(cdk.Stack(app, "Bus", env=ENV))
+    app.synth()
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    return {
+        c["constructPath"].split("/")[-1]
+        for plugin in report["pluginReports"]
+        for v in plugin["violations"]
+        if v["ruleName"] == "AwsSolutions-EVB1"
+        for c in v["violatingConstructs"]
+    }
+
+
+OPEN = {"Sid": "Open", "Effect": "Allow", "Principal": "*", "Action": "events:PutEvents"}
+
+
+def _buses(stack: cdk.Stack) -> None:
+    events.CfnEventBusPolicy(stack, "OpenProperty", statement_id="Open", statement=OPEN)
+    overridden = events.CfnEventBusPolicy(stack, "OpenOverride", statement_id="Open")
+    overridden.add_property_override("Statement", OPEN)
+    admit_forwarders(
+        stack,
+        "Admitted",
+        bus_name="default",
+        bus_arn=f"arn:aws:events:us-east-1:{ACCOUNT}:event-bus/default",
+        sid="Forwarders",
+        roles=["arn:aws:iam::222222222222:role/p-prod-drift-forwarder"],
+    )
+
+
+def test_a_forwarders_bus_policy_is_one_cdk_nag_reads(tmp_path: Path) -> None:
+    """AwsSolutions-EVB1 reads the L1's Statement property, not a property override of it (the
+    open statement is reported only in the first form): admit_forwarders writes the property,
+    so the rule checks the platform's bus policies (compliant: named accounts, narrowed to the
+    forwarding roles)."""
+    assert _evb1_findings(tmp_path, _buses) == {"OpenProperty"}
+    stack = cdk.Stack(cdk.App(), "S", env=ENV)
+    policy = admit_forwarders(
+        stack,
+        "Admitted",
+        bus_name="default",
+        bus_arn="arn:aws:events:us-east-1:111111111111:event-bus/default",
+        sid="Forwarders",
+        roles=["arn:aws:iam::222222222222:role/r"],
+    )
+    statement = stack.resolve(policy.statement)
+    assert statement["Effect"] == "Allow" and len(statement["Principal"]["AWS"]) == 1
+    assert statement["Condition"] == {
+        "ArnEquals": {"aws:PrincipalArn": ["arn:aws:iam::222222222222:role/r"]}
+    }

@@ -137,12 +137,15 @@ def admit_forwarders(
     ``roles`` (other accounts' :class:`EventForwarder` roles, by ARN): their accounts as
     principals, narrowed by ``aws:PrincipalArn`` (the roles may not exist yet)."""
     partition = arns(scope).partition
-    # The statement as a whole (the L1's typed properties print a deprecation warning for its
-    # legacy Principal field; the L2 EventBusPolicy does not resolve under jsii).
-    policy = events.CfnEventBusPolicy(scope, id, event_bus_name=bus_name, statement_id=sid)
-    policy.add_property_override(
-        "Statement",
-        {
+    # The statement as a whole, in the L1's own Statement property (not its legacy Principal,
+    # Action and Condition), where cdk-nag's AwsSolutions-EVB1 reads it. The L2 EventBusPolicy
+    # does not resolve under jsii.
+    return events.CfnEventBusPolicy(
+        scope,
+        id,
+        event_bus_name=bus_name,
+        statement_id=sid,
+        statement={
             "Sid": sid,
             "Effect": "Allow",
             "Principal": {"AWS": [f"arn:{partition}:iam::{a}:root" for a in role_accounts(roles)]},
@@ -151,4 +154,3 @@ def admit_forwarders(
             "Condition": {"ArnEquals": {"aws:PrincipalArn": list(roles)}},
         },
     )
-    return policy
