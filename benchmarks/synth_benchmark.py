@@ -184,10 +184,11 @@ def _measure(tmp: str, runs: int, config: str) -> None:
             seconds = _timed_platform(f"{out}-{label[3]}", config, data, MLOPS_SYNTH_CACHE=memo)
             record(label, seconds)
     for name, statistic in (("median", statistics.median), ("fastest", min)):
-        _report(name, {label: statistic(values) for label, values in times.items()}, runs)
+        summary = {label: statistic(values) for label, values in times.items()}
+        _report(name, summary, runs, tuple(variants))
 
 
-def _report(name: str, seconds: dict[str, float], runs: int) -> None:
+def _report(name: str, seconds: dict[str, float], runs: int, variants: tuple[str, ...]) -> None:
     """The ratios to the empty app of one statistic of the runs: the median, and the fastest
     run of each (on a shared machine other work only adds time, so the fastest of alternated
     runs is the least disturbed estimate of both the app's and the floor's own time)."""
@@ -199,7 +200,7 @@ def _report(name: str, seconds: dict[str, float], runs: int) -> None:
             f"   (above the empty app: {p - f:.2f} s)"
         )
     reference, floor = seconds["platform warm"], seconds["empty warm"]
-    for label in ("+1 environment", "+1 project"):
+    for label in variants:
         added = seconds[label] - reference
         print(f"  {label:15} {added:+6.2f} s: {added / floor:5.2f} x the empty app (warm)")
 

@@ -97,10 +97,9 @@ def stubs(root: Path | None = None) -> list[Stub]:
         if not submodules:
             continue
         source = init.read_text(encoding="utf-8")
-        parts = init.parent.relative_to(root.parent).parts
-        module = ".".join(parts)
         if MARKER not in source:
             continue
+        module = ".".join(init.parent.relative_to(root.parent).parts)
         text, names = without_block(module, source, submodules)
         digest = hashlib.sha256(source.encode()).hexdigest()
         header = (

@@ -243,18 +243,25 @@ def _evb1_findings(tmp_path: Path, build: Callable[[cdk.Stack], None]) -> set[st
 OPEN = {"Sid": "Open", "Effect": "Allow", "Principal": "*", "Action": "events:PutEvents"}
 
 
-def _buses(stack: cdk.Stack) -> None:
-    events.CfnEventBusPolicy(stack, "OpenProperty", statement_id="Open", statement=OPEN)
-    overridden = events.CfnEventBusPolicy(stack, "OpenOverride", statement_id="Open")
-    overridden.add_property_override("Statement", OPEN)
-    admit_forwarders(
+FORWARDER = "arn:aws:iam::222222222222:role/p-prod-drift-forwarder"
+
+
+def _admitted(stack: cdk.Stack) -> events.CfnEventBusPolicy:
+    return admit_forwarders(
         stack,
         "Admitted",
         bus_name="default",
         bus_arn=f"arn:aws:events:us-east-1:{ACCOUNT}:event-bus/default",
         sid="Forwarders",
-        roles=["arn:aws:iam::222222222222:role/p-prod-drift-forwarder"],
+        roles=[FORWARDER],
     )
+
+
+def _buses(stack: cdk.Stack) -> None:
+    events.CfnEventBusPolicy(stack, "OpenProperty", statement_id="Open", statement=OPEN)
+    overridden = events.CfnEventBusPolicy(stack, "OpenOverride", statement_id="Open")
+    overridden.add_property_override("Statement", OPEN)
+    _admitted(stack)
 
 
 def test_a_forwarders_bus_policy_is_one_cdk_nag_reads(tmp_path: Path) -> None:
@@ -264,16 +271,6 @@ def test_a_forwarders_bus_policy_is_one_cdk_nag_reads(tmp_path: Path) -> None:
     forwarding roles)."""
     assert _evb1_findings(tmp_path, _buses) == {"OpenProperty"}
     stack = cdk.Stack(cdk.App(), "S", env=ENV)
-    policy = admit_forwarders(
-        stack,
-        "Admitted",
-        bus_name="default",
-        bus_arn="arn:aws:events:us-east-1:111111111111:event-bus/default",
-        sid="Forwarders",
-        roles=["arn:aws:iam::222222222222:role/r"],
-    )
-    statement = stack.resolve(policy.statement)
+    statement = stack.resolve(_admitted(stack).statement)
     assert statement["Effect"] == "Allow" and len(statement["Principal"]["AWS"]) == 1
-    assert statement["Condition"] == {
-        "ArnEquals": {"aws:PrincipalArn": ["arn:aws:iam::222222222222:role/r"]}
-    }
+    assert statement["Condition"] == {"ArnEquals": {"aws:PrincipalArn": [FORWARDER]}}
