@@ -108,7 +108,7 @@ NO_SYNTH_TESTS := lambda ml/tests projects/demand/tests constructs/tests tests/t
 	tests/test_config_hints.py \
 	tests/test_etl_script.py tests/test_monitoring_code.py tests/test_suite_split.py \
 	tests/test_kit.py tests/test_package_model.py \
-	tests/test_lambda_layers.py
+	tests/test_lambda_layers.py tests/test_moto_memo.py
 SYNTH_LOG := $(CURDIR)/.pytest-synthesis.log
 unit: install
 	@pytest tests $(addprefix --ignore-glob=,$(filter tests/%,$(NO_SYNTH_TESTS))) > $(SYNTH_LOG) 2>&1 & \

@@ -27,6 +27,8 @@ from typing import Any
 import pytest
 from botocore import loaders
 
+from tests import moto_memo
+
 _parse = loaders.JSONFileLoader.load_file
 _parsed: dict[str, Any] = {}
 
@@ -38,6 +40,10 @@ def _load_file_once(self: loaders.JSONFileLoader, file_path: str) -> Any:
 
 
 loaders.JSONFileLoader.load_file = _load_file_once
+
+# moto rebuilds its requests-library registrations at every start and a backend's URL table at
+# every request; the suite starts it about 1,500 times (tests/moto_memo.py, ADR 0028).
+moto_memo.install()
 
 _TEMPORARY = pytest.StashKey[Path]()
 
