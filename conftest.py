@@ -13,10 +13,16 @@ second in ten of the no-synthesis half was spent parsing the same files again. E
 parsed once per test process here. botocore treats a loaded model as read-only (one session
 already hands the same object to every client it makes); the one merge it applies to a loaded
 service model, its ``sdk-extras``, is idempotent. Nothing the tests assert depends on this.
+
+Two more things make a test process faster without changing what it computes: moto remembers
+what it rebuilt at every start and request (tests/moto_memo.py), and the garbage collector's
+young generation is larger (below). The synthesizing half took 262 s alone, 245 s with the
+larger generation, with the same peak memory (840 MB).
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import sys
@@ -40,6 +46,12 @@ def _load_file_once(self: loaders.JSONFileLoader, file_path: str) -> Any:
 
 
 loaders.JSONFileLoader.load_file = _load_file_once
+
+# The collector's young generation: a collection every 100,000 allocations instead of 700. A
+# test process keeps the session's synthesized apps (millions of objects) alive, and each full
+# collection walked all of them: 35 full collections took 12.6 s of the synthesizing half's
+# 15.7 s in the collector. Objects and results are the same; only when cycles are freed moves.
+gc.set_threshold(100_000, *gc.get_threshold()[1:])
 
 # moto rebuilds its requests-library registrations at every start and a backend's URL table at
 # every request; the suite starts it about 1,500 times (tests/moto_memo.py, ADR 0028).
