@@ -102,8 +102,9 @@ typecheck: $(PY_STAMP)
 # tests/test_builtin_check.py (about 7 s: once checkov ran in one long-lived process and the
 # IAM simulation in one thread, the synthesizing half was the shorter by 9 s).
 # tests/test_cli_import.py (about 8 s) went to the synthesizing half when the other was the
-# longer by 14-25 s, and came back once moto's memo (tests/moto_memo.py) and the collector's
-# larger young generation (ADR 0031) made this half the shorter by 8-17 s in three runs.
+# longer by 14-25 s, and came back here once moto's memo (tests/moto_memo.py) and the
+# collector's larger young generation (ADR 0031) made the half without syntheses the shorter by
+# 8-17 s in three runs (in the first run after the move, the longer by 15 s: about the noise).
 NO_SYNTH_TESTS := lambda ml/tests projects/demand/tests constructs/tests tests/test_cli_code.py \
 	tests/test_cli_invoke.py tests/test_cli_release.py tests/test_cli_run.py tests/test_cli_status.py \
 	tests/test_scaffold.py tests/test_memo.py tests/test_deploy_guide.py tests/test_aws_facts.py \

@@ -48,9 +48,9 @@ def _load_file_once(self: loaders.JSONFileLoader, file_path: str) -> Any:
 loaders.JSONFileLoader.load_file = _load_file_once
 
 # The collector's young generation: a collection every 100,000 allocations instead of 700. A
-# test process keeps the session's synthesized apps (millions of objects) alive, and each full
-# collection walked all of them: 35 full collections took 12.6 s of the synthesizing half's
-# 15.7 s in the collector. Objects and results are the same; only when cycles are freed moves.
+# test process keeps the session's synthesized apps alive, and each full collection walked all
+# of them (ADR 0031): 35 full collections took 12.6 s of the synthesizing half's 15.7 s in the
+# collector. Objects and results are the same; only when cycles are freed moves.
 gc.set_threshold(100_000, *gc.get_threshold()[1:])
 
 # moto rebuilds its requests-library registrations at every start and a backend's URL table at
