@@ -96,22 +96,20 @@ typecheck: $(PY_STAMP)
 # command, and a few files that synthesize small apps of their own). The first's report follows
 # the second's. tests/test_suite_split.py keeps the split honest: no test in NO_SYNTH_TESTS asks
 # for the session's synthesized apps. A module that synthesizes only small apps of its own may
-# run in either half, whichever evens them out: tests/test_scale_to_zero.py and
-# tests/test_model_endpoint.py run with the synthesizing half (about 270 s each on a slower
-# 2-core machine, where the other half had been the longer by 20 s), and so does
-# tests/test_builtin_check.py (about 7 s: once checkov ran in one long-lived process and the
-# IAM simulation in one thread, the synthesizing half was the shorter by 9 s).
-# tests/test_cli_import.py (about 8 s) went to the synthesizing half when the other was the
-# longer by 14-25 s, and came back here once moto's memo (tests/moto_memo.py) and the
-# collector's larger young generation (ADR 0031) made the half without syntheses the shorter by
-# 8-17 s in three runs (in the first run after the move, the longer by 15 s: about the noise).
+# run in either half, whichever evens them out: tests/test_builtin_check.py and
+# tests/test_cli_import.py run with the synthesizing half (about 9 s and 8 s), and
+# tests/test_scale_to_zero.py and tests/test_model_endpoint.py (about 3 s and 1.5 s) with the
+# other. Measured on 2026-12-07 (noise about +-5 s on the difference): with test_cli_import.py
+# in the synthesizing half, the half without syntheses was the shorter by 8-17 s in three runs;
+# with it in that half, the longer by 6-15 s in four. The two smaller modules split the difference.
 NO_SYNTH_TESTS := lambda ml/tests projects/demand/tests constructs/tests tests/test_cli_code.py \
 	tests/test_cli_invoke.py tests/test_cli_release.py tests/test_cli_run.py tests/test_cli_status.py \
 	tests/test_scaffold.py tests/test_memo.py tests/test_deploy_guide.py tests/test_aws_facts.py \
 	tests/test_config_hints.py \
 	tests/test_etl_script.py tests/test_monitoring_code.py tests/test_suite_split.py \
 	tests/test_kit.py tests/test_package_model.py \
-	tests/test_lambda_layers.py tests/test_moto_memo.py tests/test_cli_import.py
+	tests/test_lambda_layers.py tests/test_moto_memo.py tests/test_scale_to_zero.py \
+	tests/test_model_endpoint.py
 SYNTH_LOG := $(CURDIR)/.pytest-synthesis.log
 unit: install
 	@pytest tests $(addprefix --ignore-glob=,$(filter tests/%,$(NO_SYNTH_TESTS))) > $(SYNTH_LOG) 2>&1 & \
