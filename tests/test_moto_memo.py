@@ -110,7 +110,7 @@ def _tables() -> dict[str, dict[str, Any]]:
         return {service: _backend(service).urls for service in SERVICES}
 
 
-def test_each_url_table_is_moto_s(shipped: None, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_each_url_table_is_motos_own(shipped: None, monkeypatch: pytest.MonkeyPatch) -> None:
     original = _tables()
     monkeypatch.setenv("MOTO_S3_CUSTOM_ENDPOINTS", "https://s3.example.test")
     original_custom = _tables()
