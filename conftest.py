@@ -15,9 +15,8 @@ already hands the same object to every client it makes); the one merge it applie
 service model, its ``sdk-extras``, is idempotent. Nothing the tests assert depends on this.
 
 Two more things make a test process faster without changing what it computes: moto remembers
-what it rebuilt at every start and request (tests/moto_memo.py), and the garbage collector's
-young generation is larger (below). The synthesizing half took 262 s alone, 245 s with the
-larger generation, with the same peak memory (840 MB).
+what it rebuilt at every start and request (tests/moto_memo.py, ADR 0028), and the garbage
+collector's young generation is larger (below, ADR 0031).
 """
 
 from __future__ import annotations
