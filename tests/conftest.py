@@ -19,6 +19,8 @@ for var in ("CDK_DEFAULT_ACCOUNT", "CDK_DEFAULT_REGION", "CDK_CONTEXT_JSON"):
     os.environ.pop(var, None)
 
 import json  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
@@ -27,6 +29,7 @@ import aws_cdk as cdk  # noqa: E402
 import pytest  # noqa: E402
 from aws_cdk import assertions  # noqa: E402
 
+from mlops_constructs import memo, sdk_process  # noqa: E402
 from stacks.app_builder import build_app, project_context  # noqa: E402
 from stacks.config import PlatformConfig, parse_config  # noqa: E402
 from stacks.stage import PlatformStage, ToolingStage  # noqa: E402
@@ -98,10 +101,33 @@ def synthesize(config: PlatformConfig, outdir: Path) -> Synthesized:
     return Synthesized(app=app, stages=stages, outdir=outdir, report=report)
 
 
+@contextmanager
+def definitions_read_late() -> Iterator[None]:
+    """As in a first synth of app.py, whose SDK process builds the pipeline definitions while
+    the app goes on (ADR 0029): each is asked for when its spec exists and read when its
+    template is written (mlops_constructs/later.py), none comes from the memo."""
+    ask, memo_setting = sdk_process.ask, os.environ.get("MLOPS_SYNTH_CACHE")
+
+    def ask_now_read_later(function: Callable[..., str], *arguments: Any) -> memo.Later:
+        return memo.Later(lambda: ask(function, *arguments).get())
+
+    sdk_process.ask = ask_now_read_later
+    os.environ["MLOPS_SYNTH_CACHE"] = "off"
+    try:
+        yield
+    finally:
+        sdk_process.ask = ask
+        if memo_setting is not None:
+            os.environ["MLOPS_SYNTH_CACHE"] = memo_setting
+
+
 @pytest.fixture(scope="session")
 def default_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    """The built-in default configuration (one dev environment)."""
-    return synthesize(standalone(), tmp_path_factory.mktemp("default"))
+    """The built-in default configuration (one dev environment), synthesized as a first synth
+    of app.py does (definitions_read_late): so every test of it checks that path's templates,
+    and the other configurations check those of definitions known at once."""
+    with definitions_read_late():
+        return synthesize(standalone(), tmp_path_factory.mktemp("default"))
 
 
 # Model Monitor, Debugger and Clarify on: what an account that still has them configures.

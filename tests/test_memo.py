@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from mlops_constructs.training.definition import (
     PipelineImages,
     PipelineSpec,
     _build_definition,
+    _replace_marker,
     _retrieve_image,
     build_definition,
     image_uri,
@@ -139,6 +141,27 @@ def test_off_or_unwritable_computes_every_time(
     assert len(calls) == 3
 
 
+def test_a_miss_asked_for_now_is_written_when_first_read(cache: Path) -> None:
+    """memoized_later: a hit is known at once; a miss is asked for at once, and its value is
+    read (and written to the memo) only when first needed, once."""
+    calls, compute = _counting()
+    asked: list[int] = []
+
+    def ask() -> memo.Later:
+        asked.append(1)
+        return memo.Later(compute)
+
+    later = memo.memoized_later("thing", {"x": 1}, ask)
+    assert asked == [1] and calls == [] and not later.ready
+    assert not list(cache.glob("thing-*.json"))  # nothing written before it is read
+    assert later.get() == later.get() == "value-1" and later.ready and calls == [1]
+    hit = memo.memoized_later("thing", {"x": 1}, ask)
+    assert hit.ready and hit.get() == "value-1" and asked == [1] and calls == [1]
+    known = memo.memoized_later("thing", {"x": 2}, lambda: memo.Later.now("now"))
+    assert known.ready and known.get() == "now"  # computed at once: known at once
+    assert memo.memoized("thing", {"x": 2}, compute) == "now"
+
+
 PROBE = """
 import sys
 from mlops_constructs.training.definition import image_uri, resolve_images, build_definition
@@ -195,6 +218,7 @@ def test_a_first_synth_computes_in_the_sdk_process_what_it_computes_here(cache: 
     assert sdk_process.start_if_the_memo_is_empty()
     child = sdk_process._child
     assert child is not None
+    _asked_now_read_later(_build_definition(SPEC))
     retrieve = {"framework": "model-monitor", "region": "eu-west-1"}
     remote = [
         sdk_process.compute(_retrieve_image, retrieve),
@@ -215,6 +239,33 @@ def test_a_first_synth_computes_in_the_sdk_process_what_it_computes_here(cache: 
     assert sdk_process._runs_in_child(_build_definition)
     sdk_process.stop()
     assert child.poll() is not None and not sdk_process.running()
+
+
+def _asked_now_read_later(definition: str) -> None:
+    """sdk_process.ask: the child computes while this process goes on; answers are matched to
+    questions in the order asked, whatever order they are read in; answers larger than a pipe
+    holds do not stall either process (a thread reads them as they come); a value the child
+    fails to compute raises here when read."""
+    failing = sdk_process.ask(_retrieve_image, {"framework": "no-such-framework", "region": "x"})
+    pending = sdk_process.ask(_build_definition, SPEC)
+    assert not pending.ready  # asked, not read
+    done = threading.Event()
+    values: list[str] = []
+
+    def ask_then_read() -> None:  # in a thread: a stall fails the test instead of hanging it
+        big = [sdk_process.ask(_replace_marker, f"{n}" * 300_000, {}) for n in range(10)]
+        values.extend(later.get() for later in reversed(big))
+        done.set()
+
+    threading.Thread(target=ask_then_read, daemon=True).start()
+    if not done.wait(timeout=30):
+        assert sdk_process._child is not None
+        sdk_process._child.kill()  # frees the stalled thread's pipe, so that stop() returns
+        pytest.fail("asking for 3 MB of answers stalled")
+    assert values == [f"{n}" * 300_000 for n in reversed(range(10))]
+    assert pending.get() == definition
+    with pytest.raises(FileNotFoundError, match="no-such-framework"):
+        failing.get()
 
 
 @pytest.mark.usefixtures("sdk_child")

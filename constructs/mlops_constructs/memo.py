@@ -149,14 +149,47 @@ def empty() -> bool:
 
 def memoized(kind: str, inputs: Any, compute: Callable[[], str]) -> str:
     """``compute()``, or its value from an earlier call with the same key."""
+    return memoized_later(kind, inputs, lambda: Later.now(compute())).get()
+
+
+class Later:
+    """A string known now, or asked for now and read when first needed (a value the SDK's
+    process computes while the app goes on building: sdk_process.ask)."""
+
+    def __init__(self, read: Callable[[], str], *, ready: bool = False) -> None:
+        self._read = read
+        self._value: str | None = None
+        self.ready = ready
+
+    @classmethod
+    def now(cls, value: str) -> Later:
+        later = cls(lambda: value, ready=True)
+        later._value = value
+        return later
+
+    def get(self) -> str:
+        if self._value is None:
+            self._value = self._read()
+            self.ready = True
+        return self._value
+
+
+def memoized_later(kind: str, inputs: Any, ask: Callable[[], Later]) -> Later:
+    """:func:`memoized` for a value that may come later: a hit is known now; a miss is asked
+    for now (``ask()``) and written to the memo when first read."""
     folder = cache_dir()
     if folder is None:
-        return compute()
+        return ask()
     key = memo_key(kind, inputs)
     path = _entry(folder, kind, key)
     hit = _read(path, kind, key)
     if hit is not None:
-        return hit
-    value = compute()
-    _write(path, kind, key, value)
-    return value
+        return Later.now(hit)
+    asked = ask()
+
+    def read() -> str:
+        value = asked.get()
+        _write(path, kind, key, value)
+        return value
+
+    return Later.now(read()) if asked.ready else Later(read)

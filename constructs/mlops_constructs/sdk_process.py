@@ -11,8 +11,13 @@ have raised here. Docs: docs/decisions/0029-the-sdk-imported-beside-a-first-synt
 
 The child only computes: it reads a pickled (module, function, arguments) from its stdin, runs
 it if it is one of this library's module-level functions, and writes the pickled string back.
-It ends when its stdin closes (at this process's exit, or when this process dies). Nothing
-else imports the SDK here.
+It answers in the order it was asked. It ends when its stdin closes (at this process's exit, or
+when this process dies). Nothing else imports the SDK here.
+
+A pipeline definition is asked for as soon as its spec exists (:func:`ask`) and read when the
+template is written (a ``Lazy`` in the construct): the child builds it while the app goes on
+building stacks. A thread reads the child's answers as they come, so that neither process waits
+on a full pipe while the other waits on it.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ import pickle
 import struct
 import subprocess
 import sys
+import threading
+from collections import deque
 from collections.abc import Callable
 from typing import IO, Any
 
@@ -32,6 +39,9 @@ from mlops_constructs import memo
 _HEADER = struct.Struct(">Q")
 _child: subprocess.Popen[bytes] | None = None
 _asked = False
+# Questions sent to the child and not answered yet, in the order asked (the order it answers).
+_unanswered: deque[_Question] = deque()
+_reader: threading.Thread | None = None
 
 
 def start_if_the_memo_is_empty() -> bool:
@@ -72,8 +82,13 @@ def stop() -> None:
     except subprocess.TimeoutExpired:
         child.kill()
         child.wait()
+    global _reader
+    reader, _reader = _reader, None
+    if reader is not None:
+        reader.join(timeout=30)  # it reads to the end of what the child wrote, then stops
     if child.stdout is not None:
         child.stdout.close()
+    _fail_unanswered()
 
 
 def running() -> bool:
@@ -82,20 +97,79 @@ def running() -> bool:
 
 def compute(function: Callable[..., str], *arguments: Any) -> str:
     """``function(*arguments)``: in the child when it runs, else (or when it fails) here."""
+    return ask(function, *arguments).get()
+
+
+def ask(function: Callable[..., str], *arguments: Any) -> memo.Later:
+    """``function(*arguments)``, asked of the child now and read when first needed; without a
+    child (or for a function it does not run) computed here, now. When the child fails to
+    compute it, it is computed here when read, raising here what it raises."""
     global _asked
     child = _child
     if child is None or child.poll() is not None or not _runs_in_child(function):
-        return function(*arguments)
+        return memo.Later.now(function(*arguments))
     _asked = True
+    _start_reader(child)
+    question = _Question(function, arguments)
+    _unanswered.append(question)  # before sending: the reader may see the answer at once
     try:
-        assert child.stdin is not None and child.stdout is not None
+        assert child.stdin is not None
         _send(child.stdin, (function.__module__, function.__qualname__, arguments))
-        ok, value = _receive(child.stdout)
-    except (OSError, EOFError, pickle.PickleError, struct.error):
-        ok, value = False, None
-    if ok and isinstance(value, str):
-        return value
-    return function(*arguments)
+    except (OSError, ValueError, pickle.PickleError):
+        question.answered.set()  # if the reader has not failed it yet: computed here
+        return memo.Later.now(function(*arguments))
+    return memo.Later(question.answer)
+
+
+class _Question:
+    """One value asked of the child; its answer is set by the reader thread."""
+
+    def __init__(self, function: Callable[..., str], arguments: tuple[Any, ...]) -> None:
+        self.function = function
+        self.arguments = arguments
+        self.answered = threading.Event()
+        self.value: Any = None
+
+    def answer(self) -> str:
+        while not self.answered.wait(timeout=1.0):
+            reader = _reader
+            if reader is None or not reader.is_alive():
+                break  # asked as the child ended: no answer will come
+        if isinstance(self.value, str):
+            return self.value
+        return self.function(*self.arguments)
+
+
+def _start_reader(child: subprocess.Popen[bytes]) -> None:
+    global _reader
+    if _reader is None:
+        _reader = threading.Thread(target=_read_answers, args=(child,), daemon=True)
+        _reader.start()
+
+
+def _read_answers(child: subprocess.Popen[bytes]) -> None:
+    """The reader thread: each answer goes to the oldest unanswered question."""
+    assert child.stdout is not None
+    while True:
+        try:
+            ok, value = _receive(child.stdout)
+        except (OSError, ValueError, EOFError, pickle.PickleError, struct.error):
+            break  # the child ended (or its pipe was closed): what is left is computed here
+        if not _unanswered:
+            break
+        question = _unanswered.popleft()
+        question.value = value if ok else None
+        question.answered.set()
+    _fail_unanswered()
+
+
+def _fail_unanswered() -> None:
+    while True:
+        try:
+            question = _unanswered.popleft()
+        except IndexError:  # the reader thread and stop() may both empty it
+            return
+        question.answered.set()  # no value: computed here when read
 
 
 def _runs_in_child(function: Callable[..., Any]) -> bool:

@@ -17,12 +17,18 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 
+from mlops_constructs import memo, sdk_process
 from mlops_constructs.data.lake import DataLakeRef
 from mlops_constructs.functions import function_code
 from mlops_constructs.security.keys import PlatformKey
 from mlops_constructs.training.cards import ModelCards
 from mlops_constructs.training.cicd import GitSource, MlCiCd, TeamDefinition
-from mlops_constructs.training.definition import PipelineImages, PipelineSpec, QualityGate
+from mlops_constructs.training.definition import (
+    PipelineImages,
+    PipelineSpec,
+    QualityGate,
+    build_definition,
+)
 from mlops_constructs.training.model_import import ImportedServing, ModelImport
 from mlops_constructs.training.pipeline import TrainingPipeline
 from mlops_constructs.training.registry import ModelRegistry
@@ -445,3 +451,33 @@ def test_bad_props_are_refused(feature_flags: dict[str, Any]) -> None:
                     project="churn", serving=ImportedServing(image=XGBOOST),
                     max_artifact_bytes=1, ops_key=project.ops, log_retention=MONTH,
                     dead_letters=dead_letters)  # fmt: skip
+
+
+def test_a_definition_still_being_built_is_read_when_the_template_is_written(
+    feature_flags: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a first synth the SDK's process builds the definition while the app goes on (ADR
+    0029): the pipeline asks for it as it is built and reads it, once, when its template is
+    written; the template holds the same definition."""
+    reads: list[str] = []
+    ask = sdk_process.ask
+
+    def ask_now_read_later(function: Callable[..., str], *arguments: Any) -> memo.Later:
+        def read() -> str:
+            reads.append(function.__name__)
+            return ask(function, *arguments).get()
+
+        return memo.Later(read)
+
+    monkeypatch.setattr(sdk_process, "ask", ask_now_read_later)
+    monkeypatch.setenv("MLOPS_SYNTH_CACHE", "off")  # every value is asked for
+    app = cdk.App(context=feature_flags)
+    training = Project(cdk.Stack(app, "Late", env=ENV)).training()
+    assert reads == []  # asked, not read: the app goes on building
+    template = app.synth().get_stack_by_name("Late").template
+    assert reads == ["_build_definition"]
+    [pipeline] = _of(template, "AWS::SageMaker::Pipeline")
+    body, _ = pipeline["PipelineDefinition"]["PipelineDefinitionBody"]["Fn::Sub"]
+    monkeypatch.undo()
+    assert body == training.definition == build_definition(training.spec)
+    assert reads == ["_build_definition"]  # the construct's value is the one read

@@ -20,7 +20,7 @@ import warnings
 from dataclasses import dataclass
 
 from mlops_constructs import sdk_process
-from mlops_constructs.memo import memoized
+from mlops_constructs.memo import Later, memoized_later
 from mlops_constructs.training.definition import Attributions, _disable_telemetry
 
 FUNCTION_PLACEHOLDER = "${MonitoringFunctionArn}"
@@ -71,10 +71,16 @@ class OpenMonitoringSpec:
 def build_monitoring_definition(spec: OpenMonitoringSpec) -> str:
     """The pipeline definition JSON (with ``${...}`` placeholders for deploy-time values),
     memoized on disk by everything it depends on (mlops_constructs/memo.py)."""
-    return memoized(
+    return monitoring_definition_later(spec).get()
+
+
+def monitoring_definition_later(spec: OpenMonitoringSpec) -> Later:
+    """:func:`build_monitoring_definition`, asked for now and read when needed: on a first
+    synth the SDK's process builds it meanwhile (sdk_process.py)."""
+    return memoized_later(
         "monitoring-definition",
         spec,
-        lambda: sdk_process.compute(_build_monitoring_definition, spec),
+        lambda: sdk_process.ask(_build_monitoring_definition, spec),
     )
 
 

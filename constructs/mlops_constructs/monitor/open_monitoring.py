@@ -32,7 +32,8 @@ from mlops_constructs.arns import arns
 from mlops_constructs.compute import platform_function
 from mlops_constructs.data.lake import LakeAccess
 from mlops_constructs.functions import function_code
-from mlops_constructs.monitor.open_definition import OpenMonitoringSpec, build_monitoring_definition
+from mlops_constructs.later import template_string
+from mlops_constructs.monitor.open_definition import OpenMonitoringSpec, monitoring_definition_later
 from mlops_constructs.names import (
     MONITORING_PIPELINE,
     AlarmKind,
@@ -541,7 +542,7 @@ class OpenMonitoring(Construct):
             role_arn=self.role.role_arn,
             pipeline_definition={
                 "PipelineDefinitionBody": cdk.Fn.sub(
-                    build_monitoring_definition(self.spec), variables
+                    template_string(monitoring_definition_later(self.spec)), variables
                 )
             },
         )

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlops_constructs import sdk_process
-from mlops_constructs.memo import memoized
+from mlops_constructs.memo import Later, memoized, memoized_later
 
 CODE_MARKER = "@@CODE_VERSION@@"
 KEY_PLACEHOLDER = "${DataKeyArn}"
@@ -433,8 +433,14 @@ def _sort_collections(node: Any) -> None:
 def build_definition(spec: PipelineSpec) -> str:
     """The pipeline definition JSON (with ``${...}`` placeholders for deploy-time values),
     memoized on disk by everything it depends on (mlops_constructs/memo.py)."""
-    return memoized(
-        "training-definition", spec, lambda: sdk_process.compute(_build_definition, spec)
+    return definition_later(spec).get()
+
+
+def definition_later(spec: PipelineSpec) -> Later:
+    """:func:`build_definition`, asked for now and read when needed: on a first synth the SDK's
+    process builds it meanwhile (sdk_process.py)."""
+    return memoized_later(
+        "training-definition", spec, lambda: sdk_process.ask(_build_definition, spec)
     )
 
 

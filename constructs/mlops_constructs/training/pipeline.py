@@ -17,6 +17,7 @@ from mlops_constructs.arns import arns
 from mlops_constructs.compute import platform_function
 from mlops_constructs.data.lake import SEALED_PREFIX, LakeAccess
 from mlops_constructs.functions import function_code
+from mlops_constructs.later import template_string
 from mlops_constructs.names import (
     CHAMPION,
     FINGERPRINT,
@@ -50,7 +51,7 @@ from mlops_constructs.training.definition import (
     SUBNETS_PLACEHOLDER,
     TRACKING_PLACEHOLDER,
     PipelineSpec,
-    build_definition,
+    definition_later,
 )
 from mlops_constructs.training.registry import ModelRegistry
 from mlops_constructs.training.tracking import ExperimentTracking, MlflowSettings
@@ -148,8 +149,9 @@ class TrainingPipeline(Construct):
         self.pipeline_arn = f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}:pipeline/{self.pipeline_name}"
         self.role = self._role(prefix)
         self.spec = self._spec(spec, prefix, in_vpc=placement is not None)
-        # A team's definition is built in CI: the SDK is not even imported for it here.
-        self.definition = None if custom_definition else build_definition(self.spec)
+        # A team's definition is built in CI: the SDK is not even imported for it here. A first
+        # synth's SDK process builds the standard one while the app goes on (later.py).
+        self._definition = None if custom_definition else definition_later(self.spec)
 
         self.champion = self._champion(
             prefix, champion_code, registry, ops_key, log_retention, placement
@@ -206,10 +208,15 @@ class TrainingPipeline(Construct):
             code = self.monitoring_code
             code.bucket.grant_read(self.role, code.s3_object_key)
 
+    @property
+    def definition(self) -> str | None:
+        """The standard definition's JSON (None for a team's definition)."""
+        return None if self._definition is None else self._definition.get()
+
     def _pipeline(self) -> sagemaker.CfnPipeline | None:
         """``AWS::SageMaker::Pipeline`` of the standard definition, its placeholders replaced
         at deploy time (none for a team's definition, which CI upserts)."""
-        if self.definition is None:
+        if self._definition is None:
             return None
         return sagemaker.CfnPipeline(
             self,
@@ -219,7 +226,9 @@ class TrainingPipeline(Construct):
             pipeline_description="Preprocess, baseline, train, evaluate, gate and register",
             role_arn=self.role.role_arn,
             pipeline_definition={
-                "PipelineDefinitionBody": cdk.Fn.sub(self.definition, self.definition_variables())
+                "PipelineDefinitionBody": cdk.Fn.sub(
+                    template_string(self._definition), self.definition_variables()
+                )
             },
         )
 
