@@ -117,7 +117,9 @@ def definitions_read_late() -> Iterator[None]:
         yield
     finally:
         sdk_process.ask = ask
-        if memo_setting is not None:
+        if memo_setting is None:
+            os.environ.pop("MLOPS_SYNTH_CACHE")
+        else:
             os.environ["MLOPS_SYNTH_CACHE"] = memo_setting
 
 

@@ -245,8 +245,11 @@ def _asked_now_read_later(definition: str) -> None:
     """sdk_process.ask: the child computes while this process goes on; answers are matched to
     questions in the order asked, whatever order they are read in; answers larger than a pipe
     holds do not stall either process (a thread reads them as they come); a value the child
-    fails to compute raises here when read."""
+    fails to compute raises here when read; one whose arguments pickle cannot carry is computed
+    here at once and takes no answer of another."""
     failing = sdk_process.ask(_retrieve_image, {"framework": "no-such-framework", "region": "x"})
+    here = sdk_process.ask(_replace_marker, "here", {"a lock": threading.Lock()})
+    assert here.ready and here.get() == "here"  # pickle cannot carry it: computed here, now
     pending = sdk_process.ask(_build_definition, SPEC)
     assert not pending.ready  # asked, not read
     done = threading.Event()

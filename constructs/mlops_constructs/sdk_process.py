@@ -108,15 +108,20 @@ def ask(function: Callable[..., str], *arguments: Any) -> memo.Later:
     child = _child
     if child is None or child.poll() is not None or not _runs_in_child(function):
         return memo.Later.now(function(*arguments))
+    try:
+        frame = _frame((function.__module__, function.__qualname__, arguments))
+    except Exception:  # arguments pickle cannot carry: computed here, nothing was asked
+        return memo.Later.now(function(*arguments))
     _asked = True
     _start_reader(child)
     question = _Question(function, arguments)
     _unanswered.append(question)  # before sending: the reader may see the answer at once
     try:
         assert child.stdin is not None
-        _send(child.stdin, (function.__module__, function.__qualname__, arguments))
-    except (OSError, ValueError, pickle.PickleError):
-        question.answered.set()  # if the reader has not failed it yet: computed here
+        child.stdin.write(frame)
+        child.stdin.flush()
+    except (OSError, ValueError):  # the child is gone: no answer will come
+        _fail_unanswered()
         return memo.Later.now(function(*arguments))
     return memo.Later(question.answer)
 
@@ -183,9 +188,13 @@ def _library_function(module: str, name: str) -> bool:
     return module.startswith("mlops_constructs.") and "<" not in name
 
 
-def _send(stream: IO[bytes], value: Any) -> None:
+def _frame(value: Any) -> bytes:
     data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(_HEADER.pack(len(data)) + data)
+    return _HEADER.pack(len(data)) + data
+
+
+def _send(stream: IO[bytes], value: Any) -> None:
+    stream.write(_frame(value))
     stream.flush()
 
 
