@@ -1140,6 +1140,45 @@ def test_app_reports_bad_config_without_traceback(tmp_path: Path) -> None:
     assert result.stderr.startswith("Configuration error: ")
 
 
+END_SCRIPT = """
+import atexit, sys, tempfile
+import app
+
+class Module:
+    def __del__(self):
+        print("torn down", end="")
+
+kept = Module()  # freed by Python's teardown, which app.py skips after main() returned
+atexit.register(app._end_without_teardown)  # registered first, so run last, as in app.py
+folder = tempfile.TemporaryDirectory(prefix="scratch-")  # removed by an exit handler
+atexit.register(print, "exit handlers ran", end="")
+if sys.argv[1] == "returned":
+    app._status = 3
+    sys.exit(3)
+raise RuntimeError("main() failed")
+"""
+
+
+@pytest.mark.parametrize("how", ["returned", "raised"])
+def test_app_skips_pythons_teardown_once_main_returned(tmp_path: Path, how: str) -> None:
+    """After main() returns, app.py's last exit handler ends the process: the other handlers
+    have run (temporary folders removed, output flushed), the status is main()'s, and Python's
+    teardown (0.4-0.5 s after a synth) is skipped. After an exception, Python ends as usual."""
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    env = {**os.environ, "TMPDIR": str(temporary), "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-c", END_SCRIPT, how], cwd=ROOT, env=env, capture_output=True,
+        text=True, timeout=60,
+    )  # fmt: skip
+    assert list(temporary.iterdir()) == []
+    if how == "returned":
+        assert (result.returncode, result.stdout) == (3, "exit handlers ran")
+    else:
+        assert result.returncode == 1 and "main() failed" in result.stderr
+        assert result.stdout == "exit handlers rantorn down"
+
+
 def test_plain_python_app_gets_what_the_cli_passes(monkeypatch: pytest.MonkeyPatch) -> None:
     """Run by the CDK CLI, app.py takes its context and output folder from it; run as plain
     `python app.py`, cdk.json's context (without its feature flags the stacks do not build) and
