@@ -186,6 +186,7 @@ def _measure(tmp: str, runs: int, config: str) -> None:
     for name, statistic in (("median", statistics.median), ("fastest", min)):
         summary = {label: statistic(values) for label, values in times.items()}
         _report(name, summary, runs, tuple(variants))
+    _report_rounds(times, tuple(variants))
 
 
 def _report(name: str, seconds: dict[str, float], runs: int, variants: tuple[str, ...]) -> None:
@@ -203,6 +204,27 @@ def _report(name: str, seconds: dict[str, float], runs: int, variants: tuple[str
     for label in variants:
         added = seconds[label] - reference
         print(f"  {label:15} {added:+6.2f} s: {added / floor:5.2f} x the empty app (warm)")
+
+
+def _report_rounds(times: dict[str, list[float]], variants: tuple[str, ...]) -> None:
+    """The same ratios taken within each round of adjacent runs, then their median and range:
+    the machine's speed drifts between rounds more than within one, so a ratio of two runs a
+    minute apart moves less than a ratio of two medians (each added environment or project
+    is compared with the warm run of its own round)."""
+    print("synth ratios within each round of adjacent runs: median [lowest, highest]")
+
+    def line(label: str, ratios: list[float]) -> None:
+        print(
+            f"  {label:15} {statistics.median(ratios):5.2f} x"
+            f"   [{min(ratios):.2f}, {max(ratios):.2f}]"
+        )
+
+    for kind, empty in (("cold", "cold"), ("first", "warm"), ("warm", "warm")):
+        pairs = zip(times[f"platform {kind}"], times[f"empty {empty}"], strict=True)
+        line(kind, [p / f for p, f in pairs])
+    for label in variants:
+        rounds = zip(times[label], times["platform warm"], times["empty warm"], strict=True)
+        line(label, [(v - w) / f for v, w, f in rounds])
 
 
 def main() -> None:
