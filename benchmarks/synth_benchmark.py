@@ -19,7 +19,9 @@ empty App synthesized the same way, alternated with the platform's runs.
   an unchanged project pays).
 
 Then the cost of one more environment and of one more project (warm), each as seconds and as a
-fraction of the empty app. Per stack it prints resource count and template size against
+fraction of the empty app. The ratios are printed from the median and from the fastest of the
+runs, then taken within each round of adjacent runs (median and range): this machine's speed
+drifts between rounds more than within one. Per stack it prints resource count and template size against
 CloudFormation's limits.
 """
 
