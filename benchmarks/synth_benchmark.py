@@ -21,8 +21,8 @@ empty App synthesized the same way, alternated with the platform's runs.
 Then the cost of one more environment and of one more project (warm), each as seconds and as a
 fraction of the empty app. The ratios are printed from the median and from the fastest of the
 runs, then taken within each round of adjacent runs (median and range): this machine's speed
-drifts between rounds more than within one. Per stack it prints resource count and template size against
-CloudFormation's limits.
+drifts between rounds more than within one. Per stack it prints resource count and template
+size against CloudFormation's limits.
 """
 
 from __future__ import annotations
@@ -38,6 +38,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# Each kind of synth and the empty app it is compared with (a first synth's floor is the warm
+# empty app: the empty app has no memo to fill).
+KINDS = (("cold", "cold"), ("first", "warm"), ("warm", "warm"))
 MAX_RESOURCES = 500
 MAX_TEMPLATE_BYTES = 1_000_000  # limit for a template uploaded to S3
 MAX_DEFINITION_BYTES = 1_048_576  # SageMaker CreatePipeline: PipelineDefinition length
@@ -196,7 +199,7 @@ def _report(name: str, seconds: dict[str, float], runs: int, variants: tuple[str
     run of each (on a shared machine other work only adds time, so the fastest of alternated
     runs is the least disturbed estimate of both the app's and the floor's own time)."""
     print(f"synth wall time, {name} of {runs} fresh processes, alternated")
-    for kind, empty in (("cold", "cold"), ("first", "warm"), ("warm", "warm")):
+    for kind, empty in KINDS:
         f, p = seconds[f"empty {empty}"], seconds[f"platform {kind}"]
         print(
             f"  {kind:5}: empty app {f:6.2f} s, platform {p:6.2f} s: {p / f:5.2f} x"
@@ -221,7 +224,7 @@ def _report_rounds(times: dict[str, list[float]], variants: tuple[str, ...]) -> 
             f"   [{min(ratios):.2f}, {max(ratios):.2f}]"
         )
 
-    for kind, empty in (("cold", "cold"), ("first", "warm"), ("warm", "warm")):
+    for kind, empty in KINDS:
         pairs = zip(times[f"platform {kind}"], times[f"empty {empty}"], strict=True)
         line(kind, [p / f for p, f in pairs])
     for label in variants:

@@ -156,21 +156,23 @@ class Later:
     """A string known now, or asked for now and read when first needed (a value the SDK's
     process computes while the app goes on building: sdk_process.ask)."""
 
-    def __init__(self, read: Callable[[], str], *, ready: bool = False) -> None:
+    def __init__(self, read: Callable[[], str]) -> None:
         self._read = read
         self._value: str | None = None
-        self.ready = ready
 
     @classmethod
     def now(cls, value: str) -> Later:
-        later = cls(lambda: value, ready=True)
+        later = cls(lambda: value)
         later._value = value
         return later
+
+    @property
+    def ready(self) -> bool:
+        return self._value is not None
 
     def get(self) -> str:
         if self._value is None:
             self._value = self._read()
-            self.ready = True
         return self._value
 
 
