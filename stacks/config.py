@@ -14,7 +14,7 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 import yaml
 from pydantic import (
@@ -929,16 +929,18 @@ class BuildConfig(_Model):
         return self.pipeline == "custom"
 
 
-SCALE_TO_ZERO = "scale_to_zero"
-SERVERLESS = "serverless"
+Hosting = Literal["realtime", "scale_to_zero", "serverless"]
+SCALE_TO_ZERO: Final = "scale_to_zero"
+SERVERLESS: Final = "serverless"
 
 
 class DeployStageConfig(_Model):
     """How one deployment stage hosts the approved model."""
 
-    hosting: Literal["realtime", "scale_to_zero", "serverless"] = "realtime"
+    hosting: Hosting = "realtime"
     instance_type: str = "ml.m5.large"
-    min_instances: Annotated[int, Field(ge=1, le=20)] = 1
+    # realtime: instances always running (None: 1); scale_to_zero idles at none.
+    min_instances: Annotated[int, Field(ge=1, le=20)] | None = None
     max_instances: Annotated[int, Field(ge=1, le=40)] = 2
     invocations_per_instance: Annotated[int, Field(ge=1, le=100_000)] = 100
     traffic_routing: Literal["ALL_AT_ONCE", "CANARY", "LINEAR"] = "CANARY"
@@ -956,7 +958,7 @@ class DeployStageConfig(_Model):
     def _consistent(self) -> DeployStageConfig:
         if self.hosting == SCALE_TO_ZERO:
             self._scale_to_zero()
-        if self.max_instances < self.min_instances:
+        if self.max_instances < self.instances_kept:
             raise ValueError(
                 f"max_instances ({self.max_instances}) is below min_instances "
                 f"({self.min_instances}). Fix: raise max_instances"
@@ -969,9 +971,14 @@ class DeployStageConfig(_Model):
             )
         return self
 
+    @property
+    def instances_kept(self) -> int:
+        """The instances a real-time stage keeps running: ``min_instances``, else 1."""
+        return 1 if self.min_instances is None else self.min_instances
+
     def _scale_to_zero(self) -> None:
         """What an endpoint with an inference component that scales to zero can be."""
-        if "min_instances" in self.model_fields_set:
+        if self.min_instances is not None:
             raise ValueError(
                 "min_instances does not apply to hosting: scale_to_zero, whose minimum is 0 "
                 "instances. Fix: remove min_instances, or use hosting: realtime to keep "
@@ -979,15 +986,17 @@ class DeployStageConfig(_Model):
             )
 
 
-def _serverless_staging() -> DeployStageConfig:
-    # Staging costs nothing while idle; production gets instances, capture and monitoring.
-    return DeployStageConfig(hosting="serverless")
+# How a stage hosts when its block does not say (not DeployStageConfig's own default): staging
+# costs nothing while idle (serverless); production idles at zero instances and wakes on demand
+# (scale_to_zero, ADR 0014), its traffic captured by the front door (ADR 0033).
+STAGE_HOSTING: dict[str, Hosting] = {"staging": SERVERLESS, "production": SCALE_TO_ZERO}
 
 
 class FrontDoorConfig(_Model):
-    """An IAM-authorized HTTPS API in front of the production endpoint (off by default)."""
+    """An IAM-authorized HTTPS API in front of the production endpoint (on by default: it
+    costs nothing while idle and captures a scale_to_zero production's traffic)."""
 
-    enabled: bool = False
+    enabled: bool = True
     rate_limit: Annotated[int, Field(ge=1, le=10_000)] = 50
     burst_limit: Annotated[int, Field(ge=1, le=5_000)] = 100
 
@@ -1043,8 +1052,8 @@ class DeployConfig(_Model):
     """Approved model -> staging endpoint -> test -> (manual approval) -> production."""
 
     enabled: bool = True
-    staging: DeployStageConfig = Field(default_factory=_serverless_staging)
-    production: DeployStageConfig = DeployStageConfig()
+    staging: DeployStageConfig = DeployStageConfig(hosting=SERVERLESS)
+    production: DeployStageConfig = DeployStageConfig(hosting=SCALE_TO_ZERO)
     manual_approval: bool = True
     test_max_latency_ms: Annotated[int, Field(ge=10, le=60_000)] = 2000
     # Requests the staging test sends (in the project's own request format); required when
@@ -1052,6 +1061,19 @@ class DeployConfig(_Model):
     test_payloads: tuple[TestPayload, ...] = ()
     front_door: FrontDoorConfig = FrontDoorConfig()
     batch: BatchConfig = BatchConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _stage_hosting(cls, data: Any) -> Any:
+        """A stage block that does not name its hosting gets the stage's (STAGE_HOSTING)."""
+        if not isinstance(data, dict):
+            return data
+        filled = dict(data)
+        for stage, hosting in STAGE_HOSTING.items():
+            block = filled.get(stage)
+            if isinstance(block, dict) and "hosting" not in block:
+                filled[stage] = {**block, "hosting": hosting}
+        return filled
 
     def stage(self, name: str) -> DeployStageConfig:
         """The settings of stage ``name`` (``staging``, else ``prod``)."""
@@ -1417,7 +1439,8 @@ MODEL_MONITOR_BASELINES = ("data_quality_baseline", "bias_baseline", "model_base
 
 def _with_model_monitor_baselines(data: Any) -> Any:
     """One switch: ``monitor.service: model_monitor`` (enabled) turns on the build's baselines
-    Model Monitor reads, unless the project sets them itself."""
+    Model Monitor reads, and hosts production on instances (``realtime``: Model Monitor watches
+    instance variants, not inference components), unless the project sets them itself."""
     if not isinstance(data, dict):
         return data
     monitor = data.get("monitor")
@@ -1429,7 +1452,12 @@ def _with_model_monitor_baselines(data: Any) -> Any:
     build = dict(build) if isinstance(build, dict) else {}
     for flag in MODEL_MONITOR_BASELINES:
         build.setdefault(flag, True)
-    return {**data, "build": build}
+    deploy = data.get("deploy")
+    deploy = dict(deploy) if isinstance(deploy, dict) else {}
+    production = deploy.get("production")
+    production = dict(production) if isinstance(production, dict) else {}
+    production.setdefault("hosting", "realtime")
+    return {**data, "build": build, "deploy": {**deploy, "production": production}}
 
 
 class ProjectConfig(_Model):
@@ -1491,6 +1519,7 @@ class ProjectConfig(_Model):
         self._check_gate()
         self._check_serving()
         self._check_monitor()
+        self._check_capture()
         self._check_custom_pipeline()
         self._check_tuning()
         if self.deploy.enabled and not self.build.enabled:
@@ -1572,6 +1601,18 @@ class ProjectConfig(_Model):
             raise ValueError(
                 "monitor.types has explainability, which needs a framework image's serving "
                 "contract. Fix: remove explainability from monitor.types"
+            )
+
+    def _check_capture(self) -> None:
+        """A monitored production of inference components is captured by its front door."""
+        d = self.deploy
+        monitored = self.monitor.enabled and d.enabled
+        if monitored and d.production.hosting == SCALE_TO_ZERO and not d.front_door.enabled:
+            raise ValueError(
+                "deploy.production.hosting is scale_to_zero, whose traffic only the front door "
+                "captures (docs/decisions/0033-the-front-door-captures-scale-to-zero.md), and "
+                "deploy.front_door.enabled is false, so monitoring would see nothing. Fix: set "
+                "deploy.front_door.enabled: true, or monitor.enabled: false"
             )
 
     def _check_tuning(self) -> None:

@@ -17,6 +17,8 @@ from mlops_constructs.deploy import (
     RealtimeSettings,
     ScaleToZeroSettings,
     ServerlessSettings,
+    TrafficCapture,
+    capture_prefix,
     synthesize_endpoint_templates,
 )
 from mlops_constructs.deploy.deployment import EndpointDeployment
@@ -94,7 +96,7 @@ def hosting(
         )
     return RealtimeSettings(
         instance_type=stage.instance_type,
-        min_instances=stage.min_instances,
+        min_instances=stage.instances_kept,
         max_instances=stage.max_instances,
         invocations_per_instance=stage.invocations_per_instance,
         traffic_routing=stage.traffic_routing,
@@ -428,6 +430,7 @@ class DeployStack(cdk.Stack):
         deploy, prefix = project.deploy, data.prefix
         if not deploy.front_door.enabled:
             return None
+        components = deploy.production.hosting == SCALE_TO_ZERO
         return FrontDoor(
             self,
             "FrontDoor",
@@ -438,8 +441,14 @@ class DeployStack(cdk.Stack):
             rate_limit=deploy.front_door.rate_limit,
             burst_limit=deploy.front_door.burst_limit,
             placement=data.placement,
-            inference_component=component_name(f"{prefix}-prod")
-            if deploy.production.hosting == SCALE_TO_ZERO
+            inference_component=component_name(f"{prefix}-prod") if components else None,
+            # An endpoint of inference components captures nothing itself (ADR 0033).
+            capture=TrafficCapture(
+                lake=self.lake,
+                prefix=capture_prefix("prod"),
+                percent=deploy.production.data_capture_percent,
+            )
+            if components
             else None,
         )
 

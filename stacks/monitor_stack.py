@@ -20,6 +20,7 @@ from mlops_constructs.monitor.open_monitoring import OpenMonitoringSettings
 from mlops_constructs.names import (
     BATCH_SCORING,
     CHAMPION,
+    COMPONENT_ENDPOINT_ALARMS,
     DEPLOY_ROUTER,
     ENDPOINT_ALARMS,
     ENDPOINT_TEST,
@@ -149,8 +150,10 @@ def alarm_names(
     one that serves ``stages`` and deploys them as ``mode`` says (topology.Deployment)."""
     names = list(failure_alarms(project, prefix, mode))
     for stage, realtime in realtime_stages(project, stages).items():
+        components = project.deploy.stage(stage).hosting == SCALE_TO_ZERO
+        endpoint_kinds = COMPONENT_ENDPOINT_ALARMS if components else ENDPOINT_ALARMS
         if realtime:
-            names += [alarm_name(f"{prefix}-{stage}", kind) for kind in ENDPOINT_ALARMS]
+            names += [alarm_name(f"{prefix}-{stage}", kind) for kind in endpoint_kinds]
     settings = monitor_settings(project)
     for target in monitored_targets(project, stages):
         assert settings is not None

@@ -21,7 +21,13 @@ from mlops_constructs.names import (
     release_pipeline_name,
     release_router_name,
 )
-from stacks.config import EnvironmentConfig, PlatformConfig, ProjectConfig
+from stacks.config import (
+    SCALE_TO_ZERO,
+    SERVERLESS,
+    EnvironmentConfig,
+    PlatformConfig,
+    ProjectConfig,
+)
 
 STAGES = ("staging", "prod")
 # How an environment's endpoints are deployed: by its own deploy pipeline (an environment
@@ -225,13 +231,24 @@ def open_monitoring(project: ProjectConfig) -> bool:
 
 
 def open_targets(project: ProjectConfig, stages: Sequence[str] = STAGES) -> list[str]:
-    """What the open monitoring watches: the real-time stages of ``stages`` (serverless ones
-    capture nothing), and batch scoring when it is on (``batch``: its transform jobs capture
-    to ``data-capture/batch/``; only a platform deployed on its own scores in batch)."""
+    """What the open monitoring watches: the stages of ``stages`` whose traffic is captured
+    (see :func:`captured`), and batch scoring when it is on (``batch``: its transform jobs
+    capture to ``data-capture/batch/``; only a platform deployed on its own scores in batch)."""
     if not open_monitoring(project):
         return []
-    targets = [s for s, realtime in realtime_stages(project, stages).items() if realtime]
+    targets = [s for s in realtime_stages(project, stages) if captured(project, s)]
     return targets + ([BATCH] if project.deploy.batch.enabled else [])
+
+
+def captured(project: ProjectConfig, stage: str) -> bool:
+    """Whether the traffic of ``stage`` is captured: a real-time endpoint's config captures
+    it; an endpoint of inference components (scale_to_zero) captures nothing itself, so only
+    a production behind its front door, which captures (ADR 0033); serverless: never."""
+    d = project.deploy
+    hosting = d.stage(stage).hosting
+    if hosting == SCALE_TO_ZERO:
+        return stage == "prod" and d.front_door.enabled
+    return hosting != SERVERLESS
 
 
 def realtime_stages(project: ProjectConfig, stages: Sequence[str] = STAGES) -> dict[str, bool]:

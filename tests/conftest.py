@@ -31,7 +31,7 @@ from aws_cdk import assertions  # noqa: E402
 
 from mlops_constructs import memo, sdk_process  # noqa: E402
 from stacks.app_builder import build_app, project_context  # noqa: E402
-from stacks.config import PlatformConfig, parse_config  # noqa: E402
+from stacks.config import PlatformConfig, ProjectConfig, parse_config  # noqa: E402
 from stacks.stage import PlatformStage, ToolingStage  # noqa: E402
 from tools.configurations import CHURN as CHURN  # noqa: E402
 from tools.configurations import churn as churn  # noqa: E402
@@ -205,6 +205,7 @@ def custom_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
                         "batch": {"enabled": True},
                         "staging": {"hosting": "realtime", "instance_type": "ml.t2.medium"},
                         "production": {
+                            "hosting": "realtime",
                             "instance_type": "ml.c5.xlarge",
                             "min_instances": 2,
                             "max_instances": 6,
@@ -274,14 +275,22 @@ def example_config() -> PlatformConfig:
     from stacks.config import load_config
 
     config = load_config(Path(__file__).resolve().parent.parent / "config" / "example.yaml")
-    projects = tuple(
-        p.model_copy(update={"monitor": p.monitor.model_copy(update={"service": "model_monitor"})})
-        if p.name == "churn"
-        else p
-        for p in config.projects
-    )
+    projects = tuple(_with_model_monitor(p) if p.name == "churn" else p for p in config.projects)
     return config.model_copy(
         update={"environments": config.environments[:1], "delivery": None, "projects": projects}
+    )
+
+
+def _with_model_monitor(project: ProjectConfig) -> ProjectConfig:
+    """``project`` monitored by Model Monitor, whose one switch also hosts production on
+    instances (``realtime``), as a configuration file saying so would."""
+    deploy = project.deploy
+    production = deploy.production.model_copy(update={"hosting": "realtime"})
+    return project.model_copy(
+        update={
+            "monitor": project.monitor.model_copy(update={"service": "model_monitor"}),
+            "deploy": deploy.model_copy(update={"production": production}),
+        }
     )
 
 

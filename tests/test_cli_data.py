@@ -63,6 +63,8 @@ def config_with(tmp_path: Path, **monitor: Any) -> str:
     """The built-in default with the churn project's monitor settings changed, as a file."""
     settings = PlatformConfig().model_dump(mode="json")
     settings["projects"][0]["monitor"].update(monitor)
+    if monitor.get("service") == "model_monitor":  # it watches instances, not components
+        settings["projects"][0]["deploy"]["production"]["hosting"] = "realtime"
     path = tmp_path / "config.yaml"
     path.write_text(json.dumps(settings))
     return str(path)

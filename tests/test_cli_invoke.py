@@ -52,6 +52,8 @@ def runtime(monkeypatch: pytest.MonkeyPatch, aws_env: None) -> Iterator[Stubber]
 
 def expect(stubber: Stubber, name: str, body: bytes, content_type: str = "text/csv") -> None:
     params = {"EndpointName": name, "ContentType": content_type, "Accept": "application/json"}
+    if name.endswith("-prod"):  # the default production serves an inference component
+        params["InferenceComponentName"] = name
     stubber.add_response("invoke_endpoint", answer(PREDICTION), {**params, "Body": body})
 
 

@@ -377,7 +377,9 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
     ),
     (
         "autoscaling maximum below minimum",
-        project(deploy={"production": {"min_instances": 3, "max_instances": 2}}),
+        project(
+            deploy={"production": {"hosting": "realtime", "min_instances": 3, "max_instances": 2}}
+        ),
         "projects[0].deploy.production: max_instances (2) is below min_instances (3). Fix: raise",
     ),
     (

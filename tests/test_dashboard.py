@@ -113,6 +113,20 @@ def _served(synth: Synthesized, prefix: str) -> dict[str, bool]:
     return {stage: served[stage] for stage in STAGES if stage in served}
 
 
+def _components(synth: Synthesized, prefix: str) -> set[str]:
+    """The stages of project ``prefix`` whose endpoint serves an inference component
+    (scale_to_zero, ADR 0014)."""
+    return {
+        path.name.removesuffix(".template.json").removeprefix(f"{prefix}-endpoint-")
+        for path, template in templates(synth)
+        if path.name.startswith(f"{prefix}-endpoint-")
+        and any(
+            r["Type"] == "AWS::SageMaker::InferenceComponent"
+            for r in template["Resources"].values()
+        )
+    }
+
+
 def _functions(synth: Synthesized, prefix: str) -> set[str]:
     return {
         r["Properties"]["FunctionName"]
@@ -173,14 +187,21 @@ def test_every_project_has_a_section_led_by_what_on_call_reads_first(
             # 2. Each endpoint deployed here: invocations, latency (with its rollback
             # threshold), errors (5xx first), and the instances when real-time.
             position = 2
+            components = _components(synth, prefix)
             for endpoint_stage, realtime in _served(synth, prefix).items():
                 endpoint = f"{prefix}-{endpoint_stage}"
                 row = widgets[position : position + (4 if realtime else 3)]
+                # An endpoint's instances; an inference component's copies and cold starts.
+                use = (
+                    "copies (%) and cold starts"
+                    if endpoint_stage in components
+                    else "instances (%)"
+                )
                 assert [_title(w) for w in row] == [
                     f"{endpoint}: invocations",
                     f"{endpoint}: model latency (µs)",
                     f"{endpoint}: errors",
-                    *([f"{endpoint}: instances (%)"] if realtime else []),
+                    *([f"{endpoint}: {use}"] if realtime else []),
                 ], where
                 errors = row[2]["properties"]["metrics"]
                 assert errors[0][1] == "Invocation5XXErrors" and endpoint in errors[0], where

@@ -324,8 +324,22 @@ def test_vpc_mode_places_endpoints_and_functions_in_the_vpc(vpc_synth: Synthesiz
         assert "VpcConfig" in function, function["FunctionName"]
 
 
-def test_front_door_is_off_by_default(deploy: dict[str, Any]) -> None:
-    assert _typed(deploy, "AWS::ApiGateway::RestApi") == []
+def test_front_door_is_on_by_default_and_captures_the_scale_to_zero_production(
+    default_synth: Synthesized,
+) -> None:
+    """The default production idles at zero instances (an inference component, ADR 0014), so
+    its front door captures what it serves (ADR 0033)."""
+    deploy = _resources(default_synth)
+    [api] = _typed(deploy, "AWS::ApiGateway::RestApi")
+    assert api["Name"] == "mlops-dev-churn-front-door"
+    [door] = [
+        f for f in _typed(deploy, "AWS::Lambda::Function")
+        if f["FunctionName"] == "mlops-dev-churn-front-door"
+    ]  # fmt: skip
+    settings = door["Environment"]["Variables"]
+    assert settings["INFERENCE_COMPONENT_NAME"] == "mlops-dev-churn-prod"
+    assert (settings["CAPTURE_PERCENT"], settings["CAPTURE_VARIANT"]) == ("20", "AllTraffic")
+    assert "/data-capture/prod/" in json.dumps(settings["CAPTURE_URI"])
 
 
 def test_front_door_api_is_iam_authorized_throttled_and_logged(vpc_synth: Synthesized) -> None:

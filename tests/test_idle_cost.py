@@ -183,6 +183,13 @@ def test_known_free_types_cost_nothing() -> None:
             "Flow": res("AWS::EC2::FlowLog"),
             "Provider": res("Custom::S3AutoDeleteObjects"),
             "Metadata": res("AWS::CDK::Metadata"),
+            # The front door's REST API (on by default): per request only, without a cache.
+            "Api": res("AWS::ApiGateway::RestApi"),
+            "Stage": res("AWS::ApiGateway::Stage", StageName="v1"),
+            "Deployment": res("AWS::ApiGateway::Deployment"),
+            "Path": res("AWS::ApiGateway::Resource"),
+            "Method": res("AWS::ApiGateway::Method"),
+            "Validator": res("AWS::ApiGateway::RequestValidator"),
         }
     }
     report = price_templates({"free": template})
@@ -191,6 +198,14 @@ def test_known_free_types_cost_nothing() -> None:
     assert report.unknown_types == {}
     assert {line.kind for line in report.lines} == {"free"}
     assert any("$0.03" in note and "GB-month" in note for note in report.notes)
+
+
+def test_an_api_stage_with_a_cache_cluster_is_unpriced_not_free() -> None:
+    stage = res("AWS::ApiGateway::Stage", CacheClusterEnabled=True, CacheClusterSize="0.5")
+    report = price_templates({"api": {"Resources": {"Stage": stage}}})
+    [line] = report.lines
+    assert (line.kind, line.monthly_usd) == ("unpriced", None)
+    assert "cache cluster" in line.how
 
 
 def test_experiment_tracking_costs_its_mlflow_server_only() -> None:

@@ -63,6 +63,14 @@ OPEN_MONITORED = frozenset(
 )
 # Projects that import models trained elsewhere (ADR 0021).
 IMPORTING = frozenset(p.name for p in CONFIG.projects if p.build.model_import.enabled)
+# Projects whose production is an inference component (ADR 0014), and those of them whose
+# front door captures it (ADR 0033).
+COMPONENTS = frozenset(
+    p.name for p in CONFIG.projects if p.deploy.production.hosting == "scale_to_zero"
+)
+FRONT_DOOR_CAPTURED = frozenset(
+    p for p in COMPONENTS if CONFIG.project(p).deploy.front_door.enabled
+)
 SESSION = "isolation-test"
 
 # A request's target: the resource ARN it names, the CloudFormation resource it belongs to (whose
@@ -119,6 +127,23 @@ def run_records(kind: str) -> Targets:
     return targets
 
 
+def front_door_capture(resource: Resource, roles: dict[str, Role]) -> list[Target]:
+    """An object the front door captures (ADR 0033): under the production endpoint's own
+    prefix of the artifacts bucket ``<project prefix>-artifacts-<account>``."""
+    endpoint = resource.name.split("-artifacts-")[0] + "-prod"
+    key = f"data-capture/prod/{endpoint}/AllTraffic/2026/12/07/17/04-05-006-probe.jsonl"
+    return [Target(f"{resource.arn}/{key}", resource)]
+
+
+def api_method(resource: Resource, roles: dict[str, Role]) -> list[Target]:
+    """The prediction API's one method (``POST /predictions`` of stage ``v1``)."""
+    _, partition, _, region, account_and_path = resource.arn.split(":", 4)
+    api = account_and_path.rsplit("/", 1)[1]
+    account = CONFIG.environments[0].account
+    arn = f"arn:{partition}:execute-api:{region}:{account}:{api}/v1/POST/predictions"
+    return [Target(arn, None)]
+
+
 def approvals(resource: Resource, roles: dict[str, Role]) -> list[Target]:
     """The manual approval actions of a CodePipeline pipeline."""
     return [
@@ -169,12 +194,14 @@ class Kind:
     monitored_only: bool = False
     open_only: bool = False
     imports_only: bool = False
+    components_only: bool = False
 
     def applies(self, project: str) -> bool:
         return (
             (not self.monitored_only or project in MONITORED)
             and (not self.open_only or project in OPEN_MONITORED)
             and (not self.imports_only or project in IMPORTING)
+            and (not self.components_only or project in COMPONENTS)
         )
 
 
@@ -448,6 +475,40 @@ KINDS: tuple[Kind, ...] = (
     Kind("deploy dead letters", "deploy", "AWS::SQS::Queue", QUEUE),
     Kind("deploy functions", "deploy", "AWS::Lambda::Function", FUNCTION),
     Kind("deploy-events topic", "deploy", "AWS::SNS::Topic", TOPIC, name="-deploy-events$"),
+    # The front door (on by default): its API, and what it captures (ADR 0033).
+    Kind(
+        "prediction API",
+        "deploy",
+        "AWS::ApiGateway::RestApi",
+        ("apigateway:GET", "apigateway:PATCH", "apigateway:DELETE"),
+    ),
+    Kind(
+        "prediction API method",
+        "deploy",
+        "AWS::ApiGateway::RestApi",
+        ("execute-api:Invoke",),
+        target=api_method,
+    ),
+    Kind(
+        "front door capture objects",
+        "data",
+        BUCKET,
+        ("s3:GetObject", "s3:PutObject"),
+        "-artifacts-",
+        front_door_capture,
+    ),
+    Kind(
+        "prod inference component",
+        "endpoint-prod",
+        "AWS::SageMaker::InferenceComponent",
+        (
+            "sagemaker:DescribeInferenceComponent",
+            "sagemaker:UpdateInferenceComponent",
+            "sagemaker:UpdateInferenceComponentRuntimeConfig",
+            "sagemaker:DeleteInferenceComponent",
+        ),
+        components_only=True,
+    ),
     Kind("staging endpoint", "endpoint-staging", ENDPOINT, ENDPOINT_USE),
     Kind("prod endpoint", "endpoint-prod", ENDPOINT, ENDPOINT_USE),
     Kind(
@@ -531,6 +592,11 @@ NOT_PROBED = {
     "AWS::SageMaker::ModelBiasJobDefinition": "as above",
     "AWS::SageMaker::ModelExplainabilityJobDefinition": "as above",
     "AWS::CDK::Metadata": "not a resource",
+    "AWS::ApiGateway::Deployment": "part of the prediction API: requested as the API",
+    "AWS::ApiGateway::Stage": "part of the prediction API: requested as the API and its method",
+    "AWS::ApiGateway::Resource": "part of the prediction API: requested as its method",
+    "AWS::ApiGateway::Method": "requested as the prediction API method (execute-api:Invoke)",
+    "AWS::ApiGateway::RequestValidator": "part of the prediction API: requested as the API",
 }
 
 
@@ -676,6 +742,8 @@ class Flow:
     monitored_only: bool = False
     open_only: bool = False
     imports_only: bool = False
+    captured_only: bool = False  # a production the front door captures
+    components_only: bool = False  # a production of inference components
 
     def id(self, project: str) -> str:
         owner = "shared" if self.target in SHARED else project
@@ -821,6 +889,16 @@ FLOWS = (
     Flow("prod-endpoint", "s3:GetObject", "sealed model objects"),
     Flow("prod-endpoint", "s3:PutObject", "prod capture objects"),
     Flow("prod-endpoint", "kms:GenerateDataKey", "data key"),
+    # The front door invokes production, and captures it when it is an inference component.
+    Flow("front-door", "sagemaker:InvokeEndpoint", "prod endpoint"),
+    Flow("front-door", "s3:PutObject", "front door capture objects", captured_only=True),
+    Flow("front-door", "kms:GenerateDataKey", "data key", captured_only=True),
+    Flow(
+        "deploy-cfn",
+        "sagemaker:UpdateInferenceComponent",
+        "prod inference component",
+        components_only=True,
+    ),
     Flow("prod-monitor", "s3:GetObject", "curated objects", monitored_only=True),
     Flow("prod-monitor", "s3:GetObject", "prod capture objects", monitored_only=True),
     Flow("prod-monitor", "s3:PutObject", "prod monitoring objects", monitored_only=True),
@@ -919,6 +997,8 @@ FLOW_CASES = [
     if (not flow.monitored_only or project in MONITORED)
     and (not flow.open_only or project in OPEN_MONITORED)
     and (not flow.imports_only or project in IMPORTING)
+    and (not flow.captured_only or project in FRONT_DOOR_CAPTURED)
+    and (not flow.components_only or project in COMPONENTS)
 ]
 
 

@@ -764,14 +764,15 @@ def test_without_model_monitor_alarms_dashboard_and_router_stay(
     prod = endpoint_template(monitor_off, "mlops-dev-churn-endpoint-prod")
     assert not _of_type(prod, "AWS::SageMaker::MonitoringSchedule")
     assert not any(p.startswith(("Monitor", "Ground")) for p in prod["Parameters"])
-    # Health alarms stay; drift alarms go.
+    # Health alarms stay (of the default production's inference component: no disk metric,
+    # and the alarm that wakes it up); drift alarms go.
     assert {n.rsplit("-prod-", 1)[1] for n in _alarms(prod)} == {
         "5xx",
         "latency-p99",
         "4xx",
         "cpu",
         "memory",
-        "disk",
+        "no-capacity",
     }
     deploy = _stack(monitor_off, "deploy")["Resources"]
     assert not any(
@@ -839,10 +840,11 @@ def test_every_function_logs_json_to_an_encrypted_group_with_configured_retentio
                 assert config["LogFormat"] == "JSON"
                 assert config["LogGroup"]["Ref"] in groups
     # trigger, champion, fingerprint, experiment tracking, model card, router, staging test,
-    # release check, open monitoring; custom: + batch scoring (in 3 environments); VPC (Model
-    # Monitor): + front door, batch, model import, but no open monitoring, and its second
-    # project on the defaults but for its own pipeline (no Track step, so no tracking function)
-    assert checked == 9 + 3 * 10 + 11 + 8
+    # release check, open monitoring, front door (on by default); custom: + batch scoring (in
+    # 3 environments); VPC (Model Monitor): + batch, model import, but no open monitoring, and
+    # its second project on the defaults but for its own pipeline (no Track step, so no
+    # tracking function)
+    assert checked == 10 + 3 * 11 + 11 + 9
 
 
 def test_config_defaults_are_the_constructs_defaults() -> None:

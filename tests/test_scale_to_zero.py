@@ -86,7 +86,9 @@ def test_rule_packs_and_cfn_lint_find_nothing(synth: Any) -> None:
     assert report["cfn_lint"] == ""
 
 
-def test_config_scales_instances_to_zero_encrypted_isolated_and_capturing(synth: Any) -> None:
+def test_config_scales_instances_to_zero_encrypted_isolated_and_captures_nothing(
+    synth: Any,
+) -> None:
     resources, _ = synth
     config = _one(resources, "AWS::SageMaker::EndpointConfig")
     (variant,) = config["ProductionVariants"]
@@ -100,9 +102,8 @@ def test_config_scales_instances_to_zero_encrypted_isolated_and_capturing(synth:
     assert (variant["InstanceType"], variant["InitialInstanceCount"]) == ("ml.m5.large", 1)
     assert "KmsKeyId" in config and config["EnableNetworkIsolation"] is True
     assert "ExecutionRoleArn" in config
-    capture = config["DataCaptureConfig"]
-    assert capture["EnableCapture"] is True and "KmsKeyId" in capture
-    assert capture["DestinationS3Uri"].endswith("/data-capture/prod/")
+    # The front door captures what an endpoint of components serves (ADR 0033).
+    assert "DataCaptureConfig" not in config
 
 
 def test_model_is_isolated_and_serves_the_package(synth: Any) -> None:
@@ -203,10 +204,8 @@ def _config(deploy: dict[str, Any], **sections: Any) -> Any:
 
 
 def test_scale_to_zero_is_a_hosting_of_either_stage_and_runs_in_vpc_mode() -> None:
-    config = _config(
-        {"staging": {"hosting": "scale_to_zero"}, "production": {"hosting": "scale_to_zero"}},
-        network={"vpc_mode": True},
-    )
+    both = {"staging": {"hosting": "scale_to_zero"}, "production": {"hosting": "scale_to_zero"}}
+    config = _config({**both, "front_door": {"enabled": True}}, network={"vpc_mode": True})
     deploy = config.projects[0].deploy
     assert (deploy.staging.hosting, deploy.production.hosting) == ("scale_to_zero",) * 2
 
@@ -230,6 +229,34 @@ def test_what_scale_to_zero_cannot_do_is_refused(deploy: dict[str, Any], message
     with pytest.raises(ConfigError) as err:
         _config(deploy)
     assert message in str(err.value)
+
+
+def test_a_monitored_scale_to_zero_production_needs_its_capturing_front_door() -> None:
+    deploy = {"production": {"hosting": "scale_to_zero"}, "front_door": {"enabled": False}}
+    with pytest.raises(ConfigError) as err:
+        _config(deploy)
+    assert (
+        "deploy.production.hosting is scale_to_zero, whose traffic only the front door "
+        "captures" in str(err.value)
+    )
+    assert "Fix: set deploy.front_door.enabled: true, or monitor.enabled: false" in str(err.value)
+    # Unmonitored, nothing reads a capture: the front door may stay off.
+    unmonitored = churn(deploy=deploy, monitor={"enabled": False})
+    config = parse_config({"projects": [unmonitored]}, source="config.yaml")
+    assert config.projects[0].deploy.front_door.enabled is False
+
+
+def test_only_a_production_behind_its_front_door_is_captured() -> None:
+    from stacks.topology import captured, open_targets
+
+    both = {"staging": {"hosting": "scale_to_zero"}, "production": {"hosting": "scale_to_zero"}}
+    project = _config({**both, "front_door": {"enabled": True}}).projects[0]
+    assert [captured(project, s) for s in ("staging", "prod")] == [False, True]
+    assert open_targets(project) == ["prod"]
+    realtime = _config({"staging": {"hosting": "realtime"}}).projects[0]
+    assert open_targets(realtime) == ["staging", "prod"]  # their configs capture
+    serverless = _config({}).projects[0]
+    assert [captured(serverless, s) for s in ("staging", "prod")] == [False, True]
 
 
 def test_model_monitor_is_refused_with_scale_to_zero() -> None:
@@ -331,3 +358,87 @@ def test_invokers_name_the_component(platform: Any) -> None:
     ]
     parameters = json.dumps(test["Configuration"]["UserParameters"])
     assert '\\"inference_component_name\\":\\"mlops-dev-churn-staging\\"' in parameters
+
+
+def _front_door(platform: Any) -> dict[str, Any]:
+    door: dict[str, Any]
+    [door] = [
+        r["Properties"]
+        for r in _deploy_resources(platform).values()
+        if r["Type"] == "AWS::Lambda::Function"
+        and r["Properties"].get("FunctionName") == "mlops-dev-churn-front-door"
+    ]
+    return door
+
+
+def test_the_front_door_captures_production_where_the_monitoring_reads(platform: Any) -> None:
+    from tests.templates import endpoint_template
+
+    settings = _front_door(platform)["Environment"]["Variables"]
+    assert (settings["CAPTURE_PERCENT"], settings["CAPTURE_VARIANT"]) == ("20", "AllTraffic")
+    uri = json.dumps(settings["CAPTURE_URI"])
+    assert "s3://" in uri and "/data-capture/prod/" in uri
+    # The endpoints of components capture nothing themselves, and take no capture parameter.
+    for stage in ("staging", "prod"):
+        template = endpoint_template(platform, f"mlops-dev-churn-endpoint-{stage}")
+        [config] = [
+            r["Properties"]
+            for r in template["Resources"].values()
+            if r["Type"] == "AWS::SageMaker::EndpointConfig"
+        ]
+        assert "DataCaptureConfig" not in config
+        assert "CaptureUri" not in template["Parameters"]
+
+
+def test_the_front_door_may_write_its_capture_and_nothing_else(platform: Any) -> None:
+    """Simulated over the synthesized policies (the role's and the bucket's): PutObject
+    under its own endpoint's capture prefix only, no read or delete, and the data key's data
+    keys for S3; the staging test's endpoint is not the front door's."""
+    from tests.iam_sim import Inventory, environments_of_assembly, session_request, simulate
+
+    inventory = Inventory(environments_of_assembly(platform.outdir)["dev"])
+    roles = inventory.roles()
+    policies = inventory.resource_policies()
+    door_role = _front_door(platform)["Role"]["Fn::GetAtt"][0]
+    [role] = [r for r in roles.values() if r.logical_id == door_role]
+    account = inventory.account
+    bucket = f"arn:aws:s3:::mlops-dev-churn-artifacts-{account}"
+    hour = "2026/12/07/17/04-05-006-req-1.jsonl"
+    ours = f"{bucket}/data-capture/prod/mlops-dev-churn-prod/AllTraffic/{hour}"
+    asks = [
+        ("s3:PutObject", ours, True),
+        ("s3:GetObject", ours, False),
+        ("s3:DeleteObject", ours, False),
+        (
+            "s3:PutObject",
+            f"{bucket}/data-capture/staging/mlops-dev-churn-staging/AllTraffic/x",
+            False,
+        ),
+        ("s3:PutObject", f"{bucket}/data-capture/prod/mlops-dev-other-prod/AllTraffic/x", False),
+        ("s3:PutObject", f"{bucket}/sealed/model.tar.gz", False),
+    ]
+    requests = [
+        session_request(role, account, "t", action=action, resource=arn, resource_policy=bucket)
+        for action, arn, _ in asks
+    ]
+    [key] = [
+        inventory.arn_of(stack, logical_id)
+        for stack, logical_id, _ in inventory.resources_of_type("AWS::KMS::Key")
+        if logical_id.startswith("DataKey")
+    ]
+    via_s3 = (("kms:ViaService", f"s3.{inventory.region}.amazonaws.com"),)
+    requests.append(
+        session_request(
+            role,
+            account,
+            "t",
+            action="kms:GenerateDataKey",
+            resource=key,
+            context=via_s3,
+            resource_policy=key if key in policies else None,
+        )
+    )
+    identity = {r.arn: list(r.policies) for r in roles.values()}
+    decisions = simulate(requests, identity, policies, account)
+    assert all(d.error is None for d in decisions), decisions
+    assert [d.allowed for d in decisions] == [ok for *_, ok in asks] + [True]

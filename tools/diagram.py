@@ -455,6 +455,9 @@ ENV_FLOWS: dict[str, tuple[str, bool]] = {
     "TARGET_BUCKET": ("verified copy", False),
     "ENDPOINT_NAME": ("watches", False),
 }
+# A function that writes data capture (the front door of a scale_to_zero production, ADR 0033)
+# has this variable beside CAPTURE_URI; one that only reads capture (the monitoring) has not.
+CAPTURE_WRITER = "CAPTURE_PERCENT"
 # Which parameters of a CodePipeline Lambda action name what the function works on:
 # parameter -> (edge label, kinds of node it names).
 ACTION_PARAMETERS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -1110,6 +1113,8 @@ class _Builder:
                     alarms = {a.node for a in self.alarms if text in a.namespaces}
                     for alarm in sorted(a for a in alarms if self._where(a) == here):
                         self.edge(node, alarm, f"metrics {text}")
+                elif variable == "CAPTURE_URI" and CAPTURE_WRITER in variables:
+                    self.edge(node, self.node_for(value, stack, ("bucket",)), "data capture")
                 elif variable in ENV_FLOWS:
                     label, inbound = ENV_FLOWS[variable]
                     for name in self._expand(text, node):

@@ -252,6 +252,12 @@ FREE_TYPES: dict[str, str] = {
     "AWS::SQS::QueuePolicy": "no charge",
     "AWS::CloudTrail::Trail": "first management-event trail free; data events bill per event",
     "AWS::Lambda::Function": "bills per request and duration",
+    # A REST API bills per request (and per hour of a cache cluster, priced on its stage).
+    "AWS::ApiGateway::RestApi": "bills per request",
+    "AWS::ApiGateway::Deployment": "no charge",
+    "AWS::ApiGateway::Resource": "no charge",
+    "AWS::ApiGateway::Method": "no charge (requests bill on the API)",
+    "AWS::ApiGateway::RequestValidator": "no charge",
     "AWS::Lambda::Permission": "no charge",
     "AWS::Lambda::EventSourceMapping": "no charge (invocations bill)",
     "AWS::Lambda::EventInvokeConfig": "no charge",
@@ -788,6 +794,15 @@ def _codepipeline(
     )
 
 
+def _api_stage(
+    tpl: _Template, logical_id: str, rtype: str, props: Mapping[str, Any]
+) -> list[CostLine]:
+    if props.get("CacheClusterEnabled") is True:
+        how = "a cache cluster bills per hour while idle: not priced by this tool"
+        return [tpl.line(logical_id, rtype, None, how)]
+    return [tpl.line(logical_id, rtype, 0.0, "no cache cluster: requests bill on the API", "free")]
+
+
 def _ssm_parameter(
     tpl: _Template, logical_id: str, rtype: str, props: Mapping[str, Any]
 ) -> list[CostLine]:
@@ -1047,6 +1062,7 @@ PRICERS: dict[str, Pricer] = {
     "AWS::DynamoDB::GlobalTable": _dynamodb_table,
     "AWS::CodePipeline::Pipeline": _codepipeline,
     "AWS::SSM::Parameter": _ssm_parameter,
+    "AWS::ApiGateway::Stage": _api_stage,
     "AWS::SageMaker::Domain": _studio_domain,
     "AWS::SageMaker::UserProfile": _studio_profile,
 }

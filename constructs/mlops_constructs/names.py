@@ -278,6 +278,12 @@ ENDPOINT_ALARMS = (
     AlarmKind.MEMORY,
     AlarmKind.DISK,
 )
+# An endpoint of inference components' (scale_to_zero): no disk metric; a request that finds no
+# copy starts one.
+COMPONENT_ENDPOINT_ALARMS = (
+    *(kind for kind in ENDPOINT_ALARMS if kind is not AlarmKind.DISK),
+    AlarmKind.NO_CAPACITY,
+)
 
 
 def alarm_name(resource: str, kind: AlarmKind) -> str:

@@ -200,6 +200,17 @@ class LakeAccess:
     def grant_read_artifacts(self, grantee: iam.IGrantable) -> iam.Grant:
         return self.artifacts.grant_read(grantee)
 
+    def grant_capture(self, grantee: iam.IGrantable, prefix: str) -> iam.Grant:
+        """Write captured traffic under artifacts ``prefix``: PutObject (objects get the
+        bucket's default encryption, the lake's key) and the key's data keys for it; no reads,
+        deletes, tagging or multipart uploads."""
+        self.key.key.grant(grantee, "kms:GenerateDataKey")
+        return iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["s3:PutObject"],
+            resource_arns=[self.artifacts.arn_for_objects(f"{prefix}*")],
+        )
+
     def grant_read_write_artifacts(self, grantee: iam.IGrantable) -> iam.Grant:
         return self.artifacts.grant_read_write(grantee)
 

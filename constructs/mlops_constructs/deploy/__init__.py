@@ -9,7 +9,7 @@ from mlops_constructs.deploy.endpoint import (
     ServerlessSettings,
     capture_prefix,
 )
-from mlops_constructs.deploy.front_door import FrontDoor
+from mlops_constructs.deploy.front_door import FrontDoor, TrafficCapture
 from mlops_constructs.deploy.pipeline import DeployPipeline
 from mlops_constructs.deploy.templates import synthesize_endpoint_templates
 
@@ -22,6 +22,7 @@ __all__ = [
     "RealtimeSettings",
     "ScaleToZeroSettings",
     "ServerlessSettings",
+    "TrafficCapture",
     "capture_prefix",
     "synthesize_endpoint_templates",
 ]

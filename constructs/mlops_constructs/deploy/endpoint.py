@@ -73,8 +73,10 @@ class ScaleToZeroSettings(RealtimeSettings):
     a request that finds no copy (the metric ``NoCapacityInvocationFailures``) starts one, and
     managed instance scaling follows the copies between 0 and ``max_instances`` instances. A new
     version rolls out copy by copy (``wait_minutes`` apart) and rolls back automatically on the
-    5xx and p99-latency alarms. ``min_instances`` is not used (always 0); capture, isolation,
-    the data key and VPC mode are as for :class:`RealtimeSettings`."""
+    5xx and p99-latency alarms. ``min_instances`` is not used (always 0); isolation, the data
+    key and VPC mode are as for :class:`RealtimeSettings`. The endpoint config captures nothing:
+    the front door captures the traffic it serves (``data_capture_percent``) where SageMaker's
+    own capture would write it (docs/decisions/0033-the-front-door-captures-scale-to-zero.md)."""
 
     min_instances: int = 0
     copy_cpu_cores: float = 1.0
@@ -201,8 +203,9 @@ class ModelEndpoint(Construct):
     autoscaling between ``min_instances`` and ``max_instances``, and blue/green deployments
     (all at once, canary or linear) that roll back automatically when the 5xx or p99-latency
     alarm fires; both alarms also notify ``alarm_topic``, as do the health alarms (4xx, CPU,
-    memory and disk of the instances), which never roll back. Serverless endpoints cost nothing
-    while idle; SageMaker supports no network isolation, VPC or data capture for them, so they
+    memory and disk of the instances), which never roll back. Scale-to-zero endpoints
+    (:class:`ScaleToZeroSettings`) ignore ``capture_uri``: their traffic is captured by the
+    front door. Serverless endpoints cost nothing while idle; SageMaker supports no network isolation, VPC or data capture for them, so they
     are for non-production stages (and refused in VPC mode).
 
     The same model package always gives the same template, so deploying an approved version
@@ -245,7 +248,7 @@ class ModelEndpoint(Construct):
         self.component: sagemaker.CfnInferenceComponent | None = None
         self.scale_out_alarm: cloudwatch.Alarm | None = None
         if isinstance(hosting, ScaleToZeroSettings):
-            self._scale_to_zero(hosting, key_arn, capture_uri, vpc_config)
+            self._scale_to_zero(hosting, key_arn, vpc_config)
             return
         self.scaling: autoscaling.ScalableTarget | None = None
         if isinstance(hosting, RealtimeSettings):
@@ -398,16 +401,10 @@ class ModelEndpoint(Construct):
         )
 
     def _scale_to_zero(
-        self,
-        hosting: ScaleToZeroSettings,
-        key_arn: str,
-        capture_uri: str,
-        vpc_config: VpcConfig | None,
+        self, hosting: ScaleToZeroSettings, key_arn: str, vpc_config: VpcConfig | None
     ) -> None:
         """The endpoint, its inference component, and their scaling (0 to N)."""
-        self.endpoint_config = self._component_endpoint_config(
-            hosting, key_arn, capture_uri, vpc_config
-        )
+        self.endpoint_config = self._component_endpoint_config(hosting, key_arn, vpc_config)
         self.alarms = self._alarms(hosting)
         self.health_alarms = self._health_alarms(hosting)
         # The endpoint config never names the model, so a new version changes only the
@@ -424,15 +421,13 @@ class ModelEndpoint(Construct):
         self.realtime = True
 
     def _component_endpoint_config(
-        self,
-        hosting: ScaleToZeroSettings,
-        key_arn: str,
-        capture_uri: str,
-        vpc_config: VpcConfig | None,
+        self, hosting: ScaleToZeroSettings, key_arn: str, vpc_config: VpcConfig | None
     ) -> sagemaker.CfnEndpointConfig:
         """The config of an endpoint of inference components: no model, managed instance
         scaling from 0 to ``max_instances``, network-isolated as ``role`` (in the VPC with
-        ``vpc_config``), storage and data capture encrypted with ``key_arn``."""
+        ``vpc_config``), storage encrypted with ``key_arn``. No DataCaptureConfig: the SDK's
+        own deployments of components send none, and whether SageMaker captures there cannot
+        be checked offline; the front door captures instead (ADR 0033)."""
         return sagemaker.CfnEndpointConfig(
             self,
             "Config",
@@ -460,7 +455,6 @@ class ModelEndpoint(Construct):
             if vpc_config is not None
             else None,
             kms_key_id=key_arn,
-            data_capture_config=_capture(hosting, capture_uri, key_arn),
         )
 
     def _inference_component(
@@ -543,8 +537,8 @@ class ModelEndpoint(Construct):
             "NoCapacity",
             AlarmKind.NO_CAPACITY,
             "a request found no copy of the model (scaled to zero). This alarm starts a copy "
-            "(and an instance) by itself, which takes minutes; callers retry meanwhile. It does "
-            "not notify: waking up is not an incident",
+            "and an instance by itself within minutes (callers retry meanwhile) and notifies "
+            "nobody: waking up is not an incident",
             Runbook.ENDPOINT_NO_CAPACITY,
             self._metric("NoCapacityInvocationFailures", "Maximum"),
             1,

@@ -3,6 +3,7 @@ SageMaker directly."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -14,12 +15,34 @@ from constructs import Construct
 
 from mlops_constructs.arns import arns
 from mlops_constructs.compute import platform_function
+from mlops_constructs.data.lake import LakeAccess
+from mlops_constructs.deploy.endpoint import VARIANT
 from mlops_constructs.functions import function_code
 from mlops_constructs.names import FRONT_DOOR, function_name
 from mlops_constructs.network.placement import Placement
 from mlops_constructs.observability import encrypted_log_group
 from mlops_constructs.security.keys import PlatformKey
-from mlops_constructs.security.nag import acknowledge
+from mlops_constructs.security.nag import acknowledge, acknowledge_wildcard_resource
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrafficCapture:
+    """The traffic the front door captures itself, for an endpoint whose config captures
+    nothing (one of inference components, ADR 0033): ``percent`` of its answered requests, in
+    SageMaker's data-capture format and layout (``<prefix><endpoint>/<variant>/yyyy/mm/dd/hh/``
+    in the lake's artifacts bucket), where the monitoring reads an endpoint's capture."""
+
+    lake: LakeAccess
+    prefix: str  # e.g. data-capture/prod/ (ends with /)
+    percent: int
+    variant: str = VARIANT
+
+    def __post_init__(self) -> None:
+        if not self.prefix.endswith("/") or not 1 <= self.percent <= 100:
+            raise ValueError(
+                f"capture prefix {self.prefix!r} must end with / and percent {self.percent} "
+                "be 1 to 100"
+            )
 
 
 class FrontDoor(Construct):
@@ -30,7 +53,8 @@ class FrontDoor(Construct):
     second, ``burst_limit`` burst), JSON access logs in a KMS-encrypted log group, X-Ray
     tracing, a regional endpoint. The Lambda (``lambda/front_door``) accepts CSV or JSON of at
     most 1 MiB, maps endpoint errors to 4xx/5xx and never logs payloads; it is the library's
-    own function unless ``code`` names another folder.
+    own function unless ``code`` names another folder. With ``capture`` it also writes the
+    traffic it answers where the endpoint's own capture would (see :class:`TrafficCapture`).
     """
 
     def __init__(
@@ -46,6 +70,7 @@ class FrontDoor(Construct):
         burst_limit: int = 100,
         placement: Placement | None = None,
         inference_component: str | None = None,
+        capture: TrafficCapture | None = None,
         code: Path | None = None,
     ) -> None:
         super().__init__(scope, id)
@@ -60,6 +85,8 @@ class FrontDoor(Construct):
             placement,
             inference_component,
         )
+        if capture is not None:
+            self._capture(capture, endpoint_name)
         self.api = self._api(
             prefix, name, endpoint_name, ops_key, log_retention, rate_limit, burst_limit
         )
@@ -109,6 +136,25 @@ class FrontDoor(Construct):
             )
         )
         return function
+
+    def _capture(self, capture: TrafficCapture, endpoint_name: str) -> None:
+        """The function's capture settings, and PutObject under its endpoint's own capture
+        prefix only (with the lake key's data keys)."""
+        where = f"{capture.prefix}{endpoint_name}/{capture.variant}/"
+        self.function.add_environment(
+            "CAPTURE_URI", capture.lake.artifacts.s3_url_for_object(capture.prefix)
+        )
+        self.function.add_environment("CAPTURE_PERCENT", str(capture.percent))
+        self.function.add_environment("CAPTURE_VARIANT", capture.variant)
+        capture.lake.grant_capture(self.function, where)
+        role = self.function.role
+        assert role is not None, "a platform function always has its own role"
+        acknowledge_wildcard_resource(
+            role,
+            capture.lake.artifacts.arn_for_objects(f"{where}*"),
+            "Captured requests are written one object per request, named by hour and request "
+            "id; writes are limited to this endpoint's capture prefix.",
+        )
 
     def _api(
         self,

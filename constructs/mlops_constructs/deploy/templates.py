@@ -27,6 +27,7 @@ from mlops_constructs.deploy.endpoint import (
     ModelEndpoint,
     PromotedContainer,
     RealtimeSettings,
+    ScaleToZeroSettings,
     ServerlessSettings,
 )
 from mlops_constructs.monitor.monitors import ModelMonitors, MonitorImages, MonitorInputs
@@ -71,7 +72,9 @@ def template_parameters(
     )
     if isinstance(hosting, ServerlessSettings):
         return [*model, "ExecutionRoleArn"]  # no capture, key, alarms, monitors, VPC
-    names = [*model, "DataKeyArn", "CaptureUri", "AlarmTopicArn"]
+    # An endpoint of inference components captures nothing itself (the front door does).
+    captures = not isinstance(hosting, ScaleToZeroSettings)
+    names = [*model, "DataKeyArn", *(["CaptureUri"] if captures else []), "AlarmTopicArn"]
     if hosting is not None:
         names.insert(len(model), "ExecutionRoleArn")
     if monitor is not None:

@@ -88,6 +88,10 @@ def _endpoint_config_kms(node: Resource, _vpc: bool) -> Result:
 
 def _endpoint_config_capture(node: Resource, _vpc: bool) -> Result:
     capture = node.get("DataCaptureConfig") or {}
+    # An endpoint of inference components (scale_to_zero) is captured by the front door in
+    # front of it (ADR 0033); a capture it does configure must still be encrypted.
+    if not capture and _components_config(node):
+        return NagRuleCompliance.NOT_APPLICABLE
     enabled = capture and _get(capture, "EnableCapture") is not False
     encrypted = bool(_get(capture, "KmsKeyId"))
     return NagRuleCompliance.COMPLIANT if enabled and encrypted else NagRuleCompliance.NON_COMPLIANT
@@ -291,7 +295,8 @@ RULES: dict[str, Rule] = {
             "SM4",
             "The endpoint config does not capture data, or captures it without a KMS key.",
             "Without captured requests and responses Model Monitor cannot detect drift."
-            " Fix: set DataCaptureConfig with EnableCapture, a destination and KmsKeyId.",
+            " Fix: set DataCaptureConfig with EnableCapture, a destination and KmsKeyId."
+            " (An endpoint of inference components may leave it out: its front door captures.)",
             _endpoint_config_capture,
         ),
         Rule(

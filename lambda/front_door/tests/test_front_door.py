@@ -9,7 +9,15 @@ other error codes are stubbed with botocore's Stubber on the handler's own clien
 from __future__ import annotations
 
 import base64
+import importlib.util
 import json
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import front_door_handler as handler
@@ -340,3 +348,383 @@ def test_without_a_component_none_is_named(endpoint):
     assert handler.load_config({"ENDPOINT_NAME": ENDPOINT}).inference_component is None
     with pytest.raises(handler.ConfigError, match="INFERENCE_COMPONENT_NAME"):
         handler.load_config({"ENDPOINT_NAME": ENDPOINT, "INFERENCE_COMPONENT_NAME": "a b"})
+
+
+# -- traffic capture (moto's S3) -----------------------------------------------------------------
+
+# As in conftest.py (not imported: every Lambda has a conftest.py).
+CAPTURE_BUCKET = "mlops-dev-churn-artifacts-123456789012"
+CAPTURE_URI = f"s3://{CAPTURE_BUCKET}/data-capture/prod/"
+NOW = datetime(2026, 12, 7, 17, 25, 57, 42_917, tzinfo=UTC)
+API_REQUEST_ID = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"  # api_event's
+# Where NOW's captures of api_event's request are.
+CAPTURE_KEY = (
+    f"data-capture/prod/{ENDPOINT}/AllTraffic/2026/12/07/17/25-57-042-{API_REQUEST_ID}.jsonl"
+)
+MONITORING = (
+    Path(__file__).resolve().parents[3]
+    / "constructs"
+    / "mlops_constructs"
+    / "assets"
+    / "monitoring"
+    / "monitoring.py"
+)
+COLUMNS = ["tenure_months", "monthly_charges", "total_charges", "support_calls", "contract_type"]
+ROW = "12,70.5,846.0,1,month-to-month"
+ANSWER = {"predictions": [{"churn_probability": 0.2, "churned": 0}]}
+
+
+@pytest.fixture(scope="module")
+def monitoring() -> ModuleType:
+    """The platform's monitoring script (which reads the capture), loaded from its file."""
+    spec = importlib.util.spec_from_file_location("front_door_tests_monitoring", MONITORING)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules[spec.name]
+    return module
+
+
+def captured(capture: Any, key: str) -> dict[str, Any]:
+    """The one captured record at ``key``: one JSON line, ending with a newline."""
+    stored = capture.get(key)
+    assert stored["ContentType"] == "application/jsonl"
+    body = stored["Body"].decode("utf-8")
+    assert body.endswith("}\n")
+    assert body.count("\n") == 1
+    assert body == body.rstrip() + "\n"
+    record: dict[str, Any] = json.loads(body)
+    return record
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "encoding"),
+    [
+        (ROW + "\n", "text/csv", "CSV"),
+        (
+            json.dumps({"instances": [[12, 70.5, 846.0, 1, "month-to-month"]]}),
+            "application/json",
+            "JSON",
+        ),
+    ],
+    ids=["csv", "json"],
+)
+def test_an_answered_request_is_captured_as_sagemaker_would(
+    capture, endpoint, capsys, monitoring, tmp_path, body, content_type, encoding
+):
+    endpoint.returns(ANSWER)
+
+    response = handler.handler(api_event(body, f"{content_type}; charset=utf-8"), Context())
+
+    assert response["statusCode"] == 200
+    assert json.loads(response["body"]) == ANSWER
+    assert capture.keys() == [CAPTURE_KEY]
+    record = captured(capture, CAPTURE_KEY)
+    assert record == {
+        "captureData": {
+            "endpointInput": {
+                "observedContentType": content_type,
+                "mode": "INPUT",
+                "data": body,
+                "encoding": encoding,
+            },
+            "endpointOutput": {
+                "observedContentType": "application/json",
+                "mode": "OUTPUT",
+                "data": response["body"],
+                "encoding": "JSON",
+            },
+        },
+        "eventMetadata": {
+            "eventId": response["headers"]["X-Request-Id"],
+            "inferenceId": response["headers"]["X-Request-Id"],
+            "inferenceTime": "2026-12-07T17:25:57Z",
+        },
+        "eventVersion": "0",
+    }
+    # The platform's monitoring reads it: the line, and the file under its hour's prefix.
+    line = capture.get(CAPTURE_KEY)["Body"]
+    read = monitoring.parse_capture(line, COLUMNS)
+    assert read.record_id == API_REQUEST_ID
+    assert [row.cells for row in read.rows] == [ROW.split(",")]
+    assert read.predictions == ANSWER["predictions"]
+    hour = CAPTURE_KEY.rsplit("/", 1)[0]
+    (tmp_path / hour).mkdir(parents=True)
+    (tmp_path / CAPTURE_KEY).write_bytes(line)
+    captures, skipped, records, files = monitoring.read_endpoint(
+        tmp_path / hour.rsplit("/", 2)[0],
+        COLUMNS,  # the day's prefix
+    )
+    assert (len(captures), dict(skipped), records, files) == (1, {}, 1, 1)
+    # The log says so, without the payload.
+    out = capsys.readouterr().out
+    assert "month-to-month" not in out
+    assert "churn_probability" not in out
+    [line_logged] = [json.loads(x) for x in out.splitlines() if x]
+    assert line_logged["message"] == "prediction returned"
+    assert line_logged["captured"] is True
+    assert line_logged["capture_key"] == CAPTURE_KEY
+
+
+def test_the_capture_is_named_after_the_request_time_api_gateway_gives(capture, endpoint):
+    """requestTimeEpoch is the same on a retried invocation: so is the key."""
+    endpoint.returns(PREDICTION, PREDICTION)
+    event = api_event()
+    event["requestContext"]["requestTimeEpoch"] = 1_767_225_600_007  # 2026-01-01T00:00:00.007Z
+
+    assert handler.handler(event, Context())["statusCode"] == 200
+    assert handler.handler(event, Context())["statusCode"] == 200
+
+    key = f"data-capture/prod/{ENDPOINT}/AllTraffic/2026/01/01/00/00-00-007-{API_REQUEST_ID}.jsonl"
+    assert capture.keys() == [key]
+    assert captured(capture, key)["eventMetadata"]["inferenceTime"] == "2026-01-01T00:00:00Z"
+
+
+def test_the_same_request_id_is_captured_once(capture, endpoint):
+    """A retried invocation (same request id, same time) overwrites its capture."""
+    endpoint.returns(PREDICTION, {"predictions": [{"churn_probability": 0.3, "churned": 0}]})
+
+    handler.handler(api_event(), Context())
+    handler.handler(api_event(), Context())
+    other = api_event()
+    other["requestContext"]["requestId"] = "another-request"
+    handler.handler(other, Context())
+
+    assert capture.keys() == sorted(
+        [CAPTURE_KEY, CAPTURE_KEY.replace(API_REQUEST_ID, "another-request")]
+    )
+
+
+def test_an_id_unfit_for_a_key_or_the_endpoint_is_made_safe(capture, endpoint):
+    """A request id SageMaker would refuse as InferenceId: no inferenceId, a safe eventId."""
+    endpoint.returns(PREDICTION)
+    event = api_event()
+    event["requestContext"]["requestId"] = " not/printable\n"
+
+    response = handler.handler(event, Context())
+
+    assert response["statusCode"] == 200
+    key = CAPTURE_KEY.replace(API_REQUEST_ID, "-not-printable-")
+    assert capture.keys() == [key]
+    assert captured(capture, key)["eventMetadata"] == {
+        "eventId": "-not-printable-",
+        "inferenceTime": "2026-12-07T17:25:57Z",
+    }
+
+
+def test_event_ids():
+    assert handler.event_id("a.b_c-D9") == "a.b_c-D9"
+    assert handler.event_id("a/b c:d") == "a-b-c-d"
+    assert handler.event_id("x" * 100) == "x" * 64
+    for missing in (None, ""):  # a fresh random UUID each time
+        assert uuid.UUID(handler.event_id(missing)).version == 4
+        assert handler.event_id(missing) != handler.event_id(missing)
+
+
+def test_a_request_not_sampled_is_not_captured(capture, endpoint, capsys, monkeypatch):
+    monkeypatch.setattr(handler, "_sampled", lambda percent: False)
+    endpoint.returns(PREDICTION)
+
+    response = handler.handler(api_event(), Context())
+
+    assert response["statusCode"] == 200
+    assert capture.keys() == []
+    [line] = log_lines(capsys)
+    assert line["captured"] is False
+    assert "capture_key" not in line
+
+
+def test_without_capture_uri_nothing_is_captured_nor_s3_asked(
+    endpoint, capsys, monkeypatch, aws_client
+):
+    s3 = aws_client("s3")
+    s3.create_bucket(Bucket=CAPTURE_BUCKET)
+    asked: list[str] = []
+    make_client = handler._client
+
+    def spy(service: str, region: str | None = None) -> Any:
+        asked.append(service)
+        return make_client(service, region)
+
+    monkeypatch.setattr(handler, "_client", spy)
+    endpoint.returns(PREDICTION)
+
+    response = handler.handler(api_event(), Context())
+
+    assert response["statusCode"] == 200
+    assert asked == ["sagemaker-runtime"]
+    assert "Contents" not in s3.list_objects_v2(Bucket=CAPTURE_BUCKET)
+    [line] = log_lines(capsys)
+    assert "captured" not in line
+
+
+@contextmanager
+def capture_fails(kind: str, capture: Any) -> Iterator[None]:
+    """The capture's PutObject fails: ``kind`` says how."""
+    client = handler._client("s3")
+    if kind == "NoSuchBucket":  # moto's own answer
+        capture.s3.delete_bucket(Bucket=CAPTURE_BUCKET)
+        yield
+    elif kind == "AccessDenied":
+        with Stubber(client) as stub:
+            stub.add_client_error(
+                "put_object", service_error_code="AccessDenied", http_status_code=403
+            )
+            yield
+            stub.assert_no_pending_responses()
+    else:
+
+        def time_out(**_: Any) -> None:
+            raise ReadTimeoutError(endpoint_url="https://s3.amazonaws.com")
+
+        hook = "before-call.s3.PutObject"
+        client.meta.events.register(hook, time_out)
+        try:
+            yield
+        finally:
+            client.meta.events.unregister(hook, time_out)
+
+
+@pytest.mark.parametrize("kind", ["NoSuchBucket", "AccessDenied", "ReadTimeoutError"])
+def test_a_capture_not_written_does_not_fail_the_prediction(capture, endpoint, capsys, kind):
+    endpoint.returns(PREDICTION)
+
+    with capture_fails(kind, capture):
+        response = handler.handler(api_event(SECRET_ROW), Context())
+
+    assert response["statusCode"] == 200
+    assert json.loads(response["body"]) == PREDICTION
+    warning, last = log_lines(capsys)  # no payload in either (log_lines checks)
+    assert warning["level"] == "WARNING"
+    assert warning["message"] == "capture not written"
+    assert warning["error_code"] == kind
+    assert warning["capture_key"] == CAPTURE_KEY
+    assert last["message"] == "prediction returned"
+    assert last["status_code"] == 200
+    assert last["captured"] is False
+
+
+def test_no_capture_without_time_left_for_it(capture, endpoint, capsys):
+    """The capture is only tried with CAPTURE_TIME_NEEDED_MS of the invocation left."""
+
+    class Late(Context):
+        def get_remaining_time_in_millis(self) -> int:
+            return handler.CAPTURE_TIME_NEEDED_MS - 1
+
+    class InTime(Context):
+        def get_remaining_time_in_millis(self) -> int:
+            return handler.CAPTURE_TIME_NEEDED_MS
+
+    endpoint.returns(PREDICTION)
+    assert handler.handler(api_event(), Late())["statusCode"] == 200
+    assert capture.keys() == []
+    warning, _ = log_lines(capsys)
+    assert warning["error_code"] == "NotEnoughTime"
+
+    assert handler.handler(api_event(), InTime())["statusCode"] == 200
+    assert capture.keys() == [CAPTURE_KEY]
+
+
+def test_error_answers_are_not_captured(capture, endpoint, capsys, monkeypatch):
+    asked: list[int] = []
+    monkeypatch.setattr(handler, "_sampled", lambda percent: asked.append(percent) or True)
+
+    assert handler.handler(api_event("{not json", "application/json"), None)["statusCode"] == 400
+    assert handler.handler(api_event(), None)["statusCode"] == 502  # moto's "body": not JSON
+    with Stubber(handler._client("sagemaker-runtime")) as stub:
+        stub.add_client_error("invoke_endpoint", service_error_code="ModelError")
+        assert handler.handler(api_event(), Context())["statusCode"] == 502
+
+    assert capture.keys() == []
+    assert asked == []
+    assert all("captured" not in line for line in log_lines(capsys))
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        ({"CAPTURE_URI": f"https://{CAPTURE_BUCKET}/data-capture/"}, "CAPTURE_URI"),
+        ({"CAPTURE_URI": f"s3://{CAPTURE_BUCKET}/data-capture/prod"}, "CAPTURE_URI"),
+        ({"CAPTURE_URI": f"s3://{CAPTURE_BUCKET}"}, "CAPTURE_URI"),
+        ({"CAPTURE_URI": f"s3://{CAPTURE_BUCKET}/a//b/"}, "CAPTURE_URI"),
+        ({"CAPTURE_URI": f"s3://{CAPTURE_BUCKET}/../b/"}, "CAPTURE_URI"),
+        ({"CAPTURE_URI": f"s3://{CAPTURE_BUCKET}/data*/"}, "CAPTURE_URI"),
+        ({"CAPTURE_URI": f"s3://{CAPTURE_BUCKET}/{'a/' * 250}"}, "longer than 512"),
+        ({"CAPTURE_URI": "s3://Mlops_Artifacts/data-capture/"}, "invalid bucket 'Mlops_Artifacts'"),
+        ({"CAPTURE_URI": "s3://ab/data-capture/"}, "invalid bucket 'ab'"),
+        ({"CAPTURE_URI": "s3:///data-capture/"}, "invalid bucket ''"),
+        ({"CAPTURE_PERCENT": None}, "CAPTURE_PERCENT is not set"),
+        ({"CAPTURE_PERCENT": "0"}, "CAPTURE_PERCENT='0'"),
+        ({"CAPTURE_PERCENT": "101"}, "CAPTURE_PERCENT='101'"),
+        ({"CAPTURE_PERCENT": "x"}, "CAPTURE_PERCENT='x'"),
+        ({"CAPTURE_PERCENT": "50.0"}, "CAPTURE_PERCENT='50.0'"),
+        ({"CAPTURE_PERCENT": "-5"}, "CAPTURE_PERCENT='-5'"),
+        ({"CAPTURE_VARIANT": "All Traffic"}, "CAPTURE_VARIANT='All Traffic'"),
+        ({"CAPTURE_VARIANT": "-AllTraffic"}, "CAPTURE_VARIANT"),
+        ({"CAPTURE_VARIANT": "v" * 64}, "CAPTURE_VARIANT"),
+        ({"CAPTURE_URI": None}, "CAPTURE_PERCENT is set but CAPTURE_URI is not"),
+        (
+            {"CAPTURE_URI": None, "CAPTURE_PERCENT": None, "CAPTURE_VARIANT": "AllTraffic"},
+            "CAPTURE_VARIANT is set but CAPTURE_URI is not",
+        ),
+    ],
+)
+def test_capture_misconfigured_is_500(capture, capsys, monkeypatch, settings, named):
+    for name, value in settings.items():
+        if value is None:
+            monkeypatch.delenv(name)
+        else:
+            monkeypatch.setenv(name, value)
+
+    response = handler.handler(api_event(), Context())
+
+    assert response["statusCode"] == 500
+    assert error_of(response) == "the service is misconfigured"
+    [line] = log_lines(capsys)
+    assert line["level"] == "ERROR"
+    assert named in line["error"]
+    assert capture.keys() == []
+
+
+def test_capture_settings():
+    base = {"ENDPOINT_NAME": ENDPOINT}
+    on = {**base, "CAPTURE_URI": CAPTURE_URI, "CAPTURE_PERCENT": "100"}
+    assert handler.load_config(base).capture is None
+    assert handler.load_config({**base, "CAPTURE_URI": "", "CAPTURE_PERCENT": ""}).capture is None
+    assert handler.load_config(on).capture == handler.Capture(
+        CAPTURE_BUCKET, "data-capture/prod/", 100, "AllTraffic"
+    )
+    root = {**on, "CAPTURE_URI": "s3://my.bucket-1/", "CAPTURE_PERCENT": "1"}
+    assert handler.load_config(root).capture == handler.Capture("my.bucket-1", "", 1)
+    variant = {**on, "CAPTURE_URI": "s3://b-1/a/b=2/", "CAPTURE_VARIANT": "Blue-1"}
+    assert handler.load_config(variant).capture == handler.Capture("b-1", "a/b=2/", 100, "Blue-1")
+    # every problem at once
+    with pytest.raises(handler.ConfigError) as raised:
+        handler.load_config({**on, "CAPTURE_URI": "s3://x", "CAPTURE_PERCENT": "0"})
+    assert "CAPTURE_URI='s3://x'" in str(raised.value)
+    assert "CAPTURE_PERCENT='0'" in str(raised.value)
+
+
+def test_capture_key_layout():
+    capture = handler.Capture(CAPTURE_BUCKET, "data-capture/prod/", 100, "Blue")
+    eastern = datetime(2026, 1, 2, 22, 4, 5, 9_999, tzinfo=timezone(timedelta(hours=-5)))
+    assert handler.capture_key(capture, ENDPOINT, eastern, "id-1") == (
+        f"data-capture/prod/{ENDPOINT}/Blue/2026/01/03/03/04-05-009-id-1.jsonl"
+    )
+
+
+def test_sampling(monkeypatch):
+    monkeypatch.setattr(handler.random, "random", lambda: 0.199)
+    assert handler._sampled(20) is True
+    monkeypatch.setattr(handler.random, "random", lambda: 0.2)
+    assert handler._sampled(20) is False
+    monkeypatch.setattr(handler.random, "random", lambda: 0.0)
+    assert handler._sampled(1) is True
+    monkeypatch.setattr(handler.random, "random", lambda: 0.9999999999999999)
+    assert handler._sampled(100) is True
+    assert handler._sampled(99) is False
+    monkeypatch.undo()
+    assert all(handler._sampled(100) for _ in range(1000))
