@@ -1216,6 +1216,50 @@ def test_model_monitor_is_one_switch() -> None:
     ).project("churn")
     assert no_clarify.build.data_quality_baseline and not no_clarify.build.model_baselines
     assert not PlatformConfig().project("churn").build.data_quality_baseline  # open: none
+    # Model Monitor watches instance variants: the switch hosts production on instances too,
+    # unless the project says otherwise (then the scale_to_zero refusal names both fixes).
+    assert project.deploy.production.hosting == "realtime"
+    assert PlatformConfig().project("churn").deploy.production.hosting == "scale_to_zero"
+    with pytest.raises(ConfigError, match=r"Fix: use monitor\.service: open, or hosting: realtime"):
+        parse_config(
+            {
+                "projects": [
+                    churn(
+                        monitor={"service": "model_monitor"},
+                        deploy={"production": {"hosting": "scale_to_zero"}},
+                    )
+                ]
+            }
+        )
+
+
+def test_a_stage_block_without_hosting_keeps_its_stages_default() -> None:
+    """Tuning a stage (its memory, its instances) does not change how it hosts: staging stays
+    serverless and production scale_to_zero (before, any staging block turned it real-time)."""
+    deploy = (
+        parse_config(
+            {
+                "projects": [
+                    churn(
+                        deploy={"staging": {"memory_mb": 4096}, "production": {"max_instances": 4}}
+                    )
+                ]
+            }
+        )
+        .project("churn")
+        .deploy
+    )
+    assert (deploy.staging.hosting, deploy.staging.memory_mb) == ("serverless", 4096)
+    assert (deploy.production.hosting, deploy.production.max_instances) == ("scale_to_zero", 4)
+    assert deploy.front_door.enabled  # on by default: it captures the scale_to_zero production
+    with pytest.raises(ConfigError) as err:
+        parse_config({"projects": [churn(deploy={"production": {"min_instances": 2}})]})
+    assert "min_instances does not apply to hosting: scale_to_zero" in str(err.value)
+    assert "Fix: remove min_instances, or use hosting: realtime" in str(err.value)
+    realtime = parse_config(
+        {"projects": [churn(deploy={"production": {"hosting": "realtime"}})]}
+    ).project("churn")
+    assert realtime.deploy.production.instances_kept == 1  # min_instances unset: one instance
 
 
 def test_model_monitor_switch_wins_over_the_platform_defaults() -> None:
