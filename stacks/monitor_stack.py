@@ -51,6 +51,7 @@ from stacks.data_stack import DataStack
 from stacks.topology import (
     STAGES,
     Deployment,
+    captured,
     deployment,
     open_targets,
     realtime_stages,
@@ -235,14 +236,14 @@ def dashboard_section(
 ) -> DashboardSection:
     watched = open_targets(project, stages)
     endpoints = realtime_stages(project, stages)
+    components = [s for s in endpoints if project.deploy.stage(s).hosting == SCALE_TO_ZERO]
     return DashboardSection(
         title=project.name,
         prefix=prefix,
         summary=summary,
         endpoints=endpoints,
-        components=[
-            stage for stage in endpoints if project.deploy.stage(stage).hosting == SCALE_TO_ZERO
-        ],
+        components=components,
+        door_captured=[stage for stage in components if captured(project, stage)],
         latency_p99_ms={
             stage: project.deploy.stage(stage).latency_p99_ms
             for stage, realtime in endpoints.items()

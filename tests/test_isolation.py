@@ -592,6 +592,7 @@ NOT_PROBED = {
     "AWS::SageMaker::ModelBiasJobDefinition": "as above",
     "AWS::SageMaker::ModelExplainabilityJobDefinition": "as above",
     "AWS::CDK::Metadata": "not a resource",
+    "AWS::Logs::MetricFilter": "counts lines of a function's log: requested as the log group",
     "AWS::ApiGateway::Deployment": "part of the prediction API: requested as the API",
     "AWS::ApiGateway::Stage": "part of the prediction API: requested as the API and its method",
     "AWS::ApiGateway::Resource": "part of the prediction API: requested as its method",

@@ -442,3 +442,30 @@ def test_the_front_door_may_write_its_capture_and_nothing_else(platform: Any) ->
     decisions = simulate(requests, identity, policies, account)
     assert all(d.error is None for d in decisions), decisions
     assert [d.allowed for d in decisions] == [ok for *_, ok in asks] + [True]
+
+
+def test_captures_the_front_door_could_not_write_are_counted_and_graphed(platform: Any) -> None:
+    """Its WARNING line becomes MLOps/FrontDoor CapturesNotWritten by endpoint (a metric filter:
+    no idle cost), graphed beside the requests that found no copy; for production only, whose
+    front door captures (a scale_to_zero staging is not captured)."""
+    from tests.test_dashboard import dashboards, sections
+
+    [metric_filter] = [
+        r["Properties"]
+        for r in _deploy_resources(platform).values()
+        if r["Type"] == "AWS::Logs::MetricFilter"
+    ]
+    assert metric_filter["FilterPattern"] == '{ $.message = "capture not written" }'
+    [transformation] = metric_filter["MetricTransformations"]
+    assert (transformation["MetricNamespace"], transformation["MetricName"]) == (
+        "MLOps/FrontDoor",
+        "CapturesNotWritten",
+    )
+    assert transformation["Dimensions"] == [{"Key": "EndpointName", "Value": "$.endpoint"}]
+    [widgets] = dashboards(platform).values()
+    churn = sections(widgets)["churn"]
+    graphs = {w["properties"].get("title"): json.dumps(w) for w in churn}
+    prod = graphs["mlops-dev-churn-prod: copies (%) and cold starts"]
+    staging = graphs["mlops-dev-churn-staging: copies (%) and cold starts"]
+    assert '"CapturesNotWritten", "EndpointName", "mlops-dev-churn-prod"' in prod
+    assert "CapturesNotWritten" not in staging

@@ -286,6 +286,12 @@ COMPONENT_ENDPOINT_ALARMS = (
 )
 
 
+# The front door's count of the captures it could not write (a metric filter on its log, by
+# endpoint; ADR 0033): shown on the dashboard, no alarm.
+FRONT_DOOR_NAMESPACE = "MLOps/FrontDoor"
+CAPTURES_NOT_WRITTEN = "CapturesNotWritten"
+
+
 def alarm_name(resource: str, kind: AlarmKind) -> str:
     """``<resource>-<kind>``: an alarm of the platform."""
     return f"{resource}-{kind.value}"

@@ -18,7 +18,12 @@ from mlops_constructs.compute import platform_function
 from mlops_constructs.data.lake import LakeAccess
 from mlops_constructs.deploy.endpoint import VARIANT
 from mlops_constructs.functions import function_code
-from mlops_constructs.names import FRONT_DOOR, function_name
+from mlops_constructs.names import (
+    CAPTURES_NOT_WRITTEN,
+    FRONT_DOOR,
+    FRONT_DOOR_NAMESPACE,
+    function_name,
+)
 from mlops_constructs.network.placement import Placement
 from mlops_constructs.observability import encrypted_log_group
 from mlops_constructs.security.keys import PlatformKey
@@ -138,8 +143,9 @@ class FrontDoor(Construct):
         return function
 
     def _capture(self, capture: TrafficCapture, endpoint_name: str) -> None:
-        """The function's capture settings, and PutObject under its endpoint's own capture
-        prefix only (with the lake key's data keys)."""
+        """The function's capture settings, PutObject under its endpoint's own capture prefix
+        only (with the lake key's data keys), and the count of captures not written
+        (``MLOps/FrontDoor`` ``CapturesNotWritten``, by ``EndpointName``)."""
         where = f"{capture.prefix}{endpoint_name}/{capture.variant}/"
         self.function.add_environment(
             "CAPTURE_URI", capture.lake.artifacts.s3_url_for_object(capture.prefix)
@@ -147,6 +153,17 @@ class FrontDoor(Construct):
         self.function.add_environment("CAPTURE_PERCENT", str(capture.percent))
         self.function.add_environment("CAPTURE_VARIANT", capture.variant)
         capture.lake.grant_capture(self.function, where)
+        # Each capture the function could not write (its WARNING line), counted by endpoint.
+        logs.MetricFilter(
+            self,
+            "CapturesNotWritten",
+            log_group=self.function.log_group,
+            metric_namespace=FRONT_DOOR_NAMESPACE,
+            metric_name=CAPTURES_NOT_WRITTEN,
+            filter_pattern=logs.FilterPattern.string_value("$.message", "=", "capture not written"),
+            metric_value="1",
+            dimensions={"EndpointName": "$.endpoint"},
+        )
         role = self.function.role
         assert role is not None, "a platform function always has its own role"
         acknowledge_wildcard_resource(

@@ -19,7 +19,13 @@ from mlops_constructs.monitor.monitors import drift_metric, quality_metric
 from mlops_constructs.monitor.open_monitoring import OpenMonitoringSettings
 from mlops_constructs.monitor.open_monitoring import metric as open_metric
 from mlops_constructs.monitor.settings import MonitorSettings
-from mlops_constructs.names import AlarmKind, alarm_name, component_name
+from mlops_constructs.names import (
+    CAPTURES_NOT_WRITTEN,
+    FRONT_DOOR_NAMESPACE,
+    AlarmKind,
+    alarm_name,
+    component_name,
+)
 from mlops_constructs.runbooks import RUNBOOKS, Runbook, alarm_description
 
 VARIANT = "AllTraffic"
@@ -147,6 +153,9 @@ class DashboardSection:
     # The real-time stages served by an inference component (hosting: scale_to_zero), whose
     # invocation metrics carry the component's name instead of the endpoint's and variant's.
     components: Sequence[str] = ()
+    # Those of them whose front door captures their traffic (ADR 0033): the captures it could
+    # not write are graphed with the requests that found no copy.
+    door_captured: Sequence[str] = ()
     latency_p99_ms: Mapping[str, int] = field(default_factory=dict)
     monitored: Sequence[str] = ()
     monitor: MonitorSettings | None = None
@@ -233,6 +242,7 @@ class PlatformDashboard(Construct):
                     realtime,
                     section.latency_p99_ms.get(stage),
                     component=stage in section.components,
+                    door_captured=stage in section.door_captured,
                 )
             )
         self._failures(section, alarms)
@@ -435,15 +445,21 @@ class _EndpointMetrics:
 
 
 def _endpoint_row(
-    name: str, realtime: bool, latency_p99_ms: int | None = None, *, component: bool = False
+    name: str,
+    realtime: bool,
+    latency_p99_ms: int | None = None,
+    *,
+    component: bool = False,
+    door_captured: bool = False,
 ) -> list[cloudwatch.IWidget]:
     """Invocations, latency, errors (and, real-time, instance use) of endpoint ``name``;
     ``latency_p99_ms``: the p99 latency that rolls a deployment back (drawn on the graph).
     With ``component`` (scale to zero), the metrics of its inference component: requests that
-    found no copy, and the copies' use of their instances."""
+    found no copy, and the copies' use of their instances; with ``door_captured``, also the
+    captures its front door could not write."""
     metric = _EndpointMetrics.of(name, component=component)
     row = _traffic_widgets(name, metric, realtime, latency_p99_ms)
-    usage = _usage_widget(name, metric, realtime, component=component)
+    usage = _usage_widget(name, metric, realtime, component=component, door_captured=door_captured)
     if usage is not None:
         row.append(usage)
     return row
@@ -505,20 +521,41 @@ def _traffic_widgets(
     ]
 
 
+def _captures_not_written(name: str) -> cloudwatch.Metric:
+    """The captures the front door of endpoint ``name`` could not write (ADR 0033)."""
+    return cloudwatch.Metric(
+        namespace=FRONT_DOOR_NAMESPACE,
+        metric_name=CAPTURES_NOT_WRITTEN,
+        dimensions_map={"EndpointName": name},
+        statistic="Sum",
+        period=cdk.Duration.minutes(5),
+        label="captures not written",
+    )
+
+
 def _usage_widget(
-    name: str, metric: _EndpointMetrics, realtime: bool, *, component: bool
+    name: str,
+    metric: _EndpointMetrics,
+    realtime: bool,
+    *,
+    component: bool,
+    door_captured: bool = False,
 ) -> cloudwatch.IWidget | None:
-    """With ``component``, the copies' CPU and memory and the requests that found no copy;
-    else for real-time hosting the instances' CPU, memory and disk; else (serverless) None."""
+    """With ``component``, the copies' CPU and memory and the requests that found no copy
+    (and, ``door_captured``, the captures the front door could not write); else for real-time
+    hosting the instances' CPU, memory and disk; else (serverless) None."""
     if component:
         copies = "/aws/sagemaker/InferenceComponents"
+        right = [metric("NoCapacityInvocationFailures", "Sum", "no copy running")]
+        if door_captured:
+            right.append(_captures_not_written(name))
         return cloudwatch.GraphWidget(
             title=f"{name}: copies (%) and cold starts",
             left=[
                 metric("CPUUtilizationNormalized", "Average", "CPU", copies),
                 metric("MemoryUtilizationNormalized", "Average", "memory", copies),
             ],
-            right=[metric("NoCapacityInvocationFailures", "Sum", "no copy running")],
+            right=right,
             width=6,
         )
     if realtime:

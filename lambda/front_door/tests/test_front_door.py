@@ -599,7 +599,9 @@ def test_a_capture_not_written_does_not_fail_the_prediction(capture, endpoint, c
     assert json.loads(response["body"]) == PREDICTION
     warning, last = log_lines(capsys)  # no payload in either (log_lines checks)
     assert warning["level"] == "WARNING"
+    # What the front door's metric filter counts, by endpoint (CapturesNotWritten, ADR 0033).
     assert warning["message"] == "capture not written"
+    assert warning["endpoint"] == ENDPOINT
     assert warning["error_code"] == kind
     assert warning["capture_key"] == CAPTURE_KEY
     assert last["message"] == "prediction returned"
