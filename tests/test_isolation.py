@@ -68,6 +68,10 @@ IMPORTING = frozenset(p.name for p in CONFIG.projects if p.build.model_import.en
 COMPONENTS = frozenset(
     p.name for p in CONFIG.projects if p.deploy.production.hosting == "scale_to_zero"
 )
+# Projects whose production runs on instances, whose endpoint config captures its traffic.
+INSTANCE_PRODUCTION = frozenset(
+    p.name for p in CONFIG.projects if p.deploy.production.hosting == "realtime"
+)
 FRONT_DOOR_CAPTURED = frozenset(
     p for p in COMPONENTS if CONFIG.project(p).deploy.front_door.enabled
 )
@@ -745,6 +749,7 @@ class Flow:
     imports_only: bool = False
     captured_only: bool = False  # a production the front door captures
     components_only: bool = False  # a production of inference components
+    instances_only: bool = False  # a production on instances
 
     def id(self, project: str) -> str:
         owner = "shared" if self.target in SHARED else project
@@ -883,12 +888,12 @@ FLOWS = (
     Flow("endpoint-test", "sagemaker:DescribeModelPackage", "model versions"),
     Flow("endpoint-test", "sagemaker:InvokeEndpoint", "staging endpoint"),
     Flow("endpoint-test", "sqs:SendMessage", "deploy dead letters"),
-    # The endpoints read their model and write captured data.
+    # The endpoints read their model; an instance-backed one writes its captured data (the
+    # example's stagings are serverless and capture nothing; ADR 0033).
     Flow("staging-endpoint", "s3:GetObject", "sealed model objects"),
-    Flow("staging-endpoint", "s3:PutObject", "staging capture objects"),
     Flow("staging-endpoint", "kms:Decrypt", "data key"),
     Flow("prod-endpoint", "s3:GetObject", "sealed model objects"),
-    Flow("prod-endpoint", "s3:PutObject", "prod capture objects"),
+    Flow("prod-endpoint", "s3:PutObject", "prod capture objects", instances_only=True),
     Flow("prod-endpoint", "kms:GenerateDataKey", "data key"),
     # The front door invokes production, and captures it when it is an inference component.
     Flow("front-door", "sagemaker:InvokeEndpoint", "prod endpoint"),
@@ -1000,6 +1005,7 @@ FLOW_CASES = [
     and (not flow.imports_only or project in IMPORTING)
     and (not flow.captured_only or project in FRONT_DOOR_CAPTURED)
     and (not flow.components_only or project in COMPONENTS)
+    and (not flow.instances_only or project in INSTANCE_PRODUCTION)
 ]
 
 

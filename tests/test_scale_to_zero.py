@@ -393,7 +393,8 @@ def test_the_front_door_captures_production_where_the_monitoring_reads(platform:
 def test_the_front_door_may_write_its_capture_and_nothing_else(platform: Any) -> None:
     """Simulated over the synthesized policies (the role's and the bucket's): PutObject
     under its own endpoint's capture prefix only, no read or delete, and the data key's data
-    keys for S3; the staging test's endpoint is not the front door's."""
+    keys for S3; the staging test's endpoint is not the front door's. The endpoints' own roles
+    write no capture (their configs capture nothing)."""
     from tests.iam_sim import Inventory, environments_of_assembly, session_request, simulate
 
     inventory = Inventory(environments_of_assembly(platform.outdir)["dev"])
@@ -438,10 +439,28 @@ def test_the_front_door_may_write_its_capture_and_nothing_else(platform: Any) ->
             resource_policy=key if key in policies else None,
         )
     )
+    # The endpoints of components capture nothing: their roles may not write a capture.
+    endpoint_roles = [
+        r for r in roles.values() if r.name in ("mlops-dev-churn-prod-endpoint",
+                                                 "mlops-dev-churn-staging-endpoint")
+    ]  # fmt: skip
+    assert len(endpoint_roles) == 2
+    requests += [
+        session_request(
+            endpoint_role,
+            account,
+            "t",
+            action="s3:PutObject",
+            resource=f"{bucket}/data-capture/{stage}/mlops-dev-churn-{stage}/AllTraffic/x.jsonl",
+            resource_policy=bucket,
+        )
+        for endpoint_role in endpoint_roles
+        for stage in ("staging", "prod")
+    ]
     identity = {r.arn: list(r.policies) for r in roles.values()}
     decisions = simulate(requests, identity, policies, account)
     assert all(d.error is None for d in decisions), decisions
-    assert [d.allowed for d in decisions] == [ok for *_, ok in asks] + [True]
+    assert [d.allowed for d in decisions] == [ok for *_, ok in asks] + [True] + [False] * 4
 
 
 def test_captures_the_front_door_could_not_write_are_counted_and_graphed(platform: Any) -> None:

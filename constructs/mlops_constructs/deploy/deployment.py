@@ -129,8 +129,11 @@ class EndpointDeployment(Construct):
                 stage=stage,
                 lake=self._lake,
                 image_repositories=image_repositories,
+                # Only an instance-backed endpoint's config captures (ADR 0033).
+                captures=isinstance(hosting, RealtimeSettings)
+                and not isinstance(hosting, ScaleToZeroSettings),
             )
-            for stage in self._hostings
+            for stage, hosting in self._hostings.items()
         }
 
     def _arn(self, service: str) -> str:

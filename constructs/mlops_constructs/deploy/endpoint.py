@@ -128,9 +128,11 @@ class EndpointRole(Construct):
     """The role ``<prefix>-<stage>-endpoint`` that an endpoint's model containers run as.
 
     May read released model artifacts (``sealed/``), write captured data under
-    ``data-capture/<stage>/``, use the lake's key, write its own endpoint's logs and pull the
-    project's own serving image (``image_repositories``); nothing else. Kept out of the endpoint
-    template so that deploying an endpoint never needs IAM permissions.
+    ``data-capture/<stage>/`` (with ``captures``: an instance-backed endpoint's config captures;
+    serverless and inference-component endpoints capture nothing), use the lake's key, write its
+    own endpoint's logs and pull the project's own serving image (``image_repositories``);
+    nothing else. Kept out of the endpoint template so that deploying an endpoint never needs IAM
+    permissions.
     """
 
     def __init__(
@@ -142,6 +144,7 @@ class EndpointRole(Construct):
         stage: str,
         lake: LakeAccess,
         image_repositories: Sequence[str] = (),
+        captures: bool = True,
     ):
         super().__init__(scope, id)
         self.role = iam.Role(
@@ -155,7 +158,8 @@ class EndpointRole(Construct):
         # Released model artifacts only: their sealed copies (the serving code is inside each
         # model archive).
         lake.artifacts.grant_read(self.role, f"{SEALED_PREFIX}*")
-        lake.artifacts.grant_put(self.role, f"{prefix_}*")
+        if captures:
+            lake.artifacts.grant_put(self.role, f"{prefix_}*")
         lake.key.grant_encrypt_decrypt(self.role)
         # Bring your own container: the model's serving image is pulled as this role.
         grant_image_pull(self.role, image_repositories)
@@ -173,12 +177,13 @@ class EndpointRole(Construct):
             "Released model artifacts are sealed under names made of their SHA-256 at run time, "
             "under sealed/ only.",
         )
-        acknowledge_wildcard_resource(
-            self.role,
-            lake.artifacts.arn_for_objects(f"{prefix_}*"),
-            "SageMaker names captured-data objects by hour and request; writes are limited to "
-            "this endpoint's capture prefix.",
-        )
+        if captures:
+            acknowledge_wildcard_resource(
+                self.role,
+                lake.artifacts.arn_for_objects(f"{prefix_}*"),
+                "SageMaker names captured-data objects by hour and request; writes are limited "
+                "to this endpoint's capture prefix.",
+            )
 
 
 @dataclass(frozen=True, kw_only=True)
