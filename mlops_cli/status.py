@@ -178,12 +178,16 @@ def gate_figures(place: ProjectPlace, package: dict[str, Any]) -> dict[str, Any]
 
 def served_arn(ctx: Context, region: str, endpoint: dict[str, Any]) -> str | None:
     """The model version an endpoint serves now: its endpoint config's variant's model's
-    ``ModelPackageName``, or that model's ``ModelPackageArn`` tag (a promoted model)."""
+    ``ModelPackageName``, or that model's ``ModelPackageArn`` tag (a promoted model). An
+    endpoint of inference components (``scale_to_zero``) names no model in its config: its
+    model is its component's."""
     client = ctx.aws.client("sagemaker", region)
     name = endpoint.get("EndpointConfigName")
     config = call(client, "describe_endpoint_config", f"reading {name}", EndpointConfigName=name)
     variants = (config or {}).get("ProductionVariants") or []
     model_name = variants[0].get("ModelName") if variants else None
+    if not model_name and variants:
+        model_name = component_model(client, str(endpoint.get("EndpointName")))
     if not model_name:
         return None
     model = call(client, "describe_model", f"reading model {model_name}", ModelName=model_name)
@@ -199,6 +203,22 @@ def served_arn(ctx: Context, region: str, endpoint: dict[str, Any]) -> str | Non
         if tag.get("Key") == PACKAGE_TAG and tag.get("Value"):
             return str(tag["Value"])
     return None
+
+
+def component_model(client: Any, endpoint_name: str) -> str | None:
+    """The model of the inference component named after endpoint ``endpoint_name`` (how
+    ``scale_to_zero`` hosting names it, ADR 0014); None without one. Its ``Specification`` is
+    the one that serves: a rolling update's new one appears when the update completes."""
+    component = call(
+        client,
+        "describe_inference_component",
+        f"reading the inference component {endpoint_name}",
+        InferenceComponentName=endpoint_name,
+    )
+    if component is None or component.get("EndpointName") != endpoint_name:
+        return None
+    model = (component.get("Specification") or {}).get("ModelName")
+    return model if isinstance(model, str) and model else None
 
 
 def serving(ctx: Context, place: ProjectPlace, stage: str) -> dict[str, Any]:

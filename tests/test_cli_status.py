@@ -22,7 +22,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import boto3
@@ -535,6 +535,68 @@ def test_a_project_that_is_not_deployed_says_so_in_one_sentence(cloud, capsys):
         "no model package group mlops-dev-churn-models",
     )
     assert result.out == ""
+
+
+def test_a_scale_to_zero_endpoint_serves_its_components_model() -> None:
+    """The default production (hosting scale_to_zero, ADR 0014): its endpoint config names no
+    model; its inference component, named after the endpoint, does. moto has no inference
+    components: SageMaker's answers are stubbed, checked against botocore's service model."""
+    import datetime
+
+    import boto3
+    from botocore.stub import Stubber
+
+    from mlops_cli.status import served_arn
+
+    endpoint, model = "mlops-dev-churn-prod", "mlops-dev-churn-prod-model-v7"
+    package = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/mlops-dev-churn-models/7"
+    now = datetime.datetime(2026, 12, 7, tzinfo=datetime.UTC)
+    client = boto3.client(
+        "sagemaker", region_name=REGION, aws_access_key_id="t", aws_secret_access_key="t"
+    )
+    with Stubber(client) as stub:
+        stub.add_response(
+            "describe_endpoint_config",
+            {
+                "EndpointConfigName": "components",
+                "EndpointConfigArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint-config/c",
+                "ProductionVariants": [{"VariantName": "AllTraffic"}],
+                "CreationTime": now,
+            },
+            {"EndpointConfigName": "components"},
+        )
+        stub.add_response(
+            "describe_inference_component",
+            {
+                "InferenceComponentName": endpoint,
+                "InferenceComponentArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:x/{endpoint}",
+                "EndpointName": endpoint,
+                "EndpointArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/{endpoint}",
+                "VariantName": "AllTraffic",
+                "Specification": {"ModelName": model},
+                "CreationTime": now,
+                "LastModifiedTime": now,
+            },
+            {"InferenceComponentName": endpoint},
+        )
+        stub.add_response(
+            "describe_model",
+            {
+                "ModelName": model,
+                "ModelArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model/{model}",
+                "CreationTime": now,
+                "PrimaryContainer": {"ModelPackageName": package},
+            },
+            {"ModelName": model},
+        )
+        ctx = SimpleNamespace(aws=SimpleNamespace(client=lambda service, region: client))
+        served = served_arn(
+            ctx,  # type: ignore[arg-type]
+            REGION,
+            {"EndpointName": endpoint, "EndpointConfigName": "components"},
+        )
+        stub.assert_no_pending_responses()
+    assert served == package
 
 
 def test_a_serving_environment_shows_what_it_serves(cloud, capsys, tmp_path):

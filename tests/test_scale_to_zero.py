@@ -394,7 +394,8 @@ def test_the_front_door_may_write_its_capture_and_nothing_else(platform: Any) ->
     """Simulated over the synthesized policies (the role's and the bucket's): PutObject
     under its own endpoint's capture prefix only, no read or delete, and the data key's data
     keys for S3; the staging test's endpoint is not the front door's. The endpoints' own roles
-    write no capture (their configs capture nothing)."""
+    write no capture (their configs capture nothing). The approver and the operator read each
+    component (which version it serves, for mlops status and rollback) and change none."""
     from tests.iam_sim import Inventory, environments_of_assembly, session_request, simulate
 
     inventory = Inventory(environments_of_assembly(platform.outdir)["dev"])
@@ -457,10 +458,28 @@ def test_the_front_door_may_write_its_capture_and_nothing_else(platform: Any) ->
         for endpoint_role in endpoint_roles
         for stage in ("staging", "prod")
     ]
+    # What the approver and the operator read before a rollback (mlops status): the component
+    # names the model it serves; they change nothing.
+    component = f"arn:aws:sagemaker:{inventory.region}:{account}:inference-component"
+    readers = [r for r in roles.values() if r.name.endswith(("-churn-approver", "-churn-operator"))]
+    assert len(readers) == 2
+    reads = [
+        (action, f"{component}/mlops-dev-churn-{stage}")
+        for stage in ("staging", "prod")
+        for action in ("sagemaker:DescribeInferenceComponent", "sagemaker:UpdateInferenceComponent")
+    ]
+    requests += [
+        session_request(reader, account, "t", action=action, resource=arn)
+        for reader in readers
+        for action, arn in reads
+    ]
     identity = {r.arn: list(r.policies) for r in roles.values()}
     decisions = simulate(requests, identity, policies, account)
     assert all(d.error is None for d in decisions), decisions
-    assert [d.allowed for d in decisions] == [ok for *_, ok in asks] + [True] + [False] * 4
+    reading = [action == "sagemaker:DescribeInferenceComponent" for action, _ in reads] * 2
+    assert [d.allowed for d in decisions] == [ok for *_, ok in asks] + [True] + [
+        False
+    ] * 4 + reading
 
 
 def test_captures_the_front_door_could_not_write_are_counted_and_graphed(platform: Any) -> None:

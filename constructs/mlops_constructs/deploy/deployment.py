@@ -142,9 +142,21 @@ class EndpointDeployment(Construct):
 
     def grant_read_endpoints(self, grantee: iam.IGrantable) -> iam.Grant:
         """Read what each stage serves: its endpoint, and the endpoint configs and models the
-        endpoint stacks create (their tags name the model version). Nothing can be changed or
-        invoked with it (``mlops status``, ``mlops rollback``)."""
+        endpoint stacks create (their tags name the model version), and a scale_to_zero
+        stage's inference component (which names its model). Nothing can be changed or invoked
+        with it (``mlops status``, ``mlops rollback``)."""
         prefix, arn = self._prefix, self._arn("sagemaker")
+        components = [
+            f"{arn}:inference-component/{component_name(f'{prefix}-{stage}')}"
+            for stage, hosting in self._hostings.items()
+            if isinstance(hosting, ScaleToZeroSettings)
+        ]
+        if components:
+            iam.Grant.add_to_principal(
+                grantee=grantee,
+                actions=["sagemaker:DescribeInferenceComponent"],
+                resource_arns=components,
+            )
         created = [f"{arn}:{kind}/{prefix}-endpoint-*" for kind in ("model", "endpoint-config")]
         grant = iam.Grant.add_to_principal(
             grantee=grantee,
