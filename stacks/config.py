@@ -1452,11 +1452,11 @@ def _with_model_monitor_baselines(data: Any) -> Any:
     build = dict(build) if isinstance(build, dict) else {}
     for flag in MODEL_MONITOR_BASELINES:
         build.setdefault(flag, True)
-    deploy = data.get("deploy")
-    deploy = dict(deploy) if isinstance(deploy, dict) else {}
-    production = deploy.get("production")
-    production = dict(production) if isinstance(production, dict) else {}
-    production.setdefault("hosting", "realtime")
+    deploy = data.get("deploy", {})
+    production = deploy.get("production", {}) if isinstance(deploy, dict) else None
+    if not isinstance(production, dict):  # not a mapping: validation says so
+        return {**data, "build": build}
+    production = {"hosting": "realtime", **production}
     return {**data, "build": build, "deploy": {**deploy, "production": production}}
 
 
