@@ -35,7 +35,15 @@ CONTENT_TYPES = ("text/csv", "application/json")
 MAX_BODY = 6 * 1024 * 1024
 """InvokeEndpoint's largest request (real-time; a serverless endpoint takes 4 MB)."""
 MAX_REPEAT = 1000
+# --wait: how long a scaled-to-zero endpoint may take to start a copy, and how often to ask.
+MAX_WAIT_MINUTES = 30
+RETRY_SECONDS = 30
 _clock = time.perf_counter  # tests replace it
+_sleep = time.sleep  # tests replace it
+
+
+class ScaledToZero(CliError):
+    """The endpoint runs no copy of the model (hosting scale_to_zero): the request started one."""
 
 
 @dataclass(frozen=True)
@@ -180,10 +188,10 @@ def invoke_once(
     except (BotoCoreError, ClientError) as error:
         info = getattr(error, "response", {}).get("Error", {})
         if info.get("Code") == "ValidationError" and "no capacity" in info.get("Message", ""):
-            raise CliError(
+            raise ScaledToZero(
                 f"endpoint {endpoint} is scaled to zero (hosting: scale_to_zero): this request "
                 "started a copy of the model, which takes a few minutes. Run the command again "
-                "then"
+                "then, or with --wait 10 to retry until it answers"
             ) from None
         if info.get("Code") == "ValidationError" and "not found" in info.get("Message", ""):
             raise CliError(
@@ -192,6 +200,30 @@ def invoke_once(
             ) from None
         raise aws_error(error, f"invoking endpoint {endpoint}") from None
     return (_clock() - started) * 1000, bytes(body)
+
+
+def invoke_waking(
+    ctx: Context,
+    client: Any,
+    place: ProjectPlace,
+    stage: str,
+    request: Request,
+    component: str | None,
+    wait_minutes: int,
+) -> tuple[float, bytes]:
+    """:func:`invoke_once`, asked again every RETRY_SECONDS while a scaled-to-zero endpoint
+    starts a copy, for at most ``wait_minutes`` (0: not at all)."""
+    if wait_minutes == 0:
+        return invoke_once(client, place, stage, request, component)
+    deadline = _clock() + wait_minutes * 60
+    while True:
+        try:
+            return invoke_once(client, place, stage, request, component)
+        except ScaledToZero:
+            if _clock() + RETRY_SECONDS > deadline:
+                raise
+            ctx.say(f"no copy of the model is running yet: asking again in {RETRY_SECONDS} s")
+            _sleep(RETRY_SECONDS)
 
 
 def show_response(ctx: Context, body: bytes) -> None:
@@ -214,6 +246,8 @@ def run_invoke(args: argparse.Namespace, ctx: Context) -> int:
     project = ctx.project(args.project)
     if not 1 <= args.repeat <= MAX_REPEAT:
         raise CliError(f"--repeat: from 1 to {MAX_REPEAT}", code=2)
+    if not 0 <= args.wait <= MAX_WAIT_MINUTES:
+        raise CliError(f"--wait: from 0 to {MAX_WAIT_MINUTES} minutes", code=2)
     if not project.deploy.enabled:
         raise CliError(f"project {project.name} deploys nothing (deploy.enabled: false)", 2)
     environment = serving_environment(ctx.config, args.stage, args.environment)
@@ -230,7 +264,9 @@ def run_invoke(args: argparse.Namespace, ctx: Context) -> int:
     component = inference_component(project, args.stage, place.endpoint(args.stage))
     latencies = []
     for number in range(1, args.repeat + 1):
-        milliseconds, body = invoke_once(client, place, args.stage, request, component)
+        # Only the first request may find the endpoint scaled to zero and wait for it.
+        wait = args.wait if number == 1 else 0
+        milliseconds, body = invoke_waking(ctx, client, place, args.stage, request, component, wait)
         latencies.append(milliseconds)
         ctx.say(f"request {number}: {milliseconds:.1f} ms")
         show_response(ctx, body)
@@ -256,6 +292,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
             width=78,
         ),
         epilog="examples:\n  mlops invoke churn --stage prod --sample\n"
+        "  mlops invoke churn --stage prod --sample --wait 10   # scaled to zero: wait for it\n"
         "  mlops --config config/example.yaml invoke demand --stage staging "
         "--body '5,21.5,3.49,1,0' --repeat 20",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -281,5 +318,14 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     parser.add_argument(
         "--repeat", type=int, default=1, metavar="N", help="send the request N times"
+    )
+    parser.add_argument(
+        "--wait",
+        type=int,
+        default=0,
+        metavar="MINUTES",
+        help=f"a scaled-to-zero endpoint (hosting scale_to_zero): ask again every "
+        f"{RETRY_SECONDS} s for up to MINUTES (at most {MAX_WAIT_MINUTES}) while it starts a "
+        "copy of the model; default 0, fail at once",
     )
     parser.set_defaults(run=run_invoke)

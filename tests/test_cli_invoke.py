@@ -301,3 +301,65 @@ def test_a_scaled_to_zero_endpoint_says_it_is_starting(runtime: Stubber) -> None
     request = endpoint.Request(content_type="text/csv", body=CHURN_CSV, rows=1, source="--body")
     with pytest.raises(CliError, match="scaled to zero"):
         endpoint.invoke_once(runtime.client, Place(), "prod", request, "p-prod")  # type: ignore[arg-type]
+
+
+NO_CAPACITY = "Inference Component has no capacity to process this request."
+
+
+def test_wait_asks_a_scaled_to_zero_endpoint_again_until_a_copy_answers(
+    runtime: Stubber, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default production scales to zero: with --wait the first request is asked again
+    every RETRY_SECONDS while a copy starts (the clock and the sleep are the test's)."""
+    now = [0.0]
+    slept: list[float] = []
+    monkeypatch.setattr(endpoint, "_clock", lambda: now[0])
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    monkeypatch.setattr(endpoint, "_sleep", sleep)
+    for _ in range(2):
+        runtime.add_client_error("invoke_endpoint", "ValidationError", NO_CAPACITY, 400)
+    expect(runtime, "mlops-dev-churn-prod", CHURN_CSV)
+
+    result = run(capsys, "invoke", "churn", "--stage", "prod", "--sample", "--wait", "2")
+
+    assert result.code == 0, result.err
+    assert slept == [endpoint.RETRY_SECONDS] * 2
+    waiting = "no copy of the model is running yet: asking again in 30 s"
+    assert result.out.count(waiting) == 2
+    assert result.out.endswith('  {"churned": 1, "churn_probability": 0.83}\n')
+
+
+def test_wait_gives_up_at_its_deadline_and_without_it_fails_at_once(
+    runtime: Stubber, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = [0.0]
+    monkeypatch.setattr(endpoint, "_clock", lambda: now[0])
+    monkeypatch.setattr(endpoint, "_sleep", lambda seconds: now.__setitem__(0, now[0] + seconds))
+    # --wait 1: asked at 0, 30 and 60 s (the next would be past the minute); then once more
+    # without --wait.
+    for _ in range(3 + 1):
+        runtime.add_client_error("invoke_endpoint", "ValidationError", NO_CAPACITY, 400)
+
+    waited = one_error(
+        run(capsys, "invoke", "churn", "--stage", "prod", "--sample", "--wait", "1"), 1
+    )
+    at_once = one_error(run(capsys, "invoke", "churn", "--stage", "prod", "--sample"), 1)
+
+    for message in (waited, at_once):
+        assert "is scaled to zero (hosting: scale_to_zero)" in message
+        assert "with --wait 10 to retry until it answers" in message
+    assert now[0] == 60  # two sleeps within the minute, none without --wait
+
+
+@pytest.mark.parametrize("minutes", ["-1", "31"])
+def test_wait_outside_its_range_is_bad_input(
+    capsys: pytest.CaptureFixture[str], aws_env: None, minutes: str
+) -> None:
+    message = one_error(
+        run(capsys, "invoke", "churn", "--stage", "prod", "--sample", "--wait", minutes), 2
+    )
+    assert message == "mlops: --wait: from 0 to 30 minutes"
