@@ -999,6 +999,9 @@ class FrontDoorConfig(_Model):
     enabled: bool = True
     rate_limit: Annotated[int, Field(ge=1, le=10_000)] = 50
     burst_limit: Annotated[int, Field(ge=1, le=5_000)] = 100
+    # Lambda executions reserved for it: requests in flight at once, not per second (an
+    # account has 1,000 by default and keeps 100 unreserved; every project reserves its own).
+    max_concurrency: Annotated[int, Field(ge=1, le=1_000)] = 10
 
 
 class BatchConfig(_Model):

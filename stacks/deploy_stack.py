@@ -440,6 +440,7 @@ class DeployStack(cdk.Stack):
             log_retention=retention_days(config.audit.log_retention_days),
             rate_limit=deploy.front_door.rate_limit,
             burst_limit=deploy.front_door.burst_limit,
+            max_concurrency=deploy.front_door.max_concurrency,
             placement=data.placement,
             inference_component=component_name(f"{prefix}-prod") if components else None,
             # An endpoint of inference components captures nothing itself (ADR 0033).

@@ -336,6 +336,15 @@ def test_front_door_is_on_by_default_and_captures_the_scale_to_zero_production(
         f for f in _typed(deploy, "AWS::Lambda::Function")
         if f["FunctionName"] == "mlops-dev-churn-front-door"
     ]  # fmt: skip
+    # 10 executions reserved (requests in flight): every project's functions reserve 21 in all,
+    # so an account's 900 reservable executions hold 42 projects (14 if it reserved its rate).
+    assert door["ReservedConcurrentExecutions"] == 10
+    reserved = sum(
+        f.get("ReservedConcurrentExecutions", 0)
+        for path in default_synth.template_paths
+        for f in _typed(json.loads(path.read_text())["Resources"], "AWS::Lambda::Function")
+    )
+    assert reserved == 21
     settings = door["Environment"]["Variables"]
     assert settings["INFERENCE_COMPONENT_NAME"] == "mlops-dev-churn-prod"
     assert (settings["CAPTURE_PERCENT"], settings["CAPTURE_VARIANT"]) == ("20", "AllTraffic")

@@ -56,7 +56,9 @@ class FrontDoor(Construct):
     Defaults: IAM authorization (callers need ``execute-api:Invoke``, see
     :meth:`grant_invoke`), a request validator, stage throttling (``rate_limit`` requests per
     second, ``burst_limit`` burst), JSON access logs in a KMS-encrypted log group, X-Ray
-    tracing, a regional endpoint. The Lambda (``lambda/front_door``) accepts CSV or JSON of at
+    tracing, a regional endpoint. The Lambda reserves ``max_concurrency`` executions from the
+    account's pool: requests in flight at once (the rate times the model's latency: 50 a second
+    at 200 ms is 10), not the rate. The Lambda (``lambda/front_door``) accepts CSV or JSON of at
     most 1 MiB, maps endpoint errors to 4xx/5xx and never logs payloads; it is the library's
     own function unless ``code`` names another folder. With ``capture`` it also writes the
     traffic it answers where the endpoint's own capture would (see :class:`TrafficCapture`).
@@ -73,6 +75,7 @@ class FrontDoor(Construct):
         log_retention: logs.RetentionDays,
         rate_limit: int = 50,
         burst_limit: int = 100,
+        max_concurrency: int = 10,
         placement: Placement | None = None,
         inference_component: str | None = None,
         capture: TrafficCapture | None = None,
@@ -86,7 +89,7 @@ class FrontDoor(Construct):
             code or function_code("front_door"),
             ops_key,
             log_retention,
-            rate_limit,
+            max_concurrency,
             placement,
             inference_component,
         )
@@ -105,7 +108,7 @@ class FrontDoor(Construct):
         code: Path,
         ops_key: PlatformKey,
         log_retention: logs.RetentionDays,
-        rate_limit: int,
+        max_concurrency: int,
         placement: Placement | None,
         inference_component: str | None,
     ) -> lambda_.Function:
@@ -128,7 +131,7 @@ class FrontDoor(Construct):
             },
             # Under API Gateway's 29-second integration limit.
             timeout=cdk.Duration.seconds(25),
-            reserved_concurrency=rate_limit,
+            reserved_concurrency=max_concurrency,
             no_dead_letter_reason="Invoked synchronously by API Gateway, which returns the error "
             "to the caller; there is no asynchronous event to dead-letter.",
             placement=placement,
