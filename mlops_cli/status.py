@@ -18,6 +18,7 @@ import json
 import re
 import textwrap
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -176,20 +177,37 @@ def gate_figures(place: ProjectPlace, package: dict[str, Any]) -> dict[str, Any]
     }
 
 
-def served_arn(ctx: Context, region: str, endpoint: dict[str, Any]) -> str | None:
+@dataclass(frozen=True)
+class Served:
+    """What an endpoint serves: the model version (its package ARN, None when it cannot be
+    told), and for an endpoint of inference components the copies running now (0: scaled to
+    zero)."""
+
+    arn: str | None
+    copies: int | None = None
+
+
+def served(ctx: Context, region: str, endpoint: dict[str, Any]) -> Served:
     """The model version an endpoint serves now: its endpoint config's variant's model's
     ``ModelPackageName``, or that model's ``ModelPackageArn`` tag (a promoted model). An
     endpoint of inference components (``scale_to_zero``) names no model in its config: its
-    model is its component's."""
+    model is its component's, which also says how many copies run."""
     client = ctx.aws.client("sagemaker", region)
     name = endpoint.get("EndpointConfigName")
     config = call(client, "describe_endpoint_config", f"reading {name}", EndpointConfigName=name)
     variants = (config or {}).get("ProductionVariants") or []
     model_name = variants[0].get("ModelName") if variants else None
+    copies = None
     if not model_name and variants:
-        model_name = component_model(client, str(endpoint.get("EndpointName")))
+        model_name, copies = component_model(client, str(endpoint.get("EndpointName")))
     if not model_name:
-        return None
+        return Served(None, copies)
+    return Served(_package_of(client, model_name), copies)
+
+
+def _package_of(client: Any, model_name: str) -> str | None:
+    """The version model ``model_name`` runs: its container's ``ModelPackageName``, else its
+    ``ModelPackageArn`` tag (a promoted model); None when neither says."""
     model = call(client, "describe_model", f"reading model {model_name}", ModelName=model_name)
     if model is None:
         return None
@@ -205,10 +223,11 @@ def served_arn(ctx: Context, region: str, endpoint: dict[str, Any]) -> str | Non
     return None
 
 
-def component_model(client: Any, endpoint_name: str) -> str | None:
-    """The model of the inference component named after endpoint ``endpoint_name`` (how
-    ``scale_to_zero`` hosting names it, ADR 0014); None without one. Its ``Specification`` is
-    the one that serves: a rolling update's new one appears when the update completes."""
+def component_model(client: Any, endpoint_name: str) -> tuple[str | None, int | None]:
+    """(model, copies running) of the inference component named after endpoint
+    ``endpoint_name`` (how ``scale_to_zero`` hosting names it, ADR 0014); (None, None) without
+    one. Its ``Specification`` is the one that serves: a rolling update's new one appears when
+    the update completes."""
     component = call(
         client,
         "describe_inference_component",
@@ -216,9 +235,13 @@ def component_model(client: Any, endpoint_name: str) -> str | None:
         InferenceComponentName=endpoint_name,
     )
     if component is None or component.get("EndpointName") != endpoint_name:
-        return None
+        return None, None
     model = (component.get("Specification") or {}).get("ModelName")
-    return model if isinstance(model, str) and model else None
+    copies = (component.get("RuntimeConfig") or {}).get("CurrentCopyCount")
+    return (
+        model if isinstance(model, str) and model else None,
+        copies if isinstance(copies, int) else None,
+    )
 
 
 def serving(ctx: Context, place: ProjectPlace, stage: str) -> dict[str, Any]:
@@ -236,6 +259,7 @@ def serving(ctx: Context, place: ProjectPlace, stage: str) -> dict[str, Any]:
         "model_package_arn": None,
         "failure": None,
         "updating_to": None,
+        "copies": None,
     }
     if not readable(ctx, place):
         return {**row, "status": "unreadable"}
@@ -243,15 +267,16 @@ def serving(ctx: Context, place: ProjectPlace, stage: str) -> dict[str, Any]:
     endpoint = call(client, "describe_endpoint", f"reading endpoint {name}", EndpointName=name)
     if endpoint is None:
         return row
-    arn = served_arn(ctx, place.region, endpoint)
+    now = served(ctx, place.region, endpoint)
     pending = (endpoint.get("PendingDeploymentSummary") or {}).get("EndpointConfigName")
     return {
         **row,
         "status": endpoint.get("EndpointStatus"),
         "failure": endpoint.get("FailureReason"),
         "updating_to": pending,
-        "model_package_arn": arn,
-        "version": version_of(arn) if arn else None,
+        "model_package_arn": now.arn,
+        "version": version_of(now.arn) if now.arn else None,
+        "copies": now.copies,
     }
 
 
@@ -504,6 +529,10 @@ def _render_serving(out: Callable[[str], None], rows: list[dict[str, Any]]) -> N
         else:
             version = f"v{row['version']}" if row["version"] else "version unknown"
             extra = f"  updating to {row['updating_to']}" if row.get("updating_to") else ""
+            copies = row.get("copies")
+            if copies is not None:  # an endpoint of inference components (scale_to_zero)
+                plural = "copy" if copies == 1 else "copies"
+                extra += "  scaled to zero" if copies == 0 else f"  {copies} {plural} running"
             failure = f"  {row['failure']}" if row.get("failure") else ""
             out(f"{head}{row['status']}  {version}{extra}{failure}")
 

@@ -546,7 +546,7 @@ def test_a_scale_to_zero_endpoint_serves_its_components_model() -> None:
     import boto3
     from botocore.stub import Stubber
 
-    from mlops_cli.status import served_arn
+    from mlops_cli.status import Served, served
 
     endpoint, model = "mlops-dev-churn-prod", "mlops-dev-churn-prod-model-v7"
     package = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/mlops-dev-churn-models/7"
@@ -574,6 +574,7 @@ def test_a_scale_to_zero_endpoint_serves_its_components_model() -> None:
                 "EndpointArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/{endpoint}",
                 "VariantName": "AllTraffic",
                 "Specification": {"ModelName": model},
+                "RuntimeConfig": {"DesiredCopyCount": 0, "CurrentCopyCount": 0},
                 "CreationTime": now,
                 "LastModifiedTime": now,
             },
@@ -590,13 +591,39 @@ def test_a_scale_to_zero_endpoint_serves_its_components_model() -> None:
             {"ModelName": model},
         )
         ctx = SimpleNamespace(aws=SimpleNamespace(client=lambda service, region: client))
-        served = served_arn(
+        serves = served(
             ctx,  # type: ignore[arg-type]
             REGION,
             {"EndpointName": endpoint, "EndpointConfigName": "components"},
         )
         stub.assert_no_pending_responses()
-    assert served == package
+    assert serves == Served(package, copies=0)
+
+
+def test_a_components_copies_are_shown_beside_its_version() -> None:
+    from mlops_cli.status import _render_serving
+
+    row = {
+        "environment": "dev",
+        "stage": "prod",
+        "endpoint": "mlops-dev-churn-prod",
+        "status": "InService",
+        "version": 7,
+        "updating_to": None,
+        "failure": None,
+    }
+    lines: list[str] = []
+    _render_serving(
+        lines.append, [{**row, "copies": 0}, {**row, "copies": 1}, {**row, "copies": 2}]
+    )
+    assert [line.split("InService  ")[1] for line in lines[1:]] == [
+        "v7  scaled to zero",
+        "v7  1 copy running",
+        "v7  2 copies running",
+    ]
+    lines.clear()
+    _render_serving(lines.append, [{**row, "copies": None}])  # instances: no copies to tell
+    assert lines[1].endswith("InService  v7")
 
 
 def test_a_serving_environment_shows_what_it_serves(cloud, capsys, tmp_path):
