@@ -141,10 +141,10 @@ def front_door_capture(resource: Resource, roles: dict[str, Role]) -> list[Targe
 
 def api_method(resource: Resource, roles: dict[str, Role]) -> list[Target]:
     """The prediction API's one method (``POST /predictions`` of stage ``v1``)."""
-    _, partition, _, region, account_and_path = resource.arn.split(":", 4)
-    api = account_and_path.rsplit("/", 1)[1]
-    account = CONFIG.environments[0].account
-    arn = f"arn:{partition}:execute-api:{region}:{account}:{api}/v1/POST/predictions"
+    _, partition, _, region, _ = resource.arn.split(
+        ":", 4
+    )  # arn:...:apigateway:<r>::/restapis/<id>
+    arn = f"arn:{partition}:execute-api:{region}:{ENV.account}:{resource.name}/v1/POST/predictions"
     return [Target(arn, None)]
 
 

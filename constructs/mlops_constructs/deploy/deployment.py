@@ -31,6 +31,7 @@ from mlops_constructs.deploy.endpoint import (
     RealtimeSettings,
     ScaleToZeroSettings,
     ServerlessSettings,
+    config_captures,
 )
 from mlops_constructs.functions import code_in
 from mlops_constructs.monitor.role import MonitorRole
@@ -129,9 +130,7 @@ class EndpointDeployment(Construct):
                 stage=stage,
                 lake=self._lake,
                 image_repositories=image_repositories,
-                # Only an instance-backed endpoint's config captures (ADR 0033).
-                captures=isinstance(hosting, RealtimeSettings)
-                and not isinstance(hosting, ScaleToZeroSettings),
+                captures=config_captures(hosting),
             )
             for stage, hosting in self._hostings.items()
         }
@@ -146,11 +145,7 @@ class EndpointDeployment(Construct):
         stage's inference component (which names its model). Nothing can be changed or invoked
         with it (``mlops status``, ``mlops rollback``)."""
         prefix, arn = self._prefix, self._arn("sagemaker")
-        components = [
-            f"{arn}:inference-component/{component_name(f'{prefix}-{stage}')}"
-            for stage, hosting in self._hostings.items()
-            if isinstance(hosting, ScaleToZeroSettings)
-        ]
+        components = self._component_arns(arn)
         if components:
             iam.Grant.add_to_principal(
                 grantee=grantee,
@@ -293,14 +288,18 @@ class EndpointDeployment(Construct):
             )
         )
 
-    def _grant_inference_components(self, role: iam.Role, arn: str) -> None:
-        """scale_to_zero stages: the endpoint's one inference component, by its name."""
-        prefix = self._prefix
-        components = [
-            f"{arn}:inference-component/{component_name(f'{prefix}-{s}')}"
-            for s, hosting in self._hostings.items()
+    def _component_arns(self, arn: str) -> list[str]:
+        """The inference component of each scale_to_zero stage, by its name (``arn``: this
+        stack's ``arn:<partition>:sagemaker:<region>:<account>``)."""
+        return [
+            f"{arn}:inference-component/{component_name(f'{self._prefix}-{stage}')}"
+            for stage, hosting in self._hostings.items()
             if isinstance(hosting, ScaleToZeroSettings)
         ]
+
+    def _grant_inference_components(self, role: iam.Role, arn: str) -> None:
+        """scale_to_zero stages: the endpoint's one inference component, by its name."""
+        components = self._component_arns(arn)
         if components:
             # scale_to_zero stages: the endpoint's one inference component, by its name.
             role.add_to_policy(

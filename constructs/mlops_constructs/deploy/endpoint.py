@@ -99,6 +99,13 @@ class ServerlessSettings:
     max_concurrency: int = 5
 
 
+def config_captures(hosting: RealtimeSettings | ServerlessSettings) -> bool:
+    """Whether the endpoint config captures requests and responses itself: an instance-backed
+    real-time one only (serverless supports no capture; an endpoint of inference components is
+    captured by its front door, ADR 0033)."""
+    return isinstance(hosting, RealtimeSettings) and not isinstance(hosting, ScaleToZeroSettings)
+
+
 def capture_prefix(stage: str) -> str:
     """Where an endpoint's captured requests and responses go in the artifacts bucket."""
     return f"data-capture/{stage}/"

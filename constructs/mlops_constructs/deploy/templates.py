@@ -27,8 +27,8 @@ from mlops_constructs.deploy.endpoint import (
     ModelEndpoint,
     PromotedContainer,
     RealtimeSettings,
-    ScaleToZeroSettings,
     ServerlessSettings,
+    config_captures,
 )
 from mlops_constructs.monitor.monitors import ModelMonitors, MonitorImages, MonitorInputs
 from mlops_constructs.monitor.settings import BASELINE_PARAMETERS, NONE, MonitorSettings
@@ -72,8 +72,8 @@ def template_parameters(
     )
     if isinstance(hosting, ServerlessSettings):
         return [*model, "ExecutionRoleArn"]  # no capture, key, alarms, monitors, VPC
-    # An endpoint of inference components captures nothing itself (the front door does).
-    captures = not isinstance(hosting, ScaleToZeroSettings)
+    # Batch monitors read their jobs' capture; an endpoint of components captures nothing.
+    captures = hosting is None or config_captures(hosting)
     names = [*model, "DataKeyArn", *(["CaptureUri"] if captures else []), "AlarmTopicArn"]
     if hosting is not None:
         names.insert(len(model), "ExecutionRoleArn")
