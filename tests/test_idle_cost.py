@@ -357,6 +357,45 @@ def test_alarm_metrics_resolution_and_composites() -> None:
     assert only(report, "Any") == pytest.approx(0.50)
 
 
+def test_target_tracking_policies_bill_their_two_managed_alarms() -> None:
+    """Application Auto Scaling creates a scale-out and a scale-in alarm per target tracking
+    policy, in the account, billed like any alarm; a step scaling policy has none of its own."""
+
+    def tracking(**config: object) -> dict[str, object]:
+        return res(
+            "AWS::ApplicationAutoScaling::ScalingPolicy",
+            PolicyType="TargetTrackingScaling",
+            TargetTrackingScalingPolicyConfiguration={"TargetValue": 100, **config},
+        )
+
+    predefined = {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"}
+    fast = {
+        "PredefinedMetricType": "SageMakerInferenceComponentConcurrentRequestsPerCopyHighResolution"
+    }
+    math = {
+        "Metrics": [
+            {"Id": "a", "MetricStat": {"Metric": {"MetricName": "A"}, "Stat": "Sum"}},
+            {"Id": "b", "MetricStat": {"Metric": {"MetricName": "B"}, "Stat": "Sum"}},
+            {"Id": "e", "Expression": "a/b", "ReturnData": True},
+        ]
+    }
+    template = {
+        "Resources": {
+            "Tracking": tracking(PredefinedMetricSpecification=predefined),
+            "Fast": tracking(PredefinedMetricSpecification=fast),
+            "Math": tracking(CustomizedMetricSpecification=math),
+            "Step": res("AWS::ApplicationAutoScaling::ScalingPolicy", PolicyType="StepScaling"),
+        }
+    }
+    report = price_templates({"scaling": template})
+
+    assert only(report, "Tracking") == pytest.approx(2 * 0.10)
+    assert only(report, "Fast") == pytest.approx(2 * 0.30)
+    assert only(report, "Math") == pytest.approx(2 * 2 * 0.10)
+    assert only(report, "Step") == 0.0
+    assert any("two CloudWatch alarms per policy" in note for note in report.notes)
+
+
 def test_endpoint_config_counting_rules() -> None:
     serverless_pc = {
         "VariantName": "AllTraffic",
@@ -809,6 +848,9 @@ def test_a_synthesized_scale_to_zero_template_idles_at_its_alarms() -> None:
     assert [line.monthly_usd for line in endpoint] == [0.0]
     alarms = [line for line in report.lines if line.resource_type == "AWS::CloudWatch::Alarm"]
     assert len(alarms) == 6  # 5xx, latency-p99, 4xx, cpu, memory, no-capacity
-    assert report.total == pytest.approx(0.60)
+    # and the copies' target tracking policy: its two managed alarms
+    [tracking] = [line for line in report.lines if "target tracking" in line.how]
+    assert tracking.monthly_usd == pytest.approx(0.20)
+    assert report.total == pytest.approx(0.80)
     assert report.unknown_types == {}
     assert not any("could not be tied" in note for note in report.notes)

@@ -310,7 +310,6 @@ FREE_TYPES: dict[str, str] = {
     "AWS::ECS::Cluster": "no charge (tasks bill)",
     "AWS::ECS::TaskDefinition": "no charge",
     "AWS::ApplicationAutoScaling::ScalableTarget": "no charge (MinCapacity is applied to the target)",
-    "AWS::ApplicationAutoScaling::ScalingPolicy": "no charge",
     "AWS::Athena::WorkGroup": "bills per TB scanned",
     "AWS::Athena::NamedQuery": "no charge",
     "AWS::LakeFormation::DataLakeSettings": "no charge",
@@ -370,6 +369,12 @@ TYPE_NOTES: dict[str, str] = {
         "CloudWatch alarms: priced per alarm metric (1 for a simple alarm, one per MetricStat of "
         "a metric-math alarm, 3 per metric for anomaly detection); the 10 free alarm metrics per "
         "account are ignored."
+    ),
+    "AWS::ApplicationAutoScaling::ScalingPolicy": (
+        "Target tracking scaling policies: Application Auto Scaling creates and manages two "
+        "CloudWatch alarms per policy (scale out, scale in), billed per alarm metric like the "
+        "template's own; counted as two even with DisableScaleIn. Step scaling policies have "
+        "none: the alarm that starts one is its own resource."
     ),
     "AWS::CloudTrail::Trail": (
         "CloudTrail: the first copy of management events is free; data events and further "
@@ -733,6 +738,43 @@ def _alarm(tpl: _Template, logical_id: str, rtype: str, props: Mapping[str, Any]
     return [tpl.line(logical_id, rtype, count * unit, how)]
 
 
+def _scaling_policy(
+    tpl: _Template, logical_id: str, rtype: str, props: Mapping[str, Any]
+) -> list[CostLine]:
+    """A target tracking policy's alarms: Application Auto Scaling creates and manages two
+    CloudWatch alarms per policy (scale out, scale in), billed like any alarm. A step scaling
+    policy has none of its own: the alarm that starts it is a resource of the template."""
+    if props.get("PolicyType") != "TargetTrackingScaling":
+        return [tpl.line(logical_id, rtype, 0.0, "step scaling: its alarm is priced", "free")]
+    config = props.get("TargetTrackingScalingPolicyConfiguration")
+    config = config if isinstance(config, dict) else {}
+    predefined = config.get("PredefinedMetricSpecification")
+    metric_type = predefined.get("PredefinedMetricType") if isinstance(predefined, dict) else None
+    custom = config.get("CustomizedMetricSpecification")
+    custom_metrics = custom.get("Metrics") if isinstance(custom, dict) else None
+    per_alarm = 1
+    if isinstance(custom_metrics, list):
+        per_alarm = max(
+            1, sum(1 for m in custom_metrics if isinstance(m, dict) and "MetricStat" in m)
+        )
+    high = isinstance(metric_type, str) and metric_type.endswith("HighResolution")
+    key = (
+        "cloudwatch_alarm_high_resolution_metric_month"
+        if high
+        else "cloudwatch_alarm_standard_metric_month"
+    )
+    unit = tpl.price(key)
+    if unit is None:
+        return [tpl.missing(logical_id, rtype, key)]
+    count = 2 * per_alarm
+    resolution = "high" if high else "standard"
+    how = (
+        f"target tracking: 2 managed alarms (scale out, scale in) x {per_alarm} metric(s) x "
+        f"{_usd(unit)}/month, {resolution} resolution"
+    )
+    return [tpl.line(logical_id, rtype, count * unit, how)]
+
+
 def _nat_gateway(
     tpl: _Template, logical_id: str, rtype: str, props: Mapping[str, Any]
 ) -> list[CostLine]:
@@ -1048,6 +1090,7 @@ PRICERS: dict[str, Pricer] = {
     "AWS::EC2::VPCEndpoint": _vpc_endpoint,
     "AWS::CloudWatch::Dashboard": _monthly("cloudwatch_dashboard_month", "dashboard"),
     "AWS::CloudWatch::Alarm": _alarm,
+    "AWS::ApplicationAutoScaling::ScalingPolicy": _scaling_policy,
     "AWS::CloudWatch::CompositeAlarm": _monthly(
         "cloudwatch_composite_alarm_month", "composite alarm"
     ),
