@@ -19,7 +19,7 @@ import re
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -244,6 +244,32 @@ def component_model(client: Any, endpoint_name: str) -> tuple[str | None, int | 
     )
 
 
+IDLE_WINDOW = timedelta(hours=1)
+"""How long copies may run without a request before ``mlops status`` points to the runbook: a
+stage scales in to zero about 15 minutes after its last request (ADR 0014)."""
+
+
+def requests_in_window(ctx: Context, region: str, component: str, now: datetime) -> int:
+    """The requests inference component ``component`` answered in the ``IDLE_WINDOW`` before
+    ``now`` (CloudWatch's ``Invocations``, summed over five-minute periods); 0 without any
+    datapoint."""
+    client = ctx.aws.client("cloudwatch", region)
+    answer = call(
+        client,
+        "get_metric_statistics",
+        f"reading the requests of {component}",
+        Namespace="AWS/SageMaker",
+        MetricName="Invocations",
+        Dimensions=[{"Name": "InferenceComponentName", "Value": component}],
+        StartTime=now - IDLE_WINDOW,
+        EndTime=now,
+        Period=300,
+        Statistics=["Sum"],
+    )
+    points = (answer or {}).get("Datapoints") or []
+    return round(sum(float(p.get("Sum", 0)) for p in points))
+
+
 def serving(ctx: Context, place: ProjectPlace, stage: str) -> dict[str, Any]:
     """What ``stage``'s endpoint at ``place`` is and serves (``status`` ``missing`` when there
     is no endpoint yet, ``unreadable`` from another account)."""
@@ -260,6 +286,7 @@ def serving(ctx: Context, place: ProjectPlace, stage: str) -> dict[str, Any]:
         "failure": None,
         "updating_to": None,
         "copies": None,
+        "requests_last_hour": None,
     }
     if not readable(ctx, place):
         return {**row, "status": "unreadable"}
@@ -269,6 +296,9 @@ def serving(ctx: Context, place: ProjectPlace, stage: str) -> dict[str, Any]:
         return row
     now = served(ctx, place.region, endpoint)
     pending = (endpoint.get("PendingDeploymentSummary") or {}).get("EndpointConfigName")
+    recent = None
+    if now.copies:  # copies running: do they serve anything? (runbook step 5)
+        recent = requests_in_window(ctx, place.region, name, datetime.now(UTC))
     return {
         **row,
         "status": endpoint.get("EndpointStatus"),
@@ -277,6 +307,7 @@ def serving(ctx: Context, place: ProjectPlace, stage: str) -> dict[str, Any]:
         "model_package_arn": now.arn,
         "version": version_of(now.arn) if now.arn else None,
         "copies": now.copies,
+        "requests_last_hour": recent,
     }
 
 
@@ -533,6 +564,11 @@ def _render_serving(out: Callable[[str], None], rows: list[dict[str, Any]]) -> N
             if copies is not None:  # an endpoint of inference components (scale_to_zero)
                 plural = "copy" if copies == 1 else "copies"
                 extra += "  scaled to zero" if copies == 0 else f"  {copies} {plural} running"
+                if copies and row.get("requests_last_hour") == 0:
+                    extra += (
+                        ", no request in the last hour: not scaling in? "
+                        "(docs/runbooks.md#endpoint-scaled-to-zero, step 5)"
+                    )
             failure = f"  {row['failure']}" if row.get("failure") else ""
             out(f"{head}{row['status']}  {version}{extra}{failure}")
 

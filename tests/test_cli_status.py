@@ -600,6 +600,113 @@ def test_a_scale_to_zero_endpoint_serves_its_components_model() -> None:
     assert serves == Served(package, copies=0)
 
 
+def test_the_requests_of_a_component_in_the_last_hour() -> None:
+    """CloudWatch's Invocations of the component (AWS/SageMaker, InferenceComponentName),
+    summed over the hour before now; no datapoint is no request. Stubbed: moto's CloudWatch
+    takes no AWS/ namespace."""
+    import datetime
+
+    import boto3
+    from botocore.stub import Stubber
+
+    from mlops_cli.status import requests_in_window
+
+    now = datetime.datetime(2026, 12, 7, 12, tzinfo=datetime.UTC)
+    client = boto3.client(
+        "cloudwatch", region_name=REGION, aws_access_key_id="t", aws_secret_access_key="t"
+    )
+    asked = {
+        "Namespace": "AWS/SageMaker",
+        "MetricName": "Invocations",
+        "Dimensions": [{"Name": "InferenceComponentName", "Value": "mlops-dev-churn-prod"}],
+        "StartTime": datetime.datetime(2026, 12, 7, 11, tzinfo=datetime.UTC),
+        "EndTime": now,
+        "Period": 300,
+        "Statistics": ["Sum"],
+    }
+    ctx = SimpleNamespace(aws=SimpleNamespace(client=lambda service, region: client))
+    with Stubber(client) as stub:
+        points = [{"Timestamp": now, "Sum": 3.0}, {"Timestamp": now, "Sum": 2.0}]
+        stub.add_response("get_metric_statistics", {"Datapoints": points}, asked)
+        stub.add_response("get_metric_statistics", {"Datapoints": []}, asked)
+        counted = [
+            requests_in_window(ctx, REGION, "mlops-dev-churn-prod", now),  # type: ignore[arg-type]
+            requests_in_window(ctx, REGION, "mlops-dev-churn-prod", now),  # type: ignore[arg-type]
+        ]
+        stub.assert_no_pending_responses()
+    assert counted == [5, 0]
+
+
+def test_serving_counts_the_requests_only_while_copies_run() -> None:
+    """``serving`` asks CloudWatch only when copies run (a stage scaled to zero, or one of
+    instances, costs no call), and puts the count in the row (and so in --json)."""
+    from mlops_cli import status
+
+    calls: list[str] = []
+    running: list[int | None] = [1, 0, None]  # one per call of serving
+
+    def fake_served(ctx: object, region: str, endpoint: object) -> status.Served:
+        return status.Served(None, copies=running.pop(0))
+
+    def fake_requests(ctx: object, region: str, component: str, now: object) -> int:
+        calls.append(component)
+        return 0
+
+    place = SimpleNamespace(
+        endpoint=lambda stage: f"mlops-dev-churn-{stage}",
+        environment=SimpleNamespace(name="dev"),
+        account=ACCOUNT,
+        region=REGION,
+    )
+    client = SimpleNamespace(describe_endpoint=lambda **_: {"EndpointStatus": "InService"})
+    ctx = SimpleNamespace(
+        aws=SimpleNamespace(caller=lambda: {"account": ACCOUNT}, client=lambda *_: client)
+    )
+    saved = status.served, status.requests_in_window
+    status.served, status.requests_in_window = fake_served, fake_requests  # type: ignore[assignment]
+    try:
+        rows = [status.serving(ctx, place, "prod") for _ in range(3)]  # type: ignore[arg-type]
+    finally:
+        status.served, status.requests_in_window = saved
+    assert calls == ["mlops-dev-churn-prod"]
+    assert [(r["copies"], r["requests_last_hour"]) for r in rows] == [
+        (1, 0),
+        (0, None),
+        (None, None),
+    ]
+
+
+def test_copies_running_without_requests_point_to_the_runbook() -> None:
+    """A scale_to_zero stage whose copies run an hour after its last request did not scale in
+    (ADR 0014: unverifiable offline): an instance bills all day."""
+    from mlops_cli.status import _render_serving
+
+    row = {
+        "environment": "dev",
+        "stage": "prod",
+        "endpoint": "mlops-dev-churn-prod",
+        "status": "InService",
+        "version": 7,
+        "updating_to": None,
+        "failure": None,
+    }
+    lines: list[str] = []
+    _render_serving(
+        lines.append,
+        [
+            {**row, "copies": 1, "requests_last_hour": 0},
+            {**row, "copies": 1, "requests_last_hour": 12},
+            {**row, "copies": 0, "requests_last_hour": None},
+        ],
+    )
+    idle, busy, zero = (line.split("InService  ")[1] for line in lines[1:])
+    assert idle == (
+        "v7  1 copy running, no request in the last hour: not scaling in? "
+        "(docs/runbooks.md#endpoint-scaled-to-zero, step 5)"
+    )
+    assert (busy, zero) == ("v7  1 copy running", "v7  scaled to zero")
+
+
 def test_a_components_copies_are_shown_beside_its_version() -> None:
     from mlops_cli.status import _render_serving
 

@@ -468,6 +468,12 @@ def test_the_front_door_may_write_its_capture_and_nothing_else(platform: Any) ->
         for stage in ("staging", "prod")
         for action in ("sagemaker:DescribeInferenceComponent", "sagemaker:UpdateInferenceComponent")
     ]
+    # ... and whether copies run without requests (mlops status: runbook step 5): metrics are
+    # read, never written.
+    alarm = (
+        f"arn:aws:cloudwatch:{inventory.region}:{account}:alarm:mlops-dev-churn-prod-no-capacity"
+    )
+    reads += [("cloudwatch:GetMetricStatistics", "*"), ("cloudwatch:DeleteAlarms", alarm)]
     requests += [
         session_request(reader, account, "t", action=action, resource=arn)
         for reader in readers
@@ -475,8 +481,9 @@ def test_the_front_door_may_write_its_capture_and_nothing_else(platform: Any) ->
     ]
     identity = {r.arn: list(r.policies) for r in roles.values()}
     decisions = simulate(requests, identity, policies, account)
-    assert all(d.error is None for d in decisions), decisions
-    reading = [action == "sagemaker:DescribeInferenceComponent" for action, _ in reads] * 2
+    assert all(d.error is None for d in decisions), [d.error for d in decisions if d.error]
+    allowed_reads = ("sagemaker:DescribeInferenceComponent", "cloudwatch:GetMetricStatistics")
+    reading = [action in allowed_reads for action, _ in reads] * 2
     assert [d.allowed for d in decisions] == [ok for *_, ok in asks] + [True] + [
         False
     ] * 4 + reading

@@ -142,8 +142,9 @@ class EndpointDeployment(Construct):
     def grant_read_endpoints(self, grantee: iam.IGrantable) -> iam.Grant:
         """Read what each stage serves: its endpoint, and the endpoint configs and models the
         endpoint stacks create (their tags name the model version), and a scale_to_zero
-        stage's inference component (which names its model). Nothing can be changed or invoked
-        with it (``mlops status``, ``mlops rollback``)."""
+        stage's inference component (which names its model) and the metrics that say whether
+        its copies serve requests. Nothing can be changed or invoked with it (``mlops status``,
+        ``mlops rollback``)."""
         prefix, arn = self._prefix, self._arn("sagemaker")
         components = self._component_arns(arn)
         if components:
@@ -152,6 +153,19 @@ class EndpointDeployment(Construct):
                 actions=["sagemaker:DescribeInferenceComponent"],
                 resource_arns=components,
             )
+            # Whether copies run without requests (a stage that does not scale in to zero).
+            iam.Grant.add_to_principal(
+                grantee=grantee,
+                actions=["cloudwatch:GetMetricStatistics"],
+                resource_arns=["*"],
+            )
+            if isinstance(grantee, iam.Role):
+                acknowledge_wildcard_resource(
+                    grantee,
+                    "*",
+                    "cloudwatch:GetMetricStatistics has no resource-level permissions; a read "
+                    "of metrics only (mlops status: a scale_to_zero stage's requests).",
+                )
         created = [f"{arn}:{kind}/{prefix}-endpoint-*" for kind in ("model", "endpoint-config")]
         grant = iam.Grant.add_to_principal(
             grantee=grantee,
