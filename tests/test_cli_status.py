@@ -637,7 +637,9 @@ def test_the_requests_of_a_component_in_the_last_hour() -> None:
     assert counted == [5, 0]
 
 
-def test_serving_counts_the_requests_only_while_copies_run() -> None:
+def test_serving_counts_the_requests_only_while_copies_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """``serving`` asks CloudWatch only when copies run (a stage scaled to zero, or one of
     instances, costs no call), and puts the count in the row (and so in --json)."""
     from mlops_cli import status
@@ -662,12 +664,9 @@ def test_serving_counts_the_requests_only_while_copies_run() -> None:
     ctx = SimpleNamespace(
         aws=SimpleNamespace(caller=lambda: {"account": ACCOUNT}, client=lambda *_: client)
     )
-    saved = status.served, status.requests_in_window
-    status.served, status.requests_in_window = fake_served, fake_requests  # type: ignore[assignment]
-    try:
-        rows = [status.serving(ctx, place, "prod") for _ in range(3)]  # type: ignore[arg-type]
-    finally:
-        status.served, status.requests_in_window = saved
+    monkeypatch.setattr(status, "served", fake_served)
+    monkeypatch.setattr(status, "requests_in_window", fake_requests)
+    rows = [status.serving(ctx, place, "prod") for _ in range(3)]  # type: ignore[arg-type]
     assert calls == ["mlops-dev-churn-prod"]
     assert [(r["copies"], r["requests_last_hour"]) for r in rows] == [
         (1, 0),
