@@ -150,6 +150,7 @@ def test_total_matches_hand_computed_figures() -> None:
     )
     assert report.total == pytest.approx(304.60)
     assert report.stack_totals == {"platform": pytest.approx(304.60)}
+    assert not any("wake-up" in note for note in report.notes)  # no endpoint scales to zero
 
 
 def test_unknown_types_and_unpriced_instances_are_listed_not_zero() -> None:
@@ -824,6 +825,13 @@ def test_scale_to_zero_is_no_compute_while_idle_plus_its_alarm() -> None:
     assert "0 x ml.m5.large (ManagedInstanceScaling minimum)" in endpoint.how
     assert only(report, "Wake") == pytest.approx(0.10)
     assert report.total == pytest.approx(0.10)
+    # What a wake-up bills: 25 minutes of one ml.m5.large at $0.115/h, per use.
+    [wake] = [note for note in report.notes if "each wake-up bills" in note]
+    assert (
+        "ml.m5.large (us-east-1): each wake-up bills about 25 minutes of one instance, $0.05"
+        in wake
+    )
+    assert "up to $83.95/month per instance" in wake
     assert report.unknown_types == {}
     assert not any("could not be tied" in note for note in report.notes)
 

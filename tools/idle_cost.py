@@ -924,7 +924,29 @@ def _variant_line(
         f"{label}: {count} x {instance_type} ({source}) x {_usd(hourly)}/h"
         f" x {tpl.hours:g} h{suffix}"
     )
+    if count == 0 and minimum is not None:
+        tpl.notes.add(_wake_up_note(instance_type, tpl.prices.region, hourly, tpl.hours))
     return tpl.line(logical_id, rtype, count * hourly * tpl.hours, how)
+
+
+# What one wake-up of a scale-to-zero endpoint bills, in minutes of one instance (an estimate,
+# ADR 0014): the instance's start-up and the model's load (about 5), the 15 one-minute datapoints
+# target tracking's scale-in alarm waits for after the last request, the instance's release
+# (about 5).
+WAKE_UP_MINUTES = 25
+QUIET_MINUTES = 15
+
+
+def _wake_up_note(instance_type: str, region: str, hourly: float, hours: float) -> str:
+    wake = hourly * WAKE_UP_MINUTES / 60
+    return (
+        f"Scale-to-zero endpoints on {instance_type} ({region}): each wake-up bills about "
+        f"{WAKE_UP_MINUTES} minutes of one instance, ${wake:.2f} (an estimate: start-up about 5, "
+        f"target tracking's scale-in {QUIET_MINUTES} minutes after the last request, release "
+        "about 5); "
+        f"requests less than {QUIET_MINUTES} minutes apart keep it running, up to "
+        f"${hourly * hours:.2f}/month per instance. Not in the totals: wake-ups bill per use."
+    )
 
 
 def _serverless_line(
