@@ -655,6 +655,11 @@ class AuditConfig(_Model):
 
     # Turn off in accounts already covered by an organization trail (avoids paying twice).
     cloudtrail_enabled: bool = True
+    # The trail also keeps the account's management events (who changed what, beyond the 90
+    # days of CloudTrail's event history), in one environment per account: the first copy in an
+    # account is free, a further one bills $2 per 100,000 events. Turn off where another trail
+    # (an organization trail, e.g. Control Tower's) already keeps them.
+    management_events: bool = True
     log_retention_days: int = 365
     # Who may assume the environment's read-only auditor role (IAM role or user ARNs, or
     # account ids; empty: the environment's own account decides).
@@ -2335,6 +2340,18 @@ class PlatformConfig(_Model):
         """``<platform>-<environment>[-<project>]``: the prefix of every resource name."""
         base = f"{self.platform_name}-{environment}"
         return f"{base}-{project}" if project else base
+
+    def records_management_events(self, environment: str) -> bool:
+        """Whether ``environment``'s audit trail keeps the account's management events: on
+        (``audit``), and the first environment of its account in this configuration, so that
+        environments sharing an account do not each pay for a copy (a multi-region trail
+        records the whole account's)."""
+        audit = self.audit
+        if not (audit.cloudtrail_enabled and audit.management_events):
+            return False
+        account = self.environment(environment).resolved_account()
+        first = next(e for e in self.environments if e.resolved_account() == account)
+        return first.name == environment
 
     def project(self, name: str) -> ProjectConfig:
         for project in self.projects:

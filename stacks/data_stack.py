@@ -137,7 +137,8 @@ class DataStack(cdk.Stack):
 
     def _audit(self, config: PlatformConfig, environment: str) -> AuditTrail | None:
         """The audit trail of every project lake's S3 data events (none when
-        ``audit.cloudtrail_enabled`` is off)."""
+        ``audit.cloudtrail_enabled`` is off), and of the account's management events in the
+        first environment of each account (``PlatformConfig.records_management_events``)."""
         if not config.audit.cloudtrail_enabled:
             return None
         prefix = self.prefix
@@ -158,6 +159,8 @@ class DataStack(cdk.Stack):
                 for purpose in LAKE_PURPOSES
             ],
             log_retention=retention_days(config.audit.log_retention_days),
+            # One copy of the account's management events: the first environment's trail.
+            management_events=config.records_management_events(environment),
         )
 
     def _admit_project_access_logs(self) -> None:

@@ -1298,3 +1298,28 @@ def test_model_cards_are_on_by_default_with_defaults_merged() -> None:
     assert merged.model_card.card_intended_use("churn", "x") == "Retention offers only."
     off = parse_config(project(model_card={"enabled": False})).projects[0]
     assert not off.model_card.enabled
+
+
+@pytest.mark.parametrize(
+    ("accounts", "audit", "expected"),
+    [
+        (("111111111111", "222222222222"), {}, [True, True]),
+        (("111111111111", "111111111111"), {}, [True, False]),
+        (("111111111111", "111111111111"), {"management_events": False}, [False, False]),
+        (("111111111111", "222222222222"), {"cloudtrail_enabled": False}, [False, False]),
+    ],
+    ids=["own-accounts", "shared-account", "switched-off", "no-trail"],
+)
+def test_one_environment_per_account_keeps_management_events(
+    accounts: tuple[str, str], audit: dict[str, bool], expected: list[bool]
+) -> None:
+    config = PlatformConfig.model_validate(
+        {
+            "environments": [
+                {"name": name, "account": account}
+                for name, account in zip(("dev", "prod"), accounts, strict=True)
+            ],
+            "audit": audit,
+        }
+    )
+    assert [config.records_management_events(e) for e in ("dev", "prod")] == expected

@@ -300,3 +300,35 @@ def test_logs_can_use_the_ops_key_even_without_the_trail(custom_synth: Synthesiz
     sids = [s.get("Sid") for s in ops["Properties"]["KeyPolicy"]["Statement"]]
     assert "CloudWatchLogs" in sids and "CloudTrailEncrypt" not in sids
     assert sids.count("CloudWatchLogs") == 1
+
+
+def _trails(synth: Synthesized) -> dict[str, bool]:
+    """Trail name: whether it keeps management events, over every stack of ``synth``."""
+    import json
+
+    trails = {}
+    for path in synth.template_paths:
+        for resource in json.loads(path.read_text())["Resources"].values():
+            if resource["Type"] == "AWS::CloudTrail::Trail":
+                properties = resource["Properties"]
+                [selector] = properties["EventSelectors"]
+                trails[properties["TrailName"]] = selector["IncludeManagementEvents"]
+    return trails
+
+
+def test_one_trail_per_account_keeps_its_management_events(
+    single_account_synth: Synthesized, multi_account_synth: Synthesized
+) -> None:
+    """A multi-region trail keeps the whole account's management events: environments that
+    share an account keep one copy (the first environment's), as a further copy bills per
+    event; every trail keeps its own lake's data events."""
+    assert _trails(single_account_synth) == {
+        "mlops-dev-data-lake": True,
+        "mlops-staging-data-lake": False,
+        "mlops-prod-data-lake": False,
+    }
+    assert _trails(multi_account_synth) == {
+        "mlops-dev-data-lake": True,
+        "mlops-staging-data-lake": True,
+        "mlops-prod-data-lake": True,
+    }

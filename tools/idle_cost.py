@@ -377,8 +377,12 @@ TYPE_NOTES: dict[str, str] = {
         "none: the alarm that starts one is its own resource."
     ),
     "AWS::CloudTrail::Trail": (
-        "CloudTrail: the first copy of management events is free; data events and further "
-        "copies bill per 100,000 events, so 0 while idle."
+        "CloudTrail: the first copy of an account's management events is free, a further one "
+        "(a second trail that keeps them, such as one beside an organization trail) bills $2.00 "
+        "per 100,000 events; data events bill $0.10 per 100,000, none while idle. Management "
+        "events happen while the platform is idle (any API call in the account), so a trail that "
+        "keeps them and copies them to CloudWatch Logs also ingests them there ($0.50/GB in "
+        "us-east-1). Not in the totals: both depend on the account's activity."
     ),
     "AWS::EC2::NatGateway": (
         "NAT gateways also bill per GB processed; a public NAT gateway's Elastic IP is priced on "

@@ -21,7 +21,9 @@ class AuditTrail(Construct):
     encrypted with ``key`` (SSE-KMS) in ``bucket`` under ``cloudtrail/``, a copy in a
     KMS-encrypted CloudWatch log group with ``log_retention`` (for metric filters and alarms),
     and S3 data events (read and write) for every bucket in ``data_buckets``. The log group is
-    retained on delete.
+    retained on delete. ``management_events`` (default on) also keeps the account's management
+    events: off where another trail of the account keeps them, as a further copy bills per
+    event (and the log group ingests them all again).
     """
 
     def __init__(
@@ -34,6 +36,7 @@ class AuditTrail(Construct):
         key: PlatformKey,
         data_buckets: list[s3.IBucket],
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
+        management_events: bool = True,
     ) -> None:
         super().__init__(scope, id)
         self._allow_trail_key(key, trail_name)
@@ -44,7 +47,7 @@ class AuditTrail(Construct):
             key=key,
             retention=log_retention,
         )
-        self.trail = self._trail(trail_name, bucket, key, data_buckets)
+        self.trail = self._trail(trail_name, bucket, key, data_buckets, management_events)
         self._settle_logs_role(bucket)
 
     def _allow_trail_key(self, key: PlatformKey, trail_name: str) -> None:
@@ -72,9 +75,15 @@ class AuditTrail(Construct):
         )
 
     def _trail(
-        self, trail_name: str, bucket: s3.IBucket, key: PlatformKey, data_buckets: list[s3.IBucket]
+        self,
+        trail_name: str,
+        bucket: s3.IBucket,
+        key: PlatformKey,
+        data_buckets: list[s3.IBucket],
+        management_events: bool,
     ) -> cloudtrail.Trail:
-        """The trail, with a copy in the log group and the data buckets' S3 data events."""
+        """The trail, with a copy in the log group and the data buckets' S3 data events (and the
+        account's management events if ``management_events``)."""
         trail = cloudtrail.Trail(
             self,
             "Trail",
@@ -91,7 +100,7 @@ class AuditTrail(Construct):
         trail.add_s3_event_selector(
             [cloudtrail.S3EventSelector(bucket=b) for b in data_buckets],
             read_write_type=cloudtrail.ReadWriteType.ALL,
-            include_management_events=True,
+            include_management_events=management_events,
         )
         return trail
 
