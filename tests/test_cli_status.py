@@ -600,6 +600,18 @@ def test_a_scale_to_zero_endpoint_serves_its_components_model() -> None:
     assert serves == Served(package, copies=0)
 
 
+# One row of ``mlops status``'s serving part (an endpoint in service, version 7).
+SERVING_ROW = {
+    "environment": "dev",
+    "stage": "prod",
+    "endpoint": "mlops-dev-churn-prod",
+    "status": "InService",
+    "version": 7,
+    "updating_to": None,
+    "failure": None,
+}
+
+
 def test_the_requests_of_a_component_in_the_last_hour() -> None:
     """CloudWatch's Invocations of the component (AWS/SageMaker, InferenceComponentName),
     summed over the hour before now; no datapoint is no request. Stubbed: moto's CloudWatch
@@ -680,15 +692,7 @@ def test_copies_running_without_requests_point_to_the_runbook() -> None:
     (ADR 0014: unverifiable offline): an instance bills all day."""
     from mlops_cli.status import _render_serving
 
-    row = {
-        "environment": "dev",
-        "stage": "prod",
-        "endpoint": "mlops-dev-churn-prod",
-        "status": "InService",
-        "version": 7,
-        "updating_to": None,
-        "failure": None,
-    }
+    row = dict(SERVING_ROW)
     lines: list[str] = []
     _render_serving(
         lines.append,
@@ -709,15 +713,7 @@ def test_copies_running_without_requests_point_to_the_runbook() -> None:
 def test_a_components_copies_are_shown_beside_its_version() -> None:
     from mlops_cli.status import _render_serving
 
-    row = {
-        "environment": "dev",
-        "stage": "prod",
-        "endpoint": "mlops-dev-churn-prod",
-        "status": "InService",
-        "version": 7,
-        "updating_to": None,
-        "failure": None,
-    }
+    row = dict(SERVING_ROW)
     lines: list[str] = []
     _render_serving(
         lines.append, [{**row, "copies": 0}, {**row, "copies": 1}, {**row, "copies": 2}]

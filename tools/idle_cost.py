@@ -729,6 +729,15 @@ def _alarm(tpl: _Template, logical_id: str, rtype: str, props: Mapping[str, Any]
         periods = [_int(props.get("Period"))]
         count, shape = 1, "simple alarm"
     high = any(period is not None and period < 60 for period in periods)
+    return _alarm_metrics_line(
+        tpl, logical_id, rtype, count, high, f"{count} alarm metric(s) ({shape})"
+    )
+
+
+def _alarm_metrics_line(
+    tpl: _Template, logical_id: str, rtype: str, count: int, high: bool, what: str
+) -> list[CostLine]:
+    """``count`` alarm metrics of one resolution (``high``: under 60 s), ``what`` they are."""
     key = (
         "cloudwatch_alarm_high_resolution_metric_month"
         if high
@@ -738,7 +747,7 @@ def _alarm(tpl: _Template, logical_id: str, rtype: str, props: Mapping[str, Any]
     if unit is None:
         return [tpl.missing(logical_id, rtype, key)]
     resolution = "high" if high else "standard"
-    how = f"{count} alarm metric(s) ({shape}) x {_usd(unit)}/month, {resolution} resolution"
+    how = f"{what} x {_usd(unit)}/month, {resolution} resolution"
     return [tpl.line(logical_id, rtype, count * unit, how)]
 
 
@@ -762,21 +771,8 @@ def _scaling_policy(
             1, sum(1 for m in custom_metrics if isinstance(m, dict) and "MetricStat" in m)
         )
     high = isinstance(metric_type, str) and metric_type.endswith("HighResolution")
-    key = (
-        "cloudwatch_alarm_high_resolution_metric_month"
-        if high
-        else "cloudwatch_alarm_standard_metric_month"
-    )
-    unit = tpl.price(key)
-    if unit is None:
-        return [tpl.missing(logical_id, rtype, key)]
-    count = 2 * per_alarm
-    resolution = "high" if high else "standard"
-    how = (
-        f"target tracking: 2 managed alarms (scale out, scale in) x {per_alarm} metric(s) x "
-        f"{_usd(unit)}/month, {resolution} resolution"
-    )
-    return [tpl.line(logical_id, rtype, count * unit, how)]
+    what = f"target tracking: 2 managed alarms (scale out, scale in) x {per_alarm} metric(s)"
+    return _alarm_metrics_line(tpl, logical_id, rtype, 2 * per_alarm, high, what)
 
 
 def _nat_gateway(
