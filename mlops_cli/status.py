@@ -249,24 +249,25 @@ IDLE_WINDOW = timedelta(hours=1)
 stage scales in to zero about 15 minutes after its last request (ADR 0014)."""
 
 
-def requests_in_window(ctx: Context, region: str, component: str, now: datetime) -> int:
+def requests_in_window(ctx: Context, region: str, component: str, now: datetime) -> int | None:
     """The requests inference component ``component`` answered in the ``IDLE_WINDOW`` before
     ``now`` (CloudWatch's ``Invocations``, summed over five-minute periods); 0 without any
-    datapoint."""
+    datapoint. None when CloudWatch does not answer (credentials without the metric read the
+    personas have): a hint, not worth failing the status for."""
     client = ctx.aws.client("cloudwatch", region)
-    answer = call(
-        client,
-        "get_metric_statistics",
-        f"reading the requests of {component}",
-        Namespace="AWS/SageMaker",
-        MetricName="Invocations",
-        Dimensions=[{"Name": "InferenceComponentName", "Value": component}],
-        StartTime=now - IDLE_WINDOW,
-        EndTime=now,
-        Period=300,
-        Statistics=["Sum"],
-    )
-    points = (answer or {}).get("Datapoints") or []
+    try:
+        answer = client.get_metric_statistics(
+            Namespace="AWS/SageMaker",
+            MetricName="Invocations",
+            Dimensions=[{"Name": "InferenceComponentName", "Value": component}],
+            StartTime=now - IDLE_WINDOW,
+            EndTime=now,
+            Period=300,
+            Statistics=["Sum"],
+        )
+    except (ClientError, BotoCoreError):
+        return None
+    points = answer.get("Datapoints") or []
     return round(sum(float(p.get("Sum", 0)) for p in points))
 
 

@@ -614,8 +614,8 @@ SERVING_ROW = {
 
 def test_the_requests_of_a_component_in_the_last_hour() -> None:
     """CloudWatch's Invocations of the component (AWS/SageMaker, InferenceComponentName),
-    summed over the hour before now; no datapoint is no request. Stubbed: moto's CloudWatch
-    takes no AWS/ namespace."""
+    summed over the hour before now; no datapoint is no request; a refused read is no answer.
+    Stubbed: moto's CloudWatch takes no AWS/ namespace."""
     import datetime
 
     import boto3
@@ -641,12 +641,14 @@ def test_the_requests_of_a_component_in_the_last_hour() -> None:
         points = [{"Timestamp": now, "Sum": 3.0}, {"Timestamp": now, "Sum": 2.0}]
         stub.add_response("get_metric_statistics", {"Datapoints": points}, asked)
         stub.add_response("get_metric_statistics", {"Datapoints": []}, asked)
+        # Credentials without the personas' metric read: no hint, and the status goes on.
+        stub.add_client_error("get_metric_statistics", "AccessDenied", expected_params=asked)
         counted = [
-            requests_in_window(ctx, REGION, "mlops-dev-churn-prod", now),  # type: ignore[arg-type]
-            requests_in_window(ctx, REGION, "mlops-dev-churn-prod", now),  # type: ignore[arg-type]
+            requests_in_window(ctx, REGION, "mlops-dev-churn-prod", now)  # type: ignore[arg-type]
+            for _ in range(3)
         ]
         stub.assert_no_pending_responses()
-    assert counted == [5, 0]
+    assert counted == [5, 0, None]
 
 
 def test_serving_counts_the_requests_only_while_copies_run(
