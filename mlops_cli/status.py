@@ -181,10 +181,20 @@ def gate_figures(place: ProjectPlace, package: dict[str, Any]) -> dict[str, Any]
 class Served:
     """What an endpoint serves: the model version (its package ARN, None when it cannot be
     told), and for an endpoint of inference components the copies running now (0: scaled to
-    zero)."""
+    zero) and when the component last changed (a deployment, or a change of its copies)."""
 
     arn: str | None
     copies: int | None = None
+    changed: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Component:
+    """An inference component's model, copies running and last change (None: not told)."""
+
+    model: str | None = None
+    copies: int | None = None
+    changed: datetime | None = None
 
 
 def served(ctx: Context, region: str, endpoint: dict[str, Any]) -> Served:
@@ -197,12 +207,12 @@ def served(ctx: Context, region: str, endpoint: dict[str, Any]) -> Served:
     config = call(client, "describe_endpoint_config", f"reading {name}", EndpointConfigName=name)
     variants = (config or {}).get("ProductionVariants") or []
     model_name = variants[0].get("ModelName") if variants else None
-    copies = None
+    component = Component()
     if not model_name and variants:
-        model_name, copies = component_model(client, str(endpoint.get("EndpointName")))
-    if not model_name:
-        return Served(None, copies)
-    return Served(_package_of(client, model_name), copies)
+        component = component_model(client, str(endpoint.get("EndpointName")))
+        model_name = component.model
+    arn = _package_of(client, model_name) if model_name else None
+    return Served(arn, component.copies, component.changed)
 
 
 def _package_of(client: Any, model_name: str) -> str | None:
@@ -223,11 +233,10 @@ def _package_of(client: Any, model_name: str) -> str | None:
     return None
 
 
-def component_model(client: Any, endpoint_name: str) -> tuple[str | None, int | None]:
-    """(model, copies running) of the inference component named after endpoint
-    ``endpoint_name`` (how ``scale_to_zero`` hosting names it, ADR 0014); (None, None) without
-    one. Its ``Specification`` is the one that serves: a rolling update's new one appears when
-    the update completes."""
+def component_model(client: Any, endpoint_name: str) -> Component:
+    """The inference component named after endpoint ``endpoint_name`` (how ``scale_to_zero``
+    hosting names it, ADR 0014); an empty one without it. Its ``Specification`` is the one that
+    serves: a rolling update's new one appears when the update completes."""
     component = call(
         client,
         "describe_inference_component",
@@ -235,18 +244,21 @@ def component_model(client: Any, endpoint_name: str) -> tuple[str | None, int | 
         InferenceComponentName=endpoint_name,
     )
     if component is None or component.get("EndpointName") != endpoint_name:
-        return None, None
+        return Component()
     model = (component.get("Specification") or {}).get("ModelName")
     copies = (component.get("RuntimeConfig") or {}).get("CurrentCopyCount")
-    return (
+    changed = component.get("LastModifiedTime")
+    return Component(
         model if isinstance(model, str) and model else None,
         copies if isinstance(copies, int) else None,
+        changed if isinstance(changed, datetime) else None,
     )
 
 
 IDLE_WINDOW = timedelta(hours=1)
-"""How long copies may run without a request before ``mlops status`` points to the runbook: a
-stage scales in to zero about 15 minutes after its last request (ADR 0014)."""
+"""How long copies may run without a request, and since the component's last change (a
+deployment starts a copy), before ``mlops status`` points to the runbook: a stage scales in to
+zero about 15 minutes after its last request (ADR 0014)."""
 
 
 def requests_in_window(ctx: Context, region: str, component: str, now: datetime) -> int | None:
@@ -298,8 +310,10 @@ def serving(ctx: Context, place: ProjectPlace, stage: str) -> dict[str, Any]:
     now = served(ctx, place.region, endpoint)
     pending = (endpoint.get("PendingDeploymentSummary") or {}).get("EndpointConfigName")
     recent = None
-    if now.copies:  # copies running: do they serve anything? (runbook step 5)
-        recent = requests_in_window(ctx, place.region, name, datetime.now(UTC))
+    clock = datetime.now(UTC)
+    settled = now.changed is None or now.changed <= clock - IDLE_WINDOW
+    if now.copies and settled:  # copies running for long: do they serve? (runbook step 5)
+        recent = requests_in_window(ctx, place.region, name, clock)
     return {
         **row,
         "status": endpoint.get("EndpointStatus"),

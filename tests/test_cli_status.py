@@ -597,7 +597,7 @@ def test_a_scale_to_zero_endpoint_serves_its_components_model() -> None:
             {"EndpointName": endpoint, "EndpointConfigName": "components"},
         )
         stub.assert_no_pending_responses()
-    assert serves == Served(package, copies=0)
+    assert serves == Served(package, copies=0, changed=now)
 
 
 # One row of ``mlops status``'s serving part (an endpoint in service, version 7).
@@ -654,15 +654,28 @@ def test_the_requests_of_a_component_in_the_last_hour() -> None:
 def test_serving_counts_the_requests_only_while_copies_run(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """``serving`` asks CloudWatch only when copies run (a stage scaled to zero, or one of
-    instances, costs no call), and puts the count in the row (and so in --json)."""
+    """``serving`` asks CloudWatch only when copies have run for the whole window (a stage
+    scaled to zero, one of instances, or a component changed minutes ago, as a deployment
+    does, costs no call), and puts the count in the row (and so in --json)."""
+    import datetime
+
     from mlops_cli import status
 
     calls: list[str] = []
-    running: list[int | None] = [1, 0, None]  # one per call of serving
+    long_ago = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    just_now = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=10)
+    # (copies, last change) per call of serving
+    running: list[tuple[int | None, datetime.datetime | None]] = [
+        (1, long_ago),
+        (1, None),
+        (1, just_now),
+        (0, long_ago),
+        (None, None),
+    ]
 
     def fake_served(ctx: object, region: str, endpoint: object) -> status.Served:
-        return status.Served(None, copies=running.pop(0))
+        copies, changed = running.pop(0)
+        return status.Served(None, copies=copies, changed=changed)
 
     def fake_requests(ctx: object, region: str, component: str, now: object) -> int:
         calls.append(component)
@@ -680,10 +693,12 @@ def test_serving_counts_the_requests_only_while_copies_run(
     )
     monkeypatch.setattr(status, "served", fake_served)
     monkeypatch.setattr(status, "requests_in_window", fake_requests)
-    rows = [status.serving(ctx, place, "prod") for _ in range(3)]  # type: ignore[arg-type]
-    assert calls == ["mlops-dev-churn-prod"]
+    rows = [status.serving(ctx, place, "prod") for _ in range(5)]  # type: ignore[arg-type]
+    assert calls == ["mlops-dev-churn-prod"] * 2
     assert [(r["copies"], r["requests_last_hour"]) for r in rows] == [
         (1, 0),
+        (1, 0),
+        (1, None),
         (0, None),
         (None, None),
     ]
