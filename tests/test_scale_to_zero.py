@@ -490,23 +490,29 @@ def test_the_front_door_may_write_its_capture_and_nothing_else(platform: Any) ->
 
 
 def test_captures_the_front_door_could_not_write_are_counted_and_graphed(platform: Any) -> None:
-    """Its WARNING line becomes MLOps/FrontDoor CapturesNotWritten by endpoint (a metric filter:
-    no idle cost), graphed beside the requests that found no copy; for production only, whose
-    front door captures (a scale_to_zero staging is not captured)."""
+    """Its WARNING line becomes MLOps/FrontDoor CapturesNotWritten by endpoint, and each
+    prediction it returns PredictionsReturned (metric filters: no idle cost), graphed beside the
+    requests that found no copy; for production only, whose front door captures (a
+    scale_to_zero staging is not captured)."""
     from tests.test_dashboard import dashboards, sections
 
-    [metric_filter] = [
-        r["Properties"]
-        for r in _deploy_resources(platform).values()
-        if r["Type"] == "AWS::Logs::MetricFilter"
-    ]
-    assert metric_filter["FilterPattern"] == '{ $.message = "capture not written" }'
-    [transformation] = metric_filter["MetricTransformations"]
-    assert (transformation["MetricNamespace"], transformation["MetricName"]) == (
-        "MLOps/FrontDoor",
-        "CapturesNotWritten",
-    )
-    assert transformation["Dimensions"] == [{"Key": "EndpointName", "Value": "$.endpoint"}]
+    filters = {
+        f["MetricTransformations"][0]["MetricName"]: f
+        for f in (
+            r["Properties"]
+            for r in _deploy_resources(platform).values()
+            if r["Type"] == "AWS::Logs::MetricFilter"
+        )
+    }
+    assert set(filters) == {"CapturesNotWritten", "PredictionsReturned"}
+    for name, message in (
+        ("CapturesNotWritten", "capture not written"),
+        ("PredictionsReturned", "prediction returned"),
+    ):
+        assert filters[name]["FilterPattern"] == f'{{ $.message = "{message}" }}'
+        [transformation] = filters[name]["MetricTransformations"]
+        assert transformation["MetricNamespace"] == "MLOps/FrontDoor"
+        assert transformation["Dimensions"] == [{"Key": "EndpointName", "Value": "$.endpoint"}]
     [widgets] = dashboards(platform).values()
     churn = sections(widgets)["churn"]
     graphs = {w["properties"].get("title"): json.dumps(w) for w in churn}
@@ -514,3 +520,34 @@ def test_captures_the_front_door_could_not_write_are_counted_and_graphed(platfor
     staging = graphs["mlops-dev-churn-staging: copies (%) and cold starts"]
     assert '"CapturesNotWritten", "EndpointName", "mlops-dev-churn-prod"' in prod
     assert "CapturesNotWritten" not in staging
+
+
+def test_requests_that_bypass_the_front_door_are_graphed(platform: Any) -> None:
+    """ADR 0033 captures what the front door serves; a caller that invokes the endpoint
+    directly is not captured. The production row graphs the component's invocations the front
+    door did not return (clamped at zero), from metrics that cost nothing while idle."""
+    from tests.test_dashboard import dashboards, sections
+
+    [widgets] = dashboards(platform).values()
+    churn = sections(widgets)["churn"]
+    [prod] = [
+        w for w in churn if w["properties"].get("title") == "mlops-dev-churn-prod: copies (%) and cold starts"
+    ]  # fmt: skip
+    metrics = prod["properties"]["metrics"]
+    [expression] = [m[0] for m in metrics if isinstance(m[0], dict) and "expression" in m[0]]
+    assert expression["expression"] == (
+        "IF(FILL(served, 0) - FILL(door, 0) > 0, FILL(served, 0) - FILL(door, 0), 0)"
+    )
+    assert expression["label"] == "requests not through the front door (not captured)"
+    text = json.dumps(metrics)
+    assert (
+        '"AWS/SageMaker", "Invocations", "InferenceComponentName", "mlops-dev-churn-prod"' in text
+    )
+    assert (
+        '"MLOps/FrontDoor", "PredictionsReturned", "EndpointName", "mlops-dev-churn-prod"' in text
+    )
+    [staging] = [
+        w for w in churn
+        if w["properties"].get("title") == "mlops-dev-churn-staging: copies (%) and cold starts"
+    ]  # fmt: skip
+    assert "PredictionsReturned" not in json.dumps(staging)

@@ -286,10 +286,11 @@ COMPONENT_ENDPOINT_ALARMS = (
 )
 
 
-# The front door's count of the captures it could not write (a metric filter on its log, by
-# endpoint; ADR 0033): shown on the dashboard, no alarm.
+# The front door's count of the captures it could not write and of the predictions it returned
+# (metric filters on its log, by endpoint; ADR 0033): shown on the dashboard, no alarm.
 FRONT_DOOR_NAMESPACE = "MLOps/FrontDoor"
 CAPTURES_NOT_WRITTEN = "CapturesNotWritten"
+PREDICTIONS_RETURNED = "PredictionsReturned"
 
 
 def alarm_name(resource: str, kind: AlarmKind) -> str:

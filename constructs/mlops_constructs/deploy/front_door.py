@@ -22,6 +22,7 @@ from mlops_constructs.names import (
     CAPTURES_NOT_WRITTEN,
     FRONT_DOOR,
     FRONT_DOOR_NAMESPACE,
+    PREDICTIONS_RETURNED,
     function_name,
 )
 from mlops_constructs.network.placement import Placement
@@ -147,8 +148,9 @@ class FrontDoor(Construct):
 
     def _capture(self, capture: TrafficCapture, endpoint_name: str) -> None:
         """The function's capture settings, PutObject under its endpoint's own capture prefix
-        only (with the lake key's data keys), and the count of captures not written
-        (``MLOps/FrontDoor`` ``CapturesNotWritten``, by ``EndpointName``)."""
+        only (with the lake key's data keys), and the counts of captures not written and of
+        predictions returned (``MLOps/FrontDoor`` ``CapturesNotWritten`` and
+        ``PredictionsReturned``, by ``EndpointName``)."""
         where = f"{capture.prefix}{endpoint_name}/{capture.variant}/"
         self.function.add_environment(
             "CAPTURE_URI", capture.lake.artifacts.s3_url_for_object(capture.prefix)
@@ -156,17 +158,23 @@ class FrontDoor(Construct):
         self.function.add_environment("CAPTURE_PERCENT", str(capture.percent))
         self.function.add_environment("CAPTURE_VARIANT", capture.variant)
         capture.lake.grant_capture(self.function, where)
-        # Each capture the function could not write (its WARNING line), counted by endpoint.
-        logs.MetricFilter(
-            self,
-            "CapturesNotWritten",
-            log_group=self.function.log_group,
-            metric_namespace=FRONT_DOOR_NAMESPACE,
-            metric_name=CAPTURES_NOT_WRITTEN,
-            filter_pattern=logs.FilterPattern.string_value("$.message", "=", "capture not written"),
-            metric_value="1",
-            dimensions={"EndpointName": "$.endpoint"},
-        )
+        # Each capture the function could not write (its WARNING line), and each prediction it
+        # returned (the endpoint's invocations beyond these did not come through it, and are
+        # not captured), counted by endpoint.
+        for metric_name, message in (
+            (CAPTURES_NOT_WRITTEN, "capture not written"),
+            (PREDICTIONS_RETURNED, "prediction returned"),
+        ):
+            logs.MetricFilter(
+                self,
+                metric_name,
+                log_group=self.function.log_group,
+                metric_namespace=FRONT_DOOR_NAMESPACE,
+                metric_name=metric_name,
+                filter_pattern=logs.FilterPattern.string_value("$.message", "=", message),
+                metric_value="1",
+                dimensions={"EndpointName": "$.endpoint"},
+            )
         role = self.function.role
         assert role is not None, "a platform function always has its own role"
         acknowledge_wildcard_resource(

@@ -22,6 +22,7 @@ from mlops_constructs.monitor.settings import MonitorSettings
 from mlops_constructs.names import (
     CAPTURES_NOT_WRITTEN,
     FRONT_DOOR_NAMESPACE,
+    PREDICTIONS_RETURNED,
     AlarmKind,
     alarm_name,
     component_name,
@@ -521,15 +522,30 @@ def _traffic_widgets(
     ]
 
 
-def _captures_not_written(name: str) -> cloudwatch.Metric:
-    """The captures the front door of endpoint ``name`` could not write (ADR 0033)."""
+def _front_door_metric(name: str, metric_name: str, label: str) -> cloudwatch.Metric:
+    """``metric_name`` of the front door of endpoint ``name`` (ADR 0033), five-minute sums."""
     return cloudwatch.Metric(
         namespace=FRONT_DOOR_NAMESPACE,
-        metric_name=CAPTURES_NOT_WRITTEN,
+        metric_name=metric_name,
         dimensions_map={"EndpointName": name},
         statistic="Sum",
         period=cdk.Duration.minutes(5),
-        label="captures not written",
+        label=label,
+    )
+
+
+def _not_through_the_front_door(name: str, metric: _EndpointMetrics) -> cloudwatch.MathExpression:
+    """The requests endpoint ``name`` answered that its front door did not return: callers
+    that invoke it directly, whose traffic nobody captures (ADR 0033). Never below zero (the
+    two counts may fall on either side of a five-minute boundary)."""
+    return cloudwatch.MathExpression(
+        expression="IF(FILL(served, 0) - FILL(door, 0) > 0, FILL(served, 0) - FILL(door, 0), 0)",
+        using_metrics={
+            "served": metric("Invocations", "Sum", "answered by the endpoint"),
+            "door": _front_door_metric(name, PREDICTIONS_RETURNED, "returned by the front door"),
+        },
+        label="requests not through the front door (not captured)",
+        period=cdk.Duration.minutes(5),
     )
 
 
@@ -542,13 +558,17 @@ def _usage_widget(
     door_captured: bool = False,
 ) -> cloudwatch.IWidget | None:
     """With ``component``, the copies' CPU and memory and the requests that found no copy
-    (and, ``door_captured``, the captures the front door could not write); else for real-time
-    hosting the instances' CPU, memory and disk; else (serverless) None."""
+    (and, ``door_captured``, the captures the front door could not write and the requests that
+    did not come through it); else for real-time hosting the instances' CPU, memory and disk;
+    else (serverless) None."""
     if component:
         copies = "/aws/sagemaker/InferenceComponents"
-        right = [metric("NoCapacityInvocationFailures", "Sum", "no copy running")]
+        right: list[cloudwatch.IMetric] = [
+            metric("NoCapacityInvocationFailures", "Sum", "no copy running")
+        ]
         if door_captured:
-            right.append(_captures_not_written(name))
+            right.append(_front_door_metric(name, CAPTURES_NOT_WRITTEN, "captures not written"))
+            right.append(_not_through_the_front_door(name, metric))
         return cloudwatch.GraphWidget(
             title=f"{name}: copies (%) and cold starts",
             left=[
