@@ -710,10 +710,15 @@ def _vpc_endpoint(
     return [tpl.line(logical_id, rtype, zones * hourly * tpl.hours, how)]
 
 
+def _metric_stats(metrics: list[Any]) -> list[Any]:
+    """The MetricStats of a metric-math query: CloudWatch bills one alarm metric for each."""
+    return [m["MetricStat"] for m in metrics if isinstance(m, dict) and "MetricStat" in m]
+
+
 def _alarm(tpl: _Template, logical_id: str, rtype: str, props: Mapping[str, Any]) -> list[CostLine]:
     metrics = props.get("Metrics")
     if isinstance(metrics, list):
-        stats = [m["MetricStat"] for m in metrics if isinstance(m, dict) and "MetricStat" in m]
+        stats = _metric_stats(metrics)
         periods = [_int(stat.get("Period")) for stat in stats if isinstance(stat, dict)]
         anomaly = any(
             "ANOMALY_DETECTION_BAND" in str(m.get("Expression", ""))
@@ -767,9 +772,7 @@ def _scaling_policy(
     custom_metrics = custom.get("Metrics") if isinstance(custom, dict) else None
     per_alarm = 1
     if isinstance(custom_metrics, list):
-        per_alarm = max(
-            1, sum(1 for m in custom_metrics if isinstance(m, dict) and "MetricStat" in m)
-        )
+        per_alarm = max(1, len(_metric_stats(custom_metrics)))
     high = isinstance(metric_type, str) and metric_type.endswith("HighResolution")
     what = f"target tracking: 2 managed alarms (scale out, scale in) x {per_alarm} metric(s)"
     return _alarm_metrics_line(tpl, logical_id, rtype, 2 * per_alarm, high, what)
