@@ -3,7 +3,6 @@ the test modules."""
 
 from __future__ import annotations
 
-import atexit
 import functools
 import importlib.util
 import json
@@ -15,6 +14,7 @@ from types import ModuleType
 from typing import Any
 
 from tests.conftest import Synthesized
+from tests.workers import Worker
 
 ROOT = Path(__file__).resolve().parent.parent
 CFN_LINT = Path(sys.executable).parent / "cfn-lint"
@@ -72,25 +72,12 @@ def cfn_lint_command(templates: Iterable[Path | str]) -> tuple[int, str]:
     return done.returncode, done.stdout
 
 
-@functools.cache
-def _checkov_worker() -> subprocess.Popen[str]:
-    """This test process's checkov (tests/checkov_worker.py), started at its first use and
-    stopped when the process ends."""
-    worker = subprocess.Popen(
-        [str(CHECKOV_VENV / "python"), str(ROOT / "tests" / "checkov_worker.py")],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        env=CHECKOV_ENV,
-    )
-    atexit.register(_stop_checkov, worker)
-    return worker
-
-
-def _stop_checkov(worker: subprocess.Popen[str]) -> None:
-    assert worker.stdin is not None
-    worker.stdin.close()
-    worker.wait(timeout=60)
+# This test process's checkov (tests/checkov_worker.py), started at its first use.
+_CHECKOV = Worker(
+    "checkov's worker",
+    [str(CHECKOV_VENV / "python"), str(ROOT / "tests" / "checkov_worker.py")],
+    env=CHECKOV_ENV,
+)
 
 
 def checkov(arguments: Sequence[str]) -> tuple[int, str]:
@@ -98,14 +85,7 @@ def checkov(arguments: Sequence[str]) -> tuple[int, str]:
     per test process: its start-up (about 3.5 s of CPU) is paid once, and its JSONPath parser's
     tables (about 4.5 s per run) are built once, not once per call
     (tests/checkov_worker.py). The answers are the command line's (tests/test_checkov_worker.py)."""
-    worker = _checkov_worker()
-    assert worker.stdin is not None and worker.stdout is not None
-    worker.stdin.write(json.dumps(list(arguments)) + "\n")
-    worker.stdin.flush()
-    line = worker.stdout.readline()
-    if not line:
-        raise RuntimeError(f"checkov's worker stopped (exit code {worker.wait(timeout=60)})")
-    answer = json.loads(line)
+    answer = _CHECKOV.ask(list(arguments))
     if answer["rc"] not in (0, 1):
         raise RuntimeError(f"checkov failed ({answer['rc']}): {answer['stderr'][-2000:]}")
     return answer["rc"], answer["stdout"]

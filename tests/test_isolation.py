@@ -10,8 +10,9 @@ package.json, run as a separate node process over JSON, never part of the platfo
 assets.
 
 The configuration is config/example.yaml's three projects in its first environment (the
-``example_synth`` session fixture); all requests are evaluated by one node process (the module
-fixture ``simulation``, when the first test asks for a decision). Case ids say who could do
+``example_synth`` session fixture); the requests are evaluated in EVALUATION_PARTS parts, each by
+one node process (the module fixture ``simulation``, when a test first asks for one of its
+decisions). Case ids say who could do
 what: ``demand roles cannot s3:GetObject churn curated objects`` checks every role of demand;
 its failure names the role, the resource and the statement that allowed it.
 
@@ -1011,6 +1012,12 @@ FLOW_CASES = [
 
 # -- the simulation ----------------------------------------------------------------------------
 
+# The requests (about 49,000) are evaluated in parts of about the same size, one node process
+# each, and test_every_request_is_evaluated checks one part per test, so that no test takes 10 s:
+# the whole evaluation took 9-15 s of one test on this machine. A part more costs about 0.5 s
+# (node's start, and each policy validated again in the new process).
+EVALUATION_PARTS = 2
+
 
 @dataclass(repr=False)
 class Simulation:
@@ -1019,20 +1026,35 @@ class Simulation:
     resource_policies: dict[str, dict[str, Any]]
     requests: list[Request] = field(default_factory=list)
     keys: dict[str, list[int]] = field(default_factory=dict)  # case id -> request indexes
+    _parts: dict[int, list[Decision]] = field(default_factory=dict, init=False)  # part -> decisions
 
     def __repr__(self) -> str:
         # pytest writes the arguments of every frame of an xfailed case's traceback: the whole
         # simulation took 0.3 s per frame (40 s of the suite for the UNDECIDED cases).
-        decided = len(self.__dict__.get("decisions", ()))
+        decided = sum(map(len, self._parts.values()))
         return f"Simulation({len(self.roles)} roles, {decided} decisions)"
+
+    def part(self, index: int) -> range:
+        """The indexes of the requests of part ``index`` (of EVALUATION_PARTS, in order)."""
+        count = len(self.requests)
+        return range(index * count // EVALUATION_PARTS, (index + 1) * count // EVALUATION_PARTS)
+
+    def decisions_of_part(self, index: int) -> list[Decision]:
+        """The decisions of part ``index``'s requests, in order, from one node process, when a
+        test first asks: the tests of the inventory alone (policies resolved, roles and
+        resources covered) do not wait for an evaluation."""
+        if index not in self._parts:
+            identity = {arn: list(role.policies) for arn, role in self.roles.items()}
+            requests = [self.requests[i] for i in self.part(index)]
+            self._parts[index] = simulate(
+                requests, identity, self.resource_policies, self.inventory.account
+            )
+        return self._parts[index]
 
     @cached_property
     def decisions(self) -> list[Decision]:
-        """Every request's decision, in order, from one node process, when a test first asks:
-        the tests of the inventory alone (policies resolved, roles and resources covered) do not
-        wait for the evaluation of every request."""
-        identity = {arn: list(role.policies) for arn, role in self.roles.items()}
-        return simulate(self.requests, identity, self.resource_policies, self.inventory.account)
+        """Every request's decision, in order (each part evaluated once)."""
+        return [d for index in range(EVALUATION_PARTS) for d in self.decisions_of_part(index)]
 
     @cached_property
     def endpoint_stacks(self) -> set[str]:
@@ -1163,8 +1185,8 @@ NOTHING = "arn:aws:iam::{account}:role/{prefix}-{project}-nothing"
 
 @pytest.fixture(scope="module")
 def simulation(example_synth: Synthesized) -> Simulation:
-    """Every case's requests (evaluated together by one node process when a test first asks for
-    a decision: ``Simulation.decisions``)."""
+    """Every case's requests (evaluated in parts, each by one node process when a test first
+    asks for one of its decisions: ``Simulation.decisions_of_part``)."""
     assembly = stacks_of_assembly(example_synth.outdir)
     account, region = assembly[0].account, assembly[0].region
     inventory = Inventory(assembly + endpoint_stacks(example_synth.outdir, account, region))
@@ -1257,18 +1279,28 @@ def test_every_policy_is_resolved(simulation: Simulation) -> None:
     assert [bad for d in documents for bad in malformed(d)] == []
 
 
-def test_every_request_is_evaluated(simulation: Simulation) -> None:
-    """The simulator accepted every request and policy and used every context key given."""
-    assert len(simulation.decisions) == len(simulation.requests) > 0
+def test_the_parts_are_every_request_once(simulation: Simulation) -> None:
+    parts = [simulation.part(index) for index in range(EVALUATION_PARTS)]
+    assert [i for part in parts for i in part] == list(range(len(simulation.requests)))
+    assert min(map(len, parts)) >= len(simulation.requests) // EVALUATION_PARTS > 0
+
+
+@pytest.mark.parametrize("part", range(EVALUATION_PARTS))
+def test_every_request_is_evaluated(simulation: Simulation, part: int) -> None:
+    """The simulator accepted every request of the part and every policy, and used every
+    context key given."""
+    requests = [simulation.requests[i] for i in simulation.part(part)]
+    decisions = simulation.decisions_of_part(part)
+    assert len(decisions) == len(requests) > 0
     errors = [
         simulation.explain(r, d)
-        for r, d in zip(simulation.requests, simulation.decisions, strict=True)
+        for r, d in zip(requests, decisions, strict=True)
         if d.result not in ("Allowed", "ImplicitlyDenied", "ExplicitlyDenied")
     ]
     assert not errors, "\n".join(errors[:20])
     ignored = {
         (r.action, key)
-        for r, d in zip(simulation.requests, simulation.decisions, strict=True)
+        for r, d in zip(requests, decisions, strict=True)
         for key in d.ignored_context_keys
     }
     assert not ignored

@@ -6,7 +6,8 @@ physical name and ARN it would have in the environment's account, resolves the i
 every policy document, and collects each role's identity policies and the resource policies
 (bucket, key, model package group, topic and queue policies). ``simulate`` evaluates many
 requests with ``@cloud-copilot/iam-simulate`` (``simulate.mjs``; AGPL-3.0-or-later, a pinned npm
-dev dependency used by tests only) in one node process.
+dev dependency used by tests only), in one node process that answers every ``simulate`` of a
+test process (tests/workers.py).
 
 Anything the resolver does not know fails loudly (``Unresolvable``): a statement dropped or
 widened silently would let an isolation test pass for the wrong reason. Names CloudFormation
@@ -25,8 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.workers import Worker
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).resolve().parent / "simulate.mjs"
+# This test process's simulator: one node process answers every simulate() (tests/workers.py).
+_SIMULATOR = Worker("simulate.mjs", ["node", str(SCRIPT)], cwd=ROOT)
 
 
 class Unresolvable(AssertionError):
@@ -698,7 +703,8 @@ def simulate(
     resource_policies: dict[str, dict[str, Any]],
     account: str,
 ) -> list[Decision]:
-    """One decision per request, all evaluated by one node process."""
+    """One decision per request, evaluated by this test process's simulator (one node process,
+    started at the first question)."""
     requests = list(requests)
     payload = {
         "requests": [
@@ -724,18 +730,7 @@ def simulate(
         },
         "resourcePolicies": resource_policies,
     }
-    completed = subprocess.run(
-        ["node", str(SCRIPT)],
-        input=json.dumps(payload),
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-        timeout=600,
-    )
-    if completed.returncode != 0:
-        raise RuntimeError(f"simulate.mjs failed ({completed.returncode}): {completed.stderr}")
-    decisions = json.loads(completed.stdout)
+    decisions = _SIMULATOR.ask(payload)
     if len(decisions) != len(requests):
         raise RuntimeError(f"{len(requests)} requests but {len(decisions)} decisions")
     return [
