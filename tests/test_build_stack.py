@@ -977,41 +977,55 @@ def test_failures_and_registrations_notify_the_encrypted_topic(build: dict[str, 
     assert failed["detail"]["currentPipelineExecutionStatus"] == ["Failed", "Stopped"]
 
 
-def test_definition_does_not_depend_on_the_hash_seed() -> None:
-    """Set iteration in the SDK must not reorder the JSON between processes (cdk diff noise)."""
+def _other_hash_seed() -> str:
+    """A PYTHONHASHSEED this process does not hash strings with: one more than its own when
+    the environment sets one, else 1 (this process's seed is then random, 1 in 2**32 to be 1)."""
     import os
+
+    own = os.environ.get("PYTHONHASHSEED", "random")
+    return str((int(own) + 1) % 2**32) if own.isdigit() else "1"
+
+
+def test_definition_does_not_depend_on_the_hash_seed() -> None:
+    """Set iteration in the SDK must not reorder the JSON between processes (cdk diff noise):
+    a definition built in a process of another hash seed is this process's, byte for byte
+    (this process has the SDK imported for the session's syntheses already)."""
+    import os
+    import pickle
     import subprocess
     import sys
 
-    code = (
-        "from mlops_constructs.training.definition import PipelineSpec, build_definition\n"
-        "from mlops_constructs.training.definition import PipelineImages\n"
-        "print(build_definition(PipelineSpec(name='p', region='us-east-1', "
-        "role_arn='arn:aws:iam::123456789012:role/r', artifacts_bucket='a', "
-        "input_data_uri='s3://r/incoming/', model_package_group='g', "
-        "images=PipelineImages(training='t', serving='s', processing='p'), "
-        "monitoring_baseline=False, debugger_rules=('loss_not_decreasing', 'overfit'))))\n"
-        # Building a definition needs the SDK, not aws-cdk-lib: no jsii start (issue 18).
-        "import sys; assert 'jsii' not in sys.modules, 'the definition imported jsii'\n"
+    from mlops_constructs.training.definition import _build_definition
+
+    spec = PipelineSpec(
+        name="p",
+        region="us-east-1",
+        role_arn="arn:aws:iam::123456789012:role/r",
+        artifacts_bucket="a",
+        input_data_uri="s3://r/incoming/",
+        model_package_group="g",
+        images=PipelineImages(training="t", serving="s", processing="p"),
+        monitoring_baseline=False,
+        debugger_rules=("loss_not_decreasing", "overfit"),
     )
-    # Both processes at once: each is mostly imports, and the machine has two cores.
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-c", code],
-            # Built, not read from the synth memo (mlops_constructs/memo.py).
-            env={**os.environ, "PYTHONHASHSEED": seed, "MLOPS_SYNTH_CACHE": "off"},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for seed in ("1", "2")
-    ]
-    outputs = set()
-    for process in processes:
-        stdout, stderr = process.communicate(timeout=120)
-        assert process.returncode == 0, stderr[-2000:]
-        outputs.add(stdout)
-    assert len(outputs) == 1 and outputs != {""}
+    code = (
+        "import pickle, sys\n"
+        "from mlops_constructs.training.definition import build_definition\n"
+        "sys.stdout.write(build_definition(pickle.loads(sys.stdin.buffer.read())))\n"
+        # Building a definition needs the SDK, not aws-cdk-lib: no jsii start (issue 18).
+        "assert 'jsii' not in sys.modules, 'the definition imported jsii'\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        input=pickle.dumps(spec),
+        # Built, not read from the synth memo (mlops_constructs/memo.py).
+        env={**os.environ, "PYTHONHASHSEED": _other_hash_seed(), "MLOPS_SYNTH_CACHE": "off"},
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    assert done.stdout.decode() == _build_definition(spec) != ""
 
 
 def test_the_build_package_exports_what_it_names() -> None:
