@@ -30,8 +30,6 @@ from tests.workers import Worker
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).resolve().parent / "simulate.mjs"
-# This test process's simulator: one node process answers every simulate() (tests/workers.py).
-_SIMULATOR = Worker("simulate.mjs", ["node", str(SCRIPT)], cwd=ROOT)
 
 
 class Unresolvable(AssertionError):
@@ -702,9 +700,11 @@ def simulate(
     identity_policies: dict[str, list[tuple[str, dict[str, Any]]]],
     resource_policies: dict[str, dict[str, Any]],
     account: str,
+    *,
+    simulator: Worker | None = None,
 ) -> list[Decision]:
     """One decision per request, evaluated by this test process's simulator (one node process,
-    started at the first question)."""
+    started at the first question), or by ``simulator``."""
     requests = list(requests)
     payload = {
         "requests": [
@@ -730,7 +730,7 @@ def simulate(
         },
         "resourcePolicies": resource_policies,
     }
-    decisions = _SIMULATOR.ask(payload)
+    decisions = (simulator or _SIMULATOR).ask(payload)
     if len(decisions) != len(requests):
         raise RuntimeError(f"{len(requests)} requests but {len(decisions)} decisions")
     return [
@@ -742,6 +742,16 @@ def simulate(
         )
         for d in decisions
     ]
+
+
+def new_simulator() -> Worker:
+    """A simulator of its own (a node process started at its first question), as
+    :func:`simulate` uses one per test process."""
+    return Worker("simulate.mjs", ["node", str(SCRIPT)], cwd=ROOT)
+
+
+# This test process's simulator: one node process answers every simulate() (tests/workers.py).
+_SIMULATOR = new_simulator()
 
 
 # -- several environments, several accounts ----------------------------------------------------
