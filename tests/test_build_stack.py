@@ -655,16 +655,23 @@ def test_definition_is_deterministic_and_offline(monkeypatch: pytest.MonkeyPatch
     }
 
 
-def test_regression_gate_passes_at_or_below_the_threshold() -> None:
-    """The gate reads the project's metric from its problem type's report section, in the
-    metric's direction; own images replace the framework's."""
-    spec = PipelineSpec(
+def _placeholder_spec(**fields: Any) -> PipelineSpec:
+    """A spec with placeholder names (pipeline, role, bucket, data, group) and ``fields``."""
+    return PipelineSpec(
         name="p",
         region="us-east-1",
         role_arn="arn:aws:iam::123456789012:role/r",
         artifacts_bucket="a",
         input_data_uri="s3://r/incoming/",
         model_package_group="g",
+        **fields,
+    )
+
+
+def test_regression_gate_passes_at_or_below_the_threshold() -> None:
+    """The gate reads the project's metric from its problem type's report section, in the
+    metric's direction; own images replace the framework's."""
+    spec = _placeholder_spec(
         images=PipelineImages(training="t:1", serving="s:1", processing="p:1", platform="k:1"),
         serving_columns=("day_of_week", "price"),
         problem_type="regression",
@@ -997,13 +1004,7 @@ def test_definition_does_not_depend_on_the_hash_seed() -> None:
 
     from mlops_constructs.training.definition import _build_definition
 
-    spec = PipelineSpec(
-        name="p",
-        region="us-east-1",
-        role_arn="arn:aws:iam::123456789012:role/r",
-        artifacts_bucket="a",
-        input_data_uri="s3://r/incoming/",
-        model_package_group="g",
+    spec = _placeholder_spec(
         images=PipelineImages(training="t", serving="s", processing="p"),
         monitoring_baseline=False,
         debugger_rules=("loss_not_decreasing", "overfit"),
