@@ -10,9 +10,9 @@ package.json, run as a separate node process over JSON, never part of the platfo
 assets.
 
 The configuration is config/example.yaml's three projects in its first environment (the
-``example_synth`` session fixture); the requests are evaluated in EVALUATION_PARTS parts, each by
-one node process (the module fixture ``simulation``, when a test first asks for one of its
-decisions). Case ids say who could do
+``example_synth`` session fixture); the requests are evaluated in EVALUATION_PARTS parts, each
+one question to the test process's simulator (the module fixture ``simulation``, when a test
+first asks for one of the part's decisions). Case ids say who could do
 what: ``demand roles cannot s3:GetObject churn curated objects`` checks every role of demand;
 its failure names the role, the resource and the statement that allowed it.
 
@@ -1012,10 +1012,11 @@ FLOW_CASES = [
 
 # -- the simulation ----------------------------------------------------------------------------
 
-# The requests (about 49,000) are evaluated in parts of about the same size, one node process
-# each, and test_every_request_is_evaluated checks one part per test, so that no test takes 10 s:
-# the whole evaluation took 9-15 s of one test on this machine. A part more costs about 0.5 s
-# (node's start, and each policy validated again in the new process).
+# The requests (about 49,000) are evaluated in parts of about the same size, one question each
+# to the test process's simulator (one node process, tests/workers.py), and
+# test_every_request_is_evaluated checks one part per test, so that no test takes 10 s: the whole
+# evaluation took 9-15 s of one test on this machine. A part more costs little (each question's
+# policies are validated again); in a node process of its own it cost 2.3-2.8 s of CPU more.
 EVALUATION_PARTS = 2
 
 
@@ -1040,8 +1041,8 @@ class Simulation:
         return range(index * count // EVALUATION_PARTS, (index + 1) * count // EVALUATION_PARTS)
 
     def decisions_of_part(self, index: int) -> list[Decision]:
-        """The decisions of part ``index``'s requests, in order, from one node process, when a
-        test first asks: the tests of the inventory alone (policies resolved, roles and
+        """The decisions of part ``index``'s requests, in order, asked of the simulator when a
+        test first needs one: the tests of the inventory alone (policies resolved, roles and
         resources covered) do not wait for an evaluation."""
         if index not in self._parts:
             identity = {arn: list(role.policies) for arn, role in self.roles.items()}
@@ -1185,8 +1186,8 @@ NOTHING = "arn:aws:iam::{account}:role/{prefix}-{project}-nothing"
 
 @pytest.fixture(scope="module")
 def simulation(example_synth: Synthesized) -> Simulation:
-    """Every case's requests (evaluated in parts, each by one node process when a test first
-    asks for one of its decisions: ``Simulation.decisions_of_part``)."""
+    """Every case's requests (evaluated in parts, each when a test first asks for one of its
+    decisions: ``Simulation.decisions_of_part``)."""
     assembly = stacks_of_assembly(example_synth.outdir)
     account, region = assembly[0].account, assembly[0].region
     inventory = Inventory(assembly + endpoint_stacks(example_synth.outdir, account, region))
