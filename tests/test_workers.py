@@ -51,3 +51,14 @@ def test_no_answer_in_time_stops_the_worker() -> None:
         worker.ask("sleep", timeout=0.5)
     assert process is not None and process.returncode == -9
     assert worker.ask(2) == 4
+
+
+def test_a_worker_still_busy_at_exit_is_killed() -> None:
+    worker = _doubler()
+    assert worker.ask(1) == 2
+    process = worker._process
+    assert process is not None and process.stdin is not None
+    process.stdin.write('"sleep"\n')  # a question whose answer nobody waits for
+    process.stdin.flush()
+    Worker._stop(process, grace=0.5)
+    assert process.returncode == -9

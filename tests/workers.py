@@ -85,7 +85,15 @@ class Worker:
         return f"{self.name} stopped (exit code {code}): {error}"
 
     @staticmethod
-    def _stop(process: subprocess.Popen[str]) -> None:
-        if process.poll() is None and process.stdin is not None:
+    def _stop(process: subprocess.Popen[str], grace: float = 10) -> None:
+        """Ends ``process`` as its input ends; one still busy after ``grace`` seconds (a
+        question left unanswered by an interrupted test) is killed."""
+        if process.poll() is not None:
+            return
+        if process.stdin is not None:
             process.stdin.close()
-            process.wait(timeout=60)
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
