@@ -81,6 +81,7 @@ class Worker:
         code = self._process.wait(timeout=60)
         self._stderr.seek(0)
         error = self._stderr.read().decode(errors="replace")[-2000:]
+        self._stderr.close()
         self._process, self._stderr = None, None
         return f"{self.name} stopped (exit code {code}): {error}"
 
