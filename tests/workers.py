@@ -72,7 +72,7 @@ class Worker:
                 cwd=self.cwd,
                 env=self.env,
             )
-            atexit.register(self._stop, self._process)
+            atexit.register(self._stop, self._process, stderr=self._stderr)
         return self._process
 
     def _stopped(self) -> str:
@@ -86,9 +86,13 @@ class Worker:
         return f"{self.name} stopped (exit code {code}): {error}"
 
     @staticmethod
-    def _stop(process: subprocess.Popen[str], grace: float = 10) -> None:
-        """Ends ``process`` as its input ends; one still busy after ``grace`` seconds (a
-        question left unanswered by an interrupted test) is killed."""
+    def _stop(
+        process: subprocess.Popen[str], *, stderr: IO[bytes] | None = None, grace: float = 10
+    ) -> None:
+        """Ends ``process`` as its input ends (and closes its ``stderr`` file); one still busy
+        after ``grace`` seconds (a question left unanswered by an interrupted test) is killed."""
+        if stderr is not None:
+            stderr.close()
         if process.poll() is not None:
             return
         if process.stdin is not None:
