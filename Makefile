@@ -55,6 +55,13 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# The skeletons' own test environments (tools/skeleton_envs.py, ADR 0035): a venv per framework
+# the platform's tests train, with exactly what a scaffolded project's requirement files install.
+SKELETON_STAMP := .venv-skeletons/.installed
+$(SKELETON_STAMP): tools/skeleton_envs.py $(wildcard mlops_cli/skeletons/frameworks/*/requirements.txt.tmpl) mlops_cli/skeletons/common/requirements-dev.txt.tmpl $(PY_STAMP)
+	python -m tools.skeleton_envs
+	touch $@
+
 $(CHECKOV_STAMP): requirements-checkov.txt | $(UV)
 	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
 	$(UV) pip install --quiet --compile-bytecode --python $(CHECKOV_VENV)/bin/python -r requirements-checkov.txt
@@ -68,7 +75,7 @@ PLATFORM_CODE := app.py stacks constructs/mlops_constructs mlops_cli tools
 bytecode: $(PY_STAMP)
 	@python -m compileall -q -j0 $(PLATFORM_CODE) > /dev/null
 
-install: $(PY_STAMP) $(NODE_STAMP) $(CHECKOV_STAMP) bytecode
+install: $(PY_STAMP) $(NODE_STAMP) $(CHECKOV_STAMP) $(SKELETON_STAMP) bytecode
 
 synth: $(PY_STAMP) $(NODE_STAMP) bytecode
 	rm -rf cdk.out  # a previous configuration's stages would linger
@@ -108,7 +115,8 @@ NO_SYNTH_TESTS := lambda ml/tests projects/demand/tests constructs/tests tests/t
 	tests/test_config_hints.py \
 	tests/test_etl_script.py tests/test_monitoring_code.py tests/test_suite_split.py \
 	tests/test_package_model.py tests/test_lambda_layers.py tests/test_moto_memo.py \
-	tests/test_scale_to_zero.py tests/test_model_endpoint.py tests/test_workers.py
+	tests/test_scale_to_zero.py tests/test_model_endpoint.py tests/test_workers.py \
+	tests/test_skeleton_envs.py
 SYNTH_LOG := $(CURDIR)/.pytest-synthesis.log
 unit: install
 	@pytest tests $(addprefix --ignore-glob=,$(filter tests/%,$(NO_SYNTH_TESTS))) > $(SYNTH_LOG) 2>&1 & \

@@ -63,6 +63,7 @@ from mlops_constructs.training.definition import (
 )
 from stacks.config import PROBLEM_METRICS, ProjectConfig, parse_config
 from tests.test_monitoring_code import py38_problems
+from tools import skeleton_envs
 
 ROOT = Path(__file__).resolve().parent.parent
 MONITORING = ROOT / "constructs/mlops_constructs/assets/monitoring/monitoring.py"
@@ -753,12 +754,14 @@ def write_project(folder: Path, framework: str, problem: str, kit_version: str) 
 
 
 def run_project_tests(folder: Path, basetemp: Path) -> subprocess.CompletedProcess[str]:
-    """``python -m pytest -q`` in the project's folder, as its CI runs it; its temporary files
-    (the preprocess outputs, the trained model, the report) are kept under ``basetemp``."""
+    """``python -m pytest -q`` in the (scikit-learn) project's folder, as its CI runs it, with
+    what its requirement files install (tools/skeleton_envs.py); its temporary files (the
+    preprocess outputs, the trained model, the report) are kept under ``basetemp``."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("PYTHONPATH", None)
+    python = skeleton_envs.interpreter("sklearn")
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--basetemp={basetemp}"],
+        [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--basetemp={basetemp}"],
         cwd=folder,
         capture_output=True,
         text=True,
@@ -843,7 +846,14 @@ def _serve(served: Path, requests: list[tuple[str, str]]) -> list[str]:
         "    print(inference.output_fn(inference.predict_fn(features, model), '*/*')[0])\n"
     )
     done = subprocess.run(
-        [sys.executable, "-I", "-c", script, str(served / "code"), str(served)],
+        [
+            skeleton_envs.interpreter("sklearn"),
+            "-I",
+            "-c",
+            script,
+            str(served / "code"),
+            str(served),
+        ],
         input=json.dumps(requests),
         capture_output=True,
         text=True,

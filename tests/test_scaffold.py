@@ -1,8 +1,10 @@
 """``mlops new-project``: the skeletons it writes work, and its configuration entry validates.
 
-- scikit-learn and XGBoost (the venv has both): every problem type's skeleton runs its own tests
-  in a subprocess (``python -m pytest -q`` in the skeleton's folder), which generate data,
-  preprocess, train, evaluate against the gate and serve the archive; two at a time (2 cores).
+- scikit-learn and XGBoost: every problem type's skeleton runs its own tests in a subprocess
+  (``python -m pytest -q`` in the skeleton's folder), which generate data, preprocess, train,
+  evaluate against the gate and serve the archive, with the python of its framework's
+  environment (tools/skeleton_envs.py, built by make install: exactly what the skeleton's
+  requirement files install, as the project's CI installs them, ADR 0035).
 - PyTorch, TensorFlow, Hugging Face (too heavy to install here): checked at synthesis level:
   the entry validates with the platform's loader and the training pipeline definition builds
   offline from it (``build_definition``/``resolve_images``, no CDK synthesis).
@@ -42,6 +44,7 @@ from mlops_constructs.training.definition import (
     resolve_images,
 )
 from stacks.config import ProjectConfig, load_config, parse_config
+from tools import skeleton_envs
 
 REPO = Path(__file__).resolve().parents[1]
 RUFF = Path(sys.executable).parent / "ruff"
@@ -79,12 +82,15 @@ def _write(folder: Path, files: dict[str, str]) -> None:
         (folder / relative).write_text(text)
 
 
-def _run_skeleton_tests(folder: Path, *selection: str) -> subprocess.CompletedProcess[str]:
-    """The skeleton's own tests in ``folder`` (``selection``: pytest's arguments choosing some)."""
+def _run_skeleton_tests(
+    folder: Path, python: str, *selection: str
+) -> subprocess.CompletedProcess[str]:
+    """The skeleton's own tests in ``folder`` run by ``python`` (``selection``: pytest's
+    arguments choosing some)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("PYTHONPATH", None)
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *selection],
+        [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *selection],
         cwd=folder,
         capture_output=True,
         text=True,
@@ -132,19 +138,21 @@ def test_light_skeletons_pass_their_own_tests(
     above) and the Features step's; its pipeline's tests below."""
     folder = in_tmp / f"{framework}-{problem}"
     _scaffold(capsys, folder, framework, problem)
+    python = skeleton_envs.interpreter(framework)
     if (framework, problem) == CUSTOM_SKELETON:
-        _passed(_run_skeleton_tests(folder, f"--ignore={PIPELINE_TESTS}"), 10)
+        _passed(_run_skeleton_tests(folder, python, f"--ignore={PIPELINE_TESTS}"), 10)
     else:
-        _passed(_run_skeleton_tests(folder), 8)
+        _passed(_run_skeleton_tests(folder, python), 8)
 
 
 def test_the_custom_skeletons_pipeline_tests_pass(
     in_tmp: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """CUSTOM_SKELETON's pipeline tests, which build the definition with the SDK."""
+    """CUSTOM_SKELETON's pipeline tests, which build the definition with the SDK: in the
+    platform's venv, which has it (the skeleton's requirements-dev.txt adds it)."""
     folder = in_tmp / "custom-pipeline"
     _scaffold(capsys, folder, *CUSTOM_SKELETON)
-    _passed(_run_skeleton_tests(folder, PIPELINE_TESTS), 3)
+    _passed(_run_skeleton_tests(folder, sys.executable, PIPELINE_TESTS), 3)
 
 
 @pytest.mark.parametrize("framework", HEAVY)
