@@ -75,7 +75,7 @@ class Framework:
     pin_example: str
     config: dict[str, str]  # the configuration's framework: entry
     hyperparameters: dict[str, str]
-    trains_here: bool  # the platform's own tests train it (the repository's venv has it)
+    trains_here: bool  # the platform's own tests train it (in .venv-skeletons/, ADR 0035)
     training_instance_type: str | None = None
 
 
