@@ -1,12 +1,15 @@
 """Every platform function runs with two layers: the stack's shared layer (lambda/_shared) and the
 AWS-managed Powertools layer of its region, Python version and architecture (ADR 0024).
 
-Bare stacks with one or two functions: nothing else of the app is synthesized.
+Bare stacks with one or two functions: nothing else of the app is synthesized. And the functions'
+code imports only what the runtime and those layers hold (a static check of every import).
 """
 
 from __future__ import annotations
 
+import ast
 import re
+import sys
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -79,3 +82,83 @@ def test_the_layer_holds_the_version_the_tests_run_against() -> None:
     pins = (ROOT / "requirements-dev.txt").read_text()
     [pinned] = re.findall(r"^aws-lambda-powertools==(\S+)$", pins, re.MULTILINE)
     assert POWERTOOLS_VERSION == pinned == version("aws-lambda-powertools")
+
+
+# What a function's code may import when it runs: the runtime's standard library (Python 3.14:
+# this interpreter's module names without those removed since 3.11, PEP 594 and 3.12's), the SDK
+# the Python runtime ships (boto3, botocore), the shared layer's modules and Powertools (its
+# layer). Anything else passes every test in this venv, which has it, and fails the function's
+# first cold start in AWS.
+REMOVED_SINCE_3_11 = frozenset(
+    {
+        *("aifc", "asynchat", "asyncore", "audioop", "cgi", "cgitb", "chunk", "crypt"),
+        *("distutils", "imghdr", "imp", "lib2to3", "mailcap", "msilib", "nis", "nntplib"),
+        *("ossaudiodev", "pipes", "smtpd", "sndhdr", "spwd", "sunau", "telnetlib", "uu"),
+        "xdrlib",
+    }
+)
+RUNTIME_SDK = frozenset({"boto3", "botocore"})
+POWERTOOLS = frozenset({"aws_lambda_powertools"})
+SHARED = LAMBDA / "_shared" / "python"
+
+
+def _run_time_imports(source: str) -> set[str]:
+    """The top-level names of every absolute import in ``source`` (nested ones too), but those
+    under ``if TYPE_CHECKING:``, which never run."""
+    tree = ast.parse(source)
+    typing_only = {
+        id(node)
+        for branch in ast.walk(tree)
+        if isinstance(branch, ast.If) and getattr(branch.test, "id", None) == "TYPE_CHECKING"
+        for statement in branch.body
+        for node in ast.walk(statement)
+    }
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def _available(folder: Path) -> set[str]:
+    """What a function in ``folder`` can import on AWS Lambda (its own modules included)."""
+    stdlib = set(sys.stdlib_module_names) - REMOVED_SINCE_3_11
+    own = {path.stem for path in folder.glob("*.py")}
+    shared = {path.stem for path in SHARED.glob("*.py")}
+    return stdlib | RUNTIME_SDK | POWERTOOLS | shared | own
+
+
+def _function_code() -> list[Path]:
+    """Every module the functions and the shared layer deploy (no tests, no conftest)."""
+    folders = [SHARED, *(p.parent for p in sorted(LAMBDA.glob("*/handler.py")))]
+    return [p for folder in folders for p in sorted(folder.glob("*.py")) if p.name != "conftest.py"]
+
+
+def test_functions_import_only_what_the_runtime_and_their_layers_hold() -> None:
+    code = _function_code()
+    assert len(code) >= 19 and all(p.name != "conftest.py" for p in code)
+    outside = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in code
+        for name in sorted(_run_time_imports(path.read_text()) - _available(path.parent))
+    ]
+    assert outside == [], "imports the Lambda runtime and the layers do not provide"
+
+
+def test_the_import_check_finds_a_package_the_runtime_lacks_and_a_removed_module() -> None:
+    source = (
+        "from __future__ import annotations\n"
+        "import json, yaml.loader\n"
+        "from typing import TYPE_CHECKING\n"
+        "from . import sibling\n"
+        "if TYPE_CHECKING:\n"
+        "    from mypy_boto3_s3 import S3Client\n"
+        "def handler(event, context):\n"
+        "    from cgi import parse_header\n"
+        "    import boto3, platform_events, aws_lambda_powertools.logging\n"
+    )
+    assert _run_time_imports(source) - _available(LAMBDA / "champion") == {"yaml", "cgi"}
