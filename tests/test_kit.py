@@ -20,7 +20,6 @@
 
 from __future__ import annotations
 
-import ast
 import base64
 import csv
 import dataclasses
@@ -62,6 +61,7 @@ from mlops_constructs.training.definition import (
     QualityGate,
 )
 from stacks.config import PROBLEM_METRICS, ProjectConfig, parse_config
+from tests.python_code import imported_modules
 from tests.test_monitoring_code import py38_problems
 from tools import skeleton_envs
 
@@ -693,15 +693,8 @@ def _kit_sources() -> list[Path]:
 def test_the_kit_is_python_3_8_code_with_the_standard_library_only(path: Path) -> None:
     source = path.read_text(encoding="utf-8")
     assert list(py38_problems(source)) == []
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            modules = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0:
-            modules = [node.module or ""]
-        else:
-            continue
-        outside = [m for m in modules if m.split(".")[0] not in sys.stdlib_module_names]
-        assert not outside, f"{path.name} imports {outside}: the kit is standard library only"
+    outside = sorted(imported_modules(source) - set(sys.stdlib_module_names))
+    assert not outside, f"{path.name} imports {outside}: the kit is standard library only"
 
 
 def test_every_version_has_a_changelog_entry_and_the_frozen_ones_differ() -> None:

@@ -7,7 +7,6 @@ code imports only what the runtime and those layers hold (a static check of ever
 
 from __future__ import annotations
 
-import ast
 import re
 import sys
 from importlib.metadata import version
@@ -21,6 +20,7 @@ from aws_cdk import aws_sqs as sqs
 
 from mlops_constructs.compute import POWERTOOLS_VERSION, platform_function
 from mlops_constructs.security.keys import PlatformKey
+from tests.python_code import imported_modules
 
 ROOT = Path(__file__).resolve().parents[1]
 LAMBDA = ROOT / "lambda"
@@ -102,28 +102,6 @@ POWERTOOLS = frozenset({"aws_lambda_powertools"})
 SHARED = LAMBDA / "_shared" / "python"
 
 
-def _run_time_imports(source: str) -> set[str]:
-    """The top-level names of every absolute import in ``source`` (nested ones too), but those
-    under ``if TYPE_CHECKING:``, which never run."""
-    tree = ast.parse(source)
-    typing_only = {
-        id(node)
-        for branch in ast.walk(tree)
-        if isinstance(branch, ast.If) and getattr(branch.test, "id", None) == "TYPE_CHECKING"
-        for statement in branch.body
-        for node in ast.walk(statement)
-    }
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if id(node) in typing_only:
-            continue
-        if isinstance(node, ast.Import):
-            names |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names.add(node.module.split(".")[0])
-    return names
-
-
 def _available(folder: Path) -> set[str]:
     """What a function in ``folder`` can import on AWS Lambda (its own modules included)."""
     stdlib = set(sys.stdlib_module_names) - REMOVED_SINCE_3_11
@@ -144,7 +122,9 @@ def test_functions_import_only_what_the_runtime_and_their_layers_hold() -> None:
     outside = [
         f"{path.relative_to(ROOT)}: {name}"
         for path in code
-        for name in sorted(_run_time_imports(path.read_text()) - _available(path.parent))
+        for name in sorted(
+            imported_modules(path.read_text(), when_run=True) - _available(path.parent)
+        )
     ]
     assert outside == [], "imports the Lambda runtime and the layers do not provide"
 
@@ -161,4 +141,8 @@ def test_the_import_check_finds_a_package_the_runtime_lacks_and_a_removed_module
         "    from cgi import parse_header\n"
         "    import boto3, platform_events, aws_lambda_powertools.logging\n"
     )
-    assert _run_time_imports(source) - _available(LAMBDA / "champion") == {"yaml", "cgi"}
+    assert imported_modules(source, when_run=True) - _available(LAMBDA / "champion") == {
+        "yaml",
+        "cgi",
+    }
+    assert "mypy_boto3_s3" in imported_modules(source)  # typing-only imports count by default

@@ -29,6 +29,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.python_code import imported_modules
+
 SCRIPT = (
     Path(__file__).resolve().parents[1]
     / "constructs"
@@ -1132,14 +1134,8 @@ def test_the_compatibility_check_finds_what_it_looks_for() -> None:
 
 
 def test_the_script_imports_the_standard_library_and_numpy_only() -> None:
-    tree = ast.parse(SCRIPT.read_text(encoding="utf-8"))
-    modules: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            modules |= {a.name.split(".")[0] for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            modules.add(node.module.split(".")[0])
-    third_party = modules - set(sys.stdlib_module_names) - {"__future__"}
+    modules = imported_modules(SCRIPT.read_text(encoding="utf-8"))
+    third_party = modules - set(sys.stdlib_module_names)
     assert third_party == {"numpy"}
 
 

@@ -23,6 +23,8 @@ from types import ModuleType
 
 import pytest
 
+from tests.python_code import imported_modules
+
 SCRIPT = (
     Path(__file__).resolve().parents[1]
     / "constructs"
@@ -561,14 +563,7 @@ def test_the_compatibility_check_finds_what_it_looks_for():
 
 
 def test_the_script_imports_the_standard_library_only():
-    tree = ast.parse(SCRIPT.read_text(encoding="utf-8"))
-    modules: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            modules |= {a.name.split(".")[0] for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            modules.add(node.module.split(".")[0])
-    assert modules <= set(sys.stdlib_module_names)
+    assert imported_modules(SCRIPT.read_text(encoding="utf-8")) <= set(sys.stdlib_module_names)
 
 
 def test_the_archive_the_check_read_is_packaged(job):

@@ -5,7 +5,6 @@ step under its rule, the report says what and how to fix it, and the command's e
 
 from __future__ import annotations
 
-import ast
 import copy
 import json
 import os
@@ -42,6 +41,7 @@ from mlops_constructs.training.definition import (
     QualityGate,
     build_definition,
 )
+from tests.python_code import imported_modules
 
 MODULE = Path(pipeline_rules.__file__)
 ACCOUNT, REGION = "111111111111", "eu-west-1"
@@ -713,16 +713,7 @@ def test_the_module_runs_standalone_on_the_standard_library(
     compliant: dict[str, Any], tmp_path: Path
 ) -> None:
     """CI runs the shipped file alone: no site-packages (-S), no platform on the path (-I)."""
-    tree = ast.parse(MODULE.read_text())
-    imported = {
-        (node.module or "") if isinstance(node, ast.ImportFrom) else alias.name
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Import | ast.ImportFrom)
-        for alias in node.names
-    }
-    assert {name.split(".")[0] for name in imported} <= set(sys.stdlib_module_names) | {
-        "__future__"
-    }
+    assert imported_modules(MODULE.read_text()) <= set(sys.stdlib_module_names)
     bad = copy.deepcopy(compliant)
     _set("Register-RegisterModel", "ModelApprovalStatus", value="Approved")(bad)
     (tmp_path / "definition.json").write_text(json.dumps(bad))
