@@ -7,6 +7,7 @@ tests/test_scaffold.py and tests/test_kit.py run skeletons' tests in them (ADR 0
 from __future__ import annotations
 
 import json
+import platform
 import re
 import subprocess
 from pathlib import Path
@@ -78,6 +79,7 @@ def _built(folder: Path, files: dict[str, str]) -> None:
     """An environment's folder as a finished build leaves it, with ``files`` as its copies."""
     (folder / "bin").mkdir(parents=True)
     (folder / "bin" / "python").touch()
+    (folder / "pyvenv.cfg").write_text(f"home = /x\nversion = {platform.python_version()}\n")
     for name, text in files.items():
         (folder / name).write_text(text)
 
@@ -98,6 +100,12 @@ def test_a_missing_or_outdated_environment_is_stale_and_says_run_make_install(
     with pytest.raises(skeleton_envs.StaleEnvironment, match="make install"):
         skeleton_envs.interpreter("xgboost")
     (tmp_path / "xgboost" / "requirements.txt").write_text(files["requirements.txt"])
+    (tmp_path / "xgboost" / "pyvenv.cfg").write_text("home = /x\nversion = 3.10.4\n")
+    assert skeleton_envs.stale("xgboost") == (
+        f"{tmp_path / 'xgboost'} runs Python 3.10.4, the platform's venv "
+        f"{platform.python_version()}: run `make install`"
+    )
+    (tmp_path / "xgboost" / "pyvenv.cfg").write_text(f"version = {platform.python_version()}\n")
     assert skeleton_envs.stale("xgboost") is None
     assert skeleton_envs.interpreter("xgboost") == str(tmp_path / "xgboost" / "bin" / "python")
 

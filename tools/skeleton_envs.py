@@ -11,11 +11,13 @@ skeleton's files went unnoticed, and ``import xgboost`` also imported scikit-lea
 (about 1.8 s of its 2.2 s) in each of the three processes that import it.
 
 An environment is built again when the files it was built from are no longer what
-``mlops new-project`` writes (their copies in its folder); a current one is left as it is.
+``mlops new-project`` writes (their copies in its folder) or its Python is not the one this
+runs on; a current one is left as it is.
 """
 
 from __future__ import annotations
 
+import platform
 import shutil
 import subprocess
 import sys
@@ -51,6 +53,12 @@ def stale(framework: str) -> str | None:
     folder = ENVS / framework
     if not python(framework).exists():
         return f"{folder} does not exist: run `make install`"
+    built_with = _venv_version(folder)
+    if built_with != platform.python_version():
+        return (
+            f"{folder} runs Python {built_with}, the platform's venv {platform.python_version()}: "
+            "run `make install`"
+        )
     for name, text in requirements(framework).items():
         copy = folder / name
         if not copy.exists() or copy.read_text() != text:
@@ -72,6 +80,18 @@ def interpreter(framework: str) -> str:
     if problem is not None:
         raise StaleEnvironment(problem)
     return str(python(framework))
+
+
+def _venv_version(folder: Path) -> str | None:
+    """The Python version a venv was made with (its pyvenv.cfg's ``version``)."""
+    config = folder / "pyvenv.cfg"
+    if not config.exists():
+        return None
+    for line in config.read_text().splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() == "version":
+            return value.strip()
+    return None
 
 
 def build(framework: str) -> None:
