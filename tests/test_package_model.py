@@ -8,7 +8,6 @@ tarfile and gzip: model files, folders, a code/ folder of their own, and every u
 
 from __future__ import annotations
 
-import ast
 import gzip
 import hashlib
 import importlib.util
@@ -23,6 +22,7 @@ from types import ModuleType
 
 import pytest
 
+from tests import python_code
 from tests.python_code import imported_modules
 
 SCRIPT = (
@@ -475,73 +475,14 @@ def test_member_problems(name, kind, problem):
 
 # -- it runs in the processing image: Python 3.8 grammar and API, the standard library only ------
 
-NEWER_ATTRIBUTES = {"removeprefix", "removesuffix", "is_relative_to", "with_stem", "bit_count",
-                    "BooleanOptionalAction", "UTC", "pairwise", "file_digest", "readlink",
-                    "data_filter", "extraction_filter"}  # fmt: skip
-NEWER_MODULES = {"zoneinfo", "graphlib", "tomllib"}
-NEWER_TYPING = {"Annotated", "ParamSpec", "TypeAlias", "TypeGuard", "Self", "Never", "override"}
-NOT_SUBSCRIPTABLE = {"list", "dict", "tuple", "set", "frozenset", "type", "Callable", "Iterable",
-                     "Iterator", "Mapping", "Sequence"}  # fmt: skip
-
-
-def _skipped(tree: ast.AST) -> set[int]:
-    """ids of the nodes Python does not evaluate: annotations (with ``from __future__ import
-    annotations``) and ``if TYPE_CHECKING:`` blocks."""
-    roots: list[ast.AST] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.AnnAssign | ast.arg) and node.annotation is not None:
-            roots.append(node.annotation)
-        elif isinstance(node, ast.FunctionDef) and node.returns is not None:
-            roots.append(node.returns)
-        elif isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
-            roots.extend(node.body)
-    return {id(n) for root in roots for n in ast.walk(root)}
+# Standard-library names newer than the image's Python 3.8, besides what
+# tests.python_code.py38_problems knows.
+STDLIB_ATTRIBUTES = {"file_digest", "readlink", "data_filter", "extraction_filter"}
 
 
 def py38_problems(source: str) -> Iterator[str]:
-    try:
-        tree = ast.parse(source, feature_version=(3, 8))
-    except SyntaxError as err:
-        yield f"line {err.lineno}: not Python 3.8 syntax: {err.msg}"
-        return
-    body = tree.body[1:] if ast.get_docstring(tree) else tree.body
-    first = body[0] if body else None
-    if not (isinstance(first, ast.ImportFrom) and first.module == "__future__"):
-        yield "the first statement must be `from __future__ import annotations`"
-    skip = _skipped(tree)
-    for node in ast.walk(tree):
-        if id(node) in skip:
-            continue
-        line = getattr(node, "lineno", "?")
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            if node.func.id == "zip" and any(k.arg == "strict" for k in node.keywords):
-                yield f"line {line}: zip(strict=...) needs Python 3.10"
-            if node.func.id in ("isinstance", "issubclass") and any(
-                isinstance(a, ast.BinOp) for a in node.args[1:]
-            ):
-                yield f"line {line}: isinstance(x, A | B) needs Python 3.10"
-            if node.func.id == "dataclass" and any(
-                k.arg in ("slots", "kw_only", "match_args") for k in node.keywords
-            ):
-                yield f"line {line}: dataclass(slots/kw_only/match_args) needs Python 3.10"
-        elif isinstance(node, ast.Attribute) and node.attr in NEWER_ATTRIBUTES:
-            yield f"line {line}: .{node.attr} is newer than Python 3.8"
-        elif isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):
-            if node.value.id in NOT_SUBSCRIPTABLE:
-                yield f"line {line}: {node.value.id}[...] outside an annotation needs Python 3.9"
-        elif isinstance(node, ast.Match):
-            yield f"line {line}: match needs Python 3.10"
-        elif isinstance(node, ast.Import | ast.ImportFrom):
-            modules = (
-                [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module]
-            )
-            for module in modules:
-                if module and module.split(".")[0] in NEWER_MODULES:
-                    yield f"line {line}: module {module} is newer than Python 3.8"
-            if isinstance(node, ast.ImportFrom) and node.module == "typing":
-                for alias in node.names:
-                    if alias.name in NEWER_TYPING:
-                        yield f"line {line}: typing.{alias.name} is newer than Python 3.8"
+    """What in ``source`` the processing image's Python 3.8 cannot run."""
+    return python_code.py38_problems(source, newer_attributes=STDLIB_ATTRIBUTES)
 
 
 def test_the_script_is_python_3_8_code():
