@@ -10,12 +10,17 @@ import json
 import platform
 import re
 import subprocess
+import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
 
 from mlops_cli.scaffold import FRAMEWORKS
+from tests.python_code import imported_modules
 from tools import skeleton_envs
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # Run inside an environment: every installed distribution's version, and those that neither
 # a requirement file pins nor a pinned one requires (its requirements, transitively).
@@ -43,10 +48,10 @@ print(json.dumps({
 """
 
 
-def _pins(framework: str) -> dict[str, str]:
-    """name -> version of every ``name==version`` line of the framework's requirement files."""
+def _pins(texts: Iterable[str]) -> dict[str, str]:
+    """name -> version of every ``name==version`` line of requirement files' ``texts``."""
     pins = {}
-    for text in skeleton_envs.requirements(framework).values():
+    for text in texts:
         for line in text.splitlines():
             found = re.fullmatch(r"([A-Za-z0-9_.-]+)==(\S+)", line.strip())
             if found:
@@ -58,7 +63,7 @@ def _pins(framework: str) -> dict[str, str]:
 def test_each_environment_holds_exactly_what_the_skeletons_requirements_install(
     framework: str,
 ) -> None:
-    pins = _pins(framework)
+    pins = _pins(skeleton_envs.requirements(framework).values())
     package, version = FRAMEWORKS[framework].pin_example.split("==")
     assert pins[package] == version and "pytest" in pins
     done = subprocess.run(
@@ -145,3 +150,37 @@ def test_a_failed_build_is_one_line_and_exit_1(
         f"tools.skeleton_envs: building {tmp_path / 'sklearn'} failed: "
         "/venv/bin/uv pip install ... exited with 2\n"
     )
+
+
+# The repository's example projects pin what the skeletons of their framework pin (test_scaffold
+# checks the pins), so that framework's environment is theirs: what their code imports must be
+# there, as their CI installs it. smdebug is the SageMaker XGBoost image's, imported behind an
+# ImportError guard (ml/src/train.py: Debugger's hook when the job configures it).
+EXAMPLES = {"ml": "xgboost", "projects/demand": "sklearn"}
+IMAGE_ONLY = {"ml": {"smdebug"}}
+# Run in an environment: which of the module names given it cannot find.
+MISSING = """
+import importlib.util, json, sys
+print(json.dumps([name for name in sys.argv[1:] if importlib.util.find_spec(name) is None]))
+"""
+
+
+@pytest.mark.parametrize(("folder", "framework"), EXAMPLES.items())
+def test_each_example_projects_code_imports_only_what_its_requirements_install(
+    folder: str, framework: str
+) -> None:
+    root = ROOT / folder
+    files = [(root / name).read_text() for name in skeleton_envs.REQUIREMENTS]
+    assert _pins(files) == _pins(skeleton_envs.requirements(framework).values())
+    sources = sorted((root / "src").glob("*.py"))
+    imported = set().union(*(imported_modules(p.read_text(), when_run=True) for p in sources))
+    own = {path.stem for path in sources} | IMAGE_ONLY.get(folder, set())
+    third_party = sorted(imported - set(sys.stdlib_module_names) - own)
+    assert FRAMEWORKS[framework].module in third_party
+    done = subprocess.run(
+        [skeleton_envs.interpreter(framework), "-I", "-c", MISSING, *third_party],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(done.stdout) == [], f"{folder}/src imports what its requirements lack"
