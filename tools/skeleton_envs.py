@@ -70,7 +70,8 @@ def stale(framework: str) -> str | None:
 
 
 class StaleEnvironment(RuntimeError):
-    """A framework's environment is missing or was built from other requirements."""
+    """A framework's environment is missing, or was built from other requirements or with
+    another Python."""
 
 
 def interpreter(framework: str) -> str:
