@@ -30,10 +30,10 @@ from tests.iam_sim import (
     session_request,
     simulate,
 )
+from tests.iam_sim.reference import ACTIONS
 from tools.configurations import EXAMPLE_YAML, delivered
 
 ROOT = Path(__file__).resolve().parent.parent
-ACTIONS = ROOT / "node_modules" / "@cloud-copilot" / "iam-data" / "data" / "actions"
 SLACK = CHAT_CHANNELS[0]["slack"]
 TEAMS = CHAT_CHANNELS[1]["teams"]
 # custom_synth's environments: (account, region).

@@ -111,6 +111,13 @@ def test_a_key_admits_exactly_the_roles_named_once_each(
     assert logs["Principal"] == {"Service": "logs.us-east-1.amazonaws.com"}
     context = logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]
     assert context.endswith(f":logs:us-east-1:{ACCOUNT}:log-group:*")
+    # Only actions whose requests carry an encryption context: DescribeKey's never does.
+    assert sorted(logs["Action"]) == [
+        "kms:Decrypt*",
+        "kms:Encrypt*",
+        "kms:GenerateDataKey*",
+        "kms:ReEncrypt*",
+    ]
 
 
 def _roles(template: dict[str, Any]) -> dict[str, dict[str, Any]]:

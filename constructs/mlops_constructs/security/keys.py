@@ -226,7 +226,12 @@ class PlatformKey(Construct):
         )
 
     def allow_cloudwatch_logs(self) -> None:
-        """CloudWatch Logs may encrypt log groups of this account with the key (idempotent)."""
+        """CloudWatch Logs may encrypt log groups of this account with the key (idempotent).
+
+        No ``kms:Describe*``, which CloudWatch Logs' guide lists here: a DescribeKey request
+        carries no encryption context, so under this statement's condition it could never be
+        allowed (tests/test_condition_keys.py).
+        """
         if self._logs_allowed:
             return
         self._logs_allowed = True
@@ -236,7 +241,6 @@ class PlatformKey(Construct):
             f"logs.{here.region}.amazonaws.com",
             actions=[
                 "kms:Decrypt*",
-                "kms:Describe*",
                 "kms:Encrypt*",
                 "kms:GenerateDataKey*",
                 "kms:ReEncrypt*",
