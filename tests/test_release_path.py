@@ -210,6 +210,14 @@ def test_the_development_registry_admits_exactly_the_release_roles(synth: Synthe
     assert reads["Condition"] == {"ArnEquals": {"aws:PrincipalArn": sorted([*readers, router])}}
     assert lists["Sid"] == "ReleaseLists" and lists["Action"] == ["sagemaker:ListModelPackages"]
     assert lists["Condition"] == {"ArnEquals": {"aws:PrincipalArn": [router]}}
+    # On the group's versions (the model packages ListModelPackages acts on) and the group.
+    registry = f"arn:aws:sagemaker:{REGION}:{accounts['dev']}"
+    versions = f"{registry}:model-package/mlops-dev-churn-models/*"
+    assert [flat_arn(r) for r in lists["Resource"]] == [
+        f"{registry}:model-package-group/mlops-dev-churn-models",
+        versions,
+    ]
+    assert [flat_arn(r) for r in reads["Resource"]] == [versions]
     # The serving environments' registries admit nobody from elsewhere.
     for environment in SERVING:
         [own] = _resources(_stage(synth, environment, "data"), "AWS::SageMaker::ModelPackageGroup")

