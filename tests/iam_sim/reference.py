@@ -88,8 +88,9 @@ def key_applies(key: str, action: str) -> bool:
 
 @dataclass(frozen=True)
 class Finding:
-    """A statement's action that IAM does not have, or a condition key one of its actions
-    cannot carry (``key`` empty for the former)."""
+    """In a statement: an action IAM does not have, a condition key (``key``) one of its
+    actions cannot carry, or an action that can act on none of its resources (``key`` empty
+    but for the second)."""
 
     action: str
     key: str
