@@ -17,7 +17,9 @@ resources from the roles', trust and resource policies with their ARNs resolved
 
 from __future__ import annotations
 
+import functools
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -201,21 +203,26 @@ ACCEPTED = {
 }
 
 
-def _unreachable(synth: Synthesized) -> set[tuple[str, str, str]]:
+def _unreachable(synth: Synthesized) -> frozenset[tuple[str, str, str]]:
     """(policy, action, why) of every statement action that can act on none of its resources,
     in the roles', trust and resource policies of ``synth``, their ARNs resolved."""
-    estate = Estate.of_assembly(synth.outdir)
+    return _unreachable_in(synth.outdir)
+
+
+@functools.cache  # two tests read the example's and custom_synth's
+def _unreachable_in(outdir: Path) -> frozenset[tuple[str, str, str]]:
+    estate = Estate.of_assembly(outdir)
     documents = [
         *((policy, document) for r in estate.roles().values() for policy, document in r.policies),
         *estate.resource_policies().items(),
         *estate.trust_policies().items(),
     ]
-    return {
+    return frozenset(
         (where, finding.action, finding.why)
         for where, document in documents
         for statement in as_list(document.get("Statement", []))
         for finding in unreachable_resources(statement)
-    }
+    )
 
 
 @pytest.mark.parametrize("which", SYNTHS)

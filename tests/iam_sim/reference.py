@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.iam_sim import as_list
+
 DATA = Path(__file__).resolve().parents[2] / "node_modules" / "@cloud-copilot" / "iam-data" / "data"
 ACTIONS = DATA / "actions"
 # Global keys that only some actions support: IAM lists them per action, as service keys.
@@ -110,7 +112,7 @@ def inapplicable_keys(statement: dict[str, Any]) -> list[Finding]:
             if not is_global(key)
         ]
     found = []
-    for named in _as_list(statement.get("Action")):
+    for named in as_list(statement.get("Action")):
         if not isinstance(named, str):
             found.append(Finding(json.dumps(named), "", "an action that is not a string"))
             continue
@@ -164,11 +166,11 @@ def unreachable_resources(statement: dict[str, Any]) -> list[Finding]:
     one that takes no resource, named on ARNs, or one whose resource types none of its ARNs
     can be. A wildcard action (``s3:List*``, as aws-cdk-lib's grants write them) counts when
     any action it names can. Statements on ``*`` or with ``NotAction``/``NotResource`` pass."""
-    resources = _as_list(statement.get("Resource", "*"))
+    resources = as_list(statement.get("Resource", "*"))
     if "*" in resources or "NotAction" in statement or "NotResource" in statement:
         return []
     found = []
-    for named in _as_list(statement.get("Action")):
+    for named in as_list(statement.get("Action")):
         actions = actions_matching(named) or []
         patterns = [p for action in actions for p in resource_patterns(action)]
         if not actions or any(arns_meet(r, p) for r in resources for p in patterns):
@@ -198,7 +200,3 @@ def statements(value: Any) -> Iterator[dict[str, Any]]:
         except ValueError:
             return
         yield from statements(document)
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
