@@ -109,12 +109,13 @@ typecheck: $(PY_STAMP)
 # command, and a few files that synthesize small apps of their own). The first's report follows
 # the second's. tests/test_suite_split.py keeps the split honest: no test in NO_SYNTH_TESTS asks
 # for the session's synthesized apps. Any other module may run in either half, whichever evens
-# them out: tests/test_builtin_check.py and tests/test_cli_import.py (small apps of their own,
-# about 9 s and 8 s) run with the synthesizing half, tests/test_scale_to_zero.py and
+# them out: tests/test_cli_import.py (about 8 s) runs with the synthesizing half,
+# tests/test_builtin_check.py (a fresh app process, about 5 s), tests/test_scale_to_zero.py and
 # tests/test_model_endpoint.py (small apps, about 3 s and 1.5 s) and tests/test_kit.py (no
 # synthesis, about 10 s) with the other. test_kit.py moved back when the skeletons' own tests
-# came to run in their own environments (ADR 0035): the other half became the shorter by about
-# 22 s (docs/cost-and-speed.md, 2026-12-08).
+# came to run in their own environments (ADR 0035), test_builtin_check.py over when the venvs
+# came to run on a faster Python (ADR 0037): each time the other half had become the shorter
+# (docs/cost-and-speed.md, 2026-12-08).
 NO_SYNTH_TESTS := lambda ml/tests projects/demand/tests constructs/tests tests/test_cli_code.py \
 	tests/test_cli_invoke.py tests/test_cli_release.py tests/test_cli_run.py tests/test_cli_status.py \
 	tests/test_scaffold.py tests/test_memo.py tests/test_deploy_guide.py tests/test_aws_facts.py \
@@ -122,7 +123,7 @@ NO_SYNTH_TESTS := lambda ml/tests projects/demand/tests constructs/tests tests/t
 	tests/test_etl_script.py tests/test_monitoring_code.py tests/test_suite_split.py \
 	tests/test_package_model.py tests/test_lambda_layers.py tests/test_moto_memo.py \
 	tests/test_scale_to_zero.py tests/test_model_endpoint.py tests/test_workers.py \
-	tests/test_skeleton_envs.py tests/test_kit.py tests/test_pick_python.py
+	tests/test_skeleton_envs.py tests/test_kit.py tests/test_pick_python.py tests/test_builtin_check.py
 SYNTH_LOG := $(CURDIR)/.pytest-synthesis.log
 unit: install
 	@pytest tests $(addprefix --ignore-glob=,$(filter tests/%,$(NO_SYNTH_TESTS))) > $(SYNTH_LOG) 2>&1 & \
