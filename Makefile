@@ -6,7 +6,7 @@ SHELL := /bin/bash
 
 # The interpreter the venvs are made with (asked only when one is made): python3, or a build of
 # the same version on this machine that runs Python at least 10 % faster (tools/pick_python.py,
-# ADR 0037: Debian's python3.11 runs the suite's Python about 17 % faster than pyenv's).
+# ADR 0037: Debian's python3.11 runs the functions' tests in about 17 % less time than pyenv's).
 # make PYTHON=python3 (or any path) takes that one instead, unmeasured.
 PYTHON ?= $(shell python3 tools/pick_python.py || echo python3)
 VENV := .venv

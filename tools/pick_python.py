@@ -5,9 +5,9 @@ the fastest (ADR 0037).
 
 The Makefile asks this only when a venv is made and ``PYTHON`` is not set (``make test
 PYTHON=python3`` takes that one, unmeasured). Builds of one CPython version differ in speed by
-how they were compiled: on the machines this project is tested on, pyenv's 3.11 (a shared
-libpython, no profile-guided optimization) runs the test suite's Python about 17 % slower than
-Debian's ``/usr/bin/python3.11`` of the same minor version. So the candidates are ``python3``
+how they were compiled: on the machines this project is tested on, Debian's
+``/usr/bin/python3.11`` runs the functions' tests in about 17 % less time than pyenv's 3.11 (a
+shared libpython, no profile-guided optimization), the ``python3`` on PATH there. So the candidates are ``python3``
 itself and the other builds of its major.minor version found on ``PATH`` or in the usual system
 folders; one that cannot make a venv with pip (``ensurepip`` missing, as on Debian without
 ``python3.X-venv``) is left out. Each runs the same short pure-Python workload in alternated
@@ -169,13 +169,14 @@ def pick(
         say(f"{mark} {interpreter.executable}: {timings[interpreter.executable]:.3f} s")
     version = ".".join(map(str, default.version))
     if chosen is default:
-        say(f"venvs: {default_command} (no other Python {version} build is 10 % faster)")
+        margin = round((1 - MARGIN) * 100)
+        say(f"venvs: {default_command} (no other Python {version} build is {margin} % faster)")
     else:
         say(
             f"venvs: {chosen.executable}, the fastest build of Python {version} here "
             f"(make PYTHON={default_command} to use {default_command})"
         )
-    return chosen.command if chosen is default else chosen.executable
+    return default_command if chosen is default else chosen.executable
 
 
 def main(argv: Sequence[str] | None = None) -> int:
