@@ -23,7 +23,7 @@ PYENV = "/home/u/.pyenv/versions/3.11.7/bin/python3.11"
 
 
 def _interpreter(executable: str, version: tuple[int, int] = (3, 11)) -> Interpreter:
-    return Interpreter(executable, executable, version, True)
+    return Interpreter(executable, version, True)
 
 
 class Machine:

@@ -77,7 +77,6 @@ print(time.perf_counter() - start)
 
 @dataclass(frozen=True)
 class Interpreter:
-    command: str  # as found (a name on PATH or a path)
     executable: str  # the real file it runs
     version: tuple[int, int]
     makes_venvs: bool
@@ -97,7 +96,7 @@ def describe(command: str, run: Run = _run) -> Interpreter | None:
     """What ``command`` is, or None if it does not run."""
     try:
         major, minor, ok, executable = run([command, "-c", DESCRIBE]).split(maxsplit=3)
-        return Interpreter(command, executable.strip(), (int(major), int(minor)), ok == "1")
+        return Interpreter(executable.strip(), (int(major), int(minor)), ok == "1")
     except (OSError, ValueError, subprocess.SubprocessError):
         return None
 
